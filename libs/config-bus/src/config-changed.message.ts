@@ -1,0 +1,60 @@
+import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy } from './snapshot.schema';
+
+/** Event pattern on the @nestjs/microservices Redis transport. */
+export const CONFIG_CHANGED = 'config.changed';
+
+export interface EntityChanges<T> {
+  upserted: T[];
+  removed: string[];
+}
+
+/**
+ * Published after every committed change that alters an environment's snapshot. It carries the
+ * delta from `previousRevision` so a Gateway on that revision applies it in place; any other
+ * Gateway reloads the whole snapshot.
+ */
+export interface ConfigChangedMessage {
+  environment: string;
+  revision: number;
+  previousRevision: number;
+  proxies: EntityChanges<SnapshotProxy>;
+  credentials: EntityChanges<SnapshotCredential>;
+}
+
+function diffById<T extends { id: string }>(before: T[], after: T[]): EntityChanges<T> {
+  const old = new Map(before.map((e) => [e.id, JSON.stringify(e)]));
+  const upserted = after.filter((e) => old.get(e.id) !== JSON.stringify(e));
+  const kept = new Set(after.map((e) => e.id));
+  return { upserted, removed: before.filter((e) => !kept.has(e.id)).map((e) => e.id) };
+}
+
+function applyById<T extends { id: string }>(items: T[], changes: EntityChanges<T>): T[] {
+  const gone = new Set([...changes.removed, ...changes.upserted.map((e) => e.id)]);
+  return [...items.filter((e) => !gone.has(e.id)), ...changes.upserted];
+}
+
+/** The delta that turns `before` into `after`, or null when nothing a Gateway sees changed. */
+export function diffSnapshots(before: ConfigSnapshot | null, after: ConfigSnapshot): ConfigChangedMessage | null {
+  const proxies = diffById(before?.proxies ?? [], after.proxies);
+  const credentials = diffById(before?.credentials ?? [], after.credentials);
+  const empty = (c: EntityChanges<unknown>) => c.upserted.length === 0 && c.removed.length === 0;
+  if (before && empty(proxies) && empty(credentials)) return null;
+  return {
+    environment: after.environment,
+    revision: after.revision,
+    previousRevision: before?.revision ?? 0,
+    proxies,
+    credentials,
+  };
+}
+
+/** Applies a delta in place of a reload; only valid when `message.previousRevision === snapshot.revision`. */
+export function applyConfigChange(snapshot: ConfigSnapshot, message: ConfigChangedMessage): ConfigSnapshot {
+  return {
+    ...snapshot,
+    revision: message.revision,
+    generatedAt: new Date().toISOString(),
+    proxies: applyById(snapshot.proxies, message.proxies),
+    credentials: applyById(snapshot.credentials, message.credentials),
+  };
+}

@@ -1,0 +1,3 @@
+export * from './snapshot.schema';
+export * from './config-changed.message';
+export * from './snapshot.store';

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * The compiled view of one environment that the Manager hands to Gateways. Gateways refuse a
+ * snapshot whose schemaVersion they do not know (loudly) rather than guess at its meaning.
+ */
+export const SNAPSHOT_SCHEMA_VERSION = 1;
+
+export const snapshotProxySchema = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  name: z.string(),
+  basePath: z.string(),
+  upstreamUrl: z.string(),
+  methods: z.array(z.string()),
+  policies: z.array(z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
+});
+
+export const snapshotApiKeySchema = z.object({
+  id: z.string(),
+  prefix: z.string(),
+  /** SHA-256 hex of the whole key. */
+  hash: z.string(),
+  expiresAt: z.string().nullable(),
+});
+
+export const snapshotCredentialSchema = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  username: z.string(),
+  /** argon2id PHC string, or null when the credential has no password. */
+  passwordHash: z.string().nullable(),
+  enabled: z.boolean(),
+  expiresAt: z.string().nullable(),
+  apiKeys: z.array(snapshotApiKeySchema),
+});
+
+export const configSnapshotSchema = z.object({
+  schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
+  environment: z.string(),
+  revision: z.number().int().nonnegative(),
+  generatedAt: z.string(),
+  proxies: z.array(snapshotProxySchema),
+  credentials: z.array(snapshotCredentialSchema),
+});
+
+export type SnapshotProxy = z.infer<typeof snapshotProxySchema>;
+export type SnapshotCredential = z.infer<typeof snapshotCredentialSchema>;
+export type ConfigSnapshot = z.infer<typeof configSnapshotSchema>;
+
+export class UnsupportedSnapshotVersionError extends Error {
+  constructor(readonly version: unknown) {
+    super(`config snapshot schemaVersion ${String(version)} is not supported (expected ${SNAPSHOT_SCHEMA_VERSION}); upgrade this Gateway`);
+  }
+}
+
+/** Parses untrusted JSON from Redis; distinguishes "too new for me" from "corrupt". */
+export function parseSnapshot(json: string): ConfigSnapshot {
+  const raw = JSON.parse(json) as { schemaVersion?: unknown };
+  if (raw?.schemaVersion !== SNAPSHOT_SCHEMA_VERSION) throw new UnsupportedSnapshotVersionError(raw?.schemaVersion);
+  return configSnapshotSchema.parse(raw);
+}

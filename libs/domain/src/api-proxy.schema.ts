@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { description, entityName } from './names.schema';
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export const httpMethod = z.enum(HTTP_METHODS);
+
+/**
+ * A base path is the routing key on the Gateway: "/" followed by segments, no trailing slash,
+ * no dot segments, no query. Reserved prefixes belong to the Gateway's own endpoints.
+ */
+export const RESERVED_BASE_PATHS = ['/health', '/metrics', '/auth', '/credential', '/.well-known'];
+export const basePath = z
+  .string()
+  .max(200)
+  .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must look like /segment[/segment...] without trailing slash')
+  .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'must not contain dot segments')
+  .refine(
+    (p) => !RESERVED_BASE_PATHS.some((r) => p === r || p.startsWith(r + '/')),
+    `must not start with a reserved prefix (${RESERVED_BASE_PATHS.join(', ')})`,
+  );
+
+export const upstreamUrl = z
+  .string()
+  .max(2000)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL without credentials, query or fragment');
+
+/** Policy config is validated against the policy type's own schema by the policy registry. */
+export const policySpecSchema = z.strictObject({
+  type: z.string().min(1).max(64),
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+export type PolicySpec = z.infer<typeof policySpecSchema>;
+
+const proxyFields = {
+  name: entityName,
+  description: description.optional(),
+  basePath,
+  upstreamUrl,
+  methods: z.array(httpMethod).min(1).max(HTTP_METHODS.length).refine((m) => new Set(m).size === m.length, 'must not repeat a method'),
+  policies: z.array(policySpecSchema).max(50),
+  /** Names of the environments the proxy is deployed to. */
+  environments: z.array(z.string().min(1).max(63)).max(50),
+};
+
+export const createApiProxySchema = z.strictObject({
+  ...proxyFields,
+  methods: proxyFields.methods.default([...HTTP_METHODS]),
+  policies: proxyFields.policies.default([]),
+  environments: proxyFields.environments.default([]),
+});
+export const updateApiProxySchema = z.strictObject(proxyFields).partial();
+
+export type CreateApiProxy = z.infer<typeof createApiProxySchema>;
+export type UpdateApiProxy = z.infer<typeof updateApiProxySchema>;
+
+export interface ApiProxy {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string | null;
+  basePath: string;
+  upstreamUrl: string;
+  methods: string[];
+  policies: PolicySpec[];
+  environments: string[];
+  createdAt: string;
+  updatedAt: string;
+}
