@@ -11,9 +11,12 @@ const swc = [
     module: { type: 'commonjs' },
   },
 ];
+const ESM_ONLY = ['cookie', 'jose', 'openid-client', 'oauth4webapi'];
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.(ts|js)$': swc },
+  // ESM-only dependencies are compiled to CommonJS for jest (Node 20 cannot require() them here).
+  transformIgnorePatterns: [`/node_modules/(?!(\\.pnpm/)?(${ESM_ONLY.join('|')})[@/])`],
   moduleNameMapper: { '^@idm/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   testMatch: ['<rootDir>/{apps,libs}/*/{src,test}/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

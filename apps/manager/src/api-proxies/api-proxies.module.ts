@@ -1,0 +1,6 @@
+import { Module } from '@nestjs/common';
+import { ApiProxiesController } from './api-proxies.controller';
+import { ApiProxiesService } from './api-proxies.service';
+
+@Module({ controllers: [ApiProxiesController], providers: [ApiProxiesService] })
+export class ApiProxiesModule {}

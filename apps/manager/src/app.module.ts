@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ApiProxiesModule } from './api-proxies/api-proxies.module';
+import { AuthModule } from './auth/auth.module';
+import { MANAGER_CONFIG, type ManagerConfig } from './config/manager-config';
+import { ConfigPublisherModule } from './config-publisher/config-publisher.module';
+import { CredentialsModule } from './credentials/credentials.module';
+import { DatabaseModule } from './database/database.module';
+import { EnvironmentsModule } from './environments/environments.module';
+import { HealthModule } from './health/health.module';
+import { OpenApiModule } from './openapi/openapi.module';
+import { ProblemFilter } from './problems/problem.filter';
+import { ProjectsModule } from './projects/projects.module';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: ManagerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        { module: ConfigHolder, global: true, providers: [{ provide: MANAGER_CONFIG, useValue: config }], exports: [MANAGER_CONFIG] },
+        DatabaseModule,
+        ConfigPublisherModule,
+        AuthModule,
+        EnvironmentsModule,
+        ProjectsModule,
+        ApiProxiesModule,
+        CredentialsModule,
+        HealthModule,
+        OpenApiModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+    };
+  }
+}
+
+/** Carries the parsed configuration into the DI container. */
+@Module({})
+class ConfigHolder {}

@@ -1,0 +1,31 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { CONTRACT, type RouteContract } from '../openapi/contract.decorator';
+import { ProblemError } from '../problems/problem.error';
+import { OperatorAuthService, type Operator } from './operator-auth.service';
+
+export type AuthenticatedRequest = FastifyRequest & { operator?: Operator };
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(request.headers.authorization ?? '');
+  return match?.[1];
+}
+
+/** Global guard: every route needs an operator session unless its @Contract says public. */
+@Injectable()
+export class OperatorAuthGuard implements CanActivate {
+  constructor(private readonly auth: OperatorAuthService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const contract = Reflect.getMetadata(CONTRACT, context.getHandler()) as RouteContract | undefined;
+    if (contract?.public) return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const token = bearerToken(request);
+    const operator = token ? await this.auth.authenticate(token) : undefined;
+    if (!operator) {
+      throw new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
+    }
+    request.operator = operator;
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential } from '@idm/config-bus';
+import { asc, eq, inArray } from 'drizzle-orm';
+import { Database } from '../database/database';
+import { apiKeys, apiProxies, credentials, environments, proxyDeployments } from '../database/schema';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** Reads what one environment's Gateways need: its deployed proxies and their projects' credentials. */
+@Injectable()
+export class SnapshotBuilder {
+  constructor(private readonly database: Database) {}
+
+  async build(environment: string, revision: number): Promise<ConfigSnapshot> {
+    const db = this.database.db;
+    const proxyRows = await db
+      .select({ proxy: apiProxies })
+      .from(apiProxies)
+      .innerJoin(proxyDeployments, eq(proxyDeployments.proxyId, apiProxies.id))
+      .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
+      .where(eq(environments.name, environment))
+      .orderBy(asc(apiProxies.basePath));
+    const projectIds = [...new Set(proxyRows.map((r) => r.proxy.projectId))];
+    return {
+      schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+      environment,
+      revision,
+      generatedAt: new Date().toISOString(),
+      proxies: proxyRows.map(({ proxy: p }) => ({
+        id: p.id,
+        projectId: p.projectId,
+        name: p.name,
+        basePath: p.basePath,
+        upstreamUrl: p.upstreamUrl,
+        methods: p.methods,
+        policies: p.policies,
+      })),
+      credentials: projectIds.length ? await this.credentialsOf(projectIds) : [],
+    };
+  }
+
+  private async credentialsOf(projectIds: string[]): Promise<SnapshotCredential[]> {
+    const db = this.database.db;
+    const rows = await db.select().from(credentials).where(inArray(credentials.projectId, projectIds)).orderBy(asc(credentials.id));
+    const keys = rows.length
+      ? await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, rows.map((r) => r.id))).orderBy(asc(apiKeys.id))
+      : [];
+    return rows.map((c) => ({
+      id: c.id,
+      projectId: c.projectId,
+      username: c.username,
+      passwordHash: c.passwordHash,
+      enabled: c.enabled,
+      expiresAt: iso(c.expiresAt),
+      apiKeys: keys
+        .filter((k) => k.credentialId === c.id)
+        .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),
+    }));
+  }
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the Manager reads from its environment, parsed once at boot. Defaults suit a
+ * laptop (`npm start`); production sets DATABASE_URL, REDIS_URL and a real admin password.
+ */
+const managerConfigSchema = z.object({
+  /** Port of the admin REST API. */
+  MANAGER_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  MANAGER_HOST: z.string().default('0.0.0.0'),
+  /** PostgreSQL server URL. Unset: embedded PGlite under IDM_DATA_DIR/pglite. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  IDM_DATA_DIR: z.string().default('./.data'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Bootstrap operator; the password is (re)hashed with argon2id at every boot. */
+  IDM_ADMIN_USERNAME: z.string().min(1).max(128).default('admin'),
+  IDM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
+  /** Lifetime of an operator's bearer session. */
+  SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(8 * 3600),
+  /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
+  MANAGER_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ManagerConfig = z.infer<typeof managerConfigSchema>;
+export const MANAGER_CONFIG = Symbol('MANAGER_CONFIG');
+
+export class ConfigError extends Error {}
+
+/** Fails with one message naming every bad variable, so a misconfigured boot is fixed in one go. */
+export function parseManagerConfig(env: NodeJS.ProcessEnv): ManagerConfig {
+  const result = managerConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`Invalid Manager configuration:\n${lines.join('\n')}`);
+}

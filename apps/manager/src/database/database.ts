@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type ExtractTablesWithRelations } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { Pool } from 'pg';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/** Versioned SQL written by drizzle-kit; the same files run on PGlite and on a server. */
+const MIGRATIONS_FOLDER = join(__dirname, '..', '..', 'migrations');
+
+/**
+ * The one connection to the system of record: a PostgreSQL server when DATABASE_URL is set,
+ * otherwise PGlite (real Postgres compiled to WASM) in `dataDir`, so `npm start` needs no setup.
+ */
+export class Database {
+  private constructor(
+    readonly db: Db,
+    readonly kind: 'postgres' | 'pglite',
+    private readonly close: () => Promise<void>,
+  ) {}
+
+  static async open(options: { url?: string; dataDir: string }): Promise<Database> {
+    if (options.url) {
+      const pool = new Pool({ connectionString: options.url, max: 10 });
+      const db = drizzlePg(pool, { schema }) as unknown as Db;
+      await migratePg(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+      return new Database(db, 'postgres', () => pool.end());
+    }
+    mkdirSync(options.dataDir, { recursive: true });
+    const client = new PGlite(options.dataDir);
+    const db = drizzlePglite(client, { schema }) as unknown as Db;
+    await migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+    return new Database(db, 'pglite', () => client.close());
+  }
+
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
+
+  shutdown(): Promise<void> {
+    return this.close();
+  }
+}

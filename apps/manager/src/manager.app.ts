@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { AppModule } from './app.module';
+import type { ManagerConfig } from './config/manager-config';
+import { JsonLogger } from './observability/json-logger';
+import { httpRequests } from './observability/metrics';
+import { installJsonBodyParser } from './problems/json-body.parser';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the Manager (not listening yet); used by main.ts and by in-process tests. */
+export async function createManagerApp(config: ManagerConfig): Promise<NestFastifyApplication> {
+  const logger = JsonLogger.create(config.LOG_LEVEL);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger.pino,
+    bodyLimit: config.MANAGER_BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, { logger, abortOnError: false, bodyParser: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  installJsonBodyParser(fastify);
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { LoggerService } from '@nestjs/common';
+import pino, { type Logger } from 'pino';
+
+/** Nest's own log lines (boot, errors) as pino JSON, on the same stream as the request logs. */
+export class JsonLogger implements LoggerService {
+  constructor(readonly pino: Logger) {}
+
+  static create(level: string): JsonLogger {
+    return new JsonLogger(pino({ level, base: { app: 'manager' }, redact: ['req.headers.authorization', '*.password', '*.token'] }));
+  }
+
+  log(message: unknown, context?: string) {
+    this.write('info', message, context);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.write('error', message, rest.at(-1) as string | undefined);
+  }
+  warn(message: unknown, context?: string) {
+    this.write('warn', message, context);
+  }
+  debug(message: unknown, context?: string) {
+    this.write('debug', message, context);
+  }
+  verbose(message: unknown, context?: string) {
+    this.write('trace', message, context);
+  }
+
+  private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace', message: unknown, context?: string) {
+    if (typeof message === 'object' && message !== null) this.pino[level]({ context, ...message });
+    else this.pino[level]({ context }, String(message));
+  }
+}

@@ -1,0 +1,26 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, HttpCode, SetMetadata } from '@nestjs/common';
+import type { z } from 'zod';
+import { ZodBodyPipe } from '../problems/zod-body.pipe';
+
+export interface RouteContract {
+  summary: string;
+  /** Request body schema: validates the body and documents it. */
+  body?: z.ZodType;
+  /** Success status (default 200, 201 for creations where set). */
+  status?: number;
+  /** Reachable without an operator session (login, health, the OpenAPI document). */
+  public?: boolean;
+}
+
+export const CONTRACT = Symbol('route-contract');
+
+/** Declares a route's contract once; the OpenAPI document and body validation both read it. */
+export const Contract = (contract: RouteContract) =>
+  applyDecorators(SetMetadata(CONTRACT, contract), ...(contract.status ? [HttpCode(contract.status)] : []));
+
+/** The request body, validated by the schema named in the handler's @Contract. */
+export const ContractBody = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
+  const contract = Reflect.getMetadata(CONTRACT, ctx.getHandler()) as RouteContract | undefined;
+  if (!contract?.body) throw new Error(`@ContractBody used on ${ctx.getHandler().name} without a body schema in @Contract`);
+  return new ZodBodyPipe(contract.body).transform(ctx.switchToHttp().getRequest<{ body: unknown }>().body);
+});

@@ -1,0 +1,35 @@
+import { ProblemError } from './problem.error';
+
+/** Unique constraints people can hit, as the conflict a client should see. */
+const UNIQUE_CONSTRAINTS: Record<string, { code: string; path: string; detail: string }> = {
+  environments_name_unique: { code: 'name_taken', path: 'name', detail: 'an environment with this name already exists' },
+  projects_name_unique: { code: 'name_taken', path: 'name', detail: 'a project with this name already exists' },
+  api_proxies_project_name_unique: { code: 'name_taken', path: 'name', detail: 'a proxy with this name already exists in the project' },
+  api_proxies_base_path_unique: { code: 'base_path_taken', path: 'basePath', detail: 'another proxy already uses this base path' },
+  credentials_project_username_unique: { code: 'username_taken', path: 'username', detail: 'a credential with this username already exists in the project' },
+};
+
+/** Drizzle wraps driver errors; both pg and PGlite put the SQLSTATE in `code`. */
+function driverError(err: unknown): { code?: string; constraint?: string; detail?: string } | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e as never;
+    e = e.cause as never;
+  }
+  return undefined;
+}
+
+/** Maps constraint violations to 409s; anything else is left for the caller to treat as a 500. */
+export function problemFromDatabaseError(err: unknown): ProblemError | undefined {
+  const db = driverError(err);
+  if (!db) return undefined;
+  if (db.code === '23505') {
+    const known = db.constraint ? UNIQUE_CONSTRAINTS[db.constraint] : undefined;
+    return known ? ProblemError.conflict(known.code, known.detail, known.path) : ProblemError.conflict('duplicate', 'the value is already taken');
+  }
+  if (db.code === '23503') return ProblemError.conflict('still_referenced', 'the entity is still referenced by another one');
+  if (db.code === '22P02' || db.code === '22007' || db.code === '22008') {
+    return new ProblemError(400, 'invalid_value', 'Invalid value', 'a value has the wrong format');
+  }
+  return undefined;
+}

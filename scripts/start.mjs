@@ -1,0 +1,116 @@
+// `npm start`: install, build, find or start Redis, run echo upstream + Manager + Gateway on
+// embedded defaults (PGlite under ./.data), seed the demo and print how to call it.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { seedDemo } from './demo-seed.mjs';
+import { build, ensureInstalled, root } from './lib/toolchain.mjs';
+import { hasBinary, redisAnswers, startRedisServer, waitFor } from './lib/services.mjs';
+
+const env = process.env;
+const managerPort = Number(env.MANAGER_PORT ?? 8080);
+const gatewayPort = Number(env.GATEWAY_PORT ?? 8081);
+const echoPort = Number(env.ECHO_PORT ?? 8082);
+const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const dataDir = join(root, '.data');
+const demoFile = join(dataDir, 'demo.json');
+const children = [];
+
+function stopAll(code = 0) {
+  for (const child of children.reverse()) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 300).unref();
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+function launch(name, script, extraEnv) {
+  const child = spawn(process.execPath, [join(root, script)], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (signal !== 'SIGTERM') {
+      console.error(`${name} exited (${code ?? signal}); stopping the demo`);
+      stopAll(1);
+    }
+  });
+  children.push(child);
+}
+
+async function ensureRedis() {
+  const url = new URL(redisUrl);
+  const port = Number(url.port || 6379);
+  if (await redisAnswers(url.hostname, port)) return;
+  const local = ['127.0.0.1', 'localhost', '::1'].includes(url.hostname);
+  if (local && hasBinary('redis-server')) {
+    console.log(`> no Redis at ${redisUrl}; starting a local redis-server on port ${port}`);
+    children.push(startRedisServer(port));
+    await waitFor(() => redisAnswers(url.hostname, port), { what: 'redis-server', timeoutMs: 10000 });
+    return;
+  }
+  console.error(
+    [
+      `Redis does not answer at ${redisUrl} (REDIS_URL). Identity Manager needs Redis 6.2+ for its config bus.`,
+      'Get one by any of:',
+      '  - Debian/Ubuntu: sudo apt-get install redis-server   (npm start then starts it for you)',
+      '  - macOS:         brew install redis && brew services start redis',
+      '  - Docker:        docker run -d -p 6379:6379 redis:7',
+      '  - or point REDIS_URL at an existing server, e.g. REDIS_URL=redis://host:6379 npm start',
+    ].join('\n'),
+  );
+  process.exit(1);
+}
+
+async function main() {
+  ensureInstalled();
+  build();
+  await ensureRedis();
+  mkdirSync(dataDir, { recursive: true });
+  const previous = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, 'utf8')) : undefined;
+  const adminUsername = env.IDM_ADMIN_USERNAME ?? previous?.admin?.username ?? 'admin';
+  const adminPassword = env.IDM_ADMIN_PASSWORD ?? previous?.admin?.password ?? randomBytes(18).toString('base64url');
+  const managerUrl = `http://127.0.0.1:${managerPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+  launch('echo upstream', 'apps/echo-upstream/dist/main.js', { ECHO_PORT: String(echoPort) });
+  launch('manager', 'apps/manager/dist/main.js', {
+    MANAGER_PORT: String(managerPort),
+    REDIS_URL: redisUrl,
+    IDM_DATA_DIR: dataDir,
+    IDM_ADMIN_USERNAME: adminUsername,
+    IDM_ADMIN_PASSWORD: adminPassword,
+  });
+  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' });
+
+  const answers = (url) => fetch(url).then((r) => r.ok, () => false);
+  await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });
+  const demo = await seedDemo({ managerUrl, username: adminUsername, password: adminPassword, echoUrl: `http://127.0.0.1:${echoPort}`, previous });
+  const curl = `curl -H 'x-api-key: ${demo.apiKey}' ${gatewayUrl}/demo/hello`;
+  await waitFor(() => fetch(`${gatewayUrl}/demo/hello`, { headers: { 'x-api-key': demo.apiKey } }).then((r) => r.ok, () => false), {
+    what: 'the Gateway to serve the demo proxy',
+    timeoutMs: 30000,
+  });
+  writeFileSync(
+    demoFile,
+    JSON.stringify({ managerUrl, gatewayUrl, admin: { username: adminUsername, password: adminPassword }, apiKey: demo.apiKey, curl }, null, 2) + '\n',
+    { mode: 0o600 },
+  );
+  console.log(
+    [
+      '',
+      '  Identity Manager is running',
+      `  Manager (admin API)  ${managerUrl}/api/v1   (OpenAPI: ${managerUrl}/api/v1/openapi.json)`,
+      `  Gateway              ${gatewayUrl}`,
+      `  Admin login          ${adminUsername} / (password in .data/demo.json)`,
+      `  Demo API key         ${demo.apiKey}   (shown once; also in .data/demo.json)`,
+      '',
+      `  Try it:  ${curl}`,
+      '',
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((err) => {
+  console.error(`npm start failed: ${err.message}`);
+  stopAll(1);
+});
