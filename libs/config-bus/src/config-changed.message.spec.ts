@@ -1,0 +1,49 @@
+import { applyConfigChange, diffSnapshots } from './config-changed.message';
+import { parseSnapshot, SNAPSHOT_SCHEMA_VERSION, UnsupportedSnapshotVersionError, type ConfigSnapshot } from './snapshot.schema';
+
+const proxy = (id: string, upstreamUrl = 'http://u') => ({ id, projectId: 'p', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET'], policies: [] });
+const credential = (id: string, enabled = true) => ({ id, projectId: 'p', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [] });
+const snapshot = (revision: number, proxies = [proxy('a')], credentials = [credential('c1')]): ConfigSnapshot => ({
+  schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+  environment: 'dev',
+  revision,
+  generatedAt: new Date().toISOString(),
+  proxies,
+  credentials,
+});
+
+describe('config delta', () => {
+  it('is null when nothing a gateway sees changed (revision and timestamp do not count)', () => {
+    expect(diffSnapshots(snapshot(1), { ...snapshot(7), generatedAt: 'later' })).toBeNull();
+  });
+
+  it('carries upserts and removals, and applying it reproduces the new snapshot', () => {
+    const before = snapshot(3, [proxy('a'), proxy('b')], [credential('c1'), credential('c2')]);
+    const after = snapshot(4, [proxy('a', 'http://changed'), proxy('n')], [credential('c1', false)]);
+    const message = diffSnapshots(before, after)!;
+    expect(message).toMatchObject({ revision: 4, previousRevision: 3 });
+    expect(message.proxies.upserted.map((p) => p.id).sort()).toEqual(['a', 'n']);
+    expect(message.proxies.removed).toEqual(['b']);
+    expect(message.credentials).toEqual({ upserted: [credential('c1', false)], removed: ['c2'] });
+    const applied = applyConfigChange(before, message);
+    const byId = (s: ConfigSnapshot) => ({ p: [...s.proxies].sort((x, y) => x.id.localeCompare(y.id)), c: s.credentials });
+    expect(applied.revision).toBe(4);
+    expect(byId(applied)).toEqual(byId(after));
+  });
+
+  it('treats a missing previous snapshot as everything new from revision 0', () => {
+    const message = diffSnapshots(null, snapshot(1))!;
+    expect(message.previousRevision).toBe(0);
+    expect(message.proxies.upserted).toHaveLength(1);
+  });
+});
+
+describe('parseSnapshot', () => {
+  it('refuses a schema version it does not know, by name', () => {
+    expect(() => parseSnapshot(JSON.stringify({ ...snapshot(1), schemaVersion: 2 }))).toThrow(UnsupportedSnapshotVersionError);
+  });
+
+  it('rejects a corrupt snapshot', () => {
+    expect(() => parseSnapshot(JSON.stringify({ schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'dev' }))).toThrow();
+  });
+});
