@@ -39,7 +39,15 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     const url = new URL(config.REDIS_URL);
     this.bus = ClientProxyFactory.create({
       transport: Transport.REDIS,
-      options: { host: url.hostname, port: Number(url.port || 6379), password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined },
+      options: {
+        host: url.hostname,
+        port: Number(url.port || 6379),
+        password: url.password || undefined,
+        tls: url.protocol === 'rediss:' ? {} : undefined,
+        // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryDelay: 500,
+      },
     });
   }
 
