@@ -35,7 +35,7 @@ async function main() {
   const report = join(outDir, 'jest.json');
   const jest = spawnSync(
     process.execPath,
-    [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
+    ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
     { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } },
   );
   try {

@@ -26,7 +26,9 @@ export function ensureInstalled() {
   pnpm(['install', '--frozen-lockfile']);
 }
 
+/** turbo looks for the workspace's package manager on PATH; the pinned pnpm devDependency is it. */
 export function build() {
   console.log('> building (turbo)');
-  run(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs=errors-only']);
+  const bin = join(root, 'node_modules', '.bin');
+  run(join(bin, 'turbo'), ['run', 'build', '--output-logs=errors-only'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
 }

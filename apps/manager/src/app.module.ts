@@ -7,6 +7,7 @@ import { ConfigPublisherModule } from './config-publisher/config-publisher.modul
 import { CredentialsModule } from './credentials/credentials.module';
 import { DatabaseModule } from './database/database.module';
 import { EnvironmentsModule } from './environments/environments.module';
+import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
@@ -21,6 +22,7 @@ export class AppModule {
         { module: ConfigHolder, global: true, providers: [{ provide: MANAGER_CONFIG, useValue: config }], exports: [MANAGER_CONFIG] },
         DatabaseModule,
         ConfigPublisherModule,
+        GovernanceModule,
         AuthModule,
         EnvironmentsModule,
         ProjectsModule,

@@ -45,6 +45,8 @@ const proxyFields = {
   upstreamUrl,
   methods: z.array(httpMethod).min(1).max(HTTP_METHODS.length).refine((m) => new Set(m).size === m.length, 'must not repeat a method'),
   policies: z.array(policySpecSchema).max(50),
+  /** Owning team inside the project (null: the project itself). */
+  teamId: z.uuid().nullable(),
   /** Names of the environments the proxy is deployed to. */
   environments: z.array(z.string().min(1).max(63)).max(50),
 };
@@ -54,6 +56,7 @@ export const createApiProxySchema = z.strictObject({
   methods: proxyFields.methods.default([...HTTP_METHODS]),
   policies: proxyFields.policies.default([]),
   environments: proxyFields.environments.default([]),
+  teamId: proxyFields.teamId.default(null),
 });
 export const updateApiProxySchema = z.strictObject(proxyFields).partial();
 
@@ -63,6 +66,7 @@ export type UpdateApiProxy = z.infer<typeof updateApiProxySchema>;
 export interface ApiProxy {
   id: string;
   projectId: string;
+  teamId: string | null;
   name: string;
   description: string | null;
   basePath: string;

@@ -13,6 +13,8 @@ const expiresAt = z.iso.datetime({ offset: true }).nullable();
 export const createCredentialSchema = z.strictObject({
   username,
   password: password.optional(),
+  /** Owning team inside the project (null: the project itself). */
+  teamId: z.uuid().nullable().default(null),
   enabled: z.boolean().default(true),
   expiresAt: expiresAt.optional(),
   /** Issue one API key with the credential (shown once in the response). */
@@ -20,6 +22,7 @@ export const createCredentialSchema = z.strictObject({
 });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
+  teamId: z.uuid().nullable().optional(),
   enabled: z.boolean().optional(),
   expiresAt: expiresAt.optional(),
 });
@@ -40,6 +43,7 @@ export interface ApiKeyInfo {
 export interface Credential {
   id: string;
   projectId: string;
+  teamId: string | null;
   username: string;
   hasPassword: boolean;
   enabled: boolean;

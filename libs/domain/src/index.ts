@@ -4,3 +4,5 @@ export * from './project.schema';
 export * from './api-proxy.schema';
 export * from './credential.schema';
 export * from './api-key';
+export * from './permissions';
+export * from './governance.schema';

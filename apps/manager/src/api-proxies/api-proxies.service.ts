@@ -2,9 +2,11 @@ import { Injectable } from '@nestjs/common';
 import type { ApiProxy, CreateApiProxy, PolicySpec, UpdateApiProxy } from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies';
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import { ConfigPublisher } from '../config-publisher/config-publisher';
+import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Tx } from '../database/database';
-import { apiProxies, environments, projects, proxyDeployments } from '../database/schema';
+import { apiProxies, environments, proxyDeployments } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
+import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 
 type Row = typeof apiProxies.$inferSelect;
@@ -13,90 +15,118 @@ type Row = typeof apiProxies.$inferSelect;
 export class ApiProxiesService {
   constructor(
     private readonly database: Database,
-    private readonly publisher: ConfigPublisher,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
   ) {}
 
   async list(projectId: string): Promise<ApiProxy[]> {
-    await this.requireProject(projectId);
-    const rows = await this.database.db.select().from(apiProxies).where(eq(apiProxies.projectId, projectId)).orderBy(asc(apiProxies.name));
-    return this.withEnvironments(rows);
+    const visible = projectRowsFilter(this.permissions.readFilter('proxy:read'), projectId, apiProxies);
+    if (!visible) this.permissions.check('proxy:read', { projectId });
+    await requireProject(this.database.db, projectId);
+    const rows = await this.database.db.select().from(apiProxies).where(visible!).orderBy(asc(apiProxies.name));
+    return withEnvironments(this.database.db, rows);
   }
 
   async get(projectId: string, id: string): Promise<ApiProxy> {
-    const [row] = await this.database.db.select().from(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)));
-    if (!row) throw ProblemError.notFound('api_proxy', id);
-    return (await this.withEnvironments([row]))[0];
+    const row = await this.find(this.database.db, projectId, id);
+    this.permissions.check('proxy:read', row);
+    return (await withEnvironments(this.database.db, [row]))[0];
   }
 
-  async create(projectId: string, input: CreateApiProxy): Promise<ApiProxy> {
-    await this.requireProject(projectId);
+  create(projectId: string, input: CreateApiProxy): Promise<ApiProxy> {
+    const target = { projectId, teamId: input.teamId };
+    this.permissions.check('proxy:write', target);
+    if (input.environments.length) this.permissions.check('proxy:deploy', target);
     const policies = normalizePolicies(input.policies);
-    const id = await this.database.transaction(async (tx) => {
+    return this.changes.write(async (tx) => {
+      await requireProject(tx, projectId);
+      await requireTeamInProject(tx, projectId, input.teamId);
       const environmentIds = await resolveEnvironments(tx, input.environments);
       const { environments: _, ...fields } = input;
-      const [row] = await tx.insert(apiProxies).values({ ...fields, projectId, policies }).returning({ id: apiProxies.id });
-      if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId: row.id, environmentId })));
-      return row.id;
+      const [row] = await tx.insert(apiProxies).values({ ...fields, projectId, policies }).returning();
+      await deploy(tx, row.id, environmentIds);
+      const [after] = await withEnvironments(tx, [row]);
+      return { result: after, change: { action: 'create', entityKind: 'api_proxy', entityId: row.id, projectId, teamId: row.teamId, before: null, after: { ...after } } };
     });
-    await this.publisher.publish();
-    return this.get(projectId, id);
   }
 
-  async update(projectId: string, id: string, input: UpdateApiProxy): Promise<ApiProxy> {
+  update(projectId: string, id: string, input: UpdateApiProxy): Promise<ApiProxy> {
     const policies = input.policies && normalizePolicies(input.policies);
-    await this.database.transaction(async (tx) => {
+    return this.changes.write(async (tx) => {
+      const row = await this.find(tx, projectId, id, true);
+      this.permissions.check('proxy:write', row);
+      if (input.teamId !== undefined && input.teamId !== row.teamId) {
+        this.permissions.check('proxy:write', { projectId, teamId: input.teamId });
+        await requireTeamInProject(tx, projectId, input.teamId);
+      }
+      const [before] = await withEnvironments(tx, [row]);
       const { environments: names, ...fields } = input;
-      const [row] = await tx
+      const [updated] = await tx
         .update(apiProxies)
         .set({ ...fields, ...(policies ? { policies } : {}), updatedAt: new Date() })
-        .where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)))
-        .returning({ id: apiProxies.id });
-      if (!row) throw ProblemError.notFound('api_proxy', id);
-      if (names) {
+        .where(eq(apiProxies.id, id))
+        .returning();
+      if (names && names.join() !== before.environments.join()) {
+        this.permissions.check('proxy:deploy', updated);
         const environmentIds = await resolveEnvironments(tx, names);
         await tx.delete(proxyDeployments).where(eq(proxyDeployments.proxyId, id));
-        if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId: id, environmentId })));
+        await deploy(tx, id, environmentIds);
       }
+      const [after] = await withEnvironments(tx, [updated]);
+      return { result: after, change: { action: 'update', entityKind: 'api_proxy', entityId: id, projectId, teamId: updated.teamId, before: { ...before }, after: { ...after } } };
     });
-    await this.publisher.publish();
-    return this.get(projectId, id);
   }
 
   async remove(projectId: string, id: string): Promise<void> {
-    const [row] = await this.database.db.delete(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id))).returning();
-    if (!row) throw ProblemError.notFound('api_proxy', id);
-    await this.publisher.publish();
+    await this.changes.write(async (tx) => {
+      const row = await this.find(tx, projectId, id, true);
+      this.permissions.check('proxy:write', row);
+      const [before] = await withEnvironments(tx, [row]);
+      await tx.delete(apiProxies).where(eq(apiProxies.id, id));
+      return { result: undefined, change: { action: 'delete', entityKind: 'api_proxy', entityId: id, projectId, teamId: row.teamId, before: { ...before }, after: null } };
+    });
   }
 
-  private async requireProject(projectId: string): Promise<void> {
-    const [row] = await this.database.db.select({ id: projects.id }).from(projects).where(eq(projects.id, projectId));
-    if (!row) throw ProblemError.notFound('project', projectId);
+  private async find(db: Pick<Tx, 'select'>, projectId: string, id: string, lock = false): Promise<Row> {
+    const query = db.select().from(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)));
+    const [row] = await (lock ? query.for('update') : query);
+    if (!row) {
+      this.permissions.check('proxy:read', { projectId }); // do not reveal what exists where the actor cannot look
+      throw ProblemError.notFound('api_proxy', id);
+    }
+    return row;
   }
+}
 
-  private async withEnvironments(rows: Row[]): Promise<ApiProxy[]> {
-    const ids = rows.map((r) => r.id);
-    const deployments = ids.length
-      ? await this.database.db
-          .select({ proxyId: proxyDeployments.proxyId, name: environments.name })
-          .from(proxyDeployments)
-          .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
-          .where(inArray(proxyDeployments.proxyId, ids))
-          .orderBy(asc(environments.name))
-      : [];
-    return rows.map((r) => ({
-      id: r.id,
-      projectId: r.projectId,
-      name: r.name,
-      description: r.description,
-      basePath: r.basePath,
-      upstreamUrl: r.upstreamUrl,
-      methods: r.methods,
-      policies: r.policies,
-      environments: deployments.filter((d) => d.proxyId === r.id).map((d) => d.name),
-      createdAt: r.createdAt.toISOString(),
-      updatedAt: r.updatedAt.toISOString(),
-    }));
-  }
+
+async function deploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
+  if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId, environmentId })));
+}
+
+async function withEnvironments(db: Pick<Tx, 'select'>, rows: Row[]): Promise<ApiProxy[]> {
+  const ids = rows.map((r) => r.id);
+  const deployments = ids.length
+    ? await db
+        .select({ proxyId: proxyDeployments.proxyId, name: environments.name })
+        .from(proxyDeployments)
+        .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
+        .where(inArray(proxyDeployments.proxyId, ids))
+        .orderBy(asc(environments.name))
+    : [];
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.projectId,
+    teamId: r.teamId,
+    name: r.name,
+    description: r.description,
+    basePath: r.basePath,
+    upstreamUrl: r.upstreamUrl,
+    methods: r.methods,
+    policies: r.policies,
+    environments: deployments.filter((d) => d.proxyId === r.id).map((d) => d.name),
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  }));
 }
 
 /** Each policy's config is checked by that policy's own schema; defaults are stored explicitly. */

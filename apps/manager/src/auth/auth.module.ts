@@ -3,12 +3,11 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthController } from './auth.controller';
 import { OperatorAuthGuard } from './operator-auth.guard';
 import { OperatorAuthService } from './operator-auth.service';
-import { OperatorRepository } from './operator.repository';
 import { PasswordHasher } from './password-hasher';
 
 @Module({
   controllers: [AuthController],
-  providers: [OperatorRepository, PasswordHasher, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
+  providers: [PasswordHasher, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
   exports: [PasswordHasher],
 })
 export class AuthModule {}

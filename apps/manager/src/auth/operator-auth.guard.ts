@@ -2,9 +2,11 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CONTRACT, type RouteContract } from '../openapi/contract.decorator';
 import { ProblemError } from '../problems/problem.error';
-import { OperatorAuthService, type Operator } from './operator-auth.service';
+import type { Actor } from '../governance/actor.context';
+import { GrantRepository } from '../governance/grant.repository';
+import { OperatorAuthService } from './operator-auth.service';
 
-export type AuthenticatedRequest = FastifyRequest & { operator?: Operator };
+export type AuthenticatedRequest = FastifyRequest & { actor?: Actor };
 
 export function bearerToken(request: FastifyRequest): string | undefined {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(request.headers.authorization ?? '');
@@ -14,7 +16,10 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 /** Global guard: every route needs an operator session unless its @Contract says public. */
 @Injectable()
 export class OperatorAuthGuard implements CanActivate {
-  constructor(private readonly auth: OperatorAuthService) {}
+  constructor(
+    private readonly auth: OperatorAuthService,
+    private readonly grants: GrantRepository,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const contract = Reflect.getMetadata(CONTRACT, context.getHandler()) as RouteContract | undefined;
@@ -25,7 +30,15 @@ export class OperatorAuthGuard implements CanActivate {
     if (!operator) {
       throw new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
     }
-    request.operator = operator;
+    request.actor = {
+      id: operator.id,
+      type: 'user',
+      name: operator.username,
+      source: 'rest', // entry points that are not plain REST (APIops) re-scope the actor themselves
+      ip: request.ip,
+      correlationId: String(request.id),
+      grants: await this.grants.grantsOf(operator.id),
+    };
     return true;
   }
 }

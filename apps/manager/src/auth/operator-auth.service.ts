@@ -1,8 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { and, eq, gt, isNull, lt } from 'drizzle-orm';
 import { createHash, randomBytes } from 'node:crypto';
+import { ChangeWriter } from '../audit/change-writer';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
+import { Database } from '../database/database';
+import { operators, operatorSessions, roleBindings } from '../database/schema';
+import { ActorContext, systemActor } from '../governance/actor.context';
+import { syncBuiltInRoles } from '../governance/built-in-roles';
 import { ProblemError } from '../problems/problem.error';
-import { OperatorRepository } from './operator.repository';
 import { PasswordHasher } from './password-hasher';
 
 export interface Operator {
@@ -21,36 +26,72 @@ export class OperatorAuthService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
-    private readonly operators: OperatorRepository,
+    private readonly database: Database,
+    private readonly changes: ChangeWriter,
     private readonly hasher: PasswordHasher,
   ) {}
 
-  /** The environment is the source of truth for the bootstrap admin's password. */
+  /** Syncs built-in roles and makes the environment's admin a system admin with that password. */
   async onApplicationBootstrap(): Promise<void> {
     this.dummyHash = await this.hasher.hash(randomBytes(16).toString('hex'));
     const { IDM_ADMIN_USERNAME: username, IDM_ADMIN_PASSWORD: password } = this.config;
-    const existing = await this.operators.findByUsername(username);
-    if (existing && (await this.hasher.verify(existing.passwordHash, password))) return;
-    await this.operators.upsert(username, await this.hasher.hash(password));
-    this.logger.log(`bootstrap operator '${username}' ${existing ? 'password updated' : 'created'}`);
+    const [existing] = await this.database.db.select().from(operators).where(eq(operators.username, username));
+    const passwordOk = existing && (await this.hasher.verify(existing.passwordHash, password));
+    const passwordHash = passwordOk ? existing.passwordHash : await this.hasher.hash(password);
+    await ActorContext.run(systemActor('bootstrap'), () =>
+      this.changes.write(async (tx) => {
+        const roleIds = await syncBuiltInRoles(tx);
+        const [admin] = await tx
+          .insert(operators)
+          .values({ username, passwordHash })
+          .onConflictDoUpdate({ target: operators.username, set: { passwordHash, updatedAt: new Date() } })
+          .returning();
+        const systemAdmin = roleIds.get('system-admin')!;
+        const [bound] = await tx
+          .select({ id: roleBindings.id })
+          .from(roleBindings)
+          .where(and(eq(roleBindings.roleId, systemAdmin), eq(roleBindings.subjectId, admin.id), eq(roleBindings.scopeType, 'system'), isNull(roleBindings.scopeId)));
+        if (!bound) await tx.insert(roleBindings).values({ roleId: systemAdmin, subjectType: 'user', subjectId: admin.id, scopeType: 'system' });
+        const changed = !existing || !passwordOk || !bound;
+        return {
+          result: undefined,
+          change: changed ? { action: existing ? 'update' : 'create', entityKind: 'user', entityId: admin.id, projectId: null, before: existing ?? null, after: { ...admin, roles: ['system-admin'] } } : null,
+        };
+      }),
+    );
+    if (!existing || !passwordOk) this.logger.log(`bootstrap operator '${username}' ${existing ? 'password updated' : 'created'}`);
   }
 
   async login(username: string, password: string): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string }> {
-    const operator = await this.operators.findByUsername(username);
+    const [operator] = await this.database.db.select().from(operators).where(eq(operators.username, username));
     const valid = await this.hasher.verify(operator?.passwordHash ?? this.dummyHash, password);
     if (!operator || !valid) throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
     const token = `idms_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.config.SESSION_TTL_SECONDS * 1000);
-    await this.operators.createSession(operator.id, sessionHash(token), expiresAt);
+    const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };
+    await ActorContext.run(actor, () =>
+      this.changes.write(async (tx) => {
+        await tx.delete(operatorSessions).where(and(eq(operatorSessions.operatorId, operator.id), lt(operatorSessions.expiresAt, new Date())));
+        const [session] = await tx.insert(operatorSessions).values({ operatorId: operator.id, tokenHash: sessionHash(token), expiresAt }).returning();
+        return { result: undefined, change: { action: 'create', entityKind: 'session', entityId: operator.id, projectId: null, before: null, after: session } };
+      }),
+    );
     return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString() };
   }
 
   async authenticate(token: string): Promise<Operator | undefined> {
-    const session = await this.operators.findSession(sessionHash(token));
-    return session && { id: session.operatorId, username: session.username };
+    const [session] = await this.database.db
+      .select({ id: operators.id, username: operators.username })
+      .from(operatorSessions)
+      .innerJoin(operators, eq(operators.id, operatorSessions.operatorId))
+      .where(and(eq(operatorSessions.tokenHash, sessionHash(token)), gt(operatorSessions.expiresAt, new Date())));
+    return session;
   }
 
   logout(token: string): Promise<void> {
-    return this.operators.deleteSession(sessionHash(token));
+    return this.changes.write(async (tx) => {
+      const [session] = await tx.delete(operatorSessions).where(eq(operatorSessions.tokenHash, sessionHash(token))).returning();
+      return { result: undefined, change: session ? { action: 'delete', entityKind: 'session', entityId: session.operatorId, projectId: null, before: session, after: null } : null };
+    });
   }
 }

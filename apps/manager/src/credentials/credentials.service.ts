@@ -9,118 +9,147 @@ import {
   type UpdateCredential,
 } from '@idm/domain';
 import { and, asc, eq, inArray } from 'drizzle-orm';
+import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
-import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { Database, type Tx } from '../database/database';
-import { apiKeys, credentials, projects } from '../database/schema';
+import { apiKeys, credentials } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
+import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 
 type Row = typeof credentials.$inferSelect;
 type KeyRow = typeof apiKeys.$inferSelect;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: iso(k.expiresAt), createdAt: k.createdAt.toISOString() });
+/** What the audit diff sees of a credential: hashes stand in for secrets and are masked there. */
+const auditView = (c: Row, keys: KeyRow[]) => ({ ...c, apiKeys: keys.map((k) => k.prefix) });
 
 /** Credentials and their API keys. Secrets are hashed before they reach a transaction and never read back. */
 @Injectable()
 export class CredentialsService {
   constructor(
     private readonly database: Database,
-    private readonly publisher: ConfigPublisher,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
     private readonly hasher: PasswordHasher,
   ) {}
 
   async list(projectId: string): Promise<Credential[]> {
-    await this.requireProject(projectId);
-    const rows = await this.database.db.select().from(credentials).where(eq(credentials.projectId, projectId)).orderBy(asc(credentials.username));
-    return this.withKeys(rows);
+    const visible = projectRowsFilter(this.permissions.readFilter('credential:read'), projectId, credentials);
+    if (!visible) this.permissions.check('credential:read', { projectId });
+    await requireProject(this.database.db, projectId);
+    const rows = await this.database.db.select().from(credentials).where(visible!).orderBy(asc(credentials.username));
+    return withKeys(this.database.db, rows);
   }
 
   async get(projectId: string, id: string): Promise<Credential> {
-    return (await this.withKeys([await this.find(projectId, id)]))[0];
+    const row = await this.find(this.database.db, projectId, id);
+    this.permissions.check('credential:read', row);
+    return (await withKeys(this.database.db, [row]))[0];
   }
 
   async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
-    await this.requireProject(projectId);
+    this.permissions.check('credential:write', { projectId, teamId: input.teamId });
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
-    const { id, apiKey } = await this.database.transaction(async (tx) => {
+    return this.changes.write(async (tx) => {
+      await requireProject(tx, projectId);
+      await requireTeamInProject(tx, projectId, input.teamId);
       const [row] = await tx
         .insert(credentials)
-        .values({ projectId, username: input.username, passwordHash, enabled: input.enabled, expiresAt: input.expiresAt ? new Date(input.expiresAt) : null })
-        .returning({ id: credentials.id });
-      return { id: row.id, apiKey: input.issueApiKey ? await insertApiKey(tx, row.id, null) : undefined };
+        .values({ projectId, teamId: input.teamId, username: input.username, passwordHash, enabled: input.enabled, expiresAt: input.expiresAt ? new Date(input.expiresAt) : null })
+        .returning();
+      const issued = input.issueApiKey ? await insertApiKey(tx, row.id, null) : undefined;
+      const [credential] = await withKeys(tx, [row]);
+      return {
+        result: { ...credential, ...(issued ? { apiKey: issued.key } : {}) },
+        change: { action: 'create', entityKind: 'credential', entityId: row.id, projectId, teamId: row.teamId, before: null, after: auditView(row, issued ? [issued.row] : []) },
+      };
     });
-    await this.publisher.publish();
-    return { ...(await this.get(projectId, id)), ...(apiKey ? { apiKey } : {}) };
   }
 
   async update(projectId: string, id: string, input: UpdateCredential): Promise<Credential> {
     const passwordHash = input.password === undefined ? undefined : input.password === null ? null : await this.hasher.hash(input.password);
-    const [row] = await this.database.db
-      .update(credentials)
-      .set({
-        ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
-        ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
-        ...(passwordHash === undefined ? {} : { passwordHash }),
-        updatedAt: new Date(),
-      })
-      .where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)))
-      .returning();
-    if (!row) throw ProblemError.notFound('credential', id);
-    await this.publisher.publish();
-    return (await this.withKeys([row]))[0];
+    return this.changes.write(async (tx) => {
+      const before = await this.find(tx, projectId, id, true);
+      this.permissions.check('credential:write', before);
+      if (input.teamId !== undefined && input.teamId !== before.teamId) {
+        this.permissions.check('credential:write', { projectId, teamId: input.teamId });
+        await requireTeamInProject(tx, projectId, input.teamId);
+      }
+      const [row] = await tx
+        .update(credentials)
+        .set({
+          ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
+          ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
+          ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
+          ...(passwordHash === undefined ? {} : { passwordHash }),
+          updatedAt: new Date(),
+        })
+        .where(eq(credentials.id, id))
+        .returning();
+      return { result: (await withKeys(tx, [row]))[0], change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before, after: row } };
+    });
   }
 
   async remove(projectId: string, id: string): Promise<void> {
-    const [row] = await this.database.db.delete(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id))).returning();
-    if (!row) throw ProblemError.notFound('credential', id);
-    await this.publisher.publish();
+    await this.changes.write(async (tx) => {
+      const before = await this.find(tx, projectId, id, true);
+      this.permissions.check('credential:write', before);
+      const keys = await tx.select().from(apiKeys).where(eq(apiKeys.credentialId, id));
+      await tx.delete(credentials).where(eq(credentials.id, id));
+      return { result: undefined, change: { action: 'delete', entityKind: 'credential', entityId: id, projectId, teamId: before.teamId, before: auditView(before, keys), after: null } };
+    });
   }
 
-  async issueApiKey(projectId: string, credentialId: string, input: CreateApiKey): Promise<IssuedApiKey> {
-    await this.find(projectId, credentialId);
-    const issued = await this.database.transaction((tx) => insertApiKey(tx, credentialId, input.expiresAt ? new Date(input.expiresAt) : null));
-    await this.publisher.publish();
-    return issued;
+  issueApiKey(projectId: string, credentialId: string, input: CreateApiKey): Promise<IssuedApiKey> {
+    return this.changes.write(async (tx) => {
+      const credential = await this.find(tx, projectId, credentialId, true);
+      this.permissions.check('credential:rotate', credential);
+      const issued = await insertApiKey(tx, credentialId, input.expiresAt ? new Date(input.expiresAt) : null);
+      return { result: issued.key, change: { action: 'create', entityKind: 'api_key', entityId: issued.row.id, projectId, teamId: credential.teamId, before: null, after: { ...issued.row, credentialId } } };
+    });
   }
 
-  async revokeApiKey(projectId: string, credentialId: string, keyId: string): Promise<void> {
-    await this.find(projectId, credentialId);
-    const [row] = await this.database.db.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
-    if (!row) throw ProblemError.notFound('api_key', keyId);
-    await this.publisher.publish();
+  revokeApiKey(projectId: string, credentialId: string, keyId: string): Promise<void> {
+    return this.changes.write(async (tx) => {
+      const credential = await this.find(tx, projectId, credentialId, true);
+      this.permissions.check('credential:rotate', credential);
+      const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
+      if (!row) throw ProblemError.notFound('api_key', keyId);
+      return { result: undefined, change: { action: 'delete', entityKind: 'api_key', entityId: keyId, projectId, teamId: credential.teamId, before: row, after: null } };
+    });
   }
 
-  private async find(projectId: string, id: string): Promise<Row> {
-    const [row] = await this.database.db.select().from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
-    if (!row) throw ProblemError.notFound('credential', id);
+  private async find(db: Pick<Tx, 'select'>, projectId: string, id: string, lock = false): Promise<Row> {
+    const query = db.select().from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
+    const [row] = await (lock ? query.for('update') : query);
+    if (!row) {
+      this.permissions.check('credential:read', { projectId });
+      throw ProblemError.notFound('credential', id);
+    }
     return row;
-  }
-
-  private async requireProject(projectId: string): Promise<void> {
-    const [row] = await this.database.db.select({ id: projects.id }).from(projects).where(eq(projects.id, projectId));
-    if (!row) throw ProblemError.notFound('project', projectId);
-  }
-
-  private async withKeys(rows: Row[]): Promise<Credential[]> {
-    const keys = rows.length
-      ? await this.database.db.select().from(apiKeys).where(inArray(apiKeys.credentialId, rows.map((r) => r.id))).orderBy(asc(apiKeys.createdAt))
-      : [];
-    return rows.map((r) => ({
-      id: r.id,
-      projectId: r.projectId,
-      username: r.username,
-      hasPassword: r.passwordHash !== null,
-      enabled: r.enabled,
-      expiresAt: iso(r.expiresAt),
-      apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
-      createdAt: r.createdAt.toISOString(),
-      updatedAt: r.updatedAt.toISOString(),
-    }));
   }
 }
 
-async function insertApiKey(tx: Tx, credentialId: string, expiresAt: Date | null): Promise<IssuedApiKey> {
+
+async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential[]> {
+  const keys = rows.length ? await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, rows.map((r) => r.id))).orderBy(asc(apiKeys.createdAt)) : [];
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.projectId,
+    teamId: r.teamId,
+    username: r.username,
+    hasPassword: r.passwordHash !== null,
+    enabled: r.enabled,
+    expiresAt: iso(r.expiresAt),
+    apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  }));
+}
+
+async function insertApiKey(tx: Tx, credentialId: string, expiresAt: Date | null): Promise<{ row: KeyRow; key: IssuedApiKey }> {
   const { key, prefix, hash } = generateApiKey();
   const [row] = await tx.insert(apiKeys).values({ credentialId, prefix, keyHash: hash, expiresAt }).returning();
-  return { ...toKeyInfo(row), key };
+  return { row, key: { ...toKeyInfo(row), key } };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * The system of record. Change it only together with a new migration:
@@ -42,9 +42,19 @@ export const projects = pgTable('projects', {
   ...timestamps,
 });
 
+export const teams = pgTable('teams', {
+  id,
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description'),
+  ...timestamps,
+}, (t) => [unique('teams_project_name_unique').on(t.projectId, t.name)]);
+
 export const apiProxies = pgTable('api_proxies', {
   id,
   projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  /** Optional owning team inside the project; team-scoped grants reach only their team's rows. */
+  teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
   name: text('name').notNull(),
   description: text('description'),
   /** Unique across the installation so a base path means one thing in every environment. */
@@ -67,12 +77,13 @@ export const proxyDeployments = pgTable(
 export const credentials = pgTable('credentials', {
   id,
   projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
   username: text('username').notNull(),
   passwordHash: text('password_hash'),
   enabled: boolean('enabled').notNull().default(true),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
-}, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username)]);
+}, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_idx').on(t.projectId, t.teamId)]);
 
 export const apiKeys = pgTable('api_keys', {
   id,
@@ -83,3 +94,59 @@ export const apiKeys = pgTable('api_keys', {
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   createdAt: timestamps.createdAt,
 });
+
+export const groups = pgTable('groups', {
+  id,
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  ...timestamps,
+});
+
+export const groupMembers = pgTable(
+  'group_members',
+  {
+    groupId: uuid('group_id').notNull().references(() => groups.id, { onDelete: 'cascade' }),
+    operatorId: uuid('operator_id').notNull().references(() => operators.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.operatorId] })],
+);
+
+export const roles = pgTable('roles', {
+  id,
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  builtIn: boolean('built_in').notNull().default(false),
+  permissions: text('permissions').array().notNull(),
+  ...timestamps,
+});
+
+/** A role granted to a user or a group at a scope: system (scope_id null), a project, or a team. */
+export const roleBindings = pgTable('role_bindings', {
+  id,
+  roleId: uuid('role_id').notNull().references(() => roles.id, { onDelete: 'cascade' }),
+  subjectType: text('subject_type').$type<'user' | 'group'>().notNull(),
+  subjectId: uuid('subject_id').notNull(),
+  scopeType: text('scope_type').$type<'system' | 'project' | 'team'>().notNull(),
+  scopeId: uuid('scope_id'),
+  /** For team scope: the team's project, so project-level filters need no join. */
+  projectId: uuid('project_id'),
+  createdAt: timestamps.createdAt,
+}, (t) => [index('role_bindings_subject_idx').on(t.subjectType, t.subjectId)]);
+
+/** One row per committed change, written in the change's own transaction. */
+export const auditEvents = pgTable('audit_events', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  actorId: uuid('actor_id'),
+  actorType: text('actor_type').notNull(),
+  actorName: text('actor_name').notNull(),
+  source: text('source').notNull(),
+  ip: text('ip'),
+  correlationId: text('correlation_id'),
+  action: text('action').notNull(),
+  entityKind: text('entity_kind').notNull(),
+  entityId: text('entity_id'),
+  projectId: uuid('project_id'),
+  teamId: uuid('team_id'),
+  diff: jsonb('diff').$type<Record<string, unknown>>().notNull(),
+}, (t) => [index('audit_events_at_idx').on(t.at), index('audit_events_project_idx').on(t.projectId, t.seq)]);

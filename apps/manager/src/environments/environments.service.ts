@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { CreateEnvironment, Environment, UpdateEnvironment } from '@idm/domain';
 import { asc, eq } from 'drizzle-orm';
-import { ConfigPublisher } from '../config-publisher/config-publisher';
+import { ChangeWriter } from '../audit/change-writer';
 import { Database } from '../database/database';
 import { environments, proxyDeployments } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
 
 type Row = typeof environments.$inferSelect;
@@ -15,43 +16,60 @@ const toEnvironment = (r: Row): Environment => ({
   createdAt: r.createdAt.toISOString(),
   updatedAt: r.updatedAt.toISOString(),
 });
+const SYSTEM = { projectId: null };
 
+/** Environments are installation-wide: readable by anyone who may read them somewhere, written at system scope. */
 @Injectable()
 export class EnvironmentsService {
   constructor(
     private readonly database: Database,
-    private readonly publisher: ConfigPublisher,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
   ) {}
 
   async list(): Promise<Environment[]> {
+    this.permissions.checkAnywhere('environment:read');
     return (await this.database.db.select().from(environments).orderBy(asc(environments.name))).map(toEnvironment);
   }
 
   async get(id: string): Promise<Environment> {
-    const [row] = await this.database.db.select().from(environments).where(eq(environments.id, id));
-    if (!row) throw ProblemError.notFound('environment', id);
-    return toEnvironment(row);
+    this.permissions.checkAnywhere('environment:read');
+    return toEnvironment(await this.find(id));
   }
 
-  async create(input: CreateEnvironment): Promise<Environment> {
-    const [row] = await this.database.db.insert(environments).values(input).returning();
-    await this.publisher.publish();
-    return this.get(row.id);
+  create(input: CreateEnvironment): Promise<Environment> {
+    this.permissions.check('environment:write', SYSTEM);
+    return this.changes.write(async (tx) => {
+      const [row] = await tx.insert(environments).values(input).returning();
+      return { result: toEnvironment(row), change: { action: 'create', entityKind: 'environment', entityId: row.id, projectId: null, before: null, after: row } };
+    });
   }
 
   async update(id: string, input: UpdateEnvironment): Promise<Environment> {
-    const [row] = await this.database.db.update(environments).set({ ...input, updatedAt: new Date() }).where(eq(environments.id, id)).returning();
-    if (!row) throw ProblemError.notFound('environment', id);
-    return toEnvironment(row);
+    this.permissions.check('environment:write', SYSTEM);
+    return this.changes.write(async (tx) => {
+      const [before] = await tx.select().from(environments).where(eq(environments.id, id)).for('update');
+      if (!before) throw ProblemError.notFound('environment', id);
+      const [row] = await tx.update(environments).set({ ...input, updatedAt: new Date() }).where(eq(environments.id, id)).returning();
+      return { result: toEnvironment(row), change: { action: 'update', entityKind: 'environment', entityId: id, projectId: null, before, after: row } };
+    });
   }
 
   /** Refused while proxies are deployed to it: undeploy them first, so no traffic vanishes by accident. */
   async remove(id: string): Promise<void> {
-    await this.database.transaction(async (tx) => {
+    this.permissions.check('environment:write', SYSTEM);
+    await this.changes.write(async (tx) => {
       const [deployed] = await tx.select().from(proxyDeployments).where(eq(proxyDeployments.environmentId, id)).limit(1);
       if (deployed) throw ProblemError.conflict('environment_in_use', 'proxies are still deployed to this environment');
-      const [row] = await tx.delete(environments).where(eq(environments.id, id)).returning();
-      if (!row) throw ProblemError.notFound('environment', id);
+      const [before] = await tx.delete(environments).where(eq(environments.id, id)).returning();
+      if (!before) throw ProblemError.notFound('environment', id);
+      return { result: undefined, change: { action: 'delete', entityKind: 'environment', entityId: id, projectId: null, before, after: null } };
     });
+  }
+
+  private async find(id: string): Promise<Row> {
+    const [row] = await this.database.db.select().from(environments).where(eq(environments.id, id));
+    if (!row) throw ProblemError.notFound('environment', id);
+    return row;
   }
 }

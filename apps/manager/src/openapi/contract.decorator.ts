@@ -6,6 +6,8 @@ export interface RouteContract {
   summary: string;
   /** Request body schema: validates the body and documents it. */
   body?: z.ZodType;
+  /** Query-string schema: validates and documents the query parameters. */
+  query?: z.ZodObject;
   /** Success status (default 200, 201 for creations where set). */
   status?: number;
   /** Reachable without an operator session (login, health, the OpenAPI document). */
@@ -23,4 +25,11 @@ export const ContractBody = createParamDecorator((_: unknown, ctx: ExecutionCont
   const contract = Reflect.getMetadata(CONTRACT, ctx.getHandler()) as RouteContract | undefined;
   if (!contract?.body) throw new Error(`@ContractBody used on ${ctx.getHandler().name} without a body schema in @Contract`);
   return new ZodBodyPipe(contract.body).transform(ctx.switchToHttp().getRequest<{ body: unknown }>().body);
+});
+
+/** The query string, validated by the schema named in the handler's @Contract. */
+export const ContractQuery = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
+  const contract = Reflect.getMetadata(CONTRACT, ctx.getHandler()) as RouteContract | undefined;
+  if (!contract?.query) throw new Error(`@ContractQuery used on ${ctx.getHandler().name} without a query schema in @Contract`);
+  return new ZodBodyPipe(contract.query).transform(ctx.switchToHttp().getRequest<{ query: unknown }>().query ?? {});
 });

@@ -50,6 +50,10 @@ export function buildOpenApiDocument(routes: RouteInfo[]): Record<string, unknow
   for (const { method, path, contract } of routes) {
     const openApiPath = path.replace(/:([A-Za-z]+)/g, '{$1}');
     const parameters = [...path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }));
+    if (contract.query) {
+      const shape = z.toJSONSchema(contract.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema: schema as never });
+    }
     const status = String(contract.status ?? (method === 'post' ? 201 : 200));
     paths[openApiPath] ??= {};
     paths[openApiPath][method] = {

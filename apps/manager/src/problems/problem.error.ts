@@ -15,6 +15,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldIssue[],
+    /** Extra members of the problem document (RFC 9457 extensions), e.g. the missing permission. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail ?? title);
   }

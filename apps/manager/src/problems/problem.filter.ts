@@ -32,6 +32,7 @@ export class ProblemFilter implements ExceptionFilter {
         code: problem.code,
         ...(problem.detail ? { detail: problem.detail } : {}),
         ...(problem.errors ? { errors: problem.errors } : {}),
+        ...problem.extensions,
         instance: request.url.split('?')[0],
         requestId: request.id,
       });

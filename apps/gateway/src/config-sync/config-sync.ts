@@ -1,0 +1,139 @@
+import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage } from '@idm/config-bus';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import type { ActiveConfiguration } from './active-configuration';
+import { configChangedMessageSchema } from './config-changed.schema';
+
+type ApplyMode = 'delta' | 'reload';
+
+/**
+ * Keeps the served configuration in step with the environment's snapshot in Redis:
+ * the snapshot at boot, each `config.changed` delta that follows our revision in place, a full
+ * reload on any gap, after a Redis reconnect (messages may have been missed) and whenever the
+ * periodic revision check disagrees. While Redis is away the last compiled config keeps serving.
+ * All changes run one at a time so a slow reload can never overwrite a newer delta.
+ *
+ * Plain class: Nest calls the lifecycle methods by name (see GatewayModule).
+ */
+export class ConfigSync {
+  private queue: Promise<void> = Promise.resolve();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lostRedis = false;
+  /** Revision of a snapshot we refused, so the poll does not retry (and log) it forever. */
+  private refusedRevision: number | null = null;
+  private warnedMissing = false;
+
+  constructor(
+    private readonly environment: string,
+    private readonly pollIntervalMs: number,
+    private readonly redis: Redis,
+    private readonly store: SnapshotStore,
+    private readonly active: ActiveConfiguration,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.redis.on('close', () => {
+      if (!this.lostRedis) this.log.warn({ environment: this.environment }, 'lost Redis; serving the last compiled config');
+      this.lostRedis = true;
+    });
+    this.redis.on('ready', () => {
+      const reason = this.lostRedis ? 'reconnect' : 'boot';
+      this.lostRedis = false;
+      void this.enqueue(() => this.reload(reason));
+    });
+    if (this.redis.status === 'ready') void this.enqueue(() => this.reload('boot'));
+    this.pollTimer = setInterval(() => void this.checkRevision(), this.pollIntervalMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.pollTimer);
+    await this.queue;
+  }
+
+  /** Entry point of the `config.changed` event handler. Resolves when the change was handled. */
+  onConfigChanged(payload: unknown): Promise<void> {
+    return this.enqueue(() => this.handleChange(payload));
+  }
+
+  /** Resolves once every change queued so far has been handled (for tests and shutdown). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(task).catch((err: unknown) => this.log.error({ err, environment: this.environment }, 'config sync failed; keeping the current config'));
+    return this.queue;
+  }
+
+  private async handleChange(payload: unknown): Promise<void> {
+    const parsed = configChangedMessageSchema.safeParse(payload);
+    if (!parsed.success) {
+      this.log.warn({ environment: this.environment, issues: parsed.error.issues.slice(0, 5) }, 'malformed config.changed message; reloading the snapshot');
+      return this.reload('malformed-message');
+    }
+    const message = parsed.data;
+    if (message.environment !== this.environment) return;
+    const current = this.active.current;
+    if (current && message.revision <= current.snapshot.revision) {
+      this.log.debug({ environment: this.environment, revision: message.revision, current: current.snapshot.revision }, 'ignoring stale config.changed');
+      return;
+    }
+    if (current && message.previousRevision === current.snapshot.revision) {
+      this.apply(applyConfigChange(current.snapshot, message), 'delta');
+      return;
+    }
+    return this.reload('gap', message);
+  }
+
+  private async reload(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
+    let snapshot;
+    try {
+      snapshot = await this.store.read(this.environment);
+    } catch (err) {
+      if (err instanceof UnsupportedSnapshotVersionError) return this.refuse(err);
+      this.log.warn({ err, environment: this.environment, reason }, 'could not read the config snapshot; keeping the current config');
+      return;
+    }
+    if (!snapshot) {
+      if (!this.warnedMissing) this.log.warn({ environment: this.environment }, 'no config snapshot in Redis yet; not ready, retrying');
+      this.warnedMissing = true;
+      return;
+    }
+    const current = this.active.revision;
+    if (snapshot.revision === current) return;
+    if (current !== null && snapshot.revision < current) {
+      this.log.warn({ environment: this.environment, revision: snapshot.revision, current }, 'stored snapshot is older than the served config; adopting it as the source of truth');
+    }
+    this.apply(snapshot, 'reload', { reason, awaited: trigger?.revision });
+  }
+
+  private apply(snapshot: Parameters<ActiveConfiguration['activate']>[0], mode: ApplyMode, extra: Record<string, unknown> = {}): void {
+    const served = this.active.activate(snapshot);
+    this.refusedRevision = null;
+    this.metrics.configApplied.labels(mode).inc();
+    this.log.info({ environment: this.environment, revision: snapshot.revision, mode, proxies: snapshot.proxies.length, credentials: snapshot.credentials.length, ...extra }, 'config applied');
+    for (const problem of served.compiled.problems) this.log.error({ environment: this.environment, revision: snapshot.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
+  }
+
+  private async refuse(err: UnsupportedSnapshotVersionError): Promise<void> {
+    const revision = await this.store.revision(this.environment).catch(() => null);
+    if (revision !== this.refusedRevision) {
+      this.log.error({ environment: this.environment, schemaVersion: err.version, revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
+    }
+    this.refusedRevision = revision;
+  }
+
+  private async checkRevision(): Promise<void> {
+    let stored: number | null;
+    try {
+      stored = await this.store.revision(this.environment);
+    } catch {
+      return; // Redis is away; the 'ready' handler resyncs when it returns
+    }
+    if (stored === null || stored === this.active.revision || stored === this.refusedRevision) return;
+    await this.enqueue(() => this.reload('poll'));
+  }
+}

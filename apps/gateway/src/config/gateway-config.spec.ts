@@ -1,0 +1,27 @@
+import { GatewayConfigError, parseGatewayConfig } from './gateway-config';
+
+describe('parseGatewayConfig', () => {
+  it('applies the defaults', () => {
+    expect(parseGatewayConfig({})).toEqual({
+      port: 8081, host: '0.0.0.0', environment: 'dev', trustProxy: false, bodyLimit: 10485760,
+      redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info',
+      upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
+      configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
+    });
+  });
+
+  it('coerces values and treats empty variables as unset', () => {
+    const config = parseGatewayConfig({ GATEWAY_PORT: '9000', GATEWAY_TRUST_PROXY: 'true', GATEWAY_ENVIRONMENT: '', UPSTREAM_HEADERS_TIMEOUT_MS: '250' });
+    expect(config).toMatchObject({ port: 9000, trustProxy: true, environment: 'dev', upstream: { headersTimeoutMs: 250 } });
+  });
+
+  it('fails naming every bad variable', () => {
+    expect(() => parseGatewayConfig({ GATEWAY_PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', GATEWAY_ENVIRONMENT: 'Not Valid' })).toThrow(GatewayConfigError);
+    try {
+      parseGatewayConfig({ GATEWAY_PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', GATEWAY_ENVIRONMENT: 'Not Valid' });
+    } catch (err) {
+      const names = (err as GatewayConfigError).problems.map((p) => p.split(':')[0]).sort();
+      expect(names).toEqual(['GATEWAY_ENVIRONMENT', 'GATEWAY_PORT', 'LOG_LEVEL', 'REDIS_URL']);
+    }
+  });
+});

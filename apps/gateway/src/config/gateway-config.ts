@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the Gateway, read from the environment once at boot. All defaults live here,
+ * each with the reason it is what it is. A bad value stops the boot with a message that names
+ * every offending variable, not just the first.
+ */
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const envSchema = z.object({
+  /** 8080 is the Manager's; the Gateway sits next to it. */
+  GATEWAY_PORT: integer(0, 65535).default(8081),
+  GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The environment whose snapshot this Gateway serves (one Gateway fleet per environment). */
+  GATEWAY_ENVIRONMENT: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be an environment name (a-z, 0-9, ".", "_", "-")').default('dev'),
+  /**
+   * Trust X-Forwarded-* from the client. Only behind a load balancer that sets them: otherwise a
+   * client could forge its address and the protocol the upstream sees.
+   */
+  GATEWAY_TRUST_PROXY: bool.default(false),
+  /** Largest request body forwarded upstream, in bytes (10 MiB: generous for APIs, bounded for abuse). */
+  GATEWAY_BODY_LIMIT: integer(0, 1024 ** 3).default(10 * 1024 * 1024),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A healthy upstream accepts a connection in milliseconds; 5 s only fails the dead ones. */
+  UPSTREAM_CONNECT_TIMEOUT_MS: integer(1, 600_000).default(5_000),
+  /** Time to the response headers; slower upstreams are answered 504. */
+  UPSTREAM_HEADERS_TIMEOUT_MS: integer(1, 3_600_000).default(30_000),
+  /** Longest silence between two body chunks (not the whole body), either way. */
+  UPSTREAM_BODY_TIMEOUT_MS: integer(1, 3_600_000).default(30_000),
+  /** Idle keep-alive sockets to an upstream are closed after this (below typical server timeouts of 5 s+). */
+  UPSTREAM_KEEP_ALIVE_TIMEOUT_MS: integer(1, 600_000).default(4_000),
+  /** Safety net behind pub/sub: how often the stored revision is compared with ours. */
+  CONFIG_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
+  /** Grace period for in-flight requests on SIGTERM before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+});
+
+export type GatewayConfig = Readonly<{
+  port: number;
+  host: string;
+  environment: string;
+  trustProxy: boolean;
+  bodyLimit: number;
+  redisUrl: string;
+  logLevel: string;
+  upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number }>;
+  configPollIntervalMs: number;
+  shutdownTimeoutMs: number;
+}>;
+
+export const GATEWAY_CONFIG = Symbol('GatewayConfig');
+
+export class GatewayConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid Gateway configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'GatewayConfigError';
+  }
+}
+
+export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+  // An empty variable means "unset" (a common result of templated manifests), not "invalid".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) throw new GatewayConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.GATEWAY_PORT,
+    host: e.GATEWAY_HOST,
+    environment: e.GATEWAY_ENVIRONMENT,
+    trustProxy: e.GATEWAY_TRUST_PROXY,
+    bodyLimit: e.GATEWAY_BODY_LIMIT,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    upstream: Object.freeze({
+      connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: e.UPSTREAM_BODY_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+    }),
+    configPollIntervalMs: e.CONFIG_POLL_INTERVAL_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

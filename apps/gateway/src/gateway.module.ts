@@ -1,0 +1,64 @@
+import { SnapshotStore } from '@idm/config-bus';
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config';
+import { ActiveConfiguration } from './config-sync/active-configuration';
+import { ConfigChangedController } from './config-sync/config-changed.controller';
+import { createConfigRedis } from './config-sync/config-redis';
+import { ConfigSync } from './config-sync/config-sync';
+import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.tokens';
+import { HealthController } from './health/health.controller';
+import { GatewayMetrics } from './metrics/gateway-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { UpstreamPools } from './proxy/upstream-pools';
+
+/**
+ * Wires the Gateway. The request-path classes are plain TypeScript built by factories here, so
+ * they stay free of Nest and are tested without it. This module owns the connections it
+ * opens and closes them after the HTTP server and the transport have stopped.
+ */
+@Module({})
+export class GatewayModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(UpstreamPools) private readonly pools: UpstreamPools,
+    @Inject(CONFIG_REDIS) private readonly redis: Redis,
+  ) {}
+
+  static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [HealthController, MetricsController, ConfigChangedController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: GATEWAY_LOGGER, useValue: log },
+        { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
+        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream) },
+        { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
+        { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
+        {
+          provide: ActiveConfiguration,
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics) => new ActiveConfiguration(pools, metrics),
+          inject: [UpstreamPools, GatewayMetrics],
+        },
+        {
+          provide: ConfigSync,
+          useFactory: (redis: Redis, store: SnapshotStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
+            new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, active, metrics, log.child({ component: 'config-sync' })),
+          inject: [CONFIG_REDIS, SnapshotStore, ActiveConfiguration, GatewayMetrics],
+        },
+        {
+          provide: ProxyRequestHandler,
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config),
+          inject: [ActiveConfiguration, GatewayMetrics],
+        },
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pools.closeAll();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

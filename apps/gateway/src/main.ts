@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
+import { redisTransportOptions } from './config-sync/config-redis';
+import { GatewayModule } from './gateway.module';
+import { createGatewayLogger } from './logging/gateway-logger';
+import { lazyRequestLogger } from './logging/lazy-request-logger';
+import { NestPinoLogger } from './logging/nest-pino.logger';
+import { requestIdOf } from './logging/request-id';
+import { proxyPlugin } from './proxy/proxy.plugin';
+import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+
+function loadConfig(): GatewayConfig {
+  try {
+    return parseGatewayConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof GatewayConfigError)) throw err;
+    process.stderr.write(JSON.stringify({ level: 60, service: 'idm-gateway', msg: err.message, problems: err.problems }) + '\n');
+    process.exit(1);
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const log = createGatewayLogger(config.logLevel);
+  const adapter = new FastifyAdapter({
+    loggerInstance: log,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // No per-request access log on the hot path; rejections and upstream failures log themselves.
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
+    trustProxy: config.trustProxy,
+    // Nest middleware is not used; skipping middie saves a hook on every proxied request.
+    skipMiddie: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
+  app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
+  await app.getHttpAdapter().getInstance().register(proxyPlugin(app.get(ProxyRequestHandler)));
+  await app.startAllMicroservices();
+  await app.listen({ port: config.port, host: config.host });
+  log.info({ environment: config.environment, address: await app.getUrl() }, 'gateway listening');
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(JSON.stringify({ level: 60, service: 'idm-gateway', msg: 'gateway failed to start', err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }) + '\n');
+  process.exit(1);
+});

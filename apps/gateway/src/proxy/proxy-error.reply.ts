@@ -1,0 +1,28 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Every error the proxy answers itself has this one shape, with the id to quote in a report.
+ * Written to the raw response: the proxy route takes over the reply (see ProxyRequestHandler).
+ */
+export function writeProxyError(
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  code: string,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  if (res.headersSent) {
+    // Too late for a status: the only honest signal left is a broken response.
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ code, message, requestId });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+  });
+  res.end(body);
+}

@@ -1,0 +1,50 @@
+import type { FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { ProxyRoute } from '../config-sync/active-configuration';
+import { writeProxyError } from './proxy-error.reply';
+import { classifyUpstreamFailure, errorCode } from './upstream-failure';
+import { downstreamResponseHeaders } from './upstream-headers';
+
+/**
+ * One request in flight to an upstream, passed to undici as `opaque` so the response callbacks
+ * below are shared functions rather than closures allocated per request. undici pipes the
+ * upstream body straight into the client response and ends it.
+ */
+export class UpstreamExchange {
+  readonly started = performance.now();
+
+  constructor(
+    readonly request: FastifyRequest,
+    readonly res: ServerResponse,
+    readonly route: ProxyRoute,
+  ) {}
+
+  send(options: Omit<Dispatcher.RequestOptions, 'opaque'>): void {
+    this.route.pool!.stream({ ...options, opaque: this }, onUpstreamResponse, onUpstreamDone);
+  }
+}
+
+function onUpstreamResponse({ statusCode, headers, opaque: exchange }: Dispatcher.StreamFactoryData<UpstreamExchange>): ServerResponse {
+  const { metrics } = exchange.route;
+  metrics.observeUpstream((performance.now() - exchange.started) / 1000);
+  metrics.countResponse(statusCode);
+  const outgoing = downstreamResponseHeaders(headers);
+  outgoing['x-request-id'] = exchange.request.id;
+  exchange.res.writeHead(statusCode, outgoing);
+  return exchange.res;
+}
+
+function onUpstreamDone(err: Error | null, data: Dispatcher.StreamData<UpstreamExchange>): void {
+  if (err === null) return;
+  const { request, res, route } = data.opaque;
+  if (request.raw.destroyed || res.destroyed) {
+    // The client went away mid-request: nobody is left to answer.
+    request.log.info({ proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
+    return;
+  }
+  const failure = classifyUpstreamFailure(err);
+  request.log.warn({ proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
+  if (!res.headersSent) route.metrics.countResponse(failure.status);
+  writeProxyError(res, request.id, failure.status, failure.code, failure.message);
+}

@@ -1,0 +1,24 @@
+/** Fields whose values never leave the database in clear: the diff says only whether they changed. */
+export const SECRET_FIELDS = new Set(['password', 'passwordHash', 'key', 'keyHash', 'secret', 'clientSecret', 'privateKey', 'token', 'tokenHash']);
+const IGNORED_FIELDS = new Set(['createdAt', 'updatedAt']);
+
+export type FieldChange = { old: unknown; new: unknown } | { changed: true; secret: true };
+
+/** Field-by-field difference of two versions of an entity (null = did not exist), secrets masked. */
+export function diffEntity(before: Record<string, unknown> | null, after: Record<string, unknown> | null, secretFields: ReadonlySet<string> = SECRET_FIELDS): Record<string, FieldChange> {
+  const diff: Record<string, FieldChange> = {};
+  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  for (const key of keys) {
+    if (IGNORED_FIELDS.has(key)) continue;
+    const oldValue = normalize(before?.[key]);
+    const newValue = normalize(after?.[key]);
+    if (JSON.stringify(oldValue) === JSON.stringify(newValue)) continue;
+    diff[key] = secretFields.has(key) ? { changed: true, secret: true } : { old: oldValue, new: newValue };
+  }
+  return diff;
+}
+
+function normalize(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  return value === undefined ? null : value;
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// Foundation benchmark: the same autocannon load against (a) the echo upstream directly,
+// (b) a minimal node:http + undici proxy, (c) nginx with one worker, (d) the Gateway with the
+// api-key policy — all on loopback, on this machine, in one run. See bench/README.md.
+//
+// Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_ROUNDS=2
+//   BENCH_TARGETS=a,b,c,d  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
+//   BENCH_MAX_SECONDS=175 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runAutocannon } from './lib/load.mjs';
+import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
+import { markdown, verdicts } from './lib/report.mjs';
+import { SkipTarget } from './lib/skip-target.mjs';
+import { baseline } from './targets/baseline.mjs';
+import { direct } from './targets/direct.mjs';
+import { gateway } from './targets/gateway.mjs';
+import { nginx } from './targets/nginx.mjs';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const settings = {
+  connections: num('BENCH_CONNECTIONS', 50),
+  durationSec: num('BENCH_DURATION', 10),
+  warmupSec: num('BENCH_WARMUP', 2),
+  rounds: num('BENCH_ROUNDS', 2),
+  targets: (process.env.BENCH_TARGETS ?? 'a,b,c,d').split(',').map((s) => s.trim()),
+  allowInstall: !process.env.BENCH_NO_INSTALL,
+  maxSeconds: num('BENCH_MAX_SECONDS', 175),
+};
+const ALL_TARGETS = [direct, baseline, nginx, gateway].filter((t) => settings.targets.includes(t.key));
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+const deferred = [];
+const defer = (fn) => deferred.push(fn);
+const tmp = mkdtempSync(join(tmpdir(), 'idm-bench-'));
+let keepTmp = false;
+
+async function cleanup() {
+  await stopAll();
+  for (const fn of deferred.splice(0).reverse()) {
+    try { await fn(); } catch (err) { log(`cleanup step failed: ${err.message}`); }
+  }
+  if (keepTmp) log(`logs kept in ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true });
+}
+
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping everything`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(() => {
+  log(`watchdog: run exceeded ${settings.maxSeconds} s, aborting`);
+  keepTmp = true;
+  cleanup().finally(() => process.exit(1));
+}, settings.maxSeconds * 1000);
+watchdog.unref();
+
+function ensureBuilt(pkgDir) {
+  if (existsSync(join(root, pkgDir, 'dist/index.js'))) return;
+  log(`${pkgDir}/dist missing; building it with tsc`);
+  const r = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, pkgDir, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`could not build ${pkgDir}; run \`npx -y pnpm@9 install && npx turbo run build\` first`);
+}
+
+async function startUpstream() {
+  ensureBuilt('apps/echo-upstream');
+  const child = startProcess(process.execPath, [join(root, 'bench/upstream.mjs')], { logFile: join(tmp, 'upstream.log'), stdin: 'pipe' });
+  const port = await waitForPortLine(child);
+  return { port, pid: child.pid };
+}
+
+async function measure(target, running, upstream) {
+  const load = { url: running.url, connections: settings.connections, headers: running.headers };
+  const warm = await runAutocannon(root, { ...load, durationSec: settings.warmupSec });
+  if (!warm.valid) log(`${target.name}: warm-up had problems (${warm.invalidReason})`);
+  const targetSampler = sampleProcess(running.pid);
+  const upstreamSampler = sampleProcess(upstream.pid);
+  const busyStart = systemBusySeconds();
+  const started = process.hrtime.bigint();
+  const result = await runAutocannon(root, { ...load, durationSec: settings.durationSec });
+  const elapsedSec = Number(process.hrtime.bigint() - started) / 1e9;
+  const busy = systemBusySeconds() - busyStart;
+  const t = targetSampler.stop();
+  const u = upstreamSampler.stop();
+  const cores = (sec) => Math.round((sec / elapsedSec) * 100) / 100;
+  const ours = t.cpuSeconds + (running.pid === upstream.pid ? 0 : u.cpuSeconds) + result.loadGeneratorCpuSeconds;
+  return {
+    ...result,
+    maxRssMb: t.maxRssMb,
+    cpuCores: cores(t.cpuSeconds),
+    upstreamCpuCores: cores(u.cpuSeconds),
+    loadGeneratorCpuCores: cores(result.loadGeneratorCpuSeconds),
+    machineBusyCores: cores(busy),
+    // CPU used by anything not part of this measurement (other builds, tests): noise
+    otherCpuCores: Math.max(0, cores(busy - ours)),
+    warmupValid: warm.valid,
+  };
+}
+
+/** One line for the table: what failed and the last thing the process said. */
+function headline(err) {
+  const lines = err.message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0].replace(/; output:$/, '');
+  return lines.length > 1 ? `${first} — ${lines[lines.length - 1]}` : first;
+}
+
+/** On a shared machine the round least disturbed by other processes is the most truthful one. */
+function cleanest(rounds) {
+  return [...rounds].sort((x, y) => x.otherCpuCores - y.otherCpuCores)[0];
+}
+
+async function main() {
+  const startedAt = new Date();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    totalMemMb: Math.round(totalmem() / 2 ** 20),
+    freeMemMbAtStart: Math.round(freemem() / 2 ** 20),
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+  };
+  log(`machine: ${machine.cpus} cores (${machine.cpuModel}), load average ${machine.loadavgAtStart.join(' ')}; load generator shares these cores`);
+  const upstream = await startUpstream();
+  log(`echo upstream on 127.0.0.1:${upstream.port}`);
+  const ctx = { root, upstream, tmp, log, defer, allowInstall: settings.allowInstall };
+
+  const running = new Map();
+  const results = new Map();
+  for (const target of ALL_TARGETS) {
+    try {
+      const r = await target.start(ctx);
+      r.rssBeforeLoadMb = Math.round(processTree(r.pid).reduce((sum, pid) => sum + rssKb(pid), 0) / 102.4) / 10;
+      running.set(target.key, r);
+      log(`${target.name}: ready at ${running.get(target.key).url}`);
+    } catch (err) {
+      const kind = err instanceof SkipTarget ? 'skipped' : 'failed';
+      if (kind === 'failed') keepTmp = true;
+      log(`${target.name}: ${kind} — ${err.message}`);
+      results.set(target.key, { key: target.key, name: target.name, [kind]: headline(err), detail: err.message });
+    }
+  }
+
+  const rounds = new Map(ALL_TARGETS.map((t) => [t.key, []]));
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const target of ALL_TARGETS) {
+      const r = running.get(target.key);
+      if (!r || results.has(target.key)) continue;
+      log(`round ${round}/${settings.rounds}: ${target.name} (${settings.warmupSec} s warm-up + ${settings.durationSec} s)`);
+      try {
+        const m = await measure(target, r, upstream);
+        rounds.get(target.key).push(m);
+        log(`  ${m.rps} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, RSS ${m.maxRssMb} MB, target ${m.cpuCores} / upstream ${m.upstreamCpuCores} / load gen ${m.loadGeneratorCpuCores} / other ${m.otherCpuCores} cores${m.valid ? '' : ` — INVALID: ${m.invalidReason}`}`);
+      } catch (err) {
+        keepTmp = true;
+        results.set(target.key, { key: target.key, name: target.name, failed: headline(err), detail: err.message });
+        log(`  failed: ${err.message}`);
+      }
+    }
+  }
+
+  const final = ALL_TARGETS.map((t) => {
+    if (results.has(t.key)) return results.get(t.key);
+    const all = rounds.get(t.key);
+    const chosen = cleanest(all);
+    const r = running.get(t.key);
+    return {
+      key: t.key,
+      name: t.name,
+      ...chosen,
+      // a run is only valid when every round was (no errors, timeouts or non-2xx anywhere)
+      valid: all.every((x) => x.valid),
+      invalidReason: all.map((x) => x.invalidReason).filter(Boolean).join('; ') || null,
+      rssBeforeLoadMb: r.rssBeforeLoadMb,
+      ...(r.version ? { version: r.version } : {}),
+      ...(r.checks ? { checks: r.checks } : {}),
+      ...(all.length > 1 ? { rounds: all } : {}),
+    };
+  });
+  const byKey = Object.fromEntries(final.map((r) => [r.key, r]));
+  const v = verdicts(byKey);
+  const table = markdown(final, v, settings);
+
+  const report = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, settings, results: final, ...v, table };
+  const outDir = join(root, 'bench/results');
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, `foundation-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+
+  for (const r of final) if (r.detail && r.failed) log(`${r.name} failure detail:\n${r.detail}`);
+  process.stdout.write(`\n${table}\n\nResults: ${relative(process.cwd(), outFile)}\n`);
+  return final.every((r) => r.skipped || (!r.failed && r.valid)) ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  keepTmp = true;
+  log(`run failed: ${err.stack ?? err.message}`);
+} finally {
+  await cleanup();
+}
+process.exit(code);

@@ -1,0 +1,17 @@
+import { BasePathRouter } from './base-path-router';
+
+describe('BasePathRouter', () => {
+  const router = new BasePathRouter([['/demo', 'demo'], ['/demo/v2', 'v2'], ['/a/b/c', 'abc']]);
+
+  it.each([
+    ['/demo', 'demo'],
+    ['/demo/', 'demo'],
+    ['/demo/x/y', 'demo'],
+    ['/demo/v2', 'v2'],
+    ['/demo/v2/items', 'v2'],
+    ['/demo/v23', 'demo'],
+    ['/a/b/c/d/e/f/g', 'abc'],
+  ])('routes %s to %s', (path, target) => expect(router.match(path)).toBe(target));
+
+  it.each(['/demox', '/', '', '/other/demo', '/a/b', '/DEMO'])('does not route %s', (path) => expect(router.match(path)).toBeUndefined());
+});

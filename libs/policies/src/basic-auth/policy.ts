@@ -1,0 +1,61 @@
+import { credentialState, type DirectoryCredential } from '../credential-directory';
+import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { parseBasicAuthorization } from './basic-credentials';
+import { basicAuthConfigSchema, type BasicAuthConfig } from './schema';
+
+type Reason = 'missing_credentials' | 'malformed_credentials' | 'invalid_credentials' | 'credential_disabled' | 'credential_expired';
+
+/**
+ * HTTP Basic authentication against the credentials of the proxy's project. The account state
+ * (disabled, expired) is only revealed after the password checked out, so it tells nothing to
+ * someone who does not know the password.
+ */
+export class BasicAuthPolicy implements Policy {
+  readonly type = 'basic-auth';
+  private readonly rejections: Record<Reason, PolicyRejection>;
+
+  constructor(
+    private readonly config: BasicAuthConfig,
+    private readonly deps: PolicyCompileDeps,
+  ) {
+    const headers = Object.freeze({ 'www-authenticate': `Basic realm="${config.realm}", charset="UTF-8"` });
+    const reject = (code: Reason, message: string): PolicyRejection => Object.freeze({ status: 401, code, message, headers });
+    this.rejections = {
+      missing_credentials: reject('missing_credentials', 'Basic credentials are required'),
+      malformed_credentials: reject('malformed_credentials', 'The Authorization header is not valid Basic credentials'),
+      invalid_credentials: reject('invalid_credentials', 'The username or password is not valid'),
+      credential_disabled: reject('credential_disabled', 'The credential is disabled'),
+      credential_expired: reject('credential_expired', 'The credential has expired'),
+    };
+  }
+
+  execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
+    const header = ctx.headers.authorization;
+    if (typeof header !== 'string' || header === '') return this.rejections.missing_credentials;
+    const presented = parseBasicAuthorization(header);
+    if (presented === null) return this.rejections.missing_credentials;
+    if (presented === 'malformed') return this.rejections.malformed_credentials;
+
+    const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, presented.username);
+    if (!credential || credential.passwordHash === null) {
+      return this.deps.passwordCache.verifyNothing(presented.password).then(() => this.rejections.invalid_credentials);
+    }
+    const verified = this.deps.passwordCache.verify(credential.id, credential.passwordHash, presented.password);
+    if (verified === true) return this.accept(ctx, credential);
+    return verified.then((ok) => (ok ? this.accept(ctx, credential) : this.rejections.invalid_credentials));
+  }
+
+  private accept(ctx: RequestContext, credential: DirectoryCredential): PolicyOutcome {
+    const state = credentialState(credential, this.deps.now());
+    if (state !== 'ok') return this.rejections[state];
+    ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
+    if (this.config.stripAuthorization) ctx.strippedHeaders.push('authorization');
+    return undefined;
+  }
+}
+
+export const basicAuthPolicy: PolicyDefinition<typeof basicAuthConfigSchema> = {
+  type: 'basic-auth',
+  schema: basicAuthConfigSchema,
+  compile: (config, deps) => new BasicAuthPolicy(config, deps),
+};

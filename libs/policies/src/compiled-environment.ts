@@ -1,0 +1,121 @@
+import type { ConfigSnapshot, SnapshotProxy } from '@idm/config-bus';
+import { PasswordVerificationCache } from './basic-auth/password-verification.cache';
+import { BasePathRouter } from './base-path-router';
+import { CredentialDirectory } from './credential-directory';
+import type { Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
+import { PolicyConfigError } from './policy-config.error';
+import { policyRegistry } from './registry';
+import { validatePolicySpecs } from './validate-policy-specs';
+
+export interface CompiledProxy {
+  readonly id: string;
+  readonly name: string;
+  readonly projectId: string;
+  readonly basePath: string;
+  /** Parsed once: scheme://host:port of the upstream, the unit of connection pooling. */
+  readonly upstreamOrigin: string;
+  /** Path of the upstream URL without a trailing slash ("" for the root). */
+  readonly upstreamPath: string;
+  readonly policies: readonly Policy[];
+  /**
+   * Set when the proxy cannot serve (its chain or upstream did not compile): it fails closed
+   * with this rejection instead of forwarding unauthenticated traffic.
+   */
+  readonly unavailable: PolicyRejection | null;
+  /** 405 rejection (with Allow) for a method outside the proxy's list, undefined when allowed. */
+  checkMethod(method: string): PolicyRejection | undefined;
+  /** Runs the chain in order; stops at the first rejection. Sync unless a policy must wait. */
+  runPolicies(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
+}
+
+export interface CompileProblem {
+  proxyId: string;
+  basePath: string;
+  message: string;
+}
+
+export interface CompiledEnvironment {
+  readonly environment: string;
+  readonly revision: number;
+  readonly proxies: readonly CompiledProxy[];
+  /** Proxies that compiled to "unavailable", for the Gateway to log. */
+  readonly problems: readonly CompileProblem[];
+  route(path: string): CompiledProxy | undefined;
+}
+
+export interface CompileOptions {
+  now?: () => number;
+  /** Pass one long-lived cache so verified passwords survive revision changes. */
+  passwordCache?: PasswordVerificationCache;
+}
+
+/**
+ * Turns a snapshot into what the request path needs: routes, method sets, compiled chains and
+ * the credential directory. Runs once per revision; nothing here is re-parsed per request.
+ */
+export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOptions = {}): CompiledEnvironment {
+  const directory = CredentialDirectory.fromSnapshot(snapshot);
+  const shared = { directory, passwordCache: options.passwordCache ?? new PasswordVerificationCache(), now: options.now ?? Date.now };
+  const problems: CompileProblem[] = [];
+  const proxies = snapshot.proxies.map((proxy) => {
+    const compiled = compileProxy(proxy, { ...shared, proxy });
+    if (compiled.unavailable) problems.push({ proxyId: proxy.id, basePath: proxy.basePath, message: compiled.unavailable.message });
+    return compiled;
+  });
+  const router = new BasePathRouter(proxies.map((p) => [p.basePath, p] as const));
+  return Object.freeze({
+    environment: snapshot.environment,
+    revision: snapshot.revision,
+    proxies: Object.freeze(proxies),
+    problems: Object.freeze(problems),
+    route: (path: string) => router.match(path),
+  });
+}
+
+function compileProxy(proxy: SnapshotProxy, deps: PolicyCompileDeps): CompiledProxy {
+  const methods = new Set(proxy.methods.map((m) => m.toUpperCase()));
+  const methodNotAllowed: PolicyRejection = Object.freeze({
+    status: 405,
+    code: 'method_not_allowed',
+    message: `This API accepts ${[...methods].join(', ')}`,
+    headers: Object.freeze({ allow: [...methods].join(', ') }),
+  });
+  let policies: Policy[] = [];
+  let unavailable: PolicyRejection | null = null;
+  let upstream = { origin: '', path: '' };
+  try {
+    upstream = parseUpstream(proxy.upstreamUrl);
+    policies = validatePolicySpecs(proxy.policies).map((spec) => policyRegistry.get(spec.type)!.compile(spec.config, deps));
+  } catch (err) {
+    const reason = err instanceof PolicyConfigError || err instanceof TypeError ? err.message : String(err);
+    unavailable = Object.freeze({ status: 503, code: 'proxy_unavailable', message: `This API is misconfigured on the gateway: ${reason}` });
+  }
+  return Object.freeze({
+    id: proxy.id,
+    name: proxy.name,
+    projectId: proxy.projectId,
+    basePath: proxy.basePath,
+    upstreamOrigin: upstream.origin,
+    upstreamPath: upstream.path,
+    policies: Object.freeze(policies),
+    unavailable,
+    checkMethod: (method: string) => (methods.has(method) ? undefined : methodNotAllowed),
+    runPolicies: (ctx: RequestContext) => runPolicies(policies, ctx, 0),
+  });
+}
+
+function parseUpstream(upstreamUrl: string): { origin: string; path: string } {
+  const url = new URL(upstreamUrl); // throws TypeError on garbage
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`upstream ${upstreamUrl} is not http(s)`);
+  return { origin: url.origin, path: url.pathname.replace(/\/+$/, '') };
+}
+
+function runPolicies(policies: readonly Policy[], ctx: RequestContext, from: number): PolicyOutcome | Promise<PolicyOutcome> {
+  for (let i = from; i < policies.length; i++) {
+    const outcome = policies[i].execute(ctx);
+    if (outcome === undefined) continue;
+    if (outcome instanceof Promise) return outcome.then((result) => (result === undefined ? runPolicies(policies, ctx, i + 1) : result));
+    return outcome;
+  }
+  return undefined;
+}

@@ -1,0 +1,10 @@
+export type { Identity, RequestContext, Policy, PolicyRejection, PolicyOutcome, PolicyDefinition, PolicyCompileDeps } from './policy';
+export { createRequestContext } from './policy';
+export { CredentialDirectory, credentialState, type DirectoryCredential, type DirectoryApiKey } from './credential-directory';
+export { PasswordVerificationCache } from './basic-auth/password-verification.cache';
+export { PolicyConfigError, type PolicyConfigIssue } from './policy-config.error';
+export { policyRegistry, policyTypes } from './registry';
+export { validatePolicySpecs, type PolicySpecInput } from './validate-policy-specs';
+export { compileEnvironment, type CompiledEnvironment, type CompiledProxy, type CompileOptions, type CompileProblem } from './compiled-environment';
+export { apiKeyConfigSchema, type ApiKeyConfig } from './api-key/schema';
+export { basicAuthConfigSchema, type BasicAuthConfig } from './basic-auth/schema';

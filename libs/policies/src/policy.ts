@@ -1,0 +1,87 @@
+import type { z } from 'zod';
+import type { CredentialDirectory } from './credential-directory';
+import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
+
+/** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
+export interface Identity {
+  credentialId: string;
+  username: string;
+  projectId: string;
+}
+
+/**
+ * Everything that belongs to one request. Compiled policies are shared by all requests, so any
+ * per-request state (identity, headers to add or strip, a rewritten query) lives here and dies
+ * with the request.
+ */
+export interface RequestContext {
+  readonly method: string;
+  /** Request path without the query string, as received (not decoded). */
+  readonly path: string;
+  /** Incoming headers, lower-case names (Node's `IncomingMessage.headers`). Read-only. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Raw query string without the leading "?"; a policy may rewrite it (e.g. to strip a key). */
+  query: string;
+  readonly clientIp: string;
+  identity: Identity | null;
+  /** Headers a policy adds to the upstream request. */
+  readonly upstreamHeaders: Record<string, string>;
+  /** Lower-case names of incoming headers a policy consumed and that must not go upstream. */
+  readonly strippedHeaders: string[];
+}
+
+export function createRequestContext(init: {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  query: string;
+  clientIp: string;
+}): RequestContext {
+  // A literal of fixed shape (not a spread): this runs on every request.
+  return {
+    method: init.method,
+    path: init.path,
+    headers: init.headers,
+    query: init.query,
+    clientIp: init.clientIp,
+    identity: null,
+    upstreamHeaders: {},
+    strippedHeaders: [],
+  };
+}
+
+/** A policy's "no": rendered by the Gateway as a JSON error with the given status and headers. */
+export interface PolicyRejection {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** `undefined` means "continue with the next policy". */
+export type PolicyOutcome = PolicyRejection | undefined;
+
+/**
+ * A compiled, immutable policy. `execute` is synchronous where it can be so that the common case
+ * costs no promise; it returns a promise only when it must wait (e.g. a cold argon2 verify).
+ */
+export interface Policy {
+  readonly type: string;
+  execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
+}
+
+/** What a policy may use at compile time: the proxy it guards and the revision's shared state. */
+export interface PolicyCompileDeps {
+  proxy: { id: string; projectId: string; basePath: string };
+  directory: CredentialDirectory;
+  passwordCache: PasswordVerificationCache;
+  /** Milliseconds since the epoch; injectable so expiry is testable. */
+  now: () => number;
+}
+
+export interface PolicyDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  /** Strict zod schema of the policy's config; defaults are applied by it. */
+  readonly schema: Schema;
+  compile(config: z.output<Schema>, deps: PolicyCompileDeps): Policy;
+}
