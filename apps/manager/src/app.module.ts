@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AccessModule } from './access/access.module';
 import { ApiProxiesModule } from './api-proxies/api-proxies.module';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { MANAGER_CONFIG, type ManagerConfig } from './config/manager-config';
 import { ConfigPublisherModule } from './config-publisher/config-publisher.module';
@@ -12,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
 import { ProjectsModule } from './projects/projects.module';
+import { TeamsModule } from './teams/teams.module';
 
 @Module({})
 export class AppModule {
@@ -26,6 +29,9 @@ export class AppModule {
         AuthModule,
         EnvironmentsModule,
         ProjectsModule,
+        TeamsModule,
+        AccessModule,
+        AuditModule,
         ApiProxiesModule,
         CredentialsModule,
         HealthModule,

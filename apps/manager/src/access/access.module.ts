@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { GroupsController } from './groups.controller';
+import { GroupsService } from './groups.service';
+import { RolesController } from './roles.controller';
+import { RolesService } from './roles.service';
+import { UsersController } from './users.controller';
+import { UsersService } from './users.service';
+
+/** Who may do what: operators, groups, roles and role bindings. */
+@Module({ imports: [AuthModule], controllers: [UsersController, GroupsController, RolesController], providers: [UsersService, GroupsService, RolesService] })
+export class AccessModule {}

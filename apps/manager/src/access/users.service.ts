@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import type { ChangeOwnPassword, CreateUser, UpdateUser } from '@idm/domain';
+import { asc, eq } from 'drizzle-orm';
+import { ChangeWriter } from '../audit/change-writer';
+import { PasswordHasher } from '../auth/password-hasher';
+import { Database } from '../database/database';
+import { operators, roleBindings } from '../database/schema';
+import { ActorContext } from '../governance/actor.context';
+import { PermissionService } from '../governance/permission.service';
+import { ProblemError } from '../problems/problem.error';
+
+type Row = typeof operators.$inferSelect;
+const toUser = (r: Row) => ({ id: r.id, username: r.username, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
+const SYSTEM = { projectId: null };
+
+/** Operators of the Manager (people and automation accounts); passwords argon2id, never returned. */
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly database: Database,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async list() {
+    this.permissions.checkAnywhere('user:read');
+    return (await this.database.db.select().from(operators).orderBy(asc(operators.username))).map(toUser);
+  }
+
+  async get(id: string) {
+    this.permissions.checkAnywhere('user:read');
+    const [row] = await this.database.db.select().from(operators).where(eq(operators.id, id));
+    if (!row) throw ProblemError.notFound('user', id);
+    return toUser(row);
+  }
+
+  async create(input: CreateUser) {
+    this.permissions.check('user:write', SYSTEM);
+    const passwordHash = await this.hasher.hash(input.password);
+    return this.changes.write(async (tx) => {
+      const [row] = await tx.insert(operators).values({ username: input.username, passwordHash }).returning();
+      return { result: toUser(row), change: { action: 'create', entityKind: 'user', entityId: row.id, projectId: null, before: null, after: row } };
+    });
+  }
+
+  async update(id: string, input: UpdateUser) {
+    this.permissions.check('user:write', SYSTEM);
+    const passwordHash = input.password ? await this.hasher.hash(input.password) : undefined;
+    return this.changes.write(async (tx) => {
+      const [before] = await tx.select().from(operators).where(eq(operators.id, id)).for('update');
+      if (!before) throw ProblemError.notFound('user', id);
+      const [row] = await tx.update(operators).set({ ...(passwordHash ? { passwordHash } : {}), updatedAt: new Date() }).where(eq(operators.id, id)).returning();
+      return { result: toUser(row), change: { action: 'update', entityKind: 'user', entityId: id, projectId: null, before, after: row } };
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    this.permissions.check('user:write', SYSTEM);
+    if (ActorContext.current().id === id) throw ProblemError.conflict('cannot_delete_self', 'an operator cannot delete their own account');
+    await this.changes.write(async (tx) => {
+      const [before] = await tx.delete(operators).where(eq(operators.id, id)).returning();
+      if (!before) throw ProblemError.notFound('user', id);
+      await tx.delete(roleBindings).where(eq(roleBindings.subjectId, id));
+      return { result: undefined, change: { action: 'delete', entityKind: 'user', entityId: id, projectId: null, before, after: null } };
+    });
+  }
+
+  /** Any operator may change their own password, proving the current one. */
+  async changeOwnPassword(input: ChangeOwnPassword): Promise<void> {
+    const actor = ActorContext.current();
+    const [me] = await this.database.db.select().from(operators).where(eq(operators.id, actor.id!));
+    if (!me || !(await this.hasher.verify(me.passwordHash, input.currentPassword))) {
+      throw new ProblemError(400, 'invalid_current_password', 'The current password is wrong');
+    }
+    const passwordHash = await this.hasher.hash(input.newPassword);
+    await this.changes.write(async (tx) => {
+      const [row] = await tx.update(operators).set({ passwordHash, updatedAt: new Date() }).where(eq(operators.id, me.id)).returning();
+      return { result: undefined, change: { action: 'update', entityKind: 'user', entityId: me.id, projectId: null, before: me, after: row } };
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import type { AuditQuery, ReadFilter } from '@idm/domain';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { filter, map, type Observable } from 'rxjs';
+import { Database } from '../database/database';
+import { auditEvents } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
+import { ChangeWriter, type AuditEvent } from './change-writer';
+
+const toView = (e: AuditEvent) => ({
+  seq: e.seq,
+  at: e.at.toISOString(),
+  actor: { id: e.actorId, type: e.actorType, name: e.actorName, source: e.source, ip: e.ip, correlationId: e.correlationId },
+  action: e.action,
+  entity: { kind: e.entityKind, id: e.entityId, projectId: e.projectId, teamId: e.teamId },
+  diff: e.diff,
+});
+
+function visibleTo(filter: ReadFilter, e: Pick<AuditEvent, 'projectId' | 'teamId'>): boolean {
+  return filter.all || (e.projectId !== null && filter.projectIds.includes(e.projectId)) || (e.teamId !== null && filter.teamIds.includes(e.teamId));
+}
+
+/** Reading the audit trail: a page at a time, or live; both show only what the reader's scopes reach. */
+@Injectable()
+export class AuditService {
+  constructor(
+    private readonly database: Database,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
+  ) {}
+
+  async query(q: AuditQuery) {
+    this.permissions.checkAnywhere('audit:read');
+    const scope = this.permissions.readFilter('audit:read');
+    const conditions: (SQL | undefined)[] = [
+      scope.all ? undefined : or(scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined, scope.teamIds.length ? inArray(auditEvents.teamId, scope.teamIds) : undefined),
+      q.from ? gte(auditEvents.at, new Date(q.from)) : undefined,
+      q.to ? lte(auditEvents.at, new Date(q.to)) : undefined,
+      q.actorId ? eq(auditEvents.actorId, q.actorId) : undefined,
+      q.projectId ? eq(auditEvents.projectId, q.projectId) : undefined,
+      q.entityKind ? eq(auditEvents.entityKind, q.entityKind) : undefined,
+      q.entityId ? eq(auditEvents.entityId, q.entityId) : undefined,
+      q.action ? eq(auditEvents.action, q.action) : undefined,
+      q.cursor ? lt(auditEvents.seq, Number(q.cursor)) : undefined,
+    ];
+    const rows = await this.database.db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.seq)).limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    return { items: page.map(toView), nextCursor: rows.length > q.limit ? String(page.at(-1)!.seq) : null };
+  }
+
+  /** Server-Sent Events: every committed change the reader may see, as it happens. */
+  tail(): Observable<{ data: ReturnType<typeof toView> }> {
+    this.permissions.checkAnywhere('audit:read');
+    const scope = this.permissions.readFilter('audit:read');
+    // The reader's scopes are captured at subscription; a change of grants takes a new subscription.
+    return this.changes.committed.pipe(
+      filter((e) => visibleTo(scope, e)),
+      map((e) => ({ data: toView(e) })),
+    );
+  }
+}
