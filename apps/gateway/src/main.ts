@@ -6,12 +6,12 @@ import { LogController } from 'fastify';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
 import { redisTransportOptions } from './config-sync/config-redis';
 import { GatewayModule } from './gateway.module';
+import { GatewayHttpServer } from './http/gateway-http-server';
 import { createGatewayLogger } from './logging/gateway-logger';
-import { lazyRequestLogger } from './logging/lazy-request-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
 import { requestIdOf } from './logging/request-id';
-import { proxyPlugin } from './proxy/proxy.plugin';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { createProxyServer } from './proxy/proxy-server';
 
 function loadConfig(): GatewayConfig {
   try {
@@ -26,20 +26,19 @@ function loadConfig(): GatewayConfig {
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const log = createGatewayLogger(config.logLevel);
+  const http = new GatewayHttpServer();
   const adapter = new FastifyAdapter({
     loggerInstance: log,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    // No per-request access log on the hot path; rejections and upstream failures log themselves.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: lazyRequestLogger,
     trustProxy: config.trustProxy,
-    // Nest middleware is not used; skipping middie saves a hook on every proxied request.
-    skipMiddie: true,
+    serverFactory: http.serverFactory,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
-  await app.getHttpAdapter().getInstance().register(proxyPlugin(app.get(ProxyRequestHandler)));
+  const proxy = await createProxyServer(app.get(ProxyRequestHandler), log, config.trustProxy);
+  http.attachProxy(proxy.routing);
   await app.startAllMicroservices();
   await app.listen({ port: config.port, host: config.host });
   log.info({ environment: config.environment, address: await app.getUrl() }, 'gateway listening');
@@ -53,7 +52,9 @@ async function bootstrap(): Promise<void> {
       log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    app.close().then(
+    // Nest closes the listening server (in-flight requests finish), the transport, then the
+    // module's pools and Redis connection.
+    Promise.all([app.close(), proxy.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

@@ -94,16 +94,16 @@ export function grantCovers(grant: Grant, permission: string, target: EntityLoca
 export interface ReadFilter {
   all: boolean;
   projectIds: string[];
-  teamIds: string[];
+  teams: { id: string; projectId: string }[];
 }
 
 export function readFilter(grants: readonly Grant[], permission: string): ReadFilter {
-  const filter: ReadFilter = { all: false, projectIds: [], teamIds: [] };
+  const filter: ReadFilter = { all: false, projectIds: [], teams: [] };
   for (const g of grants) {
     if (!g.permissions.has(permission)) continue;
     if (g.scope.type === 'system') filter.all = true;
     else if (g.scope.type === 'project') filter.projectIds.push(g.scope.id!);
-    else filter.teamIds.push(g.scope.id!);
+    else filter.teams.push({ id: g.scope.id!, projectId: g.projectId! });
   }
   return filter;
 }

@@ -17,7 +17,7 @@ const toView = (e: AuditEvent) => ({
 });
 
 function visibleTo(filter: ReadFilter, e: Pick<AuditEvent, 'projectId' | 'teamId'>): boolean {
-  return filter.all || (e.projectId !== null && filter.projectIds.includes(e.projectId)) || (e.teamId !== null && filter.teamIds.includes(e.teamId));
+  return filter.all || (e.projectId !== null && filter.projectIds.includes(e.projectId)) || (e.teamId !== null && filter.teams.some((t) => t.id === e.teamId));
 }
 
 /** Reading the audit trail: a page at a time, or live; both show only what the reader's scopes reach. */
@@ -33,7 +33,7 @@ export class AuditService {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
     const conditions: (SQL | undefined)[] = [
-      scope.all ? undefined : or(scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined, scope.teamIds.length ? inArray(auditEvents.teamId, scope.teamIds) : undefined),
+      scope.all ? undefined : or(scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined, scope.teams.length ? inArray(auditEvents.teamId, scope.teams.map((t) => t.id)) : undefined),
       q.from ? gte(auditEvents.at, new Date(q.from)) : undefined,
       q.to ? lte(auditEvents.at, new Date(q.to)) : undefined,
       q.actorId ? eq(auditEvents.actorId, q.actorId) : undefined,

@@ -12,8 +12,9 @@ import { ProblemError } from '../problems/problem.error';
 export function projectRowsFilter(filter: ReadFilter, projectId: string, columns: { projectId: AnyPgColumn; teamId: AnyPgColumn }): SQL | null {
   const inProject = eq(columns.projectId, projectId);
   if (filter.all || filter.projectIds.includes(projectId)) return inProject;
-  if (filter.teamIds.length === 0) return null;
-  return and(inProject, inArray(columns.teamId, filter.teamIds))!;
+  const teamIds = filter.teams.filter((t) => t.projectId === projectId).map((t) => t.id);
+  if (teamIds.length === 0) return null;
+  return and(inProject, inArray(columns.teamId, teamIds))!;
 }
 
 /** A team named on an entity must belong to the entity's project. */

@@ -23,9 +23,10 @@ export class TeamsService {
     const filter = this.permissions.readFilter('team:read');
     const inProject = eq(teams.projectId, projectId);
     const whole = filter.all || filter.projectIds.includes(projectId);
-    if (!whole && filter.teamIds.length === 0) this.permissions.check('team:read', { projectId });
+    const teamIds = filter.teams.filter((t) => t.projectId === projectId).map((t) => t.id);
+    if (!whole && teamIds.length === 0) this.permissions.check('team:read', { projectId });
     await requireProject(this.database.db, projectId);
-    const rows = await this.database.db.select().from(teams).where(whole ? inProject : and(inProject, inArray(teams.id, filter.teamIds))).orderBy(asc(teams.name));
+    const rows = await this.database.db.select().from(teams).where(whole ? inProject : and(inProject, inArray(teams.id, teamIds))).orderBy(asc(teams.name));
     return rows.map(toTeam);
   }
 
