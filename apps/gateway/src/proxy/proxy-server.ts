@@ -1,4 +1,4 @@
-import fastify, { LogController, type FastifyInstance } from 'fastify';
+import fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { lazyRequestLogger } from '../logging/lazy-request-logger';
 import { requestIdOf } from '../logging/request-id';
@@ -10,7 +10,7 @@ import type { ProxyRequestHandler } from './proxy-request.handler';
  * access log (rejections and upstream failures log themselves, with the request id), request
  * loggers created only when used. It never listens itself (see GatewayHttpServer).
  */
-export async function createProxyServer(handler: ProxyRequestHandler, log: Logger, trustProxy: boolean): Promise<FastifyInstance> {
+export async function createProxyServer(handler: ProxyRequestHandler, log: Logger, trustProxy: boolean) {
   const app = fastify({
     loggerInstance: log,
     genReqId: requestIdOf,

@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+/**
+ * Every mutating route in the OpenAPI document must write exactly one correct audit record per
+ * call. Routes are enumerated from the document, so a route added without a recipe here (and
+ * without audit) fails this suite.
+ */
+type Recipe = (f: Fixtures) => Promise<{ status: number; body: any }>;
+interface Fixtures {
+  m: InProcessManager;
+  s: () => string;
+  env: () => Promise<any>;
+  project: () => Promise<any>;
+  team: (projectId: string) => Promise<any>;
+  proxy: (projectId: string) => Promise<any>;
+  credential: (projectId: string) => Promise<any>;
+  user: () => Promise<any>;
+  group: () => Promise<any>;
+  role: () => Promise<any>;
+}
+
+const P = '/api/v1';
+const RECIPES: Record<string, { action: string; run: Recipe }> = {
+  [`post ${P}/auth/login`]: { action: 'session.create', run: ({ m }) => m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null }) },
+  [`post ${P}/auth/logout`]: {
+    action: 'session.delete',
+    run: async ({ m }) => {
+      const { token } = (await m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null })).body;
+      await clearMarker(m);
+      return m.request('POST', `${P}/auth/logout`, undefined, { token });
+    },
+  },
+  [`post ${P}/environments`]: { action: 'environment.create', run: ({ m, s }) => m.request('POST', `${P}/environments`, { name: `e-${s()}` }) },
+  [`patch ${P}/environments/{environmentId}`]: { action: 'environment.update', run: async (f) => f.m.request('PATCH', `${P}/environments/${(await f.env()).id}`, { description: 'x' }) },
+  [`delete ${P}/environments/{environmentId}`]: { action: 'environment.delete', run: async (f) => f.m.request('DELETE', `${P}/environments/${(await f.env()).id}`) },
+  [`post ${P}/projects`]: { action: 'project.create', run: ({ m, s }) => m.request('POST', `${P}/projects`, { name: `p-${s()}` }) },
+  [`patch ${P}/projects/{projectId}`]: { action: 'project.update', run: async (f) => f.m.request('PATCH', `${P}/projects/${(await f.project()).id}`, { description: 'x' }) },
+  [`delete ${P}/projects/{projectId}`]: { action: 'project.delete', run: async (f) => f.m.request('DELETE', `${P}/projects/${(await f.project()).id}`) },
+  [`post ${P}/projects/{projectId}/teams`]: { action: 'team.create', run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/teams`, { name: `t-${f.s()}` }) },
+  [`patch ${P}/projects/{projectId}/teams/{teamId}`]: {
+    action: 'team.update',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('PATCH', `${P}/projects/${p.id}/teams/${(await f.team(p.id)).id}`, { description: 'x' });
+    },
+  },
+  [`delete ${P}/projects/{projectId}/teams/{teamId}`]: {
+    action: 'team.delete',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('DELETE', `${P}/projects/${p.id}/teams/${(await f.team(p.id)).id}`);
+    },
+  },
+  [`post ${P}/projects/{projectId}/proxies`]: {
+    action: 'api_proxy.create',
+    run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/proxies`, { name: 'x', basePath: `/x-${f.s()}`, upstreamUrl: 'http://127.0.0.1:9', environments: [(await f.env()).name] }),
+  },
+  [`patch ${P}/projects/{projectId}/proxies/{proxyId}`]: {
+    action: 'api_proxy.update',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('PATCH', `${P}/projects/${p.id}/proxies/${(await f.proxy(p.id)).id}`, { methods: ['GET'], environments: [(await f.env()).name] });
+    },
+  },
+  [`delete ${P}/projects/{projectId}/proxies/{proxyId}`]: {
+    action: 'api_proxy.delete',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('DELETE', `${P}/projects/${p.id}/proxies/${(await f.proxy(p.id)).id}`);
+    },
+  },
+  [`post ${P}/projects/{projectId}/credentials`]: { action: 'credential.create', run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials`, { username: 'u', password: 'some-password' }) },
+  [`patch ${P}/projects/{projectId}/credentials/{credentialId}`]: {
+    action: 'credential.update',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('PATCH', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}`, { enabled: false, password: 'new-password-1' });
+    },
+  },
+  [`delete ${P}/projects/{projectId}/credentials/{credentialId}`]: {
+    action: 'credential.delete',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('DELETE', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}`);
+    },
+  },
+  [`post ${P}/projects/{projectId}/credentials/{credentialId}/api-keys`]: {
+    action: 'api_key.create',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('POST', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/api-keys`, {});
+    },
+  },
+  [`delete ${P}/projects/{projectId}/credentials/{credentialId}/api-keys/{apiKeyId}`]: {
+    action: 'api_key.delete',
+    run: async (f) => {
+      const p = await f.project();
+      const c = await f.credential(p.id);
+      return f.m.request('DELETE', `${P}/projects/${p.id}/credentials/${c.id}/api-keys/${c.apiKeys[0].id}`);
+    },
+  },
+  [`post ${P}/users`]: { action: 'user.create', run: ({ m, s }) => m.request('POST', `${P}/users`, { username: `u${s()}`, password: 'user-password-1' }) },
+  [`patch ${P}/users/{userId}`]: { action: 'user.update', run: async (f) => f.m.request('PATCH', `${P}/users/${(await f.user()).id}`, { password: 'user-password-2' }) },
+  [`delete ${P}/users/{userId}`]: { action: 'user.delete', run: async (f) => f.m.request('DELETE', `${P}/users/${(await f.user()).id}`) },
+  [`put ${P}/me/password`]: {
+    action: 'user.update',
+    run: async ({ m }) => {
+      const res = await m.request('PUT', `${P}/me/password`, { currentPassword: 'correct-horse-battery', newPassword: 'correct-horse-battery' });
+      return res;
+    },
+  },
+  [`post ${P}/groups`]: { action: 'group.create', run: ({ m, s }) => m.request('POST', `${P}/groups`, { name: `g-${s()}` }) },
+  [`delete ${P}/groups/{groupId}`]: { action: 'group.delete', run: async (f) => f.m.request('DELETE', `${P}/groups/${(await f.group()).id}`) },
+  [`post ${P}/groups/{groupId}/members`]: { action: 'group.update', run: async (f) => f.m.request('POST', `${P}/groups/${(await f.group()).id}/members`, { userId: (await f.user()).id }) },
+  [`delete ${P}/groups/{groupId}/members/{userId}`]: {
+    action: 'group.update',
+    run: async (f) => {
+      const g = await f.group();
+      const u = await f.user();
+      await f.m.request('POST', `${P}/groups/${g.id}/members`, { userId: u.id });
+      await clearMarker(f.m);
+      return f.m.request('DELETE', `${P}/groups/${g.id}/members/${u.id}`);
+    },
+  },
+  [`post ${P}/roles`]: { action: 'role.create', run: ({ m, s }) => m.request('POST', `${P}/roles`, { name: `r-${s()}`, permissions: ['proxy:read'] }) },
+  [`patch ${P}/roles/{roleId}`]: { action: 'role.update', run: async (f) => f.m.request('PATCH', `${P}/roles/${(await f.role()).id}`, { permissions: ['proxy:read', 'proxy:write'] }) },
+  [`delete ${P}/roles/{roleId}`]: { action: 'role.delete', run: async (f) => f.m.request('DELETE', `${P}/roles/${(await f.role()).id}`) },
+  [`post ${P}/role-bindings`]: {
+    action: 'role_binding.create',
+    run: async (f) => f.m.request('POST', `${P}/role-bindings`, { roleId: (await f.role()).id, subject: { type: 'user', id: (await f.user()).id }, scope: { type: 'project', id: (await f.project()).id } }),
+  },
+  [`delete ${P}/role-bindings/{bindingId}`]: {
+    action: 'role_binding.delete',
+    run: async (f) => {
+      const b = (await f.m.request('POST', `${P}/role-bindings`, { roleId: (await f.role()).id, subject: { type: 'user', id: (await f.user()).id }, scope: { type: 'system', id: null } })).body;
+      await clearMarker(f.m);
+      return f.m.request('DELETE', `${P}/role-bindings/${b.id}`);
+    },
+  },
+};
+
+let marker = 0;
+/** Remembers the newest audit sequence number so a recipe's own setup calls are not counted. */
+async function clearMarker(m: InProcessManager): Promise<void> {
+  const page = await m.request('GET', `${P}/audit?limit=1`);
+  marker = page.body.items[0]?.seq ?? 0;
+}
+
+describe('audit completeness', () => {
+  let database: TestDatabase;
+  let m: InProcessManager;
+  let f: Fixtures;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    m = await startInProcessManager(database);
+    const s = () => randomBytes(4).toString('hex');
+    const post = async (url: string, body: unknown) => (await m.request('POST', url, body)).body;
+    f = {
+      m,
+      s,
+      env: () => post(`${P}/environments`, { name: `e-${s()}` }),
+      project: () => post(`${P}/projects`, { name: `p-${s()}` }),
+      team: (projectId) => post(`${P}/projects/${projectId}/teams`, { name: `t-${s()}` }),
+      proxy: (projectId) => post(`${P}/projects/${projectId}/proxies`, { name: `x-${s()}`, basePath: `/x-${s()}`, upstreamUrl: 'http://127.0.0.1:9' }),
+      credential: (projectId) => post(`${P}/projects/${projectId}/credentials`, { username: `c-${s()}`, password: 'some-password' }),
+      user: () => post(`${P}/users`, { username: `u${s()}`, password: 'user-password-1' }),
+      group: () => post(`${P}/groups`, { name: `g-${s()}` }),
+      role: () => post(`${P}/roles`, { name: `r-${s()}`, permissions: ['proxy:read'] }),
+    };
+  }, 60000);
+
+  afterAll(async () => {
+    await m?.close();
+    await database?.drop();
+  });
+
+  it('has a recipe for every mutating route in the OpenAPI document', async () => {
+    const doc = (await m.request('GET', `${P}/openapi.json`, undefined, { token: null })).body;
+    const mutating = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).filter((method) => ['post', 'put', 'patch', 'delete'].includes(method)).map((method) => `${method} ${path}`),
+    );
+    expect(mutating.length).toBeGreaterThan(20);
+    expect(mutating.filter((route) => !RECIPES[route])).toEqual([]);
+  });
+
+  it.each(Object.entries(RECIPES))('%s writes exactly one audit record', async (_route, recipe) => {
+    // Fixture creation happens inside the recipe, so count from just before the call itself:
+    // recipes that need setup call clearMarker after it; others are measured from here.
+    await clearMarker(m);
+    const wrapped = { ...f, ...wrapFixtures(f) };
+    const res = await recipe.run(wrapped);
+    expect([200, 201, 204]).toContain(res.status);
+    const page = await m.request('GET', `${P}/audit?limit=50`);
+    const fresh = page.body.items.filter((e: any) => e.seq > marker);
+    expect(fresh.map((e: any) => e.action)).toEqual([recipe.action]);
+    const [event] = fresh;
+    expect(event.actor).toMatchObject({ type: 'user', source: 'rest' });
+    expect(event.actor.correlationId).toBeTruthy();
+    expect(JSON.stringify(event.diff)).not.toMatch(/argon2id|correct-horse|user-password|some-password|new-password/);
+  });
+
+  it('writes no audit record for a change that fails', async () => {
+    await clearMarker(m);
+    const bad = await m.request('POST', `${P}/projects/${(await f.project()).id}/proxies`, { name: 'x', basePath: '/auth', upstreamUrl: 'http://127.0.0.1:9' });
+    expect(bad.status).toBe(400);
+    const page = await m.request('GET', `${P}/audit?limit=50`);
+    expect(page.body.items.filter((e: any) => e.seq > marker).map((e: any) => e.action)).toEqual(['project.create']);
+  });
+
+  it('paginates and filters the audit trail and masks secrets in the stored diff', async () => {
+    const p = await f.project();
+    const c = await f.credential(p.id);
+    await m.request('PATCH', `${P}/projects/${p.id}/credentials/${c.id}`, { password: 'rotated-password-9' });
+    const filtered = await m.request('GET', `${P}/audit?entityId=${c.id}&limit=1`);
+    expect(filtered.body.items).toHaveLength(1);
+    expect(filtered.body.items[0].action).toBe('credential.update');
+    expect(filtered.body.items[0].diff.passwordHash).toEqual({ changed: true, secret: true });
+    const next = await m.request('GET', `${P}/audit?entityId=${c.id}&limit=1&cursor=${filtered.body.nextCursor}`);
+    expect(next.body.items[0].action).toBe('credential.create');
+    expect(next.body.nextCursor).toBeNull();
+    const bad = await m.request('GET', `${P}/audit?limit=0`);
+    expect(bad.status).toBe(400);
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    const rows = (await client.query('SELECT diff::text AS diff FROM audit_events')).rows.map((r) => r.diff).join('\n');
+    await client.end();
+    expect(rows).not.toMatch(/rotated-password-9|\$argon2id/);
+  });
+});
+
+/** Fixture calls made by a recipe happen before its measured call: move the marker after each. */
+function wrapFixtures(f: Fixtures): Partial<Fixtures> {
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<any>) => async (...args: A) => {
+    const value = await fn(...args);
+    await clearMarker(f.m);
+    return value;
+  };
+  return { env: wrap(f.env), project: wrap(f.project), team: wrap(f.team), proxy: wrap(f.proxy), credential: wrap(f.credential), user: wrap(f.user), group: wrap(f.group), role: wrap(f.role) };
+}
