@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
 import { ProjectsModule } from './projects/projects.module';
+import { SecretsModule } from './secrets/secrets.module';
 import { TeamsModule } from './teams/teams.module';
 
 @Module({})
@@ -24,6 +25,7 @@ export class AppModule {
       imports: [
         { module: ConfigHolder, global: true, providers: [{ provide: MANAGER_CONFIG, useValue: config }], exports: [MANAGER_CONFIG] },
         DatabaseModule,
+        SecretsModule,
         ConfigPublisherModule,
         GovernanceModule,
         AuthModule,

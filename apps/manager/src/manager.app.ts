@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import type { ManagerConfig } from './config/manager-config';
 import { JsonLogger } from './observability/json-logger';
@@ -12,8 +13,8 @@ import { installJsonBodyParser } from './problems/json-body.parser';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the Manager (not listening yet); used by main.ts and by in-process tests. */
-export async function createManagerApp(config: ManagerConfig): Promise<NestFastifyApplication> {
-  const logger = JsonLogger.create(config.LOG_LEVEL);
+export async function createManagerApp(config: ManagerConfig, options: { logDestination?: DestinationStream } = {}): Promise<NestFastifyApplication> {
+  const logger = JsonLogger.create(config.LOG_LEVEL, options.logDestination);
   const adapter = new FastifyAdapter({
     loggerInstance: logger.pino,
     bodyLimit: config.MANAGER_BODY_LIMIT,

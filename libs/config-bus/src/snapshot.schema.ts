@@ -33,6 +33,12 @@ export const snapshotCredentialSchema = z.object({
   enabled: z.boolean(),
   expiresAt: z.string().nullable(),
   apiKeys: z.array(snapshotApiKeySchema),
+  /** Roles forwarded upstream / put into tokens. */
+  roles: z.array(z.string()).default([]),
+  /** Secret values stay sealed (`enc:v1:...`); only a Gateway holding the master key opens them. */
+  metadata: z
+    .array(z.object({ key: z.string(), value: z.string(), secret: z.boolean(), includeInJwt: z.boolean(), includeInTokenResponse: z.boolean() }))
+    .default([]),
 });
 
 export const configSnapshotSchema = z.object({

@@ -10,6 +10,29 @@ export const username = z
 export const password = z.string().min(8).max(256);
 const expiresAt = z.iso.datetime({ offset: true }).nullable();
 
+/**
+ * Free-form facts about a consumer. Secret entries are encrypted at rest and write-only: responses
+ * show the key but never the value; on update a secret entry without a value keeps the old one.
+ */
+export const metadataEntrySchema = z.strictObject({
+  key: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
+  value: z.string().max(4096).optional(),
+  secret: z.boolean().default(false),
+  includeInJwt: z.boolean().default(false),
+  includeInTokenResponse: z.boolean().default(false),
+});
+const metadata = z
+  .array(metadataEntrySchema)
+  .max(50)
+  .refine((entries) => new Set(entries.map((e) => e.key)).size === entries.length, 'metadata keys must be unique');
+const profile = {
+  email: z.email().max(254).nullable(),
+  fullName: z.string().max(200).nullable(),
+  description: z.string().max(1000).nullable(),
+  roles: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/)).max(50),
+};
+export type MetadataEntry = z.infer<typeof metadataEntrySchema>;
+
 export const createCredentialSchema = z.strictObject({
   username,
   password: password.optional(),
@@ -19,12 +42,22 @@ export const createCredentialSchema = z.strictObject({
   expiresAt: expiresAt.optional(),
   /** Issue one API key with the credential (shown once in the response). */
   issueApiKey: z.boolean().default(true),
+  email: profile.email.default(null),
+  fullName: profile.fullName.default(null),
+  description: profile.description.default(null),
+  roles: profile.roles.default([]),
+  metadata: metadata.default([]),
 });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
   teamId: z.uuid().nullable().optional(),
   enabled: z.boolean().optional(),
   expiresAt: expiresAt.optional(),
+  email: profile.email.optional(),
+  fullName: profile.fullName.optional(),
+  description: profile.description.optional(),
+  roles: profile.roles.optional(),
+  metadata: metadata.optional(),
 });
 export const createApiKeySchema = z.strictObject({ expiresAt: expiresAt.optional() });
 
@@ -47,6 +80,12 @@ export interface Credential {
   username: string;
   hasPassword: boolean;
   enabled: boolean;
+  email: string | null;
+  fullName: string | null;
+  description: string | null;
+  roles: string[];
+  /** Secret entries come back without their value. */
+  metadata: (Omit<MetadataEntry, 'value'> & { value?: string })[];
   expiresAt: string | null;
   apiKeys: ApiKeyInfo[];
   createdAt: string;

@@ -6,3 +6,4 @@ export * from './credential.schema';
 export * from './api-key';
 export * from './permissions';
 export * from './governance.schema';
+export * from './secret-box';

@@ -78,7 +78,7 @@ export class ProxyRequestHandler {
       trustProxy: this.config.trustProxy,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
-    new UpstreamExchange(request, res, route).send({ path, method: raw.method as 'GET', headers, body: this.bodyOf(request) });
+    new UpstreamExchange(request, res, route).send(path, raw.method!, headers, this.bodyOf(request));
   }
 
   private bodyOf(request: FastifyRequest): Readable | null {

@@ -18,7 +18,11 @@ export function diffEntity(before: Record<string, unknown> | null, after: Record
   return diff;
 }
 
+/** Dates as ISO strings; sealed secrets (anywhere inside the value) as a fixed marker. */
 function normalize(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string' && value.startsWith('enc:v1:')) return '[secret]';
+  if (Array.isArray(value)) return value.map(normalize);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
   return value === undefined ? null : value;
 }

@@ -52,6 +52,8 @@ export class SnapshotBuilder {
       passwordHash: c.passwordHash,
       enabled: c.enabled,
       expiresAt: iso(c.expiresAt),
+      roles: c.roles,
+      metadata: c.metadata,
       apiKeys: keys
         .filter((k) => k.credentialId === c.id)
         .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),

@@ -1,3 +1,4 @@
+import { parseMasterKeys } from '@idm/domain';
 import { z } from 'zod';
 
 /**
@@ -15,6 +16,21 @@ const managerConfigSchema = z.object({
   /** Bootstrap operator; the password is (re)hashed with argon2id at every boot. */
   IDM_ADMIN_USERNAME: z.string().min(1).max(128).default('admin'),
   IDM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
+  /**
+   * Master keys for secrets at rest (AES-256-GCM): `id:base64(32 bytes)[,id:key...]`, first one
+   * encrypts. Unset: an insecure development key, announced loudly at boot.
+   */
+  IDM_MASTER_KEYS: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value === undefined) return;
+      try {
+        parseMasterKeys(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   /** Lifetime of an operator's bearer session. */
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(8 * 3600),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */

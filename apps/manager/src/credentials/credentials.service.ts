@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   generateApiKey,
+  SecretBox,
   type ApiKeyInfo,
   type CreateApiKey,
   type CreateCredential,
@@ -16,6 +17,7 @@ import { apiKeys, credentials } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
+import { publicMetadata, sealMetadata } from './credential-metadata';
 
 type Row = typeof credentials.$inferSelect;
 type KeyRow = typeof apiKeys.$inferSelect;
@@ -32,6 +34,7 @@ export class CredentialsService {
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly hasher: PasswordHasher,
+    private readonly secrets: SecretBox,
   ) {}
 
   async list(projectId: string): Promise<Credential[]> {
@@ -56,7 +59,19 @@ export class CredentialsService {
       await requireTeamInProject(tx, projectId, input.teamId);
       const [row] = await tx
         .insert(credentials)
-        .values({ projectId, teamId: input.teamId, username: input.username, passwordHash, enabled: input.enabled, expiresAt: input.expiresAt ? new Date(input.expiresAt) : null })
+        .values({
+          projectId,
+          teamId: input.teamId,
+          username: input.username,
+          passwordHash,
+          enabled: input.enabled,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+          email: input.email,
+          fullName: input.fullName,
+          description: input.description,
+          roles: input.roles,
+          metadata: sealMetadata(this.secrets, input.metadata),
+        })
         .returning();
       const issued = input.issueApiKey ? await insertApiKey(tx, row.id, null) : undefined;
       const [credential] = await withKeys(tx, [row]);
@@ -83,6 +98,11 @@ export class CredentialsService {
           ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
           ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
           ...(passwordHash === undefined ? {} : { passwordHash }),
+          ...(input.email === undefined ? {} : { email: input.email }),
+          ...(input.fullName === undefined ? {} : { fullName: input.fullName }),
+          ...(input.description === undefined ? {} : { description: input.description }),
+          ...(input.roles === undefined ? {} : { roles: input.roles }),
+          ...(input.metadata === undefined ? {} : { metadata: sealMetadata(this.secrets, input.metadata, before.metadata) }),
           updatedAt: new Date(),
         })
         .where(eq(credentials.id, id))
@@ -141,6 +161,11 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     username: r.username,
     hasPassword: r.passwordHash !== null,
     enabled: r.enabled,
+    email: r.email,
+    fullName: r.fullName,
+    description: r.description,
+    roles: r.roles,
+    metadata: publicMetadata(r.metadata),
     expiresAt: iso(r.expiresAt),
     apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
     createdAt: r.createdAt.toISOString(),

@@ -5,6 +5,14 @@ import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, t
  * The system of record. Change it only together with a new migration:
  * `npx -y pnpm@9 --filter @idm/manager db:generate` writes one from the difference.
  */
+export interface StoredMetadataEntry {
+  key: string;
+  value: string;
+  secret: boolean;
+  includeInJwt: boolean;
+  includeInTokenResponse: boolean;
+}
+
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -81,6 +89,12 @@ export const credentials = pgTable('credentials', {
   username: text('username').notNull(),
   passwordHash: text('password_hash'),
   enabled: boolean('enabled').notNull().default(true),
+  email: text('email'),
+  fullName: text('full_name'),
+  description: text('description'),
+  roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+  /** Secret entries hold a SecretBox envelope (`enc:v1:...`) as their value, never plaintext. */
+  metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
 }, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_idx').on(t.projectId, t.teamId)]);

@@ -5,8 +5,10 @@ import pino, { type Logger } from 'pino';
 export class JsonLogger implements LoggerService {
   constructor(readonly pino: Logger) {}
 
-  static create(level: string): JsonLogger {
-    return new JsonLogger(pino({ level, base: { app: 'manager' }, redact: ['req.headers.authorization', '*.password', '*.token'] }));
+  /** `destination` lets tests capture the log stream (default: stdout). */
+  static create(level: string, destination?: pino.DestinationStream): JsonLogger {
+    const options = { level, base: { app: 'manager' }, redact: ['req.headers.authorization', '*.password', '*.token'] };
+    return new JsonLogger(destination ? pino(options, destination) : pino(options));
   }
 
   log(message: unknown, context?: string) {

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { parseManagerConfig } from '../../src/config/manager-config';
 import { createManagerApp } from '../../src/manager.app';
 import type { TestDatabase } from './test-database';
@@ -12,7 +13,7 @@ export interface InProcessManager {
   close(): Promise<void>;
 }
 
-export async function startInProcessManager(database: TestDatabase, env: Record<string, string> = {}): Promise<InProcessManager> {
+export async function startInProcessManager(database: TestDatabase, env: Record<string, string> = {}, options: { logDestination?: DestinationStream } = {}): Promise<InProcessManager> {
   const config = parseManagerConfig({
     DATABASE_URL: database.url,
     IDM_DATA_DIR: database.dataDir,
@@ -22,7 +23,7 @@ export async function startInProcessManager(database: TestDatabase, env: Record<
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const app = await createManagerApp(config);
+  const app = await createManagerApp(config, options);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const fastify = app.getHttpAdapter().getInstance();

@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { SecretBox } from '@idm/domain';
+import { eq } from 'drizzle-orm';
+import { ChangeWriter } from '../audit/change-writer';
+import { credentials, type StoredMetadataEntry } from '../database/schema';
+
+/**
+ * Re-encrypts every sealed secret under the active master key, in one audited transaction.
+ * Every column that holds sealed values is listed here, so nothing is left under an old key.
+ */
+@Injectable()
+export class MasterKeyRotation {
+  constructor(
+    private readonly changes: ChangeWriter,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  run(): Promise<{ activeKeyId: string; resealed: number }> {
+    return this.changes.write(async (tx) => {
+      let resealed = 0;
+      const rows = await tx.select({ id: credentials.id, metadata: credentials.metadata }).from(credentials).for('update');
+      for (const row of rows) {
+        const metadata = row.metadata.map((entry): StoredMetadataEntry => {
+          if (!entry.secret || SecretBox.keyIdOf(entry.value) === this.secrets.activeKeyId) return entry;
+          resealed++;
+          return { ...entry, value: this.secrets.reseal(entry.value) };
+        });
+        if (metadata.some((entry, i) => entry !== row.metadata[i])) await tx.update(credentials).set({ metadata }).where(eq(credentials.id, row.id));
+      }
+      const result = { activeKeyId: this.secrets.activeKeyId, resealed };
+      return { result, change: { action: 'rotate', entityKind: 'master_key', entityId: this.secrets.activeKeyId, projectId: null, before: { resealed: 0 }, after: result } };
+    });
+  }
+}
