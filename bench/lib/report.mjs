@@ -45,6 +45,6 @@ export function markdown(results, v, settings) {
   lines.push(`Targets: d/b >= ${TARGET_RATIO_D_B}: ${yesNo(v.targets.dOverBAtLeast085)}; Gateway RSS < ${TARGET_RSS_MB} MB: ${yesNo(v.targets.gatewayRssUnder200Mb)}`);
   const noisy = results.filter((r) => r.otherCpuCores > NOISE_CORES).map((r) => r.key);
   if (noisy.length) lines.push(`**Noisy:** other processes used more than ${NOISE_CORES} cores during ${noisy.join(', ')}; rerun on an idle machine before trusting the ratios.`);
-  lines.push(`Load: autocannon, ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per target, ${settings.rounds} round(s) interleaved across targets (per target the round with the least CPU used by other processes is shown); RSS and CPU are of the target process tree (for (a): the upstream); "other CPU" is machine-wide busy time not used by target, upstream or load generator.`);
+  lines.push(`Load: autocannon, ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per target, ${settings.rounds} round(s) interleaved across targets (shown: the round in which other processes used the least CPU); RSS and CPU are of the target process tree (for (a): the upstream); "other CPU" is machine-wide busy time not used by target, upstream or load generator.`);
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AccessModule } from './access/access.module';
 import { ApiProxiesModule } from './api-proxies/api-proxies.module';
+import { ApiopsModule } from './apiops/apiops.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { MANAGER_CONFIG, type ManagerConfig } from './config/manager-config';
@@ -34,6 +35,7 @@ export class AppModule {
         TeamsModule,
         AccessModule,
         AuditModule,
+        ApiopsModule,
         ApiProxiesModule,
         CredentialsModule,
         HealthModule,

@@ -7,3 +7,4 @@ export * from './api-key';
 export * from './permissions';
 export * from './governance.schema';
 export * from './secret-box';
+export * from './apiops-bundle.schema';

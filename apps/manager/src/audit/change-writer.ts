@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Subject } from 'rxjs';
 import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { Database, type Tx } from '../database/database';
@@ -18,6 +19,12 @@ export interface ChangeRecord {
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
 
+/** An open multi-change unit (APIops apply): its transaction and the events awaiting commit. */
+interface Batch {
+  tx: Tx;
+  events: AuditEvent[];
+}
+
 /**
  * The only way to change the system of record. The work runs in one transaction and must say what
  * it changed; the audit row (actor from the request context, masked diff) is written in that same
@@ -27,40 +34,66 @@ export type AuditEvent = typeof auditEvents.$inferSelect;
 @Injectable()
 export class ChangeWriter {
   readonly committed = new Subject<AuditEvent>();
+  private readonly batches = new AsyncLocalStorage<Batch>();
 
   constructor(
     private readonly database: Database,
     private readonly publisher: ConfigPublisher,
   ) {}
 
+  /**
+   * Runs one change. Inside `batch()` it joins the batch's transaction (as a savepoint) and its
+   * audit row commits or rolls back with the whole batch.
+   */
   async write<T>(work: (tx: Tx) => Promise<{ change: ChangeRecord | null; result: T }>): Promise<T> {
-    const actor = ActorContext.current();
+    const batch = this.batches.getStore();
+    if (batch) {
+      return batch.tx.transaction(async (savepoint) => {
+        const { change, result } = await work(savepoint);
+        if (change) batch.events.push(await this.audit(savepoint, change));
+        return result;
+      });
+    }
     const { result, event } = await this.database.transaction(async (tx) => {
       const { change, result } = await work(tx);
-      if (!change) return { result, event: undefined };
-      const [event] = await tx
-        .insert(auditEvents)
-        .values({
-          actorId: actor.id,
-          actorType: actor.type,
-          actorName: actor.name,
-          source: actor.source,
-          ip: actor.ip,
-          correlationId: actor.correlationId,
-          action: `${change.entityKind}.${change.action}`,
-          entityKind: change.entityKind,
-          entityId: change.entityId,
-          projectId: change.projectId,
-          teamId: change.teamId ?? null,
-          diff: diffEntity(change.before, change.after),
-        })
-        .returning();
-      return { result, event };
+      return { result, event: change ? await this.audit(tx, change) : undefined };
     });
-    if (event) {
-      this.committed.next(event);
-      await this.publisher.publish();
-    }
+    if (event) await this.afterCommit([event]);
     return result;
+  }
+
+  /** Many changes, one transaction: all of them (with their audit rows) or none. */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    const events: AuditEvent[] = [];
+    const result = await this.database.transaction((tx) => this.batches.run({ tx, events }, work));
+    if (events.length) await this.afterCommit(events);
+    return result;
+  }
+
+  private async afterCommit(events: AuditEvent[]): Promise<void> {
+    for (const event of events) this.committed.next(event);
+    await this.publisher.publish();
+  }
+
+  private async audit(tx: Tx, change: ChangeRecord): Promise<AuditEvent> {
+    const actor = ActorContext.current();
+    const [event] = await tx
+      .insert(auditEvents)
+      .values({
+        actorId: actor.id,
+        actorType: actor.type,
+        actorName: actor.name,
+        source: actor.source,
+        ip: actor.ip,
+        correlationId: actor.correlationId,
+        action: `${change.entityKind}.${change.action}`,
+        entityKind: change.entityKind,
+        entityId: change.entityId,
+        projectId: change.projectId,
+        teamId: change.teamId ?? null,
+        diff: diffEntity(change.before, change.after),
+      })
+      .returning();
+    return event;
   }
 }

@@ -10,6 +10,8 @@ export interface RouteContract {
   query?: z.ZodObject;
   /** Success status (default 200, 201 for creations where set). */
   status?: number;
+  /** A POST that changes nothing (e.g. APIops plan); documented as `x-read-only`. */
+  readOnly?: boolean;
   /** Reachable without an operator session (login, health, the OpenAPI document). */
   public?: boolean;
 }

@@ -60,6 +60,7 @@ export function buildOpenApiDocument(routes: RouteInfo[]): Record<string, unknow
       summary: contract.summary,
       ...(parameters.length ? { parameters } : {}),
       ...(contract.public ? { security: [] } : {}),
+      ...(contract.readOnly ? { 'x-read-only': true } : {}),
       ...(contract.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(contract.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
       responses: {
         [status]: { description: 'Success' },

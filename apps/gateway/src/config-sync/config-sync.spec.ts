@@ -1,0 +1,239 @@
+import { diffSnapshots, snapshotKey, revisionKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
+import Redis from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { UpstreamPools } from '../proxy/upstream-pools';
+import { ActiveConfiguration } from './active-configuration';
+import { createConfigRedis } from './config-redis';
+import { ConfigSync } from './config-sync';
+
+/**
+ * The config bus against real Redis: boot load, delta in place, stale and foreign messages,
+ * gap -> reload, refused schema versions, the periodic check, and a Redis restart.
+ */
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function snapshotOf(environment: string, revision: number, basePaths: string[]): ConfigSnapshot {
+  return {
+    schemaVersion: 1, environment, revision, generatedAt: new Date().toISOString(),
+    proxies: basePaths.map((basePath) => ({ id: basePath.slice(1), projectId: 'p', name: basePath.slice(1), basePath, upstreamUrl: 'http://127.0.0.1:9', methods: ['GET'], policies: [] })),
+    credentials: [],
+  };
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Harness {
+  environment: string;
+  sync: ConfigSync;
+  active: ActiveConfiguration;
+  logs: any[];
+  stop(): Promise<void>;
+}
+
+async function startSync(url: string, environment: string, pollIntervalMs: number): Promise<Harness> {
+  const logs: any[] = [];
+  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
+  const redis = createConfigRedis(url, log);
+  const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
+  const metrics = new GatewayMetrics();
+  const active = new ActiveConfiguration(pools, metrics);
+  const sync = new ConfigSync(environment, pollIntervalMs, redis, new SnapshotStore(redis), active, metrics, log);
+  sync.onApplicationBootstrap();
+  return {
+    environment, sync, active, logs,
+    stop: async () => {
+      await sync.onApplicationShutdown();
+      await pools.closeAll();
+      redis.disconnect();
+    },
+  };
+}
+
+const applied = (h: Harness) => h.logs.filter((l) => l.msg === 'config applied').map((l) => ({ revision: l.revision, mode: l.mode }));
+
+describe('ConfigSync (real Redis)', () => {
+  let admin: Redis;
+  let store: SnapshotStore;
+  const environments: string[] = [];
+  const harnesses: Harness[] = [];
+  const newEnvironment = () => {
+    const env = `gw-test-${randomBytes(5).toString('hex')}`;
+    environments.push(env);
+    return env;
+  };
+
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+    store = new SnapshotStore(admin);
+  });
+
+  afterEach(async () => {
+    await Promise.all(harnesses.splice(0).map((h) => h.stop()));
+  });
+
+  afterAll(async () => {
+    for (const env of environments) await store.remove(env);
+    admin.disconnect();
+  });
+
+  it('stays unready without a snapshot, then loads it when it appears', async () => {
+    const env = newEnvironment();
+    const h = await startSync(REDIS_URL, env, 100);
+    harnesses.push(h);
+    await eventually(() => h.logs.some((l) => /no config snapshot/.test(l.msg)), 'the missing-snapshot warning');
+    expect(h.active.current).toBeNull();
+    await store.write(snapshotOf(env, 1, ['/a']));
+    await eventually(() => h.active.revision === 1, 'revision 1');
+    expect(h.active.current!.route('/a/x')?.proxy.id).toBe('a');
+  });
+
+  it('applies the next revision in place, ignores stale and foreign messages, reloads on a gap', async () => {
+    const env = newEnvironment();
+    const r1 = snapshotOf(env, 1, ['/a']);
+    await store.write(r1);
+    const h = await startSync(REDIS_URL, env, 60_000);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 1, 'boot load');
+
+    // Revision 2 is deliberately not written to Redis: the delta alone must be enough.
+    const r2 = snapshotOf(env, 2, ['/a', '/b']);
+    await h.sync.onConfigChanged(diffSnapshots(r1, r2));
+    expect(h.active.revision).toBe(2);
+    expect(h.active.current!.route('/b')?.proxy.id).toBe('b');
+
+    await h.sync.onConfigChanged(diffSnapshots(r1, r2)); // replayed: stale
+    await h.sync.onConfigChanged({ ...diffSnapshots(r2, snapshotOf(env, 3, ['/c']))!, environment: 'someone-else' });
+    expect(h.active.revision).toBe(2);
+
+    // We missed revisions 3 and 4: the delta from 4 cannot apply, so the snapshot is reloaded.
+    const r5 = snapshotOf(env, 5, ['/e']);
+    await store.write(r5);
+    await h.sync.onConfigChanged(diffSnapshots(snapshotOf(env, 4, ['/d']), r5));
+    expect(h.active.revision).toBe(5);
+    expect(h.active.current!.route('/a')).toBeUndefined();
+    expect(h.active.current!.route('/e')?.proxy.id).toBe('e');
+
+    // A payload that does not validate is never applied; it triggers a reload instead.
+    await h.sync.onConfigChanged({ environment: env, revision: 6, previousRevision: 5, proxies: 'nope' });
+    expect(h.active.revision).toBe(5);
+    expect(applied(h)).toEqual([
+      { revision: 1, mode: 'reload' },
+      { revision: 2, mode: 'delta' },
+      { revision: 5, mode: 'reload' },
+    ]);
+  });
+
+  it('refuses a snapshot of an unknown schema version and keeps serving the old config', async () => {
+    const env = newEnvironment();
+    await store.write(snapshotOf(env, 1, ['/a']));
+    const h = await startSync(REDIS_URL, env, 50);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 1, 'boot load');
+
+    const future = { ...snapshotOf(env, 2, ['/b']), schemaVersion: 2, somethingNew: true };
+    await admin.set(snapshotKey(env), JSON.stringify(future));
+    await admin.set(revisionKey(env), '2');
+    await h.sync.onConfigChanged({ environment: env, revision: 2, previousRevision: 7, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
+    await new Promise((r) => setTimeout(r, 300)); // several poll rounds
+    await h.sync.settled();
+
+    expect(h.active.revision).toBe(1);
+    expect(h.active.current!.route('/a')).toBeDefined();
+    const refusals = h.logs.filter((l) => /refusing config snapshot/.test(l.msg));
+    expect(refusals).toHaveLength(1); // loud once, not on every poll
+    expect(refusals[0]).toMatchObject({ level: 50, schemaVersion: 2, revision: 2, served: 1 });
+  });
+
+  it('picks up a revision it was never told about through the periodic check', async () => {
+    const env = newEnvironment();
+    await store.write(snapshotOf(env, 1, ['/a']));
+    const h = await startSync(REDIS_URL, env, 100);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 1, 'boot load');
+    await store.write(snapshotOf(env, 2, ['/b']));
+    await eventually(() => h.active.revision === 2, 'revision 2 via poll');
+    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'poll' }));
+  });
+});
+
+describe('ConfigSync across a Redis restart', () => {
+  let port: number;
+  let server: ChildProcess | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'idm-gw-redis-'));
+
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as AddressInfo;
+        probe.close(() => resolve(p));
+      });
+    });
+  const startRedis = async () => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--dbfilename', 'dump.rdb'], { stdio: 'ignore' });
+    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
+    await probe.connect().catch(() => undefined);
+    await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', 'redis-server to start');
+    probe.disconnect();
+  };
+  const stopRedis = () =>
+    new Promise<void>((resolve) => {
+      if (!server || server.exitCode !== null) return resolve();
+      server.once('exit', () => resolve());
+      server.kill('SIGKILL');
+    });
+
+  afterAll(async () => {
+    await stopRedis();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps serving while Redis is gone and resyncs when it is back', async () => {
+    port = await freePort();
+    await startRedis();
+    const url = `redis://127.0.0.1:${port}`;
+    const env = 'restart-test';
+    const writer = () => {
+      const r = new Redis(url);
+      return { r, store: new SnapshotStore(r) };
+    };
+    let w = writer();
+    await w.store.write(snapshotOf(env, 1, ['/a']));
+    w.r.disconnect();
+
+    const h = await startSync(url, env, 60_000);
+    try {
+      await eventually(() => h.active.revision === 1, 'boot load');
+      // Revision 3 lands while no message reaches this Gateway (and the poll is 60 s away);
+      // it is saved so the restarted Redis comes back with it.
+      w = writer();
+      await w.store.write(snapshotOf(env, 3, ['/c']));
+      await w.r.save();
+      w.r.disconnect();
+      await stopRedis();
+      await eventually(() => h.logs.some((l) => /lost Redis/.test(l.msg)), 'the lost-Redis warning');
+      expect(h.active.revision).toBe(1);
+      expect(h.active.current!.route('/a')).toBeDefined(); // still serving what it had
+
+      await startRedis();
+      // Only the reconnect can bring revision 3 in.
+      await eventually(() => h.active.revision === 3, 'revision 3 after the reconnect', 10_000);
+      expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 3, reason: 'reconnect' }));
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AccessModule } from '../access/access.module';
+import { ApiProxiesModule } from '../api-proxies/api-proxies.module';
+import { AuthModule } from '../auth/auth.module';
+import { CredentialsModule } from '../credentials/credentials.module';
+import { ProjectsModule } from '../projects/projects.module';
+import { TeamsModule } from '../teams/teams.module';
+import { ApiopsController } from './apiops.controller';
+import { ApiopsService } from './apiops.service';
+import { ProjectStateReader } from './project-state.reader';
+
+@Module({
+  imports: [AuthModule, ProjectsModule, TeamsModule, AccessModule, ApiProxiesModule, CredentialsModule],
+  controllers: [ApiopsController],
+  providers: [ApiopsService, ProjectStateReader],
+})
+export class ApiopsModule {}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy.schema';
+import { metadataEntrySchema, password, username } from './credential.schema';
+import { description, entityName } from './names.schema';
+import { PERMISSIONS } from './permissions';
+
+/**
+ * A project as code: what APIops `plan`/`apply`/`export` exchange. Entities are identified by
+ * name, never by id, so a bundle can be applied to another installation. Secrets are write-only:
+ * a password given here is set (and compared, never read back); export leaves them out.
+ */
+export const BUNDLE_API_VERSION = 'idm/v1';
+
+const bundleProxy = z.strictObject({
+  name: entityName,
+  description: description.nullable().default(null),
+  team: entityName.nullable().default(null),
+  basePath,
+  upstreamUrl,
+  methods: z.array(httpMethod).min(1),
+  policies: z.array(policySpecSchema).default([]),
+  environments: z.array(entityName).default([]),
+});
+
+const bundleCredential = z.strictObject({
+  username,
+  team: entityName.nullable().default(null),
+  enabled: z.boolean().default(true),
+  expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
+  email: z.email().nullable().default(null),
+  fullName: z.string().max(200).nullable().default(null),
+  description: description.nullable().default(null),
+  roles: z.array(z.string().min(1).max(64)).default([]),
+  metadata: z.array(metadataEntrySchema).default([]),
+  /** Write-only. Omitted: the current password (if any) is kept. */
+  password: password.optional(),
+});
+
+export const apiopsBundleSchema = z.strictObject({
+  apiVersion: z.literal(BUNDLE_API_VERSION),
+  kind: z.literal('ProjectBundle'),
+  project: z.strictObject({ name: entityName, description: description.nullable().default(null) }),
+  teams: z.array(z.strictObject({ name: entityName, description: description.nullable().default(null) })).default([]),
+  roles: z.array(z.strictObject({ name: entityName, description: description.nullable().default(null), permissions: z.array(z.enum(PERMISSIONS)).min(1) })).default([]),
+  proxies: z.array(bundleProxy).default([]),
+  credentials: z.array(bundleCredential).default([]),
+});
+
+export const apiopsRequestSchema = z.strictObject({
+  bundle: z.unknown(),
+  /** Also delete teams, proxies and credentials of the project that the bundle does not list. */
+  prune: z.boolean().default(false),
+});
+
+export type ApiopsBundle = z.infer<typeof apiopsBundleSchema>;
+export type BundleProxy = z.infer<typeof bundleProxy>;
+export type BundleCredential = z.infer<typeof bundleCredential>;
