@@ -59,6 +59,13 @@ export const updateCredentialSchema = z.strictObject({
   roles: profile.roles.optional(),
   metadata: metadata.optional(),
 });
+/** Keyset pagination by username: pass the last username of a page as `after`. */
+export const listCredentialsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.string().max(128).optional(),
+});
+export type ListCredentialsQuery = z.infer<typeof listCredentialsQuerySchema>;
+
 export const createApiKeySchema = z.strictObject({ expiresAt: expiresAt.optional() });
 
 export type CreateCredential = z.infer<typeof createCredentialSchema>;

@@ -2,12 +2,14 @@ import { Controller, Delete, Get, Param, Patch, Post } from '@nestjs/common';
 import {
   createApiKeySchema,
   createCredentialSchema,
+  listCredentialsQuerySchema,
   updateCredentialSchema,
   type CreateApiKey,
   type CreateCredential,
+  type ListCredentialsQuery,
   type UpdateCredential,
 } from '@idm/domain';
-import { Contract, ContractBody } from '../openapi/contract.decorator';
+import { Contract, ContractBody, ContractQuery } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
 import { CredentialsService } from './credentials.service';
 
@@ -16,9 +18,9 @@ export class CredentialsController {
   constructor(private readonly credentials: CredentialsService) {}
 
   @Get()
-  @Contract({ summary: "List a project's credentials (secrets never included)" })
-  list(@Param('projectId', IdPipe) projectId: string) {
-    return this.credentials.list(projectId);
+  @Contract({ summary: "List a project's credentials, a page at a time by username (secrets never included)", query: listCredentialsQuerySchema })
+  list(@Param('projectId', IdPipe) projectId: string, @ContractQuery() query: ListCredentialsQuery) {
+    return this.credentials.list(projectId, query);
   }
 
   @Post()

@@ -7,9 +7,10 @@ import {
   type CreateCredential,
   type Credential,
   type IssuedApiKey,
+  type ListCredentialsQuery,
   type UpdateCredential,
 } from '@idm/domain';
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
 import { Database, type Tx } from '../database/database';
@@ -37,11 +38,12 @@ export class CredentialsService {
     private readonly secrets: SecretBox,
   ) {}
 
-  async list(projectId: string): Promise<Credential[]> {
+  /** One page, ordered by username; a team member's filter is part of the SQL, not applied after. */
+  async list(projectId: string, page: ListCredentialsQuery = { limit: 100 }): Promise<Credential[]> {
     const visible = projectRowsFilter(this.permissions.readFilter('credential:read'), projectId, credentials);
     if (!visible) this.permissions.check('credential:read', { projectId });
     await requireProject(this.database.db, projectId);
-    const rows = await this.database.db.select().from(credentials).where(visible!).orderBy(asc(credentials.username));
+    const rows = await this.database.db.select().from(credentials).where(and(visible!, page.after === undefined ? undefined : gt(credentials.username, page.after))).orderBy(asc(credentials.username)).limit(page.limit);
     return withKeys(this.database.db, rows);
   }
 

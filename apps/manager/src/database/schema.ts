@@ -97,7 +97,7 @@ export const credentials = pgTable('credentials', {
   metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
-}, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_idx').on(t.projectId, t.teamId)]);
+}, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)]);
 
 export const apiKeys = pgTable('api_keys', {
   id,
