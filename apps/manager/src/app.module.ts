@@ -16,6 +16,7 @@ import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
 import { ProjectsModule } from './projects/projects.module';
 import { SecretsModule } from './secrets/secrets.module';
+import { SigningKeysModule } from './signing-keys/signing-keys.module';
 import { TeamsModule } from './teams/teams.module';
 
 @Module({})
@@ -36,6 +37,7 @@ export class AppModule {
         AccessModule,
         AuditModule,
         ApiopsModule,
+        SigningKeysModule,
         ApiProxiesModule,
         CredentialsModule,
         HealthModule,

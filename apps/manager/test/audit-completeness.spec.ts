@@ -36,6 +36,16 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
   [`post ${P}/environments`]: { action: 'environment.create', run: ({ m, s }) => m.request('POST', `${P}/environments`, { name: `e-${s()}` }) },
   [`patch ${P}/environments/{environmentId}`]: { action: 'environment.update', run: async (f) => f.m.request('PATCH', `${P}/environments/${(await f.env()).id}`, { description: 'x' }) },
   [`delete ${P}/environments/{environmentId}`]: { action: 'environment.delete', run: async (f) => f.m.request('DELETE', `${P}/environments/${(await f.env()).id}`) },
+  [`post ${P}/environments/{environmentId}/signing-keys`]: { action: 'signing_key.create', run: async (f) => f.m.request('POST', `${P}/environments/${(await f.env()).id}/signing-keys`, { algorithm: 'ES256' }) },
+  [`post ${P}/environments/{environmentId}/signing-keys/rotate`]: {
+    action: 'signing_key.rotate',
+    run: async (f) => {
+      const env = await f.env();
+      await f.m.request('POST', `${P}/environments/${env.id}/signing-keys`, { algorithm: 'EdDSA' });
+      await clearMarker(f.m);
+      return f.m.request('POST', `${P}/environments/${env.id}/signing-keys/rotate`, { algorithm: 'EdDSA' });
+    },
+  },
   [`post ${P}/projects`]: { action: 'project.create', run: ({ m, s }) => m.request('POST', `${P}/projects`, { name: `p-${s()}` }) },
   [`patch ${P}/projects/{projectId}`]: { action: 'project.update', run: async (f) => f.m.request('PATCH', `${P}/projects/${(await f.project()).id}`, { description: 'x' }) },
   [`delete ${P}/projects/{projectId}`]: { action: 'project.delete', run: async (f) => f.m.request('DELETE', `${P}/projects/${(await f.project()).id}`) },

@@ -10,6 +10,7 @@ const snapshot = (revision: number, proxies = [proxy('a')], credentials = [crede
   generatedAt: new Date().toISOString(),
   proxies,
   credentials,
+  signingKeys: [],
 });
 
 describe('config delta', () => {
@@ -29,6 +30,14 @@ describe('config delta', () => {
     const byId = (s: ConfigSnapshot) => ({ p: [...s.proxies].sort((x, y) => x.id.localeCompare(y.id)), c: s.credentials });
     expect(applied.revision).toBe(4);
     expect(byId(applied)).toEqual(byId(after));
+  });
+
+  it('carries the signing key list only when it changed', () => {
+    const key = { kid: 'k1', algorithm: 'RS256', publicJwk: {}, privateKey: 'enc:v1:x', activatesAt: 'now', publishedUntil: null };
+    const message = diffSnapshots(snapshot(1), { ...snapshot(2), signingKeys: [key] })!;
+    expect(message.signingKeys).toEqual([key]);
+    expect(applyConfigChange(snapshot(1), message).signingKeys).toEqual([key]);
+    expect(diffSnapshots(snapshot(1), snapshot(2))).toBeNull();
   });
 
   it('treats a missing previous snapshot as everything new from revision 0', () => {

@@ -1,4 +1,4 @@
-import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy } from './snapshot.schema';
+import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy, SnapshotSigningKey } from './snapshot.schema';
 
 /** Event pattern on the @nestjs/microservices Redis transport. */
 export const CONFIG_CHANGED = 'config.changed';
@@ -19,6 +19,8 @@ export interface ConfigChangedMessage {
   previousRevision: number;
   proxies: EntityChanges<SnapshotProxy>;
   credentials: EntityChanges<SnapshotCredential>;
+  /** The whole (short) key list, present only when it changed. */
+  signingKeys?: SnapshotSigningKey[];
 }
 
 function diffById<T extends { id: string }>(before: T[], after: T[]): EntityChanges<T> {
@@ -37,14 +39,16 @@ function applyById<T extends { id: string }>(items: T[], changes: EntityChanges<
 export function diffSnapshots(before: ConfigSnapshot | null, after: ConfigSnapshot): ConfigChangedMessage | null {
   const proxies = diffById(before?.proxies ?? [], after.proxies);
   const credentials = diffById(before?.credentials ?? [], after.credentials);
+  const keysChanged = JSON.stringify(before?.signingKeys ?? []) !== JSON.stringify(after.signingKeys);
   const empty = (c: EntityChanges<unknown>) => c.upserted.length === 0 && c.removed.length === 0;
-  if (before && empty(proxies) && empty(credentials)) return null;
+  if (before && empty(proxies) && empty(credentials) && !keysChanged) return null;
   return {
     environment: after.environment,
     revision: after.revision,
     previousRevision: before?.revision ?? 0,
     proxies,
     credentials,
+    ...(keysChanged ? { signingKeys: after.signingKeys } : {}),
   };
 }
 
@@ -56,5 +60,6 @@ export function applyConfigChange(snapshot: ConfigSnapshot, message: ConfigChang
     generatedAt: new Date().toISOString(),
     proxies: applyById(snapshot.proxies, message.proxies),
     credentials: applyById(snapshot.credentials, message.credentials),
+    signingKeys: message.signingKeys ?? snapshot.signingKeys,
   };
 }

@@ -41,6 +41,16 @@ export const snapshotCredentialSchema = z.object({
     .default([]),
 });
 
+/** Token signing keys of the environment; the private key stays sealed until a Gateway opens it. */
+export const snapshotSigningKeySchema = z.object({
+  kid: z.string(),
+  algorithm: z.string(),
+  publicJwk: z.record(z.string(), z.unknown()),
+  privateKey: z.string(),
+  activatesAt: z.string(),
+  publishedUntil: z.string().nullable(),
+});
+
 export const configSnapshotSchema = z.object({
   schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
   environment: z.string(),
@@ -48,11 +58,13 @@ export const configSnapshotSchema = z.object({
   generatedAt: z.string(),
   proxies: z.array(snapshotProxySchema),
   credentials: z.array(snapshotCredentialSchema),
+  signingKeys: z.array(snapshotSigningKeySchema).default([]),
 });
 
 export type SnapshotProxy = z.infer<typeof snapshotProxySchema>;
 export type SnapshotCredential = z.infer<typeof snapshotCredentialSchema>;
 export type ConfigSnapshot = z.infer<typeof configSnapshotSchema>;
+export type SnapshotSigningKey = z.infer<typeof snapshotSigningKeySchema>;
 
 export class UnsupportedSnapshotVersionError extends Error {
   constructor(readonly version: unknown) {

@@ -8,3 +8,4 @@ export * from './permissions';
 export * from './governance.schema';
 export * from './secret-box';
 export * from './apiops-bundle.schema';
+export * from './signing-key.schema';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential } from '@idm/config-bus';
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { Database } from '../database/database';
-import { apiKeys, apiProxies, credentials, environments, proxyDeployments } from '../database/schema';
+import { apiKeys, apiProxies, credentials, environments, proxyDeployments, signingKeys } from '../database/schema';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -36,7 +36,26 @@ export class SnapshotBuilder {
         policies: p.policies,
       })),
       credentials: projectIds.length ? await this.credentialsOf(projectIds) : [],
+      signingKeys: await this.signingKeysOf(environment),
     };
+  }
+
+  /** Keys still published: the signer, any key waiting to activate, and retired keys whose tokens may live. */
+  private async signingKeysOf(environment: string) {
+    const rows = await this.database.db
+      .select({ key: signingKeys })
+      .from(signingKeys)
+      .innerJoin(environments, eq(environments.id, signingKeys.environmentId))
+      .where(and(eq(environments.name, environment), or(isNull(signingKeys.publishedUntil), gt(signingKeys.publishedUntil, new Date()))))
+      .orderBy(asc(signingKeys.activatesAt));
+    return rows.map(({ key: k }) => ({
+      kid: k.kid,
+      algorithm: k.algorithm,
+      publicJwk: k.publicJwk,
+      privateKey: k.privateKey,
+      activatesAt: k.activatesAt.toISOString(),
+      publishedUntil: iso(k.publishedUntil),
+    }));
   }
 
   private async credentialsOf(projectIds: string[]): Promise<SnapshotCredential[]> {

@@ -33,6 +33,8 @@ const managerConfigSchema = z.object({
     }),
   /** Lifetime of an operator's bearer session. */
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(8 * 3600),
+  /** A rotated-in signing key is published this long before it signs (longer than config propagation). */
+  SIGNING_KEY_ACTIVATION_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
   MANAGER_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -164,3 +164,21 @@ export const auditEvents = pgTable('audit_events', {
   teamId: uuid('team_id'),
   diff: jsonb('diff').$type<Record<string, unknown>>().notNull(),
 }, (t) => [index('audit_events_at_idx').on(t.at), index('audit_events_project_idx').on(t.projectId, t.seq)]);
+
+/**
+ * An environment's token signing keys. Exactly one is the signer at any time: the newest whose
+ * `activates_at` has passed. A new key is published (JWKS) before it activates; a replaced key
+ * stays published until every token it signed has expired (`published_until`).
+ */
+export const signingKeys = pgTable('signing_keys', {
+  id,
+  environmentId: uuid('environment_id').notNull().references(() => environments.id, { onDelete: 'cascade' }),
+  kid: text('kid').notNull().unique(),
+  algorithm: text('algorithm').notNull(),
+  publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+  /** PKCS#8 PEM sealed with the master key (`enc:v1:...`). */
+  privateKey: text('private_key').notNull(),
+  activatesAt: timestamp('activates_at', { withTimezone: true, mode: 'date' }).notNull(),
+  publishedUntil: timestamp('published_until', { withTimezone: true, mode: 'date' }),
+  createdAt: timestamps.createdAt,
+}, (t) => [index('signing_keys_environment_idx').on(t.environmentId)]);

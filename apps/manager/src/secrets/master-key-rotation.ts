@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SecretBox } from '@idm/domain';
 import { eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { credentials, type StoredMetadataEntry } from '../database/schema';
+import { credentials, signingKeys, type StoredMetadataEntry } from '../database/schema';
 
 /**
  * Re-encrypts every sealed secret under the active master key, in one audited transaction.
@@ -26,6 +26,11 @@ export class MasterKeyRotation {
           return { ...entry, value: this.secrets.reseal(entry.value) };
         });
         if (metadata.some((entry, i) => entry !== row.metadata[i])) await tx.update(credentials).set({ metadata }).where(eq(credentials.id, row.id));
+      }
+      for (const key of await tx.select({ id: signingKeys.id, privateKey: signingKeys.privateKey }).from(signingKeys).for('update')) {
+        if (SecretBox.keyIdOf(key.privateKey) === this.secrets.activeKeyId) continue;
+        resealed++;
+        await tx.update(signingKeys).set({ privateKey: this.secrets.reseal(key.privateKey) }).where(eq(signingKeys.id, key.id));
       }
       const result = { activeKeyId: this.secrets.activeKeyId, resealed };
       return { result, change: { action: 'rotate', entityKind: 'master_key', entityId: this.secrets.activeKeyId, projectId: null, before: { resealed: 0 }, after: result } };

@@ -1,0 +1,90 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SecretBox, type CreateSigningKey, type RotateSigningKey, type SigningAlgorithm, type SigningKeyInfo } from '@idm/domain';
+import { and, desc, eq, isNull, lte } from 'drizzle-orm';
+import { ChangeWriter } from '../audit/change-writer';
+import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
+import { Database, type Tx } from '../database/database';
+import { environments, signingKeys } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
+import { ProblemError } from '../problems/problem.error';
+import { signingKeyMaterial } from './key-material';
+
+type Row = typeof signingKeys.$inferSelect;
+const toInfo = (r: Row): SigningKeyInfo => ({
+  id: r.id,
+  kid: r.kid,
+  algorithm: r.algorithm as SigningAlgorithm,
+  publicJwk: r.publicJwk,
+  activatesAt: r.activatesAt.toISOString(),
+  publishedUntil: r.publishedUntil ? r.publishedUntil.toISOString() : null,
+  createdAt: r.createdAt.toISOString(),
+});
+const SYSTEM = { projectId: null };
+
+/** Environment signing keys: generate or import, rotate without a gap; private keys sealed at rest. */
+@Injectable()
+export class SigningKeysService {
+  constructor(
+    @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
+    private readonly database: Database,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async list(environmentId: string): Promise<SigningKeyInfo[]> {
+    this.permissions.checkAnywhere('environment:read');
+    await requireEnvironment(this.database.db, environmentId);
+    return (await this.database.db.select().from(signingKeys).where(eq(signingKeys.environmentId, environmentId)).orderBy(desc(signingKeys.activatesAt))).map(toInfo);
+  }
+
+  /** The environment's first key, active at once. Later keys come through `rotate`. */
+  create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
+    this.permissions.check('environment:write', SYSTEM);
+    const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
+    return this.changes.write(async (tx) => {
+      await requireEnvironment(tx, environmentId, true);
+      const [existing] = await tx.select({ id: signingKeys.id }).from(signingKeys).where(eq(signingKeys.environmentId, environmentId)).limit(1);
+      if (existing) throw ProblemError.conflict('signing_key_exists', 'the environment already has a signing key; rotate it instead');
+      const row = await this.insert(tx, environmentId, input.algorithm, material, new Date());
+      return { result: toInfo(row), change: { action: 'create', entityKind: 'signing_key', entityId: row.id, projectId: null, before: null, after: row } };
+    });
+  }
+
+  /**
+   * Publishes a new key now and lets it sign only after SIGNING_KEY_ACTIVATION_DELAY_SECONDS, so
+   * every Gateway's JWKS has it first; the current signer stays published until its tokens expire.
+   */
+  rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
+    this.permissions.check('environment:write', SYSTEM);
+    const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
+    return this.changes.write(async (tx) => {
+      await requireEnvironment(tx, environmentId, true);
+      const now = new Date();
+      const activatesAt = new Date(now.getTime() + this.config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS * 1000);
+      const publishedUntil = new Date(activatesAt.getTime() + input.retireAfterSeconds * 1000);
+      const [current] = await tx
+        .select()
+        .from(signingKeys)
+        .where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil), lte(signingKeys.activatesAt, activatesAt)))
+        .orderBy(desc(signingKeys.activatesAt));
+      if (current) await tx.update(signingKeys).set({ publishedUntil }).where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil)));
+      const row = await this.insert(tx, environmentId, input.algorithm, material, current ? activatesAt : now);
+      return { result: toInfo(row), change: { action: 'rotate', entityKind: 'signing_key', entityId: row.id, projectId: null, before: current ?? null, after: row } };
+    });
+  }
+
+  private async insert(tx: Tx, environmentId: string, algorithm: SigningAlgorithm, material: ReturnType<typeof signingKeyMaterial>, activatesAt: Date): Promise<Row> {
+    const [row] = await tx
+      .insert(signingKeys)
+      .values({ environmentId, kid: material.kid, algorithm, publicJwk: material.publicJwk, privateKey: this.secrets.seal(material.privateKeyPem), activatesAt })
+      .returning();
+    return row;
+  }
+}
+
+async function requireEnvironment(db: Pick<Tx, 'select'>, id: string, lock = false): Promise<void> {
+  const query = db.select({ id: environments.id }).from(environments).where(eq(environments.id, id));
+  const [row] = await (lock ? query.for('update') : query);
+  if (!row) throw ProblemError.notFound('environment', id);
+}
