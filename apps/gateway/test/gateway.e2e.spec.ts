@@ -100,7 +100,8 @@ describe('Gateway process (end to end)', () => {
       id: `proxy${basePath.replace(/\//g, '-')}`, projectId: 'proj', name: basePath.slice(1), basePath, upstreamUrl: echoUrl, methods: ['GET', 'POST'],
       policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],
     })),
-    credentials: [{ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] }],
+    credentials: [{ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] }],
+    signingKeys: [],
   });
 
   beforeAll(async () => {

@@ -104,6 +104,14 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return f.m.request('POST', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/api-keys`, {});
     },
   },
+  [`post ${P}/projects/{projectId}/credentials/{credentialId}/api-keys/{apiKeyId}/rotate`]: {
+    action: 'api_key.rotate',
+    run: async (f) => {
+      const p = await f.project();
+      const c = await f.credential(p.id);
+      return f.m.request('POST', `${P}/projects/${p.id}/credentials/${c.id}/api-keys/${c.apiKeys[0].id}/rotate`, { graceSeconds: 60 });
+    },
+  },
   [`delete ${P}/projects/{projectId}/credentials/{credentialId}/api-keys/{apiKeyId}`]: {
     action: 'api_key.delete',
     run: async (f) => {

@@ -127,6 +127,29 @@ describe('Manager + two Gateways', () => {
     expect(wrong.wwwAuthenticate).toMatch(/^Basic realm=/);
   }, 60000);
 
+  it('rotates an API key with a grace period and revokes keys on both gateways', async () => {
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: true });
+    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'keys',
+      basePath: '/keys',
+      upstreamUrl: echoUrl,
+      policies: [{ type: 'api-key', config: {} }],
+      environments: [ENV],
+    });
+    await bothAnswer('/keys/a', { 'x-api-key': apiKey }, 200, 'old key works');
+    const keyId = (await admin.call('GET', `/api/v1/projects/${projectId}/credentials/${credentialId}`)).apiKeys[0].id;
+    const rotated = await admin.call('POST', `/api/v1/projects/${projectId}/credentials/${credentialId}/api-keys/${keyId}/rotate`, { graceSeconds: 3 });
+    const graceEnds = Date.parse(rotated.replaced.expiresAt);
+    await bothAnswer('/keys/b', { 'x-api-key': rotated.key }, 200, 'new key works');
+    for (const g of gateways) expect((await callGateway(g, '/keys/c', { 'x-api-key': apiKey })).status).toBe(200); // grace
+    await new Promise((r) => setTimeout(r, Math.max(0, graceEnds - Date.now() + 100)));
+    const expired = await bothAnswer('/keys/d', { 'x-api-key': apiKey }, 401, 'old key fails after the grace period');
+    expect(expired.map((r) => r.body.code)).toEqual(['api_key_expired', 'api_key_expired']);
+    await admin.call('DELETE', `/api/v1/projects/${projectId}/credentials/${credentialId}/api-keys/${rotated.id}`);
+    const revoked = await bothAnswer('/keys/e', { 'x-api-key': rotated.key }, 401, 'revoked key fails everywhere');
+    expect(revoked.map((r) => r.body.code)).toEqual(['invalid_api_key', 'invalid_api_key']);
+  }, 60000);
+
   it('keeps serving when the Manager dies', async () => {
     await manager.stop('SIGKILL');
     for (const gateway of gateways) {

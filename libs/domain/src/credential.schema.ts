@@ -67,6 +67,9 @@ export const listCredentialsQuerySchema = z.strictObject({
 export type ListCredentialsQuery = z.infer<typeof listCredentialsQuerySchema>;
 
 export const createApiKeySchema = z.strictObject({ expiresAt: expiresAt.optional() });
+/** Rotation: a new key now; the old one keeps working for the grace period (0 = revoke at once). */
+export const rotateApiKeySchema = z.strictObject({ graceSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600) });
+export type RotateApiKey = z.infer<typeof rotateApiKeySchema>;
 
 export type CreateCredential = z.infer<typeof createCredentialSchema>;
 export type UpdateCredential = z.infer<typeof updateCredentialSchema>;
@@ -102,4 +105,9 @@ export interface Credential {
 /** The only response that ever carries an API key in clear. */
 export interface IssuedApiKey extends ApiKeyInfo {
   key: string;
+}
+
+export interface RotatedApiKey extends IssuedApiKey {
+  /** The replaced key and until when it still works. */
+  replaced: { id: string; prefix: string; expiresAt: string };
 }

@@ -6,7 +6,7 @@ const proxy = (id: string, basePath: string, extra: Record<string, unknown> = {}
   id, projectId: 'proj', name: id, basePath, upstreamUrl: 'http://upstream.test:8080/base/', methods: ['GET', 'POST'], policies: [], ...extra,
 });
 const snapshot = (proxies: ConfigSnapshot['proxies']): ConfigSnapshot => ({
-  schemaVersion: 1, environment: 'dev', revision: 7, generatedAt: new Date().toISOString(), proxies, credentials: [],
+  schemaVersion: 1, environment: 'dev', revision: 7, generatedAt: new Date().toISOString(), proxies, credentials: [], signingKeys: [],
 });
 
 describe('compileEnvironment', () => {

@@ -3,10 +3,12 @@ import {
   createApiKeySchema,
   createCredentialSchema,
   listCredentialsQuerySchema,
+  rotateApiKeySchema,
   updateCredentialSchema,
   type CreateApiKey,
   type CreateCredential,
   type ListCredentialsQuery,
+  type RotateApiKey,
   type UpdateCredential,
 } from '@idm/domain';
 import { Contract, ContractBody, ContractQuery } from '../openapi/contract.decorator';
@@ -51,6 +53,17 @@ export class CredentialsController {
   @Contract({ summary: 'Issue another API key; the key is in the response, once', body: createApiKeySchema, status: 201 })
   issueApiKey(@Param('projectId', IdPipe) projectId: string, @Param('credentialId', IdPipe) id: string, @ContractBody() body: CreateApiKey) {
     return this.credentials.issueApiKey(projectId, id, body);
+  }
+
+  @Post(':credentialId/api-keys/:apiKeyId/rotate')
+  @Contract({ summary: 'Rotate an API key: a new key (shown once) now, the old one works until the grace period ends', body: rotateApiKeySchema, status: 201 })
+  rotateApiKey(
+    @Param('projectId', IdPipe) projectId: string,
+    @Param('credentialId', IdPipe) id: string,
+    @Param('apiKeyId', IdPipe) keyId: string,
+    @ContractBody() body: RotateApiKey,
+  ) {
+    return this.credentials.rotateApiKey(projectId, id, keyId, body);
   }
 
   @Delete(':credentialId/api-keys/:apiKeyId')

@@ -8,10 +8,12 @@ import {
   type Credential,
   type IssuedApiKey,
   type ListCredentialsQuery,
+  type RotateApiKey,
+  type RotatedApiKey,
   type UpdateCredential,
 } from '@idm/domain';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
-import { ChangeWriter } from '../audit/change-writer';
+import { ChangeWriter, type ChangeRecord } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
 import { Database, type Tx } from '../database/database';
 import { apiKeys, credentials } from '../database/schema';
@@ -132,6 +134,14 @@ export class CredentialsService {
     });
   }
 
+  rotateApiKey(projectId: string, credentialId: string, keyId: string, input: RotateApiKey): Promise<RotatedApiKey> {
+    return this.changes.write(async (tx) => {
+      const credential = await this.find(tx, projectId, credentialId, true);
+      this.permissions.check('credential:rotate', credential);
+      return rotateKey(tx, credential, keyId, input.graceSeconds);
+    });
+  }
+
   revokeApiKey(projectId: string, credentialId: string, keyId: string): Promise<void> {
     return this.changes.write(async (tx) => {
       const credential = await this.find(tx, projectId, credentialId, true);
@@ -173,6 +183,23 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   }));
+}
+
+/**
+ * Issues a replacement and shortens the old key's life to the grace period (never lengthens it),
+ * so clients can switch over while both work. Shared by admin and self-service rotation.
+ */
+export async function rotateKey(tx: Tx, credential: Row, keyId: string, graceSeconds: number): Promise<{ result: RotatedApiKey; change: ChangeRecord }> {
+  const [old] = await tx.select().from(apiKeys).where(and(eq(apiKeys.credentialId, credential.id), eq(apiKeys.id, keyId))).for('update');
+  if (!old) throw ProblemError.notFound('api_key', keyId);
+  const graceEnd = new Date(Date.now() + graceSeconds * 1000);
+  const expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
+  const [replaced] = await tx.update(apiKeys).set({ expiresAt }).where(eq(apiKeys.id, old.id)).returning();
+  const issued = await insertApiKey(tx, credential.id, old.expiresAt && old.expiresAt > graceEnd ? old.expiresAt : null);
+  return {
+    result: { ...issued.key, replaced: { id: old.id, prefix: old.prefix, expiresAt: expiresAt.toISOString() } },
+    change: { action: 'rotate', entityKind: 'api_key', entityId: old.id, projectId: credential.projectId, teamId: credential.teamId, before: old, after: { ...replaced, replacedBy: issued.row.prefix } },
+  };
 }
 
 async function insertApiKey(tx: Tx, credentialId: string, expiresAt: Date | null): Promise<{ row: KeyRow; key: IssuedApiKey }> {

@@ -14,6 +14,7 @@ function snapshot(policyConfig: Record<string, unknown>): ConfigSnapshot {
   const cred = (id: string, projectId: string, keys: { hash: string; expiresAt?: string }[], extra = {}) => ({
     id, projectId, username: `user-${id}`, passwordHash: null, enabled: true, expiresAt: null,
     apiKeys: keys.map((k, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash: k.hash, expiresAt: k.expiresAt ?? null })),
+    roles: [], metadata: [],
     ...extra,
   });
   return {
@@ -25,6 +26,7 @@ function snapshot(policyConfig: Record<string, unknown>): ConfigSnapshot {
       cred('c3', 'proj-a', [{ hash: ofExpired.hash }], { expiresAt: '2020-01-01T00:00:00Z' }),
       cred('c4', 'proj-b', [{ hash: foreign.hash }]),
     ],
+    signingKeys: [],
   };
 }
 

@@ -10,7 +10,7 @@ describe('basic-auth policy', () => {
   let snapshot: ConfigSnapshot;
   beforeAll(async () => {
     const passwordHash = await hash('correct horse', { type: 2 /* argon2id */ });
-    const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash, enabled: true, expiresAt: null, apiKeys: [], ...extra });
+    const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash, enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], ...extra });
     snapshot = {
       schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
       proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'basic-auth', config: { realm: 'demo realm' } }] }],
@@ -21,6 +21,7 @@ describe('basic-auth policy', () => {
         cred('c4', 'dave', { passwordHash: null }),
         { ...cred('c5', 'erin'), projectId: 'proj-b' },
       ],
+      signingKeys: [],
     };
   });
 

@@ -5,13 +5,13 @@ import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'n
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { createEchoServer } from '../../../echo-upstream/src/echo-server';
-import { ActiveConfiguration } from '../config-sync/active-configuration';
-import { GatewayHttpServer } from '../http/gateway-http-server';
-import { GatewayMetrics } from '../metrics/gateway-metrics';
-import { ProxyRequestHandler } from './proxy-request.handler';
-import { createProxyServer } from './proxy-server';
-import { UpstreamPools } from './upstream-pools';
+import { createEchoServer } from '../../echo-upstream/src/echo-server';
+import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { GatewayHttpServer } from '../src/http/gateway-http-server';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics';
+import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
+import { createProxyServer } from '../src/proxy/proxy-server';
+import { UpstreamPools } from '../src/proxy/upstream-pools';
 
 /**
  * The proxy path in-process: the real Fastify proxy instance behind the real dispatching HTTP
@@ -89,9 +89,10 @@ describe('proxy request handler', () => {
         proxy('broken', '/broken', echoUrl, [{ type: 'not-a-policy', config: {} }]),
       ],
       credentials: [
-        { id: 'c-alice', projectId: 'proj-a', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] },
-        { id: 'c-bob', projectId: 'proj-b', username: 'bob', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k2', prefix: foreignKey.prefix, hash: foreignKey.hash, expiresAt: null }] },
+        { id: 'c-alice', projectId: 'proj-a', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] },
+        { id: 'c-bob', projectId: 'proj-b', username: 'bob', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k2', prefix: foreignKey.prefix, hash: foreignKey.hash, expiresAt: null }], roles: [], metadata: [] },
       ],
+      signingKeys: [],
     };
 
     const metrics = new GatewayMetrics();

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { GatewayMetrics } from '../metrics/gateway-metrics';
-import { UpstreamPools } from '../proxy/upstream-pools';
-import { ActiveConfiguration } from './active-configuration';
-import { createConfigRedis } from './config-redis';
-import { ConfigSync } from './config-sync';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics';
+import { UpstreamPools } from '../src/proxy/upstream-pools';
+import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { createConfigRedis } from '../src/config-sync/config-redis';
+import { ConfigSync } from '../src/config-sync/config-sync';
 
 /**
  * The config bus against real Redis: boot load, delta in place, stale and foreign messages,
@@ -25,6 +25,7 @@ function snapshotOf(environment: string, revision: number, basePaths: string[]):
     schemaVersion: 1, environment, revision, generatedAt: new Date().toISOString(),
     proxies: basePaths.map((basePath) => ({ id: basePath.slice(1), projectId: 'p', name: basePath.slice(1), basePath, upstreamUrl: 'http://127.0.0.1:9', methods: ['GET'], policies: [] })),
     credentials: [],
+    signingKeys: [],
   };
 }
 
@@ -127,13 +128,22 @@ describe('ConfigSync (real Redis)', () => {
     expect(h.active.current!.route('/a')).toBeUndefined();
     expect(h.active.current!.route('/e')?.proxy.id).toBe('e');
 
-    // A payload that does not validate is never applied; it triggers a reload instead.
+    // A payload that does not validate is never applied; it triggers a reload instead. So does
+    // one with a field this Gateway does not know (stripping it would apply half a change).
     await h.sync.onConfigChanged({ environment: env, revision: 6, previousRevision: 5, proxies: 'nope' });
+    await h.sync.onConfigChanged({ ...diffSnapshots(r5, snapshotOf(env, 6, ['/f']))!, rateLimits: [] });
     expect(h.active.revision).toBe(5);
+
+    // Signing keys travel in the delta as a whole list and land in the served snapshot.
+    const key = { kid: 'k1', algorithm: 'ES256', publicJwk: { kty: 'EC' }, privateKey: 'enc:v1:sealed', activatesAt: new Date().toISOString(), publishedUntil: null };
+    await h.sync.onConfigChanged(diffSnapshots(r5, { ...snapshotOf(env, 6, ['/e']), signingKeys: [key] }));
+    expect(h.active.revision).toBe(6);
+    expect(h.active.current!.snapshot.signingKeys).toEqual([key]);
     expect(applied(h)).toEqual([
       { revision: 1, mode: 'reload' },
       { revision: 2, mode: 'delta' },
       { revision: 5, mode: 'reload' },
+      { revision: 6, mode: 'delta' },
     ]);
   });
 
