@@ -16,6 +16,7 @@ import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
 import { ProjectsModule } from './projects/projects.module';
 import { SecretsModule } from './secrets/secrets.module';
+import { SelfServiceModule } from './self-service/self-service.module';
 import { SigningKeysModule } from './signing-keys/signing-keys.module';
 import { TeamsModule } from './teams/teams.module';
 
@@ -38,6 +39,7 @@ export class AppModule {
         AuditModule,
         ApiopsModule,
         SigningKeysModule,
+        SelfServiceModule,
         ApiProxiesModule,
         CredentialsModule,
         HealthModule,

@@ -124,6 +124,36 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     action: 'project.create',
     run: ({ m, s }) => m.request('POST', `${P}/apiops/apply`, { bundle: { apiVersion: 'idm/v1', kind: 'ProjectBundle', project: { name: `b-${s()}` } } }),
   },
+  [`post ${P}/self-service/credential-requests`]: {
+    action: 'credential_request.create',
+    run: async (f) => f.m.request('POST', `${P}/self-service/credential-requests`, { proxyId: (await selfServiceProxy(f, 'auto')).id, username: `app-${f.s()}` }, { token: null }),
+  },
+  [`post ${P}/self-service/api-keys/rotate`]: {
+    action: 'api_key.rotate',
+    run: async (f) => {
+      const p = await f.project();
+      const c = await f.credential(p.id);
+      return f.m.request('POST', `${P}/self-service/api-keys/rotate`, { graceSeconds: 10 }, { token: null, headers: { 'x-api-key': c.apiKey.key } });
+    },
+  },
+  [`post ${P}/projects/{projectId}/credential-requests/{requestId}/approve`]: {
+    action: 'credential_request.approve',
+    run: async (f) => {
+      const proxy = await selfServiceProxy(f, 'manual');
+      const request = (await f.m.request('POST', `${P}/self-service/credential-requests`, { proxyId: proxy.id, username: `app-${f.s()}` }, { token: null })).body;
+      await clearMarker(f.m);
+      return f.m.request('POST', `${P}/projects/${proxy.projectId}/credential-requests/${request.id}/approve`);
+    },
+  },
+  [`post ${P}/projects/{projectId}/credential-requests/{requestId}/reject`]: {
+    action: 'credential_request.reject',
+    run: async (f) => {
+      const proxy = await selfServiceProxy(f, 'manual');
+      const request = (await f.m.request('POST', `${P}/self-service/credential-requests`, { proxyId: proxy.id, username: `app-${f.s()}` }, { token: null })).body;
+      await clearMarker(f.m);
+      return f.m.request('POST', `${P}/projects/${proxy.projectId}/credential-requests/${request.id}/reject`);
+    },
+  },
   [`post ${P}/users`]: { action: 'user.create', run: ({ m, s }) => m.request('POST', `${P}/users`, { username: `u${s()}`, password: 'user-password-1' }) },
   [`patch ${P}/users/{userId}`]: { action: 'user.update', run: async (f) => f.m.request('PATCH', `${P}/users/${(await f.user()).id}`, { password: 'user-password-2' }) },
   [`delete ${P}/users/{userId}`]: { action: 'user.delete', run: async (f) => f.m.request('DELETE', `${P}/users/${(await f.user()).id}`) },
@@ -163,6 +193,13 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     },
   },
 };
+
+async function selfServiceProxy(f: Fixtures, selfService: 'auto' | 'manual') {
+  const p = await f.project();
+  const proxy = (await f.m.request('POST', `${P}/projects/${p.id}/proxies`, { name: `ss-${f.s()}`, basePath: `/ss-${f.s()}`, upstreamUrl: 'http://127.0.0.1:9', selfService })).body;
+  await clearMarker(f.m);
+  return proxy;
+}
 
 let marker = 0;
 /** Remembers the newest audit sequence number so a recipe's own setup calls are not counted. */
@@ -223,6 +260,7 @@ describe('audit completeness', () => {
     expect(fresh.map((e: any) => e.action)).toEqual([recipe.action]);
     const [event] = fresh;
     expect(event.actor).toMatchObject({ type: 'user', source: _route.includes('/apiops/') ? 'apiops' : 'rest' });
+    if (_route.includes('/self-service/')) expect(event.actor.name).toMatch(/^application:/);
     expect(event.actor.correlationId).toBeTruthy();
     expect(JSON.stringify(event.diff)).not.toMatch(/argon2id|correct-horse|user-password|some-password|new-password/);
   });

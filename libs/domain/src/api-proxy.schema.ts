@@ -47,6 +47,8 @@ const proxyFields = {
   policies: z.array(policySpecSchema).max(50),
   /** Owning team inside the project (null: the project itself). */
   teamId: z.uuid().nullable(),
+  /** Whether applications may request a credential for this proxy themselves, and who approves. */
+  selfService: z.enum(['off', 'auto', 'manual']),
   /** Names of the environments the proxy is deployed to. */
   environments: z.array(z.string().min(1).max(63)).max(50),
 };
@@ -57,6 +59,7 @@ export const createApiProxySchema = z.strictObject({
   policies: proxyFields.policies.default([]),
   environments: proxyFields.environments.default([]),
   teamId: proxyFields.teamId.default(null),
+  selfService: proxyFields.selfService.default('off'),
 });
 export const updateApiProxySchema = z.strictObject(proxyFields).partial();
 
@@ -74,6 +77,7 @@ export interface ApiProxy {
   methods: string[];
   policies: PolicySpec[];
   environments: string[];
+  selfService: 'off' | 'auto' | 'manual';
   createdAt: string;
   updatedAt: string;
 }

@@ -20,6 +20,7 @@ const bundleProxy = z.strictObject({
   methods: z.array(httpMethod).min(1),
   policies: z.array(policySpecSchema).default([]),
   environments: z.array(entityName).default([]),
+  selfService: z.enum(['off', 'auto', 'manual']).default('off'),
 });
 
 const bundleCredential = z.strictObject({

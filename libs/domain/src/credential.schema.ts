@@ -111,3 +111,11 @@ export interface RotatedApiKey extends IssuedApiKey {
   /** The replaced key and until when it still works. */
   replaced: { id: string; prefix: string; expiresAt: string };
 }
+
+/** An application asking for its own credential to call a proxy (self-service). */
+export const credentialRequestSchema = z.strictObject({
+  proxyId: z.uuid(),
+  username,
+  contact: z.string().max(254).optional(),
+});
+export type CredentialRequestInput = z.infer<typeof credentialRequestSchema>;

@@ -124,6 +124,7 @@ async function withEnvironments(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Ap
     methods: r.methods,
     policies: r.policies,
     environments: deployments.filter((d) => d.proxyId === r.id).map((d) => d.name),
+    selfService: r.selfService,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   }));

@@ -98,7 +98,7 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
       ? changedFields(
           { ...existing, methods: sorted(existing.methods), environments: sorted(existing.environments) },
           { ...proxy, methods: sorted(proxy.methods), environments: sorted(proxy.environments) },
-          ['description', 'team', 'basePath', 'upstreamUrl', 'methods', 'policies', 'environments'],
+          ['description', 'team', 'basePath', 'upstreamUrl', 'methods', 'policies', 'environments', 'selfService'],
         )
       : [];
     upsert('api_proxy', proxy.name, !!existing, fields);

@@ -16,6 +16,7 @@ export interface CurrentProject {
     methods: string[];
     policies: { type: string; config: Record<string, unknown> }[];
     environments: string[];
+    selfService: 'off' | 'auto' | 'manual';
   }[];
   credentials: {
     id: string;
@@ -69,6 +70,7 @@ export class ProjectStateReader {
         methods: p.methods,
         policies: p.policies,
         environments: deployments.filter((d) => d.proxyId === p.id).map((d) => d.name),
+        selfService: p.selfService,
       })),
       credentials: credentialRows.map((c) => ({
         id: c.id,

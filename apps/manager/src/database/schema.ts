@@ -70,6 +70,8 @@ export const apiProxies = pgTable('api_proxies', {
   upstreamUrl: text('upstream_url').notNull(),
   methods: text('methods').array().notNull(),
   policies: jsonb('policies').$type<{ type: string; config: Record<string, unknown> }[]>().notNull(),
+  /** Self-service credential requests: off, approved automatically, or by a project member. */
+  selfService: text('self_service').$type<'off' | 'auto' | 'manual'>().notNull().default('off'),
   ...timestamps,
 }, (t) => [unique('api_proxies_project_name_unique').on(t.projectId, t.name)]);
 
@@ -182,3 +184,20 @@ export const signingKeys = pgTable('signing_keys', {
   publishedUntil: timestamp('published_until', { withTimezone: true, mode: 'date' }),
   createdAt: timestamps.createdAt,
 }, (t) => [index('signing_keys_environment_idx').on(t.environmentId)]);
+
+/** An application asking for a credential to call a proxy (self-service), and its outcome. */
+export const credentialRequests = pgTable('credential_requests', {
+  id,
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  proxyId: uuid('proxy_id').notNull().references(() => apiProxies.id, { onDelete: 'cascade' }),
+  username: text('username').notNull(),
+  contact: text('contact'),
+  status: text('status').$type<'pending' | 'approved' | 'rejected'>().notNull(),
+  /** SHA-256 of the secret the requester polls with. */
+  pollSecretHash: text('poll_secret_hash').notNull(),
+  credentialId: uuid('credential_id').references(() => credentials.id, { onDelete: 'set null' }),
+  /** The issued key, sealed, until the requester has fetched it once. */
+  pendingKey: text('pending_key'),
+  decidedBy: text('decided_by'),
+  ...timestamps,
+});

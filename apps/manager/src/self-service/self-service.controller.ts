@@ -1,0 +1,48 @@
+import { Controller, Get, Headers, Param, Post } from '@nestjs/common';
+import { credentialRequestSchema, rotateApiKeySchema, type CredentialRequestInput, type RotateApiKey } from '@idm/domain';
+import { Contract, ContractBody } from '../openapi/contract.decorator';
+import { IdPipe } from '../problems/id.pipe';
+import { SelfServiceService } from './self-service.service';
+
+const bearer = (header: string | undefined) => /^Bearer (\S+)$/.exec(header ?? '')?.[1];
+
+@Controller('api/v1')
+export class SelfServiceController {
+  constructor(private readonly selfService: SelfServiceService) {}
+
+  @Post('self-service/credential-requests')
+  @Contract({ summary: 'Request a credential for a self-service proxy (the key comes at once when auto-approved)', body: credentialRequestSchema, status: 201, public: true })
+  request(@ContractBody() body: CredentialRequestInput) {
+    return this.selfService.request(body);
+  }
+
+  @Get('self-service/credential-requests/:requestId')
+  @Contract({ summary: 'Poll a request with `Authorization: Bearer <pollSecret>`; an approved key is returned once', public: true })
+  poll(@Param('requestId', IdPipe) id: string, @Headers('authorization') authorization?: string) {
+    return this.selfService.poll(id, bearer(authorization));
+  }
+
+  @Post('self-service/api-keys/rotate')
+  @Contract({ summary: 'Rotate the API key presented in x-api-key (old key works for the grace period)', body: rotateApiKeySchema, status: 201, public: true })
+  rotate(@Headers('x-api-key') apiKey: string | undefined, @ContractBody() body: RotateApiKey) {
+    return this.selfService.rotate(apiKey, body.graceSeconds);
+  }
+
+  @Get('projects/:projectId/credential-requests')
+  @Contract({ summary: "List a project's self-service credential requests" })
+  list(@Param('projectId', IdPipe) projectId: string) {
+    return this.selfService.list(projectId);
+  }
+
+  @Post('projects/:projectId/credential-requests/:requestId/approve')
+  @Contract({ summary: 'Approve a pending credential request', status: 200 })
+  approve(@Param('projectId', IdPipe) projectId: string, @Param('requestId', IdPipe) id: string) {
+    return this.selfService.decide(projectId, id, true);
+  }
+
+  @Post('projects/:projectId/credential-requests/:requestId/reject')
+  @Contract({ summary: 'Reject a pending credential request', status: 200 })
+  reject(@Param('projectId', IdPipe) projectId: string, @Param('requestId', IdPipe) id: string) {
+    return this.selfService.decide(projectId, id, false);
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+describe('self-service credentials', () => {
+  let database: TestDatabase;
+  let m: InProcessManager;
+  let projectId: string;
+  const proxyWith = async (selfService: string) =>
+    (await m.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: `p-${randomBytes(3).toString('hex')}`, basePath: `/p-${randomBytes(3).toString('hex')}`, upstreamUrl: 'http://127.0.0.1:9', selfService })).body;
+  const ask = (proxyId: string, username: string) => m.request('POST', '/api/v1/self-service/credential-requests', { proxyId, username, contact: 'dev@example.test' }, { token: null });
+  const poll = (id: string, secret: string) => m.request('GET', `/api/v1/self-service/credential-requests/${id}`, undefined, { token: secret });
+
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+    m = await startInProcessManager(database);
+    projectId = (await m.request('POST', '/api/v1/projects', { name: 'apps' })).body.id;
+  });
+
+  afterAll(async () => {
+    await m?.close();
+    await database?.drop();
+  });
+
+  it('hands out a key at once for an auto-approved proxy', async () => {
+    const proxy = await proxyWith('auto');
+    const res = await ask(proxy.id, 'mobile-app');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ status: 'approved', decidedBy: 'auto' });
+    expect(res.body.apiKey).toMatch(/^idm_/);
+    const credential = (await m.request('GET', `/api/v1/projects/${projectId}/credentials/${res.body.credentialId}`)).body;
+    expect(credential.username).toBe('mobile-app');
+    expect(credential.apiKeys[0].prefix).toBe(res.body.apiKey.split('_').slice(0, 2).join('_').slice(0, credential.apiKeys[0].prefix.length));
+  });
+
+  it('waits for a project member on a manual proxy, then delivers the key exactly once', async () => {
+    const proxy = await proxyWith('manual');
+    const req = (await ask(proxy.id, 'partner-app')).body;
+    expect(req.status).toBe('pending');
+    expect(req.apiKey).toBeUndefined();
+    expect((await poll(req.id, req.pollSecret)).body.status).toBe('pending');
+    expect((await poll(req.id, 'idmr_wrong')).status).toBe(404);
+    const approved = await m.request('POST', `/api/v1/projects/${projectId}/credential-requests/${req.id}/approve`);
+    expect(approved.body).toMatchObject({ status: 'approved', decidedBy: 'admin' });
+    const first = await poll(req.id, req.pollSecret);
+    expect(first.body.apiKey).toMatch(/^idm_/);
+    const second = await poll(req.id, req.pollSecret);
+    expect(second.body.apiKey).toBeUndefined();
+    expect((await m.request('POST', `/api/v1/projects/${projectId}/credential-requests/${req.id}/reject`)).status).toBe(409);
+  });
+
+  it('lets an application rotate its own key, and refuses strangers', async () => {
+    const proxy = await proxyWith('auto');
+    const { apiKey } = (await ask(proxy.id, 'rotating-app')).body;
+    const rotated = await m.request('POST', '/api/v1/self-service/api-keys/rotate', { graceSeconds: 60 }, { token: null, headers: { 'x-api-key': apiKey } });
+    expect(rotated.status).toBe(201);
+    expect(rotated.body.key).not.toBe(apiKey);
+    expect(Date.parse(rotated.body.replaced.expiresAt)).toBeGreaterThan(Date.now() + 50000);
+    const again = await m.request('POST', '/api/v1/self-service/api-keys/rotate', { graceSeconds: 0 }, { token: null, headers: { 'x-api-key': rotated.body.key } });
+    expect(again.status).toBe(201);
+    const stale = await m.request('POST', '/api/v1/self-service/api-keys/rotate', {}, { token: null, headers: { 'x-api-key': rotated.body.key } });
+    expect(stale.status).toBe(401);
+    expect((await m.request('POST', '/api/v1/self-service/api-keys/rotate', {}, { token: null, headers: { 'x-api-key': 'idm_nope_nope' } })).body.code).toBe('invalid_api_key');
+  });
+
+  it('refuses proxies without self-service and bad requests', async () => {
+    const proxy = await proxyWith('off');
+    expect((await ask(proxy.id, 'nope')).body.code).toBe('self_service_unavailable');
+    const bad = await m.request('POST', '/api/v1/self-service/credential-requests', { proxyId: 'x', username: 'a b' }, { token: null });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['proxyId', 'username']);
+  });
+});
