@@ -45,12 +45,12 @@ export interface KeyRingProblem {
 export type SecretOpener = Pick<SecretBox, 'open'>;
 
 export class SigningKeyRing {
-  private readonly byKid: ReadonlyMap<string, RingKey>;
+  private readonly byKid: ReadonlyMap<string, { ringKey: RingKey; verification: VerificationKey }>;
   /** Newest activation first, so `signer` stops at the first usable key. */
   private readonly newestFirst: readonly RingKey[];
 
   private constructor(keys: RingKey[]) {
-    this.byKid = new Map(keys.map((k) => [k.kid, k]));
+    this.byKid = new Map(keys.map((k) => [k.kid, { ringKey: k, verification: Object.freeze({ key: k.publicKey, algorithm: k.algorithm }) }]));
     this.newestFirst = [...keys].sort((a, b) => b.activatesAt - a.activatesAt || (a.kid < b.kid ? -1 : 1));
   }
 
@@ -82,8 +82,8 @@ export class SigningKeyRing {
 
   /** The pinned key and algorithm for `kid`, or undefined for a kid unknown or no longer published. */
   verificationKey(kid: string, now: number = Date.now()): VerificationKey | undefined {
-    const key = this.byKid.get(kid);
-    return key && isPublished(key, now) ? key : undefined;
+    const entry = this.byKid.get(kid);
+    return entry && isPublished(entry.ringKey, now) ? entry.verification : undefined;
   }
 }
 
