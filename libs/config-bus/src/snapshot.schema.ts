@@ -39,6 +39,12 @@ export const snapshotCredentialSchema = z.object({
   metadata: z
     .array(z.object({ key: z.string(), value: z.string(), secret: z.boolean(), includeInJwt: z.boolean(), includeInTokenResponse: z.boolean() }))
     .default([]),
+  /**
+   * Authorization rules (`credentialAccessSchema` of @idm/domain). Kept loose here so a Gateway
+   * validates them where it compiles them: one credential with rules it cannot understand is
+   * refused (fail closed) instead of the whole snapshot.
+   */
+  access: z.record(z.string(), z.unknown()).default({}),
 });
 
 /** Token signing keys of the environment; the private key stays sealed until a Gateway opens it. */

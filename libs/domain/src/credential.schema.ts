@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { httpMethod } from './api-proxy.schema';
 
 export const username = z
   .string()
@@ -33,6 +35,126 @@ const profile = {
 };
 export type MetadataEntry = z.infer<typeof metadataEntrySchema>;
 
+/** "10.0.0.0/8", "2001:db8::/32" or a single address (a /32 or /128). */
+export const cidr = z.string().max(64).refine((value) => {
+  const [address, prefix, extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}, 'must be an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)');
+
+/** A named CIDR list (IPv4 and IPv6 may be mixed). */
+export const ipGroupSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
+  cidrs: z.array(cidr).min(1).max(1000),
+});
+
+/**
+ * Endpoint pattern relative to the proxy's base path: "/orders/*" matches one segment,
+ * "/orders/**" any rest (including nothing); everything else is literal.
+ */
+const endpointPattern = z.string().min(1).max(512).regex(/^\/[^\s?#]*$/, 'must start with "/" and contain no spaces, "?" or "#"');
+const endpointRule = z.strictObject({
+  /** null: every proxy of the project. */
+  proxyId: z.uuid().nullable().default(null),
+  path: endpointPattern,
+  /** Empty: every method. */
+  methods: z.array(httpMethod).max(7).default([]),
+});
+
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00-24:00)');
+const timeZone = z.string().max(64).refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as "Europe/Istanbul" or "UTC"');
+const timeWindow = z
+  .strictObject({
+    /** Days of the week, in the rule's time zone; empty together with `dates`: every day. */
+    days: z.array(weekday).max(7).default([]),
+    /** Specific calendar dates (YYYY-MM-DD) in the rule's time zone. */
+    dates: z.array(z.iso.date()).max(366).default([]),
+    /** Omit both for the whole day; `to` is exclusive, 24:00 means end of day. */
+    from: clock.optional(),
+    to: clock.optional(),
+  })
+  .refine((w) => (w.from === undefined) === (w.to === undefined), 'give both "from" and "to", or neither for the whole day')
+  .refine((w) => w.from === undefined || w.from < w.to!, '"from" must be before "to"');
+
+const rateLimit = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000_000),
+  windowSeconds: z.number().int().min(1).max(31 * 24 * 3600),
+  /** fixed: counter per aligned window; sliding: exact log of the last window (memory grows with limit). */
+  algorithm: z.enum(['fixed', 'sliding']).default('fixed'),
+});
+const quota = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000_000),
+  /** Calendar periods in UTC (month: from the 1st, 00:00 UTC). */
+  period: z.enum(['hour', 'day', 'month']),
+});
+
+/** Rate limits and quotas, counted in Redis and shared by every Gateway of the environment. */
+export const rateLimitRulesSchema = z.strictObject({
+  /** Several limits combine, e.g. a burst of 20 per second within 1000 per minute. */
+  limits: z.array(rateLimit).max(10).default([]),
+  quotas: z.array(quota).max(3).default([]),
+  /** When Redis cannot be asked: "allow" keeps traffic flowing, "deny" answers 503. */
+  onStoreUnavailable: z.enum(['allow', 'deny']).default('allow'),
+});
+export type RateLimitRules = z.output<typeof rateLimitRulesSchema>;
+
+/**
+ * What a credential may do once authenticated, evaluated on the Gateway in this order: ACL,
+ * IP groups, geo, time windows, rate limits. An empty object allows everything.
+ */
+export const credentialAccessSchema = z.strictObject({
+  acl: z
+    .strictObject({
+      /** null: every proxy of the project. */
+      allowedProxies: z.array(z.uuid()).max(1000).nullable().default(null),
+      deniedProxies: z.array(z.uuid()).max(1000).default([]),
+      /** When non-empty, only these endpoints may be called. */
+      allowedEndpoints: z.array(endpointRule).max(200).default([]),
+      deniedEndpoints: z.array(endpointRule).max(200).default([]),
+      /** null: every method the proxy accepts. */
+      allowedMethods: z.array(httpMethod).max(7).nullable().default(null),
+      deniedMethods: z.array(httpMethod).max(7).default([]),
+    })
+    .optional(),
+  ip: z
+    .strictObject({
+      /** When non-empty, the client IP must be in one of these groups. */
+      allow: z.array(ipGroupSchema).max(50).default([]),
+      deny: z.array(ipGroupSchema).max(50).default([]),
+    })
+    .optional(),
+  geo: z
+    .strictObject({
+      /** ISO 3166-1 alpha-2 codes. When non-empty, only these countries may call. */
+      allowedCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).max(250).default([]),
+      deniedCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).max(250).default([]),
+      /** Addresses the database does not place (private ranges, new blocks). */
+      unknownLocation: z.enum(['allow', 'deny']).default('allow'),
+    })
+    .optional(),
+  time: z
+    .strictObject({
+      /** ALLOW: only inside a window; RESTRICT: never inside a window. */
+      mode: z.enum(['allow', 'restrict']),
+      timeZone: timeZone.default('UTC'),
+      windows: z.array(timeWindow).min(1).max(50),
+    })
+    .optional(),
+  rateLimit: rateLimitRulesSchema.optional(),
+});
+export type CredentialAccess = z.output<typeof credentialAccessSchema>;
+
 export const createCredentialSchema = z.strictObject({
   username,
   password: password.optional(),
@@ -47,6 +169,8 @@ export const createCredentialSchema = z.strictObject({
   description: profile.description.default(null),
   roles: profile.roles.default([]),
   metadata: metadata.default([]),
+  /** Authorization rules applied after authentication (ACL, IP, geo, time, rate limits). */
+  access: credentialAccessSchema.default({}),
 });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
@@ -58,6 +182,8 @@ export const updateCredentialSchema = z.strictObject({
   description: profile.description.optional(),
   roles: profile.roles.optional(),
   metadata: metadata.optional(),
+  /** Replaces all rules; `{}` removes them. */
+  access: credentialAccessSchema.optional(),
 });
 /** Keyset pagination by username: pass the last username of a page as `after`. */
 export const listCredentialsQuerySchema = z.strictObject({
@@ -96,6 +222,7 @@ export interface Credential {
   roles: string[];
   /** Secret entries come back without their value. */
   metadata: (Omit<MetadataEntry, 'value'> & { value?: string })[];
+  access: CredentialAccess;
   expiresAt: string | null;
   apiKeys: ApiKeyInfo[];
   createdAt: string;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { CredentialDirectory } from './credential-directory';
+import type { CredentialDirectory, DirectoryCredential } from './credential-directory';
+import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
 
 /** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
@@ -24,6 +25,13 @@ export interface RequestContext {
   query: string;
   readonly clientIp: string;
   identity: Identity | null;
+  /**
+   * The credential the request authenticated as (set together with `identity`), so the
+   * credential's authorization rules run without a second lookup.
+   */
+  credential: DirectoryCredential | null;
+  /** Headers a policy adds to the response to the client (e.g. RateLimit-*); null until one does. */
+  responseHeaders: Record<string, string> | null;
   /** Headers a policy adds to the upstream request. */
   readonly upstreamHeaders: Record<string, string>;
   /** Lower-case names of incoming headers a policy consumed and that must not go upstream. */
@@ -45,6 +53,8 @@ export function createRequestContext(init: {
     query: init.query,
     clientIp: init.clientIp,
     identity: null,
+    credential: null,
+    responseHeaders: null,
     upstreamHeaders: {},
     strippedHeaders: [],
   };
@@ -67,6 +77,11 @@ export type PolicyOutcome = PolicyRejection | undefined;
  */
 export interface Policy {
   readonly type: string;
+  /**
+   * True for policies that establish `ctx.identity`: the credential's own rules (ACL, IP, time,
+   * rate limits) run right after the first of them.
+   */
+  readonly authenticates?: boolean;
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
 }
 
@@ -75,6 +90,8 @@ export interface PolicyCompileDeps {
   proxy: { id: string; projectId: string; basePath: string };
   directory: CredentialDirectory;
   passwordCache: PasswordVerificationCache;
+  /** Shared counters for rate limits and quotas; null when the host has none (such policies then fail to compile). */
+  rateLimitStore: RateLimitStore | null;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now: () => number;
 }

@@ -73,6 +73,7 @@ export class SnapshotBuilder {
       expiresAt: iso(c.expiresAt),
       roles: c.roles,
       metadata: c.metadata,
+      access: c.access,
       apiKeys: keys
         .filter((k) => k.credentialId === c.id)
         .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),

@@ -75,6 +75,7 @@ export class CredentialsService {
           description: input.description,
           roles: input.roles,
           metadata: sealMetadata(this.secrets, input.metadata),
+          access: input.access,
         })
         .returning();
       const issued = input.issueApiKey ? await insertApiKey(tx, row.id, null) : undefined;
@@ -107,6 +108,7 @@ export class CredentialsService {
           ...(input.description === undefined ? {} : { description: input.description }),
           ...(input.roles === undefined ? {} : { roles: input.roles }),
           ...(input.metadata === undefined ? {} : { metadata: sealMetadata(this.secrets, input.metadata, before.metadata) }),
+          ...(input.access === undefined ? {} : { access: input.access }),
           updatedAt: new Date(),
         })
         .where(eq(credentials.id, id))
@@ -178,6 +180,7 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     description: r.description,
     roles: r.roles,
     metadata: publicMetadata(r.metadata),
+    access: r.access,
     expiresAt: iso(r.expiresAt),
     apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
     createdAt: r.createdAt.toISOString(),

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import type { CredentialAccess } from '@idm/domain';
 
 /**
  * The system of record. Change it only together with a new migration:
@@ -97,6 +98,8 @@ export const credentials = pgTable('credentials', {
   roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
   /** Secret entries hold a SecretBox envelope (`enc:v1:...`) as their value, never plaintext. */
   metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
+  /** Authorization rules (`credentialAccessSchema` output), enforced by the Gateways. */
+  access: jsonb('access').$type<CredentialAccess>().notNull().default({}),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
 }, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)]);

@@ -7,7 +7,7 @@ export class JsonLogger implements LoggerService {
 
   /** `destination` lets tests capture the log stream (default: stdout). */
   static create(level: string, destination?: pino.DestinationStream): JsonLogger {
-    const options = { level, base: { app: 'manager' }, redact: ['req.headers.authorization', '*.password', '*.token'] };
+    const options = { level, base: { app: 'manager' }, timestamp: pino.stdTimeFunctions.isoTime, redact: ['req.headers.authorization', '*.password', '*.token'] };
     return new JsonLogger(destination ? pino(options, destination) : pino(options));
   }
 

@@ -12,6 +12,7 @@ import { findQueryParam, withoutQueryParam } from './query-param';
  */
 export class ApiKeyPolicy implements Policy {
   readonly type = 'api-key';
+  readonly authenticates = true;
   private readonly rejections: Record<'missing_credentials' | 'invalid_api_key' | 'credential_disabled' | 'credential_expired' | 'api_key_expired', PolicyRejection>;
 
   constructor(
@@ -46,6 +47,7 @@ export class ApiKeyPolicy implements Policy {
     if (key.expiresAt !== null && key.expiresAt <= this.deps.now()) return this.rejections.api_key_expired;
 
     ctx.identity = { credentialId: key.credential.id, username: key.credential.username, projectId: key.credential.projectId };
+    ctx.credential = key.credential;
     if (this.config.stripCredential) {
       if (fromQuery) ctx.query = withoutQueryParam(ctx.query, queryParam!);
       else ctx.strippedHeaders.push(header);

@@ -12,6 +12,7 @@ type Reason = 'missing_credentials' | 'malformed_credentials' | 'invalid_credent
  */
 export class BasicAuthPolicy implements Policy {
   readonly type = 'basic-auth';
+  readonly authenticates = true;
   private readonly rejections: Record<Reason, PolicyRejection>;
 
   constructor(
@@ -49,6 +50,7 @@ export class BasicAuthPolicy implements Policy {
     const state = credentialState(credential, this.deps.now());
     if (state !== 'ok') return this.rejections[state];
     ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
+    ctx.credential = credential;
     if (this.config.stripAuthorization) ctx.strippedHeaders.push('authorization');
     return undefined;
   }

@@ -1,0 +1,1 @@
+ALTER TABLE "credentials" ADD COLUMN "access" jsonb DEFAULT '{}'::jsonb NOT NULL;

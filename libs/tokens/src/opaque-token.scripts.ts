@@ -1,0 +1,86 @@
+import { RedisScript } from './redis-script';
+
+/**
+ * Token records are Redis hashes of string fields, so these scripts copy and update them without
+ * decoding JSON in Lua. Each family has a set of its members' keys, living as long as its
+ * longest-lived member, so one call can delete a whole family.
+ */
+
+/** Deletes every member of a family and the family set itself. */
+const REVOKE_FAMILY = `
+local function revokeFamily(familyKey)
+  for _, key in ipairs(redis.call('SMEMBERS', familyKey)) do redis.call('DEL', key) end
+  redis.call('DEL', familyKey)
+end
+`;
+
+/**
+ * KEYS: presented refresh token, new access token, new refresh token.
+ * ARGV: family key prefix, client id, now (s), access ttl (s), refresh ttl (s), max refresh count,
+ *       requested scope ('' keeps the granted scope).
+ * Marks the presented token used and writes its successors in one step, so of two concurrent
+ * rotations exactly one succeeds; presenting a used token revokes the family (RFC 9700 §4.14.2).
+ */
+export const ROTATE_REFRESH = new RedisScript(`${REVOKE_FAMILY}
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {'unknown_token'} end
+local r = {}
+for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+if r.clientId ~= ARGV[2] then return {'client_mismatch'} end
+local familyKey = ARGV[1] .. r.familyId
+if r.used == '1' then
+  revokeFamily(familyKey)
+  redis.call('DEL', KEYS[1])
+  return {'reuse_detected', r.familyId}
+end
+local now = tonumber(ARGV[3])
+if tonumber(r.expiresAt) <= now then return {'unknown_token'} end
+local count = tonumber(r.refreshCount) + 1
+if count > tonumber(ARGV[6]) then return {'refresh_limit_reached'} end
+local accessScope = r.scope
+if ARGV[7] ~= '' then
+  local granted = {}
+  for s in string.gmatch(r.scope, '%S+') do granted[s] = true end
+  for s in string.gmatch(ARGV[7], '%S+') do
+    if not granted[s] then return {'scope_not_granted'} end
+  end
+  accessScope = ARGV[7]
+end
+redis.call('HSET', KEYS[1], 'used', '1')
+local function write(key, overrides, ttl)
+  local args = {}
+  for field, value in pairs(r) do
+    if overrides[field] == nil then args[#args + 1] = field; args[#args + 1] = value end
+  end
+  for field, value in pairs(overrides) do
+    if value ~= false then args[#args + 1] = field; args[#args + 1] = value end
+  end
+  redis.call('HSET', key, unpack(args))
+  redis.call('EXPIRE', key, ttl)
+end
+local accessTtl, refreshTtl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local counted = tostring(count)
+write(KEYS[2], { issuedAt = ARGV[3], expiresAt = tostring(now + accessTtl), refreshCount = counted, scope = accessScope, used = false }, accessTtl)
+write(KEYS[3], { issuedAt = ARGV[3], expiresAt = tostring(now + refreshTtl), refreshCount = counted, used = '0' }, refreshTtl)
+redis.call('SADD', familyKey, KEYS[2], KEYS[3])
+if redis.call('TTL', familyKey) < refreshTtl then redis.call('EXPIRE', familyKey, refreshTtl) end
+return {'rotated', redis.call('HGETALL', KEYS[2])}
+`);
+
+/**
+ * KEYS: the token. ARGV: family key prefix, '1' to revoke the whole family, client id ('' = any).
+ * Returns 'revoked', 'unknown_token' or 'client_mismatch'.
+ */
+export const REVOKE_TOKEN = new RedisScript(`${REVOKE_FAMILY}
+local fields = redis.call('HMGET', KEYS[1], 'familyId', 'clientId')
+if not fields[1] then return 'unknown_token' end
+if ARGV[3] ~= '' and fields[2] ~= ARGV[3] then return 'client_mismatch' end
+local familyKey = ARGV[1] .. fields[1]
+if ARGV[2] == '1' then
+  revokeFamily(familyKey)
+else
+  redis.call('SREM', familyKey, KEYS[1])
+end
+redis.call('DEL', KEYS[1])
+return 'revoked'
+`);

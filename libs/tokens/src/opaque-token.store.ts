@@ -1,0 +1,235 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import { REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
+import { TokenStoreUnavailable } from './token-store-unavailable';
+
+/**
+ * Opaque OAuth2 tokens in Redis. A token is a type prefix plus 32 random bytes; Redis keeps only
+ * its SHA-256, so a dump of Redis holds no usable token. Every token belongs to a family (one
+ * grant and its refreshes) so revoking a refresh token or detecting its reuse removes all of it.
+ * Expiry is Redis TTL plus `expiresAt`, which also guards against TTL rounding.
+ *
+ * Any Redis failure surfaces as TokenStoreUnavailable. To fail fast rather than queue while
+ * Redis is away, give this store a client built with `maxRetriesPerRequest: 1` (or
+ * `enableOfflineQueue: false`) and a `commandTimeout`.
+ */
+export type OpaqueTokenKind = 'access' | 'refresh';
+
+/** What a token grants; the same for every token of a family. */
+export interface OpaqueTokenGrant {
+  clientId: string;
+  credentialId?: string;
+  subject: string;
+  /** Space-separated scope values (RFC 6749 §3.3). */
+  scope: string;
+  proxyId?: string;
+  environment: string;
+}
+
+export interface OpaqueTokenRecord extends OpaqueTokenGrant {
+  kind: OpaqueTokenKind;
+  /** Epoch seconds. */
+  issuedAt: number;
+  /** Epoch seconds. */
+  expiresAt: number;
+  familyId: string;
+  /** How many rotations led to this token; 0 for tokens of the original grant. */
+  refreshCount: number;
+}
+
+export interface TokenLifetimes {
+  accessTokenSeconds: number;
+  /** Omitted: no refresh token is issued (client_credentials). */
+  refreshTokenSeconds?: number;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  refreshToken?: string;
+  refreshTokenExpiresAt?: number;
+  familyId: string;
+}
+
+export interface RotateRefreshRequest {
+  /** The authenticated client; a refresh token only rotates for the client it was issued to. */
+  clientId: string;
+  accessTokenSeconds: number;
+  refreshTokenSeconds: number;
+  /** Narrower scope for the new access token (RFC 6749 §6); the refresh token keeps the grant's. */
+  scope?: string;
+  maxRefreshCount?: number;
+}
+
+export type RefreshRotation =
+  | { outcome: 'rotated'; tokens: IssuedTokens & { refreshToken: string; refreshTokenExpiresAt: number }; record: OpaqueTokenRecord }
+  /** The token had already been used: its whole family is now revoked. */
+  | { outcome: 'reuse_detected'; familyId: string }
+  | { outcome: 'rejected'; reason: 'unknown_token' | 'client_mismatch' | 'refresh_limit_reached' | 'scope_not_granted' };
+
+export type RevocationResult = 'revoked' | 'unknown_token' | 'client_mismatch';
+
+export interface OpaqueTokenStoreOptions {
+  /** Namespace of every key this store writes. Default 'idm:tokens'. */
+  keyPrefix?: string;
+  /** Default cap on rotations of one grant. Default 1000. */
+  maxRefreshCount?: number;
+  /** Epoch milliseconds; injectable for tests. */
+  clock?: () => number;
+}
+
+const PREFIX: Record<OpaqueTokenKind, string> = { access: 'idm_at_', refresh: 'idm_rt_' };
+const TOKEN_SHAPE = /^idm_(at|rt)_[A-Za-z0-9_-]{43}$/;
+const GRANT_FIELDS = ['clientId', 'credentialId', 'subject', 'scope', 'proxyId', 'environment'] as const;
+
+export class OpaqueTokenStore {
+  private readonly keyPrefix: string;
+  private readonly maxRefreshCount: number;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: OpaqueTokenStoreOptions = {},
+  ) {
+    this.keyPrefix = options.keyPrefix ?? 'idm:tokens';
+    this.maxRefreshCount = options.maxRefreshCount ?? 1000;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes): Promise<IssuedTokens> {
+    requireLifetime(lifetimes.accessTokenSeconds);
+    if (lifetimes.refreshTokenSeconds !== undefined) requireLifetime(lifetimes.refreshTokenSeconds);
+    const now = this.nowSeconds();
+    const familyId = randomBytes(16).toString('base64url');
+    const base = { ...grantFields(grant), familyId, issuedAt: String(now), refreshCount: '0' };
+    const accessToken = newToken('access');
+    const accessKey = this.keyOf(accessToken)!;
+    const issued: IssuedTokens = { accessToken, accessTokenExpiresAt: now + lifetimes.accessTokenSeconds, familyId };
+    const tx = this.redis.multi();
+    tx.hset(accessKey, { ...base, expiresAt: String(issued.accessTokenExpiresAt) }).expire(accessKey, lifetimes.accessTokenSeconds);
+    const members = [accessKey];
+    if (lifetimes.refreshTokenSeconds !== undefined) {
+      issued.refreshToken = newToken('refresh');
+      issued.refreshTokenExpiresAt = now + lifetimes.refreshTokenSeconds;
+      const refreshKey = this.keyOf(issued.refreshToken)!;
+      tx.hset(refreshKey, { ...base, expiresAt: String(issued.refreshTokenExpiresAt), used: '0' }).expire(refreshKey, lifetimes.refreshTokenSeconds);
+      members.push(refreshKey);
+    }
+    const familyKey = this.familyKey(familyId);
+    tx.sadd(familyKey, ...members).expire(familyKey, Math.max(lifetimes.accessTokenSeconds, lifetimes.refreshTokenSeconds ?? 0));
+    const replies = await this.guard(() => tx.exec());
+    const failed = replies?.find(([error]) => error);
+    if (!replies || failed) throw new TokenStoreUnavailable(failed?.[0] ?? new Error('transaction aborted'));
+    return issued;
+  }
+
+  /** The live record of a token; null when unknown, expired, revoked or an already used refresh token. */
+  async lookup(token: string): Promise<OpaqueTokenRecord | null> {
+    const key = this.keyOf(token);
+    if (!key) return null;
+    const fields = await this.guard(() => this.redis.hgetall(key));
+    const record = toRecord(kindOf(token), fields);
+    return record && fields.used !== '1' && record.expiresAt > this.nowSeconds() ? record : null;
+  }
+
+  /**
+   * RFC 7009 revocation. A refresh token takes its whole family with it; an access token goes alone.
+   * With `clientId`, a token issued to another client is left untouched.
+   */
+  async revoke(token: string, clientId?: string): Promise<RevocationResult> {
+    const key = this.keyOf(token);
+    if (!key) return 'unknown_token';
+    const whole = kindOf(token) === 'refresh' ? '1' : '0';
+    return (await this.guard(() => REVOKE_TOKEN.run(this.redis, [key], [this.familyKey(''), whole, clientId ?? '']))) as RevocationResult;
+  }
+
+  async rotateRefresh(refreshToken: string, request: RotateRefreshRequest): Promise<RefreshRotation> {
+    requireLifetime(request.accessTokenSeconds);
+    requireLifetime(request.refreshTokenSeconds);
+    const presentedKey = this.keyOf(refreshToken);
+    if (!presentedKey || kindOf(refreshToken) !== 'refresh') return { outcome: 'rejected', reason: 'unknown_token' };
+    const now = this.nowSeconds();
+    const accessToken = newToken('access');
+    const nextRefreshToken = newToken('refresh');
+    const args = [this.familyKey(''), request.clientId, now, request.accessTokenSeconds, request.refreshTokenSeconds, request.maxRefreshCount ?? this.maxRefreshCount, request.scope?.trim() ?? ''];
+    const keys = [presentedKey, this.keyOf(accessToken)!, this.keyOf(nextRefreshToken)!];
+    const [outcome, detail] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown];
+    if (outcome === 'reuse_detected') return { outcome, familyId: detail as string };
+    if (outcome !== 'rotated') return { outcome: 'rejected', reason: outcome as Extract<RefreshRotation, { outcome: 'rejected' }>['reason'] };
+    const record = toRecord('access', pairsToObject(detail as string[]))!;
+    const tokens = {
+      accessToken,
+      accessTokenExpiresAt: record.expiresAt,
+      refreshToken: nextRefreshToken,
+      refreshTokenExpiresAt: now + request.refreshTokenSeconds,
+      familyId: record.familyId,
+    };
+    return { outcome: 'rotated', tokens, record };
+  }
+
+  /** Redis key for a token, or null when the string cannot be one of our tokens. */
+  private keyOf(token: string): string | null {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
+    const hash = createHash('sha256').update(token).digest('base64url');
+    return `${this.keyPrefix}:${kindOf(token) === 'access' ? 'at' : 'rt'}:${hash}`;
+  }
+
+  private familyKey(familyId: string): string {
+    return `${this.keyPrefix}:family:${familyId}`;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new TokenStoreUnavailable(error);
+    }
+  }
+}
+
+function newToken(kind: OpaqueTokenKind): string {
+  return PREFIX[kind] + randomBytes(32).toString('base64url');
+}
+
+function kindOf(token: string): OpaqueTokenKind {
+  return token.startsWith(PREFIX.access) ? 'access' : 'refresh';
+}
+
+function requireLifetime(seconds: number): void {
+  // A programming error in the caller's compiled config, not a client error.
+  if (!Number.isInteger(seconds) || seconds <= 0) throw new RangeError(`token lifetime must be a positive whole number of seconds, got ${seconds}`);
+}
+
+function grantFields(grant: OpaqueTokenGrant): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name of GRANT_FIELDS) if (grant[name] !== undefined) fields[name] = grant[name]!;
+  return fields;
+}
+
+function pairsToObject(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return fields;
+}
+
+function toRecord(kind: OpaqueTokenKind, f: Record<string, string>): OpaqueTokenRecord | null {
+  if (!f.familyId) return null;
+  const record: OpaqueTokenRecord = {
+    kind,
+    clientId: f.clientId,
+    subject: f.subject,
+    scope: f.scope,
+    environment: f.environment,
+    issuedAt: Number(f.issuedAt),
+    expiresAt: Number(f.expiresAt),
+    familyId: f.familyId,
+    refreshCount: Number(f.refreshCount),
+  };
+  if (f.credentialId !== undefined) record.credentialId = f.credentialId;
+  if (f.proxyId !== undefined) record.proxyId = f.proxyId;
+  return record;
+}
