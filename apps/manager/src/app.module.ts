@@ -19,6 +19,8 @@ import { SecretsModule } from './secrets/secrets.module';
 import { SelfServiceModule } from './self-service/self-service.module';
 import { SigningKeysModule } from './signing-keys/signing-keys.module';
 import { TeamsModule } from './teams/teams.module';
+import { TokenSettingsModule } from './token-settings/token-settings.module';
+import { TokenStoreModule } from './token-store/token-store.module';
 
 @Module({})
 export class AppModule {
@@ -40,6 +42,8 @@ export class AppModule {
         ApiopsModule,
         SigningKeysModule,
         SelfServiceModule,
+        TokenSettingsModule,
+        TokenStoreModule,
         ApiProxiesModule,
         CredentialsModule,
         HealthModule,

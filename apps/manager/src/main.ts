@@ -4,6 +4,7 @@ import { createManagerApp } from './manager.app';
 async function main(): Promise<void> {
   const config = parseManagerConfig(process.env);
   const app = await createManagerApp(config);
+  await app.startAllMicroservices();
   await app.listen(config.MANAGER_PORT, config.MANAGER_HOST);
 }
 

@@ -1,3 +1,4 @@
 export * from './snapshot.schema';
 export * from './config-changed.message';
 export * from './snapshot.store';
+export * from './token-persistence';

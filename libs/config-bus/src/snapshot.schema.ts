@@ -45,6 +45,8 @@ export const snapshotCredentialSchema = z.object({
    * refused (fail closed) instead of the whole snapshot.
    */
   access: z.record(z.string(), z.unknown()).default({}),
+  /** Token service settings (`TokenSettings` from @idm/domain); null = no tokens for this credential. */
+  tokenSettings: z.record(z.string(), z.unknown()).nullable().default(null),
 });
 
 /** Token signing keys of the environment; the private key stays sealed until a Gateway opens it. */

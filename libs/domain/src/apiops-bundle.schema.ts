@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy.schema';
-import { metadataEntrySchema, password, username } from './credential.schema';
+import { credentialAccessSchema, metadataEntrySchema, password, username } from './credential.schema';
 import { description, entityName } from './names.schema';
 import { PERMISSIONS } from './permissions';
 
@@ -33,6 +33,8 @@ const bundleCredential = z.strictObject({
   description: description.nullable().default(null),
   roles: z.array(z.string().min(1).max(64)).default([]),
   metadata: z.array(metadataEntrySchema).default([]),
+  /** Authorization rules enforced by the Gateway after authentication. */
+  access: credentialAccessSchema.default({}),
   /** Write-only. Omitted: the current password (if any) is kept. */
   password: password.optional(),
 });

@@ -9,3 +9,4 @@ export * from './governance.schema';
 export * from './secret-box';
 export * from './apiops-bundle.schema';
 export * from './signing-key.schema';
+export * from './token-settings.schema';

@@ -1,6 +1,6 @@
 /**
  * Defensive split of a compact JWS (RFC 7515 §7.1) before any cryptography: bounded length,
- * exactly three non-empty base64url segments, a JSON object header. The payload is decoded only
+ * exactly three base64url segments, a JSON object header. The payload is decoded only
  * after the signature verified (see `decodeJsonObject`), so unauthenticated JSON is parsed once, small.
  */
 export interface CompactJws {
@@ -12,6 +12,8 @@ export interface CompactJws {
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+// Empty is allowed so an unsecured JWS (`alg: none`) reaches the algorithm check and is named as such.
+const SIGNATURE_SEGMENT = /^[A-Za-z0-9_-]*$/;
 
 export function splitCompactJws(token: unknown, maxLength: number): CompactJws | null {
   if (typeof token !== 'string' || token.length > maxLength) return null;
@@ -21,7 +23,7 @@ export function splitCompactJws(token: unknown, maxLength: number): CompactJws |
   const headerSegment = token.slice(0, first);
   const payloadSegment = token.slice(first + 1, second);
   const signatureSegment = token.slice(second + 1);
-  if (!SEGMENT.test(headerSegment) || !SEGMENT.test(payloadSegment) || !SEGMENT.test(signatureSegment)) return null;
+  if (!SEGMENT.test(headerSegment) || !SEGMENT.test(payloadSegment) || !SIGNATURE_SEGMENT.test(signatureSegment)) return null;
   const header = decodeJsonObject(headerSegment);
   if (!header) return null;
   return { header, signingInput: token.slice(0, second), payloadSegment, signature: Buffer.from(signatureSegment, 'base64url') };

@@ -70,7 +70,7 @@ async function credentialChanges(desired: BundleCredential, current: CurrentProj
   const fields = changedFields(
     { ...current, roles: sorted(current.roles), metadata: comparableMetadata(current.metadata.map((m) => (m.secret ? { ...m, value: undefined } : m)), current, ctx.secrets) },
     { ...desired, expiresAt: desired.expiresAt && new Date(desired.expiresAt).toISOString(), roles: sorted(desired.roles), metadata: comparableMetadata(desired.metadata, current, ctx.secrets) },
-    ['team', 'enabled', 'expiresAt', 'email', 'fullName', 'description', 'roles', 'metadata'],
+    ['team', 'enabled', 'expiresAt', 'email', 'fullName', 'description', 'roles', 'metadata', 'access'],
   );
   if (desired.password !== undefined && !(current.passwordHash && (await ctx.passwordMatches(current.passwordHash, desired.password)))) fields.push('password');
   return fields;

@@ -29,6 +29,7 @@ export interface CurrentProject {
     description: string | null;
     roles: string[];
     metadata: StoredMetadataEntry[];
+    access: Record<string, unknown>;
     passwordHash: string | null;
   }[];
   /** Custom roles of the installation (roles are not project-owned). */
@@ -83,6 +84,7 @@ export class ProjectStateReader {
         description: c.description,
         roles: c.roles,
         metadata: c.metadata,
+        access: c.access as Record<string, unknown>,
         passwordHash: c.passwordHash,
       })),
       roles: customRoles,

@@ -22,6 +22,7 @@ export class OperatorAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true; // bus messages come from Gateways inside the trust boundary
     const contract = Reflect.getMetadata(CONTRACT, context.getHandler()) as RouteContract | undefined;
     if (contract?.public) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential } from '@idm/config-bus';
 import { and, asc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { Database } from '../database/database';
-import { apiKeys, apiProxies, credentials, environments, proxyDeployments, signingKeys } from '../database/schema';
+import { apiKeys, apiProxies, credentials, credentialTokenSettings, environments, proxyDeployments, signingKeys } from '../database/schema';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -64,6 +64,7 @@ export class SnapshotBuilder {
     const keys = rows.length
       ? await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, rows.map((r) => r.id))).orderBy(asc(apiKeys.id))
       : [];
+    const tokenSettings = rows.length ? await db.select().from(credentialTokenSettings).where(inArray(credentialTokenSettings.credentialId, rows.map((r) => r.id))) : [];
     return rows.map((c) => ({
       id: c.id,
       projectId: c.projectId,
@@ -74,6 +75,7 @@ export class SnapshotBuilder {
       roles: c.roles,
       metadata: c.metadata,
       access: c.access,
+      tokenSettings: tokenSettings.find((t) => t.credentialId === c.id)?.settings ?? null,
       apiKeys: keys
         .filter((k) => k.credentialId === c.id)
         .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),

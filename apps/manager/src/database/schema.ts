@@ -204,3 +204,26 @@ export const credentialRequests = pgTable('credential_requests', {
   decidedBy: text('decided_by'),
   ...timestamps,
 });
+
+/** Token service settings of a credential (the Gateway's `/credential/...` token endpoints). */
+export const credentialTokenSettings = pgTable('credential_token_settings', {
+  credentialId: uuid('credential_id').primaryKey().references(() => credentials.id, { onDelete: 'cascade' }),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
+  updatedAt: timestamps.updatedAt,
+});
+
+/**
+ * Durable copies of opaque OAuth2 tokens, written from the Gateways' BullMQ jobs. Redis holds the
+ * live copy; this one answers when Redis lost it (restart without persistence).
+ */
+export const oauthTokens = pgTable('oauth_tokens', {
+  /** SHA-256 of the token; the token itself is never stored. */
+  tokenHash: text('token_hash').primaryKey(),
+  kind: text('kind').$type<'access' | 'refresh'>().notNull(),
+  environment: text('environment').notNull(),
+  familyId: text('family_id'),
+  record: jsonb('record').$type<Record<string, unknown>>().notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  createdAt: timestamps.createdAt,
+}, (t) => [index('oauth_tokens_family_idx').on(t.familyId), index('oauth_tokens_expiry_idx').on(t.expiresAt)]);

@@ -7,6 +7,7 @@ import { ActorContext, type Actor } from './actor.context';
 @Injectable()
 export class ActorInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const actor: Actor = request.actor ?? {
       id: null,

@@ -1,0 +1,23 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { TOKEN_LOOKUP, type TokenLookupReply, type TokenLookupRequest } from '@idm/config-bus';
+import { and, eq } from 'drizzle-orm';
+import { Database } from '../database/database';
+import { oauthTokens } from '../database/schema';
+
+/** Answers Gateways whose Redis lost a token: the durable copy, unless revoked or expired. */
+@Controller()
+export class TokenLookupController {
+  constructor(private readonly database: Database) {}
+
+  @MessagePattern(TOKEN_LOOKUP)
+  async lookup(@Payload() request: TokenLookupRequest): Promise<TokenLookupReply> {
+    if (typeof request?.tokenHash !== 'string' || typeof request.environment !== 'string') return null;
+    const [row] = await this.database.db
+      .select()
+      .from(oauthTokens)
+      .where(and(eq(oauthTokens.tokenHash, request.tokenHash), eq(oauthTokens.environment, request.environment)));
+    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
+    return { kind: row.kind, familyId: row.familyId, record: row.record, expiresAt: row.expiresAt ? row.expiresAt.getTime() : null };
+  }
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { Worker } from 'bullmq';
+import { eq } from 'drizzle-orm';
+import IORedis from 'ioredis';
+import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
+import { Database } from '../database/database';
+import { oauthTokens } from '../database/schema';
+
+/** Writes the Gateways' token jobs to PostgreSQL: the durable copy behind the Redis token store. */
+@Injectable()
+export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('TokenPersistence');
+  private worker?: Worker<TokenPersistJob>;
+
+  constructor(
+    @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
+    private readonly database: Database,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // BullMQ needs a connection that retries forever rather than failing commands.
+    const connection = new IORedis(this.config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+    connection.on('error', () => undefined);
+    this.worker = new Worker<TokenPersistJob>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, concurrency: 8, autorun: true });
+    this.worker.on('failed', (job, err) => this.logger.warn(`token job ${job?.id} failed: ${err.message}`));
+    this.worker.on('error', () => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+  }
+
+  async persist(job: TokenPersistJob): Promise<void> {
+    const db = this.database.db;
+    switch (job.op) {
+      case 'issue':
+        await db
+          .insert(oauthTokens)
+          .values({ tokenHash: job.tokenHash, kind: job.kind, environment: job.environment, familyId: job.familyId, record: job.record, expiresAt: job.expiresAt === null ? null : new Date(job.expiresAt) })
+          .onConflictDoNothing();
+        return;
+      case 'revoke':
+        await db.update(oauthTokens).set({ revokedAt: new Date() }).where(eq(oauthTokens.tokenHash, job.tokenHash));
+        return;
+      case 'revoke-family':
+        await db.update(oauthTokens).set({ revokedAt: new Date() }).where(eq(oauthTokens.familyId, job.familyId));
+        return;
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { TOKEN_LOOKUP, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import { Queue } from 'bullmq';
+import { createHash, randomBytes } from 'node:crypto';
+import { firstValueFrom } from 'rxjs';
+import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { eventually } from './support/processes';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+/** The Manager's side of opaque tokens: durable copies from BullMQ jobs, looked up over the bus. */
+describe('durable token store', () => {
+  let database: TestDatabase;
+  let m: InProcessManager;
+  let queue: Queue<TokenPersistJob>;
+  let bus: ClientProxy;
+  const environment = `tok-${randomBytes(3).toString('hex')}`;
+  const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+  const lookup = (token: string) => firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: hash(token), environment }));
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    m = await startInProcessManager(database);
+    await m.app.startAllMicroservices();
+    queue = new Queue(TOKEN_PERSIST_QUEUE, { connection: { host: '127.0.0.1', port: 6379 } });
+    bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: 6379 } });
+    await bus.connect();
+  });
+
+  afterAll(async () => {
+    await bus?.close();
+    await queue?.close();
+    await m?.close();
+    await database?.drop();
+  });
+
+  it('persists issued tokens and answers lookups until they are revoked', async () => {
+    const access = `at_${randomBytes(16).toString('hex')}`;
+    const refresh = `rt_${randomBytes(16).toString('hex')}`;
+    const family = randomBytes(8).toString('hex');
+    const expiresAt = Date.now() + 60_000;
+    await queue.add('issue', { op: 'issue', tokenHash: hash(access), kind: 'access', environment, familyId: family, record: { subject: 'alice', scope: 'read' }, expiresAt });
+    await queue.add('issue', { op: 'issue', tokenHash: hash(refresh), kind: 'refresh', environment, familyId: family, record: { subject: 'alice' }, expiresAt: null });
+    const found = await eventually(() => lookup(access), (r) => r !== null, { what: 'the durable copy' });
+    expect(found).toEqual({ kind: 'access', familyId: family, record: { subject: 'alice', scope: 'read' }, expiresAt });
+    expect(await lookup(`at_unknown`)).toBeNull();
+    expect(await firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: hash(access), environment: 'elsewhere' }))).toBeNull();
+
+    await queue.add('revoke', { op: 'revoke-family', familyId: family });
+    await eventually(() => lookup(refresh), (r) => r === null, { what: 'family revocation' });
+    expect(await lookup(access)).toBeNull();
+  });
+
+  it('does not return expired tokens and never stores the token itself', async () => {
+    const token = `at_${randomBytes(16).toString('hex')}`;
+    await queue.add('issue', { op: 'issue', tokenHash: hash(token), kind: 'access', environment, familyId: null, record: {}, expiresAt: Date.now() - 1000 });
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = $1', [hash(token)])).rows[0].n, (n) => n === 1, { what: 'the row' });
+      const dump = JSON.stringify((await client.query('SELECT * FROM oauth_tokens')).rows);
+      expect(dump).not.toContain(token);
+    } finally {
+      await client.end();
+    }
+    expect(await lookup(token)).toBeNull();
+  });
+});
