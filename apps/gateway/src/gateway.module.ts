@@ -12,7 +12,12 @@ import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { ClientIpResolver } from './proxy/client-ip';
 import { UpstreamPools } from './proxy/upstream-pools';
+import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
+import { RedisRateLimitStore } from '@idm/policies';
+
+const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
 /**
  * Wires the Gateway. The request-path classes are plain TypeScript built by factories here, so
@@ -24,6 +29,7 @@ export class GatewayModule implements OnApplicationShutdown {
   constructor(
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(CONFIG_REDIS) private readonly redis: Redis,
+    @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis,
   ) {}
 
   static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
@@ -36,11 +42,24 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
         { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
+        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
         {
           provide: ActiveConfiguration,
-          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics) => new ActiveConfiguration(pools, metrics),
-          inject: [UpstreamPools, GatewayMetrics],
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis) => {
+            const rateLog = log.child({ component: 'rate-limit' });
+            let lastReport = 0;
+            return new ActiveConfiguration(pools, metrics, {
+              store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
+              // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
+              onStoreError: (err) => {
+                if (Date.now() - lastReport < 10_000) return;
+                lastReport = Date.now();
+                rateLog.warn({ err: { message: (err as Error)?.message } }, 'rate-limit store unavailable; rules decide (fail open or closed)');
+              },
+            });
+          },
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS],
         },
         {
           provide: ConfigSync,
@@ -50,7 +69,7 @@ export class GatewayModule implements OnApplicationShutdown {
         },
         {
           provide: ProxyRequestHandler,
-          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config),
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
           inject: [ActiveConfiguration, GatewayMetrics],
         },
       ],
@@ -60,5 +79,6 @@ export class GatewayModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.pools.closeAll();
     await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.rateLimitRedis.quit().catch(() => this.rateLimitRedis.disconnect());
   }
 }

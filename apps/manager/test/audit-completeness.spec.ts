@@ -154,6 +154,23 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return f.m.request('POST', `${P}/projects/${proxy.projectId}/credential-requests/${request.id}/reject`);
     },
   },
+  [`put ${P}/projects/{projectId}/credentials/{credentialId}/token-settings`]: {
+    action: 'credential_token_settings.update',
+    run: async (f) => {
+      const p = await f.project();
+      return f.m.request('PUT', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/token-settings`, { grants: ['client_credentials', 'password'], refreshAllowed: true });
+    },
+  },
+  [`delete ${P}/projects/{projectId}/credentials/{credentialId}/token-settings`]: {
+    action: 'credential_token_settings.delete',
+    run: async (f) => {
+      const p = await f.project();
+      const c = await f.credential(p.id);
+      await f.m.request('PUT', `${P}/projects/${p.id}/credentials/${c.id}/token-settings`, {});
+      await clearMarker(f.m);
+      return f.m.request('DELETE', `${P}/projects/${p.id}/credentials/${c.id}/token-settings`);
+    },
+  },
   [`post ${P}/users`]: { action: 'user.create', run: ({ m, s }) => m.request('POST', `${P}/users`, { username: `u${s()}`, password: 'user-password-1' }) },
   [`patch ${P}/users/{userId}`]: { action: 'user.update', run: async (f) => f.m.request('PATCH', `${P}/users/${(await f.user()).id}`, { password: 'user-password-2' }) },
   [`delete ${P}/users/{userId}`]: { action: 'user.delete', run: async (f) => f.m.request('DELETE', `${P}/users/${(await f.user()).id}`) },

@@ -2,6 +2,8 @@ import type { ConfigSnapshot, SnapshotProxy } from '@idm/config-bus';
 import { PasswordVerificationCache } from './basic-auth/password-verification.cache';
 import { BasePathRouter } from './base-path-router';
 import { CredentialDirectory } from './credential-directory';
+import { CredentialRulesStep } from './credential-rules/credential-rules';
+import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
 import { PolicyConfigError } from './policy-config.error';
 import { policyRegistry } from './registry';
@@ -47,6 +49,10 @@ export interface CompileOptions {
   now?: () => number;
   /** Pass one long-lived cache so verified passwords survive revision changes. */
   passwordCache?: PasswordVerificationCache;
+  /** Counters for rate limits and quotas (per credential and the rate-limit policy). */
+  rateLimitStore?: RateLimitStore | null;
+  /** Told about every failed store call (e.g. to count and log it). */
+  onRateLimitStoreError?: (err: unknown) => void;
 }
 
 /**
@@ -54,8 +60,9 @@ export interface CompileOptions {
  * the credential directory. Runs once per revision; nothing here is re-parsed per request.
  */
 export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOptions = {}): CompiledEnvironment {
-  const directory = CredentialDirectory.fromSnapshot(snapshot);
-  const shared = { directory, passwordCache: options.passwordCache ?? new PasswordVerificationCache(), now: options.now ?? Date.now };
+  const rateLimits = { rateLimitStore: options.rateLimitStore ?? null, onRateLimitStoreError: options.onRateLimitStoreError ?? (() => {}) };
+  const directory = CredentialDirectory.fromSnapshot(snapshot, rateLimits);
+  const shared = { directory, passwordCache: options.passwordCache ?? new PasswordVerificationCache(), now: options.now ?? Date.now, ...rateLimits };
   const problems: CompileProblem[] = [];
   const proxies = snapshot.proxies.map((proxy) => {
     const compiled = compileProxy(proxy, { ...shared, proxy });
@@ -86,6 +93,8 @@ function compileProxy(proxy: SnapshotProxy, deps: PolicyCompileDeps): CompiledPr
   try {
     upstream = parseUpstream(proxy.upstreamUrl);
     policies = validatePolicySpecs(proxy.policies).map((spec) => policyRegistry.get(spec.type)!.compile(spec.config, deps));
+    const firstAuthentication = policies.findIndex((p) => p.authenticates === true);
+    if (firstAuthentication >= 0) policies.splice(firstAuthentication + 1, 0, new CredentialRulesStep(proxy, deps.now));
   } catch (err) {
     const reason = err instanceof PolicyConfigError || err instanceof TypeError ? err.message : String(err);
     unavailable = Object.freeze({ status: 503, code: 'proxy_unavailable', message: `This API is misconfigured on the gateway: ${reason}` });

@@ -1,4 +1,5 @@
 import type { ConfigSnapshot, SnapshotCredential } from '@idm/config-bus';
+import { CredentialRules, type CredentialRulesDeps } from './credential-rules/credential-rules';
 
 /**
  * The credentials of one snapshot revision, indexed for the request path. Built once per
@@ -14,6 +15,8 @@ export interface DirectoryCredential {
   readonly enabled: boolean;
   /** Epoch milliseconds, or null when it never expires. */
   readonly expiresAt: number | null;
+  /** Authorization rules applied after authentication; null when it has none. */
+  readonly rules: CredentialRules | null;
 }
 
 export interface DirectoryApiKey {
@@ -27,7 +30,7 @@ export class CredentialDirectory {
   private readonly byApiKeyHash = new Map<string, DirectoryApiKey>();
   private readonly byProjectUsername = new Map<string, DirectoryCredential>();
 
-  constructor(credentials: readonly SnapshotCredential[]) {
+  constructor(credentials: readonly SnapshotCredential[], rulesDeps: CredentialRulesDeps = { rateLimitStore: null, onRateLimitStoreError: () => {} }) {
     for (const c of credentials) {
       const credential: DirectoryCredential = Object.freeze({
         id: c.id,
@@ -36,6 +39,7 @@ export class CredentialDirectory {
         passwordHash: c.passwordHash,
         enabled: c.enabled,
         expiresAt: parseExpiry(c.expiresAt),
+        rules: CredentialRules.compile(c.id, c.access ?? {}, rulesDeps),
       });
       this.byProjectUsername.set(projectUsernameKey(c.projectId, c.username), credential);
       for (const k of c.apiKeys) {
@@ -44,8 +48,8 @@ export class CredentialDirectory {
     }
   }
 
-  static fromSnapshot(snapshot: Pick<ConfigSnapshot, 'credentials'>): CredentialDirectory {
-    return new CredentialDirectory(snapshot.credentials);
+  static fromSnapshot(snapshot: Pick<ConfigSnapshot, 'credentials'>, rulesDeps?: CredentialRulesDeps): CredentialDirectory {
+    return new CredentialDirectory(snapshot.credentials, rulesDeps);
   }
 
   /** `hash` is the SHA-256 hex of the presented key (see `hashApiKey`). */

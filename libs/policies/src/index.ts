@@ -8,3 +8,8 @@ export { validatePolicySpecs, type PolicySpecInput } from './validate-policy-spe
 export { compileEnvironment, type CompiledEnvironment, type CompiledProxy, type CompileOptions, type CompileProblem } from './compiled-environment';
 export { apiKeyConfigSchema, type ApiKeyConfig } from './api-key/schema';
 export { basicAuthConfigSchema, type BasicAuthConfig } from './basic-auth/schema';
+export { rateLimitConfigSchema, type RateLimitConfig } from './rate-limit/schema';
+export type { RateLimitStore, RateLimitCounter, RateLimitVerdict } from './rate-limit/rate-limit.store';
+export { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store';
+export { CredentialRules } from './credential-rules/credential-rules';
+export { endpointPatternToRegExp } from './credential-rules/acl.rule';

@@ -92,6 +92,8 @@ export interface PolicyCompileDeps {
   passwordCache: PasswordVerificationCache;
   /** Shared counters for rate limits and quotas; null when the host has none (such policies then fail to compile). */
   rateLimitStore: RateLimitStore | null;
+  /** Called when the store failed to answer (the rule's fail-open/closed setting decides the request). */
+  onRateLimitStoreError: (err: unknown) => void;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now: () => number;
 }

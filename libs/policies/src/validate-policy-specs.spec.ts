@@ -27,6 +27,6 @@ describe('validatePolicySpecs', () => {
   });
 
   it('lists the known types', () => {
-    expect(policyTypes().sort()).toEqual(['api-key', 'basic-auth']);
+    expect(policyTypes().sort()).toEqual(['api-key', 'basic-auth', 'rate-limit']);
   });
 });

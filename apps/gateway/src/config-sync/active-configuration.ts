@@ -1,5 +1,5 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
-import { compileEnvironment, PasswordVerificationCache, type CompiledEnvironment, type CompiledProxy } from '@idm/policies';
+import { compileEnvironment, PasswordVerificationCache, type CompiledEnvironment, type CompiledProxy, type RateLimitStore } from '@idm/policies';
 import type { Pool } from 'undici';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import type { UpstreamPools } from '../proxy/upstream-pools';
@@ -31,6 +31,7 @@ export class ActiveConfiguration {
   constructor(
     private readonly pools: UpstreamPools,
     private readonly metrics: GatewayMetrics,
+    private readonly rateLimits: { store: RateLimitStore | null; onStoreError?: (err: unknown) => void } = { store: null },
   ) {}
 
   get current(): ServingConfig | null {
@@ -42,7 +43,14 @@ export class ActiveConfiguration {
   }
 
   activate(snapshot: ConfigSnapshot): ServingConfig {
-    const compiled = compileEnvironment(snapshot, { passwordCache: this.passwordCache });
+    const compiled = compileEnvironment(snapshot, {
+      passwordCache: this.passwordCache,
+      rateLimitStore: this.rateLimits.store,
+      onRateLimitStoreError: (err) => {
+        this.metrics.rateLimitStoreErrors.inc();
+        this.rateLimits.onStoreError?.(err);
+      },
+    });
     const routes = new Map<CompiledProxy, ProxyRoute>();
     for (const proxy of compiled.proxies) {
       const pool = proxy.unavailable || !proxy.upstreamOrigin ? null : this.pools.acquire(proxy.upstreamOrigin);

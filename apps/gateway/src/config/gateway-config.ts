@@ -1,3 +1,4 @@
+import { cidr } from '@idm/domain';
 import { z } from 'zod';
 
 /**
@@ -19,6 +20,23 @@ const envSchema = z.object({
    * client could forge its address and the protocol the upstream sees.
    */
   GATEWAY_TRUST_PROXY: bool.default(false),
+  /**
+   * Header that carries the client address through trusted proxies (usually x-forwarded-for);
+   * unset: the socket's peer address is the client IP (what IP groups and geo rules see).
+   */
+  GATEWAY_CLIENT_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').transform((h) => h.toLowerCase()).optional(),
+  /**
+   * Which entry of that header is the client: "last" = the nearest address not in
+   * GATEWAY_TRUSTED_PROXIES (cannot be forged by the client); "first" = the leftmost entry
+   * (only when every proxy in the chain is trusted to overwrite the header).
+   */
+  GATEWAY_CLIENT_IP_POSITION: z.enum(['first', 'last']).default('last'),
+  /** Comma-separated addresses/CIDRs of proxies whose client IP header is believed; anyone else's is ignored. */
+  GATEWAY_TRUSTED_PROXIES: z.string().default(''),
+  /** Redis for rate-limit counters (defaults to REDIS_URL). */
+  RATE_LIMIT_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** A rate-limit check slower than this counts as "Redis unavailable" (the rule's fail open/closed applies). */
+  RATE_LIMIT_TIMEOUT_MS: integer(1, 60_000).default(250),
   /** Largest request body forwarded upstream, in bytes (10 MiB: generous for APIs, bounded for abuse). */
   GATEWAY_BODY_LIMIT: integer(0, 1024 ** 3).default(10 * 1024 * 1024),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
@@ -44,6 +62,8 @@ export type GatewayConfig = Readonly<{
   trustProxy: boolean;
   bodyLimit: number;
   redisUrl: string;
+  clientIp: Readonly<{ header: string | null; position: 'first' | 'last'; trustedProxies: readonly string[] }>;
+  rateLimit: Readonly<{ redisUrl: string; timeoutMs: number }>;
   logLevel: string;
   upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number }>;
   configPollIntervalMs: number;
@@ -65,6 +85,9 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) throw new GatewayConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   const e = parsed.data;
+  const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',').map((t) => t.trim()).filter(Boolean);
+  const badHops = trustedProxies.filter((t) => !cidr.safeParse(t).success);
+  if (badHops.length) throw new GatewayConfigError([`GATEWAY_TRUSTED_PROXIES: not an address or CIDR: ${badHops.join(', ')}`]);
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
@@ -72,6 +95,8 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     trustProxy: e.GATEWAY_TRUST_PROXY,
     bodyLimit: e.GATEWAY_BODY_LIMIT,
     redisUrl: e.REDIS_URL,
+    clientIp: Object.freeze({ header: e.GATEWAY_CLIENT_IP_HEADER ?? null, position: e.GATEWAY_CLIENT_IP_POSITION, trustedProxies: Object.freeze(trustedProxies) }),
+    rateLimit: Object.freeze({ redisUrl: e.RATE_LIMIT_REDIS_URL ?? e.REDIS_URL, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }),
     logLevel: e.LOG_LEVEL,
     upstream: Object.freeze({
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -31,6 +31,12 @@ export class GatewayMetrics {
     labelNames: ['mode'] as const,
     registers: [this.registry],
   });
+  /** Rate-limit checks Redis did not answer; each was decided by the rule's fail-open/closed setting. */
+  readonly rateLimitStoreErrors = new Counter({
+    name: 'idm_gateway_rate_limit_store_errors_total',
+    help: 'Rate-limit checks that could not reach Redis (decided by the rule: fail open or closed)',
+    registers: [this.registry],
+  });
   /** Responses that matched no proxy (404) or came before any config was loaded. */
   readonly unmatched: ProxyMetrics;
 

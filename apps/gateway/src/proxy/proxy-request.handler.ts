@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/gateway-config';
 import type { ActiveConfiguration, ProxyRoute } from '../config-sync/active-configuration';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
+import type { ClientIpResolver } from './client-ip';
 import { writeProxyError } from './proxy-error.reply';
 import { limitChunkedBody } from './request-body-limit';
 import { hasDotSegment } from './request-path';
@@ -23,6 +24,7 @@ export class ProxyRequestHandler {
     private readonly active: ActiveConfiguration,
     private readonly metrics: GatewayMetrics,
     private readonly config: Pick<GatewayConfig, 'trustProxy' | 'bodyLimit'>,
+    private readonly clientIp: ClientIpResolver | null = null,
   ) {}
 
   readonly handle = (request: FastifyRequest, reply: FastifyReply): void => {
@@ -60,7 +62,8 @@ export class ProxyRequestHandler {
       return this.fail(request, res, metrics, 413, 'payload_too_large', `The request body exceeds ${this.config.bodyLimit} bytes`);
     }
 
-    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp: request.ip });
+    const clientIp = this.clientIp === null ? request.ip : this.clientIp.resolve(raw.socket.remoteAddress ?? '', raw.headers);
+    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp });
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
       return outcome.then((rejection) => (rejection === undefined ? this.forward(request, res, route, remainder, ctx) : this.reject(request, res, route, rejection)));
@@ -78,6 +81,8 @@ export class ProxyRequestHandler {
       trustProxy: this.config.trustProxy,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
+    // Headers for the client (e.g. RateLimit-*); writeHead merges them with the upstream's.
+    if (ctx.responseHeaders !== null) for (const name in ctx.responseHeaders) res.setHeader(name, ctx.responseHeaders[name]);
     new UpstreamExchange(request, res, route).send(path, raw.method!, headers, this.bodyOf(request));
   }
 

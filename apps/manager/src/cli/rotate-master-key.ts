@@ -22,7 +22,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`rotate-master-key failed: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
-  process.exit(1);
-});
+main().then(
+  // Exit explicitly: background connections (Redis, BullMQ) must not keep a finished command alive.
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`rotate-master-key failed: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,54 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GatewayConfig } from '../config/gateway-config';
+
+/**
+ * The client address that IP-group and geo rules see. A forwarded-for header is believed only
+ * when the peer that connected to us is a trusted proxy; otherwise anyone could claim any
+ * address. "last" walks the header from the right past trusted hops and takes the first
+ * address it does not trust (what the nearest trusted proxy saw); "first" takes the leftmost.
+ * An entry that is not an IP address ends the walk at the last trustworthy address.
+ */
+export class ClientIpResolver {
+  private readonly trusted: BlockList;
+
+  constructor(private readonly config: GatewayConfig['clientIp']) {
+    this.trusted = new BlockList();
+    for (const entry of config.trustedProxies) {
+      const [address, prefix] = entry.split('/');
+      const family = isIPv4(address) ? 'ipv4' : 'ipv6';
+      if (prefix === undefined) this.trusted.addAddress(address, family);
+      else this.trusted.addSubnet(address, Number(prefix), family);
+    }
+  }
+
+  /** True when a header is configured at all (otherwise the peer address is used as is). */
+  get enabled(): boolean {
+    return this.config.header !== null;
+  }
+
+  resolve(peer: string, headers: IncomingHttpHeaders): string {
+    const raw = headers[this.config.header!];
+    if (raw === undefined || !this.isTrusted(peer)) return peer;
+    const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
+    if (this.config.position === 'first') {
+      const first = entries[0].trim();
+      return isIP(first) ? first : peer;
+    }
+    let nearest = peer;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i].trim();
+      if (!isIP(entry)) return nearest;
+      nearest = entry;
+      if (!this.isTrusted(entry)) return entry;
+    }
+    return nearest;
+  }
+
+  private isTrusted(address: string): boolean {
+    const plain = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+    return this.trusted.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
+  }
+}
+
+const isIP = (value: string) => isIPv4(value) || isIPv6(value);
