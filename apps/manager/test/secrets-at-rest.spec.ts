@@ -102,7 +102,7 @@ describe('secrets at rest', () => {
     for (const [where, text] of Object.entries(haystacks)) {
       // PEM bodies are checked past the 48-char header every P-256 PKCS#8 key shares.
       const flat = text.replace(/\\n|\n/g, '');
-      for (const [name, secret] of Object.entries({ ...secrets, signingKeyPem: pemBody(secrets.signingKeyPem).slice(48) ...Object.fromEntries(apiKeys.map((k, i) => [`apiKey${i}`, k])) })) {
+      for (const [name, secret] of Object.entries({ ...secrets, signingKeyPem: pemBody(secrets.signingKeyPem).slice(48), ...Object.fromEntries(apiKeys.map((k, i) => [`apiKey${i}`, k])) })) {
         if (flat.includes(secret.slice(0, 64))) throw new Error(`${name} found in ${where}`);
       }
     }
