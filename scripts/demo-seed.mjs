@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
+
 // Seeds the `npm start` demo through the Manager's own REST API (idempotent across restarts):
 // environment `dev`, project `demo`, proxy `/demo` (api-key) in front of the echo upstream, and
 // credential `demo-client` whose API key is issued once and kept in ./.data/demo.json.
+// Token service demo: the environment's signing key, proxy `/demo-jwt` (jwt-auth) and credential
+// `demo-oauth-client` allowed client_credentials and password grants through `/credential`.
 export async function seedDemo({ managerUrl, username, password, echoUrl, previous }) {
   const api = async (method, path, body, token) => {
     const res = await fetch(`${managerUrl}/api/v1${path}`, {
@@ -38,5 +42,41 @@ export async function seedDemo({ managerUrl, username, password, echoUrl, previo
   } else if (!apiKey || !credential.apiKeys.some((k) => apiKey.startsWith(k.prefix + '_'))) {
     apiKey = (await call('POST', `${credentials}/${credential.id}/api-keys`, {})).key;
   }
-  return { environment: environment.name, project: project.name, proxyBasePath: '/demo', apiKey };
+  const oauthClient = await seedTokenDemo({ call, environment, project, echoUrl, previous });
+  return { environment: environment.name, project: project.name, proxyBasePath: '/demo', apiKey, oauthClient };
+}
+
+async function seedTokenDemo({ call, environment, project, echoUrl, previous }) {
+  const keys = `/environments/${environment.id}/signing-keys`;
+  if ((await call('GET', keys)).length === 0) await call('POST', keys, { algorithm: 'RS256' });
+  const proxies = `/projects/${project.id}/proxies`;
+  if (!(await call('GET', proxies)).some((p) => p.name === 'demo-jwt')) {
+    await call('POST', proxies, {
+      name: 'demo-jwt',
+      basePath: '/demo-jwt',
+      upstreamUrl: echoUrl,
+      methods: ['GET', 'POST'],
+      policies: [{ type: 'jwt-auth', config: {} }],
+      environments: [environment.name],
+    });
+  }
+  const credentials = `/projects/${project.id}/credentials`;
+  const username = 'demo-oauth-client';
+  // The secret is chosen here (credentials never show passwords again), so it is kept in demo.json.
+  const kept = previous?.oauthClient;
+  let credential = (await call('GET', credentials)).find((c) => c.username === username);
+  let clientSecret = kept?.clientSecret;
+  if (!credential || !clientSecret) {
+    clientSecret = randomBytes(18).toString('base64url');
+    credential = credential
+      ? await call('PATCH', `${credentials}/${credential.id}`, { password: clientSecret })
+      : await call('POST', credentials, { username, password: clientSecret, issueApiKey: false, roles: ['demo'] });
+  }
+  await call('PUT', `${credentials}/${credential.id}/token-settings`, {
+    grants: ['client_credentials', 'password', 'refresh_token'],
+    refreshAllowed: true,
+    scopes: ['read', 'write'],
+    scopeMode: 'lenient',
+  });
+  return { clientId: credential.id, clientSecret, username, password: clientSecret };
 }

@@ -90,7 +90,7 @@ async function main() {
   });
   writeFileSync(
     demoFile,
-    JSON.stringify({ managerUrl, gatewayUrl, admin: { username: adminUsername, password: adminPassword }, apiKey: demo.apiKey, curl }, null, 2) + '\n',
+    JSON.stringify({ managerUrl, gatewayUrl, admin: { username: adminUsername, password: adminPassword }, apiKey: demo.apiKey, curl, oauthClient: demo.oauthClient }, null, 2) + '\n',
     { mode: 0o600 },
   );
   console.log(
@@ -103,6 +103,7 @@ async function main() {
       `  Demo API key         ${demo.apiKey}   (shown once; also in .data/demo.json)`,
       '',
       `  Try it:  ${curl}`,
+      `  Tokens:  .data/demo.json has oauthClient; see README "Tokens in the demo"`,
       '',
       '  Ctrl-C stops everything.',
       '',

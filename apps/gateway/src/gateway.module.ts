@@ -15,7 +15,12 @@ import { ProxyRequestHandler } from './proxy/proxy-request.handler';
 import { ClientIpResolver } from './proxy/client-ip';
 import { UpstreamPools } from './proxy/upstream-pools';
 import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
+import { createAuthenticationDependencies } from './proxy/authentication-dependencies';
 import { RedisRateLimitStore } from '@idm/policies';
+import type { SecretBox } from '@idm/domain';
+import { GatewayTokenStore } from './token-service/gateway-token-store';
+import { CredentialTokenController } from './token-service/token.controller';
+import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
@@ -35,7 +40,7 @@ export class GatewayModule implements OnApplicationShutdown {
   static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [HealthController, MetricsController, ConfigChangedController],
+      controllers: [HealthController, MetricsController, ConfigChangedController, CredentialTokenController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },
@@ -46,7 +51,7 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
         {
           provide: ActiveConfiguration,
-          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis) => {
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore) => {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
@@ -57,9 +62,13 @@ export class GatewayModule implements OnApplicationShutdown {
                 lastReport = Date.now();
                 rateLog.warn({ err: { message: (err as Error)?.message } }, 'rate-limit store unavailable; rules decide (fail open or closed)');
               },
-            });
+            }, {
+              secrets,
+              opaqueTokens: tokens,
+              onKeyProblems: (problems) => log.error({ problems }, 'signing keys of this revision could not be opened; tokens signed with them are refused'),
+            }, createAuthenticationDependencies(config, rateLimitRedis, log));
           },
-          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS],
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, GATEWAY_SECRETS, GatewayTokenStore],
         },
         {
           provide: ConfigSync,
@@ -72,6 +81,7 @@ export class GatewayModule implements OnApplicationShutdown {
           useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
           inject: [ActiveConfiguration, GatewayMetrics],
         },
+        ...tokenServiceProviders(config, log),
       ],
     };
   }

@@ -116,7 +116,7 @@ describe('secrets at rest', () => {
     const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'apps/manager/dist/cli/rotate-master-key.js')], {
       env: { ...process.env, DATABASE_URL: database.url, IDM_ADMIN_PASSWORD: 'correct-horse-battery', IDM_MASTER_KEYS: `${K2},${K1}`, REDIS_URL, LOG_LEVEL: 'warn' },
     });
-    expect(stdout).toContain("re-encrypted 2 secret(s) under master key 'k2'"); // the metadata secret and the signing key
+    expect(stdout).toContain("re-encrypted 3 secret(s) under master key 'k2'"); // the metadata secret, the digest HA1 and the signing key
     const dump = await dumpDatabase(database.url!);
     expect(dump).toContain('enc:v1:k2:');
     expect(dump).not.toContain('enc:v1:k1:');

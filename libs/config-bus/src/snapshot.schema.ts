@@ -47,6 +47,13 @@ export const snapshotCredentialSchema = z.object({
   access: z.record(z.string(), z.unknown()).default({}),
   /** Token service settings (`TokenSettings` from @idm/domain); null = no tokens for this credential. */
   tokenSettings: z.record(z.string(), z.unknown()).nullable().default(null),
+  /**
+   * Digest HA1 values of the password for the installation's digest realm, sealed (`enc:v1:...`,
+   * JSON `{realm, "SHA-256", "MD5"}` inside); null when the credential has no password for Digest.
+   */
+  digestHa1: z.string().nullable().default(null),
+  /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
+  truststore: z.array(z.string()).default([]),
 });
 
 /** Token signing keys of the environment; the private key stays sealed until a Gateway opens it. */

@@ -155,6 +155,16 @@ export const credentialAccessSchema = z.strictObject({
 });
 export type CredentialAccess = z.output<typeof credentialAccessSchema>;
 
+/**
+ * The realm every Digest HA1 is computed for (H(username:realm:password) needs it when the
+ * password is set, long before a request names a proxy): one realm per installation.
+ */
+export const DIGEST_REALM = 'identity-manager';
+
+const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+/** One PEM certificate per entry (parsed by the Gateway at compile time; a bad one fails closed there). */
+const truststore = z.array(z.string().max(16_384).regex(PEM_CERTIFICATE, 'must be one PEM certificate (-----BEGIN CERTIFICATE----- ...)')).max(20);
+
 export const createCredentialSchema = z.strictObject({
   username,
   password: password.optional(),
@@ -171,6 +181,8 @@ export const createCredentialSchema = z.strictObject({
   metadata: metadata.default([]),
   /** Authorization rules applied after authentication (ACL, IP, geo, time, rate limits). */
   access: credentialAccessSchema.default({}),
+  /** CA certificates (PEM) a client certificate must chain to when mtls-auth validates. */
+  truststore: truststore.optional(),
 });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
@@ -184,6 +196,8 @@ export const updateCredentialSchema = z.strictObject({
   metadata: metadata.optional(),
   /** Replaces all rules; `{}` removes them. */
   access: credentialAccessSchema.optional(),
+  /** Replaces the truststore; `[]` empties it. */
+  truststore: truststore.optional(),
 });
 /** Keyset pagination by username: pass the last username of a page as `after`. */
 export const listCredentialsQuerySchema = z.strictObject({
@@ -223,6 +237,8 @@ export interface Credential {
   /** Secret entries come back without their value. */
   metadata: (Omit<MetadataEntry, 'value'> & { value?: string })[];
   access: CredentialAccess;
+  /** CA certificates (PEM, public) for mtls-auth. */
+  truststore: string[];
   expiresAt: string | null;
   apiKeys: ApiKeyInfo[];
   createdAt: string;

@@ -4,7 +4,8 @@ import { BasePathRouter } from './base-path-router';
 import { CredentialDirectory } from './credential-directory';
 import { CredentialRulesStep } from './credential-rules/credential-rules';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
-import type { Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
+import type { SigningKeyRing } from '@idm/tokens';
+import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
 import { PolicyConfigError } from './policy-config.error';
 import { policyRegistry } from './registry';
 import { validatePolicySpecs } from './validate-policy-specs';
@@ -53,6 +54,14 @@ export interface CompileOptions {
   rateLimitStore?: RateLimitStore | null;
   /** Told about every failed store call (e.g. to count and log it). */
   onRateLimitStoreError?: (err: unknown) => void;
+  /** Opens sealed snapshot values (digest HA1); without it digest-auth proxies fail closed. */
+  secrets?: PolicyCompileDeps['secrets'];
+  /** Digest nonce key and nonce-count store; without it digest-auth proxies fail closed. */
+  digest?: PolicyCompileDeps['digest'];
+  /** The revision's signing keys, opened by the host (jwt-auth verifies with them). */
+  keyRing?: SigningKeyRing;
+  /** Opaque token store for oauth2-auth. */
+  opaqueTokens?: OpaqueTokenLookup | null;
 }
 
 /**
@@ -62,7 +71,17 @@ export interface CompileOptions {
 export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOptions = {}): CompiledEnvironment {
   const rateLimits = { rateLimitStore: options.rateLimitStore ?? null, onRateLimitStoreError: options.onRateLimitStoreError ?? (() => {}) };
   const directory = CredentialDirectory.fromSnapshot(snapshot, rateLimits);
-  const shared = { directory, passwordCache: options.passwordCache ?? new PasswordVerificationCache(), now: options.now ?? Date.now, ...rateLimits };
+  const shared = {
+    directory,
+    passwordCache: options.passwordCache ?? new PasswordVerificationCache(),
+    now: options.now ?? Date.now,
+    ...rateLimits,
+    secrets: options.secrets ?? null,
+    digest: options.digest ?? null,
+    keyRing: options.keyRing,
+    opaqueTokens: options.opaqueTokens ?? null,
+    environment: snapshot.environment,
+  };
   const problems: CompileProblem[] = [];
   const proxies = snapshot.proxies.map((proxy) => {
     const compiled = compileProxy(proxy, { ...shared, proxy });

@@ -17,6 +17,12 @@ export interface DirectoryCredential {
   readonly expiresAt: number | null;
   /** Authorization rules applied after authentication; null when it has none. */
   readonly rules: CredentialRules | null;
+  /** Sealed digest HA1 record (opened by digest-auth when used), or null. */
+  readonly digestHa1: string | null;
+  /** PEM CA certificates for mtls-auth validation. */
+  readonly truststore: readonly string[];
+  /** Roles forwarded upstream and checked by bearer-token policies. */
+  readonly roles: readonly string[];
 }
 
 export interface DirectoryApiKey {
@@ -29,6 +35,7 @@ export interface DirectoryApiKey {
 export class CredentialDirectory {
   private readonly byApiKeyHash = new Map<string, DirectoryApiKey>();
   private readonly byProjectUsername = new Map<string, DirectoryCredential>();
+  private readonly byId = new Map<string, DirectoryCredential>();
 
   constructor(credentials: readonly SnapshotCredential[], rulesDeps: CredentialRulesDeps = { rateLimitStore: null, onRateLimitStoreError: () => {} }) {
     for (const c of credentials) {
@@ -40,7 +47,11 @@ export class CredentialDirectory {
         enabled: c.enabled,
         expiresAt: parseExpiry(c.expiresAt),
         rules: CredentialRules.compile(c.id, c.access ?? {}, rulesDeps),
+        digestHa1: c.digestHa1 ?? null,
+        truststore: Object.freeze([...(c.truststore ?? [])]),
+        roles: Object.freeze([...(c.roles ?? [])]),
       });
+      this.byId.set(c.id, credential);
       this.byProjectUsername.set(projectUsernameKey(c.projectId, c.username), credential);
       for (const k of c.apiKeys) {
         this.byApiKeyHash.set(k.hash, Object.freeze({ id: k.id, prefix: k.prefix, expiresAt: parseExpiry(k.expiresAt), credential }));
@@ -59,6 +70,11 @@ export class CredentialDirectory {
 
   findCredential(projectId: string, username: string): DirectoryCredential | undefined {
     return this.byProjectUsername.get(projectUsernameKey(projectId, username));
+  }
+
+  /** Bearer tokens name their credential by id; a deleted credential is simply absent. */
+  findById(credentialId: string): DirectoryCredential | undefined {
+    return this.byId.get(credentialId);
   }
 }
 

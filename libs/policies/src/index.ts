@@ -13,3 +13,11 @@ export type { RateLimitStore, RateLimitCounter, RateLimitVerdict } from './rate-
 export { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store';
 export { CredentialRules } from './credential-rules/credential-rules';
 export { endpointPatternToRegExp } from './credential-rules/acl.rule';
+export type { OpaqueTokenLookup } from './policy';
+export { jwtAuthConfigSchema, type JwtAuthConfig } from './jwt-auth/schema';
+export { oauth2AuthConfigSchema, type OAuth2AuthConfig } from './oauth2-auth/schema';
+export { digestAuthConfigSchema, type DigestAuthConfig } from './digest-auth/schema';
+export { computeDigestHa1, type DigestHa1Record } from './digest-auth/digest-ha1';
+export { type DigestNonceStore, InMemoryDigestNonceStore } from './digest-auth/digest-nonce.store';
+export { RedisDigestNonceStore } from './digest-auth/redis-digest-nonce.store';
+export { base64AuthConfigSchema, type Base64AuthConfig } from './base64-auth/schema';

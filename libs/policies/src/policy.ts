@@ -2,6 +2,14 @@ import type { z } from 'zod';
 import type { CredentialDirectory, DirectoryCredential } from './credential-directory';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
+import type { DigestNonceStore } from './digest-auth/digest-nonce.store';
+import type { OpaqueTokenRecord, SigningKeyRing } from '@idm/tokens';
+
+/** Live opaque access tokens, as the oauth2-auth policy needs them (the Gateway's token store). */
+export interface OpaqueTokenLookup {
+  /** null: unknown, expired or revoked. Throws TokenStoreUnavailable when the store cannot answer. */
+  lookup(token: string): Promise<OpaqueTokenRecord | null>;
+}
 
 /** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
 export interface Identity {
@@ -24,6 +32,11 @@ export interface RequestContext {
   /** Raw query string without the leading "?"; a policy may rewrite it (e.g. to strip a key). */
   query: string;
   readonly clientIp: string;
+  /**
+   * The connection the request came on (a TLSSocket on the HTTPS listener: mtls-auth reads the
+   * client certificate from it only when it runs); null where there is none (unit tests).
+   */
+  readonly socket: import('node:net').Socket | null;
   identity: Identity | null;
   /**
    * The credential the request authenticated as (set together with `identity`), so the
@@ -44,6 +57,7 @@ export function createRequestContext(init: {
   headers: Record<string, string | string[] | undefined>;
   query: string;
   clientIp: string;
+  socket?: import('node:net').Socket | null;
 }): RequestContext {
   // A literal of fixed shape (not a spread): this runs on every request.
   return {
@@ -52,6 +66,7 @@ export function createRequestContext(init: {
     headers: init.headers,
     query: init.query,
     clientIp: init.clientIp,
+    socket: init.socket ?? null,
     identity: null,
     credential: null,
     responseHeaders: null,
@@ -65,7 +80,7 @@ export interface PolicyRejection {
   status: number;
   code: string;
   message: string;
-  headers?: Readonly<Record<string, string>>;
+  headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 /** `undefined` means "continue with the next policy". */
@@ -96,6 +111,16 @@ export interface PolicyCompileDeps {
   onRateLimitStoreError: (err: unknown) => void;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now: () => number;
+  /** Opens SecretBox envelopes from the snapshot (digest HA1); absent: such policies fail to compile. */
+  secrets?: { open(sealed: string): string } | null;
+  /** Digest nonce signing key (shared by the installation's Gateways) and nonce-count store. */
+  digest?: { nonceKey: Buffer; nonceStore: DigestNonceStore } | null;
+  /** The environment's signing keys (jwt-auth); absent or empty: no JWT can verify. */
+  keyRing?: SigningKeyRing;
+  /** The environment's opaque token store (oauth2-auth); absent: such policies fail to compile. */
+  opaqueTokens?: OpaqueTokenLookup | null;
+  /** Environment name, which opaque tokens are bound to. */
+  environment?: string;
 }
 
 export interface PolicyDefinition<Schema extends z.ZodType = z.ZodType> {

@@ -13,8 +13,11 @@ import { VerifiedTokenCache } from './verified-token-cache';
  * beyond the skew is refused. Every failure is returned as a TokenRejection, never thrown.
  */
 export interface JwtVerifierOptions {
-  /** Accepted `iss` value(s). */
-  issuer: string | readonly string[];
+  /**
+   * Accepted `iss` value(s), or a predicate for issuers that are only known as a pattern (the
+   * Gateway's issuer URL follows the host a client used, see the token service).
+   */
+  issuer: string | readonly string[] | ((iss: string) => boolean);
   /** Accepted `aud` value(s); the token must name at least one. Omitted: `aud` is not checked. */
   audience?: string | readonly string[];
   /** Tolerance for exp/nbf/iat between gateways' clocks. Default 30. */
@@ -39,7 +42,7 @@ function reject(reason: TokenRejectionReason): JwtVerification {
 }
 
 export class JwtVerifier {
-  private readonly issuers: ReadonlySet<string>;
+  private readonly acceptsIssuer: (iss: string) => boolean;
   private readonly audiences: ReadonlySet<string> | null;
   private readonly skew: number;
   private readonly maxTokenLength: number;
@@ -50,7 +53,12 @@ export class JwtVerifier {
     private keyRing: SigningKeyRing,
     options: JwtVerifierOptions,
   ) {
-    this.issuers = new Set(typeof options.issuer === 'string' ? [options.issuer] : options.issuer);
+    const issuer = options.issuer;
+    if (typeof issuer === 'function') this.acceptsIssuer = issuer;
+    else {
+      const issuers: ReadonlySet<string> = new Set(typeof issuer === 'string' ? [issuer] : issuer);
+      this.acceptsIssuer = (iss) => issuers.has(iss);
+    }
     this.audiences = options.audience === undefined ? null : new Set(typeof options.audience === 'string' ? [options.audience] : options.audience);
     this.skew = options.clockSkewSeconds ?? 30;
     this.maxTokenLength = options.maxTokenLength ?? 8192;
@@ -100,7 +108,7 @@ export class JwtVerifier {
   }
 
   private partyRejection(claims: JwtClaims): TokenRejectionReason | null {
-    if (typeof claims.iss !== 'string' || !this.issuers.has(claims.iss)) return 'wrong_issuer';
+    if (typeof claims.iss !== 'string' || !this.acceptsIssuer(claims.iss)) return 'wrong_issuer';
     if (!this.audiences) return null;
     const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
     return aud.some((a) => this.audiences!.has(a)) ? null : 'wrong_audience';

@@ -1,5 +1,6 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
-import { compileEnvironment, PasswordVerificationCache, type CompiledEnvironment, type CompiledProxy, type RateLimitStore } from '@idm/policies';
+import { compileEnvironment, PasswordVerificationCache, type CompileOptions, type CompiledEnvironment, type CompiledProxy, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
+import { SigningKeyRing, type KeyRingProblem, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import type { UpstreamPools } from '../proxy/upstream-pools';
@@ -15,7 +16,17 @@ export interface ProxyRoute {
 export interface ServingConfig {
   readonly snapshot: ConfigSnapshot;
   readonly compiled: CompiledEnvironment;
+  /** The revision's signing keys, opened once (token service signs, jwt-auth verifies). */
+  readonly keyRing: SigningKeyRing;
   route(path: string): ProxyRoute | undefined;
+}
+
+/** What the token pieces need from a revision: a way to open sealed keys, and the opaque token store. */
+export interface TokenDependencies {
+  secrets: SecretOpener;
+  opaqueTokens: OpaqueTokenLookup | null;
+  /** Keys that could not be imported (loud log; the revision serves without them). */
+  onKeyProblems?: (problems: KeyRingProblem[]) => void;
 }
 
 /**
@@ -32,6 +43,9 @@ export class ActiveConfiguration {
     private readonly pools: UpstreamPools,
     private readonly metrics: GatewayMetrics,
     private readonly rateLimits: { store: RateLimitStore | null; onStoreError?: (err: unknown) => void } = { store: null },
+    private readonly tokens: TokenDependencies | null = null,
+    /** Master key and Digest nonce plumbing for authentication policies (digest-auth). */
+    private readonly authentication: Pick<CompileOptions, 'secrets' | 'digest'> = {},
   ) {}
 
   get current(): ServingConfig | null {
@@ -43,8 +57,13 @@ export class ActiveConfiguration {
   }
 
   activate(snapshot: ConfigSnapshot): ServingConfig {
+    const keyRing = this.openKeyRing(snapshot);
     const compiled = compileEnvironment(snapshot, {
+      keyRing,
+      opaqueTokens: this.tokens?.opaqueTokens ?? null,
       passwordCache: this.passwordCache,
+      secrets: this.authentication.secrets,
+      digest: this.authentication.digest,
       rateLimitStore: this.rateLimits.store,
       onRateLimitStoreError: (err) => {
         this.metrics.rateLimitStoreErrors.inc();
@@ -60,6 +79,7 @@ export class ActiveConfiguration {
     const next: ServingConfig = Object.freeze({
       snapshot,
       compiled,
+      keyRing,
       route: (path: string) => {
         const proxy = compiled.route(path);
         return proxy && routes.get(proxy);
@@ -69,6 +89,13 @@ export class ActiveConfiguration {
     this.metrics.configRevision.set(snapshot.revision);
     this.releaseUnused(previous, compiled);
     return next;
+  }
+
+  private openKeyRing(snapshot: ConfigSnapshot): SigningKeyRing {
+    if (!this.tokens || snapshot.signingKeys.length === 0) return SigningKeyRing.empty();
+    const { ring, problems } = SigningKeyRing.fromSnapshot(snapshot.signingKeys, this.tokens.secrets);
+    if (problems.length > 0) this.tokens.onKeyProblems?.(problems);
+    return ring;
   }
 
   private releaseUnused(previous: ServingConfig | null, compiled: CompiledEnvironment): void {

@@ -9,6 +9,7 @@ describe('parseGatewayConfig', () => {
       rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
+      masterKeys: null, tokenLookupTimeoutMs: 1000,
     });
   });
 

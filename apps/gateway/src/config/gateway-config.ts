@@ -1,4 +1,4 @@
-import { cidr } from '@idm/domain';
+import { cidr, parseMasterKeys } from '@idm/domain';
 import { z } from 'zod';
 
 /**
@@ -53,6 +53,13 @@ const envSchema = z.object({
   CONFIG_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
   /** Grace period for in-flight requests on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+  /**
+   * The Manager's master key(s) (`id:base64`, comma-separated), needed to open the environment's
+   * sealed signing keys. Unset: the insecure development key, with a loud warning at boot.
+   */
+  IDM_MASTER_KEYS: z.string().optional(),
+  /** How long a token lookup waits for the Manager's durable copy when Redis has lost a token. */
+  TOKEN_LOOKUP_TIMEOUT_MS: integer(1, 60_000).default(1_000),
 });
 
 export type GatewayConfig = Readonly<{
@@ -68,6 +75,9 @@ export type GatewayConfig = Readonly<{
   upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number }>;
   configPollIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** null: IDM_MASTER_KEYS unset (development key). */
+  masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
+  tokenLookupTimeoutMs: number;
 }>;
 
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -88,6 +98,12 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',').map((t) => t.trim()).filter(Boolean);
   const badHops = trustedProxies.filter((t) => !cidr.safeParse(t).success);
   if (badHops.length) throw new GatewayConfigError([`GATEWAY_TRUSTED_PROXIES: not an address or CIDR: ${badHops.join(', ')}`]);
+  let masterKeys: { id: string; key: Buffer }[] | null = null;
+  try {
+    masterKeys = e.IDM_MASTER_KEYS === undefined ? null : parseMasterKeys(e.IDM_MASTER_KEYS);
+  } catch (err) {
+    throw new GatewayConfigError([`IDM_MASTER_KEYS: ${(err as Error).message}`]);
+  }
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
@@ -106,5 +122,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     }),
     configPollIntervalMs: e.CONFIG_POLL_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    masterKeys,
+    tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
   });
 }

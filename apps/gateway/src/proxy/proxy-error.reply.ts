@@ -10,7 +10,7 @@ export function writeProxyError(
   status: number,
   code: string,
   message: string,
-  headers?: Readonly<Record<string, string>>,
+  headers?: Readonly<Record<string, string | readonly string[]>>,
 ): void {
   if (res.headersSent) {
     // Too late for a status: the only honest signal left is a broken response.

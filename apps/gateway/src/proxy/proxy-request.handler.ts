@@ -63,7 +63,7 @@ export class ProxyRequestHandler {
     }
 
     const clientIp = this.clientIp === null ? request.ip : this.clientIp.resolve(raw.socket.remoteAddress ?? '', raw.headers);
-    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp });
+    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp, socket: raw.socket });
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
       return outcome.then((rejection) => (rejection === undefined ? this.forward(request, res, route, remainder, ctx) : this.reject(request, res, route, rejection)));
@@ -98,7 +98,7 @@ export class ProxyRequestHandler {
     this.fail(request, res, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
   }
 
-  private fail(request: FastifyRequest, res: ServerResponse, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string>>): void {
+  private fail(request: FastifyRequest, res: ServerResponse, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
     metrics.countResponse(status);
     writeProxyError(res, request.id, status, code, message, headers);
   }

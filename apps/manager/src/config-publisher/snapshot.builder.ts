@@ -76,6 +76,8 @@ export class SnapshotBuilder {
       metadata: c.metadata,
       access: c.access,
       tokenSettings: tokenSettings.find((t) => t.credentialId === c.id)?.settings ?? null,
+      digestHa1: c.digestHa1,
+      truststore: c.truststore,
       apiKeys: keys
         .filter((k) => k.credentialId === c.id)
         .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),

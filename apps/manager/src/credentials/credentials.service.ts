@@ -21,13 +21,18 @@ import { PermissionService } from '../governance/permission.service';
 import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 import { publicMetadata, sealMetadata } from './credential-metadata';
+import { sealDigestHa1 } from './digest-ha1';
 
 type Row = typeof credentials.$inferSelect;
 type KeyRow = typeof apiKeys.$inferSelect;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: iso(k.expiresAt), createdAt: k.createdAt.toISOString() });
-/** What the audit diff sees of a credential: hashes stand in for secrets and are masked there. */
-const auditView = (c: Row, keys: KeyRow[]) => ({ ...c, apiKeys: keys.map((k) => k.prefix) });
+/**
+ * What the audit diff sees of a credential: hashes stand in for secrets and are masked there;
+ * the sealed digest HA1 changes exactly when the password does, so it is left out.
+ */
+const auditRow = ({ digestHa1: _, ...c }: Row) => c;
+const auditView = (c: Row, keys: KeyRow[]) => ({ ...auditRow(c), apiKeys: keys.map((k) => k.prefix) });
 
 /** Credentials and their API keys. Secrets are hashed before they reach a transaction and never read back. */
 @Injectable()
@@ -58,6 +63,7 @@ export class CredentialsService {
   async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
+    const digestHa1 = input.password ? sealDigestHa1(this.secrets, input.username, input.password) : null;
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);
       await requireTeamInProject(tx, projectId, input.teamId);
@@ -68,6 +74,7 @@ export class CredentialsService {
           teamId: input.teamId,
           username: input.username,
           passwordHash,
+          digestHa1,
           enabled: input.enabled,
           expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
           email: input.email,
@@ -76,6 +83,7 @@ export class CredentialsService {
           roles: input.roles,
           metadata: sealMetadata(this.secrets, input.metadata),
           access: input.access,
+          truststore: input.truststore ?? [],
         })
         .returning();
       const issued = input.issueApiKey ? await insertApiKey(tx, row.id, null) : undefined;
@@ -102,18 +110,19 @@ export class CredentialsService {
           ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
           ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
           ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
-          ...(passwordHash === undefined ? {} : { passwordHash }),
+          ...(passwordHash === undefined ? {} : { passwordHash, digestHa1: input.password ? sealDigestHa1(this.secrets, before.username, input.password) : null }),
           ...(input.email === undefined ? {} : { email: input.email }),
           ...(input.fullName === undefined ? {} : { fullName: input.fullName }),
           ...(input.description === undefined ? {} : { description: input.description }),
           ...(input.roles === undefined ? {} : { roles: input.roles }),
           ...(input.metadata === undefined ? {} : { metadata: sealMetadata(this.secrets, input.metadata, before.metadata) }),
           ...(input.access === undefined ? {} : { access: input.access }),
+          ...(input.truststore === undefined ? {} : { truststore: input.truststore }),
           updatedAt: new Date(),
         })
         .where(eq(credentials.id, id))
         .returning();
-      return { result: (await withKeys(tx, [row]))[0], change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before, after: row } };
+      return { result: (await withKeys(tx, [row]))[0], change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before: auditRow(before), after: auditRow(row) } };
     });
   }
 
@@ -181,6 +190,7 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     roles: r.roles,
     metadata: publicMetadata(r.metadata),
     access: r.access,
+    truststore: r.truststore,
     expiresAt: iso(r.expiresAt),
     apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
     createdAt: r.createdAt.toISOString(),

@@ -100,6 +100,14 @@ export const credentials = pgTable('credentials', {
   metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
   /** Authorization rules (`credentialAccessSchema` output), enforced by the Gateways. */
   access: jsonb('access').$type<CredentialAccess>().notNull().default({}),
+  /**
+   * Digest HA1 values (H(username:realm:password) per algorithm) for the installation's digest
+   * realm, as one SecretBox envelope; set with the password, null without one (or for passwords
+   * set before Digest support: setting the password again creates it).
+   */
+  digestHa1: text('digest_ha1'),
+  /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
+  truststore: jsonb('truststore').$type<string[]>().notNull().default([]),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
 }, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)]);

@@ -18,7 +18,7 @@ export class MasterKeyRotation {
   run(): Promise<{ activeKeyId: string; resealed: number }> {
     return this.changes.write(async (tx) => {
       let resealed = 0;
-      const rows = await tx.select({ id: credentials.id, metadata: credentials.metadata }).from(credentials).for('update');
+      const rows = await tx.select({ id: credentials.id, metadata: credentials.metadata, digestHa1: credentials.digestHa1 }).from(credentials).for('update');
       for (const row of rows) {
         const metadata = row.metadata.map((entry): StoredMetadataEntry => {
           if (!entry.secret || SecretBox.keyIdOf(entry.value) === this.secrets.activeKeyId) return entry;
@@ -26,6 +26,11 @@ export class MasterKeyRotation {
           return { ...entry, value: this.secrets.reseal(entry.value) };
         });
         if (metadata.some((entry, i) => entry !== row.metadata[i])) await tx.update(credentials).set({ metadata }).where(eq(credentials.id, row.id));
+        // Digest HA1 values (sealed when a password is set) move to the new key too.
+        if (row.digestHa1 !== null && SecretBox.keyIdOf(row.digestHa1) !== this.secrets.activeKeyId) {
+          resealed++;
+          await tx.update(credentials).set({ digestHa1: this.secrets.reseal(row.digestHa1) }).where(eq(credentials.id, row.id));
+        }
       }
       for (const key of await tx.select({ id: signingKeys.id, privateKey: signingKeys.privateKey }).from(signingKeys).for('update')) {
         if (SecretBox.keyIdOf(key.privateKey) === this.secrets.activeKeyId) continue;

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { TOKEN_LOOKUP, type TokenLookupReply, type TokenPersistJob } from '@idm/config-bus';
+import type { OpaqueTokenLookup } from '@idm/policies';
+import { OpaqueTokenStore, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
+import type { ClientProxy } from '@nestjs/microservices';
+import type { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { firstValueFrom, timeout } from 'rxjs';
+
+/**
+ * The Gateway's opaque tokens: live in Redis (`OpaqueTokenStore`, shared by every Gateway of the
+ * environment, so a revocation on one is seen by all), with a durable copy queued to the Manager
+ * (BullMQ -> PostgreSQL). When Redis no longer knows an access token (restarted without
+ * persistence), the Manager is asked over the bus. Until the Manager has written a revocation,
+ * a short-lived tombstone in Redis keeps that fallback from resurrecting the revoked token.
+ */
+const TOMBSTONE_SECONDS = 3600;
+const ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class GatewayTokenStore implements OpaqueTokenLookup {
+  constructor(
+    private readonly store: OpaqueTokenStore,
+    private readonly redis: Redis,
+    private readonly persistQueue: Pick<Queue<TokenPersistJob>, 'add'> | null,
+    private readonly bus: Pick<ClientProxy, 'send'> | null,
+    private readonly environment: string,
+    private readonly lookupTimeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes): Promise<IssuedTokens> {
+    const issued = await this.store.issue(grant, lifetimes);
+    await this.persistIssued(grant, issued, 0);
+    return issued;
+  }
+
+  async lookup(token: string): Promise<OpaqueTokenRecord | null> {
+    const record = await this.store.lookup(token);
+    if (record || !ACCESS_TOKEN.test(token)) return record;
+    return this.durableCopy(token);
+  }
+
+  async rotateRefresh(refreshToken: string, request: RotateRefreshRequest): Promise<RefreshRotation> {
+    const rotation = await this.store.rotateRefresh(refreshToken, request);
+    if (rotation.outcome === 'rotated') {
+      await this.persist({ op: 'revoke', tokenHash: tokenHash(refreshToken) });
+      await this.persistIssued(rotation.record, rotation.tokens, rotation.record.refreshCount);
+    } else if (rotation.outcome === 'reuse_detected') {
+      await this.tombstone(`family:${rotation.familyId}`);
+      await this.persist({ op: 'revoke-family', familyId: rotation.familyId });
+    }
+    return rotation;
+  }
+
+  /** RFC 7009: a refresh token takes its family with it; another client's token is left alone. */
+  async revoke(token: string, clientId: string): Promise<void> {
+    const family = token.startsWith('idm_rt_') ? (await this.store.lookup(token))?.familyId : undefined;
+    const result = await this.store.revoke(token, clientId);
+    if (result !== 'revoked') return;
+    await this.tombstone(family ? `family:${family}` : tokenHash(token));
+    await this.persist(family ? { op: 'revoke-family', familyId: family } : { op: 'revoke', tokenHash: tokenHash(token) });
+  }
+
+  private async durableCopy(token: string): Promise<OpaqueTokenRecord | null> {
+    if (!this.bus) return null;
+    const hash = tokenHash(token);
+    let reply: TokenLookupReply;
+    try {
+      reply = await firstValueFrom(this.bus.send<TokenLookupReply>(TOKEN_LOOKUP, { tokenHash: hash, environment: this.environment }).pipe(timeout(this.lookupTimeoutMs)));
+    } catch (err) {
+      // The Manager is away: the token is unknown here, which is "invalid", not an outage of the store.
+      this.log.warn({ err: { message: (err as Error)?.message } }, 'durable token lookup failed');
+      return null;
+    }
+    if (!reply || reply.kind !== 'access') return null;
+    const record = reply.record as unknown as OpaqueTokenRecord;
+    if (record.expiresAt <= Math.floor(Date.now() / 1000)) return null;
+    const [revoked, familyRevoked] = await Promise.all([this.isTombstoned(hash), reply.familyId ? this.isTombstoned(`family:${reply.familyId}`) : false]);
+    return revoked || familyRevoked ? null : { ...record, kind: 'access' };
+  }
+
+  private async persistIssued(grant: OpaqueTokenGrant, issued: IssuedTokens, refreshCount: number): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const base = { ...grantOf(grant), familyId: issued.familyId, issuedAt: now, refreshCount };
+    await this.persist({
+      op: 'issue', tokenHash: tokenHash(issued.accessToken), kind: 'access', environment: grant.environment, familyId: issued.familyId,
+      record: { ...base, kind: 'access', expiresAt: issued.accessTokenExpiresAt }, expiresAt: issued.accessTokenExpiresAt * 1000,
+    });
+    if (issued.refreshToken) {
+      await this.persist({
+        op: 'issue', tokenHash: tokenHash(issued.refreshToken), kind: 'refresh', environment: grant.environment, familyId: issued.familyId,
+        record: { ...base, kind: 'refresh', expiresAt: issued.refreshTokenExpiresAt }, expiresAt: issued.refreshTokenExpiresAt! * 1000,
+      });
+    }
+  }
+
+  /** The token is live in Redis already; a failed enqueue costs durability, not the request. */
+  private async persist(job: TokenPersistJob): Promise<void> {
+    if (!this.persistQueue) return;
+    try {
+      await this.persistQueue.add(job.op, job, { removeOnComplete: true, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 500 } });
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error)?.message }, op: job.op }, 'token persistence job could not be queued');
+    }
+  }
+
+  private async tombstone(id: string): Promise<void> {
+    await this.redis.set(`idm:tokens:revoked:${id}`, '1', 'EX', TOMBSTONE_SECONDS).catch(() => undefined);
+  }
+
+  private async isTombstoned(id: string): Promise<boolean> {
+    return (await this.redis.exists(`idm:tokens:revoked:${id}`).catch(() => 0)) === 1;
+  }
+}
+
+function grantOf(g: OpaqueTokenGrant): OpaqueTokenGrant {
+  const grant: OpaqueTokenGrant = { clientId: g.clientId, subject: g.subject, scope: g.scope, environment: g.environment };
+  if (g.credentialId !== undefined) grant.credentialId = g.credentialId;
+  if (g.proxyId !== undefined) grant.proxyId = g.proxyId;
+  return grant;
+}

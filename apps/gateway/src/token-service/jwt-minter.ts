@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { OAuthError, signJwt, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
+import { metadataFor, type TokenClient } from './token-clients';
+import type { AuthenticatedClient } from './token-grants';
+
+/** Registered and token-service claims that neither jwtClaims nor metadata may overwrite. */
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ']);
+
+export interface MintRequest {
+  issuer: string;
+  client: AuthenticatedClient;
+  owner: TokenClient;
+  scope: string;
+  audience: string[];
+  lifetimeSeconds: number;
+}
+
+/**
+ * Builds and signs an access token JWT with the revision's current signing key. The claim set is
+ * decided here only: registered claims, the client's `jwtClaims` choices taken from the owner
+ * credential, and owner metadata flagged `includeInJwt` (secret values opened with the master key).
+ */
+export function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): { token: string; expiresAt: number } {
+  const signer = ring.signer(now);
+  if (!signer) throw new OAuthError('server_error', 'the environment has no active signing key', 503);
+  const iat = Math.floor(now / 1000);
+  const { owner, client } = request;
+  const claims: JwtClaims = {};
+  for (const [key, value] of Object.entries(metadataFor(owner.credential, 'includeInJwt', secrets))) if (!RESERVED.has(key)) claims[key] = value;
+  for (const source of client.settings.jwtClaims) {
+    if (source === 'username') claims.username = owner.credential.username;
+    else if (source === 'roles') claims.roles = owner.credential.roles;
+    else if (source === 'credentialId') claims.credentialId = owner.credential.id;
+    // email / fullName: credentials carry no such fields yet; nothing to copy.
+  }
+  const expiresAt = iat + request.lifetimeSeconds;
+  Object.assign(claims, {
+    iss: request.issuer,
+    sub: owner.credential.id,
+    aud: request.audience,
+    iat,
+    nbf: iat,
+    exp: expiresAt,
+    jti: randomUUID(),
+    client_id: client.credential.id,
+    ...(request.scope !== '' && { scope: request.scope }),
+  });
+  return { token: signJwt(claims, signer, { typ: 'at+jwt' }), expiresAt };
+}

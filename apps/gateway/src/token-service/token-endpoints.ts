@@ -1,0 +1,201 @@
+import type { PasswordVerificationCache } from '@idm/policies';
+import { JwtVerifier, OAuthError, type SecretOpener, type SigningKeyRing } from '@idm/tokens';
+import type { ActiveConfiguration, ServingConfig } from '../config-sync/active-configuration';
+import { presentedClient } from './client-authentication';
+import type { GatewayTokenStore } from './gateway-token-store';
+import { mintJwt } from './jwt-minter';
+import { grantedScope } from './scope-resolution';
+import { isLive, lifetimeOf, metadataFor, TokenClients, type TokenClient } from './token-clients';
+import { authenticateClient, newGrant, requireGrant, type AuthenticatedClient } from './token-grants';
+
+/** One token endpoint call, already read off the wire (form body or, where allowed, query). */
+export interface TokenCall {
+  issuer: string;
+  authorization: string | undefined;
+  params: URLSearchParams;
+  /** True when the parameters came from the URL (GET): only clients with allowUrlParameters. */
+  fromUrl: boolean;
+}
+
+export type TokenFormat = 'opaque' | 'jwt';
+type Body = Record<string, unknown>;
+
+const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
+
+/**
+ * The token service of the `/credential` prefix: issue (opaque or JWT), JWT regeneration,
+ * introspection and revocation. Reads the serving revision at call time, so an undeployed
+ * proxy, a deleted or disabled credential or a rotated key takes effect on the next call.
+ */
+export class TokenEndpoints {
+  private readonly verifiers = new WeakMap<SigningKeyRing, JwtVerifier>();
+
+  constructor(
+    private readonly active: ActiveConfiguration,
+    private readonly store: GatewayTokenStore,
+    private readonly secrets: SecretOpener,
+    private readonly passwords: PasswordVerificationCache,
+    private readonly environment: string,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async token(call: TokenCall, format: TokenFormat): Promise<Body> {
+    const { serving, clients, client, now } = await this.authenticate(call);
+    const grantType = call.params.get('grant_type');
+    if (grantType === 'refresh_token') return this.refresh(call, format, serving, clients, client, now);
+    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now);
+    const settings = client.settings;
+    // RFC 6749 §4.4.3: no refresh token for client_credentials.
+    const withRefresh = settings.refreshAllowed && grantType === 'password' && settings.grants.includes('refresh_token');
+    const accessSeconds = lifetimeOf(settings.accessTokenLifetime);
+    let refresh: { token?: string } = {};
+    let access: { token: string; expiresIn: number };
+    if (format === 'opaque' || withRefresh) {
+      const issued = await this.store.issue(
+        { clientId: client.credential.id, credentialId: owner.credential.id, subject: owner.credential.id, scope, environment: this.environment },
+        { accessTokenSeconds: accessSeconds, refreshTokenSeconds: withRefresh ? lifetimeOf(settings.refreshTokenLifetime) : undefined },
+      );
+      refresh = { token: issued.refreshToken };
+      access = { token: issued.accessToken, expiresIn: accessSeconds };
+    }
+    if (format === 'jwt') access = this.jwt(call, serving, client, owner, scope, now);
+    return this.tokenResponse(access!, refresh.token, scope, owner);
+  }
+
+  async regenerate(call: TokenCall): Promise<Body> {
+    const bearer = /^bearer /i.test(call.authorization ?? '') ? call.authorization!.slice(7).trim() : '';
+    if (!bearer) throw new OAuthError('invalid_request', 'the current JWT is required as a Bearer token');
+    // Authorization carries the JWT, so the client authenticates with body parameters.
+    const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
+    const verified = this.verifierFor(serving.keyRing).verify(bearer);
+    if (!verified.ok || verified.claims.client_id !== client.credential.id) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
+    const owner = clients.findById(String(verified.claims.sub));
+    if (!owner || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
+    const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
+    return this.tokenResponse(this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
+  }
+
+  async introspect(call: TokenCall): Promise<Body> {
+    const { serving, clients, client, now } = await this.authenticate(call);
+    const token = call.params.get('token');
+    if (!token) throw new OAuthError('invalid_request', 'token is required');
+    const inactive = { active: false };
+    if (token.startsWith('idm_at_') || token.startsWith('idm_rt_')) {
+      const record = await this.store.lookup(token);
+      if (!record || record.clientId !== client.credential.id || record.environment !== this.environment) return inactive;
+      const owner = clients.findById(record.credentialId ?? record.subject);
+      if (!owner || !isLive(owner.credential, now)) return inactive;
+      return {
+        active: true, scope: record.scope, client_id: record.clientId, sub: record.subject, username: owner.credential.username,
+        token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token', exp: record.expiresAt, iat: record.issuedAt, iss: call.issuer,
+      };
+    }
+    const verified = this.verifierFor(serving.keyRing).verify(token);
+    if (!verified.ok || verified.claims.client_id !== client.credential.id) return inactive;
+    const owner = clients.findById(String(verified.claims.sub));
+    if (!owner || !isLive(owner.credential, now)) return inactive;
+    const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
+    return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
+  }
+
+  /** RFC 7009 §2.2: 200 whether the token was known, foreign or already gone. JWTs are stateless and expire on their own. */
+  async revoke(call: TokenCall): Promise<void> {
+    const { client } = await this.authenticate(call);
+    const token = call.params.get('token');
+    if (!token) throw new OAuthError('invalid_request', 'token is required');
+    if (token.startsWith('idm_at_') || token.startsWith('idm_rt_')) await this.store.revoke(token, client.credential.id);
+  }
+
+  metadata(issuer: string): Body {
+    return {
+      issuer,
+      token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      introspection_endpoint: `${issuer}/introspect`,
+      revocation_endpoint: `${issuer}/revoke`,
+      grant_types_supported: ['client_credentials', 'password', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: [],
+      // Not in RFC 8414: where JWT access tokens are issued and regenerated.
+      jwt_endpoint: `${issuer}/jwt`,
+      jwt_regenerate_endpoint: `${issuer}/jwt/regenerate`,
+    };
+  }
+
+  jwks(): Body {
+    const serving = this.active.current;
+    return serving ? serving.keyRing.jwks(this.clock()) : { keys: [] };
+  }
+
+  private async authenticate(call: TokenCall): Promise<{ serving: ServingConfig; clients: TokenClients; client: AuthenticatedClient; now: number }> {
+    const serving = this.active.current;
+    if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
+    const presented = presentedClient(call.authorization, call.params);
+    const clients = TokenClients.of(serving.snapshot);
+    const now = this.clock();
+    const client = await authenticateClient(clients, presented, this.passwords, now);
+    if (call.fromUrl && !client.settings.allowUrlParameters) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
+    return { serving, clients, client, now };
+  }
+
+  private async refresh(call: TokenCall, format: TokenFormat, serving: ServingConfig, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {
+    requireGrant(client, 'refresh_token');
+    const settings = client.settings;
+    if (!settings.refreshAllowed) throw new OAuthError('unauthorized_client', 'this client may not refresh tokens');
+    const presented = call.params.get('refresh_token');
+    if (!presented) throw new OAuthError('invalid_request', 'refresh_token is required');
+    const requested = call.params.get('scope');
+    const accessSeconds = lifetimeOf(settings.accessTokenLifetime);
+    const rotation = await this.store.rotateRefresh(presented, {
+      clientId: client.credential.id,
+      accessTokenSeconds: accessSeconds,
+      refreshTokenSeconds: lifetimeOf(settings.refreshTokenLifetime),
+      scope: requested === null ? undefined : grantedScope(requested, settings),
+      maxRefreshCount: settings.maxRefreshCount ?? undefined,
+    });
+    if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
+    if (rotation.outcome === 'rejected') throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
+    const { record, tokens } = rotation;
+    const owner = clients.findById(record.credentialId ?? record.subject);
+    if (!owner || !isLive(owner.credential, now)) {
+      await this.store.revoke(tokens.refreshToken, client.credential.id);
+      throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
+    }
+    const access = format === 'jwt' ? this.jwt(call, serving, client, owner, record.scope, now) : { token: tokens.accessToken, expiresIn: accessSeconds };
+    return this.tokenResponse(access, tokens.refreshToken, record.scope, owner);
+  }
+
+  private jwt(call: TokenCall, serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
+    const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
+    const minted = mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
+    return { token: minted.token, expiresIn: lifetime };
+  }
+
+  private tokenResponse(access: { token: string; expiresIn: number }, refreshToken: string | undefined, scope: string, owner: TokenClient): Body {
+    const extra = metadataFor(owner.credential, 'includeInTokenResponse', this.secrets);
+    return {
+      ...extra,
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      ...(refreshToken !== undefined && { refresh_token: refreshToken }),
+      ...(scope !== '' && { scope }),
+    };
+  }
+
+  private verifierFor(ring: SigningKeyRing): JwtVerifier {
+    let verifier = this.verifiers.get(ring);
+    if (!verifier) this.verifiers.set(ring, (verifier = new JwtVerifier(ring, { issuer: (iss) => OWN_ISSUER.test(iss), clock: this.clock })));
+    return verifier;
+  }
+}
+
+/** The base paths of the owner's project's proxies in this environment; `resource` (RFC 8707) narrows to one. */
+function audienceFor(serving: ServingConfig, owner: TokenClient, resource: string | null): string[] {
+  const paths = serving.snapshot.proxies.filter((p) => p.projectId === owner.credential.projectId).map((p) => p.basePath);
+  if (resource === null) return paths;
+  if (!paths.includes(resource)) throw new OAuthError('invalid_request', 'resource is not an API of this client\'s project');
+  return [resource];
+}

@@ -1,0 +1,62 @@
+import type { TokenSettings } from '@idm/domain';
+import type { PasswordVerificationCache } from '@idm/policies';
+import { OAuthError } from '@idm/tokens';
+import type { PresentedClient } from './client-authentication';
+import { grantedScope } from './scope-resolution';
+import { isLive, type TokenClient, type TokenClients } from './token-clients';
+
+/**
+ * Client authentication and the two grants that create a new family (client_credentials,
+ * password). Every failure is an OAuthError with the RFC 6749 code; a wrong secret, an unknown
+ * client and a disabled one all read `invalid_client`, so the answer reveals no account state.
+ */
+export interface AuthenticatedClient extends TokenClient {
+  readonly settings: TokenSettings;
+}
+
+export interface NewGrant {
+  /** Whose token it is: the client itself, or the resource owner of a password grant. */
+  owner: TokenClient;
+  scope: string;
+}
+
+export async function authenticateClient(clients: TokenClients, presented: PresentedClient, passwords: PasswordVerificationCache, now: number): Promise<AuthenticatedClient> {
+  const client = clients.find(presented.clientId);
+  const hash = client?.credential.passwordHash;
+  if (!client || !hash) {
+    await passwords.verifyNothing(presented.clientSecret);
+    throw new OAuthError('invalid_client', 'client authentication failed');
+  }
+  const verified = passwords.verify(client.credential.id, hash, presented.clientSecret);
+  if (!(verified === true || (await verified)) || !isLive(client.credential, now)) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (!client.settings) throw new OAuthError('unauthorized_client', 'this client may not obtain tokens');
+  return client as AuthenticatedClient;
+}
+
+export function requireGrant(client: AuthenticatedClient, grant: 'client_credentials' | 'password' | 'refresh_token'): void {
+  if (!client.settings.grants.includes(grant)) throw new OAuthError('unauthorized_client', `this client may not use the ${grant} grant`);
+}
+
+export async function newGrant(grantType: string | null, params: URLSearchParams, client: AuthenticatedClient, clients: TokenClients, passwords: PasswordVerificationCache, now: number): Promise<NewGrant> {
+  if (grantType === 'client_credentials') {
+    requireGrant(client, 'client_credentials');
+    return { owner: client, scope: grantedScope(params.get('scope'), client.settings) };
+  }
+  if (grantType === 'password') {
+    requireGrant(client, 'password');
+    const username = params.get('username');
+    const password = params.get('password');
+    if (!username || !password) throw new OAuthError('invalid_request', 'username and password are required');
+    const scope = grantedScope(params.get('scope'), client.settings);
+    const owner = clients.findOwner(client.credential.projectId, username);
+    if (!owner?.credential.passwordHash) {
+      await passwords.verifyNothing(password);
+      throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
+    }
+    const verified = passwords.verify(owner.credential.id, owner.credential.passwordHash, password);
+    if (!(verified === true || (await verified)) || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
+    return { owner, scope };
+  }
+  if (grantType === null) throw new OAuthError('invalid_request', 'grant_type is required');
+  throw new OAuthError('unsupported_grant_type', 'the grant type is not supported');
+}

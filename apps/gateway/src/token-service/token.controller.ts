@@ -1,0 +1,110 @@
+import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
+import { OAuthError } from '@idm/tokens';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { GATEWAY_LOGGER } from '../config-sync/config-sync.tokens';
+import { issuerUrl } from './issuer-url';
+import { replyWith } from './oauth-reply';
+import { TokenEndpoints, type TokenCall, type TokenFormat } from './token-endpoints';
+
+const PREFIX = '/credential';
+
+/**
+ * HTTP surface of the `/credential` token service. Decoding the wire format (form body, or the
+ * query string for GET where a client allows it) happens here; decisions are TokenEndpoints'.
+ */
+@Controller()
+export class CredentialTokenController {
+  constructor(
+    @Inject(TokenEndpoints) private readonly endpoints: TokenEndpoints,
+    @Inject(GATEWAY_LOGGER) private readonly log: Logger,
+  ) {}
+
+  @Post('credential/token')
+  postToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.issue(req, reply, 'opaque', false);
+  }
+
+  @Get('credential/token')
+  getToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.issue(req, reply, 'opaque', true);
+  }
+
+  @Post('credential/jwt')
+  postJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.issue(req, reply, 'jwt', false);
+  }
+
+  @Get('credential/jwt')
+  getJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.issue(req, reply, 'jwt', true);
+  }
+
+  @Post('credential/jwt/regenerate')
+  regenerate(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, () => this.endpoints.regenerate(this.call(req, false)));
+  }
+
+  @Post('credential/introspect')
+  introspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, () => this.endpoints.introspect(this.call(req, false)));
+  }
+
+  @Post('credential/revoke')
+  revoke(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, async () => {
+      await this.endpoints.revoke(this.call(req, false));
+      return {};
+    });
+  }
+
+  @Get('credential/.well-known/oauth-authorization-server')
+  metadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, async () => this.endpoints.metadata(issuerUrl(req.raw, PREFIX)));
+  }
+
+  /** RFC 8414 §3.1: the well-known segment goes between host and the issuer's path. */
+  @Get('.well-known/oauth-authorization-server/credential')
+  metadataAtRoot(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.metadata(req, reply);
+  }
+
+  @Get('credential/.well-known/jwks.json')
+  jwks(@Res() reply: FastifyReply) {
+    // Public keys only; caches may keep them briefly, rotation pre-publishes keys well ahead.
+    return reply.header('cache-control', 'public, max-age=300').type('application/json').send(this.endpoints.jwks());
+  }
+
+  private issue(req: FastifyRequest, reply: FastifyReply, format: TokenFormat, fromUrl: boolean) {
+    return replyWith(reply, this.log, () => this.endpoints.token(this.call(req, fromUrl), format));
+  }
+
+  private call(req: FastifyRequest, fromUrl: boolean): TokenCall {
+    return { issuer: issuerUrl(req.raw, PREFIX), authorization: req.headers.authorization, params: parameters(req, fromUrl), fromUrl };
+  }
+}
+
+/**
+ * Request parameters, each at most once (RFC 6749 §3.2). Nest's Fastify adapter already decodes
+ * form bodies (fast-querystring: a repeated name becomes an array); GET reads the raw query.
+ */
+function parameters(req: FastifyRequest, fromUrl: boolean): URLSearchParams {
+  const params = new URLSearchParams();
+  if (fromUrl) {
+    const q = req.raw.url?.indexOf('?') ?? -1;
+    for (const [name, value] of new URLSearchParams(q < 0 ? '' : req.raw.url!.slice(q + 1))) {
+      if (params.has(name)) throw new OAuthError('invalid_request', `parameter ${name} is repeated`);
+      params.set(name, value);
+    }
+    return params;
+  }
+  const body = req.body;
+  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '') || typeof body !== 'object' || body === null) {
+    throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  }
+  for (const [name, value] of Object.entries(body)) {
+    if (Array.isArray(value)) throw new OAuthError('invalid_request', `parameter ${name} is repeated`);
+    params.set(name, String(value));
+  }
+  return params;
+}

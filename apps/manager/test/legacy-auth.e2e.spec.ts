@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
+import { promisify } from 'node:util';
+import { createEchoServer } from '../../echo-upstream/src';
+import { AdminClient } from './support/admin-client';
+import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+const run = promisify(execFile);
+const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');
+
+/**
+ * Digest authentication end to end: the password is set over the Manager's credential API,
+ * only sealed HA1 values travel in the snapshot, two Gateway processes check real
+ * `curl --digest` (SHA-256 and MD5) and share nonce counts through Redis.
+ */
+describe('digest-auth on two Gateways', () => {
+  const ADMIN_PASSWORD = 'e2e-admin-password';
+  const ENV = 'legacy';
+  const MASTER_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+  let database: TestDatabase;
+  let redis: RedisProcess;
+  let echo: Server;
+  let manager: AppProcess;
+  let gateways: AppProcess[];
+  let admin: AdminClient;
+  let projectId: string;
+
+  const curl = async (args: string[]) => {
+    const { stdout } = await run('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', ...args]);
+    const lines = stdout.trimEnd().split('\n');
+    const status = Number(lines.pop());
+    const text = lines.join('\n');
+    return { status, body: text.startsWith('{') ? JSON.parse(text) : text };
+  };
+  const challengeFrom = async (g: AppProcess, path: string) => {
+    const res = await fetch(g.baseUrl + path);
+    expect(res.status).toBe(401);
+    return res.headers.get('www-authenticate')!;
+  };
+  const digestHeader = (challenge: string, o: { path: string; nc: string; password?: string }) => {
+    const nonce = /nonce="([^"]+)"/.exec(challenge)![1];
+    const opaque = /opaque="([^"]+)"/.exec(challenge)![1];
+    const ha1 = h('SHA-256', `partner:identity-manager:${o.password ?? 'partner-password'}`);
+    const response = h('SHA-256', `${ha1}:${nonce}:${o.nc}:abc:auth:${h('SHA-256', `GET:${o.path}`)}`);
+    return `Digest username="partner", realm="identity-manager", nonce="${nonce}", uri="${o.path}", algorithm=SHA-256, response="${response}", opaque="${opaque}", qop=auth, nc=${o.nc}, cnonce="abc"`;
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    redis = new RedisProcess(await freePort());
+    await redis.start();
+    echo = createEchoServer();
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const managerPort = await freePort();
+    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
+      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
+    }, `http://127.0.0.1:${managerPort}`);
+    await manager.start();
+    admin = new AdminClient(manager.baseUrl);
+    await admin.login('admin', ADMIN_PASSWORD);
+    await admin.call('POST', '/api/v1/environments', { name: ENV });
+    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'legacy' })).id;
+    gateways = [];
+    for (const name of ['gateway-a', 'gateway-b']) {
+      const port = await freePort();
+      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
+        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
+      }, `http://127.0.0.1:${port}`));
+    }
+    await Promise.all(gateways.map((g) => g.start()));
+    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig', basePath: '/dig', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: {} }], environments: [ENV] });
+    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig-md5', basePath: '/dig-md5', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }], environments: [ENV] });
+    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'b64', basePath: '/b64', upstreamUrl: echoUrl, policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }], environments: [ENV] });
+    await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'partner', password: 'partner-password', access: { acl: { deniedMethods: ['POST'] } } });
+    await Promise.all(gateways.map((g) => eventually(() => fetch(g.baseUrl + '/dig-md5/x'), (r) => r.status === 401, { what: `${g.name}: digest proxies served` })));
+  }, 90000);
+
+  afterAll(async () => {
+    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
+    await redis?.stop();
+    await new Promise((r) => echo?.close(r));
+    await database?.drop();
+  }, 30000);
+
+  it('challenges with realm, nonce, opaque, algorithm and qop="auth" and a JSON error body', async () => {
+    const res = await fetch(gateways[0].baseUrl + '/dig/x');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Digest realm="identity-manager", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[^"]+", Digest realm="identity-manager", qop="auth", algorithm=MD5/);
+    expect(await res.json()).toEqual({ code: 'missing_credentials', message: expect.any(String), requestId: expect.any(String) });
+  });
+
+  it.each([
+    ['SHA-256', '/dig'],
+    ['MD5', '/dig-md5'],
+  ])('authenticates curl --digest with %s on both gateways, then applies the credential rules', async (_, base) => {
+    for (const g of gateways) {
+      const ok = await curl(['--digest', '-u', 'partner:partner-password', `${g.baseUrl}${base}/hello?x=1`]);
+      expect(ok.status).toBe(200);
+      expect(ok.body.headers['x-authenticated-userid']).toBe('partner');
+      expect(ok.body.headers.authorization).toBeUndefined();
+      expect(await curl(['--digest', '-u', 'partner:wrong-password', `${g.baseUrl}${base}/hello`])).toMatchObject({ status: 401, body: { code: 'invalid_credentials' } });
+      expect(await curl(['--digest', '-u', 'partner:partner-password', '-X', 'POST', `${g.baseUrl}${base}/hello`])).toMatchObject({ status: 403, body: { code: 'acl_method_denied' } });
+    }
+  });
+
+  it('accepts a nonce issued by one gateway on the other and rejects its replay on either', async () => {
+    const challenge = await challengeFrom(gateways[0], '/dig/r');
+    const first = await fetch(gateways[1].baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc: '00000002' }) } });
+    expect(first.status).toBe(200);
+    for (const [g, nc] of [[gateways[0], '00000002'], [gateways[1], '00000001']] as const) {
+      const replay = await fetch(g.baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc }) } });
+      expect(replay.status).toBe(401);
+      expect((await replay.json()).code).toBe('nonce_replayed');
+    }
+    expect((await fetch(gateways[0].baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc: '00000003' }) } })).status).toBe(200);
+  });
+
+  it.each([
+    ['a duplicated field', 'Digest username="partner", username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
+    ['a missing field', 'Digest username="partner", realm="identity-manager", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
+    ['an unknown algorithm', 'Digest username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r", algorithm=SHA-512, qop=auth, nc=00000001, cnonce="c"', 401, 'unsupported_algorithm'],
+    ['a huge header', `Digest username="${'a'.repeat(6000)}"`, 400, 'malformed_credentials'],
+    ['a forged nonce', 'Digest username="partner", realm="identity-manager", nonce="forged", uri="/dig/x", response="r", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c"', 401, 'invalid_nonce'],
+  ].map(([label, authorization, status, code]) => [label, status, code, authorization] as const))('answers %s with %s %s (never a 500)', async (_, status, code, authorization) => {
+    const r = await curl(['-H', `Authorization: ${authorization}`, `${gateways[1].baseUrl}/dig/x`]);
+    expect(r).toMatchObject({ status, body: { code, requestId: expect.any(String) } });
+  });
+
+  it('authenticates base64-auth from curl --basic and from a query parameter, and rejects bad base64', async () => {
+    for (const g of gateways) {
+      const ok = await eventually(() => curl(['--basic', '-u', 'partner:partner-password', `${g.baseUrl}/b64/hello`]), (r) => r.status === 200, { what: `${g.name}: base64-auth` });
+      expect(ok.body.headers['x-authenticated-userid']).toBe('partner');
+      const q = await curl([`${g.baseUrl}/b64/hello?creds=${encodeURIComponent(Buffer.from('partner:partner-password').toString('base64'))}&a=1`]);
+      expect(q.status).toBe(200);
+      expect(q.body.url ?? q.body.path ?? JSON.stringify(q.body)).not.toContain('creds=');
+      expect(await curl(['--basic', '-u', 'partner:nope', `${g.baseUrl}/b64/hello`])).toMatchObject({ status: 401, body: { code: 'invalid_credentials' } });
+      expect(await curl(['-H', 'Authorization: Basic !!!', `${g.baseUrl}/b64/hello`])).toMatchObject({ status: 401, body: { code: 'malformed_credentials' } });
+    }
+  });
+
+  it('keeps the HA1 sealed in the snapshot and out of API responses', async () => {
+    const { stdout } = await run('redis-cli', ['-p', String(new URL(redis.url).port), '--scan', '--pattern', '*']);
+    const keys = stdout.split('\n').filter(Boolean);
+    const values = await Promise.all(keys.map((k) => run('redis-cli', ['-p', String(new URL(redis.url).port), '--raw', 'GET', k]).then((r) => r.stdout, () => '')));
+    const all = values.join('\n');
+    expect(all).toContain('"digestHa1":"enc:v1:k1:');
+    expect(all).not.toContain(h('SHA-256', 'partner:identity-manager:partner-password'));
+    const [credential] = await admin.call('GET', `/api/v1/projects/${projectId}/credentials`);
+    expect(JSON.stringify(credential)).not.toContain('enc:v1');
+  });
+});

@@ -1,0 +1,66 @@
+import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
+import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
+import { authenticateAs, bearerRejections, BearerRequirements, bearerToken, liveCredential, splitScope, type BearerRejections } from './bearer-access';
+import { jwtAuthConfigSchema, type JwtAuthConfig } from './schema';
+
+/** Issuer URLs of our own token service end in one of its two prefixes. */
+const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
+
+/**
+ * Validates JWTs issued by this environment's token service, entirely in memory: the key ring of
+ * the revision pins the algorithm per kid (so `none`, HS256-with-the-public-key and unknown kids
+ * fail before any cryptography), verified tokens are cached until they expire, and the token's
+ * credential is looked up in the current revision so deleting or disabling it stops the token.
+ */
+export class JwtAuthPolicy implements Policy {
+  readonly type = 'jwt-auth';
+  readonly authenticates = true;
+  private readonly verifier: JwtVerifier;
+  private readonly requirements: BearerRequirements;
+  private readonly rejections: BearerRejections;
+  private readonly claimHeaders: readonly (readonly [string, string])[];
+
+  constructor(
+    private readonly config: JwtAuthConfig,
+    private readonly deps: PolicyCompileDeps,
+  ) {
+    const audiences = config.audiences.length > 0 ? config.audiences : [deps.proxy.id, deps.proxy.basePath];
+    const issuers = new Set(config.issuers);
+    this.verifier = new JwtVerifier(deps.keyRing ?? SigningKeyRing.empty(), {
+      issuer: issuers.size > 0 ? (iss) => issuers.has(iss) : (iss) => OWN_ISSUER.test(iss),
+      audience: audiences,
+      clockSkewSeconds: config.clockSkewSeconds,
+      clock: deps.now,
+    });
+    this.requirements = new BearerRequirements(config.required, config.methods);
+    this.rejections = bearerRejections(deps.proxy.basePath);
+    this.claimHeaders = Object.entries(config.claimHeaders);
+  }
+
+  execute(ctx: RequestContext): PolicyOutcome {
+    const token = bearerToken(ctx);
+    if (token === undefined) return this.rejections.missing_token;
+    const result = this.verifier.verify(token);
+    if (!result.ok) return this.rejections.invalid_token;
+    const claims = result.claims;
+    const credential = liveCredential(this.deps, claims.sub);
+    if (!credential) return this.rejections.invalid_token;
+    const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
+    if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
+
+    authenticateAs(ctx, credential, this.config.stripAuthorization);
+    if (roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = roles.join(',');
+    for (const [claim, header] of this.claimHeaders) {
+      const value = claims[claim];
+      if (value === undefined || value === null) continue;
+      ctx.upstreamHeaders[header] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    }
+    return undefined;
+  }
+}
+
+export const jwtAuthPolicy: PolicyDefinition<typeof jwtAuthConfigSchema> = {
+  type: 'jwt-auth',
+  schema: jwtAuthConfigSchema,
+  compile: (config, deps) => new JwtAuthPolicy(config, deps),
+};

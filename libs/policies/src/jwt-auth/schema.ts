@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token');
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').transform((h) => h.toLowerCase());
+const METHOD = z.string().regex(/^[A-Za-z]{1,16}$/).transform((m) => m.toUpperCase());
+
+/** What a bearer token must carry to pass; every listed scope and role is required. */
+export const bearerRequirementSchema = z.strictObject({
+  scopes: z.array(scope).max(50).default([]),
+  roles: z.array(z.string().min(1).max(128)).max(50).default([]),
+});
+
+/** Shared by jwt-auth and oauth2-auth: which scopes/roles a request needs, overall and per method. */
+export const bearerAccessSchema = {
+  required: bearerRequirementSchema.default({ scopes: [], roles: [] }),
+  /** Extra requirements per HTTP method (e.g. writes need `orders:write`), added to `required`. */
+  methods: z.record(METHOD, bearerRequirementSchema).default({}),
+  /** Remove the Authorization header before the request goes upstream. */
+  stripAuthorization: z.boolean().default(true),
+};
+
+export const jwtAuthConfigSchema = z.strictObject({
+  ...bearerAccessSchema,
+  /**
+   * Accepted `aud` values. Empty: the proxy's own id and base path, which is what the token
+   * service puts into tokens issued for this proxy's project.
+   */
+  audiences: z.array(z.string().min(1).max(512)).max(20).default([]),
+  /**
+   * Accepted issuers (exact). Empty: any issuer URL of this product's token service (path
+   * `/auth` or `/credential`); the environment's key ring already proves the token is ours.
+   */
+  issuers: z.array(z.url()).max(20).default([]),
+  /** Tolerance for exp/nbf/iat between clocks. */
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  /** Claim -> request header sent upstream (arrays joined with ","). */
+  claimHeaders: z.record(z.string().min(1).max(64), headerName).default({}),
+});
+
+export type BearerRequirement = z.output<typeof bearerRequirementSchema>;
+export type JwtAuthConfig = z.output<typeof jwtAuthConfigSchema>;
