@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import type { Server } from 'node:http';
 import { promisify } from 'node:util';
-import { createEchoServer } from '../../echo-upstream/src';
-import { AdminClient } from './support/admin-client';
-import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { eventually, type AppProcess, type RedisProcess } from './support/processes';
 
 const run = promisify(execFile);
 
@@ -14,11 +12,9 @@ const run = promisify(execFile);
  * limits. Clients are curl and fetch.
  */
 describe('credential rules on two Gateways', () => {
-  const ADMIN_PASSWORD = 'e2e-admin-password';
   const ENV = 'rules';
-  let database: TestDatabase;
+  let cluster: Cluster;
   let redis: RedisProcess;
-  let echo: Server;
   let echoUrl: string;
   let manager: AppProcess;
   let gateways: AppProcess[];
@@ -43,32 +39,12 @@ describe('credential rules on two Gateways', () => {
     Promise.all(gateways.map((g) => eventually(() => call(g, path, headers, method), accept, { what: `${g.name}: ${what}` })));
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new RedisProcess(await freePort());
-    await redis.start();
-    echo = createEchoServer();
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-    echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
-    const managerPort = await freePort();
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
-      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn',
-    }, `http://127.0.0.1:${managerPort}`);
-    await manager.start();
-    admin = new AdminClient(manager.baseUrl);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await admin.call('POST', '/api/v1/environments', { name: ENV });
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'rules' })).id;
-    gateways = [];
     // gateway-a believes X-Forwarded-For from 127.0.0.1 (as if behind a load balancer there);
     // gateway-b trusts no hop, so the same header is a spoof it must ignore.
-    for (const [name, trusted] of [['gateway-a', '127.0.0.1'], ['gateway-b', '10.255.255.254']]) {
-      const port = await freePort();
-      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
-        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn',
-        GATEWAY_CLIENT_IP_HEADER: 'x-forwarded-for', GATEWAY_CLIENT_IP_POSITION: 'last', GATEWAY_TRUSTED_PROXIES: trusted,
-      }, `http://127.0.0.1:${port}`));
-    }
-    await Promise.all(gateways.map((g) => g.start()));
+    const clientIp = (trusted: string) => ({ GATEWAY_CLIENT_IP_HEADER: 'x-forwarded-for', GATEWAY_CLIENT_IP_POSITION: 'last', GATEWAY_TRUSTED_PROXIES: trusted });
+    cluster = await startCluster({ environment: ENV, gateways: [clientIp('127.0.0.1'), clientIp('10.255.255.254')] });
+    ({ redis, echoUrl, manager, gateways, admin } = cluster);
+    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'rules' })).id;
     await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
     await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'legacy', basePath: '/legacy', upstreamUrl: echoUrl, policies: [{ type: 'basic-auth', config: {} }], environments: [ENV] });
     const credential = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'partner', password: 'partner-password' });
@@ -77,12 +53,7 @@ describe('credential rules on two Gateways', () => {
     await both('/shop/x', (r) => r.status === 200, 'proxy serves');
   }, 90000);
 
-  afterAll(async () => {
-    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
-    await redis?.stop();
-    await new Promise((r) => echo?.close(r));
-    await database?.drop();
-  }, 30000);
+  afterAll(() => cluster?.stop(), 30000);
 
   it('validates rules in the credential API and returns them', async () => {
     const res = await fetch(`${manager.baseUrl}/api/v1/projects/${projectId}/credentials/${credentialId}`, {

@@ -1,8 +1,6 @@
-import { createEchoServer } from '../../echo-upstream/src';
-import type { Server } from 'node:http';
-import { AdminClient } from './support/admin-client';
-import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { eventually, type AppProcess } from './support/processes';
 
 /**
  * The foundation end to end: one Manager and two Gateway processes on a private Redis and a
@@ -10,67 +8,25 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
  * gateways must survive the Manager dying and Redis restarting.
  */
 describe('Manager + two Gateways', () => {
-  const ADMIN_PASSWORD = 'e2e-admin-password';
   const ENV = 'e2e';
-  let database: TestDatabase;
-  let redis: RedisProcess;
-  let echo: Server;
-  let echoUrl: string;
-  let manager: AppProcess;
+  let cluster: Cluster;
   let gateways: AppProcess[];
   let admin: AdminClient;
+  let echoUrl: string;
   let projectId: string;
 
-  const startManager = async () => {
-    await manager.start();
-    admin = new AdminClient(manager.baseUrl);
-    await admin.login('admin', ADMIN_PASSWORD);
-  };
   const callGateway = (gateway: AppProcess, path: string, headers: Record<string, string> = {}) =>
     fetch(gateway.baseUrl + path, { headers }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => undefined), wwwAuthenticate: r.headers.get('www-authenticate') }));
   const bothAnswer = (path: string, headers: Record<string, string>, status: number, what: string) =>
     Promise.all(gateways.map((g) => eventually(() => callGateway(g, path, headers), (r) => r.status === status, { what: `${g.name}: ${what}` })));
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new RedisProcess(await freePort());
-    await redis.start();
-    echo = createEchoServer();
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-    echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
-    const managerPort = await freePort();
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
-      MANAGER_PORT: String(managerPort),
-      MANAGER_HOST: '127.0.0.1',
-      DATABASE_URL: database.url!,
-      REDIS_URL: redis.url,
-      IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      LOG_LEVEL: 'warn',
-    }, `http://127.0.0.1:${managerPort}`);
-    await startManager();
-    await admin.call('POST', '/api/v1/environments', { name: ENV });
+    cluster = await startCluster({ environment: ENV });
+    ({ gateways, admin, echoUrl } = cluster);
     projectId = (await admin.call('POST', '/api/v1/projects', { name: 'shop' })).id;
-    gateways = [];
-    for (const name of ['gateway-a', 'gateway-b']) {
-      const port = await freePort();
-      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
-        GATEWAY_PORT: String(port),
-        GATEWAY_HOST: '127.0.0.1',
-        GATEWAY_ENVIRONMENT: ENV,
-        REDIS_URL: redis.url,
-        CONFIG_POLL_INTERVAL_MS: '1000',
-        LOG_LEVEL: 'warn',
-      }, `http://127.0.0.1:${port}`));
-    }
-    await Promise.all(gateways.map((g) => g.start()));
   }, 90000);
 
-  afterAll(async () => {
-    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
-    await redis?.stop();
-    await new Promise((r) => echo?.close(r));
-    await database?.drop();
-  }, 30000);
+  afterAll(() => cluster?.stop(), 30000);
 
   let apiKey: string;
   let credentialId: string;
@@ -151,23 +107,24 @@ describe('Manager + two Gateways', () => {
   }, 60000);
 
   it('keeps serving when the Manager dies', async () => {
-    await manager.stop('SIGKILL');
+    await cluster.manager.stop('SIGKILL');
     for (const gateway of gateways) {
       const res = await callGateway(gateway, '/orders/2', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` });
       expect(res.status).toBe(200);
     }
-    await startManager();
+    await cluster.restartManager();
+    admin = cluster.admin;
   }, 60000);
 
   it('converges to the latest revision after Redis restarts while a change is made', async () => {
-    await redis.stop();
+    await cluster.redis.stop();
     // The change commits to PostgreSQL while Redis is down; publication waits for Redis.
     await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: false });
     for (const gateway of gateways) {
       const stale = await callGateway(gateway, '/orders/3', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` });
       expect(stale.status).toBe(200); // still the last compiled config: Redis is gone, the gateway keeps serving
     }
-    await redis.start();
+    await cluster.redis.start();
     await bothAnswer('/orders/3', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` }, 401, 'change made during the outage arrives');
     const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
     for (const gateway of gateways) {

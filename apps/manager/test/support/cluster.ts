@@ -1,0 +1,78 @@
+import { createEchoServer } from '../../../echo-upstream/src';
+import type { Server } from 'node:http';
+import { AdminClient } from './admin-client';
+import { AppProcess, freePort, RedisProcess } from './processes';
+import { createTestDatabase, type TestDatabase } from './test-database';
+
+export const CLUSTER_ADMIN_PASSWORD = 'e2e-admin-password';
+
+/** One Manager and N Gateway processes (built dist) on a private redis-server and database. */
+export interface Cluster {
+  database: TestDatabase;
+  redis: RedisProcess;
+  echoUrl: string;
+  manager: AppProcess;
+  gateways: AppProcess[];
+  admin: AdminClient;
+  /** Starts the Manager again (after a test stopped it) and logs the admin in anew. */
+  restartManager(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  environment: string;
+  /** Extra environment per Gateway; its length is the number of Gateways (default two). */
+  gateways?: Record<string, string>[];
+  managerEnv?: Record<string, string>;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const database = await createTestDatabase('postgres');
+  const redis = new RedisProcess(await freePort());
+  await redis.start();
+  const echo: Server = createEchoServer();
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+  const managerPort = await freePort();
+  const manager = new AppProcess(
+    'manager',
+    'apps/manager/dist/main.js',
+    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...options.managerEnv },
+    `http://127.0.0.1:${managerPort}`,
+  );
+  const cluster: Cluster = {
+    database,
+    redis,
+    echoUrl,
+    manager,
+    gateways: [],
+    admin: new AdminClient(manager.baseUrl),
+    async restartManager() {
+      await manager.start();
+      cluster.admin = new AdminClient(manager.baseUrl);
+      await cluster.admin.login('admin', CLUSTER_ADMIN_PASSWORD);
+    },
+    async stop() {
+      await Promise.all([...cluster.gateways, manager].map((p) => p.stop()));
+      await redis.stop();
+      await new Promise((r) => echo.close(r));
+      await database.drop();
+    },
+  };
+  await cluster.restartManager();
+  await cluster.admin.call('POST', '/api/v1/environments', { name: options.environment });
+  const perGateway = options.gateways ?? [{}, {}];
+  for (const [i, extra] of perGateway.entries()) {
+    const port = await freePort();
+    cluster.gateways.push(
+      new AppProcess(
+        `gateway-${String.fromCharCode(97 + i)}`,
+        'apps/gateway/dist/main.js',
+        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...extra },
+        `http://127.0.0.1:${port}`,
+      ),
+    );
+  }
+  await Promise.all(cluster.gateways.map((g) => g.start()));
+  return cluster;
+}
