@@ -33,9 +33,11 @@ async function main() {
   const outDir = join(root, '.test-output');
   mkdirSync(outDir, { recursive: true });
   const report = join(outDir, 'jest.json');
+  // --forceExit: a connection some library keeps open past the last test must not hang CI; the
+  // suites close what they open, so this only cuts off stragglers.
   const jest = spawnSync(
     process.execPath,
-    ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
+    ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
     { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } },
   );
   try {
