@@ -26,7 +26,7 @@ function loadConfig(): GatewayConfig {
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const log = createGatewayLogger(config.logLevel);
-  const http = new GatewayHttpServer();
+  const http = new GatewayHttpServer(config.tls);
   const adapter = new FastifyAdapter({
     loggerInstance: log,
     genReqId: requestIdOf,
@@ -41,7 +41,8 @@ async function bootstrap(): Promise<void> {
   http.attachProxy(proxy.routing);
   await app.startAllMicroservices();
   await app.listen({ port: config.port, host: config.host });
-  log.info({ environment: config.environment, address: await app.getUrl() }, 'gateway listening');
+  const tlsPort = config.tls === null ? null : await http.listenTls(config.tls.port, config.host);
+  log.info({ environment: config.environment, address: await app.getUrl(), ...(tlsPort === null ? {} : { tlsAddress: `https://${config.host}:${tlsPort}` }) }, 'gateway listening');
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -54,7 +55,7 @@ async function bootstrap(): Promise<void> {
     }, config.shutdownTimeoutMs).unref();
     // Nest closes the listening server (in-flight requests finish), the transport, then the
     // module's pools and Redis connection.
-    Promise.all([app.close(), proxy.close()]).then(
+    Promise.all([http.closeTls(), app.close(), proxy.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

@@ -14,6 +14,8 @@ export const snapshotProxySchema = z.object({
   upstreamUrl: z.string(),
   methods: z.array(z.string()),
   policies: z.array(z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
+  /** When this deployment started (ISO); tokens issued through the proxy's policy before it are refused. */
+  deployedAt: z.string().nullable().default(null),
 });
 
 export const snapshotApiKeySchema = z.object({

@@ -1,4 +1,5 @@
 import { GatewayConfigError, parseGatewayConfig } from './gateway-config';
+import { TestPki } from '../../../manager/test/support/certificates';
 
 describe('parseGatewayConfig', () => {
   it('applies the defaults', () => {
@@ -9,7 +10,7 @@ describe('parseGatewayConfig', () => {
       rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
-      masterKeys: null, tokenLookupTimeoutMs: 1000,
+      masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
     });
   });
 
@@ -32,5 +33,43 @@ describe('parseGatewayConfig', () => {
       const names = (err as GatewayConfigError).problems.map((p) => p.split(':')[0]).sort();
       expect(names).toEqual(['GATEWAY_ENVIRONMENT', 'GATEWAY_PORT', 'LOG_LEVEL', 'REDIS_URL']);
     }
+  });
+
+  describe('HTTPS listener (GATEWAY_TLS_*)', () => {
+    let pki: TestPki;
+    let files: { cert: string; key: string; otherKey: string };
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        parseGatewayConfig(env);
+      } catch (err) {
+        return (err as GatewayConfigError).problems;
+      }
+      throw new Error('expected a GatewayConfigError');
+    };
+    beforeAll(async () => {
+      pki = await TestPki.create();
+      const server = await pki.issue('server', { subject: '/CN=localhost' });
+      const other = await pki.issue('other', { subject: '/CN=other' });
+      files = { cert: server.certFile, key: server.keyFile, otherKey: other.keyFile };
+    });
+    afterAll(() => pki.remove());
+
+    it('reads the certificate and key when all three are set', () => {
+      const config = parseGatewayConfig({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.key });
+      expect(config.tls).toMatchObject({ port: 8443, certFile: files.cert, keyFile: files.key });
+      expect(config.tls!.cert.toString()).toContain('BEGIN CERTIFICATE');
+    });
+
+    it('wants all three or none, naming the missing ones', () => {
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443' }).map((p) => p.split(':')[0])).toEqual(['GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY']);
+      expect(problemsOf({ GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.key })).toEqual([expect.stringMatching(/^GATEWAY_TLS_PORT: required/)]);
+    });
+
+    it('names the variable whose file is missing, unusable or mismatched', () => {
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: '/nonexistent/cert.pem', GATEWAY_TLS_KEY: files.key })).toEqual([expect.stringMatching(/^GATEWAY_TLS_CERT: cannot read .*ENOENT/)]);
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.key, GATEWAY_TLS_KEY: files.cert }).map((p) => p.split(':')[0])).toEqual(['GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY']);
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.otherKey })).toEqual([expect.stringMatching(/^GATEWAY_TLS_KEY: .* does not match the certificate/)]);
+      expect(problemsOf({ GATEWAY_TLS_PORT: 'https', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.key }).map((p) => p.split(':')[0])).toEqual(['GATEWAY_TLS_PORT']);
+    });
   });
 });

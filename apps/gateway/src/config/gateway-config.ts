@@ -1,4 +1,7 @@
 import { cidr, parseMasterKeys } from '@idm/domain';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 
 /**
@@ -60,6 +63,13 @@ const envSchema = z.object({
   IDM_MASTER_KEYS: z.string().optional(),
   /** How long a token lookup waits for the Manager's durable copy when Redis has lost a token. */
   TOKEN_LOOKUP_TIMEOUT_MS: integer(1, 60_000).default(1_000),
+  /**
+   * Optional HTTPS listener (same host and dispatch as GATEWAY_PORT) that asks clients for a
+   * certificate (mtls-auth). All three or none; certificate and key are PEM file paths.
+   */
+  GATEWAY_TLS_PORT: integer(0, 65535).optional(),
+  GATEWAY_TLS_CERT: z.string().min(1).optional(),
+  GATEWAY_TLS_KEY: z.string().min(1).optional(),
 });
 
 export type GatewayConfig = Readonly<{
@@ -78,6 +88,8 @@ export type GatewayConfig = Readonly<{
   /** null: IDM_MASTER_KEYS unset (development key). */
   masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
   tokenLookupTimeoutMs: number;
+  /** null: no HTTPS listener. `cert`/`key`: the PEM contents, read (and checked as a pair) at boot. */
+  tls: Readonly<{ port: number; certFile: string; keyFile: string; cert: Buffer; key: Buffer }> | null;
 }>;
 
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -104,6 +116,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   } catch (err) {
     throw new GatewayConfigError([`IDM_MASTER_KEYS: ${(err as Error).message}`]);
   }
+  const tls = parseTls(e);
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
@@ -124,5 +137,38 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
+    tls,
   });
+}
+
+const TLS_VARIABLES = ['GATEWAY_TLS_PORT', 'GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY'] as const;
+
+function parseTls(e: z.output<typeof envSchema>): GatewayConfig['tls'] {
+  const missing = TLS_VARIABLES.filter((name) => e[name] === undefined);
+  if (missing.length === TLS_VARIABLES.length) return null;
+  if (missing.length) throw new GatewayConfigError(missing.map((name) => `${name}: required when ${TLS_VARIABLES.filter((n) => !missing.includes(n)).join(' and ')} ${missing.length === 2 ? 'is' : 'are'} set (all three or none)`));
+  const problems: string[] = [];
+  const read = (name: 'GATEWAY_TLS_CERT' | 'GATEWAY_TLS_KEY'): Buffer | null => {
+    try {
+      return readFileSync(e[name]!);
+    } catch (err) {
+      problems.push(`${name}: cannot read ${e[name]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return null;
+    }
+  };
+  const cert = read('GATEWAY_TLS_CERT');
+  const key = read('GATEWAY_TLS_KEY');
+  if (problems.length) throw new GatewayConfigError(problems);
+  const check = (name: string, fn: () => unknown, what: string) => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push(`${name}: ${what} (${(err as Error).message})`);
+    }
+  };
+  check('GATEWAY_TLS_CERT', () => new X509Certificate(cert!), `${e.GATEWAY_TLS_CERT} is not a PEM certificate`);
+  check('GATEWAY_TLS_KEY', () => createPrivateKey(key!), `${e.GATEWAY_TLS_KEY} is not an unencrypted PEM private key`);
+  if (!problems.length) check('GATEWAY_TLS_KEY', () => createSecureContext({ cert: cert!, key: key! }), `${e.GATEWAY_TLS_KEY} does not match the certificate in GATEWAY_TLS_CERT`);
+  if (problems.length) throw new GatewayConfigError(problems);
+  return Object.freeze({ port: e.GATEWAY_TLS_PORT!, certFile: e.GATEWAY_TLS_CERT!, keyFile: e.GATEWAY_TLS_KEY!, cert: cert!, key: key! });
 }

@@ -1,7 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { isGatewayEndpoint } from './gateway-endpoints';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Longer than the usual 60 s idle timeout of load balancers in front, so they close first. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+export interface GatewayTlsOptions {
+  cert: Buffer;
+  key: Buffer;
+}
 
 /**
  * One listening socket, two Fastify instances behind it: Nest's (the Gateway's own endpoints)
@@ -10,21 +20,63 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  * proxied request, so proxy traffic is handed to the bare instance before they can run.
  * Used as the Nest adapter's `serverFactory`; `proxyRouting` is attached once the proxy
  * instance is ready (before the server listens).
+ *
+ * With `tls`, a second, HTTPS listening socket feeds the same dispatch (`listenTls`). It asks
+ * every client for a certificate but accepts the handshake without one or with one it cannot
+ * verify (`rejectUnauthorized: false`): whether a certificate is needed, and which CAs it must
+ * chain to, is the mtls-auth policy's decision per proxy and credential, so proxies that
+ * authenticate otherwise work over HTTPS unchanged.
  */
 export class GatewayHttpServer {
   private proxyRouting: RequestListener | undefined;
+  private tlsServer: HttpsServer | null = null;
+
+  constructor(private readonly tls: GatewayTlsOptions | null = null) {}
 
   readonly serverFactory = (nestRouting: RequestListener): Server => {
-    const server = createServer((req, res) => {
+    const dispatch: RequestListener = (req, res) => {
       if (isGatewayEndpoint(req.url ?? '/')) nestRouting(req, res);
       else this.proxyRouting!(req, res);
-    });
-    // Longer than the usual 60 s idle timeout of load balancers in front, so they close first.
-    server.keepAliveTimeout = 72_000;
+    };
+    const server = createServer(dispatch);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    if (this.tls !== null) {
+      this.tlsServer = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, requestCert: true, rejectUnauthorized: false }, dispatch);
+      this.tlsServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      // The certificate a request is judged by must be the one of the handshake: no client-initiated
+      // renegotiation to swap it mid-connection.
+      this.tlsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+      // A failed handshake (no TLS, bad certificate encoding) only closes that connection.
+      this.tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
+    }
     return server;
   };
 
   attachProxy(routing: RequestListener): void {
     this.proxyRouting = routing;
+  }
+
+  /** Starts the HTTPS listener (after Nest's listen, so both routings are ready); resolves to its port. */
+  async listenTls(port: number, host: string): Promise<number> {
+    const server = this.tlsServer;
+    if (server === null) throw new Error('no TLS listener configured');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as { port: number }).port;
+  }
+
+  /** Stops accepting HTTPS connections; in-flight requests finish, idle keep-alive sockets close. */
+  async closeTls(): Promise<void> {
+    const server = this.tlsServer;
+    if (server === null || !server.listening) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
   }
 }

@@ -4,7 +4,7 @@ import { metadataFor, type TokenClient } from './token-clients';
 import type { AuthenticatedClient } from './token-grants';
 
 /** Registered and token-service claims that neither jwtClaims nor metadata may overwrite. */
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ']);
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ', 'proxy_id']);
 
 export interface MintRequest {
   issuer: string;
@@ -43,6 +43,7 @@ export function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: Mi
     exp: expiresAt,
     jti: randomUUID(),
     client_id: client.credential.id,
+    ...(client.proxyId !== undefined && { proxy_id: client.proxyId }),
     ...(request.scope !== '' && { scope: request.scope }),
   });
   return { token: signJwt(claims, signer, { typ: 'at+jwt' }), expiresAt };

@@ -2,6 +2,7 @@ import type { PasswordVerificationCache } from '@idm/policies';
 import { JwtVerifier, OAuthError, type SecretOpener, type SigningKeyRing } from '@idm/tokens';
 import type { ActiveConfiguration, ServingConfig } from '../config-sync/active-configuration';
 import { presentedClient } from './client-authentication';
+import { ProxyTokenClients } from './proxy-token-clients';
 import type { GatewayTokenStore } from './gateway-token-store';
 import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
@@ -18,12 +19,14 @@ export interface TokenCall {
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
+/** `credential`: clients are credentials; `auth`: clients are proxies' token-service settings. */
+export type TokenRealm = 'credential' | 'auth';
 type Body = Record<string, unknown>;
 
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
 
 /**
- * The token service of the `/credential` prefix: issue (opaque or JWT), JWT regeneration,
+ * The token service of one prefix (`/credential` or `/auth`): issue (opaque or JWT), JWT regeneration,
  * introspection and revocation. Reads the serving revision at call time, so an undeployed
  * proxy, a deleted or disabled credential or a rotated key takes effect on the next call.
  */
@@ -36,6 +39,7 @@ export class TokenEndpoints {
     private readonly secrets: SecretOpener,
     private readonly passwords: PasswordVerificationCache,
     private readonly environment: string,
+    private readonly realm: TokenRealm = 'credential',
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -52,7 +56,12 @@ export class TokenEndpoints {
     let access: { token: string; expiresIn: number };
     if (format === 'opaque' || withRefresh) {
       const issued = await this.store.issue(
-        { clientId: client.credential.id, credentialId: owner.credential.id, subject: owner.credential.id, scope, environment: this.environment },
+        {
+          clientId: client.credential.id, subject: owner.credential.id, scope, environment: this.environment,
+          // A proxy client's own token has no credential behind it (the policy then authenticates the client).
+          ...(!(client.proxyId !== undefined && owner === client) && { credentialId: owner.credential.id }),
+          ...(client.proxyId !== undefined && { proxyId: client.proxyId }),
+        },
         { accessTokenSeconds: accessSeconds, refreshTokenSeconds: withRefresh ? lifetimeOf(settings.refreshTokenLifetime) : undefined },
       );
       refresh = { token: issued.refreshToken };
@@ -68,8 +77,8 @@ export class TokenEndpoints {
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
     const verified = this.verifierFor(serving.keyRing).verify(bearer);
-    if (!verified.ok || verified.claims.client_id !== client.credential.id) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
-    const owner = clients.findById(String(verified.claims.sub));
+    if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
+    const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
     return this.tokenResponse(this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
@@ -82,8 +91,8 @@ export class TokenEndpoints {
     const inactive = { active: false };
     if (token.startsWith('idm_at_') || token.startsWith('idm_rt_')) {
       const record = await this.store.lookup(token);
-      if (!record || record.clientId !== client.credential.id || record.environment !== this.environment) return inactive;
-      const owner = clients.findById(record.credentialId ?? record.subject);
+      if (!record || record.clientId !== client.credential.id || record.environment !== this.environment || record.proxyId !== client.proxyId || record.issuedAt < (client.notBefore ?? 0)) return inactive;
+      const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
       if (!owner || !isLive(owner.credential, now)) return inactive;
       return {
         active: true, scope: record.scope, client_id: record.clientId, sub: record.subject, username: owner.credential.username,
@@ -91,8 +100,8 @@ export class TokenEndpoints {
       };
     }
     const verified = this.verifierFor(serving.keyRing).verify(token);
-    if (!verified.ok || verified.claims.client_id !== client.credential.id) return inactive;
-    const owner = clients.findById(String(verified.claims.sub));
+    if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) return inactive;
+    const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !isLive(owner.credential, now)) return inactive;
     const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
     return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
@@ -135,7 +144,7 @@ export class TokenEndpoints {
     const presented = presentedClient(call.authorization, call.params);
     const clients = TokenClients.of(serving.snapshot);
     const now = this.clock();
-    const client = await authenticateClient(clients, presented, this.passwords, now);
+    const client = this.realm === 'auth' ? ProxyTokenClients.of(serving.snapshot, this.secrets).authenticate(presented) : await authenticateClient(clients, presented, this.passwords, now);
     if (call.fromUrl && !client.settings.allowUrlParameters) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
     return { serving, clients, client, now };
   }
@@ -146,6 +155,11 @@ export class TokenEndpoints {
     if (!settings.refreshAllowed) throw new OAuthError('unauthorized_client', 'this client may not refresh tokens');
     const presented = call.params.get('refresh_token');
     if (!presented) throw new OAuthError('invalid_request', 'refresh_token is required');
+    if (client.notBefore) {
+      // A refresh token from an earlier deployment of the proxy must not mint tokens for this one.
+      const before = await this.store.lookup(presented);
+      if (before && before.issuedAt < client.notBefore) throw new OAuthError('invalid_grant', 'the refresh token is invalid');
+    }
     const requested = call.params.get('scope');
     const accessSeconds = lifetimeOf(settings.accessTokenLifetime);
     const rotation = await this.store.rotateRefresh(presented, {
@@ -158,7 +172,7 @@ export class TokenEndpoints {
     if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
     if (rotation.outcome === 'rejected') throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const { record, tokens } = rotation;
-    const owner = clients.findById(record.credentialId ?? record.subject);
+    const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
     if (!owner || !isLive(owner.credential, now)) {
       await this.store.revoke(tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
@@ -169,7 +183,7 @@ export class TokenEndpoints {
 
   private jwt(call: TokenCall, serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
-    const minted = mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
+    const minted = mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
     return { token: minted.token, expiresIn: lifetime };
   }
 
@@ -192,10 +206,26 @@ export class TokenEndpoints {
   }
 }
 
-/** The base paths of the owner's project's proxies in this environment; `resource` (RFC 8707) narrows to one. */
-function audienceFor(serving: ServingConfig, owner: TokenClient, resource: string | null): string[] {
+/**
+ * `/credential`: the base paths of the owner's project's proxies in this environment; `/auth`:
+ * the client's proxy (its id and base path, what jwt-auth accepts by default). `resource`
+ * (RFC 8707) narrows to one base path.
+ */
+function audienceFor(serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, resource: string | null): string[] {
+  const proxy = client.proxyId === undefined ? undefined : serving.snapshot.proxies.find((p) => p.id === client.proxyId);
+  if (proxy) {
+    if (resource !== null && resource !== proxy.basePath) throw new OAuthError('invalid_request', 'resource is not the API of this client');
+    return [proxy.id, proxy.basePath];
+  }
   const paths = serving.snapshot.proxies.filter((p) => p.projectId === owner.credential.projectId).map((p) => p.basePath);
   if (resource === null) return paths;
   if (!paths.includes(resource)) throw new OAuthError('invalid_request', 'resource is not an API of this client\'s project');
   return [resource];
+}
+
+/** Whose token it is: a proxy client owns tokens whose subject is its own id; anyone else is a credential of the client's project. */
+function ownerOf(clients: TokenClients, client: AuthenticatedClient, id: string): TokenClient | undefined {
+  if (client.proxyId !== undefined && id === client.credential.id) return client;
+  const owner = clients.findById(id);
+  return owner && owner.credential.projectId === client.credential.projectId ? owner : undefined;
 }

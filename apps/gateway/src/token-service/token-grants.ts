@@ -12,6 +12,10 @@ import { isLive, type TokenClient, type TokenClients } from './token-clients';
  */
 export interface AuthenticatedClient extends TokenClient {
   readonly settings: TokenSettings;
+  /** Set for a proxy's own client (`/auth`): its tokens are bound to that proxy. */
+  readonly proxyId?: string;
+  /** Epoch seconds: tokens of a proxy client issued before its proxy's current deployment are dead. */
+  readonly notBefore?: number;
 }
 
 export interface NewGrant {

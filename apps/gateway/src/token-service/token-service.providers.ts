@@ -13,6 +13,7 @@ import { ActiveConfiguration } from '../config-sync/active-configuration';
 import { redisTransportOptions } from '../config-sync/config-redis';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
+import { AUTH_TOKEN_ENDPOINTS } from './token.controller';
 import { createTokenRedis } from './token-redis';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
@@ -77,6 +78,12 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
       provide: TokenEndpoints,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
         new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment),
+      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+    },
+    {
+      provide: AUTH_TOKEN_ENDPOINTS,
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, 'auth'),
       inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
     },
     TokenServiceConnections,

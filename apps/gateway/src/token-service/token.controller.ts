@@ -7,80 +7,106 @@ import { issuerUrl } from './issuer-url';
 import { replyWith } from './oauth-reply';
 import { TokenEndpoints, type TokenCall, type TokenFormat } from './token-endpoints';
 
-const PREFIX = '/credential';
+export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
+
+type TokenControllerClass = new (endpoints: TokenEndpoints, log: Logger) => object;
 
 /**
- * HTTP surface of the `/credential` token service. Decoding the wire format (form body, or the
+ * HTTP surface of one token service prefix (`/credential`: clients are credentials; `/auth`:
+ * clients are proxies' token-service settings). Decoding the wire format (form body, or the
  * query string for GET where a client allows it) happens here; decisions are TokenEndpoints'.
  */
-@Controller()
-export class CredentialTokenController {
+function tokenController(prefix: 'credential' | 'auth', endpointsToken: symbol | typeof TokenEndpoints): TokenControllerClass {
+  const issuerPath = `/${prefix}`;
+
+  @Controller(prefix)
+  class TokenController {
+    constructor(
+      @Inject(endpointsToken) readonly endpoints: TokenEndpoints,
+      @Inject(GATEWAY_LOGGER) readonly log: Logger,
+    ) {}
+
+    @Post('token')
+    postToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return this.issue(req, reply, 'opaque', false);
+    }
+
+    @Get('token')
+    getToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return this.issue(req, reply, 'opaque', true);
+    }
+
+    @Post('jwt')
+    postJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return this.issue(req, reply, 'jwt', false);
+    }
+
+    @Get('jwt')
+    getJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return this.issue(req, reply, 'jwt', true);
+    }
+
+    @Post('jwt/regenerate')
+    regenerate(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return replyWith(reply, this.log, () => this.endpoints.regenerate(this.call(req, false)));
+    }
+
+    @Post('introspect')
+    introspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return replyWith(reply, this.log, () => this.endpoints.introspect(this.call(req, false)));
+    }
+
+    @Post('revoke')
+    revoke(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return replyWith(reply, this.log, async () => {
+        await this.endpoints.revoke(this.call(req, false));
+        return {};
+      });
+    }
+
+    @Get('.well-known/oauth-authorization-server')
+    metadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      return replyWith(reply, this.log, async () => this.endpoints.metadata(issuerUrl(req.raw, issuerPath)));
+    }
+
+    @Get('.well-known/jwks.json')
+    jwks(@Res() reply: FastifyReply) {
+      // Public keys only; caches may keep them briefly, rotation pre-publishes keys well ahead.
+      return reply.header('cache-control', 'public, max-age=300').type('application/json').send(this.endpoints.jwks());
+    }
+
+    issue(req: FastifyRequest, reply: FastifyReply, format: TokenFormat, fromUrl: boolean) {
+      return replyWith(reply, this.log, () => this.endpoints.token(this.call(req, fromUrl), format));
+    }
+
+    call(req: FastifyRequest, fromUrl: boolean): TokenCall {
+      return { issuer: issuerUrl(req.raw, issuerPath), authorization: req.headers.authorization, params: parameters(req, fromUrl), fromUrl };
+    }
+  }
+  Object.defineProperty(TokenController, 'name', { value: `${prefix === 'auth' ? 'Auth' : 'Credential'}TokenController` });
+  return TokenController;
+}
+
+export const CredentialTokenController = tokenController('credential', TokenEndpoints);
+export const AuthTokenController = tokenController('auth', AUTH_TOKEN_ENDPOINTS);
+
+/** RFC 8414 §3.1: the well-known segment goes between host and the issuer's path. */
+@Controller('.well-known/oauth-authorization-server')
+export class TokenMetadataAtRootController {
   constructor(
-    @Inject(TokenEndpoints) private readonly endpoints: TokenEndpoints,
+    @Inject(TokenEndpoints) private readonly credential: TokenEndpoints,
+    @Inject(AUTH_TOKEN_ENDPOINTS) private readonly auth: TokenEndpoints,
     @Inject(GATEWAY_LOGGER) private readonly log: Logger,
   ) {}
 
-  @Post('credential/token')
-  postToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.issue(req, reply, 'opaque', false);
+  @Get('credential')
+  credentialMetadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, async () => this.credential.metadata(issuerUrl(req.raw, '/credential')));
   }
 
-  @Get('credential/token')
-  getToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.issue(req, reply, 'opaque', true);
-  }
-
-  @Post('credential/jwt')
-  postJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.issue(req, reply, 'jwt', false);
-  }
-
-  @Get('credential/jwt')
-  getJwt(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.issue(req, reply, 'jwt', true);
-  }
-
-  @Post('credential/jwt/regenerate')
-  regenerate(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return replyWith(reply, this.log, () => this.endpoints.regenerate(this.call(req, false)));
-  }
-
-  @Post('credential/introspect')
-  introspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return replyWith(reply, this.log, () => this.endpoints.introspect(this.call(req, false)));
-  }
-
-  @Post('credential/revoke')
-  revoke(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return replyWith(reply, this.log, async () => {
-      await this.endpoints.revoke(this.call(req, false));
-      return {};
-    });
-  }
-
-  @Get('credential/.well-known/oauth-authorization-server')
-  metadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return replyWith(reply, this.log, async () => this.endpoints.metadata(issuerUrl(req.raw, PREFIX)));
-  }
-
-  /** RFC 8414 §3.1: the well-known segment goes between host and the issuer's path. */
-  @Get('.well-known/oauth-authorization-server/credential')
-  metadataAtRoot(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.metadata(req, reply);
-  }
-
-  @Get('credential/.well-known/jwks.json')
-  jwks(@Res() reply: FastifyReply) {
-    // Public keys only; caches may keep them briefly, rotation pre-publishes keys well ahead.
-    return reply.header('cache-control', 'public, max-age=300').type('application/json').send(this.endpoints.jwks());
-  }
-
-  private issue(req: FastifyRequest, reply: FastifyReply, format: TokenFormat, fromUrl: boolean) {
-    return replyWith(reply, this.log, () => this.endpoints.token(this.call(req, fromUrl), format));
-  }
-
-  private call(req: FastifyRequest, fromUrl: boolean): TokenCall {
-    return { issuer: issuerUrl(req.raw, PREFIX), authorization: req.headers.authorization, params: parameters(req, fromUrl), fromUrl };
+  @Get('auth')
+  authMetadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return replyWith(reply, this.log, async () => this.auth.metadata(issuerUrl(req.raw, '/auth')));
   }
 }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ApiProxy, CreateApiProxy, PolicySpec, UpdateApiProxy } from '@idm/domain';
+import { SecretBox, type ApiProxy, type CreateApiProxy, type PolicySpec, type UpdateApiProxy } from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
@@ -8,6 +8,7 @@ import { apiProxies, environments, proxyDeployments } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
+import { sealClientSecrets, withoutClientSecrets, withStoredClientSecrets } from './token-service-secret';
 
 type Row = typeof apiProxies.$inferSelect;
 
@@ -17,6 +18,7 @@ export class ApiProxiesService {
     private readonly database: Database,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
+    private readonly secrets: SecretBox,
   ) {}
 
   async list(projectId: string): Promise<ApiProxy[]> {
@@ -37,7 +39,7 @@ export class ApiProxiesService {
     const target = { projectId, teamId: input.teamId };
     this.permissions.check('proxy:write', target);
     if (input.environments.length) this.permissions.check('proxy:deploy', target);
-    const policies = normalizePolicies(input.policies);
+    const policies = sealClientSecrets(this.secrets, normalizePolicies(withStoredClientSecrets(input.policies)));
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);
       await requireTeamInProject(tx, projectId, input.teamId);
@@ -51,9 +53,9 @@ export class ApiProxiesService {
   }
 
   update(projectId: string, id: string, input: UpdateApiProxy): Promise<ApiProxy> {
-    const policies = input.policies && normalizePolicies(input.policies);
     return this.changes.write(async (tx) => {
       const row = await this.find(tx, projectId, id, true);
+      const policies = input.policies && sealClientSecrets(this.secrets, normalizePolicies(withStoredClientSecrets(input.policies, row.policies)));
       this.permissions.check('proxy:write', row);
       if (input.teamId !== undefined && input.teamId !== row.teamId) {
         this.permissions.check('proxy:write', { projectId, teamId: input.teamId });
@@ -69,8 +71,11 @@ export class ApiProxiesService {
       if (names && names.join() !== before.environments.join()) {
         this.permissions.check('proxy:deploy', updated);
         const environmentIds = await resolveEnvironments(tx, names);
-        await tx.delete(proxyDeployments).where(eq(proxyDeployments.proxyId, id));
-        await deploy(tx, id, environmentIds);
+        // Only environments that change are touched: a deployment's start time bounds its tokens.
+        const current = await tx.select({ environmentId: proxyDeployments.environmentId }).from(proxyDeployments).where(eq(proxyDeployments.proxyId, id));
+        const removed = current.map((d) => d.environmentId).filter((e) => !environmentIds.includes(e));
+        if (removed.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, id), inArray(proxyDeployments.environmentId, removed)));
+        await deploy(tx, id, environmentIds.filter((e) => !current.some((d) => d.environmentId === e)));
       }
       const [after] = await withEnvironments(tx, [updated]);
       return { result: after, change: { action: 'update', entityKind: 'api_proxy', entityId: id, projectId, teamId: updated.teamId, before: { ...before }, after: { ...after } } };
@@ -122,7 +127,7 @@ async function withEnvironments(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Ap
     basePath: r.basePath,
     upstreamUrl: r.upstreamUrl,
     methods: r.methods,
-    policies: r.policies,
+    policies: withoutClientSecrets(r.policies),
     environments: deployments.filter((d) => d.proxyId === r.id).map((d) => d.name),
     selfService: r.selfService,
     createdAt: r.createdAt.toISOString(),

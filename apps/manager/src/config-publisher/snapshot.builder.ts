@@ -14,7 +14,7 @@ export class SnapshotBuilder {
   async build(environment: string, revision: number): Promise<ConfigSnapshot> {
     const db = this.database.db;
     const proxyRows = await db
-      .select({ proxy: apiProxies })
+      .select({ proxy: apiProxies, deployedAt: proxyDeployments.deployedAt })
       .from(apiProxies)
       .innerJoin(proxyDeployments, eq(proxyDeployments.proxyId, apiProxies.id))
       .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
@@ -26,7 +26,7 @@ export class SnapshotBuilder {
       environment,
       revision,
       generatedAt: new Date().toISOString(),
-      proxies: proxyRows.map(({ proxy: p }) => ({
+      proxies: proxyRows.map(({ proxy: p, deployedAt }) => ({
         id: p.id,
         projectId: p.projectId,
         name: p.name,
@@ -34,6 +34,7 @@ export class SnapshotBuilder {
         upstreamUrl: p.upstreamUrl,
         methods: p.methods,
         policies: p.policies,
+        deployedAt: iso(deployedAt),
       })),
       credentials: projectIds.length ? await this.credentialsOf(projectIds) : [],
       signingKeys: await this.signingKeysOf(environment),

@@ -81,6 +81,8 @@ export const proxyDeployments = pgTable(
   {
     proxyId: uuid('proxy_id').notNull().references(() => apiProxies.id, { onDelete: 'cascade' }),
     environmentId: uuid('environment_id').notNull().references(() => environments.id, { onDelete: 'restrict' }),
+    /** Start of this deployment: tokens issued through the proxy's policy before it are refused (undeploy ends them). */
+    deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.proxyId, t.environmentId] })],
 );

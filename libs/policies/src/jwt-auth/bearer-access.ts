@@ -1,5 +1,5 @@
 import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { PolicyCompileDeps, PolicyRejection, RequestContext } from '../policy';
+import type { Identity, PolicyCompileDeps, PolicyRejection, RequestContext } from '../policy';
 import type { BearerRequirement } from './schema';
 
 /**
@@ -72,4 +72,30 @@ export function authenticateAs(ctx: RequestContext, credential: DirectoryCredent
 
 export function splitScope(scope: unknown): readonly string[] {
   return typeof scope === 'string' && scope !== '' ? scope.split(' ') : [];
+}
+
+/**
+ * The identity of a proxy's own token-service client (`/auth`, client_credentials): the client
+ * id is the proxy's key, there is no credential, so no credential rules apply. Null when the
+ * policy has no token service (tokens issued under an earlier configuration then fail).
+ */
+export function proxyClientIdentity(deps: PolicyCompileDeps, clientId: string | undefined): Identity | null {
+  return clientId === undefined ? null : Object.freeze({ credentialId: clientId, username: clientId, projectId: deps.proxy.projectId });
+}
+
+export function authenticateAsProxyClient(ctx: RequestContext, identity: Identity, strip: boolean): void {
+  ctx.identity = identity;
+  ctx.credential = null;
+  if (strip) ctx.strippedHeaders.push('authorization');
+}
+
+/**
+ * Epoch seconds at which the proxy's current deployment started (snapshot `deployedAt`), or 0.
+ * A token issued through the proxy's policy before that is refused, so undeploying (or deleting)
+ * a proxy ends its tokens even if it is deployed again later.
+ */
+export function deploymentStartSeconds(deps: PolicyCompileDeps): number {
+  const deployedAt = (deps.proxy as { deployedAt?: string | null }).deployedAt;
+  const ms = typeof deployedAt === 'string' ? Date.parse(deployedAt) : NaN;
+  return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000);
 }

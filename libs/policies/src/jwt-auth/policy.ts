@@ -1,6 +1,7 @@
 import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
 import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, bearerRejections, BearerRequirements, bearerToken, liveCredential, splitScope, type BearerRejections } from './bearer-access';
+import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from './bearer-access';
+import type { Identity } from '../policy';
 import { jwtAuthConfigSchema, type JwtAuthConfig } from './schema';
 
 /** Issuer URLs of our own token service end in one of its two prefixes. */
@@ -19,6 +20,9 @@ export class JwtAuthPolicy implements Policy {
   private readonly requirements: BearerRequirements;
   private readonly rejections: BearerRejections;
   private readonly claimHeaders: readonly (readonly [string, string])[];
+  /** Set when this policy carries a token-service client (`/auth`); its tokens name this proxy in `proxy_id`. */
+  private readonly proxyClient: Identity | null;
+  private readonly deployedSince: number;
 
   constructor(
     private readonly config: JwtAuthConfig,
@@ -35,6 +39,8 @@ export class JwtAuthPolicy implements Policy {
     this.requirements = new BearerRequirements(config.required, config.methods);
     this.rejections = bearerRejections(deps.proxy.basePath);
     this.claimHeaders = Object.entries(config.claimHeaders);
+    this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
+    this.deployedSince = deploymentStartSeconds(deps);
   }
 
   execute(ctx: RequestContext): PolicyOutcome {
@@ -43,19 +49,34 @@ export class JwtAuthPolicy implements Policy {
     const result = this.verifier.verify(token);
     if (!result.ok) return this.rejections.invalid_token;
     const claims = result.claims;
+    const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
+    if (claims.proxy_id !== undefined) {
+      // Issued through a proxy's policy (`/auth`): only for that proxy, and only while it keeps that client.
+      if (claims.proxy_id !== this.deps.proxy.id || this.proxyClient === null || claims.client_id !== this.proxyClient.credentialId) return this.rejections.invalid_token;
+      if (typeof claims.iat !== 'number' || claims.iat < this.deployedSince) return this.rejections.invalid_token;
+      if (claims.sub === claims.client_id) {
+        if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
+        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
+        this.forwardClaims(ctx, claims, roles);
+        return undefined;
+      }
+    }
     const credential = liveCredential(this.deps, claims.sub);
     if (!credential) return this.rejections.invalid_token;
-    const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
     if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
 
     authenticateAs(ctx, credential, this.config.stripAuthorization);
+    this.forwardClaims(ctx, claims, roles);
+    return undefined;
+  }
+
+  private forwardClaims(ctx: RequestContext, claims: Record<string, unknown>, roles: string[]): void {
     if (roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = roles.join(',');
     for (const [claim, header] of this.claimHeaders) {
       const value = claims[claim];
       if (value === undefined || value === null) continue;
       ctx.upstreamHeaders[header] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
     }
-    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tokenServicePolicySchema } from '../token-service-policy/schema';
 
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token');
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').transform((h) => h.toLowerCase());
@@ -17,6 +18,8 @@ export const bearerAccessSchema = {
   methods: z.record(METHOD, bearerRequirementSchema).default({}),
   /** Remove the Authorization header before the request goes upstream. */
   stripAuthorization: z.boolean().default(true),
+  /** This proxy's own client of the token service (`/auth` prefix); absent: none. */
+  tokenService: tokenServicePolicySchema.optional(),
 };
 
 export const jwtAuthConfigSchema = z.strictObject({

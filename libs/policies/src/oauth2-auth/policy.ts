@@ -1,7 +1,8 @@
 import { TokenStoreUnavailable, type OpaqueTokenRecord } from '@idm/tokens';
 import { PolicyConfigError } from '../policy-config.error';
 import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, bearerRejections, BearerRequirements, bearerToken, liveCredential, splitScope, type BearerRejections } from '../jwt-auth/bearer-access';
+import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from '../jwt-auth/bearer-access';
+import type { Identity } from '../policy';
 import { oauth2AuthConfigSchema, type OAuth2AuthConfig } from './schema';
 
 const OPAQUE_ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
@@ -17,6 +18,9 @@ export class OAuth2AuthPolicy implements Policy {
   readonly authenticates = true;
   private readonly requirements: BearerRequirements;
   private readonly rejections: BearerRejections;
+  /** Set when this policy carries a token-service client (`/auth`): tokens issued for this proxy. */
+  private readonly proxyClient: Identity | null;
+  private readonly deployedSince: number;
 
   constructor(
     private readonly config: OAuth2AuthConfig,
@@ -25,6 +29,8 @@ export class OAuth2AuthPolicy implements Policy {
   ) {
     this.requirements = new BearerRequirements(config.required, config.methods);
     this.rejections = bearerRejections(deps.proxy.basePath);
+    this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
+    this.deployedSince = deploymentStartSeconds(deps);
   }
 
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
@@ -43,7 +49,15 @@ export class OAuth2AuthPolicy implements Policy {
 
   private decide(ctx: RequestContext, record: OpaqueTokenRecord | null): PolicyOutcome {
     if (!record || record.kind !== 'access' || record.environment !== this.deps.environment) return this.rejections.invalid_token;
-    if (record.proxyId !== undefined && record.proxyId !== this.deps.proxy.id) return this.rejections.invalid_token;
+    if (record.proxyId !== undefined) {
+      // Issued through a proxy's policy (`/auth`): only for that proxy, and only while it keeps that client.
+      if (record.proxyId !== this.deps.proxy.id || this.proxyClient === null || record.clientId !== this.proxyClient.credentialId || record.issuedAt < this.deployedSince) return this.rejections.invalid_token;
+      if (record.credentialId === undefined) {
+        if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), [])) return this.rejections.insufficient_scope;
+        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
+        return undefined;
+      }
+    }
     const credential = liveCredential(this.deps, record.credentialId ?? record.subject);
     if (!credential) return this.rejections.invalid_token;
     if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), credential.roles)) return this.rejections.insufficient_scope;

@@ -1,0 +1,1 @@
+ALTER TABLE "proxy_deployments" ADD COLUMN "deployed_at" timestamp with time zone DEFAULT now() NOT NULL;

@@ -1,0 +1,219 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import * as oidc from 'openid-client';
+import { createEchoServer } from '../../echo-upstream/src';
+import { AdminClient } from './support/admin-client';
+import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+/**
+ * The `/auth` prefix of the token service end to end: a proxy's jwt-auth / oauth2-auth policy
+ * carries a `tokenService` block whose client id and secret are the proxy's key and secret. The
+ * secret is write-only and sealed (PostgreSQL, snapshot, audit), opened by two Gateway processes
+ * with the Manager's IDM_MASTER_KEYS; tokens are bound to their proxy and stop working when it is
+ * undeployed or deleted.
+ */
+describe('token service (/auth) managed from a proxy policy, with a Manager and two Gateways', () => {
+  const ENV = 'authprefix';
+  const MASTER_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+  const ORDERS_SECRET = 'orders-proxy-secret-value';
+  const LEDGER_SECRET = 'ledger-proxy-secret-value';
+  let database: TestDatabase;
+  let redis: RedisProcess;
+  let redisClient: Redis;
+  let echo: Server;
+  let manager: AppProcess;
+  let gateways: AppProcess[];
+  let admin: AdminClient;
+  let projectId: string;
+  let ordersId: string;
+  let ledgerId: string;
+  let aliceId: string;
+  let echoUrl: string;
+  let gw: string;
+
+  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const post = async (base: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+    return { status: res.status, headers: res.headers, body: await res.json().catch(() => undefined) };
+  };
+  const callProxy = async (base: string, path: string, token: string) => {
+    const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: await res.json().catch(() => undefined) };
+  };
+  const onBoth = (path: string, token: string, status: number, what: string) =>
+    Promise.all(gateways.map((g) => eventually(() => callProxy(g.baseUrl, path, token), (r) => r.status === status, { what: `${g.name}: ${what}` })));
+  const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+  const tokenService = (clientId: string, clientSecret: string | undefined, extra: Record<string, unknown> = {}) => ({
+    clientId, ...(clientSecret !== undefined && { clientSecret }), grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true,
+    scopes: ['read', 'write'], accessTokenLifetime: { amount: 5, unit: 'minutes' }, ...extra,
+  });
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    redis = new RedisProcess(await freePort());
+    await redis.start();
+    redisClient = new Redis(redis.url);
+    echo = createEchoServer();
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const managerPort = await freePort();
+    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
+      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_MASTER_KEYS: MASTER_KEYS,
+      IDM_ADMIN_PASSWORD: 'e2e-admin-password', LOG_LEVEL: 'warn', SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0',
+    }, `http://127.0.0.1:${managerPort}`);
+    await manager.start();
+    admin = new AdminClient(manager.baseUrl);
+    await admin.login('admin', 'e2e-admin-password');
+    const env = await admin.call('POST', '/api/v1/environments', { name: ENV });
+    const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
+    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'auth-prefix' })).id;
+    ordersId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'orders', basePath: '/orders', upstreamUrl: echoUrl, environments: [ENV],
+      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET) } }],
+    })).id;
+    ledgerId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV],
+      policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
+    })).id;
+    aliceId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
+    gateways = [];
+    for (const name of ['gateway-a', 'gateway-b']) {
+      const port = await freePort();
+      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
+        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
+      }, `http://127.0.0.1:${port}`));
+    }
+    await Promise.all(gateways.map((g) => g.start()));
+    gw = gateways[0].baseUrl;
+    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/auth/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
+  }, 120000);
+
+  afterAll(async () => {
+    redisClient?.disconnect();
+    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
+    await redis?.stop();
+    await new Promise((r) => echo?.close(r));
+    await database?.drop();
+  }, 30000);
+
+  it('keeps the client secret write-only and sealed: API, PostgreSQL, snapshot and audit never show it', async () => {
+    const shown = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
+    expect(shown.policies[0].config.tokenService.clientId).toBe('orders-key');
+    expect(shown.policies[0].config.tokenService).not.toHaveProperty('clientSecret');
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const stored = JSON.stringify((await db.query('SELECT policies FROM api_proxies')).rows);
+      expect(stored).not.toContain(ORDERS_SECRET);
+      expect(stored).toMatch(/"clientSecret":"enc:v1:k1:/);
+      const audit = JSON.stringify((await db.query('SELECT * FROM audit_events')).rows);
+      expect(audit).not.toContain(ORDERS_SECRET);
+    } finally {
+      await db.end();
+    }
+    const snapshot = (await redisClient.get(`idm:config:${ENV}:snapshot`))!;
+    expect(snapshot).not.toContain(ORDERS_SECRET);
+    expect(snapshot).toContain('enc:v1:k1:');
+  });
+
+  it('is discovered through RFC 8414 under /auth and issues opaque tokens bound to the proxy (openid-client)', async () => {
+    const config = await oidc.discovery(new URL(`${gw}/auth`), 'ledger-key', LEDGER_SECRET, undefined, { algorithm: 'oauth2', execute: [oidc.allowInsecureRequests] });
+    expect(config.serverMetadata().token_endpoint).toBe(`${gw}/auth/token`);
+    const atRoot = await fetch(`${gw}/.well-known/oauth-authorization-server/auth`).then((r) => r.json());
+    expect(atRoot.issuer).toBe(`${gw}/auth`);
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
+    expect(tokens.refresh_token).toBeUndefined();
+    const ok = await onBoth('/ledger/entries', tokens.access_token, 200, 'proxy client token accepted');
+    expect(ok[0].body.headers['x-authenticated-userid']).toBe('ledger-key');
+    // Bound to its proxy: the other proxy (jwt-auth) does not take it.
+    expect((await callProxy(gw, '/orders/1', tokens.access_token)).status).toBe(401);
+    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, client_id: 'ledger-key', scope: 'read' });
+    // The other prefix does not know this token, nor this client.
+    const credentialSide = await post(gw, '/credential/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) });
+    expect(credentialSide).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    await oidc.tokenRevocation(config, tokens.access_token);
+    await onBoth('/ledger/entries', tokens.access_token, 401, 'revoked token refused');
+  }, 60000);
+
+  it('refuses a wrong secret, both client auth methods at once, and another proxy\'s key', async () => {
+    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'wrong') })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials', client_id: 'orders-key', client_secret: ORDERS_SECRET }, { authorization: basic('orders-key', ORDERS_SECRET) })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', LEDGER_SECRET) })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+  });
+
+  it('issues JWTs (client_credentials and password: owner = a credential of the project) that only this proxy accepts', async () => {
+    const service = await post(gw, '/auth/jwt', { grant_type: 'client_credentials', scope: 'read write' }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect(service.status).toBe(200);
+    expect(payloadOf(service.body.access_token)).toMatchObject({ iss: `${gw}/auth`, sub: 'orders-key', client_id: 'orders-key', proxy_id: ordersId, aud: [ordersId, '/orders'], scope: 'read write' });
+    const ok = await onBoth('/orders/1', service.body.access_token, 200, 'proxy client JWT accepted');
+    expect(ok[1].body.headers['x-authenticated-userid']).toBe('orders-key');
+    expect((await callProxy(gw, '/ledger/1', service.body.access_token)).status).toBe(401);
+
+    const alice = await post(gw, '/auth/jwt', { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'read' }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect(alice.status).toBe(200);
+    expect(alice.body.refresh_token).toMatch(/^idm_rt_/);
+    expect(payloadOf(alice.body.access_token)).toMatchObject({ sub: aliceId, proxy_id: ordersId, username: 'alice', roles: ['reader'] });
+    const asAlice = await callProxy(gateways[1].baseUrl, '/orders/2', alice.body.access_token);
+    expect(asAlice.status).toBe(200);
+    expect(asAlice.body.headers['x-authenticated-userid']).toBe('alice');
+    const write = await fetch(`${gw}/orders/2`, { method: 'POST', headers: { authorization: `Bearer ${alice.body.access_token}` } });
+    expect(write.status).toBe(403);
+
+    const refreshed = await post(gw, '/auth/jwt', { grant_type: 'refresh_token', refresh_token: alice.body.refresh_token }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect(refreshed.status).toBe(200);
+    expect((await callProxy(gw, '/orders/3', refreshed.body.access_token)).status).toBe(200);
+    const regenerated = await post(gw, '/auth/jwt/regenerate', { client_id: 'orders-key', client_secret: ORDERS_SECRET }, { authorization: `Bearer ${service.body.access_token}` });
+    expect(regenerated.status).toBe(200);
+    const introspected = await post(gw, '/auth/introspect', { token: alice.body.access_token }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect(introspected.body).toMatchObject({ active: true, sub: aliceId });
+    // The ledger proxy's client cannot introspect the orders proxy's tokens.
+    expect((await post(gw, '/auth/introspect', { token: alice.body.access_token }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body).toEqual({ active: false });
+    const stranger = await post(gw, '/auth/token', { grant_type: 'password', username: 'nobody', password: 'x' }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect(stranger).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  }, 60000);
+
+  it('keeps the stored secret on an update that omits it, and a new secret replaces it', async () => {
+    const current = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: current.policies.map((p: { config: object }) => ({ ...p, config: { ...p.config, clockSkewSeconds: 20 } })) });
+    const rev = Number(await redisClient.get(`idm:config:${ENV}:revision`));
+    await eventually(() => fetch(`${gw}/health/ready`).then((r) => r.json()), (b) => Number(b.revision) >= rev, { what: 'revision applied' });
+    expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(200);
+    await expect(admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);
+    const rotated = await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret') } }] });
+    expect(JSON.stringify(rotated)).not.toContain('rotated-secret');
+    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'rotated-secret') }), (r) => r.status === 200, { what: `${g.name}: new secret` })));
+    expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(401);
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET) } }] });
+    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: `${g.name}: secret back` })));
+  }, 60000);
+
+  it('stops the tokens of a proxy that is undeployed, and of a proxy that is deleted', async () => {
+    const jwt = (await post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).body.access_token as string;
+    const opaque = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body.access_token as string;
+    await onBoth('/orders/1', jwt, 200, 'JWT works while deployed');
+    await onBoth('/ledger/1', opaque, 200, 'opaque works while deployed');
+
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { environments: [] });
+    await onBoth('/orders/1', jwt, 404, 'undeployed proxy gone');
+    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 401, { what: `${g.name}: undeployed client refused` })));
+    // Deployed again: the new deployment does not revive tokens of the old one; fresh tokens work.
+    await new Promise((r) => setTimeout(r, 1100)); // iat has one-second resolution
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { environments: [ENV] });
+    await onBoth('/orders/1', jwt, 401, 'redeployed proxy refuses tokens of the earlier deployment');
+    const fresh = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: 'client back' });
+    await onBoth('/orders/1', fresh.body.access_token, 200, 'tokens of the new deployment work');
+
+    await admin.call('DELETE', `/api/v1/projects/${projectId}/proxies/${ledgerId}`);
+    await onBoth('/ledger/1', opaque, 404, 'deleted proxy gone');
+    const recreated = await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV], policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
+    });
+    expect(recreated.id).not.toBe(ledgerId);
+    await onBoth('/ledger/1', opaque, 401, 'the deleted proxy\'s token does not open its successor');
+    expect((await post(gw, '/auth/introspect', { token: opaque }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body).toEqual({ active: false });
+  }, 90000);
+});
