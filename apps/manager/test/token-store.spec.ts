@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import { createHash, randomBytes } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { eventually } from './support/processes';
+import { eventually, freePort, RedisProcess } from './support/processes';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /** The Manager's side of opaque tokens: durable copies from BullMQ jobs, looked up over the bus. */
@@ -17,12 +17,17 @@ describe('durable token store', () => {
   const hash = (token: string) => createHash('sha256').update(token).digest('hex');
   const lookup = (token: string) => firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: hash(token), environment }));
 
+  // A private Redis: any other Manager on a shared one would compete for the queue and the bus.
+  let redis: RedisProcess;
+
   beforeAll(async () => {
+    redis = new RedisProcess(await freePort());
+    await redis.start();
     database = await createTestDatabase('postgres');
-    m = await startInProcessManager(database);
+    m = await startInProcessManager(database, { REDIS_URL: redis.url });
     await m.app.startAllMicroservices();
-    queue = new Queue(TOKEN_PERSIST_QUEUE, { connection: { host: '127.0.0.1', port: 6379 } });
-    bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: 6379 } });
+    queue = new Queue(TOKEN_PERSIST_QUEUE, { connection: { host: '127.0.0.1', port: redis.port } });
+    bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: redis.port } });
     await bus.connect();
   });
 
@@ -31,6 +36,7 @@ describe('durable token store', () => {
     await queue?.close();
     await m?.close();
     await database?.drop();
+    await redis?.stop();
   });
 
   it('persists issued tokens and answers lookups until they are revoked', async () => {
