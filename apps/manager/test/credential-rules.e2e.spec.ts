@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
+import { curl } from './support/curl';
 import { eventually, type AppProcess, type RedisProcess } from './support/processes';
 
-const run = promisify(execFile);
 
 /**
  * Per-credential authorization rules end to end: configured over the Manager's credential API,
@@ -23,13 +21,6 @@ describe('credential rules on two Gateways', () => {
   let credentialId: string;
   let apiKey: string;
 
-  const curl = async (args: string[]) => {
-    const { stdout } = await run('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', ...args]);
-    const lines = stdout.trimEnd().split('\n');
-    const status = Number(lines.pop());
-    const text = lines.join('\n');
-    return { status, body: text.startsWith('{') ? JSON.parse(text) : text };
-  };
   const call = (g: AppProcess, path: string, headers: Record<string, string> = {}, method = 'GET') =>
     fetch(g.baseUrl + path, { method, headers: { 'x-api-key': apiKey, ...headers } }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json().catch(() => undefined) }));
   const setAccess = async (access: unknown) => {

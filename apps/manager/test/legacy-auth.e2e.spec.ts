@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
 import { promisify } from 'node:util';
-import { createEchoServer } from '../../echo-upstream/src';
-import { AdminClient } from './support/admin-client';
-import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { curl } from './support/curl';
+import { eventually, type AppProcess, type RedisProcess } from './support/processes';
 
 const run = promisify(execFile);
 const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');
@@ -16,24 +15,14 @@ const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256
  * `curl --digest` (SHA-256 and MD5) and share nonce counts through Redis.
  */
 describe('digest-auth on two Gateways', () => {
-  const ADMIN_PASSWORD = 'e2e-admin-password';
   const ENV = 'legacy';
   const MASTER_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
-  let database: TestDatabase;
+  let cluster: Cluster;
   let redis: RedisProcess;
-  let echo: Server;
-  let manager: AppProcess;
   let gateways: AppProcess[];
   let admin: AdminClient;
   let projectId: string;
 
-  const curl = async (args: string[]) => {
-    const { stdout } = await run('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', ...args]);
-    const lines = stdout.trimEnd().split('\n');
-    const status = Number(lines.pop());
-    const text = lines.join('\n');
-    return { status, body: text.startsWith('{') ? JSON.parse(text) : text };
-  };
   const challengeFrom = async (g: AppProcess, path: string) => {
     const res = await fetch(g.baseUrl + path);
     expect(res.status).toBe(401);
@@ -48,29 +37,11 @@ describe('digest-auth on two Gateways', () => {
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new RedisProcess(await freePort());
-    await redis.start();
-    echo = createEchoServer();
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-    const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
-    const managerPort = await freePort();
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
-      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
-    }, `http://127.0.0.1:${managerPort}`);
-    await manager.start();
-    admin = new AdminClient(manager.baseUrl);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await admin.call('POST', '/api/v1/environments', { name: ENV });
+    const keys = { IDM_MASTER_KEYS: MASTER_KEYS };
+    cluster = await startCluster({ environment: ENV, managerEnv: keys, gateways: [keys, keys] });
+    ({ redis, gateways, admin } = cluster);
+    const { echoUrl } = cluster;
     projectId = (await admin.call('POST', '/api/v1/projects', { name: 'legacy' })).id;
-    gateways = [];
-    for (const name of ['gateway-a', 'gateway-b']) {
-      const port = await freePort();
-      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
-        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
-      }, `http://127.0.0.1:${port}`));
-    }
-    await Promise.all(gateways.map((g) => g.start()));
     await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig', basePath: '/dig', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: {} }], environments: [ENV] });
     await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig-md5', basePath: '/dig-md5', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }], environments: [ENV] });
     await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'b64', basePath: '/b64', upstreamUrl: echoUrl, policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }], environments: [ENV] });
@@ -78,12 +49,7 @@ describe('digest-auth on two Gateways', () => {
     await Promise.all(gateways.map((g) => eventually(() => fetch(g.baseUrl + '/dig-md5/x'), (r) => r.status === 401, { what: `${g.name}: digest proxies served` })));
   }, 90000);
 
-  afterAll(async () => {
-    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
-    await redis?.stop();
-    await new Promise((r) => echo?.close(r));
-    await database?.drop();
-  }, 30000);
+  afterAll(() => cluster?.stop(), 30000);
 
   it('challenges with realm, nonce, opaque, algorithm and qop="auth" and a JSON error body', async () => {
     const res = await fetch(gateways[0].baseUrl + '/dig/x');

@@ -20,6 +20,10 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   const MASTER_KEYS = `k1:${randomBytes(32).toString('base64')}`;
   const ORDERS_SECRET = 'orders-proxy-secret-value';
   const LEDGER_SECRET = 'ledger-proxy-secret-value';
+  const ORDERS_EXTRA = { cors: { origins: ['https://app.example.com'], credentials: true, maxAgeSeconds: 120 }, forwardedFor: { header: 'X-Client-Chain', order: 'LAST' } };
+  const LEDGER_EXTRA = { deletePrevious: true, forwardedFor: { header: 'x-forwarded-for', order: 'FIRST' } };
+  let envId: string;
+  let appId: string;
   let database: TestDatabase;
   let redis: RedisProcess;
   let redisClient: Redis;
@@ -68,23 +72,27 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     admin = new AdminClient(manager.baseUrl);
     await admin.login('admin', 'e2e-admin-password');
     const env = await admin.call('POST', '/api/v1/environments', { name: ENV });
+    envId = env.id;
     const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
     projectId = (await admin.call('POST', '/api/v1/projects', { name: 'auth-prefix' })).id;
     ordersId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
       name: 'orders', basePath: '/orders', upstreamUrl: echoUrl, environments: [ENV],
-      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET) } }],
+      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }],
     })).id;
     ledgerId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
       name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV],
-      policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
+      policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET, LEDGER_EXTRA) } }],
     })).id;
     aliceId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
+    appId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'portal-app', password: 'portal-secret', issueApiKey: false })).id;
+    await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${appId}/token-settings`, { grants: ['client_credentials'], deletePrevious: true, signingAlgorithm: 'ES256' });
     gateways = [];
     for (const name of ['gateway-a', 'gateway-b']) {
       const port = await freePort();
       gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
         GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
+        TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST',
       }, `http://127.0.0.1:${port}`));
     }
     await Promise.all(gateways.map((g) => g.start()));
@@ -183,12 +191,73 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     await eventually(() => fetch(`${gw}/health/ready`).then((r) => r.json()), (b) => Number(b.revision) >= rev, { what: 'revision applied' });
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(200);
     await expect(admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);
-    const rotated = await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret') } }] });
+    const rotated = await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret', ORDERS_EXTRA) } }] });
     expect(JSON.stringify(rotated)).not.toContain('rotated-secret');
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'rotated-secret') }), (r) => r.status === 200, { what: `${g.name}: new secret` })));
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(401);
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET) } }] });
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }] });
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: `${g.name}: secret back` })));
+  }, 60000);
+
+  it('answers CORS preflights from the proxies\' settings (/auth) and from the environment (/credential)', async () => {
+    const preflight = (path: string, origin: string) => fetch(gw + path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    const auth = await preflight('/auth/token', 'https://app.example.com');
+    expect(auth.status).toBe(204);
+    expect(auth.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(auth.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(auth.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(auth.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(auth.headers.get('access-control-max-age')).toBe('120');
+    const foreign = await preflight('/auth/token', 'https://evil.example.com');
+    expect(foreign.status).toBe(204);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('/auth/token', 'https://portal.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+    const credential = await preflight('/credential/jwt', 'https://portal.example.com');
+    expect(credential.headers.get('access-control-allow-origin')).toBe('https://portal.example.com');
+    expect(credential.headers.get('access-control-allow-credentials')).toBeNull();
+    expect((await preflight('/credential/jwt', 'https://app.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+    const issued = await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET), origin: 'https://app.example.com' });
+    expect(issued.status).toBe(200);
+    expect(issued.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(issued.headers.get('vary')).toContain('Origin');
+  });
+
+  it('records the client address from the forwarded-for header and order (proxy settings for /auth, environment for /credential)', async () => {
+    const chain = { 'x-forwarded-for': '203.0.113.7, 198.51.100.2', 'x-client-chain': '192.0.2.1, 192.0.2.99' };
+    const introspect = async (clientId: string, secret: string, token: string) => (await post(gw, '/auth/introspect', { token }, { authorization: basic(clientId, secret) })).body;
+    const ledger = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET), ...chain })).body.access_token;
+    expect(await introspect('ledger-key', LEDGER_SECRET, ledger)).toMatchObject({ active: true, client_ip: '203.0.113.7' }); // FIRST of x-forwarded-for
+    const orders = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET), ...chain })).body.access_token;
+    expect(await introspect('orders-key', ORDERS_SECRET, orders)).toMatchObject({ active: true, client_ip: '192.0.2.99' }); // LAST of x-client-chain
+    const noHeader = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).body.access_token;
+    expect(await introspect('orders-key', ORDERS_SECRET, noHeader)).toMatchObject({ client_ip: '127.0.0.1' });
+  });
+
+  it('honours deletePrevious: a new token revokes the client\'s previous ones on every gateway', async () => {
+    const first = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body.access_token;
+    await onBoth('/ledger/a', first, 200, 'first token works');
+    const second = (await post(gateways[1].baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body.access_token;
+    await onBoth('/ledger/a', first, 401, 'previous token revoked');
+    await onBoth('/ledger/a', second, 200, 'new token works');
+    // Without deletePrevious (orders) earlier tokens stay valid.
+    const a = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).body.access_token;
+    await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    expect((await post(gw, '/auth/introspect', { token: a }, { authorization: basic('orders-key', ORDERS_SECRET) })).body.active).toBe(true);
+  });
+
+  it('honours signingAlgorithm: server_error without such a key, then signs with the pinned algorithm', async () => {
+    const refused = await post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret') });
+    expect(refused).toMatchObject({ status: 500, body: { error: 'server_error' } });
+    expect(refused.body.error_description).toContain('ES256');
+    // Rotation to ES256 keeps the RS256 key published (and activated) for an hour.
+    const ecKid = (await admin.call('POST', `/api/v1/environments/${envId}/signing-keys/rotate`, { algorithm: 'ES256', retireAfterSeconds: 3600 })).kid;
+    const issued = await eventually(() => post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret') }), (r) => r.status === 200, { what: 'ES256 key served' });
+    expect(JSON.parse(Buffer.from(issued.body.access_token.split('.')[0], 'base64url').toString())).toMatchObject({ alg: 'ES256', kid: ecKid });
+    // The proxy client pins RS256 while the newest key is ES256.
+    const current = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
+    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: current.policies.map((p: { config: { tokenService: object } }) => ({ ...p, config: { ...p.config, tokenService: { ...p.config.tokenService, signingAlgorithm: 'RS256' } } })) });
+    const pinned = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200 && JSON.parse(Buffer.from(r.body.access_token.split('.')[0], 'base64url').toString()).alg === 'RS256', { what: 'RS256 pinned' });
+    await onBoth('/orders/1', pinned.body.access_token, 200, 'pinned RS256 token accepted');
   }, 60000);
 
   it('stops the tokens of a proxy that is undeployed, and of a proxy that is deleted', async () => {

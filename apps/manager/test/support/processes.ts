@@ -15,7 +15,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, { timeoutMs = 10000, what = 'condition' } = {}): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, { timeoutMs = 20000, what = 'condition' } = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastError: unknown;
