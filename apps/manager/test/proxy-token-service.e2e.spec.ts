@@ -231,6 +231,9 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     expect(await introspect('orders-key', ORDERS_SECRET, orders)).toMatchObject({ active: true, client_ip: '192.0.2.99' }); // LAST of x-client-chain
     const noHeader = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).body.access_token;
     expect(await introspect('orders-key', ORDERS_SECRET, noHeader)).toMatchObject({ client_ip: '127.0.0.1' });
+    // /credential: TOKEN_CLIENT_IP_HEADER=x-forwarded-for, TOKEN_CLIENT_IP_ORDER=LAST from the environment.
+    const portal = (await post(gw, '/credential/token', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret'), ...chain })).body.access_token;
+    expect((await post(gw, '/credential/introspect', { token: portal }, { authorization: basic('portal-app', 'portal-secret') })).body).toMatchObject({ active: true, client_ip: '198.51.100.2' });
   });
 
   it('honours deletePrevious: a new token revokes the client\'s previous ones on every gateway', async () => {

@@ -21,4 +21,4 @@ export { computeDigestHa1, type DigestHa1Record } from './digest-auth/digest-ha1
 export { type DigestNonceStore, InMemoryDigestNonceStore } from './digest-auth/digest-nonce.store';
 export { RedisDigestNonceStore } from './digest-auth/redis-digest-nonce.store';
 export { base64AuthConfigSchema, type Base64AuthConfig } from './base64-auth/schema';
-export { tokenServicePolicySchema, type TokenServicePolicy, type TokenCors, type ForwardedFor } from './token-service-policy/schema';
+export { tokenServicePolicySchema, tokenCorsSchema, forwardedForSchema, type TokenServicePolicy, type TokenCors, type ForwardedFor } from './token-service-policy/schema';

@@ -57,6 +57,16 @@ export function jwsSign(algorithm: SigningAlgorithm, data: Buffer, privateKey: K
   return sign(hash, data, input);
 }
 
+/**
+ * The same signature computed on the libuv thread pool (node:crypto's callback form), so an
+ * RSA-heavy token endpoint uses every core while the event loop keeps serving HTTP.
+ */
+export function jwsSignAsync(algorithm: SigningAlgorithm, data: Buffer, privateKey: KeyObject): Promise<Buffer> {
+  const { hash, padding, saltLength, dsaEncoding } = PARAMS[algorithm];
+  const input: SignKeyObjectInput = { key: privateKey, padding, saltLength, dsaEncoding };
+  return new Promise((resolve, reject) => sign(hash, data, input, (err, signature) => (err ? reject(err) : resolve(signature))));
+}
+
 /** False for any signature that does not verify, including ones node:crypto refuses to parse. */
 export function jwsVerify(algorithm: SigningAlgorithm, data: Buffer, signature: Buffer, publicKey: KeyObject): boolean {
   const { hash, padding, saltLength, dsaEncoding } = PARAMS[algorithm];

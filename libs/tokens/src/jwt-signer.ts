@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { SigningAlgorithm } from '@idm/domain';
 import type { JwtClaims } from './jwt-claims';
-import { jwsSign } from './jws-algorithm';
+import { jwsSign, jwsSignAsync } from './jws-algorithm';
 
 /**
  * Compact JWS signing with node:crypto (about twice jose's rate for RSA on the token endpoint).
@@ -23,6 +23,14 @@ export function signJwt(payload: JwtClaims, key: JwtSigningKey, options: SignJwt
   const header = { alg: key.algorithm, kid: key.kid, typ: options.typ ?? 'JWT' };
   const signingInput = `${encodeSegment(header)}.${encodeSegment(payload)}`;
   const signature = jwsSign(key.algorithm, Buffer.from(signingInput), key.privateKey);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/** `signJwt` with the signature computed off the event loop (the token endpoint's path). */
+export async function signJwtAsync(payload: JwtClaims, key: JwtSigningKey, options: SignJwtOptions = {}): Promise<string> {
+  const header = { alg: key.algorithm, kid: key.kid, typ: options.typ ?? 'JWT' };
+  const signingInput = `${encodeSegment(header)}.${encodeSegment(payload)}`;
+  const signature = await jwsSignAsync(key.algorithm, Buffer.from(signingInput), key.privateKey);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

@@ -84,3 +84,15 @@ end
 redis.call('DEL', KEYS[1])
 return 'revoked'
 `);
+
+/**
+ * KEYS: the client's family index (a set of family ids). ARGV: family key prefix.
+ * Revokes every family the client was issued (deletePrevious) and empties the index; returns the
+ * revoked family ids so the caller can persist the revocations.
+ */
+export const REVOKE_CLIENT_FAMILIES = new RedisScript(`${REVOKE_FAMILY}
+local families = redis.call('SMEMBERS', KEYS[1])
+for _, familyId in ipairs(families) do revokeFamily(ARGV[1] .. familyId) end
+redis.call('DEL', KEYS[1])
+return families
+`);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
+import { REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
 import { TokenStoreUnavailable } from './token-store-unavailable';
 
 /**
@@ -24,6 +24,8 @@ export interface OpaqueTokenGrant {
   scope: string;
   proxyId?: string;
   environment: string;
+  /** Address of the client that asked for the grant (forwarded-for rules of the token service). */
+  clientIp?: string;
 }
 
 export interface OpaqueTokenRecord extends OpaqueTokenGrant {
@@ -43,7 +45,18 @@ export interface TokenLifetimes {
   refreshTokenSeconds?: number;
 }
 
+export interface IssueOptions {
+  /**
+   * Revoke every token this client was issued with this option before (token settings
+   * `deletePrevious`). Only grants issued with the option are indexed per client, so clients
+   * without it cost no extra Redis memory.
+   */
+  replacePrevious?: boolean;
+}
+
 export interface IssuedTokens {
+  /** Families revoked by `replacePrevious`. */
+  replacedFamilies?: string[];
   accessToken: string;
   accessTokenExpiresAt: number;
   refreshToken?: string;
@@ -80,7 +93,7 @@ export interface OpaqueTokenStoreOptions {
 
 const PREFIX: Record<OpaqueTokenKind, string> = { access: 'idm_at_', refresh: 'idm_rt_' };
 const TOKEN_SHAPE = /^idm_(at|rt)_[A-Za-z0-9_-]{43}$/;
-const GRANT_FIELDS = ['clientId', 'credentialId', 'subject', 'scope', 'proxyId', 'environment'] as const;
+const GRANT_FIELDS = ['clientId', 'credentialId', 'subject', 'scope', 'proxyId', 'environment', 'clientIp'] as const;
 
 export class OpaqueTokenStore {
   private readonly keyPrefix: string;
@@ -96,9 +109,11 @@ export class OpaqueTokenStore {
     this.clock = options.clock ?? Date.now;
   }
 
-  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes): Promise<IssuedTokens> {
+  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes, options: IssueOptions = {}): Promise<IssuedTokens> {
     requireLifetime(lifetimes.accessTokenSeconds);
     if (lifetimes.refreshTokenSeconds !== undefined) requireLifetime(lifetimes.refreshTokenSeconds);
+    const clientKey = options.replacePrevious ? this.clientFamiliesKey(grant) : undefined;
+    const replacedFamilies = clientKey ? ((await this.guard(() => REVOKE_CLIENT_FAMILIES.run(this.redis, [clientKey], [this.familyKey('')]))) as string[]) : undefined;
     const now = this.nowSeconds();
     const familyId = randomBytes(16).toString('base64url');
     const base = { ...grantFields(grant), familyId, issuedAt: String(now), refreshCount: '0' };
@@ -116,10 +131,14 @@ export class OpaqueTokenStore {
       members.push(refreshKey);
     }
     const familyKey = this.familyKey(familyId);
-    tx.sadd(familyKey, ...members).expire(familyKey, Math.max(lifetimes.accessTokenSeconds, lifetimes.refreshTokenSeconds ?? 0));
+    const familyTtl = Math.max(lifetimes.accessTokenSeconds, lifetimes.refreshTokenSeconds ?? 0);
+    tx.sadd(familyKey, ...members).expire(familyKey, familyTtl);
+    // The index outlives the family it names at most by the lifetime of this newest grant.
+    if (clientKey) tx.sadd(clientKey, familyId).expire(clientKey, familyTtl);
     const replies = await this.guard(() => tx.exec());
     const failed = replies?.find(([error]) => error);
     if (!replies || failed) throw new TokenStoreUnavailable(failed?.[0] ?? new Error('transaction aborted'));
+    if (replacedFamilies?.length) issued.replacedFamilies = replacedFamilies;
     return issued;
   }
 
@@ -172,6 +191,10 @@ export class OpaqueTokenStore {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
     const hash = createHash('sha256').update(token).digest('base64url');
     return `${this.keyPrefix}:${kindOf(token) === 'access' ? 'at' : 'rt'}:${hash}`;
+  }
+
+  private clientFamiliesKey(grant: OpaqueTokenGrant): string {
+    return `${this.keyPrefix}:client:${grant.proxyId ?? ''}:${grant.clientId}`;
   }
 
   private familyKey(familyId: string): string {
@@ -231,5 +254,6 @@ function toRecord(kind: OpaqueTokenKind, f: Record<string, string>): OpaqueToken
   };
   if (f.credentialId !== undefined) record.credentialId = f.credentialId;
   if (f.proxyId !== undefined) record.proxyId = f.proxyId;
+  if (f.clientIp !== undefined) record.clientIp = f.clientIp;
   return record;
 }

@@ -70,9 +70,12 @@ export class SigningKeyRing {
     return new SigningKeyRing([]);
   }
 
-  /** The newest key that has activated and is still published; undefined when there is none. */
-  signer(now: number = Date.now()): RingKey | undefined {
-    return this.newestFirst.find((k) => k.activatesAt <= now && isPublished(k, now));
+  /**
+   * The newest key that has activated and is still published (with `algorithm`: the newest such
+   * key of that algorithm, for clients whose token settings pin one); undefined when there is none.
+   */
+  signer(now: number = Date.now(), algorithm?: SigningAlgorithm): RingKey | undefined {
+    return this.newestFirst.find((k) => k.activatesAt <= now && isPublished(k, now) && (algorithm === undefined || k.algorithm === algorithm));
   }
 
   /** JWKS document: every key still published, including keys that activate later (pre-publication). */

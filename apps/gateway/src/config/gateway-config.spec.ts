@@ -11,6 +11,10 @@ describe('parseGatewayConfig', () => {
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
       masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
+      tokenService: {
+        cors: { origins: [], methods: ['GET', 'POST', 'OPTIONS'], headers: ['authorization', 'content-type'], credentials: false, maxAgeSeconds: 600 },
+        forwardedFor: { header: null, order: 'FIRST' },
+      },
     });
   });
 

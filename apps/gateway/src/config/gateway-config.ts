@@ -3,6 +3,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
+import { forwardedForSchema, tokenCorsSchema, type ForwardedFor, type TokenCors } from '@idm/policies';
 
 /**
  * Every setting of the Gateway, read from the environment once at boot. All defaults live here,
@@ -64,6 +65,19 @@ const envSchema = z.object({
   /** How long a token lookup waits for the Manager's durable copy when Redis has lost a token. */
   TOKEN_LOOKUP_TIMEOUT_MS: integer(1, 60_000).default(1_000),
   /**
+   * CORS of the `/credential` token endpoints (the `/auth` ones take theirs from each proxy's
+   * policy). Unset origins: no CORS headers, browsers on other origins cannot call them.
+   * `*` allows any origin (never together with credentials).
+   */
+  TOKEN_CORS_ORIGINS: z.string().optional(),
+  TOKEN_CORS_METHODS: z.string().optional(),
+  TOKEN_CORS_HEADERS: z.string().optional(),
+  TOKEN_CORS_CREDENTIALS: bool.default(false),
+  TOKEN_CORS_MAX_AGE_SECONDS: integer(0, 86_400).default(600),
+  /** Header naming the client address recorded for `/credential` tokens, and which end of its list is the client. */
+  TOKEN_CLIENT_IP_HEADER: z.string().optional(),
+  TOKEN_CLIENT_IP_ORDER: z.enum(['FIRST', 'LAST']).default('FIRST'),
+  /**
    * Optional HTTPS listener (same host and dispatch as GATEWAY_PORT) that asks clients for a
    * certificate (mtls-auth). All three or none; certificate and key are PEM file paths.
    */
@@ -88,6 +102,8 @@ export type GatewayConfig = Readonly<{
   /** null: IDM_MASTER_KEYS unset (development key). */
   masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
   tokenLookupTimeoutMs: number;
+  /** CORS and client address rules of the `/credential` token endpoints. */
+  tokenService: Readonly<{ cors: TokenCors; forwardedFor: ForwardedFor }>;
   /** null: no HTTPS listener. `cert`/`key`: the PEM contents, read (and checked as a pair) at boot. */
   tls: Readonly<{ port: number; certFile: string; keyFile: string; cert: Buffer; key: Buffer }> | null;
 }>;
@@ -117,6 +133,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     throw new GatewayConfigError([`IDM_MASTER_KEYS: ${(err as Error).message}`]);
   }
   const tls = parseTls(e);
+  const tokenService = parseTokenService(e);
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
@@ -137,8 +154,25 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
+    tokenService,
     tls,
   });
+}
+
+const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean));
+
+function parseTokenService(e: z.output<typeof envSchema>): GatewayConfig['tokenService'] {
+  const cors = tokenCorsSchema.safeParse({
+    origins: list(e.TOKEN_CORS_ORIGINS), methods: list(e.TOKEN_CORS_METHODS), headers: list(e.TOKEN_CORS_HEADERS),
+    credentials: e.TOKEN_CORS_CREDENTIALS, maxAgeSeconds: e.TOKEN_CORS_MAX_AGE_SECONDS,
+  });
+  const forwardedFor = forwardedForSchema.safeParse({ header: e.TOKEN_CLIENT_IP_HEADER ?? null, order: e.TOKEN_CLIENT_IP_ORDER });
+  const problems = [
+    ...(cors.success ? [] : cors.error.issues.map((i) => `TOKEN_CORS_${String(i.path[0] ?? '').toUpperCase()}: ${i.message}`)),
+    ...(forwardedFor.success ? [] : forwardedFor.error.issues.map((i) => `TOKEN_CLIENT_IP_HEADER: ${i.message}`)),
+  ];
+  if (problems.length) throw new GatewayConfigError(problems);
+  return Object.freeze({ cors: cors.data!, forwardedFor: forwardedFor.data! });
 }
 
 const TLS_VARIABLES = ['GATEWAY_TLS_PORT', 'GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY'] as const;

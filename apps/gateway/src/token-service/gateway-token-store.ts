@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TOKEN_LOOKUP, type TokenLookupReply, type TokenPersistJob } from '@idm/config-bus';
 import type { OpaqueTokenLookup } from '@idm/policies';
-import { OpaqueTokenStore, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
+import { OpaqueTokenStore, type IssueOptions, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
 import type { ClientProxy } from '@nestjs/microservices';
 import type { Queue } from 'bullmq';
 import type Redis from 'ioredis';
@@ -33,8 +33,12 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     private readonly log: Logger,
   ) {}
 
-  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes): Promise<IssuedTokens> {
-    const issued = await this.store.issue(grant, lifetimes);
+  async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes, options: IssueOptions = {}): Promise<IssuedTokens> {
+    const issued = await this.store.issue(grant, lifetimes, options);
+    for (const familyId of issued.replacedFamilies ?? []) {
+      await this.tombstone(`family:${familyId}`);
+      await this.persist({ op: 'revoke-family', familyId });
+    }
     await this.persistIssued(grant, issued, 0);
     return issued;
   }
@@ -122,5 +126,6 @@ function grantOf(g: OpaqueTokenGrant): OpaqueTokenGrant {
   const grant: OpaqueTokenGrant = { clientId: g.clientId, subject: g.subject, scope: g.scope, environment: g.environment };
   if (g.credentialId !== undefined) grant.credentialId = g.credentialId;
   if (g.proxyId !== undefined) grant.proxyId = g.proxyId;
+  if (g.clientIp !== undefined) grant.clientIp = g.clientIp;
   return grant;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OAuthError, signJwt, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
+import { OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
 import { metadataFor, type TokenClient } from './token-clients';
 import type { AuthenticatedClient } from './token-grants';
 
@@ -20,8 +20,10 @@ export interface MintRequest {
  * decided here only: registered claims, the client's `jwtClaims` choices taken from the owner
  * credential, and owner metadata flagged `includeInJwt` (secret values opened with the master key).
  */
-export function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): { token: string; expiresAt: number } {
-  const signer = ring.signer(now);
+export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): Promise<{ token: string; expiresAt: number }> {
+  const algorithm = request.client.settings.signingAlgorithm;
+  const signer = ring.signer(now, algorithm ?? undefined);
+  if (!signer && algorithm) throw new OAuthError('server_error', `the client's token settings ask for ${algorithm}, and no published, activated signing key of this environment uses it`, 500);
   if (!signer) throw new OAuthError('server_error', 'the environment has no active signing key', 503);
   const iat = Math.floor(now / 1000);
   const { owner, client } = request;
@@ -46,5 +48,5 @@ export function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: Mi
     ...(client.proxyId !== undefined && { proxy_id: client.proxyId }),
     ...(request.scope !== '' && { scope: request.scope }),
   });
-  return { token: signJwt(claims, signer, { typ: 'at+jwt' }), expiresAt };
+  return { token: await signJwtAsync(claims, signer, { typ: 'at+jwt' }), expiresAt };
 }

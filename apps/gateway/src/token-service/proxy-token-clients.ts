@@ -5,6 +5,7 @@ import { jwtAuthConfigSchema, oauth2AuthConfigSchema, type TokenServicePolicy } 
 import { OAuthError, type SecretOpener } from '@idm/tokens';
 import type { PresentedClient } from './client-authentication';
 import type { AuthenticatedClient } from './token-grants';
+import { compileCors, type TokenCorsPolicy } from './token-cors';
 
 /**
  * The token clients of the `/auth` prefix: one per deployed proxy whose jwt-auth or oauth2-auth
@@ -28,6 +29,8 @@ const NOBODY = digest('no such client');
 export class ProxyTokenClients {
   private readonly byClientId = new Map<string, ProxyTokenClient | 'ambiguous'>();
   private readonly byProxyId = new Map<string, ProxyTokenClient>();
+  /** The union of the proxies' CORS settings (a preflight to `/auth` names no client). */
+  readonly cors: TokenCorsPolicy | null;
 
   private constructor(snapshot: ConfigSnapshot, secrets: SecretOpener) {
     for (const proxy of snapshot.proxies) {
@@ -39,6 +42,7 @@ export class ProxyTokenClients {
       this.byClientId.set(settings.clientId, this.byClientId.has(settings.clientId) ? 'ambiguous' : client);
       this.byProxyId.set(proxy.id, client);
     }
+    this.cors = compileCors([...this.byProxyId.values()].map((c) => c.settings.cors));
   }
 
   private static readonly perSnapshot = new WeakMap<ConfigSnapshot, ProxyTokenClients>();

@@ -1,8 +1,10 @@
-import type { PasswordVerificationCache } from '@idm/policies';
+import type { ForwardedFor, PasswordVerificationCache, TokenCors, TokenServicePolicy } from '@idm/policies';
 import { JwtVerifier, OAuthError, type SecretOpener, type SigningKeyRing } from '@idm/tokens';
 import type { ActiveConfiguration, ServingConfig } from '../config-sync/active-configuration';
 import { presentedClient } from './client-authentication';
 import { ProxyTokenClients } from './proxy-token-clients';
+import { tokenClientIp } from './token-client-ip';
+import { compileCors, type TokenCorsPolicy } from './token-cors';
 import type { GatewayTokenStore } from './gateway-token-store';
 import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
@@ -16,6 +18,16 @@ export interface TokenCall {
   params: URLSearchParams;
   /** True when the parameters came from the URL (GET): only clients with allowUrlParameters. */
   fromUrl: boolean;
+  /** Request headers and socket peer: the client address recorded with a token. */
+  headers?: Record<string, string | string[] | undefined>;
+  peer?: string;
+}
+
+export interface TokenServiceOptions {
+  realm: TokenRealm;
+  /** `/credential`: from the environment (`/auth` takes each proxy client's own). */
+  forwardedFor?: ForwardedFor;
+  cors?: TokenCors;
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
@@ -39,9 +51,22 @@ export class TokenEndpoints {
     private readonly secrets: SecretOpener,
     private readonly passwords: PasswordVerificationCache,
     private readonly environment: string,
-    private readonly realm: TokenRealm = 'credential',
+    private readonly options: TokenServiceOptions = { realm: 'credential' },
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.realm = options.realm;
+    this.environmentCors = compileCors(options.cors ? [options.cors] : []);
+  }
+
+  private readonly realm: TokenRealm;
+  private readonly environmentCors: TokenCorsPolicy | null;
+
+  /** CORS of this prefix right now: the environment's (`/credential`) or the union of the deployed proxies' (`/auth`). */
+  cors(): TokenCorsPolicy | null {
+    if (this.realm === 'credential') return this.environmentCors;
+    const serving = this.active.current;
+    return serving ? ProxyTokenClients.of(serving.snapshot, this.secrets).cors : null;
+  }
 
   async token(call: TokenCall, format: TokenFormat): Promise<Body> {
     const { serving, clients, client, now } = await this.authenticate(call);
@@ -61,13 +86,15 @@ export class TokenEndpoints {
           // A proxy client's own token has no credential behind it (the policy then authenticates the client).
           ...(!(client.proxyId !== undefined && owner === client) && { credentialId: owner.credential.id }),
           ...(client.proxyId !== undefined && { proxyId: client.proxyId }),
+          ...this.clientIpOf(call, client),
         },
         { accessTokenSeconds: accessSeconds, refreshTokenSeconds: withRefresh ? lifetimeOf(settings.refreshTokenLifetime) : undefined },
+        { replacePrevious: settings.deletePrevious },
       );
       refresh = { token: issued.refreshToken };
       access = { token: issued.accessToken, expiresIn: accessSeconds };
     }
-    if (format === 'jwt') access = this.jwt(call, serving, client, owner, scope, now);
+    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now);
     return this.tokenResponse(access!, refresh.token, scope, owner);
   }
 
@@ -81,7 +108,7 @@ export class TokenEndpoints {
     const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
-    return this.tokenResponse(this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
+    return this.tokenResponse(await this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
   }
 
   async introspect(call: TokenCall): Promise<Body> {
@@ -97,6 +124,7 @@ export class TokenEndpoints {
       return {
         active: true, scope: record.scope, client_id: record.clientId, sub: record.subject, username: owner.credential.username,
         token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token', exp: record.expiresAt, iat: record.issuedAt, iss: call.issuer,
+        ...(record.clientIp !== undefined && { client_ip: record.clientIp }),
       };
     }
     const verified = this.verifierFor(serving.keyRing).verify(token);
@@ -177,13 +205,13 @@ export class TokenEndpoints {
       await this.store.revoke(tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     }
-    const access = format === 'jwt' ? this.jwt(call, serving, client, owner, record.scope, now) : { token: tokens.accessToken, expiresIn: accessSeconds };
+    const access = format === 'jwt' ? await this.jwt(call, serving, client, owner, record.scope, now) : { token: tokens.accessToken, expiresIn: accessSeconds };
     return this.tokenResponse(access, tokens.refreshToken, record.scope, owner);
   }
 
-  private jwt(call: TokenCall, serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
+  private async jwt(call: TokenCall, serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
-    const minted = mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
+    const minted = await mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
     return { token: minted.token, expiresIn: lifetime };
   }
 
@@ -197,6 +225,12 @@ export class TokenEndpoints {
       ...(refreshToken !== undefined && { refresh_token: refreshToken }),
       ...(scope !== '' && { scope }),
     };
+  }
+
+  private clientIpOf(call: TokenCall, client: AuthenticatedClient): { clientIp?: string } {
+    const rules = (client.settings as Partial<TokenServicePolicy>).forwardedFor ?? this.options.forwardedFor ?? { header: null, order: 'FIRST' as const };
+    const clientIp = tokenClientIp(rules, call.headers ?? {}, call.peer);
+    return clientIp === undefined ? {} : { clientIp };
   }
 
   private verifierFor(ring: SigningKeyRing): JwtVerifier {

@@ -77,13 +77,13 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: TokenEndpoints,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment),
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'credential', ...config.tokenService }),
       inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, 'auth'),
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth' }),
       inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
     },
     TokenServiceConnections,

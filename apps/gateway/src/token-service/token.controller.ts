@@ -1,9 +1,10 @@
-import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Options, Post, Req, Res } from '@nestjs/common';
 import { OAuthError } from '@idm/tokens';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { GATEWAY_LOGGER } from '../config-sync/config-sync.tokens';
 import { issuerUrl } from './issuer-url';
+import { applyCors } from './token-cors';
 import { replyWith } from './oauth-reply';
 import { TokenEndpoints, type TokenCall, type TokenFormat } from './token-endpoints';
 
@@ -25,6 +26,13 @@ function tokenController(prefix: 'credential' | 'auth', endpointsToken: symbol |
       @Inject(endpointsToken) readonly endpoints: TokenEndpoints,
       @Inject(GATEWAY_LOGGER) readonly log: Logger,
     ) {}
+
+    /** CORS preflight: 204, with the allow headers only when the Origin is allowed. */
+    @Options(['token', 'jwt', 'jwt/regenerate', 'introspect', 'revoke', '.well-known/oauth-authorization-server', '.well-known/jwks.json'])
+    preflight(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, true);
+      return reply.code(204).send();
+    }
 
     @Post('token')
     postToken(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
@@ -48,16 +56,19 @@ function tokenController(prefix: 'credential' | 'auth', endpointsToken: symbol |
 
     @Post('jwt/regenerate')
     regenerate(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       return replyWith(reply, this.log, () => this.endpoints.regenerate(this.call(req, false)));
     }
 
     @Post('introspect')
     introspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       return replyWith(reply, this.log, () => this.endpoints.introspect(this.call(req, false)));
     }
 
     @Post('revoke')
     revoke(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       return replyWith(reply, this.log, async () => {
         await this.endpoints.revoke(this.call(req, false));
         return {};
@@ -66,21 +77,24 @@ function tokenController(prefix: 'credential' | 'auth', endpointsToken: symbol |
 
     @Get('.well-known/oauth-authorization-server')
     metadata(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       return replyWith(reply, this.log, async () => this.endpoints.metadata(issuerUrl(req.raw, issuerPath)));
     }
 
     @Get('.well-known/jwks.json')
-    jwks(@Res() reply: FastifyReply) {
+    jwks(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       // Public keys only; caches may keep them briefly, rotation pre-publishes keys well ahead.
       return reply.header('cache-control', 'public, max-age=300').type('application/json').send(this.endpoints.jwks());
     }
 
     issue(req: FastifyRequest, reply: FastifyReply, format: TokenFormat, fromUrl: boolean) {
+      applyCors(this.endpoints.cors(), req, reply, false);
       return replyWith(reply, this.log, () => this.endpoints.token(this.call(req, fromUrl), format));
     }
 
     call(req: FastifyRequest, fromUrl: boolean): TokenCall {
-      return { issuer: issuerUrl(req.raw, issuerPath), authorization: req.headers.authorization, params: parameters(req, fromUrl), fromUrl };
+      return { issuer: issuerUrl(req.raw, issuerPath), authorization: req.headers.authorization, params: parameters(req, fromUrl), fromUrl, headers: req.headers, peer: req.raw.socket.remoteAddress };
     }
   }
   Object.defineProperty(TokenController, 'name', { value: `${prefix === 'auth' ? 'Auth' : 'Credential'}TokenController` });
