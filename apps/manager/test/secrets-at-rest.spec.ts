@@ -33,6 +33,7 @@ describe('secrets at rest', () => {
     metadataSecret: `meta-secret-${randomBytes(6).toString('hex')}`,
     rotatedMetadataSecret: `meta-rotated-${randomBytes(6).toString('hex')}`,
     // The body of an uploaded private key (PEM line breaks removed, so any copy of it is found).
+    clientSecret: `client-secret-${randomBytes(6).toString('hex')}`,
     signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
   const pemBody = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
@@ -61,6 +62,8 @@ describe('secrets at rest', () => {
     await call('POST', '/api/v1/environments', { name: env });
     const project = (await call('POST', '/api/v1/projects', { name: env })).body;
     await call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'p', basePath: `/${env}`, upstreamUrl: 'http://127.0.0.1:9', environments: [env] });
+    const tokenService = { clientId: 'orders-client', clientSecret: secrets.clientSecret, grants: ['client_credentials'] };
+    expect((await call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'jwt', basePath: `/${env}-jwt`, upstreamUrl: 'http://127.0.0.1:9', environments: [env], policies: [{ type: 'jwt-auth', config: { tokenService } }] })).status).toBe(201);
     const environment = (await call('GET', '/api/v1/environments')).body.find((e: any) => e.name === env);
     expect((await call('POST', `/api/v1/environments/${environment.id}/signing-keys`, { algorithm: 'ES256', privateKeyPem: secrets.signingKeyPem })).status).toBe(201);
     await call('GET', `/api/v1/environments/${environment.id}/signing-keys`);
@@ -116,7 +119,7 @@ describe('secrets at rest', () => {
     const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'apps/manager/dist/cli/rotate-master-key.js')], {
       env: { ...process.env, DATABASE_URL: database.url, IDM_ADMIN_PASSWORD: 'correct-horse-battery', IDM_MASTER_KEYS: `${K2},${K1}`, REDIS_URL, LOG_LEVEL: 'warn' },
     });
-    expect(stdout).toContain("re-encrypted 3 secret(s) under master key 'k2'"); // the metadata secret, the digest HA1 and the signing key
+    expect(stdout).toContain("re-encrypted 4 secret(s) under master key 'k2'"); // metadata secret, digest HA1, signing key, proxy client secret
     const dump = await dumpDatabase(database.url!);
     expect(dump).toContain('enc:v1:k2:');
     expect(dump).not.toContain('enc:v1:k1:');

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SecretBox } from '@idm/domain';
 import { eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { credentials, signingKeys, type StoredMetadataEntry } from '../database/schema';
+import { apiProxies, credentials, signingKeys, type StoredMetadataEntry } from '../database/schema';
 
 /**
  * Re-encrypts every sealed secret under the active master key, in one audited transaction.
@@ -37,8 +37,28 @@ export class MasterKeyRotation {
         resealed++;
         await tx.update(signingKeys).set({ privateKey: this.secrets.reseal(key.privateKey) }).where(eq(signingKeys.id, key.id));
       }
+      // Policy configs hold sealed values anywhere in their JSON (e.g. a token service's client secret).
+      for (const proxy of await tx.select({ id: apiProxies.id, policies: apiProxies.policies }).from(apiProxies).for('update')) {
+        let changed = 0;
+        const policies = resealDeep(proxy.policies, (sealed) => {
+          if (SecretBox.keyIdOf(sealed) === this.secrets.activeKeyId) return sealed;
+          changed++;
+          return this.secrets.reseal(sealed);
+        });
+        if (changed === 0) continue;
+        resealed += changed;
+        await tx.update(apiProxies).set({ policies }).where(eq(apiProxies.id, proxy.id));
+      }
       const result = { activeKeyId: this.secrets.activeKeyId, resealed };
       return { result, change: { action: 'rotate', entityKind: 'master_key', entityId: this.secrets.activeKeyId, projectId: null, before: { resealed: 0 }, after: result } };
     });
   }
+}
+
+/** Copies a JSON value, passing every sealed string through `reseal`. */
+function resealDeep<T>(value: T, reseal: (sealed: string) => string): T {
+  if (SecretBox.isSealed(value)) return reseal(value) as T;
+  if (Array.isArray(value)) return value.map((v) => resealDeep(v, reseal)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resealDeep(v, reseal)])) as T;
+  return value;
 }
