@@ -31,6 +31,9 @@ export class Database {
   static async open(options: { url?: string; dataDir: string }): Promise<Database> {
     if (options.url) {
       const pool = new Pool({ connectionString: options.url, max: 10 });
+      // An idle connection the server closes (restart, failover, admin termination) must not crash
+      // the process: the pool drops it and the next query opens a new one.
+      pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`));
       const db = drizzlePg(pool, { schema }) as unknown as Db;
       await migratePg(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
       return new Database(db, 'postgres', () => pool.end());
