@@ -1,12 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import * as oidc from 'openid-client';
-import { createEchoServer } from '../../echo-upstream/src';
-import { AdminClient } from './support/admin-client';
-import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { eventually, type AppProcess } from './support/processes';
+import type { TestDatabase } from './support/test-database';
 
 /**
  * The `/auth` prefix of the token service end to end: a proxy's jwt-auth / oauth2-auth policy
@@ -24,11 +23,9 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   const LEDGER_EXTRA = { deletePrevious: true, forwardedFor: { header: 'x-forwarded-for', order: 'FIRST' } };
   let envId: string;
   let appId: string;
+  let cluster: Cluster;
   let database: TestDatabase;
-  let redis: RedisProcess;
   let redisClient: Redis;
-  let echo: Server;
-  let manager: AppProcess;
   let gateways: AppProcess[];
   let admin: AdminClient;
   let projectId: string;
@@ -56,22 +53,12 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   });
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new RedisProcess(await freePort());
-    await redis.start();
-    redisClient = new Redis(redis.url);
-    echo = createEchoServer();
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-    echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
-    const managerPort = await freePort();
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
-      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_MASTER_KEYS: MASTER_KEYS,
-      IDM_ADMIN_PASSWORD: 'e2e-admin-password', LOG_LEVEL: 'warn', SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0',
-    }, `http://127.0.0.1:${managerPort}`);
-    await manager.start();
-    admin = new AdminClient(manager.baseUrl);
-    await admin.login('admin', 'e2e-admin-password');
-    const env = await admin.call('POST', '/api/v1/environments', { name: ENV });
+    const keys = { IDM_MASTER_KEYS: MASTER_KEYS };
+    const gatewayEnv = { ...keys, TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST' };
+    cluster = await startCluster({ environment: ENV, managerEnv: { ...keys, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' }, gateways: [gatewayEnv, gatewayEnv] });
+    ({ database, gateways, admin, echoUrl } = cluster);
+    redisClient = new Redis(cluster.redis.url);
+    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
     envId = env.id;
     const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
@@ -87,25 +74,13 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     aliceId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
     appId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'portal-app', password: 'portal-secret', issueApiKey: false })).id;
     await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${appId}/token-settings`, { grants: ['client_credentials'], deletePrevious: true, signingAlgorithm: 'ES256' });
-    gateways = [];
-    for (const name of ['gateway-a', 'gateway-b']) {
-      const port = await freePort();
-      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
-        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', IDM_MASTER_KEYS: MASTER_KEYS,
-        TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST',
-      }, `http://127.0.0.1:${port}`));
-    }
-    await Promise.all(gateways.map((g) => g.start()));
     gw = gateways[0].baseUrl;
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/auth/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
   }, 120000);
 
   afterAll(async () => {
     redisClient?.disconnect();
-    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
-    await redis?.stop();
-    await new Promise((r) => echo?.close(r));
-    await database?.drop();
+    await cluster?.stop();
   }, 30000);
 
   it('keeps the client secret write-only and sealed: API, PostgreSQL, snapshot and audit never show it', async () => {

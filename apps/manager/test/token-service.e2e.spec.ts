@@ -1,11 +1,9 @@
 import { createHash, createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import * as oidc from 'openid-client';
-import { createEchoServer } from '../../echo-upstream/src';
-import { AdminClient } from './support/admin-client';
-import { AppProcess, eventually, freePort, RedisProcess } from './support/processes';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { eventually, type AppProcess } from './support/processes';
 
 /**
  * The token service end to end: one Manager and two Gateway processes on a private Redis and
@@ -16,11 +14,8 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 describe('token service (/credential) with openid-client, a Manager and two Gateways', () => {
   const ENV = 'tokens';
   const SECRET = 'app-client-secret';
-  let database: TestDatabase;
-  let redis: RedisProcess;
+  let cluster: Cluster;
   let redisClient: Redis;
-  let echo: Server;
-  let manager: AppProcess;
   let gateways: AppProcess[];
   let admin: AdminClient;
   let projectId: string;
@@ -53,22 +48,11 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new RedisProcess(await freePort());
-    await redis.start();
-    redisClient = new Redis(redis.url);
-    echo = createEchoServer();
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-    const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
-    const managerPort = await freePort();
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', {
-      MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url,
-      IDM_ADMIN_PASSWORD: 'e2e-admin-password', LOG_LEVEL: 'warn', SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0',
-    }, `http://127.0.0.1:${managerPort}`);
-    await manager.start();
-    admin = new AdminClient(manager.baseUrl);
-    await admin.login('admin', 'e2e-admin-password');
-    const env = await admin.call('POST', '/api/v1/environments', { name: ENV });
+    cluster = await startCluster({ environment: ENV, managerEnv: { SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' } });
+    ({ gateways, admin } = cluster);
+    const { echoUrl } = cluster;
+    redisClient = new Redis(cluster.redis.url);
+    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
     signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
     projectId = (await admin.call('POST', '/api/v1/projects', { name: 'tokens' })).id;
@@ -88,14 +72,6 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
       grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'], scopeMode: 'strict',
       accessTokenLifetime: { amount: 5, unit: 'minutes' }, jwtClaims: ['username', 'roles'],
     });
-    gateways = [];
-    for (const name of ['gateway-a', 'gateway-b']) {
-      const port = await freePort();
-      gateways.push(new AppProcess(name, 'apps/gateway/dist/main.js', {
-        GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: ENV, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn',
-      }, `http://127.0.0.1:${port}`));
-    }
-    await Promise.all(gateways.map((g) => g.start()));
     gw = gateways[0].baseUrl;
     // Both gateways serve the key and the token settings once the JWKS lists the key.
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/credential/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
@@ -103,10 +79,7 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
 
   afterAll(async () => {
     redisClient?.disconnect();
-    await Promise.all([...(gateways ?? []), manager].filter(Boolean).map((p) => p.stop()));
-    await redis?.stop();
-    await new Promise((r) => echo?.close(r));
-    await database?.drop();
+    await cluster?.stop();
   }, 30000);
 
   const discover = (base: string, secret = SECRET) =>
