@@ -1,5 +1,6 @@
 import { findQueryParam, withoutQueryParam } from '../api-key/query-param';
 import { credentialState, type DirectoryCredential } from '../credential-directory';
+import { verifyPassword } from '../password-authentication';
 import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { base64AuthConfigSchema, type Base64AuthConfig } from './schema';
 
@@ -43,18 +44,13 @@ export class Base64AuthPolicy implements Policy {
     if (!value) return this.rejections.missing_credentials;
     const presented = decode(value, this.config.passwordCheck);
     if (presented === null) return this.rejections.malformed_credentials;
-    const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, presented.username);
-    const accept = () => this.accept(ctx, credential!, fromQuery);
-    if (!this.config.passwordCheck) return credential ? accept() : this.rejections.invalid_credentials;
-    if (!credential || credential.passwordHash === null) {
-      return this.deps.passwordCache.verifyNothing(presented.password).then(() => this.rejections.invalid_credentials);
-    }
-    const verified = this.deps.passwordCache.verify(credential.id, credential.passwordHash, presented.password);
-    if (verified === true) return accept();
-    return verified.then((ok) => (ok ? accept() : this.rejections.invalid_credentials));
+    if (!this.config.passwordCheck) return this.accept(ctx, this.deps.directory.findCredential(this.deps.proxy.projectId, presented.username) ?? null, fromQuery);
+    const verified = verifyPassword(this.deps, presented.username, presented.password);
+    return verified instanceof Promise ? verified.then((credential) => this.accept(ctx, credential, fromQuery)) : this.accept(ctx, verified, fromQuery);
   }
 
-  private accept(ctx: RequestContext, credential: DirectoryCredential, fromQuery: boolean): PolicyOutcome {
+  private accept(ctx: RequestContext, credential: DirectoryCredential | null, fromQuery: boolean): PolicyOutcome {
+    if (credential === null) return this.rejections.invalid_credentials;
     const state = credentialState(credential, this.deps.now());
     if (state !== 'ok') return this.rejections[state];
     ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };

@@ -1,5 +1,6 @@
 import { credentialState, type DirectoryCredential } from '../credential-directory';
 import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { verifyPassword } from '../password-authentication';
 import { parseBasicAuthorization } from './basic-credentials';
 import { basicAuthConfigSchema, type BasicAuthConfig } from './schema';
 
@@ -37,16 +38,12 @@ export class BasicAuthPolicy implements Policy {
     if (presented === null) return this.rejections.missing_credentials;
     if (presented === 'malformed') return this.rejections.malformed_credentials;
 
-    const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, presented.username);
-    if (!credential || credential.passwordHash === null) {
-      return this.deps.passwordCache.verifyNothing(presented.password).then(() => this.rejections.invalid_credentials);
-    }
-    const verified = this.deps.passwordCache.verify(credential.id, credential.passwordHash, presented.password);
-    if (verified === true) return this.accept(ctx, credential);
-    return verified.then((ok) => (ok ? this.accept(ctx, credential) : this.rejections.invalid_credentials));
+    const verified = verifyPassword(this.deps, presented.username, presented.password);
+    return verified instanceof Promise ? verified.then((credential) => this.accept(ctx, credential)) : this.accept(ctx, verified);
   }
 
-  private accept(ctx: RequestContext, credential: DirectoryCredential): PolicyOutcome {
+  private accept(ctx: RequestContext, credential: DirectoryCredential | null): PolicyOutcome {
+    if (credential === null) return this.rejections.invalid_credentials;
     const state = credentialState(credential, this.deps.now());
     if (state !== 'ok') return this.rejections[state];
     ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
