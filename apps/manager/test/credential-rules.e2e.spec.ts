@@ -141,6 +141,9 @@ describe('credential rules on two Gateways', () => {
       await redis.start();
     }
     await setAccess({ rateLimit: { limits: [{ limit: 1000, windowSeconds: 60 }], onStoreUnavailable: 'allow' } });
+    // A 200 with Redis up does not tell the rules apart: wait until both Gateways run the new revision.
+    const { revision } = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision >= revision, { what: `${g.name} at revision ${revision}` })));
     await both('/shop/b', (r) => r.status === 200, 'open rule active after Redis is back');
     await redis.stop();
     try {
