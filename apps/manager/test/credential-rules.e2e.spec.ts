@@ -1,8 +1,8 @@
+import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
 import { curl } from './support/curl';
 import { eventually, type AppProcess, type RedisProcess } from './support/processes';
-
 
 /**
  * Per-credential authorization rules end to end: configured over the Manager's credential API,
@@ -28,6 +28,33 @@ describe('credential rules on two Gateways', () => {
   };
   const both = (path: string, accept: (r: Awaited<ReturnType<typeof call>>) => boolean, what: string, headers?: Record<string, string>, method?: string) =>
     Promise.all(gateways.map((g) => eventually(() => call(g, path, headers, method), accept, { what: `${g.name}: ${what}` })));
+  /** Calls one Gateway one request after another until `done` or `max` requests. */
+  const callUntil = async (g: AppProcess, path: string, done: (r: Awaited<ReturnType<typeof call>>) => boolean, max: number) => {
+    const seen: Awaited<ReturnType<typeof call>>[] = [];
+    while (seen.length < max && (seen.length === 0 || !done(seen[seen.length - 1]))) seen.push(await call(g, path));
+    return seen;
+  };
+  /** `demand` requests from 40 concurrent clients, alternating between the Gateways; every 429 is checked. */
+  const loadBothGateways = async (demand: number) => {
+    let next = 0;
+    const statuses: number[] = [];
+    const worker = async () => {
+      while (next < demand) {
+        const i = next++;
+        const res = await fetch(`${gateways[i % 2].baseUrl}/shop/load`, { headers: { 'x-api-key': apiKey } });
+        statuses.push(res.status);
+        if (res.status === 429) {
+          expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+          expect(res.headers.get('ratelimit-remaining')).toBe('0');
+          expect((await res.json()).code).toBe('rate_limited');
+        } else await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 40 }, worker));
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    return statuses.filter((s) => s === 200).length;
+  };
+  const storeErrors = async (g: AppProcess) => Number(/^idm_gateway_rate_limit_store_errors_total (\d+)/m.exec(await fetch(`${g.baseUrl}/metrics`).then((r) => r.text()))?.[1] ?? 0);
 
   beforeAll(async () => {
     // gateway-a believes X-Forwarded-For from 127.0.0.1 (as if behind a load balancer there);
@@ -102,52 +129,71 @@ describe('credential rules on two Gateways', () => {
     expect(await curl(['-H', `Authorization: Basic ${'A'.repeat(12_000)}`, url])).toMatchObject({ status: 401, body: { code: 'malformed_credentials' } });
   }, 60000);
 
-  it('shares one per-credential limit of N across both gateways under concurrent load', async () => {
+  it('shares one per-credential limit of N across both gateways under concurrent load (sliding: exact per request)', async () => {
     const N = 200;
     await setAccess({ rateLimit: { limits: [{ limit: N, windowSeconds: 300, algorithm: 'sliding' }] } });
     await both('/shop/probe', (r) => r.headers.get('ratelimit-limit') === String(N), 'limit active');
     // The two probes above were admitted and count too.
-    const demand = 3 * N;
-    let next = 0;
-    const statuses: number[] = [];
-    const worker = async () => {
-      while (next < demand) {
-        const i = next++;
-        const res = await fetch(`${gateways[i % 2].baseUrl}/shop/load`, { headers: { 'x-api-key': apiKey } });
-        statuses.push(res.status);
-        if (res.status === 429) {
-          expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-          expect(res.headers.get('ratelimit-remaining')).toBe('0');
-          expect((await res.json()).code).toBe('rate_limited');
-        } else await res.arrayBuffer();
-      }
-    };
-    await Promise.all(Array.from({ length: 40 }, worker));
-    const admitted = statuses.filter((s) => s === 200).length + 2;
-    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    const admitted = (await loadBothGateways(3 * N)) + 2;
     expect(admitted).toBeLessThanOrEqual(N);
     expect(admitted).toBeGreaterThanOrEqual(Math.ceil(0.99 * N));
   }, 60000);
 
-  it('fails open or closed per rule when Redis is unreachable', async () => {
-    await setAccess({ rateLimit: { limits: [{ limit: 1000, windowSeconds: 60 }], onStoreUnavailable: 'deny' } });
-    await both('/shop/a', (r) => r.headers.get('ratelimit-limit') === '1000', 'closed rule active');
+  it('shares a fixed-window limit of N across both gateways from leases, with a fraction of the Redis round trips', async () => {
+    const N = 2000;
+    const WINDOW = 3600;
+    // The load must not straddle two windows (the count starts again in the next one).
+    const msLeft = WINDOW * 1000 - (Date.now() % (WINDOW * 1000));
+    if (msLeft < 30_000) await new Promise((r) => setTimeout(r, msLeft + 100));
+    await setAccess({ rateLimit: { limits: [{ limit: N, windowSeconds: WINDOW }] } });
+    await both('/shop/probe', (r) => r.headers.get('ratelimit-limit') === String(N), 'limit active');
+    const stats = new Redis(redis.url);
+    const scriptCalls = async () => Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(await stats.info('commandstats'))?.[1] ?? 0);
+    try {
+      const before = await scriptCalls();
+      const admitted = (await loadBothGateways(3 * N)) + 2;
+      expect(admitted).toBeLessThanOrEqual(N);
+      expect(admitted).toBeGreaterThanOrEqual(Math.ceil(0.99 * N));
+      // One round trip per request would be 3N; leases need a few per hundred admissions.
+      expect((await scriptCalls()) - before).toBeLessThan(N / 4);
+    } finally {
+      stats.disconnect();
+    }
+  }, 90000);
+
+  it('fails open or closed per rule once a Gateway needs Redis while it is unreachable (its lease still admits)', async () => {
+    const LIMIT = 1000;
+    // A Gateway's first grant is a 16th of what is left: the most it can admit with Redis gone.
+    const leaseBound = Math.floor(LIMIT / 16);
+    const limits = [{ limit: LIMIT, windowSeconds: 1800 }];
+    await setAccess({ rateLimit: { limits, onStoreUnavailable: 'deny' } });
+    await both('/shop/a', (r) => r.headers.get('ratelimit-limit') === String(LIMIT), 'closed rule active');
     await redis.stop();
     try {
-      for (const g of gateways) expect((await call(g, '/shop/a')).body).toMatchObject({ code: 'rate_limit_unavailable' });
-      const metrics = await fetch(`${gateways[0].baseUrl}/metrics`).then((r) => r.text());
-      expect(metrics).toMatch(/idm_gateway_rate_limit_store_errors_total [1-9]/);
+      for (const g of gateways) {
+        const seen = await callUntil(g, '/shop/a', (r) => r.status !== 200, leaseBound + 1);
+        const fromLease = seen.length - 1;
+        expect(fromLease).toBeGreaterThan(0);
+        expect(fromLease).toBeLessThan(leaseBound);
+        expect(seen[fromLease]).toMatchObject({ status: 503, body: { code: 'rate_limit_unavailable' } });
+        expect((await call(g, '/shop/a')).status).toBe(503); // and so on while Redis is away
+      }
+      for (const g of gateways) expect(await storeErrors(g)).toBeGreaterThan(0);
     } finally {
       await redis.start();
     }
-    await setAccess({ rateLimit: { limits: [{ limit: 1000, windowSeconds: 60 }], onStoreUnavailable: 'allow' } });
+    await setAccess({ rateLimit: { limits, onStoreUnavailable: 'allow' } });
     // A 200 with Redis up does not tell the rules apart: wait until both Gateways run the new revision.
     const { revision } = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision >= revision, { what: `${g.name} at revision ${revision}` })));
     await both('/shop/b', (r) => r.status === 200, 'open rule active after Redis is back');
+    const errorsBefore = await Promise.all(gateways.map(storeErrors));
     await redis.stop();
     try {
-      for (const g of gateways) expect((await call(g, '/shop/b')).status).toBe(200);
+      // More requests than any lease holds: the later ones need Redis and are let through.
+      for (const g of gateways) expect((await callUntil(g, '/shop/b', (r) => r.status !== 200, leaseBound + 10)).map((r) => r.status)).toEqual(new Array(leaseBound + 10).fill(200));
+      const errorsAfter = await Promise.all(gateways.map(storeErrors));
+      errorsAfter.forEach((n, i) => expect(n).toBeGreaterThan(errorsBefore[i]));
     } finally {
       await redis.start();
     }

@@ -56,8 +56,11 @@ export class CompiledRateLimit {
     return this.specs.length === 0;
   }
 
-  /** `subject` distinguishes callers sharing this rule set (e.g. per client IP); "" for none. */
-  consume(ctx: RequestContext, subject: string, now: number): Promise<PolicyOutcome> {
+  /**
+   * `subject` distinguishes callers sharing this rule set (e.g. per client IP); "" for none.
+   * Synchronous when the store decides from what this Gateway holds (no round trip).
+   */
+  consume(ctx: RequestContext, subject: string, now: number): PolicyOutcome | Promise<PolicyOutcome> {
     const counters: RateLimitCounter[] = new Array(this.specs.length);
     for (let i = 0; i < this.specs.length; i++) {
       const s = this.specs[i];
@@ -67,8 +70,10 @@ export class CompiledRateLimit {
         counters[i] = { key: `${this.scope}:${subject}:${s.name}:${start}`, limit: s.limit, window: end, sliding: false };
       }
     }
-    return this.store.consume(counters, now).then(
-      (verdict) => this.answer(ctx, verdict),
+    const verdict = this.store.consume(counters, now);
+    if (!(verdict instanceof Promise)) return this.answer(ctx, verdict);
+    return verdict.then(
+      (v) => this.answer(ctx, v),
       (err: unknown) => {
         this.onStoreError(err);
         return this.failOpen ? undefined : UNAVAILABLE;

@@ -2,6 +2,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type PolicyOutcome } from '../policy';
 import { RedisRateLimitStore } from './redis-rate-limit.store';
@@ -14,16 +15,39 @@ describe('rate limits (real Redis)', () => {
   const key = generateApiKey();
   const key2 = generateApiKey();
 
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const connections: Redis[] = [];
   beforeAll(() => {
-    redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
-    other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    redis = new Redis(redisUrl, { enableAutoPipelining: true });
+    other = new Redis(redisUrl);
   });
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     await redis.quit();
     await other.quit();
+    for (const c of connections) c.disconnect();
   });
+
+  /** A connection of its own, set up like the Gateway's (no offline queue), ready to use. */
+  async function connection(url = redisUrl): Promise<Redis> {
+    const c = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => {});
+    connections.push(c);
+    await new Promise((ready) => c.once('ready', ready));
+    return c;
+  }
+
+  /** A store on its own connection that counts its script calls (round trips to Redis). */
+  async function countingStore(url?: string) {
+    const c = await connection(url);
+    const store = new RedisRateLimitStore(c, prefix);
+    const calls = jest.spyOn(c as unknown as { idmConsumeRateLimit: () => Promise<unknown> }, 'idmConsumeRateLimit');
+    return { store, calls: () => calls.mock.calls.length };
+  }
+
+  /** The start of the current window: keys expire relative to the (frozen) clock, so they live a whole window. */
+  const windowStart = (seconds: number) => Date.now() - (Date.now() % (seconds * 1000));
 
   function gateway(options: { id?: string; policies?: unknown[]; access?: Record<string, unknown>; store?: RedisRateLimitStore; now?: () => number; onError?: (e: unknown) => void }) {
     const id = options.id ?? randomBytes(4).toString('hex');
@@ -39,7 +63,9 @@ describe('rate limits (real Redis)', () => {
     const proxy = compileEnvironment(snapshot, { rateLimitStore: options.store ?? new RedisRateLimitStore(redis, prefix), now: options.now, onRateLimitStoreError: options.onError }).route('/x')!;
     return async (apiKey = key.key, clientIp = '10.0.0.1') => {
       const ctx = createRequestContext({ method: 'GET', path: '/x', headers: { 'x-api-key': apiKey }, query: '', clientIp });
-      return { outcome: (await proxy.runPolicies(ctx)) as PolicyOutcome, ctx };
+      const result = proxy.runPolicies(ctx);
+      // sync: decided without waiting for Redis.
+      return { outcome: (await result) as PolicyOutcome, ctx, sync: !(result instanceof Promise) };
     };
   }
 
@@ -114,4 +140,146 @@ describe('rate limits (real Redis)', () => {
     expect(errors).toHaveLength(2);
     dead.disconnect();
   });
+
+  describe('leases (fixed windows and quotas)', () => {
+    it('admits from a block granted in advance: one script call per 100 requests under a high limit', async () => {
+      const { store, calls } = await countingStore();
+      const id = randomBytes(4).toString('hex');
+      const now = windowStart(60);
+      const call = gateway({ id, store, access: { rateLimit: { limits: [{ limit: 100_000, windowSeconds: 60 }] } }, now: () => now });
+      const first = await call();
+      expect(first.sync).toBe(false);
+      // Redis has 100000 - 100 left, this Gateway 99 of its block.
+      expect(first.ctx.responseHeaders?.['ratelimit-remaining']).toBe('99999');
+      let sync = 0;
+      for (let i = 1; i < 1000; i++) {
+        const r = await call();
+        expect(r.outcome).toBeUndefined();
+        if (r.sync) sync++;
+      }
+      expect(calls()).toBe(10);
+      expect(sync).toBe(990);
+      expect(await redis.get(`${prefix}c:c-${id}::l0:f60:${now}`)).toBe('1000');
+    });
+
+    it('two Gateways share a fixed limit of N = 2000 under concurrent demand of 3N: between 0.99 N and N admitted', async () => {
+      const N = 2000;
+      const access = { rateLimit: { limits: [{ limit: N, windowSeconds: 60 }] } };
+      const id = randomBytes(4).toString('hex');
+      const now = windowStart(60);
+      const [ga, gb] = [await countingStore(), await countingStore()];
+      const a = gateway({ id, access, store: ga.store, now: () => now });
+      const b = gateway({ id, access, store: gb.store, now: () => now });
+      let next = 0;
+      const outcomes: PolicyOutcome[] = [];
+      const worker = async () => {
+        while (next < 3 * N) {
+          const i = next++;
+          outcomes.push((await (i % 2 ? a() : b())).outcome);
+        }
+      };
+      await Promise.all(Array.from({ length: 40 }, worker));
+      const admitted = outcomes.filter((o) => o === undefined).length;
+      expect(admitted).toBeLessThanOrEqual(N);
+      expect(admitted).toBeGreaterThanOrEqual(0.99 * N);
+      expect(outcomes.filter((o) => o !== undefined && o.code !== 'rate_limited')).toEqual([]);
+      // One EVALSHA per request would be 6000.
+      expect(ga.calls() + gb.calls()).toBeLessThan(N / 4);
+    });
+
+    it('a quota per hour behaves the same, also when a whole burst is sent before the first grant is back', async () => {
+      const N = 2000;
+      const access = { rateLimit: { quotas: [{ limit: N, period: 'hour' }] } };
+      const id = randomBytes(4).toString('hex');
+      const now = windowStart(3600);
+      const a = gateway({ id, access, store: new RedisRateLimitStore(await connection(), prefix), now: () => now });
+      const b = gateway({ id, access, store: new RedisRateLimitStore(await connection(), prefix), now: () => now });
+      // Refused by Redis, a request is admitted from the blocks the same burst brought in.
+      const results = await Promise.all(Array.from({ length: 3 * N }, (_, i) => (i % 2 ? a() : b())));
+      const admitted = results.filter((r) => r.outcome === undefined).length;
+      expect(admitted).toBeLessThanOrEqual(N);
+      expect(admitted).toBeGreaterThanOrEqual(0.99 * N);
+      const refused = results.find((r) => r.outcome !== undefined)!.outcome!;
+      expect(refused).toMatchObject({ status: 429, code: 'quota_exceeded', headers: { 'retry-after': '3600', 'ratelimit-remaining': '0' } });
+    });
+
+    it('a used-up counter answers 429 without a round trip until its window ends; a new limit is asked of Redis again', async () => {
+      const { store, calls } = await countingStore();
+      const id = randomBytes(4).toString('hex');
+      const now = windowStart(60) + 15_000;
+      const access = { rateLimit: { limits: [{ limit: 3, windowSeconds: 60 }] } };
+      const call = gateway({ id, store, access, now: () => now });
+      const otherGateway = gateway({ id, access, store: new RedisRateLimitStore(await connection(), prefix), now: () => now });
+      expect((await call()).outcome).toBeUndefined();
+      // Blocks of 1 this close to the limit: the other Gateway takes what is left.
+      expect((await otherGateway()).outcome).toBeUndefined();
+      expect((await otherGateway()).outcome).toBeUndefined();
+      expect((await call()).outcome).toMatchObject({ status: 429, code: 'rate_limited' });
+      expect(calls()).toBe(2);
+      for (let i = 0; i < 5; i++) {
+        const r = await call();
+        expect(r.sync).toBe(true);
+        expect(r.outcome).toMatchObject({ status: 429, code: 'rate_limited', headers: { 'retry-after': '45', 'ratelimit-reset': '45', 'ratelimit-remaining': '0' } });
+      }
+      expect(calls()).toBe(2);
+      // A new revision raises the limit: what was recorded under 3 no longer counts.
+      const raised = gateway({ id, store, access: { rateLimit: { limits: [{ limit: 5, windowSeconds: 60 }] } }, now: () => now });
+      const r = await raised();
+      expect(r.outcome).toBeUndefined();
+      expect(r.ctx.responseHeaders?.['ratelimit-remaining']).toBe('1');
+      expect(calls()).toBe(3);
+    });
+
+    it('sliding windows stay exact: Redis is asked for every request, also for the fixed counters next to them', async () => {
+      const { store, calls } = await countingStore();
+      const call = gateway({ store, access: { rateLimit: { limits: [{ limit: 100, windowSeconds: 60, algorithm: 'sliding' }, { limit: 1000, windowSeconds: 60 }] } } });
+      for (let i = 0; i < 20; i++) expect((await call()).sync).toBe(false);
+      expect(calls()).toBe(20);
+    });
+
+    it('a lease outlives a Redis outage; only requests that need Redis fail closed (or open)', async () => {
+      const link = await cuttableLink(redisUrl);
+      const { store, calls } = await countingStore(link.url);
+      const errors: unknown[] = [];
+      const now = windowStart(60);
+      const limits = [{ limit: 1000, windowSeconds: 60 }];
+      const closed = gateway({ store, access: { rateLimit: { limits, onStoreUnavailable: 'deny' } }, now: () => now, onError: (e) => errors.push(e) });
+      const open = gateway({ store, access: { rateLimit: { limits, onStoreUnavailable: 'allow' } }, now: () => now, onError: (e) => errors.push(e) });
+      expect((await closed()).outcome).toBeUndefined();
+      await link.cut();
+      const block = Math.floor(1000 / 16); // what the first request was granted; it took one
+      for (let i = 1; i < block; i++) expect(await closed()).toMatchObject({ outcome: undefined, sync: true });
+      expect(errors).toEqual([]);
+      expect((await closed()).outcome).toMatchObject({ status: 503, code: 'rate_limit_unavailable' });
+      expect((await open()).outcome).toBeUndefined(); // no lease yet: needs Redis, fails open
+      expect(errors).toHaveLength(2);
+      expect(calls()).toBe(3);
+    });
+  });
 });
+
+/** A TCP hop to the real Redis that a test can cut: Redis goes away for this link only. */
+async function cuttableLink(redisUrl: string): Promise<{ url: string; cut(): Promise<void> }> {
+  const target = new URL(redisUrl);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((closed) => server.close(() => closed()));
+    },
+  };
+}

@@ -14,17 +14,18 @@ export interface RateLimitVerdict {
   readonly allowed: boolean;
   /** The counter that refused, or (when allowed) the one with the fewest requests left. */
   readonly index: number;
-  /** Requests left in that counter after this one. */
+  /** Requests left in that counter after this one (may be an estimate, see the store). */
   readonly remaining: number;
   /** Milliseconds until that counter admits again (refused) or resets (allowed). */
   readonly resetMs: number;
 }
 
 /**
- * Checks every counter and, only when all have room, counts the request in all of them:
- * atomically and in one round trip, so any number of Gateways share exact limits.
- * Rejects (the promise) when the store cannot answer.
+ * Checks every counter and, only when all have room, counts the request in all of them, so any
+ * number of Gateways share exact limits. Answers synchronously when it can decide from what this
+ * Gateway already holds (no round trip); otherwise the promise settles after at most one round
+ * trip, and rejects when the store cannot answer.
  */
 export interface RateLimitStore {
-  consume(counters: readonly RateLimitCounter[], now: number): Promise<RateLimitVerdict>;
+  consume(counters: readonly RateLimitCounter[], now: number): RateLimitVerdict | Promise<RateLimitVerdict>;
 }
