@@ -78,7 +78,7 @@ export class GatewayModule implements OnApplicationShutdown {
         },
         {
           provide: ProxyRequestHandler,
-          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
           inject: [ActiveConfiguration, GatewayMetrics],
         },
         ...tokenServiceProviders(config, log),

@@ -11,7 +11,6 @@ import { createGatewayLogger } from './logging/gateway-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
 import { requestIdOf } from './logging/request-id';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
-import { createProxyServer } from './proxy/proxy-server';
 
 function loadConfig(): GatewayConfig {
   try {
@@ -37,8 +36,7 @@ async function bootstrap(): Promise<void> {
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
-  const proxy = await createProxyServer(app.get(ProxyRequestHandler), log, config.trustProxy);
-  http.attachProxy(proxy.routing);
+  http.attachProxy(app.get(ProxyRequestHandler).handle);
   await app.startAllMicroservices();
   await app.listen({ port: config.port, host: config.host });
   const tlsPort = config.tls === null ? null : await http.listenTls(config.tls.port, config.host);
@@ -55,7 +53,7 @@ async function bootstrap(): Promise<void> {
     }, config.shutdownTimeoutMs).unref();
     // Nest closes the listening server (in-flight requests finish), the transport, then the
     // module's pools and Redis connection.
-    Promise.all([http.closeTls(), app.close(), proxy.close()]).then(
+    Promise.all([http.closeTls(), app.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

@@ -10,11 +10,10 @@ import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
-import { createProxyServer } from '../src/proxy/proxy-server';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 
 /**
- * The proxy path in-process: the real Fastify proxy instance behind the real dispatching HTTP
+ * The proxy path in-process: the real proxy handler behind the real dispatching HTTP
  * server, a real echo upstream, real undici pools; the snapshot is activated directly (the
  * Redis side is covered by config-sync.spec and the end-to-end spec).
  */
@@ -65,7 +64,6 @@ describe('proxy request handler', () => {
   let pools: UpstreamPools;
   let active: ActiveConfiguration;
   let snapshot: ConfigSnapshot;
-  let closeProxy: () => Promise<void>;
 
   beforeAll(async () => {
     echo = createEchoServer();
@@ -98,19 +96,16 @@ describe('proxy request handler', () => {
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
     active = new ActiveConfiguration(pools, metrics);
-    const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 });
     const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(JSON.parse(String(chunk))), done()) });
-    const proxyServer = await createProxyServer(handler, pino({ level: 'info' }, sink), false);
-    closeProxy = () => proxyServer.close();
+    const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'info' }, sink));
     const http = new GatewayHttpServer();
     gateway = http.serverFactory((_req, res) => res.end('nest'));
-    http.attachProxy(proxyServer.routing);
+    http.attachProxy(handler.handle);
     port = await listen(gateway);
   });
 
   afterAll(async () => {
     await close(gateway);
-    await closeProxy();
     await pools.closeAll();
     await close(echo);
   });

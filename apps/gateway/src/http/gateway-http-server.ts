@@ -14,12 +14,12 @@ export interface GatewayTlsOptions {
 }
 
 /**
- * One listening socket, two Fastify instances behind it: Nest's (the Gateway's own endpoints)
- * and a bare one that carries only the proxy catch-all. Nest's Fastify adapter adds six
- * lifecycle hooks to every route of its instance; measured here they cost about a tenth of a
- * proxied request, so proxy traffic is handed to the bare instance before they can run.
+ * One listening socket, two request listeners behind it: Nest's Fastify instance (the Gateway's
+ * own endpoints) and the proxy handler, a plain node:http listener. Nest's adapter adds six
+ * lifecycle hooks to every route of its instance and Fastify its request/reply objects; measured
+ * here they cost a noticeable share of a proxied request, so proxy traffic never enters Fastify.
  * Used as the Nest adapter's `serverFactory`; `proxyRouting` is attached once the proxy
- * instance is ready (before the server listens).
+ * handler exists (before the server listens).
  *
  * With `tls`, a second, HTTPS listening socket feeds the same dispatch (`listenTls`). It asks
  * every client for a certificate but accepts the handshake without one or with one it cannot

@@ -52,3 +52,16 @@ export class ClientIpResolver {
 }
 
 const isIP = (value: string) => isIPv4(value) || isIPv6(value);
+
+/**
+ * The client address without a configured forwarded-for header: the peer, or behind a trusted
+ * load balancer (GATEWAY_TRUST_PROXY) the leftmost X-Forwarded-For entry, as Fastify's
+ * `request.ip` gives it on the Gateway's own endpoints.
+ */
+export function peerOrForwardedIp(peer: string, headers: IncomingHttpHeaders, trustProxy: boolean): string {
+  if (!trustProxy) return peer;
+  const forwarded = headers['x-forwarded-for'];
+  if (forwarded === undefined) return peer;
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded).split(',')[0].trim();
+  return isIP(first) ? first : peer;
+}

@@ -9,7 +9,7 @@ export class RequestBodyTooLargeError extends Error {
 }
 
 /**
- * The body goes upstream as a stream, so Fastify's own limit never sees it. A declared length
+ * The body goes upstream as a stream, unread by the Gateway. A declared length
  * is checked before anything is sent (see ProxyRequestHandler); a chunked body of unknown
  * length is counted while it flows and cut off at the limit. Only chunked bodies pay for this.
  */

@@ -1,8 +1,9 @@
-import type { FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProxyRoute } from '../config-sync/active-configuration';
+import type { ProxiedRequest } from './proxied-request';
 import { writeProxyError } from './proxy-error.reply';
 import { classifyUpstreamFailure, errorCode } from './upstream-failure';
 import { downstreamResponseHeaders } from './upstream-headers';
@@ -16,9 +17,9 @@ export class UpstreamExchange {
   readonly started = performance.now();
 
   constructor(
-    readonly request: FastifyRequest,
-    readonly res: ServerResponse,
+    readonly request: ProxiedRequest,
     readonly route: ProxyRoute,
+    readonly log: Logger,
   ) {}
 
   send(path: string, method: string, headers: Record<string, string | string[]>, body: Readable | null): void {
@@ -34,20 +35,22 @@ function onUpstreamResponse({ statusCode, headers, opaque: exchange }: Dispatche
   metrics.countResponse(statusCode);
   const outgoing = downstreamResponseHeaders(headers);
   outgoing['x-request-id'] = exchange.request.id;
-  exchange.res.writeHead(statusCode, outgoing);
-  return exchange.res;
+  const { res } = exchange.request;
+  res.writeHead(statusCode, outgoing);
+  return res;
 }
 
 function onUpstreamDone(err: Error | null, data: Dispatcher.StreamData<UpstreamExchange>): void {
   if (err === null) return;
-  const { request, res, route } = data.opaque;
-  if (request.raw.destroyed || res.destroyed) {
+  const { request, route, log } = data.opaque;
+  const { req, res } = request;
+  if (req.destroyed || res.destroyed) {
     // The client went away mid-request: nobody is left to answer.
-    request.log.info({ proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
+    log.info({ reqId: request.id, proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
     return;
   }
   const failure = classifyUpstreamFailure(err);
-  request.log.warn({ proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
+  log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
   if (!res.headersSent) route.metrics.countResponse(failure.status);
   writeProxyError(res, request.id, failure.status, failure.code, failure.message);
 }
