@@ -48,7 +48,8 @@ async function startGateway(name, access, upstreamPort, redis) {
   const apiKey = generateApiKey();
   await new SnapshotStore(redis).write(snapshot(environment, upstreamPort, apiKey, access));
   const port = await freePort();
-  const child = startProcess(process.execPath, [join(root, 'apps/gateway/dist/main.js')], {
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
     env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
     logFile: join(tmp, `${name}.log`),

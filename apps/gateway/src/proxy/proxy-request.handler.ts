@@ -35,35 +35,35 @@ export class ProxyRequestHandler {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const request: ProxiedRequest = { req, res, id: requestIdOf(req) };
     try {
-      const outcome = this.authorize(request, res);
+      const outcome = this.authorize(request);
       if (outcome instanceof Promise) {
-        outcome.catch((err: unknown) => this.failInternally(request, res, err));
+        outcome.catch((err: unknown) => this.failInternally(request, err));
       }
     } catch (err) {
-      this.failInternally(request, res, err);
+      this.failInternally(request, err);
     }
   };
 
   /** Returns a promise only when a policy had to wait (e.g. a cold password verification). */
-  private authorize(request: ProxiedRequest, res: ServerResponse): void | Promise<void> {
+  private authorize(request: ProxiedRequest): void | Promise<void> {
     const serving = this.active.current;
-    if (serving === null) return this.fail(request, res, this.metrics.unmatched, 503, 'config_unavailable', 'The gateway has not loaded its configuration yet');
+    if (serving === null) return this.fail(request, this.metrics.unmatched, 503, 'config_unavailable', 'The gateway has not loaded its configuration yet');
 
     const raw = request.req;
     const url = raw.url!;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const route = serving.route(path);
-    if (route === undefined) return this.fail(request, res, this.metrics.unmatched, 404, 'route_not_found', 'No API is served at this path');
+    if (route === undefined) return this.fail(request, this.metrics.unmatched, 404, 'route_not_found', 'No API is served at this path');
 
     const { proxy, metrics } = route;
     const refused = proxy.unavailable ?? proxy.checkMethod(raw.method!);
-    if (refused) return this.reject(request, res, route, refused);
+    if (refused) return this.reject(request, route, refused);
     const remainder = path.slice(proxy.basePath.length);
-    if (hasDotSegment(remainder)) return this.fail(request, res, metrics, 400, 'invalid_path', 'The path must not contain dot segments');
+    if (hasDotSegment(remainder)) return this.fail(request, metrics, 400, 'invalid_path', 'The path must not contain dot segments');
     const declaredLength = raw.headers['content-length'];
     if (declaredLength !== undefined && Number(declaredLength) > this.config.bodyLimit) {
-      return this.fail(request, res, metrics, 413, 'payload_too_large', `The request body exceeds ${this.config.bodyLimit} bytes`);
+      return this.fail(request, metrics, 413, 'payload_too_large', `The request body exceeds ${this.config.bodyLimit} bytes`);
     }
 
     const peer = raw.socket.remoteAddress ?? '';
@@ -71,13 +71,13 @@ export class ProxyRequestHandler {
     const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp, socket: raw.socket });
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
-      return outcome.then((rejection) => (rejection === undefined ? this.forward(request, res, route, remainder, ctx) : this.reject(request, res, route, rejection)));
+      return outcome.then((rejection) => (rejection === undefined ? this.forward(request, route, remainder, ctx) : this.reject(request, route, rejection)));
     }
-    if (outcome !== undefined) return this.reject(request, res, route, outcome);
-    this.forward(request, res, route, remainder, ctx);
+    if (outcome !== undefined) return this.reject(request, route, outcome);
+    this.forward(request, route, remainder, ctx);
   }
 
-  private forward(request: ProxiedRequest, res: ServerResponse, route: ProxyRoute, remainder: string, ctx: RequestContext): void {
+  private forward(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext): void {
     const raw = request.req;
     const headers = upstreamRequestHeaders(raw.headers, ctx, {
       requestId: request.id,
@@ -86,9 +86,7 @@ export class ProxyRequestHandler {
       trustProxy: this.config.trustProxy,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
-    // Headers for the client (e.g. RateLimit-*); writeHead merges them with the upstream's.
-    if (ctx.responseHeaders !== null) for (const name in ctx.responseHeaders) res.setHeader(name, ctx.responseHeaders[name]);
-    new UpstreamExchange(request, route, this.log).send(path, raw.method!, headers, this.bodyOf(raw));
+    new UpstreamExchange(request, route, this.log, ctx.responseHeaders).send(path, raw.method!, headers, this.bodyOf(raw));
   }
 
   private bodyOf(raw: IncomingMessage): Readable | null {
@@ -97,18 +95,18 @@ export class ProxyRequestHandler {
     return length === undefined || length === '0' ? null : raw;
   }
 
-  private reject(request: ProxiedRequest, res: ServerResponse, route: ProxyRoute, rejection: PolicyRejection): void {
+  private reject(request: ProxiedRequest, route: ProxyRoute, rejection: PolicyRejection): void {
     this.log.info({ reqId: request.id, proxy: route.proxy.name, status: rejection.status, code: rejection.code }, 'request rejected');
-    this.fail(request, res, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
+    this.fail(request, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
   }
 
-  private fail(request: ProxiedRequest, res: ServerResponse, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
+  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
     metrics.countResponse(status);
-    writeProxyError(res, request.id, status, code, message, headers);
+    writeProxyError(request.res, request.id, status, code, message, headers);
   }
 
-  private failInternally(request: ProxiedRequest, res: ServerResponse, err: unknown): void {
+  private failInternally(request: ProxiedRequest, err: unknown): void {
     this.log.error({ reqId: request.id, err }, 'proxy request failed before forwarding');
-    this.fail(request, res, this.metrics.unmatched, 500, 'internal_error', 'The gateway failed to process the request');
+    this.fail(request, this.metrics.unmatched, 500, 'internal_error', 'The gateway failed to process the request');
   }
 }

@@ -2,6 +2,7 @@ import { credentialAccessSchema } from '@idm/domain';
 import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { CompiledRateLimit } from '../rate-limit/compiled-rate-limit';
 import type { RateLimitStore } from '../rate-limit/rate-limit.store';
+import { RememberedAddressRule, type AddressRule } from './remembered-address.rule';
 import { AclRule } from './acl.rule';
 import { GeoRule } from './geo.rule';
 import { IpGroupsRule } from './ip-groups.rule';
@@ -23,8 +24,8 @@ const INVALID: PolicyRejection = Object.freeze({ status: 403, code: 'credential_
 export class CredentialRules {
   private constructor(
     private readonly acl: AclRule | null,
-    private readonly ip: IpGroupsRule | null,
-    private readonly geo: GeoRule | null,
+    private readonly ip: AddressRule | null,
+    private readonly geo: AddressRule | null,
     private readonly time: TimeWindowRule | null,
     private readonly rateLimit: CompiledRateLimit | null,
     private readonly invalid: boolean,
@@ -40,8 +41,8 @@ export class CredentialRules {
     if (limited && deps.rateLimitStore === null) return new CredentialRules(null, null, null, null, null, true);
     return new CredentialRules(
       a.acl ? new AclRule(a.acl) : null,
-      a.ip && a.ip.allow.length + a.ip.deny.length > 0 ? new IpGroupsRule(a.ip) : null,
-      a.geo && a.geo.allowedCountries.length + a.geo.deniedCountries.length > 0 ? new GeoRule(a.geo) : a.geo?.unknownLocation === 'deny' ? new GeoRule(a.geo) : null,
+      a.ip && a.ip.allow.length + a.ip.deny.length > 0 ? new RememberedAddressRule(new IpGroupsRule(a.ip)) : null,
+      a.geo && (a.geo.allowedCountries.length + a.geo.deniedCountries.length > 0 || a.geo.unknownLocation === 'deny') ? new RememberedAddressRule(new GeoRule(a.geo)) : null,
       a.time ? new TimeWindowRule(a.time) : null,
       limited ? new CompiledRateLimit(a.rateLimit!, deps.rateLimitStore!, `c:${credentialId}`, deps.onRateLimitStoreError) : null,
       false,
