@@ -6,12 +6,11 @@
 // 3. Redis memory per live opaque token (+ refresh token) and Gateway RSS with N live tokens.
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpGet, waitForHttp } from './lib/http.mjs';
-import { freePort, killAllNow, sampleProcess, startProcess, stopAll, waitForPortLine } from './lib/processes.mjs';
+import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -36,24 +35,18 @@ function opensslSignsPerSecond() {
 }
 
 async function oidcProviderRps() {
-  const { default: Provider } = await import('oidc-provider');
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
-  const port = await freePort();
-  const provider = new Provider(`http://127.0.0.1:${port}`, {
-    clients: [{ client_id: 'bench', client_secret: 'bench-secret', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }],
-    jwks: { keys: [jwk] },
-    features: { clientCredentials: { enabled: true }, resourceIndicators: { enabled: true, defaultResource: () => 'urn:bench', getResourceServerInfo: () => ({ scope: 'read', audience: 'urn:bench', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }), useGrantedResource: () => true } },
-  });
-  const server = createServer(provider.callback()).listen(port, '127.0.0.1');
+  const child = startProcess(process.execPath, [join(root, 'bench/oidc-provider-server.mjs')], { cwd: root, logFile: '/tmp/idm-bench-oidc-provider.log', stdin: 'pipe' });
+  const port = await waitForPortLine(child);
   const url = `http://127.0.0.1:${port}/token`;
   const req = { url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` }, body: 'grant_type=client_credentials&scope=read' };
   const probe = await fetch(url, req).then((r) => r.json());
   if (!probe.access_token || probe.access_token.split('.').length !== 3) throw new Error(`oidc-provider: ${JSON.stringify(probe)}`);
   await load({ ...req, duration: 2 });
+  const sampler = sampleProcess(child.pid);
   const result = await load(req);
-  server.close();
-  return rps(result);
+  const cores = sampler.stop().cpuSeconds / duration;
+  await stopProcess(child);
+  return { rps: rps(result), cores };
 }
 
 function snapshot(environment, upstreamPort, key, passwordHash, apiKey) {
@@ -89,7 +82,9 @@ try {
   const { snapshot: snap } = snapshot(environment, upstreamPort, generateKeyPairSync('rsa', { modulusLength: 2048 }), await argon2.hash('bench-secret', { type: argon2.argon2id }), apiKey);
   await new SnapshotStore(redis).write(snap);
   const port = await freePort();
-  const gateway = startProcess(process.execPath, [join(root, 'apps/gateway/dist/main.js')], {
+  // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const gateway = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'), logFile: '/tmp/idm-bench-token-gateway.log',
     env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
   });
@@ -108,7 +103,7 @@ try {
   const ours = rps(await load(jwtReq));
   const issueCores = sampler.stop().cpuSeconds / duration;
   log('oidc-provider /token');
-  const theirs = await oidcProviderRps();
+  const { rps: theirs, cores: theirCores } = await oidcProviderRps();
 
   log('proxy: jwt-auth vs api-key');
   const jwtProxy = { url: `${base}/jwt/items/1`, headers: { authorization: `Bearer ${probe.access_token}` } };
@@ -134,7 +129,7 @@ try {
   console.log('| measurement | value | target | met |');
   console.log('|---|---|---|---|');
   console.log(`| Gateway POST /credential/jwt (client_credentials, RS256), req/s | ${Math.round(ours)} (${issueCores.toFixed(2)} cores) | | |`);
-  console.log(`| oidc-provider ${require('oidc-provider/package.json').version} client_credentials RS256 JWT, req/s | ${Math.round(theirs)} | | |`);
+  console.log(`| oidc-provider ${require('oidc-provider/package.json').version} client_credentials RS256 JWT (own process), req/s | ${Math.round(theirs)} (${theirCores.toFixed(2)} cores) | | |`);
   console.log(`| openssl speed rsa2048 sign/s | ${openssl} | | |`);
   console.log(`| Gateway / oidc-provider | ${(ours / theirs).toFixed(2)}x | >= 1.6x | ${ours / theirs >= 1.6 ? 'yes' : 'no'} |`);
   console.log(`| Gateway / openssl | ${(ours / openssl).toFixed(2)}x | >= 0.85x | ${ours / openssl >= 0.85 ? 'yes' : 'no'} |`);

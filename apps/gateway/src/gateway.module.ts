@@ -19,7 +19,6 @@ import { createAuthenticationDependencies } from './proxy/authentication-depende
 import { RedisRateLimitStore } from '@idm/policies';
 import type { SecretBox } from '@idm/domain';
 import { GatewayTokenStore } from './token-service/gateway-token-store';
-import { AuthTokenController, CredentialTokenController, TokenMetadataAtRootController } from './token-service/token.controller';
 import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
@@ -40,7 +39,7 @@ export class GatewayModule implements OnApplicationShutdown {
   static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [HealthController, MetricsController, ConfigChangedController, CredentialTokenController, AuthTokenController, TokenMetadataAtRootController],
+      controllers: [HealthController, MetricsController, ConfigChangedController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },

@@ -11,6 +11,7 @@ import { createGatewayLogger } from './logging/gateway-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
 import { requestIdOf } from './logging/request-id';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { TokenHttpHandler } from './token-service/token-http.handler';
 
 function loadConfig(): GatewayConfig {
   try {
@@ -36,7 +37,7 @@ async function bootstrap(): Promise<void> {
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
-  http.attachProxy(app.get(ProxyRequestHandler).handle);
+  http.attach(app.get(ProxyRequestHandler).handle, app.get(TokenHttpHandler).handle);
   await app.startAllMicroservices();
   await app.listen({ port: config.port, host: config.host });
   const tlsPort = config.tls === null ? null : await http.listenTls(config.tls.port, config.host);

@@ -100,7 +100,7 @@ describe('proxy request handler', () => {
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'info' }, sink));
     const http = new GatewayHttpServer();
     gateway = http.serverFactory((_req, res) => res.end('nest'));
-    http.attachProxy(handler.handle);
+    http.attach(handler.handle, (_req, res) => res.end('tokens'));
     port = await listen(gateway);
   });
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { TokenHttpHandler } from '../token-service/token-http.handler';
 import { isGatewayEndpoint } from './gateway-endpoints';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -14,12 +15,13 @@ export interface GatewayTlsOptions {
 }
 
 /**
- * One listening socket, two request listeners behind it: Nest's Fastify instance (the Gateway's
- * own endpoints) and the proxy handler, a plain node:http listener. Nest's adapter adds six
- * lifecycle hooks to every route of its instance and Fastify its request/reply objects; measured
- * here they cost a noticeable share of a proxied request, so proxy traffic never enters Fastify.
- * Used as the Nest adapter's `serverFactory`; `proxyRouting` is attached once the proxy
- * handler exists (before the server listens).
+ * One listening socket, three request listeners behind it: the proxy handler and the token
+ * service handler, plain node:http listeners for the two hot paths, and Nest's Fastify instance
+ * for the rest of the Gateway's own endpoints (health, metrics). Nest's adapter adds six
+ * lifecycle hooks to every route, Fastify its request/reply objects and body parsing; measured
+ * here they cost a noticeable share of a proxied request or an issued token, so that traffic
+ * never enters Fastify. Used as the Nest adapter's `serverFactory`; the two hot-path listeners
+ * are attached once their handlers exist (before the server listens).
  *
  * With `tls`, a second, HTTPS listening socket feeds the same dispatch (`listenTls`). It asks
  * every client for a certificate but accepts the handshake without one or with one it cannot
@@ -29,14 +31,17 @@ export interface GatewayTlsOptions {
  */
 export class GatewayHttpServer {
   private proxyRouting: RequestListener | undefined;
+  private tokenRouting: RequestListener | undefined;
   private tlsServer: HttpsServer | null = null;
 
   constructor(private readonly tls: GatewayTlsOptions | null = null) {}
 
   readonly serverFactory = (nestRouting: RequestListener): Server => {
     const dispatch: RequestListener = (req, res) => {
-      if (isGatewayEndpoint(req.url ?? '/')) nestRouting(req, res);
-      else this.proxyRouting!(req, res);
+      const url = req.url ?? '/';
+      if (!isGatewayEndpoint(url)) this.proxyRouting!(req, res);
+      else if (TokenHttpHandler.serves(url)) this.tokenRouting!(req, res);
+      else nestRouting(req, res);
     };
     const server = createServer(dispatch);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -52,8 +57,9 @@ export class GatewayHttpServer {
     return server;
   };
 
-  attachProxy(routing: RequestListener): void {
-    this.proxyRouting = routing;
+  attach(proxyRouting: RequestListener, tokenRouting: RequestListener): void {
+    this.proxyRouting = proxyRouting;
+    this.tokenRouting = tokenRouting;
   }
 
   /** Starts the HTTPS listener (after Nest's listen, so both routings are ready); resolves to its port. */

@@ -1,28 +1,45 @@
 import { OAuthError, TokenStoreUnavailable } from '@idm/tokens';
-import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+
+export type AnswerHeaders = Record<string, string>;
 
 /**
  * The one place token endpoint answers are written: RFC 6749 §5.1 no-store headers on every
  * answer, OAuthError as `{error, error_description}` with its status (invalid_client adds a
  * Basic challenge, §5.2), a token store outage as 503, and anything unexpected as a bare 500
- * that is logged but never described to the client.
+ * that is logged but never described to the client. `headers` already holds the CORS answer.
  */
-export async function replyWith(reply: FastifyReply, log: Logger, work: () => Promise<unknown>): Promise<void> {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+export async function replyWith(res: ServerResponse, headers: AnswerHeaders, log: Logger, work: () => Promise<unknown>): Promise<void> {
+  headers['cache-control'] = 'no-store';
+  headers.pragma = 'no-cache';
   let error: OAuthError;
   try {
     const body = await work();
-    await reply.code(200).type('application/json').send(body ?? {});
+    writeJson(res, 200, headers, body ?? {});
     return;
   } catch (err) {
-    if (err instanceof OAuthError) error = err;
-    else if (err instanceof TokenStoreUnavailable) error = new OAuthError('server_error', 'the token store is unavailable, try again later', 503);
-    else {
-      log.error({ err }, 'token endpoint failed');
-      error = new OAuthError('server_error', 'the request could not be processed', 500);
-    }
+    error = asOAuthError(err, log);
   }
-  if (error.code === 'invalid_client') reply.header('www-authenticate', 'Basic realm="token", charset="UTF-8"');
-  await reply.code(error.status).type('application/json').send(error.toJSON());
+  if (error.code === 'invalid_client') headers['www-authenticate'] = 'Basic realm="token", charset="UTF-8"';
+  writeJson(res, error.status, headers, error.toJSON());
+}
+
+export function asOAuthError(err: unknown, log: Logger): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof TokenStoreUnavailable) return new OAuthError('server_error', 'the token store is unavailable, try again later', 503);
+  log.error({ err }, 'token endpoint failed');
+  return new OAuthError('server_error', 'the request could not be processed', 500);
+}
+
+export function writeJson(res: ServerResponse, status: number, headers: AnswerHeaders, body: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  headers['content-type'] = 'application/json; charset=utf-8';
+  headers['content-length'] = String(Buffer.byteLength(text));
+  res.writeHead(status, headers);
+  res.end(text);
 }

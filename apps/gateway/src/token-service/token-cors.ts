@@ -1,5 +1,4 @@
 import type { TokenCors } from '@idm/policies';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * CORS of the token endpoints, compiled once (per revision for `/auth`, at boot for
@@ -31,17 +30,18 @@ export function compileCors(settings: readonly TokenCors[]): TokenCorsPolicy | n
   });
 }
 
-/** Adds the CORS answer headers when the request's Origin is allowed; returns whether it was. */
-export function applyCors(policy: TokenCorsPolicy | null, req: FastifyRequest, reply: FastifyReply, preflight: boolean): boolean {
-  const origin = req.headers.origin;
+/** Adds the CORS answer headers to `headers` when the Origin is allowed; returns whether it was. */
+export function applyCors(policy: TokenCorsPolicy | null, origin: string | string[] | undefined, headers: Record<string, string>, preflight: boolean): boolean {
   if (!policy || typeof origin !== 'string') return false;
-  reply.header('vary', 'Origin');
+  headers.vary = 'Origin';
   if (!policy.anyOrigin && !policy.origins.has(origin)) return false;
   // With credentials the Fetch standard forbids `*`: echo the origin instead.
-  reply.header('access-control-allow-origin', policy.anyOrigin && !policy.credentials ? '*' : origin);
-  if (policy.credentials) reply.header('access-control-allow-credentials', 'true');
+  headers['access-control-allow-origin'] = policy.anyOrigin && !policy.credentials ? '*' : origin;
+  if (policy.credentials) headers['access-control-allow-credentials'] = 'true';
   if (preflight) {
-    reply.header('access-control-allow-methods', policy.methods).header('access-control-allow-headers', policy.headers).header('access-control-max-age', policy.maxAge);
+    headers['access-control-allow-methods'] = policy.methods;
+    headers['access-control-allow-headers'] = policy.headers;
+    headers['access-control-max-age'] = policy.maxAge;
   }
   return true;
 }

@@ -13,13 +13,15 @@ import { ActiveConfiguration } from '../config-sync/active-configuration';
 import { redisTransportOptions } from '../config-sync/config-redis';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
-import { AUTH_TOKEN_ENDPOINTS } from './token.controller';
+import { TokenHttpHandler } from './token-http.handler';
 import { createTokenRedis } from './token-redis';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
 export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
 export const TOKEN_BUS = Symbol('TokenBus');
 export const GATEWAY_SECRETS = Symbol('GatewaySecrets');
+/** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
+export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
 
 /** The Manager's development key (apps/manager/src/secrets): both sides must open the same sealed keys. */
 const DEV_MASTER_KEY = { id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() };
@@ -85,6 +87,11 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
         new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth' }),
       inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+    },
+    {
+      provide: TokenHttpHandler,
+      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints) => new TokenHttpHandler(credential, auth, tokenLog),
+      inject: [TokenEndpoints, AUTH_TOKEN_ENDPOINTS],
     },
     TokenServiceConnections,
   ];
