@@ -215,6 +215,26 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     expect((await post(gw, '/credential/introspect', { token: 'someone-elses-token' }, auth)).body).toEqual({ active: false });
   });
 
+  it('reads the form itself: repeated parameters, oversized bodies, unknown paths and methods get a reason, never a 500', async () => {
+    const auth = { authorization: basic(appId, SECRET), 'content-type': 'application/x-www-form-urlencoded' };
+    const send = async (path: string, init: RequestInit) => {
+      const res = await fetch(gw + path, init);
+      return { status: res.status, headers: res.headers, body: await res.json().catch(() => undefined) };
+    };
+    expect(await send('/credential/token', { method: 'POST', headers: auth, body: 'grant_type=client_credentials&grant_type=password' })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: expect.stringContaining('repeated') } });
+    expect(await send('/credential/jwt', { method: 'POST', headers: auth, body: `grant_type=client_credentials&pad=${'x'.repeat(70_000)}` })).toMatchObject({ status: 413, body: { error: 'invalid_request' } });
+    expect(await send('/credential/jwt', { method: 'POST', headers: { authorization: auth.authorization, 'content-type': 'text/plain' }, body: 'grant_type=client_credentials' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await send('/credential/nothing-here', { method: 'POST', headers: auth, body: '' })).toMatchObject({ status: 404, body: { code: 'route_not_found' } });
+    const wrongMethod = await send('/credential/introspect', { method: 'PUT', headers: auth, body: '' });
+    expect(wrongMethod).toMatchObject({ status: 405, body: { code: 'method_not_allowed' } });
+    expect(wrongMethod.headers.get('allow')).toBe('POST, OPTIONS');
+    // The connection survives a refused body: the next call on it is answered normally.
+    expect((await post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: auth.authorization })).status).toBe(200);
+    const head = await fetch(`${gw}/credential/.well-known/jwks.json`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('cache-control')).toBe('public, max-age=300');
+  });
+
   it('serves a token Redis lost from the Manager\'s durable copy, and stops tokens of a disabled credential', async () => {
     const config = await discover(gw);
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
