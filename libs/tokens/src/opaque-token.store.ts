@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
 import { TokenStoreUnavailable } from './token-store-unavailable';
@@ -189,8 +189,7 @@ export class OpaqueTokenStore {
   /** Redis key for a token, or null when the string cannot be one of our tokens. */
   private keyOf(token: string): string | null {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
-    const hash = createHash('sha256').update(token).digest('base64url');
-    return `${this.keyPrefix}:${kindOf(token) === 'access' ? 'at' : 'rt'}:${hash}`;
+    return `${this.keyPrefix}:${kindOf(token) === 'access' ? 'at' : 'rt'}:${hash('sha256', token, 'base64url')}`;
   }
 
   private clientFamiliesKey(grant: OpaqueTokenGrant): string {

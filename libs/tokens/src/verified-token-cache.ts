@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import type { JwtClaims } from './jwt-claims';
 
 /**
@@ -19,7 +19,7 @@ export class VerifiedTokenCache {
   constructor(private readonly maxEntries: number) {}
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url'); // one-shot: this runs on every request
   }
 
   get(cacheKey: string): VerifiedToken | undefined {
