@@ -1,7 +1,10 @@
 // Target (b): the smallest reasonable Node reverse proxy — node:http in front of an undici Pool
 // with keep-alive. It does what any proxy must (copy method, path, headers, stream the body both
 // ways, drop hop-by-hop headers) and nothing else, so it is the ceiling a Node gateway can reach.
+// With BASELINE_FORWARDING=gateway it also adds what the Gateway must add (X-Forwarded-For/Proto/
+// Host, X-Authenticated-UserId) and an X-Request-Id both ways: target (e), the same protocol work.
 // Usage: UPSTREAM_URL=http://127.0.0.1:8082 node bench/baseline-proxy.mjs   (prints {"port":N})
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 
@@ -21,12 +24,25 @@ function forwardHeaders(raw) {
   return out;
 }
 
+const withGatewayHeaders = process.env.BASELINE_FORWARDING === 'gateway';
 const server = createServer((req, res) => {
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const headers = forwardHeaders(req.headers);
+  let id; // the request id, when forwarding like the Gateway
+  if (withGatewayHeaders) {
+    id = randomUUID();
+    headers['x-forwarded-for'] = req.socket.remoteAddress;
+    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-host'] = req.headers.host;
+    headers['x-request-id'] = id;
+    headers['x-authenticated-userid'] = 'bench';
+  }
   pool.stream(
-    { path: req.url, method: req.method, headers: forwardHeaders(req.headers), body: hasBody ? req : null },
+    { path: req.url, method: req.method, headers, body: hasBody ? req : null },
     ({ statusCode, headers }) => {
-      res.writeHead(statusCode, forwardHeaders(headers));
+      const out = forwardHeaders(headers);
+      if (id) out['x-request-id'] = id;
+      res.writeHead(statusCode, out);
       return res;
     },
     (err) => {

@@ -4,7 +4,7 @@
 // api-key policy — all on loopback, on this machine, in one run. See bench/README.md.
 //
 // Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_ROUNDS=2
-//   BENCH_TARGETS=a,b,c,d  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
+//   BENCH_TARGETS=a,b,c,d,e  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
 //   BENCH_MAX_SECONDS=175 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway)
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { runAutocannon } from './lib/load.mjs';
 import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
 import { markdown, verdicts } from './lib/report.mjs';
 import { SkipTarget } from './lib/skip-target.mjs';
-import { baseline } from './targets/baseline.mjs';
+import { baseline, baselineWithForwarding } from './targets/baseline.mjs';
 import { direct } from './targets/direct.mjs';
 import { gateway } from './targets/gateway.mjs';
 import { nginx } from './targets/nginx.mjs';
@@ -28,11 +28,11 @@ const settings = {
   durationSec: num('BENCH_DURATION', 10),
   warmupSec: num('BENCH_WARMUP', 2),
   rounds: num('BENCH_ROUNDS', 2),
-  targets: (process.env.BENCH_TARGETS ?? 'a,b,c,d').split(',').map((s) => s.trim()),
+  targets: (process.env.BENCH_TARGETS ?? 'a,b,c,d,e').split(',').map((s) => s.trim()),
   allowInstall: !process.env.BENCH_NO_INSTALL,
-  maxSeconds: num('BENCH_MAX_SECONDS', 175),
+  maxSeconds: num('BENCH_MAX_SECONDS', 240),
 };
-const ALL_TARGETS = [direct, baseline, nginx, gateway].filter((t) => settings.targets.includes(t.key));
+const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway].filter((t) => settings.targets.includes(t.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const deferred = [];
