@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { ProxySeries, requestsMetric, upstreamDurationMetric } from './proxy-series';
 
 /** Per-proxy metric handles, resolved at compile time so a request does no label lookup. */
 export interface ProxyMetrics {
@@ -6,24 +7,11 @@ export interface ProxyMetrics {
   observeUpstream(seconds: number): void;
 }
 
-const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-
 /** The Gateway's Prometheus registry (its own, so tests and embedders never share globals). */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: 'idm_gateway_requests_total',
-    help: 'Proxied requests answered, by proxy and status class',
-    labelNames: ['proxy', 'base_path', 'status_class'] as const,
-    registers: [this.registry],
-  });
-  private readonly upstreamDuration = new Histogram({
-    name: 'idm_gateway_upstream_duration_seconds',
-    help: 'Time from sending the request upstream to receiving its response headers',
-    labelNames: ['proxy', 'base_path'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  /** Per proxy (name and base path); kept across revisions so counts do not restart. */
+  private readonly series = new Map<string, ProxySeries>();
   readonly configRevision = new Gauge({ name: 'idm_gateway_config_revision', help: 'Revision of the configuration being served', registers: [this.registry] });
   readonly configApplied = new Counter({
     name: 'idm_gateway_config_applied_total',
@@ -42,21 +30,20 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    this.registry.registerMetric(requestsMetric(() => this.series.values()));
+    this.registry.registerMetric(upstreamDurationMetric(() => this.series.values()));
     this.unmatched = this.forProxy('', '');
   }
 
   forProxy(name: string, basePath: string): ProxyMetrics {
-    const byClass = STATUS_CLASSES.map((c) => this.requests.labels(name, basePath, c));
-    const latency = this.upstreamDuration.labels(name, basePath);
-    return {
-      countResponse: (status) => byClass[((status / 100) | 0) - 1]?.inc(),
-      observeUpstream: (seconds) => latency.observe(seconds),
-    };
+    const key = `${name}\u0000${basePath}`;
+    let series = this.series.get(key);
+    if (series === undefined) this.series.set(key, (series = new ProxySeries(name, basePath)));
+    return series;
   }
 
   /** Drops the series of a proxy that left the configuration. */
   releaseProxy(name: string, basePath: string): void {
-    for (const c of STATUS_CLASSES) this.requests.remove(name, basePath, c);
-    this.upstreamDuration.remove(name, basePath);
+    this.series.delete(`${name}\u0000${basePath}`);
   }
 }
