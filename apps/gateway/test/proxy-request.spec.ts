@@ -1,7 +1,8 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -58,6 +59,9 @@ describe('proxy request handler', () => {
   const foreignKey = generateApiKey();
   const logLines: any[] = [];
   let echo: Server;
+  let special: Server;
+  /** What the special upstream saw: whether its response was cut off by the Gateway. */
+  const specialEvents: string[] = [];
   let gateway: Server;
   let port: number;
   let closedPort: number;
@@ -68,6 +72,32 @@ describe('proxy request handler', () => {
   beforeAll(async () => {
     echo = createEchoServer();
     const echoUrl = `http://127.0.0.1:${await listen(echo)}`;
+    special = createServer((req, res) => {
+      if (req.url === '/big') {
+        // 8 MiB in 64 KiB writes, honouring backpressure: what a slow client must get intact.
+        let left = 128;
+        const more = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(Buffer.alloc(64 * 1024, left % 251))) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        return more();
+      }
+      if (req.url === '/slow') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first part;');
+        res.on('close', () => specialEvents.push(res.writableFinished ? 'finished' : 'cut off'));
+        return void setTimeout(() => res.end('too late'), 5000).unref();
+      }
+      res.writeHead(200, [
+        'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'X-Request-Id', 'upstream-chose-this', 'X-Kept', 'yes', 'Content-Length', '2',
+      ]);
+      res.end('ok');
+    });
+    const specialUrl = `http://127.0.0.1:${await listen(special)}`;
     const doomed = createEchoServer();
     closedPort = await listen(doomed);
     await close(doomed); // nothing listens here any more: connections are refused
@@ -85,6 +115,7 @@ describe('proxy request handler', () => {
         proxy('open', '/open', echoUrl, [], ['GET', 'POST']),
         proxy('dead', '/dead', `http://127.0.0.1:${closedPort}`, []),
         proxy('broken', '/broken', echoUrl, [{ type: 'not-a-policy', config: {} }]),
+        proxy('special', '/special', specialUrl, []),
       ],
       credentials: [
         { id: 'c-alice', projectId: 'proj-a', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] },
@@ -108,6 +139,8 @@ describe('proxy request handler', () => {
     await close(gateway);
     await pools.closeAll();
     await close(echo);
+    special.closeAllConnections();
+    await close(special);
   });
 
   it('answers 503 config_unavailable until a snapshot is active', async () => {
@@ -290,6 +323,58 @@ describe('proxy request handler', () => {
       expect(declared.json).toMatchObject({ code: 'payload_too_large' });
       const chunked = await send(port, '/open/big', { method: 'POST', body: Array.from({ length: 70 }, () => Buffer.alloc(1024, 120)) });
       expect(chunked.status).toBe(413);
+    });
+  });
+
+  describe('responses', () => {
+    it('keeps repeated headers, drops the ones Connection names, and answers with its own request id', async () => {
+      const res = await send(port, '/special/h', { headers: { 'x-request-id': 'client-id-1' } });
+      expect(res.status).toBe(200);
+      expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+      expect(res.headers['x-hop']).toBeUndefined();
+      expect(res.headers['x-kept']).toBe('yes');
+      expect(res.headers['x-request-id']).toBe('client-id-1');
+      expect(res.text).toBe('ok');
+    });
+
+    it('streams a large answer to a slow client intact (backpressure both ways)', async () => {
+      const digest = await new Promise<{ bytes: number; sha: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/special/big', agent: false }, (res) => {
+          const sha = createHash('sha256');
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            sha.update(chunk);
+            bytes += chunk.length;
+            res.pause(); // a slow reader: the Gateway must wait, not buffer 8 MiB
+            setTimeout(() => res.resume(), 1);
+          });
+          res.on('end', () => resolve({ bytes, sha: sha.digest('hex') }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const expected = createHash('sha256');
+      for (let left = 127; left >= 0; left--) expected.update(Buffer.alloc(64 * 1024, left % 251));
+      expect(digest).toEqual({ bytes: 8 * 1024 * 1024, sha: expected.digest('hex') });
+    }, 30000);
+
+    it('cancels the upstream request when the client goes away mid-answer', async () => {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/special/slow', agent: false, headers: { 'x-request-id': 'gone-1' } }, (res) => {
+          res.once('data', () => {
+            req.destroy(); // the client hangs up after the first part
+            resolve();
+          });
+        });
+        req.on('error', () => undefined);
+        req.end();
+        setTimeout(() => reject(new Error('no first part')), 3000).unref();
+      });
+      const deadline = Date.now() + 3000;
+      while (specialEvents.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(specialEvents).toEqual(['cut off']);
+      expect(logLines).toContainEqual(expect.objectContaining({ reqId: 'gone-1', msg: 'client closed the request' }));
     });
   });
 

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -8,13 +7,24 @@ import { writeProxyError } from './proxy-error.reply';
 import { classifyUpstreamFailure, errorCode } from './upstream-failure';
 import { downstreamResponseHeaders } from './upstream-headers';
 
+type Abort = (reason?: Error) => void;
+
+class ClientGoneError extends Error {
+  readonly code = 'IDM_CLIENT_CLOSED';
+}
+
 /**
- * One request in flight to an upstream, passed to undici as `opaque` so the response callbacks
- * below are shared functions rather than closures allocated per request. undici pipes the
- * upstream body straight into the client response and ends it.
+ * One request in flight to an upstream, handed to undici's `dispatch` as its handler: response
+ * head and body chunks are written straight into the client response, with backpressure both
+ * ways (a full client socket pauses the upstream read). undici's `stream()` does the same through
+ * an AsyncResource, a parsed header object and `finished()` with its many listeners per request;
+ * this is the hot path, so it stays this small.
  */
-export class UpstreamExchange {
+export class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly started = performance.now();
+  private abort: Abort | null = null;
+  private resume: (() => void) | null = null;
+  private done = false;
 
   constructor(
     readonly request: ProxiedRequest,
@@ -25,38 +35,57 @@ export class UpstreamExchange {
   ) {}
 
   send(path: string, method: string, headers: Record<string, string | string[]>, body: Readable | null): void {
-    // A literal, not a spread of caller options: undici destructures it on every request and
-    // a stable object shape keeps that fast.
-    this.route.pool!.stream({ path, method: method as Dispatcher.HttpMethod, headers, body, opaque: this }, onUpstreamResponse, onUpstreamDone);
+    // If the client goes away first, the upstream request is cancelled (and its connection freed).
+    this.request.res.once('close', this.onClientClose);
+    this.route.pool!.dispatch({ path, method: method as Dispatcher.HttpMethod, headers, body }, this);
   }
-}
 
-function onUpstreamResponse({ statusCode, headers, opaque: exchange }: Dispatcher.StreamFactoryData<UpstreamExchange>): ServerResponse {
-  const { metrics } = exchange.route;
-  metrics.observeUpstream((performance.now() - exchange.started) / 1000);
-  metrics.countResponse(statusCode);
-  const outgoing = downstreamResponseHeaders(headers);
-  // Into the one object writeHead gets: headers set beforehand with setHeader would send
-  // writeHead down its slow path (one validated setHeader call per upstream header).
-  const { policyHeaders } = exchange;
-  if (policyHeaders !== null) for (const name in policyHeaders) outgoing[name] = policyHeaders[name];
-  outgoing['x-request-id'] = exchange.request.id;
-  const { res } = exchange.request;
-  res.writeHead(statusCode, outgoing);
-  return res;
-}
-
-function onUpstreamDone(err: Error | null, data: Dispatcher.StreamData<UpstreamExchange>): void {
-  if (err === null) return;
-  const { request, route, log } = data.opaque;
-  const { req, res } = request;
-  if (req.destroyed || res.destroyed) {
-    // The client went away mid-request: nobody is left to answer.
-    log.info({ reqId: request.id, proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
-    return;
+  onConnect(abort: Abort): void {
+    this.abort = abort;
   }
-  const failure = classifyUpstreamFailure(err);
-  log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
-  if (!res.headersSent) route.metrics.countResponse(failure.status);
-  writeProxyError(res, request.id, failure.status, failure.code, failure.message);
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: not relayed, the final answer follows
+    const { metrics } = this.route;
+    metrics.observeUpstream((performance.now() - this.started) / 1000);
+    metrics.countResponse(statusCode);
+    const { res, id } = this.request;
+    res.writeHead(statusCode, downstreamResponseHeaders(rawHeaders, this.policyHeaders, id));
+    this.resume = resume;
+    return !res.writableNeedDrain;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const { res } = this.request;
+    if (res.write(chunk)) return true;
+    res.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.done = true;
+    const { res } = this.request;
+    res.off('close', this.onClientClose);
+    res.end();
+  }
+
+  onError(err: Error): void {
+    this.done = true;
+    const { request, route, log } = this;
+    const { req, res } = request;
+    res.off('close', this.onClientClose);
+    if (err instanceof ClientGoneError || req.destroyed || res.destroyed) {
+      // The client went away mid-request: nobody is left to answer.
+      log.info({ reqId: request.id, proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
+      return;
+    }
+    const failure = classifyUpstreamFailure(err);
+    log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
+    if (!res.headersSent) route.metrics.countResponse(failure.status);
+    writeProxyError(res, request.id, failure.status, failure.code, failure.message);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (!this.done) this.abort?.(new ClientGoneError('the client closed the connection'));
+  };
 }

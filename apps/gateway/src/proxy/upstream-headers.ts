@@ -58,15 +58,35 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Reque
   return out;
 }
 
-export function downstreamResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHeaders {
-  const named = connectionTokens(upstream.connection);
-  const out: OutgoingHeaders = {};
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || isHopByHop(name, named)) continue;
-    out[name] = value;
+/**
+ * The client's response head from the upstream's raw header list (names and values as undici
+ * read them, casing kept), as the flat [name, value, ...] list writeHead accepts: hop-by-hop
+ * headers dropped, repeated headers (Set-Cookie) kept, then the policies' headers, which replace
+ * an upstream header of the same name, and the request id.
+ */
+export function downstreamResponseHeaders(raw: readonly Buffer[], policyHeaders: Readonly<Record<string, string>> | null, requestId: string): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const original = raw[i].toString('latin1');
+    const name = original.toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    if (isHopByHop(name, null) || name === 'x-request-id' || (policyHeaders !== null && name in policyHeaders)) continue;
+    out.push(original, value);
   }
-  return out;
+  const named = connectionTokens(connection);
+  const kept = named === null ? out : withoutNamed(out, named);
+  if (policyHeaders !== null) for (const name in policyHeaders) kept.push(name, policyHeaders[name]);
+  kept.push('x-request-id', requestId);
+  return kept;
+}
+
+/** The rare answer whose Connection header names further hop-by-hop headers. */
+function withoutNamed(pairs: string[], named: Set<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) if (!named.has(pairs[i].toLowerCase())) kept.push(pairs[i], pairs[i + 1]);
+  return kept;
 }
 
 function firstOf(value: string | string[] | undefined): string | undefined {
