@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Foundation benchmark: the same autocannon load against (a) the echo upstream directly,
 // (b) a minimal node:http + undici proxy, (c) nginx with one worker, (d) the Gateway with the
-// api-key policy — all on loopback, on this machine, in one run. See bench/README.md.
+// api-key policy, (e) the baseline adding the Gateway's forwarding headers — all on loopback,
+// on this machine, in one run. See bench/README.md.
 //
-// Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_ROUNDS=2
+// Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_ROUNDS=4
 //   BENCH_TARGETS=a,b,c,d,e  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
-//   BENCH_MAX_SECONDS=175 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
+//   BENCH_MAX_SECONDS=320 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,12 +26,12 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const settings = {
   connections: num('BENCH_CONNECTIONS', 50),
-  durationSec: num('BENCH_DURATION', 10),
+  durationSec: num('BENCH_DURATION', 8),
   warmupSec: num('BENCH_WARMUP', 2),
-  rounds: num('BENCH_ROUNDS', 2),
+  rounds: num('BENCH_ROUNDS', 4),
   targets: (process.env.BENCH_TARGETS ?? 'a,b,c,d,e').split(',').map((s) => s.trim()),
   allowInstall: !process.env.BENCH_NO_INSTALL,
-  maxSeconds: num('BENCH_MAX_SECONDS', 240),
+  maxSeconds: num('BENCH_MAX_SECONDS', 320),
 };
 const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway].filter((t) => settings.targets.includes(t.key));
 
