@@ -1,5 +1,5 @@
 // Token service benchmark (one run, this machine). Usage: node bench/token-service.mjs
-//   BENCH_CONNECTIONS=50 BENCH_DURATION=10 REDIS_URL=redis://127.0.0.1:6379 BENCH_LIVE_TOKENS=100000
+//   BENCH_CONNECTIONS=50 BENCH_DURATION=10 REDIS_URL=redis://127.0.0.1:6379 BENCH_LIVE_TOKENS=100000 BENCH_PROXY_ROUNDS=6
 // 1. POST /credential/jwt (client_credentials, RS256) on one Gateway process vs oidc-provider
 //    (client_credentials, RS256 JWT access tokens) vs `openssl speed -seconds 5 rsa2048` sign/s.
 // 2. A proxy with jwt-auth (same valid token repeated) vs the same proxy with api-key.
@@ -22,6 +22,9 @@ const argon2 = createRequire(join(root, 'libs/policies/package.json'))('argon2')
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const liveTokens = Number(process.env.BENCH_LIVE_TOKENS ?? 100_000);
+// jwt-auth vs api-key: interleaved rounds, judged on the median of the per-round ratios (one
+// round's RPS moves by a third on these shared cores).
+const proxyRounds = Number(process.env.BENCH_PROXY_ROUNDS ?? 6);
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 process.on('exit', killAllNow);
 
@@ -110,7 +113,7 @@ try {
   const keyProxy = { url: `${base}/key/items/1`, headers: { 'x-api-key': apiKey.key } };
   if ((await httpGet(jwtProxy.url, jwtProxy.headers)).status !== 200 || (await httpGet(keyProxy.url, keyProxy.headers)).status !== 200) throw new Error('proxy probe failed');
   const proxy = { jwt: [], key: [] };
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < proxyRounds; round++) {
     await load({ ...keyProxy, duration: 2 });
     proxy.key.push(rps(await load(keyProxy)));
     await load({ ...jwtProxy, duration: 2 });
@@ -125,7 +128,9 @@ try {
   const after = await used();
   const rssMb = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(gateway.pid)], { encoding: 'utf8' }).trim()) / 1024;
 
-  const maxJwt = Math.max(...proxy.jwt), maxKey = Math.max(...proxy.key);
+  const perRound = proxy.jwt.map((j, i) => j / proxy.key[i]).sort((a, b) => a - b);
+  const mid = perRound.length >> 1;
+  const jwtOverKey = perRound.length % 2 ? perRound[mid] : (perRound[mid - 1] + perRound[mid]) / 2;
   console.log('| measurement | value | target | met |');
   console.log('|---|---|---|---|');
   console.log(`| Gateway POST /credential/jwt (client_credentials, RS256), req/s | ${Math.round(ours)} (${issueCores.toFixed(2)} cores) | | |`);
@@ -135,7 +140,7 @@ try {
   console.log(`| Gateway / openssl | ${(ours / openssl).toFixed(2)}x | >= 0.85x | ${ours / openssl >= 0.85 ? 'yes' : 'no'} |`);
   console.log(`| proxy jwt-auth req/s (rounds) | ${proxy.jwt.map(Math.round).join(', ')} | | |`);
   console.log(`| proxy api-key req/s (rounds) | ${proxy.key.map(Math.round).join(', ')} | | |`);
-  console.log(`| jwt-auth / api-key (best rounds) | ${(maxJwt / maxKey).toFixed(3)} | >= 0.95 | ${maxJwt / maxKey >= 0.95 ? 'yes' : 'no'} |`);
+  console.log(`| jwt-auth / api-key (median of per-round ratios: ${proxy.jwt.map((j, i) => (j / proxy.key[i]).toFixed(2)).join(', ')}) | ${jwtOverKey.toFixed(3)} | >= 0.95 | ${jwtOverKey >= 0.95 ? 'yes' : 'no'} |`);
   console.log(`| Redis bytes per live opaque token (+ refresh token), ${issued.requests.total} issued (${issued.non2xx} non-2xx) | ${Math.round((after - before) / issued.requests.total)} | | |`);
   console.log(`| Gateway RSS after ${issued.requests.total} live tokens issued, MB | ${rssMb.toFixed(0)} | | |`);
 } finally {
