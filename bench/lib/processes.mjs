@@ -27,6 +27,14 @@ export function startProcess(command, args, { env, cwd, logFile, stdin = 'ignore
   return child;
 }
 
+/**
+ * Starts `node ...args`, or `wrap[0] ...wrap[1..] node ...args` when a wrapper is given (e.g.
+ * valgrind for bench/instructions.mjs): the wrapper execs node in place, so the pid is node's.
+ */
+export function startNode(args, options, wrap = []) {
+  return wrap.length === 0 ? startProcess(process.execPath, args, options) : startProcess(wrap[0], [...wrap.slice(1), process.execPath, ...args], options);
+}
+
 /** Resolves with the first stdout line that parses as JSON and has `port` (our helper scripts print one). */
 export function waitForPortLine(child, timeoutMs = 10_000) {
   return new Promise((resolve, reject) => {

@@ -1,18 +1,18 @@
 // Targets (b) and (e): bench/baseline-proxy.mjs (node:http + undici Pool) in its own process.
 import { join } from 'node:path';
-import { startProcess, stopProcess, waitForPortLine } from '../lib/processes.mjs';
+import { startNode, stopProcess, waitForPortLine } from '../lib/processes.mjs';
 
 function baselineTarget(key, name, forwarding) {
   return {
     key,
     name,
-    async start({ root, upstream, tmp }) {
-      const child = startProcess(process.execPath, [join(root, 'bench/baseline-proxy.mjs')], {
+    async start({ root, upstream, tmp, wrap }) {
+      const child = startNode([join(root, 'bench/baseline-proxy.mjs')], {
         env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding },
         logFile: join(tmp, `baseline-${key}.log`),
         stdin: 'pipe',
-      });
-      const port = await waitForPortLine(child);
+      }, wrap);
+      const port = await waitForPortLine(child, wrap ? 120_000 : 10_000);
       return { url: `http://127.0.0.1:${port}/bench/items`, headers: {}, pid: child.pid, stop: () => stopProcess(child) };
     },
   };

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { freePort, startProcess, stopProcess } from '../lib/processes.mjs';
+import { freePort, startNode, stopProcess } from '../lib/processes.mjs';
 import { httpGet, waitForHttp } from '../lib/http.mjs';
 import { SkipTarget } from '../lib/skip-target.mjs';
 
@@ -69,7 +69,7 @@ async function removeEnvironmentKeys(redis, store, environment) {
 export const gateway = {
   key: 'd',
   name: 'Gateway (api-key)',
-  async start({ root, upstream, tmp, defer, log }) {
+  async start({ root, upstream, tmp, defer, log, wrap }) {
     const main = process.env.BENCH_GATEWAY_MAIN ?? join(root, 'apps/gateway/dist/main.js');
     if (!existsSync(main)) throw new SkipTarget('apps/gateway/dist/main.js does not exist yet (run `npx turbo run build`)');
     const require = createRequire(import.meta.url);
@@ -95,16 +95,17 @@ export const gateway = {
     const port = await freePort();
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
     const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const child = startProcess(process.execPath, [...nodeArgs, main], {
+    const child = startNode([...nodeArgs, main], {
       cwd: join(root, 'apps/gateway'),
       env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production' },
       logFile: join(tmp, 'gateway.log'),
-    });
+    }, wrap);
     const base = `http://127.0.0.1:${port}`;
     const url = `${base}/bench/items`;
     try {
-      await waitForHttp(`${base}/health/ready`, {}, 200, 30_000, child);
-      const checks = await sanityChecks(url, apiKey.key);
+      // Under a wrapper such as valgrind, start-up and first requests are many times slower.
+      await waitForHttp(`${base}/health/ready`, {}, 200, wrap ? 300_000 : 30_000, child);
+      const checks = await sanityChecks(url, apiKey.key, wrap ? 60_000 : 2000);
       return {
         url,
         headers: { [API_KEY_HEADER]: apiKey.key },
@@ -123,10 +124,10 @@ export const gateway = {
 };
 
 /** Proves the policy is really on the path before we measure it. */
-async function sanityChecks(url, key) {
-  const without = await httpGet(url);
-  const wrong = await httpGet(url, { [API_KEY_HEADER]: key.slice(0, -2) + 'xx' });
-  const withKey = await httpGet(url, { [API_KEY_HEADER]: key });
+async function sanityChecks(url, key, timeoutMs) {
+  const without = await httpGet(url, {}, timeoutMs);
+  const wrong = await httpGet(url, { [API_KEY_HEADER]: key.slice(0, -2) + 'xx' }, timeoutMs);
+  const withKey = await httpGet(url, { [API_KEY_HEADER]: key }, timeoutMs);
   let upstreamSawKey = null;
   let upstreamPath = null;
   try {
