@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * Every error the proxy answers itself has this one shape, with the id to quote in a report.
- * Written to the raw response: the proxy route takes over the reply (see ProxyRequestHandler).
+ * Also used by the token handler for paths and methods it does not serve.
  */
 export function writeProxyError(
   res: ServerResponse,
