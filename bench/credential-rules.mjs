@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpGet, waitForHttp } from './lib/http.mjs';
 import { runAutocannon } from './lib/load.mjs';
+import { median } from './lib/report.mjs';
 import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -104,7 +105,6 @@ try {
   }
   const paired = results['api-key'].map((a, i) => [a, results['api-key+acl+ip+rate-limit'][i]]).filter(([a, b]) => a.valid && b?.valid);
   if (paired.length > 0) {
-    const median = (xs) => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
     const rpsRatios = paired.map(([a, b]) => b.rps / a.rps);
     const coreRatios = paired.map(([a, b]) => (b.rps / b.cores) / (a.rps / a.cores));
     console.log(`\nper-round ratios rules/api-key (RPS): ${rpsRatios.map((x) => x.toFixed(3)).join(', ')}`);

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpGet, waitForHttp } from './lib/http.mjs';
+import { median } from './lib/report.mjs';
 import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -128,9 +129,7 @@ try {
   const after = await used();
   const rssMb = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(gateway.pid)], { encoding: 'utf8' }).trim()) / 1024;
 
-  const perRound = proxy.jwt.map((j, i) => j / proxy.key[i]).sort((a, b) => a - b);
-  const mid = perRound.length >> 1;
-  const jwtOverKey = perRound.length % 2 ? perRound[mid] : (perRound[mid - 1] + perRound[mid]) / 2;
+  const jwtOverKey = median(proxy.jwt.map((j, i) => j / proxy.key[i]));
   console.log('| measurement | value | target | met |');
   console.log('|---|---|---|---|');
   console.log(`| Gateway POST /credential/jwt (client_credentials, RS256), req/s | ${Math.round(ours)} (${issueCores.toFixed(2)} cores) | | |`);

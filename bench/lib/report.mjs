@@ -5,16 +5,18 @@ const NOISE_CORES = 0.15;
 
 const ratio = (x, y) => (x?.valid && y?.valid && y.rps ? Math.round((x.rps / y.rps) * 1000) / 1000 : null);
 
-const median = (xs) => {
+/** Median of numbers (null for none); every benchmark judges ratios over rounds with it. */
+export function median(xs) {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
-  return s.length === 0 ? null : Math.round((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) * 1000) / 1000;
-};
+  return s.length === 0 ? null : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 /** Median over rounds of x's RPS / y's RPS in the same round (rounds are interleaved). */
 function medianRoundRatio(x, y) {
   if (!x?.valid || !y?.valid || !x.rounds || !y.rounds) return null;
-  return median(x.rounds.map((r, i) => (y.rounds[i]?.rps ? r.rps / y.rounds[i].rps : null)).filter((q) => q !== null));
+  const m = median(x.rounds.map((r, i) => (y.rounds[i]?.rps ? r.rps / y.rounds[i].rps : null)).filter((q) => q !== null));
+  return m === null ? null : Math.round(m * 1000) / 1000;
 }
 
 export function verdicts(byKey) {

@@ -1,5 +1,6 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Logger } from 'pino';
+import { createFailFastRedis } from '../config/fail-fast-redis';
 
 /**
  * The Gateway's own Redis connection for snapshot reads. No offline queue: while Redis is away a
@@ -7,21 +8,7 @@ import type { Logger } from 'pino';
  * forever with a capped backoff.
  */
 export function createConfigRedis(url: string, log: Logger): Redis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
-    connectionName: 'idm-gateway-config',
-  });
-  let reported = false;
-  redis.on('error', (err) => {
-    if (!reported) log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'Redis connection error');
-    reported = true;
-  });
-  redis.on('ready', () => {
-    reported = false;
-  });
-  return redis;
+  return createFailFastRedis(url, log, { name: 'idm-gateway-config', maxRetriesPerRequest: 1 });
 }
 
 /** ioredis options for the @nestjs/microservices Redis transport, which takes no URL. */

@@ -71,17 +71,17 @@ export class ProxyRequestHandler {
     const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp, socket: raw.socket });
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
-      return outcome.then((rejection) => (rejection === undefined ? this.forward(request, route, remainder, ctx) : this.reject(request, route, rejection)));
+      return outcome.then((rejection) => (rejection === undefined ? this.forward(request, route, remainder, ctx, peer) : this.reject(request, route, rejection)));
     }
     if (outcome !== undefined) return this.reject(request, route, outcome);
-    this.forward(request, route, remainder, ctx);
+    this.forward(request, route, remainder, ctx, peer);
   }
 
-  private forward(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext): void {
+  private forward(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext, peer: string): void {
     const raw = request.req;
     const headers = upstreamRequestHeaders(raw.headers, ctx, {
       requestId: request.id,
-      peerAddress: raw.socket.remoteAddress ?? '',
+      peerAddress: peer,
       protocol: (raw.socket as TLSSocket).encrypted ? 'https' : 'http',
       trustProxy: this.config.trustProxy,
     });

@@ -1,5 +1,6 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Logger } from 'pino';
+import { createFailFastRedis } from '../config/fail-fast-redis';
 
 /**
  * A connection of its own for rate-limit counters, tuned for the request path: auto-pipelining
@@ -7,21 +8,5 @@ import type { Logger } from 'pino';
  * is away a check fails within `timeoutMs` and the rule's fail-open/fail-closed setting decides.
  */
 export function createRateLimitRedis(url: string, timeoutMs: number, log: Logger): Redis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 0,
-    commandTimeout: timeoutMs,
-    retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
-    connectionName: 'idm-gateway-rate-limit',
-  });
-  let reported = false;
-  redis.on('error', (err) => {
-    if (!reported) log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'rate-limit Redis connection error');
-    reported = true;
-  });
-  redis.on('ready', () => {
-    reported = false;
-  });
-  return redis;
+  return createFailFastRedis(url, log, { name: 'idm-gateway-rate-limit', maxRetriesPerRequest: 0, commandTimeoutMs: timeoutMs, autoPipelining: true });
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { startsWithSegment } from '../http/gateway-endpoints';
 import { requestIdOf } from '../logging/request-id';
 import { writeProxyError } from '../proxy/proxy-error.reply';
 import { issuerUrl } from './issuer-url';
@@ -47,7 +48,7 @@ export class TokenHttpHandler {
 
   /** True for the URLs this handler serves (the rest of the reserved prefixes stay with Nest). */
   static serves(url: string): boolean {
-    return startsSegment(url, '/credential') || startsSegment(url, '/auth') || startsSegment(url, METADATA_AT_ROOT);
+    return startsWithSegment(url, '/credential') || startsWithSegment(url, '/auth') || startsWithSegment(url, METADATA_AT_ROOT);
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -65,12 +66,12 @@ export class TokenHttpHandler {
   };
 
   private route(req: IncomingMessage, res: ServerResponse, path: string, method: string): void | Promise<void> {
-    if (startsSegment(path, METADATA_AT_ROOT)) {
+    if (startsWithSegment(path, METADATA_AT_ROOT)) {
       const realm = path.slice(METADATA_AT_ROOT.length);
       if ((realm === '/credential' || realm === '/auth') && method === 'GET') return this.metadata(req, res, realm === '/auth' ? this.auth : this.credential, realm, false);
       return this.notFound(req, res);
     }
-    const prefix: Prefix = startsSegment(path, '/auth') ? '/auth' : '/credential';
+    const prefix: Prefix = startsWithSegment(path, '/auth') ? '/auth' : '/credential';
     const endpoints = prefix === '/auth' ? this.auth : this.credential;
     const actions = this.routes.get(path.slice(prefix.length));
     if (actions === undefined) return this.notFound(req, res);
@@ -122,11 +123,4 @@ export class TokenHttpHandler {
     this.log.error({ reqId: requestId, err }, 'token endpoint failed');
     writeProxyError(res, requestId, 500, 'internal_error', 'The gateway failed to process the request');
   }
-}
-
-/** `url` is `prefix` itself or continues with a new segment or query. */
-function startsSegment(url: string, prefix: string): boolean {
-  if (!url.startsWith(prefix)) return false;
-  const next = url.charCodeAt(prefix.length);
-  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
 }

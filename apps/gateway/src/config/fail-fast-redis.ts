@@ -1,0 +1,37 @@
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface FailFastRedisOptions {
+  /** Connection name, shown by CLIENT LIST and on the log line of an outage. */
+  name: string;
+  maxRetriesPerRequest: number;
+  commandTimeoutMs?: number;
+  /** Concurrent commands of one event-loop turn share one write (request-path connections). */
+  autoPipelining?: boolean;
+}
+
+/**
+ * Every Redis connection of the Gateway: no offline queue, so while Redis is away a command
+ * fails at once instead of piling up (each caller decides what that means: keep serving the last
+ * config, fail open/closed, answer 503); reconnects go on forever with a capped backoff; the
+ * first error of an outage is logged once, not on every retry.
+ */
+export function createFailFastRedis(url: string, log: Logger, options: FailFastRedisOptions): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: options.maxRetriesPerRequest,
+    ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs }),
+    ...(options.autoPipelining && { enableAutoPipelining: true }),
+    retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
+    connectionName: options.name,
+  });
+  let reported = false;
+  redis.on('error', (err) => {
+    if (!reported) log.warn({ connection: options.name, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'Redis connection error');
+    reported = true;
+  });
+  redis.on('ready', () => {
+    reported = false;
+  });
+  return redis;
+}
