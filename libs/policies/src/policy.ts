@@ -83,6 +83,15 @@ export interface PolicyRejection {
   headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
+/**
+ * How an authentication policy builds its 401 answers, once at compile time: frozen, and all with
+ * the one WWW-Authenticate challenge the client needs to try again.
+ */
+export function challengeRejections(challenge: string): (code: string, message: string) => PolicyRejection {
+  const headers = Object.freeze({ 'www-authenticate': challenge });
+  return (code, message) => Object.freeze({ status: 401, code, message, headers });
+}
+
 /** `undefined` means "continue with the next policy". */
 export type PolicyOutcome = PolicyRejection | undefined;
 

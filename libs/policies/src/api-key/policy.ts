@@ -1,6 +1,6 @@
 import { hashApiKey } from '@idm/domain';
 import { credentialState } from '../credential-directory';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { type Policy, type PolicyCompileDeps, type PolicyDefinition, type PolicyOutcome, type PolicyRejection, type RequestContext, challengeRejections } from '../policy';
 import { apiKeyConfigSchema, type ApiKeyConfig } from './schema';
 import { findQueryParam, withoutQueryParam } from './query-param';
 
@@ -20,7 +20,7 @@ export class ApiKeyPolicy implements Policy {
     private readonly deps: PolicyCompileDeps,
   ) {
     const challenge = config.queryParam === null ? `ApiKey header="${config.header}"` : `ApiKey header="${config.header}", query="${config.queryParam}"`;
-    const reject = (code: string, message: string): PolicyRejection => Object.freeze({ status: 401, code, message, headers: Object.freeze({ 'www-authenticate': challenge }) });
+    const reject = challengeRejections(challenge);
     this.rejections = {
       missing_credentials: reject('missing_credentials', 'An API key is required'),
       invalid_api_key: reject('invalid_api_key', 'The API key is not valid'),

@@ -1,7 +1,7 @@
 import { findQueryParam, withoutQueryParam } from '../api-key/query-param';
 import { credentialState, type DirectoryCredential } from '../credential-directory';
 import { verifyPassword } from '../password-authentication';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { type Policy, type PolicyCompileDeps, type PolicyDefinition, type PolicyOutcome, type PolicyRejection, type RequestContext, challengeRejections } from '../policy';
 import { base64AuthConfigSchema, type Base64AuthConfig } from './schema';
 
 type Reason = 'missing_credentials' | 'malformed_credentials' | 'invalid_credentials' | 'credential_disabled' | 'credential_expired';
@@ -22,8 +22,7 @@ export class Base64AuthPolicy implements Policy {
     private readonly config: Base64AuthConfig,
     private readonly deps: PolicyCompileDeps,
   ) {
-    const headers = Object.freeze({ 'www-authenticate': `Basic realm="${config.realm}", charset="UTF-8"` });
-    const reject = (code: Reason, message: string, status = 401): PolicyRejection => Object.freeze({ status, code, message, headers });
+    const reject = challengeRejections(`Basic realm="${config.realm}", charset="UTF-8"`);
     this.rejections = {
       missing_credentials: reject('missing_credentials', `Credentials are required in ${config.header}${config.queryParam ? ` or ?${config.queryParam}` : ''}`),
       malformed_credentials: reject('malformed_credentials', 'The credentials are not valid base64 of username:password'),

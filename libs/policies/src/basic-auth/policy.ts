@@ -1,5 +1,5 @@
 import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { type Policy, type PolicyCompileDeps, type PolicyDefinition, type PolicyOutcome, type PolicyRejection, type RequestContext, challengeRejections } from '../policy';
 import { verifyPassword } from '../password-authentication';
 import { parseBasicAuthorization } from './basic-credentials';
 import { basicAuthConfigSchema, type BasicAuthConfig } from './schema';
@@ -20,8 +20,7 @@ export class BasicAuthPolicy implements Policy {
     private readonly config: BasicAuthConfig,
     private readonly deps: PolicyCompileDeps,
   ) {
-    const headers = Object.freeze({ 'www-authenticate': `Basic realm="${config.realm}", charset="UTF-8"` });
-    const reject = (code: Reason, message: string): PolicyRejection => Object.freeze({ status: 401, code, message, headers });
+    const reject = challengeRejections(`Basic realm="${config.realm}", charset="UTF-8"`);
     this.rejections = {
       missing_credentials: reject('missing_credentials', 'Basic credentials are required'),
       malformed_credentials: reject('malformed_credentials', 'The Authorization header is not valid Basic credentials'),

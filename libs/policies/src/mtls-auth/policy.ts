@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { type Policy, type PolicyCompileDeps, type PolicyDefinition, type PolicyOutcome, type PolicyRejection, type RequestContext, challengeRejections } from '../policy';
 import { mtlsAuthConfigSchema, type MtlsAuthConfig } from './schema';
 import { chainsTo, parseCertificate, truststoreOf, type ParsedCertificate } from './truststore';
 
@@ -45,8 +45,7 @@ export class MtlsAuthPolicy implements Policy {
     private readonly config: MtlsAuthConfig,
     private readonly deps: PolicyCompileDeps,
   ) {
-    const headers = Object.freeze({ 'www-authenticate': 'ClientCertificate realm="identity-manager"' });
-    const reject = (code: Reason, message: string): PolicyRejection => Object.freeze({ status: 401, code, message, headers });
+    const reject = challengeRejections('ClientCertificate realm="identity-manager"');
     const field = { 'subject-cn': "subject's CN", 'issuer-cn': "issuer's CN", either: "subject's or issuer's CN" }[config.match];
     this.rejections = {
       tls_required: reject('tls_required', 'This API requires HTTPS with a client certificate'),
