@@ -4,9 +4,9 @@
 // api-key policy, (e) the baseline adding the Gateway's forwarding headers — all on loopback,
 // on this machine, in one run. See bench/README.md.
 //
-// Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_ROUNDS=4
+// Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_ROUNDS=8
 //   BENCH_TARGETS=a,b,c,d,e  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
-//   BENCH_MAX_SECONDS=320 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
+//   BENCH_MAX_SECONDS=600 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,14 +26,17 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const settings = {
   connections: num('BENCH_CONNECTIONS', 50),
-  durationSec: num('BENCH_DURATION', 8),
+  durationSec: num('BENCH_DURATION', 4),
   warmupSec: num('BENCH_WARMUP', 2),
-  rounds: num('BENCH_ROUNDS', 4),
+  rounds: num('BENCH_ROUNDS', 8),
   targets: (process.env.BENCH_TARGETS ?? 'a,b,c,d,e').split(',').map((s) => s.trim()),
   allowInstall: !process.env.BENCH_NO_INSTALL,
-  maxSeconds: num('BENCH_MAX_SECONDS', 320),
+  maxSeconds: num('BENCH_MAX_SECONDS', 600),
 };
-const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway].filter((t) => settings.targets.includes(t.key));
+// The Gateway sits between the two baselines it is compared with, so each ratio compares runs
+// taken seconds apart; every other round runs in reverse, so a steady drift of the machine's
+// speed favours neither side of a pair (see roundOrder).
+const ALL_TARGETS = [direct, nginx, baselineWithForwarding, gateway, baseline].filter((t) => settings.targets.includes(t.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const deferred = [];
@@ -118,6 +121,11 @@ function headline(err) {
  * All targets are reported from the same round, so every ratio compares runs taken minutes apart
  * under the same conditions (picking each target's own best round would flatter some ratios).
  */
+/** a c e d b, then b d e c a, and so on. */
+function roundOrder(round) {
+  return round % 2 === 1 ? ALL_TARGETS : [...ALL_TARGETS].reverse();
+}
+
 function quietestRound(rounds) {
   const noise = (i) => Math.max(...[...rounds.values()].map((all) => all[i]?.otherCpuCores ?? 0));
   const count = Math.max(0, ...[...rounds.values()].map((all) => all.length));
@@ -159,7 +167,7 @@ async function main() {
 
   const rounds = new Map(ALL_TARGETS.map((t) => [t.key, []]));
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const target of ALL_TARGETS) {
+    for (const target of roundOrder(round)) {
       const r = running.get(target.key);
       if (!r || results.has(target.key)) continue;
       log(`round ${round}/${settings.rounds}: ${target.name} (${settings.warmupSec} s warm-up + ${settings.durationSec} s)`);
@@ -177,7 +185,7 @@ async function main() {
 
   const measuredRounds = new Map([...rounds].filter(([key, all]) => !results.has(key) && all.length));
   const shown = quietestRound(measuredRounds);
-  const final = ALL_TARGETS.map((t) => {
+  const final = [...ALL_TARGETS].sort((x, y) => 'abced'.indexOf(x.key) - 'abced'.indexOf(y.key)).map((t) => {
     if (results.has(t.key)) return results.get(t.key);
     const all = rounds.get(t.key);
     const chosen = all[shown] ?? all[all.length - 1];

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { restoreFastStringPrototype } from '@idm/config-bus';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
@@ -39,6 +40,8 @@ async function bootstrap(): Promise<void> {
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
   http.attach(app.get(ProxyRequestHandler).handle, app.get(TokenHttpHandler).handle);
   await app.startAllMicroservices();
+  // Everything is loaded now; ioredis left String.prototype slow (see the function).
+  restoreFastStringPrototype();
   await app.listen({ port: config.port, host: config.host });
   const tlsPort = config.tls === null ? null : await http.listenTls(config.tls.port, config.host);
   log.info({ environment: config.environment, address: await app.getUrl(), ...(tlsPort === null ? {} : { tlsAddress: `https://${config.host}:${tlsPort}` }) }, 'gateway listening');

@@ -2,3 +2,4 @@ export * from './snapshot.schema';
 export * from './config-changed.message';
 export * from './snapshot.store';
 export * from './token-persistence';
+export * from './fast-string-prototype';

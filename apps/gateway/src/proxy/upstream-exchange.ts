@@ -36,7 +36,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   send(path: string, method: string, headers: Record<string, string | string[]>, body: Readable | null): void {
     // If the client goes away first, the upstream request is cancelled (and its connection freed).
-    this.request.res.once('close', this.onClientClose);
+    // Never removed: 'close' also follows a finished response, when `done` makes it a no-op, and
+    // the response object dies with the request (one listener less to add and remove per request).
+    this.request.res.on('close', this.onClientClose);
     this.route.pool!.dispatch({ path, method: method as Dispatcher.HttpMethod, headers, body }, this);
   }
 
@@ -64,16 +66,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.done = true;
-    const { res } = this.request;
-    res.off('close', this.onClientClose);
-    res.end();
+    this.request.res.end();
   }
 
   onError(err: Error): void {
     this.done = true;
     const { request, route, log } = this;
     const { req, res } = request;
-    res.off('close', this.onClientClose);
     if (err instanceof ClientGoneError || req.destroyed || res.destroyed) {
       // The client went away mid-request: nobody is left to answer.
       log.info({ reqId: request.id, proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
