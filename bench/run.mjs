@@ -17,7 +17,7 @@ import { runAutocannon } from './lib/load.mjs';
 import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
 import { markdown, verdicts } from './lib/report.mjs';
 import { SkipTarget } from './lib/skip-target.mjs';
-import { baseline, baselineInGatewayProcess, baselineWithForwarding } from './targets/baseline.mjs';
+import { baseline, baselineInGatewayProcess, baselineInGatewayWorker, baselineWithForwarding } from './targets/baseline.mjs';
 import { direct } from './targets/direct.mjs';
 import { gateway } from './targets/gateway.mjs';
 import { nginx } from './targets/nginx.mjs';
@@ -36,7 +36,7 @@ const settings = {
 // The Gateway sits between the two baselines it is compared with, so each ratio compares runs
 // taken seconds apart; every other round runs in reverse, so a steady drift of the machine's
 // speed favours neither side of a pair (see roundOrder).
-const ALL_TARGETS = [direct, nginx, baselineInGatewayProcess, baselineWithForwarding, gateway, baseline].filter((t) => settings.targets.includes(t.key));
+const ALL_TARGETS = [direct, nginx, baselineInGatewayWorker, baselineInGatewayProcess, baselineWithForwarding, gateway, baseline].filter((t) => settings.targets.includes(t.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const deferred = [];
@@ -121,7 +121,7 @@ function headline(err) {
  * All targets are reported from the same round, so every ratio compares runs taken minutes apart
  * under the same conditions (picking each target's own best round would flatter some ratios).
  */
-/** a c f e d b, then b d e f c a, and so on. */
+/** a c g f e d b, then b d e f g c a, and so on. */
 function roundOrder(round) {
   return round % 2 === 1 ? ALL_TARGETS : [...ALL_TARGETS].reverse();
 }
@@ -185,7 +185,7 @@ async function main() {
 
   const measuredRounds = new Map([...rounds].filter(([key, all]) => !results.has(key) && all.length));
   const shown = quietestRound(measuredRounds);
-  const final = [...ALL_TARGETS].sort((x, y) => 'abcedf'.indexOf(x.key) - 'abcedf'.indexOf(y.key)).map((t) => {
+  const final = [...ALL_TARGETS].sort((x, y) => 'abcedfg'.indexOf(x.key) - 'abcedfg'.indexOf(y.key)).map((t) => {
     if (results.has(t.key)) return results.get(t.key);
     const all = rounds.get(t.key);
     const chosen = all[shown] ?? all[all.length - 1];

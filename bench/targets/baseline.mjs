@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import { startNode, stopProcess, waitForPortLine } from '../lib/processes.mjs';
 
-function baselineTarget(key, name, forwarding, extraEnv = () => ({})) {
+function baselineTarget(key, name, forwarding, extraEnv = () => ({}), script = 'bench/baseline-proxy.mjs') {
   return {
     key,
     name,
     async start({ root, upstream, tmp, wrap }) {
-      const child = startNode([join(root, 'bench/baseline-proxy.mjs')], {
+      const child = startNode([join(root, script)], {
         env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding, ...extraEnv(root) },
         logFile: join(tmp, `baseline-${key}.log`),
         stdin: 'pipe',
@@ -23,15 +23,22 @@ export const baseline = baselineTarget('b', 'node http + undici', 'minimal');
 // X-Authenticated-UserId) and its X-Request-Id both ways: the same protocol work, so d/e is the
 // cost of the Gateway itself (routing, policies, metrics), not of the headers it is asked to set.
 export const baselineWithForwarding = baselineTarget('e', "node http + undici + the Gateway's headers", 'gateway');
-// (f), opt-in (BENCH_TARGETS=...,f): (e)'s code in a process that has also booted a whole Gateway
-// (preloaded with --require, its own port, an environment without a snapshot, so it serves
-// nothing). f/e is what the Gateway's process costs the same proxy code, apart from anything the
-// Gateway's own request path does.
-export const baselineInGatewayProcess = baselineTarget('f', "(e) inside a booted Gateway process", 'gateway', (root) => ({
-  NODE_OPTIONS: `--require ${join(root, 'apps/gateway/dist/main.js')}`,
+/** A Gateway booted beside the measured code, on its own port and an environment without a snapshot. */
+const idleGateway = {
   GATEWAY_PORT: '0',
   GATEWAY_HOST: '127.0.0.1',
   GATEWAY_ENVIRONMENT: 'bench-idle',
   LOG_LEVEL: 'error',
   NODE_ENV: 'production',
+};
+
+// (f), opt-in (BENCH_TARGETS=...,f): (e)'s code in a process that has also booted a whole Gateway
+// (preloaded with --require; it serves nothing). f/e is what the Gateway's process costs the same
+// proxy code, apart from anything the Gateway's own request path does.
+export const baselineInGatewayProcess = baselineTarget('f', '(e) inside a booted Gateway process', 'gateway', (root) => ({
+  ...idleGateway,
+  NODE_OPTIONS: `--require ${join(root, 'apps/gateway/dist/main.js')}`,
 }));
+
+// (g), opt-in: the same, but (e)'s code runs in a worker thread of that process (its own isolate).
+export const baselineInGatewayWorker = baselineTarget('g', "(e) in a worker thread of a booted Gateway process", 'gateway', () => idleGateway, 'bench/baseline-in-gateway-worker.cjs');
