@@ -2,7 +2,8 @@
 // Foundation benchmark: the same autocannon load against (a) the echo upstream directly,
 // (b) a minimal node:http + undici proxy, (c) nginx with one worker, (d) the Gateway with the
 // api-key policy, (e) the baseline adding the Gateway's forwarding headers — all on loopback,
-// on this machine, in one run. See bench/README.md.
+// on this machine, in one run; opt-in (f) and (g), the baseline's code beside a booted Gateway.
+// See bench/README.md.
 //
 // Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_ROUNDS=8
 //   BENCH_TARGETS=a,b,c,d,e  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
@@ -33,10 +34,13 @@ const settings = {
   allowInstall: !process.env.BENCH_NO_INSTALL,
   maxSeconds: num('BENCH_MAX_SECONDS', 600),
 };
-// The Gateway sits between the two baselines it is compared with, so each ratio compares runs
-// taken seconds apart; every other round runs in reverse, so a steady drift of the machine's
-// speed favours neither side of a pair (see roundOrder).
-const ALL_TARGETS = [direct, nginx, baselineInGatewayWorker, baselineInGatewayProcess, baselineWithForwarding, gateway, baseline].filter((t) => settings.targets.includes(t.key));
+// In the order of the report; (f) and (g) are opt-in (see bench/README.md).
+const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway, baselineInGatewayProcess, baselineInGatewayWorker].filter((t) => settings.targets.includes(t.key));
+// The order of a round: the Gateway sits between the two baselines it is compared with, so each
+// ratio compares runs taken seconds apart; every other round runs in reverse, so a steady drift
+// of the machine's speed favours neither side of a pair.
+const RUN_ORDER = 'acgfedb';
+const FORWARD = [...ALL_TARGETS].sort((x, y) => RUN_ORDER.indexOf(x.key) - RUN_ORDER.indexOf(y.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const deferred = [];
@@ -118,14 +122,9 @@ function headline(err) {
 
 /**
  * On a shared machine the round least disturbed by other processes is the most truthful one.
- * All targets are reported from the same round, so every ratio compares runs taken minutes apart
+ * All targets are reported from the same round, so every ratio compares runs of one round, taken
  * under the same conditions (picking each target's own best round would flatter some ratios).
  */
-/** a c g f e d b, then b d e f g c a, and so on. */
-function roundOrder(round) {
-  return round % 2 === 1 ? ALL_TARGETS : [...ALL_TARGETS].reverse();
-}
-
 function quietestRound(rounds) {
   const noise = (i) => Math.max(...[...rounds.values()].map((all) => all[i]?.otherCpuCores ?? 0));
   const count = Math.max(0, ...[...rounds.values()].map((all) => all.length));
@@ -167,7 +166,7 @@ async function main() {
 
   const rounds = new Map(ALL_TARGETS.map((t) => [t.key, []]));
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const target of roundOrder(round)) {
+    for (const target of round % 2 === 1 ? FORWARD : [...FORWARD].reverse()) {
       const r = running.get(target.key);
       if (!r || results.has(target.key)) continue;
       log(`round ${round}/${settings.rounds}: ${target.name} (${settings.warmupSec} s warm-up + ${settings.durationSec} s)`);
@@ -185,7 +184,7 @@ async function main() {
 
   const measuredRounds = new Map([...rounds].filter(([key, all]) => !results.has(key) && all.length));
   const shown = quietestRound(measuredRounds);
-  const final = [...ALL_TARGETS].sort((x, y) => 'abcedfg'.indexOf(x.key) - 'abcedfg'.indexOf(y.key)).map((t) => {
+  const final = ALL_TARGETS.map((t) => {
     if (results.has(t.key)) return results.get(t.key);
     const all = rounds.get(t.key);
     const chosen = all[shown] ?? all[all.length - 1];

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { restoreFastStringPrototype } from '@idm/config-bus';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
+import { restoreFastStringPrototype } from '@idm/config-bus';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
 import { redisTransportOptions } from './config-sync/config-redis';
 import { GatewayModule } from './gateway.module';
