@@ -56,6 +56,27 @@ describe('durable token store', () => {
     expect(await lookup(access)).toBeNull();
   });
 
+  it('applies a revocation that lands before the copy it revokes (jobs run concurrently)', async () => {
+    const access = `at_${randomBytes(16).toString('hex')}`;
+    const refresh = `rt_${randomBytes(16).toString('hex')}`;
+    const family = randomBytes(8).toString('hex');
+    await queue.add('revoke', { op: 'revoke', tokenHash: hash(access) });
+    await queue.add('revoke', { op: 'revoke-family', familyId: family });
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_token_revocations WHERE subject = ANY($1)', [[`token:${hash(access)}`, `family:${family}`]])).rows[0].n, (n) => n === 2, { what: 'both revocations' });
+      await queue.add('issue', { op: 'issue', tokenHash: hash(access), kind: 'access', environment, familyId: null, record: {}, expiresAt: null });
+      await queue.add('issue', { op: 'issue', tokenHash: hash(refresh), kind: 'refresh', environment, familyId: family, record: {}, expiresAt: null });
+      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = ANY($1)', [[hash(access), hash(refresh)]])).rows[0].n, (n) => n === 2, { what: 'both copies' });
+    } finally {
+      await client.end();
+    }
+    expect(await lookup(access)).toBeNull();
+    expect(await lookup(refresh)).toBeNull();
+  });
+
   it('does not return expired tokens and never stores the token itself', async () => {
     const token = `at_${randomBytes(16).toString('hex')}`;
     await queue.add('issue', { op: 'issue', tokenHash: hash(token), kind: 'access', environment, familyId: null, record: {}, expiresAt: Date.now() - 1000 });

@@ -234,6 +234,15 @@ export const oauthTokens = pgTable('oauth_tokens', {
   familyId: text('family_id'),
   record: jsonb('record').$type<Record<string, unknown>>().notNull(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
-  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
   createdAt: timestamps.createdAt,
 }, (t) => [index('oauth_tokens_family_idx').on(t.familyId), index('oauth_tokens_expiry_idx').on(t.expiresAt)]);
+
+/**
+ * Revocations of durable token copies, kept apart from the copies: the jobs that write both run
+ * concurrently, so a revocation can land before the copy it revokes; as a fact of its own it
+ * still applies when the copy arrives later. `subject` is `token:<hash>` or `family:<id>`.
+ */
+export const oauthTokenRevocations = pgTable('oauth_token_revocations', {
+  subject: text('subject').primaryKey(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});

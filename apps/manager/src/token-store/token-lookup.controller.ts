@@ -1,9 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { TOKEN_LOOKUP, type TokenLookupReply, type TokenLookupRequest } from '@idm/config-bus';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { Database } from '../database/database';
-import { oauthTokens } from '../database/schema';
+import { oauthTokenRevocations, oauthTokens } from '../database/schema';
+import { subjectsOf } from './revocation-subject';
 
 /** Answers Gateways whose Redis lost a token: the durable copy, unless revoked or expired. */
 @Controller()
@@ -17,7 +18,9 @@ export class TokenLookupController {
       .select()
       .from(oauthTokens)
       .where(and(eq(oauthTokens.tokenHash, request.tokenHash), eq(oauthTokens.environment, request.environment)));
-    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
+    if (!row || (row.expiresAt && row.expiresAt <= new Date())) return null;
+    const [revoked] = await this.database.db.select().from(oauthTokenRevocations).where(inArray(oauthTokenRevocations.subject, subjectsOf(row))).limit(1);
+    if (revoked) return null;
     return { kind: row.kind, familyId: row.familyId, record: row.record, expiresAt: row.expiresAt ? row.expiresAt.getTime() : null };
   }
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { Worker } from 'bullmq';
-import { eq } from 'drizzle-orm';
 import IORedis from 'ioredis';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
-import { oauthTokens } from '../database/schema';
+import { oauthTokenRevocations, oauthTokens } from '../database/schema';
+import { revocationSubject } from './revocation-subject';
 
 /** Writes the Gateways' token jobs to PostgreSQL: the durable copy behind the Redis token store. */
 @Injectable()
@@ -41,10 +41,9 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
           .onConflictDoNothing();
         return;
       case 'revoke':
-        await db.update(oauthTokens).set({ revokedAt: new Date() }).where(eq(oauthTokens.tokenHash, job.tokenHash));
-        return;
       case 'revoke-family':
-        await db.update(oauthTokens).set({ revokedAt: new Date() }).where(eq(oauthTokens.familyId, job.familyId));
+        // A fact of its own, not a mark on the copy: with concurrent jobs the copy may not exist yet.
+        await db.insert(oauthTokenRevocations).values({ subject: revocationSubject(job) }).onConflictDoNothing();
         return;
     }
   }
