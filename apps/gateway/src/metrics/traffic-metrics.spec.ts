@@ -1,8 +1,8 @@
-import { GatewayMetrics } from './gateway-metrics';
+import { TrafficMetrics } from './traffic-metrics';
 
-describe('GatewayMetrics', () => {
+describe('TrafficMetrics', () => {
   it('exposes per-proxy status classes and a cumulative upstream latency histogram', async () => {
-    const metrics = new GatewayMetrics();
+    const metrics = new TrafficMetrics();
     const demo = metrics.forProxy('demo', '/demo');
     demo.countResponse(200);
     demo.countResponse(204);
