@@ -156,6 +156,10 @@ describe('Gateway process (end to end)', () => {
     expect(text).toMatch(/idm_gateway_requests_total\{proxy="demo",base_path="\/demo",status_class="2xx"\} [1-9]/);
     expect(text).toMatch(/idm_gateway_upstream_duration_seconds_bucket\{/);
     expect(text).toMatch(/idm_gateway_config_revision 1/);
+    // Both threads' registries: the control thread's (process, config arrivals) and the data plane's.
+    expect(text).toMatch(/idm_gateway_config_applied_total\{mode="reload"\} 1/);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    for (const family of text.match(/^# TYPE \S+/gm)!) expect(text.split(family + ' ').length).toBe(2); // each family once
   });
 
   it('applies the next revision from a published config.changed delta', async () => {
@@ -220,6 +224,19 @@ describe('Gateway process (end to end)', () => {
       expect(g.logged({ msg: 'shutting down', signal: 'SIGTERM' })).toBeDefined();
     } finally {
       await store.remove(own);
+    }
+  });
+
+  it('exits with the reason when the data plane cannot listen (port taken)', async () => {
+    const taken = createNetServer();
+    const port = await new Promise<number>((done) => taken.listen(0, '127.0.0.1', () => done((taken.address() as AddressInfo).port)));
+    try {
+      const g = new GatewayProcess(port, { GATEWAY_ENVIRONMENT: environment });
+      others.push(g);
+      expect(await g.exited).toBe(1);
+      expect(g.stderr).toContain('EADDRINUSE');
+    } finally {
+      taken.close();
     }
   });
 

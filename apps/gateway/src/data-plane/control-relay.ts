@@ -19,7 +19,10 @@ export class ControlRelay {
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: ControlReply | null) => void>();
 
-  constructor(private readonly send: (id: number, request: ControlRequest) => void) {}
+  constructor(
+    private readonly send: (id: number, request: ControlRequest) => void,
+    private readonly replyTimeoutMs = REPLY_TIMEOUT_MS,
+  ) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -55,7 +58,7 @@ export class ControlRelay {
   private relay(request: ControlRequest): Promise<ControlReply | null> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(null), REPLY_TIMEOUT_MS);
+      const timer = setTimeout(() => finish(null), this.replyTimeoutMs);
       const finish = (reply: ControlReply | null) => {
         clearTimeout(timer);
         this.waiting.delete(id);
