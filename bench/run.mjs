@@ -2,7 +2,7 @@
 // Foundation benchmark: the same autocannon load against (a) the echo upstream directly,
 // (b) a minimal node:http + undici proxy, (c) nginx with one worker, (d) the Gateway with the
 // api-key policy, (e) the baseline adding the Gateway's forwarding headers — all on loopback,
-// on this machine, in one run; opt-in (f) and (g), the baseline's code beside a booted Gateway.
+// on this machine, in one run; opt-in (f), the baseline's code in a process that booted a Gateway.
 // See bench/README.md.
 //
 // Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_ROUNDS=8
@@ -18,7 +18,7 @@ import { runAutocannon } from './lib/load.mjs';
 import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
 import { markdown, verdicts } from './lib/report.mjs';
 import { SkipTarget } from './lib/skip-target.mjs';
-import { baseline, baselineInGatewayProcess, baselineInGatewayWorker, baselineWithForwarding } from './targets/baseline.mjs';
+import { baseline, baselineInGatewayProcess, baselineWithForwarding } from './targets/baseline.mjs';
 import { direct } from './targets/direct.mjs';
 import { gateway } from './targets/gateway.mjs';
 import { nginx } from './targets/nginx.mjs';
@@ -34,12 +34,12 @@ const settings = {
   allowInstall: !process.env.BENCH_NO_INSTALL,
   maxSeconds: num('BENCH_MAX_SECONDS', 600),
 };
-// In the order of the report; (f) and (g) are opt-in (see bench/README.md).
-const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway, baselineInGatewayProcess, baselineInGatewayWorker].filter((t) => settings.targets.includes(t.key));
+// In the order of the report; (f) is opt-in (see bench/README.md).
+const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway, baselineInGatewayProcess].filter((t) => settings.targets.includes(t.key));
 // The order of a round: the Gateway sits between the two baselines it is compared with, so each
 // ratio compares runs taken seconds apart; every other round runs in reverse, so a steady drift
 // of the machine's speed favours neither side of a pair.
-const RUN_ORDER = 'acgfedb';
+const RUN_ORDER = 'acfedb';
 const FORWARD = [...ALL_TARGETS].sort((x, y) => RUN_ORDER.indexOf(x.key) - RUN_ORDER.indexOf(y.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

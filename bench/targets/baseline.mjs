@@ -32,13 +32,12 @@ const idleGateway = {
   NODE_ENV: 'production',
 };
 
-// (f), opt-in (BENCH_TARGETS=...,f): (e)'s code in a process that has also booted a whole Gateway
-// (preloaded with --require; it serves nothing). f/e is what the Gateway's process costs the same
-// proxy code, apart from anything the Gateway's own request path does.
+// (f), opt-in (BENCH_TARGETS=...,f): (e)'s code on the main thread of a process that has also
+// booted a whole Gateway (preloaded with --require; it serves nothing). f/e is what running in the
+// thread that booted Nest costs the same proxy code: why the Gateway serves traffic from a
+// data-plane thread of its own.
 export const baselineInGatewayProcess = baselineTarget('f', '(e) inside a booted Gateway process', 'gateway', (root) => ({
   ...idleGateway,
   NODE_OPTIONS: `--require ${join(root, 'apps/gateway/dist/main.js')}`,
 }));
 
-// (g), opt-in: the same, but (e)'s code runs in a worker thread of that process (its own isolate).
-export const baselineInGatewayWorker = baselineTarget('g', "(e) in a worker thread of a booted Gateway process", 'gateway', () => idleGateway, 'bench/baseline-in-gateway-worker.cjs');
