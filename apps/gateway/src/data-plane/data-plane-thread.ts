@@ -1,5 +1,6 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { SnapshotConsumer } from '../config-sync/config-sync';
 import type { ControlReply, ControlRequest, FromDataPlane, ToDataPlane } from './thread-messages';
@@ -28,6 +29,14 @@ export class DataPlaneThread implements SnapshotConsumer {
 
   /** `onExit` runs if the thread ends without being asked to stop (or fails to start). */
   constructor(onExit: (err: Error) => void) {
+    // V8 reads this flag when it sets up an isolate's heap: the data plane's isolate gets no
+    // memory reducer, this (control) thread's keeps it. The reducer runs full "reduce" GCs once a
+    // process goes idle; after one, V8 had to re-learn the object shapes of the request path
+    // (maps with no live instance are collected) and settled in a slower state: node's
+    // `process.nextTick` created its tick objects through the runtime on every call, 10-20 %
+    // fewer requests per second until restart (bench/README.md). An idle Gateway keeps the heap
+    // it grew under load instead (ordinary GCs still run as it allocates).
+    setFlagsFromString('--no-memory-reducer');
     this.worker = new Worker(join(__dirname, 'data-plane.worker.js'));
     let listening: (ports: { port: number; tlsPort: number | null }) => void;
     this.listening = new Promise((resolve) => (listening = resolve));
