@@ -2,13 +2,14 @@
 // Foundation benchmark: the same autocannon load against (a) the echo upstream directly,
 // (b) a minimal node:http + undici proxy, (c) nginx with one worker, (d) the Gateway with the
 // api-key policy, (e) the baseline adding the Gateway's forwarding headers — all on loopback,
-// on this machine, in one run; opt-in (f), the baseline's code in a process that booted a Gateway.
+// on this machine, in one run.
 // See bench/README.md.
 //
 // Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_ROUNDS=8
 //   BENCH_TARGETS=a,b,c,d,e  BENCH_NO_INSTALL=1 (never apt-get nginx)  REDIS_URL=redis://127.0.0.1:6379
 //   BENCH_MAX_SECONDS=600 (watchdog for the whole run)  BENCH_GATEWAY_MAIN=<path> (another Gateway build)
-//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway)
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway; added after
+//   its production flags, so '--memory-reducer' measures it without --no-memory-reducer)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -18,7 +19,7 @@ import { runAutocannon } from './lib/load.mjs';
 import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
 import { markdown, verdicts } from './lib/report.mjs';
 import { SkipTarget } from './lib/skip-target.mjs';
-import { baseline, baselineInGatewayProcess, baselineWithForwarding } from './targets/baseline.mjs';
+import { baseline, baselineWithForwarding } from './targets/baseline.mjs';
 import { direct } from './targets/direct.mjs';
 import { gateway } from './targets/gateway.mjs';
 import { nginx } from './targets/nginx.mjs';
@@ -34,12 +35,12 @@ const settings = {
   allowInstall: !process.env.BENCH_NO_INSTALL,
   maxSeconds: num('BENCH_MAX_SECONDS', 600),
 };
-// In the order of the report; (f) is opt-in (see bench/README.md).
-const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway, baselineInGatewayProcess].filter((t) => settings.targets.includes(t.key));
+// In the order of the report.
+const ALL_TARGETS = [direct, baseline, nginx, baselineWithForwarding, gateway].filter((t) => settings.targets.includes(t.key));
 // The order of a round: the Gateway sits between the two baselines it is compared with, so each
 // ratio compares runs taken seconds apart; every other round runs in reverse, so a steady drift
 // of the machine's speed favours neither side of a pair.
-const RUN_ORDER = 'acfedb';
+const RUN_ORDER = 'acedb';
 const FORWARD = [...ALL_TARGETS].sort((x, y) => RUN_ORDER.indexOf(x.key) - RUN_ORDER.indexOf(y.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -24,8 +24,8 @@ function stopAll(code = 0) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
-function launch(name, script, extraEnv) {
-  const child = spawn(process.execPath, [join(root, script)], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+function launch(name, script, extraEnv, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, join(root, script)], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (signal !== 'SIGTERM') {
       console.error(`${name} exited (${code ?? signal}); stopping the demo`);
@@ -78,7 +78,8 @@ async function main() {
     IDM_ADMIN_USERNAME: adminUsername,
     IDM_ADMIN_PASSWORD: adminPassword,
   });
-  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' });
+  // The Gateway's recommended flags: apps/gateway/src/config/node-flags.ts
+  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' }, ['--no-memory-reducer']);
 
   const answers = (url) => fetch(url).then((r) => r.ok, () => false);
   await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });

@@ -36,8 +36,6 @@ export function verdicts(byKey) {
       dOverE,
       dOverBMedian,
       dOverEMedian: medianRoundRatio(d, byKey.e),
-      // (f) is opt-in: (e)'s code on the main thread of a process that has booted a Gateway
-      fOverEMedian: medianRoundRatio(byKey.f, byKey.e),
       dOverBShownRound: ratio(d, byKey.b),
       // RPS per CPU core the proxy itself burned: far less sensitive to other load on the machine
       perCoreDOverB: eff(d, byKey.b),
@@ -65,7 +63,7 @@ export function markdown(results, v, settings) {
     lines.push(`| ${r.key} | ${r.name} | ${measured ? fmt(r.rps) : '–'} | ${measured ? fmt(r.p50Ms, 2) : "–"} | ${measured ? fmt(r.p99Ms, 2) : "–"} | ${measured ? fmt(r.maxRssMb, 1) : '–'} | ${measured ? fmt(r.cpuCores, 2) : '–'} | ${measured ? fmt(r.otherCpuCores, 2) : '–'} | ${measured ? fmt(r.bytesPerResponse) : '–'} | ${status.replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200)} |`);
   }
   lines.push('');
-  lines.push(`Ratios (RPS, median of per-round ratios): d/b = ${fmt(v.ratios.dOverBMedian, 3)}, d/e = ${fmt(v.ratios.dOverEMedian, 3)}${v.ratios.fOverEMedian === null ? '' : `, f/e = ${fmt(v.ratios.fOverEMedian, 3)}`}`);
+  lines.push(`Ratios (RPS, median of per-round ratios): d/b = ${fmt(v.ratios.dOverBMedian, 3)}, d/e = ${fmt(v.ratios.dOverEMedian, 3)}`);
   lines.push(`Ratios (RPS, round shown): d/b = ${fmt(v.ratios.dOverBShownRound, 3)}, d/c = ${fmt(v.ratios.dOverC, 3)}, d/e = ${fmt(v.ratios.dOverE, 3)}; p99 d/b = ${fmt(v.ratios.p99DOverB, 2)}x`);
   lines.push(`Ratios (RPS per core used by the proxy process): d/b = ${fmt(v.ratios.perCoreDOverB, 3)}, d/c = ${fmt(v.ratios.perCoreDOverC, 3)}, d/e = ${fmt(v.ratios.perCoreDOverE, 3)}`);
   lines.push(`Targets: d/b >= ${TARGET_RATIO_D_B}: ${yesNo(v.targets.dOverBAtLeast085)}; Gateway RSS < ${TARGET_RSS_MB} MB: ${yesNo(v.targets.gatewayRssUnder200Mb)}`);

@@ -2,13 +2,13 @@
 import { join } from 'node:path';
 import { startNode, stopProcess, waitForPortLine } from '../lib/processes.mjs';
 
-function baselineTarget(key, name, forwarding, extraEnv = () => ({}), script = 'bench/baseline-proxy.mjs') {
+function baselineTarget(key, name, forwarding) {
   return {
     key,
     name,
     async start({ root, upstream, tmp, wrap }) {
-      const child = startNode([join(root, script)], {
-        env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding, ...extraEnv(root) },
+      const child = startNode([join(root, 'bench/baseline-proxy.mjs')], {
+        env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding },
         logFile: join(tmp, `baseline-${key}.log`),
         stdin: 'pipe',
       }, wrap);
@@ -23,21 +23,3 @@ export const baseline = baselineTarget('b', 'node http + undici', 'minimal');
 // X-Authenticated-UserId) and its X-Request-Id both ways: the same protocol work, so d/e is the
 // cost of the Gateway itself (routing, policies, metrics), not of the headers it is asked to set.
 export const baselineWithForwarding = baselineTarget('e', "node http + undici + the Gateway's headers", 'gateway');
-/** A Gateway booted beside the measured code, on its own port and an environment without a snapshot. */
-const idleGateway = {
-  GATEWAY_PORT: '0',
-  GATEWAY_HOST: '127.0.0.1',
-  GATEWAY_ENVIRONMENT: 'bench-idle',
-  LOG_LEVEL: 'error',
-  NODE_ENV: 'production',
-};
-
-// (f), opt-in (BENCH_TARGETS=...,f): (e)'s code on the main thread of a process that has also
-// booted a whole Gateway (preloaded with --require; it serves nothing). f/e is what running in the
-// thread that booted Nest costs the same proxy code: why the Gateway serves traffic from a
-// data-plane thread of its own.
-export const baselineInGatewayProcess = baselineTarget('f', '(e) inside a booted Gateway process', 'gateway', (root) => ({
-  ...idleGateway,
-  NODE_OPTIONS: `--require ${join(root, 'apps/gateway/dist/main.js')}`,
-}));
-

@@ -94,7 +94,10 @@ export const gateway = {
 
     const port = await freePort();
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
-    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    // Started as in production (Dockerfile, Helm, `npm start`): with the recommended flags
+    // (apps/gateway/src/config/node-flags.ts). BENCH_GATEWAY_NODE_ARGS come after them, so
+    // `--memory-reducer` there measures the Gateway without.
+    const nodeArgs = ['--no-memory-reducer', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
     const child = startNode([...nodeArgs, main], {
       cwd: join(root, 'apps/gateway'),
       env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production' },

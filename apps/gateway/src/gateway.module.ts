@@ -3,48 +3,91 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config';
+import { ActiveConfiguration } from './config-sync/active-configuration';
 import { ConfigChangedController } from './config-sync/config-changed.controller';
 import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
 import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.tokens';
-import { DataPlaneThread } from './data-plane/data-plane-thread';
 import { HealthController } from './health/health.controller';
-import { ControlMetrics } from './metrics/control-metrics';
+import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { ClientIpResolver } from './proxy/client-ip';
+import { UpstreamPools } from './proxy/upstream-pools';
+import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
+import { createAuthenticationDependencies } from './proxy/authentication-dependencies';
+import { RedisRateLimitStore } from '@idm/policies';
+import type { SecretBox } from '@idm/domain';
+import { GatewayTokenStore } from './token-service/gateway-token-store';
+import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
+
+const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
 /**
- * The Gateway's control thread: `config.changed` events and snapshot reads (ConfigSync, which
- * hands every revision to the data-plane thread), health and metrics. Client traffic is served
- * by the data-plane thread (DataPlaneThread), which owns the listening sockets and relays the
- * requests for these endpoints here. This module closes its Redis connection after the
- * transport has stopped.
+ * Wires the Gateway. The request-path classes are plain TypeScript built by factories here, so
+ * they stay free of Nest and are tested without it. This module owns the connections it
+ * opens and closes them after the HTTP server and the transport have stopped.
  */
 @Module({})
 export class GatewayModule implements OnApplicationShutdown {
-  constructor(@Inject(CONFIG_REDIS) private readonly redis: Redis) {}
+  constructor(
+    @Inject(UpstreamPools) private readonly pools: UpstreamPools,
+    @Inject(CONFIG_REDIS) private readonly redis: Redis,
+    @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis,
+  ) {}
 
-  static forRoot(config: GatewayConfig, log: Logger, dataPlane: DataPlaneThread): DynamicModule {
+  static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
     return {
       module: GatewayModule,
       controllers: [HealthController, MetricsController, ConfigChangedController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },
-        { provide: DataPlaneThread, useValue: dataPlane },
-        { provide: ControlMetrics, useFactory: () => new ControlMetrics() },
+        { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
+        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
+        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
         {
-          provide: ConfigSync,
-          useFactory: (redis: Redis, store: SnapshotStore, metrics: ControlMetrics) =>
-            new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, dataPlane, metrics, log.child({ component: 'config-sync' })),
-          inject: [CONFIG_REDIS, SnapshotStore, ControlMetrics],
+          provide: ActiveConfiguration,
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore) => {
+            const rateLog = log.child({ component: 'rate-limit' });
+            let lastReport = 0;
+            return new ActiveConfiguration(pools, metrics, {
+              store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
+              // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
+              onStoreError: (err) => {
+                if (Date.now() - lastReport < 10_000) return;
+                lastReport = Date.now();
+                rateLog.warn({ err: { message: (err as Error)?.message } }, 'rate-limit store unavailable; rules decide (fail open or closed)');
+              },
+            }, {
+              secrets,
+              opaqueTokens: tokens,
+              onKeyProblems: (problems) => log.error({ problems }, 'signing keys of this revision could not be opened; tokens signed with them are refused'),
+            }, createAuthenticationDependencies(config, rateLimitRedis, log));
+          },
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, GATEWAY_SECRETS, GatewayTokenStore],
         },
+        {
+          provide: ConfigSync,
+          useFactory: (redis: Redis, store: SnapshotStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
+            new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, active, metrics, log.child({ component: 'config-sync' })),
+          inject: [CONFIG_REDIS, SnapshotStore, ActiveConfiguration, GatewayMetrics],
+        },
+        {
+          provide: ProxyRequestHandler,
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
+          inject: [ActiveConfiguration, GatewayMetrics],
+        },
+        ...tokenServiceProviders(config, log),
       ],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.pools.closeAll();
     await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.rateLimitRedis.quit().catch(() => this.rateLimitRedis.disconnect());
   }
 }

@@ -3,14 +3,17 @@ import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
+import { restoreFastStringPrototype } from '@idm/config-bus';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
+import { missingNodeFlags } from './config/node-flags';
 import { redisTransportOptions } from './config-sync/config-redis';
-import { DataPlaneThread } from './data-plane/data-plane-thread';
 import { GatewayModule } from './gateway.module';
-import { nestControlHandler } from './http/nest-control-handler';
+import { GatewayHttpServer } from './http/gateway-http-server';
 import { createGatewayLogger } from './logging/gateway-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
 import { requestIdOf } from './logging/request-id';
+import { ProxyRequestHandler } from './proxy/proxy-request.handler';
+import { TokenHttpHandler } from './token-service/token-http.handler';
 
 function loadConfig(): GatewayConfig {
   try {
@@ -22,34 +25,31 @@ function loadConfig(): GatewayConfig {
   }
 }
 
-function fail(err: unknown): never {
-  process.stderr.write(JSON.stringify({ level: 60, service: 'idm-gateway', msg: 'gateway failed', err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }) + '\n');
-  process.exit(1);
-}
-
-/**
- * Two threads: this one runs Nest (the config bus, health, metrics) and starts the data-plane
- * thread, which owns the listening sockets and serves all client traffic (see DataPlaneThread).
- */
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const log = createGatewayLogger(config.logLevel);
-  // Started first: it boots while Nest does, and snapshots handed over early wait in its port.
-  const dataPlane = new DataPlaneThread(fail);
+  const missing = missingNodeFlags(process.execArgv);
+  if (missing.length > 0) {
+    log.warn({ missing }, `started without ${missing.join(' ')}: proxy throughput can drop 10-20 % after the Gateway has been idle. Start it as \`node ${missing.join(' ')} apps/gateway/dist/main.js\` (see apps/gateway/src/config/node-flags.ts)`);
+  }
+  const http = new GatewayHttpServer(config.tls);
   const adapter = new FastifyAdapter({
     loggerInstance: log,
     genReqId: requestIdOf,
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
+    serverFactory: http.serverFactory,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log, dataPlane), adapter, { logger: new NestPinoLogger(log) });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
+  http.attach(app.get(ProxyRequestHandler).handle, app.get(TokenHttpHandler).handle);
   await app.startAllMicroservices();
-  await app.init();
-  dataPlane.serveControl(nestControlHandler(app.getHttpAdapter().getInstance()));
-  const { port, tlsPort } = await dataPlane.listening;
-  log.info({ environment: config.environment, address: `http://${config.host}:${port}`, ...(tlsPort === null ? {} : { tlsAddress: `https://${config.host}:${tlsPort}` }) }, 'gateway listening');
+  // Everything is loaded now; ioredis left String.prototype slow (see the function).
+  restoreFastStringPrototype();
+  await app.listen({ port: config.port, host: config.host });
+  const tlsPort = config.tls === null ? null : await http.listenTls(config.tls.port, config.host);
+  log.info({ environment: config.environment, address: await app.getUrl(), ...(tlsPort === null ? {} : { tlsAddress: `https://${config.host}:${tlsPort}` }) }, 'gateway listening');
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -60,21 +60,21 @@ async function bootstrap(): Promise<void> {
       log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    // The data plane first (listeners close, in-flight requests finish, its connections close),
-    // then Nest: the transport, then the module's Redis connection.
-    dataPlane
-      .stop()
-      .then(() => app.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    // Nest closes the listening server (in-flight requests finish), the transport, then the
+    // module's pools and Redis connection.
+    Promise.all([http.closeTls(), app.close()]).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
-bootstrap().catch(fail);
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(JSON.stringify({ level: 60, service: 'idm-gateway', msg: 'gateway failed to start', err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }) + '\n');
+  process.exit(1);
+});

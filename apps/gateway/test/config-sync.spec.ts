@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { ControlMetrics } from '../src/metrics/control-metrics';
-import { TrafficMetrics } from '../src/metrics/traffic-metrics';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { createConfigRedis } from '../src/config-sync/config-redis';
@@ -51,8 +50,9 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
   const redis = createConfigRedis(url, log);
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
-  const active = new ActiveConfiguration(pools, new TrafficMetrics());
-  const sync = new ConfigSync(environment, pollIntervalMs, redis, new SnapshotStore(redis), active, new ControlMetrics(), log);
+  const metrics = new GatewayMetrics();
+  const active = new ActiveConfiguration(pools, metrics);
+  const sync = new ConfigSync(environment, pollIntervalMs, redis, new SnapshotStore(redis), active, metrics, log);
   sync.onApplicationBootstrap();
   return {
     environment, sync, active, logs,

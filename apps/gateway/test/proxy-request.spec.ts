@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createEchoServer } from '../../echo-upstream/src/echo-server';
 import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
-import { TrafficMetrics } from '../src/metrics/traffic-metrics';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 
@@ -124,14 +124,15 @@ describe('proxy request handler', () => {
       signingKeys: [],
     };
 
-    const metrics = new TrafficMetrics();
+    const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
     active = new ActiveConfiguration(pools, metrics);
     const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(JSON.parse(String(chunk))), done()) });
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'info' }, sink));
-    const http = new GatewayHttpServer({ proxy: handler.handle, tokens: (_req, res) => res.end('tokens'), control: (_req, res) => res.end('nest') });
-    gateway = http.server;
-    port = await http.listen(0, '127.0.0.1');
+    const http = new GatewayHttpServer();
+    gateway = http.serverFactory((_req, res) => res.end('nest'));
+    http.attach(handler.handle, (_req, res) => res.end('tokens'));
+    port = await listen(gateway);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { compileEnvironment, PasswordVerificationCache, type CompileOptions, type CompiledEnvironment, type CompiledProxy, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
 import { SigningKeyRing, type KeyRingProblem, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
-import type { ProxyMetrics, TrafficMetrics } from '../metrics/traffic-metrics';
+import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import type { UpstreamPools } from '../proxy/upstream-pools';
 
 /** A proxy with everything the request path needs resolved: chain, pool, metric handles. */
@@ -41,7 +41,7 @@ export class ActiveConfiguration {
 
   constructor(
     private readonly pools: UpstreamPools,
-    private readonly metrics: TrafficMetrics,
+    private readonly metrics: GatewayMetrics,
     private readonly rateLimits: { store: RateLimitStore | null; onStoreError?: (err: unknown) => void } = { store: null },
     private readonly tokens: TokenDependencies | null = null,
     /** Master key and Digest nonce plumbing for authentication policies (digest-auth). */
@@ -50,10 +50,6 @@ export class ActiveConfiguration {
 
   get current(): ServingConfig | null {
     return this.serving;
-  }
-
-  get snapshot(): ConfigSnapshot | null {
-    return this.serving?.snapshot ?? null;
   }
 
   get revision(): number | null {

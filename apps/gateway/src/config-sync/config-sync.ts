@@ -1,20 +1,11 @@
-import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigSnapshot } from '@idm/config-bus';
+import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { ControlMetrics } from '../metrics/control-metrics';
+import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import type { ActiveConfiguration } from './active-configuration';
 import { configChangedMessageSchema } from './config-changed.schema';
 
 type ApplyMode = 'delta' | 'reload';
-
-/**
- * Where revisions go: the data-plane thread in the running Gateway (DataPlaneThread), an
- * ActiveConfiguration directly in tests. `snapshot` is the last one handed over, the base the
- * next delta applies to.
- */
-export interface SnapshotConsumer {
-  readonly snapshot: ConfigSnapshot | null;
-  activate(snapshot: ConfigSnapshot): unknown;
-}
 
 /**
  * Keeps the served configuration in step with the environment's snapshot in Redis:
@@ -38,8 +29,8 @@ export class ConfigSync {
     private readonly pollIntervalMs: number,
     private readonly redis: Redis,
     private readonly store: SnapshotStore,
-    private readonly active: SnapshotConsumer,
-    private readonly metrics: Pick<ControlMetrics, 'configApplied'>,
+    private readonly active: ActiveConfiguration,
+    private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
 
@@ -85,13 +76,13 @@ export class ConfigSync {
     }
     const message = parsed.data;
     if (message.environment !== this.environment) return;
-    const current = this.active.snapshot;
-    if (current && message.revision <= current.revision) {
-      this.log.debug({ environment: this.environment, revision: message.revision, current: current.revision }, 'ignoring stale config.changed');
+    const current = this.active.current;
+    if (current && message.revision <= current.snapshot.revision) {
+      this.log.debug({ environment: this.environment, revision: message.revision, current: current.snapshot.revision }, 'ignoring stale config.changed');
       return;
     }
-    if (current && message.previousRevision === current.revision) {
-      this.apply(applyConfigChange(current, message), 'delta');
+    if (current && message.previousRevision === current.snapshot.revision) {
+      this.apply(applyConfigChange(current.snapshot, message), 'delta');
       return;
     }
     return this.reload('gap', message);
@@ -111,7 +102,7 @@ export class ConfigSync {
       this.warnedMissing = true;
       return;
     }
-    const current = this.revision;
+    const current = this.active.revision;
     if (snapshot.revision === current) return;
     if (current !== null && snapshot.revision < current) {
       this.log.warn({ environment: this.environment, revision: snapshot.revision, current }, 'stored snapshot is older than the served config; adopting it as the source of truth');
@@ -119,21 +110,18 @@ export class ConfigSync {
     this.apply(snapshot, 'reload', { reason, awaited: trigger?.revision });
   }
 
-  private get revision(): number | null {
-    return this.active.snapshot?.revision ?? null;
-  }
-
-  private apply(snapshot: ConfigSnapshot, mode: ApplyMode, extra: Record<string, unknown> = {}): void {
-    this.active.activate(snapshot);
+  private apply(snapshot: Parameters<ActiveConfiguration['activate']>[0], mode: ApplyMode, extra: Record<string, unknown> = {}): void {
+    const served = this.active.activate(snapshot);
     this.refusedRevision = null;
     this.metrics.configApplied.labels(mode).inc();
     this.log.info({ environment: this.environment, revision: snapshot.revision, mode, proxies: snapshot.proxies.length, credentials: snapshot.credentials.length, ...extra }, 'config applied');
+    for (const problem of served.compiled.problems) this.log.error({ environment: this.environment, revision: snapshot.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
   }
 
   private async refuse(err: UnsupportedSnapshotVersionError): Promise<void> {
     const revision = await this.store.revision(this.environment).catch(() => null);
     if (revision !== this.refusedRevision) {
-      this.log.error({ environment: this.environment, schemaVersion: err.version, revision, served: this.revision }, `refusing config snapshot: ${err.message}`);
+      this.log.error({ environment: this.environment, schemaVersion: err.version, revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
     }
     this.refusedRevision = revision;
   }
@@ -145,7 +133,7 @@ export class ConfigSync {
     } catch {
       return; // Redis is away; the 'ready' handler resyncs when it returns
     }
-    if (stored === null || stored === this.revision || stored === this.refusedRevision) return;
+    if (stored === null || stored === this.active.revision || stored === this.refusedRevision) return;
     await this.enqueue(() => this.reload('poll'));
   }
 }

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { TokenHttpHandler } from '../token-service/token-http.handler';
 import { isGatewayEndpoint } from './gateway-endpoints';
 
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Longer than the usual 60 s idle timeout of load balancers in front, so they close first. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -14,42 +14,39 @@ export interface GatewayTlsOptions {
   key: Buffer;
 }
 
-/** The three kinds of traffic one listening socket carries. */
-export interface GatewayRouting {
-  /** Everything outside the reserved prefixes. */
-  proxy: RequestListener;
-  /** `/credential`, `/auth`, the token service metadata at the root. */
-  tokens: RequestListener;
-  /** The rest of the reserved prefixes (`/health`, `/metrics`): Nest's, on the control thread. */
-  control: RequestListener;
-}
-
 /**
- * The Gateway's listening sockets, owned by the data-plane thread: one HTTP socket and, with
- * `tls`, one HTTPS socket, both dispatching by path to the proxy handler, the token service
- * handler (plain node:http listeners for the two hot paths) or the relay to Nest.
+ * One listening socket, three request listeners behind it: the proxy handler and the token
+ * service handler, plain node:http listeners for the two hot paths, and Nest's Fastify instance
+ * for the rest of the Gateway's own endpoints (health, metrics). Nest's adapter adds six
+ * lifecycle hooks to every route, Fastify its request/reply objects and body parsing; measured
+ * here they cost a noticeable share of a proxied request or an issued token, so that traffic
+ * never enters Fastify. Used as the Nest adapter's `serverFactory`; the two hot-path listeners
+ * are attached once their handlers exist (before the server listens).
  *
- * The HTTPS socket asks every client for a certificate but accepts the handshake without one or
- * with one it cannot verify (`rejectUnauthorized: false`): whether a certificate is needed, and
- * which CAs it must chain to, is the mtls-auth policy's decision per proxy and credential, so
- * proxies that authenticate otherwise work over HTTPS unchanged.
+ * With `tls`, a second, HTTPS listening socket feeds the same dispatch (`listenTls`). It asks
+ * every client for a certificate but accepts the handshake without one or with one it cannot
+ * verify (`rejectUnauthorized: false`): whether a certificate is needed, and which CAs it must
+ * chain to, is the mtls-auth policy's decision per proxy and credential, so proxies that
+ * authenticate otherwise work over HTTPS unchanged.
  */
 export class GatewayHttpServer {
-  readonly server: Server;
-  private readonly tlsServer: HttpsServer | null = null;
+  private proxyRouting: RequestListener | undefined;
+  private tokenRouting: RequestListener | undefined;
+  private tlsServer: HttpsServer | null = null;
 
-  constructor(routing: GatewayRouting, tls: GatewayTlsOptions | null = null) {
-    const { proxy, tokens, control } = routing;
+  constructor(private readonly tls: GatewayTlsOptions | null = null) {}
+
+  readonly serverFactory = (nestRouting: RequestListener): Server => {
     const dispatch: RequestListener = (req, res) => {
       const url = req.url ?? '/';
-      if (!isGatewayEndpoint(url)) proxy(req, res);
-      else if (TokenHttpHandler.serves(url)) tokens(req, res);
-      else control(req, res);
+      if (!isGatewayEndpoint(url)) this.proxyRouting!(req, res);
+      else if (TokenHttpHandler.serves(url)) this.tokenRouting!(req, res);
+      else nestRouting(req, res);
     };
-    this.server = createServer(dispatch);
-    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    if (tls !== null) {
-      this.tlsServer = createHttpsServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false }, dispatch);
+    const server = createServer(dispatch);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    if (this.tls !== null) {
+      this.tlsServer = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, requestCert: true, rejectUnauthorized: false }, dispatch);
       this.tlsServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       // The certificate a request is judged by must be the one of the handshake: no client-initiated
       // renegotiation to swap it mid-connection.
@@ -57,39 +54,35 @@ export class GatewayHttpServer {
       // A failed handshake (no TLS, bad certificate encoding) only closes that connection.
       this.tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
     }
+    return server;
+  };
+
+  attach(proxyRouting: RequestListener, tokenRouting: RequestListener): void {
+    this.proxyRouting = proxyRouting;
+    this.tokenRouting = tokenRouting;
   }
 
-  /** Starts the HTTP listener; resolves to its port. */
-  listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host);
-  }
-
-  /** Starts the HTTPS listener; resolves to its port. */
-  listenTls(port: number, host: string): Promise<number> {
-    if (this.tlsServer === null) throw new Error('no TLS listener configured');
-    return listenOn(this.tlsServer, port, host);
-  }
-
-  /** Stops accepting connections; in-flight requests finish, idle keep-alive sockets close. */
-  async close(): Promise<void> {
-    await Promise.all([this.server, this.tlsServer].map((server) => (server === null ? undefined : closeServer(server))));
-  }
-}
-
-function listenOn(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as { port: number }).port);
+  /** Starts the HTTPS listener (after Nest's listen, so both routings are ready); resolves to its port. */
+  async listenTls(port: number, host: string): Promise<number> {
+    const server = this.tlsServer;
+    if (server === null) throw new Error('no TLS listener configured');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-}
+    return (server.address() as { port: number }).port;
+  }
 
-function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
+  /** Stops accepting HTTPS connections; in-flight requests finish, idle keep-alive sockets close. */
+  async closeTls(): Promise<void> {
+    const server = this.tlsServer;
+    if (server === null || !server.listening) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  }
 }

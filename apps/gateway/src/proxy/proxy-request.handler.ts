@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
 import type { ActiveConfiguration, ProxyRoute } from '../config-sync/active-configuration';
-import type { ProxyMetrics, TrafficMetrics } from '../metrics/traffic-metrics';
+import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import { requestIdOf } from '../logging/request-id';
 import { peerOrForwardedIp, type ClientIpResolver } from './client-ip';
 import type { ProxiedRequest } from './proxied-request';
@@ -26,7 +26,7 @@ import { upstreamRequestHeaders } from './upstream-headers';
 export class ProxyRequestHandler {
   constructor(
     private readonly active: ActiveConfiguration,
-    private readonly metrics: TrafficMetrics,
+    private readonly metrics: GatewayMetrics,
     private readonly config: Pick<GatewayConfig, 'trustProxy' | 'bodyLimit'>,
     private readonly log: Logger,
     private readonly clientIp: ClientIpResolver | null = null,

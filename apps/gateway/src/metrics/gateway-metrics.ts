@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { ProxySeries, requestsMetric, upstreamDurationMetric } from './proxy-series';
 
 /** Per-proxy metric handles, resolved at compile time so a request does no label lookup. */
@@ -7,17 +7,18 @@ export interface ProxyMetrics {
   observeUpstream(seconds: number): void;
 }
 
-/**
- * What the data plane counts: per-proxy responses and upstream latencies, rate-limit store
- * failures, the revision being served. It lives with the traffic (the data-plane thread) in a
- * registry of its own; the control thread appends its text to /metrics (ControlMetrics), so the
- * two registries never share a metric name.
- */
-export class TrafficMetrics {
+/** The Gateway's Prometheus registry (its own, so tests and embedders never share globals). */
+export class GatewayMetrics {
   readonly registry = new Registry();
   /** Per proxy (name and base path); kept across revisions so counts do not restart. */
   private readonly series = new Map<string, ProxySeries>();
   readonly configRevision = new Gauge({ name: 'idm_gateway_config_revision', help: 'Revision of the configuration being served', registers: [this.registry] });
+  readonly configApplied = new Counter({
+    name: 'idm_gateway_config_applied_total',
+    help: 'Configuration revisions applied, by how they arrived',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
   /** Rate-limit checks Redis did not answer; each was decided by the rule's fail-open/closed setting. */
   readonly rateLimitStoreErrors = new Counter({
     name: 'idm_gateway_rate_limit_store_errors_total',
@@ -28,6 +29,7 @@ export class TrafficMetrics {
   readonly unmatched: ProxyMetrics;
 
   constructor() {
+    collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(requestsMetric(() => this.series.values()));
     this.registry.registerMetric(upstreamDurationMetric(() => this.series.values()));
     this.unmatched = this.forProxy('', '');

@@ -1,8 +1,8 @@
-import { TrafficMetrics } from './traffic-metrics';
+import { GatewayMetrics } from './gateway-metrics';
 
-describe('TrafficMetrics', () => {
+describe('GatewayMetrics', () => {
   it('exposes per-proxy status classes and a cumulative upstream latency histogram', async () => {
-    const metrics = new TrafficMetrics();
+    const metrics = new GatewayMetrics();
     const demo = metrics.forProxy('demo', '/demo');
     demo.countResponse(200);
     demo.countResponse(204);

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { SecretBox } from '@idm/domain';
+import { PasswordVerificationCache } from '@idm/policies';
+import { OpaqueTokenStore } from '@idm/tokens';
+import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/gateway-config';
+import { ActiveConfiguration } from '../config-sync/active-configuration';
+import { redisTransportOptions } from '../config-sync/config-redis';
+import { GatewayTokenStore } from './gateway-token-store';
+import { TokenEndpoints } from './token-endpoints';
+import { TokenHttpHandler } from './token-http.handler';
+import { createTokenRedis } from './token-redis';
+
+export const TOKEN_REDIS = Symbol('TokenRedis');
+export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
+export const TOKEN_BUS = Symbol('TokenBus');
+export const GATEWAY_SECRETS = Symbol('GatewaySecrets');
+/** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
+export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
+
+/** The Manager's development key (apps/manager/src/secrets): both sides must open the same sealed keys. */
+const DEV_MASTER_KEY = { id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() };
+
+export function createGatewaySecrets(config: GatewayConfig, log: Logger): SecretBox {
+  if (config.masterKeys) return new SecretBox(config.masterKeys.map((k) => ({ id: k.id, key: k.key })));
+  log.warn('IDM_MASTER_KEYS is not set: signing keys are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager\'s keys) in any real deployment.');
+  return new SecretBox([DEV_MASTER_KEY]);
+}
+
+/** Closes what the token service opened, after the HTTP server stopped. */
+@Injectable()
+export class TokenServiceConnections implements OnApplicationShutdown {
+  constructor(
+    @Inject(TOKEN_REDIS) private readonly redis: Redis,
+    @Inject(TOKEN_PERSIST) private readonly queue: Queue<TokenPersistJob>,
+    @Inject(TOKEN_BUS) private readonly bus: ClientProxy,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    await this.bus.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provider[] {
+  const tokenLog = log.child({ component: 'token-service' });
+  return [
+    { provide: GATEWAY_SECRETS, useFactory: () => createGatewaySecrets(config, log) },
+    { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redisUrl, tokenLog, 'idm-gateway-tokens') },
+    {
+      provide: TOKEN_PERSIST,
+      // BullMQ holds its own connection; failed enqueues are logged by GatewayTokenStore.
+      useFactory: () => {
+        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { connection: { url: config.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as never });
+        queue.on('error', () => undefined);
+        return queue;
+      },
+    },
+    {
+      provide: TOKEN_BUS,
+      useFactory: () => {
+        const bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) });
+        (bus as unknown as { on?: (e: string, f: () => void) => void }).on?.('error', () => undefined);
+        return bus;
+      },
+    },
+    {
+      provide: GatewayTokenStore,
+      useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy) =>
+        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `idm:tokens:${config.environment}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
+      inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
+    },
+    {
+      provide: TokenEndpoints,
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'credential', ...config.tokenService }),
+      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+    },
+    {
+      provide: AUTH_TOKEN_ENDPOINTS,
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth' }),
+      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+    },
+    {
+      provide: TokenHttpHandler,
+      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints) => new TokenHttpHandler(credential, auth, tokenLog),
+      inject: [TokenEndpoints, AUTH_TOKEN_ENDPOINTS],
+    },
+    TokenServiceConnections,
+  ];
+}
