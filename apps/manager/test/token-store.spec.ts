@@ -3,6 +3,7 @@ import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microse
 import { Queue } from 'bullmq';
 import { createHash, randomBytes } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
+import { TokenPruner } from '../src/token-store/token-pruner';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { eventually, freePort, RedisProcess } from './support/processes';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -91,5 +92,38 @@ describe('durable token store', () => {
       await client.end();
     }
     expect(await lookup(token)).toBeNull();
+  });
+
+  it('prunes expired copies, and revocations a day old that cover no live copy', async () => {
+    const h = () => randomBytes(32).toString('hex');
+    const [expired, live, forever, orphan, fresh] = [h(), h(), h(), h(), h()];
+    const family = randomBytes(8).toString('hex');
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const copy = (hash: string, familyId: string | null, expires: string | null) =>
+        client.query(`INSERT INTO oauth_tokens (token_hash, kind, environment, family_id, record, expires_at) VALUES ($1, 'access', $2, $3, '{}', ${expires ?? 'NULL'})`, [hash, environment, familyId]);
+      await copy(expired, null, "now() - interval '1 minute'");
+      await copy(live, family, "now() + interval '1 hour'");
+      await copy(forever, null, null);
+      const revoke = (subject: string, age: string) => client.query(`INSERT INTO oauth_token_revocations (subject, revoked_at) VALUES ($1, now() - interval '${age}')`, [subject]);
+      await revoke(`token:${orphan}`, '2 days'); // its copy never came and never will
+      await revoke(`token:${expired}`, '2 days'); // covers only an expired copy
+      await revoke(`family:${family}`, '2 days'); // covers a live copy: still needed
+      await revoke(`token:${forever}`, '2 days'); // covers a copy without expiry: still needed
+      await revoke(`token:${fresh}`, '1 minute'); // its copy may still be on its way
+
+      const pruned = await m.app.get(TokenPruner).prune();
+      expect(pruned.copies).toBeGreaterThanOrEqual(1);
+      const copies = (await client.query('SELECT token_hash FROM oauth_tokens WHERE token_hash = ANY($1)', [[expired, live, forever]])).rows.map((r) => r.token_hash);
+      expect(copies.sort()).toEqual([live, forever].sort());
+      const subjects = (await client.query('SELECT subject FROM oauth_token_revocations WHERE subject = ANY($1)', [[`token:${orphan}`, `token:${expired}`, `family:${family}`, `token:${forever}`, `token:${fresh}`]])).rows.map((r) => r.subject);
+      expect(subjects.sort()).toEqual([`family:${family}`, `token:${forever}`, `token:${fresh}`].sort());
+    } finally {
+      await client.end();
+    }
+    // What stayed still answers as before: the revoked family's live copy stays revoked.
+    expect(await firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: live, environment }))).toBeNull();
   });
 });
