@@ -50,6 +50,20 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       expect(forged.status).toBe(401);
     });
 
+    it('makes one address wait after 10 failed logins for a username, without locking the operator out elsewhere', async () => {
+      const login = (password: string, remoteAddress: string) => manager.request('POST', '/api/v1/auth/login', { username: ADMIN.username, password }, { token: null, remoteAddress });
+      const guesser = '198.51.100.7';
+      for (let i = 0; i < 9; i++) expect((await login(`guess-${i}`, guesser)).status).toBe(401);
+      expect((await login(ADMIN.password, guesser)).status).toBe(200); // a success clears the count
+      for (let i = 0; i < 10; i++) expect((await login(`guess-${i}`, guesser)).status).toBe(401);
+      const refused = await login(ADMIN.password, guesser); // even the right password: checked before it
+      expect(refused.status).toBe(429);
+      expect(refused.headers['content-type']).toContain('application/problem+json');
+      expect(refused.body).toMatchObject({ code: 'too_many_login_attempts', retryAfterSeconds: expect.any(Number) });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(800); // about 15 minutes
+      expect((await login(ADMIN.password, '198.51.100.8')).status).toBe(200); // the operator, from elsewhere
+    });
+
     it('stores the bootstrap admin password as argon2id only', async () => {
       const rows = await queryAll(database, manager, 'SELECT password_hash FROM operators');
       expect(rows[0].password_hash).toMatch(/^\$argon2id\$/);

@@ -10,8 +10,8 @@ export class AuthController {
 
   @Post('login')
   @Contract({ summary: 'Log in as an operator; returns a bearer session token', body: loginSchema, status: 200, public: true })
-  login(@ContractBody() body: { username: string; password: string }) {
-    return this.auth.login(body.username, body.password);
+  login(@ContractBody() body: { username: string; password: string }, @Req() request: AuthenticatedRequest) {
+    return this.auth.login(body.username, body.password, request.ip);
   }
 
   @Post('logout')

@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthController } from './auth.controller';
 import { OperatorAuthGuard } from './operator-auth.guard';
+import { LoginThrottle } from './login-throttle';
 import { OperatorAuthService } from './operator-auth.service';
 import { PasswordHasher } from './password-hasher';
 
 @Module({
   controllers: [AuthController],
-  providers: [PasswordHasher, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
+  providers: [PasswordHasher, LoginThrottle, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
   exports: [PasswordHasher],
 })
 export class AuthModule {}

@@ -8,6 +8,7 @@ import { operators, operatorSessions, roleBindings } from '../database/schema';
 import { ActorContext, systemActor } from '../governance/actor.context';
 import { syncBuiltInRoles } from '../governance/built-in-roles';
 import { ProblemError } from '../problems/problem.error';
+import { LoginThrottle } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
 
 export interface Operator {
@@ -29,6 +30,7 @@ export class OperatorAuthService implements OnApplicationBootstrap {
     private readonly database: Database,
     private readonly changes: ChangeWriter,
     private readonly hasher: PasswordHasher,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /** Syncs built-in roles and makes the environment's admin a system admin with that password. */
@@ -62,10 +64,16 @@ export class OperatorAuthService implements OnApplicationBootstrap {
     if (!existing || !passwordOk) this.logger.log(`bootstrap operator '${username}' ${existing ? 'password updated' : 'created'}`);
   }
 
-  async login(username: string, password: string): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string }> {
+  /** `address`: the client's, for LoginThrottle. */
+  async login(username: string, password: string, address: string): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string }> {
+    await this.throttle.check(username, address);
     const [operator] = await this.database.db.select().from(operators).where(eq(operators.username, username));
     const valid = await this.hasher.verify(operator?.passwordHash ?? this.dummyHash, password);
-    if (!operator || !valid) throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
+    if (!operator || !valid) {
+      await this.throttle.failed(username, address);
+      throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
+    }
+    await this.throttle.succeeded(username, address);
     const token = `idms_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.config.SESSION_TTL_SECONDS * 1000);
     const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };

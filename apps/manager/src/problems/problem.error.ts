@@ -17,6 +17,8 @@ export class ProblemError extends Error {
     readonly errors?: FieldIssue[],
     /** Extra members of the problem document (RFC 9457 extensions), e.g. the missing permission. */
     readonly extensions?: Record<string, unknown>,
+    /** Response headers that belong to the answer, e.g. Retry-After on 429. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
   }

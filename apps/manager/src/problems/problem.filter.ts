@@ -22,6 +22,7 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const problem = this.toProblem(error);
+    for (const [name, value] of Object.entries(problem.headers ?? {})) reply.header(name, value);
     reply
       .status(problem.status)
       .header('content-type', 'application/problem+json')

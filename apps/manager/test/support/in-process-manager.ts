@@ -9,7 +9,7 @@ export const ADMIN = { username: 'admin', password: 'correct-horse-battery' };
 export interface InProcessManager {
   app: NestFastifyApplication;
   /** Sends a request through Fastify's injector (no socket), with the admin session unless told otherwise. */
-  request(method: string, url: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string>; rawBody?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  request(method: string, url: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -27,10 +27,11 @@ export async function startInProcessManager(database: TestDatabase, env: Record<
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const fastify = app.getHttpAdapter().getInstance();
-  const inject = async (method: string, url: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string>; rawBody?: string } = {}) => {
+  const inject = async (method: string, url: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string } = {}) => {
     const res = await fastify.inject({
       method: method as never,
       url,
+      ...(options.remoteAddress && { remoteAddress: options.remoteAddress }),
       headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body !== undefined || options.rawBody !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
       payload: options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
