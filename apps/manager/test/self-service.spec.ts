@@ -72,4 +72,26 @@ describe('self-service credentials', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['proxyId', 'username']);
   });
+
+  it('limits one address to 20 credential requests an hour and 20 failed polls or rotations per 15 minutes', async () => {
+    const proxy = await proxyWith('manual');
+    const from = (remoteAddress: string, username: string) =>
+      m.request('POST', '/api/v1/self-service/credential-requests', { proxyId: proxy.id, username, contact: 'dev@example.test' }, { token: null, remoteAddress });
+    for (let i = 0; i < 20; i++) expect((await from('203.0.113.5', `flood-${i}`)).status).toBe(201);
+    const refused = await from('203.0.113.5', 'flood-20');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ code: 'too_many_requests', retryAfterSeconds: expect.any(Number) });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3000);
+    const listed = (await m.request('GET', `/api/v1/projects/${projectId}/credential-requests`)).body;
+    expect(JSON.stringify(listed)).not.toContain('flood-20'); // refused before anything was written
+    const mine = await from('203.0.113.6', 'elsewhere'); // another address is unaffected
+    expect(mine.status).toBe(201);
+
+    const pollFrom = (remoteAddress: string, secret: string) => m.request('GET', `/api/v1/self-service/credential-requests/${mine.body.id}`, undefined, { token: secret, remoteAddress });
+    for (let i = 0; i < 20; i++) expect((await pollFrom('203.0.113.7', `idmr_guess${i}`)).status).toBe(404);
+    const probing = await pollFrom('203.0.113.7', mine.body.pollSecret); // even the right secret waits
+    expect(probing.status).toBe(429);
+    expect(probing.body.code).toBe('too_many_failures');
+    expect((await pollFrom('203.0.113.6', mine.body.pollSecret)).body.status).toBe('pending'); // successes never count
+  });
 });

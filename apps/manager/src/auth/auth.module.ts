@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthController } from './auth.controller';
 import { OperatorAuthGuard } from './operator-auth.guard';
-import { LoginThrottle } from './login-throttle';
+import { LoginThrottle } from '../throttling/login-throttle';
 import { OperatorAuthService } from './operator-auth.service';
 import { PasswordHasher } from './password-hasher';
 

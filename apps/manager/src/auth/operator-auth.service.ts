@@ -8,7 +8,7 @@ import { operators, operatorSessions, roleBindings } from '../database/schema';
 import { ActorContext, systemActor } from '../governance/actor.context';
 import { syncBuiltInRoles } from '../governance/built-in-roles';
 import { ProblemError } from '../problems/problem.error';
-import { LoginThrottle } from './login-throttle';
+import { LoginThrottle } from '../throttling/login-throttle';
 import { PasswordHasher } from './password-hasher';
 
 export interface Operator {

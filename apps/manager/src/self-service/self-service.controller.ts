@@ -1,31 +1,36 @@
-import { Controller, Get, Headers, Param, Post } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Post, Req } from '@nestjs/common';
 import { credentialRequestSchema, rotateApiKeySchema, type CredentialRequestInput, type RotateApiKey } from '@idm/domain';
 import { Contract, ContractBody } from '../openapi/contract.decorator';
+import type { FastifyRequest } from 'fastify';
 import { IdPipe } from '../problems/id.pipe';
+import { SelfServiceThrottle } from '../throttling/self-service-throttle';
 import { SelfServiceService } from './self-service.service';
 
 const bearer = (header: string | undefined) => /^Bearer (\S+)$/.exec(header ?? '')?.[1];
 
 @Controller('api/v1')
 export class SelfServiceController {
-  constructor(private readonly selfService: SelfServiceService) {}
+  constructor(
+    private readonly selfService: SelfServiceService,
+    private readonly throttle: SelfServiceThrottle,
+  ) {}
 
   @Post('self-service/credential-requests')
   @Contract({ summary: 'Request a credential for a self-service proxy (the key comes at once when auto-approved)', body: credentialRequestSchema, status: 201, public: true })
-  request(@ContractBody() body: CredentialRequestInput) {
-    return this.selfService.request(body);
+  request(@ContractBody() body: CredentialRequestInput, @Req() req: FastifyRequest) {
+    return this.throttle.request(req.ip, () => this.selfService.request(body));
   }
 
   @Get('self-service/credential-requests/:requestId')
   @Contract({ summary: 'Poll a request with `Authorization: Bearer <pollSecret>`; an approved key is returned once', public: true })
-  poll(@Param('requestId', IdPipe) id: string, @Headers('authorization') authorization?: string) {
-    return this.selfService.poll(id, bearer(authorization));
+  poll(@Param('requestId', IdPipe) id: string, @Req() req: FastifyRequest, @Headers('authorization') authorization?: string) {
+    return this.throttle.attempt(req.ip, () => this.selfService.poll(id, bearer(authorization)));
   }
 
   @Post('self-service/api-keys/rotate')
   @Contract({ summary: 'Rotate the API key presented in x-api-key (old key works for the grace period)', body: rotateApiKeySchema, status: 201, public: true })
-  rotate(@Headers('x-api-key') apiKey: string | undefined, @ContractBody() body: RotateApiKey) {
-    return this.selfService.rotate(apiKey, body.graceSeconds);
+  rotate(@Headers('x-api-key') apiKey: string | undefined, @ContractBody() body: RotateApiKey, @Req() req: FastifyRequest) {
+    return this.throttle.attempt(req.ip, () => this.selfService.rotate(apiKey, body.graceSeconds));
   }
 
   @Get('projects/:projectId/credential-requests')
