@@ -19,6 +19,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   const adapter = new FastifyAdapter({
     loggerInstance: logger.pino,
     bodyLimit: config.MANAGER_BODY_LIMIT,
+    trustProxy: config.MANAGER_TRUST_PROXY,
     requestIdHeader: false,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];

@@ -61,6 +61,9 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       expect(refused.headers['content-type']).toContain('application/problem+json');
       expect(refused.body).toMatchObject({ code: 'too_many_login_attempts', retryAfterSeconds: expect.any(Number) });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(800); // about 15 minutes
+      // Without MANAGER_TRUST_PROXY a forged X-Forwarded-For changes nothing.
+      const forged = await manager.request('POST', '/api/v1/auth/login', { username: ADMIN.username, password: ADMIN.password }, { token: null, remoteAddress: guesser, headers: { 'x-forwarded-for': '192.0.2.1' } });
+      expect(forged.status).toBe(429);
       expect((await login(ADMIN.password, '198.51.100.8')).status).toBe(200); // the operator, from elsewhere
     });
 

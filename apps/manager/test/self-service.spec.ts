@@ -14,7 +14,8 @@ describe('self-service credentials', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('pglite');
-    m = await startInProcessManager(database);
+    // Fastify's injector connects from 127.0.0.1: that "load balancer" may name the client.
+    m = await startInProcessManager(database, { MANAGER_TRUST_PROXY: '127.0.0.1' });
     projectId = (await m.request('POST', '/api/v1/projects', { name: 'apps' })).body.id;
   });
 
@@ -86,6 +87,13 @@ describe('self-service credentials', () => {
     expect(JSON.stringify(listed)).not.toContain('flood-20'); // refused before anything was written
     const mine = await from('203.0.113.6', 'elsewhere'); // another address is unaffected
     expect(mine.status).toBe(201);
+    // Through the trusted proxy the client named in X-Forwarded-For is counted; from an untrusted
+    // peer the header is ignored.
+    const viaBalancer = (forwardedFor: string, remoteAddress: string, username: string) =>
+      m.request('POST', '/api/v1/self-service/credential-requests', { proxyId: proxy.id, username, contact: 'dev@example.test' }, { token: null, remoteAddress, headers: { 'x-forwarded-for': forwardedFor } });
+    expect((await viaBalancer('203.0.113.5', '127.0.0.1', 'lb-1')).status).toBe(429);
+    expect((await viaBalancer('203.0.113.9', '127.0.0.1', 'lb-2')).status).toBe(201);
+    expect((await viaBalancer('203.0.113.9', '203.0.113.5', 'lb-3')).status).toBe(429);
 
     const pollFrom = (remoteAddress: string, secret: string) => m.request('GET', `/api/v1/self-service/credential-requests/${mine.body.id}`, undefined, { token: secret, remoteAddress });
     for (let i = 0; i < 20; i++) expect((await pollFrom('203.0.113.7', `idmr_guess${i}`)).status).toBe(404);

@@ -35,6 +35,17 @@ const managerConfigSchema = z.object({
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(8 * 3600),
   /** A rotated-in signing key is published this long before it signs (longer than config propagation). */
   SIGNING_KEY_ACTIVATION_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /**
+   * Which proxies in front may name the client in X-Forwarded-For (Fastify's `trustProxy`): unset
+   * or `false` none (the socket peer is the client, what login and self-service throttling count
+   * by), `true` any, a number that many hops, or a comma-separated list of addresses/CIDRs. Set it
+   * behind a load balancer, or every client shares the balancer's address and its limits.
+   */
+  MANAGER_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f.:/]+(,\s*[0-9A-Fa-f.:/]+)*)$/, 'must be true, false, a hop count or a comma-separated list of addresses/CIDRs')
+    .optional()
+    .transform((v): boolean | number | string => (v === undefined || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
   MANAGER_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
