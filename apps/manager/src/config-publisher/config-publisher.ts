@@ -10,12 +10,17 @@ import { environments } from '../database/schema';
 import { SnapshotBuilder } from './snapshot.builder';
 
 const RETRY_DELAY_MS = 2000;
+/** First key of the publication advisory locks ("idmp"); the second is the environment's name hash. */
+export const PUBLICATION_LOCK_NAMESPACE = 0x69646d70;
 
 /**
  * After each committed change: rebuild every environment's snapshot, and where it differs from
  * the one in Redis, bump the environment's revision, store the snapshot and publish the delta
- * as `config.changed`. Runs one publication at a time so revisions go out in order. If Redis is
- * unreachable the change stays committed and is published when Redis answers again.
+ * as `config.changed`. Runs one publication at a time so revisions go out in order, and on a
+ * PostgreSQL server each environment's publication holds an advisory lock, so Managers sharing
+ * the database publish one after another (each building from what the previous one committed,
+ * never a stale snapshot under a newer revision). If Redis is unreachable the change stays
+ * committed and is published when Redis answers again.
  */
 @Injectable()
 export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -88,6 +93,16 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async publishEnvironment(environmentId: string, name: string): Promise<void> {
+    // PGlite is one process's private database (and one connection): nobody to serialize with.
+    if (this.database.kind !== 'postgres') return this.publishLocked(environmentId, name);
+    await this.database.transaction(async (tx) => {
+      // Held until this transaction ends; the work itself runs on other pooled connections.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${PUBLICATION_LOCK_NAMESPACE}, hashtext(${name}))`);
+      await this.publishLocked(environmentId, name);
+    });
+  }
+
+  private async publishLocked(environmentId: string, name: string): Promise<void> {
     const previous = await this.store.read(name).catch(() => {
       if (this.redis.status !== 'ready') throw new Error('Redis is not connected');
       return null; // unreadable (e.g. written by a newer Manager): replace it
