@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
 import { httpGet, waitForHttp } from './lib/http.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
@@ -51,8 +52,7 @@ async function startGateway(name, access, upstreamPort, redis) {
   const apiKey = generateApiKey();
   await new SnapshotStore(redis).write(snapshot(environment, upstreamPort, apiKey, access));
   const port = await freePort();
-  // As in production (apps/gateway/src/config/node-flags.ts); extra args come after.
-  const nodeArgs = ['--no-memory-reducer', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = gatewayNodeArgs(root);
   const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
     env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, LOG_LEVEL: 'warn', NODE_ENV: 'production' },

@@ -9,6 +9,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:c
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
 import { httpGet, waitForHttp } from './lib/http.mjs';
 import { median } from './lib/report.mjs';
 import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
@@ -87,8 +88,7 @@ try {
   await new SnapshotStore(redis).write(snap);
   const port = await freePort();
   // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
-  // As in production (apps/gateway/src/config/node-flags.ts); extra args come after.
-  const nodeArgs = ['--no-memory-reducer', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+  const nodeArgs = gatewayNodeArgs(root);
   const gateway = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'), logFile: '/tmp/idm-bench-token-gateway.log',
     env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production' },

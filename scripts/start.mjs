@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { seedDemo } from './demo-seed.mjs';
 import { build, ensureInstalled, root } from './lib/toolchain.mjs';
@@ -78,8 +79,8 @@ async function main() {
     IDM_ADMIN_USERNAME: adminUsername,
     IDM_ADMIN_PASSWORD: adminPassword,
   });
-  // The Gateway's recommended flags: apps/gateway/src/config/node-flags.ts
-  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' }, ['--no-memory-reducer']);
+  const { RECOMMENDED_NODE_FLAGS } = createRequire(import.meta.url)(join(root, 'apps/gateway/dist/config/node-flags.js'));
+  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' }, RECOMMENDED_NODE_FLAGS);
 
   const answers = (url) => fetch(url).then((r) => r.ok, () => false);
   await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { freePort, startNode, stopProcess } from '../lib/processes.mjs';
+import { gatewayNodeArgs } from '../lib/gateway-node-args.mjs';
 import { httpGet, waitForHttp } from '../lib/http.mjs';
 import { SkipTarget } from '../lib/skip-target.mjs';
 
@@ -93,11 +94,7 @@ export const gateway = {
     if (!(await store.write(benchSnapshot(environment, upstream.port, apiKey)))) throw new Error(`snapshot for ${environment} was not written`);
 
     const port = await freePort();
-    // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
-    // Started as in production (Dockerfile, Helm, `npm start`): with the recommended flags
-    // (apps/gateway/src/config/node-flags.ts). BENCH_GATEWAY_NODE_ARGS come after them, so
-    // `--memory-reducer` there measures the Gateway without.
-    const nodeArgs = ['--no-memory-reducer', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+    const nodeArgs = gatewayNodeArgs(root); // as in production, plus BENCH_GATEWAY_NODE_ARGS
     const child = startNode([...nodeArgs, main], {
       cwd: join(root, 'apps/gateway'),
       env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production' },

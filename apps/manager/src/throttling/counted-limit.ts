@@ -3,16 +3,16 @@ import { ProblemError } from '../problems/problem.error';
 
 /**
  * At most `limit` counted events per key within `windowSeconds`; once reached, the key waits
- * `windowSeconds` from the last one (rate-limiter-flexible, in memory: the Manager runs as one
- * instance, see docs/architecture.md). `check` is separate from `count` so a caller can refuse
- * before doing the work and count only what should count (a failure, a created request).
+ * `windowSeconds` from the last one (rate-limiter-flexible, in memory: per Manager process, see
+ * docs/architecture.md). `enforce` is separate from `count` so a caller can refuse before doing
+ * the work and count only what should count (a failure, a created request).
  */
 export class CountedLimit {
   private readonly limiter: RateLimiterMemory;
 
   constructor(
     name: string,
-    private readonly limit: number,
+    limit: number,
     windowSeconds: number,
     private readonly refusal: { code: string; title: string },
   ) {

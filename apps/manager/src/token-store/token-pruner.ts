@@ -2,8 +2,11 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { and, isNotNull, lt, sql } from 'drizzle-orm';
 import { Database } from '../database/database';
 import { oauthTokenRevocations, oauthTokens } from '../database/schema';
+import { familySubject, tokenSubject } from './revocation-subject';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const TOKEN_PREFIX = tokenSubject('');
+const FAMILY_PREFIX = familySubject('');
 /**
  * How long a revocation outlives the last live copy it covers. Its copy's job may still be on its
  * way (jobs run concurrently and retry), and a copy is written at most seconds after its
@@ -43,8 +46,8 @@ export class TokenPruner implements OnApplicationBootstrap, OnApplicationShutdow
       .where(and(
         lt(oauthTokenRevocations.revokedAt, before),
         // Written so the copies' primary key and family index answer (subjects: revocation-subject.ts).
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE ${oauthTokenRevocations.subject} LIKE 'token:%' AND ${oauthTokens.tokenHash} = substr(${oauthTokenRevocations.subject}, 7))`,
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE ${oauthTokenRevocations.subject} LIKE 'family:%' AND ${oauthTokens.familyId} = substr(${oauthTokenRevocations.subject}, 8))`,
+        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${TOKEN_PREFIX}) AND ${oauthTokens.tokenHash} = substr(${oauthTokenRevocations.subject}, ${TOKEN_PREFIX.length + 1}::int))`,
+        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${FAMILY_PREFIX}) AND ${oauthTokens.familyId} = substr(${oauthTokenRevocations.subject}, ${FAMILY_PREFIX.length + 1}::int))`,
       ))
       .returning({ subject: oauthTokenRevocations.subject });
     if (copies.length + revocations.length > 0) this.logger.log(`pruned ${copies.length} expired token copies and ${revocations.length} revocations`);
