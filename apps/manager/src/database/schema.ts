@@ -39,8 +39,14 @@ export const environments = pgTable('environments', {
   id,
   name: text('name').notNull().unique(),
   description: text('description'),
-  /** Last config revision published for this environment; only ever grows. */
+  /** Last config revision published for this environment; only ever grows within one epoch. */
   revision: integer('revision').notNull().default(0),
+  /**
+   * Publication epoch (@idm/config-bus publication-epoch.ts): set at the first publication and
+   * renewed when Redis shows this database went back in time (restored backup) or when another
+   * database published the environment meanwhile, so Gateways move to this database's revisions.
+   */
+  publicationEpoch: text('publication_epoch'),
   ...timestamps,
 });
 
