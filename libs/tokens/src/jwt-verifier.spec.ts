@@ -27,7 +27,7 @@ const segment = (value: object) => Buffer.from(JSON.stringify(value)).toString('
 describe('JwtVerifier agrees with jose', () => {
   it.each(ALGORITHMS)('%s: jose signs, we verify', async (alg) => {
     const key = keyFor(alg);
-    const token = await new jose.SignJWT(claims()).setProtectedHeader({ alg, kid: key.kid }).sign(privateKeyFor(alg));
+    const token = await new jose.SignJWT(claims()).setProtectedHeader({ alg, kid: key.kid, typ: 'at+jwt' }).sign(privateKeyFor(alg));
     const result = verifier().verify(token);
     expect(result).toEqual({ ok: true, kid: key.kid, claims: claims() });
   });
@@ -38,12 +38,12 @@ describe('JwtVerifier agrees with jose', () => {
     const jwks = jose.createLocalJWKSet(ring.jwks(NOW) as jose.JSONWebKeySet);
     const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(NOW), algorithms: [alg] });
     expect(payload).toEqual(claims());
-    expect(protectedHeader).toEqual({ alg, kid: key.kid, typ: 'JWT' });
+    expect(protectedHeader).toEqual({ alg, kid: key.kid, typ: 'at+jwt' });
   });
 
   it('keeps a configured typ in the header', () => {
-    const token = signJwt(claims(), keyFor('ES256'), { typ: 'at+jwt' });
-    expect(jose.decodeProtectedHeader(token).typ).toBe('at+jwt');
+    const token = signJwt(claims(), keyFor('ES256'), { typ: 'JWT' });
+    expect(jose.decodeProtectedHeader(token).typ).toBe('JWT');
   });
 
   // The time rules are jose's (plus iat); the same table must get the same answer from both.
@@ -136,6 +136,17 @@ describe('JwtVerifier rejects', () => {
     expect(reason(verifier().verify(signJwt(claims({ aud: [1] }), rs)))).toBe('malformed');
   });
 
+  it('anything but an access token (RFC 9068 typ), even signed by the same key', async () => {
+    const rs256 = keyFor('RS256');
+    expect(reason(verifier().verify(signJwt(claims(), rs256, { typ: 'JWT' })))).toBe('wrong_type');
+    // An OpenID Connect ID token: same key, same claims shape, not an access token.
+    expect(reason(verifier().verify(signJwt(claims({ nonce: 'n' }), rs256, { typ: 'id_token+jwt' })))).toBe('wrong_type');
+    const untyped = await new jose.SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: rs256.kid }).sign(privateKeyFor('RS256'));
+    expect(reason(verifier().verify(untyped))).toBe('wrong_type');
+    expect(reason(verifier().verify(signJwt(claims(), rs256, { typ: 'application/AT+JWT' })))).toBe('ok');
+    expect(reason(verifier().verify(signJwt(claims(), rs256)))).toBe('ok');
+  });
+
   it('never throws, and maps to RFC 6750 invalid_token', () => {
     const result = verifier().verify(signJwt(claims({ exp: 1 }), rs));
     expect(result.ok).toBe(false);
@@ -160,6 +171,20 @@ describe('JwtVerifier cache', () => {
     expect(reason(cached.verify(token))).toBe('expired');
     now = NOW;
     expect(reason(cached.verify(token))).toBe('ok');
+  });
+
+  it('refuses a revoked jti at once, also when the token is already cached', () => {
+    const revoked = new Set<string>();
+    const cached = verifier({ revoked });
+    const token = signJwt(claims({ jti: 'to-revoke' }), es);
+    const other = signJwt(claims({ jti: 'kept' }), es);
+    expect(reason(cached.verify(token))).toBe('ok');
+    expect(reason(cached.verify(other))).toBe('ok');
+    revoked.add('to-revoke');
+    expect(reason(cached.verify(token))).toBe('revoked');
+    expect(reason(cached.verify(token))).toBe('revoked');
+    expect(reason(verifier({ revoked }).verify(token))).toBe('revoked');
+    expect(reason(cached.verify(other))).toBe('ok');
   });
 
   it('drops cached tokens whose key left the ring', () => {

@@ -14,6 +14,8 @@ export const TOKEN_REJECTION_REASONS = [
   'not_yet_valid',
   'wrong_issuer',
   'wrong_audience',
+  'wrong_type',
+  'revoked',
 ] as const;
 export type TokenRejectionReason = (typeof TOKEN_REJECTION_REASONS)[number];
 
@@ -26,6 +28,8 @@ const DESCRIPTIONS: Record<TokenRejectionReason, string> = {
   not_yet_valid: 'the token is not valid yet',
   wrong_issuer: 'the token was issued by another issuer',
   wrong_audience: 'the token is not meant for this audience',
+  wrong_type: 'the token is not an access token',
+  revoked: 'the token has been revoked',
 };
 
 export class TokenRejection {

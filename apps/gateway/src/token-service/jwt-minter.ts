@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
+import { ACCESS_TOKEN_TYPE, OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
 import { metadataFor, type TokenClient } from './token-clients';
 import type { AuthenticatedClient } from './token-grants';
 
@@ -48,5 +48,5 @@ export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, reque
     ...(client.proxyId !== undefined && { proxy_id: client.proxyId }),
     ...(request.scope !== '' && { scope: request.scope }),
   });
-  return { token: await signJwtAsync(claims, signer, { typ: 'at+jwt' }), expiresAt };
+  return { token: await signJwtAsync(claims, signer, { typ: ACCESS_TOKEN_TYPE }), expiresAt };
 }
