@@ -10,3 +10,4 @@ export * from './secret-box';
 export * from './apiops-bundle.schema';
 export * from './signing-key.schema';
 export * from './token-settings.schema';
+export * from './upstream-policy';
