@@ -7,3 +7,4 @@ export * from './token-rejection';
 export * from './jwt-verifier';
 export * from './token-store-unavailable';
 export * from './opaque-token.store';
+export * from './revoked-jwt-ids';
