@@ -62,6 +62,9 @@ export interface CompileOptions {
   keyRing?: SigningKeyRing;
   /** Opaque token store for oauth2-auth. */
   opaqueTokens?: OpaqueTokenLookup | null;
+  /** The environment's own token issuers and revoked JWT ids (jwt-auth). */
+  issuers?: PolicyCompileDeps['issuers'];
+  revokedJwts?: PolicyCompileDeps['revokedJwts'];
 }
 
 /**
@@ -80,6 +83,8 @@ export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOpt
     digest: options.digest ?? null,
     keyRing: options.keyRing,
     opaqueTokens: options.opaqueTokens ?? null,
+    issuers: options.issuers ?? null,
+    revokedJwts: options.revokedJwts ?? null,
     environment: snapshot.environment,
   };
   const problems: CompileProblem[] = [];

@@ -13,7 +13,7 @@ export type { RateLimitStore, RateLimitCounter, RateLimitVerdict } from './rate-
 export { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store';
 export { CredentialRules } from './credential-rules/credential-rules';
 export { endpointPatternToRegExp } from './credential-rules/acl.rule';
-export type { OpaqueTokenLookup } from './policy';
+export type { OpaqueTokenLookup, OwnIssuers } from './policy';
 export { jwtAuthConfigSchema, type JwtAuthConfig } from './jwt-auth/schema';
 export { oauth2AuthConfigSchema, type OAuth2AuthConfig } from './oauth2-auth/schema';
 export { digestAuthConfigSchema, type DigestAuthConfig } from './digest-auth/schema';

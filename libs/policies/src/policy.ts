@@ -3,12 +3,23 @@ import type { CredentialDirectory, DirectoryCredential } from './credential-dire
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
 import type { DigestNonceStore } from './digest-auth/digest-nonce.store';
-import type { OpaqueTokenRecord, SigningKeyRing } from '@idm/tokens';
+import type { OpaqueTokenRecord, RevokedTokenIds, SigningKeyRing } from '@idm/tokens';
 
 /** Live opaque access tokens, as the oauth2-auth policy needs them (the Gateway's token store). */
 export interface OpaqueTokenLookup {
   /** null: unknown, expired or revoked. Throws TokenStoreUnavailable when the store cannot answer. */
   lookup(token: string): Promise<OpaqueTokenRecord | null>;
+}
+
+/**
+ * The issuer URLs of this environment's token service (`<public URL>/credential` and `/auth`),
+ * which jwt-auth accepts when its policy names none.
+ */
+export interface OwnIssuers {
+  /** Configured (GATEWAY_PUBLIC_URL): exact, the same for every request. null: they follow each request's host. */
+  readonly fixed: readonly string[] | null;
+  /** Without `fixed`: true when `iss` is the issuer of the host this request came to (what minting there would have put). */
+  isRequestIssuer(iss: string, ctx: RequestContext): boolean;
 }
 
 /** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
@@ -130,6 +141,10 @@ export interface PolicyCompileDeps {
   opaqueTokens?: OpaqueTokenLookup | null;
   /** Environment name, which opaque tokens are bound to. */
   environment?: string;
+  /** This environment's own token issuers (jwt-auth's default); absent: only a policy's explicit `issuers` are accepted. */
+  issuers?: OwnIssuers | null;
+  /** Revoked JWT ids shared by the environment's Gateways (jwt-auth refuses them). */
+  revokedJwts?: RevokedTokenIds | null;
 }
 
 export interface PolicyDefinition<Schema extends z.ZodType = z.ZodType> {

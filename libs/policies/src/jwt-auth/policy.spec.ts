@@ -3,7 +3,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { box, privateKeyFor, snapshotKey } from '../../../tokens/src/signing-key.fixture';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext } from '../policy';
+import { createRequestContext, type OwnIssuers } from '../policy';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const S = NOW / 1000;
@@ -13,6 +13,8 @@ const { ring } = SigningKeyRing.fromSnapshot([key], box);
 const signer = ring.signer(NOW)!;
 const { ring: otherRing } = SigningKeyRing.fromSnapshot([otherKey], box);
 const ISS = 'https://gw.example/credential';
+/** The environment's issuers as a Gateway with GATEWAY_PUBLIC_URL=https://gw.example has them. */
+const FIXED: OwnIssuers = { fixed: [ISS, 'https://gw.example/auth'], isRequestIssuer: () => false };
 
 function snapshot(config: Record<string, unknown>, enabled = true): ConfigSnapshot {
   const cred = (id: string, projectId: string, extra = {}) => ({
@@ -28,9 +30,14 @@ function snapshot(config: Record<string, unknown>, enabled = true): ConfigSnapsh
 
 const claims = (over: JwtClaims = {}): JwtClaims => ({ iss: ISS, sub: 'c1', aud: ['/orders'], iat: S, nbf: S, exp: S + 60, jti: 'j', scope: 'read', roles: ['reader'], email: 'a@x', ...over });
 
-function run(token: string | undefined, { config = {}, method = 'GET', enabled = true } = {}) {
-  const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring }).route('/orders')!;
-  const ctx = createRequestContext({ method, path: '/orders', headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, query: '', clientIp: '127.0.0.1' });
+function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED as OwnIssuers | null, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
+  const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring, issuers, revokedJwts }).route('/orders')!;
+  return { ...call(proxy, token, method, host) };
+}
+
+function call(proxy: ReturnType<ReturnType<typeof compileEnvironment>['route']> & object, token: string | undefined, method = 'GET', host = 'gw.example') {
+  const headers = token === undefined ? { host } : { host, authorization: `Bearer ${token}` };
+  const ctx = createRequestContext({ method, path: '/orders', headers, query: '', clientIp: '127.0.0.1' });
   return { outcome: proxy.runPolicies(ctx), ctx };
 }
 
@@ -62,6 +69,9 @@ describe('jwt-auth policy', () => {
     ['a token not valid yet', signJwt(claims({ nbf: S + 120 }), signer)],
     ['a token for another audience', signJwt(claims({ aud: '/payments' }), signer)],
     ['a token of a foreign issuer', signJwt(claims({ iss: 'https://evil.example/token' }), signer)],
+    ['a token naming another host\'s token service (forged X-Forwarded-Host at minting)', signJwt(claims({ iss: 'https://evil.example/credential' }), signer)],
+    ['a plain JWT (typ JWT) signed by the environment key', signJwt(claims(), signer, { typ: 'JWT' })],
+    ['an ID token signed by the environment key', signJwt(claims({ nonce: 'n' }), signer, { typ: 'id_token+jwt' })],
     ['a token of a credential of another project', signJwt(claims({ sub: 'c2' }), signer)],
     ['a token of a deleted credential', signJwt(claims({ sub: 'gone' }), signer)],
     ['garbage', 'not.a.jwt'],
@@ -91,6 +101,30 @@ describe('jwt-auth policy', () => {
     const token = signJwt(claims({ aud: 'orders-api', iss: 'https://login.example/credential' }), signer);
     expect(run(token, { config: { audiences: ['orders-api'], issuers: ['https://login.example/credential'] } }).outcome).toBeUndefined();
     expect(run(token, { config: { audiences: ['orders-api'], issuers: ['https://other.example/credential'] } }).outcome).toMatchObject({ code: 'invalid_token' });
+  });
+
+  it('without GATEWAY_PUBLIC_URL, accepts only the issuer of the host the request came to', () => {
+    const byHost: OwnIssuers = { fixed: null, isRequestIssuer: (iss, ctx) => iss === `http://${String(ctx.headers.host)}/credential` };
+    const token = signJwt(claims({ iss: 'http://gw.internal:8081/credential' }), signer);
+    expect(run(token, { issuers: byHost, host: 'gw.internal:8081' }).outcome).toBeUndefined();
+    expect(run(token, { issuers: byHost, host: 'other.internal:8081' }).outcome).toMatchObject({ code: 'invalid_token' });
+    // The pattern still bounds what is asked: a non-token-service URL never reaches the host check.
+    expect(run(signJwt(claims({ iss: 'http://gw.internal:8081/other' }), signer), { issuers: { fixed: null, isRequestIssuer: () => true }, host: 'gw.internal:8081' }).outcome).toMatchObject({ code: 'invalid_token' });
+  });
+
+  it('accepts no token at all when neither the policy nor the host names an issuer', () => {
+    expect(run(good, { issuers: null }).outcome).toMatchObject({ code: 'invalid_token' });
+    expect(run(good, { issuers: null, config: { issuers: [ISS] } }).outcome).toBeUndefined();
+  });
+
+  it('refuses a revoked jti, also a token it has already verified and cached', () => {
+    const revokedJwts = new Set<string>();
+    const proxy = compileEnvironment(snapshot({}), { now: () => NOW, keyRing: ring, issuers: FIXED, revokedJwts }).route('/orders')!;
+    const token = signJwt(claims({ jti: 'revoke-me' }), signer);
+    expect(call(proxy, token).outcome).toBeUndefined();
+    revokedJwts.add('revoke-me');
+    expect(call(proxy, token).outcome).toMatchObject({ status: 401, code: 'invalid_token' });
+    expect(call(proxy, signJwt(claims({ jti: 'other' }), signer)).outcome).toBeUndefined();
   });
 
   it('runs the credential rules after it (authenticating policy)', () => {

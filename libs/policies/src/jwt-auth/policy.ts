@@ -1,10 +1,10 @@
 import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
 import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
 import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from './bearer-access';
-import type { Identity } from '../policy';
+import type { Identity, OwnIssuers } from '../policy';
 import { jwtAuthConfigSchema, type JwtAuthConfig } from './schema';
 
-/** Issuer URLs of our own token service end in one of its two prefixes. */
+/** Issuer URLs of our own token service end in one of its two prefixes (the exact value is checked per request). */
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
 
 /**
@@ -23,15 +23,21 @@ export class JwtAuthPolicy implements Policy {
   /** Set when this policy carries a token-service client (`/auth`); its tokens name this proxy in `proxy_id`. */
   private readonly proxyClient: Identity | null;
   private readonly deployedSince: number;
+  /** Set when the issuer follows the request's host (no explicit issuers, no public URL): checked per request. */
+  private readonly requestIssuers: OwnIssuers | null;
 
   constructor(
     private readonly config: JwtAuthConfig,
     private readonly deps: PolicyCompileDeps,
   ) {
     const audiences = config.audiences.length > 0 ? config.audiences : [deps.proxy.id, deps.proxy.basePath];
-    const issuers = new Set(config.issuers);
+    // Exact issuers are checked once per token (the verified-token cache keeps the answer).
+    const own = deps.issuers ?? null;
+    this.requestIssuers = config.issuers.length === 0 && own !== null && own.fixed === null ? own : null;
+    const exact = config.issuers.length > 0 ? config.issuers : (own?.fixed ?? []);
     this.verifier = new JwtVerifier(deps.keyRing ?? SigningKeyRing.empty(), {
-      issuer: issuers.size > 0 ? (iss) => issuers.has(iss) : (iss) => OWN_ISSUER.test(iss),
+      issuer: this.requestIssuers !== null ? (iss) => OWN_ISSUER.test(iss) : exact,
+      revoked: deps.revokedJwts ?? null,
       audience: audiences,
       clockSkewSeconds: config.clockSkewSeconds,
       clock: deps.now,
@@ -49,6 +55,7 @@ export class JwtAuthPolicy implements Policy {
     const result = this.verifier.verify(token);
     if (!result.ok) return this.rejections.invalid_token;
     const claims = result.claims;
+    if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return this.rejections.invalid_token;
     const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
     if (claims.proxy_id !== undefined) {
       // Issued through a proxy's policy (`/auth`): only for that proxy, and only while it keeps that client.

@@ -30,8 +30,9 @@ export const jwtAuthConfigSchema = z.strictObject({
    */
   audiences: z.array(z.string().min(1).max(512)).max(20).default([]),
   /**
-   * Accepted issuers (exact). Empty: any issuer URL of this product's token service (path
-   * `/auth` or `/credential`); the environment's key ring already proves the token is ours.
+   * Accepted issuers (exact). Empty: this environment's own token service, exactly: its public
+   * URL (GATEWAY_PUBLIC_URL) + `/credential` or `/auth`; without one, the issuer of the host the
+   * request came to (what the Gateway puts into tokens minted there).
    */
   issuers: z.array(z.url()).max(20).default([]),
   /** Tolerance for exp/nbf/iat between clocks. */
