@@ -17,7 +17,7 @@ import { UpstreamPools } from './proxy/upstream-pools';
 import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
 import { createAuthenticationDependencies } from './proxy/authentication-dependencies';
 import { RedisRateLimitStore } from '@idm/policies';
-import type { SecretBox } from '@idm/domain';
+import { UpstreamPolicy, type SecretBox } from '@idm/domain';
 import { GatewayTokenStore } from './token-service/gateway-token-store';
 import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
 
@@ -44,7 +44,7 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },
         { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
-        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream) },
+        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
         { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },

@@ -1,4 +1,5 @@
 import { diffSnapshots, snapshotKey, revisionKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
+import { UpstreamPolicy } from '@idm/domain';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,7 +50,7 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   const logs: any[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
   const redis = createConfigRedis(url, log);
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
+  const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }));
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);
   const sync = new ConfigSync(environment, pollIntervalMs, redis, new SnapshotStore(redis), active, metrics, log);

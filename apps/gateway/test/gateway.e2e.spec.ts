@@ -46,7 +46,7 @@ class GatewayProcess {
 
   constructor(readonly port: number, env: Record<string, string>, nodeFlags: string[] = []) {
     this.child = spawn(process.execPath, [...nodeFlags, MAIN], {
-      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', REDIS_URL, LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', REDIS_URL, LOG_LEVEL: 'info', UPSTREAM_ALLOW: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let pending = '';

@@ -1,5 +1,5 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
-import { generateApiKey } from '@idm/domain';
+import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { hash } from 'argon2';
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -18,6 +18,9 @@ import { UpstreamPools } from '../src/proxy/upstream-pools';
  * server, a real echo upstream, real undici pools; the snapshot is activated directly (the
  * Redis side is covered by config-sync.spec and the end-to-end spec).
  */
+/** The echo upstream listens on loopback, which the upstream policy refuses unless allowed. */
+const LOOPBACK_ALLOWED = new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] });
+
 interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
@@ -125,7 +128,7 @@ describe('proxy request handler', () => {
     };
 
     const metrics = new GatewayMetrics();
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 });
+    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, LOOPBACK_ALLOWED);
     active = new ActiveConfiguration(pools, metrics);
     const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(JSON.parse(String(chunk))), done()) });
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'info' }, sink));

@@ -11,11 +11,31 @@ describe('parseGatewayConfig', () => {
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
       masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
+      upstreamPolicy: {
+        allowInternal: false, allow: [], deny: [],
+        ownEndpoints: [
+          { what: "this Gateway's listener", host: '0.0.0.0', port: 8081 },
+          { what: "the installation's Redis", host: '127.0.0.1', port: 6379 },
+        ],
+      },
       tokenService: {
         cors: { origins: [], methods: ['GET', 'POST', 'OPTIONS'], headers: ['authorization', 'content-type'], credentials: false, maxAgeSeconds: 600 },
         forwardedFor: { header: null, order: 'FIRST' },
       },
     });
+  });
+
+  it('reads the upstream policy; its own listeners and both Redis are always in it', () => {
+    const config = parseGatewayConfig({ UPSTREAM_ALLOW_INTERNAL: 'true', UPSTREAM_ALLOW: '127.0.0.1, localhost', UPSTREAM_DENY: '10.0.0.0/8, manager.internal:8080', RATE_LIMIT_REDIS_URL: 'redis://limits.internal' });
+    expect(config.upstreamPolicy).toEqual({
+      allowInternal: true, allow: ['127.0.0.1', 'localhost'], deny: ['10.0.0.0/8', 'manager.internal:8080'],
+      ownEndpoints: [
+        { what: "this Gateway's listener", host: '0.0.0.0', port: 8081 },
+        { what: "the installation's Redis", host: '127.0.0.1', port: 6379 },
+        { what: 'the rate-limit Redis', host: 'limits.internal', port: 6379 },
+      ],
+    });
+    expect(() => parseGatewayConfig({ UPSTREAM_DENY: 'not a host' })).toThrow(/UPSTREAM_DENY: 'not a host'/);
   });
 
   it('coerces values and treats empty variables as unset', () => {

@@ -1,4 +1,4 @@
-import { cidr, parseMasterKeys } from '@idm/domain';
+import { cidr, endpointOf, parseMasterKeys, upstreamPolicySettings, type OwnEndpoint, type UpstreamPolicySettings } from '@idm/domain';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
@@ -104,6 +104,12 @@ export type GatewayConfig = Readonly<{
   tokenLookupTimeoutMs: number;
   /** CORS and client address rules of the `/credential` token endpoints. */
   tokenService: Readonly<{ cors: TokenCors; forwardedFor: ForwardedFor }>;
+  /**
+   * Which addresses proxies may connect to (UPSTREAM_ALLOW_INTERNAL, UPSTREAM_ALLOW, UPSTREAM_DENY,
+   * the same variables and evaluator as the Manager's). This Gateway's listeners and Redis are
+   * always refused; the Manager's listener and PostgreSQL are named in UPSTREAM_DENY.
+   */
+  upstreamPolicy: UpstreamPolicySettings;
   /** null: no HTTPS listener. `cert`/`key`: the PEM contents, read (and checked as a pair) at boot. */
   tls: Readonly<{ port: number; certFile: string; keyFile: string; cert: Buffer; key: Buffer }> | null;
 }>;
@@ -133,6 +139,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     throw new GatewayConfigError([`IDM_MASTER_KEYS: ${(err as Error).message}`]);
   }
   const tls = parseTls(e);
+  const upstreamPolicy = parseUpstreamPolicy(e, present);
   const tokenService = parseTokenService(e);
   return Object.freeze({
     port: e.GATEWAY_PORT,
@@ -155,8 +162,21 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
     tokenService,
+    upstreamPolicy,
     tls,
   });
+}
+
+function parseUpstreamPolicy(e: z.output<typeof envSchema>, env: NodeJS.ProcessEnv): UpstreamPolicySettings {
+  const own: OwnEndpoint[] = [
+    { what: "this Gateway's listener", host: e.GATEWAY_HOST, port: e.GATEWAY_PORT },
+    ...(e.GATEWAY_TLS_PORT === undefined ? [] : [{ what: "this Gateway's TLS listener", host: e.GATEWAY_HOST, port: e.GATEWAY_TLS_PORT }]),
+    ...endpointOf("the installation's Redis", e.REDIS_URL, 6379),
+    ...endpointOf("the rate-limit Redis", e.RATE_LIMIT_REDIS_URL, 6379),
+  ];
+  const { settings, problems } = upstreamPolicySettings(env, own);
+  if (problems.length) throw new GatewayConfigError(problems);
+  return Object.freeze(settings);
 }
 
 const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean));

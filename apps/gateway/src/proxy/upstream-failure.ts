@@ -2,7 +2,7 @@ import { RequestBodyTooLargeError } from './request-body-limit';
 
 export interface UpstreamFailure {
   status: number;
-  code: 'upstream_unreachable' | 'upstream_timeout' | 'upstream_error' | 'payload_too_large';
+  code: 'upstream_unreachable' | 'upstream_timeout' | 'upstream_error' | 'upstream_forbidden' | 'payload_too_large';
   message: string;
 }
 
@@ -16,6 +16,8 @@ const UNREACHABLE = new Set([
 export function classifyUpstreamFailure(err: unknown): UpstreamFailure {
   if (err instanceof RequestBodyTooLargeError) return { status: 413, code: 'payload_too_large', message: err.message };
   const code = errorCode(err);
+  // The message does not name the address: that is for the operator's log, not the client.
+  if (code === 'IDM_UPSTREAM_FORBIDDEN') return { status: 502, code: 'upstream_forbidden', message: "The upstream is not allowed by the Gateway's upstream policy" };
   if (code && TIMEOUTS.has(code)) return { status: 504, code: 'upstream_timeout', message: 'The upstream did not answer in time' };
   if (code && UNREACHABLE.has(code)) return { status: 502, code: 'upstream_unreachable', message: 'The upstream could not be reached' };
   return { status: 502, code: 'upstream_error', message: 'The upstream request failed' };

@@ -1,21 +1,27 @@
+import type { UpstreamPolicy } from '@idm/domain';
 import { Pool } from 'undici';
 import type { GatewayConfig } from '../config/gateway-config';
+import { guardedConnector } from './upstream-connector';
 
 /**
  * One keep-alive connection pool per upstream origin, shared by every proxy pointing there.
  * Pools are created when a revision is activated, not on the request path, and closed
  * (gracefully: in-flight requests finish) when no proxy of the current revision uses them.
+ * Every connection they open is checked against the upstream policy first (upstream-connector).
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly upstream: GatewayConfig['upstream']) {}
+  constructor(
+    private readonly upstream: GatewayConfig['upstream'],
+    private readonly policy: UpstreamPolicy,
+  ) {}
 
   acquire(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
-        connect: { timeout: this.upstream.connectTimeoutMs },
+        connect: guardedConnector(this.policy, new URL(origin), { timeout: this.upstream.connectTimeoutMs }),
         headersTimeout: this.upstream.headersTimeoutMs,
         bodyTimeout: this.upstream.bodyTimeoutMs,
         keepAliveTimeout: this.upstream.keepAliveTimeoutMs,
