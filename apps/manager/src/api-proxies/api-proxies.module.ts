@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ApiProxiesController } from './api-proxies.controller';
 import { ApiProxiesService } from './api-proxies.service';
+import { UpstreamPolicyCheck } from './upstream-policy.check';
 
-@Module({ controllers: [ApiProxiesController], providers: [ApiProxiesService], exports: [ApiProxiesService] })
+@Module({ controllers: [ApiProxiesController], providers: [ApiProxiesService, UpstreamPolicyCheck], exports: [ApiProxiesService] })
 export class ApiProxiesModule {}

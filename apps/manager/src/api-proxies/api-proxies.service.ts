@@ -8,7 +8,9 @@ import { apiProxies, environments, proxyDeployments } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
+import { claimBasePath } from './base-path-claim';
 import { sealClientSecrets, withoutClientSecrets, withStoredClientSecrets } from './token-service-secret';
+import { UpstreamPolicyCheck } from './upstream-policy.check';
 
 type Row = typeof apiProxies.$inferSelect;
 
@@ -19,6 +21,7 @@ export class ApiProxiesService {
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
+    private readonly upstreams: UpstreamPolicyCheck,
   ) {}
 
   async list(projectId: string): Promise<ApiProxy[]> {
@@ -35,14 +38,16 @@ export class ApiProxiesService {
     return (await withEnvironments(this.database.db, [row]))[0];
   }
 
-  create(projectId: string, input: CreateApiProxy): Promise<ApiProxy> {
+  async create(projectId: string, input: CreateApiProxy): Promise<ApiProxy> {
     const target = { projectId, teamId: input.teamId };
     this.permissions.check('proxy:write', target);
     if (input.environments.length) this.permissions.check('proxy:deploy', target);
     const policies = sealClientSecrets(this.secrets, normalizePolicies(withStoredClientSecrets(input.policies)));
+    await this.upstreams.require(input.upstreamUrl);
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);
       await requireTeamInProject(tx, projectId, input.teamId);
+      await claimBasePath(tx, this.permissions, { projectId, basePath: input.basePath });
       const environmentIds = await resolveEnvironments(tx, input.environments);
       const { environments: _, ...fields } = input;
       const [row] = await tx.insert(apiProxies).values({ ...fields, projectId, policies }).returning();
@@ -52,7 +57,8 @@ export class ApiProxiesService {
     });
   }
 
-  update(projectId: string, id: string, input: UpdateApiProxy): Promise<ApiProxy> {
+  async update(projectId: string, id: string, input: UpdateApiProxy): Promise<ApiProxy> {
+    if (input.upstreamUrl !== undefined) await this.upstreams.require(input.upstreamUrl);
     return this.changes.write(async (tx) => {
       const row = await this.find(tx, projectId, id, true);
       const policies = input.policies && sealClientSecrets(this.secrets, normalizePolicies(withStoredClientSecrets(input.policies, row.policies)));
@@ -61,6 +67,7 @@ export class ApiProxiesService {
         this.permissions.check('proxy:write', { projectId, teamId: input.teamId });
         await requireTeamInProject(tx, projectId, input.teamId);
       }
+      if (input.basePath !== undefined && input.basePath !== row.basePath) await claimBasePath(tx, this.permissions, { projectId, basePath: input.basePath, proxyId: id });
       const [before] = await withEnvironments(tx, [row]);
       const { environments: names, ...fields } = input;
       const [updated] = await tx

@@ -1,4 +1,4 @@
-import { parseMasterKeys } from '@idm/domain';
+import { endpointOf, parseMasterKeys, upstreamPolicySettings, type UpstreamPolicySettings } from '@idm/domain';
 import { z } from 'zod';
 
 /**
@@ -51,7 +51,14 @@ const managerConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type ManagerConfig = z.infer<typeof managerConfigSchema>;
+export type ManagerConfig = z.infer<typeof managerConfigSchema> & {
+  /**
+   * Which upstreams a proxy may be saved with (UPSTREAM_ALLOW_INTERNAL, UPSTREAM_ALLOW,
+   * UPSTREAM_DENY; see @idm/domain UpstreamPolicy). The Manager's listener, Redis and PostgreSQL
+   * are always refused.
+   */
+  upstreamPolicy: UpstreamPolicySettings;
+};
 export const MANAGER_CONFIG = Symbol('MANAGER_CONFIG');
 
 export class ConfigError extends Error {}
@@ -59,7 +66,17 @@ export class ConfigError extends Error {}
 /** Fails with one message naming every bad variable, so a misconfigured boot is fixed in one go. */
 export function parseManagerConfig(env: NodeJS.ProcessEnv): ManagerConfig {
   const result = managerConfigSchema.safeParse(env);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  const upstream = result.success ? upstreamPolicySettings(env, ownEndpoints(result.data)) : upstreamPolicySettings(env, []);
+  if (result.success && !upstream.problems.length) return { ...result.data, upstreamPolicy: upstream.settings };
+  const lines = [...(result.success ? [] : result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)), ...upstream.problems.map((p) => `  ${p}`)];
   throw new ConfigError(`Invalid Manager configuration:\n${lines.join('\n')}`);
+}
+
+/** The installation's endpoints this Manager knows; no proxy may target them, whatever the policy says. */
+function ownEndpoints(config: z.infer<typeof managerConfigSchema>) {
+  return [
+    { what: "the Manager's admin listener", host: config.MANAGER_HOST, port: config.MANAGER_PORT },
+    ...endpointOf("the installation's Redis", config.REDIS_URL, 6379),
+    ...endpointOf("the installation's PostgreSQL", config.DATABASE_URL, 5432),
+  ];
 }

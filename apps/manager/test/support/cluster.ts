@@ -5,6 +5,8 @@ import { AppProcess, freePort, RedisProcess } from './processes';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const CLUSTER_ADMIN_PASSWORD = 'e2e-admin-password';
+/** The echo upstream listens on loopback, which the upstream policy refuses unless allowed. */
+export const UPSTREAM_OPT_IN = { UPSTREAM_ALLOW: '127.0.0.1' };
 
 /** One Manager and N Gateway processes (built dist) on a private redis-server and database. */
 export interface Cluster {
@@ -37,7 +39,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const manager = new AppProcess(
     'manager',
     'apps/manager/dist/main.js',
-    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...options.managerEnv },
+    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
     `http://127.0.0.1:${managerPort}`,
   );
   const cluster: Cluster = {
@@ -68,7 +70,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       new AppProcess(
         `gateway-${String.fromCharCode(97 + i)}`,
         'apps/gateway/dist/main.js',
-        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...extra },
+        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...extra },
         `http://127.0.0.1:${port}`,
       ),
     );

@@ -21,6 +21,8 @@ export async function startInProcessManager(database: TestDatabase, env: Record<
     IDM_ADMIN_PASSWORD: ADMIN.password,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     LOG_LEVEL: 'silent',
+    // Test upstreams listen on loopback, which the upstream policy refuses unless allowed.
+    UPSTREAM_ALLOW: '127.0.0.1',
     ...env,
   });
   const app = await createManagerApp(config, options);
