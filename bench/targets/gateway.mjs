@@ -15,7 +15,8 @@ const API_KEY_HEADER = 'x-api-key';
 function benchSnapshot(environment, upstreamPort, apiKey) {
   const projectId = randomUUID();
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
+    epoch: 'bench',
     environment,
     revision: 1,
     generatedAt: new Date().toISOString(),

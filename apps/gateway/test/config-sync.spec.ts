@@ -1,4 +1,4 @@
-import { diffSnapshots, snapshotKey, revisionKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, newPublicationEpoch, snapshotKey, revisionKey, SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { UpstreamPolicy } from '@idm/domain';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,13 +17,16 @@ import { ConfigSync } from '../src/config-sync/config-sync';
 
 /**
  * The config bus against real Redis: boot load, delta in place, stale and foreign messages,
- * gap -> reload, refused schema versions, the periodic check, and a Redis restart.
+ * gap -> reload, a new publication epoch, refused schema versions, the periodic check, and a
+ * Redis restart.
  */
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function snapshotOf(environment: string, revision: number, basePaths: string[]): ConfigSnapshot {
+const EPOCH = newPublicationEpoch(null, Date.UTC(2026, 0, 1));
+
+function snapshotOf(environment: string, revision: number, basePaths: string[], epoch = EPOCH): ConfigSnapshot {
   return {
-    schemaVersion: 1, environment, revision, generatedAt: new Date().toISOString(),
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch, revision, generatedAt: new Date().toISOString(),
     proxies: basePaths.map((basePath) => ({ id: basePath.slice(1), projectId: 'p', name: basePath.slice(1), basePath, upstreamUrl: 'http://127.0.0.1:9', methods: ['GET'], policies: [] })),
     credentials: [],
     signingKeys: [],
@@ -155,10 +158,10 @@ describe('ConfigSync (real Redis)', () => {
     harnesses.push(h);
     await eventually(() => h.active.revision === 1, 'boot load');
 
-    const future = { ...snapshotOf(env, 2, ['/b']), schemaVersion: 2, somethingNew: true };
+    const future = { ...snapshotOf(env, 2, ['/b']), schemaVersion: SNAPSHOT_SCHEMA_VERSION + 1, somethingNew: true };
     await admin.set(snapshotKey(env), JSON.stringify(future));
     await admin.set(revisionKey(env), '2');
-    await h.sync.onConfigChanged({ environment: env, revision: 2, previousRevision: 7, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
+    await h.sync.onConfigChanged({ environment: env, epoch: EPOCH, revision: 2, previousRevision: 7, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
     await new Promise((r) => setTimeout(r, 300)); // several poll rounds
     await h.sync.settled();
 
@@ -166,7 +169,38 @@ describe('ConfigSync (real Redis)', () => {
     expect(h.active.current!.route('/a')).toBeDefined();
     const refusals = h.logs.filter((l) => /refusing config snapshot/.test(l.msg));
     expect(refusals).toHaveLength(1); // loud once, not on every poll
-    expect(refusals[0]).toMatchObject({ level: 50, schemaVersion: 2, revision: 2, served: 1 });
+    expect(refusals[0]).toMatchObject({ level: 50, schemaVersion: SNAPSHOT_SCHEMA_VERSION + 1, revision: 2, served: 1 });
+  });
+
+  it('moves to a new publication epoch (fresh or restored Manager database) even at a lower or equal revision', async () => {
+    const env = newEnvironment();
+    const old5 = snapshotOf(env, 5, ['/old']);
+    await store.write(old5);
+    const h = await startSync(REDIS_URL, env, 60_000);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 5, 'boot load');
+
+    // The message alone (no poll for a minute) must bring revision 2 of the new epoch in.
+    const fresh = newPublicationEpoch(EPOCH);
+    const new2 = snapshotOf(env, 2, ['/fresh'], fresh);
+    expect(await store.write(new2)).toBe(true);
+    await h.sync.onConfigChanged(diffSnapshots(old5, new2));
+    expect(h.active.current!.snapshot).toMatchObject({ epoch: fresh, revision: 2 });
+    expect(h.active.current!.route('/fresh')?.proxy.id).toBe('fresh');
+    expect(h.active.current!.route('/old')).toBeUndefined();
+    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'new-epoch' }));
+  });
+
+  it('picks up a new epoch at the same revision number through the periodic check', async () => {
+    const env = newEnvironment();
+    await store.write(snapshotOf(env, 3, ['/old']));
+    const h = await startSync(REDIS_URL, env, 100);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 3, 'boot load');
+    const restored = newPublicationEpoch(EPOCH);
+    await store.write(snapshotOf(env, 3, ['/restored'], restored));
+    await eventually(() => h.active.current!.snapshot.epoch === restored, 'the new epoch via poll');
+    expect(h.active.current!.route('/restored')?.proxy.id).toBe('restored');
   });
 
   it('picks up a revision it was never told about through the periodic check', async () => {

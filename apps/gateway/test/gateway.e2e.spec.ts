@@ -1,4 +1,4 @@
-import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -95,7 +95,7 @@ describe('Gateway process (end to end)', () => {
   const others: GatewayProcess[] = [];
 
   const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => ({
-    schemaVersion: 1, environment, revision, generatedAt: new Date().toISOString(),
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch: 'e2e', revision, generatedAt: new Date().toISOString(),
     proxies: basePaths.map((basePath) => ({
       id: `proxy${basePath.replace(/\//g, '-')}`, projectId: 'proj', name: basePath.slice(1), basePath, upstreamUrl: echoUrl, methods: ['GET', 'POST'],
       policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { redisTransportOptions } from '@idm/config-bus';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -36,14 +37,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
     httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });
   // The bus side of the Manager: Gateways ask it for durable token copies (`tokens.lookup`).
-  const redis = new URL(config.REDIS_URL);
-  app.connectMicroservice<MicroserviceOptions>(
-    {
-      transport: Transport.REDIS,
-      options: { host: redis.hostname, port: Number(redis.port || 6379), password: redis.password || undefined, retryAttempts: Number.MAX_SAFE_INTEGER, retryDelay: 500 },
-    },
-    { inheritAppConfig: false },
-  );
+  app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) }, { inheritAppConfig: false });
   app.enableShutdownHooks();
   return app;
 }

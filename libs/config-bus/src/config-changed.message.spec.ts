@@ -1,11 +1,12 @@
 import { applyConfigChange, diffSnapshots } from './config-changed.message';
-import { parseSnapshot, SNAPSHOT_SCHEMA_VERSION, UnsupportedSnapshotVersionError, type ConfigSnapshot } from './snapshot.schema';
+import { configSnapshotSchema, parseSnapshot, SNAPSHOT_SCHEMA_VERSION, UnsupportedSnapshotVersionError, type ConfigSnapshot } from './snapshot.schema';
 
 const proxy = (id: string, upstreamUrl = 'http://u') => ({ id, projectId: 'p', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET'], policies: [] });
 const credential = (id: string, enabled = true) => ({ id, projectId: 'p', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [] });
 const snapshot = (revision: number, proxies = [proxy('a')], credentials = [credential('c1')]): ConfigSnapshot => ({
   schemaVersion: SNAPSHOT_SCHEMA_VERSION,
   environment: 'dev',
+  epoch: 'e1',
   revision,
   generatedAt: new Date().toISOString(),
   proxies,
@@ -40,6 +41,24 @@ describe('config delta', () => {
     expect(diffSnapshots(snapshot(1), snapshot(2))).toBeNull();
   });
 
+  it('compares by value: a snapshot parsed back from Redis equals the one the Manager built (key order differs)', () => {
+    // The Manager's builder writes fields in its own order; the schema returns them in the schema's.
+    const built = { id: 'c1', projectId: 'p', username: 'u', passwordHash: null, enabled: true, expiresAt: null, roles: ['r'], metadata: [], access: { paths: ['/a'], methods: ['GET'] }, tokenSettings: null, digestHa1: null, truststore: [], apiKeys: [{ id: 'k', prefix: 'x', hash: 'h', expiresAt: null }] };
+    const current = snapshot(3, [{ ...proxy('a'), deployedAt: null, policies: [{ type: 'api-key', config: { b: 1, a: 2 } }] }], [built]);
+    const stored = configSnapshotSchema.parse(JSON.parse(JSON.stringify(current)));
+    stored.proxies[0].policies[0].config = { a: 2, b: 1 };
+    expect(JSON.stringify(stored.credentials[0])).not.toBe(JSON.stringify(built)); // what used to count as a change
+    expect(diffSnapshots(stored, { ...current, revision: 4 })).toBeNull();
+    const changed = diffSnapshots(stored, { ...current, credentials: [{ ...built, enabled: false }] })!;
+    expect(changed.credentials.upserted.map((c) => c.id)).toEqual(['c1']);
+    expect(changed.proxies.upserted).toEqual([]);
+  });
+
+  it('is never null across a change of epoch, even with the same content', () => {
+    const message = diffSnapshots(snapshot(5), { ...snapshot(2), epoch: 'e2' })!;
+    expect(message).toMatchObject({ epoch: 'e2', revision: 2, previousRevision: 5 });
+  });
+
   it('treats a missing previous snapshot as everything new from revision 0', () => {
     const message = diffSnapshots(null, snapshot(1))!;
     expect(message.previousRevision).toBe(0);
@@ -49,7 +68,12 @@ describe('config delta', () => {
 
 describe('parseSnapshot', () => {
   it('refuses a schema version it does not know, by name', () => {
-    expect(() => parseSnapshot(JSON.stringify({ ...snapshot(1), schemaVersion: 2 }))).toThrow(UnsupportedSnapshotVersionError);
+    expect(() => parseSnapshot(JSON.stringify({ ...snapshot(1), schemaVersion: SNAPSHOT_SCHEMA_VERSION + 1 }))).toThrow(UnsupportedSnapshotVersionError);
+  });
+
+  it('refuses a version 1 snapshot (no publication epoch)', () => {
+    const { epoch: _, ...withoutEpoch } = snapshot(1);
+    expect(() => parseSnapshot(JSON.stringify({ ...withoutEpoch, schemaVersion: 1 }))).toThrow(UnsupportedSnapshotVersionError);
   });
 
   it('rejects a corrupt snapshot', () => {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy, SnapshotSigningKey } from './snapshot.schema';
 
 /** Event pattern on the @nestjs/microservices Redis transport. */
@@ -15,6 +16,8 @@ export interface EntityChanges<T> {
  */
 export interface ConfigChangedMessage {
   environment: string;
+  /** Publication epoch of `revision`; a Gateway on another epoch reloads the snapshot instead of applying the delta. */
+  epoch: string;
   revision: number;
   previousRevision: number;
   proxies: EntityChanges<SnapshotProxy>;
@@ -23,9 +26,14 @@ export interface ConfigChangedMessage {
   signingKeys?: SnapshotSigningKey[];
 }
 
+/**
+ * Compares entities by value, not by their JSON text: the Manager's builder and the schema that
+ * parsed the stored snapshot put keys in different orders, and text comparison made every
+ * credential look changed on every publication.
+ */
 function diffById<T extends { id: string }>(before: T[], after: T[]): EntityChanges<T> {
-  const old = new Map(before.map((e) => [e.id, JSON.stringify(e)]));
-  const upserted = after.filter((e) => old.get(e.id) !== JSON.stringify(e));
+  const old = new Map(before.map((e) => [e.id, e]));
+  const upserted = after.filter((e) => !isDeepStrictEqual(old.get(e.id), e));
   const kept = new Set(after.map((e) => e.id));
   return { upserted, removed: before.filter((e) => !kept.has(e.id)).map((e) => e.id) };
 }
@@ -35,15 +43,19 @@ function applyById<T extends { id: string }>(items: T[], changes: EntityChanges<
   return [...items.filter((e) => !gone.has(e.id)), ...changes.upserted];
 }
 
-/** The delta that turns `before` into `after`, or null when nothing a Gateway sees changed. */
+/**
+ * The delta that turns `before` into `after`, or null when nothing a Gateway sees changed.
+ * A change of epoch is always a change (Gateways must move to the new line of revisions).
+ */
 export function diffSnapshots(before: ConfigSnapshot | null, after: ConfigSnapshot): ConfigChangedMessage | null {
   const proxies = diffById(before?.proxies ?? [], after.proxies);
   const credentials = diffById(before?.credentials ?? [], after.credentials);
-  const keysChanged = JSON.stringify(before?.signingKeys ?? []) !== JSON.stringify(after.signingKeys);
+  const keysChanged = !isDeepStrictEqual(before?.signingKeys ?? [], after.signingKeys);
   const empty = (c: EntityChanges<unknown>) => c.upserted.length === 0 && c.removed.length === 0;
-  if (before && empty(proxies) && empty(credentials) && !keysChanged) return null;
+  if (before && before.epoch === after.epoch && empty(proxies) && empty(credentials) && !keysChanged) return null;
   return {
     environment: after.environment,
+    epoch: after.epoch,
     revision: after.revision,
     previousRevision: before?.revision ?? 0,
     proxies,

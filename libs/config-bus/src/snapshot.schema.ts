@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The compiled view of one environment that the Manager hands to Gateways. Gateways refuse a
  * snapshot whose schemaVersion they do not know (loudly) rather than guess at its meaning.
  */
-export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const SNAPSHOT_SCHEMA_VERSION = 2;
 
 export const snapshotProxySchema = z.object({
   id: z.string(),
@@ -71,6 +71,8 @@ export const snapshotSigningKeySchema = z.object({
 export const configSnapshotSchema = z.object({
   schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
   environment: z.string(),
+  /** Publication epoch (`publication-epoch.ts`): a different epoch means "reload", never "apply a delta". Added in version 2. */
+  epoch: z.string().min(1),
   revision: z.number().int().nonnegative(),
   generatedAt: z.string(),
   proxies: z.array(snapshotProxySchema),

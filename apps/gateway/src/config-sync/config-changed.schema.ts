@@ -11,6 +11,7 @@ const changes = <T extends z.ZodType>(entity: T) => z.strictObject({ upserted: z
  */
 export const configChangedMessageSchema: z.ZodType<ConfigChangedMessage> = z.strictObject({
   environment: z.string(),
+  epoch: z.string().min(1),
   revision: z.number().int().nonnegative(),
   previousRevision: z.number().int().nonnegative(),
   proxies: changes(snapshotProxySchema),

@@ -1,4 +1,4 @@
-import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage } from '@idm/config-bus';
+import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type PublicationHead } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
@@ -10,7 +10,8 @@ type ApplyMode = 'delta' | 'reload';
 /**
  * Keeps the served configuration in step with the environment's snapshot in Redis:
  * the snapshot at boot, each `config.changed` delta that follows our revision in place, a full
- * reload on any gap, after a Redis reconnect (messages may have been missed) and whenever the
+ * reload on any gap or change of publication epoch (a fresh or restored Manager database starts
+ * a new line of revisions, which may be lower than ours), after a Redis reconnect (messages may have been missed) and whenever the
  * periodic revision check disagrees. While Redis is away the last compiled config keeps serving.
  * All changes run one at a time so a slow reload can never overwrite a newer delta.
  *
@@ -20,8 +21,8 @@ export class ConfigSync {
   private queue: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | undefined;
   private lostRedis = false;
-  /** Revision of a snapshot we refused, so the poll does not retry (and log) it forever. */
-  private refusedRevision: number | null = null;
+  /** Epoch and revision of a snapshot we refused, so the poll does not retry (and log) it forever. */
+  private refused: string | null = null;
   private warnedMissing = false;
 
   constructor(
@@ -77,6 +78,7 @@ export class ConfigSync {
     const message = parsed.data;
     if (message.environment !== this.environment) return;
     const current = this.active.current;
+    if (current && message.epoch !== current.snapshot.epoch) return this.reload('new-epoch', message);
     if (current && message.revision <= current.snapshot.revision) {
       this.log.debug({ environment: this.environment, revision: message.revision, current: current.snapshot.revision }, 'ignoring stale config.changed');
       return;
@@ -102,38 +104,44 @@ export class ConfigSync {
       this.warnedMissing = true;
       return;
     }
-    const current = this.active.revision;
-    if (snapshot.revision === current) return;
-    if (current !== null && snapshot.revision < current) {
-      this.log.warn({ environment: this.environment, revision: snapshot.revision, current }, 'stored snapshot is older than the served config; adopting it as the source of truth');
+    const served = this.active.current?.snapshot;
+    const sameEpoch = served?.epoch === snapshot.epoch;
+    if (sameEpoch && snapshot.revision === served.revision) return;
+    if (served && !sameEpoch) {
+      this.log.info({ environment: this.environment, epoch: snapshot.epoch, revision: snapshot.revision, servedEpoch: served.epoch, servedRevision: served.revision }, 'new publication epoch (fresh or restored Manager database)');
+    } else if (served && snapshot.revision < served.revision) {
+      this.log.warn({ environment: this.environment, revision: snapshot.revision, current: served.revision }, 'stored snapshot is older than the served config; adopting it as the source of truth');
     }
     this.apply(snapshot, 'reload', { reason, awaited: trigger?.revision });
   }
 
   private apply(snapshot: Parameters<ActiveConfiguration['activate']>[0], mode: ApplyMode, extra: Record<string, unknown> = {}): void {
     const served = this.active.activate(snapshot);
-    this.refusedRevision = null;
+    this.refused = null;
     this.metrics.configApplied.labels(mode).inc();
     this.log.info({ environment: this.environment, revision: snapshot.revision, mode, proxies: snapshot.proxies.length, credentials: snapshot.credentials.length, ...extra }, 'config applied');
     for (const problem of served.compiled.problems) this.log.error({ environment: this.environment, revision: snapshot.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
   }
 
   private async refuse(err: UnsupportedSnapshotVersionError): Promise<void> {
-    const revision = await this.store.revision(this.environment).catch(() => null);
-    if (revision !== this.refusedRevision) {
-      this.log.error({ environment: this.environment, schemaVersion: err.version, revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
+    const head = await this.store.head(this.environment).catch(() => null);
+    if (headId(head) !== this.refused) {
+      this.log.error({ environment: this.environment, schemaVersion: err.version, revision: head?.revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
     }
-    this.refusedRevision = revision;
+    this.refused = headId(head);
   }
 
   private async checkRevision(): Promise<void> {
-    let stored: number | null;
+    let stored: PublicationHead | null;
     try {
-      stored = await this.store.revision(this.environment);
+      stored = await this.store.head(this.environment);
     } catch {
       return; // Redis is away; the 'ready' handler resyncs when it returns
     }
-    if (stored === null || stored === this.active.revision || stored === this.refusedRevision) return;
+    const served = this.active.current?.snapshot;
+    if (stored === null || (stored.epoch === served?.epoch && stored.revision === served.revision) || headId(stored) === this.refused) return;
     await this.enqueue(() => this.reload('poll'));
   }
 }
+
+const headId = (head: PublicationHead | null) => (head ? `${head.epoch}/${head.revision}` : null);

@@ -1,3 +1,4 @@
+import { redisConnectionOptions } from '@idm/config-bus';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -17,7 +18,8 @@ export interface FailFastRedisOptions {
  * first error of an outage is logged once, not on every retry.
  */
 export function createFailFastRedis(url: string, log: Logger, options: FailFastRedisOptions): Redis {
-  const redis = new Redis(url, {
+  const redis = new Redis({
+    ...redisConnectionOptions(url),
     enableOfflineQueue: false,
     maxRetriesPerRequest: options.maxRetriesPerRequest,
     ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs }),

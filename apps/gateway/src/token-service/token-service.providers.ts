@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { redisConnectionOptions, redisTransportOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { SecretBox } from '@idm/domain';
 import { PasswordVerificationCache } from '@idm/policies';
 import { OpaqueTokenStore } from '@idm/tokens';
@@ -10,7 +10,6 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
 import { ActiveConfiguration } from '../config-sync/active-configuration';
-import { redisTransportOptions } from '../config-sync/config-redis';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
 import { TokenHttpHandler } from './token-http.handler';
@@ -57,7 +56,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
       provide: TOKEN_PERSIST,
       // BullMQ holds its own connection; failed enqueues are logged by GatewayTokenStore.
       useFactory: () => {
-        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { connection: { url: config.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as never });
+        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { connection: { ...redisConnectionOptions(config.redisUrl), enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
         queue.on('error', () => undefined);
         return queue;
       },

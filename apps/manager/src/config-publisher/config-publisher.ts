@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { CONFIG_CHANGED, diffSnapshots, SnapshotStore } from '@idm/config-bus';
+import { CONFIG_CHANGED, diffSnapshots, newPublicationEpoch, redisConnectionOptions, redisTransportOptions, SnapshotStore, type ConfigSnapshot, type PublicationHead } from '@idm/config-bus';
 import { eq, sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
@@ -31,29 +31,22 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private closing = false;
+  /** Environments published at least once since boot (takeover of another database's epoch happens only before). */
+  private readonly published = new Set<string>();
+  /** Environments another database took over (logged once). */
+  private readonly superseded = new Set<string>();
 
   constructor(
     @Inject(MANAGER_CONFIG) config: ManagerConfig,
     private readonly database: Database,
     private readonly builder: SnapshotBuilder,
   ) {
-    this.redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
+    this.redis = new Redis({ ...redisConnectionOptions(config.REDIS_URL), lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
     this.redis.on('error', () => undefined); // state changes are logged below; ioredis retries by itself
     this.redis.on('ready', () => void this.publish());
     this.store = new SnapshotStore(this.redis);
-    const url = new URL(config.REDIS_URL);
-    this.bus = ClientProxyFactory.create({
-      transport: Transport.REDIS,
-      options: {
-        host: url.hostname,
-        port: Number(url.port || 6379),
-        password: url.password || undefined,
-        tls: url.protocol === 'rediss:' ? {} : undefined,
-        // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
-        retryAttempts: Number.MAX_SAFE_INTEGER,
-        retryDelay: 500,
-      },
-    });
+    // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
+    this.bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -103,11 +96,20 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async publishLocked(environmentId: string, name: string): Promise<void> {
-    const previous = await this.store.read(name).catch(() => {
+    const head = await this.store.head(name); // throws while Redis is away: deferred and retried
+    const previous = await this.store.read(name).catch((): ConfigSnapshot | null => {
       if (this.redis.status !== 'ready') throw new Error('Redis is not connected');
-      return null; // unreadable (e.g. written by a newer Manager): replace it
+      return null; // unreadable (e.g. written by an older or newer Manager): replace it
     });
-    const candidate = await this.builder.build(name, 0);
+    // Read under the publication lock: another Manager sharing the database may have renewed it.
+    const [row] = await this.database.db
+      .select({ revision: environments.revision, epoch: environments.publicationEpoch })
+      .from(environments)
+      .where(eq(environments.id, environmentId));
+    if (!row) return; // deleted meanwhile
+    const epoch = await this.epochFor(environmentId, name, row, head);
+    if (epoch === null) return;
+    const candidate = await this.builder.build(name, epoch, 0);
     if (previous && !diffSnapshots(previous, candidate)) return;
     const [{ revision }] = await this.database.db
       .update(environments)
@@ -115,9 +117,42 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
       .where(eq(environments.id, environmentId))
       .returning({ revision: environments.revision });
     const snapshot = { ...candidate, revision };
+    if (!(await this.store.write(snapshot))) {
+      this.logger.warn(`not publishing ${name} revision ${revision}: Redis already holds a newer publication`);
+      return;
+    }
     const message = diffSnapshots(previous, snapshot)!;
-    await this.store.write(snapshot);
     await firstValueFrom(this.bus.emit(CONFIG_CHANGED, message).pipe(timeout(5000)), { defaultValue: undefined });
     this.logger.log(`published ${name} revision ${revision}`);
+  }
+
+  /**
+   * The epoch to publish under, renewed (and stored) when this database's revisions would not
+   * supersede what Redis holds: a restored backup (same epoch, Redis ahead of the database), or
+   * another database's newer epoch found at this Manager's first publication of the environment
+   * (a fresh `.data` or a switch of database: the Manager that starts takes over). A newer epoch
+   * appearing later means another Manager took over after this one started: it is not fought
+   * over on every change (null: publish nothing).
+   */
+  private async epochFor(environmentId: string, name: string, row: { revision: number; epoch: string | null }, head: PublicationHead | null): Promise<string | null> {
+    const firstSinceBoot = !this.published.has(name);
+    this.published.add(name);
+    let reason: string | null = null;
+    if (row.epoch === null) reason = head ? 'first publication from this database' : null;
+    else if (head?.epoch === row.epoch && head.revision > row.revision) reason = `Redis holds revision ${head.revision} of this database's epoch, the database only ${row.revision} (restored from a backup?)`;
+    else if (head?.epoch && head.epoch > row.epoch) {
+      if (!firstSinceBoot) {
+        if (!this.superseded.has(name)) this.logger.error(`environment ${name} is now published from another database (epoch ${head.epoch}); this Manager's changes stay unpublished until it restarts`);
+        this.superseded.add(name);
+        return null;
+      }
+      reason = `Redis holds a publication of epoch ${head.epoch} from another database`;
+    }
+    if (row.epoch !== null && reason === null) return row.epoch;
+    const epoch = newPublicationEpoch(head?.epoch);
+    await this.database.db.update(environments).set({ publicationEpoch: epoch }).where(eq(environments.id, environmentId));
+    this.superseded.delete(name);
+    if (reason) this.logger.warn(`environment ${name}: new publication epoch ${epoch}; ${reason}`);
+    return epoch;
   }
 }

@@ -11,7 +11,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export class SnapshotBuilder {
   constructor(private readonly database: Database) {}
 
-  async build(environment: string, revision: number): Promise<ConfigSnapshot> {
+  async build(environment: string, epoch: string, revision: number): Promise<ConfigSnapshot> {
     const db = this.database.db;
     const proxyRows = await db
       .select({ proxy: apiProxies, deployedAt: proxyDeployments.deployedAt })
@@ -24,6 +24,7 @@ export class SnapshotBuilder {
     return {
       schemaVersion: SNAPSHOT_SCHEMA_VERSION,
       environment,
+      epoch,
       revision,
       generatedAt: new Date().toISOString(),
       proxies: proxyRows.map(({ proxy: p, deployedAt }) => ({

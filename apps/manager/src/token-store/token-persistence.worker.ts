@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { redisConnectionOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -20,7 +20,7 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
 
   onApplicationBootstrap(): void {
     // BullMQ needs a connection that retries forever rather than failing commands.
-    const connection = new IORedis(this.config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+    const connection = new IORedis({ ...redisConnectionOptions(this.config.REDIS_URL), maxRetriesPerRequest: null, lazyConnect: true });
     connection.on('error', () => undefined);
     this.worker = new Worker<TokenPersistJob>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, concurrency: 8, autorun: true });
     this.worker.on('failed', (job, err) => this.logger.warn(`token job ${job?.id} failed: ${err.message}`));
