@@ -7,7 +7,7 @@ import { redisTransportOptions, restoreFastStringPrototype } from '@idm/config-b
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
 import { missingNodeFlags } from './config/node-flags';
 import { GatewayModule } from './gateway.module';
-import { GatewayHttpServer } from './http/gateway-http-server';
+import { GatewayHttpServer, leaveClientErrorsToServer } from './http/gateway-http-server';
 import { createGatewayLogger } from './logging/gateway-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
 import { requestIdOf } from './logging/request-id';
@@ -31,7 +31,7 @@ async function bootstrap(): Promise<void> {
   if (missing.length > 0) {
     log.warn({ missing }, `started without ${missing.join(' ')}: proxy throughput can drop 10-20 % after the Gateway has been idle. Start it as \`node ${missing.join(' ')} apps/gateway/dist/main.js\` (see apps/gateway/src/config/node-flags.ts)`);
   }
-  const http = new GatewayHttpServer(config.tls);
+  const http = new GatewayHttpServer(config.tls, config.clientTimeouts);
   const adapter = new FastifyAdapter({
     loggerInstance: log,
     genReqId: requestIdOf,
@@ -39,10 +39,12 @@ async function bootstrap(): Promise<void> {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
     serverFactory: http.serverFactory,
+    clientErrorHandler: leaveClientErrorsToServer,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
   app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
-  http.attach(app.get(ProxyRequestHandler).handle, app.get(TokenHttpHandler).handle);
+  const proxy = app.get(ProxyRequestHandler);
+  http.attach(proxy.handle, app.get(TokenHttpHandler).handle, proxy.handleExpectingContinue);
   await app.startAllMicroservices();
   // Everything is loaded now; ioredis left String.prototype slow (see the function).
   restoreFastStringPrototype();

@@ -8,7 +8,8 @@ describe('parseGatewayConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info',
       clientIp: { header: null, position: 'last', trustedProxies: [] },
       rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
-      upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000 },
+      upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
+      clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
       masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
       upstreamPolicy: {
@@ -47,6 +48,15 @@ describe('parseGatewayConfig', () => {
     const config = parseGatewayConfig({ GATEWAY_CLIENT_IP_HEADER: 'X-Forwarded-For', GATEWAY_CLIENT_IP_POSITION: 'first', GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, ::1' });
     expect(config.clientIp).toEqual({ header: 'x-forwarded-for', position: 'first', trustedProxies: ['10.0.0.0/8', '::1'] });
     expect(() => parseGatewayConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/33' })).toThrow(/GATEWAY_TRUSTED_PROXIES/);
+  });
+
+  it('reads the client timeouts and refuses a head timeout longer than the whole request', () => {
+    expect(parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '2000', GATEWAY_REQUEST_TIMEOUT_MS: '5000', UPSTREAM_CONNECTIONS: '8' })).toMatchObject({
+      clientTimeouts: { headersTimeoutMs: 2000, requestTimeoutMs: 5000 },
+      upstream: { connections: 8 },
+    });
+    expect(() => parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '5000', GATEWAY_REQUEST_TIMEOUT_MS: '2000' })).toThrow(/GATEWAY_HEADERS_TIMEOUT_MS/);
+    expect(() => parseGatewayConfig({ UPSTREAM_CONNECTIONS: '0' })).toThrow(/UPSTREAM_CONNECTIONS/);
   });
 
   it('fails naming every bad variable', () => {

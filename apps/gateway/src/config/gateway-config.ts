@@ -53,6 +53,22 @@ const envSchema = z.object({
   UPSTREAM_BODY_TIMEOUT_MS: integer(1, 3_600_000).default(30_000),
   /** Idle keep-alive sockets to an upstream are closed after this (below typical server timeouts of 5 s+). */
   UPSTREAM_KEEP_ALIVE_TIMEOUT_MS: integer(1, 600_000).default(4_000),
+  /**
+   * Most connections this Gateway opens to one upstream origin; requests beyond wait in the pool's
+   * queue. Bounds what one slow upstream (or one flood of stalled uploads) can tie up, here and there.
+   */
+  UPSTREAM_CONNECTIONS: integer(1, 65_535).default(256),
+  /**
+   * Time a client has to send the request head. Short: a healthy client sends it in one packet,
+   * and slow heads (slowloris) are what hold connections open for nothing.
+   */
+  GATEWAY_HEADERS_TIMEOUT_MS: integer(1, 600_000).default(10_000),
+  /**
+   * Time a client has to send the whole request, head and body (proxy and token traffic); then 408.
+   * Node's 5 minutes held a stalled upload and its upstream connection that long. 60 s carries the
+   * 10 MiB body limit at about 1.4 Mbit/s; raise it with the limit or for slower clients.
+   */
+  GATEWAY_REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(60_000),
   /** Safety net behind pub/sub: how often the stored revision is compared with ours. */
   CONFIG_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
   /** Grace period for in-flight requests on SIGTERM before the process exits anyway. */
@@ -96,7 +112,9 @@ export type GatewayConfig = Readonly<{
   clientIp: Readonly<{ header: string | null; position: 'first' | 'last'; trustedProxies: readonly string[] }>;
   rateLimit: Readonly<{ redisUrl: string; timeoutMs: number }>;
   logLevel: string;
-  upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number }>;
+  upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number; connections: number }>;
+  /** How long a client may take to send a request head, and the whole request. */
+  clientTimeouts: Readonly<{ headersTimeoutMs: number; requestTimeoutMs: number }>;
   configPollIntervalMs: number;
   shutdownTimeoutMs: number;
   /** null: IDM_MASTER_KEYS unset (development key). */
@@ -156,7 +174,9 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
       headersTimeoutMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
       bodyTimeoutMs: e.UPSTREAM_BODY_TIMEOUT_MS,
       keepAliveTimeoutMs: e.UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+      connections: e.UPSTREAM_CONNECTIONS,
     }),
+    clientTimeouts: parseClientTimeouts(e),
     configPollIntervalMs: e.CONFIG_POLL_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
@@ -165,6 +185,14 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     upstreamPolicy,
     tls,
   });
+}
+
+function parseClientTimeouts(e: z.output<typeof envSchema>): GatewayConfig['clientTimeouts'] {
+  // node:http refuses a head timeout longer than the whole request's.
+  if (e.GATEWAY_HEADERS_TIMEOUT_MS > e.GATEWAY_REQUEST_TIMEOUT_MS) {
+    throw new GatewayConfigError([`GATEWAY_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_REQUEST_TIMEOUT_MS (${e.GATEWAY_REQUEST_TIMEOUT_MS})`]);
+  }
+  return Object.freeze({ headersTimeoutMs: e.GATEWAY_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.GATEWAY_REQUEST_TIMEOUT_MS });
 }
 
 function parseUpstreamPolicy(e: z.output<typeof envSchema>, env: NodeJS.ProcessEnv): UpstreamPolicySettings {

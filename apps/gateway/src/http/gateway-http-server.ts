@@ -1,18 +1,37 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import type { GatewayConfig } from '../config/gateway-config';
+import { requestIdOf } from '../logging/request-id';
+import { writeProxyError } from '../proxy/proxy-error.reply';
 import { TokenHttpHandler } from '../token-service/token-http.handler';
+import { answerClientError } from './client-error.reply';
 import { isGatewayEndpoint } from './gateway-endpoints';
+import { framingRefusal } from './request-framing';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Longer than the usual 60 s idle timeout of load balancers in front, so they close first. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+/** Refused before the body was read: the connection closes rather than wait for a body that may never come. */
+const CLOSE = { connection: 'close' } as const;
+
 export interface GatewayTlsOptions {
   cert: Buffer;
   key: Buffer;
 }
+
+export type ClientTimeouts = GatewayConfig['clientTimeouts'];
+
+/** The production defaults (gateway-config.ts); in-process tests construct the server without config. */
+const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 };
+
+/**
+ * For Nest's FastifyAdapter (`clientErrorHandler`): the server answers client errors itself
+ * (answerClientError); Fastify's default handler would write a second answer on the same socket.
+ */
+export function leaveClientErrorsToServer(): void {}
 
 /**
  * One listening socket, three request listeners behind it: the proxy handler and the token
@@ -32,22 +51,58 @@ export interface GatewayTlsOptions {
 export class GatewayHttpServer {
   private proxyRouting: RequestListener | undefined;
   private tokenRouting: RequestListener | undefined;
+  private proxyContinueRouting: RequestListener | null = null;
   private tlsServer: HttpsServer | null = null;
 
-  constructor(private readonly tls: GatewayTlsOptions | null = null) {}
+  constructor(
+    private readonly tls: GatewayTlsOptions | null = null,
+    private readonly timeouts: ClientTimeouts = DEFAULT_CLIENT_TIMEOUTS,
+  ) {}
 
   readonly serverFactory = (nestRouting: RequestListener): Server => {
-    const dispatch: RequestListener = (req, res) => {
-      const url = req.url ?? '/';
+    const route = (req: IncomingMessage, res: ServerResponse, url: string): void => {
       if (!isGatewayEndpoint(url)) this.proxyRouting!(req, res);
       else if (TokenHttpHandler.serves(url)) this.tokenRouting!(req, res);
       else nestRouting(req, res);
     };
-    const server = createServer(dispatch);
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    const dispatch: RequestListener = (req, res) => {
+      const refused = framingRefusal(req);
+      if (refused !== null) return writeProxyError(res, requestIdOf(req), refused.status, refused.code, refused.message, CLOSE);
+      route(req, res, req.url ?? '/');
+    };
+    // `Expect: 100-continue`: node would answer 100 before any listener runs, and the client would
+    // upload its whole body to be refused. Proxy traffic runs its routing and policies first (the
+    // proxy handler answers 100 only when it forwards); the Gateway's own endpoints accept it.
+    const dispatchExpectingContinue: RequestListener = (req, res) => {
+      const refused = framingRefusal(req);
+      if (refused !== null) return writeProxyError(res, requestIdOf(req), refused.status, refused.code, refused.message, CLOSE);
+      const url = req.url ?? '/';
+      if (!isGatewayEndpoint(url) && this.proxyContinueRouting !== null) return this.proxyContinueRouting(req, res);
+      res.writeContinue();
+      route(req, res, url);
+    };
+    const options: ServerOptions = {
+      headersTimeout: this.timeouts.headersTimeoutMs,
+      requestTimeout: this.timeouts.requestTimeoutMs,
+      // node checks these timeouts on an interval (30 s by default, which would make a 10 s timeout
+      // fire after up to 40 s); a quarter of the head timeout, at most a second, keeps the 408 prompt.
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(this.timeouts.headersTimeoutMs / 4)),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      // Checked in dispatch instead, to answer with a body (request-framing.ts).
+      requireHostHeader: false,
+    };
+    const serve = (server: Server | HttpsServer) => {
+      server.on('clientError', answerClientError);
+      server.on('checkContinue', dispatchExpectingContinue);
+      // Any other expectation (RFC 9110 §10.1.1: 417), with the Gateway's error body.
+      server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+        writeProxyError(res, requestIdOf(req), 417, 'expectation_failed', 'Only the 100-continue expectation is supported', CLOSE));
+    };
+    const server = createServer(options, dispatch);
+    serve(server);
     if (this.tls !== null) {
-      this.tlsServer = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, requestCert: true, rejectUnauthorized: false }, dispatch);
-      this.tlsServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      this.tlsServer = createHttpsServer({ ...options, cert: this.tls.cert, key: this.tls.key, requestCert: true, rejectUnauthorized: false }, dispatch);
+      serve(this.tlsServer);
       // The certificate a request is judged by must be the one of the handshake: no client-initiated
       // renegotiation to swap it mid-connection.
       this.tlsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
@@ -57,9 +112,15 @@ export class GatewayHttpServer {
     return server;
   };
 
-  attach(proxyRouting: RequestListener, tokenRouting: RequestListener): void {
+  /**
+   * `proxyContinueRouting` takes proxy requests that carry `Expect: 100-continue` and answers 100
+   * itself once it forwards (ProxyRequestHandler.handleExpectingContinue); without it they get
+   * 100 at once.
+   */
+  attach(proxyRouting: RequestListener, tokenRouting: RequestListener, proxyContinueRouting: RequestListener | null = null): void {
     this.proxyRouting = proxyRouting;
     this.tokenRouting = tokenRouting;
+    this.proxyContinueRouting = proxyContinueRouting;
   }
 
   /** Starts the HTTPS listener (after Nest's listen, so both routings are ready); resolves to its port. */

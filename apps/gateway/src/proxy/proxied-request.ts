@@ -6,4 +6,6 @@ export interface ProxiedRequest {
   readonly res: ServerResponse;
   /** The caller's well-formed X-Request-Id or a fresh one; on every log line and error body. */
   readonly id: string;
+  /** `Expect: 100-continue`: the client waits for our 100, sent only once the request is forwarded. */
+  readonly expectsContinue: boolean;
 }

@@ -32,8 +32,16 @@ export class ProxyRequestHandler {
     private readonly clientIp: ClientIpResolver | null = null,
   ) {}
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const request: ProxiedRequest = { req, res, id: requestIdOf(req) };
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: false });
+
+  /**
+   * For requests with `Expect: 100-continue` (the server's 'checkContinue'): route, method, size
+   * and policies are checked before the client is told to send its body, so a refused request
+   * costs it no upload (RFC 9110 §10.1.1).
+   */
+  readonly handleExpectingContinue = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: true });
+
+  private start(request: ProxiedRequest): void {
     try {
       const outcome = this.authorize(request);
       if (outcome instanceof Promise) {
@@ -42,7 +50,7 @@ export class ProxyRequestHandler {
     } catch (err) {
       this.failInternally(request, err);
     }
-  };
+  }
 
   /** Returns a promise only when a policy had to wait (e.g. a cold password verification). */
   private authorize(request: ProxiedRequest): void | Promise<void> {
@@ -86,6 +94,7 @@ export class ProxyRequestHandler {
       trustProxy: this.config.trustProxy,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
+    if (request.expectsContinue) request.res.writeContinue();
     new UpstreamExchange(request, route, this.log, ctx.responseHeaders).send(path, raw.method!, headers, this.bodyOf(raw));
   }
 
@@ -102,7 +111,10 @@ export class ProxyRequestHandler {
 
   private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
     metrics.countResponse(status);
-    writeProxyError(request.res, request.id, status, code, message, headers);
+    // Refused before its 100: the client holds the body back, so the connection cannot carry
+    // another request until it gives up on it; closing is the clean end (RFC 9110 §10.1.1).
+    const closing = request.expectsContinue ? { ...headers, connection: 'close' } : headers;
+    writeProxyError(request.res, request.id, status, code, message, closing);
   }
 
   private failInternally(request: ProxiedRequest, err: unknown): void {

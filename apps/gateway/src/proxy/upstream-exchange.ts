@@ -25,6 +25,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private abort: Abort | null = null;
   private resume: (() => void) | null = null;
   private done = false;
+  /** The upstream's status once its head is relayed; 0 before. */
+  private status = 0;
 
   constructor(
     readonly request: ProxiedRequest,
@@ -52,6 +54,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     metrics.observeUpstream((performance.now() - this.started) / 1000);
     metrics.countResponse(statusCode);
     const { res, id } = this.request;
+    this.status = statusCode;
     res.writeHead(statusCode, downstreamResponseHeaders(rawHeaders, this.policyHeaders, id));
     this.resume = resume;
     return !res.writableNeedDrain;
@@ -78,10 +81,31 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       log.info({ reqId: request.id, proxy: route.proxy.name, reason: errorCode(err) }, 'client closed the request');
       return;
     }
+    if (this.status !== 0) return this.failAfterHead(err);
     const failure = classifyUpstreamFailure(err);
     log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
-    if (!res.headersSent) route.metrics.countResponse(failure.status);
+    route.metrics.countResponse(failure.status);
     writeProxyError(res, request.id, failure.status, failure.code, failure.message);
+  }
+
+  /**
+   * The head is relayed (and counted): too late for a 502. An answer that has no body by
+   * definition is complete with its head, whatever the connection did next: a 204 or 304, or the
+   * answer to HEAD. That includes the 304 with a Content-Length (RFC 9110 §8.6 allows it), which
+   * undici fails with UND_ERR_RES_CONTENT_LENGTH_MISMATCH because no body followed. Any other
+   * answer is cut short: the head goes out and the connection closes without the body's end
+   * (no last chunk, fewer bytes than announced), the only way a client can tell it is truncated.
+   */
+  private failAfterHead(err: Error): void {
+    const { request, route, log } = this;
+    const { res } = request;
+    if (this.status === 204 || this.status === 304 || request.req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, status: this.status, reason: errorCode(err) ?? err.message }, 'upstream response cut short');
+    res.flushHeaders();
+    res.destroy();
   }
 
   private readonly onClientClose = (): void => {

@@ -25,6 +25,8 @@ export class UpstreamPools {
         headersTimeout: this.upstream.headersTimeoutMs,
         bodyTimeout: this.upstream.bodyTimeoutMs,
         keepAliveTimeout: this.upstream.keepAliveTimeoutMs,
+        // Beyond this, requests queue in the pool instead of opening ever more sockets.
+        connections: this.upstream.connections,
       });
       this.pools.set(origin, pool);
     }

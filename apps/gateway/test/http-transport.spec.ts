@@ -1,0 +1,294 @@
+import type { ConfigSnapshot } from '@idm/config-bus';
+import { generateApiKey, UpstreamPolicy } from '@idm/domain';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import pino from 'pino';
+import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { GatewayHttpServer } from '../src/http/gateway-http-server';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics';
+import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
+import { UpstreamPools } from '../src/proxy/upstream-pools';
+
+/**
+ * HTTP/1.1 transport correctness of the Gateway's listener and proxy path, spoken on raw
+ * node:net sockets (a client library would tidy up exactly what is under test): client
+ * timeouts, the per-upstream connection cap, bodiless upstream answers that carry a
+ * Content-Length, failures after the head, transfer codings, malformed requests and
+ * `Expect: 100-continue`. Real handler, real server, real undici pools, real upstreams: a
+ * node:http one and a raw one that answers byte for byte what a test needs.
+ */
+const HEADERS_TIMEOUT_MS = 300;
+const REQUEST_TIMEOUT_MS = 600;
+const CONNECTIONS = 2;
+
+/** A client connection whose every received byte is kept, to assert on the wire format. */
+class RawClient {
+  received = '';
+  readonly closed: Promise<void>;
+  private readonly socket: Socket;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (chunk: string) => (this.received += chunk));
+    this.socket.on('error', () => {});
+    this.closed = new Promise((done) => this.socket.once('close', () => done()));
+  }
+
+  send(bytes: string): this {
+    this.socket.write(bytes, 'latin1');
+    return this;
+  }
+
+  /** Resolves once the received bytes match, or fails after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs = 3_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(this.received)) return;
+        stop();
+        resolve(this.received);
+      };
+      const timer = setTimeout(() => (stop(), reject(new Error(`expected ${pattern} in ${JSON.stringify(this.received)}`))), timeoutMs);
+      const stop = () => (clearTimeout(timer), this.socket.off('data', check));
+      this.socket.on('data', check);
+      check();
+    });
+  }
+
+  /** Everything until the Gateway closes the connection. */
+  async untilClosed(timeoutMs = 3_000): Promise<string> {
+    await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error(`not closed; got ${JSON.stringify(this.received)}`)), timeoutMs).unref())]);
+    return this.received;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Status, lower-cased headers and body of the first response in `wire`. */
+function parseResponse(wire: string): { status: number; headers: Record<string, string>; body: string } {
+  const end = wire.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = wire.slice(0, end).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: wire.slice(end + 4) };
+}
+
+const listen = (server: Server | NetServer) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+const close = (server: Server | NetServer) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+describe('Gateway HTTP transport', () => {
+  const key = generateApiKey();
+  let upstream: Server;
+  /** What the node:http upstream saw, by path. */
+  const seen: { path: string; outcome: 'complete' | 'cut off'; bytes: number }[] = [];
+  let openUpstreamSockets = 0;
+  let mostUpstreamSockets = 0;
+  let raw: NetServer;
+  let gateway: Server;
+  let port: number;
+  let pools: UpstreamPools;
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      req.on('end', () => {
+        seen.push({ path: req.url!, outcome: 'complete', bytes });
+        const text = `received ${bytes}`;
+        const answer = () => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': text.length }).end(text);
+        if (req.url === '/hold') setTimeout(answer, 150);
+        else answer();
+      });
+      req.on('close', () => {
+        if (!req.complete) seen.push({ path: req.url!, outcome: 'cut off', bytes });
+      });
+    });
+    upstream.on('connection', (socket: Socket) => {
+      mostUpstreamSockets = Math.max(mostUpstreamSockets, ++openUpstreamSockets);
+      socket.on('close', () => openUpstreamSockets--);
+    });
+    // Answers per request line, byte for byte (bodiless GETs only).
+    raw = createNetServer((socket) => {
+      let pending = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        pending += chunk;
+        let end: number;
+        while ((end = pending.indexOf('\r\n\r\n')) >= 0) {
+          const path = pending.slice(0, end).split(' ')[1];
+          pending = pending.slice(end + 4);
+          if (path === '/not-modified') socket.write('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 5\r\n\r\n');
+          else if (path === '/no-content') socket.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n');
+          else if (path === '/cut') socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial');
+          else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        }
+      });
+      socket.on('error', () => {});
+    });
+    const upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
+    const rawUrl = `http://127.0.0.1:${await listen(raw)}`;
+
+    const proxy = (id: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => ({
+      id, projectId: 'proj', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET', 'HEAD', 'POST'], policies,
+    });
+    const metrics = new GatewayMetrics();
+    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000, connections: CONNECTIONS },
+      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    const active = new ActiveConfiguration(pools, metrics);
+    active.activate({
+      schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+      proxies: [proxy('open', upstreamUrl, []), proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]), proxy('raw', rawUrl, [])],
+      credentials: [
+        { id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }], roles: [], metadata: [] },
+      ],
+      signingKeys: [],
+    });
+    const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
+    const http = new GatewayHttpServer(null, { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    gateway = http.serverFactory((_req, res) => res.end('nest'));
+    http.attach(handler.handle, (_req, res) => res.end('tokens'), handler.handleExpectingContinue);
+    port = await listen(gateway);
+  });
+
+  afterAll(async () => {
+    gateway.closeAllConnections();
+    await close(gateway);
+    await pools.closeAll();
+    upstream.closeAllConnections();
+    await close(upstream);
+    await close(raw);
+  });
+
+  describe('client timeouts', () => {
+    it('answers 408 with its error body to a body that never completes, and frees the upstream request', async () => {
+      const started = Date.now();
+      const client = new RawClient(port).send('POST /open/stalled HTTP/1.1\r\nHost: gw\r\nX-Request-Id: stalled-1\r\nContent-Length: 100\r\n\r\n0123456789');
+      const wire = await client.untilClosed();
+      const elapsed = Date.now() - started;
+      const res = parseResponse(wire);
+      expect(res.status).toBe(408);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers.connection).toBe('close');
+      expect(JSON.parse(res.body)).toEqual({ code: 'request_timeout', message: expect.any(String), requestId: 'stalled-1' });
+      // The timeout, plus at most one check interval and scheduling slack: not node's 5 minutes.
+      expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+      expect(elapsed).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
+      // The upload had already gone upstream; the upstream request is cancelled with it.
+      for (let i = 0; i < 50 && !seen.some((s) => s.path === '/stalled'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.find((s) => s.path === '/stalled')).toEqual({ path: '/stalled', outcome: 'cut off', bytes: 10 });
+    });
+
+    it('answers 408 to a request head that never completes', async () => {
+      const started = Date.now();
+      const wire = await new RawClient(port).send('GET /open/x HTTP/1.1\r\nHost: gw\r\nX-Slow: ').untilClosed();
+      expect(Date.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
+      const res = parseResponse(wire);
+      expect(res.status).toBe(408);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'request_timeout', requestId: expect.any(String) });
+    });
+  });
+
+  it('opens at most the configured number of connections to one upstream; the rest wait their turn', async () => {
+    mostUpstreamSockets = openUpstreamSockets;
+    const get = () =>
+      new Promise<number>((resolve, reject) =>
+        httpRequest({ host: '127.0.0.1', port, path: '/open/hold', agent: false }, (res) => res.resume().on('end', () => resolve(res.statusCode!))).on('error', reject).end(),
+      );
+    const statuses = await Promise.all(Array.from({ length: 6 }, get));
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(mostUpstreamSockets).toBe(CONNECTIONS);
+  });
+
+  describe('bodiless upstream answers and failures after the head', () => {
+    it.each([
+      ['/raw/not-modified', 304, { etag: '"v1"', 'content-length': '5' }],
+      ['/raw/no-content', 204, { 'content-length': '5' }],
+    ])('forwards %s (status %d with a Content-Length) and keeps the connection usable', async (path, status, headers) => {
+      const client = new RawClient(port).send(`GET ${path} HTTP/1.1\r\nHost: gw\r\n\r\n`);
+      const first = parseResponse(await client.waitFor(/\r\n\r\n/));
+      expect(first.status).toBe(status);
+      expect(first.headers).toMatchObject(headers);
+      expect(first.body).toBe('');
+      client.send('GET /raw/again HTTP/1.1\r\nHost: gw\r\n\r\n');
+      await client.waitFor(/\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+      client.destroy();
+    });
+
+    it('relays the head of an answer cut short and then closes without completing it (no 502 after a 200)', async () => {
+      const wire = await new RawClient(port).send('GET /raw/cut HTTP/1.1\r\nHost: gw\r\n\r\n').untilClosed();
+      const res = parseResponse(wire);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-length']).toBe('100');
+      expect(res.body).toBe('partial');
+      expect(wire).not.toMatch(/upstream_/);
+    });
+  });
+
+  describe('malformed requests', () => {
+    it('answers 501 to a transfer coding other than chunked alone, before anything goes upstream', async () => {
+      const wire = await new RawClient(port)
+        .send('POST /open/coded HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: foo, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+        .untilClosed();
+      const res = parseResponse(wire);
+      expect(res.status).toBe(501);
+      expect(JSON.parse(res.body)).toEqual({ code: 'unsupported_transfer_coding', message: expect.any(String), requestId: expect.any(String) });
+      expect(seen.some((s) => s.path === '/coded')).toBe(false);
+    });
+
+    it('still takes a plain chunked body', async () => {
+      const client = new RawClient(port).send('POST /open/chunked HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+      await client.waitFor(/received 5$/);
+      client.destroy();
+    });
+
+    it.each([
+      ['a header line without a colon', 'GET /open/x HTTP/1.1\r\nHost gw\r\n\r\n'],
+      ['no HTTP at all', 'HELLO THERE\r\n\r\n'],
+      ['chunked after another coding is not final', 'POST /open/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, foo\r\n\r\n'],
+    ])('answers 400 malformed_request with its error body to %s', async (_, bytes) => {
+      const res = parseResponse(await new RawClient(port).send(bytes).untilClosed());
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(res.body)).toEqual({ code: 'malformed_request', message: expect.any(String), requestId: expect.any(String) });
+      expect(res.headers['x-request-id']).toBe(JSON.parse(res.body).requestId);
+    });
+
+    it('answers 400 missing_host with its error body to an HTTP/1.1 request without Host', async () => {
+      const res = parseResponse(await new RawClient(port).send('GET /open/x HTTP/1.1\r\n\r\n').untilClosed());
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toEqual({ code: 'missing_host', message: expect.any(String), requestId: expect.any(String) });
+    });
+  });
+
+  describe('Expect: 100-continue', () => {
+    const head = (headers: string) => `POST /keyed/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nExpect: 100-continue\r\n${headers}\r\n`;
+
+    it('refuses a request its policies reject without a 100 first, and closes', async () => {
+      const wire = await new RawClient(port).send(head('')).untilClosed();
+      expect(wire).toMatch(/^HTTP\/1\.1 401 /);
+      const res = parseResponse(wire);
+      expect(res.headers.connection).toBe('close');
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'missing_credentials' });
+      expect(seen.some((s) => s.path === '/upload')).toBe(false);
+    });
+
+    it('answers 100 once the policies pass, then forwards the body', async () => {
+      const client = new RawClient(port).send(head(`X-Api-Key: ${key.key}\r\n`));
+      await client.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+      client.send('hello');
+      await client.waitFor(/HTTP\/1\.1 200 OK\r\n[^]*received 5$/);
+      client.destroy();
+    });
+
+    it('answers 417 to any other expectation', async () => {
+      const res = parseResponse(await new RawClient(port).send('GET /open/x HTTP/1.1\r\nHost: gw\r\nExpect: something-else\r\n\r\n').untilClosed());
+      expect(res.status).toBe(417);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'expectation_failed' });
+    });
+  });
+});
