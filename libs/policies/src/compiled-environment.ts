@@ -8,6 +8,7 @@ import type { SigningKeyRing } from '@idm/tokens';
 import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
 import { PolicyConfigError } from './policy-config.error';
 import { policyRegistry } from './registry';
+import { normalizeHeaderName } from './reserved-upstream-headers';
 import { validatePolicySpecs } from './validate-policy-specs';
 
 export interface CompiledProxy {
@@ -20,6 +21,11 @@ export interface CompiledProxy {
   /** Path of the upstream URL without a trailing slash ("" for the root). */
   readonly upstreamPath: string;
   readonly policies: readonly Policy[];
+  /**
+   * Names of the upstream headers this proxy's policies may set (claim headers), normalized:
+   * the Gateway drops a client's header of such a name. null when there are none.
+   */
+  readonly upstreamHeaderNames: ReadonlySet<string> | null;
   /**
    * Set when the proxy cannot serve (its chain or upstream did not compile): it fails closed
    * with this rejection instead of forwarding unauthenticated traffic.
@@ -131,10 +137,16 @@ function compileProxy(proxy: SnapshotProxy, deps: PolicyCompileDeps): CompiledPr
     upstreamOrigin: upstream.origin,
     upstreamPath: upstream.path,
     policies: Object.freeze(policies),
+    upstreamHeaderNames: upstreamHeaderNamesOf(policies),
     unavailable,
     checkMethod: (method: string) => (methods.has(method) ? undefined : methodNotAllowed),
     runPolicies: (ctx: RequestContext) => runPolicies(policies, ctx, 0),
   });
+}
+
+function upstreamHeaderNamesOf(policies: readonly Policy[]): ReadonlySet<string> | null {
+  const names = policies.flatMap((p) => p.upstreamHeaderNames ?? []).map(normalizeHeaderName);
+  return names.length === 0 ? null : new Set(names);
 }
 
 function parseUpstream(upstreamUrl: string): { origin: string; path: string } {

@@ -117,6 +117,12 @@ export interface Policy {
    * rate limits) run right after the first of them.
    */
   readonly authenticates?: boolean;
+  /**
+   * Lower-case names of the upstream headers this policy may set beyond the identity headers
+   * (e.g. jwt-auth's claim headers). A client's header of such a name is never forwarded, also
+   * on a request where the policy sets none (a token without that claim).
+   */
+  readonly upstreamHeaderNames?: readonly string[];
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
 }
 

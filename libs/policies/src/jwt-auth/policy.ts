@@ -20,6 +20,7 @@ export class JwtAuthPolicy implements Policy {
   private readonly requirements: BearerRequirements;
   private readonly rejections: BearerRejections;
   private readonly claimHeaders: readonly (readonly [string, string])[];
+  readonly upstreamHeaderNames: readonly string[];
   /** Set when this policy carries a token-service client (`/auth`); its tokens name this proxy in `proxy_id`. */
   private readonly proxyClient: Identity | null;
   private readonly deployedSince: number;
@@ -45,6 +46,7 @@ export class JwtAuthPolicy implements Policy {
     this.requirements = new BearerRequirements(config.required, config.methods);
     this.rejections = bearerRejections(deps.proxy.basePath);
     this.claimHeaders = Object.entries(config.claimHeaders);
+    this.upstreamHeaderNames = Object.values(config.claimHeaders);
     this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
     this.deployedSince = deploymentStartSeconds(deps);
   }

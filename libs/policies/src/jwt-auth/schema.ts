@@ -1,8 +1,14 @@
 import { z } from 'zod';
+import { isReservedForPolicies } from '../reserved-upstream-headers';
 import { tokenServicePolicySchema } from '../token-service-policy/schema';
 
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token');
-const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').transform((h) => h.toLowerCase());
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name')
+  .transform((h) => h.toLowerCase())
+  // Identity, forwarding, hop-by-hop and framing headers are the Gateway's (reserved-upstream-headers.ts).
+  .refine((h) => !isReservedForPolicies(h), 'is a header the Gateway sets or strips itself');
 const METHOD = z.string().regex(/^[A-Za-z]{1,16}$/).transform((m) => m.toUpperCase());
 
 /** What a bearer token must carry to pass; every listed scope and role is required. */
