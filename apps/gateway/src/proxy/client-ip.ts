@@ -1,6 +1,7 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayConfig } from '../config/gateway-config';
+import { TrustedHops } from './trusted-hops';
 
 /**
  * The client address that IP-group and geo rules see. A forwarded-for header is believed only
@@ -10,16 +11,10 @@ import type { GatewayConfig } from '../config/gateway-config';
  * An entry that is not an IP address ends the walk at the last trustworthy address.
  */
 export class ClientIpResolver {
-  private readonly trusted: BlockList;
+  private readonly trusted: TrustedHops;
 
   constructor(private readonly config: GatewayConfig['clientIp']) {
-    this.trusted = new BlockList();
-    for (const entry of config.trustedProxies) {
-      const [address, prefix] = entry.split('/');
-      const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-      if (prefix === undefined) this.trusted.addAddress(address, family);
-      else this.trusted.addSubnet(address, Number(prefix), family);
-    }
+    this.trusted = new TrustedHops(config.trustedProxies);
   }
 
   /** True when a header is configured at all (otherwise the peer address is used as is). */
@@ -46,8 +41,7 @@ export class ClientIpResolver {
   }
 
   private isTrusted(address: string): boolean {
-    const plain = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
-    return this.trusted.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
+    return this.trusted.trusts(address);
   }
 }
 

@@ -11,7 +11,8 @@ import { peerOrForwardedIp, type ClientIpResolver } from './client-ip';
 import type { ProxiedRequest } from './proxied-request';
 import { writeProxyError } from './proxy-error.reply';
 import { limitChunkedBody } from './request-body-limit';
-import { hasDotSegment } from './request-path';
+import { requestTargetRejection } from './request-path';
+import { TrustedHops } from './trusted-hops';
 import { UpstreamExchange } from './upstream-exchange';
 import { upstreamRequestHeaders } from './upstream-headers';
 
@@ -24,13 +25,19 @@ import { upstreamRequestHeaders } from './upstream-headers';
  * Log lines carry the request id as `reqId`, like the Gateway's own (Fastify) endpoints.
  */
 export class ProxyRequestHandler {
+  /** GATEWAY_TRUSTED_PROXIES, whose forwarding headers are extended rather than replaced; null: none. */
+  private readonly trustedHops: TrustedHops | null;
+
   constructor(
     private readonly active: ActiveConfiguration,
     private readonly metrics: GatewayMetrics,
-    private readonly config: Pick<GatewayConfig, 'trustProxy' | 'bodyLimit'>,
+    private readonly config: Pick<GatewayConfig, 'trustProxy' | 'bodyLimit'> & Partial<Pick<GatewayConfig, 'clientIp'>>,
     private readonly log: Logger,
     private readonly clientIp: ClientIpResolver | null = null,
-  ) {}
+  ) {
+    const hops = config.clientIp?.trustedProxies ?? [];
+    this.trustedHops = hops.length === 0 ? null : new TrustedHops(hops);
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: false });
 
@@ -68,7 +75,8 @@ export class ProxyRequestHandler {
     const refused = proxy.unavailable ?? proxy.checkMethod(raw.method!);
     if (refused) return this.reject(request, route, refused);
     const remainder = path.slice(proxy.basePath.length);
-    if (hasDotSegment(remainder)) return this.fail(request, metrics, 400, 'invalid_path', 'The path must not contain dot segments');
+    const badTarget = requestTargetRejection(remainder, q < 0 ? '' : url.slice(q + 1));
+    if (badTarget !== null) return this.fail(request, metrics, 400, badTarget.code, badTarget.message);
     const declaredLength = raw.headers['content-length'];
     if (declaredLength !== undefined && Number(declaredLength) > this.config.bodyLimit) {
       return this.fail(request, metrics, 413, 'payload_too_large', `The request body exceeds ${this.config.bodyLimit} bytes`);
@@ -91,7 +99,9 @@ export class ProxyRequestHandler {
       requestId: request.id,
       peerAddress: peer,
       protocol: (raw.socket as TLSSocket).encrypted ? 'https' : 'http',
-      trustProxy: this.config.trustProxy,
+      localPort: String(raw.socket.localPort),
+      trustedPeer: this.config.trustProxy || (this.trustedHops !== null && this.trustedHops.trusts(peer)),
+      policyHeaderNames: route.proxy.upstreamHeaderNames,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
     if (request.expectsContinue) request.res.writeContinue();

@@ -1,14 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestContext } from '@idm/policies';
+import { HOP_BY_HOP_HEADERS, isGatewayOwnedHeader, normalizeHeaderName, type RequestContext } from '@idm/policies';
+import { upstreamHeaderValue } from './upstream-header-value';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and must not be forwarded;
- * the Proxy-* family carries credentials meant for us, not for the upstream.
+ * the Proxy-* family carries credentials meant for us, not for the upstream. (Request headers
+ * are filtered by the wider rule of `isGatewayOwnedHeader`; this set serves the response.)
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** Headers this Gateway sets itself, so a client can never supply them. */
-const SET_BY_GATEWAY = new Set(['host', 'expect', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
 
 export interface ForwardingFacts {
   requestId: string;
@@ -16,8 +15,15 @@ export interface ForwardingFacts {
   peerAddress: string;
   /** The protocol of the connection the request arrived on. */
   protocol: 'http' | 'https';
-  /** Keep the client's X-Forwarded-Proto/Host (only behind a trusted load balancer). */
-  trustProxy: boolean;
+  /** Port of the listener the request arrived on, as text. */
+  localPort: string;
+  /**
+   * The peer is a proxy we trust (GATEWAY_TRUST_PROXY, or listed in GATEWAY_TRUSTED_PROXIES): its
+   * X-Forwarded-* and Forwarded headers are kept and extended; anyone else's are replaced.
+   */
+  trustedPeer: boolean;
+  /** Headers the proxy's policies may set (claim headers), normalized; null when none. */
+  policyHeaderNames: ReadonlySet<string> | null;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -35,27 +41,73 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()));
 }
 
+/**
+ * The upstream request's headers: the client's, minus every header the Gateway owns in any
+ * spelling (`_` read as `-`: identity, forwarding, hop-by-hop, the proxy's claim headers) and
+ * those a policy consumed; then the Gateway's own. One set lookup per client header.
+ */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: RequestContext, facts: ForwardingFacts): OutgoingHeaders {
   const named = connectionTokens(incoming.connection);
   const stripped = ctx.strippedHeaders;
+  const policyNames = facts.policyHeaderNames;
   const out: OutgoingHeaders = {};
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined || isHopByHop(name, named) || SET_BY_GATEWAY.has(name)) continue;
-    // Identity headers are ours alone: a client must not be able to claim one.
-    if (name.startsWith('x-authenticated-')) continue;
+    if (value === undefined) continue;
+    const key = normalizeHeaderName(name);
+    if (isGatewayOwnedHeader(key) || (policyNames !== null && policyNames.has(key)) || (named !== null && named.has(name))) continue;
     if (stripped.length !== 0 && stripped.includes(name)) continue;
     out[name] = value;
   }
-  const priorFor = incoming['x-forwarded-for'];
-  out['x-forwarded-for'] = priorFor ? `${Array.isArray(priorFor) ? priorFor.join(', ') : priorFor}, ${facts.peerAddress}` : facts.peerAddress;
-  out['x-forwarded-proto'] = (facts.trustProxy && firstOf(incoming['x-forwarded-proto'])) || facts.protocol;
-  const host = (facts.trustProxy && firstOf(incoming['x-forwarded-host'])) || incoming.host;
-  if (host) out['x-forwarded-host'] = host;
+  setForwardingHeaders(out, incoming, ctx.clientIp, facts);
   out['x-request-id'] = facts.requestId;
-  if (ctx.identity !== null) out['x-authenticated-userid'] = ctx.identity.username;
-  for (const name in ctx.upstreamHeaders) out[name] = ctx.upstreamHeaders[name];
+  // Always set or never sent: the client's copies were dropped above, in every spelling.
+  if (ctx.identity !== null) out['x-authenticated-userid'] = upstreamHeaderValue(ctx.identity.username);
+  const added = ctx.upstreamHeaders;
+  for (const name in added) out[name] = upstreamHeaderValue(added[name]);
   return out;
+}
+
+/**
+ * X-Forwarded-For and Forwarded (RFC 7239) get this hop appended, to the trusted peer's chain
+ * or to none; X-Forwarded-Proto/Host/Port/Prefix are the trusted peer's or the Gateway's own
+ * (Prefix only from a trusted peer: the Gateway maps paths and claims no prefix); X-Real-IP
+ * is the client address the Gateway's own rules used.
+ */
+function setForwardingHeaders(out: OutgoingHeaders, incoming: IncomingHttpHeaders, clientIp: string, facts: ForwardingFacts): void {
+  const trusted = facts.trustedPeer;
+  const peer = facts.peerAddress;
+  const priorFor = trusted ? incoming['x-forwarded-for'] : undefined;
+  out['x-forwarded-for'] = priorFor ? `${joined(priorFor)}, ${peer}` : peer;
+  out['x-forwarded-proto'] = (trusted && firstOf(incoming['x-forwarded-proto'])) || facts.protocol;
+  const host = (trusted && firstOf(incoming['x-forwarded-host'])) || incoming.host;
+  if (host) out['x-forwarded-host'] = host;
+  if (!trusted) out['x-forwarded-port'] = facts.localPort;
+  else {
+    // A trusted balancer knows the port the client used; ours would be wrong behind it.
+    const port = incoming['x-forwarded-port'];
+    const prefix = incoming['x-forwarded-prefix'];
+    if (port !== undefined) out['x-forwarded-port'] = port;
+    if (prefix !== undefined) out['x-forwarded-prefix'] = prefix;
+  }
+  const element = forwardedElement(peer, incoming.host, facts.protocol);
+  const priorForwarded = trusted ? incoming.forwarded : undefined;
+  out.forwarded = priorForwarded ? `${joined(priorForwarded)}, ${element}` : element;
+  out['x-real-ip'] = clientIp;
+}
+
+/** This hop's RFC 7239 element: who connected, the Host they asked for, over which protocol. */
+function forwardedElement(peer: string, host: string | undefined, protocol: string): string {
+  const node = peer === '' ? 'unknown' : peer.indexOf(':') === -1 ? peer : `"[${peer}]"`;
+  return host === undefined ? `for=${node};proto=${protocol}` : `for=${node};host=${quoted(host)};proto=${protocol}`;
+}
+
+function quoted(value: string): string {
+  return value.indexOf('"') === -1 && value.indexOf('\\') === -1 ? `"${value}"` : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+function joined(value: string | string[]): string {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /**
