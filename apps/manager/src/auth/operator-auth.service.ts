@@ -66,14 +66,12 @@ export class OperatorAuthService implements OnApplicationBootstrap {
 
   /** `address`: the client's, for LoginThrottle. */
   async login(username: string, password: string, address: string): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string }> {
-    await this.throttle.check(username, address);
-    const [operator] = await this.database.db.select().from(operators).where(eq(operators.username, username));
-    const valid = await this.hasher.verify(operator?.passwordHash ?? this.dummyHash, password);
-    if (!operator || !valid) {
-      await this.throttle.failed(username, address);
-      throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
-    }
-    await this.throttle.succeeded(username, address);
+    const operator = await this.throttle.attempt(username, address, async () => {
+      const [found] = await this.database.db.select().from(operators).where(eq(operators.username, username));
+      const valid = await this.hasher.verify(found?.passwordHash ?? this.dummyHash, password);
+      return valid ? found : undefined;
+    });
+    if (!operator) throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
     const token = `idms_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.config.SESSION_TTL_SECONDS * 1000);
     const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };

@@ -7,24 +7,32 @@ const TOO_MANY = { code: 'too_many_login_attempts', title: 'Too many failed logi
  * Slows password guessing at operator login. Failures are counted per username and client
  * address (10 per 15 minutes), so an attacker cannot lock the real operator out from elsewhere,
  * and per address across usernames (100 a day), so spraying many usernames from one place stops
- * too. Checked before the password is, so a refused guess learns nothing; a success clears its
- * pair's count.
+ * too. Every attempt reserves its count before the password is checked, so a refused guess
+ * learns nothing and concurrent guesses cannot all slip past the limit; a success gives the
+ * address' point back and clears its pair's count.
  */
 @Injectable()
 export class LoginThrottle {
   private readonly perUserAndAddress = new CountedLimit('login-user-address', 10, 15 * 60, TOO_MANY);
   private readonly perAddress = new CountedLimit('login-address', 100, 24 * 3600, TOO_MANY);
 
-  check(username: string, address: string): Promise<void> {
-    return CountedLimit.enforce([this.perUserAndAddress, pairKey(username, address)], [this.perAddress, address]);
-  }
-
-  async failed(username: string, address: string): Promise<void> {
-    await Promise.all([this.perUserAndAddress.count(pairKey(username, address)), this.perAddress.count(address)]);
-  }
-
-  succeeded(username: string, address: string): Promise<void> {
-    return this.perUserAndAddress.clear(pairKey(username, address));
+  /**
+   * Runs `verify` (the password check; its result, undefined when the login failed) unless the
+   * pair or the address must wait (429). What `verify` throws (e.g. 503 while password checks are saturated) is not a failed guess: the
+   * reservation is refunded and the error passes through.
+   */
+  async attempt<T>(username: string, address: string, verify: () => Promise<T | undefined>): Promise<T | undefined> {
+    const pair = pairKey(username, address);
+    const reservation = await CountedLimit.reserve([this.perUserAndAddress, pair], [this.perAddress, address]);
+    let verified: T | undefined;
+    try {
+      verified = await verify();
+    } catch (err) {
+      await reservation.refund();
+      throw err;
+    }
+    if (verified !== undefined) await Promise.all([this.perUserAndAddress.clear(pair), this.perAddress.rewardOne(address)]);
+    return verified;
   }
 }
 

@@ -6,7 +6,8 @@ import { CountedLimit } from './counted-limit';
  * pending request or, on auto-approving proxies, a credential) at most 20 an hour; failed polls
  * and rotations (unknown request or poll secret, invalid API key) at most 20 per 15 minutes.
  * Secrets there are too long to guess; this keeps one address from flooding the tables or
- * probing forever.
+ * probing forever. Attempts reserve their count first (see CountedLimit), so a burst of
+ * concurrent ones cannot pass the limit.
  */
 @Injectable()
 export class SelfServiceThrottle {
@@ -15,19 +16,15 @@ export class SelfServiceThrottle {
 
   /** A credential request from `address`, unless it must wait; every request counts. */
   async request<T>(address: string, work: () => Promise<T>): Promise<T> {
-    await CountedLimit.enforce([this.requests, address]);
-    await this.requests.count(address);
+    await CountedLimit.reserve([this.requests, address]);
     return work();
   }
 
   /** A poll or rotation from `address`, unless it must wait; only failures count. */
   async attempt<T>(address: string, work: () => Promise<T>): Promise<T> {
-    await CountedLimit.enforce([this.failures, address]);
-    try {
-      return await work();
-    } catch (err) {
-      await this.failures.count(address);
-      throw err;
-    }
+    const reservation = await CountedLimit.reserve([this.failures, address]);
+    const result = await work();
+    await reservation.refund();
+    return result;
   }
 }
