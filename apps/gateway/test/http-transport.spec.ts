@@ -1,13 +1,14 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import pino from 'pino';
 import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
+import { parseResponse, RawClient } from './support/raw-client';
 
 /**
  * HTTP/1.1 transport correctness of the Gateway's listener and proxy path, spoken on raw
@@ -20,63 +21,6 @@ import { UpstreamPools } from '../src/proxy/upstream-pools';
 const HEADERS_TIMEOUT_MS = 300;
 const REQUEST_TIMEOUT_MS = 600;
 const CONNECTIONS = 2;
-
-/** A client connection whose every received byte is kept, to assert on the wire format. */
-class RawClient {
-  received = '';
-  readonly closed: Promise<void>;
-  private readonly socket: Socket;
-
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (chunk: string) => (this.received += chunk));
-    this.socket.on('error', () => {});
-    this.closed = new Promise((done) => this.socket.once('close', () => done()));
-  }
-
-  send(bytes: string): this {
-    this.socket.write(bytes, 'latin1');
-    return this;
-  }
-
-  /** Resolves once the received bytes match, or fails after `timeoutMs`. */
-  waitFor(pattern: RegExp, timeoutMs = 3_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!pattern.test(this.received)) return;
-        stop();
-        resolve(this.received);
-      };
-      const timer = setTimeout(() => (stop(), reject(new Error(`expected ${pattern} in ${JSON.stringify(this.received)}`))), timeoutMs);
-      const stop = () => (clearTimeout(timer), this.socket.off('data', check));
-      this.socket.on('data', check);
-      check();
-    });
-  }
-
-  /** Everything until the Gateway closes the connection. */
-  async untilClosed(timeoutMs = 3_000): Promise<string> {
-    await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error(`not closed; got ${JSON.stringify(this.received)}`)), timeoutMs).unref())]);
-    return this.received;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-/** Status, lower-cased headers and body of the first response in `wire`. */
-function parseResponse(wire: string): { status: number; headers: Record<string, string>; body: string } {
-  const end = wire.indexOf('\r\n\r\n');
-  const [statusLine, ...lines] = wire.slice(0, end).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { status: Number(statusLine.split(' ')[1]), headers, body: wire.slice(end + 4) };
-}
 
 const listen = (server: Server | NetServer) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 const close = (server: Server | NetServer) => new Promise<void>((resolve) => server.close(() => resolve()));
@@ -125,6 +69,7 @@ describe('Gateway HTTP transport', () => {
           if (path === '/not-modified') socket.write('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 5\r\n\r\n');
           else if (path === '/no-content') socket.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n');
           else if (path === '/cut') socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial');
+          else if (path === '/head-only') socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n');
           else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
         }
       });
@@ -219,12 +164,15 @@ describe('Gateway HTTP transport', () => {
       client.destroy();
     });
 
-    it('relays the head of an answer cut short and then closes without completing it (no 502 after a 200)', async () => {
-      const wire = await new RawClient(port).send('GET /raw/cut HTTP/1.1\r\nHost: gw\r\n\r\n').untilClosed();
+    it.each([
+      ['/raw/cut', 'partial'],
+      ['/raw/head-only', ''],
+    ])('relays the head of %s, cut short, then closes without completing it (no 502 after a 200)', async (path, body) => {
+      const wire = await new RawClient(port).send(`GET ${path} HTTP/1.1\r\nHost: gw\r\n\r\n`).untilClosed();
       const res = parseResponse(wire);
       expect(res.status).toBe(200);
       expect(res.headers['content-length']).toBe('100');
-      expect(res.body).toBe('partial');
+      expect(res.body).toBe(body);
       expect(wire).not.toMatch(/upstream_/);
     });
   });
