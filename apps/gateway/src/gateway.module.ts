@@ -20,6 +20,7 @@ import { RedisRateLimitStore } from '@idm/policies';
 import { UpstreamPolicy, type SecretBox } from '@idm/domain';
 import { GatewayTokenStore } from './token-service/gateway-token-store';
 import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
+import { createTokenIssuers, JwtRevocations } from './token-service/jwt-revocations';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
@@ -50,7 +51,7 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
         {
           provide: ActiveConfiguration,
-          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore) => {
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore, revocations: JwtRevocations) => {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
@@ -64,10 +65,12 @@ export class GatewayModule implements OnApplicationShutdown {
             }, {
               secrets,
               opaqueTokens: tokens,
+              issuers: createTokenIssuers(config),
+              revokedJwts: revocations.ids,
               onKeyProblems: (problems) => log.error({ problems }, 'signing keys of this revision could not be opened; tokens signed with them are refused'),
             }, createAuthenticationDependencies(config, rateLimitRedis, log));
           },
-          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, GATEWAY_SECRETS, GatewayTokenStore],
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, GATEWAY_SECRETS, GatewayTokenStore, JwtRevocations],
         },
         {
           provide: ConfigSync,

@@ -85,15 +85,16 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
   const discover = (base: string, secret = SECRET) =>
     oidc.discovery(new URL(`${base}/credential`), 'billing-app', secret, undefined, { algorithm: 'oauth2', execute: [oidc.allowInsecureRequests] });
 
-  it('is discovered through RFC 8414 and honours X-Forwarded-Proto/Host', async () => {
+  it('is discovered through RFC 8414 under the fleet\'s public URL, whatever X-Forwarded-Proto/Host a client sends', async () => {
     const config = await discover(gw);
     const meta = config.serverMetadata();
     expect(meta.issuer).toBe(`${gw}/credential`);
     expect(meta.token_endpoint).toBe(`${gw}/credential/token`);
     expect(meta.jwks_uri).toBe(`${gw}/credential/.well-known/jwks.json`);
-    const forwarded = await fetch(`${gw}/credential/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' } }).then((r) => r.json());
-    expect(forwarded.issuer).toBe('https://api.example.com/credential');
-    expect(forwarded.introspection_endpoint).toBe('https://api.example.com/credential/introspect');
+    // Both Gateways name GATEWAY_PUBLIC_URL (the first one's URL here); a forged forwarding header changes nothing.
+    const forwarded = await fetch(`${gateways[1].baseUrl}/credential/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' } }).then((r) => r.json());
+    expect(forwarded.issuer).toBe(`${gw}/credential`);
+    expect(forwarded.introspection_endpoint).toBe(`${gw}/credential/introspect`);
   });
 
   it('issues opaque tokens (client_credentials) that open oauth2-auth on both gateways until revoked', async () => {
@@ -117,7 +118,7 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
   }, 60000);
 
   it('uses the password grant, rotates refresh tokens and revokes the family on reuse', async () => {
-    const config = await discover(gateways[1].baseUrl);
+    const config = await discover(gw);
     const first = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: 'alice-password', scope: 'read write' });
     expect(first.refresh_token).toMatch(/^idm_rt_/);
     const okPost = await fetch(`${gw}/ledger/x`, { method: 'POST', headers: { authorization: `Bearer ${first.access_token}` } });

@@ -1,6 +1,6 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { compileEnvironment, PasswordVerificationCache, type CompileOptions, type CompiledEnvironment, type CompiledProxy, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
-import { SigningKeyRing, type KeyRingProblem, type SecretOpener } from '@idm/tokens';
+import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import type { UpstreamPools } from '../proxy/upstream-pools';
@@ -25,6 +25,10 @@ export interface ServingConfig {
 export interface TokenDependencies {
   secrets: SecretOpener;
   opaqueTokens: OpaqueTokenLookup | null;
+  /** This environment's own token issuers (jwt-auth's default). */
+  issuers?: CompileOptions['issuers'];
+  /** Revoked JWT ids shared by the environment's Gateways: jwt-auth and the token endpoints read them, revocation adds. */
+  revokedJwts?: RevokedJwtIds | null;
   /** Keys that could not be imported (loud log; the revision serves without them). */
   onKeyProblems?: (problems: KeyRingProblem[]) => void;
 }
@@ -52,6 +56,11 @@ export class ActiveConfiguration {
     return this.serving;
   }
 
+  /** Outlives revisions: the environment's revoked JWT ids (null where no token service runs). */
+  get revokedJwts(): RevokedJwtIds | null {
+    return this.tokens?.revokedJwts ?? null;
+  }
+
   get revision(): number | null {
     return this.serving?.snapshot.revision ?? null;
   }
@@ -61,6 +70,8 @@ export class ActiveConfiguration {
     const compiled = compileEnvironment(snapshot, {
       keyRing,
       opaqueTokens: this.tokens?.opaqueTokens ?? null,
+      issuers: this.tokens?.issuers ?? null,
+      revokedJwts: this.tokens?.revokedJwts ?? null,
       passwordCache: this.passwordCache,
       secrets: this.authentication.secrets,
       digest: this.authentication.digest,

@@ -4,7 +4,7 @@ import { TestPki } from '../../../manager/test/support/certificates';
 describe('parseGatewayConfig', () => {
   it('applies the defaults', () => {
     expect(parseGatewayConfig({})).toEqual({
-      port: 8081, host: '0.0.0.0', environment: 'dev', trustProxy: false, bodyLimit: 10485760,
+      port: 8081, host: '0.0.0.0', environment: 'dev', trustProxy: false, publicUrl: null, bodyLimit: 10485760,
       redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info',
       clientIp: { header: null, position: 'last', trustedProxies: [] },
       rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
@@ -57,6 +57,14 @@ describe('parseGatewayConfig', () => {
     });
     expect(() => parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '5000', GATEWAY_REQUEST_TIMEOUT_MS: '2000' })).toThrow(/GATEWAY_HEADERS_TIMEOUT_MS/);
     expect(() => parseGatewayConfig({ UPSTREAM_CONNECTIONS: '0' })).toThrow(/UPSTREAM_CONNECTIONS/);
+  });
+
+  it('reads the public URL (token issuers) as a base URL, and refuses anything else', () => {
+    expect(parseGatewayConfig({ GATEWAY_PUBLIC_URL: 'https://API.example.com/' }).publicUrl).toBe('https://api.example.com');
+    expect(parseGatewayConfig({ GATEWAY_PUBLIC_URL: 'https://example.com:8443/gw/' }).publicUrl).toBe('https://example.com:8443/gw');
+    for (const bad of ['api.example.com', 'ftp://example.com', 'https://u:p@example.com', 'https://example.com/?x=1', 'https://example.com/#f']) {
+      expect(() => parseGatewayConfig({ GATEWAY_PUBLIC_URL: bad })).toThrow(/GATEWAY_PUBLIC_URL/);
+    }
   });
 
   it('fails naming every bad variable', () => {

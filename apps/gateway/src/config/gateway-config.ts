@@ -37,6 +37,18 @@ const envSchema = z.object({
   GATEWAY_CLIENT_IP_POSITION: z.enum(['first', 'last']).default('last'),
   /** Comma-separated addresses/CIDRs of proxies whose client IP header is believed; anyone else's is ignored. */
   GATEWAY_TRUSTED_PROXIES: z.string().default(''),
+  /**
+   * The public base URL clients reach this environment's Gateways at (e.g. https://api.example.com).
+   * Token issuers are `<url>/credential` and `<url>/auth`: in discovery, in minted JWTs, and what
+   * jwt-auth accepts. Unset: each request's own Host (X-Forwarded-Host/Proto only from a trusted
+   * hop), so a fleet behind one name should set it.
+   */
+  GATEWAY_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    // zod runs this check after a failed url() too, hence canParse.
+    .refine((u) => { const url = URL.canParse(u) ? new URL(u) : null; return url === null || (!url.username && !url.password && !url.search && !url.hash); }, 'must be a base URL without credentials, query or fragment')
+    .transform((u) => { const url = new URL(u); return `${url.origin}${url.pathname.replace(/\/+$/, '')}`; })
+    .optional(),
   /** Redis for rate-limit counters (defaults to REDIS_URL). */
   RATE_LIMIT_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   /** A rate-limit check slower than this counts as "Redis unavailable" (the rule's fail open/closed applies). */
@@ -107,6 +119,8 @@ export type GatewayConfig = Readonly<{
   host: string;
   environment: string;
   trustProxy: boolean;
+  /** GATEWAY_PUBLIC_URL without a trailing slash; null: issuers follow each request's host. */
+  publicUrl: string | null;
   bodyLimit: number;
   redisUrl: string;
   clientIp: Readonly<{ header: string | null; position: 'first' | 'last'; trustedProxies: readonly string[] }>;
@@ -164,6 +178,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     host: e.GATEWAY_HOST,
     environment: e.GATEWAY_ENVIRONMENT,
     trustProxy: e.GATEWAY_TRUST_PROXY,
+    publicUrl: e.GATEWAY_PUBLIC_URL ?? null,
     bodyLimit: e.GATEWAY_BODY_LIMIT,
     redisUrl: e.REDIS_URL,
     clientIp: Object.freeze({ header: e.GATEWAY_CLIENT_IP_HEADER ?? null, position: e.GATEWAY_CLIENT_IP_POSITION, trustedProxies: Object.freeze(trustedProxies) }),

@@ -104,7 +104,7 @@ export class TokenEndpoints {
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
     const verified = this.verifierFor(serving.keyRing).verify(bearer);
-    if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
+    if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
     const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
@@ -128,19 +128,24 @@ export class TokenEndpoints {
       };
     }
     const verified = this.verifierFor(serving.keyRing).verify(token);
-    if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) return inactive;
+    if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) return inactive;
     const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !isLive(owner.credential, now)) return inactive;
     const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
     return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
   }
 
-  /** RFC 7009 §2.2: 200 whether the token was known, foreign or already gone. JWTs are stateless and expire on their own. */
+  /**
+   * RFC 7009 §2.2: 200 whether the token was known, foreign or already gone. A JWT of this client
+   * goes on the environment's revocation list until it expires (every Gateway's jwt-auth and
+   * introspection refuse it); if Redis cannot take it, 503 so the client retries.
+   */
   async revoke(call: TokenCall): Promise<void> {
     const { client } = await this.authenticate(call);
     const token = call.params.get('token');
     if (!token) throw new OAuthError('invalid_request', 'token is required');
     if (token.startsWith('idm_at_') || token.startsWith('idm_rt_')) await this.store.revoke(token, client.credential.id);
+    else await this.revokeJwt(token, client);
   }
 
   metadata(issuer: string): Body {
@@ -233,9 +238,23 @@ export class TokenEndpoints {
     return clientIp === undefined ? {} : { clientIp };
   }
 
+  /** Only a token this Gateway's keys signed for this very client; anything else is ignored, as RFC 7009 asks. */
+  private async revokeJwt(token: string, client: AuthenticatedClient): Promise<void> {
+    const serving = this.active.current;
+    const revoked = this.active.revokedJwts;
+    if (!serving || !revoked) return;
+    const verified = this.verifierFor(serving.keyRing).verify(token);
+    if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId) return;
+    const { jti, exp } = verified.claims;
+    if (typeof jti !== 'string' || typeof exp !== 'number') return;
+    // Redis unavailable: TokenStoreUnavailable, answered 503 so the client retries.
+    await revoked.revoke(jti, exp);
+  }
+
+  /** Any issuer URL of ours passes here; introspection and regeneration then want the exact one of this call. */
   private verifierFor(ring: SigningKeyRing): JwtVerifier {
     let verifier = this.verifiers.get(ring);
-    if (!verifier) this.verifiers.set(ring, (verifier = new JwtVerifier(ring, { issuer: (iss) => OWN_ISSUER.test(iss), clock: this.clock })));
+    if (!verifier) this.verifiers.set(ring, (verifier = new JwtVerifier(ring, { issuer: (iss) => OWN_ISSUER.test(iss), revoked: this.active.revokedJwts, clock: this.clock })));
     return verifier;
   }
 }

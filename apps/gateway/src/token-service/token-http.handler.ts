@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { startsWithSegment } from '../http/gateway-endpoints';
 import { requestIdOf } from '../logging/request-id';
 import { writeProxyError } from '../proxy/proxy-error.reply';
-import { issuerUrl } from './issuer-url';
+import { TokenIssuers } from './issuer-url';
 import { replyWith, writeJson, type AnswerHeaders } from './oauth-reply';
 import { applyCors } from './token-cors';
 import type { TokenCall, TokenEndpoints, TokenFormat } from './token-endpoints';
@@ -31,6 +31,8 @@ export class TokenHttpHandler {
     private readonly credential: TokenEndpoints,
     private readonly auth: TokenEndpoints,
     private readonly log: Logger,
+    /** Issuer URLs (configured public URL, or the request's own host). */
+    private readonly issuers: TokenIssuers = new TokenIssuers(null),
   ) {
     const call = (fromUrl: boolean, work: (endpoints: TokenEndpoints, call: TokenCall) => Promise<unknown>): Action =>
       (req, res, endpoints, prefix) => this.answer(req, res, endpoints, prefix, fromUrl, (c) => work(endpoints, c));
@@ -89,7 +91,7 @@ export class TokenHttpHandler {
     applyCors(endpoints.cors(), req.headers.origin, headers, false);
     await replyWith(res, headers, this.log, async () => {
       const params = fromUrl ? queryParameters(req.url ?? '') : await formParameters(req);
-      return work({ issuer: issuerUrl(req, prefix), authorization: req.headers.authorization, params, fromUrl, headers: req.headers, peer: req.socket.remoteAddress });
+      return work({ issuer: this.issuers.issuerOf(req.headers, req.socket, prefix), authorization: req.headers.authorization, params, fromUrl, headers: req.headers, peer: req.socket.remoteAddress });
     });
   }
 
@@ -104,7 +106,7 @@ export class TokenHttpHandler {
   private metadata(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix, cors: boolean): Promise<void> {
     const headers: AnswerHeaders = {};
     if (cors) applyCors(endpoints.cors(), req.headers.origin, headers, false);
-    return replyWith(res, headers, this.log, async () => endpoints.metadata(issuerUrl(req, prefix)));
+    return replyWith(res, headers, this.log, async () => endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix)));
   }
 
   private jwks(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints): void {

@@ -13,6 +13,7 @@ import { ActiveConfiguration } from '../config-sync/active-configuration';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
 import { TokenHttpHandler } from './token-http.handler';
+import { createTokenIssuers, JwtRevocations } from './jwt-revocations';
 import { createTokenRedis } from './token-redis';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
@@ -89,9 +90,10 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     },
     {
       provide: TokenHttpHandler,
-      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints) => new TokenHttpHandler(credential, auth, tokenLog),
+      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints) => new TokenHttpHandler(credential, auth, tokenLog, createTokenIssuers(config)),
       inject: [TokenEndpoints, AUTH_TOKEN_ENDPOINTS],
     },
+    { provide: JwtRevocations, useFactory: (redis: Redis) => new JwtRevocations(config, redis, tokenLog), inject: [TOKEN_REDIS] },
     TokenServiceConnections,
   ];
 }

@@ -23,7 +23,11 @@ export interface Cluster {
 
 export interface ClusterOptions {
   environment: string;
-  /** Extra environment per Gateway; its length is the number of Gateways (default two). */
+  /**
+   * Extra environment per Gateway; its length is the number of Gateways (default two). The
+   * Gateways are one fleet behind the first one's URL (GATEWAY_PUBLIC_URL, the token issuer)
+   * unless a Gateway's extra environment sets its own (empty: the request's Host).
+   */
   gateways?: Record<string, string>[];
   managerEnv?: Record<string, string>;
 }
@@ -64,13 +68,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await cluster.restartManager();
   await cluster.admin.call('POST', '/api/v1/environments', { name: options.environment });
   const perGateway = options.gateways ?? [{}, {}];
+  const ports: number[] = [];
+  for (let i = 0; i < perGateway.length; i++) ports.push(await freePort());
   for (const [i, extra] of perGateway.entries()) {
-    const port = await freePort();
+    const port = ports[i];
     cluster.gateways.push(
       new AppProcess(
         `gateway-${String.fromCharCode(97 + i)}`,
         'apps/gateway/dist/main.js',
-        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...extra },
+        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
         `http://127.0.0.1:${port}`,
       ),
     );
