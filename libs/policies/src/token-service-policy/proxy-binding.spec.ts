@@ -23,7 +23,9 @@ function run(token: string, { service = tokenService as object | null, deployedA
     credentials: [{ id: 'c1', projectId: 'proj-a', username: 'alice', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null }],
     signingKeys: [key],
   } as unknown as ConfigSnapshot;
-  const proxy = compileEnvironment(snapshot, { now: () => NOW, keyRing: ring }).route('/orders')!;
+  // The environment's issuers as a Gateway with GATEWAY_PUBLIC_URL=https://gw.example has them.
+  const issuers = { fixed: ['https://gw.example/credential', 'https://gw.example/auth'], isRequestIssuer: () => false };
+  const proxy = compileEnvironment(snapshot, { now: () => NOW, keyRing: ring, issuers }).route('/orders')!;
   const ctx = createRequestContext({ method: 'GET', path: '/orders', headers: { authorization: `Bearer ${token}` }, query: '', clientIp: '127.0.0.1' });
   return { outcome: proxy.runPolicies(ctx), ctx };
 }
