@@ -80,7 +80,8 @@ async function main() {
     IDM_ADMIN_PASSWORD: adminPassword,
   });
   const { RECOMMENDED_NODE_FLAGS } = createRequire(import.meta.url)(join(root, 'apps/gateway/dist/config/node-flags.js'));
-  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev' }, RECOMMENDED_NODE_FLAGS);
+  // The token issuer is configuration: tokens minted through localhost or 127.0.0.1 are then one issuer's.
+  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev', GATEWAY_PUBLIC_URL: env.GATEWAY_PUBLIC_URL ?? gatewayUrl }, RECOMMENDED_NODE_FLAGS);
 
   const answers = (url) => fetch(url).then((r) => r.ok, () => false);
   await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });
