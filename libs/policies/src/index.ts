@@ -5,7 +5,7 @@ export { PasswordVerificationCache } from './basic-auth/password-verification.ca
 export { PolicyConfigError, type PolicyConfigIssue } from './policy-config.error';
 export { policyRegistry, policyTypes } from './registry';
 export { validatePolicySpecs, type PolicySpecInput } from './validate-policy-specs';
-export { normalizeHeaderName, isGatewayOwnedHeader, isReservedForPolicies, HOP_BY_HOP_HEADERS, IDENTITY_HEADER_PREFIX } from './reserved-upstream-headers';
+export { normalizeHeaderName, isGatewayOwnedHeader, isReservedForPolicies, HOP_BY_HOP_HEADERS, NEVER_FROM_CLIENT, IDENTITY_HEADER_PREFIX, PROXY_CREDENTIALS_PREFIX } from './reserved-upstream-headers';
 export { compileEnvironment, type CompiledEnvironment, type CompiledProxy, type CompileOptions, type CompileProblem } from './compiled-environment';
 export { apiKeyConfigSchema, type ApiKeyConfig } from './api-key/schema';
 export { basicAuthConfigSchema, type BasicAuthConfig } from './basic-auth/schema';

@@ -55,9 +55,10 @@ export const STRIPPED_PROXY_HEADERS: readonly string[] = [
 /** `X-Authenticated-UserId`, `-UserRoles` and any later identity header. */
 export const IDENTITY_HEADER_PREFIX = 'x-authenticated-';
 /** Proxy-Authorization and friends: credentials for a proxy, never for the upstream. */
-const PROXY_CREDENTIALS_PREFIX = 'proxy-';
+export const PROXY_CREDENTIALS_PREFIX = 'proxy-';
 
-const NEVER_FROM_CLIENT: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, ...GATEWAY_SET_HEADERS, ...STRIPPED_PROXY_HEADERS]);
+/** Exact names (normalized) a client's header must not have; see also the two prefixes. */
+export const NEVER_FROM_CLIENT: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, ...GATEWAY_SET_HEADERS, ...STRIPPED_PROXY_HEADERS]);
 
 /** Describe the message body: a policy setting one would corrupt the request. */
 const FRAMING_HEADERS: ReadonlySet<string> = new Set(['content-length', 'content-type', 'content-encoding']);

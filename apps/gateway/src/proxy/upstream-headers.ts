@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HOP_BY_HOP_HEADERS, isGatewayOwnedHeader, normalizeHeaderName, type RequestContext } from '@idm/policies';
+import { HOP_BY_HOP_HEADERS, IDENTITY_HEADER_PREFIX, NEVER_FROM_CLIENT, PROXY_CREDENTIALS_PREFIX, type RequestContext } from '@idm/policies';
 import { upstreamHeaderValue } from './upstream-header-value';
 
 /**
@@ -8,6 +8,12 @@ import { upstreamHeaderValue } from './upstream-header-value';
  * are filtered by the wider rule of `isGatewayOwnedHeader`; this set serves the response.)
  */
 const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
+
+// Read once: a library's exports are getters, too slow to call for every header of every request.
+const OWNED_BY_GATEWAY = NEVER_FROM_CLIENT;
+const IDENTITY_PREFIX = IDENTITY_HEADER_PREFIX;
+const PROXY_PREFIX = PROXY_CREDENTIALS_PREFIX;
+const UNDERSCORES = /_/g;
 
 export interface ForwardingFacts {
   requestId: string;
@@ -54,8 +60,10 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Reque
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;
-    const key = normalizeHeaderName(name);
-    if (isGatewayOwnedHeader(key) || (policyNames !== null && policyNames.has(key)) || (named !== null && named.has(name))) continue;
+    // `normalizeHeaderName` and `isGatewayOwnedHeader` of @idm/policies, inlined.
+    const key = name.indexOf('_') === -1 ? name : name.replace(UNDERSCORES, '-');
+    if (OWNED_BY_GATEWAY.has(key) || key.startsWith(IDENTITY_PREFIX) || key.startsWith(PROXY_PREFIX)) continue;
+    if ((policyNames !== null && policyNames.has(key)) || (named !== null && named.has(name))) continue;
     if (stripped.length !== 0 && stripped.includes(name)) continue;
     out[name] = value;
   }
