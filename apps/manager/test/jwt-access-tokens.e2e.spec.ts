@@ -168,5 +168,20 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
         expect((await post(fleetUrl, '/credential/revoke', { token }, auth)).status).toBe(200);
       }
     });
+
+    // Last: it restarts the cluster's Redis (no persistence, so the shared list starts empty again).
+    it('answers 503 server_error while Redis cannot record a revocation, and records it on the retry', async () => {
+      const [a, b] = gateways.map((g) => g.baseUrl);
+      const token = await mint(a);
+      const auth = { authorization: basic(appId, SECRET) };
+      await cluster.redis.stop();
+      const refused = await post(a, '/credential/revoke', { token }, auth);
+      expect(refused).toMatchObject({ status: 503, body: { error: 'server_error' } });
+      expect(await callProxy(a, token)).toBe(401); // the Gateway asked refuses it at once
+      await cluster.redis.start();
+      const retried = await eventually(() => post(a, '/credential/revoke', { token }, auth), (r) => r.status === 200, { what: 'revocation after Redis is back' });
+      expect(retried.status).toBe(200);
+      await eventually(() => callProxy(b, token), (s) => s === 401, { what: 'gateway b refuses the token revoked on the retry' });
+    }, 60000);
   });
 });

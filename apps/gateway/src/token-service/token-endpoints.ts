@@ -44,6 +44,8 @@ const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
  */
 export class TokenEndpoints {
   private readonly verifiers = new WeakMap<SigningKeyRing, JwtVerifier>();
+  /** Without the revocation list: revoking again must record what an earlier, failed attempt only noted locally. */
+  private readonly revocationVerifiers = new WeakMap<SigningKeyRing, JwtVerifier>();
 
   constructor(
     private readonly active: ActiveConfiguration,
@@ -243,7 +245,9 @@ export class TokenEndpoints {
     const serving = this.active.current;
     const revoked = this.active.revokedJwts;
     if (!serving || !revoked) return;
-    const verified = this.verifierFor(serving.keyRing).verify(token);
+    let verifier = this.revocationVerifiers.get(serving.keyRing);
+    if (!verifier) this.revocationVerifiers.set(serving.keyRing, (verifier = new JwtVerifier(serving.keyRing, { issuer: (iss) => OWN_ISSUER.test(iss), clock: this.clock })));
+    const verified = verifier.verify(token);
     if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId) return;
     const { jti, exp } = verified.claims;
     if (typeof jti !== 'string' || typeof exp !== 'number') return;
