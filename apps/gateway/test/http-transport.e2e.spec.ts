@@ -17,7 +17,8 @@ import { parseResponse, RawClient } from './support/raw-client';
 const MAIN = join(resolve(__dirname, '../../..'), 'apps/gateway/dist/main.js');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HEADERS_TIMEOUT_MS = 300;
-const REQUEST_TIMEOUT_MS = 800;
+const BODY_TIMEOUT_MS = 300;
+const REQUEST_TIMEOUT_MS = 1_200;
 
 describe('Gateway process: HTTP transport', () => {
   const environment = `gw-transport-${randomBytes(5).toString('hex')}`;
@@ -52,6 +53,7 @@ describe('Gateway process: HTTP transport', () => {
       env: {
         ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL, LOG_LEVEL: 'warn',
         UPSTREAM_ALLOW: '127.0.0.1', GATEWAY_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), GATEWAY_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        GATEWAY_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
       },
       stdio: 'ignore',
     });
@@ -76,13 +78,27 @@ describe('Gateway process: HTTP transport', () => {
   it.each([
     ['a proxy', 'POST /open/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\npart'],
     ['the token service', 'POST /credential/token HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type='],
-  ])('answers 408 to a body for %s that never completes, after GATEWAY_REQUEST_TIMEOUT_MS', async (_, bytes) => {
+  ])('answers 408 to a body for %s that stops arriving, after GATEWAY_BODY_TIMEOUT_MS', async (_, bytes) => {
     const started = Date.now();
     const res = parseResponse(await new RawClient(port).send(bytes).untilClosed());
-    expect(Date.now() - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
-    expect(Date.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+    expect(Date.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS);
     expect(res.status).toBe(408);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'request_timeout' });
+  });
+
+  it('answers 408 to a body that keeps moving, after GATEWAY_REQUEST_TIMEOUT_MS', async () => {
+    const started = Date.now();
+    const client = new RawClient(port).send('POST /open/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\n');
+    const trickle = setInterval(() => client.send('x'), BODY_TIMEOUT_MS / 3);
+    try {
+      const res = parseResponse(await client.untilClosed(REQUEST_TIMEOUT_MS + 2_000));
+      expect(res.status).toBe(408);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+      expect(Date.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
+    } finally {
+      clearInterval(trickle);
+    }
   });
 
   it('answers 408 to a head that never completes, after GATEWAY_HEADERS_TIMEOUT_MS', async () => {

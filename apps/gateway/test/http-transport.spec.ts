@@ -19,7 +19,8 @@ import { parseResponse, RawClient } from './support/raw-client';
  * node:http one and a raw one that answers byte for byte what a test needs.
  */
 const HEADERS_TIMEOUT_MS = 300;
-const REQUEST_TIMEOUT_MS = 600;
+const BODY_TIMEOUT_MS = 300;
+const REQUEST_TIMEOUT_MS = 1_500;
 const CONNECTIONS = 2;
 
 const listen = (server: Server | NetServer) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -46,6 +47,7 @@ describe('Gateway HTTP transport', () => {
         const text = `received ${bytes}`;
         const answer = () => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': text.length }).end(text);
         if (req.url === '/hold') setTimeout(answer, 150);
+        else if (req.url === '/slow') setTimeout(answer, 2 * BODY_TIMEOUT_MS);
         else answer();
       });
       req.on('close', () => {
@@ -94,7 +96,7 @@ describe('Gateway HTTP transport', () => {
       signingKeys: [],
     });
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
-    const http = new GatewayHttpServer(null, { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const http = new GatewayHttpServer(null, { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: BODY_TIMEOUT_MS });
     gateway = http.serverFactory((_req, res) => res.end('nest'));
     http.attach(handler.handle, (_req, res) => res.end('tokens'), handler.handleExpectingContinue);
     port = await listen(gateway);
@@ -110,7 +112,7 @@ describe('Gateway HTTP transport', () => {
   });
 
   describe('client timeouts', () => {
-    it('answers 408 with its error body to a body that never completes, and frees the upstream request', async () => {
+    it('answers 408 with its error body to a body that stops arriving, and frees the upstream request', async () => {
       const started = Date.now();
       const client = new RawClient(port).send('POST /open/stalled HTTP/1.1\r\nHost: gw\r\nX-Request-Id: stalled-1\r\nContent-Length: 100\r\n\r\n0123456789');
       const wire = await client.untilClosed();
@@ -120,12 +122,36 @@ describe('Gateway HTTP transport', () => {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.headers.connection).toBe('close');
       expect(JSON.parse(res.body)).toEqual({ code: 'request_timeout', message: expect.any(String), requestId: 'stalled-1' });
-      // The timeout, plus at most one check interval and scheduling slack: not node's 5 minutes.
-      expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
-      expect(elapsed).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
+      // The body timeout, not the whole request's (nor node's 5 minutes).
+      expect(elapsed).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+      expect(elapsed).toBeLessThan(REQUEST_TIMEOUT_MS);
       // The upload had already gone upstream; the upstream request is cancelled with it.
       for (let i = 0; i < 50 && !seen.some((s) => s.path === '/stalled'); i++) await new Promise((r) => setTimeout(r, 20));
       expect(seen.find((s) => s.path === '/stalled')).toEqual({ path: '/stalled', outcome: 'cut off', bytes: 10 });
+    });
+
+    it('holds a body that keeps moving to the whole-request timeout', async () => {
+      const started = Date.now();
+      const client = new RawClient(port).send('POST /open/trickle HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\n');
+      const trickle = setInterval(() => client.send('x'), BODY_TIMEOUT_MS / 3);
+      try {
+        const res = parseResponse(await client.untilClosed(REQUEST_TIMEOUT_MS + 2_000));
+        expect(res.status).toBe(408);
+        // At most one check interval (a quarter of the head timeout) after the request timeout.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+        expect(Date.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+
+    it('lets a slow upstream take longer than the body timeout once the body is in, and keeps the connection', async () => {
+      const client = new RawClient(port).send('POST /open/slow HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello');
+      await client.waitFor(/received 5$/, 5_000);
+      await new Promise((r) => setTimeout(r, 2 * BODY_TIMEOUT_MS));
+      client.send('GET /open/again HTTP/1.1\r\nHost: gw\r\n\r\n');
+      await client.waitFor(/received 5[^]*HTTP\/1\.1 200 OK[^]*received 0$/);
+      client.destroy();
     });
 
     it('answers 408 to a request head that never completes', async () => {

@@ -9,7 +9,7 @@ describe('parseGatewayConfig', () => {
       clientIp: { header: null, position: 'last', trustedProxies: [] },
       rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
-      clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000 },
+      clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
       masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
       upstreamPolicy: {
@@ -51,8 +51,8 @@ describe('parseGatewayConfig', () => {
   });
 
   it('reads the client timeouts and refuses a head timeout longer than the whole request', () => {
-    expect(parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '2000', GATEWAY_REQUEST_TIMEOUT_MS: '5000', UPSTREAM_CONNECTIONS: '8' })).toMatchObject({
-      clientTimeouts: { headersTimeoutMs: 2000, requestTimeoutMs: 5000 },
+    expect(parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '2000', GATEWAY_REQUEST_TIMEOUT_MS: '5000', GATEWAY_BODY_TIMEOUT_MS: '3000', UPSTREAM_CONNECTIONS: '8' })).toMatchObject({
+      clientTimeouts: { headersTimeoutMs: 2000, requestTimeoutMs: 5000, bodyTimeoutMs: 3000 },
       upstream: { connections: 8 },
     });
     expect(() => parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '5000', GATEWAY_REQUEST_TIMEOUT_MS: '2000' })).toThrow(/GATEWAY_HEADERS_TIMEOUT_MS/);

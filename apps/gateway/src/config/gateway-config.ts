@@ -81,6 +81,11 @@ const envSchema = z.object({
    * 10 MiB body limit at about 1.4 Mbit/s; raise it with the limit or for slower clients.
    */
   GATEWAY_REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(60_000),
+  /**
+   * Longest silence within a request body; then 408. A body that stopped arriving is let go in
+   * seconds, one that keeps moving gets the whole GATEWAY_REQUEST_TIMEOUT_MS.
+   */
+  GATEWAY_BODY_TIMEOUT_MS: integer(1, 3_600_000).default(10_000),
   /** Safety net behind pub/sub: how often the stored revision is compared with ours. */
   CONFIG_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
   /** Grace period for in-flight requests on SIGTERM before the process exits anyway. */
@@ -127,8 +132,8 @@ export type GatewayConfig = Readonly<{
   rateLimit: Readonly<{ redisUrl: string; timeoutMs: number }>;
   logLevel: string;
   upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number; connections: number }>;
-  /** How long a client may take to send a request head, and the whole request. */
-  clientTimeouts: Readonly<{ headersTimeoutMs: number; requestTimeoutMs: number }>;
+  /** How long a client may take to send a request head and the whole request, and be silent within its body. */
+  clientTimeouts: Readonly<{ headersTimeoutMs: number; requestTimeoutMs: number; bodyTimeoutMs: number }>;
   configPollIntervalMs: number;
   shutdownTimeoutMs: number;
   /** null: IDM_MASTER_KEYS unset (development key). */
@@ -207,7 +212,7 @@ function parseClientTimeouts(e: z.output<typeof envSchema>): GatewayConfig['clie
   if (e.GATEWAY_HEADERS_TIMEOUT_MS > e.GATEWAY_REQUEST_TIMEOUT_MS) {
     throw new GatewayConfigError([`GATEWAY_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_REQUEST_TIMEOUT_MS (${e.GATEWAY_REQUEST_TIMEOUT_MS})`]);
   }
-  return Object.freeze({ headersTimeoutMs: e.GATEWAY_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.GATEWAY_REQUEST_TIMEOUT_MS });
+  return Object.freeze({ headersTimeoutMs: e.GATEWAY_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.GATEWAY_REQUEST_TIMEOUT_MS, bodyTimeoutMs: e.GATEWAY_BODY_TIMEOUT_MS });
 }
 
 function parseUpstreamPolicy(e: z.output<typeof envSchema>, env: NodeJS.ProcessEnv): UpstreamPolicySettings {

@@ -26,12 +26,21 @@ const MALFORMED: ClientErrorAnswer = { status: 400, code: 'malformed_request', m
  */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   // A reset connection has nobody left to read an answer.
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  if (err.code === 'ECONNRESET') return void socket.destroy();
+  answerOnSocket(socket, (err.code !== undefined && ANSWERS[err.code]) || MALFORMED);
+}
+
+/** A request body that stopped arriving (body-progress.ts): 408, like node's request timeout. */
+export function answerStalledRequest(socket: Duplex): void {
+  answerOnSocket(socket, ANSWERS.ERR_HTTP_REQUEST_TIMEOUT);
+}
+
+function answerOnSocket(socket: Duplex, answer: ClientErrorAnswer): void {
+  if (!socket.writable) return void socket.destroy();
   // A request timeout can strike while the response is already under way (an upstream answering
   // before the upload ends): a status line now would corrupt it, so the connection just closes.
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (inFlight?.headersSent) return void socket.destroy();
-  const answer = (err.code !== undefined && ANSWERS[err.code]) || MALFORMED;
   const requestId = inFlight?.req ? requestIdOf(inFlight.req) : randomUUID();
   const body = JSON.stringify({ code: answer.code, message: answer.message, requestId });
   socket.end(

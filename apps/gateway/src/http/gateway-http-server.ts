@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config/gateway-config';
 import { requestIdOf } from '../logging/request-id';
 import { writeProxyError } from '../proxy/proxy-error.reply';
 import { TokenHttpHandler } from '../token-service/token-http.handler';
+import { watchBodyProgress } from './body-progress';
 import { answerClientError } from './client-error.reply';
 import { isGatewayEndpoint } from './gateway-endpoints';
 import { framingRefusal } from './request-framing';
@@ -25,7 +26,7 @@ export interface GatewayTlsOptions {
 export type ClientTimeouts = GatewayConfig['clientTimeouts'];
 
 /** The production defaults (gateway-config.ts); in-process tests construct the server without config. */
-const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 };
+const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, bodyTimeoutMs: 10_000 };
 
 /**
  * For Nest's FastifyAdapter (`clientErrorHandler`): the server answers client errors itself
@@ -60,7 +61,9 @@ export class GatewayHttpServer {
   ) {}
 
   readonly serverFactory = (nestRouting: RequestListener): Server => {
+    const { bodyTimeoutMs } = this.timeouts;
     const route = (req: IncomingMessage, res: ServerResponse, url: string): void => {
+      watchBodyProgress(req, res, bodyTimeoutMs);
       if (!isGatewayEndpoint(url)) this.proxyRouting!(req, res);
       else if (TokenHttpHandler.serves(url)) this.tokenRouting!(req, res);
       else nestRouting(req, res);
@@ -77,7 +80,10 @@ export class GatewayHttpServer {
       const refused = framingRefusal(req);
       if (refused !== null) return writeProxyError(res, requestIdOf(req), refused.status, refused.code, refused.message, CLOSE);
       const url = req.url ?? '/';
-      if (!isGatewayEndpoint(url) && this.proxyContinueRouting !== null) return this.proxyContinueRouting(req, res);
+      if (!isGatewayEndpoint(url) && this.proxyContinueRouting !== null) {
+        watchBodyProgress(req, res, bodyTimeoutMs);
+        return this.proxyContinueRouting(req, res);
+      }
       res.writeContinue();
       route(req, res, url);
     };
