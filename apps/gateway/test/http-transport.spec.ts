@@ -224,12 +224,19 @@ describe('Gateway HTTP transport', () => {
       ['a header line without a colon', 'GET /open/x HTTP/1.1\r\nHost gw\r\n\r\n'],
       ['no HTTP at all', 'HELLO THERE\r\n\r\n'],
       ['chunked after another coding is not final', 'POST /open/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, foo\r\n\r\n'],
+      ['Transfer-Encoding together with Content-Length', 'POST /open/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
     ])('answers 400 malformed_request with its error body to %s', async (_, bytes) => {
       const res = parseResponse(await new RawClient(port).send(bytes).untilClosed());
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(JSON.parse(res.body)).toEqual({ code: 'malformed_request', message: expect.any(String), requestId: expect.any(String) });
       expect(res.headers['x-request-id']).toBe(JSON.parse(res.body).requestId);
+    });
+
+    it('answers 431 headers_too_large with its error body to a head over the size limit', async () => {
+      const res = parseResponse(await new RawClient(port).send(`GET /open/x HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`).untilClosed());
+      expect(res.status).toBe(431);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'headers_too_large' });
     });
 
     it('answers 400 missing_host with its error body to an HTTP/1.1 request without Host', async () => {
