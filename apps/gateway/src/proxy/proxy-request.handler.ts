@@ -75,7 +75,8 @@ export class ProxyRequestHandler {
     const refused = proxy.unavailable ?? proxy.checkMethod(raw.method!);
     if (refused) return this.reject(request, route, refused);
     const remainder = path.slice(proxy.basePath.length);
-    const badTarget = requestTargetRejection(remainder, q < 0 ? '' : url.slice(q + 1));
+    const query = q < 0 ? '' : url.slice(q + 1);
+    const badTarget = requestTargetRejection(remainder, query);
     if (badTarget !== null) return this.fail(request, metrics, 400, badTarget.code, badTarget.message);
     const declaredLength = raw.headers['content-length'];
     if (declaredLength !== undefined && Number(declaredLength) > this.config.bodyLimit) {
@@ -84,7 +85,7 @@ export class ProxyRequestHandler {
 
     const peer = raw.socket.remoteAddress ?? '';
     const clientIp = this.clientIp === null ? peerOrForwardedIp(peer, raw.headers, this.config.trustProxy) : this.clientIp.resolve(peer, raw.headers);
-    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query: q < 0 ? '' : url.slice(q + 1), clientIp, socket: raw.socket });
+    const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query, clientIp, socket: raw.socket });
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
       return outcome.then((rejection) => (rejection === undefined ? this.forward(request, route, remainder, ctx, peer) : this.reject(request, route, rejection)));
