@@ -14,6 +14,8 @@ export const OAUTH_ERROR_CODES = [
   'server_error',
   'temporarily_unavailable',
   'invalid_token',
+  // RFC 8628 §3.5 (OAuth Extensions Error Registry): too many failures, wait `retryAfterSeconds`.
+  'slow_down',
 ] as const;
 export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
 
@@ -27,6 +29,7 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   server_error: 500,
   temporarily_unavailable: 503,
   invalid_token: 401,
+  slow_down: 429,
 };
 
 export interface OAuthErrorBody {
@@ -39,6 +42,8 @@ export class OAuthError extends Error {
     readonly code: OAuthErrorCode,
     readonly description: string,
     readonly status: number = DEFAULT_STATUS[code],
+    /** Sent as Retry-After (whole seconds) with a 429. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${code}: ${description}`);
     this.name = 'OAuthError';

@@ -64,17 +64,18 @@ write(KEYS[2], { issuedAt = ARGV[3], expiresAt = tostring(now + accessTtl), refr
 write(KEYS[3], { issuedAt = ARGV[3], expiresAt = tostring(now + refreshTtl), refreshCount = counted, used = '0' }, refreshTtl)
 redis.call('SADD', familyKey, KEYS[2], KEYS[3])
 if redis.call('TTL', familyKey) < refreshTtl then redis.call('EXPIRE', familyKey, refreshTtl) end
-return {'rotated', redis.call('HGETALL', KEYS[2])}
+return {'rotated', redis.call('HGETALL', KEYS[2]), r.scope}
 `);
 
 /**
  * KEYS: the token. ARGV: family key prefix, '1' to revoke the whole family, client id ('' = any).
- * Returns 'revoked', 'unknown_token' or 'client_mismatch'.
+ * Returns {'revoked', familyId}, {'unknown_token'} or {'client_mismatch'}: the family id even of
+ * an already used refresh token, so the caller can persist a family revocation.
  */
 export const REVOKE_TOKEN = new RedisScript(`${REVOKE_FAMILY}
 local fields = redis.call('HMGET', KEYS[1], 'familyId', 'clientId')
-if not fields[1] then return 'unknown_token' end
-if ARGV[3] ~= '' and fields[2] ~= ARGV[3] then return 'client_mismatch' end
+if not fields[1] then return {'unknown_token'} end
+if ARGV[3] ~= '' and fields[2] ~= ARGV[3] then return {'client_mismatch'} end
 local familyKey = ARGV[1] .. fields[1]
 if ARGV[2] == '1' then
   revokeFamily(familyKey)
@@ -82,7 +83,22 @@ else
   redis.call('SREM', familyKey, KEYS[1])
 end
 redis.call('DEL', KEYS[1])
-return 'revoked'
+return {'revoked', fields[1]}
+`);
+
+/**
+ * KEYS: the token, its family set. ARGV: ttl (s), then the record's field/value pairs.
+ * Writes a token record back (from the durable copy, after Redis lost it) unless the key exists:
+ * a token Redis still knows, used or not, is never overwritten.
+ */
+export const RESTORE_TOKEN = new RedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ttl = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[2], KEYS[1])
+if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+return 1
 `);
 
 /**

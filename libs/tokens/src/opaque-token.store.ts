@@ -1,6 +1,6 @@
 import { hash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
+import { RESTORE_TOKEN, REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
 import { TokenStoreUnavailable } from './token-store-unavailable';
 
 /**
@@ -75,7 +75,8 @@ export interface RotateRefreshRequest {
 }
 
 export type RefreshRotation =
-  | { outcome: 'rotated'; tokens: IssuedTokens & { refreshToken: string; refreshTokenExpiresAt: number }; record: OpaqueTokenRecord }
+  /** `record` is the new access token's; `grantScope` the scope the new refresh token keeps. */
+  | { outcome: 'rotated'; tokens: IssuedTokens & { refreshToken: string; refreshTokenExpiresAt: number }; record: OpaqueTokenRecord; grantScope: string }
   /** The token had already been used: its whole family is now revoked. */
   | { outcome: 'reuse_detected'; familyId: string }
   | { outcome: 'rejected'; reason: 'unknown_token' | 'client_mismatch' | 'refresh_limit_reached' | 'scope_not_granted' };
@@ -156,10 +157,30 @@ export class OpaqueTokenStore {
    * With `clientId`, a token issued to another client is left untouched.
    */
   async revoke(token: string, clientId?: string): Promise<RevocationResult> {
+    return (await this.revokeInFamily(token, clientId)).result;
+  }
+
+  /** `revoke`, also naming the family of a revoked token (even of an already used refresh token). */
+  async revokeInFamily(token: string, clientId?: string): Promise<{ result: RevocationResult; familyId?: string }> {
     const key = this.keyOf(token);
-    if (!key) return 'unknown_token';
+    if (!key) return { result: 'unknown_token' };
     const whole = kindOf(token) === 'refresh' ? '1' : '0';
-    return (await this.guard(() => REVOKE_TOKEN.run(this.redis, [key], [this.familyKey(''), whole, clientId ?? '']))) as RevocationResult;
+    const [result, familyId] = (await this.guard(() => REVOKE_TOKEN.run(this.redis, [key], [this.familyKey(''), whole, clientId ?? '']))) as [RevocationResult, string?];
+    return familyId === undefined ? { result } : { result, familyId };
+  }
+
+  /**
+   * Writes a token's record back after Redis lost it (the caller got it from the durable copy
+   * and checked it is neither revoked nor used). A token Redis still holds is left as it is;
+   * false then, and for an expired record or a string that cannot be one of our tokens.
+   */
+  async restore(token: string, record: OpaqueTokenRecord): Promise<boolean> {
+    const key = this.keyOf(token);
+    const ttl = record.expiresAt - this.nowSeconds();
+    if (!key || kindOf(token) !== record.kind || ttl <= 0) return false;
+    const fields = { ...grantFields(record), familyId: record.familyId, issuedAt: String(record.issuedAt), expiresAt: String(record.expiresAt), refreshCount: String(record.refreshCount), ...(record.kind === 'refresh' && { used: '0' }) };
+    const args = [ttl, ...Object.entries(fields).flat()];
+    return (await this.guard(() => RESTORE_TOKEN.run(this.redis, [key, this.familyKey(record.familyId)], args))) === 1;
   }
 
   async rotateRefresh(refreshToken: string, request: RotateRefreshRequest): Promise<RefreshRotation> {
@@ -172,7 +193,7 @@ export class OpaqueTokenStore {
     const nextRefreshToken = newToken('refresh');
     const args = [this.familyKey(''), request.clientId, now, request.accessTokenSeconds, request.refreshTokenSeconds, request.maxRefreshCount ?? this.maxRefreshCount, request.scope?.trim() ?? ''];
     const keys = [presentedKey, this.keyOf(accessToken)!, this.keyOf(nextRefreshToken)!];
-    const [outcome, detail] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown];
+    const [outcome, detail, grantScope] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown, string];
     if (outcome === 'reuse_detected') return { outcome, familyId: detail as string };
     if (outcome !== 'rotated') return { outcome: 'rejected', reason: outcome as Extract<RefreshRotation, { outcome: 'rejected' }>['reason'] };
     const record = toRecord('access', pairsToObject(detail as string[]))!;
@@ -183,7 +204,7 @@ export class OpaqueTokenStore {
       refreshTokenExpiresAt: now + request.refreshTokenSeconds,
       familyId: record.familyId,
     };
-    return { outcome: 'rotated', tokens, record };
+    return { outcome: 'rotated', tokens, record, grantScope };
   }
 
   /** Redis key for a token, or null when the string cannot be one of our tokens. */

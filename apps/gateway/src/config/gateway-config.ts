@@ -98,6 +98,14 @@ const envSchema = z.object({
   /** How long a token lookup waits for the Manager's durable copy when Redis has lost a token. */
   TOKEN_LOOKUP_TIMEOUT_MS: integer(1, 60_000).default(1_000),
   /**
+   * Failure limits of the token endpoints, shared by all Gateways through Redis: wrong secrets
+   * per client id (and per resource owner of a client) and per client address within the window;
+   * past a limit, 429 `slow_down` with Retry-After until the window ends.
+   */
+  TOKEN_FAILURES_PER_ACCOUNT: integer(1, 1_000_000).default(20),
+  TOKEN_FAILURES_PER_ADDRESS: integer(1, 1_000_000).default(100),
+  TOKEN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+  /**
    * CORS of the `/credential` token endpoints (the `/auth` ones take theirs from each proxy's
    * policy). Unset origins: no CORS headers, browsers on other origins cannot call them.
    * `*` allows any origin (never together with credentials).
@@ -139,6 +147,7 @@ export type GatewayConfig = Readonly<{
   /** null: IDM_MASTER_KEYS unset (development key). */
   masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
   tokenLookupTimeoutMs: number;
+  tokenFailureLimits: Readonly<{ perAccount: number; perAddress: number; windowSeconds: number }>;
   /** CORS and client address rules of the `/credential` token endpoints. */
   tokenService: Readonly<{ cors: TokenCors; forwardedFor: ForwardedFor }>;
   /**
@@ -201,6 +210,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
+    tokenFailureLimits: Object.freeze({ perAccount: e.TOKEN_FAILURES_PER_ACCOUNT, perAddress: e.TOKEN_FAILURES_PER_ADDRESS, windowSeconds: e.TOKEN_FAILURE_WINDOW_SECONDS }),
     tokenService,
     upstreamPolicy,
     tls,

@@ -11,12 +11,15 @@ import { firstValueFrom, timeout } from 'rxjs';
 /**
  * The Gateway's opaque tokens: live in Redis (`OpaqueTokenStore`, shared by every Gateway of the
  * environment, so a revocation on one is seen by all), with a durable copy queued to the Manager
- * (BullMQ -> PostgreSQL). When Redis no longer knows an access token (restarted without
- * persistence), the Manager is asked over the bus. Until the Manager has written a revocation,
- * a short-lived tombstone in Redis keeps that fallback from resurrecting the revoked token.
+ * (BullMQ -> PostgreSQL). When Redis no longer knows a token (restarted without persistence),
+ * the Manager is asked over the bus: an access token is answered from its copy, a refresh token
+ * is written back to Redis from its copy and then rotated as usual. A revoke always records a
+ * revocation for the Manager, even of a token Redis no longer knows. Until the Manager has
+ * written it, a short-lived tombstone in Redis keeps the fallback from resurrecting the token.
  */
 const TOMBSTONE_SECONDS = 3600;
 const ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
+const REFRESH_TOKEN = /^idm_rt_[A-Za-z0-9_-]{43}$/;
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -49,11 +52,15 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     return this.durableCopy(token);
   }
 
-  async rotateRefresh(refreshToken: string, request: RotateRefreshRequest): Promise<RefreshRotation> {
-    const rotation = await this.store.rotateRefresh(refreshToken, request);
+  /** `notBefore` (epoch seconds): a durable copy issued earlier is not brought back (a proxy client's earlier deployment). */
+  async rotateRefresh(refreshToken: string, request: RotateRefreshRequest, notBefore = 0): Promise<RefreshRotation> {
+    let rotation = await this.store.rotateRefresh(refreshToken, request);
+    if (rotation.outcome === 'rejected' && rotation.reason === 'unknown_token' && (await this.restoreRefresh(refreshToken, request.clientId, notBefore))) {
+      rotation = await this.store.rotateRefresh(refreshToken, request);
+    }
     if (rotation.outcome === 'rotated') {
       await this.persist({ op: 'revoke', tokenHash: tokenHash(refreshToken) });
-      await this.persistIssued(rotation.record, rotation.tokens, rotation.record.refreshCount);
+      await this.persistIssued(rotation.record, rotation.tokens, rotation.record.refreshCount, rotation.grantScope);
     } else if (rotation.outcome === 'reuse_detected') {
       await this.tombstone(`family:${rotation.familyId}`);
       await this.persist({ op: 'revoke-family', familyId: rotation.familyId });
@@ -61,34 +68,60 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     return rotation;
   }
 
-  /** RFC 7009: a refresh token takes its family with it; another client's token is left alone. */
+  /**
+   * RFC 7009: a refresh token takes its family with it; another client's token is left alone.
+   * A token Redis no longer knows is revoked in the durable copy all the same (its family too when
+   * the copy names one); only a copy that shows another client's token is left alone.
+   */
   async revoke(token: string, clientId: string): Promise<void> {
-    const family = token.startsWith('idm_rt_') ? (await this.store.lookup(token))?.familyId : undefined;
-    const result = await this.store.revoke(token, clientId);
-    if (result !== 'revoked') return;
+    const { result, familyId } = await this.store.revokeInFamily(token, clientId);
+    if (result === 'client_mismatch') return;
+    let family = token.startsWith('idm_rt_') ? familyId : undefined;
+    if (result === 'unknown_token') {
+      if (!ACCESS_TOKEN.test(token) && !REFRESH_TOKEN.test(token)) return;
+      const copy = await this.askManager(tokenHash(token));
+      if (copy && (copy.record as { clientId?: unknown }).clientId !== clientId) return;
+      await this.tombstone(tokenHash(token));
+      await this.persist({ op: 'revoke', tokenHash: tokenHash(token) });
+      family = copy?.kind === 'refresh' && copy.familyId ? copy.familyId : undefined;
+      if (!family) return;
+    }
     await this.tombstone(family ? `family:${family}` : tokenHash(token));
     await this.persist(family ? { op: 'revoke-family', familyId: family } : { op: 'revoke', tokenHash: tokenHash(token) });
   }
 
-  private async durableCopy(token: string): Promise<OpaqueTokenRecord | null> {
-    if (!this.bus) return null;
+  private async durableCopy(token: string, kind: 'access' | 'refresh' = 'access'): Promise<OpaqueTokenRecord | null> {
     const hash = tokenHash(token);
-    let reply: TokenLookupReply;
+    const reply = await this.askManager(hash);
+    if (!reply || reply.kind !== kind) return null;
+    const record = reply.record as unknown as OpaqueTokenRecord;
+    if (record.expiresAt <= Math.floor(Date.now() / 1000)) return null;
+    const [revoked, familyRevoked] = await Promise.all([this.isTombstoned(hash), reply.familyId ? this.isTombstoned(`family:${reply.familyId}`) : false]);
+    return revoked || familyRevoked ? null : { ...record, kind };
+  }
+
+  /** Writes a refresh token Redis lost back from its live durable copy; true when it is in Redis again. */
+  private async restoreRefresh(token: string, clientId: string, notBefore: number): Promise<boolean> {
+    if (!REFRESH_TOKEN.test(token)) return false;
+    const record = await this.durableCopy(token, 'refresh');
+    if (!record || record.clientId !== clientId || record.environment !== this.environment || record.issuedAt < notBefore) return false;
+    return this.store.restore(token, record);
+  }
+
+  /** The Manager's live copy of a token; null when it has none (or it is revoked or expired) or cannot answer. */
+  private async askManager(hash: string): Promise<TokenLookupReply> {
+    if (!this.bus) return null;
     try {
-      reply = await firstValueFrom(this.bus.send<TokenLookupReply>(TOKEN_LOOKUP, { tokenHash: hash, environment: this.environment }).pipe(timeout(this.lookupTimeoutMs)));
+      return await firstValueFrom(this.bus.send<TokenLookupReply>(TOKEN_LOOKUP, { tokenHash: hash, environment: this.environment }).pipe(timeout(this.lookupTimeoutMs)));
     } catch (err) {
       // The Manager is away: the token is unknown here, which is "invalid", not an outage of the store.
       this.log.warn({ err: { message: (err as Error)?.message } }, 'durable token lookup failed');
       return null;
     }
-    if (!reply || reply.kind !== 'access') return null;
-    const record = reply.record as unknown as OpaqueTokenRecord;
-    if (record.expiresAt <= Math.floor(Date.now() / 1000)) return null;
-    const [revoked, familyRevoked] = await Promise.all([this.isTombstoned(hash), reply.familyId ? this.isTombstoned(`family:${reply.familyId}`) : false]);
-    return revoked || familyRevoked ? null : { ...record, kind: 'access' };
   }
 
-  private async persistIssued(grant: OpaqueTokenGrant, issued: IssuedTokens, refreshCount: number): Promise<void> {
+  /** `grantScope`: the refresh token's scope when it differs from the (narrowed) access token's. */
+  private async persistIssued(grant: OpaqueTokenGrant, issued: IssuedTokens, refreshCount: number, grantScope = grant.scope): Promise<void> {
     const now = Math.floor(Date.now() / 1000);
     const base = { ...grantOf(grant), familyId: issued.familyId, issuedAt: now, refreshCount };
     await this.persist({
@@ -98,7 +131,7 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     if (issued.refreshToken) {
       await this.persist({
         op: 'issue', tokenHash: tokenHash(issued.refreshToken), kind: 'refresh', environment: grant.environment, familyId: issued.familyId,
-        record: { ...base, kind: 'refresh', expiresAt: issued.refreshTokenExpiresAt }, expiresAt: issued.refreshTokenExpiresAt! * 1000,
+        record: { ...base, scope: grantScope, kind: 'refresh', expiresAt: issued.refreshTokenExpiresAt }, expiresAt: issued.refreshTokenExpiresAt! * 1000,
       });
     }
   }

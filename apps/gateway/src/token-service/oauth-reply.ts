@@ -22,6 +22,7 @@ export async function replyWith(res: ServerResponse, headers: AnswerHeaders, log
     error = asOAuthError(err, log);
   }
   if (error.code === 'invalid_client') headers['www-authenticate'] = 'Basic realm="token", charset="UTF-8"';
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   writeJson(res, error.status, headers, error.toJSON());
 }
 

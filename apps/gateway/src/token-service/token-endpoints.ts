@@ -5,6 +5,7 @@ import { presentedClient } from './client-authentication';
 import { ProxyTokenClients } from './proxy-token-clients';
 import { tokenClientIp } from './token-client-ip';
 import { compileCors, type TokenCorsPolicy } from './token-cors';
+import type { FailureSubject, TokenFailureLimits } from './token-failure-limits';
 import type { GatewayTokenStore } from './gateway-token-store';
 import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
@@ -28,6 +29,8 @@ export interface TokenServiceOptions {
   /** `/credential`: from the environment (`/auth` takes each proxy client's own). */
   forwardedFor?: ForwardedFor;
   cors?: TokenCors;
+  /** Failure limits on client secrets and resource-owner passwords, and how the caller's address is read for them. */
+  failures?: { limits: TokenFailureLimits; addressOf: (peer: string, headers: Record<string, string | string[] | undefined>) => string };
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
@@ -71,10 +74,14 @@ export class TokenEndpoints {
   }
 
   async token(call: TokenCall, format: TokenFormat): Promise<Body> {
-    const { serving, clients, client, now } = await this.authenticate(call);
+    const { serving, clients, client, now, failureSubject } = await this.authenticate(call);
     const grantType = call.params.get('grant_type');
     if (grantType === 'refresh_token') return this.refresh(call, format, serving, clients, client, now);
-    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now);
+    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now).catch(async (err: unknown) => {
+      // Only the password grant checks a secret here: its invalid_grant is a wrong owner password.
+      if (failureSubject && grantType === 'password' && err instanceof OAuthError && err.code === 'invalid_grant') await this.options.failures!.limits.ownerFailed(failureSubject);
+      throw err;
+    });
     const settings = client.settings;
     // RFC 6749 §4.4.3: no refresh token for client_credentials.
     const withRefresh = settings.refreshAllowed && grantType === 'password' && settings.grants.includes('refresh_token');
@@ -173,15 +180,32 @@ export class TokenEndpoints {
     return serving ? serving.keyRing.jwks(this.clock()) : { keys: [] };
   }
 
-  private async authenticate(call: TokenCall): Promise<{ serving: ServingConfig; clients: TokenClients; client: AuthenticatedClient; now: number }> {
+  private async authenticate(call: TokenCall): Promise<{ serving: ServingConfig; clients: TokenClients; client: AuthenticatedClient; now: number; failureSubject?: FailureSubject }> {
     const serving = this.active.current;
     if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
     const presented = presentedClient(call.authorization, call.params);
+    const failureSubject = this.failureSubjectOf(call, presented.clientId);
+    // Before any secret is verified: a refused guess costs no argon2 and learns nothing.
+    if (failureSubject) await this.options.failures!.limits.check(failureSubject);
     const clients = TokenClients.of(serving.snapshot);
     const now = this.clock();
-    const client = this.realm === 'auth' ? ProxyTokenClients.of(serving.snapshot, this.secrets).authenticate(presented) : await authenticateClient(clients, presented, this.passwords, now);
+    let client: AuthenticatedClient;
+    try {
+      client = this.realm === 'auth' ? ProxyTokenClients.of(serving.snapshot, this.secrets).authenticate(presented) : await authenticateClient(clients, presented, this.passwords, now);
+    } catch (err) {
+      if (failureSubject && err instanceof OAuthError && err.code === 'invalid_client') await this.options.failures!.limits.clientFailed(failureSubject);
+      throw err;
+    }
     if (call.fromUrl && !client.settings.allowUrlParameters) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
-    return { serving, clients, client, now };
+    return { serving, clients, client, now, failureSubject };
+  }
+
+  private failureSubjectOf(call: TokenCall, clientId: string): FailureSubject | undefined {
+    const failures = this.options.failures;
+    if (!failures) return undefined;
+    const username = call.params.get('grant_type') === 'password' ? call.params.get('username') : null;
+    const address = failures.addressOf(call.peer ?? '', call.headers ?? {});
+    return { realm: this.realm, clientId, address, ...(username ? { username } : {}) };
   }
 
   private async refresh(call: TokenCall, format: TokenFormat, serving: ServingConfig, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {
@@ -201,10 +225,13 @@ export class TokenEndpoints {
       clientId: client.credential.id,
       accessTokenSeconds: accessSeconds,
       refreshTokenSeconds: lifetimeOf(settings.refreshTokenLifetime),
-      scope: requested === null ? undefined : grantedScope(requested, settings),
+      // An empty scope asks for nothing narrower: the grant's scope, not the client's whole set.
+      scope: requested === null || requested.trim() === '' ? undefined : grantedScope(requested, settings),
       maxRefreshCount: settings.maxRefreshCount ?? undefined,
-    });
+    }, client.notBefore);
     if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
+    // RFC 6749 §6: a scope beyond the original grant is a scope error, and the refresh token stays usable.
+    if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted') throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
     if (rotation.outcome === 'rejected') throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const { record, tokens } = rotation;
     const owner = ownerOf(clients, client, record.credentialId ?? record.subject);

@@ -12,6 +12,7 @@ import type { GatewayConfig } from '../config/gateway-config';
 import { ActiveConfiguration } from '../config-sync/active-configuration';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
+import { configuredFailureLimits } from './token-failure-limits';
 import { TokenHttpHandler } from './token-http.handler';
 import { createTokenIssuers, JwtRevocations } from './jwt-revocations';
 import { createTokenRedis } from './token-redis';
@@ -20,6 +21,7 @@ export const TOKEN_REDIS = Symbol('TokenRedis');
 export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
 export const TOKEN_BUS = Symbol('TokenBus');
 export const GATEWAY_SECRETS = Symbol('GatewaySecrets');
+export const TOKEN_FAILURES = Symbol('TokenFailureLimits');
 /** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
 export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
 
@@ -76,17 +78,18 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `idm:tokens:${config.environment}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
+    { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },
     {
       provide: TokenEndpoints,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'credential', ...config.tokenService }),
-      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox, failures: ReturnType<typeof configuredFailureLimits>) =>
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'credential', ...config.tokenService, failures }),
+      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS, TOKEN_FAILURES],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth' }),
-      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS],
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox, failures: ReturnType<typeof configuredFailureLimits>) =>
+        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth', failures }),
+      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS, TOKEN_FAILURES],
     },
     {
       provide: TokenHttpHandler,
