@@ -1,7 +1,13 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
+import { hash } from 'argon2';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
@@ -22,6 +28,12 @@ const HEADERS_TIMEOUT_MS = 300;
 const BODY_TIMEOUT_MS = 300;
 const REQUEST_TIMEOUT_MS = 1_500;
 const CONNECTIONS = 2;
+
+/** The real curl; resolves to what `-w` printed (fails on any curl error, e.g. an empty reply). */
+async function curl(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('curl', ['-sS', '-o', '/dev/null', ...args]);
+  return stdout;
+}
 
 const listen = (server: Server | NetServer) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 const close = (server: Server | NetServer) => new Promise<void>((resolve) => server.close(() => resolve()));
@@ -89,9 +101,13 @@ describe('Gateway HTTP transport', () => {
     const active = new ActiveConfiguration(pools, metrics);
     active.activate({
       schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-      proxies: [proxy('open', upstreamUrl, []), proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]), proxy('raw', rawUrl, [])],
+      proxies: [
+        proxy('open', upstreamUrl, []), proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]), proxy('raw', rawUrl, []),
+        // An asynchronous policy (argon2 verification): a 100 sent before it decides would win the race.
+        proxy('basic', upstreamUrl, [{ type: 'basic-auth', config: {} }]),
+      ],
       credentials: [
-        { id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }], roles: [], metadata: [] },
+        { id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash('correct horse battery', { type: 2 }), enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }], roles: [], metadata: [] },
       ],
       signingKeys: [],
     });
@@ -190,6 +206,10 @@ describe('Gateway HTTP transport', () => {
       client.destroy();
     });
 
+    it('gives curl a 304 with a Content-Length as a complete answer', async () => {
+      expect(await curl(['-w', '%{http_code} %{size_download}', `http://127.0.0.1:${port}/raw/not-modified`])).toBe('304 0');
+    });
+
     it.each([
       ['/raw/cut', 'partial'],
       ['/raw/head-only', ''],
@@ -264,6 +284,22 @@ describe('Gateway HTTP transport', () => {
       client.send('hello');
       await client.waitFor(/HTTP\/1\.1 200 OK\r\n[^]*received 5$/);
       client.destroy();
+    });
+
+    it('lets curl hold its upload back when refused, and send it when accepted', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'idm-expect-'));
+      const body = join(dir, 'body');
+      writeFileSync(body, Buffer.alloc(32 * 1024, 'x'));
+      try {
+        // --expect100-timeout: curl would otherwise send the body anyway after 1 s without an answer.
+        const upload = (user: string) =>
+          curl(['-H', 'Expect: 100-continue', '--expect100-timeout', '10', '-u', user, '--data-binary', `@${body}`, '-w', '%{http_code} %{size_upload}', `http://127.0.0.1:${port}/basic/curl-upload`]);
+        expect(await upload('alice:wrong horse')).toBe('401 0');
+        expect(await upload('alice:correct horse battery')).toBe(`200 ${32 * 1024}`);
+        expect(seen.filter((s) => s.path === '/curl-upload')).toEqual([{ path: '/curl-upload', outcome: 'complete', bytes: 32 * 1024 }]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('answers 417 to any other expectation', async () => {
