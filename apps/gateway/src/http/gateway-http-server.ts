@@ -43,6 +43,11 @@ export function leaveClientErrorsToServer(): void {}
  * never enters Fastify. Used as the Nest adapter's `serverFactory`; the two hot-path listeners
  * are attached once their handlers exist (before the server listens).
  *
+ * The server itself holds every request to HTTP/1.1 framing before any of the three sees it
+ * (request-framing.ts), answers what node:http could not parse or what arrived too slowly
+ * (client-error.reply.ts, body-progress.ts, node's head and request timeouts) in the Gateway's
+ * error shape, and decides `Expect: 100-continue` itself instead of letting node send 100 at once.
+ *
  * With `tls`, a second, HTTPS listening socket feeds the same dispatch (`listenTls`). It asks
  * every client for a certificate but accepts the handshake without one or with one it cannot
  * verify (`rejectUnauthorized: false`): whether a certificate is needed, and which CAs it must
