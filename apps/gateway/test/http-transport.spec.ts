@@ -264,6 +264,12 @@ describe('Gateway HTTP transport', () => {
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body)).toEqual({ code: 'missing_host', message: expect.any(String), requestId: expect.any(String) });
     });
+
+    it('answers 400 duplicate_host to a request with two Host headers', async () => {
+      const res = parseResponse(await new RawClient(port).send('GET /open/x HTTP/1.1\r\nHost: gw\r\nhost: evil.test\r\n\r\n').untilClosed());
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'duplicate_host' });
+    });
   });
 
   describe('Expect: 100-continue', () => {

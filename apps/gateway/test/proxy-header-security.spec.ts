@@ -180,6 +180,7 @@ describe('proxy: headers and paths a client must not control', () => {
       'x-original-url': '/admin/delete',
       'x-rewrite-url': '/admin/delete',
       'x-forwarded-ssl': 'on',
+      'x-http-method-override': 'DELETE',
       'x-end-to-end': 'kept',
     };
 
@@ -194,7 +195,7 @@ describe('proxy: headers and paths a client must not control', () => {
         'x-real-ip': '127.0.0.1',
         'x-end-to-end': 'kept',
       });
-      for (const name of ['x-forwarded-prefix', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+      for (const name of ['x-forwarded-prefix', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl', 'x-http-method-override']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
     });
 
     it('from a trusted hop: its chain is extended, its proto/host/port/prefix kept; URL overrides still gone', async () => {
@@ -208,7 +209,7 @@ describe('proxy: headers and paths a client must not control', () => {
         'x-forwarded-prefix': '/admin',
         'x-real-ip': '203.0.113.66', // the client address the Gateway's rules used
       });
-      for (const name of ['true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+      for (const name of ['true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl', 'x-http-method-override']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
     });
   });
 

@@ -35,6 +35,8 @@ export const GATEWAY_SET_HEADERS: readonly string[] = [
  * - `x-forwarded-server`, `x-forwarded-scheme`, `x-forwarded-ssl`, `front-end-https`: scheme and
  *   server variants (Rack, IIS) that would contradict `X-Forwarded-Proto`.
  * - `proxy`: "httpoxy" — CGI exposes it as HTTP_PROXY, which HTTP clients read as their proxy.
+ * - `x-http-method-override`, `x-http-method`, `x-method-override`: Express, Spring, Rails and
+ *   ASP.NET serve another method than the one the Gateway checked (405, per-method ACLs and scopes).
  */
 export const STRIPPED_PROXY_HEADERS: readonly string[] = [
   'x-original-url',
@@ -50,6 +52,9 @@ export const STRIPPED_PROXY_HEADERS: readonly string[] = [
   'x-forwarded-ssl',
   'front-end-https',
   'proxy',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ];
 
 /** `X-Authenticated-UserId`, `-UserRoles` and any later identity header. */

@@ -12,6 +12,7 @@ const UNSUPPORTED_TRANSFER_CODING: FramingRefusal = {
   message: 'Only the chunked transfer coding is supported',
 };
 const MISSING_HOST: FramingRefusal = { status: 400, code: 'missing_host', message: 'An HTTP/1.1 request must carry a Host header' };
+const DUPLICATE_HOST: FramingRefusal = { status: 400, code: 'duplicate_host', message: 'A request must carry exactly one Host header' };
 
 /**
  * What node:http's parser lets through but the Gateway must not serve, checked for every request
@@ -23,11 +24,22 @@ const MISSING_HOST: FramingRefusal = { status: 400, code: 'missing_host', messag
  *   coding is not `chunked` never gets here: its length is unknowable and the parser refuses it.)
  * - No Host on HTTP/1.1 (RFC 9112 §3.2: 400). The server is created with `requireHostHeader:
  *   false` so that this answer carries the Gateway's error body instead of node's empty one.
+ * - More than one Host (RFC 9112 §3.2: 400). Node keeps the first and drops the others, while a
+ *   proxy or cache in front may have routed on another: the request means different things to each.
  */
 export function framingRefusal(req: IncomingMessage): FramingRefusal | null {
   const headers = req.headers;
   const codings = headers['transfer-encoding'];
   if (codings !== undefined && codings !== 'chunked' && codings.trim().toLowerCase() !== 'chunked') return UNSUPPORTED_TRANSFER_CODING;
-  if (headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) return MISSING_HOST;
-  return null;
+  if (headers.host === undefined) return req.httpVersionMinor === 1 && req.httpVersionMajor === 1 ? MISSING_HOST : null;
+  return hostCount(req.rawHeaders) > 1 ? DUPLICATE_HOST : null;
+}
+
+function hostCount(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
 }
