@@ -87,6 +87,32 @@ describe('OpaqueTokenStore on a real Redis', () => {
     expect(await store.revoke(issued.refreshToken!, 'client-a')).toBe('revoked');
   });
 
+  it('names the family of a revoked refresh token, even one already used', async () => {
+    const issued = await store.issue(grant, lifetimes);
+    expect((await store.rotateRefresh(issued.refreshToken!, rotation)).outcome).toBe('rotated');
+    expect(await store.revokeInFamily(issued.refreshToken!, 'client-a')).toEqual({ result: 'revoked', familyId: issued.familyId });
+  });
+
+  it('restores a lost refresh token from its record once, never over one Redis still holds', async () => {
+    const issued = await store.issue(grant, lifetimes);
+    const record = (await store.lookup(issued.refreshToken!))!;
+    expect(await store.restore(issued.refreshToken!, record)).toBe(false); // still in Redis
+    const rotated = await store.rotateRefresh(issued.refreshToken!, { ...rotation, scope: 'read' });
+    if (rotated.outcome !== 'rotated') throw new Error(`expected rotation, got ${JSON.stringify(rotated)}`);
+    expect(rotated.grantScope).toBe('read write');
+    expect(await store.restore(issued.refreshToken!, record)).toBe(false); // used, not lost: stays used
+
+    const lost = await store.issue(grant, lifetimes);
+    const lostRecord = (await store.lookup(lost.refreshToken!))!;
+    await redis.del(...(await redis.keys(`${keyPrefix}:rt:*`)));
+    expect(await store.lookup(lost.refreshToken!)).toBeNull();
+    expect(await store.restore(lost.refreshToken!, lostRecord)).toBe(true);
+    expect(await store.lookup(lost.refreshToken!)).toEqual(lostRecord);
+    expect(await redis.ttl(`${keyPrefix}:family:${lost.familyId}`)).toBeGreaterThan(0);
+    expect((await store.rotateRefresh(lost.refreshToken!, rotation)).outcome).toBe('rotated');
+    expect(await store.restore(lost.refreshToken!, { ...lostRecord, expiresAt: Math.floor(now / 1000) - 1 })).toBe(false);
+  });
+
   it('rotates a refresh token once; the new pair works and the old one is spent', async () => {
     const issued = await store.issue(grant, lifetimes);
     const rotated = await store.rotateRefresh(issued.refreshToken!, rotation);
