@@ -55,7 +55,7 @@ async function startGateway(name, access, upstreamPort, redis) {
   const nodeArgs = gatewayNodeArgs(root);
   const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
-    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, LOG_LEVEL: 'warn', NODE_ENV: 'production', UPSTREAM_ALLOW: '127.0.0.1' },
     logFile: join(tmp, `${name}.log`),
   });
   const url = `http://127.0.0.1:${port}/bench/items/1`;

@@ -91,7 +91,7 @@ try {
   const nodeArgs = gatewayNodeArgs(root);
   const gateway = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'), logFile: '/tmp/idm-bench-token-gateway.log',
-    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', UPSTREAM_ALLOW: '127.0.0.1' },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health/ready`, {}, 200, 30_000, gateway);

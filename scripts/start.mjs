@@ -72,7 +72,11 @@ async function main() {
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
 
   launch('echo upstream', 'apps/echo-upstream/dist/main.js', { ECHO_PORT: String(echoPort) });
+  // The demo's upstream is the echo server on loopback, which the upstream policy refuses unless
+  // allowed; the Gateway is also told the Manager's listener (PGlite has no PostgreSQL endpoint).
+  const upstreamPolicy = { UPSTREAM_ALLOW: env.UPSTREAM_ALLOW ?? '127.0.0.1' };
   launch('manager', 'apps/manager/dist/main.js', {
+    ...upstreamPolicy,
     MANAGER_PORT: String(managerPort),
     REDIS_URL: redisUrl,
     IDM_DATA_DIR: dataDir,
@@ -81,7 +85,7 @@ async function main() {
   });
   const { RECOMMENDED_NODE_FLAGS } = createRequire(import.meta.url)(join(root, 'apps/gateway/dist/config/node-flags.js'));
   // The token issuer is configuration: tokens minted through localhost or 127.0.0.1 are then one issuer's.
-  launch('gateway', 'apps/gateway/dist/main.js', { GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev', GATEWAY_PUBLIC_URL: env.GATEWAY_PUBLIC_URL ?? gatewayUrl }, RECOMMENDED_NODE_FLAGS);
+  launch('gateway', 'apps/gateway/dist/main.js', { ...upstreamPolicy, UPSTREAM_DENY: env.UPSTREAM_DENY ?? `127.0.0.1:${managerPort}`, GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev', GATEWAY_PUBLIC_URL: env.GATEWAY_PUBLIC_URL ?? gatewayUrl }, RECOMMENDED_NODE_FLAGS);
 
   const answers = (url) => fetch(url).then((r) => r.ok, () => false);
   await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });

@@ -98,7 +98,7 @@ export const gateway = {
     const nodeArgs = gatewayNodeArgs(root); // as in production, plus BENCH_GATEWAY_NODE_ARGS
     const child = startNode([...nodeArgs, main], {
       cwd: join(root, 'apps/gateway'),
-      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production' },
+      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production', UPSTREAM_ALLOW: '127.0.0.1' },
       logFile: join(tmp, 'gateway.log'),
     }, wrap);
     const base = `http://127.0.0.1:${port}`;
