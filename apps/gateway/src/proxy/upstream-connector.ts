@@ -44,10 +44,15 @@ export function guardedConnector(policy: UpstreamPolicy, origin: URL, options: b
   };
 }
 
+/** Never rejects: a check that fails refuses the connection (fail closed, and no request left hanging). */
 async function firstRefusal(policy: UpstreamPolicy, hostname: string, addresses: string[], port: number): Promise<UpstreamRefusal | null> {
-  for (const address of addresses) {
-    const refusal = await policy.check(hostname, address, port);
-    if (refusal) return refusal;
+  try {
+    for (const address of addresses) {
+      const refusal = await policy.check(hostname, address, port);
+      if (refusal) return refusal;
+    }
+    return null;
+  } catch (err) {
+    return { reason: 'denied_by_policy', detail: `the upstream policy could not be evaluated (${(err as Error).message})` };
   }
-  return null;
 }
