@@ -59,8 +59,18 @@ LOOPBACK.addAddress('::', 'ipv6');
 /** How long a named deny entry's addresses are reused before asking DNS again. */
 const NAME_CACHE_MS = 30_000;
 
+/** A name's answer can take getaddrinfo's retries (seconds); past this it counts as not resolving. */
+const RESOLVE_TIMEOUT_MS = 2_000;
+
 export type ResolveAll = (hostname: string) => Promise<string[]>;
-export const resolveAll: ResolveAll = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+export const resolveAll: ResolveAll = (hostname) => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`resolving ${hostname} timed out`), { code: 'ETIMEOUT' })), RESOLVE_TIMEOUT_MS);
+  });
+  const answer = lookup(hostname, { all: true, verbatim: true }).then((list) => list.map((a) => a.address));
+  return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
+};
 
 interface Endpoint {
   what: string;
