@@ -19,3 +19,23 @@ describe('MANAGER_TRUST_PROXY', () => {
     expect(() => parseManagerConfig({ ...base, MANAGER_TRUST_PROXY: 'yes please' })).toThrow(/MANAGER_TRUST_PROXY/);
   });
 });
+
+describe('upstream policy variables', () => {
+  it("always hold the Manager's listener, Redis and PostgreSQL as the installation's endpoints", () => {
+    const config = parseManagerConfig({ ...base, MANAGER_PORT: '9000', REDIS_URL: 'redis://cache.internal', DATABASE_URL: 'postgres://db.internal:6432/idm', UPSTREAM_ALLOW: '127.0.0.1', UPSTREAM_DENY: '10.9.0.0/16' });
+    expect(config.upstreamPolicy).toEqual({
+      allowInternal: false, allow: ['127.0.0.1'], deny: ['10.9.0.0/16'],
+      ownEndpoints: [
+        { what: "the Manager's admin listener", host: '0.0.0.0', port: 9000 },
+        { what: "the installation's Redis", host: 'cache.internal', port: 6379 },
+        { what: "the installation's PostgreSQL", host: 'db.internal', port: 6432 },
+      ],
+    });
+  });
+
+  it('names bad entries together with every other bad variable', () => {
+    expect(() => parseManagerConfig({ ...base, MANAGER_PORT: 'eighty', UPSTREAM_DENY: 'not a host', UPSTREAM_ALLOW_INTERNAL: 'yes' })).toThrow(
+      /MANAGER_PORT[\s\S]*UPSTREAM_ALLOW_INTERNAL: must be true or false[\s\S]*UPSTREAM_DENY: 'not a host'/,
+    );
+  });
+});
