@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Client } from 'pg';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -99,5 +101,17 @@ describe('base paths do not nest across projects', () => {
       ]);
       expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
     }
+  });
+
+  it('reports pairs written before the rule at boot, for an operator to move one', async () => {
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    await db.query('UPDATE api_proxies SET base_path = $1 WHERE base_path = $2', [`/demo-${s}/legacy`, `/demo-${s}x`]); // as an older Manager allowed
+    await db.end();
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) });
+    const rebooted = await startInProcessManager(database, { LOG_LEVEL: 'warn' }, { logDestination: sink });
+    await rebooted.close();
+    expect(lines.join('')).toContain(`base path '/demo-${s}/legacy' nests inside '/demo-${s}' of another project`);
   });
 });
