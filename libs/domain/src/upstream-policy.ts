@@ -73,6 +73,8 @@ export const resolveAll: ResolveAll = (hostname) => {
 };
 
 interface Endpoint {
+  /** An own endpoint (refused in every mode) or an UPSTREAM_DENY entry. */
+  reason: 'installation_endpoint' | 'denied_by_policy';
   what: string;
   /** Lower-case host name, or a normalized address. */
   host: string;
@@ -103,11 +105,11 @@ export class UpstreamPolicy {
       if (!addRange(this.allowed, entry)) allowedNames.add(entry.toLowerCase());
     }
     this.allowedNames = allowedNames;
-    for (const endpoint of settings.ownEndpoints) this.endpoints.push(toEndpoint(endpoint.what, endpoint.host, endpoint.port));
+    for (const endpoint of settings.ownEndpoints) this.endpoints.push(toEndpoint('installation_endpoint', endpoint.what, endpoint.host, endpoint.port));
     for (const entry of settings.deny) {
       if (addRange(this.denied, entry)) continue;
       const { host, port } = splitHostPort(entry);
-      this.endpoints.push(toEndpoint('an UPSTREAM_DENY entry', host, port));
+      this.endpoints.push(toEndpoint('denied_by_policy', `UPSTREAM_DENY entry '${entry}'`, host, port));
     }
     this.localAddresses = new Set([...localAddresses].map(normalize));
   }
@@ -145,10 +147,9 @@ export class UpstreamPolicy {
     for (const endpoint of this.endpoints) {
       if (endpoint.port !== null && endpoint.port !== port) continue;
       if (await this.matches(endpoint, name, ip, family)) {
-        const own = endpoint.what !== 'an UPSTREAM_DENY entry';
-        return own
-          ? { reason: 'installation_endpoint', detail: `${describe(name, ip, port)} is ${endpoint.what}, which no proxy may target` }
-          : { reason: 'denied_by_policy', detail: `${describe(name, ip, port)} is refused by ${endpoint.what}` };
+        return endpoint.reason === 'installation_endpoint'
+          ? { reason: endpoint.reason, detail: `${describe(name, ip, port)} is ${endpoint.what}, which no proxy may target` }
+          : { reason: endpoint.reason, detail: `${describe(name, ip, port)} is refused by ${endpoint.what}` };
       }
     }
     if (ip === null) return null;
@@ -211,11 +212,11 @@ function addRange(list: BlockList, entry: string): boolean {
   return true;
 }
 
-function toEndpoint(what: string, host: string, port: number | null): Endpoint {
+function toEndpoint(reason: Endpoint['reason'], what: string, host: string, port: number | null): Endpoint {
   const name = unbracket(host).toLowerCase().replace(/\.$/, '');
   const ip = isIP(name) ? normalize(name) : null;
   const local = name === 'localhost' || (ip !== null && LOOPBACK.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4'));
-  return { what, host: ip ?? name, port, local };
+  return { reason, what, host: ip ?? name, port, local };
 }
 
 function splitHostPort(entry: string): { host: string; port: number | null } {
