@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { seedDemo } from './demo-seed.mjs';
 import { build, ensureInstalled, root } from './lib/toolchain.mjs';
-import { hasBinary, redisAnswers, startRedisServer, waitFor } from './lib/services.mjs';
+import { logFormat, prettyStream } from './lib/log-format.mjs';
+import { aptInstall, hasBinary, redisAnswers, startRedisServer, waitFor } from './lib/services.mjs';
 
 const env = process.env;
 const managerPort = Number(env.MANAGER_PORT ?? 8080);
@@ -17,6 +18,8 @@ const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const dataDir = join(root, '.data');
 const demoFile = join(dataDir, 'demo.json');
 const children = [];
+/** Readable lines on a terminal, the apps' JSON otherwise (LOG_FORMAT=json|pretty overrides). */
+const prettyLogs = logFormat() === 'pretty';
 
 function stopAll(code = 0) {
   for (const child of children.reverse()) child.kill('SIGTERM');
@@ -26,7 +29,12 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 function launch(name, script, extraEnv, nodeFlags = []) {
-  const child = spawn(process.execPath, [...nodeFlags, join(root, script)], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const stdio = prettyLogs ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'];
+  const child = spawn(process.execPath, [...nodeFlags, join(root, script)], { cwd: root, env: { ...env, ...extraEnv }, stdio });
+  if (prettyLogs) {
+    prettyStream(child.stdout, process.stdout, name.split(' ')[0], { color: process.stdout.isTTY });
+    prettyStream(child.stderr, process.stderr, name.split(' ')[0], { color: process.stderr.isTTY });
+  }
   child.on('exit', (code, signal) => {
     if (signal !== 'SIGTERM') {
       console.error(`${name} exited (${code ?? signal}); stopping the demo`);
@@ -41,6 +49,8 @@ async function ensureRedis() {
   const port = Number(url.port || 6379);
   if (await redisAnswers(url.hostname, port)) return;
   const local = ['127.0.0.1', 'localhost', '::1'].includes(url.hostname);
+  // As `npm test` does: on a Debian/Ubuntu machine where we are root, install what is missing.
+  if (local && !hasBinary('redis-server')) aptInstall(['redis-server']);
   if (local && hasBinary('redis-server')) {
     console.log(`> no Redis at ${redisUrl}; starting a local redis-server on port ${port}`);
     children.push(startRedisServer(port));

@@ -13,8 +13,21 @@ export function run(command, args, options = {}) {
   }
 }
 
-export function pnpm(args) {
-  run('npx', ['-y', 'pnpm@9', ...args], { env: { ...process.env, npm_config_yes: 'true' } });
+/**
+ * Runs a command with its output held back, shown only when it fails: the install's native
+ * module build (argon2's node-gyp) fills a terminal with compiler lines nobody needs to read.
+ */
+export function runQuiet(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024, ...options });
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout ?? '');
+    process.stderr.write(result.stderr ?? '');
+    throw new Error(`${command} ${args.join(' ')} failed with exit code ${result.status ?? result.signal ?? result.error?.message} (its output is above)`);
+  }
+}
+
+export function pnpm(args, { quiet = false } = {}) {
+  (quiet ? runQuiet : run)('npx', ['-y', 'pnpm@9', ...args], { env: { ...process.env, npm_config_yes: 'true' } });
 }
 
 /** Installs from the lockfile when node_modules is missing or older than the lockfile. */
@@ -22,8 +35,8 @@ export function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
   const lock = join(root, 'pnpm-lock.yaml');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  console.log('> installing dependencies (pnpm, frozen lockfile)');
-  pnpm(['install', '--frozen-lockfile']);
+  console.log('> installing dependencies (pnpm, frozen lockfile; its output is shown only if it fails)');
+  pnpm(['install', '--frozen-lockfile'], { quiet: true });
 }
 
 /** turbo looks for the workspace's package manager on PATH; the pinned pnpm devDependency is it. */
