@@ -20,5 +20,8 @@ module.exports = {
   moduleNameMapper: { '^@idm/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   testMatch: ['<rootDir>/{apps,libs}/*/{src,test}/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  testTimeout: 30000,
+  // Also the default of every hook without its own: booting a Manager (migrations, argon2) or a
+  // Gateway takes seconds on an idle machine and far longer on a loaded one (a full run under a
+  // load average of 10 failed 29 tests on a 30 s beforeAll). A stuck test still fails, later.
+  testTimeout: 120000,
 };

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, type ConfigChangedMessage } from '@idm/config-bus';
+import { CONFIG_CHANGED, epochKey, revisionKey, snapshotKey, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -50,7 +50,7 @@ describe('config publication deltas', () => {
   afterAll(async () => {
     await manager?.close();
     await subscriber?.quit();
-    await removeEnvironmentKeys(redis, environment);
+    await removeEnvironmentKeys(redis, environment, `${environment}-gone`);
     redis.disconnect();
     await database?.drop();
   }, 60_000);
@@ -74,5 +74,13 @@ describe('config publication deltas', () => {
     await new Promise((r) => setTimeout(r, 500)); // publication runs after the commit; give a wrong one time to show
     expect(messages).toEqual([]);
     expect(await revision()).toBe(before);
+  }, 60_000);
+
+  it('removes the published config of a deleted environment from Redis', async () => {
+    const gone = `${environment}-gone`;
+    const created = await manager.request('POST', '/api/v1/environments', { name: gone });
+    await eventually(() => redis.exists(snapshotKey(gone)), (n) => n === 1, { what: 'the empty snapshot of the new environment' });
+    expect((await manager.request('DELETE', `/api/v1/environments/${created.body.id}`)).status).toBe(204);
+    expect(await redis.exists(snapshotKey(gone), revisionKey(gone), epochKey(gone))).toBe(0);
   }, 60_000);
 });

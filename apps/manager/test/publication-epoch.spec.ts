@@ -34,8 +34,9 @@ describe('a fresh or restored Manager database takes over the published config',
     manager = await startInProcessManager(database);
     return manager;
   };
+  /** The published config stays in Redis for the next Manager: that is the scenario. */
   const stopManager = async () => {
-    await manager?.close();
+    await manager?.close({ keepPublishedConfig: true });
     manager = undefined;
   };
   /** Creates the environment (if asked), a project and one proxy per base path, deployed there. */

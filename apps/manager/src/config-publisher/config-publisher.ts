@@ -71,6 +71,19 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     return this.queue;
   }
 
+  /**
+   * Removes a deleted environment's published config from Redis, after the publications queued
+   * before it. Best effort: with Redis away the keys stay (a warning), as they did before.
+   */
+  withdraw(environment: string): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      this.published.delete(environment);
+      this.superseded.delete(environment);
+      await this.store.remove(environment).catch((err: Error) => this.logger.warn(`could not remove the config of deleted environment ${environment} from Redis: ${err.message}`));
+    });
+    return this.queue;
+  }
+
   private async publishAll(): Promise<void> {
     if (this.closing) return;
     try {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { CreateEnvironment, Environment, UpdateEnvironment } from '@idm/domain';
 import { asc, eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
+import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { Database } from '../database/database';
 import { environments, proxyDeployments } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
@@ -25,6 +26,7 @@ export class EnvironmentsService {
     private readonly database: Database,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
+    private readonly publisher: ConfigPublisher,
   ) {}
 
   async list(): Promise<Environment[]> {
@@ -55,16 +57,20 @@ export class EnvironmentsService {
     });
   }
 
-  /** Refused while proxies are deployed to it: undeploy them first, so no traffic vanishes by accident. */
+  /**
+   * Refused while proxies are deployed to it: undeploy them first, so no traffic vanishes by
+   * accident. Its published config leaves Redis too (nothing would ever update or remove it).
+   */
   async remove(id: string): Promise<void> {
     this.permissions.check('environment:write', SYSTEM);
-    await this.changes.write(async (tx) => {
+    const name = await this.changes.write(async (tx) => {
       const [deployed] = await tx.select().from(proxyDeployments).where(eq(proxyDeployments.environmentId, id)).limit(1);
       if (deployed) throw ProblemError.conflict('environment_in_use', 'proxies are still deployed to this environment');
       const [before] = await tx.delete(environments).where(eq(environments.id, id)).returning();
       if (!before) throw ProblemError.notFound('environment', id);
-      return { result: undefined, change: { action: 'delete', entityKind: 'environment', entityId: id, projectId: null, before, after: null } };
+      return { result: before.name, change: { action: 'delete', entityKind: 'environment', entityId: id, projectId: null, before, after: null } };
     });
+    await this.publisher.withdraw(name);
   }
 
   private async find(id: string): Promise<Row> {

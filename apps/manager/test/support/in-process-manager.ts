@@ -1,7 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { parseManagerConfig } from '../../src/config/manager-config';
+import { Database } from '../../src/database/database';
+import { environments } from '../../src/database/schema';
 import { createManagerApp } from '../../src/manager.app';
+import { removeEnvironmentKeys } from './redis-keys';
 import type { TestDatabase } from './test-database';
 
 export const ADMIN = { username: 'admin', password: 'correct-horse-battery' };
@@ -10,7 +14,11 @@ export interface InProcessManager {
   app: NestFastifyApplication;
   /** Sends a request through Fastify's injector (no socket), with the admin session unless told otherwise. */
   request(method: string, url: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
-  close(): Promise<void>;
+  /**
+   * Stops the Manager and deletes the Redis keys of the environments its database holds (tests
+   * share the developer's Redis); `keepPublishedConfig` leaves them for a Manager started next.
+   */
+  close(options?: { keepPublishedConfig?: boolean }): Promise<void>;
 }
 
 export async function startInProcessManager(database: TestDatabase, env: Record<string, string> = {}, options: { logDestination?: DestinationStream } = {}): Promise<InProcessManager> {
@@ -52,6 +60,26 @@ export async function startInProcessManager(database: TestDatabase, env: Record<
   return {
     app,
     request: (method, url, body, options = {}) => inject(method, url, body, { ...options, token: options.token === null ? undefined : (options.token ?? token) }),
-    close: () => app.close(),
+    close: async ({ keepPublishedConfig = false } = {}) => {
+      const names = keepPublishedConfig ? [] : await environmentNames(app);
+      await app.close();
+      if (names.length === 0) return;
+      const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        await removeEnvironmentKeys(redis, ...names);
+      } finally {
+        redis.disconnect();
+      }
+    },
   };
+}
+
+/** Environment names of the Manager's database (read directly: the test may have revoked the admin session). */
+async function environmentNames(app: NestFastifyApplication): Promise<string[]> {
+  try {
+    const rows = await app.get(Database).db.select({ name: environments.name }).from(environments);
+    return rows.map((r) => r.name);
+  } catch {
+    return []; // the database went away first; nothing was published from it then either
+  }
 }
