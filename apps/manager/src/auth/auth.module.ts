@@ -5,10 +5,11 @@ import { OperatorAuthGuard } from './operator-auth.guard';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { OperatorAuthService } from './operator-auth.service';
 import { PasswordHasher } from './password-hasher';
+import { PasswordWorkLimiter } from './password-work-limiter';
 
 @Module({
   controllers: [AuthController],
-  providers: [PasswordHasher, LoginThrottle, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
+  providers: [PasswordWorkLimiter, PasswordHasher, LoginThrottle, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
   exports: [PasswordHasher],
 })
 export class AuthModule {}

@@ -1,4 +1,5 @@
 import { endpointOf, parseMasterKeys, upstreamPolicySettings, type UpstreamPolicySettings } from '@idm/domain';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -48,6 +49,13 @@ const managerConfigSchema = z.object({
     .transform((v): boolean | number | string => (v === undefined || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
   MANAGER_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /**
+   * argon2 work (logins, password changes, credential passwords) run at once; more wait in a queue
+   * of MANAGER_PASSWORD_HASH_QUEUE, beyond it 503 `password_checks_busy`. Default: half the cores,
+   * so the other half keeps answering the API and health checks during a burst of logins.
+   */
+  MANAGER_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(Math.max(1, Math.floor(availableParallelism() / 2))),
+  MANAGER_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10000).default(16),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
