@@ -1,6 +1,9 @@
 import { SnapshotStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { Client } from 'pg';
 import { createEchoServer } from '../../echo-upstream/src';
@@ -16,13 +19,15 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * A Manager whose database is younger than what Redis holds (a fresh database after
  * `rm -rf .data`, a backup restored after later changes) publishes revisions lower than those in
  * Redis. Publications are ordered by (epoch, revision), so such a Manager starts a new epoch and
- * the Gateway (a real process) moves to its config instead of keeping the old one.
+ * the Gateway (a real process) moves to its config instead of keeping the old one. On a
+ * PostgreSQL server and on PGlite (`npm start`'s `.data`: `rm -rf .data`, or a copy put back).
  */
-describe('a fresh or restored Manager database takes over the published config', () => {
+describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager database takes over the published config (%s)', (kind) => {
   const suffix = randomBytes(4).toString('hex');
   const environment = `epoch-${suffix}`;
   const databases: TestDatabase[] = [];
   const backupName = `idm_test_backup_${suffix}`;
+  const backupDir = mkdtempSync(join(tmpdir(), 'idm-backup-'));
   let redis: Redis;
   let store: SnapshotStore;
   let echo: Server;
@@ -73,10 +78,19 @@ describe('a fresh or restored Manager database takes over the published config',
     await new Promise((r) => echo.close(r));
     for (const database of databases) await database.drop();
     await adminQuery(`DROP DATABASE IF EXISTS ${backupName} WITH (FORCE)`);
+    rmSync(backupDir, { recursive: true, force: true });
   }, 60_000);
 
+  /** A copy of a database nobody writes to: CREATE DATABASE ... TEMPLATE, or the PGlite files. */
+  const backup = async (database: TestDatabase) => {
+    if (kind === 'pglite') return cpSync(database.dataDir, backupDir, { recursive: true });
+    await eventually(() => adminQuery(`CREATE DATABASE ${backupName} TEMPLATE ${databaseName(database)}`).then(() => true), Boolean, { what: 'the backup copy' });
+  };
+  const restoredFrom = (database: TestDatabase): TestDatabase =>
+    kind === 'pglite' ? { ...database, dataDir: backupDir } : { ...database, url: withDatabase(database.url!, backupName) };
+
   it('a Manager on a fresh database supersedes a higher revision from the previous database', async () => {
-    const first = await createTestDatabase('postgres');
+    const first = await createTestDatabase(kind);
     databases.push(first);
     const a = await startManager(first);
     await publishProxies(a, [p('a1'), p('a2'), p('a3')], true);
@@ -94,7 +108,7 @@ describe('a fresh or restored Manager database takes over the published config',
     await serves([p('a1'), p('a3')], [p('b1')], 'the first database config');
     await stopManager();
 
-    const fresh = await createTestDatabase('postgres');
+    const fresh = await createTestDatabase(kind);
     databases.push(fresh);
     const b = await startManager(fresh);
     await publishProxies(b, [p('b1')], true);
@@ -106,8 +120,8 @@ describe('a fresh or restored Manager database takes over the published config',
 
   it('a Manager on a database restored from a backup supersedes the later revisions', async () => {
     const live = databases[databases.length - 1];
-    await stopManager(); // a backup is taken of a database nobody writes to (CREATE DATABASE ... TEMPLATE)
-    await eventually(() => adminQuery(`CREATE DATABASE ${backupName} TEMPLATE ${databaseName(live)}`).then(() => true), Boolean, { what: 'the backup copy' });
+    await stopManager();
+    await backup(live);
     const backupRevision = (await store.head(environment))!.revision;
 
     const b = await startManager(live);
@@ -117,8 +131,7 @@ describe('a fresh or restored Manager database takes over the published config',
     expect(later.revision).toBeGreaterThan(backupRevision);
     await stopManager();
 
-    const restored = { ...live, url: withDatabase(live.url!, backupName) };
-    await startManager(restored);
+    await startManager(restoredFrom(live));
     await serves([p('b1')], [p('b2'), p('b3')], 'the restored config');
     const head = (await store.head(environment))!;
     expect(head.epoch! > later.epoch!).toBe(true);
