@@ -137,6 +137,30 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     expect(head.epoch! > later.epoch!).toBe(true);
     expect(head.revision).toBeLessThanOrEqual(backupRevision + 1);
   }, 120_000);
+
+  it('a Manager still running after another database took over publishes nothing (no flapping)', async () => {
+    await stopManager();
+    const owner = (await store.head(environment))!;
+    const stale = await startManager(databases[0]); // the first database, older epoch; it takes over at boot
+    await serves([p('a1')], [p('b1')], 'the first database again, taken over at boot');
+    const taken = (await store.head(environment))!;
+    expect(taken.epoch! > owner.epoch!).toBe(true);
+
+    const other = await createTestDatabase(kind);
+    databases.push(other);
+    const newer = await startInProcessManager(other);
+    try {
+      await publishProxies(newer, [p('c1')], true);
+      await serves([p('c1')], [p('a1')], 'the newest database');
+      const newest = (await store.head(environment))!;
+      await publishProxies(stale, [p('a4')], false); // committed there, but no longer published from there
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await store.head(environment)).toEqual(newest);
+      expect(await status(p('a4'))).toBe(404);
+    } finally {
+      await newer.close({ keepPublishedConfig: true });
+    }
+  }, 120_000);
 });
 
 const databaseName = (database: TestDatabase) => new URL(database.url!).pathname.slice(1);
