@@ -1,11 +1,11 @@
 import { Controller, Get, Param, Post, Res } from '@nestjs/common';
 import { apiopsRequestSchema } from '@idm/domain';
 import type { FastifyReply } from 'fastify';
-import { stringify } from 'yaml';
 import { z } from 'zod';
 import { Contract, ContractBody, ContractQuery } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
 import { ApiopsService } from './apiops.service';
+import { toPortableYaml } from './bundle-yaml';
 
 const exportQuerySchema = z.strictObject({ format: z.enum(['json', 'yaml']).default('json') });
 
@@ -31,6 +31,6 @@ export class ApiopsController {
     const bundle = await this.apiops.export(projectId);
     if (query.format === 'json') return bundle;
     reply.header('content-type', 'application/yaml');
-    return stringify(bundle);
+    return toPortableYaml(bundle);
   }
 }

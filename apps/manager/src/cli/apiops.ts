@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
+import { toPortableYaml } from '../apiops/bundle-yaml';
 
 /**
  * APIops from a shell or a pipeline:
@@ -95,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
       const found = (await api('GET', '/projects')).find((p: { name: string }) => p.name === project);
       if (!found) throw new CliError(`project '${project}' not found (or not visible to you)`);
       const bundle = await api('GET', `/projects/${found.id}/bundle`);
-      const text = out?.endsWith('.json') ? JSON.stringify(bundle, null, 2) + '\n' : stringify(bundle);
+      const text = out?.endsWith('.json') ? JSON.stringify(bundle, null, 2) + '\n' : toPortableYaml(bundle);
       if (out) writeFileSync(out, text);
       else process.stdout.write(text);
       return 0;
