@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { policyTypes } from '@idm/policies';
 import { parse } from 'yaml';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { REPO_ROOT } from './support/processes';
@@ -176,6 +177,110 @@ describe('APIops', () => {
     const usage = await cli(['frobnicate']);
     expect(usage.code).toBe(2);
   }, 60000);
+});
+
+/**
+ * One config per policy type, set away from its defaults and with keys in an order JSONB does not
+ * keep; a type without one fails the test below, so every type's export is re-applied.
+ */
+const POLICY_SAMPLES: Record<string, Record<string, unknown>> = {
+  'api-key': { stripCredential: false, queryParam: 'key', header: 'X-Key' },
+  'basic-auth': { stripAuthorization: false, realm: 'shop' },
+  'rate-limit': { limits: [{ limit: 10, windowSeconds: 60 }], keyBy: 'ip' },
+  'jwt-auth': { clockSkewSeconds: 10, required: { roles: [], scopes: ['orders:read'] }, claimHeaders: { sub: 'X-Sub' }, tokenService: { clientSecret: 'jwt-client-secret', clientId: `jwt-${suffix}`, accessTokenLifetime: { unit: 'minutes', amount: 5 } } },
+  'oauth2-auth': { methods: { post: { scopes: ['orders:write'] } }, tokenService: { clientId: `oauth-${suffix}`, clientSecret: 'oauth-client-secret', cors: { origins: ['https://shop.example'] } } },
+  'digest-auth': { stripAuthorization: false, nonceLifetimeSeconds: 60, algorithms: ['SHA-256'] },
+  'base64-auth': { realm: 'shop', passwordCheck: true, header: 'X-Credentials' },
+  'mtls-auth': { match: 'either' },
+};
+
+describe('APIops re-applying an export', () => {
+  const env = `idem-${suffix}`;
+  let database: TestDatabase;
+  let m: InProcessManager;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    m = await startInProcessManager(database);
+    await m.request('POST', '/api/v1/environments', { name: env });
+  }, 60000);
+
+  afterAll(async () => {
+    await m?.close();
+    await database?.drop();
+  });
+
+  const auditCount = async () => (await m.request('GET', '/api/v1/audit?limit=500')).body.items.length;
+  const revision = async () => (await m.request('GET', '/api/v1/environments')).body.find((e: any) => e.name === env).revision;
+  const exportOf = async (name: string, format = 'json') => {
+    const project = (await m.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === name);
+    return (await m.request('GET', `/api/v1/projects/${project.id}/bundle?format=${format}`)).body;
+  };
+
+  it('changes nothing for a proxy of every policy type, token-service secrets included', async () => {
+    expect(Object.keys(POLICY_SAMPLES).sort()).toEqual(policyTypes().sort());
+    const name = `every-policy-${suffix}`;
+    const written = bundle({
+      project: { name },
+      teams: [],
+      roles: [],
+      credentials: [],
+      proxies: Object.entries(POLICY_SAMPLES).map(([type, config]) => ({ name: type, basePath: `/${type}-${suffix}`, upstreamUrl: 'http://127.0.0.1:9/', methods: ['GET'], policies: [{ type, config }], environments: [env] })),
+    });
+    expect((await m.request('POST', '/api/v1/apiops/apply', { bundle: written })).status).toBe(200);
+    const exported = await exportOf(name);
+    expect(JSON.stringify(exported)).not.toMatch(/client-secret|enc:v1/);
+    const [auditBefore, revisionBefore] = [await auditCount(), await revision()];
+
+    // The export (JSON and YAML), twice, and the bundle as first written (plaintext secrets that match).
+    for (const again of [exported, exported, parse(await exportOf(name, 'yaml')), written]) {
+      const res = await m.request('POST', '/api/v1/apiops/apply', { bundle: again });
+      expect(res.status).toBe(200);
+      expect(res.body.applied).toEqual([]);
+    }
+    expect(await auditCount()).toBe(auditBefore);
+    expect(await revision()).toBe(revisionBefore);
+    expect(await exportOf(name)).toEqual(exported);
+
+    // A new client secret is still a change, and an export without it still works afterwards.
+    const rotated = structuredClone(exported);
+    rotated.proxies.find((p: any) => p.name === 'jwt-auth').policies[0].config.tokenService.clientSecret = 'another-secret';
+    const plan = await m.request('POST', '/api/v1/apiops/plan', { bundle: rotated });
+    expect(plan.body.changes).toEqual([{ op: 'update', kind: 'api_proxy', name: 'jwt-auth', fields: ['policies'] }]);
+    // Sealed text is refused as in the REST API, at the bundle's path.
+    const sealed = structuredClone(exported);
+    sealed.proxies.find((p: any) => p.name === 'jwt-auth').policies[0].config.tokenService.clientSecret = 'enc:v1:m1:AAAA';
+    const refused = await m.request('POST', '/api/v1/apiops/plan', { bundle: sealed });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((e: any) => e.path)).toEqual([`bundle.proxies.${Object.keys(POLICY_SAMPLES).sort().indexOf('jwt-auth')}.policies.0.config.tokenService.clientSecret`]);
+  }, 60000);
+
+  it('writes no audit row for a REST update that changes nothing', async () => {
+    const project = (await m.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === `every-policy-${suffix}`);
+    const proxy = (await m.request('GET', `/api/v1/projects/${project.id}/proxies`)).body.find((p: any) => p.name === 'digest-auth');
+    const before = await auditCount();
+    const same = await m.request('PATCH', `/api/v1/projects/${project.id}/proxies/${proxy.id}`, { upstreamUrl: proxy.upstreamUrl, policies: proxy.policies });
+    expect(same.status).toBe(200);
+    expect(await auditCount()).toBe(before);
+    await m.request('PATCH', `/api/v1/projects/${project.id}/proxies/${proxy.id}`, { upstreamUrl: 'http://127.0.0.1:9/v2' });
+    expect(await auditCount()).toBe(before + 1);
+  });
+
+  it('exports YAML that strict parsers read: C1 controls, DEL, NEL, line/paragraph separators and BOM escaped', async () => {
+    const name = `odd-text-${suffix}`;
+    const description = 'c1\u0080\u009f del\u007f nel\u0085 ls\u2028 ps\u2029 bom\ufeff nbsp\u00a0 end';
+    const written = bundle({ project: { name, description }, teams: [], credentials: [], proxies: [], roles: [{ name: `odd-${suffix}`, description, permissions: ['audit:read'] }] });
+    expect((await m.request('POST', '/api/v1/apiops/apply', { bundle: written })).status).toBe(200);
+    const yaml: string = await exportOf(name, 'yaml');
+    // PyYAML refuses a document holding any of these raw; YAML 1.1 parsers turn NEL/LS/PS into line breaks.
+    expect(yaml).not.toMatch(/[\u007f-\u009f\u2028\u2029\ufeff]/);
+    expect(yaml).toContain(String.raw`c1\u0080\u009f del\u007f nel\u0085 ls\u2028 ps\u2029 bom\ufeff`);
+    const parsed = parse(yaml);
+    expect(parsed).toEqual(await exportOf(name));
+    expect(parsed.project.description).toBe(description);
+    // A custom role is in every project's bundle: the other project's YAML export stays readable too.
+    expect(parse(await exportOf(`every-policy-${suffix}`, 'yaml')).roles.find((r: any) => r.name === `odd-${suffix}`).description).toBe(description);
+  });
 });
 
 async function listen(m: InProcessManager): Promise<string> {

@@ -47,3 +47,33 @@ export function withoutClientSecrets(specs: PolicySpec[]): PolicySpec[] {
     return { ...spec, config: { ...spec.config, tokenService: visible } };
   });
 }
+
+/** True when the spec has a token-service block that leaves its secret out (an export, or "keep the stored one"). */
+export function leavesClientSecretOut(spec: PolicySpec): boolean {
+  const block = tokenServiceOf(spec);
+  return !!block && block.clientSecret === undefined;
+}
+
+/**
+ * The specs with each client secret replaced by whether it differs from the stored one of the same
+ * policy type, so two versions compare without the secret ever leaving its seal in a result:
+ * left out or opening to the same plaintext is `unchanged`, anything else `changed`.
+ */
+export function withComparableClientSecrets(box: SecretBox, specs: PolicySpec[], stored: PolicySpec[]): PolicySpec[] {
+  return specs.map((spec) => {
+    const block = tokenServiceOf(spec);
+    if (!block) return spec;
+    const previous = stored.map(tokenServiceOf).find((b, i) => b && stored[i].type === spec.type)?.clientSecret;
+    const given = block.clientSecret;
+    const unchanged = given === undefined || given === previous || (typeof given === 'string' && typeof previous === 'string' && SecretBox.isSealed(previous) && opensTo(box, previous, given));
+    return { ...spec, config: { ...spec.config, tokenService: { ...block, clientSecret: unchanged ? 'unchanged' : 'changed' } } };
+  });
+}
+
+function opensTo(box: SecretBox, sealed: string, plaintext: string): boolean {
+  try {
+    return box.open(sealed) === plaintext;
+  } catch {
+    return false; // a secret no configured master key opens is replaced, not compared
+  }
+}

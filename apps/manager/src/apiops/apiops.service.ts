@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { apiopsBundleSchema, BUNDLE_API_VERSION, SecretBox, type ApiopsBundle } from '@idm/domain';
 import { ApiProxiesService } from '../api-proxies/api-proxies.service';
+import { withoutClientSecrets } from '../api-proxies/token-service-secret';
 import { RolesService } from '../access/roles.service';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -63,7 +64,8 @@ export class ApiopsService {
       project: { name: project.name, description: project.description },
       teams: current.teams.map(({ name, description }) => ({ name, description })),
       roles: current.roles.map(({ name, description, permissions }) => ({ name, description, permissions: [...permissions].sort() as never })),
-      proxies: current.proxies.map(({ id: _, ...p }) => p as never),
+      // Client secrets stay out (write-only); applying the export keeps the stored ones.
+      proxies: current.proxies.map(({ id: _, policies, ...p }) => ({ ...p, policies: withoutClientSecrets(policies) }) as never),
       credentials: current.credentials.map(({ id: _, passwordHash: __, metadata, ...c }) => ({
         ...c,
         metadata: metadata.map(({ value, ...flags }) => (flags.secret ? flags : { ...flags, value })),

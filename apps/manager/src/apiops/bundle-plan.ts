@@ -1,6 +1,8 @@
 import type { ApiopsBundle, BundleCredential, SecretBox } from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies';
+import { leavesClientSecretOut, withComparableClientSecrets, withoutClientSecrets, withStoredClientSecrets } from '../api-proxies/token-service-secret';
 import { ProblemError, type FieldIssue } from '../problems/problem.error';
+import { canonicalJson } from './canonical-json';
 import type { CurrentProject } from './project-state.reader';
 
 export type PlannedKind = 'project' | 'role' | 'team' | 'api_proxy' | 'credential';
@@ -19,7 +21,8 @@ export interface PlanContext {
   passwordMatches: (hash: string, password: string) => Promise<boolean>;
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+// Canonical: JSONB hands stored objects back with their keys reordered, a bundle keeps its own order.
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const sorted = (values: string[]) => [...values].sort();
 function changedFields(current: Record<string, unknown>, desired: Record<string, unknown>, fields: string[]): string[] {
   return fields.filter((f) => !same(current[f], desired[f]));
@@ -40,10 +43,11 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
     checkTeam(p.team, `bundle.proxies.${i}.team`);
     p.environments.forEach((e, j) => !environmentNames.includes(e) && issues.push({ path: `bundle.proxies.${i}.environments.${j}`, message: `unknown environment '${e}'` }));
     try {
-      p.policies = validatePolicySpecs(p.policies);
+      p.policies = validateBundlePolicies(p.policies, current.proxies.find((e) => e.name === p.name)?.policies);
     } catch (err) {
-      if (!(err instanceof PolicyConfigError)) throw err;
-      issues.push(...err.issues.map((issue) => ({ path: ['bundle', 'proxies', i, 'policies', ...issue.path].join('.'), message: issue.message })));
+      if (err instanceof ProblemError) issues.push(...(err.errors ?? []).map((issue) => ({ ...issue, path: `bundle.proxies.${i}.${issue.path}` })));
+      else if (err instanceof PolicyConfigError) issues.push(...err.issues.map((issue) => ({ path: ['bundle', 'proxies', i, 'policies', ...issue.path].join('.'), message: issue.message })));
+      else throw err;
     }
   });
   bundle.credentials.forEach((c, i) => {
@@ -55,6 +59,16 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
     });
   });
   if (issues.length) throw new ProblemError(400, 'invalid_bundle', 'The bundle is invalid', `${issues.length} problem(s) in the bundle`, issues);
+}
+
+/**
+ * Validates a bundle's policies as the proxy service will (defaults applied, so they compare with
+ * the stored ones). A token-service block without its client secret, as an export writes it,
+ * validates against the stored secret and stays without it: the service keeps the stored one.
+ */
+function validateBundlePolicies(specs: ApiopsBundle['proxies'][number]['policies'], stored: CurrentProject['proxies'][number]['policies'] = []) {
+  const normalized = validatePolicySpecs(withStoredClientSecrets(specs, stored));
+  return normalized.map((spec, i) => (leavesClientSecretOut(specs[i]) ? withoutClientSecrets([spec])[0] : spec));
 }
 
 /** Compares a credential's metadata without ever revealing secrets: a secret matches when it opens to the same value. */
@@ -96,8 +110,8 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     const existing = current.proxies.find((p) => p.name === proxy.name);
     const fields = existing
       ? changedFields(
-          { ...existing, methods: sorted(existing.methods), environments: sorted(existing.environments) },
-          { ...proxy, methods: sorted(proxy.methods), environments: sorted(proxy.environments) },
+          { ...existing, methods: sorted(existing.methods), environments: sorted(existing.environments), policies: withComparableClientSecrets(ctx.secrets, existing.policies, existing.policies) },
+          { ...proxy, methods: sorted(proxy.methods), environments: sorted(proxy.environments), policies: withComparableClientSecrets(ctx.secrets, proxy.policies, existing.policies) },
           ['description', 'team', 'basePath', 'upstreamUrl', 'methods', 'policies', 'environments', 'selfService'],
         )
       : [];

@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from 'node:util';
+
 /** Fields whose values never leave the database in clear: the diff says only whether they changed. */
 export const SECRET_FIELDS = new Set(['password', 'passwordHash', 'key', 'keyHash', 'secret', 'clientSecret', 'privateKey', 'token', 'tokenHash']);
 const IGNORED_FIELDS = new Set(['createdAt', 'updatedAt']);
@@ -25,4 +27,15 @@ function normalize(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normalize);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
   return value === undefined ? null : value;
+}
+
+/**
+ * True for an update whose before and after are the same apart from timestamps, compared raw (a
+ * re-sealed secret differs, so a changed secret still counts): such a write changed nothing and
+ * gets no audit row.
+ */
+export function changesNothing(before: Record<string, unknown> | null, after: Record<string, unknown> | null): boolean {
+  if (!before || !after) return false;
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].every((key) => IGNORED_FIELDS.has(key) || isDeepStrictEqual(before[key] ?? null, after[key] ?? null));
 }

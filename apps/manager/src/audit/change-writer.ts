@@ -5,7 +5,7 @@ import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { Database, type Tx } from '../database/database';
 import { auditEvents } from '../database/schema';
 import { ActorContext } from '../governance/actor.context';
-import { diffEntity } from './change-diff';
+import { changesNothing, diffEntity } from './change-diff';
 
 export interface ChangeRecord {
   action: 'create' | 'update' | 'delete' | string;
@@ -18,6 +18,9 @@ export interface ChangeRecord {
 }
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
+
+/** An update that left the entity as it was is no change: no audit row, no republication. */
+const isChange = (change: ChangeRecord | null): change is ChangeRecord => !!change && !(change.action === 'update' && changesNothing(change.before, change.after));
 
 /** An open multi-change unit (APIops apply): its transaction and the events awaiting commit. */
 interface Batch {
@@ -50,13 +53,13 @@ export class ChangeWriter {
     if (batch) {
       return batch.tx.transaction(async (savepoint) => {
         const { change, result } = await work(savepoint);
-        if (change) batch.events.push(await this.audit(savepoint, change));
+        if (isChange(change)) batch.events.push(await this.audit(savepoint, change));
         return result;
       });
     }
     const { result, event } = await this.database.transaction(async (tx) => {
       const { change, result } = await work(tx);
-      return { result, event: change ? await this.audit(tx, change) : undefined };
+      return { result, event: isChange(change) ? await this.audit(tx, change) : undefined };
     });
     if (event) await this.afterCommit([event]);
     return result;
