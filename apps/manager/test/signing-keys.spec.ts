@@ -89,4 +89,101 @@ describe('environment signing keys', () => {
     const snapshot = (await new SnapshotStore(redis).read(env.name))!;
     expect(snapshot.signingKeys.map((k) => k.kid)).toEqual([first.kid, rotated.body.kid]);
   });
+
+  /** An environment serving one project whose credential and proxy both issue tokens. */
+  const environmentIssuingTokens = async (credentialLifetime: object, proxyLifetime: object) => {
+    const env = await newEnv();
+    const project = (await m.request('POST', '/api/v1/projects', { name: `p-${env.name}` })).body;
+    const proxy = await m.request('POST', `/api/v1/projects/${project.id}/proxies`, {
+      name: 'orders', basePath: `/${env.name}`, upstreamUrl: 'http://127.0.0.1:9/', environments: [env.name],
+      policies: [{ type: 'jwt-auth', config: { tokenService: { clientId: `c-${env.name}`, clientSecret: 'proxy-client-secret', accessTokenLifetime: proxyLifetime } } }],
+    });
+    expect(proxy.status).toBe(201);
+    const credential = (await m.request('POST', `/api/v1/projects/${project.id}/credentials`, { username: 'app', password: 'app-password-1' })).body;
+    const settings = await m.request('PUT', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`, { accessTokenLifetime: credentialLifetime });
+    expect(settings.status).toBe(200);
+    return env;
+  };
+
+  it("retires a replaced key by default only after the environment's longest access-token lifetime, and refuses an earlier retirement", async () => {
+    const env = await environmentIssuingTokens({ amount: 2, unit: 'hours' }, { amount: 3, unit: 'days' });
+    const first = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys`, {})).body;
+    const early = await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, { retireAfterSeconds: 3600 });
+    expect(early.status).toBe(400);
+    expect(early.body).toMatchObject({ code: 'retirement_before_token_expiry', errors: [{ path: 'retireAfterSeconds', message: `must be at least ${3 * 86400}` }] });
+    expect(JSON.stringify(early.body)).not.toMatch(/stack|at [A-Z]\w+\./);
+
+    const rotated = await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, {});
+    expect(rotated.status).toBe(201);
+    const keys = (await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body;
+    expect(Date.parse(keys.find((k: any) => k.kid === first.kid).publishedUntil)).toBe(Date.parse(rotated.body.activatesAt) + 3 * 86400 * 1000);
+    // Published for verification only: still in the snapshot, no longer the newest key.
+    expect((await new SnapshotStore(redis).read(env.name))!.signingKeys.map((k) => k.kid)).toEqual([first.kid, rotated.body.kid]);
+
+    // `never` counts as the cap every issued token carries (ten years).
+    const forever = await environmentIssuingTokens('never', { amount: 1, unit: 'hours' });
+    await m.request('POST', `/api/v1/environments/${forever.id}/signing-keys`, {});
+    const long = (await m.request('POST', `/api/v1/environments/${forever.id}/signing-keys/rotate`, {})).body;
+    const old = (await m.request('GET', `/api/v1/environments/${forever.id}/signing-keys`)).body.find((k: any) => k.kid !== long.kid);
+    expect(Date.parse(old.publishedUntil)).toBe(Date.parse(long.activatesAt) + 10 * 365 * 86400 * 1000);
+  });
+
+  it('retires a compromised key at once, audited as such: it leaves the snapshot and the new key signs without the delay', async () => {
+    const env = await environmentIssuingTokens({ amount: 2, unit: 'hours' }, { amount: 1, unit: 'hours' });
+    const first = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys`, {})).body;
+    const contradictory = await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, { compromised: true, retireAfterSeconds: 7200 });
+    expect(contradictory.status).toBe(400);
+    expect(contradictory.body.errors[0].path).toBe('retireAfterSeconds');
+    const before = Date.now();
+    const rotated = await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, { compromised: true });
+    expect(rotated.status).toBe(201);
+    expect(Date.parse(rotated.body.activatesAt)).toBeLessThan(before + 5000);
+    const old = (await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body.find((k: any) => k.kid === first.kid);
+    expect(Date.parse(old.publishedUntil)).toBeLessThanOrEqual(Date.now());
+    expect((await new SnapshotStore(redis).read(env.name))!.signingKeys.map((k) => k.kid)).toEqual([rotated.body.kid]);
+    const audit = (await m.request('GET', `/api/v1/audit?entityKind=signing_key&entityId=${rotated.body.id}`)).body.items;
+    expect(audit.map((e: any) => e.action)).toEqual(['signing_key.rotate_compromised']);
+  });
+});
+
+describe('retired signing keys are dropped after their tokens expire', () => {
+  let database: TestDatabase;
+  let m: InProcessManager;
+  const redis = new Redis(REDIS_URL);
+  const envName = `sweep-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}`, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '1' });
+  });
+
+  afterAll(async () => {
+    await m?.close();
+    await new SnapshotStore(redis).remove(envName);
+    redis.disconnect();
+    await database?.drop();
+  });
+
+  it('keeps the replaced key for its tokens\' two-second lifetime, then deletes it, audits that and republishes', async () => {
+    const env = (await m.request('POST', '/api/v1/environments', { name: envName })).body;
+    const project = (await m.request('POST', '/api/v1/projects', { name: `p-${envName}` })).body;
+    await m.request('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'orders', basePath: `/${envName}`, upstreamUrl: 'http://127.0.0.1:9/', environments: [envName] });
+    const credential = (await m.request('POST', `/api/v1/projects/${project.id}/credentials`, { username: 'app', password: 'app-password-1' })).body;
+    await m.request('PUT', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`, { accessTokenLifetime: { amount: 2, unit: 'seconds' } });
+    const first = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys`, {})).body;
+    const rotated = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, {})).body;
+    const retiredAt = Date.parse(rotated.activatesAt) + 2000;
+    const kids = async () => (await new SnapshotStore(redis).read(envName))!.signingKeys.map((k) => k.kid);
+    expect(await kids()).toEqual([first.kid, rotated.kid]);
+
+    // Nothing else changes in the meantime: only the sweep can take the key out of the snapshot.
+    const deadline = retiredAt + 5000;
+    while ((await kids()).includes(first.kid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(Date.now()).toBeGreaterThanOrEqual(retiredAt);
+    expect(await kids()).toEqual([rotated.kid]);
+    expect((await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body.map((k: any) => k.kid)).toEqual([rotated.kid]);
+    const [dropped] = (await m.request('GET', `/api/v1/audit?entityKind=signing_key&action=signing_key.delete&entityId=${first.id}`)).body.items;
+    expect(dropped).toMatchObject({ action: 'signing_key.delete', actor: { type: 'system', name: 'signing-key-sweeper' } });
+    expect(JSON.stringify(dropped)).not.toContain('enc:v1');
+  }, 20000);
 });

@@ -10,4 +10,5 @@ export * from './secret-box';
 export * from './apiops-bundle.schema';
 export * from './signing-key.schema';
 export * from './token-settings.schema';
+export * from './token-lifetime-cap';
 export * from './upstream-policy';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NEVER_EXPIRES_CAP_SECONDS } from './token-lifetime-cap';
 
 /** JWS algorithms a signing key can be pinned to; `none` and HMAC are deliberately absent. */
 export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -9,10 +10,22 @@ export const createSigningKeySchema = z.strictObject({
   /** PKCS#8 or PKCS#1/SEC1 PEM private key to import; omitted: a key pair is generated. */
   privateKeyPem: z.string().max(20000).optional(),
 });
-export const rotateSigningKeySchema = createSigningKeySchema.extend({
-  /** How long the replaced key stays in the JWKS: at least the longest token lifetime. */
-  retireAfterSeconds: z.number().int().min(0).max(365 * 24 * 3600).default(24 * 3600),
-});
+export const rotateSigningKeySchema = createSigningKeySchema
+  .extend({
+    /**
+     * How long the replaced key stays published (for verification only) once the new key signs.
+     * Omitted: the longest access-token lifetime configured in the environment now, so no token it
+     * signed is cut off; shorter than that is refused.
+     */
+    retireAfterSeconds: z.number().int().min(0).max(NEVER_EXPIRES_CAP_SECONDS).optional(),
+    /**
+     * The replaced key is compromised: it stops being published at once (every token it signed
+     * stops verifying) and the new key signs at once, without the activation delay. Audited as
+     * `signing_key.rotate_compromised`.
+     */
+    compromised: z.boolean().default(false),
+  })
+  .refine((r) => !(r.compromised && r.retireAfterSeconds !== undefined), { path: ['retireAfterSeconds'], message: 'a compromised key is retired at once; leave retireAfterSeconds out' });
 export type CreateSigningKey = z.infer<typeof createSigningKeySchema>;
 export type RotateSigningKey = z.infer<typeof rotateSigningKeySchema>;
 

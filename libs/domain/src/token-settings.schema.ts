@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SIGNING_ALGORITHMS } from './signing-key.schema';
+import { NEVER_EXPIRES_CAP_SECONDS } from './token-lifetime-cap';
 
 /**
  * How a client gets tokens from the Gateway's token service (Apinizer's model): which grants,
@@ -17,6 +18,9 @@ const UNIT_SECONDS = { seconds: 1, minutes: 60, hours: 3600, days: 86400 } as co
 export function lifetimeSeconds(lifetime: TokenLifetime): number | null {
   return lifetime === 'never' ? null : lifetime.amount * UNIT_SECONDS[lifetime.unit];
 }
+
+/** The lifetime a token is issued with, in seconds. */
+export const issuedLifetimeSeconds = (lifetime: TokenLifetime): number => lifetimeSeconds(lifetime) ?? NEVER_EXPIRES_CAP_SECONDS;
 
 export const OAUTH_GRANTS = ['client_credentials', 'password', 'refresh_token'] as const;
 export const JWT_CLAIM_SOURCES = ['username', 'email', 'fullName', 'roles', 'credentialId'] as const;

@@ -1,5 +1,5 @@
 import type { ConfigSnapshot, SnapshotCredential } from '@idm/config-bus';
-import { lifetimeSeconds, tokenSettingsSchema, type TokenLifetime, type TokenSettings } from '@idm/domain';
+import { issuedLifetimeSeconds, tokenSettingsSchema, type TokenSettings } from '@idm/domain';
 import type { SecretOpener } from '@idm/tokens';
 
 /**
@@ -13,9 +13,8 @@ export interface TokenClient {
   readonly settings: TokenSettings | null;
 }
 
-/** `never` is capped so every token still carries `exp` (verifiers refuse JWTs without one). */
-const NEVER_SECONDS = 10 * 365 * 86400;
-export const lifetimeOf = (lifetime: TokenLifetime): number => lifetimeSeconds(lifetime) ?? NEVER_SECONDS;
+/** `never` is capped so every token still carries `exp`; the Manager bounds key retirement by the same cap. */
+export const lifetimeOf = issuedLifetimeSeconds;
 
 export class TokenClients {
   private readonly byId = new Map<string, TokenClient>();

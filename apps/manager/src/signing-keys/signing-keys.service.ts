@@ -7,7 +7,9 @@ import { Database, type Tx } from '../database/database';
 import { environments, signingKeys } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import { longestAccessTokenSeconds } from './environment-token-lifetimes';
 import { signingKeyMaterial } from './key-material';
+import { SigningKeySweeper } from './signing-key-sweeper';
 
 type Row = typeof signingKeys.$inferSelect;
 const toInfo = (r: Row): SigningKeyInfo => ({
@@ -21,7 +23,7 @@ const toInfo = (r: Row): SigningKeyInfo => ({
 });
 const SYSTEM = { projectId: null };
 
-/** Environment signing keys: generate or import, rotate without a gap; private keys sealed at rest. */
+/** Environment signing keys: generate or import, rotate without a gap or a cut-off token; private keys sealed at rest. */
 @Injectable()
 export class SigningKeysService {
   constructor(
@@ -30,6 +32,7 @@ export class SigningKeysService {
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
+    private readonly sweeper: SigningKeySweeper,
   ) {}
 
   async list(environmentId: string): Promise<SigningKeyInfo[]> {
@@ -53,16 +56,20 @@ export class SigningKeysService {
 
   /**
    * Publishes a new key now and lets it sign only after SIGNING_KEY_ACTIVATION_DELAY_SECONDS, so
-   * every Gateway's JWKS has it first; the current signer stays published until its tokens expire.
+   * every Gateway's JWKS has it first. The keys it replaces stay published, for verification only,
+   * until every token they signed has expired: by default the longest access-token lifetime the
+   * environment's token settings give now (an explicit `retireAfterSeconds` may only be longer);
+   * `SigningKeySweeper` drops them after that. A compromised key is the exception: it is retired
+   * at once (its tokens stop verifying) and the new key signs without the delay.
    */
-  rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
+  async rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
-    return this.changes.write(async (tx) => {
+    const info = await this.changes.write(async (tx) => {
       await requireEnvironment(tx, environmentId, true);
       const now = new Date();
-      const activatesAt = new Date(now.getTime() + this.config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS * 1000);
-      const publishedUntil = new Date(activatesAt.getTime() + input.retireAfterSeconds * 1000);
+      const activatesAt = input.compromised ? now : new Date(now.getTime() + this.config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS * 1000);
+      const publishedUntil = input.compromised ? now : new Date(activatesAt.getTime() + (await this.retirementSeconds(tx, environmentId, input.retireAfterSeconds)) * 1000);
       const [current] = await tx
         .select()
         .from(signingKeys)
@@ -70,8 +77,18 @@ export class SigningKeysService {
         .orderBy(desc(signingKeys.activatesAt));
       if (current) await tx.update(signingKeys).set({ publishedUntil }).where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil)));
       const row = await this.insert(tx, environmentId, input.algorithm, material, current ? activatesAt : now);
-      return { result: toInfo(row), change: { action: 'rotate', entityKind: 'signing_key', entityId: row.id, projectId: null, before: current ?? null, after: row } };
+      const action = input.compromised ? 'rotate_compromised' : 'rotate';
+      return { result: toInfo(row), change: { action, entityKind: 'signing_key', entityId: row.id, projectId: null, before: current ?? null, after: { ...row, replacedKeyPublishedUntil: current ? publishedUntil : null } } };
     });
+    await this.sweeper.reschedule().catch(() => undefined); // the hourly sweep still finds it
+    return info;
+  }
+
+  /** How long replaced keys stay published once the new key signs; refuses what would cut off live tokens. */
+  private async retirementSeconds(tx: Tx, environmentId: string, requested: number | undefined): Promise<number> {
+    const longest = await longestAccessTokenSeconds(tx, environmentId);
+    if (requested === undefined || requested >= longest) return requested ?? longest;
+    throw new ProblemError(400, 'retirement_before_token_expiry', 'The replaced key would be retired while its tokens are still valid', `access tokens in this environment live up to ${longest} seconds; retire after at least that long (or leave retireAfterSeconds out), or rotate with compromised: true to retire the key at once`, [{ path: 'retireAfterSeconds', message: `must be at least ${longest}` }]);
   }
 
   private async insert(tx: Tx, environmentId: string, algorithm: SigningAlgorithm, material: ReturnType<typeof signingKeyMaterial>, activatesAt: Date): Promise<Row> {
