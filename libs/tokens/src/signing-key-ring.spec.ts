@@ -24,6 +24,15 @@ describe('SigningKeyRing', () => {
     expect(ring.signer(at('2023-01-01T00:00:00Z'))).toBeUndefined();
   });
 
+  it('lets a key being retired sign only tokens that expire before it stops being published', () => {
+    const dayBeforeRetirement = at('2025-06-01T00:00:00Z');
+    // Pinned to the old key's algorithm: a 1-hour token fits in the day left, a 2-day one does not.
+    expect(ring.signer(dayBeforeRetirement, 'RS256', 3600)?.kid).toBe(old.kid);
+    expect(ring.signer(dayBeforeRetirement, 'RS256', 2 * 86400)).toBeUndefined();
+    // A key not being retired signs tokens of any lifetime.
+    expect(ring.signer(dayBeforeRetirement, 'ES256', 10 * 365 * 86400)?.kid).toBe(current.kid);
+  });
+
   it('publishes keys that activate later and drops keys past publishedUntil', () => {
     const kids = ring.jwks(NOW).keys.map((k) => k.kid);
     expect(kids.sort()).toEqual([old.kid, current.kid, upcoming.kid].sort());

@@ -73,9 +73,13 @@ export class SigningKeyRing {
   /**
    * The newest key that has activated and is still published (with `algorithm`: the newest such
    * key of that algorithm, for clients whose token settings pin one); undefined when there is none.
+   * A key being retired signs only tokens of `lifetimeSeconds` that expire before it stops being
+   * published: a token must never outlive the key that verifies it (a client pinned to the old
+   * algorithm would otherwise get tokens the next JWKS cuts off).
    */
-  signer(now: number = Date.now(), algorithm?: SigningAlgorithm): RingKey | undefined {
-    return this.newestFirst.find((k) => k.activatesAt <= now && isPublished(k, now) && (algorithm === undefined || k.algorithm === algorithm));
+  signer(now: number = Date.now(), algorithm?: SigningAlgorithm, lifetimeSeconds = 0): RingKey | undefined {
+    const expiresAt = now + lifetimeSeconds * 1000;
+    return this.newestFirst.find((k) => k.activatesAt <= now && isPublished(k, now) && (k.publishedUntil === null || k.publishedUntil >= expiresAt) && (algorithm === undefined || k.algorithm === algorithm));
   }
 
   /** JWKS document: every key still published, including keys that activate later (pre-publication). */
