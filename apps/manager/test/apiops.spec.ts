@@ -253,6 +253,11 @@ describe('APIops re-applying an export', () => {
     const refused = await m.request('POST', '/api/v1/apiops/plan', { bundle: sealed });
     expect(refused.status).toBe(400);
     expect(refused.body.errors.map((e: any) => e.path)).toEqual([`bundle.proxies.${Object.keys(POLICY_SAMPLES).sort().indexOf('jwt-auth')}.policies.0.config.tokenService.clientSecret`]);
+    // Where no secret is stored (another project, a new installation) the export needs one added, as a pipeline would.
+    const elsewhere = { ...structuredClone(exported), project: { name: `copy-${suffix}`, description: null }, proxies: exported.proxies.filter((p: any) => p.name === 'oauth2-auth').map((p: any) => ({ ...p, basePath: `/copy-${suffix}` })) };
+    const missing = await m.request('POST', '/api/v1/apiops/plan', { bundle: elsewhere });
+    expect(missing.status).toBe(400);
+    expect(missing.body.errors.map((e: any) => e.path)).toEqual(['bundle.proxies.0.policies.0.config.tokenService.clientSecret']);
   }, 60000);
 
   it('writes no audit row for a REST update that changes nothing', async () => {
