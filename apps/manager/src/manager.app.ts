@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { installEarlyAuthentication } from './auth/early-authentication.hook';
+import { OperatorAuthService } from './auth/operator-auth.service';
 import type { ManagerConfig } from './config/manager-config';
 import { JsonLogger } from './observability/json-logger';
 import { httpRequests } from './observability/metrics';
@@ -30,6 +32,8 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, { logger, abortOnError: false, bodyParser: false });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
+  // Before parsing: an anonymous request is a 401 whatever its body (the guard runs only after).
+  installEarlyAuthentication(fastify, app.get(OperatorAuthService));
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

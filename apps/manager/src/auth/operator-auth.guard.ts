@@ -4,16 +4,24 @@ import { CONTRACT, type RouteContract } from '../openapi/contract.decorator';
 import { ProblemError } from '../problems/problem.error';
 import type { Actor } from '../governance/actor.context';
 import { GrantRepository } from '../governance/grant.repository';
+import type { EarlyAuthenticatedRequest } from './early-authentication.hook';
 import { OperatorAuthService } from './operator-auth.service';
 
-export type AuthenticatedRequest = FastifyRequest & { actor?: Actor };
+export type AuthenticatedRequest = EarlyAuthenticatedRequest & { actor?: Actor };
+
+export const unauthenticated = () =>
+  new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
 
 export function bearerToken(request: FastifyRequest): string | undefined {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(request.headers.authorization ?? '');
   return match?.[1];
 }
 
-/** Global guard: every route needs an operator session unless its @Contract says public. */
+/**
+ * Global guard: every route needs an operator session unless its @Contract says public. The
+ * session was already checked before the body was parsed (installEarlyAuthentication); the guard
+ * turns it into the actor with its grants, and authenticates itself only if the hook did not run.
+ */
 @Injectable()
 export class OperatorAuthGuard implements CanActivate {
   constructor(
@@ -26,11 +34,9 @@ export class OperatorAuthGuard implements CanActivate {
     const contract = Reflect.getMetadata(CONTRACT, context.getHandler()) as RouteContract | undefined;
     if (contract?.public) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const token = bearerToken(request);
-    const operator = token ? await this.auth.authenticate(token) : undefined;
-    if (!operator) {
-      throw new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
-    }
+    const token = request.operator ? undefined : bearerToken(request);
+    const operator = request.operator ?? (token ? await this.auth.authenticate(token) : undefined);
+    if (!operator) throw unauthenticated();
     request.actor = {
       id: operator.id,
       type: 'user',

@@ -1,4 +1,5 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, HttpCode, SetMetadata } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import type { z } from 'zod';
 import { ZodBodyPipe } from '../problems/zod-body.pipe';
 
@@ -18,9 +19,21 @@ export interface RouteContract {
 
 export const CONTRACT = Symbol('route-contract');
 
-/** Declares a route's contract once; the OpenAPI document and body validation both read it. */
+/** Fastify route config of public routes: the early authentication hook lets them pass. */
+export interface ContractRouteConfig {
+  public?: boolean;
+}
+
+/**
+ * Declares a route's contract once; the OpenAPI document, body validation and authentication
+ * (public routes are marked in Fastify's route config, read before the body is parsed) all read it.
+ */
 export const Contract = (contract: RouteContract) =>
-  applyDecorators(SetMetadata(CONTRACT, contract), ...(contract.status ? [HttpCode(contract.status)] : []));
+  applyDecorators(
+    SetMetadata(CONTRACT, contract),
+    ...(contract.status ? [HttpCode(contract.status)] : []),
+    ...(contract.public ? [RouteConfig({ public: true } satisfies ContractRouteConfig)] : []),
+  );
 
 /** The request body, validated by the schema named in the handler's @Contract. */
 export const ContractBody = createParamDecorator((_: unknown, ctx: ExecutionContext) => {

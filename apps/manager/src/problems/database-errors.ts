@@ -28,7 +28,9 @@ export function problemFromDatabaseError(err: unknown): ProblemError | undefined
     return known ? ProblemError.conflict(known.code, known.detail, known.path) : ProblemError.conflict('duplicate', 'the value is already taken');
   }
   if (db.code === '23503') return ProblemError.conflict('still_referenced', 'the entity is still referenced by another one');
-  if (db.code === '22P02' || db.code === '22007' || db.code === '22008') {
+  // 22021/22P05: a character the database cannot store (NUL); the validation layer refuses NUL
+  // first, this keeps any path it misses a 400 too.
+  if (db.code === '22P02' || db.code === '22007' || db.code === '22008' || db.code === '22021' || db.code === '22P05') {
     return new ProblemError(400, 'invalid_value', 'Invalid value', 'a value has the wrong format');
   }
   return undefined;

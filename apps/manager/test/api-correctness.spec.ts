@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { startInProcessManager, ADMIN, type InProcessManager } from './support/in-process-manager';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+/**
+ * Admin API answers over real HTTP (undici): input PostgreSQL cannot store is a 400, anonymous
+ * requests are a 401 before their body is parsed, and a missing project is a 404 before any
+ * expensive work.
+ */
+describe.each(['postgres', 'pglite'] as const)('admin API correctness on %s', (kind) => {
+  let database: TestDatabase;
+  let m: InProcessManager;
+  let baseUrl: string;
+  let token: string;
+  let projectId: string;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    m = await startInProcessManager(database, { LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void logs.push(line) } });
+    await m.app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(m.app.getHttpServer().address() as { port: number }).port}`;
+    token = (await call('POST', '/api/v1/auth/login', { json: ADMIN, token: null })).body.token;
+    projectId = (await call('POST', '/api/v1/projects', { json: { name: `correctness-${randomUUID().slice(0, 8)}` } })).body.id;
+  }, 120000);
+
+  afterAll(async () => {
+    await m?.close();
+    await database?.drop();
+  });
+
+  /** One request; `json` is serialized, `raw` sent as is (both as application/json). */
+  async function call(method: string, path: string, o: { json?: unknown; raw?: string; token?: string | null } = {}) {
+    const body = o.raw ?? (o.json === undefined ? undefined : JSON.stringify(o.json));
+    const auth = o.token === null ? undefined : (o.token ?? token);
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
+  }
+
+  describe('NUL characters', () => {
+    it('refuses them in JSON strings and keys, query strings and path ids with 400, never 500', async () => {
+      const answers = [
+        await call('POST', '/api/v1/projects', { json: { name: 'nul\u0000name' } }),
+        await call('POST', `/api/v1/projects/${projectId}/credentials`, { raw: '{"username":"nul-key","metadata":{"k\\u0000":"v"}}' }),
+        await call('POST', '/api/v1/auth/login', { json: { username: 'adm\u0000in', password: 'whatever-password' }, token: null }),
+        await call('GET', `/api/v1/projects/${projectId}/credentials?after=a%00b`),
+        await call('GET', '/api/v1/audit?entityKind=%00'),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).toBe(400);
+        expect(answer.headers.get('content-type')).toContain('application/problem+json');
+        expect(answer.body.code).toBe('validation_failed');
+        expect(answer.body.errors[0].message).toContain('NUL');
+      }
+      expect(answers.map((a) => a.body.errors[0].path)).toEqual(['name', 'metadata.k\\u0000', 'username', 'after', 'entityKind']);
+      const badId = await call('GET', '/api/v1/projects/%00');
+      expect(badId.status).toBe(400);
+      expect(badId.body.code).toBe('invalid_id');
+      expect(logs.join('')).not.toMatch(/Failed query|unhandled error/);
+    });
+  });
+
+  describe('authentication before body parsing', () => {
+    it('answers anonymous requests with 401 whatever their body', async () => {
+      const emptyJson = await call('DELETE', `/api/v1/projects/${randomUUID()}`, { raw: '', token: null });
+      expect(emptyJson.status).toBe(401);
+      expect(emptyJson.body.code).toBe('unauthenticated');
+      expect(emptyJson.headers.get('content-type')).toContain('application/problem+json');
+      expect((await call('POST', '/api/v1/projects', { raw: '{not json', token: null })).body.code).toBe('unauthenticated');
+      expect((await call('POST', '/api/v1/projects', { raw: '{"name":"x"}', token: 'idms_forged' })).status).toBe(401);
+    });
+
+    it('still parses bodies of public routes and of authenticated requests, and 404s unknown routes', async () => {
+      expect((await call('POST', '/api/v1/auth/login', { raw: '{not json', token: null })).body.code).toBe('malformed_json');
+      expect((await call('POST', '/api/v1/projects', { raw: '{not json' })).body.code).toBe('malformed_json');
+      expect((await call('GET', '/health/live', { token: null })).status).toBe(200);
+      expect((await call('GET', '/api/v1/no-such-route', { token: null })).body.code).toBe('route_not_found');
+    });
+  });
+});
