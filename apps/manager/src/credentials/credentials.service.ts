@@ -62,6 +62,9 @@ export class CredentialsService {
 
   async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
+    // Checked again in the transaction; first here, so a wrong project costs no argon2 hash.
+    await requireProject(this.database.db, projectId);
+    await requireTeamInProject(this.database.db, projectId, input.teamId);
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
     const digestHa1 = input.password ? sealDigestHa1(this.secrets, input.username, input.password) : null;
     return this.changes.write(async (tx) => {
@@ -96,6 +99,10 @@ export class CredentialsService {
   }
 
   async update(projectId: string, id: string, input: UpdateCredential): Promise<Credential> {
+    if (typeof input.password === 'string') {
+      // Checked again in the transaction; first here, so a wrong id costs no argon2 hash.
+      this.permissions.check('credential:write', await this.find(this.database.db, projectId, id));
+    }
     const passwordHash = input.password === undefined ? undefined : input.password === null ? null : await this.hasher.hash(input.password);
     return this.changes.write(async (tx) => {
       const before = await this.find(tx, projectId, id, true);

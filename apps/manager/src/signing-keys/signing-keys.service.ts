@@ -42,8 +42,9 @@ export class SigningKeysService {
   }
 
   /** The environment's first key, active at once. Later keys come through `rotate`. */
-  create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
+  async create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
+    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     return this.changes.write(async (tx) => {
       await requireEnvironment(tx, environmentId, true);
@@ -64,6 +65,7 @@ export class SigningKeysService {
    */
   async rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
+    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     const info = await this.changes.write(async (tx) => {
       await requireEnvironment(tx, environmentId, true);
