@@ -1,5 +1,7 @@
-import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { Identity, PolicyCompileDeps, PolicyRejection, RequestContext } from '../policy';
+import { AUTHORIZATION, presented } from '../authentication/presented';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import { credentialState } from '../credential-directory';
+import type { DirectoryCredential, Identity, PolicyRejection, RequestContext } from '../policy';
 import type { BearerRequirement } from './schema';
 
 /**
@@ -30,8 +32,8 @@ export function bearerRejections(realm: string): BearerRejections {
 
 /** The token of `Authorization: Bearer <token>`, or undefined. The scheme is case-insensitive (RFC 7235). */
 export function bearerToken(ctx: RequestContext): string | undefined {
-  const header = ctx.headers.authorization;
-  if (typeof header !== 'string' || header.length < 8) return undefined;
+  const header = presented(ctx, AUTHORIZATION);
+  if (header === undefined || header.length < 8) return undefined;
   if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
   const token = header.slice(7).trim();
   return token === '' ? undefined : token;
@@ -64,12 +66,6 @@ export function liveCredential(deps: PolicyCompileDeps, credentialId: unknown): 
   return credentialState(credential, deps.now()) === 'ok' ? credential : undefined;
 }
 
-export function authenticateAs(ctx: RequestContext, credential: DirectoryCredential, strip: boolean): void {
-  ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
-  ctx.credential = credential;
-  if (strip) ctx.strippedHeaders.push('authorization');
-}
-
 export function splitScope(scope: unknown): readonly string[] {
   return typeof scope === 'string' && scope !== '' ? scope.split(' ') : [];
 }
@@ -81,12 +77,6 @@ export function splitScope(scope: unknown): readonly string[] {
  */
 export function proxyClientIdentity(deps: PolicyCompileDeps, clientId: string | undefined): Identity | null {
   return clientId === undefined ? null : Object.freeze({ credentialId: clientId, username: clientId, projectId: deps.proxy.projectId });
-}
-
-export function authenticateAsProxyClient(ctx: RequestContext, identity: Identity, strip: boolean): void {
-  ctx.identity = identity;
-  ctx.credential = null;
-  if (strip) ctx.strippedHeaders.push('authorization');
 }
 
 /**

@@ -1,8 +1,10 @@
 import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from './bearer-access';
-import type { Identity, OwnIssuers } from '../policy';
-import { jwtAuthConfigSchema, type JwtAuthConfig } from './schema';
+import { establish, establishWithoutCredential } from '../authentication/establish';
+import { AUTHORIZATION, type CredentialSource } from '../authentication/presented';
+import type { OwnIssuers, PolicyCompileDeps } from '../compile-dependencies';
+import type { Identity, Policy, PolicyOutcome, RequestContext } from '../policy';
+import { bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from './bearer-access';
+import type { JwtAuthConfig } from './schema';
 
 /** Issuer URLs of our own token service end in one of its two prefixes (the exact value is checked per request). */
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
@@ -24,6 +26,8 @@ export class JwtAuthPolicy implements Policy {
   /** Set when this policy carries a token-service client (`/auth`); its tokens name this proxy in `proxy_id`. */
   private readonly proxyClient: Identity | null;
   private readonly deployedSince: number;
+  /** Where the token came from when the policy strips it, else null. */
+  private readonly strip: CredentialSource | null;
   /** Set when the issuer follows the request's host (no explicit issuers, no public URL): checked per request. */
   private readonly requestIssuers: OwnIssuers | null;
 
@@ -49,6 +53,7 @@ export class JwtAuthPolicy implements Policy {
     this.upstreamHeaderNames = Object.values(config.claimHeaders);
     this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
     this.deployedSince = deploymentStartSeconds(deps);
+    this.strip = config.stripAuthorization ? AUTHORIZATION : null;
   }
 
   execute(ctx: RequestContext): PolicyOutcome {
@@ -65,7 +70,7 @@ export class JwtAuthPolicy implements Policy {
       if (typeof claims.iat !== 'number' || claims.iat < this.deployedSince) return this.rejections.invalid_token;
       if (claims.sub === claims.client_id) {
         if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
-        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
+        establishWithoutCredential(ctx, this.proxyClient, this.strip);
         this.forwardClaims(ctx, claims, roles);
         return undefined;
       }
@@ -74,7 +79,7 @@ export class JwtAuthPolicy implements Policy {
     if (!credential) return this.rejections.invalid_token;
     if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
 
-    authenticateAs(ctx, credential, this.config.stripAuthorization);
+    establish(ctx, credential, this.strip);
     this.forwardClaims(ctx, claims, roles);
     return undefined;
   }
@@ -88,9 +93,3 @@ export class JwtAuthPolicy implements Policy {
     }
   }
 }
-
-export const jwtAuthPolicy: PolicyDefinition<typeof jwtAuthConfigSchema> = {
-  type: 'jwt-auth',
-  schema: jwtAuthConfigSchema,
-  compile: (config, deps) => new JwtAuthPolicy(config, deps),
-};

@@ -1,9 +1,11 @@
 import { TokenStoreUnavailable, type OpaqueTokenRecord } from '@idm/tokens';
 import { PolicyConfigError } from '../policy-config.error';
-import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from '../jwt-auth/bearer-access';
-import type { Identity } from '../policy';
-import { oauth2AuthConfigSchema, type OAuth2AuthConfig } from './schema';
+import { establish, establishWithoutCredential } from '../authentication/establish';
+import { AUTHORIZATION, type CredentialSource } from '../authentication/presented';
+import type { OpaqueTokenLookup, PolicyCompileDeps, PolicyCompiler } from '../compile-dependencies';
+import type { Identity, Policy, PolicyOutcome, RequestContext } from '../policy';
+import { bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from '../jwt-auth/bearer-access';
+import type { OAuth2AuthConfig } from './schema';
 
 const OPAQUE_ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
 
@@ -21,6 +23,8 @@ export class OAuth2AuthPolicy implements Policy {
   /** Set when this policy carries a token-service client (`/auth`): tokens issued for this proxy. */
   private readonly proxyClient: Identity | null;
   private readonly deployedSince: number;
+  /** Where the token came from when the policy strips it, else null. */
+  private readonly strip: CredentialSource | null;
 
   constructor(
     private readonly config: OAuth2AuthConfig,
@@ -31,6 +35,7 @@ export class OAuth2AuthPolicy implements Policy {
     this.rejections = bearerRejections(deps.proxy.basePath);
     this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
     this.deployedSince = deploymentStartSeconds(deps);
+    this.strip = config.stripAuthorization ? AUTHORIZATION : null;
   }
 
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
@@ -54,24 +59,21 @@ export class OAuth2AuthPolicy implements Policy {
       if (record.proxyId !== this.deps.proxy.id || this.proxyClient === null || record.clientId !== this.proxyClient.credentialId || record.issuedAt < this.deployedSince) return this.rejections.invalid_token;
       if (record.credentialId === undefined) {
         if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), [])) return this.rejections.insufficient_scope;
-        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
+        establishWithoutCredential(ctx, this.proxyClient, this.strip);
         return undefined;
       }
     }
     const credential = liveCredential(this.deps, record.credentialId ?? record.subject);
     if (!credential) return this.rejections.invalid_token;
     if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), credential.roles)) return this.rejections.insufficient_scope;
-    authenticateAs(ctx, credential, this.config.stripAuthorization);
+    establish(ctx, credential, this.strip);
     if (credential.roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = credential.roles.join(',');
     return undefined;
   }
 }
 
-export const oauth2AuthPolicy: PolicyDefinition<typeof oauth2AuthConfigSchema> = {
-  type: 'oauth2-auth',
-  schema: oauth2AuthConfigSchema,
-  compile: (config, deps) => {
-    if (!deps.opaqueTokens) throw new PolicyConfigError([{ path: [], message: 'oauth2-auth needs a token store, and this gateway has none' }]);
-    return new OAuth2AuthPolicy(config, deps, deps.opaqueTokens);
-  },
+/** Compiles only where the host has a token store to ask. */
+export const compileOAuth2Auth: PolicyCompiler<OAuth2AuthConfig> = (config, deps) => {
+  if (!deps.opaqueTokens) throw new PolicyConfigError([{ path: [], message: 'oauth2-auth needs a token store, and this gateway has none' }]);
+  return new OAuth2AuthPolicy(config, deps, deps.opaqueTokens);
 };
