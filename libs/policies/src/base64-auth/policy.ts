@@ -1,4 +1,5 @@
 import { credentialRefusal, establish } from '../authentication/establish';
+import { decodeBase64Text } from '../authentication/base64-text';
 import { verifyPassword } from '../authentication/password';
 import { presented } from '../authentication/presented';
 import { standardRejections } from '../authentication/standard-rejections';
@@ -6,7 +7,6 @@ import type { PolicyCompileDeps } from '../compile-dependencies';
 import type { DirectoryCredential, Policy, PolicyOutcome, RequestContext } from '../policy';
 import type { Base64AuthConfig } from './schema';
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const MAX_LENGTH = 4096;
 
 /**
@@ -51,9 +51,8 @@ function decode(raw: string, withPassword: boolean): { username: string; passwor
   if (raw.length > MAX_LENGTH) return null;
   let encoded = raw.trim();
   if (/^basic /i.test(encoded)) encoded = encoded.slice(6).trim();
-  if (encoded.length % 4 !== 0 || !BASE64.test(encoded)) return null;
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-  if (decoded.includes('\uFFFD') || /[\u0000-\u001f]/.test(decoded)) return null;
+  const decoded = decodeBase64Text(encoded);
+  if (decoded === null || decoded.includes('\uFFFD') || /[\u0000-\u001f]/.test(decoded)) return null;
   const colon = decoded.indexOf(':');
   if (!withPassword) {
     const username = colon < 0 ? decoded : decoded.slice(0, colon);
