@@ -156,4 +156,13 @@ describe.each(['postgres', 'pglite'] as const)('admin API correctness on %s', (k
       abort.abort();
     });
   });
+
+  describe('request ids', () => {
+    it("keeps the caller's X-Request-Id in the Gateway's shape (`@` included) and replaces an unsafe one", async () => {
+      const kept = await m.request('GET', '/health/live', undefined, { token: null, headers: { 'x-request-id': 'span:42@edge-1.example' } });
+      expect(kept.headers['x-request-id']).toBe('span:42@edge-1.example');
+      const replaced = await m.request('GET', '/health/live', undefined, { token: null, headers: { 'x-request-id': 'not ok <script>' } });
+      expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
 });

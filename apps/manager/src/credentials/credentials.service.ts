@@ -12,6 +12,7 @@ import {
   type RotatedApiKey,
   type UpdateCredential,
 } from '@idm/domain';
+import { isoOrNull } from '@idm/platform';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { ChangeWriter, type ChangeRecord } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -25,8 +26,7 @@ import { sealDigestHa1 } from './digest-ha1';
 
 type Row = typeof credentials.$inferSelect;
 type KeyRow = typeof apiKeys.$inferSelect;
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: iso(k.expiresAt), createdAt: k.createdAt.toISOString() });
+const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: isoOrNull(k.expiresAt), createdAt: k.createdAt.toISOString() });
 /**
  * What the audit diff sees of a credential: hashes stand in for secrets and are masked there;
  * the sealed digest HA1 changes exactly when the password does, so it is left out.
@@ -198,7 +198,7 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     metadata: publicMetadata(r.metadata),
     access: r.access,
     truststore: r.truststore,
-    expiresAt: iso(r.expiresAt),
+    expiresAt: isoOrNull(r.expiresAt),
     apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),

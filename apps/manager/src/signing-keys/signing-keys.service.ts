@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox, type CreateSigningKey, type RotateSigningKey, type SigningAlgorithm, type SigningKeyInfo } from '@idm/domain';
+import { isoOrNull } from '@idm/platform';
 import { and, desc, eq, isNull, lte } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -18,7 +19,7 @@ const toInfo = (r: Row): SigningKeyInfo => ({
   algorithm: r.algorithm as SigningAlgorithm,
   publicJwk: r.publicJwk,
   activatesAt: r.activatesAt.toISOString(),
-  publishedUntil: r.publishedUntil ? r.publishedUntil.toISOString() : null,
+  publishedUntil: isoOrNull(r.publishedUntil),
   createdAt: r.createdAt.toISOString(),
 });
 const SYSTEM = { projectId: null };
