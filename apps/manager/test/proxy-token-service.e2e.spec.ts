@@ -54,7 +54,9 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
 
   beforeAll(async () => {
     const keys = { IDM_MASTER_KEYS: MASTER_KEYS };
-    const gatewayEnv = { ...keys, TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST' };
+    // Some tests poll with a secret the Gateways do not know yet (until the new revision lands):
+    // each poll is a failed client authentication, which the failure limits must not turn into 429s here.
+    const gatewayEnv = { ...keys, TOKEN_FAILURES_PER_ACCOUNT: '100000', TOKEN_FAILURES_PER_ADDRESS: '100000', TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST' };
     cluster = await startCluster({ environment: ENV, managerEnv: { ...keys, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' }, gateways: [gatewayEnv, gatewayEnv] });
     ({ database, gateways, admin, echoUrl } = cluster);
     redisClient = new Redis(cluster.redis.url);
@@ -172,6 +174,9 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(401);
     await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }] });
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: `${g.name}: secret back` })));
+    // Only the secret changed: still a change, audited without showing it.
+    const [latest] = (await admin.call('GET', `/api/v1/audit?entityId=${ordersId}`)).items;
+    expect([latest.action, latest.diff]).toEqual(['api_proxy.update', { policies: { changed: true, secret: true } }]);
   }, 60000);
 
   it('answers CORS preflights from the proxies\' settings (/auth) and from the environment (/credential)', async () => {

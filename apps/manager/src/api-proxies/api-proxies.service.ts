@@ -85,7 +85,10 @@ export class ApiProxiesService {
         await deploy(tx, id, environmentIds.filter((e) => !current.some((d) => d.environmentId === e)));
       }
       const [after] = await withEnvironments(tx, [updated]);
-      return { result: after, change: { action: 'update', entityKind: 'api_proxy', entityId: id, projectId, teamId: updated.teamId, before: { ...before }, after: { ...after } } };
+      // The change compares the stored policies, sealed secrets included: a new client secret is a
+      // change (audited as a secret change, republished) although the API's view of it is the same.
+      const change = { before: { ...before, policies: row.policies }, after: { ...after, policies: updated.policies } };
+      return { result: after, change: { action: 'update', entityKind: 'api_proxy', entityId: id, projectId, teamId: updated.teamId, ...change } };
     });
   }
 

@@ -14,7 +14,11 @@ export function diffEntity(before: Record<string, unknown> | null, after: Record
     if (IGNORED_FIELDS.has(key)) continue;
     const oldValue = normalize(before?.[key]);
     const newValue = normalize(after?.[key]);
-    if (JSON.stringify(oldValue) === JSON.stringify(newValue)) continue;
+    if (JSON.stringify(oldValue) === JSON.stringify(newValue)) {
+      // Equal once sealed secrets are masked, but a sealed secret inside changed (a rotated client secret).
+      if (!isDeepStrictEqual(before?.[key] ?? null, after?.[key] ?? null)) diff[key] = { changed: true, secret: true };
+      continue;
+    }
     diff[key] = secretFields.has(key) ? { changed: true, secret: true } : { old: oldValue, new: newValue };
   }
   return diff;

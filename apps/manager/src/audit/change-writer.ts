@@ -65,6 +65,15 @@ export class ChangeWriter {
     return result;
   }
 
+  /**
+   * Where a check made before a write reads (existence before an argon2 hash or a key pair):
+   * inside `batch()` the batch's transaction, which sees what earlier changes of the same APIops
+   * bundle wrote; otherwise the database.
+   */
+  reads(): Pick<Tx, 'select'> {
+    return this.batches.getStore()?.tx ?? this.database.db;
+  }
+
   /** Many changes, one transaction: all of them (with their audit rows) or none. */
   async batch<T>(work: () => Promise<T>): Promise<T> {
     const events: AuditEvent[] = [];

@@ -63,8 +63,8 @@ export class CredentialsService {
   async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
     // Checked again in the transaction; first here, so a wrong project costs no argon2 hash.
-    await requireProject(this.database.db, projectId);
-    await requireTeamInProject(this.database.db, projectId, input.teamId);
+    await requireProject(this.changes.reads(), projectId);
+    await requireTeamInProject(this.changes.reads(), projectId, input.teamId);
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
     const digestHa1 = input.password ? sealDigestHa1(this.secrets, input.username, input.password) : null;
     return this.changes.write(async (tx) => {
@@ -101,7 +101,7 @@ export class CredentialsService {
   async update(projectId: string, id: string, input: UpdateCredential): Promise<Credential> {
     if (typeof input.password === 'string') {
       // Checked again in the transaction; first here, so a wrong id costs no argon2 hash.
-      this.permissions.check('credential:write', await this.find(this.database.db, projectId, id));
+      this.permissions.check('credential:write', await this.find(this.changes.reads(), projectId, id));
     }
     const passwordHash = input.password === undefined ? undefined : input.password === null ? null : await this.hasher.hash(input.password);
     return this.changes.write(async (tx) => {
