@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { description, entityName } from './names.schema';
+import { description, entityId, entityName, timestamp } from './names.schema';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const httpMethod = z.enum(HTTP_METHODS);
+export type HttpMethod = z.infer<typeof httpMethod>;
 
 /**
  * A base path is the routing key on the Gateway: "/" followed by segments, no trailing slash,
@@ -29,7 +30,9 @@ export const upstreamUrl = z
     } catch {
       return false;
     }
-  }, 'must be an absolute http(s) URL without credentials, query or fragment');
+  }, 'must be an absolute http(s) URL without credentials, query or fragment')
+  // The refinement above is invisible to JSON Schema; this is its shape for clients.
+  .meta({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+(/[^?#]*)?$' });
 
 /** Policy config is validated against the policy type's own schema by the policy registry. */
 export const policySpecSchema = z.strictObject({
@@ -60,24 +63,37 @@ export const createApiProxySchema = z.strictObject({
   environments: proxyFields.environments.default([]),
   teamId: proxyFields.teamId.default(null),
   selfService: proxyFields.selfService.default('off'),
+}).meta({
+  examples: [
+    {
+      name: 'orders',
+      basePath: '/orders',
+      upstreamUrl: 'https://orders.internal.example.com/v1',
+      methods: ['GET', 'POST'],
+      policies: [{ type: 'api-key', config: {} }],
+      environments: ['production'],
+    },
+  ],
 });
 export const updateApiProxySchema = z.strictObject(proxyFields).partial();
 
 export type CreateApiProxy = z.infer<typeof createApiProxySchema>;
 export type UpdateApiProxy = z.infer<typeof updateApiProxySchema>;
 
-export interface ApiProxy {
-  id: string;
-  projectId: string;
-  teamId: string | null;
-  name: string;
-  description: string | null;
-  basePath: string;
-  upstreamUrl: string;
-  methods: string[];
-  policies: PolicySpec[];
-  environments: string[];
-  selfService: 'off' | 'auto' | 'manual';
-  createdAt: string;
-  updatedAt: string;
-}
+export const apiProxySchema = z.object({
+  id: entityId,
+  projectId: entityId,
+  teamId: entityId.nullable(),
+  name: z.string(),
+  description: z.string().nullable(),
+  basePath: z.string(),
+  upstreamUrl: z.string(),
+  methods: z.array(httpMethod),
+  /** Each policy's config as its compiler completed it (defaults filled in). */
+  policies: z.array(z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
+  environments: z.array(z.string()),
+  selfService: proxyFields.selfService,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type ApiProxy = z.infer<typeof apiProxySchema>;
