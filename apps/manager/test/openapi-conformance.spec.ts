@@ -134,6 +134,7 @@ describe('OpenAPI document against real responses', () => {
     await call('POST', `${P}/self-service/api-keys/rotate`, { graceSeconds: 0 }, { token: null, headers: { 'x-api-key': keyed.apiKey.key } });
 
     const bundle = await call('GET', `${projectUrl}/bundle`);
+    await call('GET', `${projectUrl}/bundle?format=yaml`);
     await call('POST', `${P}/apiops/plan`, { bundle: { ...bundle, teams: [] }, prune: true });
     await call('POST', `${P}/apiops/apply`, { bundle: { apiVersion: 'idm/v1', kind: 'ProjectBundle', project: { name: `b-${s()}` } } });
 

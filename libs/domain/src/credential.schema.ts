@@ -274,6 +274,7 @@ export type Credential = z.infer<typeof credentialSchema>;
 
 /** A created credential carries its first API key, once, unless `issueApiKey: false`. */
 export const createdCredentialSchema = credentialSchema.extend({ apiKey: issuedApiKeySchema.optional() });
+export type CreatedCredential = z.infer<typeof createdCredentialSchema>;
 
 /** An application asking for its own credential to call a proxy (self-service). */
 export const credentialRequestSchema = z.strictObject({

@@ -5,6 +5,7 @@ import {
   type ApiKeyInfo,
   type CreateApiKey,
   type CreateCredential,
+  type CreatedCredential,
   type Credential,
   type IssuedApiKey,
   type ListCredentialsQuery,
@@ -60,7 +61,7 @@ export class CredentialsService {
     return (await withKeys(this.database.db, [row]))[0];
   }
 
-  async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
+  async create(projectId: string, input: CreateCredential): Promise<CreatedCredential> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
     const digestHa1 = input.password ? sealDigestHa1(this.secrets, input.username, input.password) : null;

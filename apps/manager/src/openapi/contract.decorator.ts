@@ -15,6 +15,8 @@ export interface RouteContract {
   produces?: string;
   /** Success status (default 200, 201 for creations where set). */
   status?: number;
+  /** Other statuses answered with the success body (readiness: 503 when a dependency is down). */
+  sameBodyStatuses?: number[];
   /** A POST that changes nothing (e.g. APIops plan); documented as `x-read-only`. */
   readOnly?: boolean;
   /** Reachable without an operator session (login, health, the OpenAPI document). */

@@ -70,9 +70,11 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string,
 }
 
 function successResponse(contract: RouteContract): Record<string, unknown> {
-  if (contract.response) return { description: 'Success', content: { 'application/json': { schema: toJsonSchema(contract.response, 'output') } } };
-  if (contract.produces) return { description: 'Success', content: { [contract.produces]: { schema: { type: 'string' } } } };
-  return { description: 'Success, no content' };
+  const content = {
+    ...(contract.response ? { 'application/json': { schema: toJsonSchema(contract.response, 'output') } } : {}),
+    ...(contract.produces ? { [contract.produces]: { schema: { type: 'string' } } } : {}),
+  };
+  return Object.keys(content).length ? { description: 'Success', content } : { description: 'Success, no content' };
 }
 
 /** OpenAPI 3.1 built from the same zod schemas that validate the requests and type the responses. */
@@ -95,6 +97,7 @@ export function buildOpenApiDocument(routes: RouteInfo[]): z.infer<typeof openAp
       ...(contract.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(contract.body, 'input') } } } } : {}),
       responses: {
         [status]: successResponse(contract),
+        ...Object.fromEntries((contract.sameBodyStatuses ?? []).map((other) => [String(other), { ...successResponse(contract), description: 'Same body, another status' }])),
         default: { description: 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
       },
     };
