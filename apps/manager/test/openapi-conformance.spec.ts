@@ -222,13 +222,18 @@ describe('OpenAPI document against real responses', () => {
     ['an upstream URL that is not http(s)', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'ftp', basePath: '/ftp', upstreamUrl: 'ftp://files.example.com' }],
     ['an upstream URL with credentials', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'creds', basePath: '/creds', upstreamUrl: 'http://user:pw@example.com' }],
     ['an upstream URL with a query', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'query', basePath: '/query', upstreamUrl: 'http://example.com/?a=1' }],
+    ['a base path with a dot segment', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'dots', basePath: '/a/../b', upstreamUrl: 'http://example.com' }],
+    ['a base path under a reserved prefix', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'reserved', basePath: '/.well-known/x', upstreamUrl: 'http://example.com' }],
+    ['a repeated method', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'twice', basePath: '/twice', upstreamUrl: 'http://example.com', methods: ['GET', 'GET'] }],
+    ['a compromised key with a retirement delay', 'post', '/api/v1/environments/{environmentId}/signing-keys/rotate', { compromised: true, retireAfterSeconds: 60 }],
     ['a project scope without an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'project' } }],
     ['a system scope with an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'system', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' } }],
     ['a time window with "from" but no "to"', 'post', '/api/v1/projects/{projectId}/credentials', { username: 'half-window', access: { time: { mode: 'allow', windows: [{ from: '08:00' }] } } }],
     ['a bundle that is not a project bundle', 'post', '/api/v1/apiops/plan', { bundle: { apiVersion: 'idm/v1', kind: 'Something' } }],
   ])('refuses %s in the document as the Manager does', async (_what, method, path, request) => {
     const projectId = (await m.request('POST', `${P}/projects`, { name: `r-${s()}` })).body.id;
-    const answer = await m.request(method.toUpperCase(), path.replace('{projectId}', projectId), request);
+    const environmentId = (await m.request('POST', `${P}/environments`, { name: `r-${s()}` })).body.id;
+    const answer = await m.request(method.toUpperCase(), path.replace('{projectId}', projectId).replace('{environmentId}', environmentId), request);
     expect(answer.status).toBe(400);
     expect(violation(requestSchema(method, path), request)).toBeDefined();
   });

@@ -18,7 +18,16 @@ export const basePath = z
   .refine(
     (p) => !RESERVED_BASE_PATHS.some((r) => p === r || p.startsWith(r + '/')),
     `must not start with a reserved prefix (${RESERVED_BASE_PATHS.join(', ')})`,
-  );
+  )
+  // The two refinements above as JSON Schema, so clients see them.
+  .meta({
+    not: {
+      anyOf: [
+        { pattern: '(^|/)\\.\\.?(/|$)' },
+        { pattern: `^(${RESERVED_BASE_PATHS.map((r) => r.replace(/[.]/g, '\\.')).join('|')})(/|$)` },
+      ],
+    },
+  });
 
 export const upstreamUrl = z
   .string()
@@ -46,7 +55,12 @@ const proxyFields = {
   description: description.optional(),
   basePath,
   upstreamUrl,
-  methods: z.array(httpMethod).min(1).max(HTTP_METHODS.length).refine((m) => new Set(m).size === m.length, 'must not repeat a method'),
+  methods: z
+    .array(httpMethod)
+    .min(1)
+    .max(HTTP_METHODS.length)
+    .refine((m) => new Set(m).size === m.length, 'must not repeat a method')
+    .meta({ uniqueItems: true }),
   policies: z.array(policySpecSchema).max(50),
   /** Owning team inside the project (null: the project itself). */
   teamId: z.uuid().nullable(),
