@@ -225,6 +225,8 @@ describe('OpenAPI document against real responses', () => {
     ['a base path with a dot segment', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'dots', basePath: '/a/../b', upstreamUrl: 'http://example.com' }],
     ['a base path under a reserved prefix', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'reserved', basePath: '/.well-known/x', upstreamUrl: 'http://example.com' }],
     ['a repeated method', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'twice', basePath: '/twice', upstreamUrl: 'http://example.com', methods: ['GET', 'GET'] }],
+    ['a policy config its type does not take', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'policy', basePath: '/policy', upstreamUrl: 'http://example.com', policies: [{ type: 'api-key', config: { header: 42 } }] }],
+    ['a policy of no known type', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'unknown', basePath: '/unknown', upstreamUrl: 'http://example.com', policies: [{ type: 'no-such-policy' }] }],
     ['a compromised key with a retirement delay', 'post', '/api/v1/environments/{environmentId}/signing-keys/rotate', { compromised: true, retireAfterSeconds: 60 }],
     ['a project scope without an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'project' } }],
     ['a system scope with an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'system', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' } }],

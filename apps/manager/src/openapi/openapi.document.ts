@@ -4,6 +4,7 @@ import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { documentingSchema } from '@idm/domain';
 import { z } from 'zod';
 import { CONTRACT, type RouteContract } from './contract.decorator';
+import { documentedByRegistry } from './policy-spec.documentation';
 
 export interface RouteInfo {
   method: string;
@@ -62,7 +63,7 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string,
     io,
     unrepresentable: 'any',
     override: ({ zodSchema, jsonSchema }) => {
-      const documenting = documentingSchema(zodSchema);
+      const documenting = documentingSchema(zodSchema) ?? documentedByRegistry.get(zodSchema);
       if (documenting) Object.assign(jsonSchema, toJsonSchema(documenting, io));
     },
   });
