@@ -19,6 +19,7 @@ const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 const { SnapshotStore } = require(join(root, 'libs/config-bus/dist/index.js'));
 const { SecretBox, generateApiKey } = require(join(root, 'libs/domain/dist/index.js'));
+const { DEVELOPMENT_MASTER_KEY } = require(join(root, 'libs/platform/dist/index.js'));
 const Redis = createRequire(join(root, 'libs/config-bus/package.json'))('ioredis');
 const argon2 = createRequire(join(root, 'libs/policies/package.json'))('argon2');
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -56,7 +57,7 @@ async function oidcProviderRps() {
 
 function snapshot(environment, upstreamPort, key, passwordHash, apiKey) {
   const projectId = randomUUID();
-  const box = new SecretBox([{ id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() }]);
+  const box = new SecretBox([DEVELOPMENT_MASTER_KEY]);
   const credentialId = randomUUID();
   const publicJwk = key.publicKey.export({ format: 'jwk' });
   return {

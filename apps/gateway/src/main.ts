@@ -4,13 +4,13 @@ import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
 import { redisTransportOptions, restoreFastStringPrototype } from '@idm/config-bus';
+import { requestIdOf } from '@idm/platform';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
 import { missingNodeFlags } from './config/node-flags';
 import { GatewayModule } from './gateway.module';
 import { GatewayHttpServer, leaveClientErrorsToServer } from './http/gateway-http-server';
 import { createGatewayLogger } from './logging/gateway-logger';
 import { NestPinoLogger } from './logging/nest-pino.logger';
-import { requestIdOf } from './logging/request-id';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
 import { TokenHttpHandler } from './token-service/token-http.handler';
 

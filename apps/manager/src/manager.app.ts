@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { redisTransportOptions } from '@idm/config-bus';
+import { requestIdOf } from '@idm/platform';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { installEarlyAuthentication } from './auth/early-authentication.hook';
@@ -14,8 +13,6 @@ import { JsonLogger } from './observability/json-logger';
 import { httpRequests } from './observability/metrics';
 import { installJsonBodyParser } from './problems/json-body.parser';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /** Builds the Manager (not listening yet); used by main.ts and by in-process tests. */
 export async function createManagerApp(config: ManagerConfig, options: { logDestination?: DestinationStream } = {}): Promise<NestFastifyApplication> {
   const logger = JsonLogger.create(config.LOG_LEVEL, options.logDestination);
@@ -24,10 +21,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
     bodyLimit: config.MANAGER_BODY_LIMIT,
     trustProxy: config.MANAGER_TRUST_PROXY,
     requestIdHeader: false,
-    genReqId: (req: IncomingMessage) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, { logger, abortOnError: false, bodyParser: false });
   const fastify = app.getHttpAdapter().getInstance();

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { policyTypes } from '@idm/policies';
+import { policyTypes } from '@idm/policies/schemas';
 import { parse } from 'yaml';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { REPO_ROOT } from './support/processes';

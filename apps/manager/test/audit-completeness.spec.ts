@@ -33,6 +33,7 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return m.request('POST', `${P}/auth/logout`, undefined, { token });
     },
   },
+  [`delete ${P}/auth/lockouts`]: { action: 'login-lockout.unlock', run: ({ m }) => m.request('DELETE', `${P}/auth/lockouts?address=192.0.2.44&username=admin`) },
   [`post ${P}/environments`]: { action: 'environment.create', run: ({ m, s }) => m.request('POST', `${P}/environments`, { name: `e-${s()}` }) },
   [`patch ${P}/environments/{environmentId}`]: { action: 'environment.update', run: async (f) => f.m.request('PATCH', `${P}/environments/${(await f.env()).id}`, { description: 'x' }) },
   [`delete ${P}/environments/{environmentId}`]: { action: 'environment.delete', run: async (f) => f.m.request('DELETE', `${P}/environments/${(await f.env()).id}`) },

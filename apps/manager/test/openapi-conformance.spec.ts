@@ -74,6 +74,7 @@ describe('OpenAPI document against real responses', () => {
     await call('GET', `${P}/openapi.json`, undefined, { token: null });
     const { token } = await call('POST', `${P}/auth/login`, ADMIN, { token: null });
     await call('POST', `${P}/auth/logout`, undefined, { token });
+    await call('DELETE', `${P}/auth/lockouts?address=192.0.2.44&username=admin`);
 
     const env = await call('POST', `${P}/environments`, { name: `e-${s()}`, description: 'conformance' });
     await call('GET', `${P}/environments`);

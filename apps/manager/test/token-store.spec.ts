@@ -20,12 +20,13 @@ describe('durable token store', () => {
 
   // A private Redis: any other Manager on a shared one would compete for the queue and the bus.
   let redis: RedisProcess;
+  const logs: string[] = [];
 
   beforeAll(async () => {
     redis = new RedisProcess(await freePort());
     await redis.start();
     database = await createTestDatabase('postgres');
-    m = await startInProcessManager(database, { REDIS_URL: redis.url });
+    m = await startInProcessManager(database, { REDIS_URL: redis.url, LOG_LEVEL: 'warn' }, { logDestination: { write: (line: string) => void logs.push(line) } });
     await m.app.startAllMicroservices();
     queue = new Queue(TOKEN_PERSIST_QUEUE, { connection: { host: '127.0.0.1', port: redis.port } });
     bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: redis.port } });
@@ -125,5 +126,35 @@ describe('durable token store', () => {
     }
     // What stayed still answers as before: the revoked family's live copy stays revoked.
     expect(await firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: live, environment }))).toBeNull();
+  });
+
+  describe('malformed messages, parsed on receipt', () => {
+    /** A `tokens.lookup` request as given, well-formed or not. */
+    const ask = (request: unknown) => firstValueFrom(bus.send(TOKEN_LOOKUP, request));
+    const randomHash = () => randomBytes(32).toString('hex');
+    /** The queue without the job type: these jobs are what a well-behaved Gateway never sends. */
+    const anyJob = (): Queue => queue;
+
+    it('drops a malformed persistence job (completed, not retried, nothing written) and keeps working', async () => {
+      const refused = randomHash();
+      const issue = { op: 'issue', tokenHash: refused, kind: 'access', environment, familyId: null, record: {}, expiresAt: null };
+      const malformed = [{ ...issue, kind: 'bearer' }, { ...issue, record: 'not a record' }, { ...issue, op: 'delete' }, { op: 'revoke' }];
+      const jobs = await Promise.all(malformed.map((data) => anyJob().add('malformed', data)));
+      for (const job of jobs) await eventually(() => job.getState(), (state) => state === 'completed', { what: `job ${job.id} dropped` });
+      expect(logs.filter((line) => line.includes('malformed token job dropped'))).toHaveLength(malformed.length);
+
+      const accepted = randomHash();
+      await anyJob().add('issue', { ...issue, tokenHash: accepted, record: { subject: 'alice' } });
+      await eventually(() => ask({ tokenHash: accepted, environment }), (copy) => copy !== null, { what: 'the valid copy' });
+      expect(await ask({ tokenHash: refused, environment })).toBeNull();
+    });
+
+    it('answers a malformed lookup request with null and logs it', async () => {
+      const before = logs.length;
+      for (const request of [{ tokenHash: 42, environment }, { tokenHash: randomHash() }, 'just a string', [environment]]) {
+        expect(await ask(request)).toBeNull();
+      }
+      expect(logs.slice(before).filter((line) => line.includes('malformed tokens.lookup request'))).toHaveLength(4);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy, SnapshotSigningKey } from './snapshot.schema';
+import { z } from 'zod';
+import { snapshotCredentialSchema, snapshotProxySchema, snapshotSigningKeySchema, type ConfigSnapshot } from './snapshot.schema';
 
 /** Event pattern on the @nestjs/microservices Redis transport. */
 export const CONFIG_CHANGED = 'config.changed';
@@ -9,22 +10,29 @@ export interface EntityChanges<T> {
   removed: string[];
 }
 
+const changes = <T extends z.ZodType>(entity: T) => z.strictObject({ upserted: z.array(entity), removed: z.array(z.string()) });
+
 /**
  * Published after every committed change that alters an environment's snapshot. It carries the
  * delta from `previousRevision` so a Gateway on that revision applies it in place; any other
  * Gateway reloads the whole snapshot.
+ *
+ * Strict on purpose: a field a Gateway does not know would be lost if it were stripped and the
+ * rest applied, so such a message (like any that fails) is treated as a gap and the whole
+ * snapshot is reloaded instead, where the schema version decides.
  */
-export interface ConfigChangedMessage {
-  environment: string;
+export const configChangedMessageSchema = z.strictObject({
+  environment: z.string(),
   /** Publication epoch of `revision`; a Gateway on another epoch reloads the snapshot instead of applying the delta. */
-  epoch: string;
-  revision: number;
-  previousRevision: number;
-  proxies: EntityChanges<SnapshotProxy>;
-  credentials: EntityChanges<SnapshotCredential>;
+  epoch: z.string().min(1),
+  revision: z.number().int().nonnegative(),
+  previousRevision: z.number().int().nonnegative(),
+  proxies: changes(snapshotProxySchema),
+  credentials: changes(snapshotCredentialSchema),
   /** The whole (short) key list, present only when it changed. */
-  signingKeys?: SnapshotSigningKey[];
-}
+  signingKeys: z.array(snapshotSigningKeySchema).optional(),
+});
+export type ConfigChangedMessage = z.infer<typeof configChangedMessageSchema>;
 
 /**
  * Compares entities by value, not by their JSON text: the Manager's builder and the schema that

@@ -5,9 +5,10 @@ import { CredentialDirectory } from './credential-directory';
 import { CredentialRulesStep } from './credential-rules/credential-rules';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { SigningKeyRing } from '@idm/tokens';
-import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
+import type { OpaqueTokenLookup, PolicyCompileDeps } from './compile-dependencies';
+import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
 import { PolicyConfigError } from './policy-config.error';
-import { policyRegistry } from './registry';
+import { compilePolicy } from './policy-compilers';
 import { normalizeHeaderName } from './reserved-upstream-headers';
 import { validatePolicySpecs } from './validate-policy-specs';
 
@@ -122,7 +123,7 @@ function compileProxy(proxy: SnapshotProxy, deps: PolicyCompileDeps): CompiledPr
   let upstream = { origin: '', path: '' };
   try {
     upstream = parseUpstream(proxy.upstreamUrl);
-    policies = validatePolicySpecs(proxy.policies).map((spec) => policyRegistry.get(spec.type)!.compile(spec.config, deps));
+    policies = validatePolicySpecs(proxy.policies).map((spec) => compilePolicy(spec, deps));
     const firstAuthentication = policies.findIndex((p) => p.authenticates === true);
     if (firstAuthentication >= 0) policies.splice(firstAuthentication + 1, 0, new CredentialRulesStep(proxy, deps.now));
   } catch (err) {

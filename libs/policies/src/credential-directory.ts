@@ -1,29 +1,6 @@
 import type { ConfigSnapshot, SnapshotCredential } from '@idm/config-bus';
 import { CredentialRules, type CredentialRulesDeps } from './credential-rules/credential-rules';
-
-/**
- * The credentials of one snapshot revision, indexed for the request path. Built once per
- * revision so a request does a map lookup and compares numbers: expiry dates are parsed here,
- * never per request.
- */
-export interface DirectoryCredential {
-  readonly id: string;
-  readonly projectId: string;
-  readonly username: string;
-  /** argon2id PHC string, or null when the credential has no password. */
-  readonly passwordHash: string | null;
-  readonly enabled: boolean;
-  /** Epoch milliseconds, or null when it never expires. */
-  readonly expiresAt: number | null;
-  /** Authorization rules applied after authentication; null when it has none. */
-  readonly rules: CredentialRules | null;
-  /** Sealed digest HA1 record (opened by digest-auth when used), or null. */
-  readonly digestHa1: string | null;
-  /** PEM CA certificates for mtls-auth validation. */
-  readonly truststore: readonly string[];
-  /** Roles forwarded upstream and checked by bearer-token policies. */
-  readonly roles: readonly string[];
-}
+import type { DirectoryCredential } from './policy';
 
 export interface DirectoryApiKey {
   readonly id: string;
@@ -32,6 +9,11 @@ export interface DirectoryApiKey {
   readonly credential: DirectoryCredential;
 }
 
+/**
+ * The credentials of one snapshot revision, indexed for the request path. Built once per
+ * revision so a request does a map lookup and compares numbers: expiry dates are parsed here,
+ * never per request.
+ */
 export class CredentialDirectory {
   private readonly byApiKeyHash = new Map<string, DirectoryApiKey>();
   private readonly byProjectUsername = new Map<string, DirectoryCredential>();

@@ -1,25 +1,41 @@
-import type { z } from 'zod';
-import type { CredentialDirectory, DirectoryCredential } from './credential-directory';
-import type { RateLimitStore } from './rate-limit/rate-limit.store';
-import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
-import type { DigestNonceStore } from './digest-auth/digest-nonce.store';
-import type { OpaqueTokenRecord, RevokedTokenIds, SigningKeyRing } from '@idm/tokens';
+import type { RejectionCode } from './rejection-reasons';
 
-/** Live opaque access tokens, as the oauth2-auth policy needs them (the Gateway's token store). */
-export interface OpaqueTokenLookup {
-  /** null: unknown, expired or revoked. Throws TokenStoreUnavailable when the store cannot answer. */
-  lookup(token: string): Promise<OpaqueTokenRecord | null>;
+/*
+ * The kernel contract between the Gateway and every policy. It imports no policy, store or
+ * directory (they all import it), so the type graph has no circle; what a policy needs at
+ * compile time is in compile-dependencies.ts.
+ */
+
+/**
+ * One credential of the serving revision, as the credential directory holds it and the request
+ * the credential authenticated as (`RequestContext.credential`). Expiry is parsed to a number
+ * once per revision, never per request.
+ */
+export interface DirectoryCredential {
+  readonly id: string;
+  readonly projectId: string;
+  readonly username: string;
+  /** argon2id PHC string, or null when the credential has no password. */
+  readonly passwordHash: string | null;
+  readonly enabled: boolean;
+  /** Epoch milliseconds, or null when it never expires. */
+  readonly expiresAt: number | null;
+  /** Authorization rules applied after authentication; null when it has none. */
+  readonly rules: CredentialRuleSet | null;
+  /** Sealed digest HA1 record (opened by digest-auth when used), or null. */
+  readonly digestHa1: string | null;
+  /** PEM CA certificates for mtls-auth validation. */
+  readonly truststore: readonly string[];
+  /** Roles forwarded upstream and checked by bearer-token policies. */
+  readonly roles: readonly string[];
 }
 
 /**
- * The issuer URLs of this environment's token service (`<public URL>/credential` and `/auth`),
- * which jwt-auth accepts when its policy names none.
+ * A credential's authorization rules as the chain runs them after authentication (compiled by
+ * credential-rules/, which this contract does not depend on).
  */
-export interface OwnIssuers {
-  /** Configured (GATEWAY_PUBLIC_URL): exact, the same for every request. null: they follow each request's host. */
-  readonly fixed: readonly string[] | null;
-  /** Without `fixed`: true when `iss` is the issuer of the host this request came to (what minting there would have put). */
-  isRequestIssuer(iss: string, ctx: RequestContext): boolean;
+export interface CredentialRuleSet {
+  evaluate(ctx: RequestContext, proxy: { id: string; basePath: string }, now: number): PolicyOutcome | Promise<PolicyOutcome>;
 }
 
 /** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
@@ -89,18 +105,9 @@ export function createRequestContext(init: {
 /** A policy's "no": rendered by the Gateway as a JSON error with the given status and headers. */
 export interface PolicyRejection {
   status: number;
-  code: string;
+  code: RejectionCode;
   message: string;
   headers?: Readonly<Record<string, string | readonly string[]>>;
-}
-
-/**
- * How an authentication policy builds its 401 answers, once at compile time: frozen, and all with
- * the one WWW-Authenticate challenge the client needs to try again.
- */
-export function challengeRejections(challenge: string): (code: string, message: string) => PolicyRejection {
-  const headers = Object.freeze({ 'www-authenticate': challenge });
-  return (code, message) => Object.freeze({ status: 401, code, message, headers });
 }
 
 /** `undefined` means "continue with the next policy". */
@@ -124,38 +131,4 @@ export interface Policy {
    */
   readonly upstreamHeaderNames?: readonly string[];
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
-}
-
-/** What a policy may use at compile time: the proxy it guards and the revision's shared state. */
-export interface PolicyCompileDeps {
-  proxy: { id: string; projectId: string; basePath: string };
-  directory: CredentialDirectory;
-  passwordCache: PasswordVerificationCache;
-  /** Shared counters for rate limits and quotas; null when the host has none (such policies then fail to compile). */
-  rateLimitStore: RateLimitStore | null;
-  /** Called when the store failed to answer (the rule's fail-open/closed setting decides the request). */
-  onRateLimitStoreError: (err: unknown) => void;
-  /** Milliseconds since the epoch; injectable so expiry is testable. */
-  now: () => number;
-  /** Opens SecretBox envelopes from the snapshot (digest HA1); absent: such policies fail to compile. */
-  secrets?: { open(sealed: string): string } | null;
-  /** Digest nonce signing key (shared by the installation's Gateways) and nonce-count store. */
-  digest?: { nonceKey: Buffer; nonceStore: DigestNonceStore } | null;
-  /** The environment's signing keys (jwt-auth); absent or empty: no JWT can verify. */
-  keyRing?: SigningKeyRing;
-  /** The environment's opaque token store (oauth2-auth); absent: such policies fail to compile. */
-  opaqueTokens?: OpaqueTokenLookup | null;
-  /** Environment name, which opaque tokens are bound to. */
-  environment?: string;
-  /** This environment's own token issuers (jwt-auth's default); absent: only a policy's explicit `issuers` are accepted. */
-  issuers?: OwnIssuers | null;
-  /** Revoked JWT ids shared by the environment's Gateways (jwt-auth refuses them). */
-  revokedJwts?: RevokedTokenIds | null;
-}
-
-export interface PolicyDefinition<Schema extends z.ZodType = z.ZodType> {
-  readonly type: string;
-  /** Strict zod schema of the policy's config; defaults are applied by it. */
-  readonly schema: Schema;
-  compile(config: z.output<Schema>, deps: PolicyCompileDeps): Policy;
 }

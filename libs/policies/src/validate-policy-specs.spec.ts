@@ -1,5 +1,5 @@
 import { PolicyConfigError } from './policy-config.error';
-import { policyTypes } from './registry';
+import { policyTypes } from './policy-schemas';
 import { validatePolicySpecs } from './validate-policy-specs';
 
 describe('validatePolicySpecs', () => {

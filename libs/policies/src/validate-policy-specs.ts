@@ -1,4 +1,4 @@
-import { policyRegistry, policyTypes } from './registry';
+import { policySchemaOf, policyTypes } from './policy-schemas';
 import { PolicyConfigError, type PolicyConfigIssue } from './policy-config.error';
 
 export interface PolicySpecInput {
@@ -14,12 +14,12 @@ export interface PolicySpecInput {
 export function validatePolicySpecs(specs: PolicySpecInput[]): PolicySpecInput[] {
   const issues: PolicyConfigIssue[] = [];
   const normalized = specs.map((spec, i): PolicySpecInput => {
-    const definition = policyRegistry.get(spec?.type);
-    if (!definition) {
+    const schema = policySchemaOf(spec?.type);
+    if (!schema) {
       issues.push({ path: [i, 'type'], message: `unknown policy type "${String(spec?.type)}" (known: ${policyTypes().join(', ')})` });
       return spec;
     }
-    const parsed = definition.schema.safeParse(spec.config ?? {});
+    const parsed = schema.safeParse(spec.config ?? {});
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

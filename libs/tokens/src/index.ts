@@ -6,5 +6,6 @@ export * from './jwt-signer';
 export * from './token-rejection';
 export * from './jwt-verifier';
 export * from './token-store-unavailable';
+export * from './opaque-token.record';
 export * from './opaque-token.store';
 export * from './revoked-jwt-ids';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { OpaqueTokenStore, type OpaqueTokenGrant } from './opaque-token.store';
+import type { OpaqueTokenGrant } from './opaque-token.record';
+import { OpaqueTokenStore } from './opaque-token.store';
 import { TokenStoreUnavailable } from './token-store-unavailable';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

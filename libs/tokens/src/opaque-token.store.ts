@@ -1,5 +1,6 @@
 import { hash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import type { OpaqueTokenGrant, OpaqueTokenKind, OpaqueTokenRecord } from './opaque-token.record';
 import { RESTORE_TOKEN, REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
 import { TokenStoreUnavailable } from './token-store-unavailable';
 
@@ -13,32 +14,6 @@ import { TokenStoreUnavailable } from './token-store-unavailable';
  * Redis is away, give this store a client built with `maxRetriesPerRequest: 1` (or
  * `enableOfflineQueue: false`) and a `commandTimeout`.
  */
-export type OpaqueTokenKind = 'access' | 'refresh';
-
-/** What a token grants; the same for every token of a family. */
-export interface OpaqueTokenGrant {
-  clientId: string;
-  credentialId?: string;
-  subject: string;
-  /** Space-separated scope values (RFC 6749 §3.3). */
-  scope: string;
-  proxyId?: string;
-  environment: string;
-  /** Address of the client that asked for the grant (forwarded-for rules of the token service). */
-  clientIp?: string;
-}
-
-export interface OpaqueTokenRecord extends OpaqueTokenGrant {
-  kind: OpaqueTokenKind;
-  /** Epoch seconds. */
-  issuedAt: number;
-  /** Epoch seconds. */
-  expiresAt: number;
-  familyId: string;
-  /** How many rotations led to this token; 0 for tokens of the original grant. */
-  refreshCount: number;
-}
-
 export interface TokenLifetimes {
   accessTokenSeconds: number;
   /** Omitted: no refresh token is issued (client_credentials). */

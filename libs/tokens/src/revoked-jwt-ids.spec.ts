@@ -81,6 +81,14 @@ describe('RevokedJwtIds on a real Redis', () => {
     expect(lists[1].has('x')).toBe(false);
   });
 
+  it('refuses a message without its keep-until seconds (read as 0 before it was parsed by schema)', async () => {
+    const publisher = connections[0];
+    for (const message of ['no-seconds ', 'float-seconds 1.5e9', 'negative-seconds -1']) await publisher.publish(`${key}:events`, message);
+    await lists[0].revoke('after-incomplete', nowSeconds() + 60);
+    await until(() => lists[1].has('after-incomplete'), 'the valid message after the incomplete ones');
+    for (const jti of ['no-seconds', 'float-seconds', 'negative-seconds']) expect(lists[1].has(jti)).toBe(false);
+  });
+
   it('reloads after its subscriber reconnects, catching what was revoked while it was away', async () => {
     const [a, b] = lists;
     const subscriberOfB = connections[3];

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { jwtRevocationMessageSchema, REVOCABLE_JTI } from './jwt-revocation.message';
 import type { RevokedTokenIds } from './jwt-verifier';
 import { RedisScript } from './redis-script';
 import { TokenStoreUnavailable } from './token-store-unavailable';
@@ -36,8 +37,6 @@ redis.call('PUBLISH', KEYS[1] .. ':events', ARGV[1] .. ' ' .. ARGV[2])
 return 1
 `);
 
-/** Our jti values are UUIDs; anything printable and short is accepted, nothing that could split a message. */
-const JTI = /^[\x21-\x7e]{1,128}$/;
 const PRUNE_INTERVAL_MS = 60_000;
 const RELOAD_RETRY_MS = 1_000;
 
@@ -84,7 +83,7 @@ export class RevokedJwtIds implements RevokedTokenIds {
    * Redis cannot take it, so the caller can ask the client to retry.
    */
   async revoke(jti: string, exp: number): Promise<void> {
-    if (!JTI.test(jti) || !Number.isSafeInteger(exp)) return;
+    if (!REVOCABLE_JTI.test(jti) || !Number.isSafeInteger(exp)) return;
     const keepUntil = exp + this.retain;
     this.remember(jti, keepUntil);
     try {
@@ -136,14 +135,12 @@ export class RevokedJwtIds implements RevokedTokenIds {
 
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.channel) return;
-    const space = message.indexOf(' ');
-    const jti = message.slice(0, space);
-    const keepUntil = Number(message.slice(space + 1));
-    if (space < 1 || !JTI.test(jti) || !Number.isSafeInteger(keepUntil)) {
+    const revocation = jwtRevocationMessageSchema.safeParse(message);
+    if (!revocation.success) {
       this.options.onError?.(new Error('malformed revocation message ignored'));
       return;
     }
-    this.remember(jti, keepUntil);
+    this.remember(revocation.data.jti, revocation.data.keepUntil);
   };
 
   private remember(jti: string, keepUntil: number): void {

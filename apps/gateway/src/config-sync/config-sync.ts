@@ -1,9 +1,8 @@
-import { applyConfigChange, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type PublicationHead } from '@idm/config-bus';
+import { applyConfigChange, configChangedMessageSchema, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type PublicationHead } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { ActiveConfiguration } from './active-configuration';
-import { configChangedMessageSchema } from './config-changed.schema';
 
 type ApplyMode = 'delta' | 'reload';
 

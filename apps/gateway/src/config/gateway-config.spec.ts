@@ -12,6 +12,7 @@ describe('parseGatewayConfig', () => {
       clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
       masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
+      tokenFailureLimits: { perAccount: 20, perAddress: 100, windowSeconds: 900 },
       upstreamPolicy: {
         allowInternal: false, allow: [], deny: [],
         ownEndpoints: [

@@ -1,7 +1,7 @@
+import { requestIdOf } from '@idm/platform';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { requestIdOf } from '../logging/request-id';
 
 interface ClientErrorAnswer {
   status: number;

@@ -1,8 +1,8 @@
+import { requestIdOf } from '@idm/platform';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/gateway-config';
-import { requestIdOf } from '../logging/request-id';
 import { writeProxyError } from '../proxy/proxy-error.reply';
 import { TokenHttpHandler } from '../token-service/token-http.handler';
 import { watchBodyProgress } from './body-progress';

@@ -1,12 +1,10 @@
 import { SecretBox } from '@idm/domain';
+import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
 import { RedisDigestNonceStore, type PolicyCompileDeps } from '@idm/policies';
 import type Redis from 'ioredis';
-import { createHash, hkdfSync } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
-
-/** The Manager's development key (see its secrets module): same derivation, so dev setups interoperate. */
-const DEV_MASTER_KEY = { id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() };
 
 export interface AuthenticationDependencies {
   secrets: NonNullable<PolicyCompileDeps['secrets']>;
@@ -24,7 +22,7 @@ export function createAuthenticationDependencies(config: Pick<GatewayConfig, 'ma
   let keys = config.masterKeys?.map((k) => ({ id: k.id, key: k.key })) ?? null;
   if (keys === null) {
     log.warn('IDM_MASTER_KEYS is not set: sealed secrets are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS in any real deployment.');
-    keys = [DEV_MASTER_KEY];
+    keys = [DEVELOPMENT_MASTER_KEY];
   }
   const nonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm digest nonce v1', 32));
   return {

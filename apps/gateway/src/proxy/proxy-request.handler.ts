@@ -1,4 +1,5 @@
 import { createRequestContext, type PolicyRejection, type RequestContext } from '@idm/policies';
+import { requestIdOf } from '@idm/platform';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -6,7 +7,6 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
 import type { ActiveConfiguration, ProxyRoute } from '../config-sync/active-configuration';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
-import { requestIdOf } from '../logging/request-id';
 import { peerOrForwardedIp, type ClientIpResolver } from './client-ip';
 import type { ProxiedRequest } from './proxied-request';
 import { writeProxyError } from './proxy-error.reply';

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { TOKEN_LOOKUP, type TokenLookupReply, type TokenPersistJob } from '@idm/config-bus';
+import { refusalReason, TOKEN_LOOKUP, tokenLookupReplySchema, type TokenLookupRequest, type TokenPersistJob } from '@idm/config-bus';
 import type { OpaqueTokenLookup } from '@idm/policies';
-import { OpaqueTokenStore, type IssueOptions, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
+import { opaqueTokenRecordSchema, OpaqueTokenStore, type IssueOptions, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
 import type { ClientProxy } from '@nestjs/microservices';
 import type { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { firstValueFrom, timeout } from 'rxjs';
+import type { z } from 'zod';
 
 /**
  * The Gateway's opaque tokens: live in Redis (`OpaqueTokenStore`, shared by every Gateway of the
@@ -20,6 +21,10 @@ import { firstValueFrom, timeout } from 'rxjs';
 const TOMBSTONE_SECONDS = 3600;
 const ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
 const REFRESH_TOKEN = /^idm_rt_[A-Za-z0-9_-]{43}$/;
+
+/** The Manager's answer with the record this Gateway queued read back as a token record. */
+const durableCopySchema = tokenLookupReplySchema.unwrap().extend({ record: opaqueTokenRecordSchema }).nullable();
+type DurableCopy = z.infer<typeof durableCopySchema>;
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -80,7 +85,7 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     if (result === 'unknown_token') {
       if (!ACCESS_TOKEN.test(token) && !REFRESH_TOKEN.test(token)) return;
       const copy = await this.askManager(tokenHash(token));
-      if (copy && (copy.record as { clientId?: unknown }).clientId !== clientId) return;
+      if (copy && copy.record.clientId !== clientId) return;
       await this.tombstone(tokenHash(token));
       await this.persist({ op: 'revoke', tokenHash: tokenHash(token) });
       family = copy?.kind === 'refresh' && copy.familyId ? copy.familyId : undefined;
@@ -94,7 +99,7 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     const hash = tokenHash(token);
     const reply = await this.askManager(hash);
     if (!reply || reply.kind !== kind) return null;
-    const record = reply.record as unknown as OpaqueTokenRecord;
+    const record = reply.record;
     if (record.expiresAt <= Math.floor(Date.now() / 1000)) return null;
     const [revoked, familyRevoked] = await Promise.all([this.isTombstoned(hash), reply.familyId ? this.isTombstoned(`family:${reply.familyId}`) : false]);
     return revoked || familyRevoked ? null : { ...record, kind };
@@ -108,16 +113,25 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     return this.store.restore(token, record);
   }
 
-  /** The Manager's live copy of a token; null when it has none (or it is revoked or expired) or cannot answer. */
-  private async askManager(hash: string): Promise<TokenLookupReply> {
+  /**
+   * The Manager's live copy of a token; null when it has none (or it is revoked or expired), cannot
+   * answer, or answers something that is not a copy (logged; never trusted as a record).
+   */
+  private async askManager(hash: string): Promise<DurableCopy> {
     if (!this.bus) return null;
+    const request: TokenLookupRequest = { tokenHash: hash, environment: this.environment };
+    let reply: unknown;
     try {
-      return await firstValueFrom(this.bus.send<TokenLookupReply>(TOKEN_LOOKUP, { tokenHash: hash, environment: this.environment }).pipe(timeout(this.lookupTimeoutMs)));
+      reply = await firstValueFrom(this.bus.send<unknown, TokenLookupRequest>(TOKEN_LOOKUP, request).pipe(timeout(this.lookupTimeoutMs)));
     } catch (err) {
       // The Manager is away: the token is unknown here, which is "invalid", not an outage of the store.
       this.log.warn({ err: { message: (err as Error)?.message } }, 'durable token lookup failed');
       return null;
     }
+    const copy = durableCopySchema.safeParse(reply);
+    if (copy.success) return copy.data;
+    this.log.warn({ reason: refusalReason(copy.error) }, 'malformed tokens.lookup reply ignored');
+    return null;
   }
 
   /** `grantScope`: the refresh token's scope when it differs from the (narrowed) access token's. */

@@ -39,7 +39,7 @@ export class TokenFailureLimits {
   private readonly perAccount: RateLimiterAbstract;
   private readonly perAddress: RateLimiterAbstract;
 
-  constructor(redis: Redis, keyPrefix: string, settings: TokenFailureLimitSettings, private readonly log: Logger) {
+  constructor(private readonly redis: Redis, keyPrefix: string, settings: TokenFailureLimitSettings, private readonly log: Logger) {
     const limiter = (name: string, points: number) => {
       const options = { keyPrefix: `${keyPrefix}:${name}`, points, duration: settings.windowSeconds, blockDuration: settings.windowSeconds };
       return new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
@@ -48,11 +48,19 @@ export class TokenFailureLimits {
     this.perAddress = limiter('address', settings.perAddress);
   }
 
-  /** Throws 429 `slow_down` with Retry-After while the client, the owner or the address must wait. */
+  /**
+   * Throws 429 `slow_down` with Retry-After while the client, the owner or the address must wait.
+   * Every token call runs this, so the common case is one MGET of the counters (the limiter's own
+   * keys, `getKey`); only a counter at its limit is asked how long it still waits. With Redis
+   * away, the limiters answer from their in-memory insurance.
+   */
   async check(subject: FailureSubject): Promise<void> {
-    const checks: Promise<RateLimiterRes | null>[] = [this.perAccount.get(clientKey(subject)), this.perAddress.get(subject.address)];
-    if (subject.username !== undefined) checks.push(this.perAccount.get(ownerKey(subject, subject.username)));
-    const waits = (await Promise.all(checks)).map(blockedFor);
+    const checks: [RateLimiterAbstract, string][] = [[this.perAccount, clientKey(subject)], [this.perAddress, subject.address]];
+    if (subject.username !== undefined) checks.push([this.perAccount, ownerKey(subject, subject.username)]);
+    const counted = await this.redis.mget(checks.map(([limiter, key]) => limiter.getKey(key))).catch(() => null);
+    const exhausted = counted === null ? checks : checks.filter(([limiter], i) => Number(counted[i]) >= limiter.points);
+    if (exhausted.length === 0) return;
+    const waits = (await Promise.all(exhausted.map(([limiter, key]) => limiter.get(key)))).map(blockedFor);
     const longest = Math.max(...waits);
     if (longest === 0) return;
     const seconds = Math.ceil(longest / 1000);

@@ -1,7 +1,7 @@
+import { requestIdOf } from '@idm/platform';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { startsWithSegment } from '../http/gateway-endpoints';
-import { requestIdOf } from '../logging/request-id';
 import { writeProxyError } from '../proxy/proxy-error.reply';
 import { TokenIssuers } from './issuer-url';
 import { replyWith, writeJson, type AnswerHeaders } from './oauth-reply';

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { redisConnectionOptions, redisTransportOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { SecretBox } from '@idm/domain';
+import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
 import { PasswordVerificationCache } from '@idm/policies';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
@@ -25,13 +25,10 @@ export const TOKEN_FAILURES = Symbol('TokenFailureLimits');
 /** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
 export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
 
-/** The Manager's development key (apps/manager/src/secrets): both sides must open the same sealed keys. */
-const DEV_MASTER_KEY = { id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() };
-
 export function createGatewaySecrets(config: GatewayConfig, log: Logger): SecretBox {
   if (config.masterKeys) return new SecretBox(config.masterKeys.map((k) => ({ id: k.id, key: k.key })));
   log.warn('IDM_MASTER_KEYS is not set: signing keys are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager\'s keys) in any real deployment.');
-  return new SecretBox([DEV_MASTER_KEY]);
+  return new SecretBox([DEVELOPMENT_MASTER_KEY]);
 }
 
 /** Closes what the token service opened, after the HTTP server stopped. */

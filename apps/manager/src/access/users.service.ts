@@ -46,6 +46,11 @@ export class UsersService {
 
   async update(id: string, input: UpdateUser) {
     this.permissions.check('user:write', SYSTEM);
+    if (input.password) {
+      // Checked again in the transaction; first here, so a wrong id costs no argon2 hash.
+      const [exists] = await this.database.db.select({ id: operators.id }).from(operators).where(eq(operators.id, id));
+      if (!exists) throw ProblemError.notFound('user', id);
+    }
     const passwordHash = input.password ? await this.hasher.hash(input.password) : undefined;
     return this.changes.write(async (tx) => {
       const [before] = await tx.select().from(operators).where(eq(operators.id, id)).for('update');

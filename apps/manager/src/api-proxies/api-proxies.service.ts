@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SecretBox, type ApiProxy, type CreateApiProxy, type PolicySpec, type UpdateApiProxy } from '@idm/domain';
-import { PolicyConfigError, validatePolicySpecs } from '@idm/policies';
+import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Tx } from '../database/database';

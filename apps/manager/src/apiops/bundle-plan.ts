@@ -1,5 +1,5 @@
 import type { ApiopsBundle, BundleCredential, PlannedChange, PlannedKind, SecretBox } from '@idm/domain';
-import { PolicyConfigError, validatePolicySpecs } from '@idm/policies';
+import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { leavesClientSecretOut, withComparableClientSecrets, withoutClientSecrets, withStoredClientSecrets } from '../api-proxies/token-service-secret';
 import { ProblemError, type FieldIssue } from '../problems/problem.error';
 import { canonicalJson } from './canonical-json';

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { isoOrNull } from '@idm/platform';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { Database } from '../database/database';
 import { apiProxies, credentials, environments, projects, proxyDeployments, roles, teams, type StoredMetadataEntry } from '../database/schema';
@@ -78,7 +79,7 @@ export class ProjectStateReader {
         username: c.username,
         team: teamName(c.teamId),
         enabled: c.enabled,
-        expiresAt: c.expiresAt ? c.expiresAt.toISOString() : null,
+        expiresAt: isoOrNull(c.expiresAt),
         email: c.email,
         fullName: c.fullName,
         description: c.description,

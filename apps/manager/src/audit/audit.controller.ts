@@ -1,7 +1,9 @@
-import { Controller, Get, Sse } from '@nestjs/common';
+import { Controller, Get, Req, Res } from '@nestjs/common';
 import { auditPageSchema, auditQuerySchema, type AuditQuery } from '@idm/domain';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Contract, ContractQuery } from '../openapi/contract.decorator';
 import { AuditService } from './audit.service';
+import { sendServerSentEvents } from './server-sent-events';
 
 @Controller('api/v1/audit')
 export class AuditController {
@@ -13,9 +15,9 @@ export class AuditController {
     return this.audit.query(query);
   }
 
-  @Sse('stream')
+  @Get('stream')
   @Contract({ summary: 'Live audit tail as Server-Sent Events', produces: 'text/event-stream' })
-  stream() {
-    return this.audit.tail();
+  stream(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
+    sendServerSentEvents(request, reply, this.audit.tail());
   }
 }

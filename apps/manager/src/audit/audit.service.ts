@@ -49,13 +49,13 @@ export class AuditService {
   }
 
   /** Server-Sent Events: every committed change the reader may see, as it happens. */
-  tail(): Observable<{ data: AuditEventView }> {
+  tail(): Observable<AuditEventView> {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
     // The reader's scopes are captured at subscription; a change of grants takes a new subscription.
     return this.changes.committed.pipe(
       filter((e) => visibleTo(scope, e)),
-      map((e) => ({ data: toView(e) })),
+      map(toView),
     );
   }
 }

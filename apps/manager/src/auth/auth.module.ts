@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthController } from './auth.controller';
+import { LoginLockoutsController } from './login-lockouts.controller';
 import { OperatorAuthGuard } from './operator-auth.guard';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { OperatorAuthService } from './operator-auth.service';
@@ -8,7 +9,7 @@ import { PasswordHasher } from './password-hasher';
 import { PasswordWorkLimiter } from './password-work-limiter';
 
 @Module({
-  controllers: [AuthController],
+  controllers: [AuthController, LoginLockoutsController],
   providers: [PasswordWorkLimiter, PasswordHasher, LoginThrottle, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
   exports: [PasswordHasher],
 })

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential } from '@idm/config-bus';
+import { isoOrNull } from '@idm/platform';
 import { and, asc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { Database } from '../database/database';
 import { apiKeys, apiProxies, credentials, credentialTokenSettings, environments, proxyDeployments, signingKeys } from '../database/schema';
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Reads what one environment's Gateways need: its deployed proxies and their projects' credentials. */
 @Injectable()
@@ -35,7 +34,7 @@ export class SnapshotBuilder {
         upstreamUrl: p.upstreamUrl,
         methods: p.methods,
         policies: p.policies,
-        deployedAt: iso(deployedAt),
+        deployedAt: isoOrNull(deployedAt),
       })),
       credentials: projectIds.length ? await this.credentialsOf(projectIds) : [],
       signingKeys: await this.signingKeysOf(environment),
@@ -56,7 +55,7 @@ export class SnapshotBuilder {
       publicJwk: k.publicJwk,
       privateKey: k.privateKey,
       activatesAt: k.activatesAt.toISOString(),
-      publishedUntil: iso(k.publishedUntil),
+      publishedUntil: isoOrNull(k.publishedUntil),
     }));
   }
 
@@ -73,7 +72,7 @@ export class SnapshotBuilder {
       username: c.username,
       passwordHash: c.passwordHash,
       enabled: c.enabled,
-      expiresAt: iso(c.expiresAt),
+      expiresAt: isoOrNull(c.expiresAt),
       roles: c.roles,
       metadata: c.metadata,
       access: c.access,
@@ -82,7 +81,7 @@ export class SnapshotBuilder {
       truststore: c.truststore,
       apiKeys: keys
         .filter((k) => k.credentialId === c.id)
-        .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: iso(k.expiresAt) })),
+        .map((k) => ({ id: k.id, prefix: k.prefix, hash: k.keyHash, expiresAt: isoOrNull(k.expiresAt) })),
     }));
   }
 }

@@ -13,6 +13,7 @@ import {
   type RotatedApiKey,
   type UpdateCredential,
 } from '@idm/domain';
+import { isoOrNull } from '@idm/platform';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { ChangeWriter, type ChangeRecord } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -26,8 +27,7 @@ import { sealDigestHa1 } from './digest-ha1';
 
 type Row = typeof credentials.$inferSelect;
 type KeyRow = typeof apiKeys.$inferSelect;
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: iso(k.expiresAt), createdAt: k.createdAt.toISOString() });
+const toKeyInfo = (k: KeyRow): ApiKeyInfo => ({ id: k.id, prefix: k.prefix, expiresAt: isoOrNull(k.expiresAt), createdAt: k.createdAt.toISOString() });
 /**
  * What the audit diff sees of a credential: hashes stand in for secrets and are masked there;
  * the sealed digest HA1 changes exactly when the password does, so it is left out.
@@ -63,6 +63,9 @@ export class CredentialsService {
 
   async create(projectId: string, input: CreateCredential): Promise<CreatedCredential> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
+    // Checked again in the transaction; first here, so a wrong project costs no argon2 hash.
+    await requireProject(this.database.db, projectId);
+    await requireTeamInProject(this.database.db, projectId, input.teamId);
     const passwordHash = input.password ? await this.hasher.hash(input.password) : null;
     const digestHa1 = input.password ? sealDigestHa1(this.secrets, input.username, input.password) : null;
     return this.changes.write(async (tx) => {
@@ -97,6 +100,10 @@ export class CredentialsService {
   }
 
   async update(projectId: string, id: string, input: UpdateCredential): Promise<Credential> {
+    if (typeof input.password === 'string') {
+      // Checked again in the transaction; first here, so a wrong id costs no argon2 hash.
+      this.permissions.check('credential:write', await this.find(this.database.db, projectId, id));
+    }
     const passwordHash = input.password === undefined ? undefined : input.password === null ? null : await this.hasher.hash(input.password);
     return this.changes.write(async (tx) => {
       const before = await this.find(tx, projectId, id, true);
@@ -192,7 +199,7 @@ async function withKeys(db: Pick<Tx, 'select'>, rows: Row[]): Promise<Credential
     metadata: publicMetadata(r.metadata),
     access: r.access,
     truststore: r.truststore,
-    expiresAt: iso(r.expiresAt),
+    expiresAt: isoOrNull(r.expiresAt),
     apiKeys: keys.filter((k) => k.credentialId === r.id).map(toKeyInfo),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),

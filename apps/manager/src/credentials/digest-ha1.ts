@@ -1,5 +1,5 @@
 import { DIGEST_REALM, type SecretBox } from '@idm/domain';
-import { computeDigestHa1 } from '@idm/policies';
+import { computeDigestHa1 } from '@idm/policies/schemas';
 
 /**
  * Digest needs H(username:realm:password) at request time, and the Manager sees the password

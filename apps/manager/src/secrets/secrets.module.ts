@@ -1,16 +1,13 @@
 import { Global, Logger, Module } from '@nestjs/common';
 import { parseMasterKeys, SecretBox } from '@idm/domain';
-import { createHash } from 'node:crypto';
+import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
 import { MasterKeyRotation } from './master-key-rotation';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
-
-/** Known to everyone who reads this file: fine for a laptop demo, never for real secrets. */
-const DEV_MASTER_KEY = { id: 'dev', key: createHash('sha256').update('identity-manager insecure development master key').digest() };
 
 export function createSecretBox(config: Pick<ManagerConfig, 'IDM_MASTER_KEYS'>): SecretBox {
   if (config.IDM_MASTER_KEYS) return new SecretBox(parseMasterKeys(config.IDM_MASTER_KEYS));
   new Logger('Secrets').warn('IDM_MASTER_KEYS is not set: secrets at rest use the INSECURE development master key. You MUST set IDM_MASTER_KEYS in any real deployment.');
-  return new SecretBox([DEV_MASTER_KEY]);
+  return new SecretBox([DEVELOPMENT_MASTER_KEY]);
 }
 
 @Global()

@@ -8,6 +8,7 @@ import { Database, type Tx } from '../database/database';
 import { apiKeys, apiProxies, credentialRequests, credentials } from '../database/schema';
 import { ActorContext, type Actor } from '../governance/actor.context';
 import { PermissionService } from '../governance/permission.service';
+import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 
 type RequestRow = typeof credentialRequests.$inferSelect;
@@ -70,12 +71,14 @@ export class SelfServiceService {
 
   async list(projectId: string): Promise<CredentialRequestView[]> {
     this.permissions.check('credential:read', { projectId });
+    await requireProject(this.database.db, projectId);
     return (await this.database.db.select().from(credentialRequests).where(eq(credentialRequests.projectId, projectId)).orderBy(asc(credentialRequests.createdAt))).map(view);
   }
 
   decide(projectId: string, requestId: string, approve: boolean): Promise<CredentialRequestView> {
     this.permissions.check('credential:write', { projectId });
     return this.changes.write(async (tx) => {
+      await requireProject(tx, projectId);
       const [request] = await tx.select().from(credentialRequests).where(and(eq(credentialRequests.id, requestId), eq(credentialRequests.projectId, projectId))).for('update');
       if (!request) throw ProblemError.notFound('credential_request', requestId);
       if (request.status !== 'pending') throw ProblemError.conflict('already_decided', `the request is already ${request.status}`);

@@ -1,5 +1,5 @@
 import { issuedLifetimeSeconds, tokenSettingsSchema } from '@idm/domain';
-import { tokenServicePolicySchema } from '@idm/policies';
+import { tokenServicePolicySchema } from '@idm/policies/schemas';
 import { eq, inArray } from 'drizzle-orm';
 import type { Tx } from '../database/database';
 import { apiProxies, credentials, credentialTokenSettings, proxyDeployments } from '../database/schema';

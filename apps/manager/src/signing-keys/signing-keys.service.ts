@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox, type CreateSigningKey, type RotateSigningKey, type SigningAlgorithm, type SigningKeyInfo } from '@idm/domain';
+import { isoOrNull } from '@idm/platform';
 import { and, desc, eq, isNull, lte } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -18,7 +19,7 @@ const toInfo = (r: Row): SigningKeyInfo => ({
   algorithm: r.algorithm as SigningAlgorithm,
   publicJwk: r.publicJwk,
   activatesAt: r.activatesAt.toISOString(),
-  publishedUntil: r.publishedUntil ? r.publishedUntil.toISOString() : null,
+  publishedUntil: isoOrNull(r.publishedUntil),
   createdAt: r.createdAt.toISOString(),
 });
 const SYSTEM = { projectId: null };
@@ -42,8 +43,9 @@ export class SigningKeysService {
   }
 
   /** The environment's first key, active at once. Later keys come through `rotate`. */
-  create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
+  async create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
+    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     return this.changes.write(async (tx) => {
       await requireEnvironment(tx, environmentId, true);
@@ -64,6 +66,7 @@ export class SigningKeysService {
    */
   async rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
+    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     const info = await this.changes.write(async (tx) => {
       await requireEnvironment(tx, environmentId, true);

@@ -1,6 +1,6 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { TOKEN_LOOKUP, type TokenLookupReply, type TokenLookupRequest } from '@idm/config-bus';
+import { refusalReason, TOKEN_LOOKUP, tokenLookupRequestSchema, type TokenLookupReply } from '@idm/config-bus';
 import { and, eq, inArray } from 'drizzle-orm';
 import { Database } from '../database/database';
 import { oauthTokenRevocations, oauthTokens } from '../database/schema';
@@ -9,11 +9,18 @@ import { subjectsOf } from './revocation-subject';
 /** Answers Gateways whose Redis lost a token: the durable copy, unless revoked or expired. */
 @Controller()
 export class TokenLookupController {
+  private readonly logger = new Logger('TokenLookup');
+
   constructor(private readonly database: Database) {}
 
   @MessagePattern(TOKEN_LOOKUP)
-  async lookup(@Payload() request: TokenLookupRequest): Promise<TokenLookupReply> {
-    if (typeof request?.tokenHash !== 'string' || typeof request.environment !== 'string') return null;
+  async lookup(@Payload() payload: unknown): Promise<TokenLookupReply> {
+    const parsed = tokenLookupRequestSchema.safeParse(payload);
+    if (!parsed.success) {
+      this.logger.warn(`malformed tokens.lookup request answered with null: ${refusalReason(parsed.error)}`);
+      return null;
+    }
+    const request = parsed.data;
     const [row] = await this.database.db
       .select()
       .from(oauthTokens)

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { redisConnectionOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { redisConnectionOptions, refusalReason, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
 import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -11,7 +11,7 @@ import { revocationSubject } from './revocation-subject';
 @Injectable()
 export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('TokenPersistence');
-  private worker?: Worker<TokenPersistJob>;
+  private worker?: Worker<unknown>;
 
   constructor(
     @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
@@ -22,7 +22,7 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
     // BullMQ needs a connection that retries forever rather than failing commands.
     const connection = new IORedis({ ...redisConnectionOptions(this.config.REDIS_URL), maxRetriesPerRequest: null, lazyConnect: true });
     connection.on('error', () => undefined);
-    this.worker = new Worker<TokenPersistJob>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, concurrency: 8, autorun: true });
+    this.worker = new Worker<unknown>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, concurrency: 8, autorun: true });
     this.worker.on('failed', (job, err) => this.logger.warn(`token job ${job?.id} failed: ${err.message}`));
     this.worker.on('error', () => undefined);
   }
@@ -31,7 +31,17 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
     await this.worker?.close();
   }
 
-  async persist(job: TokenPersistJob): Promise<void> {
+  /**
+   * A job that is not a token job is logged and completed, not failed: BullMQ would retry it five
+   * times and keep it, and no retry can make it valid.
+   */
+  async persist(data: unknown): Promise<void> {
+    const parsed = tokenPersistJobSchema.safeParse(data);
+    if (!parsed.success) {
+      this.logger.warn(`malformed token job dropped: ${refusalReason(parsed.error)}`);
+      return;
+    }
+    const job = parsed.data;
     const db = this.database.db;
     switch (job.op) {
       case 'issue':

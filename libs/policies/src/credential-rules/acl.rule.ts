@@ -1,5 +1,6 @@
 import type { CredentialAccess } from '@idm/domain';
 import type { PolicyRejection } from '../policy';
+import type { RejectionCode } from '../rejection-reasons';
 
 type Acl = NonNullable<CredentialAccess['acl']>;
 type EndpointRule = Acl['allowedEndpoints'][number];
@@ -11,7 +12,7 @@ interface CompiledEndpoint {
   readonly methods: ReadonlySet<string> | null;
 }
 
-const reject = (code: string, message: string): PolicyRejection => Object.freeze({ status: 403, code, message });
+const reject = (code: RejectionCode, message: string): PolicyRejection => Object.freeze({ status: 403, code, message });
 const PROXY_DENIED = reject('acl_proxy_denied', 'This credential may not call this API');
 const METHOD_DENIED = reject('acl_method_denied', 'This credential may not use this HTTP method');
 const ENDPOINT_DENIED = reject('acl_endpoint_denied', 'This credential may not call this endpoint');

@@ -1,5 +1,5 @@
 import { credentialAccessSchema } from '@idm/domain';
-import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import type { CredentialRuleSet, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { CompiledRateLimit } from '../rate-limit/compiled-rate-limit';
 import type { RateLimitStore } from '../rate-limit/rate-limit.store';
 import { RememberedAddressRule, type AddressRule } from './remembered-address.rule';
@@ -21,7 +21,7 @@ const INVALID: PolicyRejection = Object.freeze({ status: 403, code: 'credential_
  * its own reason code. Rules this Gateway cannot enforce (invalid, or rate limits without a
  * store) refuse every request of the credential: failing closed beats ignoring a restriction.
  */
-export class CredentialRules {
+export class CredentialRules implements CredentialRuleSet {
   private constructor(
     private readonly acl: AclRule | null,
     private readonly ip: AddressRule | null,

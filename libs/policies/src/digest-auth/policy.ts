@@ -1,13 +1,17 @@
 import { DIGEST_REALM } from '@idm/domain';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { establish } from '../authentication/establish';
+import { AUTHORIZATION, presented } from '../authentication/presented';
+import { CREDENTIAL_STATE_MESSAGES } from '../authentication/standard-rejections';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import { credentialState } from '../credential-directory';
+import type { DirectoryCredential, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { PolicyConfigError } from '../policy-config.error';
 import { parseDigestAuthorization, type DigestCredentials, type DigestParseFailure } from './digest-authorization';
 import { digestHash, parseDigestHa1Record, type DigestHa1Record } from './digest-ha1';
 import { DigestNonces } from './digest-nonce';
 import type { DigestNonceStore } from './digest-nonce.store';
-import { digestAuthConfigSchema, type DigestAlgorithm, type DigestAuthConfig } from './schema';
+import type { DigestAlgorithm, DigestAuthConfig } from './schema';
 
 type Reason =
   | 'missing_credentials'
@@ -59,36 +63,36 @@ export class DigestAuthPolicy implements Policy {
   }
 
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
-    const header = ctx.headers.authorization;
-    if (typeof header !== 'string' || header === '') return this.challenge('missing_credentials', 'Digest credentials are required');
-    const presented = parseDigestAuthorization(header);
-    if (presented === null) return this.challenge('missing_credentials', 'Digest credentials are required');
-    if (typeof presented === 'string') return malformed(PARSE_FAILURES[presented]);
-    if (presented.qop !== 'auth') return malformed('qop must be "auth"');
-    if (!this.accepted.has(presented.algorithm)) return this.challenge('unsupported_algorithm', `Algorithm ${presented.algorithm.slice(0, 32)} is not accepted here`);
-    const algorithm = presented.algorithm as DigestAlgorithm;
-    if (presented.realm !== DIGEST_REALM) return this.challenge('invalid_credentials', 'The realm does not match the challenge');
-    if (presented.opaque !== null && presented.opaque !== this.opaque) return this.challenge('invalid_nonce', 'The opaque value does not match the challenge');
+    const header = presented(ctx, AUTHORIZATION);
+    if (!header) return this.challenge('missing_credentials', 'Digest credentials are required');
+    const credentials = parseDigestAuthorization(header);
+    if (credentials === null) return this.challenge('missing_credentials', 'Digest credentials are required');
+    if (typeof credentials === 'string') return malformed(PARSE_FAILURES[credentials]);
+    if (credentials.qop !== 'auth') return malformed('qop must be "auth"');
+    if (!this.accepted.has(credentials.algorithm)) return this.challenge('unsupported_algorithm', `Algorithm ${credentials.algorithm.slice(0, 32)} is not accepted here`);
+    const algorithm = credentials.algorithm as DigestAlgorithm;
+    if (credentials.realm !== DIGEST_REALM) return this.challenge('invalid_credentials', 'The realm does not match the challenge');
+    if (credentials.opaque !== null && credentials.opaque !== this.opaque) return this.challenge('invalid_nonce', 'The opaque value does not match the challenge');
     const now = this.deps.now();
-    const nonce = this.nonces.check(presented.nonce, now);
+    const nonce = this.nonces.check(credentials.nonce, now);
     if (nonce.state === 'invalid') return this.challenge('invalid_nonce', 'The nonce was not issued by this gateway');
     // The digest-uri must name this very request, or a response captured elsewhere could be replayed here.
     const target = ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`;
-    if (presented.uri !== target) return malformed('The digest uri does not match the request target');
+    if (credentials.uri !== target) return malformed('The digest uri does not match the request target');
 
-    const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, presented.username);
+    const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, credentials.username);
     const record = credential ? this.ha1Of(credential) : null;
     // Unknown users cost the same hashing as known ones.
     const ha1 = record?.realm === DIGEST_REALM ? record[algorithm] : randomBytes(algorithm === 'MD5' ? 16 : 32).toString('hex');
-    const expected = expectedResponse(algorithm, ha1, ctx.method, presented);
-    const matches = expected.length === presented.response.length && timingSafeEqual(Buffer.from(expected), Buffer.from(presented.response.toLowerCase()));
+    const expected = expectedResponse(algorithm, ha1, ctx.method, credentials);
+    const matches = expected.length === credentials.response.length && timingSafeEqual(Buffer.from(expected), Buffer.from(credentials.response.toLowerCase()));
     if (!matches || !credential || record === null) return this.challenge('invalid_credentials', 'The username or password is not valid');
     // Only now, with proof of the password, is a stale nonce worth a "retry with a fresh one".
     if (nonce.state !== 'ok') return this.challenge('nonce_expired', 'The nonce has expired; retry with the new one', true);
     const state = credentialState(credential, now);
-    if (state !== 'ok') return this.challenge(state, state === 'credential_disabled' ? 'The credential is disabled' : 'The credential has expired');
-    return this.nonceStore.advance(presented.nonce, parseInt(presented.nc!, 16), nonce.remainingMs).then(
-      (fresh) => (fresh ? this.accept(ctx, credential) : this.challenge('nonce_replayed', 'The nonce count was already used; retry with the new nonce')),
+    if (state !== 'ok') return this.challenge(state, CREDENTIAL_STATE_MESSAGES[state]);
+    return this.nonceStore.advance(credentials.nonce, parseInt(credentials.nc!, 16), nonce.remainingMs).then(
+      (fresh) => (fresh ? establish(ctx, credential, this.config.stripAuthorization ? AUTHORIZATION : null) : this.challenge('nonce_replayed', 'The nonce count was already used; retry with the new nonce')),
       () => STORE_UNAVAILABLE,
     );
   }
@@ -107,13 +111,6 @@ export class DigestAuthPolicy implements Policy {
       this.ha1.set(credential.id, record);
     }
     return record;
-  }
-
-  private accept(ctx: RequestContext, credential: DirectoryCredential): PolicyOutcome {
-    ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
-    ctx.credential = credential;
-    if (this.config.stripAuthorization) ctx.strippedHeaders.push('authorization');
-    return undefined;
   }
 
   /** A fresh nonce per challenge; one Digest challenge per accepted algorithm, preferred first. */
@@ -137,9 +134,3 @@ function expectedResponse(algorithm: DigestAlgorithm, ha1: string, method: strin
   const ha2 = digestHash(algorithm, `${method}:${c.uri}`);
   return digestHash(algorithm, `${ha1}:${c.nonce}:${c.nc}:${c.cnonce}:${c.qop}:${ha2}`);
 }
-
-export const digestAuthPolicy: PolicyDefinition<typeof digestAuthConfigSchema> = {
-  type: 'digest-auth',
-  schema: digestAuthConfigSchema,
-  compile: (config, deps) => new DigestAuthPolicy(config, deps),
-};

@@ -1,14 +1,61 @@
-import { credentialState, type DirectoryCredential } from '../credential-directory';
-import type { Identity, PolicyCompileDeps, PolicyRejection, RequestContext } from '../policy';
-import type { BearerRequirement } from './schema';
+import { establish, establishWithoutCredential } from '../authentication/establish';
+import { AUTHORIZATION, presented, type CredentialSource } from '../authentication/presented';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import { credentialState } from '../credential-directory';
+import type { DirectoryCredential, Identity, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import type { BearerRequirement, JwtAuthConfig } from './schema';
 
 /**
  * What jwt-auth and oauth2-auth share: reading `Authorization: Bearer`, the RFC 6750 answers,
  * the credential check at validation time (a token outlives nothing it was issued for: a
- * deleted, disabled or expired credential stops it), and scope/role requirements compiled
- * once into per-method lists.
+ * deleted, disabled or expired credential stops it), the binding of tokens issued through a
+ * proxy's own client, and scope/role requirements compiled once into per-method lists.
  */
-export type BearerReason = 'missing_token' | 'invalid_token' | 'insufficient_scope';
+export class BearerAccess {
+  readonly rejections: BearerRejections;
+  private readonly requirements: BearerRequirements;
+  /** Set when the policy carries a token-service client (`/auth`): the identity of tokens issued to it. */
+  private readonly proxyClient: Identity | null;
+  private readonly deployedSince: number;
+  /** Where the token was read when the policy strips it, else null. */
+  private readonly strip: CredentialSource | null;
+
+  constructor(
+    config: Pick<JwtAuthConfig, 'required' | 'methods' | 'stripAuthorization' | 'tokenService'>,
+    private readonly deps: PolicyCompileDeps,
+  ) {
+    this.rejections = bearerRejections(deps.proxy.basePath);
+    this.requirements = new BearerRequirements(config.required, config.methods);
+    this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
+    this.deployedSince = deploymentStartSeconds(deps);
+    this.strip = config.stripAuthorization ? AUTHORIZATION : null;
+  }
+
+  /**
+   * A token issued through a proxy's policy (`/auth`) passes only on that proxy, only while the
+   * policy keeps the client it was issued to, and only if issued since the current deployment.
+   */
+  issuedForThisProxy(proxyId: unknown, clientId: unknown, issuedAt: unknown): boolean {
+    return proxyId === this.deps.proxy.id && this.proxyClient !== null && clientId === this.proxyClient.credentialId && typeof issuedAt === 'number' && issuedAt >= this.deployedSince;
+  }
+
+  /** The token's credential, if it still exists in this revision, belongs to the proxy's project and may authenticate. */
+  credentialOf(credentialId: unknown): DirectoryCredential | undefined {
+    if (typeof credentialId !== 'string') return undefined;
+    const credential = this.deps.directory.findById(credentialId);
+    if (!credential || credential.projectId !== this.deps.proxy.projectId) return undefined;
+    return credentialState(credential, this.deps.now()) === 'ok' ? credential : undefined;
+  }
+
+  /**
+   * Checks what the request's method requires of the token, then establishes the identity: the
+   * credential's, or with null that of the proxy's own client (checked by issuedForThisProxy).
+   */
+  admit(ctx: RequestContext, credential: DirectoryCredential | null, scope: unknown, roles: readonly string[]): PolicyOutcome {
+    if (!this.requirements.satisfiedBy(ctx.method, splitScope(scope), roles)) return this.rejections.insufficient_scope;
+    return credential === null ? establishWithoutCredential(ctx, this.proxyClient!, this.strip) : establish(ctx, credential, this.strip);
+  }
+}
 
 export interface BearerRejections {
   readonly missing_token: PolicyRejection;
@@ -18,7 +65,7 @@ export interface BearerRejections {
   readonly unavailable: PolicyRejection;
 }
 
-export function bearerRejections(realm: string): BearerRejections {
+function bearerRejections(realm: string): BearerRejections {
   const challenge = (extra: string) => Object.freeze({ 'www-authenticate': `Bearer realm="${realm}"${extra}` });
   return Object.freeze({
     missing_token: Object.freeze({ status: 401, code: 'missing_token', message: 'A bearer token is required', headers: challenge('') }),
@@ -30,14 +77,14 @@ export function bearerRejections(realm: string): BearerRejections {
 
 /** The token of `Authorization: Bearer <token>`, or undefined. The scheme is case-insensitive (RFC 7235). */
 export function bearerToken(ctx: RequestContext): string | undefined {
-  const header = ctx.headers.authorization;
-  if (typeof header !== 'string' || header.length < 8) return undefined;
+  const header = presented(ctx, AUTHORIZATION);
+  if (header === undefined || header.length < 8) return undefined;
   if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
   const token = header.slice(7).trim();
   return token === '' ? undefined : token;
 }
 
-export class BearerRequirements {
+class BearerRequirements {
   private readonly byMethod: ReadonlyMap<string, BearerRequirement>;
 
   constructor(
@@ -56,21 +103,7 @@ export class BearerRequirements {
   }
 }
 
-/** The token's credential, if it still exists in this revision, belongs to the proxy's project and may authenticate. */
-export function liveCredential(deps: PolicyCompileDeps, credentialId: unknown): DirectoryCredential | undefined {
-  if (typeof credentialId !== 'string') return undefined;
-  const credential = deps.directory.findById(credentialId);
-  if (!credential || credential.projectId !== deps.proxy.projectId) return undefined;
-  return credentialState(credential, deps.now()) === 'ok' ? credential : undefined;
-}
-
-export function authenticateAs(ctx: RequestContext, credential: DirectoryCredential, strip: boolean): void {
-  ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
-  ctx.credential = credential;
-  if (strip) ctx.strippedHeaders.push('authorization');
-}
-
-export function splitScope(scope: unknown): readonly string[] {
+function splitScope(scope: unknown): readonly string[] {
   return typeof scope === 'string' && scope !== '' ? scope.split(' ') : [];
 }
 
@@ -79,14 +112,8 @@ export function splitScope(scope: unknown): readonly string[] {
  * id is the proxy's key, there is no credential, so no credential rules apply. Null when the
  * policy has no token service (tokens issued under an earlier configuration then fail).
  */
-export function proxyClientIdentity(deps: PolicyCompileDeps, clientId: string | undefined): Identity | null {
+function proxyClientIdentity(deps: PolicyCompileDeps, clientId: string | undefined): Identity | null {
   return clientId === undefined ? null : Object.freeze({ credentialId: clientId, username: clientId, projectId: deps.proxy.projectId });
-}
-
-export function authenticateAsProxyClient(ctx: RequestContext, identity: Identity, strip: boolean): void {
-  ctx.identity = identity;
-  ctx.credential = null;
-  if (strip) ctx.strippedHeaders.push('authorization');
 }
 
 /**
@@ -94,7 +121,7 @@ export function authenticateAsProxyClient(ctx: RequestContext, identity: Identit
  * A token issued through the proxy's policy before that is refused, so undeploying (or deleting)
  * a proxy ends its tokens even if it is deployed again later.
  */
-export function deploymentStartSeconds(deps: PolicyCompileDeps): number {
+function deploymentStartSeconds(deps: PolicyCompileDeps): number {
   const deployedAt = (deps.proxy as { deployedAt?: string | null }).deployedAt;
   const ms = typeof deployedAt === 'string' ? Date.parse(deployedAt) : NaN;
   return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000);

@@ -1,8 +1,8 @@
 import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from './bearer-access';
-import type { Identity, OwnIssuers } from '../policy';
-import { jwtAuthConfigSchema, type JwtAuthConfig } from './schema';
+import type { OwnIssuers, PolicyCompileDeps } from '../compile-dependencies';
+import type { DirectoryCredential, Policy, PolicyOutcome, RequestContext } from '../policy';
+import { BearerAccess, bearerToken } from './bearer-access';
+import type { JwtAuthConfig } from './schema';
 
 /** Issuer URLs of our own token service end in one of its two prefixes (the exact value is checked per request). */
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
@@ -17,20 +17,13 @@ export class JwtAuthPolicy implements Policy {
   readonly type = 'jwt-auth';
   readonly authenticates = true;
   private readonly verifier: JwtVerifier;
-  private readonly requirements: BearerRequirements;
-  private readonly rejections: BearerRejections;
+  private readonly access: BearerAccess;
   private readonly claimHeaders: readonly (readonly [string, string])[];
   readonly upstreamHeaderNames: readonly string[];
-  /** Set when this policy carries a token-service client (`/auth`); its tokens name this proxy in `proxy_id`. */
-  private readonly proxyClient: Identity | null;
-  private readonly deployedSince: number;
   /** Set when the issuer follows the request's host (no explicit issuers, no public URL): checked per request. */
   private readonly requestIssuers: OwnIssuers | null;
 
-  constructor(
-    private readonly config: JwtAuthConfig,
-    private readonly deps: PolicyCompileDeps,
-  ) {
+  constructor(config: JwtAuthConfig, deps: PolicyCompileDeps) {
     const audiences = config.audiences.length > 0 ? config.audiences : [deps.proxy.id, deps.proxy.basePath];
     // Exact issuers are checked once per token (the verified-token cache keeps the answer).
     const own = deps.issuers ?? null;
@@ -43,40 +36,34 @@ export class JwtAuthPolicy implements Policy {
       clockSkewSeconds: config.clockSkewSeconds,
       clock: deps.now,
     });
-    this.requirements = new BearerRequirements(config.required, config.methods);
-    this.rejections = bearerRejections(deps.proxy.basePath);
+    this.access = new BearerAccess(config, deps);
     this.claimHeaders = Object.entries(config.claimHeaders);
     this.upstreamHeaderNames = Object.values(config.claimHeaders);
-    this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
-    this.deployedSince = deploymentStartSeconds(deps);
   }
 
   execute(ctx: RequestContext): PolicyOutcome {
+    const rejections = this.access.rejections;
     const token = bearerToken(ctx);
-    if (token === undefined) return this.rejections.missing_token;
+    if (token === undefined) return rejections.missing_token;
     const result = this.verifier.verify(token);
-    if (!result.ok) return this.rejections.invalid_token;
+    if (!result.ok) return rejections.invalid_token;
     const claims = result.claims;
-    if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return this.rejections.invalid_token;
+    if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return rejections.invalid_token;
     const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
     if (claims.proxy_id !== undefined) {
-      // Issued through a proxy's policy (`/auth`): only for that proxy, and only while it keeps that client.
-      if (claims.proxy_id !== this.deps.proxy.id || this.proxyClient === null || claims.client_id !== this.proxyClient.credentialId) return this.rejections.invalid_token;
-      if (typeof claims.iat !== 'number' || claims.iat < this.deployedSince) return this.rejections.invalid_token;
-      if (claims.sub === claims.client_id) {
-        if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
-        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
-        this.forwardClaims(ctx, claims, roles);
-        return undefined;
-      }
+      if (!this.access.issuedForThisProxy(claims.proxy_id, claims.client_id, claims.iat)) return rejections.invalid_token;
+      if (claims.sub === claims.client_id) return this.admit(ctx, null, claims, roles);
     }
-    const credential = liveCredential(this.deps, claims.sub);
-    if (!credential) return this.rejections.invalid_token;
-    if (!this.requirements.satisfiedBy(ctx.method, splitScope(claims.scope), roles)) return this.rejections.insufficient_scope;
+    const credential = this.access.credentialOf(claims.sub);
+    if (!credential) return rejections.invalid_token;
+    return this.admit(ctx, credential, claims, roles);
+  }
 
-    authenticateAs(ctx, credential, this.config.stripAuthorization);
-    this.forwardClaims(ctx, claims, roles);
-    return undefined;
+  /** `credential` null: the proxy's own client (client_credentials through `/auth`). */
+  private admit(ctx: RequestContext, credential: DirectoryCredential | null, claims: Record<string, unknown>, roles: string[]): PolicyOutcome {
+    const refused = this.access.admit(ctx, credential, claims.scope, roles);
+    if (refused === undefined) this.forwardClaims(ctx, claims, roles);
+    return refused;
   }
 
   private forwardClaims(ctx: RequestContext, claims: Record<string, unknown>, roles: string[]): void {
@@ -88,9 +75,3 @@ export class JwtAuthPolicy implements Policy {
     }
   }
 }
-
-export const jwtAuthPolicy: PolicyDefinition<typeof jwtAuthConfigSchema> = {
-  type: 'jwt-auth',
-  schema: jwtAuthConfigSchema,
-  compile: (config, deps) => new JwtAuthPolicy(config, deps),
-};

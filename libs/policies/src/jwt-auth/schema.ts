@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import { isReservedForPolicies } from '../reserved-upstream-headers';
+import { headerName, httpMethod } from '../schema-types';
 import { tokenServicePolicySchema } from '../token-service-policy/schema';
 
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token');
-const headerName = z
-  .string()
-  .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name')
-  .transform((h) => h.toLowerCase())
-  // Identity, forwarding, hop-by-hop and framing headers are the Gateway's (reserved-upstream-headers.ts).
-  .refine((h) => !isReservedForPolicies(h), 'is a header the Gateway sets or strips itself');
-const METHOD = z.string().regex(/^[A-Za-z]{1,16}$/).transform((m) => m.toUpperCase());
+// Identity, forwarding, hop-by-hop and framing headers are the Gateway's (reserved-upstream-headers.ts).
+const claimHeaderName = headerName.refine((h) => !isReservedForPolicies(h), 'is a header the Gateway sets or strips itself');
 
 /** What a bearer token must carry to pass; every listed scope and role is required. */
 export const bearerRequirementSchema = z.strictObject({
@@ -21,7 +17,7 @@ export const bearerRequirementSchema = z.strictObject({
 export const bearerAccessSchema = {
   required: bearerRequirementSchema.default({ scopes: [], roles: [] }),
   /** Extra requirements per HTTP method (e.g. writes need `orders:write`), added to `required`. */
-  methods: z.record(METHOD, bearerRequirementSchema).default({}),
+  methods: z.record(httpMethod, bearerRequirementSchema).default({}),
   /** Remove the Authorization header before the request goes upstream. */
   stripAuthorization: z.boolean().default(true),
   /** This proxy's own client of the token service (`/auth` prefix); absent: none. */
@@ -44,7 +40,7 @@ export const jwtAuthConfigSchema = z.strictObject({
   /** Tolerance for exp/nbf/iat between clocks. */
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
   /** Claim -> request header sent upstream (arrays joined with ","). */
-  claimHeaders: z.record(z.string().min(1).max(64), headerName).default({}),
+  claimHeaders: z.record(z.string().min(1).max(64), claimHeaderName).default({}),
 });
 
 export type BearerRequirement = z.output<typeof bearerRequirementSchema>;

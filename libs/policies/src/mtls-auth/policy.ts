@@ -1,19 +1,11 @@
 import type { Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import { credentialState, type DirectoryCredential } from '../credential-directory';
-import { type Policy, type PolicyCompileDeps, type PolicyDefinition, type PolicyOutcome, type PolicyRejection, type RequestContext, challengeRejections } from '../policy';
-import { mtlsAuthConfigSchema, type MtlsAuthConfig } from './schema';
+import { credentialRefusal, establish } from '../authentication/establish';
+import { standardRejections } from '../authentication/standard-rejections';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import type { DirectoryCredential, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import type { MtlsAuthConfig } from './schema';
 import { chainsTo, parseCertificate, truststoreOf, type ParsedCertificate } from './truststore';
-
-type Reason =
-  | 'tls_required'
-  | 'missing_client_certificate'
-  | 'malformed_client_certificate'
-  | 'unknown_client_certificate'
-  | 'untrusted_client_certificate'
-  | 'untrusted_client_certificate_store'
-  | 'credential_disabled'
-  | 'credential_expired';
 
 /** What one TLS connection presented, parsed once per connection (keep-alive requests reuse it). */
 interface PeerCertificate {
@@ -39,25 +31,23 @@ const MAX_CN_LENGTH = 256;
 export class MtlsAuthPolicy implements Policy {
   readonly type = 'mtls-auth';
   readonly authenticates = true;
-  private readonly rejections: Record<Reason, PolicyRejection>;
+  private readonly rejections;
+  /** Same code as untrusted_client_certificate (the client cannot tell the difference), its own message for the operator. */
+  private readonly unreadableTruststore: PolicyRejection;
 
   constructor(
     private readonly config: MtlsAuthConfig,
     private readonly deps: PolicyCompileDeps,
   ) {
-    const reject = challengeRejections('ClientCertificate realm="identity-manager"');
     const field = { 'subject-cn': "subject's CN", 'issuer-cn': "issuer's CN", either: "subject's or issuer's CN" }[config.match];
-    this.rejections = {
-      tls_required: reject('tls_required', 'This API requires HTTPS with a client certificate'),
-      missing_client_certificate: reject('missing_client_certificate', 'A client certificate is required'),
-      malformed_client_certificate: reject('malformed_client_certificate', `The client certificate cannot be read or has no single ${field}`),
-      unknown_client_certificate: reject('unknown_client_certificate', `No credential matches the client certificate's ${field}`),
-      untrusted_client_certificate: reject('untrusted_client_certificate', "The client certificate does not chain to the credential's truststore or is outside its validity period"),
-      // Same code (the client cannot tell the difference), its own message for the operator.
-      untrusted_client_certificate_store: reject('untrusted_client_certificate', "The credential's truststore cannot be read; it accepts no certificate"),
-      credential_disabled: reject('credential_disabled', 'The credential is disabled'),
-      credential_expired: reject('credential_expired', 'The credential has expired'),
-    };
+    this.rejections = standardRejections('ClientCertificate realm="identity-manager"', {
+      tls_required: 'This API requires HTTPS with a client certificate',
+      missing_client_certificate: 'A client certificate is required',
+      malformed_client_certificate: `The client certificate cannot be read or has no single ${field}`,
+      unknown_client_certificate: `No credential matches the client certificate's ${field}`,
+      untrusted_client_certificate: "The client certificate does not chain to the credential's truststore or is outside its validity period",
+    });
+    this.unreadableTruststore = Object.freeze({ ...this.rejections.untrusted_client_certificate, message: "The credential's truststore cannot be read; it accepts no certificate" });
   }
 
   execute(ctx: RequestContext): PolicyOutcome {
@@ -76,14 +66,10 @@ export class MtlsAuthPolicy implements Policy {
     const now = this.deps.now();
     if (this.config.validateChain) {
       const anchors = truststoreOf(credential);
-      if (anchors === null) return this.rejections.untrusted_client_certificate_store;
+      if (anchors === null) return this.unreadableTruststore;
       if (!chainsTo(peer.leaf, peer.intermediates, anchors, now)) return this.rejections.untrusted_client_certificate;
     }
-    const state = credentialState(credential, now);
-    if (state !== 'ok') return this.rejections[state];
-    ctx.identity = { credentialId: credential.id, username: credential.username, projectId: credential.projectId };
-    ctx.credential = credential;
-    return undefined;
+    return credentialRefusal(credential, now, this.rejections) ?? establish(ctx, credential, null);
   }
 
   /** The CNs to look up, in order; null when a configured field has several CNs or none is usable. */
@@ -144,9 +130,3 @@ function commonNames(value: string | string[] | undefined): string[] | null {
   }
   return list;
 }
-
-export const mtlsAuthPolicy: PolicyDefinition<typeof mtlsAuthConfigSchema> = {
-  type: 'mtls-auth',
-  schema: mtlsAuthConfigSchema,
-  compile: (config, deps) => new MtlsAuthPolicy(config, deps),
-};

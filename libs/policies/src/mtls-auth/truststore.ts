@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { DirectoryCredential } from '../credential-directory';
+import type { DirectoryCredential } from '../policy';
 
 /** A parsed certificate with its validity period as epoch milliseconds (parsed once). */
 export interface ParsedCertificate {

@@ -1,9 +1,9 @@
 import { TokenStoreUnavailable, type OpaqueTokenRecord } from '@idm/tokens';
 import { PolicyConfigError } from '../policy-config.error';
-import type { OpaqueTokenLookup, Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, RequestContext } from '../policy';
-import { authenticateAs, authenticateAsProxyClient, bearerRejections, deploymentStartSeconds, BearerRequirements, bearerToken, liveCredential, proxyClientIdentity, splitScope, type BearerRejections } from '../jwt-auth/bearer-access';
-import type { Identity } from '../policy';
-import { oauth2AuthConfigSchema, type OAuth2AuthConfig } from './schema';
+import type { OpaqueTokenLookup, PolicyCompileDeps, PolicyCompiler } from '../compile-dependencies';
+import type { Policy, PolicyOutcome, RequestContext } from '../policy';
+import { BearerAccess, bearerToken } from '../jwt-auth/bearer-access';
+import type { OAuth2AuthConfig } from './schema';
 
 const OPAQUE_ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
 
@@ -16,62 +16,47 @@ const OPAQUE_ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
 export class OAuth2AuthPolicy implements Policy {
   readonly type = 'oauth2-auth';
   readonly authenticates = true;
-  private readonly requirements: BearerRequirements;
-  private readonly rejections: BearerRejections;
-  /** Set when this policy carries a token-service client (`/auth`): tokens issued for this proxy. */
-  private readonly proxyClient: Identity | null;
-  private readonly deployedSince: number;
+  private readonly access: BearerAccess;
 
   constructor(
-    private readonly config: OAuth2AuthConfig,
+    config: OAuth2AuthConfig,
     private readonly deps: PolicyCompileDeps,
     private readonly tokens: OpaqueTokenLookup,
   ) {
-    this.requirements = new BearerRequirements(config.required, config.methods);
-    this.rejections = bearerRejections(deps.proxy.basePath);
-    this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
-    this.deployedSince = deploymentStartSeconds(deps);
+    this.access = new BearerAccess(config, deps);
   }
 
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
     const token = bearerToken(ctx);
-    if (token === undefined) return this.rejections.missing_token;
+    if (token === undefined) return this.access.rejections.missing_token;
     // Anything that cannot be our token is refused without a round trip to Redis.
-    if (!OPAQUE_ACCESS_TOKEN.test(token)) return this.rejections.invalid_token;
+    if (!OPAQUE_ACCESS_TOKEN.test(token)) return this.access.rejections.invalid_token;
     return this.tokens.lookup(token).then(
       (record) => this.decide(ctx, record),
       (err: unknown) => {
-        if (err instanceof TokenStoreUnavailable) return this.rejections.unavailable;
+        if (err instanceof TokenStoreUnavailable) return this.access.rejections.unavailable;
         throw err;
       },
     );
   }
 
   private decide(ctx: RequestContext, record: OpaqueTokenRecord | null): PolicyOutcome {
-    if (!record || record.kind !== 'access' || record.environment !== this.deps.environment) return this.rejections.invalid_token;
+    const rejections = this.access.rejections;
+    if (!record || record.kind !== 'access' || record.environment !== this.deps.environment) return rejections.invalid_token;
     if (record.proxyId !== undefined) {
-      // Issued through a proxy's policy (`/auth`): only for that proxy, and only while it keeps that client.
-      if (record.proxyId !== this.deps.proxy.id || this.proxyClient === null || record.clientId !== this.proxyClient.credentialId || record.issuedAt < this.deployedSince) return this.rejections.invalid_token;
-      if (record.credentialId === undefined) {
-        if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), [])) return this.rejections.insufficient_scope;
-        authenticateAsProxyClient(ctx, this.proxyClient, this.config.stripAuthorization);
-        return undefined;
-      }
+      if (!this.access.issuedForThisProxy(record.proxyId, record.clientId, record.issuedAt)) return rejections.invalid_token;
+      if (record.credentialId === undefined) return this.access.admit(ctx, null, record.scope, []);
     }
-    const credential = liveCredential(this.deps, record.credentialId ?? record.subject);
-    if (!credential) return this.rejections.invalid_token;
-    if (!this.requirements.satisfiedBy(ctx.method, splitScope(record.scope), credential.roles)) return this.rejections.insufficient_scope;
-    authenticateAs(ctx, credential, this.config.stripAuthorization);
-    if (credential.roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = credential.roles.join(',');
-    return undefined;
+    const credential = this.access.credentialOf(record.credentialId ?? record.subject);
+    if (!credential) return rejections.invalid_token;
+    const refused = this.access.admit(ctx, credential, record.scope, credential.roles);
+    if (refused === undefined && credential.roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = credential.roles.join(',');
+    return refused;
   }
 }
 
-export const oauth2AuthPolicy: PolicyDefinition<typeof oauth2AuthConfigSchema> = {
-  type: 'oauth2-auth',
-  schema: oauth2AuthConfigSchema,
-  compile: (config, deps) => {
-    if (!deps.opaqueTokens) throw new PolicyConfigError([{ path: [], message: 'oauth2-auth needs a token store, and this gateway has none' }]);
-    return new OAuth2AuthPolicy(config, deps, deps.opaqueTokens);
-  },
+/** Compiles only where the host has a token store to ask. */
+export const compileOAuth2Auth: PolicyCompiler<OAuth2AuthConfig> = (config, deps) => {
+  if (!deps.opaqueTokens) throw new PolicyConfigError([{ path: [], message: 'oauth2-auth needs a token store, and this gateway has none' }]);
+  return new OAuth2AuthPolicy(config, deps, deps.opaqueTokens);
 };

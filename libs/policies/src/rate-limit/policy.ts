@@ -1,7 +1,8 @@
-import type { Policy, PolicyCompileDeps, PolicyDefinition, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { PolicyConfigError } from '../policy-config.error';
 import { CompiledRateLimit } from './compiled-rate-limit';
-import { rateLimitConfigSchema, type RateLimitConfig } from './schema';
+import type { RateLimitConfig } from './schema';
 
 const NO_IDENTITY: PolicyRejection = Object.freeze({ status: 401, code: 'missing_credentials', message: 'This API counts requests per credential; authenticate first' });
 
@@ -33,9 +34,3 @@ export class RateLimitPolicy implements Policy {
     }
   }
 }
-
-export const rateLimitPolicy: PolicyDefinition<typeof rateLimitConfigSchema> = {
-  type: 'rate-limit',
-  schema: rateLimitConfigSchema,
-  compile: (config, deps) => new RateLimitPolicy(config, deps),
-};

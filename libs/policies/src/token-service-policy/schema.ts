@@ -1,5 +1,6 @@
 import { tokenSettingsSchema } from '@idm/domain';
 import { z } from 'zod';
+import { headerName, httpMethod } from '../schema-types';
 
 /**
  * "Managed from this proxy's policy" (`/auth` prefix of the token service): a jwt-auth or
@@ -7,14 +8,12 @@ import { z } from 'zod';
  * proxy's key and secret. The secret is write-only: the Manager seals it (`enc:v1:...`) before it
  * is stored, never returns it, and the Gateway opens it with the master key.
  */
-const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').transform((h) => h.toLowerCase());
-const METHOD = z.string().regex(/^[A-Za-z]{1,16}$/).transform((m) => m.toUpperCase());
 const origin = z.union([z.literal('*'), z.string().regex(/^https?:\/\/[^/?#\s]+$/, 'must be an origin (scheme://host[:port])')]);
 
 export const tokenCorsSchema = z.strictObject({
   /** Allowed Origin values; empty: no CORS headers at all. `*` allows any origin (never with credentials). */
   origins: z.array(origin).max(50).default([]),
-  methods: z.array(METHOD).max(10).default(['GET', 'POST', 'OPTIONS']),
+  methods: z.array(httpMethod).max(10).default(['GET', 'POST', 'OPTIONS']),
   headers: z.array(headerName).max(30).default(['authorization', 'content-type']),
   credentials: z.boolean().default(false),
   maxAgeSeconds: z.number().int().min(0).max(86400).default(600),

@@ -1,5 +1,5 @@
-import type { DirectoryCredential } from './credential-directory';
-import type { PolicyCompileDeps } from './policy';
+import type { PolicyCompileDeps } from '../compile-dependencies';
+import type { DirectoryCredential } from '../policy';
 
 /**
  * Username + password against the proxy's project (basic-auth, base64-auth): the credential

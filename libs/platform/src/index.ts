@@ -1,0 +1,3 @@
+export * from './development-master-key';
+export * from './iso-timestamp';
+export * from './request-id';

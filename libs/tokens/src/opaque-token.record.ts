@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+export const opaqueTokenKindSchema = z.enum(['access', 'refresh']);
+export type OpaqueTokenKind = z.infer<typeof opaqueTokenKindSchema>;
+
+/** What a token grants; the same for every token of a family. */
+export const opaqueTokenGrantSchema = z.object({
+  clientId: z.string(),
+  credentialId: z.string().optional(),
+  subject: z.string(),
+  /** Space-separated scope values (RFC 6749 §3.3). */
+  scope: z.string(),
+  proxyId: z.string().optional(),
+  environment: z.string(),
+  /** Address of the client that asked for the grant (forwarded-for rules of the token service). */
+  clientIp: z.string().optional(),
+});
+export type OpaqueTokenGrant = z.infer<typeof opaqueTokenGrantSchema>;
+
+/**
+ * A token's record. A schema because it also travels: the Gateway queues it to the Manager for
+ * the durable copy and reads it back over the bus (`tokens.lookup`) when Redis lost the token.
+ */
+export const opaqueTokenRecordSchema = opaqueTokenGrantSchema.extend({
+  kind: opaqueTokenKindSchema,
+  /** Epoch seconds. */
+  issuedAt: z.number(),
+  /** Epoch seconds. */
+  expiresAt: z.number(),
+  familyId: z.string(),
+  /** How many rotations led to this token; 0 for tokens of the original grant. */
+  refreshCount: z.number().int().nonnegative(),
+});
+export type OpaqueTokenRecord = z.infer<typeof opaqueTokenRecordSchema>;
