@@ -3,6 +3,7 @@ import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy
 import { credentialAccessSchema, metadataEntrySchema, password, username } from './credential.schema';
 import { description, entityName } from './names.schema';
 import { PERMISSIONS } from './permissions';
+import { validatedByService } from './validated-by-service';
 
 /**
  * A project as code: what APIops `plan`/`apply`/`export` exchange. Entities are identified by
@@ -50,10 +51,25 @@ export const apiopsBundleSchema = z.strictObject({
 });
 
 export const apiopsRequestSchema = z.strictObject({
-  bundle: z.unknown(),
+  /** Checked by the APIops service against `apiopsBundleSchema` (400 `invalid_bundle`). */
+  bundle: validatedByService(z.unknown(), apiopsBundleSchema),
   /** Also delete teams, proxies and credentials of the project that the bundle does not list. */
   prune: z.boolean().default(false),
 });
+
+export const plannedChangeSchema = z.object({
+  op: z.enum(['create', 'update', 'delete']),
+  kind: z.enum(['project', 'role', 'team', 'api_proxy', 'credential']),
+  name: z.string(),
+  /** For updates: the fields that differ. */
+  fields: z.array(z.string()).optional(),
+});
+export const apiopsPlanSchema = z.object({ project: z.string(), changes: z.array(plannedChangeSchema) });
+export const apiopsAppliedSchema = z.object({ project: z.string(), applied: z.array(plannedChangeSchema) });
+export type PlannedChange = z.infer<typeof plannedChangeSchema>;
+export type ApiopsPlan = z.infer<typeof apiopsPlanSchema>;
+export type ApiopsApplied = z.infer<typeof apiopsAppliedSchema>;
+export type PlannedKind = PlannedChange['kind'];
 
 export type ApiopsBundle = z.infer<typeof apiopsBundleSchema>;
 export type BundleProxy = z.infer<typeof bundleProxy>;

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { httpMethod } from './api-proxy.schema';
+import { entityId, timestamp } from './names.schema';
 
 export const username = z
   .string()
@@ -85,7 +86,9 @@ const timeWindow = z
     to: clock.optional(),
   })
   .refine((w) => (w.from === undefined) === (w.to === undefined), 'give both "from" and "to", or neither for the whole day')
-  .refine((w) => w.from === undefined || w.from < w.to!, '"from" must be before "to"');
+  .refine((w) => w.from === undefined || w.from < w.to!, '"from" must be before "to"')
+  // JSON Schema can say "both or neither" (not "from before to"): clients see that much.
+  .meta({ dependentRequired: { from: ['to'], to: ['from'] }, description: '"from" and "to" together (from before to), or neither for the whole day' });
 
 const rateLimit = z.strictObject({
   limit: z.number().int().min(1).max(1_000_000_000),
@@ -183,6 +186,18 @@ export const createCredentialSchema = z.strictObject({
   access: credentialAccessSchema.default({}),
   /** CA certificates (PEM) a client certificate must chain to when mtls-auth validates. */
   truststore: truststore.optional(),
+}).meta({
+  examples: [
+    {
+      username: 'billing-service',
+      password: 'a-long-password',
+      metadata: [{ key: 'tier', value: 'gold', includeInJwt: true }],
+      access: {
+        time: { mode: 'allow', timeZone: 'Europe/Istanbul', windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' }] },
+        rateLimit: { limits: [{ limit: 100, windowSeconds: 60 }] },
+      },
+    },
+  ],
 });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
@@ -215,45 +230,51 @@ export type CreateCredential = z.infer<typeof createCredentialSchema>;
 export type UpdateCredential = z.infer<typeof updateCredentialSchema>;
 export type CreateApiKey = z.infer<typeof createApiKeySchema>;
 
-export interface ApiKeyInfo {
-  id: string;
+export const apiKeyInfoSchema = z.object({
+  id: entityId,
   /** Visible prefix that identifies a key without revealing it, e.g. "idm_3fA9c1Qe". */
-  prefix: string;
-  expiresAt: string | null;
-  createdAt: string;
-}
-
-export interface Credential {
-  id: string;
-  projectId: string;
-  teamId: string | null;
-  username: string;
-  hasPassword: boolean;
-  enabled: boolean;
-  email: string | null;
-  fullName: string | null;
-  description: string | null;
-  roles: string[];
-  /** Secret entries come back without their value. */
-  metadata: (Omit<MetadataEntry, 'value'> & { value?: string })[];
-  access: CredentialAccess;
-  /** CA certificates (PEM, public) for mtls-auth. */
-  truststore: string[];
-  expiresAt: string | null;
-  apiKeys: ApiKeyInfo[];
-  createdAt: string;
-  updatedAt: string;
-}
+  prefix: z.string(),
+  expiresAt: timestamp.nullable(),
+  createdAt: timestamp,
+});
+export type ApiKeyInfo = z.infer<typeof apiKeyInfoSchema>;
 
 /** The only response that ever carries an API key in clear. */
-export interface IssuedApiKey extends ApiKeyInfo {
-  key: string;
-}
+export const issuedApiKeySchema = apiKeyInfoSchema.extend({ key: z.string() });
+export type IssuedApiKey = z.infer<typeof issuedApiKeySchema>;
 
-export interface RotatedApiKey extends IssuedApiKey {
+export const rotatedApiKeySchema = issuedApiKeySchema.extend({
   /** The replaced key and until when it still works. */
-  replaced: { id: string; prefix: string; expiresAt: string };
-}
+  replaced: z.object({ id: entityId, prefix: z.string(), expiresAt: timestamp }),
+});
+export type RotatedApiKey = z.infer<typeof rotatedApiKeySchema>;
+
+export const credentialSchema = z.object({
+  id: entityId,
+  projectId: entityId,
+  teamId: entityId.nullable(),
+  username: z.string(),
+  hasPassword: z.boolean(),
+  enabled: z.boolean(),
+  email: z.string().nullable(),
+  fullName: z.string().nullable(),
+  description: z.string().nullable(),
+  roles: z.array(z.string()),
+  /** Secret entries come back without their value. */
+  metadata: z.array(metadataEntrySchema.extend({ value: z.string().optional() })),
+  access: credentialAccessSchema,
+  /** CA certificates (PEM, public) for mtls-auth. */
+  truststore: z.array(z.string()),
+  expiresAt: timestamp.nullable(),
+  apiKeys: z.array(apiKeyInfoSchema),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type Credential = z.infer<typeof credentialSchema>;
+
+/** A created credential carries its first API key, once, unless `issueApiKey: false`. */
+export const createdCredentialSchema = credentialSchema.extend({ apiKey: issuedApiKeySchema.optional() });
+export type CreatedCredential = z.infer<typeof createdCredentialSchema>;
 
 /** An application asking for its own credential to call a proxy (self-service). */
 export const credentialRequestSchema = z.strictObject({
@@ -262,3 +283,23 @@ export const credentialRequestSchema = z.strictObject({
   contact: z.string().max(254).optional(),
 });
 export type CredentialRequestInput = z.infer<typeof credentialRequestSchema>;
+
+export const credentialRequestViewSchema = z.object({
+  id: entityId,
+  proxyId: entityId,
+  username: z.string(),
+  contact: z.string().nullable(),
+  status: z.enum(['pending', 'approved', 'rejected']),
+  credentialId: entityId.nullable(),
+  /** The approving operator's name, `auto`, or null while pending. */
+  decidedBy: z.string().nullable(),
+  createdAt: timestamp,
+});
+export type CredentialRequestView = z.infer<typeof credentialRequestViewSchema>;
+
+/** What the requester gets back: the poll secret (once), and the key at once when auto-approved. */
+export const submittedCredentialRequestSchema = credentialRequestViewSchema.extend({ pollSecret: z.string(), apiKey: z.string().optional() });
+/** A poll: the approved key comes exactly once. */
+export const polledCredentialRequestSchema = credentialRequestViewSchema.extend({ apiKey: z.string().optional() });
+export type SubmittedCredentialRequest = z.infer<typeof submittedCredentialRequestSchema>;
+export type PolledCredentialRequest = z.infer<typeof polledCredentialRequestSchema>;

@@ -12,3 +12,4 @@ export * from './signing-key.schema';
 export * from './token-settings.schema';
 export * from './token-lifetime-cap';
 export * from './upstream-policy';
+export * from './validated-by-service';

@@ -7,3 +7,5 @@ export const entityName = z
 
 export const description = z.string().max(1000);
 export const entityId = z.uuid();
+/** An instant the API returns: always `Date.toISOString()`, so UTC with a `Z`. */
+export const timestamp = z.iso.datetime();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { description, entityName } from './names.schema';
+import { description, entityId, entityName, timestamp } from './names.schema';
 
 export const createProjectSchema = z.strictObject({
   name: entityName,
@@ -10,10 +10,11 @@ export const updateProjectSchema = z.strictObject({ description: description.opt
 export type CreateProject = z.infer<typeof createProjectSchema>;
 export type UpdateProject = z.infer<typeof updateProjectSchema>;
 
-export interface Project {
-  id: string;
-  name: string;
-  description: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export const projectSchema = z.object({
+  id: entityId,
+  name: z.string(),
+  description: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type Project = z.infer<typeof projectSchema>;

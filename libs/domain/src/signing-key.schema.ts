@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { entityId, timestamp } from './names.schema';
 import { NEVER_EXPIRES_CAP_SECONDS } from './token-lifetime-cap';
 
 /** JWS algorithms a signing key can be pinned to; `none` and HMAC are deliberately absent. */
@@ -25,16 +26,21 @@ export const rotateSigningKeySchema = createSigningKeySchema
      */
     compromised: z.boolean().default(false),
   })
-  .refine((r) => !(r.compromised && r.retireAfterSeconds !== undefined), { path: ['retireAfterSeconds'], message: 'a compromised key is retired at once; leave retireAfterSeconds out' });
+  .refine((r) => !(r.compromised && r.retireAfterSeconds !== undefined), { path: ['retireAfterSeconds'], message: 'a compromised key is retired at once; leave retireAfterSeconds out' })
+  // The refinement above as JSON Schema: not both `compromised: true` and `retireAfterSeconds`.
+  .meta({ not: { properties: { compromised: { const: true } }, required: ['compromised', 'retireAfterSeconds'] } });
 export type CreateSigningKey = z.infer<typeof createSigningKeySchema>;
 export type RotateSigningKey = z.infer<typeof rotateSigningKeySchema>;
 
-export interface SigningKeyInfo {
-  id: string;
-  kid: string;
-  algorithm: SigningAlgorithm;
-  publicJwk: Record<string, unknown>;
-  activatesAt: string;
-  publishedUntil: string | null;
-  createdAt: string;
-}
+export const signingKeyInfoSchema = z.object({
+  id: entityId,
+  kid: z.string(),
+  algorithm: z.enum(SIGNING_ALGORITHMS),
+  /** The public half as a JWK (RFC 7517), as the Gateways publish it. */
+  publicJwk: z.record(z.string(), z.unknown()),
+  activatesAt: timestamp,
+  /** Null while the key is current; set when a rotation retires it. */
+  publishedUntil: timestamp.nullable(),
+  createdAt: timestamp,
+});
+export type SigningKeyInfo = z.infer<typeof signingKeyInfoSchema>;

@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, Param, Post } from '@nestjs/common';
-import { createGroupSchema, groupMemberSchema, type CreateGroup } from '@idm/domain';
+import { createGroupSchema, groupSchema, groupMemberSchema, type CreateGroup } from '@idm/domain';
+import { z } from 'zod';
 import { Contract, ContractBody } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
 import { GroupsService } from './groups.service';
@@ -9,13 +10,13 @@ export class GroupsController {
   constructor(private readonly groups: GroupsService) {}
 
   @Get()
-  @Contract({ summary: 'List groups with their members' })
+  @Contract({ summary: 'List groups with their members', response: z.array(groupSchema) })
   list() {
     return this.groups.list();
   }
 
   @Post()
-  @Contract({ summary: 'Create a group', body: createGroupSchema, status: 201 })
+  @Contract({ summary: 'Create a group', body: createGroupSchema, status: 201, response: groupSchema })
   create(@ContractBody() body: CreateGroup) {
     return this.groups.create(body);
   }

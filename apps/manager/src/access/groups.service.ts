@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateGroup } from '@idm/domain';
+import type { CreateGroup, Group } from '@idm/domain';
 import { and, asc, eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database } from '../database/database';
@@ -18,7 +18,7 @@ export class GroupsService {
     private readonly permissions: PermissionService,
   ) {}
 
-  async list() {
+  async list(): Promise<Group[]> {
     this.permissions.checkAnywhere('user:read');
     const db = this.database.db;
     const rows = await db.select().from(groups).orderBy(asc(groups.name));

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateRole, CreateRoleBinding, EntityLocation, Permission, UpdateRole } from '@idm/domain';
+import type { CreateRole, CreateRoleBinding, EntityLocation, Permission, Role, RoleBinding, UpdateRole } from '@idm/domain';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Tx } from '../database/database';
@@ -9,8 +9,8 @@ import { ProblemError } from '../problems/problem.error';
 
 type RoleRow = typeof roles.$inferSelect;
 type BindingRow = typeof roleBindings.$inferSelect;
-const toRole = (r: RoleRow) => ({ id: r.id, name: r.name, description: r.description, builtIn: r.builtIn, permissions: r.permissions });
-const toBinding = (b: BindingRow) => ({ id: b.id, roleId: b.roleId, subject: { type: b.subjectType, id: b.subjectId }, scope: { type: b.scopeType, id: b.scopeId }, projectId: b.projectId, createdAt: b.createdAt.toISOString() });
+const toRole = (r: RoleRow): Role => ({ id: r.id, name: r.name, description: r.description, builtIn: r.builtIn, permissions: r.permissions });
+const toBinding = (b: BindingRow): RoleBinding => ({ id: b.id, roleId: b.roleId, subject: { type: b.subjectType, id: b.subjectId }, scope: { type: b.scopeType, id: b.scopeId }, projectId: b.projectId, createdAt: b.createdAt.toISOString() });
 const SYSTEM = { projectId: null };
 
 /** Custom roles and role bindings. Nobody can grant a permission they do not hold at that scope. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ChangeOwnPassword, CreateUser, UpdateUser } from '@idm/domain';
+import type { ChangeOwnPassword, CreateUser, UpdateUser, User } from '@idm/domain';
 import { asc, eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -10,7 +10,7 @@ import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
 
 type Row = typeof operators.$inferSelect;
-const toUser = (r: Row) => ({ id: r.id, username: r.username, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
+const toUser = (r: Row): User => ({ id: r.id, username: r.username, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
 const SYSTEM = { projectId: null };
 
 /** Operators of the Manager (people and automation accounts); passwords argon2id, never returned. */

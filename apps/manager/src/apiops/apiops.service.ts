@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { apiopsBundleSchema, BUNDLE_API_VERSION, SecretBox, type ApiopsBundle } from '@idm/domain';
+import { apiopsBundleSchema, BUNDLE_API_VERSION, SecretBox, type ApiopsApplied, type ApiopsBundle, type ApiopsPlan, type PlannedChange } from '@idm/domain';
 import { ApiProxiesService } from '../api-proxies/api-proxies.service';
 import { withoutClientSecrets } from '../api-proxies/token-service-secret';
 import { RolesService } from '../access/roles.service';
@@ -14,7 +14,7 @@ import { problemFromDatabaseError } from '../problems/database-errors';
 import { ProblemError } from '../problems/problem.error';
 import { ProjectsService } from '../projects/projects.service';
 import { TeamsService } from '../teams/teams.service';
-import { checkReferences, planBundle, type PlannedChange } from './bundle-plan';
+import { checkReferences, planBundle } from './bundle-plan';
 import { ProjectStateReader, type CurrentProject } from './project-state.reader';
 
 /**
@@ -39,12 +39,12 @@ export class ApiopsService {
     private readonly credentials: CredentialsService,
   ) {}
 
-  async plan(raw: unknown, prune: boolean): Promise<{ project: string; changes: PlannedChange[] }> {
+  async plan(raw: unknown, prune: boolean): Promise<ApiopsPlan> {
     const { bundle, plan } = await this.prepare(raw, prune);
     return { project: bundle.project.name, changes: plan };
   }
 
-  async apply(raw: unknown, prune: boolean): Promise<{ project: string; applied: PlannedChange[] }> {
+  async apply(raw: unknown, prune: boolean): Promise<ApiopsApplied> {
     const { bundle, current, plan } = await this.prepare(raw, prune);
     if (plan.length) {
       const actor = { ...ActorContext.current(), source: 'apiops' as const };

@@ -1,18 +1,10 @@
-import type { ApiopsBundle, BundleCredential, SecretBox } from '@idm/domain';
+import type { ApiopsBundle, BundleCredential, PlannedChange, PlannedKind, SecretBox } from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { leavesClientSecretOut, withComparableClientSecrets, withoutClientSecrets, withStoredClientSecrets } from '../api-proxies/token-service-secret';
 import { ProblemError, type FieldIssue } from '../problems/problem.error';
 import { canonicalJson } from './canonical-json';
 import type { CurrentProject } from './project-state.reader';
 
-export type PlannedKind = 'project' | 'role' | 'team' | 'api_proxy' | 'credential';
-export interface PlannedChange {
-  op: 'create' | 'update' | 'delete';
-  kind: PlannedKind;
-  name: string;
-  /** For updates: the fields that differ. */
-  fields?: string[];
-}
 
 export interface PlanContext {
   prune: boolean;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AuditQuery, ReadFilter } from '@idm/domain';
+import type { AuditEventView, AuditPage, AuditQuery, ReadFilter } from '@idm/domain';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import { filter, map, type Observable } from 'rxjs';
 import { Database } from '../database/database';
@@ -7,7 +7,7 @@ import { auditEvents } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { ChangeWriter, type AuditEvent } from './change-writer';
 
-const toView = (e: AuditEvent) => ({
+const toView = (e: AuditEvent): AuditEventView => ({
   seq: e.seq,
   at: e.at.toISOString(),
   actor: { id: e.actorId, type: e.actorType, name: e.actorName, source: e.source, ip: e.ip, correlationId: e.correlationId },
@@ -29,7 +29,7 @@ export class AuditService {
     private readonly permissions: PermissionService,
   ) {}
 
-  async query(q: AuditQuery) {
+  async query(q: AuditQuery): Promise<AuditPage> {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
     const conditions: (SQL | undefined)[] = [
@@ -49,7 +49,7 @@ export class AuditService {
   }
 
   /** Server-Sent Events: every committed change the reader may see, as it happens. */
-  tail(): Observable<ReturnType<typeof toView>> {
+  tail(): Observable<AuditEventView> {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
     // The reader's scopes are captured at subscription; a change of grants takes a new subscription.

@@ -8,7 +8,11 @@ import { LoginThrottle } from '../throttling/login-throttle';
 
 export const lockoutQuerySchema = z.strictObject({
   /** The client address as the Manager sees it: the socket peer, or behind MANAGER_TRUST_PROXY the X-Forwarded-For client. */
-  address: z.string().refine((a) => isIP(a) !== 0, 'must be an IPv4 or IPv6 address'),
+  address: z
+    .string()
+    .refine((a) => isIP(a) !== 0, 'must be an IPv4 or IPv6 address')
+    // The refinement above, as JSON Schema formats.
+    .meta({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] }),
   username: z.string().min(1).max(128).optional(),
 });
 type LockoutQuery = z.infer<typeof lockoutQuerySchema>;

@@ -8,6 +8,7 @@ import { operators, operatorSessions, roleBindings } from '../database/schema';
 import { ActorContext, systemActor } from '../governance/actor.context';
 import { syncBuiltInRoles } from '../governance/built-in-roles';
 import { ProblemError } from '../problems/problem.error';
+import type { Session } from './login.schema';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { PasswordHasher } from './password-hasher';
 
@@ -65,7 +66,7 @@ export class OperatorAuthService implements OnApplicationBootstrap {
   }
 
   /** `address`: the client's, for LoginThrottle. */
-  async login(username: string, password: string, address: string): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string }> {
+  async login(username: string, password: string, address: string): Promise<Session> {
     const operator = await this.throttle.attempt(username, address, async () => {
       const [found] = await this.database.db.select().from(operators).where(eq(operators.username, username));
       const valid = await this.hasher.verify(found?.passwordHash ?? this.dummyHash, password);

@@ -5,6 +5,7 @@ import {
   type ApiKeyInfo,
   type CreateApiKey,
   type CreateCredential,
+  type CreatedCredential,
   type Credential,
   type IssuedApiKey,
   type ListCredentialsQuery,
@@ -60,7 +61,7 @@ export class CredentialsService {
     return (await withKeys(this.database.db, [row]))[0];
   }
 
-  async create(projectId: string, input: CreateCredential): Promise<Credential & { apiKey?: IssuedApiKey }> {
+  async create(projectId: string, input: CreateCredential): Promise<CreatedCredential> {
     this.permissions.check('credential:write', { projectId, teamId: input.teamId });
     // Checked again in the transaction; first here, so a wrong project costs no argon2 hash.
     await requireProject(this.changes.reads(), projectId);

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
-import type { CredentialAccess } from '@idm/domain';
+import type { ActorType, ChangeSource, CredentialAccess, HttpMethod, Permission } from '@idm/domain';
 
 /**
  * The system of record. Change it only together with a new migration:
@@ -75,7 +75,7 @@ export const apiProxies = pgTable('api_proxies', {
   /** Unique across the installation so a base path means one thing in every environment. */
   basePath: text('base_path').notNull().unique(),
   upstreamUrl: text('upstream_url').notNull(),
-  methods: text('methods').array().notNull(),
+  methods: text('methods').array().$type<HttpMethod[]>().notNull(),
   policies: jsonb('policies').$type<{ type: string; config: Record<string, unknown> }[]>().notNull(),
   /** Self-service credential requests: off, approved automatically, or by a project member. */
   selfService: text('self_service').$type<'off' | 'auto' | 'manual'>().notNull().default('off'),
@@ -151,7 +151,7 @@ export const roles = pgTable('roles', {
   name: text('name').notNull().unique(),
   description: text('description'),
   builtIn: boolean('built_in').notNull().default(false),
-  permissions: text('permissions').array().notNull(),
+  permissions: text('permissions').array().$type<Permission[]>().notNull(),
   ...timestamps,
 });
 
@@ -173,9 +173,9 @@ export const auditEvents = pgTable('audit_events', {
   seq: bigserial('seq', { mode: 'number' }).primaryKey(),
   at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   actorId: uuid('actor_id'),
-  actorType: text('actor_type').notNull(),
+  actorType: text('actor_type').$type<ActorType>().notNull(),
   actorName: text('actor_name').notNull(),
-  source: text('source').notNull(),
+  source: text('source').$type<ChangeSource>().notNull(),
   ip: text('ip'),
   correlationId: text('correlation_id'),
   action: text('action').notNull(),

@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, Param, Patch, Post } from '@nestjs/common';
-import { createEnvironmentSchema, updateEnvironmentSchema, type CreateEnvironment, type UpdateEnvironment } from '@idm/domain';
+import { createEnvironmentSchema, environmentSchema, updateEnvironmentSchema, type CreateEnvironment, type UpdateEnvironment } from '@idm/domain';
+import { z } from 'zod';
 import { Contract, ContractBody } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
 import { EnvironmentsService } from './environments.service';
@@ -9,25 +10,25 @@ export class EnvironmentsController {
   constructor(private readonly environments: EnvironmentsService) {}
 
   @Get()
-  @Contract({ summary: 'List environments' })
+  @Contract({ summary: 'List environments', response: z.array(environmentSchema) })
   list() {
     return this.environments.list();
   }
 
   @Post()
-  @Contract({ summary: 'Create an environment', body: createEnvironmentSchema, status: 201 })
+  @Contract({ summary: 'Create an environment', body: createEnvironmentSchema, status: 201, response: environmentSchema })
   create(@ContractBody() body: CreateEnvironment) {
     return this.environments.create(body);
   }
 
   @Get(':environmentId')
-  @Contract({ summary: 'Get an environment' })
+  @Contract({ summary: 'Get an environment', response: environmentSchema })
   get(@Param('environmentId', IdPipe) id: string) {
     return this.environments.get(id);
   }
 
   @Patch(':environmentId')
-  @Contract({ summary: 'Update an environment', body: updateEnvironmentSchema })
+  @Contract({ summary: 'Update an environment', body: updateEnvironmentSchema, response: environmentSchema })
   update(@Param('environmentId', IdPipe) id: string, @ContractBody() body: UpdateEnvironment) {
     return this.environments.update(id, body);
   }

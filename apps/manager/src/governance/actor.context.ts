@@ -1,12 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PERMISSIONS, type Grant } from '@idm/domain';
-
-export type ChangeSource = 'rest' | 'apiops' | 'ui' | 'system';
+import { PERMISSIONS, type ActorType, type ChangeSource, type Grant } from '@idm/domain';
 
 /** Who is acting: a user through an entry point, or the system itself (jobs, bootstrap). */
 export interface Actor {
   id: string | null;
-  type: 'user' | 'system';
+  type: ActorType;
   name: string;
   source: ChangeSource;
   ip: string | null;

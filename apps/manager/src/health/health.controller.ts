@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { Database } from '../database/database';
 import { Contract } from '../openapi/contract.decorator';
+import { livenessSchema, readinessSchema, type Liveness, type Readiness } from './health.schema';
 import { metricsRegistry } from '../observability/metrics';
 
 @Controller()
@@ -13,15 +14,15 @@ export class HealthController {
   ) {}
 
   @Get('health/live')
-  @Contract({ summary: 'Liveness: the process answers', public: true })
-  live() {
+  @Contract({ summary: 'Liveness: the process answers', public: true, response: livenessSchema })
+  live(): Liveness {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
-  @Contract({ summary: 'Readiness: the database and Redis are usable (503 otherwise)', public: true })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    const database = await this.database.ping().then(() => 'up', () => 'down');
+  @Contract({ summary: 'Readiness: the database and Redis are usable (503 otherwise)', public: true, response: readinessSchema, sameBodyStatuses: [503] })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness> {
+    const database = await this.database.ping().then(() => 'up' as const, () => 'down' as const);
     const redis = this.publisher.isRedisReady() ? 'up' : 'down';
     const ready = database === 'up' && redis === 'up';
     reply.status(ready ? 200 : 503);
@@ -30,7 +31,7 @@ export class HealthController {
 
   @Get('metrics')
   @Header('content-type', metricsRegistry.contentType)
-  @Contract({ summary: 'Prometheus metrics', public: true })
+  @Contract({ summary: 'Prometheus metrics', public: true, produces: 'text/plain' })
   metrics() {
     return metricsRegistry.metrics();
   }

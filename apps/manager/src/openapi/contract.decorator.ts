@@ -9,8 +9,14 @@ export interface RouteContract {
   body?: z.ZodType;
   /** Query-string schema: validates and documents the query parameters. */
   query?: z.ZodObject;
+  /** Success body as JSON: the schema of what the service returns (documented, checked by the conformance test). */
+  response?: z.ZodType;
+  /** A success body that is not JSON (metrics, SSE, YAML): its media type, documented as a string. */
+  produces?: string;
   /** Success status (default 200, 201 for creations where set). */
   status?: number;
+  /** Other statuses answered with the success body (readiness: 503 when a dependency is down). */
+  sameBodyStatuses?: number[];
   /** A POST that changes nothing (e.g. APIops plan); documented as `x-read-only`. */
   readOnly?: boolean;
   /** Reachable without an operator session (login, health, the OpenAPI document). */

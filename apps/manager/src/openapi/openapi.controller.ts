@@ -1,11 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { Contract } from './contract.decorator';
-import { buildOpenApiDocument, discoverRoutes } from './openapi.document';
+import { buildOpenApiDocument, discoverRoutes, openApiDocumentSchema } from './openapi.document';
 
 @Controller('api/v1')
 export class OpenApiController {
-  private document?: Record<string, unknown>;
+  private document?: ReturnType<typeof buildOpenApiDocument>;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -13,7 +13,7 @@ export class OpenApiController {
   ) {}
 
   @Get('openapi.json')
-  @Contract({ summary: 'This OpenAPI document', public: true })
+  @Contract({ summary: 'This OpenAPI document', public: true, response: openApiDocumentSchema })
   openapi() {
     this.document ??= buildOpenApiDocument(discoverRoutes(this.discovery, this.scanner));
     return this.document;

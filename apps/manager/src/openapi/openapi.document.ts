@@ -1,8 +1,10 @@
 import { RequestMethod } from '@nestjs/common';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { documentingSchema } from '@idm/domain';
 import { z } from 'zod';
 import { CONTRACT, type RouteContract } from './contract.decorator';
+import { documentedByRegistry } from './policy-spec.documentation';
 
 export interface RouteInfo {
   method: string;
@@ -44,14 +46,46 @@ export function discoverRoutes(discovery: DiscoveryService, scanner: MetadataSca
   return routes;
 }
 
-/** OpenAPI 3.1 built from the same zod schemas that validate the requests. */
-export function buildOpenApiDocument(routes: RouteInfo[]): Record<string, unknown> {
+/** The document's own outline (its details are the OpenAPI 3.1 specification's). */
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.literal('3.1.0'),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  servers: z.array(z.looseObject({ url: z.string() })),
+  paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+});
+
+/**
+ * JSON Schema of a request (`input`: defaults make fields optional) or a response (`output`:
+ * every field the service always sets is required, and unknown ones are refused).
+ */
+function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _, ...converted } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    override: ({ zodSchema, jsonSchema }) => {
+      const documenting = documentingSchema(zodSchema) ?? documentedByRegistry.get(zodSchema);
+      if (documenting) Object.assign(jsonSchema, toJsonSchema(documenting, io));
+    },
+  });
+  return converted;
+}
+
+function successResponse(contract: RouteContract): Record<string, unknown> {
+  const content = {
+    ...(contract.response ? { 'application/json': { schema: toJsonSchema(contract.response, 'output') } } : {}),
+    ...(contract.produces ? { [contract.produces]: { schema: { type: 'string' } } } : {}),
+  };
+  return Object.keys(content).length ? { description: 'Success', content } : { description: 'Success, no content' };
+}
+
+/** OpenAPI 3.1 built from the same zod schemas that validate the requests and type the responses. */
+export function buildOpenApiDocument(routes: RouteInfo[]): z.infer<typeof openApiDocumentSchema> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const { method, path, contract } of routes) {
     const openApiPath = path.replace(/:([A-Za-z]+)/g, '{$1}');
     const parameters = [...path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }));
     if (contract.query) {
-      const shape = z.toJSONSchema(contract.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+      const shape = toJsonSchema(contract.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema: schema as never });
     }
     const status = String(contract.status ?? (method === 'post' ? 201 : 200));
@@ -61,9 +95,10 @@ export function buildOpenApiDocument(routes: RouteInfo[]): Record<string, unknow
       ...(parameters.length ? { parameters } : {}),
       ...(contract.public ? { security: [] } : {}),
       ...(contract.readOnly ? { 'x-read-only': true } : {}),
-      ...(contract.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(contract.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+      ...(contract.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(contract.body, 'input') } } } } : {}),
       responses: {
-        [status]: { description: 'Success' },
+        [status]: successResponse(contract),
+        ...Object.fromEntries((contract.sameBodyStatuses ?? []).map((other) => [String(other), { ...successResponse(contract), description: 'Same body, another status' }])),
         default: { description: 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
       },
     };
@@ -71,6 +106,8 @@ export function buildOpenApiDocument(routes: RouteInfo[]): Record<string, unknow
   return {
     openapi: '3.1.0',
     info: { title: 'Identity Manager admin API', version: '1' },
+    // Relative: the document is served by the Manager it describes, whatever its address.
+    servers: [{ url: '/', description: 'the Manager serving this document' }],
     paths,
     components: {
       securitySchemes: { operatorSession: { type: 'http', scheme: 'bearer', description: 'token from POST /api/v1/auth/login' } },

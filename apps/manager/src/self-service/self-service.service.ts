@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { generateApiKey, hashApiKey, SecretBox, type CredentialRequestInput, type RotatedApiKey } from '@idm/domain';
+import { generateApiKey, hashApiKey, SecretBox, type CredentialRequestInput, type CredentialRequestView, type PolledCredentialRequest, type RotatedApiKey, type SubmittedCredentialRequest } from '@idm/domain';
 import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ChangeWriter } from '../audit/change-writer';
@@ -13,7 +13,7 @@ import { ProblemError } from '../problems/problem.error';
 
 type RequestRow = typeof credentialRequests.$inferSelect;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const view = (r: RequestRow) => ({ id: r.id, proxyId: r.proxyId, username: r.username, contact: r.contact, status: r.status, credentialId: r.credentialId, decidedBy: r.decidedBy, createdAt: r.createdAt.toISOString() });
+const view = (r: RequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.proxyId, username: r.username, contact: r.contact, status: r.status, credentialId: r.credentialId, decidedBy: r.decidedBy, createdAt: r.createdAt.toISOString() });
 
 /**
  * Applications get and rotate their own credentials: they request one for a proxy that allows
@@ -29,7 +29,7 @@ export class SelfServiceService {
     private readonly secrets: SecretBox,
   ) {}
 
-  async request(input: CredentialRequestInput) {
+  async request(input: CredentialRequestInput): Promise<SubmittedCredentialRequest> {
     const [proxy] = await this.database.db.select().from(apiProxies).where(eq(apiProxies.id, input.proxyId));
     if (!proxy || proxy.selfService === 'off') throw new ProblemError(404, 'self_service_unavailable', 'Not available', 'this proxy does not offer self-service credentials');
     const pollSecret = `idmr_${randomBytes(24).toString('base64url')}`;
@@ -50,7 +50,7 @@ export class SelfServiceService {
   }
 
   /** The requester polls with its secret; an approved key is handed out exactly once. */
-  async poll(requestId: string, pollSecret: string | undefined) {
+  async poll(requestId: string, pollSecret: string | undefined): Promise<PolledCredentialRequest> {
     const [request] = await this.database.db.select().from(credentialRequests).where(eq(credentialRequests.id, requestId));
     if (!request || !pollSecret || !timingSafeEqual(Buffer.from(request.pollSecretHash), Buffer.from(sha256(pollSecret)))) {
       throw new ProblemError(404, 'credential_request_not_found', 'Not found', 'no such request for this poll secret');
@@ -69,13 +69,13 @@ export class SelfServiceService {
     );
   }
 
-  async list(projectId: string) {
+  async list(projectId: string): Promise<CredentialRequestView[]> {
     this.permissions.check('credential:read', { projectId });
     await requireProject(this.database.db, projectId);
     return (await this.database.db.select().from(credentialRequests).where(eq(credentialRequests.projectId, projectId)).orderBy(asc(credentialRequests.createdAt))).map(view);
   }
 
-  decide(projectId: string, requestId: string, approve: boolean) {
+  decide(projectId: string, requestId: string, approve: boolean): Promise<CredentialRequestView> {
     this.permissions.check('credential:write', { projectId });
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);

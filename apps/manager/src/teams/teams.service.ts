@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateTeam, UpdateTeam } from '@idm/domain';
+import type { CreateTeam, Team, UpdateTeam } from '@idm/domain';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Tx } from '../database/database';
@@ -9,7 +9,7 @@ import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 
 type Row = typeof teams.$inferSelect;
-const toTeam = (r: Row) => ({ id: r.id, projectId: r.projectId, name: r.name, description: r.description, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
+const toTeam = (r: Row): Team => ({ id: r.id, projectId: r.projectId, name: r.name, description: r.description, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
 
 @Injectable()
 export class TeamsService {

@@ -9,13 +9,13 @@ export class TokenSettingsController {
   constructor(private readonly settings: TokenSettingsService) {}
 
   @Get()
-  @Contract({ summary: "A credential's token service settings (null: it cannot get tokens)" })
+  @Contract({ summary: "A credential's token service settings (null: it cannot get tokens)", response: tokenSettingsSchema.nullable() })
   get(@Param('projectId', IdPipe) projectId: string, @Param('credentialId', IdPipe) id: string) {
     return this.settings.get(projectId, id);
   }
 
   @Put()
-  @Contract({ summary: 'Set how the credential gets tokens at /credential/... on the Gateway', body: tokenSettingsSchema })
+  @Contract({ summary: 'Set how the credential gets tokens at /credential/... on the Gateway', body: tokenSettingsSchema, response: tokenSettingsSchema })
   put(@Param('projectId', IdPipe) projectId: string, @Param('credentialId', IdPipe) id: string, @ContractBody() body: TokenSettings) {
     return this.settings.put(projectId, id, body);
   }
