@@ -2,7 +2,8 @@
 // with keep-alive. It does what any proxy must (copy method, path, headers, stream the body both
 // ways, drop hop-by-hop headers) and nothing else, so it is the ceiling a Node gateway can reach.
 // With BASELINE_FORWARDING=gateway it also adds what the Gateway must add (X-Forwarded-For/Proto/
-// Host, X-Authenticated-UserId) and an X-Request-Id both ways: target (e), the same protocol work.
+// Host/Port, Forwarded, X-Real-IP, X-Authenticated-UserId) and an X-Request-Id both ways: target
+// (e), the same protocol work.
 // Usage: UPSTREAM_URL=http://127.0.0.1:8082 node bench/baseline-proxy.mjs   (prints {"port":N})
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -34,6 +35,9 @@ const server = createServer((req, res) => {
     headers['x-forwarded-for'] = req.socket.remoteAddress;
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-host'] = req.headers.host;
+    headers['x-forwarded-port'] = String(req.socket.localPort);
+    headers['forwarded'] = `for=${req.socket.remoteAddress};host="${req.headers.host}";proto=http`;
+    headers['x-real-ip'] = req.socket.remoteAddress;
     headers['x-request-id'] = id;
     headers['x-authenticated-userid'] = 'bench';
   }
