@@ -9,3 +9,4 @@ export * from './token-store-unavailable';
 export * from './opaque-token.record';
 export * from './opaque-token.store';
 export * from './revoked-jwt-ids';
+export * from './shared-expiring-set';

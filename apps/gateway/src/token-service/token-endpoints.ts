@@ -186,7 +186,7 @@ export class TokenEndpoints {
     const presented = presentedClient(call.authorization, call.params);
     const failureSubject = this.failureSubjectOf(call, presented.clientId);
     // Before any secret is verified: a refused guess costs no argon2 and learns nothing.
-    if (failureSubject) await this.options.failures!.limits.check(failureSubject);
+    if (failureSubject) this.options.failures!.limits.check(failureSubject);
     const clients = TokenClients.of(serving.snapshot);
     const now = this.clock();
     let client: AuthenticatedClient;
