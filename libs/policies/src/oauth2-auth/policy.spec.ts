@@ -8,8 +8,18 @@ import { createRequestContext } from '../policy';
 /** Against a real Redis (the token store every Gateway shares). */
 describe('oauth2-auth policy', () => {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const store = new OpaqueTokenStore(redis, { keyPrefix: `idm:test:${randomBytes(6).toString('hex')}` });
-  afterAll(() => redis.quit());
+  const keyPrefix = `idm:test:${randomBytes(6).toString('hex')}`;
+  const store = new OpaqueTokenStore(redis, { keyPrefix });
+  afterAll(async () => {
+    // The shared Redis keeps nothing of this spec: its tokens, refresh tokens and families.
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+  });
 
   const snapshot = (enabled = true): ConfigSnapshot => ({
     schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
