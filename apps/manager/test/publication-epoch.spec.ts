@@ -5,13 +5,12 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { Client } from 'pg';
 import { createEchoServer } from '../../echo-upstream/src';
 import { UPSTREAM_OPT_IN } from './support/cluster';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { AppProcess, eventually, freePort } from './support/processes';
 import { removeEnvironmentKeys } from './support/redis-keys';
-import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from './support/test-database';
+import { adminQuery, createTestDatabase, type TestDatabase } from './support/test-database';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -166,12 +165,3 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
 const databaseName = (database: TestDatabase) => new URL(database.url!).pathname.slice(1);
 const withDatabase = (url: string, name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}

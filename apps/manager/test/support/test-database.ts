@@ -35,7 +35,8 @@ export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<T
   };
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** One statement on the server's admin database (CREATE/DROP DATABASE and the like). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   try {
