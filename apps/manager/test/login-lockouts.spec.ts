@@ -48,7 +48,7 @@ describe('operator login lockouts', () => {
   it('lets only a system admin unlock, and answers bad input with a reason', async () => {
     expect((await manager.request('POST', '/api/v1/users', { username: 'viewer', password: 'viewer-password-1' })).status).toBe(201);
     const viewer = (await login('viewer', 'viewer-password-1', '203.0.113.30')).body.token as string;
-    expect(await unlock('?address=203.0.113.30', viewer)).toMatchObject({ status: 403, body: { code: 'permission_denied' } });
+    expect(await unlock('?address=203.0.113.30', viewer)).toMatchObject({ status: 403, body: { code: 'permission_denied', permission: 'user:write', scope: { type: 'system' } } });
     expect(await unlock('?address=203.0.113.30', '')).toMatchObject({ status: 401 });
     expect(await unlock('')).toMatchObject({ status: 400, body: { code: expect.any(String) } });
     const notAnAddress = await unlock('?address=somewhere');
