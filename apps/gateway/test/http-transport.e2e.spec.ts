@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { eventually, freePort } from '../../manager/test/support/processes';
+import { eventually, freePort } from '@idm/test-kit';
 import { parseResponse, RawClient } from './support/raw-client';
 
 /**

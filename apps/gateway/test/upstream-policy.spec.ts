@@ -4,7 +4,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { createEchoServer } from '../../echo-upstream/src/echo-server';
+import { createEchoServer } from '@idm/test-kit';
 import { ActiveConfiguration } from '../src/config-sync/active-configuration';
 import { parseGatewayConfig } from '../src/config/gateway-config';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';

@@ -1,8 +1,7 @@
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { curl } from './support/curl';
-import { eventually, type AppProcess, type RedisProcess } from './support/processes';
+import { curl, eventually, type AppProcess, type RedisProcess } from '@idm/test-kit';
 
 /**
  * Per-credential authorization rules end to end: configured over the Manager's credential API,

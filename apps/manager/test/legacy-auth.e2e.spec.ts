@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { curl } from './support/curl';
-import { eventually, type AppProcess, type RedisProcess } from './support/processes';
+import { curl, eventually, type AppProcess, type RedisProcess } from '@idm/test-kit';
 
 const run = promisify(execFile);
 const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');

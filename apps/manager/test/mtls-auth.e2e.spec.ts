@@ -3,9 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { TestPki, type TestCertificate } from './support/certificates';
+import { TestPki, type TestCertificate, eventually, freePort } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, freePort } from './support/processes';
 
 const run = promisify(execFile);
 

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import * as oidc from 'openid-client';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 import type { TestDatabase } from './support/test-database';
 
 /**

@@ -5,10 +5,9 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { createEchoServer } from '../../echo-upstream/src';
+import { createEchoServer, AppProcess, eventually, freePort } from '@idm/test-kit';
 import { UPSTREAM_OPT_IN } from './support/cluster';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { AppProcess, eventually, freePort } from './support/processes';
 import { removeEnvironmentKeys } from './support/redis-keys';
 import { adminQuery, createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -97,9 +96,8 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     expect(old.revision).toBeGreaterThanOrEqual(3);
 
     const port = await freePort();
-    gateway = new AppProcess(
+    gateway = AppProcess.gateway(
       'gateway',
-      'apps/gateway/dist/main.js',
       { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL, CONFIG_POLL_INTERVAL_MS: '500', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN },
       `http://127.0.0.1:${port}`,
     );

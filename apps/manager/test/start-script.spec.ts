@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { REPO_ROOT } from './support/processes';
+import { REPO_ROOT } from '@idm/test-kit';
 
 /**
  * `npm start`'s terminal output (scripts/lib): readable log lines on a terminal, the apps' JSON

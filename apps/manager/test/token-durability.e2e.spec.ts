@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually } from './support/processes';
+import { eventually } from '@idm/test-kit';
 
 /**
  * Opaque tokens when Redis has lost them: a Manager and a Gateway on a private Redis and

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * Failure limits of the token endpoints, shared by two Gateway processes through Redis. The

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import * as oidc from 'openid-client';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * The token service end to end: one Manager and two Gateway processes on a private Redis and

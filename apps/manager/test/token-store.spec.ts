@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import { TokenPruner } from '../src/token-store/token-pruner';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { eventually, freePort, RedisProcess } from './support/processes';
+import { eventually, freePort, RedisProcess } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /** The Manager's side of opaque tokens: durable copies from BullMQ jobs, looked up over the bus. */

@@ -1,6 +1,6 @@
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * The foundation end to end: one Manager and two Gateway processes on a private Redis and a

@@ -1,5 +1,5 @@
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually } from './support/processes';
+import { eventually } from '@idm/test-kit';
 
 /**
  * The upstream policy in the built processes, configured only through their environment: the

@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import * as jose from 'jose';
-import { ALGORITHMS, box, privateKeyFor, snapshotKey } from './signing-key.fixture';
+import { ALGORITHMS, box, privateKeyFor, snapshotKey } from '@idm/test-kit';
 import { JwtVerifier, type JwtVerification, type JwtVerifierOptions } from './jwt-verifier';
 import { signJwt, type JwtSigningKey } from './jwt-signer';
 import { SigningKeyRing } from './signing-key-ring';

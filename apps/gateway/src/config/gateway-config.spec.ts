@@ -1,5 +1,5 @@
 import { GatewayConfigError, parseGatewayConfig } from './gateway-config';
-import { TestPki } from '../../../manager/test/support/certificates';
+import { TestPki } from '@idm/test-kit';
 
 describe('parseGatewayConfig', () => {
   it('applies the defaults', () => {

@@ -1,7 +1,5 @@
-import { createEchoServer } from '../../../echo-upstream/src';
-import type { Server } from 'node:http';
+import { AppProcess, freePort, RedisProcess, startEchoServer } from '@idm/test-kit';
 import { AdminClient } from './admin-client';
-import { AppProcess, freePort, RedisProcess } from './processes';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const CLUSTER_ADMIN_PASSWORD = 'e2e-admin-password';
@@ -36,9 +34,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const database = await createTestDatabase('postgres');
   const redis = new RedisProcess(await freePort());
   await redis.start();
-  const echo: Server = createEchoServer();
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-  const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+  const echo = await startEchoServer();
   const managerPort = await freePort();
   const manager = new AppProcess(
     'manager',
@@ -49,7 +45,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const cluster: Cluster = {
     database,
     redis,
-    echoUrl,
+    echoUrl: echo.url,
     manager,
     gateways: [],
     admin: new AdminClient(manager.baseUrl),
@@ -61,7 +57,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     async stop() {
       await Promise.all([...cluster.gateways, manager].map((p) => p.stop()));
       await redis.stop();
-      await new Promise((r) => echo.close(r));
+      await echo.close();
       await database.drop();
     },
   };
@@ -73,9 +69,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   for (const [i, extra] of perGateway.entries()) {
     const port = ports[i];
     cluster.gateways.push(
-      new AppProcess(
+      AppProcess.gateway(
         `gateway-${String.fromCharCode(97 + i)}`,
-        'apps/gateway/dist/main.js',
         { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
         `http://127.0.0.1:${port}`,
       ),

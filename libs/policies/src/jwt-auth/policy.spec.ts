@@ -1,7 +1,7 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
-import { box, privateKeyFor, snapshotKey } from '../../../tokens/src/signing-key.fixture';
+import { box, privateKeyFor, snapshotKey } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type OwnIssuers } from '../policy';
 

@@ -1,7 +1,7 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { Socket, type AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { TestPki, type TestCertificate } from '../../../../apps/manager/test/support/certificates';
+import { TestPki, type TestCertificate } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type PolicyRejection } from '../policy';
 import { mtlsAuthConfigSchema } from './schema';

@@ -1,6 +1,6 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
-import { box, snapshotKey } from '../../../tokens/src/signing-key.fixture';
+import { box, snapshotKey } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
 
