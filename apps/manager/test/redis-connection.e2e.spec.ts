@@ -66,9 +66,9 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
     try {
       const admin = new AdminClient(manager.baseUrl);
       await admin.login('admin', 'tls-admin-password');
-      await admin.call('POST', '/api/v1/environments', { name: environment });
-      const project = await admin.call('POST', '/api/v1/projects', { name: `proj-${environment}` });
-      await admin.call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'p', basePath: `/${environment}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+      await admin.environments.create({ name: environment });
+      const project = await admin.projects.create({ name: `proj-${environment}` });
+      await admin.proxies.create(project.id, { name: 'p', basePath: `/${environment}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
 
       await eventually(async () => messages.length, (n) => n > 0, { what: 'config.changed over the Manager bus client' });
       const inDb3 = client(3);

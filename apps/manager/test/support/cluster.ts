@@ -62,7 +62,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     },
   };
   await cluster.restartManager();
-  await cluster.admin.call('POST', '/api/v1/environments', { name: options.environment });
+  await cluster.admin.environments.create({ name: options.environment });
   const perGateway = options.gateways ?? [{}, {}];
   const ports: number[] = [];
   for (let i = 0; i < perGateway.length; i++) ports.push(await freePort());
