@@ -1,4 +1,4 @@
-import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { eventually, freePort, gatewayNodeFlags, startEchoServer, type RunningServer } from '@idm/test-kit';
+import { configSnapshot, eventually, freePort, gatewayNodeFlags, type RunningServer, snapshotCredential, snapshotProxy, startEchoServer } from '@idm/test-kit';
 
 /**
  * The built Gateway (dist/main.js) as a real process: Redis snapshot at boot, `config.changed`
@@ -74,14 +74,20 @@ describe('Gateway process (end to end)', () => {
   let passwordHash: string;
   const others: GatewayProcess[] = [];
 
-  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => ({
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch: 'e2e', revision, generatedAt: new Date().toISOString(),
-    proxies: basePaths.map((basePath) => ({
-      id: `proxy${basePath.replace(/\//g, '-')}`, projectId: 'proj', name: basePath.slice(1), basePath, upstreamUrl: echo.url, methods: ['GET', 'POST'],
+  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => configSnapshot({
+    environment,
+    epoch: 'e2e',
+    revision,
+    proxies: basePaths.map((basePath) => snapshotProxy({
+      id: `proxy${basePath.replace(/\//g, '-')}`,
+      projectId: 'proj',
+      name: basePath.slice(1),
+      basePath,
+      upstreamUrl: echo.url,
+      methods: ['GET', 'POST'],
       policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],
     })),
-    credentials: [{ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] }],
-    signingKeys: [],
+    credentials: [snapshotCredential({ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] })],
   });
 
   beforeAll(async () => {
