@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { TestPki, type TestCertificate, eventually, freePort } from '@idm/test-kit';
+import { curl as curlFor, eventually, freePort, TestPki, type TestCertificate } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 
 const run = promisify(execFile);
@@ -27,11 +27,7 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
   /** curl with the server CA; `args` add the client certificate or headers. Resolves status + JSON body, or curl's exit code. */
   const curl = async (url: string, args: string[] = []) => {
     try {
-      const { stdout } = await run('curl', ['-s', '--cacert', serverCa.certFile, '-o', '-', '-w', '\n%{http_code}', ...args, url]);
-      const lines = stdout.trimEnd().split('\n');
-      const status = Number(lines.pop());
-      const text = lines.join('\n');
-      return { status, body: text.startsWith('{') ? JSON.parse(text) : text, exitCode: 0 };
+      return { ...(await curlFor(['--cacert', serverCa.certFile, ...args, url])), exitCode: 0 };
     } catch (err) {
       return { status: 0, body: undefined, exitCode: (err as { code: number }).code };
     }
