@@ -36,11 +36,19 @@ export class AppProcess {
     const collect = (chunk: Buffer) => this.output.push(chunk.toString());
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
-    await eventually(
-      () => fetch(this.baseUrl + readyPath).then((r) => r.status),
-      (status) => status === 200,
-      { timeoutMs, what: `${this.name} to be ready (output: ${this.output.join('').slice(-2000)})` },
-    );
+    const child = this.child;
+    let onExit: (code: number | null, signal: string | null) => void = () => undefined;
+    // A process that died will never be ready: say so now, not after the timeout.
+    const died = new Promise<never>((_, fail) => (onExit = (code, signal) => fail(new Error(`${this.name} exited (${code ?? signal})`))));
+    child.once('exit', onExit);
+    try {
+      await Promise.race([eventually(() => fetch(this.baseUrl + readyPath).then((r) => r.status), (status) => status === 200, { timeoutMs, what: `${this.name} to be ready` }), died]);
+    } catch (err) {
+      // The output as it is when waiting ends (it is empty when the wait starts).
+      throw new Error(`${(err as Error).message}\n${this.name} output: ${this.output.join('').slice(-2000)}`);
+    } finally {
+      child.off('exit', onExit);
+    }
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
