@@ -9,7 +9,8 @@ import { join } from 'node:path';
  * process, and parallel spec runs (several engineers, several jest workers) collide. So ports
  * come from below the kernel's ephemeral range (never auto-assigned), and each one is reserved
  * across processes by an exclusive lock file holding the owner's pid; a reservation whose owner
- * died is taken over. Reservations live until this process exits.
+ * died is taken over. A reservation lasts as long as its process (no exit hook: jest's sandboxed
+ * `process` never fires one), so a spec run holds a few dozen of the ~12,000 ports at most.
  */
 const RANGE = { from: 20000, to: 32000 };
 const LOCKS = join(tmpdir(), 'idm-test-ports');
@@ -36,7 +37,6 @@ function reserve(port: number): boolean {
     rmSync(lock, { force: true }); // its owner died; the next attempt may take it
     return false;
   }
-  if (mine.size === 0) process.once('exit', () => mine.forEach((p) => rmSync(join(LOCKS, String(p)), { force: true })));
   mine.add(port);
   return true;
 }
