@@ -1,4 +1,5 @@
 import { REJECTION_REASONS } from '@idm/policies';
+import { GATEWAY_ERRORS } from './http/gateway-errors';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -27,6 +28,13 @@ describe('Gateway README reason codes', () => {
       tableRows(section('## Reason codes of the policy chain')).map(([code, status, meaning]) => [code.replace(/`/g, ''), { statuses: status.split(' / ').map(Number), meaning }]),
     );
     expect(documented).toEqual(REJECTION_REASONS);
+  });
+
+  it("lists every code of the Gateway's own answers with the status and meaning of GATEWAY_ERRORS, nothing else", () => {
+    const documented = Object.fromEntries(
+      tableRows(section('## Reason codes of the Gateway itself')).map(([code, status, meaning]) => [code.replace(/`/g, ''), { statuses: status.split(' / ').map(Number), meaning }]),
+    );
+    expect(documented).toEqual(GATEWAY_ERRORS);
   });
 
   it('names in the credential-rules table only codes of the table, with their status', () => {

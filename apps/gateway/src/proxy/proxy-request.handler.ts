@@ -1,10 +1,11 @@
-import { createRequestContext, type PolicyRejection, type RequestContext } from '@idm/policies';
+import { createRequestContext, type PolicyRejection, type RejectionCode, type RequestContext } from '@idm/policies';
 import { requestIdOf } from '@idm/platform';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
+import type { GatewayErrorCode } from '../http/gateway-errors';
 import type { ActiveConfiguration, ProxyRoute } from '../config-sync/active-configuration';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import { peerOrForwardedIp, type ClientIpResolver } from './client-ip';
@@ -120,7 +121,7 @@ export class ProxyRequestHandler {
     this.fail(request, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
   }
 
-  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
+  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: GatewayErrorCode | RejectionCode, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
     metrics.countResponse(status);
     // Refused before its 100: the client holds the body back, so the connection cannot carry
     // another request until it gives up on it; closing is the clean end (RFC 9110 §10.1.1).
