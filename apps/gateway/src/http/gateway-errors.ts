@@ -2,7 +2,7 @@
  * The codes the Gateway answers with itself, outside any policy chain: framing the listener
  * refuses, paths no API serves, upstreams that fail. One table with the status and meaning of
  * each, so the `code` an error body carries is typed from it and the README's table is checked
- * against it (reason-codes.readme.spec.ts). The policy chain's codes are REJECTION_REASONS in
+ * against it (readme.spec.ts). The policy chain's codes are REJECTION_REASONS in
  * @idm/policies; the token endpoints' OAuth errors are TOKEN_REJECTION_REASONS in @idm/tokens.
  */
 export const GATEWAY_ERRORS = {
