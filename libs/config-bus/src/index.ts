@@ -7,3 +7,5 @@ export * from './fast-string-prototype';
 export * from './publication-epoch';
 export * from './redis-connection';
 export * from './wire-refusal';
+export * from './environment-config.keys';
+export * from './environment-config.store';
