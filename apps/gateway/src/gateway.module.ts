@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -48,7 +48,7 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
         { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
-        { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
+        { provide: EnvironmentConfigStore, useFactory: (redis: Redis) => new EnvironmentConfigStore(redis), inject: [CONFIG_REDIS] },
         {
           provide: ActiveConfiguration,
           useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore, revocations: JwtRevocations) => {
@@ -74,9 +74,9 @@ export class GatewayModule implements OnApplicationShutdown {
         },
         {
           provide: ConfigSync,
-          useFactory: (redis: Redis, store: SnapshotStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
+          useFactory: (redis: Redis, store: EnvironmentConfigStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
             new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, active, metrics, log.child({ component: 'config-sync' })),
-          inject: [CONFIG_REDIS, SnapshotStore, ActiveConfiguration, GatewayMetrics],
+          inject: [CONFIG_REDIS, EnvironmentConfigStore, ActiveConfiguration, GatewayMetrics],
         },
         {
           provide: ProxyRequestHandler,

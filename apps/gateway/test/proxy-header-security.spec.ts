@@ -1,4 +1,4 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -82,7 +82,7 @@ describe('proxy: headers and paths a client must not control', () => {
       id, projectId: 'proj-a', name: id, basePath, upstreamUrl, methods: ['GET'], policies, deployedAt: null,
     });
     const snapshot = {
-      schemaVersion: 2, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+      schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),
         proxy('open', '/open', `${echoUrl}/base`, []),

@@ -110,7 +110,7 @@ export class EnvironmentConfigStore {
   async head(environment: string): Promise<ConfigHead | null> {
     const [epoch, revision, version] = await this.redis.hmget(environmentConfigKeys(environment).head, 'epoch', 'revision', 'schemaVersion');
     if (epoch === null || revision === null) return null;
-    if (Number(version) !== SNAPSHOT_SCHEMA_VERSION) throw new UnsupportedSnapshotVersionError(version);
+    if (Number(version) !== SNAPSHOT_SCHEMA_VERSION) throw new UnsupportedSnapshotVersionError(version === null ? null : Number(version), { epoch, revision: Number(revision) });
     return { epoch, revision: Number(revision) };
   }
 
@@ -229,9 +229,26 @@ export class EnvironmentConfigStore {
     return this.redis.hmget(environmentConfigKeys(environment)[kind], ...ids);
   }
 
+  /** The stored signing keys' JSON, null when none were ever stored. */
+  storedKeys(environment: string): Promise<string | null> {
+    return this.redis.get(environmentConfigKeys(environment).keys);
+  }
+
+  /** A whole snapshot in one go (tests, benchmarks, small environments): `replace` with one chunk. */
+  write(snapshot: ConfigSnapshot): Promise<boolean> {
+    const { proxies, credentials } = snapshot;
+    return this.replace(snapshot.environment, { epoch: snapshot.epoch, revision: snapshot.revision, signingKeys: snapshot.signingKeys, chunks: (async function* () { yield { proxies, credentials }; })() });
+  }
+
   async remove(environment: string): Promise<void> {
     const k = environmentConfigKeys(environment);
     await this.redis.del(k.head, k.proxies, k.credentials, k.keys, k.log);
+  }
+
+  /** The one-document layout before schema version 3 (`idm:config:<env>:snapshot` and its head keys), left by an upgrade. */
+  async removeLegacyLayout(environment: string): Promise<void> {
+    // One key per call: on a Cluster the three are in different slots.
+    for (const suffix of ['snapshot', 'revision', 'epoch']) await this.redis.del(`idm:config:${environment}:${suffix}`);
   }
 
   private async scan<T extends { id: string }>(key: string, parse: (json: string) => T): Promise<Map<string, T>> {

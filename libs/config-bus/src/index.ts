@@ -1,6 +1,5 @@
 export * from './snapshot.schema';
 export * from './config-changed.message';
-export * from './snapshot.store';
 export * from './token-persist-job.message';
 export * from './token-lookup.message';
 export * from './fast-string-prototype';
