@@ -1,4 +1,4 @@
-import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy } from '@idm/config-bus';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential, type SnapshotProxy } from '@idm/config-bus';
 import { UpstreamPolicy } from '@idm/domain';
 import { createRequestContext } from '@idm/policies';
 import { OAuthError } from '@idm/tokens';
@@ -15,8 +15,8 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 /** The JWT grants below never reach the opaque token store; touching it would be a bug here. */
 const untouchedStore = new Proxy({}, { get: () => { throw new Error('the JWT client_credentials grant must not use the token store'); } }) as GatewayTokenStore;
 
-const ordersProxy = (extra: Partial<SnapshotProxy> = {}): SnapshotProxy => ({
-  id: 'p-orders', projectId: 'proj', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'basic-auth', config: {} }], ...extra,
+const ordersProxy = (): SnapshotProxy => ({
+  id: 'p-orders', projectId: 'proj', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt: null, policies: [{ type: 'basic-auth', config: {} }],
 });
 const shopProxy = (): SnapshotProxy => ({
   id: 'p-shop', projectId: 'proj', name: 'shop', basePath: '/shop', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt: new Date(Date.UTC(2024, 0, 1)).toISOString(),
@@ -28,11 +28,11 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
   let alice: SnapshotCredential;
   const signingKey = snapshotKey('ES256');
   const snapshot = (revision: number, proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot => ({
-    schemaVersion: 1, environment: 'test', revision, generatedAt: new Date().toISOString(), proxies, credentials, signingKeys: [signingKey],
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', epoch: 'e1', revision, generatedAt: new Date().toISOString(), proxies, credentials, signingKeys: [signingKey],
   });
 
   beforeAll(async () => {
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
     alice = {
       id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash(PASSWORD, { type: 2 }), enabled: true, expiresAt: null,
       apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: { grants: ['client_credentials'] }, digestHa1: null, truststore: [],
