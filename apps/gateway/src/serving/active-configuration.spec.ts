@@ -60,6 +60,7 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
     expect(revision.tokens.proxyClients.forProxy('p-shop')!.settings.clientId).toBe('shop-client');
     expect(revision.tokens.projectBasePaths.get('proj')).toEqual(['/orders', '/shop']);
     expect(active.current).toBe(revision);
+    expect(revision.tokens).toBe(revision.tokens); // indexed once per revision, not per call
   });
 
   it('a revision swap is seen by the proxy chain and both token prefixes alike', async () => {

@@ -4,7 +4,7 @@ import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpe
 import type { Pool } from 'undici';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { ProxyRoute, ServingRevision } from './serving-revision';
-import { buildTokenIndexes } from './token-indexes';
+import { buildTokenIndexes, type TokenIndexes } from './token-indexes';
 
 /** The upstream connection pools, one per origin (proxy/upstream-pools.ts). */
 export interface UpstreamPoolRegistry {
@@ -36,8 +36,9 @@ export interface TokenDependencies {
 
 /**
  * The revision this Gateway serves right now, and the one place a revision is built: routes,
- * chains, credential directory, key ring and token indexes are compiled completely before the
- * new revision replaces the old one in a single assignment, so a request — proxied or a token
+ * chains, credential directory and key ring are compiled completely (the token indexes on
+ * first use, from those same parts) before the new revision replaces the old one in a single
+ * assignment, so a request — proxied or a token
  * call — sees one revision or the other, never a mix; requests already running keep the
  * objects they started with. config-sync/ feeds it snapshots; proxy/ and token-service/ read it.
  */
@@ -90,11 +91,16 @@ export class ActiveConfiguration {
       routes.set(proxy, { proxy, pool, metrics: this.metrics.forProxy(proxy.name, proxy.basePath) });
     }
     const previous = this.serving;
+    let tokenIndexes: TokenIndexes | undefined;
     const next: ServingRevision = Object.freeze({
       snapshot,
       compiled,
       keyRing,
-      tokens: buildTokenIndexes(snapshot, compiled.directory, keyRing, secrets, tokens?.revokedJwts ?? null),
+      // Built on the revision's first token call, then kept: activation (what every proxied
+      // request waits on after a change) pays nothing for them.
+      get tokens() {
+        return (tokenIndexes ??= buildTokenIndexes(snapshot, compiled.directory, keyRing, secrets, tokens?.revokedJwts ?? null));
+      },
       route: (path: string) => {
         const proxy = compiled.route(path);
         return proxy && routes.get(proxy);

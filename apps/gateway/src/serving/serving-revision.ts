@@ -14,8 +14,8 @@ export interface ProxyRoute {
 }
 
 /**
- * Everything derived from one config revision, built once at activation and read by both the
- * proxy path and the token service. Each part is its own index (routes, credential directory,
+ * Everything derived from one config revision, built once (at activation; the token indexes on
+ * the revision's first token call) and read by both the proxy path and the token service. Each part is its own index (routes, credential directory,
  * token clients, key ring), so a later change can rebuild one part without the others.
  */
 export interface ServingRevision {
@@ -24,7 +24,7 @@ export interface ServingRevision {
   readonly compiled: CompiledEnvironment;
   /** The revision's signing keys, opened once (token service signs, jwt-auth verifies). */
   readonly keyRing: SigningKeyRing;
-  /** Token clients, proxy token clients and the verifiers of our own JWTs. */
+  /** Token clients, proxy token clients and the verifiers of our own JWTs: built at most once per revision, on its first token call. */
   readonly tokens: TokenIndexes;
   route(path: string): ProxyRoute | undefined;
 }

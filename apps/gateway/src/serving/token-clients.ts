@@ -4,7 +4,7 @@ import { credentialState, type CredentialDirectory, type DirectoryCredential } f
 
 /**
  * A token client of one revision (`/credential`: every credential of the environment), with its
- * token settings validated once. A credential whose settings are null or do not validate can
+ * token settings validated once per revision. A credential whose settings are null or do not validate can
  * authenticate but gets `unauthorized_client`: settings are never half-applied.
  */
 export interface TokenClient {
@@ -32,7 +32,26 @@ export function mayObtainTokens(client: TokenClient, now: number): boolean {
   return credentialState(client.entry, now) === 'ok';
 }
 
-/** The `/credential` token clients of one revision, indexed once at activation. */
+/**
+ * Settings are validated on a client's first token call in the revision, not when the index is
+ * built: validating every credential's settings would make the revision's first token call wait
+ * for all of them (as long as compiling the whole revision, for 10k credentials).
+ */
+class IndexedTokenClient implements TokenClient {
+  private validated: TokenSettings | null | undefined;
+
+  constructor(readonly credential: SnapshotCredential, readonly entry: DirectoryCredential) {}
+
+  get settings(): TokenSettings | null {
+    if (this.validated === undefined) {
+      const parsed = this.credential.tokenSettings === null ? null : tokenSettingsSchema.safeParse(this.credential.tokenSettings);
+      this.validated = parsed?.success ? parsed.data : null;
+    }
+    return this.validated;
+  }
+}
+
+/** The `/credential` token clients of one revision, indexed once per revision. */
 export class TokenClients {
   private readonly byId = new Map<string, TokenClient>();
   /** Usernames are unique per project only; one used in two projects is refused as a client id. */
@@ -42,8 +61,7 @@ export class TokenClients {
     for (const credential of credentials) {
       const entry = directory.findById(credential.id);
       if (!entry) continue; // the directory indexes every credential of the same snapshot
-      const parsed = credential.tokenSettings === null ? null : tokenSettingsSchema.safeParse(credential.tokenSettings);
-      const client: TokenClient = Object.freeze({ credential, entry, settings: parsed?.success ? parsed.data : null });
+      const client = new IndexedTokenClient(credential, entry);
       this.byId.set(credential.id, client);
       this.byUsername.set(credential.username, this.byUsername.has(credential.username) ? 'ambiguous' : client);
     }

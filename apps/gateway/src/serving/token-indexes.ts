@@ -4,7 +4,7 @@ import { JwtVerifier, type RevokedTokenIds, type SecretOpener, type SigningKeyRi
 import { ProxyTokenClients } from './proxy-token-clients';
 import { TokenClients } from './token-clients';
 
-/** What the token service reads of a revision; each index is built once, at activation. */
+/** What the token service reads of a revision; each index is built once per revision. */
 export interface TokenIndexes {
   /** `/credential` clients: the revision's credentials. */
   readonly clients: TokenClients;

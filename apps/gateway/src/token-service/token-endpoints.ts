@@ -46,7 +46,7 @@ const lifetimeOf = issuedLifetimeSeconds;
 /**
  * The token service of one prefix (`/credential` or `/auth`): issue (opaque or JWT), JWT regeneration,
  * introspection and revocation. Reads the serving revision at call time — the same one the proxy
- * path serves, its clients and verifiers indexed at activation — so an undeployed proxy, a
+ * path serves, its clients and verifiers indexed once per revision — so an undeployed proxy, a
  * deleted or disabled credential or a rotated key takes effect on the next call.
  */
 export class TokenEndpoints {
