@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { createConfigRedis } from '../src/config-sync/config-redis';
 import { ConfigSync } from '../src/config-sync/config-sync';
 

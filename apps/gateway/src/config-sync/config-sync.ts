@@ -2,7 +2,7 @@ import { applyConfigChange, configChangedMessageSchema, EnvironmentConfigStore, 
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
-import type { ActiveConfiguration } from './active-configuration';
+import type { ActiveConfiguration } from '../serving/active-configuration';
 
 type ApplyMode = 'delta' | 'reload';
 

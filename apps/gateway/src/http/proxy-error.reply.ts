@@ -1,6 +1,6 @@
 import type { RejectionCode } from '@idm/policies';
 import type { ServerResponse } from 'node:http';
-import type { GatewayErrorCode } from '../http/gateway-errors';
+import type { GatewayErrorCode } from './gateway-errors';
 
 /**
  * Every error the proxy answers itself has this one shape, with the id to quote in a report.
