@@ -55,15 +55,23 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+env from the operator's Secret when `existing` names one, else from the chart's Secret:
+(dict "ctx" $ "name" ENV "existing" NAME "existingKey" KEY "key" KEY_IN_CHART_SECRET)
+*/}}
+{{- define "idm.secretValueEnv" -}}
+{{- $secret := .existing | default (include "idm.secretName" .ctx) -}}
+{{- $key := ternary .existingKey .key (not (empty .existing)) -}}
+{{ include "idm.secretEnv" (dict "name" .name "secret" $secret "key" $key) }}
+{{- end -}}
+
+{{/*
 IDM_MASTER_KEYS for both planes. Without master keys the apps use a development key published in
 the source, so rendering fails unless allowInsecureDevKey says this is an evaluation cluster.
 */}}
 {{- define "idm.masterKeysEnv" -}}
 {{- $m := .Values.masterKeys -}}
-{{- if $m.existingSecret -}}
-{{ include "idm.secretEnv" (dict "name" "IDM_MASTER_KEYS" "secret" $m.existingSecret "key" $m.existingSecretKey) }}
-{{- else if $m.value -}}
-{{ include "idm.secretEnv" (dict "name" "IDM_MASTER_KEYS" "secret" (include "idm.secretName" .) "key" "master-keys") }}
+{{- if or $m.existingSecret $m.value -}}
+{{ include "idm.secretValueEnv" (dict "ctx" . "name" "IDM_MASTER_KEYS" "existing" $m.existingSecret "existingKey" $m.existingSecretKey "key" "master-keys") }}
 {{- else if not .Values.allowInsecureDevKey -}}
 {{- fail "masterKeys.value or masterKeys.existingSecret is required (secrets at rest would be sealed with the public development key); set allowInsecureDevKey=true only for an evaluation cluster" -}}
 {{- end -}}
