@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseGatewayConfig } from '../../../apps/gateway/src/config/gateway-config';
+import { parseManagerConfig } from '../../../apps/manager/src/config/manager-config';
 import { helmBinary } from './helm-binary';
 
 const chart = join(__dirname, '..', 'identity-manager');
@@ -49,6 +51,39 @@ describe('Helm chart deploy/helm/identity-manager', () => {
       expect(objects.length).toBeGreaterThan(5);
       expect(schemaProblems(objects)).toEqual([]);
     });
+  });
+
+  /** What the Secrets of ci/existing-secrets-values.yaml would hold in a cluster. */
+  const EXISTING_SECRETS: Record<string, string> = {
+    'idm-master-keys/keys': MASTER_KEY, 'idm-admin/username': 'ops', 'idm-admin/password': 'an-operator-password',
+    'idm-database/url': 'postgresql://idm:pw@postgres.db.svc:5432/idm', 'idm-redis/password': 'redis-secret',
+  };
+
+  /** A container's environment as the kubelet would give it: Secret references resolved. */
+  function resolvedEnv(objects: K8sObject[], deployment: K8sObject): Record<string, string> {
+    const created = objects.find((o) => o.kind === 'Secret');
+    const resolved: Record<string, string> = {};
+    for (const entry of container(deployment).env) {
+      const ref = entry.valueFrom?.secretKeyRef;
+      const value = !ref ? entry.value
+        : ref.name === created?.metadata.name ? created!.data![ref.key] && Buffer.from(created!.data![ref.key], 'base64').toString()
+        : EXISTING_SECRETS[`${ref.name}/${ref.key}`];
+      if (value === undefined && !ref?.optional) throw new Error(`${entry.name}: ${JSON.stringify(ref)} resolves to nothing`);
+      if (value !== undefined) resolved[entry.name] = value;
+    }
+    return resolved;
+  }
+
+  it.each(ciValues)('ci/%s: each plane accepts the environment the chart gives it', (file) => {
+    const objects = render('-f', join(chart, 'ci', file));
+    const gateway = parseGatewayConfig(resolvedEnv(objects, find(objects, 'Deployment', '-gateway')));
+    const manager = parseManagerConfig(resolvedEnv(objects, find(objects, 'Deployment', '-manager')));
+    expect(gateway.masterKeys).toHaveLength(file === 'ha-values.yaml' ? 2 : 1);
+    expect(manager.IDM_MASTER_KEYS).toBeDefined();
+    const { postgresql } = parse(readFileSync(join(chart, 'ci', file), 'utf8'));
+    for (const policy of [gateway.upstreamPolicy, manager.upstreamPolicy]) {
+      expect(policy.deny).toEqual(expect.arrayContaining(['idm-identity-manager-manager.identity.svc:8080', `${postgresql.host}:5432`]));
+    }
   });
 
   it('the schema validation catches an invalid object', () => {
