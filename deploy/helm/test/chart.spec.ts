@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseGatewayConfig } from '../../../apps/gateway/src/config/gateway-config';
@@ -13,8 +14,13 @@ const MINIMAL = ['--set', 'postgresql.url=postgresql://idm:pw@pg.db.svc:5432/idm
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> };
 
+// helm's cache/config/data homes: this run's own, removed afterwards (not the user's ~/.config/helm).
+const helmHome = mkdtempSync(join(tmpdir(), 'idm-helm-'));
+afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
+
 function helm(...args: string[]) {
-  const run = spawnSync(helmBinary(), args, { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: '/tmp/idm-helm-test/cache', HELM_CONFIG_HOME: '/tmp/idm-helm-test/config', HELM_DATA_HOME: '/tmp/idm-helm-test/data' } });
+  const homes = { HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') };
+  const run = spawnSync(helmBinary(), args, { encoding: 'utf8', env: { ...process.env, ...homes } });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
