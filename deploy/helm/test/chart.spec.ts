@@ -122,6 +122,16 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     expect(run.stderr).toMatch(reason);
   });
 
+  it.each([
+    ['a Manager PDB that would block every drain', ['--set', 'manager.replicas=1'], /manager.pdb.minAvailable \(1\) must be below its replica count \(1\)/],
+    ['a Gateway PDB at the HPA minimum', ['--set', 'gateway.autoscaling.minReplicas=1'], /gateway.pdb.minAvailable \(1\) must be below its replica count \(1\)/],
+    ['an HPA minimum above its maximum', ['--set', 'gateway.autoscaling.minReplicas=5', '--set', 'gateway.autoscaling.maxReplicas=3'], /minReplicas \(5\) exceeds maxReplicas \(3\)/],
+  ])('refuses %s', (_what, args, reason) => {
+    const run = helm('template', 'idm', chart, ...MINIMAL, ...args);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(reason);
+  });
+
   it('gives both planes master keys, Redis and an upstream deny list of the installation’s own endpoints', () => {
     const objects = render('-f', join(chart, 'ci', 'sentinel-values.yaml'));
     const gateway = env(find(objects, 'Deployment', '-gateway'));
