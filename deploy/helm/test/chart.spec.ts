@@ -156,7 +156,9 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     expect(manager.IDM_MASTER_KEYS).toEqual({ secretKeyRef: { name: 'idm-master-keys', key: 'keys' } });
     expect(manager.DATABASE_URL).toEqual({ secretKeyRef: { name: 'idm-database', key: 'url' } });
     expect(manager.IDM_ADMIN_PASSWORD).toEqual({ secretKeyRef: { name: 'idm-admin', key: 'password' } });
-    expect(manager.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'idm-redis', key: 'password', optional: true } });
+    expect(manager.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'idm-redis', key: 'password' } });
+    // An ACL user is optional in the operator's Secret; the password is not.
+    expect(manager.REDIS_USERNAME).toEqual({ secretKeyRef: { name: 'idm-redis', key: 'redis-username', optional: true } });
   });
 
   it('runs both planes hardened, probed and drained', () => {

@@ -90,7 +90,7 @@ the source, so rendering fails unless allowInsecureDevKey says this is an evalua
 {{- end }}
 {{- if $r.existingSecret }}
 {{ include "idm.secretEnv" (dict "name" "REDIS_USERNAME" "secret" $r.existingSecret "key" $r.usernameKey "optional" true) }}
-{{ include "idm.secretEnv" (dict "name" "REDIS_PASSWORD" "secret" $r.existingSecret "key" $r.passwordKey "optional" true) }}
+{{ include "idm.secretEnv" (dict "name" "REDIS_PASSWORD" "secret" $r.existingSecret "key" $r.passwordKey) }}
 {{- else }}
 {{- if $r.username }}
 {{ include "idm.secretEnv" (dict "name" "REDIS_USERNAME" "secret" (include "idm.secretName" .) "key" "redis-username") }}
