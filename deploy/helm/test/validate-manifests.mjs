@@ -10,7 +10,9 @@ async function modelOf({ apiVersion, kind }) {
   return module[kind];
 }
 
-const objects = JSON.parse(await new Response(process.stdin).text());
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const objects = JSON.parse(Buffer.concat(chunks).toString('utf8'));
 const problems = [];
 for (const object of objects) {
   const where = `${object?.kind}/${object?.metadata?.name}`;
