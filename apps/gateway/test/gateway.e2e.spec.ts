@@ -1,4 +1,4 @@
-import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -68,7 +68,7 @@ describe('Gateway process (end to end)', () => {
   const environment = `gw-e2e-${randomBytes(5).toString('hex')}`;
   const aliceKey = generateApiKey();
   let redis: Redis;
-  let store: SnapshotStore;
+  let store: EnvironmentConfigStore;
   let echo: RunningServer;
   let gateway: GatewayProcess;
   let passwordHash: string;
@@ -93,7 +93,7 @@ describe('Gateway process (end to end)', () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx -y pnpm@9 run build)`);
     redis = new Redis(REDIS_URL);
-    store = new SnapshotStore(redis);
+    store = new EnvironmentConfigStore(redis);
     echo = await startEchoServer();
     passwordHash = await hash('correct horse battery', { type: 2 });
     await store.write(snapshot(1, ['/demo', '/basic']));
@@ -162,8 +162,8 @@ describe('Gateway process (end to end)', () => {
   });
 
   it('refuses a snapshot with an unknown schema version, loudly, and keeps serving', async () => {
-    await redis.set(snapshotKey(environment), JSON.stringify({ ...snapshot(5, ['/v2']), schemaVersion: 99 }));
-    await redis.set(revisionKey(environment), '5');
+    await store.write(snapshot(5, ['/v2']));
+    await redis.hset(environmentConfigKeys(environment).head, 'schemaVersion', '99');
     await publish({ ...diffSnapshots(snapshot(2, []), snapshot(5, ['/v2']))!, previousRevision: 2 });
     await eventually(async () => gateway.logged({ msg: /refusing config snapshot/, schemaVersion: 99 }), Boolean, { what: 'the refusal' });
     expect(await (await gateway.fetch('/health/ready')).json()).toMatchObject({ status: 'ready', revision: 4 });

@@ -1,14 +1,14 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { box, configSnapshot, createEchoServer, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
-import { ClientIpResolver } from '../src/proxy/client-ip';
+import { ClientIpResolver } from '../src/http/client-ip';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 
@@ -92,7 +92,7 @@ describe('proxy: headers and paths a client must not control', () => {
 
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
-    const active = new ActiveConfiguration(pools, metrics, { store: null }, { secrets: box, opaqueTokens: null });
+    const active = new ActiveConfiguration(pools, metrics, { secrets: box });
     active.activate(snapshot);
     expect(active.current!.compiled.problems).toEqual([]);
     const start = async (clientIp: { header: string | null; position: 'first' | 'last'; trustedProxies: string[] }) => {

@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { parseGatewayConfig } from '../src/config/gateway-config';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayModule } from '../src/gateway.module';
 import { TokenHttpHandler } from '../src/token-service/token-http.handler';
 
