@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import { tokenSettingsSchema } from '@idm/domain';
 import { configSnapshot, eventually, freePort, listenOnLoopback, RedisProcess, snapshotCredential, snapshotKey, TEST_MASTER_KEYS, type RunningServer } from '@idm/test-kit';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -41,7 +41,7 @@ describe('token service handler (in process, real Redis)', () => {
     await redisServer.start();
     redis = new Redis(redisServer.url);
     const settings = tokenSettingsSchema.parse({ grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'] });
-    await new SnapshotStore(redis).write(
+    await new EnvironmentConfigStore(redis).write(
       configSnapshot({
         environment: ENVIRONMENT,
         signingKeys: [snapshotKey('RS256')],
