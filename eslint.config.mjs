@@ -19,8 +19,8 @@ export default tseslint.config(
   },
   {
     // Tests read untyped JSON bodies and assert on them: there `any` is the input the assertions
-    // check, not a leak into typed code. Unawaited promises stay an error everywhere.
-    files: ['**/*.spec.ts', '**/test/**/*.ts'],
+    // check, not a leak into typed code (the test kit included). Unawaited promises stay an error everywhere.
+    files: ['**/*.spec.ts', '**/test/**/*.ts', 'libs/test-kit/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

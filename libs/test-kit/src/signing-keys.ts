@@ -28,7 +28,7 @@ export function privateKeyFor(algorithm: SigningAlgorithm, variant = 0): KeyObje
 }
 
 export function publicJwkOf(key: KeyObject): Record<string, unknown> {
-  return createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>;
+  return createPublicKey(key).export({ format: 'jwk' });
 }
 
 export function thumbprint(jwk: Record<string, unknown>): string {

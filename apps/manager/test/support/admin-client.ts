@@ -82,7 +82,7 @@ export class AdminClient {
   };
 
   readonly audit = {
-    query: (filter: Record<string, string>) => this.send(auditPageSchema, 'GET', `/api/v1/audit?${new URLSearchParams(filter)}`),
+    query: (filter: Record<string, string>) => this.send(auditPageSchema, 'GET', `/api/v1/audit?${new URLSearchParams(filter).toString()}`),
   };
 
   /** A typed route: the body as the schema types it, after checking it fits (parsed copy discarded: specs see what was sent). */
