@@ -46,8 +46,8 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: GATEWAY_LOGGER, useValue: log },
         { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
         { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
-        { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
-        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
+        { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redis, log) },
+        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redis, config.rateLimit.timeoutMs, log) },
         { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
         {
           provide: ActiveConfiguration,
@@ -55,7 +55,7 @@ export class GatewayModule implements OnApplicationShutdown {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
-              store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
+              store: new RedisRateLimitStore(rateLimitRedis, `{idm:rl:${config.environment}}:`),
               // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
               onStoreError: (err) => {
                 if (Date.now() - lastReport < 10_000) return;

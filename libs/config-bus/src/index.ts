@@ -7,3 +7,6 @@ export * from './fast-string-prototype';
 export * from './publication-epoch';
 export * from './redis-connection';
 export * from './wire-refusal';
+export * from './redis-topology';
+export * from './redis-client';
+export * from './redis-bus';

@@ -1,9 +1,11 @@
 import type Redis from 'ioredis';
 import { parseSnapshot, type ConfigSnapshot } from './snapshot.schema';
 
-export const snapshotKey = (environment: string) => `idm:config:${environment}:snapshot`;
-export const revisionKey = (environment: string) => `idm:config:${environment}:revision`;
-export const epochKey = (environment: string) => `idm:config:${environment}:epoch`;
+/** An environment's keys share a hash tag: the publication script writes all three, and a Redis Cluster runs a script only on keys of one slot. */
+const environmentTag = (environment: string) => `{idm:config:${environment}}`;
+export const snapshotKey = (environment: string) => `${environmentTag(environment)}:snapshot`;
+export const revisionKey = (environment: string) => `${environmentTag(environment)}:revision`;
+export const epochKey = (environment: string) => `${environmentTag(environment)}:epoch`;
 
 /** Where an environment's stored snapshot stands, read without the (large) snapshot itself. */
 export interface PublicationHead {

@@ -1,10 +1,10 @@
-import { redisConnectionOptions, redisTransportOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { createRedisClient, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { SecretBox } from '@idm/domain';
 import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
 import { PasswordVerificationCache } from '@idm/policies';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import type { ClientProxy } from '@nestjs/microservices';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -51,12 +51,14 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
   const tokenLog = log.child({ component: 'token-service' });
   return [
     { provide: GATEWAY_SECRETS, useFactory: () => createGatewaySecrets(config, log) },
-    { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redisUrl, tokenLog, 'idm-gateway-tokens') },
+    { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redis, tokenLog, 'idm-gateway-tokens') },
     {
       provide: TOKEN_PERSIST,
       // BullMQ holds its own connection; failed enqueues are logged by GatewayTokenStore.
       useFactory: () => {
-        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { connection: { ...redisConnectionOptions(config.redisUrl), enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+        const connection = createRedisClient(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'idm-gateway-token-persist' });
+        connection.on('error', () => undefined);
+        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { prefix: TOKEN_PERSIST_PREFIX, connection });
         queue.on('error', () => undefined);
         return queue;
       },
@@ -64,7 +66,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: TOKEN_BUS,
       useFactory: () => {
-        const bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) });
+        const bus = new RedisBusClient(config.redis);
         (bus as unknown as { on?: (e: string, f: () => void) => void }).on?.('error', () => undefined);
         return bus;
       },
@@ -72,7 +74,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: GatewayTokenStore,
       useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy) =>
-        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `idm:tokens:${config.environment}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
+        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `{idm:tokens:${config.environment}}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
     { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },

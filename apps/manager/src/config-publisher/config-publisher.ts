@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { CONFIG_CHANGED, diffSnapshots, newPublicationEpoch, redisConnectionOptions, redisTransportOptions, SnapshotStore, type ConfigSnapshot, type PublicationHead } from '@idm/config-bus';
+import { CONFIG_CHANGED, createRedisClient, diffSnapshots, newPublicationEpoch, RedisBusClient, SnapshotStore, type ConfigSnapshot, type PublicationHead } from '@idm/config-bus';
 import { eq, sql } from 'drizzle-orm';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
@@ -27,7 +26,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger('ConfigPublisher');
   private readonly redis: Redis;
   private readonly store: SnapshotStore;
-  private readonly bus: ClientProxy;
+  private readonly bus: RedisBusClient;
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private closing = false;
@@ -41,12 +40,11 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     private readonly database: Database,
     private readonly builder: SnapshotBuilder,
   ) {
-    this.redis = new Redis({ ...redisConnectionOptions(config.REDIS_URL), lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
+    this.redis = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
     this.redis.on('error', () => undefined); // state changes are logged below; ioredis retries by itself
     this.redis.on('ready', () => void this.publish());
     this.store = new SnapshotStore(this.redis);
-    // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
-    this.bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) });
+    this.bus = new RedisBusClient(config.redis, 500);
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -1,0 +1,130 @@
+import type { AdminClient } from './support/admin-client';
+import { startCluster, type Cluster } from './support/cluster';
+import { eventually, type AppProcess } from './support/processes';
+import { startRedisCluster, startRedisSentinel, type RedisTopologyUnderTest, type SentinelTopologyUnderTest } from './support/redis-topologies';
+
+/**
+ * Both apps (built, as processes) on a Redis Cluster and on Redis Sentinel instead of one
+ * server: the Manager's config reaches both Gateways, a token issued by one is introspected by
+ * the other, a rate limit shared through Redis is exact across both; and on Sentinel all of it
+ * keeps working after the replica is promoted.
+ */
+const ENV = 'ha';
+const LIMIT = 5;
+
+interface Installation {
+  cluster: Cluster;
+  admin: AdminClient;
+  gateways: AppProcess[];
+  projectId: string;
+  client: { id: string; secret: string };
+  /** API key of the credential the rate limit counts. */
+  meteredKey: string;
+  /** API key of the other credential (probes). */
+  probeKey: string;
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const post = async (base: string, path: string, fields: Record<string, string>, headers: Record<string, string>) => {
+  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+  return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
+};
+const get = (g: AppProcess, path: string, apiKey: string) => fetch(g.baseUrl + path, { headers: { 'x-api-key': apiKey } }).then((r) => r.status);
+
+async function install(redis: RedisTopologyUnderTest): Promise<Installation> {
+  const cluster = await startCluster({ environment: ENV, redisEnv: redis.env });
+  const { admin, gateways, echoUrl } = cluster;
+  const projectId = (await admin.call('POST', '/api/v1/projects', { name: 'ha' })).id;
+  const client = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'app', password: 'app-password-1' });
+  await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${client.id}/token-settings`, { grants: ['client_credentials'], scopes: [], scopeMode: 'lenient' });
+  // Counted by its own credential: the probes below use the other one and leave this counter untouched.
+  const metered = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'metered', password: 'metered-password-1' });
+  await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, environments: [ENV],
+    policies: [{ type: 'api-key', config: {} }, { type: 'rate-limit', config: { keyBy: 'credential', limits: [{ limit: LIMIT, windowSeconds: 3600 }] } }],
+  });
+  return { cluster, admin, gateways, projectId, client: { id: client.id, secret: 'app-password-1' }, meteredKey: metered.apiKey.key, probeKey: client.apiKey.key };
+}
+
+/** A proxy created now is served by both Gateways (the Manager's change reached them). */
+async function provesConfigPropagation(i: Installation, name: string): Promise<void> {
+  await i.admin.call('POST', `/api/v1/projects/${i.projectId}/proxies`, { name, basePath: `/${name}`, upstreamUrl: i.cluster.echoUrl, environments: [ENV], policies: [{ type: 'api-key', config: {} }] });
+  await Promise.all(i.gateways.map((g) => eventually(() => get(g, `/${name}/x`, i.probeKey), (s) => s === 200, { what: `${g.name} to serve /${name}` })));
+}
+
+/** A token issued by the first Gateway is active at the second's introspection. */
+async function provesTokenIssueAndIntrospection(i: Installation): Promise<string> {
+  const auth = { authorization: basic(i.client.id, i.client.secret) };
+  const issued = await eventually(() => post(i.gateways[0].baseUrl, '/credential/token', { grant_type: 'client_credentials' }, auth), (r) => r.status === 200, { what: 'a token' });
+  const token = issued.body!.access_token as string;
+  const introspection = await post(i.gateways[1].baseUrl, '/credential/introspect', { token }, auth);
+  expect(introspection).toMatchObject({ status: 200, body: { active: true, client_id: expect.any(String) } });
+  return token;
+}
+
+describe('Redis Cluster (3 masters): config, tokens and rate limits', () => {
+  let redis: RedisTopologyUnderTest;
+  let i: Installation;
+
+  beforeAll(async () => {
+    redis = await startRedisCluster();
+    i = await install(redis);
+  }, 120_000);
+
+  afterAll(async () => {
+    await i?.cluster.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders'), 30_000);
+
+  it('issues a token on one Gateway and introspects it on the other', () => provesTokenIssueAndIntrospection(i), 30_000);
+
+  it('enforces a rate limit exactly across both Gateways', async () => {
+    await provesConfigPropagation(i, 'warmup'); // /shop is older: both Gateways serve it too
+    const statuses: number[] = [];
+    for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
+    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
+  }, 30_000);
+});
+
+describe('Redis Sentinel (master, replica, 3 Sentinels): config, tokens, rate limits and a failover', () => {
+  let redis: SentinelTopologyUnderTest;
+  let i: Installation;
+  let tokenBefore: string;
+
+  beforeAll(async () => {
+    redis = await startRedisSentinel();
+    i = await install(redis);
+  }, 120_000);
+
+  afterAll(async () => {
+    await i?.cluster.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders'), 30_000);
+
+  it('issues a token on one Gateway and introspects it on the other', async () => {
+    tokenBefore = await provesTokenIssueAndIntrospection(i);
+  }, 30_000);
+
+  it('enforces a rate limit exactly across both Gateways', async () => {
+    const statuses: number[] = [];
+    for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
+    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
+  }, 30_000);
+
+  it('keeps serving through a failover to the replica, and converges on the new master', async () => {
+    await redis.failover();
+    // Served from memory throughout: the proxy path does not wait for Redis.
+    expect(await get(i.gateways[0], '/orders/x', i.probeKey)).toBe(200);
+    // The new master has what the old one had: the spent limit and the earlier token.
+    await Promise.all(i.gateways.map((g) => eventually(() => get(g, '/shop/x', i.meteredKey), (s) => s === 429, { what: `${g.name}: the limit still spent` })));
+    const auth = { authorization: basic(i.client.id, i.client.secret) };
+    await eventually(() => post(i.gateways[1].baseUrl, '/credential/introspect', { token: tokenBefore }, auth), (r) => r.body?.active === true, { what: 'the earlier token on the new master' });
+    // And everything writes to the new master: config changes, tokens.
+    await provesConfigPropagation(i, 'after-failover');
+    await provesTokenIssueAndIntrospection(i);
+  }, 90_000);
+});
