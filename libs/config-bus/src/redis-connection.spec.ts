@@ -51,7 +51,7 @@ describe('redisTopologyOf', () => {
     expect(parse({ REDIS_SENTINELS: 's:1' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_MASTER: required/)]);
     expect(parse({ REDIS_SENTINEL_MASTER: 'm' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: required/)]);
     expect(parse({ REDIS_SENTINELS: 's:1', REDIS_SENTINEL_MASTER: 'm', REDIS_CLUSTER_NODES: 'c:1' })).toEqual([expect.stringMatching(/cannot be combined/)]);
-    expect(() => parse({ REDIS_CLUSTER_NODES: 'a:7000,nonsense' })).toThrow(/"nonsense" is not host:port/);
+    expect(() => parse({ REDIS_CLUSTER_NODES: 'a:7000,nonsense' })).toThrow(/nonsense.{0,4} is not host:port/);
     expect(() => parse({ REDIS_CLUSTER_NODES: 'a:70000' })).toThrow(/not host:port/);
   });
 });
