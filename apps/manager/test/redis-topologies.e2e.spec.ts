@@ -1,3 +1,5 @@
+import { snapshotKey } from '@idm/config-bus';
+import { createHash } from 'node:crypto';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
 import { eventually, type AppProcess } from './support/processes';
@@ -47,18 +49,20 @@ async function install(redis: RedisTopologyUnderTest): Promise<Installation> {
 }
 
 /** A proxy created now is served by both Gateways (the Manager's change reached them). */
-async function provesConfigPropagation(i: Installation, name: string): Promise<void> {
+async function provesConfigPropagation(i: Installation, name: string, redis: RedisTopologyUnderTest): Promise<void> {
   await i.admin.call('POST', `/api/v1/projects/${i.projectId}/proxies`, { name, basePath: `/${name}`, upstreamUrl: i.cluster.echoUrl, environments: [ENV], policies: [{ type: 'api-key', config: {} }] });
   await Promise.all(i.gateways.map((g) => eventually(() => get(g, `/${name}/x`, i.probeKey), (s) => s === 200, { what: `${g.name} to serve /${name}` })));
+  expect(await redis.client().exists(snapshotKey(ENV))).toBe(1);
 }
 
 /** A token issued by the first Gateway is active at the second's introspection. */
-async function provesTokenIssueAndIntrospection(i: Installation): Promise<string> {
+async function provesTokenIssueAndIntrospection(i: Installation, redis: RedisTopologyUnderTest): Promise<string> {
   const auth = { authorization: basic(i.client.id, i.client.secret) };
   const issued = await eventually(() => post(i.gateways[0].baseUrl, '/credential/token', { grant_type: 'client_credentials' }, auth), (r) => r.status === 200, { what: 'a token' });
   const token = issued.body!.access_token as string;
   const introspection = await post(i.gateways[1].baseUrl, '/credential/introspect', { token }, auth);
   expect(introspection).toMatchObject({ status: 200, body: { active: true, client_id: expect.any(String) } });
+  expect(await redis.client().exists(`{idm:tokens:${ENV}}:at:${createHash('sha256').update(token).digest('base64url')}`)).toBe(1);
   return token;
 }
 
@@ -76,12 +80,12 @@ describe('Redis Cluster (3 masters): config, tokens and rate limits', () => {
     await redis?.stop();
   }, 60_000);
 
-  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders'), 30_000);
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders', redis), 30_000);
 
-  it('issues a token on one Gateway and introspects it on the other', () => provesTokenIssueAndIntrospection(i), 30_000);
+  it('issues a token on one Gateway and introspects it on the other', () => provesTokenIssueAndIntrospection(i, redis), 30_000);
 
   it('enforces a rate limit exactly across both Gateways', async () => {
-    await provesConfigPropagation(i, 'warmup'); // /shop is older: both Gateways serve it too
+    await provesConfigPropagation(i, 'warmup', redis); // /shop is older: both Gateways serve it too
     const statuses: number[] = [];
     for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
     expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
@@ -103,10 +107,10 @@ describe('Redis Sentinel (master, replica, 3 Sentinels): config, tokens, rate li
     await redis?.stop();
   }, 60_000);
 
-  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders'), 30_000);
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders', redis), 30_000);
 
   it('issues a token on one Gateway and introspects it on the other', async () => {
-    tokenBefore = await provesTokenIssueAndIntrospection(i);
+    tokenBefore = await provesTokenIssueAndIntrospection(i, redis);
   }, 30_000);
 
   it('enforces a rate limit exactly across both Gateways', async () => {
@@ -124,7 +128,7 @@ describe('Redis Sentinel (master, replica, 3 Sentinels): config, tokens, rate li
     const auth = { authorization: basic(i.client.id, i.client.secret) };
     await eventually(() => post(i.gateways[1].baseUrl, '/credential/introspect', { token: tokenBefore }, auth), (r) => r.body?.active === true, { what: 'the earlier token on the new master' });
     // And everything writes to the new master: config changes, tokens.
-    await provesConfigPropagation(i, 'after-failover');
-    await provesTokenIssueAndIntrospection(i);
+    await provesConfigPropagation(i, 'after-failover', redis);
+    await provesTokenIssueAndIntrospection(i, redis);
   }, 90_000);
 });

@@ -11,12 +11,14 @@ import { eventually, freePort } from './processes';
  */
 export interface RedisTopologyUnderTest {
   env: Record<string, string>;
-  /** A client of the deployment (for a test's own reads), closed by stop(). */
+  /** The test's own client of the deployment (made on first use), closed by stop(). */
   client(): Redis;
   stop(): Promise<void>;
 }
 
 const NO_PERSISTENCE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+/** Nothing listens on port 1: an app that ignored the deployment's variables for REDIS_URL would fail, not quietly use the shared Redis. */
+const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 
 class Servers {
   readonly dir = mkdtempSync(join(tmpdir(), 'idm-redis-topology-'));
@@ -68,9 +70,10 @@ export async function startRedisCluster(): Promise<RedisTopologyUnderTest> {
     await servers.stop();
     throw err;
   }
+  let client: Redis | undefined;
   return {
-    env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(',') },
-    client: () => servers.track(new Redis.Cluster(ports.map((port) => ({ host: '127.0.0.1', port }))) as unknown as Redis),
+    env: { REDIS_URL: UNREACHABLE_REDIS_URL, REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(',') },
+    client: () => (client ??= servers.track(new Redis.Cluster(ports.map((port) => ({ host: '127.0.0.1', port }))) as unknown as Redis)),
     stop: () => servers.stop(),
   };
 }
@@ -109,9 +112,10 @@ export async function startRedisSentinel(): Promise<SentinelTopologyUnderTest> {
     throw err;
   }
   const sentinel = servers.track(new Redis(sentinels[0]));
+  let client: Redis | undefined;
   return {
-    env: { REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_MASTER: SENTINEL_MASTER },
-    client: () => servers.track(new Redis({ sentinels, name: SENTINEL_MASTER })),
+    env: { REDIS_URL: UNREACHABLE_REDIS_URL, REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_MASTER: SENTINEL_MASTER },
+    client: () => (client ??= servers.track(new Redis({ sentinels, name: SENTINEL_MASTER }))),
     async failover() {
       await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
       await eventually(() => masterOf(sentinel), (port) => port === replicaPort, { what: 'the Sentinels to promote the replica', timeoutMs: 30_000 });
