@@ -1,5 +1,6 @@
 import { snapshotKey } from '@idm/config-bus';
 import { createHash } from 'node:crypto';
+import { Client } from 'pg';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
 import { eventually, type AppProcess } from './support/processes';
@@ -45,6 +46,8 @@ async function install(redis: RedisTopologyUnderTest): Promise<Installation> {
     name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, environments: [ENV],
     policies: [{ type: 'api-key', config: {} }, { type: 'rate-limit', config: { keyBy: 'credential', limits: [{ limit: LIMIT, windowSeconds: 3600 }] } }],
   });
+  // Probed with the other credential: requests before the route exists are not counted, and the probe's counter is its own.
+  await Promise.all(gateways.map((g) => eventually(() => get(g, '/shop/x', client.apiKey.key), (s) => s === 200, { what: `${g.name} to serve /shop` })));
   return { cluster, admin, gateways, projectId, client: { id: client.id, secret: 'app-password-1' }, meteredKey: metered.apiKey.key, probeKey: client.apiKey.key };
 }
 
@@ -55,7 +58,18 @@ async function provesConfigPropagation(i: Installation, name: string, redis: Red
   expect(await redis.client().exists(snapshotKey(ENV))).toBe(1);
 }
 
-/** A token issued by the first Gateway is active at the second's introspection. */
+/** Rows of the Manager's durable copy of `token` (written from the Gateway's BullMQ job). */
+async function durableCopies(i: Installation, token: string): Promise<number> {
+  const pg = new Client({ connectionString: i.cluster.database.url });
+  await pg.connect();
+  try {
+    return (await pg.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = $1', [createHash('sha256').update(token).digest('hex')])).rows[0].n;
+  } finally {
+    await pg.end();
+  }
+}
+
+/** A token issued by the first Gateway is active at the second's introspection, and queued (BullMQ) to the Manager's durable copy. */
 async function provesTokenIssueAndIntrospection(i: Installation, redis: RedisTopologyUnderTest): Promise<string> {
   const auth = { authorization: basic(i.client.id, i.client.secret) };
   const issued = await eventually(() => post(i.gateways[0].baseUrl, '/credential/token', { grant_type: 'client_credentials' }, auth), (r) => r.status === 200, { what: 'a token' });
@@ -63,66 +77,68 @@ async function provesTokenIssueAndIntrospection(i: Installation, redis: RedisTop
   const introspection = await post(i.gateways[1].baseUrl, '/credential/introspect', { token }, auth);
   expect(introspection).toMatchObject({ status: 200, body: { active: true, client_id: expect.any(String) } });
   expect(await redis.client().exists(`{idm:tokens:${ENV}}:at:${createHash('sha256').update(token).digest('base64url')}`)).toBe(1);
+  await eventually(() => durableCopies(i, token), (n) => n === 1, { what: "the Manager's durable copy of the token" });
   return token;
 }
 
-describe('Redis Cluster (3 masters): config, tokens and rate limits', () => {
-  let redis: RedisTopologyUnderTest;
-  let i: Installation;
-
+/** Starts the deployment and the installation on it before the block's tests, and stops both after. */
+function onTopology<T extends RedisTopologyUnderTest>(start: () => Promise<T>): { redis: T; i: Installation } {
+  const context = {} as { redis: T; i: Installation };
   beforeAll(async () => {
-    redis = await startRedisCluster();
-    i = await install(redis);
+    context.redis = await start();
+    context.i = await install(context.redis);
   }, 120_000);
-
   afterAll(async () => {
-    await i?.cluster.stop();
-    await redis?.stop();
+    await context.i?.cluster.stop();
+    await context.redis?.stop();
   }, 60_000);
+  return context;
+}
 
-  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders', redis), 30_000);
+/** The rate limit counts through Redis, shared by both Gateways: exactly LIMIT requests pass. */
+async function provesExactRateLimit(i: Installation): Promise<void> {
+  const statuses: number[] = [];
+  for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
+  expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
+}
 
-  it('issues a token on one Gateway and introspects it on the other', () => provesTokenIssueAndIntrospection(i, redis), 30_000);
+describe('Redis Cluster (3 masters): config, tokens and rate limits', () => {
+  const on = onTopology(startRedisCluster);
 
-  it('enforces a rate limit exactly across both Gateways', async () => {
-    await provesConfigPropagation(i, 'warmup', redis); // /shop is older: both Gateways serve it too
-    const statuses: number[] = [];
-    for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
-    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
-  }, 30_000);
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(on.i, 'orders', on.redis), 30_000);
+
+  it('issues a token on one Gateway and introspects it on the other', () => provesTokenIssueAndIntrospection(on.i, on.redis), 30_000);
+
+  it('enforces a rate limit exactly across both Gateways', () => provesExactRateLimit(on.i), 30_000);
 });
 
 describe('Redis Sentinel (master, replica, 3 Sentinels): config, tokens, rate limits and a failover', () => {
-  let redis: SentinelTopologyUnderTest;
-  let i: Installation;
+  const on = onTopology(startRedisSentinel);
   let tokenBefore: string;
 
-  beforeAll(async () => {
-    redis = await startRedisSentinel();
-    i = await install(redis);
-  }, 120_000);
-
-  afterAll(async () => {
-    await i?.cluster.stop();
-    await redis?.stop();
-  }, 60_000);
-
-  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(i, 'orders', redis), 30_000);
+  it('propagates a config change from the Manager to both Gateways', () => provesConfigPropagation(on.i, 'orders', on.redis), 30_000);
 
   it('issues a token on one Gateway and introspects it on the other', async () => {
-    tokenBefore = await provesTokenIssueAndIntrospection(i, redis);
+    tokenBefore = await provesTokenIssueAndIntrospection(on.i, on.redis);
   }, 30_000);
 
-  it('enforces a rate limit exactly across both Gateways', async () => {
-    const statuses: number[] = [];
-    for (let n = 0; n < LIMIT + 2; n++) statuses.push(await get(i.gateways[n % 2], '/shop/x', i.meteredKey));
-    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
-  }, 30_000);
+  it('enforces a rate limit exactly across both Gateways', () => provesExactRateLimit(on.i), 30_000);
 
   it('keeps serving through a failover to the replica, and converges on the new master', async () => {
-    await redis.failover();
-    // Served from memory throughout: the proxy path does not wait for Redis.
-    expect(await get(i.gateways[0], '/orders/x', i.probeKey)).toBe(200);
+    const { i, redis } = on;
+    // Proxies keep answering from memory while the master moves: the proxy path does not wait for Redis.
+    const during: number[] = [];
+    let moving = true;
+    const traffic = (async () => {
+      for (let n = 0; moving; n++) {
+        during.push(await get(i.gateways[n % 2], '/orders/x', i.probeKey));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await redis.failover().finally(() => (moving = false));
+    await traffic;
+    expect(during.length).toBeGreaterThan(5);
+    expect(during.filter((s) => s !== 200)).toEqual([]);
     // The new master has what the old one had: the spent limit and the earlier token.
     await Promise.all(i.gateways.map((g) => eventually(() => get(g, '/shop/x', i.meteredKey), (s) => s === 429, { what: `${g.name}: the limit still spent` })));
     const auth = { authorization: basic(i.client.id, i.client.secret) };

@@ -16,6 +16,10 @@ const BUS_RETRY_DELAY_MS = 1_000;
 /** The transport gives up after `retryAttempts` (and without it never reconnects); an app keeps trying for as long as it runs. */
 const transportOptions = (retryDelay: number) => ({ retryAttempts: Number.MAX_SAFE_INTEGER, retryDelay });
 
+/** One of the transport's two connections (publisher, subscriber), paced by the transport's own retry rule. */
+const busConnection = (topology: RedisTopology, retry: (times: number) => number | undefined | void): Redis =>
+  createRedisClient(topology, { lazyConnect: true, retryStrategy: (times) => retry(times) ?? null });
+
 export class RedisBusServer extends ServerRedis {
   constructor(
     private readonly topology: RedisTopology,
@@ -25,7 +29,7 @@ export class RedisBusServer extends ServerRedis {
   }
 
   override createRedisClient(): Redis {
-    return createRedisClient(this.topology, { lazyConnect: true, retryStrategy: (times) => this.createRetryStrategy(times) ?? null });
+    return busConnection(this.topology, (times) => this.createRetryStrategy(times));
   }
 }
 
@@ -38,6 +42,6 @@ export class RedisBusClient extends ClientRedis {
   }
 
   override createClient(): Redis {
-    return createRedisClient(this.topology, { lazyConnect: true, retryStrategy: (times) => this.createRetryStrategy(times) ?? null });
+    return busConnection(this.topology, (times) => this.createRetryStrategy(times));
   }
 }
