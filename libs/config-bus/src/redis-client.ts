@@ -15,7 +15,8 @@ import type { RedisTopology } from './redis-topology';
 export function createRedisClient(topology: RedisTopology, options: RedisOptions = {}): Redis {
   switch (topology.mode) {
     case 'single':
-      return new Redis({ ...redisConnectionOptions(topology.url), ...options });
+      // Credentials in the URL win over the separate variables.
+      return new Redis({ username: topology.username, password: topology.password, ...redisConnectionOptions(topology.url), ...options });
     case 'sentinel':
       return new Redis({
         sentinels: topology.sentinels,

@@ -57,6 +57,11 @@ describe('redisTopologyOf', () => {
 });
 
 describe('createRedisClient', () => {
+  it('gives a single server the separate credentials unless its URL carries its own', () => {
+    expect(createRedisClient({ mode: 'single', url: 'redis://h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({ host: 'h', port: 1, username: 'u', password: 'p' });
+    expect(createRedisClient({ mode: 'single', url: 'redis://a:b@h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({ username: 'a', password: 'b' });
+  });
+
   it('builds a Sentinel client that follows the master, and a Cluster with the node credentials', () => {
     const sentinel = createRedisClient({ mode: 'sentinel', sentinels: [{ host: 's', port: 26379 }], masterName: 'idm', password: 'p' }, { lazyConnect: true });
     expect(sentinel.options).toMatchObject({ sentinels: [{ host: 's', port: 26379 }], name: 'idm', password: 'p', lazyConnect: true });

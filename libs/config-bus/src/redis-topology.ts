@@ -8,13 +8,14 @@ export interface RedisNode {
 /**
  * Which Redis deployment the installation uses, read once from the environment and shared by
  * every connection of both apps:
- * - `single`: one server at `REDIS_URL` (TLS, ACL user and database from the URL);
+ * - `single`: one server at `REDIS_URL` (TLS, ACL user and database from the URL; REDIS_USERNAME /
+ *   REDIS_PASSWORD when the URL carries none, as Helm passes them from a Secret);
  * - `sentinel`: a master found through Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`);
  *   clients follow a failover to the promoted replica;
  * - `cluster`: a Redis Cluster reached through any of `REDIS_CLUSTER_NODES` (database 0 only).
  */
 export type RedisTopology =
-  | { mode: 'single'; url: string }
+  | { mode: 'single'; url: string; username?: string; password?: string }
   | { mode: 'sentinel'; sentinels: RedisNode[]; masterName: string; username?: string; password?: string; sentinelPassword?: string }
   | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string };
 
@@ -49,7 +50,7 @@ export const redisTopologyEnv = {
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
   /** Comma-separated host:port of some Cluster nodes (the rest are discovered); replaces REDIS_URL. */
   REDIS_CLUSTER_NODES: nodes,
-  /** ACL user and password of the data nodes (Sentinel and Cluster; a single server's are in REDIS_URL). */
+  /** ACL user and password of the data nodes (with REDIS_URL: when the URL carries none). */
   REDIS_USERNAME: secret,
   REDIS_PASSWORD: secret,
   /** Password of the Sentinels themselves, when they require one. */
@@ -68,7 +69,7 @@ export function redisTopologyOf(env: RedisTopologyEnv): RedisTopology | string[]
   }
   if (env.REDIS_SENTINEL_MASTER) return ['REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER'];
   if (env.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: env.REDIS_CLUSTER_NODES, ...credentials };
-  return { mode: 'single', url: env.REDIS_URL };
+  return { mode: 'single', url: env.REDIS_URL, ...credentials };
 }
 
 /** host:port of every node the configuration names (no proxy may target them). */
