@@ -1,4 +1,4 @@
-import { snapshotKey } from '@idm/config-bus';
+import { environmentConfigKeys } from '@idm/config-bus';
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import type { AdminClient } from './support/admin-client';
@@ -55,7 +55,7 @@ async function install(redis: RedisTopologyUnderTest): Promise<Installation> {
 async function provesConfigPropagation(i: Installation, name: string, redis: RedisTopologyUnderTest): Promise<void> {
   await i.admin.call('POST', `/api/v1/projects/${i.projectId}/proxies`, { name, basePath: `/${name}`, upstreamUrl: i.cluster.echoUrl, environments: [ENV], policies: [{ type: 'api-key', config: {} }] });
   await Promise.all(i.gateways.map((g) => eventually(() => get(g, `/${name}/x`, i.probeKey), (s) => s === 200, { what: `${g.name} to serve /${name}` })));
-  expect(await redis.client().exists(snapshotKey(ENV))).toBe(1);
+  expect(await redis.client().exists(environmentConfigKeys(ENV).head)).toBe(1);
 }
 
 /** Rows of the Manager's durable copy of `token` (written from the Gateway's BullMQ job). */

@@ -39,7 +39,7 @@ describe('token endpoint failure limits across two Gateways', () => {
     for (const username of ['alice', 'bob']) await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username, password: `${username}-password`, issueApiKey: false });
     // Wait on the revision, not on token calls: a call before the clients arrive would count as a failure.
     const redis = new Redis(cluster.redis.url);
-    const published = await eventually(async () => JSON.parse((await redis.get(`{idm:config:${ENV}}:snapshot`)) ?? '{}'), (s) => s.credentials?.some((c: { username: string }) => c.username === 'bob'), { what: 'the snapshot with every client' });
+    const published = await eventually(async () => JSON.parse((await redis.get(`idm:config:${ENV}:snapshot`)) ?? '{}'), (s) => s.credentials?.some((c: { username: string }) => c.username === 'bob'), { what: 'the snapshot with every client' });
     redis.disconnect();
     const revision = published.revision as number;
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (h) => h.revision >= revision, { what: `${g.name} at revision ${revision}` })));
