@@ -39,7 +39,7 @@ interface Harness {
 async function startSync(url: string, environment: string, pollIntervalMs: number): Promise<Harness> {
   const logs: any[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
-  const redis = createConfigRedis(url, log);
+  const redis = createConfigRedis({ mode: 'single', url }, log);
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }));
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);

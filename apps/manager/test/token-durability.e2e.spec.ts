@@ -30,7 +30,7 @@ describe('opaque tokens after Redis lost them', () => {
     eventually(async () => (await pg.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = ANY($1)', [tokens.map((t) => sha(t, 'hex'))])).rows[0].n, (n) => n === tokens.length, { what: 'the durable copies' });
   /** What a Redis restart without persistence does to these tokens, and to every tombstone. */
   const loseFromRedis = async (...tokens: string[]) => {
-    const keys = tokens.map((t) => `idm:tokens:${ENV}:${t.startsWith('idm_at_') ? 'at' : 'rt'}:${sha(t, 'base64url')}`);
+    const keys = tokens.map((t) => `{idm:tokens:${ENV}}:${t.startsWith('idm_at_') ? 'at' : 'rt'}:${sha(t, 'base64url')}`);
     const tombstones = await redis.keys('idm:tokens:revoked:*');
     if (keys.length + tombstones.length > 0) await redis.del(...keys, ...tombstones);
   };

@@ -241,7 +241,7 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
     const jwt = (await post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic(appId, SECRET) })).body.access_token;
     await onBoth('/ledger/a', tokens.access_token, 200, 'live token');
-    const redisKey = `idm:tokens:${ENV}:at:${createHash('sha256').update(tokens.access_token).digest('base64url')}`;
+    const redisKey = `{idm:tokens:${ENV}}:at:${createHash('sha256').update(tokens.access_token).digest('base64url')}`;
     // The durable copy is written asynchronously (BullMQ); wait until the Manager has it.
     await eventually(async () => (await redisClient.del(redisKey), (await callProxy(gw, '/ledger/a', tokens.access_token)).status), (s) => s === 200, { what: 'durable copy answers' });
     expect(await redisClient.exists(redisKey)).toBe(0);

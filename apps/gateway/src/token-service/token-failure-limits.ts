@@ -169,7 +169,7 @@ export class ConfiguredFailureLimits implements NonNullable<TokenServiceOptions[
   private readonly subscriber: Redis;
 
   constructor(config: GatewayConfig, redis: Redis, log: Logger) {
-    this.subscriber = createFailFastRedis(config.redisUrl, log, { name: 'idm-gateway-token-failure-blocks', maxRetriesPerRequest: 1 });
+    this.subscriber = createFailFastRedis(config.redis, log, { name: 'idm-gateway-token-failure-blocks', maxRetriesPerRequest: 1 });
     this.limits = new TokenFailureLimits(redis, this.subscriber, `idm:token-failures:${config.environment}`, config.tokenFailureLimits, log);
     this.limits.start();
     const resolver = config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp);

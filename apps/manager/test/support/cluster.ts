@@ -9,6 +9,7 @@ export const UPSTREAM_OPT_IN = { UPSTREAM_ALLOW: '127.0.0.1' };
 /** One Manager and N Gateway processes (built dist) on a private redis-server and database. */
 export interface Cluster {
   database: TestDatabase;
+  /** The private redis-server; not started when `redisEnv` names another deployment. */
   redis: RedisProcess;
   echoUrl: string;
   manager: AppProcess;
@@ -28,18 +29,21 @@ export interface ClusterOptions {
    */
   gateways?: Record<string, string>[];
   managerEnv?: Record<string, string>;
+  /** Redis variables of both apps (a Sentinel or Cluster deployment) instead of the private redis-server. */
+  redisEnv?: Record<string, string>;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const database = await createTestDatabase('postgres');
   const redis = new RedisProcess(await freePort());
-  await redis.start();
+  if (!options.redisEnv) await redis.start();
+  const redisEnv = options.redisEnv ?? { REDIS_URL: redis.url };
   const echo = await startEchoServer();
   const managerPort = await freePort();
   const manager = new AppProcess(
     'manager',
     'apps/manager/dist/main.js',
-    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
+    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, ...redisEnv, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
     `http://127.0.0.1:${managerPort}`,
   );
   const cluster: Cluster = {
@@ -71,7 +75,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     cluster.gateways.push(
       AppProcess.gateway(
         `gateway-${String.fromCharCode(97 + i)}`,
-        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
+        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, ...redisEnv, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
         `http://127.0.0.1:${port}`,
       ),
     );
