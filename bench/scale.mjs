@@ -103,14 +103,19 @@ async function redisForRun(environment) {
   return { ...own, shared: false };
 }
 
-/** Polls until `key` answers 200 on `gatewayBase` (the seeded config is applied there). */
-async function waitForAcceptedKey(url, key, timeoutMs) {
+/**
+ * Polls until `key` answers 200 at `url` (the seeded config is applied there). Gives up early
+ * when the Manager reports that it could not publish (it would retry the same thing forever).
+ */
+async function waitForAcceptedKey(url, key, timeoutMs, manager) {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return true;
+    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return null;
+    const deferred = /publication deferred: ?(.*)/.exec(manager.child.tail);
+    if (deferred) return `the Manager could not publish: ${deferred[1].slice(0, 300)}`;
     await sleep(100);
   }
-  return false;
+  return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
 }
 
 async function checkAnswers(gw, basePath, goodKey, label) {
@@ -250,8 +255,8 @@ async function main(result) {
   await stopProcess(manager.child);
   manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log'), env: managerEnv });
   ctx.api = manager.api;
-  if (!(await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000))) {
-    result.failures.publish = `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
+  result.failures.publish = await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager) ?? undefined;
+  if (result.failures.publish) {
     throw new Error(`${result.failures.publish}; Manager output: ${manager.child.tail.slice(-1500)}`);
   }
   result.publishMs = Math.round(performance.now() - t0);
