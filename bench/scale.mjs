@@ -14,8 +14,8 @@
 //   BENCH_SCALE_NOTE='…' (a line for the README block, e.g. what else ran) BENCH_MAX_SECONDS=3600
 //   BENCH_SCALE_REDIS_URL (use that Redis instead of a private redis-server; byte counts then
 //   include other clients' traffic) BENCH_GATEWAY_NODE_ARGS (after the production flags)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { answerStatus, closeFlipAgent, POLL_PAUSE_MS, waitForFlip } from './lib/answer-flip.mjs';
@@ -23,8 +23,9 @@ import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
 import { percentile } from './lib/percentile.mjs';
-import { connectRedis, redisNetBytes, redisServerAvailable, removeKeysNaming, startPrivateRedis } from './lib/private-redis.mjs';
-import { killAllNow, rssKb, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { connectRedis, redisNetBytes, redisServerAvailable, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
+import { rssKb, sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { runLifecycle } from './lib/run-lifecycle.mjs';
 import { median } from './lib/report.mjs';
 import { scaleMarkdown, writeScaleBlock } from './lib/scale-report.mjs';
 import { API_KEY_HEADER, createEnvironment, credentialIds, seededKeys, seedRows } from './lib/scale-seed.mjs';
@@ -49,33 +50,7 @@ const SMALL = 10; // credentials of the reference environment
 const CHANGE_TIMEOUT_MS = 30_000;
 
 const log = (msg) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const tmp = mkdtempSync(join(tmpdir(), 'idm-scale-'));
-const deferred = [];
-const defer = (fn) => deferred.push(fn);
-let keepTmp = false;
-
-async function cleanup() {
-  closeFlipAgent();
-  await stopAll();
-  for (const fn of deferred.splice(0).reverse()) {
-    try { await fn(); } catch (err) { log(`cleanup step failed: ${err.message}`); }
-  }
-  if (keepTmp) log(`logs kept in ${tmp}`);
-  else rmSync(tmp, { recursive: true, force: true });
-}
-
-process.on('exit', killAllNow);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    log(`${sig}: stopping everything`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-setTimeout(() => {
-  log(`watchdog: run exceeded ${settings.maxSeconds} s, aborting`);
-  keepTmp = true;
-  cleanup().finally(() => process.exit(1));
-}, settings.maxSeconds * 1000).unref();
+const { tmp, defer, cleanup, keepLogs } = runLifecycle({ prefix: 'idm-scale-', maxSeconds: settings.maxSeconds, log, beforeStop: closeFlipAgent });
 
 const rssBytes = (pid) => rssKb(pid) * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -312,7 +287,7 @@ try {
   await main(result);
   code = 0;
 } catch (err) {
-  keepTmp = true;
+  keepLogs();
   result.failures.run = err.message.slice(0, 2000);
   log(`run failed: ${err.stack ?? err.message}`);
 } finally {

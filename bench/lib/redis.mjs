@@ -1,6 +1,7 @@
-// A Redis server of the run's own (Debian's redis-server on a free loopback port, no persistence):
-// its INFO byte counters then count only what the run's Manager and Gateways exchange, which the
-// shared Redis used by other engineers cannot give, and stopping it removes every key it held.
+// Redis for the benchmarks. A server of the run's own (Debian's redis-server on a free loopback
+// port, no persistence): its INFO byte counters then count only what the run's Manager and
+// Gateways exchange, which the shared Redis used by other engineers cannot give, and stopping it
+// removes every key it held.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
