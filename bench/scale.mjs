@@ -78,16 +78,29 @@ async function redisForRun(environment) {
   return { ...own, shared: false };
 }
 
+/** The first `match[1]` of `re` in a child's output, as a getter (lines may be megabytes long). */
+function watchOutput(child, re) {
+  let found = null;
+  let recent = '';
+  const look = (chunk) => {
+    recent = (recent + chunk.toString('utf8')).slice(-100_000);
+    found ??= re.exec(recent)?.[1] ?? null;
+  };
+  child.stdout.on('data', look);
+  child.stderr.on('data', look);
+  return () => found;
+}
+
 /**
  * Polls until `key` answers 200 at `url` (the seeded config is applied there). Gives up early
  * when the Manager reports that it could not publish (it would retry the same thing forever).
  */
 async function waitForAcceptedKey(url, key, timeoutMs, manager) {
+  const deferred = watchOutput(manager.child, /publication deferred: ?([^\n]{0,200})/);
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return null;
-    const deferred = /publication deferred: ?(.*)/.exec(manager.child.tail);
-    if (deferred) return `the Manager could not publish: ${deferred[1].slice(0, 300)}`;
+    if (deferred()) return `the Manager could not publish: ${deferred().replace(/\\"/g, '"')}…`;
     await sleep(100);
   }
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
@@ -232,7 +245,7 @@ async function main(result) {
   ctx.api = manager.api;
   result.failures.publish = await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager) ?? undefined;
   if (result.failures.publish) {
-    throw new Error(`${result.failures.publish}; Manager output: ${manager.child.tail.slice(-1500)}`);
+    throw new Error(`${result.failures.publish} (the Manager's whole output: ${join(tmp, 'manager-2.log')})`);
   }
   result.publishMs = Math.round(performance.now() - t0);
   log(`Manager restart -> seeded config on a Gateway: ${(result.publishMs / 1000).toFixed(1)} s`);
