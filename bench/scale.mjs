@@ -320,7 +320,8 @@ if (process.env.BENCH_SCALE_README !== '0') {
     `**${process.env.BENCH_SCALE_LABEL ?? 'latest'}** — ${result.startedAt.slice(0, 16).replace('T', ' ')}-${result.finishedAt.slice(11, 16)} UTC, N = ${settings.credentials.toLocaleString('en-US')} credentials, P = ${settings.proxies.toLocaleString('en-US')} proxies;`,
     `${m.cpus} vCPUs (${m.cpuModel}), ${Math.round(m.totalMemMb / 1024)} GB, load average ${m.loadavgAtStart.join(' ')} at start and ${result.loadavgAtEnd.join(' ')} at the end (shared with other engineers); Redis: ${result.redis ?? '–'}.`,
     ...(process.env.BENCH_SCALE_NOTE ? [process.env.BENCH_SCALE_NOTE] : []),
-    ...(result.failures.run ? [`Run stopped: ${result.failures.run.split('\n')[0].slice(0, 300)}`] : []),
+    // a failed publication is already in the table; other failures are said here
+    ...(result.failures.run && !result.failures.publish ? [`Run stopped: ${result.failures.run.split('\n')[0].slice(0, 300)}`] : []),
   ].join('\n');
   writeScaleBlock(join(root, 'bench/README.md'), process.env.BENCH_SCALE_LABEL ?? 'latest', `${header}\n\n${table}`);
 }
