@@ -32,7 +32,7 @@ export async function connectRedis(root, url, attempts = 50) {
       return redis;
     } catch (err) {
       redis.disconnect();
-      if (i >= attempts) throw new Error(`Redis at ${url} is not reachable (${err.message})`);
+      if (i >= attempts) throw new Error(`Redis at ${url} is not reachable (${err.message})`, { cause: err });
       await new Promise((r) => setTimeout(r, 100));
     }
   }
