@@ -254,7 +254,10 @@ async function main(result) {
   // Cold starts one after the other, so neither competes with the other for the two cores.
   const gateways = [];
   for (const i of [1, 2]) {
-    const gw = await startGateway(root, { environment, redisUrl, logFile: join(tmp, `gateway-${i}.log`), readyTimeoutMs: settings.publishTimeoutSec * 1000 });
+    const gw = await startGateway(root, { environment, redisUrl, logFile: join(tmp, `gateway-${i}.log`), readyTimeoutMs: settings.publishTimeoutSec * 1000 }).catch((err) => {
+      result.failures.gateways = `Gateway ${i}: ${err.message.split('\n')[0].slice(0, 200)}`;
+      throw err;
+    });
     log(`Gateway ${i}: ready after ${(gw.readyMs / 1000).toFixed(1)} s`);
     await checkAnswers(gw, big.basePath, keys.keyOf(N), `Gateway ${i}`);
     gateways.push(gw);
