@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import * as oidc from 'openid-client';
@@ -100,7 +101,7 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     } finally {
       await db.end();
     }
-    const snapshot = (await redisClient.get(`idm:config:${ENV}:snapshot`))!;
+    const snapshot = JSON.stringify(await new EnvironmentConfigStore(redisClient).load(ENV));
     expect(snapshot).not.toContain(ORDERS_SECRET);
     expect(snapshot).toContain('enc:v1:k1:');
   });
@@ -164,7 +165,7 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   it('keeps the stored secret on an update that omits it, and a new secret replaces it', async () => {
     const current = await admin.proxies.get(projectId, ordersId);
     await admin.proxies.update(projectId, ordersId, { policies: current.policies.map((p) => ({ ...p, config: { ...p.config, clockSkewSeconds: 20 } })) });
-    const rev = Number(await redisClient.get(`idm:config:${ENV}:revision`));
+    const rev = (await new EnvironmentConfigStore(redisClient).head(ENV))!.revision;
     await eventually(() => fetch(`${gw}/health/ready`).then((r) => r.json()), (b) => Number(b.revision) >= rev, { what: 'revision applied' });
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(200);
     await expect(admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);

@@ -1,3 +1,4 @@
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
@@ -39,9 +40,9 @@ describe('token endpoint failure limits across two Gateways', () => {
     for (const username of ['alice', 'bob']) await admin.credentials.create(projectId, { username, password: `${username}-password`, issueApiKey: false });
     // Wait on the revision, not on token calls: a call before the clients arrive would count as a failure.
     const redis = new Redis(cluster.redis.url);
-    const published = await eventually(async () => JSON.parse((await redis.get(`idm:config:${ENV}:snapshot`)) ?? '{}'), (s) => s.credentials?.some((c: { username: string }) => c.username === 'bob'), { what: 'the snapshot with every client' });
+    const published = await eventually(() => new EnvironmentConfigStore(redis).load(ENV), (s) => !!s?.credentials.some((c) => c.username === 'bob'), { what: 'the configuration with every client' });
     redis.disconnect();
-    const revision = published.revision as number;
+    const revision = published!.revision;
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (h) => h.revision >= revision, { what: `${g.name} at revision ${revision}` })));
   }, 120000);
 
