@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { Database, type Reads, type Tx } from '../database/database';
+import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
+import { groupBy } from './group-by';
+
+export type CredentialRow = typeof credentials.$inferSelect;
+export type NewCredentialRow = typeof credentials.$inferInsert;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type NewApiKeyRow = typeof apiKeys.$inferInsert;
+
+/** A credential with everything a Gateway needs of it: its API keys and token settings. */
+export interface ServedCredential {
+  credential: CredentialRow;
+  apiKeys: ApiKeyRow[];
+  tokenSettings: Record<string, unknown> | null;
+}
+
+/**
+ * Queries of the credential aggregate (credentials, their API keys and token settings). Writes
+ * take the transaction of a ChangeWriter change, so they are audited with it; reads default to
+ * the database and take a transaction where a change must see its own writes or lock.
+ */
+@Injectable()
+export class CredentialRepository {
+  constructor(private readonly database: Database) {}
+
+  /** One page ordered by username, after the `visible` filter (project, and teams for a team member). */
+  page(visible: SQL, after: string | undefined, limit: number): Promise<CredentialRow[]> {
+    return this.database.db
+      .select()
+      .from(credentials)
+      .where(and(visible, after === undefined ? undefined : gt(credentials.username, after)))
+      .orderBy(asc(credentials.username))
+      .limit(limit);
+  }
+
+  async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<CredentialRow | undefined> {
+    const query = db.select().from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
+    const [row] = await (lock ? query.for('update') : query);
+    return row;
+  }
+
+  async findById(id: string, db: Reads = this.database.db, lock = false): Promise<CredentialRow | undefined> {
+    const query = db.select().from(credentials).where(eq(credentials.id, id));
+    const [row] = await (lock ? query.for('update') : query);
+    return row;
+  }
+
+  async insert(tx: Tx, values: NewCredentialRow): Promise<CredentialRow> {
+    const [row] = await tx.insert(credentials).values(values).returning();
+    return row;
+  }
+
+  async update(tx: Tx, id: string, values: Partial<NewCredentialRow>): Promise<CredentialRow> {
+    const [row] = await tx.update(credentials).set(values).where(eq(credentials.id, id)).returning();
+    return row;
+  }
+
+  async delete(tx: Tx, id: string): Promise<void> {
+    await tx.delete(credentials).where(eq(credentials.id, id));
+  }
+
+  /** The API keys of each credential (oldest first), in one query. */
+  async keysOf(credentialIds: string[], db: Reads = this.database.db): Promise<Map<string, ApiKeyRow[]>> {
+    if (credentialIds.length === 0) return new Map();
+    const keys = await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, credentialIds)).orderBy(asc(apiKeys.createdAt));
+    return groupBy(keys, (k) => k.credentialId);
+  }
+
+  async findKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await tx.select().from(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).for('update');
+    return row;
+  }
+
+  async findKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await this.database.db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
+    return row;
+  }
+
+  async insertKey(tx: Tx, values: NewApiKeyRow): Promise<ApiKeyRow> {
+    const [row] = await tx.insert(apiKeys).values(values).returning();
+    return row;
+  }
+
+  async setKeyExpiry(tx: Tx, keyId: string, expiresAt: Date): Promise<ApiKeyRow> {
+    const [row] = await tx.update(apiKeys).set({ expiresAt }).where(eq(apiKeys.id, keyId)).returning();
+    return row;
+  }
+
+  /** The deleted key, or undefined when the credential has no such key. */
+  async deleteKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
+    return row;
+  }
+
+  /**
+   * The projects' credentials (by id) with their keys (by id) and token settings: three queries
+   * joined through maps, so the cost grows with the rows read, not credentials × keys.
+   */
+  async servedIn(projectIds: string[]): Promise<ServedCredential[]> {
+    if (projectIds.length === 0) return [];
+    const db = this.database.db;
+    const rows = await db.select().from(credentials).where(inArray(credentials.projectId, projectIds)).orderBy(asc(credentials.id));
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const keys = groupBy(await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, ids)).orderBy(asc(apiKeys.id)), (k) => k.credentialId);
+    const settings = await db.select().from(credentialTokenSettings).where(inArray(credentialTokenSettings.credentialId, ids));
+    const settingsOf = new Map(settings.map((t) => [t.credentialId, t.settings]));
+    return rows.map((credential) => ({ credential, apiKeys: keys.get(credential.id) ?? [], tokenSettings: settingsOf.get(credential.id) ?? null }));
+  }
+}
