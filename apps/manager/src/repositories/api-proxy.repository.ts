@@ -1,14 +1,72 @@
 import { Injectable } from '@nestjs/common';
-import { asc, eq } from 'drizzle-orm';
-import { Database } from '../database/database';
+import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
+import { groupBy } from './group-by';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
+export type NewApiProxyRow = typeof apiProxies.$inferInsert;
 
-/** Queries of the API proxy aggregate (proxies and their deployments). */
+/**
+ * Queries of the API proxy aggregate (proxies and their deployments). Writes take the
+ * transaction of a ChangeWriter change, so they are audited with it.
+ */
 @Injectable()
 export class ApiProxyRepository {
   constructor(private readonly database: Database) {}
+
+  /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
+  list(visible: SQL): Promise<ApiProxyRow[]> {
+    return this.database.db.select().from(apiProxies).where(visible).orderBy(asc(apiProxies.name));
+  }
+
+  async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<ApiProxyRow | undefined> {
+    const query = db.select().from(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)));
+    const [row] = await (lock ? query.for('update') : query);
+    return row;
+  }
+
+  async insert(tx: Tx, values: NewApiProxyRow): Promise<ApiProxyRow> {
+    const [row] = await tx.insert(apiProxies).values(values).returning();
+    return row;
+  }
+
+  async update(tx: Tx, id: string, values: Partial<NewApiProxyRow>): Promise<ApiProxyRow> {
+    const [row] = await tx.update(apiProxies).set(values).where(eq(apiProxies.id, id)).returning();
+    return row;
+  }
+
+  async delete(tx: Tx, id: string): Promise<void> {
+    await tx.delete(apiProxies).where(eq(apiProxies.id, id));
+  }
+
+  /** The names of the environments each proxy is deployed to (sorted), in one query. */
+  async environmentNamesOf(proxyIds: string[], db: Reads = this.database.db): Promise<Map<string, string[]>> {
+    if (proxyIds.length === 0) return new Map();
+    const deployments = await db
+      .select({ proxyId: proxyDeployments.proxyId, name: environments.name })
+      .from(proxyDeployments)
+      .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
+      .where(inArray(proxyDeployments.proxyId, proxyIds))
+      .orderBy(asc(environments.name));
+    const names = new Map<string, string[]>();
+    for (const [proxyId, rows] of groupBy(deployments, (d) => d.proxyId)) names.set(proxyId, rows.map((d) => d.name));
+    return names;
+  }
+
+  async deployedEnvironmentIds(tx: Tx, proxyId: string): Promise<string[]> {
+    const rows = await tx.select({ environmentId: proxyDeployments.environmentId }).from(proxyDeployments).where(eq(proxyDeployments.proxyId, proxyId));
+    return rows.map((d) => d.environmentId);
+  }
+
+  async deploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
+    if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId, environmentId })));
+  }
+
+  async undeploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
+    if (environmentIds.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, proxyId), inArray(proxyDeployments.environmentId, environmentIds)));
+  }
 
   /** The proxies deployed in an environment, ordered by base path, with when each was deployed. */
   deployedIn(environment: string): Promise<{ proxy: ApiProxyRow; deployedAt: Date }[]> {
@@ -19,5 +77,28 @@ export class ApiProxyRepository {
       .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
       .where(eq(environments.name, environment))
       .orderBy(asc(apiProxies.basePath));
+  }
+
+  /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */
+  nestedWith(tx: Tx, basePath: string, exceptId?: string): Promise<Pick<ApiProxyRow, 'projectId' | 'teamId' | 'basePath'>[]> {
+    const nested: SQL = or(
+      sql`starts_with(${basePath}::text, ${apiProxies.basePath} || '/')`,
+      sql`starts_with(${apiProxies.basePath}, ${basePath}::text || '/')`,
+    )!;
+    return tx
+      .select({ projectId: apiProxies.projectId, teamId: apiProxies.teamId, basePath: apiProxies.basePath })
+      .from(apiProxies)
+      .where(exceptId ? and(ne(apiProxies.id, exceptId), nested) : nested)
+      .orderBy(apiProxies.basePath);
+  }
+
+  /** Pairs of base paths of different projects where one nests inside the other. */
+  crossProjectNestings(): Promise<{ outer: string; inner: string }[]> {
+    const inner = alias(apiProxies, 'inner_proxy');
+    return this.database.db
+      .select({ outer: apiProxies.basePath, inner: inner.basePath })
+      .from(apiProxies)
+      .innerJoin(inner, and(ne(inner.projectId, apiProxies.projectId), sql`starts_with(${inner.basePath}, ${apiProxies.basePath} || '/')`))
+      .orderBy(asc(apiProxies.basePath), asc(inner.basePath));
   }
 }

@@ -1,10 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { ApiProxyRepository } from './api-proxy.repository';
 import { CredentialRepository } from './credential.repository';
+import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
 import { SigningKeyRepository } from './signing-key.repository';
 
-const repositories = [ApiProxyRepository, CredentialRepository, GrantRepository, SigningKeyRepository];
+const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, SigningKeyRepository];
 
 /**
  * Every repository, for any module: they depend on the Database alone, so feature modules,
