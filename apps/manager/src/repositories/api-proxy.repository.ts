@@ -3,18 +3,20 @@ import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
+import { EntityWrites } from './entity-writes';
 import { groupBy } from './group-by';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
-export type NewApiProxyRow = typeof apiProxies.$inferInsert;
 
 /**
  * Queries of the API proxy aggregate (proxies and their deployments). Writes take the
  * transaction of a ChangeWriter change, so they are audited with it.
  */
 @Injectable()
-export class ApiProxyRepository {
-  constructor(private readonly database: Database) {}
+export class ApiProxyRepository extends EntityWrites<typeof apiProxies> {
+  constructor(private readonly database: Database) {
+    super(apiProxies);
+  }
 
   /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
   list(visible: SQL): Promise<ApiProxyRow[]> {
@@ -25,20 +27,6 @@ export class ApiProxyRepository {
     const query = db.select().from(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)));
     const [row] = await (lock ? query.for('update') : query);
     return row;
-  }
-
-  async insert(tx: Tx, values: NewApiProxyRow): Promise<ApiProxyRow> {
-    const [row] = await tx.insert(apiProxies).values(values).returning();
-    return row;
-  }
-
-  async update(tx: Tx, id: string, values: Partial<NewApiProxyRow>): Promise<ApiProxyRow> {
-    const [row] = await tx.update(apiProxies).set(values).where(eq(apiProxies.id, id)).returning();
-    return row;
-  }
-
-  async delete(tx: Tx, id: string): Promise<void> {
-    await tx.delete(apiProxies).where(eq(apiProxies.id, id));
   }
 
   /** The names of the environments each proxy is deployed to (sorted), in one query. */

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
+import { EntityWrites } from './entity-writes';
 import { groupBy } from './group-by';
 
 export type CredentialRow = typeof credentials.$inferSelect;
-export type NewCredentialRow = typeof credentials.$inferInsert;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
 
@@ -22,8 +22,10 @@ export interface ServedCredential {
  * the database and take a transaction where a change must see its own writes or lock.
  */
 @Injectable()
-export class CredentialRepository {
-  constructor(private readonly database: Database) {}
+export class CredentialRepository extends EntityWrites<typeof credentials> {
+  constructor(private readonly database: Database) {
+    super(credentials);
+  }
 
   /** One page ordered by username, after the `visible` filter (project, and teams for a team member). */
   page(visible: SQL, after: string | undefined, limit: number): Promise<CredentialRow[]> {
@@ -45,20 +47,6 @@ export class CredentialRepository {
     const query = db.select().from(credentials).where(eq(credentials.id, id));
     const [row] = await (lock ? query.for('update') : query);
     return row;
-  }
-
-  async insert(tx: Tx, values: NewCredentialRow): Promise<CredentialRow> {
-    const [row] = await tx.insert(credentials).values(values).returning();
-    return row;
-  }
-
-  async update(tx: Tx, id: string, values: Partial<NewCredentialRow>): Promise<CredentialRow> {
-    const [row] = await tx.update(credentials).set(values).where(eq(credentials.id, id)).returning();
-    return row;
-  }
-
-  async delete(tx: Tx, id: string): Promise<void> {
-    await tx.delete(credentials).where(eq(credentials.id, id));
   }
 
   /** The API keys of each credential (oldest first), in one query. */

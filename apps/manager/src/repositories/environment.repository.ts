@@ -2,14 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { Database, type Tx } from '../database/database';
 import { environments, proxyDeployments } from '../database/schema';
+import { EntityWrites } from './entity-writes';
 
 export type EnvironmentRow = typeof environments.$inferSelect;
-export type NewEnvironmentRow = typeof environments.$inferInsert;
 
 /** Queries of the environment aggregate. Writes take the transaction of a ChangeWriter change. */
 @Injectable()
-export class EnvironmentRepository {
-  constructor(private readonly database: Database) {}
+export class EnvironmentRepository extends EntityWrites<typeof environments> {
+  constructor(private readonly database: Database) {
+    super(environments);
+  }
 
   list(): Promise<EnvironmentRow[]> {
     return this.database.db.select().from(environments).orderBy(asc(environments.name));
@@ -33,21 +35,5 @@ export class EnvironmentRepository {
   async hasDeployments(tx: Tx, id: string): Promise<boolean> {
     const [deployed] = await tx.select({ proxyId: proxyDeployments.proxyId }).from(proxyDeployments).where(eq(proxyDeployments.environmentId, id)).limit(1);
     return !!deployed;
-  }
-
-  async insert(tx: Tx, values: NewEnvironmentRow): Promise<EnvironmentRow> {
-    const [row] = await tx.insert(environments).values(values).returning();
-    return row;
-  }
-
-  async update(tx: Tx, id: string, values: Partial<NewEnvironmentRow>): Promise<EnvironmentRow> {
-    const [row] = await tx.update(environments).set(values).where(eq(environments.id, id)).returning();
-    return row;
-  }
-
-  /** The deleted environment, or undefined when there was none. */
-  async delete(tx: Tx, id: string): Promise<EnvironmentRow | undefined> {
-    const [row] = await tx.delete(environments).where(eq(environments.id, id)).returning();
-    return row;
   }
 }
