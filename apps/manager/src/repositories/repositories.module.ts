@@ -3,9 +3,11 @@ import { ApiProxyRepository } from './api-proxy.repository';
 import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
+import { ProjectRepository } from './project.repository';
 import { SigningKeyRepository } from './signing-key.repository';
+import { TeamRepository } from './team.repository';
 
-const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, SigningKeyRepository];
+const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, SigningKeyRepository, TeamRepository];
 
 /**
  * Every repository, for any module: they depend on the Database alone, so feature modules,
