@@ -48,7 +48,7 @@ export class EnvironmentsService {
   async update(id: string, input: UpdateEnvironment): Promise<Environment> {
     this.permissions.check('environment:write', SYSTEM);
     return this.changes.write(async (tx) => {
-      const before = await this.environments.lock(tx, id);
+      const before = await this.environments.findById(id, tx, true);
       if (!before) throw ProblemError.notFound('environment', id);
       const row = await this.environments.update(tx, id, { ...input, updatedAt: new Date() });
       return { result: toEnvironment(row), change: { action: 'update', entityKind: 'environment', entityId: id, projectId: null, before, after: row } };
@@ -71,7 +71,7 @@ export class EnvironmentsService {
   }
 
   private async find(id: string): Promise<Row> {
-    const row = await this.environments.find(id);
+    const row = await this.environments.findById(id);
     if (!row) throw ProblemError.notFound('environment', id);
     return row;
   }

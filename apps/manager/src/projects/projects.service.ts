@@ -31,7 +31,7 @@ export class ProjectsService {
 
   async get(id: string): Promise<Project> {
     this.permissions.check('project:read', { projectId: id });
-    const row = await this.projects.find(id);
+    const row = await this.projects.findById(id);
     if (!row) throw ProblemError.notFound('project', id);
     return toProject(row);
   }
@@ -47,7 +47,7 @@ export class ProjectsService {
   update(id: string, input: UpdateProject): Promise<Project> {
     this.permissions.check('project:write', { projectId: id });
     return this.changes.write(async (tx) => {
-      const before = await this.projects.lock(tx, id);
+      const before = await this.projects.findById(id, tx, true);
       if (!before) throw ProblemError.notFound('project', id);
       const row = await this.projects.update(tx, id, { ...input, updatedAt: new Date() });
       return { result: toProject(row), change: { action: 'update', entityKind: 'project', entityId: id, projectId: id, before, after: row } };

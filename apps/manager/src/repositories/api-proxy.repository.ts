@@ -3,7 +3,7 @@ import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
-import { EntityWrites } from './entity-writes';
+import { EntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
@@ -13,9 +13,9 @@ export type ApiProxyRow = typeof apiProxies.$inferSelect;
  * transaction of a ChangeWriter change, so they are audited with it.
  */
 @Injectable()
-export class ApiProxyRepository extends EntityWrites<typeof apiProxies> {
-  constructor(private readonly database: Database) {
-    super(apiProxies);
+export class ApiProxyRepository extends EntityRepository<typeof apiProxies> {
+  constructor(database: Database) {
+    super(apiProxies, database);
   }
 
   /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */

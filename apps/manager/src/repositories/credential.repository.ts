@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
-import { EntityWrites } from './entity-writes';
+import { EntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type CredentialRow = typeof credentials.$inferSelect;
@@ -22,9 +22,9 @@ export interface ServedCredential {
  * the database and take a transaction where a change must see its own writes or lock.
  */
 @Injectable()
-export class CredentialRepository extends EntityWrites<typeof credentials> {
-  constructor(private readonly database: Database) {
-    super(credentials);
+export class CredentialRepository extends EntityRepository<typeof credentials> {
+  constructor(database: Database) {
+    super(credentials, database);
   }
 
   /** One page ordered by username, after the `visible` filter (project, and teams for a team member). */
@@ -39,12 +39,6 @@ export class CredentialRepository extends EntityWrites<typeof credentials> {
 
   async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<CredentialRow | undefined> {
     const query = db.select().from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
-    const [row] = await (lock ? query.for('update') : query);
-    return row;
-  }
-
-  async findById(id: string, db: Reads = this.database.db, lock = false): Promise<CredentialRow | undefined> {
-    const query = db.select().from(credentials).where(eq(credentials.id, id));
     const [row] = await (lock ? query.for('update') : query);
     return row;
   }

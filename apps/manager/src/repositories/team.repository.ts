@@ -2,15 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, credentials, teams } from '../database/schema';
-import { EntityWrites } from './entity-writes';
+import { EntityRepository } from './entity.repository';
 
 export type TeamRow = typeof teams.$inferSelect;
 
 /** Queries of the team aggregate. Writes take the transaction of a ChangeWriter change. */
 @Injectable()
-export class TeamRepository extends EntityWrites<typeof teams> {
-  constructor(private readonly database: Database) {
-    super(teams);
+export class TeamRepository extends EntityRepository<typeof teams> {
+  constructor(database: Database) {
+    super(teams, database);
   }
 
   /** The project's teams (all, or only `ids`), by name. */
