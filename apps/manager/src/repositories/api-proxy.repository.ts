@@ -3,7 +3,7 @@ import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
-import { EntityRepository } from './entity.repository';
+import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
@@ -13,7 +13,7 @@ export type ApiProxyRow = typeof apiProxies.$inferSelect;
  * transaction of a ChangeWriter change, so they are audited with it.
  */
 @Injectable()
-export class ApiProxyRepository extends EntityRepository<typeof apiProxies> {
+export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxies> {
   constructor(database: Database) {
     super(apiProxies, database);
   }
@@ -21,12 +21,6 @@ export class ApiProxyRepository extends EntityRepository<typeof apiProxies> {
   /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
   list(visible: SQL): Promise<ApiProxyRow[]> {
     return this.database.db.select().from(apiProxies).where(visible).orderBy(asc(apiProxies.name));
-  }
-
-  async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<ApiProxyRow | undefined> {
-    const query = db.select().from(apiProxies).where(and(eq(apiProxies.projectId, projectId), eq(apiProxies.id, id)));
-    const [row] = await (lock ? query.for('update') : query);
-    return row;
   }
 
   /** The names of the environments each proxy is deployed to (sorted), in one query. */

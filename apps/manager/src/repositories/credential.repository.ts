@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
-import { EntityRepository } from './entity.repository';
+import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type CredentialRow = typeof credentials.$inferSelect;
@@ -22,7 +22,7 @@ export interface ServedCredential {
  * the database and take a transaction where a change must see its own writes or lock.
  */
 @Injectable()
-export class CredentialRepository extends EntityRepository<typeof credentials> {
+export class CredentialRepository extends ProjectEntityRepository<typeof credentials> {
   constructor(database: Database) {
     super(credentials, database);
   }
@@ -35,12 +35,6 @@ export class CredentialRepository extends EntityRepository<typeof credentials> {
       .where(and(visible, after === undefined ? undefined : gt(credentials.username, after)))
       .orderBy(asc(credentials.username))
       .limit(limit);
-  }
-
-  async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<CredentialRow | undefined> {
-    const query = db.select().from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
-    const [row] = await (lock ? query.for('update') : query);
-    return row;
   }
 
   /** The API keys of each credential (oldest first), in one query. */

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database, Reads, Tx } from '../database/database';
 
@@ -10,7 +10,7 @@ type TableWithId = PgTable & { id: PgColumn };
  */
 export abstract class EntityRepository<T extends TableWithId> {
   protected constructor(
-    private readonly table: T,
+    protected readonly table: T,
     protected readonly database: Database,
   ) {}
 
@@ -36,5 +36,14 @@ export abstract class EntityRepository<T extends TableWithId> {
   async delete(tx: Tx, id: string): Promise<T['$inferSelect'] | undefined> {
     const [row] = await tx.delete(this.table).where(eq(this.table.id, id)).returning();
     return row as T['$inferSelect'] | undefined;
+  }
+}
+
+/** An entity that belongs to a project: found by id only within its project. */
+export abstract class ProjectEntityRepository<T extends TableWithId & { projectId: PgColumn }> extends EntityRepository<T> {
+  async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<T['$inferSelect'] | undefined> {
+    const query = db.select().from(this.table as PgTable).where(and(eq(this.table.projectId, projectId), eq(this.table.id, id)));
+    const [row] = (await (lock ? query.for('update') : query)) as T['$inferSelect'][];
+    return row;
   }
 }

@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import { Database, type Reads, type Tx } from '../database/database';
+import { Database, type Tx } from '../database/database';
 import { apiProxies, credentials, teams } from '../database/schema';
-import { EntityRepository } from './entity.repository';
+import { ProjectEntityRepository } from './entity.repository';
 
 export type TeamRow = typeof teams.$inferSelect;
 
 /** Queries of the team aggregate. Writes take the transaction of a ChangeWriter change. */
 @Injectable()
-export class TeamRepository extends EntityRepository<typeof teams> {
+export class TeamRepository extends ProjectEntityRepository<typeof teams> {
   constructor(database: Database) {
     super(teams, database);
   }
@@ -17,11 +17,6 @@ export class TeamRepository extends EntityRepository<typeof teams> {
   list(projectId: string, ids: string[] | 'all'): Promise<TeamRow[]> {
     const inProject = eq(teams.projectId, projectId);
     return this.database.db.select().from(teams).where(ids === 'all' ? inProject : and(inProject, inArray(teams.id, ids))).orderBy(asc(teams.name));
-  }
-
-  async find(projectId: string, id: string, db: Reads = this.database.db): Promise<TeamRow | undefined> {
-    const [row] = await db.select().from(teams).where(and(eq(teams.projectId, projectId), eq(teams.id, id)));
-    return row;
   }
 
   /** Whether any proxy or credential still belongs to the team. */
