@@ -72,21 +72,21 @@ export class CredentialsService {
       await requireProject(tx, projectId);
       await requireTeamInProject(tx, projectId, input.teamId);
       const row = await this.repository.insert(tx, {
-          projectId,
-          teamId: input.teamId,
-          username: input.username,
-          passwordHash,
-          digestHa1,
-          enabled: input.enabled,
-          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-          email: input.email,
-          fullName: input.fullName,
-          description: input.description,
-          roles: input.roles,
-          metadata: sealMetadata(this.secrets, input.metadata),
-          access: input.access,
-          truststore: input.truststore ?? [],
-        });
+        projectId,
+        teamId: input.teamId,
+        username: input.username,
+        passwordHash,
+        digestHa1,
+        enabled: input.enabled,
+        expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        email: input.email,
+        fullName: input.fullName,
+        description: input.description,
+        roles: input.roles,
+        metadata: sealMetadata(this.secrets, input.metadata),
+        access: input.access,
+        truststore: input.truststore ?? [],
+      });
       const issued = input.issueApiKey ? await insertApiKey(this.repository, tx, row.id, null) : undefined;
       const [credential] = await this.withKeys([row], tx);
       return {
@@ -110,19 +110,19 @@ export class CredentialsService {
         await requireTeamInProject(tx, projectId, input.teamId);
       }
       const row = await this.repository.update(tx, id, {
-          ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
-          ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
-          ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
-          ...(passwordHash === undefined ? {} : { passwordHash, digestHa1: input.password ? sealDigestHa1(this.secrets, before.username, input.password) : null }),
-          ...(input.email === undefined ? {} : { email: input.email }),
-          ...(input.fullName === undefined ? {} : { fullName: input.fullName }),
-          ...(input.description === undefined ? {} : { description: input.description }),
-          ...(input.roles === undefined ? {} : { roles: input.roles }),
-          ...(input.metadata === undefined ? {} : { metadata: sealMetadata(this.secrets, input.metadata, before.metadata) }),
-          ...(input.access === undefined ? {} : { access: input.access }),
-          ...(input.truststore === undefined ? {} : { truststore: input.truststore }),
-          updatedAt: new Date(),
-        });
+        ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
+        ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
+        ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
+        ...(passwordHash === undefined ? {} : { passwordHash, digestHa1: input.password ? sealDigestHa1(this.secrets, before.username, input.password) : null }),
+        ...(input.email === undefined ? {} : { email: input.email }),
+        ...(input.fullName === undefined ? {} : { fullName: input.fullName }),
+        ...(input.description === undefined ? {} : { description: input.description }),
+        ...(input.roles === undefined ? {} : { roles: input.roles }),
+        ...(input.metadata === undefined ? {} : { metadata: sealMetadata(this.secrets, input.metadata, before.metadata) }),
+        ...(input.access === undefined ? {} : { access: input.access }),
+        ...(input.truststore === undefined ? {} : { truststore: input.truststore }),
+        updatedAt: new Date(),
+      });
       return { result: (await this.withKeys([row], tx))[0], change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before: auditRow(before), after: auditRow(row) } };
     });
   }
