@@ -16,7 +16,7 @@ import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const { SnapshotStore } = require(join(root, 'libs/config-bus/dist/index.js'));
+const { EnvironmentConfigStore } = require(join(root, 'libs/config-bus/dist/index.js'));
 const { generateApiKey } = require(join(root, 'libs/domain/dist/index.js'));
 const Redis = createRequire(join(root, 'libs/config-bus/package.json'))('ioredis');
 const settings = {
@@ -50,7 +50,7 @@ function snapshot(environment, upstreamPort, apiKey, access) {
 async function startGateway(name, access, upstreamPort, redis) {
   const environment = `bench-rules-${randomBytes(4).toString('hex')}`;
   const apiKey = generateApiKey();
-  await new SnapshotStore(redis).write(snapshot(environment, upstreamPort, apiKey, access));
+  await new EnvironmentConfigStore(redis).write(snapshot(environment, upstreamPort, apiKey, access));
   const port = await freePort();
   const nodeArgs = gatewayNodeArgs(root);
   const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
@@ -115,7 +115,7 @@ try {
   for (const t of targets) await stopProcess(t.child);
   await stopAll();
   for (const t of targets) {
-    await new SnapshotStore(redis).remove(t.environment).catch(() => {});
+    await new EnvironmentConfigStore(redis).remove(t.environment).catch(() => {});
     const keys = await redis.keys(`*${t.environment}*`);
     if (keys.length) await redis.del(...keys);
   }

@@ -17,7 +17,7 @@ import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
-const { SnapshotStore } = require(join(root, 'libs/config-bus/dist/index.js'));
+const { EnvironmentConfigStore } = require(join(root, 'libs/config-bus/dist/index.js'));
 const { SecretBox, generateApiKey } = require(join(root, 'libs/domain/dist/index.js'));
 const { DEVELOPMENT_MASTER_KEY } = require(join(root, 'libs/platform/dist/index.js'));
 const Redis = createRequire(join(root, 'libs/config-bus/package.json'))('ioredis');
@@ -86,7 +86,7 @@ try {
   const upstreamPort = await waitForPortLine(upstream);
   const apiKey = generateApiKey();
   const { snapshot: snap } = snapshot(environment, upstreamPort, generateKeyPairSync('rsa', { modulusLength: 2048 }), await argon2.hash('bench-secret', { type: argon2.argon2id }), apiKey);
-  await new SnapshotStore(redis).write(snap);
+  await new EnvironmentConfigStore(redis).write(snap);
   const port = await freePort();
   // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
   const nodeArgs = gatewayNodeArgs(root);
@@ -146,7 +146,7 @@ try {
   console.log(`| Gateway RSS after ${issued.requests.total} live tokens issued, MB | ${rssMb.toFixed(0)} | | |`);
 } finally {
   await stopAll();
-  await new SnapshotStore(redis).remove(environment).catch(() => {});
+  await new EnvironmentConfigStore(redis).remove(environment).catch(() => {});
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `idm:tokens:${environment}*`, 'COUNT', 1000);

@@ -1,5 +1,5 @@
 // Target (d): the real Gateway (apps/gateway/dist/main.js), configured without a Manager by
-// writing a config snapshot to Redis exactly as the Manager does (SnapshotStore.write), with one
+// writing a config snapshot to Redis exactly as the Manager does (EnvironmentConfigStore.write), with one
 // proxy under /bench guarded by the `api-key` policy.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -75,12 +75,12 @@ export const gateway = {
     const main = process.env.BENCH_GATEWAY_MAIN ?? join(root, 'apps/gateway/dist/main.js');
     if (!existsSync(main)) throw new SkipTarget('apps/gateway/dist/main.js does not exist yet (run `npx turbo run build`)');
     const require = createRequire(import.meta.url);
-    const { SnapshotStore } = require(join(root, 'libs/config-bus/dist/index.js'));
+    const { EnvironmentConfigStore } = require(join(root, 'libs/config-bus/dist/index.js'));
     const { generateApiKey } = require(join(root, 'libs/domain/dist/index.js'));
 
     const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const redis = await connectRedis(root, redisUrl);
-    const store = new SnapshotStore(redis);
+    const store = new EnvironmentConfigStore(redis);
     const environment = `bench-${randomBytes(4).toString('hex')}`;
     defer(async () => {
       try {

@@ -1,9 +1,9 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config';
-import { ActiveConfiguration } from './config-sync/active-configuration';
+import { ActiveConfiguration } from './serving/active-configuration';
 import { ConfigChangedController } from './config-sync/config-changed.controller';
 import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
@@ -12,14 +12,14 @@ import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
-import { ClientIpResolver } from './proxy/client-ip';
+import { ClientIpResolver } from './http/client-ip';
 import { UpstreamPools } from './proxy/upstream-pools';
 import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
-import { createAuthenticationDependencies } from './proxy/authentication-dependencies';
+import { createServingDependencies, SERVING_DEPENDENCIES, type ServingDependencies } from './serving/serving-dependencies';
 import { RedisRateLimitStore } from '@idm/policies';
-import { UpstreamPolicy, type SecretBox } from '@idm/domain';
+import { UpstreamPolicy } from '@idm/domain';
 import { GatewayTokenStore } from './token-service/gateway-token-store';
-import { GATEWAY_SECRETS, tokenServiceProviders } from './token-service/token-service.providers';
+import { tokenServiceProviders } from './token-service/token-service.providers';
 import { createTokenIssuers, JwtRevocations } from './token-service/jwt-revocations';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
@@ -48,35 +48,39 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
         { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
-        { provide: SnapshotStore, useFactory: (redis: Redis) => new SnapshotStore(redis), inject: [CONFIG_REDIS] },
+        { provide: EnvironmentConfigStore, useFactory: (redis: Redis) => new EnvironmentConfigStore(redis), inject: [CONFIG_REDIS] },
+        { provide: SERVING_DEPENDENCIES, useFactory: (rateLimitRedis: Redis) => createServingDependencies(config, rateLimitRedis, log), inject: [RATE_LIMIT_REDIS] },
         {
           provide: ActiveConfiguration,
-          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, secrets: SecretBox, tokens: GatewayTokenStore, revocations: JwtRevocations) => {
+          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, serving: ServingDependencies, tokens: GatewayTokenStore, revocations: JwtRevocations) => {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
-              store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
-              // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
-              onStoreError: (err) => {
-                if (Date.now() - lastReport < 10_000) return;
-                lastReport = Date.now();
-                rateLog.warn({ err: { message: (err as Error)?.message } }, 'rate-limit store unavailable; rules decide (fail open or closed)');
+              ...serving,
+              rateLimits: {
+                store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
+                // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
+                onStoreError: (err) => {
+                  if (Date.now() - lastReport < 10_000) return;
+                  lastReport = Date.now();
+                  rateLog.warn({ err: { message: (err as Error)?.message } }, 'rate-limit store unavailable; rules decide (fail open or closed)');
+                },
               },
-            }, {
-              secrets,
-              opaqueTokens: tokens,
-              issuers: createTokenIssuers(config),
-              revokedJwts: revocations.ids,
-              onKeyProblems: (problems) => log.error({ problems }, 'signing keys of this revision could not be opened; tokens signed with them are refused'),
-            }, createAuthenticationDependencies(config, rateLimitRedis, log));
+              tokens: {
+                opaqueTokens: tokens,
+                issuers: createTokenIssuers(config),
+                revokedJwts: revocations.ids,
+                onKeyProblems: (problems) => log.error({ problems }, 'signing keys of this revision could not be opened; tokens signed with them are refused'),
+              },
+            });
           },
-          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, GATEWAY_SECRETS, GatewayTokenStore, JwtRevocations],
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, SERVING_DEPENDENCIES, GatewayTokenStore, JwtRevocations],
         },
         {
           provide: ConfigSync,
-          useFactory: (redis: Redis, store: SnapshotStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
+          useFactory: (redis: Redis, store: EnvironmentConfigStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
             new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, active, metrics, log.child({ component: 'config-sync' })),
-          inject: [CONFIG_REDIS, SnapshotStore, ActiveConfiguration, GatewayMetrics],
+          inject: [CONFIG_REDIS, EnvironmentConfigStore, ActiveConfiguration, GatewayMetrics],
         },
         {
           provide: ProxyRequestHandler,

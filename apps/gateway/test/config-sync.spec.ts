@@ -1,4 +1,4 @@
-import { diffSnapshots, newPublicationEpoch, snapshotKey, revisionKey, SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, newPublicationEpoch, environmentConfigKeys, EnvironmentConfigStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { UpstreamPolicy } from '@idm/domain';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { createConfigRedis } from '../src/config-sync/config-redis';
 import { ConfigSync } from '../src/config-sync/config-sync';
 
@@ -56,7 +56,7 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }));
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);
-  const sync = new ConfigSync(environment, pollIntervalMs, redis, new SnapshotStore(redis), active, metrics, log);
+  const sync = new ConfigSync(environment, pollIntervalMs, redis, new EnvironmentConfigStore(redis), active, metrics, log);
   sync.onApplicationBootstrap();
   return {
     environment, sync, active, logs,
@@ -72,7 +72,7 @@ const applied = (h: Harness) => h.logs.filter((l) => l.msg === 'config applied')
 
 describe('ConfigSync (real Redis)', () => {
   let admin: Redis;
-  let store: SnapshotStore;
+  let store: EnvironmentConfigStore;
   const environments: string[] = [];
   const harnesses: Harness[] = [];
   const newEnvironment = () => {
@@ -83,7 +83,7 @@ describe('ConfigSync (real Redis)', () => {
 
   beforeAll(() => {
     admin = new Redis(REDIS_URL);
-    store = new SnapshotStore(admin);
+    store = new EnvironmentConfigStore(admin);
   });
 
   afterEach(async () => {
@@ -158,9 +158,8 @@ describe('ConfigSync (real Redis)', () => {
     harnesses.push(h);
     await eventually(() => h.active.revision === 1, 'boot load');
 
-    const future = { ...snapshotOf(env, 2, ['/b']), schemaVersion: SNAPSHOT_SCHEMA_VERSION + 1, somethingNew: true };
-    await admin.set(snapshotKey(env), JSON.stringify(future));
-    await admin.set(revisionKey(env), '2');
+    await store.write(snapshotOf(env, 2, ['/b']));
+    await admin.hset(environmentConfigKeys(env).head, 'schemaVersion', String(SNAPSHOT_SCHEMA_VERSION + 1));
     await h.sync.onConfigChanged({ environment: env, epoch: EPOCH, revision: 2, previousRevision: 7, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
     await new Promise((r) => setTimeout(r, 300)); // several poll rounds
     await h.sync.settled();
@@ -253,7 +252,7 @@ describe('ConfigSync across a Redis restart', () => {
     const env = 'restart-test';
     const writer = () => {
       const r = new Redis(url);
-      return { r, store: new SnapshotStore(r) };
+      return { r, store: new EnvironmentConfigStore(r) };
     };
     let w = writer();
     await w.store.write(snapshotOf(env, 1, ['/a']));

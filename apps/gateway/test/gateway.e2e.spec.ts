@@ -1,4 +1,4 @@
-import { diffSnapshots, revisionKey, snapshotKey, SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -87,7 +87,7 @@ describe('Gateway process (end to end)', () => {
   const environment = `gw-e2e-${randomBytes(5).toString('hex')}`;
   const aliceKey = generateApiKey();
   let redis: Redis;
-  let store: SnapshotStore;
+  let store: EnvironmentConfigStore;
   let echo: Server;
   let echoUrl: string;
   let gateway: GatewayProcess;
@@ -107,7 +107,7 @@ describe('Gateway process (end to end)', () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx -y pnpm@9 run build)`);
     redis = new Redis(REDIS_URL);
-    store = new SnapshotStore(redis);
+    store = new EnvironmentConfigStore(redis);
     echo = createEchoServer();
     await new Promise<void>((done) => echo.listen(0, '127.0.0.1', () => done()));
     echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
@@ -179,8 +179,8 @@ describe('Gateway process (end to end)', () => {
   });
 
   it('refuses a snapshot with an unknown schema version, loudly, and keeps serving', async () => {
-    await redis.set(snapshotKey(environment), JSON.stringify({ ...snapshot(5, ['/v2']), schemaVersion: 99 }));
-    await redis.set(revisionKey(environment), '5');
+    await store.write(snapshot(5, ['/v2']));
+    await redis.hset(environmentConfigKeys(environment).head, 'schemaVersion', '99');
     await publish({ ...diffSnapshots(snapshot(2, []), snapshot(5, ['/v2']))!, previousRevision: 2 });
     await eventually(async () => gateway.logged({ msg: /refusing config snapshot/, schemaVersion: 99 }), 'the refusal');
     expect(await (await gateway.fetch('/health/ready')).json()).toMatchObject({ status: 'ready', revision: 4 });

@@ -1,4 +1,4 @@
-import { SnapshotStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { EnvironmentConfigStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,7 @@ const REQUEST_TIMEOUT_MS = 1_200;
 describe('Gateway process: HTTP transport', () => {
   const environment = `gw-transport-${randomBytes(5).toString('hex')}`;
   let redis: Redis;
-  let store: SnapshotStore;
+  let store: EnvironmentConfigStore;
   let upstream: Server;
   let upstreamRequests = 0;
   let gateway: ChildProcess;
@@ -32,7 +32,7 @@ describe('Gateway process: HTTP transport', () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx turbo run build)`);
     redis = new Redis(REDIS_URL);
-    store = new SnapshotStore(redis);
+    store = new EnvironmentConfigStore(redis);
     upstream = createServer((req, res) => {
       upstreamRequests++;
       req.resume().on('end', () => res.end('ok'));

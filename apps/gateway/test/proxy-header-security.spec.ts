@@ -1,4 +1,4 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -6,10 +6,10 @@ import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createEchoServer } from '../../echo-upstream/src/echo-server';
 import { box, snapshotKey } from '../../../libs/tokens/src/signing-key.fixture';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
-import { ClientIpResolver } from '../src/proxy/client-ip';
+import { ClientIpResolver } from '../src/http/client-ip';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 
@@ -82,7 +82,7 @@ describe('proxy: headers and paths a client must not control', () => {
       id, projectId: 'proj-a', name: id, basePath, upstreamUrl, methods: ['GET'], policies, deployedAt: null,
     });
     const snapshot = {
-      schemaVersion: 2, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+      schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),
         proxy('open', '/open', `${echoUrl}/base`, []),
@@ -96,7 +96,7 @@ describe('proxy: headers and paths a client must not control', () => {
 
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
-    const active = new ActiveConfiguration(pools, metrics, { store: null }, { secrets: box, opaqueTokens: null });
+    const active = new ActiveConfiguration(pools, metrics, { secrets: box });
     active.activate(snapshot);
     expect(active.current!.compiled.problems).toEqual([]);
     const start = async (clientIp: { header: string | null; position: 'first' | 'last'; trustedProxies: string[] }) => {

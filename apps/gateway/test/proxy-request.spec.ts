@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createEchoServer } from '../../echo-upstream/src/echo-server';
-import { ActiveConfiguration } from '../src/config-sync/active-configuration';
+import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';

@@ -1,4 +1,4 @@
-import { SnapshotStore, CONFIG_CHANGED } from '@idm/config-bus';
+import { EnvironmentConfigStore, CONFIG_CHANGED } from '@idm/config-bus';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -31,7 +31,7 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
 
   afterAll(async () => {
     await manager?.close();
-    await new SnapshotStore(redis).remove(envName);
+    await new EnvironmentConfigStore(redis).remove(envName);
     redis.disconnect();
     subscriber.disconnect();
     await database?.drop();
@@ -107,7 +107,7 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       credentialId = credential.body.id;
       expect(apiKey.startsWith(credential.body.apiKey.prefix + '_')).toBe(true);
 
-      const snapshot = await new SnapshotStore(redis).read(envName);
+      const snapshot = await new EnvironmentConfigStore(redis).load(envName);
       expect(snapshot?.proxies.map((p) => p.id)).toEqual([proxyId]);
       expect(snapshot?.credentials[0]).toMatchObject({ username: 'alice', enabled: true });
       expect(snapshot?.credentials[0].passwordHash).toMatch(/^\$argon2id\$/);
@@ -130,11 +130,11 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
     });
 
     it('publishes each change as the next revision with a delta', async () => {
-      const before = (await new SnapshotStore(redis).read(envName))!.revision;
+      const before = (await new EnvironmentConfigStore(redis).load(envName))!.revision;
       const disabled = await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: false });
       expect(disabled.status).toBe(200);
       expect(disabled.body.enabled).toBe(false);
-      const after = (await new SnapshotStore(redis).read(envName))!;
+      const after = (await new EnvironmentConfigStore(redis).load(envName))!;
       expect(after.revision).toBe(before + 1);
       expect(after.credentials[0].enabled).toBe(false);
       await waitUntil(() => messages.some((m) => m.revision === before + 1));
@@ -150,10 +150,10 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       const updated = await manager.request('PATCH', `/api/v1/projects/${projectId}/proxies/${proxyId}`, { upstreamUrl: 'http://127.0.0.1:10/v2' });
       expect(updated.status).toBe(200);
       expect(updated.body.upstreamUrl).toBe('http://127.0.0.1:10/v2');
-      expect((await new SnapshotStore(redis).read(envName))!.proxies[0].upstreamUrl).toBe('http://127.0.0.1:10/v2');
+      expect((await new EnvironmentConfigStore(redis).load(envName))!.proxies[0].upstreamUrl).toBe('http://127.0.0.1:10/v2');
       const deleted = await manager.request('DELETE', `/api/v1/projects/${projectId}/proxies/${proxyId}`);
       expect(deleted.status).toBe(204);
-      const snapshot = (await new SnapshotStore(redis).read(envName))!;
+      const snapshot = (await new EnvironmentConfigStore(redis).load(envName))!;
       expect(snapshot.proxies).toEqual([]);
       expect(snapshot.credentials).toEqual([]); // credentials travel only where their project has a proxy
       expect((await manager.request('GET', `/api/v1/projects/${projectId}/proxies/${proxyId}`)).status).toBe(404);

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, epochKey, revisionKey, snapshotKey, type ConfigChangedMessage } from '@idm/config-bus';
+import { CONFIG_CHANGED, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -79,8 +79,9 @@ describe('config publication deltas', () => {
   it('removes the published config of a deleted environment from Redis', async () => {
     const gone = `${environment}-gone`;
     const created = await manager.request('POST', '/api/v1/environments', { name: gone });
-    await eventually(() => redis.exists(snapshotKey(gone)), (n) => n === 1, { what: 'the empty snapshot of the new environment' });
+    const keys = environmentConfigKeys(gone);
+    await eventually(() => redis.exists(keys.head), (n) => n === 1, { what: 'the empty configuration of the new environment' });
     expect((await manager.request('DELETE', `/api/v1/environments/${created.body.id}`)).status).toBe(204);
-    expect(await redis.exists(snapshotKey(gone), revisionKey(gone), epochKey(gone))).toBe(0);
+    expect(await redis.exists(...Object.values(keys))).toBe(0);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +28,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
   const backupName = `idm_test_backup_${suffix}`;
   const backupDir = mkdtempSync(join(tmpdir(), 'idm-backup-'));
   let redis: Redis;
-  let store: SnapshotStore;
+  let store: EnvironmentConfigStore;
   let echo: Server;
   let echoUrl: string;
   let gateway: AppProcess;
@@ -63,7 +63,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
 
   beforeAll(async () => {
     redis = new Redis(REDIS_URL);
-    store = new SnapshotStore(redis);
+    store = new EnvironmentConfigStore(redis);
     echo = createEchoServer();
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
     echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;

@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
@@ -31,7 +31,7 @@ describe('config publication across Managers (PostgreSQL advisory lock)', () => 
   afterAll(async () => {
     await other?.end();
     await manager?.close();
-    await new SnapshotStore(redis).remove(envName);
+    await new EnvironmentConfigStore(redis).remove(envName);
     redis.disconnect();
     await database?.drop();
   });
@@ -41,8 +41,8 @@ describe('config publication across Managers (PostgreSQL advisory lock)', () => 
     const projectId = (await manager.request('POST', '/api/v1/projects', { name: `proj-${suffix}` })).body.id;
     const proxy = (name: string) => ({ name, basePath: `/${name}-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [envName] });
     expect((await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, proxy('first'))).status).toBe(201);
-    const store = new SnapshotStore(redis);
-    const before = (await store.read(envName))!;
+    const store = new EnvironmentConfigStore(redis);
+    const before = (await store.load(envName))!;
     expect(before.proxies.map((p) => p.name)).toEqual(['first']);
 
     await other.query('SELECT pg_advisory_lock($1, hashtext($2))', [PUBLICATION_LOCK_NAMESPACE, envName]);
@@ -50,11 +50,11 @@ describe('config publication across Managers (PostgreSQL advisory lock)', () => 
     const creating = manager.request('POST', `/api/v1/projects/${projectId}/proxies`, proxy('second')).then((res) => ((answered = true), res));
     await new Promise((r) => setTimeout(r, 1000));
     expect(answered).toBe(false); // committed, but its publication waits for the lock
-    expect((await store.read(envName))!.revision).toBe(before.revision);
+    expect((await store.load(envName))!.revision).toBe(before.revision);
 
     await other.query('SELECT pg_advisory_unlock($1, hashtext($2))', [PUBLICATION_LOCK_NAMESPACE, envName]);
     expect((await creating).status).toBe(201);
-    const after = (await store.read(envName))!;
+    const after = (await store.load(envName))!;
     expect(after.revision).toBe(before.revision + 1);
     expect(after.proxies.map((p) => p.name).sort()).toEqual(['first', 'second']);
   });

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, snapshotKey } from '@idm/config-bus';
+import { CONFIG_CHANGED, environmentConfigKeys } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -75,8 +75,8 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
       const inDb3 = client(3);
       const inDb0 = client(0);
       try {
-        expect(await inDb3.exists(snapshotKey(environment))).toBe(1);
-        expect(await inDb0.exists(snapshotKey(environment))).toBe(0);
+        expect(await inDb3.exists(environmentConfigKeys(environment).head)).toBe(1);
+        expect(await inDb0.exists(environmentConfigKeys(environment).head)).toBe(0);
       } finally {
         inDb3.disconnect();
         inDb0.disconnect();

@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
@@ -53,7 +53,7 @@ describe('secrets at rest', () => {
   afterAll(async () => {
     await manager?.close();
     const redis = new Redis(REDIS_URL);
-    await new SnapshotStore(redis).remove(env);
+    await new EnvironmentConfigStore(redis).remove(env);
     redis.disconnect();
     await database?.drop();
   });
@@ -152,7 +152,7 @@ async function dumpDatabase(url: string): Promise<string> {
 async function readSnapshot(env: string): Promise<string> {
   const redis = new Redis(REDIS_URL);
   try {
-    return JSON.stringify(await new SnapshotStore(redis).read(env));
+    return JSON.stringify(await new EnvironmentConfigStore(redis).load(env));
   } finally {
     redis.disconnect();
   }

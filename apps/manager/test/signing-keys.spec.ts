@@ -1,4 +1,4 @@
-import { SnapshotStore } from '@idm/config-bus';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import { SIGNING_ALGORITHMS, SecretBox } from '@idm/domain';
 import { createPublicKey, createSign, generateKeyPairSync, createVerify, createPrivateKey } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +27,7 @@ describe('environment signing keys', () => {
 
   afterAll(async () => {
     await m?.close();
-    for (const name of envNames) await new SnapshotStore(redis).remove(name);
+    for (const name of envNames) await new EnvironmentConfigStore(redis).remove(name);
     redis.disconnect();
     await database?.drop();
   });
@@ -38,7 +38,7 @@ describe('environment signing keys', () => {
     expect(created.status).toBe(201);
     expect(created.body.publicJwk).toMatchObject({ kid: created.body.kid, alg: algorithm, use: 'sig' });
     expect(JSON.stringify(created.body)).not.toMatch(/PRIVATE|"d":/);
-    const snapshot = (await new SnapshotStore(redis).read(env.name))!;
+    const snapshot = (await new EnvironmentConfigStore(redis).load(env.name))!;
     expect(snapshot.signingKeys).toHaveLength(1);
     const sealed = snapshot.signingKeys[0].privateKey;
     expect(sealed).toMatch(/^enc:v1:m1:/);
@@ -86,7 +86,7 @@ describe('environment signing keys', () => {
     const keys = (await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body;
     const old = keys.find((k: any) => k.kid === first.kid);
     expect(Date.parse(old.publishedUntil)).toBe(activatesAt + 3600 * 1000);
-    const snapshot = (await new SnapshotStore(redis).read(env.name))!;
+    const snapshot = (await new EnvironmentConfigStore(redis).load(env.name))!;
     expect(snapshot.signingKeys.map((k) => k.kid)).toEqual([first.kid, rotated.body.kid]);
   });
 
@@ -118,7 +118,7 @@ describe('environment signing keys', () => {
     const keys = (await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body;
     expect(Date.parse(keys.find((k: any) => k.kid === first.kid).publishedUntil)).toBe(Date.parse(rotated.body.activatesAt) + 3 * 86400 * 1000);
     // Published for verification only: still in the snapshot, no longer the newest key.
-    expect((await new SnapshotStore(redis).read(env.name))!.signingKeys.map((k) => k.kid)).toEqual([first.kid, rotated.body.kid]);
+    expect((await new EnvironmentConfigStore(redis).load(env.name))!.signingKeys.map((k) => k.kid)).toEqual([first.kid, rotated.body.kid]);
 
     // `never` counts as the cap every issued token carries (ten years).
     const forever = await environmentIssuingTokens('never', { amount: 1, unit: 'hours' });
@@ -140,7 +140,7 @@ describe('environment signing keys', () => {
     expect(Date.parse(rotated.body.activatesAt)).toBeLessThan(before + 5000);
     const old = (await m.request('GET', `/api/v1/environments/${env.id}/signing-keys`)).body.find((k: any) => k.kid === first.kid);
     expect(Date.parse(old.publishedUntil)).toBeLessThanOrEqual(Date.now());
-    expect((await new SnapshotStore(redis).read(env.name))!.signingKeys.map((k) => k.kid)).toEqual([rotated.body.kid]);
+    expect((await new EnvironmentConfigStore(redis).load(env.name))!.signingKeys.map((k) => k.kid)).toEqual([rotated.body.kid]);
     const audit = (await m.request('GET', `/api/v1/audit?entityKind=signing_key&entityId=${rotated.body.id}`)).body.items;
     expect(audit.map((e: any) => e.action)).toEqual(['signing_key.rotate_compromised']);
   });
@@ -159,7 +159,7 @@ describe('retired signing keys are dropped after their tokens expire', () => {
 
   afterAll(async () => {
     await m?.close();
-    await new SnapshotStore(redis).remove(envName);
+    await new EnvironmentConfigStore(redis).remove(envName);
     redis.disconnect();
     await database?.drop();
   });
@@ -173,7 +173,7 @@ describe('retired signing keys are dropped after their tokens expire', () => {
     const first = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys`, {})).body;
     const rotated = (await m.request('POST', `/api/v1/environments/${env.id}/signing-keys/rotate`, {})).body;
     const retiredAt = Date.parse(rotated.activatesAt) + 2000;
-    const kids = async () => (await new SnapshotStore(redis).read(envName))!.signingKeys.map((k) => k.kid);
+    const kids = async () => (await new EnvironmentConfigStore(redis).load(envName))!.signingKeys.map((k) => k.kid);
     expect(await kids()).toEqual([first.kid, rotated.kid]);
 
     // Nothing else changes in the meantime: only the sweep can take the key out of the snapshot.

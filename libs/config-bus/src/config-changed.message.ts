@@ -31,6 +31,8 @@ export const configChangedMessageSchema = z.strictObject({
   credentials: changes(snapshotCredentialSchema),
   /** The whole (short) key list, present only when it changed. */
   signingKeys: z.array(snapshotSigningKeySchema).optional(),
+  /** The environment was replaced as a whole (new epoch, or Redis had lost it): every Gateway reloads. */
+  full: z.literal(true).optional(),
 });
 export type ConfigChangedMessage = z.infer<typeof configChangedMessageSchema>;
 

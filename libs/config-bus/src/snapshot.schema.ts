@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The compiled view of one environment that the Manager hands to Gateways. Gateways refuse a
  * snapshot whose schemaVersion they do not know (loudly) rather than guess at its meaning.
  */
-export const SNAPSHOT_SCHEMA_VERSION = 2;
+export const SNAPSHOT_SCHEMA_VERSION = 3;
 
 export const snapshotProxySchema = z.object({
   id: z.string(),
@@ -86,7 +86,11 @@ export type ConfigSnapshot = z.infer<typeof configSnapshotSchema>;
 export type SnapshotSigningKey = z.infer<typeof snapshotSigningKeySchema>;
 
 export class UnsupportedSnapshotVersionError extends Error {
-  constructor(readonly version: unknown) {
+  constructor(
+    readonly version: unknown,
+    /** Where the refused configuration stands, so a refusal is logged once per publication. */
+    readonly head: { epoch: string; revision: number } | null = null,
+  ) {
     super(`config snapshot schemaVersion ${String(version)} is not supported (expected ${SNAPSHOT_SCHEMA_VERSION}); upgrade this Gateway`);
   }
 }

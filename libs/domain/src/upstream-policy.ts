@@ -255,6 +255,9 @@ function interfaceAddresses(): string[] {
  * UPSTREAM_ALLOW_INTERNAL, UPSTREAM_ALLOW and UPSTREAM_DENY as both apps read them, plus the
  * endpoints the app itself knows are the installation's. Problems name the variable and entry.
  */
+/** The variables upstreamPolicySettings reads, for the apps' configuration tables. */
+export const UPSTREAM_POLICY_VARIABLES = ['UPSTREAM_ALLOW', 'UPSTREAM_DENY', 'UPSTREAM_ALLOW_INTERNAL'] as const;
+
 export function upstreamPolicySettings(env: NodeJS.ProcessEnv, ownEndpoints: readonly OwnEndpoint[]): { settings: UpstreamPolicySettings; problems: string[] } {
   const flag = env.UPSTREAM_ALLOW_INTERNAL ?? '';
   const problems = ['', 'true', 'false', '1', '0'].includes(flag) ? [] : ['UPSTREAM_ALLOW_INTERNAL: must be true or false'];

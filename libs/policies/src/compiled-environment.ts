@@ -50,6 +50,8 @@ export interface CompiledEnvironment {
   readonly proxies: readonly CompiledProxy[];
   /** Proxies that compiled to "unavailable", for the Gateway to log. */
   readonly problems: readonly CompileProblem[];
+  /** The revision's credentials as the chains see them; the host's token service reads the same index. */
+  readonly directory: CredentialDirectory;
   route(path: string): CompiledProxy | undefined;
 }
 
@@ -106,6 +108,7 @@ export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOpt
     revision: snapshot.revision,
     proxies: Object.freeze(proxies),
     problems: Object.freeze(problems),
+    directory,
     route: (path: string) => router.match(path),
   });
 }

@@ -1,18 +1,20 @@
-import { applyConfigChange, configChangedMessageSchema, SnapshotStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type PublicationHead } from '@idm/config-bus';
+import { applyConfigChange, configChangedMessageSchema, EnvironmentConfigStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
-import type { ActiveConfiguration } from './active-configuration';
+import type { ActiveConfiguration } from '../serving/active-configuration';
 
 type ApplyMode = 'delta' | 'reload';
 
 /**
- * Keeps the served configuration in step with the environment's snapshot in Redis:
- * the snapshot at boot, each `config.changed` delta that follows our revision in place, a full
- * reload on any gap or change of publication epoch (a fresh or restored Manager database starts
- * a new line of revisions, which may be lower than ours), after a Redis reconnect (messages may have been missed) and whenever the
- * periodic revision check disagrees. While Redis is away the last compiled config keeps serving.
- * All changes run one at a time so a slow reload can never overwrite a newer delta.
+ * Keeps the served configuration in step with the environment's configuration in Redis: all of it
+ * at boot; each `config.changed` delta that follows our revision applied in place; after a gap (a
+ * missed message, a Redis reconnect, the periodic head check disagreeing) the missed changes
+ * replayed from the environment's change log; a full load only when the log does not reach back
+ * that far, the environment was replaced whole, or the publication epoch changed (a fresh or
+ * restored Manager database starts a new line of revisions, which may be lower than ours). While
+ * Redis is away the last compiled config keeps serving. All changes run one at a time so a slow
+ * load can never overwrite a newer delta.
  *
  * Plain class: Nest calls the lifecycle methods by name (see GatewayModule).
  */
@@ -28,7 +30,7 @@ export class ConfigSync {
     private readonly environment: string,
     private readonly pollIntervalMs: number,
     private readonly redis: Redis,
-    private readonly store: SnapshotStore,
+    private readonly store: EnvironmentConfigStore,
     private readonly active: ActiveConfiguration,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
@@ -40,9 +42,9 @@ export class ConfigSync {
       this.lostRedis = true;
     });
     this.redis.on('ready', () => {
-      const reason = this.lostRedis ? 'reconnect' : 'boot';
+      const reconnect = this.lostRedis;
       this.lostRedis = false;
-      void this.enqueue(() => this.reload(reason));
+      void this.enqueue(() => (reconnect ? this.catchUp('reconnect') : this.reload('boot')));
     });
     if (this.redis.status === 'ready') void this.enqueue(() => this.reload('boot'));
     this.pollTimer = setInterval(() => void this.checkRevision(), this.pollIntervalMs);
@@ -77,7 +79,7 @@ export class ConfigSync {
     const message = parsed.data;
     if (message.environment !== this.environment) return;
     const current = this.active.current;
-    if (current && message.epoch !== current.snapshot.epoch) return this.reload('new-epoch', message);
+    if (message.full || (current && message.epoch !== current.snapshot.epoch)) return this.reload(message.full ? 'replaced' : 'new-epoch', message);
     if (current && message.revision <= current.snapshot.revision) {
       this.log.debug({ environment: this.environment, revision: message.revision, current: current.snapshot.revision }, 'ignoring stale config.changed');
       return;
@@ -86,13 +88,33 @@ export class ConfigSync {
       this.apply(applyConfigChange(current.snapshot, message), 'delta');
       return;
     }
-    return this.reload('gap', message);
+    return this.catchUp('gap', message);
+  }
+
+  /** Replays what was missed from the change log; loads everything only when the log cannot. */
+  private async catchUp(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
+    const served = this.active.current?.snapshot;
+    if (served) {
+      let changes;
+      try {
+        changes = await this.store.changesSince(this.environment, served.epoch, served.revision);
+      } catch (err) {
+        if (err instanceof UnsupportedSnapshotVersionError) return this.refuse(err);
+        this.log.warn({ err, environment: this.environment, reason }, 'could not read the change log; keeping the current config');
+        return;
+      }
+      if (changes !== null) {
+        if (changes.length > 0) this.apply(changes.reduce(applyConfigChange, served), 'delta', { reason, replayed: changes.length });
+        return;
+      }
+    }
+    return this.reload(reason, trigger);
   }
 
   private async reload(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
     let snapshot;
     try {
-      snapshot = await this.store.read(this.environment);
+      snapshot = await this.store.load(this.environment);
     } catch (err) {
       if (err instanceof UnsupportedSnapshotVersionError) return this.refuse(err);
       this.log.warn({ err, environment: this.environment, reason }, 'could not read the config snapshot; keeping the current config');
@@ -122,8 +144,8 @@ export class ConfigSync {
     for (const problem of served.compiled.problems) this.log.error({ environment: this.environment, revision: snapshot.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
   }
 
-  private async refuse(err: UnsupportedSnapshotVersionError): Promise<void> {
-    const head = await this.store.head(this.environment).catch(() => null);
+  private refuse(err: UnsupportedSnapshotVersionError): void {
+    const head = err.head;
     if (headId(head) !== this.refused) {
       this.log.error({ environment: this.environment, schemaVersion: err.version, revision: head?.revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
     }
@@ -131,16 +153,18 @@ export class ConfigSync {
   }
 
   private async checkRevision(): Promise<void> {
-    let stored: PublicationHead | null;
+    let stored: ConfigHead | null;
     try {
       stored = await this.store.head(this.environment);
-    } catch {
-      return; // Redis is away; the 'ready' handler resyncs when it returns
+    } catch (err) {
+      // Redis is away (the 'ready' handler resyncs when it returns), or the stored version is refused.
+      if (err instanceof UnsupportedSnapshotVersionError && headId(err.head) !== this.refused) await this.enqueue(() => this.reload('poll'));
+      return;
     }
     const served = this.active.current?.snapshot;
     if (stored === null || (stored.epoch === served?.epoch && stored.revision === served.revision) || headId(stored) === this.refused) return;
-    await this.enqueue(() => this.reload('poll'));
+    await this.enqueue(() => this.catchUp('poll'));
   }
 }
 
-const headId = (head: PublicationHead | null) => (head ? `${head.epoch}/${head.revision}` : null);
+const headId = (head: ConfigHead | null) => (head ? `${head.epoch}/${head.revision}` : null);

@@ -1,4 +1,4 @@
-import { cidr, endpointOf, parseMasterKeys, upstreamPolicySettings, type OwnEndpoint, type UpstreamPolicySettings } from '@idm/domain';
+import { cidr, endpointOf, parseMasterKeys, upstreamPolicySettings, UPSTREAM_POLICY_VARIABLES, type OwnEndpoint, type UpstreamPolicySettings } from '@idm/domain';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
@@ -126,6 +126,9 @@ const envSchema = z.object({
   GATEWAY_TLS_CERT: z.string().min(1).optional(),
   GATEWAY_TLS_KEY: z.string().min(1).optional(),
 });
+
+/** Every variable the Gateway reads: its README's configuration table is tested against this. */
+export const GATEWAY_VARIABLES: readonly string[] = [...Object.keys(envSchema.shape), ...UPSTREAM_POLICY_VARIABLES];
 
 export type GatewayConfig = Readonly<{
   port: number;

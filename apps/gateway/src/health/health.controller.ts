@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config';
-import { ActiveConfiguration } from '../config-sync/active-configuration';
+import { ActiveConfiguration } from '../serving/active-configuration';
 import { CONFIG_REDIS } from '../config-sync/config-sync.tokens';
 import { JwtRevocations } from '../token-service/jwt-revocations';
 

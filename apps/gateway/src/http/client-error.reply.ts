@@ -2,10 +2,11 @@ import { requestIdOf } from '@idm/platform';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { GatewayErrorCode } from './gateway-errors';
 
 interface ClientErrorAnswer {
   status: number;
-  code: string;
+  code: GatewayErrorCode;
   message: string;
 }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/gateway-config';
-import { writeProxyError } from '../proxy/proxy-error.reply';
+import { writeProxyError } from './proxy-error.reply';
 import { TokenHttpHandler } from '../token-service/token-http.handler';
 import { watchBodyProgress } from './body-progress';
 import { answerClientError } from './client-error.reply';

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import type { GatewayErrorCode } from './gateway-errors';
 
 export interface FramingRefusal {
   status: number;
-  code: string;
+  code: GatewayErrorCode;
   message: string;
 }
 

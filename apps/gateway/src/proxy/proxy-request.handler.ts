@@ -1,18 +1,20 @@
-import { createRequestContext, type PolicyRejection, type RequestContext } from '@idm/policies';
+import { createRequestContext, type PolicyRejection, type RejectionCode, type RequestContext } from '@idm/policies';
 import { requestIdOf } from '@idm/platform';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
-import type { ActiveConfiguration, ProxyRoute } from '../config-sync/active-configuration';
+import type { GatewayErrorCode } from '../http/gateway-errors';
+import type { ActiveConfiguration } from '../serving/active-configuration';
+import type { ProxyRoute } from '../serving/serving-revision';
 import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
-import { peerOrForwardedIp, type ClientIpResolver } from './client-ip';
+import { peerOrForwardedIp, type ClientIpResolver } from '../http/client-ip';
 import type { ProxiedRequest } from './proxied-request';
-import { writeProxyError } from './proxy-error.reply';
+import { writeProxyError } from '../http/proxy-error.reply';
 import { limitChunkedBody } from './request-body-limit';
 import { requestTargetRejection } from './request-path';
-import { TrustedHops } from './trusted-hops';
+import { TrustedHops } from '../http/trusted-hops';
 import { UpstreamExchange } from './upstream-exchange';
 import { upstreamRequestHeaders } from './upstream-headers';
 
@@ -120,7 +122,7 @@ export class ProxyRequestHandler {
     this.fail(request, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
   }
 
-  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: string, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
+  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: GatewayErrorCode | RejectionCode, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
     metrics.countResponse(status);
     // Refused before its 100: the client holds the body back, so the connection cannot carry
     // another request until it gives up on it; closing is the clean end (RFC 9110 §10.1.1).

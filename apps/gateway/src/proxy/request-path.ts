@@ -1,3 +1,5 @@
+import type { GatewayErrorCode } from '../http/gateway-errors';
+
 /**
  * Request targets an upstream could read differently from the Gateway, refused before routing
  * them on. A path that normalizes to a parent segment climbs out of the upstream's base path once
@@ -10,7 +12,7 @@
  * ";" dropped (Tomcat, Jetty and Spring read "..;x" as ".."); trailing spaces dropped (Windows).
  */
 export interface TargetRejection {
-  readonly code: string;
+  readonly code: GatewayErrorCode;
   readonly message: string;
 }
 

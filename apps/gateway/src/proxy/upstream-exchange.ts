@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import type { ProxyRoute } from '../config-sync/active-configuration';
+import type { ProxyRoute } from '../serving/serving-revision';
 import type { ProxiedRequest } from './proxied-request';
-import { writeProxyError } from './proxy-error.reply';
+import { writeProxyError } from '../http/proxy-error.reply';
 import { classifyUpstreamFailure, errorCode } from './upstream-failure';
 import { downstreamResponseHeaders } from './upstream-headers';
 

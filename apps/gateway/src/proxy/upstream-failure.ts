@@ -1,8 +1,9 @@
+import type { GatewayErrorCode } from '../http/gateway-errors';
 import { RequestBodyTooLargeError } from './request-body-limit';
 
 export interface UpstreamFailure {
   status: number;
-  code: 'upstream_unreachable' | 'upstream_timeout' | 'upstream_error' | 'upstream_forbidden' | 'payload_too_large';
+  code: Extract<GatewayErrorCode, `upstream_${string}` | 'payload_too_large'>;
   message: string;
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ACCESS_TOKEN_TYPE, OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
-import { metadataFor, type TokenClient } from './token-clients';
-import type { AuthenticatedClient } from './token-grants';
+import type { AuthenticatedClient, TokenClient } from '../serving/token-clients';
+import { metadataFor } from './owner-metadata';
 
 /** Registered and token-service claims that neither jwtClaims nor metadata may overwrite. */
 const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ', 'proxy_id']);

@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
 import { createFailFastRedis } from '../config/fail-fast-redis';
-import { TrustedHops } from '../proxy/trusted-hops';
+import { TrustedHops } from '../http/trusted-hops';
 import { TokenIssuers } from './issuer-url';
 
 /**

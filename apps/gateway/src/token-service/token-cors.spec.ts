@@ -1,5 +1,5 @@
 import { tokenCorsSchema } from '@idm/policies';
-import { compileCors } from './token-cors';
+import { compileCors } from '../http/token-cors';
 import { tokenClientIp } from './token-client-ip';
 
 describe('token endpoint CORS and client address', () => {

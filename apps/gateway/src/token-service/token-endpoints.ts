@@ -1,16 +1,18 @@
 import type { ForwardedFor, PasswordVerificationCache, TokenCors, TokenServicePolicy } from '@idm/policies';
-import { JwtVerifier, OAuthError, type SecretOpener, type SigningKeyRing } from '@idm/tokens';
-import type { ActiveConfiguration, ServingConfig } from '../config-sync/active-configuration';
+import { issuedLifetimeSeconds } from '@idm/domain';
+import { OAuthError, type SecretOpener } from '@idm/tokens';
+import { compileCors, type TokenCorsPolicy } from '../http/token-cors';
+import type { ActiveConfiguration } from '../serving/active-configuration';
+import type { ServingRevision } from '../serving/serving-revision';
+import { mayObtainTokens, type AuthenticatedClient, type TokenClient, type TokenClients } from '../serving/token-clients';
 import { presentedClient } from './client-authentication';
-import { ProxyTokenClients } from './proxy-token-clients';
 import { tokenClientIp } from './token-client-ip';
-import { compileCors, type TokenCorsPolicy } from './token-cors';
 import type { FailureSubject, TokenFailureLimits } from './token-failure-limits';
 import type { GatewayTokenStore } from './gateway-token-store';
 import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
-import { isLive, lifetimeOf, metadataFor, TokenClients, type TokenClient } from './token-clients';
-import { authenticateClient, newGrant, requireGrant, type AuthenticatedClient } from './token-grants';
+import { metadataFor } from './owner-metadata';
+import { authenticateClient, newGrant, requireGrant } from './token-grants';
 
 /** One token endpoint call, already read off the wire (form body or, where allowed, query). */
 export interface TokenCall {
@@ -38,18 +40,16 @@ export type TokenFormat = 'opaque' | 'jwt';
 export type TokenRealm = 'credential' | 'auth';
 type Body = Record<string, unknown>;
 
-const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
+/** `never` is capped so every token still carries `exp`; the Manager bounds key retirement by the same cap. */
+const lifetimeOf = issuedLifetimeSeconds;
 
 /**
  * The token service of one prefix (`/credential` or `/auth`): issue (opaque or JWT), JWT regeneration,
- * introspection and revocation. Reads the serving revision at call time, so an undeployed
- * proxy, a deleted or disabled credential or a rotated key takes effect on the next call.
+ * introspection and revocation. Reads the serving revision at call time — the same one the proxy
+ * path serves, its clients and verifiers indexed once per revision — so an undeployed proxy, a
+ * deleted or disabled credential or a rotated key takes effect on the next call.
  */
 export class TokenEndpoints {
-  private readonly verifiers = new WeakMap<SigningKeyRing, JwtVerifier>();
-  /** Without the revocation list: revoking again must record what an earlier, failed attempt only noted locally. */
-  private readonly revocationVerifiers = new WeakMap<SigningKeyRing, JwtVerifier>();
-
   constructor(
     private readonly active: ActiveConfiguration,
     private readonly store: GatewayTokenStore,
@@ -70,7 +70,7 @@ export class TokenEndpoints {
   cors(): TokenCorsPolicy | null {
     if (this.realm === 'credential') return this.environmentCors;
     const serving = this.active.current;
-    return serving ? ProxyTokenClients.of(serving.snapshot, this.secrets).cors : null;
+    return serving ? serving.tokens.proxyClients.cors : null;
   }
 
   async token(call: TokenCall, format: TokenFormat): Promise<Body> {
@@ -112,10 +112,10 @@ export class TokenEndpoints {
     if (!bearer) throw new OAuthError('invalid_request', 'the current JWT is required as a Bearer token');
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
-    const verified = this.verifierFor(serving.keyRing).verify(bearer);
+    const verified = serving.tokens.ownJwts.verify(bearer);
     if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
     const owner = ownerOf(clients, client, String(verified.claims.sub));
-    if (!owner || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
+    if (!owner || !mayObtainTokens(owner, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
     return this.tokenResponse(await this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
   }
@@ -129,17 +129,17 @@ export class TokenEndpoints {
       const record = await this.store.lookup(token);
       if (!record || record.clientId !== client.credential.id || record.environment !== this.environment || record.proxyId !== client.proxyId || record.issuedAt < (client.notBefore ?? 0)) return inactive;
       const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
-      if (!owner || !isLive(owner.credential, now)) return inactive;
+      if (!owner || !mayObtainTokens(owner, now)) return inactive;
       return {
         active: true, scope: record.scope, client_id: record.clientId, sub: record.subject, username: owner.credential.username,
         token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token', exp: record.expiresAt, iat: record.issuedAt, iss: call.issuer,
         ...(record.clientIp !== undefined && { client_ip: record.clientIp }),
       };
     }
-    const verified = this.verifierFor(serving.keyRing).verify(token);
+    const verified = serving.tokens.ownJwts.verify(token);
     if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) return inactive;
     const owner = ownerOf(clients, client, String(verified.claims.sub));
-    if (!owner || !isLive(owner.credential, now)) return inactive;
+    if (!owner || !mayObtainTokens(owner, now)) return inactive;
     const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
     return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
   }
@@ -180,18 +180,18 @@ export class TokenEndpoints {
     return serving ? serving.keyRing.jwks(this.clock()) : { keys: [] };
   }
 
-  private async authenticate(call: TokenCall): Promise<{ serving: ServingConfig; clients: TokenClients; client: AuthenticatedClient; now: number; failureSubject?: FailureSubject }> {
+  private async authenticate(call: TokenCall): Promise<{ serving: ServingRevision; clients: TokenClients; client: AuthenticatedClient; now: number; failureSubject?: FailureSubject }> {
     const serving = this.active.current;
     if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
     const presented = presentedClient(call.authorization, call.params);
     const failureSubject = this.failureSubjectOf(call, presented.clientId);
     // Before any secret is verified: a refused guess costs no argon2 and learns nothing.
     if (failureSubject) this.options.failures!.limits.check(failureSubject);
-    const clients = TokenClients.of(serving.snapshot);
+    const clients = serving.tokens.clients;
     const now = this.clock();
     let client: AuthenticatedClient;
     try {
-      client = this.realm === 'auth' ? ProxyTokenClients.of(serving.snapshot, this.secrets).authenticate(presented) : await authenticateClient(clients, presented, this.passwords, now);
+      client = this.realm === 'auth' ? serving.tokens.proxyClients.authenticate(presented.clientId, presented.clientSecret) : await authenticateClient(clients, presented, this.passwords, now);
     } catch (err) {
       if (failureSubject && err instanceof OAuthError && err.code === 'invalid_client') await this.options.failures!.limits.clientFailed(failureSubject);
       throw err;
@@ -208,7 +208,7 @@ export class TokenEndpoints {
     return { realm: this.realm, clientId, address, ...(username ? { username } : {}) };
   }
 
-  private async refresh(call: TokenCall, format: TokenFormat, serving: ServingConfig, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {
+  private async refresh(call: TokenCall, format: TokenFormat, serving: ServingRevision, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {
     requireGrant(client, 'refresh_token');
     const settings = client.settings;
     if (!settings.refreshAllowed) throw new OAuthError('unauthorized_client', 'this client may not refresh tokens');
@@ -235,7 +235,7 @@ export class TokenEndpoints {
     if (rotation.outcome === 'rejected') throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const { record, tokens } = rotation;
     const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
-    if (!owner || !isLive(owner.credential, now)) {
+    if (!owner || !mayObtainTokens(owner, now)) {
       await this.store.revoke(tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     }
@@ -243,7 +243,7 @@ export class TokenEndpoints {
     return this.tokenResponse(access, tokens.refreshToken, record.scope, owner);
   }
 
-  private async jwt(call: TokenCall, serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
+  private async jwt(call: TokenCall, serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
     const minted = await mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
     return { token: minted.token, expiresIn: lifetime };
@@ -272,9 +272,7 @@ export class TokenEndpoints {
     const serving = this.active.current;
     const revoked = this.active.revokedJwts;
     if (!serving || !revoked) return;
-    let verifier = this.revocationVerifiers.get(serving.keyRing);
-    if (!verifier) this.revocationVerifiers.set(serving.keyRing, (verifier = new JwtVerifier(serving.keyRing, { issuer: (iss) => OWN_ISSUER.test(iss), clock: this.clock })));
-    const verified = verifier.verify(token);
+    const verified = serving.tokens.ownJwtsIgnoringRevocations.verify(token);
     if (!verified.ok || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId) return;
     const { jti, exp } = verified.claims;
     if (typeof jti !== 'string' || typeof exp !== 'number') return;
@@ -282,12 +280,6 @@ export class TokenEndpoints {
     await revoked.revoke(jti, exp);
   }
 
-  /** Any issuer URL of ours passes here; introspection and regeneration then want the exact one of this call. */
-  private verifierFor(ring: SigningKeyRing): JwtVerifier {
-    let verifier = this.verifiers.get(ring);
-    if (!verifier) this.verifiers.set(ring, (verifier = new JwtVerifier(ring, { issuer: (iss) => OWN_ISSUER.test(iss), revoked: this.active.revokedJwts, clock: this.clock })));
-    return verifier;
-  }
 }
 
 /**
@@ -295,14 +287,14 @@ export class TokenEndpoints {
  * the client's proxy (its id and base path, what jwt-auth accepts by default). `resource`
  * (RFC 8707) narrows to one base path.
  */
-function audienceFor(serving: ServingConfig, client: AuthenticatedClient, owner: TokenClient, resource: string | null): string[] {
-  const proxy = client.proxyId === undefined ? undefined : serving.snapshot.proxies.find((p) => p.id === client.proxyId);
+function audienceFor(serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, resource: string | null): string[] {
+  const proxy = client.proxyId === undefined ? undefined : serving.tokens.proxyClients.forProxy(client.proxyId)?.proxy;
   if (proxy) {
     if (resource !== null && resource !== proxy.basePath) throw new OAuthError('invalid_request', 'resource is not the API of this client');
     return [proxy.id, proxy.basePath];
   }
-  const paths = serving.snapshot.proxies.filter((p) => p.projectId === owner.credential.projectId).map((p) => p.basePath);
-  if (resource === null) return paths;
+  const paths = serving.tokens.projectBasePaths.get(owner.credential.projectId) ?? [];
+  if (resource === null) return [...paths];
   if (!paths.includes(resource)) throw new OAuthError('invalid_request', 'resource is not an API of this client\'s project');
   return [resource];
 }

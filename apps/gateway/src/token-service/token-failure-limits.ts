@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { GatewayConfig } from '../config/gateway-config';
 import { createFailFastRedis } from '../config/fail-fast-redis';
-import { ClientIpResolver, peerOrForwardedIp } from '../proxy/client-ip';
+import { ClientIpResolver, peerOrForwardedIp } from '../http/client-ip';
 import type { TokenServiceOptions } from './token-endpoints';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 

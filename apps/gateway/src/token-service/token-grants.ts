@@ -1,22 +1,14 @@
-import type { TokenSettings } from '@idm/domain';
 import type { PasswordVerificationCache } from '@idm/policies';
 import { OAuthError } from '@idm/tokens';
 import type { PresentedClient } from './client-authentication';
 import { grantedScope } from './scope-resolution';
-import { isLive, type TokenClient, type TokenClients } from './token-clients';
+import { mayObtainTokens, type AuthenticatedClient, type TokenClient, type TokenClients } from '../serving/token-clients';
 
-/**
+/*
  * Client authentication and the two grants that create a new family (client_credentials,
  * password). Every failure is an OAuthError with the RFC 6749 code; a wrong secret, an unknown
  * client and a disabled one all read `invalid_client`, so the answer reveals no account state.
  */
-export interface AuthenticatedClient extends TokenClient {
-  readonly settings: TokenSettings;
-  /** Set for a proxy's own client (`/auth`): its tokens are bound to that proxy. */
-  readonly proxyId?: string;
-  /** Epoch seconds: tokens of a proxy client issued before its proxy's current deployment are dead. */
-  readonly notBefore?: number;
-}
 
 export interface NewGrant {
   /** Whose token it is: the client itself, or the resource owner of a password grant. */
@@ -32,7 +24,7 @@ export async function authenticateClient(clients: TokenClients, presented: Prese
     throw new OAuthError('invalid_client', 'client authentication failed');
   }
   const verified = passwords.verify(client.credential.id, hash, presented.clientSecret);
-  if (!(verified === true || (await verified)) || !isLive(client.credential, now)) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (!(verified === true || (await verified)) || !mayObtainTokens(client, now)) throw new OAuthError('invalid_client', 'client authentication failed');
   if (!client.settings) throw new OAuthError('unauthorized_client', 'this client may not obtain tokens');
   return client as AuthenticatedClient;
 }
@@ -58,7 +50,7 @@ export async function newGrant(grantType: string | null, params: URLSearchParams
       throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
     }
     const verified = passwords.verify(owner.credential.id, owner.credential.passwordHash, password);
-    if (!(verified === true || (await verified)) || !isLive(owner.credential, now)) throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
+    if (!(verified === true || (await verified)) || !mayObtainTokens(owner, now)) throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
     return { owner, scope };
   }
   if (grantType === null) throw new OAuthError('invalid_request', 'grant_type is required');

@@ -2,10 +2,10 @@ import { requestIdOf } from '@idm/platform';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { startsWithSegment } from '../http/gateway-endpoints';
-import { writeProxyError } from '../proxy/proxy-error.reply';
+import { writeProxyError } from '../http/proxy-error.reply';
 import { TokenIssuers } from './issuer-url';
 import { replyWith, writeJson, type AnswerHeaders } from './oauth-reply';
-import { applyCors } from './token-cors';
+import { applyCors } from '../http/token-cors';
 import type { TokenCall, TokenEndpoints, TokenFormat } from './token-endpoints';
 import { formParameters, queryParameters } from './token-parameters';
 

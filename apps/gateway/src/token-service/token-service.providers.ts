@@ -1,7 +1,4 @@
 import { redisConnectionOptions, redisTransportOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
-import { SecretBox } from '@idm/domain';
-import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
-import { PasswordVerificationCache } from '@idm/policies';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -9,7 +6,8 @@ import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/gateway-config';
-import { ActiveConfiguration } from '../config-sync/active-configuration';
+import { ActiveConfiguration } from '../serving/active-configuration';
+import { SERVING_DEPENDENCIES, type ServingDependencies } from '../serving/serving-dependencies';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenEndpoints } from './token-endpoints';
 import { configuredFailureLimits } from './token-failure-limits';
@@ -20,16 +18,9 @@ import { createTokenRedis } from './token-redis';
 export const TOKEN_REDIS = Symbol('TokenRedis');
 export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
 export const TOKEN_BUS = Symbol('TokenBus');
-export const GATEWAY_SECRETS = Symbol('GatewaySecrets');
 export const TOKEN_FAILURES = Symbol('TokenFailureLimits');
 /** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
 export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
-
-export function createGatewaySecrets(config: GatewayConfig, log: Logger): SecretBox {
-  if (config.masterKeys) return new SecretBox(config.masterKeys.map((k) => ({ id: k.id, key: k.key })));
-  log.warn('IDM_MASTER_KEYS is not set: signing keys are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager\'s keys) in any real deployment.');
-  return new SecretBox([DEVELOPMENT_MASTER_KEY]);
-}
 
 /** Closes what the token service opened, after the HTTP server stopped. */
 @Injectable()
@@ -50,7 +41,6 @@ export class TokenServiceConnections implements OnApplicationShutdown {
 export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provider[] {
   const tokenLog = log.child({ component: 'token-service' });
   return [
-    { provide: GATEWAY_SECRETS, useFactory: () => createGatewaySecrets(config, log) },
     { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redisUrl, tokenLog, 'idm-gateway-tokens') },
     {
       provide: TOKEN_PERSIST,
@@ -78,15 +68,15 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },
     {
       provide: TokenEndpoints,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'credential', ...config.tokenService, failures }),
-      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS, TOKEN_FAILURES],
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'credential', ...config.tokenService, failures }),
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, secrets: SecretBox, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, secrets, new PasswordVerificationCache(), config.environment, { realm: 'auth', failures }),
-      inject: [ActiveConfiguration, GatewayTokenStore, GATEWAY_SECRETS, TOKEN_FAILURES],
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'auth', failures }),
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
       provide: TokenHttpHandler,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Subject } from 'rxjs';
 import { ConfigPublisher } from '../config-publisher/config-publisher';
+import { touchedBy } from '../config-publisher/touched';
 import { Database, type Tx } from '../database/database';
 import { auditEvents } from '../database/schema';
 import { ActorContext } from '../governance/actor.context';
@@ -26,6 +27,7 @@ const isChange = (change: ChangeRecord | null): change is ChangeRecord => !!chan
 interface Batch {
   tx: Tx;
   events: AuditEvent[];
+  changes: ChangeRecord[];
 }
 
 /**
@@ -53,16 +55,19 @@ export class ChangeWriter {
     if (batch) {
       return batch.tx.transaction(async (savepoint) => {
         const { change, result } = await work(savepoint);
-        if (isChange(change)) batch.events.push(await this.audit(savepoint, change));
+        if (isChange(change)) {
+          batch.events.push(await this.audit(savepoint, change));
+          batch.changes.push(change);
+        }
         return result;
       });
     }
-    const { result, event } = await this.database.transaction(async (tx) => {
+    const outcome = await this.database.transaction(async (tx) => {
       const { change, result } = await work(tx);
-      return { result, event: isChange(change) ? await this.audit(tx, change) : undefined };
+      return isChange(change) ? { result, committed: { event: await this.audit(tx, change), change } } : { result };
     });
-    if (event) await this.afterCommit([event]);
-    return result;
+    if (outcome.committed) await this.afterCommit([outcome.committed.event], [outcome.committed.change]);
+    return outcome.result;
   }
 
   /**
@@ -77,14 +82,16 @@ export class ChangeWriter {
   /** Many changes, one transaction: all of them (with their audit rows) or none. */
   async batch<T>(work: () => Promise<T>): Promise<T> {
     const events: AuditEvent[] = [];
-    const result = await this.database.transaction((tx) => this.batches.run({ tx, events }, work));
-    if (events.length) await this.afterCommit(events);
+    const changes: ChangeRecord[] = [];
+    const result = await this.database.transaction((tx) => this.batches.run({ tx, events, changes }, work));
+    if (events.length) await this.afterCommit(events, changes);
     return result;
   }
 
-  private async afterCommit(events: AuditEvent[]): Promise<void> {
+  private async afterCommit(events: AuditEvent[], changes: ChangeRecord[]): Promise<void> {
     for (const event of events) this.committed.next(event);
-    await this.publisher.publish();
+    // Only what these changes touched is read and compared (O(change)), in every environment.
+    await this.publisher.publish(touchedBy(changes));
   }
 
   private async audit(tx: Tx, change: ChangeRecord): Promise<AuditEvent> {

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigPublisher } from './config-publisher';
-import { SnapshotBuilder } from './snapshot.builder';
+import { EnvironmentEntities } from './environment-entities';
 
 @Global()
-@Module({ providers: [SnapshotBuilder, ConfigPublisher], exports: [ConfigPublisher] })
+@Module({ providers: [EnvironmentEntities, ConfigPublisher], exports: [ConfigPublisher] })
 export class ConfigPublisherModule {}

@@ -1,34 +1,44 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { CONFIG_CHANGED, diffSnapshots, newPublicationEpoch, redisConnectionOptions, redisTransportOptions, SnapshotStore, type ConfigSnapshot, type PublicationHead } from '@idm/config-bus';
+import { CONFIG_CHANGED, EnvironmentConfigStore, newPublicationEpoch, redisConnectionOptions, redisTransportOptions, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
 import { eq, sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
 import { environments } from '../database/schema';
-import { SnapshotBuilder } from './snapshot.builder';
+import { EnvironmentChanges, isEmptyDelta, type EnvironmentRef } from './environment-changes';
+import { EnvironmentEntities } from './environment-entities';
+import { mergeTouched, touchesNothing, touchEverything, type Touched } from './touched';
 
 const RETRY_DELAY_MS = 2000;
 /** First key of the publication advisory locks ("idmp"); the second is the environment's name hash. */
 export const PUBLICATION_LOCK_NAMESPACE = 0x69646d70;
 
 /**
- * After each committed change: rebuild every environment's snapshot, and where it differs from
- * the one in Redis, bump the environment's revision, store the snapshot and publish the delta
- * as `config.changed`. Runs one publication at a time so revisions go out in order, and on a
- * PostgreSQL server each environment's publication holds an advisory lock, so Managers sharing
- * the database publish one after another (each building from what the previous one committed,
- * never a stale snapshot under a newer revision). If Redis is unreachable the change stays
- * committed and is published when Redis answers again.
+ * After each committed change: publish what it changed, and nothing else. The change's records
+ * name the entities it touched (`touchedBy`); for each environment the publisher reads just those
+ * rows, compares them with what Redis holds, and where something a Gateway sees differs: bumps the
+ * environment's revision, applies the delta atomically on top of the stored revision
+ * (`EnvironmentConfigStore.apply`: entities + change log) and emits it as `config.changed`. A
+ * change no Gateway sees (an operator, a role) publishes nothing and bumps no revision.
+ *
+ * Runs one publication at a time so revisions go out in order, and on a PostgreSQL server each
+ * environment's publication holds an advisory lock, so Managers sharing the database publish one
+ * after another, each computing from what the previous one stored. At boot, when Redis comes back
+ * and after changes of unknown reach, environments are reconciled page by page; an environment
+ * Redis does not hold (or holds under another epoch) is replaced whole, in chunks. If Redis is
+ * unreachable the change stays committed; what it touched is kept and published when Redis answers.
  */
 @Injectable()
 export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ConfigPublisher');
   private readonly redis: Redis;
-  private readonly store: SnapshotStore;
+  private readonly store: EnvironmentConfigStore;
   private readonly bus: ClientProxy;
   private queue: Promise<void> = Promise.resolve();
+  /** Touched since the last publication started; merged into until it runs. */
+  private pending: Touched | null = null;
   private retryTimer?: NodeJS.Timeout;
   private closing = false;
   /** Environments published at least once since boot (takeover of another database's epoch happens only before). */
@@ -39,12 +49,13 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(MANAGER_CONFIG) config: ManagerConfig,
     private readonly database: Database,
-    private readonly builder: SnapshotBuilder,
+    private readonly entities: EnvironmentEntities,
   ) {
     this.redis = new Redis({ ...redisConnectionOptions(config.REDIS_URL), lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
     this.redis.on('error', () => undefined); // state changes are logged below; ioredis retries by itself
-    this.redis.on('ready', () => void this.publish());
-    this.store = new SnapshotStore(this.redis);
+    // Redis may have restarted empty: reconcile (cheap where it still holds everything).
+    this.redis.on('ready', () => void this.publish(touchEverything()));
+    this.store = new EnvironmentConfigStore(this.redis);
     // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
     this.bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) });
   }
@@ -65,9 +76,11 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     return this.redis.status === 'ready';
   }
 
-  /** Publishes every environment whose snapshot changed; resolves when done (never rejects). */
-  publish(): Promise<void> {
-    this.queue = this.queue.then(() => this.publishAll());
+  /** Publishes what `touched` changed (default: reconcile everything); resolves when done (never rejects). */
+  publish(touched: Touched = touchEverything()): Promise<void> {
+    if (touchesNothing(touched)) return this.queue;
+    this.pending = this.pending ? mergeTouched(this.pending, touched) : touched;
+    this.queue = this.queue.then(() => this.publishPending());
     return this.queue;
   }
 
@@ -84,59 +97,88 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     return this.queue;
   }
 
-  private async publishAll(): Promise<void> {
-    if (this.closing) return;
+  private async publishPending(): Promise<void> {
+    const touched = this.pending;
+    this.pending = null;
+    if (this.closing || touched === null) return;
     try {
       const envs = await this.database.db.select({ id: environments.id, name: environments.name }).from(environments);
-      for (const env of envs) await this.publishEnvironment(env.id, env.name);
+      for (const env of envs) await this.publishEnvironment(env, touched);
     } catch (err) {
+      // Kept for the retry: nothing committed is lost while Redis (or the database) is away.
+      this.pending = this.pending ? mergeTouched(this.pending, touched) : touched;
       this.logger.warn(`config publication deferred: ${(err as Error).message}`);
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = undefined;
-        void this.publish();
+        this.queue = this.queue.then(() => this.publishPending());
       }, RETRY_DELAY_MS);
     }
   }
 
-  private async publishEnvironment(environmentId: string, name: string): Promise<void> {
+  private async publishEnvironment(env: EnvironmentRef, touched: Touched): Promise<void> {
     // PGlite is one process's private database (and one connection): nobody to serialize with.
-    if (this.database.kind !== 'postgres') return this.publishLocked(environmentId, name);
+    if (this.database.kind !== 'postgres') return this.publishLocked(env, touched);
     await this.database.transaction(async (tx) => {
       // Held until this transaction ends; the work itself runs on other pooled connections.
-      await tx.execute(sql`SELECT pg_advisory_xact_lock(${PUBLICATION_LOCK_NAMESPACE}, hashtext(${name}))`);
-      await this.publishLocked(environmentId, name);
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${PUBLICATION_LOCK_NAMESPACE}, hashtext(${env.name}))`);
+      await this.publishLocked(env, touched);
     });
   }
 
-  private async publishLocked(environmentId: string, name: string): Promise<void> {
-    const head = await this.store.head(name); // throws while Redis is away: deferred and retried
-    const previous = await this.store.read(name).catch((): ConfigSnapshot | null => {
-      if (this.redis.status !== 'ready') throw new Error('Redis is not connected');
+  private async publishLocked(env: EnvironmentRef, touched: Touched): Promise<void> {
+    const head = await this.store.head(env.name).catch((err: Error) => {
+      if (this.redis.status !== 'ready') throw err; // deferred and retried
       return null; // unreadable (e.g. written by an older or newer Manager): replace it
     });
     // Read under the publication lock: another Manager sharing the database may have renewed it.
     const [row] = await this.database.db
       .select({ revision: environments.revision, epoch: environments.publicationEpoch })
       .from(environments)
-      .where(eq(environments.id, environmentId));
+      .where(eq(environments.id, env.id));
     if (!row) return; // deleted meanwhile
-    const epoch = await this.epochFor(environmentId, name, row, head);
+    const epoch = await this.epochFor(env, row, head);
     if (epoch === null) return;
-    const candidate = await this.builder.build(name, epoch, 0);
-    if (previous && !diffSnapshots(previous, candidate)) return;
+    const changes = new EnvironmentChanges(this.entities, this.store, env);
+    if (head === null || head.epoch !== epoch) return this.replace(env, epoch, changes);
+    let previous = head.revision;
+    for await (const delta of touched.all ? changes.reconcile() : changes.of(touched)) {
+      if (isEmptyDelta(delta)) continue;
+      const revision = await this.nextRevision(env.id);
+      const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...delta };
+      if (!(await this.store.apply(message))) {
+        this.logger.warn(`Redis moved under publication of ${env.name}; replacing it whole`);
+        return this.replace(env, epoch, changes);
+      }
+      await this.emit(message);
+      previous = revision;
+    }
+  }
+
+  /** Writes the whole environment (chunked, swapped in atomically) and tells Gateways to reload. */
+  private async replace(env: EnvironmentRef, epoch: string, changes: EnvironmentChanges): Promise<void> {
+    const revision = await this.nextRevision(env.id);
+    const signingKeys = await this.entities.signingKeys(env.id);
+    if (!(await this.store.replace(env.name, { epoch, revision, signingKeys, chunks: changes.everything() }))) {
+      this.logger.warn(`not publishing ${env.name} revision ${revision}: Redis already holds a newer publication`);
+      return;
+    }
+    await this.store.removeLegacyLayout(env.name);
+    const none = { upserted: [], removed: [] };
+    await this.emit({ environment: env.name, epoch, revision, previousRevision: 0, proxies: none, credentials: none, full: true });
+  }
+
+  private async nextRevision(environmentId: string): Promise<number> {
     const [{ revision }] = await this.database.db
       .update(environments)
       .set({ revision: sql`${environments.revision} + 1` })
       .where(eq(environments.id, environmentId))
       .returning({ revision: environments.revision });
-    const snapshot = { ...candidate, revision };
-    if (!(await this.store.write(snapshot))) {
-      this.logger.warn(`not publishing ${name} revision ${revision}: Redis already holds a newer publication`);
-      return;
-    }
-    const message = diffSnapshots(previous, snapshot)!;
+    return revision;
+  }
+
+  private async emit(message: ConfigChangedMessage): Promise<void> {
     await firstValueFrom(this.bus.emit(CONFIG_CHANGED, message).pipe(timeout(5000)), { defaultValue: undefined });
-    this.logger.log(`published ${name} revision ${revision}`);
+    this.logger.log(`published ${message.environment} revision ${message.revision}`);
   }
 
   /**
@@ -147,25 +189,25 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
    * appearing later means another Manager took over after this one started: it is not fought
    * over on every change (null: publish nothing).
    */
-  private async epochFor(environmentId: string, name: string, row: { revision: number; epoch: string | null }, head: PublicationHead | null): Promise<string | null> {
-    const firstSinceBoot = !this.published.has(name);
-    this.published.add(name);
+  private async epochFor(env: EnvironmentRef, row: { revision: number; epoch: string | null }, head: ConfigHead | null): Promise<string | null> {
+    const firstSinceBoot = !this.published.has(env.name);
+    this.published.add(env.name);
     let reason: string | null = null;
     if (row.epoch === null) reason = head ? 'first publication from this database' : null;
     else if (head?.epoch === row.epoch && head.revision > row.revision) reason = `Redis holds revision ${head.revision} of this database's epoch, the database only ${row.revision} (restored from a backup?)`;
     else if (head?.epoch && head.epoch > row.epoch) {
       if (!firstSinceBoot) {
-        if (!this.superseded.has(name)) this.logger.error(`environment ${name} is now published from another database (epoch ${head.epoch}); this Manager's changes stay unpublished until it restarts`);
-        this.superseded.add(name);
+        if (!this.superseded.has(env.name)) this.logger.error(`environment ${env.name} is now published from another database (epoch ${head.epoch}); this Manager's changes stay unpublished until it restarts`);
+        this.superseded.add(env.name);
         return null;
       }
       reason = `Redis holds a publication of epoch ${head.epoch} from another database`;
     }
     if (row.epoch !== null && reason === null) return row.epoch;
     const epoch = newPublicationEpoch(head?.epoch);
-    await this.database.db.update(environments).set({ publicationEpoch: epoch }).where(eq(environments.id, environmentId));
-    this.superseded.delete(name);
-    if (reason) this.logger.warn(`environment ${name}: new publication epoch ${epoch}; ${reason}`);
+    await this.database.db.update(environments).set({ publicationEpoch: epoch }).where(eq(environments.id, env.id));
+    this.superseded.delete(env.name);
+    if (reason) this.logger.warn(`environment ${env.name}: new publication epoch ${epoch}; ${reason}`);
     return epoch;
   }
 }

@@ -1,4 +1,4 @@
-import { endpointOf, parseMasterKeys, upstreamPolicySettings, type UpstreamPolicySettings } from '@idm/domain';
+import { endpointOf, parseMasterKeys, upstreamPolicySettings, UPSTREAM_POLICY_VARIABLES, type UpstreamPolicySettings } from '@idm/domain';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -58,6 +58,9 @@ const managerConfigSchema = z.object({
   MANAGER_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10000).default(16),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** Every variable the Manager reads: its README's configuration table is tested against this. */
+export const MANAGER_VARIABLES: readonly string[] = [...Object.keys(managerConfigSchema.shape), ...UPSTREAM_POLICY_VARIABLES];
 
 export type ManagerConfig = z.infer<typeof managerConfigSchema> & {
   /**

@@ -50,17 +50,6 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     if (environmentIds.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, proxyId), inArray(proxyDeployments.environmentId, environmentIds)));
   }
 
-  /** The proxies deployed in an environment, ordered by base path, with when each was deployed. */
-  deployedIn(environment: string): Promise<{ proxy: ApiProxyRow; deployedAt: Date }[]> {
-    return this.database.db
-      .select({ proxy: apiProxies, deployedAt: proxyDeployments.deployedAt })
-      .from(apiProxies)
-      .innerJoin(proxyDeployments, eq(proxyDeployments.proxyId, apiProxies.id))
-      .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
-      .where(eq(environments.name, environment))
-      .orderBy(asc(apiProxies.basePath));
-  }
-
   /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */
   nestedWith(tx: Tx, basePath: string, exceptId?: string): Promise<Pick<ApiProxyRow, 'projectId' | 'teamId' | 'basePath'>[]> {
     const nested: SQL = or(

@@ -1,20 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
+import { apiKeys, credentials } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type CredentialRow = typeof credentials.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
-
-/** A credential with everything a Gateway needs of it: its API keys and token settings. */
-export interface ServedCredential {
-  credential: CredentialRow;
-  apiKeys: ApiKeyRow[];
-  tokenSettings: Record<string, unknown> | null;
-}
 
 /**
  * Queries of the credential aggregate (credentials, their API keys and token settings). Writes
@@ -68,21 +61,5 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
   async deleteKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
     const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
     return row;
-  }
-
-  /**
-   * The projects' credentials (by id) with their keys (by id) and token settings: three queries
-   * joined through maps, so the cost grows with the rows read, not credentials × keys.
-   */
-  async servedIn(projectIds: string[]): Promise<ServedCredential[]> {
-    if (projectIds.length === 0) return [];
-    const db = this.database.db;
-    const rows = await db.select().from(credentials).where(inArray(credentials.projectId, projectIds)).orderBy(asc(credentials.id));
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const keys = groupBy(await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, ids)).orderBy(asc(apiKeys.id)), (k) => k.credentialId);
-    const settings = await db.select().from(credentialTokenSettings).where(inArray(credentialTokenSettings.credentialId, ids));
-    const settingsOf = new Map(settings.map((t) => [t.credentialId, t.settings]));
-    return rows.map((credential) => ({ credential, apiKeys: keys.get(credential.id) ?? [], tokenSettings: settingsOf.get(credential.id) ?? null }));
   }
 }

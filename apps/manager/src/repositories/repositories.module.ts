@@ -4,10 +4,9 @@ import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
 import { ProjectRepository } from './project.repository';
-import { SigningKeyRepository } from './signing-key.repository';
 import { TeamRepository } from './team.repository';
 
-const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, SigningKeyRepository, TeamRepository];
+const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, TeamRepository];
 
 /**
  * Every repository, for any module: they depend on the Database alone, so feature modules,

@@ -1,4 +1,6 @@
 import { REJECTION_REASONS } from '@idm/policies';
+import { GATEWAY_VARIABLES } from './config/gateway-config';
+import { GATEWAY_ERRORS } from './http/gateway-errors';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,12 +23,24 @@ function tableRows(lines: string[]): string[][] {
     .map((line) => line.slice(1, -1).split(' | ').map((cell) => cell.trim()));
 }
 
-describe('Gateway README reason codes', () => {
+describe('Gateway README', () => {
+  it('lists every variable the Gateway reads in its configuration table, nothing else', () => {
+    const documented = tableRows(section('## Configuration')).flatMap(([variables]) => [...variables.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+    expect(documented.sort()).toEqual([...GATEWAY_VARIABLES].sort());
+  });
+
   it('lists every PolicyRejection code with the status and meaning of REJECTION_REASONS, nothing else', () => {
     const documented = Object.fromEntries(
       tableRows(section('## Reason codes of the policy chain')).map(([code, status, meaning]) => [code.replace(/`/g, ''), { statuses: status.split(' / ').map(Number), meaning }]),
     );
     expect(documented).toEqual(REJECTION_REASONS);
+  });
+
+  it("lists every code of the Gateway's own answers with the status and meaning of GATEWAY_ERRORS, nothing else", () => {
+    const documented = Object.fromEntries(
+      tableRows(section('## Reason codes of the Gateway itself')).map(([code, status, meaning]) => [code.replace(/`/g, ''), { statuses: status.split(' / ').map(Number), meaning }]),
+    );
+    expect(documented).toEqual(GATEWAY_ERRORS);
   });
 
   it('names in the credential-rules table only codes of the table, with their status', () => {

@@ -1,4 +1,6 @@
+import type { RejectionCode } from '@idm/policies';
 import type { ServerResponse } from 'node:http';
+import type { GatewayErrorCode } from './gateway-errors';
 
 /**
  * Every error the proxy answers itself has this one shape, with the id to quote in a report.
@@ -8,7 +10,7 @@ export function writeProxyError(
   res: ServerResponse,
   requestId: string,
   status: number,
-  code: string,
+  code: GatewayErrorCode | RejectionCode,
   message: string,
   headers?: Readonly<Record<string, string | readonly string[]>>,
 ): void {

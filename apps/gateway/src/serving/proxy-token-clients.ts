@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ConfigSnapshot, SnapshotCredential, SnapshotProxy } from '@idm/config-bus';
+import type { SnapshotCredential, SnapshotProxy } from '@idm/config-bus';
 import { SecretBox } from '@idm/domain';
-import { jwtAuthConfigSchema, oauth2AuthConfigSchema, type TokenServicePolicy } from '@idm/policies';
+import { jwtAuthConfigSchema, oauth2AuthConfigSchema, type DirectoryCredential, type TokenServicePolicy } from '@idm/policies';
 import { OAuthError, type SecretOpener } from '@idm/tokens';
-import type { PresentedClient } from './client-authentication';
-import type { AuthenticatedClient } from './token-grants';
-import { compileCors, type TokenCorsPolicy } from './token-cors';
+import { compileCors, type TokenCorsPolicy } from '../http/token-cors';
+import type { AuthenticatedClient } from './token-clients';
 
 /**
  * The token clients of the `/auth` prefix: one per deployed proxy whose jwt-auth or oauth2-auth
@@ -32,32 +31,25 @@ export class ProxyTokenClients {
   /** The union of the proxies' CORS settings (a preflight to `/auth` names no client). */
   readonly cors: TokenCorsPolicy | null;
 
-  private constructor(snapshot: ConfigSnapshot, secrets: SecretOpener) {
-    for (const proxy of snapshot.proxies) {
+  constructor(proxies: readonly SnapshotProxy[], secrets: SecretOpener) {
+    for (const proxy of proxies) {
       const settings = tokenServiceOf(proxy);
       if (!settings) continue;
       const deployedAt = proxy.deployedAt === null ? NaN : Date.parse(proxy.deployedAt);
       const notBefore = Number.isNaN(deployedAt) ? 0 : Math.floor(deployedAt / 1000);
-      const client: ProxyTokenClient = Object.freeze({ proxy, proxyId: proxy.id, notBefore, settings, credential: clientCredential(proxy, settings.clientId), secretDigest: openDigest(settings.clientSecret, secrets) });
+      const credential = clientCredential(proxy, settings.clientId);
+      const client: ProxyTokenClient = Object.freeze({ proxy, proxyId: proxy.id, notBefore, settings, credential, entry: clientEntry(credential), secretDigest: openDigest(settings.clientSecret, secrets) });
       this.byClientId.set(settings.clientId, this.byClientId.has(settings.clientId) ? 'ambiguous' : client);
       this.byProxyId.set(proxy.id, client);
     }
     this.cors = compileCors([...this.byProxyId.values()].map((c) => c.settings.cors));
   }
 
-  private static readonly perSnapshot = new WeakMap<ConfigSnapshot, ProxyTokenClients>();
-
-  static of(snapshot: ConfigSnapshot, secrets: SecretOpener): ProxyTokenClients {
-    let clients = ProxyTokenClients.perSnapshot.get(snapshot);
-    if (!clients) ProxyTokenClients.perSnapshot.set(snapshot, (clients = new ProxyTokenClients(snapshot, secrets)));
-    return clients;
-  }
-
-  authenticate(presented: PresentedClient): ProxyTokenClient {
-    const found = this.byClientId.get(presented.clientId);
+  authenticate(clientId: string, clientSecret: string): ProxyTokenClient {
+    const found = this.byClientId.get(clientId);
     const client = found === 'ambiguous' ? undefined : found;
     const expected = client?.secretDigest ?? NOBODY;
-    const matches = timingSafeEqual(expected, digest(presented.clientSecret));
+    const matches = timingSafeEqual(expected, digest(clientSecret));
     if (!client || !client.secretDigest || !matches) throw new OAuthError('invalid_client', 'client authentication failed');
     return client;
   }
@@ -93,5 +85,13 @@ function clientCredential(proxy: SnapshotProxy, clientId: string): SnapshotCrede
   return Object.freeze({
     id: clientId, projectId: proxy.projectId, username: clientId, passwordHash: null, enabled: true, expiresAt: null,
     apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+  });
+}
+
+/** Always live: a proxy client exists exactly as long as its proxy is deployed. */
+function clientEntry(credential: SnapshotCredential): DirectoryCredential {
+  return Object.freeze({
+    id: credential.id, projectId: credential.projectId, username: credential.username, passwordHash: null, enabled: true, expiresAt: null,
+    rules: null, digestHa1: null, truststore: Object.freeze([]), roles: Object.freeze([]),
   });
 }

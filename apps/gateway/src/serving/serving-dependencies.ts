@@ -1,0 +1,43 @@
+import { SecretBox } from '@idm/domain';
+import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
+import { PasswordVerificationCache, RedisDigestNonceStore, type PolicyCompileDeps } from '@idm/policies';
+import type Redis from 'ioredis';
+import { hkdfSync } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/gateway-config';
+
+/** DI token of the process's ServingDependencies. */
+export const SERVING_DEPENDENCIES = Symbol('ServingDependencies');
+
+/**
+ * What every serving revision is built with beyond its snapshot, created once per process so
+ * the proxy path and the token service share them: one SecretBox (signing keys, proxy client
+ * secrets, metadata, digest HA1), one password-verification cache (verified passwords stay
+ * verified across revisions and between Basic auth and the password grant), and Digest's nonce
+ * key and store.
+ */
+export interface ServingDependencies {
+  secrets: SecretBox;
+  passwordCache: PasswordVerificationCache;
+  digest: NonNullable<PolicyCompileDeps['digest']>;
+}
+
+/**
+ * The Digest nonce key is derived alike by every Gateway of the installation (HKDF of the first
+ * master key), nonce counts live in the shared Redis. While master keys are being rotated,
+ * Gateways whose first key differs reject each other's nonces: the client is simply challenged
+ * once more.
+ */
+export function createServingDependencies(config: Pick<GatewayConfig, 'masterKeys' | 'environment'>, redis: Redis, log: Logger): ServingDependencies {
+  let keys = config.masterKeys?.map((k) => ({ id: k.id, key: k.key })) ?? null;
+  if (keys === null) {
+    log.warn('IDM_MASTER_KEYS is not set: signing keys and sealed secrets are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager\'s keys) in any real deployment.');
+    keys = [DEVELOPMENT_MASTER_KEY];
+  }
+  const nonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm digest nonce v1', 32));
+  return {
+    secrets: new SecretBox(keys),
+    passwordCache: new PasswordVerificationCache(),
+    digest: { nonceKey, nonceStore: new RedisDigestNonceStore(redis, `idm:digest-nc:${config.environment}:`) },
+  };
+}

@@ -1,0 +1,65 @@
+import type { ChangeRecord } from '../audit/change-writer';
+
+/**
+ * What a set of committed changes may have altered in what Gateways see, named by id: the
+ * publisher reads and compares only these, so a change costs in proportion to itself. `all`:
+ * changes whose effect is not confined to named entities (a project deleted with everything in
+ * it, re-sealed secrets, an environment created) — every environment is reconciled in full.
+ */
+export interface Touched {
+  all: boolean;
+  proxies: Set<string>;
+  credentials: Set<string>;
+  /** Environment ids whose signing keys changed. */
+  signingKeys: Set<string>;
+}
+
+/** Kinds no Gateway sees: a change of these publishes nothing and bumps no revision. */
+const INVISIBLE = new Set(['user', 'group', 'role', 'role_binding', 'session', 'team', 'login-lockout']);
+
+export const touchEverything = (): Touched => ({ all: true, proxies: new Set(), credentials: new Set(), signingKeys: new Set() });
+
+export function touchedBy(changes: readonly ChangeRecord[]): Touched {
+  const touched: Touched = { all: false, proxies: new Set(), credentials: new Set(), signingKeys: new Set() };
+  for (const change of changes) {
+    const state = (change.after ?? change.before ?? {}) as Record<string, unknown>;
+    const id = change.entityId;
+    switch (change.entityKind) {
+      case 'api_proxy':
+        if (id) touched.proxies.add(id);
+        break;
+      case 'credential':
+      case 'credential_token_settings':
+        if (id) touched.credentials.add(id);
+        break;
+      case 'api_key':
+        if (typeof state.credentialId === 'string') touched.credentials.add(state.credentialId);
+        break;
+      case 'credential_request':
+        // An approval (automatic or by an operator) issues a credential in the same change.
+        if (typeof state.credentialId === 'string') touched.credentials.add(state.credentialId);
+        break;
+      case 'signing_key':
+        if (typeof state.environmentId === 'string') touched.signingKeys.add(state.environmentId);
+        break;
+      case 'project':
+        // Renaming a project changes nothing a Gateway sees; deleting one removes its proxies and credentials (cascade).
+        if (change.action !== 'update' && change.action !== 'create') touched.all = true;
+        break;
+      default:
+        // Unknown kinds reconcile everything: a missed publication is worse than a slow one.
+        if (!INVISIBLE.has(change.entityKind)) touched.all = true;
+    }
+  }
+  return touched;
+}
+
+export const touchesNothing = (t: Touched): boolean => !t.all && t.proxies.size === 0 && t.credentials.size === 0 && t.signingKeys.size === 0;
+
+export function mergeTouched(into: Touched, more: Touched): Touched {
+  into.all ||= more.all;
+  for (const id of more.proxies) into.proxies.add(id);
+  for (const id of more.credentials) into.credentials.add(id);
+  for (const id of more.signingKeys) into.signingKeys.add(id);
+  return into;
+}

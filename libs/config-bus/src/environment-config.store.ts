@@ -1,0 +1,293 @@
+import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Cluster, Redis } from 'ioredis';
+import type { ConfigChangedMessage } from './config-changed.message';
+import { environmentConfigKeys, stagingKeys } from './environment-config.keys';
+import {
+  SNAPSHOT_SCHEMA_VERSION,
+  snapshotCredentialSchema,
+  snapshotProxySchema,
+  snapshotSigningKeySchema,
+  UnsupportedSnapshotVersionError,
+  type ConfigSnapshot,
+  type SnapshotCredential,
+  type SnapshotProxy,
+  type SnapshotSigningKey,
+} from './snapshot.schema';
+
+export type RedisClient = Redis | Cluster;
+
+/** Where an environment's stored configuration stands, read without the configuration itself. */
+export interface ConfigHead {
+  epoch: string;
+  revision: number;
+}
+
+/** Entities per change at most: one change is one Lua call, whose argument list Redis bounds. */
+export const MAX_ENTITIES_PER_CHANGE = 2_000;
+/** Entities written or parsed per round trip / between two yields to the event loop. */
+const CHUNK = 1_000;
+/** Log entries kept per environment: a Gateway further behind than this reloads in full. */
+const DEFAULT_LOG_LENGTH = 10_000;
+/** A full load racing this many full replacements gives up (the caller retries later). */
+const LOAD_ATTEMPTS = 5;
+
+/**
+ * One change, applied atomically: only on top of the revision it was computed against
+ * (`previous` = the stored revision, same epoch), so the log is an unbroken chain and a change
+ * computed from a stale read is refused rather than applied out of order. The log entry holds
+ * each entity once (`p+<id>` / `c+<id>` -> JSON, `p-<id>` / `c-<id>` for removals, `keys`).
+ */
+const APPLY_CHANGE = `
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'revision')
+if head[1] ~= ARGV[1] or head[2] ~= ARGV[3] then return 0 end
+local entry = {'epoch', ARGV[1], 'previous', ARGV[3]}
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[5])
+  entry[#entry + 1] = 'keys'; entry[#entry + 1] = ARGV[5]
+end
+local i = 6
+local function upserts(key, tag)
+  local n = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, n do
+    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+    entry[#entry + 1] = tag .. '+' .. ARGV[i]; entry[#entry + 1] = ARGV[i + 1]
+    i = i + 2
+  end
+end
+local function removals(key, tag)
+  local n = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, n do
+    redis.call('HDEL', key, ARGV[i])
+    entry[#entry + 1] = tag .. '-' .. ARGV[i]; entry[#entry + 1] = ''
+    i = i + 1
+  end
+end
+upserts(KEYS[2], 'p'); removals(KEYS[2], 'p'); upserts(KEYS[3], 'c'); removals(KEYS[3], 'c')
+redis.call('HSET', KEYS[1], 'revision', ARGV[2])
+redis.call('XADD', KEYS[5], 'MAXLEN', ARGV[4], ARGV[2] .. '-1', unpack(entry))
+return 1`;
+
+/**
+ * Swaps a fully written staging copy in, if (epoch, revision) is newer than what is stored: a
+ * newer epoch (fresh or restored database, publication-epoch.ts) supersedes any revision, within
+ * one epoch only a higher revision does; epochs compare as strings here exactly as in TypeScript.
+ * The log restarts with a `full` entry, so a Gateway following it knows to reload.
+ */
+const SWAP_IN = `
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'revision')
+local newer = (not head[1]) or ARGV[1] > head[1] or (ARGV[1] == head[1] and tonumber(ARGV[2]) > tonumber(head[2]))
+if not newer then redis.call('DEL', KEYS[6], KEYS[7]); return 0 end
+for k = 2, 3 do
+  if redis.call('EXISTS', KEYS[k + 4]) == 1 then redis.call('RENAME', KEYS[k + 4], KEYS[k]) else redis.call('DEL', KEYS[k]) end
+end
+redis.call('SET', KEYS[4], ARGV[4])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'revision', ARGV[2], 'schemaVersion', ARGV[3])
+redis.call('DEL', KEYS[5])
+redis.call('XADD', KEYS[5], ARGV[2] .. '-1', 'epoch', ARGV[1], 'previous', '-1', 'full', '1')
+return 1`;
+
+/** What a full replacement writes: entities in any number of chunks, so nothing is held whole. */
+export interface EnvironmentContents {
+  epoch: string;
+  revision: number;
+  signingKeys: SnapshotSigningKey[];
+  chunks: AsyncIterable<{ proxies?: SnapshotProxy[]; credentials?: SnapshotCredential[] }>;
+}
+
+/**
+ * An environment's published configuration in Redis, as entities rather than one document: a
+ * change writes and a Gateway reads only what changed (O(change)), a Gateway that missed
+ * revisions replays them from the log, and only one that fell behind the log (or crossed an
+ * epoch) loads everything, in chunks. Shared by the Manager (writer) and the Gateways (readers).
+ */
+export class EnvironmentConfigStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly logLength = DEFAULT_LOG_LENGTH,
+  ) {}
+
+  async head(environment: string): Promise<ConfigHead | null> {
+    const [epoch, revision, version] = await this.redis.hmget(environmentConfigKeys(environment).head, 'epoch', 'revision', 'schemaVersion');
+    if (epoch === null || revision === null) return null;
+    if (Number(version) !== SNAPSHOT_SCHEMA_VERSION) throw new UnsupportedSnapshotVersionError(version === null ? null : Number(version), { epoch, revision: Number(revision) });
+    return { epoch, revision: Number(revision) };
+  }
+
+  /**
+   * Applies `change` on top of `change.previousRevision` of the same epoch; false when the store is
+   * elsewhere (the caller recomputes from a fresh read, or replaces everything).
+   */
+  async apply(change: ConfigChangedMessage): Promise<boolean> {
+    const entities = change.proxies.upserted.length + change.proxies.removed.length + change.credentials.upserted.length + change.credentials.removed.length;
+    if (entities > MAX_ENTITIES_PER_CHANGE) throw new RangeError(`a change carries at most ${MAX_ENTITIES_PER_CHANGE} entities, not ${entities}`);
+    const k = environmentConfigKeys(change.environment);
+    const args: (string | number)[] = [change.epoch, change.revision, change.previousRevision, this.logLength, change.signingKeys ? JSON.stringify(change.signingKeys) : ''];
+    for (const { upserted, removed } of [change.proxies, change.credentials]) {
+      args.push(upserted.length);
+      for (const entity of upserted) args.push(entity.id, JSON.stringify(entity));
+      args.push(removed.length, ...removed);
+    }
+    return (await this.redis.eval(APPLY_CHANGE, 5, k.head, k.proxies, k.credentials, k.keys, k.log, ...args)) === 1;
+  }
+
+  /** Writes everything to staging keys, then swaps them in atomically if still newer. */
+  async replace(environment: string, contents: EnvironmentContents): Promise<boolean> {
+    const k = environmentConfigKeys(environment);
+    const staging = stagingKeys(environment, randomBytes(6).toString('hex'));
+    try {
+      for await (const chunk of contents.chunks) {
+        for (const [key, entities] of [[staging.proxies, chunk.proxies ?? []], [staging.credentials, chunk.credentials ?? []]] as const) {
+          for (let i = 0; i < entities.length; i += CHUNK) {
+            const fields = entities.slice(i, i + CHUNK).flatMap((e) => [e.id, JSON.stringify(e)]);
+            await this.redis.hset(key, ...fields);
+          }
+        }
+      }
+      const swapped = await this.redis.eval(SWAP_IN, 7, k.head, k.proxies, k.credentials, k.keys, k.log, staging.proxies, staging.credentials, contents.epoch, contents.revision, SNAPSHOT_SCHEMA_VERSION, JSON.stringify(contents.signingKeys));
+      return swapped === 1;
+    } finally {
+      await this.redis.del(staging.proxies, staging.credentials).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The changes after `revision` of `epoch`, in order; null when the log does not reach back that
+   * far (trimmed, restarted by a full replacement, or another epoch): then only a full load helps.
+   */
+  async changesSince(environment: string, epoch: string, revision: number): Promise<ConfigChangedMessage[] | null> {
+    const entries = await this.redis.xrange(environmentConfigKeys(environment).log, `${revision + 1}-0`, '+');
+    if (entries.length === 0) {
+      const head = await this.head(environment);
+      return head !== null && head.epoch === epoch && head.revision === revision ? [] : null;
+    }
+    const changes: ConfigChangedMessage[] = [];
+    let previous = revision;
+    for (const [id, fields] of entries) {
+      const change = logEntryToChange(environment, Number(id.split('-')[0]), fields);
+      if (change === null || change.epoch !== epoch || change.previousRevision !== previous) return null;
+      changes.push(change);
+      previous = change.revision;
+    }
+    return changes;
+  }
+
+  /**
+   * Everything stored, read in chunks (HSCAN) with a yield to the event loop after each, so a
+   * million credentials never stall the process for long. Changes written meanwhile are replayed
+   * from the log on top (upserts and removals are idempotent); a full replacement meanwhile
+   * restarts the read. null: nothing stored.
+   */
+  async load(environment: string): Promise<ConfigSnapshot | null> {
+    for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
+      const head = await this.head(environment);
+      if (head === null) return null;
+      const k = environmentConfigKeys(environment);
+      const proxies = await this.scan(k.proxies, (json) => snapshotProxySchema.parse(JSON.parse(json)));
+      const credentials = await this.scan(k.credentials, (json) => snapshotCredentialSchema.parse(JSON.parse(json)));
+      const keysJson = await this.redis.get(k.keys);
+      const changes = await this.changesSince(environment, head.epoch, head.revision);
+      if (changes === null) continue;
+      let signingKeys = snapshotSigningKeySchema.array().parse(JSON.parse(keysJson ?? '[]'));
+      let revision = head.revision;
+      for (const change of changes) {
+        applyEntityChanges(proxies, change.proxies);
+        applyEntityChanges(credentials, change.credentials);
+        signingKeys = change.signingKeys ?? signingKeys;
+        revision = change.revision;
+      }
+      return {
+        schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+        environment,
+        epoch: head.epoch,
+        revision,
+        generatedAt: new Date().toISOString(),
+        proxies: [...proxies.values()],
+        credentials: [...credentials.values()],
+        signingKeys,
+      };
+    }
+    throw new Error(`the configuration of ${environment} was replaced ${LOAD_ATTEMPTS} times while it was being read`);
+  }
+
+  /** Ids (and stored JSON) of one kind, in chunks: what the Manager compares its rows with. */
+  async *storedEntities(environment: string, kind: 'proxies' | 'credentials'): AsyncGenerator<[id: string, json: string][]> {
+    const key = environmentConfigKeys(environment)[kind];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
+      cursor = next;
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
+      if (pairs.length > 0) yield pairs;
+    } while (cursor !== '0');
+  }
+
+  /** Stored JSON of the given ids (null where absent), for comparing before a change. */
+  async storedValues(environment: string, kind: 'proxies' | 'credentials', ids: string[]): Promise<(string | null)[]> {
+    if (ids.length === 0) return [];
+    return this.redis.hmget(environmentConfigKeys(environment)[kind], ...ids);
+  }
+
+  /** The stored signing keys' JSON, null when none were ever stored. */
+  storedKeys(environment: string): Promise<string | null> {
+    return this.redis.get(environmentConfigKeys(environment).keys);
+  }
+
+  /** A whole snapshot in one go (tests, benchmarks, small environments): `replace` with one chunk. */
+  write(snapshot: ConfigSnapshot): Promise<boolean> {
+    const { proxies, credentials } = snapshot;
+    return this.replace(snapshot.environment, { epoch: snapshot.epoch, revision: snapshot.revision, signingKeys: snapshot.signingKeys, chunks: (async function* () { yield { proxies, credentials }; })() });
+  }
+
+  async remove(environment: string): Promise<void> {
+    const k = environmentConfigKeys(environment);
+    await this.redis.del(k.head, k.proxies, k.credentials, k.keys, k.log);
+  }
+
+  /** The one-document layout before schema version 3 (`idm:config:<env>:snapshot` and its head keys), left by an upgrade. */
+  async removeLegacyLayout(environment: string): Promise<void> {
+    // One key per call: on a Cluster the three are in different slots.
+    for (const suffix of ['snapshot', 'revision', 'epoch']) await this.redis.del(`idm:config:${environment}:${suffix}`);
+  }
+
+  private async scan<T extends { id: string }>(key: string, parse: (json: string) => T): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
+      cursor = next;
+      // HSCAN may return an entry twice: the map keeps one.
+      for (let i = 1; i < flat.length; i += 2) {
+        const entity = parse(flat[i]);
+        found.set(entity.id, entity);
+      }
+      await yieldToEventLoop();
+    } while (cursor !== '0');
+    return found;
+  }
+}
+
+function applyEntityChanges<T extends { id: string }>(into: Map<string, T>, changes: { upserted: T[]; removed: string[] }): void {
+  for (const id of changes.removed) into.delete(id);
+  for (const entity of changes.upserted) into.set(entity.id, entity);
+}
+
+/** A log entry as the change it records; null for the `full` entry a replacement starts with. */
+function logEntryToChange(environment: string, revision: number, fields: string[]): ConfigChangedMessage | null {
+  const change: ConfigChangedMessage = { environment, epoch: '', revision, previousRevision: -1, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } };
+  for (let i = 0; i < fields.length; i += 2) {
+    const [name, value] = [fields[i], fields[i + 1]];
+    if (name === 'full') return null;
+    if (name === 'epoch') change.epoch = value;
+    else if (name === 'previous') change.previousRevision = Number(value);
+    else if (name === 'keys') change.signingKeys = snapshotSigningKeySchema.array().parse(JSON.parse(value));
+    else {
+      const target = name[0] === 'p' ? change.proxies : change.credentials;
+      if (name[1] === '-') target.removed.push(name.slice(2));
+      else if (name[0] === 'p') change.proxies.upserted.push(snapshotProxySchema.parse(JSON.parse(value)));
+      else change.credentials.upserted.push(snapshotCredentialSchema.parse(JSON.parse(value)));
+    }
+  }
+  return change;
+}
