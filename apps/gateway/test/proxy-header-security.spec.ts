@@ -1,4 +1,4 @@
-import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';

@@ -111,7 +111,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     await publishProxies(b, [p('b1')], true);
     await serves([p('b1')], [p('a1'), p('a3')], "the fresh database's config");
     const head = (await store.head(environment))!;
-    expect(head.epoch! > old.epoch!).toBe(true);
+    expect(head.epoch > old.epoch).toBe(true);
     expect(head.revision).toBeLessThan(old.revision);
   }, 120_000);
 
@@ -131,7 +131,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     await startManager(restoredFrom(live));
     await serves([p('b1')], [p('b2'), p('b3')], 'the restored config');
     const head = (await store.head(environment))!;
-    expect(head.epoch! > later.epoch!).toBe(true);
+    expect(head.epoch > later.epoch).toBe(true);
     expect(head.revision).toBeLessThanOrEqual(backupRevision + 1);
   }, 120_000);
 
@@ -141,7 +141,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     const stale = await startManager(databases[0]); // the first database, older epoch; it takes over at boot
     await serves([p('a1')], [p('b1')], 'the first database again, taken over at boot');
     const taken = (await store.head(environment))!;
-    expect(taken.epoch! > owner.epoch!).toBe(true);
+    expect(taken.epoch > owner.epoch).toBe(true);
 
     const other = await createTestDatabase(kind);
     databases.push(other);

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
 import { eventually, type AppProcess } from './support/processes';
-import { startRedisCluster, startRedisSentinel, type RedisTopologyUnderTest, type SentinelTopologyUnderTest } from './support/redis-topologies';
+import { startRedisCluster, startRedisSentinel, type RedisTopologyUnderTest } from './support/redis-topologies';
 
 /**
  * Both apps (built, as processes) on a Redis Cluster and on Redis Sentinel instead of one

@@ -183,7 +183,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',').map((t) => t.trim()).filter(Boolean);
   const badHops = trustedProxies.filter((t) => !cidr.safeParse(t).success);
   if (badHops.length) throw new GatewayConfigError([`GATEWAY_TRUSTED_PROXIES: not an address or CIDR: ${badHops.join(', ')}`]);
-  let masterKeys: { id: string; key: Buffer }[] | null = null;
+  let masterKeys: { id: string; key: Buffer }[] | null;
   try {
     masterKeys = e.IDM_MASTER_KEYS === undefined ? null : parseMasterKeys(e.IDM_MASTER_KEYS);
   } catch (err) {

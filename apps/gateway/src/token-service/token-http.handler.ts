@@ -62,7 +62,7 @@ export class TokenHttpHandler {
     try {
       done = this.route(req, res, path, method);
     } catch (err) {
-      done = Promise.reject(err);
+      done = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (done instanceof Promise) done.catch((err: unknown) => this.failInternally(req, res, err));
   };
@@ -106,7 +106,7 @@ export class TokenHttpHandler {
   private metadata(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix, cors: boolean): Promise<void> {
     const headers: AnswerHeaders = {};
     if (cors) applyCors(endpoints.cors(), req.headers.origin, headers, false);
-    return replyWith(res, headers, this.log, async () => endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix)));
+    return replyWith(res, headers, this.log, () => Promise.resolve(endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix))));
   }
 
   private jwks(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints): void {

@@ -39,7 +39,7 @@ class Servers {
     for (const c of this.clients) c.disconnect();
     await Promise.all(
       this.children.map((child) =>
-        child.exitCode !== null || child.signalCode !== null ? undefined : new Promise<void>((resolve) => {
+        child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => {
           child.once('exit', () => resolve());
           child.kill('SIGKILL');
         }),

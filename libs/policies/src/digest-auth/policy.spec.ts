@@ -2,7 +2,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { DIGEST_REALM, SecretBox } from '@idm/domain';
 import { createHash, randomBytes } from 'node:crypto';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext, type PolicyRejection } from '../policy';
+import { createRequestContext } from '../policy';
 import { parseDigestAuthorization } from './digest-authorization';
 import { computeDigestHa1 } from './digest-ha1';
 import { InMemoryDigestNonceStore } from './digest-nonce.store';
@@ -47,7 +47,7 @@ describe('digest-auth policy', () => {
   const run = async (authorization?: string, path = '/demo/x', method = 'GET') => {
     const q = path.indexOf('?');
     const ctx = createRequestContext({ method, path: q < 0 ? path : path.slice(0, q), headers: authorization === undefined ? {} : { authorization }, query: q < 0 ? '' : path.slice(q + 1), clientIp: '::1' });
-    const outcome = (await compiled.route(path)!.runPolicies(ctx)) as PolicyRejection | undefined;
+    const outcome = (await compiled.route(path)!.runPolicies(ctx));
     return { outcome, ctx };
   };
   const challenge = async () => ((await run()).outcome!.headers!['www-authenticate'] as string[])[0];

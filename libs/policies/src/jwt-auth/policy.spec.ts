@@ -3,7 +3,8 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { box, configSnapshot, privateKeyFor, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext, type OwnIssuers } from '../policy';
+import { createRequestContext } from '../policy';
+import type { OwnIssuers } from '../compile-dependencies';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const S = NOW / 1000;
@@ -28,7 +29,7 @@ function snapshot(config: Record<string, unknown>, enabled = true): ConfigSnapsh
 
 const claims = (over: JwtClaims = {}): JwtClaims => ({ iss: ISS, sub: 'c1', aud: ['/orders'], iat: S, nbf: S, exp: S + 60, jti: 'j', scope: 'read', roles: ['reader'], email: 'a@x', ...over });
 
-function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED as OwnIssuers | null, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
+function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
   const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring, issuers, revokedJwts }).route('/orders')!;
   return { ...call(proxy, token, method, host) };
 }

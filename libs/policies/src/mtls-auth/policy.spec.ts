@@ -77,7 +77,7 @@ describe('mtls-auth policy', () => {
   const run = async (config: Record<string, unknown>, socket: Socket | null, now?: number) => {
     const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers: {}, query: '', clientIp: '127.0.0.1', socket });
     const env = compileEnvironment(snapshot(config), now === undefined ? {} : { now: () => now });
-    const outcome = (await env.route('/demo/x')!.runPolicies(ctx)) as PolicyRejection | undefined;
+    const outcome = (await env.route('/demo/x')!.runPolicies(ctx));
     return { outcome, ctx };
   };
   const expectReject = (outcome: PolicyRejection | undefined, code: string) =>

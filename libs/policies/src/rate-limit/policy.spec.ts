@@ -64,7 +64,7 @@ describe('rate limits (real Redis)', () => {
       const ctx = createRequestContext({ method: 'GET', path: '/x', headers: { 'x-api-key': apiKey }, query: '', clientIp });
       const result = proxy.runPolicies(ctx);
       // sync: decided without waiting for Redis.
-      return { outcome: (await result) as PolicyOutcome, ctx, sync: !(result instanceof Promise) };
+      return { outcome: (await result), ctx, sync: !(result instanceof Promise) };
     };
   }
 
