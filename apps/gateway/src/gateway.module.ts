@@ -7,7 +7,7 @@ import { ActiveConfiguration } from './serving/active-configuration';
 import { ConfigChangedController } from './config-sync/config-changed.controller';
 import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
-import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.tokens';
+import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.injection';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';

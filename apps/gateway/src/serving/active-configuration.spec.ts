@@ -56,7 +56,7 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
   const setup = () => {
     const active = new ActiveConfiguration(pools, new GatewayMetrics(), { secrets: box });
     const credentialTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test');
-    const authTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test', { realm: 'auth' });
+    const authTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test', { surface: 'auth' });
     const call = (user: string, secret: string): TokenCall => ({ issuer: 'http://gw.test/credential', authorization: basic(user, secret), params: new URLSearchParams({ grant_type: 'client_credentials' }), fromUrl: false });
     const proxied = (path: string) => {
       const ctx = createRequestContext({ method: 'GET', path, headers: { authorization: basic('alice', PASSWORD) }, query: '', clientIp: '127.0.0.1' });

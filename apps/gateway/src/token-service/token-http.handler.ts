@@ -69,8 +69,8 @@ export class TokenHttpHandler {
 
   private route(req: IncomingMessage, res: ServerResponse, path: string, method: string): void | Promise<void> {
     if (startsWithSegment(path, METADATA_AT_ROOT)) {
-      const realm = path.slice(METADATA_AT_ROOT.length);
-      if ((realm === '/credential' || realm === '/auth') && method === 'GET') return this.metadata(req, res, realm === '/auth' ? this.auth : this.credential, realm, false);
+      const prefix = path.slice(METADATA_AT_ROOT.length);
+      if ((prefix === '/credential' || prefix === '/auth') && method === 'GET') return this.metadata(req, res, prefix === '/auth' ? this.auth : this.credential, prefix, false);
       return this.notFound(req, res);
     }
     const prefix: Prefix = startsWithSegment(path, '/auth') ? '/auth' : '/credential';

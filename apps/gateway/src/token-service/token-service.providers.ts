@@ -71,13 +71,13 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: TokenEndpoints,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'credential', ...config.tokenService, failures }),
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'credential', ...config.tokenService, failures }),
       inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'auth', failures }),
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'auth', failures }),
       inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
