@@ -75,37 +75,30 @@ export class EnvironmentChanges {
 
   async *reconcile(): AsyncGenerator<Delta> {
     const delta = emptyDelta();
-    const seenProxies = new Set<string>();
-    for (let after: string | null = null; ; ) {
-      const page = await this.entities.deployedProxies(this.environment.id, { afterId: after });
-      if (page.length === 0) break;
-      const ids = page.map((p) => p.id);
-      ids.forEach((id) => seenProxies.add(id));
-      compare(ids, page, await this.store.storedValues(this.environment.name, 'proxies', ids), delta.proxies);
-      if (size(delta) >= PAGE) yield this.take(delta);
-      after = ids[ids.length - 1];
-    }
-    for await (const stored of this.store.storedEntities(this.environment.name, 'proxies')) {
-      for (const [id] of stored) if (!seenProxies.has(id)) delta.proxies.removed.push(id);
-      if (size(delta) >= PAGE) yield this.take(delta);
-    }
-    const visible = await this.entities.visibleProjects(this.environment.id);
-    const seenCredentials = new Set<string>();
-    for (let after: string | null = null; ; ) {
-      const page = await this.entities.credentials({ projectIds: [...visible], afterId: after });
-      if (page.length === 0) break;
-      const ids = page.map((c) => c.id);
-      ids.forEach((id) => seenCredentials.add(id));
-      compare(ids, page, await this.store.storedValues(this.environment.name, 'credentials', ids), delta.credentials);
-      if (size(delta) >= PAGE) yield this.take(delta);
-      after = ids[ids.length - 1];
-    }
-    for await (const stored of this.store.storedEntities(this.environment.name, 'credentials')) {
-      for (const [id] of stored) if (!seenCredentials.has(id)) delta.credentials.removed.push(id);
-      if (size(delta) >= PAGE) yield this.take(delta);
-    }
+    yield* this.reconcileKind('proxies', delta, (afterId) => this.entities.deployedProxies(this.environment.id, { afterId }));
+    const projectIds = [...(await this.entities.visibleProjects(this.environment.id))];
+    yield* this.reconcileKind('credentials', delta, (afterId) => this.entities.credentials({ projectIds, afterId }));
     await this.signingKeys(delta);
     if (!isEmptyDelta(delta)) yield delta;
+  }
+
+  /** One kind, page by page against Redis, then the ids Redis holds that the database no longer shows. */
+  private async *reconcileKind(kind: 'proxies' | 'credentials', delta: Delta, page: (afterId: string | null) => Promise<{ id: string }[]>): AsyncGenerator<Delta> {
+    const seen = new Set<string>();
+    for (let after: string | null = null; ; ) {
+      const wanted = await page(after);
+      if (wanted.length === 0) break;
+      const ids = wanted.map((e) => e.id);
+      ids.forEach((id) => seen.add(id));
+      // The page is of this kind: its entities go to this kind's changes.
+      compare(ids, wanted, await this.store.storedValues(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
+      if (size(delta) >= PAGE) yield this.take(delta);
+      after = ids[ids.length - 1];
+    }
+    for await (const stored of this.store.storedEntities(this.environment.name, kind)) {
+      for (const [id] of stored) if (!seen.has(id)) delta[kind].removed.push(id);
+      if (size(delta) >= PAGE) yield this.take(delta);
+    }
   }
 
   /** Everything the environment shows, page by page: what a full replacement writes. */
