@@ -289,6 +289,15 @@ describe('Gateway HTTP transport', () => {
       client.destroy();
     });
 
+    it("counts the body's silence from the 100: a body that does not follow it is answered 408", async () => {
+      const client = new RawClient(port).send(head(`X-Api-Key: ${key.key}\r\n`));
+      await client.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+      const continued = Date.now();
+      await client.waitFor(/HTTP\/1\.1 408 Request Timeout\r\n[^]*"code":"request_timeout"/);
+      expect(Date.now() - continued).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+      client.destroy();
+    });
+
     it('lets curl hold its upload back when refused, and send it when accepted', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'idm-expect-'));
       const body = join(dir, 'body');

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
+import { CONFIG_CHANGED, EnvironmentConfigStore, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -75,6 +75,39 @@ describe('config publication deltas', () => {
     expect(messages).toEqual([]);
     expect(await revision()).toBe(before);
   }, 60_000);
+
+  it("brings a project's credentials with its first proxy deployed in the environment, and takes them with its last", async () => {
+    const other = (await manager.request('POST', '/api/v1/projects', { name: `late-${suffix}` })).body.id as string;
+    const ids: string[] = [];
+    for (const username of ['dan', 'erin']) ids.push((await manager.request('POST', `/api/v1/projects/${other}/credentials`, { username })).body.id as string);
+    expect(await redis.hmget(environmentConfigKeys(environment).credentials, ...ids)).toEqual([null, null]); // no proxy of theirs here yet
+    messages.length = 0;
+    const proxy = await manager.request('POST', `/api/v1/projects/${other}/proxies`, { name: 'late', basePath: `/late-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+    expect(proxy.status).toBe(201);
+    const [shown] = await eventually(async () => messages, (m) => m.length > 0, { what: 'the deployment published' });
+    expect(shown.proxies.upserted.map((p) => p.name)).toEqual(['late']);
+    expect(shown.credentials.upserted.map((c) => c.username).sort()).toEqual(['dan', 'erin']);
+    messages.length = 0;
+    expect((await manager.request('PATCH', `/api/v1/projects/${other}/proxies/${proxy.body.id}`, { environments: [] })).status).toBe(200);
+    const [hidden] = await eventually(async () => messages, (m) => m.length > 0, { what: 'the undeployment published' });
+    expect(hidden.proxies.removed).toEqual([proxy.body.id]);
+    expect(hidden.credentials.removed.sort()).toEqual([...ids].sort());
+    expect(await redis.hmget(environmentConfigKeys(environment).credentials, ...ids)).toEqual([null, null]);
+  }, 60_000);
+
+  it('logs every change for Gateways that missed it, and reconciles what Redis lost at boot', async () => {
+    const store = new EnvironmentConfigStore(redis);
+    const head = (await store.head(environment))!;
+    expect((await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialIds.carol}`, { enabled: false })).status).toBe(200);
+    const missed = await eventually(() => store.changesSince(environment, head.epoch, head.revision), (c) => (c?.length ?? 0) > 0, { what: 'the logged change' });
+    expect(missed![0].credentials.upserted.map((c) => [c.username, c.enabled])).toEqual([['carol', false]]);
+    // Lost behind the Manager's back (e.g. a partial Redis restore): a restarted Manager puts it back.
+    await redis.hdel(environmentConfigKeys(environment).credentials, credentialIds.alice);
+    await manager.close();
+    manager = await startInProcessManager(database);
+    const restored = await eventually(() => redis.hget(environmentConfigKeys(environment).credentials, credentialIds.alice), (json) => json !== null, { what: 'alice reconciled' });
+    expect(JSON.parse(restored!)).toMatchObject({ username: 'alice', enabled: true });
+  }, 120_000);
 
   it('removes the published config of a deleted environment from Redis', async () => {
     const gone = `${environment}-gone`;

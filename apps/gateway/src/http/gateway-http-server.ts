@@ -86,7 +86,13 @@ export class GatewayHttpServer {
       if (refused !== null) return writeProxyError(res, requestIdOf(req), refused.status, refused.code, refused.message, CLOSE);
       const url = req.url ?? '/';
       if (!isGatewayEndpoint(url) && this.proxyContinueRouting !== null) {
-        watchBodyProgress(req, res, bodyTimeoutMs);
+        // The client holds its body back until told to continue, so its silence counts from the
+        // 100: a policy that takes its time (a password check on a busy machine) is no stall.
+        const writeContinue = res.writeContinue.bind(res);
+        res.writeContinue = (callback?: () => void) => {
+          writeContinue(callback);
+          watchBodyProgress(req, res, bodyTimeoutMs);
+        };
         return this.proxyContinueRouting(req, res);
       }
       res.writeContinue();
