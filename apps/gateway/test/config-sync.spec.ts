@@ -142,7 +142,7 @@ describe('ConfigSync (real Redis)', () => {
     const key = { kid: 'k1', algorithm: 'ES256', publicJwk: { kty: 'EC' }, privateKey: 'enc:v1:sealed', activatesAt: new Date().toISOString(), publishedUntil: null };
     await h.sync.onConfigChanged(diffSnapshots(r5, { ...snapshotOf(env, 6, ['/e']), signingKeys: [key] }));
     expect(h.active.revision).toBe(6);
-    expect(h.active.current!.snapshot.signingKeys).toEqual([key]);
+    expect(h.active.current!.signingKeys).toEqual([key]);
     expect(applied(h)).toEqual([
       { revision: 1, mode: 'reload' },
       { revision: 2, mode: 'delta' },
@@ -184,7 +184,7 @@ describe('ConfigSync (real Redis)', () => {
     const new2 = snapshotOf(env, 2, ['/fresh'], fresh);
     expect(await store.write(new2)).toBe(true);
     await h.sync.onConfigChanged(diffSnapshots(old5, new2));
-    expect(h.active.current!.snapshot).toMatchObject({ epoch: fresh, revision: 2 });
+    expect(h.active.current!).toMatchObject({ epoch: fresh, revision: 2 });
     expect(h.active.current!.route('/fresh')?.proxy.id).toBe('fresh');
     expect(h.active.current!.route('/old')).toBeUndefined();
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'new-epoch' }));
@@ -198,7 +198,7 @@ describe('ConfigSync (real Redis)', () => {
     await eventually(() => h.active.revision === 3, 'boot load');
     const restored = newPublicationEpoch(EPOCH);
     await store.write(snapshotOf(env, 3, ['/restored'], restored));
-    await eventually(() => h.active.current!.snapshot.epoch === restored, 'the new epoch via poll');
+    await eventually(() => h.active.current!.epoch === restored, 'the new epoch via poll');
     expect(h.active.current!.route('/restored')?.proxy.id).toBe('restored');
   });
 
