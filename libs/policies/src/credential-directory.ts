@@ -1,6 +1,7 @@
 import type { ConfigSnapshot, SnapshotCredential } from '@idm/config-bus';
 import { CredentialRules, type CredentialRulesDeps } from './credential-rules/credential-rules';
 import type { DirectoryCredential } from './policy';
+import { ShardedMap } from './sharded-map';
 
 export interface DirectoryApiKey {
   readonly id: string;
@@ -19,13 +20,14 @@ const NO_RATE_LIMITS: CredentialRulesDeps = { rateLimitStore: null, onRateLimitS
  * a request that already holds one keeps the version it found.
  */
 export class CredentialDirectory {
-  private readonly byApiKeyHash = new Map<string, DirectoryApiKey>();
-  private readonly byProjectUsername = new Map<string, DirectoryCredential>();
-  private readonly byId = new Map<string, DirectoryCredential>();
+  // Sharded: one Map of a million entries stalls the event loop each time it grows.
+  private readonly byApiKeyHash = new ShardedMap<DirectoryApiKey>();
+  private readonly byProjectUsername = new ShardedMap<DirectoryCredential>();
+  private readonly byId = new ShardedMap<DirectoryCredential>();
   /** What each entry was built from (the token service reads roles, metadata and settings there; removal its key hashes). */
-  private readonly sources = new Map<string, SnapshotCredential>();
+  private readonly sources = new ShardedMap<SnapshotCredential>();
   /** Credential id(s) per username across projects: token clients may name themselves by username when it is unique. */
-  private readonly byUsername = new Map<string, string | string[]>();
+  private readonly byUsername = new ShardedMap<string | string[]>();
 
   constructor(credentials: Iterable<SnapshotCredential> = [], private readonly rulesDeps: CredentialRulesDeps = NO_RATE_LIMITS) {
     for (const c of credentials) this.upsert(c);
@@ -51,8 +53,8 @@ export class CredentialDirectory {
       expiresAt: parseExpiry(c.expiresAt),
       rules: CredentialRules.compile(c.id, c.access ?? {}, this.rulesDeps),
       digestHa1: c.digestHa1 ?? null,
-      truststore: Object.freeze([...(c.truststore ?? [])]),
-      roles: Object.freeze([...(c.roles ?? [])]),
+      truststore: frozenCopy(c.truststore),
+      roles: frozenCopy(c.roles),
     });
     this.sources.set(c.id, c);
     this.byId.set(c.id, credential);
@@ -105,6 +107,10 @@ export class CredentialDirectory {
     return this.sources.get(credentialId);
   }
 }
+
+const NONE: readonly string[] = Object.freeze([]);
+/** Most credentials have no roles or truststore: they share one empty array (a million fewer objects). */
+const frozenCopy = (items: readonly string[] | undefined): readonly string[] => (items && items.length > 0 ? Object.freeze([...items]) : NONE);
 
 // NUL cannot occur in either part, so the joined key is unambiguous.
 const projectUsernameKey = (projectId: string, username: string) => `${projectId}\u0000${username}`;

@@ -6,7 +6,7 @@
 export type Steps<T> = Generator<void, T, void>;
 
 /** Longest stretch of work between two yields (the target is "no stall over 50 ms"). */
-const SLICE_MS = 10;
+const SLICE_MS = 5;
 /** The clock is read once per this many items, not per item. */
 const CHECK_EVERY = 16;
 
