@@ -179,6 +179,7 @@ describe('ActiveConfiguration.apply: a change touches only the entries it names'
     } finally {
       clearInterval(probe);
     }
+    gaps.push({ from: last, to: performance.now(), cpuMs: cpuMs(process.cpuUsage(lastCpu)) }); // up to the swap
     // What the load's own steps block, without what this test cannot control on a shared 2-core
     // machine: garbage collection pauses (V8's, up to 80+ ms under load whatever the code does)
     // and time the process waited for a CPU (a gap blocked at most the CPU time it used).
