@@ -11,12 +11,13 @@
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (profile the Gateway; added after
 //   its production flags, so '--memory-reducer' measures it without --no-memory-reducer)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAutocannon } from './lib/load.mjs';
-import { killAllNow, processTree, rssKb, sampleProcess, startProcess, stopAll, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
+import { processTree, rssKb, sampleProcess, startProcess, systemBusySeconds, waitForPortLine } from './lib/processes.mjs';
+import { runLifecycle } from './lib/run-lifecycle.mjs';
 import { markdown, verdicts } from './lib/report.mjs';
 import { SkipTarget } from './lib/skip-target.mjs';
 import { baseline, baselineWithForwarding } from './targets/baseline.mjs';
@@ -44,33 +45,7 @@ const RUN_ORDER = 'acedb';
 const FORWARD = [...ALL_TARGETS].sort((x, y) => RUN_ORDER.indexOf(x.key) - RUN_ORDER.indexOf(y.key));
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const deferred = [];
-const defer = (fn) => deferred.push(fn);
-const tmp = mkdtempSync(join(tmpdir(), 'idm-bench-'));
-let keepTmp = false;
-
-async function cleanup() {
-  await stopAll();
-  for (const fn of deferred.splice(0).reverse()) {
-    try { await fn(); } catch (err) { log(`cleanup step failed: ${err.message}`); }
-  }
-  if (keepTmp) log(`logs kept in ${tmp}`);
-  else rmSync(tmp, { recursive: true, force: true });
-}
-
-process.on('exit', killAllNow);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    log(`${sig}: stopping everything`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-const watchdog = setTimeout(() => {
-  log(`watchdog: run exceeded ${settings.maxSeconds} s, aborting`);
-  keepTmp = true;
-  cleanup().finally(() => process.exit(1));
-}, settings.maxSeconds * 1000);
-watchdog.unref();
+const { tmp, defer, cleanup, keepLogs } = runLifecycle({ prefix: 'idm-bench-', maxSeconds: settings.maxSeconds, log });
 
 function ensureBuilt(pkgDir) {
   if (existsSync(join(root, pkgDir, 'dist/index.js'))) return;
@@ -159,7 +134,7 @@ async function main() {
       log(`${target.name}: ready at ${running.get(target.key).url}`);
     } catch (err) {
       const kind = err instanceof SkipTarget ? 'skipped' : 'failed';
-      if (kind === 'failed') keepTmp = true;
+      if (kind === 'failed') keepLogs();
       log(`${target.name}: ${kind} — ${err.message}`);
       results.set(target.key, { key: target.key, name: target.name, [kind]: headline(err), detail: err.message });
     }
@@ -176,7 +151,7 @@ async function main() {
         rounds.get(target.key).push(m);
         log(`  ${m.rps} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, RSS ${m.maxRssMb} MB, target ${m.cpuCores} / upstream ${m.upstreamCpuCores} / load gen ${m.loadGeneratorCpuCores} / other ${m.otherCpuCores} cores${m.valid ? '' : ` — INVALID: ${m.invalidReason}`}`);
       } catch (err) {
-        keepTmp = true;
+        keepLogs();
         results.set(target.key, { key: target.key, name: target.name, failed: headline(err), detail: err.message });
         log(`  failed: ${err.message}`);
       }
@@ -225,7 +200,7 @@ let code = 1;
 try {
   code = await main();
 } catch (err) {
-  keepTmp = true;
+  keepLogs();
   log(`run failed: ${err.stack ?? err.message}`);
 } finally {
   await cleanup();

@@ -5,7 +5,7 @@
 // 2. A proxy with jwt-auth (same valid token repeated) vs the same proxy with api-key.
 // 3. Redis memory per live opaque token (+ refresh token) and Gateway RSS with N live tokens.
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

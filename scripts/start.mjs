@@ -45,6 +45,8 @@ function launch(name, script, extraEnv, nodeFlags = []) {
 }
 
 async function ensureRedis() {
+  // A Sentinel or Cluster deployment is the operator's; the apps reach it themselves (REDIS_URL unused).
+  if (env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES) return;
   const url = new URL(redisUrl);
   const port = Number(url.port || 6379);
   if (await redisAnswers(url.hostname, port)) return;

@@ -1,6 +1,7 @@
 // `npm test`: install, make sure PostgreSQL and Redis are there (installing/starting them on a
-// fresh Debian machine), build (end-to-end specs run the built apps), then run every jest suite
-// serially, because the integration suites share PostgreSQL and Redis.
+// fresh Debian machine), build (end-to-end specs run the built apps), lint (ESLint with
+// typescript-eslint's type-aware rules), then run every jest suite serially, because the
+// integration suites share PostgreSQL and Redis. Any lint error fails the run.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,9 @@ async function main() {
   await ensurePostgres();
   await ensureRedis();
   build();
+  // Lint after the build: the type-aware rules resolve the workspace packages through their types.
+  const lint = spawnSync(process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: root, stdio: 'inherit' });
+  console.log(lint.status === 0 ? 'lint: clean' : 'lint: FAILED (run: npx eslint .)');
   const outDir = join(root, '.test-output');
   mkdirSync(outDir, { recursive: true });
   const report = join(outDir, 'jest.json');
@@ -46,7 +50,7 @@ async function main() {
   } catch {
     console.log('jest: no report written');
   }
-  process.exit(jest.status ?? 1);
+  process.exit(lint.status !== 0 ? 1 : (jest.status ?? 1));
 }
 
 main().catch((err) => {

@@ -155,7 +155,7 @@ export function sampleProcess(pid, intervalMs = 100) {
 export function systemBusySeconds() {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+    const [user, nice, system, , , irq, softirq, steal] = f; // idle and iowait are not busy time
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
   } catch {
     return 0;

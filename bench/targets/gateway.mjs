@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort, startNode, stopProcess } from '../lib/processes.mjs';
 import { gatewayNodeArgs } from '../lib/gateway-node-args.mjs';
 import { httpGet, waitForHttp } from '../lib/http.mjs';
+import { removeKeysNaming } from '../lib/redis.mjs';
 import { SkipTarget } from '../lib/skip-target.mjs';
 
 const API_KEY_HEADER = 'x-api-key';
@@ -60,12 +61,7 @@ async function connectRedis(root, url) {
 /** Removes every key this run's environment produced (snapshot, revision, anything else named after it). */
 async function removeEnvironmentKeys(redis, store, environment) {
   await store.remove(environment);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${environment}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await removeKeysNaming(redis, [environment]);
 }
 
 export const gateway = {

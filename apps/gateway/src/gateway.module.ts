@@ -7,7 +7,7 @@ import { ActiveConfiguration } from './serving/active-configuration';
 import { ConfigChangedController } from './config-sync/config-changed.controller';
 import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
-import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.tokens';
+import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.injection';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -46,8 +46,8 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: GATEWAY_LOGGER, useValue: log },
         { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
         { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
-        { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redisUrl, log) },
-        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redisUrl, config.rateLimit.timeoutMs, log) },
+        { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redis, log) },
+        { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redis, config.rateLimit.timeoutMs, log) },
         { provide: EnvironmentConfigStore, useFactory: (redis: Redis) => new EnvironmentConfigStore(redis), inject: [CONFIG_REDIS] },
         { provide: SERVING_DEPENDENCIES, useFactory: (rateLimitRedis: Redis) => createServingDependencies(config, rateLimitRedis, log), inject: [RATE_LIMIT_REDIS] },
         {
@@ -58,7 +58,7 @@ export class GatewayModule implements OnApplicationShutdown {
             return new ActiveConfiguration(pools, metrics, {
               ...serving,
               rateLimits: {
-                store: new RedisRateLimitStore(rateLimitRedis, `idm:rl:${config.environment}:`),
+                store: new RedisRateLimitStore(rateLimitRedis, `{idm:rl:${config.environment}}:`),
                 // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
                 onStoreError: (err) => {
                   if (Date.now() - lastReport < 10_000) return;

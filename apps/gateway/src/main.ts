@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
-import { redisTransportOptions, restoreFastStringPrototype } from '@idm/config-bus';
+import { RedisBusServer, restoreFastStringPrototype } from '@idm/config-bus';
 import { requestIdOf } from '@idm/platform';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
 import { missingNodeFlags } from './config/node-flags';
@@ -42,7 +41,7 @@ async function bootstrap(): Promise<void> {
     clientErrorHandler: leaveClientErrorsToServer,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
-  app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) }, { inheritAppConfig: false });
+  app.connectMicroservice({ strategy: new RedisBusServer(config.redis) }, { inheritAppConfig: false });
   const proxy = app.get(ProxyRequestHandler);
   http.attach(proxy.handle, app.get(TokenHttpHandler).handle, proxy.handleExpectingContinue);
   await app.startAllMicroservices();

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
+import { configSnapshot, eventually, freePort, snapshotProxy } from '@idm/test-kit';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
@@ -25,20 +25,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EPOCH = newPublicationEpoch(null, Date.UTC(2026, 0, 1));
 
 function snapshotOf(environment: string, revision: number, basePaths: string[], epoch = EPOCH): ConfigSnapshot {
-  return {
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch, revision, generatedAt: new Date().toISOString(),
-    proxies: basePaths.map((basePath) => ({ id: basePath.slice(1), projectId: 'p', name: basePath.slice(1), basePath, upstreamUrl: 'http://127.0.0.1:9', methods: ['GET'], policies: [] })),
-    credentials: [],
-    signingKeys: [],
-  };
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return configSnapshot({ environment, epoch, revision, proxies: basePaths.map((basePath) => snapshotProxy({ id: basePath.slice(1), basePath, methods: ['GET'] })) });
 }
 
 interface Harness {
@@ -52,7 +39,7 @@ interface Harness {
 async function startSync(url: string, environment: string, pollIntervalMs: number): Promise<Harness> {
   const logs: any[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
-  const redis = createConfigRedis(url, log);
+  const redis = createConfigRedis({ mode: 'single', url }, log);
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }));
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);
@@ -99,10 +86,10 @@ describe('ConfigSync (real Redis)', () => {
     const env = newEnvironment();
     const h = await startSync(REDIS_URL, env, 100);
     harnesses.push(h);
-    await eventually(() => h.logs.some((l) => /no config snapshot/.test(l.msg)), 'the missing-snapshot warning');
+    await eventually(() => h.logs.some((l) => /no config snapshot/.test(l.msg)), Boolean, { what: 'the missing-snapshot warning' });
     expect(h.active.current).toBeNull();
     await store.write(snapshotOf(env, 1, ['/a']));
-    await eventually(() => h.active.revision === 1, 'revision 1');
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'revision 1' });
     expect(h.active.current!.route('/a/x')?.proxy.id).toBe('a');
   });
 
@@ -112,7 +99,7 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(r1);
     const h = await startSync(REDIS_URL, env, 60_000);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 1, 'boot load');
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
 
     // Revision 2 is deliberately not written to Redis: the delta alone must be enough.
     const r2 = snapshotOf(env, 2, ['/a', '/b']);
@@ -190,7 +177,7 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(snapshotOf(env, 1, ['/a']));
     const h = await startSync(REDIS_URL, env, 50);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 1, 'boot load');
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
 
     await store.write(snapshotOf(env, 2, ['/b']));
     await admin.hset(environmentConfigKeys(env).head, 'schemaVersion', String(SNAPSHOT_SCHEMA_VERSION + 1));
@@ -211,7 +198,7 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(old5);
     const h = await startSync(REDIS_URL, env, 60_000);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 5, 'boot load');
+    await eventually(() => h.active.revision === 5, Boolean, { what: 'boot load' });
 
     // The message alone (no poll for a minute) must bring revision 2 of the new epoch in.
     const fresh = newPublicationEpoch(EPOCH);
@@ -229,10 +216,10 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(snapshotOf(env, 3, ['/old']));
     const h = await startSync(REDIS_URL, env, 100);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 3, 'boot load');
+    await eventually(() => h.active.revision === 3, Boolean, { what: 'boot load' });
     const restored = newPublicationEpoch(EPOCH);
     await store.write(snapshotOf(env, 3, ['/restored'], restored));
-    await eventually(() => h.active.current!.epoch === restored, 'the new epoch via poll');
+    await eventually(() => h.active.current!.epoch === restored, Boolean, { what: 'the new epoch via poll' });
     expect(h.active.current!.route('/restored')?.proxy.id).toBe('restored');
   });
 
@@ -241,9 +228,9 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(snapshotOf(env, 1, ['/a']));
     const h = await startSync(REDIS_URL, env, 100);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 1, 'boot load');
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
     await store.write(snapshotOf(env, 2, ['/b']));
-    await eventually(() => h.active.revision === 2, 'revision 2 via poll');
+    await eventually(() => h.active.revision === 2, Boolean, { what: 'revision 2 via poll' });
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'poll' }));
   });
 });
@@ -253,18 +240,11 @@ describe('ConfigSync across a Redis restart', () => {
   let server: ChildProcess | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'idm-gw-redis-'));
 
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as AddressInfo;
-        probe.close(() => resolve(p));
-      });
-    });
   const startRedis = async () => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--dbfilename', 'dump.rdb'], { stdio: 'ignore' });
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
     await probe.connect().catch(() => undefined);
-    await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', 'redis-server to start');
+    await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', Boolean, { what: 'redis-server to start' });
     probe.disconnect();
   };
   const stopRedis = () =>
@@ -294,7 +274,7 @@ describe('ConfigSync across a Redis restart', () => {
 
     const h = await startSync(url, env, 60_000);
     try {
-      await eventually(() => h.active.revision === 1, 'boot load');
+      await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
       // Revision 3 lands while no message reaches this Gateway (and the poll is 60 s away);
       // it is saved so the restarted Redis comes back with it.
       w = writer();
@@ -302,13 +282,13 @@ describe('ConfigSync across a Redis restart', () => {
       await w.r.save();
       w.r.disconnect();
       await stopRedis();
-      await eventually(() => h.logs.some((l) => /lost Redis/.test(l.msg)), 'the lost-Redis warning');
+      await eventually(() => h.logs.some((l) => /lost Redis/.test(l.msg)), Boolean, { what: 'the lost-Redis warning' });
       expect(h.active.revision).toBe(1);
       expect(h.active.current!.route('/a')).toBeDefined(); // still serving what it had
 
       await startRedis();
       // Only the reconnect can bring revision 3 in.
-      await eventually(() => h.active.revision === 3, 'revision 3 after the reconnect', 10_000);
+      await eventually(() => h.active.revision === 3, Boolean, { what: 'revision 3 after the reconnect', timeoutMs: 10_000 });
       expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 3, reason: 'reconnect' }));
     } finally {
       await h.stop();

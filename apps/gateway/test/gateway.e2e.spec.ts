@@ -1,14 +1,12 @@
-import { diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { createEchoServer } from '../../echo-upstream/src/echo-server';
+import { configSnapshot, eventually, freePort, gatewayNodeFlags, type RunningServer, snapshotCredential, snapshotProxy, startEchoServer } from '@idm/test-kit';
 
 /**
  * The built Gateway (dist/main.js) as a real process: Redis snapshot at boot, `config.changed`
@@ -20,31 +18,14 @@ const MAIN = join(ROOT, 'apps/gateway/dist/main.js');
 const PUBLISHER = join(__dirname, 'config-changed.publisher.mjs');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const freePort = () =>
-  new Promise<number>((done) => {
-    const probe = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => done(port));
-    });
-  });
-
-async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 class GatewayProcess {
   readonly logs: any[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(readonly port: number, env: Record<string, string>, nodeFlags: string[] = []) {
+  /** `nodeFlags`: production's unless a test is about starting without them. */
+  constructor(readonly port: number, env: Record<string, string>, nodeFlags: string[] = gatewayNodeFlags()) {
     this.child = spawn(process.execPath, [...nodeFlags, MAIN], {
       env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', REDIS_URL, LOG_LEVEL: 'info', UPSTREAM_ALLOW: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,49 +69,51 @@ describe('Gateway process (end to end)', () => {
   const aliceKey = generateApiKey();
   let redis: Redis;
   let store: EnvironmentConfigStore;
-  let echo: Server;
-  let echoUrl: string;
+  let echo: RunningServer;
   let gateway: GatewayProcess;
   let passwordHash: string;
   const others: GatewayProcess[] = [];
 
-  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => ({
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch: 'e2e', revision, generatedAt: new Date().toISOString(),
-    proxies: basePaths.map((basePath) => ({
-      id: `proxy${basePath.replace(/\//g, '-')}`, projectId: 'proj', name: basePath.slice(1), basePath, upstreamUrl: echoUrl, methods: ['GET', 'POST'],
+  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => configSnapshot({
+    environment,
+    epoch: 'e2e',
+    revision,
+    proxies: basePaths.map((basePath) => snapshotProxy({
+      id: `proxy${basePath.replace(/\//g, '-')}`,
+      projectId: 'proj',
+      name: basePath.slice(1),
+      basePath,
+      upstreamUrl: echo.url,
+      methods: ['GET', 'POST'],
       policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],
     })),
-    credentials: [{ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] }],
-    signingKeys: [],
+    credentials: [snapshotCredential({ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] })],
   });
 
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx -y pnpm@9 run build)`);
     redis = new Redis(REDIS_URL);
     store = new EnvironmentConfigStore(redis);
-    echo = createEchoServer();
-    await new Promise<void>((done) => echo.listen(0, '127.0.0.1', () => done()));
-    echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    echo = await startEchoServer();
     passwordHash = await hash('correct horse battery', { type: 2 });
     await store.write(snapshot(1, ['/demo', '/basic']));
     // The periodic check is pushed out of the way so that only pub/sub can explain a change.
     gateway = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: environment, CONFIG_POLL_INTERVAL_MS: '600000' });
-    await eventually(async () => (await gateway.fetch('/health/ready')).ok, 'the gateway to become ready', 20_000);
+    await eventually(async () => (await gateway.fetch('/health/ready')).ok, Boolean, { what: 'the gateway to become ready', timeoutMs: 20_000 });
   }, 40_000);
 
   afterAll(async () => {
     await Promise.all([gateway, ...others].map((g) => g?.stop('SIGKILL')));
     await store.remove(environment);
     redis.disconnect();
-    await new Promise((done) => echo.close(done));
+    await echo.close();
   });
 
   it('reports liveness and readiness with environment, revision and Redis status', async () => {
     expect(await (await gateway.fetch('/health/live')).json()).toEqual({ status: 'ok' });
     expect(await (await gateway.fetch('/health/ready')).json()).toEqual({ status: 'ready', environment, revision: 1, redis: 'ready' });
     expect(gateway.logged({ msg: 'config applied', revision: 1, mode: 'reload', environment })).toBeDefined();
-    // Started without the production flags (as plain `node dist/main.js`): it says which and why.
-    expect(gateway.logged({ msg: /started without --no-memory-reducer/ })).toMatchObject({ missing: ['--no-memory-reducer'] });
+    expect(gateway.logged({ msg: /started without/ })).toBeUndefined(); // started as production starts it
   });
 
   it('proxies with api-key and basic-auth and answers 401 with the challenge', async () => {
@@ -146,7 +129,7 @@ describe('Gateway process (end to end)', () => {
     expect(denied.status).toBe(401);
     expect(denied.headers.get('www-authenticate')).toBe('ApiKey header="x-api-key"');
     expect(await denied.json()).toEqual({ code: 'missing_credentials', message: expect.any(String), requestId: 'e2e-denied-1' });
-    await eventually(async () => gateway.logged({ reqId: 'e2e-denied-1', msg: 'request rejected' }), 'the rejection log line');
+    await eventually(async () => gateway.logged({ reqId: 'e2e-denied-1', msg: 'request rejected' }), Boolean, { what: 'the rejection log line' });
 
     expect((await gateway.fetch('/unknown')).status).toBe(404);
   });
@@ -165,7 +148,7 @@ describe('Gateway process (end to end)', () => {
     const after = snapshot(2, ['/demo', '/basic', '/fresh']);
     await store.write(after);
     await publish(diffSnapshots(before, after));
-    await eventually(async () => (await gateway.fetch('/fresh/x', { headers: { 'x-api-key': aliceKey.key } })).status === 200, 'the new proxy to serve');
+    await eventually(async () => (await gateway.fetch('/fresh/x', { headers: { 'x-api-key': aliceKey.key } })).status === 200, Boolean, { what: 'the new proxy to serve' });
     expect(gateway.logged({ msg: 'config applied', revision: 2, mode: 'delta' })).toBeDefined();
   });
 
@@ -173,7 +156,7 @@ describe('Gateway process (end to end)', () => {
     const r4 = snapshot(4, ['/demo', '/basic', '/fourth']);
     await store.write(r4);
     await publish(diffSnapshots(snapshot(3, ['/demo']), r4));
-    await eventually(async () => (await (await gateway.fetch('/health/ready')).json()).revision === 4, 'revision 4');
+    await eventually(async () => (await (await gateway.fetch('/health/ready')).json()).revision === 4, Boolean, { what: 'revision 4' });
     expect(gateway.logged({ msg: 'config applied', revision: 4, mode: 'reload', reason: 'gap' })).toBeDefined();
     expect((await gateway.fetch('/fresh/x', { headers: { 'x-api-key': aliceKey.key } })).status).toBe(404);
   });
@@ -182,27 +165,29 @@ describe('Gateway process (end to end)', () => {
     await store.write(snapshot(5, ['/v2']));
     await redis.hset(environmentConfigKeys(environment).head, 'schemaVersion', '99');
     await publish({ ...diffSnapshots(snapshot(2, []), snapshot(5, ['/v2']))!, previousRevision: 2 });
-    await eventually(async () => gateway.logged({ msg: /refusing config snapshot/, schemaVersion: 99 }), 'the refusal');
+    await eventually(async () => gateway.logged({ msg: /refusing config snapshot/, schemaVersion: 99 }), Boolean, { what: 'the refusal' });
     expect(await (await gateway.fetch('/health/ready')).json()).toMatchObject({ status: 'ready', revision: 4 });
     expect((await gateway.fetch('/demo/x', { headers: { 'x-api-key': aliceKey.key } })).status).toBe(200);
   });
 
   it('is not ready without a snapshot, answers 503, and becomes ready when one appears', async () => {
     const lonely = `gw-e2e-${randomBytes(5).toString('hex')}`;
-    const g = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: lonely, CONFIG_POLL_INTERVAL_MS: '200' });
+    const g = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: lonely, CONFIG_POLL_INTERVAL_MS: '200' }, []);
     others.push(g);
     try {
       const notReady = await eventually(async () => {
         const res = await g.fetch('/health/ready');
         return res.status === 503 && res;
-      }, 'the second gateway to answer');
+      }, Boolean, { what: 'the second gateway to answer' });
       expect(await notReady.json()).toEqual({ status: 'not_ready', environment: lonely, revision: null, redis: 'ready' });
+      // Started without the production flags (as plain `node dist/main.js`): it says which and why.
+      expect(g.logged({ msg: /started without --no-memory-reducer/ })).toMatchObject({ missing: ['--no-memory-reducer'] });
       const early = await g.fetch('/demo/x');
       expect(early.status).toBe(503);
       expect(await early.json()).toMatchObject({ code: 'config_unavailable' });
 
       await store.write({ ...snapshot(1, ['/demo']), environment: lonely });
-      await eventually(async () => (await g.fetch('/health/ready')).ok, 'readiness after the snapshot appears');
+      await eventually(async () => (await g.fetch('/health/ready')).ok, Boolean, { what: 'readiness after the snapshot appears' });
     } finally {
       await store.remove(lonely);
     }
@@ -211,11 +196,10 @@ describe('Gateway process (end to end)', () => {
   it('shuts down cleanly on SIGTERM', async () => {
     const own = `gw-e2e-${randomBytes(5).toString('hex')}`;
     await store.write({ ...snapshot(1, ['/demo']), environment: own });
-    const g = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: own }, ['--no-memory-reducer']); // as in production
+    const g = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: own });
     others.push(g);
     try {
-      await eventually(async () => (await g.fetch('/health/ready')).ok, 'readiness');
-      expect(g.logged({ msg: /started without/ })).toBeUndefined();
+      await eventually(async () => (await g.fetch('/health/ready')).ok, Boolean, { what: 'readiness' });
       expect((await g.fetch('/demo/x', { headers: { 'x-api-key': aliceKey.key } })).status).toBe(200); // leaves a keep-alive pool behind
       const started = Date.now();
       expect(await g.stop('SIGTERM')).toBe(0);

@@ -1,4 +1,4 @@
-import { EnvironmentConfigStore, SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import { EnvironmentConfigStore, type ConfigSnapshot } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { eventually, freePort } from '../../manager/test/support/processes';
+import { configSnapshot, eventually, freePort, gatewayNodeFlags, snapshotProxy } from '@idm/test-kit';
 import { parseResponse, RawClient } from './support/raw-client';
 
 /**
@@ -39,17 +39,17 @@ describe('Gateway process: HTTP transport', () => {
     });
     await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', () => done()));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const snapshot: ConfigSnapshot = {
-      schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment, epoch: 'e2e', revision: 1, generatedAt: new Date().toISOString(),
+    const snapshot: ConfigSnapshot = configSnapshot({
+      environment,
+      epoch: 'e2e',
       proxies: [
-        { id: 'open', projectId: 'proj', name: 'open', basePath: '/open', upstreamUrl, methods: ['GET', 'POST'], policies: [] },
-        { id: 'keyed', projectId: 'proj', name: 'keyed', basePath: '/keyed', upstreamUrl, methods: ['POST'], policies: [{ type: 'api-key', config: {} }] },
+        snapshotProxy({ id: 'open', projectId: 'proj', name: 'open', basePath: '/open', upstreamUrl, methods: ['GET', 'POST'] }),
+        snapshotProxy({ id: 'keyed', projectId: 'proj', name: 'keyed', basePath: '/keyed', upstreamUrl, methods: ['POST'], policies: [{ type: 'api-key', config: {} }] }),
       ],
-      credentials: [], signingKeys: [],
-    } as ConfigSnapshot;
+    });
     await store.write(snapshot);
     port = await freePort();
-    gateway = spawn(process.execPath, [MAIN], {
+    gateway = spawn(process.execPath, [...gatewayNodeFlags(), MAIN], {
       env: {
         ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL, LOG_LEVEL: 'warn',
         UPSTREAM_ALLOW: '127.0.0.1', GATEWAY_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), GATEWAY_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),

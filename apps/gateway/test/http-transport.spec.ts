@@ -15,6 +15,7 @@ import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 import { parseResponse, RawClient } from './support/raw-client';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 /**
  * HTTP/1.1 transport correctness of the Gateway's listener and proxy path, spoken on raw
@@ -92,25 +93,21 @@ describe('Gateway HTTP transport', () => {
     const upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
     const rawUrl = `http://127.0.0.1:${await listen(raw)}`;
 
-    const proxy = (id: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => ({
-      id, projectId: 'proj', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET', 'HEAD', 'POST'], policies,
-    });
+    const proxy = (id: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => snapshotProxy({ id, projectId: 'proj', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET', 'HEAD', 'POST'], policies });
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000, connections: CONNECTIONS },
       new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
     const active = new ActiveConfiguration(pools, metrics);
-    active.activate({
-      schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+    active.activate(configSnapshot({
       proxies: [
         proxy('open', upstreamUrl, []), proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]), proxy('raw', rawUrl, []),
         // An asynchronous policy (argon2 verification): a 100 sent before it decides would win the race.
         proxy('basic', upstreamUrl, [{ type: 'basic-auth', config: {} }]),
       ],
       credentials: [
-        { id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash('correct horse battery', { type: 2 }), enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }], roles: [], metadata: [] },
+        snapshotCredential({ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash('correct horse battery', { type: 2 }), apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }] }),
       ],
-      signingKeys: [],
-    });
+    }));
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
     const http = new GatewayHttpServer(null, { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: BODY_TIMEOUT_MS });
     gateway = http.serverFactory((_req, res) => res.end('nest'));

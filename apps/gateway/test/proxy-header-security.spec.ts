@@ -1,11 +1,10 @@
-import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot } from '@idm/config-bus';
+import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
-import { createEchoServer } from '../../echo-upstream/src/echo-server';
-import { box, snapshotKey } from '../../../libs/tokens/src/signing-key.fixture';
+import { box, configSnapshot, createEchoServer, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
 import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
@@ -78,21 +77,18 @@ describe('proxy: headers and paths a client must not control', () => {
   beforeAll(async () => {
     echo = createEchoServer();
     const echoUrl = `http://127.0.0.1:${await listen(echo)}`;
-    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => ({
-      id, projectId: 'proj-a', name: id, basePath, upstreamUrl, methods: ['GET'], policies, deployedAt: null,
-    });
-    const snapshot = {
-      schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => snapshotProxy({ id, name: id, basePath, upstreamUrl, methods: ['GET'], policies });
+    const snapshot = configSnapshot({
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),
         proxy('open', '/open', `${echoUrl}/base`, []),
         proxy('jwt', '/jwt', echoUrl, [{ type: 'jwt-auth', config: { issuers: ['https://gw.test/credential'], claimHeaders: { email: 'X-User-Email', name: 'x-user-name', note: 'x-note', team: 'x-team' } } }]),
       ],
       credentials: [
-        { id: 'c-alice', projectId: 'proj-a', username: 'alice', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: ['reader'], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [] },
+        snapshotCredential({ id: 'c-alice', username: 'alice', apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: ['reader'] }),
       ],
       signingKeys: [key],
-    } as unknown as ConfigSnapshot;
+    });
 
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));

@@ -6,7 +6,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { createEchoServer } from '../../echo-upstream/src/echo-server';
+import { configSnapshot, createEchoServer, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
@@ -106,11 +106,8 @@ describe('proxy request handler', () => {
     await close(doomed); // nothing listens here any more: connections are refused
 
     const passwordHash = await hash('correct horse battery', { type: 2 });
-    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies'], methods = ['GET', 'HEAD', 'POST', 'PUT']) => ({
-      id, projectId: 'proj-a', name: id, basePath, upstreamUrl, methods, policies,
-    });
-    snapshot = {
-      schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
+    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies'], methods = ['GET', 'HEAD', 'POST', 'PUT']) => snapshotProxy({ id, name: id, basePath, upstreamUrl, methods, policies });
+    snapshot = configSnapshot({
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),
         proxy('keyed-q', '/keyed-q', `${echoUrl}/base/`, [{ type: 'api-key', config: { queryParam: 'api_key' } }]),
@@ -121,11 +118,10 @@ describe('proxy request handler', () => {
         proxy('special', '/special', specialUrl, []),
       ],
       credentials: [
-        { id: 'c-alice', projectId: 'proj-a', username: 'alice', passwordHash, enabled: true, expiresAt: null, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: [], metadata: [] },
-        { id: 'c-bob', projectId: 'proj-b', username: 'bob', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [{ id: 'k2', prefix: foreignKey.prefix, hash: foreignKey.hash, expiresAt: null }], roles: [], metadata: [] },
+        snapshotCredential({ id: 'c-alice', username: 'alice', passwordHash, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] }),
+        snapshotCredential({ id: 'c-bob', projectId: 'proj-b', username: 'bob', apiKeys: [{ id: 'k2', prefix: foreignKey.prefix, hash: foreignKey.hash, expiresAt: null }] }),
       ],
-      signingKeys: [],
-    };
+    });
 
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, LOOPBACK_ALLOWED);

@@ -4,7 +4,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { createEchoServer } from '../../echo-upstream/src/echo-server';
+import { configSnapshot, createEchoServer, snapshotProxy } from '@idm/test-kit';
 import { ActiveConfiguration } from '../src/serving/active-configuration';
 import { parseGatewayConfig } from '../src/config/gateway-config';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
@@ -44,11 +44,9 @@ async function startGateway(env: Record<string, string>, proxies: [basePath: str
   const pools = new UpstreamPools({ ...config.upstream, connectTimeoutMs: 1000 }, new UpstreamPolicy(config.upstreamPolicy));
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);
-  const snapshot: ConfigSnapshot = {
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: proxies.map(([basePath, upstreamUrl], i) => ({ id: `p${i}`, projectId: 'proj', name: `p${i}`, basePath, upstreamUrl, methods: ['GET'], policies: [] })),
-    credentials: [], signingKeys: [],
-  } as ConfigSnapshot;
+  const snapshot: ConfigSnapshot = configSnapshot({
+    proxies: proxies.map(([basePath, upstreamUrl], i) => snapshotProxy({ id: `p${i}`, projectId: 'proj', name: `p${i}`, basePath, upstreamUrl, methods: ['GET'] })),
+  });
   active.activate(snapshot);
   const sink = new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) });
   const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 1024 }, pino({ level: 'info' }, sink));

@@ -15,6 +15,7 @@ import { HealthModule } from './health/health.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
 import { ProjectsModule } from './projects/projects.module';
+import { RepositoriesModule } from './repositories/repositories.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { SelfServiceModule } from './self-service/self-service.module';
 import { SigningKeysModule } from './signing-keys/signing-keys.module';
@@ -30,6 +31,7 @@ export class AppModule {
       imports: [
         { module: ConfigHolder, global: true, providers: [{ provide: MANAGER_CONFIG, useValue: config }], exports: [MANAGER_CONFIG] },
         DatabaseModule,
+        RepositoriesModule,
         SecretsModule,
         ConfigPublisherModule,
         GovernanceModule,

@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { redisTransportOptions } from '@idm/config-bus';
+import { RedisBusServer } from '@idm/config-bus';
 import { requestIdOf } from '@idm/platform';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
@@ -35,7 +34,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
     httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });
   // The bus side of the Manager: Gateways ask it for durable token copies (`tokens.lookup`).
-  app.connectMicroservice<MicroserviceOptions>({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) }, { inheritAppConfig: false });
+  app.connectMicroservice({ strategy: new RedisBusServer(config.redis, 500) }, { inheritAppConfig: false });
   app.enableShutdownHooks();
   return app;
 }

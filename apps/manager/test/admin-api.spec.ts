@@ -177,7 +177,7 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       ['malformed JSON', { rawBody: '{"name": ' }, 400, 'malformed_json'],
       ['a JSON array', { rawBody: '[1,2]' }, 400, 'body_required'],
     ])('answers %s with a problem', async (_label, options, status, code) => {
-      const res = await manager.request('POST', '/api/v1/projects', undefined, options as never);
+      const res = await manager.request('POST', '/api/v1/projects', undefined, options);
       expect(res.status).toBe(status);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.body.code).toBe(code);
@@ -298,6 +298,6 @@ async function queryAll(database: TestDatabase, manager: InProcessManager, sql: 
   const { Database } = await import('../src/database/database');
   const db = manager.app.get(Database).db;
   const { sql: raw } = await import('drizzle-orm');
-  const result = (await db.execute(raw.raw(sql))) as unknown as { rows: any[] };
+  const result: { rows: any[] } = await db.execute(raw.raw(sql));
   return result.rows;
 }

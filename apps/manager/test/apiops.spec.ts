@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { policyTypes } from '@idm/policies/schemas';
 import { parse } from 'yaml';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { REPO_ROOT } from './support/processes';
+import { REPO_ROOT } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 const suffix = randomBytes(3).toString('hex');

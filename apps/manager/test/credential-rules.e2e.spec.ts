@@ -1,8 +1,7 @@
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { curl } from './support/curl';
-import { eventually, type AppProcess, type RedisProcess } from './support/processes';
+import { curl, eventually, type AppProcess, type RedisProcess } from '@idm/test-kit';
 
 /**
  * Per-credential authorization rules end to end: configured over the Manager's credential API,
@@ -24,7 +23,7 @@ describe('credential rules on two Gateways', () => {
   const call = (g: AppProcess, path: string, headers: Record<string, string> = {}, method = 'GET') =>
     fetch(g.baseUrl + path, { method, headers: { 'x-api-key': apiKey, ...headers } }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json().catch(() => undefined) }));
   const setAccess = async (access: unknown) => {
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { access });
+    await admin.credentials.update(projectId, credentialId, { access });
   };
   const both = (path: string, accept: (r: Awaited<ReturnType<typeof call>>) => boolean, what: string, headers?: Record<string, string>, method?: string) =>
     Promise.all(gateways.map((g) => eventually(() => call(g, path, headers, method), accept, { what: `${g.name}: ${what}` })));
@@ -62,10 +61,10 @@ describe('credential rules on two Gateways', () => {
     const clientIp = (trusted: string) => ({ GATEWAY_CLIENT_IP_HEADER: 'x-forwarded-for', GATEWAY_CLIENT_IP_POSITION: 'last', GATEWAY_TRUSTED_PROXIES: trusted });
     cluster = await startCluster({ environment: ENV, gateways: [clientIp('127.0.0.1'), clientIp('10.255.255.254')] });
     ({ redis, echoUrl, manager, gateways, admin } = cluster);
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'rules' })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'legacy', basePath: '/legacy', upstreamUrl: echoUrl, policies: [{ type: 'basic-auth', config: {} }], environments: [ENV] });
-    const credential = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'partner', password: 'partner-password' });
+    projectId = (await admin.projects.create({ name: 'rules' })).id;
+    await admin.proxies.create(projectId, { name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
+    await admin.proxies.create(projectId, { name: 'legacy', basePath: '/legacy', upstreamUrl: echoUrl, policies: [{ type: 'basic-auth', config: {} }], environments: [ENV] });
+    const credential = await admin.credentials.create(projectId, { username: 'partner', password: 'partner-password' });
     credentialId = credential.id;
     apiKey = credential.apiKey.key;
     await both('/shop/x', (r) => r.status === 200, 'proxy serves');
@@ -83,7 +82,7 @@ describe('credential rules on two Gateways', () => {
     const problem = await res.json();
     expect(JSON.stringify(problem)).toContain('access.ip.allow.0.cidrs.0');
     await setAccess({ acl: { deniedMethods: ['DELETE'] } });
-    expect((await admin.call('GET', `/api/v1/projects/${projectId}/credentials/${credentialId}`)).access).toEqual({
+    expect((await admin.credentials.get(projectId, credentialId)).access).toEqual({
       acl: { allowedProxies: null, deniedProxies: [], allowedEndpoints: [], deniedEndpoints: [], allowedMethods: null, deniedMethods: ['DELETE'] },
     });
   });
@@ -184,7 +183,7 @@ describe('credential rules on two Gateways', () => {
     }
     await setAccess({ rateLimit: { limits, onStoreUnavailable: 'allow' } });
     // A 200 with Redis up does not tell the rules apart: wait until both Gateways run the new revision.
-    const { revision } = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    const { revision } = await admin.environments.named(ENV);
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision >= revision, { what: `${g.name} at revision ${revision}` })));
     await both('/shop/b', (r) => r.status === 200, 'open rule active after Redis is back');
     const errorsBefore = await Promise.all(gateways.map(storeErrors));

@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:cr
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * JWT access tokens across Gateways (issue #11 items 7-9), on a Manager and three Gateway
@@ -57,15 +57,15 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
     ({ gateways, admin } = cluster);
     fleetUrl = gateways[0].baseUrl;
     redis = new Redis(cluster.redis.url);
-    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    const env = await admin.environments.named(ENV);
     signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
-    const projectId = (await admin.call('POST', '/api/v1/projects', { name: 'jwt-tokens' })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'orders', basePath: '/orders', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'jwt-auth', config: {} }] });
+    kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
+    const projectId = (await admin.projects.create({ name: 'jwt-tokens' })).id;
+    await admin.proxies.create(projectId, { name: 'orders', basePath: '/orders', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'jwt-auth', config: {} }] });
     const settings = { grants: ['client_credentials'], scopes: ['read'], accessTokenLifetime: { amount: 5, unit: 'minutes' } };
     for (const name of ['jwt-app', 'other-app']) {
-      const id = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: name, password: SECRET, issueApiKey: false })).id;
-      await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${id}/token-settings`, settings);
+      const id = (await admin.credentials.create(projectId, { username: name, password: SECRET, issueApiKey: false })).id;
+      await admin.credentials.putTokenSettings(projectId, id, settings);
       if (name === 'jwt-app') appId = id;
       else otherAppId = id;
     }

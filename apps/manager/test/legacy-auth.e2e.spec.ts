@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { curl } from './support/curl';
-import { eventually, type AppProcess, type RedisProcess } from './support/processes';
+import { curl, eventually, type AppProcess, type RedisProcess } from '@idm/test-kit';
 
 const run = promisify(execFile);
 const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');
@@ -41,11 +40,11 @@ describe('digest-auth on two Gateways', () => {
     cluster = await startCluster({ environment: ENV, managerEnv: keys, gateways: [keys, keys] });
     ({ redis, gateways, admin } = cluster);
     const { echoUrl } = cluster;
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'legacy' })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig', basePath: '/dig', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: {} }], environments: [ENV] });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'dig-md5', basePath: '/dig-md5', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }], environments: [ENV] });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'b64', basePath: '/b64', upstreamUrl: echoUrl, policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }], environments: [ENV] });
-    await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'partner', password: 'partner-password', access: { acl: { deniedMethods: ['POST'] } } });
+    projectId = (await admin.projects.create({ name: 'legacy' })).id;
+    await admin.proxies.create(projectId, { name: 'dig', basePath: '/dig', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: {} }], environments: [ENV] });
+    await admin.proxies.create(projectId, { name: 'dig-md5', basePath: '/dig-md5', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }], environments: [ENV] });
+    await admin.proxies.create(projectId, { name: 'b64', basePath: '/b64', upstreamUrl: echoUrl, policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }], environments: [ENV] });
+    await admin.credentials.create(projectId, { username: 'partner', password: 'partner-password', access: { acl: { deniedMethods: ['POST'] } } });
     await Promise.all(gateways.map((g) => eventually(() => fetch(g.baseUrl + '/dig-md5/x'), (r) => r.status === 401, { what: `${g.name}: digest proxies served` })));
   }, 90000);
 
@@ -114,7 +113,7 @@ describe('digest-auth on two Gateways', () => {
     const all = values.join('\n');
     expect(all).toContain('"digestHa1":"enc:v1:k1:');
     expect(all).not.toContain(h('SHA-256', 'partner:identity-manager:partner-password'));
-    const [credential] = await admin.call('GET', `/api/v1/projects/${projectId}/credentials`);
+    const [credential] = await admin.credentials.list(projectId);
     expect(JSON.stringify(credential)).not.toContain('enc:v1');
   });
 });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseManagerConfig } from '../src/config/manager-config';
-import { REPO_ROOT } from './support/processes';
+import { REPO_ROOT } from '@idm/test-kit';
 
 describe('Manager configuration', () => {
   it('applies the documented defaults', () => {

@@ -3,9 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { TestPki, type TestCertificate } from './support/certificates';
+import { curl as curlFor, eventually, freePort, TestPki, type TestCertificate } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, freePort } from './support/processes';
 
 const run = promisify(execFile);
 
@@ -28,11 +27,7 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
   /** curl with the server CA; `args` add the client certificate or headers. Resolves status + JSON body, or curl's exit code. */
   const curl = async (url: string, args: string[] = []) => {
     try {
-      const { stdout } = await run('curl', ['-s', '--cacert', serverCa.certFile, '-o', '-', '-w', '\n%{http_code}', ...args, url]);
-      const lines = stdout.trimEnd().split('\n');
-      const status = Number(lines.pop());
-      const text = lines.join('\n');
-      return { status, body: text.startsWith('{') ? JSON.parse(text) : text, exitCode: 0 };
+      return { ...(await curlFor(['--cacert', serverCa.certFile, ...args, url])), exitCode: 0 };
     } catch (err) {
       return { status: 0, body: undefined, exitCode: (err as { code: number }).code };
     }
@@ -56,10 +51,10 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
     });
     tlsUrls = tlsPorts.map((p) => `https://127.0.0.1:${p}`);
     const { admin, echoUrl } = cluster;
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'partners' })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'mtls', basePath: '/mtls', upstreamUrl: echoUrl, methods: ['GET', 'POST'], policies: [{ type: 'mtls-auth', config: {} }], environments: [ENV] });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'keyed', basePath: '/keyed', upstreamUrl: echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
-    const credential = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'partner', truststore: [clientCa.cert], access: { acl: { deniedMethods: ['POST'] } } });
+    projectId = (await admin.projects.create({ name: 'partners' })).id;
+    await admin.proxies.create(projectId, { name: 'mtls', basePath: '/mtls', upstreamUrl: echoUrl, methods: ['GET', 'POST'], policies: [{ type: 'mtls-auth', config: {} }], environments: [ENV] });
+    await admin.proxies.create(projectId, { name: 'keyed', basePath: '/keyed', upstreamUrl: echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
+    const credential = await admin.credentials.create(projectId, { username: 'partner', truststore: [clientCa.cert], access: { acl: { deniedMethods: ['POST'] } } });
     apiKey = credential.apiKey.key;
     await Promise.all(tlsUrls.map((u) => eventually(() => curl(`${u}/keyed/x`), (r) => r.status === 401, { what: `${u}: proxies served over HTTPS`, timeoutMs: 20000 })));
   }, 120000);
@@ -125,8 +120,8 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
   });
 
   it('stops accepting a client certificate once the truststore no longer holds its CA', async () => {
-    const [credential] = await cluster.admin.call('GET', `/api/v1/projects/${projectId}/credentials`);
-    await cluster.admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credential.id}`, { truststore: [] });
+    const [credential] = await cluster.admin.credentials.list(projectId);
+    await cluster.admin.credentials.update(projectId, credential.id, { truststore: [] });
     for (const u of tlsUrls) {
       await eventually(() => curl(`${u}/mtls/hello`, withCert(clients.partner)), (r) => r.status === 401 && r.body.code === 'untrusted_client_certificate', { what: `${u}: emptied truststore applies` });
     }

@@ -51,7 +51,7 @@ describe('OpenAPI document against real responses', () => {
   const call = async (method: string, url: string, body?: unknown, options: Parameters<InProcessManager['request']>[3] = {}) => {
     const res = await m.request(method, url, body, options);
     if (res.status >= 300) throw new Error(`${method} ${url} -> ${res.status} ${JSON.stringify(res.body)}`);
-    observed.push({ operation: operationOf(method.toLowerCase(), url), request: body, status: res.status, contentType: String(res.headers['content-type'] ?? ''), body: res.body });
+    observed.push({ operation: operationOf(method.toLowerCase(), url), request: body, status: res.status, contentType: String((res.headers['content-type'] as string | undefined) ?? ''), body: res.body });
     return res.body;
   };
 

@@ -1,10 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import * as oidc from 'openid-client';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 import type { TestDatabase } from './support/test-database';
 
 /**
@@ -60,22 +61,22 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     cluster = await startCluster({ environment: ENV, managerEnv: { ...keys, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' }, gateways: [gatewayEnv, gatewayEnv] });
     ({ database, gateways, admin, echoUrl } = cluster);
     redisClient = new Redis(cluster.redis.url);
-    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    const env = await admin.environments.named(ENV);
     envId = env.id;
     const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'auth-prefix' })).id;
-    ordersId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    const kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
+    projectId = (await admin.projects.create({ name: 'auth-prefix' })).id;
+    ordersId = (await admin.proxies.create(projectId, {
       name: 'orders', basePath: '/orders', upstreamUrl: echoUrl, environments: [ENV],
       policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }],
     })).id;
-    ledgerId = (await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    ledgerId = (await admin.proxies.create(projectId, {
       name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV],
       policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET, LEDGER_EXTRA) } }],
     })).id;
-    aliceId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
-    appId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'portal-app', password: 'portal-secret', issueApiKey: false })).id;
-    await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${appId}/token-settings`, { grants: ['client_credentials'], deletePrevious: true, signingAlgorithm: 'ES256' });
+    aliceId = (await admin.credentials.create(projectId, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
+    appId = (await admin.credentials.create(projectId, { username: 'portal-app', password: 'portal-secret', issueApiKey: false })).id;
+    await admin.credentials.putTokenSettings(projectId, appId, { grants: ['client_credentials'], deletePrevious: true, signingAlgorithm: 'ES256' });
     gw = gateways[0].baseUrl;
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/auth/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
   }, 120000);
@@ -86,7 +87,7 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   }, 30000);
 
   it('keeps the client secret write-only and sealed: API, PostgreSQL, snapshot and audit never show it', async () => {
-    const shown = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
+    const shown = await admin.proxies.get(projectId, ordersId);
     expect(shown.policies[0].config.tokenService.clientId).toBe('orders-key');
     expect(shown.policies[0].config.tokenService).not.toHaveProperty('clientSecret');
     const db = new Client({ connectionString: database.url });
@@ -100,7 +101,7 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     } finally {
       await db.end();
     }
-    const snapshot = (await redisClient.get(`idm:config:${ENV}:snapshot`))!;
+    const snapshot = JSON.stringify(await new EnvironmentConfigStore(redisClient).load(ENV));
     expect(snapshot).not.toContain(ORDERS_SECRET);
     expect(snapshot).toContain('enc:v1:k1:');
   });
@@ -162,20 +163,20 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
   }, 60000);
 
   it('keeps the stored secret on an update that omits it, and a new secret replaces it', async () => {
-    const current = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: current.policies.map((p: { config: object }) => ({ ...p, config: { ...p.config, clockSkewSeconds: 20 } })) });
-    const rev = Number(await redisClient.get(`idm:config:${ENV}:revision`));
+    const current = await admin.proxies.get(projectId, ordersId);
+    await admin.proxies.update(projectId, ordersId, { policies: current.policies.map((p) => ({ ...p, config: { ...p.config, clockSkewSeconds: 20 } })) });
+    const rev = (await new EnvironmentConfigStore(redisClient).head(ENV))!.revision;
     await eventually(() => fetch(`${gw}/health/ready`).then((r) => r.json()), (b) => Number(b.revision) >= rev, { what: 'revision applied' });
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(200);
-    await expect(admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);
-    const rotated = await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret', ORDERS_EXTRA) } }] });
+    await expect(admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);
+    const rotated = await admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret', ORDERS_EXTRA) } }] });
     expect(JSON.stringify(rotated)).not.toContain('rotated-secret');
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'rotated-secret') }), (r) => r.status === 200, { what: `${g.name}: new secret` })));
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(401);
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }] });
+    await admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }] });
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: `${g.name}: secret back` })));
     // Only the secret changed: still a change, audited without showing it.
-    const [latest] = (await admin.call('GET', `/api/v1/audit?entityId=${ordersId}`)).items;
+    const [latest] = (await admin.audit.query({ entityId: ordersId })).items;
     expect([latest.action, latest.diff]).toEqual(['api_proxy.update', { policies: { changed: true, secret: true } }]);
   }, 60000);
 
@@ -233,12 +234,12 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     expect(refused).toMatchObject({ status: 500, body: { error: 'server_error' } });
     expect(refused.body.error_description).toContain('ES256');
     // Rotation to ES256 keeps the RS256 key published (and activated) for an hour.
-    const ecKid = (await admin.call('POST', `/api/v1/environments/${envId}/signing-keys/rotate`, { algorithm: 'ES256', retireAfterSeconds: 3600 })).kid;
+    const ecKid = (await admin.signingKeys.rotate(envId, { algorithm: 'ES256', retireAfterSeconds: 3600 })).kid;
     const issued = await eventually(() => post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret') }), (r) => r.status === 200, { what: 'ES256 key served' });
     expect(JSON.parse(Buffer.from(issued.body.access_token.split('.')[0], 'base64url').toString())).toMatchObject({ alg: 'ES256', kid: ecKid });
     // The proxy client pins RS256 while the newest key is ES256.
-    const current = await admin.call('GET', `/api/v1/projects/${projectId}/proxies/${ordersId}`);
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { policies: current.policies.map((p: { config: { tokenService: object } }) => ({ ...p, config: { ...p.config, tokenService: { ...p.config.tokenService, signingAlgorithm: 'RS256' } } })) });
+    const current = await admin.proxies.get(projectId, ordersId);
+    await admin.proxies.update(projectId, ordersId, { policies: current.policies.map((p) => ({ ...p, config: { ...p.config, tokenService: { ...(p.config.tokenService as object), signingAlgorithm: 'RS256' } } })) });
     const pinned = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200 && JSON.parse(Buffer.from(r.body.access_token.split('.')[0], 'base64url').toString()).alg === 'RS256', { what: 'RS256 pinned' });
     await onBoth('/orders/1', pinned.body.access_token, 200, 'pinned RS256 token accepted');
   }, 60000);
@@ -249,19 +250,19 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     await onBoth('/orders/1', jwt, 200, 'JWT works while deployed');
     await onBoth('/ledger/1', opaque, 200, 'opaque works while deployed');
 
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { environments: [] });
+    await admin.proxies.update(projectId, ordersId, { environments: [] });
     await onBoth('/orders/1', jwt, 404, 'undeployed proxy gone');
     await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 401, { what: `${g.name}: undeployed client refused` })));
     // Deployed again: the new deployment does not revive tokens of the old one; fresh tokens work.
     await new Promise((r) => setTimeout(r, 1100)); // iat has one-second resolution
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/proxies/${ordersId}`, { environments: [ENV] });
+    await admin.proxies.update(projectId, ordersId, { environments: [ENV] });
     await onBoth('/orders/1', jwt, 401, 'redeployed proxy refuses tokens of the earlier deployment');
     const fresh = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: 'client back' });
     await onBoth('/orders/1', fresh.body.access_token, 200, 'tokens of the new deployment work');
 
-    await admin.call('DELETE', `/api/v1/projects/${projectId}/proxies/${ledgerId}`);
+    await admin.proxies.remove(projectId, ledgerId);
     await onBoth('/ledger/1', opaque, 404, 'deleted proxy gone');
-    const recreated = await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    const recreated = await admin.proxies.create(projectId, {
       name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV], policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
     });
     expect(recreated.id).not.toBe(ledgerId);

@@ -2,7 +2,7 @@ import { CONFIG_CHANGED, environmentConfigKeys, type ConfigChangedMessage } from
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { eventually } from './support/processes';
+import { eventually } from '@idm/test-kit';
 import { removeEnvironmentKeys } from './support/redis-keys';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 

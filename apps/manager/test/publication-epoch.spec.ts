@@ -5,10 +5,9 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { createEchoServer } from '../../echo-upstream/src';
+import { createEchoServer, AppProcess, eventually, freePort } from '@idm/test-kit';
 import { UPSTREAM_OPT_IN } from './support/cluster';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { AppProcess, eventually, freePort } from './support/processes';
 import { removeEnvironmentKeys } from './support/redis-keys';
 import { adminQuery, createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -97,9 +96,8 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     expect(old.revision).toBeGreaterThanOrEqual(3);
 
     const port = await freePort();
-    gateway = new AppProcess(
+    gateway = AppProcess.gateway(
       'gateway',
-      'apps/gateway/dist/main.js',
       { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL, CONFIG_POLL_INTERVAL_MS: '500', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN },
       `http://127.0.0.1:${port}`,
     );
@@ -113,7 +111,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     await publishProxies(b, [p('b1')], true);
     await serves([p('b1')], [p('a1'), p('a3')], "the fresh database's config");
     const head = (await store.head(environment))!;
-    expect(head.epoch! > old.epoch!).toBe(true);
+    expect(head.epoch > old.epoch).toBe(true);
     expect(head.revision).toBeLessThan(old.revision);
   }, 120_000);
 
@@ -133,7 +131,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     await startManager(restoredFrom(live));
     await serves([p('b1')], [p('b2'), p('b3')], 'the restored config');
     const head = (await store.head(environment))!;
-    expect(head.epoch! > later.epoch!).toBe(true);
+    expect(head.epoch > later.epoch).toBe(true);
     expect(head.revision).toBeLessThanOrEqual(backupRevision + 1);
   }, 120_000);
 
@@ -143,7 +141,7 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
     const stale = await startManager(databases[0]); // the first database, older epoch; it takes over at boot
     await serves([p('a1')], [p('b1')], 'the first database again, taken over at boot');
     const taken = (await store.head(environment))!;
-    expect(taken.epoch! > owner.epoch!).toBe(true);
+    expect(taken.epoch > owner.epoch).toBe(true);
 
     const other = await createTestDatabase(kind);
     databases.push(other);

@@ -3,9 +3,8 @@ import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AdminClient } from './support/admin-client';
-import { TestPki, type TestCertificate } from './support/certificates';
+import { TestPki, type TestCertificate, AppProcess, eventually, freePort } from '@idm/test-kit';
 import { UPSTREAM_OPT_IN } from './support/cluster';
-import { AppProcess, eventually, freePort } from './support/processes';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /**
@@ -46,7 +45,7 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
     const tlsEnv = { REDIS_URL: redisUrl, NODE_EXTRA_CA_CERTS: ca.certFile, LOG_LEVEL: 'warn' };
     manager = new AppProcess('manager', 'apps/manager/dist/main.js', { ...tlsEnv, MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, IDM_ADMIN_PASSWORD: 'tls-admin-password', ...UPSTREAM_OPT_IN }, `http://127.0.0.1:${managerPort}`);
     const gatewayPort = await freePort();
-    gateway = new AppProcess('gateway', 'apps/gateway/dist/main.js', { ...tlsEnv, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, CONFIG_POLL_INTERVAL_MS: '500', ...UPSTREAM_OPT_IN }, `http://127.0.0.1:${gatewayPort}`);
+    gateway = AppProcess.gateway('gateway', { ...tlsEnv, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, CONFIG_POLL_INTERVAL_MS: '500', ...UPSTREAM_OPT_IN }, `http://127.0.0.1:${gatewayPort}`);
   }, 120_000);
 
   afterAll(async () => {
@@ -67,9 +66,9 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
     try {
       const admin = new AdminClient(manager.baseUrl);
       await admin.login('admin', 'tls-admin-password');
-      await admin.call('POST', '/api/v1/environments', { name: environment });
-      const project = await admin.call('POST', '/api/v1/projects', { name: `proj-${environment}` });
-      await admin.call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'p', basePath: `/${environment}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+      await admin.environments.create({ name: environment });
+      const project = await admin.projects.create({ name: `proj-${environment}` });
+      await admin.proxies.create(project.id, { name: 'p', basePath: `/${environment}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
 
       await eventually(async () => messages.length, (n) => n > 0, { what: 'config.changed over the Manager bus client' });
       const inDb3 = client(3);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { REPO_ROOT } from './support/processes';
+import { REPO_ROOT } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 const key = () => randomBytes(32).toString('base64');

@@ -1,6 +1,6 @@
 import { EnvironmentConfigStore } from '@idm/config-bus';
 import { SIGNING_ALGORITHMS, SecretBox } from '@idm/domain';
-import { createPublicKey, createSign, generateKeyPairSync, createVerify, createPrivateKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { REPO_ROOT } from './support/processes';
+import { REPO_ROOT } from '@idm/test-kit';
 
 /**
  * `npm start`'s terminal output (scripts/lib): readable log lines on a terminal, the apps' JSON
@@ -28,8 +28,8 @@ describe('npm start output', () => {
     const out = esm(`import { prettyLine } from ${JSON.stringify(logFormat)};
       for (const line of ${JSON.stringify([info, error, 'plain text line'])}) console.log(prettyLine(line, 'manager'));`);
     const [first, second] = out.stdout.split('\n');
-    expect(first).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  manager  \[ConfigPublisher\] published dev revision 3 environment=dev revision=3$/);
-    expect(second).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR manager  Redis connection error: connect ECONNREFUSED$/);
+    expect(first).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}manager {2}\[ConfigPublisher\] published dev revision 3 environment=dev revision=3$/);
+    expect(second).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR manager {2}Redis connection error: connect ECONNREFUSED$/);
     expect(out.stdout).toMatch(/^\s+at /m); // the error's stack, indented under it
     expect(out.stdout).toContain('\nplain text line\n');
     expect(out.stdout).not.toContain('{"level"');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually } from './support/processes';
+import { eventually } from '@idm/test-kit';
 
 /**
  * Opaque tokens when Redis has lost them: a Manager and a Gateway on a private Redis and
@@ -30,7 +30,7 @@ describe('opaque tokens after Redis lost them', () => {
     eventually(async () => (await pg.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = ANY($1)', [tokens.map((t) => sha(t, 'hex'))])).rows[0].n, (n) => n === tokens.length, { what: 'the durable copies' });
   /** What a Redis restart without persistence does to these tokens, and to every tombstone. */
   const loseFromRedis = async (...tokens: string[]) => {
-    const keys = tokens.map((t) => `idm:tokens:${ENV}:${t.startsWith('idm_at_') ? 'at' : 'rt'}:${sha(t, 'base64url')}`);
+    const keys = tokens.map((t) => `{idm:tokens:${ENV}}:${t.startsWith('idm_at_') ? 'at' : 'rt'}:${sha(t, 'base64url')}`);
     const tombstones = await redis.keys('idm:tokens:revoked:*');
     if (keys.length + tombstones.length > 0) await redis.del(...keys, ...tombstones);
   };
@@ -42,11 +42,11 @@ describe('opaque tokens after Redis lost them', () => {
     redis = new Redis(cluster.redis.url);
     pg = new Client({ connectionString: cluster.database.url });
     await pg.connect();
-    const projectId = (await admin.call('POST', '/api/v1/projects', { name: 'durability' })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'durable', basePath: '/durable', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'oauth2-auth', config: {} }] });
-    const appId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'durable-app', password: SECRET, issueApiKey: false })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'dora', password: 'dora-password', issueApiKey: false });
-    await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${appId}/token-settings`, { grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'], scopeMode: 'strict' });
+    const projectId = (await admin.projects.create({ name: 'durability' })).id;
+    await admin.proxies.create(projectId, { name: 'durable', basePath: '/durable', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'oauth2-auth', config: {} }] });
+    const appId = (await admin.credentials.create(projectId, { username: 'durable-app', password: SECRET, issueApiKey: false })).id;
+    await admin.credentials.create(projectId, { username: 'dora', password: 'dora-password', issueApiKey: false });
+    await admin.credentials.putTokenSettings(projectId, appId, { grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'], scopeMode: 'strict' });
     await eventually(() => post('/token', { grant_type: 'client_credentials' }), (r) => r.status === 200, { what: 'the client on the Gateway' });
   }, 120000);
 

@@ -1,7 +1,8 @@
+import { EnvironmentConfigStore } from '@idm/config-bus';
 import Redis from 'ioredis';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * Failure limits of the token endpoints, shared by two Gateway processes through Redis. The
@@ -29,19 +30,19 @@ describe('token endpoint failure limits across two Gateways', () => {
   beforeAll(async () => {
     cluster = await startCluster({ environment: ENV, gateways: [limits, limits] });
     ({ gateways, admin } = cluster);
-    const projectId = (await admin.call('POST', '/api/v1/projects', { name: 'failures' })).id;
+    const projectId = (await admin.projects.create({ name: 'failures' })).id;
     // Credentials reach an environment's Gateways with a proxy of their project deployed there.
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'api', basePath: '/failures-api', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [] });
+    await admin.proxies.create(projectId, { name: 'api', basePath: '/failures-api', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [] });
     for (const username of ['target-app', 'busy-app']) {
-      const id = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username, password: `${username}-secret`, issueApiKey: false })).id;
-      await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${id}/token-settings`, { grants: ['client_credentials', 'password'], scopes: [], scopeMode: 'lenient' });
+      const id = (await admin.credentials.create(projectId, { username, password: `${username}-secret`, issueApiKey: false })).id;
+      await admin.credentials.putTokenSettings(projectId, id, { grants: ['client_credentials', 'password'], scopes: [], scopeMode: 'lenient' });
     }
-    for (const username of ['alice', 'bob']) await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username, password: `${username}-password`, issueApiKey: false });
+    for (const username of ['alice', 'bob']) await admin.credentials.create(projectId, { username, password: `${username}-password`, issueApiKey: false });
     // Wait on the revision, not on token calls: a call before the clients arrive would count as a failure.
     const redis = new Redis(cluster.redis.url);
-    const published = await eventually(async () => JSON.parse((await redis.get(`idm:config:${ENV}:snapshot`)) ?? '{}'), (s) => s.credentials?.some((c: { username: string }) => c.username === 'bob'), { what: 'the snapshot with every client' });
+    const published = await eventually(() => new EnvironmentConfigStore(redis).load(ENV), (s) => !!s?.credentials.some((c) => c.username === 'bob'), { what: 'the configuration with every client' });
     redis.disconnect();
-    const revision = published.revision as number;
+    const revision = published!.revision;
     await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (h) => h.revision >= revision, { what: `${g.name} at revision ${revision}` })));
   }, 120000);
 

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import * as oidc from 'openid-client';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * The token service end to end: one Manager and two Gateway processes on a private Redis and
@@ -52,23 +52,23 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     ({ gateways, admin } = cluster);
     const { echoUrl } = cluster;
     redisClient = new Redis(cluster.redis.url);
-    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    const env = await admin.environments.named(ENV);
     signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    kid = (await admin.call('POST', `/api/v1/environments/${env.id}/signing-keys`, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'tokens' })).id;
+    kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
+    projectId = (await admin.projects.create({ name: 'tokens' })).id;
     for (const [name, basePath, type] of [['orders', '/orders', 'jwt-auth'], ['ledger', '/ledger', 'oauth2-auth']]) {
-      await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+      await admin.proxies.create(projectId, {
         name, basePath, upstreamUrl: echoUrl, environments: [ENV],
         policies: [{ type, config: { claimHeaders: type === 'jwt-auth' ? { tier: 'x-tier' } : undefined, methods: { POST: { scopes: ['write'] } } } }].map((p) => ({ ...p, config: JSON.parse(JSON.stringify(p.config)) })),
       });
     }
-    appId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, {
+    appId = (await admin.credentials.create(projectId, {
       username: 'billing-app', password: SECRET, issueApiKey: false, roles: ['service'],
       metadata: [{ key: 'tier', value: 'gold', includeInJwt: true }, { key: 'support_pin', value: '4711', secret: true, includeInTokenResponse: true, includeInJwt: true }],
     })).id;
-    aliceId = (await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
-    await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'no-tokens', password: 'no-tokens-pass', issueApiKey: false });
-    await admin.call('PUT', `/api/v1/projects/${projectId}/credentials/${appId}/token-settings`, {
+    aliceId = (await admin.credentials.create(projectId, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
+    await admin.credentials.create(projectId, { username: 'no-tokens', password: 'no-tokens-pass', issueApiKey: false });
+    await admin.credentials.putTokenSettings(projectId, appId, {
       grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'], scopeMode: 'strict',
       accessTokenLifetime: { amount: 5, unit: 'minutes' }, jwtClaims: ['username', 'roles'],
     });
@@ -241,15 +241,15 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
     const jwt = (await post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic(appId, SECRET) })).body.access_token;
     await onBoth('/ledger/a', tokens.access_token, 200, 'live token');
-    const redisKey = `idm:tokens:${ENV}:at:${createHash('sha256').update(tokens.access_token).digest('base64url')}`;
+    const redisKey = `{idm:tokens:${ENV}}:at:${createHash('sha256').update(tokens.access_token).digest('base64url')}`;
     // The durable copy is written asynchronously (BullMQ); wait until the Manager has it.
     await eventually(async () => (await redisClient.del(redisKey), (await callProxy(gw, '/ledger/a', tokens.access_token)).status), (s) => s === 200, { what: 'durable copy answers' });
     expect(await redisClient.exists(redisKey)).toBe(0);
 
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${appId}`, { enabled: false });
+    await admin.credentials.update(projectId, appId, { enabled: false });
     await onBoth('/ledger/a', tokens.access_token, 401, 'opaque token of a disabled credential');
     await onBoth('/orders/a', jwt, 401, 'JWT of a disabled credential');
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${appId}`, { enabled: true });
+    await admin.credentials.update(projectId, appId, { enabled: true });
     await onBoth('/orders/a', jwt, 200, 'JWT again after re-enabling');
   }, 60000);
 });

@@ -1,11 +1,11 @@
-import { TOKEN_LOOKUP, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { TOKEN_LOOKUP, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { Queue } from 'bullmq';
 import { createHash, randomBytes } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import { TokenPruner } from '../src/token-store/token-pruner';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { eventually, freePort, RedisProcess } from './support/processes';
+import { eventually, freePort, RedisProcess } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /** The Manager's side of opaque tokens: durable copies from BullMQ jobs, looked up over the bus. */
@@ -28,7 +28,7 @@ describe('durable token store', () => {
     database = await createTestDatabase('postgres');
     m = await startInProcessManager(database, { REDIS_URL: redis.url, LOG_LEVEL: 'warn' }, { logDestination: { write: (line: string) => void logs.push(line) } });
     await m.app.startAllMicroservices();
-    queue = new Queue(TOKEN_PERSIST_QUEUE, { connection: { host: '127.0.0.1', port: redis.port } });
+    queue = new Queue(TOKEN_PERSIST_QUEUE, { prefix: TOKEN_PERSIST_PREFIX, connection: { host: '127.0.0.1', port: redis.port } });
     bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: redis.port } });
     await bus.connect();
   });

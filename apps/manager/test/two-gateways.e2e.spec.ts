@@ -1,6 +1,6 @@
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually, type AppProcess } from './support/processes';
+import { eventually, type AppProcess } from '@idm/test-kit';
 
 /**
  * The foundation end to end: one Manager and two Gateway processes on a private Redis and a
@@ -23,7 +23,7 @@ describe('Manager + two Gateways', () => {
   beforeAll(async () => {
     cluster = await startCluster({ environment: ENV });
     ({ gateways, admin, echoUrl } = cluster);
-    projectId = (await admin.call('POST', '/api/v1/projects', { name: 'shop' })).id;
+    projectId = (await admin.projects.create({ name: 'shop' })).id;
   }, 90000);
 
   afterAll(() => cluster?.stop(), 30000);
@@ -33,7 +33,7 @@ describe('Manager + two Gateways', () => {
   let proxyId: string;
 
   it('serves a proxy created over REST on both gateways, then follows disable and delete', async () => {
-    const proxy = await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    const proxy = await admin.proxies.create(projectId, {
       name: 'catalog',
       basePath: '/catalog',
       upstreamUrl: `${echoUrl}/v1`,
@@ -41,7 +41,7 @@ describe('Manager + two Gateways', () => {
       environments: [ENV],
     });
     proxyId = proxy.id;
-    const credential = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'shopper', password: 'shopper-password' });
+    const credential = await admin.credentials.create(projectId, { username: 'shopper', password: 'shopper-password' });
     apiKey = credential.apiKey.key;
     credentialId = credential.id;
 
@@ -53,21 +53,21 @@ describe('Manager + two Gateways', () => {
       expect(body.headers['x-api-key']).toBeUndefined();
     }
 
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: false });
+    await admin.credentials.update(projectId, credentialId, { enabled: false });
     const denied = await bothAnswer('/catalog/items', { 'x-api-key': apiKey }, 401, 'disabled credential is refused');
     for (const r of denied) {
       expect(r.body.code).toBe('credential_disabled');
       expect(r.wwwAuthenticate).toContain('ApiKey');
     }
 
-    await admin.call('DELETE', `/api/v1/projects/${projectId}/proxies/${proxyId}`);
+    await admin.proxies.remove(projectId, proxyId);
     const gone = await bothAnswer('/catalog/items', { 'x-api-key': apiKey }, 404, 'deleted proxy is gone');
     for (const r of gone) expect(r.body.code).toBe('route_not_found');
   }, 60000);
 
   it('authenticates basic-auth against the credential password on both gateways', async () => {
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: true });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    await admin.credentials.update(projectId, credentialId, { enabled: true });
+    await admin.proxies.create(projectId, {
       name: 'orders',
       basePath: '/orders',
       upstreamUrl: echoUrl,
@@ -84,8 +84,8 @@ describe('Manager + two Gateways', () => {
   }, 60000);
 
   it('rotates an API key with a grace period and revokes keys on both gateways', async () => {
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: true });
-    await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
+    await admin.credentials.update(projectId, credentialId, { enabled: true });
+    await admin.proxies.create(projectId, {
       name: 'keys',
       basePath: '/keys',
       upstreamUrl: echoUrl,
@@ -93,15 +93,15 @@ describe('Manager + two Gateways', () => {
       environments: [ENV],
     });
     await bothAnswer('/keys/a', { 'x-api-key': apiKey }, 200, 'old key works');
-    const keyId = (await admin.call('GET', `/api/v1/projects/${projectId}/credentials/${credentialId}`)).apiKeys[0].id;
-    const rotated = await admin.call('POST', `/api/v1/projects/${projectId}/credentials/${credentialId}/api-keys/${keyId}/rotate`, { graceSeconds: 3 });
+    const keyId = (await admin.credentials.get(projectId, credentialId)).apiKeys[0].id;
+    const rotated = await admin.credentials.rotateApiKey(projectId, credentialId, keyId, { graceSeconds: 3 });
     const graceEnds = Date.parse(rotated.replaced.expiresAt);
     await bothAnswer('/keys/b', { 'x-api-key': rotated.key }, 200, 'new key works');
     for (const g of gateways) expect((await callGateway(g, '/keys/c', { 'x-api-key': apiKey })).status).toBe(200); // grace
     await new Promise((r) => setTimeout(r, Math.max(0, graceEnds - Date.now() + 100)));
     const expired = await bothAnswer('/keys/d', { 'x-api-key': apiKey }, 401, 'old key fails after the grace period');
     expect(expired.map((r) => r.body.code)).toEqual(['api_key_expired', 'api_key_expired']);
-    await admin.call('DELETE', `/api/v1/projects/${projectId}/credentials/${credentialId}/api-keys/${rotated.id}`);
+    await admin.credentials.revokeApiKey(projectId, credentialId, rotated.id);
     const revoked = await bothAnswer('/keys/e', { 'x-api-key': rotated.key }, 401, 'revoked key fails everywhere');
     expect(revoked.map((r) => r.body.code)).toEqual(['invalid_api_key', 'invalid_api_key']);
   }, 60000);
@@ -119,14 +119,14 @@ describe('Manager + two Gateways', () => {
   it('converges to the latest revision after Redis restarts while a change is made', async () => {
     await cluster.redis.stop();
     // The change commits to PostgreSQL while Redis is down; publication waits for Redis.
-    await admin.call('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled: false });
+    await admin.credentials.update(projectId, credentialId, { enabled: false });
     for (const gateway of gateways) {
       const stale = await callGateway(gateway, '/orders/3', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` });
       expect(stale.status).toBe(200); // still the last compiled config: Redis is gone, the gateway keeps serving
     }
     await cluster.redis.start();
     await bothAnswer('/orders/3', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` }, 401, 'change made during the outage arrives');
-    const env = (await admin.call('GET', '/api/v1/environments')).find((e: { name: string }) => e.name === ENV);
+    const env = await admin.environments.named(ENV);
     for (const gateway of gateways) {
       const ready = await eventually(() => fetch(`${gateway.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision === env.revision, { what: `${gateway.name} at revision ${env.revision}` });
       expect(ready.revision).toBe(env.revision);

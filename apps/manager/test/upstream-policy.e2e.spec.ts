@@ -1,5 +1,5 @@
 import { startCluster, type Cluster } from './support/cluster';
-import { eventually } from './support/processes';
+import { eventually } from '@idm/test-kit';
 
 /**
  * The upstream policy in the built processes, configured only through their environment: the
@@ -14,13 +14,13 @@ describe('upstream policy end to end', () => {
   beforeAll(async () => {
     // Gateway a: production defaults (no UPSTREAM_ALLOW). Gateway b: the tests' opt-in.
     cluster = await startCluster({ environment: ENV, gateways: [{ UPSTREAM_ALLOW: '' }, {}] });
-    projectId = (await cluster.admin.call('POST', '/api/v1/projects', { name: 'upstreams' })).id;
+    projectId = (await cluster.admin.projects.create({ name: 'upstreams' })).id;
   }, 90000);
 
   afterAll(() => cluster?.stop(), 30000);
 
   const create = (name: string, upstreamUrl: string) =>
-    cluster.admin.call('POST', `/api/v1/projects/${projectId}/proxies`, { name, basePath: `/${name}`, upstreamUrl, environments: [ENV] });
+    cluster.admin.proxies.create(projectId, { name, basePath: `/${name}`, upstreamUrl, environments: [ENV] });
 
   it("the Manager refuses its own listener and the installation's Redis, although loopback is allowed", async () => {
     await expect(create('manager', `${cluster.manager.baseUrl}/api/v1`)).rejects.toThrow(/422 .*"code":"upstream_forbidden".*the Manager's admin listener/);

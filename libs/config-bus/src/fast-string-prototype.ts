@@ -12,7 +12,7 @@
  * Writing and then reading a property of a String wrapper object is such an access.
  */
 export function restoreFastStringPrototype(): void {
-  const wrapper = new String('') as String & { probe?: number };
+  const wrapper = new String('') as string & { probe?: number };
   wrapper.probe = 0;
   void wrapper.indexOf;
 }

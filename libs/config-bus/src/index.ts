@@ -8,3 +8,6 @@ export * from './redis-connection';
 export * from './wire-refusal';
 export * from './environment-config.keys';
 export * from './environment-config.store';
+export * from './redis-topology';
+export * from './redis-client';
+export * from './redis-bus';

@@ -12,9 +12,8 @@ export interface RedisEndpoint {
 
 /**
  * The one reading of a `redis://` / `rediss://` URL for every Redis connection of both apps
- * (ioredis clients, BullMQ queues and workers, the @nestjs/microservices Redis transport, which
- * takes no URL). Each used to pick its own fields, and the Manager's transport dropped TLS,
- * username and database: `rediss://` passed validation and then connected in clear.
+ * (through createRedisClient: ioredis clients, BullMQ queues and workers, the Redis transport).
+ * Each used to pick its own fields, and the Manager's transport dropped TLS, username and `rediss://` passed validation and then connected in clear.
  */
 export function redisConnectionOptions(url: string): RedisEndpoint {
   const u = new URL(url);
@@ -31,15 +30,5 @@ export function redisConnectionOptions(url: string): RedisEndpoint {
     ...(u.password && { password: decodeURIComponent(u.password) }),
     // node:tls verifies the certificate against `host` and sends it as SNI (its defaults).
     ...(u.protocol === 'rediss:' && { tls: {} }),
-  };
-}
-
-/** Options of the @nestjs/microservices Redis transport (client and server) for `url`. */
-export function redisTransportOptions(url: string, retryDelayMs = 1_000): RedisEndpoint & { retryAttempts: number; retryDelay: number } {
-  return {
-    ...redisConnectionOptions(url),
-    // The transport gives up after `retryAttempts` (and without it never reconnects); an app must keep trying for as long as it runs.
-    retryAttempts: Number.MAX_SAFE_INTEGER,
-    retryDelay: retryDelayMs,
   };
 }

@@ -5,6 +5,8 @@ import { z } from 'zod';
  * and queue a durable copy (BullMQ) that the Manager writes to PostgreSQL.
  */
 export const TOKEN_PERSIST_QUEUE = 'idm-token-persist';
+/** BullMQ key prefix of the queue (Gateways and Manager): a hash tag, because BullMQ's scripts touch several keys of a queue and a Redis Cluster runs a script only on keys of one slot. */
+export const TOKEN_PERSIST_PREFIX = '{idm}';
 
 const tokenHash = z.string().min(1);
 

@@ -1,13 +1,10 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { compileEnvironment } from './compiled-environment';
 import { createRequestContext } from './policy';
+import { configSnapshot, snapshotProxy } from '@idm/test-kit';
 
-const proxy = (id: string, basePath: string, extra: Record<string, unknown> = {}) => ({
-  id, projectId: 'proj', name: id, basePath, upstreamUrl: 'http://upstream.test:8080/base/', methods: ['GET', 'POST'], policies: [], ...extra,
-});
-const snapshot = (proxies: ConfigSnapshot['proxies']): ConfigSnapshot => ({
-  schemaVersion: 1, environment: 'dev', revision: 7, generatedAt: new Date().toISOString(), proxies, credentials: [], signingKeys: [],
-});
+const proxy = (id: string, basePath: string, extra: Record<string, unknown> = {}) => snapshotProxy({ id, projectId: 'proj', name: id, basePath, upstreamUrl: 'http://upstream.test:8080/base/', methods: ['GET', 'POST'], ...extra });
+const snapshot = (proxies: ConfigSnapshot['proxies']): ConfigSnapshot => configSnapshot({ environment: 'dev', revision: 7, proxies });
 
 describe('compileEnvironment', () => {
   it('routes by longest base path and parses the upstream once', () => {

@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import * as jose from 'jose';
-import { ALGORITHMS, box, privateKeyFor, snapshotKey } from './signing-key.fixture';
+import { ALGORITHMS, box, privateKeyFor, snapshotKey } from '@idm/test-kit';
 import { JwtVerifier, type JwtVerification, type JwtVerifierOptions } from './jwt-verifier';
 import { signJwt, type JwtSigningKey } from './jwt-signer';
 import { SigningKeyRing } from './signing-key-ring';
@@ -35,7 +35,7 @@ describe('JwtVerifier agrees with jose', () => {
   it.each(ALGORITHMS)('%s: we sign, jose verifies with the published JWK', async (alg) => {
     const key = keyFor(alg);
     const token = signJwt(claims(), key);
-    const jwks = jose.createLocalJWKSet(ring.jwks(NOW) as jose.JSONWebKeySet);
+    const jwks = jose.createLocalJWKSet(ring.jwks(NOW));
     const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(NOW), algorithms: [alg] });
     expect(payload).toEqual(claims());
     expect(protectedHeader).toEqual({ alg, kid: key.kid, typ: 'at+jwt' });

@@ -2,16 +2,9 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { RevokedJwtIds } from './revoked-jwt-ids';
 import { TokenStoreUnavailable } from './token-store-unavailable';
+import { eventually } from '@idm/test-kit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function until(probe: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Two "Gateways" (each its own command and subscriber connection) on the real Redis. */
 describe('RevokedJwtIds on a real Redis', () => {
@@ -27,7 +20,7 @@ describe('RevokedJwtIds on a real Redis', () => {
     const list = new RevokedJwtIds(redis, subscriber, { key });
     lists.push(list);
     list.start();
-    await until(() => list.loaded, 'first load');
+    await eventually(() => list.loaded, Boolean, { what: 'first load', intervalMs: 10 });
     return list;
   };
 
@@ -43,7 +36,7 @@ describe('RevokedJwtIds on a real Redis', () => {
     const [a, b] = [await gateway(), await gateway()];
     await a.revoke('jti-1', nowSeconds() + 60);
     expect(a.has('jti-1')).toBe(true);
-    await until(() => b.has('jti-1'), 'message on the other gateway');
+    await eventually(() => b.has('jti-1'), Boolean, { what: 'message on the other gateway', intervalMs: 10 });
     expect(b.has('jti-2')).toBe(false);
     const late = await gateway();
     expect(late.has('jti-1')).toBe(true);
@@ -76,7 +69,7 @@ describe('RevokedJwtIds on a real Redis', () => {
     const publisher = connections[0];
     for (const message of ['no-space', ' 123', 'x notanumber', `${'y'.repeat(200)} ${nowSeconds() + 60}`]) await publisher.publish(`${key}:events`, message);
     await a.revoke('after-garbage', nowSeconds() + 60);
-    await until(() => lists[1].has('after-garbage'), 'the valid message after the garbage');
+    await eventually(() => lists[1].has('after-garbage'), Boolean, { what: 'the valid message after the garbage', intervalMs: 10 });
     expect(lists[1].has('no-space')).toBe(false);
     expect(lists[1].has('x')).toBe(false);
   });
@@ -85,7 +78,7 @@ describe('RevokedJwtIds on a real Redis', () => {
     const publisher = connections[0];
     for (const message of ['no-seconds ', 'float-seconds 1.5e9', 'negative-seconds -1']) await publisher.publish(`${key}:events`, message);
     await lists[0].revoke('after-incomplete', nowSeconds() + 60);
-    await until(() => lists[1].has('after-incomplete'), 'the valid message after the incomplete ones');
+    await eventually(() => lists[1].has('after-incomplete'), Boolean, { what: 'the valid message after the incomplete ones', intervalMs: 10 });
     for (const jti of ['no-seconds', 'float-seconds', 'negative-seconds']) expect(lists[1].has(jti)).toBe(false);
   });
 
@@ -96,7 +89,7 @@ describe('RevokedJwtIds on a real Redis', () => {
     subscriberOfB.disconnect(true); // drop the connection; ioredis reconnects
     await a.revoke('while-away', nowSeconds() + 60);
     await reloaded;
-    await until(() => b.has('while-away'), 'reload after reconnect');
+    await eventually(() => b.has('while-away'), Boolean, { what: 'reload after reconnect', intervalMs: 10 });
   });
 
   it('reports an unreachable Redis as TokenStoreUnavailable, after refusing the id locally', async () => {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SecretBox } from '@idm/domain';
-import { box, snapshotKey } from './signing-key.fixture';
+import { box, snapshotKey } from '@idm/test-kit';
 import { SigningKeyRing } from './signing-key-ring';
 
 const at = (iso: string) => Date.parse(iso);

@@ -1,3 +1,4 @@
+import type { RedisTopology } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { createFailFastRedis } from '../config/fail-fast-redis';
@@ -7,6 +8,6 @@ import { createFailFastRedis } from '../config/fail-fast-redis';
  * read fails at once (and the last config keeps serving) instead of piling up; reconnects go on
  * forever with a capped backoff.
  */
-export function createConfigRedis(url: string, log: Logger): Redis {
-  return createFailFastRedis(url, log, { name: 'idm-gateway-config', maxRetriesPerRequest: 1 });
+export function createConfigRedis(topology: RedisTopology, log: Logger): Redis {
+  return createFailFastRedis(topology, log, { name: 'idm-gateway-config', maxRetriesPerRequest: 1 });
 }

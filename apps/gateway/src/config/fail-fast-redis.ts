@@ -1,5 +1,5 @@
-import { redisConnectionOptions } from '@idm/config-bus';
-import Redis from 'ioredis';
+import { createRedisClient, type RedisTopology } from '@idm/config-bus';
+import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 
 export interface FailFastRedisOptions {
@@ -17,9 +17,8 @@ export interface FailFastRedisOptions {
  * config, fail open/closed, answer 503); reconnects go on forever with a capped backoff; the
  * first error of an outage is logged once, not on every retry.
  */
-export function createFailFastRedis(url: string, log: Logger, options: FailFastRedisOptions): Redis {
-  const redis = new Redis({
-    ...redisConnectionOptions(url),
+export function createFailFastRedis(topology: RedisTopology, log: Logger, options: FailFastRedisOptions): Redis {
+  const redis = createRedisClient(topology, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: options.maxRetriesPerRequest,
     ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs }),

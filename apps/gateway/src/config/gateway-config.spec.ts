@@ -1,13 +1,13 @@
 import { GatewayConfigError, parseGatewayConfig } from './gateway-config';
-import { TestPki } from '../../../manager/test/support/certificates';
+import { TestPki } from '@idm/test-kit';
 
 describe('parseGatewayConfig', () => {
   it('applies the defaults', () => {
     expect(parseGatewayConfig({})).toEqual({
       port: 8081, host: '0.0.0.0', environment: 'dev', trustProxy: false, publicUrl: null, bodyLimit: 10485760,
-      redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info',
+      redis: { mode: 'single', url: 'redis://127.0.0.1:6379' }, logLevel: 'info',
       clientIp: { header: null, position: 'last', trustedProxies: [] },
-      rateLimit: { redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 250 },
+      rateLimit: { redis: { mode: 'single', url: 'redis://127.0.0.1:6379' }, timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
       clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
       configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
@@ -38,6 +38,17 @@ describe('parseGatewayConfig', () => {
       ],
     });
     expect(() => parseGatewayConfig({ UPSTREAM_DENY: 'not a host' })).toThrow(/UPSTREAM_DENY: 'not a host'/);
+  });
+
+  it('reaches Redis through Sentinels or a Cluster for every connection, and keeps their nodes out of proxies\' reach', () => {
+    const sentinel = parseGatewayConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'idm', REDIS_PASSWORD: 'p' });
+    expect(sentinel.redis).toEqual({ mode: 'sentinel', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], masterName: 'idm', password: 'p' });
+    expect(sentinel.rateLimit.redis).toBe(sentinel.redis);
+    const cluster = parseGatewayConfig({ REDIS_CLUSTER_NODES: 'c1:7000', RATE_LIMIT_REDIS_URL: 'redis://limits:6379' });
+    expect(cluster.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'c1', port: 7000 }] });
+    expect(cluster.rateLimit.redis).toEqual({ mode: 'single', url: 'redis://limits:6379' });
+    expect(cluster.upstreamPolicy.ownEndpoints).toContainEqual({ what: "the installation's Redis", host: 'c1', port: 7000 });
+    expect(() => parseGatewayConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINEL_MASTER: required/);
   });
 
   it('coerces values and treats empty variables as unset', () => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { forwardedForSchema, tokenCorsSchema, type ForwardedFor, type TokenCors } from '@idm/policies';
+import { redisNodesOf, redisTopologyEnv, redisTopologyOf, type RedisTopology } from '@idm/config-bus';
 
 /**
  * Every setting of the Gateway, read from the environment once at boot. All defaults live here,
@@ -49,13 +50,13 @@ const envSchema = z.object({
     .refine((u) => { const url = URL.canParse(u) ? new URL(u) : null; return url === null || (!url.username && !url.password && !url.search && !url.hash); }, 'must be a base URL without credentials, query or fragment')
     .transform((u) => { const url = new URL(u); return `${url.origin}${url.pathname.replace(/\/+$/, '')}`; })
     .optional(),
-  /** Redis for rate-limit counters (defaults to REDIS_URL). */
+  /** Redis for rate-limit counters (defaults to the installation's Redis: REDIS_URL, Sentinel or Cluster). */
   RATE_LIMIT_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   /** A rate-limit check slower than this counts as "Redis unavailable" (the rule's fail open/closed applies). */
   RATE_LIMIT_TIMEOUT_MS: integer(1, 60_000).default(250),
   /** Largest request body forwarded upstream, in bytes (10 MiB: generous for APIs, bounded for abuse). */
   GATEWAY_BODY_LIMIT: integer(0, 1024 ** 3).default(10 * 1024 * 1024),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  ...redisTopologyEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A healthy upstream accepts a connection in milliseconds; 5 s only fails the dead ones. */
   UPSTREAM_CONNECT_TIMEOUT_MS: integer(1, 600_000).default(5_000),
@@ -138,9 +139,10 @@ export type GatewayConfig = Readonly<{
   /** GATEWAY_PUBLIC_URL without a trailing slash; null: issuers follow each request's host. */
   publicUrl: string | null;
   bodyLimit: number;
-  redisUrl: string;
+  /** The installation's Redis (one server, Sentinel or Cluster). */
+  redis: RedisTopology;
   clientIp: Readonly<{ header: string | null; position: 'first' | 'last'; trustedProxies: readonly string[] }>;
-  rateLimit: Readonly<{ redisUrl: string; timeoutMs: number }>;
+  rateLimit: Readonly<{ redis: RedisTopology; timeoutMs: number }>;
   logLevel: string;
   upstream: Readonly<{ connectTimeoutMs: number; headersTimeoutMs: number; bodyTimeoutMs: number; keepAliveTimeoutMs: number; connections: number }>;
   /** How long a client may take to send a request head and the whole request, and be silent within its body. */
@@ -181,14 +183,16 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',').map((t) => t.trim()).filter(Boolean);
   const badHops = trustedProxies.filter((t) => !cidr.safeParse(t).success);
   if (badHops.length) throw new GatewayConfigError([`GATEWAY_TRUSTED_PROXIES: not an address or CIDR: ${badHops.join(', ')}`]);
-  let masterKeys: { id: string; key: Buffer }[] | null = null;
+  let masterKeys: { id: string; key: Buffer }[] | null;
   try {
     masterKeys = e.IDM_MASTER_KEYS === undefined ? null : parseMasterKeys(e.IDM_MASTER_KEYS);
   } catch (err) {
     throw new GatewayConfigError([`IDM_MASTER_KEYS: ${(err as Error).message}`]);
   }
+  const redis = redisTopologyOf(e);
+  if (Array.isArray(redis)) throw new GatewayConfigError(redis);
   const tls = parseTls(e);
-  const upstreamPolicy = parseUpstreamPolicy(e, present);
+  const upstreamPolicy = parseUpstreamPolicy(e, redis, present);
   const tokenService = parseTokenService(e);
   return Object.freeze({
     port: e.GATEWAY_PORT,
@@ -197,9 +201,9 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     trustProxy: e.GATEWAY_TRUST_PROXY,
     publicUrl: e.GATEWAY_PUBLIC_URL ?? null,
     bodyLimit: e.GATEWAY_BODY_LIMIT,
-    redisUrl: e.REDIS_URL,
+    redis: Object.freeze(redis),
     clientIp: Object.freeze({ header: e.GATEWAY_CLIENT_IP_HEADER ?? null, position: e.GATEWAY_CLIENT_IP_POSITION, trustedProxies: Object.freeze(trustedProxies) }),
-    rateLimit: Object.freeze({ redisUrl: e.RATE_LIMIT_REDIS_URL ?? e.REDIS_URL, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }),
+    rateLimit: Object.freeze({ redis: e.RATE_LIMIT_REDIS_URL ? { mode: 'single' as const, url: e.RATE_LIMIT_REDIS_URL } : redis, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }),
     logLevel: e.LOG_LEVEL,
     upstream: Object.freeze({
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -228,11 +232,11 @@ function parseClientTimeouts(e: z.output<typeof envSchema>): GatewayConfig['clie
   return Object.freeze({ headersTimeoutMs: e.GATEWAY_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.GATEWAY_REQUEST_TIMEOUT_MS, bodyTimeoutMs: e.GATEWAY_BODY_TIMEOUT_MS });
 }
 
-function parseUpstreamPolicy(e: z.output<typeof envSchema>, env: NodeJS.ProcessEnv): UpstreamPolicySettings {
+function parseUpstreamPolicy(e: z.output<typeof envSchema>, redis: RedisTopology, env: NodeJS.ProcessEnv): UpstreamPolicySettings {
   const own: OwnEndpoint[] = [
     { what: "this Gateway's listener", host: e.GATEWAY_HOST, port: e.GATEWAY_PORT },
     ...(e.GATEWAY_TLS_PORT === undefined ? [] : [{ what: "this Gateway's TLS listener", host: e.GATEWAY_HOST, port: e.GATEWAY_TLS_PORT }]),
-    ...endpointOf("the installation's Redis", e.REDIS_URL, 6379),
+    ...redisNodesOf(redis).map((node) => ({ what: "the installation's Redis", ...node })),
     ...endpointOf("the rate-limit Redis", e.RATE_LIMIT_REDIS_URL, 6379),
   ];
   const { settings, problems } = upstreamPolicySettings(env, own);

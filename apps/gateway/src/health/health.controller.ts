@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config';
 import { ActiveConfiguration } from '../serving/active-configuration';
-import { CONFIG_REDIS } from '../config-sync/config-sync.tokens';
+import { CONFIG_REDIS } from '../config-sync/config-sync.injection';
 import { JwtRevocations } from '../token-service/jwt-revocations';
 
 @Controller('health')

@@ -33,7 +33,7 @@ export function guardedConnector(policy: UpstreamPolicy, origin: URL, options: b
       });
     });
   };
-  const connect = buildConnector({ ...options, lookup: guardedLookup } as buildConnector.BuildOptions);
+  const connect = buildConnector({ ...options, lookup: guardedLookup });
   return (connectOptions, callback) => {
     const { hostname } = connectOptions;
     if (!isIP(hostname)) return connect(connectOptions, callback); // checked in guardedLookup

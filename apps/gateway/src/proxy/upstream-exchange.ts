@@ -41,7 +41,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     // Never removed: 'close' also follows a finished response, when `done` makes it a no-op, and
     // the response object dies with the request (one listener less to add and remove per request).
     this.request.res.on('close', this.onClientClose);
-    this.route.pool!.dispatch({ path, method: method as Dispatcher.HttpMethod, headers, body }, this);
+    this.route.pool!.dispatch({ path, method: method, headers, body }, this);
   }
 
   onConnect(abort: Abort): void {

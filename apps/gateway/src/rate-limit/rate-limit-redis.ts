@@ -1,3 +1,4 @@
+import type { RedisTopology } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { createFailFastRedis } from '../config/fail-fast-redis';
@@ -7,6 +8,6 @@ import { createFailFastRedis } from '../config/fail-fast-redis';
  * (concurrent requests share a write), no offline queue and a command timeout, so while Redis
  * is away a check fails within `timeoutMs` and the rule's fail-open/fail-closed setting decides.
  */
-export function createRateLimitRedis(url: string, timeoutMs: number, log: Logger): Redis {
-  return createFailFastRedis(url, log, { name: 'idm-gateway-rate-limit', maxRetriesPerRequest: 0, commandTimeoutMs: timeoutMs, autoPipelining: true });
+export function createRateLimitRedis(topology: RedisTopology, timeoutMs: number, log: Logger): Redis {
+  return createFailFastRedis(topology, log, { name: 'idm-gateway-rate-limit', maxRetriesPerRequest: 0, commandTimeoutMs: timeoutMs, autoPipelining: true });
 }

@@ -1,9 +1,9 @@
-import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential, type SnapshotProxy } from '@idm/config-bus';
+import { type ConfigSnapshot, type SnapshotCredential, type SnapshotProxy } from '@idm/config-bus';
 import { UpstreamPolicy } from '@idm/domain';
 import { createRequestContext } from '@idm/policies';
 import { OAuthError } from '@idm/tokens';
 import { hash } from 'argon2';
-import { box, snapshotKey } from '../../../../libs/tokens/src/signing-key.fixture';
+import { box, configSnapshot, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { UpstreamPools } from '../proxy/upstream-pools';
 import type { GatewayTokenStore } from '../token-service/gateway-token-store';
@@ -15,11 +15,23 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 /** The JWT grants below never reach the opaque token store; touching it would be a bug here. */
 const untouchedStore = new Proxy({}, { get: () => { throw new Error('the JWT client_credentials grant must not use the token store'); } }) as GatewayTokenStore;
 
-const ordersProxy = (): SnapshotProxy => ({
-  id: 'p-orders', projectId: 'proj', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt: null, policies: [{ type: 'basic-auth', config: {} }],
+const ordersProxy = (): SnapshotProxy => snapshotProxy({
+  id: 'p-orders',
+  projectId: 'proj',
+  name: 'orders',
+  basePath: '/orders',
+  upstreamUrl: 'http://127.0.0.1:1',
+  methods: ['GET'],
+  policies: [{ type: 'basic-auth', config: {} }],
 });
-const shopProxy = (): SnapshotProxy => ({
-  id: 'p-shop', projectId: 'proj', name: 'shop', basePath: '/shop', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt: new Date(Date.UTC(2024, 0, 1)).toISOString(),
+const shopProxy = (): SnapshotProxy => snapshotProxy({
+  id: 'p-shop',
+  projectId: 'proj',
+  name: 'shop',
+  basePath: '/shop',
+  upstreamUrl: 'http://127.0.0.1:1',
+  methods: ['GET'],
+  deployedAt: new Date(Date.UTC(2024, 0, 1)).toISOString(),
   policies: [{ type: 'jwt-auth', config: { tokenService: { clientId: 'shop-client', clientSecret: box.seal('shop-secret'), grants: ['client_credentials'] } } }],
 });
 
@@ -27,23 +39,24 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
   let pools: UpstreamPools;
   let alice: SnapshotCredential;
   const signingKey = snapshotKey('ES256');
-  const snapshot = (revision: number, proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot => ({
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', epoch: 'e1', revision, generatedAt: new Date().toISOString(), proxies, credentials, signingKeys: [signingKey],
-  });
+  const snapshot = (revision: number, proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot => configSnapshot({ epoch: 'e1', revision, proxies, credentials, signingKeys: [signingKey] });
 
   beforeAll(async () => {
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
-    alice = {
-      id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash(PASSWORD, { type: 2 }), enabled: true, expiresAt: null,
-      apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: { grants: ['client_credentials'] }, digestHa1: null, truststore: [],
-    };
+    alice = snapshotCredential({
+      id: 'c-alice',
+      projectId: 'proj',
+      username: 'alice',
+      passwordHash: await hash(PASSWORD, { type: 2 }),
+      tokenSettings: { grants: ['client_credentials'] },
+    });
   });
   afterAll(() => pools.closeAll());
 
   const setup = () => {
     const active = new ActiveConfiguration(pools, new GatewayMetrics(), { secrets: box });
     const credentialTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test');
-    const authTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test', { realm: 'auth' });
+    const authTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test', { surface: 'auth' });
     const call = (user: string, secret: string): TokenCall => ({ issuer: 'http://gw.test/credential', authorization: basic(user, secret), params: new URLSearchParams({ grant_type: 'client_credentials' }), fromUrl: false });
     const proxied = (path: string) => {
       const ctx = createRequestContext({ method: 'GET', path, headers: { authorization: basic('alice', PASSWORD) }, query: '', clientIp: '127.0.0.1' });

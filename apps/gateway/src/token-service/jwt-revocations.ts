@@ -17,8 +17,8 @@ export class JwtRevocations implements OnApplicationShutdown {
   readonly ids: RevokedJwtIds;
   private readonly subscriber: Redis;
 
-  constructor(config: Pick<GatewayConfig, 'redisUrl' | 'environment'>, redis: Redis, log: Logger) {
-    this.subscriber = createFailFastRedis(config.redisUrl, log, { name: 'idm-gateway-jwt-revocations', maxRetriesPerRequest: 1 });
+  constructor(config: Pick<GatewayConfig, 'redis' | 'environment'>, redis: Redis, log: Logger) {
+    this.subscriber = createFailFastRedis(config.redis, log, { name: 'idm-gateway-jwt-revocations', maxRetriesPerRequest: 1 });
     let reported = 0;
     this.ids = new RevokedJwtIds(redis, this.subscriber, {
       key: `idm:jwt-revoked:${config.environment}`,

@@ -27,7 +27,7 @@ export interface TokenCall {
 }
 
 export interface TokenServiceOptions {
-  realm: TokenRealm;
+  surface: TokenSurface;
   /** `/credential`: from the environment (`/auth` takes each proxy client's own). */
   forwardedFor?: ForwardedFor;
   cors?: TokenCors;
@@ -36,8 +36,8 @@ export interface TokenServiceOptions {
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
-/** `credential`: clients are credentials; `auth`: clients are proxies' token-service settings. */
-export type TokenRealm = 'credential' | 'auth';
+/** Which token service: `credential` (the environment's, under /credential: clients are credentials) or `auth` (the proxies', under /auth: clients are proxies' token-service settings). Not an HTTP auth realm. */
+export type TokenSurface = 'credential' | 'auth';
 type Body = Record<string, unknown>;
 
 /** `never` is capped so every token still carries `exp`; the Manager bounds key retirement by the same cap. */
@@ -56,19 +56,19 @@ export class TokenEndpoints {
     private readonly secrets: SecretOpener,
     private readonly passwords: PasswordVerificationCache,
     private readonly environment: string,
-    private readonly options: TokenServiceOptions = { realm: 'credential' },
+    private readonly options: TokenServiceOptions = { surface: 'credential' },
     private readonly clock: () => number = Date.now,
   ) {
-    this.realm = options.realm;
+    this.surface = options.surface;
     this.environmentCors = compileCors(options.cors ? [options.cors] : []);
   }
 
-  private readonly realm: TokenRealm;
+  private readonly surface: TokenSurface;
   private readonly environmentCors: TokenCorsPolicy | null;
 
   /** CORS of this prefix right now: the environment's (`/credential`) or the union of the deployed proxies' (`/auth`). */
   cors(): TokenCorsPolicy | null {
-    if (this.realm === 'credential') return this.environmentCors;
+    if (this.surface === 'credential') return this.environmentCors;
     const serving = this.active.current;
     return serving ? serving.tokens.proxyClients.cors : null;
   }
@@ -191,7 +191,7 @@ export class TokenEndpoints {
     const now = this.clock();
     let client: AuthenticatedClient;
     try {
-      client = this.realm === 'auth' ? serving.tokens.proxyClients.authenticate(presented.clientId, presented.clientSecret) : await authenticateClient(clients, presented, this.passwords, now);
+      client = this.surface === 'auth' ? serving.tokens.proxyClients.authenticate(presented.clientId, presented.clientSecret) : await authenticateClient(clients, presented, this.passwords, now);
     } catch (err) {
       if (failureSubject && err instanceof OAuthError && err.code === 'invalid_client') await this.options.failures!.limits.clientFailed(failureSubject);
       throw err;
@@ -205,7 +205,7 @@ export class TokenEndpoints {
     if (!failures) return undefined;
     const username = call.params.get('grant_type') === 'password' ? call.params.get('username') : null;
     const address = failures.addressOf(call.peer ?? '', call.headers ?? {});
-    return { realm: this.realm, clientId, address, ...(username ? { username } : {}) };
+    return { surface: this.surface, clientId, address, ...(username ? { username } : {}) };
   }
 
   private async refresh(call: TokenCall, format: TokenFormat, serving: ServingRevision, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {

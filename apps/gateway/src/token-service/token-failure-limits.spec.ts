@@ -3,16 +3,9 @@ import { OAuthError } from '@idm/tokens';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { TokenFailureLimits, type FailureSubject } from './token-failure-limits';
+import { eventually } from '@idm/test-kit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function until(probe: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function refusal(run: () => void): OAuthError | null {
   try {
@@ -41,10 +34,10 @@ describe('TokenFailureLimits on a real Redis', () => {
     const limits = new TokenFailureLimits(redis, subscriber, prefix, settings, log, clock);
     instances.push(limits);
     limits.start();
-    await until(() => limits.loaded, 'first load');
+    await eventually(() => limits.loaded, Boolean, { what: 'first load', intervalMs: 10 });
     return { limits, redis };
   };
-  const subject = (clientId: string, address = '10.0.0.1', username?: string): FailureSubject => ({ realm: 'credential', clientId, address, ...(username !== undefined && { username }) });
+  const subject = (clientId: string, address = '10.0.0.1', username?: string): FailureSubject => ({ surface: 'credential', clientId, address, ...(username !== undefined && { username }) });
 
   afterAll(async () => {
     for (const limits of instances) limits.stop();
@@ -68,7 +61,7 @@ describe('TokenFailureLimits on a real Redis', () => {
     expect(onA!.retryAfterSeconds).toBeLessThanOrEqual(60);
 
     const commands = jest.spyOn(b.redis, 'sendCommand');
-    await until(() => refusal(() => b.limits.check(victim)) !== null, 'the block on the other gateway');
+    await eventually(() => refusal(() => b.limits.check(victim)) !== null, Boolean, { what: 'the block on the other gateway', intervalMs: 10 });
     expect(refusal(() => b.limits.check(victim))).toMatchObject({ code: 'slow_down', status: 429 });
     // Per client id, from any address; other clients and the address itself stay free.
     expect(refusal(() => b.limits.check(subject('app-1', '10.9.9.9')))).not.toBeNull();
@@ -81,7 +74,7 @@ describe('TokenFailureLimits on a real Redis', () => {
     const [a, b] = instances;
     const owner = subject('app-3', '10.0.0.2', 'alice with spaces');
     for (let i = 0; i < 3; i++) await a.ownerFailed(owner);
-    await until(() => refusal(() => b.check(owner)) !== null, 'the owner block on the other gateway');
+    await eventually(() => refusal(() => b.check(owner)) !== null, Boolean, { what: 'the owner block on the other gateway', intervalMs: 10 });
     expect(refusal(() => b.check(subject('app-3', '10.0.0.2', 'bob')))).toBeNull();
     expect(refusal(() => b.check(subject('app-3', '10.0.0.2')))).toBeNull();
   });

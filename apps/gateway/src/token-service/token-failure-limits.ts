@@ -21,7 +21,7 @@ export interface TokenFailureLimitSettings {
 
 /** Who is guessing what: the presented client id, the resource owner (password grant) and the caller's address. */
 export interface FailureSubject {
-  realm: string;
+  surface: string;
   clientId: string;
   /** Set for a password grant: its resource owner's username. */
   username?: string;
@@ -153,8 +153,8 @@ function parseBlock(message: string): { member: string; until: number } | null {
   return member.startsWith(`${ACCOUNT}:`) || member.startsWith(`${ADDRESS}:`) ? { member, until: Number(until) } : null;
 }
 
-const clientKey = (s: FailureSubject) => bounded(`${s.realm}:client:${s.clientId}`);
-const ownerKey = (s: FailureSubject, username: string) => bounded(`${s.realm}:owner:${s.clientId}\u0000${username}`);
+const clientKey = (s: FailureSubject) => bounded(`${s.surface}:client:${s.clientId}`);
+const ownerKey = (s: FailureSubject, username: string) => bounded(`${s.surface}:owner:${s.clientId}\u0000${username}`);
 /** Ids and usernames come from the caller: a long one is hashed so a key stays small in Redis. */
 const bounded = (key: string) => (key.length <= 256 ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`);
 
@@ -169,7 +169,7 @@ export class ConfiguredFailureLimits implements NonNullable<TokenServiceOptions[
   private readonly subscriber: Redis;
 
   constructor(config: GatewayConfig, redis: Redis, log: Logger) {
-    this.subscriber = createFailFastRedis(config.redisUrl, log, { name: 'idm-gateway-token-failure-blocks', maxRetriesPerRequest: 1 });
+    this.subscriber = createFailFastRedis(config.redis, log, { name: 'idm-gateway-token-failure-blocks', maxRetriesPerRequest: 1 });
     this.limits = new TokenFailureLimits(redis, this.subscriber, `idm:token-failures:${config.environment}`, config.tokenFailureLimits, log);
     this.limits.start();
     const resolver = config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp);

@@ -62,15 +62,15 @@ export class TokenHttpHandler {
     try {
       done = this.route(req, res, path, method);
     } catch (err) {
-      done = Promise.reject(err);
+      done = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (done instanceof Promise) done.catch((err: unknown) => this.failInternally(req, res, err));
   };
 
   private route(req: IncomingMessage, res: ServerResponse, path: string, method: string): void | Promise<void> {
     if (startsWithSegment(path, METADATA_AT_ROOT)) {
-      const realm = path.slice(METADATA_AT_ROOT.length);
-      if ((realm === '/credential' || realm === '/auth') && method === 'GET') return this.metadata(req, res, realm === '/auth' ? this.auth : this.credential, realm, false);
+      const prefix = path.slice(METADATA_AT_ROOT.length);
+      if ((prefix === '/credential' || prefix === '/auth') && method === 'GET') return this.metadata(req, res, prefix === '/auth' ? this.auth : this.credential, prefix, false);
       return this.notFound(req, res);
     }
     const prefix: Prefix = startsWithSegment(path, '/auth') ? '/auth' : '/credential';
@@ -106,7 +106,7 @@ export class TokenHttpHandler {
   private metadata(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix, cors: boolean): Promise<void> {
     const headers: AnswerHeaders = {};
     if (cors) applyCors(endpoints.cors(), req.headers.origin, headers, false);
-    return replyWith(res, headers, this.log, async () => endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix)));
+    return replyWith(res, headers, this.log, () => Promise.resolve(endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix))));
   }
 
   private jwks(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints): void {

@@ -36,7 +36,7 @@ export function formParameters(req: IncomingMessage): Promise<URLSearchParams> {
       try {
         resolve(once(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
       } catch (err) {
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
     req.once('error', () => reject(new OAuthError('invalid_request', 'the request body could not be read')));

@@ -1,7 +1,7 @@
-import { redisConnectionOptions, redisTransportOptions, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { createRedisClient, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import type { ClientProxy } from '@nestjs/microservices';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -41,12 +41,14 @@ export class TokenServiceConnections implements OnApplicationShutdown {
 export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provider[] {
   const tokenLog = log.child({ component: 'token-service' });
   return [
-    { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redisUrl, tokenLog, 'idm-gateway-tokens') },
+    { provide: TOKEN_REDIS, useFactory: () => createTokenRedis(config.redis, tokenLog, 'idm-gateway-tokens') },
     {
       provide: TOKEN_PERSIST,
       // BullMQ holds its own connection; failed enqueues are logged by GatewayTokenStore.
       useFactory: () => {
-        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { connection: { ...redisConnectionOptions(config.redisUrl), enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+        const connection = createRedisClient(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'idm-gateway-token-persist' });
+        connection.on('error', () => undefined);
+        const queue = new Queue<TokenPersistJob>(TOKEN_PERSIST_QUEUE, { prefix: TOKEN_PERSIST_PREFIX, connection });
         queue.on('error', () => undefined);
         return queue;
       },
@@ -54,7 +56,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: TOKEN_BUS,
       useFactory: () => {
-        const bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.redisUrl) });
+        const bus = new RedisBusClient(config.redis);
         (bus as unknown as { on?: (e: string, f: () => void) => void }).on?.('error', () => undefined);
         return bus;
       },
@@ -62,20 +64,20 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: GatewayTokenStore,
       useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy) =>
-        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `idm:tokens:${config.environment}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
+        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `{idm:tokens:${config.environment}}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
     { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },
     {
       provide: TokenEndpoints,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'credential', ...config.tokenService, failures }),
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'credential', ...config.tokenService, failures }),
       inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
       useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { realm: 'auth', failures }),
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'auth', failures }),
       inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateRole, CreateRoleBinding, EntityLocation, Permission, Role, RoleBinding, UpdateRole } from '@idm/domain';
+import type { CreateRole, CreateRoleBinding, EntityLocation, Role, RoleBinding, UpdateRole } from '@idm/domain';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Tx } from '../database/database';
@@ -72,7 +72,7 @@ export class RolesService {
       if (!role) throw ProblemError.validation([{ path: 'roleId', message: `role '${input.roleId}' does not exist` }]);
       const target = await resolveScope(tx, input.scope);
       this.permissions.check('role:bind', target);
-      const missing = role.permissions.filter((p) => !this.permissions.can(p as Permission, target));
+      const missing = role.permissions.filter((p) => !this.permissions.can(p, target));
       if (missing.length) {
         throw new ProblemError(403, 'escalation_denied', 'Permission escalation denied', `granting '${role.name}' needs permissions you do not hold at that scope: ${missing.join(', ')}`, undefined, { missingPermissions: missing });
       }

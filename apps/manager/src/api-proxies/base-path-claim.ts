@@ -1,8 +1,8 @@
-import { and, ne, or, sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Tx } from '../database/database';
-import { apiProxies } from '../database/schema';
 import type { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import type { ApiProxyRepository } from '../repositories/api-proxy.repository';
 
 /** Key of the advisory lock ("idmb") that serializes every base-path check with its write. */
 export const BASE_PATH_LOCK_NAMESPACE = 0x69646d62;
@@ -20,21 +20,13 @@ export const BASE_PATH_LOCK_NAMESPACE = 0x69646d62;
  */
 export async function claimBasePath(
   tx: Tx,
+  proxies: ApiProxyRepository,
   permissions: PermissionService,
   claim: { projectId: string; basePath: string; proxyId?: string },
 ): Promise<void> {
   await tx.execute(sql`SELECT pg_advisory_xact_lock(${BASE_PATH_LOCK_NAMESPACE}, 0)`);
   const { basePath, projectId, proxyId } = claim;
-  const nested: SQL = or(
-    sql`starts_with(${basePath}::text, ${apiProxies.basePath} || '/')`,
-    sql`starts_with(${apiProxies.basePath}, ${basePath}::text || '/')`,
-  )!;
-  const others = await tx
-    .select({ projectId: apiProxies.projectId, teamId: apiProxies.teamId, basePath: apiProxies.basePath })
-    .from(apiProxies)
-    .where(proxyId ? and(ne(apiProxies.id, proxyId), nested) : nested)
-    .orderBy(apiProxies.basePath);
-  for (const other of others) {
+  for (const other of await proxies.nestedWith(tx, basePath, proxyId)) {
     const relation = basePath.startsWith(other.basePath + '/') ? 'inside' : 'around';
     if (other.projectId !== projectId) {
       throw ProblemError.conflict('base_path_nested', `base path '${basePath}' would nest ${relation} '${other.basePath}', which belongs to another project`, 'basePath');

@@ -1,8 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { and, asc, ne, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/pg-core';
-import { Database } from '../database/database';
-import { apiProxies } from '../database/schema';
+import { ApiProxyRepository } from '../repositories/api-proxy.repository';
 
 /**
  * Base paths nesting across projects are refused on every write (base-path-claim.ts), but pairs
@@ -14,16 +11,10 @@ import { apiProxies } from '../database/schema';
 export class LegacyNestingCheck implements OnApplicationBootstrap {
   private readonly logger = new Logger('BasePaths');
 
-  constructor(private readonly database: Database) {}
+  constructor(private readonly proxies: ApiProxyRepository) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const inner = alias(apiProxies, 'inner_proxy');
-    const pairs = await this.database.db
-      .select({ outer: apiProxies.basePath, inner: inner.basePath })
-      .from(apiProxies)
-      .innerJoin(inner, and(ne(inner.projectId, apiProxies.projectId), sql`starts_with(${inner.basePath}, ${apiProxies.basePath} || '/')`))
-      .orderBy(asc(apiProxies.basePath), asc(inner.basePath));
-    for (const pair of pairs) {
+    for (const pair of await this.proxies.crossProjectNestings()) {
       this.logger.warn(
         `base path '${pair.inner}' nests inside '${pair.outer}' of another project (written before this was refused): ` +
           `the Gateways send '${pair.inner}/...' to the inner proxy's upstream; move one of them`,

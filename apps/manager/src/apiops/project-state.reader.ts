@@ -85,7 +85,7 @@ export class ProjectStateReader {
         description: c.description,
         roles: c.roles,
         metadata: c.metadata,
-        access: c.access as Record<string, unknown>,
+        access: c.access,
         passwordHash: c.passwordHash,
       })),
       roles: customRoles,

@@ -9,7 +9,8 @@ import { ActorContext } from '../governance/actor.context';
 import { changesNothing, diffEntity } from './change-diff';
 
 export interface ChangeRecord {
-  action: 'create' | 'update' | 'delete' | string;
+  /** 'create', 'update', 'delete' or an entity's own verb ('rotate', 'approve', 'unlock', ...). */
+  action: string;
   entityKind: string;
   entityId: string | null;
   projectId: string | null;

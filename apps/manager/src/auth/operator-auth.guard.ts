@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { CONTRACT, type RouteContract } from '../openapi/contract.decorator';
 import { ProblemError } from '../problems/problem.error';
 import type { Actor } from '../governance/actor.context';
-import { GrantRepository } from '../governance/grant.repository';
+import { GrantRepository } from '../repositories/grant.repository';
 import type { EarlyAuthenticatedRequest } from './early-authentication.hook';
 import { OperatorAuthService } from './operator-auth.service';
 

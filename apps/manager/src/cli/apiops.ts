@@ -22,7 +22,8 @@ interface Problem {
   errors?: { path: string; message: string }[];
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
+/** The CLI trusts the Manager's answers to have the documented shape (it only prints them). */
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const server = (process.env.IDM_MANAGER_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const token = process.env.IDM_TOKEN ?? (await login(server));
   const res = await fetch(`${server}/api/v1${path}`, {
@@ -32,9 +33,9 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
   }).catch((err: Error) => {
     throw new CliError(`cannot reach the Manager at ${server}: ${err.message}`);
   });
-  const payload = await res.json().catch(() => ({}));
+  const payload: unknown = await res.json().catch(() => ({}));
   if (!res.ok) throw new CliError(describeProblem(res.status, payload as Problem));
-  return payload;
+  return payload as T;
 }
 
 async function login(server: string): Promise<string> {
@@ -69,7 +70,14 @@ function readBundle(file: string | undefined): unknown {
   }
 }
 
-function printChanges(changes: { op: string; kind: string; name: string; fields?: string[] }[]): void {
+interface PlannedChange {
+  op: string;
+  kind: string;
+  name: string;
+  fields?: string[];
+}
+
+function printChanges(changes: PlannedChange[]): void {
   if (changes.length === 0) process.stdout.write('no changes\n');
   for (const c of changes) process.stdout.write(`${c.op} ${c.kind} ${c.name}${c.fields ? ` (${c.fields.join(', ')})` : ''}\n`);
 }
@@ -86,16 +94,16 @@ async function main(argv: string[]): Promise<number> {
   const { file, prune = false, project, out } = parsed.values;
   switch (command) {
     case 'plan':
-      printChanges((await api('POST', '/apiops/plan', { bundle: readBundle(file), prune })).changes);
+      printChanges((await api<{ changes: PlannedChange[] }>('POST', '/apiops/plan', { bundle: readBundle(file), prune })).changes);
       return 0;
     case 'apply':
-      printChanges((await api('POST', '/apiops/apply', { bundle: readBundle(file), prune })).applied);
+      printChanges((await api<{ applied: PlannedChange[] }>('POST', '/apiops/apply', { bundle: readBundle(file), prune })).applied);
       return 0;
     case 'export': {
       if (!project) throw new CliError('--project is required');
-      const found = (await api('GET', '/projects')).find((p: { name: string }) => p.name === project);
+      const found = (await api<{ id: string; name: string }[]>('GET', '/projects')).find((p) => p.name === project);
       if (!found) throw new CliError(`project '${project}' not found (or not visible to you)`);
-      const bundle = await api('GET', `/projects/${found.id}/bundle`);
+      const bundle = await api<Record<string, unknown>>('GET', `/projects/${found.id}/bundle`);
       const text = out?.endsWith('.json') ? JSON.stringify(bundle, null, 2) + '\n' : toPortableYaml(bundle);
       if (out) writeFileSync(out, text);
       else process.stdout.write(text);

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { CONFIG_CHANGED, EnvironmentConfigStore, newPublicationEpoch, redisConnectionOptions, redisTransportOptions, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
+import { CONFIG_CHANGED, createRedisClient, EnvironmentConfigStore, newPublicationEpoch, RedisBusClient, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
 import { eq, sql } from 'drizzle-orm';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
@@ -35,7 +34,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger('ConfigPublisher');
   private readonly redis: Redis;
   private readonly store: EnvironmentConfigStore;
-  private readonly bus: ClientProxy;
+  private readonly bus: RedisBusClient;
   private queue: Promise<void> = Promise.resolve();
   /** Touched since the last publication started; merged into until it runs. */
   private pending: Touched | null = null;
@@ -51,13 +50,12 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     private readonly database: Database,
     private readonly entities: EnvironmentEntities,
   ) {
-    this.redis = new Redis({ ...redisConnectionOptions(config.REDIS_URL), lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
+    this.redis = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
     this.redis.on('error', () => undefined); // state changes are logged below; ioredis retries by itself
     // Redis may have restarted empty: reconcile (cheap where it still holds everything).
     this.redis.on('ready', () => void this.publish(touchEverything()));
     this.store = new EnvironmentConfigStore(this.redis);
-    // Nest's Redis client does not reconnect at all unless told to; a Manager must outlive Redis restarts.
-    this.bus = ClientProxyFactory.create({ transport: Transport.REDIS, options: redisTransportOptions(config.REDIS_URL, 500) });
+    this.bus = new RedisBusClient(config.redis, 500);
   }
 
   async onApplicationBootstrap(): Promise<void> {

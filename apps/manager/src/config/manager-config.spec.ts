@@ -39,3 +39,17 @@ describe('upstream policy variables', () => {
     );
   });
 });
+
+describe('Redis deployment variables', () => {
+  it('reach a Cluster (its nodes are installation endpoints) or Sentinels instead of REDIS_URL', () => {
+    const cluster = parseManagerConfig({ ...base, REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', REDIS_PASSWORD: 'pw' });
+    expect(cluster.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], password: 'pw' });
+    expect(cluster.upstreamPolicy.ownEndpoints).toContainEqual({ what: "the installation's Redis", host: 'r2', port: 7001 });
+    expect(parseManagerConfig({ ...base, REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'idm' }).redis).toMatchObject({ mode: 'sentinel', masterName: 'idm' });
+  });
+
+  it('names an incomplete Sentinel setting together with every other bad variable', () => {
+    expect(() => parseManagerConfig({ ...base, REDIS_SENTINELS: 's:26379' })).toThrow(/REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS/);
+    expect(() => parseManagerConfig({ ...base, MANAGER_PORT: 'eighty', REDIS_CLUSTER_NODES: 'r1' })).toThrow(/MANAGER_PORT[\s\S]*REDIS_CLUSTER_NODES: "r1" is not host:port/);
+  });
+});

@@ -1,10 +1,11 @@
 import { endpointOf, parseMasterKeys, upstreamPolicySettings, UPSTREAM_POLICY_VARIABLES, type UpstreamPolicySettings } from '@idm/domain';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { redisNodesOf, redisTopologyEnv, redisTopologyOf, type RedisTopology } from '@idm/config-bus';
 
 /**
  * Every setting the Manager reads from its environment, parsed once at boot. Defaults suit a
- * laptop (`npm start`); production sets DATABASE_URL, REDIS_URL and a real admin password.
+ * laptop (`npm start`); production sets DATABASE_URL, REDIS_URL (or Sentinel/Cluster) and a real admin password.
  */
 const managerConfigSchema = z.object({
   /** Port of the admin REST API. */
@@ -13,7 +14,7 @@ const managerConfigSchema = z.object({
   /** PostgreSQL server URL. Unset: embedded PGlite under IDM_DATA_DIR/pglite. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   IDM_DATA_DIR: z.string().default('./.data'),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  ...redisTopologyEnv,
   /** Bootstrap operator; the password is (re)hashed with argon2id at every boot. */
   IDM_ADMIN_USERNAME: z.string().min(1).max(128).default('admin'),
   IDM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
@@ -69,6 +70,8 @@ export type ManagerConfig = z.infer<typeof managerConfigSchema> & {
    * are always refused.
    */
   upstreamPolicy: UpstreamPolicySettings;
+  /** The installation's Redis (one server, Sentinel or Cluster) for every connection. */
+  redis: RedisTopology;
 };
 export const MANAGER_CONFIG = Symbol('MANAGER_CONFIG');
 
@@ -77,17 +80,18 @@ export class ConfigError extends Error {}
 /** Fails with one message naming every bad variable, so a misconfigured boot is fixed in one go. */
 export function parseManagerConfig(env: NodeJS.ProcessEnv): ManagerConfig {
   const result = managerConfigSchema.safeParse(env);
-  const upstream = result.success ? upstreamPolicySettings(env, ownEndpoints(result.data)) : upstreamPolicySettings(env, []);
-  if (result.success && !upstream.problems.length) return { ...result.data, upstreamPolicy: upstream.settings };
-  const lines = [...(result.success ? [] : result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)), ...upstream.problems.map((p) => `  ${p}`)];
-  throw new ConfigError(`Invalid Manager configuration:\n${lines.join('\n')}`);
+  const redis = result.success ? redisTopologyOf(result.data) : [];
+  const upstream = result.success && !Array.isArray(redis) ? upstreamPolicySettings(env, ownEndpoints(result.data, redis)) : upstreamPolicySettings(env, []);
+  if (result.success && !Array.isArray(redis) && !upstream.problems.length) return { ...result.data, redis, upstreamPolicy: upstream.settings };
+  const problems = [...(result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...(Array.isArray(redis) ? redis : []), ...upstream.problems];
+  throw new ConfigError(`Invalid Manager configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 
 /** The installation's endpoints this Manager knows; no proxy may target them, whatever the policy says. */
-function ownEndpoints(config: z.infer<typeof managerConfigSchema>) {
+function ownEndpoints(config: z.infer<typeof managerConfigSchema>, redis: RedisTopology) {
   return [
     { what: "the Manager's admin listener", host: config.MANAGER_HOST, port: config.MANAGER_PORT },
-    ...endpointOf("the installation's Redis", config.REDIS_URL, 6379),
+    ...redisNodesOf(redis).map((node) => ({ what: "the installation's Redis", ...node })),
     ...endpointOf("the installation's PostgreSQL", config.DATABASE_URL, 5432),
   ];
 }

@@ -13,6 +13,8 @@ import * as schema from './schema';
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Where a repository reads: the database, or a change's transaction (to see its own writes, or lock). */
+export type Reads = Pick<Tx, 'select'>;
 
 /** Versioned SQL written by drizzle-kit; the same files run on PGlite and on a server. */
 const MIGRATIONS_FOLDER = join(__dirname, '..', '..', 'migrations');

@@ -90,7 +90,8 @@ export const proxyDeployments = pgTable(
     /** Start of this deployment: tokens issued through the proxy's policy before it are refused (undeploy ends them). */
     deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.proxyId, t.environmentId] })],
+  // By environment: what the publisher pages through and joins on (the key starts with the proxy).
+  (t) => [primaryKey({ columns: [t.proxyId, t.environmentId] }), index('proxy_deployments_environment_idx').on(t.environmentId)],
 );
 
 export const credentials = pgTable('credentials', {
@@ -128,7 +129,8 @@ export const apiKeys = pgTable('api_keys', {
   keyHash: text('key_hash').notNull().unique(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   createdAt: timestamps.createdAt,
-});
+  // A credential's keys are read with it (publication by id and by page): never a scan of all keys.
+}, (t) => [index('api_keys_credential_idx').on(t.credentialId)]);
 
 export const groups = pgTable('groups', {
   id,

@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { CreateEnvironment, Environment, UpdateEnvironment } from '@idm/domain';
-import { asc, eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { ConfigPublisher } from '../config-publisher/config-publisher';
-import { Database } from '../database/database';
-import { environments, proxyDeployments } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import { EnvironmentRepository, type EnvironmentRow } from '../repositories/environment.repository';
 
-type Row = typeof environments.$inferSelect;
+type Row = EnvironmentRow;
 const toEnvironment = (r: Row): Environment => ({
   id: r.id,
   name: r.name,
@@ -23,7 +21,7 @@ const SYSTEM = { projectId: null };
 @Injectable()
 export class EnvironmentsService {
   constructor(
-    private readonly database: Database,
+    private readonly environments: EnvironmentRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly publisher: ConfigPublisher,
@@ -31,7 +29,7 @@ export class EnvironmentsService {
 
   async list(): Promise<Environment[]> {
     this.permissions.checkAnywhere('environment:read');
-    return (await this.database.db.select().from(environments).orderBy(asc(environments.name))).map(toEnvironment);
+    return (await this.environments.list()).map(toEnvironment);
   }
 
   async get(id: string): Promise<Environment> {
@@ -42,7 +40,7 @@ export class EnvironmentsService {
   create(input: CreateEnvironment): Promise<Environment> {
     this.permissions.check('environment:write', SYSTEM);
     return this.changes.write(async (tx) => {
-      const [row] = await tx.insert(environments).values(input).returning();
+      const row = await this.environments.insert(tx, input);
       return { result: toEnvironment(row), change: { action: 'create', entityKind: 'environment', entityId: row.id, projectId: null, before: null, after: row } };
     });
   }
@@ -50,9 +48,9 @@ export class EnvironmentsService {
   async update(id: string, input: UpdateEnvironment): Promise<Environment> {
     this.permissions.check('environment:write', SYSTEM);
     return this.changes.write(async (tx) => {
-      const [before] = await tx.select().from(environments).where(eq(environments.id, id)).for('update');
+      const before = await this.environments.findById(id, tx, true);
       if (!before) throw ProblemError.notFound('environment', id);
-      const [row] = await tx.update(environments).set({ ...input, updatedAt: new Date() }).where(eq(environments.id, id)).returning();
+      const row = await this.environments.update(tx, id, { ...input, updatedAt: new Date() });
       return { result: toEnvironment(row), change: { action: 'update', entityKind: 'environment', entityId: id, projectId: null, before, after: row } };
     });
   }
@@ -64,9 +62,8 @@ export class EnvironmentsService {
   async remove(id: string): Promise<void> {
     this.permissions.check('environment:write', SYSTEM);
     const name = await this.changes.write(async (tx) => {
-      const [deployed] = await tx.select().from(proxyDeployments).where(eq(proxyDeployments.environmentId, id)).limit(1);
-      if (deployed) throw ProblemError.conflict('environment_in_use', 'proxies are still deployed to this environment');
-      const [before] = await tx.delete(environments).where(eq(environments.id, id)).returning();
+      if (await this.environments.hasDeployments(tx, id)) throw ProblemError.conflict('environment_in_use', 'proxies are still deployed to this environment');
+      const before = await this.environments.delete(tx, id);
       if (!before) throw ProblemError.notFound('environment', id);
       return { result: before.name, change: { action: 'delete', entityKind: 'environment', entityId: id, projectId: null, before, after: null } };
     });
@@ -74,7 +71,7 @@ export class EnvironmentsService {
   }
 
   private async find(id: string): Promise<Row> {
-    const [row] = await this.database.db.select().from(environments).where(eq(environments.id, id));
+    const row = await this.environments.findById(id);
     if (!row) throw ProblemError.notFound('environment', id);
     return row;
   }

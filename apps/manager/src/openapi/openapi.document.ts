@@ -31,10 +31,11 @@ const problemSchema = {
 export function discoverRoutes(discovery: DiscoveryService, scanner: MetadataScanner): RouteInfo[] {
   const routes: RouteInfo[] = [];
   for (const wrapper of discovery.getControllers()) {
-    const { instance, metatype } = wrapper;
+    const instance = wrapper.instance as object | undefined;
+    const metatype = wrapper.metatype;
     if (!instance || !metatype) continue;
     const base = String(Reflect.getMetadata(PATH_METADATA, metatype) ?? '');
-    for (const name of scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
+    for (const name of scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object | null)) {
       const handler = (instance as Record<string, unknown>)[name] as object;
       const contract = Reflect.getMetadata(CONTRACT, handler) as RouteContract | undefined;
       if (!contract) continue;

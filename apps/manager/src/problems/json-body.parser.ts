@@ -9,7 +9,7 @@ export function installJsonBodyParser(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body as string, (err: Error | null, value?: unknown) => {
+    void parse(request, body as string, (err: Error | null, value?: unknown) => {
       if (err) done(new ProblemError(400, 'malformed_json', 'Malformed JSON body', 'the body is not valid JSON'), undefined);
       else done(null, value);
     });

@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { CreateProject, Project, UpdateProject } from '@idm/domain';
-import { asc, eq, inArray } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { Database } from '../database/database';
-import { projects } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import { ProjectRepository, type ProjectRow } from '../repositories/project.repository';
 
-type Row = typeof projects.$inferSelect;
+type Row = ProjectRow;
 const toProject = (r: Row): Project => ({
   id: r.id,
   name: r.name,
@@ -19,7 +17,7 @@ const toProject = (r: Row): Project => ({
 @Injectable()
 export class ProjectsService {
   constructor(
-    private readonly database: Database,
+    private readonly projects: ProjectRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
   ) {}
@@ -28,14 +26,12 @@ export class ProjectsService {
   async list(): Promise<Project[]> {
     const scope = this.permissions.projectsWith('project:read');
     if (!scope.all && scope.projectIds.length === 0) return [];
-    const query = this.database.db.select().from(projects);
-    const rows = await (scope.all ? query : query.where(inArray(projects.id, scope.projectIds))).orderBy(asc(projects.name));
-    return rows.map(toProject);
+    return (await this.projects.list(scope.all ? 'all' : scope.projectIds)).map(toProject);
   }
 
   async get(id: string): Promise<Project> {
     this.permissions.check('project:read', { projectId: id });
-    const [row] = await this.database.db.select().from(projects).where(eq(projects.id, id));
+    const row = await this.projects.findById(id);
     if (!row) throw ProblemError.notFound('project', id);
     return toProject(row);
   }
@@ -43,7 +39,7 @@ export class ProjectsService {
   create(input: CreateProject): Promise<Project> {
     this.permissions.check('project:create', { projectId: null });
     return this.changes.write(async (tx) => {
-      const [row] = await tx.insert(projects).values(input).returning();
+      const row = await this.projects.insert(tx, input);
       return { result: toProject(row), change: { action: 'create', entityKind: 'project', entityId: row.id, projectId: row.id, before: null, after: row } };
     });
   }
@@ -51,9 +47,9 @@ export class ProjectsService {
   update(id: string, input: UpdateProject): Promise<Project> {
     this.permissions.check('project:write', { projectId: id });
     return this.changes.write(async (tx) => {
-      const [before] = await tx.select().from(projects).where(eq(projects.id, id)).for('update');
+      const before = await this.projects.findById(id, tx, true);
       if (!before) throw ProblemError.notFound('project', id);
-      const [row] = await tx.update(projects).set({ ...input, updatedAt: new Date() }).where(eq(projects.id, id)).returning();
+      const row = await this.projects.update(tx, id, { ...input, updatedAt: new Date() });
       return { result: toProject(row), change: { action: 'update', entityKind: 'project', entityId: id, projectId: id, before, after: row } };
     });
   }
@@ -62,7 +58,7 @@ export class ProjectsService {
   async remove(id: string): Promise<void> {
     this.permissions.check('project:delete', { projectId: id });
     await this.changes.write(async (tx) => {
-      const [before] = await tx.delete(projects).where(eq(projects.id, id)).returning();
+      const before = await this.projects.delete(tx, id);
       if (!before) throw ProblemError.notFound('project', id);
       return { result: undefined, change: { action: 'delete', entityKind: 'project', entityId: id, projectId: id, before, after: null } };
     });

@@ -58,7 +58,7 @@ export class MasterKeyRotation {
 /** Copies a JSON value, passing every sealed string through `reseal`. */
 function resealDeep<T>(value: T, reseal: (sealed: string) => string): T {
   if (SecretBox.isSealed(value)) return reseal(value) as T;
-  if (Array.isArray(value)) return value.map((v) => resealDeep(v, reseal)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => resealDeep(v, reseal)) as T;
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resealDeep(v, reseal)])) as T;
   return value;
 }

@@ -5,11 +5,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ChangeWriter } from '../audit/change-writer';
 import { rotateKey } from '../credentials/credentials.service';
 import { Database, type Tx } from '../database/database';
-import { apiKeys, apiProxies, credentialRequests, credentials } from '../database/schema';
+import { apiProxies, credentialRequests } from '../database/schema';
 import { ActorContext, type Actor } from '../governance/actor.context';
 import { PermissionService } from '../governance/permission.service';
 import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
+import { CredentialRepository } from '../repositories/credential.repository';
 
 type RequestRow = typeof credentialRequests.$inferSelect;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -24,6 +25,7 @@ const view = (r: RequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.p
 export class SelfServiceService {
   constructor(
     private readonly database: Database,
+    private readonly credentials: CredentialRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
@@ -92,23 +94,23 @@ export class SelfServiceService {
 
   /** Rotation without an admin: whoever holds a valid key may replace it (with a grace period). */
   async rotate(presentedKey: string | undefined, graceSeconds: number): Promise<RotatedApiKey> {
-    const [key] = presentedKey ? await this.database.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(presentedKey))) : [];
+    const key = presentedKey ? await this.credentials.findKeyByHash(hashApiKey(presentedKey)) : undefined;
     if (!key || (key.expiresAt && key.expiresAt <= new Date())) throw new ProblemError(401, 'invalid_api_key', 'Present a valid API key in x-api-key to rotate it');
-    const [credential] = await this.database.db.select().from(credentials).where(eq(credentials.id, key.credentialId));
+    const credential = (await this.credentials.findById(key.credentialId))!;
     if (!credential.enabled) throw new ProblemError(403, 'credential_disabled', 'The credential is disabled');
     return this.asApplication(credential.username, () =>
       this.changes.write(async (tx) => {
-        const [locked] = await tx.select().from(credentials).where(eq(credentials.id, credential.id)).for('update');
-        return rotateKey(tx, locked, key.id, graceSeconds);
+        const locked = (await this.credentials.findById(credential.id, tx, true))!;
+        return rotateKey(this.credentials, tx, locked, key.id, graceSeconds);
       }),
     );
   }
 
   /** Creates the credential with one key; the key waits sealed until the requester fetches it. */
   private async issue(tx: Tx, request: RequestRow): Promise<string> {
-    const [credential] = await tx.insert(credentials).values({ projectId: request.projectId, username: request.username, description: `self-service for proxy ${request.proxyId}` }).returning();
+    const credential = await this.credentials.insert(tx, { projectId: request.projectId, username: request.username, description: `self-service for proxy ${request.proxyId}` });
     const { key, prefix, hash } = generateApiKey();
-    await tx.insert(apiKeys).values({ credentialId: credential.id, prefix, keyHash: hash });
+    await this.credentials.insertKey(tx, { credentialId: credential.id, prefix, keyHash: hash });
     const auto = request.decidedBy === 'auto';
     await tx.update(credentialRequests).set({ credentialId: credential.id, pendingKey: auto ? null : this.secrets.seal(key) }).where(eq(credentialRequests.id, request.id));
     request.credentialId = credential.id;

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { redisConnectionOptions, refusalReason, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
+import { createRedisClient, refusalReason, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
 import { Worker } from 'bullmq';
-import IORedis from 'ioredis';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
 import { oauthTokenRevocations, oauthTokens } from '../database/schema';
@@ -20,9 +19,9 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
 
   onApplicationBootstrap(): void {
     // BullMQ needs a connection that retries forever rather than failing commands.
-    const connection = new IORedis({ ...redisConnectionOptions(this.config.REDIS_URL), maxRetriesPerRequest: null, lazyConnect: true });
+    const connection = createRedisClient(this.config.redis, { maxRetriesPerRequest: null, lazyConnect: true, connectionName: 'idm-manager-token-persist' });
     connection.on('error', () => undefined);
-    this.worker = new Worker<unknown>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, concurrency: 8, autorun: true });
+    this.worker = new Worker<unknown>(TOKEN_PERSIST_QUEUE, (job) => this.persist(job.data), { connection, prefix: TOKEN_PERSIST_PREFIX, concurrency: 8, autorun: true });
     this.worker.on('failed', (job, err) => this.logger.warn(`token job ${job?.id} failed: ${err.message}`));
     this.worker.on('error', () => undefined);
   }

@@ -1,7 +1,5 @@
-import { createEchoServer } from '../../../echo-upstream/src';
-import type { Server } from 'node:http';
+import { AppProcess, freePort, RedisProcess, startEchoServer } from '@idm/test-kit';
 import { AdminClient } from './admin-client';
-import { AppProcess, freePort, RedisProcess } from './processes';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const CLUSTER_ADMIN_PASSWORD = 'e2e-admin-password';
@@ -11,6 +9,7 @@ export const UPSTREAM_OPT_IN = { UPSTREAM_ALLOW: '127.0.0.1' };
 /** One Manager and N Gateway processes (built dist) on a private redis-server and database. */
 export interface Cluster {
   database: TestDatabase;
+  /** The private redis-server; not started when `redisEnv` names another deployment. */
   redis: RedisProcess;
   echoUrl: string;
   manager: AppProcess;
@@ -30,26 +29,27 @@ export interface ClusterOptions {
    */
   gateways?: Record<string, string>[];
   managerEnv?: Record<string, string>;
+  /** Redis variables of both apps (a Sentinel or Cluster deployment) instead of the private redis-server. */
+  redisEnv?: Record<string, string>;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const database = await createTestDatabase('postgres');
   const redis = new RedisProcess(await freePort());
-  await redis.start();
-  const echo: Server = createEchoServer();
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-  const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+  if (!options.redisEnv) await redis.start();
+  const redisEnv = options.redisEnv ?? { REDIS_URL: redis.url };
+  const echo = await startEchoServer();
   const managerPort = await freePort();
   const manager = new AppProcess(
     'manager',
     'apps/manager/dist/main.js',
-    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, REDIS_URL: redis.url, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
+    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, ...redisEnv, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
     `http://127.0.0.1:${managerPort}`,
   );
   const cluster: Cluster = {
     database,
     redis,
-    echoUrl,
+    echoUrl: echo.url,
     manager,
     gateways: [],
     admin: new AdminClient(manager.baseUrl),
@@ -61,22 +61,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     async stop() {
       await Promise.all([...cluster.gateways, manager].map((p) => p.stop()));
       await redis.stop();
-      await new Promise((r) => echo.close(r));
+      await echo.close();
       await database.drop();
     },
   };
   await cluster.restartManager();
-  await cluster.admin.call('POST', '/api/v1/environments', { name: options.environment });
+  await cluster.admin.environments.create({ name: options.environment });
   const perGateway = options.gateways ?? [{}, {}];
   const ports: number[] = [];
   for (let i = 0; i < perGateway.length; i++) ports.push(await freePort());
   for (const [i, extra] of perGateway.entries()) {
     const port = ports[i];
     cluster.gateways.push(
-      new AppProcess(
+      AppProcess.gateway(
         `gateway-${String.fromCharCode(97 + i)}`,
-        'apps/gateway/dist/main.js',
-        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, REDIS_URL: redis.url, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
+        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, ...redisEnv, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
         `http://127.0.0.1:${port}`,
       ),
     );

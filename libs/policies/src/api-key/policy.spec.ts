@@ -2,6 +2,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const live = generateApiKey();
@@ -11,23 +12,23 @@ const ofExpired = generateApiKey();
 const foreign = generateApiKey();
 
 function snapshot(policyConfig: Record<string, unknown>): ConfigSnapshot {
-  const cred = (id: string, projectId: string, keys: { hash: string; expiresAt?: string }[], extra = {}) => ({
-    id, projectId, username: `user-${id}`, passwordHash: null, enabled: true, expiresAt: null,
+  const cred = (id: string, projectId: string, keys: { hash: string; expiresAt?: string }[], extra = {}) => snapshotCredential({
+    id,
+    projectId,
+    username: `user-${id}`,
     apiKeys: keys.map((k, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash: k.hash, expiresAt: k.expiresAt ?? null })),
-    roles: [], metadata: [],
     ...extra,
   });
-  return {
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date(NOW).toISOString(),
-    proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'api-key', config: policyConfig }] }],
+  return configSnapshot({
+    generatedAt: new Date(NOW).toISOString(),
+    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'api-key', config: policyConfig }] })],
     credentials: [
       cred('c1', 'proj-a', [{ hash: live.hash }, { hash: expiredKey.hash, expiresAt: '2029-12-31T23:59:59Z' }]),
       cred('c2', 'proj-a', [{ hash: ofDisabled.hash }], { enabled: false }),
       cred('c3', 'proj-a', [{ hash: ofExpired.hash }], { expiresAt: '2020-01-01T00:00:00Z' }),
       cred('c4', 'proj-b', [{ hash: foreign.hash }]),
     ],
-    signingKeys: [],
-  };
+  });
 }
 
 function run(policyConfig: Record<string, unknown>, headers: Record<string, string>, query = '') {

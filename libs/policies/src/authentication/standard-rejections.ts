@@ -22,5 +22,5 @@ export function standardRejections<Code extends RejectionCode>(
   const all: Record<string, string> = { ...CREDENTIAL_STATE_MESSAGES, ...messages };
   const rejections: Record<string, PolicyRejection> = {};
   for (const [code, message] of Object.entries(all)) rejections[code] = Object.freeze({ status: 401, code: code as RejectionCode, message, headers });
-  return Object.freeze(rejections) as Readonly<Record<Code | CredentialStateCode, PolicyRejection>>;
+  return Object.freeze(rejections);
 }

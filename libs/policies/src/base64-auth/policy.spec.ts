@@ -2,7 +2,8 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { hash } from 'argon2';
 import { PasswordVerificationCache } from '../basic-auth/password-verification.cache';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext, type PolicyRejection } from '../policy';
+import { createRequestContext } from '../policy';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 const b64 = (v: string) => Buffer.from(v).toString('base64');
 
@@ -13,17 +14,15 @@ describe('base64-auth policy', () => {
     passwordHash = await hash('correct horse', { type: 2 });
   });
   const snapshot = (config: Record<string, unknown>): ConfigSnapshot => {
-    const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash, digestHa1: null, truststore: [], enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, ...extra });
-    return {
-      schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-      proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'base64-auth', config }] }],
+    const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, passwordHash, ...extra });
+    return configSnapshot({
+      proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'base64-auth', config }] })],
       credentials: [cred('c1', 'alice'), cred('c2', 'bob', { enabled: false })],
-      signingKeys: [],
-    };
+    });
   };
   const run = async (config: Record<string, unknown>, headers: Record<string, string>, query = '') => {
     const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers, query, clientIp: '::1' });
-    const outcome = (await compileEnvironment(snapshot(config), { passwordCache: cache }).route('/demo/x')!.runPolicies(ctx)) as PolicyRejection | undefined;
+    const outcome = (await compileEnvironment(snapshot(config), { passwordCache: cache }).route('/demo/x')!.runPolicies(ctx));
     return { outcome, ctx };
   };
 
@@ -58,7 +57,7 @@ describe('base64-auth policy', () => {
     ['an unknown user', { authorization: b64('mallory:correct horse') }, 'invalid_credentials'],
     ['a disabled credential', { authorization: b64('bob:correct horse') }, 'credential_disabled'],
   ])('rejects %s with 401 and a Basic challenge', async (_, headers, code) => {
-    const { outcome, ctx } = await run({}, headers as Record<string, string>);
+    const { outcome, ctx } = await run({}, headers);
     expect(outcome).toMatchObject({ status: 401, code, headers: { 'www-authenticate': 'Basic realm="identity-manager", charset="UTF-8"' } });
     expect(ctx.identity).toBeNull();
   });

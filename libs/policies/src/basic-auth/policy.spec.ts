@@ -3,6 +3,7 @@ import { hash } from 'argon2';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
 import { PasswordVerificationCache } from './password-verification.cache';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -10,10 +11,9 @@ describe('basic-auth policy', () => {
   let snapshot: ConfigSnapshot;
   beforeAll(async () => {
     const passwordHash = await hash('correct horse', { type: 2 /* argon2id */ });
-    const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash, enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], ...extra });
-    snapshot = {
-      schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-      proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'basic-auth', config: { realm: 'demo realm' } }] }],
+    const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, passwordHash, ...extra });
+    snapshot = configSnapshot({
+      proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'basic-auth', config: { realm: 'demo realm' } }] })],
       credentials: [
         cred('c1', 'alice'),
         cred('c2', 'bob', { enabled: false }),
@@ -21,8 +21,7 @@ describe('basic-auth policy', () => {
         cred('c4', 'dave', { passwordHash: null }),
         { ...cred('c5', 'erin'), projectId: 'proj-b' },
       ],
-      signingKeys: [],
-    };
+    });
   });
 
   function run(authorization: string | undefined, cache = new PasswordVerificationCache()) {

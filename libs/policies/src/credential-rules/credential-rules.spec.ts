@@ -2,6 +2,7 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 const PROXY = '11111111-1111-4111-8111-111111111111';
 const OTHER = '22222222-2222-4222-8222-222222222222';
@@ -10,12 +11,11 @@ const WEDNESDAY_1030_UTC = Date.UTC(2025, 0, 15, 10, 30);
 
 function environment(access: Record<string, unknown>, now = WEDNESDAY_1030_UTC) {
   const key = generateApiKey();
-  const snapshot: ConfigSnapshot = {
-    schemaVersion: 1, environment: 't', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: [{ id: PROXY, projectId: 'p', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }] }],
-    credentials: [{ id: 'c1', projectId: 'p', username: 'app', passwordHash: null, enabled: true, expiresAt: null, roles: [], metadata: [], access, tokenSettings: null, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }] }],
-    signingKeys: [],
-  } as ConfigSnapshot;
+  const snapshot: ConfigSnapshot = configSnapshot({
+    environment: 't',
+    proxies: [snapshotProxy({ id: PROXY, projectId: 'p', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }] })],
+    credentials: [snapshotCredential({ id: 'c1', projectId: 'p', username: 'app', access, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }] })],
+  });
   const proxy = compileEnvironment(snapshot, { now: () => now }).route('/orders')!;
   return (method: string, path: string, clientIp = '198.51.100.7') => {
     const ctx = createRequestContext({ method, path, headers: { 'x-api-key': key.key }, query: '', clientIp });

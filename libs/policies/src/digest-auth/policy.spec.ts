@@ -2,10 +2,11 @@ import type { ConfigSnapshot } from '@idm/config-bus';
 import { DIGEST_REALM, SecretBox } from '@idm/domain';
 import { createHash, randomBytes } from 'node:crypto';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext, type PolicyRejection } from '../policy';
+import { createRequestContext } from '../policy';
 import { parseDigestAuthorization } from './digest-authorization';
 import { computeDigestHa1 } from './digest-ha1';
 import { InMemoryDigestNonceStore } from './digest-nonce.store';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 const box = new SecretBox([{ id: 'k1', key: randomBytes(32) }]);
 const nonceKey = randomBytes(32);
@@ -30,10 +31,9 @@ describe('digest-auth policy', () => {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const store = new InMemoryDigestNonceStore(() => now);
   const sealed = box.seal(JSON.stringify(computeDigestHa1('alice', DIGEST_REALM, 'correct horse')));
-  const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash: null, digestHa1: box.seal(JSON.stringify(computeDigestHa1(username, DIGEST_REALM, 'correct horse'))), enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, truststore: [], ...extra });
-  const snapshot = (policies: ConfigSnapshot['proxies'][number]['policies']): ConfigSnapshot => ({
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies }],
+  const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, digestHa1: box.seal(JSON.stringify(computeDigestHa1(username, DIGEST_REALM, 'correct horse'))), ...extra });
+  const snapshot = (policies: ConfigSnapshot['proxies'][number]['policies']): ConfigSnapshot => configSnapshot({
+    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies })],
     credentials: [
       cred('c1', 'alice', { digestHa1: sealed }),
       cred('c2', 'bob', { enabled: false }),
@@ -41,14 +41,13 @@ describe('digest-auth policy', () => {
       cred('c4', 'dave', { digestHa1: null }),
       cred('c5', 'erin', { digestHa1: new SecretBox([{ id: 'other', key: randomBytes(32) }]).seal('{}') }),
     ],
-    signingKeys: [],
   });
   const env = (policies = [{ type: 'digest-auth', config: {} }]) => compileEnvironment(snapshot(policies), { now: () => now, secrets: box, digest: { nonceKey, nonceStore: store } });
   let compiled = env();
   const run = async (authorization?: string, path = '/demo/x', method = 'GET') => {
     const q = path.indexOf('?');
     const ctx = createRequestContext({ method, path: q < 0 ? path : path.slice(0, q), headers: authorization === undefined ? {} : { authorization }, query: q < 0 ? '' : path.slice(q + 1), clientIp: '::1' });
-    const outcome = (await compiled.route(path)!.runPolicies(ctx)) as PolicyRejection | undefined;
+    const outcome = (await compiled.route(path)!.runPolicies(ctx));
     return { outcome, ctx };
   };
   const challenge = async () => ((await run()).outcome!.headers!['www-authenticate'] as string[])[0];

@@ -1,9 +1,10 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
-import { box, privateKeyFor, snapshotKey } from '../../../tokens/src/signing-key.fixture';
+import { box, configSnapshot, privateKeyFor, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
-import { createRequestContext, type OwnIssuers } from '../policy';
+import { createRequestContext } from '../policy';
+import type { OwnIssuers } from '../compile-dependencies';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const S = NOW / 1000;
@@ -17,20 +18,18 @@ const ISS = 'https://gw.example/credential';
 const FIXED: OwnIssuers = { fixed: [ISS, 'https://gw.example/auth'], isRequestIssuer: () => false };
 
 function snapshot(config: Record<string, unknown>, enabled = true): ConfigSnapshot {
-  const cred = (id: string, projectId: string, extra = {}) => ({
-    id, projectId, username: `user-${id}`, passwordHash: null, enabled: true, expiresAt: null, apiKeys: [], roles: ['reader'], metadata: [], access: {}, tokenSettings: null, ...extra,
-  });
-  return {
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date(NOW).toISOString(),
-    proxies: [{ id: 'p1', projectId: 'proj-a', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'jwt-auth', config }] }],
+  const cred = (id: string, projectId: string, extra = {}) => snapshotCredential({ id, projectId, username: `user-${id}`, roles: ['reader'], ...extra });
+  return configSnapshot({
+    generatedAt: new Date(NOW).toISOString(),
+    proxies: [snapshotProxy({ id: 'p1', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'jwt-auth', config }] })],
     credentials: [cred('c1', 'proj-a', { enabled }), cred('c2', 'proj-b')],
     signingKeys: [key],
-  };
+  });
 }
 
 const claims = (over: JwtClaims = {}): JwtClaims => ({ iss: ISS, sub: 'c1', aud: ['/orders'], iat: S, nbf: S, exp: S + 60, jti: 'j', scope: 'read', roles: ['reader'], email: 'a@x', ...over });
 
-function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED as OwnIssuers | null, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
+function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
   const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring, issuers, revokedJwts }).route('/orders')!;
   return { ...call(proxy, token, method, host) };
 }

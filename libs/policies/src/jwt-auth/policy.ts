@@ -71,6 +71,7 @@ export class JwtAuthPolicy implements Policy {
     for (const [claim, header] of this.claimHeaders) {
       const value = claims[claim];
       if (value === undefined || value === null) continue;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are JSON-encoded; what reaches String() is a primitive
       ctx.upstreamHeaders[header] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
     }
   }

@@ -1,7 +1,7 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { Socket, type AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { TestPki, type TestCertificate } from '../../../../apps/manager/test/support/certificates';
+import { configSnapshot, snapshotCredential, snapshotProxy, type TestCertificate, TestPki } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type PolicyRejection } from '../policy';
 import { mtlsAuthConfigSchema } from './schema';
@@ -62,10 +62,9 @@ describe('mtls-auth policy', () => {
     return s;
   };
 
-  const cred = (id: string, username: string, extra = {}) => ({ id, projectId: 'proj-a', username, passwordHash: null, digestHa1: null, truststore: [ca.cert], enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, ...extra });
-  const snapshot = (config: Record<string, unknown>): ConfigSnapshot => ({
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: [{ id: 'p1', projectId: 'proj-a', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'mtls-auth', config }], deployedAt: null }],
+  const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, truststore: [ca.cert], ...extra });
+  const snapshot = (config: Record<string, unknown>): ConfigSnapshot => configSnapshot({
+    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'mtls-auth', config }] })],
     credentials: [
       cred('c1', 'partner'),
       cred('c2', 'Partner CA'),
@@ -74,12 +73,11 @@ describe('mtls-auth policy', () => {
       cred('c5', 'badstore', { truststore: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }),
       { ...cred('c6', 'partner'), projectId: 'proj-b' },
     ],
-    signingKeys: [],
   });
   const run = async (config: Record<string, unknown>, socket: Socket | null, now?: number) => {
     const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers: {}, query: '', clientIp: '127.0.0.1', socket });
     const env = compileEnvironment(snapshot(config), now === undefined ? {} : { now: () => now });
-    const outcome = (await env.route('/demo/x')!.runPolicies(ctx)) as PolicyRejection | undefined;
+    const outcome = (await env.route('/demo/x')!.runPolicies(ctx));
     return { outcome, ctx };
   };
   const expectReject = (outcome: PolicyRejection | undefined, code: string) =>

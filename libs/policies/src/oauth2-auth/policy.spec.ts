@@ -4,6 +4,7 @@ import { OpaqueTokenStore } from '@idm/tokens';
 import Redis from 'ioredis';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 /** Against a real Redis (the token store every Gateway shares). */
 describe('oauth2-auth policy', () => {
@@ -21,11 +22,9 @@ describe('oauth2-auth policy', () => {
     await redis.quit();
   });
 
-  const snapshot = (enabled = true): ConfigSnapshot => ({
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: [{ id: 'p1', projectId: 'proj-a', name: 'ledger', basePath: '/ledger', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'oauth2-auth', config: { methods: { POST: { scopes: ['write'] } } } }] }],
-    credentials: [{ id: 'c1', projectId: 'proj-a', username: 'app', passwordHash: null, enabled, expiresAt: null, apiKeys: [], roles: ['service'], metadata: [], access: {}, tokenSettings: null }],
-    signingKeys: [],
+  const snapshot = (enabled = true): ConfigSnapshot => configSnapshot({
+    proxies: [snapshotProxy({ id: 'p1', name: 'ledger', basePath: '/ledger', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'oauth2-auth', config: { methods: { POST: { scopes: ['write'] } } } }] })],
+    credentials: [snapshotCredential({ id: 'c1', username: 'app', enabled, roles: ['service'] })],
   });
   const run = async (token: string | undefined, { method = 'GET', enabled = true } = {}) => {
     const proxy = compileEnvironment(snapshot(enabled), { opaqueTokens: store }).route('/ledger')!;

@@ -61,7 +61,7 @@ export class CompiledRateLimit {
    * Synchronous when the store decides from what this Gateway holds (no round trip).
    */
   consume(ctx: RequestContext, subject: string, now: number): PolicyOutcome | Promise<PolicyOutcome> {
-    const counters: RateLimitCounter[] = new Array(this.specs.length);
+    const counters = new Array<RateLimitCounter>(this.specs.length);
     for (let i = 0; i < this.specs.length; i++) {
       const s = this.specs[i];
       if (s.sliding) counters[i] = { key: `${this.scope}:${subject}:${s.name}`, limit: s.limit, window: s.seconds * 1000, sliding: true };

@@ -1,4 +1,3 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
@@ -6,6 +5,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type PolicyOutcome } from '../policy';
 import { RedisRateLimitStore } from './redis-rate-limit.store';
+import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 
 /** Real Redis (127.0.0.1:6379), a unique key prefix per run, deleted afterwards. */
 describe('rate limits (real Redis)', () => {
@@ -51,21 +51,20 @@ describe('rate limits (real Redis)', () => {
 
   function gateway(options: { id?: string; policies?: unknown[]; access?: Record<string, unknown>; store?: RedisRateLimitStore; now?: () => number; onError?: (e: unknown) => void }) {
     const id = options.id ?? randomBytes(4).toString('hex');
-    const snapshot = {
-      schemaVersion: 1, environment: 't', revision: 1, generatedAt: new Date().toISOString(),
-      proxies: [{ id: `p-${id}`, projectId: 'p', name: 'x', basePath: '/x', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: options.policies ?? [{ type: 'api-key', config: {} }] }],
+    const snapshot = configSnapshot({
+      environment: 't',
+      proxies: [snapshotProxy({ id: `p-${id}`, projectId: 'p', name: 'x', basePath: '/x', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: options.policies ?? [{ type: 'api-key', config: {} }] })],
       credentials: [
-        { id: `c-${id}`, projectId: 'p', username: 'a', passwordHash: null, enabled: true, expiresAt: null, roles: [], metadata: [], access: options.access ?? {}, tokenSettings: null, apiKeys: [{ id: 'k', prefix: key.prefix, hash: key.hash, expiresAt: null }] },
-        { id: `d-${id}`, projectId: 'p', username: 'b', passwordHash: null, enabled: true, expiresAt: null, roles: [], metadata: [], access: options.access ?? {}, tokenSettings: null, apiKeys: [{ id: 'k2', prefix: key2.prefix, hash: key2.hash, expiresAt: null }] },
+        snapshotCredential({ id: `c-${id}`, projectId: 'p', username: 'a', access: options.access ?? {}, apiKeys: [{ id: 'k', prefix: key.prefix, hash: key.hash, expiresAt: null }] }),
+        snapshotCredential({ id: `d-${id}`, projectId: 'p', username: 'b', access: options.access ?? {}, apiKeys: [{ id: 'k2', prefix: key2.prefix, hash: key2.hash, expiresAt: null }] }),
       ],
-      signingKeys: [],
-    } as unknown as ConfigSnapshot;
+    });
     const proxy = compileEnvironment(snapshot, { rateLimitStore: options.store ?? new RedisRateLimitStore(redis, prefix), now: options.now, onRateLimitStoreError: options.onError }).route('/x')!;
     return async (apiKey = key.key, clientIp = '10.0.0.1') => {
       const ctx = createRequestContext({ method: 'GET', path: '/x', headers: { 'x-api-key': apiKey }, query: '', clientIp });
       const result = proxy.runPolicies(ctx);
       // sync: decided without waiting for Redis.
-      return { outcome: (await result) as PolicyOutcome, ctx, sync: !(result instanceof Promise) };
+      return { outcome: (await result), ctx, sync: !(result instanceof Promise) };
     };
   }
 

@@ -102,7 +102,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     // A request with a sliding counter goes to Redis anyway, so a lease would save it nothing:
     // its fixed counters are counted one by one there (exact, nothing held back).
     const exact = counters.some((c) => c.sliding);
-    const held: (Lease | undefined)[] = new Array(counters.length);
+    const held = new Array<Lease | undefined>(counters.length);
     let remote = 0;
     for (let i = 0; i < counters.length; i++) {
       const c = counters[i];

@@ -1,6 +1,5 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
 import { signJwt, SigningKeyRing, type JwtClaims } from '@idm/tokens';
-import { box, snapshotKey } from '../../../tokens/src/signing-key.fixture';
+import { box, configSnapshot, snapshotCredential, snapshotKey, snapshotProxy } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext } from '../policy';
 
@@ -16,13 +15,13 @@ const { ring } = SigningKeyRing.fromSnapshot([key], box);
 const signer = ring.signer(NOW)!;
 const tokenService = { clientId: 'orders-key', clientSecret: 'enc:v1:k:x:y' };
 
-function run(token: string, { service = tokenService as object | null, deployedAt = new Date(NOW - 60_000).toISOString(), proxyId = 'p1' } = {}) {
-  const snapshot = {
-    schemaVersion: 1, environment: 'test', revision: 1, generatedAt: new Date(NOW).toISOString(),
-    proxies: [{ id: proxyId, projectId: 'proj-a', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt, policies: [{ type: 'jwt-auth', config: service ? { tokenService: service } : {} }] }],
-    credentials: [{ id: 'c1', projectId: 'proj-a', username: 'alice', passwordHash: null, enabled: true, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null }],
+function run(token: string, { service = tokenService, deployedAt = new Date(NOW - 60_000).toISOString(), proxyId = 'p1' } = {}) {
+  const snapshot = configSnapshot({
+    generatedAt: new Date(NOW).toISOString(),
+    proxies: [snapshotProxy({ id: proxyId, name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt, policies: [{ type: 'jwt-auth', config: service ? { tokenService: service } : {} }] })],
+    credentials: [snapshotCredential({ id: 'c1', username: 'alice' })],
     signingKeys: [key],
-  } as unknown as ConfigSnapshot;
+  });
   // The environment's issuers as a Gateway with GATEWAY_PUBLIC_URL=https://gw.example has them.
   const issuers = { fixed: ['https://gw.example/credential', 'https://gw.example/auth'], isRequestIssuer: () => false };
   const proxy = compileEnvironment(snapshot, { now: () => NOW, keyRing: ring, issuers }).route('/orders')!;

@@ -1,34 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { eventually } from './eventually';
 
-export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
+export const REPO_ROOT = join(__dirname, '..', '..', '..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, { timeoutMs = 20000, what = 'condition' } = {}): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last)} ${lastError ? `last error ${String(lastError)}` : ''}`);
+/**
+ * The node flags production starts the Gateway with (scripts/start.mjs, the Dockerfile, the Helm
+ * chart), read from the same built module they read: an e2e spec must see the Gateway as it runs.
+ */
+export function gatewayNodeFlags(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return [...(require(join(REPO_ROOT, 'apps/gateway/dist/config/node-flags.js')) as { RECOMMENDED_NODE_FLAGS: readonly string[] }).RECOMMENDED_NODE_FLAGS];
 }
 
 /** A built app (dist) run as its own process, the way it runs in production. */
@@ -41,18 +23,32 @@ export class AppProcess {
     private readonly script: string,
     private readonly env: Record<string, string>,
     readonly baseUrl: string,
+    private readonly nodeFlags: readonly string[] = [],
   ) {}
 
+  /** A built Gateway (apps/gateway/dist/main.js) started with its production node flags. */
+  static gateway(name: string, env: Record<string, string>, baseUrl: string): AppProcess {
+    return new AppProcess(name, 'apps/gateway/dist/main.js', env, baseUrl, gatewayNodeFlags());
+  }
+
   async start(readyPath = '/health/ready', timeoutMs = 30000): Promise<void> {
-    this.child = spawn(process.execPath, [join(REPO_ROOT, this.script)], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...this.nodeFlags, join(REPO_ROOT, this.script)], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => this.output.push(chunk.toString());
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
-    await eventually(
-      () => fetch(this.baseUrl + readyPath).then((r) => r.status),
-      (status) => status === 200,
-      { timeoutMs, what: `${this.name} to be ready (output: ${this.output.join('').slice(-2000)})` },
-    );
+    const child = this.child;
+    let onExit: (code: number | null, signal: string | null) => void = () => undefined;
+    // A process that died will never be ready: say so now, not after the timeout.
+    const died = new Promise<never>((_, fail) => (onExit = (code, signal) => fail(new Error(`${this.name} exited (${code ?? signal})`))));
+    child.once('exit', onExit);
+    try {
+      await Promise.race([eventually(() => fetch(this.baseUrl + readyPath).then((r) => r.status), (status) => status === 200, { timeoutMs, what: `${this.name} to be ready` }), died]);
+    } catch (err) {
+      // The output as it is when waiting ends (it is empty when the wait starts).
+      throw new Error(`${(err as Error).message}\n${this.name} output: ${this.output.join('').slice(-2000)}`, { cause: err });
+    } finally {
+      child.off('exit', onExit);
+    }
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -4,7 +4,10 @@ import { SecretBox, SIGNING_ALGORITHMS, type SigningAlgorithm } from '@idm/domai
 
 /** Test keys built the way the Manager builds them (kid = RFC 7638 thumbprint, sealed PKCS#8 PEM). */
 export const ALGORITHMS = SIGNING_ALGORITHMS;
-export const box = new SecretBox([{ id: 'test', key: randomBytes(32) }]);
+const TEST_MASTER_KEY = { id: 'test', key: randomBytes(32) };
+export const box = new SecretBox([TEST_MASTER_KEY]);
+/** `IDM_MASTER_KEYS` for a Gateway that must open what `box` sealed. */
+export const TEST_MASTER_KEYS = `${TEST_MASTER_KEY.id}:${TEST_MASTER_KEY.key.toString('base64')}`;
 
 const CURVES: Partial<Record<SigningAlgorithm, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
 const generated = new Map<string, KeyObject>();
@@ -25,7 +28,7 @@ export function privateKeyFor(algorithm: SigningAlgorithm, variant = 0): KeyObje
 }
 
 export function publicJwkOf(key: KeyObject): Record<string, unknown> {
-  return createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>;
+  return createPublicKey(key).export({ format: 'jwk' });
 }
 
 export function thumbprint(jwk: Record<string, unknown>): string {

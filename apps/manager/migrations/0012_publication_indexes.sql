@@ -1,0 +1,2 @@
+CREATE INDEX "api_keys_credential_idx" ON "api_keys" USING btree ("credential_id");--> statement-breakpoint
+CREATE INDEX "proxy_deployments_environment_idx" ON "proxy_deployments" USING btree ("environment_id");

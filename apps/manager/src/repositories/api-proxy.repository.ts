@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { Database, type Reads, type Tx } from '../database/database';
+import { apiProxies, environments, proxyDeployments } from '../database/schema';
+import { ProjectEntityRepository } from './entity.repository';
+import { groupBy } from './group-by';
+
+export type ApiProxyRow = typeof apiProxies.$inferSelect;
+
+/**
+ * Queries of the API proxy aggregate (proxies and their deployments). Writes take the
+ * transaction of a ChangeWriter change, so they are audited with it.
+ */
+@Injectable()
+export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxies> {
+  constructor(database: Database) {
+    super(apiProxies, database);
+  }
+
+  /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
+  list(visible: SQL): Promise<ApiProxyRow[]> {
+    return this.database.db.select().from(apiProxies).where(visible).orderBy(asc(apiProxies.name));
+  }
+
+  /** The names of the environments each proxy is deployed to (sorted), in one query. */
+  async environmentNamesOf(proxyIds: string[], db: Reads = this.database.db): Promise<Map<string, string[]>> {
+    if (proxyIds.length === 0) return new Map();
+    const deployments = await db
+      .select({ proxyId: proxyDeployments.proxyId, name: environments.name })
+      .from(proxyDeployments)
+      .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
+      .where(inArray(proxyDeployments.proxyId, proxyIds))
+      .orderBy(asc(environments.name));
+    const names = new Map<string, string[]>();
+    for (const [proxyId, rows] of groupBy(deployments, (d) => d.proxyId)) names.set(proxyId, rows.map((d) => d.name));
+    return names;
+  }
+
+  async deployedEnvironmentIds(tx: Tx, proxyId: string): Promise<string[]> {
+    const rows = await tx.select({ environmentId: proxyDeployments.environmentId }).from(proxyDeployments).where(eq(proxyDeployments.proxyId, proxyId));
+    return rows.map((d) => d.environmentId);
+  }
+
+  async deploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
+    if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId, environmentId })));
+  }
+
+  async undeploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
+    if (environmentIds.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, proxyId), inArray(proxyDeployments.environmentId, environmentIds)));
+  }
+
+  /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */
+  nestedWith(tx: Tx, basePath: string, exceptId?: string): Promise<Pick<ApiProxyRow, 'projectId' | 'teamId' | 'basePath'>[]> {
+    const nested: SQL = or(
+      sql`starts_with(${basePath}::text, ${apiProxies.basePath} || '/')`,
+      sql`starts_with(${apiProxies.basePath}, ${basePath}::text || '/')`,
+    )!;
+    return tx
+      .select({ projectId: apiProxies.projectId, teamId: apiProxies.teamId, basePath: apiProxies.basePath })
+      .from(apiProxies)
+      .where(exceptId ? and(ne(apiProxies.id, exceptId), nested) : nested)
+      .orderBy(apiProxies.basePath);
+  }
+
+  /** Pairs of base paths of different projects where one nests inside the other. */
+  crossProjectNestings(): Promise<{ outer: string; inner: string }[]> {
+    const inner = alias(apiProxies, 'inner_proxy');
+    return this.database.db
+      .select({ outer: apiProxies.basePath, inner: inner.basePath })
+      .from(apiProxies)
+      .innerJoin(inner, and(ne(inner.projectId, apiProxies.projectId), sql`starts_with(${inner.basePath}, ${apiProxies.basePath} || '/')`))
+      .orderBy(asc(apiProxies.basePath), asc(inner.basePath));
+  }
+}

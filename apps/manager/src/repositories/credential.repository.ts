@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { Database, type Reads, type Tx } from '../database/database';
+import { apiKeys, credentials } from '../database/schema';
+import { ProjectEntityRepository } from './entity.repository';
+import { groupBy } from './group-by';
+
+export type CredentialRow = typeof credentials.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type NewApiKeyRow = typeof apiKeys.$inferInsert;
+
+/**
+ * Queries of the credential aggregate (credentials, their API keys and token settings). Writes
+ * take the transaction of a ChangeWriter change, so they are audited with it; reads default to
+ * the database and take a transaction where a change must see its own writes or lock.
+ */
+@Injectable()
+export class CredentialRepository extends ProjectEntityRepository<typeof credentials> {
+  constructor(database: Database) {
+    super(credentials, database);
+  }
+
+  /** One page ordered by username, after the `visible` filter (project, and teams for a team member). */
+  page(visible: SQL, after: string | undefined, limit: number): Promise<CredentialRow[]> {
+    return this.database.db
+      .select()
+      .from(credentials)
+      .where(and(visible, after === undefined ? undefined : gt(credentials.username, after)))
+      .orderBy(asc(credentials.username))
+      .limit(limit);
+  }
+
+  /** The API keys of each credential (oldest first), in one query. */
+  async keysOf(credentialIds: string[], db: Reads = this.database.db): Promise<Map<string, ApiKeyRow[]>> {
+    if (credentialIds.length === 0) return new Map();
+    const keys = await db.select().from(apiKeys).where(inArray(apiKeys.credentialId, credentialIds)).orderBy(asc(apiKeys.createdAt));
+    return groupBy(keys, (k) => k.credentialId);
+  }
+
+  async findKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await tx.select().from(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).for('update');
+    return row;
+  }
+
+  async findKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await this.database.db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
+    return row;
+  }
+
+  async insertKey(tx: Tx, values: NewApiKeyRow): Promise<ApiKeyRow> {
+    const [row] = await tx.insert(apiKeys).values(values).returning();
+    return row;
+  }
+
+  async setKeyExpiry(tx: Tx, keyId: string, expiresAt: Date): Promise<ApiKeyRow> {
+    const [row] = await tx.update(apiKeys).set({ expiresAt }).where(eq(apiKeys.id, keyId)).returning();
+    return row;
+  }
+
+  /** The deleted key, or undefined when the credential has no such key. */
+  async deleteKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
+    const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
+    return row;
+  }
+}

@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { asc, inArray } from 'drizzle-orm';
+import { Database } from '../database/database';
+import { projects } from '../database/schema';
+import { EntityRepository } from './entity.repository';
+
+export type ProjectRow = typeof projects.$inferSelect;
+
+/** Queries of the project aggregate. Writes take the transaction of a ChangeWriter change. */
+@Injectable()
+export class ProjectRepository extends EntityRepository<typeof projects> {
+  constructor(database: Database) {
+    super(projects, database);
+  }
+
+  /** All projects (`ids` = 'all') or the given ones, by name. */
+  list(ids: string[] | 'all'): Promise<ProjectRow[]> {
+    const query = this.database.db.select().from(projects);
+    return (ids === 'all' ? query : query.where(inArray(projects.id, ids))).orderBy(asc(projects.name));
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { ApiProxyRepository } from './api-proxy.repository';
+import { CredentialRepository } from './credential.repository';
+import { EnvironmentRepository } from './environment.repository';
+import { GrantRepository } from './grant.repository';
+import { ProjectRepository } from './project.repository';
+import { TeamRepository } from './team.repository';
+
+const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, TeamRepository];
+
+/**
+ * Every repository, for any module: they depend on the Database alone, so feature modules,
+ * the config publisher and the ChangeWriter's callers share them without importing each other.
+ */
+@Global()
+@Module({ providers: repositories, exports: repositories })
+export class RepositoriesModule {}

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { Database, type Tx } from '../database/database';
+import { apiProxies, credentials, teams } from '../database/schema';
+import { ProjectEntityRepository } from './entity.repository';
+
+export type TeamRow = typeof teams.$inferSelect;
+
+/** Queries of the team aggregate. Writes take the transaction of a ChangeWriter change. */
+@Injectable()
+export class TeamRepository extends ProjectEntityRepository<typeof teams> {
+  constructor(database: Database) {
+    super(teams, database);
+  }
+
+  /** The project's teams (all, or only `ids`), by name. */
+  list(projectId: string, ids: string[] | 'all'): Promise<TeamRow[]> {
+    const inProject = eq(teams.projectId, projectId);
+    return this.database.db.select().from(teams).where(ids === 'all' ? inProject : and(inProject, inArray(teams.id, ids))).orderBy(asc(teams.name));
+  }
+
+  /** Whether any proxy or credential still belongs to the team. */
+  async ownsAnything(tx: Tx, id: string): Promise<boolean> {
+    const [owned] = await tx
+      .select({ id: apiProxies.id })
+      .from(apiProxies)
+      .where(eq(apiProxies.teamId, id))
+      .union(tx.select({ id: credentials.id }).from(credentials).where(eq(credentials.teamId, id)))
+      .limit(1);
+    return !!owned;
+  }
+}

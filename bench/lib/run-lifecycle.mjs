@@ -1,0 +1,52 @@
+// The life of one benchmark run: a temporary directory for logs, cleanup steps registered as
+// things are started, and one cleanup (stop every tracked process, run the steps in reverse,
+// remove the directory unless a failure asked to keep the logs; Ctrl-C removes it anyway) on
+// normal end, error, Ctrl-C and a watchdog.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killAllNow, stopAll } from './processes.mjs';
+
+export function runLifecycle({ prefix, maxSeconds, log, beforeStop = () => {} }) {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  const deferred = [];
+  let keepTmp = false;
+  let interrupted = false; // Ctrl-C: whoever pressed it wants everything gone, logs included
+
+  let cleaning = null;
+  // One cleanup however many callers (a signal and the run's own `finally`): each waits for it,
+  // so nobody exits while the first is still dropping a database.
+  const cleanup = () => (cleaning ??= stopEverything());
+
+  async function stopEverything() {
+    beforeStop();
+    await stopAll();
+    for (const fn of deferred.splice(0).reverse()) {
+      try { await fn(); } catch (err) { log(`cleanup step failed: ${err.message}`); }
+    }
+    if (keepTmp && !interrupted) log(`logs kept in ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
+  }
+
+  process.on('exit', killAllNow);
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      log(`${sig}: stopping everything`);
+      interrupted = true;
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  setTimeout(() => {
+    log(`watchdog: run exceeded ${maxSeconds} s, aborting`);
+    keepTmp = true;
+    cleanup().finally(() => process.exit(1));
+  }, maxSeconds * 1000).unref();
+
+  return {
+    tmp,
+    cleanup,
+    defer: (fn) => deferred.push(fn),
+    /** A failure: keep the processes' logs for whoever reads the report. */
+    keepLogs: () => { keepTmp = true; },
+  };
+}

@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+// Scale benchmark (issue #13, section 2): the real Manager (on a PostgreSQL database of its own)
+// and two Gateway processes for one environment holding N credentials (API keys) and P proxies,
+// plus a third Gateway for a twin environment with 10 credentials (the hot-path reference).
+// Measures: one credential change applied on both Gateways and its admin API latency, bytes
+// over Redis per change, Gateway cold start and RSS, the api-key hot path with N vs 10
+// credentials, and a bulk import through APIops. Prints a markdown table and writes it into
+// bench/README.md's "Scale" section. See bench/README.md.
+//
+// Settings (env): BENCH_SCALE_CREDENTIALS=1000000 BENCH_SCALE_PROXIES=10000 BENCH_SCALE_CHANGES=200
+//   BENCH_SCALE_CHANGE_BUDGET=300 (s for all changes) BENCH_SCALE_BULK=100000 BENCH_SCALE_BULK_TIMEOUT=600 (s)
+//   BENCH_SCALE_PUBLISH_TIMEOUT=600 (s) BENCH_SCALE_ROUNDS=4 BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2
+//   BENCH_SCALE_LABEL=latest (the README block this run writes; BENCH_SCALE_README=0 writes none)
+//   BENCH_SCALE_NOTE='…' (a line for the README block, e.g. what else ran) BENCH_MAX_SECONDS=3600
+//   BENCH_SCALE_REDIS_URL (use that Redis instead of a private redis-server; byte counts then
+//   include other clients' traffic) BENCH_GATEWAY_NODE_ARGS (after the production flags)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { answerStatus, closeFlipAgent, POLL_PAUSE_MS, waitForFlip } from './lib/answer-flip.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
+import { runAutocannon } from './lib/load.mjs';
+import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
+import { percentile } from './lib/percentile.mjs';
+import { connectRedis, redisNetBytes, redisServerAvailable, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
+import { rssKb, sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { runLifecycle } from './lib/run-lifecycle.mjs';
+import { median } from './lib/report.mjs';
+import { scaleMarkdown, writeScaleBlock } from './lib/scale-report.mjs';
+import { API_KEY_HEADER, createEnvironment, credentialIds, seededKeys, seedRows } from './lib/scale-seed.mjs';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const settings = {
+  credentials: num('BENCH_SCALE_CREDENTIALS', 1_000_000),
+  proxies: num('BENCH_SCALE_PROXIES', 10_000),
+  changes: num('BENCH_SCALE_CHANGES', 200),
+  changeBudgetSec: num('BENCH_SCALE_CHANGE_BUDGET', 300),
+  bulk: num('BENCH_SCALE_BULK', 100_000),
+  bulkTimeoutSec: num('BENCH_SCALE_BULK_TIMEOUT', 600),
+  publishTimeoutSec: num('BENCH_SCALE_PUBLISH_TIMEOUT', 600),
+  rounds: num('BENCH_SCALE_ROUNDS', 4),
+  connections: num('BENCH_CONNECTIONS', 50),
+  durationSec: num('BENCH_DURATION', 4),
+  warmupSec: num('BENCH_WARMUP', 2),
+  maxSeconds: num('BENCH_MAX_SECONDS', 3600),
+};
+const SMALL = 10; // credentials of the reference environment
+const CHANGE_TIMEOUT_MS = 30_000;
+
+const log = (msg) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const { tmp, defer, cleanup, keepLogs } = runLifecycle({ prefix: 'idm-scale-', maxSeconds: settings.maxSeconds, log, beforeStop: closeFlipAgent });
+
+const rssBytes = (pid) => rssKb(pid) * 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ms1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
+
+async function startUpstream() {
+  const child = startProcess(process.execPath, [join(root, 'bench/upstream.mjs')], { logFile: join(tmp, 'upstream.log'), stdin: 'pipe' });
+  return `http://127.0.0.1:${await waitForPortLine(child)}`;
+}
+
+async function redisForRun(environment) {
+  if (process.env.BENCH_SCALE_REDIS_URL) {
+    const url = process.env.BENCH_SCALE_REDIS_URL;
+    const redis = await connectRedis(root, url, 1);
+    defer(async () => {
+      await removeKeysNaming(redis, [environment]);
+      redis.disconnect();
+      log(`removed the Redis keys naming ${environment}`);
+    });
+    return { url, redis, shared: true };
+  }
+  if (!redisServerAvailable()) throw new Error('redis-server is not installed; set BENCH_SCALE_REDIS_URL to use a running Redis');
+  const own = await startPrivateRedis(root, tmp);
+  defer(own.stop);
+  return { ...own, shared: false };
+}
+
+/** The first `match[1]` of `re` in a child's output, as a getter (lines may be megabytes long). */
+function watchOutput(child, re) {
+  let found = null;
+  let recent = '';
+  const look = (chunk) => {
+    recent = (recent + chunk.toString('utf8')).slice(-100_000);
+    found ??= re.exec(recent)?.[1] ?? null;
+  };
+  child.stdout.on('data', look);
+  child.stderr.on('data', look);
+  return () => found;
+}
+
+/**
+ * Polls until `key` answers 200 at `url` (the seeded config is applied there). Gives up early
+ * when the Manager reports that it could not publish (it would retry the same thing forever).
+ */
+async function waitForAcceptedKey(url, key, timeoutMs, manager) {
+  const deferred = watchOutput(manager.child, /publication deferred: ?([^\n]{0,200})/);
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return null;
+    if (deferred()) return `the Manager could not publish: ${deferred().replace(/\\"/g, '"')}…`;
+    await sleep(100);
+  }
+  return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
+}
+
+async function checkAnswers(gw, basePath, goodKey, label) {
+  const url = `${gw.base}${basePath}/items`;
+  const good = await answerStatus(url, { [API_KEY_HEADER]: goodKey });
+  const wrong = await answerStatus(url, { [API_KEY_HEADER]: goodKey.slice(0, -2) + 'xx' });
+  if (good !== 200 || wrong !== 401) throw new Error(`${label}: a seeded key answered ${good} (want 200), a wrong key ${wrong} (want 401)`);
+}
+
+async function hotPath(big, small) {
+  const rounds = [];
+  for (let i = 0; i < settings.rounds; i++) {
+    const order = i % 2 === 0 ? [['big', big], ['small', small]] : [['small', small], ['big', big]];
+    const round = {};
+    for (const [name, target] of order) {
+      const load = { url: target.url, connections: settings.connections, headers: { [API_KEY_HEADER]: target.key } };
+      await runAutocannon(root, { ...load, durationSec: settings.warmupSec });
+      const sampler = sampleProcess(target.pid);
+      const m = await runAutocannon(root, { ...load, durationSec: settings.durationSec });
+      const s = sampler.stop();
+      if (!m.valid) throw new Error(`${name} Gateway load run invalid: ${m.invalidReason}`);
+      round[name] = { rps: m.rps, p99Ms: m.p99Ms, gatewayCpuSeconds: s.cpuSeconds };
+    }
+    round.ratio = Math.round((round.big.rps / round.small.rps) * 1000) / 1000;
+    log(`hot path round ${i + 1}/${settings.rounds}: ${round.big.rps} vs ${round.small.rps} req/s, ratio ${round.ratio}`);
+    rounds.push(round);
+  }
+  return { rounds, medianRatio: median(rounds.map((r) => r.ratio)) };
+}
+
+/** PATCH enabled=false of one credential at a time; applied = both Gateways answer it with 401. */
+async function credentialChanges(ctx, gateways, numbers) {
+  const { api, redis, projectId, basePath, keys } = ctx;
+  const ids = await credentialIds(ctx, projectId, numbers);
+  // Idle traffic (Gateways' safety-net polls, the Manager's housekeeping) over a quiet period.
+  const idle0 = await redisNetBytes(redis);
+  const idleStart = performance.now();
+  await sleep(5000);
+  const idle1 = await redisNetBytes(redis);
+  const idleBytesPerMs = (idle1.input + idle1.output - idle0.input - idle0.output) / (performance.now() - idleStart);
+
+  const applied = [];
+  const apiMs = [];
+  const statuses = new Set();
+  let failure = null;
+  const before = await redisNetBytes(redis);
+  const started = performance.now();
+  for (const g of numbers) {
+    if (performance.now() - started > settings.changeBudgetSec * 1000) {
+      failure = `stopped after the ${settings.changeBudgetSec} s budget`;
+      break;
+    }
+    const path = `/projects/${projectId}/credentials/${ids.get(g)}`;
+    const t0 = performance.now();
+    const deadline = t0 + CHANGE_TIMEOUT_MS;
+    const flips = gateways.map((gw) => waitForFlip(`${gw.base}${basePath}/items`, { [API_KEY_HEADER]: keys.keyOf(g) }, t0, deadline));
+    await api.call('PATCH', path, { enabled: false });
+    apiMs.push(performance.now() - t0);
+    const seen = await Promise.all(flips);
+    if (seen.some((s) => s.ms === null)) {
+      failure = `change ${applied.length + 1} not applied on every Gateway within ${CHANGE_TIMEOUT_MS / 1000} s`;
+      break;
+    }
+    seen.forEach((s) => statuses.add(s.status));
+    applied.push(Math.max(...seen.map((s) => s.ms)));
+  }
+  const elapsed = performance.now() - started;
+  const after = await redisNetBytes(redis);
+  const raw = after.input + after.output - before.input - before.output;
+  const count = Math.max(1, applied.length);
+  log(`changes: ${applied.length} applied, p50 ${ms1(percentile(applied, 0.5))} ms, p99 ${ms1(percentile(applied, 0.99))} ms; answers after the change: ${[...statuses].join(', ')}`);
+  return {
+    measured: applied.length,
+    failure,
+    appliedP50Ms: ms1(percentile(applied, 0.5)),
+    appliedP99Ms: ms1(percentile(applied, 0.99)),
+    apiP50Ms: ms1(percentile(apiMs, 0.5)),
+    apiP99Ms: ms1(percentile(apiMs, 0.99)),
+    redisRawBytesPerChange: Math.round(raw / count),
+    redisBytesPerChange: Math.round(Math.max(0, raw - idleBytesPerMs * elapsed) / count),
+    redisIdleBytesPerSecond: Math.round(idleBytesPerMs * 1000),
+    answersAfterChange: [...statuses],
+    appliedMs: applied.map(ms1),
+    apiMs: apiMs.map(ms1),
+  };
+}
+
+/** APIops apply of a new project with `settings.bulk` credentials and one proxy in the environment. */
+async function bulkImport(api, environment, upstreamUrl) {
+  const bundle = {
+    apiVersion: 'idm/v1',
+    kind: 'ProjectBundle',
+    project: { name: `${environment}-bulk` },
+    proxies: [{ name: 'bulk0', basePath: '/bulk0', upstreamUrl, methods: ['GET'], policies: [{ type: 'api-key', config: { header: API_KEY_HEADER } }], environments: [environment] }],
+    credentials: Array.from({ length: settings.bulk }, (_, i) => ({ username: `bulk${i + 1}` })),
+  };
+  const t0 = performance.now();
+  try {
+    await api.call('POST', '/apiops/apply', { bundle, prune: false }, { timeoutMs: settings.bulkTimeoutSec * 1000 });
+    return { ms: Math.round(performance.now() - t0) };
+  } catch (err) {
+    const timedOut = err.name === 'TimeoutError';
+    return { ms: null, timedOut, failure: timedOut ? `gave up after ${settings.bulkTimeoutSec} s` : err.message.slice(0, 200) };
+  }
+}
+
+async function main(result) {
+  const N = settings.credentials;
+  const environment = `scale-${Math.random().toString(16).slice(2, 8)}`;
+  const small = `${environment}-ref`;
+  const upstreamUrl = await startUpstream();
+  const { url: redisUrl, redis, shared } = await redisForRun(environment);
+  result.redis = shared ? 'shared server (byte counts include other clients)' : 'private redis-server';
+  const pg = postgres(root);
+  const db = await createDatabase(pg);
+  defer(async () => { await db.drop(); log(`dropped database ${db.name}`); });
+  const managerEnv = { MANAGER_BODY_LIMIT: String(256 * 2 ** 20) }; // the bulk bundle is ~5 MB per 100k
+  let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log'), env: managerEnv });
+  const keys = seededKeys();
+  const ctx = { api: manager.api, pg, databaseUrl: db.url, keys, redis };
+
+  log(`seeding ${N} credentials and ${settings.proxies} proxies (+ ${SMALL} and ${settings.proxies} in the reference environment)`);
+  let t0 = performance.now();
+  // Everything the API creates comes first: each API change makes the Manager publish.
+  const big = await createEnvironment(ctx, { environment, tag: 'a', upstreamUrl });
+  const ref = await createEnvironment(ctx, { environment: small, tag: 'b', upstreamUrl });
+  await seedRows(ctx, big, { proxies: settings.proxies, firstCredential: 1, lastCredential: N });
+  await seedRows(ctx, ref, { proxies: settings.proxies, firstCredential: N + 1, lastCredential: N + SMALL });
+  result.seedMs = Math.round(performance.now() - t0);
+  log(`seeded in ${(result.seedMs / 1000).toFixed(1)} s`);
+
+  // A running Gateway sees when the Manager has published the rows written behind its back:
+  // the Manager is restarted (it publishes what differs at boot), and the last credential's
+  // key must then be accepted.
+  const probe = await startGateway(root, { environment, redisUrl, logFile: join(tmp, 'gateway-probe.log'), readyTimeoutMs: 120_000 });
+  t0 = performance.now();
+  await stopProcess(manager.child);
+  manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log'), env: managerEnv });
+  ctx.api = manager.api;
+  result.failures.publish = await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager) ?? undefined;
+  if (result.failures.publish) {
+    throw new Error(`${result.failures.publish} (the Manager's whole output: ${join(tmp, 'manager-2.log')})`);
+  }
+  result.publishMs = Math.round(performance.now() - t0);
+  log(`Manager restart -> seeded config on a Gateway: ${(result.publishMs / 1000).toFixed(1)} s`);
+  await probe.stop();
+
+  // Cold starts one after the other, so neither competes with the other for the two cores.
+  const gateways = [];
+  for (const i of [1, 2]) {
+    const gw = await startGateway(root, { environment, redisUrl, logFile: join(tmp, `gateway-${i}.log`), readyTimeoutMs: settings.publishTimeoutSec * 1000 }).catch((err) => {
+      result.failures.gateways = `Gateway ${i}: ${err.message.split('\n')[0].slice(0, 200)}`;
+      throw err;
+    });
+    log(`Gateway ${i}: ready after ${(gw.readyMs / 1000).toFixed(1)} s`);
+    await checkAnswers(gw, big.basePath, keys.keyOf(N), `Gateway ${i}`);
+    gateways.push(gw);
+  }
+  const reference = await startGateway(root, { environment: small, redisUrl, logFile: join(tmp, 'gateway-ref.log'), readyTimeoutMs: 120_000 });
+  await checkAnswers(reference, ref.basePath, keys.keyOf(N + 1), 'reference Gateway');
+  await sleep(2000); // settle after boot before reading RSS
+  const refRss = rssBytes(reference.pid);
+  const rss = gateways.map((gw) => rssBytes(gw.pid));
+  result.gateways = {
+    coldStartMs: gateways.map((gw) => gw.readyMs),
+    rssBytes: rss,
+    referenceRssBytes: refRss,
+    bytesPerCredential: Math.round((Math.max(...rss) - refRss) / (N - SMALL)),
+  };
+  log(`RSS: ${rss.map((b) => `${Math.round(b / 2 ** 20)} MB`).join(', ')} (reference ${Math.round(refRss / 2 ** 20)} MB)`);
+
+  const hot = Math.ceil(N / 2); // a credential the changes below leave alone
+  result.hotPath = await hotPath(
+    { url: `${gateways[0].base}${big.basePath}/items`, key: keys.keyOf(hot), pid: gateways[0].pid },
+    { url: `${reference.base}${ref.basePath}/items`, key: keys.keyOf(N + 1), pid: reference.pid },
+  ).catch((err) => ({ failure: err.message }));
+
+  const changed = Array.from({ length: Math.min(settings.changes, N - 1) }, (_, i) => i + 1).filter((g) => g !== hot);
+  result.changes = await credentialChanges({ ...ctx, api: manager.api, projectId: big.project.id, basePath: big.basePath }, gateways, changed);
+
+  log(`bulk import of ${settings.bulk} credentials through APIops`);
+  result.bulk = await bulkImport(manager.api, environment, upstreamUrl);
+  log(result.bulk.ms === null ? `bulk import: ${result.bulk.failure}` : `bulk import: ${(result.bulk.ms / 1000).toFixed(1)} s`);
+}
+
+const startedAt = new Date();
+const result = {
+  startedAt: startedAt.toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMb: Math.round(totalmem() / 2 ** 20), loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  settings,
+  pollPauseMs: POLL_PAUSE_MS,
+  failures: {},
+};
+log(`machine: ${result.machine.cpus} cores, load average ${result.machine.loadavgAtStart.join(' ')}; N=${settings.credentials}, P=${settings.proxies}`);
+let code = 1;
+try {
+  await main(result);
+  code = 0;
+} catch (err) {
+  keepLogs();
+  result.failures.run = err.message.slice(0, 2000);
+  log(`run failed: ${err.stack ?? err.message}`);
+} finally {
+  result.finishedAt = new Date().toISOString();
+  result.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+  await cleanup();
+}
+const table = scaleMarkdown(result);
+const outDir = join(root, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const outFile = join(outDir, `scale-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(outFile, JSON.stringify({ ...result, table }, null, 2) + '\n');
+process.stdout.write(`\n${table}\n\nResults: ${relative(process.cwd(), outFile)}\n`);
+if (process.env.BENCH_SCALE_README !== '0') {
+  const m = result.machine;
+  const header = [
+    `**${process.env.BENCH_SCALE_LABEL ?? 'latest'}** — ${result.startedAt.slice(0, 16).replace('T', ' ')}-${result.finishedAt.slice(11, 16)} UTC, N = ${settings.credentials.toLocaleString('en-US')} credentials, P = ${settings.proxies.toLocaleString('en-US')} proxies;`,
+    `${m.cpus} vCPUs (${m.cpuModel}), ${Math.round(m.totalMemMb / 1024)} GB, load average ${m.loadavgAtStart.join(' ')} at start and ${result.loadavgAtEnd.join(' ')} at the end (shared with other engineers); Redis: ${result.redis ?? '–'}.`,
+    ...(process.env.BENCH_SCALE_NOTE ? [process.env.BENCH_SCALE_NOTE] : []),
+    // a failed publication is already in the table; other failures are said here
+    ...(result.failures.run && !result.failures.publish ? [`Run stopped: ${result.failures.run.split('\n')[0].slice(0, 300)}`] : []),
+  ].join('\n');
+  writeScaleBlock(join(root, 'bench/README.md'), process.env.BENCH_SCALE_LABEL ?? 'latest', `${header}\n\n${table}`);
+}
+process.exit(code);

@@ -1,0 +1,45 @@
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { redisConnectionOptions } from './redis-connection';
+import type { RedisTopology } from './redis-topology';
+
+/**
+ * The one place a Redis connection of either app is made: a plain client for `single`, a client
+ * that asks the Sentinels for the master (and follows a failover) for `sentinel`, an ioredis
+ * Cluster for `cluster`. `options` are the caller's per-connection behaviour (offline queue,
+ * retries, timeouts, connection name); `retryStrategy` also paces Sentinel and Cluster retries.
+ *
+ * Typed as `Redis`: a Cluster answers the same commands, pub/sub and events the request-path
+ * classes use. Everything that runs a multi-key script keeps its keys in one hash slot (hash
+ * tags in the key names), which a Cluster requires.
+ */
+export function createRedisClient(topology: RedisTopology, options: RedisOptions = {}): Redis {
+  switch (topology.mode) {
+    case 'single':
+      // Credentials in the URL win over the separate variables.
+      return new Redis({ username: topology.username, password: topology.password, ...redisConnectionOptions(topology.url), ...options });
+    case 'sentinel':
+      return new Redis({
+        sentinels: topology.sentinels,
+        name: topology.masterName,
+        username: topology.username,
+        password: topology.password,
+        sentinelPassword: topology.sentinelPassword,
+        ...options,
+        // A Sentinel that cannot be reached is retried like the data connection (ioredis default: give up).
+        ...(options.retryStrategy && { sentinelRetryStrategy: options.retryStrategy }),
+        // After a failover the old master turns replica: reconnect (to the new master) on READONLY.
+        reconnectOnError: (err) => err.message.startsWith('READONLY'),
+      });
+    case 'cluster': {
+      const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy, ...nodeOptions } = options;
+      const cluster = new Cluster(topology.nodes, {
+        lazyConnect,
+        enableOfflineQueue,
+        enableAutoPipelining,
+        ...(retryStrategy && { clusterRetryStrategy: (attempt: number) => retryStrategy(attempt) ?? null }),
+        redisOptions: { username: topology.username, password: topology.password, ...nodeOptions },
+      });
+      return cluster as unknown as Redis;
+    }
+  }
+}
