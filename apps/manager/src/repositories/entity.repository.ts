@@ -17,14 +17,14 @@ export abstract class EntityRepository<T extends TableWithId> {
   /** Reads in `db` (a change's transaction, to see its writes), locking the row when asked. */
   async findById(id: string, db: Reads = this.database.db, lock = false): Promise<T['$inferSelect'] | undefined> {
     // drizzle cannot resolve select/returning types over a generic table; the row is the table's own.
-    const query = db.select().from(this.table).where(eq(this.table.id, id));
+    const query = db.select().from(this.table as PgTable).where(eq(this.table.id, id));
     const [row] = (await (lock ? query.for('update') : query)) as T['$inferSelect'][];
     return row;
   }
 
   async insert(tx: Tx, values: T['$inferInsert']): Promise<T['$inferSelect']> {
     const [row] = await tx.insert(this.table).values(values).returning();
-    return row;
+    return row as T['$inferSelect'];
   }
 
   async update(tx: Tx, id: string, values: Partial<T['$inferInsert']>): Promise<T['$inferSelect']> {
@@ -35,14 +35,14 @@ export abstract class EntityRepository<T extends TableWithId> {
   /** The deleted row, or undefined when there was none. */
   async delete(tx: Tx, id: string): Promise<T['$inferSelect'] | undefined> {
     const [row] = await tx.delete(this.table).where(eq(this.table.id, id)).returning();
-    return row;
+    return row as T['$inferSelect'] | undefined;
   }
 }
 
 /** An entity that belongs to a project: found by id only within its project. */
 export abstract class ProjectEntityRepository<T extends TableWithId & { projectId: PgColumn }> extends EntityRepository<T> {
   async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<T['$inferSelect'] | undefined> {
-    const query = db.select().from(this.table).where(and(eq(this.table.projectId, projectId), eq(this.table.id, id)));
+    const query = db.select().from(this.table as PgTable).where(and(eq(this.table.projectId, projectId), eq(this.table.id, id)));
     const [row] = (await (lock ? query.for('update') : query)) as T['$inferSelect'][];
     return row;
   }
