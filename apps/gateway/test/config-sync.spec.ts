@@ -147,7 +147,7 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(r1);
     const h = await startSync(REDIS_URL, env, 60_000);
     harnesses.push(h);
-    await eventually(() => h.active.revision === 1, 'boot load');
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
     const untouched = h.active.current!.directory.findById('c2');
     const routeA = h.active.current!.routeOf('a');
 

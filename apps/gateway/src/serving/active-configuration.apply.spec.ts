@@ -3,7 +3,7 @@ import { SNAPSHOT_SCHEMA_VERSION, type ConfigChangedMessage, type ConfigSnapshot
 import { generateApiKey, UpstreamPolicy } from '@idm/domain';
 import { createRequestContext } from '@idm/policies';
 import { hash } from 'argon2';
-import { box, snapshotKey } from '../../../../libs/tokens/src/signing-key.fixture';
+import { box, snapshotKey } from '@idm/test-kit';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { UpstreamPools } from '../proxy/upstream-pools';
 import type { GatewayTokenStore } from '../token-service/gateway-token-store';
