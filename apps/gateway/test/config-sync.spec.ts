@@ -129,13 +129,47 @@ describe('ConfigSync (real Redis)', () => {
     const key = { kid: 'k1', algorithm: 'ES256', publicJwk: { kty: 'EC' }, privateKey: 'enc:v1:sealed', activatesAt: new Date().toISOString(), publishedUntil: null };
     await h.sync.onConfigChanged(diffSnapshots(r5, { ...snapshotOf(env, 6, ['/e']), signingKeys: [key] }));
     expect(h.active.revision).toBe(6);
-    expect(h.active.current!.snapshot.signingKeys).toEqual([key]);
+    expect(h.active.current!.signingKeys).toEqual([key]);
     expect(applied(h)).toEqual([
       { revision: 1, mode: 'reload' },
       { revision: 2, mode: 'delta' },
       { revision: 5, mode: 'reload' },
       { revision: 6, mode: 'delta' },
     ]);
+  });
+
+  it('applies a delta and a replay from the change log to the changed entries only: the others stay the same objects', async () => {
+    const env = newEnvironment();
+    const credential = (id: string, enabled = true) => ({
+      id, projectId: 'p', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+    });
+    const r1 = { ...snapshotOf(env, 1, ['/a', '/b']), credentials: [credential('c1'), credential('c2')] };
+    await store.write(r1);
+    const h = await startSync(REDIS_URL, env, 60_000);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const untouched = h.active.current!.directory.findById('c2');
+    const routeA = h.active.current!.routeOf('a');
+
+    const r2 = { ...r1, revision: 2, credentials: [credential('c1', false), credential('c2')] };
+    expect(await store.apply(diffSnapshots(r1, r2)!)).toBe(true);
+    await h.sync.onConfigChanged(diffSnapshots(r1, r2));
+    expect(h.active.current!.directory.findById('c1')).toMatchObject({ enabled: false });
+    expect(h.active.current!.directory.findById('c2')).toBe(untouched);
+    expect(h.active.current!.routeOf('a')).toBe(routeA);
+
+    // Revisions 3 and 4 reach only the log: the message of 4 shows the gap, the log fills it.
+    const r3 = { ...r2, revision: 3, credentials: [credential('c1', false), credential('c2'), credential('c3')] };
+    const r4 = { ...snapshotOf(env, 4, ['/a', '/b', '/c']), credentials: r3.credentials };
+    expect(await store.apply(diffSnapshots(r2, r3)!)).toBe(true);
+    expect(await store.apply(diffSnapshots(r3, r4)!)).toBe(true);
+    await h.sync.onConfigChanged(diffSnapshots(r3, r4));
+    expect(h.active.revision).toBe(4);
+    expect(applied(h).at(-1)).toEqual({ revision: 4, mode: 'delta' });
+    expect(h.active.current!.directory.findById('c3')).toBeDefined();
+    expect(h.active.current!.directory.findById('c2')).toBe(untouched);
+    expect(h.active.current!.routeOf('a')).toBe(routeA);
+    expect(h.active.current!.route('/c')?.proxy.id).toBe('c');
   });
 
   it('refuses a snapshot of an unknown schema version and keeps serving the old config', async () => {
@@ -171,7 +205,7 @@ describe('ConfigSync (real Redis)', () => {
     const new2 = snapshotOf(env, 2, ['/fresh'], fresh);
     expect(await store.write(new2)).toBe(true);
     await h.sync.onConfigChanged(diffSnapshots(old5, new2));
-    expect(h.active.current!.snapshot).toMatchObject({ epoch: fresh, revision: 2 });
+    expect(h.active.current!).toMatchObject({ epoch: fresh, revision: 2 });
     expect(h.active.current!.route('/fresh')?.proxy.id).toBe('fresh');
     expect(h.active.current!.route('/old')).toBeUndefined();
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'new-epoch' }));
@@ -185,7 +219,7 @@ describe('ConfigSync (real Redis)', () => {
     await eventually(() => h.active.revision === 3, Boolean, { what: 'boot load' });
     const restored = newPublicationEpoch(EPOCH);
     await store.write(snapshotOf(env, 3, ['/restored'], restored));
-    await eventually(() => h.active.current!.snapshot.epoch === restored, Boolean, { what: 'the new epoch via poll' });
+    await eventually(() => h.active.current!.epoch === restored, Boolean, { what: 'the new epoch via poll' });
     expect(h.active.current!.route('/restored')?.proxy.id).toBe('restored');
   });
 

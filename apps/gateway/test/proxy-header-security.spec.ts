@@ -94,7 +94,7 @@ describe('proxy: headers and paths a client must not control', () => {
     pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
     const active = new ActiveConfiguration(pools, metrics, { secrets: box });
     active.activate(snapshot);
-    expect(active.current!.compiled.problems).toEqual([]);
+    expect(active.current!.problems).toEqual([]);
     const start = async (clientIp: { header: string | null; position: 'first' | 'last'; trustedProxies: string[] }) => {
       const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024, clientIp }, pino({ level: 'silent' }), clientIp.header === null ? null : new ClientIpResolver(clientIp));
       const http = new GatewayHttpServer();

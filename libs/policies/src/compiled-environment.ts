@@ -76,38 +76,62 @@ export interface CompileOptions {
   revokedJwts?: PolicyCompileDeps['revokedJwts'];
 }
 
+/** What credential rules are compiled with (rate limits and quotas per credential). */
+export function credentialRulesDeps(options: Pick<CompileOptions, 'rateLimitStore' | 'onRateLimitStoreError'>) {
+  return { rateLimitStore: options.rateLimitStore ?? null, onRateLimitStoreError: options.onRateLimitStoreError ?? (() => {}) };
+}
+
+/**
+ * Compiles proxies one at a time against one credential directory and one set of options (key
+ * ring included): a host that keeps its compiled proxies by id recompiles only the proxies that
+ * changed and reassembles the router. Chains hold the directory itself, so credential changes
+ * applied to it reach every chain without recompiling any.
+ */
+export class EnvironmentCompiler {
+  private readonly deps: Omit<PolicyCompileDeps, 'proxy'>;
+
+  constructor(environment: string, readonly directory: CredentialDirectory, options: CompileOptions = {}) {
+    this.deps = {
+      directory,
+      passwordCache: options.passwordCache ?? new PasswordVerificationCache(),
+      now: options.now ?? Date.now,
+      ...credentialRulesDeps(options),
+      secrets: options.secrets ?? null,
+      digest: options.digest ?? null,
+      keyRing: options.keyRing,
+      opaqueTokens: options.opaqueTokens ?? null,
+      issuers: options.issuers ?? null,
+      revokedJwts: options.revokedJwts ?? null,
+      environment,
+    };
+  }
+
+  compileProxy(proxy: SnapshotProxy): CompiledProxy {
+    return compileProxy(proxy, { ...this.deps, proxy });
+  }
+}
+
+/** The proxies that compiled to "unavailable", for the host to log. */
+export function compileProblems(proxies: Iterable<CompiledProxy>): CompileProblem[] {
+  const problems: CompileProblem[] = [];
+  for (const p of proxies) if (p.unavailable) problems.push({ proxyId: p.id, basePath: p.basePath, message: p.unavailable.message });
+  return problems;
+}
+
 /**
  * Turns a snapshot into what the request path needs: routes, method sets, compiled chains and
- * the credential directory. Runs once per revision; nothing here is re-parsed per request.
+ * the credential directory, all at once (the Gateway keeps its parts and updates them per change).
  */
 export function compileEnvironment(snapshot: ConfigSnapshot, options: CompileOptions = {}): CompiledEnvironment {
-  const rateLimits = { rateLimitStore: options.rateLimitStore ?? null, onRateLimitStoreError: options.onRateLimitStoreError ?? (() => {}) };
-  const directory = CredentialDirectory.fromSnapshot(snapshot, rateLimits);
-  const shared = {
-    directory,
-    passwordCache: options.passwordCache ?? new PasswordVerificationCache(),
-    now: options.now ?? Date.now,
-    ...rateLimits,
-    secrets: options.secrets ?? null,
-    digest: options.digest ?? null,
-    keyRing: options.keyRing,
-    opaqueTokens: options.opaqueTokens ?? null,
-    issuers: options.issuers ?? null,
-    revokedJwts: options.revokedJwts ?? null,
-    environment: snapshot.environment,
-  };
-  const problems: CompileProblem[] = [];
-  const proxies = snapshot.proxies.map((proxy) => {
-    const compiled = compileProxy(proxy, { ...shared, proxy });
-    if (compiled.unavailable) problems.push({ proxyId: proxy.id, basePath: proxy.basePath, message: compiled.unavailable.message });
-    return compiled;
-  });
+  const directory = CredentialDirectory.fromSnapshot(snapshot, credentialRulesDeps(options));
+  const compiler = new EnvironmentCompiler(snapshot.environment, directory, options);
+  const proxies = snapshot.proxies.map((proxy) => compiler.compileProxy(proxy));
   const router = new BasePathRouter(proxies.map((p) => [p.basePath, p] as const));
   return Object.freeze({
     environment: snapshot.environment,
     revision: snapshot.revision,
     proxies: Object.freeze(proxies),
-    problems: Object.freeze(problems),
+    problems: Object.freeze(compileProblems(proxies)),
     directory,
     route: (path: string) => router.match(path),
   });

@@ -1,8 +1,9 @@
-import { applyConfigChange, configChangedMessageSchema, EnvironmentConfigStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
+import { configChangedMessageSchema, EnvironmentConfigStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { ActiveConfiguration } from '../serving/active-configuration';
+import type { ServingRevision } from '../serving/serving-revision';
 
 type ApplyMode = 'delta' | 'reload';
 
@@ -25,6 +26,7 @@ export class ConfigSync {
   /** Epoch and revision of a snapshot we refused, so the poll does not retry (and log) it forever. */
   private refused: string | null = null;
   private warnedMissing = false;
+  private loggedProblems: ServingRevision['problems'] | null = null;
 
   constructor(
     private readonly environment: string,
@@ -79,13 +81,13 @@ export class ConfigSync {
     const message = parsed.data;
     if (message.environment !== this.environment) return;
     const current = this.active.current;
-    if (message.full || (current && message.epoch !== current.snapshot.epoch)) return this.reload(message.full ? 'replaced' : 'new-epoch', message);
-    if (current && message.revision <= current.snapshot.revision) {
-      this.log.debug({ environment: this.environment, revision: message.revision, current: current.snapshot.revision }, 'ignoring stale config.changed');
+    if (message.full || (current && message.epoch !== current.epoch)) return this.reload(message.full ? 'replaced' : 'new-epoch', message);
+    if (current && message.revision <= current.revision) {
+      this.log.debug({ environment: this.environment, revision: message.revision, current: current.revision }, 'ignoring stale config.changed');
       return;
     }
-    if (current && message.previousRevision === current.snapshot.revision) {
-      this.apply(applyConfigChange(current.snapshot, message), 'delta');
+    if (current && message.previousRevision === current.revision) {
+      this.applied(this.active.apply([message]), 'delta');
       return;
     }
     return this.catchUp('gap', message);
@@ -93,7 +95,7 @@ export class ConfigSync {
 
   /** Replays what was missed from the change log; loads everything only when the log cannot. */
   private async catchUp(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
-    const served = this.active.current?.snapshot;
+    const served = this.active.current;
     if (served) {
       let changes;
       try {
@@ -104,7 +106,7 @@ export class ConfigSync {
         return;
       }
       if (changes !== null) {
-        if (changes.length > 0) this.apply(changes.reduce(applyConfigChange, served), 'delta', { reason, replayed: changes.length });
+        if (changes.length > 0) this.applied(this.active.apply(changes), 'delta', { reason, replayed: changes.length });
         return;
       }
     }
@@ -125,7 +127,7 @@ export class ConfigSync {
       this.warnedMissing = true;
       return;
     }
-    const served = this.active.current?.snapshot;
+    const served = this.active.current;
     const sameEpoch = served?.epoch === snapshot.epoch;
     if (sameEpoch && snapshot.revision === served.revision) return;
     if (served && !sameEpoch) {
@@ -133,15 +135,19 @@ export class ConfigSync {
     } else if (served && snapshot.revision < served.revision) {
       this.log.warn({ environment: this.environment, revision: snapshot.revision, current: served.revision }, 'stored snapshot is older than the served config; adopting it as the source of truth');
     }
-    this.apply(snapshot, 'reload', { reason, awaited: trigger?.revision });
+    // Built in slices: the previous revision keeps serving until the new one is complete.
+    this.applied(await this.active.load(snapshot), 'reload', { reason, awaited: trigger?.revision });
   }
 
-  private apply(snapshot: Parameters<ActiveConfiguration['activate']>[0], mode: ApplyMode, extra: Record<string, unknown> = {}): void {
-    const served = this.active.activate(snapshot);
+  private applied(served: ServingRevision, mode: ApplyMode, extra: Record<string, unknown> = {}): void {
     this.refused = null;
     this.metrics.configApplied.labels(mode).inc();
-    this.log.info({ environment: this.environment, revision: snapshot.revision, mode, proxies: snapshot.proxies.length, credentials: snapshot.credentials.length, ...extra }, 'config applied');
-    for (const problem of served.compiled.problems) this.log.error({ environment: this.environment, revision: snapshot.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
+    this.log.info({ environment: this.environment, revision: served.revision, mode, proxies: served.proxies.size, credentials: served.directory.size, ...extra }, 'config applied');
+    // Logged when the proxies were compiled, not again for every credential change.
+    if (served.problems !== this.loggedProblems) {
+      for (const problem of served.problems) this.log.error({ environment: this.environment, revision: served.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
+      this.loggedProblems = served.problems;
+    }
   }
 
   private refuse(err: UnsupportedSnapshotVersionError): void {
@@ -161,7 +167,7 @@ export class ConfigSync {
       if (err instanceof UnsupportedSnapshotVersionError && headId(err.head) !== this.refused) await this.enqueue(() => this.reload('poll'));
       return;
     }
-    const served = this.active.current?.snapshot;
+    const served = this.active.current;
     if (stored === null || (stored.epoch === served?.epoch && stored.revision === served.revision) || headId(stored) === this.refused) return;
     await this.enqueue(() => this.catchUp('poll'));
   }

@@ -1,9 +1,11 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
-import { compileEnvironment, PasswordVerificationCache, type CompileOptions, type CompiledEnvironment, type CompiledProxy, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
+import type { ConfigChangedMessage, ConfigSnapshot, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
+import { BasePathRouter, compileProblems, credentialRulesDeps, CredentialDirectory, EnvironmentCompiler, PasswordVerificationCache, type CompileOptions, type CompileProblem, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
 import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import { paced, runNow, runPaced, type Steps } from './paced-steps';
 import type { ProxyRoute, ServingRevision } from './serving-revision';
+import { TokenClients } from './token-clients';
 import { buildTokenIndexes, type TokenIndexes } from './token-indexes';
 
 /** The upstream connection pools, one per origin (proxy/upstream-pools.ts). */
@@ -34,18 +36,42 @@ export interface TokenDependencies {
   onKeyProblems?: (problems: KeyRingProblem[]) => void;
 }
 
+/** What changes only with the signing keys or a full load: the directory object, its token view, the key ring and the compiler bound to them. */
+interface Foundation {
+  readonly directory: CredentialDirectory;
+  readonly clients: TokenClients;
+  readonly signingKeys: readonly SnapshotSigningKey[];
+  readonly keyRing: SigningKeyRing;
+  readonly compiler: EnvironmentCompiler;
+}
+
+/** What changes with the proxies: their routes (compiled chains) by id, the router, and the token indexes built from them. */
+interface RouteView {
+  readonly proxies: ReadonlyMap<string, SnapshotProxy>;
+  readonly routes: ReadonlyMap<string, ProxyRoute>;
+  readonly router: BasePathRouter<ProxyRoute>;
+  readonly problems: readonly CompileProblem[];
+  readonly tokens: () => TokenIndexes;
+}
+
 /**
- * The revision this Gateway serves right now, and the one place a revision is built: routes,
- * chains, credential directory and key ring are compiled completely (the token indexes on
- * first use, from those same parts) before the new revision replaces the old one in a single
- * assignment, so a request — proxied or a token
- * call — sees one revision or the other, never a mix; requests already running keep the
- * objects they started with. config-sync/ feeds it snapshots; proxy/ and token-service/ read it.
+ * The revision this Gateway serves right now, built and changed in one place. A full load
+ * (`load`, or `activate` at once) builds every part anew, paced so the event loop keeps serving
+ * the previous revision meanwhile, then swaps the new one in with a single assignment. A change
+ * (`apply`) touches only what it names: credentials are upserted into / removed from the
+ * directory in place; changed proxies are recompiled (the others keep their compiled chains) and
+ * the router is rebuilt; new signing keys reopen the key ring and recompile every chain (rare).
+ * Both run synchronously between requests, so no request sees half of a change; one already
+ * running keeps the directory entries and chains it holds (entries are replaced, never edited).
+ * Callers run one change or load at a time (config-sync/ queues them).
  */
 export class ActiveConfiguration {
   private serving: ServingRevision | null = null;
+  private foundation: Foundation | null = null;
+  private view: RouteView | null = null;
   /** Outlives revisions: verified passwords stay verified while their hash is unchanged. */
   readonly passwordCache: PasswordVerificationCache;
+  private readonly compileOptions: CompileOptions;
 
   constructor(
     private readonly pools: UpstreamPoolRegistry,
@@ -53,6 +79,20 @@ export class ActiveConfiguration {
     private readonly deps: ActivationDependencies = {},
   ) {
     this.passwordCache = deps.passwordCache ?? new PasswordVerificationCache();
+    const { tokens, rateLimits } = deps;
+    this.compileOptions = {
+      opaqueTokens: tokens?.opaqueTokens ?? null,
+      issuers: tokens?.issuers ?? null,
+      revokedJwts: tokens?.revokedJwts ?? null,
+      passwordCache: this.passwordCache,
+      secrets: deps.secrets ?? null,
+      digest: deps.digest,
+      rateLimitStore: rateLimits?.store ?? null,
+      onRateLimitStoreError: (err) => {
+        this.metrics.rateLimitStoreErrors.inc();
+        rateLimits?.onStoreError?.(err);
+      },
+    };
   }
 
   get current(): ServingRevision | null {
@@ -65,65 +105,133 @@ export class ActiveConfiguration {
   }
 
   get revision(): number | null {
-    return this.serving?.snapshot.revision ?? null;
+    return this.serving?.revision ?? null;
   }
 
+  /** A whole snapshot, built at once (small environments, tests). */
   activate(snapshot: ConfigSnapshot): ServingRevision {
-    const { secrets = null, tokens = null, rateLimits } = this.deps;
-    const keyRing = this.openKeyRing(snapshot);
-    const compiled = compileEnvironment(snapshot, {
-      keyRing,
-      opaqueTokens: tokens?.opaqueTokens ?? null,
-      issuers: tokens?.issuers ?? null,
-      revokedJwts: tokens?.revokedJwts ?? null,
-      passwordCache: this.passwordCache,
-      secrets,
-      digest: this.deps.digest,
-      rateLimitStore: rateLimits?.store ?? null,
-      onRateLimitStoreError: (err) => {
-        this.metrics.rateLimitStoreErrors.inc();
-        rateLimits?.onStoreError?.(err);
-      },
-    });
-    const routes = new Map<CompiledProxy, ProxyRoute>();
-    for (const proxy of compiled.proxies) {
-      const pool = proxy.unavailable || !proxy.upstreamOrigin ? null : this.pools.acquire(proxy.upstreamOrigin);
-      routes.set(proxy, { proxy, pool, metrics: this.metrics.forProxy(proxy.name, proxy.basePath) });
+    return this.publish(snapshot, ...runNow(this.build(snapshot)));
+  }
+
+  /** A whole snapshot, built in slices between which requests keep being served by the previous revision. */
+  async load(snapshot: ConfigSnapshot): Promise<ServingRevision> {
+    return this.publish(snapshot, ...(await runPaced(this.build(snapshot))));
+  }
+
+  /**
+   * Applies changes that follow the served revision, in order, touching only what they name
+   * (each must be the successor of the one before; config-sync checks). Published as one
+   * revision: that of the last change.
+   */
+  apply(changes: readonly ConfigChangedMessage[]): ServingRevision {
+    const served = this.serving;
+    let foundation = this.foundation;
+    let view = this.view;
+    if (!served || !foundation || !view) throw new Error('no served revision to apply a change to');
+    const last = changes.at(-1);
+    if (!last) return served;
+    let proxies: Map<string, SnapshotProxy> | null = null;
+    const touched = new Set<string>();
+    let signingKeys: readonly SnapshotSigningKey[] | null = null;
+    for (const change of changes) {
+      for (const id of change.credentials.removed) foundation.directory.remove(id);
+      for (const credential of change.credentials.upserted) foundation.directory.upsert(credential);
+      if (change.proxies.removed.length > 0 || change.proxies.upserted.length > 0) {
+        // Copied, not edited: revisions already handed out keep their proxies.
+        proxies ??= new Map(view.proxies);
+        for (const id of change.proxies.removed) proxies.delete(id);
+        for (const proxy of change.proxies.upserted) proxies.set(proxy.id, proxy);
+        for (const id of [...change.proxies.removed, ...change.proxies.upserted.map((p) => p.id)]) touched.add(id);
+      }
+      signingKeys = change.signingKeys ?? signingKeys;
     }
-    const previous = this.serving;
+    if (signingKeys) {
+      foundation = this.foundationOf(served.environment, foundation.directory, foundation.clients, signingKeys);
+      view = runNow(this.routeView(proxies ?? view.proxies, foundation, null));
+    } else if (proxies) {
+      view = runNow(this.routeView(proxies, foundation, { previous: view, touched }));
+    }
+    return this.publish({ environment: served.environment, epoch: last.epoch, revision: last.revision }, foundation, view);
+  }
+
+  private *build(snapshot: ConfigSnapshot): Steps<[Foundation, RouteView]> {
+    const directory = new CredentialDirectory([], credentialRulesDeps(this.compileOptions));
+    yield* paced(snapshot.credentials, (credential) => directory.upsert(credential));
+    const foundation = this.foundationOf(snapshot.environment, directory, new TokenClients(directory), snapshot.signingKeys);
+    const view = yield* this.routeView(new Map(snapshot.proxies.map((p) => [p.id, p])), foundation, null);
+    return [foundation, view];
+  }
+
+  private foundationOf(environment: string, directory: CredentialDirectory, clients: TokenClients, signingKeys: readonly SnapshotSigningKey[]): Foundation {
+    const keyRing = this.openKeyRing(signingKeys);
+    const compiler = new EnvironmentCompiler(environment, directory, { ...this.compileOptions, keyRing });
+    return { directory, clients, signingKeys, keyRing, compiler };
+  }
+
+  /** Routes for `proxies`: those not `touched` since `reuse.previous` keep their compiled route, the others are compiled. */
+  private *routeView(proxies: ReadonlyMap<string, SnapshotProxy>, foundation: Foundation, reuse: { previous: RouteView; touched: ReadonlySet<string> } | null): Steps<RouteView> {
+    const routes = new Map<string, ProxyRoute>();
+    yield* paced(proxies.values(), (proxy) => {
+      const kept = reuse && !reuse.touched.has(proxy.id) ? reuse.previous.routes.get(proxy.id) : undefined;
+      routes.set(proxy.id, kept ?? this.routeFor(foundation.compiler, proxy));
+    });
+    const { secrets = null, tokens = null } = this.deps;
     let tokenIndexes: TokenIndexes | undefined;
+    return {
+      proxies,
+      routes,
+      router: new BasePathRouter([...routes.values()].map((r) => [r.proxy.basePath, r] as const)),
+      problems: Object.freeze(compileProblems([...routes.values()].map((r) => r.proxy))),
+      // Built on the first token call after a proxy or key change, then kept: a change (what
+      // every proxied request waits on) pays nothing for them.
+      tokens: () => (tokenIndexes ??= buildTokenIndexes(proxies, foundation.clients, foundation.keyRing, secrets, tokens?.revokedJwts ?? null)),
+    };
+  }
+
+  private routeFor(compiler: EnvironmentCompiler, snapshotProxy: SnapshotProxy): ProxyRoute {
+    const proxy = compiler.compileProxy(snapshotProxy);
+    const pool = proxy.unavailable || !proxy.upstreamOrigin ? null : this.pools.acquire(proxy.upstreamOrigin);
+    return Object.freeze({ proxy, pool, metrics: this.metrics.forProxy(proxy.name, proxy.basePath) });
+  }
+
+  /** The one assignment that makes a revision current. */
+  private publish({ environment, epoch, revision }: Pick<ConfigSnapshot, 'environment' | 'epoch' | 'revision'>, foundation: Foundation, view: RouteView): ServingRevision {
+    const previousView = this.view;
     const next: ServingRevision = Object.freeze({
-      snapshot,
-      compiled,
-      keyRing,
-      // Built on the revision's first token call, then kept: activation (what every proxied
-      // request waits on after a change) pays nothing for them.
+      environment,
+      epoch,
+      revision,
+      proxies: view.proxies,
+      signingKeys: foundation.signingKeys,
+      directory: foundation.directory,
+      problems: view.problems,
+      keyRing: foundation.keyRing,
       get tokens() {
-        return (tokenIndexes ??= buildTokenIndexes(snapshot, compiled.directory, keyRing, secrets, tokens?.revokedJwts ?? null));
+        return view.tokens();
       },
-      route: (path: string) => {
-        const proxy = compiled.route(path);
-        return proxy && routes.get(proxy);
-      },
+      route: (path: string) => view.router.match(path),
+      routeOf: (proxyId: string) => view.routes.get(proxyId),
     });
     this.serving = next;
-    this.metrics.configRevision.set(snapshot.revision);
-    this.releaseUnused(previous, compiled);
+    this.foundation = foundation;
+    this.view = view;
+    this.metrics.configRevision.set(revision);
+    if (previousView !== view) this.releaseUnused(previousView, view);
     return next;
   }
 
-  private openKeyRing(snapshot: ConfigSnapshot): SigningKeyRing {
+  private openKeyRing(signingKeys: readonly SnapshotSigningKey[]): SigningKeyRing {
     const secrets = this.deps.secrets;
-    if (!secrets || snapshot.signingKeys.length === 0) return SigningKeyRing.empty();
-    const { ring, problems } = SigningKeyRing.fromSnapshot(snapshot.signingKeys, secrets);
+    if (!secrets || signingKeys.length === 0) return SigningKeyRing.empty();
+    const { ring, problems } = SigningKeyRing.fromSnapshot([...signingKeys], secrets);
     if (problems.length > 0) this.deps.tokens?.onKeyProblems?.(problems);
     return ring;
   }
 
-  private releaseUnused(previous: ServingRevision | null, compiled: CompiledEnvironment): void {
-    const seriesKey = (p: CompiledProxy) => `${p.name}\u0000${p.basePath}`;
-    const kept = new Set(compiled.proxies.map(seriesKey));
-    for (const p of previous?.compiled.proxies ?? []) if (!kept.has(seriesKey(p))) this.metrics.releaseProxy(p.name, p.basePath);
-    this.pools.retainOnly(new Set(compiled.proxies.map((p) => p.upstreamOrigin).filter(Boolean)));
+  private releaseUnused(previous: RouteView | null, view: RouteView): void {
+    const seriesKey = (r: ProxyRoute) => `${r.proxy.name}\u0000${r.proxy.basePath}`;
+    const kept = new Set([...view.routes.values()].map(seriesKey));
+    for (const r of previous?.routes.values() ?? []) if (!kept.has(seriesKey(r))) this.metrics.releaseProxy(r.proxy.name, r.proxy.basePath);
+    this.pools.retainOnly(new Set([...view.routes.values()].map((r) => r.proxy.upstreamOrigin).filter(Boolean)));
   }
 }

@@ -31,7 +31,7 @@ export class ProxyTokenClients {
   /** The union of the proxies' CORS settings (a preflight to `/auth` names no client). */
   readonly cors: TokenCorsPolicy | null;
 
-  constructor(proxies: readonly SnapshotProxy[], secrets: SecretOpener) {
+  constructor(proxies: Iterable<SnapshotProxy>, secrets: SecretOpener) {
     for (const proxy of proxies) {
       const settings = tokenServiceOf(proxy);
       if (!settings) continue;

@@ -1,5 +1,5 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
-import type { CompiledEnvironment, CompiledProxy } from '@idm/policies';
+import type { SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
+import type { CompiledProxy, CompileProblem, CredentialDirectory } from '@idm/policies';
 import type { SigningKeyRing } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { ProxyMetrics } from '../metrics/gateway-metrics';
@@ -14,17 +14,28 @@ export interface ProxyRoute {
 }
 
 /**
- * Everything derived from one config revision, built once (at activation; the token indexes on
- * the revision's first token call) and read by both the proxy path and the token service. Each part is its own index (routes, credential directory,
- * token clients, key ring), so a later change can rebuild one part without the others.
+ * One config revision as the proxy path and the token service read it. Its parts are kept
+ * across revisions and only the affected ones change (see ActiveConfiguration): the credential
+ * directory is updated in place, routes and chains are recompiled per changed proxy, the key
+ * ring is reopened when the keys change.
  */
 export interface ServingRevision {
-  readonly snapshot: ConfigSnapshot;
-  /** Routes, compiled chains and the credential directory (`compiled.directory`). */
-  readonly compiled: CompiledEnvironment;
+  readonly environment: string;
+  /** Publication epoch and revision this state corresponds to. */
+  readonly epoch: string;
+  readonly revision: number;
+  /** The deployed proxies as published, by id. */
+  readonly proxies: ReadonlyMap<string, SnapshotProxy>;
+  readonly signingKeys: readonly SnapshotSigningKey[];
+  /** The environment's credentials as the chains and the token service see them. */
+  readonly directory: CredentialDirectory;
+  /** Proxies that compiled to "unavailable" (they fail closed), for the log. */
+  readonly problems: readonly CompileProblem[];
   /** The revision's signing keys, opened once (token service signs, jwt-auth verifies). */
   readonly keyRing: SigningKeyRing;
-  /** Token clients, proxy token clients and the verifiers of our own JWTs: built at most once per revision, on its first token call. */
+  /** Token clients, proxy token clients and the verifiers of our own JWTs: built on the first token call after a proxy or key change. */
   readonly tokens: TokenIndexes;
   route(path: string): ProxyRoute | undefined;
+  /** The route of one proxy by id. */
+  routeOf(proxyId: string): ProxyRoute | undefined;
 }

@@ -3,8 +3,8 @@ import { tokenSettingsSchema, type TokenSettings } from '@idm/domain';
 import { credentialState, type CredentialDirectory, type DirectoryCredential } from '@idm/policies';
 
 /**
- * A token client of one revision (`/credential`: every credential of the environment), with its
- * token settings validated once per revision. A credential whose settings are null or do not validate can
+ * A token client (`/credential`: every credential of the environment), with its token settings
+ * validated once per version of the credential. A credential whose settings are null or do not validate can
  * authenticate but gets `unauthorized_client`: settings are never half-applied.
  */
 export interface TokenClient {
@@ -33,9 +33,9 @@ export function mayObtainTokens(client: TokenClient, now: number): boolean {
 }
 
 /**
- * Settings are validated on a client's first token call in the revision, not when the index is
- * built: validating every credential's settings would make the revision's first token call wait
- * for all of them (as long as compiling the whole revision, for 10k credentials).
+ * Settings are validated on a client's first token call, not when the credential is indexed:
+ * validating every credential's settings would make loading a million credentials wait for all
+ * of them.
  */
 class IndexedTokenClient implements TokenClient {
   private validated: TokenSettings | null | undefined;
@@ -51,37 +51,40 @@ class IndexedTokenClient implements TokenClient {
   }
 }
 
-/** The `/credential` token clients of one revision, indexed once per revision. */
+/**
+ * The `/credential` token clients: a view over the credential directory, so a credential change
+ * applied to the directory is what the token service sees next, with no index of its own to
+ * rebuild. A client is made on a credential's first token call and kept with its directory
+ * entry (replaced entries take theirs with them).
+ */
 export class TokenClients {
-  private readonly byId = new Map<string, TokenClient>();
-  /** Usernames are unique per project only; one used in two projects is refused as a client id. */
-  private readonly byUsername = new Map<string, TokenClient | 'ambiguous'>();
+  private readonly clients = new WeakMap<DirectoryCredential, TokenClient>();
 
-  constructor(credentials: readonly SnapshotCredential[], private readonly directory: CredentialDirectory) {
-    for (const credential of credentials) {
-      const entry = directory.findById(credential.id);
-      if (!entry) continue; // the directory indexes every credential of the same snapshot
-      const client = new IndexedTokenClient(credential, entry);
-      this.byId.set(credential.id, client);
-      this.byUsername.set(credential.username, this.byUsername.has(credential.username) ? 'ambiguous' : client);
-    }
-  }
+  constructor(private readonly directory: CredentialDirectory) {}
 
-  /** By credential id, or by username when it names exactly one credential. */
+  /** By credential id, or by username when it names exactly one credential (usernames are unique per project only). */
   find(clientId: string): TokenClient | undefined {
-    const byId = this.byId.get(clientId);
-    if (byId) return byId;
-    const byName = this.byUsername.get(clientId);
-    return byName === 'ambiguous' ? undefined : byName;
+    return this.clientOf(this.directory.findById(clientId) ?? this.directory.findByUsername(clientId));
   }
 
   findById(id: string): TokenClient | undefined {
-    return this.byId.get(id);
+    return this.clientOf(this.directory.findById(id));
   }
 
   /** A resource owner for the password grant: same project as the client (the directory's project index). */
   findOwner(projectId: string, username: string): TokenClient | undefined {
-    const entry = this.directory.findCredential(projectId, username);
-    return entry && this.byId.get(entry.id);
+    return this.clientOf(this.directory.findCredential(projectId, username));
+  }
+
+  private clientOf(entry: DirectoryCredential | undefined): TokenClient | undefined {
+    if (!entry) return undefined;
+    let client = this.clients.get(entry);
+    if (!client) {
+      const credential = this.directory.sourceOf(entry.id);
+      if (!credential) return undefined;
+      client = new IndexedTokenClient(credential, entry);
+      this.clients.set(entry, client);
+    }
+    return client;
   }
 }

@@ -1,10 +1,12 @@
-import type { ConfigSnapshot } from '@idm/config-bus';
-import type { CredentialDirectory } from '@idm/policies';
+import type { SnapshotProxy } from '@idm/config-bus';
 import { JwtVerifier, type RevokedTokenIds, type SecretOpener, type SigningKeyRing } from '@idm/tokens';
 import { ProxyTokenClients } from './proxy-token-clients';
-import { TokenClients } from './token-clients';
+import type { TokenClients } from './token-clients';
 
-/** What the token service reads of a revision; each index is built once per revision. */
+/**
+ * What the token service reads of a revision. `clients` is the directory's live view (credential
+ * changes reach it in place); the rest is built once per set of proxies and key ring.
+ */
 export interface TokenIndexes {
   /** `/credential` clients: the revision's credentials. */
   readonly clients: TokenClients;
@@ -21,16 +23,16 @@ export interface TokenIndexes {
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
 const isOwnIssuer = (iss: string) => OWN_ISSUER.test(iss);
 
-export function buildTokenIndexes(snapshot: ConfigSnapshot, directory: CredentialDirectory, keyRing: SigningKeyRing, secrets: SecretOpener | null, revoked: RevokedTokenIds | null): TokenIndexes {
+export function buildTokenIndexes(proxies: ReadonlyMap<string, SnapshotProxy>, clients: TokenClients, keyRing: SigningKeyRing, secrets: SecretOpener | null, revoked: RevokedTokenIds | null): TokenIndexes {
   const projectBasePaths = new Map<string, string[]>();
-  for (const proxy of snapshot.proxies) {
+  for (const proxy of proxies.values()) {
     const paths = projectBasePaths.get(proxy.projectId);
     if (paths) paths.push(proxy.basePath);
     else projectBasePaths.set(proxy.projectId, [proxy.basePath]);
   }
   return Object.freeze({
-    clients: new TokenClients(snapshot.credentials, directory),
-    proxyClients: new ProxyTokenClients(snapshot.proxies, secrets ?? NO_SECRETS),
+    clients,
+    proxyClients: new ProxyTokenClients(proxies.values(), secrets ?? NO_SECRETS),
     projectBasePaths,
     ownJwts: new JwtVerifier(keyRing, { issuer: isOwnIssuer, revoked }),
     ownJwtsIgnoringRevocations: new JwtVerifier(keyRing, { issuer: isOwnIssuer }),
