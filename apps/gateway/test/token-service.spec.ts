@@ -68,7 +68,7 @@ describe('token service handler (in process, real Redis)', () => {
     const opaque = await post('/credential/token', { grant_type: 'client_credentials', scope: 'read' });
     expect(opaque).toMatchObject({ status: 200, body: { token_type: 'Bearer', scope: 'read', access_token: expect.any(String) } });
     expect(opaque.body.refresh_token).toBeUndefined(); // no refresh token for client_credentials
-    expect(await redis.keys(`idm:tokens:${ENVIRONMENT}:*`)).not.toHaveLength(0);
+    expect(await redis.keys(`{idm:tokens:${ENVIRONMENT}}:*`)).not.toHaveLength(0);
     const jwt = await post('/credential/jwt', { grant_type: 'client_credentials' });
     expect(jwt.status).toBe(200);
     expect(jwt.body.access_token.split('.')).toHaveLength(3);
