@@ -3,10 +3,25 @@ import { ApiProxyRepository } from './api-proxy.repository';
 import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
+import { GroupRepository } from './group.repository';
+import { OperatorRepository } from './operator.repository';
 import { ProjectRepository } from './project.repository';
+import { RoleBindingRepository } from './role-binding.repository';
+import { RoleRepository } from './role.repository';
 import { TeamRepository } from './team.repository';
 
-const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, TeamRepository];
+const repositories = [
+  ApiProxyRepository,
+  CredentialRepository,
+  EnvironmentRepository,
+  GrantRepository,
+  GroupRepository,
+  OperatorRepository,
+  ProjectRepository,
+  RoleBindingRepository,
+  RoleRepository,
+  TeamRepository,
+];
 
 /**
  * Every repository, for any module: they depend on the Database alone, so feature modules,
