@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { apiKeys, credentials } from '../database/schema';
+import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 
 export type CredentialRow = typeof credentials.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
+export type TokenSettingsRow = typeof credentialTokenSettings.$inferSelect;
 
 /**
  * Queries of the credential aggregate (credentials, their API keys and token settings). Writes
@@ -60,6 +61,25 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
   /** The deleted key, or undefined when the credential has no such key. */
   async deleteKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
     const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
+    return row;
+  }
+
+  async findTokenSettings(credentialId: string, db: Reads = this.database.db, lock = false): Promise<TokenSettingsRow | undefined> {
+    const query = db.select().from(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId));
+    const [row] = await (lock ? query.for('update') : query);
+    return row;
+  }
+
+  async putTokenSettings(tx: Tx, credentialId: string, settings: Record<string, unknown>): Promise<void> {
+    await tx
+      .insert(credentialTokenSettings)
+      .values({ credentialId, settings })
+      .onConflictDoUpdate({ target: credentialTokenSettings.credentialId, set: { settings, updatedAt: new Date() } });
+  }
+
+  /** The deleted settings, or undefined when the credential had none. */
+  async deleteTokenSettings(tx: Tx, credentialId: string): Promise<TokenSettingsRow | undefined> {
+    const [row] = await tx.delete(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId)).returning();
     return row;
   }
 }
