@@ -4,6 +4,7 @@ import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
 import { GroupRepository } from './group.repository';
+import { OAuthTokenRepository } from './oauth-token.repository';
 import { OperatorRepository } from './operator.repository';
 import { ProjectRepository } from './project.repository';
 import { RoleBindingRepository } from './role-binding.repository';
@@ -16,6 +17,7 @@ const repositories = [
   EnvironmentRepository,
   GrantRepository,
   GroupRepository,
+  OAuthTokenRepository,
   OperatorRepository,
   ProjectRepository,
   RoleBindingRepository,
