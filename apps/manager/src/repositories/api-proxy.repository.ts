@@ -37,6 +37,15 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     return names;
   }
 
+  /** The project and policies of every proxy deployed to the environment. */
+  deployedIn(db: Reads, environmentId: string): Promise<Pick<ApiProxyRow, 'projectId' | 'policies'>[]> {
+    return db
+      .select({ projectId: apiProxies.projectId, policies: apiProxies.policies })
+      .from(apiProxies)
+      .innerJoin(proxyDeployments, eq(proxyDeployments.proxyId, apiProxies.id))
+      .where(eq(proxyDeployments.environmentId, environmentId));
+  }
+
   async deployedEnvironmentIds(tx: Tx, proxyId: string): Promise<string[]> {
     const rows = await tx.select({ environmentId: proxyDeployments.environmentId }).from(proxyDeployments).where(eq(proxyDeployments.proxyId, proxyId));
     return rows.map((d) => d.environmentId);

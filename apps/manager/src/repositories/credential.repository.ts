@@ -82,4 +82,15 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
     const [row] = await tx.delete(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId)).returning();
     return row;
   }
+
+  /** The token settings of every credential of the projects. */
+  async tokenSettingsInProjects(db: Reads, projectIds: string[]): Promise<TokenSettingsRow['settings'][]> {
+    if (projectIds.length === 0) return [];
+    const rows = await db
+      .select({ settings: credentialTokenSettings.settings })
+      .from(credentialTokenSettings)
+      .innerJoin(credentials, eq(credentials.id, credentialTokenSettings.credentialId))
+      .where(inArray(credentials.projectId, projectIds));
+    return rows.map((r) => r.settings);
+  }
 }

@@ -9,6 +9,7 @@ import { OperatorRepository } from './operator.repository';
 import { ProjectRepository } from './project.repository';
 import { RoleBindingRepository } from './role-binding.repository';
 import { RoleRepository } from './role.repository';
+import { SigningKeyRepository } from './signing-key.repository';
 import { TeamRepository } from './team.repository';
 
 const repositories = [
@@ -22,6 +23,7 @@ const repositories = [
   ProjectRepository,
   RoleBindingRepository,
   RoleRepository,
+  SigningKeyRepository,
   TeamRepository,
 ];
 
