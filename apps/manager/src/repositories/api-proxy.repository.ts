@@ -23,6 +23,16 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     return this.database.db.select().from(apiProxies).where(visible).orderBy(asc(apiProxies.name));
   }
 
+  /** Every proxy of the project, by name. */
+  listInProject(projectId: string): Promise<ApiProxyRow[]> {
+    return this.database.db.select().from(apiProxies).where(eq(apiProxies.projectId, projectId)).orderBy(asc(apiProxies.name));
+  }
+
+  /** The policies of every proxy, locked (master-key rotation reseals the secrets in them). */
+  policiesForUpdate(tx: Tx): Promise<Pick<ApiProxyRow, 'id' | 'policies'>[]> {
+    return tx.select({ id: apiProxies.id, policies: apiProxies.policies }).from(apiProxies).for('update');
+  }
+
   /** The names of the environments each proxy is deployed to (sorted), in one query. */
   async environmentNamesOf(proxyIds: string[], db: Reads = this.database.db): Promise<Map<string, string[]>> {
     if (proxyIds.length === 0) return new Map();

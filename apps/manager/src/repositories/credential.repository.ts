@@ -8,6 +8,7 @@ import { groupBy } from './group-by';
 export type CredentialRow = typeof credentials.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
+export type { StoredMetadataEntry } from '../database/schema';
 export type TokenSettingsRow = typeof credentialTokenSettings.$inferSelect;
 
 /**
@@ -29,6 +30,16 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
       .where(and(visible, after === undefined ? undefined : gt(credentials.username, after)))
       .orderBy(asc(credentials.username))
       .limit(limit);
+  }
+
+  /** Every credential of the project, by username. */
+  listInProject(projectId: string): Promise<CredentialRow[]> {
+    return this.database.db.select().from(credentials).where(eq(credentials.projectId, projectId)).orderBy(asc(credentials.username));
+  }
+
+  /** The sealed columns of every credential, locked (master-key rotation reseals them). */
+  sealedForUpdate(tx: Tx): Promise<Pick<CredentialRow, 'id' | 'metadata' | 'digestHa1'>[]> {
+    return tx.select({ id: credentials.id, metadata: credentials.metadata, digestHa1: credentials.digestHa1 }).from(credentials).for('update');
   }
 
   /** The API keys of each credential (oldest first), in one query. */

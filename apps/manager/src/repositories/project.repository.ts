@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { asc, inArray } from 'drizzle-orm';
+import { asc, eq, inArray } from 'drizzle-orm';
 import { Database } from '../database/database';
 import { projects } from '../database/schema';
 import { EntityRepository } from './entity.repository';
@@ -17,5 +17,10 @@ export class ProjectRepository extends EntityRepository<typeof projects> {
   list(ids: string[] | 'all'): Promise<ProjectRow[]> {
     const query = this.database.db.select().from(projects);
     return (ids === 'all' ? query : query.where(inArray(projects.id, ids))).orderBy(asc(projects.name));
+  }
+
+  async findByName(name: string): Promise<ProjectRow | undefined> {
+    const [row] = await this.database.db.select().from(projects).where(eq(projects.name, name));
+    return row;
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { BUILT_IN_ROLES } from '@idm/domain';
-import { asc, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { Database, type Tx } from '../database/database';
 import { roles } from '../database/schema';
 import { EntityRepository } from './entity.repository';
@@ -16,6 +16,11 @@ export class RoleRepository extends EntityRepository<typeof roles> {
 
   list(): Promise<RoleRow[]> {
     return this.database.db.select().from(roles).orderBy(asc(roles.name));
+  }
+
+  /** The installation's custom roles, by name. */
+  listCustom(): Promise<RoleRow[]> {
+    return this.database.db.select().from(roles).where(eq(roles.builtIn, false)).orderBy(asc(roles.name));
   }
 
   /** Built-in roles are code: every boot brings their rows in line with this release's definitions. Their ids by name. */

@@ -63,4 +63,9 @@ export class SigningKeyRepository extends EntityRepository<typeof signingKeys> {
     const [row] = await tx.delete(signingKeys).where(and(eq(signingKeys.id, id), lte(signingKeys.publishedUntil, now))).returning();
     return row;
   }
+
+  /** Every private key (sealed), locked (master-key rotation reseals them). */
+  privateKeysForUpdate(tx: Tx): Promise<Pick<SigningKeyRow, 'id' | 'privateKey'>[]> {
+    return tx.select({ id: signingKeys.id, privateKey: signingKeys.privateKey }).from(signingKeys).for('update');
+  }
 }
