@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { ApiProxyRepository } from './api-proxy.repository';
+import { CredentialRequestRepository } from './credential-request.repository';
 import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
@@ -15,6 +16,7 @@ import { TeamRepository } from './team.repository';
 const repositories = [
   ApiProxyRepository,
   CredentialRepository,
+  CredentialRequestRepository,
   EnvironmentRepository,
   GrantRepository,
   GroupRepository,
