@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { ApiProxyRepository } from './api-proxy.repository';
+import { AuditEventRepository } from './audit-event.repository';
 import { CredentialRequestRepository } from './credential-request.repository';
 import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
@@ -15,6 +16,7 @@ import { TeamRepository } from './team.repository';
 
 const repositories = [
   ApiProxyRepository,
+  AuditEventRepository,
   CredentialRepository,
   CredentialRequestRepository,
   EnvironmentRepository,
