@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import type { ReadFilter } from '@idm/domain';
 import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
+import { projectRowsFilter } from './project-rows-filter';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
+
+/** Key of the advisory lock ("idmb") that serializes every base-path check with its write. */
+export const BASE_PATH_LOCK_NAMESPACE = 0x69646d62;
 
 /**
  * Queries of the API proxy aggregate (proxies and their deployments). Writes take the
@@ -16,6 +21,11 @@ export type ApiProxyRow = typeof apiProxies.$inferSelect;
 export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxies> {
   constructor(database: Database) {
     super(apiProxies, database);
+  }
+
+  /** The condition for the project's proxies the reader may see (null: none, deny the list). */
+  readableIn(filter: ReadFilter, projectId: string): SQL | null {
+    return projectRowsFilter(filter, projectId, apiProxies);
   }
 
   /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
@@ -67,6 +77,11 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
 
   async undeploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
     if (environmentIds.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, proxyId), inArray(proxyDeployments.environmentId, environmentIds)));
+  }
+
+  /** Takes the base-path lock until the end of the transaction (works on PGlite too). */
+  async lockBasePaths(tx: Tx): Promise<void> {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${BASE_PATH_LOCK_NAMESPACE}, 0)`);
   }
 
   /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */
