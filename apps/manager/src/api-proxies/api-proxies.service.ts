@@ -3,9 +3,8 @@ import { SecretBox, type ApiProxy, type CreateApiProxy, type PolicySpec, type Up
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Reads, type Tx } from '../database/database';
-import { apiProxies } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
-import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
+import { requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 import { ApiProxyRepository, type ApiProxyRow } from '../repositories/api-proxy.repository';
 import { EnvironmentRepository } from '../repositories/environment.repository';
@@ -28,7 +27,7 @@ export class ApiProxiesService {
   ) {}
 
   async list(projectId: string): Promise<ApiProxy[]> {
-    const visible = projectRowsFilter(this.permissions.readFilter('proxy:read'), projectId, apiProxies);
+    const visible = this.proxies.readableIn(this.permissions.readFilter('proxy:read'), projectId);
     if (!visible) this.permissions.check('proxy:read', { projectId });
     await requireProject(this.database.db, projectId);
     return this.withEnvironments(await this.proxies.list(visible!));

@@ -1,11 +1,7 @@
-import { sql } from 'drizzle-orm';
 import type { Tx } from '../database/database';
 import type { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
 import type { ApiProxyRepository } from '../repositories/api-proxy.repository';
-
-/** Key of the advisory lock ("idmb") that serializes every base-path check with its write. */
-export const BASE_PATH_LOCK_NAMESPACE = 0x69646d62;
 
 /**
  * Claims `basePath` for a proxy of `projectId` inside the write's transaction. The Gateway routes
@@ -24,7 +20,7 @@ export async function claimBasePath(
   permissions: PermissionService,
   claim: { projectId: string; basePath: string; proxyId?: string },
 ): Promise<void> {
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(${BASE_PATH_LOCK_NAMESPACE}, 0)`);
+  await proxies.lockBasePaths(tx);
   const { basePath, projectId, proxyId } = claim;
   for (const other of await proxies.nestedWith(tx, basePath, proxyId)) {
     const relation = basePath.startsWith(other.basePath + '/') ? 'inside' : 'around';

@@ -6,13 +6,12 @@ import { RolesService } from '../access/roles.service';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
 import { CredentialsService } from '../credentials/credentials.service';
-import { Database } from '../database/database';
-import { environments } from '../database/schema';
 import { ActorContext } from '../governance/actor.context';
 import { PermissionService } from '../governance/permission.service';
 import { problemFromDatabaseError } from '../problems/database-errors';
 import { ProblemError } from '../problems/problem.error';
 import { ProjectsService } from '../projects/projects.service';
+import { EnvironmentRepository } from '../repositories/environment.repository';
 import { TeamsService } from '../teams/teams.service';
 import { checkReferences, planBundle } from './bundle-plan';
 import { ProjectStateReader, type CurrentProject } from './project-state.reader';
@@ -26,7 +25,7 @@ import { ProjectStateReader, type CurrentProject } from './project-state.reader'
 @Injectable()
 export class ApiopsService {
   constructor(
-    private readonly database: Database,
+    private readonly environments: EnvironmentRepository,
     private readonly reader: ProjectStateReader,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
@@ -80,7 +79,7 @@ export class ApiopsService {
     }
     const bundle = parsed.data;
     const current = await this.reader.read(bundle.project.name);
-    const environmentNames = (await this.database.db.select({ name: environments.name }).from(environments)).map((e) => e.name);
+    const environmentNames = await this.environments.names();
     checkReferences(bundle, current, environmentNames);
     const plan = await planBundle(bundle, current, { prune, environmentNames, secrets: this.secrets, passwordMatches: (hash, pw) => this.hasher.verify(hash, pw) });
     return { bundle, current, plan };

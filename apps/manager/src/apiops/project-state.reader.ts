@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { isoOrNull } from '@idm/platform';
-import { asc, eq, inArray } from 'drizzle-orm';
-import { Database } from '../database/database';
-import { apiProxies, credentials, environments, projects, proxyDeployments, roles, teams, type StoredMetadataEntry } from '../database/schema';
+import { ApiProxyRepository } from '../repositories/api-proxy.repository';
+import { CredentialRepository, type StoredMetadataEntry } from '../repositories/credential.repository';
+import { ProjectRepository } from '../repositories/project.repository';
+import { RoleRepository } from '../repositories/role.repository';
+import { TeamRepository } from '../repositories/team.repository';
 
 export interface CurrentProject {
   project: { id: string; name: string; description: string | null } | null;
@@ -40,25 +42,24 @@ export interface CurrentProject {
 /** Reads a project by name in the shape a bundle has, plus the ids and hashes APIops needs. */
 @Injectable()
 export class ProjectStateReader {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly roles: RoleRepository,
+    private readonly projects: ProjectRepository,
+    private readonly teams: TeamRepository,
+    private readonly proxies: ApiProxyRepository,
+    private readonly credentials: CredentialRepository,
+  ) {}
 
   async read(projectName: string): Promise<CurrentProject> {
-    const db = this.database.db;
-    const customRoles = (await db.select().from(roles).where(eq(roles.builtIn, false)).orderBy(asc(roles.name))).map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions }));
-    const [project] = await db.select().from(projects).where(eq(projects.name, projectName));
+    const customRoles = (await this.roles.listCustom()).map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions }));
+    const project = await this.projects.findByName(projectName);
     if (!project) return { project: null, teams: [], proxies: [], credentials: [], roles: customRoles };
-    const teamRows = await db.select().from(teams).where(eq(teams.projectId, project.id)).orderBy(asc(teams.name));
-    const teamName = (id: string | null) => teamRows.find((t) => t.id === id)?.name ?? null;
-    const proxyRows = await db.select().from(apiProxies).where(eq(apiProxies.projectId, project.id)).orderBy(asc(apiProxies.name));
-    const deployments = proxyRows.length
-      ? await db
-          .select({ proxyId: proxyDeployments.proxyId, name: environments.name })
-          .from(proxyDeployments)
-          .innerJoin(environments, eq(environments.id, proxyDeployments.environmentId))
-          .where(inArray(proxyDeployments.proxyId, proxyRows.map((p) => p.id)))
-          .orderBy(asc(environments.name))
-      : [];
-    const credentialRows = await db.select().from(credentials).where(eq(credentials.projectId, project.id)).orderBy(asc(credentials.username));
+    const teamRows = await this.teams.list(project.id, 'all');
+    const teamNames = new Map(teamRows.map((t) => [t.id, t.name]));
+    const teamName = (id: string | null) => (id === null ? null : (teamNames.get(id) ?? null));
+    const proxyRows = await this.proxies.listInProject(project.id);
+    const environmentNames = await this.proxies.environmentNamesOf(proxyRows.map((p) => p.id));
+    const credentialRows = await this.credentials.listInProject(project.id);
     return {
       project: { id: project.id, name: project.name, description: project.description },
       teams: teamRows.map((t) => ({ id: t.id, name: t.name, description: t.description })),
@@ -71,7 +72,7 @@ export class ProjectStateReader {
         upstreamUrl: p.upstreamUrl,
         methods: p.methods,
         policies: p.policies,
-        environments: deployments.filter((d) => d.proxyId === p.id).map((d) => d.name),
+        environments: environmentNames.get(p.id) ?? [],
         selfService: p.selfService,
       })),
       credentials: credentialRows.map((c) => ({

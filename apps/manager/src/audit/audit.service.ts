@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditEventView, AuditPage, AuditQuery, ReadFilter } from '@idm/domain';
-import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import { filter, map, type Observable } from 'rxjs';
-import { Database } from '../database/database';
-import { auditEvents } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
+import { AuditEventRepository } from '../repositories/audit-event.repository';
 import { ChangeWriter, type AuditEvent } from './change-writer';
 
 const toView = (e: AuditEvent): AuditEventView => ({
@@ -24,7 +22,7 @@ function visibleTo(filter: ReadFilter, e: Pick<AuditEvent, 'projectId' | 'teamId
 @Injectable()
 export class AuditService {
   constructor(
-    private readonly database: Database,
+    private readonly events: AuditEventRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
   ) {}
@@ -32,18 +30,7 @@ export class AuditService {
   async query(q: AuditQuery): Promise<AuditPage> {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
-    const conditions: (SQL | undefined)[] = [
-      scope.all ? undefined : or(scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined, scope.teams.length ? inArray(auditEvents.teamId, scope.teams.map((t) => t.id)) : undefined),
-      q.from ? gte(auditEvents.at, new Date(q.from)) : undefined,
-      q.to ? lte(auditEvents.at, new Date(q.to)) : undefined,
-      q.actorId ? eq(auditEvents.actorId, q.actorId) : undefined,
-      q.projectId ? eq(auditEvents.projectId, q.projectId) : undefined,
-      q.entityKind ? eq(auditEvents.entityKind, q.entityKind) : undefined,
-      q.entityId ? eq(auditEvents.entityId, q.entityId) : undefined,
-      q.action ? eq(auditEvents.action, q.action) : undefined,
-      q.cursor ? lt(auditEvents.seq, Number(q.cursor)) : undefined,
-    ];
-    const rows = await this.database.db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.seq)).limit(q.limit + 1);
+    const rows = await this.events.page(scope, q, q.limit + 1);
     const page = rows.slice(0, q.limit);
     return { items: page.map(toView), nextCursor: rows.length > q.limit ? String(page.at(-1)!.seq) : null };
   }

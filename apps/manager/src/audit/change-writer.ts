@@ -4,8 +4,8 @@ import { Subject } from 'rxjs';
 import { ConfigPublisher } from '../config-publisher/config-publisher';
 import { touchedBy } from '../config-publisher/touched';
 import { Database, type Tx } from '../database/database';
-import { auditEvents } from '../database/schema';
 import { ActorContext } from '../governance/actor.context';
+import { AuditEventRepository, type AuditEventRow } from '../repositories/audit-event.repository';
 import { changesNothing, diffEntity } from './change-diff';
 
 export interface ChangeRecord {
@@ -19,7 +19,7 @@ export interface ChangeRecord {
   after: Record<string, unknown> | null;
 }
 
-export type AuditEvent = typeof auditEvents.$inferSelect;
+export type AuditEvent = AuditEventRow;
 
 /** An update that left the entity as it was is no change: no audit row, no republication. */
 const isChange = (change: ChangeRecord | null): change is ChangeRecord => !!change && !(change.action === 'update' && changesNothing(change.before, change.after));
@@ -45,6 +45,7 @@ export class ChangeWriter {
   constructor(
     private readonly database: Database,
     private readonly publisher: ConfigPublisher,
+    private readonly auditEvents: AuditEventRepository,
   ) {}
 
   /**
@@ -97,23 +98,19 @@ export class ChangeWriter {
 
   private async audit(tx: Tx, change: ChangeRecord): Promise<AuditEvent> {
     const actor = ActorContext.current();
-    const [event] = await tx
-      .insert(auditEvents)
-      .values({
-        actorId: actor.id,
-        actorType: actor.type,
-        actorName: actor.name,
-        source: actor.source,
-        ip: actor.ip,
-        correlationId: actor.correlationId,
-        action: `${change.entityKind}.${change.action}`,
-        entityKind: change.entityKind,
-        entityId: change.entityId,
-        projectId: change.projectId,
-        teamId: change.teamId ?? null,
-        diff: diffEntity(change.before, change.after),
-      })
-      .returning();
-    return event;
+    return this.auditEvents.append(tx, {
+      actorId: actor.id,
+      actorType: actor.type,
+      actorName: actor.name,
+      source: actor.source,
+      ip: actor.ip,
+      correlationId: actor.correlationId,
+      action: `${change.entityKind}.${change.action}`,
+      entityKind: change.entityKind,
+      entityId: change.entityId,
+      projectId: change.projectId,
+      teamId: change.teamId ?? null,
+      diff: diffEntity(change.before, change.after),
+    });
   }
 }

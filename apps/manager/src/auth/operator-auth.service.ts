@@ -1,13 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { and, eq, gt, isNull, lt } from 'drizzle-orm';
 import { createHash, randomBytes } from 'node:crypto';
 import { ChangeWriter } from '../audit/change-writer';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
-import { Database } from '../database/database';
-import { operators, operatorSessions, roleBindings } from '../database/schema';
 import { ActorContext, systemActor } from '../governance/actor.context';
-import { syncBuiltInRoles } from '../governance/built-in-roles';
 import { ProblemError } from '../problems/problem.error';
+import { OperatorRepository } from '../repositories/operator.repository';
+import { RoleBindingRepository } from '../repositories/role-binding.repository';
+import { RoleRepository } from '../repositories/role.repository';
 import type { Session } from './login.schema';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { PasswordHasher } from './password-hasher';
@@ -28,7 +27,9 @@ export class OperatorAuthService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
-    private readonly database: Database,
+    private readonly operators: OperatorRepository,
+    private readonly roles: RoleRepository,
+    private readonly bindings: RoleBindingRepository,
     private readonly changes: ChangeWriter,
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
@@ -38,23 +39,14 @@ export class OperatorAuthService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     this.dummyHash = await this.hasher.hash(randomBytes(16).toString('hex'));
     const { IDM_ADMIN_USERNAME: username, IDM_ADMIN_PASSWORD: password } = this.config;
-    const [existing] = await this.database.db.select().from(operators).where(eq(operators.username, username));
+    const existing = await this.operators.findByUsername(username);
     const passwordOk = existing && (await this.hasher.verify(existing.passwordHash, password));
     const passwordHash = passwordOk ? existing.passwordHash : await this.hasher.hash(password);
     await ActorContext.run(systemActor('bootstrap'), () =>
       this.changes.write(async (tx) => {
-        const roleIds = await syncBuiltInRoles(tx);
-        const [admin] = await tx
-          .insert(operators)
-          .values({ username, passwordHash })
-          .onConflictDoUpdate({ target: operators.username, set: { passwordHash, updatedAt: new Date() } })
-          .returning();
-        const systemAdmin = roleIds.get('system-admin')!;
-        const [bound] = await tx
-          .select({ id: roleBindings.id })
-          .from(roleBindings)
-          .where(and(eq(roleBindings.roleId, systemAdmin), eq(roleBindings.subjectId, admin.id), eq(roleBindings.scopeType, 'system'), isNull(roleBindings.scopeId)));
-        if (!bound) await tx.insert(roleBindings).values({ roleId: systemAdmin, subjectType: 'user', subjectId: admin.id, scopeType: 'system' });
+        const roleIds = await this.roles.syncBuiltIn(tx);
+        const admin = await this.operators.upsertPassword(tx, username, passwordHash);
+        const bound = await this.bindings.ensureSystemBinding(tx, roleIds.get('system-admin')!, admin.id);
         const changed = !existing || !passwordOk || !bound;
         return {
           result: undefined,
@@ -68,7 +60,7 @@ export class OperatorAuthService implements OnApplicationBootstrap {
   /** `address`: the client's, for LoginThrottle. */
   async login(username: string, password: string, address: string): Promise<Session> {
     const operator = await this.throttle.attempt(username, address, async () => {
-      const [found] = await this.database.db.select().from(operators).where(eq(operators.username, username));
+      const found = await this.operators.findByUsername(username);
       const valid = await this.hasher.verify(found?.passwordHash ?? this.dummyHash, password);
       return valid ? found : undefined;
     });
@@ -78,26 +70,20 @@ export class OperatorAuthService implements OnApplicationBootstrap {
     const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };
     await ActorContext.run(actor, () =>
       this.changes.write(async (tx) => {
-        await tx.delete(operatorSessions).where(and(eq(operatorSessions.operatorId, operator.id), lt(operatorSessions.expiresAt, new Date())));
-        const [session] = await tx.insert(operatorSessions).values({ operatorId: operator.id, tokenHash: sessionHash(token), expiresAt }).returning();
+        const session = await this.operators.openSession(tx, operator.id, sessionHash(token), expiresAt);
         return { result: undefined, change: { action: 'create', entityKind: 'session', entityId: operator.id, projectId: null, before: null, after: session } };
       }),
     );
     return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString() };
   }
 
-  async authenticate(token: string): Promise<Operator | undefined> {
-    const [session] = await this.database.db
-      .select({ id: operators.id, username: operators.username })
-      .from(operatorSessions)
-      .innerJoin(operators, eq(operators.id, operatorSessions.operatorId))
-      .where(and(eq(operatorSessions.tokenHash, sessionHash(token)), gt(operatorSessions.expiresAt, new Date())));
-    return session;
+  authenticate(token: string): Promise<Operator | undefined> {
+    return this.operators.findBySession(sessionHash(token));
   }
 
   logout(token: string): Promise<void> {
     return this.changes.write(async (tx) => {
-      const [session] = await tx.delete(operatorSessions).where(eq(operatorSessions.tokenHash, sessionHash(token))).returning();
+      const session = await this.operators.closeSession(tx, sessionHash(token));
       return { result: undefined, change: session ? { action: 'delete', entityKind: 'session', entityId: session.operatorId, projectId: null, before: session, after: null } : null };
     });
   }

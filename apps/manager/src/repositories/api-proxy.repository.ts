@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import type { ReadFilter } from '@idm/domain';
 import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, environments, proxyDeployments } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
+import { projectRowsFilter } from './project-rows-filter';
 
 export type ApiProxyRow = typeof apiProxies.$inferSelect;
+
+/** Key of the advisory lock ("idmb") that serializes every base-path check with its write. */
+export const BASE_PATH_LOCK_NAMESPACE = 0x69646d62;
 
 /**
  * Queries of the API proxy aggregate (proxies and their deployments). Writes take the
@@ -18,9 +23,24 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     super(apiProxies, database);
   }
 
+  /** The condition for the project's proxies the reader may see (null: none, deny the list). */
+  readableIn(filter: ReadFilter, projectId: string): SQL | null {
+    return projectRowsFilter(filter, projectId, apiProxies);
+  }
+
   /** The proxies the `visible` filter lets through (project, and teams for a team member), by name. */
   list(visible: SQL): Promise<ApiProxyRow[]> {
     return this.database.db.select().from(apiProxies).where(visible).orderBy(asc(apiProxies.name));
+  }
+
+  /** Every proxy of the project, by name. */
+  listInProject(projectId: string): Promise<ApiProxyRow[]> {
+    return this.database.db.select().from(apiProxies).where(eq(apiProxies.projectId, projectId)).orderBy(asc(apiProxies.name));
+  }
+
+  /** The policies of every proxy, locked (master-key rotation reseals the secrets in them). */
+  policiesForUpdate(tx: Tx): Promise<Pick<ApiProxyRow, 'id' | 'policies'>[]> {
+    return tx.select({ id: apiProxies.id, policies: apiProxies.policies }).from(apiProxies).for('update');
   }
 
   /** The names of the environments each proxy is deployed to (sorted), in one query. */
@@ -37,6 +57,15 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     return names;
   }
 
+  /** The project and policies of every proxy deployed to the environment. */
+  deployedIn(db: Reads, environmentId: string): Promise<Pick<ApiProxyRow, 'projectId' | 'policies'>[]> {
+    return db
+      .select({ projectId: apiProxies.projectId, policies: apiProxies.policies })
+      .from(apiProxies)
+      .innerJoin(proxyDeployments, eq(proxyDeployments.proxyId, apiProxies.id))
+      .where(eq(proxyDeployments.environmentId, environmentId));
+  }
+
   async deployedEnvironmentIds(tx: Tx, proxyId: string): Promise<string[]> {
     const rows = await tx.select({ environmentId: proxyDeployments.environmentId }).from(proxyDeployments).where(eq(proxyDeployments.proxyId, proxyId));
     return rows.map((d) => d.environmentId);
@@ -48,6 +77,11 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
 
   async undeploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
     if (environmentIds.length) await tx.delete(proxyDeployments).where(and(eq(proxyDeployments.proxyId, proxyId), inArray(proxyDeployments.environmentId, environmentIds)));
+  }
+
+  /** Takes the base-path lock until the end of the transaction (works on PGlite too). */
+  async lockBasePaths(tx: Tx): Promise<void> {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${BASE_PATH_LOCK_NAMESPACE}, 0)`);
   }
 
   /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */

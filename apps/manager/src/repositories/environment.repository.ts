@@ -17,6 +17,11 @@ export class EnvironmentRepository extends EntityRepository<typeof environments>
     return this.database.db.select().from(environments).orderBy(asc(environments.name));
   }
 
+  /** The name of every environment. */
+  async names(): Promise<string[]> {
+    return (await this.database.db.select({ name: environments.name }).from(environments)).map((e) => e.name);
+  }
+
   /** The id and name of each named environment that exists. */
   byNames(tx: Tx, names: string[]): Promise<Pick<EnvironmentRow, 'id' | 'name'>[]> {
     return tx.select({ id: environments.id, name: environments.name }).from(environments).where(inArray(environments.name, names));

@@ -1,12 +1,35 @@
 import { Global, Module } from '@nestjs/common';
 import { ApiProxyRepository } from './api-proxy.repository';
+import { AuditEventRepository } from './audit-event.repository';
+import { CredentialRequestRepository } from './credential-request.repository';
 import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
+import { GroupRepository } from './group.repository';
+import { OAuthTokenRepository } from './oauth-token.repository';
+import { OperatorRepository } from './operator.repository';
 import { ProjectRepository } from './project.repository';
+import { RoleBindingRepository } from './role-binding.repository';
+import { RoleRepository } from './role.repository';
+import { SigningKeyRepository } from './signing-key.repository';
 import { TeamRepository } from './team.repository';
 
-const repositories = [ApiProxyRepository, CredentialRepository, EnvironmentRepository, GrantRepository, ProjectRepository, TeamRepository];
+const repositories = [
+  ApiProxyRepository,
+  AuditEventRepository,
+  CredentialRepository,
+  CredentialRequestRepository,
+  EnvironmentRepository,
+  GrantRepository,
+  GroupRepository,
+  OAuthTokenRepository,
+  OperatorRepository,
+  ProjectRepository,
+  RoleBindingRepository,
+  RoleRepository,
+  SigningKeyRepository,
+  TeamRepository,
+];
 
 /**
  * Every repository, for any module: they depend on the Database alone, so feature modules,

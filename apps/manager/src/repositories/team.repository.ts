@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import { Database, type Tx } from '../database/database';
+import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, credentials, teams } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 
@@ -29,4 +29,10 @@ export class TeamRepository extends ProjectEntityRepository<typeof teams> {
       .limit(1);
     return !!owned;
   }
+}
+
+/** Whether the team exists in the project, read in `db` (plain for the same reason as `projectExists`). */
+export async function teamInProject(db: Reads, projectId: string, teamId: string): Promise<boolean> {
+  const [team] = await db.select({ id: teams.id }).from(teams).where(and(eq(teams.id, teamId), eq(teams.projectId, projectId)));
+  return !!team;
 }

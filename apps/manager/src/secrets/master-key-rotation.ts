@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { SecretBox } from '@idm/domain';
-import { eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { apiProxies, credentials, signingKeys, type StoredMetadataEntry } from '../database/schema';
+import { ApiProxyRepository } from '../repositories/api-proxy.repository';
+import { CredentialRepository, type StoredMetadataEntry } from '../repositories/credential.repository';
+import { SigningKeyRepository } from '../repositories/signing-key.repository';
 
 /**
  * Re-encrypts every sealed secret under the active master key, in one audited transaction.
@@ -13,32 +14,35 @@ export class MasterKeyRotation {
   constructor(
     private readonly changes: ChangeWriter,
     private readonly secrets: SecretBox,
+    private readonly credentials: CredentialRepository,
+    private readonly signingKeys: SigningKeyRepository,
+    private readonly proxies: ApiProxyRepository,
   ) {}
 
   run(): Promise<{ activeKeyId: string; resealed: number }> {
     return this.changes.write(async (tx) => {
       let resealed = 0;
-      const rows = await tx.select({ id: credentials.id, metadata: credentials.metadata, digestHa1: credentials.digestHa1 }).from(credentials).for('update');
+      const rows = await this.credentials.sealedForUpdate(tx);
       for (const row of rows) {
         const metadata = row.metadata.map((entry): StoredMetadataEntry => {
           if (!entry.secret || SecretBox.keyIdOf(entry.value) === this.secrets.activeKeyId) return entry;
           resealed++;
           return { ...entry, value: this.secrets.reseal(entry.value) };
         });
-        if (metadata.some((entry, i) => entry !== row.metadata[i])) await tx.update(credentials).set({ metadata }).where(eq(credentials.id, row.id));
+        if (metadata.some((entry, i) => entry !== row.metadata[i])) await this.credentials.update(tx, row.id, { metadata });
         // Digest HA1 values (sealed when a password is set) move to the new key too.
         if (row.digestHa1 !== null && SecretBox.keyIdOf(row.digestHa1) !== this.secrets.activeKeyId) {
           resealed++;
-          await tx.update(credentials).set({ digestHa1: this.secrets.reseal(row.digestHa1) }).where(eq(credentials.id, row.id));
+          await this.credentials.update(tx, row.id, { digestHa1: this.secrets.reseal(row.digestHa1) });
         }
       }
-      for (const key of await tx.select({ id: signingKeys.id, privateKey: signingKeys.privateKey }).from(signingKeys).for('update')) {
+      for (const key of await this.signingKeys.privateKeysForUpdate(tx)) {
         if (SecretBox.keyIdOf(key.privateKey) === this.secrets.activeKeyId) continue;
         resealed++;
-        await tx.update(signingKeys).set({ privateKey: this.secrets.reseal(key.privateKey) }).where(eq(signingKeys.id, key.id));
+        await this.signingKeys.update(tx, key.id, { privateKey: this.secrets.reseal(key.privateKey) });
       }
       // Policy configs hold sealed values anywhere in their JSON (e.g. a token service's client secret).
-      for (const proxy of await tx.select({ id: apiProxies.id, policies: apiProxies.policies }).from(apiProxies).for('update')) {
+      for (const proxy of await this.proxies.policiesForUpdate(tx)) {
         let changed = 0;
         const policies = resealDeep(proxy.policies, (sealed) => {
           if (SecretBox.keyIdOf(sealed) === this.secrets.activeKeyId) return sealed;
@@ -47,7 +51,7 @@ export class MasterKeyRotation {
         });
         if (changed === 0) continue;
         resealed += changed;
-        await tx.update(apiProxies).set({ policies }).where(eq(apiProxies.id, proxy.id));
+        await this.proxies.update(tx, proxy.id, { policies });
       }
       const result = { activeKeyId: this.secrets.activeKeyId, resealed };
       return { result, change: { action: 'rotate', entityKind: 'master_key', entityId: this.secrets.activeKeyId, projectId: null, before: { resealed: 0 }, after: result } };

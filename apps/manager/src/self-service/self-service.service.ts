@@ -1,20 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { generateApiKey, hashApiKey, SecretBox, type CredentialRequestInput, type CredentialRequestView, type PolledCredentialRequest, type RotatedApiKey, type SubmittedCredentialRequest } from '@idm/domain';
-import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ChangeWriter } from '../audit/change-writer';
 import { rotateKey } from '../credentials/credentials.service';
-import { Database, type Tx } from '../database/database';
-import { apiProxies, credentialRequests } from '../database/schema';
+import type { Tx } from '../database/database';
 import { ActorContext, type Actor } from '../governance/actor.context';
 import { PermissionService } from '../governance/permission.service';
 import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
+import { ApiProxyRepository } from '../repositories/api-proxy.repository';
+import { CredentialRequestRepository, type CredentialRequestRow } from '../repositories/credential-request.repository';
 import { CredentialRepository } from '../repositories/credential.repository';
 
-type RequestRow = typeof credentialRequests.$inferSelect;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const view = (r: RequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.proxyId, username: r.username, contact: r.contact, status: r.status, credentialId: r.credentialId, decidedBy: r.decidedBy, createdAt: r.createdAt.toISOString() });
+const view = (r: CredentialRequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.proxyId, username: r.username, contact: r.contact, status: r.status, credentialId: r.credentialId, decidedBy: r.decidedBy, createdAt: r.createdAt.toISOString() });
 
 /**
  * Applications get and rotate their own credentials: they request one for a proxy that allows
@@ -24,7 +23,8 @@ const view = (r: RequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.p
 @Injectable()
 export class SelfServiceService {
   constructor(
-    private readonly database: Database,
+    private readonly requests: CredentialRequestRepository,
+    private readonly proxies: ApiProxyRepository,
     private readonly credentials: CredentialRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
@@ -32,16 +32,13 @@ export class SelfServiceService {
   ) {}
 
   async request(input: CredentialRequestInput): Promise<SubmittedCredentialRequest> {
-    const [proxy] = await this.database.db.select().from(apiProxies).where(eq(apiProxies.id, input.proxyId));
+    const proxy = await this.proxies.findById(input.proxyId);
     if (!proxy || proxy.selfService === 'off') throw new ProblemError(404, 'self_service_unavailable', 'Not available', 'this proxy does not offer self-service credentials');
     const pollSecret = `idmr_${randomBytes(24).toString('base64url')}`;
     const auto = proxy.selfService === 'auto';
     return this.asApplication(input.username, () =>
       this.changes.write(async (tx) => {
-        const [request] = await tx
-          .insert(credentialRequests)
-          .values({ projectId: proxy.projectId, proxyId: proxy.id, username: input.username, contact: input.contact, status: auto ? 'approved' : 'pending', pollSecretHash: sha256(pollSecret), decidedBy: auto ? 'auto' : null })
-          .returning();
+        const request = await this.requests.insert(tx, { projectId: proxy.projectId, proxyId: proxy.id, username: input.username, contact: input.contact, status: auto ? 'approved' : 'pending', pollSecretHash: sha256(pollSecret), decidedBy: auto ? 'auto' : null });
         const apiKey = auto ? await this.issue(tx, request) : undefined;
         return {
           result: { ...view(request), credentialId: request.credentialId, pollSecret, ...(apiKey ? { apiKey } : {}) },
@@ -53,16 +50,14 @@ export class SelfServiceService {
 
   /** The requester polls with its secret; an approved key is handed out exactly once. */
   async poll(requestId: string, pollSecret: string | undefined): Promise<PolledCredentialRequest> {
-    const [request] = await this.database.db.select().from(credentialRequests).where(eq(credentialRequests.id, requestId));
+    const request = await this.requests.findById(requestId);
     if (!request || !pollSecret || !timingSafeEqual(Buffer.from(request.pollSecretHash), Buffer.from(sha256(pollSecret)))) {
       throw new ProblemError(404, 'credential_request_not_found', 'Not found', 'no such request for this poll secret');
     }
     if (!request.pendingKey) return view(request);
     return this.asApplication(request.username, () =>
       this.changes.write(async (tx) => {
-        // Cleared in the same statement that reads it, so two racing polls cannot both get the key.
-        const [taken] = await tx.update(credentialRequests).set({ pendingKey: null, updatedAt: new Date() }).where(and(eq(credentialRequests.id, request.id), isNotNull(credentialRequests.pendingKey))).returning({ id: credentialRequests.id });
-        if (!taken) return { result: view(request), change: null };
+        if (!(await this.requests.takePendingKey(tx, request.id))) return { result: view(request), change: null };
         return {
           result: { ...view(request), apiKey: this.secrets.open(request.pendingKey!) },
           change: { action: 'collect', entityKind: 'credential_request', entityId: request.id, projectId: request.projectId, before: { keyCollected: false }, after: { keyCollected: true } },
@@ -73,21 +68,21 @@ export class SelfServiceService {
 
   async list(projectId: string): Promise<CredentialRequestView[]> {
     this.permissions.check('credential:read', { projectId });
-    await requireProject(this.database.db, projectId);
-    return (await this.database.db.select().from(credentialRequests).where(eq(credentialRequests.projectId, projectId)).orderBy(asc(credentialRequests.createdAt))).map(view);
+    await requireProject(this.changes.reads(), projectId);
+    return (await this.requests.listInProject(projectId)).map(view);
   }
 
   decide(projectId: string, requestId: string, approve: boolean): Promise<CredentialRequestView> {
     this.permissions.check('credential:write', { projectId });
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);
-      const [request] = await tx.select().from(credentialRequests).where(and(eq(credentialRequests.id, requestId), eq(credentialRequests.projectId, projectId))).for('update');
+      const request = await this.requests.find(projectId, requestId, tx, true);
       if (!request) throw ProblemError.notFound('credential_request', requestId);
       if (request.status !== 'pending') throw ProblemError.conflict('already_decided', `the request is already ${request.status}`);
       const decidedBy = ActorContext.current().name;
-      const [decided] = await tx.update(credentialRequests).set({ status: approve ? 'approved' : 'rejected', decidedBy, updatedAt: new Date() }).where(eq(credentialRequests.id, requestId)).returning();
+      const decided = await this.requests.update(tx, requestId, { status: approve ? 'approved' : 'rejected', decidedBy, updatedAt: new Date() });
       if (approve) await this.issue(tx, decided);
-      const [after] = await tx.select().from(credentialRequests).where(eq(credentialRequests.id, requestId));
+      const after = (await this.requests.findById(requestId, tx))!;
       return { result: view(after), change: { action: approve ? 'approve' : 'reject', entityKind: 'credential_request', entityId: requestId, projectId, before: request, after } };
     });
   }
@@ -107,12 +102,12 @@ export class SelfServiceService {
   }
 
   /** Creates the credential with one key; the key waits sealed until the requester fetches it. */
-  private async issue(tx: Tx, request: RequestRow): Promise<string> {
+  private async issue(tx: Tx, request: CredentialRequestRow): Promise<string> {
     const credential = await this.credentials.insert(tx, { projectId: request.projectId, username: request.username, description: `self-service for proxy ${request.proxyId}` });
     const { key, prefix, hash } = generateApiKey();
     await this.credentials.insertKey(tx, { credentialId: credential.id, prefix, keyHash: hash });
     const auto = request.decidedBy === 'auto';
-    await tx.update(credentialRequests).set({ credentialId: credential.id, pendingKey: auto ? null : this.secrets.seal(key) }).where(eq(credentialRequests.id, request.id));
+    await this.requests.update(tx, request.id, { credentialId: credential.id, pendingKey: auto ? null : this.secrets.seal(key) });
     request.credentialId = credential.id;
     return key;
   }

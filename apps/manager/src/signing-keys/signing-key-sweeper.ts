@@ -1,9 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { Database } from '../database/database';
-import { signingKeys } from '../database/schema';
 import { ActorContext, systemActor } from '../governance/actor.context';
+import { SigningKeyRepository } from '../repositories/signing-key.repository';
 
 /** Longest sleep between sweeps: a retirement scheduled by another Manager is found by then. */
 const SWEEP_AT_LEAST_EVERY_MS = 60 * 60 * 1000;
@@ -23,7 +21,7 @@ export class SigningKeySweeper implements OnApplicationBootstrap, OnApplicationS
   private stopped = false;
 
   constructor(
-    private readonly database: Database,
+    private readonly keys: SigningKeyRepository,
     private readonly changes: ChangeWriter,
   ) {}
 
@@ -39,13 +37,8 @@ export class SigningKeySweeper implements OnApplicationBootstrap, OnApplicationS
   /** Sets the timer to the earliest retirement (call after a rotation commits). */
   async reschedule(): Promise<void> {
     if (this.stopped) return;
-    const [next] = await this.database.db
-      .select({ at: signingKeys.publishedUntil })
-      .from(signingKeys)
-      .where(isNotNull(signingKeys.publishedUntil))
-      .orderBy(asc(signingKeys.publishedUntil))
-      .limit(1);
-    const wait = next?.at ? Math.max(0, next.at.getTime() - Date.now()) : SWEEP_AT_LEAST_EVERY_MS;
+    const next = await this.keys.nextRetirement();
+    const wait = next ? Math.max(0, next.getTime() - Date.now()) : SWEEP_AT_LEAST_EVERY_MS;
     clearTimeout(this.timer);
     if (this.stopped) return;
     // Plus a millisecond: the key must be past its instant, not at it.
@@ -54,15 +47,12 @@ export class SigningKeySweeper implements OnApplicationBootstrap, OnApplicationS
 
   /** Deletes every key past its publication; returns the kids dropped. */
   async sweep(now = new Date()): Promise<string[]> {
-    const due = await this.database.db
-      .select({ id: signingKeys.id })
-      .from(signingKeys)
-      .where(and(isNotNull(signingKeys.publishedUntil), lte(signingKeys.publishedUntil, now)));
+    const due = await this.keys.retiredIds(now);
     const dropped: string[] = [];
     await ActorContext.run(systemActor('signing-key-sweeper'), async () => {
-      for (const { id } of due) {
+      for (const id of due) {
         const kid = await this.changes.write(async (tx) => {
-          const [row] = await tx.delete(signingKeys).where(and(eq(signingKeys.id, id), lte(signingKeys.publishedUntil, now))).returning();
+          const row = await this.keys.deleteRetired(tx, id, now);
           if (!row) return { result: null, change: null }; // another Manager dropped it first
           return { result: row.kid, change: { action: 'delete', entityKind: 'signing_key', entityId: row.id, projectId: null, before: row, after: null } };
         });

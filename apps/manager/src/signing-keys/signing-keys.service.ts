@@ -1,19 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox, type CreateSigningKey, type RotateSigningKey, type SigningAlgorithm, type SigningKeyInfo } from '@idm/domain';
 import { isoOrNull } from '@idm/platform';
-import { and, desc, eq, isNull, lte } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
-import { Database, type Tx } from '../database/database';
-import { environments, signingKeys } from '../database/schema';
+import type { Reads, Tx } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
-import { longestAccessTokenSeconds } from './environment-token-lifetimes';
+import { EnvironmentRepository } from '../repositories/environment.repository';
+import { SigningKeyRepository, type SigningKeyRow } from '../repositories/signing-key.repository';
+import { EnvironmentTokenLifetimes } from './environment-token-lifetimes';
 import { signingKeyMaterial } from './key-material';
 import { SigningKeySweeper } from './signing-key-sweeper';
 
-type Row = typeof signingKeys.$inferSelect;
-const toInfo = (r: Row): SigningKeyInfo => ({
+const toInfo = (r: SigningKeyRow): SigningKeyInfo => ({
   id: r.id,
   kid: r.kid,
   algorithm: r.algorithm as SigningAlgorithm,
@@ -29,7 +28,9 @@ const SYSTEM = { projectId: null };
 export class SigningKeysService {
   constructor(
     @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
-    private readonly database: Database,
+    private readonly keys: SigningKeyRepository,
+    private readonly environments: EnvironmentRepository,
+    private readonly lifetimes: EnvironmentTokenLifetimes,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
@@ -38,19 +39,18 @@ export class SigningKeysService {
 
   async list(environmentId: string): Promise<SigningKeyInfo[]> {
     this.permissions.checkAnywhere('environment:read');
-    await requireEnvironment(this.database.db, environmentId);
-    return (await this.database.db.select().from(signingKeys).where(eq(signingKeys.environmentId, environmentId)).orderBy(desc(signingKeys.activatesAt))).map(toInfo);
+    await this.requireEnvironment(environmentId);
+    return (await this.keys.listFor(environmentId)).map(toInfo);
   }
 
   /** The environment's first key, active at once. Later keys come through `rotate`. */
   async create(environmentId: string, input: CreateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
-    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
+    await this.requireEnvironment(environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     return this.changes.write(async (tx) => {
-      await requireEnvironment(tx, environmentId, true);
-      const [existing] = await tx.select({ id: signingKeys.id }).from(signingKeys).where(eq(signingKeys.environmentId, environmentId)).limit(1);
-      if (existing) throw ProblemError.conflict('signing_key_exists', 'the environment already has a signing key; rotate it instead');
+      await this.requireEnvironment(environmentId, tx, true);
+      if (await this.keys.hasAny(tx, environmentId)) throw ProblemError.conflict('signing_key_exists', 'the environment already has a signing key; rotate it instead');
       const row = await this.insert(tx, environmentId, input.algorithm, material, new Date());
       return { result: toInfo(row), change: { action: 'create', entityKind: 'signing_key', entityId: row.id, projectId: null, before: null, after: row } };
     });
@@ -66,19 +66,15 @@ export class SigningKeysService {
    */
   async rotate(environmentId: string, input: RotateSigningKey): Promise<SigningKeyInfo> {
     this.permissions.check('environment:write', SYSTEM);
-    await requireEnvironment(this.database.db, environmentId); // before generating a key (an RSA one blocks for a while)
+    await this.requireEnvironment(environmentId); // before generating a key (an RSA one blocks for a while)
     const material = signingKeyMaterial(input.algorithm, input.privateKeyPem);
     const info = await this.changes.write(async (tx) => {
-      await requireEnvironment(tx, environmentId, true);
+      await this.requireEnvironment(environmentId, tx, true);
       const now = new Date();
       const activatesAt = input.compromised ? now : new Date(now.getTime() + this.config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS * 1000);
       const publishedUntil = input.compromised ? now : new Date(activatesAt.getTime() + (await this.retirementSeconds(tx, environmentId, input.retireAfterSeconds)) * 1000);
-      const [current] = await tx
-        .select()
-        .from(signingKeys)
-        .where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil), lte(signingKeys.activatesAt, activatesAt)))
-        .orderBy(desc(signingKeys.activatesAt));
-      if (current) await tx.update(signingKeys).set({ publishedUntil }).where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil)));
+      const current = await this.keys.current(tx, environmentId, activatesAt);
+      if (current) await this.keys.retireUnreplaced(tx, environmentId, publishedUntil);
       const row = await this.insert(tx, environmentId, input.algorithm, material, current ? activatesAt : now);
       const action = input.compromised ? 'rotate_compromised' : 'rotate';
       return { result: toInfo(row), change: { action, entityKind: 'signing_key', entityId: row.id, projectId: null, before: current ?? null, after: { ...row, replacedKeyPublishedUntil: current ? publishedUntil : null } } };
@@ -89,22 +85,16 @@ export class SigningKeysService {
 
   /** How long replaced keys stay published once the new key signs; refuses what would cut off live tokens. */
   private async retirementSeconds(tx: Tx, environmentId: string, requested: number | undefined): Promise<number> {
-    const longest = await longestAccessTokenSeconds(tx, environmentId);
+    const longest = await this.lifetimes.longestAccessTokenSeconds(tx, environmentId);
     if (requested === undefined || requested >= longest) return requested ?? longest;
     throw new ProblemError(400, 'retirement_before_token_expiry', 'The replaced key would be retired while its tokens are still valid', `access tokens in this environment live up to ${longest} seconds; retire after at least that long (or leave retireAfterSeconds out), or rotate with compromised: true to retire the key at once`, [{ path: 'retireAfterSeconds', message: `must be at least ${longest}` }]);
   }
 
-  private async insert(tx: Tx, environmentId: string, algorithm: SigningAlgorithm, material: ReturnType<typeof signingKeyMaterial>, activatesAt: Date): Promise<Row> {
-    const [row] = await tx
-      .insert(signingKeys)
-      .values({ environmentId, kid: material.kid, algorithm, publicJwk: material.publicJwk, privateKey: this.secrets.seal(material.privateKeyPem), activatesAt })
-      .returning();
-    return row;
+  private async insert(tx: Tx, environmentId: string, algorithm: SigningAlgorithm, material: ReturnType<typeof signingKeyMaterial>, activatesAt: Date): Promise<SigningKeyRow> {
+    return this.keys.insert(tx, { environmentId, kid: material.kid, algorithm, publicJwk: material.publicJwk, privateKey: this.secrets.seal(material.privateKeyPem), activatesAt });
   }
-}
 
-async function requireEnvironment(db: Pick<Tx, 'select'>, id: string, lock = false): Promise<void> {
-  const query = db.select({ id: environments.id }).from(environments).where(eq(environments.id, id));
-  const [row] = await (lock ? query.for('update') : query);
-  if (!row) throw ProblemError.notFound('environment', id);
+  private async requireEnvironment(id: string, db?: Reads, lock = false): Promise<void> {
+    if (!(await this.environments.findById(id, db, lock))) throw ProblemError.notFound('environment', id);
+  }
 }

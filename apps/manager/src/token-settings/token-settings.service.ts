@@ -1,37 +1,33 @@
 import { Injectable } from '@nestjs/common';
 import { tokenSettingsSchema, type TokenSettings } from '@idm/domain';
-import { and, eq } from 'drizzle-orm';
 import { ChangeWriter } from '../audit/change-writer';
-import { Database, type Tx } from '../database/database';
-import { credentials, credentialTokenSettings } from '../database/schema';
+import type { Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import { CredentialRepository } from '../repositories/credential.repository';
 
 /** Token service settings of one credential; absent = the credential cannot get tokens. */
 @Injectable()
 export class TokenSettingsService {
   constructor(
-    private readonly database: Database,
+    private readonly credentials: CredentialRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
   ) {}
 
   async get(projectId: string, credentialId: string): Promise<TokenSettings | null> {
-    const credential = await this.credential(this.database.db, projectId, credentialId);
+    const credential = await this.credential(projectId, credentialId);
     this.permissions.check('credential:read', credential);
-    const [row] = await this.database.db.select().from(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId));
+    const row = await this.credentials.findTokenSettings(credentialId);
     return row ? tokenSettingsSchema.parse(row.settings) : null;
   }
 
   put(projectId: string, credentialId: string, settings: TokenSettings): Promise<TokenSettings> {
     return this.changes.write(async (tx) => {
-      const credential = await this.credential(tx, projectId, credentialId);
+      const credential = await this.credential(projectId, credentialId, tx);
       this.permissions.check('credential:write', credential);
-      const [before] = await tx.select().from(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId)).for('update');
-      await tx
-        .insert(credentialTokenSettings)
-        .values({ credentialId, settings })
-        .onConflictDoUpdate({ target: credentialTokenSettings.credentialId, set: { settings, updatedAt: new Date() } });
+      const before = await this.credentials.findTokenSettings(credentialId, tx, true);
+      await this.credentials.putTokenSettings(tx, credentialId, settings);
       return {
         result: settings,
         change: { action: 'update', entityKind: 'credential_token_settings', entityId: credentialId, projectId, teamId: credential.teamId, before: before?.settings ?? null, after: settings },
@@ -41,16 +37,16 @@ export class TokenSettingsService {
 
   remove(projectId: string, credentialId: string): Promise<void> {
     return this.changes.write(async (tx) => {
-      const credential = await this.credential(tx, projectId, credentialId);
+      const credential = await this.credential(projectId, credentialId, tx);
       this.permissions.check('credential:write', credential);
-      const [before] = await tx.delete(credentialTokenSettings).where(eq(credentialTokenSettings.credentialId, credentialId)).returning();
+      const before = await this.credentials.deleteTokenSettings(tx, credentialId);
       if (!before) throw ProblemError.notFound('token_settings', credentialId);
       return { result: undefined, change: { action: 'delete', entityKind: 'credential_token_settings', entityId: credentialId, projectId, teamId: credential.teamId, before: before.settings, after: null } };
     });
   }
 
-  private async credential(db: Pick<Tx, 'select'>, projectId: string, id: string) {
-    const [row] = await db.select({ projectId: credentials.projectId, teamId: credentials.teamId }).from(credentials).where(and(eq(credentials.projectId, projectId), eq(credentials.id, id)));
+  private async credential(projectId: string, id: string, db?: Reads) {
+    const row = await this.credentials.find(projectId, id, db);
     if (!row) {
       this.permissions.check('credential:read', { projectId });
       throw ProblemError.notFound('credential', id);

@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { createRedisClient, refusalReason, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
 import { Worker } from 'bullmq';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
-import { Database } from '../database/database';
-import { oauthTokenRevocations, oauthTokens } from '../database/schema';
+import { OAuthTokenRepository } from '../repositories/oauth-token.repository';
 import { revocationSubject } from './revocation-subject';
 
 /** Writes the Gateways' token jobs to PostgreSQL: the durable copy behind the Redis token store. */
@@ -14,7 +13,7 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
 
   constructor(
     @Inject(MANAGER_CONFIG) private readonly config: ManagerConfig,
-    private readonly database: Database,
+    private readonly tokens: OAuthTokenRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,18 +40,14 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
       return;
     }
     const job = parsed.data;
-    const db = this.database.db;
     switch (job.op) {
       case 'issue':
-        await db
-          .insert(oauthTokens)
-          .values({ tokenHash: job.tokenHash, kind: job.kind, environment: job.environment, familyId: job.familyId, record: job.record, expiresAt: job.expiresAt === null ? null : new Date(job.expiresAt) })
-          .onConflictDoNothing();
+        await this.tokens.insertCopy({ tokenHash: job.tokenHash, kind: job.kind, environment: job.environment, familyId: job.familyId, record: job.record, expiresAt: job.expiresAt === null ? null : new Date(job.expiresAt) });
         return;
       case 'revoke':
       case 'revoke-family':
         // A fact of its own, not a mark on the copy: with concurrent jobs the copy may not exist yet.
-        await db.insert(oauthTokenRevocations).values({ subject: revocationSubject(job) }).onConflictDoNothing();
+        await this.tokens.revoke(revocationSubject(job));
         return;
     }
   }

@@ -1,12 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { and, isNotNull, lt, sql } from 'drizzle-orm';
-import { Database } from '../database/database';
-import { oauthTokenRevocations, oauthTokens } from '../database/schema';
+import { OAuthTokenRepository } from '../repositories/oauth-token.repository';
 import { familySubject, tokenSubject } from './revocation-subject';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
-const TOKEN_PREFIX = tokenSubject('');
-const FAMILY_PREFIX = familySubject('');
+const SUBJECT_PREFIXES = { token: tokenSubject(''), family: familySubject('') };
 /**
  * How long a revocation outlives the last live copy it covers. Its copy's job may still be on its
  * way (jobs run concurrently and retry), and a copy is written at most seconds after its
@@ -24,7 +21,7 @@ export class TokenPruner implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger('TokenPruner');
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly database: Database) {}
+  constructor(private readonly tokens: OAuthTokenRepository) {}
 
   onApplicationBootstrap(): void {
     const run = () => void this.prune().catch((err: Error) => this.logger.warn(`token prune failed: ${err.message}`));
@@ -37,20 +34,10 @@ export class TokenPruner implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async prune(now = new Date()): Promise<{ copies: number; revocations: number }> {
-    const db = this.database.db;
-    const copies = await db.delete(oauthTokens).where(and(isNotNull(oauthTokens.expiresAt), lt(oauthTokens.expiresAt, now))).returning({ tokenHash: oauthTokens.tokenHash });
-    const before = new Date(now.getTime() - REVOCATION_GRACE_MS);
+    const copies = await this.tokens.deleteExpiredCopies(now);
     // A copy is live while it has no expiry or expires after `now`; expired ones are gone by now.
-    const revocations = await db
-      .delete(oauthTokenRevocations)
-      .where(and(
-        lt(oauthTokenRevocations.revokedAt, before),
-        // Written so the copies' primary key and family index answer (subjects: revocation-subject.ts).
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${TOKEN_PREFIX}) AND ${oauthTokens.tokenHash} = substr(${oauthTokenRevocations.subject}, ${TOKEN_PREFIX.length + 1}::int))`,
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${FAMILY_PREFIX}) AND ${oauthTokens.familyId} = substr(${oauthTokenRevocations.subject}, ${FAMILY_PREFIX.length + 1}::int))`,
-      ))
-      .returning({ subject: oauthTokenRevocations.subject });
-    if (copies.length + revocations.length > 0) this.logger.log(`pruned ${copies.length} expired token copies and ${revocations.length} revocations`);
-    return { copies: copies.length, revocations: revocations.length };
+    const revocations = await this.tokens.deleteUncoveringRevocations(new Date(now.getTime() - REVOCATION_GRACE_MS), SUBJECT_PREFIXES);
+    if (copies + revocations > 0) this.logger.log(`pruned ${copies} expired token copies and ${revocations} revocations`);
+    return { copies, revocations };
   }
 }

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, gt, lt } from 'drizzle-orm';
+import { Database, type Tx } from '../database/database';
+import { operators, operatorSessions } from '../database/schema';
+import { EntityRepository } from './entity.repository';
+
+export type OperatorRow = typeof operators.$inferSelect;
+export type OperatorSessionRow = typeof operatorSessions.$inferSelect;
+
+/** Queries of the operator aggregate: Manager users and their login sessions. */
+@Injectable()
+export class OperatorRepository extends EntityRepository<typeof operators> {
+  constructor(database: Database) {
+    super(operators, database);
+  }
+
+  list(): Promise<OperatorRow[]> {
+    return this.database.db.select().from(operators).orderBy(asc(operators.username));
+  }
+
+  async findByUsername(username: string): Promise<OperatorRow | undefined> {
+    const [row] = await this.database.db.select().from(operators).where(eq(operators.username, username));
+    return row;
+  }
+
+  /** Creates the operator, or sets the password of the one with that username. */
+  async upsertPassword(tx: Tx, username: string, passwordHash: string): Promise<OperatorRow> {
+    const [row] = await tx
+      .insert(operators)
+      .values({ username, passwordHash })
+      .onConflictDoUpdate({ target: operators.username, set: { passwordHash, updatedAt: new Date() } })
+      .returning();
+    return row;
+  }
+
+  /** Opens a session, dropping the operator's expired ones on the way. */
+  async openSession(tx: Tx, operatorId: string, tokenHash: string, expiresAt: Date): Promise<OperatorSessionRow> {
+    await tx.delete(operatorSessions).where(and(eq(operatorSessions.operatorId, operatorId), lt(operatorSessions.expiresAt, new Date())));
+    const [session] = await tx.insert(operatorSessions).values({ operatorId, tokenHash, expiresAt }).returning();
+    return session;
+  }
+
+  /** The operator holding an unexpired session with this token hash. */
+  async findBySession(tokenHash: string): Promise<Pick<OperatorRow, 'id' | 'username'> | undefined> {
+    const [operator] = await this.database.db
+      .select({ id: operators.id, username: operators.username })
+      .from(operatorSessions)
+      .innerJoin(operators, eq(operators.id, operatorSessions.operatorId))
+      .where(and(eq(operatorSessions.tokenHash, tokenHash), gt(operatorSessions.expiresAt, new Date())));
+    return operator;
+  }
+
+  /** The closed session, or undefined when there was none. */
+  async closeSession(tx: Tx, tokenHash: string): Promise<OperatorSessionRow | undefined> {
+    const [session] = await tx.delete(operatorSessions).where(eq(operatorSessions.tokenHash, tokenHash)).returning();
+    return session;
+  }
+}
