@@ -41,7 +41,7 @@ const RULES = {
 function snapshot(environment, upstreamPort, apiKey, access) {
   const projectId = randomUUID();
   return {
-    schemaVersion: 2, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
+    schemaVersion: 3, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
     proxies: [{ id: randomUUID(), projectId, name: 'bench', basePath: '/bench', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'api-key', config: {} }] }],
     credentials: [{ id: randomUUID(), projectId, username: 'bench', passwordHash: null, enabled: true, expiresAt: null, access, apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }] }],
   };

@@ -63,7 +63,7 @@ function snapshot(environment, upstreamPort, key, passwordHash, apiKey) {
   return {
     credentialId,
     snapshot: {
-      schemaVersion: 2, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
+      schemaVersion: 3, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
       proxies: [
         { id: randomUUID(), projectId, name: 'jwt', basePath: '/jwt', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'jwt-auth', config: {} }] },
         { id: randomUUID(), projectId, name: 'key', basePath: '/key', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'api-key', config: {} }] },

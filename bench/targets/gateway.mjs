@@ -16,7 +16,7 @@ const API_KEY_HEADER = 'x-api-key';
 function benchSnapshot(environment, upstreamPort, apiKey) {
   const projectId = randomUUID();
   return {
-    schemaVersion: 2,
+    schemaVersion: 3,
     epoch: 'bench',
     environment,
     revision: 1,

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
+import type { z } from 'zod';
 import type { ConfigChangedMessage } from './config-changed.message';
 import { environmentConfigKeys, stagingKeys } from './environment-config.keys';
 import {
+  configSnapshotSchema,
   SNAPSHOT_SCHEMA_VERSION,
   snapshotCredentialSchema,
   snapshotProxySchema,
@@ -234,8 +236,12 @@ export class EnvironmentConfigStore {
     return this.redis.get(environmentConfigKeys(environment).keys);
   }
 
-  /** A whole snapshot in one go (tests, benchmarks, small environments): `replace` with one chunk. */
-  write(snapshot: ConfigSnapshot): Promise<boolean> {
+  /**
+   * A whole snapshot in one go (tests, benchmarks, small environments): `replace` with one chunk.
+   * Parsed first, so what is stored is exactly what a Gateway will accept (defaults filled in).
+   */
+  write(input: z.input<typeof configSnapshotSchema>): Promise<boolean> {
+    const snapshot = configSnapshotSchema.parse(input);
     const { proxies, credentials } = snapshot;
     return this.replace(snapshot.environment, { epoch: snapshot.epoch, revision: snapshot.revision, signingKeys: snapshot.signingKeys, chunks: (async function* () { yield { proxies, credentials }; })() });
   }
