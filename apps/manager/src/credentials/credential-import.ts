@@ -1,0 +1,165 @@
+import { Injectable } from '@nestjs/common';
+import { hashApiKey, importCredentialSchema, MAX_CREDENTIAL_IMPORT, SecretBox, API_KEY_PREFIX_LENGTH, type ImportCredential, type ImportedCredentials } from '@idm/domain';
+import { and, eq, inArray } from 'drizzle-orm';
+import { ChangeWriter, type ChangeRecord } from '../audit/change-writer';
+import type { Tx } from '../database/database';
+import { apiKeys, credentials, teams } from '../database/schema';
+import { PermissionService } from '../governance/permission.service';
+import { requireProject } from '../governance/project-scope';
+import { ProblemError, type FieldIssue } from '../problems/problem.error';
+import { sealMetadata } from './credential-metadata';
+
+/**
+ * Rows per multi-row INSERT: a credential row binds ~16 parameters, a key row 4; PostgreSQL
+ * allows 65,535 per statement.
+ */
+const CREDENTIAL_ROWS_PER_INSERT = 2_000;
+const KEY_ROWS_PER_INSERT = 10_000;
+/** Conflicts named in a 409: enough to fix the input, not a megabyte of problem document. */
+const MAX_NAMED_CONFLICTS = 100;
+
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Parses an import request's entries: 413 over the limit, 400 for plaintext passwords or invalid entries. */
+export function parseImport(raw: unknown[]): ImportCredential[] {
+  if (raw.length > MAX_CREDENTIAL_IMPORT) {
+    throw new ProblemError(413, 'import_too_large', 'Too many credentials', `${raw.length} credentials given, at most ${MAX_CREDENTIAL_IMPORT} per request: split the import`);
+  }
+  if (raw.length === 0) throw ProblemError.validation([{ path: 'credentials', message: 'give at least one credential' }]);
+  const plaintext = raw.flatMap((entry, i) => (entry && typeof entry === 'object' && 'password' in entry ? [i] : []));
+  if (plaintext.length) {
+    throw new ProblemError(
+      400,
+      'plaintext_password_refused',
+      'Plaintext passwords are not imported',
+      'give the password as an argon2id PHC hash in passwordHash, or create the credential with POST /credentials (which hashes it)',
+      plaintext.slice(0, MAX_NAMED_CONFLICTS).map((i) => ({ path: `credentials.${i}.password`, message: 'plaintext password refused' })),
+    );
+  }
+  const issues: FieldIssue[] = [];
+  const entries = raw.map((entry, i) => {
+    const parsed = importCredentialSchema.safeParse(entry);
+    if (!parsed.success) issues.push(...parsed.error.issues.map((issue) => ({ path: ['credentials', i, ...issue.path].join('.'), message: issue.message })));
+    return parsed.data!;
+  });
+  if (issues.length) throw ProblemError.validation(issues.slice(0, MAX_NAMED_CONFLICTS));
+  return entries;
+}
+
+/**
+ * Bulk import of credentials: one transaction, multi-row INSERTs, one audit event
+ * (`credential.import`, the usernames, no secrets). API keys are stored as SHA-256 like issued
+ * ones; password hashes are taken over as they are (re-hashing a million passwords with argon2 is
+ * what this path exists to avoid), so imported credentials have no Digest HA1 until their
+ * password is set again. Conflicts are found before anything is written and named in the 409.
+ */
+@Injectable()
+export class CredentialImportService {
+  constructor(
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async import(projectId: string, raw: unknown[]): Promise<ImportedCredentials> {
+    const entries = parseImport(raw);
+    return this.changes.write((tx) => this.insert(tx, projectId, entries));
+  }
+
+  /** Writes the entries in `tx` (APIops calls this inside its batch); the caller hands the change to ChangeWriter. */
+  async insert(tx: Tx, projectId: string, entries: ImportCredential[]): Promise<{ result: ImportedCredentials; change: ChangeRecord }> {
+    for (const teamId of new Set(entries.map((e) => e.teamId))) this.permissions.check('credential:write', { projectId, teamId });
+    await requireProject(tx, projectId);
+    await requireTeams(tx, projectId, entries);
+    await requireNoConflicts(tx, projectId, entries);
+    const now = new Date();
+    const ids = new Map<string, string>();
+    for (const chunk of chunks(entries, CREDENTIAL_ROWS_PER_INSERT)) {
+      const rows = await tx
+        .insert(credentials)
+        .values(
+          chunk.map((e) => ({
+            projectId,
+            teamId: e.teamId,
+            username: e.username,
+            passwordHash: e.passwordHash ?? null,
+            enabled: e.enabled,
+            expiresAt: e.expiresAt ? new Date(e.expiresAt) : null,
+            email: e.email,
+            fullName: e.fullName,
+            description: e.description,
+            roles: e.roles,
+            metadata: sealMetadata(this.secrets, e.metadata),
+            access: e.access,
+            createdAt: now,
+            updatedAt: now,
+          })),
+        )
+        .returning({ id: credentials.id, username: credentials.username });
+      for (const row of rows) ids.set(row.username, row.id);
+    }
+    const keys = entries.flatMap((e) => e.apiKeys.map((key) => ({ credentialId: ids.get(e.username)!, prefix: key.slice(0, API_KEY_PREFIX_LENGTH), keyHash: hashApiKey(key), createdAt: now })));
+    for (const chunk of chunks(keys, KEY_ROWS_PER_INSERT)) await tx.insert(apiKeys).values(chunk);
+    const usernames = entries.map((e) => e.username);
+    const teamIds = new Set(entries.map((e) => e.teamId));
+    return {
+      result: { imported: entries.length, credentials: usernames.map((username) => ({ id: ids.get(username)!, username })) },
+      change: {
+        action: 'import',
+        entityKind: 'credential',
+        entityId: null,
+        entityIds: [...ids.values()],
+        projectId,
+        teamId: teamIds.size === 1 ? [...teamIds][0] : null,
+        before: null,
+        after: { count: entries.length, usernames },
+      },
+    };
+  }
+}
+
+async function requireTeams(tx: Pick<Tx, 'select'>, projectId: string, entries: ImportCredential[]): Promise<void> {
+  const named = [...new Set(entries.flatMap((e) => (e.teamId ? [e.teamId] : [])))];
+  if (!named.length) return;
+  const found = new Set((await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.projectId, projectId), inArray(teams.id, named)))).map((t) => t.id));
+  const issues = entries.flatMap((e, i) => (e.teamId && !found.has(e.teamId) ? [{ path: `credentials.${i}.teamId`, message: `team '${e.teamId}' does not exist in this project` }] : []));
+  if (issues.length) throw ProblemError.validation(issues.slice(0, MAX_NAMED_CONFLICTS));
+}
+
+/**
+ * Usernames taken in the project or repeated in the request, keys (or their public prefixes)
+ * already stored or repeated: all named in one 409 before anything is written. The unique
+ * constraints still stand behind this for a concurrent writer (its violation is a 409 too).
+ */
+async function requireNoConflicts(tx: Pick<Tx, 'select'>, projectId: string, entries: ImportCredential[]): Promise<void> {
+  const usernames = entries.map((e) => e.username);
+  const keys = entries.flatMap((e, i) => e.apiKeys.map((key, k) => ({ path: `credentials.${i}.apiKeys.${k}`, prefix: key.slice(0, API_KEY_PREFIX_LENGTH) })));
+  const takenUsernames = new Set<string>();
+  for (const chunk of chunks(usernames, KEY_ROWS_PER_INSERT)) {
+    const rows = await tx.select({ username: credentials.username }).from(credentials).where(and(eq(credentials.projectId, projectId), inArray(credentials.username, chunk)));
+    for (const row of rows) takenUsernames.add(row.username);
+  }
+  // A key's prefix is unique on its own, so a taken prefix covers a taken key too.
+  const takenPrefixes = new Set<string>();
+  for (const chunk of chunks(keys.map((k) => k.prefix), KEY_ROWS_PER_INSERT)) {
+    for (const row of await tx.select({ prefix: apiKeys.prefix }).from(apiKeys).where(inArray(apiKeys.prefix, chunk))) takenPrefixes.add(row.prefix);
+  }
+  const issues: FieldIssue[] = [];
+  const seenUsernames = new Set<string>();
+  entries.forEach((e, i) => {
+    if (takenUsernames.has(e.username)) issues.push({ path: `credentials.${i}.username`, message: `username '${e.username}' already exists in this project` });
+    else if (seenUsernames.has(e.username)) issues.push({ path: `credentials.${i}.username`, message: `username '${e.username}' is given more than once` });
+    seenUsernames.add(e.username);
+  });
+  const seenPrefixes = new Set<string>();
+  for (const key of keys) {
+    if (takenPrefixes.has(key.prefix)) issues.push({ path: key.path, message: `an API key with prefix '${key.prefix}' already exists` });
+    else if (seenPrefixes.has(key.prefix)) issues.push({ path: key.path, message: `an API key with prefix '${key.prefix}' is given more than once` });
+    seenPrefixes.add(key.prefix);
+  }
+  if (issues.length) {
+    throw new ProblemError(409, 'import_conflict', 'Conflict', `${issues.length} entr${issues.length === 1 ? 'y conflicts' : 'ies conflict'} with existing credentials or with each other; nothing was imported${issues.length > MAX_NAMED_CONFLICTS ? ` (the first ${MAX_NAMED_CONFLICTS} are named)` : ''}`, issues.slice(0, MAX_NAMED_CONFLICTS));
+  }
+}
