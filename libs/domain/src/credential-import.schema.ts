@@ -9,18 +9,20 @@ export const MAX_CREDENTIAL_IMPORT = 10_000;
 const API_KEY_FORMAT = /^idm_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{32}$/;
 
 /**
- * argon2id in PHC form, as argon2 libraries write it. The parameters are bounded so an imported
- * hash cannot make every later verification (Manager or Gateway) cost gigabytes or minutes.
+ * argon2id in PHC form, as argon2 libraries write it (parameters in any order: the reference
+ * implementation writes m,t,p, node-argon2 m,p,t). They are bounded so an imported hash cannot
+ * make every later verification (Manager or Gateway) cost gigabytes or minutes.
  */
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,86}\$[A-Za-z0-9+/]{16,86}$/;
+const ARGON2ID_PHC = /^\$argon2id\$v=19\$([a-z]=\d{1,8}(?:,[a-z]=\d{1,8}){2})\$[A-Za-z0-9+/]{11,86}\$[A-Za-z0-9+/]{16,86}$/;
 export const argon2idPhc = z
   .string()
   .max(256)
   .refine((value) => {
     const match = ARGON2ID_PHC.exec(value);
     if (!match) return false;
-    const [m, t, p] = match.slice(1).map(Number);
-    return p >= 1 && p <= 16 && m >= 8 * p && m <= 1_048_576 && t >= 1 && t <= 10;
+    const params = Object.fromEntries(match[1].split(',').map((kv) => [kv[0], Number(kv.slice(2))]));
+    const { m, t, p } = params;
+    return Object.keys(params).length === 3 && p >= 1 && p <= 16 && m >= 8 * p && m <= 1_048_576 && t >= 1 && t <= 10;
   }, 'must be an argon2id hash in PHC form ($argon2id$v=19$m=<KiB, at most 1048576>,t=<1-10>,p=<1-16>$<salt>$<hash>)');
 
 /** One credential to import: the create fields, with secrets given as SHA-256-able keys and a finished hash. */
