@@ -118,6 +118,14 @@ describe('credential bulk import', () => {
     expect(await usernames()).toEqual(before);
   }, 30_000);
 
+  it('accepts a full request of 10,000 credentials, a body larger than MANAGER_BODY_LIMIT', async () => {
+    const credentials = Array.from({ length: 10_000 }, (_, i) => ({ username: `full-${i}`, apiKeys: [generateApiKey().key], description: 'imported from the legacy gateway, batch 1' }));
+    expect(JSON.stringify({ credentials }).length).toBeGreaterThan(1024 * 1024); // the default limit
+    const res = await manager.request('POST', importUrl(), { credentials });
+    expect(res.status).toBe(201);
+    expect(res.body.imported).toBe(10_000);
+  }, 60_000);
+
   it('refuses more than 10,000 credentials in one request with 413', async () => {
     const res = await manager.request('POST', importUrl(), { credentials: Array.from({ length: 10_001 }, (_, i) => ({ username: `over-${i}` })) });
     expect(res.status).toBe(413);
