@@ -48,6 +48,8 @@ describe('credential bulk import', () => {
     const existing = await manager.request('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'existing' });
     expect(existing.status).toBe(201);
     existingKey = existing.body.apiKey.key;
+    // Its publication must be over before a test counts what an import publishes.
+    await eventually(async () => messages, (m) => m.some((message) => message.credentials.upserted.some((c) => c.username === 'existing')), { what: "the existing credential's publication" });
   }, 120_000);
 
   afterAll(async () => {
