@@ -1,9 +1,9 @@
-import { CONFIG_CHANGED, type ConfigChangedMessage } from '@idm/config-bus';
 import { generateApiKey, hashApiKey } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
 import * as argon2 from 'argon2';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { listenConfigChanged, type ConfigChangedListener } from './support/config-changed-listener';
 import { removeEnvironmentKeys } from './support/redis-keys';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -21,11 +21,11 @@ describe('credential bulk import', () => {
   let database: TestDatabase;
   let manager: InProcessManager;
   let redis: Redis;
-  let subscriber: Redis;
+  let bus: ConfigChangedListener;
+  let messages: ConfigChangedListener['messages'];
   let projectId: string;
   let existingKey: string;
   let passwordHash: string;
-  const messages: ConfigChangedMessage[] = [];
 
   const importUrl = () => `/api/v1/projects/${projectId}/credentials/import`;
   const usernames = async () => ((await manager.request('GET', `/api/v1/projects/${projectId}/credentials?limit=500`)).body as { username: string }[]).map((c) => c.username);
@@ -33,12 +33,8 @@ describe('credential bulk import', () => {
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     redis = new Redis(REDIS_URL);
-    subscriber = new Redis(REDIS_URL);
-    await subscriber.subscribe(CONFIG_CHANGED);
-    subscriber.on('message', (_channel, json: string) => {
-      const { data } = JSON.parse(json) as { data: ConfigChangedMessage };
-      if (data.environment === environment) messages.push(data);
-    });
+    bus = await listenConfigChanged(REDIS_URL, environment);
+    messages = bus.messages;
     manager = await startInProcessManager(database);
     passwordHash = await argon2.hash('imported-password', { type: argon2.argon2id });
     expect((await manager.request('POST', '/api/v1/environments', { name: environment })).status).toBe(201);
@@ -54,7 +50,7 @@ describe('credential bulk import', () => {
 
   afterAll(async () => {
     await manager?.close();
-    await subscriber?.quit();
+    await bus?.close();
     await removeEnvironmentKeys(redis, environment);
     redis.disconnect();
     await database?.drop();
