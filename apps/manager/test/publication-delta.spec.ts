@@ -1,9 +1,8 @@
-import { environmentConfigKeys } from '@idm/config-bus';
+import { CONFIG_CHANGED, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { eventually } from '@idm/test-kit';
-import { listenConfigChanged, type ConfigChangedListener } from './support/config-changed-listener';
 import { removeEnvironmentKeys } from './support/redis-keys';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -19,9 +18,9 @@ describe('config publication deltas', () => {
   let database: TestDatabase;
   let manager: InProcessManager;
   let redis: Redis;
-  let bus: ConfigChangedListener;
-  let messages: ConfigChangedListener['messages'];
+  let subscriber: Redis;
   let projectId: string;
+  const messages: ConfigChangedMessage[] = [];
   const credentialIds: Record<string, string> = {};
 
   const revision = async () => (await manager.request('GET', '/api/v1/environments')).body.find((e: { name: string }) => e.name === environment).revision as number;
@@ -29,8 +28,13 @@ describe('config publication deltas', () => {
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     redis = new Redis(REDIS_URL);
-    bus = await listenConfigChanged(REDIS_URL, environment);
-    messages = bus.messages;
+    subscriber = new Redis(REDIS_URL);
+    // The @nestjs/microservices Redis transport publishes {pattern, data} on a channel named after the pattern.
+    await subscriber.subscribe(CONFIG_CHANGED);
+    subscriber.on('message', (_channel, json: string) => {
+      const { data } = JSON.parse(json) as { data: ConfigChangedMessage };
+      if (data.environment === environment) messages.push(data);
+    });
     manager = await startInProcessManager(database);
     expect((await manager.request('POST', '/api/v1/environments', { name: environment })).status).toBe(201);
     projectId = (await manager.request('POST', '/api/v1/projects', { name: `proj-${suffix}` })).body.id;
@@ -45,7 +49,7 @@ describe('config publication deltas', () => {
 
   afterAll(async () => {
     await manager?.close();
-    await bus?.close();
+    await subscriber?.quit();
     await removeEnvironmentKeys(redis, environment, `${environment}-gone`);
     redis.disconnect();
     await database?.drop();
