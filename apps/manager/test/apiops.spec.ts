@@ -107,6 +107,13 @@ describe('APIops', () => {
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk })).body.applied).toEqual([]);
   }, 60000);
 
+  it('names a credential listed twice in a bundle', async () => {
+    const twice = bundle({ project: { name: `twice-${suffix}` }, teams: [], roles: [], proxies: [], credentials: [{ username: 'a' }, { username: 'b' }, { username: 'a' }] });
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: twice });
+    expect(plan.status).toBe(400);
+    expect(plan.body.errors).toEqual([{ path: 'bundle.credentials.2', message: "duplicate 'a'" }]);
+  });
+
   it('round-trips: export -> apply to an empty installation -> export is identical', async () => {
     const projectA = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === `shop-${suffix}`);
     const first = await a.request('GET', `/api/v1/projects/${projectA.id}/bundle`);
