@@ -4,7 +4,7 @@
 // plus a third Gateway for a twin environment with 10 credentials (the hot-path reference).
 // Measures: one credential change applied on both Gateways and its admin API latency, bytes
 // over Redis per change, Gateway cold start and RSS, the api-key hot path with N vs 10
-// credentials, and a bulk import through APIops. Prints a markdown table and writes it into
+// credentials, and a bulk import through the import endpoint. Prints a markdown table and writes it into
 // bench/README.md's "Scale" section. See bench/README.md.
 //
 // Settings (env): BENCH_SCALE_CREDENTIALS=1000000 BENCH_SCALE_PROXIES=10000 BENCH_SCALE_CHANGES=200
@@ -14,6 +14,7 @@
 //   BENCH_SCALE_NOTE='…' (a line for the README block, e.g. what else ran) BENCH_MAX_SECONDS=3600
 //   BENCH_SCALE_REDIS_URL (use that Redis instead of a private redis-server; byte counts then
 //   include other clients' traffic) BENCH_GATEWAY_NODE_ARGS (after the production flags)
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -47,6 +48,7 @@ const settings = {
   maxSeconds: num('BENCH_MAX_SECONDS', 3600),
 };
 const SMALL = 10; // credentials of the reference environment
+const BULK_PER_REQUEST = 10_000; // the import endpoint's limit
 const CHANGE_TIMEOUT_MS = 30_000;
 
 const log = (msg) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -191,19 +193,23 @@ async function credentialChanges(ctx, gateways, numbers) {
   };
 }
 
-/** APIops apply of a new project with `settings.bulk` credentials and one proxy in the environment. */
+/**
+ * `settings.bulk` credentials, each with an API key, into a new project with one proxy in the
+ * environment, through the bulk endpoint (`POST /projects/{id}/credentials/import`, 10,000 a
+ * request, one request after the other). Timed from the first request to the last answer.
+ */
 async function bulkImport(api, environment, upstreamUrl) {
-  const bundle = {
-    apiVersion: 'idm/v1',
-    kind: 'ProjectBundle',
-    project: { name: `${environment}-bulk` },
-    proxies: [{ name: 'bulk0', basePath: '/bulk0', upstreamUrl, methods: ['GET'], policies: [{ type: 'api-key', config: { header: API_KEY_HEADER } }], environments: [environment] }],
-    credentials: Array.from({ length: settings.bulk }, (_, i) => ({ username: `bulk${i + 1}` })),
-  };
+  const project = await api.call('POST', '/projects', { name: `${environment}-bulk` });
+  await api.call('POST', `/projects/${project.id}/proxies`, { name: 'bulk0', basePath: '/bulk0', upstreamUrl, methods: ['GET'], policies: [{ type: 'api-key', config: { header: API_KEY_HEADER } }], environments: [environment] });
+  const entries = Array.from({ length: settings.bulk }, (_, i) => ({ username: `bulk${i + 1}`, apiKeys: [`idm_${randomBytes(6).toString('base64url')}_${randomBytes(24).toString('base64url')}`] }));
+  const deadline = performance.now() + settings.bulkTimeoutSec * 1000;
   const t0 = performance.now();
   try {
-    await api.call('POST', '/apiops/apply', { bundle, prune: false }, { timeoutMs: settings.bulkTimeoutSec * 1000 });
-    return { ms: Math.round(performance.now() - t0) };
+    for (let i = 0; i < entries.length; i += BULK_PER_REQUEST) {
+      const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+      await api.call('POST', `/projects/${project.id}/credentials/import`, { credentials: entries.slice(i, i + BULK_PER_REQUEST) }, { timeoutMs });
+    }
+    return { ms: Math.round(performance.now() - t0), requests: Math.ceil(entries.length / BULK_PER_REQUEST) };
   } catch (err) {
     const timedOut = err.name === 'TimeoutError';
     return { ms: null, timedOut, failure: timedOut ? `gave up after ${settings.bulkTimeoutSec} s` : err.message.slice(0, 200) };
@@ -220,8 +226,7 @@ async function main(result) {
   const pg = postgres(root);
   const db = await createDatabase(pg);
   defer(async () => { await db.drop(); log(`dropped database ${db.name}`); });
-  const managerEnv = { MANAGER_BODY_LIMIT: String(256 * 2 ** 20) }; // the bulk bundle is ~5 MB per 100k
-  let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log'), env: managerEnv });
+  let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log') });
   const keys = seededKeys();
   const ctx = { api: manager.api, pg, databaseUrl: db.url, keys, redis };
 
@@ -241,7 +246,7 @@ async function main(result) {
   const probe = await startGateway(root, { environment, redisUrl, logFile: join(tmp, 'gateway-probe.log'), readyTimeoutMs: 120_000 });
   t0 = performance.now();
   await stopProcess(manager.child);
-  manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log'), env: managerEnv });
+  manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log') });
   ctx.api = manager.api;
   result.failures.publish = await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager) ?? undefined;
   if (result.failures.publish) {
@@ -284,7 +289,7 @@ async function main(result) {
   const changed = Array.from({ length: Math.min(settings.changes, N - 1) }, (_, i) => i + 1).filter((g) => g !== hot);
   result.changes = await credentialChanges({ ...ctx, api: manager.api, projectId: big.project.id, basePath: big.basePath }, gateways, changed);
 
-  log(`bulk import of ${settings.bulk} credentials through APIops`);
+  log(`bulk import of ${settings.bulk} credentials through the import endpoint`);
   result.bulk = await bulkImport(manager.api, environment, upstreamUrl);
   log(result.bulk.ms === null ? `bulk import: ${result.bulk.failure}` : `bulk import: ${(result.bulk.ms / 1000).toFixed(1)} s`);
 }

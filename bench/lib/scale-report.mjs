@@ -34,7 +34,7 @@ export function scaleRows(r) {
     ['Gateway RSS with the credentials loaded (each Gateway)', `< ${n(mb(t.rssBytes))} MB`, g.rssBytes?.length ? g.rssBytes.map((b) => `${n(mb(b))} MB`).join(', ') : '–', verdict(worstRss, worstRss < t.rssBytes)],
     ['Gateway RSS per credential (vs the 10-credential Gateway)', '', g.bytesPerCredential == null ? '–' : `${n(g.bytesPerCredential)} B`, ''],
     [`proxy hot path, api-key RPS with ${n(r.settings.credentials)} / with 10 credentials (median of ${h.rounds?.length ?? 0} rounds)`, `>= ${t.hotPathRatio}`, h.medianRatio == null ? h.failure ?? '–' : `${n(h.medianRatio, 3)} (${h.rounds.map((x) => `${n(x.big.rps)}/${n(x.small.rps)}`).join(', ')} req/s)`, verdict(h.medianRatio, h.medianRatio >= t.hotPathRatio)],
-    [`bulk import of ${n(r.settings.bulk)} credentials (APIops apply)`, `< ${t.bulkMs / 1000} s`, r.bulk?.ms == null ? r.bulk?.failure ?? '–' : `${n(r.bulk.ms / 1000, 1)} s`, verdict(r.bulk?.timedOut ? Infinity : r.bulk?.ms, r.bulk?.ms != null && r.bulk.ms < t.bulkMs)],
+    [`bulk import of ${n(r.settings.bulk)} credentials (import endpoint)`, `< ${t.bulkMs / 1000} s`, r.bulk?.ms == null ? r.bulk?.failure ?? '–' : `${n(r.bulk.ms / 1000, 1)} s`, verdict(r.bulk?.timedOut ? Infinity : r.bulk?.ms, r.bulk?.ms != null && r.bulk.ms < t.bulkMs)],
   ];
 }
 

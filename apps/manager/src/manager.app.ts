@@ -11,6 +11,7 @@ import type { ManagerConfig } from './config/manager-config';
 import { JsonLogger } from './observability/json-logger';
 import { httpRequests } from './observability/metrics';
 import { installJsonBodyParser } from './problems/json-body.parser';
+import { installRouteBodyLimits } from './problems/route-body-limits';
 
 /** Builds the Manager (not listening yet); used by main.ts and by in-process tests. */
 export async function createManagerApp(config: ManagerConfig, options: { logDestination?: DestinationStream } = {}): Promise<NestFastifyApplication> {
@@ -25,6 +26,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, { logger, abortOnError: false, bodyParser: false });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
+  installRouteBodyLimits(fastify, config.MANAGER_BODY_LIMIT);
   // Before parsing: an anonymous request is a 401 whatever its body (the guard runs only after).
   installEarlyAuthentication(fastify, app.get(OperatorAuthService));
   fastify.addHook('onSend', async (request, reply) => {

@@ -91,6 +91,29 @@ describe('APIops', () => {
     ]);
   });
 
+  it('creates password-less credentials through the bulk import: one credential.import event, then a no-op', async () => {
+    const name = `bulk-${suffix}`;
+    const credentials = [...Array.from({ length: 30 }, (_, i) => ({ username: `app-${i}`, roles: ['reader'], metadata: [{ key: 'n', value: String(i) }] })), { username: 'human', password: 'human-password' }];
+    const bulk = bundle({ project: { name }, teams: [{ name: 'ops' }], roles: [], proxies: [], credentials: credentials.map((c, i) => (i === 0 ? { ...c, team: 'ops' } : c)) });
+    const applied = await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk });
+    expect(applied.status).toBe(200);
+    const events = (await a.request('GET', '/api/v1/audit?limit=4')).body.items;
+    expect(events.map((e: any) => e.action)).toEqual(['credential.create', 'credential.import', 'team.create', 'project.create']);
+    expect(events[1].actor.source).toBe('apiops');
+    expect(events[1].diff.count.new).toBe(30);
+    const exported = (await a.request('GET', `/api/v1/projects/${events[3].entity.id}/bundle`)).body;
+    expect(exported.credentials).toHaveLength(31);
+    expect(exported.credentials.find((c: any) => c.username === 'app-0')).toMatchObject({ team: 'ops', roles: ['reader'], metadata: [expect.objectContaining({ key: 'n', value: '0' })] });
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk })).body.applied).toEqual([]);
+  }, 60000);
+
+  it('names a credential listed twice in a bundle', async () => {
+    const twice = bundle({ project: { name: `twice-${suffix}` }, teams: [], roles: [], proxies: [], credentials: [{ username: 'a' }, { username: 'b' }, { username: 'a' }] });
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: twice });
+    expect(plan.status).toBe(400);
+    expect(plan.body.errors).toEqual([{ path: 'bundle.credentials.2', message: "duplicate 'a'" }]);
+  });
+
   it('round-trips: export -> apply to an empty installation -> export is identical', async () => {
     const projectA = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === `shop-${suffix}`);
     const first = await a.request('GET', `/api/v1/projects/${projectA.id}/bundle`);

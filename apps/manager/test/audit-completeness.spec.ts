@@ -1,3 +1,4 @@
+import { generateApiKey } from '@idm/domain';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -23,6 +24,8 @@ interface Fixtures {
 }
 
 const P = '/api/v1';
+/** An argon2id hash of "imported-password", as another system would hand it over. */
+const IMPORTED_PASSWORD_HASH = '$argon2id$v=19$m=65536,p=4,t=3$efYkUdHymRUJA2bL3lZl8g$HEA7f1A/Nr4FVoCMHck59hRAbDEp0FBfKzLIjfTte14';
 const RECIPES: Record<string, { action: string; run: Recipe }> = {
   [`post ${P}/auth/login`]: { action: 'session.create', run: ({ m }) => m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null }) },
   [`post ${P}/auth/logout`]: {
@@ -84,6 +87,13 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     },
   },
   [`post ${P}/projects/{projectId}/credentials`]: { action: 'credential.create', run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials`, { username: 'u', password: 'some-password' }) },
+  [`post ${P}/projects/{projectId}/credentials/import`]: {
+    action: 'credential.import',
+    run: async (f) =>
+      f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials/import`, {
+        credentials: [{ username: 'imported-a', apiKeys: [generateApiKey().key] }, { username: 'imported-b', passwordHash: IMPORTED_PASSWORD_HASH }],
+      }),
+  },
   [`patch ${P}/projects/{projectId}/credentials/{credentialId}`]: {
     action: 'credential.update',
     run: async (f) => {

@@ -1,4 +1,6 @@
+import { generateApiKey } from '@idm/domain';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -124,6 +126,12 @@ describe('OpenAPI document against real responses', () => {
     await call('GET', `${credentialUrl}/token-settings`);
     await call('PUT', `${credentialUrl}/token-settings`, { grants: ['client_credentials'] });
     await call('DELETE', `${credentialUrl}/token-settings`);
+    await call('POST', `${projectUrl}/credentials/import`, {
+      credentials: [
+        { username: `i-${s()}`, apiKeys: [generateApiKey().key], roles: ['reader'], metadata: [{ key: 'origin', value: 'legacy' }] },
+        { username: `i-${s()}`, passwordHash: await argon2.hash('imported-password', { type: argon2.argon2id }), enabled: false, expiresAt: '2099-01-01T00:00:00Z' },
+      ],
+    });
 
     const pending = await call('POST', `${P}/self-service/credential-requests`, { proxyId: proxy.id, username: `app-${s()}` }, { token: null });
     await call('POST', `${projectUrl}/credential-requests/${pending.id}/approve`);

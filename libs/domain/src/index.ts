@@ -13,3 +13,4 @@ export * from './token-settings.schema';
 export * from './token-lifetime-cap';
 export * from './upstream-policy';
 export * from './validated-by-service';
+export * from './credential-import.schema';

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { apiopsBundleSchema, BUNDLE_API_VERSION, SecretBox, type ApiopsApplied, type ApiopsBundle, type ApiopsPlan, type PlannedChange } from '@idm/domain';
+import { apiopsBundleSchema, BUNDLE_API_VERSION, MAX_CREDENTIAL_IMPORT, SecretBox, type ApiopsApplied, type ApiopsBundle, type ApiopsPlan, type PlannedChange } from '@idm/domain';
 import { ApiProxiesService } from '../api-proxies/api-proxies.service';
 import { withoutClientSecrets } from '../api-proxies/token-service-secret';
 import { RolesService } from '../access/roles.service';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
+import { CredentialImportService } from '../credentials/credential-import';
 import { CredentialsService } from '../credentials/credentials.service';
 import { ActorContext } from '../governance/actor.context';
 import { PermissionService } from '../governance/permission.service';
@@ -36,6 +37,7 @@ export class ApiopsService {
     private readonly roles: RolesService,
     private readonly proxies: ApiProxiesService,
     private readonly credentials: CredentialsService,
+    private readonly imports: CredentialImportService,
   ) {}
 
   async plan(raw: unknown, prune: boolean): Promise<ApiopsPlan> {
@@ -126,9 +128,24 @@ export class ApiopsService {
       await step(change, () => (existing ? this.proxies.update(projectId!, existing.id, input) : this.proxies.create(projectId!, input)));
     }
 
-    for (const change of find('credential').filter((c) => c.op !== 'delete')) {
-      const { team, ...credential } = bundle.credentials.find((c) => c.username === change.name)!;
-      const existing = current.credentials.find((c) => c.username === change.name);
+    const bundleCredentials = new Map(bundle.credentials.map((c) => [c.username, c]));
+    const existingCredentials = new Map(current.credentials.map((c) => [c.username, c]));
+    // New credentials without a password take the bulk path (multi-row INSERTs, one audit event
+    // per chunk): nothing to hash, and one by one 100,000 of them take minutes.
+    const imported = find('credential').filter((c) => c.op === 'create' && !existingCredentials.has(c.name) && bundleCredentials.get(c.name)!.password === undefined);
+    for (let i = 0; i < imported.length; i += MAX_CREDENTIAL_IMPORT) {
+      const chunk = imported.slice(i, i + MAX_CREDENTIAL_IMPORT);
+      const entries = chunk.map((c) => {
+        const { team, password: _, ...credential } = bundleCredentials.get(c.name)!;
+        return { ...credential, teamId: teamId(team), apiKeys: [] };
+      });
+      const what: PlannedChange = { op: 'create', kind: 'credential', name: `${chunk[0].name}..${chunk[chunk.length - 1].name} (${chunk.length}, bulk)` };
+      await step(what, () => this.changes.write((tx) => this.imports.insert(tx, projectId!, entries)));
+    }
+    const importedNames = new Set(imported.map((c) => c.name));
+    for (const change of find('credential').filter((c) => c.op !== 'delete' && !importedNames.has(c.name))) {
+      const { team, ...credential } = bundleCredentials.get(change.name)!;
+      const existing = existingCredentials.get(change.name);
       if (existing) {
         const { username: _, ...patch } = credential;
         await step(change, () => this.credentials.update(projectId!, existing.id, { ...patch, teamId: teamId(team) }));

@@ -13,6 +13,8 @@ export interface ChangeRecord {
   action: string;
   entityKind: string;
   entityId: string | null;
+  /** A change of many entities of one kind at once (a bulk import): their ids, for the publisher; not audited. */
+  entityIds?: string[];
   projectId: string | null;
   teamId?: string | null;
   before: Record<string, unknown> | null;

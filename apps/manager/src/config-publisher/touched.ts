@@ -31,6 +31,8 @@ export function touchedBy(changes: readonly ChangeRecord[]): Touched {
       case 'credential':
       case 'credential_token_settings':
         if (id) touched.credentials.add(id);
+        // A bulk import names every credential it created: published like that many creates.
+        for (const each of change.entityIds ?? []) touched.credentials.add(each);
         break;
       case 'api_key':
         if (typeof state.credentialId === 'string') touched.credentials.add(state.credentialId);

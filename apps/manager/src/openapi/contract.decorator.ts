@@ -21,6 +21,8 @@ export interface RouteContract {
   readOnly?: boolean;
   /** Reachable without an operator session (login, health, the OpenAPI document). */
   public?: boolean;
+  /** Bytes of body this route accepts when it needs more than MANAGER_BODY_LIMIT (bulk import). */
+  bodyLimit?: number;
 }
 
 export const CONTRACT = Symbol('route-contract');
@@ -28,6 +30,7 @@ export const CONTRACT = Symbol('route-contract');
 /** Fastify route config of public routes: the early authentication hook lets them pass. */
 export interface ContractRouteConfig {
   public?: boolean;
+  bodyLimit?: number;
 }
 
 /**
@@ -38,7 +41,7 @@ export const Contract = (contract: RouteContract) =>
   applyDecorators(
     SetMetadata(CONTRACT, contract),
     ...(contract.status ? [HttpCode(contract.status)] : []),
-    ...(contract.public ? [RouteConfig({ public: true } satisfies ContractRouteConfig)] : []),
+    ...(contract.public || contract.bodyLimit ? [RouteConfig({ public: contract.public, bodyLimit: contract.bodyLimit } satisfies ContractRouteConfig)] : []),
   );
 
 /** The request body, validated by the schema named in the handler's @Contract. */

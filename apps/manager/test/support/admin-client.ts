@@ -3,6 +3,8 @@ import {
   auditPageSchema,
   createApiProxySchema,
   createCredentialSchema,
+  importCredentialsSchema,
+  importedCredentialsSchema,
   createdCredentialSchema,
   createEnvironmentSchema,
   createProjectSchema,
@@ -71,6 +73,7 @@ export class AdminClient {
   readonly credentials = {
     list: (projectId: string) => this.send(z.array(credentialSchema), 'GET', `/api/v1/projects/${projectId}/credentials`),
     create: (projectId: string, body: In<typeof createCredentialSchema>) => this.send(createdCredentialSchema, 'POST', `/api/v1/projects/${projectId}/credentials`, body),
+    import: (projectId: string, body: In<typeof importCredentialsSchema>) => this.send(importedCredentialsSchema, 'POST', `/api/v1/projects/${projectId}/credentials/import`, body),
     get: (projectId: string, id: string) => this.send(credentialSchema, 'GET', `/api/v1/projects/${projectId}/credentials/${id}`),
     update: (projectId: string, id: string, body: In<typeof updateCredentialSchema>) => this.send(credentialSchema, 'PATCH', `/api/v1/projects/${projectId}/credentials/${id}`, body),
     issueApiKey: (projectId: string, id: string, body: In<typeof createApiKeySchema> = {}) => this.send(issuedApiKeySchema, 'POST', `/api/v1/projects/${projectId}/credentials/${id}/api-keys`, body),
