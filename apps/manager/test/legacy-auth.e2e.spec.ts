@@ -109,7 +109,10 @@ describe('digest-auth on two Gateways', () => {
   it('keeps the HA1 sealed in the snapshot and out of API responses', async () => {
     const { stdout } = await run('redis-cli', ['-p', String(new URL(redis.url).port), '--scan', '--pattern', '*']);
     const keys = stdout.split('\n').filter(Boolean);
-    const values = await Promise.all(keys.map((k) => run('redis-cli', ['-p', String(new URL(redis.url).port), '--raw', 'GET', k]).then((r) => r.stdout, () => '')));
+    const cli = (...args: string[]) => run('redis-cli', ['-p', String(new URL(redis.url).port), '--raw', ...args]).then((r) => r.stdout.trim(), () => '');
+    // Whatever each key is (the configuration is hashes and a stream), all of what it holds.
+    const READ: Record<string, string[]> = { string: ['GET'], hash: ['HGETALL'], stream: ['XRANGE', '-', '+'], list: ['LRANGE', '0', '-1'], set: ['SMEMBERS'], zset: ['ZRANGE', '0', '-1'] };
+    const values = await Promise.all(keys.map(async (k) => { const read = READ[await cli('TYPE', k)]; return read ? cli(read[0], k, ...read.slice(1)) : ''; }));
     const all = values.join('\n');
     expect(all).toContain('"digestHa1":"enc:v1:k1:');
     expect(all).not.toContain(h('SHA-256', 'partner:identity-manager:partner-password'));
