@@ -17,7 +17,11 @@ module.exports = {
   transform: { '^.+\\.(ts|js)$': swc },
   // ESM-only dependencies are compiled to CommonJS for jest (Node 20 cannot require() them here).
   transformIgnorePatterns: [`/node_modules/(?!(\\.pnpm/)?(${ESM_ONLY.join('|')})[@/])`],
-  moduleNameMapper: { '^@idm/echo-upstream$': '<rootDir>/apps/echo-upstream/src', '^@idm/([a-z-]+)$': '<rootDir>/libs/$1/src', '^@idm/([a-z-]+)/([a-z-]+)$': '<rootDir>/libs/$1/src/$2' },
+  moduleNameMapper: {
+    '^@idm/echo-upstream$': '<rootDir>/apps/echo-upstream/src',
+    '^@idm/([a-z-]+)$': '<rootDir>/libs/$1/src',
+    '^@idm/([a-z-]+)/([a-z-]+)$': '<rootDir>/libs/$1/src/$2',
+  },
   testMatch: ['<rootDir>/{apps,libs}/*/{src,test}/**/*.spec.ts', '<rootDir>/deploy/*/test/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // Also the default of every hook without its own: booting a Manager (migrations, argon2) or a

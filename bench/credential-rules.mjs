@@ -41,9 +41,34 @@ const RULES = {
 function snapshot(environment, upstreamPort, apiKey, access) {
   const projectId = randomUUID();
   return {
-    schemaVersion: 3, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
-    proxies: [{ id: randomUUID(), projectId, name: 'bench', basePath: '/bench', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'api-key', config: {} }] }],
-    credentials: [{ id: randomUUID(), projectId, username: 'bench', passwordHash: null, enabled: true, expiresAt: null, access, apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }] }],
+    schemaVersion: 3,
+    environment,
+    epoch: 'bench',
+    revision: 1,
+    generatedAt: new Date().toISOString(),
+    proxies: [
+      {
+        id: randomUUID(),
+        projectId,
+        name: 'bench',
+        basePath: '/bench',
+        upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+        methods: ['GET'],
+        policies: [{ type: 'api-key', config: {} }],
+      },
+    ],
+    credentials: [
+      {
+        id: randomUUID(),
+        projectId,
+        username: 'bench',
+        passwordHash: null,
+        enabled: true,
+        expiresAt: null,
+        access,
+        apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }],
+      },
+    ],
   };
 }
 
@@ -55,7 +80,15 @@ async function startGateway(name, access, upstreamPort, redis) {
   const nodeArgs = gatewayNodeArgs(root);
   const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
-    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, LOG_LEVEL: 'warn', NODE_ENV: 'production', UPSTREAM_ALLOW: '127.0.0.1' },
+    env: {
+      ...process.env,
+      GATEWAY_PORT: String(port),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_ENVIRONMENT: environment,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      UPSTREAM_ALLOW: '127.0.0.1',
+    },
     logFile: join(tmp, `${name}.log`),
   });
   const url = `http://127.0.0.1:${port}/bench/items/1`;
@@ -102,14 +135,18 @@ try {
   console.log('|---|---|---|---|---|---|');
   for (const t of targets) {
     const m = best(t.name);
-    console.log(`| ${t.name} | ${m ? Math.round(m.rps) : 'invalid'} | ${m?.cores.toFixed(2)} | ${m ? Math.round(m.rps / m.cores) : '-'} | ${m?.maxRssMb} | ${results[t.name].map((x) => `${Math.round(x.rps)}${x.valid ? '' : ' (invalid: ' + x.invalidReason + ')'}`).join(', ')} |`);
+    console.log(
+      `| ${t.name} | ${m ? Math.round(m.rps) : 'invalid'} | ${m?.cores.toFixed(2)} | ${m ? Math.round(m.rps / m.cores) : '-'} | ${m?.maxRssMb} | ${results[t.name].map((x) => `${Math.round(x.rps)}${x.valid ? '' : ' (invalid: ' + x.invalidReason + ')'}`).join(', ')} |`,
+    );
   }
   const paired = results['api-key'].map((a, i) => [a, results['api-key+acl+ip+rate-limit'][i]]).filter(([a, b]) => a.valid && b?.valid);
   if (paired.length > 0) {
     const rpsRatios = paired.map(([a, b]) => b.rps / a.rps);
-    const coreRatios = paired.map(([a, b]) => (b.rps / b.cores) / (a.rps / a.cores));
+    const coreRatios = paired.map(([a, b]) => b.rps / b.cores / (a.rps / a.cores));
     console.log(`\nper-round ratios rules/api-key (RPS): ${rpsRatios.map((x) => x.toFixed(3)).join(', ')}`);
-    console.log(`ratio rules/api-key (median of rounds): RPS ${median(rpsRatios).toFixed(3)}, per core ${median(coreRatios).toFixed(3)} (target >= 0.9); best rounds: ${base && rules ? (rules.rps / base.rps).toFixed(3) : '-'}`);
+    console.log(
+      `ratio rules/api-key (median of rounds): RPS ${median(rpsRatios).toFixed(3)}, per core ${median(coreRatios).toFixed(3)} (target >= 0.9); best rounds: ${base && rules ? (rules.rps / base.rps).toFixed(3) : '-'}`,
+    );
   }
 } finally {
   for (const t of targets) await stopProcess(t.child);

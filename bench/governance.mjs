@@ -62,19 +62,28 @@ async function main() {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; ; i++) {
-    if (await fetch(`http://127.0.0.1:${PORT}/health/ready`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${PORT}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 300) throw new Error('Manager did not become ready');
     await new Promise((r) => setTimeout(r, 100));
   }
   console.error('> seeding 100 projects, 1,000 teams, 100,000 credentials');
   const seedStart = Date.now();
-  await sql(dbUrl, `
+  await sql(
+    dbUrl,
+    `
     INSERT INTO projects (name) SELECT 'p' || g FROM generate_series(0, 99) g;
     INSERT INTO teams (project_id, name) SELECT p.id, 't' || g FROM projects p, generate_series(0, 9) g;
     INSERT INTO credentials (project_id, team_id, username)
       SELECT t.project_id, t.id, t.name || '-' || p.name || '-c' || lpad(g::text, 3, '0')
       FROM teams t JOIN projects p ON p.id = t.project_id, generate_series(0, 99) g;
-    ANALYZE;`);
+    ANALYZE;`,
+  );
   console.error(`  seeded in ${Date.now() - seedStart} ms`);
   const admin = (await api('POST', '/auth/login', { username: 'admin', password: PASSWORD })).token;
   const project = (await sql(dbUrl, "SELECT id FROM projects WHERE name = 'p0'")).rows[0].id;
@@ -112,10 +121,13 @@ async function main() {
 }
 
 main()
-  .then((code) => (process.exitCode = code), (err) => {
-    console.error(`governance bench failed: ${err.message}`);
-    process.exitCode = 1;
-  })
+  .then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      console.error(`governance bench failed: ${err.message}`);
+      process.exitCode = 1;
+    },
+  )
   .finally(async () => {
     manager?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));

@@ -49,7 +49,9 @@ try {
     const running = await target.start({ root, upstream, tmp, defer: (f) => defers.push(f), log, wrap });
     const load = (amount) => {
       const headers = Object.entries(running.headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
-      execFileSync(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(settings.connections), '-a', String(amount), ...headers, running.url], { stdio: 'ignore' });
+      execFileSync(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(settings.connections), '-a', String(amount), ...headers, running.url], {
+        stdio: 'ignore',
+      });
     };
     log(`${target.name}: ${settings.warmup} warm-up requests`);
     load(settings.warmup);
@@ -77,5 +79,6 @@ console.log('| | target | instructions per request |');
 console.log('|---|---|---:|');
 for (const r of results) console.log(`| ${r.key} | ${r.name} | ${r.perRequest} |`);
 const by = Object.fromEntries(results.map((r) => [r.key, r.perRequest]));
-if (by.d && by.b) console.log(`\nd/b instructions: ${(by.d / by.b).toFixed(3)}${by.e ? `, d/e: ${(by.d / by.e).toFixed(3)}` : ''} (below 1: the Gateway executes fewer instructions per request)`);
+if (by.d && by.b)
+  console.log(`\nd/b instructions: ${(by.d / by.b).toFixed(3)}${by.e ? `, d/e: ${(by.d / by.e).toFixed(3)}` : ''} (below 1: the Gateway executes fewer instructions per request)`);
 console.log(`${settings.requests} measured requests after ${settings.warmup} warm-up, ${settings.connections} connections, user space, all threads.`);

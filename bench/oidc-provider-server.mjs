@@ -16,7 +16,15 @@ server.listen(0, '127.0.0.1', () => {
     jwks: { keys: [jwk] },
     // An explicit lifetime (and no NOTICE about the default one on every start).
     ttl: { ClientCredentials: 600 },
-    features: { clientCredentials: { enabled: true }, resourceIndicators: { enabled: true, defaultResource: () => 'urn:bench', getResourceServerInfo: () => ({ scope: 'read', audience: 'urn:bench', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }), useGrantedResource: () => true } },
+    features: {
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => 'urn:bench',
+        getResourceServerInfo: () => ({ scope: 'read', audience: 'urn:bench', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+        useGrantedResource: () => true,
+      },
+    },
   });
   server.on('request', provider.callback());
   process.stdout.write(JSON.stringify({ port }) + '\n');

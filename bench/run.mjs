@@ -91,7 +91,10 @@ async function measure(target, running, upstream) {
 
 /** One line for the table: what failed and the last thing the process said. */
 function headline(err) {
-  const lines = err.message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = err.message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const first = lines[0].replace(/; output:$/, '');
   return lines.length > 1 ? `${first} — ${lines[lines.length - 1]}` : first;
 }
@@ -149,7 +152,9 @@ async function main() {
       try {
         const m = await measure(target, r, upstream);
         rounds.get(target.key).push(m);
-        log(`  ${m.rps} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, RSS ${m.maxRssMb} MB, target ${m.cpuCores} / upstream ${m.upstreamCpuCores} / load gen ${m.loadGeneratorCpuCores} / other ${m.otherCpuCores} cores${m.valid ? '' : ` — INVALID: ${m.invalidReason}`}`);
+        log(
+          `  ${m.rps} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, RSS ${m.maxRssMb} MB, target ${m.cpuCores} / upstream ${m.upstreamCpuCores} / load gen ${m.loadGeneratorCpuCores} / other ${m.otherCpuCores} cores${m.valid ? '' : ` — INVALID: ${m.invalidReason}`}`,
+        );
       } catch (err) {
         keepLogs();
         results.set(target.key, { key: target.key, name: target.name, failed: headline(err), detail: err.message });
@@ -171,7 +176,11 @@ async function main() {
       ...chosen,
       // a run is only valid when every round was (no errors, timeouts or non-2xx anywhere)
       valid: all.every((x) => x.valid),
-      invalidReason: all.map((x) => x.invalidReason).filter(Boolean).join('; ') || null,
+      invalidReason:
+        all
+          .map((x) => x.invalidReason)
+          .filter(Boolean)
+          .join('; ') || null,
       rssBeforeLoadMb: r.rssBeforeLoadMb,
       round: all[shown] ? shown + 1 : all.length,
       // memory is judged over the whole run, not only the round shown

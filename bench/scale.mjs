@@ -118,7 +118,16 @@ async function checkAnswers(gw, basePath, goodKey, label) {
 async function hotPath(big, small) {
   const rounds = [];
   for (let i = 0; i < settings.rounds; i++) {
-    const order = i % 2 === 0 ? [['big', big], ['small', small]] : [['small', small], ['big', big]];
+    const order =
+      i % 2 === 0
+        ? [
+            ['big', big],
+            ['small', small],
+          ]
+        : [
+            ['small', small],
+            ['big', big],
+          ];
     const round = {};
     for (const [name, target] of order) {
       const load = { url: target.url, connections: settings.connections, headers: { [API_KEY_HEADER]: target.key } };
@@ -176,7 +185,9 @@ async function credentialChanges(ctx, gateways, numbers) {
   const after = await redisNetBytes(redis);
   const raw = after.input + after.output - before.input - before.output;
   const count = Math.max(1, applied.length);
-  log(`changes: ${applied.length} applied, p50 ${ms1(percentile(applied, 0.5))} ms, p99 ${ms1(percentile(applied, 0.99))} ms; answers after the change: ${[...statuses].join(', ')}`);
+  log(
+    `changes: ${applied.length} applied, p50 ${ms1(percentile(applied, 0.5))} ms, p99 ${ms1(percentile(applied, 0.99))} ms; answers after the change: ${[...statuses].join(', ')}`,
+  );
   return {
     measured: applied.length,
     failure,
@@ -200,8 +211,18 @@ async function credentialChanges(ctx, gateways, numbers) {
  */
 async function bulkImport(api, environment, upstreamUrl) {
   const project = await api.call('POST', '/projects', { name: `${environment}-bulk` });
-  await api.call('POST', `/projects/${project.id}/proxies`, { name: 'bulk0', basePath: '/bulk0', upstreamUrl, methods: ['GET'], policies: [{ type: 'api-key', config: { header: API_KEY_HEADER } }], environments: [environment] });
-  const entries = Array.from({ length: settings.bulk }, (_, i) => ({ username: `bulk${i + 1}`, apiKeys: [`idm_${randomBytes(6).toString('base64url')}_${randomBytes(24).toString('base64url')}`] }));
+  await api.call('POST', `/projects/${project.id}/proxies`, {
+    name: 'bulk0',
+    basePath: '/bulk0',
+    upstreamUrl,
+    methods: ['GET'],
+    policies: [{ type: 'api-key', config: { header: API_KEY_HEADER } }],
+    environments: [environment],
+  });
+  const entries = Array.from({ length: settings.bulk }, (_, i) => ({
+    username: `bulk${i + 1}`,
+    apiKeys: [`idm_${randomBytes(6).toString('base64url')}_${randomBytes(24).toString('base64url')}`],
+  }));
   const deadline = performance.now() + settings.bulkTimeoutSec * 1000;
   const t0 = performance.now();
   try {
@@ -225,7 +246,10 @@ async function main(result) {
   result.redis = shared ? 'shared server (byte counts include other clients)' : 'private redis-server';
   const pg = postgres(root);
   const db = await createDatabase(pg);
-  defer(async () => { await db.drop(); log(`dropped database ${db.name}`); });
+  defer(async () => {
+    await db.drop();
+    log(`dropped database ${db.name}`);
+  });
   let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log') });
   const keys = seededKeys();
   const ctx = { api: manager.api, pg, databaseUrl: db.url, keys, redis };
@@ -248,7 +272,7 @@ async function main(result) {
   await stopProcess(manager.child);
   manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log') });
   ctx.api = manager.api;
-  result.failures.publish = await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager) ?? undefined;
+  result.failures.publish = (await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager)) ?? undefined;
   if (result.failures.publish) {
     throw new Error(`${result.failures.publish} (the Manager's whole output: ${join(tmp, 'manager-2.log')})`);
   }
@@ -297,7 +321,13 @@ async function main(result) {
 const startedAt = new Date();
 const result = {
   startedAt: startedAt.toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMb: Math.round(totalmem() / 2 ** 20), loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    totalMemMb: Math.round(totalmem() / 2 ** 20),
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+  },
   settings,
   pollPauseMs: POLL_PAUSE_MS,
   failures: {},

@@ -44,7 +44,12 @@ async function oidcProviderRps() {
   const child = startProcess(process.execPath, [join(root, 'bench/oidc-provider-server.mjs')], { cwd: root, logFile: '/tmp/idm-bench-oidc-provider.log', stdin: 'pipe' });
   const port = await waitForPortLine(child);
   const url = `http://127.0.0.1:${port}/token`;
-  const req = { url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` }, body: 'grant_type=client_credentials&scope=read' };
+  const req = {
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` },
+    body: 'grant_type=client_credentials&scope=read',
+  };
   const probe = await fetch(url, req).then((r) => r.json());
   if (!probe.access_token || probe.access_token.split('.').length !== 3) throw new Error(`oidc-provider: ${JSON.stringify(probe)}`);
   await load({ ...req, duration: 2 });
@@ -63,17 +68,54 @@ function snapshot(environment, upstreamPort, key, passwordHash, apiKey) {
   return {
     credentialId,
     snapshot: {
-      schemaVersion: 3, environment, epoch: 'bench', revision: 1, generatedAt: new Date().toISOString(),
+      schemaVersion: 3,
+      environment,
+      epoch: 'bench',
+      revision: 1,
+      generatedAt: new Date().toISOString(),
       proxies: [
-        { id: randomUUID(), projectId, name: 'jwt', basePath: '/jwt', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'jwt-auth', config: {} }] },
-        { id: randomUUID(), projectId, name: 'key', basePath: '/key', upstreamUrl: `http://127.0.0.1:${upstreamPort}`, methods: ['GET'], policies: [{ type: 'api-key', config: {} }] },
+        {
+          id: randomUUID(),
+          projectId,
+          name: 'jwt',
+          basePath: '/jwt',
+          upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+          methods: ['GET'],
+          policies: [{ type: 'jwt-auth', config: {} }],
+        },
+        {
+          id: randomUUID(),
+          projectId,
+          name: 'key',
+          basePath: '/key',
+          upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+          methods: ['GET'],
+          policies: [{ type: 'api-key', config: {} }],
+        },
       ],
-      credentials: [{
-        id: credentialId, projectId, username: 'bench', passwordHash, enabled: true, expiresAt: null, roles: [],
-        apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }],
-        tokenSettings: { grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, jwtClaims: [] },
-      }],
-      signingKeys: [{ kid: 'bench-rs256', algorithm: 'RS256', publicJwk, privateKey: box.seal(key.privateKey.export({ type: 'pkcs8', format: 'pem' })), activatesAt: new Date(0).toISOString(), publishedUntil: null }],
+      credentials: [
+        {
+          id: credentialId,
+          projectId,
+          username: 'bench',
+          passwordHash,
+          enabled: true,
+          expiresAt: null,
+          roles: [],
+          apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }],
+          tokenSettings: { grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, jwtClaims: [] },
+        },
+      ],
+      signingKeys: [
+        {
+          kid: 'bench-rs256',
+          algorithm: 'RS256',
+          publicJwk,
+          privateKey: box.seal(key.privateKey.export({ type: 'pkcs8', format: 'pem' })),
+          activatesAt: new Date(0).toISOString(),
+          publishedUntil: null,
+        },
+      ],
     },
   };
 }
@@ -85,18 +127,39 @@ const environment = `bench-tokens-${randomBytes(4).toString('hex')}`;
 try {
   const upstreamPort = await waitForPortLine(upstream);
   const apiKey = generateApiKey();
-  const { snapshot: snap } = snapshot(environment, upstreamPort, generateKeyPairSync('rsa', { modulusLength: 2048 }), await argon2.hash('bench-secret', { type: argon2.argon2id }), apiKey);
+  const { snapshot: snap } = snapshot(
+    environment,
+    upstreamPort,
+    generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    await argon2.hash('bench-secret', { type: argon2.argon2id }),
+    apiKey,
+  );
   await new EnvironmentConfigStore(redis).write(snap);
   const port = await freePort();
   // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
   const nodeArgs = gatewayNodeArgs(root);
   const gateway = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'), logFile: '/tmp/idm-bench-token-gateway.log',
-    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', UPSTREAM_ALLOW: '127.0.0.1' },
+    cwd: join(root, 'apps/gateway'),
+    logFile: '/tmp/idm-bench-token-gateway.log',
+    env: {
+      ...process.env,
+      GATEWAY_PORT: String(port),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_ENVIRONMENT: environment,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      UPSTREAM_ALLOW: '127.0.0.1',
+    },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health/ready`, {}, 200, 30_000, gateway);
-  const tokenReq = (path, body) => ({ url: base + path, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` }, body });
+  const tokenReq = (path, body) => ({
+    url: base + path,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` },
+    body,
+  });
 
   log('openssl speed rsa2048 (5 s)');
   const openssl = opensslSignsPerSecond();
@@ -135,14 +198,20 @@ try {
   console.log('| measurement | value | target | met |');
   console.log('|---|---|---|---|');
   console.log(`| Gateway POST /credential/jwt (client_credentials, RS256), req/s | ${Math.round(ours)} (${issueCores.toFixed(2)} cores) | | |`);
-  console.log(`| oidc-provider ${require('oidc-provider/package.json').version} client_credentials RS256 JWT (own process), req/s | ${Math.round(theirs)} (${theirCores.toFixed(2)} cores) | | |`);
+  console.log(
+    `| oidc-provider ${require('oidc-provider/package.json').version} client_credentials RS256 JWT (own process), req/s | ${Math.round(theirs)} (${theirCores.toFixed(2)} cores) | | |`,
+  );
   console.log(`| openssl speed rsa2048 sign/s | ${openssl} | | |`);
   console.log(`| Gateway / oidc-provider | ${(ours / theirs).toFixed(2)}x | >= 1.6x | ${ours / theirs >= 1.6 ? 'yes' : 'no'} |`);
   console.log(`| Gateway / openssl | ${(ours / openssl).toFixed(2)}x | >= 0.85x | ${ours / openssl >= 0.85 ? 'yes' : 'no'} |`);
   console.log(`| proxy jwt-auth req/s (rounds) | ${proxy.jwt.map(Math.round).join(', ')} | | |`);
   console.log(`| proxy api-key req/s (rounds) | ${proxy.key.map(Math.round).join(', ')} | | |`);
-  console.log(`| jwt-auth / api-key (median of per-round ratios: ${proxy.jwt.map((j, i) => (j / proxy.key[i]).toFixed(2)).join(', ')}) | ${jwtOverKey.toFixed(3)} | >= 0.95 | ${jwtOverKey >= 0.95 ? 'yes' : 'no'} |`);
-  console.log(`| Redis bytes per live opaque token (+ refresh token), ${issued.requests.total} issued (${issued.non2xx} non-2xx) | ${Math.round((after - before) / issued.requests.total)} | | |`);
+  console.log(
+    `| jwt-auth / api-key (median of per-round ratios: ${proxy.jwt.map((j, i) => (j / proxy.key[i]).toFixed(2)).join(', ')}) | ${jwtOverKey.toFixed(3)} | >= 0.95 | ${jwtOverKey >= 0.95 ? 'yes' : 'no'} |`,
+  );
+  console.log(
+    `| Redis bytes per live opaque token (+ refresh token), ${issued.requests.total} issued (${issued.non2xx} non-2xx) | ${Math.round((after - before) / issued.requests.total)} | | |`,
+  );
   console.log(`| Gateway RSS after ${issued.requests.total} live tokens issued, MB | ${rssMb.toFixed(0)} | | |`);
 } finally {
   await stopAll();

@@ -97,19 +97,43 @@ async function main() {
   });
   const { RECOMMENDED_NODE_FLAGS } = createRequire(import.meta.url)(join(root, 'apps/gateway/dist/config/node-flags.js'));
   // The token issuer is configuration: tokens minted through localhost or 127.0.0.1 are then one issuer's.
-  launch('gateway', 'apps/gateway/dist/main.js', { ...upstreamPolicy, UPSTREAM_DENY: env.UPSTREAM_DENY ?? `127.0.0.1:${managerPort}`, GATEWAY_PORT: String(gatewayPort), REDIS_URL: redisUrl, GATEWAY_ENVIRONMENT: 'dev', GATEWAY_PUBLIC_URL: env.GATEWAY_PUBLIC_URL ?? gatewayUrl }, RECOMMENDED_NODE_FLAGS);
+  launch(
+    'gateway',
+    'apps/gateway/dist/main.js',
+    {
+      ...upstreamPolicy,
+      UPSTREAM_DENY: env.UPSTREAM_DENY ?? `127.0.0.1:${managerPort}`,
+      GATEWAY_PORT: String(gatewayPort),
+      REDIS_URL: redisUrl,
+      GATEWAY_ENVIRONMENT: 'dev',
+      GATEWAY_PUBLIC_URL: env.GATEWAY_PUBLIC_URL ?? gatewayUrl,
+    },
+    RECOMMENDED_NODE_FLAGS,
+  );
 
-  const answers = (url) => fetch(url).then((r) => r.ok, () => false);
+  const answers = (url) =>
+    fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
   await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });
   const demo = await seedDemo({ managerUrl, username: adminUsername, password: adminPassword, echoUrl: `http://127.0.0.1:${echoPort}`, previous });
   const curl = `curl -H 'x-api-key: ${demo.apiKey}' ${gatewayUrl}/demo/hello`;
-  await waitFor(() => fetch(`${gatewayUrl}/demo/hello`, { headers: { 'x-api-key': demo.apiKey } }).then((r) => r.ok, () => false), {
-    what: 'the Gateway to serve the demo proxy',
-    timeoutMs: 30000,
-  });
+  await waitFor(
+    () =>
+      fetch(`${gatewayUrl}/demo/hello`, { headers: { 'x-api-key': demo.apiKey } }).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    {
+      what: 'the Gateway to serve the demo proxy',
+      timeoutMs: 30000,
+    },
+  );
   writeFileSync(
     demoFile,
-    JSON.stringify({ managerUrl, gatewayUrl, admin: { username: adminUsername, password: adminPassword }, apiKey: demo.apiKey, curl, oauthClient: demo.oauthClient }, null, 2) + '\n',
+    JSON.stringify({ managerUrl, gatewayUrl, admin: { username: adminUsername, password: adminPassword }, apiKey: demo.apiKey, curl, oauthClient: demo.oauthClient }, null, 2) +
+      '\n',
     { mode: 0o600 },
   );
   console.log(

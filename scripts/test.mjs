@@ -1,6 +1,6 @@
 // `npm test`: install, make sure PostgreSQL and Redis are there (installing/starting them on a
 // fresh Debian machine), build (end-to-end specs run the built apps), lint (ESLint with
-// typescript-eslint's type-aware rules), then run every jest suite serially, because the
+// typescript-eslint's type-aware rules, and Prettier's check of the formatting), then run every jest suite serially, because the
 // integration suites share PostgreSQL and Redis. Any lint error fails the run.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -32,8 +32,13 @@ async function main() {
   await ensureRedis();
   build();
   // Lint after the build: the type-aware rules resolve the workspace packages through their types.
-  const lint = spawnSync(process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: root, stdio: 'inherit' });
-  console.log(lint.status === 0 ? 'lint: clean' : 'lint: FAILED (run: npx eslint .)');
+  const eslint = spawnSync(process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: root, stdio: 'inherit' });
+  const prettier = spawnSync(process.execPath, [join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  const lint = { status: eslint.status === 0 && prettier.status === 0 ? 0 : 1 };
+  console.log(lint.status === 0 ? 'lint: clean' : 'lint: FAILED (fix with: npx eslint --fix . && npx prettier --write .)');
   const outDir = join(root, '.test-output');
   mkdirSync(outDir, { recursive: true });
   const report = join(outDir, 'jest.json');
@@ -41,7 +46,16 @@ async function main() {
   // suites close what they open, so this only cuts off stragglers.
   const jest = spawnSync(
     process.execPath,
-    ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
+    [
+      '--experimental-vm-modules',
+      '--disable-warning=ExperimentalWarning',
+      join(root, 'node_modules', 'jest', 'bin', 'jest.js'),
+      '--runInBand',
+      '--forceExit',
+      '--json',
+      `--outputFile=${report}`,
+      ...process.argv.slice(2),
+    ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } },
   );
   try {

@@ -10,7 +10,16 @@ export async function startGateway(root, { environment, redisUrl, logFile, ready
   const started = performance.now();
   const child = startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
-    env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', UPSTREAM_ALLOW: '127.0.0.1' },
+    env: {
+      ...process.env,
+      GATEWAY_PORT: String(port),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_ENVIRONMENT: environment,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      UPSTREAM_ALLOW: '127.0.0.1',
+    },
     logFile,
   });
   const base = `http://127.0.0.1:${port}`;

@@ -20,7 +20,9 @@ export async function waitForHttp(url, headers, status, timeoutMs, child) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   let exited = null;
-  child?.exited.then((e) => { exited = e; });
+  child?.exited.then((e) => {
+    exited = e;
+  });
   while (Date.now() < deadline) {
     if (exited) throw new Error(`process exited (code ${exited.code}, signal ${exited.signal}) while waiting for ${url}; output:\n${child.tail}`);
     try {

@@ -20,11 +20,14 @@ const instance = autocannon({ ...opts, timeout: 5 }, (err, result) => {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i];
   const cpu = process.cpuUsage(cpuStart);
-  process.stdout.write(JSON.stringify({
-    autocannon: result,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    latencyMs: { samples: n, p50: pct(50), p90: pct(90), p99: pct(99), max: n ? sorted[n - 1] : null, mean: n ? sum / n : null },
-  }) + '\n', () => process.exit(0)); // stdin (watched below) would otherwise keep us alive
+  process.stdout.write(
+    JSON.stringify({
+      autocannon: result,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      latencyMs: { samples: n, p50: pct(50), p90: pct(90), p99: pct(99), max: n ? sorted[n - 1] : null, mean: n ? sum / n : null },
+    }) + '\n',
+    () => process.exit(0),
+  ); // stdin (watched below) would otherwise keep us alive
 });
 instance.on('response', (_client, _status, _bytes, responseTimeMs) => {
   if (n === samples.length) {

@@ -14,10 +14,15 @@ export function runAutocannon(root, { url, connections, durationSec, headers = {
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { err += c; });
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      err += c;
+    });
     const killer = setTimeout(() => child.kill('SIGKILL'), (durationSec + 20) * 1000);
-    child.on('close', (code) => { // 'close', not 'exit': all of stdout has been read
+    child.on('close', (code) => {
+      // 'close', not 'exit': all of stdout has been read
       clearTimeout(killer);
       try {
         resolve(summarize(JSON.parse(out.trim().split('\n').pop())));

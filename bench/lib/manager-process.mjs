@@ -40,7 +40,17 @@ export async function startManager(root, { databaseUrl, redisUrl, logFile, env =
   const port = await freePort();
   const child = startProcess(process.execPath, [join(root, 'apps/manager/dist/main.js')], {
     cwd: join(root, 'apps/manager'),
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, MANAGER_PORT: String(port), MANAGER_HOST: '127.0.0.1', IDM_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', UPSTREAM_ALLOW: '127.0.0.1', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      MANAGER_PORT: String(port),
+      MANAGER_HOST: '127.0.0.1',
+      IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      LOG_LEVEL: 'warn',
+      UPSTREAM_ALLOW: '127.0.0.1',
+      ...env,
+    },
     logFile,
   });
   const base = `http://127.0.0.1:${port}`;

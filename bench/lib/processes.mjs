@@ -18,11 +18,13 @@ export function startProcess(command, args, { env, cwd, logFile, stdin = 'ignore
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   child.on('error', (err) => keep(Buffer.from(`spawn error: ${err.message}\n`)));
-  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    children.delete(child);
-    log?.end();
-    resolve({ code, signal });
-  }));
+  child.exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      log?.end();
+      resolve({ code, signal });
+    }),
+  );
   children.add(child);
   return child;
 }
@@ -51,7 +53,9 @@ export function waitForPortLine(child, timeoutMs = 10_000) {
             resolve(msg.port);
             return;
           }
-        } catch { /* not our line */ }
+        } catch {
+          /* not our line */
+        }
       }
     };
     child.stdout.on('data', onData);
@@ -77,7 +81,11 @@ export async function stopAll() {
 /** Last resort on process exit: synchronous, no waiting. */
 export function killAllNow() {
   for (const c of children) {
-    try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -101,7 +109,9 @@ export function processTree(pid) {
     try {
       const kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
       if (kids) out.push(...kids.split(/\s+/).map(Number));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }

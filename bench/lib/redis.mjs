@@ -13,10 +13,19 @@ export function redisServerAvailable() {
 
 export async function startPrivateRedis(root, dir) {
   const port = await freePort();
-  const child = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { logFile: join(dir, 'redis.log') });
+  const child = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    logFile: join(dir, 'redis.log'),
+  });
   const url = `redis://127.0.0.1:${port}`;
   const redis = await connectRedis(root, url);
-  return { url, redis, stop: async () => { redis.disconnect(); await stopProcess(child); } };
+  return {
+    url,
+    redis,
+    stop: async () => {
+      redis.disconnect();
+      await stopProcess(child);
+    },
+  };
 }
 
 /** An ioredis client from the workspace (the same library the apps use), connected or throwing. */

@@ -41,7 +41,8 @@ export function verdicts(byKey) {
       perCoreDOverB: eff(d, byKey.b),
       perCoreDOverC: eff(d, byKey.c),
       perCoreDOverE: eff(d, byKey.e),
-      p99DOverB: d?.valid && byKey.b?.valid ? Math.round((d.p99Ms / byKey.b.p99Ms) * 100) / 100 : null },
+      p99DOverB: d?.valid && byKey.b?.valid ? Math.round((d.p99Ms / byKey.b.p99Ms) * 100) / 100 : null,
+    },
     targets: {
       dOverBAtLeast085: dOverB === null ? null : dOverB >= TARGET_RATIO_D_B,
       gatewayRssUnder200Mb: d?.valid ? d.maxRssMb < TARGET_RSS_MB : null,
@@ -60,15 +61,23 @@ export function markdown(results, v, settings) {
   for (const r of results) {
     const status = r.skipped ? `skipped: ${r.skipped}` : r.failed ? `failed: ${r.failed}` : r.valid ? 'valid' : `**invalid**: ${r.invalidReason}`;
     const measured = !r.skipped && !r.failed;
-    lines.push(`| ${r.key} | ${r.name} | ${measured ? fmt(r.rps) : '–'} | ${measured ? fmt(r.p50Ms, 2) : "–"} | ${measured ? fmt(r.p99Ms, 2) : "–"} | ${measured ? fmt(r.maxRssMb, 1) : '–'} | ${measured ? fmt(r.cpuCores, 2) : '–'} | ${measured ? fmt(r.otherCpuCores, 2) : '–'} | ${measured ? fmt(r.bytesPerResponse) : '–'} | ${status.replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200)} |`);
+    lines.push(
+      `| ${r.key} | ${r.name} | ${measured ? fmt(r.rps) : '–'} | ${measured ? fmt(r.p50Ms, 2) : '–'} | ${measured ? fmt(r.p99Ms, 2) : '–'} | ${measured ? fmt(r.maxRssMb, 1) : '–'} | ${measured ? fmt(r.cpuCores, 2) : '–'} | ${measured ? fmt(r.otherCpuCores, 2) : '–'} | ${measured ? fmt(r.bytesPerResponse) : '–'} | ${status.replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200)} |`,
+    );
   }
   lines.push('');
   lines.push(`Ratios (RPS, median of per-round ratios): d/b = ${fmt(v.ratios.dOverBMedian, 3)}, d/e = ${fmt(v.ratios.dOverEMedian, 3)}`);
-  lines.push(`Ratios (RPS, round shown): d/b = ${fmt(v.ratios.dOverBShownRound, 3)}, d/c = ${fmt(v.ratios.dOverC, 3)}, d/e = ${fmt(v.ratios.dOverE, 3)}; p99 d/b = ${fmt(v.ratios.p99DOverB, 2)}x`);
-  lines.push(`Ratios (RPS per core used by the proxy process): d/b = ${fmt(v.ratios.perCoreDOverB, 3)}, d/c = ${fmt(v.ratios.perCoreDOverC, 3)}, d/e = ${fmt(v.ratios.perCoreDOverE, 3)}`);
+  lines.push(
+    `Ratios (RPS, round shown): d/b = ${fmt(v.ratios.dOverBShownRound, 3)}, d/c = ${fmt(v.ratios.dOverC, 3)}, d/e = ${fmt(v.ratios.dOverE, 3)}; p99 d/b = ${fmt(v.ratios.p99DOverB, 2)}x`,
+  );
+  lines.push(
+    `Ratios (RPS per core used by the proxy process): d/b = ${fmt(v.ratios.perCoreDOverB, 3)}, d/c = ${fmt(v.ratios.perCoreDOverC, 3)}, d/e = ${fmt(v.ratios.perCoreDOverE, 3)}`,
+  );
   lines.push(`Targets: d/b >= ${TARGET_RATIO_D_B}: ${yesNo(v.targets.dOverBAtLeast085)}; Gateway RSS < ${TARGET_RSS_MB} MB: ${yesNo(v.targets.gatewayRssUnder200Mb)}`);
   const noisy = results.filter((r) => r.otherCpuCores > NOISE_CORES).map((r) => r.key);
   if (noisy.length) lines.push(`**Noisy:** other processes used more than ${NOISE_CORES} cores during ${noisy.join(', ')}; rerun on an idle machine before trusting the ratios.`);
-  lines.push(`Load: autocannon, ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per target, ${settings.rounds} round(s) interleaved across targets (shown: the round in which other processes used the least CPU); RSS and CPU are of the target process tree (for (a): the upstream); "other CPU" is machine-wide busy time not used by target, upstream or load generator.`);
+  lines.push(
+    `Load: autocannon, ${settings.connections} connections, ${settings.warmupSec} s warm-up + ${settings.durationSec} s measured per target, ${settings.rounds} round(s) interleaved across targets (shown: the round in which other processes used the least CPU); RSS and CPU are of the target process tree (for (a): the upstream); "other CPU" is machine-wide busy time not used by target, upstream or load generator.`,
+  );
   return lines.join('\n');
 }

@@ -22,7 +22,11 @@ export function runLifecycle({ prefix, maxSeconds, log, beforeStop = () => {} })
     beforeStop();
     await stopAll();
     for (const fn of deferred.splice(0).reverse()) {
-      try { await fn(); } catch (err) { log(`cleanup step failed: ${err.message}`); }
+      try {
+        await fn();
+      } catch (err) {
+        log(`cleanup step failed: ${err.message}`);
+      }
     }
     if (keepTmp && !interrupted) log(`logs kept in ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });
@@ -47,6 +51,8 @@ export function runLifecycle({ prefix, maxSeconds, log, beforeStop = () => {} })
     cleanup,
     defer: (fn) => deferred.push(fn),
     /** A failure: keep the processes' logs for whoever reads the report. */
-    keepLogs: () => { keepTmp = true; },
+    keepLogs: () => {
+      keepTmp = true;
+    },
   };
 }

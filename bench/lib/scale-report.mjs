@@ -25,26 +25,57 @@ export function scaleRows(r) {
   const worstRss = g.rssBytes?.length ? Math.max(...g.rssBytes) : null;
   const h = r.hotPath ?? {};
   return [
-    ['seed with SQL (credentials + keys + proxies)', '', r.seedMs == null ? r.failures?.seed ?? '–' : `${n(r.seedMs / 1000, 1)} s`, ''],
-    ['Manager restart -> seeded config applied on a running Gateway', '', r.publishMs == null ? r.failures?.publish ?? '–' : `${n(r.publishMs / 1000, 1)} s`, ''],
-    [`credential change applied on both Gateways, p50 / p99 (${c.measured ?? 0} of ${r.settings.changes} changes)`, `p99 < ${t.changeAppliedP99Ms} ms`, c.appliedP50Ms == null ? c.failure ?? '–' : `${n(c.appliedP50Ms, 1)} / ${n(c.appliedP99Ms, 1)} ms`, verdict(c.appliedP99Ms, c.appliedP99Ms < t.changeAppliedP99Ms && !c.failure)],
-    ['Manager API latency of that PATCH, p50 / p99', `p99 < ${t.changeApiP99Ms} ms`, c.apiP50Ms == null ? '–' : `${n(c.apiP50Ms, 1)} / ${n(c.apiP99Ms, 1)} ms`, verdict(c.apiP99Ms, c.apiP99Ms < t.changeApiP99Ms)],
-    ['bytes over Redis per change (in + out, idle traffic subtracted)', `< ${n(t.redisBytesPerChange)} B`, c.redisBytesPerChange == null ? '–' : `${n(c.redisBytesPerChange)} B (raw ${n(c.redisRawBytesPerChange)} B)`, verdict(c.redisBytesPerChange, c.redisBytesPerChange < t.redisBytesPerChange)],
-    ['Gateway cold start to /health/ready (each Gateway)', `< ${t.coldStartMs / 1000} s`, g.coldStartMs?.length ? g.coldStartMs.map((ms) => `${n(ms / 1000, 1)} s`).join(', ') : r.failures?.gateways ?? '–', verdict(worstStart, worstStart < t.coldStartMs)],
-    ['Gateway RSS with the credentials loaded (each Gateway)', `< ${n(mb(t.rssBytes))} MB`, g.rssBytes?.length ? g.rssBytes.map((b) => `${n(mb(b))} MB`).join(', ') : '–', verdict(worstRss, worstRss < t.rssBytes)],
+    ['seed with SQL (credentials + keys + proxies)', '', r.seedMs == null ? (r.failures?.seed ?? '–') : `${n(r.seedMs / 1000, 1)} s`, ''],
+    ['Manager restart -> seeded config applied on a running Gateway', '', r.publishMs == null ? (r.failures?.publish ?? '–') : `${n(r.publishMs / 1000, 1)} s`, ''],
+    [
+      `credential change applied on both Gateways, p50 / p99 (${c.measured ?? 0} of ${r.settings.changes} changes)`,
+      `p99 < ${t.changeAppliedP99Ms} ms`,
+      c.appliedP50Ms == null ? (c.failure ?? '–') : `${n(c.appliedP50Ms, 1)} / ${n(c.appliedP99Ms, 1)} ms`,
+      verdict(c.appliedP99Ms, c.appliedP99Ms < t.changeAppliedP99Ms && !c.failure),
+    ],
+    [
+      'Manager API latency of that PATCH, p50 / p99',
+      `p99 < ${t.changeApiP99Ms} ms`,
+      c.apiP50Ms == null ? '–' : `${n(c.apiP50Ms, 1)} / ${n(c.apiP99Ms, 1)} ms`,
+      verdict(c.apiP99Ms, c.apiP99Ms < t.changeApiP99Ms),
+    ],
+    [
+      'bytes over Redis per change (in + out, idle traffic subtracted)',
+      `< ${n(t.redisBytesPerChange)} B`,
+      c.redisBytesPerChange == null ? '–' : `${n(c.redisBytesPerChange)} B (raw ${n(c.redisRawBytesPerChange)} B)`,
+      verdict(c.redisBytesPerChange, c.redisBytesPerChange < t.redisBytesPerChange),
+    ],
+    [
+      'Gateway cold start to /health/ready (each Gateway)',
+      `< ${t.coldStartMs / 1000} s`,
+      g.coldStartMs?.length ? g.coldStartMs.map((ms) => `${n(ms / 1000, 1)} s`).join(', ') : (r.failures?.gateways ?? '–'),
+      verdict(worstStart, worstStart < t.coldStartMs),
+    ],
+    [
+      'Gateway RSS with the credentials loaded (each Gateway)',
+      `< ${n(mb(t.rssBytes))} MB`,
+      g.rssBytes?.length ? g.rssBytes.map((b) => `${n(mb(b))} MB`).join(', ') : '–',
+      verdict(worstRss, worstRss < t.rssBytes),
+    ],
     ['Gateway RSS per credential (vs the 10-credential Gateway)', '', g.bytesPerCredential == null ? '–' : `${n(g.bytesPerCredential)} B`, ''],
-    [`proxy hot path, api-key RPS with ${n(r.settings.credentials)} / with 10 credentials (median of ${h.rounds?.length ?? 0} rounds)`, `>= ${t.hotPathRatio}`, h.medianRatio == null ? h.failure ?? '–' : `${n(h.medianRatio, 3)} (${h.rounds.map((x) => `${n(x.big.rps)}/${n(x.small.rps)}`).join(', ')} req/s)`, verdict(h.medianRatio, h.medianRatio >= t.hotPathRatio)],
-    [`bulk import of ${n(r.settings.bulk)} credentials (import endpoint)`, `< ${t.bulkMs / 1000} s`, r.bulk?.ms == null ? r.bulk?.failure ?? '–' : `${n(r.bulk.ms / 1000, 1)} s`, verdict(r.bulk?.timedOut ? Infinity : r.bulk?.ms, r.bulk?.ms != null && r.bulk.ms < t.bulkMs)],
+    [
+      `proxy hot path, api-key RPS with ${n(r.settings.credentials)} / with 10 credentials (median of ${h.rounds?.length ?? 0} rounds)`,
+      `>= ${t.hotPathRatio}`,
+      h.medianRatio == null ? (h.failure ?? '–') : `${n(h.medianRatio, 3)} (${h.rounds.map((x) => `${n(x.big.rps)}/${n(x.small.rps)}`).join(', ')} req/s)`,
+      verdict(h.medianRatio, h.medianRatio >= t.hotPathRatio),
+    ],
+    [
+      `bulk import of ${n(r.settings.bulk)} credentials (import endpoint)`,
+      `< ${t.bulkMs / 1000} s`,
+      r.bulk?.ms == null ? (r.bulk?.failure ?? '–') : `${n(r.bulk.ms / 1000, 1)} s`,
+      verdict(r.bulk?.timedOut ? Infinity : r.bulk?.ms, r.bulk?.ms != null && r.bulk.ms < t.bulkMs),
+    ],
   ];
 }
 
 export function scaleMarkdown(r) {
   const cell = (s) => String(s).replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300);
-  return [
-    '| figure | target | measured | verdict |',
-    '|---|---|---|---|',
-    ...scaleRows(r).map((row) => `| ${row.map(cell).join(' | ')} |`),
-  ].join('\n');
+  return ['| figure | target | measured | verdict |', '|---|---|---|---|', ...scaleRows(r).map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 
 /** Replaces (or appends) the block `<!-- scale:<label>:start -->…end -->` of the README's Scale section. */

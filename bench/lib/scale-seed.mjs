@@ -41,7 +41,9 @@ export async function createEnvironment({ api }, { environment, tag, upstreamUrl
 /** The rest of the environment, written in PostgreSQL: `proxies` proxies in all, credentials first..last. */
 export async function seedRows({ pg, databaseUrl, keys }, { environment, project }, { proxies, firstCredential, lastCredential }) {
   // Numbers and ids below come from this script and the API, never from outside input.
-  await pg.query(databaseUrl, `
+  await pg.query(
+    databaseUrl,
+    `
     INSERT INTO api_proxies (project_id, name, base_path, upstream_url, methods, policies)
       SELECT project_id, name || '-' || g, base_path || '-' || g, upstream_url, methods, policies
       FROM api_proxies, generate_series(1, ${proxies - 1}) g WHERE project_id = '${project.id}';
@@ -53,11 +55,15 @@ export async function seedRows({ pg, databaseUrl, keys }, { environment, project
     INSERT INTO api_keys (credential_id, prefix, key_hash)
       SELECT id, ${keys.prefixSql('g')}, encode(sha256(convert_to(${keys.keySql('g')}, 'UTF8')), 'hex')
       FROM (SELECT id, substr(username, 2)::int AS g FROM credentials WHERE project_id = '${project.id}') c;
-    ANALYZE;`);
+    ANALYZE;`,
+  );
 }
 
 /** Credential ids by number, for the admin API calls that change them. */
 export async function credentialIds({ pg, databaseUrl }, projectId, numbers) {
-  const { rows } = await pg.query(databaseUrl, 'SELECT id, substr(username, 2)::int AS g FROM credentials WHERE project_id = $1 AND username = ANY($2)', [projectId, numbers.map((g) => `c${g}`)]);
+  const { rows } = await pg.query(databaseUrl, 'SELECT id, substr(username, 2)::int AS g FROM credentials WHERE project_id = $1 AND username = ANY($2)', [
+    projectId,
+    numbers.map((g) => `c${g}`),
+  ]);
   return new Map(rows.map((r) => [r.g, r.id]));
 }

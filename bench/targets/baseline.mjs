@@ -7,11 +7,15 @@ function baselineTarget(key, name, forwarding) {
     key,
     name,
     async start({ root, upstream, tmp, wrap }) {
-      const child = startNode([join(root, 'bench/baseline-proxy.mjs')], {
-        env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding },
-        logFile: join(tmp, `baseline-${key}.log`),
-        stdin: 'pipe',
-      }, wrap);
+      const child = startNode(
+        [join(root, 'bench/baseline-proxy.mjs')],
+        {
+          env: { ...process.env, UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`, PORT: '0', BENCH_CHILD: '1', BASELINE_FORWARDING: forwarding },
+          logFile: join(tmp, `baseline-${key}.log`),
+          stdin: 'pipe',
+        },
+        wrap,
+      );
       const port = await waitForPortLine(child, wrap ? 120_000 : 10_000);
       return { url: `http://127.0.0.1:${port}/bench/items`, headers: {}, pid: child.pid, stop: () => stopProcess(child) };
     },

@@ -21,24 +21,28 @@ function benchSnapshot(environment, upstreamPort, apiKey) {
     environment,
     revision: 1,
     generatedAt: new Date().toISOString(),
-    proxies: [{
-      id: randomUUID(),
-      projectId,
-      name: 'bench',
-      basePath: '/bench',
-      upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
-      methods: ['GET'],
-      policies: [{ type: 'api-key', config: { header: API_KEY_HEADER, queryParam: null, stripCredential: true } }],
-    }],
-    credentials: [{
-      id: randomUUID(),
-      projectId,
-      username: 'bench',
-      passwordHash: null,
-      enabled: true,
-      expiresAt: null,
-      apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }],
-    }],
+    proxies: [
+      {
+        id: randomUUID(),
+        projectId,
+        name: 'bench',
+        basePath: '/bench',
+        upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+        methods: ['GET'],
+        policies: [{ type: 'api-key', config: { header: API_KEY_HEADER, queryParam: null, stripCredential: true } }],
+      },
+    ],
+    credentials: [
+      {
+        id: randomUUID(),
+        projectId,
+        username: 'bench',
+        passwordHash: null,
+        enabled: true,
+        expiresAt: null,
+        apiKeys: [{ id: randomUUID(), prefix: apiKey.prefix, hash: apiKey.hash, expiresAt: null }],
+      },
+    ],
   };
 }
 
@@ -92,11 +96,24 @@ export const gateway = {
 
     const port = await freePort();
     const nodeArgs = gatewayNodeArgs(root); // as in production, plus BENCH_GATEWAY_NODE_ARGS
-    const child = startNode([...nodeArgs, main], {
-      cwd: join(root, 'apps/gateway'),
-      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: process.env.NODE_ENV ?? 'production', UPSTREAM_ALLOW: '127.0.0.1' },
-      logFile: join(tmp, 'gateway.log'),
-    }, wrap);
+    const child = startNode(
+      [...nodeArgs, main],
+      {
+        cwd: join(root, 'apps/gateway'),
+        env: {
+          ...process.env,
+          GATEWAY_PORT: String(port),
+          GATEWAY_HOST: '127.0.0.1',
+          GATEWAY_ENVIRONMENT: environment,
+          REDIS_URL: redisUrl,
+          LOG_LEVEL: 'warn',
+          NODE_ENV: process.env.NODE_ENV ?? 'production',
+          UPSTREAM_ALLOW: '127.0.0.1',
+        },
+        logFile: join(tmp, 'gateway.log'),
+      },
+      wrap,
+    );
     const base = `http://127.0.0.1:${port}`;
     const url = `${base}/bench/items`;
     try {
@@ -131,7 +148,9 @@ async function sanityChecks(url, key, timeoutMs) {
     const echo = JSON.parse(withKey.body);
     upstreamSawKey = API_KEY_HEADER in (echo.headers ?? {});
     upstreamPath = echo.path;
-  } catch { /* not the echo body */ }
+  } catch {
+    /* not the echo body */
+  }
   const checks = {
     withoutKeyStatus: without.status,
     wrongKeyStatus: wrong.status,

@@ -14,11 +14,12 @@ function findNginx() {
 }
 
 function aptInstall(log) {
-  const apt = (args) => spawnSync('apt-get', args, {
-    encoding: 'utf8',
-    timeout: 90_000,
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  const apt = (args) =>
+    spawnSync('apt-get', args, {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   for (const pkg of ['nginx-light', 'nginx']) {
     log(`nginx not found; trying apt-get install -y ${pkg}`);
     let r = apt(['install', '-y', '--no-install-recommends', pkg]);

@@ -52,7 +52,14 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: SERVING_DEPENDENCIES, useFactory: (rateLimitRedis: Redis) => createServingDependencies(config, rateLimitRedis, log), inject: [RATE_LIMIT_REDIS] },
         {
           provide: ActiveConfiguration,
-          useFactory: (pools: UpstreamPools, metrics: GatewayMetrics, rateLimitRedis: Redis, serving: ServingDependencies, tokens: GatewayTokenStore, revocations: JwtRevocations) => {
+          useFactory: (
+            pools: UpstreamPools,
+            metrics: GatewayMetrics,
+            rateLimitRedis: Redis,
+            serving: ServingDependencies,
+            tokens: GatewayTokenStore,
+            revocations: JwtRevocations,
+          ) => {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
@@ -84,7 +91,8 @@ export class GatewayModule implements OnApplicationShutdown {
         },
         {
           provide: ProxyRequestHandler,
-          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) => new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) =>
+            new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
           inject: [ActiveConfiguration, GatewayMetrics],
         },
         ...tokenServiceProviders(config, log),

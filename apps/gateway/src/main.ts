@@ -28,7 +28,10 @@ async function bootstrap(): Promise<void> {
   const log = createGatewayLogger(config.logLevel);
   const missing = missingNodeFlags(process.execArgv);
   if (missing.length > 0) {
-    log.warn({ missing }, `started without ${missing.join(' ')}: proxy throughput can drop 10-20 % after the Gateway has been idle. Start it as \`node ${missing.join(' ')} apps/gateway/dist/main.js\` (see apps/gateway/src/config/node-flags.ts)`);
+    log.warn(
+      { missing },
+      `started without ${missing.join(' ')}: proxy throughput can drop 10-20 % after the Gateway has been idle. Start it as \`node ${missing.join(' ')} apps/gateway/dist/main.js\` (see apps/gateway/src/config/node-flags.ts)`,
+    );
   }
   const http = new GatewayHttpServer(config.tls, config.clientTimeouts);
   const adapter = new FastifyAdapter({
@@ -75,6 +78,8 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  process.stderr.write(JSON.stringify({ level: 60, service: 'idm-gateway', msg: 'gateway failed to start', err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }) + '\n');
+  process.stderr.write(
+    JSON.stringify({ level: 60, service: 'idm-gateway', msg: 'gateway failed to start', err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }) + '\n',
+  );
   process.exit(1);
 });

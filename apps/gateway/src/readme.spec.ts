@@ -20,7 +20,12 @@ function tableRows(lines: string[]): string[][] {
   return lines
     .filter((line) => line.startsWith('|') && !line.startsWith('|---'))
     .slice(1)
-    .map((line) => line.slice(1, -1).split(' | ').map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((cell) => cell.trim()),
+    );
 }
 
 describe('Gateway README', () => {
@@ -38,7 +43,10 @@ describe('Gateway README', () => {
 
   it("lists every code of the Gateway's own answers with the status and meaning of GATEWAY_ERRORS, nothing else", () => {
     const documented = Object.fromEntries(
-      tableRows(section('## Reason codes of the Gateway itself')).map(([code, status, meaning]) => [code.replace(/`/g, ''), { statuses: status.split(' / ').map(Number), meaning }]),
+      tableRows(section('## Reason codes of the Gateway itself')).map(([code, status, meaning]) => [
+        code.replace(/`/g, ''),
+        { statuses: status.split(' / ').map(Number), meaning },
+      ]),
     );
     expect(documented).toEqual(GATEWAY_ERRORS);
   });
@@ -53,6 +61,7 @@ describe('Gateway README', () => {
       }
     }
     expect(claims.length).toBeGreaterThan(0);
-    for (const [code, status] of claims) expect([code, (REJECTION_REASONS as Record<string, { statuses: readonly number[] }>)[code]?.statuses.includes(status)]).toEqual([code, true]);
+    for (const [code, status] of claims)
+      expect([code, (REJECTION_REASONS as Record<string, { statuses: readonly number[] }>)[code]?.statuses.includes(status)]).toEqual([code, true]);
   });
 });

@@ -40,13 +40,19 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   const logs: any[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
   const redis = createConfigRedis({ mode: 'single', url }, log);
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }));
+  const pools = new UpstreamPools(
+    { connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 },
+    new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }),
+  );
   const metrics = new GatewayMetrics();
   const active = new ActiveConfiguration(pools, metrics);
   const sync = new ConfigSync(environment, pollIntervalMs, redis, new EnvironmentConfigStore(redis), active, metrics, log);
   sync.onApplicationBootstrap();
   return {
-    environment, sync, active, logs,
+    environment,
+    sync,
+    active,
+    logs,
     stop: async () => {
       await sync.onApplicationShutdown();
       await pools.closeAll();
@@ -141,7 +147,19 @@ describe('ConfigSync (real Redis)', () => {
   it('applies a delta and a replay from the change log to the changed entries only: the others stay the same objects', async () => {
     const env = newEnvironment();
     const credential = (id: string, enabled = true) => ({
-      id, projectId: 'p', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+      id,
+      projectId: 'p',
+      username: id,
+      passwordHash: null,
+      enabled,
+      expiresAt: null,
+      apiKeys: [],
+      roles: [],
+      metadata: [],
+      access: {},
+      tokenSettings: null,
+      digestHa1: null,
+      truststore: [],
     });
     const r1 = { ...snapshotOf(env, 1, ['/a', '/b']), credentials: [credential('c1'), credential('c2')] };
     await store.write(r1);
@@ -181,7 +199,14 @@ describe('ConfigSync (real Redis)', () => {
 
     await store.write(snapshotOf(env, 2, ['/b']));
     await admin.hset(environmentConfigKeys(env).head, 'schemaVersion', String(SNAPSHOT_SCHEMA_VERSION + 1));
-    await h.sync.onConfigChanged({ environment: env, epoch: EPOCH, revision: 2, previousRevision: 7, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
+    await h.sync.onConfigChanged({
+      environment: env,
+      epoch: EPOCH,
+      revision: 2,
+      previousRevision: 7,
+      proxies: { upserted: [], removed: [] },
+      credentials: { upserted: [], removed: [] },
+    });
     await new Promise((r) => setTimeout(r, 300)); // several poll rounds
     await h.sync.settled();
 
@@ -241,7 +266,9 @@ describe('ConfigSync across a Redis restart', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'idm-gw-redis-'));
 
   const startRedis = async () => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--dbfilename', 'dump.rdb'], { stdio: 'ignore' });
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--dbfilename', 'dump.rdb'], {
+      stdio: 'ignore',
+    });
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
     await probe.connect().catch(() => undefined);
     await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', Boolean, { what: 'redis-server to start' });

@@ -25,7 +25,11 @@ class GatewayProcess {
   private readonly child: ChildProcess;
 
   /** `nodeFlags`: production's unless a test is about starting without them. */
-  constructor(readonly port: number, env: Record<string, string>, nodeFlags: string[] = gatewayNodeFlags()) {
+  constructor(
+    readonly port: number,
+    env: Record<string, string>,
+    nodeFlags: string[] = gatewayNodeFlags(),
+  ) {
     this.child = spawn(process.execPath, [...nodeFlags, MAIN], {
       env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', REDIS_URL, LOG_LEVEL: 'info', UPSTREAM_ALLOW: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,7 +64,9 @@ class GatewayProcess {
 
 function publish(message: unknown): Promise<void> {
   return new Promise((done, fail) =>
-    execFile(process.execPath, [PUBLISHER, REDIS_URL, JSON.stringify(message)], { cwd: __dirname }, (err, _out, stderr) => (err ? fail(new Error(`${err.message}\n${stderr}`)) : done())),
+    execFile(process.execPath, [PUBLISHER, REDIS_URL, JSON.stringify(message)], { cwd: __dirname }, (err, _out, stderr) =>
+      err ? fail(new Error(`${err.message}\n${stderr}`)) : done(),
+    ),
   );
 }
 
@@ -74,21 +80,32 @@ describe('Gateway process (end to end)', () => {
   let passwordHash: string;
   const others: GatewayProcess[] = [];
 
-  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot => configSnapshot({
-    environment,
-    epoch: 'e2e',
-    revision,
-    proxies: basePaths.map((basePath) => snapshotProxy({
-      id: `proxy${basePath.replace(/\//g, '-')}`,
-      projectId: 'proj',
-      name: basePath.slice(1),
-      basePath,
-      upstreamUrl: echo.url,
-      methods: ['GET', 'POST'],
-      policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],
-    })),
-    credentials: [snapshotCredential({ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash, apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }] })],
-  });
+  const snapshot = (revision: number, basePaths: string[]): ConfigSnapshot =>
+    configSnapshot({
+      environment,
+      epoch: 'e2e',
+      revision,
+      proxies: basePaths.map((basePath) =>
+        snapshotProxy({
+          id: `proxy${basePath.replace(/\//g, '-')}`,
+          projectId: 'proj',
+          name: basePath.slice(1),
+          basePath,
+          upstreamUrl: echo.url,
+          methods: ['GET', 'POST'],
+          policies: basePath === '/basic' ? [{ type: 'basic-auth', config: {} }] : [{ type: 'api-key', config: {} }],
+        }),
+      ),
+      credentials: [
+        snapshotCredential({
+          id: 'c-alice',
+          projectId: 'proj',
+          username: 'alice',
+          passwordHash,
+          apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }],
+        }),
+      ],
+    });
 
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx -y pnpm@9 run build)`);
@@ -175,10 +192,14 @@ describe('Gateway process (end to end)', () => {
     const g = new GatewayProcess(await freePort(), { GATEWAY_ENVIRONMENT: lonely, CONFIG_POLL_INTERVAL_MS: '200' }, []);
     others.push(g);
     try {
-      const notReady = await eventually(async () => {
-        const res = await g.fetch('/health/ready');
-        return res.status === 503 && res;
-      }, Boolean, { what: 'the second gateway to answer' });
+      const notReady = await eventually(
+        async () => {
+          const res = await g.fetch('/health/ready');
+          return res.status === 503 && res;
+        },
+        Boolean,
+        { what: 'the second gateway to answer' },
+      );
       expect(await notReady.json()).toEqual({ status: 'not_ready', environment: lonely, revision: null, redis: 'ready' });
       // Started without the production flags (as plain `node dist/main.js`): it says which and why.
       expect(g.logged({ msg: /started without --no-memory-reducer/ })).toMatchObject({ missing: ['--no-memory-reducer'] });

@@ -51,13 +51,28 @@ describe('Gateway process: HTTP transport', () => {
     port = await freePort();
     gateway = spawn(process.execPath, [...gatewayNodeFlags(), MAIN], {
       env: {
-        ...process.env, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, REDIS_URL, LOG_LEVEL: 'warn',
-        UPSTREAM_ALLOW: '127.0.0.1', GATEWAY_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), GATEWAY_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        ...process.env,
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_ENVIRONMENT: environment,
+        REDIS_URL,
+        LOG_LEVEL: 'warn',
+        UPSTREAM_ALLOW: '127.0.0.1',
+        GATEWAY_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+        GATEWAY_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
         GATEWAY_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
       },
       stdio: 'ignore',
     });
-    await eventually(() => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false), (ready) => ready, { what: 'the gateway to become ready' });
+    await eventually(
+      () =>
+        fetch(`http://127.0.0.1:${port}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      (ready) => ready,
+      { what: 'the gateway to become ready' },
+    );
   }, 40_000);
 
   afterAll(async () => {
@@ -116,7 +131,9 @@ describe('Gateway process: HTTP transport', () => {
   });
 
   it('answers 100 Continue at once on the Gateway’s own endpoints', async () => {
-    const client = new RawClient(port).send('POST /credential/token HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    const client = new RawClient(port).send(
+      'POST /credential/token HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+    );
     await client.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
     client.send('a=b&c');
     await client.waitFor(/\r\n\r\nHTTP\/1\.1 [45]\d\d /);

@@ -93,21 +93,34 @@ describe('Gateway HTTP transport', () => {
     const upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
     const rawUrl = `http://127.0.0.1:${await listen(raw)}`;
 
-    const proxy = (id: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => snapshotProxy({ id, projectId: 'proj', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET', 'HEAD', 'POST'], policies });
+    const proxy = (id: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) =>
+      snapshotProxy({ id, projectId: 'proj', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET', 'HEAD', 'POST'], policies });
     const metrics = new GatewayMetrics();
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000, connections: CONNECTIONS },
-      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    pools = new UpstreamPools(
+      { connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000, connections: CONNECTIONS },
+      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }),
+    );
     const active = new ActiveConfiguration(pools, metrics);
-    active.activate(configSnapshot({
-      proxies: [
-        proxy('open', upstreamUrl, []), proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]), proxy('raw', rawUrl, []),
-        // An asynchronous policy (argon2 verification): a 100 sent before it decides would win the race.
-        proxy('basic', upstreamUrl, [{ type: 'basic-auth', config: {} }]),
-      ],
-      credentials: [
-        snapshotCredential({ id: 'c-alice', projectId: 'proj', username: 'alice', passwordHash: await hash('correct horse battery', { type: 2 }), apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }] }),
-      ],
-    }));
+    active.activate(
+      configSnapshot({
+        proxies: [
+          proxy('open', upstreamUrl, []),
+          proxy('keyed', upstreamUrl, [{ type: 'api-key', config: {} }]),
+          proxy('raw', rawUrl, []),
+          // An asynchronous policy (argon2 verification): a 100 sent before it decides would win the race.
+          proxy('basic', upstreamUrl, [{ type: 'basic-auth', config: {} }]),
+        ],
+        credentials: [
+          snapshotCredential({
+            id: 'c-alice',
+            projectId: 'proj',
+            username: 'alice',
+            passwordHash: await hash('correct horse battery', { type: 2 }),
+            apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }],
+          }),
+        ],
+      }),
+    );
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
     const http = new GatewayHttpServer(null, { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: BODY_TIMEOUT_MS });
     gateway = http.serverFactory((_req, res) => res.end('nest'));
@@ -181,7 +194,9 @@ describe('Gateway HTTP transport', () => {
     mostUpstreamSockets = openUpstreamSockets;
     const get = () =>
       new Promise<number>((resolve, reject) =>
-        httpRequest({ host: '127.0.0.1', port, path: '/open/hold', agent: false }, (res) => res.resume().on('end', () => resolve(res.statusCode!))).on('error', reject).end(),
+        httpRequest({ host: '127.0.0.1', port, path: '/open/hold', agent: false }, (res) => res.resume().on('end', () => resolve(res.statusCode!)))
+          .on('error', reject)
+          .end(),
       );
     const statuses = await Promise.all(Array.from({ length: 6 }, get));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
@@ -222,9 +237,7 @@ describe('Gateway HTTP transport', () => {
 
   describe('malformed requests', () => {
     it('answers 501 to a transfer coding other than chunked alone, before anything goes upstream', async () => {
-      const wire = await new RawClient(port)
-        .send('POST /open/coded HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: foo, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
-        .untilClosed();
+      const wire = await new RawClient(port).send('POST /open/coded HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: foo, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n').untilClosed();
       const res = parseResponse(wire);
       expect(res.status).toBe(501);
       expect(JSON.parse(res.body)).toEqual({ code: 'unsupported_transfer_coding', message: expect.any(String), requestId: expect.any(String) });
@@ -305,7 +318,19 @@ describe('Gateway HTTP transport', () => {
       try {
         // --expect100-timeout: curl would otherwise send the body anyway after 1 s without an answer.
         const upload = (user: string) =>
-          curl(['-H', 'Expect: 100-continue', '--expect100-timeout', '10', '-u', user, '--data-binary', `@${body}`, '-w', '%{http_code} %{size_upload}', `http://127.0.0.1:${port}/basic/curl-upload`]);
+          curl([
+            '-H',
+            'Expect: 100-continue',
+            '--expect100-timeout',
+            '10',
+            '-u',
+            user,
+            '--data-binary',
+            `@${body}`,
+            '-w',
+            '%{http_code} %{size_upload}',
+            `http://127.0.0.1:${port}/basic/curl-upload`,
+          ]);
         expect(await upload('alice:wrong horse')).toBe('401 0');
         expect(await upload('alice:correct horse battery')).toBe(`200 ${32 * 1024}`);
         expect(seen.filter((s) => s.path === '/curl-upload')).toEqual([{ path: '/curl-upload', outcome: 'complete', bytes: 32 * 1024 }]);

@@ -66,7 +66,11 @@ describe('proxy: headers and paths a client must not control', () => {
   const { ring } = SigningKeyRing.fromSnapshot([key], box);
   const signer = ring.signer(Date.now())!;
   const now = () => Math.floor(Date.now() / 1000);
-  const token = (extra: JwtClaims) => signJwt({ iss: 'https://gw.test/credential', sub: 'c-alice', aud: ['/jwt'], iat: now(), nbf: now(), exp: now() + 300, jti: 'j1', scope: 'read', roles: ['reader'], ...extra }, signer);
+  const token = (extra: JwtClaims) =>
+    signJwt(
+      { iss: 'https://gw.test/credential', sub: 'c-alice', aud: ['/jwt'], iat: now(), nbf: now(), exp: now() + 300, jti: 'j1', scope: 'read', roles: ['reader'], ...extra },
+      signer,
+    );
 
   let echo: Server;
   let pools: UpstreamPools;
@@ -77,12 +81,15 @@ describe('proxy: headers and paths a client must not control', () => {
   beforeAll(async () => {
     echo = createEchoServer();
     const echoUrl = `http://127.0.0.1:${await listen(echo)}`;
-    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) => snapshotProxy({ id, name: id, basePath, upstreamUrl, methods: ['GET'], policies });
+    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies']) =>
+      snapshotProxy({ id, name: id, basePath, upstreamUrl, methods: ['GET'], policies });
     const snapshot = configSnapshot({
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),
         proxy('open', '/open', `${echoUrl}/base`, []),
-        proxy('jwt', '/jwt', echoUrl, [{ type: 'jwt-auth', config: { issuers: ['https://gw.test/credential'], claimHeaders: { email: 'X-User-Email', name: 'x-user-name', note: 'x-note', team: 'x-team' } } }]),
+        proxy('jwt', '/jwt', echoUrl, [
+          { type: 'jwt-auth', config: { issuers: ['https://gw.test/credential'], claimHeaders: { email: 'X-User-Email', name: 'x-user-name', note: 'x-note', team: 'x-team' } } },
+        ]),
       ],
       credentials: [
         snapshotCredential({ id: 'c-alice', username: 'alice', apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }], roles: ['reader'] }),
@@ -91,12 +98,21 @@ describe('proxy: headers and paths a client must not control', () => {
     });
 
     const metrics = new GatewayMetrics();
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    pools = new UpstreamPools(
+      { connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 },
+      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }),
+    );
     const active = new ActiveConfiguration(pools, metrics, { secrets: box });
     active.activate(snapshot);
     expect(active.current!.problems).toEqual([]);
     const start = async (clientIp: { header: string | null; position: 'first' | 'last'; trustedProxies: string[] }) => {
-      const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024, clientIp }, pino({ level: 'silent' }), clientIp.header === null ? null : new ClientIpResolver(clientIp));
+      const handler = new ProxyRequestHandler(
+        active,
+        metrics,
+        { trustProxy: false, bodyLimit: 64 * 1024, clientIp },
+        pino({ level: 'silent' }),
+        clientIp.header === null ? null : new ClientIpResolver(clientIp),
+      );
       const http = new GatewayHttpServer();
       const server = http.serverFactory((_req, res) => res.end('nest'));
       http.attach(handler.handle, (_req, res) => res.end('tokens'));
@@ -121,7 +137,7 @@ describe('proxy: headers and paths a client must not control', () => {
         'X-Authenticated_UserRoles': 'admin',
         x_authenticated_userroles: 'admin',
         'x-authenticated-userroles': 'admin',
-        'X_AUTHENTICATED_ANYTHING': 'x',
+        X_AUTHENTICATED_ANYTHING: 'x',
       });
       expect(res.status).toBe(200);
       const identity = Object.entries(res.json.headers).filter(([name]) => /^x[-_]authenticated[-_]/i.test(name));
@@ -130,7 +146,14 @@ describe('proxy: headers and paths a client must not control', () => {
     });
 
     it('drops underscore spellings of the forwarding headers and X-Request-Id, and httpoxy’s Proxy', async () => {
-      const res = await send(untrusted.port, '/open/h', { X_Forwarded_For: '203.0.113.66', x_forwarded_host: 'evil.test', X_Request_Id: 'forged', x_real_ip: '203.0.113.66', proxy: 'http://evil.test:3128', Proxy_Authorization: 'Basic eDp5' });
+      const res = await send(untrusted.port, '/open/h', {
+        X_Forwarded_For: '203.0.113.66',
+        x_forwarded_host: 'evil.test',
+        X_Request_Id: 'forged',
+        x_real_ip: '203.0.113.66',
+        proxy: 'http://evil.test:3128',
+        Proxy_Authorization: 'Basic eDp5',
+      });
       const names = Object.keys(res.json.headers);
       expect(names.filter((n) => n.includes('_'))).toEqual([]);
       expect(res.json.headers.proxy).toBeUndefined();
@@ -138,7 +161,12 @@ describe('proxy: headers and paths a client must not control', () => {
     });
 
     it('drops a client header named like one of the proxy’s claim headers, also when the token lacks that claim', async () => {
-      const res = await send(untrusted.port, '/jwt/me', { authorization: `Bearer ${token({ email: 'alice@example.test' })}`, 'x-team': 'admins', X_Team: 'admins', 'X_User_Email': 'mallory@evil.test' });
+      const res = await send(untrusted.port, '/jwt/me', {
+        authorization: `Bearer ${token({ email: 'alice@example.test' })}`,
+        'x-team': 'admins',
+        X_Team: 'admins',
+        X_User_Email: 'mallory@evil.test',
+      });
       expect(res.status).toBe(200);
       expect(res.json.headers['x-user-email']).toBe('alice@example.test');
       expect(res.json.headers['x-team']).toBeUndefined();
@@ -191,7 +219,17 @@ describe('proxy: headers and paths a client must not control', () => {
         'x-real-ip': '127.0.0.1',
         'x-end-to-end': 'kept',
       });
-      for (const name of ['x-forwarded-prefix', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl', 'x-http-method-override']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+      for (const name of [
+        'x-forwarded-prefix',
+        'true-client-ip',
+        'x-client-ip',
+        'cf-connecting-ip',
+        'x-original-url',
+        'x-rewrite-url',
+        'x-forwarded-ssl',
+        'x-http-method-override',
+      ])
+        expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
     });
 
     it('from a trusted hop: its chain is extended, its proto/host/port/prefix kept; URL overrides still gone', async () => {
@@ -205,7 +243,8 @@ describe('proxy: headers and paths a client must not control', () => {
         'x-forwarded-prefix': '/admin',
         'x-real-ip': '203.0.113.66', // the client address the Gateway's rules used
       });
-      for (const name of ['true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl', 'x-http-method-override']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+      for (const name of ['true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-ssl', 'x-http-method-override'])
+        expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
     });
   });
 
@@ -236,10 +275,13 @@ describe('proxy: headers and paths a client must not control', () => {
       expect({ status: res.status, code: res.json?.code }).toEqual({ status: 400, code: 'invalid_query' });
     });
 
-    it.each(['/open/v1.2/file.tar.gz', '/open/.well-known/x', '/open/...', '/open/a;b=1/c', '/open/..a/b.', '/open/100%25', '/open/%2e%2ea'])('forwards the harmless %s unchanged', async (target) => {
-      const res = await sendRaw(untrusted.port, target);
-      expect(res.status).toBe(200);
-      expect(res.json.path).toBe(new URL(`/base${target.slice('/open'.length)}`, 'http://x').pathname);
-    });
+    it.each(['/open/v1.2/file.tar.gz', '/open/.well-known/x', '/open/...', '/open/a;b=1/c', '/open/..a/b.', '/open/100%25', '/open/%2e%2ea'])(
+      'forwards the harmless %s unchanged',
+      async (target) => {
+        const res = await sendRaw(untrusted.port, target);
+        expect(res.status).toBe(200);
+        expect(res.json.path).toBe(new URL(`/base${target.slice('/open'.length)}`, 'http://x').pathname);
+      },
+    );
   });
 });

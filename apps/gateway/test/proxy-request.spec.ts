@@ -96,7 +96,20 @@ describe('proxy request handler', () => {
         return void setTimeout(() => res.end('too late'), 5000).unref();
       }
       res.writeHead(200, [
-        'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'X-Request-Id', 'upstream-chose-this', 'X-Kept', 'yes', 'Content-Length', '2',
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+        'Connection',
+        'keep-alive, X-Hop',
+        'X-Hop',
+        'secret',
+        'X-Request-Id',
+        'upstream-chose-this',
+        'X-Kept',
+        'yes',
+        'Content-Length',
+        '2',
       ]);
       res.end('ok');
     });
@@ -106,7 +119,8 @@ describe('proxy request handler', () => {
     await close(doomed); // nothing listens here any more: connections are refused
 
     const passwordHash = await hash('correct horse battery', { type: 2 });
-    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies'], methods = ['GET', 'HEAD', 'POST', 'PUT']) => snapshotProxy({ id, name: id, basePath, upstreamUrl, methods, policies });
+    const proxy = (id: string, basePath: string, upstreamUrl: string, policies: ConfigSnapshot['proxies'][number]['policies'], methods = ['GET', 'HEAD', 'POST', 'PUT']) =>
+      snapshotProxy({ id, name: id, basePath, upstreamUrl, methods, policies });
     snapshot = configSnapshot({
       proxies: [
         proxy('keyed', '/keyed', echoUrl, [{ type: 'api-key', config: {} }]),

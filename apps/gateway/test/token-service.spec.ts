@@ -31,7 +31,11 @@ describe('token service handler (in process, real Redis)', () => {
   let listener: RunningServer;
 
   async function post(path: string, form: Record<string, string>, headers: Record<string, string> = { authorization: APP }): Promise<{ status: number; body: any }> {
-    const res = await fetch(listener.url + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+    const res = await fetch(listener.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
     return { status: res.status, body: await res.json() };
   }
   const introspect = async (token: string) => (await post('/credential/introspect', { token })).body;
@@ -53,7 +57,11 @@ describe('token service handler (in process, real Redis)', () => {
     );
     const config = parseGatewayConfig({ GATEWAY_ENVIRONMENT: ENVIRONMENT, REDIS_URL: redisServer.url, IDM_MASTER_KEYS: TEST_MASTER_KEYS, LOG_LEVEL: 'silent' });
     gateway = await NestFactory.createApplicationContext(GatewayModule.forRoot(config, pino({ level: 'silent' })), { logger: false });
-    await eventually(() => gateway.get(ActiveConfiguration).revision, (revision) => revision === 1, { what: 'the snapshot to be active' });
+    await eventually(
+      () => gateway.get(ActiveConfiguration).revision,
+      (revision) => revision === 1,
+      { what: 'the snapshot to be active' },
+    );
     listener = await listenOnLoopback(createServer(gateway.get(TokenHttpHandler).handle));
   });
 
@@ -90,7 +98,10 @@ describe('token service handler (in process, real Redis)', () => {
 
     expect(await post('/credential/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await introspect(second.body.access_token)).toEqual({ active: false });
-    expect(await post('/credential/token', { grant_type: 'refresh_token', refresh_token: second.body.refresh_token })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await post('/credential/token', { grant_type: 'refresh_token', refresh_token: second.body.refresh_token })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
   });
 
   it('revokes (RFC 7009): the token stops introspecting, and unknown tokens still answer 200', async () => {
@@ -101,8 +112,14 @@ describe('token service handler (in process, real Redis)', () => {
   });
 
   it('answers bad requests with RFC 6749 errors', async () => {
-    expect(await post('/credential/token', { grant_type: 'client_credentials', client_id: 'billing-app', client_secret: APP_SECRET })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(await post('/credential/token', { grant_type: 'client_credentials' }, { authorization: basic('billing-app', 'wrong') })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await post('/credential/token', { grant_type: 'client_credentials', client_id: 'billing-app', client_secret: APP_SECRET })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    expect(await post('/credential/token', { grant_type: 'client_credentials' }, { authorization: basic('billing-app', 'wrong') })).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_client' },
+    });
     expect(await post('/credential/token', { grant_type: 'implicit' })).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
     expect(await post('/credential/token', { grant_type: 'client_credentials', scope: 'admin' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
     expect(await post('/credential/token', { grant_type: 'password', username: 'alice', password: 'nope' })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });

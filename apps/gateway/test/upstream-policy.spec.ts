@@ -79,12 +79,18 @@ describe('Gateway upstream policy (checked at connect time)', () => {
   });
 
   it('refuses loopback by default, by address and through a name that resolves to it; the upstream sees nothing', async () => {
-    const gateway = await startGateway({}, [['/by-address', `http://127.0.0.1:${echoPort}`], ['/by-name', `http://localhost:${echoPort}`]]);
+    const gateway = await startGateway({}, [
+      ['/by-address', `http://127.0.0.1:${echoPort}`],
+      ['/by-name', `http://localhost:${echoPort}`],
+    ]);
     try {
       const before = echoRequests;
       for (const path of ['/by-address/x', '/by-name/x']) {
         const res = await get(gateway.port, path);
-        expect(res).toEqual({ status: 502, json: { code: 'upstream_forbidden', message: "The upstream is not allowed by the Gateway's upstream policy", requestId: expect.any(String) } });
+        expect(res).toEqual({
+          status: 502,
+          json: { code: 'upstream_forbidden', message: "The upstream is not allowed by the Gateway's upstream policy", requestId: expect.any(String) },
+        });
       }
       expect(echoRequests).toBe(before);
       expect(gateway.logs).toContainEqual(expect.objectContaining({ msg: 'upstream request failed', code: 'upstream_forbidden', reason: 'IDM_UPSTREAM_FORBIDDEN' }));
@@ -94,7 +100,10 @@ describe('Gateway upstream policy (checked at connect time)', () => {
   });
 
   it('lets an explicit UPSTREAM_ALLOW through (the same upstream answers)', async () => {
-    const gateway = await startGateway({ UPSTREAM_ALLOW: '127.0.0.1,::1' }, [['/by-address', `http://127.0.0.1:${echoPort}`], ['/by-name', `http://localhost:${echoPort}`]]);
+    const gateway = await startGateway({ UPSTREAM_ALLOW: '127.0.0.1,::1' }, [
+      ['/by-address', `http://127.0.0.1:${echoPort}`],
+      ['/by-name', `http://localhost:${echoPort}`],
+    ]);
     try {
       expect((await get(gateway.port, '/by-address/x')).status).toBe(200);
       expect((await get(gateway.port, '/by-name/x')).status).toBe(200);

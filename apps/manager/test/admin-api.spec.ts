@@ -51,7 +51,8 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
     });
 
     it('makes one address wait after 10 failed logins for a username, without locking the operator out elsewhere', async () => {
-      const login = (password: string, remoteAddress: string) => manager.request('POST', '/api/v1/auth/login', { username: ADMIN.username, password }, { token: null, remoteAddress });
+      const login = (password: string, remoteAddress: string) =>
+        manager.request('POST', '/api/v1/auth/login', { username: ADMIN.username, password }, { token: null, remoteAddress });
       const guesser = '198.51.100.7';
       for (let i = 0; i < 9; i++) expect((await login(`guess-${i}`, guesser)).status).toBe(401);
       expect((await login(ADMIN.password, guesser)).status).toBe(200); // a success clears the count
@@ -62,7 +63,12 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
       expect(refused.body).toMatchObject({ code: 'too_many_login_attempts', retryAfterSeconds: expect.any(Number) });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(800); // about 15 minutes
       // Without MANAGER_TRUST_PROXY a forged X-Forwarded-For changes nothing.
-      const forged = await manager.request('POST', '/api/v1/auth/login', { username: ADMIN.username, password: ADMIN.password }, { token: null, remoteAddress: guesser, headers: { 'x-forwarded-for': '192.0.2.1' } });
+      const forged = await manager.request(
+        'POST',
+        '/api/v1/auth/login',
+        { username: ADMIN.username, password: ADMIN.password },
+        { token: null, remoteAddress: guesser, headers: { 'x-forwarded-for': '192.0.2.1' } },
+      );
       expect(forged.status).toBe(429);
       expect((await login(ADMIN.password, '198.51.100.8')).status).toBe(200); // the operator, from elsewhere
     });
@@ -160,7 +166,12 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
     });
 
     it('refuses to delete an environment that still has proxies deployed', async () => {
-      await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'pinned', basePath: `/pinned-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [envName] });
+      await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, {
+        name: 'pinned',
+        basePath: `/pinned-${suffix}`,
+        upstreamUrl: 'http://127.0.0.1:9',
+        environments: [envName],
+      });
       const env = (await manager.request('GET', '/api/v1/environments')).body.find((e: any) => e.name === envName);
       const refused = await manager.request('DELETE', `/api/v1/environments/${env.id}`);
       expect(refused.status).toBe(409);
@@ -169,7 +180,12 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
   });
 
   describe('bad input', () => {
-    const proxyBody = (over: Record<string, unknown> = {}) => ({ name: `p-${randomBytes(3).toString('hex')}`, basePath: `/bp-${randomBytes(3).toString('hex')}`, upstreamUrl: 'http://127.0.0.1:9', ...over });
+    const proxyBody = (over: Record<string, unknown> = {}) => ({
+      name: `p-${randomBytes(3).toString('hex')}`,
+      basePath: `/bp-${randomBytes(3).toString('hex')}`,
+      upstreamUrl: 'http://127.0.0.1:9',
+      ...over,
+    });
     const proxiesUrl = () => `/api/v1/projects/${projectId}/proxies`;
     const proxyCount = async () => (await manager.request('GET', proxiesUrl())).body.length;
 

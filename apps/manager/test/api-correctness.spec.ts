@@ -19,7 +19,11 @@ describe.each(['postgres', 'pglite'] as const)('admin API correctness on %s', (k
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     // One argon2 slot and no queue: a test that holds the slot sees which requests would hash.
-    m = await startInProcessManager(database, { LOG_LEVEL: 'info', MANAGER_PASSWORD_HASH_CONCURRENCY: '1', MANAGER_PASSWORD_HASH_QUEUE: '0' }, { logDestination: { write: (line: string) => void logs.push(line) } });
+    m = await startInProcessManager(
+      database,
+      { LOG_LEVEL: 'info', MANAGER_PASSWORD_HASH_CONCURRENCY: '1', MANAGER_PASSWORD_HASH_QUEUE: '0' },
+      { logDestination: { write: (line: string) => void logs.push(line) } },
+    );
     await m.app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(m.app.getHttpServer().address() as { port: number }).port}`;
     token = (await call('POST', '/api/v1/auth/login', { json: ADMIN, token: null })).body.token;

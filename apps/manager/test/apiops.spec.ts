@@ -34,7 +34,10 @@ const bundle = (over: Record<string, unknown> = {}) => ({
       team: 'payments',
       password: 'checkout-password',
       roles: ['buyer'],
-      metadata: [{ key: 'tier', value: 'gold' }, { key: 'upstream-token', value: 'hidden-value', secret: true }],
+      metadata: [
+        { key: 'tier', value: 'gold' },
+        { key: 'upstream-token', value: 'hidden-value', secret: true },
+      ],
     },
   ],
   ...over,
@@ -93,7 +96,10 @@ describe('APIops', () => {
 
   it('creates password-less credentials through the bulk import: one credential.import event, then a no-op', async () => {
     const name = `bulk-${suffix}`;
-    const credentials = [...Array.from({ length: 30 }, (_, i) => ({ username: `app-${i}`, roles: ['reader'], metadata: [{ key: 'n', value: String(i) }] })), { username: 'human', password: 'human-password' }];
+    const credentials = [
+      ...Array.from({ length: 30 }, (_, i) => ({ username: `app-${i}`, roles: ['reader'], metadata: [{ key: 'n', value: String(i) }] })),
+      { username: 'human', password: 'human-password' },
+    ];
     const bulk = bundle({ project: { name }, teams: [{ name: 'ops' }], roles: [], proxies: [], credentials: credentials.map((c, i) => (i === 0 ? { ...c, team: 'ops' } : c)) });
     const applied = await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk });
     expect(applied.status).toBe(200);
@@ -103,7 +109,11 @@ describe('APIops', () => {
     expect(events[1].diff.count.new).toBe(30);
     const exported = (await a.request('GET', `/api/v1/projects/${events[3].entity.id}/bundle`)).body;
     expect(exported.credentials).toHaveLength(31);
-    expect(exported.credentials.find((c: any) => c.username === 'app-0')).toMatchObject({ team: 'ops', roles: ['reader'], metadata: [expect.objectContaining({ key: 'n', value: '0' })] });
+    expect(exported.credentials.find((c: any) => c.username === 'app-0')).toMatchObject({
+      team: 'ops',
+      roles: ['reader'],
+      metadata: [expect.objectContaining({ key: 'n', value: '0' })],
+    });
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk })).body.applied).toEqual([]);
   }, 60000);
 
@@ -138,8 +148,18 @@ describe('APIops', () => {
     ['an unknown kind', { ...bundle(), kind: 'Spaceship' }, 'invalid_bundle', 'bundle.kind'],
     ['an unknown field', { ...bundle(), extra: 1 }, 'invalid_bundle', 'bundle'],
     ['a reference to a missing team', { ...bundle(), project: { name: `other-${suffix}` }, teams: [] }, 'invalid_bundle', 'bundle.proxies.0.team'],
-    ['a missing environment', { ...bundle(), project: { name: `other-${suffix}` }, proxies: [{ ...bundle().proxies[0], environments: ['nowhere'] }] }, 'invalid_bundle', 'bundle.proxies.0.environments.0'],
-    ['a bad policy config', { ...bundle(), project: { name: `other-${suffix}` }, proxies: [{ ...bundle().proxies[0], policies: [{ type: 'api-key', config: { header: 42 } }] }] }, 'invalid_bundle', 'bundle.proxies.0.policies.0.config.header'],
+    [
+      'a missing environment',
+      { ...bundle(), project: { name: `other-${suffix}` }, proxies: [{ ...bundle().proxies[0], environments: ['nowhere'] }] },
+      'invalid_bundle',
+      'bundle.proxies.0.environments.0',
+    ],
+    [
+      'a bad policy config',
+      { ...bundle(), project: { name: `other-${suffix}` }, proxies: [{ ...bundle().proxies[0], policies: [{ type: 'api-key', config: { header: 42 } }] }] },
+      'invalid_bundle',
+      'bundle.proxies.0.policies.0.config.header',
+    ],
   ])('rejects %s with a 400 naming the path, applying nothing', async (_label, body, code, path) => {
     const before = await auditCount(a);
     const res = await a.request('POST', '/api/v1/apiops/apply', { bundle: body });
@@ -158,11 +178,15 @@ describe('APIops', () => {
     expect((await a.request('GET', '/api/v1/projects')).body.some((p: any) => p.name === other)).toBe(false);
   });
 
-  it('applies under the caller\'s permissions: an editor cannot create roles through a bundle', async () => {
+  it("applies under the caller's permissions: an editor cannot create roles through a bundle", async () => {
     const project = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === `shop-${suffix}`);
     const roles = (await a.request('GET', '/api/v1/roles')).body;
     const editor = (await a.request('POST', '/api/v1/users', { username: `ed${suffix}`, password: 'editor-password' })).body;
-    await a.request('POST', '/api/v1/role-bindings', { roleId: roles.find((r: any) => r.name === 'project-editor').id, subject: { type: 'user', id: editor.id }, scope: { type: 'project', id: project.id } });
+    await a.request('POST', '/api/v1/role-bindings', {
+      roleId: roles.find((r: any) => r.name === 'project-editor').id,
+      subject: { type: 'user', id: editor.id },
+      scope: { type: 'project', id: project.id },
+    });
     const token = (await a.request('POST', '/api/v1/auth/login', { username: `ed${suffix}`, password: 'editor-password' }, { token: null })).body.token;
     const escalating = bundle({ roles: [{ name: `sneaky-${suffix}`, permissions: ['role:bind'] }] });
     const res = await a.request('POST', '/api/v1/apiops/apply', { bundle: escalating }, { token });
@@ -177,7 +201,10 @@ describe('APIops', () => {
     const cli = (args: string[]) =>
       promisify(execFile)(process.execPath, [join(REPO_ROOT, 'apps/manager/dist/cli/apiops.js'), ...args], {
         env: { ...process.env, IDM_MANAGER_URL: baseUrl, IDM_USERNAME: ADMIN.username, IDM_PASSWORD: ADMIN.password },
-      }).then((r) => ({ code: 0, ...r }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+      }).then(
+        (r) => ({ code: 0, ...r }),
+        (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+      );
     const exported = await cli(['export', '--project', `shop-${suffix}`, '--out', join(dir, 'shop.yaml')]);
     expect(exported.code).toBe(0);
     const written = parse(readFileSync(join(dir, 'shop.yaml'), 'utf8'));
@@ -210,8 +237,16 @@ const POLICY_SAMPLES: Record<string, Record<string, unknown>> = {
   'api-key': { stripCredential: false, queryParam: 'key', header: 'X-Key' },
   'basic-auth': { stripAuthorization: false, realm: 'shop' },
   'rate-limit': { limits: [{ limit: 10, windowSeconds: 60 }], keyBy: 'ip' },
-  'jwt-auth': { clockSkewSeconds: 10, required: { roles: [], scopes: ['orders:read'] }, claimHeaders: { sub: 'X-Sub' }, tokenService: { clientSecret: 'jwt-client-secret', clientId: `jwt-${suffix}`, accessTokenLifetime: { unit: 'minutes', amount: 5 } } },
-  'oauth2-auth': { methods: { post: { scopes: ['orders:write'] } }, tokenService: { clientId: `oauth-${suffix}`, clientSecret: 'oauth-client-secret', cors: { origins: ['https://shop.example'] } } },
+  'jwt-auth': {
+    clockSkewSeconds: 10,
+    required: { roles: [], scopes: ['orders:read'] },
+    claimHeaders: { sub: 'X-Sub' },
+    tokenService: { clientSecret: 'jwt-client-secret', clientId: `jwt-${suffix}`, accessTokenLifetime: { unit: 'minutes', amount: 5 } },
+  },
+  'oauth2-auth': {
+    methods: { post: { scopes: ['orders:write'] } },
+    tokenService: { clientId: `oauth-${suffix}`, clientSecret: 'oauth-client-secret', cors: { origins: ['https://shop.example'] } },
+  },
   'digest-auth': { stripAuthorization: false, nonceLifetimeSeconds: 60, algorithms: ['SHA-256'] },
   'base64-auth': { realm: 'shop', passwordCheck: true, header: 'X-Credentials' },
   'mtls-auth': { match: 'either' },
@@ -248,7 +283,14 @@ describe('APIops re-applying an export', () => {
       teams: [],
       roles: [],
       credentials: [],
-      proxies: Object.entries(POLICY_SAMPLES).map(([type, config]) => ({ name: type, basePath: `/${type}-${suffix}`, upstreamUrl: 'http://127.0.0.1:9/', methods: ['GET'], policies: [{ type, config }], environments: [env] })),
+      proxies: Object.entries(POLICY_SAMPLES).map(([type, config]) => ({
+        name: type,
+        basePath: `/${type}-${suffix}`,
+        upstreamUrl: 'http://127.0.0.1:9/',
+        methods: ['GET'],
+        policies: [{ type, config }],
+        environments: [env],
+      })),
     });
     expect((await m.request('POST', '/api/v1/apiops/apply', { bundle: written })).status).toBe(200);
     const exported = await exportOf(name);
@@ -275,9 +317,15 @@ describe('APIops re-applying an export', () => {
     sealed.proxies.find((p: any) => p.name === 'jwt-auth').policies[0].config.tokenService.clientSecret = 'enc:v1:m1:AAAA';
     const refused = await m.request('POST', '/api/v1/apiops/plan', { bundle: sealed });
     expect(refused.status).toBe(400);
-    expect(refused.body.errors.map((e: any) => e.path)).toEqual([`bundle.proxies.${Object.keys(POLICY_SAMPLES).sort().indexOf('jwt-auth')}.policies.0.config.tokenService.clientSecret`]);
+    expect(refused.body.errors.map((e: any) => e.path)).toEqual([
+      `bundle.proxies.${Object.keys(POLICY_SAMPLES).sort().indexOf('jwt-auth')}.policies.0.config.tokenService.clientSecret`,
+    ]);
     // Where no secret is stored (another project, a new installation) the export needs one added, as a pipeline would.
-    const elsewhere = { ...structuredClone(exported), project: { name: `copy-${suffix}`, description: null }, proxies: exported.proxies.filter((p: any) => p.name === 'oauth2-auth').map((p: any) => ({ ...p, basePath: `/copy-${suffix}` })) };
+    const elsewhere = {
+      ...structuredClone(exported),
+      project: { name: `copy-${suffix}`, description: null },
+      proxies: exported.proxies.filter((p: any) => p.name === 'oauth2-auth').map((p: any) => ({ ...p, basePath: `/copy-${suffix}` })),
+    };
     const missing = await m.request('POST', '/api/v1/apiops/plan', { bundle: elsewhere });
     expect(missing.status).toBe(400);
     expect(missing.body.errors.map((e: any) => e.path)).toEqual(['bundle.proxies.0.policies.0.config.tokenService.clientSecret']);
@@ -297,7 +345,13 @@ describe('APIops re-applying an export', () => {
   it('exports YAML that strict parsers read: C1 controls, DEL, NEL, line/paragraph separators and BOM escaped', async () => {
     const name = `odd-text-${suffix}`;
     const description = 'c1\u0080\u009f del\u007f nel\u0085 ls\u2028 ps\u2029 bom\ufeff nbsp\u00a0 end';
-    const written = bundle({ project: { name, description }, teams: [], credentials: [], proxies: [], roles: [{ name: `odd-${suffix}`, description, permissions: ['audit:read'] }] });
+    const written = bundle({
+      project: { name, description },
+      teams: [],
+      credentials: [],
+      proxies: [],
+      roles: [{ name: `odd-${suffix}`, description, permissions: ['audit:read'] }],
+    });
     expect((await m.request('POST', '/api/v1/apiops/apply', { bundle: written })).status).toBe(200);
     const yaml: string = await exportOf(name, 'yaml');
     // PyYAML refuses a document holding any of these raw; YAML 1.1 parsers turn NEL/LS/PS into line breaks.

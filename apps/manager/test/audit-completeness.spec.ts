@@ -27,7 +27,10 @@ const P = '/api/v1';
 /** An argon2id hash of "imported-password", as another system would hand it over. */
 const IMPORTED_PASSWORD_HASH = '$argon2id$v=19$m=65536,p=4,t=3$efYkUdHymRUJA2bL3lZl8g$HEA7f1A/Nr4FVoCMHck59hRAbDEp0FBfKzLIjfTte14';
 const RECIPES: Record<string, { action: string; run: Recipe }> = {
-  [`post ${P}/auth/login`]: { action: 'session.create', run: ({ m }) => m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null }) },
+  [`post ${P}/auth/login`]: {
+    action: 'session.create',
+    run: ({ m }) => m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null }),
+  },
   [`post ${P}/auth/logout`]: {
     action: 'session.delete',
     run: async ({ m }) => {
@@ -38,9 +41,15 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
   },
   [`delete ${P}/auth/lockouts`]: { action: 'login-lockout.unlock', run: ({ m }) => m.request('DELETE', `${P}/auth/lockouts?address=192.0.2.44&username=admin`) },
   [`post ${P}/environments`]: { action: 'environment.create', run: ({ m, s }) => m.request('POST', `${P}/environments`, { name: `e-${s()}` }) },
-  [`patch ${P}/environments/{environmentId}`]: { action: 'environment.update', run: async (f) => f.m.request('PATCH', `${P}/environments/${(await f.env()).id}`, { description: 'x' }) },
+  [`patch ${P}/environments/{environmentId}`]: {
+    action: 'environment.update',
+    run: async (f) => f.m.request('PATCH', `${P}/environments/${(await f.env()).id}`, { description: 'x' }),
+  },
   [`delete ${P}/environments/{environmentId}`]: { action: 'environment.delete', run: async (f) => f.m.request('DELETE', `${P}/environments/${(await f.env()).id}`) },
-  [`post ${P}/environments/{environmentId}/signing-keys`]: { action: 'signing_key.create', run: async (f) => f.m.request('POST', `${P}/environments/${(await f.env()).id}/signing-keys`, { algorithm: 'ES256' }) },
+  [`post ${P}/environments/{environmentId}/signing-keys`]: {
+    action: 'signing_key.create',
+    run: async (f) => f.m.request('POST', `${P}/environments/${(await f.env()).id}/signing-keys`, { algorithm: 'ES256' }),
+  },
   [`post ${P}/environments/{environmentId}/signing-keys/rotate`]: {
     action: 'signing_key.rotate',
     run: async (f) => {
@@ -53,7 +62,10 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
   [`post ${P}/projects`]: { action: 'project.create', run: ({ m, s }) => m.request('POST', `${P}/projects`, { name: `p-${s()}` }) },
   [`patch ${P}/projects/{projectId}`]: { action: 'project.update', run: async (f) => f.m.request('PATCH', `${P}/projects/${(await f.project()).id}`, { description: 'x' }) },
   [`delete ${P}/projects/{projectId}`]: { action: 'project.delete', run: async (f) => f.m.request('DELETE', `${P}/projects/${(await f.project()).id}`) },
-  [`post ${P}/projects/{projectId}/teams`]: { action: 'team.create', run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/teams`, { name: `t-${f.s()}` }) },
+  [`post ${P}/projects/{projectId}/teams`]: {
+    action: 'team.create',
+    run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/teams`, { name: `t-${f.s()}` }),
+  },
   [`patch ${P}/projects/{projectId}/teams/{teamId}`]: {
     action: 'team.update',
     run: async (f) => {
@@ -70,7 +82,13 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
   },
   [`post ${P}/projects/{projectId}/proxies`]: {
     action: 'api_proxy.create',
-    run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/proxies`, { name: 'x', basePath: `/x-${f.s()}`, upstreamUrl: 'http://127.0.0.1:9', environments: [(await f.env()).name] }),
+    run: async (f) =>
+      f.m.request('POST', `${P}/projects/${(await f.project()).id}/proxies`, {
+        name: 'x',
+        basePath: `/x-${f.s()}`,
+        upstreamUrl: 'http://127.0.0.1:9',
+        environments: [(await f.env()).name],
+      }),
   },
   [`patch ${P}/projects/{projectId}/proxies/{proxyId}`]: {
     action: 'api_proxy.update',
@@ -86,12 +104,18 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return f.m.request('DELETE', `${P}/projects/${p.id}/proxies/${(await f.proxy(p.id)).id}`);
     },
   },
-  [`post ${P}/projects/{projectId}/credentials`]: { action: 'credential.create', run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials`, { username: 'u', password: 'some-password' }) },
+  [`post ${P}/projects/{projectId}/credentials`]: {
+    action: 'credential.create',
+    run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials`, { username: 'u', password: 'some-password' }),
+  },
   [`post ${P}/projects/{projectId}/credentials/import`]: {
     action: 'credential.import',
     run: async (f) =>
       f.m.request('POST', `${P}/projects/${(await f.project()).id}/credentials/import`, {
-        credentials: [{ username: 'imported-a', apiKeys: [generateApiKey().key] }, { username: 'imported-b', passwordHash: IMPORTED_PASSWORD_HASH }],
+        credentials: [
+          { username: 'imported-a', apiKeys: [generateApiKey().key] },
+          { username: 'imported-b', passwordHash: IMPORTED_PASSWORD_HASH },
+        ],
       }),
   },
   [`patch ${P}/projects/{projectId}/credentials/{credentialId}`]: {
@@ -169,7 +193,10 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     action: 'credential_token_settings.update',
     run: async (f) => {
       const p = await f.project();
-      return f.m.request('PUT', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/token-settings`, { grants: ['client_credentials', 'password'], refreshAllowed: true });
+      return f.m.request('PUT', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/token-settings`, {
+        grants: ['client_credentials', 'password'],
+        refreshAllowed: true,
+      });
     },
   },
   [`delete ${P}/projects/{projectId}/credentials/{credentialId}/token-settings`]: {
@@ -194,7 +221,10 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
   },
   [`post ${P}/groups`]: { action: 'group.create', run: ({ m, s }) => m.request('POST', `${P}/groups`, { name: `g-${s()}` }) },
   [`delete ${P}/groups/{groupId}`]: { action: 'group.delete', run: async (f) => f.m.request('DELETE', `${P}/groups/${(await f.group()).id}`) },
-  [`post ${P}/groups/{groupId}/members`]: { action: 'group.update', run: async (f) => f.m.request('POST', `${P}/groups/${(await f.group()).id}/members`, { userId: (await f.user()).id }) },
+  [`post ${P}/groups/{groupId}/members`]: {
+    action: 'group.update',
+    run: async (f) => f.m.request('POST', `${P}/groups/${(await f.group()).id}/members`, { userId: (await f.user()).id }),
+  },
   [`delete ${P}/groups/{groupId}/members/{userId}`]: {
     action: 'group.update',
     run: async (f) => {
@@ -206,16 +236,26 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     },
   },
   [`post ${P}/roles`]: { action: 'role.create', run: ({ m, s }) => m.request('POST', `${P}/roles`, { name: `r-${s()}`, permissions: ['proxy:read'] }) },
-  [`patch ${P}/roles/{roleId}`]: { action: 'role.update', run: async (f) => f.m.request('PATCH', `${P}/roles/${(await f.role()).id}`, { permissions: ['proxy:read', 'proxy:write'] }) },
+  [`patch ${P}/roles/{roleId}`]: {
+    action: 'role.update',
+    run: async (f) => f.m.request('PATCH', `${P}/roles/${(await f.role()).id}`, { permissions: ['proxy:read', 'proxy:write'] }),
+  },
   [`delete ${P}/roles/{roleId}`]: { action: 'role.delete', run: async (f) => f.m.request('DELETE', `${P}/roles/${(await f.role()).id}`) },
   [`post ${P}/role-bindings`]: {
     action: 'role_binding.create',
-    run: async (f) => f.m.request('POST', `${P}/role-bindings`, { roleId: (await f.role()).id, subject: { type: 'user', id: (await f.user()).id }, scope: { type: 'project', id: (await f.project()).id } }),
+    run: async (f) =>
+      f.m.request('POST', `${P}/role-bindings`, {
+        roleId: (await f.role()).id,
+        subject: { type: 'user', id: (await f.user()).id },
+        scope: { type: 'project', id: (await f.project()).id },
+      }),
   },
   [`delete ${P}/role-bindings/{bindingId}`]: {
     action: 'role_binding.delete',
     run: async (f) => {
-      const b = (await f.m.request('POST', `${P}/role-bindings`, { roleId: (await f.role()).id, subject: { type: 'user', id: (await f.user()).id }, scope: { type: 'system', id: null } })).body;
+      const b = (
+        await f.m.request('POST', `${P}/role-bindings`, { roleId: (await f.role()).id, subject: { type: 'user', id: (await f.user()).id }, scope: { type: 'system', id: null } })
+      ).body;
       await clearMarker(f.m);
       return f.m.request('DELETE', `${P}/role-bindings/${b.id}`);
     },
@@ -224,7 +264,8 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
 
 async function selfServiceProxy(f: Fixtures, selfService: 'auto' | 'manual') {
   const p = await f.project();
-  const proxy = (await f.m.request('POST', `${P}/projects/${p.id}/proxies`, { name: `ss-${f.s()}`, basePath: `/ss-${f.s()}`, upstreamUrl: 'http://127.0.0.1:9', selfService })).body;
+  const proxy = (await f.m.request('POST', `${P}/projects/${p.id}/proxies`, { name: `ss-${f.s()}`, basePath: `/ss-${f.s()}`, upstreamUrl: 'http://127.0.0.1:9', selfService }))
+    .body;
   await clearMarker(f.m);
   return proxy;
 }
@@ -324,10 +365,21 @@ describe('audit completeness', () => {
 
 /** Fixture calls made by a recipe happen before its measured call: move the marker after each. */
 function wrapFixtures(f: Fixtures): Partial<Fixtures> {
-  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<any>) => async (...args: A) => {
-    const value = await fn(...args);
-    await clearMarker(f.m);
-    return value;
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<any>) =>
+    async (...args: A) => {
+      const value = await fn(...args);
+      await clearMarker(f.m);
+      return value;
+    };
+  return {
+    env: wrap(f.env),
+    project: wrap(f.project),
+    team: wrap(f.team),
+    proxy: wrap(f.proxy),
+    credential: wrap(f.credential),
+    user: wrap(f.user),
+    group: wrap(f.group),
+    role: wrap(f.role),
   };
-  return { env: wrap(f.env), project: wrap(f.project), team: wrap(f.team), proxy: wrap(f.proxy), credential: wrap(f.credential), user: wrap(f.user), group: wrap(f.group), role: wrap(f.role) };
 }

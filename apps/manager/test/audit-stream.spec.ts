@@ -56,7 +56,11 @@ describe('audit stream (SSE)', () => {
     const theirs = (await m.request('POST', '/api/v1/projects', { name: `theirs-${s}` })).body;
     const roles = (await m.request('GET', '/api/v1/roles')).body;
     const owner = (await m.request('POST', '/api/v1/users', { username: `owner${s}`, password: 'owner-password' })).body;
-    await m.request('POST', '/api/v1/role-bindings', { roleId: roles.find((r: any) => r.name === 'project-owner').id, subject: { type: 'user', id: owner.id }, scope: { type: 'project', id: mine.id } });
+    await m.request('POST', '/api/v1/role-bindings', {
+      roleId: roles.find((r: any) => r.name === 'project-owner').id,
+      subject: { type: 'user', id: owner.id },
+      scope: { type: 'project', id: mine.id },
+    });
     const ownerToken = (await m.request('POST', '/api/v1/auth/login', { username: `owner${s}`, password: 'owner-password' }, { token: null })).body.token;
     const adminToken = (await m.request('POST', '/api/v1/auth/login', { username: 'admin', password: 'correct-horse-battery' }, { token: null })).body.token;
 

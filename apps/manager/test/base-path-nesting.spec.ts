@@ -21,7 +21,13 @@ describe('base paths do not nest across projects', () => {
     if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
-  const proxy = (name: string, basePath: string, extra: Record<string, unknown> = {}) => ({ name, basePath, upstreamUrl: 'http://127.0.0.1:9', environments: [`env-${s}`], ...extra });
+  const proxy = (name: string, basePath: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    basePath,
+    upstreamUrl: 'http://127.0.0.1:9',
+    environments: [`env-${s}`],
+    ...extra,
+  });
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
@@ -54,7 +60,11 @@ describe('base paths do not nest across projects', () => {
   it("refuses another project's proxy inside a base path (the hijack) and around one, on create and on update", async () => {
     const inside = await manager.request('POST', `/api/v1/projects/${ids.b}/proxies`, proxy('hello', `/demo-${s}/hello`), { token: tokens.editorB });
     expect(inside.status).toBe(409);
-    expect(inside.body).toMatchObject({ code: 'base_path_nested', detail: `base path '/demo-${s}/hello' would nest inside '/demo-${s}', which belongs to another project`, errors: [{ path: 'basePath' }] });
+    expect(inside.body).toMatchObject({
+      code: 'base_path_nested',
+      detail: `base path '/demo-${s}/hello' would nest inside '/demo-${s}', which belongs to another project`,
+      errors: [{ path: 'basePath' }],
+    });
     const around = await manager.request('POST', `/api/v1/projects/${ids.b}/proxies`, proxy('outer', `/outer-${s}`), { token: tokens.editorB });
     expect(around.status).toBe(409);
     expect(around.body.detail).toContain(`around '/outer-${s}/inner'`);
@@ -82,7 +92,12 @@ describe('base paths do not nest across projects', () => {
 
   it('covers APIops apply, rolling back the whole bundle', async () => {
     const bundle = {
-      apiVersion: 'idm/v1', kind: 'ProjectBundle', project: { name: `ops-${s}` }, teams: [], roles: [], credentials: [],
+      apiVersion: 'idm/v1',
+      kind: 'ProjectBundle',
+      project: { name: `ops-${s}` },
+      teams: [],
+      roles: [],
+      credentials: [],
       proxies: [{ name: 'sneaky', basePath: `/demo-${s}/ops`, upstreamUrl: 'http://127.0.0.1:9', methods: ['GET'], policies: [], environments: [`env-${s}`] }],
     };
     const res = await manager.request('POST', '/api/v1/apiops/apply', { bundle });

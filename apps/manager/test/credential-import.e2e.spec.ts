@@ -28,7 +28,10 @@ describe('bulk-imported credentials on a Gateway', () => {
 
   it('authenticates imported API keys and an imported argon2id hash', async () => {
     const projectId = (await admin.projects.create({ name: 'imported' })).id;
-    for (const [name, type] of [['keys', 'api-key'], ['basic', 'basic-auth']] as const) {
+    for (const [name, type] of [
+      ['keys', 'api-key'],
+      ['basic', 'basic-auth'],
+    ] as const) {
       await admin.proxies.create(projectId, { name, basePath: `/${name}`, upstreamUrl: cluster.echoUrl, policies: [{ type, config: {} }], environments: [ENV] });
     }
     const keys = Array.from({ length: 100 }, () => generateApiKey().key);
@@ -39,10 +42,18 @@ describe('bulk-imported credentials on a Gateway', () => {
     expect(imported.imported).toBe(101);
 
     for (const key of [keys[0], keys[57], keys[99]]) {
-      await eventually(() => answer('/keys/items', { 'x-api-key': key }), (status) => status === 200, { what: 'an imported API key accepted' });
+      await eventually(
+        () => answer('/keys/items', { 'x-api-key': key }),
+        (status) => status === 200,
+        { what: 'an imported API key accepted' },
+      );
     }
     expect(await answer('/keys/items', { 'x-api-key': generateApiKey().key })).toBe(401);
-    await eventually(() => answer('/basic/items', basic('migrated', 'migrated-password')), (status) => status === 200, { what: 'the imported password hash verified' });
+    await eventually(
+      () => answer('/basic/items', basic('migrated', 'migrated-password')),
+      (status) => status === 200,
+      { what: 'the imported password hash verified' },
+    );
     expect(await answer('/basic/items', basic('migrated', 'wrong-password'))).toBe(401);
   }, 60_000);
 });

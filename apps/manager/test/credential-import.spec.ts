@@ -39,13 +39,22 @@ describe('credential bulk import', () => {
     passwordHash = await argon2.hash('imported-password', { type: argon2.argon2id });
     expect((await manager.request('POST', '/api/v1/environments', { name: environment })).status).toBe(201);
     projectId = (await manager.request('POST', '/api/v1/projects', { name: `proj-${suffix}` })).body.id;
-    const proxy = await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'p', basePath: `/import-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+    const proxy = await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'p',
+      basePath: `/import-${suffix}`,
+      upstreamUrl: 'http://127.0.0.1:9',
+      environments: [environment],
+    });
     expect(proxy.status).toBe(201);
     const existing = await manager.request('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'existing' });
     expect(existing.status).toBe(201);
     existingKey = existing.body.apiKey.key;
     // Its publication must be over before a test counts what an import publishes.
-    await eventually(async () => messages, (m) => m.some((message) => message.credentials.upserted.some((c) => c.username === 'existing')), { what: "the existing credential's publication" });
+    await eventually(
+      async () => messages,
+      (m) => m.some((message) => message.credentials.upserted.some((c) => c.username === 'existing')),
+      { what: "the existing credential's publication" },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -58,7 +67,15 @@ describe('credential bulk import', () => {
 
   it('imports 100 credentials in one request and publishes exactly those', async () => {
     const keys = Array.from({ length: 100 }, () => generateApiKey().key);
-    const entries = keys.map((key, i) => ({ username: `bulk-${i}`, apiKeys: [key], roles: ['reader'], metadata: [{ key: 'origin', value: 'legacy' }, { key: 'pin', value: '1234', secret: true }] }));
+    const entries = keys.map((key, i) => ({
+      username: `bulk-${i}`,
+      apiKeys: [key],
+      roles: ['reader'],
+      metadata: [
+        { key: 'origin', value: 'legacy' },
+        { key: 'pin', value: '1234', secret: true },
+      ],
+    }));
     entries[0] = { ...entries[0], passwordHash, enabled: false, expiresAt: '2099-01-01T00:00:00.000Z' } as (typeof entries)[0];
     messages.length = 0;
 
@@ -88,7 +105,12 @@ describe('credential bulk import', () => {
 
   it('writes one credential.import audit event with the usernames and no secrets', async () => {
     const key = generateApiKey().key;
-    const res = await manager.request('POST', importUrl(), { credentials: [{ username: 'audited-a', apiKeys: [key] }, { username: 'audited-b', passwordHash }] });
+    const res = await manager.request('POST', importUrl(), {
+      credentials: [
+        { username: 'audited-a', apiKeys: [key] },
+        { username: 'audited-b', passwordHash },
+      ],
+    });
     expect(res.status).toBe(201);
     const [event] = (await manager.request('GET', '/api/v1/audit?limit=1')).body.items;
     expect(event).toMatchObject({ action: 'credential.import', entity: { kind: 'credential', id: null, projectId } });
@@ -111,13 +133,22 @@ describe('credential bulk import', () => {
     });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('import_conflict');
-    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['credentials.1.username', 'credentials.2.apiKeys.0', 'credentials.3.username', 'credentials.4.apiKeys.0']);
+    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      'credentials.1.username',
+      'credentials.2.apiKeys.0',
+      'credentials.3.username',
+      'credentials.4.apiKeys.0',
+    ]);
     expect(JSON.stringify(res.body)).not.toContain(repeated);
     expect(await usernames()).toEqual(before);
   }, 30_000);
 
   it('accepts a full request of 10,000 credentials, a body larger than MANAGER_BODY_LIMIT', async () => {
-    const credentials = Array.from({ length: 10_000 }, (_, i) => ({ username: `full-${i}`, apiKeys: [generateApiKey().key], description: 'imported from the legacy gateway, batch 1' }));
+    const credentials = Array.from({ length: 10_000 }, (_, i) => ({
+      username: `full-${i}`,
+      apiKeys: [generateApiKey().key],
+      description: 'imported from the legacy gateway, batch 1',
+    }));
     expect(JSON.stringify({ credentials }).length).toBeGreaterThan(1024 * 1024); // the default limit
     const res = await manager.request('POST', importUrl(), { credentials });
     expect(res.status).toBe(201);
@@ -141,7 +172,12 @@ describe('credential bulk import', () => {
   });
 
   it('refuses a password hash that is not argon2id in PHC form', async () => {
-    for (const bad of ['$2b$10$abcdefghijklmnopqrstuuMVhXxkMDYfVJiVY6dUhJQPwzWd0O4y', passwordHash.replace('$argon2id$', '$argon2i$'), passwordHash.replace(/m=\d+/, 'm=99999999'), 'plain-text']) {
+    for (const bad of [
+      '$2b$10$abcdefghijklmnopqrstuuMVhXxkMDYfVJiVY6dUhJQPwzWd0O4y',
+      passwordHash.replace('$argon2id$', '$argon2i$'),
+      passwordHash.replace(/m=\d+/, 'm=99999999'),
+      'plain-text',
+    ]) {
       const res = await manager.request('POST', importUrl(), { credentials: [{ username: 'hashed', passwordHash: bad }] });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('validation_failed');
@@ -156,7 +192,10 @@ describe('credential bulk import', () => {
   it('answers 403 naming credential:write to an operator who may only read credentials', async () => {
     const role = await manager.request('POST', '/api/v1/roles', { name: `reader-${suffix}`, permissions: ['credential:read'] });
     const user = await manager.request('POST', '/api/v1/users', { username: `reader${suffix}`, password: 'reader-password-1' });
-    expect((await manager.request('POST', '/api/v1/role-bindings', { roleId: role.body.id, subject: { type: 'user', id: user.body.id }, scope: { type: 'project', id: projectId } })).status).toBe(201);
+    expect(
+      (await manager.request('POST', '/api/v1/role-bindings', { roleId: role.body.id, subject: { type: 'user', id: user.body.id }, scope: { type: 'project', id: projectId } }))
+        .status,
+    ).toBe(201);
     const { token } = (await manager.request('POST', '/api/v1/auth/login', { username: `reader${suffix}`, password: 'reader-password-1' }, { token: null })).body;
     const res = await manager.request('POST', importUrl(), { credentials: [{ username: 'forbidden' }] }, { token });
     expect(res.status).toBe(403);

@@ -21,7 +21,11 @@ describe('credential rules on two Gateways', () => {
   let apiKey: string;
 
   const call = (g: AppProcess, path: string, headers: Record<string, string> = {}, method = 'GET') =>
-    fetch(g.baseUrl + path, { method, headers: { 'x-api-key': apiKey, ...headers } }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json().catch(() => undefined) }));
+    fetch(g.baseUrl + path, { method, headers: { 'x-api-key': apiKey, ...headers } }).then(async (r) => ({
+      status: r.status,
+      headers: r.headers,
+      body: await r.json().catch(() => undefined),
+    }));
   const setAccess = async (access: unknown) => {
     await admin.credentials.update(projectId, credentialId, { access });
   };
@@ -53,7 +57,8 @@ describe('credential rules on two Gateways', () => {
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     return statuses.filter((s) => s === 200).length;
   };
-  const storeErrors = async (g: AppProcess) => Number(/^idm_gateway_rate_limit_store_errors_total (\d+)/m.exec(await fetch(`${g.baseUrl}/metrics`).then((r) => r.text()))?.[1] ?? 0);
+  const storeErrors = async (g: AppProcess) =>
+    Number(/^idm_gateway_rate_limit_store_errors_total (\d+)/m.exec(await fetch(`${g.baseUrl}/metrics`).then((r) => r.text()))?.[1] ?? 0);
 
   beforeAll(async () => {
     // gateway-a believes X-Forwarded-For from 127.0.0.1 (as if behind a load balancer there);
@@ -62,7 +67,14 @@ describe('credential rules on two Gateways', () => {
     cluster = await startCluster({ environment: ENV, gateways: [clientIp('127.0.0.1'), clientIp('10.255.255.254')] });
     ({ redis, echoUrl, manager, gateways, admin } = cluster);
     projectId = (await admin.projects.create({ name: 'rules' })).id;
-    await admin.proxies.create(projectId, { name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
+    await admin.proxies.create(projectId, {
+      name: 'shop',
+      basePath: '/shop',
+      upstreamUrl: echoUrl,
+      methods: ['GET', 'POST', 'DELETE'],
+      policies: [{ type: 'api-key', config: {} }],
+      environments: [ENV],
+    });
     await admin.proxies.create(projectId, { name: 'legacy', basePath: '/legacy', upstreamUrl: echoUrl, policies: [{ type: 'basic-auth', config: {} }], environments: [ENV] });
     const credential = await admin.credentials.create(projectId, { username: 'partner', password: 'partner-password' });
     credentialId = credential.id;
@@ -89,7 +101,8 @@ describe('credential rules on two Gateways', () => {
 
   it('enforces each rule on both gateways with its own status and reason code', async () => {
     await setAccess({ acl: { allowedEndpoints: [{ path: '/items/**' }], deniedMethods: ['DELETE'] } });
-    for (const r of await both('/shop/admin', (r) => r.status === 403, 'ACL endpoint')) expect(r.body).toEqual({ code: 'acl_endpoint_denied', message: expect.any(String), requestId: expect.any(String) });
+    for (const r of await both('/shop/admin', (r) => r.status === 403, 'ACL endpoint'))
+      expect(r.body).toEqual({ code: 'acl_endpoint_denied', message: expect.any(String), requestId: expect.any(String) });
     for (const r of await both('/shop/items/1', (r) => r.status === 403, 'ACL method', {}, 'DELETE')) expect(r.body.code).toBe('acl_method_denied');
     expect((await call(gateways[0], '/shop/items/1')).status).toBe(200);
 
@@ -97,7 +110,11 @@ describe('credential rules on two Gateways', () => {
     for (const r of await both('/shop/items/1', (r) => r.status === 403, 'time window')) expect(r.body.code).toBe('time_restricted');
 
     await setAccess({ geo: { deniedCountries: ['US'] } });
-    const geo = await eventually(() => call(gateways[0], '/shop/x', { 'x-forwarded-for': '8.8.8.8' }), (r) => r.status === 403, { what: 'geo: US client via trusted hop' });
+    const geo = await eventually(
+      () => call(gateways[0], '/shop/x', { 'x-forwarded-for': '8.8.8.8' }),
+      (r) => r.status === 403,
+      { what: 'geo: US client via trusted hop' },
+    );
     expect(geo.body.code).toBe('geo_denied');
     // gateway-b ignores the header: the client is 127.0.0.1, an unknown location, allowed by default.
     expect((await call(gateways[1], '/shop/x', { 'x-forwarded-for': '8.8.8.8' })).status).toBe(200);
@@ -108,9 +125,19 @@ describe('credential rules on two Gateways', () => {
   it('takes the client IP from X-Forwarded-For only from trusted hops (spoofing is ignored)', async () => {
     await setAccess({ ip: { allow: [{ name: 'partner-office', cidrs: ['203.0.113.0/24', '2001:db8::/32'] }] } });
     const spoof = { 'x-forwarded-for': '203.0.113.5' };
-    const [a] = [await eventually(() => call(gateways[0], '/shop/x', spoof), (r) => r.status === 200, { what: 'trusted hop: XFF client inside the group' })];
+    const [a] = [
+      await eventually(
+        () => call(gateways[0], '/shop/x', spoof),
+        (r) => r.status === 200,
+        { what: 'trusted hop: XFF client inside the group' },
+      ),
+    ];
     expect(a.body.headers['x-forwarded-for']).toBe('203.0.113.5, 127.0.0.1');
-    const b = await eventually(() => call(gateways[1], '/shop/x', spoof), (r) => r.status === 403, { what: 'untrusted hop: XFF ignored' });
+    const b = await eventually(
+      () => call(gateways[1], '/shop/x', spoof),
+      (r) => r.status === 403,
+      { what: 'untrusted hop: XFF ignored' },
+    );
     expect(b.body.code).toBe('ip_denied');
     expect((await call(gateways[0], '/shop/x', { 'x-forwarded-for': '198.51.100.1' })).body.code).toBe('ip_denied');
     expect((await call(gateways[0], '/shop/x', { 'x-forwarded-for': '2001:db8::7' })).status).toBe(200);
@@ -119,7 +146,11 @@ describe('credential rules on two Gateways', () => {
   it('authenticates curl --basic and then applies the same rules', async () => {
     await setAccess({ acl: { deniedMethods: ['POST'] } });
     const url = `${gateways[1].baseUrl}/legacy/hello`;
-    const ok = await eventually(() => curl(['--basic', '-u', 'partner:partner-password', url]), (r) => r.status === 200, { what: 'curl --basic' });
+    const ok = await eventually(
+      () => curl(['--basic', '-u', 'partner:partner-password', url]),
+      (r) => r.status === 200,
+      { what: 'curl --basic' },
+    );
     expect(ok.body.headers['x-authenticated-userid']).toBe('partner');
     expect(ok.body.headers.authorization).toBeUndefined();
     expect((await curl(['--basic', '-u', 'partner:partner-password', '-X', 'POST', url])).body.code).toBe('acl_method_denied');
@@ -184,13 +215,22 @@ describe('credential rules on two Gateways', () => {
     await setAccess({ rateLimit: { limits, onStoreUnavailable: 'allow' } });
     // A 200 with Redis up does not tell the rules apart: wait until both Gateways run the new revision.
     const { revision } = await admin.environments.named(ENV);
-    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision >= revision, { what: `${g.name} at revision ${revision}` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()),
+          (b: any) => b.revision >= revision,
+          { what: `${g.name} at revision ${revision}` },
+        ),
+      ),
+    );
     await both('/shop/b', (r) => r.status === 200, 'open rule active after Redis is back');
     const errorsBefore = await Promise.all(gateways.map(storeErrors));
     await redis.stop();
     try {
       // More requests than any lease holds: the later ones need Redis and are let through.
-      for (const g of gateways) expect((await callUntil(g, '/shop/b', (r) => r.status !== 200, leaseBound + 10)).map((r) => r.status)).toEqual(new Array(leaseBound + 10).fill(200));
+      for (const g of gateways)
+        expect((await callUntil(g, '/shop/b', (r) => r.status !== 200, leaseBound + 10)).map((r) => r.status)).toEqual(new Array(leaseBound + 10).fill(200));
       const errorsAfter = await Promise.all(gateways.map(storeErrors));
       errorsAfter.forEach((n, i) => expect(n).toBeGreaterThan(errorsBefore[i]));
     } finally {

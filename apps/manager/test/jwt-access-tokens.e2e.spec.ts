@@ -40,7 +40,8 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
   };
   const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
   const callProxy = async (base: string, token: string) => (await fetch(`${base}/orders/1`, { headers: { authorization: `Bearer ${token}` } })).status;
-  const introspect = async (base: string, token: string, client = appId, secret = SECRET) => (await post(base, '/credential/introspect', { token }, { authorization: basic(client, secret) })).body;
+  const introspect = async (base: string, token: string, client = appId, secret = SECRET) =>
+    (await post(base, '/credential/introspect', { token }, { authorization: basic(client, secret) })).body;
   const segment = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   /** A token signed with the environment's real key (uploaded by this test): only the claims or header are wrong. */
   const forge = (header: Record<string, unknown>, claims: Record<string, unknown>) => {
@@ -69,7 +70,15 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
       if (name === 'jwt-app') appId = id;
       else otherAppId = id;
     }
-    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic(otherAppId, SECRET) }), (r) => r.status === 200, { what: `${g.name} issues JWTs` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => post(g.baseUrl, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic(otherAppId, SECRET) }),
+          (r) => r.status === 200,
+          { what: `${g.name} issues JWTs` },
+        ),
+      ),
+    );
   }, 120000);
 
   afterAll(async () => {
@@ -88,7 +97,7 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
       }
     });
 
-    it('without a public URL, uses the request\'s own Host and ignores forwarding headers from an untrusted peer', async () => {
+    it("without a public URL, uses the request's own Host and ignores forwarding headers from an untrusted peer", async () => {
       const c = gateways[2].baseUrl;
       const meta = await fetch(`${c}/credential/.well-known/oauth-authorization-server`, { headers: forged }).then((r) => r.json());
       expect(meta.issuer).toBe(`${c}/credential`);
@@ -141,7 +150,11 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
 
       expect((await post(a, '/credential/revoke', { token }, { authorization: basic(appId, SECRET) })).status).toBe(200);
       expect(await callProxy(a, token)).toBe(401);
-      await eventually(() => callProxy(b, token), (s) => s === 401, { what: 'gateway b refuses the revoked JWT', timeoutMs: 5000 });
+      await eventually(
+        () => callProxy(b, token),
+        (s) => s === 401,
+        { what: 'gateway b refuses the revoked JWT', timeoutMs: 5000 },
+      );
       expect(await introspect(b, token)).toEqual({ active: false });
       expect(await introspect(a, token)).toEqual({ active: false });
       const regenerated = await post(b, '/credential/jwt/regenerate', { client_id: appId, client_secret: SECRET }, { authorization: `Bearer ${token}` });
@@ -164,7 +177,12 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
 
     it('answers 200 for revoking garbage, a forged token or an unknown one, and never 500', async () => {
       const auth = { authorization: basic(appId, SECRET) };
-      for (const token of ['a.b.c', 'not-a-token', forge({ typ: 'at+jwt' }, claimsOf('https://evil.example/credential')), forge({ typ: 'at+jwt' }, claimsOf(`${fleetUrl}/credential`, { exp: 1 }))]) {
+      for (const token of [
+        'a.b.c',
+        'not-a-token',
+        forge({ typ: 'at+jwt' }, claimsOf('https://evil.example/credential')),
+        forge({ typ: 'at+jwt' }, claimsOf(`${fleetUrl}/credential`, { exp: 1 })),
+      ]) {
         expect((await post(fleetUrl, '/credential/revoke', { token }, auth)).status).toBe(200);
       }
     });
@@ -179,9 +197,17 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
       expect(refused).toMatchObject({ status: 503, body: { error: 'server_error' } });
       expect(await callProxy(a, token)).toBe(401); // the Gateway asked refuses it at once
       await cluster.redis.start();
-      const retried = await eventually(() => post(a, '/credential/revoke', { token }, auth), (r) => r.status === 200, { what: 'revocation after Redis is back' });
+      const retried = await eventually(
+        () => post(a, '/credential/revoke', { token }, auth),
+        (r) => r.status === 200,
+        { what: 'revocation after Redis is back' },
+      );
       expect(retried.status).toBe(200);
-      await eventually(() => callProxy(b, token), (s) => s === 401, { what: 'gateway b refuses the token revoked on the retry' });
+      await eventually(
+        () => callProxy(b, token),
+        (s) => s === 401,
+        { what: 'gateway b refuses the token revoked on the retry' },
+      );
     }, 60000);
   });
 });

@@ -6,7 +6,10 @@ import { startCluster, type Cluster } from './support/cluster';
 import { curl, eventually, type AppProcess, type RedisProcess } from '@idm/test-kit';
 
 const run = promisify(execFile);
-const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');
+const h = (alg: string, v: string) =>
+  createHash(alg === 'MD5' ? 'md5' : 'sha256')
+    .update(v)
+    .digest('hex');
 
 /**
  * Digest authentication end to end: the password is set over the Manager's credential API,
@@ -42,10 +45,30 @@ describe('digest-auth on two Gateways', () => {
     const { echoUrl } = cluster;
     projectId = (await admin.projects.create({ name: 'legacy' })).id;
     await admin.proxies.create(projectId, { name: 'dig', basePath: '/dig', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: {} }], environments: [ENV] });
-    await admin.proxies.create(projectId, { name: 'dig-md5', basePath: '/dig-md5', upstreamUrl: echoUrl, policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }], environments: [ENV] });
-    await admin.proxies.create(projectId, { name: 'b64', basePath: '/b64', upstreamUrl: echoUrl, policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }], environments: [ENV] });
+    await admin.proxies.create(projectId, {
+      name: 'dig-md5',
+      basePath: '/dig-md5',
+      upstreamUrl: echoUrl,
+      policies: [{ type: 'digest-auth', config: { algorithms: ['MD5'] } }],
+      environments: [ENV],
+    });
+    await admin.proxies.create(projectId, {
+      name: 'b64',
+      basePath: '/b64',
+      upstreamUrl: echoUrl,
+      policies: [{ type: 'base64-auth', config: { queryParam: 'creds' } }],
+      environments: [ENV],
+    });
     await admin.credentials.create(projectId, { username: 'partner', password: 'partner-password', access: { acl: { deniedMethods: ['POST'] } } });
-    await Promise.all(gateways.map((g) => eventually(() => fetch(g.baseUrl + '/dig-md5/x'), (r) => r.status === 401, { what: `${g.name}: digest proxies served` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => fetch(g.baseUrl + '/dig-md5/x'),
+          (r) => r.status === 401,
+          { what: `${g.name}: digest proxies served` },
+        ),
+      ),
+    );
   }, 90000);
 
   afterAll(() => cluster?.stop(), 30000);
@@ -53,7 +76,9 @@ describe('digest-auth on two Gateways', () => {
   it('challenges with realm, nonce, opaque, algorithm and qop="auth" and a JSON error body', async () => {
     const res = await fetch(gateways[0].baseUrl + '/dig/x');
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Digest realm="identity-manager", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[^"]+", Digest realm="identity-manager", qop="auth", algorithm=MD5/);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Digest realm="identity-manager", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[^"]+", Digest realm="identity-manager", qop="auth", algorithm=MD5/,
+    );
     expect(await res.json()).toEqual({ code: 'missing_credentials', message: expect.any(String), requestId: expect.any(String) });
   });
 
@@ -67,7 +92,10 @@ describe('digest-auth on two Gateways', () => {
       expect(ok.body.headers['x-authenticated-userid']).toBe('partner');
       expect(ok.body.headers.authorization).toBeUndefined();
       expect(await curl(['--digest', '-u', 'partner:wrong-password', `${g.baseUrl}${base}/hello`])).toMatchObject({ status: 401, body: { code: 'invalid_credentials' } });
-      expect(await curl(['--digest', '-u', 'partner:partner-password', '-X', 'POST', `${g.baseUrl}${base}/hello`])).toMatchObject({ status: 403, body: { code: 'acl_method_denied' } });
+      expect(await curl(['--digest', '-u', 'partner:partner-password', '-X', 'POST', `${g.baseUrl}${base}/hello`])).toMatchObject({
+        status: 403,
+        body: { code: 'acl_method_denied' },
+      });
     }
   });
 
@@ -75,7 +103,10 @@ describe('digest-auth on two Gateways', () => {
     const challenge = await challengeFrom(gateways[0], '/dig/r');
     const first = await fetch(gateways[1].baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc: '00000002' }) } });
     expect(first.status).toBe(200);
-    for (const [g, nc] of [[gateways[0], '00000002'], [gateways[1], '00000001']] as const) {
+    for (const [g, nc] of [
+      [gateways[0], '00000002'],
+      [gateways[1], '00000001'],
+    ] as const) {
       const replay = await fetch(g.baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc }) } });
       expect(replay.status).toBe(401);
       expect((await replay.json()).code).toBe('nonce_replayed');
@@ -83,20 +114,36 @@ describe('digest-auth on two Gateways', () => {
     expect((await fetch(gateways[0].baseUrl + '/dig/r', { headers: { authorization: digestHeader(challenge, { path: '/dig/r', nc: '00000003' }) } })).status).toBe(200);
   });
 
-  it.each([
-    ['a duplicated field', 'Digest username="partner", username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
-    ['a missing field', 'Digest username="partner", realm="identity-manager", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
-    ['an unknown algorithm', 'Digest username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r", algorithm=SHA-512, qop=auth, nc=00000001, cnonce="c"', 401, 'unsupported_algorithm'],
-    ['a huge header', `Digest username="${'a'.repeat(6000)}"`, 400, 'malformed_credentials'],
-    ['a forged nonce', 'Digest username="partner", realm="identity-manager", nonce="forged", uri="/dig/x", response="r", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c"', 401, 'invalid_nonce'],
-  ].map(([label, authorization, status, code]) => [label, status, code, authorization] as const))('answers %s with %s %s (never a 500)', async (_, status, code, authorization) => {
+  it.each(
+    [
+      ['a duplicated field', 'Digest username="partner", username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
+      ['a missing field', 'Digest username="partner", realm="identity-manager", uri="/dig/x", response="r"', 400, 'malformed_credentials'],
+      [
+        'an unknown algorithm',
+        'Digest username="partner", realm="identity-manager", nonce="n", uri="/dig/x", response="r", algorithm=SHA-512, qop=auth, nc=00000001, cnonce="c"',
+        401,
+        'unsupported_algorithm',
+      ],
+      ['a huge header', `Digest username="${'a'.repeat(6000)}"`, 400, 'malformed_credentials'],
+      [
+        'a forged nonce',
+        'Digest username="partner", realm="identity-manager", nonce="forged", uri="/dig/x", response="r", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c"',
+        401,
+        'invalid_nonce',
+      ],
+    ].map(([label, authorization, status, code]) => [label, status, code, authorization] as const),
+  )('answers %s with %s %s (never a 500)', async (_, status, code, authorization) => {
     const r = await curl(['-H', `Authorization: ${authorization}`, `${gateways[1].baseUrl}/dig/x`]);
     expect(r).toMatchObject({ status, body: { code, requestId: expect.any(String) } });
   });
 
   it('authenticates base64-auth from curl --basic and from a query parameter, and rejects bad base64', async () => {
     for (const g of gateways) {
-      const ok = await eventually(() => curl(['--basic', '-u', 'partner:partner-password', `${g.baseUrl}/b64/hello`]), (r) => r.status === 200, { what: `${g.name}: base64-auth` });
+      const ok = await eventually(
+        () => curl(['--basic', '-u', 'partner:partner-password', `${g.baseUrl}/b64/hello`]),
+        (r) => r.status === 200,
+        { what: `${g.name}: base64-auth` },
+      );
       expect(ok.body.headers['x-authenticated-userid']).toBe('partner');
       const q = await curl([`${g.baseUrl}/b64/hello?creds=${encodeURIComponent(Buffer.from('partner:partner-password').toString('base64'))}&a=1`]);
       expect(q.status).toBe(200);
@@ -109,10 +156,26 @@ describe('digest-auth on two Gateways', () => {
   it('keeps the HA1 sealed in the snapshot and out of API responses', async () => {
     const { stdout } = await run('redis-cli', ['-p', String(new URL(redis.url).port), '--scan', '--pattern', '*']);
     const keys = stdout.split('\n').filter(Boolean);
-    const cli = (...args: string[]) => run('redis-cli', ['-p', String(new URL(redis.url).port), '--raw', ...args]).then((r) => r.stdout.trim(), () => '');
+    const cli = (...args: string[]) =>
+      run('redis-cli', ['-p', String(new URL(redis.url).port), '--raw', ...args]).then(
+        (r) => r.stdout.trim(),
+        () => '',
+      );
     // Whatever each key is (the configuration is hashes and a stream), all of what it holds.
-    const READ: Record<string, string[]> = { string: ['GET'], hash: ['HGETALL'], stream: ['XRANGE', '-', '+'], list: ['LRANGE', '0', '-1'], set: ['SMEMBERS'], zset: ['ZRANGE', '0', '-1'] };
-    const values = await Promise.all(keys.map(async (k) => { const read = READ[await cli('TYPE', k)]; return read ? cli(read[0], k, ...read.slice(1)) : ''; }));
+    const READ: Record<string, string[]> = {
+      string: ['GET'],
+      hash: ['HGETALL'],
+      stream: ['XRANGE', '-', '+'],
+      list: ['LRANGE', '0', '-1'],
+      set: ['SMEMBERS'],
+      zset: ['ZRANGE', '0', '-1'],
+    };
+    const values = await Promise.all(
+      keys.map(async (k) => {
+        const read = READ[await cli('TYPE', k)];
+        return read ? cli(read[0], k, ...read.slice(1)) : '';
+      }),
+    );
     const all = values.join('\n');
     expect(all).toContain('"digestHa1":"enc:v1:k1:');
     expect(all).not.toContain(h('SHA-256', 'partner:identity-manager:partner-password'));

@@ -9,7 +9,8 @@ import { createTestDatabase, type TestDatabase } from './support/test-database';
 describe('operator login lockouts', () => {
   let database: TestDatabase;
   let manager: InProcessManager;
-  const login = (username: string, password: string, remoteAddress: string) => manager.request('POST', '/api/v1/auth/login', { username, password }, { token: null, remoteAddress });
+  const login = (username: string, password: string, remoteAddress: string) =>
+    manager.request('POST', '/api/v1/auth/login', { username, password }, { token: null, remoteAddress });
   const unlock = (query: string, token?: string) => manager.request('DELETE', `/api/v1/auth/lockouts${query}`, undefined, token === undefined ? {} : { token });
 
   beforeAll(async () => {
@@ -37,7 +38,7 @@ describe('operator login lockouts', () => {
     expect(JSON.stringify(audit.body.items[0])).toContain(shared);
   }, 120000);
 
-  it('lifts one username\'s lockout at an address', async () => {
+  it("lifts one username's lockout at an address", async () => {
     const office = '203.0.113.20';
     for (let i = 0; i < 10; i++) expect((await login(ADMIN.username, `guess-${i}`, office)).status).toBe(401);
     expect((await login(ADMIN.username, ADMIN.password, office)).status).toBe(429);

@@ -52,11 +52,26 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
     tlsUrls = tlsPorts.map((p) => `https://127.0.0.1:${p}`);
     const { admin, echoUrl } = cluster;
     projectId = (await admin.projects.create({ name: 'partners' })).id;
-    await admin.proxies.create(projectId, { name: 'mtls', basePath: '/mtls', upstreamUrl: echoUrl, methods: ['GET', 'POST'], policies: [{ type: 'mtls-auth', config: {} }], environments: [ENV] });
+    await admin.proxies.create(projectId, {
+      name: 'mtls',
+      basePath: '/mtls',
+      upstreamUrl: echoUrl,
+      methods: ['GET', 'POST'],
+      policies: [{ type: 'mtls-auth', config: {} }],
+      environments: [ENV],
+    });
     await admin.proxies.create(projectId, { name: 'keyed', basePath: '/keyed', upstreamUrl: echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
     const credential = await admin.credentials.create(projectId, { username: 'partner', truststore: [clientCa.cert], access: { acl: { deniedMethods: ['POST'] } } });
     apiKey = credential.apiKey.key;
-    await Promise.all(tlsUrls.map((u) => eventually(() => curl(`${u}/keyed/x`), (r) => r.status === 401, { what: `${u}: proxies served over HTTPS`, timeoutMs: 20000 })));
+    await Promise.all(
+      tlsUrls.map((u) =>
+        eventually(
+          () => curl(`${u}/keyed/x`),
+          (r) => r.status === 401,
+          { what: `${u}: proxies served over HTTPS`, timeoutMs: 20000 },
+        ),
+      ),
+    );
   }, 120000);
 
   afterAll(async () => {
@@ -123,7 +138,11 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
     const [credential] = await cluster.admin.credentials.list(projectId);
     await cluster.admin.credentials.update(projectId, credential.id, { truststore: [] });
     for (const u of tlsUrls) {
-      await eventually(() => curl(`${u}/mtls/hello`, withCert(clients.partner)), (r) => r.status === 401 && r.body.code === 'untrusted_client_certificate', { what: `${u}: emptied truststore applies` });
+      await eventually(
+        () => curl(`${u}/mtls/hello`, withCert(clients.partner)),
+        (r) => r.status === 401 && r.body.code === 'untrusted_client_certificate',
+        { what: `${u}: emptied truststore applies` },
+      );
     }
   });
 });

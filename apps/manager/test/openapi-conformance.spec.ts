@@ -53,7 +53,13 @@ describe('OpenAPI document against real responses', () => {
   const call = async (method: string, url: string, body?: unknown, options: Parameters<InProcessManager['request']>[3] = {}) => {
     const res = await m.request(method, url, body, options);
     if (res.status >= 300) throw new Error(`${method} ${url} -> ${res.status} ${JSON.stringify(res.body)}`);
-    observed.push({ operation: operationOf(method.toLowerCase(), url), request: body, status: res.status, contentType: String((res.headers['content-type'] as string | undefined) ?? ''), body: res.body });
+    observed.push({
+      operation: operationOf(method.toLowerCase(), url),
+      request: body,
+      status: res.status,
+      contentType: String((res.headers['content-type'] as string | undefined) ?? ''),
+      body: res.body,
+    });
     return res.body;
   };
 
@@ -113,7 +119,10 @@ describe('OpenAPI document against real responses', () => {
       username: `c-${s()}`,
       password: 'some-password',
       email: 'c@example.com',
-      metadata: [{ key: 'tier', value: 'gold' }, { key: 'token', value: 'hidden', secret: true }],
+      metadata: [
+        { key: 'tier', value: 'gold' },
+        { key: 'token', value: 'hidden', secret: true },
+      ],
       access: { time: { mode: 'allow', windows: [{ days: ['mon'], from: '08:00', to: '18:00' }] }, rateLimit: { limits: [{ limit: 10, windowSeconds: 60 }] } },
     });
     const credentialUrl = `${projectUrl}/credentials/${credential.id}`;
@@ -215,7 +224,9 @@ describe('OpenAPI document against real responses', () => {
   it('documents every request the Manager accepted as valid, and its examples too', () => {
     const sent = observed.filter((o) => o.request !== undefined).map(({ operation, request }) => ({ operation, request }));
     const examples = Object.entries(document.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).flatMap(([method, op]) => ((op.requestBody?.content['application/json'].schema as { examples?: unknown[] })?.examples ?? []).map((request) => ({ operation: `${method} ${path}`, request }))),
+      Object.entries(ops).flatMap(([method, op]) =>
+        ((op.requestBody?.content['application/json'].schema as { examples?: unknown[] })?.examples ?? []).map((request) => ({ operation: `${method} ${path}`, request })),
+      ),
     );
     expect(examples.length).toBeGreaterThan(3);
     const refused = [...sent, ...examples].flatMap(({ operation, request }) => {
@@ -234,12 +245,41 @@ describe('OpenAPI document against real responses', () => {
     ['a base path with a dot segment', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'dots', basePath: '/a/../b', upstreamUrl: 'http://example.com' }],
     ['a base path under a reserved prefix', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'reserved', basePath: '/.well-known/x', upstreamUrl: 'http://example.com' }],
     ['a repeated method', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'twice', basePath: '/twice', upstreamUrl: 'http://example.com', methods: ['GET', 'GET'] }],
-    ['a policy config its type does not take', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'policy', basePath: '/policy', upstreamUrl: 'http://example.com', policies: [{ type: 'api-key', config: { header: 42 } }] }],
-    ['a policy of no known type', 'post', '/api/v1/projects/{projectId}/proxies', { name: 'unknown', basePath: '/unknown', upstreamUrl: 'http://example.com', policies: [{ type: 'no-such-policy' }] }],
+    [
+      'a policy config its type does not take',
+      'post',
+      '/api/v1/projects/{projectId}/proxies',
+      { name: 'policy', basePath: '/policy', upstreamUrl: 'http://example.com', policies: [{ type: 'api-key', config: { header: 42 } }] },
+    ],
+    [
+      'a policy of no known type',
+      'post',
+      '/api/v1/projects/{projectId}/proxies',
+      { name: 'unknown', basePath: '/unknown', upstreamUrl: 'http://example.com', policies: [{ type: 'no-such-policy' }] },
+    ],
     ['a compromised key with a retirement delay', 'post', '/api/v1/environments/{environmentId}/signing-keys/rotate', { compromised: true, retireAfterSeconds: 60 }],
-    ['a project scope without an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'project' } }],
-    ['a system scope with an id', 'post', '/api/v1/role-bindings', { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'system', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' } }],
-    ['a time window with "from" but no "to"', 'post', '/api/v1/projects/{projectId}/credentials', { username: 'half-window', access: { time: { mode: 'allow', windows: [{ from: '08:00' }] } } }],
+    [
+      'a project scope without an id',
+      'post',
+      '/api/v1/role-bindings',
+      { roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d', subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' }, scope: { type: 'project' } },
+    ],
+    [
+      'a system scope with an id',
+      'post',
+      '/api/v1/role-bindings',
+      {
+        roleId: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d',
+        subject: { type: 'user', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' },
+        scope: { type: 'system', id: '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d' },
+      },
+    ],
+    [
+      'a time window with "from" but no "to"',
+      'post',
+      '/api/v1/projects/{projectId}/credentials',
+      { username: 'half-window', access: { time: { mode: 'allow', windows: [{ from: '08:00' }] } } },
+    ],
     ['a bundle that is not a project bundle', 'post', '/api/v1/apiops/plan', { bundle: { apiVersion: 'idm/v1', kind: 'Something' } }],
   ])('refuses %s in the document as the Manager does', async (_what, method, path, request) => {
     const projectId = (await m.request('POST', `${P}/projects`, { name: `r-${s()}` })).body.id;

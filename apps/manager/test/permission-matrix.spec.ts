@@ -29,11 +29,17 @@ describe('permission matrix', () => {
   const ids = { p1: '', p2: '', t1a: '', t1b: '', t2: '' };
   const credentialAt: Record<Location, string> = { ownProject: '', otherProject: '', ownTeam: '', otherTeam: '' };
   const where = (l: Location) =>
-    ({ ownProject: { projectId: ids.p1, teamId: null }, otherProject: { projectId: ids.p2, teamId: null }, ownTeam: { projectId: ids.p1, teamId: ids.t1a }, otherTeam: { projectId: ids.p1, teamId: ids.t1b } })[l];
-  const admin = (method: string, url: string, body?: unknown) => manager.request(method, url, body).then((r) => {
-    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  });
+    ({
+      ownProject: { projectId: ids.p1, teamId: null },
+      otherProject: { projectId: ids.p2, teamId: null },
+      ownTeam: { projectId: ids.p1, teamId: ids.t1a },
+      otherTeam: { projectId: ids.p1, teamId: ids.t1b },
+    })[l];
+  const admin = (method: string, url: string, body?: unknown) =>
+    manager.request(method, url, body).then((r) => {
+      if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    });
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
@@ -80,7 +86,12 @@ describe('permission matrix', () => {
       case 'credential:rotate':
         return manager.request('POST', `${credential}/api-keys`, {}, as);
       case 'proxy:write':
-        return manager.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: `px-${randomBytes(4).toString('hex')}`, basePath: `/px-${randomBytes(4).toString('hex')}`, upstreamUrl: 'http://127.0.0.1:9', teamId }, as);
+        return manager.request(
+          'POST',
+          `/api/v1/projects/${projectId}/proxies`,
+          { name: `px-${randomBytes(4).toString('hex')}`, basePath: `/px-${randomBytes(4).toString('hex')}`, upstreamUrl: 'http://127.0.0.1:9', teamId },
+          as,
+        );
       case 'team:write':
         return teamId
           ? manager.request('PATCH', `/api/v1/projects/${projectId}/teams/${teamId}`, { description: 'changed' }, as)
@@ -106,7 +117,7 @@ describe('permission matrix', () => {
     expect(res.body.detail).toContain(action);
   });
 
-  it('filters lists in SQL by the reader\'s scopes: a team member sees only its team\'s credentials', async () => {
+  it("filters lists in SQL by the reader's scopes: a team member sees only its team's credentials", async () => {
     const member = await manager.request('GET', `/api/v1/projects/${ids.p1}/credentials`, undefined, { token: tokens['team-member'] });
     expect(member.status).toBe(200);
     expect(member.body.map((c: any) => c.username)).toEqual(['c-ownTeam']);
@@ -123,14 +134,29 @@ describe('permission matrix', () => {
     const systemAdmin = roles.find((r) => r.name === 'system-admin')!.id;
     const editorRole = roles.find((r) => r.name === 'project-editor')!.id;
     const me = (await manager.request('GET', '/api/v1/users')).body.find((u: any) => u.username === 'admin');
-    const escalate = await manager.request('POST', '/api/v1/role-bindings', { roleId: systemAdmin, subject: { type: 'user', id: me.id }, scope: { type: 'project', id: ids.p1 } }, { token: tokens['project-owner'] });
+    const escalate = await manager.request(
+      'POST',
+      '/api/v1/role-bindings',
+      { roleId: systemAdmin, subject: { type: 'user', id: me.id }, scope: { type: 'project', id: ids.p1 } },
+      { token: tokens['project-owner'] },
+    );
     expect(escalate.status).toBe(403);
     expect(escalate.body.code).toBe('escalation_denied');
     expect(escalate.body.missingPermissions).toContain('environment:write');
-    const sideways = await manager.request('POST', '/api/v1/role-bindings', { roleId: editorRole, subject: { type: 'user', id: me.id }, scope: { type: 'project', id: ids.p2 } }, { token: tokens['project-owner'] });
+    const sideways = await manager.request(
+      'POST',
+      '/api/v1/role-bindings',
+      { roleId: editorRole, subject: { type: 'user', id: me.id }, scope: { type: 'project', id: ids.p2 } },
+      { token: tokens['project-owner'] },
+    );
     expect(sideways.status).toBe(403);
     expect(sideways.body.code).toBe('permission_denied');
-    const ok = await manager.request('POST', '/api/v1/role-bindings', { roleId: editorRole, subject: { type: 'user', id: me.id }, scope: { type: 'team', id: ids.t1b } }, { token: tokens['project-owner'] });
+    const ok = await manager.request(
+      'POST',
+      '/api/v1/role-bindings',
+      { roleId: editorRole, subject: { type: 'user', id: me.id }, scope: { type: 'team', id: ids.t1b } },
+      { token: tokens['project-owner'] },
+    );
     expect(ok.status).toBe(201);
   });
 });

@@ -38,7 +38,11 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
 
   const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
   const post = async (base: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+    const res = await fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
     return { status: res.status, headers: res.headers, body: await res.json().catch(() => undefined) };
   };
   const callProxy = async (base: string, path: string, token: string) => {
@@ -46,18 +50,38 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     return { status: res.status, body: await res.json().catch(() => undefined) };
   };
   const onBoth = (path: string, token: string, status: number, what: string) =>
-    Promise.all(gateways.map((g) => eventually(() => callProxy(g.baseUrl, path, token), (r) => r.status === status, { what: `${g.name}: ${what}` })));
+    Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => callProxy(g.baseUrl, path, token),
+          (r) => r.status === status,
+          { what: `${g.name}: ${what}` },
+        ),
+      ),
+    );
   const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
   const tokenService = (clientId: string, clientSecret: string | undefined, extra: Record<string, unknown> = {}) => ({
-    clientId, ...(clientSecret !== undefined && { clientSecret }), grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true,
-    scopes: ['read', 'write'], accessTokenLifetime: { amount: 5, unit: 'minutes' }, ...extra,
+    clientId,
+    ...(clientSecret !== undefined && { clientSecret }),
+    grants: ['client_credentials', 'password', 'refresh_token'],
+    refreshAllowed: true,
+    scopes: ['read', 'write'],
+    accessTokenLifetime: { amount: 5, unit: 'minutes' },
+    ...extra,
   });
 
   beforeAll(async () => {
     const keys = { IDM_MASTER_KEYS: MASTER_KEYS };
     // Some tests poll with a secret the Gateways do not know yet (until the new revision lands):
     // each poll is a failed client authentication, which the failure limits must not turn into 429s here.
-    const gatewayEnv = { ...keys, TOKEN_FAILURES_PER_ACCOUNT: '100000', TOKEN_FAILURES_PER_ADDRESS: '100000', TOKEN_CORS_ORIGINS: 'https://portal.example.com', TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for', TOKEN_CLIENT_IP_ORDER: 'LAST' };
+    const gatewayEnv = {
+      ...keys,
+      TOKEN_FAILURES_PER_ACCOUNT: '100000',
+      TOKEN_FAILURES_PER_ADDRESS: '100000',
+      TOKEN_CORS_ORIGINS: 'https://portal.example.com',
+      TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for',
+      TOKEN_CLIENT_IP_ORDER: 'LAST',
+    };
     cluster = await startCluster({ environment: ENV, managerEnv: { ...keys, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' }, gateways: [gatewayEnv, gatewayEnv] });
     ({ database, gateways, admin, echoUrl } = cluster);
     redisClient = new Redis(cluster.redis.url);
@@ -66,19 +90,37 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
     projectId = (await admin.projects.create({ name: 'auth-prefix' })).id;
-    ordersId = (await admin.proxies.create(projectId, {
-      name: 'orders', basePath: '/orders', upstreamUrl: echoUrl, environments: [ENV],
-      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }],
-    })).id;
-    ledgerId = (await admin.proxies.create(projectId, {
-      name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV],
-      policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET, LEDGER_EXTRA) } }],
-    })).id;
+    ordersId = (
+      await admin.proxies.create(projectId, {
+        name: 'orders',
+        basePath: '/orders',
+        upstreamUrl: echoUrl,
+        environments: [ENV],
+        policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }],
+      })
+    ).id;
+    ledgerId = (
+      await admin.proxies.create(projectId, {
+        name: 'ledger',
+        basePath: '/ledger',
+        upstreamUrl: echoUrl,
+        environments: [ENV],
+        policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET, LEDGER_EXTRA) } }],
+      })
+    ).id;
     aliceId = (await admin.credentials.create(projectId, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
     appId = (await admin.credentials.create(projectId, { username: 'portal-app', password: 'portal-secret', issueApiKey: false })).id;
     await admin.credentials.putTokenSettings(projectId, appId, { grants: ['client_credentials'], deletePrevious: true, signingAlgorithm: 'ES256' });
     gw = gateways[0].baseUrl;
-    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/auth/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => fetch(`${g.baseUrl}/auth/.well-known/jwks.json`).then((r) => r.json()),
+          (j) => j.keys?.[0]?.kid === kid,
+          { what: `${g.name} JWKS` },
+        ),
+      ),
+    );
   }, 120000);
 
   afterAll(async () => {
@@ -125,21 +167,46 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     await onBoth('/ledger/entries', tokens.access_token, 401, 'revoked token refused');
   }, 60000);
 
-  it('refuses a wrong secret, both client auth methods at once, and another proxy\'s key', async () => {
-    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'wrong') })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
-    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials', client_id: 'orders-key', client_secret: ORDERS_SECRET }, { authorization: basic('orders-key', ORDERS_SECRET) })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', LEDGER_SECRET) })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+  it("refuses a wrong secret, both client auth methods at once, and another proxy's key", async () => {
+    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'wrong') })).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_client' },
+    });
+    expect(
+      await post(
+        gw,
+        '/auth/token',
+        { grant_type: 'client_credentials', client_id: 'orders-key', client_secret: ORDERS_SECRET },
+        { authorization: basic('orders-key', ORDERS_SECRET) },
+      ),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', LEDGER_SECRET) })).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_client' },
+    });
   });
 
   it('issues JWTs (client_credentials and password: owner = a credential of the project) that only this proxy accepts', async () => {
     const service = await post(gw, '/auth/jwt', { grant_type: 'client_credentials', scope: 'read write' }, { authorization: basic('orders-key', ORDERS_SECRET) });
     expect(service.status).toBe(200);
-    expect(payloadOf(service.body.access_token)).toMatchObject({ iss: `${gw}/auth`, sub: 'orders-key', client_id: 'orders-key', proxy_id: ordersId, aud: [ordersId, '/orders'], scope: 'read write' });
+    expect(payloadOf(service.body.access_token)).toMatchObject({
+      iss: `${gw}/auth`,
+      sub: 'orders-key',
+      client_id: 'orders-key',
+      proxy_id: ordersId,
+      aud: [ordersId, '/orders'],
+      scope: 'read write',
+    });
     const ok = await onBoth('/orders/1', service.body.access_token, 200, 'proxy client JWT accepted');
     expect(ok[1].body.headers['x-authenticated-userid']).toBe('orders-key');
     expect((await callProxy(gw, '/ledger/1', service.body.access_token)).status).toBe(401);
 
-    const alice = await post(gw, '/auth/jwt', { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'read' }, { authorization: basic('orders-key', ORDERS_SECRET) });
+    const alice = await post(
+      gw,
+      '/auth/jwt',
+      { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'read' },
+      { authorization: basic('orders-key', ORDERS_SECRET) },
+    );
     expect(alice.status).toBe(200);
     expect(alice.body.refresh_token).toMatch(/^idm_rt_/);
     expect(payloadOf(alice.body.access_token)).toMatchObject({ sub: aliceId, proxy_id: ordersId, username: 'alice', roles: ['reader'] });
@@ -166,21 +233,47 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     const current = await admin.proxies.get(projectId, ordersId);
     await admin.proxies.update(projectId, ordersId, { policies: current.policies.map((p) => ({ ...p, config: { ...p.config, clockSkewSeconds: 20 } })) });
     const rev = (await new EnvironmentConfigStore(redisClient).head(ENV))!.revision;
-    await eventually(() => fetch(`${gw}/health/ready`).then((r) => r.json()), (b) => Number(b.revision) >= rev, { what: 'revision applied' });
+    await eventually(
+      () => fetch(`${gw}/health/ready`).then((r) => r.json()),
+      (b) => Number(b.revision) >= rev,
+      { what: 'revision applied' },
+    );
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(200);
-    await expect(admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] })).rejects.toThrow(/422|400/);
-    const rotated = await admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret', ORDERS_EXTRA) } }] });
+    await expect(
+      admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { tokenService: tokenService('orders-key', 'enc:v1:k1:AAAA:BBBB') } }] }),
+    ).rejects.toThrow(/422|400/);
+    const rotated = await admin.proxies.update(projectId, ordersId, {
+      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', 'rotated-secret', ORDERS_EXTRA) } }],
+    });
     expect(JSON.stringify(rotated)).not.toContain('rotated-secret');
-    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'rotated-secret') }), (r) => r.status === 200, { what: `${g.name}: new secret` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', 'rotated-secret') }),
+          (r) => r.status === 200,
+          { what: `${g.name}: new secret` },
+        ),
+      ),
+    );
     expect((await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) })).status).toBe(401);
-    await admin.proxies.update(projectId, ordersId, { policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }] });
-    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: `${g.name}: secret back` })));
+    await admin.proxies.update(projectId, ordersId, {
+      policies: [{ type: 'jwt-auth', config: { methods: { POST: { scopes: ['write'] } }, tokenService: tokenService('orders-key', ORDERS_SECRET, ORDERS_EXTRA) } }],
+    });
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }),
+          (r) => r.status === 200,
+          { what: `${g.name}: secret back` },
+        ),
+      ),
+    );
     // Only the secret changed: still a change, audited without showing it.
     const [latest] = (await admin.audit.query({ entityId: ordersId })).items;
     expect([latest.action, latest.diff]).toEqual(['api_proxy.update', { policies: { changed: true, secret: true } }]);
   }, 60000);
 
-  it('answers CORS preflights from the proxies\' settings (/auth) and from the environment (/credential)', async () => {
+  it("answers CORS preflights from the proxies' settings (/auth) and from the environment (/credential)", async () => {
     const preflight = (path: string, origin: string) => fetch(gw + path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
     const auth = await preflight('/auth/token', 'https://app.example.com');
     expect(auth.status).toBe(204);
@@ -214,10 +307,13 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     expect(await introspect('orders-key', ORDERS_SECRET, noHeader)).toMatchObject({ client_ip: '127.0.0.1' });
     // /credential: TOKEN_CLIENT_IP_HEADER=x-forwarded-for, TOKEN_CLIENT_IP_ORDER=LAST from the environment.
     const portal = (await post(gw, '/credential/token', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret'), ...chain })).body.access_token;
-    expect((await post(gw, '/credential/introspect', { token: portal }, { authorization: basic('portal-app', 'portal-secret') })).body).toMatchObject({ active: true, client_ip: '198.51.100.2' });
+    expect((await post(gw, '/credential/introspect', { token: portal }, { authorization: basic('portal-app', 'portal-secret') })).body).toMatchObject({
+      active: true,
+      client_ip: '198.51.100.2',
+    });
   });
 
-  it('honours deletePrevious: a new token revokes the client\'s previous ones on every gateway', async () => {
+  it("honours deletePrevious: a new token revokes the client's previous ones on every gateway", async () => {
     const first = (await post(gw, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body.access_token;
     await onBoth('/ledger/a', first, 200, 'first token works');
     const second = (await post(gateways[1].baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body.access_token;
@@ -235,12 +331,22 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     expect(refused.body.error_description).toContain('ES256');
     // Rotation to ES256 keeps the RS256 key published (and activated) for an hour.
     const ecKid = (await admin.signingKeys.rotate(envId, { algorithm: 'ES256', retireAfterSeconds: 3600 })).kid;
-    const issued = await eventually(() => post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret') }), (r) => r.status === 200, { what: 'ES256 key served' });
+    const issued = await eventually(
+      () => post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic('portal-app', 'portal-secret') }),
+      (r) => r.status === 200,
+      { what: 'ES256 key served' },
+    );
     expect(JSON.parse(Buffer.from(issued.body.access_token.split('.')[0], 'base64url').toString())).toMatchObject({ alg: 'ES256', kid: ecKid });
     // The proxy client pins RS256 while the newest key is ES256.
     const current = await admin.proxies.get(projectId, ordersId);
-    await admin.proxies.update(projectId, ordersId, { policies: current.policies.map((p) => ({ ...p, config: { ...p.config, tokenService: { ...(p.config.tokenService as object), signingAlgorithm: 'RS256' } } })) });
-    const pinned = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200 && JSON.parse(Buffer.from(r.body.access_token.split('.')[0], 'base64url').toString()).alg === 'RS256', { what: 'RS256 pinned' });
+    await admin.proxies.update(projectId, ordersId, {
+      policies: current.policies.map((p) => ({ ...p, config: { ...p.config, tokenService: { ...(p.config.tokenService as object), signingAlgorithm: 'RS256' } } })),
+    });
+    const pinned = await eventually(
+      () => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }),
+      (r) => r.status === 200 && JSON.parse(Buffer.from(r.body.access_token.split('.')[0], 'base64url').toString()).alg === 'RS256',
+      { what: 'RS256 pinned' },
+    );
     await onBoth('/orders/1', pinned.body.access_token, 200, 'pinned RS256 token accepted');
   }, 60000);
 
@@ -252,21 +358,37 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
 
     await admin.proxies.update(projectId, ordersId, { environments: [] });
     await onBoth('/orders/1', jwt, 404, 'undeployed proxy gone');
-    await Promise.all(gateways.map((g) => eventually(() => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 401, { what: `${g.name}: undeployed client refused` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => post(g.baseUrl, '/auth/token', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }),
+          (r) => r.status === 401,
+          { what: `${g.name}: undeployed client refused` },
+        ),
+      ),
+    );
     // Deployed again: the new deployment does not revive tokens of the old one; fresh tokens work.
     await new Promise((r) => setTimeout(r, 1100)); // iat has one-second resolution
     await admin.proxies.update(projectId, ordersId, { environments: [ENV] });
     await onBoth('/orders/1', jwt, 401, 'redeployed proxy refuses tokens of the earlier deployment');
-    const fresh = await eventually(() => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }), (r) => r.status === 200, { what: 'client back' });
+    const fresh = await eventually(
+      () => post(gw, '/auth/jwt', { grant_type: 'client_credentials' }, { authorization: basic('orders-key', ORDERS_SECRET) }),
+      (r) => r.status === 200,
+      { what: 'client back' },
+    );
     await onBoth('/orders/1', fresh.body.access_token, 200, 'tokens of the new deployment work');
 
     await admin.proxies.remove(projectId, ledgerId);
     await onBoth('/ledger/1', opaque, 404, 'deleted proxy gone');
     const recreated = await admin.proxies.create(projectId, {
-      name: 'ledger', basePath: '/ledger', upstreamUrl: echoUrl, environments: [ENV], policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
+      name: 'ledger',
+      basePath: '/ledger',
+      upstreamUrl: echoUrl,
+      environments: [ENV],
+      policies: [{ type: 'oauth2-auth', config: { tokenService: tokenService('ledger-key', LEDGER_SECRET) } }],
     });
     expect(recreated.id).not.toBe(ledgerId);
-    await onBoth('/ledger/1', opaque, 401, 'the deleted proxy\'s token does not open its successor');
+    await onBoth('/ledger/1', opaque, 401, "the deleted proxy's token does not open its successor");
     expect((await post(gw, '/auth/introspect', { token: opaque }, { authorization: basic('ledger-key', LEDGER_SECRET) })).body).toEqual({ active: false });
   }, 90000);
 });

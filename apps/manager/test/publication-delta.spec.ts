@@ -38,7 +38,12 @@ describe('config publication deltas', () => {
     manager = await startInProcessManager(database);
     expect((await manager.request('POST', '/api/v1/environments', { name: environment })).status).toBe(201);
     projectId = (await manager.request('POST', '/api/v1/projects', { name: `proj-${suffix}` })).body.id;
-    const proxy = await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: 'p', basePath: `/delta-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+    const proxy = await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, {
+      name: 'p',
+      basePath: `/delta-${suffix}`,
+      upstreamUrl: 'http://127.0.0.1:9',
+      environments: [environment],
+    });
     expect(proxy.status).toBe(201);
     for (const username of ['alice', 'bob', 'carol']) {
       const created = await manager.request('POST', `/api/v1/projects/${projectId}/credentials`, { username });
@@ -59,7 +64,11 @@ describe('config publication deltas', () => {
     const before = await revision();
     messages.length = 0;
     expect((await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialIds.bob}`, { enabled: false })).status).toBe(200);
-    const [message] = await eventually(async () => messages, (m) => m.length > 0, { what: 'the config.changed message' });
+    const [message] = await eventually(
+      async () => messages,
+      (m) => m.length > 0,
+      { what: 'the config.changed message' },
+    );
     expect(message.revision).toBe(before + 1);
     expect(message.credentials.upserted.map((c) => c.username)).toEqual(['bob']);
     expect(message.credentials.removed).toEqual([]);
@@ -82,14 +91,27 @@ describe('config publication deltas', () => {
     for (const username of ['dan', 'erin']) ids.push((await manager.request('POST', `/api/v1/projects/${other}/credentials`, { username })).body.id as string);
     expect(await redis.hmget(environmentConfigKeys(environment).credentials, ...ids)).toEqual([null, null]); // no proxy of theirs here yet
     messages.length = 0;
-    const proxy = await manager.request('POST', `/api/v1/projects/${other}/proxies`, { name: 'late', basePath: `/late-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
+    const proxy = await manager.request('POST', `/api/v1/projects/${other}/proxies`, {
+      name: 'late',
+      basePath: `/late-${suffix}`,
+      upstreamUrl: 'http://127.0.0.1:9',
+      environments: [environment],
+    });
     expect(proxy.status).toBe(201);
-    const [shown] = await eventually(async () => messages, (m) => m.length > 0, { what: 'the deployment published' });
+    const [shown] = await eventually(
+      async () => messages,
+      (m) => m.length > 0,
+      { what: 'the deployment published' },
+    );
     expect(shown.proxies.upserted.map((p) => p.name)).toEqual(['late']);
     expect(shown.credentials.upserted.map((c) => c.username).sort()).toEqual(['dan', 'erin']);
     messages.length = 0;
     expect((await manager.request('PATCH', `/api/v1/projects/${other}/proxies/${proxy.body.id}`, { environments: [] })).status).toBe(200);
-    const [hidden] = await eventually(async () => messages, (m) => m.length > 0, { what: 'the undeployment published' });
+    const [hidden] = await eventually(
+      async () => messages,
+      (m) => m.length > 0,
+      { what: 'the undeployment published' },
+    );
     expect(hidden.proxies.removed).toEqual([proxy.body.id]);
     expect(hidden.credentials.removed.sort()).toEqual([...ids].sort());
     expect(await redis.hmget(environmentConfigKeys(environment).credentials, ...ids)).toEqual([null, null]);
@@ -99,13 +121,21 @@ describe('config publication deltas', () => {
     const store = new EnvironmentConfigStore(redis);
     const head = (await store.head(environment))!;
     expect((await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialIds.carol}`, { enabled: false })).status).toBe(200);
-    const missed = await eventually(() => store.changesSince(environment, head.epoch, head.revision), (c) => (c?.length ?? 0) > 0, { what: 'the logged change' });
+    const missed = await eventually(
+      () => store.changesSince(environment, head.epoch, head.revision),
+      (c) => (c?.length ?? 0) > 0,
+      { what: 'the logged change' },
+    );
     expect(missed![0].credentials.upserted.map((c) => [c.username, c.enabled])).toEqual([['carol', false]]);
     // Lost behind the Manager's back (e.g. a partial Redis restore): a restarted Manager puts it back.
     await redis.hdel(environmentConfigKeys(environment).credentials, credentialIds.alice);
     await manager.close();
     manager = await startInProcessManager(database);
-    const restored = await eventually(() => redis.hget(environmentConfigKeys(environment).credentials, credentialIds.alice), (json) => json !== null, { what: 'alice reconciled' });
+    const restored = await eventually(
+      () => redis.hget(environmentConfigKeys(environment).credentials, credentialIds.alice),
+      (json) => json !== null,
+      { what: 'alice reconciled' },
+    );
     expect(JSON.parse(restored!)).toMatchObject({ username: 'alice', enabled: true });
   }, 120_000);
 
@@ -113,7 +143,11 @@ describe('config publication deltas', () => {
     const gone = `${environment}-gone`;
     const created = await manager.request('POST', '/api/v1/environments', { name: gone });
     const keys = environmentConfigKeys(gone);
-    await eventually(() => redis.exists(keys.head), (n) => n === 1, { what: 'the empty configuration of the new environment' });
+    await eventually(
+      () => redis.exists(keys.head),
+      (n) => n === 1,
+      { what: 'the empty configuration of the new environment' },
+    );
     expect((await manager.request('DELETE', `/api/v1/environments/${created.body.id}`)).status).toBe(204);
     expect(await redis.exists(...Object.values(keys))).toBe(0);
   }, 60_000);

@@ -162,4 +162,3 @@ describe.each(['postgres', 'pglite'] as const)('a fresh or restored Manager data
 
 const databaseName = (database: TestDatabase) => new URL(database.url!).pathname.slice(1);
 const withDatabase = (url: string, name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
-

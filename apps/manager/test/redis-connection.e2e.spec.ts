@@ -31,21 +31,72 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
     const server = await pki.issue('redis', { subject: '/CN=localhost', issuer: ca, altName: 'DNS:localhost' });
     const port = await freePort();
     // argv form of redis.conf lines: `user default off` and `user idm on >password ~* &* +@all`.
-    redisServer = spawn('redis-server', [
-      '--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--tls-cert-file', server.certFile, '--tls-key-file', server.keyFile, '--tls-ca-cert-file', ca.certFile, '--tls-auth-clients', 'no',
-      '--user', 'default', 'off', '--user', 'idm', 'on', `>${password}`, '~*', '&*', '+@all',
-    ], { stdio: 'ignore' });
+    redisServer = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--tls-cert-file',
+        server.certFile,
+        '--tls-key-file',
+        server.keyFile,
+        '--tls-ca-cert-file',
+        ca.certFile,
+        '--tls-auth-clients',
+        'no',
+        '--user',
+        'default',
+        'off',
+        '--user',
+        'idm',
+        'on',
+        `>${password}`,
+        '~*',
+        '&*',
+        '+@all',
+      ],
+      { stdio: 'ignore' },
+    );
     redisUrl = `rediss://idm:${password}@localhost:${port}/3`;
-    client = (db = 3) => new Redis({ host: 'localhost', port, username: 'idm', password, db, tls: { ca: ca.cert }, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
-    await eventually(async () => { const c = client(); try { await c.connect(); return await c.ping(); } finally { c.disconnect(); } }, (pong) => pong === 'PONG', { what: 'the TLS redis-server' });
+    client = (db = 3) =>
+      new Redis({ host: 'localhost', port, username: 'idm', password, db, tls: { ca: ca.cert }, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+    await eventually(
+      async () => {
+        const c = client();
+        try {
+          await c.connect();
+          return await c.ping();
+        } finally {
+          c.disconnect();
+        }
+      },
+      (pong) => pong === 'PONG',
+      { what: 'the TLS redis-server' },
+    );
 
     database = await createTestDatabase('postgres');
     const managerPort = await freePort();
     const tlsEnv = { REDIS_URL: redisUrl, NODE_EXTRA_CA_CERTS: ca.certFile, LOG_LEVEL: 'warn' };
-    manager = new AppProcess('manager', 'apps/manager/dist/main.js', { ...tlsEnv, MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, IDM_ADMIN_PASSWORD: 'tls-admin-password', ...UPSTREAM_OPT_IN }, `http://127.0.0.1:${managerPort}`);
+    manager = new AppProcess(
+      'manager',
+      'apps/manager/dist/main.js',
+      { ...tlsEnv, MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, IDM_ADMIN_PASSWORD: 'tls-admin-password', ...UPSTREAM_OPT_IN },
+      `http://127.0.0.1:${managerPort}`,
+    );
     const gatewayPort = await freePort();
-    gateway = AppProcess.gateway('gateway', { ...tlsEnv, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, CONFIG_POLL_INTERVAL_MS: '500', ...UPSTREAM_OPT_IN }, `http://127.0.0.1:${gatewayPort}`);
+    gateway = AppProcess.gateway(
+      'gateway',
+      { ...tlsEnv, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: environment, CONFIG_POLL_INTERVAL_MS: '500', ...UPSTREAM_OPT_IN },
+      `http://127.0.0.1:${gatewayPort}`,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -70,7 +121,11 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
       const project = await admin.projects.create({ name: `proj-${environment}` });
       await admin.proxies.create(project.id, { name: 'p', basePath: `/${environment}`, upstreamUrl: 'http://127.0.0.1:9', environments: [environment] });
 
-      await eventually(async () => messages.length, (n) => n > 0, { what: 'config.changed over the Manager bus client' });
+      await eventually(
+        async () => messages.length,
+        (n) => n > 0,
+        { what: 'config.changed over the Manager bus client' },
+      );
       const inDb3 = client(3);
       const inDb0 = client(0);
       try {

@@ -29,7 +29,11 @@ interface Installation {
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const post = async (base: string, path: string, fields: Record<string, string>, headers: Record<string, string>) => {
-  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
   return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
 };
 const get = (g: AppProcess, path: string, apiKey: string) => fetch(g.baseUrl + path, { headers: { 'x-api-key': apiKey } }).then((r) => r.status);
@@ -43,18 +47,46 @@ async function install(redis: RedisTopologyUnderTest): Promise<Installation> {
   // Counted by its own credential: the probes below use the other one and leave this counter untouched.
   const metered = await admin.call('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'metered', password: 'metered-password-1' });
   await admin.call('POST', `/api/v1/projects/${projectId}/proxies`, {
-    name: 'shop', basePath: '/shop', upstreamUrl: echoUrl, environments: [ENV],
-    policies: [{ type: 'api-key', config: {} }, { type: 'rate-limit', config: { keyBy: 'credential', limits: [{ limit: LIMIT, windowSeconds: 3600 }] } }],
+    name: 'shop',
+    basePath: '/shop',
+    upstreamUrl: echoUrl,
+    environments: [ENV],
+    policies: [
+      { type: 'api-key', config: {} },
+      { type: 'rate-limit', config: { keyBy: 'credential', limits: [{ limit: LIMIT, windowSeconds: 3600 }] } },
+    ],
   });
   // Probed with the other credential: requests before the route exists are not counted, and the probe's counter is its own.
-  await Promise.all(gateways.map((g) => eventually(() => get(g, '/shop/x', client.apiKey.key), (s) => s === 200, { what: `${g.name} to serve /shop` })));
+  await Promise.all(
+    gateways.map((g) =>
+      eventually(
+        () => get(g, '/shop/x', client.apiKey.key),
+        (s) => s === 200,
+        { what: `${g.name} to serve /shop` },
+      ),
+    ),
+  );
   return { cluster, admin, gateways, projectId, client: { id: client.id, secret: 'app-password-1' }, meteredKey: metered.apiKey.key, probeKey: client.apiKey.key };
 }
 
 /** A proxy created now is served by both Gateways (the Manager's change reached them). */
 async function provesConfigPropagation(i: Installation, name: string, redis: RedisTopologyUnderTest): Promise<void> {
-  await i.admin.call('POST', `/api/v1/projects/${i.projectId}/proxies`, { name, basePath: `/${name}`, upstreamUrl: i.cluster.echoUrl, environments: [ENV], policies: [{ type: 'api-key', config: {} }] });
-  await Promise.all(i.gateways.map((g) => eventually(() => get(g, `/${name}/x`, i.probeKey), (s) => s === 200, { what: `${g.name} to serve /${name}` })));
+  await i.admin.call('POST', `/api/v1/projects/${i.projectId}/proxies`, {
+    name,
+    basePath: `/${name}`,
+    upstreamUrl: i.cluster.echoUrl,
+    environments: [ENV],
+    policies: [{ type: 'api-key', config: {} }],
+  });
+  await Promise.all(
+    i.gateways.map((g) =>
+      eventually(
+        () => get(g, `/${name}/x`, i.probeKey),
+        (s) => s === 200,
+        { what: `${g.name} to serve /${name}` },
+      ),
+    ),
+  );
   expect(await redis.client().exists(environmentConfigKeys(ENV).head)).toBe(1);
 }
 
@@ -72,12 +104,20 @@ async function durableCopies(i: Installation, token: string): Promise<number> {
 /** A token issued by the first Gateway is active at the second's introspection, and queued (BullMQ) to the Manager's durable copy. */
 async function provesTokenIssueAndIntrospection(i: Installation, redis: RedisTopologyUnderTest): Promise<string> {
   const auth = { authorization: basic(i.client.id, i.client.secret) };
-  const issued = await eventually(() => post(i.gateways[0].baseUrl, '/credential/token', { grant_type: 'client_credentials' }, auth), (r) => r.status === 200, { what: 'a token' });
+  const issued = await eventually(
+    () => post(i.gateways[0].baseUrl, '/credential/token', { grant_type: 'client_credentials' }, auth),
+    (r) => r.status === 200,
+    { what: 'a token' },
+  );
   const token = issued.body!.access_token as string;
   const introspection = await post(i.gateways[1].baseUrl, '/credential/introspect', { token }, auth);
   expect(introspection).toMatchObject({ status: 200, body: { active: true, client_id: expect.any(String) } });
   expect(await redis.client().exists(`{idm:tokens:${ENV}}:at:${createHash('sha256').update(token).digest('base64url')}`)).toBe(1);
-  await eventually(() => durableCopies(i, token), (n) => n === 1, { what: "the Manager's durable copy of the token" });
+  await eventually(
+    () => durableCopies(i, token),
+    (n) => n === 1,
+    { what: "the Manager's durable copy of the token" },
+  );
   return token;
 }
 
@@ -140,9 +180,21 @@ describe('Redis Sentinel (master, replica, 3 Sentinels): config, tokens, rate li
     expect(during.length).toBeGreaterThan(5);
     expect(during.filter((s) => s !== 200)).toEqual([]);
     // The new master has what the old one had: the spent limit and the earlier token.
-    await Promise.all(i.gateways.map((g) => eventually(() => get(g, '/shop/x', i.meteredKey), (s) => s === 429, { what: `${g.name}: the limit still spent` })));
+    await Promise.all(
+      i.gateways.map((g) =>
+        eventually(
+          () => get(g, '/shop/x', i.meteredKey),
+          (s) => s === 429,
+          { what: `${g.name}: the limit still spent` },
+        ),
+      ),
+    );
     const auth = { authorization: basic(i.client.id, i.client.secret) };
-    await eventually(() => post(i.gateways[1].baseUrl, '/credential/introspect', { token: tokenBefore }, auth), (r) => r.body?.active === true, { what: 'the earlier token on the new master' });
+    await eventually(
+      () => post(i.gateways[1].baseUrl, '/credential/introspect', { token: tokenBefore }, auth),
+      (r) => r.body?.active === true,
+      { what: 'the earlier token on the new master' },
+    );
     // And everything writes to the new master: config changes, tokens.
     await provesConfigPropagation(i, 'after-failover', redis);
     await provesTokenIssueAndIntrospection(i, redis);

@@ -36,7 +36,11 @@ describe('secrets at rest', () => {
     clientSecret: `client-secret-${randomBytes(6).toString('hex')}`,
     signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
-  const pemBody = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const pemBody = (pem: string) =>
+    pem
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
   const apiKeys: string[] = [];
 
   const call = async (method: string, url: string, body?: unknown, token?: string) => {
@@ -63,7 +67,17 @@ describe('secrets at rest', () => {
     const project = (await call('POST', '/api/v1/projects', { name: env })).body;
     await call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'p', basePath: `/${env}`, upstreamUrl: 'http://127.0.0.1:9', environments: [env] });
     const tokenService = { clientId: 'orders-client', clientSecret: secrets.clientSecret, grants: ['client_credentials'] };
-    expect((await call('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'jwt', basePath: `/${env}-jwt`, upstreamUrl: 'http://127.0.0.1:9', environments: [env], policies: [{ type: 'jwt-auth', config: { tokenService } }] })).status).toBe(201);
+    expect(
+      (
+        await call('POST', `/api/v1/projects/${project.id}/proxies`, {
+          name: 'jwt',
+          basePath: `/${env}-jwt`,
+          upstreamUrl: 'http://127.0.0.1:9',
+          environments: [env],
+          policies: [{ type: 'jwt-auth', config: { tokenService } }],
+        })
+      ).status,
+    ).toBe(201);
     const environment = (await call('GET', '/api/v1/environments')).body.find((e: any) => e.name === env);
     expect((await call('POST', `/api/v1/environments/${environment.id}/signing-keys`, { algorithm: 'ES256', privateKeyPem: secrets.signingKeyPem })).status).toBe(201);
     await call('GET', `/api/v1/environments/${environment.id}/signing-keys`);
@@ -76,7 +90,10 @@ describe('secrets at rest', () => {
     const created = await manager.request('POST', `/api/v1/projects/${project.id}/credentials`, {
       username: 'svc',
       password: secrets.credentialPassword,
-      metadata: [{ key: 'upstream-token', value: secrets.metadataSecret, secret: true, includeInJwt: true }, { key: 'tier', value: 'gold' }],
+      metadata: [
+        { key: 'upstream-token', value: secrets.metadataSecret, secret: true, includeInJwt: true },
+        { key: 'tier', value: 'gold' },
+      ],
     });
     expect(created.status).toBe(201);
     apiKeys.push(created.body.apiKey.key); // the one response allowed to carry a key
@@ -89,7 +106,10 @@ describe('secrets at rest', () => {
     apiKeys.push(issued.body.key);
     // A secret entry sent without a value keeps its value; with one, it is replaced.
     await call('PATCH', `/api/v1/projects/${project.id}/credentials/${credential.id}`, { metadata: [{ key: 'upstream-token', secret: true }] });
-    await call('PATCH', `/api/v1/projects/${project.id}/credentials/${credential.id}`, { password: secrets.credentialPassword, metadata: [{ key: 'upstream-token', value: secrets.rotatedMetadataSecret, secret: true }] });
+    await call('PATCH', `/api/v1/projects/${project.id}/credentials/${credential.id}`, {
+      password: secrets.credentialPassword,
+      metadata: [{ key: 'upstream-token', value: secrets.rotatedMetadataSecret, secret: true }],
+    });
     await call('GET', `/api/v1/projects/${project.id}/credentials`);
     await call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}`);
     await call('GET', '/api/v1/audit?limit=500');
@@ -105,7 +125,11 @@ describe('secrets at rest', () => {
     for (const [where, text] of Object.entries(haystacks)) {
       // PEM bodies are checked past the 48-char header every P-256 PKCS#8 key shares.
       const flat = text.replace(/\\n|\n/g, '');
-      for (const [name, secret] of Object.entries({ ...secrets, signingKeyPem: pemBody(secrets.signingKeyPem).slice(48), ...Object.fromEntries(apiKeys.map((k, i) => [`apiKey${i}`, k])) })) {
+      for (const [name, secret] of Object.entries({
+        ...secrets,
+        signingKeyPem: pemBody(secrets.signingKeyPem).slice(48),
+        ...Object.fromEntries(apiKeys.map((k, i) => [`apiKey${i}`, k])),
+      })) {
         if (flat.includes(secret.slice(0, 64))) throw new Error(`${name} found in ${where}`);
       }
     }

@@ -8,8 +8,16 @@ describe('self-service credentials', () => {
   let m: InProcessManager;
   let projectId: string;
   const proxyWith = async (selfService: string) =>
-    (await m.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: `p-${randomBytes(3).toString('hex')}`, basePath: `/p-${randomBytes(3).toString('hex')}`, upstreamUrl: 'http://127.0.0.1:9', selfService })).body;
-  const ask = (proxyId: string, username: string) => m.request('POST', '/api/v1/self-service/credential-requests', { proxyId, username, contact: 'dev@example.test' }, { token: null });
+    (
+      await m.request('POST', `/api/v1/projects/${projectId}/proxies`, {
+        name: `p-${randomBytes(3).toString('hex')}`,
+        basePath: `/p-${randomBytes(3).toString('hex')}`,
+        upstreamUrl: 'http://127.0.0.1:9',
+        selfService,
+      })
+    ).body;
+  const ask = (proxyId: string, username: string) =>
+    m.request('POST', '/api/v1/self-service/credential-requests', { proxyId, username, contact: 'dev@example.test' }, { token: null });
   const poll = (id: string, secret: string) => m.request('GET', `/api/v1/self-service/credential-requests/${id}`, undefined, { token: secret });
 
   beforeAll(async () => {
@@ -90,12 +98,18 @@ describe('self-service credentials', () => {
     // Through the trusted proxy the client named in X-Forwarded-For is counted; from an untrusted
     // peer the header is ignored.
     const viaBalancer = (forwardedFor: string, remoteAddress: string, username: string) =>
-      m.request('POST', '/api/v1/self-service/credential-requests', { proxyId: proxy.id, username, contact: 'dev@example.test' }, { token: null, remoteAddress, headers: { 'x-forwarded-for': forwardedFor } });
+      m.request(
+        'POST',
+        '/api/v1/self-service/credential-requests',
+        { proxyId: proxy.id, username, contact: 'dev@example.test' },
+        { token: null, remoteAddress, headers: { 'x-forwarded-for': forwardedFor } },
+      );
     expect((await viaBalancer('203.0.113.5', '127.0.0.1', 'lb-1')).status).toBe(429);
     expect((await viaBalancer('203.0.113.9', '127.0.0.1', 'lb-2')).status).toBe(201);
     expect((await viaBalancer('203.0.113.9', '203.0.113.5', 'lb-3')).status).toBe(429);
 
-    const pollFrom = (remoteAddress: string, secret: string) => m.request('GET', `/api/v1/self-service/credential-requests/${mine.body.id}`, undefined, { token: secret, remoteAddress });
+    const pollFrom = (remoteAddress: string, secret: string) =>
+      m.request('GET', `/api/v1/self-service/credential-requests/${mine.body.id}`, undefined, { token: secret, remoteAddress });
     for (let i = 0; i < 20; i++) expect((await pollFrom('203.0.113.7', `idmr_guess${i}`)).status).toBe(404);
     const probing = await pollFrom('203.0.113.7', mine.body.pollSecret); // even the right secret waits
     expect(probing.status).toBe(429);

@@ -95,7 +95,10 @@ describe('environment signing keys', () => {
     const env = await newEnv();
     const project = (await m.request('POST', '/api/v1/projects', { name: `p-${env.name}` })).body;
     const proxy = await m.request('POST', `/api/v1/projects/${project.id}/proxies`, {
-      name: 'orders', basePath: `/${env.name}`, upstreamUrl: 'http://127.0.0.1:9/', environments: [env.name],
+      name: 'orders',
+      basePath: `/${env.name}`,
+      upstreamUrl: 'http://127.0.0.1:9/',
+      environments: [env.name],
       policies: [{ type: 'jwt-auth', config: { tokenService: { clientId: `c-${env.name}`, clientSecret: 'proxy-client-secret', accessTokenLifetime: proxyLifetime } } }],
     });
     expect(proxy.status).toBe(201);
@@ -164,7 +167,7 @@ describe('retired signing keys are dropped after their tokens expire', () => {
     await database?.drop();
   });
 
-  it('keeps the replaced key for its tokens\' two-second lifetime, then deletes it, audits that and republishes', async () => {
+  it("keeps the replaced key for its tokens' two-second lifetime, then deletes it, audits that and republishes", async () => {
     const env = (await m.request('POST', '/api/v1/environments', { name: envName })).body;
     const project = (await m.request('POST', '/api/v1/projects', { name: `p-${envName}` })).body;
     await m.request('POST', `/api/v1/projects/${project.id}/proxies`, { name: 'orders', basePath: `/${envName}`, upstreamUrl: 'http://127.0.0.1:9/', environments: [envName] });

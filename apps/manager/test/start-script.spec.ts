@@ -12,7 +12,8 @@ const logFormat = join(REPO_ROOT, 'scripts/lib/log-format.mjs');
 const toolchain = join(REPO_ROOT, 'scripts/lib/toolchain.mjs');
 
 /** Runs an ES module snippet in a child node (the scripts are plain ESM, outside the jest tree). */
-const esm = (code: string, env: Record<string, string> = {}) => spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, ...env } });
+const esm = (code: string, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, ...env } });
 
 function pinoLine(write: (log: pino.Logger) => void): string {
   let line = '';

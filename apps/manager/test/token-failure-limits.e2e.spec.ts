@@ -40,10 +40,22 @@ describe('token endpoint failure limits across two Gateways', () => {
     for (const username of ['alice', 'bob']) await admin.credentials.create(projectId, { username, password: `${username}-password`, issueApiKey: false });
     // Wait on the revision, not on token calls: a call before the clients arrive would count as a failure.
     const redis = new Redis(cluster.redis.url);
-    const published = await eventually(() => new EnvironmentConfigStore(redis).load(ENV), (s) => !!s?.credentials.some((c) => c.username === 'bob'), { what: 'the configuration with every client' });
+    const published = await eventually(
+      () => new EnvironmentConfigStore(redis).load(ENV),
+      (s) => !!s?.credentials.some((c) => c.username === 'bob'),
+      { what: 'the configuration with every client' },
+    );
     redis.disconnect();
     const revision = published!.revision;
-    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()), (h) => h.revision >= revision, { what: `${g.name} at revision ${revision}` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => fetch(`${g.baseUrl}/health/ready`).then((r) => r.json()),
+          (h) => h.revision >= revision,
+          { what: `${g.name} at revision ${revision}` },
+        ),
+      ),
+    );
   }, 120000);
 
   afterAll(async () => {
@@ -66,7 +78,8 @@ describe('token endpoint failure limits across two Gateways', () => {
 
   it('limits wrong resource-owner passwords per owner, leaving the client and other owners alone', async () => {
     const password = (username: string, pw: string) => ({ grant_type: 'password', username, password: pw });
-    for (let i = 0; i < 3; i++) expect((await token(i, '10.0.0.4', ['busy-app', 'busy-app-secret'], password('alice', `guess-${i}`)))).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    for (let i = 0; i < 3; i++)
+      expect(await token(i, '10.0.0.4', ['busy-app', 'busy-app-secret'], password('alice', `guess-${i}`))).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await token(0, '10.0.0.5', ['busy-app', 'busy-app-secret'], password('alice', 'alice-password'))).toMatchObject({ status: 429, body: { error: 'slow_down' } });
     expect((await token(1, '10.0.0.5', ['busy-app', 'busy-app-secret'], password('bob', 'bob-password'))).status).toBe(200);
     expect((await token(0, '10.0.0.5', ['busy-app', 'busy-app-secret'])).status).toBe(200);

@@ -36,7 +36,15 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     return { status: res.status, wwwAuthenticate: res.headers.get('www-authenticate'), body: await res.json().catch(() => undefined) };
   };
   const onBoth = (path: string, token: string, status: number, what: string) =>
-    Promise.all(gateways.map((g) => eventually(() => callProxy(g.baseUrl, path, token), (r) => r.status === status, { what: `${g.name}: ${what}` })));
+    Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => callProxy(g.baseUrl, path, token),
+          (r) => r.status === status,
+          { what: `${g.name}: ${what}` },
+        ),
+      ),
+    );
   const segment = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const forge = (header: object, payload: object, key: KeyObject = signingKey) => {
     const input = `${segment(header)}.${segment(payload)}`;
@@ -56,25 +64,54 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
     projectId = (await admin.projects.create({ name: 'tokens' })).id;
-    for (const [name, basePath, type] of [['orders', '/orders', 'jwt-auth'], ['ledger', '/ledger', 'oauth2-auth']]) {
+    for (const [name, basePath, type] of [
+      ['orders', '/orders', 'jwt-auth'],
+      ['ledger', '/ledger', 'oauth2-auth'],
+    ]) {
       await admin.proxies.create(projectId, {
-        name, basePath, upstreamUrl: echoUrl, environments: [ENV],
-        policies: [{ type, config: { claimHeaders: type === 'jwt-auth' ? { tier: 'x-tier' } : undefined, methods: { POST: { scopes: ['write'] } } } }].map((p) => ({ ...p, config: JSON.parse(JSON.stringify(p.config)) })),
+        name,
+        basePath,
+        upstreamUrl: echoUrl,
+        environments: [ENV],
+        policies: [{ type, config: { claimHeaders: type === 'jwt-auth' ? { tier: 'x-tier' } : undefined, methods: { POST: { scopes: ['write'] } } } }].map((p) => ({
+          ...p,
+          config: JSON.parse(JSON.stringify(p.config)),
+        })),
       });
     }
-    appId = (await admin.credentials.create(projectId, {
-      username: 'billing-app', password: SECRET, issueApiKey: false, roles: ['service'],
-      metadata: [{ key: 'tier', value: 'gold', includeInJwt: true }, { key: 'support_pin', value: '4711', secret: true, includeInTokenResponse: true, includeInJwt: true }],
-    })).id;
+    appId = (
+      await admin.credentials.create(projectId, {
+        username: 'billing-app',
+        password: SECRET,
+        issueApiKey: false,
+        roles: ['service'],
+        metadata: [
+          { key: 'tier', value: 'gold', includeInJwt: true },
+          { key: 'support_pin', value: '4711', secret: true, includeInTokenResponse: true, includeInJwt: true },
+        ],
+      })
+    ).id;
     aliceId = (await admin.credentials.create(projectId, { username: 'alice', password: 'alice-password', issueApiKey: false, roles: ['reader'] })).id;
     await admin.credentials.create(projectId, { username: 'no-tokens', password: 'no-tokens-pass', issueApiKey: false });
     await admin.credentials.putTokenSettings(projectId, appId, {
-      grants: ['client_credentials', 'password', 'refresh_token'], refreshAllowed: true, scopes: ['read', 'write'], scopeMode: 'strict',
-      accessTokenLifetime: { amount: 5, unit: 'minutes' }, jwtClaims: ['username', 'roles'],
+      grants: ['client_credentials', 'password', 'refresh_token'],
+      refreshAllowed: true,
+      scopes: ['read', 'write'],
+      scopeMode: 'strict',
+      accessTokenLifetime: { amount: 5, unit: 'minutes' },
+      jwtClaims: ['username', 'roles'],
     });
     gw = gateways[0].baseUrl;
     // Both gateways serve the key and the token settings once the JWKS lists the key.
-    await Promise.all(gateways.map((g) => eventually(() => fetch(`${g.baseUrl}/credential/.well-known/jwks.json`).then((r) => r.json()), (j) => j.keys?.[0]?.kid === kid, { what: `${g.name} JWKS` })));
+    await Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => fetch(`${g.baseUrl}/credential/.well-known/jwks.json`).then((r) => r.json()),
+          (j) => j.keys?.[0]?.kid === kid,
+          { what: `${g.name} JWKS` },
+        ),
+      ),
+    );
   }, 120000);
 
   afterAll(async () => {
@@ -85,14 +122,16 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
   const discover = (base: string, secret = SECRET) =>
     oidc.discovery(new URL(`${base}/credential`), 'billing-app', secret, undefined, { algorithm: 'oauth2', execute: [oidc.allowInsecureRequests] });
 
-  it('is discovered through RFC 8414 under the fleet\'s public URL, whatever X-Forwarded-Proto/Host a client sends', async () => {
+  it("is discovered through RFC 8414 under the fleet's public URL, whatever X-Forwarded-Proto/Host a client sends", async () => {
     const config = await discover(gw);
     const meta = config.serverMetadata();
     expect(meta.issuer).toBe(`${gw}/credential`);
     expect(meta.token_endpoint).toBe(`${gw}/credential/token`);
     expect(meta.jwks_uri).toBe(`${gw}/credential/.well-known/jwks.json`);
     // Both Gateways name GATEWAY_PUBLIC_URL (the first one's URL here); a forged forwarding header changes nothing.
-    const forwarded = await fetch(`${gateways[1].baseUrl}/credential/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' } }).then((r) => r.json());
+    const forwarded = await fetch(`${gateways[1].baseUrl}/credential/.well-known/oauth-authorization-server`, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' },
+    }).then((r) => r.json());
     expect(forwarded.issuer).toBe(`${gw}/credential`);
     expect(forwarded.introspection_endpoint).toBe(`${gw}/credential/introspect`);
   });
@@ -137,12 +176,28 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
   }, 60000);
 
   it('issues JWTs that jwt-auth accepts on both gateways, regenerates them, and forwards claims', async () => {
-    const issued = await post(gw, '/credential/jwt', { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'read' }, { authorization: basic(appId, SECRET) });
+    const issued = await post(
+      gw,
+      '/credential/jwt',
+      { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'read' },
+      { authorization: basic(appId, SECRET) },
+    );
     expect(issued.status).toBe(200);
     const jwt = issued.body.access_token as string;
-    const [header, payload] = jwt.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()));
+    const [header, payload] = jwt
+      .split('.')
+      .slice(0, 2)
+      .map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()));
     expect(header).toEqual({ alg: 'RS256', kid, typ: 'at+jwt' });
-    expect(payload).toMatchObject({ iss: `${gw}/credential`, sub: aliceId, aud: expect.arrayContaining(['/orders', '/ledger']), scope: 'read', client_id: appId, username: 'alice', roles: ['reader'] });
+    expect(payload).toMatchObject({
+      iss: `${gw}/credential`,
+      sub: aliceId,
+      aud: expect.arrayContaining(['/orders', '/ledger']),
+      scope: 'read',
+      client_id: appId,
+      username: 'alice',
+      roles: ['reader'],
+    });
     expect(payload.exp - payload.iat).toBe(300);
     const ok = await onBoth('/orders/1', jwt, 200, 'JWT accepted');
     expect(ok[0].body.headers['x-authenticated-userid']).toBe('alice');
@@ -222,9 +277,17 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
       const res = await fetch(gw + path, init);
       return { status: res.status, headers: res.headers, body: await res.json().catch(() => undefined) };
     };
-    expect(await send('/credential/token', { method: 'POST', headers: auth, body: 'grant_type=client_credentials&grant_type=password' })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: expect.stringContaining('repeated') } });
-    expect(await send('/credential/jwt', { method: 'POST', headers: auth, body: `grant_type=client_credentials&pad=${'x'.repeat(70_000)}` })).toMatchObject({ status: 413, body: { error: 'invalid_request' } });
-    expect(await send('/credential/jwt', { method: 'POST', headers: { authorization: auth.authorization, 'content-type': 'text/plain' }, body: 'grant_type=client_credentials' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await send('/credential/token', { method: 'POST', headers: auth, body: 'grant_type=client_credentials&grant_type=password' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', error_description: expect.stringContaining('repeated') },
+    });
+    expect(await send('/credential/jwt', { method: 'POST', headers: auth, body: `grant_type=client_credentials&pad=${'x'.repeat(70_000)}` })).toMatchObject({
+      status: 413,
+      body: { error: 'invalid_request' },
+    });
+    expect(
+      await send('/credential/jwt', { method: 'POST', headers: { authorization: auth.authorization, 'content-type': 'text/plain' }, body: 'grant_type=client_credentials' }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await send('/credential/nothing-here', { method: 'POST', headers: auth, body: '' })).toMatchObject({ status: 404, body: { code: 'route_not_found' } });
     const wrongMethod = await send('/credential/introspect', { method: 'PUT', headers: auth, body: '' });
     expect(wrongMethod).toMatchObject({ status: 405, body: { code: 'method_not_allowed' } });
@@ -236,14 +299,18 @@ describe('token service (/credential) with openid-client, a Manager and two Gate
     expect(head.headers.get('cache-control')).toBe('public, max-age=300');
   });
 
-  it('serves a token Redis lost from the Manager\'s durable copy, and stops tokens of a disabled credential', async () => {
+  it("serves a token Redis lost from the Manager's durable copy, and stops tokens of a disabled credential", async () => {
     const config = await discover(gw);
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
     const jwt = (await post(gw, '/credential/jwt', { grant_type: 'client_credentials' }, { authorization: basic(appId, SECRET) })).body.access_token;
     await onBoth('/ledger/a', tokens.access_token, 200, 'live token');
     const redisKey = `{idm:tokens:${ENV}}:at:${createHash('sha256').update(tokens.access_token).digest('base64url')}`;
     // The durable copy is written asynchronously (BullMQ); wait until the Manager has it.
-    await eventually(async () => (await redisClient.del(redisKey), (await callProxy(gw, '/ledger/a', tokens.access_token)).status), (s) => s === 200, { what: 'durable copy answers' });
+    await eventually(
+      async () => (await redisClient.del(redisKey), (await callProxy(gw, '/ledger/a', tokens.access_token)).status),
+      (s) => s === 200,
+      { what: 'durable copy answers' },
+    );
     expect(await redisClient.exists(redisKey)).toBe(0);
 
     await admin.credentials.update(projectId, appId, { enabled: false });

@@ -48,13 +48,21 @@ describe('durable token store', () => {
     const expiresAt = Date.now() + 60_000;
     await queue.add('issue', { op: 'issue', tokenHash: hash(access), kind: 'access', environment, familyId: family, record: { subject: 'alice', scope: 'read' }, expiresAt });
     await queue.add('issue', { op: 'issue', tokenHash: hash(refresh), kind: 'refresh', environment, familyId: family, record: { subject: 'alice' }, expiresAt: null });
-    const found = await eventually(() => lookup(access), (r) => r !== null, { what: 'the durable copy' });
+    const found = await eventually(
+      () => lookup(access),
+      (r) => r !== null,
+      { what: 'the durable copy' },
+    );
     expect(found).toEqual({ kind: 'access', familyId: family, record: { subject: 'alice', scope: 'read' }, expiresAt });
     expect(await lookup(`at_unknown`)).toBeNull();
     expect(await firstValueFrom(bus.send(TOKEN_LOOKUP, { tokenHash: hash(access), environment: 'elsewhere' }))).toBeNull();
 
     await queue.add('revoke', { op: 'revoke-family', familyId: family });
-    await eventually(() => lookup(refresh), (r) => r === null, { what: 'family revocation' });
+    await eventually(
+      () => lookup(refresh),
+      (r) => r === null,
+      { what: 'family revocation' },
+    );
     expect(await lookup(access)).toBeNull();
   });
 
@@ -68,10 +76,19 @@ describe('durable token store', () => {
     const client = new Client({ connectionString: database.url });
     await client.connect();
     try {
-      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_token_revocations WHERE subject = ANY($1)', [[`token:${hash(access)}`, `family:${family}`]])).rows[0].n, (n) => n === 2, { what: 'both revocations' });
+      await eventually(
+        async () =>
+          (await client.query('SELECT count(*)::int AS n FROM oauth_token_revocations WHERE subject = ANY($1)', [[`token:${hash(access)}`, `family:${family}`]])).rows[0].n,
+        (n) => n === 2,
+        { what: 'both revocations' },
+      );
       await queue.add('issue', { op: 'issue', tokenHash: hash(access), kind: 'access', environment, familyId: null, record: {}, expiresAt: null });
       await queue.add('issue', { op: 'issue', tokenHash: hash(refresh), kind: 'refresh', environment, familyId: family, record: {}, expiresAt: null });
-      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = ANY($1)', [[hash(access), hash(refresh)]])).rows[0].n, (n) => n === 2, { what: 'both copies' });
+      await eventually(
+        async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = ANY($1)', [[hash(access), hash(refresh)]])).rows[0].n,
+        (n) => n === 2,
+        { what: 'both copies' },
+      );
     } finally {
       await client.end();
     }
@@ -86,7 +103,11 @@ describe('durable token store', () => {
     const client = new Client({ connectionString: database.url });
     await client.connect();
     try {
-      await eventually(async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = $1', [hash(token)])).rows[0].n, (n) => n === 1, { what: 'the row' });
+      await eventually(
+        async () => (await client.query('SELECT count(*)::int AS n FROM oauth_tokens WHERE token_hash = $1', [hash(token)])).rows[0].n,
+        (n) => n === 1,
+        { what: 'the row' },
+      );
       const dump = JSON.stringify((await client.query('SELECT * FROM oauth_tokens')).rows);
       expect(dump).not.toContain(token);
     } finally {
@@ -104,7 +125,11 @@ describe('durable token store', () => {
     await client.connect();
     try {
       const copy = (hash: string, familyId: string | null, expires: string | null) =>
-        client.query(`INSERT INTO oauth_tokens (token_hash, kind, environment, family_id, record, expires_at) VALUES ($1, 'access', $2, $3, '{}', ${expires ?? 'NULL'})`, [hash, environment, familyId]);
+        client.query(`INSERT INTO oauth_tokens (token_hash, kind, environment, family_id, record, expires_at) VALUES ($1, 'access', $2, $3, '{}', ${expires ?? 'NULL'})`, [
+          hash,
+          environment,
+          familyId,
+        ]);
       await copy(expired, null, "now() - interval '1 minute'");
       await copy(live, family, "now() + interval '1 hour'");
       await copy(forever, null, null);
@@ -119,7 +144,11 @@ describe('durable token store', () => {
       expect(pruned.copies).toBeGreaterThanOrEqual(1);
       const copies = (await client.query('SELECT token_hash FROM oauth_tokens WHERE token_hash = ANY($1)', [[expired, live, forever]])).rows.map((r) => r.token_hash);
       expect(copies.sort()).toEqual([live, forever].sort());
-      const subjects = (await client.query('SELECT subject FROM oauth_token_revocations WHERE subject = ANY($1)', [[`token:${orphan}`, `token:${expired}`, `family:${family}`, `token:${forever}`, `token:${fresh}`]])).rows.map((r) => r.subject);
+      const subjects = (
+        await client.query('SELECT subject FROM oauth_token_revocations WHERE subject = ANY($1)', [
+          [`token:${orphan}`, `token:${expired}`, `family:${family}`, `token:${forever}`, `token:${fresh}`],
+        ])
+      ).rows.map((r) => r.subject);
       expect(subjects.sort()).toEqual([`family:${family}`, `token:${forever}`, `token:${fresh}`].sort());
     } finally {
       await client.end();
@@ -140,12 +169,21 @@ describe('durable token store', () => {
       const issue = { op: 'issue', tokenHash: refused, kind: 'access', environment, familyId: null, record: {}, expiresAt: null };
       const malformed = [{ ...issue, kind: 'bearer' }, { ...issue, record: 'not a record' }, { ...issue, op: 'delete' }, { op: 'revoke' }];
       const jobs = await Promise.all(malformed.map((data) => anyJob().add('malformed', data)));
-      for (const job of jobs) await eventually(() => job.getState(), (state) => state === 'completed', { what: `job ${job.id} dropped` });
+      for (const job of jobs)
+        await eventually(
+          () => job.getState(),
+          (state) => state === 'completed',
+          { what: `job ${job.id} dropped` },
+        );
       expect(logs.filter((line) => line.includes('malformed token job dropped'))).toHaveLength(malformed.length);
 
       const accepted = randomHash();
       await anyJob().add('issue', { ...issue, tokenHash: accepted, record: { subject: 'alice' } });
-      await eventually(() => ask({ tokenHash: accepted, environment }), (copy) => copy !== null, { what: 'the valid copy' });
+      await eventually(
+        () => ask({ tokenHash: accepted, environment }),
+        (copy) => copy !== null,
+        { what: 'the valid copy' },
+      );
       expect(await ask({ tokenHash: refused, environment })).toBeNull();
     });
 

@@ -16,9 +16,21 @@ describe('Manager + two Gateways', () => {
   let projectId: string;
 
   const callGateway = (gateway: AppProcess, path: string, headers: Record<string, string> = {}) =>
-    fetch(gateway.baseUrl + path, { headers }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => undefined), wwwAuthenticate: r.headers.get('www-authenticate') }));
+    fetch(gateway.baseUrl + path, { headers }).then(async (r) => ({
+      status: r.status,
+      body: await r.json().catch(() => undefined),
+      wwwAuthenticate: r.headers.get('www-authenticate'),
+    }));
   const bothAnswer = (path: string, headers: Record<string, string>, status: number, what: string) =>
-    Promise.all(gateways.map((g) => eventually(() => callGateway(g, path, headers), (r) => r.status === status, { what: `${g.name}: ${what}` })));
+    Promise.all(
+      gateways.map((g) =>
+        eventually(
+          () => callGateway(g, path, headers),
+          (r) => r.status === status,
+          { what: `${g.name}: ${what}` },
+        ),
+      ),
+    );
 
   beforeAll(async () => {
     cluster = await startCluster({ environment: ENV });
@@ -128,7 +140,11 @@ describe('Manager + two Gateways', () => {
     await bothAnswer('/orders/3', { authorization: `Basic ${Buffer.from('shopper:shopper-password').toString('base64')}` }, 401, 'change made during the outage arrives');
     const env = await admin.environments.named(ENV);
     for (const gateway of gateways) {
-      const ready = await eventually(() => fetch(`${gateway.baseUrl}/health/ready`).then((r) => r.json()), (b: any) => b.revision === env.revision, { what: `${gateway.name} at revision ${env.revision}` });
+      const ready = await eventually(
+        () => fetch(`${gateway.baseUrl}/health/ready`).then((r) => r.json()),
+        (b: any) => b.revision === env.revision,
+        { what: `${gateway.name} at revision ${env.revision}` },
+      );
       expect(ready.revision).toBe(env.revision);
     }
   }, 90000);

@@ -19,8 +19,7 @@ describe('upstream policy end to end', () => {
 
   afterAll(() => cluster?.stop(), 30000);
 
-  const create = (name: string, upstreamUrl: string) =>
-    cluster.admin.proxies.create(projectId, { name, basePath: `/${name}`, upstreamUrl, environments: [ENV] });
+  const create = (name: string, upstreamUrl: string) => cluster.admin.proxies.create(projectId, { name, basePath: `/${name}`, upstreamUrl, environments: [ENV] });
 
   it("the Manager refuses its own listener and the installation's Redis, although loopback is allowed", async () => {
     await expect(create('manager', `${cluster.manager.baseUrl}/api/v1`)).rejects.toThrow(/422 .*"code":"upstream_forbidden".*the Manager's admin listener/);
@@ -31,9 +30,17 @@ describe('upstream policy end to end', () => {
     await create('echo', cluster.echoUrl);
     const [strict, allowing] = cluster.gateways;
     const call = (path: string) => fetch(strict.baseUrl + path).then(async (r) => ({ status: r.status, body: await r.json() }));
-    const refused = await eventually(() => call('/echo/x'), (r) => r.status !== 404, { what: 'gateway a to load the proxy' });
+    const refused = await eventually(
+      () => call('/echo/x'),
+      (r) => r.status !== 404,
+      { what: 'gateway a to load the proxy' },
+    );
     expect(refused).toEqual({ status: 502, body: { code: 'upstream_forbidden', message: expect.any(String), requestId: expect.any(String) } });
-    const served = await eventually(() => fetch(allowing.baseUrl + '/echo/x').then((r) => r.status), (s) => s !== 404, { what: 'gateway b to load the proxy' });
+    const served = await eventually(
+      () => fetch(allowing.baseUrl + '/echo/x').then((r) => r.status),
+      (s) => s !== 404,
+      { what: 'gateway b to load the proxy' },
+    );
     expect(served).toBe(200);
   });
 });

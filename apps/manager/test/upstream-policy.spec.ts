@@ -15,7 +15,8 @@ describe('upstream policy on save', () => {
   let dev: InProcessManager;
   const s = randomBytes(3).toString('hex');
   let n = 0;
-  const create = (m: InProcessManager, projectId: string, upstreamUrl: string) => m.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: `p${++n}`, basePath: `/p${n}-${s}`, upstreamUrl });
+  const create = (m: InProcessManager, projectId: string, upstreamUrl: string) =>
+    m.request('POST', `/api/v1/projects/${projectId}/proxies`, { name: `p${++n}`, basePath: `/p${n}-${s}`, upstreamUrl });
   const projects = { strict: '', dev: '' };
   const MANAGER_PORT = '18080';
 
@@ -45,7 +46,11 @@ describe('upstream policy on save', () => {
   ])('refuses %s by default with 422 upstream_forbidden naming the reason', async (url) => {
     const res = await create(strict, projects.strict, url);
     expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({ code: 'upstream_forbidden', reason: 'internal_address', errors: [{ path: 'upstreamUrl', message: expect.stringMatching(/loopback, link-local or metadata/) }] });
+    expect(res.body).toMatchObject({
+      code: 'upstream_forbidden',
+      reason: 'internal_address',
+      errors: [{ path: 'upstreamUrl', message: expect.stringMatching(/loopback, link-local or metadata/) }],
+    });
   });
 
   it('accepts ordinary upstreams, and names that do not resolve yet (the Gateway checks again at connect time)', async () => {
@@ -62,7 +67,12 @@ describe('upstream policy on save', () => {
 
   it('refuses through APIops apply', async () => {
     const bundle = {
-      apiVersion: 'idm/v1', kind: 'ProjectBundle', project: { name: `ops-${s}` }, teams: [], roles: [], credentials: [],
+      apiVersion: 'idm/v1',
+      kind: 'ProjectBundle',
+      project: { name: `ops-${s}` },
+      teams: [],
+      roles: [],
+      credentials: [],
       proxies: [{ name: 'meta', basePath: `/meta-${s}`, upstreamUrl: 'http://169.254.169.254/', methods: ['GET'], policies: [], environments: [] }],
     };
     const res = await strict.request('POST', '/api/v1/apiops/apply', { bundle });

@@ -9,12 +9,19 @@ import { RECOMMENDED_NODE_FLAGS } from '../../../apps/gateway/src/config/node-fl
  */
 const root = join(__dirname, '..', '..', '..');
 const dockerfile = readFileSync(join(root, 'deploy', 'docker', 'Dockerfile'), 'utf8');
-const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 type Stage = { name: string; from: string; instructions: { op: string; args: string }[] };
 
 function stages(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const result: Stage[] = [];
   for (const line of lines) {
     const [, op, args] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
@@ -45,7 +52,11 @@ function chartCommand(plane: string): string[] {
 /** .dockerignore patterns as used here: `**\/x` anywhere, `x` at the root, `*` within a name. */
 function ignored(path: string): boolean {
   return dockerignore.some((pattern) => {
-    const body = pattern.replace(/^\*\*\//, '').split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*');
+    const body = pattern
+      .replace(/^\*\*\//, '')
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*');
     const anywhere = pattern.startsWith('**/');
     return new RegExp(`^${anywhere ? '(.*/)?' : ''}${body}(/.*)?$`).test(path);
   });
@@ -61,7 +72,11 @@ describe('deploy/docker/Dockerfile', () => {
     expect(build).toMatch(/pnpm --filter @idm\/manager --prod deploy \/out\/apps\/manager/);
     expect(build).toMatch(/pnpm --filter @idm\/gateway --prod deploy \/out\/apps\/gateway/);
     // The runtime gets the deploy output only: not the build tree with its dev dependencies.
-    expect(effective(all, 'gateway').filter((i) => i.op === 'COPY').map((i) => i.args)).toEqual(['--from=build /out /app']);
+    expect(
+      effective(all, 'gateway')
+        .filter((i) => i.op === 'COPY')
+        .map((i) => i.args),
+    ).toEqual(['--from=build /out /app']);
   });
 
   it.each(['manager', 'gateway'])('runs the %s as a non-root user', (stage) => {
@@ -83,7 +98,16 @@ describe('deploy/docker/Dockerfile', () => {
 
   it('.dockerignore keeps installs, builds and local state out, and everything the build needs in', () => {
     for (const out of ['node_modules', 'apps/gateway/node_modules', 'libs/domain/dist', '.git', '.data', '.test-output', '.env']) expect(ignored(out)).toBe(true);
-    for (const needed of ['pnpm-lock.yaml', 'pnpm-workspace.yaml', 'package.json', 'turbo.json', 'tsconfig.base.json', 'apps/manager/migrations/0000.sql', 'apps/gateway/src/main.ts', 'libs/domain/package.json']) {
+    for (const needed of [
+      'pnpm-lock.yaml',
+      'pnpm-workspace.yaml',
+      'package.json',
+      'turbo.json',
+      'tsconfig.base.json',
+      'apps/manager/migrations/0000.sql',
+      'apps/gateway/src/main.ts',
+      'libs/domain/package.json',
+    ]) {
       expect(ignored(needed)).toBe(false);
     }
   });

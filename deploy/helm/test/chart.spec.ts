@@ -8,7 +8,9 @@ import { parseManagerConfig } from '../../../apps/manager/src/config/manager-con
 import { helmBinary } from './helm-binary';
 
 const chart = join(__dirname, '..', 'identity-manager');
-const ciValues = readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('.yaml')).sort();
+const ciValues = readdirSync(join(chart, 'ci'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const MASTER_KEY = 'k1:+GaY6gHHfo8kyv5nFK7qpSQNQvpHX9Bropn/C1g2AwE=';
 const MINIMAL = ['--set', 'postgresql.url=postgresql://idm:pw@pg.db.svc:5432/idm', '--set', 'postgresql.host=pg.db.svc', '--set', `masterKeys.value=${MASTER_KEY}`];
 
@@ -27,7 +29,9 @@ function helm(...args: string[]) {
 function render(...args: string[]): K8sObject[] {
   const run = helm('template', 'idm', chart, '--namespace', 'identity', ...args);
   if (run.status !== 0) throw new Error(`helm template failed: ${run.stderr}`);
-  return parseAllDocuments(run.stdout).map((d) => d.toJS()).filter(Boolean);
+  return parseAllDocuments(run.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 }
 
 function schemaProblems(objects: K8sObject[]): string[] {
@@ -61,8 +65,11 @@ describe('Helm chart deploy/helm/identity-manager', () => {
 
   /** What the Secrets of ci/existing-secrets-values.yaml would hold in a cluster. */
   const EXISTING_SECRETS: Record<string, string> = {
-    'idm-master-keys/keys': MASTER_KEY, 'idm-admin/username': 'ops', 'idm-admin/password': 'an-operator-password',
-    'idm-database/url': 'postgresql://idm:pw@postgres.db.svc:5432/idm', 'idm-redis/password': 'redis-secret',
+    'idm-master-keys/keys': MASTER_KEY,
+    'idm-admin/username': 'ops',
+    'idm-admin/password': 'an-operator-password',
+    'idm-database/url': 'postgresql://idm:pw@postgres.db.svc:5432/idm',
+    'idm-redis/password': 'redis-secret',
   };
 
   /** A container's environment as the kubelet would give it: Secret references resolved. */
@@ -71,9 +78,11 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     const resolved: Record<string, string> = {};
     for (const entry of container(deployment).env) {
       const ref = entry.valueFrom?.secretKeyRef;
-      const value = !ref ? entry.value
-        : ref.name === created?.metadata.name ? created!.data![ref.key] && Buffer.from(created!.data![ref.key], 'base64').toString()
-        : EXISTING_SECRETS[`${ref.name}/${ref.key}`];
+      const value = !ref
+        ? entry.value
+        : ref.name === created?.metadata.name
+          ? created!.data![ref.key] && Buffer.from(created!.data![ref.key], 'base64').toString()
+          : EXISTING_SECRETS[`${ref.name}/${ref.key}`];
       if (value === undefined && !ref?.optional) throw new Error(`${entry.name}: ${JSON.stringify(ref)} resolves to nothing`);
       if (value !== undefined) resolved[entry.name] = value;
     }
@@ -125,7 +134,11 @@ describe('Helm chart deploy/helm/identity-manager', () => {
   it.each([
     ['a Manager PDB that would block every drain', ['--set', 'manager.replicas=1'], /manager.pdb.minAvailable \(1\) must be below its replica count \(1\)/],
     ['a Gateway PDB at the HPA minimum', ['--set', 'gateway.autoscaling.minReplicas=1'], /gateway.pdb.minAvailable \(1\) must be below its replica count \(1\)/],
-    ['an HPA minimum above its maximum', ['--set', 'gateway.autoscaling.minReplicas=5', '--set', 'gateway.autoscaling.maxReplicas=3'], /minReplicas \(5\) exceeds maxReplicas \(3\)/],
+    [
+      'an HPA minimum above its maximum',
+      ['--set', 'gateway.autoscaling.minReplicas=5', '--set', 'gateway.autoscaling.maxReplicas=3'],
+      /minReplicas \(5\) exceeds maxReplicas \(3\)/,
+    ],
   ])('refuses %s', (_what, args, reason) => {
     const run = helm('template', 'idm', chart, ...MINIMAL, ...args);
     expect(run.status).not.toBe(0);
@@ -141,7 +154,9 @@ describe('Helm chart deploy/helm/identity-manager', () => {
       expect(e.REDIS_SENTINELS).toBe('redis-sentinel-0.redis.cache.svc:26379,redis-sentinel-1.redis.cache.svc:26379,redis-sentinel-2.redis.cache.svc:26379');
       expect(e.REDIS_SENTINEL_MASTER).toBe('idm');
       expect(e.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'idm-identity-manager', key: 'redis-password' } });
-      expect(e.UPSTREAM_DENY.split(',')).toEqual(expect.arrayContaining(['idm-identity-manager-manager.identity.svc:8080', 'postgres.db.svc:5432', 'redis-sentinel-0.redis.cache.svc:26379']));
+      expect(e.UPSTREAM_DENY.split(',')).toEqual(
+        expect.arrayContaining(['idm-identity-manager-manager.identity.svc:8080', 'postgres.db.svc:5432', 'redis-sentinel-0.redis.cache.svc:26379']),
+      );
     }
     expect(gateway).not.toHaveProperty('DATABASE_URL');
     expect(gateway).not.toHaveProperty('IDM_ADMIN_PASSWORD');

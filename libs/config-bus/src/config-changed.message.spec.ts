@@ -43,7 +43,21 @@ describe('config delta', () => {
 
   it('compares by value: a snapshot parsed back from Redis equals the one the Manager built (key order differs)', () => {
     // The Manager's builder writes fields in its own order; the schema returns them in the schema's.
-    const built = { id: 'c1', projectId: 'p', username: 'u', passwordHash: null, enabled: true, expiresAt: null, roles: ['r'], metadata: [], access: { paths: ['/a'], methods: ['GET'] }, tokenSettings: null, digestHa1: null, truststore: [], apiKeys: [{ id: 'k', prefix: 'x', hash: 'h', expiresAt: null }] };
+    const built = {
+      id: 'c1',
+      projectId: 'p',
+      username: 'u',
+      passwordHash: null,
+      enabled: true,
+      expiresAt: null,
+      roles: ['r'],
+      metadata: [],
+      access: { paths: ['/a'], methods: ['GET'] },
+      tokenSettings: null,
+      digestHa1: null,
+      truststore: [],
+      apiKeys: [{ id: 'k', prefix: 'x', hash: 'h', expiresAt: null }],
+    };
     const current = snapshot(3, [{ ...proxy('a'), deployedAt: null, policies: [{ type: 'api-key', config: { b: 1, a: 2 } }] }], [built]);
     const stored = configSnapshotSchema.parse(JSON.parse(JSON.stringify(current)));
     stored.proxies[0].policies[0].config = { a: 2, b: 1 };

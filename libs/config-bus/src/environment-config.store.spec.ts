@@ -6,9 +6,30 @@ import { EnvironmentConfigStore, MAX_ENTITIES_PER_CHANGE } from './environment-c
 import { newPublicationEpoch } from './publication-epoch';
 import type { SnapshotCredential, SnapshotProxy } from './snapshot.schema';
 
-const proxy = (id: string, basePath = `/${id}`): SnapshotProxy => ({ id, projectId: 'p1', name: id, basePath, upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [], deployedAt: null });
+const proxy = (id: string, basePath = `/${id}`): SnapshotProxy => ({
+  id,
+  projectId: 'p1',
+  name: id,
+  basePath,
+  upstreamUrl: 'http://127.0.0.1:1',
+  methods: ['GET'],
+  policies: [],
+  deployedAt: null,
+});
 const credential = (id: string, enabled = true): SnapshotCredential => ({
-  id, projectId: 'p1', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+  id,
+  projectId: 'p1',
+  username: id,
+  passwordHash: null,
+  enabled,
+  expiresAt: null,
+  apiKeys: [],
+  roles: [],
+  metadata: [],
+  access: {},
+  tokenSettings: null,
+  digestHa1: null,
+  truststore: [],
 });
 
 async function* chunks(proxies: SnapshotProxy[], credentials: SnapshotCredential[]) {
@@ -22,7 +43,13 @@ describe('EnvironmentConfigStore on a real Redis', () => {
   const environment = `store-${randomBytes(4).toString('hex')}`;
   const epoch = newPublicationEpoch();
   const change = (revision: number, previousRevision: number, c: Partial<ConfigChangedMessage> = {}): ConfigChangedMessage => ({
-    environment, epoch, revision, previousRevision, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] }, ...c,
+    environment,
+    epoch,
+    revision,
+    previousRevision,
+    proxies: { upserted: [], removed: [] },
+    credentials: { upserted: [], removed: [] },
+    ...c,
   });
 
   afterAll(async () => {
@@ -50,7 +77,10 @@ describe('EnvironmentConfigStore on a real Redis', () => {
     expect(await store.apply(change(12, 10, { proxies: { upserted: [proxy('x')], removed: [] } }))).toBe(false);
     expect(await store.apply(change(12, 11, { proxies: { upserted: [proxy('c')], removed: ['a'] } }))).toBe(true);
     const replay = await store.changesSince(environment, epoch, 10);
-    expect(replay!.map((c) => [c.previousRevision, c.revision])).toEqual([[10, 11], [11, 12]]);
+    expect(replay!.map((c) => [c.previousRevision, c.revision])).toEqual([
+      [10, 11],
+      [11, 12],
+    ]);
     expect(replay![0].credentials).toEqual({ upserted: [disabled], removed: ['c8'] });
     expect(replay![1].proxies).toEqual({ upserted: [proxy('c')], removed: ['a'] });
     expect(await store.changesSince(environment, epoch, 12)).toEqual([]);

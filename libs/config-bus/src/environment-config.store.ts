@@ -139,14 +139,31 @@ export class EnvironmentConfigStore {
     const staging = stagingKeys(environment, randomBytes(6).toString('hex'));
     try {
       for await (const chunk of contents.chunks) {
-        for (const [key, entities] of [[staging.proxies, chunk.proxies ?? []], [staging.credentials, chunk.credentials ?? []]] as const) {
+        for (const [key, entities] of [
+          [staging.proxies, chunk.proxies ?? []],
+          [staging.credentials, chunk.credentials ?? []],
+        ] as const) {
           for (let i = 0; i < entities.length; i += CHUNK) {
             const fields = entities.slice(i, i + CHUNK).flatMap((e) => [e.id, JSON.stringify(e)]);
             await this.redis.hset(key, ...fields);
           }
         }
       }
-      const swapped = await this.redis.eval(SWAP_IN, 7, k.head, k.proxies, k.credentials, k.keys, k.log, staging.proxies, staging.credentials, contents.epoch, contents.revision, SNAPSHOT_SCHEMA_VERSION, JSON.stringify(contents.signingKeys));
+      const swapped = await this.redis.eval(
+        SWAP_IN,
+        7,
+        k.head,
+        k.proxies,
+        k.credentials,
+        k.keys,
+        k.log,
+        staging.proxies,
+        staging.credentials,
+        contents.epoch,
+        contents.revision,
+        SNAPSHOT_SCHEMA_VERSION,
+        JSON.stringify(contents.signingKeys),
+      );
       return swapped === 1;
     } finally {
       await this.redis.del(staging.proxies, staging.credentials).catch(() => undefined);
@@ -243,7 +260,14 @@ export class EnvironmentConfigStore {
   write(input: z.input<typeof configSnapshotSchema>): Promise<boolean> {
     const snapshot = configSnapshotSchema.parse(input);
     const { proxies, credentials } = snapshot;
-    return this.replace(snapshot.environment, { epoch: snapshot.epoch, revision: snapshot.revision, signingKeys: snapshot.signingKeys, chunks: (async function* () { yield { proxies, credentials }; })() });
+    return this.replace(snapshot.environment, {
+      epoch: snapshot.epoch,
+      revision: snapshot.revision,
+      signingKeys: snapshot.signingKeys,
+      chunks: (async function* () {
+        yield { proxies, credentials };
+      })(),
+    });
   }
 
   async remove(environment: string): Promise<void> {
@@ -281,7 +305,14 @@ function applyEntityChanges<T extends { id: string }>(into: Map<string, T>, chan
 
 /** A log entry as the change it records; null for the `full` entry a replacement starts with. */
 function logEntryToChange(environment: string, revision: number, fields: string[]): ConfigChangedMessage | null {
-  const change: ConfigChangedMessage = { environment, epoch: '', revision, previousRevision: -1, proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } };
+  const change: ConfigChangedMessage = {
+    environment,
+    epoch: '',
+    revision,
+    previousRevision: -1,
+    proxies: { upserted: [], removed: [] },
+    credentials: { upserted: [], removed: [] },
+  };
   for (let i = 0; i < fields.length; i += 2) {
     const [name, value] = [fields[i], fields[i + 1]];
     if (name === 'full') return null;

@@ -36,7 +36,10 @@ describe('redisTopologyOf', () => {
   it('reads Sentinels, master name and the separate credentials', () => {
     expect(parse({ REDIS_SENTINELS: 's1:26379, [::1]:26380', REDIS_SENTINEL_MASTER: 'idm', REDIS_PASSWORD: 'p', REDIS_SENTINEL_PASSWORD: 'sp' })).toEqual({
       mode: 'sentinel',
-      sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }],
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
       masterName: 'idm',
       password: 'p',
       sentinelPassword: 'sp',
@@ -44,7 +47,14 @@ describe('redisTopologyOf', () => {
   });
 
   it('reads Cluster seed nodes', () => {
-    expect(parse({ REDIS_CLUSTER_NODES: 'a:7000,b:7001', REDIS_USERNAME: 'u' })).toEqual({ mode: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }], username: 'u' });
+    expect(parse({ REDIS_CLUSTER_NODES: 'a:7000,b:7001', REDIS_USERNAME: 'u' })).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+      username: 'u',
+    });
   });
 
   it('names what is missing or contradictory', () => {
@@ -58,15 +68,26 @@ describe('redisTopologyOf', () => {
 
 describe('createRedisClient', () => {
   it('gives a single server the separate credentials unless its URL carries its own', () => {
-    expect(createRedisClient({ mode: 'single', url: 'redis://h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({ host: 'h', port: 1, username: 'u', password: 'p' });
-    expect(createRedisClient({ mode: 'single', url: 'redis://a:b@h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({ username: 'a', password: 'b' });
+    expect(createRedisClient({ mode: 'single', url: 'redis://h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({
+      host: 'h',
+      port: 1,
+      username: 'u',
+      password: 'p',
+    });
+    expect(createRedisClient({ mode: 'single', url: 'redis://a:b@h:1', username: 'u', password: 'p' }, { lazyConnect: true }).options).toMatchObject({
+      username: 'a',
+      password: 'b',
+    });
   });
 
   it('builds a Sentinel client that follows the master, and a Cluster with the node credentials', () => {
     const sentinel = createRedisClient({ mode: 'sentinel', sentinels: [{ host: 's', port: 26379 }], masterName: 'idm', password: 'p' }, { lazyConnect: true });
     expect(sentinel.options).toMatchObject({ sentinels: [{ host: 's', port: 26379 }], name: 'idm', password: 'p', lazyConnect: true });
     expect(sentinel.options.reconnectOnError!(new Error("READONLY You can't write against a read only replica."))).toBe(true);
-    const cluster = createRedisClient({ mode: 'cluster', nodes: [{ host: 'a', port: 7000 }], password: 'p' }, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'n' }) as unknown as Cluster;
+    const cluster = createRedisClient(
+      { mode: 'cluster', nodes: [{ host: 'a', port: 7000 }], password: 'p' },
+      { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'n' },
+    ) as unknown as Cluster;
     expect(cluster).toBeInstanceOf(Cluster);
     expect(cluster.options.redisOptions).toMatchObject({ password: 'p', maxRetriesPerRequest: 1, connectionName: 'n' });
   });

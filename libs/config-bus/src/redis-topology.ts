@@ -23,7 +23,10 @@ const NODE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 
 function nodeList(value: string, ctx: z.RefinementCtx): RedisNode[] {
   const nodes: RedisNode[] = [];
-  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = NODE.exec(item);
     const port = match ? Number(match[2]) : 0;
     if (!match || port < 1 || port > 65535) {
@@ -65,7 +68,13 @@ export function redisTopologyOf(env: RedisTopologyEnv): RedisTopology | string[]
   if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) return ['REDIS_CLUSTER_NODES: cannot be combined with REDIS_SENTINELS (choose Sentinel or Cluster)'];
   if (env.REDIS_SENTINELS) {
     if (!env.REDIS_SENTINEL_MASTER) return ['REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS (the master name the Sentinels monitor)'];
-    return { mode: 'sentinel', sentinels: env.REDIS_SENTINELS, masterName: env.REDIS_SENTINEL_MASTER, ...credentials, ...(env.REDIS_SENTINEL_PASSWORD && { sentinelPassword: env.REDIS_SENTINEL_PASSWORD }) };
+    return {
+      mode: 'sentinel',
+      sentinels: env.REDIS_SENTINELS,
+      masterName: env.REDIS_SENTINEL_MASTER,
+      ...credentials,
+      ...(env.REDIS_SENTINEL_PASSWORD && { sentinelPassword: env.REDIS_SENTINEL_PASSWORD }),
+    };
   }
   if (env.REDIS_SENTINEL_MASTER) return ['REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER'];
   if (env.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: env.REDIS_CLUSTER_NODES, ...credentials };

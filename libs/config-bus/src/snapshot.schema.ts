@@ -38,9 +38,7 @@ export const snapshotCredentialSchema = z.object({
   /** Roles forwarded upstream / put into tokens. */
   roles: z.array(z.string()).default([]),
   /** Secret values stay sealed (`enc:v1:...`); only a Gateway holding the master key opens them. */
-  metadata: z
-    .array(z.object({ key: z.string(), value: z.string(), secret: z.boolean(), includeInJwt: z.boolean(), includeInTokenResponse: z.boolean() }))
-    .default([]),
+  metadata: z.array(z.object({ key: z.string(), value: z.string(), secret: z.boolean(), includeInJwt: z.boolean(), includeInTokenResponse: z.boolean() })).default([]),
   /**
    * Authorization rules (`credentialAccessSchema` of @idm/domain). Kept loose here so a Gateway
    * validates them where it compiles them: one credential with rules it cannot understand is

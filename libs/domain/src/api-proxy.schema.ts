@@ -15,17 +15,11 @@ export const basePath = z
   .max(200)
   .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must look like /segment[/segment...] without trailing slash')
   .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'must not contain dot segments')
-  .refine(
-    (p) => !RESERVED_BASE_PATHS.some((r) => p === r || p.startsWith(r + '/')),
-    `must not start with a reserved prefix (${RESERVED_BASE_PATHS.join(', ')})`,
-  )
+  .refine((p) => !RESERVED_BASE_PATHS.some((r) => p === r || p.startsWith(r + '/')), `must not start with a reserved prefix (${RESERVED_BASE_PATHS.join(', ')})`)
   // The two refinements above as JSON Schema, so clients see them.
   .meta({
     not: {
-      anyOf: [
-        { pattern: '(^|/)\\.\\.?(/|$)' },
-        { pattern: `^(${RESERVED_BASE_PATHS.map((r) => r.replace(/[.]/g, '\\.')).join('|')})(/|$)` },
-      ],
+      anyOf: [{ pattern: '(^|/)\\.\\.?(/|$)' }, { pattern: `^(${RESERVED_BASE_PATHS.map((r) => r.replace(/[.]/g, '\\.')).join('|')})(/|$)` }],
     },
   });
 
@@ -70,25 +64,27 @@ const proxyFields = {
   environments: z.array(z.string().min(1).max(63)).max(50),
 };
 
-export const createApiProxySchema = z.strictObject({
-  ...proxyFields,
-  methods: proxyFields.methods.default([...HTTP_METHODS]),
-  policies: proxyFields.policies.default([]),
-  environments: proxyFields.environments.default([]),
-  teamId: proxyFields.teamId.default(null),
-  selfService: proxyFields.selfService.default('off'),
-}).meta({
-  examples: [
-    {
-      name: 'orders',
-      basePath: '/orders',
-      upstreamUrl: 'https://orders.internal.example.com/v1',
-      methods: ['GET', 'POST'],
-      policies: [{ type: 'api-key', config: {} }],
-      environments: ['production'],
-    },
-  ],
-});
+export const createApiProxySchema = z
+  .strictObject({
+    ...proxyFields,
+    methods: proxyFields.methods.default([...HTTP_METHODS]),
+    policies: proxyFields.policies.default([]),
+    environments: proxyFields.environments.default([]),
+    teamId: proxyFields.teamId.default(null),
+    selfService: proxyFields.selfService.default('off'),
+  })
+  .meta({
+    examples: [
+      {
+        name: 'orders',
+        basePath: '/orders',
+        upstreamUrl: 'https://orders.internal.example.com/v1',
+        methods: ['GET', 'POST'],
+        policies: [{ type: 'api-key', config: {} }],
+        environments: ['production'],
+      },
+    ],
+  });
 export const updateApiProxySchema = z.strictObject(proxyFields).partial();
 
 export type CreateApiProxy = z.infer<typeof createApiProxySchema>;

@@ -18,7 +18,11 @@ const expiresAt = z.iso.datetime({ offset: true }).nullable();
  * show the key but never the value; on update a secret entry without a value keeps the old one.
  */
 export const metadataEntrySchema = z.strictObject({
-  key: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
+  key: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
   value: z.string().max(4096).optional(),
   secret: z.boolean().default(false),
   includeInJwt: z.boolean().default(false),
@@ -32,23 +36,38 @@ const profile = {
   email: z.email().max(254).nullable(),
   fullName: z.string().max(200).nullable(),
   description: z.string().max(1000).nullable(),
-  roles: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/)).max(50),
+  roles: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z0-9._:-]+$/),
+    )
+    .max(50),
 };
 export type MetadataEntry = z.infer<typeof metadataEntrySchema>;
 
 /** "10.0.0.0/8", "2001:db8::/32" or a single address (a /32 or /128). */
-export const cidr = z.string().max(64).refine((value) => {
-  const [address, prefix, extra] = value.split('/');
-  const family = isIP(address);
-  if (family === 0 || extra !== undefined) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
-}, 'must be an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)');
+export const cidr = z
+  .string()
+  .max(64)
+  .refine((value) => {
+    const [address, prefix, extra] = value.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return false;
+    if (prefix === undefined) return true;
+    if (!/^\d{1,3}$/.test(prefix)) return false;
+    return Number(prefix) <= (family === 4 ? 32 : 128);
+  }, 'must be an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)');
 
 /** A named CIDR list (IPv4 and IPv6 may be mixed). */
 export const ipGroupSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-"'),
   cidrs: z.array(cidr).min(1).max(1000),
 });
 
@@ -56,7 +75,11 @@ export const ipGroupSchema = z.strictObject({
  * Endpoint pattern relative to the proxy's base path: "/orders/*" matches one segment,
  * "/orders/**" any rest (including nothing); everything else is literal.
  */
-const endpointPattern = z.string().min(1).max(512).regex(/^\/[^\s?#]*$/, 'must start with "/" and contain no spaces, "?" or "#"');
+const endpointPattern = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^\/[^\s?#]*$/, 'must start with "/" and contain no spaces, "?" or "#"');
 const endpointRule = z.strictObject({
   /** null: every proxy of the project. */
   proxyId: z.uuid().nullable().default(null),
@@ -67,14 +90,17 @@ const endpointRule = z.strictObject({
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00-24:00)');
-const timeZone = z.string().max(64).refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as "Europe/Istanbul" or "UTC"');
+const timeZone = z
+  .string()
+  .max(64)
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as "Europe/Istanbul" or "UTC"');
 const timeWindow = z
   .strictObject({
     /** Days of the week, in the rule's time zone; empty together with `dates`: every day. */
@@ -92,7 +118,11 @@ const timeWindow = z
 
 const rateLimit = z.strictObject({
   limit: z.number().int().min(1).max(1_000_000_000),
-  windowSeconds: z.number().int().min(1).max(31 * 24 * 3600),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(31 * 24 * 3600),
   /** fixed: counter per aligned window; sliding: exact log of the last window (memory grows with limit). */
   algorithm: z.enum(['fixed', 'sliding']).default('fixed'),
 });
@@ -140,8 +170,14 @@ export const credentialAccessSchema = z.strictObject({
   geo: z
     .strictObject({
       /** ISO 3166-1 alpha-2 codes. When non-empty, only these countries may call. */
-      allowedCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).max(250).default([]),
-      deniedCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).max(250).default([]),
+      allowedCountries: z
+        .array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'))
+        .max(250)
+        .default([]),
+      deniedCountries: z
+        .array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'))
+        .max(250)
+        .default([]),
       /** Addresses the database does not place (private ranges, new blocks). */
       unknownLocation: z.enum(['allow', 'deny']).default('allow'),
     })
@@ -168,37 +204,39 @@ const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+---
 /** One PEM certificate per entry (parsed by the Gateway at compile time; a bad one fails closed there). */
 const truststore = z.array(z.string().max(16_384).regex(PEM_CERTIFICATE, 'must be one PEM certificate (-----BEGIN CERTIFICATE----- ...)')).max(20);
 
-export const createCredentialSchema = z.strictObject({
-  username,
-  password: password.optional(),
-  /** Owning team inside the project (null: the project itself). */
-  teamId: z.uuid().nullable().default(null),
-  enabled: z.boolean().default(true),
-  expiresAt: expiresAt.optional(),
-  /** Issue one API key with the credential (shown once in the response). */
-  issueApiKey: z.boolean().default(true),
-  email: profile.email.default(null),
-  fullName: profile.fullName.default(null),
-  description: profile.description.default(null),
-  roles: profile.roles.default([]),
-  metadata: metadata.default([]),
-  /** Authorization rules applied after authentication (ACL, IP, geo, time, rate limits). */
-  access: credentialAccessSchema.default({}),
-  /** CA certificates (PEM) a client certificate must chain to when mtls-auth validates. */
-  truststore: truststore.optional(),
-}).meta({
-  examples: [
-    {
-      username: 'billing-service',
-      password: 'a-long-password',
-      metadata: [{ key: 'tier', value: 'gold', includeInJwt: true }],
-      access: {
-        time: { mode: 'allow', timeZone: 'Europe/Istanbul', windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' }] },
-        rateLimit: { limits: [{ limit: 100, windowSeconds: 60 }] },
+export const createCredentialSchema = z
+  .strictObject({
+    username,
+    password: password.optional(),
+    /** Owning team inside the project (null: the project itself). */
+    teamId: z.uuid().nullable().default(null),
+    enabled: z.boolean().default(true),
+    expiresAt: expiresAt.optional(),
+    /** Issue one API key with the credential (shown once in the response). */
+    issueApiKey: z.boolean().default(true),
+    email: profile.email.default(null),
+    fullName: profile.fullName.default(null),
+    description: profile.description.default(null),
+    roles: profile.roles.default([]),
+    metadata: metadata.default([]),
+    /** Authorization rules applied after authentication (ACL, IP, geo, time, rate limits). */
+    access: credentialAccessSchema.default({}),
+    /** CA certificates (PEM) a client certificate must chain to when mtls-auth validates. */
+    truststore: truststore.optional(),
+  })
+  .meta({
+    examples: [
+      {
+        username: 'billing-service',
+        password: 'a-long-password',
+        metadata: [{ key: 'tier', value: 'gold', includeInJwt: true }],
+        access: {
+          time: { mode: 'allow', timeZone: 'Europe/Istanbul', windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' }] },
+          rateLimit: { limits: [{ limit: 100, windowSeconds: 60 }] },
+        },
       },
-    },
-  ],
-});
+    ],
+  });
 export const updateCredentialSchema = z.strictObject({
   password: password.nullable().optional(),
   teamId: z.uuid().nullable().optional(),
@@ -223,7 +261,14 @@ export type ListCredentialsQuery = z.infer<typeof listCredentialsQuerySchema>;
 
 export const createApiKeySchema = z.strictObject({ expiresAt: expiresAt.optional() });
 /** Rotation: a new key now; the old one keeps working for the grace period (0 = revoke at once). */
-export const rotateApiKeySchema = z.strictObject({ graceSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600) });
+export const rotateApiKeySchema = z.strictObject({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+});
 export type RotateApiKey = z.infer<typeof rotateApiKeySchema>;
 
 export type CreateCredential = z.infer<typeof createCredentialSchema>;

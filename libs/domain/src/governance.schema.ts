@@ -52,7 +52,10 @@ export const auditQuerySchema = z.strictObject({
   action: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   /** Opaque cursor from the previous page's `nextCursor`. */
-  cursor: z.string().regex(/^\d{1,18}$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,18}$/)
+    .optional(),
 });
 
 export const teamSchema = z.object({ id: entityId, projectId: entityId, name: z.string(), description: z.string().nullable(), createdAt: timestamp, updatedAt: timestamp });

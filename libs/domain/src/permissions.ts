@@ -37,7 +37,19 @@ export const BUILT_IN_ROLES: Record<string, { description: string; permissions: 
   'system-admin': { description: 'Everything, everywhere', permissions: PERMISSIONS },
   'project-owner': {
     description: 'Everything inside a project, including its teams, role bindings and audit trail',
-    permissions: ['environment:read', 'project:read', 'project:write', 'project:delete', ...all('team'), ...all('proxy'), ...all('credential'), 'user:read', 'role:read', 'role:bind', 'audit:read'] as Permission[],
+    permissions: [
+      'environment:read',
+      'project:read',
+      'project:write',
+      'project:delete',
+      ...all('team'),
+      ...all('proxy'),
+      ...all('credential'),
+      'user:read',
+      'role:read',
+      'role:bind',
+      'audit:read',
+    ] as Permission[],
   },
   'project-editor': {
     description: "Change a project's proxies and credentials",
@@ -48,7 +60,7 @@ export const BUILT_IN_ROLES: Record<string, { description: string; permissions: 
     permissions: reads.filter((p) => !['user:read', 'role:read'].includes(p)),
   },
   'team-member': {
-    description: "Work with the proxies and credentials of one team",
+    description: 'Work with the proxies and credentials of one team',
     permissions: ['environment:read', 'project:read', 'team:read', 'proxy:read', 'proxy:write', 'credential:read', 'credential:write', 'credential:rotate'],
   },
 };

@@ -26,7 +26,10 @@ export const rotateSigningKeySchema = createSigningKeySchema
      */
     compromised: z.boolean().default(false),
   })
-  .refine((r) => !(r.compromised && r.retireAfterSeconds !== undefined), { path: ['retireAfterSeconds'], message: 'a compromised key is retired at once; leave retireAfterSeconds out' })
+  .refine((r) => !(r.compromised && r.retireAfterSeconds !== undefined), {
+    path: ['retireAfterSeconds'],
+    message: 'a compromised key is retired at once; leave retireAfterSeconds out',
+  })
   // The refinement above as JSON Schema: not both `compromised: true` and `retireAfterSeconds`.
   .meta({ not: { properties: { compromised: { const: true } }, required: ['compromised', 'retireAfterSeconds'] } });
 export type CreateSigningKey = z.infer<typeof createSigningKeySchema>;

@@ -1,10 +1,12 @@
 import { UpstreamPolicy, upstreamPolicySettings, type OwnEndpoint, type ResolveAll } from './upstream-policy';
 
 /** A DNS of our own: names resolve to what the test says (no network involved). */
-const dns = (table: Record<string, string[]>): ResolveAll => async (name) => {
-  if (!table[name]) throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
-  return table[name];
-};
+const dns =
+  (table: Record<string, string[]>): ResolveAll =>
+  async (name) => {
+    if (!table[name]) throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return table[name];
+  };
 const own: OwnEndpoint[] = [
   { what: "the Manager's listener", host: '0.0.0.0', port: 8080 },
   { what: 'Redis', host: 'redis.internal', port: 6379 },
@@ -64,7 +66,10 @@ describe('UpstreamPolicy', () => {
   });
 
   it('UPSTREAM_DENY refuses ranges, names (and their addresses) and host:port endpoints, and wins over UPSTREAM_ALLOW', async () => {
-    const p = policy({ UPSTREAM_DENY: '10.20.0.0/16, manager.internal:8443, secrets.internal', UPSTREAM_ALLOW: '10.20.0.0/16' }, { 'manager.internal': ['10.0.0.7'], 'secrets.internal': ['10.0.0.8'] });
+    const p = policy(
+      { UPSTREAM_DENY: '10.20.0.0/16, manager.internal:8443, secrets.internal', UPSTREAM_ALLOW: '10.20.0.0/16' },
+      { 'manager.internal': ['10.0.0.7'], 'secrets.internal': ['10.0.0.8'] },
+    );
     expect((await p.check('x', '10.20.3.4', 80))?.reason).toBe('denied_by_policy');
     expect((await p.check('10.0.0.7', '10.0.0.7', 8443))?.reason).toBe('denied_by_policy');
     expect(await p.check('10.0.0.7', '10.0.0.7', 9000)).toBeNull();

@@ -171,7 +171,10 @@ export class UpstreamPolicy {
   private addressesOf(name: string): Promise<string[]> {
     const cached = this.names.get(name);
     if (cached && Date.now() - cached.at < NAME_CACHE_MS) return cached.addresses;
-    const addresses = this.resolve(name).then((list) => list.map(normalize), () => []);
+    const addresses = this.resolve(name).then(
+      (list) => list.map(normalize),
+      () => [],
+    );
     this.names.set(name, { at: Date.now(), addresses });
     return addresses;
   }
@@ -182,7 +185,10 @@ export class UpstreamPolicy {
  * or `host:port` / `[v6]:port` (deny only). Returns the problems, one per bad entry.
  */
 export function parseUpstreamList(value: string | undefined, variable: string, allowPorts: boolean): { entries: string[]; problems: string[] } {
-  const entries = (value ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   const problems: string[] = [];
   for (const entry of entries) {
     if (cidr.safeParse(entry).success) continue;

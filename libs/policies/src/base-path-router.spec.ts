@@ -1,7 +1,11 @@
 import { BasePathRouter } from './base-path-router';
 
 describe('BasePathRouter', () => {
-  const router = new BasePathRouter([['/demo', 'demo'], ['/demo/v2', 'v2'], ['/a/b/c', 'abc']]);
+  const router = new BasePathRouter([
+    ['/demo', 'demo'],
+    ['/demo/v2', 'v2'],
+    ['/a/b/c', 'abc'],
+  ]);
 
   it.each([
     ['/demo', 'demo'],

@@ -22,7 +22,6 @@ export interface OwnIssuers {
   isRequestIssuer(iss: string, ctx: RequestContext): boolean;
 }
 
-
 /** What a policy may use at compile time: the proxy it guards and the revision's shared state. */
 export interface PolicyCompileDeps {
   proxy: { id: string; projectId: string; basePath: string };

@@ -3,7 +3,8 @@ import { compileEnvironment } from './compiled-environment';
 import { createRequestContext } from './policy';
 import { configSnapshot, snapshotProxy } from '@idm/test-kit';
 
-const proxy = (id: string, basePath: string, extra: Record<string, unknown> = {}) => snapshotProxy({ id, projectId: 'proj', name: id, basePath, upstreamUrl: 'http://upstream.test:8080/base/', methods: ['GET', 'POST'], ...extra });
+const proxy = (id: string, basePath: string, extra: Record<string, unknown> = {}) =>
+  snapshotProxy({ id, projectId: 'proj', name: id, basePath, upstreamUrl: 'http://upstream.test:8080/base/', methods: ['GET', 'POST'], ...extra });
 const snapshot = (proxies: ConfigSnapshot['proxies']): ConfigSnapshot => configSnapshot({ environment: 'dev', revision: 7, proxies });
 
 describe('compileEnvironment', () => {
@@ -38,7 +39,16 @@ describe('compileEnvironment', () => {
   });
 
   it('runs policies in order and stops at the first rejection', async () => {
-    const env = compileEnvironment(snapshot([proxy('a', '/api', { policies: [{ type: 'api-key', config: {} }, { type: 'basic-auth', config: {} }] })]));
+    const env = compileEnvironment(
+      snapshot([
+        proxy('a', '/api', {
+          policies: [
+            { type: 'api-key', config: {} },
+            { type: 'basic-auth', config: {} },
+          ],
+        }),
+      ]),
+    );
     const ctx = createRequestContext({ method: 'GET', path: '/api', headers: {}, query: '', clientIp: '::1' });
     expect(await env.route('/api')!.runPolicies(ctx)).toMatchObject({ code: 'missing_credentials', headers: { 'www-authenticate': 'ApiKey header="x-api-key"' } });
   });

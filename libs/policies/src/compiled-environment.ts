@@ -90,7 +90,11 @@ export function credentialRulesDeps(options: Pick<CompileOptions, 'rateLimitStor
 export class EnvironmentCompiler {
   private readonly deps: Omit<PolicyCompileDeps, 'proxy'>;
 
-  constructor(environment: string, readonly directory: CredentialDirectory, options: CompileOptions = {}) {
+  constructor(
+    environment: string,
+    readonly directory: CredentialDirectory,
+    options: CompileOptions = {},
+  ) {
     this.deps = {
       directory,
       passwordCache: options.passwordCache ?? new PasswordVerificationCache(),

@@ -2,9 +2,19 @@ import type { SnapshotCredential } from '@idm/config-bus';
 import { CredentialDirectory } from './credential-directory';
 
 const credential = (id: string, username: string, keyHashes: string[], projectId = 'proj'): SnapshotCredential => ({
-  id, projectId, username, passwordHash: null, enabled: true, expiresAt: null,
+  id,
+  projectId,
+  username,
+  passwordHash: null,
+  enabled: true,
+  expiresAt: null,
   apiKeys: keyHashes.map((hash, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash, expiresAt: null })),
-  roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+  roles: [],
+  metadata: [],
+  access: {},
+  tokenSettings: null,
+  digestHa1: null,
+  truststore: [],
 });
 
 describe('CredentialDirectory: one credential at a time', () => {

@@ -29,7 +29,10 @@ export class CredentialDirectory {
   /** Credential id(s) per username across projects: token clients may name themselves by username when it is unique. */
   private readonly byUsername = new ShardedMap<string | string[]>();
 
-  constructor(credentials: Iterable<SnapshotCredential> = [], private readonly rulesDeps: CredentialRulesDeps = NO_RATE_LIMITS) {
+  constructor(
+    credentials: Iterable<SnapshotCredential> = [],
+    private readonly rulesDeps: CredentialRulesDeps = NO_RATE_LIMITS,
+  ) {
     for (const c of credentials) this.upsert(c);
   }
 

@@ -5,9 +5,26 @@ export { createRequestContext } from './policy';
 export type { PolicyCompileDeps, PolicyCompiler, OpaqueTokenLookup, OwnIssuers } from './compile-dependencies';
 export { CredentialDirectory, credentialState, type DirectoryApiKey } from './credential-directory';
 export { PasswordVerificationCache } from './basic-auth/password-verification.cache';
-export { normalizeHeaderName, isGatewayOwnedHeader, isReservedForPolicies, HOP_BY_HOP_HEADERS, NEVER_FROM_CLIENT, IDENTITY_HEADER_PREFIX, PROXY_CREDENTIALS_PREFIX } from './reserved-upstream-headers';
+export {
+  normalizeHeaderName,
+  isGatewayOwnedHeader,
+  isReservedForPolicies,
+  HOP_BY_HOP_HEADERS,
+  NEVER_FROM_CLIENT,
+  IDENTITY_HEADER_PREFIX,
+  PROXY_CREDENTIALS_PREFIX,
+} from './reserved-upstream-headers';
 export { BasePathRouter } from './base-path-router';
-export { compileEnvironment, compileProblems, credentialRulesDeps, EnvironmentCompiler, type CompiledEnvironment, type CompiledProxy, type CompileOptions, type CompileProblem } from './compiled-environment';
+export {
+  compileEnvironment,
+  compileProblems,
+  credentialRulesDeps,
+  EnvironmentCompiler,
+  type CompiledEnvironment,
+  type CompiledProxy,
+  type CompileOptions,
+  type CompileProblem,
+} from './compiled-environment';
 export type { RateLimitStore, RateLimitCounter, RateLimitVerdict } from './rate-limit/rate-limit.store';
 export { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store';
 export { CredentialRules } from './credential-rules/credential-rules';

@@ -7,7 +7,7 @@ export const REJECTION_REASONS = {
   missing_credentials: { statuses: [401], meaning: 'no credentials were presented (rate-limit per credential: none authenticated before it)' },
   malformed_credentials: { statuses: [400, 401], meaning: 'the credentials cannot be read (400: a Digest header that is not well-formed)' },
   invalid_credentials: { statuses: [401], meaning: 'unknown username or wrong password' },
-  invalid_api_key: { statuses: [401], meaning: "unknown API key, or a key of another project" },
+  invalid_api_key: { statuses: [401], meaning: 'unknown API key, or a key of another project' },
   api_key_expired: { statuses: [401], meaning: 'the API key has expired' },
   credential_disabled: { statuses: [401], meaning: 'the credential is disabled' },
   credential_expired: { statuses: [401], meaning: 'the credential has expired' },

@@ -10,9 +10,28 @@ describe('reserved upstream headers', () => {
   });
 
   it.each([
-    'x-authenticated-userid', 'x-authenticated-userroles', 'x-authenticated-anything', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
-    'x-forwarded-port', 'x-forwarded-prefix', 'forwarded', 'x-real-ip', 'x-request-id', 'host', 'connection', 'transfer-encoding', 'proxy-authorization',
-    'proxy', 'x-original-url', 'x-rewrite-url', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-forwarded-ssl',
+    'x-authenticated-userid',
+    'x-authenticated-userroles',
+    'x-authenticated-anything',
+    'x-forwarded-for',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+    'x-forwarded-port',
+    'x-forwarded-prefix',
+    'forwarded',
+    'x-real-ip',
+    'x-request-id',
+    'host',
+    'connection',
+    'transfer-encoding',
+    'proxy-authorization',
+    'proxy',
+    'x-original-url',
+    'x-rewrite-url',
+    'true-client-ip',
+    'x-client-ip',
+    'cf-connecting-ip',
+    'x-forwarded-ssl',
   ])('%s belongs to the Gateway', (name) => {
     expect(isGatewayOwnedHeader(name)).toBe(true);
   });

@@ -4,7 +4,12 @@ import { validatePolicySpecs } from './validate-policy-specs';
 
 describe('validatePolicySpecs', () => {
   it('applies each type’s defaults', () => {
-    expect(validatePolicySpecs([{ type: 'api-key', config: {} }, { type: 'basic-auth', config: { realm: 'r' } }])).toEqual([
+    expect(
+      validatePolicySpecs([
+        { type: 'api-key', config: {} },
+        { type: 'basic-auth', config: { realm: 'r' } },
+      ]),
+    ).toEqual([
       { type: 'api-key', config: { header: 'x-api-key', queryParam: null, stripCredential: true } },
       { type: 'basic-auth', config: { realm: 'r', stripAuthorization: true } },
     ]);
@@ -21,7 +26,14 @@ describe('validatePolicySpecs', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(PolicyConfigError);
       const paths = (err as PolicyConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining([[0, 'config', 'header'], [0, 'config'], [1, 'type'], [2, 'config', 'realm']]));
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          [0, 'config', 'header'],
+          [0, 'config'],
+          [1, 'type'],
+          [2, 'config', 'realm'],
+        ]),
+      );
       expect((err as PolicyConfigError).issues.find((i) => i.path[0] === 0 && i.path.length === 2)?.message).toMatch(/extra/);
     }
   });

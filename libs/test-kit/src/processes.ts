@@ -42,7 +42,14 @@ export class AppProcess {
     const died = new Promise<never>((_, fail) => (onExit = (code, signal) => fail(new Error(`${this.name} exited (${code ?? signal})`))));
     child.once('exit', onExit);
     try {
-      await Promise.race([eventually(() => fetch(this.baseUrl + readyPath).then((r) => r.status), (status) => status === 200, { timeoutMs, what: `${this.name} to be ready` }), died]);
+      await Promise.race([
+        eventually(
+          () => fetch(this.baseUrl + readyPath).then((r) => r.status),
+          (status) => status === 200,
+          { timeoutMs, what: `${this.name} to be ready` },
+        ),
+        died,
+      ]);
     } catch (err) {
       // The output as it is when waiting ends (it is empty when the wait starts).
       throw new Error(`${(err as Error).message}\n${this.name} output: ${this.output.join('').slice(-2000)}`, { cause: err });

@@ -17,11 +17,7 @@ export function privateKeyFor(algorithm: SigningAlgorithm, variant = 0): KeyObje
   if (!generated.has(id)) {
     const curve = CURVES[algorithm];
     const pair =
-      algorithm === 'EdDSA'
-        ? generateKeyPairSync('ed25519')
-        : curve
-          ? generateKeyPairSync('ec', { namedCurve: curve })
-          : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : curve ? generateKeyPairSync('ec', { namedCurve: curve }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
     generated.set(id, pair.privateKey);
   }
   return generated.get(id)!;
@@ -32,8 +28,12 @@ export function publicJwkOf(key: KeyObject): Record<string, unknown> {
 }
 
 export function thumbprint(jwk: Record<string, unknown>): string {
-  const members = Object.keys(jwk).filter((k) => ['crv', 'e', 'kty', 'n', 'x', 'y'].includes(k)).sort();
-  return createHash('sha256').update(JSON.stringify(Object.fromEntries(members.map((k) => [k, jwk[k]])))).digest('base64url');
+  const members = Object.keys(jwk)
+    .filter((k) => ['crv', 'e', 'kty', 'n', 'x', 'y'].includes(k))
+    .sort();
+  return createHash('sha256')
+    .update(JSON.stringify(Object.fromEntries(members.map((k) => [k, jwk[k]]))))
+    .digest('base64url');
 }
 
 export function snapshotKey(algorithm: SigningAlgorithm, overrides: Partial<SnapshotSigningKey> & { variant?: number } = {}): SnapshotSigningKey {

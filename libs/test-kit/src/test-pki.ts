@@ -48,11 +48,33 @@ export class TestPki {
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ec')]);
     await run('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', f('ec'), '-out', f('key')]);
     if (!o.issuer) {
-      await run('openssl', ['req', '-x509', '-new', '-key', f('key'), '-subj', o.subject, '-days', '30', '-sha256', '-config', f('ext'), '-extensions', 'ext', '-out', f('pem')], { env: { ...process.env, OPENSSL_CONF: f('ext') } });
+      await run('openssl', ['req', '-x509', '-new', '-key', f('key'), '-subj', o.subject, '-days', '30', '-sha256', '-config', f('ext'), '-extensions', 'ext', '-out', f('pem')], {
+        env: { ...process.env, OPENSSL_CONF: f('ext') },
+      });
     } else {
       await run('openssl', ['req', '-new', '-key', f('key'), '-subj', o.subject, '-out', f('csr')], { env: { ...process.env, OPENSSL_CONF: '/dev/null' } });
       if (o.expired) await this.signExpired(name, o.issuer);
-      else await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', o.issuer.certFile, '-CAkey', o.issuer.keyFile, '-CAcreateserial', '-days', '30', '-sha256', '-extfile', f('ext'), '-extensions', 'ext', '-out', f('pem')]);
+      else
+        await run('openssl', [
+          'x509',
+          '-req',
+          '-in',
+          f('csr'),
+          '-CA',
+          o.issuer.certFile,
+          '-CAkey',
+          o.issuer.keyFile,
+          '-CAcreateserial',
+          '-days',
+          '30',
+          '-sha256',
+          '-extfile',
+          f('ext'),
+          '-extensions',
+          'ext',
+          '-out',
+          f('pem'),
+        ]);
     }
     return { certFile: f('pem'), keyFile: f('key'), cert: await readFile(f('pem'), 'utf8'), key: await readFile(f('key'), 'utf8') };
   }
@@ -62,14 +84,49 @@ export class TestPki {
     const f = (ext: string) => join(this.dir, `${name}.${ext}`);
     await writeFile(f('index'), '');
     await writeFile(f('serial'), '1000\n');
-    await writeFile(f('cnf'), [
-      '[ca]', 'default_ca = d',
-      '[d]', `database = ${f('index')}`, `new_certs_dir = ${this.dir}`, `serial = ${f('serial')}`, 'default_md = sha256', 'policy = any', 'unique_subject = no', 'copy_extensions = none',
-      '[any]', 'commonName = supplied',
-      '[ext]', 'basicConstraints=critical,CA:false', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', '',
-    ].join('\n'));
-    await run('openssl', ['ca', '-batch', '-notext', '-config', f('cnf'), '-extensions', 'ext', '-cert', issuer.certFile, '-keyfile', issuer.keyFile,
-      '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in', f('csr'), '-out', f('pem')]);
+    await writeFile(
+      f('cnf'),
+      [
+        '[ca]',
+        'default_ca = d',
+        '[d]',
+        `database = ${f('index')}`,
+        `new_certs_dir = ${this.dir}`,
+        `serial = ${f('serial')}`,
+        'default_md = sha256',
+        'policy = any',
+        'unique_subject = no',
+        'copy_extensions = none',
+        '[any]',
+        'commonName = supplied',
+        '[ext]',
+        'basicConstraints=critical,CA:false',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=clientAuth',
+        '',
+      ].join('\n'),
+    );
+    await run('openssl', [
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      f('cnf'),
+      '-extensions',
+      'ext',
+      '-cert',
+      issuer.certFile,
+      '-keyfile',
+      issuer.keyFile,
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-in',
+      f('csr'),
+      '-out',
+      f('pem'),
+    ]);
   }
 
   async remove(): Promise<void> {

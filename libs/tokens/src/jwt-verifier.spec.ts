@@ -15,7 +15,11 @@ const { ring } = SigningKeyRing.fromSnapshot(
   ALGORITHMS.map((alg) => snapshotKey(alg)),
   box,
 );
-const keyFor = (algorithm: SigningAlgorithm): JwtSigningKey => ({ kid: ring.jwks(NOW).keys.find((k) => k.alg === algorithm)!.kid, algorithm, privateKey: privateKeyFor(algorithm) });
+const keyFor = (algorithm: SigningAlgorithm): JwtSigningKey => ({
+  kid: ring.jwks(NOW).keys.find((k) => k.alg === algorithm)!.kid,
+  algorithm,
+  privateKey: privateKeyFor(algorithm),
+});
 const claims = (extra: Record<string, unknown> = {}) => ({ iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: nowSeconds, exp: nowSeconds + 300, ...extra });
 
 function verifier(options: Partial<JwtVerifierOptions> & { at?: () => number } = {}) {
@@ -58,7 +62,10 @@ describe('JwtVerifier agrees with jose', () => {
     const ours = verifier().verify(token).ok;
     const theirs = await jose
       .jwtVerify(token, createPublicKey(privateKeyFor('RS256')), { issuer: ISSUER, audience: AUDIENCE, clockTolerance: 30, currentDate: new Date(NOW) })
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     expect(ours).toBe(theirs);
   });
 });

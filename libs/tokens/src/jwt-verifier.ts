@@ -48,9 +48,7 @@ export function isAccessTokenType(typ: unknown): boolean {
   return t === 'at+jwt' || t === 'application/at+jwt';
 }
 
-export type JwtVerification =
-  | { readonly ok: true; readonly claims: Readonly<JwtClaims>; readonly kid: string }
-  | { readonly ok: false; readonly rejection: TokenRejection };
+export type JwtVerification = { readonly ok: true; readonly claims: Readonly<JwtClaims>; readonly kid: string } | { readonly ok: false; readonly rejection: TokenRejection };
 
 const rejected = new Map<TokenRejectionReason, JwtVerification>();
 function reject(reason: TokenRejectionReason): JwtVerification {

@@ -153,7 +153,14 @@ export class OpaqueTokenStore {
     const key = this.keyOf(token);
     const ttl = record.expiresAt - this.nowSeconds();
     if (!key || kindOf(token) !== record.kind || ttl <= 0) return false;
-    const fields = { ...grantFields(record), familyId: record.familyId, issuedAt: String(record.issuedAt), expiresAt: String(record.expiresAt), refreshCount: String(record.refreshCount), ...(record.kind === 'refresh' && { used: '0' }) };
+    const fields = {
+      ...grantFields(record),
+      familyId: record.familyId,
+      issuedAt: String(record.issuedAt),
+      expiresAt: String(record.expiresAt),
+      refreshCount: String(record.refreshCount),
+      ...(record.kind === 'refresh' && { used: '0' }),
+    };
     const args = [ttl, ...Object.entries(fields).flat()];
     return (await this.guard(() => RESTORE_TOKEN.run(this.redis, [key, this.familyKey(record.familyId)], args))) === 1;
   }
@@ -166,7 +173,15 @@ export class OpaqueTokenStore {
     const now = this.nowSeconds();
     const accessToken = newToken('access');
     const nextRefreshToken = newToken('refresh');
-    const args = [this.familyKey(''), request.clientId, now, request.accessTokenSeconds, request.refreshTokenSeconds, request.maxRefreshCount ?? this.maxRefreshCount, request.scope?.trim() ?? ''];
+    const args = [
+      this.familyKey(''),
+      request.clientId,
+      now,
+      request.accessTokenSeconds,
+      request.refreshTokenSeconds,
+      request.maxRefreshCount ?? this.maxRefreshCount,
+      request.scope?.trim() ?? '',
+    ];
     const keys = [presentedKey, this.keyOf(accessToken)!, this.keyOf(nextRefreshToken)!];
     const [outcome, detail, grantScope] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown, string];
     if (outcome === 'reuse_detected') return { outcome, familyId: detail as string };

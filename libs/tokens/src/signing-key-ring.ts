@@ -79,7 +79,9 @@ export class SigningKeyRing {
    */
   signer(now: number = Date.now(), algorithm?: SigningAlgorithm, lifetimeSeconds = 0): RingKey | undefined {
     const expiresAt = now + lifetimeSeconds * 1000;
-    return this.newestFirst.find((k) => k.activatesAt <= now && isPublished(k, now) && (k.publishedUntil === null || k.publishedUntil >= expiresAt) && (algorithm === undefined || k.algorithm === algorithm));
+    return this.newestFirst.find(
+      (k) => k.activatesAt <= now && isPublished(k, now) && (k.publishedUntil === null || k.publishedUntil >= expiresAt) && (algorithm === undefined || k.algorithm === algorithm),
+    );
   }
 
   /** JWKS document: every key still published, including keys that activate later (pre-publication). */

@@ -131,9 +131,15 @@ export class ConfigSync {
     const sameEpoch = served?.epoch === snapshot.epoch;
     if (sameEpoch && snapshot.revision === served.revision) return;
     if (served && !sameEpoch) {
-      this.log.info({ environment: this.environment, epoch: snapshot.epoch, revision: snapshot.revision, servedEpoch: served.epoch, servedRevision: served.revision }, 'new publication epoch (fresh or restored Manager database)');
+      this.log.info(
+        { environment: this.environment, epoch: snapshot.epoch, revision: snapshot.revision, servedEpoch: served.epoch, servedRevision: served.revision },
+        'new publication epoch (fresh or restored Manager database)',
+      );
     } else if (served && snapshot.revision < served.revision) {
-      this.log.warn({ environment: this.environment, revision: snapshot.revision, current: served.revision }, 'stored snapshot is older than the served config; adopting it as the source of truth');
+      this.log.warn(
+        { environment: this.environment, revision: snapshot.revision, current: served.revision },
+        'stored snapshot is older than the served config; adopting it as the source of truth',
+      );
     }
     // Built in slices: the previous revision keeps serving until the new one is complete.
     this.applied(await this.active.load(snapshot), 'reload', { reason, awaited: trigger?.revision });
@@ -145,7 +151,8 @@ export class ConfigSync {
     this.log.info({ environment: this.environment, revision: served.revision, mode, proxies: served.proxies.size, credentials: served.directory.size, ...extra }, 'config applied');
     // Logged when the proxies were compiled, not again for every credential change.
     if (served.problems !== this.loggedProblems) {
-      for (const problem of served.problems) this.log.error({ environment: this.environment, revision: served.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
+      for (const problem of served.problems)
+        this.log.error({ environment: this.environment, revision: served.revision, ...problem }, 'proxy unavailable: its configuration does not compile');
       this.loggedProblems = served.problems;
     }
   }
@@ -153,7 +160,10 @@ export class ConfigSync {
   private refuse(err: UnsupportedSnapshotVersionError): void {
     const head = err.head;
     if (headId(head) !== this.refused) {
-      this.log.error({ environment: this.environment, schemaVersion: err.version, revision: head?.revision, served: this.active.revision }, `refusing config snapshot: ${err.message}`);
+      this.log.error(
+        { environment: this.environment, schemaVersion: err.version, revision: head?.revision, served: this.active.revision },
+        `refusing config snapshot: ${err.message}`,
+      );
     }
     this.refused = headId(head);
   }

@@ -4,17 +4,28 @@ import { TestPki } from '@idm/test-kit';
 describe('parseGatewayConfig', () => {
   it('applies the defaults', () => {
     expect(parseGatewayConfig({})).toEqual({
-      port: 8081, host: '0.0.0.0', environment: 'dev', trustProxy: false, publicUrl: null, bodyLimit: 10485760,
-      redis: { mode: 'single', url: 'redis://127.0.0.1:6379' }, logLevel: 'info',
+      port: 8081,
+      host: '0.0.0.0',
+      environment: 'dev',
+      trustProxy: false,
+      publicUrl: null,
+      bodyLimit: 10485760,
+      redis: { mode: 'single', url: 'redis://127.0.0.1:6379' },
+      logLevel: 'info',
       clientIp: { header: null, position: 'last', trustedProxies: [] },
       rateLimit: { redis: { mode: 'single', url: 'redis://127.0.0.1:6379' }, timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
       clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
-      configPollIntervalMs: 5000, shutdownTimeoutMs: 10000,
-      masterKeys: null, tokenLookupTimeoutMs: 1000, tls: null,
+      configPollIntervalMs: 5000,
+      shutdownTimeoutMs: 10000,
+      masterKeys: null,
+      tokenLookupTimeoutMs: 1000,
+      tls: null,
       tokenFailureLimits: { perAccount: 20, perAddress: 100, windowSeconds: 900 },
       upstreamPolicy: {
-        allowInternal: false, allow: [], deny: [],
+        allowInternal: false,
+        allow: [],
+        deny: [],
         ownEndpoints: [
           { what: "this Gateway's listener", host: '0.0.0.0', port: 8081 },
           { what: "the installation's Redis", host: '127.0.0.1', port: 6379 },
@@ -28,9 +39,16 @@ describe('parseGatewayConfig', () => {
   });
 
   it('reads the upstream policy; its own listeners and both Redis are always in it', () => {
-    const config = parseGatewayConfig({ UPSTREAM_ALLOW_INTERNAL: 'true', UPSTREAM_ALLOW: '127.0.0.1, localhost', UPSTREAM_DENY: '10.0.0.0/8, manager.internal:8080', RATE_LIMIT_REDIS_URL: 'redis://limits.internal' });
+    const config = parseGatewayConfig({
+      UPSTREAM_ALLOW_INTERNAL: 'true',
+      UPSTREAM_ALLOW: '127.0.0.1, localhost',
+      UPSTREAM_DENY: '10.0.0.0/8, manager.internal:8080',
+      RATE_LIMIT_REDIS_URL: 'redis://limits.internal',
+    });
     expect(config.upstreamPolicy).toEqual({
-      allowInternal: true, allow: ['127.0.0.1', 'localhost'], deny: ['10.0.0.0/8', 'manager.internal:8080'],
+      allowInternal: true,
+      allow: ['127.0.0.1', 'localhost'],
+      deny: ['10.0.0.0/8', 'manager.internal:8080'],
       ownEndpoints: [
         { what: "this Gateway's listener", host: '0.0.0.0', port: 8081 },
         { what: "the installation's Redis", host: '127.0.0.1', port: 6379 },
@@ -40,9 +58,17 @@ describe('parseGatewayConfig', () => {
     expect(() => parseGatewayConfig({ UPSTREAM_DENY: 'not a host' })).toThrow(/UPSTREAM_DENY: 'not a host'/);
   });
 
-  it('reaches Redis through Sentinels or a Cluster for every connection, and keeps their nodes out of proxies\' reach', () => {
+  it("reaches Redis through Sentinels or a Cluster for every connection, and keeps their nodes out of proxies' reach", () => {
     const sentinel = parseGatewayConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'idm', REDIS_PASSWORD: 'p' });
-    expect(sentinel.redis).toEqual({ mode: 'sentinel', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], masterName: 'idm', password: 'p' });
+    expect(sentinel.redis).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      masterName: 'idm',
+      password: 'p',
+    });
     expect(sentinel.rateLimit.redis).toBe(sentinel.redis);
     const cluster = parseGatewayConfig({ REDIS_CLUSTER_NODES: 'c1:7000', RATE_LIMIT_REDIS_URL: 'redis://limits:6379' });
     expect(cluster.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'c1', port: 7000 }] });
@@ -63,7 +89,9 @@ describe('parseGatewayConfig', () => {
   });
 
   it('reads the client timeouts and refuses a head timeout longer than the whole request', () => {
-    expect(parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '2000', GATEWAY_REQUEST_TIMEOUT_MS: '5000', GATEWAY_BODY_TIMEOUT_MS: '3000', UPSTREAM_CONNECTIONS: '8' })).toMatchObject({
+    expect(
+      parseGatewayConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '2000', GATEWAY_REQUEST_TIMEOUT_MS: '5000', GATEWAY_BODY_TIMEOUT_MS: '3000', UPSTREAM_CONNECTIONS: '8' }),
+    ).toMatchObject({
       clientTimeouts: { headersTimeoutMs: 2000, requestTimeoutMs: 5000, bodyTimeoutMs: 3000 },
       upstream: { connections: 8 },
     });
@@ -120,9 +148,16 @@ describe('parseGatewayConfig', () => {
     });
 
     it('names the variable whose file is missing, unusable or mismatched', () => {
-      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: '/nonexistent/cert.pem', GATEWAY_TLS_KEY: files.key })).toEqual([expect.stringMatching(/^GATEWAY_TLS_CERT: cannot read .*ENOENT/)]);
-      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.key, GATEWAY_TLS_KEY: files.cert }).map((p) => p.split(':')[0])).toEqual(['GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY']);
-      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.otherKey })).toEqual([expect.stringMatching(/^GATEWAY_TLS_KEY: .* does not match the certificate/)]);
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: '/nonexistent/cert.pem', GATEWAY_TLS_KEY: files.key })).toEqual([
+        expect.stringMatching(/^GATEWAY_TLS_CERT: cannot read .*ENOENT/),
+      ]);
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.key, GATEWAY_TLS_KEY: files.cert }).map((p) => p.split(':')[0])).toEqual([
+        'GATEWAY_TLS_CERT',
+        'GATEWAY_TLS_KEY',
+      ]);
+      expect(problemsOf({ GATEWAY_TLS_PORT: '8443', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.otherKey })).toEqual([
+        expect.stringMatching(/^GATEWAY_TLS_KEY: .* does not match the certificate/),
+      ]);
       expect(problemsOf({ GATEWAY_TLS_PORT: 'https', GATEWAY_TLS_CERT: files.cert, GATEWAY_TLS_KEY: files.key }).map((p) => p.split(':')[0])).toEqual(['GATEWAY_TLS_PORT']);
     });
   });

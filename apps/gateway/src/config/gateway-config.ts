@@ -19,7 +19,10 @@ const envSchema = z.object({
   GATEWAY_PORT: integer(0, 65535).default(8081),
   GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
   /** The environment whose snapshot this Gateway serves (one Gateway fleet per environment). */
-  GATEWAY_ENVIRONMENT: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be an environment name (a-z, 0-9, ".", "_", "-")').default('dev'),
+  GATEWAY_ENVIRONMENT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be an environment name (a-z, 0-9, ".", "_", "-")')
+    .default('dev'),
   /**
    * Trust X-Forwarded-* from the client. Only behind a load balancer that sets them: otherwise a
    * client could forge its address and the protocol the upstream sees.
@@ -29,7 +32,11 @@ const envSchema = z.object({
    * Header that carries the client address through trusted proxies (usually x-forwarded-for);
    * unset: the socket's peer address is the client IP (what IP groups and geo rules see).
    */
-  GATEWAY_CLIENT_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').transform((h) => h.toLowerCase()).optional(),
+  GATEWAY_CLIENT_IP_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+    .transform((h) => h.toLowerCase())
+    .optional(),
   /**
    * Which entry of that header is the client: "last" = the nearest address not in
    * GATEWAY_TRUSTED_PROXIES (cannot be forged by the client); "first" = the leftmost entry
@@ -47,8 +54,14 @@ const envSchema = z.object({
   GATEWAY_PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     // zod runs this check after a failed url() too, hence canParse.
-    .refine((u) => { const url = URL.canParse(u) ? new URL(u) : null; return url === null || (!url.username && !url.password && !url.search && !url.hash); }, 'must be a base URL without credentials, query or fragment')
-    .transform((u) => { const url = new URL(u); return `${url.origin}${url.pathname.replace(/\/+$/, '')}`; })
+    .refine((u) => {
+      const url = URL.canParse(u) ? new URL(u) : null;
+      return url === null || (!url.username && !url.password && !url.search && !url.hash);
+    }, 'must be a base URL without credentials, query or fragment')
+    .transform((u) => {
+      const url = new URL(u);
+      return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    })
     .optional(),
   /** Redis for rate-limit counters (defaults to the installation's Redis: REDIS_URL, Sentinel or Cluster). */
   RATE_LIMIT_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
@@ -180,7 +193,9 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) throw new GatewayConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   const e = parsed.data;
-  const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',').map((t) => t.trim()).filter(Boolean);
+  const trustedProxies = e.GATEWAY_TRUSTED_PROXIES.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const badHops = trustedProxies.filter((t) => !cidr.safeParse(t).success);
   if (badHops.length) throw new GatewayConfigError([`GATEWAY_TRUSTED_PROXIES: not an address or CIDR: ${badHops.join(', ')}`]);
   let masterKeys: { id: string; key: Buffer }[] | null;
@@ -237,19 +252,28 @@ function parseUpstreamPolicy(e: z.output<typeof envSchema>, redis: RedisTopology
     { what: "this Gateway's listener", host: e.GATEWAY_HOST, port: e.GATEWAY_PORT },
     ...(e.GATEWAY_TLS_PORT === undefined ? [] : [{ what: "this Gateway's TLS listener", host: e.GATEWAY_HOST, port: e.GATEWAY_TLS_PORT }]),
     ...redisNodesOf(redis).map((node) => ({ what: "the installation's Redis", ...node })),
-    ...endpointOf("the rate-limit Redis", e.RATE_LIMIT_REDIS_URL, 6379),
+    ...endpointOf('the rate-limit Redis', e.RATE_LIMIT_REDIS_URL, 6379),
   ];
   const { settings, problems } = upstreamPolicySettings(env, own);
   if (problems.length) throw new GatewayConfigError(problems);
   return Object.freeze(settings);
 }
 
-const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean));
+const list = (value: string | undefined) =>
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
 
 function parseTokenService(e: z.output<typeof envSchema>): GatewayConfig['tokenService'] {
   const cors = tokenCorsSchema.safeParse({
-    origins: list(e.TOKEN_CORS_ORIGINS), methods: list(e.TOKEN_CORS_METHODS), headers: list(e.TOKEN_CORS_HEADERS),
-    credentials: e.TOKEN_CORS_CREDENTIALS, maxAgeSeconds: e.TOKEN_CORS_MAX_AGE_SECONDS,
+    origins: list(e.TOKEN_CORS_ORIGINS),
+    methods: list(e.TOKEN_CORS_METHODS),
+    headers: list(e.TOKEN_CORS_HEADERS),
+    credentials: e.TOKEN_CORS_CREDENTIALS,
+    maxAgeSeconds: e.TOKEN_CORS_MAX_AGE_SECONDS,
   });
   const forwardedFor = forwardedForSchema.safeParse({ header: e.TOKEN_CLIENT_IP_HEADER ?? null, order: e.TOKEN_CLIENT_IP_ORDER });
   const problems = [
@@ -265,7 +289,12 @@ const TLS_VARIABLES = ['GATEWAY_TLS_PORT', 'GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY'
 function parseTls(e: z.output<typeof envSchema>): GatewayConfig['tls'] {
   const missing = TLS_VARIABLES.filter((name) => e[name] === undefined);
   if (missing.length === TLS_VARIABLES.length) return null;
-  if (missing.length) throw new GatewayConfigError(missing.map((name) => `${name}: required when ${TLS_VARIABLES.filter((n) => !missing.includes(n)).join(' and ')} ${missing.length === 2 ? 'is' : 'are'} set (all three or none)`));
+  if (missing.length)
+    throw new GatewayConfigError(
+      missing.map(
+        (name) => `${name}: required when ${TLS_VARIABLES.filter((n) => !missing.includes(n)).join(' and ')} ${missing.length === 2 ? 'is' : 'are'} set (all three or none)`,
+      ),
+    );
   const problems: string[] = [];
   const read = (name: 'GATEWAY_TLS_CERT' | 'GATEWAY_TLS_KEY'): Buffer | null => {
     try {

@@ -113,7 +113,8 @@ export class GatewayHttpServer {
       server.on('checkContinue', dispatchExpectingContinue);
       // Any other expectation (RFC 9110 §10.1.1: 417), with the Gateway's error body.
       server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
-        writeProxyError(res, requestIdOf(req), 417, 'expectation_failed', 'Only the 100-continue expectation is supported', CLOSE));
+        writeProxyError(res, requestIdOf(req), 417, 'expectation_failed', 'Only the 100-continue expectation is supported', CLOSE),
+      );
     };
     const server = createServer(options, dispatch);
     serve(server);

@@ -10,7 +10,16 @@ export function createGatewayLogger(level: string): Logger {
     base: { service: 'idm-gateway' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]', 'password', '*.password', '*.passwordHash'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        'req.headers.cookie',
+        'headers.authorization',
+        'headers["x-api-key"]',
+        'password',
+        '*.password',
+        '*.passwordHash',
+      ],
       censor: '[redacted]',
     },
   });

@@ -77,7 +77,8 @@ function scraped(name: string, help: string, type: 'counter' | 'histogram', valu
     help,
     type,
     aggregator: 'sum',
-    get: (): Promise<MetricObjectWithValues<MetricValue<string>>> => Promise.resolve({ name, help, type, aggregator: 'sum', values: values() } as unknown as MetricObjectWithValues<MetricValue<string>>),
+    get: (): Promise<MetricObjectWithValues<MetricValue<string>>> =>
+      Promise.resolve({ name, help, type, aggregator: 'sum', values: values() } as unknown as MetricObjectWithValues<MetricValue<string>>),
     reset: () => undefined,
   };
   return metric as unknown as Metric;

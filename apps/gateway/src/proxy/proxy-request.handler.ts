@@ -122,7 +122,14 @@ export class ProxyRequestHandler {
     this.fail(request, route.metrics, rejection.status, rejection.code, rejection.message, rejection.headers);
   }
 
-  private fail(request: ProxiedRequest, metrics: ProxyMetrics, status: number, code: GatewayErrorCode | RejectionCode, message: string, headers?: Readonly<Record<string, string | readonly string[]>>): void {
+  private fail(
+    request: ProxiedRequest,
+    metrics: ProxyMetrics,
+    status: number,
+    code: GatewayErrorCode | RejectionCode,
+    message: string,
+    headers?: Readonly<Record<string, string | readonly string[]>>,
+  ): void {
     metrics.countResponse(status);
     // Refused before its 100: the client holds the body back, so the connection cannot carry
     // another request until it gives up on it; closing is the clean end (RFC 9110 §10.1.1).

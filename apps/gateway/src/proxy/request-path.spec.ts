@@ -36,7 +36,10 @@ describe('requestTargetRejection', () => {
     expect(requestTargetRejection('/%2525252e', '')?.message).toMatch(/too many times/);
   });
 
-  it.each(['', '/', '/a/b', '/v1.2/file.tar.gz', '/.well-known/x', '/...', '/..a', '/a..', '/.a;b', '/a;b=1/c', '/100%25', '/%2e%2ea', '/a%20b', '/%zz'])('lets %s through', (path) => {
-    expect(code(path, 'q=1&r=%2e%2e')).toBeNull();
-  });
+  it.each(['', '/', '/a/b', '/v1.2/file.tar.gz', '/.well-known/x', '/...', '/..a', '/a..', '/.a;b', '/a;b=1/c', '/100%25', '/%2e%2ea', '/a%20b', '/%zz'])(
+    'lets %s through',
+    (path) => {
+      expect(code(path, 'q=1&r=%2e%2e')).toBeNull();
+    },
+  );
 });

@@ -27,7 +27,15 @@ const PERCENT_BYTE = /%([0-9a-fA-F]{2})/g;
 const PERCENT_U = /%u([0-9a-fA-F]{4})/g;
 /** Overlong UTF-8 for "." "/" "\" and the fullwidth full stop, byte by byte as decoded below. */
 const LOOKALIKES = /\xc0\xae|\xe0\x80\xae|\xef\xbc\x8e|\xc0\xaf|\xe0\x80\xaf|\xc1\x9c|\xe0\x81\x9c/g;
-const LOOKALIKE_AS: Readonly<Record<string, string>> = { '\xc0\xae': '.', '\xe0\x80\xae': '.', '\xef\xbc\x8e': '.', '\xc0\xaf': '/', '\xe0\x80\xaf': '/', '\xc1\x9c': '\\', '\xe0\x81\x9c': '\\' };
+const LOOKALIKE_AS: Readonly<Record<string, string>> = {
+  '\xc0\xae': '.',
+  '\xe0\x80\xae': '.',
+  '\xef\xbc\x8e': '.',
+  '\xc0\xaf': '/',
+  '\xe0\x80\xaf': '/',
+  '\xc1\x9c': '\\',
+  '\xe0\x81\x9c': '\\',
+};
 const SEPARATORS = /[/\\]/;
 
 /**
@@ -49,7 +57,9 @@ export function requestTargetRejection(path: string, query: string): TargetRejec
 function decodeFully(path: string): string | null {
   let current = path;
   for (let round = 0; current.indexOf('%') !== -1; round++) {
-    const next = current.replace(PERCENT_U, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).replace(PERCENT_BYTE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const next = current
+      .replace(PERCENT_U, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+      .replace(PERCENT_BYTE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     if (next === current) break;
     if (round === MAX_DECODINGS) return null;
     current = next;

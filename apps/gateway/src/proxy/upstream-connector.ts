@@ -26,7 +26,12 @@ export function guardedConnector(policy: UpstreamPolicy, origin: URL, options: b
   const guardedLookup = (hostname: string, lookupOptions: LookupOptions, callback: LookupCallback): void => {
     lookup(hostname, { ...lookupOptions, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      void firstRefusal(policy, hostname, addresses.map((a) => a.address), port).then((refusal) => {
+      void firstRefusal(
+        policy,
+        hostname,
+        addresses.map((a) => a.address),
+        port,
+      ).then((refusal) => {
         if (refusal) return callback(new UpstreamForbiddenError(refusal), []);
         if (lookupOptions.all) return callback(null, addresses);
         callback(null, addresses[0].address, addresses[0].family);

@@ -83,7 +83,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (this.status !== 0) return this.failAfterHead(err);
     const failure = classifyUpstreamFailure(err);
-    log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message }, 'upstream request failed');
+    log.warn(
+      { reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, code: failure.code, reason: errorCode(err) ?? err.message },
+      'upstream request failed',
+    );
     route.metrics.countResponse(failure.status);
     writeProxyError(res, request.id, failure.status, failure.code, failure.message);
   }
@@ -103,7 +106,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       res.end();
       return;
     }
-    log.warn({ reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, status: this.status, reason: errorCode(err) ?? err.message }, 'upstream response cut short');
+    log.warn(
+      { reqId: request.id, proxy: route.proxy.name, upstream: route.proxy.upstreamOrigin, status: this.status, reason: errorCode(err) ?? err.message },
+      'upstream response cut short',
+    );
     res.flushHeaders();
     res.destroy();
   }

@@ -13,21 +13,50 @@ import { ActiveConfiguration } from './active-configuration';
 const PASSWORD = 'correct horse battery';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 /** The JWT grants below never reach the opaque token store. */
-const untouchedStore = new Proxy({}, { get: () => { throw new Error('the JWT client_credentials grant must not use the token store'); } }) as GatewayTokenStore;
+const untouchedStore = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error('the JWT client_credentials grant must not use the token store');
+    },
+  },
+) as GatewayTokenStore;
 const aliceKey = generateApiKey();
 const bobKey = generateApiKey();
 
 const proxy = (name: string, type: 'api-key' | 'basic-auth', upstreamUrl = 'http://127.0.0.1:1'): SnapshotProxy => ({
-  id: `p-${name}`, projectId: 'proj', name, basePath: `/${name}`, upstreamUrl, methods: ['GET'], deployedAt: null, policies: [{ type, config: {} }],
+  id: `p-${name}`,
+  projectId: 'proj',
+  name,
+  basePath: `/${name}`,
+  upstreamUrl,
+  methods: ['GET'],
+  deployedAt: null,
+  policies: [{ type, config: {} }],
 });
 const credential = (username: string, passwordHash: string | null, keys: { id: string; hash: string }[] = []): SnapshotCredential => ({
-  id: `c-${username}`, projectId: 'proj', username, passwordHash, enabled: true, expiresAt: null,
+  id: `c-${username}`,
+  projectId: 'proj',
+  username,
+  passwordHash,
+  enabled: true,
+  expiresAt: null,
   apiKeys: keys.map((k) => ({ id: k.id, prefix: 'idm_x', hash: k.hash, expiresAt: null })),
-  roles: [], metadata: [], access: {}, tokenSettings: { grants: ['client_credentials'] }, digestHa1: null, truststore: [],
+  roles: [],
+  metadata: [],
+  access: {},
+  tokenSettings: { grants: ['client_credentials'] },
+  digestHa1: null,
+  truststore: [],
 });
 const change = (revision: number, parts: Partial<Pick<ConfigChangedMessage, 'proxies' | 'credentials' | 'signingKeys'>>): ConfigChangedMessage => ({
-  environment: 'test', epoch: 'e1', revision, previousRevision: revision - 1,
-  proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] }, ...parts,
+  environment: 'test',
+  epoch: 'e1',
+  revision,
+  previousRevision: revision - 1,
+  proxies: { upserted: [], removed: [] },
+  credentials: { upserted: [], removed: [] },
+  ...parts,
 });
 
 describe('ActiveConfiguration.apply: a change touches only the entries it names', () => {
@@ -35,11 +64,21 @@ describe('ActiveConfiguration.apply: a change touches only the entries it names'
   let passwordHash: string;
   const signingKey = snapshotKey('ES256');
   const snapshot = (proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot => ({
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION, environment: 'test', epoch: 'e1', revision: 1, generatedAt: new Date().toISOString(), proxies, credentials, signingKeys: [signingKey],
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    environment: 'test',
+    epoch: 'e1',
+    revision: 1,
+    generatedAt: new Date().toISOString(),
+    proxies,
+    credentials,
+    signingKeys: [signingKey],
   });
 
   beforeAll(async () => {
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    pools = new UpstreamPools(
+      { connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 },
+      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }),
+    );
     passwordHash = await hash(PASSWORD, { type: 2 });
   });
   afterAll(() => pools.closeAll());
@@ -51,7 +90,12 @@ describe('ActiveConfiguration.apply: a change touches only the entries it names'
     active.activate(snapshot([proxy('orders', 'api-key'), proxy('shop', 'basic-auth')], [alice, bob]));
     const tokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test');
     const tokenFor = (user: string): Promise<unknown> => {
-      const call: TokenCall = { issuer: 'http://gw.test/credential', authorization: basic(user, PASSWORD), params: new URLSearchParams({ grant_type: 'client_credentials' }), fromUrl: false };
+      const call: TokenCall = {
+        issuer: 'http://gw.test/credential',
+        authorization: basic(user, PASSWORD),
+        params: new URLSearchParams({ grant_type: 'client_credentials' }),
+        fromUrl: false,
+      };
       return tokens.token(call, 'jwt');
     };
     const request = (path: string, headers: Record<string, string>) =>

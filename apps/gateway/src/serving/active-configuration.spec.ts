@@ -13,36 +13,49 @@ import { ActiveConfiguration } from './active-configuration';
 const PASSWORD = 'correct horse battery';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 /** The JWT grants below never reach the opaque token store; touching it would be a bug here. */
-const untouchedStore = new Proxy({}, { get: () => { throw new Error('the JWT client_credentials grant must not use the token store'); } }) as GatewayTokenStore;
+const untouchedStore = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error('the JWT client_credentials grant must not use the token store');
+    },
+  },
+) as GatewayTokenStore;
 
-const ordersProxy = (): SnapshotProxy => snapshotProxy({
-  id: 'p-orders',
-  projectId: 'proj',
-  name: 'orders',
-  basePath: '/orders',
-  upstreamUrl: 'http://127.0.0.1:1',
-  methods: ['GET'],
-  policies: [{ type: 'basic-auth', config: {} }],
-});
-const shopProxy = (): SnapshotProxy => snapshotProxy({
-  id: 'p-shop',
-  projectId: 'proj',
-  name: 'shop',
-  basePath: '/shop',
-  upstreamUrl: 'http://127.0.0.1:1',
-  methods: ['GET'],
-  deployedAt: new Date(Date.UTC(2024, 0, 1)).toISOString(),
-  policies: [{ type: 'jwt-auth', config: { tokenService: { clientId: 'shop-client', clientSecret: box.seal('shop-secret'), grants: ['client_credentials'] } } }],
-});
+const ordersProxy = (): SnapshotProxy =>
+  snapshotProxy({
+    id: 'p-orders',
+    projectId: 'proj',
+    name: 'orders',
+    basePath: '/orders',
+    upstreamUrl: 'http://127.0.0.1:1',
+    methods: ['GET'],
+    policies: [{ type: 'basic-auth', config: {} }],
+  });
+const shopProxy = (): SnapshotProxy =>
+  snapshotProxy({
+    id: 'p-shop',
+    projectId: 'proj',
+    name: 'shop',
+    basePath: '/shop',
+    upstreamUrl: 'http://127.0.0.1:1',
+    methods: ['GET'],
+    deployedAt: new Date(Date.UTC(2024, 0, 1)).toISOString(),
+    policies: [{ type: 'jwt-auth', config: { tokenService: { clientId: 'shop-client', clientSecret: box.seal('shop-secret'), grants: ['client_credentials'] } } }],
+  });
 
 describe('ActiveConfiguration: one serving revision for the proxy path and the token service', () => {
   let pools: UpstreamPools;
   let alice: SnapshotCredential;
   const signingKey = snapshotKey('ES256');
-  const snapshot = (revision: number, proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot => configSnapshot({ epoch: 'e1', revision, proxies, credentials, signingKeys: [signingKey] });
+  const snapshot = (revision: number, proxies: SnapshotProxy[], credentials: SnapshotCredential[]): ConfigSnapshot =>
+    configSnapshot({ epoch: 'e1', revision, proxies, credentials, signingKeys: [signingKey] });
 
   beforeAll(async () => {
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 }, new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }));
+    pools = new UpstreamPools(
+      { connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 4 },
+      new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }),
+    );
     alice = snapshotCredential({
       id: 'c-alice',
       projectId: 'proj',
@@ -57,7 +70,12 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
     const active = new ActiveConfiguration(pools, new GatewayMetrics(), { secrets: box });
     const credentialTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test');
     const authTokens = new TokenEndpoints(active, untouchedStore, box, active.passwordCache, 'test', { surface: 'auth' });
-    const call = (user: string, secret: string): TokenCall => ({ issuer: 'http://gw.test/credential', authorization: basic(user, secret), params: new URLSearchParams({ grant_type: 'client_credentials' }), fromUrl: false });
+    const call = (user: string, secret: string): TokenCall => ({
+      issuer: 'http://gw.test/credential',
+      authorization: basic(user, secret),
+      params: new URLSearchParams({ grant_type: 'client_credentials' }),
+      fromUrl: false,
+    });
     const proxied = (path: string) => {
       const ctx = createRequestContext({ method: 'GET', path, headers: { authorization: basic('alice', PASSWORD) }, query: '', clientIp: '127.0.0.1' });
       return active.current!.route(path)!.proxy.runPolicies(ctx);
@@ -93,7 +111,7 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
   it('verifies its own JWTs with the key ring of the revision being served', async () => {
     const { active, credentialTokens, call } = setup();
     active.activate(snapshot(1, [ordersProxy()], [alice]));
-    const { access_token } = await credentialTokens.token(call('alice', PASSWORD), 'jwt') as { access_token: string };
+    const { access_token } = (await credentialTokens.token(call('alice', PASSWORD), 'jwt')) as { access_token: string };
     const introspect = () => credentialTokens.introspect({ ...call('alice', PASSWORD), params: new URLSearchParams({ token: access_token }) });
     await expect(introspect()).resolves.toMatchObject({ active: true, sub: 'c-alice' });
     // The key leaves the environment: the next revision's verifier no longer knows it.

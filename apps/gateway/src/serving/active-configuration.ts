@@ -1,5 +1,16 @@
 import type { ConfigChangedMessage, ConfigSnapshot, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
-import { BasePathRouter, compileProblems, credentialRulesDeps, CredentialDirectory, EnvironmentCompiler, PasswordVerificationCache, type CompileOptions, type CompileProblem, type OpaqueTokenLookup, type RateLimitStore } from '@idm/policies';
+import {
+  BasePathRouter,
+  compileProblems,
+  credentialRulesDeps,
+  CredentialDirectory,
+  EnvironmentCompiler,
+  PasswordVerificationCache,
+  type CompileOptions,
+  type CompileProblem,
+  type OpaqueTokenLookup,
+  type RateLimitStore,
+} from '@idm/policies';
 import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';

@@ -38,7 +38,15 @@ export class ProxyTokenClients {
       const deployedAt = proxy.deployedAt === null ? NaN : Date.parse(proxy.deployedAt);
       const notBefore = Number.isNaN(deployedAt) ? 0 : Math.floor(deployedAt / 1000);
       const credential = clientCredential(proxy, settings.clientId);
-      const client: ProxyTokenClient = Object.freeze({ proxy, proxyId: proxy.id, notBefore, settings, credential, entry: clientEntry(credential), secretDigest: openDigest(settings.clientSecret, secrets) });
+      const client: ProxyTokenClient = Object.freeze({
+        proxy,
+        proxyId: proxy.id,
+        notBefore,
+        settings,
+        credential,
+        entry: clientEntry(credential),
+        secretDigest: openDigest(settings.clientSecret, secrets),
+      });
       this.byClientId.set(settings.clientId, this.byClientId.has(settings.clientId) ? 'ambiguous' : client);
       this.byProxyId.set(proxy.id, client);
     }
@@ -83,15 +91,34 @@ function openDigest(sealed: string, secrets: SecretOpener): Buffer | null {
 /** The proxy client seen as a token owner: its own subject, the proxy's project, no password, roles or metadata. */
 function clientCredential(proxy: SnapshotProxy, clientId: string): SnapshotCredential {
   return Object.freeze({
-    id: clientId, projectId: proxy.projectId, username: clientId, passwordHash: null, enabled: true, expiresAt: null,
-    apiKeys: [], roles: [], metadata: [], access: {}, tokenSettings: null, digestHa1: null, truststore: [],
+    id: clientId,
+    projectId: proxy.projectId,
+    username: clientId,
+    passwordHash: null,
+    enabled: true,
+    expiresAt: null,
+    apiKeys: [],
+    roles: [],
+    metadata: [],
+    access: {},
+    tokenSettings: null,
+    digestHa1: null,
+    truststore: [],
   });
 }
 
 /** Always live: a proxy client exists exactly as long as its proxy is deployed. */
 function clientEntry(credential: SnapshotCredential): DirectoryCredential {
   return Object.freeze({
-    id: credential.id, projectId: credential.projectId, username: credential.username, passwordHash: null, enabled: true, expiresAt: null,
-    rules: null, digestHa1: null, truststore: Object.freeze([]), roles: Object.freeze([]),
+    id: credential.id,
+    projectId: credential.projectId,
+    username: credential.username,
+    passwordHash: null,
+    enabled: true,
+    expiresAt: null,
+    rules: null,
+    digestHa1: null,
+    truststore: Object.freeze([]),
+    roles: Object.freeze([]),
   });
 }

@@ -31,7 +31,9 @@ export interface ServingDependencies {
 export function createServingDependencies(config: Pick<GatewayConfig, 'masterKeys' | 'environment'>, redis: Redis, log: Logger): ServingDependencies {
   let keys = config.masterKeys?.map((k) => ({ id: k.id, key: k.key })) ?? null;
   if (keys === null) {
-    log.warn('IDM_MASTER_KEYS is not set: signing keys and sealed secrets are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager\'s keys) in any real deployment.');
+    log.warn(
+      "IDM_MASTER_KEYS is not set: signing keys and sealed secrets are opened with the INSECURE development master key. You MUST set IDM_MASTER_KEYS (the Manager's keys) in any real deployment.",
+    );
     keys = [DEVELOPMENT_MASTER_KEY];
   }
   const nonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm digest nonce v1', 32));

@@ -40,7 +40,10 @@ export function mayObtainTokens(client: TokenClient, now: number): boolean {
 class IndexedTokenClient implements TokenClient {
   private validated: TokenSettings | null | undefined;
 
-  constructor(readonly credential: SnapshotCredential, readonly entry: DirectoryCredential) {}
+  constructor(
+    readonly credential: SnapshotCredential,
+    readonly entry: DirectoryCredential,
+  ) {}
 
   get settings(): TokenSettings | null {
     if (this.validated === undefined) {

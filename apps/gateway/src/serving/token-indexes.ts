@@ -23,7 +23,13 @@ export interface TokenIndexes {
 const OWN_ISSUER = /^https?:\/\/[^/?#]+\/(auth|credential)$/;
 const isOwnIssuer = (iss: string) => OWN_ISSUER.test(iss);
 
-export function buildTokenIndexes(proxies: ReadonlyMap<string, SnapshotProxy>, clients: TokenClients, keyRing: SigningKeyRing, secrets: SecretOpener | null, revoked: RevokedTokenIds | null): TokenIndexes {
+export function buildTokenIndexes(
+  proxies: ReadonlyMap<string, SnapshotProxy>,
+  clients: TokenClients,
+  keyRing: SigningKeyRing,
+  secrets: SecretOpener | null,
+  revoked: RevokedTokenIds | null,
+): TokenIndexes {
   const projectBasePaths = new Map<string, string[]>();
   for (const proxy of proxies.values()) {
     const paths = projectBasePaths.get(proxy.projectId);

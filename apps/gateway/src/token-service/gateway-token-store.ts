@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import { refusalReason, TOKEN_LOOKUP, tokenLookupReplySchema, type TokenLookupRequest, type TokenPersistJob } from '@idm/config-bus';
 import type { OpaqueTokenLookup } from '@idm/policies';
-import { opaqueTokenRecordSchema, OpaqueTokenStore, type IssueOptions, type IssuedTokens, type OpaqueTokenGrant, type OpaqueTokenRecord, type RefreshRotation, type RotateRefreshRequest, type TokenLifetimes } from '@idm/tokens';
+import {
+  opaqueTokenRecordSchema,
+  OpaqueTokenStore,
+  type IssueOptions,
+  type IssuedTokens,
+  type OpaqueTokenGrant,
+  type OpaqueTokenRecord,
+  type RefreshRotation,
+  type RotateRefreshRequest,
+  type TokenLifetimes,
+} from '@idm/tokens';
 import type { ClientProxy } from '@nestjs/microservices';
 import type { Queue } from 'bullmq';
 import type Redis from 'ioredis';
@@ -139,13 +149,23 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     const now = Math.floor(Date.now() / 1000);
     const base = { ...grantOf(grant), familyId: issued.familyId, issuedAt: now, refreshCount };
     await this.persist({
-      op: 'issue', tokenHash: tokenHash(issued.accessToken), kind: 'access', environment: grant.environment, familyId: issued.familyId,
-      record: { ...base, kind: 'access', expiresAt: issued.accessTokenExpiresAt }, expiresAt: issued.accessTokenExpiresAt * 1000,
+      op: 'issue',
+      tokenHash: tokenHash(issued.accessToken),
+      kind: 'access',
+      environment: grant.environment,
+      familyId: issued.familyId,
+      record: { ...base, kind: 'access', expiresAt: issued.accessTokenExpiresAt },
+      expiresAt: issued.accessTokenExpiresAt * 1000,
     });
     if (issued.refreshToken) {
       await this.persist({
-        op: 'issue', tokenHash: tokenHash(issued.refreshToken), kind: 'refresh', environment: grant.environment, familyId: issued.familyId,
-        record: { ...base, scope: grantScope, kind: 'refresh', expiresAt: issued.refreshTokenExpiresAt }, expiresAt: issued.refreshTokenExpiresAt! * 1000,
+        op: 'issue',
+        tokenHash: tokenHash(issued.refreshToken),
+        kind: 'refresh',
+        environment: grant.environment,
+        familyId: issued.familyId,
+        record: { ...base, scope: grantScope, kind: 'refresh', expiresAt: issued.refreshTokenExpiresAt },
+        expiresAt: issued.refreshTokenExpiresAt! * 1000,
       });
     }
   }

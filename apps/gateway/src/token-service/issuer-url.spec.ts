@@ -13,7 +13,13 @@ describe('TokenIssuers', () => {
     server = createServer((req, res) => {
       const ctx = createRequestContext({ method: 'GET', path: '/', headers: req.headers, query: '', clientIp: '', socket: req.socket });
       const iss = String(req.headers['x-test-iss'] ?? '');
-      res.end(JSON.stringify({ issuer: issuers.issuerOf(req.headers, req.socket, '/credential'), auth: issuers.issuerOf(req.headers, req.socket, '/auth'), accepts: iss ? issuers.isRequestIssuer(iss, ctx) : null }));
+      res.end(
+        JSON.stringify({
+          issuer: issuers.issuerOf(req.headers, req.socket, '/credential'),
+          auth: issuers.issuerOf(req.headers, req.socket, '/auth'),
+          accepts: iss ? issuers.isRequestIssuer(iss, ctx) : null,
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
@@ -52,12 +58,20 @@ describe('TokenIssuers', () => {
     expect(await ask({ host: 'bad host/<x>' })).toMatchObject({ issuer: 'http://localhost/credential' });
   });
 
-  it('accepts exactly the issuer of the request\'s host for jwt-auth', async () => {
+  it("accepts exactly the issuer of the request's host for jwt-auth", async () => {
     issuers = new TokenIssuers(null, () => false);
     const host = { host: 'gw.internal:8081' };
     expect(await ask({ ...host, 'x-test-iss': 'http://gw.internal:8081/credential' })).toMatchObject({ accepts: true });
     expect(await ask({ ...host, 'x-test-iss': 'http://gw.internal:8081/auth' })).toMatchObject({ accepts: true });
-    for (const iss of ['https://gw.internal:8081/credential', 'http://gw.internal:8082/credential', 'http://gw.internal/credential', 'http://gw.internal:8081/credentials', 'http://gw.internal:8081/auth/x', 'http://gw.internal:8081', 'http://evil.example/credential']) {
+    for (const iss of [
+      'https://gw.internal:8081/credential',
+      'http://gw.internal:8082/credential',
+      'http://gw.internal/credential',
+      'http://gw.internal:8081/credentials',
+      'http://gw.internal:8081/auth/x',
+      'http://gw.internal:8081',
+      'http://evil.example/credential',
+    ]) {
       expect([iss, (await ask({ ...host, 'x-test-iss': iss })).accepts]).toEqual([iss, false]);
     }
     // A forged X-Forwarded-Host does not make a token minted for it acceptable.

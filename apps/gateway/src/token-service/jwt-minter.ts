@@ -23,7 +23,12 @@ export interface MintRequest {
 export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): Promise<{ token: string; expiresAt: number }> {
   const algorithm = request.client.settings.signingAlgorithm;
   const signer = ring.signer(now, algorithm ?? undefined, request.lifetimeSeconds);
-  if (!signer && algorithm) throw new OAuthError('server_error', `the client's token settings ask for ${algorithm}, and no activated signing key of this environment uses it and stays published for the token's lifetime`, 500);
+  if (!signer && algorithm)
+    throw new OAuthError(
+      'server_error',
+      `the client's token settings ask for ${algorithm}, and no activated signing key of this environment uses it and stays published for the token's lifetime`,
+      500,
+    );
   if (!signer) throw new OAuthError('server_error', 'the environment has no active signing key', 503);
   const iat = Math.floor(now / 1000);
   const { owner, client } = request;

@@ -11,7 +11,10 @@ export function tokenClientIp(forwardedFor: ForwardedFor, headers: Record<string
   const raw = forwardedFor.header === null ? undefined : headers[forwardedFor.header];
   const value = Array.isArray(raw) ? raw.join(',') : raw;
   if (value) {
-    const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+    const entries = value
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean);
     const picked = forwardedFor.order === 'FIRST' ? entries[0] : entries[entries.length - 1];
     const address = picked?.startsWith('[') ? picked.slice(1, picked.indexOf(']')) : picked;
     if (address && isIP(address)) return address;

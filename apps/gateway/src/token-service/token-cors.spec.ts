@@ -7,7 +7,11 @@ describe('token endpoint CORS and client address', () => {
 
   it('compiles nothing without origins, and the union of several proxies otherwise', () => {
     expect(compileCors([cors({})])).toBeNull();
-    const policy = compileCors([cors({ origins: ['https://a.example'], maxAgeSeconds: 60 }), cors({ origins: ['https://b.example'], methods: ['PUT'], credentials: true }), cors({})])!;
+    const policy = compileCors([
+      cors({ origins: ['https://a.example'], maxAgeSeconds: 60 }),
+      cors({ origins: ['https://b.example'], methods: ['PUT'], credentials: true }),
+      cors({}),
+    ])!;
     expect([...policy.origins]).toEqual(['https://a.example', 'https://b.example']);
     expect(policy.methods).toBe('GET, POST, OPTIONS, PUT');
     expect(policy).toMatchObject({ credentials: true, maxAge: '60', anyOrigin: false });

@@ -91,7 +91,10 @@ export class TokenEndpoints {
     if (format === 'opaque' || withRefresh) {
       const issued = await this.store.issue(
         {
-          clientId: client.credential.id, subject: owner.credential.id, scope, environment: this.environment,
+          clientId: client.credential.id,
+          subject: owner.credential.id,
+          scope,
+          environment: this.environment,
           // A proxy client's own token has no credential behind it (the policy then authenticates the client).
           ...(!(client.proxyId !== undefined && owner === client) && { credentialId: owner.credential.id }),
           ...(client.proxyId !== undefined && { proxyId: client.proxyId }),
@@ -113,7 +116,14 @@ export class TokenEndpoints {
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
     const verified = serving.tokens.ownJwts.verify(bearer);
-    if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
+    if (
+      !verified.ok ||
+      verified.claims.iss !== call.issuer ||
+      verified.claims.client_id !== client.credential.id ||
+      verified.claims.proxy_id !== client.proxyId ||
+      Number(verified.claims.iat) < (client.notBefore ?? 0)
+    )
+      throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
     const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
@@ -127,17 +137,38 @@ export class TokenEndpoints {
     const inactive = { active: false };
     if (token.startsWith('idm_at_') || token.startsWith('idm_rt_')) {
       const record = await this.store.lookup(token);
-      if (!record || record.clientId !== client.credential.id || record.environment !== this.environment || record.proxyId !== client.proxyId || record.issuedAt < (client.notBefore ?? 0)) return inactive;
+      if (
+        !record ||
+        record.clientId !== client.credential.id ||
+        record.environment !== this.environment ||
+        record.proxyId !== client.proxyId ||
+        record.issuedAt < (client.notBefore ?? 0)
+      )
+        return inactive;
       const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
       if (!owner || !mayObtainTokens(owner, now)) return inactive;
       return {
-        active: true, scope: record.scope, client_id: record.clientId, sub: record.subject, username: owner.credential.username,
-        token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token', exp: record.expiresAt, iat: record.issuedAt, iss: call.issuer,
+        active: true,
+        scope: record.scope,
+        client_id: record.clientId,
+        sub: record.subject,
+        username: owner.credential.username,
+        token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token',
+        exp: record.expiresAt,
+        iat: record.issuedAt,
+        iss: call.issuer,
         ...(record.clientIp !== undefined && { client_ip: record.clientIp }),
       };
     }
     const verified = serving.tokens.ownJwts.verify(token);
-    if (!verified.ok || verified.claims.iss !== call.issuer || verified.claims.client_id !== client.credential.id || verified.claims.proxy_id !== client.proxyId || Number(verified.claims.iat) < (client.notBefore ?? 0)) return inactive;
+    if (
+      !verified.ok ||
+      verified.claims.iss !== call.issuer ||
+      verified.claims.client_id !== client.credential.id ||
+      verified.claims.proxy_id !== client.proxyId ||
+      Number(verified.claims.iat) < (client.notBefore ?? 0)
+    )
+      return inactive;
     const owner = ownerOf(clients, client, String(verified.claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) return inactive;
     const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
@@ -180,7 +211,9 @@ export class TokenEndpoints {
     return serving ? serving.keyRing.jwks(this.clock()) : { keys: [] };
   }
 
-  private async authenticate(call: TokenCall): Promise<{ serving: ServingRevision; clients: TokenClients; client: AuthenticatedClient; now: number; failureSubject?: FailureSubject }> {
+  private async authenticate(
+    call: TokenCall,
+  ): Promise<{ serving: ServingRevision; clients: TokenClients; client: AuthenticatedClient; now: number; failureSubject?: FailureSubject }> {
     const serving = this.active.current;
     if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
     const presented = presentedClient(call.authorization, call.params);
@@ -191,7 +224,10 @@ export class TokenEndpoints {
     const now = this.clock();
     let client: AuthenticatedClient;
     try {
-      client = this.surface === 'auth' ? serving.tokens.proxyClients.authenticate(presented.clientId, presented.clientSecret) : await authenticateClient(clients, presented, this.passwords, now);
+      client =
+        this.surface === 'auth'
+          ? serving.tokens.proxyClients.authenticate(presented.clientId, presented.clientSecret)
+          : await authenticateClient(clients, presented, this.passwords, now);
     } catch (err) {
       if (failureSubject && err instanceof OAuthError && err.code === 'invalid_client') await this.options.failures!.limits.clientFailed(failureSubject);
       throw err;
@@ -221,18 +257,24 @@ export class TokenEndpoints {
     }
     const requested = call.params.get('scope');
     const accessSeconds = lifetimeOf(settings.accessTokenLifetime);
-    const rotation = await this.store.rotateRefresh(presented, {
-      clientId: client.credential.id,
-      accessTokenSeconds: accessSeconds,
-      refreshTokenSeconds: lifetimeOf(settings.refreshTokenLifetime),
-      // An empty scope asks for nothing narrower: the grant's scope, not the client's whole set.
-      scope: requested === null || requested.trim() === '' ? undefined : grantedScope(requested, settings),
-      maxRefreshCount: settings.maxRefreshCount ?? undefined,
-    }, client.notBefore);
+    const rotation = await this.store.rotateRefresh(
+      presented,
+      {
+        clientId: client.credential.id,
+        accessTokenSeconds: accessSeconds,
+        refreshTokenSeconds: lifetimeOf(settings.refreshTokenLifetime),
+        // An empty scope asks for nothing narrower: the grant's scope, not the client's whole set.
+        scope: requested === null || requested.trim() === '' ? undefined : grantedScope(requested, settings),
+        maxRefreshCount: settings.maxRefreshCount ?? undefined,
+      },
+      client.notBefore,
+    );
     if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
     // RFC 6749 §6: a scope beyond the original grant is a scope error, and the refresh token stays usable.
-    if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted') throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
-    if (rotation.outcome === 'rejected') throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
+    if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted')
+      throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
+    if (rotation.outcome === 'rejected')
+      throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const { record, tokens } = rotation;
     const owner = ownerOf(clients, client, record.credentialId ?? record.subject);
     if (!owner || !mayObtainTokens(owner, now)) {
@@ -245,7 +287,12 @@ export class TokenEndpoints {
 
   private async jwt(call: TokenCall, serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
-    const minted = await mintJwt(serving.keyRing, this.secrets, { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime }, now);
+    const minted = await mintJwt(
+      serving.keyRing,
+      this.secrets,
+      { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime },
+      now,
+    );
     return { token: minted.token, expiresIn: lifetime };
   }
 
@@ -279,7 +326,6 @@ export class TokenEndpoints {
     // Redis unavailable: TokenStoreUnavailable, answered 503 so the client retries.
     await revoked.revoke(jti, exp);
   }
-
 }
 
 /**
@@ -295,7 +341,7 @@ function audienceFor(serving: ServingRevision, client: AuthenticatedClient, owne
   }
   const paths = serving.tokens.projectBasePaths.get(owner.credential.projectId) ?? [];
   if (resource === null) return [...paths];
-  if (!paths.includes(resource)) throw new OAuthError('invalid_request', 'resource is not an API of this client\'s project');
+  if (!paths.includes(resource)) throw new OAuthError('invalid_request', "resource is not an API of this client's project");
   return [resource];
 }
 

@@ -37,7 +37,12 @@ describe('TokenFailureLimits on a real Redis', () => {
     await eventually(() => limits.loaded, Boolean, { what: 'first load', intervalMs: 10 });
     return { limits, redis };
   };
-  const subject = (clientId: string, address = '10.0.0.1', username?: string): FailureSubject => ({ surface: 'credential', clientId, address, ...(username !== undefined && { username }) });
+  const subject = (clientId: string, address = '10.0.0.1', username?: string): FailureSubject => ({
+    surface: 'credential',
+    clientId,
+    address,
+    ...(username !== undefined && { username }),
+  });
 
   afterAll(async () => {
     for (const limits of instances) limits.stop();

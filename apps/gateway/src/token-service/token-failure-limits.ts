@@ -50,7 +50,14 @@ export class TokenFailureLimits {
   private reported = 0;
 
   /** `subscriber` is a connection of its own for the block messages; neither connection is closed here. */
-  constructor(redis: Redis, subscriber: Redis, keyPrefix: string, settings: TokenFailureLimitSettings, private readonly log: Logger, clock: () => number = Date.now) {
+  constructor(
+    redis: Redis,
+    subscriber: Redis,
+    keyPrefix: string,
+    settings: TokenFailureLimitSettings,
+    private readonly log: Logger,
+    clock: () => number = Date.now,
+  ) {
     const limiter = (name: string, points: number) => {
       const options = { keyPrefix: `${keyPrefix}:${name}`, points, duration: settings.windowSeconds, blockDuration: settings.windowSeconds };
       return new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });

@@ -33,7 +33,14 @@ export function requireGrant(client: AuthenticatedClient, grant: 'client_credent
   if (!client.settings.grants.includes(grant)) throw new OAuthError('unauthorized_client', `this client may not use the ${grant} grant`);
 }
 
-export async function newGrant(grantType: string | null, params: URLSearchParams, client: AuthenticatedClient, clients: TokenClients, passwords: PasswordVerificationCache, now: number): Promise<NewGrant> {
+export async function newGrant(
+  grantType: string | null,
+  params: URLSearchParams,
+  client: AuthenticatedClient,
+  clients: TokenClients,
+  passwords: PasswordVerificationCache,
+  now: number,
+): Promise<NewGrant> {
   if (grantType === 'client_credentials') {
     requireGrant(client, 'client_credentials');
     return { owner: client, scope: grantedScope(params.get('scope'), client.settings) };

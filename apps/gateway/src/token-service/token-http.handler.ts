@@ -34,8 +34,10 @@ export class TokenHttpHandler {
     /** Issuer URLs (configured public URL, or the request's own host). */
     private readonly issuers: TokenIssuers = new TokenIssuers(null),
   ) {
-    const call = (fromUrl: boolean, work: (endpoints: TokenEndpoints, call: TokenCall) => Promise<unknown>): Action =>
-      (req, res, endpoints, prefix) => this.answer(req, res, endpoints, prefix, fromUrl, (c) => work(endpoints, c));
+    const call =
+      (fromUrl: boolean, work: (endpoints: TokenEndpoints, call: TokenCall) => Promise<unknown>): Action =>
+      (req, res, endpoints, prefix) =>
+        this.answer(req, res, endpoints, prefix, fromUrl, (c) => work(endpoints, c));
     const issue = (format: TokenFormat, fromUrl: boolean) => call(fromUrl, (endpoints, c) => endpoints.token(c, format));
     this.routes = new Map<string, Record<string, Action>>([
       ['/token', { POST: issue('opaque', false), GET: issue('opaque', true) }],
@@ -57,7 +59,7 @@ export class TokenHttpHandler {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     let done: void | Promise<void>;
     try {
       done = this.route(req, res, path, method);
@@ -86,12 +88,26 @@ export class TokenHttpHandler {
     return action(req, res, endpoints, prefix);
   }
 
-  private async answer(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix, fromUrl: boolean, work: (call: TokenCall) => Promise<unknown>): Promise<void> {
+  private async answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoints: TokenEndpoints,
+    prefix: Prefix,
+    fromUrl: boolean,
+    work: (call: TokenCall) => Promise<unknown>,
+  ): Promise<void> {
     const headers: AnswerHeaders = {};
     applyCors(endpoints.cors(), req.headers.origin, headers, false);
     await replyWith(res, headers, this.log, async () => {
       const params = fromUrl ? queryParameters(req.url ?? '') : await formParameters(req);
-      return work({ issuer: this.issuers.issuerOf(req.headers, req.socket, prefix), authorization: req.headers.authorization, params, fromUrl, headers: req.headers, peer: req.socket.remoteAddress });
+      return work({
+        issuer: this.issuers.issuerOf(req.headers, req.socket, prefix),
+        authorization: req.headers.authorization,
+        params,
+        fromUrl,
+        headers: req.headers,
+        peer: req.socket.remoteAddress,
+      });
     });
   }
 

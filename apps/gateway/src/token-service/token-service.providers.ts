@@ -64,7 +64,15 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     {
       provide: GatewayTokenStore,
       useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy) =>
-        new GatewayTokenStore(new OpaqueTokenStore(redis, { keyPrefix: `{idm:tokens:${config.environment}}` }), redis, queue, bus, config.environment, config.tokenLookupTimeoutMs, tokenLog),
+        new GatewayTokenStore(
+          new OpaqueTokenStore(redis, { keyPrefix: `{idm:tokens:${config.environment}}` }),
+          redis,
+          queue,
+          bus,
+          config.environment,
+          config.tokenLookupTimeoutMs,
+          tokenLog,
+        ),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
     { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },

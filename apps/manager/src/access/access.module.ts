@@ -8,5 +8,10 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 /** Who may do what: operators, groups, roles and role bindings. */
-@Module({ imports: [AuthModule], controllers: [UsersController, GroupsController, RolesController], providers: [UsersService, GroupsService, RolesService], exports: [RolesService] })
+@Module({
+  imports: [AuthModule],
+  controllers: [UsersController, GroupsController, RolesController],
+  providers: [UsersService, GroupsService, RolesService],
+  exports: [RolesService],
+})
 export class AccessModule {}

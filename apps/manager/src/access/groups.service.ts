@@ -29,7 +29,10 @@ export class GroupsService {
     this.permissions.check('user:write', SYSTEM);
     return this.changes.write(async (tx) => {
       const row = await this.groups.insert(tx, input);
-      return { result: { id: row.id, name: row.name, description: row.description, members: [] }, change: { action: 'create', entityKind: 'group', entityId: row.id, projectId: null, before: null, after: row } };
+      return {
+        result: { id: row.id, name: row.name, description: row.description, members: [] },
+        change: { action: 'create', entityKind: 'group', entityId: row.id, projectId: null, before: null, after: row },
+      };
     });
   }
 
@@ -49,7 +52,10 @@ export class GroupsService {
       if (!(await this.groups.findById(groupId, tx))) throw ProblemError.notFound('group', groupId);
       if (!(await this.operators.findById(userId, tx))) throw ProblemError.validation([{ path: 'userId', message: `user '${userId}' does not exist` }]);
       const added = await this.groups.addMember(tx, groupId, userId);
-      return { result: undefined, change: added ? { action: 'update', entityKind: 'group', entityId: groupId, projectId: null, before: { addedMember: null }, after: { addedMember: userId } } : null };
+      return {
+        result: undefined,
+        change: added ? { action: 'update', entityKind: 'group', entityId: groupId, projectId: null, before: { addedMember: null }, after: { addedMember: userId } } : null,
+      };
     });
   }
 
@@ -57,7 +63,10 @@ export class GroupsService {
     this.permissions.check('user:write', SYSTEM);
     return this.changes.write(async (tx) => {
       if (!(await this.groups.removeMember(tx, groupId, userId))) throw ProblemError.notFound('group_member', userId);
-      return { result: undefined, change: { action: 'update', entityKind: 'group', entityId: groupId, projectId: null, before: { removedMember: null }, after: { removedMember: userId } } };
+      return {
+        result: undefined,
+        change: { action: 'update', entityKind: 'group', entityId: groupId, projectId: null, before: { removedMember: null }, after: { removedMember: userId } },
+      };
     });
   }
 }

@@ -12,7 +12,14 @@ import { RoleRepository, type RoleRow } from '../repositories/role.repository';
 import { TeamRepository } from '../repositories/team.repository';
 
 const toRole = (r: RoleRow): Role => ({ id: r.id, name: r.name, description: r.description, builtIn: r.builtIn, permissions: r.permissions });
-const toBinding = (b: RoleBindingRow): RoleBinding => ({ id: b.id, roleId: b.roleId, subject: { type: b.subjectType, id: b.subjectId }, scope: { type: b.scopeType, id: b.scopeId }, projectId: b.projectId, createdAt: b.createdAt.toISOString() });
+const toBinding = (b: RoleBindingRow): RoleBinding => ({
+  id: b.id,
+  roleId: b.roleId,
+  subject: { type: b.subjectType, id: b.subjectId },
+  scope: { type: b.scopeType, id: b.scopeId },
+  projectId: b.projectId,
+  createdAt: b.createdAt.toISOString(),
+});
 const SYSTEM = { projectId: null };
 
 /** Custom roles and role bindings. Nobody can grant a permission they do not hold at that scope. */
@@ -75,11 +82,36 @@ export class RolesService {
       this.permissions.check('role:bind', target);
       const missing = role.permissions.filter((p) => !this.permissions.can(p, target));
       if (missing.length) {
-        throw new ProblemError(403, 'escalation_denied', 'Permission escalation denied', `granting '${role.name}' needs permissions you do not hold at that scope: ${missing.join(', ')}`, undefined, { missingPermissions: missing });
+        throw new ProblemError(
+          403,
+          'escalation_denied',
+          'Permission escalation denied',
+          `granting '${role.name}' needs permissions you do not hold at that scope: ${missing.join(', ')}`,
+          undefined,
+          { missingPermissions: missing },
+        );
       }
       await this.requireSubject(tx, input.subject);
-      const row = await this.bindings.insert(tx, { roleId: role.id, subjectType: input.subject.type, subjectId: input.subject.id, scopeType: input.scope.type, scopeId: input.scope.id, projectId: target.projectId });
-      return { result: toBinding(row), change: { action: 'create', entityKind: 'role_binding', entityId: row.id, projectId: target.projectId, teamId: target.teamId ?? null, before: null, after: { ...row, roleName: role.name } } };
+      const row = await this.bindings.insert(tx, {
+        roleId: role.id,
+        subjectType: input.subject.type,
+        subjectId: input.subject.id,
+        scopeType: input.scope.type,
+        scopeId: input.scope.id,
+        projectId: target.projectId,
+      });
+      return {
+        result: toBinding(row),
+        change: {
+          action: 'create',
+          entityKind: 'role_binding',
+          entityId: row.id,
+          projectId: target.projectId,
+          teamId: target.teamId ?? null,
+          before: null,
+          after: { ...row, roleName: role.name },
+        },
+      };
     });
   }
 
@@ -90,7 +122,10 @@ export class RolesService {
       const target = { projectId: binding.projectId, teamId: binding.scopeType === 'team' ? binding.scopeId : undefined };
       this.permissions.check('role:bind', target);
       await this.bindings.delete(tx, id);
-      return { result: undefined, change: { action: 'delete', entityKind: 'role_binding', entityId: id, projectId: binding.projectId, teamId: target.teamId ?? null, before: binding, after: null } };
+      return {
+        result: undefined,
+        change: { action: 'delete', entityKind: 'role_binding', entityId: id, projectId: binding.projectId, teamId: target.teamId ?? null, before: binding, after: null },
+      };
     });
   }
 

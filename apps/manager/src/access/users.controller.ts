@@ -28,7 +28,7 @@ export class UsersController {
   }
 
   @Patch('users/:userId')
-  @Contract({ summary: "Update an operator (reset the password)", body: updateUserSchema, response: userSchema })
+  @Contract({ summary: 'Update an operator (reset the password)', body: updateUserSchema, response: userSchema })
   update(@Param('userId', IdPipe) id: string, @ContractBody() body: UpdateUser) {
     return this.users.update(id, body);
   }

@@ -68,7 +68,8 @@ export class ApiProxiesService {
         this.permissions.check('proxy:write', { projectId, teamId: input.teamId });
         await requireTeamInProject(tx, projectId, input.teamId);
       }
-      if (input.basePath !== undefined && input.basePath !== row.basePath) await claimBasePath(tx, this.proxies, this.permissions, { projectId, basePath: input.basePath, proxyId: id });
+      if (input.basePath !== undefined && input.basePath !== row.basePath)
+        await claimBasePath(tx, this.proxies, this.permissions, { projectId, basePath: input.basePath, proxyId: id });
       const [before] = await this.withEnvironments([row], tx);
       const { environments: names, ...fields } = input;
       const updated = await this.proxies.update(tx, id, { ...fields, ...(policies ? { policies } : {}), updatedAt: new Date() });
@@ -77,8 +78,16 @@ export class ApiProxiesService {
         const environmentIds = await this.resolveEnvironments(tx, names);
         // Only environments that change are touched: a deployment's start time bounds its tokens.
         const current = await this.proxies.deployedEnvironmentIds(tx, id);
-        await this.proxies.undeploy(tx, id, current.filter((e) => !environmentIds.includes(e)));
-        await this.proxies.deploy(tx, id, environmentIds.filter((e) => !current.includes(e)));
+        await this.proxies.undeploy(
+          tx,
+          id,
+          current.filter((e) => !environmentIds.includes(e)),
+        );
+        await this.proxies.deploy(
+          tx,
+          id,
+          environmentIds.filter((e) => !current.includes(e)),
+        );
       }
       const [after] = await this.withEnvironments([updated], tx);
       // The change compares the stored policies, sealed secrets included: a new client secret is a
@@ -108,7 +117,10 @@ export class ApiProxiesService {
   }
 
   private async withEnvironments(rows: Row[], db?: Reads): Promise<ApiProxy[]> {
-    const names = await this.proxies.environmentNamesOf(rows.map((r) => r.id), db);
+    const names = await this.proxies.environmentNamesOf(
+      rows.map((r) => r.id),
+      db,
+    );
     return rows.map((r) => toApiProxy(r, names.get(r.id) ?? []));
   }
 

@@ -65,7 +65,8 @@ export function withComparableClientSecrets(box: SecretBox, specs: PolicySpec[],
     if (!block) return spec;
     const previous = stored.map(tokenServiceOf).find((b, i) => b && stored[i].type === spec.type)?.clientSecret;
     const given = block.clientSecret;
-    const unchanged = given === undefined || given === previous || (typeof given === 'string' && typeof previous === 'string' && SecretBox.isSealed(previous) && opensTo(box, previous, given));
+    const unchanged =
+      given === undefined || given === previous || (typeof given === 'string' && typeof previous === 'string' && SecretBox.isSealed(previous) && opensTo(box, previous, given));
     return { ...spec, config: { ...spec.config, tokenService: { ...block, clientSecret: unchanged ? 'unchanged' : 'changed' } } };
   });
 }

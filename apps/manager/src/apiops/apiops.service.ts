@@ -77,7 +77,13 @@ export class ApiopsService {
   private async prepare(raw: unknown, prune: boolean) {
     const parsed = apiopsBundleSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new ProblemError(400, 'invalid_bundle', 'The bundle is invalid', 'see errors', parsed.error.issues.map((i) => ({ path: ['bundle', ...i.path].join('.'), message: i.message })));
+      throw new ProblemError(
+        400,
+        'invalid_bundle',
+        'The bundle is invalid',
+        'see errors',
+        parsed.error.issues.map((i) => ({ path: ['bundle', ...i.path].join('.'), message: i.message })),
+      );
     }
     const bundle = parsed.data;
     const current = await this.reader.read(bundle.project.name);
@@ -95,7 +101,14 @@ export class ApiopsService {
       } catch (err) {
         const problem = err instanceof ProblemError ? err : problemFromDatabaseError(err);
         if (!problem) throw err;
-        throw new ProblemError(problem.status, problem.code, problem.title, `${change.kind} '${change.name}' (${change.op}): ${problem.detail ?? problem.title}`, problem.errors, problem.extensions);
+        throw new ProblemError(
+          problem.status,
+          problem.code,
+          problem.title,
+          `${change.kind} '${change.name}' (${change.op}): ${problem.detail ?? problem.title}`,
+          problem.errors,
+          problem.extensions,
+        );
       }
     };
     const find = (kind: PlannedChange['kind']) => plan.filter((c) => c.kind === kind);

@@ -5,7 +5,6 @@ import { ProblemError, type FieldIssue } from '../problems/problem.error';
 import { canonicalJson } from './canonical-json';
 import type { CurrentProject } from './project-state.reader';
 
-
 export interface PlanContext {
   prune: boolean;
   environmentNames: string[];
@@ -28,10 +27,22 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
     const seen = new Set<string>();
     list.forEach((name, i) => (seen.has(name) ? issues.push({ path: `bundle.${path}.${i}`, message: `duplicate '${name}'` }) : seen.add(name)));
   };
-  duplicates(bundle.teams.map((t) => t.name), 'teams');
-  duplicates(bundle.roles.map((r) => r.name), 'roles');
-  duplicates(bundle.proxies.map((p) => p.name), 'proxies');
-  duplicates(bundle.credentials.map((c) => c.username), 'credentials');
+  duplicates(
+    bundle.teams.map((t) => t.name),
+    'teams',
+  );
+  duplicates(
+    bundle.roles.map((r) => r.name),
+    'roles',
+  );
+  duplicates(
+    bundle.proxies.map((p) => p.name),
+    'proxies',
+  );
+  duplicates(
+    bundle.credentials.map((c) => c.username),
+    'credentials',
+  );
   const teams = new Set(bundle.teams.map((t) => t.name));
   const checkTeam = (team: string | null, path: string) => team && !teams.has(team) && issues.push({ path, message: `unknown team '${team}' (list it under teams)` });
   bundle.proxies.forEach((p, i) => {
@@ -41,7 +52,8 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
       p.policies = validateBundlePolicies(p.policies, current.proxies.find((e) => e.name === p.name)?.policies);
     } catch (err) {
       if (err instanceof ProblemError) issues.push(...(err.errors ?? []).map((issue) => ({ ...issue, path: `bundle.proxies.${i}.${issue.path}` })));
-      else if (err instanceof PolicyConfigError) issues.push(...err.issues.map((issue) => ({ path: ['bundle', 'proxies', i, 'policies', ...issue.path].join('.'), message: issue.message })));
+      else if (err instanceof PolicyConfigError)
+        issues.push(...err.issues.map((issue) => ({ path: ['bundle', 'proxies', i, 'policies', ...issue.path].join('.'), message: issue.message })));
       else throw err;
     }
   });
@@ -68,7 +80,11 @@ function validateBundlePolicies(specs: ApiopsBundle['proxies'][number]['policies
 }
 
 /** Compares a credential's metadata without ever revealing secrets: a secret matches when it opens to the same value. */
-function comparableMetadata(entries: { key: string; value?: string; secret: boolean; includeInJwt: boolean; includeInTokenResponse: boolean }[], current: CurrentProject['credentials'][number] | undefined, secrets: SecretBox) {
+function comparableMetadata(
+  entries: { key: string; value?: string; secret: boolean; includeInJwt: boolean; includeInTokenResponse: boolean }[],
+  current: CurrentProject['credentials'][number] | undefined,
+  secrets: SecretBox,
+) {
   return entries.map((e) => {
     const stored = current?.metadata.find((m) => m.key === e.key && m.secret);
     const value = !e.secret ? e.value : e.value === undefined || (stored && secrets.open(stored.value) === e.value) ? 'unchanged-secret' : 'new-secret';
@@ -78,8 +94,21 @@ function comparableMetadata(entries: { key: string; value?: string; secret: bool
 
 async function credentialChanges(desired: BundleCredential, current: CurrentProject['credentials'][number], ctx: PlanContext): Promise<string[]> {
   const fields = changedFields(
-    { ...current, roles: sorted(current.roles), metadata: comparableMetadata(current.metadata.map((m) => (m.secret ? { ...m, value: undefined } : m)), current, ctx.secrets) },
-    { ...desired, expiresAt: desired.expiresAt && new Date(desired.expiresAt).toISOString(), roles: sorted(desired.roles), metadata: comparableMetadata(desired.metadata, current, ctx.secrets) },
+    {
+      ...current,
+      roles: sorted(current.roles),
+      metadata: comparableMetadata(
+        current.metadata.map((m) => (m.secret ? { ...m, value: undefined } : m)),
+        current,
+        ctx.secrets,
+      ),
+    },
+    {
+      ...desired,
+      expiresAt: desired.expiresAt && new Date(desired.expiresAt).toISOString(),
+      roles: sorted(desired.roles),
+      metadata: comparableMetadata(desired.metadata, current, ctx.secrets),
+    },
     ['team', 'enabled', 'expiresAt', 'email', 'fullName', 'description', 'roles', 'metadata', 'access'],
   );
   if (desired.password !== undefined && !(current.passwordHash && (await ctx.passwordMatches(current.passwordHash, desired.password)))) fields.push('password');
@@ -96,7 +125,12 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
   upsert('project', bundle.project.name, current.project !== null, changedFields(current.project ?? {}, bundle.project, ['description']));
   for (const role of bundle.roles) {
     const existing = current.roles.find((r) => r.name === role.name);
-    upsert('role', role.name, !!existing, existing ? changedFields({ ...existing, permissions: sorted(existing.permissions) }, { ...role, permissions: sorted(role.permissions) }, ['description', 'permissions']) : []);
+    upsert(
+      'role',
+      role.name,
+      !!existing,
+      existing ? changedFields({ ...existing, permissions: sorted(existing.permissions) }, { ...role, permissions: sorted(role.permissions) }, ['description', 'permissions']) : [],
+    );
   }
   for (const team of bundle.teams) {
     const existing = current.teams.find((t) => t.name === team.name);
@@ -106,8 +140,18 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     const existing = current.proxies.find((p) => p.name === proxy.name);
     const fields = existing
       ? changedFields(
-          { ...existing, methods: sorted(existing.methods), environments: sorted(existing.environments), policies: withComparableClientSecrets(ctx.secrets, existing.policies, existing.policies) },
-          { ...proxy, methods: sorted(proxy.methods), environments: sorted(proxy.environments), policies: withComparableClientSecrets(ctx.secrets, proxy.policies, existing.policies) },
+          {
+            ...existing,
+            methods: sorted(existing.methods),
+            environments: sorted(existing.environments),
+            policies: withComparableClientSecrets(ctx.secrets, existing.policies, existing.policies),
+          },
+          {
+            ...proxy,
+            methods: sorted(proxy.methods),
+            environments: sorted(proxy.environments),
+            policies: withComparableClientSecrets(ctx.secrets, proxy.policies, existing.policies),
+          },
           ['description', 'team', 'basePath', 'upstreamUrl', 'methods', 'policies', 'environments', 'selfService'],
         )
       : [];

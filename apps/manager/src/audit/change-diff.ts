@@ -7,7 +7,11 @@ const IGNORED_FIELDS = new Set(['createdAt', 'updatedAt']);
 export type FieldChange = { old: unknown; new: unknown } | { changed: true; secret: true };
 
 /** Field-by-field difference of two versions of an entity (null = did not exist), secrets masked. */
-export function diffEntity(before: Record<string, unknown> | null, after: Record<string, unknown> | null, secretFields: ReadonlySet<string> = SECRET_FIELDS): Record<string, FieldChange> {
+export function diffEntity(
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+  secretFields: ReadonlySet<string> = SECRET_FIELDS,
+): Record<string, FieldChange> {
   const diff: Record<string, FieldChange> = {};
   const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
   for (const key of keys) {

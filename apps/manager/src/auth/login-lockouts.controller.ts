@@ -35,7 +35,9 @@ export class LoginLockoutsController {
   async unlock(@ContractQuery() query: LockoutQuery): Promise<void> {
     this.permissions.check('user:write', { projectId: null });
     const lockout = { address: query.address, ...(query.username !== undefined && { username: query.username }) };
-    await this.changes.write(() => Promise.resolve({ result: undefined, change: { action: 'unlock', entityKind: 'login-lockout', entityId: null, projectId: null, before: lockout, after: null } }));
+    await this.changes.write(() =>
+      Promise.resolve({ result: undefined, change: { action: 'unlock', entityKind: 'login-lockout', entityId: null, projectId: null, before: lockout, after: null } }),
+    );
     await this.throttle.unlock(query.address, query.username);
   }
 }

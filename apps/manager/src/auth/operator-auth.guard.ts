@@ -9,8 +9,7 @@ import { OperatorAuthService } from './operator-auth.service';
 
 export type AuthenticatedRequest = EarlyAuthenticatedRequest & { actor?: Actor };
 
-export const unauthenticated = () =>
-  new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
+export const unauthenticated = () => new ProblemError(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token> from POST /api/v1/auth/login');
 
 export function bearerToken(request: FastifyRequest): string | undefined {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(request.headers.authorization ?? '');

@@ -50,7 +50,16 @@ export class OperatorAuthService implements OnApplicationBootstrap {
         const changed = !existing || !passwordOk || !bound;
         return {
           result: undefined,
-          change: changed ? { action: existing ? 'update' : 'create', entityKind: 'user', entityId: admin.id, projectId: null, before: existing ?? null, after: { ...admin, roles: ['system-admin'] } } : null,
+          change: changed
+            ? {
+                action: existing ? 'update' : 'create',
+                entityKind: 'user',
+                entityId: admin.id,
+                projectId: null,
+                before: existing ?? null,
+                after: { ...admin, roles: ['system-admin'] },
+              }
+            : null,
         };
       }),
     );
@@ -84,7 +93,10 @@ export class OperatorAuthService implements OnApplicationBootstrap {
   logout(token: string): Promise<void> {
     return this.changes.write(async (tx) => {
       const session = await this.operators.closeSession(tx, sessionHash(token));
-      return { result: undefined, change: session ? { action: 'delete', entityKind: 'session', entityId: session.operatorId, projectId: null, before: session, after: null } : null };
+      return {
+        result: undefined,
+        change: session ? { action: 'delete', entityKind: 'session', entityId: session.operatorId, projectId: null, before: session, after: null } : null,
+      };
     });
   }
 }

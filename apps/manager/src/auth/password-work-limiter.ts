@@ -25,7 +25,15 @@ export class PasswordWorkLimiter {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.queueLimit) {
-        throw new ProblemError(503, 'password_checks_busy', 'Too many password checks at once', 'try again in a moment', undefined, { retryAfterSeconds: 1 }, { 'retry-after': '1' });
+        throw new ProblemError(
+          503,
+          'password_checks_busy',
+          'Too many password checks at once',
+          'try again in a moment',
+          undefined,
+          { retryAfterSeconds: 1 },
+          { 'retry-after': '1' },
+        );
       }
       // The slot is handed over by the finishing run, so `running` never drops in between.
       await new Promise<void>((resolve) => this.waiting.push(resolve));

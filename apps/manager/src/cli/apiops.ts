@@ -41,9 +41,11 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 async function login(server: string): Promise<string> {
   const { IDM_USERNAME: username, IDM_PASSWORD: password } = process.env;
   if (!username || !password) throw new CliError('set IDM_TOKEN, or IDM_USERNAME and IDM_PASSWORD');
-  const res = await fetch(`${server}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) }).catch((err: Error) => {
-    throw new CliError(`cannot reach the Manager at ${server}: ${err.message}`);
-  });
+  const res = await fetch(`${server}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) }).catch(
+    (err: Error) => {
+      throw new CliError(`cannot reach the Manager at ${server}: ${err.message}`);
+    },
+  );
   const payload = (await res.json().catch(() => ({}))) as Problem & { token?: string };
   if (!res.ok || !payload.token) throw new CliError(describeProblem(res.status, payload));
   return payload.token;
@@ -85,7 +87,11 @@ function printChanges(changes: PlannedChange[]): void {
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { file: { type: 'string' }, prune: { type: 'boolean' }, project: { type: 'string' }, out: { type: 'string' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { file: { type: 'string' }, prune: { type: 'boolean' }, project: { type: 'string' }, out: { type: 'string' } },
+    });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;

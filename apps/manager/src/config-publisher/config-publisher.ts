@@ -129,10 +129,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
       return null; // unreadable (e.g. written by an older or newer Manager): replace it
     });
     // Read under the publication lock: another Manager sharing the database may have renewed it.
-    const [row] = await this.database.db
-      .select({ revision: environments.revision, epoch: environments.publicationEpoch })
-      .from(environments)
-      .where(eq(environments.id, env.id));
+    const [row] = await this.database.db.select({ revision: environments.revision, epoch: environments.publicationEpoch }).from(environments).where(eq(environments.id, env.id));
     if (!row) return; // deleted meanwhile
     const epoch = await this.epochFor(env, row, head);
     if (epoch === null) return;
@@ -192,10 +189,12 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     this.published.add(env.name);
     let reason: string | null = null;
     if (row.epoch === null) reason = head ? 'first publication from this database' : null;
-    else if (head?.epoch === row.epoch && head.revision > row.revision) reason = `Redis holds revision ${head.revision} of this database's epoch, the database only ${row.revision} (restored from a backup?)`;
+    else if (head?.epoch === row.epoch && head.revision > row.revision)
+      reason = `Redis holds revision ${head.revision} of this database's epoch, the database only ${row.revision} (restored from a backup?)`;
     else if (head?.epoch && head.epoch > row.epoch) {
       if (!firstSinceBoot) {
-        if (!this.superseded.has(env.name)) this.logger.error(`environment ${env.name} is now published from another database (epoch ${head.epoch}); this Manager's changes stay unpublished until it restarts`);
+        if (!this.superseded.has(env.name))
+          this.logger.error(`environment ${env.name} is now published from another database (epoch ${head.epoch}); this Manager's changes stay unpublished until it restarts`);
         this.superseded.add(env.name);
         return null;
       }

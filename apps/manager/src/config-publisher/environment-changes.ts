@@ -60,7 +60,7 @@ export class EnvironmentChanges {
         const before = untouched.has(projectId) || shownBefore.has(projectId);
         if (before === visible.has(projectId)) continue;
         // The first proxy of a project deployed here, or its last one gone: all its credentials come or go.
-        for (let after: string | null = null; ; ) {
+        for (let after: string | null = null; ;) {
           const ids = await this.entities.credentialIdsOfProject(projectId, after);
           if (ids.length === 0) break;
           yield* this.credentials(ids, visible, delta);
@@ -85,7 +85,7 @@ export class EnvironmentChanges {
   /** One kind, page by page against Redis, then the ids Redis holds that the database no longer shows. */
   private async *reconcileKind(kind: 'proxies' | 'credentials', delta: Delta, page: (afterId: string | null) => Promise<{ id: string }[]>): AsyncGenerator<Delta> {
     const seen = new Set<string>();
-    for (let after: string | null = null; ; ) {
+    for (let after: string | null = null; ;) {
       const wanted = await page(after);
       if (wanted.length === 0) break;
       const ids = wanted.map((e) => e.id);
@@ -103,14 +103,14 @@ export class EnvironmentChanges {
 
   /** Everything the environment shows, page by page: what a full replacement writes. */
   async *everything(): AsyncGenerator<{ proxies?: SnapshotProxy[]; credentials?: SnapshotCredential[] }> {
-    for (let after: string | null = null; ; ) {
+    for (let after: string | null = null; ;) {
       const proxies = await this.entities.deployedProxies(this.environment.id, { afterId: after });
       if (proxies.length === 0) break;
       yield { proxies };
       after = proxies[proxies.length - 1].id;
     }
     const projectIds = [...(await this.entities.visibleProjects(this.environment.id))];
-    for (let after: string | null = null; ; ) {
+    for (let after: string | null = null; ;) {
       const credentials = await this.entities.credentials({ projectIds, afterId: after });
       if (credentials.length === 0) break;
       yield { credentials };

@@ -53,11 +53,17 @@ export class EnvironmentEntities {
   /** The given credentials (those that exist), or one page of the given projects' credentials after `afterId`. */
   async credentials(select: { ids: string[] } | { projectIds: string[]; afterId: string | null }): Promise<SnapshotCredential[]> {
     if ('ids' in select ? select.ids.length === 0 : select.projectIds.length === 0) return [];
-    const where = 'ids' in select
-      ? inArray(credentials.id, select.ids)
-      : and(inArray(credentials.projectId, select.projectIds), select.afterId === null ? undefined : gt(credentials.id, select.afterId));
+    const where =
+      'ids' in select
+        ? inArray(credentials.id, select.ids)
+        : and(inArray(credentials.projectId, select.projectIds), select.afterId === null ? undefined : gt(credentials.id, select.afterId));
     const db = this.database.db;
-    const rows = await db.select().from(credentials).where(where).orderBy(asc(credentials.id)).limit('ids' in select ? select.ids.length : PAGE);
+    const rows = await db
+      .select()
+      .from(credentials)
+      .where(where)
+      .orderBy(asc(credentials.id))
+      .limit('ids' in select ? select.ids.length : PAGE);
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [keys, settings] = await Promise.all([

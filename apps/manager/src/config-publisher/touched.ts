@@ -22,7 +22,7 @@ export const touchEverything = (): Touched => ({ all: true, proxies: new Set(), 
 export function touchedBy(changes: readonly ChangeRecord[]): Touched {
   const touched: Touched = { all: false, proxies: new Set(), credentials: new Set(), signingKeys: new Set() };
   for (const change of changes) {
-    const state = (change.after ?? change.before ?? {});
+    const state = change.after ?? change.before ?? {};
     const id = change.entityId;
     switch (change.entityKind) {
       case 'api_proxy':

@@ -22,9 +22,18 @@ describe('MANAGER_TRUST_PROXY', () => {
 
 describe('upstream policy variables', () => {
   it("always hold the Manager's listener, Redis and PostgreSQL as the installation's endpoints", () => {
-    const config = parseManagerConfig({ ...base, MANAGER_PORT: '9000', REDIS_URL: 'redis://cache.internal', DATABASE_URL: 'postgres://db.internal:6432/idm', UPSTREAM_ALLOW: '127.0.0.1', UPSTREAM_DENY: '10.9.0.0/16' });
+    const config = parseManagerConfig({
+      ...base,
+      MANAGER_PORT: '9000',
+      REDIS_URL: 'redis://cache.internal',
+      DATABASE_URL: 'postgres://db.internal:6432/idm',
+      UPSTREAM_ALLOW: '127.0.0.1',
+      UPSTREAM_DENY: '10.9.0.0/16',
+    });
     expect(config.upstreamPolicy).toEqual({
-      allowInternal: false, allow: ['127.0.0.1'], deny: ['10.9.0.0/16'],
+      allowInternal: false,
+      allow: ['127.0.0.1'],
+      deny: ['10.9.0.0/16'],
       ownEndpoints: [
         { what: "the Manager's admin listener", host: '0.0.0.0', port: 9000 },
         { what: "the installation's Redis", host: 'cache.internal', port: 6379 },
@@ -43,7 +52,14 @@ describe('upstream policy variables', () => {
 describe('Redis deployment variables', () => {
   it('reach a Cluster (its nodes are installation endpoints) or Sentinels instead of REDIS_URL', () => {
     const cluster = parseManagerConfig({ ...base, REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', REDIS_PASSWORD: 'pw' });
-    expect(cluster.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], password: 'pw' });
+    expect(cluster.redis).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+      password: 'pw',
+    });
     expect(cluster.upstreamPolicy.ownEndpoints).toContainEqual({ what: "the installation's Redis", host: 'r2', port: 7001 });
     expect(parseManagerConfig({ ...base, REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'idm' }).redis).toMatchObject({ mode: 'sentinel', masterName: 'idm' });
   });

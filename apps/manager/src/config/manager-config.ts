@@ -34,7 +34,12 @@ const managerConfigSchema = z.object({
       }
     }),
   /** Lifetime of an operator's bearer session. */
-  SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(8 * 3600),
+  SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(8 * 3600),
   /** A rotated-in signing key is published this long before it signs (longer than config propagation). */
   SIGNING_KEY_ACTIVATION_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   /**
@@ -49,13 +54,22 @@ const managerConfigSchema = z.object({
     .optional()
     .transform((v): boolean | number | string => (v === undefined || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
-  MANAGER_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  MANAGER_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /**
    * argon2 work (logins, password changes, credential passwords) run at once; more wait in a queue
    * of MANAGER_PASSWORD_HASH_QUEUE, beyond it 503 `password_checks_busy`. Default: half the cores,
    * so the other half keeps answering the API and health checks during a burst of logins.
    */
-  MANAGER_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(Math.max(1, Math.floor(availableParallelism() / 2))),
+  MANAGER_PASSWORD_HASH_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(Math.max(1, Math.floor(availableParallelism() / 2))),
   MANAGER_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10000).default(16),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -130,8 +130,17 @@ export class CredentialImportService {
 async function requireTeams(tx: Pick<Tx, 'select'>, projectId: string, entries: ImportCredential[]): Promise<void> {
   const named = [...new Set(entries.flatMap((e) => (e.teamId ? [e.teamId] : [])))];
   if (!named.length) return;
-  const found = new Set((await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.projectId, projectId), inArray(teams.id, named)))).map((t) => t.id));
-  const issues = entries.flatMap((e, i) => (e.teamId && !found.has(e.teamId) ? [{ path: `credentials.${i}.teamId`, message: `team '${e.teamId}' does not exist in this project` }] : []));
+  const found = new Set(
+    (
+      await tx
+        .select({ id: teams.id })
+        .from(teams)
+        .where(and(eq(teams.projectId, projectId), inArray(teams.id, named)))
+    ).map((t) => t.id),
+  );
+  const issues = entries.flatMap((e, i) =>
+    e.teamId && !found.has(e.teamId) ? [{ path: `credentials.${i}.teamId`, message: `team '${e.teamId}' does not exist in this project` }] : [],
+  );
   if (issues.length) throw ProblemError.validation(issues.slice(0, MAX_NAMED_CONFLICTS));
 }
 
@@ -143,9 +152,17 @@ async function requireTeams(tx: Pick<Tx, 'select'>, projectId: string, entries: 
 async function requireNoConflicts(tx: Tx, projectId: string, entries: ImportCredential[]): Promise<void> {
   const usernames = entries.map((e) => e.username);
   const keys = entries.flatMap((e, i) => e.apiKeys.map((key, k) => ({ path: `credentials.${i}.apiKeys.${k}`, prefix: key.slice(0, API_KEY_PREFIX_LENGTH) })));
-  const takenUsernames = await existing(tx, sql`SELECT c.username AS value FROM jsonb_array_elements_text(${jsonParam(usernames)}) AS wanted(value) JOIN ${credentials} c ON c.project_id = ${projectId} AND c.username = wanted.value`);
+  const takenUsernames = await existing(
+    tx,
+    sql`SELECT c.username AS value FROM jsonb_array_elements_text(${jsonParam(usernames)}) AS wanted(value) JOIN ${credentials} c ON c.project_id = ${projectId} AND c.username = wanted.value`,
+  );
   // A key's prefix is unique on its own, so a taken prefix covers a taken key too.
-  const takenPrefixes = keys.length ? await existing(tx, sql`SELECT k.prefix AS value FROM jsonb_array_elements_text(${jsonParam(keys.map((k) => k.prefix))}) AS wanted(value) JOIN ${apiKeys} k ON k.prefix = wanted.value`) : new Set<string>();
+  const takenPrefixes = keys.length
+    ? await existing(
+        tx,
+        sql`SELECT k.prefix AS value FROM jsonb_array_elements_text(${jsonParam(keys.map((k) => k.prefix))}) AS wanted(value) JOIN ${apiKeys} k ON k.prefix = wanted.value`,
+      )
+    : new Set<string>();
   const issues: FieldIssue[] = [];
   const seenUsernames = new Set<string>();
   entries.forEach((e, i) => {
@@ -160,6 +177,12 @@ async function requireNoConflicts(tx: Tx, projectId: string, entries: ImportCred
     seenPrefixes.add(key.prefix);
   }
   if (issues.length) {
-    throw new ProblemError(409, 'import_conflict', 'Conflict', `${issues.length} entr${issues.length === 1 ? 'y conflicts' : 'ies conflict'} with existing credentials or with each other; nothing was imported${issues.length > MAX_NAMED_CONFLICTS ? ` (the first ${MAX_NAMED_CONFLICTS} are named)` : ''}`, issues.slice(0, MAX_NAMED_CONFLICTS));
+    throw new ProblemError(
+      409,
+      'import_conflict',
+      'Conflict',
+      `${issues.length} entr${issues.length === 1 ? 'y conflicts' : 'ies conflict'} with existing credentials or with each other; nothing was imported${issues.length > MAX_NAMED_CONFLICTS ? ` (the first ${MAX_NAMED_CONFLICTS} are named)` : ''}`,
+      issues.slice(0, MAX_NAMED_CONFLICTS),
+    );
   }
 }

@@ -25,7 +25,11 @@ export class CredentialsController {
   constructor(private readonly credentials: CredentialsService) {}
 
   @Get()
-  @Contract({ summary: "List a project's credentials, a page at a time by username (secrets never included)", query: listCredentialsQuerySchema, response: z.array(credentialSchema) })
+  @Contract({
+    summary: "List a project's credentials, a page at a time by username (secrets never included)",
+    query: listCredentialsQuerySchema,
+    response: z.array(credentialSchema),
+  })
   list(@Param('projectId', IdPipe) projectId: string, @ContractQuery() query: ListCredentialsQuery) {
     return this.credentials.list(projectId, query);
   }
@@ -61,7 +65,12 @@ export class CredentialsController {
   }
 
   @Post(':credentialId/api-keys/:apiKeyId/rotate')
-  @Contract({ summary: 'Rotate an API key: a new key (shown once) now, the old one works until the grace period ends', body: rotateApiKeySchema, status: 201, response: rotatedApiKeySchema })
+  @Contract({
+    summary: 'Rotate an API key: a new key (shown once) now, the old one works until the grace period ends',
+    body: rotateApiKeySchema,
+    status: 201,
+    response: rotatedApiKeySchema,
+  })
   rotateApiKey(
     @Param('projectId', IdPipe) projectId: string,
     @Param('credentialId', IdPipe) id: string,
@@ -73,11 +82,7 @@ export class CredentialsController {
 
   @Delete(':credentialId/api-keys/:apiKeyId')
   @Contract({ summary: 'Revoke an API key', status: 204 })
-  async revokeApiKey(
-    @Param('projectId', IdPipe) projectId: string,
-    @Param('credentialId', IdPipe) id: string,
-    @Param('apiKeyId', IdPipe) keyId: string,
-  ): Promise<void> {
+  async revokeApiKey(@Param('projectId', IdPipe) projectId: string, @Param('credentialId', IdPipe) id: string, @Param('apiKeyId', IdPipe) keyId: string): Promise<void> {
     await this.credentials.revokeApiKey(projectId, id, keyId);
   }
 }

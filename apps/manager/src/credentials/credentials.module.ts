@@ -5,5 +5,10 @@ import { CredentialImportService } from './credential-import';
 import { CredentialsController } from './credentials.controller';
 import { CredentialsService } from './credentials.service';
 
-@Module({ imports: [AuthModule], controllers: [CredentialImportController, CredentialsController], providers: [CredentialsService, CredentialImportService], exports: [CredentialsService, CredentialImportService] })
+@Module({
+  imports: [AuthModule],
+  controllers: [CredentialImportController, CredentialsController],
+  providers: [CredentialsService, CredentialImportService],
+  exports: [CredentialsService, CredentialImportService],
+})
 export class CredentialsModule {}

@@ -123,7 +123,10 @@ export class CredentialsService {
         ...(input.truststore === undefined ? {} : { truststore: input.truststore }),
         updatedAt: new Date(),
       });
-      return { result: (await this.withKeys([row], tx))[0], change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before: auditRow(before), after: auditRow(row) } };
+      return {
+        result: (await this.withKeys([row], tx))[0],
+        change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before: auditRow(before), after: auditRow(row) },
+      };
     });
   }
 
@@ -133,7 +136,10 @@ export class CredentialsService {
       this.permissions.check('credential:write', before);
       const keys = (await this.repository.keysOf([id], tx)).get(id) ?? [];
       await this.repository.delete(tx, id);
-      return { result: undefined, change: { action: 'delete', entityKind: 'credential', entityId: id, projectId, teamId: before.teamId, before: auditView(before, keys), after: null } };
+      return {
+        result: undefined,
+        change: { action: 'delete', entityKind: 'credential', entityId: id, projectId, teamId: before.teamId, before: auditView(before, keys), after: null },
+      };
     });
   }
 
@@ -142,7 +148,10 @@ export class CredentialsService {
       const credential = await this.find(projectId, credentialId, tx, true);
       this.permissions.check('credential:rotate', credential);
       const issued = await insertApiKey(this.repository, tx, credentialId, input.expiresAt ? new Date(input.expiresAt) : null);
-      return { result: issued.key, change: { action: 'create', entityKind: 'api_key', entityId: issued.row.id, projectId, teamId: credential.teamId, before: null, after: { ...issued.row, credentialId } } };
+      return {
+        result: issued.key,
+        change: { action: 'create', entityKind: 'api_key', entityId: issued.row.id, projectId, teamId: credential.teamId, before: null, after: { ...issued.row, credentialId } },
+      };
     });
   }
 
@@ -174,7 +183,10 @@ export class CredentialsService {
   }
 
   private async withKeys(rows: Row[], db?: Reads): Promise<Credential[]> {
-    const keys = await this.repository.keysOf(rows.map((r) => r.id), db);
+    const keys = await this.repository.keysOf(
+      rows.map((r) => r.id),
+      db,
+    );
     return rows.map((r) => toCredential(r, keys.get(r.id) ?? []));
   }
 }
@@ -205,7 +217,13 @@ function toCredential(r: Row, keys: KeyRow[]): Credential {
  * Issues a replacement and shortens the old key's life to the grace period (never lengthens it),
  * so clients can switch over while both work. Shared by admin and self-service rotation.
  */
-export async function rotateKey(repository: CredentialRepository, tx: Tx, credential: Row, keyId: string, graceSeconds: number): Promise<{ result: RotatedApiKey; change: ChangeRecord }> {
+export async function rotateKey(
+  repository: CredentialRepository,
+  tx: Tx,
+  credential: Row,
+  keyId: string,
+  graceSeconds: number,
+): Promise<{ result: RotatedApiKey; change: ChangeRecord }> {
   const old = await repository.findKey(tx, credential.id, keyId);
   if (!old) throw ProblemError.notFound('api_key', keyId);
   const graceEnd = new Date(Date.now() + graceSeconds * 1000);
@@ -214,7 +232,15 @@ export async function rotateKey(repository: CredentialRepository, tx: Tx, creden
   const issued = await insertApiKey(repository, tx, credential.id, old.expiresAt && old.expiresAt > graceEnd ? old.expiresAt : null);
   return {
     result: { ...issued.key, replaced: { id: old.id, prefix: old.prefix, expiresAt: expiresAt.toISOString() } },
-    change: { action: 'rotate', entityKind: 'api_key', entityId: old.id, projectId: credential.projectId, teamId: credential.teamId, before: old, after: { ...replaced, replacedBy: issued.row.prefix } },
+    change: {
+      action: 'rotate',
+      entityKind: 'api_key',
+      entityId: old.id,
+      projectId: credential.projectId,
+      teamId: credential.teamId,
+      before: old,
+      after: { ...replaced, replacedBy: issued.row.prefix },
+    },
   };
 }
 

@@ -9,8 +9,7 @@ import { Database } from './database';
     {
       provide: Database,
       inject: [MANAGER_CONFIG],
-      useFactory: (config: ManagerConfig) =>
-        Database.open({ url: config.DATABASE_URL, dataDir: join(config.IDM_DATA_DIR, 'pglite') }),
+      useFactory: (config: ManagerConfig) => Database.open({ url: config.DATABASE_URL, dataDir: join(config.IDM_DATA_DIR, 'pglite') }),
     },
   ],
   exports: [Database],

@@ -18,7 +18,9 @@ const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 };
-const id = uuid('id').primaryKey().default(sql`gen_random_uuid()`);
+const id = uuid('id')
+  .primaryKey()
+  .default(sql`gen_random_uuid()`);
 
 export const operators = pgTable('operators', {
   id,
@@ -30,7 +32,9 @@ export const operators = pgTable('operators', {
 export const operatorSessions = pgTable('operator_sessions', {
   /** SHA-256 of the bearer token; the token itself is never stored. */
   tokenHash: text('token_hash').primaryKey(),
-  operatorId: uuid('operator_id').notNull().references(() => operators.id, { onDelete: 'cascade' }),
+  operatorId: uuid('operator_id')
+    .notNull()
+    .references(() => operators.id, { onDelete: 'cascade' }),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
   createdAt: timestamps.createdAt,
 });
@@ -57,36 +61,52 @@ export const projects = pgTable('projects', {
   ...timestamps,
 });
 
-export const teams = pgTable('teams', {
-  id,
-  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
-  name: text('name').notNull(),
-  description: text('description'),
-  ...timestamps,
-}, (t) => [unique('teams_project_name_unique').on(t.projectId, t.name)]);
+export const teams = pgTable(
+  'teams',
+  {
+    id,
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    ...timestamps,
+  },
+  (t) => [unique('teams_project_name_unique').on(t.projectId, t.name)],
+);
 
-export const apiProxies = pgTable('api_proxies', {
-  id,
-  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
-  /** Optional owning team inside the project; team-scoped grants reach only their team's rows. */
-  teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
-  name: text('name').notNull(),
-  description: text('description'),
-  /** Unique across the installation so a base path means one thing in every environment. */
-  basePath: text('base_path').notNull().unique(),
-  upstreamUrl: text('upstream_url').notNull(),
-  methods: text('methods').array().$type<HttpMethod[]>().notNull(),
-  policies: jsonb('policies').$type<{ type: string; config: Record<string, unknown> }[]>().notNull(),
-  /** Self-service credential requests: off, approved automatically, or by a project member. */
-  selfService: text('self_service').$type<'off' | 'auto' | 'manual'>().notNull().default('off'),
-  ...timestamps,
-}, (t) => [unique('api_proxies_project_name_unique').on(t.projectId, t.name)]);
+export const apiProxies = pgTable(
+  'api_proxies',
+  {
+    id,
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    /** Optional owning team inside the project; team-scoped grants reach only their team's rows. */
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    /** Unique across the installation so a base path means one thing in every environment. */
+    basePath: text('base_path').notNull().unique(),
+    upstreamUrl: text('upstream_url').notNull(),
+    methods: text('methods').array().$type<HttpMethod[]>().notNull(),
+    policies: jsonb('policies').$type<{ type: string; config: Record<string, unknown> }[]>().notNull(),
+    /** Self-service credential requests: off, approved automatically, or by a project member. */
+    selfService: text('self_service').$type<'off' | 'auto' | 'manual'>().notNull().default('off'),
+    ...timestamps,
+  },
+  (t) => [unique('api_proxies_project_name_unique').on(t.projectId, t.name)],
+);
 
 export const proxyDeployments = pgTable(
   'proxy_deployments',
   {
-    proxyId: uuid('proxy_id').notNull().references(() => apiProxies.id, { onDelete: 'cascade' }),
-    environmentId: uuid('environment_id').notNull().references(() => environments.id, { onDelete: 'restrict' }),
+    proxyId: uuid('proxy_id')
+      .notNull()
+      .references(() => apiProxies.id, { onDelete: 'cascade' }),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'restrict' }),
     /** Start of this deployment: tokens issued through the proxy's policy before it are refused (undeploy ends them). */
     deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -94,43 +114,58 @@ export const proxyDeployments = pgTable(
   (t) => [primaryKey({ columns: [t.proxyId, t.environmentId] }), index('proxy_deployments_environment_idx').on(t.environmentId)],
 );
 
-export const credentials = pgTable('credentials', {
-  id,
-  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
-  teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
-  username: text('username').notNull(),
-  passwordHash: text('password_hash'),
-  enabled: boolean('enabled').notNull().default(true),
-  email: text('email'),
-  fullName: text('full_name'),
-  description: text('description'),
-  roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
-  /** Secret entries hold a SecretBox envelope (`enc:v1:...`) as their value, never plaintext. */
-  metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
-  /** Authorization rules (`credentialAccessSchema` output), enforced by the Gateways. */
-  access: jsonb('access').$type<CredentialAccess>().notNull().default({}),
-  /**
-   * Digest HA1 values (H(username:realm:password) per algorithm) for the installation's digest
-   * realm, as one SecretBox envelope; set with the password, null without one (or for passwords
-   * set before Digest support: setting the password again creates it).
-   */
-  digestHa1: text('digest_ha1'),
-  /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
-  truststore: jsonb('truststore').$type<string[]>().notNull().default([]),
-  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
-  ...timestamps,
-}, (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)]);
+export const credentials = pgTable(
+  'credentials',
+  {
+    id,
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
+    username: text('username').notNull(),
+    passwordHash: text('password_hash'),
+    enabled: boolean('enabled').notNull().default(true),
+    email: text('email'),
+    fullName: text('full_name'),
+    description: text('description'),
+    roles: text('roles')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Secret entries hold a SecretBox envelope (`enc:v1:...`) as their value, never plaintext. */
+    metadata: jsonb('metadata').$type<StoredMetadataEntry[]>().notNull().default([]),
+    /** Authorization rules (`credentialAccessSchema` output), enforced by the Gateways. */
+    access: jsonb('access').$type<CredentialAccess>().notNull().default({}),
+    /**
+     * Digest HA1 values (H(username:realm:password) per algorithm) for the installation's digest
+     * realm, as one SecretBox envelope; set with the password, null without one (or for passwords
+     * set before Digest support: setting the password again creates it).
+     */
+    digestHa1: text('digest_ha1'),
+    /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
+    truststore: jsonb('truststore').$type<string[]>().notNull().default([]),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    ...timestamps,
+  },
+  (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)],
+);
 
-export const apiKeys = pgTable('api_keys', {
-  id,
-  credentialId: uuid('credential_id').notNull().references(() => credentials.id, { onDelete: 'cascade' }),
-  prefix: text('prefix').notNull().unique(),
-  /** SHA-256 hex of the whole key. */
-  keyHash: text('key_hash').notNull().unique(),
-  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
-  createdAt: timestamps.createdAt,
-  // A credential's keys are read with it (publication by id and by page): never a scan of all keys.
-}, (t) => [index('api_keys_credential_idx').on(t.credentialId)]);
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id,
+    credentialId: uuid('credential_id')
+      .notNull()
+      .references(() => credentials.id, { onDelete: 'cascade' }),
+    prefix: text('prefix').notNull().unique(),
+    /** SHA-256 hex of the whole key. */
+    keyHash: text('key_hash').notNull().unique(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamps.createdAt,
+    // A credential's keys are read with it (publication by id and by page): never a scan of all keys.
+  },
+  (t) => [index('api_keys_credential_idx').on(t.credentialId)],
+);
 
 export const groups = pgTable('groups', {
   id,
@@ -142,8 +177,12 @@ export const groups = pgTable('groups', {
 export const groupMembers = pgTable(
   'group_members',
   {
-    groupId: uuid('group_id').notNull().references(() => groups.id, { onDelete: 'cascade' }),
-    operatorId: uuid('operator_id').notNull().references(() => operators.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    operatorId: uuid('operator_id')
+      .notNull()
+      .references(() => operators.id, { onDelete: 'cascade' }),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.operatorId] })],
 );
@@ -158,59 +197,79 @@ export const roles = pgTable('roles', {
 });
 
 /** A role granted to a user or a group at a scope: system (scope_id null), a project, or a team. */
-export const roleBindings = pgTable('role_bindings', {
-  id,
-  roleId: uuid('role_id').notNull().references(() => roles.id, { onDelete: 'cascade' }),
-  subjectType: text('subject_type').$type<'user' | 'group'>().notNull(),
-  subjectId: uuid('subject_id').notNull(),
-  scopeType: text('scope_type').$type<'system' | 'project' | 'team'>().notNull(),
-  scopeId: uuid('scope_id'),
-  /** For team scope: the team's project, so project-level filters need no join. */
-  projectId: uuid('project_id'),
-  createdAt: timestamps.createdAt,
-}, (t) => [index('role_bindings_subject_idx').on(t.subjectType, t.subjectId)]);
+export const roleBindings = pgTable(
+  'role_bindings',
+  {
+    id,
+    roleId: uuid('role_id')
+      .notNull()
+      .references(() => roles.id, { onDelete: 'cascade' }),
+    subjectType: text('subject_type').$type<'user' | 'group'>().notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    scopeType: text('scope_type').$type<'system' | 'project' | 'team'>().notNull(),
+    scopeId: uuid('scope_id'),
+    /** For team scope: the team's project, so project-level filters need no join. */
+    projectId: uuid('project_id'),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index('role_bindings_subject_idx').on(t.subjectType, t.subjectId)],
+);
 
 /** One row per committed change, written in the change's own transaction. */
-export const auditEvents = pgTable('audit_events', {
-  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
-  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-  actorId: uuid('actor_id'),
-  actorType: text('actor_type').$type<ActorType>().notNull(),
-  actorName: text('actor_name').notNull(),
-  source: text('source').$type<ChangeSource>().notNull(),
-  ip: text('ip'),
-  correlationId: text('correlation_id'),
-  action: text('action').notNull(),
-  entityKind: text('entity_kind').notNull(),
-  entityId: text('entity_id'),
-  projectId: uuid('project_id'),
-  teamId: uuid('team_id'),
-  diff: jsonb('diff').$type<Record<string, unknown>>().notNull(),
-}, (t) => [index('audit_events_at_idx').on(t.at), index('audit_events_project_idx').on(t.projectId, t.seq)]);
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    actorId: uuid('actor_id'),
+    actorType: text('actor_type').$type<ActorType>().notNull(),
+    actorName: text('actor_name').notNull(),
+    source: text('source').$type<ChangeSource>().notNull(),
+    ip: text('ip'),
+    correlationId: text('correlation_id'),
+    action: text('action').notNull(),
+    entityKind: text('entity_kind').notNull(),
+    entityId: text('entity_id'),
+    projectId: uuid('project_id'),
+    teamId: uuid('team_id'),
+    diff: jsonb('diff').$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index('audit_events_at_idx').on(t.at), index('audit_events_project_idx').on(t.projectId, t.seq)],
+);
 
 /**
  * An environment's token signing keys. Exactly one is the signer at any time: the newest whose
  * `activates_at` has passed. A new key is published (JWKS) before it activates; a replaced key
  * stays published until every token it signed has expired (`published_until`).
  */
-export const signingKeys = pgTable('signing_keys', {
-  id,
-  environmentId: uuid('environment_id').notNull().references(() => environments.id, { onDelete: 'cascade' }),
-  kid: text('kid').notNull().unique(),
-  algorithm: text('algorithm').notNull(),
-  publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
-  /** PKCS#8 PEM sealed with the master key (`enc:v1:...`). */
-  privateKey: text('private_key').notNull(),
-  activatesAt: timestamp('activates_at', { withTimezone: true, mode: 'date' }).notNull(),
-  publishedUntil: timestamp('published_until', { withTimezone: true, mode: 'date' }),
-  createdAt: timestamps.createdAt,
-}, (t) => [index('signing_keys_environment_idx').on(t.environmentId)]);
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    id,
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    kid: text('kid').notNull().unique(),
+    algorithm: text('algorithm').notNull(),
+    publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+    /** PKCS#8 PEM sealed with the master key (`enc:v1:...`). */
+    privateKey: text('private_key').notNull(),
+    activatesAt: timestamp('activates_at', { withTimezone: true, mode: 'date' }).notNull(),
+    publishedUntil: timestamp('published_until', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index('signing_keys_environment_idx').on(t.environmentId)],
+);
 
 /** An application asking for a credential to call a proxy (self-service), and its outcome. */
 export const credentialRequests = pgTable('credential_requests', {
   id,
-  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
-  proxyId: uuid('proxy_id').notNull().references(() => apiProxies.id, { onDelete: 'cascade' }),
+  projectId: uuid('project_id')
+    .notNull()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  proxyId: uuid('proxy_id')
+    .notNull()
+    .references(() => apiProxies.id, { onDelete: 'cascade' }),
   username: text('username').notNull(),
   contact: text('contact'),
   status: text('status').$type<'pending' | 'approved' | 'rejected'>().notNull(),
@@ -225,7 +284,9 @@ export const credentialRequests = pgTable('credential_requests', {
 
 /** Token service settings of a credential (the Gateway's `/credential/...` token endpoints). */
 export const credentialTokenSettings = pgTable('credential_token_settings', {
-  credentialId: uuid('credential_id').primaryKey().references(() => credentials.id, { onDelete: 'cascade' }),
+  credentialId: uuid('credential_id')
+    .primaryKey()
+    .references(() => credentials.id, { onDelete: 'cascade' }),
   settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
   updatedAt: timestamps.updatedAt,
 });
@@ -234,16 +295,20 @@ export const credentialTokenSettings = pgTable('credential_token_settings', {
  * Durable copies of opaque OAuth2 tokens, written from the Gateways' BullMQ jobs. Redis holds the
  * live copy; this one answers when Redis lost it (restart without persistence).
  */
-export const oauthTokens = pgTable('oauth_tokens', {
-  /** SHA-256 of the token; the token itself is never stored. */
-  tokenHash: text('token_hash').primaryKey(),
-  kind: text('kind').$type<'access' | 'refresh'>().notNull(),
-  environment: text('environment').notNull(),
-  familyId: text('family_id'),
-  record: jsonb('record').$type<Record<string, unknown>>().notNull(),
-  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
-  createdAt: timestamps.createdAt,
-}, (t) => [index('oauth_tokens_family_idx').on(t.familyId), index('oauth_tokens_expiry_idx').on(t.expiresAt)]);
+export const oauthTokens = pgTable(
+  'oauth_tokens',
+  {
+    /** SHA-256 of the token; the token itself is never stored. */
+    tokenHash: text('token_hash').primaryKey(),
+    kind: text('kind').$type<'access' | 'refresh'>().notNull(),
+    environment: text('environment').notNull(),
+    familyId: text('family_id'),
+    record: jsonb('record').$type<Record<string, unknown>>().notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index('oauth_tokens_family_idx').on(t.familyId), index('oauth_tokens_expiry_idx').on(t.expiresAt)],
+);
 
 /**
  * Revocations of durable token copies, kept apart from the copies: the jobs that write both run

@@ -22,7 +22,10 @@ export class HealthController {
   @Get('health/ready')
   @Contract({ summary: 'Readiness: the database and Redis are usable (503 otherwise)', public: true, response: readinessSchema, sameBodyStatuses: [503] })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness> {
-    const database = await this.database.ping().then(() => 'up' as const, () => 'down' as const);
+    const database = await this.database.ping().then(
+      () => 'up' as const,
+      () => 'down' as const,
+    );
     const redis = this.publisher.isRedisReady() ? 'up' : 'down';
     const ready = database === 'up' && redis === 'up';
     reply.status(ready ? 200 : 503);

@@ -87,7 +87,8 @@ export function buildOpenApiDocument(routes: RouteInfo[]): z.infer<typeof openAp
     const parameters = [...path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }));
     if (contract.query) {
       const shape = toJsonSchema(contract.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema: schema as never });
+      for (const [name, schema] of Object.entries(shape.properties ?? {}))
+        parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema: schema as never });
     }
     const status = String(contract.status ?? (method === 'post' ? 201 : 200));
     paths[openApiPath] ??= {};

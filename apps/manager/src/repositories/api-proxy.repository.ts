@@ -53,7 +53,11 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
       .where(inArray(proxyDeployments.proxyId, proxyIds))
       .orderBy(asc(environments.name));
     const names = new Map<string, string[]>();
-    for (const [proxyId, rows] of groupBy(deployments, (d) => d.proxyId)) names.set(proxyId, rows.map((d) => d.name));
+    for (const [proxyId, rows] of groupBy(deployments, (d) => d.proxyId))
+      names.set(
+        proxyId,
+        rows.map((d) => d.name),
+      );
     return names;
   }
 
@@ -86,10 +90,7 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
 
   /** Proxies (other than `exceptId`) whose base path is inside `basePath` or around it, by base path. */
   nestedWith(tx: Tx, basePath: string, exceptId?: string): Promise<Pick<ApiProxyRow, 'projectId' | 'teamId' | 'basePath'>[]> {
-    const nested: SQL = or(
-      sql`starts_with(${basePath}::text, ${apiProxies.basePath} || '/')`,
-      sql`starts_with(${apiProxies.basePath}, ${basePath}::text || '/')`,
-    )!;
+    const nested: SQL = or(sql`starts_with(${basePath}::text, ${apiProxies.basePath} || '/')`, sql`starts_with(${apiProxies.basePath}, ${basePath}::text || '/')`)!;
     return tx
       .select({ projectId: apiProxies.projectId, teamId: apiProxies.teamId, basePath: apiProxies.basePath })
       .from(apiProxies)

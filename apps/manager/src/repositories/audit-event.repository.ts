@@ -20,7 +20,17 @@ export class AuditEventRepository {
   /** Up to `limit` events matching the query within the reader's `scope`, newest first. */
   page(scope: ReadFilter, q: Omit<AuditQuery, 'limit'>, limit: number): Promise<AuditEventRow[]> {
     const conditions: (SQL | undefined)[] = [
-      scope.all ? undefined : or(scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined, scope.teams.length ? inArray(auditEvents.teamId, scope.teams.map((t) => t.id)) : undefined),
+      scope.all
+        ? undefined
+        : or(
+            scope.projectIds.length ? inArray(auditEvents.projectId, scope.projectIds) : undefined,
+            scope.teams.length
+              ? inArray(
+                  auditEvents.teamId,
+                  scope.teams.map((t) => t.id),
+                )
+              : undefined,
+          ),
       q.from ? gte(auditEvents.at, new Date(q.from)) : undefined,
       q.to ? lte(auditEvents.at, new Date(q.to)) : undefined,
       q.actorId ? eq(auditEvents.actorId, q.actorId) : undefined,
@@ -30,6 +40,11 @@ export class AuditEventRepository {
       q.action ? eq(auditEvents.action, q.action) : undefined,
       q.cursor ? lt(auditEvents.seq, Number(q.cursor)) : undefined,
     ];
-    return this.database.db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.seq)).limit(limit);
+    return this.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(...conditions))
+      .orderBy(desc(auditEvents.seq))
+      .limit(limit);
   }
 }

@@ -50,7 +50,11 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
   }
 
   async findKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
-    const [row] = await tx.select().from(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).for('update');
+    const [row] = await tx
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId)))
+      .for('update');
     return row;
   }
 
@@ -71,7 +75,10 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
 
   /** The deleted key, or undefined when the credential has no such key. */
   async deleteKey(tx: Tx, credentialId: string, keyId: string): Promise<ApiKeyRow | undefined> {
-    const [row] = await tx.delete(apiKeys).where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId))).returning();
+    const [row] = await tx
+      .delete(apiKeys)
+      .where(and(eq(apiKeys.credentialId, credentialId), eq(apiKeys.id, keyId)))
+      .returning();
     return row;
   }
 

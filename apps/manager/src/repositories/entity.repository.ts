@@ -17,7 +17,10 @@ export abstract class EntityRepository<T extends TableWithId> {
   /** Reads in `db` (a change's transaction, to see its writes), locking the row when asked. */
   async findById(id: string, db: Reads = this.database.db, lock = false): Promise<T['$inferSelect'] | undefined> {
     // drizzle cannot resolve select/returning types over a generic table; the row is the table's own.
-    const query = db.select().from(this.table as PgTable).where(eq(this.table.id, id));
+    const query = db
+      .select()
+      .from(this.table as PgTable)
+      .where(eq(this.table.id, id));
     const [row] = (await (lock ? query.for('update') : query)) as T['$inferSelect'][];
     return row;
   }
@@ -42,7 +45,10 @@ export abstract class EntityRepository<T extends TableWithId> {
 /** An entity that belongs to a project: found by id only within its project. */
 export abstract class ProjectEntityRepository<T extends TableWithId & { projectId: PgColumn }> extends EntityRepository<T> {
   async find(projectId: string, id: string, db: Reads = this.database.db, lock = false): Promise<T['$inferSelect'] | undefined> {
-    const query = db.select().from(this.table as PgTable).where(and(eq(this.table.projectId, projectId), eq(this.table.id, id)));
+    const query = db
+      .select()
+      .from(this.table as PgTable)
+      .where(and(eq(this.table.projectId, projectId), eq(this.table.id, id)));
     const [row] = (await (lock ? query.for('update') : query)) as T['$inferSelect'][];
     return row;
   }

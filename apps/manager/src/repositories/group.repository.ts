@@ -30,7 +30,10 @@ export class GroupRepository extends EntityRepository<typeof groups> {
 
   /** Whether the operator was a member. */
   async removeMember(tx: Tx, groupId: string, operatorId: string): Promise<boolean> {
-    const removed = await tx.delete(groupMembers).where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.operatorId, operatorId))).returning();
+    const removed = await tx
+      .delete(groupMembers)
+      .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.operatorId, operatorId)))
+      .returning();
     return removed.length > 0;
   }
 }

@@ -24,7 +24,10 @@ export class OAuthTokenRepository {
   }
 
   async findCopy(tokenHash: string, environment: string): Promise<OAuthTokenRow | undefined> {
-    const [row] = await this.database.db.select().from(oauthTokens).where(and(eq(oauthTokens.tokenHash, tokenHash), eq(oauthTokens.environment, environment)));
+    const [row] = await this.database.db
+      .select()
+      .from(oauthTokens)
+      .where(and(eq(oauthTokens.tokenHash, tokenHash), eq(oauthTokens.environment, environment)));
     return row;
   }
 
@@ -49,12 +52,14 @@ export class OAuthTokenRepository {
   async deleteUncoveringRevocations(before: Date, prefixes: { token: string; family: string }): Promise<number> {
     const revocations = await this.database.db
       .delete(oauthTokenRevocations)
-      .where(and(
-        lt(oauthTokenRevocations.revokedAt, before),
-        // Written so the copies' primary key and family index answer.
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${prefixes.token}) AND ${oauthTokens.tokenHash} = substr(${oauthTokenRevocations.subject}, ${prefixes.token.length + 1}::int))`,
-        sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${prefixes.family}) AND ${oauthTokens.familyId} = substr(${oauthTokenRevocations.subject}, ${prefixes.family.length + 1}::int))`,
-      ))
+      .where(
+        and(
+          lt(oauthTokenRevocations.revokedAt, before),
+          // Written so the copies' primary key and family index answer.
+          sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${prefixes.token}) AND ${oauthTokens.tokenHash} = substr(${oauthTokenRevocations.subject}, ${prefixes.token.length + 1}::int))`,
+          sql`NOT EXISTS (SELECT 1 FROM ${oauthTokens} WHERE starts_with(${oauthTokenRevocations.subject}, ${prefixes.family}) AND ${oauthTokens.familyId} = substr(${oauthTokenRevocations.subject}, ${prefixes.family.length + 1}::int))`,
+        ),
+      )
       .returning({ subject: oauthTokenRevocations.subject });
     return revocations.length;
   }

@@ -38,7 +38,10 @@ export class SigningKeyRepository extends EntityRepository<typeof signingKeys> {
 
   /** Retires every unreplaced key of the environment at `publishedUntil`. */
   async retireUnreplaced(tx: Tx, environmentId: string, publishedUntil: Date): Promise<void> {
-    await tx.update(signingKeys).set({ publishedUntil }).where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil)));
+    await tx
+      .update(signingKeys)
+      .set({ publishedUntil })
+      .where(and(eq(signingKeys.environmentId, environmentId), isNull(signingKeys.publishedUntil)));
   }
 
   /** The earliest retirement of any key, or undefined when none is scheduled. */
@@ -54,13 +57,19 @@ export class SigningKeyRepository extends EntityRepository<typeof signingKeys> {
 
   /** The ids of the keys past their publication at `now`. */
   async retiredIds(now: Date): Promise<string[]> {
-    const due = await this.database.db.select({ id: signingKeys.id }).from(signingKeys).where(and(isNotNull(signingKeys.publishedUntil), lte(signingKeys.publishedUntil, now)));
+    const due = await this.database.db
+      .select({ id: signingKeys.id })
+      .from(signingKeys)
+      .where(and(isNotNull(signingKeys.publishedUntil), lte(signingKeys.publishedUntil, now)));
     return due.map((d) => d.id);
   }
 
   /** Deletes the key if it is still past its publication at `now`; the deleted row, or undefined. */
   async deleteRetired(tx: Tx, id: string, now: Date): Promise<SigningKeyRow | undefined> {
-    const [row] = await tx.delete(signingKeys).where(and(eq(signingKeys.id, id), lte(signingKeys.publishedUntil, now))).returning();
+    const [row] = await tx
+      .delete(signingKeys)
+      .where(and(eq(signingKeys.id, id), lte(signingKeys.publishedUntil, now)))
+      .returning();
     return row;
   }
 

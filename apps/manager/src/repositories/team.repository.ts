@@ -16,7 +16,11 @@ export class TeamRepository extends ProjectEntityRepository<typeof teams> {
   /** The project's teams (all, or only `ids`), by name. */
   list(projectId: string, ids: string[] | 'all'): Promise<TeamRow[]> {
     const inProject = eq(teams.projectId, projectId);
-    return this.database.db.select().from(teams).where(ids === 'all' ? inProject : and(inProject, inArray(teams.id, ids))).orderBy(asc(teams.name));
+    return this.database.db
+      .select()
+      .from(teams)
+      .where(ids === 'all' ? inProject : and(inProject, inArray(teams.id, ids)))
+      .orderBy(asc(teams.name));
   }
 
   /** Whether any proxy or credential still belongs to the team. */
@@ -33,6 +37,9 @@ export class TeamRepository extends ProjectEntityRepository<typeof teams> {
 
 /** Whether the team exists in the project, read in `db` (plain for the same reason as `projectExists`). */
 export async function teamInProject(db: Reads, projectId: string, teamId: string): Promise<boolean> {
-  const [team] = await db.select({ id: teams.id }).from(teams).where(and(eq(teams.id, teamId), eq(teams.projectId, projectId)));
+  const [team] = await db
+    .select({ id: teams.id })
+    .from(teams)
+    .where(and(eq(teams.id, teamId), eq(teams.projectId, projectId)));
   return !!team;
 }

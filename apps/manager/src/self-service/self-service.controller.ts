@@ -1,5 +1,14 @@
 import { Controller, Get, Headers, Param, Post, Req } from '@nestjs/common';
-import { credentialRequestSchema, credentialRequestViewSchema, polledCredentialRequestSchema, rotateApiKeySchema, rotatedApiKeySchema, submittedCredentialRequestSchema, type CredentialRequestInput, type RotateApiKey } from '@idm/domain';
+import {
+  credentialRequestSchema,
+  credentialRequestViewSchema,
+  polledCredentialRequestSchema,
+  rotateApiKeySchema,
+  rotatedApiKeySchema,
+  submittedCredentialRequestSchema,
+  type CredentialRequestInput,
+  type RotateApiKey,
+} from '@idm/domain';
 import { z } from 'zod';
 import { Contract, ContractBody } from '../openapi/contract.decorator';
 import type { FastifyRequest } from 'fastify';
@@ -17,7 +26,13 @@ export class SelfServiceController {
   ) {}
 
   @Post('self-service/credential-requests')
-  @Contract({ summary: 'Request a credential for a self-service proxy (the key comes at once when auto-approved)', body: credentialRequestSchema, status: 201, public: true, response: submittedCredentialRequestSchema })
+  @Contract({
+    summary: 'Request a credential for a self-service proxy (the key comes at once when auto-approved)',
+    body: credentialRequestSchema,
+    status: 201,
+    public: true,
+    response: submittedCredentialRequestSchema,
+  })
   request(@ContractBody() body: CredentialRequestInput, @Req() req: FastifyRequest) {
     return this.throttle.request(req.ip, () => this.selfService.request(body));
   }
@@ -29,7 +44,13 @@ export class SelfServiceController {
   }
 
   @Post('self-service/api-keys/rotate')
-  @Contract({ summary: 'Rotate the API key presented in x-api-key (old key works for the grace period)', body: rotateApiKeySchema, status: 201, public: true, response: rotatedApiKeySchema })
+  @Contract({
+    summary: 'Rotate the API key presented in x-api-key (old key works for the grace period)',
+    body: rotateApiKeySchema,
+    status: 201,
+    public: true,
+    response: rotatedApiKeySchema,
+  })
   rotate(@Headers('x-api-key') apiKey: string | undefined, @ContractBody() body: RotateApiKey, @Req() req: FastifyRequest) {
     return this.throttle.attempt(req.ip, () => this.selfService.rotate(apiKey, body.graceSeconds));
   }

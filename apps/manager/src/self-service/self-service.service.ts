@@ -1,5 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { generateApiKey, hashApiKey, SecretBox, type CredentialRequestInput, type CredentialRequestView, type PolledCredentialRequest, type RotatedApiKey, type SubmittedCredentialRequest } from '@idm/domain';
+import {
+  generateApiKey,
+  hashApiKey,
+  SecretBox,
+  type CredentialRequestInput,
+  type CredentialRequestView,
+  type PolledCredentialRequest,
+  type RotatedApiKey,
+  type SubmittedCredentialRequest,
+} from '@idm/domain';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ChangeWriter } from '../audit/change-writer';
 import { rotateKey } from '../credentials/credentials.service';
@@ -13,7 +22,16 @@ import { CredentialRequestRepository, type CredentialRequestRow } from '../repos
 import { CredentialRepository } from '../repositories/credential.repository';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const view = (r: CredentialRequestRow): CredentialRequestView => ({ id: r.id, proxyId: r.proxyId, username: r.username, contact: r.contact, status: r.status, credentialId: r.credentialId, decidedBy: r.decidedBy, createdAt: r.createdAt.toISOString() });
+const view = (r: CredentialRequestRow): CredentialRequestView => ({
+  id: r.id,
+  proxyId: r.proxyId,
+  username: r.username,
+  contact: r.contact,
+  status: r.status,
+  credentialId: r.credentialId,
+  decidedBy: r.decidedBy,
+  createdAt: r.createdAt.toISOString(),
+});
 
 /**
  * Applications get and rotate their own credentials: they request one for a proxy that allows
@@ -38,11 +56,26 @@ export class SelfServiceService {
     const auto = proxy.selfService === 'auto';
     return this.asApplication(input.username, () =>
       this.changes.write(async (tx) => {
-        const request = await this.requests.insert(tx, { projectId: proxy.projectId, proxyId: proxy.id, username: input.username, contact: input.contact, status: auto ? 'approved' : 'pending', pollSecretHash: sha256(pollSecret), decidedBy: auto ? 'auto' : null });
+        const request = await this.requests.insert(tx, {
+          projectId: proxy.projectId,
+          proxyId: proxy.id,
+          username: input.username,
+          contact: input.contact,
+          status: auto ? 'approved' : 'pending',
+          pollSecretHash: sha256(pollSecret),
+          decidedBy: auto ? 'auto' : null,
+        });
         const apiKey = auto ? await this.issue(tx, request) : undefined;
         return {
           result: { ...view(request), credentialId: request.credentialId, pollSecret, ...(apiKey ? { apiKey } : {}) },
-          change: { action: 'create', entityKind: 'credential_request', entityId: request.id, projectId: proxy.projectId, before: null, after: { ...request, status: auto ? 'approved' : 'pending' } },
+          change: {
+            action: 'create',
+            entityKind: 'credential_request',
+            entityId: request.id,
+            projectId: proxy.projectId,
+            before: null,
+            after: { ...request, status: auto ? 'approved' : 'pending' },
+          },
         };
       }),
     );
@@ -60,7 +93,14 @@ export class SelfServiceService {
         if (!(await this.requests.takePendingKey(tx, request.id))) return { result: view(request), change: null };
         return {
           result: { ...view(request), apiKey: this.secrets.open(request.pendingKey!) },
-          change: { action: 'collect', entityKind: 'credential_request', entityId: request.id, projectId: request.projectId, before: { keyCollected: false }, after: { keyCollected: true } },
+          change: {
+            action: 'collect',
+            entityKind: 'credential_request',
+            entityId: request.id,
+            projectId: request.projectId,
+            before: { keyCollected: false },
+            after: { keyCollected: true },
+          },
         };
       }),
     );

@@ -24,7 +24,10 @@ export class EnvironmentTokenLifetimes {
     const credentialSettings = await this.credentials.tokenSettingsInProjects(db, [...new Set(deployed.map((p) => p.projectId))]);
     const policySettings = deployed.flatMap((p) => p.policies.map((spec) => spec.config?.tokenService).filter((block) => block !== undefined));
     // Settings a Gateway cannot parse issue no token (unauthorized_client), so they bound nothing.
-    const lifetimes = [...credentialSettings.map((settings) => tokenSettingsSchema.safeParse(settings)), ...policySettings.map((block) => tokenServicePolicySchema.safeParse(block))];
+    const lifetimes = [
+      ...credentialSettings.map((settings) => tokenSettingsSchema.safeParse(settings)),
+      ...policySettings.map((block) => tokenServicePolicySchema.safeParse(block)),
+    ];
     return lifetimes.reduce((longest, parsed) => (parsed.success ? Math.max(longest, issuedLifetimeSeconds(parsed.data.accessTokenLifetime)) : longest), 0);
   }
 }

@@ -40,7 +40,11 @@ export function signingKeyMaterial(algorithm: SigningAlgorithm, pem?: string): {
   checkFits(key, algorithm);
   const jwk = createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>;
   // RFC 7638 thumbprint as kid: stable, derived from the public key alone.
-  const members = Object.keys(jwk).filter((k) => ['crv', 'e', 'kty', 'n', 'x', 'y'].includes(k)).sort();
-  const kid = createHash('sha256').update(JSON.stringify(Object.fromEntries(members.map((k) => [k, jwk[k]])))).digest('base64url');
+  const members = Object.keys(jwk)
+    .filter((k) => ['crv', 'e', 'kty', 'n', 'x', 'y'].includes(k))
+    .sort();
+  const kid = createHash('sha256')
+    .update(JSON.stringify(Object.fromEntries(members.map((k) => [k, jwk[k]]))))
+    .digest('base64url');
   return { privateKeyPem: key.export({ format: 'pem', type: 'pkcs8' }).toString(), publicJwk: { ...jwk, kid, alg: algorithm, use: 'sig' }, kid };
 }

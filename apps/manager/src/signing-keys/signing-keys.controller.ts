@@ -22,7 +22,13 @@ export class SigningKeysController {
   }
 
   @Post('rotate')
-  @Contract({ summary: 'Rotate: publish a new key, let it sign after the activation delay, keep the old one published (verification only) until its tokens expire; compromised: retire the old one at once', body: rotateSigningKeySchema, status: 201, response: signingKeyInfoSchema })
+  @Contract({
+    summary:
+      'Rotate: publish a new key, let it sign after the activation delay, keep the old one published (verification only) until its tokens expire; compromised: retire the old one at once',
+    body: rotateSigningKeySchema,
+    status: 201,
+    response: signingKeyInfoSchema,
+  })
   rotate(@Param('environmentId', IdPipe) environmentId: string, @ContractBody() body: RotateSigningKey) {
     return this.keys.rotate(environmentId, body);
   }

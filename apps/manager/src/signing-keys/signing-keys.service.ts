@@ -77,7 +77,17 @@ export class SigningKeysService {
       if (current) await this.keys.retireUnreplaced(tx, environmentId, publishedUntil);
       const row = await this.insert(tx, environmentId, input.algorithm, material, current ? activatesAt : now);
       const action = input.compromised ? 'rotate_compromised' : 'rotate';
-      return { result: toInfo(row), change: { action, entityKind: 'signing_key', entityId: row.id, projectId: null, before: current ?? null, after: { ...row, replacedKeyPublishedUntil: current ? publishedUntil : null } } };
+      return {
+        result: toInfo(row),
+        change: {
+          action,
+          entityKind: 'signing_key',
+          entityId: row.id,
+          projectId: null,
+          before: current ?? null,
+          after: { ...row, replacedKeyPublishedUntil: current ? publishedUntil : null },
+        },
+      };
     });
     await this.sweeper.reschedule().catch(() => undefined); // the hourly sweep still finds it
     return info;
@@ -87,7 +97,13 @@ export class SigningKeysService {
   private async retirementSeconds(tx: Tx, environmentId: string, requested: number | undefined): Promise<number> {
     const longest = await this.lifetimes.longestAccessTokenSeconds(tx, environmentId);
     if (requested === undefined || requested >= longest) return requested ?? longest;
-    throw new ProblemError(400, 'retirement_before_token_expiry', 'The replaced key would be retired while its tokens are still valid', `access tokens in this environment live up to ${longest} seconds; retire after at least that long (or leave retireAfterSeconds out), or rotate with compromised: true to retire the key at once`, [{ path: 'retireAfterSeconds', message: `must be at least ${longest}` }]);
+    throw new ProblemError(
+      400,
+      'retirement_before_token_expiry',
+      'The replaced key would be retired while its tokens are still valid',
+      `access tokens in this environment live up to ${longest} seconds; retire after at least that long (or leave retireAfterSeconds out), or rotate with compromised: true to retire the key at once`,
+      [{ path: 'retireAfterSeconds', message: `must be at least ${longest}` }],
+    );
   }
 
   private async insert(tx: Tx, environmentId: string, algorithm: SigningAlgorithm, material: ReturnType<typeof signingKeyMaterial>, activatesAt: Date): Promise<SigningKeyRow> {

@@ -8,7 +8,14 @@ import { ProblemError } from '../problems/problem.error';
 import { TeamRepository, type TeamRow } from '../repositories/team.repository';
 
 type Row = TeamRow;
-const toTeam = (r: Row): Team => ({ id: r.id, projectId: r.projectId, name: r.name, description: r.description, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
+const toTeam = (r: Row): Team => ({
+  id: r.id,
+  projectId: r.projectId,
+  name: r.name,
+  description: r.description,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
+});
 
 @Injectable()
 export class TeamsService {

@@ -36,7 +36,15 @@ export class CountedLimit {
   /** The 429 problem for a wait of `waitMs`, with Retry-After. */
   refuse(waitMs: number): ProblemError {
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    return new ProblemError(429, this.refusal.code, this.refusal.title, `try again in ${seconds} seconds`, undefined, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+    return new ProblemError(
+      429,
+      this.refusal.code,
+      this.refusal.title,
+      `try again in ${seconds} seconds`,
+      undefined,
+      { retryAfterSeconds: seconds },
+      { 'retry-after': String(seconds) },
+    );
   }
 
   /**

@@ -30,7 +30,15 @@ export class TokenSettingsService {
       await this.credentials.putTokenSettings(tx, credentialId, settings);
       return {
         result: settings,
-        change: { action: 'update', entityKind: 'credential_token_settings', entityId: credentialId, projectId, teamId: credential.teamId, before: before?.settings ?? null, after: settings },
+        change: {
+          action: 'update',
+          entityKind: 'credential_token_settings',
+          entityId: credentialId,
+          projectId,
+          teamId: credential.teamId,
+          before: before?.settings ?? null,
+          after: settings,
+        },
       };
     });
   }
@@ -41,7 +49,10 @@ export class TokenSettingsService {
       this.permissions.check('credential:write', credential);
       const before = await this.credentials.deleteTokenSettings(tx, credentialId);
       if (!before) throw ProblemError.notFound('token_settings', credentialId);
-      return { result: undefined, change: { action: 'delete', entityKind: 'credential_token_settings', entityId: credentialId, projectId, teamId: credential.teamId, before: before.settings, after: null } };
+      return {
+        result: undefined,
+        change: { action: 'delete', entityKind: 'credential_token_settings', entityId: credentialId, projectId, teamId: credential.teamId, before: before.settings, after: null },
+      };
     });
   }
 

@@ -42,7 +42,14 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
     const job = parsed.data;
     switch (job.op) {
       case 'issue':
-        await this.tokens.insertCopy({ tokenHash: job.tokenHash, kind: job.kind, environment: job.environment, familyId: job.familyId, record: job.record, expiresAt: job.expiresAt === null ? null : new Date(job.expiresAt) });
+        await this.tokens.insertCopy({
+          tokenHash: job.tokenHash,
+          kind: job.kind,
+          environment: job.environment,
+          familyId: job.familyId,
+          record: job.record,
+          expiresAt: job.expiresAt === null ? null : new Date(job.expiresAt),
+        });
         return;
       case 'revoke':
       case 'revoke-family':

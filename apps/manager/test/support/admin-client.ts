@@ -55,8 +55,10 @@ export class AdminClient {
   };
 
   readonly signingKeys = {
-    create: (environmentId: string, body: In<typeof createSigningKeySchema> = {}) => this.send(signingKeyInfoSchema, 'POST', `/api/v1/environments/${environmentId}/signing-keys`, body),
-    rotate: (environmentId: string, body: In<typeof rotateSigningKeySchema> = {}) => this.send(signingKeyInfoSchema, 'POST', `/api/v1/environments/${environmentId}/signing-keys/rotate`, body),
+    create: (environmentId: string, body: In<typeof createSigningKeySchema> = {}) =>
+      this.send(signingKeyInfoSchema, 'POST', `/api/v1/environments/${environmentId}/signing-keys`, body),
+    rotate: (environmentId: string, body: In<typeof rotateSigningKeySchema> = {}) =>
+      this.send(signingKeyInfoSchema, 'POST', `/api/v1/environments/${environmentId}/signing-keys/rotate`, body),
   };
 
   readonly projects = {
@@ -75,8 +77,10 @@ export class AdminClient {
     create: (projectId: string, body: In<typeof createCredentialSchema>) => this.send(createdCredentialSchema, 'POST', `/api/v1/projects/${projectId}/credentials`, body),
     import: (projectId: string, body: In<typeof importCredentialsSchema>) => this.send(importedCredentialsSchema, 'POST', `/api/v1/projects/${projectId}/credentials/import`, body),
     get: (projectId: string, id: string) => this.send(credentialSchema, 'GET', `/api/v1/projects/${projectId}/credentials/${id}`),
-    update: (projectId: string, id: string, body: In<typeof updateCredentialSchema>) => this.send(credentialSchema, 'PATCH', `/api/v1/projects/${projectId}/credentials/${id}`, body),
-    issueApiKey: (projectId: string, id: string, body: In<typeof createApiKeySchema> = {}) => this.send(issuedApiKeySchema, 'POST', `/api/v1/projects/${projectId}/credentials/${id}/api-keys`, body),
+    update: (projectId: string, id: string, body: In<typeof updateCredentialSchema>) =>
+      this.send(credentialSchema, 'PATCH', `/api/v1/projects/${projectId}/credentials/${id}`, body),
+    issueApiKey: (projectId: string, id: string, body: In<typeof createApiKeySchema> = {}) =>
+      this.send(issuedApiKeySchema, 'POST', `/api/v1/projects/${projectId}/credentials/${id}/api-keys`, body),
     rotateApiKey: (projectId: string, id: string, apiKeyId: string, body: In<typeof rotateApiKeySchema> = {}) =>
       this.send(rotatedApiKeySchema, 'POST', `/api/v1/projects/${projectId}/credentials/${id}/api-keys/${apiKeyId}/rotate`, body),
     revokeApiKey: (projectId: string, id: string, apiKeyId: string) => this.send(z.undefined(), 'DELETE', `/api/v1/projects/${projectId}/credentials/${id}/api-keys/${apiKeyId}`),

@@ -43,7 +43,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const manager = new AppProcess(
     'manager',
     'apps/manager/dist/main.js',
-    { MANAGER_PORT: String(managerPort), MANAGER_HOST: '127.0.0.1', DATABASE_URL: database.url!, ...redisEnv, IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, ...options.managerEnv },
+    {
+      MANAGER_PORT: String(managerPort),
+      MANAGER_HOST: '127.0.0.1',
+      DATABASE_URL: database.url!,
+      ...redisEnv,
+      IDM_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD,
+      LOG_LEVEL: 'warn',
+      ...UPSTREAM_OPT_IN,
+      ...options.managerEnv,
+    },
     `http://127.0.0.1:${managerPort}`,
   );
   const cluster: Cluster = {
@@ -75,7 +84,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     cluster.gateways.push(
       AppProcess.gateway(
         `gateway-${String.fromCharCode(97 + i)}`,
-        { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_ENVIRONMENT: options.environment, ...redisEnv, CONFIG_POLL_INTERVAL_MS: '1000', LOG_LEVEL: 'warn', ...UPSTREAM_OPT_IN, GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`, ...extra },
+        {
+          GATEWAY_PORT: String(port),
+          GATEWAY_HOST: '127.0.0.1',
+          GATEWAY_ENVIRONMENT: options.environment,
+          ...redisEnv,
+          CONFIG_POLL_INTERVAL_MS: '1000',
+          LOG_LEVEL: 'warn',
+          ...UPSTREAM_OPT_IN,
+          GATEWAY_PUBLIC_URL: `http://127.0.0.1:${ports[0]}`,
+          ...extra,
+        },
         `http://127.0.0.1:${port}`,
       ),
     );

@@ -13,7 +13,12 @@ export const ADMIN = { username: 'admin', password: 'correct-horse-battery' };
 export interface InProcessManager {
   app: NestFastifyApplication;
   /** Sends a request through Fastify's injector (no socket), with the admin session unless told otherwise. */
-  request(method: string, url: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  request(
+    method: string,
+    url: string,
+    body?: unknown,
+    options?: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string },
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /**
    * Stops the Manager and deletes the Redis keys of the environments its database holds (tests
    * share the developer's Redis); `keepPublishedConfig` leaves them for a Manager started next.
@@ -21,7 +26,11 @@ export interface InProcessManager {
   close(options?: { keepPublishedConfig?: boolean }): Promise<void>;
 }
 
-export async function startInProcessManager(database: TestDatabase, env: Record<string, string> = {}, options: { logDestination?: DestinationStream } = {}): Promise<InProcessManager> {
+export async function startInProcessManager(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+  options: { logDestination?: DestinationStream } = {},
+): Promise<InProcessManager> {
   const config = parseManagerConfig({
     DATABASE_URL: database.url,
     IDM_DATA_DIR: database.dataDir,
@@ -37,12 +46,21 @@ export async function startInProcessManager(database: TestDatabase, env: Record<
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const fastify = app.getHttpAdapter().getInstance();
-  const inject = async (method: string, url: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string } = {}) => {
+  const inject = async (
+    method: string,
+    url: string,
+    body?: unknown,
+    options: { token?: string | null; headers?: Record<string, string>; rawBody?: string; remoteAddress?: string } = {},
+  ) => {
     const res = await fastify.inject({
       method: method as never,
       url,
       ...(options.remoteAddress && { remoteAddress: options.remoteAddress }),
-      headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body !== undefined || options.rawBody !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(body !== undefined || options.rawBody !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
+      },
       payload: options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
     const text = res.body;

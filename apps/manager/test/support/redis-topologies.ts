@@ -27,7 +27,11 @@ class Servers {
 
   async start(args: string[], port: number): Promise<void> {
     this.children.push(spawn('redis-server', args, { cwd: this.dir, stdio: 'ignore' }));
-    await eventually(() => this.track(new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })).ping(), (pong) => pong === 'PONG', { what: `redis-server on ${port}` });
+    await eventually(
+      () => this.track(new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })).ping(),
+      (pong) => pong === 'PONG',
+      { what: `redis-server on ${port}` },
+    );
   }
 
   track<T extends Redis>(client: T): T {
@@ -39,10 +43,12 @@ class Servers {
     for (const c of this.clients) c.disconnect();
     await Promise.all(
       this.children.map((child) =>
-        child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              child.once('exit', () => resolve());
+              child.kill('SIGKILL');
+            }),
       ),
     );
     rmSync(this.dir, { recursive: true, force: true });
@@ -55,7 +61,10 @@ export async function startRedisCluster(): Promise<RedisTopologyUnderTest> {
   const ports = [await freePort(), await freePort(), await freePort()];
   try {
     for (const port of ports) {
-      await servers.start(['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', ...NO_PERSISTENCE], port);
+      await servers.start(
+        ['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', ...NO_PERSISTENCE],
+        port,
+      );
     }
     const nodes = ports.map((port) => servers.track(new Redis({ port, host: '127.0.0.1' })));
     const share = Math.ceil(16384 / ports.length);
@@ -64,7 +73,11 @@ export async function startRedisCluster(): Promise<RedisTopologyUnderTest> {
       if (i > 0) await node.call('CLUSTER', 'MEET', '127.0.0.1', String(ports[0]));
     }
     for (const node of nodes) {
-      await eventually(() => node.call('CLUSTER', 'INFO') as Promise<string>, (info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${ports.length}`), { what: 'the cluster to form', timeoutMs: 30_000 });
+      await eventually(
+        () => node.call('CLUSTER', 'INFO') as Promise<string>,
+        (info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${ports.length}`),
+        { what: 'the cluster to form', timeoutMs: 30_000 },
+      );
     }
   } catch (err) {
     await servers.stop();
@@ -98,14 +111,32 @@ export async function startRedisSentinel(): Promise<SentinelTopologyUnderTest> {
     for (const port of sentinelPorts) {
       // A Sentinel rewrites its configuration file: each gets one of its own.
       const file = join(servers.dir, `sentinel-${port}.conf`);
-      writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${masterPort} 2`, `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`, `sentinel failover-timeout ${SENTINEL_MASTER} 10000`, ''].join('\n'));
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${masterPort} 2`,
+          `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
+          `sentinel failover-timeout ${SENTINEL_MASTER} 10000`,
+          '',
+        ].join('\n'),
+      );
       await servers.start([file, '--sentinel'], port);
     }
     const replica = servers.track(new Redis({ port: replicaPort, host: '127.0.0.1' }));
-    await eventually(() => replica.info('replication'), (info) => info.includes('master_link_status:up'), { what: 'the replica to sync', timeoutMs: 30_000 });
+    await eventually(
+      () => replica.info('replication'),
+      (info) => info.includes('master_link_status:up'),
+      { what: 'the replica to sync', timeoutMs: 30_000 },
+    );
     for (const port of sentinelPorts) {
       const sentinel = servers.track(new Redis({ port, host: '127.0.0.1' }));
-      await eventually(() => sentinel.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER) as Promise<string[][]>, (replicas) => replicas.length === 1 && replicas[0].join(' ').includes(String(replicaPort)), { what: `sentinel ${port} to know the replica`, timeoutMs: 30_000 });
+      await eventually(
+        () => sentinel.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER) as Promise<string[][]>,
+        (replicas) => replicas.length === 1 && replicas[0].join(' ').includes(String(replicaPort)),
+        { what: `sentinel ${port} to know the replica`, timeoutMs: 30_000 },
+      );
     }
   } catch (err) {
     await servers.stop();
@@ -118,9 +149,17 @@ export async function startRedisSentinel(): Promise<SentinelTopologyUnderTest> {
     client: () => (client ??= servers.track(new Redis({ sentinels, name: SENTINEL_MASTER }))),
     async failover() {
       await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
-      await eventually(() => masterOf(sentinel), (port) => port === replicaPort, { what: 'the Sentinels to promote the replica', timeoutMs: 30_000 });
+      await eventually(
+        () => masterOf(sentinel),
+        (port) => port === replicaPort,
+        { what: 'the Sentinels to promote the replica', timeoutMs: 30_000 },
+      );
       const promoted = servers.track(new Redis({ port: replicaPort, host: '127.0.0.1' }));
-      await eventually(() => promoted.info('replication'), (info) => info.includes('role:master'), { what: 'the replica to become master', timeoutMs: 30_000 });
+      await eventually(
+        () => promoted.info('replication'),
+        (info) => info.includes('role:master'),
+        { what: 'the replica to become master', timeoutMs: 30_000 },
+      );
     },
     stop: () => servers.stop(),
   };

@@ -12,16 +12,19 @@ const ofExpired = generateApiKey();
 const foreign = generateApiKey();
 
 function snapshot(policyConfig: Record<string, unknown>): ConfigSnapshot {
-  const cred = (id: string, projectId: string, keys: { hash: string; expiresAt?: string }[], extra = {}) => snapshotCredential({
-    id,
-    projectId,
-    username: `user-${id}`,
-    apiKeys: keys.map((k, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash: k.hash, expiresAt: k.expiresAt ?? null })),
-    ...extra,
-  });
+  const cred = (id: string, projectId: string, keys: { hash: string; expiresAt?: string }[], extra = {}) =>
+    snapshotCredential({
+      id,
+      projectId,
+      username: `user-${id}`,
+      apiKeys: keys.map((k, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash: k.hash, expiresAt: k.expiresAt ?? null })),
+      ...extra,
+    });
   return configSnapshot({
     generatedAt: new Date(NOW).toISOString(),
-    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'api-key', config: policyConfig }] })],
+    proxies: [
+      snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'api-key', config: policyConfig }] }),
+    ],
     credentials: [
       cred('c1', 'proj-a', [{ hash: live.hash }, { hash: expiredKey.hash, expiresAt: '2029-12-31T23:59:59Z' }]),
       cred('c2', 'proj-a', [{ hash: ofDisabled.hash }], { enabled: false }),

@@ -22,7 +22,7 @@ describe('base64-auth policy', () => {
   };
   const run = async (config: Record<string, unknown>, headers: Record<string, string>, query = '') => {
     const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers, query, clientIp: '::1' });
-    const outcome = (await compileEnvironment(snapshot(config), { passwordCache: cache }).route('/demo/x')!.runPolicies(ctx));
+    const outcome = await compileEnvironment(snapshot(config), { passwordCache: cache }).route('/demo/x')!.runPolicies(ctx);
     return { outcome, ctx };
   };
 

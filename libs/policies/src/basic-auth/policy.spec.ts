@@ -13,7 +13,16 @@ describe('basic-auth policy', () => {
     const passwordHash = await hash('correct horse', { type: 2 /* argon2id */ });
     const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, passwordHash, ...extra });
     snapshot = configSnapshot({
-      proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'basic-auth', config: { realm: 'demo realm' } }] })],
+      proxies: [
+        snapshotProxy({
+          id: 'p1',
+          name: 'demo',
+          basePath: '/demo',
+          upstreamUrl: 'http://127.0.0.1:1',
+          methods: ['GET'],
+          policies: [{ type: 'basic-auth', config: { realm: 'demo realm' } }],
+        }),
+      ],
       credentials: [
         cred('c1', 'alice'),
         cred('c2', 'bob', { enabled: false }),
@@ -44,7 +53,9 @@ describe('basic-auth policy', () => {
 
   it('answers 401 with a Basic challenge carrying realm and charset', async () => {
     expect(await run(undefined).outcome).toEqual({
-      status: 401, code: 'missing_credentials', message: expect.any(String),
+      status: 401,
+      code: 'missing_credentials',
+      message: expect.any(String),
       headers: { 'www-authenticate': 'Basic realm="demo realm", charset="UTF-8"' },
     });
     expect(await run('Bearer abc').outcome).toMatchObject({ code: 'missing_credentials' });

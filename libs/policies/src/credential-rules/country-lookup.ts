@@ -13,7 +13,9 @@ interface CountryRecord {
 let reader: { get(address: string): CountryRecord | null } | undefined;
 
 export function countryOf(address: string): string | null {
-  const db = (reader ??= new Reader(readFileSync(require.resolve('@ip-location-db/geolite2-country-mmdb/geolite2-country.mmdb'))) as unknown as { get(address: string): CountryRecord | null });
+  const db = (reader ??= new Reader(readFileSync(require.resolve('@ip-location-db/geolite2-country-mmdb/geolite2-country.mmdb'))) as unknown as {
+    get(address: string): CountryRecord | null;
+  });
   try {
     return db.get(address)?.country_code ?? null;
   } catch {

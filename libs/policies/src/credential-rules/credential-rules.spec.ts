@@ -13,7 +13,17 @@ function environment(access: Record<string, unknown>, now = WEDNESDAY_1030_UTC) 
   const key = generateApiKey();
   const snapshot: ConfigSnapshot = configSnapshot({
     environment: 't',
-    proxies: [snapshotProxy({ id: PROXY, projectId: 'p', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST', 'DELETE'], policies: [{ type: 'api-key', config: {} }] })],
+    proxies: [
+      snapshotProxy({
+        id: PROXY,
+        projectId: 'p',
+        name: 'orders',
+        basePath: '/orders',
+        upstreamUrl: 'http://127.0.0.1:1',
+        methods: ['GET', 'POST', 'DELETE'],
+        policies: [{ type: 'api-key', config: {} }],
+      }),
+    ],
     credentials: [snapshotCredential({ id: 'c1', projectId: 'p', username: 'app', access, apiKeys: [{ id: 'k1', prefix: key.prefix, hash: key.hash, expiresAt: null }] })],
   });
   const proxy = compileEnvironment(snapshot, { now: () => now }).route('/orders')!;
@@ -98,7 +108,12 @@ describe('credential rules', () => {
   });
 
   it('evaluates in order ACL, IP, geo, time', () => {
-    const all = { acl: { deniedMethods: ['POST'] }, ip: { allow: [{ name: 'x', cidrs: ['10.0.0.0/8'] }] }, geo: { unknownLocation: 'deny' }, time: { mode: 'restrict', windows: [{}] } };
+    const all = {
+      acl: { deniedMethods: ['POST'] },
+      ip: { allow: [{ name: 'x', cidrs: ['10.0.0.0/8'] }] },
+      geo: { unknownLocation: 'deny' },
+      time: { mode: 'restrict', windows: [{}] },
+    };
     const call = environment(all);
     expect(call('POST', '/orders', '8.8.8.8')).toMatchObject({ code: 'acl_method_denied' });
     expect(call('GET', '/orders', '8.8.8.8')).toMatchObject({ code: 'ip_denied' });

@@ -13,7 +13,11 @@ export interface CredentialRulesDeps {
   onRateLimitStoreError: (err: unknown) => void;
 }
 
-const INVALID: PolicyRejection = Object.freeze({ status: 403, code: 'credential_rules_invalid', message: 'The access rules of this credential cannot be enforced by this gateway' });
+const INVALID: PolicyRejection = Object.freeze({
+  status: 403,
+  code: 'credential_rules_invalid',
+  message: 'The access rules of this credential cannot be enforced by this gateway',
+});
 
 /**
  * A credential's authorization rules, compiled once per revision and evaluated after

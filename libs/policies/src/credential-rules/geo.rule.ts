@@ -6,7 +6,11 @@ import { normalizeAddress } from './ip-groups.rule';
 type GeoRules = NonNullable<CredentialAccess['geo']>;
 
 const DENIED: PolicyRejection = Object.freeze({ status: 403, code: 'geo_denied', message: 'Requests from this country are not allowed for this credential' });
-const UNKNOWN_DENIED: PolicyRejection = Object.freeze({ status: 403, code: 'geo_unknown_location', message: 'The location of this address is unknown and unknown locations are not allowed for this credential' });
+const UNKNOWN_DENIED: PolicyRejection = Object.freeze({
+  status: 403,
+  code: 'geo_unknown_location',
+  message: 'The location of this address is unknown and unknown locations are not allowed for this credential',
+});
 
 /** Allowed and denied countries (ISO 3166-1 alpha-2); unknown locations follow `unknownLocation`. */
 export class GeoRule {

@@ -17,12 +17,7 @@ export interface DigestCredentials {
   opaque: string | null;
 }
 
-export type DigestParseFailure =
-  | 'too_large'
-  | 'syntax'
-  | 'duplicate_field'
-  | 'missing_field'
-  | 'unsupported_field';
+export type DigestParseFailure = 'too_large' | 'syntax' | 'duplicate_field' | 'missing_field' | 'unsupported_field';
 
 export const MAX_DIGEST_HEADER_LENGTH = 4096;
 

@@ -10,7 +10,10 @@ import { configSnapshot, snapshotCredential, snapshotProxy } from '@idm/test-kit
 
 const box = new SecretBox([{ id: 'k1', key: randomBytes(32) }]);
 const nonceKey = randomBytes(32);
-const h = (alg: string, v: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(v).digest('hex');
+const h = (alg: string, v: string) =>
+  createHash(alg === 'MD5' ? 'md5' : 'sha256')
+    .update(v)
+    .digest('hex');
 
 /** What curl --digest computes from a challenge. */
 function answer(challenge: string, o: { user?: string; password?: string; method?: string; uri?: string; nc?: string; algorithm?: string; realm?: string }) {
@@ -31,23 +34,32 @@ describe('digest-auth policy', () => {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const store = new InMemoryDigestNonceStore(() => now);
   const sealed = box.seal(JSON.stringify(computeDigestHa1('alice', DIGEST_REALM, 'correct horse')));
-  const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, digestHa1: box.seal(JSON.stringify(computeDigestHa1(username, DIGEST_REALM, 'correct horse'))), ...extra });
-  const snapshot = (policies: ConfigSnapshot['proxies'][number]['policies']): ConfigSnapshot => configSnapshot({
-    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies })],
-    credentials: [
-      cred('c1', 'alice', { digestHa1: sealed }),
-      cred('c2', 'bob', { enabled: false }),
-      cred('c3', 'carol', { expiresAt: '2000-01-01T00:00:00Z' }),
-      cred('c4', 'dave', { digestHa1: null }),
-      cred('c5', 'erin', { digestHa1: new SecretBox([{ id: 'other', key: randomBytes(32) }]).seal('{}') }),
-    ],
-  });
-  const env = (policies = [{ type: 'digest-auth', config: {} }]) => compileEnvironment(snapshot(policies), { now: () => now, secrets: box, digest: { nonceKey, nonceStore: store } });
+  const cred = (id: string, username: string, extra = {}) =>
+    snapshotCredential({ id, username, digestHa1: box.seal(JSON.stringify(computeDigestHa1(username, DIGEST_REALM, 'correct horse'))), ...extra });
+  const snapshot = (policies: ConfigSnapshot['proxies'][number]['policies']): ConfigSnapshot =>
+    configSnapshot({
+      proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies })],
+      credentials: [
+        cred('c1', 'alice', { digestHa1: sealed }),
+        cred('c2', 'bob', { enabled: false }),
+        cred('c3', 'carol', { expiresAt: '2000-01-01T00:00:00Z' }),
+        cred('c4', 'dave', { digestHa1: null }),
+        cred('c5', 'erin', { digestHa1: new SecretBox([{ id: 'other', key: randomBytes(32) }]).seal('{}') }),
+      ],
+    });
+  const env = (policies = [{ type: 'digest-auth', config: {} }]) =>
+    compileEnvironment(snapshot(policies), { now: () => now, secrets: box, digest: { nonceKey, nonceStore: store } });
   let compiled = env();
   const run = async (authorization?: string, path = '/demo/x', method = 'GET') => {
     const q = path.indexOf('?');
-    const ctx = createRequestContext({ method, path: q < 0 ? path : path.slice(0, q), headers: authorization === undefined ? {} : { authorization }, query: q < 0 ? '' : path.slice(q + 1), clientIp: '::1' });
-    const outcome = (await compiled.route(path)!.runPolicies(ctx));
+    const ctx = createRequestContext({
+      method,
+      path: q < 0 ? path : path.slice(0, q),
+      headers: authorization === undefined ? {} : { authorization },
+      query: q < 0 ? '' : path.slice(q + 1),
+      clientIp: '::1',
+    });
+    const outcome = await compiled.route(path)!.runPolicies(ctx);
     return { outcome, ctx };
   };
   const challenge = async () => ((await run()).outcome!.headers!['www-authenticate'] as string[])[0];
@@ -138,7 +150,11 @@ describe('digest-auth policy', () => {
   });
 
   it('answers 503 when the nonce store fails (fail closed)', async () => {
-    compiled = compileEnvironment(snapshot([{ type: 'digest-auth', config: {} }]), { now: () => now, secrets: box, digest: { nonceKey, nonceStore: { advance: () => Promise.reject(new Error('down')) } } });
+    compiled = compileEnvironment(snapshot([{ type: 'digest-auth', config: {} }]), {
+      now: () => now,
+      secrets: box,
+      digest: { nonceKey, nonceStore: { advance: () => Promise.reject(new Error('down')) } },
+    });
     try {
       expect((await run(answer(await challenge(), {}))).outcome).toMatchObject({ status: 503, code: 'nonce_store_unavailable' });
     } finally {
@@ -167,19 +183,30 @@ describe('digest-auth policy', () => {
 describe('parseDigestAuthorization', () => {
   it('parses quoted strings with escapes, tokens and defaults algorithm to MD5', () => {
     expect(parseDigestAuthorization('Digest username="a\\"b", realm="r", nonce="n", uri="/x", response="abc", qop=auth, nc=00000001, cnonce="c"')).toEqual({
-      username: 'a"b', realm: 'r', nonce: 'n', uri: '/x', response: 'abc', algorithm: 'MD5', qop: 'auth', nc: '00000001', cnonce: 'c', opaque: null,
+      username: 'a"b',
+      realm: 'r',
+      nonce: 'n',
+      uri: '/x',
+      response: 'abc',
+      algorithm: 'MD5',
+      qop: 'auth',
+      nc: '00000001',
+      cnonce: 'c',
+      opaque: null,
     });
   });
-  it.each([
-    ['Bearer x', null],
-    ['Digest', 'missing_field'],
-    ['Digest username="a", username="b"', 'duplicate_field'],
-    ['Digest username="a" realm="r"', 'syntax'],
-    ['Digest foo="bar", username="a", realm="r", nonce="n", uri="/", response="x"', 'syntax'],
-    ['Digest username="a", realm="r", nonce="n", uri="/", response="x", qop=auth, nc=1, cnonce="c"', 'syntax'],
-    ['Digest username="a\u0001", realm="r", nonce="n", uri="/", response="x"', 'syntax'],
-    [`Digest username="${'a'.repeat(5000)}"`, 'too_large'],
-  ].map(([header, expected]) => [String(header).slice(0, 60), header, expected]))('%s -> %s', (_, header, expected) => {
+  it.each(
+    [
+      ['Bearer x', null],
+      ['Digest', 'missing_field'],
+      ['Digest username="a", username="b"', 'duplicate_field'],
+      ['Digest username="a" realm="r"', 'syntax'],
+      ['Digest foo="bar", username="a", realm="r", nonce="n", uri="/", response="x"', 'syntax'],
+      ['Digest username="a", realm="r", nonce="n", uri="/", response="x", qop=auth, nc=1, cnonce="c"', 'syntax'],
+      ['Digest username="a\u0001", realm="r", nonce="n", uri="/", response="x"', 'syntax'],
+      [`Digest username="${'a'.repeat(5000)}"`, 'too_large'],
+    ].map(([header, expected]) => [String(header).slice(0, 60), header, expected]),
+  )('%s -> %s', (_, header, expected) => {
     expect(parseDigestAuthorization(header)).toBe(expected);
   });
 });

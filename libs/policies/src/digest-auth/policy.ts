@@ -14,14 +14,7 @@ import type { DigestNonceStore } from './digest-nonce.store';
 import type { DigestAlgorithm, DigestAuthConfig } from './schema';
 
 type Reason =
-  | 'missing_credentials'
-  | 'invalid_credentials'
-  | 'invalid_nonce'
-  | 'nonce_expired'
-  | 'nonce_replayed'
-  | 'unsupported_algorithm'
-  | 'credential_disabled'
-  | 'credential_expired';
+  'missing_credentials' | 'invalid_credentials' | 'invalid_nonce' | 'nonce_expired' | 'nonce_replayed' | 'unsupported_algorithm' | 'credential_disabled' | 'credential_expired';
 
 const PARSE_FAILURES: Record<DigestParseFailure, string> = {
   too_large: 'The Digest Authorization header is too large',
@@ -92,7 +85,10 @@ export class DigestAuthPolicy implements Policy {
     const state = credentialState(credential, now);
     if (state !== 'ok') return this.challenge(state, CREDENTIAL_STATE_MESSAGES[state]);
     return this.nonceStore.advance(credentials.nonce, parseInt(credentials.nc!, 16), nonce.remainingMs).then(
-      (fresh) => (fresh ? establish(ctx, credential, this.config.stripAuthorization ? AUTHORIZATION : null) : this.challenge('nonce_replayed', 'The nonce count was already used; retry with the new nonce')),
+      (fresh) =>
+        fresh
+          ? establish(ctx, credential, this.config.stripAuthorization ? AUTHORIZATION : null)
+          : this.challenge('nonce_replayed', 'The nonce count was already used; retry with the new nonce'),
       () => STORE_UNAVAILABLE,
     );
   }

@@ -15,7 +15,12 @@ export const digestAuthConfigSchema = z.strictObject({
     .refine((a) => new Set(a).size === a.length, 'algorithms must be unique')
     .default(['SHA-256', 'MD5']),
   /** How long a server nonce is accepted; after that the client is challenged again with stale=true. */
-  nonceLifetimeSeconds: z.number().int().min(10).max(24 * 3600).default(300),
+  nonceLifetimeSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(24 * 3600)
+    .default(300),
   /** Remove the Authorization header before the request goes upstream. */
   stripAuthorization: z.boolean().default(true),
 });

@@ -36,7 +36,9 @@ export class BearerAccess {
    * policy keeps the client it was issued to, and only if issued since the current deployment.
    */
   issuedForThisProxy(proxyId: unknown, clientId: unknown, issuedAt: unknown): boolean {
-    return proxyId === this.deps.proxy.id && this.proxyClient !== null && clientId === this.proxyClient.credentialId && typeof issuedAt === 'number' && issuedAt >= this.deployedSince;
+    return (
+      proxyId === this.deps.proxy.id && this.proxyClient !== null && clientId === this.proxyClient.credentialId && typeof issuedAt === 'number' && issuedAt >= this.deployedSince
+    );
   }
 
   /** The token's credential, if it still exists in this revision, belongs to the proxy's project and may authenticate. */
@@ -70,7 +72,12 @@ function bearerRejections(realm: string): BearerRejections {
   return Object.freeze({
     missing_token: Object.freeze({ status: 401, code: 'missing_token', message: 'A bearer token is required', headers: challenge('') }),
     invalid_token: Object.freeze({ status: 401, code: 'invalid_token', message: 'The bearer token is not valid', headers: challenge(', error="invalid_token"') }),
-    insufficient_scope: Object.freeze({ status: 403, code: 'insufficient_scope', message: 'The bearer token lacks a required scope or role', headers: challenge(', error="insufficient_scope"') }),
+    insufficient_scope: Object.freeze({
+      status: 403,
+      code: 'insufficient_scope',
+      message: 'The bearer token lacks a required scope or role',
+      headers: challenge(', error="insufficient_scope"'),
+    }),
     unavailable: Object.freeze({ status: 503, code: 'token_store_unavailable', message: 'Tokens cannot be checked right now' }),
   });
 }
@@ -91,9 +98,7 @@ class BearerRequirements {
     private readonly required: BearerRequirement,
     methods: Record<string, BearerRequirement>,
   ) {
-    this.byMethod = new Map(
-      Object.entries(methods).map(([m, r]) => [m, { scopes: [...required.scopes, ...r.scopes], roles: [...required.roles, ...r.roles] }]),
-    );
+    this.byMethod = new Map(Object.entries(methods).map(([m, r]) => [m, { scopes: [...required.scopes, ...r.scopes], roles: [...required.roles, ...r.roles] }]));
   }
 
   /** `scopes` is the token's granted scope list; `roles` those of the token (JWT) or credential (opaque). */

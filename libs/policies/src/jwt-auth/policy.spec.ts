@@ -21,13 +21,27 @@ function snapshot(config: Record<string, unknown>, enabled = true): ConfigSnapsh
   const cred = (id: string, projectId: string, extra = {}) => snapshotCredential({ id, projectId, username: `user-${id}`, roles: ['reader'], ...extra });
   return configSnapshot({
     generatedAt: new Date(NOW).toISOString(),
-    proxies: [snapshotProxy({ id: 'p1', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'jwt-auth', config }] })],
+    proxies: [
+      snapshotProxy({ id: 'p1', name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'jwt-auth', config }] }),
+    ],
     credentials: [cred('c1', 'proj-a', { enabled }), cred('c2', 'proj-b')],
     signingKeys: [key],
   });
 }
 
-const claims = (over: JwtClaims = {}): JwtClaims => ({ iss: ISS, sub: 'c1', aud: ['/orders'], iat: S, nbf: S, exp: S + 60, jti: 'j', scope: 'read', roles: ['reader'], email: 'a@x', ...over });
+const claims = (over: JwtClaims = {}): JwtClaims => ({
+  iss: ISS,
+  sub: 'c1',
+  aud: ['/orders'],
+  iat: S,
+  nbf: S,
+  exp: S + 60,
+  jti: 'j',
+  scope: 'read',
+  roles: ['reader'],
+  email: 'a@x',
+  ...over,
+});
 
 function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
   const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring, issuers, revokedJwts }).route('/orders')!;
@@ -62,13 +76,19 @@ describe('jwt-auth policy', () => {
     ['a tampered payload', `${h}.${segment({ ...claims(), sub: 'c2' })}.${sig}`],
     ['a token signed by another key with the same kid', signJwt(claims(), { ...otherRing.signer(NOW)!, kid: signer.kid })],
     ['alg none', `${segment({ alg: 'none', kid: signer.kid })}.${p}.`],
-    ['HS256 keyed with the public key', (() => { const head = segment({ alg: 'HS256', kid: signer.kid }); return `${head}.${p}.${createHmac('sha256', publicPem).update(`${head}.${p}`).digest('base64url')}`; })()],
+    [
+      'HS256 keyed with the public key',
+      (() => {
+        const head = segment({ alg: 'HS256', kid: signer.kid });
+        return `${head}.${p}.${createHmac('sha256', publicPem).update(`${head}.${p}`).digest('base64url')}`;
+      })(),
+    ],
     ['an unknown kid', signJwt(claims(), otherRing.signer(NOW)!)],
     ['an expired token', signJwt(claims({ exp: S - 31 }), signer)],
     ['a token not valid yet', signJwt(claims({ nbf: S + 120 }), signer)],
     ['a token for another audience', signJwt(claims({ aud: '/payments' }), signer)],
     ['a token of a foreign issuer', signJwt(claims({ iss: 'https://evil.example/token' }), signer)],
-    ['a token naming another host\'s token service (forged X-Forwarded-Host at minting)', signJwt(claims({ iss: 'https://evil.example/credential' }), signer)],
+    ["a token naming another host's token service (forged X-Forwarded-Host at minting)", signJwt(claims({ iss: 'https://evil.example/credential' }), signer)],
     ['a plain JWT (typ JWT) signed by the environment key', signJwt(claims(), signer, { typ: 'JWT' })],
     ['an ID token signed by the environment key', signJwt(claims({ nonce: 'n' }), signer, { typ: 'id_token+jwt' })],
     ['a token of a credential of another project', signJwt(claims({ sub: 'c2' }), signer)],
@@ -108,7 +128,9 @@ describe('jwt-auth policy', () => {
     expect(run(token, { issuers: byHost, host: 'gw.internal:8081' }).outcome).toBeUndefined();
     expect(run(token, { issuers: byHost, host: 'other.internal:8081' }).outcome).toMatchObject({ code: 'invalid_token' });
     // The pattern still bounds what is asked: a non-token-service URL never reaches the host check.
-    expect(run(signJwt(claims({ iss: 'http://gw.internal:8081/other' }), signer), { issuers: { fixed: null, isRequestIssuer: () => true }, host: 'gw.internal:8081' }).outcome).toMatchObject({ code: 'invalid_token' });
+    expect(
+      run(signJwt(claims({ iss: 'http://gw.internal:8081/other' }), signer), { issuers: { fixed: null, isRequestIssuer: () => true }, host: 'gw.internal:8081' }).outcome,
+    ).toMatchObject({ code: 'invalid_token' });
   });
 
   it('accepts no token at all when neither the policy nor the host names an issuer', () => {

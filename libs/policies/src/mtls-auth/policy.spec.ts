@@ -55,7 +55,12 @@ describe('mtls-auth policy', () => {
   /** The Gateway side of a fresh TLS connection made with the given client certificate (or none). */
   const handshake = async (cert?: TestCertificate, chain: TestCertificate[] = []): Promise<TLSSocket> => {
     const serverSide = new Promise<TLSSocket>((resolve) => (pending = resolve));
-    const c = connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false, ...(cert ? { cert: [cert.cert, ...chain.map((x) => x.cert)].join(''), key: cert.key } : {}) });
+    const c = connect({
+      port: (server.address() as AddressInfo).port,
+      host: '127.0.0.1',
+      rejectUnauthorized: false,
+      ...(cert ? { cert: [cert.cert, ...chain.map((x) => x.cert)].join(''), key: cert.key } : {}),
+    });
     c.on('error', () => {});
     const s = await serverSide;
     sockets.push({ server: s, client: c });
@@ -63,21 +68,22 @@ describe('mtls-auth policy', () => {
   };
 
   const cred = (id: string, username: string, extra = {}) => snapshotCredential({ id, username, truststore: [ca.cert], ...extra });
-  const snapshot = (config: Record<string, unknown>): ConfigSnapshot => configSnapshot({
-    proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'mtls-auth', config }] })],
-    credentials: [
-      cred('c1', 'partner'),
-      cred('c2', 'Partner CA'),
-      cred('c3', 'nostore', { truststore: [] }),
-      cred('c4', 'retired', { enabled: false }),
-      cred('c5', 'badstore', { truststore: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }),
-      { ...cred('c6', 'partner'), projectId: 'proj-b' },
-    ],
-  });
+  const snapshot = (config: Record<string, unknown>): ConfigSnapshot =>
+    configSnapshot({
+      proxies: [snapshotProxy({ id: 'p1', name: 'demo', basePath: '/demo', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: [{ type: 'mtls-auth', config }] })],
+      credentials: [
+        cred('c1', 'partner'),
+        cred('c2', 'Partner CA'),
+        cred('c3', 'nostore', { truststore: [] }),
+        cred('c4', 'retired', { enabled: false }),
+        cred('c5', 'badstore', { truststore: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }),
+        { ...cred('c6', 'partner'), projectId: 'proj-b' },
+      ],
+    });
   const run = async (config: Record<string, unknown>, socket: Socket | null, now?: number) => {
     const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers: {}, query: '', clientIp: '127.0.0.1', socket });
     const env = compileEnvironment(snapshot(config), now === undefined ? {} : { now: () => now });
-    const outcome = (await env.route('/demo/x')!.runPolicies(ctx));
+    const outcome = await env.route('/demo/x')!.runPolicies(ctx);
     return { outcome, ctx };
   };
   const expectReject = (outcome: PolicyRejection | undefined, code: string) =>
@@ -89,7 +95,7 @@ describe('mtls-auth policy', () => {
     expect(mtlsAuthConfigSchema.safeParse({ extra: 1 }).success).toBe(false);
   });
 
-  it('authenticates a certificate signed by the credential\'s CA by its subject CN, in the proxy\'s project', async () => {
+  it("authenticates a certificate signed by the credential's CA by its subject CN, in the proxy's project", async () => {
     const { outcome, ctx } = await run({}, await handshake(client));
     expect(outcome).toBeUndefined();
     expect(ctx.identity).toEqual({ credentialId: 'c1', username: 'partner', projectId: 'proj-a' });
@@ -146,7 +152,12 @@ describe('mtls-auth policy', () => {
   it('answers 401 malformed (never throws) when the certificate bytes do not parse', async () => {
     const fake = { encrypted: true, getPeerCertificate: () => ({ raw: Buffer.from('not DER'), subject: { CN: 'partner' }, issuer: { CN: 'x' } }) } as unknown as Socket;
     expectReject((await run({}, fake)).outcome, 'malformed_client_certificate');
-    const throwing = { encrypted: true, getPeerCertificate: () => { throw new Error('boom'); } } as unknown as Socket;
+    const throwing = {
+      encrypted: true,
+      getPeerCertificate: () => {
+        throw new Error('boom');
+      },
+    } as unknown as Socket;
     expectReject((await run({}, throwing)).outcome, 'malformed_client_certificate');
   });
 
@@ -156,7 +167,7 @@ describe('mtls-auth policy', () => {
     expect(chain.map((p) => p.type)).toEqual(['mtls-auth', 'credential-rules']);
   });
 
-  it('parses a credential\'s truststore once per revision, not per request', async () => {
+  it("parses a credential's truststore once per revision, not per request", async () => {
     const first = compileEnvironment(snapshot({}));
     const socket = await handshake(client);
     const ctx = () => createRequestContext({ method: 'GET', path: '/demo/x', headers: {}, query: '', clientIp: '127.0.0.1', socket });

@@ -47,7 +47,10 @@ export class MtlsAuthPolicy implements Policy {
       unknown_client_certificate: `No credential matches the client certificate's ${field}`,
       untrusted_client_certificate: "The client certificate does not chain to the credential's truststore or is outside its validity period",
     });
-    this.unreadableTruststore = Object.freeze({ ...this.rejections.untrusted_client_certificate, message: "The credential's truststore cannot be read; it accepts no certificate" });
+    this.unreadableTruststore = Object.freeze({
+      ...this.rejections.untrusted_client_certificate,
+      message: "The credential's truststore cannot be read; it accepts no certificate",
+    });
   }
 
   execute(ctx: RequestContext): PolicyOutcome {

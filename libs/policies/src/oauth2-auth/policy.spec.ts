@@ -22,10 +22,20 @@ describe('oauth2-auth policy', () => {
     await redis.quit();
   });
 
-  const snapshot = (enabled = true): ConfigSnapshot => configSnapshot({
-    proxies: [snapshotProxy({ id: 'p1', name: 'ledger', basePath: '/ledger', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET', 'POST'], policies: [{ type: 'oauth2-auth', config: { methods: { POST: { scopes: ['write'] } } } }] })],
-    credentials: [snapshotCredential({ id: 'c1', username: 'app', enabled, roles: ['service'] })],
-  });
+  const snapshot = (enabled = true): ConfigSnapshot =>
+    configSnapshot({
+      proxies: [
+        snapshotProxy({
+          id: 'p1',
+          name: 'ledger',
+          basePath: '/ledger',
+          upstreamUrl: 'http://127.0.0.1:1',
+          methods: ['GET', 'POST'],
+          policies: [{ type: 'oauth2-auth', config: { methods: { POST: { scopes: ['write'] } } } }],
+        }),
+      ],
+      credentials: [snapshotCredential({ id: 'c1', username: 'app', enabled, roles: ['service'] })],
+    });
   const run = async (token: string | undefined, { method = 'GET', enabled = true } = {}) => {
     const proxy = compileEnvironment(snapshot(enabled), { opaqueTokens: store }).route('/ledger')!;
     const ctx = createRequestContext({ method, path: '/ledger', headers: token ? { authorization: `Bearer ${token}` } : {}, query: '', clientIp: '127.0.0.1' });
@@ -43,14 +53,25 @@ describe('oauth2-auth policy', () => {
   });
 
   it.each([
-    ['a revoked token', async () => { const t = (await issue()).accessToken; await store.revoke(t); return t; }],
+    [
+      'a revoked token',
+      async () => {
+        const t = (await issue()).accessToken;
+        await store.revoke(t);
+        return t;
+      },
+    ],
     ['a refresh token', async () => (await issue()).refreshToken!],
     ['a token of another environment', async () => (await issue({ environment: 'prod' })).accessToken],
     ['a token bound to another proxy', async () => (await issue({ proxyId: 'p2' })).accessToken],
     ['a token of an unknown credential', async () => (await issue({ credentialId: 'gone' })).accessToken],
     ['something that is not our token', async () => 'eyJhbGciOi.x.y'],
   ])('refuses %s with 401 invalid_token', async (_, token) => {
-    expect((await run(await token())).outcome).toMatchObject({ status: 401, code: 'invalid_token', headers: { 'www-authenticate': 'Bearer realm="/ledger", error="invalid_token"' } });
+    expect((await run(await token())).outcome).toMatchObject({
+      status: 401,
+      code: 'invalid_token',
+      headers: { 'www-authenticate': 'Bearer realm="/ledger", error="invalid_token"' },
+    });
   });
 
   it('refuses tokens of a disabled credential and checks scopes per method', async () => {

@@ -42,11 +42,18 @@ export class CompiledRateLimit {
         limit: l.limit,
         seconds: l.windowSeconds,
         sliding: l.algorithm === 'sliding',
-        bounds: l.algorithm === 'sliding' ? null : (now) => { const start = now - (now % ms); return [start, start + ms]; },
+        bounds:
+          l.algorithm === 'sliding'
+            ? null
+            : (now) => {
+                const start = now - (now % ms);
+                return [start, start + ms];
+              },
         code: 'rate_limited',
       });
     });
-    for (const q of rules.quotas) specs.push({ name: `q:${q.period}`, limit: q.limit, seconds: PERIOD_SECONDS[q.period], sliding: false, bounds: periodBounds(q.period), code: 'quota_exceeded' });
+    for (const q of rules.quotas)
+      specs.push({ name: `q:${q.period}`, limit: q.limit, seconds: PERIOD_SECONDS[q.period], sliding: false, bounds: periodBounds(q.period), code: 'quota_exceeded' });
     this.specs = specs;
     this.failOpen = rules.onStoreUnavailable === 'allow';
     this.policyHeader = specs.map((s) => `${s.limit};w=${s.seconds}`).join(', ');
@@ -95,7 +102,10 @@ export class CompiledRateLimit {
       return undefined;
     }
     headers['retry-after'] = resetSeconds;
-    const message = spec.code === 'quota_exceeded' ? `The quota of ${spec.limit} requests per ${spec.name.slice(2)} is used up` : `At most ${spec.limit} requests per ${spec.seconds} s are allowed`;
+    const message =
+      spec.code === 'quota_exceeded'
+        ? `The quota of ${spec.limit} requests per ${spec.name.slice(2)} is used up`
+        : `At most ${spec.limit} requests per ${spec.seconds} s are allowed`;
     return { status: 429, code: spec.code, message, headers };
   }
 }

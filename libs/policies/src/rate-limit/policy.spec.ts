@@ -49,22 +49,55 @@ describe('rate limits (real Redis)', () => {
   /** The start of the current window: keys expire relative to the (frozen) clock, so they live a whole window. */
   const windowStart = (seconds: number) => Date.now() - (Date.now() % (seconds * 1000));
 
-  function gateway(options: { id?: string; policies?: unknown[]; access?: Record<string, unknown>; store?: RedisRateLimitStore; now?: () => number; onError?: (e: unknown) => void }) {
+  function gateway(options: {
+    id?: string;
+    policies?: unknown[];
+    access?: Record<string, unknown>;
+    store?: RedisRateLimitStore;
+    now?: () => number;
+    onError?: (e: unknown) => void;
+  }) {
     const id = options.id ?? randomBytes(4).toString('hex');
     const snapshot = configSnapshot({
       environment: 't',
-      proxies: [snapshotProxy({ id: `p-${id}`, projectId: 'p', name: 'x', basePath: '/x', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], policies: options.policies ?? [{ type: 'api-key', config: {} }] })],
+      proxies: [
+        snapshotProxy({
+          id: `p-${id}`,
+          projectId: 'p',
+          name: 'x',
+          basePath: '/x',
+          upstreamUrl: 'http://127.0.0.1:1',
+          methods: ['GET'],
+          policies: options.policies ?? [{ type: 'api-key', config: {} }],
+        }),
+      ],
       credentials: [
-        snapshotCredential({ id: `c-${id}`, projectId: 'p', username: 'a', access: options.access ?? {}, apiKeys: [{ id: 'k', prefix: key.prefix, hash: key.hash, expiresAt: null }] }),
-        snapshotCredential({ id: `d-${id}`, projectId: 'p', username: 'b', access: options.access ?? {}, apiKeys: [{ id: 'k2', prefix: key2.prefix, hash: key2.hash, expiresAt: null }] }),
+        snapshotCredential({
+          id: `c-${id}`,
+          projectId: 'p',
+          username: 'a',
+          access: options.access ?? {},
+          apiKeys: [{ id: 'k', prefix: key.prefix, hash: key.hash, expiresAt: null }],
+        }),
+        snapshotCredential({
+          id: `d-${id}`,
+          projectId: 'p',
+          username: 'b',
+          access: options.access ?? {},
+          apiKeys: [{ id: 'k2', prefix: key2.prefix, hash: key2.hash, expiresAt: null }],
+        }),
       ],
     });
-    const proxy = compileEnvironment(snapshot, { rateLimitStore: options.store ?? new RedisRateLimitStore(redis, prefix), now: options.now, onRateLimitStoreError: options.onError }).route('/x')!;
+    const proxy = compileEnvironment(snapshot, {
+      rateLimitStore: options.store ?? new RedisRateLimitStore(redis, prefix),
+      now: options.now,
+      onRateLimitStoreError: options.onError,
+    }).route('/x')!;
     return async (apiKey = key.key, clientIp = '10.0.0.1') => {
       const ctx = createRequestContext({ method: 'GET', path: '/x', headers: { 'x-api-key': apiKey }, query: '', clientIp });
       const result = proxy.runPolicies(ctx);
       // sync: decided without waiting for Redis.
-      return { outcome: (await result), ctx, sync: !(result instanceof Promise) };
+      return { outcome: await result, ctx, sync: !(result instanceof Promise) };
     };
   }
 
@@ -76,7 +109,9 @@ describe('rate limits (real Redis)', () => {
     await call();
     expect((await call()).ctx.responseHeaders?.['ratelimit-remaining']).toBe('0');
     expect((await call()).outcome).toEqual({
-      status: 429, code: 'rate_limited', message: expect.any(String),
+      status: 429,
+      code: 'rate_limited',
+      message: expect.any(String),
       headers: { 'ratelimit-limit': '3', 'ratelimit-remaining': '0', 'ratelimit-reset': '30', 'ratelimit-policy': '3;w=60', 'retry-after': '30' },
     });
     expect((await call(key2.key)).outcome).toBeUndefined(); // another credential has its own counter
@@ -107,7 +142,12 @@ describe('rate limits (real Redis)', () => {
   });
 
   it('per-proxy policy: keyed by proxy, credential or client IP', async () => {
-    const byProxy = gateway({ policies: [{ type: 'api-key', config: {} }, { type: 'rate-limit', config: { keyBy: 'proxy', limits: [{ limit: 1, windowSeconds: 60 }] } }] });
+    const byProxy = gateway({
+      policies: [
+        { type: 'api-key', config: {} },
+        { type: 'rate-limit', config: { keyBy: 'proxy', limits: [{ limit: 1, windowSeconds: 60 }] } },
+      ],
+    });
     expect((await byProxy()).outcome).toBeUndefined();
     expect((await byProxy(key2.key)).outcome).toMatchObject({ status: 429, code: 'rate_limited' });
     const byIp = gateway({ policies: [{ type: 'rate-limit', config: { keyBy: 'ip', limits: [{ limit: 1, windowSeconds: 60 }] } }] });
@@ -119,7 +159,14 @@ describe('rate limits (real Redis)', () => {
   });
 
   it('is exact under concurrency from two stores on separate connections (two gateways)', async () => {
-    const access = { rateLimit: { limits: [{ limit: 50, windowSeconds: 60, algorithm: 'sliding' }, { limit: 70, windowSeconds: 60 }] } };
+    const access = {
+      rateLimit: {
+        limits: [
+          { limit: 50, windowSeconds: 60, algorithm: 'sliding' },
+          { limit: 70, windowSeconds: 60 },
+        ],
+      },
+    };
     const id = randomBytes(4).toString('hex');
     const a = gateway({ id, access });
     const b = gateway({ id, access, store: new RedisRateLimitStore(other, prefix) });
@@ -231,7 +278,17 @@ describe('rate limits (real Redis)', () => {
 
     it('sliding windows stay exact: Redis is asked for every request, also for the fixed counters next to them', async () => {
       const { store, calls } = await countingStore();
-      const call = gateway({ store, access: { rateLimit: { limits: [{ limit: 100, windowSeconds: 60, algorithm: 'sliding' }, { limit: 1000, windowSeconds: 60 }] } } });
+      const call = gateway({
+        store,
+        access: {
+          rateLimit: {
+            limits: [
+              { limit: 100, windowSeconds: 60, algorithm: 'sliding' },
+              { limit: 1000, windowSeconds: 60 },
+            ],
+          },
+        },
+      });
       for (let i = 0; i < 20; i++) expect((await call()).sync).toBe(false);
       expect(calls()).toBe(20);
     });

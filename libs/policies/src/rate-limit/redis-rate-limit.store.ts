@@ -149,7 +149,15 @@ export class RedisRateLimitStore implements RateLimitStore {
    * cover every counter this request asked Redis for, it is admitted from them, so granted
    * capacity is spent rather than stranded.
    */
-  private refusedByRedis(counters: readonly RateLimitCounter[], held: (Lease | undefined)[], remote: readonly number[], index: number, resetMs: number, exact: boolean, now: number): RateLimitVerdict {
+  private refusedByRedis(
+    counters: readonly RateLimitCounter[],
+    held: (Lease | undefined)[],
+    remote: readonly number[],
+    index: number,
+    resetMs: number,
+    exact: boolean,
+    now: number,
+  ): RateLimitVerdict {
     const c = counters[index];
     if (!c.sliding) this.leases.exhausted(c.key, c.limit, c.window, now);
     const leases = exact ? [] : remote.map((i) => this.leases.find(counters[i].key, counters[i].limit));

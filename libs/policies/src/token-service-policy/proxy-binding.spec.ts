@@ -18,7 +18,17 @@ const tokenService = { clientId: 'orders-key', clientSecret: 'enc:v1:k:x:y' };
 function run(token: string, { service = tokenService, deployedAt = new Date(NOW - 60_000).toISOString(), proxyId = 'p1' } = {}) {
   const snapshot = configSnapshot({
     generatedAt: new Date(NOW).toISOString(),
-    proxies: [snapshotProxy({ id: proxyId, name: 'orders', basePath: '/orders', upstreamUrl: 'http://127.0.0.1:1', methods: ['GET'], deployedAt, policies: [{ type: 'jwt-auth', config: service ? { tokenService: service } : {} }] })],
+    proxies: [
+      snapshotProxy({
+        id: proxyId,
+        name: 'orders',
+        basePath: '/orders',
+        upstreamUrl: 'http://127.0.0.1:1',
+        methods: ['GET'],
+        deployedAt,
+        policies: [{ type: 'jwt-auth', config: service ? { tokenService: service } : {} }],
+      }),
+    ],
     credentials: [snapshotCredential({ id: 'c1', username: 'alice' })],
     signingKeys: [key],
   });
