@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSnapshot, eventually, freePort, snapshotProxy } from '@idm/test-kit';
+import { configSnapshot, eventually, freePort, snapshotCredential, snapshotProxy } from '@idm/test-kit';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
@@ -146,21 +146,7 @@ describe('ConfigSync (real Redis)', () => {
 
   it('applies a delta and a replay from the change log to the changed entries only: the others stay the same objects', async () => {
     const env = newEnvironment();
-    const credential = (id: string, enabled = true) => ({
-      id,
-      projectId: 'p',
-      username: id,
-      passwordHash: null,
-      enabled,
-      expiresAt: null,
-      apiKeys: [],
-      roles: [],
-      metadata: [],
-      access: {},
-      tokenSettings: null,
-      digestHa1: null,
-      truststore: [],
-    });
+    const credential = (id: string, enabled = true) => snapshotCredential({ id, projectId: 'p', enabled });
     const r1 = { ...snapshotOf(env, 1, ['/a', '/b']), credentials: [credential('c1'), credential('c2')] };
     await store.write(r1);
     const h = await startSync(REDIS_URL, env, 60_000);
