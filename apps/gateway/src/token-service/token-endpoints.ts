@@ -115,18 +115,11 @@ export class TokenEndpoints {
     if (!bearer) throw new OAuthError('invalid_request', 'the current JWT is required as a Bearer token');
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
-    const verified = serving.tokens.ownJwts.verify(bearer);
-    if (
-      !verified.ok ||
-      verified.claims.iss !== call.issuer ||
-      verified.claims.client_id !== client.credential.id ||
-      verified.claims.proxy_id !== client.proxyId ||
-      Number(verified.claims.iat) < (client.notBefore ?? 0)
-    )
-      throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
-    const owner = ownerOf(clients, client, String(verified.claims.sub));
+    const claims = ownJwtOf(serving, bearer, call.issuer, client);
+    if (!claims) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
+    const owner = ownerOf(clients, client, String(claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
-    const scope = typeof verified.claims.scope === 'string' ? verified.claims.scope : '';
+    const scope = typeof claims.scope === 'string' ? claims.scope : '';
     return this.tokenResponse(await this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
   }
 
@@ -160,18 +153,11 @@ export class TokenEndpoints {
         ...(record.clientIp !== undefined && { client_ip: record.clientIp }),
       };
     }
-    const verified = serving.tokens.ownJwts.verify(token);
-    if (
-      !verified.ok ||
-      verified.claims.iss !== call.issuer ||
-      verified.claims.client_id !== client.credential.id ||
-      verified.claims.proxy_id !== client.proxyId ||
-      Number(verified.claims.iat) < (client.notBefore ?? 0)
-    )
-      return inactive;
-    const owner = ownerOf(clients, client, String(verified.claims.sub));
+    const claims = ownJwtOf(serving, token, call.issuer, client);
+    if (!claims) return inactive;
+    const owner = ownerOf(clients, client, String(claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) return inactive;
-    const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = verified.claims;
+    const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = claims;
     return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
   }
 
@@ -350,4 +336,13 @@ function ownerOf(clients: TokenClients, client: AuthenticatedClient, id: string)
   if (client.proxyId !== undefined && id === client.credential.id) return client;
   const owner = clients.findById(id);
   return owner && owner.credential.projectId === client.credential.projectId ? owner : undefined;
+}
+
+/** A JWT of ours, issued here to this client (for its proxy, since its deployment): its claims, else null. */
+function ownJwtOf(serving: ServingRevision, token: string, issuer: string, client: AuthenticatedClient) {
+  const verified = serving.tokens.ownJwts.verify(token);
+  if (!verified.ok) return null;
+  const { claims } = verified;
+  const ours = claims.iss === issuer && claims.client_id === client.credential.id && claims.proxy_id === client.proxyId && Number(claims.iat) >= (client.notBefore ?? 0);
+  return ours ? claims : null;
 }
