@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { eventually, freePort } from './processes';
+import { eventually, freePort } from '@idm/test-kit';
 
 /**
  * Real Redis deployments for tests, from Debian's redis-server, on free loopback ports, in a
