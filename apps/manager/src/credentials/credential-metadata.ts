@@ -1,5 +1,5 @@
 import type { Credential, MetadataEntry, SecretBox } from '@idm/domain';
-import type { StoredMetadataEntry } from '../database/schema';
+import type { StoredMetadataEntry } from '../repositories/credential.repository';
 import { ProblemError } from '../problems/problem.error';
 
 /**

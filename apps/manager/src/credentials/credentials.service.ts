@@ -17,9 +17,8 @@ import { isoOrNull } from '@idm/platform';
 import { ChangeWriter, type ChangeRecord } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
 import { Database, type Reads, type Tx } from '../database/database';
-import { credentials } from '../database/schema';
 import { PermissionService } from '../governance/permission.service';
-import { projectRowsFilter, requireProject, requireTeamInProject } from '../governance/project-scope';
+import { requireProject, requireTeamInProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 import { CredentialRepository, type ApiKeyRow, type CredentialRow } from '../repositories/credential.repository';
 import { publicMetadata, sealMetadata } from './credential-metadata';
@@ -49,7 +48,7 @@ export class CredentialsService {
 
   /** One page, ordered by username; a team member's filter is part of the SQL, not applied after. */
   async list(projectId: string, page: ListCredentialsQuery = { limit: 100 }): Promise<Credential[]> {
-    const visible = projectRowsFilter(this.permissions.readFilter('credential:read'), projectId, credentials);
+    const visible = this.repository.readableIn(this.permissions.readFilter('credential:read'), projectId);
     if (!visible) this.permissions.check('credential:read', { projectId });
     await requireProject(this.database.db, projectId);
     return this.withKeys(await this.repository.page(visible!, page.after, page.limit));

@@ -4,6 +4,8 @@ import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
+import { projectRowsFilter } from './project-rows-filter';
+import type { ReadFilter } from '@idm/domain';
 
 export type CredentialRow = typeof credentials.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -20,6 +22,11 @@ export type TokenSettingsRow = typeof credentialTokenSettings.$inferSelect;
 export class CredentialRepository extends ProjectEntityRepository<typeof credentials> {
   constructor(database: Database) {
     super(credentials, database);
+  }
+
+  /** The condition for the project's credentials the reader may see (null: none, deny the list). */
+  readableIn(filter: ReadFilter, projectId: string): SQL | null {
+    return projectRowsFilter(filter, projectId, credentials);
   }
 
   /** One page ordered by username, after the `visible` filter (project, and teams for a team member). */
