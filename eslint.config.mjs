@@ -9,7 +9,7 @@ export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/migrations/**', '.test-output/**', '.data/**', 'coverage/**'] },
   js.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['apps/manager/drizzle.config.ts'] }, tsconfigRootDir: import.meta.dirname } },
     rules: {
@@ -24,7 +24,7 @@ export default tseslint.config(
   {
     // Tests read untyped JSON bodies and assert on them: there `any` is the input the assertions
     // check, not a leak into typed code (the test kit included). Unawaited promises stay an error everywhere.
-    files: ['**/*.spec.ts', '**/test/**/*.ts', 'libs/test-kit/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.spec.tsx', '**/test/**/*.ts', '**/test/**/*.tsx', 'libs/test-kit/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

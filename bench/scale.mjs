@@ -24,7 +24,8 @@ import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
 import { percentile } from './lib/percentile.mjs';
-import { connectRedis, redisNetBytes, redisServerAvailable, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
+import { startRedisMonitor } from './lib/redis-monitor.mjs';
+import { connectRedis, redisNetBytes, redisServerAvailable, redisUsedMemory, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
 import { rssKb, sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
 import { median } from './lib/report.mjs';
@@ -50,6 +51,10 @@ const settings = {
 const SMALL = 10; // credentials of the reference environment
 const BULK_PER_REQUEST = 10_000; // the import endpoint's limit
 const CHANGE_TIMEOUT_MS = 30_000;
+// The Gateways run with AUTH_RECORDS=false: each change is watched by polling both Gateways every
+// 5 ms, and each poll's auth record (~375 B, batched into Redis) was 9 of the 15 KB "per change"
+// (session 9, MONITOR): bytes of the probe, growing with its latency, not of the distribution.
+const BREAKDOWN_CHANGES = 20; // changes made again under MONITOR to say where the bytes go
 
 const log = (msg) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const { tmp, defer, cleanup, keepLogs } = runLifecycle({ prefix: 'idm-scale-', maxSeconds: settings.maxSeconds, log, beforeStop: closeFlipAgent });
@@ -106,6 +111,13 @@ async function waitForAcceptedKey(url, key, timeoutMs, manager) {
     await sleep(100);
   }
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
+}
+
+/** The Gateway's longest event-loop delay since the previous call (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape); ms. */
+async function eventLoopMaxMs(gw) {
+  const text = await (await fetch(`${gw.base}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
+  return m ? ms1(Number(m[1]) * 1000) : null;
 }
 
 async function checkAnswers(gw, basePath, goodKey, label) {
@@ -205,6 +217,27 @@ async function credentialChanges(ctx, gateways, numbers) {
 }
 
 /**
+ * Where the bytes of a change go: `numbers.length` more changes, made like the measured ones but
+ * with a MONITOR connection counting each client's commands (after the measurement: MONITOR's
+ * own traffic would count in the server's byte counters).
+ */
+async function changeBytesBreakdown(ctx, gateways, numbers) {
+  const { api, projectId, basePath, keys } = ctx;
+  const ids = await credentialIds(ctx, projectId, numbers);
+  const monitor = await startRedisMonitor(root, ctx.redisUrl);
+  for (const g of numbers) {
+    const t0 = performance.now();
+    const flips = gateways.map((gw) => waitForFlip(`${gw.base}${basePath}/items`, { [API_KEY_HEADER]: keys.keyOf(g) }, t0, t0 + CHANGE_TIMEOUT_MS));
+    await api.call('PATCH', `/projects/${projectId}/credentials/${ids.get(g)}`, { enabled: false });
+    await Promise.all(flips);
+  }
+  await sleep(500); // the Gateways' batched writes (auth records) of the last change
+  const rows = await monitor.stop(numbers.length);
+  log(`bytes per change by client and command (${numbers.length} changes, MONITOR):\n${rows.map((r) => `  ${r.perChange} B  ${r.commandsPerChange}x  ${r.name}`).join('\n')}`);
+  return rows;
+}
+
+/**
  * `settings.bulk` credentials, each with an API key, into a new project with one proxy in the
  * environment, through the bulk endpoint (`POST /projects/{id}/credentials/import`, 10,000 a
  * request, one request after the other). Timed from the first request to the last answer.
@@ -250,7 +283,7 @@ async function main(result) {
     await db.drop();
     log(`dropped database ${db.name}`);
   });
-  let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log') });
+  let manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager.log'), readyTimeoutMs: settings.publishTimeoutSec * 1000 });
   const keys = seededKeys();
   const ctx = { api: manager.api, pg, databaseUrl: db.url, keys, redis };
 
@@ -270,7 +303,7 @@ async function main(result) {
   const probe = await startGateway(root, { environment, redisUrl, logFile: join(tmp, 'gateway-probe.log'), readyTimeoutMs: 120_000 });
   t0 = performance.now();
   await stopProcess(manager.child);
-  manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log') });
+  manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log'), readyTimeoutMs: settings.publishTimeoutSec * 1000 });
   ctx.api = manager.api;
   result.failures.publish = (await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager)) ?? undefined;
   if (result.failures.publish) {
@@ -279,11 +312,21 @@ async function main(result) {
   result.publishMs = Math.round(performance.now() - t0);
   log(`Manager restart -> seeded config on a Gateway: ${(result.publishMs / 1000).toFixed(1)} s`);
   await probe.stop();
+  // Storage of the installation (both environments; the reference one is 10 credentials).
+  const [{ bytes }] = (await pg.query(db.url, 'SELECT pg_database_size(current_database()) AS bytes')).rows;
+  result.storage = { postgresBytes: Number(bytes), redisBytes: shared ? null : await redisUsedMemory(redis) };
 
   // Cold starts one after the other, so neither competes with the other for the two cores.
   const gateways = [];
   for (const i of [1, 2]) {
-    const gw = await startGateway(root, { environment, redisUrl, logFile: join(tmp, `gateway-${i}.log`), readyTimeoutMs: settings.publishTimeoutSec * 1000 }).catch((err) => {
+    const gw = await startGateway(root, {
+      environment,
+      redisUrl,
+      logFile: join(tmp, `gateway-${i}.log`),
+      readyTimeoutMs: settings.publishTimeoutSec * 1000,
+      traceGc: true,
+      authRecords: false,
+    }).catch((err) => {
       result.failures.gateways = `Gateway ${i}: ${err.message.split('\n')[0].slice(0, 200)}`;
       throw err;
     });
@@ -291,7 +334,11 @@ async function main(result) {
     await checkAnswers(gw, big.basePath, keys.keyOf(N), `Gateway ${i}`);
     gateways.push(gw);
   }
-  const reference = await startGateway(root, { environment: small, redisUrl, logFile: join(tmp, 'gateway-ref.log'), readyTimeoutMs: 120_000 });
+  const reference = await startGateway(root, { environment: small, redisUrl, logFile: join(tmp, 'gateway-ref.log'), readyTimeoutMs: 120_000, traceGc: true, authRecords: false });
+  // The boot reconciliation reaches the reference environment after (or before) the big one, page
+  // by page: its Gateway may be ready before its seeded credentials are published.
+  const refPublished = await waitForAcceptedKey(`${reference.base}${ref.basePath}/items`, keys.keyOf(N + 1), settings.publishTimeoutSec * 1000, manager);
+  if (refPublished) throw new Error(`reference environment: ${refPublished}`);
   await checkAnswers(reference, ref.basePath, keys.keyOf(N + 1), 'reference Gateway');
   await sleep(2000); // settle after boot before reading RSS
   const refRss = rssBytes(reference.pid);
@@ -304,6 +351,10 @@ async function main(result) {
   };
   log(`RSS: ${rss.map((b) => `${Math.round(b / 2 ** 20)} MB`).join(', ')} (reference ${Math.round(refRss / 2 ** 20)} MB)`);
 
+  // Pauses: GC pauses from --trace-gc (before ready = the cold start's load, after = serving),
+  // event-loop delay from prom-client's monitor (its max is reset by each /metrics scrape).
+  // The 10-credential reference Gateway under the same hot-path load says what the machine's load alone does.
+  for (const gw of [...gateways, reference]) await eventLoopMaxMs(gw);
   const hot = Math.ceil(N / 2); // a credential the changes below leave alone
   result.hotPath = await hotPath(
     { url: `${gateways[0].base}${big.basePath}/items`, key: keys.keyOf(hot), pid: gateways[0].pid },
@@ -311,7 +362,30 @@ async function main(result) {
   ).catch((err) => ({ failure: err.message }));
 
   const changed = Array.from({ length: Math.min(settings.changes, N - 1) }, (_, i) => i + 1).filter((g) => g !== hot);
+  const hotPathDelay = await eventLoopMaxMs(gateways[0]);
+  const referenceDelay = await eventLoopMaxMs(reference);
+  await eventLoopMaxMs(gateways[1]);
   result.changes = await credentialChanges({ ...ctx, api: manager.api, projectId: big.project.id, basePath: big.basePath }, gateways, changed);
+  const changesDelay = await Promise.all(gateways.map(eventLoopMaxMs));
+  const breakdown = Array.from({ length: Math.min(BREAKDOWN_CHANGES, Math.max(0, N - 1 - settings.changes)) }, (_, i) => settings.changes + 1 + i).filter((g) => g !== hot);
+  if (breakdown.length > 0)
+    result.changes.bytesBreakdown = await changeBytesBreakdown(
+      { ...ctx, redisUrl, api: manager.api, projectId: big.project.id, basePath: big.basePath },
+      gateways,
+      breakdown,
+    ).catch((err) => [{ name: `breakdown failed: ${err.message}`, perChange: 0 }]);
+  result.pauses = {
+    gcColdStart: gateways.map((gw) => gw.gc.longest(0, gw.readyMs)),
+    gcServing: gateways.map((gw) => gw.gc.longest(gw.readyMs)),
+    gcColdStartCount: gateways.map((gw) => gw.gc.count(0, gw.readyMs)),
+    gcServingCount: gateways.map((gw) => gw.gc.count(gw.readyMs)),
+    eventLoopHotPathMs: hotPathDelay,
+    eventLoopChangesMs: changesDelay,
+    reference: { gcColdStart: reference.gc.longest(0, reference.readyMs), gcServing: reference.gc.longest(reference.readyMs), eventLoopHotPathMs: referenceDelay },
+  };
+  log(
+    `longest GC pause: cold start ${result.pauses.gcColdStart.map((p) => p?.ms).join(', ')} ms, serving ${result.pauses.gcServing.map((p) => p?.ms).join(', ')} ms; event-loop delay max: hot path ${hotPathDelay} ms, changes ${changesDelay.join(', ')} ms; reference Gateway: GC ${result.pauses.reference.gcServing?.ms} ms, hot path delay ${referenceDelay} ms`,
+  );
 
   log(`bulk import of ${settings.bulk} credentials through the import endpoint`);
   result.bulk = await bulkImport(manager.api, environment, upstreamUrl);

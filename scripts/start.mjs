@@ -1,5 +1,5 @@
 // `npm start`: install, build, find or start Redis, run echo upstream + Manager + Gateway on
-// embedded defaults (PGlite under ./.data), seed the demo and print how to call it.
+// embedded defaults (PGlite under ./.data or IDM_DATA_DIR; the Manager indexes the auth records), seed the demo and print how to call it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,15 +15,25 @@ const managerPort = Number(env.MANAGER_PORT ?? 8080);
 const gatewayPort = Number(env.GATEWAY_PORT ?? 8081);
 const echoPort = Number(env.ECHO_PORT ?? 8082);
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const dataDir = join(root, '.data');
+const dataDir = env.IDM_DATA_DIR ?? join(root, '.data');
 const demoFile = join(dataDir, 'demo.json');
 const children = [];
 /** Readable lines on a terminal, the apps' JSON otherwise (LOG_FORMAT=json|pretty overrides). */
 const prettyLogs = logFormat() === 'pretty';
 
+/** Stops the apps and waits for them (10 s, then SIGKILL): none outlives `npm start`, nor loses Redis while it shuts down. */
+let stopping = false;
 function stopAll(code = 0) {
-  for (const child of children.reverse()) child.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 300).unref();
+  if (stopping) return;
+  stopping = true;
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  const exited = running.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+  for (const child of running.reverse()) child.kill('SIGTERM');
+  const deadline = setTimeout(() => running.forEach((child) => child.kill('SIGKILL')), 10_000);
+  Promise.all(exited).then(() => {
+    clearTimeout(deadline);
+    process.exit(code);
+  });
 }
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
@@ -95,6 +105,11 @@ async function main() {
     IDM_ADMIN_USERNAME: adminUsername,
     IDM_ADMIN_PASSWORD: adminPassword,
   });
+  // The auth record indexer writes where the Manager reads: a PostgreSQL server or Elasticsearch
+  // through the indexer app; embedded PGlite belongs to the Manager's process alone, so there the
+  // Manager indexes itself (AUTH_RECORDS_INDEXER=auto).
+  const indexerProcess = Boolean(env.DATABASE_URL || env.ELASTICSEARCH_URL);
+  if (indexerProcess) launch('indexer', 'apps/indexer/dist/main.js', { REDIS_URL: redisUrl });
   const { RECOMMENDED_NODE_FLAGS } = createRequire(import.meta.url)(join(root, 'apps/gateway/dist/config/node-flags.js'));
   // The token issuer is configuration: tokens minted through localhost or 127.0.0.1 are then one issuer's.
   launch(
@@ -116,7 +131,7 @@ async function main() {
       (r) => r.ok,
       () => false,
     );
-  await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 60000 });
+  await waitFor(() => answers(`${managerUrl}/health/ready`), { what: 'the Manager', timeoutMs: 180000 });
   const demo = await seedDemo({ managerUrl, username: adminUsername, password: adminPassword, echoUrl: `http://127.0.0.1:${echoPort}`, previous });
   const curl = `curl -H 'x-api-key: ${demo.apiKey}' ${gatewayUrl}/demo/hello`;
   await waitFor(
@@ -127,7 +142,7 @@ async function main() {
       ),
     {
       what: 'the Gateway to serve the demo proxy',
-      timeoutMs: 30000,
+      timeoutMs: 120000,
     },
   );
   writeFileSync(
@@ -140,6 +155,7 @@ async function main() {
     [
       '',
       '  Identity Manager is running',
+      `  Console              ${managerUrl}/ui/   (sign in as the admin below)`,
       `  Manager (admin API)  ${managerUrl}/api/v1   (OpenAPI: ${managerUrl}/api/v1/openapi.json)`,
       `  Gateway              ${gatewayUrl}`,
       `  Admin login          ${adminUsername} / (password in .data/demo.json)`,
@@ -147,6 +163,7 @@ async function main() {
       '',
       `  Try it:  ${curl}`,
       `  Tokens:  .data/demo.json has oauthClient; see README "Tokens in the demo"`,
+      `  Auth analytics: ${managerUrl}/api/v1/analytics/auth (indexed ${indexerProcess ? 'by the indexer process' : "in the Manager's process (PGlite)"})`,
       '',
       '  Ctrl-C stops everything.',
       '',

@@ -1,11 +1,12 @@
-// `npm test`: install, make sure PostgreSQL and Redis are there (installing/starting them on a
+// `npm test`: install, make sure PostgreSQL, Redis, MariaDB and slapd are there (installing/starting them on a
 // fresh Debian machine), build (end-to-end specs run the built apps), lint (ESLint with
-// typescript-eslint's type-aware rules, and Prettier's check of the formatting), then run every jest suite serially, because the
+// typescript-eslint's type-aware rules, Prettier's check of the formatting, tsc over the specs the build skips), then run every jest suite serially, because the
 // integration suites share PostgreSQL and Redis. Any lint error fails the run.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureInstalled, root } from './lib/toolchain.mjs';
+import { typecheck } from './lib/typecheck.mjs';
 import { aptInstall, hasBinary, redisAnswers, startRedisServer, tcpAnswers, waitFor } from './lib/services.mjs';
 
 async function ensurePostgres() {
@@ -26,10 +27,40 @@ async function ensureRedis() {
   await waitFor(() => redisAnswers('127.0.0.1', 6379), { what: 'Redis', timeoutMs: 10000 });
 }
 
+/** The LDAP identity-source specs start their own OpenLDAP (libs/test-kit SlapdProcess) from Debian's slapd and use ldap-utils to seed it. */
+function ensureSlapd() {
+  if (existsSync('/usr/sbin/slapd') && hasBinary('ldapadd')) return;
+  console.log('> installing slapd and ldap-utils (LDAP identity-source tests)');
+  if (!aptInstall(['slapd', 'ldap-utils'])) throw new Error('slapd is missing and could not be installed (apt-get install slapd ldap-utils)');
+}
+
+/**
+ * The SQL identity-source specs use MariaDB on 3306 as root without a password (over TCP), each
+ * in a database of its own. A fresh Debian MariaDB lets root in only through the unix socket.
+ */
+async function ensureMariaDb() {
+  if (await tcpAnswers('127.0.0.1', 3306)) return;
+  if (!hasBinary('mariadbd') && !aptInstall(['mariadb-server'])) throw new Error('MariaDB is not running on 127.0.0.1:3306 and could not be installed');
+  console.log('> starting MariaDB');
+  spawnSync('service', ['mariadb', 'start'], { stdio: 'inherit' });
+  await waitFor(() => tcpAnswers('127.0.0.1', 3306), { what: 'MariaDB', timeoutMs: 60000 });
+  spawnSync('mariadb', ['-e', "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"], { stdio: 'inherit' });
+}
+
+/** The console's end-to-end spec drives Debian's Chromium (playwright-core brings no browser). */
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium') || process.env.CHROMIUM_PATH) return;
+  console.log('> installing chromium (console end-to-end tests)');
+  if (!aptInstall(['chromium'])) throw new Error('chromium is missing and could not be installed (apt-get install chromium)');
+}
+
 async function main() {
   ensureInstalled();
   await ensurePostgres();
   await ensureRedis();
+  ensureChromium();
+  ensureSlapd();
+  await ensureMariaDb();
   build();
   // Lint after the build: the type-aware rules resolve the workspace packages through their types.
   const eslint = spawnSync(process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: root, stdio: 'inherit' });
@@ -37,8 +68,10 @@ async function main() {
     cwd: root,
     stdio: 'inherit',
   });
-  const lint = { status: eslint.status === 0 && prettier.status === 0 ? 0 : 1 };
-  console.log(lint.status === 0 ? 'lint: clean' : 'lint: FAILED (fix with: npx eslint --fix . && npx prettier --write .)');
+  const untyped = await typecheck();
+  if (untyped.length > 0) console.log(`typecheck: FAILED in ${untyped.join(', ')}`);
+  const lint = { status: eslint.status === 0 && prettier.status === 0 && untyped.length === 0 ? 0 : 1 };
+  console.log(lint.status === 0 ? 'lint: clean' : 'lint: FAILED (fix with: npx eslint --fix . && npx prettier --write .; type errors: see tsc above)');
   const outDir = join(root, '.test-output');
   mkdirSync(outDir, { recursive: true });
   const report = join(outDir, 'jest.json');

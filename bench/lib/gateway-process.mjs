@@ -1,14 +1,19 @@
 // A built Gateway process for one environment, started with its production node flags, and the
 // time it took from spawn to /health/ready (ready = its environment's config is loaded).
 import { join } from 'node:path';
+import { watchGcPauses } from './gc-trace.mjs';
 import { gatewayNodeArgs } from './gateway-node-args.mjs';
 import { waitForHttp } from './http.mjs';
 import { freePort, startProcess, stopProcess } from './processes.mjs';
 
-export async function startGateway(root, { environment, redisUrl, logFile, readyTimeoutMs }) {
+/**
+ * `traceGc`: run it with --trace-gc and collect its GC pauses (`gc`, see gc-trace.mjs).
+ * `authRecords: false`: AUTH_RECORDS=false (the scale bench: its probes' own records are not bytes of a config change).
+ */
+export async function startGateway(root, { environment, redisUrl, logFile, readyTimeoutMs, traceGc = false, authRecords = true }) {
   const port = await freePort();
   const started = performance.now();
-  const child = startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
+  const child = startProcess(process.execPath, [...gatewayNodeArgs(root), ...(traceGc ? ['--trace-gc'] : []), join(root, 'apps/gateway/dist/main.js')], {
     cwd: join(root, 'apps/gateway'),
     env: {
       ...process.env,
@@ -19,11 +24,18 @@ export async function startGateway(root, { environment, redisUrl, logFile, ready
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       UPSTREAM_ALLOW: '127.0.0.1',
+      // The benches poll with keys that are not (or no longer) valid from one address, by design:
+      // the brute-force detectors would block that address and every later measurement with it.
+      BRUTE_FORCE_PER_CREDENTIAL: '0',
+      BRUTE_FORCE_PER_ADDRESS: '0',
+      BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0',
+      ...(authRecords ? {} : { AUTH_RECORDS: 'false' }),
     },
     logFile,
   });
+  const gc = traceGc ? watchGcPauses(child) : null;
   const base = `http://127.0.0.1:${port}`;
   // polled every 200 ms (waitForHttp): that is the resolution of the cold-start figure
   await waitForHttp(`${base}/health/ready`, {}, 200, readyTimeoutMs, child);
-  return { child, pid: child.pid, base, readyMs: Math.round(performance.now() - started), stop: () => stopProcess(child) };
+  return { child, pid: child.pid, base, gc, readyMs: Math.round(performance.now() - started), stop: () => stopProcess(child) };
 }

@@ -3,9 +3,10 @@
 import { join } from 'node:path';
 import { startProcess } from './processes.mjs';
 
-export function runAutocannon(root, { url, connections, durationSec, headers = {} }) {
+export function runAutocannon(root, { url, connections, durationSec, headers = {}, method, body }) {
   const worker = join(root, 'bench/lib/load-worker.mjs');
-  const opts = { url, connections, duration: durationSec, headers };
+  // method/body: for benchmarks of policies that read the request body (JOSE).
+  const opts = { url, connections, duration: durationSec, headers, ...(method && { method }), ...(body !== undefined && { body }) };
   return new Promise((resolve, reject) => {
     // tracked like every other child, so Ctrl-C or the watchdog stops it too
     const child = startProcess(process.execPath, [worker, JSON.stringify(opts)], {

@@ -36,9 +36,12 @@ export async function createDatabase(pg) {
   };
 }
 
-export async function startManager(root, { databaseUrl, redisUrl, logFile, env = {} }) {
+/** `readyTimeoutMs`: a Manager restarted on a million rows takes longer than a minute on a loaded machine. */
+export async function startManager(root, { databaseUrl, redisUrl, logFile, env = {}, readyTimeoutMs = 60_000 }) {
   const port = await freePort();
-  const child = startProcess(process.execPath, [join(root, 'apps/manager/dist/main.js')], {
+  // BENCH_MANAGER_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' for a profile of the Manager.
+  const nodeArgs = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/manager/dist/main.js')], {
     cwd: join(root, 'apps/manager'),
     env: {
       ...process.env,
@@ -54,9 +57,10 @@ export async function startManager(root, { databaseUrl, redisUrl, logFile, env =
     logFile,
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/ready`, {}, 200, 60_000, child);
+  await waitForHttp(`${base}/health/ready`, {}, 200, readyTimeoutMs, child);
   const api = adminApi(`${base}/api/v1`);
-  await api.login('admin', ADMIN_PASSWORD);
+  // Ready is not idle: at boot it publishes what differs (a million rows), so its first answers wait as long.
+  await api.login('admin', ADMIN_PASSWORD, readyTimeoutMs);
   return { child, pid: child.pid, api };
 }
 
@@ -75,8 +79,8 @@ function adminApi(base) {
   };
   return {
     call,
-    async login(username, password) {
-      token = (await call('POST', '/auth/login', { username, password })).token;
+    async login(username, password, timeoutMs) {
+      token = (await call('POST', '/auth/login', { username, password }, { timeoutMs })).token;
     },
   };
 }

@@ -54,6 +54,11 @@ export async function redisNetBytes(redis) {
   return { input: field('total_net_input_bytes'), output: field('total_net_output_bytes') };
 }
 
+/** Bytes the server holds (INFO memory `used_memory`): the environments' entities, change logs and the rest. */
+export async function redisUsedMemory(redis) {
+  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1] ?? NaN);
+}
+
 /** Deletes every key whose name contains one of `names` (for a shared server). */
 export async function removeKeysNaming(redis, names) {
   for (const name of names) {

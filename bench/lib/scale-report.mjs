@@ -10,6 +10,8 @@ export const SCALE_TARGETS = {
   rssBytes: 1.5 * 2 ** 30,
   hotPathRatio: 0.95,
   bulkMs: 60_000,
+  /** No event-loop stall (GC pause included) over this while serving or loading. */
+  stallMs: 50,
 };
 
 const n = (x, digits = 0) => (x === null || x === undefined ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -24,6 +26,11 @@ export function scaleRows(r) {
   const worstStart = g.coldStartMs?.length ? Math.max(...g.coldStartMs) : null;
   const worstRss = g.rssBytes?.length ? Math.max(...g.rssBytes) : null;
   const h = r.hotPath ?? {};
+  const p = r.pauses ?? {};
+  const counted = (c) => `${c.pauses} (${c.over}, ${n(c.totalMs)} ms)`;
+  const pause = (x) => (x ? `${n(x.ms, 1)} ms (${x.kind})` : '–');
+  const worstPause = p.gcColdStart ? Math.max(...[...p.gcColdStart, ...p.gcServing].map((x) => x?.ms ?? 0)) : null;
+  const worstDelay = p.eventLoopChangesMs ? Math.max(p.eventLoopHotPathMs ?? 0, ...p.eventLoopChangesMs.map((x) => x ?? 0)) : null;
   return [
     ['seed with SQL (credentials + keys + proxies)', '', r.seedMs == null ? (r.failures?.seed ?? '–') : `${n(r.seedMs / 1000, 1)} s`, ''],
     ['Manager restart -> seeded config applied on a running Gateway', '', r.publishMs == null ? (r.failures?.publish ?? '–') : `${n(r.publishMs / 1000, 1)} s`, ''],
@@ -63,6 +70,28 @@ export function scaleRows(r) {
       `>= ${t.hotPathRatio}`,
       h.medianRatio == null ? (h.failure ?? '–') : `${n(h.medianRatio, 3)} (${h.rounds.map((x) => `${n(x.big.rps)}/${n(x.small.rps)}`).join(', ')} req/s)`,
       verdict(h.medianRatio, h.medianRatio >= t.hotPathRatio),
+    ],
+    [
+      'storage after publication: PostgreSQL database / Redis used_memory (private server)',
+      '',
+      r.storage ? `${n(mb(r.storage.postgresBytes))} MB / ${r.storage.redisBytes == null ? '–' : `${n(mb(r.storage.redisBytes))} MB`}` : '–',
+      '',
+    ],
+    [
+      'longest GC pause (--trace-gc) during the cold start / while serving (each Gateway)',
+      `< ${t.stallMs} ms`,
+      p.gcColdStart
+        ? `${p.gcColdStart.map(pause).join(', ')} / ${p.gcServing.map(pause).join(', ')}${p.reference ? `; 10-credential reference Gateway: ${pause(p.reference.gcColdStart)} / ${pause(p.reference.gcServing)}` : ''}${p.gcColdStartCount ? `; pauses (over 50 ms, sum): cold start ${p.gcColdStartCount.map(counted).join(', ')}, serving ${p.gcServingCount.map(counted).join(', ')}` : ''}`
+        : '–',
+      verdict(worstPause, worstPause < t.stallMs),
+    ],
+    [
+      'longest event-loop delay while serving: hot path (Gateway 1) / changes (each Gateway)',
+      `< ${t.stallMs} ms`,
+      p.eventLoopChangesMs
+        ? `${n(p.eventLoopHotPathMs, 1)} / ${p.eventLoopChangesMs.map((x) => `${n(x, 1)}`).join(', ')} ms${p.reference ? `; reference Gateway, hot path: ${n(p.reference.eventLoopHotPathMs, 1)} ms` : ''}`
+        : '–',
+      verdict(worstDelay, worstDelay < t.stallMs),
     ],
     [
       `bulk import of ${n(r.settings.bulk)} credentials (import endpoint)`,

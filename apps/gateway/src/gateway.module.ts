@@ -9,6 +9,9 @@ import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
 import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.injection';
 import { HealthController } from './health/health.controller';
+import { GatewayIdentitySources } from './identity-sources/gateway-identity-sources';
+import { upstreamGuard } from './identity-sources/upstream-guard';
+import { GatewayKeyManagers } from './issuers/gateway-key-managers';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
@@ -16,11 +19,17 @@ import { ClientIpResolver } from './http/client-ip';
 import { UpstreamPools } from './proxy/upstream-pools';
 import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
 import { createServingDependencies, SERVING_DEPENDENCIES, type ServingDependencies } from './serving/serving-dependencies';
-import { RedisRateLimitStore } from '@idm/policies';
+import { jwksFetcherWith, RedisRateLimitStore, RedisTokenQuotaStore } from '@idm/policies';
+import { guardedConnector } from './proxy/upstream-connector';
 import { UpstreamPolicy } from '@idm/domain';
 import { GatewayTokenStore } from './token-service/gateway-token-store';
-import { tokenServiceProviders } from './token-service/token-service.providers';
+import { TOKEN_REDIS, tokenServiceProviders } from './token-service/token-service.providers';
+import { ConfiguredBruteForce } from './brute-force/brute-force.providers';
+import { ProxyBruteForce } from './brute-force/proxy-brute-force';
 import { createTokenIssuers, JwtRevocations } from './token-service/jwt-revocations';
+import { authRecordProviders } from './auth-records/auth-records.providers';
+import { AuthRecorder } from './auth-records/auth-recorder';
+import { AuthRecordFactory } from './auth-records/auth-record-factory';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
@@ -35,9 +44,13 @@ export class GatewayModule implements OnApplicationShutdown {
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(CONFIG_REDIS) private readonly redis: Redis,
     @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis,
+    @Inject(GatewayKeyManagers) private readonly keyManagers: GatewayKeyManagers,
+    @Inject(GatewayIdentitySources) private readonly identitySources: GatewayIdentitySources,
   ) {}
 
   static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
+    // One policy for proxied traffic, the JOSE policies' JWKS fetches and key managers' endpoints.
+    const upstreamPolicy = new UpstreamPolicy(config.upstreamPolicy);
     return {
       module: GatewayModule,
       controllers: [HealthController, MetricsController, ConfigChangedController],
@@ -45,11 +58,54 @@ export class GatewayModule implements OnApplicationShutdown {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },
         { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
-        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, new UpstreamPolicy(config.upstreamPolicy)) },
+        { provide: UpstreamPools, useFactory: () => new UpstreamPools(config.upstream, upstreamPolicy) },
         { provide: CONFIG_REDIS, useFactory: () => createConfigRedis(config.redis, log) },
         { provide: RATE_LIMIT_REDIS, useFactory: () => createRateLimitRedis(config.rateLimit.redis, config.rateLimit.timeoutMs, log) },
         { provide: EnvironmentConfigStore, useFactory: (redis: Redis) => new EnvironmentConfigStore(redis), inject: [CONFIG_REDIS] },
-        { provide: SERVING_DEPENDENCIES, useFactory: (rateLimitRedis: Redis) => createServingDependencies(config, rateLimitRedis, log), inject: [RATE_LIMIT_REDIS] },
+        {
+          provide: SERVING_DEPENDENCIES,
+          useFactory: (rateLimitRedis: Redis, tokenRedis: Redis) => createServingDependencies(config, rateLimitRedis, log, tokenRedis),
+          inject: [RATE_LIMIT_REDIS, TOKEN_REDIS],
+        },
+        {
+          provide: GatewayKeyManagers,
+          // The introspection cache shares the rate limits' connection: short timeouts, fail fast on the request path.
+          useFactory: (rateLimitRedis: Redis, serving: ServingDependencies) => {
+            const issuerLog = log.child({ component: 'key-managers' });
+            const lastReport = new Map<string, number>();
+            return new GatewayKeyManagers({
+              redis: rateLimitRedis,
+              secrets: serving.secrets,
+              upstreamPolicy,
+              onError: (keyManager, err) => {
+                if (Date.now() - (lastReport.get(keyManager) ?? 0) < 10_000) return;
+                lastReport.set(keyManager, Date.now());
+                issuerLog.warn({ keyManager, err: { message: err.message } }, 'key manager endpoint failed; cached keys and answers keep serving');
+              },
+            });
+          },
+          inject: [RATE_LIMIT_REDIS, SERVING_DEPENDENCIES],
+        },
+        {
+          provide: GatewayIdentitySources,
+          useFactory: (serving: ServingDependencies) => {
+            const sourceLog = log.child({ component: 'identity-sources' });
+            const lastReport = new Map<string, number>();
+            return new GatewayIdentitySources({
+              secrets: serving.secrets,
+              // LDAP and SQL servers are held to the same upstream policy as proxied traffic and key managers.
+              guard: upstreamGuard(upstreamPolicy),
+              // The error names the step and the server, never a username or password.
+              onFailure: (source, err) => {
+                if (Date.now() - (lastReport.get(source) ?? 0) < 10_000) return;
+                lastReport.set(source, Date.now());
+                sourceLog.warn({ source, code: err.code, err: { message: err.message } }, 'identity source failed to answer; the next source in the list is asked');
+              },
+              onUnusable: (source, reason) => sourceLog.error({ source, reason }, 'identity source cannot be used by this gateway'),
+            });
+          },
+          inject: [SERVING_DEPENDENCIES],
+        },
         {
           provide: ActiveConfiguration,
           useFactory: (
@@ -59,13 +115,20 @@ export class GatewayModule implements OnApplicationShutdown {
             serving: ServingDependencies,
             tokens: GatewayTokenStore,
             revocations: JwtRevocations,
+            keyManagers: GatewayKeyManagers,
+            identitySources: GatewayIdentitySources,
           ) => {
             const rateLog = log.child({ component: 'rate-limit' });
             let lastReport = 0;
             return new ActiveConfiguration(pools, metrics, {
               ...serving,
+              // Partner JWKS (JOSE policies) are fetched under the same upstream policy as proxied traffic.
+              fetchJwks: jwksFetcherWith((origin, options) => guardedConnector(upstreamPolicy, origin, options)),
+              keyManagers,
+              identitySources,
               rateLimits: {
                 store: new RedisRateLimitStore(rateLimitRedis, `{idm:rl:${config.environment}}:`),
+                tokenQuotas: new RedisTokenQuotaStore(rateLimitRedis, `{idm:rl:${config.environment}}:`),
                 // Reported (metric on every failure, a log line at most every 10 s), decided per rule.
                 onStoreError: (err) => {
                   if (Date.now() - lastReport < 10_000) return;
@@ -81,7 +144,7 @@ export class GatewayModule implements OnApplicationShutdown {
               },
             });
           },
-          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, SERVING_DEPENDENCIES, GatewayTokenStore, JwtRevocations],
+          inject: [UpstreamPools, GatewayMetrics, RATE_LIMIT_REDIS, SERVING_DEPENDENCIES, GatewayTokenStore, JwtRevocations, GatewayKeyManagers, GatewayIdentitySources],
         },
         {
           provide: ConfigSync,
@@ -91,10 +154,18 @@ export class GatewayModule implements OnApplicationShutdown {
         },
         {
           provide: ProxyRequestHandler,
-          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics) =>
-            new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp)),
-          inject: [ActiveConfiguration, GatewayMetrics],
+          useFactory: (active: ActiveConfiguration, metrics: GatewayMetrics, recorder: AuthRecorder, factory: AuthRecordFactory, bruteForce: ConfiguredBruteForce) => {
+            // Failures are counted from the auth records (the one place every decision is reported).
+            const proxyBruteForce = new ProxyBruteForce(bruteForce.guard, (proxyId) => active.current?.proxies.get(proxyId)?.projectId);
+            const { perCredential, perAddress, perCredentialAddress } = config.bruteForce.detectors;
+            if (perCredential + perAddress + perCredentialAddress > 0) recorder.subscribeRefusals(proxyBruteForce.countFailure);
+            const clientIp = config.clientIp.header === null ? null : new ClientIpResolver(config.clientIp);
+            return new ProxyRequestHandler(active, metrics, config, log.child({ component: 'proxy' }), clientIp, { recorder, factory }, proxyBruteForce);
+          },
+          inject: [ActiveConfiguration, GatewayMetrics, AuthRecorder, AuthRecordFactory, ConfiguredBruteForce],
         },
+        ...authRecordProviders(config, log),
+        { provide: ConfiguredBruteForce, useFactory: () => new ConfiguredBruteForce(config, log) },
         ...tokenServiceProviders(config, log),
       ],
     };
@@ -102,6 +173,8 @@ export class GatewayModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.pools.closeAll();
+    await this.keyManagers.close();
+    await this.identitySources.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.rateLimitRedis.quit().catch(() => this.rateLimitRedis.disconnect());
   }

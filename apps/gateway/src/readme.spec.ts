@@ -1,4 +1,5 @@
 import { REJECTION_REASONS } from '@idm/policies';
+import { policyJsonSchemas } from '@idm/policies/schemas';
 import { GATEWAY_VARIABLES } from './config/gateway-config';
 import { GATEWAY_ERRORS } from './http/gateway-errors';
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,18 @@ describe('Gateway README', () => {
       ]),
     );
     expect(documented).toEqual(GATEWAY_ERRORS);
+  });
+
+  it("the repository README's policy table names every policy type, nothing else", () => {
+    const root = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8').split('\n');
+    const start = root.indexOf('## Gateway policies');
+    const end = root.findIndex((line, i) => i > start && line.startsWith('## '));
+    const listed = tableRows(root.slice(start + 1, end)).map(([policy]) => policy.replace(/`/g, ''));
+    expect(listed.sort()).toEqual(
+      policyJsonSchemas()
+        .map((p) => p.type)
+        .sort(),
+    );
   });
 
   it('names in the credential-rules table only codes of the table, with their status', () => {

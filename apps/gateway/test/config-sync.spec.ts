@@ -41,7 +41,7 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
   const redis = createConfigRedis({ mode: 'single', url }, log);
   const pools = new UpstreamPools(
-    { connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 },
+    { connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 16 },
     new UpstreamPolicy({ allowInternal: false, allow: [], deny: [], ownEndpoints: [] }),
   );
   const metrics = new GatewayMetrics();

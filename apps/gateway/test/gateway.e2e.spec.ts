@@ -200,7 +200,7 @@ describe('Gateway process (end to end)', () => {
         Boolean,
         { what: 'the second gateway to answer' },
       );
-      expect(await notReady.json()).toEqual({ status: 'not_ready', environment: lonely, revision: null, redis: 'ready' });
+      expect(await (notReady as Response).json()).toEqual({ status: 'not_ready', environment: lonely, revision: null, redis: 'ready' });
       // Started without the production flags (as plain `node dist/main.js`): it says which and why.
       expect(g.logged({ msg: /started without --no-memory-reducer/ })).toMatchObject({ missing: ['--no-memory-reducer'] });
       const early = await g.fetch('/demo/x');

@@ -99,7 +99,7 @@ describe('proxy: headers and paths a client must not control', () => {
 
     const metrics = new GatewayMetrics();
     pools = new UpstreamPools(
-      { connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000 },
+      { connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, keepAliveTimeoutMs: 1000, connections: 16 },
       new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] }),
     );
     const active = new ActiveConfiguration(pools, metrics, { secrets: box });

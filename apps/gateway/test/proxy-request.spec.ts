@@ -138,7 +138,7 @@ describe('proxy request handler', () => {
     });
 
     const metrics = new GatewayMetrics();
-    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000 }, LOOPBACK_ALLOWED);
+    pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 16 }, LOOPBACK_ALLOWED);
     active = new ActiveConfiguration(pools, metrics);
     const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(JSON.parse(String(chunk))), done()) });
     const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'info' }, sink));

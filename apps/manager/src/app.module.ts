@@ -4,16 +4,23 @@ import { AccessModule } from './access/access.module';
 import { ApiProxiesModule } from './api-proxies/api-proxies.module';
 import { ApiopsModule } from './apiops/apiops.module';
 import { AuditModule } from './audit/audit.module';
+import { AnalyticsModule } from './analytics/analytics.module';
+import { LiveModule } from './live/live.module';
 import { AuthModule } from './auth/auth.module';
+import { BruteForceModule } from './brute-force/brute-force.module';
 import { MANAGER_CONFIG, type ManagerConfig } from './config/manager-config';
 import { ConfigPublisherModule } from './config-publisher/config-publisher.module';
 import { CredentialsModule } from './credentials/credentials.module';
 import { DatabaseModule } from './database/database.module';
+import { EndUsersModule } from './end-users/end-users.module';
 import { EnvironmentsModule } from './environments/environments.module';
 import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
+import { IdentitySourcesModule } from './identity-sources/identity-sources.module';
+import { KeyManagersModule } from './key-managers/key-managers.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProblemFilter } from './problems/problem.filter';
+import { ProjectSecretsModule } from './project-secrets/project-secrets.module';
 import { ProjectsModule } from './projects/projects.module';
 import { RepositoriesModule } from './repositories/repositories.module';
 import { SecretsModule } from './secrets/secrets.module';
@@ -37,17 +44,24 @@ export class AppModule {
         GovernanceModule,
         AuthModule,
         EnvironmentsModule,
+        BruteForceModule,
         ProjectsModule,
         TeamsModule,
+        ProjectSecretsModule,
         AccessModule,
+        LiveModule,
         AuditModule,
+        AnalyticsModule,
         ApiopsModule,
         SigningKeysModule,
+        KeyManagersModule,
+        IdentitySourcesModule,
         SelfServiceModule,
         TokenSettingsModule,
         TokenStoreModule,
         ApiProxiesModule,
         CredentialsModule,
+        EndUsersModule,
         HealthModule,
         OpenApiModule,
       ],

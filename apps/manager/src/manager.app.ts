@@ -5,8 +5,10 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { endEventStreamsOnClose } from './audit/server-sent-events';
 import { installEarlyAuthentication } from './auth/early-authentication.hook';
 import { OperatorAuthService } from './auth/operator-auth.service';
+import { DEFAULT_CONSOLE_DIR, installConsole } from './console/console-assets';
 import type { ManagerConfig } from './config/manager-config';
 import { JsonLogger } from './observability/json-logger';
 import { httpRequests } from './observability/metrics';
@@ -29,6 +31,8 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   installRouteBodyLimits(fastify, config.MANAGER_BODY_LIMIT);
   // Before parsing: an anonymous request is a 401 whatever its body (the guard runs only after).
   installEarlyAuthentication(fastify, app.get(OperatorAuthService));
+  endEventStreamsOnClose(fastify);
+  await installConsole(fastify, config.MANAGER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR);
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

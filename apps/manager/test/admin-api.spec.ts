@@ -314,6 +314,6 @@ async function queryAll(database: TestDatabase, manager: InProcessManager, sql: 
   const { Database } = await import('../src/database/database');
   const db = manager.app.get(Database).db;
   const { sql: raw } = await import('drizzle-orm');
-  const result: { rows: any[] } = await db.execute(raw.raw(sql));
+  const result = (await db.execute(raw.raw(sql))) as unknown as { rows: any[] };
   return result.rows;
 }

@@ -156,7 +156,7 @@ describe.each(['postgres', 'pglite'] as const)('admin API correctness on %s', (k
       const first = reader.read();
       await call('POST', '/api/v1/projects', { json: { name: `streamed-${randomUUID().slice(0, 8)}` } });
       const { value } = await first;
-      expect(Buffer.from(value).toString()).toMatch(/^data: \{.*"action":"project.create"/);
+      expect(Buffer.from(value as Uint8Array).toString()).toMatch(/^data: \{.*"action":"project.create"/);
       abort.abort();
     });
   });

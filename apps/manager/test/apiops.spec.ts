@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +38,8 @@ const bundle = (over: Record<string, unknown> = {}) => ({
         { key: 'tier', value: 'gold' },
         { key: 'upstream-token', value: 'hidden-value', secret: true },
       ],
+      // LLM routes: model allow-list and token quotas travel in the bundle like every access rule.
+      access: { llm: { models: ['gpt-4o-mini'], tokenQuotas: [{ limit: 100000, period: 'day' }] } },
     },
   ],
   ...over,
@@ -87,10 +89,11 @@ describe('APIops', () => {
     const changed = bundle();
     (changed.proxies[0] as any).upstreamUrl = 'http://127.0.0.1:9/v2';
     (changed.credentials[0] as any).metadata[1].value = 'new-hidden-value';
+    (changed.credentials[0] as any).access.llm.tokenQuotas[0].limit = 5000;
     const diff = await a.request('POST', '/api/v1/apiops/plan', { bundle: changed });
     expect(diff.body.changes).toEqual([
       { op: 'update', kind: 'api_proxy', name: 'orders', fields: ['upstreamUrl'] },
-      { op: 'update', kind: 'credential', name: 'checkout', fields: ['metadata'] },
+      { op: 'update', kind: 'credential', name: 'checkout', fields: ['metadata', 'access'] },
     ]);
   });
 
@@ -116,6 +119,36 @@ describe('APIops', () => {
     });
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: bulk })).body.applied).toEqual([]);
   }, 60000);
+
+  it('carries the brute-force settings: created, exported, kept when left out, updated field by field, removed with null', async () => {
+    const name = `bf-${suffix}`;
+    const base = bundle({ project: { name }, teams: [], roles: [], proxies: [], credentials: [] });
+    const settings = { perCredential: 5, windowSeconds: 600 };
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: { ...base, bruteForceSettings: settings } });
+    expect(plan.body.changes).toEqual([
+      { op: 'create', kind: 'project', name },
+      { op: 'create', kind: 'brute_force_settings', name },
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, bruteForceSettings: settings } })).status).toBe(200);
+    const projectId = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === name).id;
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/brute-force-settings`)).body).toEqual(settings);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.bruteForceSettings).toEqual(settings);
+    // Left out: kept as they are.
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).body.applied).toEqual([]);
+    const changed = { ...base, bruteForceSettings: { perCredential: 5, windowSeconds: 900, lockoutSeconds: 60 } };
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: changed })).body.changes).toEqual([
+      { op: 'update', kind: 'brute_force_settings', name, fields: ['lockoutSeconds', 'windowSeconds'] },
+    ]);
+    const bad = await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, bruteForceSettings: { perAddress: 3 } } });
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid_bundle']);
+    expect(bad.body.errors.some((e: any) => e.path.startsWith('bundle.bruteForceSettings'))).toBe(true);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, bruteForceSettings: null } })).body.applied).toEqual([
+      { op: 'delete', kind: 'brute_force_settings', name },
+    ]);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/brute-force-settings`)).body).toBeNull();
+    const [removed] = (await a.request('GET', '/api/v1/audit?entityKind=brute_force_settings&limit=1')).body.items;
+    expect(removed).toMatchObject({ action: 'brute_force_settings.delete', actor: { source: 'apiops' }, entity: { id: projectId } });
+  });
 
   it('names a credential listed twice in a bundle', async () => {
     const twice = bundle({ project: { name: `twice-${suffix}` }, teams: [], roles: [], proxies: [], credentials: [{ username: 'a' }, { username: 'b' }, { username: 'a' }] });
@@ -250,6 +283,10 @@ const POLICY_SAMPLES: Record<string, Record<string, unknown>> = {
   'digest-auth': { stripAuthorization: false, nonceLifetimeSeconds: 60, algorithms: ['SHA-256'] },
   'base64-auth': { realm: 'shop', passwordCheck: true, header: 'X-Credentials' },
   'mtls-auth': { match: 'either' },
+  // Keys from a partner JWKS here; keys from project secrets (named in bundles) in 'APIops key managers and project secrets'.
+  'jose-implementation': { encrypt: { alg: 'RSA-OAEP-256', enc: 'A256GCM', key: { source: 'jwks', url: 'https://partner.example/jwks.json' } } },
+  'jose-validation': { verify: { key: { source: 'jwks', url: 'https://partner.example/jwks.json', cacheTtlSeconds: 600 }, algorithms: ['ES256'] } },
+  'llm-route': { projectTokenQuotas: [{ limit: 1000000, period: 'month' }], injectStreamUsage: false, onStoreUnavailable: 'deny' },
 };
 
 describe('APIops re-applying an export', () => {
@@ -370,3 +407,411 @@ async function listen(m: InProcessManager): Promise<string> {
   const address = m.app.getHttpServer().address() as { port: number };
   return `http://127.0.0.1:${address.port}`;
 }
+
+describe('APIops key managers and project secrets', () => {
+  const env = `kms-${suffix}`;
+  const project = `idp-shop-${suffix}`;
+  const idp = `idp-${suffix}`;
+  let databaseA: TestDatabase;
+  let databaseB: TestDatabase;
+  let a: InProcessManager;
+  let b: InProcessManager;
+  const ecPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  const hmac = randomBytes(32).toString('base64url');
+  const withSecrets = () => ({
+    apiVersion: 'idm/v1',
+    kind: 'ProjectBundle',
+    project: { name: project, description: null },
+    teams: [{ name: 'edge', description: null }],
+    secrets: [
+      { name: 'signer', kind: 'private-key', material: ecPem, kid: 'signer-1' },
+      { name: 'partner-hmac', team: 'edge', kind: 'shared-secret', material: hmac },
+    ],
+    keyManagers: [
+      {
+        name: idp,
+        issuer: `https://${idp}.example/`,
+        jwksUri: `https://${idp}.example/jwks`,
+        introspectionEndpoint: `https://${idp}.example/introspect`,
+        clientId: 'gateway',
+        clientSecret: 'km-client-secret',
+        tokenTypes: 'both',
+        audiences: ['orders'],
+      },
+    ],
+    proxies: [
+      {
+        name: 'orders',
+        basePath: `/kms-orders-${suffix}`,
+        upstreamUrl: 'http://127.0.0.1:9/',
+        methods: ['GET'],
+        environments: [env],
+        policies: [
+          { type: 'jwt-auth', config: { keyManagers: [idp] } },
+          { type: 'jose-implementation', config: { sign: { alg: 'ES256', key: { source: 'secret', secretName: 'signer' } } } },
+        ],
+      },
+    ],
+  });
+  const projectId = async (m: InProcessManager) => (await m.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === project).id;
+  const exportOf = async (m: InProcessManager) => (await m.request('GET', `/api/v1/projects/${await projectId(m)}/bundle`)).body;
+  const summary = (changes: any[]) => changes.map((c) => `${c.op} ${c.kind} ${c.name}${c.fields ? ` ${c.fields.join(',')}` : ''}`);
+
+  beforeAll(async () => {
+    [databaseA, databaseB] = await Promise.all([createTestDatabase('postgres'), createTestDatabase('postgres')]);
+    a = await startInProcessManager(databaseA);
+    b = await startInProcessManager(databaseB);
+    for (const m of [a, b]) await m.request('POST', '/api/v1/environments', { name: env });
+  }, 120000);
+
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([databaseA?.drop(), databaseB?.drop()]);
+  });
+
+  it('creates secrets and key managers before the proxies that name them, and stores the proxies by id', async () => {
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: withSecrets() });
+    expect(plan.status).toBe(200);
+    expect(summary(plan.body.changes)).toEqual([
+      `create project ${project}`,
+      'create team edge',
+      'create project_secret signer',
+      'create project_secret partner-hmac',
+      `create key_manager ${idp}`,
+      'create api_proxy orders',
+    ]);
+    const applied = await a.request('POST', '/api/v1/apiops/apply', { bundle: withSecrets() });
+    expect(applied.status).toBe(200);
+    const id = await projectId(a);
+    const [secrets, keyManagers, proxies] = await Promise.all(
+      [`/api/v1/projects/${id}/secrets`, '/api/v1/key-managers', `/api/v1/projects/${id}/proxies`].map(async (url) => (await a.request('GET', url)).body),
+    );
+    const orders = proxies.find((p: any) => p.name === 'orders');
+    expect(orders.policies[0].config.keyManagers).toEqual([keyManagers.find((k: any) => k.name === idp).id]);
+    expect(orders.policies[1].config.sign.key).toEqual({ source: 'secret', secretId: secrets.find((s: any) => s.name === 'signer').id });
+    expect(keyManagers.find((k: any) => k.name === idp)).toMatchObject({ projectId: id, hasClientSecret: true, audiences: ['orders'] });
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: withSecrets() })).body.applied).toEqual([]);
+  });
+
+  it('exports names instead of ids and never a secret value; the export re-applies as a no-op', async () => {
+    const exported = await exportOf(a);
+    const text = JSON.stringify(exported);
+    for (const secret of ['km-client-secret', hmac, 'PRIVATE KEY', 'enc:v1', '"d":']) expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+    expect(exported.secrets).toEqual([
+      { name: 'partner-hmac', description: null, team: 'edge', kind: 'shared-secret' },
+      { name: 'signer', description: null, team: null, kind: 'private-key' },
+    ]);
+    expect(exported.keyManagers).toEqual([expect.objectContaining({ name: idp, clientId: 'gateway', tokenTypes: 'both', tls: {} })]);
+    expect(exported.keyManagers[0].clientSecret).toBeUndefined();
+    expect(exported.proxies[0].policies).toEqual([
+      expect.objectContaining({ type: 'jwt-auth', config: expect.objectContaining({ keyManagers: [idp] }) }),
+      expect.objectContaining({
+        type: 'jose-implementation',
+        config: expect.objectContaining({ sign: expect.objectContaining({ key: { source: 'secret', secretName: 'signer' } }) }),
+      }),
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: exported })).body.applied).toEqual([]);
+  });
+
+  it('moves to another installation: the export asks for the withheld values, then applies and exports the same', async () => {
+    const exported = await exportOf(a);
+    const refused = await b.request('POST', '/api/v1/apiops/apply', { bundle: exported });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('invalid_bundle');
+    expect(refused.body.errors.map((e: any) => e.path).sort()).toEqual(['bundle.keyManagers.0.clientId', 'bundle.secrets.0.material', 'bundle.secrets.1.material']);
+    expect((await b.request('GET', '/api/v1/projects')).body.some((p: any) => p.name === project)).toBe(false);
+    // The pipeline supplies them from its vault, as it does credentials' secret metadata.
+    const supplied = structuredClone(exported);
+    supplied.secrets.find((s: any) => s.name === 'signer').material = ecPem;
+    supplied.secrets.find((s: any) => s.name === 'signer').kid = 'signer-1';
+    supplied.secrets.find((s: any) => s.name === 'partner-hmac').material = hmac;
+    supplied.keyManagers[0].clientSecret = 'km-client-secret';
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).status).toBe(200);
+    expect(await exportOf(b)).toEqual(exported);
+    // The supplied values match what is stored: applying them again changes nothing.
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).body.applied).toEqual([]);
+  });
+
+  it('rotates a secret whose supplied material changed, updates a key manager, keeps what the bundle withholds', async () => {
+    const next = structuredClone(await exportOf(a));
+    next.secrets.find((s: any) => s.name === 'signer').material = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    next.keyManagers[0].audiences = ['orders', 'payments'];
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: next });
+    expect(summary(plan.body.changes)).toEqual(['update project_secret signer material', `update key_manager ${idp} audiences`]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: next })).status).toBe(200);
+    const id = await projectId(a);
+    const signer = (await a.request('GET', `/api/v1/projects/${id}/secrets`)).body.find((s: any) => s.name === 'signer');
+    expect(signer.versions).toHaveLength(2);
+    expect((await a.request('GET', '/api/v1/key-managers')).body.find((k: any) => k.name === idp)).toMatchObject({ audiences: ['orders', 'payments'], hasClientSecret: true });
+  });
+
+  it.each([
+    ['an unknown key manager', (x: any) => (x.proxies[0].policies[0].config.keyManagers = ['nowhere']), 'bundle.proxies.0.policies.0.config.keyManagers.0'],
+    ['an unknown secret', (x: any) => (x.proxies[0].policies[1].config.sign.key.secretName = 'nowhere'), 'bundle.proxies.0.policies.1.config.sign.key.secretName'],
+    ['a secret listed twice', (x: any) => x.secrets.push(x.secrets[0]), 'bundle.secrets.2'],
+    ['bad key material', (x: any) => (x.secrets[0].material = 'not a key'), 'bundle.secrets.0.material'],
+    ['a key manager breaking its rules', (x: any) => (x.keyManagers[0].algorithms = ['HS256']), 'bundle.keyManagers.0.algorithms'],
+  ])('rejects %s with a 400 naming the path, applying nothing', async (_label, change, path) => {
+    const bad: any = withSecrets();
+    bad.project.name = `bad-${project}`;
+    bad.keyManagers[0].name = `bad-${idp}`;
+    bad.keyManagers[0].issuer = `https://bad-${idp}.example/`;
+    bad.proxies[0].policies[0].config.keyManagers = [`bad-${idp}`];
+    bad.proxies[0].basePath = `/bad-${suffix}`;
+    change(bad);
+    const res = await a.request('POST', '/api/v1/apiops/apply', { bundle: bad });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_bundle');
+    expect(res.body.errors.map((e: any) => e.path)).toContain(path);
+    expect((await a.request('GET', '/api/v1/projects')).body.some((p: any) => p.name === bad.project.name)).toBe(false);
+  });
+
+  it('prunes secrets and key managers the bundle no longer lists, after the proxies naming them', async () => {
+    const bundle = { ...(await exportOf(a)), secrets: [], keyManagers: [], proxies: [] };
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle, prune: true });
+    expect(summary(plan.body.changes)).toEqual(['delete api_proxy orders', `delete key_manager ${idp}`, 'delete project_secret partner-hmac', 'delete project_secret signer']);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle, prune: true })).status).toBe(200);
+    const id = await projectId(a);
+    expect((await a.request('GET', `/api/v1/projects/${id}/secrets`)).body).toEqual([]);
+    expect((await a.request('GET', '/api/v1/key-managers')).body.some((k: any) => k.name === idp)).toBe(false);
+  });
+});
+
+describe('APIops identity sources', () => {
+  const project = `fed-shop-${suffix}`;
+  // Names are unique installation-wide; listed in the order an export writes them (by name).
+  const direct = `ad-${suffix}`;
+  const search = `dir-${suffix}`;
+  const legacy = `legacy-${suffix}`;
+  const BIND_PASSWORD = `bind-${randomBytes(8).toString('hex')}`;
+  const DB_PASSWORD = `db-${randomBytes(8).toString('hex')}`;
+  let databaseA: TestDatabase;
+  let databaseB: TestDatabase;
+  let a: InProcessManager;
+  let b: InProcessManager;
+  const withSources = (): any => ({
+    apiVersion: 'idm/v1',
+    kind: 'ProjectBundle',
+    project: { name: project, description: null },
+    identitySources: [
+      { name: direct, type: 'ldap', config: { url: 'ldaps://ad.example.org:636', bind: { mode: 'direct', dnTemplate: 'uid={username},ou=people,dc=example,dc=org' } } },
+      {
+        name: search,
+        type: 'ldap',
+        config: { url: 'ldaps://ldap.example.org:636', bind: { mode: 'search', bindDn: 'cn=svc,dc=example,dc=org', baseDn: 'ou=people,dc=example,dc=org' } },
+        secret: BIND_PASSWORD,
+        roleMappings: { admins: ['admin'] },
+      },
+      {
+        name: legacy,
+        type: 'sql',
+        config: {
+          driver: 'mysql',
+          host: 'db.example.org',
+          port: 3306,
+          database: 'legacy',
+          user: 'reader',
+          query: 'SELECT pw AS password FROM users WHERE login = :username',
+          passwordFormat: 'bcrypt',
+        },
+        secret: DB_PASSWORD,
+      },
+    ],
+    proxies: [
+      {
+        name: 'staff',
+        basePath: `/fed-staff-${suffix}`,
+        upstreamUrl: 'http://127.0.0.1:9/',
+        methods: ['GET'],
+        policies: [{ type: 'basic-auth', config: { identitySources: [search, legacy] } }],
+      },
+    ],
+  });
+  const projectId = async (m: InProcessManager) => (await m.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === project)?.id;
+  const exportOf = async (m: InProcessManager, token?: string) => m.request('GET', `/api/v1/projects/${await projectId(m)}/bundle`, undefined, token ? { token } : undefined);
+  const sourcesOf = async (m: InProcessManager) => (await m.request('GET', '/api/v1/identity-sources')).body.filter((s: any) => s.name.endsWith(suffix));
+  const summary = (changes: any[]) => changes.map((c) => `${c.op} ${c.kind} ${c.name}${c.fields ? ` ${c.fields.join(',')}` : ''}`);
+  const auditCount = async (m: InProcessManager) => (await m.request('GET', '/api/v1/audit?limit=500')).body.items.length;
+
+  beforeAll(async () => {
+    [databaseA, databaseB] = await Promise.all([createTestDatabase('postgres'), createTestDatabase('postgres')]);
+    a = await startInProcessManager(databaseA);
+    b = await startInProcessManager(databaseB);
+  }, 120000);
+
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([databaseA?.drop(), databaseB?.drop()]);
+  });
+
+  it('creates the sources before the proxy that names them, in the project, secrets sealed', async () => {
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: withSources() });
+    expect(plan.status).toBe(200);
+    expect(summary(plan.body.changes)).toEqual([
+      `create project ${project}`,
+      `create identity_source ${direct}`,
+      `create identity_source ${search}`,
+      `create identity_source ${legacy}`,
+      'create api_proxy staff',
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: withSources() })).status).toBe(200);
+    const id = await projectId(a);
+    const sources = await sourcesOf(a);
+    expect(sources.map((s: any) => [s.name, s.projectId, s.hasSecret])).toEqual([
+      [direct, id, false],
+      [search, id, true],
+      [legacy, id, true],
+    ]);
+    expect(JSON.stringify(sources)).not.toContain(BIND_PASSWORD);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: withSources() })).body.applied).toEqual([]);
+  });
+
+  it('exports the sources by name without their secrets; the export re-applies as a no-op and keeps the sealed secrets', async () => {
+    const before = await auditCount(a);
+    const exported = (await exportOf(a)).body;
+    const text = JSON.stringify(exported);
+    for (const secret of [BIND_PASSWORD, DB_PASSWORD, 'enc:v1']) expect(text).not.toContain(secret);
+    expect(exported.identitySources.map((s: any) => [s.name, s.type, 'secret' in s ? s.secret : 'withheld'])).toEqual([
+      [direct, 'ldap', null],
+      [search, 'ldap', 'withheld'],
+      [legacy, 'sql', 'withheld'],
+    ]);
+    expect(exported.identitySources[1]).toMatchObject({ roleMappings: { admins: ['admin'] }, config: { bind: { mode: 'search', usernameAttribute: 'uid' } } });
+    expect(exported.proxies[0].policies[0].config.identitySources).toEqual([search, legacy]);
+    const reapplied = await a.request('POST', '/api/v1/apiops/apply', { bundle: exported });
+    expect(reapplied.status).toBe(200);
+    expect(reapplied.body.applied).toEqual([]);
+    expect(await auditCount(a)).toBe(before);
+    // The withheld secrets are still the sealed ones: supplying the same values again changes nothing.
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: withSources() })).body.changes).toEqual([]);
+  });
+
+  it('moves to another installation: the export names the secrets it needs, then applies and exports the same', async () => {
+    const exported = (await exportOf(a)).body;
+    const refused = await b.request('POST', '/api/v1/apiops/apply', { bundle: exported });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('invalid_bundle');
+    expect(refused.body.errors.map((e: any) => e.path).sort()).toEqual(['bundle.identitySources.1.secret', 'bundle.identitySources.2.secret']);
+    expect(await projectId(b)).toBeUndefined();
+    expect(await sourcesOf(b)).toEqual([]);
+    const supplied = structuredClone(exported);
+    supplied.identitySources[1].secret = BIND_PASSWORD;
+    supplied.identitySources[2].secret = DB_PASSWORD;
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).status).toBe(200);
+    expect((await exportOf(b)).body).toEqual(exported);
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).body.applied).toEqual([]);
+  });
+
+  it('updates settings and a supplied secret, keeps a withheld one, removes one set to null', async () => {
+    const next = structuredClone((await exportOf(a)).body);
+    next.identitySources[1].roleMappings = { admins: ['admin'], staff: ['reader'] };
+    next.identitySources[1].secret = `${BIND_PASSWORD}-rotated`;
+    next.identitySources[2].config.port = 3307;
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: next });
+    expect(summary(plan.body.changes)).toEqual([`update identity_source ${search} roleMappings,secret`, `update identity_source ${legacy} config`]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: next })).status).toBe(200);
+    const sources = await sourcesOf(a);
+    expect(sources.find((s: any) => s.name === search)).toMatchObject({ roleMappings: { staff: ['reader'] }, hasSecret: true });
+    expect(sources.find((s: any) => s.name === legacy)).toMatchObject({ config: { port: 3307 }, hasSecret: true });
+    // The rotated secret is what is sealed now; the old one would be a change.
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: next })).body.changes).toEqual([]);
+    const old = structuredClone(next);
+    old.identitySources[1].secret = BIND_PASSWORD;
+    expect(summary((await a.request('POST', '/api/v1/apiops/plan', { bundle: old })).body.changes)).toEqual([`update identity_source ${search} secret`]);
+    // A direct-bind source needs no secret: null over a stored one removes it.
+    const withDirectSecret = structuredClone(next);
+    withDirectSecret.identitySources[0].secret = 'unused';
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: withDirectSecret })).status).toBe(200);
+    expect((await sourcesOf(a)).find((s: any) => s.name === direct).hasSecret).toBe(true);
+    const cleared = await a.request('POST', '/api/v1/apiops/apply', { bundle: next });
+    expect(summary(cleared.body.applied)).toEqual([`update identity_source ${direct} secret`]);
+    expect((await sourcesOf(a)).find((s: any) => s.name === direct).hasSecret).toBe(false);
+  });
+
+  it.each([
+    ['a source listed twice', (x: any) => x.identitySources.push(x.identitySources[0]), 'bundle.identitySources.3', 400, 'invalid_bundle'],
+    ['a search-bind source set to no secret', (x: any) => (x.identitySources[1].secret = null), 'bundle.identitySources.1.secret', 400, 'invalid_bundle'],
+    [
+      'a source changing its type',
+      (x: any) => (x.identitySources[0] = { ...x.identitySources[2], name: x.identitySources[0].name }),
+      'bundle.identitySources.0.type',
+      400,
+      'invalid_bundle',
+    ],
+    [
+      'a query splicing text',
+      (x: any) => (x.identitySources[2].config.query = "SELECT pw FROM users WHERE login = 'x'"),
+      'bundle.identitySources.2.config.query',
+      400,
+      'invalid_bundle',
+    ],
+    [
+      'a proxy naming an unknown source',
+      (x: any) => (x.proxies[0].policies[0].config.identitySources = ['nowhere']),
+      'policies.0.config.identitySources',
+      422,
+      'identity_source_not_usable',
+    ],
+  ])('rejects %s with a 4xx naming the path, changing nothing', async (_label, change, path, status, code) => {
+    const bad = structuredClone((await exportOf(a)).body);
+    bad.identitySources[1].roleMappings = { changed: ['x'] };
+    change(bad);
+    const before = await sourcesOf(a);
+    const res = await a.request('POST', '/api/v1/apiops/apply', { bundle: bad });
+    expect(res.status).toBe(status);
+    expect(res.body.code).toBe(code);
+    expect(res.body.errors.map((e: any) => e.path)).toContain(path);
+    expect(await sourcesOf(a)).toEqual(before);
+  });
+
+  it('needs identity-source:read to export them and identity-source:write to apply them (403 naming it)', async () => {
+    const id = await projectId(a);
+    const roles = (await a.request('GET', '/api/v1/roles')).body;
+    const editor = (await a.request('POST', '/api/v1/users', { username: `fed${suffix}`, password: 'editor-password' })).body;
+    await a.request('POST', '/api/v1/role-bindings', {
+      roleId: roles.find((r: any) => r.name === 'project-editor').id,
+      subject: { type: 'user', id: editor.id },
+      scope: { type: 'project', id },
+    });
+    const token = (await a.request('POST', '/api/v1/auth/login', { username: `fed${suffix}`, password: 'editor-password' }, { token: null })).body.token;
+    const exported = await exportOf(a, token);
+    expect(exported.status).toBe(403);
+    expect(exported.body.permission).toBe('identity-source:read');
+    const bundle = structuredClone((await exportOf(a)).body);
+    bundle.identitySources.push({ name: `sneaky-${suffix}`, type: 'ldap', config: { url: 'ldaps://x.example.org', bind: { mode: 'direct', dnTemplate: 'uid={username},dc=x' } } });
+    const res = await a.request('POST', '/api/v1/apiops/apply', { bundle }, { token });
+    expect(res.status).toBe(403);
+    expect(res.body.permission).toBe('identity-source:write');
+    expect((await sourcesOf(a)).some((s: any) => s.name === `sneaky-${suffix}`)).toBe(false);
+  });
+
+  it('refuses a source named like a System one (names are installation-wide) with a 409 naming it, changing nothing', async () => {
+    const system = `sys-${suffix}`;
+    const created = await a.request('POST', '/api/v1/identity-sources', { ...withSources().identitySources[0], name: system });
+    expect(created.status).toBe(201);
+    const bundle = structuredClone((await exportOf(a)).body);
+    bundle.identitySources.push({ ...bundle.identitySources[0], name: system });
+    bundle.identitySources[1].roleMappings = { changed: ['x'] };
+    const before = await sourcesOf(a);
+    const res = await a.request('POST', '/api/v1/apiops/apply', { bundle });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('identity_source_name_taken');
+    expect(res.body.detail).toContain(`identity_source '${system}' (create)`);
+    expect(await sourcesOf(a)).toEqual(before);
+    expect((await a.request('DELETE', `/api/v1/identity-sources/${created.body.id}`)).status).toBe(204);
+  });
+
+  it('prunes the sources the bundle no longer lists, after the proxy naming them', async () => {
+    const bundle = { ...(await exportOf(a)).body, identitySources: [], proxies: [] };
+    const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle, prune: true });
+    expect(summary(plan.body.changes)).toEqual([
+      'delete api_proxy staff',
+      `delete identity_source ${direct}`,
+      `delete identity_source ${search}`,
+      `delete identity_source ${legacy}`,
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle, prune: true })).status).toBe(200);
+    expect(await sourcesOf(a)).toEqual([]);
+  });
+});

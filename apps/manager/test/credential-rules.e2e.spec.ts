@@ -26,7 +26,7 @@ describe('credential rules on two Gateways', () => {
       headers: r.headers,
       body: await r.json().catch(() => undefined),
     }));
-  const setAccess = async (access: unknown) => {
+  const setAccess = async (access: any) => {
     await admin.credentials.update(projectId, credentialId, { access });
   };
   const both = (path: string, accept: (r: Awaited<ReturnType<typeof call>>) => boolean, what: string, headers?: Record<string, string>, method?: string) =>
@@ -78,7 +78,7 @@ describe('credential rules on two Gateways', () => {
     await admin.proxies.create(projectId, { name: 'legacy', basePath: '/legacy', upstreamUrl: echoUrl, policies: [{ type: 'basic-auth', config: {} }], environments: [ENV] });
     const credential = await admin.credentials.create(projectId, { username: 'partner', password: 'partner-password' });
     credentialId = credential.id;
-    apiKey = credential.apiKey.key;
+    apiKey = credential.apiKey!.key;
     await both('/shop/x', (r) => r.status === 200, 'proxy serves');
   }, 90000);
 

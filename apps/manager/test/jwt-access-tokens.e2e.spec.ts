@@ -63,7 +63,7 @@ describe('JWT access tokens: issuer, type and revocation across Gateways', () =>
     kid = (await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: signingKey.export({ type: 'pkcs8', format: 'pem' }).toString() })).kid;
     const projectId = (await admin.projects.create({ name: 'jwt-tokens' })).id;
     await admin.proxies.create(projectId, { name: 'orders', basePath: '/orders', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'jwt-auth', config: {} }] });
-    const settings = { grants: ['client_credentials'], scopes: ['read'], accessTokenLifetime: { amount: 5, unit: 'minutes' } };
+    const settings = { grants: ['client_credentials' as const], scopes: ['read'], accessTokenLifetime: { amount: 5, unit: 'minutes' as const } };
     for (const name of ['jwt-app', 'other-app']) {
       const id = (await admin.credentials.create(projectId, { username: name, password: SECRET, issueApiKey: false })).id;
       await admin.credentials.putTokenSettings(projectId, id, settings);

@@ -62,7 +62,7 @@ describe('mtls-auth on two Gateways over HTTPS', () => {
     });
     await admin.proxies.create(projectId, { name: 'keyed', basePath: '/keyed', upstreamUrl: echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
     const credential = await admin.credentials.create(projectId, { username: 'partner', truststore: [clientCa.cert], access: { acl: { deniedMethods: ['POST'] } } });
-    apiKey = credential.apiKey.key;
+    apiKey = credential.apiKey!.key;
     await Promise.all(
       tlsUrls.map((u) =>
         eventually(

@@ -1,7 +1,10 @@
+import { oidcConsentKey } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
+import Redis from 'ioredis';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
+import { seedBlocks } from './support/brute-force-blocks';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -91,17 +94,78 @@ describe('OpenAPI document against real responses', () => {
     await call('POST', `${P}/environments/${env.id}/signing-keys`, { algorithm: 'ES256' });
     await call('POST', `${P}/environments/${env.id}/signing-keys/rotate`, { algorithm: 'ES256' });
     await call('GET', `${P}/environments/${env.id}/signing-keys`);
+    const blocks = await seedBlocks(env.name, { credential: { username: 'guessed', projectId: null }, address: '192.0.2.78' });
+    await call('GET', `${P}/environments/${env.id}/blocks`);
+    await call('DELETE', `${P}/environments/${env.id}/blocks/${blocks[0].id}`);
 
     const project = await call('POST', `${P}/projects`, { name: `p-${s()}` });
     const projectUrl = `${P}/projects/${project.id}`;
     await call('GET', `${P}/projects`);
     await call('GET', projectUrl);
     await call('PATCH', projectUrl, { description: 'changed' });
+    await call('GET', `${P}/me/permissions?projectId=${project.id}`);
+    await call('GET', `${P}/policy-types`);
+
+    const keyManager = await call('POST', `${P}/key-managers`, {
+      name: `km-${s()}`,
+      issuer: `https://km-${s()}.example.com`,
+      discoveryUrl: 'https://km.example.com/.well-known/openid-configuration',
+      tokenTypes: 'both',
+      clientId: 'gateway',
+      clientSecret: 'introspection-secret',
+      projectId: project.id,
+      roleList: { type: 'DENY', roles: ['project-viewer'] },
+      claimMappings: { userId: 'sub', username: 'preferred_username', roles: 'realm_roles', scopes: 'scp', tenant: 'tid', headers: { email: 'x-user-email' } },
+    });
+    await call('GET', `${P}/key-managers`);
+    await call('GET', `${P}/key-managers/${keyManager.id}`);
+    await call('PATCH', `${P}/key-managers/${keyManager.id}`, { enabled: false, clientSecret: null, tokenTypes: 'jwt' });
+    await call('DELETE', `${P}/key-managers/${keyManager.id}`);
+
+    const ldapSource = await call('POST', `${P}/identity-sources`, {
+      name: `ids-${s()}`,
+      type: 'ldap',
+      projectId: project.id,
+      config: {
+        url: 'ldaps://ldap.example.org',
+        caPem: '-----BEGIN CERTIFICATE-----',
+        bind: { mode: 'search', bindDn: 'cn=svc,dc=example,dc=org', baseDn: 'ou=people,dc=example,dc=org' },
+        groups: { mode: 'search', baseDn: 'ou=groups,dc=example,dc=org' },
+      },
+      secret: 'bind-password',
+      roleMappings: { admins: ['admin'] },
+    });
+    const sqlSource = await call('POST', `${P}/identity-sources`, {
+      name: `ids-${s()}`,
+      type: 'sql',
+      config: {
+        driver: 'postgres',
+        host: 'db',
+        port: 5432,
+        database: 'legacy',
+        user: 'r',
+        tls: {},
+        query: 'SELECT pw AS password FROM users WHERE login = :username',
+        passwordFormat: 'pbkdf2',
+      },
+    });
+    await call('GET', `${P}/identity-sources`);
+    await call('GET', `${P}/identity-sources/${ldapSource.id}`);
+    await call('PATCH', `${P}/identity-sources/${ldapSource.id}`, { enabled: false, secret: null, description: 'corporate directory' });
+    await call('DELETE', `${P}/identity-sources/${ldapSource.id}`);
+    await call('DELETE', `${P}/identity-sources/${sqlSource.id}`);
 
     const team = await call('POST', `${projectUrl}/teams`, { name: `t-${s()}` });
     await call('GET', `${projectUrl}/teams`);
     await call('GET', `${projectUrl}/teams/${team.id}`);
     await call('PATCH', `${projectUrl}/teams/${team.id}`, { description: 'changed' });
+
+    const secret = await call('POST', `${projectUrl}/secrets`, { name: `s-${s()}`, kind: 'shared-secret', material: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' });
+    await call('GET', `${projectUrl}/secrets`);
+    await call('GET', `${projectUrl}/secrets/${secret.id}`);
+    await call('PATCH', `${projectUrl}/secrets/${secret.id}`, { description: 'changed' });
+    await call('POST', `${projectUrl}/secrets/${secret.id}/versions`, { material: 'b3RoZXItb3RoZXItb3RoZXItb3RoZXI', overlapSeconds: 60 });
+    await call('DELETE', `${projectUrl}/secrets/${secret.id}`);
 
     const proxy = await call('POST', `${projectUrl}/proxies`, {
       name: `x-${s()}`,
@@ -114,6 +178,13 @@ describe('OpenAPI document against real responses', () => {
     await call('GET', `${projectUrl}/proxies`);
     await call('GET', `${projectUrl}/proxies/${proxy.id}`);
     await call('PATCH', `${projectUrl}/proxies/${proxy.id}`, { methods: ['GET', 'POST'] });
+    // An LLM route with project token quotas (llm-route policy).
+    await call('PATCH', `${projectUrl}/proxies/${proxy.id}`, {
+      policies: [
+        { type: 'api-key', config: {} },
+        { type: 'llm-route', config: { projectTokenQuotas: [{ limit: 1000000, period: 'month' }] } },
+      ],
+    });
 
     const credential = await call('POST', `${projectUrl}/credentials`, {
       username: `c-${s()}`,
@@ -123,7 +194,11 @@ describe('OpenAPI document against real responses', () => {
         { key: 'tier', value: 'gold' },
         { key: 'token', value: 'hidden', secret: true },
       ],
-      access: { time: { mode: 'allow', windows: [{ days: ['mon'], from: '08:00', to: '18:00' }] }, rateLimit: { limits: [{ limit: 10, windowSeconds: 60 }] } },
+      access: {
+        time: { mode: 'allow', windows: [{ days: ['mon'], from: '08:00', to: '18:00' }] },
+        rateLimit: { limits: [{ limit: 10, windowSeconds: 60 }] },
+        llm: { models: ['gpt-4o-mini'], tokenQuotas: [{ limit: 100000, period: 'day' }] },
+      },
     });
     const credentialUrl = `${projectUrl}/credentials/${credential.id}`;
     await call('GET', `${projectUrl}/credentials?limit=10`);
@@ -134,7 +209,22 @@ describe('OpenAPI document against real responses', () => {
     await call('DELETE', `${credentialUrl}/api-keys/${issued.id}`);
     await call('GET', `${credentialUrl}/token-settings`);
     await call('PUT', `${credentialUrl}/token-settings`, { grants: ['client_credentials'] });
+    await call('PUT', `${credentialUrl}/token-settings`, {
+      grants: ['authorization_code'],
+      oidc: { redirectUris: ['https://rp.example/cb'], postLogoutRedirectUris: ['https://rp.example/bye'], tokenEndpointAuthMethod: 'client_secret_post' },
+    });
     await call('DELETE', `${credentialUrl}/token-settings`);
+    await call('GET', `${projectUrl}/brute-force-settings`);
+    await call('PUT', `${projectUrl}/brute-force-settings`, {
+      perCredential: 5,
+      perCredentialAddress: 3,
+      windowSeconds: 600,
+      lockoutSeconds: 60,
+      maxLockoutSeconds: 3600,
+      strikeMemorySeconds: 0,
+    });
+    await call('GET', `${projectUrl}/brute-force-settings`);
+    await call('DELETE', `${projectUrl}/brute-force-settings`);
     await call('POST', `${projectUrl}/credentials/import`, {
       credentials: [
         { username: `i-${s()}`, apiKeys: [generateApiKey().key], roles: ['reader'], metadata: [{ key: 'origin', value: 'legacy' }] },
@@ -148,6 +238,25 @@ describe('OpenAPI document against real responses', () => {
     const refused = await call('POST', `${P}/self-service/credential-requests`, { proxyId: proxy.id, username: `app-${s()}` }, { token: null });
     await call('POST', `${projectUrl}/credential-requests/${refused.id}/reject`);
     await call('GET', `${projectUrl}/credential-requests`);
+    const endUser = await call('POST', `${projectUrl}/users`, {
+      username: `eu-${s()}`,
+      password: 'end-user-password',
+      email: `eu-${s()}@example.com`,
+      givenName: 'Ada',
+      locale: 'en-GB',
+      pictureUrl: 'https://example.com/ada.png',
+      attributes: { department: 'r&d' },
+    });
+    await call('GET', `${projectUrl}/users?limit=10&search=eu-`);
+    await call('GET', `${projectUrl}/users/${endUser.id}`);
+    await call('PATCH', `${projectUrl}/users/${endUser.id}`, { enabled: false, locked: true, familyName: 'Lovelace' });
+    // A consent as a Gateway's consent page leaves it.
+    const consentClient = '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d';
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    await redis.hset(oidcConsentKey(env.name, endUser.id), consentClient, 'openid email').finally(() => redis.disconnect());
+    await call('GET', `${projectUrl}/users/${endUser.id}/consents`);
+    await call('DELETE', `${projectUrl}/users/${endUser.id}/consents/${consentClient}`);
+    await call('DELETE', `${projectUrl}/users/${endUser.id}`);
     const keyed = await call('POST', `${projectUrl}/credentials`, { username: `k-${s()}` });
     await call('POST', `${P}/self-service/api-keys/rotate`, { graceSeconds: 0 }, { token: null, headers: { 'x-api-key': keyed.apiKey.key } });
 
@@ -175,7 +284,9 @@ describe('OpenAPI document against real responses', () => {
     await call('DELETE', `${P}/groups/${group.id}`);
     await call('DELETE', `${P}/users/${user.id}`);
     await call('GET', `${P}/audit?limit=5`);
-    await observeAuditStream();
+    await call('GET', `${P}/analytics/auth?bucket=day&top=3`);
+    await observeEventStream(`${P}/audit/stream`);
+    await observeEventStream(`${P}/analytics/auth/stream`);
 
     await call('DELETE', `${projectUrl}/proxies/${proxy.id}`);
     await call('DELETE', credentialUrl);
@@ -185,14 +296,14 @@ describe('OpenAPI document against real responses', () => {
   }
 
   /** Server-Sent Events never end, so the stream is opened over a socket and its head recorded. */
-  async function observeAuditStream() {
-    await m.app.listen(0, '127.0.0.1');
+  async function observeEventStream(path: string) {
+    if (m.app.getHttpServer().address() === null) await m.app.listen(0, '127.0.0.1');
     const { port } = m.app.getHttpServer().address() as { port: number };
     const { token } = (await m.request('POST', `${P}/auth/login`, ADMIN, { token: null })).body;
     const abort = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${port}${P}/audit/stream`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
     abort.abort();
-    observed.push({ operation: `get ${P}/audit/stream`, status: res.status, contentType: res.headers.get('content-type') ?? '', body: undefined });
+    observed.push({ operation: `get ${path}`, status: res.status, contentType: res.headers.get('content-type') ?? '', body: undefined });
   }
 
   it('names the server it is served from', () => {
@@ -281,6 +392,7 @@ describe('OpenAPI document against real responses', () => {
       { username: 'half-window', access: { time: { mode: 'allow', windows: [{ from: '08:00' }] } } },
     ],
     ['a bundle that is not a project bundle', 'post', '/api/v1/apiops/plan', { bundle: { apiVersion: 'idm/v1', kind: 'Something' } }],
+    ['an end user without an email', 'post', '/api/v1/projects/{projectId}/users', { username: 'no-mail' }],
   ])('refuses %s in the document as the Manager does', async (_what, method, path, request) => {
     const projectId = (await m.request('POST', `${P}/projects`, { name: `r-${s()}` })).body.id;
     const environmentId = (await m.request('POST', `${P}/environments`, { name: `r-${s()}` })).body.id;

@@ -117,6 +117,30 @@ describe('permission matrix', () => {
     expect(res.body.detail).toContain(action);
   });
 
+  it.each(Object.keys(EXPECTED))('GET /me/permissions tells %s exactly what the matrix lets it do, at each location', async (role) => {
+    for (const location of LOCATIONS) {
+      const { projectId, teamId } = where(location);
+      const query = new URLSearchParams({ projectId, ...(teamId ? { teamId } : {}) });
+      const res = await manager.request('GET', `/api/v1/me/permissions?${query.toString()}`, undefined, { token: tokens[role] });
+      expect(res.status).toBe(200);
+      expect(res.body.scope).toEqual(teamId ? { type: 'team', id: teamId } : { type: 'project', id: projectId });
+      for (const action of ACTIONS)
+        expect([location, action, res.body.permissions.includes(action)]).toEqual([location, action, EXPECTED[role][action]?.includes(location) ?? false]);
+    }
+  });
+
+  it('GET /me/permissions refuses a malformed scope with the field named, and needs a session', async () => {
+    for (const query of ['teamId=' + ids.t1a, 'projectId=not-a-uuid', 'projectId=' + ids.p1 + '&extra=1']) {
+      const res = await manager.request('GET', `/api/v1/me/permissions?${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+      expect(res.body.errors.length).toBeGreaterThan(0);
+    }
+    expect((await manager.request('GET', '/api/v1/me/permissions', undefined, { token: null })).status).toBe(401);
+    const system = await manager.request('GET', '/api/v1/me/permissions', undefined, { token: tokens['project-viewer'] });
+    expect(system.body).toEqual({ scope: { type: 'system', id: null }, permissions: [] });
+  });
+
   it("filters lists in SQL by the reader's scopes: a team member sees only its team's credentials", async () => {
     const member = await manager.request('GET', `/api/v1/projects/${ids.p1}/credentials`, undefined, { token: tokens['team-member'] });
     expect(member.status).toBe(200);

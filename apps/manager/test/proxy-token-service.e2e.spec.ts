@@ -76,8 +76,9 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
     // each poll is a failed client authentication, which the failure limits must not turn into 429s here.
     const gatewayEnv = {
       ...keys,
-      TOKEN_FAILURES_PER_ACCOUNT: '100000',
-      TOKEN_FAILURES_PER_ADDRESS: '100000',
+      BRUTE_FORCE_PER_CREDENTIAL: '0',
+      BRUTE_FORCE_PER_ADDRESS: '0',
+      BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0',
       TOKEN_CORS_ORIGINS: 'https://portal.example.com',
       TOKEN_CLIENT_IP_HEADER: 'x-forwarded-for',
       TOKEN_CLIENT_IP_ORDER: 'LAST',
@@ -130,7 +131,7 @@ describe('token service (/auth) managed from a proxy policy, with a Manager and 
 
   it('keeps the client secret write-only and sealed: API, PostgreSQL, snapshot and audit never show it', async () => {
     const shown = await admin.proxies.get(projectId, ordersId);
-    expect(shown.policies[0].config.tokenService.clientId).toBe('orders-key');
+    expect((shown.policies[0].config as any).tokenService.clientId).toBe('orders-key');
     expect(shown.policies[0].config.tokenService).not.toHaveProperty('clientSecret');
     const db = new Client({ connectionString: database.url });
     await db.connect();

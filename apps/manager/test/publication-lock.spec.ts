@@ -52,6 +52,12 @@ describe('config publication across Managers (PostgreSQL advisory lock)', () => 
     expect(answered).toBe(false); // committed, but its publication waits for the lock
     expect((await store.load(envName))!.revision).toBe(before.revision);
 
+    // What no Gateway sees does not queue behind the waiting publication: a login, a new operator.
+    const login = await manager.request('POST', '/api/v1/auth/login', { username: 'admin', password: 'correct-horse-battery' }, { token: null });
+    expect(login.status).toBe(200);
+    expect((await manager.request('POST', '/api/v1/users', { username: `op${suffix}`, password: 'operator-password' })).status).toBe(201);
+    expect(answered).toBe(false);
+
     await other.query('SELECT pg_advisory_unlock($1, hashtext($2))', [PUBLICATION_LOCK_NAMESPACE, envName]);
     expect((await creating).status).toBe(201);
     const after = (await store.load(envName))!;

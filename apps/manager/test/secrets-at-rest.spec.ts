@@ -20,6 +20,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * any database row, log line, API response (after the one that creates an API key) or the audit
  * trail — and a master-key rotation leaves nothing sealed under the old key.
  */
+const projectKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+
 describe('secrets at rest', () => {
   let database: TestDatabase;
   let manager: InProcessManager;
@@ -35,6 +37,10 @@ describe('secrets at rest', () => {
     // The body of an uploaded private key (PEM line breaks removed, so any copy of it is found).
     clientSecret: `client-secret-${randomBytes(6).toString('hex')}`,
     signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    // Project secrets (JOSE keys): a private key's PEM and its JWK `d`, a shared secret.
+    projectKeyPem: projectKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    projectKeyD: (projectKey.export({ format: 'jwk' }) as { d: string }).d,
+    sharedSecret: randomBytes(32).toString('base64url'),
   };
   const pemBody = (pem: string) =>
     pem
@@ -78,6 +84,21 @@ describe('secrets at rest', () => {
         })
       ).status,
     ).toBe(201);
+    const joseKey = await call('POST', `/api/v1/projects/${project.id}/secrets`, { name: 'jose-key', kind: 'private-key', material: secrets.projectKeyPem });
+    const hmac = await call('POST', `/api/v1/projects/${project.id}/secrets`, { name: 'hmac', kind: 'shared-secret', material: secrets.sharedSecret });
+    expect([joseKey.status, hmac.status]).toEqual([201, 201]);
+    const jose = await call('POST', `/api/v1/projects/${project.id}/proxies`, {
+      name: 'jose',
+      basePath: `/${env}-jose`,
+      upstreamUrl: 'http://127.0.0.1:9',
+      environments: [env],
+      policies: [
+        { type: 'jose-validation', config: { verify: { key: { source: 'secret', secretId: hmac.body.id }, algorithms: ['HS256'] } } },
+        { type: 'jose-implementation', config: { sign: { alg: 'ES256', key: { source: 'secret', secretId: joseKey.body.id } } } },
+      ],
+    });
+    expect(jose.status).toBe(201);
+    await call('GET', `/api/v1/projects/${project.id}/secrets`);
     const environment = (await call('GET', '/api/v1/environments')).body.find((e: any) => e.name === env);
     expect((await call('POST', `/api/v1/environments/${environment.id}/signing-keys`, { algorithm: 'ES256', privateKeyPem: secrets.signingKeyPem })).status).toBe(201);
     await call('GET', `/api/v1/environments/${environment.id}/signing-keys`);
@@ -128,6 +149,7 @@ describe('secrets at rest', () => {
       for (const [name, secret] of Object.entries({
         ...secrets,
         signingKeyPem: pemBody(secrets.signingKeyPem).slice(48),
+        projectKeyPem: pemBody(secrets.projectKeyPem).slice(48),
         ...Object.fromEntries(apiKeys.map((k, i) => [`apiKey${i}`, k])),
       })) {
         if (flat.includes(secret.slice(0, 64))) throw new Error(`${name} found in ${where}`);
@@ -143,7 +165,7 @@ describe('secrets at rest', () => {
     const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'apps/manager/dist/cli/rotate-master-key.js')], {
       env: { ...process.env, DATABASE_URL: database.url, IDM_ADMIN_PASSWORD: 'correct-horse-battery', IDM_MASTER_KEYS: `${K2},${K1}`, REDIS_URL, LOG_LEVEL: 'warn' },
     });
-    expect(stdout).toContain("re-encrypted 4 secret(s) under master key 'k2'"); // metadata secret, digest HA1, signing key, proxy client secret
+    expect(stdout).toContain("re-encrypted 6 secret(s) under master key 'k2'"); // metadata secret, digest HA1, signing key, proxy client secret, two project secrets
     const dump = await dumpDatabase(database.url!);
     expect(dump).toContain('enc:v1:k2:');
     expect(dump).not.toContain('enc:v1:k1:');

@@ -91,7 +91,7 @@ describe('environment signing keys', () => {
   });
 
   /** An environment serving one project whose credential and proxy both issue tokens. */
-  const environmentIssuingTokens = async (credentialLifetime: object, proxyLifetime: object) => {
+  const environmentIssuingTokens = async (credentialLifetime: object | 'never', proxyLifetime: object) => {
     const env = await newEnv();
     const project = (await m.request('POST', '/api/v1/projects', { name: `p-${env.name}` })).body;
     const proxy = await m.request('POST', `/api/v1/projects/${project.id}/proxies`, {

@@ -7,11 +7,18 @@ import { eventually, type AppProcess } from '@idm/test-kit';
 /**
  * Failure limits of the token endpoints, shared by two Gateway processes through Redis. The
  * Gateways trust X-Forwarded-For (GATEWAY_TRUST_PROXY), so each case speaks from its own address;
- * limits are small (3 per account, 6 per address) so the cases stay quick.
+ * limits are small (3 per client id or owner, 6 per address; the brute-force detectors) so the cases stay quick.
  */
 describe('token endpoint failure limits across two Gateways', () => {
   const ENV = 'token-failures';
-  const limits = { GATEWAY_TRUST_PROXY: 'true', TOKEN_FAILURES_PER_ACCOUNT: '3', TOKEN_FAILURES_PER_ADDRESS: '6', TOKEN_FAILURE_WINDOW_SECONDS: '120' };
+  const limits = {
+    GATEWAY_TRUST_PROXY: 'true',
+    BRUTE_FORCE_PER_CREDENTIAL: '3',
+    BRUTE_FORCE_PER_ADDRESS: '6',
+    BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0',
+    BRUTE_FORCE_WINDOW_SECONDS: '120',
+    BRUTE_FORCE_LOCKOUT_SECONDS: '120',
+  };
   let cluster: Cluster;
   let gateways: AppProcess[];
   let admin: AdminClient;

@@ -54,7 +54,7 @@ describe('Manager + two Gateways', () => {
     });
     proxyId = proxy.id;
     const credential = await admin.credentials.create(projectId, { username: 'shopper', password: 'shopper-password' });
-    apiKey = credential.apiKey.key;
+    apiKey = credential.apiKey!.key;
     credentialId = credential.id;
 
     const ok = await bothAnswer('/catalog/items?page=2', { 'x-api-key': apiKey }, 200, 'proxy serves with the API key');

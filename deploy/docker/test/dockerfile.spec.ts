@@ -79,6 +79,21 @@ describe('deploy/docker/Dockerfile', () => {
     ).toEqual(['--from=build /out /app']);
   });
 
+  it("copies the patched dependencies' patches before the first install step", () => {
+    const patches = Object.values<string>(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).pnpm?.patchedDependencies ?? {});
+    expect(patches.length).toBeGreaterThan(0);
+    const build = all[0].instructions;
+    const fetch = build.findIndex((i) => i.op === 'RUN' && i.args.startsWith('pnpm fetch'));
+    const copied = build
+      .slice(0, fetch)
+      .flatMap((i) => (i.op === 'COPY' ? [i.args.split(/\s+/).slice(0, -1)] : []))
+      .flat();
+    for (const patch of patches) {
+      expect(copied.some((source) => patch === source || patch.startsWith(`${source.replace(/\/$/, '')}/`))).toBe(true);
+      expect(ignored(patch)).toBe(false);
+    }
+  });
+
   it.each(['manager', 'gateway'])('runs the %s as a non-root user', (stage) => {
     expect(last(effective(all, stage), 'USER')).toBe('node');
   });

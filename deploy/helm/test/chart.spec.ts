@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -70,16 +70,37 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     'idm-admin/password': 'an-operator-password',
     'idm-database/url': 'postgresql://idm:pw@postgres.db.svc:5432/idm',
     'idm-redis/password': 'redis-secret',
+    'idm-redis-tls/ca.crt': 'CA BUNDLE',
+    'idm-redis-tls/tls.crt': 'CLIENT CERTIFICATE',
+    'idm-redis-tls/tls.key': 'CLIENT KEY',
   };
 
-  /** A container's environment as the kubelet would give it: Secret references resolved. */
+  /**
+   * Secret volumes as the kubelet would mount them, under a directory of this run: each item of
+   * the volume's Secret written to its path; an environment value under a mount path is moved
+   * there, so the apps read what the chart mounted (a key the volume does not project is missing).
+   */
+  function mountedFile(deployment: K8sObject, value: string): string {
+    const pod = deployment.spec.template.spec;
+    const mount = container(deployment).volumeMounts.find((m: any) => value.startsWith(`${m.mountPath}/`));
+    const secret = mount && pod.volumes.find((v: any) => v.name === mount.name)?.secret;
+    if (!secret) return value;
+    const dir = join(helmHome, 'mounts', deployment.metadata.name, mount.name);
+    for (const item of secret.items) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, item.path), EXISTING_SECRETS[`${secret.secretName}/${item.key}`]);
+    }
+    return join(dir, value.slice(mount.mountPath.length + 1));
+  }
+
+  /** A container's environment as the kubelet would give it: Secret references resolved, Secret volumes mounted. */
   function resolvedEnv(objects: K8sObject[], deployment: K8sObject): Record<string, string> {
     const created = objects.find((o) => o.kind === 'Secret');
     const resolved: Record<string, string> = {};
     for (const entry of container(deployment).env) {
       const ref = entry.valueFrom?.secretKeyRef;
       const value = !ref
-        ? entry.value
+        ? entry.value && mountedFile(deployment, entry.value)
         : ref.name === created?.metadata.name
           ? created!.data![ref.key] && Buffer.from(created!.data![ref.key], 'base64').toString()
           : EXISTING_SECRETS[`${ref.name}/${ref.key}`];
@@ -94,6 +115,16 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     const gateway = parseGatewayConfig(resolvedEnv(objects, find(objects, 'Deployment', '-gateway')));
     const manager = parseManagerConfig(resolvedEnv(objects, find(objects, 'Deployment', '-manager')));
     expect(gateway.masterKeys).toHaveLength(file === 'ha-values.yaml' ? 2 : 1);
+    // The TLS files the chart mounts are the ones the apps read (ci/sentinel-values.yaml).
+    if (file === 'sentinel-values.yaml') {
+      for (const redis of [gateway.redis, manager.redis]) {
+        expect(redis).toMatchObject({
+          mode: 'sentinel',
+          sentinelPassword: 'sentinel-secret',
+          tls: { ca: 'CA BUNDLE', cert: 'CLIENT CERTIFICATE', key: 'CLIENT KEY', servername: 'redis.cache.svc' },
+        });
+      }
+    }
     expect(manager.IDM_MASTER_KEYS).toBeDefined();
     const { postgresql } = parse(readFileSync(join(chart, 'ci', file), 'utf8'));
     for (const policy of [gateway.upstreamPolicy, manager.upstreamPolicy]) {
@@ -124,6 +155,12 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     ['a Sentinel set without nodes', ['--set', 'redis.mode=sentinel'], /sentinel/],
     ['Redis credentials in the URL', ['--set', 'redis.url=redis://user:pw@redis:6379'], /redis\/url/],
     ['a misspelt key', ['--set', 'gateway.replica=3'], /replica/],
+    [
+      'a Redis client certificate without its key',
+      ['--set', 'redis.tls.enabled=true', '--set', 'redis.tls.existingSecret=tls', '--set', 'redis.tls.certKey=tls.crt'],
+      /redis\/tls/,
+    ],
+    ['Redis TLS files while TLS is off', ['--set', 'redis.tls.existingSecret=tls'], /redis\/tls\/existingSecret/],
     ['a root user', ['--set', 'podSecurityContext.runAsNonRoot=false'], /runAsNonRoot/],
   ])('values.schema.json rejects %s', (_what, args, reason) => {
     const run = helm('template', 'idm', chart, ...MINIMAL, ...args);
@@ -162,6 +199,28 @@ describe('Helm chart deploy/helm/identity-manager', () => {
     expect(gateway).not.toHaveProperty('IDM_ADMIN_PASSWORD');
     expect(manager.DATABASE_URL).toEqual({ secretKeyRef: { name: 'idm-identity-manager', key: 'database-url' } });
     expect(container(find(objects, 'Deployment', '-gateway')).command).toEqual(['node', '--no-memory-reducer', 'apps/gateway/dist/main.js']);
+  });
+
+  it('gives both planes TLS to Redis from a mounted Secret, and the Sentinel password', () => {
+    const objects = render('-f', join(chart, 'ci', 'sentinel-values.yaml'));
+    for (const deployment of [find(objects, 'Deployment', '-gateway'), find(objects, 'Deployment', '-manager')]) {
+      expect(env(deployment)).toMatchObject({
+        REDIS_TLS: 'true',
+        REDIS_TLS_CA_FILE: '/etc/idm/redis-tls/ca.crt',
+        REDIS_TLS_CERT_FILE: '/etc/idm/redis-tls/tls.crt',
+        REDIS_TLS_KEY_FILE: '/etc/idm/redis-tls/tls.key',
+        REDIS_TLS_SERVERNAME: 'redis.cache.svc',
+        REDIS_SENTINEL_PASSWORD: { secretKeyRef: { name: 'idm-identity-manager', key: 'redis-sentinel-password' } },
+      });
+      expect(container(deployment).volumeMounts).toContainEqual({ name: 'redis-tls', mountPath: '/etc/idm/redis-tls', readOnly: true });
+      expect(deployment.spec.template.spec.volumes).toContainEqual(
+        expect.objectContaining({ name: 'redis-tls', secret: expect.objectContaining({ secretName: 'idm-redis-tls' }) }),
+      );
+    }
+    // Without TLS nothing of it is rendered.
+    const plain = find(render(...MINIMAL), 'Deployment', '-gateway');
+    expect(Object.keys(env(plain)).filter((name) => name.startsWith('REDIS_TLS'))).toEqual([]);
+    expect(plain.spec.template.spec.volumes.map((v: any) => v.name)).toEqual(['tmp']);
   });
 
   it('reads every secret from existing Secrets and creates none', () => {

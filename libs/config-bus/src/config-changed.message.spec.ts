@@ -1,8 +1,40 @@
 import { applyConfigChange, diffSnapshots } from './config-changed.message';
-import { configSnapshotSchema, parseSnapshot, SNAPSHOT_SCHEMA_VERSION, UnsupportedSnapshotVersionError, type ConfigSnapshot } from './snapshot.schema';
+import {
+  configSnapshotSchema,
+  parseSnapshot,
+  SNAPSHOT_SCHEMA_VERSION,
+  UnsupportedSnapshotVersionError,
+  type ConfigSnapshot,
+  type SnapshotCredential,
+  type SnapshotProxy,
+} from './snapshot.schema';
 
-const proxy = (id: string, upstreamUrl = 'http://u') => ({ id, projectId: 'p', name: id, basePath: `/${id}`, upstreamUrl, methods: ['GET'], policies: [] });
-const credential = (id: string, enabled = true) => ({ id, projectId: 'p', username: id, passwordHash: null, enabled, expiresAt: null, apiKeys: [] });
+const proxy = (id: string, upstreamUrl = 'http://u'): SnapshotProxy => ({
+  id,
+  projectId: 'p',
+  name: id,
+  basePath: `/${id}`,
+  upstreamUrl,
+  methods: ['GET'],
+  policies: [],
+  deployedAt: null,
+});
+const credential = (id: string, enabled = true): SnapshotCredential => ({
+  id,
+  projectId: 'p',
+  username: id,
+  passwordHash: null,
+  enabled,
+  expiresAt: null,
+  apiKeys: [],
+  roles: [],
+  metadata: [],
+  access: {},
+  tokenSettings: null,
+  digestHa1: null,
+  truststore: [],
+  endUser: null,
+});
 const snapshot = (revision: number, proxies = [proxy('a')], credentials = [credential('c1')]): ConfigSnapshot => ({
   schemaVersion: SNAPSHOT_SCHEMA_VERSION,
   environment: 'dev',
@@ -12,6 +44,8 @@ const snapshot = (revision: number, proxies = [proxy('a')], credentials = [crede
   proxies,
   credentials,
   signingKeys: [],
+  keyManagers: [],
+  identitySources: [],
 });
 
 describe('config delta', () => {
@@ -56,6 +90,7 @@ describe('config delta', () => {
       tokenSettings: null,
       digestHa1: null,
       truststore: [],
+      endUser: null,
       apiKeys: [{ id: 'k', prefix: 'x', hash: 'h', expiresAt: null }],
     };
     const current = snapshot(3, [{ ...proxy('a'), deployedAt: null, policies: [{ type: 'api-key', config: { b: 1, a: 2 } }] }], [built]);

@@ -1,6 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { snapshotCredentialSchema, snapshotProxySchema, snapshotSigningKeySchema, type ConfigSnapshot } from './snapshot.schema';
+import {
+  snapshotCredentialSchema,
+  snapshotIdentitySourceSchema,
+  snapshotKeyManagerSchema,
+  snapshotProxySchema,
+  snapshotSigningKeySchema,
+  type ConfigSnapshot,
+} from './snapshot.schema';
 
 /** Event pattern on the @nestjs/microservices Redis transport. */
 export const CONFIG_CHANGED = 'config.changed';
@@ -31,6 +38,10 @@ export const configChangedMessageSchema = z.strictObject({
   credentials: changes(snapshotCredentialSchema),
   /** The whole (short) key list, present only when it changed. */
   signingKeys: z.array(snapshotSigningKeySchema).optional(),
+  /** The whole (short) list of key managers, present only when it changed. */
+  keyManagers: z.array(snapshotKeyManagerSchema).optional(),
+  /** The whole (short) list of identity sources, present only when it changed. */
+  identitySources: z.array(snapshotIdentitySourceSchema).optional(),
   /** The environment was replaced as a whole (new epoch, or Redis had lost it): every Gateway reloads. */
   full: z.literal(true).optional(),
 });
@@ -61,8 +72,11 @@ export function diffSnapshots(before: ConfigSnapshot | null, after: ConfigSnapsh
   const proxies = diffById(before?.proxies ?? [], after.proxies);
   const credentials = diffById(before?.credentials ?? [], after.credentials);
   const keysChanged = !isDeepStrictEqual(before?.signingKeys ?? [], after.signingKeys);
+  // Snapshots built before key managers existed carry none.
+  const keyManagersChanged = !isDeepStrictEqual(before?.keyManagers ?? [], after.keyManagers ?? []);
+  const identitySourcesChanged = !isDeepStrictEqual(before?.identitySources ?? [], after.identitySources ?? []);
   const empty = (c: EntityChanges<unknown>) => c.upserted.length === 0 && c.removed.length === 0;
-  if (before && before.epoch === after.epoch && empty(proxies) && empty(credentials) && !keysChanged) return null;
+  if (before && before.epoch === after.epoch && empty(proxies) && empty(credentials) && !keysChanged && !keyManagersChanged && !identitySourcesChanged) return null;
   return {
     environment: after.environment,
     epoch: after.epoch,
@@ -71,6 +85,8 @@ export function diffSnapshots(before: ConfigSnapshot | null, after: ConfigSnapsh
     proxies,
     credentials,
     ...(keysChanged ? { signingKeys: after.signingKeys } : {}),
+    ...(keyManagersChanged ? { keyManagers: after.keyManagers } : {}),
+    ...(identitySourcesChanged ? { identitySources: after.identitySources } : {}),
   };
 }
 
@@ -83,5 +99,7 @@ export function applyConfigChange(snapshot: ConfigSnapshot, message: ConfigChang
     proxies: applyById(snapshot.proxies, message.proxies),
     credentials: applyById(snapshot.credentials, message.credentials),
     signingKeys: message.signingKeys ?? snapshot.signingKeys,
+    keyManagers: message.keyManagers ?? snapshot.keyManagers ?? [],
+    identitySources: message.identitySources ?? snapshot.identitySources ?? [],
   };
 }

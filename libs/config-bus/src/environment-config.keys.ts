@@ -7,6 +7,8 @@
  * - `proxies`     HASH   proxy id -> SnapshotProxy JSON
  * - `credentials` HASH   credential id -> SnapshotCredential JSON
  * - `keys`        STRING the environment's signing keys, JSON (a short list)
+ * - `keyManagers` STRING the key managers (trusted issuers), JSON (a short list)
+ * - `identitySources` STRING the identity sources (LDAP, SQL), JSON (a short list)
  * - `log`         STREAM one entry per revision (id `<revision>-1`), the change that made it
  */
 export interface EnvironmentConfigKeys {
@@ -14,12 +16,22 @@ export interface EnvironmentConfigKeys {
   proxies: string;
   credentials: string;
   keys: string;
+  keyManagers: string;
+  identitySources: string;
   log: string;
 }
 
 export function environmentConfigKeys(environment: string): EnvironmentConfigKeys {
   const prefix = `idm:config:{${environment}}`;
-  return { head: `${prefix}:head`, proxies: `${prefix}:proxies`, credentials: `${prefix}:credentials`, keys: `${prefix}:keys`, log: `${prefix}:log` };
+  return {
+    head: `${prefix}:head`,
+    proxies: `${prefix}:proxies`,
+    credentials: `${prefix}:credentials`,
+    keys: `${prefix}:keys`,
+    keyManagers: `${prefix}:key-managers`,
+    identitySources: `${prefix}:identity-sources`,
+    log: `${prefix}:log`,
+  };
 }
 
 /** Keys a full replacement fills before it swaps them in; unique per replacement. */

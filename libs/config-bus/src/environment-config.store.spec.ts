@@ -30,6 +30,7 @@ const credential = (id: string, enabled = true): SnapshotCredential => ({
   tokenSettings: null,
   digestHa1: null,
   truststore: [],
+  endUser: null,
 });
 
 async function* chunks(proxies: SnapshotProxy[], credentials: SnapshotCredential[]) {
@@ -110,6 +111,44 @@ describe('EnvironmentConfigStore on a real Redis', () => {
   it('refuses a change larger than one Lua call may carry', async () => {
     const many = Array.from({ length: MAX_ENTITIES_PER_CHANGE + 1 }, (_, i) => `r${i}`);
     await expect(store.apply(change(2, 1, { credentials: { upserted: [], removed: many } }))).rejects.toThrow(RangeError);
+  });
+
+  it('loadInto hands every credential to the sink one at a time, and replays on it what was logged meanwhile', async () => {
+    const other = `${environment}-into`;
+    const otherStore = new EnvironmentConfigStore(redis, 5);
+    try {
+      await otherStore.replace(other, {
+        epoch,
+        revision: 1,
+        signingKeys: [],
+        chunks: chunks(
+          [proxy('a')],
+          Array.from({ length: 2500 }, (_, i) => credential(`c${i}`)),
+        ),
+      });
+      let meanwhile = null as Promise<boolean> | null; // (a cast: set inside the sink, which narrowing cannot see)
+      let sinks = 0;
+      const held = new Map<string, SnapshotCredential>();
+      const loaded = await otherStore.loadInto(other, () => {
+        sinks++;
+        return {
+          held,
+          upsert: (c: SnapshotCredential) => {
+            // A change written while the credentials are read (queued behind this HSCAN, before the next).
+            meanwhile ??= otherStore.apply({ ...change(2, 1), environment: other, credentials: { upserted: [credential('late'), credential('c9', false)], removed: ['c8'] } });
+            held.set(c.id, c);
+          },
+          remove: (id: string) => held.delete(id),
+        };
+      });
+      expect(await meanwhile).toBe(true);
+      expect(sinks).toBe(1);
+      expect(loaded!.snapshot).toMatchObject({ revision: 2, credentials: [], proxies: [proxy('a')] });
+      expect(loaded!.credentials.held).toBe(held);
+      expect([held.size, held.has('c8'), held.has('late'), held.get('c9')!.enabled]).toEqual([2500, false, true, false]);
+    } finally {
+      await otherStore.remove(other);
+    }
   });
 
   it('keys every entry of an environment in one Cluster slot (hash tag)', () => {

@@ -2,22 +2,37 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { ConfigChangedMessage } from './config-changed.message';
+import { CONFIG_CHANGED, type ConfigChangedMessage } from './config-changed.message';
+import { encodeConfigChanged } from './config-changed.wire';
 import { environmentConfigKeys, stagingKeys } from './environment-config.keys';
 import {
   configSnapshotSchema,
   SNAPSHOT_SCHEMA_VERSION,
   snapshotCredentialSchema,
+  snapshotIdentitySourceSchema,
+  snapshotKeyManagerSchema,
   snapshotProxySchema,
   snapshotSigningKeySchema,
   UnsupportedSnapshotVersionError,
   type ConfigSnapshot,
   type SnapshotCredential,
+  type SnapshotIdentitySource,
+  type SnapshotKeyManager,
   type SnapshotProxy,
   type SnapshotSigningKey,
 } from './snapshot.schema';
 
 export type RedisClient = Redis | Cluster;
+
+interface ScriptedRedis {
+  idmApplyConfigChange(...keysAndArgs: (string | number)[]): Promise<number>;
+}
+
+/** The client with the apply script defined on it (once per client). */
+function scripted(redis: RedisClient): ScriptedRedis {
+  if (!('idmApplyConfigChange' in redis)) redis.defineCommand('idmApplyConfigChange', { numberOfKeys: 7, lua: APPLY_CHANGE });
+  return redis as unknown as ScriptedRedis;
+}
 
 /** Where an environment's stored configuration stands, read without the configuration itself. */
 export interface ConfigHead {
@@ -29,6 +44,8 @@ export interface ConfigHead {
 export const MAX_ENTITIES_PER_CHANGE = 2_000;
 /** Entities written or parsed per round trip / between two yields to the event loop. */
 const CHUNK = 1_000;
+/** Longest stretch of parsing between two yields while loading (the target is "no stall over 50 ms"). */
+const SLICE_MS = 5;
 /** Log entries kept per environment: a Gateway further behind than this reloads in full. */
 const DEFAULT_LOG_LENGTH = 10_000;
 /** A full load racing this many full replacements gives up (the caller retries later). */
@@ -38,7 +55,10 @@ const LOAD_ATTEMPTS = 5;
  * One change, applied atomically: only on top of the revision it was computed against
  * (`previous` = the stored revision, same epoch), so the log is an unbroken chain and a change
  * computed from a stale read is refused rather than applied out of order. The log entry holds
- * each entity once (`p+<id>` / `c+<id>` -> JSON, `p-<id>` / `c-<id>` for removals, `keys`).
+ * each entity once (`p+<id>` / `c+<id>` -> JSON, `p-<id>` / `c-<id>` for removals, `keys`, `keyManagers`, `identitySources`).
+ * Upserted entities arrive once, inside the change's wire text (ARGV[8], config-changed.wire.ts),
+ * as (id, start, end) spans of it; with a channel (ARGV[9]) the script publishes that text too,
+ * so the change and its announcement are one call and one copy of each entity.
  */
 const APPLY_CHANGE = `
 local head = redis.call('HMGET', KEYS[1], 'epoch', 'revision')
@@ -48,13 +68,23 @@ if ARGV[5] ~= '' then
   redis.call('SET', KEYS[4], ARGV[5])
   entry[#entry + 1] = 'keys'; entry[#entry + 1] = ARGV[5]
 end
-local i = 6
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[6])
+  entry[#entry + 1] = 'keyManagers'; entry[#entry + 1] = ARGV[6]
+end
+if ARGV[7] ~= '' then
+  redis.call('SET', KEYS[7], ARGV[7])
+  entry[#entry + 1] = 'identitySources'; entry[#entry + 1] = ARGV[7]
+end
+local wire = ARGV[8]
+local i = 10
 local function upserts(key, tag)
   local n = tonumber(ARGV[i]); i = i + 1
   for _ = 1, n do
-    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-    entry[#entry + 1] = tag .. '+' .. ARGV[i]; entry[#entry + 1] = ARGV[i + 1]
-    i = i + 2
+    local json = string.sub(wire, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+    redis.call('HSET', key, ARGV[i], json)
+    entry[#entry + 1] = tag .. '+' .. ARGV[i]; entry[#entry + 1] = json
+    i = i + 3
   end
 end
 local function removals(key, tag)
@@ -68,6 +98,7 @@ end
 upserts(KEYS[2], 'p'); removals(KEYS[2], 'p'); upserts(KEYS[3], 'c'); removals(KEYS[3], 'c')
 redis.call('HSET', KEYS[1], 'revision', ARGV[2])
 redis.call('XADD', KEYS[5], 'MAXLEN', ARGV[4], ARGV[2] .. '-1', unpack(entry))
+if ARGV[9] ~= '' then redis.call('PUBLISH', ARGV[9], wire) end
 return 1`;
 
 /**
@@ -84,6 +115,8 @@ for k = 2, 3 do
   if redis.call('EXISTS', KEYS[k + 4]) == 1 then redis.call('RENAME', KEYS[k + 4], KEYS[k]) else redis.call('DEL', KEYS[k]) end
 end
 redis.call('SET', KEYS[4], ARGV[4])
+redis.call('SET', KEYS[8], ARGV[5])
+redis.call('SET', KEYS[9], ARGV[6])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'revision', ARGV[2], 'schemaVersion', ARGV[3])
 redis.call('DEL', KEYS[5])
 redis.call('XADD', KEYS[5], ARGV[2] .. '-1', 'epoch', ARGV[1], 'previous', '-1', 'full', '1')
@@ -94,6 +127,10 @@ export interface EnvironmentContents {
   epoch: string;
   revision: number;
   signingKeys: SnapshotSigningKey[];
+  /** Absent: none (writers from before key managers). */
+  keyManagers?: SnapshotKeyManager[];
+  /** Absent: none (writers from before identity sources). */
+  identitySources?: SnapshotIdentitySource[];
   chunks: AsyncIterable<{ proxies?: SnapshotProxy[]; credentials?: SnapshotCredential[] }>;
 }
 
@@ -118,19 +155,37 @@ export class EnvironmentConfigStore {
 
   /**
    * Applies `change` on top of `change.previousRevision` of the same epoch; false when the store is
-   * elsewhere (the caller recomputes from a fresh read, or replaces everything).
+   * elsewhere (the caller recomputes from a fresh read, or replaces everything). With `announce`
+   * (a bus pattern, `config.changed`), the same atomic call publishes the change to the Gateways
+   * as the @nestjs/microservices Redis transport would: nothing is announced that was not stored.
    */
-  async apply(change: ConfigChangedMessage): Promise<boolean> {
+  async apply(change: ConfigChangedMessage, options: { announce?: string } = {}): Promise<boolean> {
     const entities = change.proxies.upserted.length + change.proxies.removed.length + change.credentials.upserted.length + change.credentials.removed.length;
     if (entities > MAX_ENTITIES_PER_CHANGE) throw new RangeError(`a change carries at most ${MAX_ENTITIES_PER_CHANGE} entities, not ${entities}`);
     const k = environmentConfigKeys(change.environment);
-    const args: (string | number)[] = [change.epoch, change.revision, change.previousRevision, this.logLength, change.signingKeys ? JSON.stringify(change.signingKeys) : ''];
-    for (const { upserted, removed } of [change.proxies, change.credentials]) {
-      args.push(upserted.length);
-      for (const entity of upserted) args.push(entity.id, JSON.stringify(entity));
+    const wire = encodeConfigChanged(options.announce ?? CONFIG_CHANGED, change);
+    const args: (string | number)[] = [
+      change.epoch,
+      change.revision,
+      change.previousRevision,
+      this.logLength,
+      change.signingKeys ? JSON.stringify(change.signingKeys) : '',
+      change.keyManagers ? JSON.stringify(change.keyManagers) : '',
+      change.identitySources ? JSON.stringify(change.identitySources) : '',
+      wire.text,
+      options.announce ?? '',
+    ];
+    for (const [spans, removed] of [
+      [wire.proxies, change.proxies.removed],
+      [wire.credentials, change.credentials.removed],
+    ] as const) {
+      args.push(spans.length);
+      for (const { id, start, end } of spans) args.push(id, start, end);
       args.push(removed.length, ...removed);
     }
-    return (await this.redis.eval(APPLY_CHANGE, 5, k.head, k.proxies, k.credentials, k.keys, k.log, ...args)) === 1;
+    // EVALSHA (ioredis falls back to EVAL once per connection): the script's text is not resent with every change.
+    const applied = await scripted(this.redis).idmApplyConfigChange(k.head, k.proxies, k.credentials, k.keys, k.log, k.keyManagers, k.identitySources, ...args);
+    return applied === 1;
   }
 
   /** Writes everything to staging keys, then swaps them in atomically if still newer. */
@@ -151,7 +206,7 @@ export class EnvironmentConfigStore {
       }
       const swapped = await this.redis.eval(
         SWAP_IN,
-        7,
+        9,
         k.head,
         k.proxies,
         k.credentials,
@@ -159,10 +214,14 @@ export class EnvironmentConfigStore {
         k.log,
         staging.proxies,
         staging.credentials,
+        k.keyManagers,
+        k.identitySources,
         contents.epoch,
         contents.revision,
         SNAPSHOT_SCHEMA_VERSION,
         JSON.stringify(contents.signingKeys),
+        JSON.stringify(contents.keyManagers ?? []),
+        JSON.stringify(contents.identitySources ?? []),
       );
       return swapped === 1;
     } finally {
@@ -198,33 +257,59 @@ export class EnvironmentConfigStore {
    * restarts the read. null: nothing stored.
    */
   async load(environment: string): Promise<ConfigSnapshot | null> {
+    const loaded = await this.loadInto(environment, () => new CredentialMap());
+    return loaded && { ...loaded.snapshot, credentials: [...loaded.credentials.values()] };
+  }
+
+  /**
+   * `load`, with the credentials handed to a sink one at a time as they are read (each parsed
+   * object can die young) instead of collected: the Gateway puts them straight into its compact
+   * credential directory, so a full load never holds a million credential objects. The returned
+   * snapshot's `credentials` is empty; `newSink` is called again when the read restarts.
+   */
+  async loadInto<S extends CredentialSink>(environment: string, newSink: () => S): Promise<{ snapshot: ConfigSnapshot; credentials: S } | null> {
     for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
       const head = await this.head(environment);
       if (head === null) return null;
       const k = environmentConfigKeys(environment);
-      const proxies = await this.scan(k.proxies, (json) => snapshotProxySchema.parse(JSON.parse(json)));
-      const credentials = await this.scan(k.credentials, (json) => snapshotCredentialSchema.parse(JSON.parse(json)));
+      const proxies = new Map<string, SnapshotProxy>();
+      await this.scan(k.proxies, (json) => {
+        const proxy = snapshotProxySchema.parse(JSON.parse(json));
+        proxies.set(proxy.id, proxy);
+      });
+      const credentials = newSink();
+      await this.scan(k.credentials, (json) => credentials.upsert(snapshotCredentialSchema.parse(JSON.parse(json))));
       const keysJson = await this.redis.get(k.keys);
+      const keyManagersJson = await this.redis.get(k.keyManagers);
+      const identitySourcesJson = await this.redis.get(k.identitySources);
       const changes = await this.changesSince(environment, head.epoch, head.revision);
       if (changes === null) continue;
       let signingKeys = snapshotSigningKeySchema.array().parse(JSON.parse(keysJson ?? '[]'));
+      let keyManagers = snapshotKeyManagerSchema.array().parse(JSON.parse(keyManagersJson || '[]'));
+      let identitySources = snapshotIdentitySourceSchema.array().parse(JSON.parse(identitySourcesJson || '[]'));
       let revision = head.revision;
       for (const change of changes) {
         applyEntityChanges(proxies, change.proxies);
-        applyEntityChanges(credentials, change.credentials);
+        for (const id of change.credentials.removed) credentials.remove(id);
+        for (const credential of change.credentials.upserted) credentials.upsert(credential);
         signingKeys = change.signingKeys ?? signingKeys;
+        keyManagers = change.keyManagers ?? keyManagers;
+        identitySources = change.identitySources ?? identitySources;
         revision = change.revision;
       }
-      return {
+      const snapshot: ConfigSnapshot = {
         schemaVersion: SNAPSHOT_SCHEMA_VERSION,
         environment,
         epoch: head.epoch,
         revision,
         generatedAt: new Date().toISOString(),
         proxies: [...proxies.values()],
-        credentials: [...credentials.values()],
+        credentials: [],
         signingKeys,
+        keyManagers,
+        identitySources,
       };
+      return { snapshot, credentials };
     }
     throw new Error(`the configuration of ${environment} was replaced ${LOAD_ATTEMPTS} times while it was being read`);
   }
@@ -253,6 +338,16 @@ export class EnvironmentConfigStore {
     return this.redis.get(environmentConfigKeys(environment).keys);
   }
 
+  /** The stored identity sources' JSON, null when none were ever stored. */
+  storedIdentitySources(environment: string): Promise<string | null> {
+    return this.redis.get(environmentConfigKeys(environment).identitySources);
+  }
+
+  /** The stored key managers' JSON, null when none were ever stored. */
+  storedKeyManagers(environment: string): Promise<string | null> {
+    return this.redis.get(environmentConfigKeys(environment).keyManagers);
+  }
+
   /**
    * A whole snapshot in one go (tests, benchmarks, small environments): `replace` with one chunk.
    * Parsed first, so what is stored is exactly what a Gateway will accept (defaults filled in).
@@ -264,6 +359,8 @@ export class EnvironmentConfigStore {
       epoch: snapshot.epoch,
       revision: snapshot.revision,
       signingKeys: snapshot.signingKeys,
+      keyManagers: snapshot.keyManagers,
+      identitySources: snapshot.identitySources,
       chunks: (async function* () {
         yield { proxies, credentials };
       })(),
@@ -272,7 +369,7 @@ export class EnvironmentConfigStore {
 
   async remove(environment: string): Promise<void> {
     const k = environmentConfigKeys(environment);
-    await this.redis.del(k.head, k.proxies, k.credentials, k.keys, k.log);
+    await this.redis.del(k.head, k.proxies, k.credentials, k.keys, k.keyManagers, k.identitySources, k.log);
   }
 
   /** The one-document layout before schema version 3 (`idm:config:<env>:snapshot` and its head keys), left by an upgrade. */
@@ -281,20 +378,39 @@ export class EnvironmentConfigStore {
     for (const suffix of ['snapshot', 'revision', 'epoch']) await this.redis.del(`idm:config:${environment}:${suffix}`);
   }
 
-  private async scan<T extends { id: string }>(key: string, parse: (json: string) => T): Promise<Map<string, T>> {
-    const found = new Map<string, T>();
+  /** Every stored value of a hash, each handed to `each` (HSCAN may hand one twice: `each` must not mind). */
+  private async scan(key: string, each: (json: string) => void): Promise<void> {
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', CHUNK);
       cursor = next;
-      // HSCAN may return an entry twice: the map keeps one.
+      let sliceStart = performance.now();
       for (let i = 1; i < flat.length; i += 2) {
-        const entity = parse(flat[i]);
-        found.set(entity.id, entity);
+        each(flat[i]);
+        if (i % 64 === 63 && performance.now() - sliceStart >= SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+        }
       }
       await yieldToEventLoop();
     } while (cursor !== '0');
-    return found;
+  }
+}
+
+/** What `loadInto` hands credentials to: upserts and removals by id, each idempotent. */
+export interface CredentialSink {
+  upsert(credential: SnapshotCredential): void;
+  remove(id: string): void;
+}
+
+/** The sink `load` collects into. */
+class CredentialMap extends Map<string, SnapshotCredential> implements CredentialSink {
+  upsert(credential: SnapshotCredential): void {
+    this.set(credential.id, credential);
+  }
+
+  remove(id: string): void {
+    this.delete(id);
   }
 }
 
@@ -319,6 +435,8 @@ function logEntryToChange(environment: string, revision: number, fields: string[
     if (name === 'epoch') change.epoch = value;
     else if (name === 'previous') change.previousRevision = Number(value);
     else if (name === 'keys') change.signingKeys = snapshotSigningKeySchema.array().parse(JSON.parse(value));
+    else if (name === 'keyManagers') change.keyManagers = snapshotKeyManagerSchema.array().parse(JSON.parse(value));
+    else if (name === 'identitySources') change.identitySources = snapshotIdentitySourceSchema.array().parse(JSON.parse(value));
     else {
       const target = name[0] === 'p' ? change.proxies : change.credentials;
       if (name[1] === '-') target.removed.push(name.slice(2));

@@ -1,6 +1,7 @@
 import { ClientRedis, ServerRedis } from '@nestjs/microservices';
 import type Redis from 'ioredis';
 import { createRedisClient } from './redis-client';
+import { explainedRedisError } from './redis-outages';
 import type { RedisTopology } from './redis-topology';
 
 /**
@@ -30,6 +31,14 @@ export class RedisBusServer extends ServerRedis {
 
   override createRedisClient(): Redis {
     return busConnection(this.topology, (times) => this.createRetryStrategy(times));
+  }
+
+  /** A bus that cannot connect stops the boot: with the reason an operator can act on (a refused TLS certificate, say). */
+  override start(callback?: (err?: unknown) => void): void {
+    super.start((err?: unknown) => {
+      if (err instanceof Error) void explainedRedisError(err, this.topology).then(callback);
+      else callback?.(err);
+    });
   }
 }
 

@@ -16,7 +16,13 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
   switch (topology.mode) {
     case 'single':
       // Credentials in the URL win over the separate variables.
-      return new Redis({ username: topology.username, password: topology.password, ...redisConnectionOptions(topology.url), ...options });
+      return new Redis({
+        username: topology.username,
+        password: topology.password,
+        ...redisConnectionOptions(topology.url),
+        ...(topology.tls && { tls: topology.tls }),
+        ...options,
+      });
     case 'sentinel':
       return new Redis({
         sentinels: topology.sentinels,
@@ -24,6 +30,8 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
         username: topology.username,
         password: topology.password,
         sentinelPassword: topology.sentinelPassword,
+        // TLS to the Sentinels and to the master they name (ioredis applies `tls` to the master only with the flag).
+        ...(topology.tls && { sentinelTLS: topology.tls, tls: topology.tls, enableTLSForSentinelMode: true }),
         ...options,
         // A Sentinel that cannot be reached is retried like the data connection (ioredis default: give up).
         ...(options.retryStrategy && { sentinelRetryStrategy: options.retryStrategy }),
@@ -37,7 +45,8 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
         enableOfflineQueue,
         enableAutoPipelining,
         ...(retryStrategy && { clusterRetryStrategy: (attempt: number) => retryStrategy(attempt) ?? null }),
-        redisOptions: { username: topology.username, password: topology.password, ...nodeOptions },
+        // Every node, the seeds and those discovered, with the same TLS settings.
+        redisOptions: { username: topology.username, password: topology.password, ...(topology.tls && { tls: topology.tls }), ...nodeOptions },
       });
       return cluster as unknown as Redis;
     }

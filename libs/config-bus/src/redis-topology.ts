@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redisTlsEnv, redisTlsOf, type RedisTls } from './redis-tls';
 
 export interface RedisNode {
   host: string;
@@ -13,11 +14,14 @@ export interface RedisNode {
  * - `sentinel`: a master found through Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`);
  *   clients follow a failover to the promoted replica;
  * - `cluster`: a Redis Cluster reached through any of `REDIS_CLUSTER_NODES` (database 0 only).
+ * `tls` (any mode; `REDIS_TLS`, or `rediss://`): every connection of the deployment speaks TLS
+ * with these settings — the server, the Sentinels and the master, each Cluster node.
  */
-export type RedisTopology =
+export type RedisTopology = (
   | { mode: 'single'; url: string; username?: string; password?: string }
   | { mode: 'sentinel'; sentinels: RedisNode[]; masterName: string; username?: string; password?: string; sentinelPassword?: string }
-  | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string };
+  | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string }
+) & { tls?: RedisTls };
 
 const NODE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 
@@ -58,12 +62,21 @@ export const redisTopologyEnv = {
   REDIS_PASSWORD: secret,
   /** Password of the Sentinels themselves, when they require one. */
   REDIS_SENTINEL_PASSWORD: secret,
+  ...redisTlsEnv,
 };
 
 type RedisTopologyEnv = z.output<z.ZodObject<typeof redisTopologyEnv>>;
 
 /** The deployment the variables describe, or the problems (variable: reason) that make it ambiguous. */
 export function redisTopologyOf(env: RedisTopologyEnv): RedisTopology | string[] {
+  const topology = redisDeploymentOf(env);
+  const urlIsTls = !Array.isArray(topology) && topology.mode === 'single' && topology.url.startsWith('rediss:');
+  const tls = redisTlsOf(env, urlIsTls);
+  if (Array.isArray(topology) || Array.isArray(tls)) return [...(Array.isArray(topology) ? topology : []), ...(Array.isArray(tls) ? tls : [])];
+  return tls ? { ...topology, tls } : topology;
+}
+
+function redisDeploymentOf(env: RedisTopologyEnv): RedisTopology | string[] {
   const credentials = { ...(env.REDIS_USERNAME && { username: env.REDIS_USERNAME }), ...(env.REDIS_PASSWORD && { password: env.REDIS_PASSWORD }) };
   if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) return ['REDIS_CLUSTER_NODES: cannot be combined with REDIS_SENTINELS (choose Sentinel or Cluster)'];
   if (env.REDIS_SENTINELS) {

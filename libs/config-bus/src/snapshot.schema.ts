@@ -6,6 +6,32 @@ import { z } from 'zod';
  */
 export const SNAPSHOT_SCHEMA_VERSION = 3;
 
+/**
+ * One version of a project secret as the Manager stores it and a Gateway receives it: the public
+ * parts in clear, the private or shared material sealed (`enc:v1:...`, a JWK inside).
+ */
+export const storedSecretVersionSchema = z.object({
+  version: z.number().int(),
+  kid: z.string(),
+  publicJwk: z.record(z.string(), z.unknown()).nullable(),
+  certificates: z.array(z.string()),
+  x5tS256: z.string().nullable(),
+  /** Sealed JSON of the private JWK (or `oct` JWK of a shared secret); null when there is none. */
+  sealed: z.string().nullable(),
+  createdAt: z.string(),
+  /** Null for the current version; a rotated-out version is used until then. */
+  retiresAt: z.string().nullable(),
+});
+export type StoredSecretVersion = z.infer<typeof storedSecretVersionSchema>;
+
+/** A project secret one of the proxy's policies refers to (only those are published). */
+export const snapshotSecretSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  versions: z.array(storedSecretVersionSchema),
+});
+export type SnapshotSecret = z.infer<typeof snapshotSecretSchema>;
+
 export const snapshotProxySchema = z.object({
   id: z.string(),
   projectId: z.string(),
@@ -16,6 +42,8 @@ export const snapshotProxySchema = z.object({
   policies: z.array(z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
   /** When this deployment started (ISO); tokens issued through the proxy's policy before it are refused. */
   deployedAt: z.string().nullable().default(null),
+  /** The project secrets its policies refer to by id (JOSE keys), sealed as stored; others never reach a Gateway. */
+  secrets: z.array(snapshotSecretSchema).optional(),
 });
 
 export const snapshotApiKeySchema = z.object({
@@ -54,6 +82,23 @@ export const snapshotCredentialSchema = z.object({
   digestHa1: z.string().nullable().default(null),
   /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
   truststore: z.array(z.string()).default([]),
+  /** The end-user profile: what the OpenID Provider releases as claims, and the lock; null: not an end user (no login page). */
+  endUser: z
+    .object({
+      email: z.string(),
+      emailVerified: z.boolean(),
+      name: z.string().nullable(),
+      givenName: z.string().nullable(),
+      familyName: z.string().nullable(),
+      locale: z.string().nullable(),
+      pictureUrl: z.string().nullable(),
+      attributes: z.record(z.string(), z.string()),
+      locked: z.boolean(),
+      /** The identity source that owns this user's password (provisioned at first login); null: a local user. */
+      identitySourceId: z.string().nullable().default(null),
+    })
+    .nullable()
+    .default(null),
 });
 
 /** Token signing keys of the environment; the private key stays sealed until a Gateway opens it. */
@@ -66,6 +111,67 @@ export const snapshotSigningKeySchema = z.object({
   publishedUntil: z.string().nullable(),
 });
 
+/**
+ * A key manager (trusted token issuer, @idm/domain `key-manager.schema.ts`) as Gateways need it:
+ * secrets stay sealed (`enc:v1:...`) until a Gateway holding the master key opens them. Every
+ * key manager goes to every environment (a short list, like the signing keys); a proxy may use
+ * only System ones and those of its own project, which the Gateway checks where it compiles.
+ */
+export const snapshotKeyManagerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['builtin', 'external']),
+  projectId: z.string().nullable(),
+  issuer: z.string().nullable(),
+  discoveryUrl: z.string().nullable(),
+  jwksUri: z.string().nullable(),
+  introspectionEndpoint: z.string().nullable(),
+  clientId: z.string().nullable(),
+  clientSecret: z.string().nullable(),
+  /**
+   * Instead of clientSecret: the project secret (shared-secret) whose current version is the
+   * introspection client secret, sealed as stored, usable versions only. Absent when not used.
+   */
+  clientSecretRef: snapshotSecretSchema.optional(),
+  sharedSecret: z.string().nullable(),
+  algorithms: z.array(z.string()),
+  audiences: z.array(z.string()),
+  clockSkewSeconds: z.number(),
+  requiredClaims: z.array(z.string()),
+  claimMappings: z.object({
+    userId: z.string(),
+    username: z.string(),
+    roles: z.string(),
+    scopes: z.string(),
+    tenant: z.string().optional(),
+    headers: z.record(z.string(), z.string()),
+  }),
+  tokenTypes: z.enum(['jwt', 'opaque', 'both']),
+  tls: z.object({ caPem: z.string().nullable(), clientCertificatePem: z.string().nullable(), clientKey: z.string().nullable() }),
+  /** The key manager's timing settings (@idm/domain keyManagerTimingSchema); absent: the Gateway's defaults. */
+  timing: z.record(z.string(), z.number()).optional(),
+  enabled: z.boolean(),
+});
+
+/**
+ * An identity source (@idm/domain `identity-source.schema.ts`: LDAP or SQL) as Gateways need it:
+ * the secret stays sealed until a Gateway holding the master key opens it, and the type's config
+ * is parsed by the Gateway with the domain schema. Every source goes to every environment (a
+ * short list); a proxy may name only System ones and its own project's.
+ */
+export const snapshotIdentitySourceSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['ldap', 'sql']),
+  projectId: z.string().nullable(),
+  config: z.record(z.string(), z.unknown()),
+  secret: z.string().nullable(),
+  roleMappings: z.record(z.string(), z.array(z.string())),
+  timeoutMs: z.number(),
+  cacheTtlSeconds: z.number(),
+  enabled: z.boolean(),
+});
+
 export const configSnapshotSchema = z.object({
   schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
   environment: z.string(),
@@ -76,12 +182,16 @@ export const configSnapshotSchema = z.object({
   proxies: z.array(snapshotProxySchema),
   credentials: z.array(snapshotCredentialSchema),
   signingKeys: z.array(snapshotSigningKeySchema).default([]),
+  keyManagers: z.array(snapshotKeyManagerSchema).default([]),
+  identitySources: z.array(snapshotIdentitySourceSchema).default([]),
 });
 
 export type SnapshotProxy = z.infer<typeof snapshotProxySchema>;
 export type SnapshotCredential = z.infer<typeof snapshotCredentialSchema>;
 export type ConfigSnapshot = z.infer<typeof configSnapshotSchema>;
 export type SnapshotSigningKey = z.infer<typeof snapshotSigningKeySchema>;
+export type SnapshotKeyManager = z.infer<typeof snapshotKeyManagerSchema>;
+export type SnapshotIdentitySource = z.infer<typeof snapshotIdentitySourceSchema>;
 
 export class UnsupportedSnapshotVersionError extends Error {
   constructor(

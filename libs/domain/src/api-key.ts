@@ -18,3 +18,13 @@ export function generateApiKey(): { key: string; prefix: string; hash: string } 
 export function hashApiKey(key: string): string {
   return hash('sha256', key, 'hex');
 }
+
+/**
+ * The visible prefix of a presented key, for records and logs: only when the value has our
+ * format (prefix, "_", secret), so a foreign or garbled key is never partly disclosed.
+ */
+export function visibleApiKeyPrefix(presented: string): string | null {
+  return presented.length > API_KEY_PREFIX_LENGTH + 1 && presented.startsWith('idm_') && presented.charCodeAt(API_KEY_PREFIX_LENGTH) === 95 /* _ */
+    ? presented.slice(0, API_KEY_PREFIX_LENGTH)
+    : null;
+}

@@ -1,7 +1,11 @@
 import { z } from 'zod';
+import { projectBruteForceSettingsSchema } from './brute-force-settings.schema';
 import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy.schema';
 import { credentialAccessSchema, metadataEntrySchema, password, username } from './credential.schema';
+import { bundleIdentitySourceSchema } from './identity-source.schema';
+import { bundleKeyManagerSchema } from './key-manager.schema';
 import { description, entityName } from './names.schema';
+import { bundleProjectSecretSchema } from './project-secret.schema';
 import { PERMISSIONS } from './permissions';
 import { validatedByService } from './validated-by-service';
 
@@ -46,20 +50,28 @@ export const apiopsBundleSchema = z.strictObject({
   project: z.strictObject({ name: entityName, description: description.nullable().default(null) }),
   teams: z.array(z.strictObject({ name: entityName, description: description.nullable().default(null) })).default([]),
   roles: z.array(z.strictObject({ name: entityName, description: description.nullable().default(null), permissions: z.array(z.enum(PERMISSIONS)).min(1) })).default([]),
+  /** The project's own secrets, material write-only. Policies name them (`secretName`, `trustStoreSecretName`, ...). */
+  secrets: z.array(bundleProjectSecretSchema).default([]),
+  /** The project's own key managers; policies name them, and System ones, in `keyManagers`. */
+  keyManagers: z.array(bundleKeyManagerSchema).default([]),
+  /** The project's own identity sources (LDAP, SQL), secrets write-only; policies and token settings name them, and System ones. */
+  identitySources: z.array(bundleIdentitySourceSchema).default([]),
   proxies: z.array(bundleProxy).default([]),
   credentials: z.array(bundleCredential).default([]),
+  /** The project's brute-force settings; null removes them (the environment's detectors apply), left out: kept as they are. */
+  bruteForceSettings: projectBruteForceSettingsSchema.nullable().optional(),
 });
 
 export const apiopsRequestSchema = z.strictObject({
   /** Checked by the APIops service against `apiopsBundleSchema` (400 `invalid_bundle`). */
   bundle: validatedByService(z.unknown(), apiopsBundleSchema),
-  /** Also delete teams, proxies and credentials of the project that the bundle does not list. */
+  /** Also delete teams, secrets, key managers, identity sources, proxies and credentials of the project that the bundle does not list. */
   prune: z.boolean().default(false),
 });
 
 export const plannedChangeSchema = z.object({
   op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['project', 'role', 'team', 'api_proxy', 'credential']),
+  kind: z.enum(['project', 'role', 'team', 'project_secret', 'key_manager', 'identity_source', 'api_proxy', 'credential', 'brute_force_settings']),
   name: z.string(),
   /** For updates: the fields that differ. */
   fields: z.array(z.string()).optional(),

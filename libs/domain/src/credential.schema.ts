@@ -116,31 +116,68 @@ const timeWindow = z
   // JSON Schema can say "both or neither" (not "from before to"): clients see that much.
   .meta({ dependentRequired: { from: ['to'], to: ['from'] }, description: '"from" and "to" together (from before to), or neither for the whole day' });
 
+// Titles and descriptions (.meta) reach the JSON Schema, where the console labels its generated forms with them.
 const rateLimit = z.strictObject({
-  limit: z.number().int().min(1).max(1_000_000_000),
+  limit: z.number().int().min(1).max(1_000_000_000).meta({ title: 'Requests allowed', description: 'How many requests a window admits' }),
   windowSeconds: z
     .number()
     .int()
     .min(1)
-    .max(31 * 24 * 3600),
+    .max(31 * 24 * 3600)
+    .meta({ title: 'Window (seconds)' }),
   /** fixed: counter per aligned window; sliding: exact log of the last window (memory grows with limit). */
-  algorithm: z.enum(['fixed', 'sliding']).default('fixed'),
+  algorithm: z
+    .enum(['fixed', 'sliding'])
+    .meta({ title: 'Algorithm', description: 'fixed: one counter per aligned window; sliding: the exact last window (memory grows with the limit)' })
+    .default('fixed'),
 });
 const quota = z.strictObject({
-  limit: z.number().int().min(1).max(1_000_000_000),
+  limit: z.number().int().min(1).max(1_000_000_000).meta({ title: 'Requests allowed' }),
   /** Calendar periods in UTC (month: from the 1st, 00:00 UTC). */
-  period: z.enum(['hour', 'day', 'month']),
+  period: z.enum(['hour', 'day', 'month']).meta({ title: 'Per', description: 'Calendar period in UTC (a month starts on the 1st, 00:00 UTC)' }),
 });
 
 /** Rate limits and quotas, counted in Redis and shared by every Gateway of the environment. */
 export const rateLimitRulesSchema = z.strictObject({
   /** Several limits combine, e.g. a burst of 20 per second within 1000 per minute. */
-  limits: z.array(rateLimit).max(10).default([]),
-  quotas: z.array(quota).max(3).default([]),
+  limits: z.array(rateLimit).max(10).meta({ title: 'Rate limits', description: 'Several combine, e.g. 20 per second within 1000 per minute' }).default([]),
+  quotas: z.array(quota).max(3).meta({ title: 'Quotas', description: 'Requests per calendar hour, day or month' }).default([]),
   /** When Redis cannot be asked: "allow" keeps traffic flowing, "deny" answers 503. */
-  onStoreUnavailable: z.enum(['allow', 'deny']).default('allow'),
+  onStoreUnavailable: z.enum(['allow', 'deny']).meta({ title: 'When the counter store is down', description: 'allow keeps traffic flowing; deny answers 503' }).default('allow'),
 });
 export type RateLimitRules = z.output<typeof rateLimitRulesSchema>;
+
+/**
+ * A budget of LLM tokens (prompt + completion, as the upstream reports them or the Gateway
+ * estimates them) per calendar period in UTC, shared by every Gateway of the environment.
+ */
+export const llmTokenQuotaSchema = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000_000_000),
+  period: z.enum(['minute', 'day', 'month']),
+});
+export type LlmTokenQuota = z.output<typeof llmTokenQuotaSchema>;
+
+/** A model name as OpenAI-compatible APIs spell it (`gpt-4o-mini`, `meta-llama/Llama-3.1-8B`, `ft:gpt-4o:org:x:1`). */
+export const llmModelName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9._:@/+-]+$/, 'must be 1-256 chars of letters, digits, ".", "_", ":", "@", "/", "+" or "-"');
+
+/** What a credential may do on LLM routes (proxies with an `llm-route` policy). */
+export const llmAccessSchema = z.strictObject({
+  /** Models the credential may name in a request; null: any model. */
+  models: z.array(llmModelName).max(200).nullable().default(null),
+  /** At most one quota per period. */
+  tokenQuotas: z
+    .array(llmTokenQuotaSchema)
+    .max(3)
+    .default([])
+    .refine((q) => new Set(q.map((x) => x.period)).size === q.length, 'give at most one quota per period'),
+  /** When Redis cannot be asked: "allow" lets the call through uncounted, "deny" answers 503. */
+  onStoreUnavailable: z.enum(['allow', 'deny']).default('allow'),
+});
+export type LlmAccess = z.output<typeof llmAccessSchema>;
 
 /**
  * What a credential may do once authenticated, evaluated on the Gateway in this order: ACL,
@@ -191,6 +228,8 @@ export const credentialAccessSchema = z.strictObject({
     })
     .optional(),
   rateLimit: rateLimitRulesSchema.optional(),
+  /** Model allow-list and token quotas on LLM routes. */
+  llm: llmAccessSchema.optional(),
 });
 export type CredentialAccess = z.output<typeof credentialAccessSchema>;
 

@@ -17,12 +17,19 @@ export const PERMISSIONS = [
   'credential:read',
   'credential:write',
   'credential:rotate',
+  'secret:read',
+  'secret:write',
   'user:read',
   'user:write',
   'role:read',
   'role:write',
   'role:bind',
   'audit:read',
+  'key-manager:read',
+  'key-manager:write',
+  'identity-source:read',
+  'identity-source:write',
+  'analytics:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -45,15 +52,19 @@ export const BUILT_IN_ROLES: Record<string, { description: string; permissions: 
       ...all('team'),
       ...all('proxy'),
       ...all('credential'),
+      ...all('secret'),
       'user:read',
       'role:read',
       'role:bind',
       'audit:read',
+      ...all('key-manager'),
+      ...all('identity-source'),
+      'analytics:read',
     ] as Permission[],
   },
   'project-editor': {
     description: "Change a project's proxies and credentials",
-    permissions: ['environment:read', 'project:read', 'team:read', ...all('proxy'), ...all('credential')] as Permission[],
+    permissions: ['environment:read', 'project:read', 'team:read', ...all('proxy'), ...all('credential'), ...all('secret')] as Permission[],
   },
   'project-viewer': {
     description: 'Read everything in a project',
@@ -61,7 +72,18 @@ export const BUILT_IN_ROLES: Record<string, { description: string; permissions: 
   },
   'team-member': {
     description: 'Work with the proxies and credentials of one team',
-    permissions: ['environment:read', 'project:read', 'team:read', 'proxy:read', 'proxy:write', 'credential:read', 'credential:write', 'credential:rotate'],
+    permissions: [
+      'environment:read',
+      'project:read',
+      'team:read',
+      'proxy:read',
+      'proxy:write',
+      'credential:read',
+      'credential:write',
+      'credential:rotate',
+      'secret:read',
+      'secret:write',
+    ],
   },
 };
 
@@ -76,6 +98,8 @@ export interface Grant {
   permissions: ReadonlySet<string>;
   scope: Scope;
   projectId: string | null;
+  /** Name of the role the grant comes from (key managers' ALLOW/DENY role lists); absent for the system actor. */
+  role?: string;
 }
 
 /** Where an entity lives: its project and, optionally, its team. Null project = a system resource. */

@@ -1,9 +1,14 @@
+import type { SnapshotSecret } from '@idm/config-bus';
 import type { OpaqueTokenRecord, RevokedTokenIds, SigningKeyRing } from '@idm/tokens';
 import type { PasswordVerificationCache } from './basic-auth/password-verification.cache';
 import type { CredentialDirectory } from './credential-directory';
+import type { FederatedPasswordSources } from './identity-sources/federated-passwords';
 import type { DigestNonceStore } from './digest-auth/digest-nonce.store';
+import type { KeyManagerDirectory } from './key-managers/trusted-issuer';
 import type { Policy, RequestContext } from './policy';
+import type { TokenQuotaStore } from './llm-route/token-quota.store';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
+import type { SenderConstraintStores } from './sender-constraint/sender-constraint';
 
 /** Live opaque access tokens, as the oauth2-auth policy needs them (the Gateway's token store). */
 export interface OpaqueTokenLookup {
@@ -20,6 +25,8 @@ export interface OwnIssuers {
   readonly fixed: readonly string[] | null;
   /** Without `fixed`: true when `iss` is the issuer of the host this request came to (what minting there would have put). */
   isRequestIssuer(iss: string, ctx: RequestContext): boolean;
+  /** The origin clients address (the public URL, or this request's scheme and host): the base of a DPoP proof's `htu`. */
+  originOf?(ctx: RequestContext): string;
 }
 
 /** What a policy may use at compile time: the proxy it guards and the revision's shared state. */
@@ -29,6 +36,8 @@ export interface PolicyCompileDeps {
   passwordCache: PasswordVerificationCache;
   /** Shared counters for rate limits and quotas; null when the host has none (such policies then fail to compile). */
   rateLimitStore: RateLimitStore | null;
+  /** Shared LLM token counters (llm-route quotas); null when the host has none. */
+  tokenQuotaStore?: TokenQuotaStore | null;
   /** Called when the store failed to answer (the rule's fail-open/closed setting decides the request). */
   onRateLimitStoreError: (err: unknown) => void;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
@@ -45,8 +54,18 @@ export interface PolicyCompileDeps {
   environment?: string;
   /** This environment's own token issuers (jwt-auth's default); absent: only a policy's explicit `issuers` are accepted. */
   issuers?: OwnIssuers | null;
+  /** The project secrets the proxy's policies refer to, by id, sealed as published (JOSE policies open them with `secrets`). */
+  projectSecrets?: ReadonlyMap<string, SnapshotSecret>;
+  /** Fetches a partner's JWKS (JOSE policies' `jwks` key source); absent: the Gateway's undici fetcher. */
+  fetchJwks?: import('./jose-keys/remote-jwks').JwksFetcher;
   /** Revoked JWT ids shared by the environment's Gateways (jwt-auth refuses them). */
   revokedJwts?: RevokedTokenIds | null;
+  /** DPoP proof replay cache and nonces shared by the environment's Gateways; absent: DPoP-bound tokens are refused (503). */
+  senderConstraint?: SenderConstraintStores | null;
+  /** The environment's key managers (trusted issuers); absent: a policy listing key managers fails to compile. */
+  keyManagers?: KeyManagerDirectory | null;
+  /** The environment's identity sources (LDAP, SQL); absent: a policy naming any fails to compile. */
+  identitySources?: FederatedPasswordSources | null;
 }
 
 /** Turns a policy's validated config into its compiled form, once per revision. */

@@ -6,7 +6,9 @@ import { CredentialRulesStep } from './credential-rules/credential-rules';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { SigningKeyRing } from '@idm/tokens';
 import type { OpaqueTokenLookup, PolicyCompileDeps } from './compile-dependencies';
-import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from './policy';
+import type { Policy, PolicyOutcome, PolicyRejection, PolicyResponse, RequestContext } from './policy';
+import { LlmRoutePolicy } from './llm-route/policy';
+import type { TokenQuotaStore } from './llm-route/token-quota.store';
 import { PolicyConfigError } from './policy-config.error';
 import { compilePolicy } from './policy-compilers';
 import { normalizeHeaderName } from './reserved-upstream-headers';
@@ -22,6 +24,8 @@ export interface CompiledProxy {
   /** Path of the upstream URL without a trailing slash ("" for the root). */
   readonly upstreamPath: string;
   readonly policies: readonly Policy[];
+  /** Type of the chain's first authenticating policy (what a success is recorded under); null when the proxy authenticates no one. */
+  readonly authenticationPolicy: string | null;
   /**
    * Names of the upstream headers this proxy's policies may set (claim headers), normalized:
    * the Gateway drops a client's header of such a name. null when there are none.
@@ -34,8 +38,14 @@ export interface CompiledProxy {
   readonly unavailable: PolicyRejection | null;
   /** 405 rejection (with Allow) for a method outside the proxy's list, undefined when allowed. */
   checkMethod(method: string): PolicyRejection | undefined;
+  /** The proxy's llm-route policy (an LLM route: the Gateway reads and meters its calls); null for other proxies. */
+  readonly llm: LlmRoutePolicy | null;
   /** Runs the chain in order; stops at the first rejection. Sync unless a policy must wait. */
   runPolicies(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
+  /** A policy reads the request body: the Gateway reads it whole (bounded) before the chain. */
+  readonly readsRequestBody: boolean;
+  /** Runs the response-phase policies (reverse order) on the upstream's answer read whole; null: none, stream it. */
+  readonly runResponsePolicies: ((ctx: RequestContext, response: PolicyResponse) => Promise<PolicyOutcome>) | null;
 }
 
 export interface CompileProblem {
@@ -61,6 +71,8 @@ export interface CompileOptions {
   passwordCache?: PasswordVerificationCache;
   /** Counters for rate limits and quotas (per credential and the rate-limit policy). */
   rateLimitStore?: RateLimitStore | null;
+  /** Counters for LLM token quotas (llm-route). */
+  tokenQuotaStore?: TokenQuotaStore | null;
   /** Told about every failed store call (e.g. to count and log it). */
   onRateLimitStoreError?: (err: unknown) => void;
   /** Opens sealed snapshot values (digest HA1); without it digest-auth proxies fail closed. */
@@ -74,6 +86,13 @@ export interface CompileOptions {
   /** The environment's own token issuers and revoked JWT ids (jwt-auth). */
   issuers?: PolicyCompileDeps['issuers'];
   revokedJwts?: PolicyCompileDeps['revokedJwts'];
+  /** DPoP replay cache and nonces (jwt-auth, oauth2-auth); without them DPoP-bound tokens are refused. */
+  senderConstraint?: PolicyCompileDeps['senderConstraint'];
+  /** Fetches partner JWKS for the JOSE policies (the host's, through its upstream policy); absent: a plain undici fetch. */
+  fetchJwks?: PolicyCompileDeps['fetchJwks'];
+  /** The revision's key managers, built by the host (jwt-auth and oauth2-auth accept their tokens). */
+  keyManagers?: PolicyCompileDeps['keyManagers'];
+  identitySources?: PolicyCompileDeps['identitySources'];
 }
 
 /** What credential rules are compiled with (rate limits and quotas per credential). */
@@ -100,18 +119,23 @@ export class EnvironmentCompiler {
       passwordCache: options.passwordCache ?? new PasswordVerificationCache(),
       now: options.now ?? Date.now,
       ...credentialRulesDeps(options),
+      tokenQuotaStore: options.tokenQuotaStore ?? null,
       secrets: options.secrets ?? null,
       digest: options.digest ?? null,
       keyRing: options.keyRing,
       opaqueTokens: options.opaqueTokens ?? null,
       issuers: options.issuers ?? null,
       revokedJwts: options.revokedJwts ?? null,
+      senderConstraint: options.senderConstraint ?? null,
+      fetchJwks: options.fetchJwks,
+      keyManagers: options.keyManagers ?? null,
+      identitySources: options.identitySources ?? null,
       environment,
     };
   }
 
   compileProxy(proxy: SnapshotProxy): CompiledProxy {
-    return compileProxy(proxy, { ...this.deps, proxy });
+    return compileProxy(proxy, { ...this.deps, proxy, projectSecrets: new Map((proxy.secrets ?? []).map((s) => [s.id, s])) });
   }
 }
 
@@ -169,11 +193,27 @@ function compileProxy(proxy: SnapshotProxy, deps: PolicyCompileDeps): CompiledPr
     upstreamOrigin: upstream.origin,
     upstreamPath: upstream.path,
     policies: Object.freeze(policies),
+    authenticationPolicy: policies.find((p) => p.authenticates === true)?.type ?? null,
+    llm: (policies.find((p) => p instanceof LlmRoutePolicy) as LlmRoutePolicy | undefined) ?? null,
     upstreamHeaderNames: upstreamHeaderNamesOf(policies),
     unavailable,
     checkMethod: (method: string) => (methods.has(method) ? undefined : methodNotAllowed),
     runPolicies: (ctx: RequestContext) => runPolicies(policies, ctx, 0),
+    readsRequestBody: policies.some((p) => p.readsRequestBody === true),
+    runResponsePolicies: responsePhaseOf(policies),
   });
+}
+
+function responsePhaseOf(policies: readonly Policy[]): CompiledProxy['runResponsePolicies'] {
+  const phase = policies.filter((p) => p.onResponse !== undefined).reverse();
+  if (phase.length === 0) return null;
+  return async (ctx, response) => {
+    for (const policy of phase) {
+      const outcome = await policy.onResponse!(ctx, response);
+      if (outcome !== undefined) return outcome;
+    }
+    return undefined;
+  };
 }
 
 function upstreamHeaderNamesOf(policies: readonly Policy[]): ReadonlySet<string> | null {
@@ -189,6 +229,7 @@ function parseUpstream(upstreamUrl: string): { origin: string; path: string } {
 
 function runPolicies(policies: readonly Policy[], ctx: RequestContext, from: number): PolicyOutcome | Promise<PolicyOutcome> {
   for (let i = from; i < policies.length; i++) {
+    ctx.policy = policies[i].type;
     const outcome = policies[i].execute(ctx);
     if (outcome === undefined) continue;
     if (outcome instanceof Promise) return outcome.then((result) => (result === undefined ? runPolicies(policies, ctx, i + 1) : result));

@@ -3,7 +3,10 @@ import { Base64AuthPolicy } from './base64-auth/policy';
 import { BasicAuthPolicy } from './basic-auth/policy';
 import type { PolicyCompileDeps, PolicyCompiler } from './compile-dependencies';
 import { DigestAuthPolicy } from './digest-auth/policy';
+import { JoseImplementationPolicy } from './jose-implementation/policy';
+import { JoseValidationPolicy } from './jose-validation/policy';
 import { JwtAuthPolicy } from './jwt-auth/policy';
+import { LlmRoutePolicy } from './llm-route/policy';
 import { MtlsAuthPolicy } from './mtls-auth/policy';
 import { compileOAuth2Auth } from './oauth2-auth/policy';
 import type { Policy } from './policy';
@@ -20,6 +23,9 @@ const compilers: { readonly [T in PolicyType]: PolicyCompiler<PolicyConfig<T>> }
   'digest-auth': (config, deps) => new DigestAuthPolicy(config, deps),
   'base64-auth': (config, deps) => new Base64AuthPolicy(config, deps),
   'mtls-auth': (config, deps) => new MtlsAuthPolicy(config, deps),
+  'jose-implementation': (config, deps) => new JoseImplementationPolicy(config, deps),
+  'jose-validation': (config, deps) => new JoseValidationPolicy(config, deps),
+  'llm-route': (config, deps) => new LlmRoutePolicy(config, deps),
 };
 
 /** `spec` must have passed validatePolicySpecs (a known type, its config normalized by the schema). */

@@ -3,7 +3,10 @@ import { apiKeyConfigSchema } from './api-key/schema';
 import { base64AuthConfigSchema } from './base64-auth/schema';
 import { basicAuthConfigSchema } from './basic-auth/schema';
 import { digestAuthConfigSchema } from './digest-auth/schema';
+import { joseImplementationConfigSchema } from './jose-implementation/schema';
+import { joseValidationConfigSchema } from './jose-validation/schema';
 import { jwtAuthConfigSchema } from './jwt-auth/schema';
+import { llmRouteConfigSchema } from './llm-route/schema';
 import { mtlsAuthConfigSchema } from './mtls-auth/schema';
 import { oauth2AuthConfigSchema } from './oauth2-auth/schema';
 import { rateLimitConfigSchema } from './rate-limit/schema';
@@ -22,6 +25,9 @@ export const policySchemas = {
   'digest-auth': digestAuthConfigSchema,
   'base64-auth': base64AuthConfigSchema,
   'mtls-auth': mtlsAuthConfigSchema,
+  'jose-implementation': joseImplementationConfigSchema,
+  'jose-validation': joseValidationConfigSchema,
+  'llm-route': llmRouteConfigSchema,
 } as const;
 
 export type PolicyType = keyof typeof policySchemas;

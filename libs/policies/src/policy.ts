@@ -36,6 +36,17 @@ export interface DirectoryCredential {
  */
 export interface CredentialRuleSet {
   evaluate(ctx: RequestContext, proxy: { id: string; basePath: string }, now: number): PolicyOutcome | Promise<PolicyOutcome>;
+  /** What the credential may do on LLM routes (enforced by llm-route once the call's body is read); null: no LLM rules. */
+  readonly llm: CredentialLlmRules | null;
+}
+
+/** A credential's model allow-list and token quotas (`access.llm`), compiled once per revision. */
+export interface CredentialLlmRules {
+  /** null: any model. */
+  readonly models: ReadonlySet<string> | null;
+  readonly tokenQuotas: readonly { readonly limit: number; readonly period: 'minute' | 'day' | 'month' }[];
+  /** Redis cannot answer: true lets the call through uncounted, false refuses it. */
+  readonly failOpen: boolean;
 }
 
 /** Who the request was authenticated as; forwarded upstream as X-Authenticated-* headers. */
@@ -76,6 +87,32 @@ export interface RequestContext {
   readonly upstreamHeaders: Record<string, string>;
   /** Lower-case names of incoming headers a policy consumed and that must not go upstream. */
   readonly strippedHeaders: string[];
+  /** The type of the policy running, set by the chain before each one: after a refusal, the policy that refused (for the auth record). */
+  policy: string | null;
+  /**
+   * Who the request claimed to be, as an authentication policy read it before verifying anything
+   * (a username; an API key's visible prefix): what the auth record and failure counting know
+   * of a refused request. Never a password or a whole key.
+   */
+  claimedUsername: string | null;
+  claimedKeyPrefix: string | null;
+  /**
+   * The whole request body, read only when a policy of the proxy reads it (`readsRequestBody`);
+   * a policy may replace it (what goes upstream). null otherwise, and for a request without one.
+   */
+  body: Buffer | null;
+  /** Content-Type for a replaced body; null: the client's. */
+  bodyContentType: string | null;
+  /** Values policies hand to later ones (`${var.<name>}`); null until one sets any. */
+  variables: Record<string, string> | null;
+}
+
+/** The upstream's answer as response-phase policies see and rewrite it (read whole). */
+export interface PolicyResponse {
+  status: number;
+  /** Lower-case names. */
+  readonly headers: Record<string, string | string[]>;
+  body: Buffer;
 }
 
 export function createRequestContext(init: {
@@ -99,6 +136,12 @@ export function createRequestContext(init: {
     responseHeaders: null,
     upstreamHeaders: {},
     strippedHeaders: [],
+    policy: null,
+    claimedUsername: null,
+    claimedKeyPrefix: null,
+    body: null,
+    bodyContentType: null,
+    variables: null,
   };
 }
 
@@ -108,6 +151,8 @@ export interface PolicyRejection {
   code: RejectionCode;
   message: string;
   headers?: Readonly<Record<string, string | readonly string[]>>;
+  /** How the auth record counts it when not a plain denial: `throttled` (a limit, implied by 429) or `blocked` (a block list). */
+  outcome?: 'throttled' | 'blocked';
 }
 
 /** `undefined` means "continue with the next policy". */
@@ -130,5 +175,12 @@ export interface Policy {
    * on a request where the policy sets none (a token without that claim).
    */
   readonly upstreamHeaderNames?: readonly string[];
+  /** True when `execute` needs `ctx.body`: the Gateway then reads the request body (bounded) before the chain. */
+  readonly readsRequestBody?: boolean;
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome>;
+  /**
+   * Runs on the upstream's answer, read whole (bounded), before it goes to the client; policies
+   * that have it run in reverse chain order. A rejection replaces the answer.
+   */
+  onResponse?(ctx: RequestContext, response: PolicyResponse): PolicyOutcome | Promise<PolicyOutcome>;
 }

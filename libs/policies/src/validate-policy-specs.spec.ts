@@ -11,7 +11,7 @@ describe('validatePolicySpecs', () => {
       ]),
     ).toEqual([
       { type: 'api-key', config: { header: 'x-api-key', queryParam: null, stripCredential: true } },
-      { type: 'basic-auth', config: { realm: 'r', stripAuthorization: true } },
+      { type: 'basic-auth', config: { realm: 'r', stripAuthorization: true, identitySources: [] } },
     ]);
   });
 

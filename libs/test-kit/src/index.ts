@@ -6,3 +6,6 @@ export * from './test-pki';
 export * from './signing-keys';
 export * from './echo-upstream';
 export * from './snapshot-builders';
+export * from './postgres-process';
+export * from './slapd-process';
+export * from './ldap-directory';

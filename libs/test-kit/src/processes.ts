@@ -31,7 +31,17 @@ export class AppProcess {
     return new AppProcess(name, 'apps/gateway/dist/main.js', env, baseUrl, gatewayNodeFlags());
   }
 
-  async start(readyPath = '/health/ready', timeoutMs = 30000): Promise<void> {
+  /** `timeoutMs`: generous, a Manager's boot took 22 s under a load average of 34; a stuck one still fails. */
+  async start(readyPath = '/health/ready', timeoutMs = 90000): Promise<void> {
+    await this.startUntil(() => fetch(this.baseUrl + readyPath).then((r) => r.status === 200), timeoutMs);
+  }
+
+  /** For a process without an HTTP listener (the indexer): started once its output has a line matching `ready`. */
+  async startUntilOutput(ready: RegExp, timeoutMs = 90000): Promise<void> {
+    await this.startUntil(() => Promise.resolve(ready.test(this.output.join(''))), timeoutMs);
+  }
+
+  private async startUntil(isReady: () => Promise<boolean>, timeoutMs: number): Promise<void> {
     this.child = spawn(process.execPath, [...this.nodeFlags, join(REPO_ROOT, this.script)], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => this.output.push(chunk.toString());
     this.child.stdout!.on('data', collect);
@@ -42,14 +52,7 @@ export class AppProcess {
     const died = new Promise<never>((_, fail) => (onExit = (code, signal) => fail(new Error(`${this.name} exited (${code ?? signal})`))));
     child.once('exit', onExit);
     try {
-      await Promise.race([
-        eventually(
-          () => fetch(this.baseUrl + readyPath).then((r) => r.status),
-          (status) => status === 200,
-          { timeoutMs, what: `${this.name} to be ready` },
-        ),
-        died,
-      ]);
+      await Promise.race([eventually(isReady, Boolean, { timeoutMs, what: `${this.name} to be ready` }), died]);
     } catch (err) {
       // The output as it is when waiting ends (it is empty when the wait starts).
       throw new Error(`${(err as Error).message}\n${this.name} output: ${this.output.join('').slice(-2000)}`, { cause: err });
@@ -72,14 +75,19 @@ export class AppProcess {
 /** A private redis-server, so a test can stop and restart "the" Redis without touching others. */
 export class RedisProcess {
   private child?: ChildProcess;
-  constructor(readonly port: number) {}
+  /** `persistDir`: an append-only file there, fsynced on every write, so a killed server restarts with every acknowledged write. */
+  constructor(
+    readonly port: number,
+    private readonly options: { persistDir?: string } = {},
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence = this.options.persistDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.options.persistDir];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     const { default: Redis } = await import('ioredis');
     await eventually(
       async () => {

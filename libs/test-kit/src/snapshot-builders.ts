@@ -1,4 +1,5 @@
-import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential, type SnapshotProxy } from '@idm/config-bus';
+import { SNAPSHOT_SCHEMA_VERSION, type ConfigSnapshot, type SnapshotCredential, type SnapshotKeyManager, type SnapshotProxy, type SnapshotSecret } from '@idm/config-bus';
+import { box } from './signing-keys';
 
 /**
  * Factories for the config snapshot a Manager publishes (Immich's test factories): a spec names
@@ -32,6 +33,7 @@ export function snapshotCredential(overrides: Partial<SnapshotCredential> & { id
     tokenSettings: null,
     digestHa1: null,
     truststore: [],
+    endUser: null,
     ...overrides,
   };
 }
@@ -46,6 +48,67 @@ export function configSnapshot(overrides: Partial<ConfigSnapshot> = {}): ConfigS
     proxies: [],
     credentials: [],
     signingKeys: [],
+    keyManagers: [],
+    identitySources: [],
     ...overrides,
   };
+}
+
+/** An external key manager (trusted issuer) as published; secrets must already be sealed. */
+export function snapshotKeyManager(overrides: Partial<SnapshotKeyManager> & { id: string; issuer: string | null }): SnapshotKeyManager {
+  return {
+    name: overrides.id,
+    type: 'external',
+    projectId: null,
+    discoveryUrl: null,
+    jwksUri: null,
+    introspectionEndpoint: null,
+    clientId: null,
+    clientSecret: null,
+    sharedSecret: null,
+    algorithms: ['RS256'],
+    audiences: [],
+    clockSkewSeconds: 30,
+    requiredClaims: [],
+    claimMappings: { userId: 'sub', username: 'sub', roles: 'roles', scopes: 'scope', headers: {} },
+    tokenTypes: 'jwt',
+    tls: { caPem: null, clientCertificatePem: null, clientKey: null },
+    enabled: true,
+    ...overrides,
+  };
+}
+
+/** One version of a published project secret, built from JWKs; private/shared material sealed with the test master key. */
+export interface SecretVersionSpec {
+  kid: string;
+  /** Private JWK or `oct` JWK: sealed as the Manager stores it. */
+  secretJwk?: Record<string, unknown>;
+  publicJwk?: Record<string, unknown> | null;
+  certificates?: string[];
+  x5tS256?: string | null;
+  retiresAt?: string | null;
+}
+
+/** A project secret as published with a proxy (`SnapshotProxy.secrets`), versions oldest first. */
+export function snapshotSecret(id: string, kind: string, versions: SecretVersionSpec[]): SnapshotSecret {
+  return {
+    id,
+    kind,
+    versions: versions.map((v, i) => ({
+      version: i + 1,
+      kid: v.kid,
+      publicJwk: v.publicJwk === undefined ? publicPartOf(v.secretJwk) : v.publicJwk,
+      certificates: v.certificates ?? [],
+      x5tS256: v.x5tS256 ?? null,
+      sealed: v.secretJwk ? box.seal(JSON.stringify(v.secretJwk)) : null,
+      createdAt: new Date(0).toISOString(),
+      retiresAt: v.retiresAt ?? null,
+    })),
+  };
+}
+
+function publicPartOf(jwk: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (!jwk || jwk.kty === 'oct') return null;
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
+  return pub;
 }

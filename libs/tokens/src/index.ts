@@ -1,6 +1,7 @@
 export * from './oauth-error';
 export * from './jwt-claims';
-export { isSigningAlgorithm, keyMismatch } from './jws-algorithm';
+export { isSigningAlgorithm, keyMismatch, jwsVerify } from './jws-algorithm';
+export { splitCompactJws, decodeJsonObject, type CompactJws } from './compact-jws';
 export * from './signing-key-ring';
 export * from './jwt-signer';
 export * from './token-rejection';
@@ -10,3 +11,4 @@ export * from './opaque-token.record';
 export * from './opaque-token.store';
 export * from './revoked-jwt-ids';
 export * from './shared-expiring-set';
+export * from './sender-constraint';

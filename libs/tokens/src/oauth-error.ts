@@ -16,6 +16,14 @@ export const OAUTH_ERROR_CODES = [
   'invalid_token',
   // RFC 8628 §3.5 (OAuth Extensions Error Registry): too many failures, wait `retryAfterSeconds`.
   'slow_down',
+  // RFC 9449 §12.2: a DPoP proof that does not verify, or lacks the server nonce (sent as DPoP-Nonce).
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+  // Authorization request errors a pushed authorization request answers with (RFC 9126 §2.3): the
+  // same reasons /authorize gives, in the token endpoint's JSON shape.
+  'invalid_redirect_uri',
+  'unsupported_response_type',
+  'request_not_supported',
 ] as const;
 export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
 
@@ -30,6 +38,11 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   temporarily_unavailable: 503,
   invalid_token: 401,
   slow_down: 429,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
+  invalid_redirect_uri: 400,
+  unsupported_response_type: 400,
+  request_not_supported: 400,
 };
 
 export interface OAuthErrorBody {
@@ -44,6 +57,8 @@ export class OAuthError extends Error {
     readonly status: number = DEFAULT_STATUS[code],
     /** Sent as Retry-After (whole seconds) with a 429. */
     readonly retryAfterSeconds?: number,
+    /** Extra answer headers (a DPoP-Nonce with use_dpop_nonce). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(`${code}: ${description}`);
     this.name = 'OAuthError';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tokenConfirmationSchema } from './sender-constraint/token-binding';
 
 export const opaqueTokenKindSchema = z.enum(['access', 'refresh']);
 export type OpaqueTokenKind = z.infer<typeof opaqueTokenKindSchema>;
@@ -14,6 +15,8 @@ export const opaqueTokenGrantSchema = z.object({
   environment: z.string(),
   /** Address of the client that asked for the grant (forwarded-for rules of the token service). */
   clientIp: z.string().optional(),
+  /** Sender constraint (DPoP key / client certificate thumbprint); absent: a bearer token. */
+  cnf: tokenConfirmationSchema.optional(),
 });
 export type OpaqueTokenGrant = z.infer<typeof opaqueTokenGrantSchema>;
 

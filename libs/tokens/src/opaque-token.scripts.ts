@@ -17,7 +17,10 @@ end
 /**
  * KEYS: presented refresh token, new access token, new refresh token.
  * ARGV: family key prefix, client id, now (s), access ttl (s), refresh ttl (s), max refresh count,
- *       requested scope ('' keeps the granted scope).
+ *       requested scope ('' keeps the granted scope), proved DPoP key thumbprint and certificate
+ *       thumbprint ('' = none proved).
+ * A bound refresh token (cnfJkt / cnfX5t) rotates only when the request proved the same key or
+ * certificate, and is left unused otherwise (the holder may still use it).
  * Marks the presented token used and writes its successors in one step, so of two concurrent
  * rotations exactly one succeeds; presenting a used token revokes the family (RFC 9700 §4.14.2).
  */
@@ -27,6 +30,7 @@ if #flat == 0 then return {'unknown_token'} end
 local r = {}
 for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
 if r.clientId ~= ARGV[2] then return {'client_mismatch'} end
+if (r.cnfJkt and r.cnfJkt ~= ARGV[8]) or (r.cnfX5t and r.cnfX5t ~= ARGV[9]) then return {'binding_mismatch'} end
 local familyKey = ARGV[1] .. r.familyId
 if r.used == '1' then
   revokeFamily(familyKey)
@@ -60,7 +64,10 @@ local function write(key, overrides, ttl)
 end
 local accessTtl, refreshTtl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local counted = tostring(count)
-write(KEYS[2], { issuedAt = ARGV[3], expiresAt = tostring(now + accessTtl), refreshCount = counted, scope = accessScope, used = false }, accessTtl)
+local provedJkt, provedX5t = false, false
+if ARGV[8] ~= '' then provedJkt = ARGV[8] end
+if ARGV[9] ~= '' then provedX5t = ARGV[9] end
+write(KEYS[2], { issuedAt = ARGV[3], expiresAt = tostring(now + accessTtl), refreshCount = counted, scope = accessScope, used = false, cnfJkt = provedJkt, cnfX5t = provedX5t }, accessTtl)
 write(KEYS[3], { issuedAt = ARGV[3], expiresAt = tostring(now + refreshTtl), refreshCount = counted, used = '0' }, refreshTtl)
 redis.call('SADD', familyKey, KEYS[2], KEYS[3])
 if redis.call('TTL', familyKey) < refreshTtl then redis.call('EXPIRE', familyKey, refreshTtl) end

@@ -47,6 +47,12 @@ export interface RotateRefreshRequest {
   /** Narrower scope for the new access token (RFC 6749 §6); the refresh token keeps the grant's. */
   scope?: string;
   maxRefreshCount?: number;
+  /**
+   * The sender constraint the refresh request proved (DPoP key, client certificate). A refresh
+   * token bound to one is rotated only when the same is proved; the new access token is bound
+   * to what was proved (unbound when nothing was).
+   */
+  cnf?: OpaqueTokenGrant['cnf'];
 }
 
 export type RefreshRotation =
@@ -54,7 +60,7 @@ export type RefreshRotation =
   | { outcome: 'rotated'; tokens: IssuedTokens & { refreshToken: string; refreshTokenExpiresAt: number }; record: OpaqueTokenRecord; grantScope: string }
   /** The token had already been used: its whole family is now revoked. */
   | { outcome: 'reuse_detected'; familyId: string }
-  | { outcome: 'rejected'; reason: 'unknown_token' | 'client_mismatch' | 'refresh_limit_reached' | 'scope_not_granted' };
+  | { outcome: 'rejected'; reason: 'unknown_token' | 'client_mismatch' | 'refresh_limit_reached' | 'scope_not_granted' | 'binding_mismatch' };
 
 export type RevocationResult = 'revoked' | 'unknown_token' | 'client_mismatch';
 
@@ -181,6 +187,8 @@ export class OpaqueTokenStore {
       request.refreshTokenSeconds,
       request.maxRefreshCount ?? this.maxRefreshCount,
       request.scope?.trim() ?? '',
+      request.cnf?.jkt ?? '',
+      request.cnf?.['x5t#S256'] ?? '',
     ];
     const keys = [presentedKey, this.keyOf(accessToken)!, this.keyOf(nextRefreshToken)!];
     const [outcome, detail, grantScope] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown, string];
@@ -240,6 +248,9 @@ function requireLifetime(seconds: number): void {
 function grantFields(grant: OpaqueTokenGrant): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const name of GRANT_FIELDS) if (grant[name] !== undefined) fields[name] = grant[name]!;
+  // Flat hash fields, so the rotation script copies and compares them without decoding JSON.
+  if (grant.cnf?.jkt !== undefined) fields.cnfJkt = grant.cnf.jkt;
+  if (grant.cnf?.['x5t#S256'] !== undefined) fields.cnfX5t = grant.cnf['x5t#S256'];
   return fields;
 }
 
@@ -265,5 +276,6 @@ function toRecord(kind: OpaqueTokenKind, f: Record<string, string>): OpaqueToken
   if (f.credentialId !== undefined) record.credentialId = f.credentialId;
   if (f.proxyId !== undefined) record.proxyId = f.proxyId;
   if (f.clientIp !== undefined) record.clientIp = f.clientIp;
+  if (f.cnfJkt !== undefined || f.cnfX5t !== undefined) record.cnf = { ...(f.cnfJkt !== undefined && { jkt: f.cnfJkt }), ...(f.cnfX5t !== undefined && { 'x5t#S256': f.cnfX5t }) };
   return record;
 }

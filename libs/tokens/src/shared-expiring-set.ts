@@ -1,3 +1,4 @@
+import { ChannelMirror } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import { RedisScript } from './redis-script';
 
@@ -8,10 +9,9 @@ import { RedisScript } from './redis-script';
  *   itself; an add keeps the later of two times, prunes what passed, and the key expires with
  *   its last entry;
  * - the same script publishes `<member> <until>` on `<key>:events`; every instance subscribes;
- * - on (re)subscribing an instance reloads the set, so what was published while its subscriber
- *   was away is not lost. Entries are only ever extended, so loading and messages merge in any order.
- * Local entries are dropped once their time passed. Used by the revoked JWT ids and the token
- * endpoints' failure blocks.
+ * - on (re)subscribing an instance reloads the set (`ChannelMirror`), so what was published
+ *   while its subscriber was away is not lost. Entries are only ever extended, so loading and messages merge in any order.
+ * Local entries are dropped once their time passed. Used by the revoked JWT ids.
  */
 export interface SharedExpiringSetOptions {
   /** Sorted set; `<key>:events` is the channel. */
@@ -37,15 +37,12 @@ return 1
 `);
 
 const PRUNE_INTERVAL_MS = 60_000;
-const RELOAD_RETRY_MS = 1_000;
 
 export class SharedExpiringSet {
   private readonly entries = new Map<string, number>();
-  private readonly channel: string;
+  private readonly subscription: ChannelMirror;
   private readonly clock: () => number;
   private pruneTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
   private everLoaded = false;
 
   /**
@@ -54,11 +51,15 @@ export class SharedExpiringSet {
    */
   constructor(
     private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    subscriber: Redis,
     private readonly options: SharedExpiringSetOptions,
   ) {
-    this.channel = `${options.key}:events`;
     this.clock = options.clock ?? Date.now;
+    this.subscription = new ChannelMirror(subscriber, `${options.key}:events`, {
+      load: () => this.load(),
+      apply: (message) => this.apply(message),
+      onError: (err) => options.onError?.(err),
+    });
   }
 
   /** True once the shared set was read at least once. */
@@ -83,19 +84,14 @@ export class SharedExpiringSet {
 
   /** Subscribes and loads now (or as soon as the subscriber connects), and again after every reconnect. */
   start(): void {
-    this.subscriber.on('message', this.onMessage);
-    this.subscriber.on('ready', this.resync);
-    if (this.subscriber.status === 'ready') this.resync();
+    this.subscription.start();
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.subscriber.off('message', this.onMessage);
-    this.subscriber.off('ready', this.resync);
+    this.subscription.stop();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
   /** Reads the whole shared set into memory (what is still in force). */
@@ -111,31 +107,14 @@ export class SharedExpiringSet {
     for (const [member, until] of this.entries) if (until < now) this.entries.delete(member);
   }
 
-  private readonly resync = (): void => {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    // Subscribe first, then load: an add published in between is in the set, one after arrives as a message.
-    this.subscriber
-      .subscribe(this.channel)
-      .then(() => this.load())
-      .catch((err: unknown) => {
-        this.options.onError?.(err);
-        if (!this.stopped) {
-          this.retryTimer = setTimeout(this.resync, RELOAD_RETRY_MS);
-          this.retryTimer.unref();
-        }
-      });
-  };
-
-  private readonly onMessage = (channel: string, message: string): void => {
-    if (channel !== this.channel) return;
+  private apply(message: string): void {
     const entry = this.options.parse(message);
     if (entry === null) {
-      this.options.onError?.(new Error(`malformed message on ${this.channel} ignored`));
+      this.options.onError?.(new Error(`malformed message on ${this.subscription.channel} ignored`));
       return;
     }
     this.remember(entry.member, entry.until);
-  };
+  }
 
   private remember(member: string, until: number): void {
     const known = this.entries.get(member);

@@ -114,19 +114,21 @@ export class ConfigSync {
   }
 
   private async reload(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
-    let snapshot;
+    let loaded;
     try {
-      snapshot = await this.store.load(this.environment);
+      // Credentials go straight into the new revision's directory as they are read.
+      loaded = await this.store.loadInto(this.environment, () => this.active.newDirectory());
     } catch (err) {
       if (err instanceof UnsupportedSnapshotVersionError) return this.refuse(err);
       this.log.warn({ err, environment: this.environment, reason }, 'could not read the config snapshot; keeping the current config');
       return;
     }
-    if (!snapshot) {
+    if (!loaded) {
       if (!this.warnedMissing) this.log.warn({ environment: this.environment }, 'no config snapshot in Redis yet; not ready, retrying');
       this.warnedMissing = true;
       return;
     }
+    const { snapshot, credentials } = loaded;
     const served = this.active.current;
     const sameEpoch = served?.epoch === snapshot.epoch;
     if (sameEpoch && snapshot.revision === served.revision) return;
@@ -142,7 +144,7 @@ export class ConfigSync {
       );
     }
     // Built in slices: the previous revision keeps serving until the new one is complete.
-    this.applied(await this.active.load(snapshot), 'reload', { reason, awaited: trigger?.revision });
+    this.applied(await this.active.load(snapshot, credentials), 'reload', { reason, awaited: trigger?.revision });
   }
 
   private applied(served: ServingRevision, mode: ApplyMode, extra: Record<string, unknown> = {}): void {

@@ -1,4 +1,4 @@
-import { createRedisClient, type RedisTopology } from '@idm/config-bus';
+import { createRedisClient, reportRedisOutages, type RedisTopology } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -26,13 +26,7 @@ export function createFailFastRedis(topology: RedisTopology, log: Logger, option
     retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
     connectionName: options.name,
   });
-  let reported = false;
-  redis.on('error', (err) => {
-    if (!reported) log.warn({ connection: options.name, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'Redis connection error');
-    reported = true;
-  });
-  redis.on('ready', () => {
-    reported = false;
-  });
+  // Not under `err`: pino's error serializer keeps only message and stack of a plain object.
+  reportRedisOutages(redis, topology, ({ message, code, hint }) => log.warn({ connection: options.name, error: message, code, hint }, 'Redis connection error'));
   return redis;
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { GatewayConfigError, parseGatewayConfig } from './gateway-config';
 import { TestPki } from '@idm/test-kit';
 
@@ -20,8 +21,12 @@ describe('parseGatewayConfig', () => {
       shutdownTimeoutMs: 10000,
       masterKeys: null,
       tokenLookupTimeoutMs: 1000,
+      tokenDpopNonceRequired: false,
       tls: null,
-      tokenFailureLimits: { perAccount: 20, perAddress: 100, windowSeconds: 900 },
+      bruteForce: {
+        detectors: { perCredential: 20, perAddress: 100, perCredentialAddress: 10, windowSeconds: 900, lockoutSeconds: 900, maxLockoutSeconds: 86400, strikeMemorySeconds: 86400 },
+        alerts: { url: null, attempts: 5, retryDelayMs: 1000 },
+      },
       upstreamPolicy: {
         allowInternal: false,
         allow: [],
@@ -35,7 +40,19 @@ describe('parseGatewayConfig', () => {
         cors: { origins: [], methods: ['GET', 'POST', 'OPTIONS'], headers: ['authorization', 'content-type'], credentials: false, maxAgeSeconds: 600 },
         forwardedFor: { header: null, order: 'FIRST' },
       },
+      gatewayId: `${hostname()}:${process.pid}`,
+      authRecordCountry: 'auto',
+      authRecords: { queueLimit: 250_000, bufferLimit: 20_000, flushIntervalMs: 100 },
     });
+  });
+
+  it('reads the auth record settings; AUTH_RECORDS=false turns them off', () => {
+    expect(parseGatewayConfig({ GATEWAY_ID: 'gw-1', AUTH_RECORDS_QUEUE_LIMIT: '5', AUTH_RECORDS_BUFFER: '7', AUTH_RECORDS_FLUSH_MS: '50' })).toMatchObject({
+      gatewayId: 'gw-1',
+      authRecords: { queueLimit: 5, bufferLimit: 7, flushIntervalMs: 50 },
+    });
+    expect(parseGatewayConfig({ AUTH_RECORDS: 'false' }).authRecords).toBeNull();
+    expect(() => parseGatewayConfig({ GATEWAY_ID: 'bad id', AUTH_RECORDS_BUFFER: '0' })).toThrow(/GATEWAY_ID[\s\S]*AUTH_RECORDS_BUFFER/);
   });
 
   it('reads the upstream policy; its own listeners and both Redis are always in it', () => {

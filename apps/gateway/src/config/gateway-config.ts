@@ -1,10 +1,12 @@
 import { cidr, endpointOf, parseMasterKeys, upstreamPolicySettings, UPSTREAM_POLICY_VARIABLES, type OwnEndpoint, type UpstreamPolicySettings } from '@idm/domain';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { forwardedForSchema, tokenCorsSchema, type ForwardedFor, type TokenCors } from '@idm/policies';
-import { redisNodesOf, redisTopologyEnv, redisTopologyOf, type RedisTopology } from '@idm/config-bus';
+import { redisNodesOf, redisTopologyEnv, redisTopologyOf, type BruteForceSettings, type RedisTopology } from '@idm/config-bus';
+import type { BlockAlertSettings } from '../brute-force/block-alerts';
 
 /**
  * Every setting of the Gateway, read from the environment once at boot. All defaults live here,
@@ -112,13 +114,30 @@ const envSchema = z.object({
   /** How long a token lookup waits for the Manager's durable copy when Redis has lost a token. */
   TOKEN_LOOKUP_TIMEOUT_MS: integer(1, 60_000).default(1_000),
   /**
-   * Failure limits of the token endpoints, shared by all Gateways through Redis: wrong secrets
-   * per client id (and per resource owner of a client) and per client address within the window;
-   * past a limit, 429 `slow_down` with Retry-After until the window ends.
+   * Brute-force detectors of this environment (every Gateway of the fleet gets the same values):
+   * failed authentications (wrong passwords, client secrets, API keys; proxy policies and token
+   * endpoints) counted in Redis per credential, per client address and per credential at one
+   * address within the window. A subject that reaches its count is refused (429 + Retry-After) by
+   * every Gateway for the lockout, which doubles on each repeat within the strike memory up to the
+   * maximum. 0 turns a detector off.
    */
-  TOKEN_FAILURES_PER_ACCOUNT: integer(1, 1_000_000).default(20),
-  TOKEN_FAILURES_PER_ADDRESS: integer(1, 1_000_000).default(100),
-  TOKEN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+  BRUTE_FORCE_PER_CREDENTIAL: integer(0, 1_000_000).default(20),
+  BRUTE_FORCE_PER_ADDRESS: integer(0, 1_000_000).default(100),
+  BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: integer(0, 1_000_000).default(10),
+  BRUTE_FORCE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+  BRUTE_FORCE_LOCKOUT_SECONDS: integer(1, 86_400).default(900),
+  BRUTE_FORCE_MAX_LOCKOUT_SECONDS: integer(1, 30 * 86_400).default(86_400),
+  BRUTE_FORCE_STRIKE_MEMORY_SECONDS: integer(0, 30 * 86_400).default(86_400),
+  /** Webhook told (POST, JSON) about every new block; unset: none. Tried BRUTE_FORCE_ALERT_ATTEMPTS times, the wait doubling from 1 s. */
+  BRUTE_FORCE_ALERT_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  BRUTE_FORCE_ALERT_ATTEMPTS: integer(1, 20).default(5),
+  /**
+   * Require a server nonce in DPoP proofs at the token endpoints (RFC 9449 §8): a proof without
+   * the current one is answered 400 `use_dpop_nonce` with a `DPoP-Nonce`, which clients such as
+   * openid-client retry with. Off by default: proofs are then bounded by their iat window and the
+   * shared jti replay cache alone.
+   */
+  TOKEN_DPOP_NONCE_REQUIRED: bool.default(false),
   /**
    * CORS of the `/credential` token endpoints (the `/auth` ones take theirs from each proxy's
    * policy). Unset origins: no CORS headers, browsers on other origins cannot call them.
@@ -139,6 +158,25 @@ const envSchema = z.object({
   GATEWAY_TLS_PORT: integer(0, 65535).optional(),
   GATEWAY_TLS_CERT: z.string().min(1).optional(),
   GATEWAY_TLS_KEY: z.string().min(1).optional(),
+  /** This Gateway's name in auth records and logs. Unset: host name and process id (unique on one machine, stable for a pod's life). */
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'must be 1-200 of A-Z a-z 0-9 . _ : -')
+    .optional(),
+  /** Send every authentication decision to the indexers (auth records). Off: no record is built at all. */
+  AUTH_RECORDS: bool.default(true),
+  /** Records the Redis queue may hold not yet indexed (all Gateways together); past it new records are dropped and counted. About 0.5 KB each in Redis: 250,000 is ~125 MB, minutes of an indexer outage at thousands of decisions a second. */
+  AUTH_RECORDS_QUEUE_LIMIT: integer(1, 100_000_000).default(250_000),
+  /** Records one Gateway holds in memory while Redis cannot take them; past it new ones are dropped and counted. */
+  AUTH_RECORDS_BUFFER: integer(1, 10_000_000).default(20_000),
+  /** How often buffered records are sent to Redis (batches of up to 500). */
+  AUTH_RECORDS_FLUSH_MS: integer(5, 60_000).default(100),
+  /**
+   * The client's country on auth records, from the GeoIP database the geo credential rules use:
+   * `auto` once this Gateway serves a geo rule (the database is open anyway), `on` always (opened
+   * at boot, ~9 MB), `off` never.
+   */
+  AUTH_RECORDS_COUNTRY: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 
 /** Every variable the Gateway reads: its README's configuration table is tested against this. */
@@ -165,7 +203,10 @@ export type GatewayConfig = Readonly<{
   /** null: IDM_MASTER_KEYS unset (development key). */
   masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
   tokenLookupTimeoutMs: number;
-  tokenFailureLimits: Readonly<{ perAccount: number; perAddress: number; windowSeconds: number }>;
+  /** DPoP proofs at the token endpoints must carry the server nonce. */
+  tokenDpopNonceRequired: boolean;
+  /** The environment's brute-force detectors and where their blocks are alerted. */
+  bruteForce: Readonly<{ detectors: Readonly<BruteForceSettings>; alerts: Readonly<BlockAlertSettings> }>;
   /** CORS and client address rules of the `/credential` token endpoints. */
   tokenService: Readonly<{ cors: TokenCors; forwardedFor: ForwardedFor }>;
   /**
@@ -176,6 +217,11 @@ export type GatewayConfig = Readonly<{
   upstreamPolicy: UpstreamPolicySettings;
   /** null: no HTTPS listener. `cert`/`key`: the PEM contents, read (and checked as a pair) at boot. */
   tls: Readonly<{ port: number; certFile: string; keyFile: string; cert: Buffer; key: Buffer }> | null;
+  gatewayId: string;
+  /** null: AUTH_RECORDS=false. */
+  authRecords: Readonly<{ queueLimit: number; bufferLimit: number; flushIntervalMs: number }> | null;
+  /** AUTH_RECORDS_COUNTRY. */
+  authRecordCountry: 'auto' | 'on' | 'off';
 }>;
 
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -218,7 +264,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     bodyLimit: e.GATEWAY_BODY_LIMIT,
     redis: Object.freeze(redis),
     clientIp: Object.freeze({ header: e.GATEWAY_CLIENT_IP_HEADER ?? null, position: e.GATEWAY_CLIENT_IP_POSITION, trustedProxies: Object.freeze(trustedProxies) }),
-    rateLimit: Object.freeze({ redis: e.RATE_LIMIT_REDIS_URL ? { mode: 'single' as const, url: e.RATE_LIMIT_REDIS_URL } : redis, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }),
+    rateLimit: Object.freeze({ redis: e.RATE_LIMIT_REDIS_URL ? rateLimitRedis(e.RATE_LIMIT_REDIS_URL, redis) : redis, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }),
     logLevel: e.LOG_LEVEL,
     upstream: Object.freeze({
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -232,10 +278,32 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
-    tokenFailureLimits: Object.freeze({ perAccount: e.TOKEN_FAILURES_PER_ACCOUNT, perAddress: e.TOKEN_FAILURES_PER_ADDRESS, windowSeconds: e.TOKEN_FAILURE_WINDOW_SECONDS }),
+    tokenDpopNonceRequired: e.TOKEN_DPOP_NONCE_REQUIRED,
+    bruteForce: parseBruteForce(e),
     tokenService,
     upstreamPolicy,
     tls,
+    gatewayId: e.GATEWAY_ID ?? `${hostname()}:${process.pid}`,
+    authRecordCountry: e.AUTH_RECORDS_COUNTRY,
+    authRecords: e.AUTH_RECORDS ? Object.freeze({ queueLimit: e.AUTH_RECORDS_QUEUE_LIMIT, bufferLimit: e.AUTH_RECORDS_BUFFER, flushIntervalMs: e.AUTH_RECORDS_FLUSH_MS }) : null,
+  });
+}
+
+function parseBruteForce(e: z.output<typeof envSchema>): GatewayConfig['bruteForce'] {
+  if (e.BRUTE_FORCE_LOCKOUT_SECONDS > e.BRUTE_FORCE_MAX_LOCKOUT_SECONDS) {
+    throw new GatewayConfigError([`BRUTE_FORCE_LOCKOUT_SECONDS: must not exceed BRUTE_FORCE_MAX_LOCKOUT_SECONDS (${e.BRUTE_FORCE_MAX_LOCKOUT_SECONDS})`]);
+  }
+  return Object.freeze({
+    detectors: Object.freeze({
+      perCredential: e.BRUTE_FORCE_PER_CREDENTIAL,
+      perAddress: e.BRUTE_FORCE_PER_ADDRESS,
+      perCredentialAddress: e.BRUTE_FORCE_PER_CREDENTIAL_ADDRESS,
+      windowSeconds: e.BRUTE_FORCE_WINDOW_SECONDS,
+      lockoutSeconds: e.BRUTE_FORCE_LOCKOUT_SECONDS,
+      maxLockoutSeconds: e.BRUTE_FORCE_MAX_LOCKOUT_SECONDS,
+      strikeMemorySeconds: e.BRUTE_FORCE_STRIKE_MEMORY_SECONDS,
+    }),
+    alerts: Object.freeze({ url: e.BRUTE_FORCE_ALERT_URL ?? null, attempts: e.BRUTE_FORCE_ALERT_ATTEMPTS, retryDelayMs: 1_000 }),
   });
 }
 
@@ -319,4 +387,14 @@ function parseTls(e: z.output<typeof envSchema>): GatewayConfig['tls'] {
   if (!problems.length) check('GATEWAY_TLS_KEY', () => createSecureContext({ cert: cert!, key: key! }), `${e.GATEWAY_TLS_KEY} does not match the certificate in GATEWAY_TLS_CERT`);
   if (problems.length) throw new GatewayConfigError(problems);
   return Object.freeze({ port: e.GATEWAY_TLS_PORT!, certFile: e.GATEWAY_TLS_CERT!, keyFile: e.GATEWAY_TLS_KEY!, cert: cert!, key: key! });
+}
+
+/**
+ * A separate rate-limit Redis: with `rediss://` it trusts the same CA bundle and presents the same
+ * client certificate as the installation's connections (its name is its own: no servername).
+ */
+function rateLimitRedis(url: string, installation: RedisTopology): RedisTopology {
+  const { ca, cert, key } = installation.tls ?? {};
+  const tls = Object.fromEntries(Object.entries({ ca, cert, key }).filter(([, value]) => value !== undefined));
+  return { mode: 'single', url, ...(url.startsWith('rediss:') && { tls }) };
 }

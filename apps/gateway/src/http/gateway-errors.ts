@@ -21,6 +21,7 @@ export const GATEWAY_ERRORS = {
   unsupported_transfer_coding: { statuses: [501], meaning: 'a transfer coding other than chunked' },
   upstream_unreachable: { statuses: [502], meaning: 'the upstream refused or dropped the connection, or its name does not resolve' },
   upstream_forbidden: { statuses: [502], meaning: "the upstream's address is outside the Gateway's upstream policy" },
+  upstream_response_too_large: { statuses: [502], meaning: "a response-phase policy (JOSE) must read the upstream's answer whole and it exceeds the body limit" },
   upstream_error: { statuses: [502], meaning: 'the upstream exchange failed otherwise' },
   config_unavailable: { statuses: [503], meaning: 'the Gateway has not loaded its configuration yet' },
   upstream_timeout: { statuses: [504], meaning: 'the upstream did not connect or answer in time' },

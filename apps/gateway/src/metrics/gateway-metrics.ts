@@ -25,6 +25,28 @@ export class GatewayMetrics {
     help: 'Rate-limit checks that could not reach Redis (decided by the rule: fail open or closed)',
     registers: [this.registry],
   });
+  /** Auth records by fate: queued to the indexers, or dropped (queue over its bound, or the in-memory buffer full while Redis was away). */
+  readonly authRecords = new Counter({
+    name: 'idm_gateway_auth_records_total',
+    help: 'Auth records by result: queued, dropped_queue_full, dropped_buffer_full',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  /** Auth records held in memory, not yet in Redis (read at scrape time from whoever owns the buffer). */
+  authRecordsBufferedNow: () => number = () => 0;
+  readonly authRecordsBuffered: Gauge = new Gauge({
+    name: 'idm_gateway_auth_records_buffered',
+    help: 'Auth records held in memory, not yet queued',
+    registers: [this.registry],
+    collect: (): void => this.authRecordsBuffered.set(this.authRecordsBufferedNow()),
+  });
+  /** Tokens charged for LLM calls (llm-route), per proxy, kind (prompt, completion) and source (upstream usage or estimate). */
+  readonly llmTokens = new Counter({
+    name: 'idm_gateway_llm_tokens_total',
+    help: 'LLM tokens charged to quotas, by proxy, kind (prompt|completion) and source (upstream|estimate)',
+    labelNames: ['proxy', 'kind', 'source'] as const,
+    registers: [this.registry],
+  });
   /** Responses that matched no proxy (404) or came before any config was loaded. */
   readonly unmatched: ProxyMetrics;
 

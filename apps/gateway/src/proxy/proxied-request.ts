@@ -8,4 +8,6 @@ export interface ProxiedRequest {
   readonly id: string;
   /** `Expect: 100-continue`: the client waits for our 100, sent only once the request is forwarded. */
   readonly expectsContinue: boolean;
+  /** `performance.now()` at arrival: the auth record's latency is measured from it. */
+  readonly startedAt: number;
 }

@@ -12,10 +12,16 @@ import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import { peerOrForwardedIp, type ClientIpResolver } from '../http/client-ip';
 import type { ProxiedRequest } from './proxied-request';
 import { writeProxyError } from '../http/proxy-error.reply';
-import { limitChunkedBody } from './request-body-limit';
+import { BufferedUpstreamExchange } from './buffered-upstream-exchange';
+import { readRequestBody } from './read-request-body';
+import { limitChunkedBody, RequestBodyTooLargeError } from './request-body-limit';
 import { requestTargetRejection } from './request-path';
 import { TrustedHops } from '../http/trusted-hops';
 import { UpstreamExchange } from './upstream-exchange';
+import type { AuthRecorder } from '../auth-records/auth-recorder';
+import type { AuthRecordFactory } from '../auth-records/auth-record-factory';
+import { LlmCallForwarder } from '../llm/llm-call-forwarder';
+import type { ProxyBruteForce } from '../brute-force/proxy-brute-force';
 import { upstreamRequestHeaders } from './upstream-headers';
 
 /**
@@ -29,6 +35,7 @@ import { upstreamRequestHeaders } from './upstream-headers';
 export class ProxyRequestHandler {
   /** GATEWAY_TRUSTED_PROXIES, whose forwarding headers are extended rather than replaced; null: none. */
   private readonly trustedHops: TrustedHops | null;
+  private readonly llmCalls: LlmCallForwarder;
 
   constructor(
     private readonly active: ActiveConfiguration,
@@ -36,19 +43,47 @@ export class ProxyRequestHandler {
     private readonly config: Pick<GatewayConfig, 'trustProxy' | 'bodyLimit'> & Partial<Pick<GatewayConfig, 'clientIp'>>,
     private readonly log: Logger,
     private readonly clientIp: ClientIpResolver | null = null,
+    /** Where every chain decision is reported (null: nowhere, as in unit tests). */
+    private readonly authRecords: { recorder: AuthRecorder; factory: AuthRecordFactory } | null = null,
+    /** Brute-force blocks enforced on this path (null: none, as in unit tests). */
+    private readonly bruteForce: ProxyBruteForce | null = null,
   ) {
     const hops = config.clientIp?.trustedProxies ?? [];
     this.trustedHops = hops.length === 0 ? null : new TrustedHops(hops);
+    this.llmCalls = new LlmCallForwarder(log, config.bodyLimit, {
+      refuse: (request, route, ctx, rejection) => {
+        ctx.policy = 'llm-route';
+        this.record(request, route, ctx, rejection);
+        this.reject(request, route, rejection);
+      },
+      admitted: (request, route, ctx) => {
+        // Recorded when the call ends, with what it cost (the decision's time and latency are kept).
+        const records = this.authRecords;
+        const record =
+          records !== null && records.recorder.active ? records.factory.ofProxy(request.id, request.startedAt, request.req.headers, route.proxy, ctx, undefined) : null;
+        return (spend) => {
+          if (spend.source !== 'none') {
+            metrics.llmTokens.inc({ proxy: route.proxy.name, kind: 'prompt', source: spend.source }, spend.promptTokens);
+            metrics.llmTokens.inc({ proxy: route.proxy.name, kind: 'completion', source: spend.source }, spend.completionTokens);
+          }
+          if (record === null) return;
+          const { model, promptTokens, completionTokens, totalTokens } = spend;
+          record.llm = { model: model.slice(0, 200), promptTokens, completionTokens, totalTokens, estimated: spend.source === 'estimate' };
+          records!.recorder.report(record);
+        };
+      },
+    });
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: false });
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: false, startedAt: performance.now() });
 
   /**
    * For requests with `Expect: 100-continue` (the server's 'checkContinue'): route, method, size
    * and policies are checked before the client is told to send its body, so a refused request
    * costs it no upload (RFC 9110 §10.1.1).
    */
-  readonly handleExpectingContinue = (req: IncomingMessage, res: ServerResponse): void => this.start({ req, res, id: requestIdOf(req), expectsContinue: true });
+  readonly handleExpectingContinue = (req: IncomingMessage, res: ServerResponse): void =>
+    this.start({ req, res, id: requestIdOf(req), expectsContinue: true, startedAt: performance.now() });
 
   private start(request: ProxiedRequest): void {
     try {
@@ -88,12 +123,55 @@ export class ProxyRequestHandler {
     const peer = raw.socket.remoteAddress ?? '';
     const clientIp = this.clientIp === null ? peerOrForwardedIp(peer, raw.headers, this.config.trustProxy) : this.clientIp.resolve(peer, raw.headers);
     const ctx = createRequestContext({ method: raw.method!, path, headers: raw.headers, query, clientIp, socket: raw.socket });
+    // A blocked address runs no policy (no argon2 for a guesser); recorded as blocked like the rest.
+    const blockedAddress = this.bruteForce === null ? null : this.bruteForce.addressRefusal(clientIp);
+    if (blockedAddress !== null) return this.decided(request, route, remainder, ctx, peer, blockedAddress);
+    if (proxy.readsRequestBody) return this.authorizeWithBody(request, route, remainder, ctx, peer);
     const outcome = proxy.runPolicies(ctx);
     if (outcome instanceof Promise) {
-      return outcome.then((rejection) => (rejection === undefined ? this.forward(request, route, remainder, ctx, peer) : this.reject(request, route, rejection)));
+      return outcome.then((rejection) => this.decided(request, route, remainder, ctx, peer, rejection));
     }
-    if (outcome !== undefined) return this.reject(request, route, outcome);
-    this.forward(request, route, remainder, ctx, peer);
+    this.decided(request, route, remainder, ctx, peer, outcome);
+  }
+
+  /**
+   * The chain's verdict: reported to the auth records (when anyone listens), then forwarded or
+   * refused. A call the chain lets through to an LLM route is recorded by the route once its body
+   * was checked: refused there, or with its token spend when it ends.
+   */
+  private decided(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext, peer: string, chainRejection: PolicyRejection | undefined): void {
+    // A locked credential is refused whatever the chain decided: a right password neither passes nor ends the lock.
+    const rejection = this.bruteForce === null ? chainRejection : this.bruteForce.credentialRefusal(ctx, route.proxy.projectId, chainRejection);
+    if (rejection !== undefined || route.proxy.llm === null || request.req.method !== 'POST') this.record(request, route, ctx, rejection);
+    if (rejection !== undefined) this.reject(request, route, rejection);
+    else this.forward(request, route, remainder, ctx, peer);
+  }
+
+  private record(request: ProxiedRequest, route: ProxyRoute, ctx: RequestContext, rejection: PolicyRejection | undefined): void {
+    const records = this.authRecords;
+    // A proxy without authentication records its refusals (a rate limit) but not every pass.
+    if (records !== null && records.recorder.wants(rejection !== undefined) && (rejection !== undefined || route.proxy.authenticationPolicy !== null)) {
+      records.recorder.report(records.factory.ofProxy(request.id, request.startedAt, request.req.headers, route.proxy, ctx, rejection));
+    }
+  }
+
+  /**
+   * A proxy whose policies read the body (JOSE): the body is read whole (bounded) before the
+   * chain, and what the policies left in `ctx.body` goes upstream. The client is told to send it
+   * first (`100 Continue`): the checks that need no body already passed.
+   */
+  private async authorizeWithBody(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext, peer: string): Promise<void> {
+    if (request.expectsContinue) request.res.writeContinue();
+    try {
+      ctx.body = await readRequestBody(request.req, this.config.bodyLimit);
+    } catch (err) {
+      if (err instanceof RequestBodyTooLargeError) return this.fail(request, route.metrics, 413, 'payload_too_large', err.message, { connection: 'close' });
+      this.log.info({ reqId: request.id, proxy: route.proxy.name, reason: (err as Error).message }, 'client request body failed');
+      request.res.destroy();
+      return;
+    }
+    // The 100 is sent: the verdict must not send it again, nor close for it.
+    this.decided({ ...request, expectsContinue: false }, route, remainder, ctx, peer, await route.proxy.runPolicies(ctx));
   }
 
   private forward(request: ProxiedRequest, route: ProxyRoute, remainder: string, ctx: RequestContext, peer: string): void {
@@ -107,8 +185,17 @@ export class ProxyRequestHandler {
       policyHeaderNames: route.proxy.upstreamHeaderNames,
     });
     const path = (route.proxy.upstreamPath + remainder || '/') + (ctx.query === '' ? '' : '?' + ctx.query);
+    const llm = route.proxy.llm;
+    if (llm !== null && raw.method === 'POST') {
+      this.llmCalls.forward(request, route, llm, ctx, path, headers, this.bodyOf(raw)).catch((err: unknown) => this.failInternally(request, err));
+      return;
+    }
     if (request.expectsContinue) request.res.writeContinue();
-    new UpstreamExchange(request, route, this.log, ctx.responseHeaders).send(path, raw.method!, headers, this.bodyOf(raw));
+    const exchange =
+      route.proxy.runResponsePolicies === null
+        ? new UpstreamExchange(request, route, this.log, ctx.responseHeaders)
+        : new BufferedUpstreamExchange(request, route, this.log, ctx.responseHeaders, ctx, this.config.bodyLimit);
+    exchange.send(path, raw.method!, headers, route.proxy.readsRequestBody ? bufferedBody(headers, ctx) : this.bodyOf(raw));
   }
 
   private bodyOf(raw: IncomingMessage): Readable | null {
@@ -141,4 +228,14 @@ export class ProxyRequestHandler {
     this.log.error({ reqId: request.id, err }, 'proxy request failed before forwarding');
     this.fail(request, this.metrics.unmatched, 500, 'internal_error', 'The gateway failed to process the request');
   }
+}
+
+/** The body the policies left (maybe rewritten), framed by its length; the client's framing headers no longer apply. */
+function bufferedBody(headers: Record<string, string | string[]>, ctx: RequestContext): Buffer | null {
+  delete headers['transfer-encoding'];
+  delete headers['content-length'];
+  if (ctx.bodyContentType !== null) headers['content-type'] = ctx.bodyContentType;
+  if (ctx.body === null) return null;
+  headers['content-length'] = String(ctx.body.length);
+  return ctx.body;
 }

@@ -9,6 +9,17 @@ import { downstreamResponseHeaders } from './upstream-headers';
 
 type Abort = (reason?: Error) => void;
 
+/**
+ * Watches an answer go by without holding it back (LLM routes meter their calls with it). Told
+ * the head, every chunk before it is written to the client, and the end.
+ */
+export interface AnswerObserver {
+  head(status: number, rawHeaders: readonly Buffer[]): void;
+  chunk(chunk: Buffer): void;
+  /** Once: `complete` false when the exchange failed, was cut short or the client left. */
+  end(complete: boolean): void;
+}
+
 class ClientGoneError extends Error {
   readonly code = 'IDM_CLIENT_CLOSED';
 }
@@ -24,7 +35,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly started = performance.now();
   private abort: Abort | null = null;
   private resume: (() => void) | null = null;
-  private done = false;
+  protected done = false;
   /** The upstream's status once its head is relayed; 0 before. */
   private status = 0;
 
@@ -34,9 +45,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     readonly log: Logger,
     /** Headers the policies set for the client (e.g. RateLimit-*); they win over the upstream's. */
     readonly policyHeaders: Readonly<Record<string, string>> | null,
+    /** null for plain proxies: one null check per event is all they pay. */
+    private readonly observer: AnswerObserver | null = null,
   ) {}
 
-  send(path: string, method: string, headers: Record<string, string | string[]>, body: Readable | null): void {
+  send(path: string, method: string, headers: Record<string, string | string[]>, body: Readable | Buffer | null): void {
     // If the client goes away first, the upstream request is cancelled (and its connection freed).
     // Never removed: 'close' also follows a finished response, when `done` makes it a no-op, and
     // the response object dies with the request (one listener less to add and remove per request).
@@ -55,6 +68,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     metrics.countResponse(statusCode);
     const { res, id } = this.request;
     this.status = statusCode;
+    this.observer?.head(statusCode, rawHeaders);
     res.writeHead(statusCode, downstreamResponseHeaders(rawHeaders, this.policyHeaders, id));
     this.resume = resume;
     return !res.writableNeedDrain;
@@ -62,6 +76,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const { res } = this.request;
+    this.observer?.chunk(chunk);
     if (res.write(chunk)) return true;
     res.once('drain', this.resume!);
     return false;
@@ -70,10 +85,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     this.done = true;
     this.request.res.end();
+    this.observer?.end(true);
   }
 
   onError(err: Error): void {
     this.done = true;
+    this.observer?.end(false);
     const { request, route, log } = this;
     const { req, res } = request;
     if (err instanceof ClientGoneError || req.destroyed || res.destroyed) {

@@ -87,7 +87,7 @@ describe('ActiveConfiguration: one serving revision for the proxy path and the t
     const { active } = setup();
     const revision = active.activate(snapshot(1, [ordersProxy(), shopProxy()], [alice]));
     expect(revision.tokens.clients.findById('c-alice')!.entry).toBe(revision.directory.findById('c-alice'));
-    expect(revision.tokens.clients.findOwner('proj', 'alice')!.credential).toBe(alice);
+    expect(revision.tokens.clients.findOwner('proj', 'alice')!.credential).toEqual(alice); // decoded from its record
     expect(revision.tokens.proxyClients.forProxy('p-shop')!.settings.clientId).toBe('shop-client');
     expect(revision.tokens.projectBasePaths.get('proj')).toEqual(['/orders', '/shop']);
     expect(active.current).toBe(revision);

@@ -1,4 +1,4 @@
-import type { ConfigChangedMessage, ConfigSnapshot, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
+import type { ConfigChangedMessage, ConfigSnapshot, SnapshotIdentitySource, SnapshotKeyManager, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
 import {
   BasePathRouter,
   compileProblems,
@@ -10,9 +10,12 @@ import {
   type CompileProblem,
   type OpaqueTokenLookup,
   type RateLimitStore,
+  type TokenQuotaStore,
 } from '@idm/policies';
 import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpener } from '@idm/tokens';
 import type { Pool } from 'undici';
+import type { GatewayIdentitySources } from '../identity-sources/gateway-identity-sources';
+import type { GatewayKeyManagers } from '../issuers/gateway-key-managers';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import { paced, runNow, runPaced, type Steps } from './paced-steps';
 import type { ProxyRoute, ServingRevision } from './serving-revision';
@@ -32,8 +35,16 @@ export interface ActivationDependencies {
   /** Absent: one of its own, still shared by every revision. */
   passwordCache?: PasswordVerificationCache;
   digest?: CompileOptions['digest'];
-  rateLimits?: { store: RateLimitStore | null; onStoreError?: (err: unknown) => void };
+  senderConstraint?: CompileOptions['senderConstraint'];
+  /** `tokenQuotas`: LLM token counters (llm-route), on the same connection. */
+  rateLimits?: { store: RateLimitStore | null; tokenQuotas?: TokenQuotaStore | null; onStoreError?: (err: unknown) => void };
   tokens?: TokenDependencies;
+  /** How JOSE policies fetch partner JWKS (through the upstream policy); absent: a plain fetch. */
+  fetchJwks?: CompileOptions['fetchJwks'];
+  /** Runtimes of the key managers (JWKS, introspection); absent: proxies listing key managers fail closed. */
+  keyManagers?: GatewayKeyManagers;
+  /** Checkers of the identity sources (LDAP, SQL); absent: proxies naming identity sources fail closed. */
+  identitySources?: GatewayIdentitySources;
 }
 
 /** What jwt-auth, oauth2-auth and the token service share across revisions. */
@@ -47,11 +58,13 @@ export interface TokenDependencies {
   onKeyProblems?: (problems: KeyRingProblem[]) => void;
 }
 
-/** What changes only with the signing keys or a full load: the directory object, its token view, the key ring and the compiler bound to them. */
+/** What changes only with the signing keys, the key managers or a full load: the directory object, its token view, the key ring and the compiler bound to them. */
 interface Foundation {
   readonly directory: CredentialDirectory;
   readonly clients: TokenClients;
   readonly signingKeys: readonly SnapshotSigningKey[];
+  readonly keyManagers: readonly SnapshotKeyManager[];
+  readonly identitySources: readonly SnapshotIdentitySource[];
   readonly keyRing: SigningKeyRing;
   readonly compiler: EnvironmentCompiler;
 }
@@ -98,7 +111,10 @@ export class ActiveConfiguration {
       passwordCache: this.passwordCache,
       secrets: deps.secrets ?? null,
       digest: deps.digest,
+      senderConstraint: deps.senderConstraint ?? null,
+      fetchJwks: deps.fetchJwks,
       rateLimitStore: rateLimits?.store ?? null,
+      tokenQuotaStore: rateLimits?.tokenQuotas ?? null,
       onRateLimitStoreError: (err) => {
         this.metrics.rateLimitStoreErrors.inc();
         rateLimits?.onStoreError?.(err);
@@ -124,9 +140,18 @@ export class ActiveConfiguration {
     return this.publish(snapshot, ...runNow(this.build(snapshot)));
   }
 
-  /** A whole snapshot, built in slices between which requests keep being served by the previous revision. */
-  async load(snapshot: ConfigSnapshot): Promise<ServingRevision> {
-    return this.publish(snapshot, ...(await runPaced(this.build(snapshot))));
+  /**
+   * A whole snapshot, built in slices between which requests keep being served by the previous
+   * revision. `directory`: the credentials already loaded into one from `newDirectory()` (then
+   * `snapshot.credentials` is not read), so a full load never holds them all as objects.
+   */
+  async load(snapshot: ConfigSnapshot, directory?: CredentialDirectory): Promise<ServingRevision> {
+    return this.publish(snapshot, ...(await runPaced(this.build(snapshot, directory))));
+  }
+
+  /** An empty credential directory for `load` to serve, compiling credentials with this Gateway's dependencies. */
+  newDirectory(): CredentialDirectory {
+    return new CredentialDirectory([], { rulesDeps: credentialRulesDeps(this.compileOptions) });
   }
 
   /**
@@ -144,6 +169,8 @@ export class ActiveConfiguration {
     let proxies: Map<string, SnapshotProxy> | null = null;
     const touched = new Set<string>();
     let signingKeys: readonly SnapshotSigningKey[] | null = null;
+    let keyManagers: readonly SnapshotKeyManager[] | null = null;
+    let identitySources: readonly SnapshotIdentitySource[] | null = null;
     for (const change of changes) {
       for (const id of change.credentials.removed) foundation.directory.remove(id);
       for (const credential of change.credentials.upserted) foundation.directory.upsert(credential);
@@ -155,9 +182,19 @@ export class ActiveConfiguration {
         for (const id of [...change.proxies.removed, ...change.proxies.upserted.map((p) => p.id)]) touched.add(id);
       }
       signingKeys = change.signingKeys ?? signingKeys;
+      keyManagers = change.keyManagers ?? keyManagers;
+      identitySources = change.identitySources ?? identitySources;
     }
-    if (signingKeys) {
-      foundation = this.foundationOf(served.environment, foundation.directory, foundation.clients, signingKeys);
+    if (signingKeys || keyManagers || identitySources) {
+      // Rare: every chain is recompiled against the new keys, key managers or identity sources.
+      foundation = this.foundationOf(
+        served.environment,
+        foundation.directory,
+        foundation.clients,
+        signingKeys ?? foundation.signingKeys,
+        keyManagers ?? foundation.keyManagers,
+        identitySources ?? foundation.identitySources,
+      );
       view = runNow(this.routeView(proxies ?? view.proxies, foundation, null));
     } else if (proxies) {
       view = runNow(this.routeView(proxies, foundation, { previous: view, touched }));
@@ -165,18 +202,30 @@ export class ActiveConfiguration {
     return this.publish({ environment: served.environment, epoch: last.epoch, revision: last.revision }, foundation, view);
   }
 
-  private *build(snapshot: ConfigSnapshot): Steps<[Foundation, RouteView]> {
-    const directory = new CredentialDirectory([], credentialRulesDeps(this.compileOptions));
-    yield* paced(snapshot.credentials, (credential) => directory.upsert(credential));
-    const foundation = this.foundationOf(snapshot.environment, directory, new TokenClients(directory), snapshot.signingKeys);
+  private *build(snapshot: ConfigSnapshot, loaded?: CredentialDirectory): Steps<[Foundation, RouteView]> {
+    let directory = loaded;
+    if (!directory) {
+      const filled = (directory = this.newDirectory());
+      yield* paced(snapshot.credentials, (credential) => filled.upsert(credential));
+    }
+    const foundation = this.foundationOf(snapshot.environment, directory, new TokenClients(directory), snapshot.signingKeys, snapshot.keyManagers, snapshot.identitySources ?? []);
     const view = yield* this.routeView(new Map(snapshot.proxies.map((p) => [p.id, p])), foundation, null);
     return [foundation, view];
   }
 
-  private foundationOf(environment: string, directory: CredentialDirectory, clients: TokenClients, signingKeys: readonly SnapshotSigningKey[]): Foundation {
+  private foundationOf(
+    environment: string,
+    directory: CredentialDirectory,
+    clients: TokenClients,
+    signingKeys: readonly SnapshotSigningKey[],
+    keyManagers: readonly SnapshotKeyManager[],
+    identitySources: readonly SnapshotIdentitySource[],
+  ): Foundation {
     const keyRing = this.openKeyRing(signingKeys);
-    const compiler = new EnvironmentCompiler(environment, directory, { ...this.compileOptions, keyRing });
-    return { directory, clients, signingKeys, keyRing, compiler };
+    const keyManagerDirectory = this.deps.keyManagers?.directoryFor(keyManagers) ?? null;
+    const sources = this.deps.identitySources?.directoryFor(identitySources) ?? null;
+    const compiler = new EnvironmentCompiler(environment, directory, { ...this.compileOptions, keyRing, keyManagers: keyManagerDirectory, identitySources: sources });
+    return { directory, clients, signingKeys, keyManagers, identitySources, keyRing, compiler };
   }
 
   /** Routes for `proxies`: those not `touched` since `reuse.previous` keep their compiled route, the others are compiled. */

@@ -104,6 +104,7 @@ function clientCredential(proxy: SnapshotProxy, clientId: string): SnapshotCrede
     tokenSettings: null,
     digestHa1: null,
     truststore: [],
+    endUser: null,
   });
 }
 

@@ -1,6 +1,7 @@
 import { SecretBox } from '@idm/domain';
 import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
-import { PasswordVerificationCache, RedisDigestNonceStore, type PolicyCompileDeps } from '@idm/policies';
+import { PasswordVerificationCache, RedisDigestNonceStore, type PolicyCompileDeps, type SenderConstraintStores } from '@idm/policies';
+import { DpopNonces, DpopReplayCache } from '@idm/tokens';
 import type Redis from 'ioredis';
 import { hkdfSync } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -13,13 +14,15 @@ export const SERVING_DEPENDENCIES = Symbol('ServingDependencies');
  * What every serving revision is built with beyond its snapshot, created once per process so
  * the proxy path and the token service share them: one SecretBox (signing keys, proxy client
  * secrets, metadata, digest HA1), one password-verification cache (verified passwords stay
- * verified across revisions and between Basic auth and the password grant), and Digest's nonce
- * key and store.
+ * verified across revisions and between Basic auth and the password grant), Digest's nonce
+ * key and store, and DPoP's replay cache and nonces.
  */
 export interface ServingDependencies {
   secrets: SecretBox;
   passwordCache: PasswordVerificationCache;
   digest: NonNullable<PolicyCompileDeps['digest']>;
+  /** DPoP: proof jti replay cache and server nonces, shared by the proxy path and the token endpoints (and by every Gateway). */
+  senderConstraint: SenderConstraintStores;
 }
 
 /**
@@ -28,7 +31,12 @@ export interface ServingDependencies {
  * Gateways whose first key differs reject each other's nonces: the client is simply challenged
  * once more.
  */
-export function createServingDependencies(config: Pick<GatewayConfig, 'masterKeys' | 'environment'>, redis: Redis, log: Logger): ServingDependencies {
+/**
+ * `redis`: the rate-limit connection (short command timeout: Digest nonce counts); `tokenRedis`:
+ * the token service's (the DPoP replay cache is a token check like oauth2-auth's lookups, and
+ * answers 503 when Redis does not answer within its timeout).
+ */
+export function createServingDependencies(config: Pick<GatewayConfig, 'masterKeys' | 'environment'>, redis: Redis, log: Logger, tokenRedis: Redis = redis): ServingDependencies {
   let keys = config.masterKeys?.map((k) => ({ id: k.id, key: k.key })) ?? null;
   if (keys === null) {
     log.warn(
@@ -37,9 +45,12 @@ export function createServingDependencies(config: Pick<GatewayConfig, 'masterKey
     keys = [DEVELOPMENT_MASTER_KEY];
   }
   const nonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm digest nonce v1', 32));
+  // Derived like the Digest key, under its own label: every Gateway accepts the DPoP nonces of the others.
+  const dpopNonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm dpop nonce v1', 32));
   return {
     secrets: new SecretBox(keys),
     passwordCache: new PasswordVerificationCache(),
     digest: { nonceKey, nonceStore: new RedisDigestNonceStore(redis, `idm:digest-nc:${config.environment}:`) },
+    senderConstraint: { replay: new DpopReplayCache(tokenRedis, `{idm:dpop:${config.environment}}`), nonces: new DpopNonces(dpopNonceKey) },
   };
 }

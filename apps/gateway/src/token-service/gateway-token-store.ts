@@ -194,5 +194,6 @@ function grantOf(g: OpaqueTokenGrant): OpaqueTokenGrant {
   if (g.credentialId !== undefined) grant.credentialId = g.credentialId;
   if (g.proxyId !== undefined) grant.proxyId = g.proxyId;
   if (g.clientIp !== undefined) grant.clientIp = g.clientIp;
+  if (g.cnf !== undefined) grant.cnf = g.cnf;
   return grant;
 }

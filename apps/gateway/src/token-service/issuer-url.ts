@@ -27,7 +27,7 @@ export class TokenIssuers implements OwnIssuers {
   private lastHostValid = false;
 
   constructor(
-    publicUrl: string | null,
+    private readonly publicUrl: string | null,
     /** True when the connection's peer is a proxy whose X-Forwarded-* headers are believed. */
     private readonly trustsPeer: (peer: string | undefined) => boolean = () => false,
   ) {
@@ -38,8 +38,17 @@ export class TokenIssuers implements OwnIssuers {
   /** The issuer of a prefix for a request that came on `socket` with `headers`. Malformed values are never published. */
   issuerOf(headers: IncomingHttpHeaders, socket: Socket | null, prefix: TokenPrefix): string {
     if (this.byPrefix !== null) return this.byPrefix[prefix];
+    return this.origin(headers, socket) + prefix;
+  }
+
+  /** The base URL clients address: the public URL, else this request's scheme and host (a DPoP proof's `htu` starts with it). */
+  originOf(ctx: RequestContext): string {
+    return this.publicUrl ?? this.origin(ctx.headers, ctx.socket);
+  }
+
+  private origin(headers: Headers, socket: Socket | null): string {
     const trusted = this.trustsPeer(socket?.remoteAddress);
-    return `${this.protoOf(headers, socket, trusted)}://${this.hostOf(headers, trusted)}${prefix}`;
+    return `${this.protoOf(headers, socket, trusted)}://${this.hostOf(headers, trusted)}`;
   }
 
   /**

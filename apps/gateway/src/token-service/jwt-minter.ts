@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ACCESS_TOKEN_TYPE, OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener } from '@idm/tokens';
+import { ACCESS_TOKEN_TYPE, OAuthError, signJwtAsync, type JwtClaims, type SigningKeyRing, type SecretOpener, type TokenConfirmation } from '@idm/tokens';
 import type { AuthenticatedClient, TokenClient } from '../serving/token-clients';
 import { metadataFor } from './owner-metadata';
 
 /** Registered and token-service claims that neither jwtClaims nor metadata may overwrite. */
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ', 'proxy_id']);
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ', 'proxy_id', 'cnf']);
 
 export interface MintRequest {
   issuer: string;
@@ -13,6 +13,8 @@ export interface MintRequest {
   scope: string;
   audience: string[];
   lifetimeSeconds: number;
+  /** Sender constraint (RFC 9449 `jkt`, RFC 8705 `x5t#S256`); absent: a bearer token. */
+  cnf?: TokenConfirmation;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, reque
     client_id: client.credential.id,
     ...(client.proxyId !== undefined && { proxy_id: client.proxyId }),
     ...(request.scope !== '' && { scope: request.scope }),
+    ...(request.cnf !== undefined && { cnf: request.cnf }),
   });
   return { token: await signJwtAsync(claims, signer, { typ: ACCESS_TOKEN_TYPE }), expiresAt };
 }

@@ -1,6 +1,6 @@
 import type { ForwardedFor, PasswordVerificationCache, TokenCors, TokenServicePolicy } from '@idm/policies';
 import { issuedLifetimeSeconds } from '@idm/domain';
-import { OAuthError, type SecretOpener } from '@idm/tokens';
+import { confirmationOf, DPOP_ALGORITHMS, OAuthError, type SecretOpener, type TokenConfirmation } from '@idm/tokens';
 import { compileCors, type TokenCorsPolicy } from '../http/token-cors';
 import type { ActiveConfiguration } from '../serving/active-configuration';
 import type { ServingRevision } from '../serving/serving-revision';
@@ -12,7 +12,10 @@ import type { GatewayTokenStore } from './gateway-token-store';
 import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
 import { metadataFor } from './owner-metadata';
+import type { EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { authenticateClient, newGrant, requireGrant } from './token-grants';
+import type { TokenCallSubject } from '../auth-records/auth-record-factory';
+import { provesBinding, type BindingEvidence, type TokenRequestBinding } from './token-binding';
 
 /** One token endpoint call, already read off the wire (form body or, where allowed, query). */
 export interface TokenCall {
@@ -24,6 +27,10 @@ export interface TokenCall {
   /** Request headers and socket peer: the client address recorded with a token. */
   headers?: Record<string, string | string[] | undefined>;
   peer?: string;
+  /** Filled in as the call is decided, for its auth record: who presented itself, who authenticated. */
+  subject?: TokenCallSubject;
+  /** DPoP proof and TLS client certificate: what issued tokens are bound to (absent: bearer tokens). */
+  binding?: BindingEvidence;
 }
 
 export interface TokenServiceOptions {
@@ -33,6 +40,12 @@ export interface TokenServiceOptions {
   cors?: TokenCors;
   /** Failure limits on client secrets and resource-owner passwords, and how the caller's address is read for them. */
   failures?: { limits: TokenFailureLimits; addressOf: (peer: string, headers: Record<string, string | string[] | undefined>) => string };
+  /** Sender-constrained tokens (DPoP, certificate-bound); absent: every token is a bearer token. */
+  binding?: TokenRequestBinding;
+  /** The OpenID Provider's authorization_code grant (`/credential` only); absent: that grant is unsupported. */
+  authorizationCode?: { exchange(call: TokenCall): Promise<Body>; handlesRefresh(call: TokenCall): boolean; refresh(call: TokenCall): Promise<Body> };
+  /** Resource owners of the password grant for clients that list identity sources (local and just-in-time provisioned end users). */
+  owners?: EndUserPasswordValidator;
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
@@ -74,14 +87,25 @@ export class TokenEndpoints {
   }
 
   async token(call: TokenCall, format: TokenFormat): Promise<Body> {
+    // Its clients may be public (no secret): the OpenID Provider authenticates them its own way.
+    if (call.params.get('grant_type') === 'authorization_code' && this.options.authorizationCode && format === 'opaque') {
+      if (call.fromUrl) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
+      return this.options.authorizationCode.exchange(call);
+    }
+    if (call.params.get('grant_type') === 'refresh_token' && this.options.authorizationCode?.handlesRefresh(call) && format === 'opaque') {
+      if (call.fromUrl) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
+      return this.options.authorizationCode.refresh(call);
+    }
     const { serving, clients, client, now, failureSubject } = await this.authenticate(call);
     const grantType = call.params.get('grant_type');
-    if (grantType === 'refresh_token') return this.refresh(call, format, serving, clients, client, now);
-    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now).catch(async (err: unknown) => {
+    const cnf = await this.confirmationOf(call);
+    if (grantType === 'refresh_token') return this.refresh(call, format, serving, clients, client, now, cnf);
+    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now, this.options.owners).catch(async (err: unknown) => {
       // Only the password grant checks a secret here: its invalid_grant is a wrong owner password.
       if (failureSubject && grantType === 'password' && err instanceof OAuthError && err.code === 'invalid_grant') await this.options.failures!.limits.ownerFailed(failureSubject);
       throw err;
     });
+    if (call.subject && owner !== client) call.subject.credentialId = owner.credential.id;
     const settings = client.settings;
     // RFC 6749 §4.4.3: no refresh token for client_credentials.
     const withRefresh = settings.refreshAllowed && grantType === 'password' && settings.grants.includes('refresh_token');
@@ -99,6 +123,7 @@ export class TokenEndpoints {
           ...(!(client.proxyId !== undefined && owner === client) && { credentialId: owner.credential.id }),
           ...(client.proxyId !== undefined && { proxyId: client.proxyId }),
           ...this.clientIpOf(call, client),
+          ...(cnf !== undefined && { cnf }),
         },
         { accessTokenSeconds: accessSeconds, refreshTokenSeconds: withRefresh ? lifetimeOf(settings.refreshTokenLifetime) : undefined },
         { replacePrevious: settings.deletePrevious },
@@ -106,12 +131,14 @@ export class TokenEndpoints {
       refresh = { token: issued.refreshToken };
       access = { token: issued.accessToken, expiresIn: accessSeconds };
     }
-    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now);
-    return this.tokenResponse(access!, refresh.token, scope, owner);
+    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now, cnf);
+    return this.tokenResponse(access!, refresh.token, scope, owner, cnf);
   }
 
   async regenerate(call: TokenCall): Promise<Body> {
-    const bearer = /^bearer /i.test(call.authorization ?? '') ? call.authorization!.slice(7).trim() : '';
+    // A DPoP-bound JWT comes as `DPoP <jwt>` (with a proof), any other as `Bearer <jwt>`.
+    const scheme = /^(bearer|dpop) /i.exec(call.authorization ?? '');
+    const bearer = scheme ? call.authorization!.slice(scheme[0].length).trim() : '';
     if (!bearer) throw new OAuthError('invalid_request', 'the current JWT is required as a Bearer token');
     // Authorization carries the JWT, so the client authenticates with body parameters.
     const { serving, clients, client, now } = await this.authenticate({ ...call, authorization: undefined });
@@ -119,8 +146,13 @@ export class TokenEndpoints {
     if (!claims) throw new OAuthError('invalid_grant', 'the presented JWT is not valid for this client');
     const owner = ownerOf(clients, client, String(claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
+    // A bound JWT is regenerated only by the holder of its key or certificate, and the new one stays bound.
+    const bound = confirmationOf(claims.cnf);
+    const cnf = await this.confirmationOf(call);
+    if (bound === 'unreadable' || !provesBinding(bound ?? undefined, cnf))
+      throw new OAuthError('invalid_grant', 'the presented JWT is bound to a key or certificate this request did not prove');
     const scope = typeof claims.scope === 'string' ? claims.scope : '';
-    return this.tokenResponse(await this.jwt(call, serving, client, owner, scope, now), undefined, scope, owner);
+    return this.tokenResponse(await this.jwt(call, serving, client, owner, scope, now, cnf), undefined, scope, owner, cnf);
   }
 
   async introspect(call: TokenCall): Promise<Body> {
@@ -146,19 +178,23 @@ export class TokenEndpoints {
         client_id: record.clientId,
         sub: record.subject,
         username: owner.credential.username,
-        token_type: record.kind === 'access' ? 'Bearer' : 'refresh_token',
+        token_type: record.kind === 'access' ? tokenTypeOf(record.cnf) : 'refresh_token',
         exp: record.expiresAt,
         iat: record.issuedAt,
         iss: call.issuer,
         ...(record.clientIp !== undefined && { client_ip: record.clientIp }),
+        ...(record.cnf !== undefined && { cnf: record.cnf }),
       };
     }
     const claims = ownJwtOf(serving, token, call.issuer, client);
     if (!claims) return inactive;
     const owner = ownerOf(clients, client, String(claims.sub));
     if (!owner || !mayObtainTokens(owner, now)) return inactive;
-    const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti } = claims;
-    return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: 'Bearer', exp, iat, nbf, aud, iss, jti };
+    const { scope, client_id, sub, exp, iat, nbf, aud, iss, jti, cnf } = claims;
+    const confirmation = confirmationOf(cnf);
+    if (confirmation === 'unreadable') return inactive;
+    const bound = confirmation ?? undefined;
+    return { active: true, scope, client_id, sub, username: owner.credential.username, token_type: tokenTypeOf(bound), exp, iat, nbf, aud, iss, jti, ...(bound && { cnf: bound }) };
   }
 
   /**
@@ -189,6 +225,8 @@ export class TokenEndpoints {
       // Not in RFC 8414: where JWT access tokens are issued and regenerated.
       jwt_endpoint: `${issuer}/jwt`,
       jwt_regenerate_endpoint: `${issuer}/jwt/regenerate`,
+      // RFC 9449 §5.1 and RFC 8705 §3.3: tokens are bound to a DPoP proof's key or the TLS client certificate presented.
+      ...(this.options.binding !== undefined && { dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS], tls_client_certificate_bound_access_tokens: true }),
     };
   }
 
@@ -203,6 +241,10 @@ export class TokenEndpoints {
     const serving = this.active.current;
     if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
     const presented = presentedClient(call.authorization, call.params);
+    if (call.subject) {
+      call.subject.clientId = presented.clientId;
+      if (call.params.get('grant_type') === 'password') call.subject.username = call.params.get('username');
+    }
     const failureSubject = this.failureSubjectOf(call, presented.clientId);
     // Before any secret is verified: a refused guess costs no argon2 and learns nothing.
     if (failureSubject) this.options.failures!.limits.check(failureSubject);
@@ -218,6 +260,11 @@ export class TokenEndpoints {
       if (failureSubject && err instanceof OAuthError && err.code === 'invalid_client') await this.options.failures!.limits.clientFailed(failureSubject);
       throw err;
     }
+    if (call.subject) {
+      call.subject.credentialId = client.proxyId === undefined ? client.credential.id : null;
+      call.subject.proxyId = client.proxyId ?? null;
+      call.subject.projectId = client.credential.projectId;
+    }
     if (call.fromUrl && !client.settings.allowUrlParameters) throw new OAuthError('invalid_request', 'parameters must be sent form-encoded in a POST body');
     return { serving, clients, client, now, failureSubject };
   }
@@ -230,7 +277,15 @@ export class TokenEndpoints {
     return { surface: this.surface, clientId, address, ...(username ? { username } : {}) };
   }
 
-  private async refresh(call: TokenCall, format: TokenFormat, serving: ServingRevision, clients: TokenClients, client: AuthenticatedClient, now: number): Promise<Body> {
+  private async refresh(
+    call: TokenCall,
+    format: TokenFormat,
+    serving: ServingRevision,
+    clients: TokenClients,
+    client: AuthenticatedClient,
+    now: number,
+    cnf: TokenConfirmation | undefined,
+  ): Promise<Body> {
     requireGrant(client, 'refresh_token');
     const settings = client.settings;
     if (!settings.refreshAllowed) throw new OAuthError('unauthorized_client', 'this client may not refresh tokens');
@@ -252,6 +307,7 @@ export class TokenEndpoints {
         // An empty scope asks for nothing narrower: the grant's scope, not the client's whole set.
         scope: requested === null || requested.trim() === '' ? undefined : grantedScope(requested, settings),
         maxRefreshCount: settings.maxRefreshCount ?? undefined,
+        cnf,
       },
       client.notBefore,
     );
@@ -259,6 +315,9 @@ export class TokenEndpoints {
     // RFC 6749 §6: a scope beyond the original grant is a scope error, and the refresh token stays usable.
     if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted')
       throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
+    // RFC 9449 §5: a bound refresh token is used only with a proof by its key; it stays unused for its holder.
+    if (rotation.outcome === 'rejected' && rotation.reason === 'binding_mismatch')
+      throw new OAuthError('invalid_grant', 'the refresh token is bound to a DPoP key or client certificate this request did not prove');
     if (rotation.outcome === 'rejected')
       throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const { record, tokens } = rotation;
@@ -267,27 +326,38 @@ export class TokenEndpoints {
       await this.store.revoke(tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     }
-    const access = format === 'jwt' ? await this.jwt(call, serving, client, owner, record.scope, now) : { token: tokens.accessToken, expiresIn: accessSeconds };
-    return this.tokenResponse(access, tokens.refreshToken, record.scope, owner);
+    const access = format === 'jwt' ? await this.jwt(call, serving, client, owner, record.scope, now, cnf) : { token: tokens.accessToken, expiresIn: accessSeconds };
+    return this.tokenResponse(access, tokens.refreshToken, record.scope, owner, cnf);
   }
 
-  private async jwt(call: TokenCall, serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number) {
+  private async jwt(call: TokenCall, serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number, cnf: TokenConfirmation | undefined) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
     const minted = await mintJwt(
       serving.keyRing,
       this.secrets,
-      { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime },
+      { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime, cnf },
       now,
     );
     return { token: minted.token, expiresIn: lifetime };
   }
 
-  private tokenResponse(access: { token: string; expiresIn: number }, refreshToken: string | undefined, scope: string, owner: TokenClient): Body {
+  /** What tokens issued on this call are bound to; undefined: bearer tokens. */
+  private async confirmationOf(call: TokenCall): Promise<TokenConfirmation | undefined> {
+    const binding = this.options.binding;
+    return binding === undefined || call.binding === undefined ? undefined : binding.confirmationOf(call.binding);
+  }
+
+  /** The DPoP-Nonce every answer of this prefix carries while nonces are required. */
+  dpopNonce(): string | undefined {
+    return this.options.binding?.nonce();
+  }
+
+  private tokenResponse(access: { token: string; expiresIn: number }, refreshToken: string | undefined, scope: string, owner: TokenClient, cnf?: TokenConfirmation): Body {
     const extra = metadataFor(owner.credential, 'includeInTokenResponse', this.secrets);
     return {
       ...extra,
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: tokenTypeOf(cnf),
       expires_in: access.expiresIn,
       ...(refreshToken !== undefined && { refresh_token: refreshToken }),
       ...(scope !== '' && { scope }),
@@ -329,6 +399,11 @@ function audienceFor(serving: ServingRevision, client: AuthenticatedClient, owne
   if (resource === null) return [...paths];
   if (!paths.includes(resource)) throw new OAuthError('invalid_request', "resource is not an API of this client's project");
   return [resource];
+}
+
+/** RFC 9449 §5: `DPoP` for a token bound to a DPoP key; a certificate-bound token stays `Bearer` (RFC 8705 §3). */
+function tokenTypeOf(cnf: TokenConfirmation | undefined): 'DPoP' | 'Bearer' {
+  return cnf?.jkt !== undefined ? 'DPoP' : 'Bearer';
 }
 
 /** Whose token it is: a proxy client owns tokens whose subject is its own id; anyone else is a credential of the client's project. */

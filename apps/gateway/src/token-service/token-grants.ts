@@ -1,6 +1,7 @@
 import type { PasswordVerificationCache } from '@idm/policies';
 import { OAuthError } from '@idm/tokens';
 import type { PresentedClient } from './client-authentication';
+import type { EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { grantedScope } from './scope-resolution';
 import { mayObtainTokens, type AuthenticatedClient, type TokenClient, type TokenClients } from '../serving/token-clients';
 
@@ -29,7 +30,7 @@ export async function authenticateClient(clients: TokenClients, presented: Prese
   return client as AuthenticatedClient;
 }
 
-export function requireGrant(client: AuthenticatedClient, grant: 'client_credentials' | 'password' | 'refresh_token'): void {
+export function requireGrant(client: AuthenticatedClient, grant: 'client_credentials' | 'password' | 'refresh_token' | 'authorization_code'): void {
   if (!client.settings.grants.includes(grant)) throw new OAuthError('unauthorized_client', `this client may not use the ${grant} grant`);
 }
 
@@ -40,6 +41,7 @@ export async function newGrant(
   clients: TokenClients,
   passwords: PasswordVerificationCache,
   now: number,
+  owners?: EndUserPasswordValidator,
 ): Promise<NewGrant> {
   if (grantType === 'client_credentials') {
     requireGrant(client, 'client_credentials');
@@ -51,6 +53,8 @@ export async function newGrant(
     const password = params.get('password');
     if (!username || !password) throw new OAuthError('invalid_request', 'username and password are required');
     const scope = grantedScope(params.get('scope'), client.settings);
+    const sourceNames = client.settings.identitySources ?? [];
+    if (owners && sourceNames.length > 0) return { owner: await federatedOwner(owners, client, username, password, now, sourceNames), scope };
     const owner = clients.findOwner(client.credential.projectId, username);
     if (!owner?.credential.passwordHash) {
       await passwords.verifyNothing(password);
@@ -62,4 +66,23 @@ export async function newGrant(
   }
   if (grantType === null) throw new OAuthError('invalid_request', 'grant_type is required');
   throw new OAuthError('unsupported_grant_type', 'the grant type is not supported');
+}
+
+/**
+ * The resource owner when the client lists identity sources: a local end user (our store) or a
+ * directory user provisioned as an end user (see FederatedPasswordValidator). A source that could
+ * not answer is a 503 naming its reason, never a wrong password and never "allow".
+ */
+async function federatedOwner(
+  owners: EndUserPasswordValidator,
+  client: AuthenticatedClient,
+  username: string,
+  password: string,
+  now: number,
+  sourceNames: readonly string[],
+): Promise<TokenClient> {
+  const login = await owners.verify(client.credential.projectId, username, password, now, sourceNames);
+  if (login.outcome === 'verified') return login.user;
+  if (login.outcome === 'unavailable') throw new OAuthError('temporarily_unavailable', `the identity source cannot verify the password right now (${login.code})`, 503);
+  throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
 }

@@ -1,5 +1,6 @@
 import { requestIdOf } from '@idm/platform';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { startsWithSegment } from '../http/gateway-endpoints';
 import { writeProxyError } from '../http/proxy-error.reply';
@@ -8,9 +9,29 @@ import { replyWith, writeJson, type AnswerHeaders } from './oauth-reply';
 import { applyCors } from '../http/token-cors';
 import type { TokenCall, TokenEndpoints, TokenFormat } from './token-endpoints';
 import { formParameters, queryParameters } from './token-parameters';
+import type { AuthRecorder } from '../auth-records/auth-recorder';
+import { emptyTokenCallSubject, type AuthRecordFactory } from '../auth-records/auth-record-factory';
+import type { OidcProvider } from '../oidc/oidc-provider';
+
+/** The token endpoints' side of the auth records: recorder, factory, and the caller's address as the failure limits read it. */
+export interface TokenAuthRecords {
+  recorder: AuthRecorder;
+  factory: AuthRecordFactory;
+  addressOf: (peer: string, headers: IncomingHttpHeaders) => string;
+}
 
 type Prefix = '/credential' | '/auth';
 type Action = (req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix) => void | Promise<void>;
+
+const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  '/authorize': ['GET', 'POST'],
+  '/login': ['POST'],
+  '/consent': ['POST'],
+  '/consents': ['GET', 'POST'],
+  '/userinfo': ['GET', 'POST'],
+  '/logout': ['GET', 'POST'],
+  '/.well-known/openid-configuration': ['GET'],
+};
 
 /** RFC 8414 §3.1: the well-known segment goes between host and the issuer's path. */
 const METADATA_AT_ROOT = '/.well-known/oauth-authorization-server';
@@ -33,18 +54,32 @@ export class TokenHttpHandler {
     private readonly log: Logger,
     /** Issuer URLs (configured public URL, or the request's own host). */
     private readonly issuers: TokenIssuers = new TokenIssuers(null),
+    /** Where every decision is reported, and how the caller's address is read for it (null: nowhere). */
+    private readonly authRecords: TokenAuthRecords | null = null,
+    /** The OpenID Provider's pages and endpoints under `/credential` (null: not served). */
+    private readonly oidc: OidcProvider | null = null,
   ) {
     const call =
-      (fromUrl: boolean, work: (endpoints: TokenEndpoints, call: TokenCall) => Promise<unknown>): Action =>
+      (endpoint: string, tokenType: TokenFormat | null, fromUrl: boolean, work: (endpoints: TokenEndpoints, call: TokenCall) => Promise<unknown>): Action =>
       (req, res, endpoints, prefix) =>
-        this.answer(req, res, endpoints, prefix, fromUrl, (c) => work(endpoints, c));
-    const issue = (format: TokenFormat, fromUrl: boolean) => call(fromUrl, (endpoints, c) => endpoints.token(c, format));
+        this.answer(req, res, endpoints, prefix, fromUrl, { endpoint: prefix + endpoint, tokenType }, (c) => work(endpoints, c));
+    const issue = (endpoint: string, format: TokenFormat, fromUrl: boolean) => call(endpoint, format, fromUrl, (endpoints, c) => endpoints.token(c, format));
     this.routes = new Map<string, Record<string, Action>>([
-      ['/token', { POST: issue('opaque', false), GET: issue('opaque', true) }],
-      ['/jwt', { POST: issue('jwt', false), GET: issue('jwt', true) }],
-      ['/jwt/regenerate', { POST: call(false, (endpoints, c) => endpoints.regenerate(c)) }],
-      ['/introspect', { POST: call(false, (endpoints, c) => endpoints.introspect(c)) }],
-      ['/revoke', { POST: call(false, async (endpoints, c) => (await endpoints.revoke(c), {})) }],
+      ['/token', { POST: issue('/token', 'opaque', false), GET: issue('/token', 'opaque', true) }],
+      ['/jwt', { POST: issue('/jwt', 'jwt', false), GET: issue('/jwt', 'jwt', true) }],
+      ['/jwt/regenerate', { POST: call('/jwt/regenerate', 'jwt', false, (endpoints, c) => endpoints.regenerate(c)) }],
+      ['/introspect', { POST: call('/introspect', null, false, (endpoints, c) => endpoints.introspect(c)) }],
+      ['/revoke', { POST: call('/revoke', null, false, async (endpoints, c) => (await endpoints.revoke(c), {})) }],
+      // RFC 9126: the OpenID Provider's, under /credential only; authenticated and answered like /token.
+      [
+        '/par',
+        {
+          POST: (req, res, endpoints, prefix) =>
+            prefix === '/credential' && this.oidc !== null
+              ? this.answer(req, res, endpoints, prefix, false, { endpoint: '/credential/par', tokenType: null }, (c) => this.oidc!.pushAuthorization(c), 201)
+              : this.notFound(req, res),
+        },
+      ],
       ['/.well-known/oauth-authorization-server', { GET: (req, res, endpoints, prefix) => this.metadata(req, res, endpoints, prefix, true) }],
       ['/.well-known/jwks.json', { GET: (req, res, endpoints) => this.jwks(req, res, endpoints) }],
     ]);
@@ -76,6 +111,10 @@ export class TokenHttpHandler {
       return this.notFound(req, res);
     }
     const prefix: Prefix = startsWithSegment(path, '/auth') ? '/auth' : '/credential';
+    if (prefix === '/credential' && this.oidc !== null) {
+      const page = this.oidcRoute(path.slice(prefix.length), method);
+      if (page !== null) return page(req, res, this.oidc, this.issuers.issuerOf(req.headers, req.socket, prefix));
+    }
     const endpoints = prefix === '/auth' ? this.auth : this.credential;
     const actions = this.routes.get(path.slice(prefix.length));
     if (actions === undefined) return this.notFound(req, res);
@@ -94,21 +133,64 @@ export class TokenHttpHandler {
     endpoints: TokenEndpoints,
     prefix: Prefix,
     fromUrl: boolean,
+    endpoint: { endpoint: string; tokenType: TokenFormat | null },
     work: (call: TokenCall) => Promise<unknown>,
+    successStatus = 200,
   ): Promise<void> {
+    const startedAt = performance.now();
     const headers: AnswerHeaders = {};
     applyCors(endpoints.cors(), req.headers.origin, headers, false);
-    await replyWith(res, headers, this.log, async () => {
-      const params = fromUrl ? queryParameters(req.url ?? '') : await formParameters(req);
-      return work({
-        issuer: this.issuers.issuerOf(req.headers, req.socket, prefix),
-        authorization: req.headers.authorization,
-        params,
-        fromUrl,
-        headers: req.headers,
-        peer: req.socket.remoteAddress,
-      });
-    });
+    // RFC 9449 §8: while nonces are required, every answer hands out the current one.
+    const nonce = endpoints.dpopNonce();
+    if (nonce !== undefined) headers['dpop-nonce'] = nonce;
+    const records = this.authRecords !== null && this.authRecords.recorder.active ? this.authRecords : null;
+    const subject = records === null ? undefined : emptyTokenCallSubject();
+    let issuer: string | null = null;
+    const { status, error } = await replyWith(
+      res,
+      headers,
+      this.log,
+      async () => {
+        issuer = this.issuers.issuerOf(req.headers, req.socket, prefix);
+        const params = fromUrl ? queryParameters(req.url ?? '') : await formParameters(req);
+        return work({
+          issuer,
+          authorization: req.headers.authorization,
+          params,
+          fromUrl,
+          headers: req.headers,
+          peer: req.socket.remoteAddress,
+          subject,
+          binding: {
+            dpop: req.headers.dpop,
+            method: req.method ?? 'POST',
+            // The endpoint as clients address it: issuer + the path below the prefix (what a proof's htu names).
+            url: issuer + pathOf(req.url ?? '').slice(prefix.length),
+            certificate: clientCertificateOf(req),
+          },
+        });
+      },
+      successStatus,
+    );
+    if (records !== null) {
+      const clientIp = records.addressOf(req.socket.remoteAddress ?? '', req.headers);
+      records.recorder.report(records.factory.ofTokenEndpoint(requestIdOf(req), startedAt, req.headers, clientIp, subject!, { ...endpoint, issuer, status, error }));
+    }
+  }
+
+  /** The OpenID Provider's own paths (the code grant itself goes through `/token`); null: not one of them. */
+  private oidcRoute(subPath: string, method: string): ((req: IncomingMessage, res: ServerResponse, oidc: OidcProvider, issuer: string) => void | Promise<void>) | null {
+    const allowed = OIDC_ROUTES[subPath];
+    if (allowed === undefined) return null;
+    if (!allowed.includes(method))
+      return (req, res) => writeProxyError(res, requestIdOf(req), 405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowed.join(', ') });
+    if (subPath === '/authorize') return (req, res, oidc, issuer) => oidc.authorize(req, res, issuer);
+    if (subPath === '/login') return (req, res, oidc, issuer) => oidc.login(req, res, issuer);
+    if (subPath === '/consent') return (req, res, oidc, issuer) => oidc.consent(req, res, issuer);
+    if (subPath === '/consents') return (req, res, oidc, issuer) => oidc.consents(req, res, issuer);
+    if (subPath === '/userinfo') return (req, res, oidc, issuer) => oidc.userinfo(req, res, issuer);
+    if (subPath === '/logout') return (req, res, oidc, issuer) => oidc.logout(req, res, issuer);
+    return (req, res, oidc, issuer) => writeJson(res, 200, { 'cache-control': 'public, max-age=300' }, oidc.discovery(issuer));
   }
 
   /** CORS preflight: 204, with the allow headers only when the Origin is allowed. */
@@ -122,7 +204,7 @@ export class TokenHttpHandler {
   private metadata(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints, prefix: Prefix, cors: boolean): Promise<void> {
     const headers: AnswerHeaders = {};
     if (cors) applyCors(endpoints.cors(), req.headers.origin, headers, false);
-    return replyWith(res, headers, this.log, () => Promise.resolve(endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix))));
+    return replyWith(res, headers, this.log, () => Promise.resolve(endpoints.metadata(this.issuers.issuerOf(req.headers, req.socket, prefix)))).then(() => undefined);
   }
 
   private jwks(req: IncomingMessage, res: ServerResponse, endpoints: TokenEndpoints): void {
@@ -141,4 +223,17 @@ export class TokenHttpHandler {
     this.log.error({ reqId: requestId, err }, 'token endpoint failed');
     writeProxyError(res, requestId, 500, 'internal_error', 'The gateway failed to process the request');
   }
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** DER of the client certificate on the HTTPS listener (the handshake proved its key); undefined on plain HTTP or without one. */
+function clientCertificateOf(req: IncomingMessage): Buffer | undefined {
+  const socket = req.socket as TLSSocket;
+  if (socket.encrypted !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate(false)?.raw;
+  return Buffer.isBuffer(raw) && raw.length > 0 ? raw : undefined;
 }

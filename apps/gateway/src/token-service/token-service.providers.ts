@@ -1,4 +1,4 @@
-import { createRedisClient, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { createRedisClient, EndUserLastLogins, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
@@ -9,15 +9,31 @@ import type { GatewayConfig } from '../config/gateway-config';
 import { ActiveConfiguration } from '../serving/active-configuration';
 import { SERVING_DEPENDENCIES, type ServingDependencies } from '../serving/serving-dependencies';
 import { GatewayTokenStore } from './gateway-token-store';
+import { TokenRequestBinding } from './token-binding';
 import { TokenEndpoints } from './token-endpoints';
-import { configuredFailureLimits } from './token-failure-limits';
+import { ConfiguredFailureLimits } from './token-failure-limits';
+import { ConfiguredBruteForce } from '../brute-force/brute-force.providers';
 import { TokenHttpHandler } from './token-http.handler';
 import { createTokenIssuers, JwtRevocations } from './jwt-revocations';
 import { createTokenRedis } from './token-redis';
+import { AuthRecorder } from '../auth-records/auth-recorder';
+import { AuthRecordFactory } from '../auth-records/auth-record-factory';
+import { BusEndUserProvisioner } from '../identity-sources/end-user-provisioner';
+import { FederatedPasswordValidator } from '../identity-sources/federated-password-validator';
+import { GatewayIdentitySources } from '../identity-sources/gateway-identity-sources';
+import { CredentialPasswordValidator, type EndUserPasswordValidator } from '../oidc/end-user-password-validator';
+import { loginAttemptRecorder } from '../oidc/login-records';
+import { OidcProvider } from '../oidc/oidc-provider';
+import { OidcStore } from '../oidc/oidc-store';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
 export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
 export const TOKEN_BUS = Symbol('TokenBus');
+/** The login page's and the password grant's end users: local ones and those identity sources verify (just-in-time provisioned). */
+export const FEDERATED_END_USERS = Symbol('FederatedEndUsers');
+/** How long the Manager may take to provision a verified directory user, and the user to reach this Gateway's configuration. */
+const PROVISION_TIMEOUT_MS = 5_000;
+const PUBLICATION_WAIT_MS = 10_000;
 export const TOKEN_FAILURES = Symbol('TokenFailureLimits');
 /** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
 export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
@@ -75,23 +91,86 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         ),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
-    { provide: TOKEN_FAILURES, useFactory: (redis: Redis) => configuredFailureLimits(config, redis, tokenLog), inject: [TOKEN_REDIS] },
+    { provide: TOKEN_FAILURES, useFactory: (bruteForce: ConfiguredBruteForce) => new ConfiguredFailureLimits(config, bruteForce.guard), inject: [ConfiguredBruteForce] },
+    {
+      provide: FEDERATED_END_USERS,
+      useFactory: (active: ActiveConfiguration, serving: ServingDependencies, sources: GatewayIdentitySources, bus: ClientProxy) => {
+        const clients = () => active.current?.tokens.clients ?? null;
+        return new FederatedPasswordValidator(
+          new CredentialPasswordValidator(clients, serving.passwordCache),
+          clients,
+          sources,
+          new BusEndUserProvisioner(bus, PROVISION_TIMEOUT_MS),
+          tokenLog.child({ component: 'federated-end-users' }),
+          { environment: config.environment, publicationWaitMs: PUBLICATION_WAIT_MS },
+        );
+      },
+      inject: [ActiveConfiguration, SERVING_DEPENDENCIES, GatewayIdentitySources, TOKEN_BUS],
+    },
+    {
+      provide: OidcProvider,
+      useFactory: (
+        active: ActiveConfiguration,
+        redis: Redis,
+        serving: ServingDependencies,
+        failures: ConfiguredFailureLimits,
+        tokens: GatewayTokenStore,
+        owners: EndUserPasswordValidator,
+        recorder: AuthRecorder,
+        factory: AuthRecordFactory,
+      ) => {
+        const provider = new OidcProvider(
+          active,
+          new OidcStore(redis, config.environment),
+          owners,
+          serving.passwordCache,
+          serving.secrets,
+          new EndUserLastLogins(redis),
+          failures,
+          tokenLog.child({ component: 'oidc' }),
+          config.environment,
+          tokens,
+        );
+        provider.reportLoginsTo(loginAttemptRecorder(recorder, factory, failures.addressOf));
+        return provider;
+      },
+      inject: [ActiveConfiguration, TOKEN_REDIS, SERVING_DEPENDENCIES, TOKEN_FAILURES, GatewayTokenStore, FEDERATED_END_USERS, AuthRecorder, AuthRecordFactory],
+    },
     {
       provide: TokenEndpoints,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'credential', ...config.tokenService, failures }),
-      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
+      useFactory: (
+        active: ActiveConfiguration,
+        store: GatewayTokenStore,
+        serving: ServingDependencies,
+        failures: ConfiguredFailureLimits,
+        oidc: OidcProvider,
+        owners: EndUserPasswordValidator,
+      ) =>
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, {
+          surface: 'credential',
+          ...config.tokenService,
+          failures,
+          binding: new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired),
+          authorizationCode: oidc,
+          owners,
+        }),
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, OidcProvider, FEDERATED_END_USERS],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ReturnType<typeof configuredFailureLimits>) =>
-        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, { surface: 'auth', failures }),
+      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ConfiguredFailureLimits) =>
+        new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, {
+          surface: 'auth',
+          failures,
+          binding: new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired),
+        }),
       inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
     },
     {
       provide: TokenHttpHandler,
-      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints) => new TokenHttpHandler(credential, auth, tokenLog, createTokenIssuers(config)),
-      inject: [TokenEndpoints, AUTH_TOKEN_ENDPOINTS],
+      useFactory: (credential: TokenEndpoints, auth: TokenEndpoints, failures: ConfiguredFailureLimits, recorder: AuthRecorder, factory: AuthRecordFactory, oidc: OidcProvider) =>
+        new TokenHttpHandler(credential, auth, tokenLog, createTokenIssuers(config), { recorder, factory, addressOf: failures.addressOf }, oidc),
+      inject: [TokenEndpoints, AUTH_TOKEN_ENDPOINTS, TOKEN_FAILURES, AuthRecorder, AuthRecordFactory, OidcProvider],
     },
     { provide: JwtRevocations, useFactory: (redis: Redis) => new JwtRevocations(config, redis, tokenLog), inject: [TOKEN_REDIS] },
     TokenServiceConnections,

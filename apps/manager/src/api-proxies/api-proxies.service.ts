@@ -11,6 +11,9 @@ import { EnvironmentRepository } from '../repositories/environment.repository';
 import { claimBasePath } from './base-path-claim';
 import { sealClientSecrets, withoutClientSecrets, withStoredClientSecrets } from './token-service-secret';
 import { UpstreamPolicyCheck } from './upstream-policy.check';
+import { IdentitySourceUseCheck } from '../identity-sources/identity-source-use.check';
+import { KeyManagerUseCheck } from '../key-managers/key-manager-use.check';
+import { SecretUseCheck } from '../project-secrets/secret-use.check';
 
 type Row = ApiProxyRow;
 
@@ -24,6 +27,9 @@ export class ApiProxiesService {
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
     private readonly upstreams: UpstreamPolicyCheck,
+    private readonly keyManagerUse: KeyManagerUseCheck,
+    private readonly identitySourceUse: IdentitySourceUseCheck,
+    private readonly secretUse: SecretUseCheck,
   ) {}
 
   async list(projectId: string): Promise<ApiProxy[]> {
@@ -48,6 +54,9 @@ export class ApiProxiesService {
     return this.changes.write(async (tx) => {
       await requireProject(tx, projectId);
       await requireTeamInProject(tx, projectId, input.teamId);
+      await this.keyManagerUse.require(tx, projectId, policies);
+      await this.identitySourceUse.require(tx, projectId, policies);
+      await this.secretUse.require(tx, projectId, policies);
       await claimBasePath(tx, this.proxies, this.permissions, { projectId, basePath: input.basePath });
       const environmentIds = await this.resolveEnvironments(tx, input.environments);
       const { environments: _, ...fields } = input;
@@ -64,6 +73,9 @@ export class ApiProxiesService {
       const row = await this.find(projectId, id, tx, true);
       const policies = input.policies && sealClientSecrets(this.secrets, normalizePolicies(withStoredClientSecrets(input.policies, row.policies)));
       this.permissions.check('proxy:write', row);
+      if (policies) await this.keyManagerUse.require(tx, projectId, policies);
+      if (policies) await this.identitySourceUse.require(tx, projectId, policies);
+      if (policies) await this.secretUse.require(tx, projectId, policies);
       if (input.teamId !== undefined && input.teamId !== row.teamId) {
         this.permissions.check('proxy:write', { projectId, teamId: input.teamId });
         await requireTeamInProject(tx, projectId, input.teamId);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { UpstreamPolicy } from '@idm/domain';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -16,9 +17,15 @@ export class UpstreamPolicyCheck {
     this.policy = new UpstreamPolicy(config.upstreamPolicy);
   }
 
-  async require(upstreamUrl: string): Promise<void> {
+  /** `path`: the field holding the URL (a proxy's upstreamUrl, a key manager's jwksUri, ...). */
+  async require(upstreamUrl: string, path = 'upstreamUrl'): Promise<void> {
     const refusal = await this.policy.checkUrl(upstreamUrl);
     if (!refusal) return;
-    throw new ProblemError(422, 'upstream_forbidden', 'Upstream not allowed', refusal.detail, [{ path: 'upstreamUrl', message: refusal.detail }], { reason: refusal.reason });
+    throw new ProblemError(422, 'upstream_forbidden', 'Upstream not allowed', refusal.detail, [{ path, message: refusal.detail }], { reason: refusal.reason });
+  }
+
+  /** A host and port that is not an http(s) URL (an identity source's LDAP or SQL server), held to the same policy. */
+  requireEndpoint(host: string, port: number, path: string): Promise<void> {
+    return this.require(`http://${isIP(host) === 6 ? `[${host}]` : host}:${port}/`, path);
   }
 }

@@ -2,7 +2,11 @@ import { Module } from '@nestjs/common';
 import { AccessModule } from '../access/access.module';
 import { ApiProxiesModule } from '../api-proxies/api-proxies.module';
 import { AuthModule } from '../auth/auth.module';
+import { BruteForceModule } from '../brute-force/brute-force.module';
 import { CredentialsModule } from '../credentials/credentials.module';
+import { IdentitySourcesModule } from '../identity-sources/identity-sources.module';
+import { KeyManagersModule } from '../key-managers/key-managers.module';
+import { ProjectSecretsModule } from '../project-secrets/project-secrets.module';
 import { ProjectsModule } from '../projects/projects.module';
 import { TeamsModule } from '../teams/teams.module';
 import { ApiopsController } from './apiops.controller';
@@ -10,7 +14,18 @@ import { ApiopsService } from './apiops.service';
 import { ProjectStateReader } from './project-state.reader';
 
 @Module({
-  imports: [AuthModule, ProjectsModule, TeamsModule, AccessModule, ApiProxiesModule, CredentialsModule],
+  imports: [
+    AuthModule,
+    ProjectsModule,
+    TeamsModule,
+    AccessModule,
+    ApiProxiesModule,
+    CredentialsModule,
+    KeyManagersModule,
+    IdentitySourcesModule,
+    ProjectSecretsModule,
+    BruteForceModule,
+  ],
   controllers: [ApiopsController],
   providers: [ApiopsService, ProjectStateReader],
 })

@@ -1,5 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { apiopsBundleSchema, BUNDLE_API_VERSION, MAX_CREDENTIAL_IMPORT, SecretBox, type ApiopsApplied, type ApiopsBundle, type ApiopsPlan, type PlannedChange } from '@idm/domain';
+import {
+  apiopsBundleSchema,
+  BUNDLE_API_VERSION,
+  DEFAULT_SECRET_OVERLAP_SECONDS,
+  MAX_CREDENTIAL_IMPORT,
+  SecretBox,
+  type ApiopsApplied,
+  type ApiopsBundle,
+  type ApiopsPlan,
+  type BundleIdentitySource,
+  type BundleKeyManager,
+  type PlannedChange,
+  type UpdateIdentitySource,
+  type UpdateKeyManager,
+} from '@idm/domain';
 import { ApiProxiesService } from '../api-proxies/api-proxies.service';
 import { withoutClientSecrets } from '../api-proxies/token-service-secret';
 import { RolesService } from '../access/roles.service';
@@ -12,9 +26,16 @@ import { PermissionService } from '../governance/permission.service';
 import { problemFromDatabaseError } from '../problems/database-errors';
 import { ProblemError } from '../problems/problem.error';
 import { ProjectsService } from '../projects/projects.service';
+import { IdentitySourcesService } from '../identity-sources/identity-sources.service';
+import { KeyManagersService } from '../key-managers/key-managers.service';
+import { ProjectSecretsService } from '../project-secrets/project-secrets.service';
 import { EnvironmentRepository } from '../repositories/environment.repository';
+import type { KeyManagerRow } from '../repositories/key-manager.repository';
+import { BruteForceSettingsService } from '../brute-force/brute-force-settings.service';
 import { TeamsService } from '../teams/teams.service';
+import { identitySourceEntry, keyManagerEntry, secretEntry } from './bundle-entities';
 import { checkReferences, planBundle } from './bundle-plan';
+import { inverted, policiesById } from './bundle-references';
 import { ProjectStateReader, type CurrentProject } from './project-state.reader';
 
 /**
@@ -38,6 +59,10 @@ export class ApiopsService {
     private readonly proxies: ApiProxiesService,
     private readonly credentials: CredentialsService,
     private readonly imports: CredentialImportService,
+    private readonly projectSecrets: ProjectSecretsService,
+    private readonly keyManagers: KeyManagersService,
+    private readonly bruteForceSettings: BruteForceSettingsService,
+    private readonly identitySources: IdentitySourcesService,
   ) {}
 
   async plan(raw: unknown, prune: boolean): Promise<ApiopsPlan> {
@@ -58,19 +83,28 @@ export class ApiopsService {
     this.permissions.check('project:read', { projectId });
     const project = await this.projects.get(projectId);
     const current = await this.reader.read(project.name);
-    for (const permission of ['team:read', 'proxy:read', 'credential:read'] as const) this.permissions.check(permission, { projectId });
+    for (const permission of ['team:read', 'proxy:read', 'credential:read', 'secret:read'] as const) this.permissions.check(permission, { projectId });
+    if (current.keyManagers.length > 0) this.permissions.check('key-manager:read', { projectId });
+    if (current.identitySources.length > 0) this.permissions.check('identity-source:read', { projectId });
+    const teamName = (id: string | null) => current.teams.find((t) => t.id === id)?.name ?? null;
     return {
       apiVersion: BUNDLE_API_VERSION,
       kind: 'ProjectBundle',
       project: { name: project.name, description: project.description },
       teams: current.teams.map(({ name, description }) => ({ name, description })),
       roles: current.roles.map(({ name, description, permissions }) => ({ name, description, permissions: [...permissions].sort() as never })),
+      // Material and key managers' secrets stay out (write-only): applying the export keeps the stored ones.
+      secrets: current.secrets.map((s) => secretEntry(s, teamName(s.teamId))),
+      keyManagers: current.keyManagers.map((k) => keyManagerEntry(k, current.references.secrets)),
+      // By name, secrets left out (`secret: null` only for a source that has none).
+      identitySources: current.identitySources.map(identitySourceEntry),
       // Client secrets stay out (write-only); applying the export keeps the stored ones.
       proxies: current.proxies.map(({ id: _, policies, ...p }) => ({ ...p, policies: withoutClientSecrets(policies) }) as never),
       credentials: current.credentials.map(({ id: _, passwordHash: __, metadata, ...c }) => ({
         ...c,
         metadata: metadata.map(({ value, ...flags }) => (flags.secret ? flags : { ...flags, value })),
       })),
+      bruteForceSettings: current.bruteForceSettings,
     };
   }
 
@@ -134,9 +168,43 @@ export class ApiopsService {
     }
     const teamId = (name: string | null) => (name ? teamIds.get(name)! : null);
 
+    // Secrets and key managers before the proxies whose policies name them; names resolve to ids once they exist.
+    const references = inverted(current.references);
+    for (const change of find('project_secret').filter((c) => c.op !== 'delete')) {
+      const { team, name, description: secretDescription, kind, material, privateKey, kid } = bundle.secrets.find((s) => s.name === change.name)!;
+      const existing = current.secrets.find((s) => s.name === name);
+      if (!existing) {
+        const created = await step(change, () =>
+          this.projectSecrets.create(projectId!, { name, description: secretDescription, teamId: teamId(team), kind, material: material!, privateKey, kid }),
+        );
+        references.secrets.set(name, created.id);
+        continue;
+      }
+      if (change.fields?.includes('description')) await step(change, () => this.projectSecrets.update(projectId!, existing.id, { description: secretDescription }));
+      if (change.fields?.includes('material'))
+        await step(change, () => this.projectSecrets.rotate(projectId!, existing.id, { material: material!, privateKey, kid, overlapSeconds: DEFAULT_SECRET_OVERLAP_SECONDS }));
+    }
+    for (const change of find('key_manager').filter((c) => c.op !== 'delete')) {
+      const entry = bundle.keyManagers.find((k) => k.name === change.name)!;
+      const existing = current.keyManagers.find((k) => k.name === change.name);
+      const clientSecretId = entry.clientSecretName === undefined ? undefined : references.secrets.get(entry.clientSecretName);
+      if (existing) await step(change, () => this.keyManagers.update(existing.id, { ...this.keyManagerPatch(entry, existing), clientSecretId: clientSecretId ?? null }));
+      else {
+        const { clientSecretName: _, ...fields } = entry;
+        references.keyManagers.set(entry.name, (await step(change, () => this.keyManagers.create({ ...fields, clientSecretId, projectId: projectId! }))).id);
+      }
+    }
+    // Identity sources before the proxies whose basic-auth names them (by name: nothing to resolve).
+    for (const change of find('identity_source').filter((c) => c.op !== 'delete')) {
+      const { secret, ...entry } = bundle.identitySources.find((r) => r.name === change.name)!;
+      const existing = current.identitySources.find((r) => r.name === change.name);
+      if (existing) await step(change, () => this.identitySources.update(existing.id, this.identitySourcePatch(entry, secret, change.fields ?? [])));
+      else await step(change, () => this.identitySources.create({ ...entry, description: entry.description ?? undefined, secret: secret ?? undefined, projectId: projectId! }));
+    }
+
     for (const change of find('api_proxy').filter((c) => c.op !== 'delete')) {
-      const { team, description: proxyDescription, ...proxy } = bundle.proxies.find((p) => p.name === change.name)!;
-      const input = { ...proxy, description: proxyDescription ?? undefined, teamId: teamId(team) };
+      const { team, description: proxyDescription, policies, ...proxy } = bundle.proxies.find((p) => p.name === change.name)!;
+      const input = { ...proxy, policies: policiesById(policies, references), description: proxyDescription ?? undefined, teamId: teamId(team) };
       const existing = current.proxies.find((p) => p.name === change.name);
       await step(change, () => (existing ? this.proxies.update(projectId!, existing.id, input) : this.proxies.create(projectId!, input)));
     }
@@ -167,10 +235,61 @@ export class ApiopsService {
       }
     }
 
+    for (const change of find('brute_force_settings')) {
+      if (change.op === 'delete') await step(change, () => this.bruteForceSettings.remove(projectId!));
+      else await step(change, () => this.bruteForceSettings.put(projectId!, bundle.bruteForceSettings!));
+    }
+
     for (const change of plan.filter((c) => c.op === 'delete')) {
       if (change.kind === 'credential') await step(change, () => this.credentials.remove(projectId!, current.credentials.find((c) => c.username === change.name)!.id));
       if (change.kind === 'api_proxy') await step(change, () => this.proxies.remove(projectId!, current.proxies.find((p) => p.name === change.name)!.id));
     }
+    // After the proxies: a secret still named by a proxy cannot be deleted.
+    for (const change of plan.filter((c) => c.op === 'delete')) {
+      if (change.kind === 'key_manager') await step(change, () => this.keyManagers.remove(current.keyManagers.find((k) => k.name === change.name)!.id));
+      if (change.kind === 'identity_source') await step(change, () => this.identitySources.remove(current.identitySources.find((r) => r.name === change.name)!.id));
+    }
+    // After the key managers: a secret still named by one (clientSecretId) cannot be deleted either.
+    for (const change of plan.filter((c) => c.op === 'delete' && c.kind === 'project_secret'))
+      await step(change, () => this.projectSecrets.remove(projectId!, current.secrets.find((s) => s.name === change.name)!.id));
     for (const change of plan.filter((c) => c.op === 'delete' && c.kind === 'team')) await step(change, () => this.teams.remove(projectId!, teamIds.get(change.name)!));
+  }
+
+  /**
+   * An update that makes the stored identity source what the bundle says. The config only when it
+   * changed (a new one is checked against the upstream address policy); the secret only when
+   * given (left out: the sealed one is kept; null removes it).
+   */
+  private identitySourcePatch(entry: Omit<BundleIdentitySource, 'secret'>, secret: string | null | undefined, fields: string[]): UpdateIdentitySource {
+    return {
+      description: entry.description,
+      roleMappings: entry.roleMappings,
+      timeoutMs: entry.timeoutMs,
+      cacheTtlSeconds: entry.cacheTtlSeconds,
+      enabled: entry.enabled,
+      ...(fields.includes('config') ? { config: entry.config } : {}),
+      ...(secret === undefined ? {} : { secret }),
+    };
+  }
+
+  /**
+   * An update that makes the stored key manager what the bundle says: optional settings it leaves
+   * out are removed, secrets it leaves out are kept (the TLS key re-supplied from its sealed copy,
+   * since the service replaces TLS settings as a whole).
+   */
+  private keyManagerPatch(entry: BundleKeyManager, row: KeyManagerRow): UpdateKeyManager {
+    const { type: _, clientSecret, sharedSecret, tls, clientSecretName: __, ...rest } = entry;
+    const clientKeyPem = tls.clientKeyPem ?? (row.tlsClientKey === null ? undefined : this.secrets.open(row.tlsClientKey));
+    return {
+      ...rest,
+      description: rest.description ?? null,
+      discoveryUrl: rest.discoveryUrl ?? null,
+      jwksUri: rest.jwksUri ?? null,
+      introspectionEndpoint: rest.introspectionEndpoint ?? null,
+      clientId: rest.clientId ?? null,
+      ...(clientSecret === undefined ? {} : { clientSecret }),
+      ...(sharedSecret === undefined ? {} : { sharedSecret }),
+      tls: { ...tls, clientKeyPem },
+    };
   }
 }

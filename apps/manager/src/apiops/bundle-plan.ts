@@ -1,7 +1,19 @@
-import type { ApiopsBundle, BundleCredential, PlannedChange, PlannedKind, SecretBox } from '@idm/domain';
+import { randomUUID } from 'node:crypto';
+import { identitySourceNeedsSecret, keyManagerProblems, type ApiopsBundle, type BundleCredential, type PlannedChange, type PlannedKind, type SecretBox } from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { leavesClientSecretOut, withComparableClientSecrets, withoutClientSecrets, withStoredClientSecrets } from '../api-proxies/token-service-secret';
 import { ProblemError, type FieldIssue } from '../problems/problem.error';
+import {
+  changedKeyManagerSecrets,
+  comparableKeyManager,
+  IDENTITY_SOURCE_FIELDS,
+  identitySourceEntry,
+  identitySourceSecretChanges,
+  KEY_MANAGER_FIELDS,
+  keyManagerEntry,
+  materialDiffers,
+} from './bundle-entities';
+import { inverted, policiesById, policiesByName, type ReferenceMap } from './bundle-references';
 import { canonicalJson } from './canonical-json';
 import type { CurrentProject } from './project-state.reader';
 
@@ -40,16 +52,39 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
     'proxies',
   );
   duplicates(
+    bundle.secrets.map((s) => s.name),
+    'secrets',
+  );
+  duplicates(
+    bundle.keyManagers.map((k) => k.name),
+    'keyManagers',
+  );
+  duplicates(
+    bundle.identitySources.map((s) => s.name),
+    'identitySources',
+  );
+  duplicates(
     bundle.credentials.map((c) => c.username),
     'credentials',
   );
   const teams = new Set(bundle.teams.map((t) => t.name));
   const checkTeam = (team: string | null, path: string) => team && !teams.has(team) && issues.push({ path, message: `unknown team '${team}' (list it under teams)` });
+  checkSecrets(bundle, current, checkTeam, issues);
+  checkKeyManagers(bundle, current, issues);
+  checkIdentitySources(bundle, current, issues);
+  const names = namesInBundle(bundle, current);
   bundle.proxies.forEach((p, i) => {
     checkTeam(p.team, `bundle.proxies.${i}.team`);
+    // Policies name key managers and secrets; validated by id (as the proxy service will), kept by name.
+    const byId = policiesById(p.policies, names, (u) =>
+      issues.push({
+        path: `bundle.proxies.${i}.${u.path}`,
+        message: `unknown ${u.kind} '${u.name}' (list it under ${u.kind === 'secret' ? 'secrets' : 'keyManagers'}, or create it first)`,
+      }),
+    );
     p.environments.forEach((e, j) => !environmentNames.includes(e) && issues.push({ path: `bundle.proxies.${i}.environments.${j}`, message: `unknown environment '${e}'` }));
     try {
-      p.policies = validateBundlePolicies(p.policies, current.proxies.find((e) => e.name === p.name)?.policies);
+      p.policies = policiesByName(validateBundlePolicies(byId, current.proxies.find((e) => e.name === p.name)?.policies), inverted(names));
     } catch (err) {
       if (err instanceof ProblemError) issues.push(...(err.errors ?? []).map((issue) => ({ ...issue, path: `bundle.proxies.${i}.${issue.path}` })));
       else if (err instanceof PolicyConfigError)
@@ -67,6 +102,68 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
     });
   });
   if (issues.length) throw new ProblemError(400, 'invalid_bundle', 'The bundle is invalid', `${issues.length} problem(s) in the bundle`, issues);
+}
+
+/** A new secret needs its material; a secret's team and kind are fixed once created. */
+function checkSecrets(bundle: ApiopsBundle, current: CurrentProject, checkTeam: (team: string | null, path: string) => unknown, issues: FieldIssue[]): void {
+  bundle.secrets.forEach((s, i) => {
+    checkTeam(s.team, `bundle.secrets.${i}.team`);
+    const existing = current.secrets.find((e) => e.name === s.name);
+    if (!existing && s.material === undefined)
+      issues.push({ path: `bundle.secrets.${i}.material`, message: 'a new secret needs its material (exports never carry it: supply it when applying)' });
+    if (existing && existing.kind !== s.kind) issues.push({ path: `bundle.secrets.${i}.kind`, message: `is '${existing.kind}' and cannot change` });
+    const team = existing && (existing.teamId === null ? null : (current.teams.find((t) => t.id === existing.teamId)?.name ?? null));
+    if (existing && team !== s.team) issues.push({ path: `bundle.secrets.${i}.team`, message: `is ${team === null ? 'the project' : `'${team}'`} and cannot change` });
+  });
+}
+
+/** The create rules, with the secrets a key manager already stores counting as given (a bundle leaves them out). */
+function checkKeyManagers(bundle: ApiopsBundle, current: CurrentProject, issues: FieldIssue[]): void {
+  const secretNames = new Set([...current.references.secrets.values(), ...bundle.secrets.map((s) => s.name)]);
+  bundle.keyManagers.forEach((k, i) => {
+    const stored = current.keyManagers.find((e) => e.name === k.name);
+    const kept = (plain: string | undefined, sealed: string | null | undefined) => plain ?? (sealed ? 'stored' : undefined);
+    // A named project secret replaces a sealed client secret: the stored one no longer counts.
+    const { clientSecretName, ...fields } = k;
+    if (clientSecretName !== undefined && !secretNames.has(clientSecretName))
+      issues.push({ path: `bundle.keyManagers.${i}.clientSecretName`, message: `unknown secret '${clientSecretName}' (list it under secrets, or create it first)` });
+    const problems = keyManagerProblems({
+      ...fields,
+      clientSecretId: clientSecretName,
+      clientSecret: clientSecretName === undefined ? kept(k.clientSecret, stored?.clientSecret) : k.clientSecret,
+      sharedSecret: kept(k.sharedSecret, stored?.sharedSecret),
+      tls: { ...k.tls, clientKeyPem: kept(k.tls.clientKeyPem, stored?.tlsClientKey) },
+    });
+    if (stored && stored.type !== k.type) problems.push({ path: ['type'], message: `is '${stored.type}' and cannot change` });
+    issues.push(...problems.map((p) => ({ path: ['bundle', 'keyManagers', i, ...p.path].join('.'), message: p.message })));
+  });
+}
+
+/** A source's type is fixed once created; one that needs its secret must have it, given or stored (exports never carry it). */
+function checkIdentitySources(bundle: ApiopsBundle, current: CurrentProject, issues: FieldIssue[]): void {
+  bundle.identitySources.forEach((source, i) => {
+    const stored = current.identitySources.find((e) => e.name === source.name);
+    if (stored && stored.type !== source.type) issues.push({ path: `bundle.identitySources.${i}.type`, message: `is '${stored.type}' and cannot change` });
+    const secret = source.secret === undefined ? (stored?.secret ?? null) : source.secret;
+    // A stored source already without it (created so through the API) re-applies as it is.
+    const alreadyWithout = stored !== undefined && stored.secret === null && identitySourceNeedsSecret(stored.type, stored.config);
+    if (secret === null && identitySourceNeedsSecret(source.type, source.config) && !alreadyWithout)
+      issues.push({
+        path: `bundle.identitySources.${i}.secret`,
+        message: `${source.type === 'sql' ? "the database user's" : "the service account's"} password is needed (exports never carry it: supply it when applying)`,
+      });
+  });
+}
+
+/**
+ * Name -> id of everything the bundle's policies may name: the project's secrets and key managers
+ * (stored ones by their id, new ones by a stand-in until they are created) and the System key managers.
+ */
+function namesInBundle(bundle: ApiopsBundle, current: CurrentProject): ReferenceMap {
+  const names = inverted(current.references);
+  for (const s of bundle.secrets) if (!names.secrets.has(s.name)) names.secrets.set(s.name, randomUUID());
+  for (const k of bundle.keyManagers) if (!names.keyManagers.has(k.name)) names.keyManagers.set(k.name, randomUUID());
+  return names;
 }
 
 /**
@@ -116,6 +213,20 @@ async function credentialChanges(desired: BundleCredential, current: CurrentProj
 }
 
 /** The ordered list of changes that turns the current project into the bundle. Pure apart from hashing. */
+/** The project's brute-force settings: a bundle that leaves them out keeps them; null removes them. */
+function planBruteForceSettings(bundle: ApiopsBundle, current: CurrentProject, plan: PlannedChange[]): void {
+  const desired = bundle.bruteForceSettings;
+  const stored = current.bruteForceSettings;
+  if (desired === undefined || (desired === null && stored === null)) return;
+  const name = bundle.project.name;
+  if (desired === null) plan.push({ op: 'delete', kind: 'brute_force_settings', name });
+  else if (stored === null) plan.push({ op: 'create', kind: 'brute_force_settings', name });
+  else {
+    const fields = changedFields(stored, desired, sorted([...new Set([...Object.keys(stored), ...Object.keys(desired)])]));
+    if (fields.length) plan.push({ op: 'update', kind: 'brute_force_settings', name, fields });
+  }
+}
+
 export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, ctx: PlanContext): Promise<PlannedChange[]> {
   const plan: PlannedChange[] = [];
   const upsert = (kind: PlannedKind, name: string, exists: boolean, fields: string[]) => {
@@ -132,9 +243,33 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
       existing ? changedFields({ ...existing, permissions: sorted(existing.permissions) }, { ...role, permissions: sorted(role.permissions) }, ['description', 'permissions']) : [],
     );
   }
+  planBruteForceSettings(bundle, current, plan);
   for (const team of bundle.teams) {
     const existing = current.teams.find((t) => t.name === team.name);
     upsert('team', team.name, !!existing, existing ? changedFields(existing, team, ['description']) : []);
+  }
+  for (const [i, secret] of bundle.secrets.entries()) {
+    const existing = current.secrets.find((s) => s.name === secret.name);
+    const fields = existing ? changedFields(existing, secret, ['description']) : [];
+    if (await materialOf(() => materialDiffers(secret, existing, ctx.secrets), i)) fields.push('material');
+    upsert('project_secret', secret.name, !!existing, existing ? fields : []);
+  }
+  for (const keyManager of bundle.keyManagers) {
+    const existing = current.keyManagers.find((k) => k.name === keyManager.name);
+    const fields = existing
+      ? [
+          ...changedFields(comparableKeyManager(keyManagerEntry(existing, current.references.secrets)), comparableKeyManager(keyManager), [...KEY_MANAGER_FIELDS]),
+          ...changedKeyManagerSecrets(keyManager, existing, ctx.secrets),
+        ]
+      : [];
+    upsert('key_manager', keyManager.name, !!existing, fields);
+  }
+  for (const source of bundle.identitySources) {
+    const existing = current.identitySources.find((e) => e.name === source.name);
+    const fields = existing
+      ? [...changedFields(identitySourceEntry(existing), source, [...IDENTITY_SOURCE_FIELDS]), ...(identitySourceSecretChanges(source, existing, ctx.secrets) ? ['secret'] : [])]
+      : [];
+    upsert('identity_source', source.name, !!existing, fields);
   }
   for (const proxy of bundle.proxies) {
     const existing = current.proxies.find((p) => p.name === proxy.name);
@@ -166,7 +301,26 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     const listed = new Set(bundle.credentials.map((d) => d.username));
     for (const c of current.credentials) if (!listed.has(c.username)) plan.push({ op: 'delete', kind: 'credential', name: c.username });
     for (const p of current.proxies) if (!bundle.proxies.some((d) => d.name === p.name)) plan.push({ op: 'delete', kind: 'api_proxy', name: p.name });
+    for (const k of current.keyManagers) if (!bundle.keyManagers.some((d) => d.name === k.name)) plan.push({ op: 'delete', kind: 'key_manager', name: k.name });
+    for (const r of current.identitySources) if (!bundle.identitySources.some((d) => d.name === r.name)) plan.push({ op: 'delete', kind: 'identity_source', name: r.name });
+    for (const s of current.secrets) if (!bundle.secrets.some((d) => d.name === s.name)) plan.push({ op: 'delete', kind: 'project_secret', name: s.name });
     for (const t of current.teams) if (!bundle.teams.some((d) => d.name === t.name)) plan.push({ op: 'delete', kind: 'team', name: t.name });
   }
   return plan;
+}
+
+/** Material that does not read as its kind fails the plan at the bundle's path (as a create would at `material`). */
+async function materialOf<T>(read: () => Promise<T>, index: number): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!(err instanceof ProblemError) || !err.errors) throw err;
+    throw new ProblemError(
+      400,
+      'invalid_bundle',
+      'The bundle is invalid',
+      err.detail ?? err.title,
+      err.errors.map((e) => ({ ...e, path: `bundle.secrets.${index}.${e.path}` })),
+    );
+  }
 }

@@ -1,7 +1,13 @@
+import { projectBruteForceSettingsSchema, type ProjectBruteForceSettings } from '@idm/domain';
+import { BruteForceSettingsRepository } from '../repositories/brute-force-settings.repository';
 import { Injectable } from '@nestjs/common';
 import { isoOrNull } from '@idm/platform';
 import { ApiProxyRepository } from '../repositories/api-proxy.repository';
 import { CredentialRepository, type StoredMetadataEntry } from '../repositories/credential.repository';
+import { IdentitySourceRepository, type IdentitySourceRow } from '../repositories/identity-source.repository';
+import { KeyManagerRepository, type KeyManagerRow } from '../repositories/key-manager.repository';
+import { ProjectSecretRepository, type ProjectSecretRow } from '../repositories/project-secret.repository';
+import { policiesByName, type ReferenceMap } from './bundle-references';
 import { ProjectRepository } from '../repositories/project.repository';
 import { RoleRepository } from '../repositories/role.repository';
 import { TeamRepository } from '../repositories/team.repository';
@@ -37,6 +43,15 @@ export interface CurrentProject {
   }[];
   /** Custom roles of the installation (roles are not project-owned). */
   roles: { id: string; name: string; description: string | null; permissions: string[] }[];
+  /** The project's own secrets and key managers, as stored (sealed material included). */
+  secrets: ProjectSecretRow[];
+  keyManagers: KeyManagerRow[];
+  /** The project's own identity sources, as stored (sealed secret included); policies and token settings name them by name already. */
+  identitySources: IdentitySourceRow[];
+  /** The project's brute-force settings; null: none. */
+  bruteForceSettings: ProjectBruteForceSettings | null;
+  /** What proxies of this project may name: the project's own and the System key managers, and its secrets (id -> name). */
+  references: ReferenceMap;
 }
 
 /** Reads a project by name in the shape a bundle has, plus the ids and hashes APIops needs. */
@@ -48,12 +63,33 @@ export class ProjectStateReader {
     private readonly teams: TeamRepository,
     private readonly proxies: ApiProxyRepository,
     private readonly credentials: CredentialRepository,
+    private readonly keyManagers: KeyManagerRepository,
+    private readonly secrets: ProjectSecretRepository,
+    private readonly bruteForceSettings: BruteForceSettingsRepository,
+    private readonly identitySources: IdentitySourceRepository,
   ) {}
 
   async read(projectName: string): Promise<CurrentProject> {
     const customRoles = (await this.roles.listCustom()).map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions }));
     const project = await this.projects.findByName(projectName);
-    if (!project) return { project: null, teams: [], proxies: [], credentials: [], roles: customRoles };
+    const allKeyManagers = await this.keyManagers.all();
+    const systemKeyManagers = allKeyManagers.filter((k) => k.projectId === null);
+    if (!project)
+      return {
+        project: null,
+        teams: [],
+        proxies: [],
+        credentials: [],
+        roles: customRoles,
+        secrets: [],
+        keyManagers: [],
+        identitySources: [],
+        bruteForceSettings: null,
+        references: referencesOf(systemKeyManagers, []),
+      };
+    const ownKeyManagers = allKeyManagers.filter((k) => k.projectId === project.id);
+    const secretRows = await this.secrets.list(project.id, 'all');
+    const references = referencesOf([...systemKeyManagers, ...ownKeyManagers], secretRows);
     const teamRows = await this.teams.list(project.id, 'all');
     const teamNames = new Map(teamRows.map((t) => [t.id, t.name]));
     const teamName = (id: string | null) => (id === null ? null : (teamNames.get(id) ?? null));
@@ -71,7 +107,8 @@ export class ProjectStateReader {
         basePath: p.basePath,
         upstreamUrl: p.upstreamUrl,
         methods: p.methods,
-        policies: p.policies,
+        // By name: what a bundle holds, so it compares with one and moves between installations.
+        policies: policiesByName(p.policies, references),
         environments: environmentNames.get(p.id) ?? [],
         selfService: p.selfService,
       })),
@@ -90,6 +127,20 @@ export class ProjectStateReader {
         passwordHash: c.passwordHash,
       })),
       roles: customRoles,
+      secrets: secretRows,
+      keyManagers: ownKeyManagers,
+      identitySources: (await this.identitySources.all()).filter((r) => r.projectId === project.id).sort((x, y) => x.name.localeCompare(y.name)),
+      bruteForceSettings: await this.bruteForceSettingsOf(project.id),
+      references,
     };
   }
+
+  private async bruteForceSettingsOf(projectId: string): Promise<ProjectBruteForceSettings | null> {
+    const row = await this.bruteForceSettings.find(projectId);
+    return row ? projectBruteForceSettingsSchema.parse(row.settings) : null;
+  }
+}
+
+function referencesOf(keyManagers: KeyManagerRow[], secrets: ProjectSecretRow[]): ReferenceMap {
+  return { keyManagers: new Map(keyManagers.map((k) => [k.id, k.name])), secrets: new Map(secrets.map((s) => [s.id, s.name])) };
 }

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditEventView, AuditPage, AuditQuery, ReadFilter } from '@idm/domain';
-import { filter, map, type Observable } from 'rxjs';
+import { filter, map, merge, type Observable } from 'rxjs';
 import { PermissionService } from '../governance/permission.service';
 import { AuditEventRepository } from '../repositories/audit-event.repository';
+import { AuditFanOut } from './audit-fan-out';
 import { ChangeWriter, type AuditEvent } from './change-writer';
 
 const toView = (e: AuditEvent): AuditEventView => ({
@@ -25,6 +26,7 @@ export class AuditService {
     private readonly events: AuditEventRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
+    private readonly fanOut: AuditFanOut,
   ) {}
 
   async query(q: AuditQuery): Promise<AuditPage> {
@@ -35,12 +37,12 @@ export class AuditService {
     return { items: page.map(toView), nextCursor: rows.length > q.limit ? String(page.at(-1)!.seq) : null };
   }
 
-  /** Server-Sent Events: every committed change the reader may see, as it happens. */
+  /** Server-Sent Events: every committed change the reader may see, as it happens, through this Manager or any other. */
   tail(): Observable<AuditEventView> {
     this.permissions.checkAnywhere('audit:read');
     const scope = this.permissions.readFilter('audit:read');
     // The reader's scopes are captured at subscription; a change of grants takes a new subscription.
-    return this.changes.committed.pipe(
+    return merge(this.changes.committed, this.fanOut.others()).pipe(
       filter((e) => visibleTo(scope, e)),
       map(toView),
     );

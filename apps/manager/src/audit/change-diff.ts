@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 
 /** Fields whose values never leave the database in clear: the diff says only whether they changed. */
-export const SECRET_FIELDS = new Set(['password', 'passwordHash', 'key', 'keyHash', 'secret', 'clientSecret', 'privateKey', 'token', 'tokenHash']);
+export const SECRET_FIELDS = new Set(['password', 'passwordHash', 'key', 'keyHash', 'secret', 'clientSecret', 'sharedSecret', 'tlsClientKey', 'privateKey', 'token', 'tokenHash']);
 const IGNORED_FIELDS = new Set(['createdAt', 'updatedAt']);
 
 export type FieldChange = { old: unknown; new: unknown } | { changed: true; secret: true };

@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 
 /**
@@ -10,7 +11,27 @@ const EVENT_STREAM_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-store, no-transform',
   'x-accel-buffering': 'no',
+  // The socket goes with the stream: when the stream ends (the Manager shuts down), a kept-alive
+  // socket would hold server.close() until the client leaves.
+  connection: 'close',
 } as const;
+
+/** The open streams of each server: a tail never ends by itself, and server.close() waits for every connection that is not idle. */
+const openStreams = new WeakMap<FastifyInstance, Set<ServerResponse>>();
+
+/**
+ * Ends every open event stream when the server closes, so a Manager shuts down (and drains its
+ * other requests) at once instead of waiting for each operator's tail to be closed by the browser.
+ * A client's EventSource reconnects to another Manager by itself.
+ */
+export function endEventStreamsOnClose(fastify: FastifyInstance): void {
+  const streams = new Set<ServerResponse>();
+  openStreams.set(fastify, streams);
+  fastify.addHook('preClose', (done) => {
+    for (const response of streams) response.end();
+    done();
+  });
+}
 
 /**
  * Writes every value of `events` as one `data:` event (JSON, one line) until the client leaves or
@@ -27,5 +48,10 @@ export function sendServerSentEvents(request: FastifyRequest, reply: FastifyRepl
     error: () => response.end(),
     complete: () => response.end(),
   });
-  response.once('close', () => subscription.unsubscribe());
+  const streams = openStreams.get(request.server);
+  streams?.add(response);
+  response.once('close', () => {
+    streams?.delete(response);
+    subscription.unsubscribe();
+  });
 }

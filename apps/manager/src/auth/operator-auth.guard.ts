@@ -40,7 +40,9 @@ export class OperatorAuthGuard implements CanActivate {
       id: operator.id,
       type: 'user',
       name: operator.username,
-      source: 'rest', // entry points that are not plain REST (APIops) re-scope the actor themselves
+      // The console labels its calls so the audit says where a change came from (a label, not a privilege);
+      // entry points that are not plain REST (APIops) re-scope the actor themselves.
+      source: request.headers['x-idm-client'] === 'console' ? 'ui' : 'rest',
       ip: request.ip,
       correlationId: String(request.id),
       grants: await this.grants.grantsOf(operator.id),

@@ -1,13 +1,22 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { CONFIG_CHANGED, createRedisClient, EnvironmentConfigStore, newPublicationEpoch, RedisBusClient, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
+import {
+  CONFIG_CHANGED,
+  createRedisClient,
+  EnvironmentConfigStore,
+  newPublicationEpoch,
+  RedisBusClient,
+  reportRedisOutages,
+  type ConfigChangedMessage,
+  type ConfigHead,
+} from '@idm/config-bus';
 import { eq, sql } from 'drizzle-orm';
 import type Redis from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
 import { environments } from '../database/schema';
-import { EnvironmentChanges, isEmptyDelta, type EnvironmentRef } from './environment-changes';
-import { EnvironmentEntities } from './environment-entities';
+import { EnvironmentChanges, isEmptyDelta, type Delta, type EnvironmentRef } from './environment-changes';
+import { EnvironmentEntities, PAGE } from './environment-entities';
 import { mergeTouched, touchesNothing, touchEverything, type Touched } from './touched';
 
 const RETRY_DELAY_MS = 2000;
@@ -29,6 +38,21 @@ export const PUBLICATION_LOCK_NAMESPACE = 0x69646d70;
  * Redis does not hold (or holds under another epoch) is replaced whole, in chunks. If Redis is
  * unreachable the change stays committed; what it touched is kept and published when Redis answers.
  */
+/** A change of credentials only (the common case: one credential edited, a key added). */
+const onlyCredentials = (t: Touched): boolean =>
+  !t.all && !t.keyManagers && !t.identitySources && t.proxies.size === 0 && t.signingKeys.size === 0 && t.credentials.size > 0 && t.credentials.size <= PAGE;
+
+interface Reconciliation {
+  /** Environments still to reconcile, the current one first (null: read them at the next step). */
+  environments: EnvironmentRef[] | null;
+  /** The current environment's pages, and the epoch they compare under. */
+  pages: { epoch: string; pages: AsyncGenerator<Delta> } | null;
+  /** Asked again meanwhile: start over at the next step. */
+  restart: boolean;
+  done: Promise<void>;
+  resolve: () => void;
+}
+
 @Injectable()
 export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ConfigPublisher');
@@ -39,6 +63,9 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   /** Touched since the last publication started; merged into until it runs. */
   private pending: Touched | null = null;
   private retryTimer?: NodeJS.Timeout;
+  private reconcileTimer?: NodeJS.Timeout;
+  /** The reconciliation in progress (one page per turn of the queue), if any. */
+  private reconciliation: Reconciliation | null = null;
   private closing = false;
   /** Environments published at least once since boot (takeover of another database's epoch happens only before). */
   private readonly published = new Set<string>();
@@ -51,7 +78,10 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     private readonly entities: EnvironmentEntities,
   ) {
     this.redis = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'idm-manager' });
-    this.redis.on('error', () => undefined); // state changes are logged below; ioredis retries by itself
+    // ioredis retries by itself: one line per outage, saying why (a refused TLS certificate names its settings).
+    reportRedisOutages(this.redis, config.redis, (err) =>
+      this.logger.warn(`Redis connection error: ${err.message}${err.code ? ` (${err.code})` : ''}${err.hint ? `; ${err.hint}` : ''}`),
+    );
     // Redis may have restarted empty: reconcile (cheap where it still holds everything).
     this.redis.on('ready', () => void this.publish(touchEverything()));
     this.store = new EnvironmentConfigStore(this.redis);
@@ -59,13 +89,15 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.redis.connect().catch((err: Error) => this.logger.warn(`Redis not reachable yet (${err.message}); will publish when it is`));
+    await this.redis.connect().catch(() => this.logger.warn('Redis not reachable yet; will publish when it is'));
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.reconcileTimer);
     await this.queue;
+    if (this.reconciliation) this.endReconciliation(this.reconciliation);
     this.redis.disconnect();
     await this.bus.close();
   }
@@ -74,12 +106,98 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     return this.redis.status === 'ready';
   }
 
-  /** Publishes what `touched` changed (default: reconcile everything); resolves when done (never rejects). */
+  /**
+   * Publishes what `touched` changed (default: reconcile everything); resolves when done (never
+   * rejects). A change no Gateway sees has nothing to wait for: an operator's login must not
+   * queue behind a publication in progress (at boot, a reconciliation of a million credentials).
+   */
   publish(touched: Touched = touchEverything()): Promise<void> {
-    if (touchesNothing(touched)) return this.queue;
+    if (touchesNothing(touched)) return Promise.resolve();
+    if (touched.all) {
+      // The named entities go out at once; everything else page by page (see reconcileAll).
+      const named = { ...touched, all: false };
+      return Promise.all([this.publish(named), this.reconcileAll()]).then(() => undefined);
+    }
     this.pending = this.pending ? mergeTouched(this.pending, touched) : touched;
     this.queue = this.queue.then(() => this.publishPending());
     return this.queue;
+  }
+
+  /**
+   * Compares every environment with Redis, one page (PAGE entities) per turn of the publication
+   * queue: a change committed meanwhile is published after the page in progress, not after a
+   * million credentials. Resolves when a reconciliation that started after this call has ended;
+   * asked again while one runs, that one starts over (what it compared may predate the reason).
+   */
+  private reconcileAll(): Promise<void> {
+    if (this.reconciliation) {
+      this.reconciliation.restart = true;
+      return this.reconciliation.done;
+    }
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.reconciliation = { environments: null, pages: null, restart: false, done, resolve };
+    this.enqueue(() => this.reconcileStep());
+    return done;
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task);
+  }
+
+  /** One page of the reconciliation; queues the next behind whatever was queued meanwhile. */
+  private async reconcileStep(): Promise<void> {
+    const r = this.reconciliation;
+    if (r === null) return;
+    if (this.closing) return this.endReconciliation(r);
+    try {
+      if (r.restart) {
+        await r.pages?.pages.return(undefined);
+        Object.assign(r, { environments: null, pages: null, restart: false });
+      }
+      r.environments ??= await this.database.db.select({ id: environments.id, name: environments.name }).from(environments);
+      const env = r.environments[0];
+      if (env === undefined) return this.endReconciliation(r);
+      if (await this.withPublicationLock(env, () => this.reconcilePage(env, r))) {
+        r.environments.shift();
+        r.pages = null;
+      }
+    } catch (err) {
+      // Redis or the database away: start over when they answer (what was compared may be stale).
+      r.restart = true;
+      this.logger.warn(`config reconciliation deferred: ${(err as Error).message}`);
+      this.reconcileTimer = setTimeout(() => {
+        this.reconcileTimer = undefined;
+        this.enqueue(() => this.reconcileStep());
+      }, RETRY_DELAY_MS);
+      return;
+    }
+    this.enqueue(() => this.reconcileStep());
+  }
+
+  private endReconciliation(r: Reconciliation): void {
+    this.reconciliation = null;
+    r.resolve();
+  }
+
+  /** Publishes the next page's difference of `env`; true when the environment is done. */
+  private async reconcilePage(env: EnvironmentRef, r: Reconciliation): Promise<boolean> {
+    const target = await this.target(env);
+    if (target === null) return true;
+    const { epoch, head } = target;
+    if (head === null || head.epoch !== epoch) {
+      await this.replace(env, epoch, new EnvironmentChanges(this.entities, this.store, env));
+      return true;
+    }
+    // A new epoch since the previous page (another Manager took over, a replacement): start this environment over.
+    if (r.pages === null || r.pages.epoch !== epoch) r.pages = { epoch, pages: new EnvironmentChanges(this.entities, this.store, env).reconcile() };
+    const next = await r.pages.pages.next();
+    if (next.done) return true;
+    if (isEmptyDelta(next.value)) return false;
+    if ((await this.publishDelta(env, epoch, head.revision, next.value)) !== null) return false;
+    this.logger.warn(`Redis moved under publication of ${env.name}; replacing it whole`);
+    await this.replace(env, epoch, new EnvironmentChanges(this.entities, this.store, env));
+    return true;
   }
 
   /**
@@ -101,7 +219,12 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     if (this.closing || touched === null) return;
     try {
       const envs = await this.database.db.select({ id: environments.id, name: environments.name }).from(environments);
-      for (const env of envs) await this.publishEnvironment(env, touched);
+      const projects = onlyCredentials(touched) ? await this.entities.projectsOfCredentials([...touched.credentials]) : null;
+      for (const env of envs) {
+        // Credentials an environment neither shows nor holds: nothing to compare there, no lock to wait for.
+        if (projects !== null && !(await this.mayShow(env, touched.credentials, projects))) continue;
+        await this.publishEnvironment(env, touched);
+      }
     } catch (err) {
       // Kept for the retry: nothing committed is lost while Redis (or the database) is away.
       this.pending = this.pending ? mergeTouched(this.pending, touched) : touched;
@@ -113,47 +236,79 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private async publishEnvironment(env: EnvironmentRef, touched: Touched): Promise<void> {
+  /**
+   * Whether `env` may have to change for these credentials: it holds one of them (a removal or an
+   * update) or shows one of their projects now. Read without the lock: a project that becomes
+   * shown after this check is published whole by the change that shows it, which reads the
+   * credentials after this change committed.
+   */
+  private async mayShow(env: EnvironmentRef, credentialIds: Set<string>, projects: string[]): Promise<boolean> {
+    if ((await this.store.storedValues(env.name, 'credentials', [...credentialIds])).some((json) => json !== null)) return true;
+    return (await this.entities.visibleAmong(env.id, projects)).size > 0;
+  }
+
+  private publishEnvironment(env: EnvironmentRef, touched: Touched): Promise<void> {
+    return this.withPublicationLock(env, () => this.publishLocked(env, touched));
+  }
+
+  private async withPublicationLock<T>(env: EnvironmentRef, work: () => Promise<T>): Promise<T> {
     // PGlite is one process's private database (and one connection): nobody to serialize with.
-    if (this.database.kind !== 'postgres') return this.publishLocked(env, touched);
-    await this.database.transaction(async (tx) => {
+    if (this.database.kind !== 'postgres') return work();
+    return this.database.transaction(async (tx) => {
       // Held until this transaction ends; the work itself runs on other pooled connections.
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${PUBLICATION_LOCK_NAMESPACE}, hashtext(${env.name}))`);
-      await this.publishLocked(env, touched);
+      return work();
     });
   }
 
-  private async publishLocked(env: EnvironmentRef, touched: Touched): Promise<void> {
+  /** What Redis holds of `env` and the epoch to publish under (null: publish nothing). Under the publication lock. */
+  private async target(env: EnvironmentRef): Promise<{ epoch: string; head: ConfigHead | null } | null> {
     const head = await this.store.head(env.name).catch((err: Error) => {
       if (this.redis.status !== 'ready') throw err; // deferred and retried
       return null; // unreadable (e.g. written by an older or newer Manager): replace it
     });
     // Read under the publication lock: another Manager sharing the database may have renewed it.
     const [row] = await this.database.db.select({ revision: environments.revision, epoch: environments.publicationEpoch }).from(environments).where(eq(environments.id, env.id));
-    if (!row) return; // deleted meanwhile
+    if (!row) return null; // deleted meanwhile
     const epoch = await this.epochFor(env, row, head);
-    if (epoch === null) return;
+    return epoch === null ? null : { epoch, head };
+  }
+
+  private async publishLocked(env: EnvironmentRef, touched: Touched): Promise<void> {
+    const target = await this.target(env);
+    if (target === null) return;
+    const { epoch, head } = target;
     const changes = new EnvironmentChanges(this.entities, this.store, env);
     if (head === null || head.epoch !== epoch) return this.replace(env, epoch, changes);
     let previous = head.revision;
-    for await (const delta of touched.all ? changes.reconcile() : changes.of(touched)) {
+    for await (const delta of changes.of(touched)) {
       if (isEmptyDelta(delta)) continue;
-      const revision = await this.nextRevision(env.id);
-      const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...delta };
-      if (!(await this.store.apply(message))) {
+      const revision = await this.publishDelta(env, epoch, previous, delta);
+      if (revision === null) {
         this.logger.warn(`Redis moved under publication of ${env.name}; replacing it whole`);
         return this.replace(env, epoch, changes);
       }
-      await this.emit(message);
       previous = revision;
     }
+  }
+
+  /** The next revision of `env` with `delta`, on top of `previous`; null when Redis is elsewhere (nothing written). */
+  private async publishDelta(env: EnvironmentRef, epoch: string, previous: number, delta: Delta): Promise<number | null> {
+    const revision = await this.nextRevision(env.id);
+    const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...delta };
+    // Stored, logged and announced to the Gateways in one atomic call (each entity sent once).
+    if (!(await this.store.apply(message, { announce: CONFIG_CHANGED }))) return null;
+    this.logger.log(`published ${message.environment} revision ${message.revision}`);
+    return revision;
   }
 
   /** Writes the whole environment (chunked, swapped in atomically) and tells Gateways to reload. */
   private async replace(env: EnvironmentRef, epoch: string, changes: EnvironmentChanges): Promise<void> {
     const revision = await this.nextRevision(env.id);
     const signingKeys = await this.entities.signingKeys(env.id);
-    if (!(await this.store.replace(env.name, { epoch, revision, signingKeys, chunks: changes.everything() }))) {
+    const keyManagers = await this.entities.keyManagers();
+    const identitySources = await this.entities.identitySources();
+    if (!(await this.store.replace(env.name, { epoch, revision, signingKeys, keyManagers, identitySources, chunks: changes.everything() }))) {
       this.logger.warn(`not publishing ${env.name} revision ${revision}: Redis already holds a newer publication`);
       return;
     }

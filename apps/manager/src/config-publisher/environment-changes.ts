@@ -1,4 +1,4 @@
-import type { EnvironmentConfigStore, EntityChanges, SnapshotCredential, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
+import type { EnvironmentConfigStore, EntityChanges, SnapshotCredential, SnapshotIdentitySource, SnapshotKeyManager, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
 import { EnvironmentEntities, PAGE } from './environment-entities';
 import type { Touched } from './touched';
 
@@ -12,11 +12,13 @@ export interface Delta {
   proxies: EntityChanges<SnapshotProxy>;
   credentials: EntityChanges<SnapshotCredential>;
   signingKeys?: SnapshotSigningKey[];
+  keyManagers?: SnapshotKeyManager[];
+  identitySources?: SnapshotIdentitySource[];
 }
 
 const emptyDelta = (): Delta => ({ proxies: { upserted: [], removed: [] }, credentials: { upserted: [], removed: [] } });
 const size = (d: Delta) => d.proxies.upserted.length + d.proxies.removed.length + d.credentials.upserted.length + d.credentials.removed.length;
-export const isEmptyDelta = (d: Delta) => size(d) === 0 && d.signingKeys === undefined;
+export const isEmptyDelta = (d: Delta) => size(d) === 0 && d.signingKeys === undefined && d.keyManagers === undefined && d.identitySources === undefined;
 
 function* chunked<T>(items: T[], n = PAGE): Generator<T[]> {
   for (let i = 0; i < items.length; i += n) yield items.slice(i, i + n);
@@ -53,8 +55,8 @@ export class EnvironmentChanges {
       }
       compare(ids, current, stored, delta.proxies);
     }
-    const visible = await this.entities.visibleProjects(this.environment.id);
     if (projects.size > 0) {
+      const visible = await this.entities.visibleAmong(this.environment.id, [...projects]);
       const untouched = await this.entities.visibleProjects(this.environment.id, proxyIds);
       for (const projectId of projects) {
         const before = untouched.has(projectId) || shownBefore.has(projectId);
@@ -63,41 +65,83 @@ export class EnvironmentChanges {
         for (let after: string | null = null; ;) {
           const ids = await this.entities.credentialIdsOfProject(projectId, after);
           if (ids.length === 0) break;
-          yield* this.credentials(ids, visible, delta);
+          yield* this.credentials(ids, delta);
           after = ids[ids.length - 1];
         }
       }
     }
-    for (const ids of chunked([...touched.credentials])) yield* this.credentials(ids, visible, delta);
+    for (const ids of chunked([...touched.credentials])) yield* this.credentials(ids, delta);
     if (touched.signingKeys.has(this.environment.id)) await this.signingKeys(delta);
+    if (touched.keyManagers) await this.keyManagers(delta);
+    if (touched.identitySources) await this.identitySources(delta);
     if (!isEmptyDelta(delta)) yield delta;
   }
 
+  /**
+   * Everything, one page at a time: each yielded piece is computed from what the database and
+   * Redis hold at that moment and must be applied before the next is asked for. Between two
+   * pieces the publisher publishes other changes (it runs one piece per turn of its queue), so
+   * nothing carried over from an earlier page may be stale: every page yields, even an empty one.
+   */
   async *reconcile(): AsyncGenerator<Delta> {
     const delta = emptyDelta();
-    yield* this.reconcileKind('proxies', delta, (afterId) => this.entities.deployedProxies(this.environment.id, { afterId }));
+    yield* this.reconcileKind(
+      'proxies',
+      delta,
+      async (afterId) => {
+        const wanted = await this.entities.deployedProxies(this.environment.id, { afterId });
+        return { ids: wanted.map((p) => p.id), wanted };
+      },
+      (ids) => this.entities.deployedProxies(this.environment.id, { ids }),
+    );
+    // Pages of the projects shown when the pass starts (read once: it is a scan of the deployed
+    // proxies), each page's projects asked again (a project whose last proxy went between two
+    // pages shows nothing more). A project shown since then had its credentials published by
+    // that change: the removal pass keeps them, as it looks each unseen id up again.
     const projectIds = [...(await this.entities.visibleProjects(this.environment.id))];
-    yield* this.reconcileKind('credentials', delta, (afterId) => this.entities.credentials({ projectIds, afterId }));
+    yield* this.reconcileKind(
+      'credentials',
+      delta,
+      async (afterId) => {
+        const read = await this.entities.credentials({ projectIds, afterId });
+        const visible = await this.entities.visibleAmong(this.environment.id, [...new Set(read.map((c) => c.projectId))]);
+        return { ids: read.map((c) => c.id), wanted: read.filter((c) => visible.has(c.projectId)) };
+      },
+      (ids) => this.shownCredentials(ids),
+    );
     await this.signingKeys(delta);
-    if (!isEmptyDelta(delta)) yield delta;
+    await this.keyManagers(delta);
+    await this.identitySources(delta);
+    yield this.take(delta);
   }
 
-  /** One kind, page by page against Redis, then the ids Redis holds that the database no longer shows. */
-  private async *reconcileKind(kind: 'proxies' | 'credentials', delta: Delta, page: (afterId: string | null) => Promise<{ id: string }[]>): AsyncGenerator<Delta> {
+  /**
+   * One kind, page by page against Redis, then what Redis holds that no page showed. Such an id
+   * is looked up again before it is removed: changes published between two pages may have added
+   * entities behind the pages already read (a credential created meanwhile).
+   */
+  private async *reconcileKind(
+    kind: 'proxies' | 'credentials',
+    delta: Delta,
+    page: (afterId: string | null) => Promise<{ ids: string[]; wanted: { id: string }[] }>,
+    current: (ids: string[]) => Promise<{ id: string }[]>,
+  ): AsyncGenerator<Delta> {
     const seen = new Set<string>();
     for (let after: string | null = null; ;) {
-      const wanted = await page(after);
-      if (wanted.length === 0) break;
-      const ids = wanted.map((e) => e.id);
+      // `ids`: the page read (the cursor); `wanted`: those of them the environment shows.
+      const { ids, wanted } = await page(after);
+      if (ids.length === 0) break;
       ids.forEach((id) => seen.add(id));
       // The page is of this kind: its entities go to this kind's changes.
       compare(ids, wanted, await this.store.storedValues(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
-      if (size(delta) >= PAGE) yield this.take(delta);
+      yield this.take(delta);
       after = ids[ids.length - 1];
     }
     for await (const stored of this.store.storedEntities(this.environment.name, kind)) {
-      for (const [id] of stored) if (!seen.has(id)) delta[kind].removed.push(id);
-      if (size(delta) >= PAGE) yield this.take(delta);
+      const ids = stored.filter(([id]) => !seen.has(id)).map(([id]) => id);
+      if (ids.length > 0) compare(ids, await current(ids), await this.store.storedValues(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
+      // Even an empty chunk is a turn: at 1M the removal pass is a thousand HSCAN round trips.
+      yield this.take(delta);
     }
   }
 
@@ -119,11 +163,21 @@ export class EnvironmentChanges {
   }
 
   /** Compares one page of credential ids; yields a piece whenever the delta reaches PAGE. */
-  private async *credentials(ids: string[], visible: Set<string>, delta: Delta): AsyncGenerator<Delta> {
-    const built = await this.entities.credentials({ ids });
-    const shown = built.filter((c) => visible.has(c.projectId));
-    compare(ids, shown, await this.store.storedValues(this.environment.name, 'credentials', ids), delta.credentials);
+  private async *credentials(ids: string[], delta: Delta): AsyncGenerator<Delta> {
+    compare(ids, await this.shownCredentials(ids), await this.store.storedValues(this.environment.name, 'credentials', ids), delta.credentials);
     if (size(delta) >= PAGE) yield this.take(delta);
+  }
+
+  /**
+   * The given credentials the environment shows (their project has a proxy deployed there).
+   * Visibility is asked of their projects only: one credential's change never reads the
+   * environment's whole list of deployed proxies (10,000 rows at the scale bench).
+   */
+  private async shownCredentials(ids: string[]): Promise<SnapshotCredential[]> {
+    const built = await this.entities.credentials({ ids });
+    if (built.length === 0) return [];
+    const visible = await this.entities.visibleAmong(this.environment.id, [...new Set(built.map((c) => c.projectId))]);
+    return built.filter((c) => visible.has(c.projectId));
   }
 
   private async signingKeys(delta: Delta): Promise<void> {
@@ -131,11 +185,23 @@ export class EnvironmentChanges {
     if (JSON.stringify(keys) !== (await this.store.storedKeys(this.environment.name))) delta.signingKeys = keys;
   }
 
+  private async keyManagers(delta: Delta): Promise<void> {
+    const keyManagers = await this.entities.keyManagers();
+    if (JSON.stringify(keyManagers) !== (await this.store.storedKeyManagers(this.environment.name))) delta.keyManagers = keyManagers;
+  }
+
+  private async identitySources(delta: Delta): Promise<void> {
+    const sources = await this.entities.identitySources();
+    if (JSON.stringify(sources) !== (await this.store.storedIdentitySources(this.environment.name))) delta.identitySources = sources;
+  }
+
   /** Hands out what has accumulated and starts the next piece. */
   private take(delta: Delta): Delta {
     const piece = { ...delta };
     Object.assign(delta, emptyDelta());
     delete delta.signingKeys;
+    delete delta.keyManagers;
+    delete delta.identitySources;
     return piece;
   }
 }

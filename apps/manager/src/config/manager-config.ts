@@ -3,6 +3,9 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { redisNodesOf, redisTopologyEnv, redisTopologyOf, type RedisTopology } from '@idm/config-bus';
 
+/** `VAR=` is the same as leaving VAR unset (as the indexer reads it). */
+const unsetWhenEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
+
 /**
  * Every setting the Manager reads from its environment, parsed once at boot. Defaults suit a
  * laptop (`npm start`); production sets DATABASE_URL, REDIS_URL (or Sentinel/Cluster) and a real admin password.
@@ -53,6 +56,8 @@ const managerConfigSchema = z.object({
     .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f.:/]+(,\s*[0-9A-Fa-f.:/]+)*)$/, 'must be true, false, a hop count or a comma-separated list of addresses/CIDRs')
     .optional()
     .transform((v): boolean | number | string => (v === undefined || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
+  /** The console's build served under /ui (default: this repository's apps/console/dist). */
+  MANAGER_CONSOLE_DIR: z.string().min(1).optional(),
   /** Largest accepted request body in bytes (larger: 413 payload_too_large). */
   MANAGER_BODY_LIMIT: z.coerce
     .number()
@@ -71,6 +76,19 @@ const managerConfigSchema = z.object({
     .max(64)
     .default(Math.max(1, Math.floor(availableParallelism() / 2))),
   MANAGER_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10000).default(16),
+  /**
+   * Where this Manager's auth record indexer runs: `auto` in this process when the database is
+   * embedded PGlite (no other process can open it) and ELASTICSEARCH_URL is unset, `on` always
+   * (into ELASTICSEARCH_URL or this Manager's database), `off` never (apps/indexer does it).
+   */
+  AUTH_RECORDS_INDEXER: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Days of auth records kept by the in-process indexer (PostgreSQL partitions dropped, the ILM delete phase). */
+  AUTH_RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Elasticsearch 8/9 holding the auth records (data stream `analytic-auth-record`): analytics read it. Unset: PostgreSQL. */
+  ELASTICSEARCH_URL: unsetWhenEmpty(z.url({ protocol: /^https?$/ }).optional()),
+  ELASTICSEARCH_API_KEY: unsetWhenEmpty(z.string().min(1).optional()),
+  ELASTICSEARCH_USERNAME: unsetWhenEmpty(z.string().min(1).optional()),
+  ELASTICSEARCH_PASSWORD: unsetWhenEmpty(z.string().min(1).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -28,6 +28,8 @@ export class Database {
     readonly db: Db,
     readonly kind: 'postgres' | 'pglite',
     private readonly close: () => Promise<void>,
+    /** The embedded database itself (PGlite only), for what drizzle cannot express: the in-process auth record indexer's SQL. */
+    readonly pglite: PGlite | null = null,
   ) {}
 
   static async open(options: { url?: string; dataDir: string }): Promise<Database> {
@@ -44,7 +46,7 @@ export class Database {
     const client = new PGlite(options.dataDir);
     const db = drizzlePglite(client, { schema }) as unknown as Db;
     await migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
-    return new Database(db, 'pglite', () => client.close());
+    return new Database(db, 'pglite', () => client.close(), client);
   }
 
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {

@@ -1,6 +1,8 @@
+import type { KeyManagerTiming } from '@idm/domain';
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
-import type { ActorType, ChangeSource, CredentialAccess, HttpMethod, Permission } from '@idm/domain';
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { ActorType, ChangeSource, CredentialAccess, EndUserProfile, HttpMethod, IdentitySourceConfig, IdentitySourceType, Permission, ProjectSecretKind } from '@idm/domain';
+import type { StoredSecretVersion } from '@idm/config-bus';
 
 /**
  * The system of record. Change it only together with a new migration:
@@ -145,9 +147,21 @@ export const credentials = pgTable(
     /** PEM CA certificates a client certificate must chain to (mtls-auth with validation on). */
     truststore: jsonb('truststore').$type<string[]>().notNull().default([]),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The end-user profile (null: not an end user, so no login page). The email is the `email`
+     * column, unique among the project's end users; the rest lives here as one document because
+     * it travels to the Gateways whole and is never queried field by field.
+     */
+    endUser: jsonb('end_user').$type<Omit<EndUserProfile, 'email'>>(),
     ...timestamps,
   },
-  (t) => [unique('credentials_project_username_unique').on(t.projectId, t.username), index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username)],
+  (t) => [
+    unique('credentials_project_username_unique').on(t.projectId, t.username),
+    index('credentials_project_team_username_idx').on(t.projectId, t.teamId, t.username),
+    uniqueIndex('credentials_project_end_user_email_unique')
+      .on(t.projectId, sql`lower(${t.email})`)
+      .where(sql`${t.endUser} IS NOT NULL`),
+  ],
 );
 
 export const apiKeys = pgTable(
@@ -318,4 +332,108 @@ export const oauthTokens = pgTable(
 export const oauthTokenRevocations = pgTable('oauth_token_revocations', {
   subject: text('subject').primaryKey(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
+ * Project secrets (keys, certificates, trust stores, shared secrets) that the project's policies
+ * refer to by id. `versions` holds every version still usable, newest last: public parts in clear,
+ * private or shared material sealed (`StoredSecretVersion` of @idm/config-bus).
+ */
+export const projectSecrets = pgTable(
+  'project_secrets',
+  {
+    id,
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'no action' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    kind: text('kind').$type<ProjectSecretKind>().notNull(),
+    versions: jsonb('versions').$type<StoredSecretVersion[]>().notNull(),
+    ...timestamps,
+  },
+  (t) => [unique('project_secrets_project_name_unique').on(t.projectId, t.name)],
+);
+
+/** What a key manager row keeps besides its identity, scope and secrets (see `key-manager.schema.ts` of @idm/domain). */
+export interface KeyManagerSettings {
+  discoveryUrl: string | null;
+  jwksUri: string | null;
+  introspectionEndpoint: string | null;
+  clientId: string | null;
+  /** A project secret (shared-secret) whose current version is the introspection client secret; absent on older rows. */
+  clientSecretId?: string | null;
+  algorithms: string[];
+  audiences: string[];
+  clockSkewSeconds: number;
+  requiredClaims: string[];
+  claimMappings: { userId: string; username: string; roles: string; scopes: string; tenant?: string; headers: Record<string, string> };
+  tokenTypes: 'jwt' | 'opaque' | 'both';
+  roleList: { type: 'ALLOW' | 'DENY'; roles: string[] } | null;
+  tls: { caPem: string | null; clientCertificatePem: string | null };
+  /** Absent on rows written before it existed: the defaults apply. */
+  timing?: KeyManagerTiming;
+}
+
+/**
+ * Issuers the Gateways trust (key managers): System scope (`project_id` null) or one project's.
+ * The issuer is unique: the Gateway picks a key manager by a token's `iss`. Secrets are sealed.
+ */
+export const keyManagers = pgTable(
+  'key_managers',
+  {
+    id,
+    name: text('name').notNull().unique(),
+    description: text('description'),
+    type: text('type').$type<'builtin' | 'external'>().notNull(),
+    projectId: uuid('project_id').references(() => projects.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').unique(),
+    settings: jsonb('settings').$type<KeyManagerSettings>().notNull(),
+    /** Sealed with the master key (`enc:v1:...`). */
+    clientSecret: text('client_secret'),
+    sharedSecret: text('shared_secret'),
+    tlsClientKey: text('tls_client_key'),
+    enabled: boolean('enabled').notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [index('key_managers_project_idx').on(t.projectId)],
+);
+
+/**
+ * External directories that check end users' passwords for the Gateways (identity sources):
+ * System scope (`project_id` null) or one project's. `config` is the type's settings without the
+ * secret (`identity-source.schema.ts` of @idm/domain); the one secret (LDAP service account's or
+ * database user's password) is sealed.
+ */
+export const identitySources = pgTable(
+  'identity_sources',
+  {
+    id,
+    name: text('name').notNull().unique(),
+    description: text('description'),
+    type: text('type').$type<IdentitySourceType>().notNull(),
+    projectId: uuid('project_id').references(() => projects.id, { onDelete: 'cascade' }),
+    config: jsonb('config').$type<IdentitySourceConfig>().notNull(),
+    /** Sealed with the master key (`enc:v1:...`). */
+    secret: text('secret'),
+    roleMappings: jsonb('role_mappings').$type<Record<string, string[]>>().notNull(),
+    timeoutMs: integer('timeout_ms').notNull(),
+    cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [index('identity_sources_project_idx').on(t.projectId)],
+);
+
+/**
+ * A project's brute-force settings: overrides of the environment's detectors for failures
+ * against the project's credentials, published to every Gateway (`{idm:bf}:project-settings`).
+ */
+export const projectBruteForceSettings = pgTable('project_brute_force_settings', {
+  projectId: uuid('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
+  updatedAt: timestamps.updatedAt,
 });

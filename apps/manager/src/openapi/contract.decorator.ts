@@ -7,6 +7,8 @@ export interface RouteContract {
   summary: string;
   /** Request body schema: validates the body and documents it. */
   body?: z.ZodType;
+  /** Path parameters that are not UUIDs (the default every `:…Id` is documented and checked as): their schemas. */
+  pathParams?: Record<string, z.ZodString>;
   /** Query-string schema: validates and documents the query parameters. */
   query?: z.ZodObject;
   /** Success body as JSON: the schema of what the service returns (documented, checked by the conformance test). */

@@ -84,7 +84,10 @@ export function buildOpenApiDocument(routes: RouteInfo[]): z.infer<typeof openAp
   const paths: Record<string, Record<string, unknown>> = {};
   for (const { method, path, contract } of routes) {
     const openApiPath = path.replace(/:([A-Za-z]+)/g, '{$1}');
-    const parameters = [...path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }));
+    const parameters = [...path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => {
+      const own = contract.pathParams?.[name];
+      return { name, in: 'path', required: true, schema: own ? (toJsonSchema(own, 'input') as never) : { type: 'string', format: 'uuid' } };
+    });
     if (contract.query) {
       const shape = toJsonSchema(contract.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(shape.properties ?? {}))

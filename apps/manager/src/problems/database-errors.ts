@@ -6,7 +6,12 @@ const UNIQUE_CONSTRAINTS: Record<string, { code: string; path: string; detail: s
   projects_name_unique: { code: 'name_taken', path: 'name', detail: 'a project with this name already exists' },
   api_proxies_project_name_unique: { code: 'name_taken', path: 'name', detail: 'a proxy with this name already exists in the project' },
   api_proxies_base_path_unique: { code: 'base_path_taken', path: 'basePath', detail: 'another proxy already uses this base path' },
+  project_secrets_project_name_unique: { code: 'name_taken', path: 'name', detail: 'a secret with this name already exists in the project' },
+  credentials_project_end_user_email_unique: { code: 'email_taken', path: 'email', detail: 'an end user with this email already exists in the project' },
   credentials_project_username_unique: { code: 'username_taken', path: 'username', detail: 'a credential with this username already exists in the project' },
+  identity_sources_name_unique: { code: 'identity_source_name_taken', path: 'name', detail: 'an identity source with this name already exists' },
+  key_managers_name_unique: { code: 'key_manager_name_taken', path: 'name', detail: 'a key manager with this name already exists' },
+  key_managers_issuer_unique: { code: 'key_manager_issuer_taken', path: 'issuer', detail: 'a key manager for this issuer already exists' },
 };
 
 /** Drizzle wraps driver errors; both pg and PGlite put the SQLSTATE in `code`. */

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, ilike, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
+import { jsonParam, valuesFound } from './bulk-rows';
 import { ProjectEntityRepository } from './entity.repository';
 import { groupBy } from './group-by';
 import { projectRowsFilter } from './project-rows-filter';
@@ -12,6 +13,28 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
 export type { StoredMetadataEntry } from '../database/schema';
 export type TokenSettingsRow = typeof credentialTokenSettings.$inferSelect;
+
+/** One credential of a bulk import, in the columns the set-based insert unpacks (metadata already sealed). */
+export interface ImportedCredentialRow {
+  team_id: string | null;
+  username: string;
+  password_hash: string | null;
+  enabled: boolean;
+  expires_at: string | null;
+  email: string | null;
+  full_name: string | null;
+  description: string | null;
+  roles: string[];
+  metadata: unknown;
+  access: unknown;
+}
+
+/** One API key of a bulk import: already hashed, never the key itself. */
+export interface ImportedApiKeyRow {
+  credential_id: string;
+  prefix: string;
+  key_hash: string;
+}
 
 /**
  * Queries of the credential aggregate (credentials, their API keys and token settings). Writes
@@ -37,6 +60,46 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
       .where(and(visible, after === undefined ? undefined : gt(credentials.username, after)))
       .orderBy(asc(credentials.username))
       .limit(limit);
+  }
+
+  /**
+   * One page of the project's end users (credentials with a profile) by username; `search` is a
+   * case-insensitive substring of username, email or name (LIKE wildcards in it are literal).
+   */
+  endUserPage(visible: SQL, after: string | undefined, limit: number, search: string | undefined): Promise<CredentialRow[]> {
+    const pattern = search === undefined ? undefined : `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.database.db
+      .select()
+      .from(credentials)
+      .where(
+        and(
+          visible,
+          isNotNull(credentials.endUser),
+          after === undefined ? undefined : gt(credentials.username, after),
+          pattern === undefined ? undefined : or(ilike(credentials.username, pattern), ilike(credentials.email, pattern), ilike(credentials.fullName, pattern)),
+        ),
+      )
+      .orderBy(asc(credentials.username))
+      .limit(limit);
+  }
+
+  /** The project's credential with this exact username (locked for a change when `lock`). */
+  async findByUsername(db: Reads, projectId: string, username: string, lock = false): Promise<CredentialRow | undefined> {
+    const query = db
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.projectId, projectId), eq(credentials.username, username)));
+    const [row] = await (lock ? query.for('update') : query);
+    return row;
+  }
+
+  /** Whether another end user of the project has this email (case-insensitive, as the unique index compares). */
+  async endUserEmailTaken(db: Reads, projectId: string, email: string, exceptId: string | null): Promise<boolean> {
+    const rows = await db
+      .select({ id: credentials.id })
+      .from(credentials)
+      .where(and(eq(credentials.projectId, projectId), isNotNull(credentials.endUser), sql`lower(${credentials.email}) = lower(${email})`));
+    return rows.some((r) => r.id !== exceptId);
   }
 
   /** Every credential of the project, by username. */
@@ -117,5 +180,41 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
       .innerJoin(credentials, eq(credentials.id, credentialTokenSettings.credentialId))
       .where(inArray(credentials.projectId, projectIds));
     return rows.map((r) => r.settings);
+  }
+
+  /**
+   * Bulk import: every row in ONE INSERT from one jsonb parameter (`jsonb_to_recordset`), the id of
+   * each new credential by username.
+   */
+  async insertImported(tx: Tx, projectId: string, rows: ImportedCredentialRow[], at: Date): Promise<Map<string, string>> {
+    const inserted = (await tx.execute(sql`
+      INSERT INTO ${credentials} (project_id, team_id, username, password_hash, enabled, expires_at, email, full_name, description, roles, metadata, access, created_at, updated_at)
+      SELECT ${projectId}::uuid, r.team_id, r.username, r.password_hash, r.enabled, r.expires_at, r.email, r.full_name, r.description,
+             ARRAY(SELECT jsonb_array_elements_text(r.roles)), r.metadata, r.access, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz
+      FROM jsonb_to_recordset(${jsonParam(rows)}) AS r(team_id uuid, username text, password_hash text, enabled boolean, expires_at timestamptz, email text, full_name text, description text, roles jsonb, metadata jsonb, access jsonb)
+      RETURNING id, username`)) as unknown as { rows: { id: string; username: string }[] };
+    return new Map(inserted.rows.map((row) => [row.username, row.id]));
+  }
+
+  /** Bulk import's API keys (hashed), in one INSERT. */
+  async insertImportedKeys(tx: Tx, keys: ImportedApiKeyRow[], at: Date): Promise<void> {
+    if (!keys.length) return;
+    await tx.execute(sql`
+      INSERT INTO ${apiKeys} (credential_id, prefix, key_hash, created_at)
+      SELECT k.credential_id, k.prefix, k.key_hash, ${at.toISOString()}::timestamptz FROM jsonb_to_recordset(${jsonParam(keys)}) AS k(credential_id uuid, prefix text, key_hash text)`);
+  }
+
+  /** The usernames among `usernames` the project already has. */
+  takenUsernames(tx: Tx, projectId: string, usernames: string[]): Promise<Set<string>> {
+    return valuesFound(
+      tx,
+      sql`SELECT c.username AS value FROM jsonb_array_elements_text(${jsonParam(usernames)}) AS wanted(value) JOIN ${credentials} c ON c.project_id = ${projectId} AND c.username = wanted.value`,
+    );
+  }
+
+  /** The API key prefixes among `prefixes` already stored (in any project: a prefix is unique on its own). */
+  async takenKeyPrefixes(tx: Tx, prefixes: string[]): Promise<Set<string>> {
+    if (!prefixes.length) return new Set();
+    return valuesFound(tx, sql`SELECT k.prefix AS value FROM jsonb_array_elements_text(${jsonParam(prefixes)}) AS wanted(value) JOIN ${apiKeys} k ON k.prefix = wanted.value`);
   }
 }

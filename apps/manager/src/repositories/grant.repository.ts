@@ -13,7 +13,7 @@ export class GrantRepository {
     const db = this.database.db;
     const groupIds = db.select({ id: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.operatorId, operatorId));
     const rows = await db
-      .select({ permissions: roles.permissions, scopeType: roleBindings.scopeType, scopeId: roleBindings.scopeId, projectId: roleBindings.projectId })
+      .select({ role: roles.name, permissions: roles.permissions, scopeType: roleBindings.scopeType, scopeId: roleBindings.scopeId, projectId: roleBindings.projectId })
       .from(roleBindings)
       .innerJoin(roles, eq(roles.id, roleBindings.roleId))
       .where(
@@ -23,6 +23,7 @@ export class GrantRepository {
         ),
       );
     return rows.map((r) => ({
+      role: r.role,
       permissions: new Set(r.permissions),
       scope: { type: r.scopeType, id: r.scopeId },
       projectId: r.scopeType === 'project' ? r.scopeId : r.projectId,

@@ -1,3 +1,4 @@
+import { AuthRecordRepository } from './auth-record.repository';
 import { Global, Module } from '@nestjs/common';
 import { ApiProxyRepository } from './api-proxy.repository';
 import { AuditEventRepository } from './audit-event.repository';
@@ -6,8 +7,12 @@ import { CredentialRepository } from './credential.repository';
 import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
 import { GroupRepository } from './group.repository';
+import { BruteForceSettingsRepository } from './brute-force-settings.repository';
+import { IdentitySourceRepository } from './identity-source.repository';
+import { KeyManagerRepository } from './key-manager.repository';
 import { OAuthTokenRepository } from './oauth-token.repository';
 import { OperatorRepository } from './operator.repository';
+import { ProjectSecretRepository } from './project-secret.repository';
 import { ProjectRepository } from './project.repository';
 import { RoleBindingRepository } from './role-binding.repository';
 import { RoleRepository } from './role.repository';
@@ -22,13 +27,18 @@ const repositories = [
   EnvironmentRepository,
   GrantRepository,
   GroupRepository,
+  IdentitySourceRepository,
+  BruteForceSettingsRepository,
+  KeyManagerRepository,
   OAuthTokenRepository,
   OperatorRepository,
   ProjectRepository,
+  ProjectSecretRepository,
   RoleBindingRepository,
   RoleRepository,
   SigningKeyRepository,
   TeamRepository,
+  AuthRecordRepository,
 ];
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { apiProxies, credentials, teams } from '../database/schema';
+import { apiProxies, credentials, projectSecrets, teams } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 
 export type TeamRow = typeof teams.$inferSelect;
@@ -23,13 +23,24 @@ export class TeamRepository extends ProjectEntityRepository<typeof teams> {
       .orderBy(asc(teams.name));
   }
 
-  /** Whether any proxy or credential still belongs to the team. */
+  /** Which of `ids` are teams of the project, read in `db`. */
+  async idsInProject(db: Reads, projectId: string, ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = await db
+      .select({ id: teams.id })
+      .from(teams)
+      .where(and(eq(teams.projectId, projectId), inArray(teams.id, ids)));
+    return new Set(rows.map((t) => t.id));
+  }
+
+  /** Whether any proxy, credential or project secret still belongs to the team. */
   async ownsAnything(tx: Tx, id: string): Promise<boolean> {
     const [owned] = await tx
       .select({ id: apiProxies.id })
       .from(apiProxies)
       .where(eq(apiProxies.teamId, id))
       .union(tx.select({ id: credentials.id }).from(credentials).where(eq(credentials.teamId, id)))
+      .union(tx.select({ id: projectSecrets.id }).from(projectSecrets).where(eq(projectSecrets.teamId, id)))
       .limit(1);
     return !!owned;
   }

@@ -3,6 +3,9 @@ import { SecretBox } from '@idm/domain';
 import { ChangeWriter } from '../audit/change-writer';
 import { ApiProxyRepository } from '../repositories/api-proxy.repository';
 import { CredentialRepository, type StoredMetadataEntry } from '../repositories/credential.repository';
+import { ProjectSecretRepository } from '../repositories/project-secret.repository';
+import { IdentitySourceRepository } from '../repositories/identity-source.repository';
+import { KeyManagerRepository } from '../repositories/key-manager.repository';
 import { SigningKeyRepository } from '../repositories/signing-key.repository';
 
 /**
@@ -17,6 +20,9 @@ export class MasterKeyRotation {
     private readonly credentials: CredentialRepository,
     private readonly signingKeys: SigningKeyRepository,
     private readonly proxies: ApiProxyRepository,
+    private readonly projectSecrets: ProjectSecretRepository,
+    private readonly keyManagers: KeyManagerRepository,
+    private readonly identitySources: IdentitySourceRepository,
   ) {}
 
   run(): Promise<{ activeKeyId: string; resealed: number }> {
@@ -52,6 +58,32 @@ export class MasterKeyRotation {
         if (changed === 0) continue;
         resealed += changed;
         await this.proxies.update(tx, proxy.id, { policies });
+      }
+      // Project secrets' private and shared material, in every version still stored.
+      for (const secret of await this.projectSecrets.sealedForUpdate(tx)) {
+        let changed = 0;
+        const versions = secret.versions.map((v) => {
+          if (v.sealed === null || SecretBox.keyIdOf(v.sealed) === this.secrets.activeKeyId) return v;
+          changed++;
+          return { ...v, sealed: this.secrets.reseal(v.sealed) };
+        });
+        if (changed === 0) continue;
+        resealed += changed;
+        await this.projectSecrets.update(tx, secret.id, { versions });
+      }
+      // Key managers' client secrets, HMAC secrets and TLS client keys.
+      for (const row of await this.keyManagers.sealedForUpdate(tx)) {
+        const fields = { clientSecret: row.clientSecret, sharedSecret: row.sharedSecret, tlsClientKey: row.tlsClientKey };
+        const stale = Object.entries(fields).filter(([, v]) => v !== null && SecretBox.keyIdOf(v) !== this.secrets.activeKeyId);
+        if (stale.length === 0) continue;
+        resealed += stale.length;
+        await this.keyManagers.update(tx, row.id, Object.fromEntries(stale.map(([k, v]) => [k, this.secrets.reseal(v!)])));
+      }
+      // Identity sources' service-account / database passwords.
+      for (const row of await this.identitySources.sealedForUpdate(tx)) {
+        if (row.secret === null || SecretBox.keyIdOf(row.secret) === this.secrets.activeKeyId) continue;
+        resealed += 1;
+        await this.identitySources.update(tx, row.id, { secret: this.secrets.reseal(row.secret) });
       }
       const result = { activeKeyId: this.secrets.activeKeyId, resealed };
       return { result, change: { action: 'rotate', entityKind: 'master_key', entityId: this.secrets.activeKeyId, projectId: null, before: { resealed: 0 }, after: result } };

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { IdentitySourceUseCheck } from '../identity-sources/identity-source-use.check';
 import { TokenSettingsController } from './token-settings.controller';
 import { TokenSettingsService } from './token-settings.service';
 
-@Module({ controllers: [TokenSettingsController], providers: [TokenSettingsService] })
+@Module({ controllers: [TokenSettingsController], providers: [TokenSettingsService, IdentitySourceUseCheck] })
 export class TokenSettingsModule {}

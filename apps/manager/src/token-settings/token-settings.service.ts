@@ -4,6 +4,7 @@ import { ChangeWriter } from '../audit/change-writer';
 import type { Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
+import { IdentitySourceUseCheck } from '../identity-sources/identity-source-use.check';
 import { CredentialRepository } from '../repositories/credential.repository';
 
 /** Token service settings of one credential; absent = the credential cannot get tokens. */
@@ -13,6 +14,7 @@ export class TokenSettingsService {
     private readonly credentials: CredentialRepository,
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
+    private readonly identitySources: IdentitySourceUseCheck,
   ) {}
 
   async get(projectId: string, credentialId: string): Promise<TokenSettings | null> {
@@ -26,6 +28,11 @@ export class TokenSettingsService {
     return this.changes.write(async (tx) => {
       const credential = await this.credential(projectId, credentialId, tx);
       this.permissions.check('credential:write', credential);
+      await this.identitySources.requireNamed(
+        tx,
+        projectId,
+        (settings.identitySources ?? []).map((name, i) => ({ name, path: `identitySources.${i}` })),
+      );
       const before = await this.credentials.findTokenSettings(credentialId, tx, true);
       await this.credentials.putTokenSettings(tx, credentialId, settings);
       return {

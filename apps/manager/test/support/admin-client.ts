@@ -1,9 +1,13 @@
 import {
   apiProxySchema,
   auditPageSchema,
+  authAnalyticsSchema,
   createApiProxySchema,
   createCredentialSchema,
   importCredentialsSchema,
+  createEndUserSchema,
+  endUserSchema,
+  updateEndUserSchema,
   importedCredentialsSchema,
   createdCredentialSchema,
   createEnvironmentSchema,
@@ -21,6 +25,9 @@ import {
   updateApiProxySchema,
   updateCredentialSchema,
   createApiKeySchema,
+  createProjectSecretSchema,
+  projectSecretSchema,
+  rotateProjectSecretSchema,
 } from '@idm/domain';
 import { z } from 'zod';
 import { sessionSchema } from '../../src/auth/login.schema';
@@ -86,6 +93,25 @@ export class AdminClient {
     revokeApiKey: (projectId: string, id: string, apiKeyId: string) => this.send(z.undefined(), 'DELETE', `/api/v1/projects/${projectId}/credentials/${id}/api-keys/${apiKeyId}`),
     putTokenSettings: (projectId: string, id: string, body: In<typeof tokenSettingsSchema>) =>
       this.send(tokenSettingsSchema, 'PUT', `/api/v1/projects/${projectId}/credentials/${id}/token-settings`, body),
+  };
+
+  readonly endUsers = {
+    create: (projectId: string, body: In<typeof createEndUserSchema>) => this.send(endUserSchema, 'POST', `/api/v1/projects/${projectId}/users`, body),
+    get: (projectId: string, id: string) => this.send(endUserSchema, 'GET', `/api/v1/projects/${projectId}/users/${id}`),
+    update: (projectId: string, id: string, body: In<typeof updateEndUserSchema>) => this.send(endUserSchema, 'PATCH', `/api/v1/projects/${projectId}/users/${id}`, body),
+  };
+
+  readonly secrets = {
+    create: (projectId: string, body: In<typeof createProjectSecretSchema>) => this.send(projectSecretSchema, 'POST', `/api/v1/projects/${projectId}/secrets`, body),
+    get: (projectId: string, id: string) => this.send(projectSecretSchema, 'GET', `/api/v1/projects/${projectId}/secrets/${id}`),
+    list: (projectId: string) => this.send(z.array(projectSecretSchema), 'GET', `/api/v1/projects/${projectId}/secrets`),
+    rotate: (projectId: string, id: string, body: In<typeof rotateProjectSecretSchema>) =>
+      this.send(projectSecretSchema, 'POST', `/api/v1/projects/${projectId}/secrets/${id}/versions`, body),
+    remove: (projectId: string, id: string) => this.send(z.undefined(), 'DELETE', `/api/v1/projects/${projectId}/secrets/${id}`),
+  };
+
+  readonly analytics = {
+    auth: (filter: Record<string, string>) => this.send(authAnalyticsSchema, 'GET', `/api/v1/analytics/auth?${new URLSearchParams(filter).toString()}`),
   };
 
   readonly audit = {

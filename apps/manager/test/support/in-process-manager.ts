@@ -40,6 +40,8 @@ export async function startInProcessManager(
     LOG_LEVEL: 'silent',
     // Test upstreams listen on loopback, which the upstream policy refuses unless allowed.
     UPSTREAM_ALLOW: '127.0.0.1',
+    // A PGlite Manager would index in-process (AUTH_RECORDS_INDEXER=auto) and take other specs' records off the shared Redis.
+    AUTH_RECORDS_INDEXER: 'off',
     ...env,
   });
   const app = await createManagerApp(config, options);

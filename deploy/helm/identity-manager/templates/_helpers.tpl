@@ -77,7 +77,7 @@ the source, so rendering fails unless allowInsecureDevKey says this is an evalua
 {{- end -}}
 {{- end -}}
 
-{{/* Redis connection of both planes: REDIS_URL, REDIS_SENTINELS + REDIS_SENTINEL_MASTER or REDIS_CLUSTER_NODES, and credentials. */}}
+{{/* Redis connection of both planes: REDIS_URL, REDIS_SENTINELS + REDIS_SENTINEL_MASTER or REDIS_CLUSTER_NODES, credentials, TLS. */}}
 {{- define "idm.redisEnv" -}}
 {{- $r := .Values.redis -}}
 {{- if eq $r.mode "single" }}
@@ -98,6 +98,52 @@ the source, so rendering fails unless allowInsecureDevKey says this is an evalua
 {{- if $r.password }}
 {{ include "idm.secretEnv" (dict "name" "REDIS_PASSWORD" "secret" (include "idm.secretName" .) "key" "redis-password") }}
 {{- end }}
+{{- end }}
+{{- if eq $r.mode "sentinel" }}
+{{- if $r.existingSecret }}
+{{ include "idm.secretEnv" (dict "name" "REDIS_SENTINEL_PASSWORD" "secret" $r.existingSecret "key" $r.sentinel.passwordKey "optional" true) }}
+{{- else if $r.sentinel.password }}
+{{ include "idm.secretEnv" (dict "name" "REDIS_SENTINEL_PASSWORD" "secret" (include "idm.secretName" .) "key" "redis-sentinel-password") }}
+{{- end }}
+{{- end }}
+{{- with $r.tls }}
+{{- if .enabled }}
+- { name: REDIS_TLS, value: "true" }
+{{- if and .existingSecret .caKey }}
+- { name: REDIS_TLS_CA_FILE, value: {{ printf "%s/%s" (include "idm.redisTlsDir" $) .caKey | quote }} }
+{{- end }}
+{{- if .certKey }}
+- { name: REDIS_TLS_CERT_FILE, value: {{ printf "%s/%s" (include "idm.redisTlsDir" $) .certKey | quote }} }
+- { name: REDIS_TLS_KEY_FILE, value: {{ printf "%s/%s" (include "idm.redisTlsDir" $) .keyKey | quote }} }
+{{- end }}
+{{- with .serverName }}
+- { name: REDIS_TLS_SERVERNAME, value: {{ . | quote }} }
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the Redis TLS Secret is mounted (read-only) in both planes. */}}
+{{- define "idm.redisTlsDir" -}}/etc/idm/redis-tls{{- end -}}
+
+{{/* The Redis TLS Secret as a volume and its mount, when TLS takes files from one. */}}
+{{- define "idm.redisTlsVolumeMount" -}}
+{{- if and .Values.redis.tls.enabled .Values.redis.tls.existingSecret }}
+- { name: redis-tls, mountPath: {{ include "idm.redisTlsDir" . }}, readOnly: true }
+{{- end }}
+{{- end -}}
+
+{{- define "idm.redisTlsVolume" -}}
+{{- $t := .Values.redis.tls -}}
+{{- if and $t.enabled $t.existingSecret }}
+- name: redis-tls
+  secret:
+    secretName: {{ $t.existingSecret | quote }}
+    defaultMode: 0444
+    items:
+      {{- range $key := compact (list $t.caKey $t.certKey $t.keyKey) }}
+      - { key: {{ $key | quote }}, path: {{ $key | quote }} }
+      {{- end }}
 {{- end }}
 {{- end -}}
 

@@ -1,4 +1,4 @@
-import { hashApiKey } from '@idm/domain';
+import { hashApiKey, visibleApiKeyPrefix } from '@idm/domain';
 import { credentialRefusal, establish } from '../authentication/establish';
 import { presented } from '../authentication/presented';
 import { standardRejections } from '../authentication/standard-rejections';
@@ -34,6 +34,7 @@ export class ApiKeyPolicy implements Policy {
   execute(ctx: RequestContext): PolicyOutcome {
     const value = presented(ctx, this.config);
     if (!value) return this.rejections.missing_credentials;
+    ctx.claimedKeyPrefix = visibleApiKeyPrefix(value);
     const key = this.deps.directory.findApiKey(hashApiKey(value));
     if (!key || key.credential.projectId !== this.deps.proxy.projectId) return this.rejections.invalid_api_key;
     const now = this.deps.now();

@@ -35,6 +35,7 @@ export class Base64AuthPolicy implements Policy {
     if (!value) return this.rejections.missing_credentials;
     const credentials = decode(value, this.config.passwordCheck);
     if (credentials === null) return this.rejections.malformed_credentials;
+    ctx.claimedUsername = credentials.username;
     if (!this.config.passwordCheck) return this.accept(ctx, this.deps.directory.findCredential(this.deps.proxy.projectId, credentials.username) ?? null);
     const verified = verifyPassword(this.deps, credentials.username, credentials.password);
     return verified instanceof Promise ? verified.then((credential) => this.accept(ctx, credential)) : this.accept(ctx, verified);

@@ -23,6 +23,11 @@ export function countryOf(address: string): string | null {
   }
 }
 
+/** Whether the database is open (a geo rule compiled, or `loadCountryDatabase` ran): looking up is then cheap. */
+export function countryDatabaseLoaded(): boolean {
+  return reader !== undefined;
+}
+
 /** Opens the database now (at compile time) rather than on the first request. */
 export function loadCountryDatabase(): void {
   countryOf('127.0.0.1');

@@ -1,5 +1,5 @@
 import { credentialAccessSchema } from '@idm/domain';
-import type { CredentialRuleSet, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import type { CredentialLlmRules, CredentialRuleSet, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import { CompiledRateLimit } from '../rate-limit/compiled-rate-limit';
 import type { RateLimitStore } from '../rate-limit/rate-limit.store';
 import { RememberedAddressRule, type AddressRule } from './remembered-address.rule';
@@ -33,6 +33,7 @@ export class CredentialRules implements CredentialRuleSet {
     private readonly time: TimeWindowRule | null,
     private readonly rateLimit: CompiledRateLimit | null,
     private readonly invalid: boolean,
+    readonly llm: CredentialLlmRules | null = null,
   ) {}
 
   /** null when the credential has no rules (the common case costs nothing per request). */
@@ -50,6 +51,7 @@ export class CredentialRules implements CredentialRuleSet {
       a.time ? new TimeWindowRule(a.time) : null,
       limited ? new CompiledRateLimit(a.rateLimit!, deps.rateLimitStore!, `c:${credentialId}`, deps.onRateLimitStoreError) : null,
       false,
+      a.llm ? { models: a.llm.models === null ? null : new Set(a.llm.models), tokenQuotas: a.llm.tokenQuotas, failOpen: a.llm.onStoreUnavailable === 'allow' } : null,
     );
   }
 

@@ -100,7 +100,7 @@ describe('digest-auth policy', () => {
     }
   });
 
-  it.each([
+  it.each<[string, Parameters<typeof answer>[1], string]>([
     ['a wrong password', { password: 'wrong' }, 'invalid_credentials'],
     ['an unknown user', { user: 'mallory' }, 'invalid_credentials'],
     ['a credential without digest HA1', { user: 'dave' }, 'invalid_credentials'],
@@ -207,6 +207,6 @@ describe('parseDigestAuthorization', () => {
       [`Digest username="${'a'.repeat(5000)}"`, 'too_large'],
     ].map(([header, expected]) => [String(header).slice(0, 60), header, expected]),
   )('%s -> %s', (_, header, expected) => {
-    expect(parseDigestAuthorization(header)).toBe(expected);
+    expect(parseDigestAuthorization(header as string)).toBe(expected);
   });
 });

@@ -73,6 +73,7 @@ export class DigestAuthPolicy implements Policy {
     const target = ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`;
     if (credentials.uri !== target) return malformed('The digest uri does not match the request target');
 
+    ctx.claimedUsername = credentials.username;
     const credential = this.deps.directory.findCredential(this.deps.proxy.projectId, credentials.username);
     const record = credential ? this.ha1Of(credential) : null;
     // Unknown users cost the same hashing as known ones.

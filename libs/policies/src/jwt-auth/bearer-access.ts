@@ -3,6 +3,7 @@ import { AUTHORIZATION, presented, type CredentialSource } from '../authenticati
 import type { PolicyCompileDeps } from '../compile-dependencies';
 import { credentialState } from '../credential-directory';
 import type { DirectoryCredential, Identity, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
+import { SenderConstraint } from '../sender-constraint/sender-constraint';
 import type { BearerRequirement, JwtAuthConfig } from './schema';
 
 /**
@@ -13,6 +14,8 @@ import type { BearerRequirement, JwtAuthConfig } from './schema';
  */
 export class BearerAccess {
   readonly rejections: BearerRejections;
+  /** The binding of DPoP- and certificate-bound tokens. */
+  readonly sender: SenderConstraint;
   private readonly requirements: BearerRequirements;
   /** Set when the policy carries a token-service client (`/auth`): the identity of tokens issued to it. */
   private readonly proxyClient: Identity | null;
@@ -21,10 +24,11 @@ export class BearerAccess {
   private readonly strip: CredentialSource | null;
 
   constructor(
-    config: Pick<JwtAuthConfig, 'required' | 'methods' | 'stripAuthorization' | 'tokenService'>,
+    config: Pick<JwtAuthConfig, 'required' | 'methods' | 'stripAuthorization' | 'tokenService' | 'dpop'>,
     private readonly deps: PolicyCompileDeps,
   ) {
     this.rejections = bearerRejections(deps.proxy.basePath);
+    this.sender = new SenderConstraint(config.dpop, deps);
     this.requirements = new BearerRequirements(config.required, config.methods);
     this.proxyClient = proxyClientIdentity(deps, config.tokenService?.clientId);
     this.deployedSince = deploymentStartSeconds(deps);
@@ -56,6 +60,12 @@ export class BearerAccess {
   admit(ctx: RequestContext, credential: DirectoryCredential | null, scope: unknown, roles: readonly string[]): PolicyOutcome {
     if (!this.requirements.satisfiedBy(ctx.method, splitScope(scope), roles)) return this.rejections.insufficient_scope;
     return credential === null ? establishWithoutCredential(ctx, this.proxyClient!, this.strip) : establish(ctx, credential, this.strip);
+  }
+
+  /** As `admit`, for a token of a key manager: the identity comes from its claims, no credential rules apply. */
+  admitIssued(ctx: RequestContext, identity: Identity, scope: string, roles: readonly string[]): PolicyOutcome {
+    if (!this.requirements.satisfiedBy(ctx.method, splitScope(scope), roles)) return this.rejections.insufficient_scope;
+    return establishWithoutCredential(ctx, identity, this.strip);
   }
 }
 

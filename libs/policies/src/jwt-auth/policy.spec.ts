@@ -43,7 +43,10 @@ const claims = (over: JwtClaims = {}): JwtClaims => ({
   ...over,
 });
 
-function run(token: string | undefined, { config = {}, method = 'GET', enabled = true, issuers = FIXED, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {}) {
+function run(
+  token: string | undefined,
+  { config = {}, method = 'GET', enabled = true, issuers = FIXED as OwnIssuers | null, revokedJwts = null as Set<string> | null, host = 'gw.example' } = {},
+) {
   const proxy = compileEnvironment(snapshot(config, enabled), { now: () => NOW, keyRing: ring, issuers, revokedJwts }).route('/orders')!;
   return { ...call(proxy, token, method, host) };
 }

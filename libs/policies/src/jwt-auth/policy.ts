@@ -1,7 +1,10 @@
 import { JwtVerifier, SigningKeyRing } from '@idm/tokens';
 import type { OwnIssuers, PolicyCompileDeps } from '../compile-dependencies';
 import type { DirectoryCredential, Policy, PolicyOutcome, RequestContext } from '../policy';
-import { BearerAccess, bearerToken } from './bearer-access';
+import { afterSenderConstraint } from '../sender-constraint/sender-constraint';
+import { accessTokenOf } from '../sender-constraint/presented-access-token';
+import { BearerAccess } from './bearer-access';
+import { NOT_THIRD_PARTY, ThirdPartyBearer } from '../key-managers/third-party-bearer';
 import type { JwtAuthConfig } from './schema';
 
 /** Issuer URLs of our own token service end in one of its two prefixes (the exact value is checked per request). */
@@ -22,6 +25,8 @@ export class JwtAuthPolicy implements Policy {
   readonly upstreamHeaderNames: readonly string[];
   /** Set when the issuer follows the request's host (no explicit issuers, no public URL): checked per request. */
   private readonly requestIssuers: OwnIssuers | null;
+  /** Tokens of the key managers the policy lists; null when it lists none. */
+  private readonly thirdParty: ThirdPartyBearer | null;
 
   constructor(config: JwtAuthConfig, deps: PolicyCompileDeps) {
     const audiences = config.audiences.length > 0 ? config.audiences : [deps.proxy.id, deps.proxy.basePath];
@@ -38,25 +43,32 @@ export class JwtAuthPolicy implements Policy {
     });
     this.access = new BearerAccess(config, deps);
     this.claimHeaders = Object.entries(config.claimHeaders);
-    this.upstreamHeaderNames = Object.values(config.claimHeaders);
+    this.thirdParty = config.keyManagers.length > 0 ? new ThirdPartyBearer(config.keyManagers, deps, this.access) : null;
+    this.upstreamHeaderNames = [...Object.values(config.claimHeaders), ...(this.thirdParty?.upstreamHeaderNames ?? [])];
   }
 
-  execute(ctx: RequestContext): PolicyOutcome {
+  execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
     const rejections = this.access.rejections;
-    const token = bearerToken(ctx);
-    if (token === undefined) return rejections.missing_token;
-    const result = this.verifier.verify(token);
+    const presented = accessTokenOf(ctx);
+    if (presented === undefined) return rejections.missing_token;
+    if (this.thirdParty !== null) {
+      const outcome = this.thirdParty.check(ctx, presented);
+      if (outcome !== NOT_THIRD_PARTY) return outcome;
+    }
+    const result = this.verifier.verify(presented.token);
     if (!result.ok) return rejections.invalid_token;
+    if (this.thirdParty !== null && !this.thirdParty.acceptsOwn) return this.thirdParty.notAllowed;
     const claims = result.claims;
     if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return rejections.invalid_token;
     const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
-    if (claims.proxy_id !== undefined) {
-      if (!this.access.issuedForThisProxy(claims.proxy_id, claims.client_id, claims.iat)) return rejections.invalid_token;
-      if (claims.sub === claims.client_id) return this.admit(ctx, null, claims, roles);
+    let credential: DirectoryCredential | null = null;
+    if (claims.proxy_id !== undefined && !this.access.issuedForThisProxy(claims.proxy_id, claims.client_id, claims.iat)) return rejections.invalid_token;
+    if (claims.proxy_id === undefined || claims.sub !== claims.client_id) {
+      credential = this.access.credentialOf(claims.sub) ?? null;
+      if (!credential) return rejections.invalid_token;
     }
-    const credential = this.access.credentialOf(claims.sub);
-    if (!credential) return rejections.invalid_token;
-    return this.admit(ctx, credential, claims, roles);
+    // Last of the token checks: it may cost a round trip to the shared replay cache.
+    return afterSenderConstraint(this.access.sender.enforce(claims.cnf, ctx, presented), () => this.admit(ctx, credential, claims, roles));
   }
 
   /** `credential` null: the proxy's own client (client_credentials through `/auth`). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isReservedForPolicies } from '../reserved-upstream-headers';
 import { headerName, httpMethod } from '../schema-types';
+import { dpopSettingsSchema, DEFAULT_DPOP_SETTINGS } from '../sender-constraint/schema';
 import { tokenServicePolicySchema } from '../token-service-policy/schema';
 
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token');
@@ -22,6 +23,14 @@ export const bearerAccessSchema = {
   stripAuthorization: z.boolean().default(true),
   /** This proxy's own client of the token service (`/auth` prefix); absent: none. */
   tokenService: tokenServicePolicySchema.optional(),
+  /** How proofs of DPoP-bound tokens are checked (sender-constraint/schema.ts); bound tokens are always enforced. */
+  dpop: dpopSettingsSchema.default(DEFAULT_DPOP_SETTINGS),
+  /**
+   * Ids of the key managers (trusted issuers) whose tokens this proxy accepts besides its own
+   * token service's; a token of any other key manager is refused (`issuer_not_allowed`). Listing
+   * a `builtin` key manager keeps our own tokens; listing only external ones refuses them.
+   */
+  keyManagers: z.array(z.uuid()).max(20).default([]),
 };
 
 export const jwtAuthConfigSchema = z.strictObject({

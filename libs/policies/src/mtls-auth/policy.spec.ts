@@ -1,7 +1,7 @@
 import type { ConfigSnapshot } from '@idm/config-bus';
 import { Socket, type AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { configSnapshot, snapshotCredential, snapshotProxy, type TestCertificate, TestPki } from '@idm/test-kit';
+import { box, configSnapshot, snapshotCredential, snapshotProxy, snapshotSecret, type TestCertificate, TestPki } from '@idm/test-kit';
 import { compileEnvironment } from '../compiled-environment';
 import { createRequestContext, type PolicyRejection } from '../policy';
 import { mtlsAuthConfigSchema } from './schema';
@@ -93,6 +93,7 @@ describe('mtls-auth policy', () => {
     expect(mtlsAuthConfigSchema.parse({})).toEqual({ match: 'subject-cn', validateChain: true });
     expect(mtlsAuthConfigSchema.safeParse({ match: 'san' }).success).toBe(false);
     expect(mtlsAuthConfigSchema.safeParse({ extra: 1 }).success).toBe(false);
+    expect(mtlsAuthConfigSchema.safeParse({ trustStoreSecretId: 'not-an-id' }).success).toBe(false);
   });
 
   it("authenticates a certificate signed by the credential's CA by its subject CN, in the proxy's project", async () => {
@@ -182,5 +183,52 @@ describe('mtls-auth policy', () => {
     await compileEnvironment(snapshot({})).route('/demo/x')!.runPolicies(c);
     expect(c.credential).not.toBe(a.credential);
     expect(truststoreOf(c.credential!)).not.toBe(store);
+  });
+
+  describe('with a trust store from the project secret manager (trustStoreSecretId)', () => {
+    const TRUST_ID = '0b6c1f4e-5a8d-4c2b-9e7f-3d2a1c0b9e8f';
+    let partnerCa: TestCertificate;
+    const withTrustStore = (versions: { kid: string; certificates: string[] }[]) => {
+      const proxy = snapshotProxy({
+        id: 'p1',
+        name: 'demo',
+        basePath: '/demo',
+        upstreamUrl: 'http://127.0.0.1:1',
+        methods: ['GET'],
+        policies: [{ type: 'mtls-auth', config: { trustStoreSecretId: TRUST_ID } }],
+        secrets: [snapshotSecret(TRUST_ID, 'trust-store', versions)],
+      });
+      const base = snapshot({});
+      return compileEnvironment({ ...base, proxies: [proxy] }, { secrets: box }).route('/demo/x')!;
+    };
+    const runOn = async (route: ReturnType<typeof withTrustStore>, socket: Socket) => {
+      const ctx = createRequestContext({ method: 'GET', path: '/demo/x', headers: {}, query: '', clientIp: '127.0.0.1', socket });
+      return { outcome: await route.runPolicies(ctx), ctx };
+    };
+
+    beforeAll(async () => {
+      partnerCa = await pki.issue('partner-ca', { subject: '/CN=Partner Root 2', ca: true });
+    });
+
+    it("checks the chain against the secret's CAs instead of the credential's truststore", async () => {
+      const route = withTrustStore([{ kid: 'partner-ca', certificates: [partnerCa.cert] }]);
+      const fromPartnerCa = await pki.issue('partner-2', { subject: '/CN=partner', issuer: partnerCa });
+      const accepted = await runOn(route, await handshake(fromPartnerCa));
+      expect(accepted.outcome).toBeUndefined();
+      expect(accepted.ctx.identity?.username).toBe('partner');
+      // The credential's own CA no longer counts, and a credential without a truststore is usable.
+      expectReject((await runOn(route, await handshake(client))).outcome, 'untrusted_client_certificate');
+      expect((await runOn(route, await handshake(await pki.issue('nostore-2', { subject: '/CN=nostore', issuer: partnerCa })))).outcome).toBeUndefined();
+    });
+
+    it('accepts every version still within its rotation overlap, and fails closed (503) on a secret without CA certificates', async () => {
+      const rotated = withTrustStore([
+        { kid: 'old', certificates: [ca.cert] },
+        { kid: 'new', certificates: [partnerCa.cert] },
+      ]);
+      expect((await runOn(rotated, await handshake(client))).outcome).toBeUndefined();
+      expect((await runOn(rotated, await handshake(await pki.issue('partner-3', { subject: '/CN=partner', issuer: partnerCa })))).outcome).toBeUndefined();
+      expect(withTrustStore([{ kid: 'empty', certificates: [] }]).unavailable).toMatchObject({ status: 503, code: 'proxy_unavailable' });
+    });
   });
 });

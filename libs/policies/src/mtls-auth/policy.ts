@@ -3,6 +3,8 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { credentialRefusal, establish } from '../authentication/establish';
 import { standardRejections } from '../authentication/standard-rejections';
 import type { PolicyCompileDeps } from '../compile-dependencies';
+import { versionsOf } from '../jose-keys/key-source';
+import { PolicyConfigError } from '../policy-config.error';
 import type { DirectoryCredential, Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
 import type { MtlsAuthConfig } from './schema';
 import { chainsTo, parseCertificate, truststoreOf, type ParsedCertificate } from './truststore';
@@ -34,6 +36,8 @@ export class MtlsAuthPolicy implements Policy {
   private readonly rejections;
   /** Same code as untrusted_client_certificate (the client cannot tell the difference), its own message for the operator. */
   private readonly unreadableTruststore: PolicyRejection;
+  /** The project secret's CAs, parsed once per revision; null: each credential's own truststore. */
+  private readonly sharedAnchors: readonly ParsedCertificate[] | null;
 
   constructor(
     private readonly config: MtlsAuthConfig,
@@ -51,6 +55,7 @@ export class MtlsAuthPolicy implements Policy {
       ...this.rejections.untrusted_client_certificate,
       message: "The credential's truststore cannot be read; it accepts no certificate",
     });
+    this.sharedAnchors = config.trustStoreSecretId === undefined ? null : trustStoreOf(config.trustStoreSecretId, deps);
   }
 
   execute(ctx: RequestContext): PolicyOutcome {
@@ -68,7 +73,7 @@ export class MtlsAuthPolicy implements Policy {
     if (credential === undefined) return this.rejections.unknown_client_certificate;
     const now = this.deps.now();
     if (this.config.validateChain) {
-      const anchors = truststoreOf(credential);
+      const anchors = this.sharedAnchors ?? truststoreOf(credential);
       if (anchors === null) return this.unreadableTruststore;
       if (!chainsTo(peer.leaf, peer.intermediates, anchors, now)) return this.rejections.untrusted_client_certificate;
     }
@@ -86,6 +91,13 @@ export class MtlsAuthPolicy implements Policy {
     }
     return out.length === 0 ? null : out;
   }
+}
+
+/** A trust-store project secret's CA certificates (a secret that holds none makes the proxy fail closed). */
+function trustStoreOf(secretId: string, deps: PolicyCompileDeps): ParsedCertificate[] {
+  const anchors = versionsOf(secretId, deps).flatMap((v) => v.certificates.map((pem) => parseCertificate(pem)));
+  if (anchors.length === 0) throw new PolicyConfigError([{ path: ['trustStoreSecretId'], message: `project secret ${secretId} holds no CA certificates` }]);
+  return anchors;
 }
 
 /**

@@ -14,6 +14,13 @@ export const mtlsAuthConfigSchema = z.strictObject({
    * validated it; the client proves possession of the key either way).
    */
   validateChain: z.boolean().default(true),
+  /**
+   * A trust store of the project secret manager (kind `trust-store` or `certificate`): with it,
+   * the certificate must chain to one of its CAs (every version still within its rotation overlap)
+   * instead of the credential's own truststore. One CA set for every credential of the proxy, kept
+   * and rotated in one place; `trustStoreSecretName` in APIops bundles.
+   */
+  trustStoreSecretId: z.uuid().optional(),
 });
 
 export type MtlsAuthConfig = z.output<typeof mtlsAuthConfigSchema>;

@@ -110,10 +110,10 @@ export class CompiledRateLimit {
   }
 }
 
-const PERIOD_SECONDS = { hour: 3600, day: 86400, month: 31 * 86400 } as const;
+const PERIOD_SECONDS = { minute: 60, hour: 3600, day: 86400, month: 31 * 86400 } as const;
 
-/** Calendar periods in UTC; a month is from the 1st to the 1st. */
-function periodBounds(period: 'hour' | 'day' | 'month'): (now: number) => [number, number] {
+/** Calendar periods in UTC; a month is from the 1st to the 1st. [start, end) of the period that contains `now`, epoch ms. */
+export function periodBounds(period: keyof typeof PERIOD_SECONDS): (now: number) => [number, number] {
   if (period === 'month') {
     return (now) => {
       const d = new Date(now);

@@ -51,7 +51,7 @@ describe('rate limits (real Redis)', () => {
 
   function gateway(options: {
     id?: string;
-    policies?: unknown[];
+    policies?: { type: string; config: Record<string, unknown> }[];
     access?: Record<string, unknown>;
     store?: RedisRateLimitStore;
     now?: () => number;

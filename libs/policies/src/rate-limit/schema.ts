@@ -8,7 +8,10 @@ export const rateLimitConfigSchema = rateLimitRulesSchema
      * Whose requests share a counter: every caller of the proxy ("proxy"), each credential
      * ("credential"; the policy must come after an authentication policy) or each client IP ("ip").
      */
-    keyBy: z.enum(['proxy', 'credential', 'ip']).default('credential'),
+    keyBy: z
+      .enum(['proxy', 'credential', 'ip'])
+      .meta({ title: 'Counted per', description: 'proxy: all callers share one counter; credential: each credential (after an authentication policy); ip: each client address' })
+      .default('credential'),
   })
   .refine((c) => c.limits.length + c.quotas.length > 0, 'give at least one limit or quota');
 

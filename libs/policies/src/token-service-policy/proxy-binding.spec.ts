@@ -15,7 +15,7 @@ const { ring } = SigningKeyRing.fromSnapshot([key], box);
 const signer = ring.signer(NOW)!;
 const tokenService = { clientId: 'orders-key', clientSecret: 'enc:v1:k:x:y' };
 
-function run(token: string, { service = tokenService, deployedAt = new Date(NOW - 60_000).toISOString(), proxyId = 'p1' } = {}) {
+function run(token: string, { service = tokenService as typeof tokenService | null, deployedAt = new Date(NOW - 60_000).toISOString(), proxyId = 'p1' } = {}) {
   const snapshot = configSnapshot({
     generatedAt: new Date(NOW).toISOString(),
     proxies: [

@@ -1,4 +1,4 @@
-import { tokenSettingsSchema } from '@idm/domain';
+import { tokenSettingsFields } from '@idm/domain';
 import { z } from 'zod';
 import { headerName, httpMethod } from '../schema-types';
 
@@ -26,7 +26,7 @@ export const forwardedForSchema = z.strictObject({
   order: z.enum(['FIRST', 'LAST']).default('FIRST'),
 });
 
-export const tokenServicePolicySchema = tokenSettingsSchema.extend({
+export const tokenServicePolicySchema = tokenSettingsFields.extend({
   clientId: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
   /** Plaintext on the way in, sealed at rest; see the module comment. */
   clientSecret: z.string().min(1).max(4096),

@@ -1,0 +1,276 @@
+// The shapes the console reads, as the Manager's OpenAPI document describes them (libs/domain).
+
+export interface Project {
+  id: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+
+export interface PolicySpec {
+  type: string;
+  config: Record<string, unknown>;
+}
+
+export interface ApiProxy {
+  id: string;
+  projectId: string;
+  teamId: string | null;
+  name: string;
+  description: string | null;
+  basePath: string;
+  upstreamUrl: string;
+  methods: string[];
+  policies: PolicySpec[];
+  environments: string[];
+  selfService: 'off' | 'auto' | 'manual';
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  prefix: string;
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+/** The only answers that carry an API key in clear: shown once, never stored by the console. */
+export interface IssuedApiKey extends ApiKeyInfo {
+  key: string;
+}
+
+export interface Credential {
+  id: string;
+  projectId: string;
+  username: string;
+  enabled: boolean;
+  expiresAt: string | null;
+  apiKeys: ApiKeyInfo[];
+  /** The credential's authorization rules (ACL, IP, geo, time, rate limits, quotas), as the API's `access` schema. */
+  access: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface Environment {
+  id: string;
+  name: string;
+  description: string | null;
+  revision: number;
+}
+
+export interface AuditEvent {
+  seq: number;
+  at: string;
+  actor: { id: string | null; type: string; name: string; source: string; ip: string | null };
+  action: string;
+  entity: { kind: string; id: string | null; projectId: string | null; teamId: string | null };
+  diff: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface PolicyType {
+  type: string;
+  schema: Record<string, unknown>;
+}
+
+export interface Team {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+
+/** An operator of the Manager (never a password hash). */
+export interface User {
+  id: string;
+  username: string;
+  createdAt: string;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  description: string | null;
+  members: string[];
+}
+
+export interface Role {
+  id: string;
+  name: string;
+  description: string | null;
+  builtIn: boolean;
+  permissions: string[];
+}
+
+export type ScopeType = 'system' | 'project' | 'team';
+
+export interface RoleBinding {
+  id: string;
+  roleId: string;
+  subject: { type: 'user' | 'group'; id: string };
+  scope: { type: ScopeType; id: string | null };
+  projectId: string | null;
+  createdAt: string;
+}
+
+export interface SigningKey {
+  id: string;
+  kid: string;
+  algorithm: string;
+  publicJwk: Record<string, unknown>;
+  activatesAt: string;
+  /** Null while the key is current; set when a rotation retires it. */
+  publishedUntil: string | null;
+  createdAt: string;
+}
+
+export interface BruteForceBlock {
+  id: string;
+  detector: string;
+  credential: string | null;
+  projectId: string | null;
+  address: string | null;
+  source: string;
+  failures: number;
+  strike: number;
+  blockedAt: string;
+  until: string;
+}
+
+export interface CredentialRequest {
+  id: string;
+  proxyId: string;
+  username: string;
+  contact: string | null;
+  status: 'pending' | 'approved' | 'rejected';
+  credentialId: string | null;
+  /** The approving operator's name, `auto`, or null while pending. */
+  decidedBy: string | null;
+  createdAt: string;
+}
+
+export interface PlannedChange {
+  op: 'create' | 'update' | 'delete';
+  kind: string;
+  name: string;
+  fields?: string[];
+}
+
+export type ProjectSecretKind = 'private-key' | 'public-key' | 'certificate' | 'trust-store' | 'shared-secret';
+
+/** A project secret as the API shows it: public parts only, never the private or shared material. */
+export interface ProjectSecret {
+  id: string;
+  projectId: string;
+  teamId: string | null;
+  name: string;
+  description: string | null;
+  kind: ProjectSecretKind;
+  currentVersion: number;
+  versions: { version: number; kid: string; hasSecretMaterial: boolean; createdAt: string; retiresAt: string | null }[];
+  createdAt: string;
+}
+
+export type KeyManagerTokenTypes = 'jwt' | 'opaque' | 'both';
+
+/** A trusted token issuer as the API shows it: secrets only as "set or not" (libs/domain key-manager.schema.ts). */
+export interface KeyManager {
+  id: string;
+  name: string;
+  description: string | null;
+  type: 'builtin' | 'external';
+  projectId: string | null;
+  issuer: string | null;
+  discoveryUrl: string | null;
+  jwksUri: string | null;
+  introspectionEndpoint: string | null;
+  clientId: string | null;
+  hasClientSecret: boolean;
+  hasSharedSecret: boolean;
+  algorithms: string[];
+  audiences: string[];
+  clockSkewSeconds: number;
+  requiredClaims: string[];
+  claimMappings: { userId: string; username: string; roles: string; scopes: string; tenant?: string; headers: Record<string, string> };
+  tokenTypes: KeyManagerTokenTypes;
+  roleList: { type: 'ALLOW' | 'DENY'; roles: string[] } | null;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type IdentitySourceType = 'ldap' | 'sql';
+
+/** An LDAP or SQL directory the Gateways check passwords against; its secret is never returned, only whether it is set. */
+export interface IdentitySource {
+  id: string;
+  name: string;
+  description: string | null;
+  type: IdentitySourceType;
+  projectId: string | null;
+  config: Record<string, unknown>;
+  hasSecret: boolean;
+  roleMappings: Record<string, string[]>;
+  timeoutMs: number;
+  cacheTtlSeconds: number;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A person who logs in at the Gateway's login page: a credential of the project with a profile. */
+export interface EndUser {
+  id: string;
+  projectId: string;
+  teamId: string | null;
+  username: string;
+  hasPassword: boolean;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  locale: string | null;
+  roles: string[];
+  enabled: boolean;
+  locked: boolean;
+  lastLoginAt: string | null;
+  createdAt: string;
+}
+
+export type AuthOutcome = 'success' | 'denied' | 'throttled' | 'blocked';
+
+/** One authentication decision of a Gateway, as the analytics live tail sends it (never a secret, a key's prefix at most). */
+export interface AuthRecord {
+  id: string;
+  time: number;
+  environment: string;
+  proxyName: string | null;
+  policy: string | null;
+  outcome: AuthOutcome;
+  reason: string | null;
+  status: number;
+  username: string | null;
+  keyPrefix: string | null;
+  clientIp: string;
+  country: string | null;
+}
+
+/** Counts of auth records over a window, by time bucket and by what they share (GET /analytics/auth). */
+export interface AuthAnalytics {
+  from: string;
+  to: string;
+  bucket: 'minute' | 'hour' | 'day';
+  source: 'postgresql' | 'elasticsearch';
+  total: number;
+  series: ({ start: string } & Record<AuthOutcome, number>)[];
+  byOutcome: { outcome: string; count: number }[];
+  byReason: { reason: string | null; count: number }[];
+  byProxy: { proxyId: string | null; proxyName: string | null; count: number }[];
+  topFailingCredentials: { credentialId: string | null; username: string | null; count: number }[];
+  topFailingAddresses: { clientIp: string; count: number }[];
+}

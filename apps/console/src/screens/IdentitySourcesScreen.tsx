@@ -1,0 +1,176 @@
+import { Badge, Button, Modal, PasswordInput, SegmentedControl, Select, Stack, Text } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { ApiError, api } from '../api/client';
+import { useRequestSchema } from '../api/openapi';
+import type { IdentitySource, IdentitySourceType, Project } from '../api/types';
+import { withoutNulls } from '../forms/form-schema';
+import { SchemaForm } from '../forms/SchemaForm';
+import { errorTreeFor } from '../forms/server-errors';
+import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
+import { usePermissions } from '../permissions/permissions';
+import { ErrorAlert, confirmDestructive, useAction } from './actions';
+import { QueryState } from './QueryState';
+
+const TYPES: { value: IdentitySourceType; label: string }[] = [
+  { value: 'ldap', label: 'LDAP / Active Directory' },
+  { value: 'sql', label: 'SQL database' },
+];
+/** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
+const HAND_MADE = ['type', 'projectId', 'secret'];
+
+/**
+ * Directories the Gateways check end users' passwords against (basic-auth, the password grant):
+ * LDAP / Active Directory or an SQL database, for every project (System) or one. The service
+ * account's password is write-only: the console sends it and is only ever told that it is set.
+ */
+export function IdentitySourcesScreen() {
+  const sources = useQuery({ queryKey: ['identity-sources'], queryFn: () => api<IdentitySource[]>('GET', '/identity-sources') });
+  const projects = useQuery({ queryKey: ['projects'], queryFn: () => api<Project[]>('GET', '/projects') });
+  const { can } = usePermissions();
+  const [editing, setEditing] = useState<IdentitySource | 'new' | null>(null);
+  const action = useAction([['identity-sources']]);
+  const projectName = (id: string | null) => (id ? (projects.data?.find((p) => p.id === id)?.name ?? id) : 'System');
+  const remove = (source: IdentitySource) =>
+    confirmDestructive(
+      'Delete identity source',
+      `The Gateways stop asking ${source.name}; its users can no longer log in through it. The Manager refuses while a proxy still names it.`,
+      'Delete',
+      () => void action.run(() => api('DELETE', `/identity-sources/${source.id}`), `Identity source ${source.name} deleted`),
+    );
+  return (
+    <EntityListPanel
+      title="Identity sources"
+      level={2}
+      label="Identity sources"
+      rows={sources.data}
+      rowKey={(s) => s.id}
+      loading={sources.isLoading}
+      loadError={sources.error}
+      actionError={action.error}
+      empty="No identity sources yet. Connect an LDAP directory or an SQL users table, then name it in a proxy's basic-auth policy so its users can log in with the passwords they already have."
+      create={can('identity-source:write') ? { label: 'New identity source', onClick: () => setEditing('new') } : undefined}
+      columns={[
+        {
+          header: 'Name',
+          cell: (s) => (
+            <>
+              {s.name}
+              {s.description && (
+                <Text size="xs" c="dimmed">
+                  {s.description}
+                </Text>
+              )}
+            </>
+          ),
+        },
+        { header: 'Type', cell: (s) => TYPES.find((t) => t.value === s.type)?.label ?? s.type },
+        { header: 'Scope', cell: (s) => projectName(s.projectId) },
+        {
+          header: 'State',
+          cell: (s) => (
+            <Badge variant="outline" color={s.enabled ? 'teal.9' : 'gray.7'}>
+              {s.enabled ? 'enabled' : 'disabled'}
+            </Badge>
+          ),
+        },
+        { header: 'Secret', cell: (s) => (s.hasSecret ? 'set' : 'none') },
+      ]}
+      actions={(s) => <SourceActions source={s} onEdit={() => setEditing(s)} onDelete={() => remove(s)} />}
+    >
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === 'new' ? 'New identity source' : `Identity source ${editing?.name ?? ''}`} size="xl">
+        {editing !== null && <SourceForm source={editing === 'new' ? null : editing} projects={projects.data ?? []} onDone={() => setEditing(null)} />}
+      </Modal>
+    </EntityListPanel>
+  );
+}
+
+/** Edit and delete, where the operator may write identity sources at the source's scope. */
+function SourceActions({ source, onEdit, onDelete }: { source: IdentitySource; onEdit: () => void; onDelete: () => void }) {
+  const { can } = usePermissions(source.projectId ? { projectId: source.projectId } : {});
+  if (!can('identity-source:write')) return null;
+  return (
+    <>
+      <RowAction label={`Edit identity source ${source.name}`} onClick={onEdit}>
+        Edit
+      </RowAction>
+      <RowAction label={`Delete identity source ${source.name}`} onClick={onDelete} destructive>
+        Delete
+      </RowAction>
+    </>
+  );
+}
+
+function SourceForm({ source, projects, onDone }: { source: IdentitySource | null; projects: Project[]; onDone: () => void }) {
+  const [type, setType] = useState<IdentitySourceType>(source?.type ?? 'ldap');
+  const [projectId, setProjectId] = useState<string | null>(source?.projectId ?? null);
+  const [secret, setSecret] = useState('');
+  const [values, setValues] = useState<Partial<Record<IdentitySourceType, Record<string, unknown>>>>(() =>
+    source
+      ? {
+          [source.type]: withoutNulls({
+            name: source.name,
+            description: source.description,
+            config: source.config,
+            roleMappings: source.roleMappings,
+            timeoutMs: source.timeoutMs,
+            cacheTtlSeconds: source.cacheTtlSeconds,
+            enabled: source.enabled,
+          }) as Record<string, unknown>,
+        }
+      : {},
+  );
+  const { schema: body, error } = useRequestSchema('POST', '/api/v1/identity-sources');
+  const action = useAction([['identity-sources']]);
+  const issues = action.error instanceof ApiError ? action.error.errors : [];
+  const branch = ((body?.oneOf ?? []) as { properties?: Record<string, { const?: string }> }[]).find((b) => b.properties?.type?.const === type);
+  const schema = branch && {
+    ...branch,
+    properties: Object.fromEntries(Object.entries(branch.properties ?? {}).filter(([k]) => !HAND_MADE.includes(k))),
+    required: ((branch as { required?: string[] }).required ?? []).filter((k) => !HAND_MADE.includes(k)),
+  };
+  const value = values[type] ?? {};
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const written = { ...value, ...(secret ? { secret } : {}) };
+    const done = source
+      ? await action.run(() => api('PATCH', `/identity-sources/${source.id}`, written), `Identity source ${typeof value.name === 'string' ? value.name : source.name} saved`)
+      : await action.run(() => api('POST', '/identity-sources', { ...written, type, projectId }), `Identity source ${typeof value.name === 'string' ? value.name : ''} created`);
+    if (done) onDone();
+  };
+  if (!schema) return <QueryState error={error} loading={!error} />;
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate autoComplete="off">
+      <Stack>
+        <ErrorAlert error={action.error} />
+        {!source && (
+          <>
+            <Stack gap={4}>
+              <Text size="sm" fw={500} id="source-type-label">
+                Type
+              </Text>
+              <SegmentedControl aria-labelledby="source-type-label" data={TYPES} value={type} onChange={(t) => setType(t as IdentitySourceType)} />
+            </Stack>
+            <Select
+              label="Scope"
+              description="System: every project's proxies may use it; a project: only that project's"
+              allowDeselect={false}
+              data={[{ value: '', label: 'System' }, ...projects.map((p) => ({ value: p.id, label: `Project ${p.name}` }))]}
+              value={projectId ?? ''}
+              onChange={(id) => setProjectId(id || null)}
+            />
+          </>
+        )}
+        <PasswordInput
+          label={type === 'ldap' ? 'Service account password' : 'Database password'}
+          description={source?.hasSecret ? 'Set; type a new one to replace it. It is sealed and never shown again.' : 'Sealed at rest and never shown again.'}
+          value={secret}
+          onChange={(e) => setSecret(e.currentTarget.value)}
+          autoComplete="new-password"
+        />
+        <SchemaForm idPrefix={`source-${type}`} schema={schema} value={value} onChange={(v) => setValues({ ...values, [type]: v })} serverErrors={errorTreeFor(issues, '')} />
+        <Button type="submit">{source ? 'Save identity source' : 'Create identity source'}</Button>
+      </Stack>
+    </form>
+  );
+}

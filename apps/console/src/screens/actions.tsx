@@ -1,0 +1,59 @@
+import { Alert, Text } from '@mantine/core';
+import { modals } from '@mantine/modals';
+import { notifications } from '@mantine/notifications';
+import { useQueryClient } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
+import { ApiError, describeError } from '../api/client';
+
+/** A failed call, said with the problem's detail (and its field findings), where the operator was acting. */
+export function ErrorAlert({ error }: { error: unknown }) {
+  if (!error) return null;
+  const findings = error instanceof ApiError ? error.errors.slice(0, 10) : [];
+  return (
+    <Alert color="red" role="alert" title="Not done">
+      {describeError(error)}
+      {findings.length > 0 && (
+        <ul>
+          {findings.map((f) => (
+            <li key={`${f.path}:${f.message}`}>
+              {f.path ? <code>{f.path}</code> : null} {f.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Alert>
+  );
+}
+
+/**
+ * Runs one change against the API and refreshes the lists it touched; a refusal is kept to be
+ * shown next to the action (the problem's detail), a success is announced.
+ */
+export function useAction(invalidate: readonly unknown[][]) {
+  const queryClient = useQueryClient();
+  const [error, setError] = useState<unknown>(null);
+  const run = async (work: () => Promise<unknown>, done?: string): Promise<boolean> => {
+    setError(null);
+    try {
+      await work();
+      await Promise.all(invalidate.map((queryKey) => queryClient.invalidateQueries({ queryKey })));
+      if (done) notifications.show({ message: done, color: 'green' });
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    }
+  };
+  return { run, error, clear: () => setError(null) };
+}
+
+/** A destructive action asks first, naming what it destroys and what follows. */
+export function confirmDestructive(title: string, consequence: ReactNode, confirm: string, onConfirm: () => void): void {
+  modals.openConfirmModal({
+    title,
+    children: <Text size="sm">{consequence}</Text>,
+    labels: { confirm, cancel: 'Cancel' },
+    confirmProps: { color: 'red' },
+    onConfirm,
+  });
+}

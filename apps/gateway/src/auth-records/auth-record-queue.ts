@@ -1,0 +1,122 @@
+import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_LIVE_CHANNEL, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, type AuthRecord } from '@idm/config-bus';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuthRecordListener } from './auth-recorder';
+
+/** Records per stream entry: one XADD, one JSON parse on the indexer. */
+export const AUTH_RECORD_BATCH = 500;
+
+/**
+ * Queues the count of records, appends the batch to the stream and publishes it to the live
+ * tail, in one step; refuses (0) when the stream already holds `limit` records not yet indexed,
+ * so an indexer outage bounds Redis memory as the buffer bounds ours.
+ */
+const ENQUEUE = `
+local queued = tonumber(redis.call('GET', KEYS[2]) or '0')
+if queued + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[1], '*', '${AUTH_RECORDS_BATCH_FIELD}', ARGV[3])
+redis.call('INCRBY', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1`;
+
+export interface AuthRecordQueueSettings {
+  /** Records the stream may hold not yet indexed; past it new batches are dropped (counted). */
+  queueLimit: number;
+  /** Records this Gateway holds in memory while Redis cannot take them; past it new ones are dropped (counted). */
+  bufferLimit: number;
+  flushIntervalMs: number;
+}
+
+export interface AuthRecordQueueCounters {
+  queued(count: number): void;
+  dropped(reason: 'queue_full' | 'buffer_full', count: number): void;
+}
+
+type EnqueueRedis = Redis & { idmEnqueueAuthRecords(stream: string, queued: string, limit: number, count: number, batch: string, channel: string): Promise<number> };
+
+/**
+ * The durable path of the auth records: the request path only pushes into an array (the
+ * listener); a timer sends batches to the Redis stream the indexers consume. While Redis is away
+ * the array keeps what it can (bounded) and the next tick retries; a batch whose fate is unknown
+ * (a timeout) is sent again, which the sinks absorb (records carry their id).
+ */
+export class AuthRecordQueue {
+  private pending: AuthRecord[] = [];
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastWarning = 0;
+  private readonly redis: EnqueueRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly settings: AuthRecordQueueSettings,
+    private readonly counters: AuthRecordQueueCounters,
+    private readonly log: Logger,
+  ) {
+    this.redis = redis as EnqueueRedis;
+    if (typeof this.redis.idmEnqueueAuthRecords !== 'function') this.redis.defineCommand('idmEnqueueAuthRecords', { numberOfKeys: 2, lua: ENQUEUE });
+  }
+
+  readonly listener: AuthRecordListener = (record) => {
+    if (this.pending.length >= this.settings.bufferLimit) {
+      this.counters.dropped('buffer_full', 1);
+      return;
+    }
+    this.pending.push(record);
+  };
+
+  /** Records waiting in memory. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.settings.flushIntervalMs).unref();
+  }
+
+  /** Sends what is buffered; one flush at a time. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => (this.flushing = null));
+    return this.flushing;
+  }
+
+  /** Stops the timer and sends what is left (bounded by `timeoutMs`: a dead Redis must not hold the shutdown). */
+  async close(timeoutMs = 2_000): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.race([this.flush(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, AUTH_RECORD_BATCH);
+      let accepted: number;
+      try {
+        accepted = await this.redis.idmEnqueueAuthRecords(
+          AUTH_RECORDS_STREAM,
+          AUTH_RECORDS_QUEUED_KEY,
+          this.settings.queueLimit,
+          batch.length,
+          JSON.stringify(batch),
+          AUTH_RECORDS_LIVE_CHANNEL,
+        );
+      } catch (err) {
+        // Kept, in order, for the next tick (at most one batch beyond the buffer's bound).
+        this.pending = batch.concat(this.pending);
+        this.warn('auth records cannot reach Redis; kept in memory and retried', err);
+        return;
+      }
+      if (accepted === 1) this.counters.queued(batch.length);
+      else {
+        this.counters.dropped('queue_full', batch.length);
+        this.warn('auth record queue is full (indexers behind or down); records dropped', null);
+      }
+    }
+  }
+
+  private warn(message: string, err: unknown): void {
+    if (Date.now() - this.lastWarning < 10_000) return;
+    this.lastWarning = Date.now();
+    this.log.warn({ ...(err !== null && { err: { message: (err as Error)?.message } }), buffered: this.pending.length }, message);
+  }
+}

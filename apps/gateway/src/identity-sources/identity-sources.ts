@@ -1,0 +1,92 @@
+import type { IdentitySourceDefinition, LdapSourceConfig, SqlSourceConfig } from '@idm/domain';
+import { SourceUnavailableError, type IdentityChecker, type SourceFailureCode, type SourceIdentity } from './identity-check';
+import { LdapSource } from './ldap-source';
+import { SqlSource } from './sql-source';
+import { GuardedChecker, type EndpointGuard } from './upstream-guard';
+import { VerifiedCache } from './verified-cache';
+
+export type FederatedLogin =
+  | { outcome: 'verified'; source: string; identity: SourceIdentity; roles: string[] }
+  | { outcome: 'rejected' }
+  /** No source said yes and at least one could not answer: the caller reports this code (503), never "allow". */
+  | { outcome: 'unavailable'; code: SourceFailureCode; source: string };
+
+interface LoadedSource {
+  definition: IdentitySourceDefinition;
+  checker: IdentityChecker;
+}
+
+/**
+ * The identity sources a Gateway knows, by name, and the ordered fallback a proxy asks for: each
+ * source in turn until one verifies the password. A source that rejects or cannot answer passes
+ * to the next; when none verified, an unanswered source makes the result `unavailable` (so a
+ * directory outage reads as 503 with its code, not as a wrong password).
+ */
+export class IdentitySources {
+  private sources = new Map<string, LoadedSource>();
+  private readonly cache = new VerifiedCache();
+
+  /** `guard`: the upstream address policy each source's server is held to (absent: none, as in specs of the sources themselves). */
+  constructor(
+    private readonly onFailure: (source: string, err: SourceUnavailableError) => void = () => undefined,
+    private readonly guard: EndpointGuard | null = null,
+  ) {}
+
+  /** Replaces the known sources (a new configuration); old connections are closed (in the background), the cache emptied. */
+  load(definitions: readonly IdentitySourceDefinition[]): Promise<void> {
+    const previous = this.sources;
+    this.sources = new Map(
+      definitions.map((d) => {
+        const checker = checkerFor(d);
+        return [d.name, { definition: d, checker: this.guard ? new GuardedChecker(checker, d, this.guard) : checker }];
+      }),
+    );
+    this.cache.clear();
+    return Promise.all([...previous.values()].map((s) => s.checker.close())).then(() => undefined);
+  }
+
+  has(name: string): boolean {
+    return this.sources.has(name);
+  }
+
+  async login(names: readonly string[], username: string, password: string): Promise<FederatedLogin> {
+    let unavailable: { code: SourceFailureCode; source: string } | null = null;
+    for (const name of names) {
+      const source = this.sources.get(name);
+      if (!source) {
+        unavailable ??= { code: 'source_misconfigured', source: name };
+        continue;
+      }
+      const { definition, checker } = source;
+      const key = VerifiedCache.key(definition.id, username, password);
+      const cached = this.cache.get(key);
+      if (cached) return verified(definition, cached);
+      try {
+        const answer = await checker.check(username, password);
+        if (answer.outcome === 'verified') {
+          this.cache.remember(key, answer.identity, definition.cacheTtlSeconds);
+          return verified(definition, answer.identity);
+        }
+      } catch (err) {
+        const failure = err instanceof SourceUnavailableError ? err : new SourceUnavailableError('source_unavailable', String(err));
+        this.onFailure(name, failure);
+        unavailable ??= { code: failure.code, source: name };
+      }
+    }
+    return unavailable ? { outcome: 'unavailable', ...unavailable } : { outcome: 'rejected' };
+  }
+
+  async close(): Promise<void> {
+    await this.load([]);
+  }
+}
+
+function checkerFor(d: IdentitySourceDefinition): IdentityChecker {
+  return d.type === 'ldap' ? new LdapSource(d.config as LdapSourceConfig, d.secret, d.timeoutMs) : new SqlSource(d.config as SqlSourceConfig, d.secret, d.timeoutMs);
+}
+
+/** Roles from the source's group -> role mapping (group names compared as the source spells them). */
+function verified(d: IdentitySourceDefinition, identity: SourceIdentity): FederatedLogin {
+  const roles = [...new Set(identity.groups.flatMap((g) => d.roleMappings[g] ?? []))].sort();
+  return { outcome: 'verified', source: d.name, identity, roles };
+}

@@ -1,0 +1,726 @@
+import { EndUserLastLogins } from '@idm/config-bus';
+import { CLIENT_AUTH_METHODS, issuedLifetimeSeconds, SIGNING_ALGORITHMS } from '@idm/domain';
+import type { PasswordVerificationCache } from '@idm/policies';
+import { decodeJsonObject, jwsVerify, OAuthError, splitCompactJws, type SecretOpener } from '@idm/tokens';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { ActiveConfiguration } from '../serving/active-configuration';
+import type { ServingRevision } from '../serving/serving-revision';
+import type { TokenClient, TokenClients } from '../serving/token-clients';
+import type { GatewayTokenStore } from '../token-service/gateway-token-store';
+import { mayObtainTokens } from '../serving/token-clients';
+import { presentedClient } from '../token-service/client-authentication';
+import { mintJwt } from '../token-service/jwt-minter';
+import type { TokenCall } from '../token-service/token-endpoints';
+import type { FailureSubject, TokenFailureLimits } from '../token-service/token-failure-limits';
+import { authenticateClient, requireGrant } from '../token-service/token-grants';
+import { formParameters, queryParameters } from '../token-service/token-parameters';
+import {
+  mayRefresh,
+  oidcClientOf,
+  parseAuthorizationRequest,
+  RedirectableError,
+  redirectTo,
+  UnredirectableError,
+  type AuthorizationRequest,
+  type OidcClient,
+} from './authorization-request';
+import { clearCookie, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie } from './cookies';
+import { isLoginAllowed, type EndUserPasswordValidator } from './end-user-password-validator';
+import { assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
+import { mintIdToken } from './id-token';
+import { formActionFor, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
+import type { LoginAttemptHook, LoginResult } from './login-records';
+import type { OidcStore, PendingAuthorization } from './oidc-store';
+
+type Body = Record<string, unknown>;
+type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+export interface OidcProviderOptions {
+  codeTtlSeconds: number;
+  loginTtlSeconds: number;
+  sessionTtlSeconds: number;
+  /** How long a pushed authorization request waits for its /authorize (RFC 9126 §2.2 `expires_in`). */
+  parTtlSeconds: number;
+}
+
+export const OIDC_DEFAULTS: OidcProviderOptions = { codeTtlSeconds: 60, loginTtlSeconds: 600, sessionTtlSeconds: 8 * 3600, parTtlSeconds: 60 };
+
+const GENERIC_LOGIN_ERROR = 'Invalid username or password.';
+const PREFIX = '/credential';
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/**
+ * The OpenID Provider of the environment's token service (`/credential`): discovery,
+ * `/authorize` with the login page, the authorization code grant of `/token`, `/userinfo` and
+ * RP-initiated logout. Clients are credentials whose token settings carry `oidc`; users are end
+ * users of the client's project. Everything that must hold across Gateways (pending logins, codes,
+ * SSO sessions) is in Redis (`OidcStore`); the rest is read from the serving revision per call.
+ */
+export class OidcProvider {
+  /** Told of every login attempt (the auth records: `login-records.ts`); none until `reportLoginsTo`. */
+  private loginAttempts: LoginAttemptHook | null = null;
+
+  constructor(
+    private readonly active: ActiveConfiguration,
+    private readonly store: OidcStore,
+    private readonly validator: EndUserPasswordValidator,
+    private readonly passwords: PasswordVerificationCache,
+    private readonly secrets: SecretOpener,
+    private readonly lastLogins: EndUserLastLogins,
+    private readonly failures: { limits: TokenFailureLimits; addressOf: (peer: string, headers: IncomingMessage['headers']) => string } | null,
+    private readonly log: Logger,
+    private readonly environment: string,
+    /** Where refresh tokens for `offline_access` live (the token service's store: rotation, families, durable copy). */
+    private readonly refreshTokens: GatewayTokenStore,
+    private readonly options: OidcProviderOptions = OIDC_DEFAULTS,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  reportLoginsTo(hook: LoginAttemptHook): void {
+    this.loginAttempts = hook;
+  }
+
+  discovery(issuer: string): Body {
+    const algorithms = [...new Set((this.active.current?.keyRing.jwks(this.clock()).keys ?? []).map((k) => (k as { alg?: string }).alg).filter(Boolean))];
+    return {
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      userinfo_endpoint: `${issuer}/userinfo`,
+      end_session_endpoint: `${issuer}/logout`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      introspection_endpoint: `${issuer}/introspect`,
+      revocation_endpoint: `${issuer}/revoke`,
+      pushed_authorization_request_endpoint: `${issuer}/par`,
+      // Per client (`requirePar` of its OIDC settings), not for all.
+      require_pushed_authorization_requests: false,
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      grant_types_supported: ['authorization_code', 'client_credentials', 'password', 'refresh_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: algorithms.length ? algorithms : ['RS256'],
+      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'nonce',
+        'at_hash',
+        'amr',
+        'azp',
+        'name',
+        'given_name',
+        'family_name',
+        'locale',
+        'picture',
+        'preferred_username',
+        'email',
+        'email_verified',
+      ],
+      token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+      code_challenge_methods_supported: ['S256'],
+      prompt_values_supported: ['none', 'login', 'consent'],
+      authorization_response_iss_parameter_supported: true,
+      request_parameter_supported: false,
+      // Request objects by reference (OIDC Core §6.2) are not; the request_uri of a pushed request is.
+      request_uri_parameter_supported: false,
+      claims_parameter_supported: false,
+    };
+  }
+
+  /** GET (query) or POST (form) `/authorize`. */
+  async authorize(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    const serving = this.active.current;
+    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
+    let params: URLSearchParams;
+    try {
+      params = req.method === 'POST' ? await formParameters(req) : queryParameters(req.url ?? '');
+    } catch {
+      return writeErrorPage(res, 400, 'invalid_request', 'The authorization request could not be read.');
+    }
+    const now = this.clock();
+    const pushed = params.has('request_uri');
+    if (pushed) {
+      const taken = await this.takePushed(params, serving.tokens.clients);
+      if ('error' in taken) return writeErrorPage(res, 400, taken.error, taken.description);
+      params = taken.params;
+    }
+    let request: AuthorizationRequest;
+    try {
+      request = parseAuthorizationRequest(params, serving.tokens.clients, (client) => mayObtainTokens(client, now));
+      if (!pushed && request.client.settings.oidc.requirePar)
+        throw new RedirectableError('invalid_request', 'this client must push its authorization requests (PAR, RFC 9126) and send their request_uri');
+    } catch (err) {
+      if (err instanceof UnredirectableError) return writeErrorPage(res, 400, err.code, err.message);
+      if (err instanceof RedirectableError) {
+        // Only reached once the redirect URI is verified as registered for the client.
+        const redirectUri = params.get('redirect_uri')!;
+        return writeRedirect(res, redirectTo(redirectUri, { error: err.code, error_description: err.message, state: params.get('state') }, issuer));
+      }
+      throw err;
+    }
+    const back = (values: Record<string, string | null>) => writeRedirect(res, redirectTo(request.redirectUri, { ...values, state: request.state }, issuer));
+    const cookies = cookiesOf(req.headers.cookie);
+    const sessionId = cookies.get(SESSION_COOKIE);
+    const session = sessionId ? await this.store.session(sessionId) : null;
+    const user = session ? serving.tokens.clients.findById(session.credentialId) : undefined;
+    const sessionUsable =
+      session !== null &&
+      user !== undefined &&
+      isLoginAllowed(user, now) &&
+      user.credential.projectId === request.client.credential.projectId &&
+      // max_age=0 is a fresh login every time (OIDC Core §3.1.2.1), whatever second it is.
+      (request.maxAge === null || (request.maxAge > 0 && Math.floor(now / 1000) - session.authTime <= request.maxAge));
+    const waiting: Omit<PendingAuthorization, 'csrf'> = {
+      clientId: request.client.credential.id,
+      redirectUri: request.redirectUri,
+      scope: request.scope,
+      state: request.state,
+      nonce: request.nonce,
+      codeChallenge: request.codeChallenge,
+      maxAge: request.maxAge,
+      forceConsent: request.prompt.has('consent'),
+    };
+    const csrfCookieOf = (csrf: string) => setCookie(CSRF_COOKIE, csrf, { path: PREFIX, secure: issuer.startsWith('https:'), maxAgeSeconds: this.options.loginTtlSeconds });
+    if (sessionUsable && !request.prompt.has('login')) {
+      const signedIn = { credentialId: user.credential.id, authTime: session.authTime, sessionId: sessionId! };
+      const missing = await this.missingConsent(request.client, signedIn.credentialId, request.scope, waiting.forceConsent!);
+      if (missing.length === 0) return back({ code: await this.issueCode(waiting, signedIn) });
+      if (request.prompt.has('none')) return back({ error: 'consent_required', error_description: 'the user has not agreed to this client and scope' });
+      const pending = await this.store.savePending({ ...waiting, user: signedIn }, this.options.loginTtlSeconds);
+      return this.askConsent(res, issuer, request.client, request.redirectUri, pending.id, pending.csrf, missing, [csrfCookieOf(pending.csrf)]);
+    }
+    if (request.prompt.has('none')) return back({ error: 'login_required', error_description: 'the user is not signed in' });
+    const pending = await this.store.savePending(waiting, this.options.loginTtlSeconds);
+    writeLoginPage(
+      res,
+      200,
+      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: '', error: null },
+      { 'set-cookie': csrfCookieOf(pending.csrf), ...formActionFor(request.redirectUri) },
+    );
+  }
+
+  /**
+   * The parameters of the pushed request a `request_uri` names, spent. RFC 9126 §4: only
+   * client_id and request_uri count; every other parameter of this call is ignored. Errors are
+   * shown, never redirected: without the stored request there is no verified redirect URI.
+   */
+  private async takePushed(params: URLSearchParams, clients: TokenClients): Promise<{ params: URLSearchParams } | { error: string; description: string }> {
+    if (params.getAll('request_uri').length > 1 || params.getAll('client_id').length > 1)
+      return { error: 'invalid_request', description: 'request_uri or client_id is given more than once' };
+    const client = oidcClientOf(clients, params.get('client_id'));
+    if (!client) return { error: 'invalid_client', description: 'the client is unknown or not allowed to sign users in' };
+    const taken = await this.store.takePushed(params.get('request_uri')!, client.credential.id);
+    if (taken.outcome === 'other_client') return { error: 'invalid_request_uri', description: 'the request_uri was pushed by another client' };
+    if (taken.outcome === 'unknown') return { error: 'invalid_request_uri', description: 'the request_uri is unknown, expired or already used' };
+    return { params: new URLSearchParams(taken.pushed.params) };
+  }
+
+  /**
+   * POST `/par` (RFC 9126): the client authenticates as at `/token`, its authorization request is
+   * validated as `/authorize` validates it (same function), then stored for one use. Its errors
+   * are the token endpoint's JSON, with the reason /authorize would give.
+   */
+  async pushAuthorization(call: TokenCall): Promise<Body> {
+    const serving = this.active.current;
+    if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
+    const now = this.clock();
+    // Here client_id belongs to the authorization request too (RFC 9126 §2.1), so beside HTTP Basic
+    // it is not a second authentication method: checked below to name the authenticated client.
+    const authentication = /^basic /i.test(call.authorization ?? '') ? { ...call, params: without(call.params, 'client_id') } : call;
+    const client = await this.authenticate(authentication, serving.tokens.clients, now, '/par');
+    const params = new URLSearchParams(call.params);
+    // Client authentication is not part of the request kept for /authorize.
+    for (const name of ['client_secret', 'client_assertion', 'client_assertion_type']) params.delete(name);
+    // RFC 9126 §2.1: a pushed request cannot itself point to one.
+    if (params.has('request_uri')) throw new OAuthError('invalid_request', 'request_uri is not allowed in a pushed authorization request');
+    const named = params.getAll('client_id');
+    if (named.length > 1 || (named.length === 1 && oidcClientOf(serving.tokens.clients, named[0]) !== client))
+      throw new OAuthError('invalid_request', 'client_id is not the authenticated client');
+    params.set('client_id', client.credential.id);
+    try {
+      parseAuthorizationRequest(params, serving.tokens.clients, (c) => mayObtainTokens(c, now));
+    } catch (err) {
+      if (err instanceof UnredirectableError || err instanceof RedirectableError) throw new OAuthError(err.code as OAuthError['code'], err.message, 400);
+      throw err;
+    }
+    const requestUri = await this.store.pushAuthorization({ clientId: client.credential.id, params: params.toString() }, this.options.parTtlSeconds);
+    return { request_uri: requestUri, expires_in: this.options.parTtlSeconds };
+  }
+
+  /** POST `/consent`: the user's answer on the consent page (after login, or with an SSO session). */
+  async consent(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    const serving = this.active.current;
+    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
+    let form: URLSearchParams;
+    try {
+      form = await formParameters(req);
+    } catch {
+      return writeErrorPage(res, 400, 'invalid_request', 'The consent form could not be read.');
+    }
+    const transaction = form.get('transaction') ?? '';
+    const pending = transaction && transaction.length <= 128 ? await this.store.pending(transaction) : null;
+    if (!pending?.user) return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    const cookies = cookiesOf(req.headers.cookie);
+    if (!sameSecret(form.get('csrf') ?? '', pending.csrf) || !sameSecret(cookies.get(CSRF_COOKIE) ?? '', pending.csrf))
+      return writeErrorPage(res, 403, 'csrf_failed', 'The consent form was not sent by this browser. Go back to the application and start again.');
+    // The session that logged in must still be the browser's and still open (no logout in between).
+    if (!sameSecret(cookies.get(SESSION_COOKIE) ?? '', pending.user.sessionId) || (await this.store.session(pending.user.sessionId)) === null)
+      return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    const now = this.clock();
+    const client = oidcClientOf(serving.tokens.clients, pending.clientId);
+    if (!client || !mayObtainTokens(client, now)) return writeErrorPage(res, 400, 'invalid_client', 'The application is no longer allowed to sign users in.');
+    const user = serving.tokens.clients.findById(pending.user.credentialId);
+    if (!user || !isLoginAllowed(user, now))
+      return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    const decision = form.get('decision');
+    if (decision !== 'allow' && decision !== 'deny') return writeErrorPage(res, 400, 'invalid_request', 'The consent form carries no decision.');
+    await this.store.dropPending(transaction);
+    const cleared = { 'set-cookie': clearCookie(CSRF_COOKIE, { path: PREFIX, secure: issuer.startsWith('https:') }) };
+    if (decision === 'deny')
+      return writeRedirect(res, redirectTo(pending.redirectUri, { error: 'access_denied', error_description: 'the user denied access', state: pending.state }, issuer), cleared);
+    const already = await this.store.consentedScopes(user.credential.id, client.credential.id);
+    await this.store.grantConsent(user.credential.id, client.credential.id, [...already, ...pending.scope.split(' ')]);
+    const code = await this.issueCode(pending, pending.user);
+    writeRedirect(res, redirectTo(pending.redirectUri, { code, state: pending.state }, issuer), cleared);
+  }
+
+  /**
+   * GET/POST `/consents`: the signed-in user's consents and their revocation. The form's CSRF
+   * token is derived from the SSO session id (HttpOnly, never seen by another site).
+   */
+  async consents(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    const serving = this.active.current;
+    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
+    const sessionId = cookiesOf(req.headers.cookie).get(SESSION_COOKIE);
+    const session = sessionId ? await this.store.session(sessionId) : null;
+    if (!session) return writeErrorPage(res, 401, 'login_required', 'You are not signed in. Sign in through an application first.');
+    const csrf = createHash('sha256').update(`consents:${sessionId}`).digest('base64url');
+    let notice: string | null = null;
+    if (req.method === 'POST') {
+      let form: URLSearchParams;
+      try {
+        form = await formParameters(req);
+      } catch {
+        return writeErrorPage(res, 400, 'invalid_request', 'The form could not be read.');
+      }
+      if (!sameSecret(form.get('csrf') ?? '', csrf)) return writeErrorPage(res, 403, 'csrf_failed', 'The form was not sent from this page.');
+      const clientId = form.get('client_id') ?? '';
+      if (!clientId || clientId.length > 128) return writeErrorPage(res, 400, 'invalid_request', 'The form names no application.');
+      const revoked = await this.store.revokeConsent(session.credentialId, clientId);
+      notice = revoked ? 'Access revoked. The application will ask again next time.' : 'That application had no access.';
+    }
+    const consents = [...(await this.store.consents(session.credentialId))].map(([clientId, scopes]) => ({
+      clientId,
+      clientName: oidcClientOf(serving.tokens.clients, clientId)?.credential.username ?? clientId,
+      scopes: [...scopes],
+    }));
+    writeConsentsPage(res, `${issuer}/consents`, csrf, consents, notice);
+  }
+
+  /** The requested scopes the user has not agreed to for this client (none for a client without consent, unless `prompt=consent`). */
+  private async missingConsent(client: OidcClient, credentialId: string, scope: string, force: boolean): Promise<string[]> {
+    const requested = scope.split(' ');
+    if (force) return requested;
+    if (!client.settings.oidc.consentRequired) return [];
+    const granted = await this.store.consentedScopes(credentialId, client.credential.id);
+    return requested.filter((s) => !granted.has(s));
+  }
+
+  private askConsent(res: ServerResponse, issuer: string, client: OidcClient, redirectUri: string, transaction: string, csrf: string, missing: string[], cookies: string[]): void {
+    writeConsentPage(
+      res,
+      { action: `${issuer}/consent`, transaction, csrf, clientName: client.credential.username, scopes: missing },
+      { 'set-cookie': cookies, ...formActionFor(redirectUri) },
+    );
+  }
+
+  private issueCode(request: Omit<PendingAuthorization, 'csrf'>, user: NonNullable<PendingAuthorization['user']>): Promise<string> {
+    return this.store.issueCode(
+      {
+        clientId: request.clientId,
+        redirectUri: request.redirectUri,
+        scope: request.scope,
+        nonce: request.nonce,
+        codeChallenge: request.codeChallenge,
+        credentialId: user.credentialId,
+        authTime: user.authTime,
+        sessionId: user.sessionId,
+      },
+      this.options.codeTtlSeconds,
+    );
+  }
+
+  /** POST `/login`: the login form. Every refusal of the credentials reads the same. */
+  async login(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    const startedAt = performance.now();
+    const serving = this.active.current;
+    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
+    let form: URLSearchParams;
+    try {
+      form = await formParameters(req);
+    } catch {
+      return writeErrorPage(res, 400, 'invalid_request', 'The sign-in form could not be read.');
+    }
+    const transaction = form.get('transaction') ?? '';
+    const pending = transaction && transaction.length <= 128 ? await this.store.pending(transaction) : null;
+    // A request waiting for consent has done its login: its form is not taken twice.
+    if (!pending || pending.user) return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    const cookieCsrf = cookiesOf(req.headers.cookie).get(CSRF_COOKIE) ?? '';
+    if (!sameSecret(form.get('csrf') ?? '', pending.csrf) || !sameSecret(cookieCsrf, pending.csrf))
+      return writeErrorPage(res, 403, 'csrf_failed', 'The sign-in form was not sent by this browser. Go back to the application and start again.');
+    const now = this.clock();
+    const client = oidcClientOf(serving.tokens.clients, pending.clientId);
+    if (!client || !mayObtainTokens(client, now)) return writeErrorPage(res, 400, 'invalid_client', 'The application is no longer allowed to sign users in.');
+    const username = form.get('username') ?? '';
+    const password = form.get('password') ?? '';
+    const formAction = formActionFor(pending.redirectUri);
+    const again = (status: number, error: string) =>
+      writeLoginPage(res, status, { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error }, formAction);
+    const attempted = (result: LoginResult) =>
+      this.loginAttempts?.(req, startedAt, { clientId: client.credential.id, projectId: client.credential.projectId, username, issuer, result });
+    if (!username || !password || username.length > 128 || password.length > 1024) {
+      attempted({ outcome: 'incomplete' });
+      return again(400, GENERIC_LOGIN_ERROR);
+    }
+    const subject: FailureSubject | null = this.failures && {
+      surface: 'login',
+      clientId: client.credential.projectId,
+      username,
+      address: this.failures.addressOf(req.socket.remoteAddress ?? '', req.headers),
+    };
+    if (subject) {
+      try {
+        this.failures!.limits.check(subject);
+      } catch (err) {
+        if (err instanceof OAuthError && err.retryAfterSeconds !== undefined) {
+          attempted({ outcome: 'locked_out' });
+          return writeLoginPage(
+            res,
+            429,
+            { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error: 'Too many failed attempts. Try again later.' },
+            { 'retry-after': String(err.retryAfterSeconds), ...formAction },
+          );
+        }
+        throw err;
+      }
+    }
+    const outcome = await this.validator.verify(client.credential.projectId, username, password, now, client.settings.identitySources ?? []);
+    if (outcome.outcome === 'unavailable') {
+      attempted({ outcome: 'unavailable', code: outcome.code });
+      return again(503, 'Sign-in is unavailable right now. Try again later.');
+    }
+    if (outcome.outcome === 'rejected') {
+      attempted({ outcome: 'rejected', reason: outcome.refused?.reason ?? 'invalid_credentials', credentialId: outcome.refused?.credentialId ?? null });
+      if (subject) await this.failures!.limits.ownerFailed(subject);
+      return again(401, GENERIC_LOGIN_ERROR);
+    }
+    const user = outcome.user;
+    attempted({ outcome: 'verified', credentialId: user.credential.id });
+    // A new session id on every login (no session fixation); the one the browser held ends.
+    const previous = cookiesOf(req.headers.cookie).get(SESSION_COOKIE);
+    if (previous) await this.store.endSession(previous);
+    const authTime = Math.floor(now / 1000);
+    const sessionId = await this.store.openSession({ credentialId: user.credential.id, authTime }, this.options.sessionTtlSeconds);
+    this.lastLogins.record(user.credential.id, now).catch((err: unknown) => this.log.warn({ err: { message: (err as Error)?.message } }, 'last login not recorded'));
+    const signedIn = { credentialId: user.credential.id, authTime, sessionId };
+    const secure = issuer.startsWith('https:');
+    const sessionCookie = setCookie(SESSION_COOKIE, sessionId, { path: PREFIX, secure });
+    const missing = await this.missingConsent(client, user.credential.id, pending.scope, pending.forceConsent ?? false);
+    if (missing.length > 0) {
+      await this.store.updatePending(transaction, { ...pending, user: signedIn });
+      return this.askConsent(res, issuer, client, pending.redirectUri, transaction, pending.csrf, missing, [sessionCookie]);
+    }
+    await this.store.dropPending(transaction);
+    const code = await this.issueCode(pending, signedIn);
+    writeRedirect(res, redirectTo(pending.redirectUri, { code, state: pending.state }, issuer), {
+      'set-cookie': [sessionCookie, clearCookie(CSRF_COOKIE, { path: PREFIX, secure })],
+    });
+  }
+
+  /** The authorization_code grant of `/token`: client authentication as the client registered, the code redeemed once. */
+  async exchange(call: TokenCall): Promise<Body> {
+    const serving = this.active.current;
+    if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
+    const now = this.clock();
+    const client = await this.authenticate(call, serving.tokens.clients, now);
+    requireGrant(client, 'authorization_code');
+    const code = call.params.get('code');
+    if (!code) throw new OAuthError('invalid_request', 'code is required');
+    if (code.length > 128) throw new OAuthError('invalid_grant', 'the code is invalid');
+    const accessSeconds = issuedLifetimeSeconds(client.settings.accessTokenLifetime);
+    const redemption = await this.store.redeem(code, Math.min(accessSeconds, 86_400) + 60);
+    if (redemption.outcome === 'unknown') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
+    if (redemption.outcome === 'replayed') {
+      if (redemption.issued) await this.active.revokedJwts?.revoke(redemption.issued.jti, redemption.issued.exp);
+      throw new OAuthError('invalid_grant', 'the code was already used; the tokens issued from it are revoked');
+    }
+    const grant = redemption.grant;
+    if (grant.clientId !== client.credential.id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
+    if (call.params.get('redirect_uri') !== grant.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    const verifier = call.params.get('code_verifier');
+    if (grant.codeChallenge !== null) {
+      if (!verifier || !VERIFIER.test(verifier) || !sameSecret(createHash('sha256').update(verifier).digest('base64url'), grant.codeChallenge))
+        throw new OAuthError('invalid_grant', 'the PKCE code_verifier does not match');
+    } else if (verifier !== null) throw new OAuthError('invalid_grant', 'a code_verifier was sent for a request without PKCE');
+    const owner = serving.tokens.clients.findById(grant.credentialId);
+    if (!owner || !isLoginAllowed(owner, now) || owner.credential.projectId !== client.credential.projectId)
+      throw new OAuthError('invalid_grant', 'the user can no longer sign in');
+    const minted = await this.accessToken(call.issuer, serving, client, owner, grant.scope, accessSeconds, now);
+    const issued = decodeJsonObject(minted.token.split('.')[1]);
+    const jti = typeof issued?.jti === 'string' ? issued.jti : '';
+    if (!(await this.store.recordIssued(code, jti, minted.expiresAt))) {
+      await this.active.revokedJwts?.revoke(jti, minted.expiresAt);
+      throw new OAuthError('invalid_grant', 'the code was already used; the tokens issued from it are revoked');
+    }
+    const idToken = await mintIdToken(
+      serving.keyRing,
+      {
+        issuer: call.issuer,
+        subject: owner.credential.id,
+        clientId: client.credential.id,
+        nonce: grant.nonce,
+        authTime: grant.authTime,
+        accessToken: minted.token,
+        lifetimeSeconds: client.settings.oidc.idTokenLifetimeSeconds,
+        algorithm: client.settings.signingAlgorithm,
+      },
+      now,
+    );
+    const refreshToken = grant.scope.split(' ').includes('offline_access') ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds) : undefined;
+    return {
+      access_token: minted.token,
+      token_type: 'Bearer',
+      expires_in: accessSeconds,
+      id_token: idToken,
+      scope: grant.scope,
+      ...(refreshToken !== undefined && { refresh_token: refreshToken }),
+    };
+  }
+
+  /** True when `/token` names an OIDC client: its refresh_token grant is the provider's (public clients have no secret). */
+  handlesRefresh(call: TokenCall): boolean {
+    const clients = this.active.current?.tokens.clients;
+    return clients !== undefined && oidcClientOf(clients, clientIdOf(call)) !== undefined;
+  }
+
+  /**
+   * The refresh_token grant of an OIDC client: the refresh token rotates on every use (the old one
+   * is spent), and presenting a spent one revokes its whole family (RFC 9700 §4.14.2); the new
+   * access token is a JWT like the code grant's. No new ID token: the login did not happen again.
+   */
+  async refresh(call: TokenCall): Promise<Body> {
+    const serving = this.active.current;
+    if (!serving) throw new OAuthError('temporarily_unavailable', 'the gateway has no configuration yet', 503);
+    const now = this.clock();
+    const client = await this.authenticate(call, serving.tokens.clients, now);
+    requireGrant(client, 'refresh_token');
+    if (!client.settings.refreshAllowed) throw new OAuthError('unauthorized_client', 'this client may not refresh tokens');
+    const presented = call.params.get('refresh_token');
+    if (!presented) throw new OAuthError('invalid_request', 'refresh_token is required');
+    const requested = call.params.get('scope');
+    const accessSeconds = issuedLifetimeSeconds(client.settings.accessTokenLifetime);
+    const rotation = await this.refreshTokens.rotateRefresh(presented, {
+      clientId: client.credential.id,
+      accessTokenSeconds: accessSeconds,
+      refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime),
+      scope: requested === null || requested.trim() === '' ? undefined : requested.trim(),
+      maxRefreshCount: client.settings.maxRefreshCount ?? undefined,
+    });
+    if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
+    if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted')
+      throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
+    if (rotation.outcome === 'rejected')
+      throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
+    const owner = serving.tokens.clients.findById(rotation.record.credentialId ?? rotation.record.subject);
+    if (!owner || !isLoginAllowed(owner, now) || owner.credential.projectId !== client.credential.projectId) {
+      await this.refreshTokens.revoke(rotation.tokens.refreshToken, client.credential.id);
+      throw new OAuthError('invalid_grant', 'the user can no longer sign in');
+    }
+    const minted = await this.accessToken(call.issuer, serving, client, owner, rotation.record.scope, accessSeconds, now);
+    return { access_token: minted.token, token_type: 'Bearer', expires_in: accessSeconds, refresh_token: rotation.tokens.refreshToken, scope: rotation.record.scope };
+  }
+
+  /** A refresh token for `offline_access`, when the client may refresh (else the scope was dropped at /authorize). */
+  private async issueRefreshToken(client: OidcClient, owner: TokenClient, scope: string, accessSeconds: number): Promise<string | undefined> {
+    if (!mayRefresh(client)) return undefined;
+    const issued = await this.refreshTokens.issue(
+      { clientId: client.credential.id, subject: owner.credential.id, credentialId: owner.credential.id, scope, environment: this.environment },
+      { accessTokenSeconds: accessSeconds, refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime) },
+    );
+    return issued.refreshToken;
+  }
+
+  private accessToken(issuer: string, serving: ServingRevision, client: OidcClient, owner: TokenClient, scope: string, lifetimeSeconds: number, now: number) {
+    return mintJwt(
+      serving.keyRing,
+      this.secrets,
+      { issuer, client, owner, scope, audience: [...(serving.tokens.projectBasePaths.get(owner.credential.projectId) ?? [])], lifetimeSeconds },
+      now,
+    );
+  }
+
+  /** GET or POST `/userinfo` with a Bearer access token from the code flow. */
+  async userinfo(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    const headers = { 'cache-control': 'no-store', pragma: 'no-cache' };
+    const refuse = (status: number, error: string, description: string) => {
+      const body = JSON.stringify({ error, error_description: description });
+      res.writeHead(status, {
+        ...headers,
+        'www-authenticate': `Bearer error="${error}", error_description="${description}"`,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+      });
+      res.end(body);
+    };
+    const serving = this.active.current;
+    const match = /^bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(req.headers.authorization ?? '');
+    if (!serving || !match) return refuse(401, 'invalid_token', 'a Bearer access token is required');
+    const verified = serving.tokens.ownJwts.verify(match[1]);
+    const now = this.clock();
+    if (!verified.ok || verified.claims.iss !== issuer) return refuse(401, 'invalid_token', 'the access token is invalid');
+    const claims = verified.claims;
+    const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ') : []);
+    if (!scopes.has('openid')) return refuse(403, 'insufficient_scope', 'the access token lacks the openid scope');
+    const client = oidcClientOf(serving.tokens.clients, String(claims.client_id));
+    const user = serving.tokens.clients.findById(String(claims.sub));
+    if (!client || !user || !isLoginAllowed(user, now)) return refuse(401, 'invalid_token', 'the access token is invalid');
+    const profile = user.credential.endUser!;
+    const body: Body = { sub: user.credential.id };
+    if (scopes.has('profile')) {
+      Object.assign(body, {
+        preferred_username: user.credential.username,
+        ...(profile.name !== null && { name: profile.name }),
+        ...(profile.givenName !== null && { given_name: profile.givenName }),
+        ...(profile.familyName !== null && { family_name: profile.familyName }),
+        ...(profile.locale !== null && { locale: profile.locale }),
+        ...(profile.pictureUrl !== null && { picture: profile.pictureUrl }),
+        ...(Object.keys(profile.attributes).length > 0 && { attributes: profile.attributes }),
+      });
+    }
+    if (scopes.has('email')) Object.assign(body, { email: profile.email, email_verified: profile.emailVerified });
+    const text = JSON.stringify(body);
+    res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
+    res.end(text);
+  }
+
+  /** RP-initiated logout: ends the SSO session; returns only to a post-logout URI the client registered. */
+  async logout(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    let params: URLSearchParams;
+    try {
+      params = req.method === 'POST' ? await formParameters(req) : queryParameters(req.url ?? '');
+    } catch {
+      return writeErrorPage(res, 400, 'invalid_request', 'The logout request could not be read.');
+    }
+    const serving = this.active.current;
+    const returnTo = params.get('post_logout_redirect_uri');
+    let client: OidcClient | undefined;
+    const hint = params.get('id_token_hint');
+    if (hint && serving) {
+      const audience = this.idTokenAudience(serving, hint, issuer);
+      if (audience === null) return writeErrorPage(res, 400, 'invalid_request', 'The id_token_hint is not an ID token of this provider.');
+      client = oidcClientOf(serving.tokens.clients, audience);
+    }
+    const clientId = params.get('client_id');
+    if (clientId && serving) {
+      const named = oidcClientOf(serving.tokens.clients, clientId);
+      if (client && named && named !== client) return writeErrorPage(res, 400, 'invalid_request', 'client_id and id_token_hint name different clients.');
+      client ??= named;
+    }
+    if (returnTo !== null && (!client || !client.settings.oidc.postLogoutRedirectUris.includes(returnTo)))
+      return writeErrorPage(res, 400, 'invalid_request', 'The post_logout_redirect_uri is not registered for this client.');
+    const sessionId = cookiesOf(req.headers.cookie).get(SESSION_COOKIE);
+    if (sessionId) await this.store.endSession(sessionId);
+    const cleared = clearCookie(SESSION_COOKIE, { path: PREFIX, secure: issuer.startsWith('https:') });
+    if (returnTo !== null) {
+      const url = new URL(returnTo);
+      const state = params.get('state');
+      if (state !== null) url.searchParams.set('state', state);
+      return writeRedirect(res, url.toString(), { 'set-cookie': cleared });
+    }
+    writeHtml(res, 200, '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><h1>You are signed out.</h1></body></html>', {
+      'set-cookie': cleared,
+    });
+  }
+
+  /** The `aud` of an ID token this provider signed (expired ones too: a hint may be old), else null. */
+  private idTokenAudience(serving: ServingRevision, token: string, issuer: string): string | null {
+    const jws = splitCompactJws(token, 8192);
+    if (!jws || typeof jws.header.kid !== 'string') return null;
+    const key = serving.keyRing.verificationKey(jws.header.kid, this.clock());
+    if (!key || jws.header.alg !== key.algorithm || !jwsVerify(key.algorithm, Buffer.from(jws.signingInput), jws.signature, key.key)) return null;
+    const claims = decodeJsonObject(jws.payloadSegment);
+    return claims && claims.iss === issuer && typeof claims.aud === 'string' ? claims.aud : null;
+  }
+
+  /** A `private_key_jwt` assertion: verified, the client live, its `jti` never accepted twice (on any Gateway). */
+  private async checkAssertion(call: TokenCall, client: OidcClient, now: number, endpoint: string): Promise<void> {
+    const assertion = call.params.get('client_assertion');
+    if (call.params.get('client_assertion_type') !== JWT_BEARER_ASSERTION || !assertion)
+      throw new OAuthError('invalid_client', `client assertion: client_assertion_type must be ${JWT_BEARER_ASSERTION} with a client_assertion`);
+    const presentedId = call.params.get('client_id');
+    if (presentedId !== null && assertedClientId(assertion) !== presentedId) throw new OAuthError('invalid_client', 'client assertion: sub is not the client_id');
+    const { jti, ttlSeconds } = verifyClientAssertion(assertion, client, [call.issuer + endpoint, call.issuer], now);
+    if (!mayObtainTokens(client, now)) throw new OAuthError('invalid_client', 'client authentication failed');
+    if (!(await this.store.claimAssertion(client.credential.id, jti, ttlSeconds))) throw new OAuthError('invalid_client', 'client assertion: this jti was already used');
+  }
+
+  /** Confidential clients by the method they registered (secret checked, failures counted), public ones by client_id alone. */
+  private async authenticate(call: TokenCall, clients: TokenClients, now: number, endpoint: '/token' | '/par' = '/token'): Promise<OidcClient> {
+    const method = authMethodOf(call);
+    // RFC 6749 §2.3: one method per request.
+    if (method === 'private_key_jwt' && (call.authorization !== undefined || call.params.has('client_secret')))
+      throw new OAuthError('invalid_request', 'a client assertion and a client secret were both sent');
+    const clientId = clientIdOf(call);
+    const client = oidcClientOf(clients, clientId);
+    if (call.subject) call.subject.clientId = clientId;
+    if (!client || client.settings.oidc.tokenEndpointAuthMethod !== method) throw new OAuthError('invalid_client', 'client authentication failed');
+    if (method === 'none') {
+      if (!mayObtainTokens(client, now)) throw new OAuthError('invalid_client', 'client authentication failed');
+    } else {
+      const subject = this.failures ? { surface: 'credential', clientId: clientId!, address: this.failures.addressOf(call.peer ?? '', call.headers ?? {}) } : null;
+      if (subject) this.failures!.limits.check(subject);
+      try {
+        if (method === 'private_key_jwt') await this.checkAssertion(call, client, now, endpoint);
+        else await authenticateClient(clients, presentedClient(call.authorization, call.params), this.passwords, now);
+      } catch (err) {
+        if (subject && err instanceof OAuthError && err.code === 'invalid_client') await this.failures!.limits.clientFailed(subject);
+        throw err;
+      }
+    }
+    if (call.subject) {
+      call.subject.credentialId = client.credential.id;
+      call.subject.projectId = client.credential.projectId;
+    }
+    return client;
+  }
+}
+
+function authMethodOf(call: TokenCall): ClientAuthMethod {
+  if (call.params.has('client_assertion') || call.params.has('client_assertion_type')) return 'private_key_jwt';
+  return /^basic /i.test(call.authorization ?? '') ? 'client_secret_basic' : call.params.has('client_secret') ? 'client_secret_post' : 'none';
+}
+
+function clientIdOf(call: TokenCall): string | null {
+  const method = authMethodOf(call);
+  if (method === 'private_key_jwt') return call.params.get('client_id') ?? assertedClientId(call.params.get('client_assertion'));
+  return method === 'none' ? call.params.get('client_id') : presentedClient(call.authorization, call.params).clientId;
+}
+
+function without(params: URLSearchParams, name: string): URLSearchParams {
+  const copy = new URLSearchParams(params);
+  copy.delete(name);
+  return copy;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}

@@ -1,0 +1,153 @@
+import { AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, EnvironmentConfigStore, type AuthRecord } from '@idm/config-bus';
+import { generateApiKey } from '@idm/domain';
+import { hash } from 'argon2';
+import Redis from 'ioredis';
+import { AppProcess, configSnapshot, eventually, freePort, RedisProcess, type RunningServer, snapshotCredential, snapshotProxy, startEchoServer } from '@idm/test-kit';
+
+/**
+ * Auth records from a real Gateway process into a private Redis: every chain decision and token
+ * endpoint call is one record in the stream, with who was presented but never a secret, and a
+ * queue over its bound makes the Gateway drop (and count) instead of wait.
+ */
+describe('Gateway auth records (end to end)', () => {
+  const environment = 'auth-records-e2e';
+  const aliceKey = generateApiKey();
+  const password = 'correct horse battery';
+  let redisServer: RedisProcess;
+  let redis: Redis;
+  let echo: RunningServer;
+  let gateway: AppProcess;
+
+  beforeAll(async () => {
+    redisServer = new RedisProcess(await freePort());
+    await redisServer.start();
+    redis = new Redis(redisServer.url);
+    echo = await startEchoServer();
+    const passwordHash = await hash(password, { type: 2 });
+    await new EnvironmentConfigStore(redis).write(
+      configSnapshot({
+        environment,
+        epoch: 'e2e',
+        revision: 1,
+        proxies: [
+          snapshotProxy({ id: 'p-key', projectId: 'proj', name: 'keyed', basePath: '/keyed', upstreamUrl: echo.url, policies: [{ type: 'api-key', config: {} }] }),
+          snapshotProxy({ id: 'p-basic', projectId: 'proj', name: 'basic', basePath: '/basic', upstreamUrl: echo.url, policies: [{ type: 'basic-auth', config: {} }] }),
+          snapshotProxy({ id: 'p-open', projectId: 'proj', name: 'open', basePath: '/open', upstreamUrl: echo.url, policies: [] }),
+        ],
+        credentials: [
+          snapshotCredential({
+            id: 'c-alice',
+            projectId: 'proj',
+            username: 'alice',
+            passwordHash,
+            apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }],
+          }),
+        ],
+      }),
+    );
+    const port = await freePort();
+    gateway = AppProcess.gateway(
+      'gateway',
+      {
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_ENVIRONMENT: environment,
+        GATEWAY_ID: 'gw-e2e-1',
+        REDIS_URL: redisServer.url,
+        UPSTREAM_ALLOW: '127.0.0.1',
+        AUTH_RECORDS_FLUSH_MS: '20',
+        AUTH_RECORDS_QUEUE_LIMIT: '1000',
+      },
+      `http://127.0.0.1:${port}`,
+    );
+    await gateway.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    redis?.disconnect();
+    await redisServer?.stop();
+    await echo?.close();
+  });
+
+  async function streamRecords(): Promise<{ records: AuthRecord[]; raw: string }> {
+    const entries = await redis.xrange(AUTH_RECORDS_STREAM, '-', '+');
+    const raw = entries.map(([, fields]) => fields[1]).join('\n');
+    return { records: entries.flatMap(([, fields]) => authRecordBatchSchema.parse(JSON.parse(fields[1]))), raw };
+  }
+
+  it('queues one record per decision, with the presented name or key prefix and never the secret', async () => {
+    const wrongKey = `${aliceKey.prefix}_${'x'.repeat(32)}`;
+    const calls: [string, RequestInit][] = [
+      ['/keyed/a', { headers: { 'x-api-key': aliceKey.key, 'x-request-id': 'rec-ok', 'user-agent': 'records-test/1' } }],
+      ['/keyed/a', { headers: { 'x-api-key': wrongKey, 'x-request-id': 'rec-bad-key' } }],
+      ['/basic/a', { headers: { authorization: `Basic ${Buffer.from(`alice:${password}-wrong`).toString('base64')}`, 'x-request-id': 'rec-bad-password' } }],
+      ['/open/a', { headers: { 'x-request-id': 'rec-open' } }],
+      [
+        '/credential/token',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'rec-token' },
+          body: 'grant_type=client_credentials&client_id=nobody&client_secret=s3cret-value',
+        },
+      ],
+    ];
+    const statuses = [];
+    for (const [path, init] of calls) statuses.push((await fetch(gateway.baseUrl + path, init)).status);
+    expect(statuses).toEqual([200, 401, 401, 200, 401]);
+
+    const { records, raw } = await eventually(streamRecords, ({ records }) => records.length >= 4, { what: 'four records in the stream' });
+    const byRequest = new Map(records.map((r) => [r.requestId, r]));
+    expect(byRequest.get('rec-ok')).toMatchObject({
+      environment,
+      gatewayId: 'gw-e2e-1',
+      proxyId: 'p-key',
+      proxyName: 'keyed',
+      projectId: 'proj',
+      policy: 'api-key',
+      outcome: 'success',
+      reason: null,
+      credentialId: 'c-alice',
+      username: 'alice',
+      keyPrefix: aliceKey.prefix,
+      clientIp: '127.0.0.1',
+      userAgent: 'records-test/1',
+    });
+    expect(byRequest.get('rec-bad-key')).toMatchObject({
+      policy: 'api-key',
+      outcome: 'denied',
+      reason: 'invalid_api_key',
+      status: 401,
+      credentialId: null,
+      keyPrefix: aliceKey.prefix,
+    });
+    expect(byRequest.get('rec-bad-password')).toMatchObject({ policy: 'basic-auth', outcome: 'denied', reason: 'invalid_credentials', credentialId: null, username: 'alice' });
+    expect(byRequest.get('rec-token')).toMatchObject({
+      policy: 'token-endpoint:/credential/token',
+      outcome: 'denied',
+      reason: 'invalid_client',
+      username: 'nobody',
+      tokenType: 'opaque',
+      issuer: expect.stringMatching(/\/credential$/),
+    });
+    // A proxy that authenticates no one records no pass.
+    expect(byRequest.has('rec-open')).toBe(false);
+    expect(records).toHaveLength(4);
+    for (const record of records) expect(record.latencyMs).toBeGreaterThanOrEqual(0);
+    for (const secret of [aliceKey.key, wrongKey, password, 's3cret-value']) expect(raw).not.toContain(secret);
+    expect(Number(await redis.get(AUTH_RECORDS_QUEUED_KEY))).toBe(4);
+  });
+
+  it('drops and counts records when the queue holds its bound, without slowing requests', async () => {
+    await redis.set(AUTH_RECORDS_QUEUED_KEY, '1000');
+    const before = (await streamRecords()).records.length;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${gateway.baseUrl}/keyed/a`, { headers: { 'x-api-key': aliceKey.key } })).status).toBe(200);
+    const metrics = await eventually(
+      () => fetch(`${gateway.baseUrl}/metrics`).then((r) => r.text()),
+      (text) => /idm_gateway_auth_records_total\{result="dropped_queue_full"\} 5/.test(text),
+      { what: 'five dropped records counted' },
+    );
+    expect(metrics).toMatch(/idm_gateway_auth_records_total\{result="queued"\} 4/);
+    expect((await streamRecords()).records).toHaveLength(before);
+  });
+});

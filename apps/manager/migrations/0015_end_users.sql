@@ -1,0 +1,2 @@
+ALTER TABLE "credentials" ADD COLUMN "end_user" jsonb;--> statement-breakpoint
+CREATE UNIQUE INDEX "credentials_project_end_user_email_unique" ON "credentials" USING btree ("project_id",lower("email")) WHERE "credentials"."end_user" IS NOT NULL;

@@ -1,0 +1,50 @@
+import { Controller, Delete, Get, Param, Patch, Post } from '@nestjs/common';
+import { createIdentitySourceSchema, identitySourceSchema, updateIdentitySourceSchema, type CreateIdentitySource, type UpdateIdentitySource } from '@idm/domain';
+import { z } from 'zod';
+import { Contract, ContractBody } from '../openapi/contract.decorator';
+import { IdPipe } from '../problems/id.pipe';
+import { IdentitySourcesService } from './identity-sources.service';
+
+@Controller('api/v1/identity-sources')
+export class IdentitySourcesController {
+  constructor(private readonly sources: IdentitySourcesService) {}
+
+  @Get()
+  @Contract({ summary: 'List identity sources (LDAP, SQL): System ones and those of projects the caller may read', response: z.array(identitySourceSchema) })
+  list() {
+    return this.sources.list();
+  }
+
+  @Post()
+  @Contract({
+    summary: "Create an identity source that checks end users' passwords at the Gateways: ldap or sql (System scope without projectId; the secret is sealed)",
+    body: createIdentitySourceSchema,
+    status: 201,
+    response: identitySourceSchema,
+  })
+  create(@ContractBody() body: CreateIdentitySource) {
+    return this.sources.create(body);
+  }
+
+  @Get(':identitySourceId')
+  @Contract({ summary: 'Get an identity source (the secret only as set or not)', response: identitySourceSchema })
+  get(@Param('identitySourceId', IdPipe) id: string) {
+    return this.sources.get(id);
+  }
+
+  @Patch(':identitySourceId')
+  @Contract({
+    summary: 'Update an identity source (a config replaces the old one whole; secret null removes it)',
+    body: updateIdentitySourceSchema,
+    response: identitySourceSchema,
+  })
+  update(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: UpdateIdentitySource) {
+    return this.sources.update(id, body);
+  }
+
+  @Delete(':identitySourceId')
+  @Contract({ summary: 'Delete an identity source (proxies naming it then answer source_misconfigured)', status: 204 })
+  async remove(@Param('identitySourceId', IdPipe) id: string): Promise<void> {
+    await this.sources.remove(id);
+  }
+}

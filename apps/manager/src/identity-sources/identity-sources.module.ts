@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
+import { IdentitySourcesController } from './identity-sources.controller';
+import { IdentitySourcesService } from './identity-sources.service';
+
+@Module({ controllers: [IdentitySourcesController], providers: [IdentitySourcesService, UpstreamPolicyCheck], exports: [IdentitySourcesService] })
+export class IdentitySourcesModule {}

@@ -1,0 +1,135 @@
+import { Injectable } from '@nestjs/common';
+import {
+  identitySourceConfigSchema,
+  identitySourceEndpoint,
+  SecretBox,
+  type CreateIdentitySource,
+  type IdentitySource,
+  type IdentitySourceConfig,
+  type IdentitySourceType,
+  type UpdateIdentitySource,
+} from '@idm/domain';
+import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
+import { ChangeWriter } from '../audit/change-writer';
+import type { Reads } from '../database/database';
+import { PermissionService } from '../governance/permission.service';
+import { requireProject } from '../governance/project-scope';
+import { ProblemError } from '../problems/problem.error';
+import { IdentitySourceRepository, type IdentitySourceRow } from '../repositories/identity-source.repository';
+import { identitySourceView } from './identity-source.view';
+
+/**
+ * Identity sources: external directories (LDAP, SQL) that check end users' passwords at the
+ * Gateways. System ones (no project) need `identity-source:write` at System scope and may be
+ * named by every project's proxies; a project's own need it at that project. Every change is
+ * audited (the sealed secret masked) and published to every environment's Gateways.
+ */
+@Injectable()
+export class IdentitySourcesService {
+  constructor(
+    private readonly sources: IdentitySourceRepository,
+    private readonly changes: ChangeWriter,
+    private readonly permissions: PermissionService,
+    private readonly secrets: SecretBox,
+    private readonly upstreams: UpstreamPolicyCheck,
+  ) {}
+
+  /** The source's server is held to the upstream address policy (no loopback, link-local, metadata or installation endpoint unless allowed), as key managers' URLs are. */
+  private requireAllowedEndpoint(type: IdentitySourceType, config: IdentitySourceConfig): Promise<void> {
+    const endpoint = identitySourceEndpoint(type, config);
+    return this.upstreams.requireEndpoint(endpoint.host, endpoint.port, endpoint.field);
+  }
+
+  async list(): Promise<IdentitySource[]> {
+    this.permissions.checkAnywhere('identity-source:read');
+    const rows = await this.sources.list(this.permissions.readFilter('identity-source:read'), true);
+    return rows.map(identitySourceView);
+  }
+
+  async get(id: string): Promise<IdentitySource> {
+    this.permissions.checkAnywhere('identity-source:read');
+    const row = await this.find(id);
+    if (row.projectId !== null) this.permissions.check('identity-source:read', { projectId: row.projectId });
+    return identitySourceView(row);
+  }
+
+  async create(input: CreateIdentitySource): Promise<IdentitySource> {
+    this.permissions.check('identity-source:write', { projectId: input.projectId });
+    await this.requireAllowedEndpoint(input.type, input.config);
+    return this.changes.write(async (tx) => {
+      if (input.projectId !== null) await requireProject(tx, input.projectId);
+      await this.requireUniqueName(tx, input.name);
+      const row = await this.sources.insert(tx, {
+        name: input.name,
+        description: input.description ?? null,
+        type: input.type,
+        projectId: input.projectId,
+        config: input.config,
+        secret: input.secret === undefined ? null : this.secrets.seal(input.secret),
+        roleMappings: input.roleMappings,
+        timeoutMs: input.timeoutMs,
+        cacheTtlSeconds: input.cacheTtlSeconds,
+        enabled: input.enabled,
+      });
+      return { result: identitySourceView(row), change: { action: 'create', entityKind: 'identity_source', entityId: row.id, projectId: row.projectId, before: null, after: row } };
+    });
+  }
+
+  async update(id: string, input: UpdateIdentitySource): Promise<IdentitySource> {
+    if (input.config !== undefined) {
+      // Before the transaction (DNS can be slow); the type never changes, so the stored one decides the config's shape.
+      const current = await this.find(id);
+      this.permissions.check('identity-source:write', { projectId: current.projectId });
+      const parsed = identitySourceConfigSchema(current.type).safeParse(input.config);
+      if (parsed.success) await this.requireAllowedEndpoint(current.type, parsed.data);
+    }
+    return this.changes.write(async (tx) => {
+      const row = await this.find(id, tx, true);
+      this.permissions.check('identity-source:write', { projectId: row.projectId });
+      let config = row.config;
+      if (input.config !== undefined) {
+        // The body's config is checked against the source's own type (an ldap source takes no sql settings).
+        const parsed = identitySourceConfigSchema(row.type).safeParse(input.config);
+        if (!parsed.success) throw ProblemError.validation(parsed.error.issues.map((i) => ({ path: ['config', ...i.path].join('.'), message: i.message })));
+        config = parsed.data;
+      }
+      if (input.name !== undefined && input.name !== row.name) await this.requireUniqueName(tx, input.name);
+      const secret = input.secret === undefined ? row.secret : input.secret === null ? null : this.secrets.seal(input.secret);
+      const updated = await this.sources.update(tx, id, {
+        name: input.name ?? row.name,
+        description: input.description === undefined ? row.description : input.description,
+        config,
+        secret,
+        roleMappings: input.roleMappings ?? row.roleMappings,
+        timeoutMs: input.timeoutMs ?? row.timeoutMs,
+        cacheTtlSeconds: input.cacheTtlSeconds ?? row.cacheTtlSeconds,
+        enabled: input.enabled ?? row.enabled,
+        updatedAt: new Date(),
+      });
+      return {
+        result: identitySourceView(updated),
+        change: { action: 'update', entityKind: 'identity_source', entityId: id, projectId: row.projectId, before: row, after: updated },
+      };
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.changes.write(async (tx) => {
+      const row = await this.find(id, tx, true);
+      this.permissions.check('identity-source:write', { projectId: row.projectId });
+      await this.sources.delete(tx, id);
+      return { result: undefined, change: { action: 'delete', entityKind: 'identity_source', entityId: id, projectId: row.projectId, before: row, after: null } };
+    });
+  }
+
+  private async find(id: string, db?: Reads, lock = false): Promise<IdentitySourceRow> {
+    const row = await this.sources.findById(id, db, lock);
+    if (!row) throw ProblemError.notFound('identity source', id);
+    return row;
+  }
+
+  /** Names are unique installation-wide: proxies and bundles name sources by name. */
+  private async requireUniqueName(db: Reads, name: string): Promise<void> {
+    if (await this.sources.findByName(name, db)) throw ProblemError.conflict('identity_source_name_taken', `an identity source named '${name}' exists`, 'name');
+  }
+}

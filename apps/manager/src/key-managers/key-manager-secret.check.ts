@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import type { Reads } from '../database/database';
+import { ProblemError } from '../problems/problem.error';
+import { ProjectSecretRepository } from '../repositories/project-secret.repository';
+
+/**
+ * Which project secret a key manager may take its introspection client secret from: an existing
+ * `shared-secret` of the key manager's own project. A System key manager serves every project, so
+ * no one project's secret may feed it. Checked when the key manager is saved, so a typo or another
+ * project's id is a 422 at once rather than introspection that fails at the Gateway.
+ */
+@Injectable()
+export class KeyManagerSecretCheck {
+  constructor(private readonly secrets: ProjectSecretRepository) {}
+
+  async require(db: Reads, projectId: string | null, secretId: string | null | undefined): Promise<void> {
+    if (secretId === null || secretId === undefined) return;
+    if (projectId === null) throw refused(`a System key manager cannot use project secret ${secretId}; give clientSecret instead`);
+    const [secret] = await this.secrets.ofProject(projectId, [secretId], db);
+    // One answer for "does not exist" and "of another project": nothing about other projects leaks.
+    if (secret === undefined) throw refused(`no secret ${secretId} in this project`);
+    if (secret.kind !== 'shared-secret') throw refused(`secret ${secret.name} is a ${secret.kind}; a client secret needs a shared-secret`);
+  }
+}
+
+const refused = (message: string) =>
+  new ProblemError(422, 'secret_not_usable', 'The project secret named by the key manager cannot be used here', message, [{ path: 'clientSecretId', message }]);

@@ -1,0 +1,299 @@
+import { mkdirSync } from 'node:fs';
+import { eventually } from '@idm/test-kit';
+import type { Browser, Page } from 'playwright-core';
+import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
+import { SHOTS, launchChromium, seriousViolationsIn, shot, sidewaysScroll, signIn, tabTo } from './support/console-browser';
+
+/**
+ * The console's screens for what a credential may do and who logs in, in a real Chromium against
+ * a real Manager: authentication analytics (charts, rankings, filters, live tail), credential rules and token settings (an OIDC client) from forms generated from
+ * the Manager's OpenAPI document, identity sources with a write-only secret, and end users
+ * searched and paged by the server. Each: the happy path through the API, a refusal shown on the
+ * field it names with nothing written, keyboard reachability, axe-core and a 420 px window.
+ */
+const ENV = 'console-identity-e2e';
+// A browser session through several screens on a loaded machine.
+jest.setTimeout(420_000);
+
+describe('the console: credential rules, token settings, identity sources and end users in Chromium', () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  let ui: string;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    // The Manager indexes the Gateways' auth records itself (no indexer app), for the analytics screen.
+    cluster = await startCluster({ environment: ENV, gateways: [{}], managerEnv: { AUTH_RECORDS_INDEXER: 'on' } });
+    ui = `${cluster.manager.baseUrl}/ui`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  /** The form group of the open dialog's field with `id` (rjsf's), where its messages show. */
+  const fieldGroup = (page: Page, id: string) =>
+    page
+      .getByRole('dialog')
+      .locator('.form-group')
+      .filter({ has: page.locator(`#${id}`) })
+      .last();
+
+  it("sets a credential's rules and makes it an OIDC client, the Manager's findings shown on their fields", async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'ruled' });
+    const credential = await admin.credentials.create(project.id, { username: 'mobile-app' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const dialog = page.getByRole('dialog');
+
+    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.getByRole('button', { name: 'Rules of mobile-app' }).click();
+    await dialog.locator('#rules_time_mode').selectOption('allow');
+    await dialog.locator('#rules_time_timeZone').fill('Mars/Olympus'); // no browser check knows the zone list: the Manager's finding
+    await dialog.locator('#rules_time_windows .btn-add').first().click();
+    await dialog.locator('#rules_rateLimit_limits .btn-add').first().click();
+    await dialog.locator('#rules_rateLimit_limits_0_limit').fill('5');
+    await dialog.locator('#rules_rateLimit_limits_0_windowSeconds').fill('60');
+    await dialog.getByRole('button', { name: 'Save rules' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
+    await fieldGroup(page, 'rules_time_timeZone')
+      .getByText(/IANA time zone/)
+      .waitFor();
+    await shot(page, '20-credential-rules-field-error');
+    expect((await admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}`)).access).toEqual({});
+    await dialog.locator('#rules_time_timeZone').fill('Europe/Istanbul');
+    await dialog.getByRole('button', { name: 'Save rules' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const access = (await admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}`)).access;
+    expect(access.time).toEqual({ mode: 'allow', timeZone: 'Europe/Istanbul', windows: [{ days: [], dates: [] }] });
+    expect(access.rateLimit.limits).toEqual([{ limit: 5, windowSeconds: 60, algorithm: 'fixed' }]);
+    expect(access.acl).toBeUndefined(); // an untouched section is not sent
+
+    // Token settings: a public OIDC client; a public client with a client secret is refused on that field.
+    await page.getByRole('button', { name: 'Token settings of mobile-app' }).click();
+    await dialog.getByText('cannot get tokens yet').waitFor();
+    await dialog.locator('#token-settings_grants .btn-add').first().click();
+    await dialog.locator('#token-settings_grants_0').selectOption('authorization_code');
+    await dialog.locator('#token-settings_oidc__anyof_select').selectOption({ label: 'Set' });
+    await dialog.locator('#token-settings_oidc_clientType').selectOption('public');
+    // At least one redirect URI: the form opens with its first field.
+    await dialog.locator('#token-settings_oidc_redirectUris_0').fill('https://app.example.com/callback');
+    await dialog.getByRole('button', { name: 'Save token settings' }).click();
+    await fieldGroup(page, 'token-settings_oidc_tokenEndpointAuthMethod')
+      .getByText(/public client authenticates with "none"/)
+      .waitFor();
+    await shot(page, '21-token-settings-field-error');
+    expect(await admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`)).toBeNull();
+    await dialog.locator('#token-settings_oidc_tokenEndpointAuthMethod').selectOption('none');
+    await dialog.getByRole('button', { name: 'Save token settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const settings = await admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`);
+    expect([settings.grants, settings.oidc.clientType, settings.oidc.redirectUris]).toEqual([['authorization_code'], 'public', ['https://app.example.com/callback']]);
+
+    // Stopping token issuance asks first.
+    await page.getByRole('button', { name: 'Token settings of mobile-app' }).click();
+    await dialog.getByRole('button', { name: 'Stop issuing tokens' }).click();
+    await page.getByRole('dialog', { name: 'Stop issuing tokens' }).getByRole('button', { name: 'Stop' }).click();
+    await eventually(
+      () => admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`),
+      (s) => s === null,
+      { what: 'token settings removed' },
+    );
+
+    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`])).toEqual([]);
+    await context.close();
+  });
+
+  it('connects an identity source with a write-only secret, edits, disables and deletes it', async () => {
+    const admin = cluster.admin;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const dialog = page.getByRole('dialog');
+    const secret = 'the-ldap-service-password';
+
+    // Keyboard only: from the Projects screen to Identity sources and its create form.
+    await tabTo(page, 'Identity sources');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Identity sources' }).waitFor();
+    await page.getByText('No identity sources yet').waitFor();
+    await tabTo(page, 'New identity source');
+    await page.keyboard.press('Enter');
+    await dialog.locator('#source-ldap_name').waitFor();
+
+    await dialog.locator('#source-ldap_name').fill('corp-ldap');
+    await dialog.getByLabel('Service account password').fill(secret);
+    await dialog.locator('#source-ldap_config_url').fill('ldap://ldap.example.org/ou=people'); // a path after the authority: refused
+    await dialog.locator('#source-ldap_config_bind_dnTemplate').fill('uid={username},ou=people,dc=example,dc=org');
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
+    await fieldGroup(page, 'source-ldap_config_url')
+      .getByText(/ldaps?:\/\/host/)
+      .waitFor();
+    await shot(page, '22-identity-source-field-error');
+    expect(await admin.call('GET', '/api/v1/identity-sources')).toEqual([]);
+    await dialog.locator('#source-ldap_config_url').fill('ldaps://ldap.example.org:636');
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const row = page.getByRole('row').filter({ hasText: 'corp-ldap' });
+    await row.getByRole('cell', { name: 'set', exact: true }).waitFor();
+    await shot(page, '23-identity-sources');
+    const [created] = await admin.call('GET', '/api/v1/identity-sources');
+    expect([created.type, created.projectId, created.hasSecret, created.config.url]).toEqual(['ldap', null, true, 'ldaps://ldap.example.org:636']);
+    expect(JSON.stringify(created)).not.toContain(secret);
+
+    // Edit: the secret field starts empty (kept unless replaced); disabling is saved.
+    await page.getByRole('button', { name: 'Edit identity source corp-ldap' }).click();
+    expect(await dialog.getByLabel('Service account password').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(secret);
+    await dialog.locator('#source-ldap_enabled').uncheck();
+    await dialog.getByRole('button', { name: 'Save identity source' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await row.getByText('disabled', { exact: true }).waitFor();
+    const [edited] = await admin.call('GET', '/api/v1/identity-sources');
+    expect([edited.enabled, edited.hasSecret]).toEqual([false, true]);
+
+    expect(await seriousViolationsIn(browser, ui, context, ['/identity-sources'])).toEqual([]);
+    await page.getByRole('button', { name: 'Delete identity source corp-ldap' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No identity sources yet').waitFor();
+    expect(await admin.call('GET', '/api/v1/identity-sources')).toEqual([]);
+    await context.close();
+  });
+
+  it("manages a project's end users: create, search, lock, delete; and every new screen fits a narrow window", async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'people' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const dialog = page.getByRole('dialog');
+
+    await page.goto(`${ui}/projects/${project.id}?tab=end-users`);
+    await page.getByText('No end users yet').waitFor();
+    await page.getByRole('button', { name: 'New end user' }).click();
+    await dialog.getByRole('textbox', { name: 'Username' }).fill('ada');
+    await dialog.getByRole('textbox', { name: 'Email' }).fill('not-an-email');
+    await dialog.getByRole('button', { name: 'Create end user' }).click();
+    await eventually(
+      () => dialog.getByRole('textbox', { name: 'Email' }).getAttribute('aria-invalid'),
+      (v) => v === 'true',
+      { what: 'the email field marked invalid' },
+    );
+    await shot(page, '24-end-user-field-error');
+    expect(await admin.call('GET', `/api/v1/projects/${project.id}/users`)).toEqual([]);
+    await dialog.getByRole('textbox', { name: 'Email' }).fill('ada@example.com');
+    await dialog.getByRole('textbox', { name: 'Password' }).fill('ada-password-long');
+    await dialog.getByRole('button', { name: 'Create end user' }).click();
+    await page.getByRole('cell', { name: 'ada', exact: true }).waitFor();
+    await admin.call('POST', `/api/v1/projects/${project.id}/users`, { username: 'grace', email: 'grace@example.com' });
+
+    await page.getByRole('textbox', { name: 'Search' }).fill('grac');
+    await page.getByRole('cell', { name: 'grace', exact: true }).waitFor();
+    await eventually(
+      () => page.getByRole('cell', { name: 'ada', exact: true }).count(),
+      (n) => n === 0,
+      { what: 'the search answered by the server' },
+    );
+    await page.getByRole('textbox', { name: 'Search' }).fill('');
+    await page.getByRole('switch', { name: 'ada locked' }).click();
+    await eventually(
+      async () => ((await admin.call('GET', `/api/v1/projects/${project.id}/users?search=ada`)) as { locked: boolean }[])[0].locked,
+      (locked) => locked,
+      { what: 'ada locked' },
+    );
+    await page.getByRole('button', { name: 'Delete end user grace' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await eventually(
+      () => page.getByRole('cell', { name: 'grace', exact: true }).count(),
+      (n) => n === 0,
+      { what: 'grace deleted' },
+    );
+    await shot(page, '25-end-users');
+    expect((await admin.call('GET', `/api/v1/projects/${project.id}/users`)).map((u: { username: string }) => u.username)).toEqual(['ada']);
+
+    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=end-users`])).toEqual([]);
+    expect(
+      await sidewaysScroll(browser, ui, page, [
+        ['end-users', `/projects/${project.id}?tab=end-users`],
+        ['identity-sources', '/identity-sources'],
+        ['credentials-rules', `/projects/${project.id}?tab=credentials`],
+      ]),
+    ).toEqual([
+      ['end-users', 0],
+      ['identity-sources', 0],
+      ['credentials-rules', 0],
+    ]);
+    await context.close();
+  });
+
+  it("charts the Gateway's authentications, filters them by outcome and tails them live", async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'watched' });
+    await admin.proxies.create(project.id, {
+      name: 'counted',
+      basePath: '/counted',
+      upstreamUrl: cluster.echoUrl,
+      policies: [{ type: 'api-key', config: {} }],
+      environments: [ENV],
+    });
+    const credential = await admin.credentials.create(project.id, { username: 'counted-app' });
+    const call = (key: string) => fetch(`${cluster.gateways[0].baseUrl}/counted/x`, { headers: { 'x-api-key': key } }).then((r) => r.status);
+    await eventually(
+      () => call(credential.apiKey!.key),
+      (s) => s === 200,
+      { what: 'the proxy deployed' },
+    );
+    expect(await call('idm_not-a-key')).toBe(401);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    await page.getByRole('heading', { name: 'Analytics' }).waitFor();
+    // The records reach the Manager's index within seconds: the screen is reloaded until they show.
+    await eventually(
+      async () => {
+        await page.reload();
+        await page.getByRole('heading', { name: 'Analytics' }).waitFor();
+        await page.getByText(/authentications in this window|^\d+ authentications?$/).waitFor();
+        return page.getByRole('table', { name: 'Refusal reasons' }).getByRole('cell', { name: 'invalid_api_key' }).count();
+      },
+      (n) => n === 1,
+      { what: 'the refusal counted on the screen', timeoutMs: 60_000 },
+    );
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted' }).waitFor();
+    await page
+      .getByRole('figure', { name: /Authentications per hour by outcome/ })
+      .locator('.recharts-bar-rectangle')
+      .first()
+      .waitFor();
+    await shot(page, '26-analytics');
+
+    await page.getByRole('combobox', { name: 'Outcome' }).click({ force: true });
+    await page.getByRole('option', { name: 'denied', exact: true }).click();
+    await page.getByText(/^denied: \d+$/).waitFor();
+    await eventually(
+      () => page.getByText(/^success: \d+$/).count(),
+      (n) => n === 0,
+      { what: 'the outcome filter applied by the server' },
+    );
+
+    await page.getByLabel('Live tail').check();
+    await page.getByText('Waiting for authentications…').waitFor();
+    await eventually(
+      async () => {
+        await call('idm_still-not-a-key');
+        return page.getByRole('table', { name: 'Live authentications' }).getByRole('cell', { name: 'invalid_api_key' }).count();
+      },
+      (n) => n > 0,
+      { what: 'a refusal in the live tail' },
+    );
+    expect(await page.getByRole('table', { name: 'Live authentications' }).getByRole('cell', { name: 'success' }).count()).toBe(0); // filtered
+    await shot(page, '27-analytics-live');
+
+    expect(await seriousViolationsIn(browser, ui, context, ['/analytics'])).toEqual([]);
+    expect(await sidewaysScroll(browser, ui, page, [['analytics', '/analytics']])).toEqual([['analytics', 0]]);
+    await context.close();
+  });
+});

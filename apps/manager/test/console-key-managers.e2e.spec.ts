@@ -1,0 +1,280 @@
+import { mkdirSync } from 'node:fs';
+import * as jose from 'jose';
+import { eventually } from '@idm/test-kit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
+import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn as signInAt, tabTo } from './support/console-browser';
+
+/**
+ * The console's key manager screens (#14) in a real Chromium against a real Manager and Gateway:
+ * an operator lists, creates (the Manager's findings shown on the fields they name), edits and
+ * deletes key managers, picks the ones a proxy accepts in the proxy editor (jwt-auth's
+ * `keyManagers`, by name), and a token of that issuer then passes the Gateway. By keyboard, on a
+ * narrow window, with axe-core finding nothing serious. Screenshots land in .test-output/console/.
+ */
+const ENV = 'console-km';
+const ISSUER = 'https://partner.example/realms/shop';
+const SHARED_SECRET = 'partner-shared-secret-of-at-least-32-characters';
+jest.setTimeout(420_000);
+
+describe('key managers in the console (Chromium)', () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  let ui: string;
+
+  const signIn = (context: BrowserContext): Promise<Page> => signInAt(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    cluster = await startCluster({ environment: ENV, gateways: [{}] });
+    ui = `${cluster.manager.baseUrl}/ui`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  it('creates, edits and deletes key managers with field-level findings, and a proxy accepts the chosen one on the Gateway', async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'partner-shop' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context);
+    const dialog = page.getByRole('dialog');
+    // By its label's text, with or without the required marker.
+    const field = (label: string) => dialog.getByLabel(new RegExp(`^${label.replace(/[()]/g, '\\$&')}\\s*\\*?$`));
+
+    await page.getByRole('link', { name: 'Key managers' }).click();
+    await page.getByRole('heading', { name: 'Key managers' }).waitFor();
+    await page.getByText('No key managers yet').waitFor();
+
+    // The Manager's findings land on the fields they name; nothing is created.
+    await page.getByRole('button', { name: 'New key manager' }).click();
+    await field('Name').fill('partner');
+    await field('Issuer').fill('not an issuer url');
+    await field('Discovery URL').fill('http://169.254.169.254/.well-known/openid-configuration');
+    await dialog.getByRole('button', { name: 'Create key manager' }).click();
+    await dialog.getByRole('alert').waitFor();
+    await dialog
+      .getByText(/Invalid URL|must be/i)
+      .first()
+      .waitFor(); // on the Issuer field
+    expect(await field('Issuer').getAttribute('aria-invalid')).toBe('true');
+    await field('Issuer').fill(ISSUER);
+    await dialog.getByRole('button', { name: 'Create key manager' }).click();
+    await eventually(
+      () => field('Discovery URL').getAttribute('aria-invalid'),
+      (v) => v === 'true',
+      { what: 'the metadata address refused on the Discovery URL field (upstream_forbidden)' },
+    );
+    await shot(page, '20-key-manager-field-errors');
+    expect(await admin.call('GET', '/api/v1/key-managers')).toEqual([]);
+
+    // HS256 only, with its shared secret and no endpoints: explicit source, JWKS left empty.
+    await dialog.getByText('Explicit endpoints').click();
+    await dialog.getByRole('combobox', { name: 'Allowed algorithms' }).click({ force: true });
+    await page.getByRole('option', { name: 'HS256', exact: true }).click();
+    await page.getByRole('option', { name: 'RS256', exact: true }).click();
+    await dialog.getByRole('heading', { name: 'New key manager' }).click();
+    await dialog.getByRole('button', { name: 'Create key manager' }).click();
+    await dialog.getByText('HS256 needs a sharedSecret').waitFor(); // on Allowed algorithms
+    await dialog.getByLabel('Shared secret for HS algorithms').fill(SHARED_SECRET);
+    await field('Audiences').fill('orders-api');
+    await field('Audiences').press('Enter');
+    await field('Required claims').fill('tenant_id');
+    await field('Required claims').press('Enter');
+    await field('Tenant claim').fill('tenant_id');
+    await dialog.getByRole('textbox', { name: 'Claims sent upstream as headers' }).fill('email: x-user-email');
+    await dialog.getByText('All but these roles (DENY)').click();
+    await field('Roles').fill('contractor');
+    await field('Roles').press('Enter');
+    await dialog.getByRole('button', { name: 'Create key manager' }).click();
+    await page.getByRole('cell', { name: 'partner', exact: true }).waitFor();
+    await page.getByRole('cell', { name: 'all but contractor' }).waitFor();
+    await shot(page, '21-key-managers');
+    const [created] = await admin.call('GET', '/api/v1/key-managers');
+    expect(created).toMatchObject({
+      name: 'partner',
+      projectId: null,
+      issuer: ISSUER,
+      discoveryUrl: null,
+      jwksUri: null,
+      hasSharedSecret: true,
+      algorithms: ['HS256'],
+      audiences: ['orders-api'],
+      requiredClaims: ['tenant_id'],
+      claimMappings: { userId: 'sub', tenant: 'tenant_id', headers: { email: 'x-user-email' } },
+      roleList: { type: 'DENY', roles: ['contractor'] },
+      enabled: true,
+    });
+    expect(JSON.stringify(created)).not.toContain(SHARED_SECRET);
+
+    // Edit: the secret field stays empty (the stored one is kept), the skew and role list change.
+    await page.getByRole('button', { name: 'Edit key manager partner' }).click();
+    expect(await dialog.getByLabel('Shared secret for HS algorithms').inputValue()).toBe('');
+    await field('Clock skew (seconds)').fill('500');
+    await dialog.getByRole('button', { name: 'Save key manager' }).click();
+    await eventually(
+      () => field('Clock skew (seconds)').getAttribute('aria-invalid'),
+      (v) => v === 'true',
+      { what: 'a skew over 300 s refused on its field' },
+    );
+    await field('Clock skew (seconds)').fill('60');
+    await dialog.getByText('Only these roles (ALLOW)').click();
+    await field('Roles').focus();
+    await field('Roles').press('Backspace'); // the DENY list's contractor goes
+    await field('Roles').fill('system-admin');
+    await field('Roles').press('Enter');
+    await dialog.getByRole('button', { name: 'Save key manager' }).click();
+    await page.getByRole('cell', { name: 'only system-admin' }).waitFor();
+    const edited = await admin.call('GET', `/api/v1/key-managers/${created.id}`);
+    expect(edited).toMatchObject({ clockSkewSeconds: 60, roleList: { type: 'ALLOW', roles: ['system-admin'] }, hasSharedSecret: true });
+
+    // The proxy editor picks the key managers a proxy accepts by name (jwt-auth keyManagers).
+    const proxy = await admin.proxies.create(project.id, {
+      name: 'orders',
+      basePath: '/partner-orders',
+      upstreamUrl: cluster.echoUrl,
+      environments: [ENV],
+      policies: [{ type: 'jwt-auth', config: {} }],
+    });
+    await page.goto(`${ui}/projects/${project.id}/proxies/${proxy.id}`);
+    await page.getByRole('heading', { name: 'API proxy orders' }).waitFor();
+    await page.getByRole('combobox', { name: 'Key managers' }).click({ force: true });
+    await page.getByRole('option', { name: 'partner (System)' }).click();
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await eventually(
+      () => admin.call('GET', `/api/v1/projects/${project.id}/proxies/${proxy.id}`),
+      (p: { policies: { config: { keyManagers?: string[] } }[] }) => p.policies[0].config.keyManagers?.[0] === created.id,
+      { what: 'the proxy saved with the key manager' },
+    );
+    await shot(page, '22-proxy-key-managers');
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new jose.SignJWT({ tenant_id: 'acme', email: 'ann@acme.example', scope: 'read' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setSubject('ann')
+      .setAudience('orders-api')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(new TextEncoder().encode(SHARED_SECRET));
+    const gateway = cluster.gateways[0].baseUrl;
+    const echoed = await eventually(
+      async () => {
+        const res = await fetch(`${gateway}/partner-orders/items`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: (await res.json()) as { headers?: Record<string, string> } };
+      },
+      (r) => r.status === 200,
+      { what: "the partner's token accepted on the Gateway", timeoutMs: 60_000 },
+    );
+    expect(echoed.body.headers).toMatchObject({ 'x-authenticated-issuer': 'partner', 'x-authenticated-tenant': 'acme', 'x-user-email': 'ann@acme.example' });
+
+    // Disabled in the console: the Gateway refuses its tokens.
+    await page.goto(`${ui}/key-managers`);
+    await page.getByRole('button', { name: 'Edit key manager partner' }).click();
+    await dialog.getByRole('switch', { name: 'Enabled' }).uncheck({ force: true });
+    await dialog.getByRole('button', { name: 'Save key manager' }).click();
+    await page.getByText('disabled', { exact: true }).waitFor();
+    await eventually(
+      () => fetch(`${gateway}/partner-orders/items`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status),
+      (s) => s === 401,
+      { what: 'the disabled key manager refused on the Gateway', timeoutMs: 60_000 },
+    );
+
+    // Delete after a confirmation.
+    await page.getByRole('button', { name: 'Delete key manager partner' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No key managers yet').waitFor();
+    expect(await admin.call('GET', '/api/v1/key-managers')).toEqual([]);
+
+    // Keyboard only: from the page's start to the section, the create form, and a project-scoped key manager.
+    await page.goto(`${ui}/projects`);
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    await tabTo(page, 'Key managers');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Key managers' }).waitFor();
+    await tabTo(page, 'New key manager');
+    await page.keyboard.press('Enter');
+    await field('Name').waitFor();
+    await tabTo(page, 'Name');
+    await page.keyboard.type('shop-idp');
+    await tabTo(page, 'Issuer');
+    await page.keyboard.type('https://idp.shop.example.com/');
+    await tabTo(page, 'Discovery URL');
+    await page.keyboard.type('https://idp.shop.example.com/.well-known/openid-configuration');
+    await shot(page, '23-key-manager-keyboard');
+    await page.keyboard.press('Enter');
+    await page.getByRole('cell', { name: 'shop-idp', exact: true }).waitFor();
+
+    expect(await seriousViolationsIn(browser, ui, context, ['/key-managers', `/projects/${project.id}/proxies/${proxy.id}`])).toEqual([]);
+    // The form itself, open.
+    expect(await seriousViolationsIn(browser, ui, context, ['/key-managers'], (p) => p.getByRole('button', { name: 'New key manager' }).click())).toEqual([]);
+
+    // A narrow window: the list scrolls in its own box, never the page sideways.
+    const storage = await page.evaluate(() => sessionStorage.getItem('idm.session'));
+    const narrow = await browser.newContext({ viewport: { width: 420, height: 860 } });
+    await narrow.addInitScript((session) => sessionStorage.setItem('idm.session', session!), storage);
+    const small = await narrow.newPage();
+    await small.goto(`${ui}/key-managers`);
+    await small.getByRole('cell', { name: 'shop-idp', exact: true }).waitFor();
+    expect(await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    await shot(small, '24-narrow-key-managers');
+    await narrow.close();
+    await context.close();
+  });
+
+  it('shows a project viewer the key managers without edit actions, and a project owner creates only in their project', async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'km-viewer-home' });
+    await admin.call('POST', '/api/v1/key-managers', {
+      name: 'viewer-visible',
+      projectId: project.id,
+      issuer: 'https://viewer.example/',
+      algorithms: ['HS256'],
+      sharedSecret: SHARED_SECRET,
+    });
+    const viewer = await admin.call('POST', '/api/v1/users', { username: 'km-viewer', password: 'km-viewer-password-long' });
+    const roles: { id: string; name: string }[] = await admin.call('GET', '/api/v1/roles');
+    const projectViewer = roles.find((r) => r.name === 'project-viewer')!;
+    await admin.call('POST', '/api/v1/role-bindings', { roleId: projectViewer.id, subject: { type: 'user', id: viewer.id }, scope: { type: 'project', id: project.id } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${ui}/`);
+    await page.getByRole('textbox', { name: 'Username' }).fill('km-viewer');
+    await page.getByRole('textbox', { name: 'Password' }).fill('km-viewer-password-long');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    await page.goto(`${ui}/key-managers`);
+    await page.getByRole('cell', { name: 'viewer-visible', exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: 'New key manager' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Delete key manager/ }).count()).toBe(0);
+    await page.getByRole('button', { name: 'View key manager viewer-visible' }).click();
+    await page.getByText('You may look at this key manager but not change it.').waitFor();
+    expect(await page.getByRole('dialog').getByRole('textbox', { name: 'Name' }).first().isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Save key manager' }).count()).toBe(0);
+    await page.keyboard.press('Escape');
+
+    // The same operator owns another project: they may create that project's key managers, and only there.
+    const owned = await admin.projects.create({ name: 'km-owned' });
+    const projectOwner = roles.find((r) => r.name === 'project-owner')!;
+    await admin.call('POST', '/api/v1/role-bindings', { roleId: projectOwner.id, subject: { type: 'user', id: viewer.id }, scope: { type: 'project', id: owned.id } });
+    await page.reload();
+    await page.getByRole('button', { name: 'New key manager' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('combobox', { name: 'Scope' }).click({ force: true });
+    expect(await page.getByRole('option').allTextContents()).toEqual(['Project km-owned']);
+    await page.keyboard.press('Escape');
+    await dialog.getByRole('textbox', { name: 'Name' }).first().fill('owned-idp');
+    await dialog.getByRole('textbox', { name: 'Issuer' }).fill('https://owned.example.com/');
+    await dialog.getByRole('textbox', { name: 'Discovery URL' }).fill('https://owned.example.com/.well-known/openid-configuration');
+    await dialog.getByRole('button', { name: 'Create key manager' }).click();
+    await page.getByRole('cell', { name: 'owned-idp', exact: true }).waitFor();
+    const created = ((await admin.call('GET', '/api/v1/key-managers')) as { name: string; projectId: string | null }[]).find((k) => k.name === 'owned-idp');
+    expect(created?.projectId).toBe(owned.id);
+    await page.getByRole('button', { name: 'Delete key manager owned-idp' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Delete key manager viewer-visible' }).count()).toBe(0);
+    await context.close();
+  });
+});

@@ -1,0 +1,172 @@
+import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_GROUP, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, refusalReason, type AuthRecord } from '@idm/config-bus';
+import type Redis from 'ioredis';
+import type { AuthRecordSink } from './auth-record-sink';
+
+/** What the consumer logs through: pino in the indexer app, an adapter of Nest's logger in the Manager. */
+export interface ConsumerLog {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/**
+ * Acknowledges entries, deletes them from the stream and takes their records off the queue's
+ * count, each entry once: when two indexers both wrote an entry (one was taken over while slow),
+ * only the first acknowledgement counts, so the Gateways' bound stays exact.
+ */
+const ACKNOWLEDGE = `
+local done = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    done = done + tonumber(ARGV[i + 1])
+  end
+end
+if done > 0 then redis.call('DECRBY', KEYS[2], done) end
+return done`;
+
+type StreamEntry = [id: string, fields: string[]];
+type AckRedis = Redis & { idmAcknowledgeAuthRecords(stream: string, queued: string, group: string, ...idsAndCounts: (string | number)[]): Promise<number> };
+
+export interface ConsumerSettings {
+  consumer: string;
+  readCount: number;
+  claimIdleMs: number;
+  /** Wait between attempts while Redis or the sink is down. */
+  retryDelayMs?: number;
+  /** How long one read waits for new entries. */
+  blockMs?: number;
+}
+
+/**
+ * One indexer's loop over the stream (consumer group `indexers`): entries a dead indexer left
+ * unacknowledged are taken over first, then new ones are read; their records are written to the
+ * sink (idempotent by id) and only then acknowledged. A crash between the two redelivers the
+ * entry (written again, stored once); a sink or Redis outage holds the loop, losing nothing.
+ */
+export class AuthRecordConsumer {
+  private stopped = false;
+  private readonly redis: AckRedis;
+  /** Records written since start (for the log and tests). */
+  indexed = 0;
+
+  constructor(
+    redis: Redis,
+    private readonly sink: AuthRecordSink,
+    private readonly settings: ConsumerSettings,
+    private readonly log: ConsumerLog,
+  ) {
+    this.redis = redis as AckRedis;
+    this.redis.defineCommand('idmAcknowledgeAuthRecords', { numberOfKeys: 2, lua: ACKNOWLEDGE });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async run(): Promise<void> {
+    let ownPending = true;
+    while (!this.stopped) {
+      try {
+        await this.ensureGroup();
+        // After a restart under the same name, what this consumer had read first.
+        const entries = ownPending ? await this.read('0') : ((await this.takeOver()) ?? (await this.read('>')));
+        if (ownPending && entries.length === 0) ownPending = false;
+        if (entries.length > 0) await this.index(entries);
+      } catch (err) {
+        this.log.warn({ err: { message: (err as Error).message } }, 'auth record indexing paused; retrying');
+        await this.pause();
+      }
+    }
+  }
+
+  private groupReady = false;
+  private async ensureGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      // From the stream's start: what Gateways queued before the first indexer ever ran is indexed too.
+      await this.redis.xgroup('CREATE', AUTH_RECORDS_STREAM, AUTH_RECORDS_GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+    this.groupReady = true;
+  }
+
+  private async read(from: '0' | '>'): Promise<StreamEntry[]> {
+    const args: (string | number)[] = ['GROUP', AUTH_RECORDS_GROUP, this.settings.consumer, 'COUNT', this.settings.readCount];
+    if (from === '>') args.push('BLOCK', this.settings.blockMs ?? 1_000);
+    args.push('STREAMS', AUTH_RECORDS_STREAM, from);
+    // The typed command (its overloads do not take a spread): `call` reshapes the reply of a single stream.
+    const xreadgroup = this.redis.xreadgroup.bind(this.redis) as unknown as (...a: (string | number)[]) => Promise<[string, StreamEntry[]][] | null>;
+    const reply = await xreadgroup(...args);
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Entries another consumer read and left unacknowledged past the idle time; null when there are none. */
+  private async takeOver(): Promise<StreamEntry[] | null> {
+    const reply = (await this.redis.xautoclaim(
+      AUTH_RECORDS_STREAM,
+      AUTH_RECORDS_GROUP,
+      this.settings.consumer,
+      this.settings.claimIdleMs,
+      '0-0',
+      'COUNT',
+      this.settings.readCount,
+    )) as [string, StreamEntry[]];
+    const entries = reply[1].filter((entry) => entry !== null && Array.isArray(entry[1]));
+    return entries.length > 0 ? entries : null;
+  }
+
+  private async index(entries: StreamEntry[]): Promise<void> {
+    const byId = new Map<string, AuthRecord>();
+    const counts: (string | number)[] = [];
+    for (const [id, fields] of entries) {
+      const records = this.recordsOf(id, fields);
+      for (const record of records) byId.set(record.id, record);
+      counts.push(id, this.queuedCountOf(fields, records));
+    }
+    const records = [...byId.values()];
+    while (records.length > 0) {
+      try {
+        await this.sink.write(records);
+        break;
+      } catch (err) {
+        if (this.stopped) return; // unacknowledged: the next indexer takes them over
+        this.log.warn({ err: { message: (err as Error).message }, sink: this.sink.name, records: records.length }, 'sink refused auth records; retrying');
+        await this.pause();
+      }
+    }
+    await this.redis.idmAcknowledgeAuthRecords(AUTH_RECORDS_STREAM, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_GROUP, ...counts);
+    this.indexed += records.length;
+  }
+
+  /** A malformed entry is logged and acknowledged: no retry can fix it, and it must not block the stream. */
+  private recordsOf(id: string, fields: string[]): AuthRecord[] {
+    const at = fields.indexOf(AUTH_RECORDS_BATCH_FIELD);
+    let value: unknown;
+    try {
+      value = at >= 0 && at % 2 === 0 ? JSON.parse(fields[at + 1]) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const parsed = authRecordBatchSchema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    this.log.error({ entry: id, reason: value === undefined ? 'not JSON' : refusalReason(parsed.error) }, 'malformed auth record entry dropped');
+    return [];
+  }
+
+  /** What the Gateway counted in for this entry: its records, also when they turned out malformed. */
+  private queuedCountOf(fields: string[], records: AuthRecord[]): number {
+    if (records.length > 0) return records.length;
+    const at = fields.indexOf(AUTH_RECORDS_BATCH_FIELD);
+    try {
+      const value: unknown = JSON.parse(fields[at + 1]);
+      return Array.isArray(value) ? value.length : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private pause(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, this.settings.retryDelayMs ?? 500));
+  }
+}

@@ -1,0 +1,214 @@
+import { z } from 'zod';
+import { description, entityId, entityName, timestamp } from './names.schema';
+
+/**
+ * An identity source is an external directory the Gateway asks to check a username and password
+ * (the OAuth2 password grant, `basic-auth`): an LDAP / Active Directory server or an SQL
+ * database. Its groups map to credential roles. One secret per source (the LDAP service
+ * account's or the database user's password) is sealed at rest and never returned.
+ */
+
+export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql'] as const;
+export type IdentitySourceType = (typeof IDENTITY_SOURCE_TYPES)[number];
+
+const pem = z.string().max(100_000);
+const ldapAttribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an LDAP attribute name');
+/** A DN the admin writes; the user's part is escaped (RFC 4514) where it is filled in. */
+const dn = z.string().min(3).max(1024);
+
+/** Direct bind: the user's DN is the template with `{username}` (escaped) filled in. */
+const ldapDirectBindSchema = z.strictObject({
+  mode: z.literal('direct'),
+  dnTemplate: dn.refine((t) => t.split('{username}').length === 2, 'must contain {username} exactly once'),
+});
+
+/** Search then bind: the service account finds the user's entry (filter built with RFC 4515 escaping), then binds as it. */
+const ldapSearchBindSchema = z.strictObject({
+  mode: z.literal('search'),
+  bindDn: dn,
+  baseDn: dn,
+  /** The attribute holding what users type as their username (`uid`, AD's `sAMAccountName`). */
+  usernameAttribute: ldapAttribute.default('uid'),
+  /** Only entries of this objectClass are users. */
+  userObjectClass: ldapAttribute.default('inetOrgPerson'),
+});
+
+const ldapGroupsSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('none') }),
+  /** The user entry lists its groups' DNs (OpenLDAP's memberof overlay, Active Directory). */
+  z.strictObject({ mode: z.literal('memberOf'), attribute: ldapAttribute.default('memberOf') }),
+  /** Groups are searched for the user's DN in a member attribute. */
+  z.strictObject({
+    mode: z.literal('search'),
+    baseDn: dn,
+    memberAttribute: ldapAttribute.default('member'),
+    groupObjectClass: ldapAttribute.default('groupOfNames'),
+    nameAttribute: ldapAttribute.default('cn'),
+  }),
+]);
+
+export const ldapSourceConfigSchema = z.strictObject({
+  /** ldap://host:port or ldaps://host:port; nothing after the authority. */
+  url: z.string().regex(/^ldaps?:\/\/[A-Za-z0-9.\-[\]:]+(:\d{1,5})?\/?$/, 'must be ldap://host[:port] or ldaps://host[:port]'),
+  /** Upgrade ldap:// with StartTLS before any bind. */
+  startTls: z.boolean().default(false),
+  /** PEM CA bundle the server's certificate must chain to (instead of the system store). */
+  caPem: pem.optional(),
+  bind: z.discriminatedUnion('mode', [ldapDirectBindSchema, ldapSearchBindSchema]),
+  groups: ldapGroupsSchema.default({ mode: 'memberOf', attribute: 'memberOf' }),
+  attributes: z
+    .strictObject({ username: ldapAttribute.default('uid'), email: ldapAttribute.default('mail'), displayName: ldapAttribute.default('cn') })
+    .default({ username: 'uid', email: 'mail', displayName: 'cn' }),
+});
+export type LdapSourceConfig = z.output<typeof ldapSourceConfigSchema>;
+
+export const SQL_PASSWORD_FORMATS = ['argon2', 'bcrypt', 'pbkdf2', 'salted-sha256', 'plain'] as const;
+export type SqlPasswordFormat = (typeof SQL_PASSWORD_FORMATS)[number];
+
+const column = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a column name (as the query names it)');
+
+/**
+ * The admin's query, with `:username` the only parameter: it is sent as a bound parameter
+ * (`$1` / `?`), never spliced into the text. One SELECT; no statement separators.
+ */
+const sqlQuery = z
+  .string()
+  .max(4000)
+  .refine((q) => /^\s*select\s/i.test(q), 'must be a SELECT')
+  .refine((q) => !q.includes(';'), 'must be one statement (no ";")')
+  .refine((q) => /(?<!:):username\b/.test(q), 'must use the parameter :username')
+  .refine((q) => [...q.matchAll(/(?<!:):([A-Za-z_]\w*)/g)].every((m) => m[1] === 'username'), ':username is the only parameter');
+
+export const sqlSourceConfigSchema = z.strictObject({
+  driver: z.enum(['postgres', 'mysql']),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+  database: z.string().min(1).max(128),
+  user: z.string().min(1).max(128),
+  /** TLS to the database; caPem pins the CA. */
+  tls: z.strictObject({ caPem: pem.optional() }).optional(),
+  query: sqlQuery,
+  /**
+   * How the password column is stored: argon2 (PHC string), bcrypt ($2a/$2b/$2y), pbkdf2
+   * (Django's `pbkdf2_sha256$iterations$salt$base64`), salted-sha256 (hex of SHA-256 over salt
+   * and password, salt in its own column) or plain (legacy tables; compared in constant time).
+   */
+  passwordFormat: z.enum(SQL_PASSWORD_FORMATS),
+  saltPosition: z.enum(['prefix', 'suffix']).default('prefix'),
+  columns: z
+    .strictObject({
+      password: column.default('password'),
+      salt: column.default('salt'),
+      email: column.default('email'),
+      displayName: column.default('display_name'),
+      /** An array column, or a comma-separated string. */
+      groups: column.default('groups'),
+    })
+    .default({ password: 'password', salt: 'salt', email: 'email', displayName: 'display_name', groups: 'groups' }),
+});
+export type SqlSourceConfig = z.output<typeof sqlSourceConfigSchema>;
+
+/** Source group -> credential roles. */
+export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
+
+const commonFields = {
+  name: entityName,
+  description: description.optional(),
+  /** null: System scope (every project's proxies may use it); else the one project whose may. */
+  projectId: entityId.nullable().default(null),
+  /** The LDAP service account's or the database user's password; sealed at rest. */
+  secret: z.string().min(1).max(1024).optional(),
+  roleMappings: roleMappingsSchema,
+  /** Every network step (connect, bind, search, query) is bounded by this. */
+  timeoutMs: z.number().int().min(100).max(30_000).default(5000),
+  /** How long a successful check is remembered (0: never); failures are never cached. */
+  cacheTtlSeconds: z.number().int().min(0).max(3600).default(60),
+  enabled: z.boolean().default(true),
+};
+
+export const createIdentitySourceSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...commonFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
+  z.strictObject({ ...commonFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
+]);
+export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
+
+/**
+ * A project's own source in an APIops bundle: by name, no projectId (the bundle's project). The
+ * secret is write-only: an export writes `secret: null` for a source without one and leaves it
+ * out otherwise; applying keeps the stored secret when left out, sets it when given, removes it
+ * on null. A new source that needs one (search-bind LDAP, SQL) must be given it.
+ */
+const { projectId: _projectId, description: _description, secret: _secret, ...bundleFields } = commonFields;
+const bundleSourceFields = { ...bundleFields, description: description.nullable().default(null), secret: z.string().min(1).max(1024).nullable().optional() };
+export const bundleIdentitySourceSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...bundleSourceFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
+  z.strictObject({ ...bundleSourceFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
+]);
+export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
+
+/** Whether a source cannot work without its secret: the search-bind service account's password, the database user's. */
+export function identitySourceNeedsSecret(type: IdentitySourceType, config: IdentitySourceConfig): boolean {
+  return type === 'sql' || (config as LdapSourceConfig).bind.mode === 'search';
+}
+
+/** The type and scope never change; a new config replaces the old one whole and is checked against the source's type. */
+export const updateIdentitySourceSchema = z.strictObject({
+  name: entityName.optional(),
+  description: description.nullable().optional(),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema]).optional(),
+  secret: z.string().min(1).max(1024).nullable().optional(),
+  roleMappings: roleMappingsSchema.optional(),
+  timeoutMs: z.number().int().min(100).max(30_000).optional(),
+  cacheTtlSeconds: z.number().int().min(0).max(3600).optional(),
+  enabled: z.boolean().optional(),
+});
+export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
+
+export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig;
+
+export function identitySourceConfigSchema(type: IdentitySourceType) {
+  return type === 'ldap' ? ldapSourceConfigSchema : sqlSourceConfigSchema;
+}
+
+/** What the API returns: the secret never, only whether it is set. */
+export const identitySourceSchema = z.object({
+  id: entityId,
+  name: z.string(),
+  description: z.string().nullable(),
+  type: z.enum(IDENTITY_SOURCE_TYPES),
+  projectId: entityId.nullable(),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema]),
+  hasSecret: z.boolean(),
+  roleMappings: z.record(z.string(), z.array(z.string())),
+  timeoutMs: z.number().int(),
+  cacheTtlSeconds: z.number().int(),
+  enabled: z.boolean(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type IdentitySource = z.infer<typeof identitySourceSchema>;
+
+/** A source as the Gateway uses it: the secret already opened. */
+export interface IdentitySourceDefinition {
+  id: string;
+  name: string;
+  type: IdentitySourceType;
+  config: IdentitySourceConfig;
+  secret: string | null;
+  roleMappings: Record<string, string[]>;
+  timeoutMs: number;
+  cacheTtlSeconds: number;
+}
+
+/**
+ * The host and port a source connects to, and the config field naming them: what the upstream
+ * address policy is asked about (the Manager on save, the Gateway before each connection).
+ */
+export function identitySourceEndpoint(type: IdentitySourceType, config: IdentitySourceConfig): { host: string; port: number; field: string } {
+  if (type === 'ldap') {
+    const url = new URL((config as LdapSourceConfig).url);
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'ldaps:' ? 636 : 389), field: 'config.url' };
+  }
+  const sql = config as SqlSourceConfig;
+  return { host: sql.host, port: sql.port, field: 'config.host' };
+}

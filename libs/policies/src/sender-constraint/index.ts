@@ -1,0 +1,3 @@
+export * from './presented-access-token';
+export * from './schema';
+export * from './sender-constraint';
