@@ -287,6 +287,8 @@ const POLICY_SAMPLES: Record<string, Record<string, unknown>> = {
   'jose-implementation': { encrypt: { alg: 'RSA-OAEP-256', enc: 'A256GCM', key: { source: 'jwks', url: 'https://partner.example/jwks.json' } } },
   'jose-validation': { verify: { key: { source: 'jwks', url: 'https://partner.example/jwks.json', cacheTtlSeconds: 600 }, algorithms: ['ES256'] } },
   'llm-route': { projectTokenQuotas: [{ limit: 1000000, period: 'month' }], injectStreamUsage: false, onStoreUnavailable: 'deny' },
+  // Its cookie key is a project secret, named in the bundle (listed in the test's `secrets`).
+  oidc: { issuer: 'https://login.example.com/realms/shop', clientId: 'shop-web', cookieSecretName: 'rp-cookie', scopes: ['openid', 'email'], cookieName: 'SHOP_SESSION' },
 };
 
 describe('APIops re-applying an export', () => {
@@ -320,6 +322,7 @@ describe('APIops re-applying an export', () => {
       teams: [],
       roles: [],
       credentials: [],
+      secrets: [{ name: 'rp-cookie', kind: 'shared-secret', material: randomBytes(32).toString('base64url') }],
       proxies: Object.entries(POLICY_SAMPLES).map(([type, config]) => ({
         name: type,
         basePath: `/${type}-${suffix}`,
@@ -361,6 +364,7 @@ describe('APIops re-applying an export', () => {
     const elsewhere = {
       ...structuredClone(exported),
       project: { name: `copy-${suffix}`, description: null },
+      secrets: [],
       proxies: exported.proxies.filter((p: any) => p.name === 'oauth2-auth').map((p: any) => ({ ...p, basePath: `/copy-${suffix}` })),
     };
     const missing = await m.request('POST', '/api/v1/apiops/plan', { bundle: elsewhere });

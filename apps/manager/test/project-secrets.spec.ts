@@ -197,6 +197,49 @@ describe('project secrets', () => {
     await ok('DELETE', `${proxiesUrl}/${honest.id}`);
   });
 
+  it('accepts an oidc policy naming shared secrets of its project, and refuses a foreign secret or an invalid config', async () => {
+    const shared = async (p: string, name: string) => ok('POST', secretsUrl(p), { name, kind: 'shared-secret', material: randomBytes(32).toString('base64url') });
+    const clientSecret = await shared(projectId, `rp-client-${env}`);
+    const cookieSecret = await shared(projectId, `rp-cookie-${env}`);
+    const foreign = await shared(otherProjectId, `rp-foreign-${env}`);
+    const proxiesUrl = `/api/v1/projects/${projectId}/proxies`;
+    const oidc = (config: Record<string, unknown>) => [
+      {
+        type: 'oidc',
+        config: { issuer: 'https://login.example.com/realms/acme', clientId: 'orders-web', clientSecretId: clientSecret.id, cookieSecretId: cookieSecret.id, ...config },
+      },
+    ];
+    const proxy = (policies: unknown) =>
+      m.request('POST', proxiesUrl, {
+        name: `rp-${randomBytes(3).toString('hex')}`,
+        basePath: `/rp-${randomBytes(3).toString('hex')}`,
+        upstreamUrl: 'http://127.0.0.1:9',
+        policies,
+      });
+
+    const saved = await proxy(oidc({ claimHeaders: { email: 'x-user-email' } }));
+    expect(saved).toMatchObject({
+      status: 201,
+      body: { policies: [{ type: 'oidc', config: { cookieName: 'OIDC_SESSION', scopes: ['openid', 'profile', 'email'], cookieSecure: true } }] },
+    });
+    expect(await proxy(oidc({ cookieSecretId: foreign.id }))).toMatchObject({
+      status: 422,
+      body: { code: 'secret_not_usable', errors: [{ path: 'policies.0.config.cookieSecretId' }] },
+    });
+    for (const [config, path] of [
+      [{ scopes: ['profile'] }, 'policies.0.config.scopes'],
+      [{ issuer: 'http://login.example.com' }, 'policies.0.config.issuer'],
+      [{ claimHeaders: { sub: 'x-authenticated-userid' } }, 'policies.0.config.claimHeaders.sub'],
+      [{ cookieSecretId: undefined }, 'policies.0.config.cookieSecretId'],
+      [{ unknownSetting: true }, 'policies.0.config'],
+    ] as const) {
+      const r = await proxy(oidc(config));
+      expect([config, r.status, (r.body as { code: string }).code]).toEqual([config, 400, 'validation_failed']);
+      expect((r.body as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(path);
+    }
+    await ok('DELETE', `${proxiesUrl}/${(saved.body as { id: string }).id}`);
+  });
+
   it.each([
     ['a PEM that is no key', { kind: 'private-key', material: 'garbage' }, 'material'],
     ['a private key declared public', { kind: 'public-key', material: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) }, 'material'],

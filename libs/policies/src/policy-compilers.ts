@@ -9,6 +9,7 @@ import { JwtAuthPolicy } from './jwt-auth/policy';
 import { LlmRoutePolicy } from './llm-route/policy';
 import { MtlsAuthPolicy } from './mtls-auth/policy';
 import { compileOAuth2Auth } from './oauth2-auth/policy';
+import { compileOidc } from './oidc/policy';
 import type { Policy } from './policy';
 import type { PolicyConfig, PolicyType } from './policy-schemas';
 import { RateLimitPolicy } from './rate-limit/policy';
@@ -26,6 +27,7 @@ const compilers: { readonly [T in PolicyType]: PolicyCompiler<PolicyConfig<T>> }
   'jose-implementation': (config, deps) => new JoseImplementationPolicy(config, deps),
   'jose-validation': (config, deps) => new JoseValidationPolicy(config, deps),
   'llm-route': (config, deps) => new LlmRoutePolicy(config, deps),
+  oidc: compileOidc,
 };
 
 /** `spec` must have passed validatePolicySpecs (a known type, its config normalized by the schema). */

@@ -9,6 +9,7 @@ import { jwtAuthConfigSchema } from './jwt-auth/schema';
 import { llmRouteConfigSchema } from './llm-route/schema';
 import { mtlsAuthConfigSchema } from './mtls-auth/schema';
 import { oauth2AuthConfigSchema } from './oauth2-auth/schema';
+import { oidcConfigSchema } from './oidc/schema';
 import { rateLimitConfigSchema } from './rate-limit/schema';
 
 /**
@@ -28,6 +29,7 @@ export const policySchemas = {
   'jose-implementation': joseImplementationConfigSchema,
   'jose-validation': joseValidationConfigSchema,
   'llm-route': llmRouteConfigSchema,
+  oidc: oidcConfigSchema,
 } as const;
 
 export type PolicyType = keyof typeof policySchemas;

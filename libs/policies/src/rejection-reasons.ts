@@ -59,6 +59,21 @@ export const REJECTION_REASONS = {
   jose_issuer_unknown: { statuses: [400], meaning: 'jose-implementation (sign-by-issuer): the resolved `iss` has no key configured' },
   jose_keys_unavailable: { statuses: [503], meaning: "a JOSE policy's partner JWKS cannot be fetched and none is cached (fail closed)" },
   jose_response_rejected: { statuses: [502], meaning: "a JOSE policy's response phase refused the upstream's answer (with the reason in the message)" },
+  oidc_redirect: {
+    statuses: [302],
+    meaning: 'oidc: not a refusal: the browser is sent to the OpenID Provider to log in, back to where it started after the callback, or to the OP after logout (Location)',
+  },
+  oidc_session_required: { statuses: [401], meaning: 'oidc: an API client (not a browser navigation accepting HTML) without a valid session (with WWW-Authenticate)' },
+  oidc_session_invalid: { statuses: [401], meaning: 'oidc: an API client whose session cookie cannot be opened (tampered, foreign, or sealed with a retired key)' },
+  oidc_state_mismatch: { statuses: [400], meaning: 'oidc: a callback without the login cookie of this browser, or with another `state` (login CSRF, a login that expired)' },
+  oidc_login_failed: { statuses: [401], meaning: 'oidc: the OpenID Provider answered the login with an error (e.g. access_denied)' },
+  oidc_code_rejected: { statuses: [401], meaning: "oidc: the OP's token endpoint refused the code (replayed, expired, issued to another client, wrong PKCE verifier)" },
+  oidc_id_token_invalid: {
+    statuses: [401],
+    meaning: 'oidc: the ID token failed validation (signature, `iss`, `aud`, `exp`, `nonce`), or the response `iss` is not the OP (mix-up)',
+  },
+  oidc_invalid_return_to: { statuses: [400], meaning: "oidc: the login path's `return_to` is not a path of this proxy (open redirect)" },
+  oidc_provider_unavailable: { statuses: [503], meaning: 'oidc: the OpenID Provider (discovery or token endpoint) cannot be reached' },
   method_not_allowed: { statuses: [405], meaning: "a method outside the proxy's list (with Allow)" },
   credential_locked: {
     statuses: [429],

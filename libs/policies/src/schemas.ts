@@ -17,6 +17,7 @@ export { digestAuthConfigSchema, type DigestAuthConfig } from './digest-auth/sch
 export { base64AuthConfigSchema, type Base64AuthConfig } from './base64-auth/schema';
 export { mtlsAuthConfigSchema, type MtlsAuthConfig } from './mtls-auth/schema';
 export { llmRouteConfigSchema, type LlmRouteConfig } from './llm-route/schema';
+export { oidcConfigSchema, type OidcConfig } from './oidc/schema';
 export { tokenServicePolicySchema, tokenCorsSchema, forwardedForSchema, type TokenServicePolicy, type TokenCors, type ForwardedFor } from './token-service-policy/schema';
 export { computeDigestHa1, type DigestHa1Record } from './digest-auth/digest-ha1';
 export { joseImplementationConfigSchema, type JoseImplementationConfig } from './jose-implementation/schema';

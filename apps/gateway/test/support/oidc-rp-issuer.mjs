@@ -1,0 +1,41 @@
+// The external OpenID Provider of the `oidc` policy's specs: oidc-provider (npm, unmodified) in a
+// process of its own, with its development login and consent pages (any login name is accepted).
+// argv[2]: the redirect URI of the Gateway's callback; argv[3]: a post-logout redirect URI.
+// One confidential client, "gateway-rp" (client_secret_basic, authorization code + PKCE). Users'
+// ID tokens carry `email`, `name` and `roles` (scope `roles`). Prints {"port":N} when listening;
+// exits when stdin closes.
+import { createServer } from 'node:http';
+
+const { default: Provider } = await import('oidc-provider');
+const [redirectUri, postLogoutRedirectUri] = process.argv.slice(2);
+
+const server = createServer((req, res) => handler(req, res));
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const { port } = server.address();
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [
+    {
+      client_id: 'gateway-rp',
+      client_secret: 'rp-secret-0123456789abcdef',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [postLogoutRedirectUri],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'] },
+  // The scopes' claims in the ID token itself (the policy reads no userinfo).
+  conformIdTokenClaims: false,
+  findAccount: (_ctx, sub) => ({
+    accountId: sub,
+    claims: () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `User ${sub}`, roles: ['reader', 'writer'] }),
+  }),
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  pkce: { required: () => true },
+});
+provider.on('server_error', (_ctx, err) => process.stderr.write(`server_error ${err.stack}\n`));
+const handler = provider.callback();
+process.stdout.write(JSON.stringify({ port }) + '\n');
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
