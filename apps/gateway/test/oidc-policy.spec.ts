@@ -1,4 +1,4 @@
-import { box, configSnapshot, createEchoServer, listenOnLoopback, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
+import { box, configSnapshot, createEchoServer, freePort, listenOnLoopback, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
 import { UpstreamPolicy } from '@idm/domain';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -62,9 +62,17 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     one = await startGateway();
     two = await startGateway();
     op = await startProvider(`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}/bye`);
+    // A port reserved for this run and never listened on: an OP that is down.
+    const downIssuer = `http://127.0.0.1:${await freePort()}`;
     const snapshot = configSnapshot({
       environment: 'oidc-rp-test',
       proxies: [
+        snapshotProxy({
+          id: `${proxyId}-down`,
+          upstreamUrl: echo.url,
+          policies: [{ type: 'oidc', config: { issuer: downIssuer, clientId: 'gateway-rp', cookieSecretId, cookieSecure: false, timeoutMs: 1000 } }],
+          secrets: [snapshotSecret(cookieSecretId, 'shared-secret', [sharedSecret(randomBytes(32).toString('hex'))])],
+        }),
         snapshotProxy({
           id: proxyId,
           upstreamUrl: echo.url,
@@ -249,5 +257,26 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     const callback = await loginAtProvider(browser, locationOf(started, one.url), 'bob');
     const done = await browser.get(callback);
     expect(done.headers.get('location')).toBe(`/${proxyId}/deep/link?a=1`);
+  });
+
+  it('answers a login the user cancelled at the OP with oidc_login_failed, and no session', async () => {
+    const browser = new BrowserSession();
+    const started = await browser.get(`${one.url}/${proxyId}/x`);
+    let url = locationOf(started, one.url);
+    // To the OP's login page, then its cancel link (RFC 6749 §4.1.2.1: error=access_denied to the redirect URI).
+    while (url.startsWith(op.issuer) && !url.includes('/interaction/')) url = locationOf(await browser.get(url), url);
+    let back = locationOf(await browser.get(`${url}/abort`), url);
+    while (back.startsWith(op.issuer)) back = locationOf(await browser.get(back), back);
+    expect(new URL(back).searchParams.get('error')).toBe('access_denied');
+    const res = await browser.get(back);
+    expect([res.status, (await json(res)).code]).toEqual([401, 'oidc_login_failed']);
+    expect(browser.cookie(one.url, 'OIDC_SESSION')).toBeUndefined();
+  });
+
+  it('answers 503 oidc_provider_unavailable to a browser while the OP cannot be reached, 401 to API clients', async () => {
+    const browser = await fetch(`${one.url}/${proxyId}-down/x`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect([browser.status, (await json(browser)).code]).toEqual([503, 'oidc_provider_unavailable']);
+    const api = await fetch(`${one.url}/${proxyId}-down/x`, { headers: { accept: 'application/json' } });
+    expect([api.status, (await json(api)).code]).toEqual([401, 'oidc_session_required']);
   });
 });
