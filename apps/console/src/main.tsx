@@ -1,6 +1,6 @@
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
-import { MantineProvider, createTheme } from '@mantine/core';
+import { MantineProvider, Modal, createTheme } from '@mantine/core';
 import { ModalsProvider } from '@mantine/modals';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
@@ -12,7 +12,11 @@ import { App } from './App';
 import './console.css';
 
 // Shade 8 of the primary color: white text on it meets WCAG AA contrast (Mantine's default shade 6 does not).
-const theme = createTheme({ primaryShade: 8 });
+// Every dialog's close button named (Mantine draws it as an unlabelled ×: axe's button-name).
+const theme = createTheme({
+  primaryShade: 8,
+  components: { Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }) },
+});
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -1,5 +1,5 @@
 // jsdom for the console's component specs, with what the browser has and jsdom lacks
-// (react-router encodes with TextEncoder).
+// (react-router encodes with TextEncoder; the form library copies its state with structuredClone).
 const { TextDecoder, TextEncoder } = require('node:util');
 const { TestEnvironment } = require('jest-environment-jsdom');
 
@@ -8,5 +8,6 @@ module.exports = class ConsoleEnvironment extends TestEnvironment {
     await super.setup();
     this.global.TextEncoder ??= TextEncoder;
     this.global.TextDecoder ??= TextDecoder;
+    this.global.structuredClone ??= structuredClone;
   }
 };

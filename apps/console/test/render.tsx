@@ -3,7 +3,7 @@ import { ModalsProvider } from '@mantine/modals';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { render } from '@testing-library/react';
 import type { ReactElement } from 'react';
-import { MemoryRouter } from 'react-router-dom';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
 
 /** jsdom lacks what Mantine measures the window with. */
 export function installBrowserShims(): void {
@@ -28,9 +28,9 @@ export function installBrowserShims(): void {
 /**
  * Renders a screen with the providers the app has, over a query cache seeded with what the
  * Manager would have answered (keys as the screens ask): the rendering decisions are tested,
- * not the network.
+ * not the network. `at`: the route the screen is mounted on (its params, e.g. the project).
  */
-export function renderWithCache(ui: ReactElement, seed: [readonly unknown[], unknown][] = []) {
+export function renderWithCache(ui: ReactElement, seed: [readonly unknown[], unknown][] = [], at?: { route: string; path: string }) {
   installBrowserShims();
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity, enabled: true } } });
   for (const [key, data] of seed) client.setQueryData(key, data);
@@ -38,7 +38,15 @@ export function renderWithCache(ui: ReactElement, seed: [readonly unknown[], unk
     <MantineProvider>
       <QueryClientProvider client={client}>
         <ModalsProvider>
-          <MemoryRouter>{ui}</MemoryRouter>
+          {at ? (
+            <MemoryRouter initialEntries={[at.path]}>
+              <Routes>
+                <Route path={at.route} element={ui} />
+              </Routes>
+            </MemoryRouter>
+          ) : (
+            <MemoryRouter>{ui}</MemoryRouter>
+          )}
         </ModalsProvider>
       </QueryClientProvider>
     </MantineProvider>,

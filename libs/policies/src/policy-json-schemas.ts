@@ -23,6 +23,8 @@ type Json = unknown;
 /**
  * zod writes a nullable primitive as `anyOf: [{type: 'string'}, {type: 'null'}]`; forms render
  * that as a choice between two unnamed options. `type: ['string', 'null']` says the same as one field.
+ * An enum gets null among its values too: `enum` constrains every type, so without it the field
+ * could never be null (and its `default: null` would be outside the schema, which forms report).
  */
 function withNullableTypes(node: Json): Json {
   if (Array.isArray(node)) return node.map(withNullableTypes);
@@ -35,7 +37,8 @@ function withNullableTypes(node: Json): Json {
     const isNull = anyOf.some((s) => s.type === 'null' && Object.keys(s).length === 1);
     if (value && isNull && typeof value.type === 'string' && value.type !== 'object' && value.type !== 'array') {
       const { anyOf: _, ...rest } = out;
-      return { ...rest, ...value, type: [value.type, 'null'] };
+      const nullableEnum = Array.isArray(value.enum) && !value.enum.includes(null) ? { enum: [...(value.enum as Json[]), null] } : {};
+      return { ...rest, ...value, type: [value.type, 'null'], ...nullableEnum };
     }
   }
   return out;

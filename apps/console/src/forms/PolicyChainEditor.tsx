@@ -1,7 +1,7 @@
 import { ActionIcon, Button, Card, Group, Select, Stack, Text, Title } from '@mantine/core';
 import { useState } from 'react';
 import type { PolicySpec, PolicyType } from '../api/types';
-import { PolicyConfigForm } from './PolicyConfigForm';
+import { SchemaForm } from './SchemaForm';
 import { errorTreeFor, type FieldIssue } from './server-errors';
 
 interface Props {
@@ -48,8 +48,9 @@ export function PolicyChainEditor({ policyTypes, value, onChange, serverIssues, 
             )}
           </Group>
           <fieldset disabled={readOnly} style={{ border: 0, padding: 0, margin: 0 }}>
-            <PolicyConfigForm
+            <SchemaForm
               idPrefix={`policy-${i}`}
+              showDefaults
               schema={schemaOf(policy.type)}
               value={policy.config}
               serverErrors={errorTreeFor(serverIssues, `policies.${i}.config`)}

@@ -21,6 +21,11 @@ describe('request-body schemas made fit for generated forms', () => {
     });
   });
 
+  it('turns a nullable type list into its type, without the null value or default (jwt-auth tokenService.signingAlgorithm)', () => {
+    const shaped = formSchema({ type: 'object', properties: { signingAlgorithm: { default: null, type: ['string', 'null'], enum: ['RS256', 'ES256', null] } } });
+    expect(shaped.properties).toEqual({ signingAlgorithm: { type: 'string', enum: ['RS256', 'ES256'], title: 'Signing algorithm' } });
+  });
+
   it('keeps the choice on an optional object, "Not set" first, and words a constant alternative and a union branch by their value', () => {
     const shaped = formSchema({
       type: 'object',

@@ -17,6 +17,13 @@ export function formSchema(schema: Schema): Schema {
 function simplify(schema: Schema): Schema {
   let out: Schema = { ...schema };
   delete out.$schema;
+  // The same `X or null` written as a type list (the policy schemas'): X, without the null value or default.
+  if (Array.isArray(schema.type) && schema.type.includes('null')) {
+    const types = (schema.type as string[]).filter((t) => t !== 'null');
+    out.type = types.length === 1 ? types[0] : types;
+    if (Array.isArray(schema.enum)) out.enum = (schema.enum as unknown[]).filter((v) => v !== null);
+    if (schema.default === null) delete out.default;
+  }
   if (Array.isArray(schema.anyOf)) {
     const branches = (schema.anyOf as Schema[]).map(simplify);
     const others = branches.filter((b) => !isNull(b));

@@ -8,6 +8,7 @@ import { usePermissions } from '../permissions/permissions';
 import { RowAction } from '../layout/EntityListPanel';
 import { KeysetPager } from '../layout/KeysetPager';
 import { CredentialRulesForm } from './credentials/CredentialRulesForm';
+import { OidcClientPanel } from './credentials/OidcClientPanel';
 import { TokenSettingsForm } from './credentials/TokenSettingsForm';
 import { QueryState } from './QueryState';
 
@@ -43,7 +44,7 @@ export function CredentialsPanel({ projectId }: { projectId: string }) {
                 <Table.Th>Username</Table.Th>
                 <Table.Th>Enabled</Table.Th>
                 <Table.Th>API keys</Table.Th>
-                {can('credential:write') && <Table.Th>Settings</Table.Th>}
+                <Table.Th>Settings</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -123,11 +124,14 @@ function CreateCredentialForm({ projectId, onCreated }: { projectId: string; onC
   );
 }
 
+/** What a credential's settings dialog edits, by the title it has. */
+const EDITORS = { rules: 'Rules', tokens: 'Token settings', oidc: 'OIDC client settings' } as const;
+
 function CredentialRow({ projectId, credential, onKeyIssued }: { projectId: string; credential: Credential; onKeyIssued: (key: IssuedApiKey) => void }) {
   const { can } = usePermissions({ projectId });
   const queryClient = useQueryClient();
   const [error, setError] = useState<string | null>(null);
-  const [editing, setEditing] = useState<'rules' | 'tokens' | null>(null);
+  const [editing, setEditing] = useState<keyof typeof EDITORS | null>(null);
   const base = `/projects/${projectId}/credentials/${credential.id}`;
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['credentials', projectId] });
   const run = async (work: () => Promise<unknown>) => {
@@ -192,22 +196,29 @@ function CredentialRow({ projectId, credential, onKeyIssued }: { projectId: stri
           ))}
         </Stack>
       </Table.Td>
-      {can('credential:write') && (
-        <Table.Td>
-          <Group gap="xs" wrap="nowrap">
-            <RowAction label={`Rules of ${credential.username}`} onClick={() => setEditing('rules')}>
-              Rules
-            </RowAction>
-            <RowAction label={`Token settings of ${credential.username}`} onClick={() => setEditing('tokens')}>
-              Token settings
-            </RowAction>
-          </Group>
-          <Modal opened={editing !== null} onClose={() => setEditing(null)} title={`${editing === 'rules' ? 'Rules' : 'Token settings'} of ${credential.username}`} size="xl">
-            {editing === 'rules' && <CredentialRulesForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
-            {editing === 'tokens' && <TokenSettingsForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
-          </Modal>
-        </Table.Td>
-      )}
+      <Table.Td>
+        <Group gap="xs" wrap="nowrap">
+          {can('credential:write') && (
+            <>
+              <RowAction label={`Rules of ${credential.username}`} onClick={() => setEditing('rules')}>
+                Rules
+              </RowAction>
+              <RowAction label={`Token settings of ${credential.username}`} onClick={() => setEditing('tokens')}>
+                Token settings
+              </RowAction>
+            </>
+          )}
+          {/* Read-only for a viewer: the settings an OIDC client was registered with. */}
+          <RowAction label={`OIDC client ${credential.username}`} onClick={() => setEditing('oidc')}>
+            OIDC client
+          </RowAction>
+        </Group>
+        <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing ? `${EDITORS[editing]} of ${credential.username}` : ''} size="xl">
+          {editing === 'rules' && <CredentialRulesForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
+          {editing === 'tokens' && <TokenSettingsForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
+          {editing === 'oidc' && <OidcClientPanel projectId={projectId} credential={credential} />}
+        </Modal>
+      </Table.Td>
     </Table.Tr>
   );
 }

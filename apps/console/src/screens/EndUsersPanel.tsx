@@ -1,4 +1,4 @@
-import { Button, Modal, PasswordInput, Stack, Switch, TextInput } from '@mantine/core';
+import { Button, Group, Modal, PasswordInput, Stack, Switch, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
@@ -8,12 +8,14 @@ import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
 import { KeysetPager } from '../layout/KeysetPager';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, confirmDestructive, useAction } from './actions';
+import { EndUserConsents } from './EndUserConsents';
 
 const PAGE = 50;
 
 /**
  * People who log in at the Gateway's login page (the project's OpenID Provider): searched and
- * paged by the server, created with a password, disabled or locked out, deleted after a confirmation.
+ * paged by the server, created with a password, disabled or locked out, deleted after a confirmation;
+ * the OIDC clients each consented to, revoked after a confirmation.
  */
 export function EndUsersPanel({ projectId }: { projectId: string }) {
   const [search, setSearch] = useState('');
@@ -25,6 +27,7 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
   const { can } = usePermissions({ projectId });
   const writable = can('credential:write');
   const [creating, setCreating] = useState(false);
+  const [consentsOf, setConsentsOf] = useState<EndUser | null>(null);
   const action = useAction([['end-users', projectId]]);
   const update = (user: EndUser, change: Partial<Pick<EndUser, 'enabled' | 'locked'>>) => void action.run(() => api('PATCH', `/projects/${projectId}/users/${user.id}`, change));
   const remove = (user: EndUser) =>
@@ -72,17 +75,23 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
           cell: (u) => <Switch aria-label={`${u.username} locked`} checked={u.locked} disabled={!writable} onChange={(e) => update(u, { locked: e.currentTarget.checked })} />,
         },
       ]}
-      actions={
-        writable
-          ? (u) => (
-              <RowAction label={`Delete end user ${u.username}`} onClick={() => remove(u)} destructive>
-                Delete
-              </RowAction>
-            )
-          : undefined
-      }
+      actions={(u) => (
+        <Group gap="xs" wrap="nowrap">
+          <RowAction label={`Consents of ${u.username}`} onClick={() => setConsentsOf(u)}>
+            Consents
+          </RowAction>
+          {writable && (
+            <RowAction label={`Delete end user ${u.username}`} onClick={() => remove(u)} destructive>
+              Delete
+            </RowAction>
+          )}
+        </Group>
+      )}
       footer={<KeysetPager cursors={cursors} onChange={setCursors} lastKey={list.at(-1)?.username} full={list.length === PAGE} />}
     >
+      <Modal opened={consentsOf !== null} onClose={() => setConsentsOf(null)} title={`Consents of ${consentsOf?.username ?? ''}`} size="lg">
+        {consentsOf && <EndUserConsents projectId={projectId} user={consentsOf} />}
+      </Modal>
       <Modal opened={creating} onClose={() => setCreating(false)} title="New end user">
         <CreateEndUserForm projectId={projectId} onDone={() => setCreating(false)} />
       </Modal>

@@ -1,0 +1,176 @@
+import { mkdirSync } from 'node:fs';
+import { oidcConsentKey } from '@idm/config-bus';
+import { eventually } from '@idm/test-kit';
+import Redis from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
+import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn } from './support/console-browser';
+
+/**
+ * The console's screens for a credential's ACL proxies and its OIDC client (#18), in a real
+ * Chromium against a real Manager and Gateway: proxies picked by name (the ACL keeps their ids)
+ * and enforced by the Gateway; a credential's OIDC client settings listed and edited (a refusal
+ * on the field it names, nothing written); an end user's consents listed and revoked after a
+ * confirmation. axe-core finds nothing serious on the new dialogs. Screenshots land in
+ * .test-output/console/.
+ */
+const ENV = 'console-oidc-acl';
+// A browser session through several dialogs on a loaded machine.
+jest.setTimeout(420_000);
+
+describe('the console: ACL proxies by name, OIDC clients and consents in Chromium', () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  let ui: string;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    cluster = await startCluster({ environment: ENV, gateways: [{}] });
+    ui = `${cluster.manager.baseUrl}/ui`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  /** The form group of the open dialog's field with `id` (rjsf's), where its messages show. */
+  const fieldGroup = (page: Page, id: string) =>
+    page
+      .getByRole('dialog')
+      .locator('.form-group')
+      .filter({ has: page.locator(`#${id}`) })
+      .last();
+
+  it('limits a credential to proxies picked by name; the Gateway enforces the ACL', async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'acl-by-name' });
+    const proxy = (name: string) =>
+      admin.proxies.create(project.id, { name, basePath: `/${name}`, upstreamUrl: cluster.echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
+    const orders = await proxy('orders');
+    await proxy('billing');
+    const credential = await admin.credentials.create(project.id, { username: 'partner-app' });
+    const call = (path: string) => fetch(`${cluster.gateways[0].baseUrl}${path}/x`, { headers: { 'x-api-key': credential.apiKey!.key } }).then((r) => r.status);
+    await eventually(
+      () => call('/billing'),
+      (s) => s === 200,
+      { what: 'the proxies deployed, every proxy allowed' },
+    );
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const dialog = page.getByRole('dialog');
+    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.getByRole('button', { name: 'Rules of partner-app' }).click();
+    // A picker of the project's proxies by name, not a list of id fields.
+    await dialog.locator('#rules_acl_allowedProxies').click();
+    await page.getByRole('option', { name: 'orders (/orders)' }).click();
+    await dialog.getByText('None chosen: every proxy of the project.').click(); // closes the list
+    await dialog.getByText('orders (/orders)').waitFor();
+    await shot(page, '30-credential-acl-proxies-by-name');
+    await dialog.getByRole('button', { name: 'Save rules' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const access = (await admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}`)).access;
+    expect(access.acl.allowedProxies).toEqual([orders.id]);
+
+    await eventually(
+      () => call('/billing'),
+      (s) => s === 403,
+      { what: 'the Gateway refusing the proxy the ACL leaves out' },
+    );
+    expect(await call('/orders')).toBe(200);
+
+    // Opened again: the chosen proxy shows by name.
+    await page.getByRole('button', { name: 'Rules of partner-app' }).click();
+    await dialog.getByText('orders (/orders)').waitFor();
+    expect(await dialog.locator('input[id^="rules_acl_allowedProxies_"]').count()).toBe(0);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+
+    expect(
+      await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'Rules of partner-app' }).click()),
+    ).toEqual([]);
+    await context.close();
+  });
+
+  it("lists and edits a credential's OIDC client settings, and revokes an end user's consent to it after a confirmation", async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'oidc-clients' });
+    const client = await admin.credentials.create(project.id, { username: 'web-portal', password: 'web-portal-secret-long', issueApiKey: false });
+    // It already gets tokens for itself: becoming an OIDC client keeps that grant.
+    await admin.credentials.putTokenSettings(project.id, client.id, { grants: ['client_credentials'] });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const dialog = page.getByRole('dialog');
+    const settingsOf = () => admin.call('GET', `/api/v1/projects/${project.id}/credentials/${client.id}/token-settings`);
+
+    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.getByRole('button', { name: 'OIDC client web-portal' }).click();
+    await dialog.getByText('web-portal is not an OIDC client').waitFor();
+    await dialog.getByRole('button', { name: 'Make it an OIDC client' }).click();
+    await dialog.locator('#oidc_redirectUris_0').fill('https://portal.example.com/callback');
+    await dialog.locator('#oidc_requirePar').check();
+    await dialog.locator('#oidc_consentRequired').check();
+    // A public client that would authenticate with a secret: refused on that field, nothing written.
+    await dialog.locator('#oidc_clientType').selectOption('public');
+    await dialog.getByRole('button', { name: 'Save OIDC client' }).click();
+    await fieldGroup(page, 'oidc_tokenEndpointAuthMethod')
+      .getByText(/public client authenticates with "none"/)
+      .waitFor();
+    await shot(page, '31-oidc-client-field-error');
+    expect((await settingsOf()).oidc).toBeNull();
+    await dialog.locator('#oidc_clientType').selectOption('confidential');
+    await dialog.getByRole('button', { name: 'Save OIDC client' }).click();
+
+    // Back on the settings at a glance.
+    const summary = dialog.getByRole('table', { name: 'OIDC client settings' });
+    await summary.getByText('https://portal.example.com/callback').waitFor();
+    await summary.getByRole('row', { name: /Pushed authorization requests \(PAR\) required/ }).waitFor();
+    await summary.getByRole('row', { name: /Grant types client_credentials authorization_code/ }).waitFor();
+    await shot(page, '32-oidc-client-settings');
+    const settings = await settingsOf();
+    expect([settings.grants, settings.oidc.redirectUris, settings.oidc.requirePar, settings.oidc.consentRequired, settings.oidc.clientType]).toEqual([
+      ['client_credentials', 'authorization_code'],
+      ['https://portal.example.com/callback'],
+      true,
+      true,
+      'confidential',
+    ]);
+    expect(
+      await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'OIDC client web-portal' }).click()),
+    ).toEqual([]);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+
+    // An end user who agreed at the consent page (seeded as the Gateway's consent page leaves it).
+    const ada = await admin.endUsers.create(project.id, { username: 'ada', email: 'ada@example.com' });
+    const redis = new Redis(cluster.redis.url);
+    await redis.hset(oidcConsentKey(ENV, ada.id), client.id, 'openid email').finally(() => redis.disconnect());
+    await page.goto(`${ui}/projects/${project.id}?tab=end-users`);
+    await page.getByRole('button', { name: 'Consents of ada' }).click();
+    const consents = dialog.getByRole('table', { name: 'Consents of ada' });
+    const row = consents.getByRole('row').filter({ hasText: 'web-portal' });
+    await row.getByText('email', { exact: true }).waitFor();
+    await row.getByText(ENV).waitFor();
+    await shot(page, '33-end-user-consents');
+    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=end-users`], (p) => p.getByRole('button', { name: 'Consents of ada' }).click())).toEqual(
+      [],
+    );
+
+    // Revoking asks first; cancelling keeps the consent.
+    await row.getByRole('button', { name: 'Revoke consent to web-portal' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Revoke consent' });
+    await confirm.getByText('ada is asked again the next time web-portal sends them to sign in').waitFor();
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    expect(await admin.call('GET', `/api/v1/projects/${project.id}/users/${ada.id}/consents`)).toHaveLength(1);
+    await row.getByRole('button', { name: 'Revoke consent to web-portal' }).click();
+    await confirm.getByRole('button', { name: 'Revoke' }).click();
+    await dialog.getByText('ada has consented to no OIDC client').waitFor();
+    expect(await admin.call('GET', `/api/v1/projects/${project.id}/users/${ada.id}/consents`)).toEqual([]);
+    const audit = await admin.call('GET', `/api/v1/audit?entityKind=end_user_consent`);
+    expect(audit.items.map((e: { action: string; actor: { source: string } }) => [e.action, e.actor.source])).toContainEqual(['end_user_consent.revoke', 'ui']);
+    await context.close();
+  });
+});
