@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import * as jose from 'jose';
-import { eventually } from '@idm/test-kit';
+import { TestPki, eventually } from '@idm/test-kit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
 import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn as signInAt, tabTo } from './support/console-browser';
@@ -10,7 +10,9 @@ import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn as signInAt, t
  * an operator lists, creates (the Manager's findings shown on the fields they name), edits and
  * deletes key managers, picks the ones a proxy accepts in the proxy editor (jwt-auth's
  * `keyManagers`, by name), and a token of that issuer then passes the Gateway. By keyboard, on a
- * narrow window, with axe-core finding nothing serious. Screenshots land in .test-output/console/.
+ * narrow window, with axe-core finding nothing serious. A project key manager takes its client
+ * secret and HS key from the project's shared secrets (picked by name), TLS PEMs and the timing
+ * settings from the form. Screenshots land in .test-output/console/.
  */
 const ENV = 'console-km';
 const ISSUER = 'https://partner.example/realms/shop';
@@ -223,6 +225,116 @@ describe('key managers in the console (Chromium)', () => {
     await shot(small, '24-narrow-key-managers');
     await narrow.close();
     await context.close();
+  });
+
+  it("saves a project key manager's secrets from the project secret manager, its TLS settings and its timing", async () => {
+    const admin = cluster.admin;
+    const project = await admin.projects.create({ name: 'km-secrets' });
+    const shared = (name: string) =>
+      admin.call('POST', `/api/v1/projects/${project.id}/secrets`, {
+        name,
+        kind: 'shared-secret',
+        material: Buffer.from(`${name}-0123456789abcdef0123456789abcdef`).toString('base64url'),
+      });
+    const introspection = await shared('introspection-secret');
+    const hmac = await shared('hmac-key');
+    const pki = await TestPki.create();
+    try {
+      const ca = await pki.issue('km-ca', { subject: '/CN=km-ca', ca: true });
+      const client = await pki.issue('km-client', { subject: '/CN=gateway', issuer: ca });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await signIn(context);
+      const dialog = page.getByRole('dialog');
+      const field = (label: string) => dialog.getByLabel(new RegExp(`^${label.replace(/[()%]/g, '\\$&')}\\s*\\*?$`));
+      const pick = async (combobox: string, option: string) => {
+        await dialog.getByRole('combobox', { name: combobox }).click({ force: true });
+        await page.getByRole('option', { name: option, exact: true }).click();
+      };
+
+      await page.goto(`${ui}/key-managers`);
+      await page.getByRole('heading', { name: 'Key managers' }).waitFor();
+      await page.getByRole('button', { name: 'New key manager' }).click();
+      await field('Name').fill('partner-secrets');
+      await pick('Scope', 'Project km-secrets');
+      await field('Issuer').fill('https://secrets.partner.example.com/');
+      await dialog.getByText('Explicit endpoints').click();
+      await field('Introspection endpoint').fill('https://secrets.partner.example.com/introspect');
+      await field('Introspection client id').fill('gateway');
+      await pick('Token types', 'Both');
+      await dialog.getByRole('combobox', { name: 'Allowed algorithms' }).click({ force: true });
+      await page.getByRole('option', { name: 'HS256', exact: true }).click();
+      await page.getByRole('option', { name: 'RS256', exact: true }).click();
+      await dialog.getByRole('heading', { name: 'New key manager' }).click();
+      await pick('Client secret from a project secret', 'introspection-secret');
+      await pick('HS key from a project secret', 'hmac-key');
+      await field('CA bundle (PEM)').fill(ca.cert);
+      await field('Client certificate (PEM)').fill(client.cert);
+      await field('Client key (PEM)').fill(client.key);
+      await field('Call timeout (ms)').fill('2500');
+      await field('JWKS cache at least (seconds)').fill('120');
+      await field('Unknown kid refetch interval (seconds)').fill('45');
+      await field('Introspection cache at most (seconds)').fill('60');
+      await field('Inactive token cache (seconds)').fill('5');
+      await dialog.getByRole('button', { name: 'Create key manager' }).click();
+      await page.getByRole('cell', { name: 'partner-secrets', exact: true }).waitFor();
+      await shot(page, '25-key-manager-secrets-tls-timing');
+      const created = ((await admin.call('GET', '/api/v1/key-managers')) as { name: string; id: string }[]).find((k) => k.name === 'partner-secrets')!;
+      const saved = await admin.call('GET', `/api/v1/key-managers/${created.id}`);
+      expect(saved).toMatchObject({
+        projectId: project.id,
+        tokenTypes: 'both',
+        algorithms: ['HS256'],
+        clientId: 'gateway',
+        clientSecretId: introspection.id,
+        hasClientSecret: false,
+        sharedSecretId: hmac.id,
+        hasSharedSecret: false,
+        tls: { caPem: ca.cert.trim(), clientCertificatePem: client.cert.trim(), hasClientKey: true },
+        timing: {
+          timeoutMs: 2500,
+          jwksMinTtlSeconds: 120,
+          unknownKidIntervalSeconds: 45,
+          introspectionMaxTtlSeconds: 60,
+          introspectionNegativeTtlSeconds: 5,
+          jwksMaxTtlSeconds: 86_400,
+        },
+      });
+      expect(JSON.stringify(saved)).not.toContain('PRIVATE KEY');
+
+      // Edit: the pickers show the secrets by name; the CA removed, the stored client key kept (left empty), a timing bound refused on its field.
+      await page.getByRole('button', { name: 'Edit key manager partner-secrets' }).click();
+      await eventually(
+        () => dialog.getByRole('combobox', { name: 'HS key from a project secret' }).inputValue(),
+        (v) => v === 'hmac-key',
+        { what: 'the stored HS key shown by its secret name' },
+      );
+      expect(await field('Client key (PEM)').inputValue()).toBe('');
+      await field('CA bundle (PEM)').fill('');
+      await field('Call timeout (ms)').fill('50');
+      await dialog.getByRole('button', { name: 'Save key manager' }).click();
+      await eventually(
+        () => field('Call timeout (ms)').getAttribute('aria-invalid'),
+        (v) => v === 'true',
+        { what: 'a timeout under 100 ms refused on its field' },
+      );
+      await field('Call timeout (ms)').fill('3000');
+      await dialog.getByRole('button', { name: 'Save key manager' }).click();
+      await eventually(
+        () => admin.call('GET', `/api/v1/key-managers/${created.id}`),
+        (k: { timing: { timeoutMs: number } }) => k.timing.timeoutMs === 3000,
+        { what: 'the edited key manager saved' },
+      );
+      expect(await admin.call('GET', `/api/v1/key-managers/${created.id}`)).toMatchObject({
+        clientSecretId: introspection.id,
+        sharedSecretId: hmac.id,
+        tls: { caPem: null, clientCertificatePem: client.cert.trim(), hasClientKey: true },
+      });
+      expect(await seriousViolationsIn(browser, ui, context, ['/key-managers'], (p) => p.getByRole('button', { name: 'Edit key manager partner-secrets' }).click())).toEqual([]);
+      await admin.call('DELETE', `/api/v1/key-managers/${created.id}`);
+      await context.close();
+    } finally {
+      await pki.remove();
+    }
   });
 
   it('shows a project viewer the key managers without edit actions, and a project owner creates only in their project', async () => {

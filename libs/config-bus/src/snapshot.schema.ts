@@ -134,6 +134,11 @@ export const snapshotKeyManagerSchema = z.object({
    */
   clientSecretRef: snapshotSecretSchema.optional(),
   sharedSecret: z.string().nullable(),
+  /**
+   * Instead of sharedSecret: the project secret (shared-secret) whose usable versions are the HS*
+   * keys (the previous one until its overlap ends), sealed as stored. Absent when not used.
+   */
+  sharedSecretRef: snapshotSecretSchema.optional(),
   algorithms: z.array(z.string()),
   audiences: z.array(z.string()),
   clockSkewSeconds: z.number(),

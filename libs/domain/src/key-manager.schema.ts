@@ -128,8 +128,15 @@ export const keyManagerFields = {
    * managers only; `clientSecretName` in APIops bundles.
    */
   clientSecretId: entityId.optional(),
-  /** HMAC key for HS* tokens; without it HS* is refused whatever the algorithm list says. */
+  /** HMAC key for HS* tokens; without it (or sharedSecretId) HS* is refused whatever the algorithm list says. */
   sharedSecret: z.string().min(32).max(1024).optional(),
+  /**
+   * Instead of sharedSecret: a `shared-secret` of the key manager's own project secret manager whose
+   * bytes are the HMAC key. Every version still usable verifies, so a rotation with overlap keeps the
+   * tokens signed with the previous one valid until it retires. Project key managers only;
+   * `sharedSecretName` in APIops bundles.
+   */
+  sharedSecretId: entityId.optional(),
   algorithms: z.array(z.enum(KEY_MANAGER_ALGORITHMS)).min(1).max(13).default(['RS256']),
   /** Accepted `aud` values (any one); empty: not checked. */
   audiences: z.array(z.string().min(1).max(512)).max(20).default([]),
@@ -154,6 +161,7 @@ type KeyManagerShape = {
   clientSecret?: string;
   clientSecretId?: string;
   sharedSecret?: string;
+  sharedSecretId?: string;
   algorithms?: readonly string[];
   tokenTypes?: string;
   tls?: { clientCertificatePem?: string; clientKeyPem?: string };
@@ -164,9 +172,10 @@ export function keyManagerProblems(k: KeyManagerShape): { path: string[]; messag
   const problems: { path: string[]; message: string }[] = [];
   const external = (k.type ?? 'external') === 'external';
   const hmac = (k.algorithms ?? []).filter((a) => a.startsWith('HS'));
-  if (hmac.length > 0 && !k.sharedSecret) problems.push({ path: ['algorithms'], message: `${hmac.join(', ')} needs a sharedSecret` });
+  if (hmac.length > 0 && !k.sharedSecret && !k.sharedSecretId) problems.push({ path: ['algorithms'], message: `${hmac.join(', ')} needs a sharedSecret (or sharedSecretId)` });
+  if (k.sharedSecret && k.sharedSecretId) problems.push({ path: ['sharedSecretId'], message: 'give sharedSecret or sharedSecretId, not both' });
   if (!external) {
-    for (const field of ['issuer', 'discoveryUrl', 'jwksUri', 'introspectionEndpoint', 'clientId', 'clientSecret', 'clientSecretId', 'sharedSecret'] as const)
+    for (const field of ['issuer', 'discoveryUrl', 'jwksUri', 'introspectionEndpoint', 'clientId', 'clientSecret', 'clientSecretId', 'sharedSecret', 'sharedSecretId'] as const)
       if (k[field] !== undefined) problems.push({ path: [field], message: 'a builtin key manager is our own token service and takes no endpoints or secrets' });
     return problems;
   }
@@ -200,8 +209,12 @@ export type CreateKeyManager = z.infer<typeof createKeyManagerSchema>;
  */
 export const bundleKeyManagerSchema = z
   .strictObject(keyManagerFields)
-  .omit({ projectId: true, clientSecretId: true })
-  .extend({ /** The project secret by name (ids differ between installations). */ clientSecretName: z.string().min(1).max(200).optional() });
+  .omit({ projectId: true, clientSecretId: true, sharedSecretId: true })
+  .extend({
+    /** The project secrets by name (ids differ between installations). */
+    clientSecretName: z.string().min(1).max(200).optional(),
+    sharedSecretName: z.string().min(1).max(200).optional(),
+  });
 export type BundleKeyManager = z.infer<typeof bundleKeyManagerSchema>;
 
 /** Every field but type and scope may change; secrets set to null are removed. The merged result is checked as a create would be. */
@@ -216,6 +229,7 @@ export const updateKeyManagerSchema = z.strictObject({
   clientSecret: z.string().min(1).max(1024).nullable().optional(),
   clientSecretId: entityId.nullable().optional(),
   sharedSecret: z.string().min(32).max(1024).nullable().optional(),
+  sharedSecretId: entityId.nullable().optional(),
   algorithms: z.array(z.enum(KEY_MANAGER_ALGORITHMS)).min(1).max(13).optional(),
   audiences: z.array(z.string().min(1).max(512)).max(20).optional(),
   clockSkewSeconds: z.number().int().min(0).max(300).optional(),
@@ -245,6 +259,8 @@ export const keyManagerSchema = z.object({
   /** The project secret the introspection client secret comes from; null: sealed on the key manager (or none). */
   clientSecretId: entityId.nullable(),
   hasSharedSecret: z.boolean(),
+  /** The project secret (shared-secret) HS* tokens are verified with; null: sealed on the key manager (or none). */
+  sharedSecretId: entityId.nullable(),
   algorithms: z.array(z.enum(KEY_MANAGER_ALGORITHMS)),
   audiences: z.array(z.string()),
   clockSkewSeconds: z.number().int(),

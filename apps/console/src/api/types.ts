@@ -190,7 +190,11 @@ export interface KeyManager {
   introspectionEndpoint: string | null;
   clientId: string | null;
   hasClientSecret: boolean;
+  /** The project secret (shared-secret) the introspection client secret comes from. */
+  clientSecretId: string | null;
   hasSharedSecret: boolean;
+  /** The project secret (shared-secret) HS* tokens are verified with. */
+  sharedSecretId: string | null;
   algorithms: string[];
   audiences: string[];
   clockSkewSeconds: number;
@@ -198,9 +202,25 @@ export interface KeyManager {
   claimMappings: { userId: string; username: string; roles: string; scopes: string; tenant?: string; headers: Record<string, string> };
   tokenTypes: KeyManagerTokenTypes;
   roleList: { type: 'ALLOW' | 'DENY'; roles: string[] } | null;
+  tls: { caPem: string | null; clientCertificatePem: string | null; hasClientKey: boolean };
+  timing: KeyManagerTiming;
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
+}
+
+/** How the Gateways call a key manager and cache its answers (libs/domain keyManagerTimingSchema). */
+export interface KeyManagerTiming {
+  timeoutMs: number;
+  maxResponseBytes: number;
+  jwksMinTtlSeconds: number;
+  jwksMaxTtlSeconds: number;
+  jwksDefaultTtlSeconds: number;
+  refreshAheadPercent: number;
+  unknownKidIntervalSeconds: number;
+  retryAfterErrorSeconds: number;
+  introspectionMaxTtlSeconds: number;
+  introspectionNegativeTtlSeconds: number;
 }
 
 export type IdentitySourceType = 'ldap' | 'sql';

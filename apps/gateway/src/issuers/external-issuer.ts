@@ -10,12 +10,23 @@ const HMAC_HASH: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS
 const INVALID: IssuerVerdict = Object.freeze({ ok: false, unavailable: false });
 const ISSUER_DOWN: IssuerVerdict = Object.freeze({ ok: false, unavailable: true });
 
+/** One HMAC key a key manager verifies HS* tokens with. */
+export interface HmacKey {
+  key: Buffer;
+  /** The project secret version's kid: a token naming it is checked against this key first. */
+  kid: string | null;
+  retiresAt: number | null;
+}
+
 /** What an external issuer is built with besides its snapshot entry (kept across revisions while it is unchanged). */
 export interface ExternalIssuerParts {
   jwks: JwksCache | null;
   introspection: IntrospectionClient | null;
-  /** The opened shared secret for HS* (null: HS* refused). */
-  sharedSecret: Buffer | null;
+  /**
+   * The opened HMAC keys for HS* (empty: HS* refused): the sealed shared secret, or every usable
+   * version of a project secret, each until it retires (ms since the epoch; null: current).
+   */
+  hmacKeys: readonly HmacKey[];
   now: () => number;
 }
 
@@ -51,7 +62,7 @@ export class ExternalIssuer implements TrustedIssuer {
     this.acceptsJwt = config.tokenTypes !== 'opaque';
     this.acceptsOpaque = config.tokenTypes !== 'jwt';
     this.claimMappings = Object.freeze({ ...config.claimMappings, headers: Object.freeze({ ...config.claimMappings.headers }) });
-    this.algorithms = new Set(config.algorithms.filter((a) => isSigningAlgorithm(a) || (a in HMAC_HASH && parts.sharedSecret !== null)));
+    this.algorithms = new Set(config.algorithms.filter((a) => isSigningAlgorithm(a) || (a in HMAC_HASH && parts.hmacKeys.length > 0)));
     this.audiences = config.audiences.length > 0 ? new Set(config.audiences) : null;
   }
 
@@ -61,9 +72,8 @@ export class ExternalIssuer implements TrustedIssuer {
     const { alg, kid, crit } = jws.header;
     if (typeof alg !== 'string' || crit !== undefined || !this.algorithms.has(alg)) return INVALID;
     if (alg in HMAC_HASH) {
-      const expected = createHmac(HMAC_HASH[alg], this.parts.sharedSecret!).update(jws.signingInput).digest();
-      if (expected.length !== jws.signature.length || !timingSafeEqual(expected, jws.signature)) return INVALID;
-      return this.claimsVerdict(jws.payloadSegment, null, null);
+      const used = this.verifyHmac(jws, alg, kid);
+      return used === undefined ? INVALID : this.claimsVerdict(jws.payloadSegment, null, null, used.retiresAt);
     }
     const jwks = this.parts.jwks;
     if (jwks === null || typeof kid !== 'string' || kid.length > 256) return INVALID;
@@ -95,16 +105,32 @@ export class ExternalIssuer implements TrustedIssuer {
     return Object.freeze({ ok: true, claims: answer.claims, reuseUntil: answer.reuseUntil, kid: null, key: null });
   }
 
+  /**
+   * Any key not yet retired (a rotation's overlap: the previous secret's tokens still verify). A
+   * few keys at most; the one the token's kid names is tried first, the others still count (a
+   * signer need not set kid).
+   */
+  private verifyHmac(jws: NonNullable<ReturnType<typeof splitCompactJws>>, alg: string, kid: unknown): HmacKey | undefined {
+    const now = this.parts.now();
+    const usable = this.parts.hmacKeys.filter((k) => k.retiresAt === null || k.retiresAt > now);
+    const ordered = [...usable.filter((k) => k.kid === kid), ...usable.filter((k) => k.kid !== kid)];
+    return ordered.find((k) => {
+      const expected = createHmac(HMAC_HASH[alg], k.key).update(jws.signingInput).digest();
+      return expected.length === jws.signature.length && timingSafeEqual(expected, jws.signature);
+    });
+  }
+
   private verifyWith(jws: NonNullable<ReturnType<typeof splitCompactJws>>, alg: string, kid: string, key: KeyObject, jwkAlg: string | undefined): IssuerVerdict {
     if (!isSigningAlgorithm(alg) || (jwkAlg !== undefined && jwkAlg !== alg) || keyMismatch(key, alg) !== null) return INVALID;
     if (!jwsVerify(alg, Buffer.from(jws.signingInput), jws.signature, key)) return INVALID;
     return this.claimsVerdict(jws.payloadSegment, kid, key);
   }
 
-  private claimsVerdict(payloadSegment: string, kid: string | null, key: KeyObject | null): IssuerVerdict {
+  /** `keyRetiresAt`: a verdict reached with a retiring HMAC key is not reused past that key's end. */
+  private claimsVerdict(payloadSegment: string, kid: string | null, key: KeyObject | null, keyRetiresAt: number | null = null): IssuerVerdict {
     const claims = decodeJsonObject(payloadSegment);
     if (!claims || claims.iss !== this.issuer || !this.claimsAcceptable(claims, true)) return INVALID;
-    const reuseUntil = ((claims.exp as number) + this.config.clockSkewSeconds) * 1000;
+    const reuseUntil = Math.min(((claims.exp as number) + this.config.clockSkewSeconds) * 1000, keyRetiresAt ?? Infinity);
     return Object.freeze({ ok: true, claims: Object.freeze(claims), reuseUntil, kid, key });
   }
 

@@ -2,7 +2,7 @@ import type { SnapshotKeyManager, SnapshotSecret } from '@idm/config-bus';
 import type { UpstreamPolicy } from '@idm/domain';
 import type { IssuerVerdict, KeyManagerDirectory, TrustedIssuer } from '@idm/policies';
 import type { Cluster, Redis } from 'ioredis';
-import { ExternalIssuer } from './external-issuer';
+import { ExternalIssuer, type HmacKey } from './external-issuer';
 import { IntrospectionClient, DEFAULT_INTROSPECTION_TIMING, type IntrospectionTiming } from './introspection-client';
 import { DEFAULT_ISSUER_HTTP_LIMITS, IssuerHttp, IssuerHttpError, type IssuerHttpLimits } from './issuer-http';
 import { DEFAULT_JWKS_TIMING, JwksCache, type JwksTiming } from './jwks-cache';
@@ -107,7 +107,8 @@ export class GatewayKeyManagers {
           )
         : null;
     const shared = open(config.sharedSecret);
-    const issuer = new ExternalIssuer(config, { jwks, introspection, sharedSecret: shared === null ? null : Buffer.from(shared, 'utf8'), now: this.now });
+    const hmacKeys = config.sharedSecretRef ? hmacKeysOf(config.sharedSecretRef, open) : shared === null ? [] : [{ key: Buffer.from(shared, 'utf8'), kid: null, retiresAt: null }];
+    const issuer = new ExternalIssuer(config, { jwks, introspection, hmacKeys, now: this.now });
     return { fingerprint, issuer, http };
   }
 }
@@ -118,11 +119,26 @@ export class GatewayKeyManagers {
  */
 function clientSecretOf(ref: SnapshotSecret, open: (sealed: string | null) => string | null): string | null {
   const current = ref.versions.find((v) => v.retiresAt === null) ?? ref.versions[ref.versions.length - 1];
-  const jwk = open(current?.sealed ?? null);
+  return sharedBytes(open(current?.sealed ?? null))?.toString('utf8') ?? null;
+}
+
+/**
+ * The HS* keys a project secret (shared-secret) holds: the bytes of every published version, each
+ * until its retiresAt (the Manager publishes only usable ones; the issuer drops them as they retire).
+ */
+function hmacKeysOf(ref: SnapshotSecret, open: (sealed: string | null) => string | null): HmacKey[] {
+  return ref.versions.flatMap((v) => {
+    const key = sharedBytes(open(v.sealed));
+    return key === null || key.length === 0 ? [] : [{ key, kid: v.kid, retiresAt: v.retiresAt === null ? null : Date.parse(v.retiresAt) }];
+  });
+}
+
+/** A shared-secret version's opened JWK (`{"kty":"oct","k":...}`) as its raw bytes. */
+function sharedBytes(jwk: string | null): Buffer | null {
   if (jwk === null) return null;
   try {
     const k = (JSON.parse(jwk) as { k?: unknown }).k;
-    return typeof k === 'string' ? Buffer.from(k, 'base64url').toString('utf8') : null;
+    return typeof k === 'string' ? Buffer.from(k, 'base64url') : null;
   } catch {
     return null;
   }

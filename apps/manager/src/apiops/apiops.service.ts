@@ -188,10 +188,14 @@ export class ApiopsService {
       const entry = bundle.keyManagers.find((k) => k.name === change.name)!;
       const existing = current.keyManagers.find((k) => k.name === change.name);
       const clientSecretId = entry.clientSecretName === undefined ? undefined : references.secrets.get(entry.clientSecretName);
-      if (existing) await step(change, () => this.keyManagers.update(existing.id, { ...this.keyManagerPatch(entry, existing), clientSecretId: clientSecretId ?? null }));
+      const sharedSecretId = entry.sharedSecretName === undefined ? undefined : references.secrets.get(entry.sharedSecretName);
+      if (existing)
+        await step(change, () =>
+          this.keyManagers.update(existing.id, { ...this.keyManagerPatch(entry, existing), clientSecretId: clientSecretId ?? null, sharedSecretId: sharedSecretId ?? null }),
+        );
       else {
-        const { clientSecretName: _, ...fields } = entry;
-        references.keyManagers.set(entry.name, (await step(change, () => this.keyManagers.create({ ...fields, clientSecretId, projectId: projectId! }))).id);
+        const { clientSecretName: _, sharedSecretName: __, ...fields } = entry;
+        references.keyManagers.set(entry.name, (await step(change, () => this.keyManagers.create({ ...fields, clientSecretId, sharedSecretId, projectId: projectId! }))).id);
       }
     }
     // Identity sources before the proxies whose basic-auth names them (by name: nothing to resolve).
@@ -249,7 +253,7 @@ export class ApiopsService {
       if (change.kind === 'key_manager') await step(change, () => this.keyManagers.remove(current.keyManagers.find((k) => k.name === change.name)!.id));
       if (change.kind === 'identity_source') await step(change, () => this.identitySources.remove(current.identitySources.find((r) => r.name === change.name)!.id));
     }
-    // After the key managers: a secret still named by one (clientSecretId) cannot be deleted either.
+    // After the key managers: a secret still named by one (clientSecretId, sharedSecretId) cannot be deleted either.
     for (const change of plan.filter((c) => c.op === 'delete' && c.kind === 'project_secret'))
       await step(change, () => this.projectSecrets.remove(projectId!, current.secrets.find((s) => s.name === change.name)!.id));
     for (const change of plan.filter((c) => c.op === 'delete' && c.kind === 'team')) await step(change, () => this.teams.remove(projectId!, teamIds.get(change.name)!));
@@ -278,7 +282,7 @@ export class ApiopsService {
    * since the service replaces TLS settings as a whole).
    */
   private keyManagerPatch(entry: BundleKeyManager, row: KeyManagerRow): UpdateKeyManager {
-    const { type: _, clientSecret, sharedSecret, tls, clientSecretName: __, ...rest } = entry;
+    const { type: _, clientSecret, sharedSecret, tls, clientSecretName: __, sharedSecretName: ___, ...rest } = entry;
     const clientKeyPem = tls.clientKeyPem ?? (row.tlsClientKey === null ? undefined : this.secrets.open(row.tlsClientKey));
     return {
       ...rest,

@@ -15,6 +15,7 @@ export const KEY_MANAGER_FIELDS = [
   'introspectionEndpoint',
   'clientId',
   'clientSecretName',
+  'sharedSecretName',
   'algorithms',
   'audiences',
   'clockSkewSeconds',
@@ -31,7 +32,7 @@ const withoutUndefined = <T>(value: T): T => JSON.parse(JSON.stringify(value)) a
 
 /**
  * A stored key manager as a bundle holds it: settings by value, no secret, a project secret it
- * takes its client secret from by name (`secretNames`: id -> name). Parsed so defaults match a written bundle's.
+ * takes its client secret or HS* key from by name (`secretNames`: id -> name). Parsed so defaults match a written bundle's.
  */
 export function keyManagerEntry(r: KeyManagerRow, secretNames: ReadonlyMap<string, string>): BundleKeyManager {
   const s = r.settings;
@@ -47,6 +48,7 @@ export function keyManagerEntry(r: KeyManagerRow, secretNames: ReadonlyMap<strin
       introspectionEndpoint: orUndefined(s.introspectionEndpoint),
       clientId: orUndefined(s.clientId),
       clientSecretName: s.clientSecretId ? (secretNames.get(s.clientSecretId) ?? s.clientSecretId) : undefined,
+      sharedSecretName: s.sharedSecretId ? (secretNames.get(s.sharedSecretId) ?? s.sharedSecretId) : undefined,
       algorithms: s.algorithms,
       audiences: s.audiences,
       clockSkewSeconds: s.clockSkewSeconds,

@@ -124,14 +124,19 @@ function checkKeyManagers(bundle: ApiopsBundle, current: CurrentProject, issues:
     const stored = current.keyManagers.find((e) => e.name === k.name);
     const kept = (plain: string | undefined, sealed: string | null | undefined) => plain ?? (sealed ? 'stored' : undefined);
     // A named project secret replaces a sealed client secret: the stored one no longer counts.
-    const { clientSecretName, ...fields } = k;
-    if (clientSecretName !== undefined && !secretNames.has(clientSecretName))
-      issues.push({ path: `bundle.keyManagers.${i}.clientSecretName`, message: `unknown secret '${clientSecretName}' (list it under secrets, or create it first)` });
+    const { clientSecretName, sharedSecretName, ...fields } = k;
+    for (const [field, name] of [
+      ['clientSecretName', clientSecretName],
+      ['sharedSecretName', sharedSecretName],
+    ] as const)
+      if (name !== undefined && !secretNames.has(name))
+        issues.push({ path: `bundle.keyManagers.${i}.${field}`, message: `unknown secret '${name}' (list it under secrets, or create it first)` });
     const problems = keyManagerProblems({
       ...fields,
       clientSecretId: clientSecretName,
       clientSecret: clientSecretName === undefined ? kept(k.clientSecret, stored?.clientSecret) : k.clientSecret,
-      sharedSecret: kept(k.sharedSecret, stored?.sharedSecret),
+      sharedSecretId: sharedSecretName,
+      sharedSecret: sharedSecretName === undefined ? kept(k.sharedSecret, stored?.sharedSecret) : k.sharedSecret,
       tls: { ...k.tls, clientKeyPem: kept(k.tls.clientKeyPem, stored?.tlsClientKey) },
     });
     if (stored && stored.type !== k.type) problems.push({ path: ['type'], message: `is '${stored.type}' and cannot change` });

@@ -170,8 +170,12 @@ export class EnvironmentEntities {
   async keyManagers(): Promise<SnapshotKeyManager[]> {
     const rows = await this.database.db.select().from(keyManagers).orderBy(asc(keyManagers.id));
     const secretsOf = await this.referencedSecrets(
-      rows.flatMap((k) => (k.projectId !== null && k.settings.clientSecretId ? [{ projectId: k.projectId, ids: [k.settings.clientSecretId] }] : [])),
+      rows.flatMap((k) => {
+        const ids = [k.settings.clientSecretId, k.settings.sharedSecretId].filter((id): id is string => typeof id === 'string');
+        return k.projectId !== null && ids.length > 0 ? [{ projectId: k.projectId, ids }] : [];
+      }),
     );
+    const ref = (k: (typeof rows)[number], id: string | null | undefined) => (id ? secretsOf.get(`${k.projectId}/${id}`) : undefined);
     return rows.map((k) => ({
       id: k.id,
       name: k.name,
@@ -184,9 +188,10 @@ export class EnvironmentEntities {
       clientId: k.settings.clientId,
       clientSecret: k.clientSecret,
       // Only when set: a key manager without one keeps the JSON it always had (no churn on upgrade).
-      ...(k.settings.clientSecretId &&
-        secretsOf.has(`${k.projectId}/${k.settings.clientSecretId}`) && { clientSecretRef: secretsOf.get(`${k.projectId}/${k.settings.clientSecretId}`) }),
+      ...(ref(k, k.settings.clientSecretId) && { clientSecretRef: ref(k, k.settings.clientSecretId) }),
       sharedSecret: k.sharedSecret,
+      // Every usable version: a token signed with the previous one verifies until that one retires.
+      ...(ref(k, k.settings.sharedSecretId) && { sharedSecretRef: ref(k, k.settings.sharedSecretId) }),
       algorithms: k.settings.algorithms,
       audiences: k.settings.audiences,
       clockSkewSeconds: k.settings.clockSkewSeconds,

@@ -364,6 +364,8 @@ export interface KeyManagerSettings {
   clientId: string | null;
   /** A project secret (shared-secret) whose current version is the introspection client secret; absent on older rows. */
   clientSecretId?: string | null;
+  /** A project secret (shared-secret) whose usable versions are the HS* keys; absent on older rows. */
+  sharedSecretId?: string | null;
   algorithms: string[];
   audiences: string[];
   clockSkewSeconds: number;

@@ -18,6 +18,7 @@ export function keyManagerView(r: KeyManagerRow): KeyManager {
     hasClientSecret: r.clientSecret !== null,
     clientSecretId: s.clientSecretId ?? null,
     hasSharedSecret: r.sharedSecret !== null,
+    sharedSecretId: s.sharedSecretId ?? null,
     algorithms: s.algorithms as KeyManager['algorithms'],
     audiences: s.audiences,
     clockSkewSeconds: s.clockSkewSeconds,

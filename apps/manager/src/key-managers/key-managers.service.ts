@@ -47,6 +47,7 @@ export class KeyManagersService {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
       await this.requireUnique(tx, input.name, input.issuer ?? null);
       await this.secretUse.require(tx, input.projectId, input.clientSecretId);
+      await this.secretUse.require(tx, input.projectId, input.sharedSecretId, 'sharedSecretId');
       const row = await this.keyManagers.insert(tx, {
         name: input.name,
         description: input.description ?? null,
@@ -76,12 +77,15 @@ export class KeyManagersService {
         clientSecret: merged.clientSecret ?? undefined,
         clientSecretId: merged.settings.clientSecretId ?? undefined,
         sharedSecret: merged.sharedSecret ?? undefined,
+        sharedSecretId: merged.settings.sharedSecretId ?? undefined,
         tls: { clientCertificatePem: merged.settings.tls.clientCertificatePem ?? undefined, clientKeyPem: merged.tlsClientKey ?? undefined },
       });
       if (problems.length > 0) throw ProblemError.validation(problems.map((p) => ({ path: p.path.join('.'), message: p.message })));
       if (merged.name !== row.name || merged.issuer !== row.issuer)
         await this.requireUnique(tx, merged.name !== row.name ? merged.name : null, merged.issuer !== row.issuer ? merged.issuer : null);
       if (merged.settings.clientSecretId !== (row.settings.clientSecretId ?? null)) await this.secretUse.require(tx, row.projectId, merged.settings.clientSecretId);
+      if (merged.settings.sharedSecretId !== (row.settings.sharedSecretId ?? null))
+        await this.secretUse.require(tx, row.projectId, merged.settings.sharedSecretId, 'sharedSecretId');
       const updated = await this.keyManagers.update(tx, id, { ...merged, updatedAt: new Date() });
       return { result: keyManagerView(updated), change: { action: 'update', entityKind: 'key_manager', entityId: id, projectId: row.projectId, before: row, after: updated } };
     });
@@ -134,6 +138,7 @@ function settingsOf(input: CreateKeyManager): KeyManagerSettings {
     introspectionEndpoint: input.introspectionEndpoint ?? null,
     clientId: input.clientId ?? null,
     clientSecretId: input.clientSecretId ?? null,
+    sharedSecretId: input.sharedSecretId ?? null,
     algorithms: input.algorithms,
     audiences: input.audiences,
     clockSkewSeconds: input.clockSkewSeconds,
@@ -156,6 +161,9 @@ function mergeUpdate(row: KeyManagerRow, input: UpdateKeyManager, seal: (plain: 
   // A client secret given one way replaces one held the other way (sealed here, or a project secret's).
   const clientSecretId = input.clientSecret ? null : pick(input.clientSecretId, s.clientSecretId ?? null);
   const clientSecret = input.clientSecretId ? null : secret(input.clientSecret, row.clientSecret);
+  // The same for the HS* key.
+  const sharedSecretId = input.sharedSecret ? null : pick(input.sharedSecretId, s.sharedSecretId ?? null);
+  const sharedSecret = input.sharedSecretId ? null : secret(input.sharedSecret, row.sharedSecret);
   return {
     name: pick(input.name, row.name),
     description: pick(input.description, row.description),
@@ -166,6 +174,7 @@ function mergeUpdate(row: KeyManagerRow, input: UpdateKeyManager, seal: (plain: 
       introspectionEndpoint: pick(input.introspectionEndpoint, s.introspectionEndpoint),
       clientId: pick(input.clientId, s.clientId),
       clientSecretId,
+      sharedSecretId,
       algorithms: pick(input.algorithms, s.algorithms),
       audiences: pick(input.audiences, s.audiences),
       clockSkewSeconds: pick(input.clockSkewSeconds, s.clockSkewSeconds),
@@ -177,8 +186,18 @@ function mergeUpdate(row: KeyManagerRow, input: UpdateKeyManager, seal: (plain: 
       timing: pick(input.timing, s.timing),
     },
     clientSecret,
-    sharedSecret: secret(input.sharedSecret, row.sharedSecret),
-    tlsClientKey: input.tls ? seal(input.tls.clientKeyPem) : row.tlsClientKey,
+    sharedSecret,
+    tlsClientKey: input.tls ? tlsKey(input.tls, row.tlsClientKey, seal) : row.tlsClientKey,
     enabled: pick(input.enabled, row.enabled),
   };
+}
+
+/**
+ * TLS settings are replaced as a whole, but the client key is write-only: left out while a client
+ * certificate stays, the stored key is kept (a form cannot show it to send it back); without a
+ * certificate it goes.
+ */
+function tlsKey(tls: NonNullable<UpdateKeyManager['tls']>, stored: string | null, seal: (plain: string | undefined) => string | null): string | null {
+  if (tls.clientKeyPem !== undefined) return seal(tls.clientKeyPem);
+  return tls.clientCertificatePem ? stored : null;
 }

@@ -117,7 +117,7 @@ export class ProjectSecretsService {
       const proxies = await this.repository.referencingProxies(tx, projectId, id);
       if (proxies.length > 0) throw ProblemError.conflict('secret_in_use', `the policies of ${proxies.length} proxy(ies) refer to this secret: ${proxies.join(', ')}`);
       const keyManagers = await this.repository.referencingKeyManagers(tx, projectId, id);
-      if (keyManagers.length > 0) throw ProblemError.conflict('secret_in_use', `key manager(s) ${keyManagers.join(', ')} take their client secret from this secret`);
+      if (keyManagers.length > 0) throw ProblemError.conflict('secret_in_use', `key manager(s) ${keyManagers.join(', ')} take their client secret or HS key from this secret`);
       await this.repository.delete(tx, id);
       return { result: undefined, change: { action: 'delete', entityKind: 'project_secret', entityId: id, projectId, teamId: before.teamId, before, after: null } };
     });

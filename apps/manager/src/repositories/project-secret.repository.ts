@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiProxies, keyManagers, projectSecrets } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
@@ -44,12 +44,14 @@ export class ProjectSecretRepository extends ProjectEntityRepository<typeof proj
     return rows.map((r) => r.id);
   }
 
-  /** Names of the project's key managers that take their client secret from the secret (it cannot be deleted under them). */
+  /** Names of the project's key managers that take their client secret or HS* key from the secret (it cannot be deleted under them). */
   async referencingKeyManagers(db: Reads, projectId: string, secretId: string): Promise<string[]> {
     const rows = await db
       .select({ name: keyManagers.name })
       .from(keyManagers)
-      .where(and(eq(keyManagers.projectId, projectId), sql`${keyManagers.settings}->>'clientSecretId' = ${secretId}`));
+      .where(
+        and(eq(keyManagers.projectId, projectId), or(sql`${keyManagers.settings}->>'clientSecretId' = ${secretId}`, sql`${keyManagers.settings}->>'sharedSecretId' = ${secretId}`)),
+      );
     return rows.map((r) => r.name);
   }
 

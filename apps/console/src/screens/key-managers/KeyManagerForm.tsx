@@ -18,10 +18,11 @@ import {
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, describeError } from '../../api/client';
 import { issuesOutside } from '../../forms/server-errors';
-import type { KeyManager } from '../../api/types';
+import type { KeyManager, KeyManagerTiming } from '../../api/types';
 import { usePermissions } from '../../permissions/permissions';
 import { useAction } from '../actions';
 import { NEW_KEY_MANAGER, bodyOf, draftOf, type KeyManagerDraft } from './key-manager-draft';
+import { SharedSecretPicker } from './SharedSecretPicker';
 
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'];
 /** Top-level body fields a form field shows its findings on; the others' findings stay in the summary. */
@@ -36,7 +37,11 @@ const FIELDS = [
   'introspectionEndpoint',
   'clientId',
   'clientSecret',
+  'clientSecretId',
   'sharedSecret',
+  'sharedSecretId',
+  'tls',
+  'timing',
   'tokenTypes',
   'algorithms',
   'audiences',
@@ -44,6 +49,19 @@ const FIELDS = [
   'requiredClaims',
   'claimMappings',
   'roleList',
+];
+/** The timing settings, labelled with their unit and bounds (libs/domain keyManagerTimingSchema). */
+const TIMING: { key: keyof KeyManagerTiming; label: string; min: number; max: number }[] = [
+  { key: 'timeoutMs', label: 'Call timeout (ms)', min: 100, max: 30_000 },
+  { key: 'maxResponseBytes', label: 'Largest answer (bytes)', min: 1024, max: 4 * 1024 * 1024 },
+  { key: 'jwksMinTtlSeconds', label: 'JWKS cache at least (seconds)', min: 10, max: 86_400 },
+  { key: 'jwksMaxTtlSeconds', label: 'JWKS cache at most (seconds)', min: 10, max: 7 * 86_400 },
+  { key: 'jwksDefaultTtlSeconds', label: 'JWKS cache without max-age (seconds)', min: 10, max: 7 * 86_400 },
+  { key: 'refreshAheadPercent', label: 'Refresh ahead (% of the TTL)', min: 0, max: 90 },
+  { key: 'unknownKidIntervalSeconds', label: 'Unknown kid refetch interval (seconds)', min: 1, max: 3_600 },
+  { key: 'retryAfterErrorSeconds', label: 'Retry after an error (seconds)', min: 1, max: 600 },
+  { key: 'introspectionMaxTtlSeconds', label: 'Introspection cache at most (seconds)', min: 1, max: 3_600 },
+  { key: 'introspectionNegativeTtlSeconds', label: 'Inactive token cache (seconds)', min: 0, max: 300 },
 ];
 const TOKEN_TYPES = [
   { value: 'jwt', label: 'JWT (verified with the JWKS)' },
@@ -66,6 +84,8 @@ export function KeyManagerForm({ keyManager, scopes, onDone }: { keyManager: Key
   const fieldError = (...paths: string[]) => issues.find((i) => paths.some((p) => i.path === p || i.path.startsWith(`${p}.`)))?.message;
   const set = <K extends keyof KeyManagerDraft>(key: K, value: KeyManagerDraft[K]) => setDraft((d) => ({ ...d, [key]: value }));
   const external = draft.type === 'external';
+  const projectId = creating ? (draft.scope === 'system' ? null : draft.scope) : keyManager.projectId;
+  const setTiming = (key: keyof KeyManagerTiming, value: number | string) => setDraft((d) => ({ ...d, timing: { ...d.timing, [key]: value } }));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const body = bodyOf(draft, creating);
@@ -163,15 +183,89 @@ export function KeyManagerForm({ keyManager, scopes, onDone }: { keyManager: Key
                     description={secretNote(keyManager?.hasClientSecret ?? false)}
                   />
                 </Group>
+                <SharedSecretPicker
+                  label="Client secret from a project secret"
+                  projectId={projectId}
+                  value={draft.clientSecretId}
+                  error={fieldError('clientSecretId')}
+                  onChange={(v) => set('clientSecretId', v)}
+                  description="Instead of the client secret above: a shared secret of the project, rotated in one place"
+                />
                 <PasswordInput
                   label="Shared secret for HS algorithms"
                   visibilityToggleButtonProps={{ 'aria-label': 'Show the shared secret' }}
                   value={draft.sharedSecret}
                   error={fieldError('sharedSecret')}
                   onChange={(e) => set('sharedSecret', e.currentTarget.value)}
-                  description={`At least 32 characters; HS256-512 are refused without it. ${secretNote(keyManager?.hasSharedSecret ?? false)}`}
+                  description={`At least 32 characters; HS256-512 are refused without it (or a project secret below). ${secretNote(keyManager?.hasSharedSecret ?? false)}`}
+                />
+                <SharedSecretPicker
+                  label="HS key from a project secret"
+                  projectId={projectId}
+                  value={draft.sharedSecretId}
+                  error={fieldError('sharedSecretId')}
+                  onChange={(v) => set('sharedSecretId', v)}
+                  description="Instead of the shared secret above: during a rotation's overlap the previous version still verifies"
                 />
               </Stack>
+            </Fieldset>
+          )}
+          {external && (
+            <Fieldset legend="TLS towards the issuer">
+              <Stack>
+                <Textarea
+                  label="CA bundle (PEM)"
+                  autosize
+                  minRows={2}
+                  maxRows={8}
+                  spellCheck={false}
+                  value={draft.caPem}
+                  error={fieldError('tls.caPem')}
+                  onChange={(e) => set('caPem', e.currentTarget.value)}
+                  description="The endpoints' certificates must chain to it instead of the system store; empty: the system store"
+                />
+                <Textarea
+                  label="Client certificate (PEM)"
+                  autosize
+                  minRows={2}
+                  maxRows={8}
+                  spellCheck={false}
+                  value={draft.clientCertificatePem}
+                  error={fieldError('tls.clientCertificatePem', 'tls')}
+                  onChange={(e) => set('clientCertificatePem', e.currentTarget.value)}
+                  description="For mutual TLS, with its key"
+                />
+                <Textarea
+                  label="Client key (PEM)"
+                  autosize
+                  minRows={2}
+                  maxRows={8}
+                  spellCheck={false}
+                  value={draft.clientKeyPem}
+                  error={fieldError('tls.clientKeyPem')}
+                  onChange={(e) => set('clientKeyPem', e.currentTarget.value)}
+                  description={secretNote(keyManager?.tls.hasClientKey ?? false)}
+                />
+              </Stack>
+            </Fieldset>
+          )}
+          {external && (
+            <Fieldset legend="Timeouts and caching">
+              <Group grow align="flex-start" wrap="wrap">
+                {TIMING.map((t) => (
+                  <NumberInput
+                    key={t.key}
+                    label={t.label}
+                    min={t.min}
+                    max={t.max}
+                    clampBehavior="none"
+                    style={{ minWidth: 220 }}
+                    value={draft.timing[t.key]}
+                    error={fieldError(`timing.${t.key}`)}
+                    onChange={(v) => setTiming(t.key, v)}
+                  />
+                ))}
+              </Group>
             </Fieldset>
           )}
           <Fieldset legend="Token checks">

@@ -1,5 +1,5 @@
 import type { KeyManager } from '../../api/types';
-import { NEW_KEY_MANAGER, bodyOf, draftOf, parseClaimHeaders } from './key-manager-draft';
+import { DEFAULT_TIMING, NEW_KEY_MANAGER, bodyOf, draftOf, parseClaimHeaders } from './key-manager-draft';
 
 const stored: KeyManager = {
   id: '6f1c2f9e-0d4b-4a8e-9a51-0c7e7f0f1a01',
@@ -13,7 +13,9 @@ const stored: KeyManager = {
   introspectionEndpoint: null,
   clientId: 'gateway',
   hasClientSecret: true,
+  clientSecretId: null,
   hasSharedSecret: false,
+  sharedSecretId: '6f1c2f9e-0d4b-4a8e-9a51-0c7e7f0f1a02',
   algorithms: ['RS256'],
   audiences: ['orders'],
   clockSkewSeconds: 30,
@@ -21,6 +23,8 @@ const stored: KeyManager = {
   claimMappings: { userId: 'sub', username: 'preferred_username', roles: 'roles', scopes: 'scope', headers: { email: 'x-user-email' } },
   tokenTypes: 'both',
   roleList: { type: 'DENY', roles: ['contractor'] },
+  tls: { caPem: '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----', clientCertificatePem: null, hasClientKey: false },
+  timing: { ...DEFAULT_TIMING, timeoutMs: 2_000 },
   enabled: true,
   createdAt: '2026-12-02T00:00:00.000Z',
   updatedAt: '2026-12-02T00:00:00.000Z',
@@ -42,6 +46,8 @@ describe('the key manager form body', () => {
       claimMappings: { userId: 'sub', username: 'sub', roles: 'roles', scopes: 'scope', headers: {} },
       tokenTypes: 'jwt',
       roleList: null,
+      tls: {},
+      timing: DEFAULT_TIMING,
       enabled: true,
     });
   });
@@ -62,6 +68,11 @@ describe('the key manager form body', () => {
     expect(body).not.toHaveProperty('clientSecret');
     expect(bodyOf({ ...draft, clientSecret: 'new-secret' }, false).clientSecret).toBe('new-secret');
     expect(body.claimMappings).toEqual(stored.claimMappings);
+    // Project secret references: the stored one kept, none picked removes it; TLS and timing sent whole.
+    expect(body).toMatchObject({ clientSecretId: null, sharedSecretId: stored.sharedSecretId, tls: { caPem: stored.tls.caPem }, timing: stored.timing });
+    expect(bodyOf({ ...draft, sharedSecretId: '' }, false).sharedSecretId).toBeNull();
+    expect(bodyOf({ ...draft, timing: { ...draft.timing, timeoutMs: '1500' } }, false).timing).toMatchObject({ timeoutMs: 1500 });
+    expect(bodyOf({ ...draft, clientCertificatePem: 'CERT', clientKeyPem: '' }, false).tls).toEqual({ caPem: stored.tls.caPem, clientCertificatePem: 'CERT' });
   });
 
   it('reads claim headers one per line; a line without a colon is sent for the Manager to name', () => {

@@ -1,4 +1,4 @@
-import type { KeyManager, KeyManagerTokenTypes } from '../../api/types';
+import type { KeyManager, KeyManagerTiming, KeyManagerTokenTypes } from '../../api/types';
 
 /** Where a key manager's endpoints come from: its discovery document, or named one by one. */
 export type EndpointSource = 'discovery' | 'explicit';
@@ -16,7 +16,11 @@ export interface KeyManagerDraft {
   introspectionEndpoint: string;
   clientId: string;
   clientSecret: string;
+  /** A project shared-secret the client secret comes from ('' : none, the sealed one if any). */
+  clientSecretId: string;
   sharedSecret: string;
+  /** A project shared-secret HS* tokens are verified with ('' : none, the sealed one if any). */
+  sharedSecretId: string;
   algorithms: string[];
   audiences: string[];
   clockSkewSeconds: number | string;
@@ -31,8 +35,28 @@ export interface KeyManagerDraft {
   tokenTypes: KeyManagerTokenTypes;
   roleListType: 'none' | 'ALLOW' | 'DENY';
   roles: string[];
+  caPem: string;
+  clientCertificatePem: string;
+  /** Write-only: empty keeps the stored key while a certificate stays. */
+  clientKeyPem: string;
+  /** Number inputs hold '' while being edited. */
+  timing: Record<keyof KeyManagerTiming, number | string>;
   enabled: boolean;
 }
+
+/** The Manager's defaults (libs/domain DEFAULT_KEY_MANAGER_TIMING). */
+export const DEFAULT_TIMING: KeyManagerTiming = {
+  timeoutMs: 5_000,
+  maxResponseBytes: 256 * 1024,
+  jwksMinTtlSeconds: 60,
+  jwksMaxTtlSeconds: 86_400,
+  jwksDefaultTtlSeconds: 600,
+  refreshAheadPercent: 20,
+  unknownKidIntervalSeconds: 30,
+  retryAfterErrorSeconds: 5,
+  introspectionMaxTtlSeconds: 300,
+  introspectionNegativeTtlSeconds: 10,
+};
 
 export const NEW_KEY_MANAGER: KeyManagerDraft = {
   name: '',
@@ -46,7 +70,9 @@ export const NEW_KEY_MANAGER: KeyManagerDraft = {
   introspectionEndpoint: '',
   clientId: '',
   clientSecret: '',
+  clientSecretId: '',
   sharedSecret: '',
+  sharedSecretId: '',
   algorithms: ['RS256'],
   audiences: [],
   clockSkewSeconds: 30,
@@ -60,6 +86,10 @@ export const NEW_KEY_MANAGER: KeyManagerDraft = {
   tokenTypes: 'jwt',
   roleListType: 'none',
   roles: [],
+  caPem: '',
+  clientCertificatePem: '',
+  clientKeyPem: '',
+  timing: { ...DEFAULT_TIMING },
   enabled: true,
 };
 
@@ -77,7 +107,9 @@ export function draftOf(km: KeyManager): KeyManagerDraft {
     introspectionEndpoint: km.introspectionEndpoint ?? '',
     clientId: km.clientId ?? '',
     clientSecret: '',
+    clientSecretId: km.clientSecretId ?? '',
     sharedSecret: '',
+    sharedSecretId: km.sharedSecretId ?? '',
     algorithms: km.algorithms,
     audiences: km.audiences,
     clockSkewSeconds: km.clockSkewSeconds,
@@ -93,6 +125,10 @@ export function draftOf(km: KeyManager): KeyManagerDraft {
     tokenTypes: km.tokenTypes,
     roleListType: km.roleList?.type ?? 'none',
     roles: km.roleList?.roles ?? [],
+    caPem: km.tls.caPem ?? '',
+    clientCertificatePem: km.tls.clientCertificatePem ?? '',
+    clientKeyPem: '',
+    timing: { ...DEFAULT_TIMING, ...km.timing },
     enabled: km.enabled,
   };
 }
@@ -149,6 +185,13 @@ export function bodyOf(d: KeyManagerDraft, creating: boolean): Record<string, un
     body.clientId = optional(d.clientId);
     if (d.clientSecret !== '') body.clientSecret = d.clientSecret;
     if (d.sharedSecret !== '') body.sharedSecret = d.sharedSecret;
+    // A picked project secret; none picked removes a stored reference (a sealed secret stays).
+    body.clientSecretId = d.clientSecretId !== '' ? d.clientSecretId : creating ? undefined : null;
+    body.sharedSecretId = d.sharedSecretId !== '' ? d.sharedSecretId : creating ? undefined : null;
+    const pem = (value: string) => (value.trim() === '' ? undefined : value.trim());
+    const tls = { caPem: pem(d.caPem), clientCertificatePem: pem(d.clientCertificatePem), clientKeyPem: pem(d.clientKeyPem) };
+    body.tls = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+    body.timing = Object.fromEntries(Object.entries(d.timing).map(([k, v]) => [k, typeof v === 'number' ? v : Number(v)]));
   }
   for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
   return body;

@@ -1,0 +1,157 @@
+import { EnvironmentConfigStore } from '@idm/config-bus';
+import { SecretBox } from '@idm/domain';
+import { eventually } from '@idm/test-kit';
+import Redis from 'ioredis';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MASTER = randomBytes(32);
+const box = new SecretBox([{ id: 'm1', key: MASTER }]);
+
+/**
+ * A project key manager verifying HS* tokens with a project secret (sharedSecretId; #14 §1/§5):
+ * HS* without any shared secret is a 400 on `algorithms`; only a shared-secret of its own project,
+ * never for a System key manager (422 secret_not_usable on `sharedSecretId`, nothing written); 403
+ * without key-manager:write; published with every usable version (a rotation's overlap keeps the
+ * previous one); the secret kept from deletion while used; `sharedSecretName` in APIops bundles.
+ */
+describe('key managers with an HS* key from the project secret manager', () => {
+  const s = randomBytes(3).toString('hex');
+  const env = `kmh-${s}`;
+  let database: TestDatabase;
+  let m: InProcessManager;
+  const redis = new Redis(REDIS_URL);
+  const ids: Record<string, string> = {};
+  let editorToken = '';
+  const first = randomBytes(32);
+  const second = randomBytes(32);
+  const ok = async (method: string, url: string, body?: unknown) => {
+    const r = await m.request(method, url, body);
+    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const hs = (name: string, extra: Record<string, unknown>) => ({ name: `${name}-${s}`, issuer: `https://${name}-${s}.example.com`, algorithms: ['HS256'], ...extra });
+  /** The HMAC keys a Gateway would open from the published reference, by kid. */
+  const keysIn = (ref: { versions: { kid: string; sealed: string | null; retiresAt: string | null }[] }) =>
+    ref.versions.map((v) => ({ kid: v.kid, current: v.retiresAt === null, key: Buffer.from((JSON.parse(box.open(v.sealed!)) as { k: string }).k, 'base64url').toString('hex') }));
+
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
+    await ok('POST', '/api/v1/environments', { name: env });
+    ids.p1 = (await ok('POST', '/api/v1/projects', { name: `kmh-a-${s}` })).id;
+    ids.p2 = (await ok('POST', '/api/v1/projects', { name: `kmh-b-${s}` })).id;
+    const shared = (p: string, name: string, bytes: Buffer) => ok('POST', `/api/v1/projects/${p}/secrets`, { name, kind: 'shared-secret', material: bytes.toString('base64url') });
+    ids.secret = (await shared(ids.p1, 'hmac', first)).id;
+    ids.foreign = (await shared(ids.p2, 'hmac', first)).id;
+    ids.other = (await shared(ids.p1, 'hmac-2', randomBytes(32))).id;
+    ids.pub = (
+      await ok('POST', `/api/v1/projects/${ids.p1}/secrets`, {
+        name: 'pub',
+        kind: 'public-key',
+        material: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' },
+      })
+    ).id;
+    const roles: { name: string; id: string }[] = await ok('GET', '/api/v1/roles');
+    const user = await ok('POST', '/api/v1/users', { username: `hseditor${s}`, password: 'user-password-1' });
+    await ok('POST', '/api/v1/role-bindings', {
+      roleId: roles.find((r) => r.name === 'project-editor')!.id,
+      subject: { type: 'user', id: user.id },
+      scope: { type: 'project', id: ids.p1 },
+    });
+    editorToken = (await m.request('POST', '/api/v1/auth/login', { username: `hseditor${s}`, password: 'user-password-1' }, { token: null })).body.token;
+  }, 300_000); // an in-process Manager took 70 s to boot under load
+
+  afterAll(async () => {
+    await m?.close();
+    await new EnvironmentConfigStore(redis).remove(env);
+    redis.disconnect();
+    await database?.drop();
+  });
+
+  it('refuses HS* without a shared secret (400 on algorithms), a foreign, unknown, System or wrong-kind secret (422), and both ways at once; writes nothing', async () => {
+    const before = (await ok('GET', '/api/v1/key-managers')).length;
+    const bare = await m.request('POST', '/api/v1/key-managers', hs('bare', { projectId: ids.p1 }));
+    expect(bare).toMatchObject({
+      status: 400,
+      body: { code: 'validation_failed', errors: [expect.objectContaining({ path: 'algorithms', message: expect.stringMatching(/HS256 needs a sharedSecret/) })] },
+    });
+    const refused = async (body: Record<string, unknown>) =>
+      expect(await m.request('POST', '/api/v1/key-managers', body)).toMatchObject({ status: 422, body: { code: 'secret_not_usable', errors: [{ path: 'sharedSecretId' }] } });
+    await refused(hs('foreign', { projectId: ids.p1, sharedSecretId: ids.foreign }));
+    await refused(hs('unknown', { projectId: ids.p1, sharedSecretId: randomUUID() }));
+    await refused(hs('system', { projectId: null, sharedSecretId: ids.secret }));
+    await refused(hs('kind', { projectId: ids.p1, sharedSecretId: ids.pub }));
+    const both = await m.request('POST', '/api/v1/key-managers', hs('both', { projectId: ids.p1, sharedSecretId: ids.secret, sharedSecret: 'x'.repeat(32) }));
+    expect(both).toMatchObject({ status: 400, body: { errors: [expect.objectContaining({ path: 'sharedSecretId' })] } });
+    expect((await m.request('POST', '/api/v1/key-managers', hs('bad', { projectId: ids.p1, sharedSecretId: 'not-an-id' }))).status).toBe(400);
+    expect((await ok('GET', '/api/v1/key-managers')).length).toBe(before);
+  });
+
+  it('needs key-manager:write at the project (403 names it)', async () => {
+    const r = await m.request('POST', '/api/v1/key-managers', hs('editor', { projectId: ids.p1, sharedSecretId: ids.secret }), { token: editorToken });
+    expect(r).toMatchObject({ status: 403, body: { code: 'permission_denied', permission: 'key-manager:write', scope: { type: 'project', id: ids.p1 } } });
+  });
+
+  it('creates one with the reference, publishes every usable version and both during a rotation overlap', async () => {
+    const created = await m.request('POST', '/api/v1/key-managers', hs('idp', { projectId: ids.p1, sharedSecretId: ids.secret }));
+    expect(created).toMatchObject({ status: 201, body: { sharedSecretId: ids.secret, hasSharedSecret: false, algorithms: ['HS256'] } });
+    ids.km = created.body.id;
+    const snapshot = await eventually(
+      () => new EnvironmentConfigStore(redis).load(env),
+      (sn) => sn?.keyManagers.some((k) => k.id === ids.km) === true,
+      { what: 'the key manager to be published' },
+    );
+    const entry = snapshot!.keyManagers.find((k) => k.id === ids.km)!;
+    expect(entry.sharedSecret).toBeNull();
+    expect(entry.sharedSecretRef).toMatchObject({ id: ids.secret, kind: 'shared-secret' });
+    expect(JSON.stringify(entry)).not.toContain(first.toString('base64url'));
+    expect(keysIn(entry.sharedSecretRef!)).toEqual([expect.objectContaining({ current: true, key: first.toString('hex') })]);
+
+    await ok('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}/versions`, { material: second.toString('base64url'), overlapSeconds: 600 });
+    const rotated = await eventually(
+      () => new EnvironmentConfigStore(redis).load(env),
+      (sn) => (sn?.keyManagers.find((k) => k.id === ids.km)?.sharedSecretRef?.versions.length ?? 0) === 2,
+      { what: 'the rotated secret republished with both versions' },
+    );
+    const keys = keysIn(rotated!.keyManagers.find((k) => k.id === ids.km)!.sharedSecretRef!);
+    expect(keys.map(({ current, key }) => ({ current, key }))).toEqual([
+      { current: false, key: first.toString('hex') },
+      { current: true, key: second.toString('hex') },
+    ]);
+  });
+
+  it('keeps the secret from deletion while used (409), refuses a foreign one on update, and a sealed secret replaces the reference', async () => {
+    expect(await m.request('DELETE', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}`)).toMatchObject({ status: 409, body: { code: 'secret_in_use' } });
+    expect(await m.request('PATCH', `/api/v1/key-managers/${ids.km}`, { sharedSecretId: ids.foreign })).toMatchObject({ status: 422, body: { code: 'secret_not_usable' } });
+    expect(await m.request('PATCH', `/api/v1/key-managers/${ids.km}`, { sharedSecretId: null })).toMatchObject({
+      status: 400,
+      body: { errors: [expect.objectContaining({ path: 'algorithms' })] },
+    });
+    expect((await ok('GET', `/api/v1/key-managers/${ids.km}`)).sharedSecretId).toBe(ids.secret);
+    const sealed = await ok('PATCH', `/api/v1/key-managers/${ids.km}`, { sharedSecret: randomBytes(32).toString('hex') });
+    expect(sealed).toMatchObject({ sharedSecretId: null, hasSharedSecret: true });
+    const back = await ok('PATCH', `/api/v1/key-managers/${ids.km}`, { sharedSecretId: ids.other });
+    expect(back).toMatchObject({ sharedSecretId: ids.other, hasSharedSecret: false });
+    // No longer used: the first secret may go now.
+    expect((await m.request('DELETE', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}`)).status).toBe(204);
+  });
+
+  it('names the secret in APIops bundles: export by name, apply resolves it, an unknown name is a 400 naming the path', async () => {
+    const bundle = await ok('GET', `/api/v1/projects/${ids.p1}/bundle?format=json`);
+    const entry = bundle.keyManagers.find((k: any) => k.name === `idp-${s}`);
+    expect(entry).toMatchObject({ sharedSecretName: 'hmac-2' });
+    expect(entry.sharedSecretId).toBeUndefined();
+    ids.third = (await ok('POST', `/api/v1/projects/${ids.p1}/secrets`, { name: 'hmac-3', kind: 'shared-secret', material: randomBytes(32).toString('base64url') })).id;
+    entry.sharedSecretName = 'hmac-3';
+    bundle.secrets = (await ok('GET', `/api/v1/projects/${ids.p1}/bundle?format=json`)).secrets;
+    expect((await m.request('POST', '/api/v1/apiops/apply', { bundle })).status).toBe(200);
+    expect((await ok('GET', `/api/v1/key-managers/${ids.km}`)).sharedSecretId).toBe(ids.third);
+    entry.sharedSecretName = 'nope';
+    const plan = await m.request('POST', '/api/v1/apiops/plan', { bundle });
+    expect(plan).toMatchObject({ status: 400, body: { code: 'invalid_bundle' } });
+    expect(plan.body.errors).toContainEqual(expect.objectContaining({ path: expect.stringMatching(/^bundle\.keyManagers\.\d+\.sharedSecretName$/) }));
+  });
+});
