@@ -2,7 +2,7 @@ import { EndUserLastLogins } from '@idm/config-bus';
 import { CLIENT_AUTH_METHODS, issuedLifetimeSeconds, SIGNING_ALGORITHMS } from '@idm/domain';
 import type { PasswordVerificationCache } from '@idm/policies';
 import { decodeJsonObject, jwsVerify, OAuthError, splitCompactJws, type SecretOpener } from '@idm/tokens';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ActiveConfiguration } from '../serving/active-configuration';
@@ -33,6 +33,7 @@ import { mintIdToken } from './id-token';
 import { formActionFor, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
 import type { LoginAttemptHook, LoginResult } from './login-records';
 import type { OidcStore, PendingAuthorization } from './oidc-store';
+import { LOGIN_EXPIRED, readTransactionForm, sameSecret } from './transaction-form';
 
 type Body = Record<string, unknown>;
 type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
@@ -256,29 +257,18 @@ export class OidcProvider {
 
   /** POST `/consent`: the user's answer on the consent page (after login, or with an SSO session). */
   async consent(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
-    const serving = this.active.current;
-    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
-    let form: URLSearchParams;
-    try {
-      form = await formParameters(req);
-    } catch {
-      return writeErrorPage(res, 400, 'invalid_request', 'The consent form could not be read.');
-    }
-    const transaction = form.get('transaction') ?? '';
-    const pending = transaction && transaction.length <= 128 ? await this.store.pending(transaction) : null;
-    if (!pending?.user) return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
-    const cookies = cookiesOf(req.headers.cookie);
-    if (!sameSecret(form.get('csrf') ?? '', pending.csrf) || !sameSecret(cookies.get(CSRF_COOKIE) ?? '', pending.csrf))
-      return writeErrorPage(res, 403, 'csrf_failed', 'The consent form was not sent by this browser. Go back to the application and start again.');
+    const read = await readTransactionForm(req, res, this.active, this.store, 'consent');
+    if (read === null) return;
+    const { serving, form, transaction, pending, cookies } = read;
+    const signedIn = pending.user!;
     // The session that logged in must still be the browser's and still open (no logout in between).
-    if (!sameSecret(cookies.get(SESSION_COOKIE) ?? '', pending.user.sessionId) || (await this.store.session(pending.user.sessionId)) === null)
-      return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    if (!sameSecret(cookies.get(SESSION_COOKIE) ?? '', signedIn.sessionId) || (await this.store.session(signedIn.sessionId)) === null)
+      return writeErrorPage(res, 400, 'login_expired', LOGIN_EXPIRED);
     const now = this.clock();
     const client = oidcClientOf(serving.tokens.clients, pending.clientId);
     if (!client || !mayObtainTokens(client, now)) return writeErrorPage(res, 400, 'invalid_client', 'The application is no longer allowed to sign users in.');
-    const user = serving.tokens.clients.findById(pending.user.credentialId);
-    if (!user || !isLoginAllowed(user, now))
-      return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
+    const user = serving.tokens.clients.findById(signedIn.credentialId);
+    if (!user || !isLoginAllowed(user, now)) return writeErrorPage(res, 400, 'login_expired', LOGIN_EXPIRED);
     const decision = form.get('decision');
     if (decision !== 'allow' && decision !== 'deny') return writeErrorPage(res, 400, 'invalid_request', 'The consent form carries no decision.');
     await this.store.dropPending(transaction);
@@ -287,7 +277,7 @@ export class OidcProvider {
       return writeRedirect(res, redirectTo(pending.redirectUri, { error: 'access_denied', error_description: 'the user denied access', state: pending.state }, issuer), cleared);
     const already = await this.store.consentedScopes(user.credential.id, client.credential.id);
     await this.store.grantConsent(user.credential.id, client.credential.id, [...already, ...pending.scope.split(' ')]);
-    const code = await this.issueCode(pending, pending.user);
+    const code = await this.issueCode(pending, signedIn);
     writeRedirect(res, redirectTo(pending.redirectUri, { code, state: pending.state }, issuer), cleared);
   }
 
@@ -360,21 +350,9 @@ export class OidcProvider {
   /** POST `/login`: the login form. Every refusal of the credentials reads the same. */
   async login(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
     const startedAt = performance.now();
-    const serving = this.active.current;
-    if (!serving) return writeErrorPage(res, 503, 'temporarily_unavailable', 'The sign-in service is starting; try again shortly.');
-    let form: URLSearchParams;
-    try {
-      form = await formParameters(req);
-    } catch {
-      return writeErrorPage(res, 400, 'invalid_request', 'The sign-in form could not be read.');
-    }
-    const transaction = form.get('transaction') ?? '';
-    const pending = transaction && transaction.length <= 128 ? await this.store.pending(transaction) : null;
-    // A request waiting for consent has done its login: its form is not taken twice.
-    if (!pending || pending.user) return writeErrorPage(res, 400, 'login_expired', 'This sign-in has expired or is unknown. Go back to the application and start again.');
-    const cookieCsrf = cookiesOf(req.headers.cookie).get(CSRF_COOKIE) ?? '';
-    if (!sameSecret(form.get('csrf') ?? '', pending.csrf) || !sameSecret(cookieCsrf, pending.csrf))
-      return writeErrorPage(res, 403, 'csrf_failed', 'The sign-in form was not sent by this browser. Go back to the application and start again.');
+    const read = await readTransactionForm(req, res, this.active, this.store, 'login');
+    if (read === null) return;
+    const { serving, form, transaction, pending, cookies } = read;
     const now = this.clock();
     const client = oidcClientOf(serving.tokens.clients, pending.clientId);
     if (!client || !mayObtainTokens(client, now)) return writeErrorPage(res, 400, 'invalid_client', 'The application is no longer allowed to sign users in.');
@@ -424,7 +402,7 @@ export class OidcProvider {
     const user = outcome.user;
     attempted({ outcome: 'verified', credentialId: user.credential.id });
     // A new session id on every login (no session fixation); the one the browser held ends.
-    const previous = cookiesOf(req.headers.cookie).get(SESSION_COOKIE);
+    const previous = cookies.get(SESSION_COOKIE);
     if (previous) await this.store.endSession(previous);
     const authTime = Math.floor(now / 1000);
     const sessionId = await this.store.openSession({ credentialId: user.credential.id, authTime }, this.options.sessionTtlSeconds);
@@ -717,10 +695,4 @@ function without(params: URLSearchParams, name: string): URLSearchParams {
   const copy = new URLSearchParams(params);
   copy.delete(name);
   return copy;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
