@@ -47,6 +47,14 @@ describe('identity sources (admin API)', () => {
     ...extra,
   });
 
+  const rest = (name: string, extra: Record<string, unknown> = {}) => ({
+    name: `${name}-${s}`,
+    type: 'rest',
+    config: { url: 'https://auth.example.org/api/login', secretHeader: { name: 'X-Api-Key', prefix: '' }, success: { pointer: '/ok', equals: true } },
+    secret: BIND_PASSWORD,
+    ...extra,
+  });
+
   beforeAll(async () => {
     database = await createTestDatabase('pglite');
     m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
@@ -122,6 +130,17 @@ describe('identity sources (admin API)', () => {
     expect(patched).toMatchObject({ status: 200, body: { config: { driver: 'postgres', passwordFormat: 'argon2' } } });
   });
 
+  it('creates a project REST source: defaults filled in, the API key sealed and never answered', async () => {
+    const created = await m.request('POST', '/api/v1/identity-sources', rest('api', { projectId: ids.p1 }));
+    expect(created).toMatchObject({
+      status: 201,
+      body: { type: 'rest', hasSecret: true, config: { method: 'POST', encoding: 'json', usernameField: 'username', successStatuses: [200], rejectStatuses: [401, 403] } },
+    });
+    expect(JSON.stringify(created.body)).not.toContain(BIND_PASSWORD);
+    const patched = await m.request('PATCH', `/api/v1/identity-sources/${created.body.id}`, { config: { ...rest('x').config, encoding: 'form' } });
+    expect(patched).toMatchObject({ status: 200, body: { config: { encoding: 'form' } } });
+  });
+
   it('refuses what cannot be a safe identity source, with the field and a reason, and writes nothing', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [ldap('url', { config: { ...ldap('x').config, url: 'http://ldap.example.org' } }), 'config.url'],
@@ -132,6 +151,11 @@ describe('identity sources (admin API)', () => {
       [sql('param', { config: { ...sql('x').config, query: 'SELECT pw FROM users WHERE login = :username AND t = :tenant' } }), 'config.query'],
       [sql('format', { config: { ...sql('x').config, passwordFormat: 'md5' } }), 'config.passwordFormat'],
       [ldap('timeout', { timeoutMs: 0 }), 'timeoutMs'],
+      [rest('scheme', { config: { ...rest('x').config, url: 'file:///etc/passwd' } }), 'config.url'],
+      [rest('userinfo', { config: { ...rest('x').config, url: 'https://user:pw@auth.example.org/login' } }), 'config.url'],
+      [rest('host', { config: { ...rest('x').config, headers: { Host: 'evil.example' } } }), 'config.headers.Host'],
+      [rest('crlf', { config: { ...rest('x').config, headers: { 'X-Tenant': 'a\r\nX-Injected: 1' } } }), 'config.headers.X-Tenant'],
+      [rest('pointer', { config: { ...rest('x').config, success: { pointer: 'ok', equals: true } } }), 'config.success.pointer'],
       [{ ...ldap('type'), type: 'saml' }, 'type'],
       [ldap('extra', { surprise: true }), 'surprise'],
       [ldap('BadName'), 'name'],
@@ -152,13 +176,14 @@ describe('identity sources (admin API)', () => {
     expect((await m.request('GET', '/api/v1/identity-sources/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 
-  it('holds the LDAP and SQL servers to the upstream address policy (422 upstream_forbidden naming the field), on create and update, writing nothing', async () => {
+  it('holds the LDAP, SQL and REST servers to the upstream address policy (422 upstream_forbidden naming the field), on create and update, writing nothing', async () => {
     const before = (await m.request('GET', '/api/v1/identity-sources')).body;
     const cases: [Record<string, unknown>, string, string][] = [
       [ldap('metadata', { config: { ...ldap('x').config, url: 'ldap://169.254.169.254' } }), 'config.url', 'internal_address'],
       [ldap('loopback6', { config: { ...ldap('x').config, url: 'ldaps://[::1]:636' } }), 'config.url', 'internal_address'],
       // 127.0.0.1 is allowed in this spec (UPSTREAM_ALLOW), the rest of 127/8 is not.
       [sql('loopback', { config: { ...sql('x').config, host: '127.0.0.2' } }), 'config.host', 'internal_address'],
+      [rest('metadata', { config: { ...rest('x').config, url: 'http://169.254.169.254/latest/meta-data' } }), 'config.url', 'internal_address'],
     ];
     for (const [body, path, reason] of cases) {
       const res = await m.request('POST', '/api/v1/identity-sources', body);

@@ -3,12 +3,13 @@ import { description, entityId, entityName, timestamp } from './names.schema';
 
 /**
  * An identity source is an external directory the Gateway asks to check a username and password
- * (the OAuth2 password grant, `basic-auth`): an LDAP / Active Directory server or an SQL
- * database. Its groups map to credential roles. One secret per source (the LDAP service
- * account's or the database user's password) is sealed at rest and never returned.
+ * (the OAuth2 password grant, `basic-auth`): an LDAP / Active Directory server, an SQL
+ * database or an HTTP endpoint (REST). Its groups map to credential roles. One secret per source
+ * (the LDAP service account's or the database user's password, the REST endpoint's API key) is
+ * sealed at rest and never returned.
  */
 
-export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql'] as const;
+export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql', 'rest'] as const;
 export type IdentitySourceType = (typeof IDENTITY_SOURCE_TYPES)[number];
 
 const pem = z.string().max(100_000);
@@ -108,6 +109,68 @@ export const sqlSourceConfigSchema = z.strictObject({
 });
 export type SqlSourceConfig = z.output<typeof sqlSourceConfigSchema>;
 
+/** A JSON Pointer (RFC 6901) into the endpoint's JSON answer: `/authenticated`, `/user/groups`. */
+const jsonPointer = z
+  .string()
+  .regex(/^(\/[^/]*)+$/, 'must be a JSON Pointer such as /user/email')
+  .max(256);
+const httpHeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name')
+  .refine((h) => !['host', 'content-length', 'transfer-encoding', 'connection', 'content-type', 'expect', 'upgrade'].includes(h.toLowerCase()), 'is set by the Gateway');
+const jsonField = z.string().min(1).max(128);
+
+/**
+ * An HTTP endpoint that checks a username and password (seed `AuthenticationApi`). The Gateway
+ * sends them as fields of a JSON (or form) body, never spliced into a template: escaping is the
+ * encoder's. The answer's status decides first: `rejectStatuses` mean a wrong password, the
+ * success statuses are then held to the optional `success` condition on the JSON answer, any
+ * other status (5xx, a redirect, which is never followed) fails closed as source_unavailable.
+ */
+export const restSourceConfigSchema = z.strictObject({
+  url: z
+    .string()
+    .max(2048)
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s#]*)?$/, 'must be an http:// or https:// URL')
+    .refine((u) => URL.canParse(u) && new URL(u).username === '' && new URL(u).password === '', 'must be a URL without credentials (the secret goes in secretHeader)'),
+  method: z.enum(['POST', 'PUT']).default('POST'),
+  encoding: z.enum(['json', 'form']).default('json'),
+  usernameField: jsonField.default('username'),
+  passwordField: jsonField.default('password'),
+  /** Constant fields sent along (a realm, a client name); never secrets: the config is readable. */
+  extraFields: z.record(jsonField, z.string().max(1024)).default({}),
+  /** Constant request headers (never secrets: the config is readable). */
+  headers: z
+    .record(
+      httpHeaderName,
+      z
+        .string()
+        .max(1024)
+        .regex(/^[^\r\n]*$/, 'must be one line'),
+    )
+    .default({}),
+  /** Where the sealed secret goes: `Authorization: Bearer <secret>` by default, or an API-key header. */
+  secretHeader: z
+    .strictObject({
+      name: httpHeaderName,
+      prefix: z
+        .string()
+        .max(64)
+        .regex(/^[^\r\n]*$/)
+        .default('Bearer '),
+    })
+    .optional(),
+  /** PEM CA bundle an https endpoint's certificate must chain to (instead of the system store). */
+  caPem: pem.optional(),
+  successStatuses: z.array(z.number().int().min(200).max(299)).min(1).max(10).default([200]),
+  rejectStatuses: z.array(z.number().int().min(400).max(499)).max(10).default([401, 403]),
+  /** With a success status, the answer must also hold `equals` at `pointer` (e.g. /authenticated = true). */
+  success: z.strictObject({ pointer: jsonPointer, equals: z.union([z.string(), z.number(), z.boolean()]) }).optional(),
+  /** Where the answer holds the user's attributes; groups: an array or a comma-separated string. */
+  attributes: z.strictObject({ email: jsonPointer.optional(), displayName: jsonPointer.optional(), groups: jsonPointer.optional() }).default({}),
+});
+export type RestSourceConfig = z.output<typeof restSourceConfigSchema>;
+
 /** Source group -> credential roles. */
 export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
 
@@ -116,7 +179,7 @@ const commonFields = {
   description: description.optional(),
   /** null: System scope (every project's proxies may use it); else the one project whose may. */
   projectId: entityId.nullable().default(null),
-  /** The LDAP service account's or the database user's password; sealed at rest. */
+  /** The LDAP service account's or the database user's password, the REST endpoint's API key; sealed at rest. */
   secret: z.string().min(1).max(1024).optional(),
   roleMappings: roleMappingsSchema,
   /** Every network step (connect, bind, search, query) is bounded by this. */
@@ -129,6 +192,7 @@ const commonFields = {
 export const createIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...commonFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
   z.strictObject({ ...commonFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
+  z.strictObject({ ...commonFields, type: z.literal('rest'), config: restSourceConfigSchema }),
 ]);
 export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
 
@@ -143,11 +207,13 @@ const bundleSourceFields = { ...bundleFields, description: description.nullable(
 export const bundleIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...bundleSourceFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
+  z.strictObject({ ...bundleSourceFields, type: z.literal('rest'), config: restSourceConfigSchema }),
 ]);
 export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 
-/** Whether a source cannot work without its secret: the search-bind service account's password, the database user's. */
+/** Whether a source cannot work without its secret: the search-bind service account's password, the database user's, a REST endpoint's key. */
 export function identitySourceNeedsSecret(type: IdentitySourceType, config: IdentitySourceConfig): boolean {
+  if (type === 'rest') return (config as RestSourceConfig).secretHeader !== undefined;
   return type === 'sql' || (config as LdapSourceConfig).bind.mode === 'search';
 }
 
@@ -155,7 +221,7 @@ export function identitySourceNeedsSecret(type: IdentitySourceType, config: Iden
 export const updateIdentitySourceSchema = z.strictObject({
   name: entityName.optional(),
   description: description.nullable().optional(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema]).optional(),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema]).optional(),
   secret: z.string().min(1).max(1024).nullable().optional(),
   roleMappings: roleMappingsSchema.optional(),
   timeoutMs: z.number().int().min(100).max(30_000).optional(),
@@ -164,10 +230,10 @@ export const updateIdentitySourceSchema = z.strictObject({
 });
 export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
 
-export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig;
+export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig | RestSourceConfig;
 
 export function identitySourceConfigSchema(type: IdentitySourceType) {
-  return type === 'ldap' ? ldapSourceConfigSchema : sqlSourceConfigSchema;
+  return type === 'ldap' ? ldapSourceConfigSchema : type === 'sql' ? sqlSourceConfigSchema : restSourceConfigSchema;
 }
 
 /** What the API returns: the secret never, only whether it is set. */
@@ -177,7 +243,7 @@ export const identitySourceSchema = z.object({
   description: z.string().nullable(),
   type: z.enum(IDENTITY_SOURCE_TYPES),
   projectId: entityId.nullable(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema]),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema]),
   hasSecret: z.boolean(),
   roleMappings: z.record(z.string(), z.array(z.string())),
   timeoutMs: z.number().int(),
@@ -208,6 +274,10 @@ export function identitySourceEndpoint(type: IdentitySourceType, config: Identit
   if (type === 'ldap') {
     const url = new URL((config as LdapSourceConfig).url);
     return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'ldaps:' ? 636 : 389), field: 'config.url' };
+  }
+  if (type === 'rest') {
+    const url = new URL((config as RestSourceConfig).url);
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), field: 'config.url' };
   }
   const sql = config as SqlSourceConfig;
   return { host: sql.host, port: sql.port, field: 'config.host' };

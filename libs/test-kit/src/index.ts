@@ -9,3 +9,4 @@ export * from './snapshot-builders';
 export * from './postgres-process';
 export * from './slapd-process';
 export * from './ldap-directory';
+export * from './rest-login-server';

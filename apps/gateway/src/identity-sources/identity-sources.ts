@@ -1,6 +1,7 @@
-import type { IdentitySourceDefinition, LdapSourceConfig, SqlSourceConfig } from '@idm/domain';
+import type { IdentitySourceDefinition, LdapSourceConfig, RestSourceConfig, SqlSourceConfig } from '@idm/domain';
 import { SourceUnavailableError, type IdentityChecker, type SourceFailureCode, type SourceIdentity } from './identity-check';
 import { LdapSource } from './ldap-source';
+import { RestSource } from './rest-source';
 import { SqlSource } from './sql-source';
 import { GuardedChecker, type EndpointGuard } from './upstream-guard';
 import { VerifiedCache } from './verified-cache';
@@ -82,7 +83,9 @@ export class IdentitySources {
 }
 
 function checkerFor(d: IdentitySourceDefinition): IdentityChecker {
-  return d.type === 'ldap' ? new LdapSource(d.config as LdapSourceConfig, d.secret, d.timeoutMs) : new SqlSource(d.config as SqlSourceConfig, d.secret, d.timeoutMs);
+  if (d.type === 'ldap') return new LdapSource(d.config as LdapSourceConfig, d.secret, d.timeoutMs);
+  if (d.type === 'rest') return new RestSource(d.config as RestSourceConfig, d.secret, d.timeoutMs);
+  return new SqlSource(d.config as SqlSourceConfig, d.secret, d.timeoutMs);
 }
 
 /** Roles from the source's group -> role mapping (group names compared as the source spells them). */

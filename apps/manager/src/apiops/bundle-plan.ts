@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { identitySourceNeedsSecret, keyManagerProblems, type ApiopsBundle, type BundleCredential, type PlannedChange, type PlannedKind, type SecretBox } from '@idm/domain';
+import {
+  identitySourceNeedsSecret,
+  keyManagerProblems,
+  type ApiopsBundle,
+  type IdentitySourceType,
+  type BundleCredential,
+  type PlannedChange,
+  type PlannedKind,
+  type SecretBox,
+} from '@idm/domain';
 import { PolicyConfigError, validatePolicySpecs } from '@idm/policies/schemas';
 import { leavesClientSecretOut, withComparableClientSecrets, withoutClientSecrets, withStoredClientSecrets } from '../api-proxies/token-service-secret';
 import { ProblemError, type FieldIssue } from '../problems/problem.error';
@@ -25,6 +34,8 @@ export interface PlanContext {
 }
 
 // Canonical: JSONB hands stored objects back with their keys reordered, a bundle keeps its own order.
+/** What a source's secret is, for the message asking for it. */
+const SECRET_NAMES: Record<IdentitySourceType, string> = { ldap: "the service account's password", sql: "the database user's password", rest: "the REST endpoint's API key" };
 const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const sorted = (values: string[]) => [...values].sort();
 function changedFields(current: Record<string, unknown>, desired: Record<string, unknown>, fields: string[]): string[] {
@@ -155,7 +166,7 @@ function checkIdentitySources(bundle: ApiopsBundle, current: CurrentProject, iss
     if (secret === null && identitySourceNeedsSecret(source.type, source.config) && !alreadyWithout)
       issues.push({
         path: `bundle.identitySources.${i}.secret`,
-        message: `${source.type === 'sql' ? "the database user's" : "the service account's"} password is needed (exports never carry it: supply it when applying)`,
+        message: `${SECRET_NAMES[source.type]} is needed (exports never carry it: supply it when applying)`,
       });
   });
 }
