@@ -10,7 +10,7 @@ import { ConfigSync } from './config-sync/config-sync';
 import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.injection';
 import { HealthController } from './health/health.controller';
 import { GatewayIdentitySources } from './identity-sources/gateway-identity-sources';
-import { upstreamGuard } from './identity-sources/upstream-guard';
+import { upstreamGuard } from '@idm/identity-sources';
 import { GatewayKeyManagers } from './issuers/gateway-key-managers';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';

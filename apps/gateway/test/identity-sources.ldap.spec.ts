@@ -3,7 +3,7 @@ import type { IdentitySourceDefinition, LdapSourceConfig } from '@idm/domain';
 import { ldapSourceConfigSchema } from '@idm/domain';
 import { freePort, LDAP_GROUPS, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki, type TestCertificate } from '@idm/test-kit';
 import { IdentitySources } from '../src/identity-sources/identity-sources';
-import { LdapSource } from '../src/identity-sources/ldap-source';
+import { LdapSource } from '@idm/identity-sources';
 
 /** Identity sources of type ldap against a real OpenLDAP (slapd) with TLS and a seeded directory. */
 describe('LDAP identity source (ldapts against slapd)', () => {

@@ -1,8 +1,7 @@
 import { restSourceConfigSchema, type IdentitySourceDefinition, type RestSourceConfig } from '@idm/domain';
 import { freePort, RestLoginServer, TestPki, type TestCertificate } from '@idm/test-kit';
-import { SourceUnavailableError } from '../src/identity-sources/identity-check';
 import { IdentitySources } from '../src/identity-sources/identity-sources';
-import { RestSource } from '../src/identity-sources/rest-source';
+import { RestSource, SourceUnavailableError } from '@idm/identity-sources';
 
 /**
  * Identity sources of type rest against a real HTTP(S) login endpoint started here: the answer's

@@ -4,7 +4,7 @@ import { hash as argon2Hash } from 'argon2';
 import bcrypt from 'bcryptjs';
 import mysql from 'mysql2/promise';
 import { Client } from 'pg';
-import { SqlSource } from '../src/identity-sources/sql-source';
+import { SqlSource } from '@idm/identity-sources';
 
 /**
  * Identity sources of type sql against the machine's PostgreSQL (127.0.0.1:5432) and MariaDB

@@ -282,3 +282,30 @@ export function identitySourceEndpoint(type: IdentitySourceType, config: Identit
   const sql = config as SqlSourceConfig;
   return { host: sql.host, port: sql.port, field: 'config.host' };
 }
+
+/**
+ * "Test connection": without credentials the source is asked about a random username (it must
+ * answer, and answer no); with a username and password it is a test login. Nothing is stored.
+ */
+export const identitySourceTestSchema = z
+  .strictObject({ username: z.string().min(1).max(256).optional(), password: z.string().min(1).max(1024).optional() })
+  .refine((b) => (b.username === undefined) === (b.password === undefined), { message: 'give both username and password, or neither', path: ['password'] });
+export type IdentitySourceTest = z.output<typeof identitySourceTestSchema>;
+
+export const identitySourceTestResultSchema = z.object({
+  /** The step succeeded: the source answered (connection) or verified the password (login). */
+  ok: z.boolean(),
+  step: z.enum(['connection', 'login']),
+  /** reachable: the source answered and refused the random user; the other three as a login would end. */
+  outcome: z.enum(['reachable', 'verified', 'rejected', 'unavailable']),
+  /** Why it failed: source_unavailable, source_timeout, source_misconfigured, or source_accepts_anyone (a random user verified). */
+  code: z.string().nullable(),
+  /** The failing step as the driver reported it, the secret and the password masked. */
+  detail: z.string().nullable(),
+  /** A verified test login: what the source said about the user and the roles its groups map to. */
+  identity: z
+    .object({ username: z.string(), email: z.string().nullable(), displayName: z.string().nullable(), groups: z.array(z.string()), roles: z.array(z.string()) })
+    .nullable(),
+  durationMs: z.number().int(),
+});
+export type IdentitySourceTestResult = z.infer<typeof identitySourceTestResultSchema>;

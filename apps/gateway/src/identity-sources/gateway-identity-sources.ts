@@ -2,9 +2,8 @@ import type { SnapshotIdentitySource } from '@idm/config-bus';
 import { identitySourceConfigSchema, type IdentitySourceDefinition } from '@idm/domain';
 import type { FederatedPasswordSources } from '@idm/policies';
 import type { SecretOpener } from '@idm/tokens';
-import type { SourceUnavailableError } from './identity-check';
+import type { EndpointGuard, SourceUnavailableError } from '@idm/identity-sources';
 import { IdentitySources, type FederatedLogin } from './identity-sources';
-import type { EndpointGuard } from './upstream-guard';
 
 export interface GatewayIdentitySourcesOptions {
   /** Opens the sealed secrets; absent: a source with a secret cannot be used (source_misconfigured). */

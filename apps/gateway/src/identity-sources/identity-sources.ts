@@ -1,9 +1,5 @@
-import type { IdentitySourceDefinition, LdapSourceConfig, RestSourceConfig, SqlSourceConfig } from '@idm/domain';
-import { SourceUnavailableError, type IdentityChecker, type SourceFailureCode, type SourceIdentity } from './identity-check';
-import { LdapSource } from './ldap-source';
-import { RestSource } from './rest-source';
-import { SqlSource } from './sql-source';
-import { GuardedChecker, type EndpointGuard } from './upstream-guard';
+import type { IdentitySourceDefinition } from '@idm/domain';
+import { checkerFor, GuardedChecker, SourceUnavailableError, type EndpointGuard, type IdentityChecker, type SourceFailureCode, type SourceIdentity } from '@idm/identity-sources';
 import { VerifiedCache } from './verified-cache';
 
 export type FederatedLogin =
@@ -80,12 +76,6 @@ export class IdentitySources {
   async close(): Promise<void> {
     await this.load([]);
   }
-}
-
-function checkerFor(d: IdentitySourceDefinition): IdentityChecker {
-  if (d.type === 'ldap') return new LdapSource(d.config as LdapSourceConfig, d.secret, d.timeoutMs);
-  if (d.type === 'rest') return new RestSource(d.config as RestSourceConfig, d.secret, d.timeoutMs);
-  return new SqlSource(d.config as SqlSourceConfig, d.secret, d.timeoutMs);
 }
 
 /** Roles from the source's group -> role mapping (group names compared as the source spells them). */

@@ -3,7 +3,7 @@ import type { SnapshotIdentitySource } from '@idm/config-bus';
 import { UpstreamPolicy } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
 import { GatewayIdentitySources } from './gateway-identity-sources';
-import { upstreamGuard } from './upstream-guard';
+import { upstreamGuard } from '@idm/identity-sources';
 
 /**
  * Identity sources' servers under the upstream address policy at connect time: a refused address

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SourceIdentity } from './identity-check';
+import type { SourceIdentity } from '@idm/identity-sources';
 
 /**
  * Successful checks remembered for the source's TTL, so a busy proxy does not bind to LDAP on

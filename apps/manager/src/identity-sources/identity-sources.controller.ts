@@ -1,13 +1,26 @@
 import { Controller, Delete, Get, Param, Patch, Post } from '@nestjs/common';
-import { createIdentitySourceSchema, identitySourceSchema, updateIdentitySourceSchema, type CreateIdentitySource, type UpdateIdentitySource } from '@idm/domain';
+import {
+  createIdentitySourceSchema,
+  identitySourceSchema,
+  identitySourceTestResultSchema,
+  identitySourceTestSchema,
+  updateIdentitySourceSchema,
+  type CreateIdentitySource,
+  type IdentitySourceTest,
+  type UpdateIdentitySource,
+} from '@idm/domain';
 import { z } from 'zod';
 import { Contract, ContractBody } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
+import { IdentitySourceTester } from './identity-source-tester';
 import { IdentitySourcesService } from './identity-sources.service';
 
 @Controller('api/v1/identity-sources')
 export class IdentitySourcesController {
-  constructor(private readonly sources: IdentitySourcesService) {}
+  constructor(
+    private readonly sources: IdentitySourcesService,
+    private readonly tester: IdentitySourceTester,
+  ) {}
 
   @Get()
   @Contract({ summary: 'List identity sources (LDAP, SQL): System ones and those of projects the caller may read', response: z.array(identitySourceSchema) })
@@ -40,6 +53,19 @@ export class IdentitySourcesController {
   })
   update(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: UpdateIdentitySource) {
     return this.sources.update(id, body);
+  }
+
+  @Post(':identitySourceId/test')
+  @Contract({
+    summary:
+      'Test an identity source from the Manager with the Gateways’ checker: without a body, that it answers (and refuses a random user); with username and password, a test login. Nothing is stored; the secret and password are never answered',
+    body: identitySourceTestSchema,
+    status: 200,
+    readOnly: true,
+    response: identitySourceTestResultSchema,
+  })
+  test(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: IdentitySourceTest) {
+    return this.tester.test(id, body);
   }
 
   @Delete(':identitySourceId')

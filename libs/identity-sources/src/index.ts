@@ -1,0 +1,12 @@
+/**
+ * Identity sources' password checkers (LDAP, SQL, REST), shared by the Gateway (logins, password
+ * grants) and the Manager ("test connection"): one code path, so a test proves what a login does.
+ */
+export * from './identity-check';
+export * from './ldap-escape';
+export * from './ldap-source';
+export * from './sql-password';
+export * from './sql-source';
+export * from './rest-source';
+export * from './upstream-guard';
+export * from './checker-for';
