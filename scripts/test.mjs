@@ -83,7 +83,13 @@ async function main() {
       '--experimental-vm-modules',
       '--disable-warning=ExperimentalWarning',
       join(root, 'node_modules', 'jest', 'bin', 'jest.js'),
-      '--runInBand',
+      // One worker runs the suites one after another (they share PostgreSQL and Redis). Not
+      // --runInBand: in band, every suite's module registry stays in jest's own process (NestJS,
+      // undici, jose per suite), the heap grows by tens of MB a suite, and a full run can end in
+      // an out-of-memory abort with no report. A worker is replaced once it holds more than 1 GB.
+      '--maxWorkers=1',
+      '--workerIdleMemoryLimit=1GB',
+      '--logHeapUsage',
       '--forceExit',
       '--json',
       `--outputFile=${report}`,
