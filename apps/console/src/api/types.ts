@@ -223,7 +223,17 @@ export interface KeyManagerTiming {
   introspectionNegativeTtlSeconds: number;
 }
 
-export type IdentitySourceType = 'ldap' | 'sql';
+export type IdentitySourceType = 'ldap' | 'sql' | 'rest';
+
+/** POST /identity-sources/{id}/test (libs/domain identitySourceTestResultSchema). */
+export interface IdentitySourceTestResult {
+  ok: boolean;
+  step: 'connection' | 'login';
+  outcome: 'reachable' | 'verified' | 'rejected' | 'unavailable';
+  code: string | null;
+  detail: string | null;
+  durationMs: number;
+}
 
 /** An LDAP or SQL directory the Gateways check passwords against; its secret is never returned, only whether it is set. */
 export interface IdentitySource {

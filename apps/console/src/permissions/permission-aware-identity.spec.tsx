@@ -58,6 +58,9 @@ describe('permission-aware rendering of the identity screens', () => {
     expect(screen.getByText('shop')).toBeTruthy(); // the project-scoped source's scope, by name
     expect(button('Edit identity source shop-db')).toBeTruthy();
     expect(button('Edit identity source corp')).toBeNull();
+    // Testing uses the sealed secret: it takes identity-source:write at the source's scope, like editing.
+    expect(button('Test connection of identity source shop-db')).toBeTruthy();
+    expect(button('Test connection of identity source corp')).toBeNull();
     expect(button('New identity source')).toBeNull();
     view.unmount();
     renderWithCache(<IdentitySourcesScreen />, [

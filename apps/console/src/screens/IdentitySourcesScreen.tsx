@@ -1,9 +1,10 @@
 import { Badge, Button, Modal, PasswordInput, SegmentedControl, Select, Stack, Text } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import { useRequestSchema } from '../api/openapi';
-import type { IdentitySource, IdentitySourceType, Project } from '../api/types';
+import type { IdentitySource, IdentitySourceTestResult, IdentitySourceType, Project } from '../api/types';
 import { withoutNulls } from '../forms/form-schema';
 import { SchemaForm } from '../forms/SchemaForm';
 import { errorTreeFor } from '../forms/server-errors';
@@ -15,13 +16,15 @@ import { QueryState } from './QueryState';
 const TYPES: { value: IdentitySourceType; label: string }[] = [
   { value: 'ldap', label: 'LDAP / Active Directory' },
   { value: 'sql', label: 'SQL database' },
+  { value: 'rest', label: 'REST endpoint' },
 ];
+const SECRET_LABELS: Record<IdentitySourceType, string> = { ldap: 'Service account password', sql: 'Database password', rest: 'API key (sent in the secret header)' };
 /** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
 const HAND_MADE = ['type', 'projectId', 'secret'];
 
 /**
  * Directories the Gateways check end users' passwords against (basic-auth, the password grant):
- * LDAP / Active Directory or an SQL database, for every project (System) or one. The service
+ * LDAP / Active Directory, an SQL database or a REST endpoint, for every project (System) or one. The service
  * account's password is write-only: the console sends it and is only ever told that it is set.
  */
 export function IdentitySourcesScreen() {
@@ -85,12 +88,29 @@ export function IdentitySourcesScreen() {
   );
 }
 
-/** Edit and delete, where the operator may write identity sources at the source's scope. */
+/** The Manager asks the source about a random user (it must answer, and refuse): ok, or the reason code and the failing step. */
+async function testConnection(source: IdentitySource): Promise<void> {
+  try {
+    const r = await api<IdentitySourceTestResult>('POST', `/identity-sources/${source.id}/test`, {});
+    notifications.show(
+      r.ok
+        ? { message: `${source.name}: connection ok (${r.durationMs} ms)`, color: 'green' }
+        : { title: `${source.name}: connection failed (${r.code ?? r.outcome})`, message: r.detail ?? r.outcome, color: 'red', autoClose: false },
+    );
+  } catch (err) {
+    notifications.show({ title: `${source.name}: connection not tested`, message: err instanceof Error ? err.message : String(err), color: 'red', autoClose: false });
+  }
+}
+
+/** Test, edit and delete, where the operator may write identity sources at the source's scope. */
 function SourceActions({ source, onEdit, onDelete }: { source: IdentitySource; onEdit: () => void; onDelete: () => void }) {
   const { can } = usePermissions(source.projectId ? { projectId: source.projectId } : {});
   if (!can('identity-source:write')) return null;
   return (
     <>
+      <RowAction label={`Test connection of identity source ${source.name}`} onClick={() => void testConnection(source)}>
+        Test connection
+      </RowAction>
       <RowAction label={`Edit identity source ${source.name}`} onClick={onEdit}>
         Edit
       </RowAction>
@@ -162,7 +182,7 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
           </>
         )}
         <PasswordInput
-          label={type === 'ldap' ? 'Service account password' : 'Database password'}
+          label={SECRET_LABELS[type]}
           description={source?.hasSecret ? 'Set; type a new one to replace it. It is sealed and never shown again.' : 'Sealed at rest and never shown again.'}
           value={secret}
           onChange={(e) => setSecret(e.currentTarget.value)}
