@@ -1,5 +1,5 @@
 import { AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, EnvironmentConfigStore, type AuthRecord } from '@idm/config-bus';
-import { generateApiKey } from '@idm/domain';
+import { generateApiKey, tokenSettingsSchema } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
 import { AppProcess, configSnapshot, eventually, freePort, RedisProcess, type RunningServer, snapshotCredential, snapshotProxy, startEchoServer } from '@idm/test-kit';
@@ -13,6 +13,7 @@ describe('Gateway auth records (end to end)', () => {
   const environment = 'auth-records-e2e';
   const aliceKey = generateApiKey();
   const password = 'correct horse battery';
+  const SVC_SECRET = 'svc-app-client-secret';
   let redisServer: RedisProcess;
   let redis: Redis;
   let echo: RunningServer;
@@ -32,6 +33,7 @@ describe('Gateway auth records (end to end)', () => {
         proxies: [
           snapshotProxy({ id: 'p-key', projectId: 'proj', name: 'keyed', basePath: '/keyed', upstreamUrl: echo.url, policies: [{ type: 'api-key', config: {} }] }),
           snapshotProxy({ id: 'p-basic', projectId: 'proj', name: 'basic', basePath: '/basic', upstreamUrl: echo.url, policies: [{ type: 'basic-auth', config: {} }] }),
+          snapshotProxy({ id: 'p-oauth', projectId: 'proj', name: 'oauth', basePath: '/oauth', upstreamUrl: echo.url, policies: [{ type: 'oauth2-auth', config: {} }] }),
           snapshotProxy({ id: 'p-open', projectId: 'proj', name: 'open', basePath: '/open', upstreamUrl: echo.url, policies: [] }),
         ],
         credentials: [
@@ -41,6 +43,13 @@ describe('Gateway auth records (end to end)', () => {
             username: 'alice',
             passwordHash,
             apiKeys: [{ id: 'k1', prefix: aliceKey.prefix, hash: aliceKey.hash, expiresAt: null }],
+          }),
+          snapshotCredential({
+            id: 'c-svc',
+            projectId: 'proj',
+            username: 'svc-app',
+            passwordHash: await hash(SVC_SECRET, { type: 2 }),
+            tokenSettings: tokenSettingsSchema.parse({ grants: ['client_credentials'], scopes: ['read'] }),
           }),
         ],
       }),
@@ -110,6 +119,7 @@ describe('Gateway auth records (end to end)', () => {
       credentialId: 'c-alice',
       username: 'alice',
       keyPrefix: aliceKey.prefix,
+      clientId: null,
       clientIp: '127.0.0.1',
       userAgent: 'records-test/1',
     });
@@ -127,6 +137,7 @@ describe('Gateway auth records (end to end)', () => {
       outcome: 'denied',
       reason: 'invalid_client',
       username: 'nobody',
+      clientId: 'nobody',
       tokenType: 'opaque',
       issuer: expect.stringMatching(/\/credential$/),
     });
@@ -149,5 +160,32 @@ describe('Gateway auth records (end to end)', () => {
     );
     expect(metrics).toMatch(/idm_gateway_auth_records_total\{result="queued"\} 4/);
     expect((await streamRecords()).records).toHaveLength(before);
+  });
+
+  it("records the OAuth client of a client-credentials token request and of the token's use on a proxy", async () => {
+    await redis.set(AUTH_RECORDS_QUEUED_KEY, '0'); // the bound the previous case filled
+    const issued = await fetch(`${gateway.baseUrl}/credential/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'rec-cc-ok' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc-app', client_secret: SVC_SECRET, scope: 'read' }).toString(),
+    });
+    expect(issued.status).toBe(200);
+    const { access_token: token } = (await issued.json()) as { access_token: string };
+    expect((await fetch(`${gateway.baseUrl}/oauth/a`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'rec-cc-use' } })).status).toBe(200);
+
+    const { records, raw } = await eventually(streamRecords, ({ records }) => ['rec-cc-ok', 'rec-cc-use'].every((id) => records.some((r) => r.requestId === id)), {
+      what: 'the token request and its use in the stream',
+    });
+    const byRequest = new Map(records.map((r) => [r.requestId, r]));
+    expect(byRequest.get('rec-cc-ok')).toMatchObject({
+      policy: 'token-endpoint:/credential/token',
+      outcome: 'success',
+      credentialId: 'c-svc',
+      username: 'svc-app',
+      clientId: 'c-svc',
+    });
+    // The same client on the proxy, by the id its token carries: one filter finds both.
+    expect(byRequest.get('rec-cc-use')).toMatchObject({ policy: 'oauth2-auth', outcome: 'success', proxyId: 'p-oauth', credentialId: 'c-svc', clientId: 'c-svc' });
+    for (const secret of [SVC_SECRET, token]) expect(raw).not.toContain(secret);
   });
 });

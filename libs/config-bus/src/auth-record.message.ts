@@ -43,6 +43,13 @@ export const authRecordSchema = z.object({
   credentialId: text(64).nullable(),
   /** The username (or token client id) presented or authenticated; never a password. */
   username: text(256).nullable(),
+  /**
+   * The OAuth client of the decision, when known: at a token endpoint the id the client's tokens
+   * carry (a credential's id, a proxy client's id) once it authenticated, else the id presented;
+   * the client a verified access token was issued to (jwt-auth, oauth2-auth, a key manager's
+   * `client_id`/`azp`); the OIDC client of an OP login. Optional: records queued by Gateways older than the field carry none (null).
+   */
+  clientId: text(256).nullable().optional(),
   /** An API key's visible prefix (`idm_xxxxxxxx`), never the key. */
   keyPrefix: text(32).nullable(),
   /** Key manager / token issuer that decided (the token service's issuer URL, a JWT's `iss`). */

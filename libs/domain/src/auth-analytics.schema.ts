@@ -17,6 +17,10 @@ export const authRecordFilterSchema = z.strictObject({
   projectId: z.string().min(1).max(64).optional(),
   proxyId: z.string().min(1).max(64).optional(),
   credentialId: z.string().min(1).max(64).optional(),
+  /** The deciding policy as recorded: `api-key`, `basic-auth`, `token-endpoint:/credential/token`, `oidc-login:<client id>`, … */
+  policy: z.string().min(1).max(100).optional(),
+  /** The OAuth client (token endpoints, bearer tokens, OP logins). */
+  clientId: z.string().min(1).max(256).optional(),
   outcome: z.enum(AUTH_ANALYTICS_OUTCOMES).optional(),
 });
 

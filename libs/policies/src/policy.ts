@@ -96,6 +96,8 @@ export interface RequestContext {
    */
   claimedUsername: string | null;
   claimedKeyPrefix: string | null;
+  /** The OAuth client a verified access token was issued to (jwt-auth, oauth2-auth; `client_id`/`azp` of a key manager's token): the auth record's clientId. */
+  tokenClientId: string | null;
   /**
    * The whole request body, read only when a policy of the proxy reads it (`readsRequestBody`);
    * a policy may replace it (what goes upstream). null otherwise, and for a request without one.
@@ -139,6 +141,7 @@ export function createRequestContext(init: {
     policy: null,
     claimedUsername: null,
     claimedKeyPrefix: null,
+    tokenClientId: null,
     body: null,
     bodyContentType: null,
     variables: null,

@@ -12,6 +12,7 @@ import { QueryState } from './QueryState';
 import { RequestsPanel } from './RequestsPanel';
 import { SecretsPanel } from './SecretsPanel';
 import { TeamsPanel } from './TeamsPanel';
+import { BruteForceSettingsPanel } from './project/BruteForceSettingsPanel';
 
 export function ProjectScreen() {
   const { projectId = '' } = useParams();
@@ -28,6 +29,7 @@ export function ProjectScreen() {
         { value: 'requests', label: 'Requests', panel: <RequestsPanel projectId={projectId} /> },
         { value: 'secrets', label: 'Secrets', panel: <SecretsPanel projectId={projectId} /> },
         { value: 'teams', label: 'Teams', panel: <TeamsPanel projectId={projectId} /> },
+        { value: 'brute-force', label: 'Brute force', panel: <BruteForceSettingsPanel projectId={projectId} /> },
       ]}
     />
   );

@@ -11,5 +11,6 @@ export function QueryState({ error, loading }: { error: unknown; loading: boolea
       </Alert>
     );
   }
-  return loading ? <Loader aria-label="Loading" /> : null;
+  // A live status: without a role, a label on the spinner's span is prohibited (axe aria-prohibited-attr).
+  return loading ? <Loader role="status" aria-label="Loading" /> : null;
 }

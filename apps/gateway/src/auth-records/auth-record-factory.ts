@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /** What a token endpoint knew of its caller when it decided (filled in as it goes; never a secret). */
 export interface TokenCallSubject {
-  /** The client id presented (a credential's id or username, a proxy client's id). */
+  /** The client id presented (a credential's id or username, a proxy client's id); once authenticated, the id its tokens carry. */
   clientId: string | null;
   /** The resource owner of a password grant, as presented. */
   username: string | null;
@@ -39,7 +39,7 @@ export function emptyTokenCallSubject(): TokenCallSubject {
 export type DecidedFields = Pick<
   AuthRecord,
   'proxyId' | 'proxyName' | 'projectId' | 'policy' | 'outcome' | 'reason' | 'status' | 'credentialId' | 'username' | 'keyPrefix' | 'tokenType'
->;
+> & { clientId: string | null };
 
 /** The client's country for a record, or null when unknown or not looked up. */
 export type CountryOfRecord = (clientIp: string) => string | null;
@@ -67,6 +67,7 @@ export class AuthRecordFactory {
       credentialId: identity?.credentialId ?? null,
       username: identity?.username ?? clipped(ctx.claimedUsername, 256),
       keyPrefix: ctx.claimedKeyPrefix,
+      clientId: clipped(ctx.tokenClientId, 256),
       tokenType: tokenTypeOf(rejection === undefined ? proxy.authenticationPolicy : ctx.policy),
     });
   }
@@ -84,6 +85,7 @@ export class AuthRecordFactory {
       credentialId: subject.credentialId,
       username: clipped(subject.username ?? subject.clientId, 256),
       keyPrefix: null,
+      clientId: clipped(subject.clientId, 256),
       tokenType: decision.tokenType,
     });
     record.issuer = clipped(decision.issuer, 500);
@@ -111,6 +113,7 @@ export class AuthRecordFactory {
       credentialId: decided.credentialId,
       username: decided.username,
       keyPrefix: decided.keyPrefix,
+      clientId: decided.clientId,
       issuer: null,
       tokenType: decided.tokenType,
       clientIp,

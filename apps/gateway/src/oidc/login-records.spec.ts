@@ -6,7 +6,7 @@ import { loginAttemptRecorder, loginDecision, type LoginAttempt, type LoginResul
 
 /**
  * The OP login page's attempts as auth records: one per submitted form, its outcome and reason
- * code told apart (the page itself says the same generic thing), the OIDC client in the policy,
+ * code told apart (the page itself says the same generic thing), the OIDC client in the policy and in clientId,
  * the end user where known, the address as the failure limits read it — and never the password,
  * which the attempt does not even carry.
  */
@@ -34,6 +34,7 @@ describe('OP login auth records', () => {
       credentialId,
       username: 'alice',
       keyPrefix: null,
+      clientId: CLIENT,
       tokenType: null,
     });
   });

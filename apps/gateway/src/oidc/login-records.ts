@@ -48,6 +48,7 @@ export function loginDecision(attempt: LoginAttempt): DecidedFields {
     // What was typed (an unknown name included: the failing-credentials ranking needs it); empty is "none".
     username: attempt.username === '' ? null : clipped(attempt.username, 256),
     keyPrefix: null,
+    clientId: clipped(attempt.clientId, 256),
     tokenType: null,
   });
   switch (result.outcome) {

@@ -261,6 +261,9 @@ export class TokenEndpoints {
       throw err;
     }
     if (call.subject) {
+      // The record names the client as the tokens it gets do (and bearer records then), the name it presented stays its username.
+      call.subject.username ??= presented.clientId;
+      call.subject.clientId = client.credential.id;
       call.subject.credentialId = client.proxyId === undefined ? client.credential.id : null;
       call.subject.proxyId = client.proxyId ?? null;
       call.subject.projectId = client.credential.projectId;

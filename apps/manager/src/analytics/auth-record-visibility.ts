@@ -37,5 +37,7 @@ export function recordFilter(scope: AuthRecordScope, filter: AuthRecordFilter): 
     (filter.projectId === undefined || r.projectId === filter.projectId) &&
     (filter.proxyId === undefined || r.proxyId === filter.proxyId) &&
     (filter.credentialId === undefined || r.credentialId === filter.credentialId) &&
+    (filter.policy === undefined || r.policy === filter.policy) &&
+    (filter.clientId === undefined || (r.clientId ?? null) === filter.clientId) &&
     (filter.outcome === undefined || r.outcome === filter.outcome);
 }

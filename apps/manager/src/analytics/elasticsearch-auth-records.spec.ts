@@ -164,4 +164,20 @@ describe('ElasticsearchAuthRecords', () => {
     const rows = await reads.analytics({ all: true, projectIds: [], proxyIds: [], credentialIds: [] }, window);
     expect(Object.values(rows).every((r) => Array.isArray(r) && r.length === 0)).toBe(true);
   });
+
+  it('filters by the deciding policy and the OAuth client with term queries', async () => {
+    answering({});
+    const filtered: AuthRecordWindow = { ...window, filter: { environment: 'prod', policy: 'token-endpoint:/credential/token', clientId: 'billing-app' } };
+    await reads.analytics({ all: true, projectIds: [], proxyIds: [], credentialIds: [] }, filtered);
+    expect((bodies[0] as { query: unknown }).query).toEqual({
+      bool: {
+        filter: [
+          { range: { '@timestamp': { gte: '2026-12-01T10:30:00.000Z', lt: '2026-12-01T12:30:00.000Z' } } },
+          { term: { environment: 'prod' } },
+          { term: { policy: 'token-endpoint:/credential/token' } },
+          { term: { client_id: 'billing-app' } },
+        ],
+      },
+    });
+  });
 });

@@ -80,6 +80,8 @@ export function searchQuery(scope: AuthRecordScope, w: AuthRecordWindow): estype
     ['project_id', f.projectId],
     ['proxy_id', f.proxyId],
     ['credential_id', f.credentialId],
+    ['policy', f.policy],
+    ['client_id', f.clientId],
     ['outcome', f.outcome],
   ] as const)
     if (value !== undefined) filter.push({ term: { [field]: value } });

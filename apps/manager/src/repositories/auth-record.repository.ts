@@ -79,6 +79,8 @@ export class AuthRecordRepository implements AuthRecordReads {
     if (f.projectId !== undefined) conditions.push(sql`project_id = ${f.projectId}`);
     if (f.proxyId !== undefined) conditions.push(sql`proxy_id = ${f.proxyId}`);
     if (f.credentialId !== undefined) conditions.push(sql`credential_id = ${f.credentialId}`);
+    if (f.policy !== undefined) conditions.push(sql`policy = ${f.policy}`);
+    if (f.clientId !== undefined) conditions.push(sql`client_id = ${f.clientId}`);
     if (f.outcome !== undefined) conditions.push(sql`outcome = ${f.outcome}`);
     return sql.join(conditions, sql` AND `);
   }

@@ -24,6 +24,7 @@ const record = (requestId: string): AuthRecord => ({
   credentialId: null,
   username: null,
   keyPrefix: 'idm_abcdefgh',
+  clientId: 'billing-app',
   issuer: null,
   tokenType: null,
   clientIp: '203.0.113.9',
@@ -57,11 +58,17 @@ describe('ElasticsearchSink', () => {
   const recordCall = (params: { method: string | string[]; path: string | string[]; body?: unknown }) =>
     calls.push({ method: String(params.method), path: String(params.path), body: params.body });
 
-  it('puts the ILM policy and the data stream template', async () => {
+  it('puts the ILM policy, the data stream template and the fields added since on the existing backing indices', async () => {
     mock.add({ method: 'PUT', path: `/_ilm/policy/${AUTH_RECORD_DATA_STREAM}` }, (params) => (recordCall(params), { acknowledged: true }));
     mock.add({ method: 'PUT', path: `/_index_template/${AUTH_RECORD_DATA_STREAM}` }, (params) => (recordCall(params), { acknowledged: true }));
+    mock.add({ method: 'PUT', path: `/${AUTH_RECORD_DATA_STREAM}/_mapping` }, (params) => (recordCall(params), { acknowledged: true }));
     await new ElasticsearchSink(client, { retentionDays: 14 }).prepare();
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['PUT /_ilm/policy/analytic-auth-record', 'PUT /_index_template/analytic-auth-record']);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'PUT /_ilm/policy/analytic-auth-record',
+      'PUT /_index_template/analytic-auth-record',
+      'PUT /analytic-auth-record/_mapping',
+    ]);
+    expect(calls[2].body).toEqual({ properties: { client_id: { type: 'keyword' } } });
     expect(calls[0].body).toEqual({
       policy: { phases: { hot: { actions: { rollover: { max_age: '1d', max_primary_shard_size: '50gb' } } }, delete: { min_age: '14d', actions: { delete: {} } } } },
     });
@@ -74,6 +81,24 @@ describe('ElasticsearchSink', () => {
     });
     expect(Object.keys(template.template.mappings.properties).sort()).toEqual(Object.keys(documentOf(record('x'))).sort());
     expect(template.template.mappings.properties.client_ip).toEqual({ type: 'ip' });
+    expect(template.template.mappings.properties.client_id).toEqual({ type: 'keyword' });
+  });
+
+  it('starts before any data stream exists (the mapping update answered 404)', async () => {
+    mock.add({ method: 'PUT', path: `/_ilm/policy/${AUTH_RECORD_DATA_STREAM}` }, () => ({ acknowledged: true }));
+    mock.add({ method: 'PUT', path: `/_index_template/${AUTH_RECORD_DATA_STREAM}` }, () => ({ acknowledged: true }));
+    mock.add(
+      { method: 'PUT', path: `/${AUTH_RECORD_DATA_STREAM}/_mapping` },
+      () => new errors.ResponseError({ body: { error: { type: 'index_not_found_exception' }, status: 404 }, statusCode: 404, headers: {}, warnings: null, meta: {} as never }),
+    );
+    await expect(new ElasticsearchSink(client, { retentionDays: 14 }).prepare()).resolves.toBeUndefined();
+  });
+
+  it('writes a record of a Gateway that knows no client id with client_id null', async () => {
+    mock.add({ method: 'POST', path: '/_bulk' }, (params) => (recordCall(params), { errors: false, took: 1, items: [] }));
+    const { clientId: _none, ...older } = record('older');
+    await new ElasticsearchSink(client, { retentionDays: 30 }).write([older]);
+    expect(lines(calls[0].body)[1]).toMatchObject({ request_id: 'older', client_id: null });
   });
 
   it('writes one create per record with the record id as _id, exactly these bodies', async () => {
@@ -98,6 +123,7 @@ describe('ElasticsearchSink', () => {
         credential_id: null,
         username: null,
         key_prefix: 'idm_abcdefgh',
+        client_id: 'billing-app',
         issuer: null,
         token_type: null,
         client_ip: '203.0.113.9',

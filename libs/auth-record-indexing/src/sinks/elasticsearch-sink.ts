@@ -44,6 +44,7 @@ export function indexTemplate(): Parameters<Client['indices']['putIndexTemplate'
           credential_id: keyword,
           username: keyword,
           key_prefix: keyword,
+          client_id: keyword,
           issuer: keyword,
           token_type: keyword,
           client_ip: { type: 'ip' },
@@ -65,6 +66,9 @@ export function indexTemplate(): Parameters<Client['indices']['putIndexTemplate'
     },
   };
 }
+
+/** Fields added to the mappings after the data stream's first release (put on its existing backing indices at start). */
+const ADDED_FIELDS = { client_id: { type: 'keyword' } } as const;
 
 export function lifecyclePolicy(retentionDays: number): Parameters<Client['ilm']['putLifecycle']>[0] {
   return {
@@ -95,6 +99,7 @@ export function documentOf(record: AuthRecord): Record<string, unknown> {
     credential_id: record.credentialId,
     username: record.username,
     key_prefix: record.keyPrefix,
+    client_id: record.clientId ?? null,
     issuer: record.issuer,
     token_type: record.tokenType,
     client_ip: record.clientIp === '' ? null : record.clientIp,
@@ -140,6 +145,21 @@ export class ElasticsearchSink implements AuthRecordSink {
   async prepare(): Promise<void> {
     await this.client.ilm.putLifecycle(lifecyclePolicy(this.options.retentionDays));
     await this.client.indices.putIndexTemplate(indexTemplate());
+    await this.addNewFields();
+  }
+
+  /**
+   * The template reaches only backing indices made after it: the data stream's current ones
+   * (mappings `strict`) get the fields added since they were made, or writes carrying them fail.
+   * Before the first write there is no data stream yet (404), and nothing to add to.
+   */
+  private async addNewFields(): Promise<void> {
+    try {
+      await this.client.indices.putMapping({ index: AUTH_RECORD_DATA_STREAM, properties: ADDED_FIELDS });
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 404) return;
+      throw err;
+    }
   }
 
   async write(records: readonly AuthRecord[]): Promise<void> {

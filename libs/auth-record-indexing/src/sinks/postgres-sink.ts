@@ -28,6 +28,7 @@ const SCHEMA = [
   credential_id text,
   username text,
   key_prefix text,
+  client_id text,
   issuer text,
   token_type text,
   client_ip text NOT NULL,
@@ -42,21 +43,24 @@ const SCHEMA = [
   llm_estimated boolean,
   PRIMARY KEY (time, id)
 ) PARTITION BY RANGE (time)`,
+  // A table made before the column existed gets it (on every partition); a no-op once there.
+  `ALTER TABLE ${AUTH_RECORDS_TABLE} ADD COLUMN IF NOT EXISTS client_id text`,
   `CREATE INDEX IF NOT EXISTS auth_records_environment_time ON ${AUTH_RECORDS_TABLE} (environment, time)`,
   `CREATE INDEX IF NOT EXISTS auth_records_credential_time ON ${AUTH_RECORDS_TABLE} (credential_id, time) WHERE credential_id IS NOT NULL`,
   `CREATE INDEX IF NOT EXISTS auth_records_project_time ON ${AUTH_RECORDS_TABLE} (project_id, time)`,
   `CREATE INDEX IF NOT EXISTS auth_records_proxy_time ON ${AUTH_RECORDS_TABLE} (proxy_id, time) WHERE proxy_id IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS auth_records_client_time ON ${AUTH_RECORDS_TABLE} (client_id, time) WHERE client_id IS NOT NULL`,
 ];
 
 /** All records of a write go in one statement: one JSON parameter, expanded by jsonb_to_recordset (no bind-parameter limit). */
 const INSERT = `
 INSERT INTO ${AUTH_RECORDS_TABLE} (id, time, environment, gateway_id, proxy_id, proxy_name, project_id, policy, outcome, reason, status, credential_id, username, key_prefix,
-  issuer, token_type, client_ip, country, user_agent, request_id, latency_ms, llm_model, llm_prompt_tokens, llm_completion_tokens, llm_total_tokens, llm_estimated)
+  client_id, issuer, token_type, client_ip, country, user_agent, request_id, latency_ms, llm_model, llm_prompt_tokens, llm_completion_tokens, llm_total_tokens, llm_estimated)
 SELECT r.id, to_timestamp(r.time / 1000.0), r.environment, r."gatewayId", r."proxyId", r."proxyName", r."projectId", r.policy, r.outcome, r.reason, r.status, r."credentialId", r.username,
-  r."keyPrefix", r.issuer, r."tokenType", r."clientIp", r.country, r."userAgent", r."requestId", r."latencyMs", r.llm->>'model', (r.llm->>'promptTokens')::int,
+  r."keyPrefix", r."clientId", r.issuer, r."tokenType", r."clientIp", r.country, r."userAgent", r."requestId", r."latencyMs", r.llm->>'model', (r.llm->>'promptTokens')::int,
   (r.llm->>'completionTokens')::int, (r.llm->>'totalTokens')::int, (r.llm->>'estimated')::boolean
 FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, time bigint, environment text, "gatewayId" text, "proxyId" text, "proxyName" text, "projectId" text, policy text, outcome text, reason text,
-  status smallint, "credentialId" text, username text, "keyPrefix" text, issuer text, "tokenType" text, "clientIp" text, country text, "userAgent" text, "requestId" text,
+  status smallint, "credentialId" text, username text, "keyPrefix" text, "clientId" text, issuer text, "tokenType" text, "clientIp" text, country text, "userAgent" text, "requestId" text,
   "latencyMs" real, llm jsonb)
 ON CONFLICT DO NOTHING`;
 

@@ -61,6 +61,7 @@ export class JwtAuthPolicy implements Policy {
     const claims = result.claims;
     if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return rejections.invalid_token;
     const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
+    if (typeof claims.client_id === 'string') ctx.tokenClientId = claims.client_id;
     let credential: DirectoryCredential | null = null;
     if (claims.proxy_id !== undefined && !this.access.issuedForThisProxy(claims.proxy_id, claims.client_id, claims.iat)) return rejections.invalid_token;
     if (claims.proxy_id === undefined || claims.sub !== claims.client_id) {

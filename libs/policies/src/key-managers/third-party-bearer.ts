@@ -126,6 +126,7 @@ export class ThirdPartyBearer {
     const userId = claimText(claims[m.userId]) ?? claimText(claims.client_id);
     if (userId === undefined) return this.access.rejections.invalid_token;
     const roles = claimList(claims[m.roles]);
+    ctx.tokenClientId = claimText(claims.client_id) ?? claimText(claims.azp) ?? null;
     const identity = { credentialId: userId, username: claimText(claims[m.username]) ?? userId, projectId: this.deps.proxy.projectId };
     const refused = this.access.admitIssued(ctx, identity, claimList(claims[m.scopes]).join(' '), roles);
     if (refused !== undefined) return refused;

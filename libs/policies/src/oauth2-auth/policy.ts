@@ -57,6 +57,7 @@ export class OAuth2AuthPolicy implements Policy {
     const rejections = this.access.rejections;
     if (!record || record.kind !== 'access' || record.environment !== this.deps.environment) return rejections.invalid_token;
     if (record.proxyId !== undefined && !this.access.issuedForThisProxy(record.proxyId, record.clientId, record.issuedAt)) return rejections.invalid_token;
+    ctx.tokenClientId = record.clientId;
     if (record.proxyId !== undefined && record.credentialId === undefined) {
       return afterSenderConstraint(this.access.sender.enforce(record.cnf, ctx, presented), () => this.access.admit(ctx, null, record.scope, []));
     }
