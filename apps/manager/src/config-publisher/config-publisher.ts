@@ -218,12 +218,15 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     this.pending = null;
     if (this.closing || touched === null) return;
     try {
-      const envs = await this.database.db.select({ id: environments.id, name: environments.name }).from(environments);
-      const projects = onlyCredentials(touched) ? await this.entities.projectsOfCredentials([...touched.credentials]) : null;
-      for (const env of envs) {
-        // Credentials an environment neither shows nor holds: nothing to compare there, no lock to wait for.
-        if (projects !== null && !(await this.mayShow(env, touched.credentials, projects))) continue;
-        await this.publishEnvironment(env, touched);
+      if (onlyCredentials(touched)) {
+        for (const env of await this.entities.environmentsShowingCredentials([...touched.credentials])) {
+          // Credentials an environment neither shows nor holds: nothing to compare there, no lock to wait for.
+          if (!env.shows && !(await this.holdsAny(env, touched.credentials))) continue;
+          await this.publishEnvironment(env, touched);
+        }
+      } else {
+        const envs = await this.database.db.select({ id: environments.id, name: environments.name }).from(environments);
+        for (const env of envs) await this.publishEnvironment(env, touched);
       }
     } catch (err) {
       // Kept for the retry: nothing committed is lost while Redis (or the database) is away.
@@ -237,14 +240,13 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /**
-   * Whether `env` may have to change for these credentials: it holds one of them (a removal or an
-   * update) or shows one of their projects now. Read without the lock: a project that becomes
-   * shown after this check is published whole by the change that shows it, which reads the
-   * credentials after this change committed.
+   * Whether Redis holds one of these credentials for `env` (a removal or an update to publish).
+   * With the environment not showing their projects (read before, without the lock) that is the
+   * only reason to compare: a project that becomes shown after that read is published whole by
+   * the change that shows it, which reads the credentials after this change committed.
    */
-  private async mayShow(env: EnvironmentRef, credentialIds: Set<string>, projects: string[]): Promise<boolean> {
-    if ((await this.store.storedValues(env.name, 'credentials', [...credentialIds])).some((json) => json !== null)) return true;
-    return (await this.entities.visibleAmong(env.id, projects)).size > 0;
+  private async holdsAny(env: EnvironmentRef, credentialIds: Set<string>): Promise<boolean> {
+    return (await this.store.storedValues(env.name, 'credentials', [...credentialIds])).some((json) => json !== null);
   }
 
   private publishEnvironment(env: EnvironmentRef, touched: Touched): Promise<void> {

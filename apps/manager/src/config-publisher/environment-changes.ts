@@ -103,9 +103,8 @@ export class EnvironmentChanges {
       'credentials',
       delta,
       async (afterId) => {
-        const read = await this.entities.credentials({ projectIds, afterId });
-        const visible = await this.entities.visibleAmong(this.environment.id, [...new Set(read.map((c) => c.projectId))]);
-        return { ids: read.map((c) => c.id), wanted: read.filter((c) => visible.has(c.projectId)) };
+        const read = await this.entities.credentialsIn(this.environment.id, { projectIds, afterId });
+        return { ids: read.map((r) => r.credential.id), wanted: read.filter((r) => r.shown).map((r) => r.credential) };
       },
       (ids) => this.shownCredentials(ids),
     );
@@ -169,15 +168,12 @@ export class EnvironmentChanges {
   }
 
   /**
-   * The given credentials the environment shows (their project has a proxy deployed there).
-   * Visibility is asked of their projects only: one credential's change never reads the
-   * environment's whole list of deployed proxies (10,000 rows at the scale bench).
+   * The given credentials the environment shows (their project has a proxy deployed there), in
+   * one query. Visibility is asked of their projects only: one credential's change never reads
+   * the environment's whole list of deployed proxies (10,000 rows at the scale bench).
    */
   private async shownCredentials(ids: string[]): Promise<SnapshotCredential[]> {
-    const built = await this.entities.credentials({ ids });
-    if (built.length === 0) return [];
-    const visible = await this.entities.visibleAmong(this.environment.id, [...new Set(built.map((c) => c.projectId))]);
-    return built.filter((c) => visible.has(c.projectId));
+    return (await this.entities.credentialsIn(this.environment.id, { ids })).filter((r) => r.shown).map((r) => r.credential);
   }
 
   private async signingKeys(delta: Delta): Promise<void> {
