@@ -24,7 +24,7 @@ describe('key managers: HS* keys from a project secret', () => {
   const kmId = randomUUID();
   const bareId = randomUUID();
   const secretId = randomUUID();
-  const first = randomBytes(32);
+  const first = randomBytes(64);
   const second = randomBytes(48);
   /** The Gateway's clock, moved past the overlap's end without waiting. */
   let offsetMs = 0;
@@ -100,6 +100,16 @@ describe('key managers: HS* keys from a project secret', () => {
     expect(await call(await token(randomBytes(32)))).toMatchObject({ status: 401, body: { code: 'invalid_token' } });
     // The bare key manager lists HS256 but holds no shared secret: even the right-looking token is refused.
     expect(await call(await token(first, { iss: `${ISSUER}/bare` }))).toMatchObject({ status: 401, body: { code: 'invalid_token' } });
+  });
+
+  it('never verifies with a key shorter than the hash (RFC 7518 §3.2), whatever the Manager published', async () => {
+    const short = randomBytes(16);
+    publish(snapshotSecret(secretId, 'shared-secret', [version('v1', short)]));
+    expect(await call(await token(short))).toMatchObject({ status: 401, body: { code: 'invalid_token' } });
+    // 48 bytes: enough for HS256, not for HS512.
+    publish(snapshotSecret(secretId, 'shared-secret', [version('v1', second)]));
+    expect((await call(await token(second))).status).toBe(200);
+    expect(await call(await token(second, { alg: 'HS512' }))).toMatchObject({ status: 401, body: { code: 'invalid_token' } });
   });
 
   it("verifies the previous and the current version during the rotation's overlap, and only the current one after it", async () => {

@@ -47,6 +47,7 @@ describe('key managers with an HS* key from the project secret manager', () => {
     ids.secret = (await shared(ids.p1, 'hmac', first)).id;
     ids.foreign = (await shared(ids.p2, 'hmac', first)).id;
     ids.other = (await shared(ids.p1, 'hmac-2', randomBytes(32))).id;
+    ids.short = (await shared(ids.p1, 'hmac-16', randomBytes(16))).id;
     ids.pub = (
       await ok('POST', `/api/v1/projects/${ids.p1}/secrets`, {
         name: 'pub',
@@ -84,6 +85,11 @@ describe('key managers with an HS* key from the project secret manager', () => {
     await refused(hs('unknown', { projectId: ids.p1, sharedSecretId: randomUUID() }));
     await refused(hs('system', { projectId: null, sharedSecretId: ids.secret }));
     await refused(hs('kind', { projectId: ids.p1, sharedSecretId: ids.pub }));
+    // RFC 7518 §3.2: a key at least as long as the hash: 16 bytes is too short for HS256, 32 for HS512.
+    await refused(hs('short', { projectId: ids.p1, sharedSecretId: ids.short }));
+    await refused(hs('short512', { projectId: ids.p1, sharedSecretId: ids.secret, algorithms: ['HS256', 'HS512'] }));
+    const inline = await m.request('POST', '/api/v1/key-managers', hs('inline512', { projectId: ids.p1, sharedSecret: 'x'.repeat(40), algorithms: ['HS512'] }));
+    expect(inline).toMatchObject({ status: 400, body: { errors: [expect.objectContaining({ path: 'sharedSecret', message: expect.stringMatching(/at least 64 bytes/) })] } });
     const both = await m.request('POST', '/api/v1/key-managers', hs('both', { projectId: ids.p1, sharedSecretId: ids.secret, sharedSecret: 'x'.repeat(32) }));
     expect(both).toMatchObject({ status: 400, body: { errors: [expect.objectContaining({ path: 'sharedSecretId' })] } });
     expect((await m.request('POST', '/api/v1/key-managers', hs('bad', { projectId: ids.p1, sharedSecretId: 'not-an-id' }))).status).toBe(400);

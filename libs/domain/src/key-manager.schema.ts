@@ -167,6 +167,14 @@ type KeyManagerShape = {
   tls?: { clientCertificatePem?: string; clientKeyPem?: string };
 };
 
+/**
+ * RFC 7518 §3.2: an HS* key at least as long as its hash output. The Gateway holds every key to it
+ * per algorithm; the Manager refuses a key too short for the longest HS* algorithm listed.
+ */
+export function hmacMinKeyBytes(algorithms: readonly string[]): number {
+  return Math.max(0, ...algorithms.map((a) => ({ HS256: 32, HS384: 48, HS512: 64 })[a] ?? 0));
+}
+
 /** The cross-field rules, one list of (path, message) so create and a merged update share them. */
 export function keyManagerProblems(k: KeyManagerShape): { path: string[]; message: string }[] {
   const problems: { path: string[]; message: string }[] = [];
@@ -174,6 +182,9 @@ export function keyManagerProblems(k: KeyManagerShape): { path: string[]; messag
   const hmac = (k.algorithms ?? []).filter((a) => a.startsWith('HS'));
   if (hmac.length > 0 && !k.sharedSecret && !k.sharedSecretId) problems.push({ path: ['algorithms'], message: `${hmac.join(', ')} needs a sharedSecret (or sharedSecretId)` });
   if (k.sharedSecret && k.sharedSecretId) problems.push({ path: ['sharedSecretId'], message: 'give sharedSecret or sharedSecretId, not both' });
+  const minBytes = hmacMinKeyBytes(hmac);
+  if (k.sharedSecret && new TextEncoder().encode(k.sharedSecret).length < minBytes)
+    problems.push({ path: ['sharedSecret'], message: `${hmac.join(', ')} needs a key of at least ${minBytes} bytes (RFC 7518 §3.2)` });
   if (!external) {
     for (const field of ['issuer', 'discoveryUrl', 'jwksUri', 'introspectionEndpoint', 'clientId', 'clientSecret', 'clientSecretId', 'sharedSecret', 'sharedSecretId'] as const)
       if (k[field] !== undefined) problems.push({ path: [field], message: 'a builtin key manager is our own token service and takes no endpoints or secrets' });

@@ -1,4 +1,5 @@
 import type { SnapshotKeyManager } from '@idm/config-bus';
+import { hmacMinKeyBytes } from '@idm/domain';
 import type { IssuerClaimMappings, IssuerVerdict, TrustedIssuer } from '@idm/policies';
 import { decodeJsonObject, isSigningAlgorithm, jwsVerify, keyMismatch, splitCompactJws } from '@idm/tokens';
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
@@ -108,11 +109,11 @@ export class ExternalIssuer implements TrustedIssuer {
   /**
    * Any key not yet retired (a rotation's overlap: the previous secret's tokens still verify). A
    * few keys at most; the one the token's kid names is tried first, the others still count (a
-   * signer need not set kid).
+   * signer need not set kid). A key shorter than the algorithm's hash (RFC 7518 §3.2) is never used.
    */
   private verifyHmac(jws: NonNullable<ReturnType<typeof splitCompactJws>>, alg: string, kid: unknown): HmacKey | undefined {
     const now = this.parts.now();
-    const usable = this.parts.hmacKeys.filter((k) => k.retiresAt === null || k.retiresAt > now);
+    const usable = this.parts.hmacKeys.filter((k) => (k.retiresAt === null || k.retiresAt > now) && k.key.length >= hmacMinKeyBytes([alg]));
     const ordered = [...usable.filter((k) => k.kid === kid), ...usable.filter((k) => k.kid !== kid)];
     return ordered.find((k) => {
       const expected = createHmac(HMAC_HASH[alg], k.key).update(jws.signingInput).digest();

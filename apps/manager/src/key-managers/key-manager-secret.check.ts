@@ -1,3 +1,4 @@
+import { hmacMinKeyBytes, SecretBox } from '@idm/domain';
 import { Injectable } from '@nestjs/common';
 import type { Reads } from '../database/database';
 import { ProblemError } from '../problems/problem.error';
@@ -17,15 +18,34 @@ const INLINE: Record<KeyManagerSecretField, string> = { clientSecretId: 'clientS
  */
 @Injectable()
 export class KeyManagerSecretCheck {
-  constructor(private readonly secrets: ProjectSecretRepository) {}
+  constructor(
+    private readonly secrets: ProjectSecretRepository,
+    private readonly box: SecretBox,
+  ) {}
 
-  async require(db: Reads, projectId: string | null, secretId: string | null | undefined, field: KeyManagerSecretField = 'clientSecretId'): Promise<void> {
+  /** `algorithms`: for sharedSecretId, every usable version must be long enough for the longest HS* listed (RFC 7518 §3.2). */
+  async require(
+    db: Reads,
+    projectId: string | null,
+    secretId: string | null | undefined,
+    field: KeyManagerSecretField = 'clientSecretId',
+    algorithms: readonly string[] = [],
+  ): Promise<void> {
     if (secretId === null || secretId === undefined) return;
     if (projectId === null) throw refused(field, `a System key manager cannot use project secret ${secretId}; give ${INLINE[field]} instead`);
     const [secret] = await this.secrets.ofProject(projectId, [secretId], db);
     // One answer for "does not exist" and "of another project": nothing about other projects leaks.
     if (secret === undefined) throw refused(field, `no secret ${secretId} in this project`);
     if (secret.kind !== 'shared-secret') throw refused(field, `secret ${secret.name} is a ${secret.kind}; ${USE[field]} needs a shared-secret`);
+    const minBytes = field === 'sharedSecretId' ? hmacMinKeyBytes(algorithms) : 0;
+    const short = secret.versions.find((v) => v.sealed !== null && this.keyBytes(v.sealed) < minBytes);
+    if (short) throw refused(field, `version ${short.version} of secret ${secret.name} is shorter than the ${minBytes} bytes ${algorithms.join(', ')} needs (RFC 7518 §3.2)`);
+  }
+
+  /** A shared-secret version's length: its sealed oct JWK's `k`, decoded. */
+  private keyBytes(sealed: string): number {
+    const { k } = JSON.parse(this.box.open(sealed)) as { k?: string };
+    return Buffer.from(k ?? '', 'base64url').length;
   }
 }
 

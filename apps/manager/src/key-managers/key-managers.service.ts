@@ -47,7 +47,7 @@ export class KeyManagersService {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
       await this.requireUnique(tx, input.name, input.issuer ?? null);
       await this.secretUse.require(tx, input.projectId, input.clientSecretId);
-      await this.secretUse.require(tx, input.projectId, input.sharedSecretId, 'sharedSecretId');
+      await this.secretUse.require(tx, input.projectId, input.sharedSecretId, 'sharedSecretId', input.algorithms);
       const row = await this.keyManagers.insert(tx, {
         name: input.name,
         description: input.description ?? null,
@@ -76,7 +76,8 @@ export class KeyManagersService {
         ...Object.fromEntries(Object.entries(merged.settings).map(([k, v]) => [k, v ?? undefined])),
         clientSecret: merged.clientSecret ?? undefined,
         clientSecretId: merged.settings.clientSecretId ?? undefined,
-        sharedSecret: merged.sharedSecret ?? undefined,
+        // Opened: the key length rule (RFC 7518 §3.2) holds a kept secret to a newly listed HS384/HS512 too.
+        sharedSecret: merged.sharedSecret === null ? undefined : this.secrets.open(merged.sharedSecret),
         sharedSecretId: merged.settings.sharedSecretId ?? undefined,
         tls: { clientCertificatePem: merged.settings.tls.clientCertificatePem ?? undefined, clientKeyPem: merged.tlsClientKey ?? undefined },
       });
@@ -84,8 +85,8 @@ export class KeyManagersService {
       if (merged.name !== row.name || merged.issuer !== row.issuer)
         await this.requireUnique(tx, merged.name !== row.name ? merged.name : null, merged.issuer !== row.issuer ? merged.issuer : null);
       if (merged.settings.clientSecretId !== (row.settings.clientSecretId ?? null)) await this.secretUse.require(tx, row.projectId, merged.settings.clientSecretId);
-      if (merged.settings.sharedSecretId !== (row.settings.sharedSecretId ?? null))
-        await this.secretUse.require(tx, row.projectId, merged.settings.sharedSecretId, 'sharedSecretId');
+      if (merged.settings.sharedSecretId !== (row.settings.sharedSecretId ?? null) || input.algorithms !== undefined)
+        await this.secretUse.require(tx, row.projectId, merged.settings.sharedSecretId, 'sharedSecretId', merged.settings.algorithms);
       const updated = await this.keyManagers.update(tx, id, { ...merged, updatedAt: new Date() });
       return { result: keyManagerView(updated), change: { action: 'update', entityKind: 'key_manager', entityId: id, projectId: row.projectId, before: row, after: updated } };
     });

@@ -34,7 +34,7 @@ export function BruteForceSettingsPanel({ projectId }: { projectId: string }) {
       <Title order={3}>Brute-force settings</Title>
       <Text size="sm" c="dimmed">
         {settings
-          ? 'These override the environment\'s detectors for failures against this project\'s credentials; an empty field keeps the environment\'s value.'
+          ? "These override the environment's detectors for failures against this project's credentials; an empty field keeps the environment's value."
           : "This project uses the environment's detectors. Saving values here overrides them for its credentials on every Gateway within a second."}
       </Text>
       <ErrorAlert error={reset.error} />
