@@ -247,8 +247,16 @@ describe('key managers in the console (Chromium)', () => {
       const dialog = page.getByRole('dialog');
       const field = (label: string) => dialog.getByLabel(new RegExp(`^${label.replace(/[()%]/g, '\\$&')}\\s*\\*?$`));
       const pick = async (combobox: string, option: string) => {
-        await dialog.getByRole('combobox', { name: combobox }).click({ force: true });
-        await page.getByRole('option', { name: option, exact: true }).click();
+        const choice = page.getByRole('option', { name: option, exact: true });
+        // A click made while the dialog settles can miss the dropdown (CI saw the project scope never
+        // show in 30 s once), and scope options arrive with each project's permissions: click the
+        // combobox again (open, or close and reopen) until the option shows.
+        await eventually(async () => (await choice.isVisible()) || (await dialog.getByRole('combobox', { name: combobox }).click({ force: true }), false), Boolean, {
+          what: `option ${option} of ${combobox}`,
+          timeoutMs: 30_000,
+          intervalMs: 1_000,
+        });
+        await choice.click();
       };
 
       await page.goto(`${ui}/key-managers`);
