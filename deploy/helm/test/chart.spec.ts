@@ -22,7 +22,7 @@ afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
 
 function helm(...args: string[]) {
   const homes = { HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') };
-  const run = spawnSync(helmBinary(), args, { encoding: 'utf8', env: { ...process.env, ...homes } });
+  const run = spawnSync(helmBinary(), args, { encoding: 'utf8', env: { ...process.env, ...homes }, timeout: 60_000, killSignal: 'SIGKILL' });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -34,10 +34,22 @@ function render(...args: string[]): K8sObject[] {
     .filter(Boolean);
 }
 
+/**
+ * The schema check runs in a child process (the models are ESM-only) that takes under a second. In
+ * CI one such child once sat idle for ten minutes without exiting, and spawnSync blocks jest's own
+ * timeouts: each attempt is bounded, a killed one is tried again.
+ */
 function schemaProblems(objects: K8sObject[]): string[] {
-  const run = spawnSync(process.execPath, [join(__dirname, 'validate-manifests.mjs')], { input: JSON.stringify(objects), encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return JSON.parse(run.stdout);
+  for (let attempt = 1; ; attempt++) {
+    const run = spawnSync(process.execPath, [join(__dirname, 'validate-manifests.mjs')], {
+      input: JSON.stringify(objects),
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
+    if (run.status === 0) return JSON.parse(run.stdout);
+    if (run.signal === null || attempt === 3) throw new Error(run.stderr || `validate-manifests.mjs ended by ${run.signal}`);
+  }
 }
 
 const find = (objects: K8sObject[], kind: string, suffix: string) => objects.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix))!;
