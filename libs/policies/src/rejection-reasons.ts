@@ -100,7 +100,7 @@ export const REJECTION_REASONS = {
   rate_limit_unavailable: { statuses: [503], meaning: 'the rate-limit or token-quota store cannot answer and the rule fails closed' },
   nonce_store_unavailable: { statuses: [503], meaning: 'the Digest nonce-count store cannot answer' },
   issuer_unavailable: { statuses: [503], meaning: "a key manager's introspection endpoint cannot answer and nothing cached covers the token" },
-  source_unavailable: { statuses: [503], meaning: 'an identity source (LDAP, SQL) named by the proxy cannot be reached and no other source verified the password' },
+  source_unavailable: { statuses: [503], meaning: 'an identity source (LDAP, SQL, REST) named by the proxy cannot be reached and no other source verified the password' },
   source_timeout: { statuses: [503], meaning: 'an identity source did not answer within its timeout and no other source verified the password' },
   source_misconfigured: {
     statuses: [503],
