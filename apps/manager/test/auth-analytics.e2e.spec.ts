@@ -105,7 +105,13 @@ describe('authentication analytics and live tails (end to end)', () => {
     await cluster?.stop();
   }, 180_000);
 
-  const call = (gateway: number, path: string, key: string) => fetch(cluster.gateways[gateway].baseUrl + path, { headers: { 'x-api-key': key } }).then((r) => r.status);
+  /**
+   * A test's own calls carry its user agent: a tail sees whatever is published while it is open,
+   * including a warm-up record a Gateway's batch timer sends a moment after the tail subscribed.
+   */
+  const call = (gateway: number, path: string, key: string, agent = 'auth-analytics-e2e') =>
+    fetch(cluster.gateways[gateway].baseUrl + path, { headers: { 'x-api-key': key, 'user-agent': agent } }).then((r) => r.status);
+  const callsOf = (tail: EventStreamReader, agent: string) => tail.events.filter((r) => r.userAgent === agent);
 
   it('tails the records of every Gateway on any Manager, filtered by the reader and the query', async () => {
     const adminTail = await EventStreamReader.open(`${secondUrl}/api/v1/analytics/auth/stream?outcome=denied`, adminToken);
@@ -113,27 +119,38 @@ describe('authentication analytics and live tails (end to end)', () => {
     expect([adminTail.status, viewerTail.status]).toEqual([200, 200]);
     await new Promise((resolve) => setTimeout(resolve, 300)); // the subscriptions open
     const wrong = `${projects.shop.key.slice(0, 12)}_${'w'.repeat(32)}`;
-    expect(await call(0, '/shop/a', wrong)).toBe(401);
-    expect(await call(1, '/other/a', 'not-a-key-at-all')).toBe(401);
-    expect(await call(1, '/shop/a', projects.shop.key)).toBe(200);
+    const agent = 'tail-by-reader';
+    expect(await call(0, '/shop/a', wrong, agent)).toBe(401);
+    expect(await call(1, '/other/a', 'not-a-key-at-all', agent)).toBe(401);
+    expect(await call(1, '/shop/a', projects.shop.key, agent)).toBe(200);
     await eventually(
-      async () => adminTail.events.length,
+      async () => callsOf(adminTail, agent).length,
       (n) => n >= 2,
       { what: 'two denials on the admin tail' },
     );
     await eventually(
-      async () => viewerTail.events.length,
+      async () => callsOf(viewerTail, agent).length,
       (n) => n >= 2,
       { what: "the viewer's two shop records" },
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     await Promise.all([adminTail.close(), viewerTail.close()]);
-    expect(adminTail.events.map((r) => [r.outcome, r.reason, r.proxyName, r.gatewayId !== undefined]).sort()).toEqual([
+    expect(adminTail.events.every((r) => r.outcome === 'denied')).toBe(true); // the query's filter, on whatever arrived
+    expect(viewerTail.events.every((r) => r.projectId === projects.shop.id)).toBe(true); // the reader's filter
+    expect(
+      callsOf(adminTail, agent)
+        .map((r) => [r.outcome, r.reason, r.proxyName, r.gatewayId !== undefined])
+        .sort(),
+    ).toEqual([
       ['denied', 'invalid_api_key', 'other', true],
       ['denied', 'invalid_api_key', 'shop', true],
     ]);
-    expect(new Set(adminTail.events.map((r) => r.gatewayId)).size).toBe(2); // both Gateways
-    expect(viewerTail.events.map((r) => [r.projectId, r.outcome]).sort()).toEqual([
+    expect(new Set(callsOf(adminTail, agent).map((r) => r.gatewayId)).size).toBe(2); // both Gateways
+    expect(
+      callsOf(viewerTail, agent)
+        .map((r) => [r.projectId, r.outcome])
+        .sort(),
+    ).toEqual([
       [projects.shop.id, 'denied'],
       [projects.shop.id, 'success'],
     ]);
@@ -174,20 +191,21 @@ describe('authentication analytics and live tails (end to end)', () => {
     const teamTail = await EventStreamReader.open(`${secondUrl}/api/v1/analytics/auth/stream`, teamToken);
     expect(teamTail.status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 500)); // the subscription opens, the team's resources are read
-    expect(await call(0, '/shop-team/t', team.key)).toBe(200); // the team's proxy and credential
-    expect(await call(1, '/shop-team/t', 'not-a-key-at-all')).toBe(401); // the team's proxy, no credential
-    expect(await call(0, '/shop/t', team.key)).toBe(200); // the team's credential on another proxy of the project
-    expect(await call(1, '/shop/t', projects.shop.key)).toBe(200); // neither: the project's proxy and a credential outside the team
-    expect(await call(0, '/other/t', projects.other.key)).toBe(200); // another project
+    const agent = 'tail-by-team';
+    expect(await call(0, '/shop-team/t', team.key, agent)).toBe(200); // the team's proxy and credential
+    expect(await call(1, '/shop-team/t', 'not-a-key-at-all', agent)).toBe(401); // the team's proxy, no credential
+    expect(await call(0, '/shop/t', team.key, agent)).toBe(200); // the team's credential on another proxy of the project
+    expect(await call(1, '/shop/t', projects.shop.key, agent)).toBe(200); // neither: the project's proxy and a credential outside the team
+    expect(await call(0, '/other/t', projects.other.key, agent)).toBe(200); // another project
     await eventually(
-      async () => teamTail.events.length,
+      async () => callsOf(teamTail, agent).length,
       (n) => n >= 3,
       { what: "the team's three records on its tail" },
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     await teamTail.close();
     const seen = (r: { proxyId: string | null; credentialId: string | null }) => r.proxyId === team.proxyId || r.credentialId === team.credentialId;
-    expect(teamTail.events).toHaveLength(3);
+    expect(callsOf(teamTail, agent)).toHaveLength(3);
     expect(teamTail.events.every(seen)).toBe(true);
 
     const since = new Date(Date.now() - 3_600_000).toISOString();
