@@ -172,6 +172,38 @@ describe('key managers (admin API)', () => {
     expect((await m.request('GET', `/api/v1/key-managers/${ids.p2Own}`, undefined, owner)).status).toBe(403);
   });
 
+  it("scopes reads: without key-manager:read anywhere a reader gets 403 naming it; with it at one project, that project's and System ones", async () => {
+    // project-editor holds no key-manager:read: the list and a System key manager are refused, not answered empty.
+    const editor = { token: tokens['project-editor'] };
+    for (const path of ['/api/v1/key-managers', `/api/v1/key-managers/${ids.system}`, `/api/v1/key-managers/${ids.p1Own}`]) {
+      const refused = await m.request('GET', path, undefined, editor);
+      expect({ path, status: refused.status, body: refused.body }).toMatchObject({
+        path,
+        status: 403,
+        body: { code: 'permission_denied', permission: 'key-manager:read', scope: { type: 'system', id: null } },
+      });
+    }
+    // A custom role holding only key-manager:read, bound at p2.
+    const reader = (await m.request('POST', '/api/v1/roles', { name: `km-reader-${s}`, permissions: ['key-manager:read'] })).body;
+    const username = `kmreader${s}`;
+    const user = (await m.request('POST', '/api/v1/users', { username, password: 'user-password-1' })).body;
+    const bound = await m.request('POST', '/api/v1/role-bindings', { roleId: reader.id, subject: { type: 'user', id: user.id }, scope: { type: 'project', id: ids.p2 } });
+    expect(bound.status).toBe(201);
+    const token = (await m.request('POST', '/api/v1/auth/login', { username, password: 'user-password-1' }, { token: null })).body.token;
+    const listed = await m.request('GET', '/api/v1/key-managers', undefined, { token });
+    expect(listed.status).toBe(200);
+    const seen = listed.body.map((k: any) => k.id);
+    expect(seen).toEqual(expect.arrayContaining([ids.system, ids.p2Own]));
+    expect(seen).not.toContain(ids.p1Own);
+    expect(listed.body.every((k: any) => k.projectId === null || k.projectId === ids.p2)).toBe(true);
+    expect((await m.request('GET', `/api/v1/key-managers/${ids.system}`, undefined, { token })).status).toBe(200);
+    expect((await m.request('GET', `/api/v1/key-managers/${ids.p2Own}`, undefined, { token })).status).toBe(200);
+    expect(await m.request('GET', `/api/v1/key-managers/${ids.p1Own}`, undefined, { token })).toMatchObject({
+      status: 403,
+      body: { permission: 'key-manager:read', scope: { type: 'project', id: ids.p1 } },
+    });
+  });
+
   it("lets a proxy name only existing key managers of its project or System, within the key manager's role list", async () => {
     expect((await proxyWith(ids.p1, [ids.system, ids.p1Own])).status).toBe(201);
     const foreign = await proxyWith(ids.p1, [ids.p2Own]);
