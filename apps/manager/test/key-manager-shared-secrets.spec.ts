@@ -116,6 +116,17 @@ describe('key managers with an HS* key from the project secret manager', () => {
     expect(JSON.stringify(entry)).not.toContain(first.toString('base64url'));
     expect(keysIn(entry.sharedSecretRef!)).toEqual([expect.objectContaining({ current: true, key: first.toString('hex') })]);
 
+    // A version too short for HS256 would leave the key manager without a key once the overlap ends: refused, nothing written.
+    const tooShort = await m.request('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}/versions`, { material: randomBytes(31).toString('base64url'), overlapSeconds: 600 });
+    expect(tooShort).toMatchObject({
+      status: 422,
+      body: { code: 'secret_too_short', errors: [{ path: 'material', message: expect.stringMatching(new RegExp(`idp-${s}.*HS256.*32 bytes`)) }] },
+    });
+    expect((await ok('GET', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}`)).versions).toHaveLength(1);
+    // The same length is fine for a secret no key manager verifies HS* with.
+    expect(
+      (await m.request('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.short}/versions`, { material: randomBytes(31).toString('base64url'), overlapSeconds: 0 })).status,
+    ).toBe(201);
     await ok('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}/versions`, { material: second.toString('base64url'), overlapSeconds: 600 });
     const rotated = await eventually(
       () => new EnvironmentConfigStore(redis).load(env),

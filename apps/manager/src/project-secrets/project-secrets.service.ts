@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { StoredSecretVersion } from '@idm/config-bus';
-import { SecretBox, type CreateProjectSecret, type ProjectSecret, type RotateProjectSecret, type UpdateProjectSecret } from '@idm/domain';
+import { hmacMinKeyBytes, SecretBox, type CreateProjectSecret, type ProjectSecret, type RotateProjectSecret, type UpdateProjectSecret } from '@idm/domain';
 import { ChangeWriter } from '../audit/change-writer';
 import { Database, type Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
@@ -100,6 +100,7 @@ export class ProjectSecretsService {
       const retiresAt = new Date(now.getTime() + input.overlapSeconds * 1000).toISOString();
       const kept = usable(before.versions, now).map((v) => (v.retiresAt === null ? { ...v, retiresAt } : v));
       if (kept.some((v) => v.kid === next.kid)) throw ProblemError.conflict('secret_kid_in_use', `kid '${next.kid}' is already used by a version still usable`, 'kid');
+      await this.requireLongEnoughForHmac(tx, projectId, id, next);
       const row = await this.repository.update(tx, id, { versions: [...usable(kept, now), next], updatedAt: now });
       const proxies = await this.repository.referencingProxies(tx, projectId, id);
       return {
@@ -121,6 +122,22 @@ export class ProjectSecretsService {
       await this.repository.delete(tx, id);
       return { result: undefined, change: { action: 'delete', entityKind: 'project_secret', entityId: id, projectId, teamId: before.teamId, before, after: null } };
     });
+  }
+
+  /**
+   * A key manager verifying HS* with this secret would stop accepting every token once the overlap
+   * ends if the new version were shorter than its hash (RFC 7518 §3.2: the Gateway ignores such a
+   * key): refused at rotation, as the key manager's own save refuses it.
+   */
+  private async requireLongEnoughForHmac(tx: Reads, projectId: string, id: string, next: StoredSecretVersion): Promise<void> {
+    if (next.sealed === null) return;
+    const users = await this.repository.hmacUsers(tx, projectId, id);
+    const minBytes = hmacMinKeyBytes(users.flatMap((u) => u.algorithms));
+    if (minBytes === 0) return;
+    const { k } = JSON.parse(this.secrets.open(next.sealed)) as { k?: string };
+    if (Buffer.from(k ?? '', 'base64url').length >= minBytes) return;
+    const message = `key manager(s) ${users.map((u) => u.name).join(', ')} verify ${[...new Set(users.flatMap((u) => u.algorithms))].filter((a) => a.startsWith('HS')).join(', ')} with this secret: the new version needs at least ${minBytes} bytes (RFC 7518 §3.2)`;
+    throw new ProblemError(422, 'secret_too_short', 'The new version is too short for the key managers using this secret', message, [{ path: 'material', message }]);
   }
 
   /** Reads and seals supplied material (before any transaction: parsing keys is CPU work). */

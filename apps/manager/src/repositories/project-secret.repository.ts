@@ -55,6 +55,15 @@ export class ProjectSecretRepository extends ProjectEntityRepository<typeof proj
     return rows.map((r) => r.name);
   }
 
+  /** The key managers taking their HS* key from the secret, with the algorithms each verifies. */
+  async hmacUsers(db: Reads, projectId: string, secretId: string): Promise<{ name: string; algorithms: string[] }[]> {
+    const rows = await db
+      .select({ name: keyManagers.name, algorithms: sql<string[]>`coalesce(${keyManagers.settings}->'algorithms', '[]'::jsonb)` })
+      .from(keyManagers)
+      .where(and(eq(keyManagers.projectId, projectId), sql`${keyManagers.settings}->>'sharedSecretId' = ${secretId}`));
+    return rows;
+  }
+
   /** Every secret, locked, for the master-key rotation. */
   sealedForUpdate(tx: Tx): Promise<ProjectSecretRow[]> {
     return tx.select().from(projectSecrets).for('update');
