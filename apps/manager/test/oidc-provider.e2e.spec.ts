@@ -510,6 +510,62 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
     });
   });
 
+  it("answers a new ID token on refresh of an openid grant (OIDC Core §12.2): same subject, the login's auth_time, new iat and exp, no nonce", async () => {
+    const flow = await start(spa, SPA, { scope: 'openid email offline_access' });
+    const done = await new Browser().login(flow.url, 'alice', 'alice-password-1');
+    const first = await redeem(spa, done.headers.get('location')!, flow);
+    const original = first.claims()!;
+    expect(original.nonce).toBe(flow.nonce);
+    await eventually(
+      async () => Math.floor(Date.now() / 1000),
+      (t) => t > original.iat,
+      { what: 'a second after the code grant' },
+    );
+    // openid-client checks the new ID token's signature, iss, aud, exp and that its sub is the original one.
+    const refreshed = await oidc.refreshTokenGrant(spa, first.refresh_token!);
+    const claims = refreshed.claims()!;
+    expect(claims).toMatchObject({ iss: issuer, sub: alice.id, aud: spaId, auth_time: original.auth_time });
+    expect(claims.nonce).toBeUndefined();
+    expect(claims.iat).toBeGreaterThan(original.iat);
+    expect(claims.exp).toBeGreaterThan(original.exp);
+    // at_hash names the new access token, not the first one.
+    const digest = createHash('sha256').update(refreshed.access_token).digest();
+    expect(claims.at_hash).toBe(digest.subarray(0, 16).toString('base64url'));
+    expect(claims.at_hash).not.toBe(original.at_hash);
+    // A narrower access token (without openid) still comes with the ID token of the openid grant.
+    const narrowed = await tokenCall({ grant_type: 'refresh_token', refresh_token: refreshed.refresh_token!, client_id: spaId, scope: 'email' });
+    expect(narrowed).toMatchObject({ status: 200, body: { scope: 'email', id_token: expect.any(String) } });
+    const narrowedClaims = JSON.parse(Buffer.from(String(narrowed.body.id_token).split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+    expect(narrowedClaims).toMatchObject({ sub: alice.id, aud: spaId, auth_time: original.auth_time });
+    // A refused refresh (spent token: the family is revoked) answers no ID token.
+    const spent = await tokenCall({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: spaId });
+    expect(spent).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(spent.body.id_token).toBeUndefined();
+  });
+
+  it('prefills the login form with login_hint, escaped; refuses a hint with control characters or longer than a username', async () => {
+    const hinted = await new Browser().go((await start(web, RP, { login_hint: 'alice' })).url);
+    expect(await hinted.text()).toContain('name="username" autocomplete="username" required value="alice"');
+    const hostile = '"><script>alert(1)</script><input name="x" value="';
+    const page = await (await new Browser().go((await start(web, RP, { login_hint: hostile })).url)).text();
+    expect(page).not.toContain('<script>');
+    expect(page).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;input name=&quot;x&quot; value=&quot;"');
+    expect(page.match(/<input /g)).toHaveLength(4); // transaction, csrf, username, password: the hint added none
+    // The hint is only a hint: the user signs in as whoever they type.
+    const flow = await start(web, RP, { login_hint: 'someone-else' });
+    const done = await new Browser().login(flow.url, 'alice', 'alice-password-1');
+    expect((await redeem(web, done.headers.get('location')!, flow)).claims()!.sub).toBe(alice.id);
+    for (const bad of ['a\u0000b', 'line\nbreak', 'x'.repeat(129)]) {
+      const res = await new Browser().go((await start(web, RP, { login_hint: bad, state: 'st-hint' })).url);
+      expect(res.status).toBe(303);
+      expect(Object.fromEntries(new URL(res.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_request', state: 'st-hint' });
+    }
+    const twice = new URL((await start(web, RP)).url);
+    twice.searchParams.append('login_hint', 'a');
+    twice.searchParams.append('login_hint', 'b');
+    expect((await new Browser().go(twice.toString())).status).toBe(400);
+  });
+
   it('asks for the password again when the session is older than max_age, and says auth_time', async () => {
     const { browser } = await freshCode();
     // Within max_age: no form, and the ID token's auth_time is the login's.

@@ -17,6 +17,8 @@ export const opaqueTokenGrantSchema = z.object({
   clientIp: z.string().optional(),
   /** Sender constraint (DPoP key / client certificate thumbprint); absent: a bearer token. */
   cnf: tokenConfirmationSchema.optional(),
+  /** When the end user signed in (epoch seconds), for a grant from an OpenID Connect login: a refresh's new ID token keeps it (OIDC Core §12.2). */
+  authTime: z.number().int().nonnegative().optional(),
 });
 export type OpaqueTokenGrant = z.infer<typeof opaqueTokenGrantSchema>;
 

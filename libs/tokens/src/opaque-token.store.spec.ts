@@ -126,6 +126,23 @@ describe('OpaqueTokenStore on a real Redis', () => {
     expect(await store.lookup(issued.accessToken)).not.toBeNull();
   });
 
+  it("keeps an OpenID Connect grant's auth_time through rotations and a restore (the refresh's new ID token says when the user signed in)", async () => {
+    const signedIn = { ...grant, authTime: Math.floor(now / 1000) - 600 };
+    const issued = await store.issue(signedIn, lifetimes);
+    const rotated = await store.rotateRefresh(issued.refreshToken!, rotation);
+    if (rotated.outcome !== 'rotated') throw new Error(`expected rotation, got ${JSON.stringify(rotated)}`);
+    expect(rotated.record.authTime).toBe(signedIn.authTime);
+    const record = (await store.lookup(rotated.tokens.refreshToken))!;
+    expect(record.authTime).toBe(signedIn.authTime);
+    await redis.del(...(await redis.keys(`${keyPrefix}:rt:*`)));
+    expect(await store.restore(rotated.tokens.refreshToken, record)).toBe(true);
+    const again = await store.rotateRefresh(rotated.tokens.refreshToken, rotation);
+    expect(again.outcome === 'rotated' && again.record.authTime).toBe(signedIn.authTime);
+    // A grant without a login (client credentials, password) has none.
+    expect((await store.lookup(issued.accessToken))!.authTime).toBe(signedIn.authTime);
+    expect((await store.lookup((await store.issue(grant, lifetimes)).accessToken))!.authTime).toBeUndefined();
+  });
+
   it('revokes the whole family when a used refresh token comes back', async () => {
     const issued = await store.issue(grant, lifetimes);
     const first = await store.rotateRefresh(issued.refreshToken!, rotation);

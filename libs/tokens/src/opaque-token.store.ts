@@ -251,6 +251,7 @@ function grantFields(grant: OpaqueTokenGrant): Record<string, string> {
   // Flat hash fields, so the rotation script copies and compares them without decoding JSON.
   if (grant.cnf?.jkt !== undefined) fields.cnfJkt = grant.cnf.jkt;
   if (grant.cnf?.['x5t#S256'] !== undefined) fields.cnfX5t = grant.cnf['x5t#S256'];
+  if (grant.authTime !== undefined) fields.authTime = String(grant.authTime);
   return fields;
 }
 
@@ -276,6 +277,7 @@ function toRecord(kind: OpaqueTokenKind, f: Record<string, string>): OpaqueToken
   if (f.credentialId !== undefined) record.credentialId = f.credentialId;
   if (f.proxyId !== undefined) record.proxyId = f.proxyId;
   if (f.clientIp !== undefined) record.clientIp = f.clientIp;
+  if (f.authTime !== undefined && /^\d{1,12}$/.test(f.authTime)) record.authTime = Number(f.authTime);
   if (f.cnfJkt !== undefined || f.cnfX5t !== undefined) record.cnf = { ...(f.cnfJkt !== undefined && { jkt: f.cnfJkt }), ...(f.cnfX5t !== undefined && { 'x5t#S256': f.cnfX5t }) };
   return record;
 }

@@ -32,9 +32,13 @@ export interface AuthorizationRequest {
   codeChallenge: string | null;
   prompt: Set<string>;
   maxAge: number | null;
+  /** OIDC Core §3.1.2.1 `login_hint`: the username the login form starts with (a hint: the user may type another). */
+  loginHint: string | null;
 }
 
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** As long as a username may be; no control characters (they have no place in a form field). */
+const LOGIN_HINT = /^[^\p{Cc}]{1,128}$/u;
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 
 /** The client of an OIDC request: a live credential of this environment with OIDC settings. */
@@ -50,7 +54,7 @@ export function oidcClientOf(clients: TokenClients, clientId: string | null): Oi
  * redirector), then everything else (sent back to the verified redirect URI with `state`).
  */
 export function parseAuthorizationRequest(params: URLSearchParams, clients: TokenClients, live: (client: TokenClient) => boolean): AuthorizationRequest {
-  for (const name of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age'])
+  for (const name of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint'])
     if (params.getAll(name).length > 1) throw new UnredirectableError('invalid_request', `${name} is given more than once`);
   const client = oidcClientOf(clients, params.get('client_id'));
   if (!client || !live(client)) throw new UnredirectableError('invalid_client', 'the client is unknown or not allowed to sign users in');
@@ -82,7 +86,20 @@ export function parseAuthorizationRequest(params: URLSearchParams, clients: Toke
   const nonce = params.get('nonce');
   const state = params.get('state');
   if ((nonce?.length ?? 0) > 512 || (state?.length ?? 0) > 2048) throw new RedirectableError('invalid_request', 'state or nonce is too long');
-  return { client, redirectUri, state, scope: [...new Set(scopes)].join(' '), nonce, codeChallenge: challenge, prompt, maxAge: maxAgeText === null ? null : Number(maxAgeText) };
+  const loginHint = params.get('login_hint');
+  if (loginHint !== null && loginHint !== '' && !LOGIN_HINT.test(loginHint))
+    throw new RedirectableError('invalid_request', 'login_hint must be at most 128 characters without control characters');
+  return {
+    client,
+    redirectUri,
+    state,
+    scope: [...new Set(scopes)].join(' '),
+    nonce,
+    codeChallenge: challenge,
+    prompt,
+    maxAge: maxAgeText === null ? null : Number(maxAgeText),
+    loginHint: loginHint || null,
+  };
 }
 
 /** Refresh tokens for `offline_access`: the client has the refresh_token grant and `refreshAllowed`. */

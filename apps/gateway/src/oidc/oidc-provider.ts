@@ -202,7 +202,8 @@ export class OidcProvider {
     writeLoginPage(
       res,
       200,
-      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: '', error: null },
+      // login_hint prefills the username (escaped by the page like every value); the user may change it.
+      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: request.loginHint ?? '', error: null },
       { 'set-cookie': csrfCookieOf(pending.csrf), ...formActionFor(request.redirectUri) },
     );
   }
@@ -471,7 +472,7 @@ export class OidcProvider {
       },
       now,
     );
-    const refreshToken = grant.scope.split(' ').includes('offline_access') ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds) : undefined;
+    const refreshToken = grant.scope.split(' ').includes('offline_access') ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds, grant.authTime) : undefined;
     return {
       access_token: minted.token,
       token_type: 'Bearer',
@@ -491,7 +492,9 @@ export class OidcProvider {
   /**
    * The refresh_token grant of an OIDC client: the refresh token rotates on every use (the old one
    * is spent), and presenting a spent one revokes its whole family (RFC 9700 §4.14.2); the new
-   * access token is a JWT like the code grant's. No new ID token: the login did not happen again.
+   * access token is a JWT like the code grant's. A grant with `openid` gets a new ID token too
+   * (OIDC Core §12.2): same subject, the original login's `auth_time`, new `iat`/`exp`, no `nonce`
+   * (the login did not happen again; `nonce` belongs to an authentication request).
    */
   async refresh(call: TokenCall): Promise<Body> {
     const serving = this.active.current;
@@ -522,14 +525,39 @@ export class OidcProvider {
       throw new OAuthError('invalid_grant', 'the user can no longer sign in');
     }
     const minted = await this.accessToken(call.issuer, serving, client, owner, rotation.record.scope, accessSeconds, now);
-    return { access_token: minted.token, token_type: 'Bearer', expires_in: accessSeconds, refresh_token: rotation.tokens.refreshToken, scope: rotation.record.scope };
+    // The grant's scope (the refresh token's), not a narrowed request's: the ID token is about the login, not the access token's reach.
+    const openid = rotation.grantScope.split(' ').includes('openid') && rotation.record.authTime !== undefined;
+    const idToken = openid
+      ? await mintIdToken(
+          serving.keyRing,
+          {
+            issuer: call.issuer,
+            subject: owner.credential.id,
+            clientId: client.credential.id,
+            nonce: null,
+            authTime: rotation.record.authTime!,
+            accessToken: minted.token,
+            lifetimeSeconds: client.settings.oidc.idTokenLifetimeSeconds,
+            algorithm: client.settings.signingAlgorithm,
+          },
+          now,
+        )
+      : undefined;
+    return {
+      access_token: minted.token,
+      token_type: 'Bearer',
+      expires_in: accessSeconds,
+      refresh_token: rotation.tokens.refreshToken,
+      scope: rotation.record.scope,
+      ...(idToken !== undefined && { id_token: idToken }),
+    };
   }
 
   /** A refresh token for `offline_access`, when the client may refresh (else the scope was dropped at /authorize). */
-  private async issueRefreshToken(client: OidcClient, owner: TokenClient, scope: string, accessSeconds: number): Promise<string | undefined> {
+  private async issueRefreshToken(client: OidcClient, owner: TokenClient, scope: string, accessSeconds: number, authTime: number): Promise<string | undefined> {
     if (!mayRefresh(client)) return undefined;
     const issued = await this.refreshTokens.issue(
-      { clientId: client.credential.id, subject: owner.credential.id, credentialId: owner.credential.id, scope, environment: this.environment },
+      { clientId: client.credential.id, subject: owner.credential.id, credentialId: owner.credential.id, scope, environment: this.environment, authTime },
       { accessTokenSeconds: accessSeconds, refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime) },
     );
     return issued.refreshToken;

@@ -195,5 +195,6 @@ function grantOf(g: OpaqueTokenGrant): OpaqueTokenGrant {
   if (g.proxyId !== undefined) grant.proxyId = g.proxyId;
   if (g.clientIp !== undefined) grant.clientIp = g.clientIp;
   if (g.cnf !== undefined) grant.cnf = g.cnf;
+  if (g.authTime !== undefined) grant.authTime = g.authTime;
   return grant;
 }
