@@ -2,7 +2,23 @@ import { AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, En
 import { generateApiKey, tokenSettingsSchema } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
-import { AppProcess, configSnapshot, eventually, freePort, RedisProcess, type RunningServer, snapshotCredential, snapshotProxy, startEchoServer } from '@idm/test-kit';
+import { signJwt, SigningKeyRing } from '@idm/tokens';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import {
+  AppProcess,
+  box,
+  configSnapshot,
+  eventually,
+  freePort,
+  RedisProcess,
+  type RunningServer,
+  snapshotCredential,
+  snapshotKey,
+  snapshotKeyManager,
+  snapshotProxy,
+  startEchoServer,
+  TEST_MASTER_KEYS,
+} from '@idm/test-kit';
 
 /**
  * Auth records from a real Gateway process into a private Redis: every chain decision and token
@@ -14,6 +30,10 @@ describe('Gateway auth records (end to end)', () => {
   const aliceKey = generateApiKey();
   const password = 'correct horse battery';
   const SVC_SECRET = 'svc-app-client-secret';
+  const signingKey = snapshotKey('RS256');
+  const KM_ID = randomUUID();
+  const KM_ISSUER = 'https://partner.issuer.test';
+  const KM_SECRET = randomBytes(32).toString('base64url');
   let redisServer: RedisProcess;
   let redis: Redis;
   let echo: RunningServer;
@@ -34,8 +54,19 @@ describe('Gateway auth records (end to end)', () => {
           snapshotProxy({ id: 'p-key', projectId: 'proj', name: 'keyed', basePath: '/keyed', upstreamUrl: echo.url, policies: [{ type: 'api-key', config: {} }] }),
           snapshotProxy({ id: 'p-basic', projectId: 'proj', name: 'basic', basePath: '/basic', upstreamUrl: echo.url, policies: [{ type: 'basic-auth', config: {} }] }),
           snapshotProxy({ id: 'p-oauth', projectId: 'proj', name: 'oauth', basePath: '/oauth', upstreamUrl: echo.url, policies: [{ type: 'oauth2-auth', config: {} }] }),
+          snapshotProxy({ id: 'p-jwt', projectId: 'proj', name: 'jwt', basePath: '/jwt', upstreamUrl: echo.url, policies: [{ type: 'jwt-auth', config: {} }] }),
+          snapshotProxy({
+            id: 'p-partner',
+            projectId: 'proj',
+            name: 'partner',
+            basePath: '/partner',
+            upstreamUrl: echo.url,
+            policies: [{ type: 'jwt-auth', config: { keyManagers: [KM_ID] } }],
+          }),
           snapshotProxy({ id: 'p-open', projectId: 'proj', name: 'open', basePath: '/open', upstreamUrl: echo.url, policies: [] }),
         ],
+        signingKeys: [signingKey],
+        keyManagers: [snapshotKeyManager({ id: KM_ID, name: 'partner', issuer: KM_ISSUER, algorithms: ['HS256'], sharedSecret: box.seal(KM_SECRET) })],
         credentials: [
           snapshotCredential({
             id: 'c-alice',
@@ -66,6 +97,7 @@ describe('Gateway auth records (end to end)', () => {
         UPSTREAM_ALLOW: '127.0.0.1',
         AUTH_RECORDS_FLUSH_MS: '20',
         AUTH_RECORDS_QUEUE_LIMIT: '1000',
+        IDM_MASTER_KEYS: TEST_MASTER_KEYS,
       },
       `http://127.0.0.1:${port}`,
     );
@@ -120,6 +152,8 @@ describe('Gateway auth records (end to end)', () => {
       username: 'alice',
       keyPrefix: aliceKey.prefix,
       clientId: null,
+      issuer: null,
+      tokenType: null,
       clientIp: '127.0.0.1',
       userAgent: 'records-test/1',
     });
@@ -131,7 +165,15 @@ describe('Gateway auth records (end to end)', () => {
       credentialId: null,
       keyPrefix: aliceKey.prefix,
     });
-    expect(byRequest.get('rec-bad-password')).toMatchObject({ policy: 'basic-auth', outcome: 'denied', reason: 'invalid_credentials', credentialId: null, username: 'alice' });
+    expect(byRequest.get('rec-bad-password')).toMatchObject({
+      policy: 'basic-auth',
+      outcome: 'denied',
+      reason: 'invalid_credentials',
+      credentialId: null,
+      username: 'alice',
+      issuer: null,
+      tokenType: null,
+    });
     expect(byRequest.get('rec-token')).toMatchObject({
       policy: 'token-endpoint:/credential/token',
       outcome: 'denied',
@@ -185,7 +227,71 @@ describe('Gateway auth records (end to end)', () => {
       clientId: 'c-svc',
     });
     // The same client on the proxy, by the id its token carries: one filter finds both.
-    expect(byRequest.get('rec-cc-use')).toMatchObject({ policy: 'oauth2-auth', outcome: 'success', proxyId: 'p-oauth', credentialId: 'c-svc', clientId: 'c-svc' });
+    // ...and by the issuer that minted it: the token service the token request's record names.
+    expect(byRequest.get('rec-cc-use')).toMatchObject({
+      policy: 'oauth2-auth',
+      outcome: 'success',
+      proxyId: 'p-oauth',
+      credentialId: 'c-svc',
+      clientId: 'c-svc',
+      issuer: byRequest.get('rec-cc-ok')!.issuer,
+      tokenType: 'opaque',
+    });
+    expect(byRequest.get('rec-cc-ok')!.issuer).toBe(`${gateway.baseUrl}/credential`);
     for (const secret of [SVC_SECRET, token]) expect(raw).not.toContain(secret);
+  });
+
+  it("records the issuer and format of a JWT on a proxy: our token service's `iss`, or the key manager it was routed to (refusals too)", async () => {
+    await redis.set(AUTH_RECORDS_QUEUED_KEY, '0');
+    const now = Math.floor(Date.now() / 1000);
+    const { ring } = SigningKeyRing.fromSnapshot([signingKey], box);
+    const ownJwt = signJwt(
+      { iss: `${gateway.baseUrl}/credential`, sub: 'c-alice', aud: ['/jwt'], client_id: 'c-alice', iat: now, exp: now + 300, jti: randomBytes(8).toString('hex') },
+      ring.signer(Date.now())!,
+    );
+    const partnerInput = [
+      { alg: 'HS256', typ: 'JWT' },
+      { iss: KM_ISSUER, sub: 'partner-user', azp: 'partner-app', exp: now + 300 },
+    ]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .join('.');
+    const partnerJwt = `${partnerInput}.${createHmac('sha256', KM_SECRET).update(partnerInput).digest('base64url')}`;
+    const forgedJwt = `${partnerInput}.${createHmac('sha256', 'not-the-partner-secret').update(partnerInput).digest('base64url')}`;
+    const calls: [string, string | null, string, number][] = [
+      ['/jwt/a', ownJwt, 'rec-jwt-own', 200],
+      ['/partner/a', partnerJwt, 'rec-jwt-partner', 200],
+      ['/partner/a', forgedJwt, 'rec-jwt-forged', 401],
+      ['/jwt/a', null, 'rec-jwt-none', 401],
+    ];
+    for (const [path, token, requestId, status] of calls) {
+      const res = await fetch(gateway.baseUrl + path, { headers: { 'x-request-id': requestId, ...(token !== null && { authorization: `Bearer ${token}` }) } });
+      // The answer's body shows in a failure (why a call was refused).
+      expect({ requestId, status: res.status, body: res.status === status ? null : await res.text() }).toEqual({ requestId, status, body: null });
+    }
+
+    const { records, raw } = await eventually(streamRecords, ({ records }) => calls.every(([, , id]) => records.some((r) => r.requestId === id)), {
+      what: 'the four JWT calls in the stream',
+    });
+    const byRequest = new Map(records.map((r) => [r.requestId, r]));
+    expect(byRequest.get('rec-jwt-own')).toMatchObject({
+      policy: 'jwt-auth',
+      outcome: 'success',
+      credentialId: 'c-alice',
+      issuer: `${gateway.baseUrl}/credential`,
+      tokenType: 'jwt',
+    });
+    expect(byRequest.get('rec-jwt-partner')).toMatchObject({
+      policy: 'jwt-auth',
+      outcome: 'success',
+      credentialId: 'partner-user',
+      clientId: 'partner-app',
+      issuer: KM_ISSUER,
+      tokenType: 'jwt',
+    });
+    // A forged token still names the key manager it claimed: failures count per issuer.
+    expect(byRequest.get('rec-jwt-forged')).toMatchObject({ outcome: 'denied', reason: 'invalid_token', issuer: KM_ISSUER, tokenType: 'jwt' });
+    // Nothing presented, nothing verified: no issuer.
+    expect(byRequest.get('rec-jwt-none')).toMatchObject({ outcome: 'denied', reason: 'missing_token', issuer: null, tokenType: 'jwt' });
+    for (const secret of [ownJwt, partnerJwt, forgedJwt, KM_SECRET]) expect(raw).not.toContain(secret);
   });
 });

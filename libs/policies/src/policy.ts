@@ -99,6 +99,14 @@ export interface RequestContext {
   /** The OAuth client a verified access token was issued to (jwt-auth, oauth2-auth; `client_id`/`azp` of a key manager's token): the auth record's clientId. */
   tokenClientId: string | null;
   /**
+   * Who issued the bearer token (the auth record's issuer): the verified `iss` of our own JWT, our
+   * token service's URL for our opaque tokens, a key manager's issuer once its token was routed to
+   * it (set before verification, so refusals count per key manager too). null for other policies.
+   */
+  tokenIssuer: string | null;
+  /** The bearer token's format as checked (a key manager's token: JWT verified locally or introspected); null: the policy's own default. */
+  tokenType: 'jwt' | 'opaque' | null;
+  /**
    * The whole request body, read only when a policy of the proxy reads it (`readsRequestBody`);
    * a policy may replace it (what goes upstream). null otherwise, and for a request without one.
    */
@@ -142,6 +150,8 @@ export function createRequestContext(init: {
     claimedUsername: null,
     claimedKeyPrefix: null,
     tokenClientId: null,
+    tokenIssuer: null,
+    tokenType: null,
     body: null,
     bodyContentType: null,
     variables: null,

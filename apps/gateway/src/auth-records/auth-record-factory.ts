@@ -56,7 +56,7 @@ export class AuthRecordFactory {
   ofProxy(requestId: string, startedAt: number, headers: IncomingHttpHeaders, proxy: CompiledProxy, ctx: RequestContext, rejection: PolicyRejection | undefined): AuthRecord {
     const time = this.now();
     const identity = ctx.identity;
-    return this.record(time, requestId, startedAt, headers, ctx.clientIp, {
+    const record = this.record(time, requestId, startedAt, headers, ctx.clientIp, {
       proxyId: proxy.id,
       proxyName: proxy.name,
       projectId: proxy.projectId,
@@ -68,8 +68,11 @@ export class AuthRecordFactory {
       username: identity?.username ?? clipped(ctx.claimedUsername, 256),
       keyPrefix: ctx.claimedKeyPrefix,
       clientId: clipped(ctx.tokenClientId, 256),
-      tokenType: tokenTypeOf(rejection === undefined ? proxy.authenticationPolicy : ctx.policy),
+      tokenType: ctx.tokenType ?? tokenTypeOf(rejection === undefined ? proxy.authenticationPolicy : ctx.policy),
     });
+    // A bearer policy's token issuer (our token service or a key manager); null for passwords and API keys.
+    record.issuer = clipped(ctx.tokenIssuer, 500);
+    return record;
   }
 
   ofTokenEndpoint(requestId: string, startedAt: number, headers: IncomingHttpHeaders, clientIp: string, subject: TokenCallSubject, decision: TokenDecision): AuthRecord {
@@ -131,6 +134,7 @@ export function outcomeOf(status: number, declared: 'throttled' | 'blocked' | un
   return status === 429 ? 'throttled' : 'denied';
 }
 
+/** The bearer policy's own token format, when no token was told apart (e.g. none presented). */
 function tokenTypeOf(policy: string | null): 'jwt' | 'opaque' | null {
   if (policy === 'jwt-auth') return 'jwt';
   if (policy === 'oauth2-auth') return 'opaque';

@@ -60,6 +60,9 @@ export class JwtAuthPolicy implements Policy {
     if (this.thirdParty !== null && !this.thirdParty.acceptsOwn) return this.thirdParty.notAllowed;
     const claims = result.claims;
     if (this.requestIssuers !== null && !this.requestIssuers.isRequestIssuer(claims.iss!, ctx)) return rejections.invalid_token;
+    // Verified (and checked against this host's issuer): what the auth record names.
+    ctx.tokenIssuer = claims.iss ?? null;
+    ctx.tokenType = 'jwt';
     const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
     if (typeof claims.client_id === 'string') ctx.tokenClientId = claims.client_id;
     let credential: DirectoryCredential | null = null;

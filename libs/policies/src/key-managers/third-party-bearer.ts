@@ -20,6 +20,7 @@ interface ReusableVerdict {
   readonly reuseUntil: number;
   readonly kid: string | null;
   readonly key: object | null;
+  readonly tokenType: 'jwt' | 'opaque';
 }
 
 /**
@@ -74,16 +75,24 @@ export class ThirdPartyBearer {
     const cacheKey = hash('sha256', token, 'base64url');
     const reused = this.verdicts.get(cacheKey);
     if (reused !== undefined) {
-      if (this.stillValid(reused)) return this.bound(ctx, presented, reused.issuer, reused.claims);
+      if (this.stillValid(reused)) {
+        attribute(ctx, reused.issuer, reused.tokenType);
+        return this.bound(ctx, presented, reused.issuer, reused.claims);
+      }
       this.verdicts.delete(cacheKey);
     }
     const iss = unverifiedIssuer(token);
     if (iss !== undefined) {
       const issuer = this.deps.keyManagers!.byIssuer(iss);
       if (issuer === undefined || issuer.builtin) return NOT_THIRD_PARTY;
+      // Routed to a key manager the environment knows: its refusals are counted against it too.
+      const tokenType = issuer.acceptsJwt ? 'jwt' : 'opaque';
+      attribute(ctx, issuer, tokenType);
       if (!this.allowed.has(issuer.id)) return this.notAllowed;
       const verdict = issuer.acceptsJwt ? issuer.verifyJwt(token) : issuer.introspect(token);
-      return verdict instanceof Promise ? verdict.then((v) => this.decide(ctx, presented, cacheKey, issuer, v)) : this.decide(ctx, presented, cacheKey, issuer, verdict);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.decide(ctx, presented, cacheKey, issuer, v, tokenType))
+        : this.decide(ctx, presented, cacheKey, issuer, verdict, tokenType);
     }
     if (this.opaqueIssuers.length === 0 || OWN_OPAQUE_TOKEN.test(token)) return NOT_THIRD_PARTY;
     return this.introspectInTurn(ctx, presented, cacheKey, 0);
@@ -95,16 +104,26 @@ export class ThirdPartyBearer {
     for (let i = from; i < this.opaqueIssuers.length; i++) {
       const issuer = this.opaqueIssuers[i];
       const verdict = await issuer.introspect(presented.token);
-      if (verdict.ok) return this.decide(ctx, presented, cacheKey, issuer, verdict);
+      if (verdict.ok) {
+        attribute(ctx, issuer, 'opaque');
+        return this.decide(ctx, presented, cacheKey, issuer, verdict, 'opaque');
+      }
       unavailable ||= verdict.unavailable;
     }
     return unavailable ? this.unavailable : this.access.rejections.invalid_token;
   }
 
-  private decide(ctx: RequestContext, presented: PresentedAccessToken, cacheKey: string, issuer: TrustedIssuer, verdict: IssuerVerdict): PolicyOutcome | Promise<PolicyOutcome> {
+  private decide(
+    ctx: RequestContext,
+    presented: PresentedAccessToken,
+    cacheKey: string,
+    issuer: TrustedIssuer,
+    verdict: IssuerVerdict,
+    tokenType: 'jwt' | 'opaque',
+  ): PolicyOutcome | Promise<PolicyOutcome> {
     if (!verdict.ok) return verdict.unavailable ? this.unavailable : this.access.rejections.invalid_token;
     if (this.verdicts.size >= MAX_CACHED) this.verdicts.delete(this.verdicts.keys().next().value!);
-    this.verdicts.set(cacheKey, { issuer, claims: verdict.claims, reuseUntil: verdict.reuseUntil, kid: verdict.kid, key: verdict.key });
+    this.verdicts.set(cacheKey, { issuer, claims: verdict.claims, reuseUntil: verdict.reuseUntil, kid: verdict.kid, key: verdict.key, tokenType });
     return this.bound(ctx, presented, issuer, verdict.claims);
   }
 
@@ -142,6 +161,12 @@ export class ThirdPartyBearer {
     }
     return undefined;
   }
+}
+
+/** The auth record's issuer and token type: the key manager's exact `iss` (its name when it has none). */
+function attribute(ctx: RequestContext, issuer: TrustedIssuer, tokenType: 'jwt' | 'opaque'): void {
+  ctx.tokenIssuer = issuer.issuer ?? issuer.name;
+  ctx.tokenType = tokenType;
 }
 
 /** The `iss` of a compact JWS's payload, read before verification only to pick the key manager; undefined when not a JWT with one. */

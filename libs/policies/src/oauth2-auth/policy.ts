@@ -58,6 +58,8 @@ export class OAuth2AuthPolicy implements Policy {
     if (!record || record.kind !== 'access' || record.environment !== this.deps.environment) return rejections.invalid_token;
     if (record.proxyId !== undefined && !this.access.issuedForThisProxy(record.proxyId, record.clientId, record.issuedAt)) return rejections.invalid_token;
     ctx.tokenClientId = record.clientId;
+    ctx.tokenIssuer = this.ownIssuerOf(ctx, record);
+    ctx.tokenType = 'opaque';
     if (record.proxyId !== undefined && record.credentialId === undefined) {
       return afterSenderConstraint(this.access.sender.enforce(record.cnf, ctx, presented), () => this.access.admit(ctx, null, record.scope, []));
     }
@@ -68,6 +70,15 @@ export class OAuth2AuthPolicy implements Policy {
       if (refused === undefined && credential.roles.length > 0) ctx.upstreamHeaders['x-authenticated-userroles'] = credential.roles.join(',');
       return refused;
     });
+  }
+
+  /**
+   * Our token service as the auth record names it: a proxy client's token came from `/auth`, a
+   * credential's from `/credential`, under the public URL or this request's origin (as minting here would).
+   */
+  private ownIssuerOf(ctx: RequestContext, record: OpaqueTokenRecord): string | null {
+    const origin = this.deps.issuers?.originOf?.(ctx);
+    return origin === undefined ? null : origin + (record.proxyId !== undefined ? '/auth' : '/credential');
   }
 }
 
