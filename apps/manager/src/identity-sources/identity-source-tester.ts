@@ -29,7 +29,7 @@ export class IdentitySourceTester {
   async test(id: string, input: IdentitySourceTest): Promise<IdentitySourceTestResult> {
     this.permissions.checkAnywhere('identity-source:write');
     const row = await this.sources.findById(id);
-    if (!row) throw ProblemError.notFound('identity source', id);
+    if (!row) throw ProblemError.notFound('identity_source', id);
     this.permissions.check('identity-source:write', { projectId: row.projectId });
     const endpoint = identitySourceEndpoint(row.type, row.config);
     await this.upstreams.requireEndpoint(endpoint.host, endpoint.port, endpoint.field);

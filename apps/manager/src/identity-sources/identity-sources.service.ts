@@ -124,7 +124,7 @@ export class IdentitySourcesService {
 
   private async find(id: string, db?: Reads, lock = false): Promise<IdentitySourceRow> {
     const row = await this.sources.findById(id, db, lock);
-    if (!row) throw ProblemError.notFound('identity source', id);
+    if (!row) throw ProblemError.notFound('identity_source', id);
     return row;
   }
 

@@ -120,7 +120,7 @@ export class KeyManagersService {
 
   private async find(id: string, db?: Reads, lock = false): Promise<KeyManagerRow> {
     const row = await this.keyManagers.findById(id, db, lock);
-    if (!row) throw ProblemError.notFound('key manager', id);
+    if (!row) throw ProblemError.notFound('key_manager', id);
     return row;
   }
 
