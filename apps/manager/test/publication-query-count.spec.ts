@@ -16,10 +16,12 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * their visibility, the lock, the environment's row, the credential, its keys, its token
  * settings, its visibility again, the revision). The publication now reads the environments with
  * the visibility of the credential's projects in one statement and the credential with its keys,
- * token settings and visibility in another: 15. More fails here; the published entity must
- * stay what it was (keys with their expiry, token settings), on a server and on PGlite.
+ * token settings and visibility in another: 15. The change's UPDATE returns the credential's keys
+ * (a subquery in RETURNING) instead of reading them again after it: 14. More fails here; the
+ * published entity and the response must stay what they were (keys with their expiry, token
+ * settings), on a server and on PGlite.
  */
-const STATEMENTS_PER_PATCH = 15;
+const STATEMENTS_PER_PATCH = 14;
 
 describe.each(['postgres', 'pglite'] as const)('a credential PATCH and its publication (%s)', (kind) => {
   const suffix = randomBytes(4).toString('hex');
@@ -32,6 +34,7 @@ describe.each(['postgres', 'pglite'] as const)('a credential PATCH and its publi
   let projectId: string;
   let credentialId: string;
   let keys: { id: string; prefix: string; expiresAt: string | null }[];
+  let keysShown: unknown[];
   const expiresAt = '2031-05-06T07:08:09.123Z';
 
   beforeAll(async () => {
@@ -51,6 +54,7 @@ describe.each(['postgres', 'pglite'] as const)('a credential PATCH and its publi
     const settings = await manager.request('PUT', `/api/v1/projects/${projectId}/credentials/${credentialId}/token-settings`, { grants: ['client_credentials'] });
     expect(settings.status).toBe(200);
     const read = (await manager.request('GET', `/api/v1/projects/${projectId}/credentials/${credentialId}`)).body;
+    keysShown = read.apiKeys;
     keys = (read.apiKeys as typeof keys).map(({ id, prefix, expiresAt }) => ({ id, prefix, expiresAt })).sort((a, b) => a.id.localeCompare(b.id));
     expect(keys.map((k) => k.expiresAt)).toContain(expiresAt);
   }, 120_000);
@@ -65,7 +69,10 @@ describe.each(['postgres', 'pglite'] as const)('a credential PATCH and its publi
 
   const patch = async (enabled: boolean) => {
     const statements = await counter.statementsOf(async () => {
-      expect((await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled })).status).toBe(200);
+      const response = await manager.request('PATCH', `/api/v1/projects/${projectId}/credentials/${credentialId}`, { enabled });
+      expect(response.status).toBe(200);
+      // The keys the UPDATE returned: the ones GET shows, in its order, with their timestamps.
+      expect(response.body.apiKeys).toEqual(keysShown);
     });
     return statements;
   };

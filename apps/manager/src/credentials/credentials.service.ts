@@ -108,7 +108,7 @@ export class CredentialsService {
         this.permissions.check('credential:write', { projectId, teamId: input.teamId });
         await requireTeamInProject(tx, projectId, input.teamId);
       }
-      const row = await this.repository.update(tx, id, {
+      const updated = await this.repository.updateWithKeys(tx, id, {
         ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
         ...(input.teamId === undefined ? {} : { teamId: input.teamId }),
         ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ? new Date(input.expiresAt) : null }),
@@ -122,8 +122,10 @@ export class CredentialsService {
         ...(input.truststore === undefined ? {} : { truststore: input.truststore }),
         updatedAt: new Date(),
       });
+      // The row is locked since `find`: it is there.
+      const { row, keys } = updated!;
       return {
-        result: (await this.withKeys([row], tx))[0],
+        result: toCredential(row, keys),
         change: { action: 'update', entityKind: 'credential', entityId: id, projectId, teamId: row.teamId, before: auditRow(before), after: auditRow(row) },
       };
     });

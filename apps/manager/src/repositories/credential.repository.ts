@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, gt, ilike, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, ilike, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
 import { apiKeys, credentials, credentialTokenSettings } from '../database/schema';
 import { jsonParam, valuesFound } from './bulk-rows';
@@ -13,6 +13,9 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type NewApiKeyRow = typeof apiKeys.$inferInsert;
 export type { StoredMetadataEntry } from '../database/schema';
 export type TokenSettingsRow = typeof credentialTokenSettings.$inferSelect;
+
+/** An API key as `updateWithKeys`' JSON subquery returns it (timestamps as text). */
+type StoredKey = Omit<ApiKeyRow, 'expiresAt' | 'createdAt'> & { expiresAt: string | null; createdAt: string };
 
 /** One credential of a bulk import, in the columns the set-based insert unpacks (metadata already sealed). */
 export interface ImportedCredentialRow {
@@ -110,6 +113,35 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
   /** The sealed columns of every credential, locked (master-key rotation reseals them). */
   sealedForUpdate(tx: Tx): Promise<Pick<CredentialRow, 'id' | 'metadata' | 'digestHa1'>[]> {
     return tx.select({ id: credentials.id, metadata: credentials.metadata, digestHa1: credentials.digestHa1 }).from(credentials).for('update');
+  }
+
+  /**
+   * Updates the credential and returns it with its API keys (oldest first, as `keysOf` orders
+   * them) in one statement: the keys come from a subquery in RETURNING. A PATCH does not touch
+   * the keys, and the row is locked by the change, so they are the keys the response must show;
+   * reading them in a second round trip cost a statement per PATCH (issue #13: at a million
+   * credentials the Manager's cost per change is its round trips).
+   */
+  async updateWithKeys(tx: Tx, id: string, values: Partial<typeof credentials.$inferInsert>): Promise<{ row: CredentialRow; keys: ApiKeyRow[] } | undefined> {
+    // Timestamps as the text a timestamptz column arrives as, decoded below like drizzle decodes one.
+    // The updated row is named with its table: in RETURNING drizzle writes a bare "id", which the
+    // subquery would take for the key's own id.
+    const keys = sql<StoredKey[] | string>`COALESCE((
+      SELECT json_agg(json_build_object('id', k.id, 'credentialId', k.credential_id, 'prefix', k.prefix, 'keyHash', k.key_hash,
+        'expiresAt', k.expires_at::text, 'createdAt', k.created_at::text) ORDER BY k.created_at, k.id)
+      FROM ${apiKeys} k WHERE k.credential_id = ${credentials}.id), '[]'::json)`;
+    const [updated] = await tx
+      .update(credentials)
+      .set(values)
+      .where(eq(credentials.id, id))
+      .returning({ ...getTableColumns(credentials), keys });
+    if (!updated) return undefined;
+    const { keys: stored, ...row } = updated;
+    const parsed = typeof stored === 'string' ? (JSON.parse(stored) as StoredKey[]) : stored;
+    return {
+      row,
+      keys: parsed.map((k) => ({ ...k, expiresAt: k.expiresAt === null ? null : new Date(k.expiresAt), createdAt: new Date(k.createdAt) })),
+    };
   }
 
   /** The API keys of each credential (oldest first), in one query. */
