@@ -14,10 +14,9 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
-import { freePort, sampleProcess, startNode, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
 import { startPrivateRedis } from './lib/redis.mjs';
 import { median } from './lib/report.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
@@ -83,28 +82,16 @@ function snapshot(environment, upstreamPort, apiKey) {
   };
 }
 
-async function startGateway(name, redisUrl, environment, records) {
-  const port = await freePort();
-  const child = startNode([...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      GATEWAY_ID: name,
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-      AUTH_RECORDS: String(records),
-      AUTH_RECORDS_QUEUE_LIMIT: String(QUEUE_LIMIT),
-    },
+async function startRecordingGateway(name, redisUrl, environment, records) {
+  const gateway = await startGateway(root, {
+    environment,
+    redisUrl,
     logFile: join(life.tmp, `${name}.log`),
+    readyTimeoutMs: 180_000,
+    authRecords: records,
+    env: { GATEWAY_ID: name, AUTH_RECORDS_QUEUE_LIMIT: String(QUEUE_LIMIT) },
   });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/ready`, {}, 200, 180_000, child);
-  return { child, base, url: `${base}/bench/items` };
+  return { ...gateway, url: `${gateway.base}/bench/items` };
 }
 
 function startIndexer(redisUrl, databaseUrl) {
@@ -141,8 +128,8 @@ async function main() {
   const environment = `bench-${randomBytes(4).toString('hex')}`;
   await new EnvironmentConfigStore(redis.redis).write(snapshot(environment, upstreamPort, apiKey));
   let indexer = startIndexer(redis.url, databaseUrl.toString());
-  const on = await startGateway('gw-records-on', redis.url, environment, true);
-  const off = await startGateway('gw-records-off', redis.url, environment, false);
+  const on = await startRecordingGateway('gw-records-on', redis.url, environment, true);
+  const off = await startRecordingGateway('gw-records-off', redis.url, environment, false);
   const headers = { 'x-api-key': apiKey.key };
   const load = (gw, durationSec = settings.durationSec) => runAutocannon(root, { url: gw.url, connections: settings.connections, durationSec, headers });
 

@@ -8,11 +8,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { httpGet, waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
+import { httpGet } from './lib/http.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -72,31 +72,16 @@ function snapshot(environment, upstreamPort, apiKey, access) {
   };
 }
 
-async function startGateway(name, access, upstreamPort, redis) {
+async function startRulesGateway(name, access, upstreamPort, redis) {
   const environment = `bench-rules-${randomBytes(4).toString('hex')}`;
   const apiKey = generateApiKey();
   await new EnvironmentConfigStore(redis).write(snapshot(environment, upstreamPort, apiKey, access));
-  const port = await freePort();
-  const nodeArgs = gatewayNodeArgs(root);
-  const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-    },
-    logFile: join(tmp, `${name}.log`),
-  });
-  const url = `http://127.0.0.1:${port}/bench/items/1`;
-  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, {}, 200, 30_000, child);
+  const { child, base } = await startGateway(root, { environment, logFile: join(tmp, `${name}.log`) }); // REDIS_URL: the same as `redis`'s
+  const url = `${base}/bench/items/1`;
   const ok = await httpGet(url, { 'x-api-key': apiKey.key });
   if (ok.status !== 200) throw new Error(`${name}: ${ok.status} ${ok.body}`);
   if (access.acl) {
-    const denied = await httpGet(`http://127.0.0.1:${port}/bench/admin/x`, { 'x-api-key': apiKey.key });
+    const denied = await httpGet(`${base}/bench/admin/x`, { 'x-api-key': apiKey.key });
     if (denied.status !== 403) throw new Error(`${name}: ACL not enforced (${denied.status})`);
     if (!ok.headers['ratelimit-limit']) throw new Error(`${name}: rate limit not on the path`);
   }
@@ -119,8 +104,8 @@ const upstream = startProcess(process.execPath, [join(root, 'bench/upstream.mjs'
 const targets = [];
 try {
   const upstreamPort = await waitForPortLine(upstream);
-  targets.push(await startGateway('api-key', {}, upstreamPort, redis));
-  targets.push(await startGateway('api-key+acl+ip+rate-limit', RULES, upstreamPort, redis));
+  targets.push(await startRulesGateway('api-key', {}, upstreamPort, redis));
+  targets.push(await startRulesGateway('api-key+acl+ip+rate-limit', RULES, upstreamPort, redis));
   const results = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < settings.rounds; r++) {
     for (const t of targets) {

@@ -7,10 +7,9 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from '
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, startProcess, stopAll, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, startProcess, stopAll, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -90,23 +89,7 @@ try {
       },
     ],
   });
-  const port = await freePort();
-  const gateway = startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    logFile: '/tmp/idm-bench-dpop-gateway.log',
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-    },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/ready`, {}, 200, 30_000, gateway);
+  const { base } = await startGateway(root, { environment, redisUrl, logFile: '/tmp/idm-bench-dpop-gateway.log' });
   const issue = async (dpop) => {
     const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` };
     if (dpop) headers.dpop = proof('POST', `${base}/credential/jwt`);

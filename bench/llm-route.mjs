@@ -11,11 +11,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -99,24 +98,9 @@ try {
   const upstreamPort = await waitForPortLine(upstream);
   const apiKey = generateApiKey();
   await new EnvironmentConfigStore(redis).write(snapshot(environment, upstreamPort, apiKey));
-  const port = await freePort();
-  gateway = startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-      AUTH_RECORDS: 'false',
-    },
-    logFile: join(tmp, 'gateway.log'),
-  });
-  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, {}, 200, 30_000, gateway);
+  let base;
+  ({ child: gateway, base } = await startGateway(root, { environment, logFile: join(tmp, 'gateway.log'), authRecords: false }));
   const headers = { 'x-api-key': apiKey.key, 'content-type': 'application/json' };
-  const base = `http://127.0.0.1:${port}`;
   // The LLM route really meters: a refused model proves the policy runs, the counter proves the charge.
   if ((await post(`${base}/llm/v1/chat/completions`, headers, JSON.stringify({ model: 'other' }))).status !== 403) throw new Error('llm-route not enforced');
   const variants = [];

@@ -9,10 +9,10 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { httpGet, waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
+import { httpGet } from './lib/http.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -135,25 +135,8 @@ try {
     apiKey,
   );
   await new EnvironmentConfigStore(redis).write(snap);
-  const port = await freePort();
   // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the Gateway under this load
-  const nodeArgs = gatewayNodeArgs(root);
-  const gateway = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    logFile: '/tmp/idm-bench-token-gateway.log',
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-    },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/ready`, {}, 200, 30_000, gateway);
+  const { child: gateway, base } = await startGateway(root, { environment, redisUrl, logFile: '/tmp/idm-bench-token-gateway.log' });
   const tokenReq = (path, body) => ({
     url: base + path,
     method: 'POST',

@@ -4,35 +4,46 @@ import { join } from 'node:path';
 import { watchGcPauses } from './gc-trace.mjs';
 import { gatewayNodeArgs } from './gateway-node-args.mjs';
 import { waitForHttp } from './http.mjs';
-import { freePort, startProcess, stopProcess } from './processes.mjs';
+import { freePort, startNode, stopProcess } from './processes.mjs';
 
 /**
+ * The one way the benches start a Gateway (one place for its flags and environment).
  * `traceGc`: run it with --trace-gc and collect its GC pauses (`gc`, see gc-trace.mjs).
  * `authRecords: false`: AUTH_RECORDS=false (the scale bench: its probes' own records are not bytes of a config change).
+ * `env`: a bench's own settings (GATEWAY_ID, AUTH_RECORDS_QUEUE_LIMIT, ...), over the defaults.
+ * `wrap`: a command the Gateway runs under (valgrind, ...; see processes.mjs startNode).
  */
-export async function startGateway(root, { environment, redisUrl, logFile, readyTimeoutMs, traceGc = false, authRecords = true }) {
+export async function startGateway(
+  root,
+  { environment, redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', logFile, readyTimeoutMs = 30_000, traceGc = false, authRecords = true, env = {}, wrap = [] },
+) {
   const port = await freePort();
   const started = performance.now();
-  const child = startProcess(process.execPath, [...gatewayNodeArgs(root), ...(traceGc ? ['--trace-gc'] : []), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-      // The benches poll with keys that are not (or no longer) valid from one address, by design:
-      // the brute-force detectors would block that address and every later measurement with it.
-      BRUTE_FORCE_PER_CREDENTIAL: '0',
-      BRUTE_FORCE_PER_ADDRESS: '0',
-      BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0',
-      ...(authRecords ? {} : { AUTH_RECORDS: 'false' }),
+  const child = startNode(
+    [...gatewayNodeArgs(root), ...(traceGc ? ['--trace-gc'] : []), join(root, 'apps/gateway/dist/main.js')],
+    {
+      cwd: join(root, 'apps/gateway'),
+      env: {
+        ...process.env,
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_ENVIRONMENT: environment,
+        REDIS_URL: redisUrl,
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+        UPSTREAM_ALLOW: '127.0.0.1',
+        // The benches poll with keys that are not (or no longer) valid from one address, by design:
+        // the brute-force detectors would block that address and every later measurement with it.
+        BRUTE_FORCE_PER_CREDENTIAL: '0',
+        BRUTE_FORCE_PER_ADDRESS: '0',
+        BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0',
+        ...(authRecords ? {} : { AUTH_RECORDS: 'false' }),
+        ...env,
+      },
+      logFile,
     },
-    logFile,
-  });
+    wrap,
+  );
   const gc = traceGc ? watchGcPauses(child) : null;
   const base = `http://127.0.0.1:${port}`;
   // polled every 200 ms (waitForHttp): that is the resolution of the cold-start figure
