@@ -1,5 +1,7 @@
 import { box, configSnapshot, createEchoServer, freePort, listenOnLoopback, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
 import { UpstreamPolicy } from '@idm/domain';
+import { RedisOidcSessionStore } from '@idm/policies';
+import Redis from 'ioredis';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -11,17 +13,24 @@ import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
 import { UpstreamPools } from '../src/proxy/upstream-pools';
 import { ActiveConfiguration } from '../src/serving/active-configuration';
+import { createTokenRedis } from '../src/token-service/token-redis';
 import { BrowserSession, locationOf } from './support/browser-session';
 
 const LOOPBACK_ALLOWED = new UpstreamPolicy({ allowInternal: false, allow: ['127.0.0.1'], deny: [], ownEndpoints: [] });
 /** gateway-rp's secret at the OP (support/oidc-rp-issuer.mjs). */
 const CLIENT_SECRET = 'rp-secret-0123456789abcdef';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** This run's sessions in Redis (deleted after the run). */
+const SESSION_PREFIX = `test:oidc-rp:${randomUUID().slice(0, 8)}:`;
+/** Added to the policies' clock: idle and absolute timeouts and token expiry without waiting. */
+let clockSkewMs = 0;
+const now = () => Date.now() + clockSkewMs;
 
-/** A Gateway of its own (ActiveConfiguration, proxy handler, HTTP server) in this process. */
-async function startGateway() {
+/** A Gateway of its own (ActiveConfiguration, proxy handler, HTTP server) in this process, its oidc sessions in `redis`. */
+async function startGateway(redis: Redis) {
   const metrics = new GatewayMetrics();
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, keepAliveTimeoutMs: 1000, connections: 4 }, LOOPBACK_ALLOWED);
-  const active = new ActiveConfiguration(pools, metrics, { secrets: box });
+  const active = new ActiveConfiguration(pools, metrics, { secrets: box, oidcSessions: new RedisOidcSessionStore(redis, SESSION_PREFIX), now });
   const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
   const http = new GatewayHttpServer();
   const server: Server = http.serverFactory((_req, res) => res.end('nest'));
@@ -31,8 +40,8 @@ async function startGateway() {
 }
 
 /** The OP in a child process; resolves with its issuer URL. */
-function startProvider(redirectUri: string, postLogoutRedirectUri: string): Promise<{ issuer: string; child: ChildProcessWithoutNullStreams }> {
-  const child = spawn(process.execPath, [join(__dirname, 'support', 'oidc-rp-issuer.mjs'), redirectUri, postLogoutRedirectUri], { stdio: ['pipe', 'pipe', 'pipe'] });
+function startProvider(redirectUris: string[], postLogoutRedirectUri: string): Promise<{ issuer: string; child: ChildProcessWithoutNullStreams }> {
+  const child = spawn(process.execPath, [join(__dirname, 'support', 'oidc-rp-issuer.mjs'), redirectUris.join(','), postLogoutRedirectUri], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the OP exited (${code})`)));
@@ -43,27 +52,53 @@ function startProvider(redirectUri: string, postLogoutRedirectUri: string): Prom
 /**
  * The `oidc` policy (the Gateway as relying party, #15 §3) against a real OpenID Provider
  * (oidc-provider, npm) over HTTP, the browser's part played hop by hop: the login and consent
- * forms of the OP are submitted like a browser would. Two Gateways serve the same proxy: a
- * session started through one is valid on the other.
+ * forms of the OP are submitted like a browser would. Two Gateways serve the same proxy with
+ * their sessions in the same Redis: a session started through one is valid on the other, and a
+ * logout through either revokes it. A third Gateway's Redis is down.
  */
 describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', () => {
   const proxyId = `oidc-${randomUUID().slice(0, 8)}`;
   const clientSecretId = randomUUID();
   const cookieSecretId = randomUUID();
+  const cookieKey = randomBytes(32).toString('hex');
   let echo: RunningServer;
   let one: Awaited<ReturnType<typeof startGateway>>;
   let two: Awaited<ReturnType<typeof startGateway>>;
+  let cut: Awaited<ReturnType<typeof startGateway>>;
+  let redis: Redis;
+  let deadRedis: Redis;
   let op: { issuer: string; child: ChildProcessWithoutNullStreams };
 
   const sharedSecret = (plain: string) => ({ kid: 'v1', secretJwk: { kty: 'oct', k: Buffer.from(plain, 'utf8').toString('base64url'), kid: 'v1' }, publicJwk: null });
 
   beforeAll(async () => {
     echo = await listenOnLoopback(createEchoServer());
-    one = await startGateway();
-    two = await startGateway();
-    op = await startProvider(`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}/bye`);
+    redis = new Redis(REDIS_URL);
+    // The Gateway's own fail-fast connection, to a port nobody listens on: Redis is down for this Gateway.
+    deadRedis = createTokenRedis({ mode: 'single', url: `redis://127.0.0.1:${await freePort()}` }, pino({ level: 'silent' }), 'oidc-rp-test-dead');
+    deadRedis.on('error', () => {});
+    one = await startGateway(redis);
+    two = await startGateway(redis);
+    cut = await startGateway(deadRedis);
+    op = await startProvider([`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}-fwd/.oidc/callback`], `${one.url}/${proxyId}/bye`);
     // A port reserved for this run and never listened on: an OP that is down.
     const downIssuer = `http://127.0.0.1:${await freePort()}`;
+    const opPolicy = (overrides: Record<string, unknown>) => ({
+      type: 'oidc',
+      config: {
+        issuer: op.issuer,
+        clientId: 'gateway-rp',
+        clientSecretId,
+        cookieSecretId,
+        cookieSecure: false,
+        scopes: ['openid', 'email', 'profile', 'roles'],
+        rolesClaim: 'roles',
+        claimHeaders: { email: 'x-user-email', name: 'x-user-name' },
+        postLogoutRedirectUri: `${one.url}/${proxyId}/bye`,
+        ...overrides,
+      },
+    });
+    const opSecrets = [snapshotSecret(clientSecretId, 'shared-secret', [sharedSecret(CLIENT_SECRET)]), snapshotSecret(cookieSecretId, 'shared-secret', [sharedSecret(cookieKey)])];
     const snapshot = configSnapshot({
       environment: 'oidc-rp-test',
       proxies: [
@@ -73,39 +108,30 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
           policies: [{ type: 'oidc', config: { issuer: downIssuer, clientId: 'gateway-rp', cookieSecretId, cookieSecure: false, timeoutMs: 1000 } }],
           secrets: [snapshotSecret(cookieSecretId, 'shared-secret', [sharedSecret(randomBytes(32).toString('hex'))])],
         }),
-        snapshotProxy({
-          id: proxyId,
-          upstreamUrl: echo.url,
-          policies: [
-            {
-              type: 'oidc',
-              config: {
-                issuer: op.issuer,
-                clientId: 'gateway-rp',
-                clientSecretId,
-                cookieSecretId,
-                cookieSecure: false,
-                scopes: ['openid', 'email', 'profile', 'roles'],
-                rolesClaim: 'roles',
-                claimHeaders: { email: 'x-user-email', name: 'x-user-name' },
-                postLogoutRedirectUri: `${one.url}/${proxyId}/bye`,
-              },
-            },
-          ],
-          secrets: [
-            snapshotSecret(clientSecretId, 'shared-secret', [sharedSecret(CLIENT_SECRET)]),
-            snapshotSecret(cookieSecretId, 'shared-secret', [sharedSecret(randomBytes(32).toString('hex'))]),
-          ],
-        }),
+        // An absolute lifetime of an hour, the default idle timeout (30 minutes).
+        snapshotProxy({ id: proxyId, upstreamUrl: echo.url, policies: [opPolicy({ sessionTtlSeconds: 3600 })], secrets: opSecrets }),
+        // Another proxy with the same cookie secret: the sessions of one are nothing on the other.
+        snapshotProxy({ id: `${proxyId}-other`, upstreamUrl: echo.url, policies: [opPolicy({})], secrets: opSecrets }),
+        // The access token goes upstream and is refreshed; sessions idle for up to 2 hours.
+        snapshotProxy({ id: `${proxyId}-fwd`, upstreamUrl: echo.url, policies: [opPolicy({ forwardAccessToken: true, idleTimeoutSeconds: 7200 })], secrets: opSecrets }),
       ],
     });
     one.active.activate(snapshot);
     two.active.activate(snapshot);
+    cut.active.activate(snapshot);
+  });
+
+  afterEach(() => {
+    clockSkewMs = 0;
   });
 
   afterAll(async () => {
+    for await (const keys of redis.scanStream({ match: `${SESSION_PREFIX}*`, count: 1000 })) if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    redis?.disconnect();
+    deadRedis?.disconnect();
     await one?.close();
     await two?.close();
+    await cut?.close();
     await echo?.close();
     op?.child.stdin.end();
     op?.child.kill();
@@ -132,8 +158,8 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
   }
 
   /** From an unauthenticated page view to the callback URL the OP sends the browser to. */
-  async function startAndLogin(browser: BrowserSession, page: string, login = 'alice'): Promise<string> {
-    const started = await browser.get(`${one.url}/${proxyId}${page}`);
+  async function startAndLogin(browser: BrowserSession, page: string, login = 'alice', proxy = proxyId): Promise<string> {
+    const started = await browser.get(`${one.url}/${proxy}${page}`);
     expect(started.status).toBe(302);
     const authorize = new URL(locationOf(started, one.url));
     expect(authorize.origin).toBe(op.issuer);
@@ -145,6 +171,21 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
 
   const json = async (res: Response) => (await res.json()) as { code?: string; headers?: Record<string, string>; path?: string };
 
+  /** A browser logged in on `proxy` through Gateway one; returns it and its session cookie. */
+  async function loggedIn(proxy = proxyId, login = 'alice'): Promise<{ browser: BrowserSession; session: string }> {
+    const browser = new BrowserSession();
+    const done = await browser.get(await startAndLogin(browser, '/x', login, proxy));
+    expect(done.status).toBe(302);
+    return { browser, session: browser.cookie(one.url, 'OIDC_SESSION')! };
+  }
+
+  /** An API call with only this session cookie: [status, reason code or the user the upstream saw]. */
+  async function callWith(gateway: { url: string }, session: string, proxy = proxyId, headers: Record<string, string> = {}): Promise<[number, string | undefined]> {
+    const res = await fetch(`${gateway.url}/${proxy}/x`, { headers: { cookie: `OIDC_SESSION=${session}`, accept: 'application/json', ...headers } });
+    const body = await json(res);
+    return [res.status, body.code ?? body.headers?.['x-authenticated-userid']];
+  }
+
   it('logs a browser in (code + PKCE), forwards its claims, keeps the session on another Gateway, logs it out', async () => {
     const browser = new BrowserSession();
     const callback = await startAndLogin(browser, '/orders?page=2', 'alice');
@@ -154,7 +195,14 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     expect(completed.status).toBe(302);
     expect(completed.headers.get('location')).toBe(`/${proxyId}/orders?page=2`);
     const setCookies = completed.headers.getSetCookie().join('\n');
-    expect(setCookies).toMatch(/^OIDC_SESSION=v1\.[^;]+; Path=\/oidc-[^;]+; Max-Age=28800; HttpOnly; SameSite=Lax$/m);
+    expect(setCookies).toMatch(/^OIDC_SESSION=v1\.[^;]+; Path=\/oidc-[^;]+; Max-Age=3600; HttpOnly; SameSite=Lax$/m);
+    // The cookie is a session id only: no claim travels in it (an email alone would make it longer).
+    expect(browser.cookie(one.url, 'OIDC_SESSION')!.length).toBeLessThan(160);
+    // The session itself is in Redis, under this proxy, sealed: no claim readable there either.
+    const stored = await redis.keys(`${SESSION_PREFIX}${proxyId}:*`);
+    expect(stored).toHaveLength(1);
+    expect(await redis.get(stored[0])).not.toContain('alice');
+    expect(await redis.pttl(stored[0])).toBeGreaterThan(29 * 60_000);
 
     const page = await browser.get(`${one.url}/${proxyId}/orders?page=2`);
     expect(page.status).toBe(200);
@@ -174,14 +222,119 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     expect(elsewhere.status).toBe(200);
     expect((await json(elsewhere)).headers).toMatchObject({ 'x-authenticated-userid': 'alice', cookie: 'theme=dark' });
 
-    // Logout: the cookie is deleted and the browser goes to the OP's end-session endpoint.
+    // Logout: the session is deleted, the cookie too, and the browser goes to the OP's end-session
+    // endpoint with the session's ID token as id_token_hint.
     const out = await browser.get(`${one.url}/${proxyId}/.oidc/logout`);
     expect(out.status).toBe(302);
     const endSession = new URL(locationOf(out, one.url));
     expect(endSession.origin).toBe(op.issuer);
     expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${one.url}/${proxyId}/bye`);
+    const hint = JSON.parse(Buffer.from(endSession.searchParams.get('id_token_hint')!.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(hint).toMatchObject({ iss: op.issuer, sub: 'alice', aud: 'gateway-rp' });
     expect(browser.cookie(one.url, 'OIDC_SESSION')).toBeUndefined();
     expect((await json(await browser.get(`${one.url}/${proxyId}/x`, { accept: 'application/json' }))).code).toBe('oidc_session_required');
+    // A copy of the cookie taken before the logout is worthless now, on every Gateway.
+    expect(await callWith(one, session)).toEqual([401, 'oidc_session_ended']);
+    expect(await callWith(two, session)).toEqual([401, 'oidc_session_ended']);
+    expect(await redis.keys(`${SESSION_PREFIX}${proxyId}:*`)).toHaveLength(0);
+    // The OP takes the hint: its end-session page answers (a confirmation form, not an error).
+    const atOp = await browser.get(endSession.href);
+    expect(atOp.status).toBe(200);
+    expect(await atOp.text()).toMatch(/logout/i);
+  });
+
+  it('ends a session idle for longer than idleTimeoutSeconds, and every session at its absolute lifetime', async () => {
+    const idle = await loggedIn();
+    const active = await loggedIn(proxyId, 'bob');
+    // 20 minutes on: both fine (this request also records that `active` was seen).
+    clockSkewMs = 20 * 60_000;
+    expect(await callWith(one, active.session)).toEqual([200, 'bob']);
+    // 40 minutes: `idle` was last seen 40 minutes ago (> 30), `active` 20 minutes ago.
+    clockSkewMs = 40 * 60_000;
+    expect(await callWith(two, idle.session)).toEqual([401, 'oidc_session_ended']);
+    expect(await callWith(one, active.session)).toEqual([200, 'bob']);
+    // The idle session is gone from Redis (not merely refused): one left, bob's.
+    expect(await redis.keys(`${SESSION_PREFIX}${proxyId}:*`)).toHaveLength(1);
+    // A browser with the ended session is sent to log in again, and its dead cookie deleted.
+    const again = await idle.browser.get(`${one.url}/${proxyId}/x`);
+    expect(locationOf(again, one.url).startsWith(op.issuer)).toBe(true);
+    expect(idle.browser.cookie(one.url, 'OIDC_SESSION')).toBeUndefined();
+    // 61 minutes: past the hour of sessionTtlSeconds, however active.
+    clockSkewMs = 61 * 60_000;
+    const ended = await fetch(`${one.url}/${proxyId}/x`, { headers: { cookie: `OIDC_SESSION=${active.session}`, accept: 'application/json' } });
+    expect([ended.status, (await json(ended)).code]).toEqual([401, 'oidc_session_ended']);
+    expect(ended.headers.getSetCookie().join('\n')).toMatch(/^OIDC_SESSION=; Path=[^;]+; Max-Age=0;/m);
+  });
+
+  it('refuses a session of another proxy sharing the cookie secret, and a session id that is not sealed', async () => {
+    const { session } = await loggedIn();
+    expect(await callWith(one, session)).toEqual([200, 'alice']);
+    expect(await callWith(one, session, `${proxyId}-other`)).toEqual([401, 'oidc_session_invalid']);
+    // A bare random id (what a store key could be guessed from) or the Redis key itself is no cookie.
+    const key = (await redis.keys(`${SESSION_PREFIX}${proxyId}:*`))[0].slice(SESSION_PREFIX.length);
+    for (const forged of [randomBytes(32).toString('base64url'), key, `v1.v1.${Buffer.from(JSON.stringify({ s: key, exp: 9e15 })).toString('base64url')}`]) {
+      expect(await callWith(one, forged)).toEqual([401, 'oidc_session_invalid']);
+    }
+  });
+
+  it('does not end the session on a cross-site logout request (logout CSRF)', async () => {
+    const { browser, session } = await loggedIn();
+    const res = await fetch(`${one.url}/${proxyId}/.oidc/logout`, { redirect: 'manual', headers: { cookie: `OIDC_SESSION=${session}`, 'sec-fetch-site': 'cross-site' } });
+    expect([res.status, (await json(res)).code]).toEqual([403, 'oidc_logout_cross_site']);
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(await callWith(one, session)).toEqual([200, 'alice']);
+    // From the application's own page it does.
+    const own = await fetch(`${one.url}/${proxyId}/.oidc/logout`, { redirect: 'manual', headers: { cookie: `OIDC_SESSION=${session}`, 'sec-fetch-site': 'same-origin' } });
+    expect(own.status).toBe(302);
+    expect(await callWith(one, session)).toEqual([401, 'oidc_session_ended']);
+    expect(browser.cookie(one.url, 'OIDC_SESSION')).toBe(session);
+  });
+
+  it("forwards the session's access token upstream (never the client's own), refreshing it once it expires", async () => {
+    const fwd = `${proxyId}-fwd`;
+    const { session } = await loggedIn(fwd, 'carol');
+    const metadata = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as { userinfo_endpoint: string };
+    const seenBearer = async (gateway: { url: string }) => {
+      // The client's own Authorization header is dropped: the upstream trusts the one the Gateway sets.
+      const res = await fetch(`${gateway.url}/${fwd}/x`, { headers: { cookie: `OIDC_SESSION=${session}`, accept: 'application/json', authorization: 'Bearer forged' } });
+      expect(res.status).toBe(200);
+      const authorization = (await json(res)).headers!.authorization;
+      expect(authorization).toMatch(/^Bearer [A-Za-z0-9._~+/-]+=*$/);
+      return authorization.slice('Bearer '.length);
+    };
+    const userinfo = async (token: string) => {
+      const res = await fetch(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } });
+      return [res.status, ((await res.json()) as { sub?: string }).sub];
+    };
+    const first = await seenBearer(one);
+    expect(first).not.toBe('forged');
+    expect(await userinfo(first)).toEqual([200, 'carol']);
+    // 59 minutes on: the hour-long token (oidc-provider's default) is still good, the same goes upstream.
+    clockSkewMs = 59 * 60_000;
+    expect(await seenBearer(two)).toBe(first);
+    // 60 minutes: it expires within the clock skew; the refresh token buys a new one, which the OP honours.
+    clockSkewMs = 60 * 60_000;
+    const second = await seenBearer(one);
+    expect(second).not.toBe(first);
+    expect(await userinfo(second)).toEqual([200, 'carol']);
+    // The refreshed tokens are the session's, on every Gateway: no second refresh.
+    expect(await seenBearer(two)).toBe(second);
+    // A proxy without forwardAccessToken sends no token of the session upstream.
+    const plain = await loggedIn();
+    const res = await fetch(`${one.url}/${proxyId}/x`, { headers: { cookie: `OIDC_SESSION=${plain.session}`, accept: 'application/json' } });
+    expect((await json(res)).headers!.authorization).toBeUndefined();
+  });
+
+  it('answers 503 oidc_session_store_unavailable while Redis is down, and does not claim a logout it could not do', async () => {
+    const { session } = await loggedIn();
+    expect(await callWith(cut, session)).toEqual([503, 'oidc_session_store_unavailable']);
+    const page = await fetch(`${cut.url}/${proxyId}/x`, { redirect: 'manual', headers: { cookie: `OIDC_SESSION=${session}`, accept: 'text/html' } });
+    expect([page.status, (await json(page)).code]).toEqual([503, 'oidc_session_store_unavailable']);
+    const out = await fetch(`${cut.url}/${proxyId}/.oidc/logout`, { redirect: 'manual', headers: { cookie: `OIDC_SESSION=${session}` } });
+    expect([out.status, (await json(out)).code]).toEqual([503, 'oidc_session_store_unavailable']);
+    expect(out.headers.getSetCookie().join('\n')).toMatch(/^OIDC_SESSION=; /m);
+    // Not revoked: still valid where Redis answers (the user is told, not misled).
+    expect(await callWith(one, session)).toEqual([200, 'alice']);
   });
 
   it('answers API clients 401 with WWW-Authenticate instead of a redirect', async () => {

@@ -7,6 +7,7 @@ import type { DigestNonceStore } from './digest-auth/digest-nonce.store';
 import type { KeyManagerDirectory } from './key-managers/trusted-issuer';
 import type { Policy, RequestContext } from './policy';
 import type { TokenQuotaStore } from './llm-route/token-quota.store';
+import type { OidcSessionStore } from './oidc/session-store';
 import type { RateLimitStore } from './rate-limit/rate-limit.store';
 import type { SenderConstraintStores } from './sender-constraint/sender-constraint';
 
@@ -64,6 +65,8 @@ export interface PolicyCompileDeps {
   senderConstraint?: SenderConstraintStores | null;
   /** The environment's key managers (trusted issuers); absent: a policy listing key managers fails to compile. */
   keyManagers?: KeyManagerDirectory | null;
+  /** Sessions of the `oidc` policy, shared by the environment's Gateways; absent: oidc proxies fail to compile. */
+  oidcSessions?: OidcSessionStore | null;
   /** The environment's identity sources (LDAP, SQL); absent: a policy naming any fails to compile. */
   identitySources?: FederatedPasswordSources | null;
 }

@@ -93,6 +93,8 @@ export interface CompileOptions {
   /** The revision's key managers, built by the host (jwt-auth and oauth2-auth accept their tokens). */
   keyManagers?: PolicyCompileDeps['keyManagers'];
   identitySources?: PolicyCompileDeps['identitySources'];
+  /** Session store of the `oidc` policy; without it oidc proxies fail closed. */
+  oidcSessions?: PolicyCompileDeps['oidcSessions'];
 }
 
 /** What credential rules are compiled with (rate limits and quotas per credential). */
@@ -130,6 +132,7 @@ export class EnvironmentCompiler {
       fetchJwks: options.fetchJwks,
       keyManagers: options.keyManagers ?? null,
       identitySources: options.identitySources ?? null,
+      oidcSessions: options.oidcSessions ?? null,
       environment,
     };
   }

@@ -37,6 +37,8 @@ export { countryDatabaseLoaded, countryOf, loadCountryDatabase } from './credent
 export { endpointPatternToRegExp } from './credential-rules/acl.rule';
 export { type DigestNonceStore, InMemoryDigestNonceStore } from './digest-auth/digest-nonce.store';
 export { RedisDigestNonceStore } from './digest-auth/redis-digest-nonce.store';
+export { type OidcSessionStore, InMemoryOidcSessionStore } from './oidc/session-store';
+export { RedisOidcSessionStore } from './oidc/redis-session-store';
 export { SenderConstraint, afterSenderConstraint, type SenderConstraintStores } from './sender-constraint/sender-constraint';
 export { accessTokenOf, type PresentedAccessToken } from './sender-constraint/presented-access-token';
 export { jwksFetcherWith, type JwksFetcher, type JwksConnector } from './jose-keys/remote-jwks';

@@ -64,7 +64,14 @@ export const REJECTION_REASONS = {
     meaning: 'oidc: not a refusal: the browser is sent to the OpenID Provider to log in, back to where it started after the callback, or to the OP after logout (Location)',
   },
   oidc_session_required: { statuses: [401], meaning: 'oidc: an API client (not a browser navigation accepting HTML) without a valid session (with WWW-Authenticate)' },
-  oidc_session_invalid: { statuses: [401], meaning: 'oidc: an API client whose session cookie cannot be opened (tampered, foreign, or sealed with a retired key)' },
+  oidc_session_invalid: { statuses: [401], meaning: 'oidc: an API client whose session cookie cannot be opened (tampered, of another proxy, or sealed with a retired key)' },
+  oidc_session_ended: {
+    statuses: [401],
+    meaning:
+      'oidc: an API client whose session ended (logged out, idle longer than `idleTimeoutSeconds`, past `sessionTtlSeconds`, or its refresh token refused); the cookie is deleted',
+  },
+  oidc_session_store_unavailable: { statuses: [503], meaning: 'oidc: the session store (Redis) does not answer: no session can be checked, started or revoked' },
+  oidc_logout_cross_site: { statuses: [403], meaning: 'oidc: the logout path was requested cross-site (`Sec-Fetch-Site: cross-site`, logout CSRF): the session is not ended' },
   oidc_state_mismatch: { statuses: [400], meaning: 'oidc: a callback without the login cookie of this browser, or with another `state` (login CSRF, a login that expired)' },
   oidc_login_failed: { statuses: [401], meaning: 'oidc: the OpenID Provider answered the login with an error (e.g. access_denied)' },
   oidc_code_rejected: { statuses: [401], meaning: "oidc: the OP's token endpoint refused the code (replayed, expired, issued to another client, wrong PKCE verifier)" },

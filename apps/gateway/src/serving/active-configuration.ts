@@ -36,6 +36,10 @@ export interface ActivationDependencies {
   passwordCache?: PasswordVerificationCache;
   digest?: CompileOptions['digest'];
   senderConstraint?: CompileOptions['senderConstraint'];
+  /** Sessions of the `oidc` policy (Redis); absent: oidc proxies fail closed. */
+  oidcSessions?: CompileOptions['oidcSessions'];
+  /** The clock of policy checks (expiry, idle timeouts); absent: Date.now. Injectable for tests. */
+  now?: () => number;
   /** `tokenQuotas`: LLM token counters (llm-route), on the same connection. */
   rateLimits?: { store: RateLimitStore | null; tokenQuotas?: TokenQuotaStore | null; onStoreError?: (err: unknown) => void };
   tokens?: TokenDependencies;
@@ -112,6 +116,8 @@ export class ActiveConfiguration {
       secrets: deps.secrets ?? null,
       digest: deps.digest,
       senderConstraint: deps.senderConstraint ?? null,
+      oidcSessions: deps.oidcSessions ?? null,
+      ...(deps.now !== undefined && { now: deps.now }),
       fetchJwks: deps.fetchJwks,
       rateLimitStore: rateLimits?.store ?? null,
       tokenQuotaStore: rateLimits?.tokenQuotas ?? null,

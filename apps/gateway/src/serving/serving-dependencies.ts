@@ -1,6 +1,6 @@
 import { SecretBox } from '@idm/domain';
 import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
-import { PasswordVerificationCache, RedisDigestNonceStore, type PolicyCompileDeps, type SenderConstraintStores } from '@idm/policies';
+import { PasswordVerificationCache, RedisDigestNonceStore, RedisOidcSessionStore, type OidcSessionStore, type PolicyCompileDeps, type SenderConstraintStores } from '@idm/policies';
 import { DpopNonces, DpopReplayCache } from '@idm/tokens';
 import type Redis from 'ioredis';
 import { hkdfSync } from 'node:crypto';
@@ -15,7 +15,7 @@ export const SERVING_DEPENDENCIES = Symbol('ServingDependencies');
  * the proxy path and the token service share them: one SecretBox (signing keys, proxy client
  * secrets, metadata, digest HA1), one password-verification cache (verified passwords stay
  * verified across revisions and between Basic auth and the password grant), Digest's nonce
- * key and store, and DPoP's replay cache and nonces.
+ * key and store, DPoP's replay cache and nonces, and the oidc policy's session store.
  */
 export interface ServingDependencies {
   secrets: SecretBox;
@@ -23,6 +23,8 @@ export interface ServingDependencies {
   digest: NonNullable<PolicyCompileDeps['digest']>;
   /** DPoP: proof jti replay cache and server nonces, shared by the proxy path and the token endpoints (and by every Gateway). */
   senderConstraint: SenderConstraintStores;
+  /** Sessions of the `oidc` policy (relying party): one store for every Gateway, so a session works on all and logout revokes it everywhere. */
+  oidcSessions: OidcSessionStore;
 }
 
 /**
@@ -34,7 +36,8 @@ export interface ServingDependencies {
 /**
  * `redis`: the rate-limit connection (short command timeout: Digest nonce counts); `tokenRedis`:
  * the token service's (the DPoP replay cache is a token check like oauth2-auth's lookups, and
- * answers 503 when Redis does not answer within its timeout).
+ * answers 503 when Redis does not answer within its timeout), and the oidc sessions (a session
+ * lookup is on the request path like a token lookup: fail fast, 503).
  */
 export function createServingDependencies(config: Pick<GatewayConfig, 'masterKeys' | 'environment'>, redis: Redis, log: Logger, tokenRedis: Redis = redis): ServingDependencies {
   let keys = config.masterKeys?.map((k) => ({ id: k.id, key: k.key })) ?? null;
@@ -52,5 +55,6 @@ export function createServingDependencies(config: Pick<GatewayConfig, 'masterKey
     passwordCache: new PasswordVerificationCache(),
     digest: { nonceKey, nonceStore: new RedisDigestNonceStore(redis, `idm:digest-nc:${config.environment}:`) },
     senderConstraint: { replay: new DpopReplayCache(tokenRedis, `{idm:dpop:${config.environment}}`), nonces: new DpopNonces(dpopNonceKey) },
+    oidcSessions: new RedisOidcSessionStore(tokenRedis, `idm:oidc-rp:${config.environment}:`),
   };
 }

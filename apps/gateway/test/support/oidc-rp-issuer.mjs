@@ -1,13 +1,14 @@
 // The external OpenID Provider of the `oidc` policy's specs: oidc-provider (npm, unmodified) in a
 // process of its own, with its development login and consent pages (any login name is accepted).
-// argv[2]: the redirect URI of the Gateway's callback; argv[3]: a post-logout redirect URI.
-// One confidential client, "gateway-rp" (client_secret_basic, authorization code + PKCE). Users'
+// argv[2]: the redirect URIs of the Gateway's callbacks (comma-separated); argv[3]: a post-logout
+// redirect URI. One confidential client, "gateway-rp" (client_secret_basic, authorization code +
+// PKCE, refresh tokens on every code: the policy's token refresh is tested with them). Users'
 // ID tokens carry `email`, `name` and `roles` (scope `roles`). Prints {"port":N} when listening;
 // exits when stdin closes.
 import { createServer } from 'node:http';
 
 const { default: Provider } = await import('oidc-provider');
-const [redirectUri, postLogoutRedirectUri] = process.argv.slice(2);
+const [redirectUris, postLogoutRedirectUri] = process.argv.slice(2);
 
 const server = createServer((req, res) => handler(req, res));
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -17,9 +18,9 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     {
       client_id: 'gateway-rp',
       client_secret: 'rp-secret-0123456789abcdef',
-      grant_types: ['authorization_code'],
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      redirect_uris: [redirectUri],
+      redirect_uris: redirectUris.split(','),
       post_logout_redirect_uris: [postLogoutRedirectUri],
       token_endpoint_auth_method: 'client_secret_basic',
     },
@@ -33,6 +34,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   }),
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   pkce: { required: () => true },
+  issueRefreshToken: () => true,
 });
 provider.on('server_error', (_ctx, err) => process.stderr.write(`server_error ${err.stack}\n`));
 const handler = provider.callback();

@@ -7,14 +7,7 @@ import { LoginError, RelyingParty } from './relying-party';
 import { safeReturnTo } from './return-to';
 import type { OidcConfig } from './schema';
 import { CookieSealer, cookieOf, cookiesWithout, setCookie } from './sealed-cookie';
-
-/** What the session cookie holds: the claims the policy forwards, and when the session ends. */
-interface Session {
-  /** The claims named by the config (user id, roles, claim headers), as the ID token had them. */
-  c: Record<string, unknown>;
-  /** Epoch ms. */
-  exp: number;
-}
+import { OidcSessions, SessionStoreUnavailable, type LiveSession, type SessionRecord } from './sessions';
 
 /** What the login cookie holds between the redirect to the OP and the callback. */
 interface PendingLogin {
@@ -27,7 +20,10 @@ interface PendingLogin {
 
 const MESSAGES: Partial<Record<RejectionCode, string>> = {
   oidc_session_required: 'Log in first: this API needs a session (open it in a browser, or use its login path)',
-  oidc_session_invalid: 'The session cookie is not valid here (tampered, or its key was retired)',
+  oidc_session_invalid: 'The session cookie is not valid here (tampered, of another proxy, or its key was retired)',
+  oidc_session_ended: 'The session ended (logged out, idle too long, or past its lifetime): log in again',
+  oidc_session_store_unavailable: 'Sessions cannot be checked right now (the session store does not answer)',
+  oidc_logout_cross_site: 'Logout must start from this site (a cross-site request cannot end the session)',
   oidc_state_mismatch: 'The login response does not belong to a login started by this browser',
   oidc_login_failed: 'The identity provider did not log the user in',
   oidc_code_rejected: 'The identity provider refused the authorization code (used, expired or not issued to this client)',
@@ -38,7 +34,8 @@ const MESSAGES: Partial<Record<RejectionCode, string>> = {
 
 /**
  * The Gateway as OpenID Connect relying party in front of a browser application. Requests with a
- * valid session cookie go upstream with the user's claims as headers; a browser without one is
+ * live session (a sealed session id in the cookie, the session in the shared store: see
+ * OidcSessions) go upstream with the user's claims as headers; a browser without one is
  * sent to the OP (authorization code + PKCE, state, nonce), an API client gets 401. The callback,
  * login and logout paths under the proxy's base path are answered by the policy itself.
  *
@@ -50,6 +47,7 @@ export class OidcPolicy implements Policy {
   readonly upstreamHeaderNames: readonly string[];
   private readonly rp: RelyingParty;
   private readonly sealer: CookieSealer;
+  private readonly sessions: OidcSessions;
   private readonly loginCookie: string;
   private readonly base: string;
   private readonly forwardedClaims: string[];
@@ -66,9 +64,12 @@ export class OidcPolicy implements Policy {
     } catch (err) {
       throw new PolicyConfigError([{ path: ['cookieSecretId'], message: (err as Error).message }]);
     }
+    if (!deps.oidcSessions) throw new PolicyConfigError([{ path: [], message: 'oidc needs a session store, and this gateway has none' }]);
+    this.sessions = new OidcSessions(deps.oidcSessions, this.sealer, deps.proxy.id, config.cookieName, config.idleTimeoutSeconds * 1000, config.sessionTtlSeconds * 1000, deps.now);
     this.loginCookie = `${config.cookieName}_LOGIN`;
     this.base = deps.proxy.basePath;
-    this.upstreamHeaderNames = Object.values(config.claimHeaders);
+    // A client's own Authorization never reaches the upstream when the policy puts the user's token there.
+    this.upstreamHeaderNames = [...Object.values(config.claimHeaders), ...(config.forwardAccessToken ? ['authorization'] : [])];
     this.forwardedClaims = [...new Set([config.userIdClaim, ...(config.rolesClaim ? [config.rolesClaim] : []), ...Object.keys(config.claimHeaders)])];
   }
 
@@ -80,25 +81,65 @@ export class OidcPolicy implements Policy {
       const returnTo = asked === null ? this.base + '/' : safeReturnTo(asked, this.base);
       return returnTo === null ? this.refuse('oidc_invalid_return_to', 400) : this.startLogin(ctx, returnTo);
     }
-    if (own === this.config.logoutPath) return this.logout();
-
-    const sealed = cookieOf(ctx.headers.cookie, this.config.cookieName);
-    const opened = sealed === undefined ? null : this.sealer.open(this.config.cookieName, sealed);
-    const session = opened as Session | null;
-    if (session !== null && typeof session.exp === 'number' && session.exp > this.deps.now() && session.c !== null && typeof session.c === 'object') {
-      this.admit(ctx, session);
-      return undefined;
-    }
-    if (!this.isBrowserNavigation(ctx)) {
-      return this.refuse(sealed !== undefined && opened === null ? 'oidc_session_invalid' : 'oidc_session_required', 401, {
-        'www-authenticate': `OIDC realm="${this.base}", login="${this.base}${this.config.loginPath}"`,
-      });
-    }
-    return this.startLogin(ctx, ctx.path + (ctx.query === '' ? '' : '?' + ctx.query));
+    if (own === this.config.logoutPath) return this.logout(ctx);
+    return this.serve(ctx);
   }
 
-  /** The session's claims go upstream as headers; the policy's own cookies do not. */
-  private admit(ctx: RequestContext, session: Session): void {
+  /** A request for the application: through with a live session, else to the login (browsers) or 401. */
+  private async serve(ctx: RequestContext): Promise<PolicyOutcome> {
+    const sealed = cookieOf(ctx.headers.cookie, this.config.cookieName);
+    try {
+      let resumed = await this.sessions.resume(sealed);
+      if (typeof resumed === 'object' && this.config.forwardAccessToken) resumed = await this.freshTokens(resumed);
+      if (typeof resumed === 'object') {
+        this.admit(ctx, resumed.record);
+        return undefined;
+      }
+      // A cookie that leads nowhere is deleted with the answer (the browser stops sending it).
+      const cleared = sealed === undefined ? [] : [this.clear(this.config.cookieName)];
+      if (!this.isBrowserNavigation(ctx)) {
+        const code = resumed === 'invalid' ? 'oidc_session_invalid' : resumed === 'ended' ? 'oidc_session_ended' : 'oidc_session_required';
+        return this.refuse(code, 401, {
+          'www-authenticate': `OIDC realm="${this.base}", login="${this.base}${this.config.loginPath}"`,
+          ...(cleared.length > 0 && { 'set-cookie': cleared }),
+        });
+      }
+      return this.startLogin(ctx, ctx.path + (ctx.query === '' ? '' : '?' + ctx.query), cleared);
+    } catch (err) {
+      return this.failure(err);
+    }
+  }
+
+  /**
+   * The session with an access token the upstream will still accept: one expiring within the
+   * clock skew is refreshed first. Two Gateways may refresh the same session at once; when the
+   * OP refuses the refresh token (rotated by the other), the session is read again and the other
+   * Gateway's tokens are used. A refresh token the OP no longer honours, or an expired access
+   * token without one, ends the session.
+   */
+  private async freshTokens(session: LiveSession): Promise<LiveSession | 'ended'> {
+    const { tokens } = session.record;
+    const margin = this.config.clockSkewSeconds * 1000;
+    const fresh = (t: typeof tokens) => t.accessTokenExpiresAt === undefined || t.accessTokenExpiresAt - margin > this.deps.now();
+    if (fresh(tokens)) return session;
+    if (tokens.refreshToken === undefined) {
+      await this.sessions.drop(session.key);
+      return 'ended';
+    }
+    try {
+      const refreshed: LiveSession = { key: session.key, record: { ...session.record, tokens: await this.rp.refresh(tokens.refreshToken, tokens) } };
+      return (await this.sessions.save(refreshed)) ? refreshed : 'ended';
+    } catch (err) {
+      if (!(err instanceof LoginError) || err.reason === 'oidc_provider_unavailable') throw err;
+      const reread = await this.sessions.reload(session.key);
+      if (reread !== null && reread.tokens.accessToken !== tokens.accessToken && fresh(reread.tokens)) return { key: session.key, record: reread };
+      await this.sessions.drop(session.key);
+      return 'ended';
+    }
+  }
+
+  /** The session's claims (and, when configured, its access token) go upstream as headers; the policy's own cookies do not. */
+  private admit(ctx: RequestContext, session: SessionRecord): void {
     const claims = session.c;
     const userId = headerValue(claims[this.config.userIdClaim]);
     if (userId !== null) ctx.upstreamHeaders['x-authenticated-userid'] = userId;
@@ -110,6 +151,7 @@ export class OidcPolicy implements Policy {
       const value = headerValue(claims[claim]);
       if (value !== null) ctx.upstreamHeaders[header] = value;
     }
+    if (this.config.forwardAccessToken && session.tokens.accessToken !== undefined) ctx.upstreamHeaders.authorization = `Bearer ${session.tokens.accessToken}`;
     ctx.claimedUsername = userId;
     ctx.strippedHeaders.push('cookie');
     const rest = cookiesWithout(ctx.headers.cookie, [this.config.cookieName, this.loginCookie]);
@@ -123,12 +165,12 @@ export class OidcPolicy implements Policy {
     return typeof accept === 'string' && accept.includes('text/html');
   }
 
-  private async startLogin(ctx: RequestContext, returnTo: string): Promise<PolicyOutcome> {
+  private async startLogin(ctx: RequestContext, returnTo: string, cookies: string[] = []): Promise<PolicyOutcome> {
     try {
       const start = await this.rp.startLogin(this.redirectUri(ctx));
       const pending: PendingLogin = { state: start.state, nonce: start.nonce, verifier: start.verifier, returnTo, exp: this.deps.now() + this.config.loginTtlSeconds * 1000 };
       const cookie = setCookie(this.loginCookie, this.sealer.seal(this.loginCookie, pending), this.cookieAttributes(this.config.loginTtlSeconds));
-      return redirect(start.url.href, [cookie]);
+      return redirect(start.url.href, [...cookies, cookie]);
     } catch (err) {
       return this.failure(err);
     }
@@ -143,11 +185,13 @@ export class OidcPolicy implements Policy {
       return this.refuse('oidc_state_mismatch', 400, { 'set-cookie': [this.clear(this.loginCookie)] });
     }
     try {
-      const claims = await this.rp.completeLogin(new URL(this.redirectUri(ctx) + '?' + ctx.query), pending);
+      const { claims, tokens } = await this.rp.completeLogin(new URL(this.redirectUri(ctx) + '?' + ctx.query), pending);
       const kept: Record<string, unknown> = {};
       for (const name of this.forwardedClaims) if (claims[name] !== undefined) kept[name] = claims[name];
-      const session: Session = { c: kept, exp: this.deps.now() + this.config.sessionTtlSeconds * 1000 };
-      const cookie = setCookie(this.config.cookieName, this.sealer.seal(this.config.cookieName, session), this.cookieAttributes(this.config.sessionTtlSeconds));
+      // The browser's previous session (another user's, or a planted one) ends: one browser, one session.
+      await this.sessions.end(cookieOf(ctx.headers.cookie, this.config.cookieName));
+      const sessionCookie = await this.sessions.start(kept, tokens);
+      const cookie = setCookie(this.config.cookieName, sessionCookie, this.cookieAttributes(this.config.sessionTtlSeconds));
       // returnTo was checked when the login started and is sealed since: it cannot point elsewhere.
       return redirect(pending.returnTo, [cookie, this.clear(this.loginCookie)]);
     } catch (err) {
@@ -156,13 +200,29 @@ export class OidcPolicy implements Policy {
     }
   }
 
-  private async logout(): Promise<PolicyOutcome> {
+  /**
+   * Ends the session in the store (a copy of the cookie is worthless afterwards), deletes the
+   * cookies and sends the browser to the OP's end-session endpoint with the ID token as
+   * `id_token_hint`. A cross-site request (`Sec-Fetch-Site: cross-site`: a link or form on
+   * another site) ends nothing: logout CSRF would let any site log the user out. The session
+   * cookie is `SameSite=Lax`, so cross-site subrequests (images, fetch) never carry it anyway.
+   */
+  private async logout(ctx: RequestContext): Promise<PolicyOutcome> {
+    if (ctx.headers['sec-fetch-site'] === 'cross-site') return this.refuse('oidc_logout_cross_site', 403);
     const cleared = [this.clear(this.config.cookieName), this.clear(this.loginCookie)];
+    let ended: SessionRecord | null;
+    try {
+      ended = await this.sessions.end(cookieOf(ctx.headers.cookie, this.config.cookieName));
+    } catch (err) {
+      // Not revoked: the browser's cookie goes, but the answer must not claim a logout that did not happen.
+      const refused = this.failure(err);
+      return { ...refused, headers: { ...refused.headers, 'set-cookie': cleared } };
+    }
     let target: string = this.base + '/';
     try {
-      target = (await this.rp.logoutUrl())?.href ?? target;
+      target = (await this.rp.logoutUrl(ended?.tokens.idToken))?.href ?? target;
     } catch {
-      // The OP cannot be reached: the local session ends anyway.
+      // The OP cannot be reached: the local session ended anyway.
     }
     return redirect(target, cleared);
   }
@@ -182,6 +242,7 @@ export class OidcPolicy implements Policy {
 
   private failure(err: unknown): PolicyRejection {
     if (err instanceof LoginError) return this.refuse(err.reason, err.reason === 'oidc_provider_unavailable' ? 503 : 401);
+    if (err instanceof SessionStoreUnavailable) return this.refuse('oidc_session_store_unavailable', 503);
     throw err;
   }
 

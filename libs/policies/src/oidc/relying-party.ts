@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import type { OidcConfig } from './schema';
+import type { SessionTokens } from './sessions';
 
 /** Why a login could not be completed, as the policy answers it (its reason code). */
 export type LoginFailure = 'oidc_login_failed' | 'oidc_code_rejected' | 'oidc_id_token_invalid' | 'oidc_provider_unavailable';
@@ -53,8 +54,8 @@ export class RelyingParty {
     return { url, state, nonce, verifier };
   }
 
-  /** The ID token's claims once the code is exchanged and every check passed (iss, aud, exp, nonce, signature, state, PKCE). */
-  async completeLogin(callbackUrl: URL, start: { state: string; nonce: string; verifier: string }): Promise<Record<string, unknown>> {
+  /** The ID token's claims and the tokens once the code is exchanged and every check passed (iss, aud, exp, nonce, signature, state, PKCE). */
+  async completeLogin(callbackUrl: URL, start: { state: string; nonce: string; verifier: string }): Promise<{ claims: Record<string, unknown>; tokens: SessionTokens }> {
     const configuration = await this.configuration();
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
@@ -65,18 +66,47 @@ export class RelyingParty {
       });
       const claims = tokens.claims();
       if (claims === undefined) throw new LoginError('oidc_id_token_invalid');
-      return claims as Record<string, unknown>;
+      return { claims: claims as Record<string, unknown>, tokens: this.sessionTokens(tokens) };
     } catch (err) {
       throw loginErrorOf(err);
     }
   }
 
-  /** The OP's end-session URL (RP-initiated logout), or null when it has none. */
-  async logoutUrl(): Promise<URL | null> {
+  /**
+   * New tokens for a refresh token (RFC 6749 §6). A refresh token the OP refuses (revoked,
+   * expired, rotated away) is `oidc_code_rejected`. The ID token, when the OP sends one, is
+   * validated by openid-client (same `sub`); the old one is kept otherwise (it stays the logout hint).
+   */
+  async refresh(refreshToken: string, previous: SessionTokens): Promise<SessionTokens> {
+    const configuration = await this.configuration();
+    try {
+      const tokens = await oidc.refreshTokenGrant(configuration, refreshToken);
+      const next = this.sessionTokens(tokens);
+      return { ...next, idToken: next.idToken ?? previous.idToken, refreshToken: next.refreshToken ?? refreshToken };
+    } catch (err) {
+      throw loginErrorOf(err);
+    }
+  }
+
+  private sessionTokens(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): SessionTokens {
+    const expiresIn = tokens.expiresIn();
+    return {
+      ...(tokens.id_token !== undefined && { idToken: tokens.id_token }),
+      ...(this.config.forwardAccessToken && {
+        accessToken: tokens.access_token,
+        ...(expiresIn !== undefined && { accessTokenExpiresAt: this.now() + expiresIn * 1000 }),
+        ...(tokens.refresh_token !== undefined && { refreshToken: tokens.refresh_token }),
+      }),
+    };
+  }
+
+  /** The OP's end-session URL (RP-initiated logout, with the session's ID token as `id_token_hint`), or null when it has none. */
+  async logoutUrl(idTokenHint: string | undefined): Promise<URL | null> {
     const configuration = await this.configuration();
     if (configuration.serverMetadata().end_session_endpoint === undefined) return null;
     return oidc.buildEndSessionUrl(configuration, {
       client_id: this.config.clientId,
+      ...(idTokenHint !== undefined && { id_token_hint: idTokenHint }),
       ...(this.config.postLogoutRedirectUri !== undefined && { post_logout_redirect_uri: this.config.postLogoutRedirectUri }),
     });
   }

@@ -24,7 +24,8 @@ const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, d
 /**
  * The `oidc` policy: the Gateway as OpenID Connect relying party (authorization code + PKCE,
  * openid-client). Browsers without a session are sent to the OP; the callback exchanges the code,
- * validates the ID token and sets an encrypted session cookie; API clients get 401.
+ * validates the ID token, stores the session in Redis and sets a sealed cookie with its id; API
+ * clients get 401.
  */
 export const oidcConfigSchema = z
   .strictObject({
@@ -34,10 +35,10 @@ export const oidcConfigSchema = z
     /** Project secret (shared-secret) holding the client secret (client_secret_basic); absent: a public client (PKCE only). */
     clientSecretId: z.uuid().optional(),
     /**
-     * Project secret (shared-secret, at least 32 bytes) the session and login cookies are
-     * encrypted with (AES-256-GCM, key derived per proxy). Every Gateway receives it, so a session
-     * started on one is valid on all and across restarts; rotating it ends older sessions once
-     * the old version retires.
+     * Project secret (shared-secret, at least 32 bytes) the session and login cookies and the
+     * session records in Redis are encrypted with (AES-256-GCM, key derived per proxy). Every
+     * Gateway receives it, so a session started on one is valid on all and across restarts;
+     * rotating it ends older sessions once the old version retires.
      */
     cookieSecretId: z.uuid(),
     scopes: z.array(scope).min(1).max(50).default(['openid', 'profile', 'email']),
@@ -50,13 +51,21 @@ export const oidcConfigSchema = z
     cookieName: cookieName.default('OIDC_SESSION'),
     /** `Secure` on the cookies; switch off only for plain-HTTP development. */
     cookieSecure: z.boolean().default(true),
-    /** Absolute session lifetime; the ID token's own expiry does not shorten it (the OP's session may outlive it). */
+    /** Absolute session lifetime (the session ends then, however active); the ID token's own expiry does not shorten it (the OP's session may outlive it). */
     sessionTtlSeconds: z
       .number()
       .int()
       .min(60)
       .max(7 * 86400)
       .default(8 * 3600),
+    /** A session without a request for this long ends (checked to within a minute: last-seen is written at most once a minute). */
+    idleTimeoutSeconds: z.number().int().min(60).max(86400).default(1800),
+    /**
+     * true: the session's access token goes upstream as `Authorization: Bearer` (a client's own
+     * Authorization header is then never forwarded); one that expires within `clockSkewSeconds`
+     * is first refreshed with the refresh token when the OP gave one, else the session ends.
+     */
+    forwardAccessToken: z.boolean().default(false),
     /** How long a started login may take (the login cookie's lifetime). */
     loginTtlSeconds: z.number().int().min(30).max(3600).default(600),
     callbackPath: ownPath.default('/.oidc/callback'),
