@@ -1,13 +1,8 @@
-import { EnvironmentConfigStore } from '@idm/config-bus';
-import { SecretBox } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
-import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { startAdminFixture, type AdminFixture } from './support/admin-fixture';
+import type { InProcessManager } from './support/in-process-manager';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const MASTER = randomBytes(32);
 const BIND_PASSWORD = `svc-bind-${randomBytes(12).toString('hex')}`;
 
 /**
@@ -18,10 +13,8 @@ const BIND_PASSWORD = `svc-bind-${randomBytes(12).toString('hex')}`;
  */
 describe('identity sources (admin API)', () => {
   const s = randomBytes(3).toString('hex');
-  const env = `ids-${s}`;
-  let database: TestDatabase;
+  let f: AdminFixture;
   let m: InProcessManager;
-  const redis = new Redis(REDIS_URL);
   const ids: Record<string, string> = {};
   const tokens: Record<string, string> = {};
   const ldap = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -56,30 +49,13 @@ describe('identity sources (admin API)', () => {
   });
 
   beforeAll(async () => {
-    database = await createTestDatabase('pglite');
-    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
-    await m.request('POST', '/api/v1/environments', { name: env });
-    ids.p1 = (await m.request('POST', '/api/v1/projects', { name: `ids-a-${s}` })).body.id;
-    ids.p2 = (await m.request('POST', '/api/v1/projects', { name: `ids-b-${s}` })).body.id;
-    const roles: { name: string; id: string }[] = (await m.request('GET', '/api/v1/roles')).body;
-    for (const role of ['project-owner', 'project-editor']) {
-      const username = `${role.replace(/[^a-z]/g, '')}${s}`;
-      const user = (await m.request('POST', '/api/v1/users', { username, password: 'user-password-1' })).body;
-      await m.request('POST', '/api/v1/role-bindings', {
-        roleId: roles.find((r) => r.name === role)!.id,
-        subject: { type: 'user', id: user.id },
-        scope: { type: 'project', id: ids.p1 },
-      });
-      tokens[role] = (await m.request('POST', '/api/v1/auth/login', { username, password: 'user-password-1' }, { token: null })).body.token;
-    }
+    f = await startAdminFixture('ids', s, ['project-owner', 'project-editor']);
+    m = f.m;
+    Object.assign(ids, { p1: f.p1, p2: f.p2 });
+    Object.assign(tokens, f.tokens);
   }, 300_000);
 
-  afterAll(async () => {
-    await m?.close();
-    await new EnvironmentConfigStore(redis).remove(env);
-    redis.disconnect();
-    await database?.drop();
-  });
+  afterAll(() => f?.close());
 
   it('creates a System LDAP source: the secret sealed, never answered, masked in the audit, published to every environment', async () => {
     const created = await m.request('POST', '/api/v1/identity-sources', ldap('corp'));
@@ -97,14 +73,14 @@ describe('identity sources (admin API)', () => {
     expect((await m.request('GET', `/api/v1/identity-sources/${ids.system}`)).body).toEqual(created.body);
 
     const snapshot = await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn?.identitySources.some((k) => k.id === ids.system) === true,
       { what: 'the identity source to be published' },
     );
     const published = snapshot!.identitySources.find((k) => k.id === ids.system)!;
     expect(published).toMatchObject({ name: `corp-${s}`, type: 'ldap', roleMappings: { admins: ['admin'] } });
     expect(published.secret).toMatch(/^enc:v1:m1:/);
-    expect(new SecretBox([{ id: 'm1', key: MASTER }]).open(published.secret!)).toBe(BIND_PASSWORD);
+    expect(f.box.open(published.secret!)).toBe(BIND_PASSWORD);
 
     const audit = (await m.request('GET', '/api/v1/audit?limit=50')).body;
     const event = audit.items.find((e: any) => e.entity.kind === 'identity_source' && e.entity.id === ids.system);
@@ -218,7 +194,7 @@ describe('identity sources (admin API)', () => {
   it('deletes an identity source (audited) and withdraws it from the published environment', async () => {
     expect((await m.request('DELETE', `/api/v1/identity-sources/${ids.p2Own}`)).status).toBe(204);
     await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn !== null && sn.identitySources.some((k) => k.id === ids.system) && !sn.identitySources.some((k) => k.id === ids.p2Own),
       { what: 'the identity source to be withdrawn' },
     );

@@ -1,14 +1,7 @@
-import { EnvironmentConfigStore } from '@idm/config-bus';
-import { SecretBox } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
-import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const MASTER = randomBytes(32);
-const box = new SecretBox([{ id: 'm1', key: MASTER }]);
+import { startAdminFixture, type AdminFixture } from './support/admin-fixture';
+import type { InProcessManager } from './support/in-process-manager';
 
 /**
  * A project key manager taking its introspection client secret from the project secret manager
@@ -19,19 +12,13 @@ const box = new SecretBox([{ id: 'm1', key: MASTER }]);
  */
 describe('key managers with a client secret from the project secret manager', () => {
   const s = randomBytes(3).toString('hex');
-  const env = `kms-${s}`;
-  let database: TestDatabase;
+  let f: AdminFixture;
   let m: InProcessManager;
-  const redis = new Redis(REDIS_URL);
   const ids: Record<string, string> = {};
   let editorToken = '';
   const first = `first-${randomBytes(12).toString('hex')}`;
   const second = `second-${randomBytes(12).toString('hex')}`;
-  const ok = async (method: string, url: string, body?: unknown) => {
-    const r = await m.request(method, url, body);
-    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
+  const ok = (method: string, url: string, body?: unknown) => f.ok(method, url, body);
   const opaque = (name: string, extra: Record<string, unknown>) => ({
     name: `${name}-${s}`,
     issuer: `https://${name}-${s}.example.com`,
@@ -42,43 +29,29 @@ describe('key managers with a client secret from the project secret manager', ()
   });
   const published = () =>
     eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn?.keyManagers.some((k) => k.id === ids.km) === true,
       { what: 'the key manager to be published' },
     );
   /** The client secret a Gateway would open from the published reference's current version. */
   const clientSecretIn = (ref: { versions: { sealed: string | null; retiresAt: string | null }[] }) => {
-    const jwk = JSON.parse(box.open(ref.versions.find((v) => v.retiresAt === null)!.sealed!)) as { k: string };
+    const jwk = JSON.parse(f.box.open(ref.versions.find((v) => v.retiresAt === null)!.sealed!)) as { k: string };
     return Buffer.from(jwk.k, 'base64url').toString('utf8');
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase('pglite');
-    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
-    await ok('POST', '/api/v1/environments', { name: env });
-    ids.p1 = (await ok('POST', '/api/v1/projects', { name: `kms-a-${s}` })).id;
-    ids.p2 = (await ok('POST', '/api/v1/projects', { name: `kms-b-${s}` })).id;
+    f = await startAdminFixture('kms', s, ['project-editor']);
+    m = f.m;
+    Object.assign(ids, { p1: f.p1, p2: f.p2 });
+    editorToken = f.tokens['project-editor'];
     const shared = (p: string, name: string, plain: string) =>
       ok('POST', `/api/v1/projects/${p}/secrets`, { name, kind: 'shared-secret', material: Buffer.from(plain).toString('base64url') });
     ids.secret = (await shared(ids.p1, 'introspection', first)).id;
     ids.foreign = (await shared(ids.p2, 'introspection', first)).id;
     ids.other = (await ok('POST', `/api/v1/projects/${ids.p1}/secrets`, { name: 'hmac-16', kind: 'shared-secret', material: randomBytes(16).toString('base64url') })).id;
-    const roles: { name: string; id: string }[] = await ok('GET', '/api/v1/roles');
-    const user = await ok('POST', '/api/v1/users', { username: `editor${s}`, password: 'user-password-1' });
-    await ok('POST', '/api/v1/role-bindings', {
-      roleId: roles.find((r) => r.name === 'project-editor')!.id,
-      subject: { type: 'user', id: user.id },
-      scope: { type: 'project', id: ids.p1 },
-    });
-    editorToken = (await m.request('POST', '/api/v1/auth/login', { username: `editor${s}`, password: 'user-password-1' }, { token: null })).body.token;
   }, 300_000); // an in-process Manager took 70 s to boot under load
 
-  afterAll(async () => {
-    await m?.close();
-    await new EnvironmentConfigStore(redis).remove(env);
-    redis.disconnect();
-    await database?.drop();
-  });
+  afterAll(() => f?.close());
 
   it('refuses a secret of another project, an unknown one, one for a System key manager, and both ways at once; writes nothing', async () => {
     const before = (await ok('GET', '/api/v1/key-managers')).length;
@@ -124,7 +97,7 @@ describe('key managers with a client secret from the project secret manager', ()
 
     await ok('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}/versions`, { material: Buffer.from(second).toString('base64url'), overlapSeconds: 60 });
     await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => {
         const ref = sn?.keyManagers.find((k) => k.id === ids.km)?.clientSecretRef;
         return ref !== undefined && clientSecretIn(ref) === second;

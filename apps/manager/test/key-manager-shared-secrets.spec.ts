@@ -1,14 +1,7 @@
-import { EnvironmentConfigStore } from '@idm/config-bus';
-import { SecretBox } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
-import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const MASTER = randomBytes(32);
-const box = new SecretBox([{ id: 'm1', key: MASTER }]);
+import { startAdminFixture, type AdminFixture } from './support/admin-fixture';
+import type { InProcessManager } from './support/in-process-manager';
 
 /**
  * A project key manager verifying HS* tokens with a project secret (sharedSecretId; #14 §1/§5):
@@ -19,30 +12,23 @@ const box = new SecretBox([{ id: 'm1', key: MASTER }]);
  */
 describe('key managers with an HS* key from the project secret manager', () => {
   const s = randomBytes(3).toString('hex');
-  const env = `kmh-${s}`;
-  let database: TestDatabase;
+  let f: AdminFixture;
   let m: InProcessManager;
-  const redis = new Redis(REDIS_URL);
   const ids: Record<string, string> = {};
   let editorToken = '';
   const first = randomBytes(32);
   const second = randomBytes(32);
-  const ok = async (method: string, url: string, body?: unknown) => {
-    const r = await m.request(method, url, body);
-    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
+  const ok = (method: string, url: string, body?: unknown) => f.ok(method, url, body);
   const hs = (name: string, extra: Record<string, unknown>) => ({ name: `${name}-${s}`, issuer: `https://${name}-${s}.example.com`, algorithms: ['HS256'], ...extra });
   /** The HMAC keys a Gateway would open from the published reference, by kid. */
   const keysIn = (ref: { versions: { kid: string; sealed: string | null; retiresAt: string | null }[] }) =>
-    ref.versions.map((v) => ({ kid: v.kid, current: v.retiresAt === null, key: Buffer.from((JSON.parse(box.open(v.sealed!)) as { k: string }).k, 'base64url').toString('hex') }));
+    ref.versions.map((v) => ({ kid: v.kid, current: v.retiresAt === null, key: Buffer.from((JSON.parse(f.box.open(v.sealed!)) as { k: string }).k, 'base64url').toString('hex') }));
 
   beforeAll(async () => {
-    database = await createTestDatabase('pglite');
-    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
-    await ok('POST', '/api/v1/environments', { name: env });
-    ids.p1 = (await ok('POST', '/api/v1/projects', { name: `kmh-a-${s}` })).id;
-    ids.p2 = (await ok('POST', '/api/v1/projects', { name: `kmh-b-${s}` })).id;
+    f = await startAdminFixture('kmh', s, ['project-editor']);
+    m = f.m;
+    Object.assign(ids, { p1: f.p1, p2: f.p2 });
+    editorToken = f.tokens['project-editor'];
     const shared = (p: string, name: string, bytes: Buffer) => ok('POST', `/api/v1/projects/${p}/secrets`, { name, kind: 'shared-secret', material: bytes.toString('base64url') });
     ids.secret = (await shared(ids.p1, 'hmac', first)).id;
     ids.foreign = (await shared(ids.p2, 'hmac', first)).id;
@@ -55,22 +41,9 @@ describe('key managers with an HS* key from the project secret manager', () => {
         material: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' },
       })
     ).id;
-    const roles: { name: string; id: string }[] = await ok('GET', '/api/v1/roles');
-    const user = await ok('POST', '/api/v1/users', { username: `hseditor${s}`, password: 'user-password-1' });
-    await ok('POST', '/api/v1/role-bindings', {
-      roleId: roles.find((r) => r.name === 'project-editor')!.id,
-      subject: { type: 'user', id: user.id },
-      scope: { type: 'project', id: ids.p1 },
-    });
-    editorToken = (await m.request('POST', '/api/v1/auth/login', { username: `hseditor${s}`, password: 'user-password-1' }, { token: null })).body.token;
   }, 300_000); // an in-process Manager took 70 s to boot under load
 
-  afterAll(async () => {
-    await m?.close();
-    await new EnvironmentConfigStore(redis).remove(env);
-    redis.disconnect();
-    await database?.drop();
-  });
+  afterAll(() => f?.close());
 
   it('refuses HS* without a shared secret (400 on algorithms), a foreign, unknown, System or wrong-kind secret (422), and both ways at once; writes nothing', async () => {
     const before = (await ok('GET', '/api/v1/key-managers')).length;
@@ -106,7 +79,7 @@ describe('key managers with an HS* key from the project secret manager', () => {
     expect(created).toMatchObject({ status: 201, body: { sharedSecretId: ids.secret, hasSharedSecret: false, algorithms: ['HS256'] } });
     ids.km = created.body.id;
     const snapshot = await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn?.keyManagers.some((k) => k.id === ids.km) === true,
       { what: 'the key manager to be published' },
     );
@@ -129,7 +102,7 @@ describe('key managers with an HS* key from the project secret manager', () => {
     ).toBe(201);
     await ok('POST', `/api/v1/projects/${ids.p1}/secrets/${ids.secret}/versions`, { material: second.toString('base64url'), overlapSeconds: 600 });
     const rotated = await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => (sn?.keyManagers.find((k) => k.id === ids.km)?.sharedSecretRef?.versions.length ?? 0) === 2,
       { what: 'the rotated secret republished with both versions' },
     );

@@ -1,13 +1,8 @@
-import { EnvironmentConfigStore } from '@idm/config-bus';
-import { SecretBox } from '@idm/domain';
 import { eventually } from '@idm/test-kit';
-import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { startAdminFixture, type AdminFixture } from './support/admin-fixture';
+import type { InProcessManager } from './support/in-process-manager';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const MASTER = randomBytes(32);
 const CLIENT_SECRET = `introspection-secret-${randomBytes(12).toString('hex')}`;
 
 /**
@@ -18,10 +13,8 @@ const CLIENT_SECRET = `introspection-secret-${randomBytes(12).toString('hex')}`;
  */
 describe('key managers (admin API)', () => {
   const s = randomBytes(3).toString('hex');
-  const env = `km-${s}`;
-  let database: TestDatabase;
+  let f: AdminFixture;
   let m: InProcessManager;
-  const redis = new Redis(REDIS_URL);
   const ids: Record<string, string> = {};
   const tokens: Record<string, string> = {};
   const external = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -44,30 +37,13 @@ describe('key managers (admin API)', () => {
     );
 
   beforeAll(async () => {
-    database = await createTestDatabase('pglite');
-    m = await startInProcessManager(database, { IDM_MASTER_KEYS: `m1:${MASTER.toString('base64')}` });
-    await m.request('POST', '/api/v1/environments', { name: env });
-    ids.p1 = (await m.request('POST', '/api/v1/projects', { name: `km-a-${s}` })).body.id;
-    ids.p2 = (await m.request('POST', '/api/v1/projects', { name: `km-b-${s}` })).body.id;
-    const roles: { name: string; id: string }[] = (await m.request('GET', '/api/v1/roles')).body;
-    for (const role of ['project-owner', 'project-editor']) {
-      const username = `${role.replace(/[^a-z]/g, '')}${s}`;
-      const user = (await m.request('POST', '/api/v1/users', { username, password: 'user-password-1' })).body;
-      await m.request('POST', '/api/v1/role-bindings', {
-        roleId: roles.find((r) => r.name === role)!.id,
-        subject: { type: 'user', id: user.id },
-        scope: { type: 'project', id: ids.p1 },
-      });
-      tokens[role] = (await m.request('POST', '/api/v1/auth/login', { username, password: 'user-password-1' }, { token: null })).body.token;
-    }
+    f = await startAdminFixture('km', s, ['project-owner', 'project-editor']);
+    m = f.m;
+    Object.assign(ids, { p1: f.p1, p2: f.p2 });
+    Object.assign(tokens, f.tokens);
   }, 300_000); // an in-process Manager took 70 s to boot under the load of 8 parallel agents
 
-  afterAll(async () => {
-    await m?.close();
-    await new EnvironmentConfigStore(redis).remove(env);
-    redis.disconnect();
-    await database?.drop();
-  });
+  afterAll(() => f?.close());
 
   it('creates a System key manager: secrets sealed, never answered, masked in the audit, published to every environment', async () => {
     const created = await m.request(
@@ -82,13 +58,13 @@ describe('key managers (admin API)', () => {
     expect((await m.request('GET', `/api/v1/key-managers/${ids.system}`)).body).toEqual(created.body);
 
     const snapshot = await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn?.keyManagers.some((k) => k.id === ids.system) === true,
       { what: 'the key manager to be published' },
     );
     const published = snapshot!.keyManagers.find((k) => k.id === ids.system)!;
     expect(published.clientSecret).toMatch(/^enc:v1:m1:/);
-    expect(new SecretBox([{ id: 'm1', key: MASTER }]).open(published.clientSecret!)).toBe(CLIENT_SECRET);
+    expect(f.box.open(published.clientSecret!)).toBe(CLIENT_SECRET);
 
     const audit = (await m.request('GET', '/api/v1/audit?limit=50')).body;
     const event = audit.items.find((e: any) => e.entity.kind === 'key_manager' && e.entity.id === ids.system);
@@ -234,7 +210,7 @@ describe('key managers (admin API)', () => {
       introspectionNegativeTtlSeconds: 10,
     });
     const snapshot = await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn?.keyManagers.find((k) => k.id === created.body.id)?.timing?.unknownKidIntervalSeconds === 5,
       { what: 'the timing to be published' },
     );
@@ -262,7 +238,7 @@ describe('key managers (admin API)', () => {
   it('deletes a key manager (audited) and withdraws it from the published environment', async () => {
     expect((await m.request('DELETE', `/api/v1/key-managers/${ids.p2Own}`)).status).toBe(204);
     await eventually(
-      () => new EnvironmentConfigStore(redis).load(env),
+      () => f.published(),
       (sn) => sn !== null && !sn.keyManagers.some((k) => k.id === ids.p2Own),
       { what: 'the key manager to be withdrawn' },
     );
