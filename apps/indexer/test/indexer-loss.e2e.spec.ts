@@ -20,8 +20,8 @@ import {
 
 /**
  * Nothing lost, nothing twice: a Gateway answers a stream of requests while one of two indexers
- * is killed, the PostgreSQL sink is killed and restarted, and Redis (append-only, fsync always)
- * is killed and restarted; at the end the sink holds exactly one record per request.
+ * is killed and restarted, the PostgreSQL sink is killed and restarted, and Redis (append-only,
+ * fsync always) is killed and restarted; at the end the sink holds exactly one record per request.
  */
 const REQUESTS = 3_000;
 
@@ -122,6 +122,10 @@ describe('auth records survive indexer, sink and Redis crashes (end to end)', ()
 
     await reach(REQUESTS * 0.2);
     await indexers[0].stop('SIGKILL'); // indexer-a dies holding whatever it had read; indexer-b takes it over
+    await reach(REQUESTS * 0.3);
+    // Restarted mid-stream under the same name: it reads first what it had left pending (what indexer-b has not taken over yet).
+    indexers[0] = indexer('indexer-a');
+    await indexers[0].startUntilOutput(/indexer running/);
     await reach(REQUESTS * 0.4);
     await postgres.kill();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -133,9 +137,6 @@ describe('auth records survive indexer, sink and Redis crashes (end to end)', ()
     await traffic;
     expect(statuses).toEqual(new Map([[200, REQUESTS]]));
 
-    // A fresh indexer-a reads what was left pending under its name.
-    indexers[0] = indexer('indexer-a');
-    await indexers[0].startUntilOutput(/indexer running/);
     const final = await eventually(count, (c) => c.rows >= REQUESTS, { what: `${REQUESTS} records in PostgreSQL`, timeoutMs: 120_000, intervalMs: 500 });
     // Settle: nothing more arrives (no duplicate is written late).
     await new Promise((resolve) => setTimeout(resolve, 2_000));
