@@ -10,11 +10,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, sampleProcess, startProcess, stopAll, stopProcess, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -66,7 +65,7 @@ const VARIANTS = {
   },
 };
 
-async function startGateway(name, upstreamPort, redis) {
+async function startJoseGateway(name, upstreamPort, redis) {
   const environment = `bench-jose-${randomBytes(4).toString('hex')}`;
   const { policies, secrets } = VARIANTS[name];
   const proxy = {
@@ -88,23 +87,12 @@ async function startGateway(name, upstreamPort, redis) {
     proxies: [proxy],
     credentials: [],
   });
-  const port = await freePort();
-  const child = startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      IDM_MASTER_KEYS: `${MASTER.id}:${MASTER.key.toString('base64')}`,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-    },
+  const { child, base } = await startGateway(root, {
+    environment,
     logFile: join(tmp, `${environment}.log`),
+    env: { IDM_MASTER_KEYS: `${MASTER.id}:${MASTER.key.toString('base64')}` },
   });
-  const url = `http://127.0.0.1:${port}/bench/orders`;
-  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, {}, 200, 30_000, child);
+  const url = `${base}/bench/orders`;
   const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
   const echoed = JSON.parse(await probe.text());
   if (probe.status !== 200) throw new Error(`${name}: ${probe.status}`);
@@ -129,7 +117,7 @@ const upstream = startProcess(process.execPath, [join(root, 'bench/upstream.mjs'
 const targets = [];
 try {
   const upstreamPort = await waitForPortLine(upstream);
-  for (const name of Object.keys(VARIANTS)) targets.push(await startGateway(name, upstreamPort, redis));
+  for (const name of Object.keys(VARIANTS)) targets.push(await startJoseGateway(name, upstreamPort, redis));
   const results = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < settings.rounds; r++) {
     for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {

@@ -10,11 +10,11 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayNodeArgs } from './lib/gateway-node-args.mjs';
-import { httpGet, waitForHttp } from './lib/http.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
+import { httpGet } from './lib/http.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
-import { freePort, killAllNow, startProcess, stopAll, waitForPortLine } from './lib/processes.mjs';
+import { killAllNow, startProcess, stopAll, waitForPortLine } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -126,22 +126,7 @@ try {
   const built = snapshot(environment, upstreamPort, issuer, apiKey, await argon2.hash('bench-secret', { type: argon2.argon2id }));
   keyManagerId = built.keyManagerId;
   await new EnvironmentConfigStore(redis).write(built.snapshot);
-  const port = await freePort();
-  startProcess(process.execPath, [...gatewayNodeArgs(root), join(root, 'apps/gateway/dist/main.js')], {
-    cwd: join(root, 'apps/gateway'),
-    logFile: '/tmp/idm-bench-km-gateway.log',
-    env: {
-      ...process.env,
-      GATEWAY_PORT: String(port),
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_ENVIRONMENT: environment,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      UPSTREAM_ALLOW: '127.0.0.1',
-    },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/ready`, {}, 200, 30_000);
+  const { base } = await startGateway(root, { environment, logFile: '/tmp/idm-bench-km-gateway.log' });
   const own = await fetch(`${base}/credential/jwt`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` },

@@ -10,12 +10,13 @@ import { freePort, startNode, stopProcess } from './processes.mjs';
  * The one way the benches start a Gateway (one place for its flags and environment).
  * `traceGc`: run it with --trace-gc and collect its GC pauses (`gc`, see gc-trace.mjs).
  * `authRecords: false`: AUTH_RECORDS=false (the scale bench: its probes' own records are not bytes of a config change).
+ * `readyTimeoutMs`: only a failure bound (a Gateway booted in 30 s and more on this machine under load).
  * `env`: a bench's own settings (GATEWAY_ID, AUTH_RECORDS_QUEUE_LIMIT, ...), over the defaults.
  * `wrap`: a command the Gateway runs under (valgrind, ...; see processes.mjs startNode).
  */
 export async function startGateway(
   root,
-  { environment, redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', logFile, readyTimeoutMs = 30_000, traceGc = false, authRecords = true, env = {}, wrap = [] },
+  { environment, redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', logFile, readyTimeoutMs = 90_000, traceGc = false, authRecords = true, env = {}, wrap = [] },
 ) {
   const port = await freePort();
   const started = performance.now();
