@@ -80,7 +80,10 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     one = await startGateway(redis);
     two = await startGateway(redis);
     cut = await startGateway(deadRedis);
-    op = await startProvider([`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}-fwd/.oidc/callback`], `${one.url}/${proxyId}/bye`);
+    op = await startProvider(
+      [`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}-fwd/.oidc/callback`, `${one.url}/${proxyId}-fwd-once/.oidc/callback`],
+      `${one.url}/${proxyId}/bye`,
+    );
     // A port reserved for this run and never listened on: an OP that is down.
     const downIssuer = `http://127.0.0.1:${await freePort()}`;
     const opPolicy = (overrides: Record<string, unknown>) => ({
@@ -114,6 +117,13 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
         snapshotProxy({ id: `${proxyId}-other`, upstreamUrl: echo.url, policies: [opPolicy({})], secrets: opSecrets }),
         // The access token goes upstream and is refreshed; sessions idle for up to 2 hours.
         snapshotProxy({ id: `${proxyId}-fwd`, upstreamUrl: echo.url, policies: [opPolicy({ forwardAccessToken: true, idleTimeoutSeconds: 7200 })], secrets: opSecrets }),
+        // The same without the `profile` scope: the OP gives no refresh token (support/oidc-rp-issuer.mjs).
+        snapshotProxy({
+          id: `${proxyId}-fwd-once`,
+          upstreamUrl: echo.url,
+          policies: [opPolicy({ forwardAccessToken: true, idleTimeoutSeconds: 7200, scopes: ['openid', 'email'] })],
+          secrets: opSecrets,
+        }),
       ],
     });
     one.active.activate(snapshot);
@@ -323,6 +333,18 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     const plain = await loggedIn();
     const res = await fetch(`${one.url}/${proxyId}/x`, { headers: { cookie: `OIDC_SESSION=${plain.session}`, accept: 'application/json' } });
     expect((await json(res)).headers!.authorization).toBeUndefined();
+  });
+
+  it('ends a session whose access token expired when the OP gave no refresh token', async () => {
+    const once = `${proxyId}-fwd-once`;
+    const { session } = await loggedIn(once, 'dave');
+    const res = await fetch(`${one.url}/${once}/x`, { headers: { cookie: `OIDC_SESSION=${session}`, accept: 'application/json' } });
+    expect((await json(res)).headers!.authorization).toMatch(/^Bearer /);
+    expect(await redis.keys(`${SESSION_PREFIX}${once}:*`)).toHaveLength(1);
+    // An hour on, the token is past use and nothing can renew it: the session ends (not a stale token sent upstream).
+    clockSkewMs = 60 * 60_000;
+    expect(await callWith(one, session, once)).toEqual([401, 'oidc_session_ended']);
+    expect(await redis.keys(`${SESSION_PREFIX}${once}:*`)).toHaveLength(0);
   });
 
   it('answers 503 oidc_session_store_unavailable while Redis is down, and does not claim a logout it could not do', async () => {

@@ -2,7 +2,8 @@
 // process of its own, with its development login and consent pages (any login name is accepted).
 // argv[2]: the redirect URIs of the Gateway's callbacks (comma-separated); argv[3]: a post-logout
 // redirect URI. One confidential client, "gateway-rp" (client_secret_basic, authorization code +
-// PKCE, refresh tokens on every code: the policy's token refresh is tested with them). Users'
+// PKCE, refresh tokens for logins with the `profile` scope: the policy's token refresh is tested
+// with them, and the end of a session whose token cannot be refreshed without). Users'
 // ID tokens carry `email`, `name` and `roles` (scope `roles`). Prints {"port":N} when listening;
 // exits when stdin closes.
 import { createServer } from 'node:http';
@@ -34,7 +35,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   }),
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   pkce: { required: () => true },
-  issueRefreshToken: () => true,
+  issueRefreshToken: (_ctx, _client, code) => code.scopes.has('profile'),
 });
 provider.on('server_error', (_ctx, err) => process.stderr.write(`server_error ${err.stack}\n`));
 const handler = provider.callback();
