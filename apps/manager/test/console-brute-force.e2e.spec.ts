@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { eventually } from '@idm/test-kit';
-import type { Browser } from 'playwright-core';
-import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
-import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn } from './support/console-browser';
+import { shot } from './support/console-browser';
+import { consoleSuite, projectViewer } from './support/console-suite';
 
 /**
  * A project's brute-force settings and the environment's block list in a real Chromium against a
@@ -15,38 +13,24 @@ const ENV = 'console-bf';
 jest.setTimeout(420_000);
 
 describe('brute-force settings and blocks in the console (Chromium)', () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let ui: string;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    // The environment's detectors far out of reach: only the project's settings can lock alice.
-    const gatewayEnv = { GATEWAY_TRUST_PROXY: 'true', BRUTE_FORCE_PER_CREDENTIAL: '100000', BRUTE_FORCE_PER_ADDRESS: '100000', BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0' };
-    cluster = await startCluster({ environment: ENV, gateways: [gatewayEnv] });
-    ui = `${cluster.manager.baseUrl}/ui`;
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await cluster?.stop();
-  });
+  // The environment's detectors far out of reach: only the project's settings can lock alice.
+  const gatewayEnv = { GATEWAY_TRUST_PROXY: 'true', BRUTE_FORCE_PER_CREDENTIAL: '100000', BRUTE_FORCE_PER_ADDRESS: '100000', BRUTE_FORCE_PER_CREDENTIAL_ADDRESS: '0' };
+  const suite = consoleSuite({ environment: ENV, gateways: [gatewayEnv] });
 
   it('changes the project settings with field-level findings, lifts the lock they cause, and resets them', async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'bf-console' });
     await admin.proxies.create(project.id, {
       name: 'guarded',
       basePath: '/bf-guarded',
-      upstreamUrl: cluster.echoUrl,
+      upstreamUrl: suite.cluster.echoUrl,
       environments: [ENV],
       policies: [{ type: 'basic-auth', config: {} }],
     });
     await admin.credentials.create(project.id, { username: 'alice', password: 'alice-password', issueApiKey: false });
     const environmentId = ((await admin.call('GET', '/api/v1/environments')) as { id: string; name: string }[]).find((e) => e.name === ENV)!.id;
     const settingsPath = `/api/v1/projects/${project.id}/brute-force-settings`;
-    const gateway = cluster.gateways[0].baseUrl;
+    const gateway = suite.cluster.gateways[0].baseUrl;
     let address = 0;
     // Each attempt from an address of its own: the credential detector alone counts.
     const asAlice = (password: string) =>
@@ -62,10 +46,9 @@ describe('brute-force settings and blocks in the console (Chromium)', () => {
       { what: 'the guarded proxy on the Gateway', timeoutMs: 120_000 },
     );
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     const field = (label: string) => page.getByLabel(new RegExp(`^${label}\\s*\\*?$`));
-    await page.goto(`${ui}/projects/${project.id}`);
+    await page.goto(`${suite.ui}/projects/${project.id}`);
     await page.getByRole('tab', { name: 'Brute force' }).click();
     await page.getByRole('heading', { name: 'Brute-force settings' }).waitFor();
     await page.getByText("This project uses the environment's detectors").waitFor();
@@ -106,7 +89,7 @@ describe('brute-force settings and blocks in the console (Chromium)', () => {
     expect(block).toMatchObject({ credential: 'alice', projectId: project.id });
 
     // Lifted in the console, after a confirmation naming who may try again.
-    await page.goto(`${ui}/environments/${environmentId}?tab=blocks`);
+    await page.goto(`${suite.ui}/environments/${environmentId}?tab=blocks`);
     await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
     await shot(page, '32-brute-force-block');
     await page.getByRole('button', { name: 'Unblock alice' }).click();
@@ -124,31 +107,24 @@ describe('brute-force settings and blocks in the console (Chromium)', () => {
     expect(audit.items.map((e: { action: string; entity: { id: string } }) => [e.action, e.entity.id])).toContainEqual(['brute-force-block.lift', block.id]);
 
     // Reset: asks first, then the environment's detectors apply again.
-    await page.goto(`${ui}/projects/${project.id}?tab=brute-force`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=brute-force`);
     await page.getByRole('button', { name: "Reset to the environment's detectors" }).click();
     await dialog.getByRole('button', { name: 'Reset' }).click();
     await page.getByText("This project uses the environment's detectors").waitFor();
     expect(await admin.call('GET', settingsPath)).toBeNull();
     expect(await field('Per credential').inputValue()).toBe('');
 
-    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=brute-force`])).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=brute-force`])).toEqual([]);
     await context.close();
   });
 
   it('shows a project viewer the settings without a form', async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'bf-console-viewed' });
     await admin.call('PUT', `/api/v1/projects/${project.id}/brute-force-settings`, { perCredential: 7 });
-    const viewer = await admin.call('POST', '/api/v1/users', { username: 'bf-console-viewer', password: 'bf-console-viewer-password' });
-    const roles: { id: string; name: string }[] = await admin.call('GET', '/api/v1/roles');
-    await admin.call('POST', '/api/v1/role-bindings', {
-      roleId: roles.find((r) => r.name === 'project-viewer')!.id,
-      subject: { type: 'user', id: viewer.id },
-      scope: { type: 'project', id: project.id },
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'bf-console-viewer', 'bf-console-viewer-password');
-    await page.goto(`${ui}/projects/${project.id}?tab=brute-force`);
+    await projectViewer(admin, project.id, 'bf-console-viewer', 'bf-console-viewer-password');
+    const { context, page } = await suite.signedIn('bf-console-viewer', 'bf-console-viewer-password');
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=brute-force`);
     await page.getByText('You may look at these settings but not change them.').waitFor();
     await page.getByRole('row', { name: 'Per credential 7' }).waitFor();
     expect(await page.getByRole('button', { name: 'Save brute-force settings' }).count()).toBe(0);

@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { eventually } from '@idm/test-kit';
-import type { Browser, Page } from 'playwright-core';
-import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
-import { SHOTS, launchChromium, seriousViolationsIn, shot, sidewaysScroll, signIn, tabTo } from './support/console-browser';
+import { shot, sidewaysScroll, tabTo } from './support/console-browser';
+import { consoleSuite, fieldGroup } from './support/console-suite';
 
 /**
  * The console's screens for what a credential may do and who logs in, in a real Chromium against
@@ -16,40 +14,17 @@ const ENV = 'console-identity-e2e';
 jest.setTimeout(420_000);
 
 describe('the console: credential rules, token settings, identity sources and end users in Chromium', () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let ui: string;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    // The Manager indexes the Gateways' auth records itself (no indexer app), for the analytics screen.
-    cluster = await startCluster({ environment: ENV, gateways: [{}], managerEnv: { AUTH_RECORDS_INDEXER: 'on' } });
-    ui = `${cluster.manager.baseUrl}/ui`;
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await cluster?.stop();
-  });
-
-  /** The form group of the open dialog's field with `id` (rjsf's), where its messages show. */
-  const fieldGroup = (page: Page, id: string) =>
-    page
-      .getByRole('dialog')
-      .locator('.form-group')
-      .filter({ has: page.locator(`#${id}`) })
-      .last();
+  // The Manager indexes the Gateways' auth records itself (no indexer app), for the analytics screen.
+  const suite = consoleSuite({ environment: ENV, gateways: [{}], managerEnv: { AUTH_RECORDS_INDEXER: 'on' } });
 
   it("sets a credential's rules and makes it an OIDC client, the Manager's findings shown on their fields", async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'ruled' });
     const credential = await admin.credentials.create(project.id, { username: 'mobile-app' });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
 
-    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=credentials`);
     await page.getByRole('button', { name: 'Rules of mobile-app' }).click();
     await dialog.locator('#rules_time_mode').selectOption('allow');
     await dialog.locator('#rules_time_timeZone').fill('Mars/Olympus'); // no browser check knows the zone list: the Manager's finding
@@ -103,14 +78,13 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'token settings removed' },
     );
 
-    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`])).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=credentials`])).toEqual([]);
     await context.close();
   });
 
   it('connects an identity source with a write-only secret, edits, disables and deletes it', async () => {
-    const admin = cluster.admin;
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const admin = suite.cluster.admin;
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
     const secret = 'the-ldap-service-password';
 
@@ -155,7 +129,7 @@ describe('the console: credential rules, token settings, identity sources and en
     const [edited] = await admin.call('GET', '/api/v1/identity-sources');
     expect([edited.enabled, edited.hasSecret]).toEqual([false, true]);
 
-    expect(await seriousViolationsIn(browser, ui, context, ['/identity-sources'])).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, ['/identity-sources'])).toEqual([]);
     await page.getByRole('button', { name: 'Delete identity source corp-ldap' }).click();
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await page.getByText('No identity sources yet').waitFor();
@@ -164,13 +138,12 @@ describe('the console: credential rules, token settings, identity sources and en
   });
 
   it("manages a project's end users: create, search, lock, delete; and every new screen fits a narrow window", async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'people' });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
 
-    await page.goto(`${ui}/projects/${project.id}?tab=end-users`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=end-users`);
     await page.getByText('No end users yet').waitFor();
     await page.getByRole('button', { name: 'New end user' }).click();
     await dialog.getByRole('textbox', { name: 'Username' }).fill('ada');
@@ -213,9 +186,9 @@ describe('the console: credential rules, token settings, identity sources and en
     await shot(page, '25-end-users');
     expect((await admin.call('GET', `/api/v1/projects/${project.id}/users`)).map((u: { username: string }) => u.username)).toEqual(['ada']);
 
-    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=end-users`])).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=end-users`])).toEqual([]);
     expect(
-      await sidewaysScroll(browser, ui, page, [
+      await sidewaysScroll(suite.browser, suite.ui, page, [
         ['end-users', `/projects/${project.id}?tab=end-users`],
         ['identity-sources', '/identity-sources'],
         ['credentials-rules', `/projects/${project.id}?tab=credentials`],
@@ -229,17 +202,17 @@ describe('the console: credential rules, token settings, identity sources and en
   });
 
   it("charts the Gateway's authentications, filters them by outcome and tails them live", async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'watched' });
     await admin.proxies.create(project.id, {
       name: 'counted',
       basePath: '/counted',
-      upstreamUrl: cluster.echoUrl,
+      upstreamUrl: suite.cluster.echoUrl,
       policies: [{ type: 'api-key', config: {} }],
       environments: [ENV],
     });
     const credential = await admin.credentials.create(project.id, { username: 'counted-app' });
-    const call = (key: string) => fetch(`${cluster.gateways[0].baseUrl}/counted/x`, { headers: { 'x-api-key': key } }).then((r) => r.status);
+    const call = (key: string) => fetch(`${suite.cluster.gateways[0].baseUrl}/counted/x`, { headers: { 'x-api-key': key } }).then((r) => r.status);
     await eventually(
       () => call(credential.apiKey!.key),
       (s) => s === 200,
@@ -247,8 +220,7 @@ describe('the console: credential rules, token settings, identity sources and en
     );
     expect(await call('idm_not-a-key')).toBe(401);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     await page.getByRole('link', { name: 'Analytics' }).click();
     await page.getByRole('heading', { name: 'Analytics' }).waitFor();
     // The records reach the Manager's index within seconds: the screen is reloaded until they show.
@@ -292,8 +264,8 @@ describe('the console: credential rules, token settings, identity sources and en
     expect(await page.getByRole('table', { name: 'Live authentications' }).getByRole('cell', { name: 'success' }).count()).toBe(0); // filtered
     await shot(page, '27-analytics-live');
 
-    expect(await seriousViolationsIn(browser, ui, context, ['/analytics'])).toEqual([]);
-    expect(await sidewaysScroll(browser, ui, page, [['analytics', '/analytics']])).toEqual([['analytics', 0]]);
+    expect(await suite.seriousViolationsIn(context, ['/analytics'])).toEqual([]);
+    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['analytics', '/analytics']])).toEqual([['analytics', 0]]);
     await context.close();
   });
 });

@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import * as jose from 'jose';
 import { TestPki, eventually } from '@idm/test-kit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
-import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn as signInAt, tabTo } from './support/console-browser';
+import { pick as pickOption, shot, tabTo } from './support/console-browser';
+import { bindProjectRole, consoleSuite, projectViewer } from './support/console-suite';
 
 /**
  * The console's key manager screens (#14) in a real Chromium against a real Manager and Gateway:
@@ -20,29 +18,12 @@ const SHARED_SECRET = 'partner-shared-secret-of-at-least-32-characters';
 jest.setTimeout(420_000);
 
 describe('key managers in the console (Chromium)', () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let ui: string;
-
-  const signIn = (context: BrowserContext): Promise<Page> => signInAt(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    cluster = await startCluster({ environment: ENV, gateways: [{}] });
-    ui = `${cluster.manager.baseUrl}/ui`;
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await cluster?.stop();
-  });
+  const suite = consoleSuite({ environment: ENV, gateways: [{}] });
 
   it('creates, edits and deletes key managers with field-level findings, and a proxy accepts the chosen one on the Gateway', async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'partner-shop' });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context);
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
     // By its label's text, with or without the required marker.
     const field = (label: string) => dialog.getByLabel(new RegExp(`^${label.replace(/[()]/g, '\\$&')}\\s*\\*?$`));
@@ -137,11 +118,11 @@ describe('key managers in the console (Chromium)', () => {
     const proxy = await admin.proxies.create(project.id, {
       name: 'orders',
       basePath: '/partner-orders',
-      upstreamUrl: cluster.echoUrl,
+      upstreamUrl: suite.cluster.echoUrl,
       environments: [ENV],
       policies: [{ type: 'jwt-auth', config: {} }],
     });
-    await page.goto(`${ui}/projects/${project.id}/proxies/${proxy.id}`);
+    await page.goto(`${suite.ui}/projects/${project.id}/proxies/${proxy.id}`);
     await page.getByRole('heading', { name: 'API proxy orders' }).waitFor();
     await page.getByRole('combobox', { name: 'Key managers' }).click({ force: true });
     await page.getByRole('option', { name: 'partner (System)' }).click();
@@ -162,7 +143,7 @@ describe('key managers in the console (Chromium)', () => {
       .setIssuedAt(now)
       .setExpirationTime(now + 300)
       .sign(new TextEncoder().encode(SHARED_SECRET));
-    const gateway = cluster.gateways[0].baseUrl;
+    const gateway = suite.cluster.gateways[0].baseUrl;
     const echoed = await eventually(
       async () => {
         const res = await fetch(`${gateway}/partner-orders/items`, { headers: { authorization: `Bearer ${token}` } });
@@ -174,7 +155,7 @@ describe('key managers in the console (Chromium)', () => {
     expect(echoed.body.headers).toMatchObject({ 'x-authenticated-issuer': 'partner', 'x-authenticated-tenant': 'acme', 'x-user-email': 'ann@acme.example' });
 
     // Disabled in the console: the Gateway refuses its tokens.
-    await page.goto(`${ui}/key-managers`);
+    await page.goto(`${suite.ui}/key-managers`);
     await page.getByRole('button', { name: 'Edit key manager partner' }).click();
     await dialog.getByRole('switch', { name: 'Enabled' }).uncheck({ force: true });
     await dialog.getByRole('button', { name: 'Save key manager' }).click();
@@ -192,7 +173,7 @@ describe('key managers in the console (Chromium)', () => {
     expect(await admin.call('GET', '/api/v1/key-managers')).toEqual([]);
 
     // Keyboard only: from the page's start to the section, the create form, and a project-scoped key manager.
-    await page.goto(`${ui}/projects`);
+    await page.goto(`${suite.ui}/projects`);
     await page.getByRole('heading', { name: 'Projects' }).waitFor();
     await tabTo(page, 'Key managers');
     await page.keyboard.press('Enter');
@@ -210,16 +191,16 @@ describe('key managers in the console (Chromium)', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('cell', { name: 'shop-idp', exact: true }).waitFor();
 
-    expect(await seriousViolationsIn(browser, ui, context, ['/key-managers', `/projects/${project.id}/proxies/${proxy.id}`])).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, ['/key-managers', `/projects/${project.id}/proxies/${proxy.id}`])).toEqual([]);
     // The form itself, open.
-    expect(await seriousViolationsIn(browser, ui, context, ['/key-managers'], (p) => p.getByRole('button', { name: 'New key manager' }).click())).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, ['/key-managers'], (p) => p.getByRole('button', { name: 'New key manager' }).click())).toEqual([]);
 
     // A narrow window: the list scrolls in its own box, never the page sideways.
     const storage = await page.evaluate(() => sessionStorage.getItem('idm.session'));
-    const narrow = await browser.newContext({ viewport: { width: 420, height: 860 } });
+    const narrow = await suite.browser.newContext({ viewport: { width: 420, height: 860 } });
     await narrow.addInitScript((session) => sessionStorage.setItem('idm.session', session!), storage);
     const small = await narrow.newPage();
-    await small.goto(`${ui}/key-managers`);
+    await small.goto(`${suite.ui}/key-managers`);
     await small.getByRole('cell', { name: 'shop-idp', exact: true }).waitFor();
     expect(await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
     await shot(small, '24-narrow-key-managers');
@@ -228,7 +209,7 @@ describe('key managers in the console (Chromium)', () => {
   });
 
   it("saves a project key manager's secrets from the project secret manager, its TLS settings and its timing", async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'km-secrets' });
     const shared = (name: string) =>
       admin.call('POST', `/api/v1/projects/${project.id}/secrets`, {
@@ -242,24 +223,12 @@ describe('key managers in the console (Chromium)', () => {
     try {
       const ca = await pki.issue('km-ca', { subject: '/CN=km-ca', ca: true });
       const client = await pki.issue('km-client', { subject: '/CN=gateway', issuer: ca });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      const page = await signIn(context);
+      const { context, page } = await suite.signedIn();
       const dialog = page.getByRole('dialog');
       const field = (label: string) => dialog.getByLabel(new RegExp(`^${label.replace(/[()%]/g, '\\$&')}\\s*\\*?$`));
-      const pick = async (combobox: string, option: string) => {
-        const choice = page.getByRole('option', { name: option, exact: true });
-        // A click made while the dialog settles can miss the dropdown (CI saw the project scope never
-        // show in 30 s once), and scope options arrive with each project's permissions: click the
-        // combobox again (open, or close and reopen) until the option shows.
-        await eventually(async () => (await choice.isVisible()) || (await dialog.getByRole('combobox', { name: combobox }).click({ force: true }), false), Boolean, {
-          what: `option ${option} of ${combobox}`,
-          timeoutMs: 30_000,
-          intervalMs: 1_000,
-        });
-        await choice.click();
-      };
+      const pick = (combobox: string, option: string) => pickOption(page, dialog, combobox, option);
 
-      await page.goto(`${ui}/key-managers`);
+      await page.goto(`${suite.ui}/key-managers`);
       await page.getByRole('heading', { name: 'Key managers' }).waitFor();
       await page.getByRole('button', { name: 'New key manager' }).click();
       await field('Name').fill('partner-secrets');
@@ -337,7 +306,7 @@ describe('key managers in the console (Chromium)', () => {
         sharedSecretId: hmac.id,
         tls: { caPem: null, clientCertificatePem: client.cert.trim(), hasClientKey: true },
       });
-      expect(await seriousViolationsIn(browser, ui, context, ['/key-managers'], (p) => p.getByRole('button', { name: 'Edit key manager partner-secrets' }).click())).toEqual([]);
+      expect(await suite.seriousViolationsIn(context, ['/key-managers'], (p) => p.getByRole('button', { name: 'Edit key manager partner-secrets' }).click())).toEqual([]);
       await admin.call('DELETE', `/api/v1/key-managers/${created.id}`);
       await context.close();
     } finally {
@@ -346,7 +315,7 @@ describe('key managers in the console (Chromium)', () => {
   });
 
   it('shows a project viewer the key managers without edit actions, and a project owner creates only in their project', async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'km-viewer-home' });
     await admin.call('POST', '/api/v1/key-managers', {
       name: 'viewer-visible',
@@ -355,18 +324,9 @@ describe('key managers in the console (Chromium)', () => {
       algorithms: ['HS256'],
       sharedSecret: SHARED_SECRET,
     });
-    const viewer = await admin.call('POST', '/api/v1/users', { username: 'km-viewer', password: 'km-viewer-password-long' });
-    const roles: { id: string; name: string }[] = await admin.call('GET', '/api/v1/roles');
-    const projectViewer = roles.find((r) => r.name === 'project-viewer')!;
-    await admin.call('POST', '/api/v1/role-bindings', { roleId: projectViewer.id, subject: { type: 'user', id: viewer.id }, scope: { type: 'project', id: project.id } });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(`${ui}/`);
-    await page.getByRole('textbox', { name: 'Username' }).fill('km-viewer');
-    await page.getByRole('textbox', { name: 'Password' }).fill('km-viewer-password-long');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Projects' }).waitFor();
-    await page.goto(`${ui}/key-managers`);
+    const viewer = await projectViewer(admin, project.id, 'km-viewer', 'km-viewer-password-long');
+    const { context, page } = await suite.signedIn('km-viewer', 'km-viewer-password-long');
+    await page.goto(`${suite.ui}/key-managers`);
     await page.getByRole('cell', { name: 'viewer-visible', exact: true }).waitFor();
     expect(await page.getByRole('button', { name: 'New key manager' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Delete key manager/ }).count()).toBe(0);
@@ -378,8 +338,7 @@ describe('key managers in the console (Chromium)', () => {
 
     // The same operator owns another project: they may create that project's key managers, and only there.
     const owned = await admin.projects.create({ name: 'km-owned' });
-    const projectOwner = roles.find((r) => r.name === 'project-owner')!;
-    await admin.call('POST', '/api/v1/role-bindings', { roleId: projectOwner.id, subject: { type: 'user', id: viewer.id }, scope: { type: 'project', id: owned.id } });
+    await bindProjectRole(admin, 'project-owner', viewer, owned.id);
     await page.reload();
     await page.getByRole('button', { name: 'New key manager' }).click();
     const dialog = page.getByRole('dialog');

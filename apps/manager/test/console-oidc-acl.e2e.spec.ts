@@ -1,10 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { oidcConsentKey } from '@idm/config-bus';
 import { eventually } from '@idm/test-kit';
 import Redis from 'ioredis';
-import type { Browser, Page } from 'playwright-core';
-import { CLUSTER_ADMIN_PASSWORD, startCluster, type Cluster } from './support/cluster';
-import { SHOTS, launchChromium, seriousViolationsIn, shot, signIn } from './support/console-browser';
+import { shot } from './support/console-browser';
+import { consoleSuite, fieldGroup } from './support/console-suite';
 
 /**
  * The console's screens for a credential's ACL proxies and its OIDC client (#18), in a real
@@ -19,49 +17,26 @@ const ENV = 'console-oidc-acl';
 jest.setTimeout(420_000);
 
 describe('the console: ACL proxies by name, OIDC clients and consents in Chromium', () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let ui: string;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    cluster = await startCluster({ environment: ENV, gateways: [{}] });
-    ui = `${cluster.manager.baseUrl}/ui`;
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await cluster?.stop();
-  });
-
-  /** The form group of the open dialog's field with `id` (rjsf's), where its messages show. */
-  const fieldGroup = (page: Page, id: string) =>
-    page
-      .getByRole('dialog')
-      .locator('.form-group')
-      .filter({ has: page.locator(`#${id}`) })
-      .last();
+  const suite = consoleSuite({ environment: ENV, gateways: [{}] });
 
   it('limits a credential to proxies picked by name; the Gateway enforces the ACL', async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'acl-by-name' });
     const proxy = (name: string) =>
-      admin.proxies.create(project.id, { name, basePath: `/${name}`, upstreamUrl: cluster.echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
+      admin.proxies.create(project.id, { name, basePath: `/${name}`, upstreamUrl: suite.cluster.echoUrl, policies: [{ type: 'api-key', config: {} }], environments: [ENV] });
     const orders = await proxy('orders');
     await proxy('billing');
     const credential = await admin.credentials.create(project.id, { username: 'partner-app' });
-    const call = (path: string) => fetch(`${cluster.gateways[0].baseUrl}${path}/x`, { headers: { 'x-api-key': credential.apiKey!.key } }).then((r) => r.status);
+    const call = (path: string) => fetch(`${suite.cluster.gateways[0].baseUrl}${path}/x`, { headers: { 'x-api-key': credential.apiKey!.key } }).then((r) => r.status);
     await eventually(
       () => call('/billing'),
       (s) => s === 200,
       { what: 'the proxies deployed, every proxy allowed' },
     );
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
-    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=credentials`);
     await page.getByRole('button', { name: 'Rules of partner-app' }).click();
     // A picker of the project's proxies by name, not a list of id fields.
     await dialog.locator('#rules_acl_allowedProxies').click();
@@ -88,24 +63,23 @@ describe('the console: ACL proxies by name, OIDC clients and consents in Chromiu
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
 
-    expect(
-      await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'Rules of partner-app' }).click()),
-    ).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'Rules of partner-app' }).click())).toEqual(
+      [],
+    );
     await context.close();
   });
 
   it("lists and edits a credential's OIDC client settings, and revokes an end user's consent to it after a confirmation", async () => {
-    const admin = cluster.admin;
+    const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'oidc-clients' });
     const client = await admin.credentials.create(project.id, { username: 'web-portal', password: 'web-portal-secret-long', issueApiKey: false });
     // It already gets tokens for itself: becoming an OIDC client keeps that grant.
     await admin.credentials.putTokenSettings(project.id, client.id, { grants: ['client_credentials'] });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await signIn(context, ui, 'admin', CLUSTER_ADMIN_PASSWORD);
+    const { context, page } = await suite.signedIn();
     const dialog = page.getByRole('dialog');
     const settingsOf = () => admin.call('GET', `/api/v1/projects/${project.id}/credentials/${client.id}/token-settings`);
 
-    await page.goto(`${ui}/projects/${project.id}?tab=credentials`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=credentials`);
     await page.getByRole('button', { name: 'OIDC client web-portal' }).click();
     await dialog.getByText('web-portal is not an OIDC client').waitFor();
     await dialog.getByRole('button', { name: 'Make it an OIDC client' }).click();
@@ -137,26 +111,24 @@ describe('the console: ACL proxies by name, OIDC clients and consents in Chromiu
       true,
       'confidential',
     ]);
-    expect(
-      await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'OIDC client web-portal' }).click()),
-    ).toEqual([]);
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=credentials`], (p) => p.getByRole('button', { name: 'OIDC client web-portal' }).click())).toEqual(
+      [],
+    );
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
 
     // An end user who agreed at the consent page (seeded as the Gateway's consent page leaves it).
     const ada = await admin.endUsers.create(project.id, { username: 'ada', email: 'ada@example.com' });
-    const redis = new Redis(cluster.redis.url);
+    const redis = new Redis(suite.cluster.redis.url);
     await redis.hset(oidcConsentKey(ENV, ada.id), client.id, 'openid email').finally(() => redis.disconnect());
-    await page.goto(`${ui}/projects/${project.id}?tab=end-users`);
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=end-users`);
     await page.getByRole('button', { name: 'Consents of ada' }).click();
     const consents = dialog.getByRole('table', { name: 'Consents of ada' });
     const row = consents.getByRole('row').filter({ hasText: 'web-portal' });
     await row.getByText('email', { exact: true }).waitFor();
     await row.getByText(ENV).waitFor();
     await shot(page, '33-end-user-consents');
-    expect(await seriousViolationsIn(browser, ui, context, [`/projects/${project.id}?tab=end-users`], (p) => p.getByRole('button', { name: 'Consents of ada' }).click())).toEqual(
-      [],
-    );
+    expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=end-users`], (p) => p.getByRole('button', { name: 'Consents of ada' }).click())).toEqual([]);
 
     // Revoking asks first; cancelling keeps the consent.
     await row.getByRole('button', { name: 'Revoke consent to web-portal' }).click();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { eventually } from '@idm/test-kit';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 /**
  * Driving the console in a real Chromium (Debian's, by playwright-core): launching it, signing
@@ -27,6 +28,22 @@ export async function signIn(context: BrowserContext, ui: string, username: stri
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Projects' }).waitFor();
   return page;
+}
+
+/**
+ * Picks `option` of the combobox named `combobox` inside `scope` (a dialog, or the page). A click
+ * made while a screen settles can miss the dropdown (CI once saw an option never show in 30 s),
+ * and options may arrive after the list opens: the combobox is clicked again (open, or close and
+ * reopen) until the option shows.
+ */
+export async function pick(page: Page, scope: Page | Locator, combobox: string, option: string): Promise<void> {
+  const choice = page.getByRole('option', { name: option, exact: true });
+  await eventually(async () => (await choice.isVisible()) || (await scope.getByRole('combobox', { name: combobox }).click({ force: true }), false), Boolean, {
+    what: `option ${option} of ${combobox}`,
+    timeoutMs: 30_000,
+    intervalMs: 1_000,
+  });
+  await choice.click();
 }
 
 /** axe-core in the page (a context that bypasses the CSP only to inject it): serious and critical findings. */
