@@ -216,6 +216,8 @@ describe('OpenAPI document against real responses', () => {
       grants: ['authorization_code'],
       oidc: { redirectUris: ['https://rp.example/cb'], postLogoutRedirectUris: ['https://rp.example/bye'], tokenEndpointAuthMethod: 'client_secret_post' },
     });
+    await call('GET', `${projectUrl}/oidc-clients?limit=10`);
+    await call('GET', `${projectUrl}/oidc-clients/${credential.id}/consents?limit=10`);
     await call('DELETE', `${credentialUrl}/token-settings`);
     await call('GET', `${projectUrl}/brute-force-settings`);
     await call('PUT', `${projectUrl}/brute-force-settings`, {

@@ -27,6 +27,23 @@ export class OidcConsents {
     return found;
   }
 
+  /** The consents to one client of each of the users, in each named environment (a pipeline per environment: one hash slot each in a Cluster). */
+  async toClient(environments: string[], credentialIds: string[], clientId: string): Promise<(OidcConsent & { credentialId: string })[]> {
+    const found: (OidcConsent & { credentialId: string })[] = [];
+    if (credentialIds.length === 0) return found;
+    for (const environment of environments) {
+      const pipeline = this.redis.pipeline();
+      for (const credentialId of credentialIds) pipeline.hget(oidcConsentKey(environment, credentialId), clientId);
+      const answers = (await pipeline.exec()) ?? [];
+      credentialIds.forEach((credentialId, i) => {
+        const [err, scopes] = answers[i] ?? [];
+        if (err) throw err;
+        if (typeof scopes === 'string') found.push({ environment, credentialId, clientId, scopes: scopes.split(' ').filter(Boolean) });
+      });
+    }
+    return found;
+  }
+
   /** Revokes the user's consent to one client in every named environment; the consents that were there. */
   async revoke(environments: string[], credentialId: string, clientId: string): Promise<OidcConsent[]> {
     const before = (await this.of(environments, credentialId)).filter((c) => c.clientId === clientId);

@@ -20,3 +20,4 @@ export * from './key-manager.schema';
 export * from './identity-source.schema';
 export * from './auth-analytics.schema';
 export * from './end-user.schema';
+export * from './oidc-client.schema';

@@ -4,10 +4,12 @@ import { EndUserProvisionController } from './end-user-provision.controller';
 import { EndUsersController } from './end-users.controller';
 import { EndUsersService } from './end-users.service';
 import { FederatedEndUsers } from './federated-end-users.service';
+import { OidcClientsController } from './oidc-clients.controller';
+import { OidcClientsService } from './oidc-clients.service';
 
 @Module({
   imports: [AuthModule],
-  controllers: [EndUsersController, EndUserProvisionController],
-  providers: [EndUsersService, FederatedEndUsers],
+  controllers: [EndUsersController, EndUserProvisionController, OidcClientsController],
+  providers: [EndUsersService, FederatedEndUsers, OidcClientsService],
 })
 export class EndUsersModule {}

@@ -1,6 +1,6 @@
 import { EndUserLastLogins, OidcConsents, createRedisClient, type OidcConsent } from '@idm/config-bus';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { SecretBox, type CreateEndUser, type EndUser, type ListEndUsersQuery, type UpdateEndUser } from '@idm/domain';
+import { SecretBox, type ClientConsentPage, type CreateEndUser, type ListClientConsentsQuery, type EndUser, type ListEndUsersQuery, type UpdateEndUser } from '@idm/domain';
 import type Redis from 'ioredis';
 import { ChangeWriter } from '../audit/change-writer';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -62,6 +62,37 @@ export class EndUsersService implements OnApplicationShutdown {
     this.permissions.check('credential:read', row);
     const names = await this.environments.names();
     return consentStoreCall(() => this.consents.of(names, id));
+  }
+
+  /**
+   * Who consented to one OIDC client: the next `limit` end users the reader may see (by username
+   * after `after`), each looked up in every environment. The client must be an OIDC client of the
+   * project the reader may see (404 otherwise, as a missing one).
+   */
+  async consentsToClient(projectId: string, clientId: string, query: ListClientConsentsQuery): Promise<ClientConsentPage> {
+    const client = await this.repository.find(projectId, clientId);
+    const settings = client && (await this.repository.findTokenSettings(client.id));
+    if (!client || !this.permissions.can('credential:read', client) || !isOidcClient(settings?.settings)) {
+      this.permissions.check('credential:read', { projectId });
+      throw ProblemError.notFound('oidc_client', clientId);
+    }
+    const visible = this.repository.readableIn(this.permissions.readFilter('credential:read'), projectId)!;
+    const users = await this.repository.endUserPage(visible, query.after, query.limit, undefined);
+    const names = await this.environments.names();
+    const consents = await consentStoreCall(() =>
+      this.consents.toClient(
+        names,
+        users.map((u) => u.id),
+        clientId,
+      ),
+    );
+    const byId = new Map(users.map((u) => [u.id, u.username]));
+    return {
+      items: consents
+        .map((c) => ({ userId: c.credentialId, username: byId.get(c.credentialId)!, environment: c.environment, scopes: c.scopes }))
+        .sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0)),
+      next: users.length === query.limit ? users[users.length - 1].username : null,
+    };
   }
 
   /** Revokes the user's consent to one client everywhere: the next sign-in through it asks again. Audited. */
@@ -195,6 +226,9 @@ export class EndUsersService implements OnApplicationShutdown {
     return rows.map((r) => toEndUser(r, lastLogins.get(r.id) ?? null, sourceNames));
   }
 }
+
+/** Token settings that make the credential an OIDC client (an authorization-code relying party). */
+export const isOidcClient = (settings: Record<string, unknown> | undefined): boolean => typeof settings?.oidc === 'object' && settings.oidc !== null;
 
 /** `sourceNames`: identity source names by id (a deleted source shows by its id). */
 function toEndUser(r: Row, lastLoginAt: Date | null, sourceNames: ReadonlyMap<string, string> = new Map()): EndUser {

@@ -86,6 +86,17 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
       .limit(limit);
   }
 
+  /** One page of the project's OIDC clients (credentials whose token settings hold OIDC client settings) by username, with their settings. */
+  oidcClientPage(visible: SQL, after: string | undefined, limit: number): Promise<{ credential: CredentialRow; settings: TokenSettingsRow['settings'] }[]> {
+    return this.database.db
+      .select({ credential: credentials, settings: credentialTokenSettings.settings })
+      .from(credentials)
+      .innerJoin(credentialTokenSettings, eq(credentialTokenSettings.credentialId, credentials.id))
+      .where(and(visible, sql`jsonb_typeof(${credentialTokenSettings.settings} -> 'oidc') = 'object'`, after === undefined ? undefined : gt(credentials.username, after)))
+      .orderBy(asc(credentials.username))
+      .limit(limit);
+  }
+
   /** The project's credential with this exact username (locked for a change when `lock`). */
   async findByUsername(db: Reads, projectId: string, username: string, lock = false): Promise<CredentialRow | undefined> {
     const query = db
