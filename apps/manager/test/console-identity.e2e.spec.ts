@@ -1,5 +1,5 @@
 import { eventually } from '@idm/test-kit';
-import { shot, sidewaysScroll, tabTo } from './support/console-browser';
+import { pick, shot, sidewaysScroll, tabTo } from './support/console-browser';
 import { consoleSuite, fieldGroup } from './support/console-suite';
 
 /**
@@ -201,7 +201,7 @@ describe('the console: credential rules, token settings, identity sources and en
     await context.close();
   });
 
-  it("charts the Gateway's authentications, filters them by outcome and tails them live", async () => {
+  it("charts the Gateway's authentications, filters them by proxy, credential, policy, client and outcome, and tails them live", async () => {
     const admin = suite.cluster.admin;
     const project = await admin.projects.create({ name: 'watched' });
     await admin.proxies.create(project.id, {
@@ -219,6 +219,20 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'the proxy deployed' },
     );
     expect(await call('idm_not-a-key')).toBe(401);
+    // A second proxy with successes only: what the proxy and credential filters tell apart.
+    await admin.proxies.create(project.id, {
+      name: 'spare',
+      basePath: '/spare',
+      upstreamUrl: suite.cluster.echoUrl,
+      policies: [{ type: 'api-key', config: {} }],
+      environments: [ENV],
+    });
+    const spare = await admin.credentials.create(project.id, { username: 'spare-app' });
+    await eventually(
+      () => fetch(`${suite.cluster.gateways[0].baseUrl}/spare/x`, { headers: { 'x-api-key': spare.apiKey!.key } }).then((r) => r.status),
+      (s) => s === 200,
+      { what: 'the spare proxy deployed' },
+    );
 
     const { context, page } = await suite.signedIn();
     await page.getByRole('link', { name: 'Analytics' }).click();
@@ -235,12 +249,60 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'the refusal counted on the screen', timeoutMs: 60_000 },
     );
     await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted' }).waitFor();
+    await eventually(
+      async () => {
+        await page.reload();
+        return page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).count();
+      },
+      (n) => n === 1,
+      { what: "the spare proxy's authentications on the screen", timeoutMs: 60_000 },
+    );
     await page
       .getByRole('figure', { name: /Authentications per hour by outcome/ })
       .locator('.recharts-bar-rectangle')
       .first()
       .waitFor();
     await shot(page, '26-analytics');
+
+    // Narrowed by a proxy picked by name: the total is that proxy's count, the other proxy and its refusals gone.
+    const total = async () =>
+      Number(
+        /^(\d+) authentications?$/.exec(
+          (await page
+            .locator('[aria-label="Totals"]')
+            .getByText(/authentications?$/)
+            .textContent()) ?? '',
+        )?.[1],
+      );
+    const spareCount = Number(await page.getByRole('table', { name: 'Proxies' }).getByRole('row').filter({ hasText: 'spare' }).getByRole('cell').last().textContent());
+    expect(spareCount).toBeGreaterThan(0);
+    expect(await total()).toBeGreaterThan(spareCount);
+    await pick(page, page, 'Proxy', 'spare');
+    await eventually(total, (n) => n === spareCount, { what: 'the total narrowed to the spare proxy' });
+    expect(await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted', exact: true }).count()).toBe(0);
+    expect(await page.getByRole('table', { name: 'Refusal reasons' }).count()).toBe(0); // the spare proxy refused nothing: the table says None
+    await shot(page, '28-analytics-proxy-filter');
+    await page.getByRole('button', { name: 'Clear the proxy filter' }).click();
+    // By credential: counted-app's successes only, none of the refusals of keys that name no credential.
+    await pick(page, page, 'Credential', 'counted-app');
+    await eventually(
+      () => page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).count(),
+      (n) => n === 0,
+      { what: 'the credential filter applied' },
+    );
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Clear the credential filter' }).click();
+    // A typed policy and client id reach the query too: nothing here authenticated by Basic or as an OAuth client.
+    await page.getByRole('combobox', { name: 'Policy' }).fill('basic-auth');
+    await page.getByText('No authentications in this window').waitFor();
+    await page.getByRole('combobox', { name: 'Policy' }).fill('api-key');
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).waitFor();
+    await page.getByRole('textbox', { name: 'Client ID' }).fill('no-such-client');
+    await page.getByText('No authentications in this window').waitFor();
+    await page.getByRole('textbox', { name: 'Client ID' }).fill('');
+    await page.getByRole('combobox', { name: 'Policy' }).fill('');
+    await page.keyboard.press('Escape'); // the policy suggestions closed
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).waitFor();
 
     await page.getByRole('combobox', { name: 'Outcome' }).click({ force: true });
     await page.getByRole('option', { name: 'denied', exact: true }).click();

@@ -300,6 +300,7 @@ export interface AuthAnalytics {
   series: ({ start: string } & Record<AuthOutcome, number>)[];
   byOutcome: { outcome: string; count: number }[];
   byReason: { reason: string | null; count: number }[];
+  byCredential: { credentialId: string | null; username: string | null; count: number }[];
   byProxy: { proxyId: string | null; proxyName: string | null; count: number }[];
   topFailingCredentials: { credentialId: string | null; username: string | null; count: number }[];
   topFailingAddresses: { clientIp: string; count: number }[];

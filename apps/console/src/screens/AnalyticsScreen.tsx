@@ -3,11 +3,12 @@ import { BarChart } from '@mantine/charts';
 import { Badge, Group, Select, SimpleGrid, Stack, Switch, Table, Text, Title } from '@mantine/core';
 import { fetchEventSource } from '@microsoft/fetch-event-source';
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { currentSession } from '../api/session';
 import type { AuthAnalytics, AuthOutcome, AuthRecord, Environment, Project } from '../api/types';
 import { QueryState } from './QueryState';
+import { AuthRecordFilters, NO_NARROW_FILTERS, narrowQuery, type NarrowFilters } from './analytics/AuthRecordFilters';
 
 /** The window asked for and the bucket that keeps it under the API's bucket limit. */
 const WINDOWS = {
@@ -30,7 +31,7 @@ const badgeColor = (outcome: string) => OUTCOMES.find((o) => o.name === outcome)
 /**
  * Who authenticated at the Gateways and who was refused: counts over time by outcome, the top
  * reasons, proxies, failing credentials and addresses, and a live tail of the decisions as they
- * happen. Filters are the API's; the reader sees only the projects it may read analytics of.
+ * happen. Filters are the API's (proxy and credential picked by name); the reader sees only the projects it may read analytics of.
  */
 export function AnalyticsScreen() {
   const [window, setWindow] = useState<WindowName>('day');
@@ -40,19 +41,13 @@ export function AnalyticsScreen() {
   const [live, setLive] = useState(false);
   const projects = useQuery({ queryKey: ['projects'], queryFn: () => api<Project[]>('GET', '/projects') });
   const environments = useQuery({ queryKey: ['environments'], queryFn: () => api<Environment[]>('GET', '/environments') });
-  const filters = new URLSearchParams({ ...(projectId && { projectId }), ...(environment && { environment }), ...(outcome && { outcome }) });
-  const analytics = useQuery({
-    queryKey: ['analytics', window, filters.toString()],
-    queryFn: () => {
-      const to = new Date();
-      const query = new URLSearchParams(filters);
-      query.set('from', new Date(to.getTime() - WINDOWS[window].ms).toISOString());
-      query.set('to', to.toISOString());
-      query.set('bucket', WINDOWS[window].bucket);
-      return api<AuthAnalytics>('GET', `/analytics/auth?${query.toString()}`);
-    },
-    refetchInterval: 30_000,
-  });
+  const [narrow, setNarrow] = useState<NarrowFilters>(NO_NARROW_FILTERS);
+  const onNarrow = useCallback((next: NarrowFilters) => setNarrow(next), []);
+  const broad = new URLSearchParams({ ...(projectId && { projectId }), ...(environment && { environment }), ...(outcome && { outcome }) });
+  const filters = new URLSearchParams({ ...Object.fromEntries(broad), ...narrowQuery(narrow) });
+  const analytics = useQuery({ queryKey: ['analytics', window, filters.toString()], queryFn: () => analyticsIn(window, filters), refetchInterval: 30_000 });
+  // The proxies and credentials to pick from: those seen in the window under the broader filters alone.
+  const choices = useQuery({ queryKey: ['analytics', window, broad.toString(), 'choices'], queryFn: () => analyticsIn(window, broad, 100), refetchInterval: 30_000 });
   const data = analytics.data;
   return (
     <Stack>
@@ -77,6 +72,7 @@ export function AnalyticsScreen() {
         <Select label="Outcome" placeholder="Every outcome" clearable data={OUTCOMES.map((o) => o.name)} value={outcome} onChange={setOutcome} />
         <Switch label="Live tail" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
       </Group>
+      <AuthRecordFilters choices={choices.data} value={narrow} onChange={onNarrow} />
       {live && <LiveTail filters={filters.toString()} />}
       <QueryState error={analytics.error} loading={analytics.isLoading} />
       {data && data.total === 0 && <Text c="dimmed">No authentications in this window. Calls to your proxies show here within seconds; widen the window or clear a filter.</Text>}
@@ -112,6 +108,17 @@ export function AnalyticsScreen() {
       )}
     </Stack>
   );
+}
+
+/** GET /analytics/auth over the window ending now, in the window's bucket; `top` entries per ranking (the API's default 10 unless given). */
+function analyticsIn(window: WindowName, filters: URLSearchParams, top?: number): Promise<AuthAnalytics> {
+  const to = new Date();
+  const query = new URLSearchParams(filters);
+  query.set('from', new Date(to.getTime() - WINDOWS[window].ms).toISOString());
+  query.set('to', to.toISOString());
+  query.set('bucket', WINDOWS[window].bucket);
+  if (top) query.set('top', String(top));
+  return api<AuthAnalytics>('GET', `/analytics/auth?${query.toString()}`);
 }
 
 function CountTable({ title, rows }: { title: string; rows: [string, number][] }) {
