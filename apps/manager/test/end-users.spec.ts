@@ -163,7 +163,7 @@ describe('end users (admin API)', () => {
     expect(await m.request('PATCH', `${url()}/${created[0]}`, { locked: 'yes' })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
   });
 
-  it.each([
+  it.each<[string, Record<string, unknown>]>([
     ['an http redirect URI off loopback', { grants: ['authorization_code'], oidc: { redirectUris: ['http://rp.example/cb'] } }],
     ['a javascript: redirect URI', { grants: ['authorization_code'], oidc: { redirectUris: ['javascript:alert(1)'] } }],
     ['a public client with a client secret method', { grants: ['authorization_code'], oidc: { clientType: 'public', redirectUris: ['https://rp.example/cb'] } }],
@@ -187,11 +187,36 @@ describe('end users (admin API)', () => {
       'keys for a secret method',
       { grants: ['authorization_code'], oidc: { redirectUris: ['https://rp.example/cb'], jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] } } },
     ],
+    ...[
+      ['an http jwksUri off loopback', 'http://keys.example/jwks'],
+      ['a javascript: jwksUri', 'javascript:alert(1)'],
+      ['a jwksUri with user info', 'https://user:pass@keys.example/jwks'],
+      ['a jwksUri with a fragment', 'https://keys.example/jwks#k1'],
+      ['a relative jwksUri', '/jwks'],
+      ['a jwksUri longer than 2048 characters', `https://keys.example/${'k'.repeat(2048)}`],
+    ].map(([what, jwksUri]): [string, Record<string, unknown>] => [
+      what,
+      { grants: ['authorization_code'], oidc: { redirectUris: ['https://rp.example/cb'], tokenEndpointAuthMethod: 'private_key_jwt', jwksUri } },
+    ]),
+    ['a jwksUri for a secret method', { grants: ['authorization_code'], oidc: { redirectUris: ['https://rp.example/cb'], jwksUri: 'https://keys.example/jwks' } }],
     ['oidc settings without the code grant', { grants: ['client_credentials'], oidc: { redirectUris: ['https://rp.example/cb'] } }],
   ])('refuses OIDC client settings with %s: 400 validation_failed, nothing stored', async (_what, body) => {
     const client = (await m.request('POST', `/api/v1/projects/${project}/credentials`, { username: `rp-${randomBytes(3).toString('hex')}`, issueApiKey: false })).body;
     expect(await m.request('PUT', `/api/v1/projects/${project}/credentials/${client.id}/token-settings`, body)).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     expect((await m.request('GET', `/api/v1/projects/${project}/credentials/${client.id}/token-settings`)).body).toBeNull();
+  });
+
+  it('takes a jwksUri (https, or http on loopback) for a private_key_jwt client, alone or beside inline keys', async () => {
+    const client = (await m.request('POST', `/api/v1/projects/${project}/credentials`, { username: `rp-${randomBytes(3).toString('hex')}`, issueApiKey: false })).body;
+    const url = `/api/v1/projects/${project}/credentials/${client.id}/token-settings`;
+    for (const oidc of [
+      { jwksUri: 'https://keys.example/.well-known/jwks.json' },
+      { jwksUri: 'http://127.0.0.1:8443/jwks', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'inline' }] } },
+    ]) {
+      const body = { grants: ['authorization_code'], oidc: { redirectUris: ['https://rp.example/cb'], tokenEndpointAuthMethod: 'private_key_jwt', ...oidc } };
+      expect((await m.request('PUT', url, body)).status).toBe(200);
+      expect((await m.request('GET', url)).body.oidc).toMatchObject({ jwksUri: oidc.jwksUri, jwks: oidc.jwks ?? null });
+    }
   });
 
   it("lists and revokes an end user's OIDC consents in every environment (audited); 404 without one, 400 for a malformed id, 403 naming credential:write", async () => {

@@ -1,4 +1,6 @@
 import { createHash, generateKeyPairSync, randomUUID, sign, webcrypto, type KeyObject } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { eventually, type AppProcess } from '@idm/test-kit';
 import type { AdminClient } from './support/admin-client';
@@ -667,6 +669,90 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
     expect(((await again.json()) as { error_description: string }).error_description).toContain('jti');
     // A client secret method is not accepted for it either.
     expect(signed.serverMetadata().token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+  });
+
+  it("takes a private_key_jwt client's keys from its jwksUri: cached, an unknown kid refetches at most once per interval, no redirect followed, an endpoint down or too large is 503", async () => {
+    const remoteKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const served = { keys: [{ ...remoteKey.publicKey.export({ format: 'jwk' }), kid: 'remote-1', use: 'sig', alg: 'ES256' }] };
+    const hits = new Map<string, number>();
+    const server = createServer((req, res) => {
+      hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
+      if (req.url === '/jwks') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(served));
+      if (req.url === '/moved') return res.writeHead(302, { location: '/jwks' }).end();
+      if (req.url === '/huge') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served.keys, padding: 'x'.repeat(300 * 1024) }));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    // A port nothing listens on: the client's key server is down.
+    const closed = createServer();
+    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
+    const downPort = (closed.address() as AddressInfo).port;
+    await new Promise((stopped) => closed.close(stopped));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const clientWith = async (name: string, jwksUri: string) => {
+        const id = (await admin.credentials.create(projectId, { username: name, issueApiKey: false })).id;
+        await admin.credentials.putTokenSettings(projectId, id, {
+          grants: ['authorization_code'],
+          oidc: { redirectUris: [RP], tokenEndpointAuthMethod: 'private_key_jwt', jwksUri },
+        });
+        await eventually(
+          () =>
+            fetch(
+              `${issuer}/authorize?${new URLSearchParams({ client_id: id, redirect_uri: RP, response_type: 'code', scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })}`,
+            ),
+          (r) => r.status === 200,
+          { what: `the Gateway knows ${name}` },
+        );
+        return id;
+      };
+      const remoteId = await clientWith('remote-keys', `${base}/jwks`);
+      const movedId = await clientWith('moved-keys', `${base}/moved`);
+      const hugeId = await clientWith('huge-keys', `${base}/huge`);
+      const downId = await clientWith('down-keys', `http://127.0.0.1:${downPort}/jwks`);
+      const segment = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const assertion = (clientId: string, kid: string, key: KeyObject = remoteKey.privateKey) => {
+        const now = Math.floor(Date.now() / 1000);
+        const input = `${segment({ alg: 'ES256', kid })}.${segment({ iss: clientId, sub: clientId, aud: `${issuer}/token`, exp: now + 60, iat: now, jti: randomUUID() })}`;
+        return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+      };
+      // Client authentication comes before the code: a made-up code is invalid_grant once the client is authenticated.
+      const authenticate = (clientId: string, clientAssertion: string) =>
+        tokenCall({
+          grant_type: 'authorization_code',
+          code: 'not-a-code',
+          redirect_uri: RP,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        });
+      // An unknown kid before anything is cached: the first fetch happens, the kid is still unknown.
+      expect(await authenticate(remoteId, assertion(remoteId, 'not-published'))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      expect(hits.get('/jwks')).toBe(1);
+      // openid-client signs with the published key: the whole flow works, from the cached set.
+      const cryptoKey = await webcrypto.subtle.importKey('pkcs8', remoteKey.privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, [
+        'sign',
+      ]);
+      const remote = await oidc.discovery(new URL(issuer), remoteId, undefined, oidc.PrivateKeyJwt({ key: cryptoKey, kid: 'remote-1' }), { execute: [oidc.allowInsecureRequests] });
+      const flow = await start(remote, RP);
+      const done = await new Browser().login(flow.url, 'alice', 'alice-password-1');
+      expect((await redeem(remote, done.headers.get('location')!, flow)).claims()!.aud).toBe(remoteId);
+      expect(await authenticate(remoteId, assertion(remoteId, 'remote-1'))).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      // A flood of unknown kids right after a fetch costs the key server nothing more; a wrong key under the right kid, no kid at all: refused.
+      for (let i = 0; i < 5; i++) expect(await authenticate(remoteId, assertion(remoteId, `random-${i}`))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      expect(await authenticate(remoteId, assertion(remoteId, 'remote-1', other))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      expect(hits.get('/jwks')).toBe(1);
+      // Redirects are not followed (the set it points to is not fetched through it), too large a set is refused, a host that is down: 503, never a key.
+      expect(await authenticate(movedId, assertion(movedId, 'remote-1'))).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+      expect(hits.get('/moved')).toBe(1);
+      expect(hits.get('/jwks')).toBe(1);
+      expect(await authenticate(hugeId, assertion(hugeId, 'remote-1'))).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+      const down = await authenticate(downId, assertion(downId, 'remote-1'));
+      expect(down).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.stringContaining('jwks_uri') } });
+      expect(JSON.stringify(down.body)).not.toContain(String(downPort));
+    } finally {
+      await new Promise((stopped) => server.close(stopped));
+    }
   });
 
   it('logs out: the session ends on every Gateway, post-logout redirect only to a registered URI', async () => {

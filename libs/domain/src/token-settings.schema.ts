@@ -65,6 +65,27 @@ const publicJwk = z
   .refine((k) => k.kid === undefined || (typeof k.kid === 'string' && k.kid.length <= 200), 'kid must be a string');
 
 /**
+ * Where a `private_key_jwt` client publishes its keys (OIDC Dynamic Client Registration's
+ * `jwks_uri`): https, or http on a loopback host only (a development client); no user info, no
+ * fragment. The Gateway fetches it under the outbound address policy of proxy upstreams.
+ */
+const clientJwksUri = z
+  .string()
+  .max(2048)
+  .refine((value) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return false;
+    }
+    if (url.username !== '' || url.password !== '' || value.includes('#') || /[\s<>"]/.test(value)) return false;
+    if (url.protocol === 'https:') return url.hostname !== '';
+    return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  }, 'must be an absolute https URL (http only on localhost/127.0.0.1/[::1]) without user info or fragment')
+  .meta({ format: 'uri' });
+
+/**
  * The credential as an OpenID Connect relying party (authorization code flow at `/credential/authorize`).
  * A confidential client authenticates with its password as client secret; a public one (a SPA or
  * native app) has none and must use PKCE.
@@ -77,11 +98,13 @@ export const oidcClientSettingsSchema = z
     /** Exact-match URIs RP-initiated logout may return to. */
     postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
     tokenEndpointAuthMethod: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
-    /** The client's public keys for `private_key_jwt` (RFC 7523 client assertions); required with that method, refused without it. */
+    /** The client's public keys for `private_key_jwt` (RFC 7523 client assertions); that method needs these or `jwksUri` (or both), no other method takes them. */
     jwks: z
       .strictObject({ keys: z.array(publicJwk).min(1).max(10) })
       .nullable()
       .default(null),
+    /** The client's own JWKS endpoint for `private_key_jwt` (keys it rotates without the Manager): fetched and cached by the Gateway; its keys need a `kid`. */
+    jwksUri: clientJwksUri.nullable().default(null),
     /** PKCE S256 on every authorization request (always on for public clients). */
     requirePkce: z.boolean().default(true),
     /** Ask the user before releasing claims to this client (the consent page, remembered per user, client and scope until revoked); false: a first-party client, asked only on `prompt=consent`. */
@@ -96,8 +119,8 @@ export const oidcClientSettingsSchema = z
     path: ['tokenEndpointAuthMethod'],
   })
   .refine((o) => o.clientType === 'confidential' || o.requirePkce, { message: 'public clients always use PKCE', path: ['requirePkce'] })
-  .refine((o) => (o.tokenEndpointAuthMethod === 'private_key_jwt') === (o.jwks !== null), {
-    message: "private_key_jwt needs the client's public keys (jwks), and jwks are only for private_key_jwt",
+  .refine((o) => (o.tokenEndpointAuthMethod === 'private_key_jwt') === (o.jwks !== null || o.jwksUri !== null), {
+    message: "private_key_jwt needs the client's public keys (jwks or jwksUri), and jwks and jwksUri are only for private_key_jwt",
     path: ['jwks'],
   });
 export type OidcClientSettings = z.output<typeof oidcClientSettingsSchema>;

@@ -7,6 +7,8 @@ export interface IssuerHttpLimits {
   timeoutMs: number;
   /** Bodies beyond this are refused (JWKS, discovery and introspection answers are small). */
   maxBytes: number;
+  /** Same-origin redirects followed (default 3); 0: none (a client's own `jwksUri` is taken as registered). */
+  maxRedirects?: number;
 }
 
 export const DEFAULT_ISSUER_HTTP_LIMITS: IssuerHttpLimits = { timeoutMs: 5_000, maxBytes: 256 * 1024 };
@@ -54,7 +56,8 @@ export class IssuerHttp {
   async json(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<{ body: unknown; cacheControl: string | undefined }> {
     const origin = new URL(url).origin;
     let target = url;
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const maxRedirects = this.limits.maxRedirects ?? MAX_REDIRECTS;
+    for (let hop = 0; hop <= maxRedirects; hop++) {
       const res = await request(target, {
         method: init.method ?? 'GET',
         headers: { accept: 'application/json', ...init.headers },
@@ -66,6 +69,7 @@ export class IssuerHttp {
       });
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof res.headers.location === 'string') {
         await res.body.dump();
+        if (maxRedirects === 0) throw new IssuerHttpError(`${target} answered a redirect; redirects are not followed`);
         const next = new URL(res.headers.location, target);
         if (next.origin !== origin) throw new IssuerHttpError(`${target} redirects to another origin (${next.origin}); refused`);
         target = next.href;

@@ -56,6 +56,11 @@ export class JwksCache {
     private readonly onError: (err: Error) => void = () => {},
   ) {}
 
+  /** True once a fetch succeeded (its keys may be stale now): false means the endpoint never answered a usable set. */
+  get everLoaded(): boolean {
+    return this.loaded;
+  }
+
   /** The key for `kid` from memory, starting a background refresh when due; undefined when not held. */
   get(kid: string): JwksKey | undefined {
     const now = this.now();

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeJsonObject, isSigningAlgorithm, jwsVerify, keyMismatch, OAuthError, splitCompactJws } from '@idm/tokens';
 import type { OidcClient } from './authorization-request';
+import type { ClientKeyLookup } from './client-key-sets';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -17,13 +18,31 @@ export function assertedClientId(assertion: string | null): string | null {
   return typeof claims?.sub === 'string' ? claims.sub : null;
 }
 
+/** The `kid` of an assertion's header (unverified): which key of the client's `jwksUri` to look up; null without one. */
+export function assertionKid(assertion: string): string | null {
+  const kid = splitCompactJws(assertion, MAX_ASSERTION_LENGTH)?.header.kid;
+  return typeof kid === 'string' && kid.length > 0 && kid.length <= 200 ? kid : null;
+}
+
+/** True when the client's inline keys hold one named `kid` (its `jwksUri` is then not asked). */
+export function inlineKeyNamed(client: OidcClient, kid: string | null): boolean {
+  return kid !== null && (client.settings.oidc.jwks?.keys ?? []).some((jwk) => jwk.kid === kid);
+}
+
 /**
  * Verifies a `private_key_jwt` client assertion (RFC 7523 §3, OIDC Core §9): signed by one of
  * the client's registered public keys with an asymmetric algorithm (never `none` or HMAC), `iss`
  * and `sub` the client, `aud` the token endpoint or the issuer, `exp` soon, a `jti` to remember.
  * Every refusal is `invalid_client`; the description says which rule failed.
  */
-export function verifyClientAssertion(assertion: string, client: OidcClient, audiences: readonly string[], now: number): { jti: string; ttlSeconds: number } {
+export function verifyClientAssertion(
+  assertion: string,
+  client: OidcClient,
+  audiences: readonly string[],
+  now: number,
+  /** The key the client's `jwksUri` holds for the header's `kid` (looked up by the caller); absent: inline keys only. */
+  remote: ClientKeyLookup = { key: undefined, unavailable: false },
+): { jti: string; ttlSeconds: number } {
   const fail = (why: string) => new OAuthError('invalid_client', `client assertion: ${why}`, 401);
   const jws = splitCompactJws(assertion, MAX_ASSERTION_LENGTH);
   if (!jws) throw fail('not a compact JWS');
@@ -31,11 +50,13 @@ export function verifyClientAssertion(assertion: string, client: OidcClient, aud
   if (!isSigningAlgorithm(alg)) throw fail('alg must be an asymmetric signature algorithm');
   const kid = jws.header.kid;
   const candidates = (client.settings.oidc.jwks?.keys ?? []).filter((jwk) => (kid === undefined || jwk.kid === kid) && (jwk.alg === undefined || jwk.alg === alg));
-  const verified = candidates.some((jwk) => {
-    const key = importKey(jwk);
-    return key !== null && keyMismatch(key, alg) === null && jwsVerify(alg, Buffer.from(jws.signingInput), jws.signature, key);
-  });
-  if (!verified) throw fail('not signed by a key registered for this client');
+  const verifies = (key: KeyObject | null) => key !== null && keyMismatch(key, alg) === null && jwsVerify(alg, Buffer.from(jws.signingInput), jws.signature, key);
+  const fromUri = remote.key !== undefined && (remote.key.alg === undefined || remote.key.alg === alg) && verifies(remote.key.key);
+  if (!fromUri && !candidates.some((jwk) => verifies(importKey(jwk)))) {
+    // Our fetch failed, not the client: no lockout count, and the client may try again.
+    if (remote.unavailable) throw new OAuthError('temporarily_unavailable', "client assertion: the client's jwks_uri could not be fetched; try again later", 503);
+    throw fail(client.settings.oidc.jwksUri ? 'not signed by a key registered for this client (keys from jwks_uri need a kid)' : 'not signed by a key registered for this client');
+  }
   const claims = decodeJsonObject(jws.payloadSegment);
   if (!claims) throw fail('the payload is not a JSON object');
   const ids = new Set([client.credential.id, client.credential.username]);

@@ -28,7 +28,8 @@ import {
 } from './authorization-request';
 import { clearCookie, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie } from './cookies';
 import { isLoginAllowed, type EndUserPasswordValidator } from './end-user-password-validator';
-import { assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
+import { assertedClientId, assertionKid, inlineKeyNamed, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
+import type { ClientKeyLookup, ClientKeySets } from './client-key-sets';
 import { mintIdToken } from './id-token';
 import { formActionFor, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
 import type { LoginAttemptHook, LoginResult } from './login-records';
@@ -75,6 +76,8 @@ export class OidcProvider {
     private readonly environment: string,
     /** Where refresh tokens for `offline_access` live (the token service's store: rotation, families, durable copy). */
     private readonly refreshTokens: GatewayTokenStore,
+    /** The key sets of clients that registered a `jwksUri` (null: only inline keys verify assertions). */
+    private readonly clientKeys: ClientKeySets | null,
     private readonly options: OidcProviderOptions = OIDC_DEFAULTS,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -672,9 +675,21 @@ export class OidcProvider {
       throw new OAuthError('invalid_client', `client assertion: client_assertion_type must be ${JWT_BEARER_ASSERTION} with a client_assertion`);
     const presentedId = call.params.get('client_id');
     if (presentedId !== null && assertedClientId(assertion) !== presentedId) throw new OAuthError('invalid_client', 'client assertion: sub is not the client_id');
-    const { jti, ttlSeconds } = verifyClientAssertion(assertion, client, [call.issuer + endpoint, call.issuer], now);
+    const { jti, ttlSeconds } = verifyClientAssertion(assertion, client, [call.issuer + endpoint, call.issuer], now, await this.remoteKey(client, assertion));
+
     if (!mayObtainTokens(client, now)) throw new OAuthError('invalid_client', 'client authentication failed');
     if (!(await this.store.claimAssertion(client.credential.id, jti, ttlSeconds))) throw new OAuthError('invalid_client', 'client assertion: this jti was already used');
+  }
+
+  /**
+   * The key the client's `jwksUri` publishes under the assertion's `kid`; not asked when the
+   * client has no `jwksUri`, the assertion no `kid`, or an inline key carries that `kid`.
+   */
+  private async remoteKey(client: OidcClient, assertion: string): Promise<ClientKeyLookup | undefined> {
+    const uri = client.settings.oidc.jwksUri;
+    const kid = assertionKid(assertion);
+    if (!uri || !this.clientKeys || kid === null || inlineKeyNamed(client, kid)) return undefined;
+    return this.clientKeys.key(uri, kid);
   }
 
   /** Confidential clients by the method they registered (secret checked, failures counted), public ones by client_id alone. */

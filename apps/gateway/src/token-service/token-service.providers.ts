@@ -24,6 +24,9 @@ import { GatewayIdentitySources } from '../identity-sources/gateway-identity-sou
 import { CredentialPasswordValidator, type EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { loginAttemptRecorder } from '../oidc/login-records';
 import { OidcProvider } from '../oidc/oidc-provider';
+import { ClientKeySets } from '../oidc/client-key-sets';
+import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
+import { UpstreamPolicy } from '@idm/domain';
 import { OidcStore } from '../oidc/oidc-store';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
@@ -119,6 +122,14 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         recorder: AuthRecorder,
         factory: AuthRecordFactory,
       ) => {
+        const keysLog = tokenLog.child({ component: 'oidc-client-keys' });
+        const lastReport = new Map<string, number>();
+        // A client's jwks_uri is held to the outbound address policy of proxy upstreams, as key managers are.
+        const clientKeys = new ClientKeySets(new UpstreamPolicy(config.upstreamPolicy), {}, DEFAULT_JWKS_TIMING, (uri, err) => {
+          if (Date.now() - (lastReport.get(uri) ?? 0) < 10_000) return;
+          lastReport.set(uri, Date.now());
+          keysLog.warn({ jwksUri: uri, err: { message: err.message } }, "a client's jwks_uri failed; its cached keys keep verifying");
+        });
         const provider = new OidcProvider(
           active,
           new OidcStore(redis, config.environment),
@@ -130,6 +141,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           tokenLog.child({ component: 'oidc' }),
           config.environment,
           tokens,
+          clientKeys,
         );
         provider.reportLoginsTo(loginAttemptRecorder(recorder, factory, failures.addressOf));
         return provider;
