@@ -806,6 +806,48 @@ describe('APIops identity sources', () => {
     expect((await a.request('DELETE', `/api/v1/identity-sources/${created.body.id}`)).status).toBe(204);
   });
 
+  it('carries an external OIDC IdP (type oidc) like the other sources: client secret sealed and withheld, re-applied as a no-op, refused behind basic-auth', async () => {
+    const idpProject = `idp-shop-${suffix}`;
+    const CLIENT_SECRET = `idp-${randomBytes(8).toString('hex')}`;
+    const idp = `okta-${suffix}`;
+    const bundle: any = {
+      apiVersion: 'idm/v1',
+      kind: 'ProjectBundle',
+      project: { name: idpProject, description: null },
+      identitySources: [
+        {
+          name: idp,
+          type: 'oidc',
+          config: { issuer: 'https://login.example.org/oauth2/default', clientId: 'idm', requiredClaims: { email_verified: [true] } },
+          secret: CLIENT_SECRET,
+          roleMappings: { staff: ['reader'] },
+        },
+      ],
+    };
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle })).status).toBe(200);
+    const id = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === idpProject).id;
+    const stored = (await sourcesOf(a)).find((x: any) => x.name === idp);
+    expect(stored).toMatchObject({ type: 'oidc', projectId: id, hasSecret: true, config: { scopes: ['openid', 'profile', 'email'], claims: { username: 'preferred_username' } } });
+    const exported = (await a.request('GET', `/api/v1/projects/${id}/bundle`)).body;
+    expect(JSON.stringify(exported)).not.toContain(CLIENT_SECRET);
+    expect(exported.identitySources).toEqual([expect.objectContaining({ name: idp, type: 'oidc', roleMappings: { staff: ['reader'] } })]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: exported })).body.applied).toEqual([]);
+    // An external IdP checks no password: a basic-auth proxy cannot name it.
+    const refused = await a.request('POST', '/api/v1/apiops/apply', {
+      bundle: {
+        ...exported,
+        proxies: [
+          { name: 'p', basePath: `/idp-${suffix}`, upstreamUrl: 'http://127.0.0.1:9/', methods: ['GET'], policies: [{ type: 'basic-auth', config: { identitySources: [idp] } }] },
+        ],
+      },
+    });
+    expect({ status: refused.status, body: refused.body }).toMatchObject({
+      status: 422,
+      body: { code: 'identity_source_not_usable', detail: expect.stringContaining('checks no password') },
+    });
+    expect((await a.request('DELETE', `/api/v1/identity-sources/${stored.id}`)).status).toBe(204);
+  });
+
   it('prunes the sources the bundle no longer lists, after the proxy naming them', async () => {
     const bundle = { ...(await exportOf(a)).body, identitySources: [], proxies: [] };
     const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle, prune: true });

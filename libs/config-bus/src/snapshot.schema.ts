@@ -159,7 +159,7 @@ export const snapshotKeyManagerSchema = z.object({
 });
 
 /**
- * An identity source (@idm/domain `identity-source.schema.ts`: LDAP or SQL) as Gateways need it:
+ * An identity source (@idm/domain `identity-source.schema.ts`: LDAP, SQL, REST or an external OIDC IdP) as Gateways need it:
  * the secret stays sealed until a Gateway holding the master key opens it, and the type's config
  * is parsed by the Gateway with the domain schema. Every source goes to every environment (a
  * short list); a proxy may name only System ones and its own project's.
@@ -167,10 +167,12 @@ export const snapshotKeyManagerSchema = z.object({
 export const snapshotIdentitySourceSchema = z.object({
   id: z.string(),
   name: z.string(),
-  type: z.enum(['ldap', 'sql', 'rest']),
+  type: z.enum(['ldap', 'sql', 'rest', 'oidc']),
   projectId: z.string().nullable(),
   config: z.record(z.string(), z.unknown()),
   secret: z.string().nullable(),
+  /** An `oidc` source's client secret from a project secret (config.clientSecretId): its usable versions, still sealed. */
+  clientSecretRef: snapshotSecretSchema.optional(),
   roleMappings: z.record(z.string(), z.array(z.string())),
   timeoutMs: z.number(),
   cacheTtlSeconds: z.number(),

@@ -9,7 +9,7 @@ import { description, entityId, entityName, timestamp } from './names.schema';
  * sealed at rest and never returned.
  */
 
-export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql', 'rest'] as const;
+export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql', 'rest', 'oidc'] as const;
 export type IdentitySourceType = (typeof IDENTITY_SOURCE_TYPES)[number];
 
 const pem = z.string().max(100_000);
@@ -171,6 +171,60 @@ export const restSourceConfigSchema = z.strictObject({
 });
 export type RestSourceConfig = z.output<typeof restSourceConfigSchema>;
 
+/** A claim name of the external IdP's ID token (or a dotted path into it: `realm_access.roles`). */
+const claimName = z.string().regex(/^[A-Za-z0-9_:$-]{1,64}(\.[A-Za-z0-9_:$-]{1,64}){0,4}$/, 'must be a claim name (dots for nested claims)');
+
+/** https, or http to a loopback address only (a development IdP on this machine): tokens and codes never cross a network in clear. */
+const idpUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => URL.canParse(u), 'must be a URL')
+  .refine((u) => {
+    if (!URL.canParse(u)) return true;
+    const url = new URL(u);
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') return false;
+    return url.protocol === 'https:' || (url.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname));
+  }, 'must be https:// (or http:// to a loopback address), without credentials, query or fragment');
+
+/**
+ * An external OpenID Provider (Keycloak, Entra ID, Okta, Auth0) users sign in with from the
+ * OpenID Provider's login page ("Sign in with <name>"): the authorization code flow with PKCE,
+ * state and nonce; the verified ID token's claims name the user, who is provisioned just in time
+ * like a directory user. It checks no password: the password grant and `basic-auth` cannot use it.
+ * The client secret is the source's sealed `secret`, or a project `shared-secret` (clientSecretId);
+ * with neither, the Gateway is a public client (PKCE only).
+ */
+export const oidcSourceConfigSchema = z.strictObject({
+  /** The IdP's issuer; its metadata is read from `<issuer>/.well-known/openid-configuration` and its ID tokens must carry exactly this `iss`. */
+  issuer: idpUrl,
+  clientId: z.string().min(1).max(256),
+  /** A project secret (shared-secret) holding the client secret; only for a project's own source. */
+  clientSecretId: z.string().uuid().optional(),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'must be a scope token'))
+    .min(1)
+    .max(20)
+    .refine((s) => s.includes('openid'), 'must include openid')
+    .default(['openid', 'profile', 'email']),
+  /** Which ID token claims hold the username (what the end user is called in the project), email, display name and groups (an array or a comma-separated string). */
+  claims: z
+    .strictObject({
+      username: claimName.default('preferred_username'),
+      email: claimName.default('email'),
+      displayName: claimName.default('name'),
+      groups: claimName.default('groups'),
+    })
+    .default({ username: 'preferred_username', email: 'email', displayName: 'name', groups: 'groups' }),
+  /**
+   * Claims the ID token must carry to be let in: an empty list means "present", else one of the
+   * values (an array claim: one of its members), e.g. `{ "email_verified": [true], "tid": ["<tenant>"] }`.
+   */
+  requiredClaims: z.record(claimName, z.array(z.union([z.string().max(256), z.number(), z.boolean()])).max(50)).default({}),
+  /** Tolerance for the ID token's exp / iat / nbf. */
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+});
+export type OidcSourceConfig = z.output<typeof oidcSourceConfigSchema>;
+
 /** Source group -> credential roles. */
 export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
 
@@ -193,6 +247,7 @@ export const createIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...commonFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
   z.strictObject({ ...commonFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
   z.strictObject({ ...commonFields, type: z.literal('rest'), config: restSourceConfigSchema }),
+  z.strictObject({ ...commonFields, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
 ]);
 export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
 
@@ -208,11 +263,14 @@ export const bundleIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...bundleSourceFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('rest'), config: restSourceConfigSchema }),
+  z.strictObject({ ...bundleSourceFields, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
 ]);
 export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 
 /** Whether a source cannot work without its secret: the search-bind service account's password, the database user's, a REST endpoint's key. */
 export function identitySourceNeedsSecret(type: IdentitySourceType, config: IdentitySourceConfig): boolean {
+  // A public client (PKCE only) needs none; a confidential one may take it from clientSecretId instead.
+  if (type === 'oidc') return false;
   if (type === 'rest') return (config as RestSourceConfig).secretHeader !== undefined;
   return type === 'sql' || (config as LdapSourceConfig).bind.mode === 'search';
 }
@@ -221,7 +279,7 @@ export function identitySourceNeedsSecret(type: IdentitySourceType, config: Iden
 export const updateIdentitySourceSchema = z.strictObject({
   name: entityName.optional(),
   description: description.nullable().optional(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema]).optional(),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema]).optional(),
   secret: z.string().min(1).max(1024).nullable().optional(),
   roleMappings: roleMappingsSchema.optional(),
   timeoutMs: z.number().int().min(100).max(30_000).optional(),
@@ -230,10 +288,10 @@ export const updateIdentitySourceSchema = z.strictObject({
 });
 export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
 
-export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig | RestSourceConfig;
+export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig | RestSourceConfig | OidcSourceConfig;
 
 export function identitySourceConfigSchema(type: IdentitySourceType) {
-  return type === 'ldap' ? ldapSourceConfigSchema : type === 'sql' ? sqlSourceConfigSchema : restSourceConfigSchema;
+  return type === 'ldap' ? ldapSourceConfigSchema : type === 'sql' ? sqlSourceConfigSchema : type === 'oidc' ? oidcSourceConfigSchema : restSourceConfigSchema;
 }
 
 /** What the API returns: the secret never, only whether it is set. */
@@ -243,7 +301,7 @@ export const identitySourceSchema = z.object({
   description: z.string().nullable(),
   type: z.enum(IDENTITY_SOURCE_TYPES),
   projectId: entityId.nullable(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema]),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema]),
   hasSecret: z.boolean(),
   roleMappings: z.record(z.string(), z.array(z.string())),
   timeoutMs: z.number().int(),
@@ -274,6 +332,10 @@ export function identitySourceEndpoint(type: IdentitySourceType, config: Identit
   if (type === 'ldap') {
     const url = new URL((config as LdapSourceConfig).url);
     return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'ldaps:' ? 636 : 389), field: 'config.url' };
+  }
+  if (type === 'oidc') {
+    const url = new URL((config as OidcSourceConfig).issuer);
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), field: 'config.issuer' };
   }
   if (type === 'rest') {
     const url = new URL((config as RestSourceConfig).url);

@@ -1,5 +1,5 @@
 /**
- * Identity sources' password checkers (LDAP, SQL, REST), shared by the Gateway (logins, password
+ * Identity sources' password checkers (LDAP, SQL, REST) and the client of external OIDC IdPs, shared by the Gateway (logins, password
  * grants) and the Manager ("test connection"): one code path, so a test proves what a login does.
  */
 export * from './identity-check';
@@ -8,5 +8,6 @@ export * from './ldap-source';
 export * from './sql-password';
 export * from './sql-source';
 export * from './rest-source';
+export * from './oidc-idp';
 export * from './upstream-guard';
 export * from './checker-for';

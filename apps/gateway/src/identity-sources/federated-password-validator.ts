@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EndUserLogin, EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { accountRefusal, isLoginAllowed } from '../oidc/end-user-password-validator';
 import type { TokenClient, TokenClients } from '../serving/token-clients';
+import type { SourceIdentity } from '@idm/identity-sources';
 import type { EndUserProvisioner } from './end-user-provisioner';
 import type { GatewayIdentitySources } from './gateway-identity-sources';
 
@@ -47,31 +48,47 @@ export class FederatedPasswordValidator implements EndUserPasswordValidator {
     });
     if (linkedTo !== null) names = names.filter((n) => this.sources.idOf(n) === linkedTo);
     if (names.length === 0) return { outcome: 'rejected' };
+    // External IdPs check no password: a list of nothing else cannot verify one (a clear refusal, not a wrong password).
+    if (names.every((n) => this.sources.typeOf(n) === 'oidc')) return { outcome: 'no_password_source' };
     const login = await this.sources.login(names, username, password);
     if (login.outcome === 'rejected') return { outcome: 'rejected' };
     if (login.outcome === 'unavailable') return { outcome: 'unavailable', code: login.code };
-    const sourceId = this.sources.idOf(login.source);
+    return this.link(projectId, login.source, login.identity, login.roles, now);
+  }
+
+  /**
+   * A user a source vouched for (a verified password, or an external IdP's verified ID token),
+   * made an end user of the project linked to the source, or refreshed: the same rules for both.
+   * A local end user of that name is never taken over, nor one linked to another source.
+   */
+  async link(projectId: string, source: string, identity: SourceIdentity, roles: string[], now: number): Promise<EndUserLogin> {
+    const sourceId = this.sources.idOf(source);
     if (sourceId === undefined) return { outcome: 'unavailable', code: 'source_misconfigured' };
+    const known = this.clients()?.findOwner(projectId, identity.username);
+    if (known && (known.credential.endUser?.identitySourceId ?? null) !== sourceId) {
+      this.log.warn({ source }, 'an identity source vouched for a username the project already has (local or of another source): refused');
+      return { outcome: 'rejected' };
+    }
     const reply = await this.provisioner.provision({
       environment: this.options.environment,
       projectId,
       sourceId,
-      username: login.identity.username,
-      email: login.identity.email,
-      displayName: login.identity.displayName,
-      roles: login.roles,
+      username: identity.username,
+      email: identity.email,
+      displayName: identity.displayName,
+      roles,
     });
     if (reply === 'unavailable') {
-      this.log.warn({ source: login.source }, 'the Manager did not provision the end user an identity source verified; login refused as unavailable');
+      this.log.warn({ source }, 'the Manager did not provision the end user an identity source verified; login refused as unavailable');
       return { outcome: 'unavailable', code: 'provisioning_unavailable' };
     }
     if (reply.outcome === 'refused') {
-      this.log.warn({ source: login.source, reason: reply.reason }, 'the Manager refused to provision the end user an identity source verified');
+      this.log.warn({ source, reason: reply.reason }, 'the Manager refused to provision the end user an identity source verified');
       return { outcome: 'rejected' };
     }
     const user = await this.published(reply.credentialId, reply.roles);
     if (!user) {
-      this.log.warn({ source: login.source }, 'a provisioned end user did not reach this gateway in time; login refused as unavailable');
+      this.log.warn({ source }, 'a provisioned end user did not reach this gateway in time; login refused as unavailable');
       return { outcome: 'unavailable', code: 'provisioning_unavailable' };
     }
     return isLoginAllowed(user, now) ? { outcome: 'verified', user } : { outcome: 'rejected', refused: accountRefusal(user) };

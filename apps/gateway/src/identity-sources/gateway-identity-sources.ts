@@ -3,7 +3,7 @@ import { identitySourceConfigSchema, type IdentitySourceDefinition } from '@idm/
 import type { FederatedPasswordSources } from '@idm/policies';
 import type { SecretOpener } from '@idm/tokens';
 import type { EndpointGuard, SourceUnavailableError } from '@idm/identity-sources';
-import { IdentitySources, type FederatedLogin } from './identity-sources';
+import { IdentitySources, type ExternalIdp, type FederatedLogin } from './identity-sources';
 
 export interface GatewayIdentitySourcesOptions {
   /** Opens the sealed secrets; absent: a source with a secret cannot be used (source_misconfigured). */
@@ -47,6 +47,17 @@ export class GatewayIdentitySources implements FederatedPasswordSources {
     return this.published.get(name)?.projectId;
   }
 
+  typeOf(name: string): SnapshotIdentitySource['type'] | undefined {
+    return this.published.get(name)?.type;
+  }
+
+  /** An enabled, usable `oidc` source (the login page's "Sign in with"), with its scope; undefined otherwise. */
+  externalIdp(name: string): (ExternalIdp & { projectId: string | null }) | undefined {
+    const published = this.published.get(name);
+    const loaded = published?.enabled && published.type === 'oidc' ? this.sources.externalIdp(name) : undefined;
+    return loaded && { ...loaded, projectId: published!.projectId };
+  }
+
   /** The published source's id (what a provisioned end user is linked to), or undefined. */
   idOf(name: string): string | undefined {
     return this.published.get(name)?.id;
@@ -68,10 +79,12 @@ export class GatewayIdentitySources implements FederatedPasswordSources {
       return [];
     }
     let secret: string | null = null;
-    if (s.secret !== null) {
+    // An oidc source's client secret may come from a project secret (its current version) instead of its own sealed one.
+    const sealed = s.clientSecretRef ? currentVersionOf(s.clientSecretRef) : s.secret;
+    if (sealed !== null) {
       try {
         if (!this.options.secrets) throw new Error('no master key');
-        secret = this.options.secrets.open(s.secret);
+        secret = s.clientSecretRef ? sharedSecretText(this.options.secrets.open(sealed)) : this.options.secrets.open(sealed);
       } catch {
         this.options.onUnusable?.(s.name, 'its secret cannot be opened with this Gateway’s master keys');
         return [];
@@ -79,4 +92,17 @@ export class GatewayIdentitySources implements FederatedPasswordSources {
     }
     return [{ id: s.id, name: s.name, type: s.type, config: config.data, secret, roleMappings: s.roleMappings, timeoutMs: s.timeoutMs, cacheTtlSeconds: s.cacheTtlSeconds }];
   }
+}
+
+/** The version a client secret is sent as: the current one (not retiring), else the newest still published. */
+function currentVersionOf(ref: NonNullable<SnapshotIdentitySource['clientSecretRef']>): string | null {
+  const current = ref.versions.find((v) => v.retiresAt === null) ?? ref.versions[ref.versions.length - 1];
+  return current?.sealed ?? null;
+}
+
+/** A shared-secret version is an oct JWK: its key bytes, as the text the IdP registered. */
+function sharedSecretText(jwk: string): string {
+  const k = (JSON.parse(jwk) as { k?: unknown }).k;
+  if (typeof k !== 'string' || k.length === 0) throw new Error('not an oct JWK');
+  return Buffer.from(k, 'base64url').toString('utf8');
 }

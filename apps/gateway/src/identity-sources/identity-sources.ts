@@ -1,5 +1,14 @@
-import type { IdentitySourceDefinition } from '@idm/domain';
-import { checkerFor, GuardedChecker, SourceUnavailableError, type EndpointGuard, type IdentityChecker, type SourceFailureCode, type SourceIdentity } from '@idm/identity-sources';
+import type { IdentitySourceDefinition, OidcSourceConfig } from '@idm/domain';
+import {
+  checkerFor,
+  GuardedChecker,
+  OidcIdpSource,
+  SourceUnavailableError,
+  type EndpointGuard,
+  type IdentityChecker,
+  type SourceFailureCode,
+  type SourceIdentity,
+} from '@idm/identity-sources';
 import { VerifiedCache } from './verified-cache';
 
 export type FederatedLogin =
@@ -13,6 +22,12 @@ interface LoadedSource {
   checker: IdentityChecker;
 }
 
+/** An `oidc` source: users sign in at the external IdP (the login page's button), never with a password here. */
+export interface ExternalIdp {
+  definition: IdentitySourceDefinition;
+  idp: OidcIdpSource;
+}
+
 /**
  * The identity sources a Gateway knows, by name, and the ordered fallback a proxy asks for: each
  * source in turn until one verifies the password. A source that rejects or cannot answer passes
@@ -21,6 +36,7 @@ interface LoadedSource {
  */
 export class IdentitySources {
   private sources = new Map<string, LoadedSource>();
+  private idps = new Map<string, ExternalIdp>();
   private readonly cache = new VerifiedCache();
 
   /** `guard`: the upstream address policy each source's server is held to (absent: none, as in specs of the sources themselves). */
@@ -32,23 +48,43 @@ export class IdentitySources {
   /** Replaces the known sources (a new configuration); old connections are closed (in the background), the cache emptied. */
   load(definitions: readonly IdentitySourceDefinition[]): Promise<void> {
     const previous = this.sources;
+    // An IdP's discovered metadata is kept while its definition is unchanged (a revision changing something else does not re-discover).
+    const previousIdps = this.idps;
+    this.idps = new Map(
+      definitions
+        .filter((d) => d.type === 'oidc')
+        .map((d) => {
+          const kept = previousIdps.get(d.name);
+          if (kept && JSON.stringify(kept.definition) === JSON.stringify(d)) return [d.name, kept];
+          return [d.name, { definition: d, idp: new OidcIdpSource(d.config as OidcSourceConfig, d.secret, d.timeoutMs, this.guard) }];
+        }),
+    );
     this.sources = new Map(
-      definitions.map((d) => {
-        const checker = checkerFor(d);
-        return [d.name, { definition: d, checker: this.guard ? new GuardedChecker(checker, d, this.guard) : checker }];
-      }),
+      definitions
+        .filter((d) => d.type !== 'oidc')
+        .map((d) => {
+          const checker = checkerFor(d);
+          return [d.name, { definition: d, checker: this.guard ? new GuardedChecker(checker, d, this.guard) : checker }];
+        }),
     );
     this.cache.clear();
     return Promise.all([...previous.values()].map((s) => s.checker.close())).then(() => undefined);
   }
 
   has(name: string): boolean {
-    return this.sources.has(name);
+    return this.sources.has(name) || this.idps.has(name);
+  }
+
+  /** The usable `oidc` source of that name, or undefined. */
+  externalIdp(name: string): ExternalIdp | undefined {
+    return this.idps.get(name);
   }
 
   async login(names: readonly string[], username: string, password: string): Promise<FederatedLogin> {
     let unavailable: { code: SourceFailureCode; source: string } | null = null;
     for (const name of names) {
+      // An external IdP checks no password: it is never asked here (the login page's button is its way in).
+      if (this.idps.has(name)) continue;
       const source = this.sources.get(name);
       if (!source) {
         unavailable ??= { code: 'source_misconfigured', source: name };

@@ -10,7 +10,12 @@ import { mayObtainTokens } from '../serving/token-clients';
  * Our own store is one implementation; LDAP/SQL identity sources plug in behind the same
  * interface (`src/identity-sources/federated-password-validator.ts`: just-in-time provisioned end users).
  */
-export type EndUserLogin = { outcome: 'verified'; user: TokenClient } | { outcome: 'rejected'; refused?: AccountRefusal } | { outcome: 'unavailable'; code: string };
+export type EndUserLogin =
+  | { outcome: 'verified'; user: TokenClient }
+  | { outcome: 'rejected'; refused?: AccountRefusal }
+  | { outcome: 'unavailable'; code: string }
+  /** Every source the client names for an unknown username is an external OIDC IdP: none of them checks a password (sign in with its button instead). */
+  | { outcome: 'no_password_source' };
 
 /** Set on a refusal only once the password was right: the account itself refused (for the auth record; the page never tells). */
 export interface AccountRefusal {

@@ -43,6 +43,16 @@ export interface LoginForm {
   csrf: string;
   username: string;
   error: string | null;
+  /** External IdPs (`oidc` identity sources) the client lists: one "Sign in with" button each, posting to `externalAction`. */
+  externalIdps?: readonly string[];
+  externalAction?: string;
+}
+
+/** The CSP's form-action also allows the external IdPs' origins: the "Sign in with" forms end in a redirect there. */
+export function withFormActions(headers: Record<string, string>, origins: readonly string[]): Record<string, string> {
+  if (origins.length === 0) return headers;
+  const csp = headers['content-security-policy'] ?? PAGE_HEADERS['content-security-policy'];
+  return { ...headers, 'content-security-policy': csp.replace("form-action 'self'", `form-action 'self' ${[...new Set(origins)].join(' ')}`) };
 }
 
 export function writeLoginPage(res: ServerResponse, status: number, form: LoginForm, extraHeaders: Record<string, string | string[]> = {}): void {
@@ -53,9 +63,20 @@ export function writeLoginPage(res: ServerResponse, status: number, form: LoginF
 <input type="hidden" name="transaction" value="${escapeHtml(form.transaction)}"><input type="hidden" name="csrf" value="${escapeHtml(form.csrf)}">
 <label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(form.username)}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>`,
+<button type="submit">Sign in</button></form>${externalButtons(form)}`,
   );
   writeHtml(res, status, html, extraHeaders);
+}
+
+function externalButtons(form: LoginForm): string {
+  if (!form.externalIdps?.length || !form.externalAction) return '';
+  return `<p>or</p>${form.externalIdps
+    .map(
+      (name) => `<form method="post" action="${escapeHtml(form.externalAction!)}" data-idp="${escapeHtml(name)}">
+<input type="hidden" name="transaction" value="${escapeHtml(form.transaction)}"><input type="hidden" name="csrf" value="${escapeHtml(form.csrf)}"><input type="hidden" name="source" value="${escapeHtml(name)}">
+<button type="submit">Sign in with ${escapeHtml(name)}</button></form>`,
+    )
+    .join('')}`;
 }
 
 export interface ConsentForm {

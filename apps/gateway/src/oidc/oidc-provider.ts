@@ -31,7 +31,8 @@ import { isLoginAllowed, type EndUserPasswordValidator } from './end-user-passwo
 import { assertedClientId, assertionKid, inlineKeyNamed, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
 import type { ClientKeyLookup, ClientKeySets } from './client-key-sets';
 import { mintIdToken } from './id-token';
-import { formActionFor, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
+import { ExternalLoginFlow, type ExternalIdpFederation } from './external-login';
+import { formActionFor, withFormActions, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
 import type { LoginAttemptHook, LoginResult } from './login-records';
 import type { OidcStore, PendingAuthorization } from './oidc-store';
 import { LOGIN_EXPIRED, readTransactionForm, sameSecret } from './transaction-form';
@@ -63,6 +64,7 @@ const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 export class OidcProvider {
   /** Told of every login attempt (the auth records: `login-records.ts`); none until `reportLoginsTo`. */
   private loginAttempts: LoginAttemptHook | null = null;
+  private external: ExternalLoginFlow | null = null;
 
   constructor(
     private readonly active: ActiveConfiguration,
@@ -84,6 +86,33 @@ export class OidcProvider {
 
   reportLoginsTo(hook: LoginAttemptHook): void {
     this.loginAttempts = hook;
+  }
+
+  /** Lets users sign in with the external IdPs (`oidc` identity sources) their client lists; none until called. */
+  federateWith(federation: ExternalIdpFederation): void {
+    this.external = new ExternalLoginFlow(this.active, this.store, federation, this, this.log, this.options.loginTtlSeconds, this.clock);
+  }
+
+  /** POST `/external/start` (a "Sign in with" button) and GET `/external/callback` (the IdP's answer): `external-login.ts`. */
+  externalStart(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    if (!this.external) return Promise.resolve(writeErrorPage(res, 404, 'source_not_allowed', 'Sign-in with external identity providers is not offered here.'));
+    return this.external.start(req, res, issuer);
+  }
+
+  externalCallback(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    if (!this.external) return Promise.resolve(writeErrorPage(res, 404, 'source_not_allowed', 'Sign-in with external identity providers is not offered here.'));
+    return this.external.callback(req, res, issuer);
+  }
+
+  /** Told of a login that ended at an external IdP's callback (the auth records), like the password form's. */
+  recordAttempt(req: IncomingMessage, startedAt: number, attempt: Parameters<LoginAttemptHook>[2]): void {
+    this.loginAttempts?.(req, startedAt, attempt);
+  }
+
+  /** The login page's "Sign in with" buttons for this client, and the IdPs' origins its CSP must let the forms reach. */
+  private externalIdps(client: OidcClient, issuer: string): { form: { externalIdps: string[]; externalAction: string }; origins: string[] } {
+    const usable = this.external?.offeredTo(client) ?? [];
+    return { form: { externalIdps: usable.map((u) => u.name), externalAction: `${issuer}/external/start` }, origins: usable.map((u) => u.origin) };
   }
 
   discovery(issuer: string): Body {
@@ -202,12 +231,13 @@ export class OidcProvider {
     }
     if (request.prompt.has('none')) return back({ error: 'login_required', error_description: 'the user is not signed in' });
     const pending = await this.store.savePending(waiting, this.options.loginTtlSeconds);
+    const external = this.externalIdps(request.client, issuer);
     writeLoginPage(
       res,
       200,
       // login_hint prefills the username (escaped by the page like every value); the user may change it.
-      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: request.loginHint ?? '', error: null },
-      { 'set-cookie': csrfCookieOf(pending.csrf), ...formActionFor(request.redirectUri) },
+      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: request.loginHint ?? '', error: null, ...external.form },
+      { 'set-cookie': csrfCookieOf(pending.csrf), ...withFormActions(formActionFor(request.redirectUri), external.origins) },
     );
   }
 
@@ -362,9 +392,10 @@ export class OidcProvider {
     if (!client || !mayObtainTokens(client, now)) return writeErrorPage(res, 400, 'invalid_client', 'The application is no longer allowed to sign users in.');
     const username = form.get('username') ?? '';
     const password = form.get('password') ?? '';
-    const formAction = formActionFor(pending.redirectUri);
+    const external = this.externalIdps(client, issuer);
+    const formAction = withFormActions(formActionFor(pending.redirectUri), external.origins);
     const again = (status: number, error: string) =>
-      writeLoginPage(res, status, { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error }, formAction);
+      writeLoginPage(res, status, { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error, ...external.form }, formAction);
     const attempted = (result: LoginResult) =>
       this.loginAttempts?.(req, startedAt, { clientId: client.credential.id, projectId: client.credential.projectId, username, issuer, result });
     if (!username || !password || username.length > 128 || password.length > 1024) {
@@ -386,7 +417,7 @@ export class OidcProvider {
           return writeLoginPage(
             res,
             429,
-            { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error: 'Too many failed attempts. Try again later.' },
+            { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error: 'Too many failed attempts. Try again later.', ...external.form },
             { 'retry-after': String(err.retryAfterSeconds), ...formAction },
           );
         }
@@ -398,6 +429,10 @@ export class OidcProvider {
       attempted({ outcome: 'unavailable', code: outcome.code });
       return again(503, 'Sign-in is unavailable right now. Try again later.');
     }
+    if (outcome.outcome === 'no_password_source') {
+      attempted({ outcome: 'rejected', reason: 'invalid_credentials', credentialId: null });
+      return again(400, 'This application does not take passwords for this account: use a "Sign in with" button.');
+    }
     if (outcome.outcome === 'rejected') {
       attempted({ outcome: 'rejected', reason: outcome.refused?.reason ?? 'invalid_credentials', credentialId: outcome.refused?.credentialId ?? null });
       if (subject) await this.failures!.limits.ownerFailed(subject);
@@ -405,6 +440,23 @@ export class OidcProvider {
     }
     const user = outcome.user;
     attempted({ outcome: 'verified', credentialId: user.credential.id });
+    await this.signIn(res, issuer, client, transaction, pending, cookies, user, now);
+  }
+
+  /**
+   * The end of a login, however the user proved who they are (the password form, an external
+   * IdP): a new SSO session, then the consent page or the code sent back to the client.
+   */
+  async signIn(
+    res: ServerResponse,
+    issuer: string,
+    client: OidcClient,
+    transaction: string,
+    pending: PendingAuthorization,
+    cookies: Map<string, string>,
+    user: TokenClient,
+    now: number,
+  ): Promise<void> {
     // A new session id on every login (no session fixation); the one the browser held ends.
     const previous = cookies.get(SESSION_COOKIE);
     if (previous) await this.store.endSession(previous);

@@ -32,6 +32,18 @@ export interface CodeGrant {
   sessionId: string;
 }
 
+/**
+ * A sign-in sent to an external IdP (an `oidc` identity source), kept under its `state` until the
+ * IdP's callback takes it once: which login transaction it continues, with which source, and the
+ * nonce and PKCE verifier the callback must check against.
+ */
+export interface ExternalLogin {
+  transaction: string;
+  source: string;
+  nonce: string;
+  verifier: string;
+}
+
 /** An SSO session: who logged in, and when (`auth_time`). */
 export interface SsoSession {
   credentialId: string;
@@ -177,6 +189,16 @@ export class OidcStore {
   async recordIssued(code: string, jti: string, exp: number): Promise<boolean> {
     const answer = await this.guard(() => this.redis.eval(RECORD_ISSUED, 1, this.key('used', code), jti, String(exp)));
     return answer === 'ok';
+  }
+
+  async saveExternalLogin(state: string, login: ExternalLogin, ttlSeconds: number): Promise<void> {
+    await this.guard(() => this.redis.set(this.key('external', state), JSON.stringify(login), 'EX', ttlSeconds));
+  }
+
+  /** Takes the sign-in a callback's `state` names, once (GETDEL: a replayed callback finds nothing, on any Gateway). */
+  async takeExternalLogin(state: string): Promise<ExternalLogin | null> {
+    const raw = await this.guard(() => this.redis.getdel(this.key('external', state)));
+    return raw === null ? null : (JSON.parse(raw) as ExternalLogin);
   }
 
   async openSession(session: SsoSession, ttlSeconds: number): Promise<string> {

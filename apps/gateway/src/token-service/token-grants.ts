@@ -84,5 +84,10 @@ async function federatedOwner(
   const login = await owners.verify(client.credential.projectId, username, password, now, sourceNames);
   if (login.outcome === 'verified') return login.user;
   if (login.outcome === 'unavailable') throw new OAuthError('temporarily_unavailable', `the identity source cannot verify the password right now (${login.code})`, 503);
+  if (login.outcome === 'no_password_source')
+    throw new OAuthError(
+      'invalid_grant',
+      "the client's identity sources are external OpenID Providers, which check no password here (no_password_source): sign in through the authorization code flow",
+    );
   throw new OAuthError('invalid_grant', 'the resource owner credentials are invalid');
 }

@@ -27,6 +27,8 @@ const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/authorize': ['GET', 'POST'],
   '/login': ['POST'],
   '/consent': ['POST'],
+  '/external/start': ['POST'],
+  '/external/callback': ['GET'],
   '/consents': ['GET', 'POST'],
   '/userinfo': ['GET', 'POST'],
   '/logout': ['GET', 'POST'],
@@ -187,6 +189,8 @@ export class TokenHttpHandler {
     if (subPath === '/authorize') return (req, res, oidc, issuer) => oidc.authorize(req, res, issuer);
     if (subPath === '/login') return (req, res, oidc, issuer) => oidc.login(req, res, issuer);
     if (subPath === '/consent') return (req, res, oidc, issuer) => oidc.consent(req, res, issuer);
+    if (subPath === '/external/start') return (req, res, oidc, issuer) => oidc.externalStart(req, res, issuer);
+    if (subPath === '/external/callback') return (req, res, oidc, issuer) => oidc.externalCallback(req, res, issuer);
     if (subPath === '/consents') return (req, res, oidc, issuer) => oidc.consents(req, res, issuer);
     if (subPath === '/userinfo') return (req, res, oidc, issuer) => oidc.userinfo(req, res, issuer);
     if (subPath === '/logout') return (req, res, oidc, issuer) => oidc.logout(req, res, issuer);

@@ -118,9 +118,10 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         serving: ServingDependencies,
         failures: ConfiguredFailureLimits,
         tokens: GatewayTokenStore,
-        owners: EndUserPasswordValidator,
+        owners: FederatedPasswordValidator,
         recorder: AuthRecorder,
         factory: AuthRecordFactory,
+        sources: GatewayIdentitySources,
       ) => {
         const keysLog = tokenLog.child({ component: 'oidc-client-keys' });
         const lastReport = new Map<string, number>();
@@ -144,9 +145,21 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           clientKeys,
         );
         provider.reportLoginsTo(loginAttemptRecorder(recorder, factory, failures.addressOf));
+        // External IdPs (oidc identity sources) provision their users through the same linking as the password sources.
+        provider.federateWith({ externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) });
         return provider;
       },
-      inject: [ActiveConfiguration, TOKEN_REDIS, SERVING_DEPENDENCIES, TOKEN_FAILURES, GatewayTokenStore, FEDERATED_END_USERS, AuthRecorder, AuthRecordFactory],
+      inject: [
+        ActiveConfiguration,
+        TOKEN_REDIS,
+        SERVING_DEPENDENCIES,
+        TOKEN_FAILURES,
+        GatewayTokenStore,
+        FEDERATED_END_USERS,
+        AuthRecorder,
+        AuthRecordFactory,
+        GatewayIdentitySources,
+      ],
     },
     {
       provide: TokenEndpoints,

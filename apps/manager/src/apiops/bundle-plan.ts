@@ -35,7 +35,12 @@ export interface PlanContext {
 
 // Canonical: JSONB hands stored objects back with their keys reordered, a bundle keeps its own order.
 /** What a source's secret is, for the message asking for it. */
-const SECRET_NAMES: Record<IdentitySourceType, string> = { ldap: "the service account's password", sql: "the database user's password", rest: "the REST endpoint's API key" };
+const SECRET_NAMES: Record<IdentitySourceType, string> = {
+  ldap: "the service account's password",
+  sql: "the database user's password",
+  rest: "the REST endpoint's API key",
+  oidc: 'the client secret',
+};
 const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const sorted = (values: string[]) => [...values].sort();
 function changedFields(current: Record<string, unknown>, desired: Record<string, unknown>, fields: string[]): string[] {

@@ -267,6 +267,9 @@ export class EnvironmentEntities {
   /** Every identity source, its secret still sealed: a short list, the same for every environment. */
   async identitySources(): Promise<SnapshotIdentitySource[]> {
     const rows = await this.database.db.select().from(identitySources).orderBy(asc(identitySources.id));
+    // An oidc source's client secret may be a project secret of its own project (the Manager refuses others on save).
+    const secretIdOf = (r: (typeof rows)[number]) => (r.type === 'oidc' ? (r.config as { clientSecretId?: string }).clientSecretId : undefined);
+    const secretsOf = await this.referencedSecrets(rows.flatMap((r) => (r.projectId !== null && secretIdOf(r) ? [{ projectId: r.projectId, ids: [secretIdOf(r)!] }] : [])));
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -274,6 +277,7 @@ export class EnvironmentEntities {
       projectId: r.projectId,
       config: r.config as unknown as Record<string, unknown>,
       secret: r.secret,
+      ...(secretIdOf(r) && secretsOf.has(`${r.projectId}/${secretIdOf(r)}`) && { clientSecretRef: secretsOf.get(`${r.projectId}/${secretIdOf(r)}`) }),
       roleMappings: r.roleMappings,
       timeoutMs: r.timeoutMs,
       cacheTtlSeconds: r.cacheTtlSeconds,

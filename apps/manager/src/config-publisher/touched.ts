@@ -53,6 +53,8 @@ export function touchedBy(changes: readonly ChangeRecord[]): Touched {
         for (const each of change.entityIds ?? []) touched.proxies.add(each);
         // A key manager may take its client secret from it: the (short) list is compared, published if it changed.
         if (change.action === 'rotate') touched.keyManagers = true;
+        // So may an oidc identity source (clientSecretId): that list is short too.
+        if (change.action === 'rotate') touched.identitySources = true;
         break;
       case 'signing_key':
         if (typeof state.environmentId === 'string') touched.signingKeys.add(state.environmentId);

@@ -18,17 +18,19 @@ export class IdentitySourceUseCheck {
       const names = (p.config as { identitySources?: unknown }).identitySources;
       return Array.isArray(names) ? names.map((name) => ({ name: String(name), path: `policies.${i}.config.identitySources` })) : [];
     });
-    await this.requireNamed(db, projectId, named);
+    // A policy's sources check passwords (basic-auth): an external IdP checks none.
+    await this.requireNamed(db, projectId, named, true);
   }
 
   /** The same rule for any list of names (a client's token settings name the sources of its password grant and login page). */
-  async requireNamed(db: Reads, projectId: string, named: readonly { name: string; path: string }[]): Promise<void> {
+  async requireNamed(db: Reads, projectId: string, named: readonly { name: string; path: string }[], passwordsOnly = false): Promise<void> {
     if (named.length === 0) return;
     const rows = new Map((await this.sources.findByNames([...new Set(named.map((n) => n.name))], db)).map((r) => [r.name, r]));
     const issues = named.flatMap(({ name, path }) => {
       const row = rows.get(name);
       if (row === undefined) return [{ path, message: `no identity source ${name}` }];
       if (row.projectId !== null && row.projectId !== projectId) return [{ path, message: `identity source ${name} belongs to another project` }];
+      if (passwordsOnly && row.type === 'oidc') return [{ path, message: `identity source ${name} is an external OpenID Provider: it checks no password` }];
       return [];
     });
     if (issues.length > 0)

@@ -23,14 +23,18 @@ export class IdentitySourcesController {
   ) {}
 
   @Get()
-  @Contract({ summary: 'List identity sources (LDAP, SQL): System ones and those of projects the caller may read', response: z.array(identitySourceSchema) })
+  @Contract({
+    summary: 'List identity sources (LDAP, SQL, REST, external OIDC IdPs): System ones and those of projects the caller may read',
+    response: z.array(identitySourceSchema),
+  })
   list() {
     return this.sources.list();
   }
 
   @Post()
   @Contract({
-    summary: "Create an identity source that checks end users' passwords at the Gateways: ldap or sql (System scope without projectId; the secret is sealed)",
+    summary:
+      "Create an identity source: ldap, sql or rest check end users' passwords at the Gateways, oidc is an external OpenID Provider users sign in with from the login page (System scope without projectId; the secret is sealed)",
     body: createIdentitySourceSchema,
     status: 201,
     response: identitySourceSchema,

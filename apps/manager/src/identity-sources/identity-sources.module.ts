@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
 import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
+import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { IdentitySourceTester } from './identity-source-tester';
 import { IdentitySourcesController } from './identity-sources.controller';
 import { IdentitySourcesService } from './identity-sources.service';
 
-@Module({ controllers: [IdentitySourcesController], providers: [IdentitySourcesService, IdentitySourceTester, UpstreamPolicyCheck], exports: [IdentitySourcesService] })
+@Module({
+  controllers: [IdentitySourcesController],
+  providers: [IdentitySourcesService, IdentitySourceTester, UpstreamPolicyCheck, IdentitySourceSecretCheck],
+  exports: [IdentitySourcesService],
+})
 export class IdentitySourcesModule {}

@@ -16,11 +16,12 @@ import { PermissionService } from '../governance/permission.service';
 import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceRepository, type IdentitySourceRow } from '../repositories/identity-source.repository';
+import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { identitySourceView } from './identity-source.view';
 
 /**
- * Identity sources: external directories (LDAP, SQL) that check end users' passwords at the
- * Gateways. System ones (no project) need `identity-source:write` at System scope and may be
+ * Identity sources: external directories (LDAP, SQL, REST) that check end users' passwords at the
+ * Gateways, and external OpenID Providers (oidc) users sign in with from the login page. System ones (no project) need `identity-source:write` at System scope and may be
  * named by every project's proxies; a project's own need it at that project. Every change is
  * audited (the sealed secret masked) and published to every environment's Gateways.
  */
@@ -32,6 +33,7 @@ export class IdentitySourcesService {
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
     private readonly upstreams: UpstreamPolicyCheck,
+    private readonly secretUse: IdentitySourceSecretCheck,
   ) {}
 
   /** The source's server is held to the upstream address policy (no loopback, link-local, metadata or installation endpoint unless allowed), as key managers' URLs are. */
@@ -59,6 +61,7 @@ export class IdentitySourcesService {
     return this.changes.write(async (tx) => {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
       await this.requireUniqueName(tx, input.name);
+      await this.secretUse.require(tx, input.type, input.projectId, input.config, input.secret !== undefined);
       const row = await this.sources.insert(tx, {
         name: input.name,
         description: input.description ?? null,
@@ -95,6 +98,7 @@ export class IdentitySourcesService {
       }
       if (input.name !== undefined && input.name !== row.name) await this.requireUniqueName(tx, input.name);
       const secret = input.secret === undefined ? row.secret : input.secret === null ? null : this.secrets.seal(input.secret);
+      await this.secretUse.require(tx, row.type, row.projectId, config, secret !== null);
       const updated = await this.sources.update(tx, id, {
         name: input.name ?? row.name,
         description: input.description === undefined ? row.description : input.description,

@@ -58,7 +58,7 @@ export class ProjectSecretsController {
   }
 
   @Delete(':secretId')
-  @Contract({ summary: 'Delete a project secret (refused while a proxy policy or a key manager refers to it: 409 secret_in_use)', status: 204 })
+  @Contract({ summary: 'Delete a project secret (refused while a proxy policy, a key manager or an oidc identity source refers to it: 409 secret_in_use)', status: 204 })
   async remove(@Param('projectId', IdPipe) projectId: string, @Param('secretId', IdPipe) id: string): Promise<void> {
     await this.secrets.remove(projectId, id);
   }

@@ -110,7 +110,7 @@ export class ProjectSecretsService {
     });
   }
 
-  /** Refused while a proxy's policies or a key manager refer to the secret (they would stop working). */
+  /** Refused while a proxy's policies, a key manager or an oidc identity source refer to the secret (they would stop working). */
   async remove(projectId: string, id: string): Promise<void> {
     await this.changes.write(async (tx) => {
       const before = await this.find(projectId, id, tx, true);
@@ -119,6 +119,8 @@ export class ProjectSecretsService {
       if (proxies.length > 0) throw ProblemError.conflict('secret_in_use', `the policies of ${proxies.length} proxy(ies) refer to this secret: ${proxies.join(', ')}`);
       const keyManagers = await this.repository.referencingKeyManagers(tx, projectId, id);
       if (keyManagers.length > 0) throw ProblemError.conflict('secret_in_use', `key manager(s) ${keyManagers.join(', ')} take their client secret or HS key from this secret`);
+      const sources = await this.repository.referencingIdentitySources(tx, projectId, id);
+      if (sources.length > 0) throw ProblemError.conflict('secret_in_use', `identity source(s) ${sources.join(', ')} take their client secret from this secret`);
       await this.repository.delete(tx, id);
       return { result: undefined, change: { action: 'delete', entityKind: 'project_secret', entityId: id, projectId, teamId: before.teamId, before, after: null } };
     });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { apiProxies, keyManagers, projectSecrets } from '../database/schema';
+import { apiProxies, identitySources, keyManagers, projectSecrets } from '../database/schema';
 import { ProjectEntityRepository } from './entity.repository';
 
 export type ProjectSecretRow = typeof projectSecrets.$inferSelect;
@@ -62,6 +62,15 @@ export class ProjectSecretRepository extends ProjectEntityRepository<typeof proj
       .from(keyManagers)
       .where(and(eq(keyManagers.projectId, projectId), sql`${keyManagers.settings}->>'sharedSecretId' = ${secretId}`));
     return rows;
+  }
+
+  /** Names of the project's oidc identity sources that take their client secret from the secret. */
+  async referencingIdentitySources(db: Reads, projectId: string, secretId: string): Promise<string[]> {
+    const rows = await db
+      .select({ name: identitySources.name })
+      .from(identitySources)
+      .where(and(eq(identitySources.projectId, projectId), sql`${identitySources.config}->>'clientSecretId' = ${secretId}`));
+    return rows.map((r) => r.name);
   }
 
   /** Every secret, locked, for the master-key rotation. */
