@@ -4,7 +4,7 @@
 // (EnvironmentConfigStore.replace, in chunks), then two Gateways started one after the other
 // (cold start, RSS, --trace-gc pauses), a 10-credential reference Gateway, the api-key hot path
 // with N vs 10 credentials (interleaved autocannon rounds), and C credential changes (disable one
-// credential: EnvironmentConfigStore.apply + the `config.changed` event as the Manager publishes
+// credential: EnvironmentConfigStore.apply + the `config.changed` event (on the environment's channel) as the Manager publishes
 // it) timed until both Gateways refuse its key. For the sizes where the Manager's own boot
 // publication does not finish on a loaded machine (1M). Prints one JSON object.
 //
@@ -25,7 +25,7 @@ import { median } from './lib/report.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const { EnvironmentConfigStore } = createRequire(import.meta.url)(join(root, 'libs/config-bus/dist/index.js'));
+const { EnvironmentConfigStore, configChangedChannel } = createRequire(import.meta.url)(join(root, 'libs/config-bus/dist/index.js'));
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const N = num('BENCH_SCALE_CREDENTIALS', 1_000_000);
 const P = num('BENCH_SCALE_PROXIES', 10_000);
@@ -176,7 +176,7 @@ async function main(result) {
     const start = performance.now();
     const flips = gateways.map((gw) => waitForFlip(`${gw.base}${big.basePath}/items`, { [HEADER]: keyOf(g) }, start, start + 30_000));
     // As the Manager publishes: stored, logged and announced in one call.
-    if (!(await store.apply(change, { announce: 'config.changed' }))) throw new Error(`change ${g} refused by the store`);
+    if (!(await store.apply(change, { announce: configChangedChannel(change.environment) }))) throw new Error(`change ${g} refused by the store`);
     revision++;
     const seen = await Promise.all(flips);
     if (seen.some((s) => s.ms === null)) throw new Error(`change ${g} not applied on both Gateways within 30 s`);

@@ -4,7 +4,6 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config';
 import { ActiveConfiguration } from './serving/active-configuration';
-import { ConfigChangedController } from './config-sync/config-changed.controller';
 import { createConfigRedis } from './config-sync/config-redis';
 import { ConfigSync } from './config-sync/config-sync';
 import { CONFIG_REDIS, GATEWAY_LOGGER } from './config-sync/config-sync.injection';
@@ -53,7 +52,7 @@ export class GatewayModule implements OnApplicationShutdown {
     const upstreamPolicy = new UpstreamPolicy(config.upstreamPolicy);
     return {
       module: GatewayModule,
-      controllers: [HealthController, MetricsController, ConfigChangedController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_LOGGER, useValue: log },

@@ -5,6 +5,8 @@ import { LogController } from 'fastify';
 import { RedisBusServer, restoreFastStringPrototype } from '@idm/config-bus';
 import { requestIdOf } from '@idm/platform';
 import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from './config/gateway-config';
+import { subscribeToConfigChanges } from './config-sync/config-changed.subscription';
+import { ConfigSync } from './config-sync/config-sync';
 import { missingNodeFlags } from './config/node-flags';
 import { GatewayModule } from './gateway.module';
 import { GatewayHttpServer, leaveClientErrorsToServer } from './http/gateway-http-server';
@@ -44,7 +46,9 @@ async function bootstrap(): Promise<void> {
     clientErrorHandler: leaveClientErrorsToServer,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, log), adapter, { logger: new NestPinoLogger(log) });
-  app.connectMicroservice({ strategy: new RedisBusServer(config.redis) }, { inheritAppConfig: false });
+  const bus = new RedisBusServer(config.redis);
+  subscribeToConfigChanges(bus, config.environment, app.get(ConfigSync));
+  app.connectMicroservice({ strategy: bus }, { inheritAppConfig: false });
   const proxy = app.get(ProxyRequestHandler);
   http.attach(proxy.handle, app.get(TokenHttpHandler).handle, proxy.handleExpectingContinue);
   await app.startAllMicroservices();

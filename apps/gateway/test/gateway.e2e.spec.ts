@@ -1,4 +1,4 @@
-import { diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, type ConfigSnapshot } from '@idm/config-bus';
+import { configChangedChannel, diffSnapshots, environmentConfigKeys, EnvironmentConfigStore, type ConfigChangedMessage, type ConfigSnapshot } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -62,9 +62,10 @@ class GatewayProcess {
   }
 }
 
-function publish(message: unknown): Promise<void> {
+/** Publishes on the message's environment's channel, as the Manager does. */
+function publish(message: ConfigChangedMessage | null): Promise<void> {
   return new Promise((done, fail) =>
-    execFile(process.execPath, [PUBLISHER, REDIS_URL, JSON.stringify(message)], { cwd: __dirname }, (err, _out, stderr) =>
+    execFile(process.execPath, [PUBLISHER, REDIS_URL, configChangedChannel(message!.environment), JSON.stringify(message)], { cwd: __dirname }, (err, _out, stderr) =>
       err ? fail(new Error(`${err.message}\n${stderr}`)) : done(),
     ),
   );

@@ -1,4 +1,4 @@
-import { EnvironmentConfigStore, CONFIG_CHANGED } from '@idm/config-bus';
+import { EnvironmentConfigStore, configChangedChannel } from '@idm/config-bus';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -21,7 +21,7 @@ describe.each(['pglite', 'postgres'] as const)('Manager admin API on %s', (kind)
     database = await createTestDatabase(kind);
     redis = new Redis(REDIS_URL);
     subscriber = new Redis(REDIS_URL);
-    await subscriber.subscribe(CONFIG_CHANGED);
+    await subscriber.subscribe(configChangedChannel(envName));
     subscriber.on('message', (_channel, raw) => {
       const { data } = JSON.parse(raw);
       if (data?.environment === envName) messages.push(data);

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, EnvironmentConfigStore, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
+import { configChangedChannel, EnvironmentConfigStore, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -30,7 +30,7 @@ describe('config publication deltas', () => {
     redis = new Redis(REDIS_URL);
     subscriber = new Redis(REDIS_URL);
     // The @nestjs/microservices Redis transport publishes {pattern, data} on a channel named after the pattern.
-    await subscriber.subscribe(CONFIG_CHANGED);
+    await subscriber.subscribe(configChangedChannel(environment));
     subscriber.on('message', (_channel, json: string) => {
       const { data } = JSON.parse(json) as { data: ConfigChangedMessage };
       if (data.environment === environment) messages.push(data);

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, EnvironmentConfigStore, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
+import { configChangedChannel, EnvironmentConfigStore, environmentConfigKeys, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
@@ -47,7 +47,7 @@ describe('config reconciliation, page by page', () => {
     database = await createTestDatabase('postgres');
     redis = new Redis(REDIS_URL);
     subscriber = new Redis(REDIS_URL);
-    await subscriber.subscribe(CONFIG_CHANGED);
+    await subscriber.subscribe(configChangedChannel(environment));
     subscriber.on('message', (_channel, json: string) => {
       const { data } = JSON.parse(json) as { data: ConfigChangedMessage };
       if (data.environment === environment) messages.push(data);

@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, environmentConfigKeys } from '@idm/config-bus';
+import { configChangedChannel, environmentConfigKeys } from '@idm/config-bus';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -113,7 +113,7 @@ describe('REDIS_URL with TLS, ACL user and database (built Manager and Gateway)'
     const messages: string[] = [];
     subscriber.on('message', (_channel, json: string) => messages.push(json));
     await subscriber.connect();
-    await subscriber.subscribe(CONFIG_CHANGED);
+    await subscriber.subscribe(configChangedChannel(environment));
     try {
       const admin = new AdminClient(manager.baseUrl);
       await admin.login('admin', 'tls-admin-password');

@@ -9,8 +9,17 @@ import {
   type ConfigSnapshot,
 } from './snapshot.schema';
 
-/** Event pattern on the @nestjs/microservices Redis transport. */
-export const CONFIG_CHANGED = 'config.changed';
+/**
+ * The channel (and @nestjs/microservices event pattern) an environment's changes are announced
+ * on. One per environment, so a Gateway subscribes to its own environment only: a change in
+ * another environment never reaches it (one channel for all made every Gateway receive, and
+ * parse, every environment's changes). The environment is a hash tag, as in its keys
+ * (environment-config.keys.ts): on a Redis Cluster the channel maps to the slot of the
+ * environment's keys, which sharded pub/sub (SPUBLISH from the apply script) would require.
+ */
+export function configChangedChannel(environment: string): string {
+  return `idm:config:{${environment}}:changed`;
+}
 
 export interface EntityChanges<T> {
   upserted: T[];

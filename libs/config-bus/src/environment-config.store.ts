@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
-import { CONFIG_CHANGED, type ConfigChangedMessage } from './config-changed.message';
+import { configChangedChannel, type ConfigChangedMessage } from './config-changed.message';
 import { encodeConfigChanged } from './config-changed.wire';
 import { environmentConfigKeys, stagingKeys } from './environment-config.keys';
 import {
@@ -156,14 +156,15 @@ export class EnvironmentConfigStore {
   /**
    * Applies `change` on top of `change.previousRevision` of the same epoch; false when the store is
    * elsewhere (the caller recomputes from a fresh read, or replaces everything). With `announce`
-   * (a bus pattern, `config.changed`), the same atomic call publishes the change to the Gateways
-   * as the @nestjs/microservices Redis transport would: nothing is announced that was not stored.
+   * (a bus pattern: the environment's `configChangedChannel`), the same atomic call publishes the
+   * change to the environment's Gateways as the @nestjs/microservices Redis transport would:
+   * nothing is announced that was not stored.
    */
   async apply(change: ConfigChangedMessage, options: { announce?: string } = {}): Promise<boolean> {
     const entities = change.proxies.upserted.length + change.proxies.removed.length + change.credentials.upserted.length + change.credentials.removed.length;
     if (entities > MAX_ENTITIES_PER_CHANGE) throw new RangeError(`a change carries at most ${MAX_ENTITIES_PER_CHANGE} entities, not ${entities}`);
     const k = environmentConfigKeys(change.environment);
-    const wire = encodeConfigChanged(options.announce ?? CONFIG_CHANGED, change);
+    const wire = encodeConfigChanged(options.announce ?? configChangedChannel(change.environment), change);
     const args: (string | number)[] = [
       change.epoch,
       change.revision,

@@ -59,6 +59,7 @@ export class ConfigSync {
 
   /** Entry point of the `config.changed` event handler. Resolves when the change was handled. */
   onConfigChanged(payload: unknown): Promise<void> {
+    this.metrics.configMessages.inc();
     return this.enqueue(() => this.handleChange(payload));
   }
 

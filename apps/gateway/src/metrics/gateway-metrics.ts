@@ -13,6 +13,12 @@ export class GatewayMetrics {
   /** Per proxy (name and base path); kept across revisions so counts do not restart. */
   private readonly series = new Map<string, ProxySeries>();
   readonly configRevision = new Gauge({ name: 'idm_gateway_config_revision', help: 'Revision of the configuration being served', registers: [this.registry] });
+  /** `config.changed` messages received; only the Gateway's own environment's reach it (one channel per environment). */
+  readonly configMessages = new Counter({
+    name: 'idm_gateway_config_messages_total',
+    help: 'config.changed messages received on the environment channel',
+    registers: [this.registry],
+  });
   readonly configApplied = new Counter({
     name: 'idm_gateway_config_applied_total',
     help: 'Configuration revisions applied, by how they arrived',

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import {
-  CONFIG_CHANGED,
+  configChangedChannel,
   createRedisClient,
   EnvironmentConfigStore,
   newPublicationEpoch,
@@ -299,7 +299,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     const revision = await this.nextRevision(env.id);
     const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...delta };
     // Stored, logged and announced to the Gateways in one atomic call (each entity sent once).
-    if (!(await this.store.apply(message, { announce: CONFIG_CHANGED }))) return null;
+    if (!(await this.store.apply(message, { announce: configChangedChannel(env.name) }))) return null;
     this.logger.log(`published ${message.environment} revision ${message.revision}`);
     return revision;
   }
@@ -329,7 +329,8 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async emit(message: ConfigChangedMessage): Promise<void> {
-    await firstValueFrom(this.bus.emit(CONFIG_CHANGED, message).pipe(timeout(5000)), { defaultValue: undefined });
+    // On the environment's own channel: only its Gateways receive it.
+    await firstValueFrom(this.bus.emit(configChangedChannel(message.environment), message).pipe(timeout(5000)), { defaultValue: undefined });
     this.logger.log(`published ${message.environment} revision ${message.revision}`);
   }
 

@@ -22,6 +22,8 @@ export interface Cluster {
 
 export interface ClusterOptions {
   environment: string;
+  /** More environments, created before the Gateways start (a Gateway's extra environment may name one in GATEWAY_ENVIRONMENT). */
+  moreEnvironments?: string[];
   /**
    * Extra environment per Gateway; its length is the number of Gateways (default two). The
    * Gateways are one fleet behind the first one's URL (GATEWAY_PUBLIC_URL, the token issuer)
@@ -75,7 +77,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     },
   };
   await cluster.restartManager();
-  await cluster.admin.environments.create({ name: options.environment });
+  for (const name of [options.environment, ...(options.moreEnvironments ?? [])]) await cluster.admin.environments.create({ name });
   const perGateway = options.gateways ?? [{}, {}];
   const ports: number[] = [];
   for (let i = 0; i < perGateway.length; i++) ports.push(await freePort());
@@ -99,6 +101,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ),
     );
   }
-  await Promise.all(cluster.gateways.map((g) => g.start()));
+  await Promise.all(cluster.gateways.map((g) => g.start())).catch((err: Error) => {
+    throw new Error(`${err.message}\nmanager output: ${manager.output.join('').slice(-3000)}`, { cause: err });
+  });
   return cluster;
 }

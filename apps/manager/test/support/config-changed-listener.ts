@@ -1,4 +1,4 @@
-import { CONFIG_CHANGED, type ConfigChangedMessage } from '@idm/config-bus';
+import { configChangedChannel, type ConfigChangedMessage } from '@idm/config-bus';
 import Redis from 'ioredis';
 
 /** Collects one environment's `config.changed` messages off the bus, the way a Gateway receives them. */
@@ -11,8 +11,8 @@ export interface ConfigChangedListener {
 export async function listenConfigChanged(redisUrl: string, environment: string): Promise<ConfigChangedListener> {
   const subscriber = new Redis(redisUrl);
   const messages: ConfigChangedMessage[] = [];
-  // The @nestjs/microservices Redis transport publishes {pattern, data} on a channel named after the pattern.
-  await subscriber.subscribe(CONFIG_CHANGED);
+  // The @nestjs/microservices Redis transport publishes {pattern, data} on a channel named after the pattern: the environment's.
+  await subscriber.subscribe(configChangedChannel(environment));
   subscriber.on('message', (_channel, json: string) => {
     const { data } = JSON.parse(json) as { data: ConfigChangedMessage };
     if (data.environment === environment) messages.push(data);
