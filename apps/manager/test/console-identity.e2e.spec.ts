@@ -134,6 +134,33 @@ describe('the console: credential rules, token settings, identity sources and en
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await page.getByText('No identity sources yet').waitFor();
     expect(await admin.call('GET', '/api/v1/identity-sources')).toEqual([]);
+
+    // An external OpenID Provider: its own generated form; a plain-http issuer off loopback is refused on its field.
+    const idpSecret = 'the-idp-client-secret';
+    await page.getByRole('button', { name: 'New identity source' }).click();
+    await dialog.getByText('External OpenID Provider', { exact: true }).click();
+    await dialog.locator('#source-oidc_name').fill('corp-idp');
+    await dialog.getByLabel(/^Client secret \(leave empty/).fill(idpSecret);
+    await dialog.locator('#source-oidc_config_issuer').fill('http://idp.example.org/realms/corp');
+    await dialog.locator('#source-oidc_config_clientId').fill('gateway-login');
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
+    await fieldGroup(page, 'source-oidc_config_issuer').getByText(/https/).waitFor();
+    expect(await admin.call('GET', '/api/v1/identity-sources')).toEqual([]);
+    await dialog.locator('#source-oidc_config_issuer').fill('https://idp.example.org/realms/corp');
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByRole('row').filter({ hasText: 'corp-idp' }).getByText('External OpenID Provider').waitFor();
+    const [idp] = await admin.call('GET', '/api/v1/identity-sources');
+    expect([idp.type, idp.hasSecret, idp.config.issuer, idp.config.clientId, idp.config.scopes]).toEqual([
+      'oidc',
+      true,
+      'https://idp.example.org/realms/corp',
+      'gateway-login',
+      ['openid', 'profile', 'email'],
+    ]);
+    expect(JSON.stringify(idp)).not.toContain(idpSecret);
+    await admin.call('DELETE', `/api/v1/identity-sources/${idp.id}`);
     await context.close();
   });
 

@@ -223,7 +223,7 @@ export interface KeyManagerTiming {
   introspectionNegativeTtlSeconds: number;
 }
 
-export type IdentitySourceType = 'ldap' | 'sql' | 'rest';
+export type IdentitySourceType = 'ldap' | 'sql' | 'rest' | 'oidc';
 
 /** POST /identity-sources/{id}/test (libs/domain identitySourceTestResultSchema). */
 export interface IdentitySourceTestResult {

@@ -17,15 +17,22 @@ const TYPES: { value: IdentitySourceType; label: string }[] = [
   { value: 'ldap', label: 'LDAP / Active Directory' },
   { value: 'sql', label: 'SQL database' },
   { value: 'rest', label: 'REST endpoint' },
+  { value: 'oidc', label: 'External OpenID Provider' },
 ];
-const SECRET_LABELS: Record<IdentitySourceType, string> = { ldap: 'Service account password', sql: 'Database password', rest: 'API key (sent in the secret header)' };
+const SECRET_LABELS: Record<IdentitySourceType, string> = {
+  ldap: 'Service account password',
+  sql: 'Database password',
+  rest: 'API key (sent in the secret header)',
+  oidc: 'Client secret (leave empty for a public client: PKCE only)',
+};
 /** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
 const HAND_MADE = ['type', 'projectId', 'secret'];
 
 /**
  * Directories the Gateways check end users' passwords against (basic-auth, the password grant):
- * LDAP / Active Directory, an SQL database or a REST endpoint, for every project (System) or one. The service
- * account's password is write-only: the console sends it and is only ever told that it is set.
+ * LDAP / Active Directory, an SQL database or a REST endpoint; and external OpenID Providers end users
+ * sign in with on the login page ("Sign in with <name>"); for every project (System) or one. The
+ * secret is write-only: the console sends it and is only ever told that it is set.
  */
 export function IdentitySourcesScreen() {
   const sources = useQuery({ queryKey: ['identity-sources'], queryFn: () => api<IdentitySource[]>('GET', '/identity-sources') });
@@ -51,7 +58,7 @@ export function IdentitySourcesScreen() {
       loading={sources.isLoading}
       loadError={sources.error}
       actionError={action.error}
-      empty="No identity sources yet. Connect an LDAP directory or an SQL users table, then name it in a proxy's basic-auth policy so its users can log in with the passwords they already have."
+      empty="No identity sources yet. Connect an LDAP directory or an SQL users table, then name it in a proxy's basic-auth policy so its users can log in with the passwords they already have; or add an external OpenID Provider and list it in an OIDC client's token settings."
       create={can('identity-source:write') ? { label: 'New identity source', onClick: () => setEditing('new') } : undefined}
       columns={[
         {
