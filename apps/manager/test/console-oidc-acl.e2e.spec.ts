@@ -121,6 +121,21 @@ describe('the console: ACL proxies by name, OIDC clients and consents in Chromiu
     const ada = await admin.endUsers.create(project.id, { username: 'ada', email: 'ada@example.com' });
     const redis = new Redis(suite.cluster.redis.url);
     await redis.hset(oidcConsentKey(ENV, ada.id), client.id, 'openid email').finally(() => redis.disconnect());
+    // The project's OIDC clients, and who consented to each.
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=oidc-clients`);
+    const clientRow = page.getByRole('table', { name: 'OIDC clients' }).getByRole('row').filter({ hasText: 'web-portal' });
+    await clientRow.getByText('https://portal.example.com/callback').waitFor();
+    await clientRow.getByText('asked', { exact: true }).waitFor();
+    await clientRow.getByRole('button', { name: 'Consents to web-portal' }).click();
+    const byClient = dialog.getByRole('table', { name: 'Consents to web-portal' });
+    await byClient.getByRole('row').filter({ hasText: 'ada' }).getByText('openid email', { exact: true }).waitFor();
+    await byClient.getByText(ENV, { exact: true }).waitFor();
+    expect(
+      await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=oidc-clients`], (p) => p.getByRole('button', { name: 'Consents to web-portal' }).click()),
+    ).toEqual([]);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+
     await page.goto(`${suite.ui}/projects/${project.id}?tab=end-users`);
     await page.getByRole('button', { name: 'Consents of ada' }).click();
     const consents = dialog.getByRole('table', { name: 'Consents of ada' });

@@ -305,3 +305,19 @@ export interface AuthAnalytics {
   topFailingCredentials: { credentialId: string | null; username: string | null; count: number }[];
   topFailingAddresses: { clientIp: string; count: number }[];
 }
+
+/** A credential that is an OIDC client, as the project's OIDC client list shows it. */
+export interface OidcClientSummary {
+  credentialId: string;
+  username: string;
+  enabled: boolean;
+  clientType: 'confidential' | 'public';
+  redirectUris: string[];
+  consentRequired: boolean;
+}
+
+/** End users' consents to one client: `next` is the `after` of the next page (null when every end user was looked at). */
+export interface ClientConsentPage {
+  items: { userId: string; username: string; environment: string; scopes: string[] }[];
+  next: string | null;
+}

@@ -13,6 +13,7 @@ import { RequestsPanel } from './RequestsPanel';
 import { SecretsPanel } from './SecretsPanel';
 import { TeamsPanel } from './TeamsPanel';
 import { BruteForceSettingsPanel } from './project/BruteForceSettingsPanel';
+import { OidcClientsPanel } from './project/OidcClientsPanel';
 
 export function ProjectScreen() {
   const { projectId = '' } = useParams();
@@ -26,6 +27,7 @@ export function ProjectScreen() {
         { value: 'proxies', label: 'API proxies', panel: <ProxiesPanel projectId={projectId} /> },
         { value: 'credentials', label: 'Credentials', panel: <CredentialsPanel projectId={projectId} /> },
         { value: 'end-users', label: 'End users', panel: <EndUsersPanel projectId={projectId} /> },
+        { value: 'oidc-clients', label: 'OIDC clients', panel: <OidcClientsPanel projectId={projectId} /> },
         { value: 'requests', label: 'Requests', panel: <RequestsPanel projectId={projectId} /> },
         { value: 'secrets', label: 'Secrets', panel: <SecretsPanel projectId={projectId} /> },
         { value: 'teams', label: 'Teams', panel: <TeamsPanel projectId={projectId} /> },
