@@ -274,6 +274,22 @@ describe('the Manager console in Chromium', () => {
 
     // Signing keys: the first generated if there is none, then rotated; the JWKS publishes both until the old one retires.
     await page.getByRole('link', { name: 'Environments' }).click();
+    // A new environment from the console: a name the API refuses is shown on its field, nothing written.
+    await page.getByRole('button', { name: 'New environment' }).click();
+    const envDialog = page.getByRole('dialog', { name: 'New environment' });
+    await envDialog.getByLabel(/^Name/).fill('Not A Name');
+    await envDialog.getByRole('button', { name: 'Create environment' }).click();
+    await envDialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
+    const namesNow = async () => ((await admin.call('GET', '/api/v1/environments')) as { name: string }[]).map((e) => e.name);
+    expect(await namesNow()).not.toContain('Not A Name');
+    await envDialog.getByLabel(/^Name/).fill('console-staging');
+    await envDialog.getByLabel('Description').fill('made in the console');
+    await envDialog.getByRole('button', { name: 'Create environment' }).click();
+    await envDialog.waitFor({ state: 'hidden' });
+    await page.getByRole('link', { name: 'console-staging' }).waitFor();
+    const staging = ((await admin.call('GET', '/api/v1/environments')) as { id: string; name: string; description: string }[]).find((e) => e.name === 'console-staging')!;
+    expect(staging.description).toBe('made in the console');
+    await admin.call('DELETE', `/api/v1/environments/${staging.id}`);
     await page.getByRole('link', { name: ENV }).click();
     await page.getByRole('heading', { name: `Environment ${ENV}` }).waitFor();
     await page.getByRole('button', { name: /(Generate|Rotate) signing key/ }).waitFor();

@@ -1,18 +1,29 @@
-import { Anchor, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Button, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
-import { api } from '../api/client';
+import { ApiError, api } from '../api/client';
 import type { Environment } from '../api/types';
+import { usePermissions } from '../permissions/permissions';
+import { ErrorAlert, useAction } from './actions';
 import { QueryState } from './QueryState';
 
-/** Environments and the configuration revision their Gateways were last sent. */
+/** Environments and the configuration revision their Gateways were last sent; a new one for operators who may write them. */
 export function EnvironmentsScreen() {
   const environments = useQuery({ queryKey: ['environments'], queryFn: () => api<Environment[]>('GET', '/environments'), refetchInterval: 10_000 });
+  const { can } = usePermissions();
+  const [creating, { open, close }] = useDisclosure(false);
   return (
     <Stack>
-      <Title order={2}>Environments</Title>
+      <Group justify="space-between">
+        <Title order={2}>Environments</Title>
+        {can('environment:write') && <Button onClick={open}>New environment</Button>}
+      </Group>
       <QueryState error={environments.error} loading={environments.isLoading} />
-      {environments.data?.length === 0 && <Text c="dimmed">No environments. Gateways serve one environment each; create one with the API or an APIops bundle.</Text>}
+      {environments.data?.length === 0 && (
+        <Text c="dimmed">No environments. Gateways serve one environment each (GATEWAY_ENVIRONMENT): create one, then deploy proxies to it.</Text>
+      )}
       {!!environments.data?.length && (
         <Table.ScrollContainer minWidth={560} type="native">
           <Table striped>
@@ -39,6 +50,37 @@ export function EnvironmentsScreen() {
           </Table>
         </Table.ScrollContainer>
       )}
+      <Modal opened={creating} onClose={close} title="New environment">
+        <CreateEnvironmentForm onDone={close} />
+      </Modal>
     </Stack>
+  );
+}
+
+function CreateEnvironmentForm({ onDone }: { onDone: () => void }) {
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const action = useAction([['environments']]);
+  const fieldError = (field: string) => (action.error instanceof ApiError ? action.error.errors.find((e) => e.path === field)?.message : undefined);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (await action.run(() => api('POST', '/environments', { name, ...(description ? { description } : {}) }), `Environment ${name} created`)) onDone();
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate>
+      <Stack>
+        <ErrorAlert error={action.error} />
+        <TextInput
+          label="Name"
+          required
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          description="Lowercase letters, digits and dashes; a Gateway names it in GATEWAY_ENVIRONMENT"
+          error={fieldError('name')}
+        />
+        <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={fieldError('description')} />
+        <Button type="submit">Create environment</Button>
+      </Stack>
+    </form>
   );
 }
