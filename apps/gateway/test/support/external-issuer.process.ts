@@ -9,7 +9,9 @@ import { createInterface } from 'node:readline';
  */
 export class ExternalIssuerProcess {
   private child!: ChildProcessWithoutNullStreams;
-  private readonly waiting: ((line: Record<string, unknown>) => void)[] = [];
+  private readonly waiting: { resolve: (line: Record<string, unknown>) => void; reject: (err: Error) => void }[] = [];
+  /** The child's last output lines, for the error when it does not answer. */
+  private output: string[] = [];
   port = 0;
 
   constructor(readonly algorithm: 'RS256' | 'ES256' | 'EdDSA') {}
@@ -18,10 +20,31 @@ export class ExternalIssuerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * Once more if the first child does not announce its port in time: CI once waited the whole
+   * 120 s hook timeout for one, with nothing to say why; now it says, and a transient is retried.
+   */
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, [join(__dirname, 'oidc-issuer.mjs'), this.algorithm], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.resume();
-    createInterface({ input: this.child.stdout }).on('line', (line) => this.waiting.shift()?.(JSON.parse(line) as Record<string, unknown>));
+    try {
+      await this.spawnAndListen();
+    } catch {
+      this.stop();
+      await this.spawnAndListen();
+    }
+  }
+
+  private async spawnAndListen(): Promise<void> {
+    this.output = [];
+    const child = spawn(process.execPath, [join(__dirname, 'oidc-issuer.mjs'), this.algorithm], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    const keep = (line: string) => (this.output = [...this.output.slice(-19), line]);
+    createInterface({ input: child.stderr }).on('line', keep);
+    // Only the child's JSON lines answer; anything else it prints is kept for the error.
+    createInterface({ input: child.stdout }).on('line', (line) => (line.startsWith('{') ? this.waiting.shift()?.resolve(JSON.parse(line) as Record<string, unknown>) : keep(line)));
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`the ${this.algorithm} issuer exited (${code ?? signal}): ${this.output.join(' | ')}`));
+    });
     this.port = (await this.next()).port as number;
   }
 
@@ -53,7 +76,24 @@ export class ExternalIssuerProcess {
     this.child?.kill();
   }
 
+  /** The child's next answer, at most 30 s away (it starts in well under a second). */
   private next(): Promise<Record<string, unknown>> {
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (line: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(new Error(`the ${this.algorithm} issuer did not answer in 30 s: ${this.output.join(' | ')}`));
+      }, 30_000);
+      this.waiting.push(waiter);
+    });
   }
 }
