@@ -34,9 +34,13 @@ export interface AuthorizationRequest {
   maxAge: number | null;
   /** OIDC Core §3.1.2.1 `login_hint`: the username the login form starts with (a hint: the user may type another). */
   loginHint: string | null;
+  /** RFC 9449 §10 `dpop_jkt`: the thumbprint of the DPoP key the code is bound to (its token request must prove that key). */
+  dpopJkt: string | null;
 }
 
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** A JWK SHA-256 thumbprint (RFC 7638), base64url: what `dpop_jkt` carries. */
+const JWK_THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 /** As long as a username may be; no control characters (they have no place in a form field). */
 const LOGIN_HINT = /^[^\p{Cc}]{1,128}$/u;
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
@@ -54,7 +58,20 @@ export function oidcClientOf(clients: TokenClients, clientId: string | null): Oi
  * redirector), then everything else (sent back to the verified redirect URI with `state`).
  */
 export function parseAuthorizationRequest(params: URLSearchParams, clients: TokenClients, live: (client: TokenClient) => boolean): AuthorizationRequest {
-  for (const name of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint'])
+  for (const name of [
+    'client_id',
+    'redirect_uri',
+    'response_type',
+    'scope',
+    'state',
+    'nonce',
+    'code_challenge',
+    'code_challenge_method',
+    'prompt',
+    'max_age',
+    'login_hint',
+    'dpop_jkt',
+  ])
     if (params.getAll(name).length > 1) throw new UnredirectableError('invalid_request', `${name} is given more than once`);
   const client = oidcClientOf(clients, params.get('client_id'));
   if (!client || !live(client)) throw new UnredirectableError('invalid_client', 'the client is unknown or not allowed to sign users in');
@@ -89,6 +106,8 @@ export function parseAuthorizationRequest(params: URLSearchParams, clients: Toke
   const loginHint = params.get('login_hint');
   if (loginHint !== null && loginHint !== '' && !LOGIN_HINT.test(loginHint))
     throw new RedirectableError('invalid_request', 'login_hint must be at most 128 characters without control characters');
+  const dpopJkt = params.get('dpop_jkt');
+  if (dpopJkt !== null && !JWK_THUMBPRINT.test(dpopJkt)) throw new RedirectableError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
   return {
     client,
     redirectUri,
@@ -99,6 +118,7 @@ export function parseAuthorizationRequest(params: URLSearchParams, clients: Toke
     prompt,
     maxAge: maxAgeText === null ? null : Number(maxAgeText),
     loginHint: loginHint || null,
+    dpopJkt,
   };
 }
 

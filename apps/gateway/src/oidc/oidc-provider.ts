@@ -1,7 +1,17 @@
 import { EndUserLastLogins } from '@idm/config-bus';
 import { CLIENT_AUTH_METHODS, issuedLifetimeSeconds, SIGNING_ALGORITHMS } from '@idm/domain';
 import type { PasswordVerificationCache } from '@idm/policies';
-import { decodeJsonObject, jwsVerify, OAuthError, splitCompactJws, type SecretOpener } from '@idm/tokens';
+import {
+  confirmationOf,
+  decodeJsonObject,
+  DPOP_ALGORITHMS,
+  jwsVerify,
+  OAuthError,
+  splitCompactJws,
+  TokenStoreUnavailable,
+  type SecretOpener,
+  type TokenConfirmation,
+} from '@idm/tokens';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -14,6 +24,7 @@ import { presentedClient } from '../token-service/client-authentication';
 import { mintJwt } from '../token-service/jwt-minter';
 import type { TokenCall } from '../token-service/token-endpoints';
 import type { FailureSubject, TokenFailureLimits } from '../token-service/token-failure-limits';
+import { clientCertificateOf, provesBinding, tokenTypeOf, type TokenRequestBinding } from '../token-service/token-binding';
 import { authenticateClient, requireGrant } from '../token-service/token-grants';
 import { formParameters, queryParameters } from '../token-service/token-parameters';
 import {
@@ -65,6 +76,8 @@ export class OidcProvider {
   /** Told of every login attempt (the auth records: `login-records.ts`); none until `reportLoginsTo`. */
   private loginAttempts: LoginAttemptHook | null = null;
   private external: ExternalLoginFlow | null = null;
+  /** DPoP proofs and client certificates at /par and /token (RFC 9449, RFC 8705); none until `bindTokensWith`: bearer tokens only. */
+  private binding: TokenRequestBinding | null = null;
 
   constructor(
     private readonly active: ActiveConfiguration,
@@ -86,6 +99,16 @@ export class OidcProvider {
 
   reportLoginsTo(hook: LoginAttemptHook): void {
     this.loginAttempts = hook;
+  }
+
+  /** Tokens of the code and refresh grants become bound to the key of the request's DPoP proof (or its client certificate). */
+  bindTokensWith(binding: TokenRequestBinding): void {
+    this.binding = binding;
+  }
+
+  /** What tokens issued on this call are bound to (a DPoP proof is verified and its jti spent here); undefined: bearer tokens. */
+  private async confirmationOf(call: TokenCall): Promise<TokenConfirmation | undefined> {
+    return this.binding === null || call.binding === undefined ? undefined : this.binding.confirmationOf(call.binding);
   }
 
   /** Lets users sign in with the external IdPs (`oidc` identity sources) their client lists; none until called. */
@@ -158,6 +181,8 @@ export class OidcProvider {
       token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
       token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
       code_challenge_methods_supported: ['S256'],
+      // RFC 9449 §5.1 / §10 and RFC 8705 §3.3: code-flow tokens are bound to a DPoP key (also at /par and by dpop_jkt) or the client certificate.
+      ...(this.binding !== null && { dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS], tls_client_certificate_bound_access_tokens: true }),
       prompt_values_supported: ['none', 'login', 'consent'],
       authorization_response_iss_parameter_supported: true,
       request_parameter_supported: false,
@@ -219,6 +244,7 @@ export class OidcProvider {
       codeChallenge: request.codeChallenge,
       maxAge: request.maxAge,
       forceConsent: request.prompt.has('consent'),
+      dpopJkt: request.dpopJkt,
     };
     const csrfCookieOf = (csrf: string) => setCookie(CSRF_COOKIE, csrf, { path: PREFIX, secure: issuer.startsWith('https:'), maxAgeSeconds: this.options.loginTtlSeconds });
     if (sessionUsable && !request.prompt.has('login')) {
@@ -279,6 +305,7 @@ export class OidcProvider {
     if (named.length > 1 || (named.length === 1 && oidcClientOf(serving.tokens.clients, named[0]) !== client))
       throw new OAuthError('invalid_request', 'client_id is not the authenticated client');
     params.set('client_id', client.credential.id);
+    await this.bindPushedRequest(call, params);
     try {
       parseAuthorizationRequest(params, serving.tokens.clients, (c) => mayObtainTokens(c, now));
     } catch (err) {
@@ -287,6 +314,20 @@ export class OidcProvider {
     }
     const requestUri = await this.store.pushAuthorization({ clientId: client.credential.id, params: params.toString() }, this.options.parTtlSeconds);
     return { request_uri: requestUri, expires_in: this.options.parTtlSeconds };
+  }
+
+  /**
+   * RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its key, as `dpop_jkt`
+   * would; when both are sent they must name the same key. The thumbprint is kept as the pushed
+   * request's `dpop_jkt`, so /authorize and the code carry it like a plain parameter.
+   */
+  private async bindPushedRequest(call: TokenCall, params: URLSearchParams): Promise<void> {
+    if (call.binding?.dpop === undefined) return;
+    if (this.binding === null) throw new OAuthError('invalid_dpop_proof', 'DPoP is not supported by this gateway');
+    const { jkt } = (await this.binding.confirmationOf({ ...call.binding, certificate: undefined })) ?? {};
+    const named = params.getAll('dpop_jkt');
+    if (named.length > 1 || (named.length === 1 && named[0] !== jkt)) throw new OAuthError('invalid_dpop_proof', 'dpop_jkt is not the thumbprint of the DPoP proof key');
+    params.set('dpop_jkt', jkt!);
   }
 
   /** POST `/consent`: the user's answer on the consent page (after login, or with an SSO session). */
@@ -373,6 +414,7 @@ export class OidcProvider {
         scope: request.scope,
         nonce: request.nonce,
         codeChallenge: request.codeChallenge,
+        dpopJkt: request.dpopJkt ?? null,
         credentialId: user.credentialId,
         authTime: user.authTime,
         sessionId: user.sessionId,
@@ -488,8 +530,15 @@ export class OidcProvider {
     const code = call.params.get('code');
     if (!code) throw new OAuthError('invalid_request', 'code is required');
     if (code.length > 128) throw new OAuthError('invalid_grant', 'the code is invalid');
+    // Before the code is spent: a proof that does not verify (or was used before) leaves the code to its holder.
+    const cnf = await this.confirmationOf(call);
     const accessSeconds = issuedLifetimeSeconds(client.settings.accessTokenLifetime);
-    const redemption = await this.store.redeem(code, Math.min(accessSeconds, 86_400) + 60);
+    const redemption = await this.store.redeem(code, Math.min(accessSeconds, 86_400) + 60, cnf?.jkt);
+    // RFC 9449 §10: a code bound to a DPoP key is redeemed only with a proof by that key (and stays unspent otherwise).
+    if (redemption.outcome === 'dpop_mismatch') {
+      if (cnf?.jkt === undefined) throw new OAuthError('invalid_dpop_proof', 'the authorization code is bound to a DPoP key: a DPoP proof by that key is required');
+      throw new OAuthError('invalid_grant', 'the DPoP proof is not by the key the authorization code is bound to');
+    }
     if (redemption.outcome === 'unknown') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
     if (redemption.outcome === 'replayed') {
       if (redemption.issued) await this.active.revokedJwts?.revoke(redemption.issued.jti, redemption.issued.exp);
@@ -506,7 +555,7 @@ export class OidcProvider {
     const owner = serving.tokens.clients.findById(grant.credentialId);
     if (!owner || !isLoginAllowed(owner, now) || owner.credential.projectId !== client.credential.projectId)
       throw new OAuthError('invalid_grant', 'the user can no longer sign in');
-    const minted = await this.accessToken(call.issuer, serving, client, owner, grant.scope, accessSeconds, now);
+    const minted = await this.accessToken(call.issuer, serving, client, owner, grant.scope, accessSeconds, now, cnf);
     const issued = decodeJsonObject(minted.token.split('.')[1]);
     const jti = typeof issued?.jti === 'string' ? issued.jti : '';
     if (!(await this.store.recordIssued(code, jti, minted.expiresAt))) {
@@ -527,10 +576,12 @@ export class OidcProvider {
       },
       now,
     );
-    const refreshToken = grant.scope.split(' ').includes('offline_access') ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds, grant.authTime) : undefined;
+    const refreshToken = grant.scope.split(' ').includes('offline_access')
+      ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds, grant.authTime, cnf)
+      : undefined;
     return {
       access_token: minted.token,
-      token_type: 'Bearer',
+      token_type: tokenTypeOf(cnf),
       expires_in: accessSeconds,
       id_token: idToken,
       scope: grant.scope,
@@ -562,16 +613,21 @@ export class OidcProvider {
     if (!presented) throw new OAuthError('invalid_request', 'refresh_token is required');
     const requested = call.params.get('scope');
     const accessSeconds = issuedLifetimeSeconds(client.settings.accessTokenLifetime);
+    const cnf = await this.confirmationOf(call);
     const rotation = await this.refreshTokens.rotateRefresh(presented, {
       clientId: client.credential.id,
       accessTokenSeconds: accessSeconds,
       refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime),
       scope: requested === null || requested.trim() === '' ? undefined : requested.trim(),
       maxRefreshCount: client.settings.maxRefreshCount ?? undefined,
+      cnf,
     });
     if (rotation.outcome === 'reuse_detected') throw new OAuthError('invalid_grant', 'the refresh token was already used; every token of its grant is revoked');
     if (rotation.outcome === 'rejected' && rotation.reason === 'scope_not_granted')
       throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
+    // RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by that key; it stays unused for its holder.
+    if (rotation.outcome === 'rejected' && rotation.reason === 'binding_mismatch')
+      throw new OAuthError('invalid_grant', 'the refresh token is bound to a DPoP key or client certificate this request did not prove');
     if (rotation.outcome === 'rejected')
       throw new OAuthError('invalid_grant', rotation.reason === 'refresh_limit_reached' ? 'the refresh limit of this grant is reached' : 'the refresh token is invalid');
     const owner = serving.tokens.clients.findById(rotation.record.credentialId ?? rotation.record.subject);
@@ -579,7 +635,7 @@ export class OidcProvider {
       await this.refreshTokens.revoke(rotation.tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the user can no longer sign in');
     }
-    const minted = await this.accessToken(call.issuer, serving, client, owner, rotation.record.scope, accessSeconds, now);
+    const minted = await this.accessToken(call.issuer, serving, client, owner, rotation.record.scope, accessSeconds, now, cnf);
     // The grant's scope (the refresh token's), not a narrowed request's: the ID token is about the login, not the access token's reach.
     const openid = rotation.grantScope.split(' ').includes('openid') && rotation.record.authTime !== undefined;
     const idToken = openid
@@ -600,7 +656,7 @@ export class OidcProvider {
       : undefined;
     return {
       access_token: minted.token,
-      token_type: 'Bearer',
+      token_type: tokenTypeOf(cnf),
       expires_in: accessSeconds,
       refresh_token: rotation.tokens.refreshToken,
       scope: rotation.record.scope,
@@ -609,43 +665,103 @@ export class OidcProvider {
   }
 
   /** A refresh token for `offline_access`, when the client may refresh (else the scope was dropped at /authorize). */
-  private async issueRefreshToken(client: OidcClient, owner: TokenClient, scope: string, accessSeconds: number, authTime: number): Promise<string | undefined> {
+  private async issueRefreshToken(
+    client: OidcClient,
+    owner: TokenClient,
+    scope: string,
+    accessSeconds: number,
+    authTime: number,
+    cnf: TokenConfirmation | undefined,
+  ): Promise<string | undefined> {
     if (!mayRefresh(client)) return undefined;
+    // Bound like the access token (RFC 9449 §5): only the holder of the key refreshes it.
     const issued = await this.refreshTokens.issue(
-      { clientId: client.credential.id, subject: owner.credential.id, credentialId: owner.credential.id, scope, environment: this.environment, authTime },
+      {
+        clientId: client.credential.id,
+        subject: owner.credential.id,
+        credentialId: owner.credential.id,
+        scope,
+        environment: this.environment,
+        authTime,
+        ...(cnf !== undefined && { cnf }),
+      },
       { accessTokenSeconds: accessSeconds, refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime) },
     );
     return issued.refreshToken;
   }
 
-  private accessToken(issuer: string, serving: ServingRevision, client: OidcClient, owner: TokenClient, scope: string, lifetimeSeconds: number, now: number) {
+  private accessToken(
+    issuer: string,
+    serving: ServingRevision,
+    client: OidcClient,
+    owner: TokenClient,
+    scope: string,
+    lifetimeSeconds: number,
+    now: number,
+    cnf: TokenConfirmation | undefined,
+  ) {
     return mintJwt(
       serving.keyRing,
       this.secrets,
-      { issuer, client, owner, scope, audience: [...(serving.tokens.projectBasePaths.get(owner.credential.projectId) ?? [])], lifetimeSeconds },
+      { issuer, client, owner, scope, audience: [...(serving.tokens.projectBasePaths.get(owner.credential.projectId) ?? [])], lifetimeSeconds, cnf },
       now,
     );
   }
 
-  /** GET or POST `/userinfo` with a Bearer access token from the code flow. */
+  /**
+   * GET or POST `/userinfo` with an access token from the code flow: `Bearer`, or `DPoP` with a
+   * proof by its key that hashes it (RFC 9449 §7) when the token is DPoP-bound — a bound token
+   * is never taken as a bearer token, and a certificate-bound one only on a connection that
+   * presented its certificate.
+   */
   async userinfo(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
     const headers = { 'cache-control': 'no-store', pragma: 'no-cache' };
-    const refuse = (status: number, error: string, description: string) => {
+    let scheme = 'Bearer';
+    const refuse = (status: number, error: string, description: string, extra: Readonly<Record<string, string>> = {}) => {
       const body = JSON.stringify({ error, error_description: description });
       res.writeHead(status, {
         ...headers,
-        'www-authenticate': `Bearer error="${error}", error_description="${description}"`,
+        ...extra,
+        'www-authenticate': `${scheme} error="${error}", error_description="${description}"`,
         'content-type': 'application/json',
         'content-length': String(Buffer.byteLength(body)),
       });
       res.end(body);
     };
     const serving = this.active.current;
-    const match = /^bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(req.headers.authorization ?? '');
-    if (!serving || !match) return refuse(401, 'invalid_token', 'a Bearer access token is required');
-    const verified = serving.tokens.ownJwts.verify(match[1]);
+    const match = /^(bearer|dpop) ([A-Za-z0-9._~+/-]+=*)$/i.exec(req.headers.authorization ?? '');
+    if (!serving || !match) return refuse(401, 'invalid_token', 'a Bearer or DPoP access token is required');
+    scheme = match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const verified = serving.tokens.ownJwts.verify(match[2]);
     const now = this.clock();
     if (!verified.ok || verified.claims.iss !== issuer) return refuse(401, 'invalid_token', 'the access token is invalid');
+    const bound = confirmationOf(verified.claims.cnf);
+    if (bound === 'unreadable') return refuse(401, 'invalid_token', 'the access token is invalid');
+    if ((bound?.jkt !== undefined) !== (scheme === 'DPoP'))
+      return refuse(
+        401,
+        'invalid_token',
+        bound?.jkt !== undefined ? 'the access token is DPoP-bound: present it as Authorization: DPoP with a proof' : 'the access token is not DPoP-bound: present it as Bearer',
+      );
+    if (bound) {
+      if (bound.jkt !== undefined && req.headers.dpop === undefined) return refuse(401, 'invalid_dpop_proof', 'a DPoP proof is required');
+      let proved: TokenConfirmation | undefined;
+      try {
+        proved = await this.binding?.confirmationOf({
+          dpop: bound.jkt === undefined ? undefined : req.headers.dpop,
+          method: req.method ?? 'GET',
+          url: `${issuer}/userinfo`,
+          certificate: clientCertificateOf(req),
+          accessToken: match[2],
+        });
+      } catch (err) {
+        if (err instanceof OAuthError) return refuse(err.status < 500 ? 401 : err.status, err.code, err.description, err.headers);
+        // The replay cache (Redis) is down: the proof cannot be checked, so the client retries.
+        if (err instanceof TokenStoreUnavailable) return refuse(503, 'temporarily_unavailable', 'DPoP proofs cannot be checked right now');
+        throw err;
+      }
+      if (!provesBinding(bound, proved)) return refuse(401, 'invalid_token', 'the access token is bound to a key or certificate this request did not prove');
+    }
     const claims = verified.claims;
     const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ') : []);
     if (!scopes.has('openid')) return refuse(403, 'insufficient_scope', 'the access token lacks the openid scope');

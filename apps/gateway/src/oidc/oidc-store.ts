@@ -12,6 +12,8 @@ export interface PendingAuthorization {
   nonce: string | null;
   codeChallenge: string | null;
   maxAge: number | null;
+  /** RFC 9449 §10: the DPoP key (JWK thumbprint) the code will be bound to; absent or null: none. */
+  dpopJkt?: string | null;
   /** `prompt=consent`: ask even when the user already agreed to these scopes. */
   forceConsent?: boolean;
   /** Set once the user is known (logged in, or by the SSO session) and only consent is missing. */
@@ -27,6 +29,8 @@ export interface CodeGrant {
   scope: string;
   nonce: string | null;
   codeChallenge: string | null;
+  /** RFC 9449 §10: the token request must prove this DPoP key (absent or null: any or none). */
+  dpopJkt?: string | null;
   credentialId: string;
   authTime: number;
   sessionId: string;
@@ -51,7 +55,8 @@ export interface SsoSession {
 }
 
 /** The outcome of presenting a code: its grant, or a replay (with the access token issued from it, if any, to revoke). */
-export type CodeRedemption = { outcome: 'redeemed'; grant: CodeGrant } | { outcome: 'replayed'; issued: { jti: string; exp: number } | null } | { outcome: 'unknown' };
+export type CodeRedemption =
+  { outcome: 'redeemed'; grant: CodeGrant } | { outcome: 'replayed'; issued: { jti: string; exp: number } | null } | { outcome: 'dpop_mismatch' } | { outcome: 'unknown' };
 
 /** A pushed authorization request (RFC 9126): the client that pushed it and its parameters, as sent. */
 export interface PushedAuthorization {
@@ -72,7 +77,9 @@ const random = (): string => randomBytes(32).toString('base64url');
 const hashOf = (value: string): string => createHash('sha256').update(value).digest('base64url');
 
 /*
- * Redeeming a code is one script: the code is deleted and a "used" marker written in its place
+ * A code bound to a DPoP key (RFC 9449 §10) is redeemed only with a proof by that key (ARGV[2], ''
+ * when none was proved); otherwise it is left unspent, so whoever lacks the key cannot use up the
+ * holder's code. Redeeming a code is one script: the code is deleted and a "used" marker written in its place
  * (kept as long as tokens issued from it may live), so a second redemption — concurrent or later —
  * finds the marker, flags it as replayed and gets the access token's id to revoke. The exchange
  * that won records its token's id with RECORD_ISSUED, which answers "replayed" when a replay came
@@ -81,6 +88,8 @@ const hashOf = (value: string): string => createHash('sha256').update(value).dig
 const REDEEM = `
 local grant = redis.call('GET', KEYS[1])
 if grant then
+  local jkt = cjson.decode(grant).dpopJkt
+  if type(jkt) == 'string' and jkt ~= ARGV[2] then return {'dpop_mismatch', ''} end
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], '{}', 'EX', ARGV[1])
   return {'redeemed', grant}
@@ -174,9 +183,16 @@ export class OidcStore {
     return code;
   }
 
-  /** `usedTtlSeconds`: how long a replay is still recognized (the longest an issued token lives). */
-  async redeem(code: string, usedTtlSeconds: number): Promise<CodeRedemption> {
-    const [outcome, value] = (await this.guard(() => this.redis.eval(REDEEM, 2, this.key('code', code), this.key('used', code), String(usedTtlSeconds)))) as [string, string];
+  /**
+   * `usedTtlSeconds`: how long a replay is still recognized (the longest an issued token lives);
+   * `provedJkt`: the DPoP key the token request proved, if any (a code bound to another stays unspent).
+   */
+  async redeem(code: string, usedTtlSeconds: number, provedJkt?: string): Promise<CodeRedemption> {
+    const [outcome, value] = (await this.guard(() => this.redis.eval(REDEEM, 2, this.key('code', code), this.key('used', code), String(usedTtlSeconds), provedJkt ?? ''))) as [
+      string,
+      string,
+    ];
+    if (outcome === 'dpop_mismatch') return { outcome };
     if (outcome === 'redeemed') return { outcome, grant: JSON.parse(value) as CodeGrant };
     if (outcome === 'replayed') {
       const marker = JSON.parse(value) as { jti?: string; exp?: number };

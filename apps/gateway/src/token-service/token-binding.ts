@@ -1,4 +1,6 @@
 import type { SenderConstraintStores } from '@idm/policies';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { certificateThumbprint, DPOP_ALGORITHMS, OAuthError, verifyDpopProof, type TokenConfirmation } from '@idm/tokens';
 
 /** What a token request shows of the client's keys: its DPoP header and the TLS client certificate. */
@@ -10,6 +12,8 @@ export interface BindingEvidence {
   url: string;
   /** DER of the client certificate of the TLS connection, when it presented one. */
   certificate: Buffer | undefined;
+  /** At a resource (`/userinfo`): the access token the proof must hash (`ath`, RFC 9449 §4.3). */
+  accessToken?: string;
 }
 
 /** A proof at the token endpoint is made for this request: its iat may be this old. */
@@ -50,6 +54,7 @@ export class TokenRequestBinding {
     const proof = verifyDpopProof(header, {
       method: evidence.method,
       url: evidence.url,
+      ...(evidence.accessToken !== undefined && { accessToken: evidence.accessToken }),
       algorithms: DPOP_ALGORITHMS,
       maxAgeSeconds: PROOF_MAX_AGE_SECONDS,
       clockSkewSeconds: CLOCK_SKEW_SECONDS,
@@ -70,4 +75,17 @@ export class TokenRequestBinding {
 export function provesBinding(bound: TokenConfirmation | undefined, proved: TokenConfirmation | undefined): boolean {
   if (bound === undefined) return true;
   return (bound.jkt === undefined || bound.jkt === proved?.jkt) && (bound['x5t#S256'] === undefined || bound['x5t#S256'] === proved?.['x5t#S256']);
+}
+
+/** RFC 9449 §5: `DPoP` for a token bound to a DPoP key; a certificate-bound token stays `Bearer` (RFC 8705 §3). */
+export function tokenTypeOf(cnf: TokenConfirmation | undefined): 'DPoP' | 'Bearer' {
+  return cnf?.jkt !== undefined ? 'DPoP' : 'Bearer';
+}
+
+/** DER of the client certificate on the HTTPS listener (the handshake proved its key); undefined on plain HTTP or without one. */
+export function clientCertificateOf(req: IncomingMessage): Buffer | undefined {
+  const socket = req.socket as TLSSocket;
+  if (socket.encrypted !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate(false)?.raw;
+  return Buffer.isBuffer(raw) && raw.length > 0 ? raw : undefined;
 }

@@ -15,7 +15,7 @@ import { metadataFor } from './owner-metadata';
 import type { EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { authenticateClient, newGrant, requireGrant } from './token-grants';
 import type { TokenCallSubject } from '../auth-records/auth-record-factory';
-import { provesBinding, type BindingEvidence, type TokenRequestBinding } from './token-binding';
+import { provesBinding, tokenTypeOf, type BindingEvidence, type TokenRequestBinding } from './token-binding';
 
 /** One token endpoint call, already read off the wire (form body or, where allowed, query). */
 export interface TokenCall {
@@ -402,11 +402,6 @@ function audienceFor(serving: ServingRevision, client: AuthenticatedClient, owne
   if (resource === null) return [...paths];
   if (!paths.includes(resource)) throw new OAuthError('invalid_request', "resource is not an API of this client's project");
   return [resource];
-}
-
-/** RFC 9449 §5: `DPoP` for a token bound to a DPoP key; a certificate-bound token stays `Bearer` (RFC 8705 §3). */
-function tokenTypeOf(cnf: TokenConfirmation | undefined): 'DPoP' | 'Bearer' {
-  return cnf?.jkt !== undefined ? 'DPoP' : 'Bearer';
 }
 
 /** Whose token it is: a proxy client owns tokens whose subject is its own id; anyone else is a credential of the client's project. */

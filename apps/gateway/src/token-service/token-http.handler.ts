@@ -1,6 +1,5 @@
 import { requestIdOf } from '@idm/platform';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { startsWithSegment } from '../http/gateway-endpoints';
 import { writeProxyError } from '../http/proxy-error.reply';
@@ -12,6 +11,7 @@ import { formParameters, queryParameters } from './token-parameters';
 import type { AuthRecorder } from '../auth-records/auth-recorder';
 import { emptyTokenCallSubject, type AuthRecordFactory } from '../auth-records/auth-record-factory';
 import type { OidcProvider } from '../oidc/oidc-provider';
+import { clientCertificateOf } from './token-binding';
 
 /** The token endpoints' side of the auth records: recorder, factory, and the caller's address as the failure limits read it. */
 export interface TokenAuthRecords {
@@ -232,12 +232,4 @@ export class TokenHttpHandler {
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
-}
-
-/** DER of the client certificate on the HTTPS listener (the handshake proved its key); undefined on plain HTTP or without one. */
-function clientCertificateOf(req: IncomingMessage): Buffer | undefined {
-  const socket = req.socket as TLSSocket;
-  if (socket.encrypted !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
-  const raw = socket.getPeerCertificate(false)?.raw;
-  return Buffer.isBuffer(raw) && raw.length > 0 ? raw : undefined;
 }

@@ -145,6 +145,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           clientKeys,
         );
         provider.reportLoginsTo(loginAttemptRecorder(recorder, factory, failures.addressOf));
+        provider.bindTokensWith(new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired));
         // External IdPs (oidc identity sources) provision their users through the same linking as the password sources.
         provider.federateWith({ externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) });
         return provider;
