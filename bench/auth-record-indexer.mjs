@@ -7,15 +7,20 @@
 // Loopback only; everything it made (database, redis-server, temp dir) is removed at the end,
 // and a watchdog (BENCH_MAX_SECONDS) stops a run that hangs.
 //
+// Besides wall time it reports CPU seconds of the indexer processes and of their PostgreSQL
+// backends (per record, what a shared machine's load does not change much).
+//
 // Settings (env): BENCH_RECORDS=300000  BENCH_INDEXERS=1  BENCH_READ_COUNT=20
+//   BENCH_IN_FLIGHT (INDEXER_IN_FLIGHT; unset: the indexer's default)
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres  BENCH_MAX_SECONDS=300
+//   BENCH_CPU_PROF_DIR=<dir>: the indexers run with --cpu-prof into it (bench/cpu-profile-top.mjs reads them)
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPrivateRedis } from './lib/redis.mjs';
-import { sampleProcess, startProcess, stopProcess } from './lib/processes.mjs';
+import { cpuSeconds, sampleProcess, startProcess, stopProcess } from './lib/processes.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +32,8 @@ const settings = {
   records: num('BENCH_RECORDS', 300_000),
   indexers: num('BENCH_INDEXERS', 1),
   readCount: num('BENCH_READ_COUNT', 20),
+  inFlight: process.env.BENCH_IN_FLIGHT,
+  cpuProfDir: process.env.BENCH_CPU_PROF_DIR,
   pgAdminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   maxSeconds: num('BENCH_MAX_SECONDS', 300),
 };
@@ -97,7 +104,8 @@ async function main() {
 
   const indexers = [];
   for (let i = 0; i < settings.indexers; i++) {
-    const child = startProcess(process.execPath, [join(root, 'apps/indexer/dist/main.js')], {
+    const profiling = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : [];
+    const child = startProcess(process.execPath, [...profiling, join(root, 'apps/indexer/dist/main.js')], {
       env: {
         ...process.env,
         REDIS_URL: redis.url,
@@ -105,6 +113,7 @@ async function main() {
         ELASTICSEARCH_URL: '',
         INDEXER_CONSUMER: `bench-${i}`,
         INDEXER_READ_COUNT: String(settings.readCount),
+        ...(settings.inFlight ? { INDEXER_IN_FLIGHT: settings.inFlight } : {}),
       },
       logFile: join(life.tmp, `indexer-${i}.log`),
     });
@@ -127,10 +136,13 @@ async function main() {
   }
   const seconds = (performance.now() - started) / 1000;
   // The machine is shared: CPU time says what the indexer itself cost, whatever else ran.
-  const indexerCpuSeconds = samplers.reduce((sum, s) => sum + s.stop().cpuSeconds, 0);
-  await Promise.all(indexers.map((child) => stopProcess(child)));
+  const indexerCpuSeconds = Number(samplers.reduce((sum, s) => sum + s.stop().cpuSeconds, 0).toFixed(2));
   const client = new Client({ connectionString: url.toString() });
   await client.connect();
+  // The indexers' backends (their pools keep them open): CPU since each started, nearly all of it the inserts.
+  const backends = (await client.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'idm-indexer'")).rows;
+  const postgresCpuSeconds = Number(backends.reduce((sum, { pid }) => sum + cpuSeconds(pid), 0).toFixed(2));
+  await Promise.all(indexers.map((child) => stopProcess(child)));
   const stored = Number((await client.query('SELECT count(*)::int AS n FROM auth_records')).rows[0].n);
   await client.end();
   const rate = Math.round(settings.records / seconds);
@@ -142,15 +154,19 @@ async function main() {
     recordsPerSecond: rate,
     indexerCpuSeconds,
     recordsPerIndexerCpuSecond: Math.round(settings.records / indexerCpuSeconds),
+    postgresBackends: backends.length,
+    postgresCpuSeconds,
+    recordsPerPipelineCpuSecond: Math.round(settings.records / (indexerCpuSeconds + postgresCpuSeconds)),
+    inFlight: settings.inFlight ?? 'default',
     target: 20_000,
     met: rate >= 20_000 && stored === settings.records,
     machine: { cpus: cpus().length, loadavg: loadavg().map((l) => Number(l.toFixed(1))) },
   };
   process.stdout.write(
     [
-      '| records | indexers | stored | seconds | records/s | target >= 20k/s | indexer CPU s | records per indexer CPU s | load avg (1/5/15) |',
-      '|---|---|---|---|---|---|---|---|---|',
-      `| ${result.records} | ${result.indexers} | ${result.stored} | ${result.seconds} | ${result.recordsPerSecond} | ${result.met ? 'met' : 'NOT met'} | ${indexerCpuSeconds} | ${result.recordsPerIndexerCpuSecond} | ${result.machine.loadavg.join(' / ')} |`,
+      '| records | indexers | in flight | stored | seconds | records/s | target >= 20k/s | indexer CPU s | PostgreSQL CPU s | records per (indexer + PostgreSQL) CPU s | load avg (1/5/15) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      `| ${result.records} | ${result.indexers} | ${result.inFlight} | ${result.stored} | ${result.seconds} | ${result.recordsPerSecond} | ${result.met ? 'met' : 'NOT met'} | ${indexerCpuSeconds} | ${postgresCpuSeconds} | ${result.recordsPerPipelineCpuSecond} | ${result.machine.loadavg.join(' / ')} |`,
       '',
     ].join('\n'),
   );

@@ -24,6 +24,11 @@ const envSchema = z.object({
     .optional(),
   /** Stream entries (batches of up to 500 records) read at once. */
   INDEXER_READ_COUNT: integer(1, 1000).default(20),
+  /**
+   * Reads written at once, each acknowledged after its own commit: while PostgreSQL writes one,
+   * the next is fetched and parsed (PostgreSQL: at most the pool's 4 connections are used).
+   */
+  INDEXER_IN_FLIGHT: integer(1, 16).default(3),
   /** An entry another indexer took and has not acknowledged for this long is taken over (that indexer died). */
   INDEXER_CLAIM_IDLE_MS: integer(100, 3_600_000).default(30_000),
   /** Days of records kept (PostgreSQL: daily partitions dropped; Elasticsearch: the ILM policy's delete phase). */
@@ -36,6 +41,7 @@ export type IndexerConfig = Readonly<{
   sink: Readonly<{ kind: 'elasticsearch'; url: string; apiKey?: string; username?: string; password?: string } | { kind: 'postgres'; url: string }>;
   consumer: string;
   readCount: number;
+  inFlight: number;
   claimIdleMs: number;
   retentionDays: number;
   logLevel: string;
@@ -67,6 +73,7 @@ export function parseIndexerConfig(env: NodeJS.ProcessEnv): IndexerConfig {
     sink: Object.freeze(sink),
     consumer: e.INDEXER_CONSUMER ?? `${hostname()}:${process.pid}`,
     readCount: e.INDEXER_READ_COUNT,
+    inFlight: e.INDEXER_IN_FLIGHT,
     claimIdleMs: e.INDEXER_CLAIM_IDLE_MS,
     retentionDays: e.AUTH_RECORDS_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,

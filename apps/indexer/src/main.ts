@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     connectionName: 'idm-indexer',
   });
   redis.on('error', () => undefined); // the loop logs what it could not do
-  const indexer = new AuthRecordIndexer(redis, sink, { consumer: config.consumer, readCount: config.readCount, claimIdleMs: config.claimIdleMs }, log);
+  const indexer = new AuthRecordIndexer(redis, sink, { consumer: config.consumer, readCount: config.readCount, inFlight: config.inFlight, claimIdleMs: config.claimIdleMs }, log);
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;

@@ -31,6 +31,13 @@ export interface ConsumerSettings {
   consumer: string;
   readCount: number;
   claimIdleMs: number;
+  /**
+   * Reads being written to the sink at once (default 1). Each is acknowledged only once its own
+   * write committed, so a crash loses none of them; with more than one, the next read is fetched
+   * and parsed while the database writes the last (on this machine one indexer's wall time was
+   * mostly spent waiting on PostgreSQL).
+   */
+  inFlight?: number;
   /** Wait between attempts while Redis or the sink is down. */
   retryDelayMs?: number;
   /** How long one read waits for new entries. */
@@ -40,8 +47,9 @@ export interface ConsumerSettings {
 /**
  * One indexer's loop over the stream (consumer group `indexers`): entries a dead indexer left
  * unacknowledged are taken over first, then new ones are read; their records are written to the
- * sink (idempotent by id) and only then acknowledged. A crash between the two redelivers the
- * entry (written again, stored once); a sink or Redis outage holds the loop, losing nothing.
+ * sink (idempotent by id) and only then acknowledged, up to `inFlight` reads at once, each
+ * acknowledged on its own. A crash between write and acknowledgement redelivers the entries
+ * (written again, stored once); a sink or Redis outage holds the loop, losing nothing.
  */
 export class AuthRecordConsumer {
   private stopped = false;
@@ -64,19 +72,58 @@ export class AuthRecordConsumer {
   }
 
   async run(): Promise<void> {
-    let ownPending = true;
+    const inFlight = Math.max(1, this.settings.inFlight ?? 1);
+    const writes = new Set<Promise<void>>();
+    // After a restart under the same name, what this consumer had read first: its pending
+    // entries, page after page (an id reads the pending ones after it).
+    let ownPendingAfter: string | null = '0';
     while (!this.stopped) {
       try {
+        if (this.failure !== null) {
+          const failure = this.failure;
+          this.failure = null;
+          throw failure;
+        }
         await this.ensureGroup();
-        // After a restart under the same name, what this consumer had read first.
-        const entries = ownPending ? await this.read('0') : ((await this.takeOver()) ?? (await this.read('>')));
-        if (ownPending && entries.length === 0) ownPending = false;
-        if (entries.length > 0) await this.index(entries);
+        if (writes.size >= inFlight) {
+          await Promise.race(writes);
+          continue;
+        }
+        let entries: StreamEntry[];
+        if (ownPendingAfter !== null) {
+          entries = (await this.read(ownPendingAfter, false)).filter(([id]) => !this.writing.has(id));
+          ownPendingAfter = entries.length === 0 ? null : entries[entries.length - 1][0];
+        } else {
+          // Blocking only when nothing is being written: the reply would hold up their acknowledgements on this connection.
+          entries = (await this.takeOver()) ?? (await this.read('>', writes.size === 0));
+        }
+        if (entries.length > 0) this.startWrite(writes, entries);
+        else if (writes.size > 0) await Promise.race(writes);
       } catch (err) {
         this.log.warn({ err: { message: (err as Error).message } }, 'auth record indexing paused; retrying');
         await this.pause();
       }
     }
+    await Promise.all(writes);
+  }
+
+  /** Ids of the entries being written now: a takeover must not hand them to this consumer twice. */
+  private readonly writing = new Set<string>();
+  /** What a write in flight failed with (Redis gone before its acknowledgement): the loop pauses on it. */
+  private failure: Error | null = null;
+
+  private startWrite(writes: Set<Promise<void>>, entries: StreamEntry[]): void {
+    for (const [id] of entries) this.writing.add(id);
+    const write: Promise<void> = this.index(entries)
+      .catch((err: unknown) => {
+        // Left unacknowledged: taken over after the idle time, by this consumer or another.
+        this.failure ??= err as Error;
+      })
+      .finally(() => {
+        for (const [id] of entries) this.writing.delete(id);
+        writes.delete(write);
+      });
+    writes.add(write);
   }
 
   private groupReady = false;
@@ -91,9 +138,9 @@ export class AuthRecordConsumer {
     this.groupReady = true;
   }
 
-  private async read(from: '0' | '>'): Promise<StreamEntry[]> {
+  private async read(from: string, block: boolean): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', AUTH_RECORDS_GROUP, this.settings.consumer, 'COUNT', this.settings.readCount];
-    if (from === '>') args.push('BLOCK', this.settings.blockMs ?? 1_000);
+    if (block) args.push('BLOCK', this.settings.blockMs ?? 1_000);
     args.push('STREAMS', AUTH_RECORDS_STREAM, from);
     // The typed command (its overloads do not take a spread): `call` reshapes the reply of a single stream.
     const xreadgroup = this.redis.xreadgroup.bind(this.redis) as unknown as (...a: (string | number)[]) => Promise<[string, StreamEntry[]][] | null>;
@@ -112,22 +159,28 @@ export class AuthRecordConsumer {
       'COUNT',
       this.settings.readCount,
     )) as [string, StreamEntry[]];
-    const entries = reply[1].filter((entry) => entry !== null && Array.isArray(entry[1]));
+    const entries = reply[1].filter((entry) => entry !== null && Array.isArray(entry[1]) && !this.writing.has(entry[0]));
     return entries.length > 0 ? entries : null;
   }
 
   private async index(entries: StreamEntry[]): Promise<void> {
     const byId = new Map<string, AuthRecord>();
+    // The valid entries' own JSON text, joined into one array: a sink that takes JSON (PostgreSQL)
+    // is spared serializing again what it would get back byte for byte (ids may repeat; the sink's
+    // idempotency absorbs them as it absorbs redeliveries).
+    const arrays: string[] = [];
     const counts: (string | number)[] = [];
     for (const [id, fields] of entries) {
-      const records = this.recordsOf(id, fields);
-      for (const record of records) byId.set(record.id, record);
-      counts.push(id, this.queuedCountOf(fields, records));
+      const { batch, text } = this.recordsOf(id, fields);
+      for (const record of batch) byId.set(record.id, record);
+      if (batch.length > 0) arrays.push(text.trim().slice(1, -1));
+      counts.push(id, this.queuedCountOf(fields, batch));
     }
     const records = [...byId.values()];
+    const json = `[${arrays.join(',')}]`;
     while (records.length > 0) {
       try {
-        await this.sink.write(records);
+        await this.sink.write(records, json);
         break;
       } catch (err) {
         if (this.stopped) return; // unacknowledged: the next indexer takes them over
@@ -140,18 +193,19 @@ export class AuthRecordConsumer {
   }
 
   /** A malformed entry is logged and acknowledged: no retry can fix it, and it must not block the stream. */
-  private recordsOf(id: string, fields: string[]): AuthRecord[] {
+  private recordsOf(id: string, fields: string[]): { batch: AuthRecord[]; text: string } {
     const at = fields.indexOf(AUTH_RECORDS_BATCH_FIELD);
+    const text = at >= 0 && at % 2 === 0 ? fields[at + 1] : '';
     let value: unknown;
     try {
-      value = at >= 0 && at % 2 === 0 ? JSON.parse(fields[at + 1]) : undefined;
+      value = JSON.parse(text);
     } catch {
       value = undefined;
     }
     const parsed = authRecordBatchSchema.safeParse(value);
-    if (parsed.success) return parsed.data;
+    if (parsed.success) return { batch: parsed.data, text };
     this.log.error({ entry: id, reason: value === undefined ? 'not JSON' : refusalReason(parsed.error) }, 'malformed auth record entry dropped');
-    return [];
+    return { batch: [], text };
   }
 
   /** What the Gateway counted in for this entry: its records, also when they turned out malformed. */

@@ -9,7 +9,11 @@ export interface AuthRecordSink {
   readonly name: string;
   /** Creates what the sink needs (tables, templates, policies); idempotent, safe with several indexers. */
   prepare(): Promise<void>;
-  write(records: readonly AuthRecord[]): Promise<void>;
+  /**
+   * `json`, when given, is the same records as one JSON array in the text they were queued in
+   * (validated; an id may appear more than once): a sink that sends JSON may send it as it is.
+   */
+  write(records: readonly AuthRecord[], json?: string): Promise<void>;
   /** Drops what is older than the retention (PostgreSQL partitions; Elasticsearch's ILM does its own). */
   applyRetention(now: number): Promise<void>;
   close(): Promise<void>;

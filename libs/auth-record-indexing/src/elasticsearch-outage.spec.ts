@@ -149,7 +149,7 @@ describe('auth records through an Elasticsearch outage (two indexers, one stoppe
     const indexer = new AuthRecordIndexer(
       connection,
       new ElasticsearchSink(client, { retentionDays: 7 }),
-      { consumer, readCount: 4, claimIdleMs: 500, retryDelayMs: 50, blockMs: 100 },
+      { consumer, readCount: 4, inFlight: 2, claimIdleMs: 500, retryDelayMs: 50, blockMs: 100 },
       log,
     );
     const entry = { indexer, done: indexer.run(), redis: connection };

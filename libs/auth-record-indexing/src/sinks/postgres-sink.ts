@@ -45,11 +45,11 @@ const SCHEMA = [
 ) PARTITION BY RANGE (time)`,
   // A table made before the column existed gets it (on every partition); a no-op once there.
   `ALTER TABLE ${AUTH_RECORDS_TABLE} ADD COLUMN IF NOT EXISTS client_id text`,
-  `CREATE INDEX IF NOT EXISTS auth_records_environment_time ON ${AUTH_RECORDS_TABLE} (environment, time)`,
-  `CREATE INDEX IF NOT EXISTS auth_records_credential_time ON ${AUTH_RECORDS_TABLE} (credential_id, time) WHERE credential_id IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS auth_records_project_time ON ${AUTH_RECORDS_TABLE} (project_id, time)`,
-  `CREATE INDEX IF NOT EXISTS auth_records_proxy_time ON ${AUTH_RECORDS_TABLE} (proxy_id, time) WHERE proxy_id IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS auth_records_client_time ON ${AUTH_RECORDS_TABLE} (client_id, time) WHERE client_id IS NOT NULL`,
+  // No secondary index: every analytics question is an aggregate over a time window, answered
+  // from the day partitions and the primary key's leading `time`, while each index cost every
+  // inserted row one more btree insertion (five of them were most of PostgreSQL's time per record,
+  // issue #17's benchmark). Tables made with them lose them (on every partition).
+  ...['environment', 'credential', 'project', 'proxy', 'client'].map((column) => `DROP INDEX IF EXISTS auth_records_${column}_time`),
 ];
 
 /** All records of a write go in one statement: one JSON parameter, expanded by jsonb_to_recordset (no bind-parameter limit). */
@@ -88,10 +88,10 @@ export class PostgresSink implements AuthRecordSink {
     await this.ensurePartitions([today, today + DAY_MS]);
   }
 
-  async write(records: readonly AuthRecord[]): Promise<void> {
+  async write(records: readonly AuthRecord[], json?: string): Promise<void> {
     if (records.length === 0) return;
     await this.ensurePartitions([...new Set(records.map((r) => Math.floor(r.time / DAY_MS) * DAY_MS))]);
-    await this.sql.query(INSERT, [JSON.stringify(records)]);
+    await this.sql.query(INSERT, [json ?? JSON.stringify(records)]);
   }
 
   async applyRetention(now: number): Promise<void> {
