@@ -219,6 +219,24 @@ describe('end users (admin API)', () => {
     }
   });
 
+  it('holds a client jwksUri to the upstream address policy: 422 upstream_forbidden naming oidc.jwksUri, nothing stored', async () => {
+    const client = (await m.request('POST', `/api/v1/projects/${project}/credentials`, { username: `rp-${randomBytes(3).toString('hex')}`, issueApiKey: false })).body;
+    const url = `/api/v1/projects/${project}/credentials/${client.id}/token-settings`;
+    // 127.0.0.1 is allowed in these specs (UPSTREAM_ALLOW), the rest of 127/8 and link-local (cloud metadata) are not.
+    for (const jwksUri of ['https://169.254.169.254/latest/meta-data/jwks', 'https://127.0.0.2:8443/jwks', 'https://[::1]/jwks']) {
+      const body = { grants: ['authorization_code'], oidc: { redirectUris: ['https://rp.example/cb'], tokenEndpointAuthMethod: 'private_key_jwt', jwksUri } };
+      const res = await m.request('PUT', url, body);
+      expect({ jwksUri, status: res.status, code: res.body.code, reason: res.body.reason }).toEqual({
+        jwksUri,
+        status: 422,
+        code: 'upstream_forbidden',
+        reason: 'internal_address',
+      });
+      expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['oidc.jwksUri']);
+      expect((await m.request('GET', url)).body).toBeNull();
+    }
+  });
+
   it("lists and revokes an end user's OIDC consents in every environment (audited); 404 without one, 400 for a malformed id, 403 naming credential:write", async () => {
     const env = (await m.request('POST', '/api/v1/environments', { name: `eu-env-${s}` })).body;
     const user = (await m.request('POST', url(), { username: `consenting-${s}`, email: `consenting-${s}@example.com` })).body;

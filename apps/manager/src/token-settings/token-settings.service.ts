@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { tokenSettingsSchema, type TokenSettings } from '@idm/domain';
+import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
 import { ChangeWriter } from '../audit/change-writer';
 import type { Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
@@ -15,6 +16,7 @@ export class TokenSettingsService {
     private readonly changes: ChangeWriter,
     private readonly permissions: PermissionService,
     private readonly identitySources: IdentitySourceUseCheck,
+    private readonly upstreams: UpstreamPolicyCheck,
   ) {}
 
   async get(projectId: string, credentialId: string): Promise<TokenSettings | null> {
@@ -24,7 +26,14 @@ export class TokenSettingsService {
     return row ? tokenSettingsSchema.parse(row.settings) : null;
   }
 
-  put(projectId: string, credentialId: string, settings: TokenSettings): Promise<TokenSettings> {
+  async put(projectId: string, credentialId: string, settings: TokenSettings): Promise<TokenSettings> {
+    // The Gateways fetch a client's jwksUri: held to the upstream address policy as key managers'
+    // and identity sources' servers are (422 upstream_forbidden). Before the transaction: DNS can be slow.
+    const jwksUri = settings.oidc?.jwksUri;
+    if (jwksUri) {
+      await this.credential(projectId, credentialId).then((c) => this.permissions.check('credential:write', c));
+      await this.upstreams.require(jwksUri, 'oidc.jwksUri');
+    }
     return this.changes.write(async (tx) => {
       const credential = await this.credential(projectId, credentialId, tx);
       this.permissions.check('credential:write', credential);
