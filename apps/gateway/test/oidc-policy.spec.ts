@@ -81,7 +81,12 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     two = await startGateway(redis);
     cut = await startGateway(deadRedis);
     op = await startProvider(
-      [`${one.url}/${proxyId}/.oidc/callback`, `${one.url}/${proxyId}-fwd/.oidc/callback`, `${one.url}/${proxyId}-fwd-once/.oidc/callback`],
+      [
+        `${one.url}/${proxyId}/.oidc/callback`,
+        `${one.url}/${proxyId}-fwd/.oidc/callback`,
+        `${one.url}/${proxyId}-fwd-once/.oidc/callback`,
+        `${one.url}/${proxyId}-ui/.oidc/callback`,
+      ],
       `${one.url}/${proxyId}/bye`,
     );
     // A port reserved for this run and never listened on: an OP that is down.
@@ -122,6 +127,19 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
           id: `${proxyId}-fwd-once`,
           upstreamUrl: echo.url,
           policies: [opPolicy({ forwardAccessToken: true, idleTimeoutSeconds: 7200, scopes: ['openid', 'email'] })],
+          secrets: opSecrets,
+        }),
+        // Claims of the userinfo endpoint too (scope `org`: userinfo only at this OP), hostile ones among them.
+        snapshotProxy({
+          id: `${proxyId}-ui`,
+          upstreamUrl: echo.url,
+          policies: [
+            opPolicy({
+              userinfo: true,
+              scopes: ['openid', 'email', 'roles', 'org'],
+              claimHeaders: { email: 'x-user-email', department: 'x-user-department', nickname: 'x-user-nickname', motto: 'x-user-motto', bio: 'x-user-bio' },
+            }),
+          ],
           secrets: opSecrets,
         }),
       ],
@@ -333,6 +351,34 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     const plain = await loggedIn();
     const res = await fetch(`${one.url}/${proxyId}/x`, { headers: { cookie: `OIDC_SESSION=${plain.session}`, accept: 'application/json' } });
     expect((await json(res)).headers!.authorization).toBeUndefined();
+  });
+
+  it("forwards userinfo claims as headers, sanitized, and never a client's own copy of those headers", async () => {
+    const ui = `${proxyId}-ui`;
+    const { session } = await loggedIn(ui, 'erin');
+    // A hostile client sends the headers itself, in every spelling a server may treat as the same name.
+    const res = await fetch(`${two.url}/${ui}/x`, {
+      headers: {
+        cookie: `OIDC_SESSION=${session}`,
+        accept: 'application/json',
+        'x-user-department': 'Board',
+        'X-User-Motto': 'forged',
+        x_user_bio: 'forged',
+        'x-user-nickname': 'forged',
+      },
+    });
+    expect(res.status).toBe(200);
+    const seen = (await json(res)).headers!;
+    // From userinfo (the ID token has none of them) and the ID token.
+    expect(seen).toMatchObject({ 'x-authenticated-userid': 'erin', 'x-user-email': 'erin@example.test', 'x-user-department': 'Sales' });
+    // Not printable ASCII: percent-encoded UTF-8.
+    expect(seen['x-user-nickname']).toBe('Zo%C3%AB');
+    // CR/LF in a claim (header injection) and a value over claimHeaderMaxLength (1,024): not sent at all, nor the client's copy.
+    expect(seen['x-user-motto']).toBeUndefined();
+    expect(seen['x-user-bio']).toBeUndefined();
+    expect(seen['x_user_bio']).toBeUndefined();
+    // The injected line never became a header.
+    expect(seen['x-injected']).toBeUndefined();
   });
 
   it('ends a session whose access token expired when the OP gave no refresh token', async () => {

@@ -4,7 +4,8 @@
 // redirect URI. One confidential client, "gateway-rp" (client_secret_basic, authorization code +
 // PKCE, refresh tokens for logins with the `profile` scope: the policy's token refresh is tested
 // with them, and the end of a session whose token cannot be refreshed without). Users'
-// ID tokens carry `email`, `name` and `roles` (scope `roles`). Prints {"port":N} when listening;
+// ID tokens carry `email`, `name` and `roles` (scope `roles`); userinfo also `department`,
+// `nickname`, `motto` (with CR/LF) and `bio` (2,000 characters) (scope `org`). Prints {"port":N} when listening;
 // exits when stdin closes.
 import { createServer } from 'node:http';
 
@@ -26,12 +27,20 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'] },
-  // The scopes' claims in the ID token itself (the policy reads no userinfo).
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'], org: ['department', 'nickname', 'motto', 'bio'] },
+  // The scopes' claims in the ID token itself (the policy asks userinfo only with `userinfo: true`).
   conformIdTokenClaims: false,
   findAccount: (_ctx, sub) => ({
     accountId: sub,
-    claims: () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `User ${sub}`, roles: ['reader', 'writer'] }),
+    claims: (use) => ({
+      sub,
+      email: `${sub}@example.test`,
+      email_verified: true,
+      name: `User ${sub}`,
+      roles: ['reader', 'writer'],
+      // Scope `org`: in userinfo only (never in the ID token), and hostile where a user could edit their profile at the OP.
+      ...(use === 'userinfo' && { department: 'Sales', nickname: 'Zoë', motto: 'hi\r\nX-Injected: yes', bio: 'x'.repeat(2000) }),
+    }),
   }),
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   pkce: { required: () => true },

@@ -141,14 +141,15 @@ export class OidcPolicy implements Policy {
   /** The session's claims (and, when configured, its access token) go upstream as headers; the policy's own cookies do not. */
   private admit(ctx: RequestContext, session: SessionRecord): void {
     const claims = session.c;
-    const userId = headerValue(claims[this.config.userIdClaim]);
+    const max = this.config.claimHeaderMaxLength;
+    const userId = headerValue(claims[this.config.userIdClaim], max);
     if (userId !== null) ctx.upstreamHeaders['x-authenticated-userid'] = userId;
     if (this.config.rolesClaim !== undefined) {
-      const roles = headerValue(claims[this.config.rolesClaim]);
+      const roles = headerValue(claims[this.config.rolesClaim], max);
       if (roles !== null) ctx.upstreamHeaders['x-authenticated-userroles'] = roles;
     }
     for (const [claim, header] of Object.entries(this.config.claimHeaders)) {
-      const value = headerValue(claims[claim]);
+      const value = headerValue(claims[claim], max);
       if (value !== null) ctx.upstreamHeaders[header] = value;
     }
     if (this.config.forwardAccessToken && session.tokens.accessToken !== undefined) ctx.upstreamHeaders.authorization = `Bearer ${session.tokens.accessToken}`;
@@ -185,7 +186,7 @@ export class OidcPolicy implements Policy {
       return this.refuse('oidc_state_mismatch', 400, { 'set-cookie': [this.clear(this.loginCookie)] });
     }
     try {
-      const { claims, tokens } = await this.rp.completeLogin(new URL(this.redirectUri(ctx) + '?' + ctx.query), pending);
+      const { claims, tokens } = await this.rp.completeLogin(this.redirectUri(ctx), ctx.query, pending);
       const kept: Record<string, unknown> = {};
       for (const name of this.forwardedClaims) if (claims[name] !== undefined) kept[name] = claims[name];
       // The browser's previous session (another user's, or a planted one) ends: one browser, one session.
@@ -255,13 +256,32 @@ function redirect(location: string, cookies: string[]): PolicyRejection {
   return { status: 302, code: 'oidc_redirect', message: 'Redirecting', headers: { location, 'set-cookie': cookies, 'cache-control': 'no-store' } };
 }
 
-/** A claim as one header value: strings as they are, arrays joined with ",", numbers and booleans as text; objects are not forwarded. */
-function headerValue(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(',');
-  return null;
+/**
+ * A claim as one header value: strings as they are, arrays joined with ",", numbers and booleans
+ * as text; objects are not forwarded. The OP (or a user editing their profile there) chooses these
+ * values: one with a control character (CR/LF: header injection) or longer than `max` is not
+ * forwarded at all, and one with characters outside printable ASCII (which an HTTP header cannot
+ * carry as such) goes percent-encoded as UTF-8.
+ */
+function headerValue(value: unknown, max: number): string | null {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) text = value.join(',');
+  else return null;
+  if (CONTROL.test(text)) return null;
+  if (!PRINTABLE_ASCII.test(text)) {
+    try {
+      text = encodeURIComponent(text);
+    } catch {
+      return null; // a lone surrogate has no UTF-8 encoding
+    }
+  }
+  return text.length <= max ? text : null;
 }
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
 
 function requestOrigin(ctx: RequestContext): string {
   const tls = (ctx.socket as { encrypted?: boolean } | null)?.encrypted === true;

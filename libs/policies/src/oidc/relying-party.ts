@@ -1,3 +1,4 @@
+import { OpenIdProviderClient, providerErrorOf, type AuthorizationStart, type ProviderTokens } from '@idm/platform';
 import * as oidc from 'openid-client';
 import type { OidcConfig } from './schema';
 import type { SessionTokens } from './sessions';
@@ -12,64 +13,53 @@ export class LoginError extends Error {
 }
 
 /** What the policy starts a login with (kept in the sealed login cookie until the callback). */
-export interface LoginStart {
-  url: URL;
-  state: string;
-  nonce: string;
-  verifier: string;
-}
-
-/** How long a failed discovery is remembered: the OP is not asked again by every request while it is down. */
-const RETRY_DISCOVERY_MS = 5000;
+export type LoginStart = AuthorizationStart;
 
 /**
- * The policy's client of one OpenID Provider, through openid-client: metadata discovered on first
- * use (not at compile time: a revision must activate while the OP is down), authorization URLs
- * with PKCE (S256), state and nonce, and the code exchange with ID token validation.
+ * The policy's client of one OpenID Provider: discovery, the authorization URL and the code
+ * exchange are the shared {@link OpenIdProviderClient}'s (the `oidc` identity source uses the same);
+ * this adds what only a relying party with sessions needs: the session's tokens, their refresh,
+ * and RP-initiated logout.
  */
 export class RelyingParty {
-  private discovered: Promise<oidc.Configuration> | null = null;
-  private failedAt = 0;
+  private readonly provider: OpenIdProviderClient;
 
   constructor(
     private readonly config: OidcConfig,
-    private readonly clientSecret: string | null,
+    clientSecret: string | null,
     private readonly now: () => number,
-  ) {}
-
-  async startLogin(redirectUri: string): Promise<LoginStart> {
-    const configuration = await this.configuration();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: redirectUri,
-      response_type: 'code',
-      scope: this.config.scopes.join(' '),
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
-    return { url, state, nonce, verifier };
+  ) {
+    const { issuer, clientId, clockSkewSeconds, timeoutMs } = config;
+    this.provider = new OpenIdProviderClient({ issuer, clientId, clientSecret, clockSkewSeconds, timeoutMs }, now);
   }
 
-  /** The ID token's claims and the tokens once the code is exchanged and every check passed (iss, aud, exp, nonce, signature, state, PKCE). */
-  async completeLogin(callbackUrl: URL, start: { state: string; nonce: string; verifier: string }): Promise<{ claims: Record<string, unknown>; tokens: SessionTokens }> {
-    const configuration = await this.configuration();
+  async startLogin(redirectUri: string): Promise<LoginStart> {
     try {
-      const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
-        pkceCodeVerifier: start.verifier,
-        expectedState: start.state,
-        expectedNonce: start.nonce,
-        idTokenExpected: true,
-      });
-      const claims = tokens.claims();
-      if (claims === undefined) throw new LoginError('oidc_id_token_invalid');
-      return { claims: claims as Record<string, unknown>, tokens: this.sessionTokens(tokens) };
+      return await this.provider.startLogin(redirectUri, this.config.scopes);
     } catch (err) {
       throw loginErrorOf(err);
     }
+  }
+
+  /** The ID token's claims and the tokens once the code is exchanged and every check passed (iss, aud, exp, nonce, signature, state, PKCE). */
+  async completeLogin(
+    redirectUri: string,
+    callbackQuery: string,
+    start: { state: string; nonce: string; verifier: string },
+  ): Promise<{ claims: Record<string, unknown>; tokens: SessionTokens }> {
+    try {
+      const { claims, tokens } = await this.provider.exchangeCode(redirectUri, callbackQuery, start);
+      const completed = this.config.userinfo ? { ...(await this.userinfo(tokens.access_token, claims.sub)), ...claims } : claims;
+      return { claims: completed, tokens: this.sessionTokens(tokens) };
+    } catch (err) {
+      throw loginErrorOf(err);
+    }
+  }
+
+  /** The userinfo endpoint's claims for the login's access token; openid-client checks its `sub` is the ID token's. */
+  private async userinfo(accessToken: string, sub: unknown): Promise<Record<string, unknown>> {
+    if (typeof sub !== 'string') throw new LoginError('oidc_id_token_invalid');
+    return (await oidc.fetchUserInfo(await this.configuration(), accessToken, sub)) as Record<string, unknown>;
   }
 
   /**
@@ -88,7 +78,7 @@ export class RelyingParty {
     }
   }
 
-  private sessionTokens(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): SessionTokens {
+  private sessionTokens(tokens: ProviderTokens): SessionTokens {
     const expiresIn = tokens.expiresIn();
     return {
       ...(tokens.id_token !== undefined && { idToken: tokens.id_token }),
@@ -111,44 +101,17 @@ export class RelyingParty {
     });
   }
 
-  private configuration(): Promise<oidc.Configuration> {
-    if (this.discovered !== null && (this.failedAt === 0 || this.now() - this.failedAt < RETRY_DISCOVERY_MS)) return this.discovered;
-    this.failedAt = 0;
-    const { issuer, clientId, timeoutMs, clockSkewSeconds } = this.config;
-    const auth = this.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(this.clientSecret);
-    const insecure = new URL(issuer).protocol === 'http:'; // loopback only (the schema's rule)
-    const discovered = oidc
-      .discovery(
-        new URL(issuer),
-        clientId,
-        // openid-client's tolerance for the ID token's exp/iat/nbf.
-        { [oidc.clockTolerance]: clockSkewSeconds },
-        auth,
-        { timeout: Math.ceil(timeoutMs / 1000), ...(insecure && { execute: [oidc.allowInsecureRequests] }) },
-      )
-      .then((configuration) => {
-        configuration.timeout = Math.ceil(timeoutMs / 1000);
-        return configuration;
-      });
-    discovered.catch(() => {
-      this.failedAt = this.now();
-    });
-    this.discovered = discovered.catch(() => {
-      throw new LoginError('oidc_provider_unavailable');
-    });
-    return this.discovered;
+  private async configuration(): Promise<oidc.Configuration> {
+    try {
+      return await this.provider.configuration();
+    } catch (err) {
+      throw loginErrorOf(err);
+    }
   }
 }
 
 function loginErrorOf(err: unknown): LoginError {
   if (err instanceof LoginError) return err;
-  if (err instanceof oidc.AuthorizationResponseError) return new LoginError('oidc_login_failed');
-  // The token endpoint's refusal: a replayed, expired or foreign code, a wrong PKCE verifier.
-  if (err instanceof oidc.ResponseBodyError) return err.status >= 500 ? new LoginError('oidc_provider_unavailable') : new LoginError('oidc_code_rejected');
-  if (err instanceof TypeError) return new LoginError('oidc_provider_unavailable');
-  const code = (err as { code?: unknown }).code;
-  if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT' || code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
-    return new LoginError('oidc_provider_unavailable');
-  }
-  return new LoginError('oidc_id_token_invalid');
+  const { failure } = providerErrorOf(err);
+  return new LoginError(failure === 'unavailable' ? 'oidc_provider_unavailable' : `oidc_${failure}`);
 }

@@ -44,6 +44,14 @@ export const oidcConfigSchema = z
     scopes: z.array(scope).min(1).max(50).default(['openid', 'profile', 'email']),
     /** Claim -> request header sent upstream (arrays joined with ","). */
     claimHeaders: z.record(z.string().min(1).max(64), claimHeaderName).default({}),
+    /**
+     * true: at login the OP's userinfo endpoint is also asked (with the fresh access token, its
+     * `sub` must be the ID token's), and its claims complete the ID token's (the signed ID token
+     * wins where both have a claim). For OPs that put profile claims only in userinfo.
+     */
+    userinfo: z.boolean().default(false),
+    /** Longest claim header value sent upstream (after encoding); a longer value is not sent at all (a cut one could mean something else). */
+    claimHeaderMaxLength: z.number().int().min(16).max(8192).default(1024),
     /** Claim forwarded as X-Authenticated-UserId. */
     userIdClaim: z.string().min(1).max(64).default('sub'),
     /** Claim (string or array) forwarded as X-Authenticated-UserRoles; absent: none. */
