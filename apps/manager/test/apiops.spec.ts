@@ -848,6 +848,72 @@ describe('APIops identity sources', () => {
     expect((await a.request('DELETE', `/api/v1/identity-sources/${stored.id}`)).status).toBe(204);
   });
 
+  it("names the project shared secret an oidc source takes its client secret from: exported by name, never the secret; imported elsewhere it resolves to that installation's secret; an unknown name is 400 invalid_bundle", async () => {
+    const named = `named-idp-shop-${suffix}`;
+    const idp = `entra-${suffix}`;
+    const CLIENT_SECRET = `idp-shared-${randomBytes(8).toString('hex')}`;
+    const material = Buffer.from(CLIENT_SECRET).toString('base64url');
+    const source = { name: idp, type: 'oidc', config: { issuer: 'https://login.example.org/tenant', clientId: 'idm', clientSecretName: 'idp-client' } };
+    const bundle: any = {
+      apiVersion: 'idm/v1',
+      kind: 'ProjectBundle',
+      project: { name: named, description: null },
+      secrets: [{ name: 'idp-client', kind: 'shared-secret', material }],
+      identitySources: [source],
+    };
+    // Created in one go: the secret first, then the source naming it.
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle })).status).toBe(200);
+    const idOf = async (m: InProcessManager) => (await m.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === named).id;
+    const secretIdOf = async (m: InProcessManager) => (await m.request('GET', `/api/v1/projects/${await idOf(m)}/secrets`)).body.find((x: any) => x.name === 'idp-client').id;
+    const storedOn = async (m: InProcessManager) => (await sourcesOf(m)).find((x: any) => x.name === idp);
+    expect(await storedOn(a)).toMatchObject({ hasSecret: false, config: { clientSecretId: await secretIdOf(a) } });
+
+    const exported = (await a.request('GET', `/api/v1/projects/${await idOf(a)}/bundle`)).body;
+    for (const hidden of [CLIENT_SECRET, material, await secretIdOf(a)]) expect(JSON.stringify(exported)).not.toContain(hidden);
+    expect(exported.identitySources).toEqual([expect.objectContaining({ name: idp, secret: null, config: expect.objectContaining({ clientSecretName: 'idp-client' }) })]);
+    expect(exported.identitySources[0].config).not.toHaveProperty('clientSecretId');
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: exported })).body.applied).toEqual([]);
+
+    // Installation B: the export lists the secret without its material, which B must be given; a bundle not listing it names an unknown secret.
+    const before = await auditCount(b);
+    const withoutMaterial = await b.request('POST', '/api/v1/apiops/apply', { bundle: exported });
+    expect({ status: withoutMaterial.status, paths: withoutMaterial.body.errors?.map((e: any) => e.path) }).toEqual({ status: 400, paths: ['bundle.secrets.0.material'] });
+    const missing = await b.request('POST', '/api/v1/apiops/apply', { bundle: { ...exported, secrets: [] } });
+    expect({ status: missing.status, code: missing.body.code }).toEqual({ status: 400, code: 'invalid_bundle' });
+    expect(missing.body.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'bundle.identitySources.0.config.clientSecretName', message: expect.stringContaining("unknown secret 'idp-client'") }),
+      ]),
+    );
+    expect(await auditCount(b)).toBe(before);
+    expect(await storedOn(b)).toBeUndefined();
+    // Supplied with its material, B creates its own secret and the source points at B's id.
+    const supplied = { ...exported, secrets: [{ ...exported.secrets[0], material }] };
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).status).toBe(200);
+    expect(await storedOn(b)).toMatchObject({ hasSecret: false, config: { clientSecretId: await secretIdOf(b) } });
+    expect(await secretIdOf(b)).not.toBe(await secretIdOf(a));
+
+    // A sealed client secret switches to the named one (the sealed one goes), and a bundle giving both is refused.
+    const sealed = { ...bundle, identitySources: [{ ...source, config: { issuer: source.config.issuer, clientId: 'idm' }, secret: 'sealed-one' }] };
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: sealed })).status).toBe(200);
+    expect(await storedOn(b)).toMatchObject({ hasSecret: true });
+    expect((await storedOn(b)).config).not.toHaveProperty('clientSecretId');
+    const plan = await b.request('POST', '/api/v1/apiops/plan', { bundle: supplied });
+    expect(summary(plan.body.changes)).toEqual([`update identity_source ${idp} config,secret`]);
+    expect((await b.request('POST', '/api/v1/apiops/apply', { bundle: supplied })).status).toBe(200);
+    expect(await storedOn(b)).toMatchObject({ hasSecret: false, config: { clientSecretId: await secretIdOf(b) } });
+    const both = await b.request('POST', '/api/v1/apiops/plan', { bundle: { ...supplied, identitySources: [{ ...source, secret: 'also-sealed' }] } });
+    expect({ status: both.status, paths: both.body.errors?.map((e: any) => e.path) }).toEqual({ status: 400, paths: ['bundle.identitySources.0.secret'] });
+    // Only a shared-secret can be a client secret.
+    const wrongKind = { ...supplied, secrets: [{ name: 'idp-client', kind: 'public-key', material: 'x' }] };
+    const refused = await a.request('POST', '/api/v1/apiops/plan', { bundle: { ...wrongKind, project: { name: `other-${named}`, description: null } } });
+    expect(refused.body.errors).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'bundle.identitySources.0.config.clientSecretName', message: expect.stringContaining('needs a shared-secret') })]),
+    );
+
+    for (const m of [a, b]) expect((await m.request('DELETE', `/api/v1/identity-sources/${(await storedOn(m)).id}`)).status).toBe(204);
+  });
+
   it('prunes the sources the bundle no longer lists, after the proxy naming them', async () => {
     const bundle = { ...(await exportOf(a)).body, identitySources: [], proxies: [] };
     const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle, prune: true });

@@ -259,11 +259,19 @@ export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
  */
 const { projectId: _projectId, description: _description, secret: _secret, ...bundleFields } = commonFields;
 const bundleSourceFields = { ...bundleFields, description: description.nullable().default(null), secret: z.string().min(1).max(1024).nullable().optional() };
+/**
+ * An oidc source's config in a bundle: the project secret holding its client secret by name
+ * (`clientSecretName`, as key managers and policies name secrets), since ids differ between installations.
+ */
+export const bundleOidcSourceConfigSchema = oidcSourceConfigSchema.omit({ clientSecretId: true }).extend({
+  clientSecretName: z.string().min(1).max(200).optional(),
+});
+export type BundleOidcSourceConfig = z.output<typeof bundleOidcSourceConfigSchema>;
 export const bundleIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...bundleSourceFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('rest'), config: restSourceConfigSchema }),
-  z.strictObject({ ...bundleSourceFields, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
+  z.strictObject({ ...bundleSourceFields, type: z.literal('oidc'), config: bundleOidcSourceConfigSchema }),
 ]);
 export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 

@@ -9,6 +9,8 @@ import {
   type ApiopsBundle,
   type ApiopsPlan,
   type BundleIdentitySource,
+  type CreateIdentitySource,
+  type IdentitySourceConfig,
   type BundleKeyManager,
   type PlannedChange,
   type UpdateIdentitySource,
@@ -33,7 +35,7 @@ import { EnvironmentRepository } from '../repositories/environment.repository';
 import type { KeyManagerRow } from '../repositories/key-manager.repository';
 import { BruteForceSettingsService } from '../brute-force/brute-force-settings.service';
 import { TeamsService } from '../teams/teams.service';
-import { identitySourceEntry, keyManagerEntry, secretEntry } from './bundle-entities';
+import { desiredIdentitySourceSecret, identitySourceEntry, keyManagerEntry, oidcConfigById, secretEntry } from './bundle-entities';
 import { checkReferences, planBundle } from './bundle-plan';
 import { inverted, policiesById } from './bundle-references';
 import { ProjectStateReader, type CurrentProject } from './project-state.reader';
@@ -97,7 +99,7 @@ export class ApiopsService {
       secrets: current.secrets.map((s) => secretEntry(s, teamName(s.teamId))),
       keyManagers: current.keyManagers.map((k) => keyManagerEntry(k, current.references.secrets)),
       // By name, secrets left out (`secret: null` only for a source that has none).
-      identitySources: current.identitySources.map(identitySourceEntry),
+      identitySources: current.identitySources.map((r) => identitySourceEntry(r, current.references.secrets)),
       // Client secrets stay out (write-only); applying the export keeps the stored ones.
       proxies: current.proxies.map(({ id: _, policies, ...p }) => ({ ...p, policies: withoutClientSecrets(policies) }) as never),
       credentials: current.credentials.map(({ id: _, passwordHash: __, metadata, ...c }) => ({
@@ -198,12 +200,17 @@ export class ApiopsService {
         references.keyManagers.set(entry.name, (await step(change, () => this.keyManagers.create({ ...fields, clientSecretId, sharedSecretId, projectId: projectId! }))).id);
       }
     }
-    // Identity sources before the proxies whose basic-auth names them (by name: nothing to resolve).
+    // Identity sources before the proxies whose basic-auth names them (by name); an oidc source's client secret name resolves like the policies' ones.
     for (const change of find('identity_source').filter((c) => c.op !== 'delete')) {
-      const { secret, ...entry } = bundle.identitySources.find((r) => r.name === change.name)!;
+      const bundled = bundle.identitySources.find((r) => r.name === change.name)!;
+      const secret = desiredIdentitySourceSecret(bundled);
+      const { secret: _, ...entry } = bundled.type === 'oidc' ? { ...bundled, config: oidcConfigById(bundled.config, references.secrets) } : bundled;
       const existing = current.identitySources.find((r) => r.name === change.name);
       if (existing) await step(change, () => this.identitySources.update(existing.id, this.identitySourcePatch(entry, secret, change.fields ?? [])));
-      else await step(change, () => this.identitySources.create({ ...entry, description: entry.description ?? undefined, secret: secret ?? undefined, projectId: projectId! }));
+      else
+        await step(change, () =>
+          this.identitySources.create({ ...entry, description: entry.description ?? undefined, secret: secret ?? undefined, projectId: projectId! } as CreateIdentitySource),
+        );
     }
 
     for (const change of find('api_proxy').filter((c) => c.op !== 'delete')) {
@@ -264,7 +271,11 @@ export class ApiopsService {
    * changed (a new one is checked against the upstream address policy); the secret only when
    * given (left out: the sealed one is kept; null removes it).
    */
-  private identitySourcePatch(entry: Omit<BundleIdentitySource, 'secret'>, secret: string | null | undefined, fields: string[]): UpdateIdentitySource {
+  private identitySourcePatch(
+    entry: Omit<BundleIdentitySource, 'secret' | 'config'> & { config: IdentitySourceConfig },
+    secret: string | null | undefined,
+    fields: string[],
+  ): UpdateIdentitySource {
     return {
       description: entry.description,
       roleMappings: entry.roleMappings,

@@ -1,4 +1,13 @@
-import { bundleIdentitySourceSchema, bundleKeyManagerSchema, type BundleIdentitySource, type BundleKeyManager, type BundleProjectSecret, type SecretBox } from '@idm/domain';
+import {
+  bundleIdentitySourceSchema,
+  bundleKeyManagerSchema,
+  type BundleIdentitySource,
+  type BundleKeyManager,
+  type BundleOidcSourceConfig,
+  type BundleProjectSecret,
+  type OidcSourceConfig,
+  type SecretBox,
+} from '@idm/domain';
 import type { IdentitySourceRow } from '../repositories/identity-source.repository';
 import type { KeyManagerRow } from '../repositories/key-manager.repository';
 import type { ProjectSecretRow } from '../repositories/project-secret.repository';
@@ -85,14 +94,15 @@ export const IDENTITY_SOURCE_FIELDS = ['description', 'type', 'config', 'roleMap
 /**
  * A stored identity source as a bundle holds it: settings by value, the secret never — only
  * `secret: null` when it has none, so a source without one moves between installations as is.
+ * An oidc source's client secret from a project secret is named (`config.clientSecretName`; `secretNames`: id -> name).
  */
-export function identitySourceEntry(r: IdentitySourceRow): BundleIdentitySource {
+export function identitySourceEntry(r: IdentitySourceRow, secretNames: ReadonlyMap<string, string>): BundleIdentitySource {
   return withoutUndefined(
     bundleIdentitySourceSchema.parse({
       name: r.name,
       description: r.description,
       type: r.type,
-      config: r.config,
+      config: r.type === 'oidc' ? oidcConfigByName(r.config as OidcSourceConfig, secretNames) : r.config,
       roleMappings: r.roleMappings,
       timeoutMs: r.timeoutMs,
       cacheTtlSeconds: r.cacheTtlSeconds,
@@ -102,11 +112,32 @@ export function identitySourceEntry(r: IdentitySourceRow): BundleIdentitySource 
   );
 }
 
+function oidcConfigByName({ clientSecretId, ...config }: OidcSourceConfig, secretNames: ReadonlyMap<string, string>): BundleOidcSourceConfig {
+  // A dangling id (its secret deleted under it) stays as it is, so the plan reports it rather than dropping it silently.
+  return clientSecretId === undefined ? config : { ...config, clientSecretName: secretNames.get(clientSecretId) ?? clientSecretId };
+}
+
+/** A bundle's oidc config as the service stores it (`nameToId`: name -> id of the project's secrets, new ones included once created). */
+export function oidcConfigById({ clientSecretName, ...config }: BundleOidcSourceConfig, nameToId: ReadonlyMap<string, string>): OidcSourceConfig {
+  return clientSecretName === undefined ? config : { ...config, clientSecretId: nameToId.get(clientSecretName) ?? clientSecretName };
+}
+
+/**
+ * The sealed secret a bundle entry asks for: as written, except that an oidc source naming a
+ * project secret for its client secret has no sealed one (the service takes one or the other),
+ * so a stored one goes when a bundle switches the source to a named secret.
+ */
+export function desiredIdentitySourceSecret(desired: BundleIdentitySource): string | null | undefined {
+  if (desired.type === 'oidc' && desired.config.clientSecretName !== undefined && desired.secret === undefined) return null;
+  return desired.secret;
+}
+
 /** Whether applying changes the stored (sealed) secret: a supplied one that opens to another value, or null over a stored one. */
 export function identitySourceSecretChanges(desired: BundleIdentitySource, row: IdentitySourceRow, box: SecretBox): boolean {
-  if (desired.secret === undefined) return false;
-  if (desired.secret === null || row.secret === null) return desired.secret !== row.secret;
-  return box.open(row.secret) !== desired.secret;
+  const secret = desiredIdentitySourceSecret(desired);
+  if (secret === undefined) return false;
+  if (secret === null || row.secret === null) return secret !== row.secret;
+  return box.open(row.secret) !== secret;
 }
 
 /** A stored secret as a bundle holds it: never its material, not even the public parts. */

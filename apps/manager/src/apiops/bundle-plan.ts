@@ -162,9 +162,20 @@ function checkKeyManagers(bundle: ApiopsBundle, current: CurrentProject, issues:
 
 /** A source's type is fixed once created; one that needs its secret must have it, given or stored (exports never carry it). */
 function checkIdentitySources(bundle: ApiopsBundle, current: CurrentProject, issues: FieldIssue[]): void {
+  // Kinds by name: the bundle's own secrets win over stored ones of the same name (a kind cannot change anyway).
+  const secretKinds = new Map([...current.secrets.map((s) => [s.name, s.kind] as const), ...bundle.secrets.map((s) => [s.name, s.kind] as const)]);
   bundle.identitySources.forEach((source, i) => {
     const stored = current.identitySources.find((e) => e.name === source.name);
     if (stored && stored.type !== source.type) issues.push({ path: `bundle.identitySources.${i}.type`, message: `is '${stored.type}' and cannot change` });
+    if (source.type === 'oidc' && source.config.clientSecretName !== undefined) {
+      const name = source.config.clientSecretName;
+      const kind = secretKinds.get(name);
+      const path = `bundle.identitySources.${i}.config.clientSecretName`;
+      if (kind === undefined) issues.push({ path, message: `unknown secret '${name}' (list it under secrets, or create it first)` });
+      else if (kind !== 'shared-secret') issues.push({ path, message: `secret '${name}' is a ${kind}; a client secret needs a shared-secret` });
+      if (typeof source.secret === 'string') issues.push({ path: `bundle.identitySources.${i}.secret`, message: 'give either secret or config.clientSecretName, not both' });
+      return;
+    }
     const secret = source.secret === undefined ? (stored?.secret ?? null) : source.secret;
     // A stored source already without it (created so through the API) re-applies as it is.
     const alreadyWithout = stored !== undefined && stored.secret === null && identitySourceNeedsSecret(stored.type, stored.config);
@@ -288,7 +299,10 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
   for (const source of bundle.identitySources) {
     const existing = current.identitySources.find((e) => e.name === source.name);
     const fields = existing
-      ? [...changedFields(identitySourceEntry(existing), source, [...IDENTITY_SOURCE_FIELDS]), ...(identitySourceSecretChanges(source, existing, ctx.secrets) ? ['secret'] : [])]
+      ? [
+          ...changedFields(identitySourceEntry(existing, current.references.secrets), source, [...IDENTITY_SOURCE_FIELDS]),
+          ...(identitySourceSecretChanges(source, existing, ctx.secrets) ? ['secret'] : []),
+        ]
       : [];
     upsert('identity_source', source.name, !!existing, fields);
   }
