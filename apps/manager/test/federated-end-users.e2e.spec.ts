@@ -1,7 +1,8 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { eventually, freePort, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
+import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
 
 const ENV = `fedu-${randomBytes(3).toString('hex')}`;
 const MASTER_KEYS = `m1:${randomBytes(32).toString('base64')}`;
@@ -56,10 +57,8 @@ describe('federated end users (password grant and login page through identity so
     });
     const admin = cluster.admin;
     issuer = `${cluster.gateways[0]!.baseUrl}/credential`;
-    const env = await admin.environments.named(ENV);
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() });
-    projectId = (await admin.projects.create({ name: `fedu-${s}` })).id;
+    await addSigningKey(cluster, ENV, 'RS256');
+    projectId = await createDeployedProject(cluster, ENV, `fedu-${s}`, `/orders-${s}`);
     corpId = (
       await admin.call('POST', '/api/v1/identity-sources', {
         name: `corp-${s}`,
@@ -76,24 +75,16 @@ describe('federated end users (password grant and login page through identity so
       config: { url: `ldap://127.0.0.1:${await freePort()}`, bind: { mode: 'direct', dnTemplate: `uid={username},${LDAP_PEOPLE}` } },
       timeoutMs: 2000,
     });
-    // A deployed proxy makes the project's credentials (clients and end users) visible to the environment.
-    await admin.proxies.create(projectId, {
-      name: 'orders',
-      basePath: `/orders-${s}`,
-      upstreamUrl: cluster.echoUrl,
-      environments: [ENV],
-      policies: [{ type: 'jwt-auth', config: {} }],
-    });
     // bob is also a directory user: the local account must never be taken over by the directory's password.
     await admin.endUsers.create(projectId, { username: 'bob', password: 'local-bob-password', email: 'bob-local@example.org' });
-    appId = (await admin.credentials.create(projectId, { username: 'fed-app', password: SECRET, issueApiKey: false })).id;
-    await admin.credentials.putTokenSettings(projectId, appId, {
-      grants: ['password', 'authorization_code'],
-      oidc: { redirectUris: [RP] },
-      identitySources: [`corp-${s}`],
-    });
-    downAppId = (await admin.credentials.create(projectId, { username: 'down-app', password: SECRET, issueApiKey: false })).id;
-    await admin.credentials.putTokenSettings(projectId, downAppId, { grants: ['password', 'authorization_code'], oidc: { redirectUris: [RP] }, identitySources: [`down-${s}`] });
+    const clientOf = (name: string, source: string) =>
+      createLoginClient(cluster, projectId, {
+        name,
+        secret: SECRET,
+        settings: { grants: ['password', 'authorization_code'], oidc: { redirectUris: [RP] }, identitySources: [source] },
+      });
+    appId = await clientOf('fed-app', `corp-${s}`);
+    downAppId = await clientOf('down-app', `down-${s}`);
     await eventually(
       () => passwordGrant('bob', 'local-bob-password'),
       (r) => r.status === 200,
@@ -287,5 +278,52 @@ describe('federated end users (password grant and login page through identity so
     );
     expect(refused.byReason.map((r: Counted) => r.reason)).toContain('invalid_credentials');
     expect(JSON.stringify(refused)).not.toContain('carol-pass');
+  });
+  it('pauses sign-ins through a disabled source (its users left as they are); deleting the source disables its users, audited, their refresh tokens refused', async () => {
+    // A refreshable session of alice's from before: a deleted directory must not leave it alive.
+    await cluster.admin.credentials.putTokenSettings(projectId, appId, {
+      grants: ['password', 'authorization_code', 'refresh_token'],
+      refreshAllowed: true,
+      oidc: { redirectUris: [RP] },
+      identitySources: [`corp-${s}`],
+    });
+    const session = await eventually(
+      () => passwordGrant('alice', 'alice-pass'),
+      (r) => r.status === 200 && typeof r.body.refresh_token === 'string',
+      { what: 'refresh tokens allowed at the Gateway', timeoutMs: 60_000 },
+    );
+    const refresh = (token: string) => tokenCall(appId, { grant_type: 'refresh_token', refresh_token: token });
+    const alice = (await endUser('alice'))!;
+
+    await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { enabled: false });
+    await eventually(
+      () => passwordGrant('alice', 'alice-pass'),
+      (r) => r.status === 400 && r.body.error === 'invalid_grant',
+      { what: 'the disabled source to reach the Gateway', timeoutMs: 60_000 },
+    );
+    expect(await endUser('alice')).toMatchObject({ enabled: true, identitySource: { id: corpId } });
+    await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { enabled: true });
+    await eventually(
+      () => passwordGrant('alice', 'alice-pass'),
+      (r) => r.status === 200,
+      { what: 'the re-enabled source to reach the Gateway', timeoutMs: 60_000 },
+    );
+
+    const updatesOfAlice = async () => (await cluster.admin.audit.query({ entityId: alice.id })).items.filter((e: any) => e.action === 'end_user.update');
+    const updatesBefore = (await updatesOfAlice()).length;
+    await cluster.admin.call('DELETE', `/api/v1/identity-sources/${corpId}`);
+    expect(await endUser('alice')).toMatchObject({ enabled: false, identitySource: { id: corpId, name: corpId } });
+    // The local user is none of the source's business.
+    expect(await endUser('bob')).toMatchObject({ enabled: true });
+    // Audited as the operator's change of alice, one more than before.
+    const updates = await updatesOfAlice();
+    expect(updates).toHaveLength(updatesBefore + 1);
+    expect(updates[0]).toMatchObject({ actor: expect.objectContaining({ type: 'user' }) });
+    await eventually(
+      () => refresh(String(session.body.refresh_token)),
+      (r) => r.status === 400 && r.body.error === 'invalid_grant',
+      { what: "alice's refresh token refused once her disabling reaches the Gateway", timeoutMs: 60_000 },
+    );
+    expect((await passwordGrant('alice', 'alice-pass')).body.error).toBe('invalid_grant');
   });
 });

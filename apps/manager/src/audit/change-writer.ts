@@ -83,8 +83,9 @@ export class ChangeWriter {
     return this.batches.getStore()?.tx ?? this.database.db;
   }
 
-  /** Many changes, one transaction: all of them (with their audit rows) or none. */
+  /** Many changes, one transaction: all of them (with their audit rows) or none. Inside a batch (APIops apply), joins it. */
   async batch<T>(work: () => Promise<T>): Promise<T> {
+    if (this.batches.getStore()) return work();
     const events: AuditEvent[] = [];
     const changes: ChangeRecord[] = [];
     const result = await this.database.transaction((tx) => this.batches.run({ tx, events, changes }, work));

@@ -4,10 +4,11 @@ import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { IdentitySourceTester } from './identity-source-tester';
 import { IdentitySourcesController } from './identity-sources.controller';
 import { IdentitySourcesService } from './identity-sources.service';
+import { SourceEndUsers } from './source-end-users';
 
 @Module({
   controllers: [IdentitySourcesController],
-  providers: [IdentitySourcesService, IdentitySourceTester, UpstreamPolicyCheck, IdentitySourceSecretCheck],
+  providers: [IdentitySourcesService, IdentitySourceTester, UpstreamPolicyCheck, IdentitySourceSecretCheck, SourceEndUsers],
   exports: [IdentitySourcesService],
 })
 export class IdentitySourcesModule {}

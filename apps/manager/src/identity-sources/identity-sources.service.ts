@@ -18,6 +18,7 @@ import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceRepository, type IdentitySourceRow } from '../repositories/identity-source.repository';
 import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { identitySourceView } from './identity-source.view';
+import { SourceEndUsers } from './source-end-users';
 
 /**
  * Identity sources: external directories (LDAP, SQL, REST) that check end users' passwords at the
@@ -34,6 +35,7 @@ export class IdentitySourcesService {
     private readonly secrets: SecretBox,
     private readonly upstreams: UpstreamPolicyCheck,
     private readonly secretUse: IdentitySourceSecretCheck,
+    private readonly endUsers: SourceEndUsers,
   ) {}
 
   /** The source's server is held to the upstream address policy (no loopback, link-local, metadata or installation endpoint unless allowed), as key managers' URLs are. */
@@ -117,12 +119,23 @@ export class IdentitySourcesService {
     });
   }
 
+  /**
+   * Deletes the source and disables the end users it provisioned, in one transaction. They stay
+   * (their audit trail, consents and ids remain meaningful) but can obtain nothing more: no source
+   * checks them any longer (a provisioned user is only ever checked by its own), and disabled,
+   * their refresh tokens and SSO sessions end at next use instead of outliving the directory that
+   * vouched for them. An operator may delete them, or re-enable one and give it a password.
+   * (Disabling a source only pauses sign-ins through it: its users are left as they are.)
+   */
   async remove(id: string): Promise<void> {
-    await this.changes.write(async (tx) => {
-      const row = await this.find(id, tx, true);
-      this.permissions.check('identity-source:write', { projectId: row.projectId });
-      await this.sources.delete(tx, id);
-      return { result: undefined, change: { action: 'delete', entityKind: 'identity_source', entityId: id, projectId: row.projectId, before: row, after: null } };
+    await this.changes.batch(async () => {
+      await this.changes.write(async (tx) => {
+        const row = await this.find(id, tx, true);
+        this.permissions.check('identity-source:write', { projectId: row.projectId });
+        await this.sources.delete(tx, id);
+        return { result: undefined, change: { action: 'delete', entityKind: 'identity_source', entityId: id, projectId: row.projectId, before: row, after: null } };
+      });
+      await this.endUsers.disableAllOf(id);
     });
   }
 

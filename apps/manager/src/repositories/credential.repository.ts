@@ -107,6 +107,16 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
     return row;
   }
 
+  /** The enabled end users an identity source provisioned (linked by `end_user.identitySourceId`), locked for a change. */
+  enabledEndUsersOfSource(tx: Tx, sourceId: string): Promise<CredentialRow[]> {
+    return tx
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.enabled, true), sql`${credentials.endUser} ->> 'identitySourceId' = ${sourceId}`))
+      .orderBy(asc(credentials.id))
+      .for('update');
+  }
+
   /** Whether another end user of the project has this email (case-insensitive, as the unique index compares). */
   async endUserEmailTaken(db: Reads, projectId: string, email: string, exceptId: string | null): Promise<boolean> {
     const rows = await db
