@@ -1,4 +1,5 @@
-import { box, configSnapshot, createEchoServer, freePort, listenOnLoopback, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
+import { AUTH_RECORDS_STREAM, authRecordBatchSchema, type AuthRecord } from '@idm/config-bus';
+import { box, configSnapshot, createEchoServer, eventually, freePort, listenOnLoopback, RedisProcess, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
 import { UpstreamPolicy } from '@idm/domain';
 import { RedisOidcSessionStore } from '@idm/policies';
 import Redis from 'ioredis';
@@ -8,6 +9,9 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
+import { AuthRecordFactory } from '../src/auth-records/auth-record-factory';
+import { AuthRecordQueue } from '../src/auth-records/auth-record-queue';
+import { AuthRecorder } from '../src/auth-records/auth-recorder';
 import { GatewayHttpServer } from '../src/http/gateway-http-server';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics';
 import { ProxyRequestHandler } from '../src/proxy/proxy-request.handler';
@@ -26,26 +30,52 @@ const SESSION_PREFIX = `test:oidc-rp:${randomUUID().slice(0, 8)}:`;
 let clockSkewMs = 0;
 const now = () => Date.now() + clockSkewMs;
 
-/** A Gateway of its own (ActiveConfiguration, proxy handler, HTTP server) in this process, its oidc sessions in `redis`. */
-async function startGateway(redis: Redis) {
+/**
+ * A Gateway of its own (ActiveConfiguration, proxy handler, HTTP server) in this process, its oidc
+ * sessions in `redis`; with `records`, its auth records go to that Redis's records stream as a
+ * Gateway process's do (AuthRecorder -> AuthRecordQueue).
+ */
+async function startGateway(redis: Redis, records: Redis | null = null) {
   const metrics = new GatewayMetrics();
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, keepAliveTimeoutMs: 1000, connections: 4 }, LOOPBACK_ALLOWED);
   const active = new ActiveConfiguration(pools, metrics, { secrets: box, oidcSessions: new RedisOidcSessionStore(redis, SESSION_PREFIX), now });
-  const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }));
+  let queue: AuthRecordQueue | null = null;
+  let authRecords: { recorder: AuthRecorder; factory: AuthRecordFactory } | null = null;
+  if (records !== null) {
+    const recorder = new AuthRecorder();
+    queue = new AuthRecordQueue(records, { queueLimit: 10_000, bufferLimit: 10_000, flushIntervalMs: 20 }, { queued: () => {}, dropped: () => {} }, pino({ level: 'silent' }));
+    recorder.subscribe(queue.listener);
+    queue.start();
+    authRecords = { recorder, factory: new AuthRecordFactory('oidc-rp-test', 'gw-oidc-1', now) };
+  }
+  const handler = new ProxyRequestHandler(active, metrics, { trustProxy: false, bodyLimit: 64 * 1024 }, pino({ level: 'silent' }), null, authRecords);
   const http = new GatewayHttpServer();
   const server: Server = http.serverFactory((_req, res) => res.end('nest'));
   http.attach(handler.handle, (_req, res) => res.end('tokens'));
   const running = await listenOnLoopback(server);
-  return { url: running.url, active, close: async () => (await running.close(), await pools.closeAll()) };
+  return { url: running.url, active, close: async () => (await running.close(), await queue?.close(), await pools.closeAll()) };
+}
+
+interface RunningProvider {
+  issuer: string;
+  child: ChildProcessWithoutNullStreams;
+  /** Revokes every refresh token the OP issued to `sub`; resolves with how many. */
+  revoke(sub: string): Promise<number>;
 }
 
 /** The OP in a child process; resolves with its issuer URL. */
-function startProvider(redirectUris: string[], postLogoutRedirectUri: string): Promise<{ issuer: string; child: ChildProcessWithoutNullStreams }> {
+function startProvider(redirectUris: string[], postLogoutRedirectUri: string): Promise<RunningProvider> {
   const child = spawn(process.execPath, [join(__dirname, 'support', 'oidc-rp-issuer.mjs'), redirectUris.join(','), postLogoutRedirectUri], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
+  const lines = createInterface({ input: child.stdout });
+  const revoke = (sub: string) =>
+    new Promise<number>((resolve) => {
+      lines.once('line', (line) => resolve((JSON.parse(line) as { revoked: number }).revoked));
+      child.stdin.write(`revoke ${sub}\n`);
+    });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the OP exited (${code})`)));
-    createInterface({ input: child.stdout }).once('line', (line) => resolve({ issuer: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, child }));
+    lines.once('line', (line) => resolve({ issuer: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, child, revoke }));
   });
 }
 
@@ -67,7 +97,10 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
   let cut: Awaited<ReturnType<typeof startGateway>>;
   let redis: Redis;
   let deadRedis: Redis;
-  let op: { issuer: string; child: ChildProcessWithoutNullStreams };
+  /** The auth records' Redis: a private server, so the stream holds this run's records only. */
+  let recordsServer: RedisProcess;
+  let records: Redis;
+  let op: RunningProvider;
 
   const sharedSecret = (plain: string) => ({ kid: 'v1', secretJwk: { kty: 'oct', k: Buffer.from(plain, 'utf8').toString('base64url'), kid: 'v1' }, publicJwk: null });
 
@@ -77,7 +110,10 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     // The Gateway's own fail-fast connection, to a port nobody listens on: Redis is down for this Gateway.
     deadRedis = createTokenRedis({ mode: 'single', url: `redis://127.0.0.1:${await freePort()}` }, pino({ level: 'silent' }), 'oidc-rp-test-dead');
     deadRedis.on('error', () => {});
-    one = await startGateway(redis);
+    recordsServer = new RedisProcess(await freePort());
+    await recordsServer.start();
+    records = new Redis(recordsServer.url);
+    one = await startGateway(redis, records);
     two = await startGateway(redis);
     cut = await startGateway(deadRedis);
     op = await startProvider(
@@ -158,6 +194,8 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     redis?.disconnect();
     deadRedis?.disconnect();
     await one?.close();
+    records?.disconnect();
+    await recordsServer?.stop();
     await two?.close();
     await cut?.close();
     await echo?.close();
@@ -271,6 +309,56 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     expect(await atOp.text()).toMatch(/logout/i);
   });
 
+  /** The records in the stream of this request id (the Gateway sends them every 20 ms). */
+  async function recordsOf(requestId: string, count: number): Promise<AuthRecord[]> {
+    const read = async () =>
+      (await records.xrange(AUTH_RECORDS_STREAM, '-', '+')).flatMap(([, fields]) => authRecordBatchSchema.parse(JSON.parse(fields[1]))).filter((r) => r.requestId === requestId);
+    return eventually(read, (found) => found.length >= count, { what: `${count} auth record(s) of ${requestId}` });
+  }
+
+  it('records login success and failure, session requests, an ended session and a logout in the auth records stream, never a token', async () => {
+    const browser = new BrowserSession();
+    const callback = await startAndLogin(browser, '/x', 'frank');
+    const login = await fetch(callback, {
+      redirect: 'manual',
+      headers: { cookie: `OIDC_SESSION_LOGIN=${browser.cookie(one.url, 'OIDC_SESSION_LOGIN')}`, 'x-request-id': 'rp-login' },
+    });
+    expect([login.status, login.headers.get('location')]).toEqual([302, `/${proxyId}/x`]);
+    const session = /OIDC_SESSION=([^;]+)/.exec(login.headers.getSetCookie().join('\n'))![1];
+    const [loggedIn] = await recordsOf('rp-login', 1);
+    expect(loggedIn).toMatchObject({
+      proxyId,
+      policy: 'oidc',
+      outcome: 'success',
+      reason: 'oidc_logged_in',
+      status: 302,
+      username: 'frank',
+      credentialId: null,
+      environment: 'oidc-rp-test',
+    });
+    // The same code again: refused, and recorded as a denial.
+    const replay = await fetch(callback, {
+      redirect: 'manual',
+      headers: { cookie: `OIDC_SESSION_LOGIN=${browser.cookie(one.url, 'OIDC_SESSION_LOGIN')}`, 'x-request-id': 'rp-replay' },
+    });
+    expect(replay.status).toBe(401);
+    expect((await recordsOf('rp-replay', 1))[0]).toMatchObject({ policy: 'oidc', outcome: 'denied', reason: 'oidc_code_rejected', status: 401 });
+    // A request with the session: a success naming the user.
+    expect(await callWith(one, session, proxyId, { 'x-request-id': 'rp-session' })).toEqual([200, 'frank']);
+    expect((await recordsOf('rp-session', 1))[0]).toMatchObject({ policy: 'oidc', outcome: 'success', reason: null, status: 200, username: 'frank' });
+    // Logout: a success; the same cookie afterwards: the session ended.
+    const out = await fetch(`${one.url}/${proxyId}/.oidc/logout`, { redirect: 'manual', headers: { cookie: `OIDC_SESSION=${session}`, 'x-request-id': 'rp-logout' } });
+    expect(out.status).toBe(302);
+    expect((await recordsOf('rp-logout', 1))[0]).toMatchObject({ policy: 'oidc', outcome: 'success', reason: 'oidc_logged_out', username: 'frank' });
+    expect(await callWith(one, session, proxyId, { 'x-request-id': 'rp-ended' })).toEqual([401, 'oidc_session_ended']);
+    expect((await recordsOf('rp-ended', 1))[0]).toMatchObject({ policy: 'oidc', outcome: 'denied', reason: 'oidc_session_ended', status: 401 });
+    // No token, cookie or session id in any record of the run.
+    const raw = (await records.xrange(AUTH_RECORDS_STREAM, '-', '+')).map(([, fields]) => fields[1]).join('\n');
+    expect(raw).not.toContain(session);
+    expect(raw).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+    expect(raw).not.toContain(new URL(callback).searchParams.get('code')!);
+  });
+
   it('ends a session idle for longer than idleTimeoutSeconds, and every session at its absolute lifetime', async () => {
     const idle = await loggedIn();
     const active = await loggedIn(proxyId, 'bob');
@@ -379,6 +467,26 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     expect(seen['x_user_bio']).toBeUndefined();
     // The injected line never became a header.
     expect(seen['x-injected']).toBeUndefined();
+  });
+
+  it('ends the session when the OP refuses the refresh (revoked token): 401 oidc_session_ended, recorded; a fresh login works', async () => {
+    const fwd = `${proxyId}-fwd`;
+    const { session } = await loggedIn(fwd, 'gina');
+    expect(await callWith(one, session, fwd)).toEqual([200, 'gina']);
+    expect(await op.revoke('gina')).toBeGreaterThan(0);
+    // An hour on, the access token needs the refresh the OP now refuses (invalid_grant): the session ends, on every Gateway.
+    clockSkewMs = 60 * 60_000;
+    expect(await callWith(one, session, fwd, { 'x-request-id': 'rp-refresh-refused' })).toEqual([401, 'oidc_session_ended']);
+    expect((await recordsOf('rp-refresh-refused', 1))[0]).toMatchObject({ proxyId: fwd, policy: 'oidc', outcome: 'denied', reason: 'oidc_session_ended', status: 401 });
+    expect(await callWith(two, session, fwd)).toEqual([401, 'oidc_session_ended']);
+    // The user logs in again and is served, with a token the OP honours.
+    const again = await loggedIn(fwd, 'gina');
+    expect(again.session).not.toBe(session);
+    const res = await fetch(`${two.url}/${fwd}/x`, { headers: { cookie: `OIDC_SESSION=${again.session}`, accept: 'application/json' } });
+    expect(res.status).toBe(200);
+    const token = (await json(res)).headers!.authorization.slice('Bearer '.length);
+    const metadata = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as { userinfo_endpoint: string };
+    expect((await fetch(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('ends a session whose access token expired when the OP gave no refresh token', async () => {

@@ -164,8 +164,12 @@ export interface PolicyRejection {
   code: RejectionCode;
   message: string;
   headers?: Readonly<Record<string, string | readonly string[]>>;
-  /** How the auth record counts it when not a plain denial: `throttled` (a limit, implied by 429) or `blocked` (a block list). */
-  outcome?: 'throttled' | 'blocked';
+  /**
+   * How the auth record counts it when not a plain denial: `throttled` (a limit, implied by 429),
+   * `blocked` (a block list), or `success` (an answer the policy gives instead of forwarding on a
+   * success: the oidc policy's redirect after a completed login or a logout).
+   */
+  outcome?: 'throttled' | 'blocked' | 'success';
 }
 
 /** `undefined` means "continue with the next policy". */

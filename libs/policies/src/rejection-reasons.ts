@@ -61,7 +61,15 @@ export const REJECTION_REASONS = {
   jose_response_rejected: { statuses: [502], meaning: "a JOSE policy's response phase refused the upstream's answer (with the reason in the message)" },
   oidc_redirect: {
     statuses: [302],
-    meaning: 'oidc: not a refusal: the browser is sent to the OpenID Provider to log in, back to where it started after the callback, or to the OP after logout (Location)',
+    meaning: 'oidc: not a refusal: the browser is sent to the OpenID Provider to log in (Location)',
+  },
+  oidc_logged_in: {
+    statuses: [302],
+    meaning: 'oidc: not a refusal: the login completed, the browser goes back to where it started (Location); its auth record is a success',
+  },
+  oidc_logged_out: {
+    statuses: [302],
+    meaning: "oidc: not a refusal: the session was ended by the logout path, the browser goes to the OP's end-session endpoint (Location); its auth record is a success",
   },
   oidc_session_required: { statuses: [401], meaning: 'oidc: an API client (not a browser navigation accepting HTML) without a valid session (with WWW-Authenticate)' },
   oidc_session_invalid: { statuses: [401], meaning: 'oidc: an API client whose session cookie cannot be opened (tampered, of another proxy, or sealed with a retired key)' },

@@ -129,7 +129,7 @@ export class AuthRecordFactory {
   }
 }
 
-export function outcomeOf(status: number, declared: 'throttled' | 'blocked' | undefined): AuthOutcome {
+export function outcomeOf(status: number, declared: 'throttled' | 'blocked' | 'success' | undefined): AuthOutcome {
   if (declared !== undefined) return declared;
   return status === 429 ? 'throttled' : 'denied';
 }

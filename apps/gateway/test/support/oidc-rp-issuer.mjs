@@ -6,8 +6,9 @@
 // with them, and the end of a session whose token cannot be refreshed without). Users'
 // ID tokens carry `email`, `name` and `roles` (scope `roles`); userinfo also `department`,
 // `nickname`, `motto` (with CR/LF) and `bio` (2,000 characters) (scope `org`). Prints {"port":N} when listening;
-// exits when stdin closes.
+// revokes a user's refresh tokens on a stdin line "revoke <sub>" (answering {"revoked":N}); exits when stdin closes.
 import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
 
 const { default: Provider } = await import('oidc-provider');
 const [redirectUris, postLogoutRedirectUri] = process.argv.slice(2);
@@ -48,6 +49,16 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
 });
 provider.on('server_error', (_ctx, err) => process.stderr.write(`server_error ${err.stack}\n`));
 const handler = provider.callback();
+// The refresh tokens issued per user, so a test can revoke them ("revoke <sub>" on stdin).
+const refreshTokens = new Map();
+provider.on('refresh_token.saved', (token) => refreshTokens.set(token.accountId, [...(refreshTokens.get(token.accountId) ?? []), token]));
 process.stdout.write(JSON.stringify({ port }) + '\n');
-process.stdin.resume();
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const [command, sub] = line.split(' ');
+  if (command !== 'revoke') return;
+  const tokens = refreshTokens.get(sub) ?? [];
+  refreshTokens.delete(sub);
+  for (const token of tokens) await token.destroy();
+  process.stdout.write(JSON.stringify({ revoked: tokens.length }) + '\n');
+});
 process.stdin.on('end', () => process.exit(0));

@@ -44,6 +44,12 @@ const MESSAGES: Partial<Record<RejectionCode, string>> = {
  */
 export class OidcPolicy implements Policy {
   readonly type = 'oidc';
+  /**
+   * A live session is the request's authentication: its requests are recorded as successes (auth
+   * records, with the user id claim as username) like any authenticating policy's. The credential
+   * rules step that follows finds no credential (a session is none) and lets the request on.
+   */
+  readonly authenticates = true;
   readonly upstreamHeaderNames: readonly string[];
   private readonly rp: RelyingParty;
   private readonly sealer: CookieSealer;
@@ -193,8 +199,9 @@ export class OidcPolicy implements Policy {
       await this.sessions.end(cookieOf(ctx.headers.cookie, this.config.cookieName));
       const sessionCookie = await this.sessions.start(kept, tokens);
       const cookie = setCookie(this.config.cookieName, sessionCookie, this.cookieAttributes(this.config.sessionTtlSeconds));
+      ctx.claimedUsername = recordedUser(claims[this.config.userIdClaim]);
       // returnTo was checked when the login started and is sealed since: it cannot point elsewhere.
-      return redirect(pending.returnTo, [cookie, this.clear(this.loginCookie)]);
+      return redirect(pending.returnTo, [cookie, this.clear(this.loginCookie)], 'oidc_logged_in');
     } catch (err) {
       const refused = this.failure(err);
       return { ...refused, headers: { ...refused.headers, 'set-cookie': [this.clear(this.loginCookie)] } };
@@ -225,7 +232,9 @@ export class OidcPolicy implements Policy {
     } catch {
       // The OP cannot be reached: the local session ended anyway.
     }
-    return redirect(target, cleared);
+    if (ended === null) return redirect(target, cleared);
+    ctx.claimedUsername = recordedUser(ended.c[this.config.userIdClaim]);
+    return redirect(target, cleared, 'oidc_logged_out');
   }
 
   private redirectUri(ctx: RequestContext): string {
@@ -252,8 +261,20 @@ export class OidcPolicy implements Policy {
   }
 }
 
-function redirect(location: string, cookies: string[]): PolicyRejection {
-  return { status: 302, code: 'oidc_redirect', message: 'Redirecting', headers: { location, 'set-cookie': cookies, 'cache-control': 'no-store' } };
+/** A redirect; one after a completed login or a logout is recorded as a success (its auth record names the user). */
+function redirect(location: string, cookies: string[], code: 'oidc_redirect' | 'oidc_logged_in' | 'oidc_logged_out' = 'oidc_redirect'): PolicyRejection {
+  return {
+    status: 302,
+    code,
+    message: 'Redirecting',
+    headers: { location, 'set-cookie': cookies, 'cache-control': 'no-store' },
+    ...(code !== 'oidc_redirect' && { outcome: 'success' as const }),
+  };
+}
+
+/** The user id claim as an auth record's username (a string of at most 256 characters; the factory clips). */
+function recordedUser(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
 /**
