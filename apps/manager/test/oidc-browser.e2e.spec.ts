@@ -1,11 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually, freePort } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
+import { addSigningKey, createDeployedProject } from './support/login-cluster';
+import { openLoginBrowser, submitLogin } from './support/login-page';
 
 /**
  * A person logging in through the Gateway's OpenID Provider (issue #15 §2) in a real Chromium
@@ -16,8 +15,6 @@ import { startCluster, type Cluster } from './support/cluster';
  * and RP-initiated logout. The relying party's callback is a small HTTP server on loopback.
  * Screenshots land in .test-output/oidc/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = join(__dirname, '..', '..', '..', '.test-output', 'oidc');
 const ENV = 'oidc-browser';
 jest.setTimeout(300_000);
 
@@ -26,6 +23,7 @@ describe('signing in through the OpenID Provider in Chromium', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let shot: (name: string) => Promise<Buffer>;
   let rpServer: Server;
   let rp: string;
   let issuer: string;
@@ -34,7 +32,6 @@ describe('signing in through the OpenID Provider in Chromium', () => {
   let config: oidc.Configuration;
   const SECRET = 'browser-app-client-secret';
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const start = async (extra: Record<string, string> = {}) => {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -69,7 +66,6 @@ describe('signing in through the OpenID Provider in Chromium', () => {
   };
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     rp = `http://127.0.0.1:${port}`;
     // The relying party's pages: where the browser lands after sign-in and sign-out.
@@ -83,11 +79,8 @@ describe('signing in through the OpenID Provider in Chromium', () => {
     cluster = await startCluster({ environment: ENV, gateways: [{}], managerEnv: { SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' } });
     const { admin } = cluster;
     issuer = `${cluster.gateways[0].baseUrl}/credential`;
-    const env = await admin.environments.named(ENV);
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    await admin.signingKeys.create(env.id, { algorithm: 'ES256', privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() });
-    const projectId = (await admin.projects.create({ name: 'oidc-browser' })).id;
-    await admin.proxies.create(projectId, { name: 'orders', basePath: '/orders', upstreamUrl: cluster.echoUrl, environments: [ENV], policies: [{ type: 'jwt-auth', config: {} }] });
+    await addSigningKey(cluster, ENV, 'ES256');
+    const projectId = await createDeployedProject(cluster, ENV, 'oidc-browser', '/orders');
     alice = await admin.endUsers.create(projectId, { username: 'alice', password: 'alice-password-1', email: 'alice@example.com', emailVerified: true, name: 'Alice Liddell' });
     clientId = (await admin.credentials.create(projectId, { username: 'browser-app', password: SECRET, issueApiKey: false })).id;
     await admin.credentials.putTokenSettings(projectId, clientId, {
@@ -101,12 +94,7 @@ describe('signing in through the OpenID Provider in Chromium', () => {
       (r) => r.status === 200,
       { what: 'the Gateway knows the OIDC client' },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    context = await browser.newContext();
-    page = await context.newPage();
+    ({ browser, context, page, shot } = await openLoginBrowser('oidc'));
   }, 300_000);
 
   afterAll(async () => {
@@ -120,12 +108,9 @@ describe('signing in through the OpenID Provider in Chromium', () => {
     await page.goto(flow.url);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await shot('1-login');
-    await page.getByRole('textbox', { name: 'Username' }).fill('alice');
-    await page.getByLabel('Password').fill('wrong-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitLogin(page, 'alice', 'wrong-password');
     await page.getByRole('alert').filter({ hasText: 'Invalid username or password.' }).waitFor();
-    await page.getByLabel('Password').fill('alice-password-1');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitLogin(page, 'alice', 'alice-password-1');
     await page.getByRole('heading', { name: 'Allow browser-app to access your account?' }).waitFor();
     expect(await page.locator('li[data-scope]').evaluateAll((items) => items.map((i) => i.getAttribute('data-scope')))).toEqual(['openid', 'profile', 'email']);
     await shot('2-consent');

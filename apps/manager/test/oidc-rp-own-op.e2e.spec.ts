@@ -1,10 +1,10 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually, freePort } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
+import { addSigningKey } from './support/login-cluster';
+import { openLoginBrowser, submitLogin } from './support/login-page';
 
 /**
  * The `oidc` policy (the Gateway as relying party, #15 §3) with our own OpenID Provider (§2, the
@@ -16,8 +16,6 @@ import { startCluster, type Cluster } from './support/cluster';
  * registered post-logout page. Manager and Gateway are real processes (dist), as in production.
  * Screenshots land in .test-output/oidc-rp/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = join(__dirname, '..', '..', '..', '.test-output', 'oidc-rp');
 const ENV = 'oidc-rp-own-op';
 jest.setTimeout(300_000);
 
@@ -26,18 +24,17 @@ describe('the oidc policy logging a person in through our own OpenID Provider, i
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let shot: (name: string) => Promise<Buffer>;
   let byeServer: Server;
   let bye: string;
   let gateway: string;
   let alice: { id: string };
   const CLIENT_SECRET = `orders-web-${randomBytes(12).toString('hex')}`;
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   /** What the echo upstream received, as the page shows it. */
   const upstreamSaw = async () => JSON.parse((await page.locator('body').textContent()) ?? '{}') as { path: string; headers: Record<string, string> };
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     bye = `http://127.0.0.1:${port}/bye`;
     // The application's signed-out page (outside the proxy: under it, a signed-out browser would be sent to log in).
@@ -49,9 +46,7 @@ describe('the oidc policy logging a person in through our own OpenID Provider, i
     cluster = await startCluster({ environment: ENV, gateways: [{}], managerEnv: { SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0' } });
     const { admin } = cluster;
     gateway = cluster.gateways[0].baseUrl;
-    const env = await admin.environments.named(ENV);
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    await admin.signingKeys.create(env.id, { algorithm: 'ES256', privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    await addSigningKey(cluster, ENV, 'ES256');
     const projectId = (await admin.projects.create({ name: 'oidc-rp' })).id;
     alice = await admin.endUsers.create(projectId, { username: 'alice', password: 'alice-password-1', email: 'alice@example.com', emailVerified: true, name: 'Alice Liddell' });
     // The relying party is an OIDC client of our OP like any other: a credential with token settings.
@@ -90,12 +85,7 @@ describe('the oidc policy logging a person in through our own OpenID Provider, i
       (r) => r.status === 401,
       { what: 'the Gateway serves the oidc proxy' },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    context = await browser.newContext();
-    page = await context.newPage();
+    ({ browser, context, page, shot } = await openLoginBrowser('oidc-rp'));
   }, 300_000);
 
   afterAll(async () => {
@@ -109,9 +99,7 @@ describe('the oidc policy logging a person in through our own OpenID Provider, i
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(page.url().startsWith(`${gateway}/credential/`)).toBe(true);
     await shot('1-login');
-    await page.getByRole('textbox', { name: 'Username' }).fill('alice');
-    await page.getByLabel('Password').fill('alice-password-1');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitLogin(page, 'alice', 'alice-password-1');
     // Generous: the code exchange is the Gateway calling its own token endpoint on a loaded machine.
     await page.waitForURL(`${gateway}/orders/reports?year=2026`, { timeout: 90_000 }).catch(async (err: Error) => {
       throw new Error(`${err.message}\nthe browser is at ${page.url()}: ${(await page.locator('body').textContent())?.slice(0, 500)}`);
