@@ -125,6 +125,19 @@ export const oidcClientSettingsSchema = z
   });
 export type OidcClientSettings = z.output<typeof oidcClientSettingsSchema>;
 
+/** Who an exchanged assertion's token is about: an end user named by `sub`, or the client itself. */
+export const JWT_BEARER_SUBJECTS = ['end_user', 'client'] as const;
+
+export const jwtBearerSettingsSchema = z.strictObject({
+  /** Key managers (by name) whose assertions this client may exchange; their `iss` picks one. */
+  keyManagers: z.array(entityName).min(1).max(10),
+  /** `end_user`: `sub` is the username of an end user of the client's project, who must be allowed to sign in; `client`: the token is the client's own (`sub` is only checked to be present). */
+  subject: z.enum(JWT_BEARER_SUBJECTS).default('end_user'),
+  /** An assertion may be valid at most this long (its `exp` after its `iat`, and after now): RFC 7523 §3 leaves the bound to the server. */
+  maxLifetimeSeconds: z.number().int().min(1).max(3600).default(300),
+});
+export type JwtBearerSettings = z.output<typeof jwtBearerSettingsSchema>;
+
 /** The settings' fields without the cross-field rules (what the `/auth` token-service policy extends). */
 export const tokenSettingsFields = z.strictObject({
   grants: z.array(z.enum(OAUTH_GRANTS)).min(1).default(['client_credentials']),
@@ -156,6 +169,13 @@ export const tokenSettingsSchema = tokenSettingsFields
      * local end users only. (Credentials' settings only: a proxy's `/auth` client has no end users.)
      */
     identitySources: z.array(entityName).max(10).optional(),
+    /**
+     * The JWT bearer grant (RFC 7523 §2.1, `urn:ietf:params:oauth:grant-type:jwt-bearer`): an
+     * assertion signed by one of these key managers (names; their JWKS, algorithms, clock skew
+     * and required claims apply) is exchanged for an access token with the client's scopes.
+     * Absent: the client may not use the grant.
+     */
+    jwtBearer: jwtBearerSettingsSchema.optional(),
   })
   .refine((t) => new Set(t.identitySources).size === (t.identitySources ?? []).length, { message: 'an identity source is named twice', path: ['identitySources'] })
   .refine((t) => t.grants.includes('authorization_code') === (t.oidc !== null), {
@@ -165,5 +185,9 @@ export const tokenSettingsSchema = tokenSettingsFields
   .refine((t) => t.oidc?.clientType !== 'public' || t.grants.every((g) => g === 'authorization_code' || g === 'refresh_token'), {
     message: 'a public client may only use the authorization_code and refresh_token grants',
     path: ['grants'],
+  })
+  .refine((t) => t.oidc?.clientType !== 'public' || t.jwtBearer === undefined, {
+    message: 'a public client cannot use the JWT bearer grant (it has no authentication)',
+    path: ['jwtBearer'],
   });
 export type TokenSettings = z.infer<typeof tokenSettingsSchema>;

@@ -21,6 +21,7 @@ import type { TokenClient, TokenClients } from '../serving/token-clients';
 import type { GatewayTokenStore } from '../token-service/gateway-token-store';
 import { mayObtainTokens } from '../serving/token-clients';
 import { presentedClient } from '../token-service/client-authentication';
+import { JWT_BEARER_GRANT } from '../token-service/jwt-bearer-grant';
 import { mintJwt } from '../token-service/jwt-minter';
 import type { TokenCall } from '../token-service/token-endpoints';
 import type { FailureSubject, TokenFailureLimits } from '../token-service/token-failure-limits';
@@ -154,7 +155,7 @@ export class OidcProvider {
       require_pushed_authorization_requests: false,
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
-      grant_types_supported: ['authorization_code', 'client_credentials', 'password', 'refresh_token'],
+      grant_types_supported: ['authorization_code', 'client_credentials', 'password', 'refresh_token', JWT_BEARER_GRANT],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: algorithms.length ? algorithms : ['RS256'],
       scopes_supported: ['openid', 'profile', 'email', 'offline_access'],

@@ -8,6 +8,7 @@ import {
   PasswordVerificationCache,
   type CompileOptions,
   type CompileProblem,
+  type KeyManagerDirectory,
   type OpaqueTokenLookup,
   type RateLimitStore,
   type TokenQuotaStore,
@@ -70,6 +71,7 @@ interface Foundation {
   readonly keyManagers: readonly SnapshotKeyManager[];
   readonly identitySources: readonly SnapshotIdentitySource[];
   readonly keyRing: SigningKeyRing;
+  readonly trustedIssuers: KeyManagerDirectory | null;
   readonly compiler: EnvironmentCompiler;
 }
 
@@ -231,7 +233,7 @@ export class ActiveConfiguration {
     const keyManagerDirectory = this.deps.keyManagers?.directoryFor(keyManagers) ?? null;
     const sources = this.deps.identitySources?.directoryFor(identitySources) ?? null;
     const compiler = new EnvironmentCompiler(environment, directory, { ...this.compileOptions, keyRing, keyManagers: keyManagerDirectory, identitySources: sources });
-    return { directory, clients, signingKeys, keyManagers, identitySources, keyRing, compiler };
+    return { directory, clients, signingKeys, keyManagers, identitySources, keyRing, trustedIssuers: keyManagerDirectory, compiler };
   }
 
   /** Routes for `proxies`: those not `touched` since `reuse.previous` keep their compiled route, the others are compiled. */
@@ -272,6 +274,7 @@ export class ActiveConfiguration {
       directory: foundation.directory,
       problems: view.problems,
       keyRing: foundation.keyRing,
+      trustedIssuers: foundation.trustedIssuers,
       get tokens() {
         return view.tokens();
       },

@@ -1,5 +1,5 @@
 import type { SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
-import type { CompiledProxy, CompileProblem, CredentialDirectory } from '@idm/policies';
+import type { CompiledProxy, CompileProblem, CredentialDirectory, KeyManagerDirectory } from '@idm/policies';
 import type { SigningKeyRing } from '@idm/tokens';
 import type { Pool } from 'undici';
 import type { ProxyMetrics } from '../metrics/gateway-metrics';
@@ -33,6 +33,8 @@ export interface ServingRevision {
   readonly problems: readonly CompileProblem[];
   /** The revision's signing keys, opened once (token service signs, jwt-auth verifies). */
   readonly keyRing: SigningKeyRing;
+  /** The environment's key managers (trusted issuers), for the token service's JWT bearer grant; absent or null: none. */
+  readonly trustedIssuers?: KeyManagerDirectory | null;
   /** Token clients, proxy token clients and the verifiers of our own JWTs: built on the first token call after a proxy or key change. */
   readonly tokens: TokenIndexes;
   route(path: string): ProxyRoute | undefined;

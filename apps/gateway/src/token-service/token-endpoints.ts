@@ -15,6 +15,7 @@ import { metadataFor } from './owner-metadata';
 import type { EndUserPasswordValidator } from '../oidc/end-user-password-validator';
 import { authenticateClient, newGrant, requireGrant } from './token-grants';
 import type { TokenCallSubject } from '../auth-records/auth-record-factory';
+import { JWT_BEARER_GRANT, type JwtBearerGrant } from './jwt-bearer-grant';
 import { provesBinding, tokenTypeOf, type BindingEvidence, type TokenRequestBinding } from './token-binding';
 
 /** One token endpoint call, already read off the wire (form body or, where allowed, query). */
@@ -44,6 +45,8 @@ export interface TokenServiceOptions {
   binding?: TokenRequestBinding;
   /** The OpenID Provider's authorization_code grant (`/credential` only); absent: that grant is unsupported. */
   authorizationCode?: { exchange(call: TokenCall): Promise<Body>; handlesRefresh(call: TokenCall): boolean; refresh(call: TokenCall): Promise<Body> };
+  /** The JWT bearer grant (RFC 7523) of `/credential` clients with `jwtBearer` settings; absent: that grant is unsupported. */
+  jwtBearer?: JwtBearerGrant;
   /** Resource owners of the password grant for clients that list identity sources (local and just-in-time provisioned end users). */
   owners?: EndUserPasswordValidator;
 }
@@ -100,7 +103,14 @@ export class TokenEndpoints {
     const grantType = call.params.get('grant_type');
     const cnf = await this.confirmationOf(call);
     if (grantType === 'refresh_token') return this.refresh(call, format, serving, clients, client, now, cnf);
-    const { owner, scope } = await newGrant(grantType, call.params, client, clients, this.passwords, now, this.options.owners).catch(async (err: unknown) => {
+    const jwtBearer = grantType === JWT_BEARER_GRANT && this.surface === 'credential' ? this.options.jwtBearer : undefined;
+    const { owner, scope } = await (
+      jwtBearer
+        ? jwtBearer
+            .ownerOf(call.params, client, clients, serving.trustedIssuers ?? null, call.issuer)
+            .then((owner) => ({ owner, scope: grantedScope(call.params.get('scope'), client.settings) }))
+        : newGrant(grantType, call.params, client, clients, this.passwords, now, this.options.owners)
+    ).catch(async (err: unknown) => {
       // Only the password grant checks a secret here: its invalid_grant is a wrong owner password.
       if (failureSubject && grantType === 'password' && err instanceof OAuthError && err.code === 'invalid_grant') await this.options.failures!.limits.ownerFailed(failureSubject);
       throw err;
@@ -217,7 +227,7 @@ export class TokenEndpoints {
       jwks_uri: `${issuer}/.well-known/jwks.json`,
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
-      grant_types_supported: ['client_credentials', 'password', 'refresh_token'],
+      grant_types_supported: ['client_credentials', 'password', 'refresh_token', ...(this.options.jwtBearer ? [JWT_BEARER_GRANT] : [])],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

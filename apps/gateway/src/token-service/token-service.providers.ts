@@ -10,6 +10,7 @@ import { ActiveConfiguration } from '../serving/active-configuration';
 import { SERVING_DEPENDENCIES, type ServingDependencies } from '../serving/serving-dependencies';
 import { GatewayTokenStore } from './gateway-token-store';
 import { TokenRequestBinding } from './token-binding';
+import { JwtBearerGrant } from './jwt-bearer-grant';
 import { TokenEndpoints } from './token-endpoints';
 import { ConfiguredFailureLimits } from './token-failure-limits';
 import { ConfiguredBruteForce } from '../brute-force/brute-force.providers';
@@ -171,6 +172,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         failures: ConfiguredFailureLimits,
         oidc: OidcProvider,
         owners: EndUserPasswordValidator,
+        redis: Redis,
       ) =>
         new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, {
           surface: 'credential',
@@ -179,8 +181,10 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           binding: new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired),
           authorizationCode: oidc,
           owners,
+          // Spent assertion ids live beside the OpenID Provider's client assertions (one store, every Gateway).
+          jwtBearer: new JwtBearerGrant(new OidcStore(redis, config.environment)),
         }),
-      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, OidcProvider, FEDERATED_END_USERS],
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, OidcProvider, FEDERATED_END_USERS, TOKEN_REDIS],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
