@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import * as oidc from 'openid-client';
 import { eventually, freePort } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
+import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
 
 const ENV = `xidp-${randomBytes(3).toString('hex')}`;
 const MASTER_KEYS = `m1:${randomBytes(32).toString('base64')}`;
@@ -164,10 +165,8 @@ describe('external OIDC IdPs as identity sources (login page "Sign in with", jus
     issuer = `${cluster.gateways[0]!.baseUrl}/credential`;
     idp = await startIdp(`${issuer}/external/callback`);
     hostile = await startHostileIdp();
-    const env = await admin.environments.named(ENV);
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    await admin.signingKeys.create(env.id, { algorithm: 'RS256', privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() });
-    projectId = (await admin.projects.create({ name: `xidp-${s}` })).id;
+    await addSigningKey(cluster, ENV, 'RS256');
+    projectId = await createDeployedProject(cluster, ENV, `xidp-${s}`, `/orders-${s}`);
     // The client secret the IdP registered, as a project secret the source names (sealed, rotatable).
     const clientSecret = await admin.call('POST', `/api/v1/projects/${projectId}/secrets`, {
       name: `idp-client-${s}`,
@@ -193,23 +192,14 @@ describe('external OIDC IdPs as identity sources (login page "Sign in with", jus
       await createSource({ name: `${mode}-${s}`, type: 'oidc', projectId, config: { issuer: `${hostile.base}/${mode}`, clientId: 'idm-gateway' } });
     await createSource({ name: `down-${s}`, type: 'oidc', projectId, config: { issuer: `http://127.0.0.1:${await freePort()}`, clientId: 'idm-gateway' }, timeoutMs: 2000 });
     await createSource({ name: `unlisted-${s}`, type: 'oidc', projectId, config: { issuer: idp.issuer, clientId: 'idm-gateway' }, secret: IDP_CLIENT_SECRET });
-    await admin.proxies.create(projectId, {
-      name: 'orders',
-      basePath: `/orders-${s}`,
-      upstreamUrl: cluster.echoUrl,
-      environments: [ENV],
-      policies: [{ type: 'jwt-auth', config: {} }],
-    });
     // A local end user named like an IdP account: the IdP must never take it over.
     await admin.endUsers.create(projectId, { username: 'bob', password: 'local-bob-password', email: 'bob-local@example.org' });
-    appId = (await admin.credentials.create(projectId, { username: 'xidp-app', password: SECRET, issueApiKey: false })).id;
-    await admin.credentials.putTokenSettings(projectId, appId, {
-      grants: ['password', 'authorization_code'],
-      oidc: { redirectUris: [RP] },
-      identitySources: [SOURCE, `wrong-aud-${s}`, `wrong-nonce-${s}`, `down-${s}`],
+    appId = await createLoginClient(cluster, projectId, {
+      name: 'xidp-app',
+      secret: SECRET,
+      settings: { grants: ['password', 'authorization_code'], oidc: { redirectUris: [RP] }, identitySources: [SOURCE, `wrong-aud-${s}`, `wrong-nonce-${s}`, `down-${s}`] },
     });
-    noIdpAppId = (await admin.credentials.create(projectId, { username: 'plain-app', password: SECRET, issueApiKey: false })).id;
-    await admin.credentials.putTokenSettings(projectId, noIdpAppId, { grants: ['authorization_code'], oidc: { redirectUris: [RP] } });
+    noIdpAppId = await createLoginClient(cluster, projectId, { name: 'plain-app', secret: SECRET, settings: { grants: ['authorization_code'], oidc: { redirectUris: [RP] } } });
     await eventually(
       async () => (await authorize(appId)).html,
       (html) => html.includes(`Sign in with ${SOURCE}`),
