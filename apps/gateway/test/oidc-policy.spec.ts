@@ -1,5 +1,17 @@
 import { AUTH_RECORDS_STREAM, authRecordBatchSchema, type AuthRecord } from '@idm/config-bus';
-import { box, configSnapshot, createEchoServer, eventually, freePort, listenOnLoopback, RedisProcess, snapshotProxy, snapshotSecret, type RunningServer } from '@idm/test-kit';
+import {
+  box,
+  configSnapshot,
+  createEchoServer,
+  eventually,
+  freePort,
+  listenOnLoopback,
+  RedisProcess,
+  snapshotCredential,
+  snapshotProxy,
+  snapshotSecret,
+  type RunningServer,
+} from '@idm/test-kit';
 import { UpstreamPolicy } from '@idm/domain';
 import { RedisOidcSessionStore } from '@idm/policies';
 import Redis from 'ioredis';
@@ -122,6 +134,7 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
         `${one.url}/${proxyId}-fwd/.oidc/callback`,
         `${one.url}/${proxyId}-fwd-once/.oidc/callback`,
         `${one.url}/${proxyId}-ui/.oidc/callback`,
+        `${one.url}/${proxyId}-hybrid/.oidc/callback`,
       ],
       `${one.url}/${proxyId}/bye`,
     );
@@ -178,7 +191,10 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
           ],
           secrets: opSecrets,
         }),
+        // Hybrid mode: the OP's `sub` names a credential of the project, which then authenticates.
+        snapshotProxy({ id: `${proxyId}-hybrid`, upstreamUrl: echo.url, policies: [opPolicy({ credentialClaim: 'sub' })], secrets: opSecrets }),
       ],
+      credentials: [snapshotCredential({ id: 'c-hybrid-hank', username: 'hank' }), snapshotCredential({ id: 'c-hybrid-ivy', username: 'ivy', enabled: false })],
     });
     one.active.activate(snapshot);
     two.active.activate(snapshot);
@@ -487,6 +503,16 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     const token = (await json(res)).headers!.authorization.slice('Bearer '.length);
     const metadata = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as { userinfo_endpoint: string };
     expect((await fetch(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  it("hybrid mode: the session's claim names our credential, which authenticates; no credential or a disabled one is refused", async () => {
+    const hybrid = `${proxyId}-hybrid`;
+    const hank = await loggedIn(hybrid, 'hank');
+    expect(await callWith(one, hank.session, hybrid, { 'x-request-id': 'rp-hybrid' })).toEqual([200, 'hank']);
+    expect((await recordsOf('rp-hybrid', 1))[0]).toMatchObject({ proxyId: hybrid, policy: 'oidc', outcome: 'success', credentialId: 'c-hybrid-hank', username: 'hank' });
+    // Logged in at the OP, but no credential of the project is theirs, or theirs is disabled.
+    expect(await callWith(two, (await loggedIn(hybrid, 'judy')).session, hybrid)).toEqual([403, 'oidc_credential_unknown']);
+    expect(await callWith(one, (await loggedIn(hybrid, 'ivy')).session, hybrid)).toEqual([401, 'credential_disabled']);
   });
 
   it('ends a session whose access token expired when the OP gave no refresh token', async () => {

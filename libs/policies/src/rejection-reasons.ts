@@ -63,6 +63,10 @@ export const REJECTION_REASONS = {
     statuses: [302],
     meaning: 'oidc: not a refusal: the browser is sent to the OpenID Provider to log in (Location)',
   },
+  oidc_credential_unknown: {
+    statuses: [403],
+    meaning: "oidc (hybrid mode, `credentialClaim`): the session is valid but its claim names no credential of the proxy's project",
+  },
   oidc_logged_in: {
     statuses: [302],
     meaning: 'oidc: not a refusal: the login completed, the browser goes back to where it started (Location); its auth record is a success',

@@ -1,3 +1,5 @@
+import { credentialRefusal, establish } from '../authentication/establish';
+import { CREDENTIAL_STATE_MESSAGES } from '../authentication/standard-rejections';
 import type { PolicyCompileDeps, PolicyCompiler } from '../compile-dependencies';
 import { currentVersion, openKeyVersions } from '../jose-keys/key-versions';
 import type { Policy, PolicyOutcome, PolicyRejection, RequestContext } from '../policy';
@@ -30,6 +32,8 @@ const MESSAGES: Partial<Record<RejectionCode, string>> = {
   oidc_id_token_invalid: 'The ID token failed validation',
   oidc_provider_unavailable: 'The identity provider cannot be reached',
   oidc_invalid_return_to: 'return_to must be a path of this API',
+  oidc_credential_unknown: 'The logged-in user has no credential for this API',
+  ...CREDENTIAL_STATE_MESSAGES,
 };
 
 /**
@@ -57,6 +61,7 @@ export class OidcPolicy implements Policy {
   private readonly loginCookie: string;
   private readonly base: string;
   private readonly forwardedClaims: string[];
+  private readonly credentialStates: Record<'credential_disabled' | 'credential_expired', PolicyRejection>;
 
   constructor(
     private readonly config: OidcConfig,
@@ -73,10 +78,18 @@ export class OidcPolicy implements Policy {
     if (!deps.oidcSessions) throw new PolicyConfigError([{ path: [], message: 'oidc needs a session store, and this gateway has none' }]);
     this.sessions = new OidcSessions(deps.oidcSessions, this.sealer, deps.proxy.id, config.cookieName, config.idleTimeoutSeconds * 1000, config.sessionTtlSeconds * 1000, deps.now);
     this.loginCookie = `${config.cookieName}_LOGIN`;
+    this.credentialStates = { credential_disabled: this.refuse('credential_disabled', 401), credential_expired: this.refuse('credential_expired', 401) };
     this.base = deps.proxy.basePath;
     // A client's own Authorization never reaches the upstream when the policy puts the user's token there.
     this.upstreamHeaderNames = [...Object.values(config.claimHeaders), ...(config.forwardAccessToken ? ['authorization'] : [])];
-    this.forwardedClaims = [...new Set([config.userIdClaim, ...(config.rolesClaim ? [config.rolesClaim] : []), ...Object.keys(config.claimHeaders)])];
+    this.forwardedClaims = [
+      ...new Set([
+        config.userIdClaim,
+        ...(config.rolesClaim ? [config.rolesClaim] : []),
+        ...(config.credentialClaim ? [config.credentialClaim] : []),
+        ...Object.keys(config.claimHeaders),
+      ]),
+    ];
   }
 
   execute(ctx: RequestContext): PolicyOutcome | Promise<PolicyOutcome> {
@@ -99,7 +112,7 @@ export class OidcPolicy implements Policy {
       if (typeof resumed === 'object' && this.config.forwardAccessToken) resumed = await this.freshTokens(resumed);
       if (typeof resumed === 'object') {
         this.admit(ctx, resumed.record);
-        return undefined;
+        return this.config.credentialClaim === undefined ? undefined : this.authenticateCredential(ctx, resumed.record.c[this.config.credentialClaim]);
       }
       // A cookie that leads nowhere is deleted with the answer (the browser stops sending it).
       const cleared = sealed === undefined ? [] : [this.clear(this.config.cookieName)];
@@ -163,6 +176,14 @@ export class OidcPolicy implements Policy {
     ctx.strippedHeaders.push('cookie');
     const rest = cookiesWithout(ctx.headers.cookie, [this.config.cookieName, this.loginCookie]);
     if (rest !== null) ctx.upstreamHeaders.cookie = rest;
+  }
+
+  /** Hybrid mode: the credential the session's claim names authenticates the request (its rules run next, in the chain). */
+  private authenticateCredential(ctx: RequestContext, username: unknown): PolicyOutcome {
+    const credential = typeof username === 'string' ? this.deps.directory.findCredential(this.deps.proxy.projectId, username) : null;
+    if (!credential) return this.refuse('oidc_credential_unknown', 403);
+    const refused = credentialRefusal(credential, this.deps.now(), this.credentialStates);
+    return refused ?? establish(ctx, credential, null);
   }
 
   /** Top-level navigations of a browser (they accept HTML); everything else is an API client. */

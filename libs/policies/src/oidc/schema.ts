@@ -52,6 +52,14 @@ export const oidcConfigSchema = z
     userinfo: z.boolean().default(false),
     /** Longest claim header value sent upstream (after encoding); a longer value is not sent at all (a cut one could mean something else). */
     claimHeaderMaxLength: z.number().int().min(16).max(8192).default(1024),
+    /**
+     * Hybrid mode: the external OP says who the user is, our credentials say what they may do.
+     * The claim's value names a credential (its username) of the proxy's project; that
+     * credential then authenticates the request (its ACL, IP, time and rate-limit rules apply,
+     * it is the identity upstream); a session whose claim names none is refused 403
+     * `oidc_credential_unknown`, a disabled or expired one 401 as for any credential.
+     */
+    credentialClaim: z.string().min(1).max(64).optional(),
     /** Claim forwarded as X-Authenticated-UserId. */
     userIdClaim: z.string().min(1).max(64).default('sub'),
     /** Claim (string or array) forwarded as X-Authenticated-UserRoles; absent: none. */
