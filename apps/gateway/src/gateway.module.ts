@@ -1,4 +1,4 @@
-import { EnvironmentConfigStore } from '@idm/config-bus';
+import { EnvironmentConfigStore, GatewayPresenceStore } from '@idm/config-bus';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -29,6 +29,8 @@ import { createTokenIssuers, JwtRevocations } from './token-service/jwt-revocati
 import { authRecordProviders } from './auth-records/auth-records.providers';
 import { AuthRecorder } from './auth-records/auth-recorder';
 import { AuthRecordFactory } from './auth-records/auth-record-factory';
+import { GatewayHeartbeat } from './presence/gateway-heartbeat';
+import { gatewayVersion } from './presence/gateway-version';
 
 const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
@@ -150,6 +152,24 @@ export class GatewayModule implements OnApplicationShutdown {
           useFactory: (redis: Redis, store: EnvironmentConfigStore, active: ActiveConfiguration, metrics: GatewayMetrics) =>
             new ConfigSync(config.environment, config.configPollIntervalMs, redis, store, active, metrics, log.child({ component: 'config-sync' })),
           inject: [CONFIG_REDIS, EnvironmentConfigStore, ActiveConfiguration, GatewayMetrics],
+        },
+        {
+          provide: GatewayHeartbeat,
+          useFactory: (redis: Redis, active: ActiveConfiguration, revocations: JwtRevocations, metrics: GatewayMetrics) =>
+            new GatewayHeartbeat(
+              { id: config.gatewayId, environment: config.environment, version: gatewayVersion(), intervalMs: config.heartbeatIntervalMs },
+              new GatewayPresenceStore(redis, config.environment),
+              () => ({
+                epoch: active.current?.epoch ?? null,
+                revision: active.revision,
+                appliedAt: active.appliedAt,
+                // What /health/ready answers.
+                ready: active.revision !== null && revocations.ids.loaded,
+                answered: metrics.proxiedResponses(),
+              }),
+              log.child({ component: 'heartbeat' }),
+            ),
+          inject: [CONFIG_REDIS, ActiveConfiguration, JwtRevocations, GatewayMetrics],
         },
         {
           provide: ProxyRequestHandler,

@@ -1,4 +1,4 @@
-import { oidcConsentKey } from '@idm/config-bus';
+import { GatewayPresenceStore, oidcConsentKey } from '@idm/config-bus';
 import { generateApiKey } from '@idm/domain';
 import Redis from 'ioredis';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
@@ -97,6 +97,26 @@ describe('OpenAPI document against real responses', () => {
     const blocks = await seedBlocks(env.name, { credential: { username: 'guessed', projectId: null }, address: '192.0.2.78' });
     await call('GET', `${P}/environments/${env.id}/blocks`);
     await call('DELETE', `${P}/environments/${env.id}/blocks/${blocks[0].id}`);
+    // One Gateway reporting itself the way a Gateway's heartbeat does, withdrawn after.
+    const gatewayRedis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const presence = new GatewayPresenceStore(gatewayRedis, env.name);
+    const now = Date.now();
+    await presence.report(
+      {
+        id: 'conformance-gw:1',
+        environment: env.name,
+        version: '0.1.0',
+        epoch: 'e',
+        revision: 3,
+        appliedAt: now,
+        ready: true,
+        requestsPerSecond: 1.5,
+        startedAt: now,
+        reportedAt: now,
+      },
+      60_000,
+    );
+    await call('GET', `${P}/environments/${env.id}/gateways`).finally(() => presence.withdraw('conformance-gw:1').finally(() => gatewayRedis.disconnect()));
 
     const project = await call('POST', `${P}/projects`, { name: `p-${s()}` });
     const projectUrl = `${P}/projects/${project.id}`;

@@ -84,6 +84,12 @@ const ROUTES: Route[] = [
     ],
   },
   {
+    route: 'GET /environments/{id}/gateways',
+    permission: 'environment:read',
+    call: (i) => get(`/api/v1/environments/${i.env}/gateways`),
+    bad: () => ids404('GET', (id) => `/api/v1/environments/${id}/gateways`, 'environment_not_found'),
+  },
+  {
     route: 'GET /projects/{id}/brute-force-settings',
     permission: 'project:read',
     call: (i) => get(`/api/v1/projects/${i.project}/brute-force-settings`),

@@ -22,3 +22,4 @@ export * from './channel-mirror';
 export * from './end-user-last-login';
 export * from './oidc-consents';
 export * from './config-changed.wire';
+export * from './gateway-presence';

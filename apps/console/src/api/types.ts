@@ -57,6 +57,27 @@ export interface Environment {
   revision: number;
 }
 
+/** One Gateway as it last reported itself (GET /environments/{id}/gateways). */
+export interface GatewayStatus {
+  id: string;
+  version: string;
+  ready: boolean;
+  revision: number | null;
+  sync: 'in_sync' | 'behind' | 'loading' | 'other_epoch' | 'unknown';
+  /** Published revisions not applied yet; null unless in sync or behind. */
+  behind: number | null;
+  appliedAt: string | null;
+  startedAt: string;
+  lastSeen: string;
+  requestsPerSecond: number;
+}
+
+export interface EnvironmentGateways {
+  environment: string;
+  publishedRevision: number | null;
+  gateways: GatewayStatus[];
+}
+
 export interface AuditEvent {
   seq: number;
   at: string;

@@ -5,10 +5,11 @@ import { api } from '../api/client';
 import type { Environment } from '../api/types';
 import { TabbedScreen } from '../layout/TabbedScreen';
 import { BlocksPanel } from './environment/BlocksPanel';
+import { GatewaysPanel } from './environment/GatewaysPanel';
 import { SigningKeysPanel } from './environment/SigningKeysPanel';
 import { QueryState } from './QueryState';
 
-/** One environment: its token signing keys and the brute-force blocks its Gateways enforce. */
+/** One environment: its token signing keys, the brute-force blocks its Gateways enforce and the Gateways themselves, live. */
 export function EnvironmentScreen() {
   const { environmentId = '' } = useParams();
   const environment = useQuery({ queryKey: ['environment', environmentId], queryFn: () => api<Environment>('GET', `/environments/${environmentId}`) });
@@ -20,6 +21,7 @@ export function EnvironmentScreen() {
       tabs={[
         { value: 'signing-keys', label: 'Signing keys', panel: <SigningKeysPanel environmentId={environmentId} /> },
         { value: 'blocks', label: 'Brute-force blocks', panel: <BlocksPanel environmentId={environmentId} /> },
+        { value: 'gateways', label: 'Gateways', panel: <GatewaysPanel environmentId={environmentId} environmentName={environment.data.name} /> },
       ]}
     />
   );

@@ -3,13 +3,15 @@ import { useDisclosure } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, describeError } from '../api/client';
 import type { Environment } from '../api/types';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, useAction } from './actions';
 import { QueryState } from './QueryState';
+import { useEnvironmentGateways } from './environment/GatewaysPanel';
+import { ageOf, fleetSummary, lastSeenOf } from './environment/gateway-fleet';
 
-/** Environments and the configuration revision their Gateways were last sent; a new one for operators who may write them. */
+/** Environments, the configuration revision their Gateways were last sent and the Gateways serving it, live; a new one for operators who may write them. */
 export function EnvironmentsScreen() {
   const environments = useQuery({ queryKey: ['environments'], queryFn: () => api<Environment[]>('GET', '/environments'), refetchInterval: 10_000 });
   const { can } = usePermissions();
@@ -25,13 +27,15 @@ export function EnvironmentsScreen() {
         <Text c="dimmed">No environments. Gateways serve one environment each (GATEWAY_ENVIRONMENT): create one, then deploy proxies to it.</Text>
       )}
       {!!environments.data?.length && (
-        <Table.ScrollContainer minWidth={560} type="native">
-          <Table striped>
+        <Table.ScrollContainer minWidth={720} type="native">
+          <Table striped aria-label="Environments">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Name</Table.Th>
                 <Table.Th>Description</Table.Th>
                 <Table.Th>Published revision</Table.Th>
+                <Table.Th>Gateways</Table.Th>
+                <Table.Th>Last seen</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -44,6 +48,7 @@ export function EnvironmentsScreen() {
                   </Table.Td>
                   <Table.Td>{e.description}</Table.Td>
                   <Table.Td>{e.revision}</Table.Td>
+                  <FleetCells environmentId={e.id} />
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -54,6 +59,23 @@ export function EnvironmentsScreen() {
         <CreateEnvironmentForm onDone={close} />
       </Modal>
     </Stack>
+  );
+}
+
+/** The environment's Gateways at a glance (count, in sync or behind) and its freshest report; the Gateways tab has each one. */
+function FleetCells({ environmentId }: { environmentId: string }) {
+  const gateways = useEnvironmentGateways(environmentId);
+  if (!gateways.data) return <Table.Td colSpan={2}>{gateways.error ? describeError(gateways.error) : '…'}</Table.Td>;
+  const lastSeen = lastSeenOf(gateways.data.gateways);
+  return (
+    <>
+      <Table.Td>
+        <Anchor component={Link} to={`/environments/${environmentId}?tab=gateways`}>
+          {fleetSummary(gateways.data.gateways)}
+        </Anchor>
+      </Table.Td>
+      <Table.Td>{lastSeen ? ageOf(lastSeen) : '—'}</Table.Td>
+    </>
   );
 }
 

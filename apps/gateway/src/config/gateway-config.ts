@@ -104,6 +104,12 @@ const envSchema = z.object({
   GATEWAY_BODY_TIMEOUT_MS: integer(1, 3_600_000).default(10_000),
   /** Safety net behind pub/sub: how often the stored revision is compared with ours. */
   CONFIG_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
+  /**
+   * How often this Gateway reports itself to the Manager (through Redis: revision served, ready,
+   * requests per second). A report lives three intervals, so a Gateway that stopped without
+   * saying so drops out of the Manager's list within 15 s by default.
+   */
+  GATEWAY_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5_000),
   /** Grace period for in-flight requests on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
   /**
@@ -199,6 +205,7 @@ export type GatewayConfig = Readonly<{
   /** How long a client may take to send a request head and the whole request, and be silent within its body. */
   clientTimeouts: Readonly<{ headersTimeoutMs: number; requestTimeoutMs: number; bodyTimeoutMs: number }>;
   configPollIntervalMs: number;
+  heartbeatIntervalMs: number;
   shutdownTimeoutMs: number;
   /** null: IDM_MASTER_KEYS unset (development key). */
   masterKeys: readonly Readonly<{ id: string; key: Buffer }>[] | null;
@@ -275,6 +282,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     }),
     clientTimeouts: parseClientTimeouts(e),
     configPollIntervalMs: e.CONFIG_POLL_INTERVAL_MS,
+    heartbeatIntervalMs: e.GATEWAY_HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,

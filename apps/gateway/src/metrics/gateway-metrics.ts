@@ -70,6 +70,13 @@ export class GatewayMetrics {
     return series;
   }
 
+  /** Proxied requests answered so far, every proxy's series together (drops when a proxy leaves and its series goes). */
+  proxiedResponses(): number {
+    let total = 0;
+    for (const series of this.series.values()) for (const count of series.responses) total += count;
+    return total;
+  }
+
   /** Drops the series of a proxy that left the configuration. */
   releaseProxy(name: string, basePath: string): void {
     this.series.delete(`${name}\u0000${basePath}`);

@@ -97,6 +97,7 @@ interface RouteView {
  */
 export class ActiveConfiguration {
   private serving: ServingRevision | null = null;
+  private servingSince: number | null = null;
   private foundation: Foundation | null = null;
   private view: RouteView | null = null;
   /** Outlives revisions: verified passwords stay verified while their hash is unchanged. */
@@ -141,6 +142,11 @@ export class ActiveConfiguration {
 
   get revision(): number | null {
     return this.serving?.revision ?? null;
+  }
+
+  /** When the served revision became current (epoch ms; null before the first): how fresh this Gateway is, for its heartbeat. */
+  get appliedAt(): number | null {
+    return this.servingSince;
   }
 
   /** A whole snapshot, built at once (small environments, tests). */
@@ -281,6 +287,7 @@ export class ActiveConfiguration {
       route: (path: string) => view.router.match(path),
       routeOf: (proxyId: string) => view.routes.get(proxyId),
     });
+    if (this.serving?.revision !== revision || this.serving.epoch !== epoch) this.servingSince = Date.now();
     this.serving = next;
     this.foundation = foundation;
     this.view = view;
