@@ -161,6 +161,49 @@ describe('the console: credential rules, token settings, identity sources and en
     ]);
     expect(JSON.stringify(idp)).not.toContain(idpSecret);
     await admin.call('DELETE', `/api/v1/identity-sources/${idp.id}`);
+
+    // A project's external IdP takes its client secret from a project shared secret, picked by name; typed and picked at once is refused on the picker.
+    const owners = await admin.projects.create({ name: 'idp-owners' });
+    const shared = await admin.call('POST', `/api/v1/projects/${owners.id}/secrets`, {
+      name: 'idp-client',
+      kind: 'shared-secret',
+      material: Buffer.from(idpSecret).toString('base64url'),
+    });
+    // Loaded again: the Scope list is the projects the screen read when it opened.
+    await page.goto(`${suite.ui}/identity-sources`);
+    await page.getByRole('button', { name: 'New identity source' }).click();
+    await dialog.getByText('External OpenID Provider', { exact: true }).click();
+    await pick(page, dialog, 'Scope', 'Project idp-owners');
+    await dialog.locator('#source-oidc_name').fill('owners-idp');
+    await dialog.locator('#source-oidc_config_issuer').fill('https://idp.example.org/realms/owners');
+    await dialog.locator('#source-oidc_config_clientId').fill('gateway-login');
+    expect(await dialog.locator('#source-oidc_config_clientSecretId').count()).toBe(0);
+    await pick(page, dialog, 'Client secret from a project secret', 'idp-client');
+    await dialog.getByLabel(/^Client secret \(leave empty/).fill(idpSecret);
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
+    // On the picker itself (the form's summary lists it too).
+    await dialog.getByText('give either secret or config.clientSecretId, not both', { exact: true }).waitFor();
+    expect(await admin.call('GET', '/api/v1/identity-sources')).toEqual([]);
+    await dialog.getByLabel(/^Client secret \(leave empty/).fill('');
+    await dialog.getByRole('button', { name: 'Create identity source' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const [owned] = await admin.call('GET', '/api/v1/identity-sources');
+    expect([owned.projectId, owned.hasSecret, owned.config.clientSecretId]).toEqual([owners.id, false, shared.id]);
+    // Editing shows the pick by name; clearing it makes the source a public client.
+    await page.getByRole('button', { name: 'Edit identity source owners-idp' }).click();
+    await eventually(
+      () => dialog.getByRole('combobox', { name: 'Client secret from a project secret' }).inputValue(),
+      (v) => v === 'idp-client',
+      { what: 'the stored client secret shown by its secret name' },
+    );
+    await shot(page, '27-identity-source-oidc-project-secret');
+    await dialog.getByRole('button', { name: 'Clear Client secret from a project secret' }).click();
+    await dialog.getByRole('button', { name: 'Save identity source' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const [cleared] = await admin.call('GET', '/api/v1/identity-sources');
+    expect([cleared.hasSecret, cleared.config.clientSecretId]).toEqual([false, undefined]);
+    await admin.call('DELETE', `/api/v1/identity-sources/${cleared.id}`);
     await context.close();
   });
 

@@ -12,6 +12,7 @@ import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, confirmDestructive, useAction } from './actions';
 import { QueryState } from './QueryState';
+import { SharedSecretPicker } from './SharedSecretPicker';
 
 const TYPES: { value: IdentitySourceType; label: string }[] = [
   { value: 'ldap', label: 'LDAP / Active Directory' },
@@ -27,6 +28,28 @@ const SECRET_LABELS: Record<IdentitySourceType, string> = {
 };
 /** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
 const HAND_MADE = ['type', 'projectId', 'secret'];
+/** An oidc source's project secret is picked by name, not typed as an id. */
+const HAND_MADE_CONFIG = ['clientSecretId'];
+
+type JsonSchema = { properties?: Record<string, JsonSchema>; required?: string[]; [key: string]: unknown };
+const without = (schema: JsonSchema, fields: string[]): JsonSchema => ({
+  ...schema,
+  properties: Object.fromEntries(Object.entries(schema.properties ?? {}).filter(([k]) => !fields.includes(k))),
+  required: (schema.required ?? []).filter((k) => !fields.includes(k)),
+});
+
+/** The Manager's finding on the picked secret (another project's, not a shared-secret, given with a typed one). */
+const clientSecretIssue = (issues: readonly { path: string; message: string }[]) =>
+  issues
+    .filter((i) => i.path === 'config.clientSecretId')
+    .map((i) => i.message)
+    .join(' ') || undefined;
+
+/** The config as written: the picked project secret's id, or none (a typed secret or a public client). */
+function withClientSecretId(config: unknown, clientSecretId: string): Record<string, unknown> {
+  const { clientSecretId: _, ...rest } = (config ?? {}) as Record<string, unknown>;
+  return clientSecretId === '' ? rest : { ...rest, clientSecretId };
+}
 
 /**
  * Directories the Gateways check end users' passwords against (basic-auth, the password grant):
@@ -132,6 +155,7 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
   const [type, setType] = useState<IdentitySourceType>(source?.type ?? 'ldap');
   const [projectId, setProjectId] = useState<string | null>(source?.projectId ?? null);
   const [secret, setSecret] = useState('');
+  const [clientSecretId, setClientSecretId] = useState(source?.type === 'oidc' && typeof source.config.clientSecretId === 'string' ? source.config.clientSecretId : '');
   const [values, setValues] = useState<Partial<Record<IdentitySourceType, Record<string, unknown>>>>(() =>
     source
       ? {
@@ -151,15 +175,19 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
   const action = useAction([['identity-sources']]);
   const issues = action.error instanceof ApiError ? action.error.errors : [];
   const branch = ((body?.oneOf ?? []) as { properties?: Record<string, { const?: string }> }[]).find((b) => b.properties?.type?.const === type);
-  const schema = branch && {
-    ...branch,
-    properties: Object.fromEntries(Object.entries(branch.properties ?? {}).filter(([k]) => !HAND_MADE.includes(k))),
-    required: ((branch as { required?: string[] }).required ?? []).filter((k) => !HAND_MADE.includes(k)),
-  };
+  const stripped = branch && without(branch as JsonSchema, HAND_MADE);
+  const config = stripped?.properties?.config;
+  const schema = stripped && (type === 'oidc' && config ? { ...stripped, properties: { ...stripped.properties, config: without(config, HAND_MADE_CONFIG) } } : stripped);
   const value = values[type] ?? {};
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const written = { ...value, ...(secret ? { secret } : {}) };
+    // A picked project secret replaces a sealed one (the Manager takes one or the other); a typed one with a pick is refused on the field.
+    const dropSealed = type === 'oidc' && clientSecretId !== '' && !secret && source?.hasSecret === true;
+    const written = {
+      ...value,
+      ...(type === 'oidc' ? { config: withClientSecretId(value.config, clientSecretId) } : {}),
+      ...(secret ? { secret } : dropSealed ? { secret: null } : {}),
+    };
     const done = source
       ? await action.run(() => api('PATCH', `/identity-sources/${source.id}`, written), `Identity source ${typeof value.name === 'string' ? value.name : source.name} saved`)
       : await action.run(() => api('POST', '/identity-sources', { ...written, type, projectId }), `Identity source ${typeof value.name === 'string' ? value.name : ''} created`);
@@ -195,6 +223,17 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
           onChange={(e) => setSecret(e.currentTarget.value)}
           autoComplete="new-password"
         />
+        {type === 'oidc' && (
+          <SharedSecretPicker
+            label="Client secret from a project secret"
+            projectId={projectId}
+            systemPlaceholder="Project identity sources only"
+            value={clientSecretId}
+            error={clientSecretIssue(issues)}
+            onChange={setClientSecretId}
+            description="Instead of typing it above: a shared secret of the source's project, rotated in one place"
+          />
+        )}
         <SchemaForm idPrefix={`source-${type}`} schema={schema} value={value} onChange={(v) => setValues({ ...values, [type]: v })} serverErrors={errorTreeFor(issues, '')} />
         <Button type="submit">{source ? 'Save identity source' : 'Create identity source'}</Button>
       </Stack>

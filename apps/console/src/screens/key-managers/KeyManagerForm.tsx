@@ -22,7 +22,7 @@ import type { KeyManager, KeyManagerTiming } from '../../api/types';
 import { usePermissions } from '../../permissions/permissions';
 import { useAction } from '../actions';
 import { NEW_KEY_MANAGER, bodyOf, draftOf, type KeyManagerDraft } from './key-manager-draft';
-import { SharedSecretPicker } from './SharedSecretPicker';
+import { SharedSecretPicker } from '../SharedSecretPicker';
 
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'];
 /** Top-level body fields a form field shows its findings on; the others' findings stay in the summary. */
@@ -186,6 +186,7 @@ export function KeyManagerForm({ keyManager, scopes, onDone }: { keyManager: Key
                 <SharedSecretPicker
                   label="Client secret from a project secret"
                   projectId={projectId}
+                  systemPlaceholder="Project key managers only"
                   value={draft.clientSecretId}
                   error={fieldError('clientSecretId')}
                   onChange={(v) => set('clientSecretId', v)}
@@ -202,6 +203,7 @@ export function KeyManagerForm({ keyManager, scopes, onDone }: { keyManager: Key
                 <SharedSecretPicker
                   label="HS key from a project secret"
                   projectId={projectId}
+                  systemPlaceholder="Project key managers only"
                   value={draft.sharedSecretId}
                   error={fieldError('sharedSecretId')}
                   onChange={(v) => set('sharedSecretId', v)}

@@ -1,11 +1,12 @@
 import { Select } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { api } from '../../api/client';
-import type { ProjectSecret } from '../../api/types';
+import { api } from '../api/client';
+import type { ProjectSecret } from '../api/types';
 
 /**
- * Picks one of a project's shared secrets by name (the key manager stores its id). A System key
- * manager serves every project, so it may not use one: the picker says so instead of listing.
+ * Picks one of a project's shared secrets by name (a key manager or an identity source stores its
+ * id). A System one serves every project, so it may not use one: the picker says so
+ * (`systemPlaceholder`) instead of listing.
  */
 export function SharedSecretPicker({
   label,
@@ -13,6 +14,7 @@ export function SharedSecretPicker({
   value,
   error,
   description,
+  systemPlaceholder,
   onChange,
 }: {
   label: string;
@@ -20,6 +22,7 @@ export function SharedSecretPicker({
   value: string;
   error?: string;
   description: string;
+  systemPlaceholder: string;
   onChange: (id: string) => void;
 }) {
   const secrets = useQuery({
@@ -34,7 +37,9 @@ export function SharedSecretPicker({
     <Select
       label={label}
       clearable
-      placeholder={projectId === null ? 'Project key managers only' : 'None'}
+      // Reachable by keyboard and named: clearing is how a source goes back to a typed secret or none.
+      clearButtonProps={{ 'aria-label': `Clear ${label}`, 'aria-hidden': false, tabIndex: 0 }}
+      placeholder={projectId === null ? systemPlaceholder : 'None'}
       disabled={projectId === null}
       data={shared}
       value={value === '' ? null : value}
