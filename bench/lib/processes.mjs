@@ -11,6 +11,8 @@ export function startProcess(command, args, { env, cwd, logFile, stdin = 'ignore
   const child = spawn(command, args, { env: env ?? process.env, cwd, stdio: [stdin, 'pipe', 'pipe'] });
   const log = logFile ? createWriteStream(logFile) : null;
   child.tail = '';
+  // A process profiling itself writes its profile on exit: megabytes, slow on a loaded machine.
+  child.graceMs = args.some((a) => String(a).startsWith('--cpu-prof') || String(a).startsWith('--heap-prof')) ? 60_000 : 3000;
   const keep = (chunk) => {
     log?.write(chunk);
     child.tail = (child.tail + chunk.toString('utf8')).slice(-4000);
@@ -66,7 +68,7 @@ export function waitForPortLine(child, timeoutMs = 10_000) {
   });
 }
 
-export async function stopProcess(child, signal = 'SIGTERM', graceMs = 3000) {
+export async function stopProcess(child, signal = 'SIGTERM', graceMs = child.graceMs ?? 3000) {
   if (!children.has(child)) return;
   child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

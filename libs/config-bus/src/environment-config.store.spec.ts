@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { ConfigChangedMessage } from './config-changed.message';
 import { environmentConfigKeys } from './environment-config.keys';
-import { EnvironmentConfigStore, MAX_ENTITIES_PER_CHANGE } from './environment-config.store';
+import { entityDigest, EnvironmentConfigStore, MAX_ENTITIES_PER_CHANGE } from './environment-config.store';
 import { newPublicationEpoch } from './publication-epoch';
 import type { SnapshotCredential, SnapshotProxy } from './snapshot.schema';
 
@@ -153,5 +153,30 @@ describe('EnvironmentConfigStore on a real Redis', () => {
 
   it('keys every entry of an environment in one Cluster slot (hash tag)', () => {
     for (const key of Object.values(environmentConfigKeys(environment))) expect(key).toContain(`{${environment}}`);
+  });
+});
+
+describe('EnvironmentConfigStore.storedDigests', () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const store = new EnvironmentConfigStore(redis);
+  const environment = `digests-${randomBytes(4).toString('hex')}`;
+
+  afterAll(async () => {
+    await store.remove(environment);
+    redis.disconnect();
+  });
+
+  it('answers the digest of each stored entity (as the Manager computes it from its JSON), null where absent', async () => {
+    const named = { ...credential('c3'), username: 'zoë-日本' }; // multi-byte: Redis hashes the stored bytes, as Node does
+    const epoch = newPublicationEpoch();
+    expect(await store.replace(environment, { epoch, revision: 1, signingKeys: [], chunks: chunks([proxy('a')], [named, credential('c4')]) })).toBe(true);
+    expect(await redis.hget(environmentConfigKeys(environment).credentials, 'c3')).toBe(JSON.stringify(named));
+    expect(await store.storedDigests(environment, 'credentials', ['c3', 'absent', 'c4'])).toEqual([
+      entityDigest(JSON.stringify(named)),
+      null,
+      entityDigest(JSON.stringify(credential('c4'))),
+    ]);
+    expect(await store.storedDigests(environment, 'proxies', ['a', 'nope'])).toEqual([entityDigest(JSON.stringify(proxy('a'))), null]);
+    expect(await store.storedDigests(environment, 'credentials', [])).toEqual([]);
   });
 });

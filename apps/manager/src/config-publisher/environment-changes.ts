@@ -1,4 +1,13 @@
-import type { EnvironmentConfigStore, EntityChanges, SnapshotCredential, SnapshotIdentitySource, SnapshotKeyManager, SnapshotProxy, SnapshotSigningKey } from '@idm/config-bus';
+import {
+  entityDigest,
+  type EnvironmentConfigStore,
+  type EntityChanges,
+  type SnapshotCredential,
+  type SnapshotIdentitySource,
+  type SnapshotKeyManager,
+  type SnapshotProxy,
+  type SnapshotSigningKey,
+} from '@idm/config-bus';
 import { EnvironmentEntities, PAGE } from './environment-entities';
 import type { Touched } from './touched';
 
@@ -53,7 +62,12 @@ export class EnvironmentChanges {
         projects.add(projectId);
         shownBefore.add(projectId);
       }
-      compare(ids, current, stored, delta.proxies);
+      compare(
+        ids,
+        current,
+        stored.map((json) => (json === null ? null : entityDigest(json))),
+        delta.proxies,
+      );
     }
     if (projects.size > 0) {
       const visible = await this.entities.visibleAmong(this.environment.id, [...projects]);
@@ -132,13 +146,13 @@ export class EnvironmentChanges {
       if (ids.length === 0) break;
       ids.forEach((id) => seen.add(id));
       // The page is of this kind: its entities go to this kind's changes.
-      compare(ids, wanted, await this.store.storedValues(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
+      compare(ids, wanted, await this.store.storedDigests(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
       yield this.take(delta);
       after = ids[ids.length - 1];
     }
     for await (const stored of this.store.storedEntities(this.environment.name, kind)) {
       const ids = stored.filter(([id]) => !seen.has(id)).map(([id]) => id);
-      if (ids.length > 0) compare(ids, await current(ids), await this.store.storedValues(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
+      if (ids.length > 0) compare(ids, await current(ids), await this.store.storedDigests(this.environment.name, kind, ids), delta[kind] as EntityChanges<{ id: string }>);
       // Even an empty chunk is a turn: at 1M the removal pass is a thousand HSCAN round trips.
       yield this.take(delta);
     }
@@ -163,7 +177,8 @@ export class EnvironmentChanges {
 
   /** Compares one page of credential ids; yields a piece whenever the delta reaches PAGE. */
   private async *credentials(ids: string[], delta: Delta): AsyncGenerator<Delta> {
-    compare(ids, await this.shownCredentials(ids), await this.store.storedValues(this.environment.name, 'credentials', ids), delta.credentials);
+    const [shown, stored] = await Promise.all([this.shownCredentials(ids), this.store.storedDigests(this.environment.name, 'credentials', ids)]);
+    compare(ids, shown, stored, delta.credentials);
     if (size(delta) >= PAGE) yield this.take(delta);
   }
 
@@ -202,13 +217,16 @@ export class EnvironmentChanges {
   }
 }
 
-/** `ids` with their wanted entities (absent = must not be shown) against Redis' JSON of each. */
+/**
+ * `ids` with their wanted entities (absent = must not be shown) against the digest of Redis' JSON
+ * of each (`entityDigest`: the digests come back instead of the JSON, 40 bytes per entity).
+ */
 function compare<T extends { id: string }>(ids: string[], wanted: T[], stored: (string | null)[], into: EntityChanges<T>): void {
   const byId = new Map(wanted.map((e) => [e.id, e]));
   ids.forEach((id, i) => {
     const entity = byId.get(id);
     if (entity === undefined) {
       if (stored[i] !== null) into.removed.push(id);
-    } else if (JSON.stringify(entity) !== stored[i]) into.upserted.push(entity);
+    } else if (entityDigest(JSON.stringify(entity)) !== stored[i]) into.upserted.push(entity);
   });
 }

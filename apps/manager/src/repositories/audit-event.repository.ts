@@ -17,6 +17,12 @@ export class AuditEventRepository {
     return event;
   }
 
+  /** One event by its sequence number (another Manager announced it), null when this database has none. */
+  async bySeq(seq: number): Promise<AuditEventRow | null> {
+    const [event] = await this.database.db.select().from(auditEvents).where(eq(auditEvents.seq, seq));
+    return event ?? null;
+  }
+
   /** Up to `limit` events matching the query within the reader's `scope`, newest first. */
   page(scope: ReadFilter, q: Omit<AuditQuery, 'limit'>, limit: number): Promise<AuditEventRow[]> {
     const conditions: (SQL | undefined)[] = [
