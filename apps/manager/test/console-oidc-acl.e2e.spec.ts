@@ -1,16 +1,17 @@
 import { oidcConsentKey } from '@idm/config-bus';
 import { eventually } from '@idm/test-kit';
 import Redis from 'ioredis';
-import { shot } from './support/console-browser';
-import { consoleSuite, fieldGroup } from './support/console-suite';
+import { shot, tabTo } from './support/console-browser';
+import { consoleSuite, fieldGroup, projectViewer } from './support/console-suite';
 
 /**
  * The console's screens for a credential's ACL proxies and its OIDC client (#18), in a real
  * Chromium against a real Manager and Gateway: proxies picked by name (the ACL keeps their ids)
  * and enforced by the Gateway; a credential's OIDC client settings listed and edited (a refusal
  * on the field it names, nothing written); an end user's consents listed and revoked after a
- * confirmation. axe-core finds nothing serious on the new dialogs. Screenshots land in
- * .test-output/console/.
+ * confirmation, from the end user or from the client's consents, by keyboard; a project viewer sees
+ * the consents with no way to revoke them. axe-core finds nothing serious on the new dialogs.
+ * Screenshots land in .test-output/console/.
  */
 const ENV = 'console-oidc-acl';
 // A browser session through several dialogs on a loaded machine.
@@ -159,5 +160,67 @@ describe('the console: ACL proxies by name, OIDC clients and consents in Chromiu
     const audit = await admin.call('GET', `/api/v1/audit?entityKind=end_user_consent`);
     expect(audit.items.map((e: { action: string; actor: { source: string } }) => [e.action, e.actor.source])).toContainEqual(['end_user_consent.revoke', 'ui']);
     await context.close();
+  });
+
+  it("revokes one end user's consent from the OIDC client's consents, by keyboard after a confirmation; a project viewer cannot", async () => {
+    const admin = suite.cluster.admin;
+    const project = await admin.projects.create({ name: 'client-consents' });
+    const client = await admin.credentials.create(project.id, { username: 'mobile-app', password: 'mobile-app-secret-long', issueApiKey: false });
+    await admin.credentials.putTokenSettings(project.id, client.id, {
+      grants: ['authorization_code'],
+      oidc: { redirectUris: ['https://mobile.example.com/cb'], consentRequired: true },
+    });
+    const bob = await admin.endUsers.create(project.id, { username: 'bob', email: 'bob@example.com' });
+    const cy = await admin.endUsers.create(project.id, { username: 'cy', email: 'cy@example.com' });
+    const redis = new Redis(suite.cluster.redis.url);
+    try {
+      for (const user of [bob, cy]) await redis.hset(oidcConsentKey(ENV, user.id), client.id, 'openid profile');
+    } finally {
+      redis.disconnect();
+    }
+    const consentsOf = (userId: string): Promise<unknown[]> => admin.call('GET', `/api/v1/projects/${project.id}/users/${userId}/consents`);
+
+    const { context, page } = await suite.signedIn();
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=oidc-clients`);
+    await page.getByRole('table', { name: 'OIDC clients' }).getByText('mobile-app').waitFor();
+    await tabTo(page, 'Consents to mobile-app');
+    await page.keyboard.press('Enter');
+    const consents = page.getByRole('dialog', { name: 'Consents to mobile-app' }).getByRole('table', { name: 'Consents to mobile-app' });
+    await consents.getByRole('row').filter({ hasText: 'cy' }).waitFor();
+    await tabTo(page, `Revoke consent of bob in ${ENV}`);
+    await page.keyboard.press('Enter');
+    const confirm = page.getByRole('dialog', { name: 'Revoke consent' });
+    await confirm.getByText('bob is asked again the next time mobile-app sends them to sign in').waitFor();
+    await shot(page, '34-client-consent-revoke');
+    // Cancel leaves the consent as it was.
+    await tabTo(page, 'Cancel');
+    await page.keyboard.press('Enter');
+    await confirm.waitFor({ state: 'hidden' });
+    expect(await consentsOf(bob.id)).toHaveLength(1);
+    await consents.getByRole('button', { name: `Revoke consent of bob in ${ENV}` }).focus();
+    await page.keyboard.press('Enter');
+    await tabTo(page, 'Revoke');
+    await page.keyboard.press('Enter');
+    await eventually(
+      () => consents.getByRole('row').filter({ hasText: 'bob' }).count(),
+      (n) => n === 0,
+      { what: "bob's consent gone from the client's consents", timeoutMs: 30_000 },
+    );
+    await consents.getByRole('row').filter({ hasText: 'cy' }).waitFor();
+    expect(await consentsOf(bob.id)).toEqual([]);
+    expect(await consentsOf(cy.id)).toHaveLength(1);
+    const audit = await admin.call('GET', `/api/v1/audit?entityKind=end_user_consent`);
+    expect(audit.items.map((e: { action: string; actor: { source: string } }) => [e.action, e.actor.source])).toContainEqual(['end_user_consent.revoke', 'ui']);
+    await context.close();
+
+    // A project viewer sees who consented, with no revoke button.
+    await projectViewer(admin, project.id, 'consent-viewer', 'consent-viewer-password');
+    const viewer = await suite.signedIn('consent-viewer', 'consent-viewer-password');
+    await viewer.page.goto(`${suite.ui}/projects/${project.id}?tab=oidc-clients`);
+    await viewer.page.getByRole('button', { name: 'Consents to mobile-app' }).click();
+    const seen = viewer.page.getByRole('table', { name: 'Consents to mobile-app' });
+    await seen.getByRole('row').filter({ hasText: 'cy' }).waitFor();
+    expect(await viewer.page.getByRole('button', { name: /^Revoke consent/ }).count()).toBe(0);
+    await viewer.context.close();
   });
 });

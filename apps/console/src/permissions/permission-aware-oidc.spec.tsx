@@ -3,6 +3,7 @@ import { screen, within } from '@testing-library/react';
 import { renderWithCache } from '../../test/render';
 import { EndUserConsents } from '../screens/EndUserConsents';
 import { OidcClientPanel } from '../screens/credentials/OidcClientPanel';
+import { ClientConsents } from '../screens/project/OidcClientsPanel';
 
 // A credential's OIDC client settings and an end user's consents, for an operator who may
 // change them and one who may only read: the same settings and consents, the actions only for the first.
@@ -37,6 +38,17 @@ const seed: [readonly unknown[], unknown][] = [
   [['credential', client.id], client],
 ];
 const button = (name: string) => screen.queryByRole('button', { name });
+const summary = { credentialId: client.id, username: 'web-portal', enabled: true, clientType: 'confidential' as const, redirectUris: [], consentRequired: true };
+const consentsToClient: [readonly unknown[], unknown] = [
+  ['client-consents', projectId, client.id, ''],
+  {
+    items: [
+      { userId: ada.id, username: 'ada', environment: 'dev', scopes: ['openid', 'email'] },
+      { userId: ada.id, username: 'ada', environment: 'prod', scopes: ['openid'] },
+    ],
+    next: null,
+  },
+];
 
 describe('OIDC clients and consents, permission-aware', () => {
   it("lists the client's settings at a glance; credential:write adds edit and stop, credential:read does not", () => {
@@ -65,5 +77,20 @@ describe('OIDC clients and consents, permission-aware', () => {
     renderWithCache(<EndUserConsents projectId={projectId} user={ada as never} />, [inProject(['credential:read']), ...seed]);
     expect(screen.getByText('web-portal')).toBeTruthy();
     expect(button('Revoke consent to web-portal')).toBeNull();
+  });
+
+  it('lists who consented to a client, per environment; a revoke button on each row only with credential:write', () => {
+    const view = renderWithCache(<ClientConsents projectId={projectId} client={summary} />, [inProject(['credential:read', 'credential:write']), consentsToClient]);
+    const rows = within(screen.getByRole('table', { name: 'Consents to web-portal' })).getAllByRole('row');
+    expect(rows).toHaveLength(3);
+    expect(within(rows[0]).getByText('Actions')).toBeTruthy();
+    expect(button('Revoke consent of ada in dev')).toBeTruthy();
+    expect(button('Revoke consent of ada in prod')).toBeTruthy();
+    view.unmount();
+    renderWithCache(<ClientConsents projectId={projectId} client={summary} />, [inProject(['credential:read']), consentsToClient]);
+    const readOnly = within(screen.getByRole('table', { name: 'Consents to web-portal' }));
+    expect(readOnly.getAllByRole('row')).toHaveLength(3);
+    expect(readOnly.queryByText('Actions')).toBeNull();
+    expect(screen.queryAllByRole('button', { name: /^Revoke consent/ })).toEqual([]);
   });
 });

@@ -5,14 +5,17 @@ import { api } from '../../api/client';
 import type { ClientConsentPage, OidcClientSummary } from '../../api/types';
 import { EntityListPanel, RowAction } from '../../layout/EntityListPanel';
 import { KeysetPager } from '../../layout/KeysetPager';
+import { usePermissions } from '../../permissions/permissions';
+import { ErrorAlert, confirmDestructive, useAction } from '../actions';
 import { QueryState } from '../QueryState';
 
 const PAGE = 50;
 
 /**
  * The project's OIDC clients (credentials whose token settings make them one), paged by the
- * server, and who consented to each. A client is configured on its credential (Credentials tab,
- * "OIDC client"); a consent is revoked from the end user's Consents, so one place changes each.
+ * server, and who consented to each; an operator who may change credentials revokes a consent
+ * here or from the end user's Consents (the same call). A client is configured on its credential
+ * (Credentials tab, "OIDC client").
  */
 export function OidcClientsPanel({ projectId }: { projectId: string }) {
   const [cursors, setCursors] = useState<string[]>([]);
@@ -61,11 +64,28 @@ export function OidcClientsPanel({ projectId }: { projectId: string }) {
   );
 }
 
-/** The end users who consented to one client, per environment; the Manager walks end users a page at a time, so "More" follows `next`. */
-function ClientConsents({ projectId, client }: { projectId: string; client: OidcClientSummary }) {
+type Revoke = (userId: string, username: string) => void;
+
+/**
+ * The end users who consented to one client, per environment; the Manager walks end users a page
+ * at a time, so "More" follows `next`. Revoking (asked first, credential:write only) removes the
+ * user's consent to this client in every environment.
+ */
+export function ClientConsents({ projectId, client }: { projectId: string; client: OidcClientSummary }) {
   const [pages, setPages] = useState<string[]>(['']);
+  const { can } = usePermissions({ projectId });
+  const action = useAction([['client-consents', projectId, client.credentialId], ['consents']]);
+  const revoke: Revoke = (userId, username) =>
+    confirmDestructive(
+      'Revoke consent',
+      `${username} is asked again the next time ${client.username} sends them to sign in, in every environment. Tokens already issued stay valid until they expire.`,
+      'Revoke',
+      () => void action.run(() => api('DELETE', `/projects/${projectId}/users/${userId}/consents/${client.credentialId}`), `Consent of ${username} to ${client.username} revoked`),
+    );
+  const onRevoke = can('credential:write') ? revoke : undefined;
   return (
     <Stack>
+      <ErrorAlert error={action.error} />
       <Table.ScrollContainer minWidth={420} type="native">
         <Table aria-label={`Consents to ${client.username}`}>
           <Table.Thead>
@@ -73,6 +93,7 @@ function ClientConsents({ projectId, client }: { projectId: string; client: Oidc
               <Table.Th>End user</Table.Th>
               <Table.Th>Scopes</Table.Th>
               <Table.Th>Environment</Table.Th>
+              {onRevoke && <Table.Th>Actions</Table.Th>}
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
@@ -83,20 +104,34 @@ function ClientConsents({ projectId, client }: { projectId: string; client: Oidc
                 clientId={client.credentialId}
                 after={after}
                 onNext={i === pages.length - 1 ? (next) => setPages((p) => [...p, next]) : undefined}
+                onRevoke={onRevoke}
               />
             ))}
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
       <Text size="sm" c="dimmed">
-        Revoke a consent from the end user&apos;s Consents on the End users tab.
+        A revoked consent is asked for again at the end user&apos;s next sign-in through {client.username}.
       </Text>
     </Stack>
   );
 }
 
-/** One page's rows; `onNext` only on the last page loaded (it offers the next). */
-function ConsentPageRows({ projectId, clientId, after, onNext }: { projectId: string; clientId: string; after: string; onNext?: (next: string) => void }) {
+/** One page's rows; `onNext` only on the last page loaded (it offers the next); `onRevoke` only for an operator who may revoke. */
+function ConsentPageRows({
+  projectId,
+  clientId,
+  after,
+  onNext,
+  onRevoke,
+}: {
+  projectId: string;
+  clientId: string;
+  after: string;
+  onNext?: (next: string) => void;
+  onRevoke?: Revoke;
+}) {
+  const columns = onRevoke ? 4 : 3;
   const query = new URLSearchParams({ limit: String(PAGE), ...(after ? { after } : {}) });
   const page = useQuery({
     queryKey: ['client-consents', projectId, clientId, after],
@@ -105,7 +140,7 @@ function ConsentPageRows({ projectId, clientId, after, onNext }: { projectId: st
   if (!page.data)
     return (
       <Table.Tr>
-        <Table.Td colSpan={3}>
+        <Table.Td colSpan={columns}>
           <QueryState error={page.error} loading={page.isLoading} />
         </Table.Td>
       </Table.Tr>
@@ -118,16 +153,23 @@ function ConsentPageRows({ projectId, clientId, after, onNext }: { projectId: st
           <Table.Td>{c.username}</Table.Td>
           <Table.Td>{c.scopes.join(' ')}</Table.Td>
           <Table.Td>{c.environment}</Table.Td>
+          {onRevoke && (
+            <Table.Td>
+              <RowAction label={`Revoke consent of ${c.username} in ${c.environment}`} onClick={() => onRevoke(c.userId, c.username)} destructive>
+                Revoke
+              </RowAction>
+            </Table.Td>
+          )}
         </Table.Tr>
       ))}
       {after === '' && items.length === 0 && next === null && (
         <Table.Tr>
-          <Table.Td colSpan={3}>No end user has consented to this client.</Table.Td>
+          <Table.Td colSpan={columns}>No end user has consented to this client.</Table.Td>
         </Table.Tr>
       )}
       {next !== null && onNext && (
         <Table.Tr>
-          <Table.Td colSpan={3}>
+          <Table.Td colSpan={columns}>
             <Button variant="default" size="xs" onClick={() => onNext(next)}>
               More end users
             </Button>
