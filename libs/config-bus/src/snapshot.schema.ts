@@ -167,7 +167,7 @@ export const snapshotKeyManagerSchema = z.object({
 export const snapshotIdentitySourceSchema = z.object({
   id: z.string(),
   name: z.string(),
-  type: z.enum(['ldap', 'sql', 'rest', 'oidc']),
+  type: z.enum(['ldap', 'sql', 'rest', 'oidc', 'saml']),
   projectId: z.string().nullable(),
   config: z.record(z.string(), z.unknown()),
   secret: z.string().nullable(),

@@ -9,7 +9,7 @@ import { description, entityId, entityName, timestamp } from './names.schema';
  * sealed at rest and never returned.
  */
 
-export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql', 'rest', 'oidc'] as const;
+export const IDENTITY_SOURCE_TYPES = ['ldap', 'sql', 'rest', 'oidc', 'saml'] as const;
 export type IdentitySourceType = (typeof IDENTITY_SOURCE_TYPES)[number];
 
 const pem = z.string().max(100_000);
@@ -225,6 +225,56 @@ export const oidcSourceConfigSchema = z.strictObject({
 });
 export type OidcSourceConfig = z.output<typeof oidcSourceConfigSchema>;
 
+/** A SAML attribute name (a URI, an OID urn, a friendly name) or `nameID` for the subject's NameID. */
+const samlAttribute = z.string().regex(/^[A-Za-z0-9_:./#-]{1,256}$/, 'must be a SAML attribute name (or nameID)');
+/** An X.509 certificate in PEM (or its base64 body alone), as IdP metadata publishes it. */
+const samlCertificate = z
+  .string()
+  .max(20_000)
+  .refine((c) => /^[A-Za-z0-9+/]{100,}={0,2}$/.test(c.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')), 'must be an X.509 certificate (PEM)');
+
+/**
+ * A SAML 2.0 IdP (ADFS, Entra ID, Okta, Shibboleth) users sign in with from the OpenID
+ * Provider's login page ("Sign in with <name>"): the Gateway is the Service Provider, sends an
+ * AuthnRequest by HTTP-Redirect and takes the IdP's Response at its ACS (HTTP-POST), verified with
+ * @node-saml/node-saml against the IdP's signing certificates. Like `oidc` it checks no password.
+ * The source's sealed `secret`, when set, is the SP's private key (PEM, RSA) signing AuthnRequests.
+ */
+export const samlSourceConfigSchema = z
+  .strictObject({
+    /** The IdP's entityID: its Responses and Assertions must name exactly this Issuer. */
+    idpEntityId: z.string().min(1).max(1024),
+    /** The IdP's SingleSignOnService for the HTTP-Redirect binding. */
+    ssoUrl: idpUrl,
+    /** The IdP's signing certificates (several while it rolls its key); a signature by any other key is refused. */
+    idpCertificates: z.array(samlCertificate).min(1).max(5),
+    /** Our entityID at the IdP (the Audience required); default: `<Gateway issuer>/external/saml/<source name>/metadata`, the SP metadata URL. */
+    spEntityId: z.string().min(1).max(1024).optional(),
+    /** The certificate of the SP signing key (the source's secret), published in our SP metadata for the IdP to check signed AuthnRequests. */
+    spCertificate: samlCertificate.optional(),
+    /** The Assertion itself must be signed (the default and the safe choice); else the whole Response must be. */
+    wantAssertionsSigned: z.boolean().default(true),
+    wantResponseSigned: z.boolean().default(false),
+    /** Which attributes hold the username, email, display name and groups (`nameID`: the subject's NameID). */
+    attributes: z
+      .strictObject({
+        username: samlAttribute.default('nameID'),
+        email: samlAttribute.default('email'),
+        displayName: samlAttribute.default('displayName'),
+        groups: samlAttribute.default('groups'),
+      })
+      .default({ username: 'nameID', email: 'email', displayName: 'displayName', groups: 'groups' }),
+    /** Attributes the Assertion must carry to be let in: an empty list means "present", else one of the values. */
+    requiredAttributes: z.record(samlAttribute, z.array(z.string().max(256)).max(50)).default({}),
+    /** Tolerance for NotBefore / NotOnOrAfter. */
+    clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  })
+  .refine((c) => c.wantAssertionsSigned || c.wantResponseSigned, {
+    message: 'an unsigned Response and Assertion would let anyone in: want one of them signed',
+    path: ['wantAssertionsSigned'],
+  });
+export type SamlSourceConfig = z.output<typeof samlSourceConfigSchema>;
+
 /** Source group -> credential roles. */
 export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
 
@@ -234,7 +284,7 @@ const commonFields = {
   /** null: System scope (every project's proxies may use it); else the one project whose may. */
   projectId: entityId.nullable().default(null),
   /** The LDAP service account's or the database user's password, the REST endpoint's API key; sealed at rest. */
-  secret: z.string().min(1).max(1024).optional(),
+  secret: z.string().min(1).max(4096).optional(),
   roleMappings: roleMappingsSchema,
   /** Every network step (connect, bind, search, query) is bounded by this. */
   timeoutMs: z.number().int().min(100).max(30_000).default(5000),
@@ -248,6 +298,7 @@ export const createIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...commonFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
   z.strictObject({ ...commonFields, type: z.literal('rest'), config: restSourceConfigSchema }),
   z.strictObject({ ...commonFields, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
+  z.strictObject({ ...commonFields, type: z.literal('saml'), config: samlSourceConfigSchema }),
 ]);
 export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
 
@@ -258,7 +309,7 @@ export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
  * on null. A new source that needs one (search-bind LDAP, SQL) must be given it.
  */
 const { projectId: _projectId, description: _description, secret: _secret, ...bundleFields } = commonFields;
-const bundleSourceFields = { ...bundleFields, description: description.nullable().default(null), secret: z.string().min(1).max(1024).nullable().optional() };
+const bundleSourceFields = { ...bundleFields, description: description.nullable().default(null), secret: z.string().min(1).max(4096).nullable().optional() };
 /**
  * An oidc source's config in a bundle: the project secret holding its client secret by name
  * (`clientSecretName`, as key managers and policies name secrets), since ids differ between installations.
@@ -272,6 +323,7 @@ export const bundleIdentitySourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...bundleSourceFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('rest'), config: restSourceConfigSchema }),
   z.strictObject({ ...bundleSourceFields, type: z.literal('oidc'), config: bundleOidcSourceConfigSchema }),
+  z.strictObject({ ...bundleSourceFields, type: z.literal('saml'), config: samlSourceConfigSchema }),
 ]);
 export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 
@@ -279,6 +331,8 @@ export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 export function identitySourceNeedsSecret(type: IdentitySourceType, config: IdentitySourceConfig): boolean {
   // A public client (PKCE only) needs none; a confidential one may take it from clientSecretId instead.
   if (type === 'oidc') return false;
+  // The SP signing key is optional: unsigned AuthnRequests are the common setup.
+  if (type === 'saml') return false;
   if (type === 'rest') return (config as RestSourceConfig).secretHeader !== undefined;
   return type === 'sql' || (config as LdapSourceConfig).bind.mode === 'search';
 }
@@ -287,8 +341,8 @@ export function identitySourceNeedsSecret(type: IdentitySourceType, config: Iden
 export const updateIdentitySourceSchema = z.strictObject({
   name: entityName.optional(),
   description: description.nullable().optional(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema]).optional(),
-  secret: z.string().min(1).max(1024).nullable().optional(),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema, samlSourceConfigSchema]).optional(),
+  secret: z.string().min(1).max(4096).nullable().optional(),
   roleMappings: roleMappingsSchema.optional(),
   timeoutMs: z.number().int().min(100).max(30_000).optional(),
   cacheTtlSeconds: z.number().int().min(0).max(3600).optional(),
@@ -296,10 +350,18 @@ export const updateIdentitySourceSchema = z.strictObject({
 });
 export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
 
-export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig | RestSourceConfig | OidcSourceConfig;
+export type IdentitySourceConfig = LdapSourceConfig | SqlSourceConfig | RestSourceConfig | OidcSourceConfig | SamlSourceConfig;
 
 export function identitySourceConfigSchema(type: IdentitySourceType) {
-  return type === 'ldap' ? ldapSourceConfigSchema : type === 'sql' ? sqlSourceConfigSchema : type === 'oidc' ? oidcSourceConfigSchema : restSourceConfigSchema;
+  return type === 'ldap'
+    ? ldapSourceConfigSchema
+    : type === 'sql'
+      ? sqlSourceConfigSchema
+      : type === 'oidc'
+        ? oidcSourceConfigSchema
+        : type === 'saml'
+          ? samlSourceConfigSchema
+          : restSourceConfigSchema;
 }
 
 /** What the API returns: the secret never, only whether it is set. */
@@ -309,7 +371,7 @@ export const identitySourceSchema = z.object({
   description: z.string().nullable(),
   type: z.enum(IDENTITY_SOURCE_TYPES),
   projectId: entityId.nullable(),
-  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema]),
+  config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema, samlSourceConfigSchema]),
   hasSecret: z.boolean(),
   roleMappings: z.record(z.string(), z.array(z.string())),
   timeoutMs: z.number().int(),
@@ -344,6 +406,11 @@ export function identitySourceEndpoint(type: IdentitySourceType, config: Identit
   if (type === 'oidc') {
     const url = new URL((config as OidcSourceConfig).issuer);
     return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), field: 'config.issuer' };
+  }
+  if (type === 'saml') {
+    // The Gateway never connects to a SAML IdP (the browser carries both messages): its SSO URL is what the policy is asked about.
+    const url = new URL((config as SamlSourceConfig).ssoUrl);
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), field: 'config.ssoUrl' };
   }
   if (type === 'rest') {
     const url = new URL((config as RestSourceConfig).url);

@@ -11,3 +11,4 @@ export * from './rest-source';
 export * from './oidc-idp';
 export * from './upstream-guard';
 export * from './checker-for';
+export * from './saml-idp';

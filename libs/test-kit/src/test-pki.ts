@@ -25,9 +25,11 @@ export interface CertificateOptions {
   altName?: string;
   /** Already expired (valid 2020-01-01 .. 2020-01-02); needs an issuer. */
   expired?: boolean;
+  /** An RSA 2048 key instead of EC P-256 (XML signatures: SAML peers sign with RSA). */
+  rsa?: boolean;
 }
 
-/** Certificates made on the fly with the openssl CLI in a private temp directory (EC P-256). */
+/** Certificates made on the fly with the openssl CLI in a private temp directory (EC P-256, or RSA 2048 on request). */
 export class TestPki {
   private constructor(readonly dir: string) {}
 
@@ -45,8 +47,11 @@ export class TestPki {
       'subjectKeyIdentifier=hash',
     ];
     await writeFile(f('ext'), `[ext]\n${extensions.join('\n')}\n`);
-    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ec')]);
-    await run('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', f('ec'), '-out', f('key')]);
+    if (o.rsa) await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', f('key')]);
+    else {
+      await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ec')]);
+      await run('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', f('ec'), '-out', f('key')]);
+    }
     if (!o.issuer) {
       await run('openssl', ['req', '-x509', '-new', '-key', f('key'), '-subj', o.subject, '-days', '30', '-sha256', '-config', f('ext'), '-extensions', 'ext', '-out', f('pem')], {
         env: { ...process.env, OPENSSL_CONF: f('ext') },

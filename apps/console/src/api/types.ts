@@ -244,7 +244,7 @@ export interface KeyManagerTiming {
   introspectionNegativeTtlSeconds: number;
 }
 
-export type IdentitySourceType = 'ldap' | 'sql' | 'rest' | 'oidc';
+export type IdentitySourceType = 'ldap' | 'sql' | 'rest' | 'oidc' | 'saml';
 
 /** POST /identity-sources/{id}/test (libs/domain identitySourceTestResultSchema). */
 export interface IdentitySourceTestResult {

@@ -19,12 +19,14 @@ const TYPES: { value: IdentitySourceType; label: string }[] = [
   { value: 'sql', label: 'SQL database' },
   { value: 'rest', label: 'REST endpoint' },
   { value: 'oidc', label: 'External OpenID Provider' },
+  { value: 'saml', label: 'SAML 2.0 IdP' },
 ];
 const SECRET_LABELS: Record<IdentitySourceType, string> = {
   ldap: 'Service account password',
   sql: 'Database password',
   rest: 'API key (sent in the secret header)',
   oidc: 'Client secret (leave empty for a public client: PKCE only)',
+  saml: 'SP private key signing AuthnRequests (PEM, RSA; leave empty to send them unsigned)',
 };
 /** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
 const HAND_MADE = ['type', 'projectId', 'secret'];

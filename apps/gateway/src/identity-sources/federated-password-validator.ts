@@ -5,6 +5,7 @@ import type { TokenClient, TokenClients } from '../serving/token-clients';
 import type { SourceIdentity } from '@idm/identity-sources';
 import type { EndUserProvisioner } from './end-user-provisioner';
 import type { GatewayIdentitySources } from './gateway-identity-sources';
+import { isExternalIdpType } from './identity-sources';
 
 export interface FederatedValidatorOptions {
   environment: string;
@@ -49,7 +50,7 @@ export class FederatedPasswordValidator implements EndUserPasswordValidator {
     if (linkedTo !== null) names = names.filter((n) => this.sources.idOf(n) === linkedTo);
     if (names.length === 0) return { outcome: 'rejected' };
     // External IdPs check no password: a list of nothing else cannot verify one (a clear refusal, not a wrong password).
-    if (names.every((n) => this.sources.typeOf(n) === 'oidc')) return { outcome: 'no_password_source' };
+    if (names.every((n) => isExternalIdpType(this.sources.typeOf(n) ?? ''))) return { outcome: 'no_password_source' };
     const login = await this.sources.login(names, username, password);
     if (login.outcome === 'rejected') return { outcome: 'rejected' };
     if (login.outcome === 'unavailable') return { outcome: 'unavailable', code: login.code };

@@ -3,7 +3,7 @@ import { identitySourceConfigSchema, type IdentitySourceDefinition } from '@idm/
 import type { FederatedPasswordSources } from '@idm/policies';
 import type { SecretOpener } from '@idm/tokens';
 import type { EndpointGuard, SourceUnavailableError } from '@idm/identity-sources';
-import { IdentitySources, type ExternalIdp, type FederatedLogin } from './identity-sources';
+import { IdentitySources, isExternalIdpType, type ExternalIdp, type FederatedLogin } from './identity-sources';
 
 export interface GatewayIdentitySourcesOptions {
   /** Opens the sealed secrets; absent: a source with a secret cannot be used (source_misconfigured). */
@@ -51,10 +51,10 @@ export class GatewayIdentitySources implements FederatedPasswordSources {
     return this.published.get(name)?.type;
   }
 
-  /** An enabled, usable `oidc` source (the login page's "Sign in with"), with its scope; undefined otherwise. */
+  /** An enabled, usable `oidc` or `saml` source (the login page's "Sign in with"), with its scope; undefined otherwise. */
   externalIdp(name: string): (ExternalIdp & { projectId: string | null }) | undefined {
     const published = this.published.get(name);
-    const loaded = published?.enabled && published.type === 'oidc' ? this.sources.externalIdp(name) : undefined;
+    const loaded = published?.enabled && isExternalIdpType(published.type) ? this.sources.externalIdp(name) : undefined;
     return loaded && { ...loaded, projectId: published!.projectId };
   }
 

@@ -1,8 +1,9 @@
-import type { IdentitySourceDefinition, OidcSourceConfig } from '@idm/domain';
+import type { IdentitySourceDefinition, OidcSourceConfig, SamlSourceConfig } from '@idm/domain';
 import {
   checkerFor,
   GuardedChecker,
   OidcIdpSource,
+  SamlIdpSource,
   SourceUnavailableError,
   type EndpointGuard,
   type IdentityChecker,
@@ -22,11 +23,14 @@ interface LoadedSource {
   checker: IdentityChecker;
 }
 
-/** An `oidc` source: users sign in at the external IdP (the login page's button), never with a password here. */
+/** An `oidc` or `saml` source: users sign in at the external IdP (the login page's button), never with a password here. */
 export interface ExternalIdp {
   definition: IdentitySourceDefinition;
-  idp: OidcIdpSource;
+  idp: OidcIdpSource | SamlIdpSource;
 }
+
+/** The types whose users sign in at an external IdP rather than with a password checked here. */
+export const isExternalIdpType = (type: string): boolean => type === 'oidc' || type === 'saml';
 
 /**
  * The identity sources a Gateway knows, by name, and the ordered fallback a proxy asks for: each
@@ -52,16 +56,18 @@ export class IdentitySources {
     const previousIdps = this.idps;
     this.idps = new Map(
       definitions
-        .filter((d) => d.type === 'oidc')
+        .filter((d) => isExternalIdpType(d.type))
         .map((d) => {
           const kept = previousIdps.get(d.name);
           if (kept && JSON.stringify(kept.definition) === JSON.stringify(d)) return [d.name, kept];
-          return [d.name, { definition: d, idp: new OidcIdpSource(d.config as OidcSourceConfig, d.secret, d.timeoutMs, this.guard) }];
+          const idp =
+            d.type === 'saml' ? new SamlIdpSource(d.config as SamlSourceConfig, d.secret) : new OidcIdpSource(d.config as OidcSourceConfig, d.secret, d.timeoutMs, this.guard);
+          return [d.name, { definition: d, idp }];
         }),
     );
     this.sources = new Map(
       definitions
-        .filter((d) => d.type !== 'oidc')
+        .filter((d) => !isExternalIdpType(d.type))
         .map((d) => {
           const checker = checkerFor(d);
           return [d.name, { definition: d, checker: this.guard ? new GuardedChecker(checker, d, this.guard) : checker }];

@@ -128,6 +128,21 @@ export class OidcProvider {
     return this.external.callback(req, res, issuer);
   }
 
+  /**
+   * A `saml` source's endpoints under `/external/saml/<source>/`: `acs` (POST, the IdP's
+   * Response), `metadata` (GET, our SP metadata), and `/external/saml/continue` (GET, the same
+   * browser back with its cookies): `external-login.ts`.
+   */
+  externalSaml(req: IncomingMessage, res: ServerResponse, issuer: string, subPath: string): Promise<void> {
+    if (!this.external) return Promise.resolve(writeErrorPage(res, 404, 'source_not_allowed', 'Sign-in with external identity providers is not offered here.'));
+    if (subPath === '/continue') return this.external.samlContinue(req, res, issuer);
+    const [, name, endpoint, ...rest] = subPath.split('/');
+    const source = decodeURIComponent(name ?? '');
+    if (rest.length === 0 && endpoint === 'acs') return this.external.samlAcs(req, res, issuer, source);
+    if (rest.length === 0 && endpoint === 'metadata') return Promise.resolve(this.external.samlMetadata(res, issuer, source));
+    return Promise.resolve(writeErrorPage(res, 404, 'source_not_allowed', 'No SAML endpoint is served at this path.'));
+  }
+
   /** Told of a login that ended at an external IdP's callback (the auth records), like the password form's. */
   recordAttempt(req: IncomingMessage, startedAt: number, attempt: Parameters<LoginAttemptHook>[2]): void {
     this.loginAttempts?.(req, startedAt, attempt);

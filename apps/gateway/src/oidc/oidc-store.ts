@@ -48,6 +48,25 @@ export interface ExternalLogin {
   verifier: string;
 }
 
+/**
+ * A sign-in sent to a SAML IdP (a `saml` identity source), kept under the RelayState until the
+ * IdP's Response reaches the ACS: the login transaction it continues, with which source, and the
+ * AuthnRequest's ID the Response's InResponseTo must name. Server side: the ACS POST comes
+ * cross-site, without the browser's SameSite cookies.
+ */
+export interface SamlLogin {
+  transaction: string;
+  source: string;
+  requestId: string;
+}
+
+/** A SAML Response the ACS verified, waiting (briefly) for the same browser to come back on a same-site GET with its cookies. */
+export interface SamlVerified {
+  transaction: string;
+  source: string;
+  identity: { username: string; email: string | null; displayName: string | null; groups: string[] };
+}
+
 /** An SSO session: who logged in, and when (`auth_time`). */
 export interface SsoSession {
   credentialId: string;
@@ -215,6 +234,25 @@ export class OidcStore {
   async takeExternalLogin(state: string): Promise<ExternalLogin | null> {
     const raw = await this.guard(() => this.redis.getdel(this.key('external', state)));
     return raw === null ? null : (JSON.parse(raw) as ExternalLogin);
+  }
+
+  async saveSamlLogin(relayState: string, login: SamlLogin, ttlSeconds: number): Promise<void> {
+    await this.guard(() => this.redis.set(this.key('saml', relayState), JSON.stringify(login), 'EX', ttlSeconds));
+  }
+
+  /** Takes the sign-in a Response's RelayState names, once (GETDEL): a replayed Response finds nothing, on any Gateway. */
+  async takeSamlLogin(relayState: string): Promise<SamlLogin | null> {
+    const raw = await this.guard(() => this.redis.getdel(this.key('saml', relayState)));
+    return raw === null ? null : (JSON.parse(raw) as SamlLogin);
+  }
+
+  async saveSamlVerified(handle: string, verified: SamlVerified, ttlSeconds: number): Promise<void> {
+    await this.guard(() => this.redis.set(this.key('saml-ok', handle), JSON.stringify(verified), 'EX', ttlSeconds));
+  }
+
+  async takeSamlVerified(handle: string): Promise<SamlVerified | null> {
+    const raw = await this.guard(() => this.redis.getdel(this.key('saml-ok', handle)));
+    return raw === null ? null : (JSON.parse(raw) as SamlVerified);
   }
 
   async openSession(session: SsoSession, ttlSeconds: number): Promise<string> {

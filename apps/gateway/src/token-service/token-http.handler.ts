@@ -35,6 +35,9 @@ const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/.well-known/openid-configuration': ['GET'],
 };
 
+/** A `saml` identity source's SP endpoints: `<name>/acs`, `<name>/metadata`, and `continue`. */
+const SAML_PREFIX = '/external/saml';
+
 /** RFC 8414 §3.1: the well-known segment goes between host and the issuer's path. */
 const METADATA_AT_ROOT = '/.well-known/oauth-authorization-server';
 
@@ -182,6 +185,14 @@ export class TokenHttpHandler {
 
   /** The OpenID Provider's own paths (the code grant itself goes through `/token`); null: not one of them. */
   private oidcRoute(subPath: string, method: string): ((req: IncomingMessage, res: ServerResponse, oidc: OidcProvider, issuer: string) => void | Promise<void>) | null {
+    if (subPath.startsWith(SAML_PREFIX)) {
+      // The ACS takes the IdP's POST; the SP metadata and the continuation are GETs.
+      const saml = subPath.slice(SAML_PREFIX.length);
+      const allowedSaml = saml.endsWith('/acs') ? ['POST'] : ['GET'];
+      if (!allowedSaml.includes(method))
+        return (req, res) => writeProxyError(res, requestIdOf(req), 405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowedSaml.join(', ') });
+      return (req, res, oidc, issuer) => oidc.externalSaml(req, res, issuer, saml);
+    }
     const allowed = OIDC_ROUTES[subPath];
     if (allowed === undefined) return null;
     if (!allowed.includes(method))

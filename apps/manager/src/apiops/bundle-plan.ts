@@ -40,6 +40,7 @@ const SECRET_NAMES: Record<IdentitySourceType, string> = {
   sql: "the database user's password",
   rest: "the REST endpoint's API key",
   oidc: 'the client secret',
+  saml: "the SP's AuthnRequest signing key",
 };
 const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const sorted = (values: string[]) => [...values].sort();

@@ -31,6 +31,7 @@ export class IdentitySourceUseCheck {
       if (row === undefined) return [{ path, message: `no identity source ${name}` }];
       if (row.projectId !== null && row.projectId !== projectId) return [{ path, message: `identity source ${name} belongs to another project` }];
       if (passwordsOnly && row.type === 'oidc') return [{ path, message: `identity source ${name} is an external OpenID Provider: it checks no password` }];
+      if (passwordsOnly && row.type === 'saml') return [{ path, message: `identity source ${name} is a SAML IdP: it checks no password` }];
       return [];
     });
     if (issues.length > 0)

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { inflateRawSync } from 'node:zlib';
+import * as saml from 'saml';
+import type { TestCertificate } from '@idm/test-kit';
+
+/** What an SP's AuthnRequest (HTTP-Redirect binding) asked for. */
+export interface AuthnRequest {
+  id: string;
+  acsUrl: string;
+  issuer: string;
+  relayState: string;
+}
+
+/** One Response, with every field a hostile IdP might get wrong open to change. */
+export interface ResponseOptions {
+  login: string;
+  /** null: none (IdP-initiated). */
+  inResponseTo: string | null;
+  acsUrl: string;
+  audience: string;
+  attributes?: Record<string, string | string[]>;
+  lifetimeSeconds?: number;
+  destination?: string;
+  recipient?: string;
+  /** Signs the assertion with this certificate's key instead of the IdP's. */
+  signer?: TestCertificate;
+}
+
+const xmlEscape = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * A SAML 2.0 IdP for tests: its assertions are signed by `saml` (auth0's library, npm) with an RSA
+ * key whose certificate the SP trusts. `GET /sso` plays the user's sign-in (the `login` query
+ * parameter names who) and answers the auto-posting form real IdPs send, to the AuthnRequest's ACS
+ * with its RelayState. `response` builds any Response directly, for the hostile cases.
+ */
+export class TestSamlIdp {
+  private constructor(
+    readonly entityId: string,
+    readonly ssoUrl: string,
+    private readonly signer: TestCertificate,
+    private readonly server: Server,
+  ) {}
+
+  static async start(signer: TestCertificate): Promise<TestSamlIdp> {
+    let idp: TestSamlIdp | null = null;
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://idp');
+      if (url.pathname !== '/sso' || idp === null) {
+        res.writeHead(404);
+        return res.end();
+      }
+      const request = TestSamlIdp.authnRequestOf(url.href);
+      const login = url.searchParams.get('login') ?? 'alice';
+      const body = idp.response({ login, inResponseTo: request.id, acsUrl: request.acsUrl, audience: request.issuer });
+      const html = `<!doctype html><form method="post" action="${xmlEscape(request.acsUrl)}"><input type="hidden" name="SAMLResponse" value="${body}"><input type="hidden" name="RelayState" value="${xmlEscape(request.relayState)}"></form>`;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    idp = new TestSamlIdp(`${base}/idp`, `${base}/sso`, signer, server);
+    return idp;
+  }
+
+  /** The AuthnRequest an SP's redirect URL carries (deflated, base64), and its RelayState. */
+  static authnRequestOf(url: string): AuthnRequest {
+    const params = new URL(url).searchParams;
+    const xml = inflateRawSync(Buffer.from(params.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
+    const attr = (name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(xml)?.[1] ?? '';
+    return {
+      id: attr('ID'),
+      acsUrl: attr('AssertionConsumerServiceURL'),
+      issuer: /<(?:saml:)?Issuer[^>]*>([^<]*)</.exec(xml)?.[1] ?? '',
+      relayState: params.get('RelayState') ?? '',
+    };
+  }
+
+  /** A signed Assertion for `login`: email, displayName, groups (staff) and `verified` (yes, except for out-* users). */
+  assertion(o: ResponseOptions): string {
+    const signer = o.signer ?? this.signer;
+    return saml.Saml20.create({
+      cert: signer.cert,
+      key: signer.key,
+      issuer: this.entityId,
+      lifetimeInSeconds: o.lifetimeSeconds ?? 300,
+      audiences: o.audience,
+      recipient: o.recipient ?? o.acsUrl,
+      ...(o.inResponseTo !== null && { inResponseTo: o.inResponseTo }),
+      nameIdentifier: o.login,
+      sessionIndex: `_${randomBytes(8).toString('hex')}`,
+      attributes: o.attributes ?? {
+        email: `${o.login}@idp.example`,
+        displayName: `IdP ${o.login}`,
+        groups: ['staff'],
+        ...(!o.login.startsWith('out-') && { verified: 'yes' }),
+      },
+      signatureAlgorithm: 'rsa-sha256',
+      digestAlgorithm: 'sha256',
+    });
+  }
+
+  /** The Response around one or more assertions (by default one signed for `o`), base64 as the HTTP-POST binding sends it. */
+  response(o: ResponseOptions, assertions: string = this.assertion(o)): string {
+    const now = new Date().toISOString();
+    const xml =
+      `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomBytes(16).toString('hex')}" Version="2.0" IssueInstant="${now}"` +
+      ` Destination="${xmlEscape(o.destination ?? o.acsUrl)}"${o.inResponseTo !== null ? ` InResponseTo="${xmlEscape(o.inResponseTo)}"` : ''}>` +
+      `<saml:Issuer>${xmlEscape(this.entityId)}</saml:Issuer>` +
+      `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>${assertions}</samlp:Response>`;
+    return Buffer.from(xml, 'utf8').toString('base64');
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,37 @@
+/** A browser over plain HTTP: one cookie jar per origin, redirects not followed (each hop is inspected). */
+export class Browser {
+  private readonly jars = new Map<string, Map<string, string>>();
+
+  get(url: string): Promise<Response> {
+    return this.send(url, { method: 'GET' });
+  }
+
+  postForm(url: string, form: Record<string, string>): Promise<Response> {
+    return this.send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  }
+
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    const origin = new URL(url).origin;
+    const jar = this.jars.get(origin) ?? new Map<string, string>();
+    this.jars.set(origin, jar);
+    const cookie = [...jar].map(([n, v]) => `${n}=${v}`).join('; ');
+    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), ...(cookie && { cookie }) } });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const [name, value] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
+      if (value === '' || attributes.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
+      else jar.set(name, value);
+    }
+    return res;
+  }
+}
+
+/** The absolute URL a redirect answer points to (throws when the answer is not a redirect). */
+export const locationOf = (res: Response, base: string): string => {
+  const location = res.headers.get('location');
+  if (location === null) throw new Error(`expected a redirect, got ${res.status}`);
+  return new URL(location, base).href;
+};
+
+/** The reason code an error page carries (`data-code`). */
+export const errorCodeOf = (html: string): string | undefined => /data-code="([^"]+)"/.exec(html)?.[1];
