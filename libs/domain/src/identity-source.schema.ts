@@ -278,6 +278,26 @@ export type SamlSourceConfig = z.output<typeof samlSourceConfigSchema>;
 /** Source group -> credential roles. */
 export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
 
+/**
+ * Operator single sign-on to the Manager through a System source: `enabled` lets its users log in
+ * to the Manager (LDAP, SQL, REST with username and password at POST /auth/login; oidc through
+ * /auth/sso/{id}/start), each becoming a Manager user of its own (identity key: source and
+ * subject, never a local account of the same name) whose role bindings are exactly those its
+ * groups map to here, refreshed at every login. `scope` is `system`, `project:<id>` or `team:<id>`.
+ */
+export const operatorGroupBindingSchema = z.strictObject({
+  group: z.string().min(1).max(256),
+  /** A role's name (built-in or custom). */
+  role: z.string().min(1).max(128),
+  scope: z.string().regex(/^(system|(project|team):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/, 'must be system, project:<id> or team:<id>'),
+});
+export type OperatorGroupBinding = z.output<typeof operatorGroupBindingSchema>;
+export const operatorLoginSchema = z.strictObject({
+  enabled: z.boolean(),
+  groupBindings: z.array(operatorGroupBindingSchema).max(200).default([]),
+});
+export type OperatorLogin = z.output<typeof operatorLoginSchema>;
+
 const commonFields = {
   name: entityName,
   description: description.optional(),
@@ -293,12 +313,14 @@ const commonFields = {
   enabled: z.boolean().default(true),
 };
 
+/** Only on the API's own create and update: a System source's operator login is no part of a project's bundle. */
+const operatorLoginField = { operatorLogin: operatorLoginSchema.nullable().default(null) };
 export const createIdentitySourceSchema = z.discriminatedUnion('type', [
-  z.strictObject({ ...commonFields, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
-  z.strictObject({ ...commonFields, type: z.literal('sql'), config: sqlSourceConfigSchema }),
-  z.strictObject({ ...commonFields, type: z.literal('rest'), config: restSourceConfigSchema }),
-  z.strictObject({ ...commonFields, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
-  z.strictObject({ ...commonFields, type: z.literal('saml'), config: samlSourceConfigSchema }),
+  z.strictObject({ ...commonFields, ...operatorLoginField, type: z.literal('ldap'), config: ldapSourceConfigSchema }),
+  z.strictObject({ ...commonFields, ...operatorLoginField, type: z.literal('sql'), config: sqlSourceConfigSchema }),
+  z.strictObject({ ...commonFields, ...operatorLoginField, type: z.literal('rest'), config: restSourceConfigSchema }),
+  z.strictObject({ ...commonFields, ...operatorLoginField, type: z.literal('oidc'), config: oidcSourceConfigSchema }),
+  z.strictObject({ ...commonFields, ...operatorLoginField, type: z.literal('saml'), config: samlSourceConfigSchema }),
 ]);
 export type CreateIdentitySource = z.output<typeof createIdentitySourceSchema>;
 
@@ -347,6 +369,7 @@ export const updateIdentitySourceSchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(30_000).optional(),
   cacheTtlSeconds: z.number().int().min(0).max(3600).optional(),
   enabled: z.boolean().optional(),
+  operatorLogin: operatorLoginSchema.nullable().optional(),
 });
 export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
 
@@ -377,6 +400,7 @@ export const identitySourceSchema = z.object({
   timeoutMs: z.number().int(),
   cacheTtlSeconds: z.number().int(),
   enabled: z.boolean(),
+  operatorLogin: operatorLoginSchema.nullable(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -443,6 +467,8 @@ export const identitySourceTestResultSchema = z.object({
   identity: z
     .object({ username: z.string(), email: z.string().nullable(), displayName: z.string().nullable(), groups: z.array(z.string()), roles: z.array(z.string()) })
     .nullable(),
+  /** A verified test login at a source enabled for operator login: the Manager role bindings its groups would give (nothing is granted). */
+  operatorBindings: z.array(operatorGroupBindingSchema).nullable(),
   durationMs: z.number().int(),
 });
 export type IdentitySourceTestResult = z.infer<typeof identitySourceTestResultSchema>;

@@ -209,7 +209,13 @@ export class ApiopsService {
       if (existing) await step(change, () => this.identitySources.update(existing.id, this.identitySourcePatch(entry, secret, change.fields ?? [])));
       else
         await step(change, () =>
-          this.identitySources.create({ ...entry, description: entry.description ?? undefined, secret: secret ?? undefined, projectId: projectId! } as CreateIdentitySource),
+          this.identitySources.create({
+            ...entry,
+            description: entry.description ?? undefined,
+            secret: secret ?? undefined,
+            projectId: projectId!,
+            operatorLogin: null,
+          } as CreateIdentitySource),
         );
     }
 

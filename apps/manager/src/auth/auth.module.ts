@@ -7,10 +7,22 @@ import { LoginThrottle } from '../throttling/login-throttle';
 import { OperatorAuthService } from './operator-auth.service';
 import { PasswordHasher } from './password-hasher';
 import { PasswordWorkLimiter } from './password-work-limiter';
+import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
+import { FederatedOperators } from '../operator-sso/federated-operators';
+import { OperatorPasswordSources } from '../operator-sso/operator-password-sources';
 
 @Module({
   controllers: [AuthController, LoginLockoutsController],
-  providers: [PasswordWorkLimiter, PasswordHasher, LoginThrottle, OperatorAuthService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
-  exports: [PasswordHasher],
+  providers: [
+    UpstreamPolicyCheck,
+    OperatorPasswordSources,
+    FederatedOperators,
+    PasswordWorkLimiter,
+    PasswordHasher,
+    LoginThrottle,
+    OperatorAuthService,
+    { provide: APP_GUARD, useClass: OperatorAuthGuard },
+  ],
+  exports: [PasswordHasher, OperatorAuthService],
 })
 export class AuthModule {}

@@ -9,6 +9,8 @@ import { RoleBindingRepository } from '../repositories/role-binding.repository';
 import { RoleRepository } from '../repositories/role.repository';
 import type { Session } from './login.schema';
 import { LoginThrottle } from '../throttling/login-throttle';
+import { FederatedOperators } from '../operator-sso/federated-operators';
+import { OperatorPasswordSources } from '../operator-sso/operator-password-sources';
 import { PasswordHasher } from './password-hasher';
 
 export interface Operator {
@@ -33,6 +35,8 @@ export class OperatorAuthService implements OnApplicationBootstrap {
     private readonly changes: ChangeWriter,
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
+    private readonly directories: OperatorPasswordSources,
+    private readonly federated: FederatedOperators,
   ) {}
 
   /** Syncs built-in roles and makes the environment's admin a system admin with that password. */
@@ -66,14 +70,26 @@ export class OperatorAuthService implements OnApplicationBootstrap {
     if (!existing || !passwordOk) this.logger.log(`bootstrap operator '${username}' ${existing ? 'password updated' : 'created'}`);
   }
 
-  /** `address`: the client's, for LoginThrottle. */
+  /**
+   * `address`: the client's, for LoginThrottle. A local account of that username is the only one
+   * asked (the bootstrap admin stays local: no directory password opens it); without one, the
+   * identity sources enabled for operator login are asked and the one that verifies provisions
+   * its operator. A lockout covers both alike.
+   */
   async login(username: string, password: string, address: string): Promise<Session> {
-    const operator = await this.throttle.attempt(username, address, async () => {
-      const found = await this.operators.findByUsername(username);
-      const valid = await this.hasher.verify(found?.passwordHash ?? this.dummyHash, password);
-      return valid ? found : undefined;
+    const operator = await this.throttle.attempt<Operator>(username, address, async () => {
+      const local = await this.operators.findLocalByUsername(username);
+      const valid = await this.hasher.verify(local?.passwordHash ?? this.dummyHash, password);
+      if (local) return valid ? local : undefined;
+      const vouched = await this.directories.verify(username, password);
+      return vouched && (await this.federated.provision(vouched.source, vouched.identity));
     });
     if (!operator) throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
+    return this.openSession(operator);
+  }
+
+  /** A new session for an operator already authenticated (a password login, an SSO callback). */
+  async openSession(operator: Operator): Promise<Session> {
     const token = `idms_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.config.SESSION_TTL_SECONDS * 1000);
     const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };

@@ -1,7 +1,18 @@
 import type { KeyManagerTiming } from '@idm/domain';
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import type { ActorType, ChangeSource, CredentialAccess, EndUserProfile, HttpMethod, IdentitySourceConfig, IdentitySourceType, Permission, ProjectSecretKind } from '@idm/domain';
+import { type AnyPgColumn, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type {
+  ActorType,
+  ChangeSource,
+  CredentialAccess,
+  EndUserProfile,
+  HttpMethod,
+  IdentitySourceConfig,
+  IdentitySourceType,
+  OperatorLogin,
+  Permission,
+  ProjectSecretKind,
+} from '@idm/domain';
 import type { StoredSecretVersion } from '@idm/config-bus';
 
 /**
@@ -24,12 +35,21 @@ const id = uuid('id')
   .primaryKey()
   .default(sql`gen_random_uuid()`);
 
-export const operators = pgTable('operators', {
-  id,
-  username: text('username').notNull().unique(),
-  passwordHash: text('password_hash').notNull(),
-  ...timestamps,
-});
+export const operators = pgTable(
+  'operators',
+  {
+    id,
+    /** A federated operator's is `<source name>:<subject>`: local usernames cannot hold ":", so no local account is ever taken over. */
+    username: text('username').notNull().unique(),
+    /** A federated operator's is a marker no password verifies against. */
+    passwordHash: text('password_hash').notNull(),
+    /** Operator single sign-on: the identity source that vouches for this operator (null: a local account) and its subject there. */
+    sourceId: uuid('source_id').references((): AnyPgColumn => identitySources.id, { onDelete: 'cascade' }),
+    subject: text('subject'),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex('operators_source_subject_idx').on(t.sourceId, t.subject)],
+);
 
 export const operatorSessions = pgTable('operator_sessions', {
   /** SHA-256 of the bearer token; the token itself is never stored. */
@@ -423,6 +443,8 @@ export const identitySources = pgTable(
     timeoutMs: integer('timeout_ms').notNull(),
     cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
     enabled: boolean('enabled').notNull().default(true),
+    /** System sources only: whether and how its users log in to the Manager (null: they do not). */
+    operatorLogin: jsonb('operator_login').$type<OperatorLogin>(),
     ...timestamps,
   },
   (t) => [index('identity_sources_project_idx').on(t.projectId)],

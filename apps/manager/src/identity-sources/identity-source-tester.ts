@@ -3,7 +3,9 @@ import { Injectable } from '@nestjs/common';
 import { identitySourceEndpoint, SecretBox, type IdentitySourceTest, type IdentitySourceTestResult } from '@idm/domain';
 import { checkerFor, SourceUnavailableError, type SourceAnswer } from '@idm/identity-sources';
 import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
+import { Database } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
+import { bindingsForGroups, resolveOperatorBindings } from '../operator-sso/operator-bindings';
 import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceRepository } from '../repositories/identity-source.repository';
 
@@ -24,6 +26,7 @@ export class IdentitySourceTester {
     private readonly permissions: PermissionService,
     private readonly secrets: SecretBox,
     private readonly upstreams: UpstreamPolicyCheck,
+    private readonly database: Database,
   ) {}
 
   async test(id: string, input: IdentitySourceTest): Promise<IdentitySourceTestResult> {
@@ -36,7 +39,15 @@ export class IdentitySourceTester {
 
     const step = input.username === undefined ? 'connection' : 'login';
     const started = Date.now();
-    const result = (r: Omit<IdentitySourceTestResult, 'step' | 'durationMs'>): IdentitySourceTestResult => ({ ...r, step, durationMs: Date.now() - started });
+    const result = (
+      r: Omit<IdentitySourceTestResult, 'step' | 'durationMs' | 'operatorBindings'>,
+      operatorBindings: IdentitySourceTestResult['operatorBindings'] = null,
+    ): IdentitySourceTestResult => ({
+      ...r,
+      step,
+      operatorBindings,
+      durationMs: Date.now() - started,
+    });
     let secret: string | null = null;
     try {
       secret = row.secret === null ? null : this.secrets.open(row.secret);
@@ -70,6 +81,12 @@ export class IdentitySourceTester {
     }
     if (answer.outcome === 'rejected') return result({ ok: false, outcome: 'rejected', code: null, detail: 'the source refused this username and password', identity: null });
     const roles = [...new Set(answer.identity.groups.flatMap((g) => row.roleMappings[g] ?? []))].sort();
-    return result({ ok: true, outcome: 'verified', code: null, detail: null, identity: { ...answer.identity, roles } });
+    // A source that lets operators in also shows the Manager bindings this user would get (none is granted here).
+    let operatorBindings: IdentitySourceTestResult['operatorBindings'] = null;
+    if (row.operatorLogin?.enabled) {
+      const { resolved } = await resolveOperatorBindings(this.database.db, row.operatorLogin.groupBindings);
+      operatorBindings = bindingsForGroups(resolved, answer.identity.groups).map((b) => b.binding);
+    }
+    return result({ ok: true, outcome: 'verified', code: null, detail: null, identity: { ...answer.identity, roles } }, operatorBindings);
   }
 }

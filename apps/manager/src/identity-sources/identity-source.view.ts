@@ -15,6 +15,7 @@ export function identitySourceView(r: IdentitySourceRow): IdentitySource {
     timeoutMs: r.timeoutMs,
     cacheTtlSeconds: r.cacheTtlSeconds,
     enabled: r.enabled,
+    operatorLogin: r.operatorLogin ?? null,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };

@@ -16,6 +16,9 @@ import { PermissionService } from '../governance/permission.service';
 import { requireProject } from '../governance/project-scope';
 import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceRepository, type IdentitySourceRow } from '../repositories/identity-source.repository';
+import { OperatorLoginCheck } from '../operator-sso/operator-login.check';
+import { OperatorRepository } from '../repositories/operator.repository';
+import { RoleBindingRepository } from '../repositories/role-binding.repository';
 import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { identitySourceView } from './identity-source.view';
 import { SourceEndUsers } from './source-end-users';
@@ -36,6 +39,9 @@ export class IdentitySourcesService {
     private readonly upstreams: UpstreamPolicyCheck,
     private readonly secretUse: IdentitySourceSecretCheck,
     private readonly endUsers: SourceEndUsers,
+    private readonly operatorLogin: OperatorLoginCheck,
+    private readonly operators: OperatorRepository,
+    private readonly bindings: RoleBindingRepository,
   ) {}
 
   /** The source's server is held to the upstream address policy (no loopback, link-local, metadata or installation endpoint unless allowed), as key managers' URLs are. */
@@ -64,6 +70,7 @@ export class IdentitySourcesService {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
       await this.requireUniqueName(tx, input.name);
       await this.secretUse.require(tx, input.type, input.projectId, input.config, input.secret !== undefined);
+      await this.operatorLogin.require(tx, input.projectId, input.operatorLogin);
       const row = await this.sources.insert(tx, {
         name: input.name,
         description: input.description ?? null,
@@ -75,6 +82,7 @@ export class IdentitySourcesService {
         timeoutMs: input.timeoutMs,
         cacheTtlSeconds: input.cacheTtlSeconds,
         enabled: input.enabled,
+        operatorLogin: input.operatorLogin,
       });
       return { result: identitySourceView(row), change: { action: 'create', entityKind: 'identity_source', entityId: row.id, projectId: row.projectId, before: null, after: row } };
     });
@@ -101,6 +109,9 @@ export class IdentitySourcesService {
       if (input.name !== undefined && input.name !== row.name) await this.requireUniqueName(tx, input.name);
       const secret = input.secret === undefined ? row.secret : input.secret === null ? null : this.secrets.seal(input.secret);
       await this.secretUse.require(tx, row.type, row.projectId, config, secret !== null);
+      const operatorLogin = input.operatorLogin === undefined ? row.operatorLogin : input.operatorLogin;
+      // Rechecked only when given: the saver answers for the grants they write, not for ones saved before.
+      if (input.operatorLogin !== undefined) await this.operatorLogin.require(tx, row.projectId, operatorLogin);
       const updated = await this.sources.update(tx, id, {
         name: input.name ?? row.name,
         description: input.description === undefined ? row.description : input.description,
@@ -110,6 +121,7 @@ export class IdentitySourcesService {
         timeoutMs: input.timeoutMs ?? row.timeoutMs,
         cacheTtlSeconds: input.cacheTtlSeconds ?? row.cacheTtlSeconds,
         enabled: input.enabled ?? row.enabled,
+        operatorLogin,
         updatedAt: new Date(),
       });
       return {
@@ -132,6 +144,8 @@ export class IdentitySourcesService {
       await this.changes.write(async (tx) => {
         const row = await this.find(id, tx, true);
         this.permissions.check('identity-source:write', { projectId: row.projectId });
+        // Its federated operators go with it (foreign key), and so must their bindings (subjects are no foreign keys).
+        for (const operatorId of await this.operators.idsOfSource(tx, id)) await this.bindings.deleteForSubject(tx, operatorId);
         await this.sources.delete(tx, id);
         return { result: undefined, change: { action: 'delete', entityKind: 'identity_source', entityId: id, projectId: row.projectId, before: row, after: null } };
       });

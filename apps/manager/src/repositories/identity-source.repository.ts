@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ReadFilter } from '@idm/domain';
-import { asc, eq, inArray, isNull, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { Database, type Reads } from '../database/database';
 import { identitySources } from '../database/schema';
 import { EntityRepository } from './entity.repository';
@@ -29,6 +29,15 @@ export class IdentitySourceRepository extends EntityRepository<typeof identitySo
   /** Every source: what each environment's Gateways get (a short list). */
   all(db: Reads = this.database.db): Promise<IdentitySourceRow[]> {
     return db.select().from(identitySources).orderBy(asc(identitySources.id));
+  }
+
+  /** Enabled System sources that let operators log in to the Manager, by name (the order a password login tries them in). */
+  operatorLoginSources(): Promise<IdentitySourceRow[]> {
+    return this.database.db
+      .select()
+      .from(identitySources)
+      .where(and(isNull(identitySources.projectId), eq(identitySources.enabled, true), sql`(${identitySources.operatorLogin} ->> 'enabled') = 'true'`))
+      .orderBy(asc(identitySources.name));
   }
 
   async findByName(name: string, db: Reads = this.database.db): Promise<IdentitySourceRow | undefined> {

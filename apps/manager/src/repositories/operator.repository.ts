@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, gt, lt } from 'drizzle-orm';
-import { Database, type Tx } from '../database/database';
+import { and, asc, eq, gt, isNull, lt } from 'drizzle-orm';
+import { Database, type Reads, type Tx } from '../database/database';
 import { operators, operatorSessions } from '../database/schema';
 import { EntityRepository } from './entity.repository';
 
@@ -21,6 +21,30 @@ export class OperatorRepository extends EntityRepository<typeof operators> {
   async findByUsername(username: string): Promise<OperatorRow | undefined> {
     const [row] = await this.database.db.select().from(operators).where(eq(operators.username, username));
     return row;
+  }
+
+  /** A local account (never a federated operator, whatever its username): what a password login checks first. */
+  async findLocalByUsername(username: string): Promise<OperatorRow | undefined> {
+    const [row] = await this.database.db
+      .select()
+      .from(operators)
+      .where(and(eq(operators.username, username), isNull(operators.sourceId)));
+    return row;
+  }
+
+  /** The operator an identity source vouches for, by its identity key (source and subject), locked for its login's refresh. */
+  async findFederated(tx: Tx, sourceId: string, subject: string): Promise<OperatorRow | undefined> {
+    const [row] = await tx
+      .select()
+      .from(operators)
+      .where(and(eq(operators.sourceId, sourceId), eq(operators.subject, subject)))
+      .for('update');
+    return row;
+  }
+
+  async idsOfSource(db: Reads, sourceId: string): Promise<string[]> {
+    const rows = await db.select({ id: operators.id }).from(operators).where(eq(operators.sourceId, sourceId));
+    return rows.map((r) => r.id);
   }
 
   /** Creates the operator, or sets the password of the one with that username. */

@@ -26,6 +26,20 @@ export class RoleBindingRepository extends EntityRepository<typeof roleBindings>
     await tx.delete(roleBindings).where(eq(roleBindings.subjectId, subjectId));
   }
 
+  /** A user's own bindings (not those of their groups), locked: what a federated operator's login replaces. */
+  ofUser(tx: Tx, operatorId: string): Promise<RoleBindingRow[]> {
+    return tx
+      .select()
+      .from(roleBindings)
+      .where(and(eq(roleBindings.subjectType, 'user'), eq(roleBindings.subjectId, operatorId)))
+      .orderBy(asc(roleBindings.createdAt))
+      .for('update');
+  }
+
+  async deleteByIds(tx: Tx, ids: string[]): Promise<void> {
+    if (ids.length > 0) await tx.delete(roleBindings).where(inArray(roleBindings.id, ids));
+  }
+
   /** Binds the role to the user at system scope unless it already is; whether it already was. */
   async ensureSystemBinding(tx: Tx, roleId: string, operatorId: string): Promise<boolean> {
     const [bound] = await tx
