@@ -132,7 +132,8 @@ describe('identity sources (admin API)', () => {
       [rest('host', { config: { ...rest('x').config, headers: { Host: 'evil.example' } } }), 'config.headers.Host'],
       [rest('crlf', { config: { ...rest('x').config, headers: { 'X-Tenant': 'a\r\nX-Injected: 1' } } }), 'config.headers.X-Tenant'],
       [rest('pointer', { config: { ...rest('x').config, success: { pointer: 'ok', equals: true } } }), 'config.success.pointer'],
-      [{ ...ldap('type'), type: 'saml' }, 'type'],
+      [{ ...ldap('type'), type: 'kerberos' }, 'type'],
+      [{ ...ldap('saml'), type: 'saml' }, 'config.idpEntityId'],
       [ldap('extra', { surprise: true }), 'surprise'],
       [ldap('BadName'), 'name'],
     ];
