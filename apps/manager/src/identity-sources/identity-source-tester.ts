@@ -5,7 +5,7 @@ import { checkerFor, SourceUnavailableError, type SourceAnswer } from '@idm/iden
 import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
 import { Database } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
-import { bindingsForGroups, resolveOperatorBindings } from '../operator-sso/operator-bindings';
+import { bindingsForGroups, resolveOperatorBindings } from '../repositories/operator-bindings';
 import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceRepository } from '../repositories/identity-source.repository';
 

@@ -5,7 +5,7 @@ import { ActorContext } from '../governance/actor.context';
 import { OperatorRepository } from '../repositories/operator.repository';
 import type { IdentitySourceRow } from '../repositories/identity-source.repository';
 import { RoleBindingRepository } from '../repositories/role-binding.repository';
-import { bindingsForGroups, resolveOperatorBindings } from './operator-bindings';
+import { bindingsForGroups, resolveOperatorBindings } from '../repositories/operator-bindings';
 
 /** Stored as a federated operator's password hash: no argon2 verification accepts it. */
 const NO_PASSWORD = '!federated';

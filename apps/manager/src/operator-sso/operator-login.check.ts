@@ -3,7 +3,7 @@ import type { OperatorLogin, Permission } from '@idm/domain';
 import type { Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
-import { resolveOperatorBindings } from './operator-bindings';
+import { resolveOperatorBindings } from '../repositories/operator-bindings';
 
 /**
  * What an identity source's `operatorLogin` may say, checked on save: only a System source lets
