@@ -7,6 +7,7 @@ import * as oidc from 'openid-client';
 import { eventually, freePort } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
+import { Browser, errorCodeOf, locationOf } from './support/test-browser';
 
 const ENV = `xidp-${randomBytes(3).toString('hex')}`;
 const MASTER_KEYS = `m1:${randomBytes(32).toString('base64')}`;
@@ -92,41 +93,6 @@ async function startHostileIdp(): Promise<{ base: string; server: Server }> {
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return { base, server };
 }
-
-/** A browser over plain HTTP: one cookie jar per origin, redirects not followed (each hop is inspected). */
-class Browser {
-  private readonly jars = new Map<string, Map<string, string>>();
-
-  get(url: string): Promise<Response> {
-    return this.send(url, { method: 'GET' });
-  }
-
-  postForm(url: string, form: Record<string, string>): Promise<Response> {
-    return this.send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-  }
-
-  private async send(url: string, init: RequestInit): Promise<Response> {
-    const origin = new URL(url).origin;
-    const jar = this.jars.get(origin) ?? new Map<string, string>();
-    this.jars.set(origin, jar);
-    const cookie = [...jar].map(([n, v]) => `${n}=${v}`).join('; ');
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), ...(cookie && { cookie }) } });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';');
-      const [name, value] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
-      if (value === '' || attributes.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  }
-}
-
-const locationOf = (res: Response, base: string) => {
-  const location = res.headers.get('location');
-  if (location === null) throw new Error(`expected a redirect, got ${res.status}`);
-  return new URL(location, base).href;
-};
-const errorCodeOf = (html: string) => /data-code="([^"]+)"/.exec(html)?.[1];
 
 /**
  * External OIDC IdPs as identity sources (#16): a source of type `oidc` offers "Sign in with
