@@ -13,12 +13,23 @@ import { freePort, startNode, stopProcess } from './processes.mjs';
  * `readyTimeoutMs`: only a failure bound (a Gateway booted in 30 s and more on this machine under load).
  * `env`: a bench's own settings (GATEWAY_ID, AUTH_RECORDS_QUEUE_LIMIT, ...), over the defaults.
  * `wrap`: a command the Gateway runs under (valgrind, ...; see processes.mjs startNode).
+ * `port`: a port reserved up front (bench/oidc-policy.mjs: its OP must know the Gateway's callback URL before the Gateway starts); default: a free one.
  */
 export async function startGateway(
   root,
-  { environment, redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', logFile, readyTimeoutMs = 90_000, traceGc = false, authRecords = true, env = {}, wrap = [] },
+  {
+    environment,
+    redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    logFile,
+    readyTimeoutMs = 90_000,
+    traceGc = false,
+    authRecords = true,
+    env = {},
+    wrap = [],
+    port: reservedPort,
+  },
 ) {
-  const port = await freePort();
+  const port = reservedPort ?? (await freePort());
   const started = performance.now();
   const child = startNode(
     [...gatewayNodeArgs(root), ...(traceGc ? ['--trace-gc'] : []), join(root, 'apps/gateway/dist/main.js')],
