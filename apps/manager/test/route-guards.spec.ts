@@ -9,7 +9,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 const UNKNOWN_BLOCK = 'AAAAAAAAAAAAAAAAAAAAAA';
 
-type Ids = Record<'env' | 'project' | 'keyManager' | 'identitySource' | 'secret' | 'endUser', string>;
+type Ids = Record<'env' | 'project' | 'keyManager' | 'identitySource' | 'secret' | 'endUser' | 'oidcClient' | 'plainCredential', string>;
 type Call = { method: string; path: string; body?: unknown; rawBody?: string };
 interface Route {
   route: string;
@@ -43,7 +43,8 @@ const ids404 = (method: string, path: (id: string) => string, code: string, body
 
 /**
  * Every Manager route added with issues #13-#18 (identity sources, key managers, project secrets,
- * end users, brute-force settings and blocks, auth analytics, policy types, my permissions):
+ * end users and their consents, OIDC clients, brute-force settings and blocks, auth analytics,
+ * policy types, my permissions, Gateway status):
  * - an operator holding every other permission at System scope gets 403 naming the route's own
  *   (so the route checks this permission, not a neighbour);
  * - malformed path ids, bodies and queries get 400 with a reason code, unknown ids 404, never 500;
@@ -163,6 +164,29 @@ const ROUTES: Route[] = [
     bad: (i) => [
       ...ids404('DELETE', (id) => `/api/v1/projects/${i.project}/users/${i.endUser}/consents/${id}`, 'consent_not_found'),
       ...ids404('DELETE', (id) => `/api/v1/projects/${i.project}/users/${id}/consents/${UNKNOWN}`, 'end_user_not_found'),
+    ],
+  },
+  {
+    route: 'GET /projects/{id}/oidc-clients',
+    permission: 'credential:read',
+    call: (i) => get(`/api/v1/projects/${i.project}/oidc-clients`),
+    bad: (i) => [
+      ...ids404('GET', (id) => `/api/v1/projects/${id}/oidc-clients`, 'project_not_found'),
+      [get(`/api/v1/projects/${i.project}/oidc-clients?limit=0`), 400, 'validation_failed'],
+      [get(`/api/v1/projects/${i.project}/oidc-clients?after=${'x'.repeat(129)}`), 400, 'validation_failed'],
+      [get(`/api/v1/projects/${i.project}/oidc-clients?surprise=1`), 400, 'validation_failed'],
+    ],
+  },
+  {
+    route: 'GET /projects/{id}/oidc-clients/{clientId}/consents',
+    permission: 'credential:read',
+    call: (i) => get(`/api/v1/projects/${i.project}/oidc-clients/${i.oidcClient}/consents`),
+    bad: (i) => [
+      ...ids404('GET', (id) => `/api/v1/projects/${i.project}/oidc-clients/${id}/consents`, 'oidc_client_not_found'),
+      // A credential that is not an OIDC client has no consents to list.
+      [get(`/api/v1/projects/${i.project}/oidc-clients/${i.plainCredential}/consents`), 404, 'oidc_client_not_found'],
+      [get(`/api/v1/projects/${i.project}/oidc-clients/${i.oidcClient}/consents?limit=501`), 400, 'validation_failed'],
+      [get(`/api/v1/projects/${i.project}/oidc-clients/${i.oidcClient}/consents?surprise=1`), 400, 'validation_failed'],
     ],
   },
   {
@@ -348,6 +372,15 @@ describe('route guards: the 403 naming the permission, bad input and 401 on ever
     ids.identitySource = await created(send('POST', '/api/v1/identity-sources', ldap(`guards-${s}`, ids.project)));
     ids.secret = await created(send('POST', `/api/v1/projects/${ids.project}/secrets`, { name: `guards-${s}`, kind: 'shared-secret', material: sharedSecret() }));
     ids.endUser = await created(send('POST', `/api/v1/projects/${ids.project}/users`, endUser(`guards-${s}`)));
+    ids.plainCredential = await created(send('POST', `/api/v1/projects/${ids.project}/credentials`, { username: `guards-plain-${s}` }));
+    ids.oidcClient = await created(send('POST', `/api/v1/projects/${ids.project}/credentials`, { username: `guards-rp-${s}` }));
+    const rp = await call(
+      send('PUT', `/api/v1/projects/${ids.project}/credentials/${ids.oidcClient}/token-settings`, {
+        grants: ['authorization_code'],
+        oidc: { redirectUris: ['https://rp.example.com/cb'], clientType: 'public', tokenEndpointAuthMethod: 'none' },
+      }),
+    );
+    if (rp.status !== 200) throw new Error(`token settings: ${rp.status} ${JSON.stringify(rp.body)}`);
     // Two sessions (argon2 logins are slow on a loaded machine): one without the routes' read
     // permissions, one without their write permissions; each holds every other permission at System scope.
     const needed = [...new Set(ROUTES.map((r) => r.permission).filter((p): p is Permission => p !== null))];
