@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { eventually, freePort, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
+import { Browser, openLoginPage } from './support/test-browser';
 
 const ENV = `fedu-${randomBytes(3).toString('hex')}`;
 const MASTER_KEYS = `m1:${randomBytes(32).toString('base64')}`;
@@ -165,22 +166,7 @@ describe('federated end users (password grant and login page through identity so
       state,
       nonce,
     });
-    const page = await fetch(url, { redirect: 'manual' });
-    expect(page.status).toBe(200);
-    const html = await page.text();
-    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-    const action = /<form method="post" action="([^"]+)"/.exec(html)![1];
-    const csrfCookie = page.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
-    const submit = (username: string, password: string) =>
-      fetch(action, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
-        body: new URLSearchParams({ transaction: field('transaction'), csrf: field('csrf'), username, password }).toString(),
-      });
+    const submit = await openLoginPage(new Browser(), url.href);
     const wrong = await submit('alice', 'wrong-pass');
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('Invalid username or password.');
@@ -244,22 +230,7 @@ describe('federated end users (password grant and login page through identity so
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
       code_challenge_method: 'S256',
     });
-    const page = await fetch(url, { redirect: 'manual' });
-    expect(page.status).toBe(200);
-    const html = await page.text();
-    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-    const down = await fetch(/<form method="post" action="([^"]+)"/.exec(html)![1], {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: page.headers
-          .getSetCookie()
-          .map((c) => c.split(';')[0])
-          .join('; '),
-      },
-      body: new URLSearchParams({ transaction: field('transaction'), csrf: field('csrf'), username: 'carol', password: 'carol-pass' }).toString(),
-    });
+    const down = await (await openLoginPage(new Browser(), url.href))('carol', 'carol-pass');
     expect(down.status).toBe(503);
     const alice = (await endUser('alice'))!;
     type Counted = { credentialId: string | null; username: string | null; reason?: string | null; outcome?: string };

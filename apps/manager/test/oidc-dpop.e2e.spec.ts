@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { eventually } from '@idm/test-kit';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
+import { Browser, openLoginPage } from './support/test-browser';
 
 /**
  * DPoP at the OpenID Provider's authorization requests (RFC 9449 §10, issue #15 §2): a DPoP proof
@@ -26,34 +27,12 @@ describe('DPoP-bound authorization codes (dpop_jkt, DPoP at /credential/par) wit
   let web: oidc.Configuration;
   let spa: oidc.Configuration;
 
-  /** A browser's cookie jar (enough for the login form). */
-  class Browser {
-    readonly cookies = new Map<string, string>();
-    async go(url: string, init: RequestInit = {}): Promise<Response> {
-      const headers = new Headers(init.headers);
-      if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-      const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-      for (const line of res.headers.getSetCookie()) {
-        const pair = line.split(';')[0];
-        this.cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-      }
-      return res;
-    }
-    /** Logs alice in at an authorization URL; the redirect back to the client. */
-    async login(authorizationUrl: string): Promise<URL> {
-      const page = await this.go(authorizationUrl);
-      expect(page.status).toBe(200);
-      const html = await page.text();
-      const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-      const done = await this.go(/<form method="post" action="([^"]+)"/.exec(html)![1], {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ transaction: field('transaction'), csrf: field('csrf'), username: 'alice', password: 'alice-password-1' }).toString(),
-      });
-      expect(done.status).toBe(303);
-      return new URL(done.headers.get('location')!);
-    }
-  }
+  /** Logs alice in at an authorization URL; the redirect back to the client. */
+  const loginAlice = async (authorizationUrl: string): Promise<URL> => {
+    const done = await (await openLoginPage(new Browser(), authorizationUrl))('alice', 'alice-password-1');
+    expect(done.status).toBe(303);
+    return new URL(done.headers.get('location')!);
+  };
   const flowOf = async (redirectUri: string, extra: Record<string, string> = {}) => {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -87,7 +66,7 @@ describe('DPoP-bound authorization codes (dpop_jkt, DPoP at /credential/par) wit
   /** A code for the web client whose authorization request named `dpop_jkt` (a plain, unpushed /authorize). */
   const boundCode = async (keys: CryptoKeyPair) => {
     const flow = await flowOf(RP, { dpop_jkt: await thumbprintOf(keys) });
-    const back = await new Browser().login(oidc.buildAuthorizationUrl(web, flow.params).toString());
+    const back = await loginAlice(oidc.buildAuthorizationUrl(web, flow.params).toString());
     const code = back.searchParams.get('code');
     expect(code).toBeTruthy();
     return { code: code!, verifier: flow.verifier, back, state: flow.state };
@@ -137,7 +116,7 @@ describe('DPoP-bound authorization codes (dpop_jkt, DPoP at /credential/par) wit
     const dpop = oidc.getDPoPHandle(spa, keys);
     const flow = await flowOf(SPA, { scope: 'openid profile offline_access' });
     const url = await oidc.buildAuthorizationUrlWithPAR(spa, flow.params, { DPoP: dpop });
-    const back = await new Browser().login(url.toString());
+    const back = await loginAlice(url.toString());
     // Without the key, the code is worth nothing: no proof, then another key's proof.
     const code = back.searchParams.get('code')!;
     const stolen = { grant_type: 'authorization_code', code, redirect_uri: SPA, code_verifier: flow.verifier, client_id: spa.clientMetadata().client_id };
@@ -175,7 +154,7 @@ describe('DPoP-bound authorization codes (dpop_jkt, DPoP at /credential/par) wit
     expect(decode(tokens.access_token).cnf.jkt).toBe(await thumbprintOf(keys));
     // Without dpop_jkt nor proof the same client still gets bearer tokens.
     const flow = await flowOf(RP);
-    const plain = await new Browser().login(oidc.buildAuthorizationUrl(web, flow.params).toString());
+    const plain = await loginAlice(oidc.buildAuthorizationUrl(web, flow.params).toString());
     const bearer = await oidc.authorizationCodeGrant(web, plain, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
     expect(bearer.token_type).toBe('bearer');
     expect(decode(bearer.access_token).cnf).toBeUndefined();
@@ -219,7 +198,7 @@ describe('DPoP-bound authorization codes (dpop_jkt, DPoP at /credential/par) wit
       status: 201,
     });
     // At /authorize a malformed dpop_jkt goes back to the (verified) redirect URI.
-    const refused = await new Browser().go(oidc.buildAuthorizationUrl(web, (await flowOf(RP, { dpop_jkt: 'short' })).params).toString());
+    const refused = await new Browser().get(oidc.buildAuthorizationUrl(web, (await flowOf(RP, { dpop_jkt: 'short' })).params).toString());
     expect(refused.status).toBe(303);
     expect(new URL(refused.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   }, 120_000);

@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { eventually } from '@idm/test-kit';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
+import { Browser, openLoginPage } from './support/test-browser';
 
 /**
  * Pushed Authorization Requests (RFC 9126) at the OpenID Provider (issue #15 §2): `openid-client`
@@ -30,31 +31,8 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
   let strict: oidc.Configuration;
   const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
-  /** A browser's cookie jar (enough for the login form). */
-  class Browser {
-    readonly cookies = new Map<string, string>();
-    async go(url: string, init: RequestInit = {}): Promise<Response> {
-      const headers = new Headers(init.headers);
-      if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-      const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-      for (const line of res.headers.getSetCookie()) {
-        const pair = line.split(';')[0];
-        this.cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-      }
-      return res;
-    }
-    async login(authorizationUrl: string): Promise<Response> {
-      const page = await this.go(authorizationUrl);
-      expect(page.status).toBe(200);
-      const html = await page.text();
-      const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-      return this.go(/<form method="post" action="([^"]+)"/.exec(html)![1], {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ transaction: field('transaction'), csrf: field('csrf'), username: 'alice', password: 'alice-password-1' }).toString(),
-      });
-    }
-  }
+  /** Logs alice in at an authorization URL; the login form's answer. */
+  const loginAlice = async (authorizationUrl: string) => (await openLoginPage(new Browser(), authorizationUrl))('alice', 'alice-password-1');
   const flowOf = async (redirectUri: string) => {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -76,7 +54,7 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
       throw new Error(`PAR refused: ${JSON.stringify(err.cause)}`);
     });
     expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
-    const done = await new Browser().login(url.toString());
+    const done = await loginAlice(url.toString());
     expect(done.status).toBe(303);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(done.headers.get('location')!), {
       pkceCodeVerifier: flow.verifier,
@@ -97,7 +75,7 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
   const webBasic = () => `Basic ${Buffer.from(`${webId}:${SECRET}`).toString('base64')}`;
   const validFields = async () => ({ ...(await flowOf(RP)).params, response_type: 'code' });
   const authorizeWith = (clientId: string, requestUri: string, extra: Record<string, string> = {}) =>
-    new Browser().go(`${issuer}/authorize?${new URLSearchParams({ client_id: clientId, request_uri: requestUri, ...extra }).toString()}`);
+    new Browser().get(`${issuer}/authorize?${new URLSearchParams({ client_id: clientId, request_uri: requestUri, ...extra }).toString()}`);
   const parKey = (requestUri: string) => `{idm:oidc:${ENV}}:par:${createHash('sha256').update(requestUri.slice('urn:ietf:params:oauth:request_uri:'.length)).digest('base64url')}`;
 
   beforeAll(async () => {
@@ -215,7 +193,7 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
     const stolen = await authorizeWith(strictId, requestUri);
     expect(stolen.status).toBe(400);
     expect(await stolen.text()).toContain('invalid_request_uri');
-    const done = await new Browser().login(url.toString());
+    const done = await loginAlice(url.toString());
     expect(done.status).toBe(303);
     expect(new URL(done.headers.get('location')!).searchParams.get('code')).toBeTruthy();
     const replay = await authorizeWith(webId, requestUri);
@@ -244,7 +222,7 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
   it('ignores parameters beside client_id and request_uri (RFC 9126 §4)', async () => {
     const flow = await flowOf(RP);
     const url = await oidc.buildAuthorizationUrlWithPAR(web, flow.params);
-    const done = await new Browser().login(
+    const done = await loginAlice(
       `${url.toString()}&${new URLSearchParams({ redirect_uri: 'https://evil.example/cb', state: 'forged', scope: 'openid email', response_type: 'token' }).toString()}`,
     );
     expect(done.status).toBe(303);
@@ -262,7 +240,7 @@ describe('Pushed authorization requests (/credential/par) with openid-client', (
 
   it('refuses plain parameters for a client that requires PAR, and runs its flow from a pushed request', async () => {
     const flow = await flowOf(RP);
-    const plain = await new Browser().go(oidc.buildAuthorizationUrl(strict, flow.params).toString());
+    const plain = await new Browser().get(oidc.buildAuthorizationUrl(strict, flow.params).toString());
     expect(plain.status).toBe(303);
     const refused = new URL(plain.headers.get('location')!);
     expect(refused.searchParams.get('error')).toBe('invalid_request');

@@ -35,3 +35,17 @@ export const locationOf = (res: Response, base: string): string => {
 
 /** The reason code an error page carries (`data-code`). */
 export const errorCodeOf = (html: string): string | undefined => /data-code="([^"]+)"/.exec(html)?.[1];
+
+/**
+ * Opens the OpenID Provider's login page at an authorization URL (200 expected) and returns its
+ * form, ready to post a username and password with the page's transaction and CSRF fields.
+ */
+export async function openLoginPage(browser: Browser, authorizationUrl: string): Promise<(username: string, password: string) => Promise<Response>> {
+  const page = await browser.get(authorizationUrl);
+  if (page.status !== 200) throw new Error(`expected the login page, got ${page.status}`);
+  const html = await page.text();
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  if (action === undefined) throw new Error('the page has no login form');
+  return (username, password) => browser.postForm(action, { transaction: field('transaction'), csrf: field('csrf'), username, password });
+}
