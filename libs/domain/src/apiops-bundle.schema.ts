@@ -7,6 +7,7 @@ import { bundleKeyManagerSchema } from './key-manager.schema';
 import { description, entityName } from './names.schema';
 import { bundleProjectSecretSchema } from './project-secret.schema';
 import { PERMISSIONS } from './permissions';
+import { tokenSettingsSchema } from './token-settings.schema';
 import { validatedByService } from './validated-by-service';
 
 /**
@@ -42,6 +43,11 @@ const bundleCredential = z.strictObject({
   access: credentialAccessSchema.default({}),
   /** Write-only. Omitted: the current password (if any) is kept. */
   password: password.optional(),
+  /**
+   * How the credential gets tokens (the admin API's token settings, same rules; key managers and
+   * identity sources by name). Null: it cannot get tokens (stored ones are removed); left out: kept as they are.
+   */
+  tokenSettings: tokenSettingsSchema.nullable().optional(),
 });
 
 export const apiopsBundleSchema = z.strictObject({
@@ -71,7 +77,7 @@ export const apiopsRequestSchema = z.strictObject({
 
 export const plannedChangeSchema = z.object({
   op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['project', 'role', 'team', 'project_secret', 'key_manager', 'identity_source', 'api_proxy', 'credential', 'brute_force_settings']),
+  kind: z.enum(['project', 'role', 'team', 'project_secret', 'key_manager', 'identity_source', 'api_proxy', 'credential', 'token_settings', 'brute_force_settings']),
   name: z.string(),
   /** For updates: the fields that differ. */
   fields: z.array(z.string()).optional(),

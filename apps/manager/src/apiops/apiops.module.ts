@@ -9,6 +9,7 @@ import { KeyManagersModule } from '../key-managers/key-managers.module';
 import { ProjectSecretsModule } from '../project-secrets/project-secrets.module';
 import { ProjectsModule } from '../projects/projects.module';
 import { TeamsModule } from '../teams/teams.module';
+import { TokenSettingsModule } from '../token-settings/token-settings.module';
 import { ApiopsController } from './apiops.controller';
 import { ApiopsService } from './apiops.service';
 import { ProjectStateReader } from './project-state.reader';
@@ -25,6 +26,7 @@ import { ProjectStateReader } from './project-state.reader';
     IdentitySourcesModule,
     ProjectSecretsModule,
     BruteForceModule,
+    TokenSettingsModule,
   ],
   controllers: [ApiopsController],
   providers: [ApiopsService, ProjectStateReader],

@@ -35,8 +35,11 @@ import { EnvironmentRepository } from '../repositories/environment.repository';
 import type { KeyManagerRow } from '../repositories/key-manager.repository';
 import { BruteForceSettingsService } from '../brute-force/brute-force-settings.service';
 import { TeamsService } from '../teams/teams.service';
+import { CredentialRepository } from '../repositories/credential.repository';
+import { TokenSettingsService } from '../token-settings/token-settings.service';
 import { desiredIdentitySourceSecret, identitySourceEntry, keyManagerEntry, oidcConfigById, secretEntry } from './bundle-entities';
 import { checkReferences, planBundle } from './bundle-plan';
+import { checkTokenSettingsReferences } from './bundle-token-settings';
 import { inverted, policiesById } from './bundle-references';
 import { ProjectStateReader, type CurrentProject } from './project-state.reader';
 
@@ -65,6 +68,8 @@ export class ApiopsService {
     private readonly keyManagers: KeyManagersService,
     private readonly bruteForceSettings: BruteForceSettingsService,
     private readonly identitySources: IdentitySourcesService,
+    private readonly tokenSettings: TokenSettingsService,
+    private readonly credentialRows: CredentialRepository,
   ) {}
 
   async plan(raw: unknown, prune: boolean): Promise<ApiopsPlan> {
@@ -86,6 +91,7 @@ export class ApiopsService {
     const project = await this.projects.get(projectId);
     const current = await this.reader.read(project.name);
     for (const permission of ['team:read', 'proxy:read', 'credential:read', 'secret:read'] as const) this.permissions.check(permission, { projectId });
+    // Token settings travel with their credential (null: it cannot get tokens), key managers and identity sources by name.
     if (current.keyManagers.length > 0) this.permissions.check('key-manager:read', { projectId });
     if (current.identitySources.length > 0) this.permissions.check('identity-source:read', { projectId });
     const teamName = (id: string | null) => current.teams.find((t) => t.id === id)?.name ?? null;
@@ -125,6 +131,7 @@ export class ApiopsService {
     const current = await this.reader.read(bundle.project.name);
     const environmentNames = await this.environments.names();
     checkReferences(bundle, current, environmentNames);
+    checkTokenSettingsReferences(bundle, current, current.systemKeyManagers);
     const plan = await planBundle(bundle, current, { prune, environmentNames, secrets: this.secrets, passwordMatches: (hash, pw) => this.hasher.verify(hash, pw) });
     return { bundle, current, plan };
   }
@@ -234,7 +241,7 @@ export class ApiopsService {
     for (let i = 0; i < imported.length; i += MAX_CREDENTIAL_IMPORT) {
       const chunk = imported.slice(i, i + MAX_CREDENTIAL_IMPORT);
       const entries = chunk.map((c) => {
-        const { team, password: _, ...credential } = bundleCredentials.get(c.name)!;
+        const { team, password: _, tokenSettings: __, ...credential } = bundleCredentials.get(c.name)!;
         return { ...credential, teamId: teamId(team), apiKeys: [] };
       });
       const what: PlannedChange = { op: 'create', kind: 'credential', name: `${chunk[0].name}..${chunk[chunk.length - 1].name} (${chunk.length}, bulk)` };
@@ -242,7 +249,7 @@ export class ApiopsService {
     }
     const importedNames = new Set(imported.map((c) => c.name));
     for (const change of find('credential').filter((c) => c.op !== 'delete' && !importedNames.has(c.name))) {
-      const { team, ...credential } = bundleCredentials.get(change.name)!;
+      const { team, tokenSettings: _, ...credential } = bundleCredentials.get(change.name)!;
       const existing = existingCredentials.get(change.name);
       if (existing) {
         const { username: _, ...patch } = credential;
@@ -250,6 +257,14 @@ export class ApiopsService {
       } else {
         await step(change, () => this.credentials.create(projectId!, { ...credential, teamId: teamId(team), issueApiKey: false }));
       }
+    }
+
+    // After the credentials they belong to (new ones found by username in the batch's transaction);
+    // through the token settings service, so the admin API's checks apply (key managers, identity sources, jwksUri).
+    for (const change of find('token_settings')) {
+      const credential = await this.credentialRows.findByUsername(this.changes.reads(), projectId!, change.name);
+      if (change.op === 'delete') await step(change, () => this.tokenSettings.remove(projectId!, credential!.id));
+      else await step(change, () => this.tokenSettings.put(projectId!, credential!.id, bundleCredentials.get(change.name)!.tokenSettings!));
     }
 
     for (const change of find('brute_force_settings')) {

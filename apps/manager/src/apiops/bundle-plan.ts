@@ -22,6 +22,7 @@ import {
   keyManagerEntry,
   materialDiffers,
 } from './bundle-entities';
+import { planTokenSettings } from './bundle-token-settings';
 import { inverted, policiesById, policiesByName, type ReferenceMap } from './bundle-references';
 import { canonicalJson } from './canonical-json';
 import type { CurrentProject } from './project-state.reader';
@@ -333,6 +334,7 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     const existing = currentCredentials.get(credential.username);
     upsert('credential', credential.username, !!existing, existing ? await credentialChanges(credential, existing, ctx) : []);
   }
+  planTokenSettings(bundle, current, plan);
   if (ctx.prune) {
     const listed = new Set(bundle.credentials.map((d) => d.username));
     for (const c of current.credentials) if (!listed.has(c.username)) plan.push({ op: 'delete', kind: 'credential', name: c.username });

@@ -1,4 +1,4 @@
-import { projectBruteForceSettingsSchema, type ProjectBruteForceSettings } from '@idm/domain';
+import { projectBruteForceSettingsSchema, tokenSettingsSchema, type ProjectBruteForceSettings, type TokenSettings } from '@idm/domain';
 import { BruteForceSettingsRepository } from '../repositories/brute-force-settings.repository';
 import { Injectable } from '@nestjs/common';
 import { isoOrNull } from '@idm/platform';
@@ -40,12 +40,16 @@ export interface CurrentProject {
     metadata: StoredMetadataEntry[];
     access: Record<string, unknown>;
     passwordHash: string | null;
+    /** Null: the credential cannot get tokens. Parsed, so defaults match a written bundle's. */
+    tokenSettings: TokenSettings | null;
   }[];
   /** Custom roles of the installation (roles are not project-owned). */
   roles: { id: string; name: string; description: string | null; permissions: string[] }[];
   /** The project's own secrets and key managers, as stored (sealed material included). */
   secrets: ProjectSecretRow[];
   keyManagers: KeyManagerRow[];
+  /** The System key managers: token settings may trust them for the JWT bearer grant. */
+  systemKeyManagers: KeyManagerRow[];
   /** The project's own identity sources, as stored (sealed secret included); policies and token settings name them by name already. */
   identitySources: IdentitySourceRow[];
   /** The project's brute-force settings; null: none. */
@@ -83,6 +87,7 @@ export class ProjectStateReader {
         roles: customRoles,
         secrets: [],
         keyManagers: [],
+        systemKeyManagers,
         identitySources: [],
         bruteForceSettings: null,
         references: referencesOf(systemKeyManagers, []),
@@ -96,6 +101,7 @@ export class ProjectStateReader {
     const proxyRows = await this.proxies.listInProject(project.id);
     const environmentNames = await this.proxies.environmentNamesOf(proxyRows.map((p) => p.id));
     const credentialRows = await this.credentials.listInProject(project.id);
+    const tokenSettings = await this.credentials.tokenSettingsByCredential(project.id);
     return {
       project: { id: project.id, name: project.name, description: project.description },
       teams: teamRows.map((t) => ({ id: t.id, name: t.name, description: t.description })),
@@ -125,10 +131,12 @@ export class ProjectStateReader {
         metadata: c.metadata,
         access: c.access,
         passwordHash: c.passwordHash,
+        tokenSettings: tokenSettingsOf(tokenSettings.get(c.id)),
       })),
       roles: customRoles,
       secrets: secretRows,
       keyManagers: ownKeyManagers,
+      systemKeyManagers,
       identitySources: (await this.identitySources.all()).filter((r) => r.projectId === project.id).sort((x, y) => x.name.localeCompare(y.name)),
       bruteForceSettings: await this.bruteForceSettingsOf(project.id),
       references,
@@ -139,6 +147,10 @@ export class ProjectStateReader {
     const row = await this.bruteForceSettings.find(projectId);
     return row ? projectBruteForceSettingsSchema.parse(row.settings) : null;
   }
+}
+
+function tokenSettingsOf(stored: Record<string, unknown> | undefined): TokenSettings | null {
+  return stored === undefined ? null : tokenSettingsSchema.parse(stored);
 }
 
 function referencesOf(keyManagers: KeyManagerRow[], secrets: ProjectSecretRow[]): ReferenceMap {

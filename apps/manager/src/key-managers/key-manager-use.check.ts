@@ -36,6 +36,31 @@ export class KeyManagerUseCheck {
     }
   }
 
+  /**
+   * The key managers a client trusts for the JWT bearer grant (`jwtBearer.keyManagers`, by name):
+   * each must exist, be System-wide or of the client's project, and verify JWTs of an external
+   * issuer — our own token service (builtin) signs no assertions, an opaque-only one has no keys.
+   * Its role list applies as for a proxy. Checked at save, so a client never trusts a name the
+   * Gateway would silently ignore.
+   */
+  async requireNamed(db: Reads, projectId: string, named: readonly { name: string; path: string }[]): Promise<void> {
+    if (named.length === 0) return;
+    const rows = new Map((await this.keyManagers.findByNames([...new Set(named.map((n) => n.name))], db)).map((r) => [r.name, r]));
+    const issues = named.flatMap(({ name, path }) => {
+      const row = rows.get(name);
+      if (row === undefined) return [{ path, message: `no key manager ${name}` }];
+      if (row.projectId !== null && row.projectId !== projectId) return [{ path, message: `key manager ${name} belongs to another project` }];
+      if (row.type === 'builtin') return [{ path, message: `key manager ${name} is our own token service: it signs no assertions` }];
+      if (row.settings.tokenTypes === 'opaque') return [{ path, message: `key manager ${name} accepts only opaque tokens: it cannot verify an assertion` }];
+      return [];
+    });
+    if (issues.length > 0) throw new ProblemError(422, 'key_manager_not_usable', 'A key manager named here cannot be used', issues.map((p) => p.message).join('; '), issues);
+    for (const row of rows.values()) {
+      const refusal = this.roleRefusal(row, projectId);
+      if (refusal !== null) throw new ProblemError(403, 'key_manager_denied', 'Your roles may not use this key manager', refusal, undefined, { keyManager: row.id });
+    }
+  }
+
   private roleRefusal(row: KeyManagerRow, projectId: string): string | null {
     const list = row.settings.roleList;
     const actor = ActorContext.current();

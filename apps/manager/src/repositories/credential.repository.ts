@@ -235,6 +235,16 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
     return rows.map((r) => r.settings);
   }
 
+  /** The token settings of one project's credentials, by credential id (those that have some). */
+  async tokenSettingsByCredential(projectId: string, db: Reads = this.database.db): Promise<Map<string, TokenSettingsRow['settings']>> {
+    const rows = await db
+      .select({ credentialId: credentialTokenSettings.credentialId, settings: credentialTokenSettings.settings })
+      .from(credentialTokenSettings)
+      .innerJoin(credentials, eq(credentials.id, credentialTokenSettings.credentialId))
+      .where(eq(credentials.projectId, projectId));
+    return new Map(rows.map((r) => [r.credentialId, r.settings]));
+  }
+
   /**
    * Bulk import: every row in ONE INSERT from one jsonb parameter (`jsonb_to_recordset`), the id of
    * each new credential by username.

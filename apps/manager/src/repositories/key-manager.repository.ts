@@ -33,6 +33,12 @@ export class KeyManagerRepository extends EntityRepository<typeof keyManagers> {
     return db.select().from(keyManagers).where(inArray(keyManagers.id, ids));
   }
 
+  /** The named key managers (those that exist); names are unique across the installation. */
+  findByNames(names: string[], db: Reads = this.database.db): Promise<KeyManagerRow[]> {
+    if (names.length === 0) return Promise.resolve([]);
+    return db.select().from(keyManagers).where(inArray(keyManagers.name, names));
+  }
+
   /** Every key manager: what each environment's Gateways get (a short list). */
   all(db: Reads = this.database.db): Promise<KeyManagerRow[]> {
     return db.select().from(keyManagers).orderBy(asc(keyManagers.id));

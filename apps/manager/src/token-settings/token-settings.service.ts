@@ -6,6 +6,7 @@ import type { Reads } from '../database/database';
 import { PermissionService } from '../governance/permission.service';
 import { ProblemError } from '../problems/problem.error';
 import { IdentitySourceUseCheck } from '../identity-sources/identity-source-use.check';
+import { KeyManagerUseCheck } from '../key-managers/key-manager-use.check';
 import { CredentialRepository } from '../repositories/credential.repository';
 
 /** Token service settings of one credential; absent = the credential cannot get tokens. */
@@ -17,6 +18,7 @@ export class TokenSettingsService {
     private readonly permissions: PermissionService,
     private readonly identitySources: IdentitySourceUseCheck,
     private readonly upstreams: UpstreamPolicyCheck,
+    private readonly keyManagers: KeyManagerUseCheck,
   ) {}
 
   async get(projectId: string, credentialId: string): Promise<TokenSettings | null> {
@@ -31,7 +33,8 @@ export class TokenSettingsService {
     // and identity sources' servers are (422 upstream_forbidden). Before the transaction: DNS can be slow.
     const jwksUri = settings.oidc?.jwksUri;
     if (jwksUri) {
-      await this.credential(projectId, credentialId).then((c) => this.permissions.check('credential:write', c));
+      // Read where an APIops batch's new credential is visible (its transaction), else the database.
+      await this.credential(projectId, credentialId, this.changes.reads()).then((c) => this.permissions.check('credential:write', c));
       await this.upstreams.require(jwksUri, 'oidc.jwksUri');
     }
     return this.changes.write(async (tx) => {
@@ -41,6 +44,13 @@ export class TokenSettingsService {
         tx,
         projectId,
         (settings.identitySources ?? []).map((name, i) => ({ name, path: `identitySources.${i}` })),
+      );
+      // The JWT bearer grant's trusted issuers: the Gateway would ignore a name it cannot resolve, so refuse it here (422 key_manager_not_usable).
+      // On the list, not the item: the console's picker shows the list's errors (the message names the key manager).
+      await this.keyManagers.requireNamed(
+        tx,
+        projectId,
+        (settings.jwtBearer?.keyManagers ?? []).map((name) => ({ name, path: 'jwtBearer.keyManagers' })),
       );
       const before = await this.credentials.findTokenSettings(credentialId, tx, true);
       await this.credentials.putTokenSettings(tx, credentialId, settings);
