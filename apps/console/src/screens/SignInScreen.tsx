@@ -1,5 +1,7 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
-import { useState, type FormEvent } from 'react';
+import { Alert, Button, Center, Divider, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useSearchParams } from 'react-router-dom';
 import { api, describeError } from '../api/client';
 import { saveSession } from '../api/session';
 
@@ -8,11 +10,45 @@ interface SessionAnswer {
   expiresAt: string;
 }
 
+/** An identity source operators may sign in with (GET /auth/sso): names only. */
+export interface SsoSource {
+  id: string;
+  name: string;
+  type: string;
+  displayName: string;
+}
+
+/**
+ * Local sign-in, and a "Sign in with" link per operator SSO source. Those links are plain
+ * navigations to the Manager, which sends the browser to the IdP and back to this screen with
+ * `?sso=complete`; the outcome (a session, or the refusal's detail) is then collected once with
+ * POST /auth/sso/session — the Manager never puts a token in a URL.
+ */
 export function SignInScreen({ onSignedIn }: { onSignedIn: () => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [searchParams, setSearchParams] = useSearchParams();
+  const ssoSources = useQuery({ queryKey: ['auth', 'sso'], queryFn: () => api<SsoSource[]>('GET', '/auth/sso') });
+  // The handoff is single-use: collected once even when React runs the effect twice (StrictMode).
+  const collecting = useRef(false);
+  const returningFromSso = searchParams.get('sso') === 'complete';
+
+  useEffect(() => {
+    if (!returningFromSso || collecting.current) return;
+    collecting.current = true;
+    setSearchParams({}, { replace: true });
+    setBusy(true);
+    api<SessionAnswer & { username: string }>('POST', '/auth/sso/session')
+      .then((session) => {
+        saveSession({ token: session.token, expiresAt: session.expiresAt, username: session.username });
+        onSignedIn();
+      })
+      .catch((err: unknown) => setError(describeError(err)))
+      .finally(() => setBusy(false));
+  }, [returningFromSso, setSearchParams, onSignedIn]);
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
@@ -27,6 +63,7 @@ export function SignInScreen({ onSignedIn }: { onSignedIn: () => void }) {
       setBusy(false);
     }
   };
+  const sources = ssoSources.data ?? [];
   return (
     <Center mih="100vh" component="main">
       <Paper withBorder p="xl" w={380} maw="92vw">
@@ -47,6 +84,16 @@ export function SignInScreen({ onSignedIn }: { onSignedIn: () => void }) {
             </Button>
           </Stack>
         </form>
+        {sources.length > 0 && (
+          <Stack mt="md" gap="xs">
+            <Divider label="or" labelPosition="center" />
+            {sources.map((source) => (
+              <Button key={source.id} component="a" variant="default" href={`/api/v1/auth/sso/${encodeURIComponent(source.name)}/start`}>
+                Sign in with {source.displayName}
+              </Button>
+            ))}
+          </Stack>
+        )}
       </Paper>
     </Center>
   );

@@ -10,13 +10,20 @@ import { PasswordWorkLimiter } from './password-work-limiter';
 import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
 import { FederatedOperators } from '../operator-sso/federated-operators';
 import { OperatorPasswordSources } from '../operator-sso/operator-password-sources';
+import { OidcOperatorSources } from '../operator-sso/oidc-operator-sources';
+import { OperatorSsoController } from '../operator-sso/operator-sso.controller';
+import { OperatorSsoFlow } from '../operator-sso/operator-sso-flow';
+import { SsoLoginStore } from '../operator-sso/sso-login-store';
 
 @Module({
-  controllers: [AuthController, LoginLockoutsController],
+  controllers: [AuthController, LoginLockoutsController, OperatorSsoController],
   providers: [
     UpstreamPolicyCheck,
     OperatorPasswordSources,
     FederatedOperators,
+    OidcOperatorSources,
+    SsoLoginStore,
+    OperatorSsoFlow,
     PasswordWorkLimiter,
     PasswordHasher,
     LoginThrottle,

@@ -82,21 +82,28 @@ export class OperatorAuthService implements OnApplicationBootstrap {
       const valid = await this.hasher.verify(local?.passwordHash ?? this.dummyHash, password);
       if (local) return valid ? local : undefined;
       const vouched = await this.directories.verify(username, password);
-      return vouched && (await this.federated.provision(vouched.source, vouched.identity));
+      const provisioned = vouched && (await this.federated.provision(vouched.source, vouched.identity));
+      return provisioned && { id: provisioned.id, username: provisioned.username };
     });
     if (!operator) throw new ProblemError(401, 'invalid_login', 'Invalid username or password');
     return this.openSession(operator);
   }
 
-  /** A new session for an operator already authenticated (a password login, an SSO callback). */
-  async openSession(operator: Operator): Promise<Session> {
+  /**
+   * A new session for an operator already authenticated (a password login, an SSO callback);
+   * `via` names how they proved who they are when it was not a password here (`sso:<source>`), for the audit.
+   */
+  async openSession(operator: Operator, via?: string): Promise<Session> {
     const token = `idms_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.config.SESSION_TTL_SECONDS * 1000);
     const actor = { ...ActorContext.current(), id: operator.id, name: operator.username };
     await ActorContext.run(actor, () =>
       this.changes.write(async (tx) => {
         const session = await this.operators.openSession(tx, operator.id, sessionHash(token), expiresAt);
-        return { result: undefined, change: { action: 'create', entityKind: 'session', entityId: operator.id, projectId: null, before: null, after: session } };
+        return {
+          result: undefined,
+          change: { action: 'create', entityKind: 'session', entityId: operator.id, projectId: null, before: null, after: via ? { ...session, via } : session },
+        };
       }),
     );
     return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString() };

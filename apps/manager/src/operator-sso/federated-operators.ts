@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { SourceIdentity } from '@idm/identity-sources';
 import { ChangeWriter } from '../audit/change-writer';
 import { ActorContext } from '../governance/actor.context';
+import { ProblemError } from '../problems/problem.error';
 import { OperatorRepository } from '../repositories/operator.repository';
 import type { IdentitySourceRow } from '../repositories/identity-source.repository';
 import { RoleBindingRepository } from '../repositories/role-binding.repository';
@@ -13,6 +14,8 @@ const NO_PASSWORD = '!federated';
 export interface FederatedOperator {
   id: string;
   username: string;
+  /** How many role bindings the operator's groups map to now. */
+  bindings: number;
 }
 
 /**
@@ -22,6 +25,10 @@ export interface FederatedOperator {
  * left in the directory lose their bindings at the next login). Bindings given through Manager
  * groups are the admins' and stay. One transaction, audited as the user's change with its
  * bindings before and after.
+ *
+ * `requireBinding` (single sign-on): a first login whose groups map to no role is refused with
+ * nothing written (`operator_no_role_binding`); a known operator is still refreshed (its bindings
+ * dropped) and the caller refuses the login.
  */
 @Injectable()
 export class FederatedOperators {
@@ -31,7 +38,7 @@ export class FederatedOperators {
     private readonly changes: ChangeWriter,
   ) {}
 
-  async provision(source: IdentitySourceRow, identity: SourceIdentity): Promise<FederatedOperator> {
+  async provision(source: IdentitySourceRow, identity: SourceIdentity, options: { requireBinding?: boolean } = {}): Promise<FederatedOperator> {
     const subject = identity.username;
     const username = `${source.name}:${subject}`;
     const actor = { ...ActorContext.current(), name: username };
@@ -41,6 +48,13 @@ export class FederatedOperators {
         const wanted = bindingsForGroups(resolved, identity.groups);
         let operator = await this.operators.findFederated(tx, source.id, subject);
         const before = operator;
+        if (operator === undefined && wanted.length === 0 && options.requireBinding)
+          throw new ProblemError(
+            403,
+            'operator_no_role_binding',
+            'No Manager role for your groups',
+            `none of your groups at '${source.name}' is bound to a Manager role; ask an administrator to map one of your groups`,
+          );
         if (operator === undefined) operator = await this.operators.insert(tx, { username, passwordHash: NO_PASSWORD, sourceId: source.id, subject });
         else if (operator.username !== username) operator = await this.operators.update(tx, operator.id, { username, updatedAt: new Date() });
         const current = before === undefined ? [] : await this.bindings.ofUser(tx, operator.id);
@@ -62,7 +76,7 @@ export class FederatedOperators {
           bindings: describe(list),
         });
         return {
-          result: { id: operator.id, username: operator.username },
+          result: { id: operator.id, username: operator.username, bindings: wanted.length },
           change: {
             action: before === undefined ? 'create' : 'update',
             entityKind: 'user',

@@ -10,6 +10,11 @@ export class Browser {
     return this.send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
   }
 
+  /** A same-origin fetch() POST as a page's script sends it (Sec-Fetch-Site: same-origin), without a body. */
+  post(url: string, headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' }): Promise<Response> {
+    return this.send(url, { method: 'POST', headers });
+  }
+
   private async send(url: string, init: RequestInit): Promise<Response> {
     const origin = new URL(url).origin;
     const jar = this.jars.get(origin) ?? new Map<string, string>();

@@ -1,0 +1,117 @@
+import { Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { sessionSchema } from '../auth/login.schema';
+import { Contract } from '../openapi/contract.decorator';
+import { ProblemError } from '../problems/problem.error';
+import { HANDOFF_TTL_SECONDS, OperatorSsoFlow, PENDING_TTL_SECONDS } from './operator-sso-flow';
+import { OidcOperatorSources } from './oidc-operator-sources';
+import { clearCookie, cookieOf, HANDOFF_COOKIE, PENDING_COOKIE, setCookie, SSO_PATH } from './sso-cookies';
+import { SsoLoginStore, type SsoHandoff } from './sso-login-store';
+
+const ssoSourcesSchema = z.array(
+  z.object({
+    id: z.uuid(),
+    name: z.string(),
+    type: z.literal('oidc'),
+    /** What the button says: the source's description, else its name. */
+    displayName: z.string(),
+  }),
+);
+const ssoSessionSchema = sessionSchema.extend({ username: z.string() });
+const sourceParam = { source: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/) };
+/** Where the browser lands after the callback: the console's sign-in screen, which collects the result. */
+const CONSOLE_SIGN_IN = '/ui/sign-in?sso=complete';
+/** A Host header as a redirect URI may carry it (name or address, optional port). */
+const HOST = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/;
+
+/**
+ * Operator single sign-on through external OpenID Providers (docs/architecture.md, "Operator
+ * single sign-on"). Public routes (no session yet); the start and callback are browser
+ * navigations answered with redirects, never with a token: every outcome of the callback, and a
+ * start that cannot begin, ends on the console's sign-in screen, which collects it with
+ * `POST /auth/sso/session` (a session, or the refusal as problem+json).
+ */
+@Controller('api/v1/auth/sso')
+export class OperatorSsoController {
+  constructor(
+    private readonly sources: OidcOperatorSources,
+    private readonly flow: OperatorSsoFlow,
+    private readonly store: SsoLoginStore,
+  ) {}
+
+  @Get()
+  @Contract({ summary: 'The external identity sources operators may sign in with (for the sign-in screen); nothing about their clients', public: true, response: ssoSourcesSchema })
+  async list() {
+    return (await this.sources.offered()).map((s) => ({ id: s.id, name: s.name, type: 'oidc' as const, displayName: s.description ?? s.name }));
+  }
+
+  @Get(':source/start')
+  @Contract({
+    summary:
+      'Start an operator sign-in at the source’s OpenID Provider: 302 to its authorization endpoint (code + PKCE + state + nonce), bound to this browser by an HttpOnly cookie',
+    public: true,
+    status: 302,
+    pathParams: sourceParam,
+  })
+  async start(@Param('source') source: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    let started: { location: string; browserKey: string };
+    try {
+      started = await this.flow.start(source, `${originOf(request)}${SSO_PATH}/${source}/callback`);
+    } catch (err) {
+      if (!(err instanceof ProblemError)) throw err;
+      return this.handBack(request, reply, { outcome: 'refused', problem: { status: err.status, code: err.code, title: err.title, detail: err.detail } });
+    }
+    reply.header('set-cookie', setCookie(request, PENDING_COOKIE, started.browserKey, 'Lax', PENDING_TTL_SECONDS));
+    redirect(reply, started.location);
+  }
+
+  @Get(':source/callback')
+  @Contract({
+    summary: 'The OpenID Provider’s redirect back: verifies the sign-in, provisions the operator, then 302 to the console, which collects the outcome',
+    public: true,
+    status: 302,
+    pathParams: sourceParam,
+  })
+  async callback(@Param('source') source: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const url = new URL(request.url, 'http://manager.invalid'); // only its query is read
+    const handoff = await this.flow.callback(source, url, cookieOf(request, PENDING_COOKIE));
+    return this.handBack(request, reply, handoff);
+  }
+
+  @Post('session')
+  @Contract({
+    summary: 'Collect the outcome of a single sign-on (same-site, once): a bearer session as from POST /auth/login, or the refusal',
+    public: true,
+    status: 200,
+    response: ssoSessionSchema,
+  })
+  async session(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin')
+      throw new ProblemError(403, 'sso_cross_site', 'Cross-site request refused', 'a single sign-on is completed by the console of this Manager only');
+    reply.header('set-cookie', clearCookie(request, HANDOFF_COOKIE, 'Strict'));
+    reply.header('cache-control', 'no-store');
+    return this.flow.collect(cookieOf(request, HANDOFF_COOKIE));
+  }
+
+  /** Keeps the outcome under a one-use key only this browser's cookie holds, and sends the browser to the console. */
+  private async handBack(request: FastifyRequest, reply: FastifyReply, handoff: SsoHandoff): Promise<void> {
+    const key = randomBytes(32).toString('base64url');
+    await this.store.saveHandoff(key, handoff, HANDOFF_TTL_SECONDS);
+    reply.header('set-cookie', [setCookie(request, HANDOFF_COOKIE, key, 'Strict', HANDOFF_TTL_SECONDS), clearCookie(request, PENDING_COOKIE, 'Lax')]);
+    redirect(reply, CONSOLE_SIGN_IN);
+  }
+}
+
+function redirect(reply: FastifyReply, location: string): void {
+  // The callback's URL holds the IdP's code: no cache keeps the answer, no Referer carries it on.
+  void reply.code(302).header('location', location).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send();
+}
+
+/** This Manager as the browser reached it (trusted proxies' X-Forwarded-Proto/Host per MANAGER_TRUST_PROXY); the IdP only accepts the redirect URIs registered with it. */
+function originOf(request: FastifyRequest): string {
+  if (!HOST.test(request.host)) throw new ProblemError(400, 'invalid_host', 'Invalid Host header', 'the request’s Host header cannot name this Manager');
+  return `${request.protocol}://${request.host}`;
+}
