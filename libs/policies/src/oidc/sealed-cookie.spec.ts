@@ -43,6 +43,21 @@ describe('oidc cookies', () => {
     expect(rotated.open('S', old)).toBeNull();
   });
 
+  it('deciphers a text once (its next openings are what it opened to), never a tampered copy of it, and no more than a bounded number of texts', () => {
+    const sealer = new CookieSealer([version('k1', 1)], 'p', clock);
+    const sealed = sealer.seal('S', { c: { sub: 'alice' } });
+    const first = sealer.open('S', sealed);
+    expect(sealer.open('S', sealed)).toBe(first);
+    const [v, kid, data] = sealed.split('.');
+    expect(sealer.open('S', `${v}.${kid}.${data.slice(0, -2)}${data.endsWith('AA') ? 'BB' : 'AA'}`)).toBeNull();
+    expect(sealer.open('T', sealed)).toBeNull();
+    // Thousands of other texts later, the first one is deciphered again (a new object, the same value).
+    for (let i = 0; i < 3000; i++) sealer.open('S', sealer.seal('S', { i }));
+    const again = sealer.open('S', sealed);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+
   it('refuses a key shorter than 32 bytes', () => {
     expect(() => new CookieSealer([{ ...version('k', 1), privateKey: new Uint8Array(16) }], 'p', clock)).toThrow(/at least 32 bytes/);
   });

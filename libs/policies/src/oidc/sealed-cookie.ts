@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { KeyVersion } from '../jose-keys/key-versions';
 
+/** Opened cookies and session records kept per sealer (per proxy): a few MB at most. */
+const OPENED_CACHE_SIZE = 2048;
+
 /**
  * Seals and opens the policy's cookies (session, login transaction): AES-256-GCM, the key derived
  * (HKDF) from a project secret version and the proxy id, so a cookie of one proxy is nothing on
@@ -9,6 +12,14 @@ import type { KeyVersion } from '../jose-keys/key-versions';
  */
 export class CookieSealer {
   private readonly keys: { kid: string; retiresAt: number; key: Buffer }[];
+  /**
+   * What recently opened, by name and sealed text: a session's cookie and record come back on
+   * every request, and deciphering and parsing them again was a good part of the policy's cost
+   * (bench/README.md, issue #15). Only a text that authenticated is ever a key (a forged or
+   * tampered one misses and is refused as before), and a hit still honours its key's retirement.
+   * The values are shared: callers read them and never write to them. Oldest entries go first.
+   */
+  private readonly opened = new Map<string, { value: Record<string, unknown>; retiresAt: number }>();
 
   constructor(
     versions: readonly KeyVersion[],
@@ -32,6 +43,9 @@ export class CookieSealer {
 
   /** null: not ours, tampered, sealed with a retired or unknown key, or not JSON. */
   open(name: string, sealed: string): Record<string, unknown> | null {
+    const id = `${name}\n${sealed}`;
+    const hit = this.opened.get(id);
+    if (hit !== undefined) return hit.retiresAt > this.now() ? hit.value : null;
     const [version, kid, data, extra] = sealed.split('.');
     if (version !== 'v1' || data === undefined || extra !== undefined) return null;
     const now = this.now();
@@ -44,7 +58,10 @@ export class CookieSealer {
       decipher.setAuthTag(raw.subarray(raw.length - 16));
       const plain = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
       const value: unknown = JSON.parse(plain);
-      return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+      if (this.opened.size >= OPENED_CACHE_SIZE) this.opened.delete(this.opened.keys().next().value!);
+      this.opened.set(id, { value: value as Record<string, unknown>, retiresAt: key.retiresAt });
+      return value as Record<string, unknown>;
     } catch {
       return null;
     }
