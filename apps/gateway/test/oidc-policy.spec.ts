@@ -485,6 +485,16 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
     expect(seen['x-injected']).toBeUndefined();
   });
 
+  it('refuses a login whose userinfo names another sub than the ID token (OIDC Core 5.3.2): 401 oidc_userinfo_subject_mismatch, no session', async () => {
+    const ui = `${proxyId}-ui`;
+    const browser = new BrowserSession();
+    const res = await browser.get(await startAndLogin(browser, '/x', 'swap-mallory', ui));
+    expect([res.status, (await json(res)).code]).toEqual([401, 'oidc_userinfo_subject_mismatch']);
+    expect(browser.cookie(one.url, 'OIDC_SESSION')).toBeUndefined();
+    // The same OP's matching userinfo still logs in through that proxy.
+    expect((await loggedIn(ui, 'mallory')).session).toBeTruthy();
+  });
+
   it('ends the session when the OP refuses the refresh (revoked token): 401 oidc_session_ended, recorded; a fresh login works', async () => {
     const fwd = `${proxyId}-fwd`;
     const { session } = await loggedIn(fwd, 'gina');

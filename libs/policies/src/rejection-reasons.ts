@@ -91,6 +91,10 @@ export const REJECTION_REASONS = {
     statuses: [401],
     meaning: 'oidc: the ID token failed validation (signature, `iss`, `aud`, `exp`, `nonce`), or the response `iss` is not the OP (mix-up)',
   },
+  oidc_userinfo_subject_mismatch: {
+    statuses: [401],
+    meaning: "oidc: with `userinfo: true`, the OP's userinfo response names another `sub` than the ID token (OIDC Core 5.3.2): its claims are not used, no session",
+  },
   oidc_invalid_return_to: { statuses: [400], meaning: "oidc: the login path's `return_to` is not a path of this proxy (open redirect)" },
   oidc_provider_unavailable: { statuses: [503], meaning: 'oidc: the OpenID Provider (discovery or token endpoint) cannot be reached' },
   method_not_allowed: { statuses: [405], meaning: "a method outside the proxy's list (with Allow)" },

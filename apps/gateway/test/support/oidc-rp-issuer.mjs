@@ -5,7 +5,7 @@
 // PKCE, refresh tokens for logins with the `profile` scope: the policy's token refresh is tested
 // with them, and the end of a session whose token cannot be refreshed without). Users'
 // ID tokens carry `email`, `name` and `roles` (scope `roles`); userinfo also `department`,
-// `nickname`, `motto` (with CR/LF) and `bio` (2,000 characters) (scope `org`). Prints {"port":N} when listening;
+// `nickname`, `motto` (with CR/LF) and `bio` (2,000 characters) (scope `org`); a `swap-` user's userinfo names another sub. Prints {"port":N} when listening;
 // revokes a user's refresh tokens on a stdin line "revoke <sub>" (answering {"revoked":N}); exits when stdin closes.
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -31,8 +31,10 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'], org: ['department', 'nickname', 'motto', 'bio'] },
   // The scopes' claims in the ID token itself (the policy asks userinfo only with `userinfo: true`).
   conformIdTokenClaims: false,
-  findAccount: (_ctx, sub) => ({
-    accountId: sub,
+  // A login name starting with `swap-` is another account at userinfo (looked up with the access
+  // token): its `sub` there is not the ID token's (an OP mixing up users, OIDC Core 5.3.2).
+  findAccount: (_ctx, sub, token) => ({
+    accountId: token?.kind === 'AccessToken' && sub.startsWith('swap-') ? `${sub}-someone-else` : sub,
     claims: (use) => ({
       sub,
       email: `${sub}@example.test`,

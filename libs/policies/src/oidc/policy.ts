@@ -30,6 +30,7 @@ const MESSAGES: Partial<Record<RejectionCode, string>> = {
   oidc_login_failed: 'The identity provider did not log the user in',
   oidc_code_rejected: 'The identity provider refused the authorization code (used, expired or not issued to this client)',
   oidc_id_token_invalid: 'The ID token failed validation',
+  oidc_userinfo_subject_mismatch: 'The identity provider described another user at its userinfo endpoint than in the ID token',
   oidc_provider_unavailable: 'The identity provider cannot be reached',
   oidc_invalid_return_to: 'return_to must be a path of this API',
   oidc_credential_unknown: 'The logged-in user has no credential for this API',

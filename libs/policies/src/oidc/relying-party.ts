@@ -4,7 +4,7 @@ import type { OidcConfig } from './schema';
 import type { SessionTokens } from './sessions';
 
 /** Why a login could not be completed, as the policy answers it (its reason code). */
-export type LoginFailure = 'oidc_login_failed' | 'oidc_code_rejected' | 'oidc_id_token_invalid' | 'oidc_provider_unavailable';
+export type LoginFailure = 'oidc_login_failed' | 'oidc_code_rejected' | 'oidc_id_token_invalid' | 'oidc_userinfo_subject_mismatch' | 'oidc_provider_unavailable';
 
 export class LoginError extends Error {
   constructor(readonly reason: LoginFailure) {
@@ -56,10 +56,17 @@ export class RelyingParty {
     }
   }
 
-  /** The userinfo endpoint's claims for the login's access token; openid-client checks its `sub` is the ID token's. */
+  /**
+   * The userinfo endpoint's claims for the login's access token. Their `sub` must be the ID
+   * token's (OIDC Core §5.3.2: otherwise they are about someone else and must not be used), compared
+   * here rather than by openid-client so the refusal has its own reason code,
+   * `oidc_userinfo_subject_mismatch`, instead of a generic validation failure.
+   */
   private async userinfo(accessToken: string, sub: unknown): Promise<Record<string, unknown>> {
     if (typeof sub !== 'string') throw new LoginError('oidc_id_token_invalid');
-    return (await oidc.fetchUserInfo(await this.configuration(), accessToken, sub)) as Record<string, unknown>;
+    const claims = (await oidc.fetchUserInfo(await this.configuration(), accessToken, oidc.skipSubjectCheck)) as Record<string, unknown>;
+    if (claims.sub !== sub) throw new LoginError('oidc_userinfo_subject_mismatch');
+    return claims;
   }
 
   /**
