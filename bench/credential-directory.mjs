@@ -44,6 +44,7 @@ const credential = (g, enabled = true) => ({
   tokenSettings: null,
   digestHa1: null,
   truststore: [],
+  endUser: null,
 });
 
 const gcPauses = [];

@@ -54,6 +54,7 @@ const credential = (g, projectId, enabled = true) => ({
   tokenSettings: null,
   digestHa1: null,
   truststore: [],
+  endUser: null,
 });
 const proxy = (i, tag, projectId, upstreamUrl) => ({
   id: `${tag}-proxy-${i}`,

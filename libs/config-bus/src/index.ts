@@ -23,3 +23,4 @@ export * from './end-user-last-login';
 export * from './oidc-consents';
 export * from './config-changed.wire';
 export * from './gateway-presence';
+export * from './stored-credential';

@@ -79,6 +79,9 @@ export class CredentialDirectory {
   upsert(c: SnapshotCredential): void {
     this.remove(c.id);
     this.records.put(c);
+    // Nothing compiled yet (a directory being filled by a full load): nothing to forget, and no
+    // keys object and name key built per credential (garbage a million times over).
+    if (this.nothingCompiled()) return;
     // What the new version takes over from others (a key hash, a name) or makes ambiguous (a username).
     this.forget({ id: c.id, projectId: c.projectId, username: c.username, apiKeyHashes: c.apiKeys.map((k) => k.hash) });
   }
@@ -152,6 +155,10 @@ export class CredentialDirectory {
   }
 
   /** Drops the cached entries any of these keys could answer. */
+  private nothingCompiled(): boolean {
+    return this.bySlot.size + this.byApiKeyHash.size + this.byProjectUsername.size + this.byId.size + this.byUsername.size === 0;
+  }
+
   private forget(keys: CredentialKeys): void {
     this.byId.delete(keys.id);
     this.byProjectUsername.delete(projectUsernameKey(keys.projectId, keys.username));
