@@ -17,6 +17,8 @@
 //
 // Settings (env): BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_ROUNDS=6 BENCH_OUTAGE=60
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres BENCH_MAX_SECONDS=900
+//   BENCH_COLOCATED=0 skips phase (1) and BENCH_OUTAGE=0 phase (3), e.g. for a Gateway-side run
+//   with BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' (a profile per Gateway, on and off).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
@@ -39,6 +41,7 @@ const settings = {
   connections: num('BENCH_CONNECTIONS', 50),
   durationSec: num('BENCH_DURATION', 4),
   rounds: num('BENCH_ROUNDS', 6),
+  colocated: num('BENCH_COLOCATED', 1) !== 0,
   outageSec: num('BENCH_OUTAGE', 60),
   pgAdminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   maxSeconds: num('BENCH_MAX_SECONDS', 900),
@@ -186,7 +189,34 @@ async function main() {
     };
   };
 
-  const colocated = await measure('co-located (indexer draining during the runs)');
+  /** The indexer killed for BENCH_OUTAGE s under full load, then restarted and drained. */
+  const indexerOutage = async () => {
+    log(`indexer outage: ${settings.outageSec} s under full load`);
+    await stopProcess(indexer, 'SIGKILL');
+    const before = await droppedRecords(on.base);
+    const rss = sampleProcess(on.child.pid, 200);
+    const outageLoad = await load(on, settings.outageSec);
+    const during = rss.stop();
+    const after = await droppedRecords(on.base);
+    const queuedInRedis = await queued();
+    indexer = startIndexer(redis.url, databaseUrl.toString());
+    log('draining what queued during the outage');
+    const drainStarted = performance.now();
+    await drained();
+    return {
+      seconds: settings.outageSec,
+      rps: outageLoad.rps,
+      requests: outageLoad.requests,
+      gatewayMaxRssMb: during.maxRssMb,
+      queuedDuring: after.queued - before.queued,
+      droppedDuring: after.dropped - before.dropped,
+      queuedInRedisAtEnd: queuedInRedis,
+      queueLimit: QUEUE_LIMIT,
+      drainSeconds: Number(((performance.now() - drainStarted) / 1000).toFixed(1)),
+    };
+  };
+
+  const colocated = settings.colocated ? await measure('co-located (indexer draining during the runs)') : null;
   await drained();
   const gatewaySide = await measure('Gateway-side (indexer frozen during the runs, drained between rounds)', {
     beforeRound: async () => {
@@ -199,19 +229,7 @@ async function main() {
   });
   await drained();
 
-  log(`indexer outage: ${settings.outageSec} s under full load`);
-  await stopProcess(indexer, 'SIGKILL');
-  const before = await droppedRecords(on.base);
-  const rss = sampleProcess(on.child.pid, 200);
-  const outageLoad = await load(on, settings.outageSec);
-  const during = rss.stop();
-  const after = await droppedRecords(on.base);
-  const queuedInRedis = await queued();
-  indexer = startIndexer(redis.url, databaseUrl.toString());
-  log('draining what queued during the outage');
-  const drainStarted = performance.now();
-  await drained();
-  const drainSeconds = Number(((performance.now() - drainStarted) / 1000).toFixed(1));
+  const outage = settings.outageSec > 0 ? await indexerOutage() : null;
   const client = new Client({ connectionString: databaseUrl.toString() });
   await client.connect();
   // The Gateway's last in-memory batch may reach Redis after the first drain: compare again for a while.
@@ -240,17 +258,7 @@ async function main() {
     settings,
     colocated,
     gatewaySide,
-    outage: {
-      seconds: settings.outageSec,
-      rps: outageLoad.rps,
-      requests: outageLoad.requests,
-      gatewayMaxRssMb: during.maxRssMb,
-      queuedDuring: after.queued - before.queued,
-      droppedDuring: after.dropped - before.dropped,
-      queuedInRedisAtEnd: queuedInRedis,
-      queueLimit: QUEUE_LIMIT,
-    },
-    drainAfterOutageSeconds: drainSeconds,
+    outage,
     recordsQueuedByGateway: queuedTotal,
     stored,
     storedDistinct: storedIds,
@@ -259,9 +267,13 @@ async function main() {
   };
   process.stdout.write(
     [
-      ...table('Co-located: indexer and PostgreSQL draining on the same cores during the timed runs', colocated),
+      ...(colocated === null ? [] : table('Co-located: indexer and PostgreSQL draining on the same cores during the timed runs', colocated)),
       ...table('Gateway-side: indexer frozen during the timed runs, drained between rounds', gatewaySide),
-      `Indexer down ${settings.outageSec} s at full load: ${outageLoad.rps} rps, Gateway max RSS ${during.maxRssMb} MB, ${result.outage.queuedDuring} records queued and ${result.outage.droppedDuring} dropped (counted), ${queuedInRedis} waiting in Redis (bound ${QUEUE_LIMIT}); drained in ${drainSeconds} s after the restart.`,
+      ...(outage === null
+        ? []
+        : [
+            `Indexer down ${outage.seconds} s at full load: ${outage.rps} rps, Gateway max RSS ${outage.gatewayMaxRssMb} MB, ${outage.queuedDuring} records queued and ${outage.droppedDuring} dropped (counted), ${outage.queuedInRedisAtEnd} waiting in Redis (bound ${QUEUE_LIMIT}); drained in ${outage.drainSeconds} s after the restart.`,
+          ]),
       `Stored at the end: ${stored} rows (${storedIds} distinct ids) for ${queuedTotal} records the Gateway queued over all phases: ${result.everyRecordStoredOnce ? 'every record stored once' : 'MISMATCH'}.`,
       `Load average ${result.machine.loadavg.join(' / ')} on ${result.machine.cpus} cores at the end.`,
       '',

@@ -1,7 +1,7 @@
 import { clipped, type AuthOutcome, type AuthRecord } from '@idm/config-bus';
 import type { CompiledProxy, PolicyRejection, RequestContext } from '@idm/policies';
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { AuthRecordIds } from './auth-record-ids';
 
 /** What a token endpoint knew of its caller when it decided (filled in as it goes; never a secret). */
 export interface TokenCallSubject {
@@ -45,6 +45,8 @@ export type DecidedFields = Pick<
 export type CountryOfRecord = (clientIp: string) => string | null;
 
 export class AuthRecordFactory {
+  private readonly ids = new AuthRecordIds();
+
   constructor(
     private readonly environment: string,
     private readonly gatewayId: string,
@@ -102,7 +104,7 @@ export class AuthRecordFactory {
 
   private record(time: number, requestId: string, startedAt: number, headers: IncomingHttpHeaders, clientIp: string, decided: DecidedFields): AuthRecord {
     return {
-      id: randomUUID(),
+      id: this.ids.next(),
       time,
       environment: this.environment,
       gatewayId: this.gatewayId,

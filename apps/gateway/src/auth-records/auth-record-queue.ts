@@ -1,6 +1,7 @@
 import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_LIVE_CHANNEL, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, type AuthRecord } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
+import { AuthRecordBatches } from './auth-record-batches';
 import type { AuthRecordListener } from './auth-recorder';
 
 /** Records per stream entry: one XADD, one JSON parse on the indexer. */
@@ -32,16 +33,18 @@ export interface AuthRecordQueueCounters {
   dropped(reason: 'queue_full' | 'buffer_full', count: number): void;
 }
 
-type EnqueueRedis = Redis & { idmEnqueueAuthRecords(stream: string, queued: string, limit: number, count: number, batch: string, channel: string): Promise<number> };
+type EnqueueRedis = Redis & { idmEnqueueAuthRecords(stream: string, queued: string, limit: number, count: number, batch: Buffer, channel: string): Promise<number> };
 
 /**
- * The durable path of the auth records: the request path only pushes into an array (the
- * listener); a timer sends batches to the Redis stream the indexers consume. While Redis is away
- * the array keeps what it can (bounded) and the next tick retries; a batch whose fate is unknown
- * (a timeout) is sent again, which the sinks absorb (records carry their id).
+ * The durable path of the auth records: the request path only serializes the record into the
+ * open batch (the listener; `AuthRecordBatches`, outside the JavaScript heap); a timer sends the
+ * batches to the Redis stream the indexers consume, as the JSON text they were written in. While
+ * Redis is away the batches keep what they can (bounded) and the next tick retries; a batch whose
+ * fate is unknown (a timeout) is sent again, the same bytes, which the sinks absorb (records carry
+ * their id).
  */
 export class AuthRecordQueue {
-  private pending: AuthRecord[] = [];
+  private readonly pending = new AuthRecordBatches(AUTH_RECORD_BATCH);
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastWarning = 0;
@@ -57,17 +60,17 @@ export class AuthRecordQueue {
     if (typeof this.redis.idmEnqueueAuthRecords !== 'function') this.redis.defineCommand('idmEnqueueAuthRecords', { numberOfKeys: 2, lua: ENQUEUE });
   }
 
-  readonly listener: AuthRecordListener = (record) => {
-    if (this.pending.length >= this.settings.bufferLimit) {
+  readonly listener: AuthRecordListener = (record: AuthRecord) => {
+    if (this.pending.size >= this.settings.bufferLimit) {
       this.counters.dropped('buffer_full', 1);
       return;
     }
-    this.pending.push(record);
+    this.pending.add(JSON.stringify(record));
   };
 
   /** Records waiting in memory. */
   get buffered(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
   start(): void {
@@ -88,27 +91,26 @@ export class AuthRecordQueue {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, AUTH_RECORD_BATCH);
+    for (let batch = this.pending.next(); batch !== null; batch = this.pending.next()) {
       let accepted: number;
       try {
         accepted = await this.redis.idmEnqueueAuthRecords(
           AUTH_RECORDS_STREAM,
           AUTH_RECORDS_QUEUED_KEY,
           this.settings.queueLimit,
-          batch.length,
-          JSON.stringify(batch),
+          batch.count,
+          batch.json,
           AUTH_RECORDS_LIVE_CHANNEL,
         );
       } catch (err) {
-        // Kept, in order, for the next tick (at most one batch beyond the buffer's bound).
-        this.pending = batch.concat(this.pending);
+        // Kept, in order, for the next tick.
         this.warn('auth records cannot reach Redis; kept in memory and retried', err);
         return;
       }
-      if (accepted === 1) this.counters.queued(batch.length);
+      this.pending.release(batch);
+      if (accepted === 1) this.counters.queued(batch.count);
       else {
-        this.counters.dropped('queue_full', batch.length);
+        this.counters.dropped('queue_full', batch.count);
         this.warn('auth record queue is full (indexers behind or down); records dropped', null);
       }
     }
@@ -117,6 +119,6 @@ export class AuthRecordQueue {
   private warn(message: string, err: unknown): void {
     if (Date.now() - this.lastWarning < 10_000) return;
     this.lastWarning = Date.now();
-    this.log.warn({ ...(err !== null && { err: { message: (err as Error)?.message } }), buffered: this.pending.length }, message);
+    this.log.warn({ ...(err !== null && { err: { message: (err as Error)?.message } }), buffered: this.pending.size }, message);
   }
 }
