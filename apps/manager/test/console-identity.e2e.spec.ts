@@ -82,6 +82,47 @@ describe('the console: credential rules, token settings, identity sources and en
     await context.close();
   });
 
+  it("trusts key managers for a client's JWT bearer grant, picked by name; one gone meanwhile is refused on the picker", async () => {
+    const admin = suite.cluster.admin;
+    const project = await admin.projects.create({ name: 'bearer' });
+    const credential = await admin.credentials.create(project.id, { username: 'partner-backend' });
+    const settingsOf = () => admin.call('GET', `/api/v1/projects/${project.id}/credentials/${credential.id}/token-settings`);
+    const external = (name: string) =>
+      admin.call('POST', '/api/v1/key-managers', { name, issuer: `https://${name}.example/`, jwksUri: `https://${name}.example/jwks`, algorithms: ['ES256'] });
+    await external('partner-e2e');
+    const retired = await external('retired-e2e');
+    await admin.call('POST', '/api/v1/key-managers', { name: 'own-tokens-e2e', type: 'builtin' });
+    const { context, page } = await suite.signedIn();
+    const dialog = page.getByRole('dialog');
+
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=credentials`);
+    await page.getByRole('button', { name: 'Token settings of partner-backend' }).click();
+    await dialog.getByText('cannot get tokens yet').waitFor();
+    await dialog.getByRole('combobox', { name: 'Key managers' }).click({ force: true });
+    await page.getByRole('option', { name: 'partner-e2e (System)', exact: true }).waitFor();
+    // Our own token service signs no assertions: not offered.
+    expect(await page.getByRole('option', { name: 'own-tokens-e2e (System)' }).count()).toBe(0);
+    await pick(page, dialog, 'Key managers', 'partner-e2e (System)');
+    await pick(page, dialog, 'Key managers', 'retired-e2e (System)');
+    await page.keyboard.press('Escape');
+    await dialog.locator('#token-settings_jwtBearer_subject').selectOption('client');
+    // Deleted while the operator was choosing: the Manager's finding shows on the picker, nothing is stored.
+    await admin.call('DELETE', `/api/v1/key-managers/${retired.id}`);
+    await dialog.getByRole('button', { name: 'Save token settings' }).click();
+    // On the picker itself (its own error line), not only in the form's summary.
+    await dialog.locator('#token-settings_jwtBearer_keyManagers-error').getByText('no key manager retired-e2e').waitFor();
+    await shot(page, '22-token-settings-jwt-bearer-field-error');
+    expect(await settingsOf()).toBeNull();
+    // The last pick taken out again (Backspace in the picker), the settings save with the issuer by name.
+    await dialog.getByRole('combobox', { name: 'Key managers' }).click({ force: true });
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Escape');
+    await dialog.getByRole('button', { name: 'Save token settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await settingsOf()).jwtBearer).toEqual({ keyManagers: ['partner-e2e'], subject: 'client', maxLifetimeSeconds: 300 });
+    await context.close();
+  });
+
   it('connects an identity source with a write-only secret, edits, disables and deletes it', async () => {
     const admin = suite.cluster.admin;
     const { context, page } = await suite.signedIn();

@@ -16,13 +16,19 @@ const PICKERS: Record<string, UiSchema> = {
   deniedProxies: { 'ui:widget': ProxiesWidget, 'ui:label': false, 'ui:options': { noneMeans: 'none' } },
 };
 
+/** A policy's `keyManagers` hold ids (uuid items); a client's `jwtBearer.keyManagers` hold names (as APIops bundles do). */
+function holdsIds(property: Schema): boolean {
+  return (property.items as Schema | undefined)?.format === 'uuid';
+}
+
 /** The uiSchema that puts a picker on each such property of `schema` (nested objects included). */
 export function pickersFor(schema: Schema): UiSchema {
   const ui: UiSchema = {};
   const properties = (schema.properties ?? {}) as Record<string, Schema>;
   for (const [name, property] of Object.entries(properties)) {
     if (!property || typeof property !== 'object') continue;
-    if (name in PICKERS && property.type === 'array') ui[name] = PICKERS[name];
+    if (name === 'keyManagers' && property.type === 'array' && !holdsIds(property)) ui[name] = { ...PICKERS.keyManagers, 'ui:options': { valueBy: 'name' } };
+    else if (name in PICKERS && property.type === 'array') ui[name] = PICKERS[name];
     else if (property.properties) {
       const nested = pickersFor(property);
       if (Object.keys(nested).length > 0) ui[name] = nested;
