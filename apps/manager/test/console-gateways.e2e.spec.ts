@@ -8,7 +8,8 @@ import { consoleSuite } from './support/console-suite';
  * serve against the published one, follows a configuration change, and drops a Gateway that
  * stopped: one killed after its report's lifetime (three beats), one shut down cleanly at once.
  * The console's Environments screen and an environment's Gateways tab show the same in Chromium,
- * by keyboard, at 420 px, axe clean. Screenshots land in .test-output/console/.
+ * by keyboard, at 390 px, axe clean; with Redis gone, the tab says why (the problem's detail).
+ * Screenshots land in .test-output/console/.
  */
 const ENV = 'console-gateways';
 jest.setTimeout(420_000);
@@ -84,7 +85,7 @@ describe('live Gateway status in the Manager and the console (two Gateways, Chro
     );
   });
 
-  it('shows each environment’s Gateways on the Environments screen and the Gateways tab, by keyboard and at 420 px, axe clean', async () => {
+  it('shows each environment’s Gateways on the Environments screen and the Gateways tab, by keyboard and at 390 px, axe clean', async () => {
     const { context, page } = await suite.signedIn();
     await page.goto(`${suite.ui}/environments`);
     const row = page.getByRole('table', { name: 'Environments' }).getByRole('row').filter({ hasText: ENV });
@@ -108,10 +109,16 @@ describe('live Gateway status in the Manager and the console (two Gateways, Chro
 
     expect(await suite.seriousViolationsIn(context, ['/environments', `/environments/${environmentId}?tab=gateways`])).toEqual([]);
     expect(
-      await sidewaysScroll(suite.browser, suite.ui, page, [
-        ['environments-gateways', '/environments'],
-        ['environment-gateways-tab', `/environments/${environmentId}?tab=gateways`],
-      ]),
+      await sidewaysScroll(
+        suite.browser,
+        suite.ui,
+        page,
+        [
+          ['environments-gateways', '/environments'],
+          ['environment-gateways-tab', `/environments/${environmentId}?tab=gateways`],
+        ],
+        390,
+      ),
     ).toEqual([
       ['environments-gateways', 0],
       ['environment-gateways-tab', 0],
@@ -119,7 +126,7 @@ describe('live Gateway status in the Manager and the console (two Gateways, Chro
     await context.close();
   });
 
-  it('drops a killed Gateway once its report expires and one shut down cleanly at once, in the API and on screen', async () => {
+  it('drops a killed Gateway once its report expires and one shut down cleanly at once, in the API and on screen; says why when Redis is gone', async () => {
     const [edgeA, edgeB] = suite.cluster.gateways;
     const { context, page } = await suite.signedIn();
     await page.goto(`${suite.ui}/environments/${environmentId}?tab=gateways`);
@@ -141,6 +148,16 @@ describe('live Gateway status in the Manager and the console (two Gateways, Chro
     await edgeA.stop('SIGTERM');
     expect((await listed()).gateways).toEqual([]);
     await page.getByText(`No Gateway is reporting. Start one with GATEWAY_ENVIRONMENT=${ENV}`).waitFor();
+
+    // The heartbeats' Redis gone (the last step: the cluster needs it no more): the tab and the
+    // Environments screen say why, in the words of the Manager's 503 problem.
+    await suite.cluster.redis.stop();
+    const detail = 'the Gateways report to Redis, which is unreachable; they keep serving meanwhile';
+    await page.getByRole('alert').filter({ hasText: 'Could not load' }).filter({ hasText: detail }).waitFor({ timeout: 30_000 });
+    expect(await page.getByText(/No Gateway is reporting|No Gateway reporting/).count()).toBe(0); // the last answer, no longer known to be true, is gone
+    await shot(page, '43-environment-gateways-redis-down');
+    await page.goto(`${suite.ui}/environments`);
+    await page.getByRole('table', { name: 'Environments' }).getByRole('row').filter({ hasText: ENV }).getByText(detail).waitFor();
     await context.close();
   });
 });

@@ -65,13 +65,14 @@ export function EnvironmentsScreen() {
 /** The environment's Gateways at a glance (count, in sync or behind) and its freshest report; the Gateways tab has each one. */
 function FleetCells({ environmentId }: { environmentId: string }) {
   const gateways = useEnvironmentGateways(environmentId);
-  if (!gateways.data) return <Table.Td colSpan={2}>{gateways.error ? describeError(gateways.error) : '…'}</Table.Td>;
-  const lastSeen = lastSeenOf(gateways.data.gateways);
+  // A failed poll says why rather than keep the last answer, which may no longer be true.
+  if (!gateways.fleet || gateways.error) return <Table.Td colSpan={2}>{gateways.error ? describeError(gateways.error) : '…'}</Table.Td>;
+  const lastSeen = lastSeenOf(gateways.fleet);
   return (
     <>
       <Table.Td>
         <Anchor component={Link} to={`/environments/${environmentId}?tab=gateways`}>
-          {fleetSummary(gateways.data.gateways)}
+          {fleetSummary(gateways.fleet)}
         </Anchor>
       </Table.Td>
       <Table.Td>{lastSeen ? ageOf(lastSeen) : '—'}</Table.Td>

@@ -77,7 +77,7 @@ export async function seriousViolationsIn(browser: Browser, ui: string, signedIn
     await page.waitForLoadState('networkidle');
     if (then) {
       await then(page);
-      await page.getByRole('dialog').waitFor();
+      await page.getByRole('dialog').last().waitFor(); // a confirmation may open over another dialog
     }
     found.push(...(await seriousViolations(page)).map((v) => `${path}: ${v}`));
   }
@@ -104,18 +104,40 @@ export async function tabTo(page: Page, name: string): Promise<void> {
   throw new Error(`Tab never reached ${name}`);
 }
 
-/** Each screen at 420 px: how far it scrolls sideways (0 everywhere is the goal), with a screenshot. */
-export async function sidewaysScroll(browser: Browser, ui: string, signedIn: Page, screens: [string, string][]): Promise<[string, number][]> {
+/** A screen for `sidewaysScroll`: its name (the screenshot's), its path, and what to do there first (e.g. open a dialog). */
+export type NarrowScreen = [name: string, path: string, then?: (page: Page) => Promise<unknown>];
+
+/**
+ * Each screen on a narrow window (420 px unless `width` says; a phone is 390): how far it scrolls
+ * sideways, or its open dialog sticks out or scrolls sideways (0 everywhere is the goal; a wide
+ * table scrolls in its own box), with a screenshot.
+ */
+export async function sidewaysScroll(browser: Browser, ui: string, signedIn: Page, screens: NarrowScreen[], width = 420): Promise<[string, number][]> {
   const storage = await sessionOf(signedIn);
-  const narrow = await browser.newContext({ viewport: { width: 420, height: 860 } });
+  const narrow = await browser.newContext({ viewport: { width, height: 860 } });
   await narrow.addInitScript((session) => sessionStorage.setItem('idm.session', session!), storage);
   const small = await narrow.newPage();
   const found: [string, number][] = [];
-  for (const [name, path] of screens) {
+  for (const [name, path, then] of screens) {
     await small.goto(`${ui}${path}`);
     await small.getByRole('heading', { level: 2 }).first().waitFor();
     await small.waitForLoadState('networkidle');
-    found.push([name, await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)]);
+    if (then) {
+      await then(small);
+      await small.getByRole('dialog').last().waitFor();
+    }
+    found.push([
+      name,
+      await small.evaluate(() => {
+        const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+        // A dialog is fixed to the viewport: it adds nothing to the page's width, so it is measured itself.
+        const dialogs = Array.from(document.querySelectorAll('[role="dialog"]')).map((d) => {
+          const box = d.getBoundingClientRect();
+          return Math.max(d.scrollWidth - d.clientWidth, Math.ceil(box.right - window.innerWidth), Math.ceil(-box.left));
+        });
+        return Math.max(page, 0, ...dialogs);
+      }),
+    ]);
     await shot(small, `narrow-${name}`);
   }
   await narrow.close();
