@@ -13,6 +13,7 @@ import { ConfigPublisherModule } from './config-publisher/config-publisher.modul
 import { CredentialsModule } from './credentials/credentials.module';
 import { DatabaseModule } from './database/database.module';
 import { EndUsersModule } from './end-users/end-users.module';
+import { ClientRegistrationModule } from './client-registration/client-registration.module';
 import { EnvironmentsModule } from './environments/environments.module';
 import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
@@ -62,6 +63,7 @@ export class AppModule {
         ApiProxiesModule,
         CredentialsModule,
         EndUsersModule,
+        ClientRegistrationModule,
         HealthModule,
         OpenApiModule,
       ],

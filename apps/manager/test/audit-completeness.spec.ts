@@ -313,6 +313,23 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return f.m.request('DELETE', `${P}/projects/${p.id}/brute-force-settings`);
     },
   },
+  [`put ${P}/projects/{projectId}/client-registration`]: {
+    action: 'client_registration_settings.update',
+    run: async (f) => f.m.request('PUT', `${P}/projects/${(await f.project()).id}/client-registration`, { enabled: true }),
+  },
+  [`post ${P}/projects/{projectId}/initial-access-tokens`]: {
+    action: 'initial_access_token.create',
+    run: async (f) => f.m.request('POST', `${P}/projects/${(await f.project()).id}/initial-access-tokens`, { singleUse: true }),
+  },
+  [`delete ${P}/projects/{projectId}/initial-access-tokens/{tokenId}`]: {
+    action: 'initial_access_token.delete',
+    run: async (f) => {
+      const p = await f.project();
+      const created = await f.m.request('POST', `${P}/projects/${p.id}/initial-access-tokens`, {});
+      await clearMarker(f.m);
+      return f.m.request('DELETE', `${P}/projects/${p.id}/initial-access-tokens/${created.body.id}`);
+    },
+  },
   [`post ${P}/users`]: { action: 'user.create', run: ({ m, s }) => m.request('POST', `${P}/users`, { username: `u${s()}`, password: 'user-password-1' }) },
   [`patch ${P}/users/{userId}`]: { action: 'user.update', run: async (f) => f.m.request('PATCH', `${P}/users/${(await f.user()).id}`, { password: 'user-password-2' }) },
   [`delete ${P}/users/{userId}`]: { action: 'user.delete', run: async (f) => f.m.request('DELETE', `${P}/users/${(await f.user()).id}`) },

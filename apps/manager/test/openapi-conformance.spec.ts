@@ -266,6 +266,11 @@ describe('OpenAPI document against real responses', () => {
     await call('GET', `${projectUrl}/oidc-clients?limit=10`);
     await call('GET', `${projectUrl}/oidc-clients/${credential.id}/consents?limit=10`);
     await call('DELETE', `${credentialUrl}/token-settings`);
+    await call('GET', `${projectUrl}/client-registration`);
+    await call('PUT', `${projectUrl}/client-registration`, { enabled: true });
+    const initialAccessToken = await call('POST', `${projectUrl}/initial-access-tokens`, { description: 'partner onboarding', expiresInSeconds: 3600, singleUse: true });
+    await call('GET', `${projectUrl}/initial-access-tokens`);
+    await call('DELETE', `${projectUrl}/initial-access-tokens/${initialAccessToken.id}`);
     await call('GET', `${projectUrl}/brute-force-settings`);
     await call('PUT', `${projectUrl}/brute-force-settings`, {
       perCredential: 5,

@@ -24,3 +24,4 @@ export * from './oidc-consents';
 export * from './config-changed.wire';
 export * from './gateway-presence';
 export * from './stored-credential';
+export * from './client-registration.message';

@@ -73,8 +73,8 @@ export const roleBindingSchema = z.object({
   createdAt: timestamp,
 });
 
-/** Where a change came in: the REST API, an APIops bundle, the console, or the system's own jobs. */
-export const CHANGE_SOURCES = ['rest', 'apiops', 'ui', 'system'] as const;
+/** Where a change came in: the REST API, an APIops bundle, the console, the system's own jobs, or a client registering itself (RFC 7591 dynamic client registration). */
+export const CHANGE_SOURCES = ['rest', 'apiops', 'ui', 'system', 'dcr'] as const;
 export type ChangeSource = (typeof CHANGE_SOURCES)[number];
 export const ACTOR_TYPES = ['user', 'system'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];

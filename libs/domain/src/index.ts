@@ -21,3 +21,4 @@ export * from './identity-source.schema';
 export * from './auth-analytics.schema';
 export * from './end-user.schema';
 export * from './oidc-client.schema';
+export * from './client-registration.schema';

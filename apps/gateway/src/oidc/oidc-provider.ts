@@ -42,6 +42,7 @@ import { clearCookie, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie } from '
 import { isLoginAllowed, type EndUserPasswordValidator } from './end-user-password-validator';
 import { assertedClientId, assertionKid, inlineKeyNamed, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
 import type { ClientKeyLookup, ClientKeySets } from './client-key-sets';
+import type { ClientRegistrationEndpoint } from './client-registration-endpoint';
 import { mintIdToken } from './id-token';
 import { ExternalLoginFlow, type ExternalIdpFederation } from './external-login';
 import { formActionFor, withFormActions, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
@@ -79,6 +80,8 @@ export class OidcProvider {
   private external: ExternalLoginFlow | null = null;
   /** DPoP proofs and client certificates at /par and /token (RFC 9449, RFC 8705); none until `bindTokensWith`: bearer tokens only. */
   private binding: TokenRequestBinding | null = null;
+  /** Dynamic client registration (RFC 7591/7592, `client-registration-endpoint.ts`); none until `registerClientsWith`. */
+  private registration: ClientRegistrationEndpoint | null = null;
 
   constructor(
     private readonly active: ActiveConfiguration,
@@ -110,6 +113,16 @@ export class OidcProvider {
   /** What tokens issued on this call are bound to (a DPoP proof is verified and its jti spent here); undefined: bearer tokens. */
   private async confirmationOf(call: TokenCall): Promise<TokenConfirmation | undefined> {
     return this.binding === null || call.binding === undefined ? undefined : this.binding.confirmationOf(call.binding);
+  }
+
+  registerClientsWith(endpoint: ClientRegistrationEndpoint): void {
+    this.registration = endpoint;
+  }
+
+  /** `/register` and `/register/<client_id>`: 404 when registration is not served by this Gateway. */
+  clientRegistration(req: IncomingMessage, res: ServerResponse, issuer: string, subPath: string): Promise<void> {
+    if (!this.registration) return Promise.resolve(writeErrorPage(res, 404, 'not_found', 'Client registration is not offered here.'));
+    return this.registration.handle(req, res, issuer, subPath);
   }
 
   /** Lets users sign in with the external IdPs (`oidc` identity sources) their client lists; none until called. */
@@ -166,6 +179,8 @@ export class OidcProvider {
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
       pushed_authorization_request_endpoint: `${issuer}/par`,
+      // RFC 8414 §2 / RFC 7591 §3: only while some project accepts registrations.
+      ...(this.registration?.offered() === true && { registration_endpoint: `${issuer}/register` }),
       // Per client (`requirePar` of its OIDC settings), not for all.
       require_pushed_authorization_requests: false,
       response_types_supported: ['code'],

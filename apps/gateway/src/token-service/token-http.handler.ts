@@ -35,6 +35,9 @@ const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/.well-known/openid-configuration': ['GET'],
 };
 
+/** Dynamic client registration (RFC 7591) and, below it, each registered client's configuration endpoint (RFC 7592). */
+const REGISTER = '/register';
+
 /** A `saml` identity source's SP endpoints: `<name>/acs`, `<name>/metadata`, and `continue`. */
 const SAML_PREFIX = '/external/saml';
 
@@ -192,6 +195,14 @@ export class TokenHttpHandler {
       if (!allowedSaml.includes(method))
         return (req, res) => writeProxyError(res, requestIdOf(req), 405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowedSaml.join(', ') });
       return (req, res, oidc, issuer) => oidc.externalSaml(req, res, issuer, saml);
+    }
+    if (subPath === REGISTER || subPath.startsWith(REGISTER + '/')) {
+      const client = subPath.slice(REGISTER.length);
+      const allowedRegister = client === '' ? ['POST'] : /^\/[^/]+$/.test(client) ? ['GET', 'PUT', 'DELETE'] : null;
+      if (allowedRegister === null) return null;
+      if (!allowedRegister.includes(method))
+        return (req, res) => writeProxyError(res, requestIdOf(req), 405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowedRegister.join(', ') });
+      return (req, res, oidc, issuer) => oidc.clientRegistration(req, res, issuer, client);
     }
     const allowed = OIDC_ROUTES[subPath];
     if (allowed === undefined) return null;

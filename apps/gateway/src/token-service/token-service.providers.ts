@@ -26,6 +26,7 @@ import { CredentialPasswordValidator, type EndUserPasswordValidator } from '../o
 import { loginAttemptRecorder } from '../oidc/login-records';
 import { OidcProvider } from '../oidc/oidc-provider';
 import { ClientKeySets } from '../oidc/client-key-sets';
+import { ClientRegistrationEndpoint } from '../oidc/client-registration-endpoint';
 import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
 import { UpstreamPolicy } from '@idm/domain';
 import { OidcStore } from '../oidc/oidc-store';
@@ -123,6 +124,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         recorder: AuthRecorder,
         factory: AuthRecordFactory,
         sources: GatewayIdentitySources,
+        bus: ClientProxy,
       ) => {
         const keysLog = tokenLog.child({ component: 'oidc-client-keys' });
         const lastReport = new Map<string, number>();
@@ -149,6 +151,13 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         provider.bindTokensWith(new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired));
         // External IdPs (oidc identity sources) provision their users through the same linking as the password sources.
         provider.federateWith({ externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) });
+        // RFC 7591/7592: the Manager decides and writes (over the bus); the client reaches this Gateway by publication.
+        provider.registerClientsWith(
+          new ClientRegistrationEndpoint(bus, redis, () => active.current?.tokens.clients ?? null, config.environment, tokenLog.child({ component: 'client-registration' }), {
+            timeoutMs: PROVISION_TIMEOUT_MS,
+            publicationWaitMs: PUBLICATION_WAIT_MS,
+          }),
+        );
         return provider;
       },
       inject: [
@@ -161,6 +170,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         AuthRecorder,
         AuthRecordFactory,
         GatewayIdentitySources,
+        TOKEN_BUS,
       ],
     },
     {

@@ -18,8 +18,20 @@ export interface Touched {
   identitySources: boolean;
 }
 
-/** Kinds no Gateway sees in its config: a change of these publishes nothing and bumps no revision (brute-force settings travel on their own channel). */
-const INVISIBLE = new Set(['user', 'group', 'role', 'role_binding', 'session', 'team', 'login-lockout', 'brute-force-block', 'brute_force_settings']);
+/** Kinds no Gateway sees in its config: a change of these publishes nothing and bumps no revision (brute-force settings and the registration switch travel on their own channels). */
+const INVISIBLE = new Set([
+  'user',
+  'group',
+  'role',
+  'role_binding',
+  'session',
+  'team',
+  'login-lockout',
+  'brute-force-block',
+  'brute_force_settings',
+  'initial_access_token',
+  'client_registration_settings',
+]);
 
 export const touchEverything = (): Touched => ({ all: true, proxies: new Set(), credentials: new Set(), signingKeys: new Set(), keyManagers: false, identitySources: false });
 

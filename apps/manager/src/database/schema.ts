@@ -461,3 +461,50 @@ export const projectBruteForceSettings = pgTable('project_brute_force_settings',
   settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
   updatedAt: timestamps.updatedAt,
 });
+
+/** Dynamic client registration (RFC 7591) per project: off unless a row says `enabled`. */
+export const projectClientRegistration = pgTable('project_client_registration', {
+  projectId: uuid('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  enabled: boolean('enabled').notNull(),
+  updatedAt: timestamps.updatedAt,
+});
+
+/** What a caller of the registration endpoint must present (RFC 7591 §3): only the SHA-256 of the token is kept. */
+export const initialAccessTokens = pgTable(
+  'initial_access_tokens',
+  {
+    id,
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    prefix: text('prefix').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    description: text('description'),
+    singleUse: boolean('single_use').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index('initial_access_tokens_project_idx').on(t.projectId)],
+);
+
+/**
+ * A client that registered itself (the credential is an ordinary OIDC client of the project): its
+ * registration access token (RFC 7592, SHA-256 only, replaced on every update) and the metadata
+ * it registered, echoed back by the management protocol.
+ */
+export const clientRegistrations = pgTable(
+  'client_registrations',
+  {
+    credentialId: uuid('credential_id')
+      .primaryKey()
+      .references(() => credentials.id, { onDelete: 'cascade' }),
+    initialAccessTokenId: uuid('initial_access_token_id').references(() => initialAccessTokens.id, { onDelete: 'set null' }),
+    accessTokenHash: text('access_token_hash').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull(),
+    ...timestamps,
+  },
+  (t) => [index('client_registrations_token_idx').on(t.initialAccessTokenId)],
+);

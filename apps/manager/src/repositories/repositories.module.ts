@@ -8,6 +8,7 @@ import { EnvironmentRepository } from './environment.repository';
 import { GrantRepository } from './grant.repository';
 import { GroupRepository } from './group.repository';
 import { BruteForceSettingsRepository } from './brute-force-settings.repository';
+import { ClientRegistrationRepository } from './client-registration.repository';
 import { IdentitySourceRepository } from './identity-source.repository';
 import { KeyManagerRepository } from './key-manager.repository';
 import { OAuthTokenRepository } from './oauth-token.repository';
@@ -29,6 +30,7 @@ const repositories = [
   GroupRepository,
   IdentitySourceRepository,
   BruteForceSettingsRepository,
+  ClientRegistrationRepository,
   KeyManagerRepository,
   OAuthTokenRepository,
   OperatorRepository,
