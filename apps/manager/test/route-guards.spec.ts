@@ -331,6 +331,51 @@ const ROUTES: Route[] = [
     bad: (i) => ids404('DELETE', (id) => `/api/v1/projects/${i.project}/secrets/${id}`, 'secret_not_found'),
   },
   {
+    route: 'GET /projects/{id}/client-registration',
+    permission: 'project:read',
+    call: (i) => get(`/api/v1/projects/${i.project}/client-registration`),
+    bad: () => ids404('GET', (id) => `/api/v1/projects/${id}/client-registration`, 'project_not_found'),
+  },
+  {
+    route: 'PUT /projects/{id}/client-registration',
+    permission: 'project:write',
+    call: (i) => send('PUT', `/api/v1/projects/${i.project}/client-registration`, { enabled: true }),
+    bad: (i) => [
+      [send('PUT', `/api/v1/projects/${i.project}/client-registration`, { enabled: 'yes' }), 400, 'validation_failed'],
+      [send('PUT', `/api/v1/projects/${i.project}/client-registration`, { enabled: true, open: true }), 400, 'validation_failed'],
+      [send('PUT', `/api/v1/projects/${i.project}/client-registration`, []), 400, 'body_required'],
+      garbled('PUT', `/api/v1/projects/${i.project}/client-registration`),
+      ...ids404('PUT', (id) => `/api/v1/projects/${id}/client-registration`, 'project_not_found', { enabled: true }),
+    ],
+  },
+  {
+    route: 'GET /projects/{id}/initial-access-tokens',
+    permission: 'credential:read',
+    call: (i) => get(`/api/v1/projects/${i.project}/initial-access-tokens`),
+    bad: () => ids404('GET', (id) => `/api/v1/projects/${id}/initial-access-tokens`, 'project_not_found'),
+  },
+  {
+    route: 'POST /projects/{id}/initial-access-tokens',
+    permission: 'credential:write',
+    call: (i) => send('POST', `/api/v1/projects/${i.project}/initial-access-tokens`, { singleUse: true }),
+    bad: (i) => [
+      [send('POST', `/api/v1/projects/${i.project}/initial-access-tokens`, { expiresInSeconds: 10 }), 400, 'validation_failed'],
+      [send('POST', `/api/v1/projects/${i.project}/initial-access-tokens`, { expiresInSeconds: 31 * 86_400 }), 400, 'validation_failed'],
+      [send('POST', `/api/v1/projects/${i.project}/initial-access-tokens`, { token: 'chosen' }), 400, 'validation_failed'],
+      garbled('POST', `/api/v1/projects/${i.project}/initial-access-tokens`),
+      ...ids404('POST', (id) => `/api/v1/projects/${id}/initial-access-tokens`, 'project_not_found', {}),
+    ],
+  },
+  {
+    route: 'DELETE /projects/{id}/initial-access-tokens/{tokenId}',
+    permission: 'credential:write',
+    call: (i) => del(`/api/v1/projects/${i.project}/initial-access-tokens/${UNKNOWN}`),
+    bad: (i) => [
+      ...ids404('DELETE', (id) => `/api/v1/projects/${i.project}/initial-access-tokens/${id}`, 'initial_access_token_not_found'),
+      [del(`/api/v1/projects/${UNKNOWN}/initial-access-tokens/${UNKNOWN}`), 404, 'project_not_found'],
+    ],
+  },
+  {
     route: 'GET /me/permissions',
     permission: null,
     call: (i) => get(`/api/v1/me/permissions?projectId=${i.project}`),
@@ -425,6 +470,8 @@ describe('route guards: the 403 naming the permission, bad input and 401 on ever
       expect({ path, status: (await m.request('GET', path)).status }).toEqual({ path, status: 200 });
     }
     expect((await m.request('GET', `/api/v1/projects/${ids.project}/brute-force-settings`)).body).toBeNull();
+    expect((await m.request('GET', `/api/v1/projects/${ids.project}/client-registration`)).body).toEqual({ enabled: false });
+    expect((await m.request('GET', `/api/v1/projects/${ids.project}/initial-access-tokens`)).body).toEqual([]);
     expect((await m.request('GET', `/api/v1/projects/${ids.project}/secrets/${ids.secret}`)).body.versions).toHaveLength(1);
   });
 
