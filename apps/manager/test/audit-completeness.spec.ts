@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { seedBlocks } from './support/brute-force-blocks';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { SmtpInbox } from './support/smtp-inbox';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /**
@@ -268,6 +269,24 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       return f.m.request('DELETE', `${P}/projects/${p.id}/users/${user.id}`);
     },
   },
+  [`post ${P}/projects/{projectId}/users/{userId}/verification-mail`]: {
+    action: 'end_user_mail.verify_email',
+    run: async (f) => {
+      const { p, user } = await endUser(f);
+      return f.m.request('POST', `${P}/projects/${p.id}/users/${user.id}/verification-mail`);
+    },
+  },
+  [`post ${P}/projects/{projectId}/users/{userId}/password-reset-mail`]: {
+    action: 'end_user_mail.reset_password',
+    run: async (f) => {
+      const { p, user } = await endUser(f);
+      return f.m.request('POST', `${P}/projects/${p.id}/users/${user.id}/password-reset-mail`);
+    },
+  },
+  [`put ${P}/projects/{projectId}/end-user-registration`]: {
+    action: 'end_user_registration.create',
+    run: async (f) => f.m.request('PUT', `${P}/projects/${(await f.project()).id}/end-user-registration`, { selfRegistration: true }),
+  },
   [`delete ${P}/projects/{projectId}/users/{userId}/consents/{clientId}`]: {
     action: 'end_user_consent.revoke',
     run: async (f) => {
@@ -448,10 +467,13 @@ describe('audit completeness', () => {
   let database: TestDatabase;
   let m: InProcessManager;
   let f: Fixtures;
+  let inbox: SmtpInbox;
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    m = await startInProcessManager(database);
+    // End users' mails (verification, reset) go to the test's own SMTP server.
+    inbox = await SmtpInbox.start();
+    m = await startInProcessManager(database, { SMTP_URL: inbox.url, END_USER_PAGES_URL: 'https://gw.example.com/credential' });
     const s = () => randomBytes(4).toString('hex');
     const post = async (url: string, body: unknown) => (await m.request('POST', url, body)).body;
     f = {
@@ -471,6 +493,7 @@ describe('audit completeness', () => {
   afterAll(async () => {
     await m?.close();
     await database?.drop();
+    await inbox?.stop();
   });
 
   it('has a recipe for every mutating route in the OpenAPI document', async () => {

@@ -6,6 +6,7 @@ import * as argon2 from 'argon2';
 import { createHash, randomBytes } from 'node:crypto';
 import { seedBlocks } from './support/brute-force-blocks';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
+import { SmtpInbox } from './support/smtp-inbox';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
 /**
@@ -31,6 +32,7 @@ type Operation = { requestBody?: { content: Content }; responses: Record<string,
 describe('OpenAPI document against real responses', () => {
   let database: TestDatabase;
   let m: InProcessManager;
+  let inbox: SmtpInbox;
   let document: { servers?: unknown[]; paths: Record<string, Record<string, Operation>> };
   const ajv = new Ajv2020({ allErrors: true, validateFormats: false, allowUnionTypes: true });
   const validators = new Map<object, ValidateFunction>();
@@ -68,7 +70,8 @@ describe('OpenAPI document against real responses', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    m = await startInProcessManager(database);
+    inbox = await SmtpInbox.start();
+    m = await startInProcessManager(database, { SMTP_URL: inbox.url, END_USER_PAGES_URL: 'https://gw.example.com/credential' });
     document = (await m.request('GET', `${P}/openapi.json`, undefined, { token: null })).body;
     await driveEveryOperation();
   });
@@ -76,6 +79,7 @@ describe('OpenAPI document against real responses', () => {
   afterAll(async () => {
     await m?.close();
     await database?.drop();
+    await inbox?.stop();
   });
 
   /**
@@ -306,6 +310,11 @@ describe('OpenAPI document against real responses', () => {
     });
     await call('GET', `${projectUrl}/users?limit=10&search=eu-`);
     await call('GET', `${projectUrl}/users/${endUser.id}`);
+    // Mails go to the test's own SMTP server (SMTP_URL below).
+    await call('POST', `${projectUrl}/users/${endUser.id}/verification-mail`);
+    await call('POST', `${projectUrl}/users/${endUser.id}/password-reset-mail`);
+    await call('GET', `${projectUrl}/end-user-registration`);
+    await call('PUT', `${projectUrl}/end-user-registration`, { selfRegistration: true });
     await call('PATCH', `${projectUrl}/users/${endUser.id}`, { enabled: false, locked: true, familyName: 'Lovelace' });
     // A consent as a Gateway's consent page leaves it.
     const consentClient = '0192f1c4-6a8e-7b3d-9f10-2c4e5a6b7c8d';

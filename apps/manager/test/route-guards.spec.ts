@@ -196,6 +196,38 @@ const ROUTES: Route[] = [
     bad: (i) => ids404('DELETE', (id) => `/api/v1/projects/${i.project}/users/${id}`, 'end_user_not_found'),
   },
   {
+    route: 'POST /projects/{id}/users/{userId}/verification-mail',
+    permission: 'credential:write',
+    call: (i) => send('POST', `/api/v1/projects/${i.project}/users/${i.endUser}/verification-mail`, undefined),
+    bad: (i) => [
+      ...ids404('POST', (id) => `/api/v1/projects/${i.project}/users/${id}/verification-mail`, 'end_user_not_found'),
+      [send('POST', `/api/v1/projects/not-a-uuid/users/${i.endUser}/verification-mail`, undefined), 400, 'invalid_id'],
+    ],
+  },
+  {
+    route: 'POST /projects/{id}/users/{userId}/password-reset-mail',
+    permission: 'credential:write',
+    call: (i) => send('POST', `/api/v1/projects/${i.project}/users/${i.endUser}/password-reset-mail`, undefined),
+    bad: (i) => ids404('POST', (id) => `/api/v1/projects/${i.project}/users/${id}/password-reset-mail`, 'end_user_not_found'),
+  },
+  {
+    route: 'GET /projects/{id}/end-user-registration',
+    permission: 'project:read',
+    call: (i) => get(`/api/v1/projects/${i.project}/end-user-registration`),
+    bad: () => ids404('GET', (id) => `/api/v1/projects/${id}/end-user-registration`, 'project_not_found'),
+  },
+  {
+    route: 'PUT /projects/{id}/end-user-registration',
+    permission: 'project:write',
+    call: (i) => send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: false }),
+    bad: (i) => [
+      [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: 'yes' }), 400, 'validation_failed'],
+      [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: true, requireVerifiedEmail: true }), 400, 'validation_failed'],
+      garbled('PUT', `/api/v1/projects/${i.project}/end-user-registration`),
+      ...ids404('PUT', (id) => `/api/v1/projects/${id}/end-user-registration`, 'project_not_found', { selfRegistration: true }),
+    ],
+  },
+  {
     route: 'GET /identity-sources',
     permission: 'identity-source:read',
     call: () => get('/api/v1/identity-sources'),

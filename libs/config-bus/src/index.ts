@@ -3,6 +3,7 @@ export * from './config-changed.message';
 export * from './token-persist-job.message';
 export * from './token-lookup.message';
 export * from './end-user-provision.message';
+export * from './end-user-self-service.message';
 export * from './fast-string-prototype';
 export * from './publication-epoch';
 export * from './redis-connection';

@@ -20,5 +20,6 @@ export * from './key-manager.schema';
 export * from './identity-source.schema';
 export * from './auth-analytics.schema';
 export * from './end-user.schema';
+export * from './end-user-registration.schema';
 export * from './oidc-client.schema';
 export * from './client-registration.schema';

@@ -31,6 +31,8 @@ const INVISIBLE = new Set([
   'brute_force_settings',
   'initial_access_token',
   'client_registration_settings',
+  'end_user_registration',
+  'end_user_mail',
 ]);
 
 export const touchEverything = (): Touched => ({ all: true, proxies: new Set(), credentials: new Set(), signingKeys: new Set(), keyManagers: false, identitySources: false });

@@ -89,6 +89,25 @@ const managerConfigSchema = z.object({
   ELASTICSEARCH_API_KEY: unsetWhenEmpty(z.string().min(1).optional()),
   ELASTICSEARCH_USERNAME: unsetWhenEmpty(z.string().min(1).optional()),
   ELASTICSEARCH_PASSWORD: unsetWhenEmpty(z.string().min(1).optional()),
+  /**
+   * Where end users' mails go out (verification, password reset): `smtp://user:pass@host:587` or
+   * `smtps://...`. Unset: those flows answer 503 `mail_not_configured` (self-registration too).
+   */
+  SMTP_URL: unsetWhenEmpty(z.url({ protocol: /^smtps?$/ }).optional()),
+  /** The From address of those mails. */
+  SMTP_FROM: z
+    .string()
+    .min(3)
+    .max(254)
+    .regex(/^[^\r\n]+$/, 'must be one line')
+    .default('Identity Manager <no-reply@localhost>'),
+  /**
+   * The OpenID Provider's public base (the Gateway's `.../credential`, e.g.
+   * `https://gw.example.com/credential`): mail links point at its `verify-email` and
+   * `reset-password` pages. Configured here, never taken from a request (a poisoned Host header
+   * must not make reset links point elsewhere). Unset: the mails answer 503 like SMTP_URL.
+   */
+  END_USER_PAGES_URL: unsetWhenEmpty(z.url({ protocol: /^https?$/ }).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

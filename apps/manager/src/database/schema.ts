@@ -508,3 +508,12 @@ export const clientRegistrations = pgTable(
   },
   (t) => [index('client_registrations_token_idx').on(t.initialAccessTokenId)],
 );
+
+/** A project's end-user self-service settings (self-registration on the OpenID Provider's pages); none: off. */
+export const projectEndUserRegistration = pgTable('project_end_user_registration', {
+  projectId: uuid('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
+  updatedAt: timestamps.updatedAt,
+});

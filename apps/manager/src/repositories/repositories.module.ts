@@ -9,6 +9,7 @@ import { GrantRepository } from './grant.repository';
 import { GroupRepository } from './group.repository';
 import { BruteForceSettingsRepository } from './brute-force-settings.repository';
 import { ClientRegistrationRepository } from './client-registration.repository';
+import { EndUserRegistrationRepository } from './end-user-registration.repository';
 import { IdentitySourceRepository } from './identity-source.repository';
 import { KeyManagerRepository } from './key-manager.repository';
 import { OAuthTokenRepository } from './oauth-token.repository';
@@ -31,6 +32,7 @@ const repositories = [
   IdentitySourceRepository,
   BruteForceSettingsRepository,
   ClientRegistrationRepository,
+  EndUserRegistrationRepository,
   KeyManagerRepository,
   OAuthTokenRepository,
   OperatorRepository,
