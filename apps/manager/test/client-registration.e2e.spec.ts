@@ -338,4 +338,21 @@ describe('Dynamic client registration (RFC 7591/7592) at /credential/register', 
     expect(await call('GET', theirs.registration_client_uri, theirs.registration_access_token)).toMatchObject({ status: 403, body: { error: 'access_denied' } });
     for (const gateway of gateways) await settles(async () => expect((await discovered(gateway.baseUrl)).registration_endpoint).toBeUndefined());
   });
+  it('routes only the RFC methods, and answers 503 (nothing half-done) while the Manager is down', async () => {
+    const { token } = await newToken(projectId);
+    expect((await call('GET', `${issuer}/register`, token)).status).toBe(405);
+    expect((await call('POST', `${issuer}/register/00000000-0000-4000-8000-000000000000`, token, '{}')).status).toBe(405);
+    expect((await call('GET', `${issuer}/register/a/b`, token)).status).toBe(404);
+    await admin.call('PUT', `/api/v1/projects/${projectId}/client-registration`, { enabled: true });
+    await cluster.manager.stop('SIGKILL');
+    try {
+      const down = await register({ redirect_uris: [RP] }, token);
+      expect(down).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+    } finally {
+      await cluster.restartManager();
+      admin = cluster.admin;
+    }
+    // Back: the same token registers (the refused attempt spent nothing).
+    expect((await register({ redirect_uris: [RP] }, token)).status).toBe(201);
+  }, 120_000);
 });
