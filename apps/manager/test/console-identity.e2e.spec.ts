@@ -1,4 +1,5 @@
 import { eventually } from '@idm/test-kit';
+import type { Page } from 'playwright-core';
 import { pick, shot, sidewaysScroll, tabTo } from './support/console-browser';
 import { consoleSuite, fieldGroup } from './support/console-suite';
 
@@ -7,7 +8,8 @@ import { consoleSuite, fieldGroup } from './support/console-suite';
  * a real Manager: authentication analytics (charts, rankings, filters, live tail), credential rules and token settings (an OIDC client) from forms generated from
  * the Manager's OpenAPI document, identity sources with a write-only secret, and end users
  * searched and paged by the server. Each: the happy path through the API, a refusal shown on the
- * field it names with nothing written, keyboard reachability, axe-core and a 420 px window.
+ * field it names with nothing written, keyboard reachability (the secret picker and the analytics
+ * filters' clear buttons too), Escape, axe-core and a 390 px phone.
  */
 const ENV = 'console-identity-e2e';
 // A browser session through several screens on a loaded machine.
@@ -219,7 +221,20 @@ describe('the console: credential rules, token settings, identity sources and en
     await dialog.locator('#source-oidc_config_issuer').fill('https://idp.example.org/realms/owners');
     await dialog.locator('#source-oidc_config_clientId').fill('gateway-login');
     expect(await dialog.locator('#source-oidc_config_clientSecretId').count()).toBe(0);
-    await pick(page, dialog, 'Client secret from a project secret', 'idp-client');
+    // The secret picked by keyboard: Tab to it (focus outlined), arrow to the secret's name, Enter.
+    await tabTo(page, 'Client secret from a project secret');
+    const option = page.getByRole('option', { name: 'idp-client', exact: true });
+    await eventually(
+      async () => (await option.getAttribute('data-combobox-selected', { timeout: 1_000 }).catch(() => null)) === 'true' || (await page.keyboard.press('ArrowDown'), false),
+      Boolean,
+      { what: 'idp-client selected in the open list', intervalMs: 300 },
+    );
+    await page.keyboard.press('Enter');
+    await eventually(
+      () => dialog.getByRole('combobox', { name: 'Client secret from a project secret' }).inputValue(),
+      (v) => v === 'idp-client',
+      { what: 'idp-client picked by keyboard' },
+    );
     await dialog.getByLabel(/^Client secret \(leave empty/).fill(idpSecret);
     await dialog.getByRole('button', { name: 'Create identity source' }).click();
     await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
@@ -239,11 +254,37 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'the stored client secret shown by its secret name' },
     );
     await shot(page, '27-identity-source-oidc-project-secret');
-    await dialog.getByRole('button', { name: 'Clear Client secret from a project secret' }).click();
+    // Cleared by keyboard too: its clear button is the next Tab stop after the picker (the form is long), named and outlined.
+    await dialog.getByRole('combobox', { name: 'Client secret from a project secret' }).focus();
+    await tabTo(page, 'Clear Client secret from a project secret');
+    await page.keyboard.press('Enter');
+    await eventually(
+      () => dialog.getByRole('combobox', { name: 'Client secret from a project secret' }).inputValue(),
+      (v) => v === '',
+      { what: 'the picked secret cleared by keyboard' },
+    );
     await dialog.getByRole('button', { name: 'Save identity source' }).click();
     await dialog.waitFor({ state: 'hidden' });
     const [cleared] = await admin.call('GET', '/api/v1/identity-sources');
     expect([cleared.hasSecret, cleared.config.clientSecretId]).toEqual([false, undefined]);
+
+    // Escape leaves the form with nothing saved.
+    await page.getByRole('button', { name: 'Edit identity source owners-idp' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.locator('#source-oidc_name').fill('renamed-then-escaped');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await admin.call('GET', '/api/v1/identity-sources')).map((x: { name: string }) => x.name)).toEqual(['owners-idp']);
+
+    // The project-scoped form with its secret picker: labelled (axe) and whole on a 390 px phone.
+    const openProjectIdpForm = async (p: Page) => {
+      await p.getByRole('button', { name: 'New identity source' }).click();
+      await p.getByRole('dialog').getByText('External OpenID Provider', { exact: true }).click();
+      await pick(p, p.getByRole('dialog'), 'Scope', 'Project idp-owners');
+      await p.getByRole('dialog').getByRole('combobox', { name: 'Client secret from a project secret' }).waitFor();
+    };
+    expect(await suite.seriousViolationsIn(context, ['/identity-sources'], openProjectIdpForm)).toEqual([]);
+    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['identity-source-form', '/identity-sources', openProjectIdpForm]], 390)).toEqual([['identity-source-form', 0]]);
     await admin.call('DELETE', `/api/v1/identity-sources/${cleared.id}`);
     await context.close();
   });
@@ -299,11 +340,17 @@ describe('the console: credential rules, token settings, identity sources and en
 
     expect(await suite.seriousViolationsIn(context, [`/projects/${project.id}?tab=end-users`])).toEqual([]);
     expect(
-      await sidewaysScroll(suite.browser, suite.ui, page, [
-        ['end-users', `/projects/${project.id}?tab=end-users`],
-        ['identity-sources', '/identity-sources'],
-        ['credentials-rules', `/projects/${project.id}?tab=credentials`],
-      ]),
+      await sidewaysScroll(
+        suite.browser,
+        suite.ui,
+        page,
+        [
+          ['end-users', `/projects/${project.id}?tab=end-users`],
+          ['identity-sources', '/identity-sources'],
+          ['credentials-rules', `/projects/${project.id}?tab=credentials`],
+        ],
+        390,
+      ),
     ).toEqual([
       ['end-users', 0],
       ['identity-sources', 0],
@@ -393,7 +440,11 @@ describe('the console: credential rules, token settings, identity sources and en
     expect(await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted', exact: true }).count()).toBe(0);
     expect(await page.getByRole('table', { name: 'Refusal reasons' }).count()).toBe(0); // the spare proxy refused nothing: the table says None
     await shot(page, '28-analytics-proxy-filter');
-    await page.getByRole('button', { name: 'Clear the proxy filter' }).click();
+    // The filters' clear buttons by keyboard: reached with Tab (outlined), pressed with Enter.
+    await tabTo(page, 'Clear the proxy filter');
+    await page.keyboard.press('Enter');
+    await eventually(total, (n) => n > spareCount, { what: 'the proxy filter cleared by keyboard' });
+    expect(await page.getByRole('combobox', { name: 'Proxy' }).inputValue()).toBe('');
     // By credential: counted-app's successes only, none of the refusals of keys that name no credential.
     await pick(page, page, 'Credential', 'counted-app');
     await eventually(
@@ -402,7 +453,10 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'the credential filter applied' },
     );
     await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'counted', exact: true }).waitFor();
-    await page.getByRole('button', { name: 'Clear the credential filter' }).click();
+    await tabTo(page, 'Clear the credential filter');
+    await page.keyboard.press('Enter');
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).waitFor();
+    expect(await page.getByRole('combobox', { name: 'Credential' }).inputValue()).toBe('');
     // A typed policy and client id reach the query too: nothing here authenticated by Basic or as an OAuth client.
     await page.getByRole('combobox', { name: 'Policy' }).fill('basic-auth');
     await page.getByText('No authentications in this window').waitFor();
@@ -438,7 +492,7 @@ describe('the console: credential rules, token settings, identity sources and en
     await shot(page, '27-analytics-live');
 
     expect(await suite.seriousViolationsIn(context, ['/analytics'])).toEqual([]);
-    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['analytics', '/analytics']])).toEqual([['analytics', 0]]);
+    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['analytics', '/analytics']], 390)).toEqual([['analytics', 0]]);
     await context.close();
   });
 });

@@ -1,7 +1,8 @@
 import { oidcConsentKey } from '@idm/config-bus';
 import { eventually } from '@idm/test-kit';
 import Redis from 'ioredis';
-import { shot, tabTo } from './support/console-browser';
+import type { Page } from 'playwright-core';
+import { shot, sidewaysScroll, tabTo } from './support/console-browser';
 import { consoleSuite, fieldGroup, projectViewer } from './support/console-suite';
 
 /**
@@ -10,7 +11,8 @@ import { consoleSuite, fieldGroup, projectViewer } from './support/console-suite
  * and enforced by the Gateway; a credential's OIDC client settings listed and edited (a refusal
  * on the field it names, nothing written); an end user's consents listed and revoked after a
  * confirmation, from the end user or from the client's consents, by keyboard; a project viewer sees
- * the consents with no way to revoke them. axe-core finds nothing serious on the new dialogs.
+ * the consents with no way to revoke them; Escape closes a confirmation alone; the OIDC clients tab,
+ * the consents and the confirmation fit a 390 px phone. axe-core finds nothing serious on the new dialogs.
  * Screenshots land in .test-output/console/.
  */
 const ENV = 'console-oidc-acl';
@@ -211,6 +213,62 @@ describe('the console: ACL proxies by name, OIDC clients and consents in Chromiu
     expect(await consentsOf(cy.id)).toHaveLength(1);
     const audit = await admin.call('GET', `/api/v1/audit?entityKind=end_user_consent`);
     expect(audit.items.map((e: { action: string; actor: { source: string } }) => [e.action, e.actor.source])).toContainEqual(['end_user_consent.revoke', 'ui']);
+
+    // Escape closes the confirmation alone (the consents stay open, cy's consent kept), then the consents.
+    const consentsDialog = page.getByRole('dialog', { name: 'Consents to mobile-app' });
+    await consents.getByRole('button', { name: `Revoke consent of cy in ${ENV}` }).focus();
+    await page.keyboard.press('Enter');
+    await confirm.getByText('cy is asked again the next time mobile-app sends them to sign in').waitFor();
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    await consents.getByRole('row').filter({ hasText: 'cy' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(`Revoke consent of cy in ${ENV}`);
+    await page.keyboard.press('Escape');
+    await consentsDialog.waitFor({ state: 'hidden' });
+    expect(await consentsOf(cy.id)).toHaveLength(1);
+
+    // The end user's own consents, by keyboard: opened with Enter, the revoke button focused visibly, closed with Escape.
+    await page.goto(`${suite.ui}/projects/${project.id}?tab=end-users`);
+    await page.getByRole('cell', { name: 'cy', exact: true }).waitFor();
+    await tabTo(page, 'Consents of cy');
+    await page.keyboard.press('Enter');
+    const ofCy = page.getByRole('dialog', { name: 'Consents of cy' });
+    await ofCy.getByRole('table', { name: 'Consents of cy' }).getByText('mobile-app').waitFor();
+    await tabTo(page, 'Revoke consent to mobile-app');
+    await shot(page, '35-end-user-consents-keyboard');
+    await page.keyboard.press('Escape');
+    await ofCy.waitFor({ state: 'hidden' });
+    expect(await consentsOf(cy.id)).toHaveLength(1);
+
+    // Axe on the confirmation over the consents; every one of these screens and dialogs on a 390 px phone.
+    const clientsTab = `/projects/${project.id}?tab=oidc-clients`;
+    const openConsents = (p: Page) => p.getByRole('button', { name: 'Consents to mobile-app' }).click();
+    const openConfirm = async (p: Page) => {
+      await openConsents(p);
+      await p.getByRole('button', { name: `Revoke consent of cy in ${ENV}` }).click();
+      await p.getByRole('dialog', { name: 'Revoke consent' }).waitFor();
+    };
+    expect(await suite.seriousViolationsIn(context, [clientsTab], openConfirm)).toEqual([]);
+    expect(
+      await sidewaysScroll(
+        suite.browser,
+        suite.ui,
+        page,
+        [
+          ['oidc-clients', clientsTab],
+          ['oidc-client-consents', clientsTab, openConsents],
+          ['oidc-client-consent-revoke', clientsTab, openConfirm],
+          ['end-user-consents', `/projects/${project.id}?tab=end-users`, (p) => p.getByRole('button', { name: 'Consents of cy' }).click()],
+        ],
+        390,
+      ),
+    ).toEqual([
+      ['oidc-clients', 0],
+      ['oidc-client-consents', 0],
+      ['oidc-client-consent-revoke', 0],
+      ['end-user-consents', 0],
+    ]);
+    expect(await consentsOf(cy.id)).toHaveLength(1);
     await context.close();
 
     // A project viewer sees who consented, with no revoke button.

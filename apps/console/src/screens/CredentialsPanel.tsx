@@ -11,6 +11,7 @@ import { CredentialRulesForm } from './credentials/CredentialRulesForm';
 import { OidcClientPanel } from './credentials/OidcClientPanel';
 import { TokenSettingsForm } from './credentials/TokenSettingsForm';
 import { QueryState } from './QueryState';
+import { useEscapeUnderConfirmation } from './actions';
 
 const PAGE = 50;
 
@@ -132,6 +133,8 @@ function CredentialRow({ projectId, credential, onKeyIssued }: { projectId: stri
   const queryClient = useQueryClient();
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<keyof typeof EDITORS | null>(null);
+  // Its editors may confirm over this dialog (stop being an OIDC client): Escape closes that alone.
+  const escape = useEscapeUnderConfirmation(editing !== null, () => setEditing(null));
   const base = `/projects/${projectId}/credentials/${credential.id}`;
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['credentials', projectId] });
   const run = async (work: () => Promise<unknown>) => {
@@ -213,7 +216,7 @@ function CredentialRow({ projectId, credential, onKeyIssued }: { projectId: stri
             OIDC client
           </RowAction>
         </Group>
-        <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing ? `${EDITORS[editing]} of ${credential.username}` : ''} size="xl">
+        <Modal {...escape} opened={editing !== null} onClose={() => setEditing(null)} title={editing ? `${EDITORS[editing]} of ${credential.username}` : ''} size="xl">
           {editing === 'rules' && <CredentialRulesForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
           {editing === 'tokens' && <TokenSettingsForm projectId={projectId} credential={credential} onDone={() => setEditing(null)} />}
           {editing === 'oidc' && <OidcClientPanel projectId={projectId} credential={credential} />}

@@ -7,7 +7,7 @@ import type { EndUser } from '../api/types';
 import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
 import { KeysetPager } from '../layout/KeysetPager';
 import { usePermissions } from '../permissions/permissions';
-import { ErrorAlert, confirmDestructive, useAction } from './actions';
+import { ErrorAlert, confirmDestructive, useAction, useEscapeUnderConfirmation } from './actions';
 import { EndUserConsents } from './EndUserConsents';
 
 const PAGE = 50;
@@ -28,6 +28,7 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
   const writable = can('credential:write');
   const [creating, setCreating] = useState(false);
   const [consentsOf, setConsentsOf] = useState<EndUser | null>(null);
+  const escape = useEscapeUnderConfirmation(consentsOf !== null, () => setConsentsOf(null));
   const action = useAction([['end-users', projectId]]);
   const update = (user: EndUser, change: Partial<Pick<EndUser, 'enabled' | 'locked'>>) => void action.run(() => api('PATCH', `/projects/${projectId}/users/${user.id}`, change));
   const remove = (user: EndUser) =>
@@ -89,7 +90,7 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
       )}
       footer={<KeysetPager cursors={cursors} onChange={setCursors} lastKey={list.at(-1)?.username} full={list.length === PAGE} />}
     >
-      <Modal opened={consentsOf !== null} onClose={() => setConsentsOf(null)} title={`Consents of ${consentsOf?.username ?? ''}`} size="lg">
+      <Modal {...escape} opened={consentsOf !== null} onClose={() => setConsentsOf(null)} title={`Consents of ${consentsOf?.username ?? ''}`} size="lg">
         {consentsOf && <EndUserConsents projectId={projectId} user={consentsOf} />}
       </Modal>
       <Modal opened={creating} onClose={() => setCreating(false)} title="New end user">

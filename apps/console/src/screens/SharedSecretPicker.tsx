@@ -38,7 +38,8 @@ export function SharedSecretPicker({
       label={label}
       clearable
       // Reachable by keyboard and named: clearing is how a source goes back to a typed secret or none.
-      clearButtonProps={{ 'aria-label': `Clear ${label}`, 'aria-hidden': false, tabIndex: 0 }}
+      // aria-hidden removed, not "false": the dialog's focus trap skips any element that has the attribute.
+      clearButtonProps={{ 'aria-label': `Clear ${label}`, 'aria-hidden': undefined, tabIndex: 0 }}
       placeholder={projectId === null ? systemPlaceholder : 'None'}
       disabled={projectId === null}
       data={shared}

@@ -2,7 +2,7 @@ import { Alert, Text } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { useQueryClient } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from 'react';
 import { ApiError, describeError } from '../api/client';
 
 /** A failed call, said with the problem's detail (and its field findings), where the operator was acting. */
@@ -45,6 +45,34 @@ export function useAction(invalidate: readonly unknown[][]) {
     }
   };
   return { run, error, clear: () => setError(null) };
+}
+
+/**
+ * For a dialog that may open a confirmation over itself: Escape closes the confirmation alone.
+ * Outside a Modal.Stack every open Mantine modal closes on Escape (a window listener each), which
+ * threw away the dialog under a cancelled confirmation. This dialog closes on an Escape pressed
+ * inside it, or with nothing focused (a removed row's button had the focus), never on one meant
+ * for the confirmation (its focus is in the confirmation).
+ */
+export function useEscapeUnderConfirmation(opened: boolean, onClose: () => void) {
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    if (!opened) return;
+    const unfocused = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && !event.isComposing && event.target === document.body) close.current();
+    };
+    window.addEventListener('keydown', unfocused);
+    return () => window.removeEventListener('keydown', unfocused);
+  }, [opened]);
+  return {
+    closeOnEscape: false,
+    onKeyDown: (event: ReactKeyboardEvent<HTMLElement>) => {
+      // An open dropdown inside (a select) takes its own Escape, as Mantine's own handling allows.
+      if (event.key !== 'Escape' || event.nativeEvent.isComposing || (event.target as HTMLElement).dataset?.mantineStopPropagation === 'true') return;
+      close.current();
+    },
+  };
 }
 
 /** A destructive action asks first, naming what it destroys and what follows. */

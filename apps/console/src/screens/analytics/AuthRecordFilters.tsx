@@ -13,8 +13,12 @@ export interface NarrowFilters {
   clientId: string | null;
 }
 
-/** Mantine hides a select's clear button from keyboards and screen readers; the filters' are reachable and named. */
-const REACHABLE = { 'aria-hidden': false, tabIndex: 0 } as const;
+/**
+ * Mantine hides a select's clear button from keyboards and screen readers; the filters' are
+ * reachable and named. aria-hidden is removed, not "false": Mantine's focus trap (in a dialog)
+ * skips any element whose aria-hidden attribute is set at all.
+ */
+const REACHABLE = { 'aria-hidden': undefined, tabIndex: 0 } as const;
 
 export const NO_NARROW_FILTERS: NarrowFilters = { proxyId: null, credentialId: null, policy: null, clientId: null };
 

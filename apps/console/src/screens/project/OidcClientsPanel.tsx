@@ -6,7 +6,7 @@ import type { ClientConsentPage, OidcClientSummary } from '../../api/types';
 import { EntityListPanel, RowAction } from '../../layout/EntityListPanel';
 import { KeysetPager } from '../../layout/KeysetPager';
 import { usePermissions } from '../../permissions/permissions';
-import { ErrorAlert, confirmDestructive, useAction } from '../actions';
+import { ErrorAlert, confirmDestructive, useAction, useEscapeUnderConfirmation } from '../actions';
 import { QueryState } from '../QueryState';
 
 const PAGE = 50;
@@ -26,6 +26,7 @@ export function OidcClientsPanel({ projectId }: { projectId: string }) {
     queryFn: () => api<OidcClientSummary[]>('GET', `/projects/${projectId}/oidc-clients?${query.toString()}`),
   });
   const [consentsOf, setConsentsOf] = useState<OidcClientSummary | null>(null);
+  const escape = useEscapeUnderConfirmation(consentsOf !== null, () => setConsentsOf(null));
   const list = clients.data ?? [];
   return (
     <EntityListPanel
@@ -57,7 +58,7 @@ export function OidcClientsPanel({ projectId }: { projectId: string }) {
       )}
       footer={<KeysetPager cursors={cursors} onChange={setCursors} lastKey={list.at(-1)?.username} full={list.length === PAGE} />}
     >
-      <Modal opened={consentsOf !== null} onClose={() => setConsentsOf(null)} title={`Consents to ${consentsOf?.username ?? ''}`} size="lg">
+      <Modal {...escape} opened={consentsOf !== null} onClose={() => setConsentsOf(null)} title={`Consents to ${consentsOf?.username ?? ''}`} size="lg">
         {consentsOf && <ClientConsents projectId={projectId} client={consentsOf} />}
       </Modal>
     </EntityListPanel>
