@@ -20,7 +20,7 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}button{margin-top:1rem;padding:.6rem 1.2rem}.error{color:#a30000}</style></head>
 <body>${body}</body></html>`;
@@ -46,6 +46,8 @@ export interface LoginForm {
   /** External IdPs (`oidc` identity sources) the client lists: one "Sign in with" button each, posting to `externalAction`. */
   externalIdps?: readonly string[];
   externalAction?: string;
+  /** The self-service pages of this login (`self-service-pages.ts`): "Forgot password?" always, "Create account" when the project allows it. */
+  selfService?: { forgot: string; register: string | null };
 }
 
 /** The CSP's form-action also allows the external IdPs' origins: the "Sign in with" forms end in a redirect there. */
@@ -63,9 +65,15 @@ export function writeLoginPage(res: ServerResponse, status: number, form: LoginF
 <input type="hidden" name="transaction" value="${escapeHtml(form.transaction)}"><input type="hidden" name="csrf" value="${escapeHtml(form.csrf)}">
 <label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(form.username)}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>${externalButtons(form)}`,
+<button type="submit">Sign in</button></form>${selfServiceLinks(form)}${externalButtons(form)}`,
   );
   writeHtml(res, status, html, extraHeaders);
+}
+
+function selfServiceLinks(form: LoginForm): string {
+  if (!form.selfService) return '';
+  const { forgot, register } = form.selfService;
+  return `<p><a href="${escapeHtml(forgot)}">Forgot password?</a>${register ? ` · <a href="${escapeHtml(register)}">Create account</a>` : ''}</p>`;
 }
 
 function externalButtons(form: LoginForm): string {

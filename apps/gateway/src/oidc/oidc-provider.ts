@@ -48,6 +48,7 @@ import { ExternalLoginFlow, type ExternalIdpFederation } from './external-login'
 import { formActionFor, withFormActions, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
 import type { LoginAttemptHook, LoginResult } from './login-records';
 import type { OidcStore, PendingAuthorization } from './oidc-store';
+import type { SelfServicePages } from './self-service-pages';
 import { LOGIN_EXPIRED, readTransactionForm, sameSecret } from './transaction-form';
 
 type Body = Record<string, unknown>;
@@ -100,6 +101,13 @@ export class OidcProvider {
     private readonly options: OidcProviderOptions = OIDC_DEFAULTS,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /** "Create account", "Forgot password?" and the pages of their mail links (`self-service-pages.ts`); none until `offerSelfService`. */
+  selfService: SelfServicePages | null = null;
+
+  offerSelfService(pages: SelfServicePages): void {
+    this.selfService = pages;
+  }
 
   reportLoginsTo(hook: LoginAttemptHook): void {
     this.loginAttempts = hook;
@@ -289,11 +297,12 @@ export class OidcProvider {
     if (request.prompt.has('none')) return back({ error: 'login_required', error_description: 'the user is not signed in' });
     const pending = await this.store.savePending(waiting, this.options.loginTtlSeconds);
     const external = this.externalIdps(request.client, issuer);
+    const selfService = await this.selfService?.linksFor(request.client.credential.projectId, pending.id, issuer);
     writeLoginPage(
       res,
       200,
       // login_hint prefills the username (escaped by the page like every value); the user may change it.
-      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: request.loginHint ?? '', error: null, ...external.form },
+      { action: `${issuer}/login`, transaction: pending.id, csrf: pending.csrf, username: request.loginHint ?? '', error: null, ...external.form, selfService },
       { 'set-cookie': csrfCookieOf(pending.csrf), ...withFormActions(formActionFor(request.redirectUri), external.origins) },
     );
   }
@@ -467,8 +476,22 @@ export class OidcProvider {
     const password = form.get('password') ?? '';
     const external = this.externalIdps(client, issuer);
     const formAction = withFormActions(formActionFor(pending.redirectUri), external.origins);
-    const again = (status: number, error: string) =>
-      writeLoginPage(res, status, { action: `${issuer}/login`, transaction, csrf: pending.csrf, username: username.slice(0, 128), error, ...external.form }, formAction);
+    // The links only when the page is shown again: a successful login asks nothing more.
+    const again = async (status: number, error: string) =>
+      writeLoginPage(
+        res,
+        status,
+        {
+          action: `${issuer}/login`,
+          transaction,
+          csrf: pending.csrf,
+          username: username.slice(0, 128),
+          error,
+          ...external.form,
+          selfService: await this.selfService?.linksFor(client.credential.projectId, transaction, issuer),
+        },
+        formAction,
+      );
     const attempted = (result: LoginResult) =>
       this.loginAttempts?.(req, startedAt, { clientId: client.credential.id, projectId: client.credential.projectId, username, issuer, result });
     if (!username || !password || username.length > 128 || password.length > 1024) {

@@ -11,6 +11,7 @@ import { formParameters, queryParameters } from './token-parameters';
 import type { AuthRecorder } from '../auth-records/auth-recorder';
 import { emptyTokenCallSubject, type AuthRecordFactory } from '../auth-records/auth-record-factory';
 import type { OidcProvider } from '../oidc/oidc-provider';
+import type { SelfServicePages } from '../oidc/self-service-pages';
 import { clientCertificateOf } from './token-binding';
 
 /** The token endpoints' side of the auth records: recorder, factory, and the caller's address as the failure limits read it. */
@@ -33,6 +34,18 @@ const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/userinfo': ['GET', 'POST'],
   '/logout': ['GET', 'POST'],
   '/.well-known/openid-configuration': ['GET'],
+  // End-user self-service (oidc/self-service-pages.ts): GET the page, POST its form.
+  '/create-account': ['GET', 'POST'],
+  '/forgot-password': ['GET', 'POST'],
+  '/verify-email': ['GET', 'POST'],
+  '/reset-password': ['GET', 'POST'],
+};
+
+const SELF_SERVICE_PAGES: Readonly<Record<string, (pages: SelfServicePages, req: IncomingMessage, res: ServerResponse, issuer: string) => Promise<void>>> = {
+  '/create-account': (pages, req, res, issuer) => pages.register(req, res, issuer),
+  '/forgot-password': (pages, req, res, issuer) => pages.forgotPassword(req, res, issuer),
+  '/verify-email': (pages, req, res, issuer) => pages.verifyEmail(req, res, issuer),
+  '/reset-password': (pages, req, res, issuer) => pages.resetPassword(req, res, issuer),
 };
 
 /** Dynamic client registration (RFC 7591) and, below it, each registered client's configuration endpoint (RFC 7592). */
@@ -216,6 +229,8 @@ export class TokenHttpHandler {
     if (subPath === '/consents') return (req, res, oidc, issuer) => oidc.consents(req, res, issuer);
     if (subPath === '/userinfo') return (req, res, oidc, issuer) => oidc.userinfo(req, res, issuer);
     if (subPath === '/logout') return (req, res, oidc, issuer) => oidc.logout(req, res, issuer);
+    const selfService = SELF_SERVICE_PAGES[subPath];
+    if (selfService) return (req, res, oidc, issuer) => (oidc.selfService ? selfService(oidc.selfService, req, res, issuer) : this.notFound(req, res));
     return (req, res, oidc, issuer) => writeJson(res, 200, { 'cache-control': 'public, max-age=300' }, oidc.discovery(issuer));
   }
 

@@ -30,6 +30,8 @@ import { ClientRegistrationEndpoint } from '../oidc/client-registration-endpoint
 import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
 import { UpstreamPolicy } from '@idm/domain';
 import { OidcStore } from '../oidc/oidc-store';
+import { BusSelfServiceManager } from '../oidc/self-service-manager';
+import { SelfServicePages } from '../oidc/self-service-pages';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
 export const TOKEN_PERSIST = Symbol('TokenPersistQueue');
@@ -39,6 +41,8 @@ export const FEDERATED_END_USERS = Symbol('FederatedEndUsers');
 /** How long the Manager may take to provision a verified directory user, and the user to reach this Gateway's configuration. */
 const PROVISION_TIMEOUT_MS = 5_000;
 const PUBLICATION_WAIT_MS = 10_000;
+/** How long a self-service page waits for the Manager (a registration hashes a password and sends a mail). */
+const SELF_SERVICE_TIMEOUT_MS = 15_000;
 export const TOKEN_FAILURES = Symbol('TokenFailureLimits');
 /** The `/auth` prefix's TokenEndpoints (the class token itself is `/credential`'s). */
 export const AUTH_TOKEN_ENDPOINTS = Symbol('AuthTokenEndpoints');
@@ -157,6 +161,16 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
             timeoutMs: PROVISION_TIMEOUT_MS,
             publicationWaitMs: PUBLICATION_WAIT_MS,
           }),
+        );
+        // Registration, verification and reset: pages here, decisions and writes the Manager's over the bus.
+        provider.offerSelfService(
+          new SelfServicePages(
+            active,
+            new OidcStore(redis, config.environment),
+            new BusSelfServiceManager(bus, SELF_SERVICE_TIMEOUT_MS),
+            failures.addressOf,
+            tokenLog.child({ component: 'oidc-self-service' }),
+          ),
         );
         return provider;
       },
