@@ -284,7 +284,17 @@ describe('the console: credential rules, token settings, identity sources and en
       await p.getByRole('dialog').getByRole('combobox', { name: 'Client secret from a project secret' }).waitFor();
     };
     expect(await suite.seriousViolationsIn(context, ['/identity-sources'], openProjectIdpForm)).toEqual([]);
-    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['identity-source-form', '/identity-sources', openProjectIdpForm]], 390)).toEqual([['identity-source-form', 0]]);
+    // Every source type's label whole on the phone (a row of five ran off both sides).
+    const cutTypes: string[] = [];
+    const openOnPhone = async (p: Page) => {
+      await openProjectIdpForm(p);
+      for (const type of ['LDAP / Active Directory', 'SQL database', 'REST endpoint', 'External OpenID Provider', 'SAML 2.0 IdP']) {
+        const box = await p.getByRole('dialog').getByText(type, { exact: true }).boundingBox();
+        if (!box || box.x < 0 || box.x + box.width > 390) cutTypes.push(type);
+      }
+    };
+    expect(await sidewaysScroll(suite.browser, suite.ui, page, [['identity-source-form', '/identity-sources', openOnPhone]], 390)).toEqual([['identity-source-form', 0]]);
+    expect(cutTypes).toEqual([]);
     await admin.call('DELETE', `/api/v1/identity-sources/${cleared.id}`);
     await context.close();
   });

@@ -1,4 +1,5 @@
 import { Badge, Button, Modal, PasswordInput, SegmentedControl, Select, Stack, Text } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
@@ -154,6 +155,7 @@ function SourceActions({ source, onEdit, onDelete }: { source: IdentitySource; o
 }
 
 function SourceForm({ source, projects, onDone }: { source: IdentitySource | null; projects: Project[]; onDone: () => void }) {
+  const narrow = useMediaQuery('(max-width: 36em)');
   const [type, setType] = useState<IdentitySourceType>(source?.type ?? 'ldap');
   const [projectId, setProjectId] = useState<string | null>(source?.projectId ?? null);
   const [secret, setSecret] = useState('');
@@ -206,7 +208,15 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
               <Text size="sm" fw={500} id="source-type-label">
                 Type
               </Text>
-              <SegmentedControl aria-labelledby="source-type-label" data={TYPES} value={type} onChange={(t) => setType(t as IdentitySourceType)} />
+              {/* Five types side by side are wider than a phone: stacked there, each label whole. */}
+              <SegmentedControl
+                aria-labelledby="source-type-label"
+                data={TYPES}
+                value={type}
+                onChange={(t) => setType(t as IdentitySourceType)}
+                orientation={narrow ? 'vertical' : 'horizontal'}
+                fullWidth={narrow}
+              />
             </Stack>
             <Select
               label="Scope"
