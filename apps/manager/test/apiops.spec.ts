@@ -150,6 +150,29 @@ describe('APIops', () => {
     expect(removed).toMatchObject({ action: 'brute_force_settings.delete', actor: { source: 'apiops' }, entity: { id: projectId } });
   });
 
+  it('carries the end-user self-registration switch: exported, kept when left out, updated, audited as the APIops change', async () => {
+    const name = `eur-${suffix}`;
+    const base = bundle({ project: { name }, teams: [], roles: [], proxies: [], credentials: [] });
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).status).toBe(200);
+    const projectId = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === name).id;
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: false });
+    const on = { ...base, endUserRegistration: { selfRegistration: true } };
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: on })).body.changes).toEqual([
+      { op: 'update', kind: 'end_user_registration', name, fields: ['selfRegistration'] },
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).status).toBe(200);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: true });
+    // Left out: kept; the same value: nothing to do.
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).body.applied).toEqual([]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).body.applied).toEqual([]);
+    const bad = await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, endUserRegistration: { selfRegistration: 'yes' } } });
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid_bundle']);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true });
+    const [audited] = (await a.request('GET', '/api/v1/audit?entityKind=end_user_registration&limit=1')).body.items;
+    expect(audited).toMatchObject({ action: 'end_user_registration.create', actor: { source: 'apiops' }, entity: { id: projectId } });
+  });
+
   it('names a credential listed twice in a bundle', async () => {
     const twice = bundle({ project: { name: `twice-${suffix}` }, teams: [], roles: [], proxies: [], credentials: [{ username: 'a' }, { username: 'b' }, { username: 'a' }] });
     const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle: twice });

@@ -1,3 +1,4 @@
+import { endUserRegistrationSettingsSchema } from './end-user-registration.schema';
 import { z } from 'zod';
 import { projectBruteForceSettingsSchema } from './brute-force-settings.schema';
 import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy.schema';
@@ -66,6 +67,8 @@ export const apiopsBundleSchema = z.strictObject({
   credentials: z.array(bundleCredential).default([]),
   /** The project's brute-force settings; null removes them (the environment's detectors apply), left out: kept as they are. */
   bruteForceSettings: projectBruteForceSettingsSchema.nullable().optional(),
+  /** The project's end-user self-registration switch; left out: kept as it is (off unless set). */
+  endUserRegistration: endUserRegistrationSettingsSchema.optional(),
 });
 
 export const apiopsRequestSchema = z.strictObject({
@@ -77,7 +80,19 @@ export const apiopsRequestSchema = z.strictObject({
 
 export const plannedChangeSchema = z.object({
   op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['project', 'role', 'team', 'project_secret', 'key_manager', 'identity_source', 'api_proxy', 'credential', 'token_settings', 'brute_force_settings']),
+  kind: z.enum([
+    'project',
+    'role',
+    'team',
+    'project_secret',
+    'key_manager',
+    'identity_source',
+    'api_proxy',
+    'credential',
+    'token_settings',
+    'brute_force_settings',
+    'end_user_registration',
+  ]),
   name: z.string(),
   /** For updates: the fields that differ. */
   fields: z.array(z.string()).optional(),

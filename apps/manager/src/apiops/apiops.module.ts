@@ -4,6 +4,7 @@ import { ApiProxiesModule } from '../api-proxies/api-proxies.module';
 import { AuthModule } from '../auth/auth.module';
 import { BruteForceModule } from '../brute-force/brute-force.module';
 import { CredentialsModule } from '../credentials/credentials.module';
+import { EndUsersModule } from '../end-users/end-users.module';
 import { IdentitySourcesModule } from '../identity-sources/identity-sources.module';
 import { KeyManagersModule } from '../key-managers/key-managers.module';
 import { ProjectSecretsModule } from '../project-secrets/project-secrets.module';
@@ -27,6 +28,7 @@ import { ProjectStateReader } from './project-state.reader';
     ProjectSecretsModule,
     BruteForceModule,
     TokenSettingsModule,
+    EndUsersModule,
   ],
   controllers: [ApiopsController],
   providers: [ApiopsService, ProjectStateReader],

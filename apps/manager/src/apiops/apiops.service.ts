@@ -1,3 +1,4 @@
+import { EndUserRegistrationSettingsService } from '../end-users/self-service/end-user-registration-settings.service';
 import { Injectable } from '@nestjs/common';
 import {
   apiopsBundleSchema,
@@ -67,6 +68,7 @@ export class ApiopsService {
     private readonly projectSecrets: ProjectSecretsService,
     private readonly keyManagers: KeyManagersService,
     private readonly bruteForceSettings: BruteForceSettingsService,
+    private readonly endUserRegistration: EndUserRegistrationSettingsService,
     private readonly identitySources: IdentitySourcesService,
     private readonly tokenSettings: TokenSettingsService,
     private readonly credentialRows: CredentialRepository,
@@ -113,6 +115,7 @@ export class ApiopsService {
         metadata: metadata.map(({ value, ...flags }) => (flags.secret ? flags : { ...flags, value })),
       })),
       bruteForceSettings: current.bruteForceSettings,
+      endUserRegistration: current.endUserRegistration,
     };
   }
 
@@ -266,6 +269,8 @@ export class ApiopsService {
       if (change.op === 'delete') await step(change, () => this.tokenSettings.remove(projectId!, credential!.id));
       else await step(change, () => this.tokenSettings.put(projectId!, credential!.id, bundleCredentials.get(change.name)!.tokenSettings!));
     }
+
+    for (const change of find('end_user_registration')) await step(change, () => this.endUserRegistration.put(projectId!, bundle.endUserRegistration!));
 
     for (const change of find('brute_force_settings')) {
       if (change.op === 'delete') await step(change, () => this.bruteForceSettings.remove(projectId!));

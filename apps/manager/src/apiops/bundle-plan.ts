@@ -261,6 +261,14 @@ function planBruteForceSettings(bundle: ApiopsBundle, current: CurrentProject, p
   }
 }
 
+/** The self-registration switch: a bundle that leaves it out keeps it. */
+function planEndUserRegistration(bundle: ApiopsBundle, current: CurrentProject, plan: PlannedChange[]): void {
+  const desired = bundle.endUserRegistration;
+  if (desired === undefined) return;
+  const fields = changedFields(current.endUserRegistration, desired, ['selfRegistration']);
+  if (fields.length) plan.push({ op: 'update', kind: 'end_user_registration', name: bundle.project.name, fields });
+}
+
 export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, ctx: PlanContext): Promise<PlannedChange[]> {
   const plan: PlannedChange[] = [];
   const upsert = (kind: PlannedKind, name: string, exists: boolean, fields: string[]) => {
@@ -278,6 +286,7 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     );
   }
   planBruteForceSettings(bundle, current, plan);
+  planEndUserRegistration(bundle, current, plan);
   for (const team of bundle.teams) {
     const existing = current.teams.find((t) => t.name === team.name);
     upsert('team', team.name, !!existing, existing ? changedFields(existing, team, ['description']) : []);

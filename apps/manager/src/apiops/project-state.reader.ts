@@ -1,3 +1,5 @@
+import { endUserRegistrationSettingsSchema, type EndUserRegistrationSettings } from '@idm/domain';
+import { EndUserRegistrationRepository } from '../repositories/end-user-registration.repository';
 import { projectBruteForceSettingsSchema, tokenSettingsSchema, type ProjectBruteForceSettings, type TokenSettings } from '@idm/domain';
 import { BruteForceSettingsRepository } from '../repositories/brute-force-settings.repository';
 import { Injectable } from '@nestjs/common';
@@ -54,6 +56,8 @@ export interface CurrentProject {
   identitySources: IdentitySourceRow[];
   /** The project's brute-force settings; null: none. */
   bruteForceSettings: ProjectBruteForceSettings | null;
+  /** The project's self-registration switch (off unless set). */
+  endUserRegistration: EndUserRegistrationSettings;
   /** What proxies of this project may name: the project's own and the System key managers, and its secrets (id -> name). */
   references: ReferenceMap;
 }
@@ -70,6 +74,7 @@ export class ProjectStateReader {
     private readonly keyManagers: KeyManagerRepository,
     private readonly secrets: ProjectSecretRepository,
     private readonly bruteForceSettings: BruteForceSettingsRepository,
+    private readonly endUserRegistration: EndUserRegistrationRepository,
     private readonly identitySources: IdentitySourceRepository,
   ) {}
 
@@ -90,6 +95,7 @@ export class ProjectStateReader {
         systemKeyManagers,
         identitySources: [],
         bruteForceSettings: null,
+        endUserRegistration: { selfRegistration: false },
         references: referencesOf(systemKeyManagers, []),
       };
     const ownKeyManagers = allKeyManagers.filter((k) => k.projectId === project.id);
@@ -139,8 +145,14 @@ export class ProjectStateReader {
       systemKeyManagers,
       identitySources: (await this.identitySources.all()).filter((r) => r.projectId === project.id).sort((x, y) => x.name.localeCompare(y.name)),
       bruteForceSettings: await this.bruteForceSettingsOf(project.id),
+      endUserRegistration: await this.endUserRegistrationOf(project.id),
       references,
     };
+  }
+
+  private async endUserRegistrationOf(projectId: string): Promise<EndUserRegistrationSettings> {
+    const row = await this.endUserRegistration.find(projectId);
+    return row ? endUserRegistrationSettingsSchema.parse(row.settings) : { selfRegistration: false };
   }
 
   private async bruteForceSettingsOf(projectId: string): Promise<ProjectBruteForceSettings | null> {

@@ -19,5 +19,6 @@ import { SelfServiceStore } from './self-service/self-service-store';
   imports: [AuthModule],
   controllers: [EndUsersController, EndUserProvisionController, OidcClientsController, EndUserRegistrationController, EndUserMailsController, EndUserSelfServiceController],
   providers: [EndUsersService, FederatedEndUsers, OidcClientsService, EndUserMailer, EndUserMails, EndUserRegistrationSettingsService, EndUserSelfService, SelfServiceStore],
+  exports: [EndUserRegistrationSettingsService],
 })
 export class EndUsersModule {}
