@@ -3,6 +3,8 @@ import { generateApiKey } from '@idm/domain';
 import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { HANDOFF_COOKIE } from '../src/operator-sso/sso-cookies';
+import { SsoLoginStore } from '../src/operator-sso/sso-login-store';
 import { seedBlocks } from './support/brute-force-blocks';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { SmtpInbox } from './support/smtp-inbox';
@@ -41,6 +43,16 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       const { token } = (await m.request('POST', `${P}/auth/login`, { username: 'admin', password: 'correct-horse-battery' }, { token: null })).body;
       await clearMarker(m);
       return m.request('POST', `${P}/auth/logout`, undefined, { token });
+    },
+  },
+  [`post ${P}/auth/sso/session`]: {
+    action: 'session.create',
+    run: async ({ m }) => {
+      // The handoff an IdP callback leaves (operator-sso-oidc.spec drives the whole flow): collecting it opens the session.
+      const admin = (await m.request('GET', `${P}/users`)).body.find((u: any) => u.username === 'admin');
+      const key = randomBytes(32).toString('base64url');
+      await m.app.get(SsoLoginStore).saveHandoff(key, { outcome: 'signed-in', operator: { id: admin.id, username: 'admin' }, source: 'corp' }, 60);
+      return m.request('POST', `${P}/auth/sso/session`, undefined, { token: null, headers: { cookie: `${HANDOFF_COOKIE}=${key}` } });
     },
   },
   [`delete ${P}/auth/lockouts`]: { action: 'login-lockout.unlock', run: ({ m }) => m.request('DELETE', `${P}/auth/lockouts?address=192.0.2.44&username=admin`) },
