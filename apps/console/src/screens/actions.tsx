@@ -1,5 +1,5 @@
 import { Alert, Text } from '@mantine/core';
-import { modals } from '@mantine/modals';
+import { modals, useModals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from 'react';
@@ -51,12 +51,15 @@ export function useAction(invalidate: readonly unknown[][]) {
  * For a dialog that may open a confirmation over itself: Escape closes the confirmation alone.
  * Outside a Modal.Stack every open Mantine modal closes on Escape (a window listener each), which
  * threw away the dialog under a cancelled confirmation. This dialog closes on an Escape pressed
- * inside it, or with nothing focused (a removed row's button had the focus), never on one meant
- * for the confirmation (its focus is in the confirmation).
+ * inside it, or with nothing focused (a removed row's button had the focus), never while a
+ * confirmation is open over it — not even in the moment before the confirmation takes the focus.
  */
 export function useEscapeUnderConfirmation(opened: boolean, onClose: () => void) {
+  const confirming = useModals().modals.length > 0;
   const close = useRef(onClose);
-  close.current = onClose;
+  close.current = () => {
+    if (!confirming) onClose();
+  };
   useEffect(() => {
     if (!opened) return;
     const unfocused = (event: KeyboardEvent) => {
