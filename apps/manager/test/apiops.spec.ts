@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { REPO_ROOT } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { ClientRegistrations } from '../src/client-registration/client-registrations.service';
 
 const suffix = randomBytes(3).toString('hex');
 const bundle = (over: Record<string, unknown> = {}) => ({
@@ -171,6 +172,68 @@ describe('APIops', () => {
     expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true });
     const [audited] = (await a.request('GET', '/api/v1/audit?entityKind=end_user_registration&limit=1')).body.items;
     expect(audited).toMatchObject({ action: 'end_user_registration.create', actor: { source: 'apiops' }, entity: { id: projectId } });
+  });
+
+  it('carries the dynamic client registration switch, and leaves clients that registered themselves (RFC 7591) out of export, updates and prune', async () => {
+    const name = `dcr-${suffix}`;
+    const base = bundle({ project: { name }, teams: [], roles: [], proxies: [], credentials: [{ username: 'kept-by-bundle', password: 'kept-password-1' }] });
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).status).toBe(200);
+    const projectId = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === name).id;
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.clientRegistration).toEqual({ enabled: false });
+    const on = { ...base, clientRegistration: { enabled: true } };
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: on })).body.changes).toEqual([
+      { op: 'update', kind: 'client_registration_settings', name, fields: ['enabled'] },
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).status).toBe(200);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/client-registration`)).body).toEqual({ enabled: true });
+    const [audited] = (await a.request('GET', `/api/v1/audit?entityKind=client_registration_settings&entityId=${projectId}&limit=1`)).body.items;
+    expect(audited).toMatchObject({ action: 'client_registration_settings.update', actor: { source: 'apiops' }, diff: { enabled: { old: false, new: true } } });
+    // Left out: kept; the same value: nothing to do; not a boolean: refused, nothing changed.
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).body.applied).toEqual([]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).body.applied).toEqual([]);
+    const bad = await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, clientRegistration: { enabled: 'yes' } } });
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid_bundle']);
+
+    // A client registers itself through the Manager's registration decision (what the Gateways ask over the bus).
+    const iat = (await a.request('POST', `/api/v1/projects/${projectId}/initial-access-tokens`, {})).body.token;
+    const reply = await a.app.get(ClientRegistrations).handle({
+      environment: `prod-${suffix}`,
+      operation: 'register',
+      endpoint: 'https://op.example/credential/register',
+      token: iat,
+      clientId: null,
+      metadata: { redirect_uris: ['https://rp.example/cb'], client_name: 'Self-registered' },
+    });
+    expect(reply.status).toBe(201);
+    const registered = (await a.request('GET', `/api/v1/projects/${projectId}/credentials/${reply.body!.client_id as string}`)).body;
+    expect(registered.username).toMatch(/^dcr-/);
+    // An operator-made credential the bundle does not list: what prune deletes (the control).
+    expect((await a.request('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'stray', password: 'stray-password-1' })).status).toBe(201);
+
+    const exported = (await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body;
+    expect(exported.credentials.map((c: any) => c.username)).toEqual(['kept-by-bundle', 'stray']);
+    const pruning = await a.request('POST', '/api/v1/apiops/plan', { bundle: on, prune: true });
+    expect(pruning.body.changes).toEqual([{ op: 'delete', kind: 'credential', name: 'stray' }]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on, prune: true })).status).toBe(200);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/credentials/${registered.id}`)).status).toBe(200);
+    // Its registration still works: the registrant reads it with its registration access token.
+    const read = await a.app.get(ClientRegistrations).handle({
+      environment: `prod-${suffix}`,
+      operation: 'read',
+      endpoint: 'https://op.example/credential/register',
+      token: reply.body!.registration_access_token as string,
+      clientId: registered.id,
+      metadata: null,
+    });
+    expect(read.status).toBe(200);
+
+    // A bundle may not take a registered client over: named, it is refused at its path and nothing changes.
+    const takeover = await a.request('POST', '/api/v1/apiops/apply', {
+      bundle: { ...on, credentials: [...on.credentials, { username: registered.username, password: 'taken-over-1' }] },
+    });
+    expect([takeover.status, takeover.body.code]).toEqual([400, 'invalid_bundle']);
+    expect(takeover.body.errors).toEqual([{ path: 'bundle.credentials.1.username', message: expect.stringContaining('registered itself (RFC 7591)') }]);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/credentials/${registered.id}`)).body.updatedAt).toBe(registered.updatedAt);
   });
 
   it('names a credential listed twice in a bundle', async () => {

@@ -1,4 +1,5 @@
 import { endUserRegistrationSettingsSchema } from './end-user-registration.schema';
+import { clientRegistrationSettingsSchema } from './client-registration.schema';
 import { z } from 'zod';
 import { projectBruteForceSettingsSchema } from './brute-force-settings.schema';
 import { basePath, httpMethod, policySpecSchema, upstreamUrl } from './api-proxy.schema';
@@ -69,6 +70,12 @@ export const apiopsBundleSchema = z.strictObject({
   bruteForceSettings: projectBruteForceSettingsSchema.nullable().optional(),
   /** The project's end-user self-registration switch; left out: kept as it is (off unless set). */
   endUserRegistration: endUserRegistrationSettingsSchema.optional(),
+  /**
+   * The project's dynamic client registration switch (RFC 7591); left out: kept as it is (off
+   * unless set). Clients registered through it belong to their registrants: bundles neither
+   * export, update nor prune them.
+   */
+  clientRegistration: clientRegistrationSettingsSchema.optional(),
 });
 
 export const apiopsRequestSchema = z.strictObject({
@@ -92,6 +99,7 @@ export const plannedChangeSchema = z.object({
     'token_settings',
     'brute_force_settings',
     'end_user_registration',
+    'client_registration_settings',
   ]),
   name: z.string(),
   /** For updates: the fields that differ. */

@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { BruteForceModule } from '../brute-force/brute-force.module';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { EndUsersModule } from '../end-users/end-users.module';
+import { ClientRegistrationModule } from '../client-registration/client-registration.module';
 import { IdentitySourcesModule } from '../identity-sources/identity-sources.module';
 import { KeyManagersModule } from '../key-managers/key-managers.module';
 import { ProjectSecretsModule } from '../project-secrets/project-secrets.module';
@@ -29,6 +30,7 @@ import { ProjectStateReader } from './project-state.reader';
     BruteForceModule,
     TokenSettingsModule,
     EndUsersModule,
+    ClientRegistrationModule,
   ],
   controllers: [ApiopsController],
   providers: [ApiopsService, ProjectStateReader],

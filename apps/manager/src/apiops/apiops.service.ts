@@ -1,4 +1,5 @@
 import { EndUserRegistrationSettingsService } from '../end-users/self-service/end-user-registration-settings.service';
+import { ClientRegistrationSettingsService } from '../client-registration/client-registration-settings.service';
 import { Injectable } from '@nestjs/common';
 import {
   apiopsBundleSchema,
@@ -69,6 +70,7 @@ export class ApiopsService {
     private readonly keyManagers: KeyManagersService,
     private readonly bruteForceSettings: BruteForceSettingsService,
     private readonly endUserRegistration: EndUserRegistrationSettingsService,
+    private readonly clientRegistration: ClientRegistrationSettingsService,
     private readonly identitySources: IdentitySourcesService,
     private readonly tokenSettings: TokenSettingsService,
     private readonly credentialRows: CredentialRepository,
@@ -116,6 +118,8 @@ export class ApiopsService {
       })),
       bruteForceSettings: current.bruteForceSettings,
       endUserRegistration: current.endUserRegistration,
+      // Self-registered clients (RFC 7591) are their registrants', left out of `credentials` (see ProjectStateReader).
+      clientRegistration: current.clientRegistration,
     };
   }
 
@@ -271,6 +275,7 @@ export class ApiopsService {
     }
 
     for (const change of find('end_user_registration')) await step(change, () => this.endUserRegistration.put(projectId!, bundle.endUserRegistration!));
+    for (const change of find('client_registration_settings')) await step(change, () => this.clientRegistration.put(projectId!, bundle.clientRegistration!));
 
     for (const change of find('brute_force_settings')) {
       if (change.op === 'delete') await step(change, () => this.bruteForceSettings.remove(projectId!));

@@ -114,6 +114,11 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
   bundle.credentials.forEach((c, i) => {
     checkTeam(c.team, `bundle.credentials.${i}.team`);
     const existing = currentCredentials.get(c.username);
+    if (current.registeredClients.has(c.username))
+      issues.push({
+        path: `bundle.credentials.${i}.username`,
+        message: `'${c.username}' is a client that registered itself (RFC 7591): its registrant manages it (RFC 7592), not bundles; leave it out`,
+      });
     c.metadata.forEach((m, j) => {
       const kept = m.secret && existing?.metadata.some((e) => e.key === m.key && e.secret);
       if (m.value === undefined && !kept) issues.push({ path: `bundle.credentials.${i}.metadata.${j}.value`, message: m.secret ? 'a new secret entry needs a value' : 'required' });
@@ -269,6 +274,14 @@ function planEndUserRegistration(bundle: ApiopsBundle, current: CurrentProject, 
   if (fields.length) plan.push({ op: 'update', kind: 'end_user_registration', name: bundle.project.name, fields });
 }
 
+/** The dynamic client registration switch: a bundle that leaves it out keeps it. */
+function planClientRegistration(bundle: ApiopsBundle, current: CurrentProject, plan: PlannedChange[]): void {
+  const desired = bundle.clientRegistration;
+  if (desired === undefined) return;
+  const fields = changedFields(current.clientRegistration, desired, ['enabled']);
+  if (fields.length) plan.push({ op: 'update', kind: 'client_registration_settings', name: bundle.project.name, fields });
+}
+
 export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, ctx: PlanContext): Promise<PlannedChange[]> {
   const plan: PlannedChange[] = [];
   const upsert = (kind: PlannedKind, name: string, exists: boolean, fields: string[]) => {
@@ -287,6 +300,7 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
   }
   planBruteForceSettings(bundle, current, plan);
   planEndUserRegistration(bundle, current, plan);
+  planClientRegistration(bundle, current, plan);
   for (const team of bundle.teams) {
     const existing = current.teams.find((t) => t.name === team.name);
     upsert('team', team.name, !!existing, existing ? changedFields(existing, team, ['description']) : []);
@@ -344,6 +358,7 @@ export async function planBundle(bundle: ApiopsBundle, current: CurrentProject, 
     upsert('credential', credential.username, !!existing, existing ? await credentialChanges(credential, existing, ctx) : []);
   }
   planTokenSettings(bundle, current, plan);
+  // Clients that registered themselves (RFC 7591) are not in current.credentials: prune leaves them to their registrants.
   if (ctx.prune) {
     const listed = new Set(bundle.credentials.map((d) => d.username));
     for (const c of current.credentials) if (!listed.has(c.username)) plan.push({ op: 'delete', kind: 'credential', name: c.username });

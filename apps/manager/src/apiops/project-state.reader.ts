@@ -1,5 +1,7 @@
 import { endUserRegistrationSettingsSchema, type EndUserRegistrationSettings } from '@idm/domain';
 import { EndUserRegistrationRepository } from '../repositories/end-user-registration.repository';
+import { ClientRegistrationRepository } from '../repositories/client-registration.repository';
+import type { ClientRegistrationSettings } from '@idm/domain';
 import { projectBruteForceSettingsSchema, tokenSettingsSchema, type ProjectBruteForceSettings, type TokenSettings } from '@idm/domain';
 import { BruteForceSettingsRepository } from '../repositories/brute-force-settings.repository';
 import { Injectable } from '@nestjs/common';
@@ -58,6 +60,13 @@ export interface CurrentProject {
   bruteForceSettings: ProjectBruteForceSettings | null;
   /** The project's self-registration switch (off unless set). */
   endUserRegistration: EndUserRegistrationSettings;
+  /** The project's dynamic client registration switch (off unless set). */
+  clientRegistration: ClientRegistrationSettings;
+  /**
+   * Usernames of the clients that registered themselves (RFC 7591). They are not in `credentials`:
+   * their registrants manage them (RFC 7592), so bundles neither export, change nor prune them.
+   */
+  registeredClients: Set<string>;
   /** What proxies of this project may name: the project's own and the System key managers, and its secrets (id -> name). */
   references: ReferenceMap;
 }
@@ -75,6 +84,7 @@ export class ProjectStateReader {
     private readonly secrets: ProjectSecretRepository,
     private readonly bruteForceSettings: BruteForceSettingsRepository,
     private readonly endUserRegistration: EndUserRegistrationRepository,
+    private readonly clientRegistrations: ClientRegistrationRepository,
     private readonly identitySources: IdentitySourceRepository,
   ) {}
 
@@ -96,6 +106,8 @@ export class ProjectStateReader {
         identitySources: [],
         bruteForceSettings: null,
         endUserRegistration: { selfRegistration: false },
+        clientRegistration: { enabled: false },
+        registeredClients: new Set(),
         references: referencesOf(systemKeyManagers, []),
       };
     const ownKeyManagers = allKeyManagers.filter((k) => k.projectId === project.id);
@@ -106,7 +118,9 @@ export class ProjectStateReader {
     const teamName = (id: string | null) => (id === null ? null : (teamNames.get(id) ?? null));
     const proxyRows = await this.proxies.listInProject(project.id);
     const environmentNames = await this.proxies.environmentNamesOf(proxyRows.map((p) => p.id));
-    const credentialRows = await this.credentials.listInProject(project.id);
+    const registeredIds = await this.clientRegistrations.registeredClientIds(project.id);
+    const allCredentialRows = await this.credentials.listInProject(project.id);
+    const credentialRows = allCredentialRows.filter((c) => !registeredIds.has(c.id));
     const tokenSettings = await this.credentials.tokenSettingsByCredential(project.id);
     return {
       project: { id: project.id, name: project.name, description: project.description },
@@ -146,6 +160,8 @@ export class ProjectStateReader {
       identitySources: (await this.identitySources.all()).filter((r) => r.projectId === project.id).sort((x, y) => x.name.localeCompare(y.name)),
       bruteForceSettings: await this.bruteForceSettingsOf(project.id),
       endUserRegistration: await this.endUserRegistrationOf(project.id),
+      clientRegistration: { enabled: await this.clientRegistrations.enabled(project.id) },
+      registeredClients: new Set(allCredentialRows.filter((c) => registeredIds.has(c.id)).map((c) => c.username)),
       references,
     };
   }

@@ -13,5 +13,6 @@ import { RegistrationProjectsPublisher } from './registration-projects.publisher
   imports: [AuthModule],
   controllers: [ClientRegistrationController, ClientRegistrationBusController],
   providers: [ClientRegistrationSettingsService, InitialAccessTokensService, ClientRegistrations, UpstreamPolicyCheck, RegistrationProjectsPublisher],
+  exports: [ClientRegistrationSettingsService],
 })
 export class ClientRegistrationModule {}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, count, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { clientRegistrations, initialAccessTokens, projectClientRegistration } from '../database/schema';
+import { clientRegistrations, credentials, initialAccessTokens, projectClientRegistration } from '../database/schema';
 
 export type InitialAccessTokenRow = typeof initialAccessTokens.$inferSelect;
 export type ClientRegistrationRow = typeof clientRegistrations.$inferSelect;
@@ -33,6 +33,16 @@ export class ClientRegistrationRepository {
       .from(projectClientRegistration)
       .where(eq(projectClientRegistration.enabled, true));
     return rows.map((r) => r.projectId);
+  }
+
+  /** The ids of the project's clients that registered themselves (RFC 7591): theirs to manage, not APIops'. */
+  async registeredClientIds(projectId: string, db: Reads = this.database.db): Promise<Set<string>> {
+    const rows = await db
+      .select({ id: clientRegistrations.credentialId })
+      .from(clientRegistrations)
+      .innerJoin(credentials, eq(clientRegistrations.credentialId, credentials.id))
+      .where(eq(credentials.projectId, projectId));
+    return new Set(rows.map((r) => r.id));
   }
 
   async insertToken(tx: Tx, values: typeof initialAccessTokens.$inferInsert): Promise<InitialAccessTokenRow> {
