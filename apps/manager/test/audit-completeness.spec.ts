@@ -315,10 +315,12 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     action: 'credential_token_settings.update',
     run: async (f) => {
       const p = await f.project();
-      return f.m.request('PUT', `${P}/projects/${p.id}/credentials/${(await f.credential(p.id)).id}/token-settings`, {
-        grants: ['client_credentials', 'password'],
-        refreshAllowed: true,
-      });
+      const c = await f.credential(p.id);
+      const put = (body: unknown) => f.m.request('PUT', `${P}/projects/${p.id}/credentials/${c.id}/token-settings`, body);
+      // The first PUT creates them (audited as create, see token-settings-apiops.spec); this one changes them.
+      await put({ grants: ['client_credentials'] });
+      await clearMarker(f.m);
+      return put({ grants: ['client_credentials', 'password'], refreshAllowed: true });
     },
   },
   [`delete ${P}/projects/{projectId}/credentials/{credentialId}/token-settings`]: {

@@ -134,6 +134,7 @@ describe('Token settings in APIops bundles and their key managers', () => {
       // Audited as the admin API's changes are, with APIops as their source.
       const audit = (await a.request('GET', '/api/v1/audit?limit=50')).body.items.filter((e: any) => e.entity.kind === 'credential_token_settings' && e.actor.source === 'apiops');
       expect(audit.map((e: any) => Object.keys(e.diff).includes('jwtBearer')).sort()).toEqual([false, true]);
+      expect(audit.map((e: any) => e.action)).toEqual(['credential_token_settings.create', 'credential_token_settings.create']);
       expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: bundle() })).body.applied).toEqual([]);
     });
 

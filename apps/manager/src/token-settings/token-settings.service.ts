@@ -57,7 +57,8 @@ export class TokenSettingsService {
       return {
         result: settings,
         change: {
-          action: 'update',
+          // A PUT that gives a credential its first token settings creates them: the audit trail says so.
+          action: before ? 'update' : 'create',
           entityKind: 'credential_token_settings',
           entityId: credentialId,
           projectId,
