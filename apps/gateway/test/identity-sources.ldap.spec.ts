@@ -30,9 +30,9 @@ describe('LDAP identity source (ldapts against slapd)', () => {
     await slapd?.destroy();
   });
 
-  const direct = (overrides: Partial<LdapSourceConfig> = {}): LdapSourceConfig =>
+  const direct = (overrides: Record<string, unknown> = {}): LdapSourceConfig =>
     ldapSourceConfigSchema.parse({ url: slapd.ldapUrl, bind: { mode: 'direct', dnTemplate: `uid={username},${LDAP_PEOPLE}` }, ...overrides });
-  const search = (overrides: Partial<LdapSourceConfig> = {}): LdapSourceConfig =>
+  const search = (overrides: Record<string, unknown> = {}): LdapSourceConfig =>
     ldapSourceConfigSchema.parse({ url: slapd.ldapUrl, bind: { mode: 'search', bindDn: `uid=svc,${LDAP_PEOPLE}`, baseDn: LDAP_PEOPLE }, ...overrides });
 
   it('direct bind verifies the password and reads attributes and memberOf groups', async () => {

@@ -158,6 +158,12 @@ describe('identity sources (admin API)', () => {
     const cases: [Record<string, unknown>, string, string][] = [
       [ldap('metadata', { config: { ...ldap('x').config, url: 'ldap://169.254.169.254' } }), 'config.url', 'internal_address'],
       [ldap('loopback6', { config: { ...ldap('x').config, url: 'ldaps://[::1]:636' } }), 'config.url', 'internal_address'],
+      // A server referrals may lead to is connected to as well.
+      [
+        ldap('referral', { config: { ...ldap('x').config, referrals: { follow: true, allowedHosts: ['dc2.example.org:389', '169.254.169.254'] } } }),
+        'config.referrals.allowedHosts.1',
+        'internal_address',
+      ],
       // 127.0.0.1 is allowed in this spec (UPSTREAM_ALLOW), the rest of 127/8 is not.
       [sql('loopback', { config: { ...sql('x').config, host: '127.0.0.2' } }), 'config.host', 'internal_address'],
       [rest('metadata', { config: { ...rest('x').config, url: 'http://169.254.169.254/latest/meta-data' } }), 'config.url', 'internal_address'],

@@ -14,6 +14,11 @@ export type IdentitySourceType = (typeof IDENTITY_SOURCE_TYPES)[number];
 
 const pem = z.string().max(100_000);
 const ldapAttribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'must be an LDAP attribute name');
+/** A server a referral may lead to: a host name or address, optionally with its port (`dc2.example.org:636`, `[2001:db8::1]:389`). */
+const ldapHostPort = z
+  .string()
+  .max(262)
+  .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, 'must be host or host:port');
 /** A DN the admin writes; the user's part is escaped (RFC 4514) where it is filled in. */
 const dn = z.string().min(3).max(1024);
 
@@ -45,6 +50,15 @@ const ldapGroupsSchema = z.discriminatedUnion('mode', [
     memberAttribute: ldapAttribute.default('member'),
     groupObjectClass: ldapAttribute.default('groupOfNames'),
     nameAttribute: ldapAttribute.default('cn'),
+    /**
+     * Groups of groups: `none` (only the groups naming the user), `recursive` (then the groups
+     * naming those, level by level up to maxDepth, each group asked about once so cycles end;
+     * any directory), `inChain` (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN: one search, the
+     * server walks the chain).
+     */
+    nested: z.enum(['none', 'recursive', 'inChain']).default('none'),
+    /** Levels of nesting followed beyond the user's direct groups (recursive only). */
+    maxDepth: z.number().int().min(1).max(10).default(5),
   }),
 ]);
 
@@ -60,6 +74,24 @@ export const ldapSourceConfigSchema = z.strictObject({
   attributes: z
     .strictObject({ username: ldapAttribute.default('uid'), email: ldapAttribute.default('mail'), displayName: ldapAttribute.default('cn') })
     .default({ username: 'uid', email: 'mail', displayName: 'cn' }),
+  /**
+   * Group searches ask for results in pages of this many entries (the paged-results control, RFC
+   * 2696), so a user in more groups than the server's size limit (Active Directory's MaxPageSize,
+   * 1000) still gets all of them; 0 sends no control (a server without paged results).
+   */
+  pageSize: z.number().int().min(0).max(10_000).default(500),
+  /**
+   * Search result references (another server holds part of the tree) in the user search: off,
+   * they are ignored and never followed; on, followed one hop to a server in allowedHosts only
+   * (`host` or `host:port`), with the source's TLS settings (never in clear where the source is
+   * not) and its service account; a reference to any other server is not followed.
+   */
+  referrals: z
+    .strictObject({
+      follow: z.boolean().default(false),
+      allowedHosts: z.array(ldapHostPort).max(20).default([]),
+    })
+    .default({ follow: false, allowedHosts: [] }),
 });
 export type LdapSourceConfig = z.output<typeof ldapSourceConfigSchema>;
 
@@ -442,6 +474,20 @@ export function identitySourceEndpoint(type: IdentitySourceType, config: Identit
   }
   const sql = config as SqlSourceConfig;
   return { host: sql.host, port: sql.port, field: 'config.host' };
+}
+
+/**
+ * The servers an LDAP source's referrals may lead to, as the upstream address policy is asked
+ * about them: each allow-list entry at its port, or at both LDAP ports when it names none.
+ */
+export function ldapReferralEndpoints(config: LdapSourceConfig): { host: string; port: number; field: string }[] {
+  return config.referrals.allowedHosts.flatMap((entry, i) => {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry);
+    if (!m) return [];
+    const host = m[1]!.replace(/^\[|\]$/g, '');
+    const ports = m[2] === undefined ? [389, 636] : [Number(m[2])];
+    return ports.map((port) => ({ host, port, field: `config.referrals.allowedHosts.${i}` }));
+  });
 }
 
 /**

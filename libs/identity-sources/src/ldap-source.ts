@@ -1,81 +1,137 @@
 import { isIP } from 'node:net';
 import type { LdapSourceConfig } from '@idm/domain';
-import { AndFilter, Client, EqualityFilter, InvalidCredentialsError, type Entry } from 'ldapts';
+import { AndFilter, Client, EqualityFilter, InvalidCredentialsError, type Entry, type Filter } from 'ldapts';
 import { acceptableCredentials, SourceUnavailableError, withinTimeout, type IdentityChecker, type SourceAnswer, type SourceIdentity } from './identity-check';
 import { escapeDnValue, firstRdnValue } from './ldap-escape';
+import { entryValues, resolveGroupNames } from './ldap-groups';
+import { parseReferral, referralAllowed } from './ldap-referrals';
+import type { EndpointGuard } from './upstream-guard';
+
+/** Where a user's entry is: its DN and the server holding it (the source's, or one a followed referral named). */
+interface UserEntry {
+  dn: string;
+  url: string;
+}
+
+/** At most this many search result references are followed for one user search. */
+const MAX_REFERRALS = 5;
 
 /**
- * Checks a password against an LDAP / Active Directory server with ldapts: one connection per
- * check (binds change a connection's identity, so it is never shared between users), StartTLS
- * or ldaps with the source's CA bundle, every step bounded by the timeout.
+ * Checks a password against an LDAP / Active Directory server with ldapts, StartTLS or ldaps
+ * with the source's CA bundle, every step bounded by the timeout.
  *  - direct: bind as the template DN with the escaped username filled in;
- *  - search: bind as the service account, find exactly one user entry with an escaped equality
- *    filter, then bind as that entry.
- * Groups come from the entry's memberOf or from a group search for the entry's DN.
+ *  - search: as the service account, find exactly one user entry with an escaped equality
+ *    filter (following search result references only when the source allows it, and only to
+ *    the servers it lists), then bind as that entry.
+ * The user's bind has a connection of its own (a bind changes a connection's identity, so it is
+ * never shared between users); groups are read on it, from the entry's memberOf or by group
+ * search (nested groups and paging: ldap-groups.ts).
  */
 export class LdapSource implements IdentityChecker {
   constructor(
     private readonly config: LdapSourceConfig,
     private readonly serviceSecret: string | null,
     private readonly timeoutMs: number,
+    /** The upstream address policy a referred server is held to (the source's own server is the GuardedChecker's). */
+    private readonly guard: EndpointGuard | null = null,
   ) {}
 
   async check(username: string, password: string): Promise<SourceAnswer> {
     if (!acceptableCredentials(username, password)) return { outcome: 'rejected' };
-    const client = this.client();
+    let client: Client | undefined;
     try {
-      await this.connect(client);
-      const userDn = await this.userDn(client, username);
-      if (userDn === null) return { outcome: 'rejected' };
+      const user = await this.locate(username);
+      if (user === null) return { outcome: 'rejected' };
+      client = await this.open(user.url);
       try {
-        await this.step('user bind', client.bind(userDn, password));
+        await this.step('user bind', client.bind(user.dn, password));
       } catch (err) {
         if (err instanceof InvalidCredentialsError) return { outcome: 'rejected' };
         throw err;
       }
-      return { outcome: 'verified', identity: await this.identity(client, userDn, username) };
+      return { outcome: 'verified', identity: await this.identity(client, user.dn, username) };
     } catch (err) {
       throw err instanceof SourceUnavailableError ? err : new SourceUnavailableError('source_unavailable', `LDAP ${this.config.url}: ${describe(err)}`);
     } finally {
-      await client.unbind().catch(() => undefined);
+      await client?.unbind().catch(() => undefined);
     }
   }
 
   async close(): Promise<void> {}
 
-  private client(): Client {
+  /** A connection to the source's server or a referred one, TLS already up where the source asks for it. */
+  private async open(url: string): Promise<Client> {
     // ldapts speaks TLS from the first byte whenever tlsOptions are given, so only ldaps:// gets them.
-    const tlsOptions = this.config.url.startsWith('ldaps:') ? this.tlsOptions() : undefined;
-    return new Client({ url: this.config.url, timeout: this.timeoutMs, connectTimeout: this.timeoutMs, tlsOptions, strictDN: false });
-  }
-
-  /** The certificate must name the URL's host (StartTLS would otherwise check "localhost"). */
-  private tlsOptions() {
-    const host = new URL(this.config.url).hostname.replace(/^\[|\]$/g, '');
-    return { ...(this.config.caPem ? { ca: [this.config.caPem] } : {}), host, ...(isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' as const };
-  }
-
-  private async connect(client: Client): Promise<void> {
-    if (this.config.startTls) await this.step('StartTLS', client.startTLS(this.tlsOptions()));
-  }
-
-  /** The DN to bind as, or null when the search finds no single user (an unknown user is a rejection). */
-  private async userDn(client: Client, username: string): Promise<string | null> {
-    const bind = this.config.bind;
-    if (bind.mode === 'direct') return bind.dnTemplate.replace('{username}', escapeDnValue(username));
-    if (this.serviceSecret !== null) {
+    const tlsOptions = url.startsWith('ldaps:') ? this.tlsOptions(url) : undefined;
+    const client = new Client({ url, timeout: this.timeoutMs, connectTimeout: this.timeoutMs, tlsOptions, strictDN: false });
+    // A referred server in clear where the source is encrypted (ldaps or StartTLS) is upgraded too: a referral never lowers the TLS settings.
+    const upgrade = url.startsWith('ldap:') && (this.config.startTls || this.config.url.startsWith('ldaps:'));
+    if (upgrade) {
       try {
-        await this.step('service bind', client.bind(bind.bindDn, this.serviceSecret));
+        await this.step('StartTLS', client.startTLS(this.tlsOptions(url)));
       } catch (err) {
-        if (err instanceof InvalidCredentialsError) throw new SourceUnavailableError('source_misconfigured', `LDAP ${this.config.url}: the service account's bind was refused`);
+        await client.unbind().catch(() => undefined);
         throw err;
       }
     }
+    return client;
+  }
+
+  /** The certificate must name the URL's host (StartTLS would otherwise check "localhost"). */
+  private tlsOptions(url: string) {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return { ...(this.config.caPem ? { ca: [this.config.caPem] } : {}), host, ...(isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' as const };
+  }
+
+  /** The user's entry, or null when there is no single one (an unknown user is a rejection). */
+  private async locate(username: string): Promise<UserEntry | null> {
+    const bind = this.config.bind;
+    if (bind.mode === 'direct') return { dn: bind.dnTemplate.replace('{username}', escapeDnValue(username)), url: this.config.url };
     const filter = new AndFilter({
       filters: [new EqualityFilter({ attribute: 'objectClass', value: bind.userObjectClass }), new EqualityFilter({ attribute: bind.usernameAttribute, value: username })],
     });
-    const { searchEntries } = await this.step('user search', client.search(bind.baseDn, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 }));
-    return searchEntries.length === 1 ? searchEntries[0]!.dn : null;
+    const { entries, references } = await this.asService(this.config.url, (client) => this.userSearch(client, bind.baseDn, filter));
+    const found: UserEntry[] = entries.map((dn) => ({ dn, url: this.config.url }));
+    const { follow, allowedHosts } = this.config.referrals;
+    if (follow) {
+      // One hop: what a referred server refers to in turn is not followed (no loops, no chains to unlisted servers).
+      const referrals = references.flatMap((uri) => parseReferral(uri) ?? []).filter((r) => referralAllowed(r, allowedHosts));
+      for (const referral of referrals.slice(0, MAX_REFERRALS)) {
+        if (found.length > 1) break;
+        if (this.guard && (await this.step('upstream policy check', this.guard(referral.host, referral.port))) !== null) continue;
+        const there = await this.asService(referral.url, (client) => this.userSearch(client, referral.baseDn ?? bind.baseDn, filter));
+        found.push(...there.entries.map((dn) => ({ dn, url: referral.url })));
+      }
+    }
+    // Without follow the references are dropped here, unread: the user is looked for in this server's entries only.
+    return found.length === 1 ? found[0]! : null;
+  }
+
+  private async userSearch(client: Client, baseDn: string, filter: Filter): Promise<{ entries: string[]; references: string[] }> {
+    const { searchEntries, searchReferences } = await this.step('user search', client.search(baseDn, { scope: 'sub', filter, attributes: ['dn'], sizeLimit: 2 }));
+    return { entries: searchEntries.map((e) => e.dn), references: searchReferences };
+  }
+
+  /** Work on a connection bound as the service account (anonymous when the source has no secret). */
+  private async asService<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.open(url);
+    try {
+      await this.serviceBind(client);
+      return await work(client);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
+  private async serviceBind(client: Client): Promise<void> {
+    const bind = this.config.bind;
+    if (bind.mode !== 'search' || this.serviceSecret === null) return;
+    try {
+      await this.step('service bind', client.bind(bind.bindDn, this.serviceSecret));
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) throw new SourceUnavailableError('source_misconfigured', `LDAP ${this.config.url}: the service account's bind was refused`);
+      throw err;
+    }
   }
 
   /** Read as the user just bound (its own entry is readable to itself on every directory we know). */
@@ -86,33 +142,30 @@ export class LdapSource implements IdentityChecker {
     const entry = searchEntries[0];
     if (!entry) throw new SourceUnavailableError('source_unavailable', `LDAP ${this.config.url}: the user's entry could not be read after its bind`);
     let groupNames: string[] = [];
-    if (groups.mode === 'memberOf') groupNames = values(entry, groups.attribute).map(firstRdnValue);
-    else if (groups.mode === 'search') {
-      const filter = new AndFilter({
-        filters: [new EqualityFilter({ attribute: 'objectClass', value: groups.groupObjectClass }), new EqualityFilter({ attribute: groups.memberAttribute, value: entry.dn })],
-      });
-      const found = await this.step('group search', client.search(groups.baseDn, { scope: 'sub', filter, attributes: [groups.nameAttribute], sizeLimit: 1000 }));
-      groupNames = found.searchEntries.flatMap((g) => values(g, groups.nameAttribute));
-    }
+    if (groups.mode === 'memberOf') groupNames = entryValues(entry, groups.attribute).map(firstRdnValue);
+    else if (groups.mode === 'search') groupNames = await resolveGroupNames(groups, entry.dn, (baseDn, filter, attributes) => this.pagedSearch(client, baseDn, filter, attributes));
     return {
-      username: values(entry, attributes.username)[0] ?? typed,
-      email: values(entry, attributes.email)[0] ?? null,
-      displayName: values(entry, attributes.displayName)[0] ?? null,
+      username: entryValues(entry, attributes.username)[0] ?? typed,
+      email: entryValues(entry, attributes.email)[0] ?? null,
+      displayName: entryValues(entry, attributes.displayName)[0] ?? null,
       groups: [...new Set(groupNames)].sort(),
     };
+  }
+
+  /**
+   * A group search: with a page size, in pages (the paged-results control) until the server has
+   * no more, so its size limit bounds a page, not the answer; without one, as many as the server gives.
+   */
+  private async pagedSearch(client: Client, baseDn: string, filter: Filter, attributes: string[]): Promise<Entry[]> {
+    const { pageSize } = this.config;
+    const paged = pageSize > 0 ? { pageSize } : false;
+    const { searchEntries } = await this.step('group search', client.search(baseDn, { scope: 'sub', filter, attributes, paged }));
+    return searchEntries;
   }
 
   private step<T>(name: string, work: Promise<T>): Promise<T> {
     return withinTimeout(`LDAP ${name}`, this.timeoutMs, work);
   }
-}
-
-/** ldapts returns an attribute as a string or a list (Buffers only for binary attributes). */
-function values(entry: Entry, attribute: string): string[] {
-  const key = Object.keys(entry).find((k) => k.toLowerCase() === attribute.toLowerCase());
-  const raw = key === undefined ? [] : entry[key];
-  const list = Array.isArray(raw) ? raw : [raw];
-  return list.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
 }
 
 function describe(err: unknown): string {

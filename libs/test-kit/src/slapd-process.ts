@@ -15,6 +15,11 @@ export interface SlapdOptions {
   /** LDIF added after the start (through the memberof overlay, so `memberOf` is maintained). */
   seed: string;
   adminPassword?: string;
+  /**
+   * More directives for the database (after the memberof overlay), e.g. a size limit
+   * `sizelimit size.soft=5 size.hard=5 size.prtotal=unlimited` (paged searches still get everything).
+   */
+  databaseDirectives?: string[];
 }
 
 /**
@@ -62,8 +67,13 @@ export class SlapdProcess {
       for (const f of ['', 'data', 'server.pem', 'server.key', 'slapd.conf']) chownSync(join(this.dir, f), uid, gid);
     }
     await this.restart();
-    const add = spawnSync('ldapadd', ['-x', '-H', this.ldapUrl, '-D', SLAPD_ADMIN_DN, '-w', this.adminPassword], { input: this.options.seed, encoding: 'utf8' });
-    if (add.status !== 0) throw new Error(`seeding slapd failed: ${add.stderr}`);
+    this.add(this.options.seed);
+  }
+
+  /** Adds entries (LDIF) as the admin; -M (ManageDsaIT): a `referral` entry is stored as it is, not followed. */
+  add(ldif: string): void {
+    const add = spawnSync('ldapadd', ['-x', '-M', '-H', this.ldapUrl, '-D', SLAPD_ADMIN_DN, '-w', this.adminPassword], { input: ldif, encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`adding to slapd failed: ${add.stderr}`);
   }
 
   /** Starts the server again after {@link stop}, same ports and data (a directory outage that ends). */
@@ -99,6 +109,7 @@ export class SlapdProcess {
       `directory ${d}/data`,
       'maxsize 67108864',
       'overlay memberof',
+      ...(this.options.databaseDirectives ?? []),
       'access to attrs=userPassword by anonymous auth by * none',
       'access to * by * read',
       '',

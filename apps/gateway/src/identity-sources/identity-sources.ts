@@ -69,7 +69,7 @@ export class IdentitySources {
       definitions
         .filter((d) => !isExternalIdpType(d.type))
         .map((d) => {
-          const checker = checkerFor(d);
+          const checker = checkerFor(d, this.guard);
           return [d.name, { definition: d, checker: this.guard ? new GuardedChecker(checker, d, this.guard) : checker }];
         }),
     );

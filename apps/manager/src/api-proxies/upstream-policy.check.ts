@@ -24,6 +24,15 @@ export class UpstreamPolicyCheck {
     throw new ProblemError(422, 'upstream_forbidden', 'Upstream not allowed', refusal.detail, [{ path, message: refusal.detail }], { reason: refusal.reason });
   }
 
+  /** The policy as an identity source's checker asks it about a server it finds on its own (an LDAP referral): why not, or null. */
+  guard(): (host: string, port: number) => Promise<string | null> {
+    return (host, port) =>
+      this.requireEndpoint(host, port, 'referral').then(
+        () => null,
+        (err: unknown) => (err instanceof Error ? err.message : 'refused'),
+      );
+  }
+
   /** A host and port that is not an http(s) URL (an identity source's LDAP or SQL server), held to the same policy. */
   requireEndpoint(host: string, port: number, path: string): Promise<void> {
     return this.require(`http://${isIP(host) === 6 ? `[${host}]` : host}:${port}/`, path);

@@ -59,7 +59,7 @@ export class IdentitySourceTester {
     const password = input.password ?? randomBytes(18).toString('base64url');
     const mask = (text: string) => [secret, password].reduce<string>((t, s) => (s ? t.split(s).join('***') : t), text);
 
-    const checker = checkerFor({ ...row, secret });
+    const checker = checkerFor({ ...row, secret }, this.upstreams.guard());
     let answer: SourceAnswer;
     try {
       answer = await checker.check(username, password);

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import {
   identitySourceConfigSchema,
   identitySourceEndpoint,
+  ldapReferralEndpoints,
+  type LdapSourceConfig,
   SecretBox,
   type CreateIdentitySource,
   type IdentitySource,
@@ -45,9 +47,11 @@ export class IdentitySourcesService {
   ) {}
 
   /** The source's server is held to the upstream address policy (no loopback, link-local, metadata or installation endpoint unless allowed), as key managers' URLs are. */
-  private requireAllowedEndpoint(type: IdentitySourceType, config: IdentitySourceConfig): Promise<void> {
+  private async requireAllowedEndpoint(type: IdentitySourceType, config: IdentitySourceConfig): Promise<void> {
     const endpoint = identitySourceEndpoint(type, config);
-    return this.upstreams.requireEndpoint(endpoint.host, endpoint.port, endpoint.field);
+    await this.upstreams.requireEndpoint(endpoint.host, endpoint.port, endpoint.field);
+    // The servers an LDAP source may follow referrals to are connected to as well: the same policy.
+    if (type === 'ldap') for (const e of ldapReferralEndpoints(config as LdapSourceConfig)) await this.upstreams.requireEndpoint(e.host, e.port, e.field);
   }
 
   async list(): Promise<IdentitySource[]> {

@@ -62,7 +62,7 @@ export class OperatorPasswordSources {
     } catch {
       throw new SourceUnavailableError('source_misconfigured', 'the secret cannot be opened with the Manager’s master keys');
     }
-    const checker = checkerFor({ ...source, secret });
+    const checker = checkerFor({ ...source, secret }, this.upstreams.guard());
     try {
       const answer = await checker.check(username, password);
       return answer.outcome === 'verified' ? answer.identity : undefined;
