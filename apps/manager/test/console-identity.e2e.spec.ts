@@ -467,6 +467,17 @@ describe('the console: credential rules, token settings, identity sources and en
     await page.keyboard.press('Enter');
     await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).waitFor();
     expect(await page.getByRole('combobox', { name: 'Credential' }).inputValue()).toBe('');
+    // The outcome filter's clear button too (every clearable field's is named and reachable).
+    await pick(page, page, 'Outcome', 'denied');
+    await eventually(
+      () => page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).count(),
+      (n) => n === 0,
+      { what: 'only refusals counted (the spare proxy refused nothing)' },
+    );
+    await tabTo(page, 'Clear the outcome filter');
+    await page.keyboard.press('Enter');
+    await page.getByRole('table', { name: 'Proxies' }).getByRole('cell', { name: 'spare', exact: true }).waitFor();
+    expect(await page.getByRole('combobox', { name: 'Outcome' }).inputValue()).toBe('');
     // A typed policy and client id reach the query too: nothing here authenticated by Basic or as an OAuth client.
     await page.getByRole('combobox', { name: 'Policy' }).fill('basic-auth');
     await page.getByText('No authentications in this window').waitFor();

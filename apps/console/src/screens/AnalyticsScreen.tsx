@@ -9,6 +9,7 @@ import { currentSession } from '../api/session';
 import type { AuthAnalytics, AuthOutcome, AuthRecord, Environment, Project } from '../api/types';
 import { QueryState } from './QueryState';
 import { AuthRecordFilters, NO_NARROW_FILTERS, narrowQuery, type NarrowFilters } from './analytics/AuthRecordFilters';
+import { reachableClear } from '../layout/reachable-clear';
 
 /** The window asked for and the bucket that keeps it under the API's bucket limit. */
 const WINDOWS = {
@@ -64,12 +65,29 @@ export function AnalyticsScreen() {
           label="Project"
           placeholder="Every project"
           clearable
+          clearButtonProps={reachableClear('the project filter')}
           data={(projects.data ?? []).map((p) => ({ value: p.id, label: p.name }))}
           value={projectId}
           onChange={setProjectId}
         />
-        <Select label="Environment" placeholder="Every environment" clearable data={(environments.data ?? []).map((e) => e.name)} value={environment} onChange={setEnvironment} />
-        <Select label="Outcome" placeholder="Every outcome" clearable data={OUTCOMES.map((o) => o.name)} value={outcome} onChange={setOutcome} />
+        <Select
+          label="Environment"
+          placeholder="Every environment"
+          clearable
+          clearButtonProps={reachableClear('the environment filter')}
+          data={(environments.data ?? []).map((e) => e.name)}
+          value={environment}
+          onChange={setEnvironment}
+        />
+        <Select
+          label="Outcome"
+          placeholder="Every outcome"
+          clearable
+          clearButtonProps={reachableClear('the outcome filter')}
+          data={OUTCOMES.map((o) => o.name)}
+          value={outcome}
+          onChange={setOutcome}
+        />
         <Switch label="Live tail" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
       </Group>
       <AuthRecordFilters choices={choices.data} value={narrow} onChange={onNarrow} />

@@ -9,6 +9,7 @@ import type { PlannedChange, Project } from '../api/types';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert } from './actions';
 import { QueryState } from './QueryState';
+import { reachableClear } from '../layout/reachable-clear';
 
 const OP_COLOR = { create: 'teal.9', update: 'blue.9', delete: 'red.9' } as const;
 
@@ -121,7 +122,15 @@ function UploadBundle() {
     <Stack gap="xs">
       <Title order={3}>Apply a bundle</Title>
       <Group align="end">
-        <FileInput label="Bundle file" accept=".yaml,.yml,.json" value={file} onChange={(f) => void choose(f)} clearable w={300} />
+        <FileInput
+          label="Bundle file"
+          accept=".yaml,.yml,.json"
+          value={file}
+          onChange={(f) => void choose(f)}
+          clearable
+          clearButtonProps={reachableClear('the bundle file')}
+          w={300}
+        />
         <Checkbox label="Prune: delete what the bundle does not list" checked={prune} onChange={(e) => setPrune(e.currentTarget.checked)} mb={8} />
         <Button onClick={() => plan.mutate()} disabled={bundle === null} loading={plan.isPending}>
           Plan

@@ -2,6 +2,7 @@ import { Select } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { ProjectSecret } from '../api/types';
+import { reachableClear } from '../layout/reachable-clear';
 
 /**
  * Picks one of a project's shared secrets by name (a key manager or an identity source stores its
@@ -37,9 +38,8 @@ export function SharedSecretPicker({
     <Select
       label={label}
       clearable
-      // Reachable by keyboard and named: clearing is how a source goes back to a typed secret or none.
-      // aria-hidden removed, not "false": the dialog's focus trap skips any element that has the attribute.
-      clearButtonProps={{ 'aria-label': `Clear ${label}`, 'aria-hidden': undefined, tabIndex: 0 }}
+      // Clearing is how a source goes back to a typed secret or none.
+      clearButtonProps={reachableClear(label)}
       placeholder={projectId === null ? systemPlaceholder : 'None'}
       disabled={projectId === null}
       data={shared}

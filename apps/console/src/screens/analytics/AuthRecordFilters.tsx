@@ -4,6 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import type { AuthAnalytics, PolicyType } from '../../api/types';
+import { reachableClear } from '../../layout/reachable-clear';
 
 /** The narrower filters of GET /analytics/auth and its tail (`authRecordFilterSchema`), as the API names them. */
 export interface NarrowFilters {
@@ -12,13 +13,6 @@ export interface NarrowFilters {
   policy: string | null;
   clientId: string | null;
 }
-
-/**
- * Mantine hides a select's clear button from keyboards and screen readers; the filters' are
- * reachable and named. aria-hidden is removed, not "false": Mantine's focus trap (in a dialog)
- * skips any element whose aria-hidden attribute is set at all.
- */
-const REACHABLE = { 'aria-hidden': undefined, tabIndex: 0 } as const;
 
 export const NO_NARROW_FILTERS: NarrowFilters = { proxyId: null, credentialId: null, policy: null, clientId: null };
 
@@ -62,7 +56,7 @@ export function AuthRecordFilters({ choices, value, onChange }: { choices: AuthA
         searchable
         nothingFoundMessage="No proxy with authentications in this window"
         data={proxies}
-        clearButtonProps={{ 'aria-label': 'Clear the proxy filter', ...REACHABLE }}
+        clearButtonProps={reachableClear('the proxy filter')}
         value={value.proxyId}
         onChange={(proxyId) => onChange({ ...value, proxyId })}
       />
@@ -73,7 +67,7 @@ export function AuthRecordFilters({ choices, value, onChange }: { choices: AuthA
         searchable
         nothingFoundMessage="No credential with authentications in this window"
         data={credentials}
-        clearButtonProps={{ 'aria-label': 'Clear the credential filter', ...REACHABLE }}
+        clearButtonProps={reachableClear('the credential filter')}
         value={value.credentialId}
         onChange={(credentialId) => onChange({ ...value, credentialId })}
       />
