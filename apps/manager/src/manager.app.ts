@@ -12,6 +12,7 @@ import { DEFAULT_CONSOLE_DIR, installConsole } from './console/console-assets';
 import type { ManagerConfig } from './config/manager-config';
 import { JsonLogger } from './observability/json-logger';
 import { httpRequests } from './observability/metrics';
+import { installFormBodyParser } from './problems/form-body.parser';
 import { installJsonBodyParser } from './problems/json-body.parser';
 import { installRouteBodyLimits } from './problems/route-body-limits';
 
@@ -28,6 +29,7 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, { logger, abortOnError: false, bodyParser: false });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
+  installFormBodyParser(fastify);
   installRouteBodyLimits(fastify, config.MANAGER_BODY_LIMIT);
   // Before parsing: an anonymous request is a 401 whatever its body (the guard runs only after).
   installEarlyAuthentication(fastify, app.get(OperatorAuthService));

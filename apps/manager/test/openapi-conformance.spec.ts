@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import * as argon2 from 'argon2';
 import { createHash, randomBytes } from 'node:crypto';
+import { TestPki } from '@idm/test-kit';
 import { seedBlocks } from './support/brute-force-blocks';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { SmtpInbox } from './support/smtp-inbox';
@@ -90,11 +91,37 @@ describe('OpenAPI document against real responses', () => {
    */
   async function driveOperatorSso() {
     await call('GET', `${P}/auth/sso`, undefined, { token: null });
-    for (const url of [`${P}/auth/sso/no-such-source/start`, `${P}/auth/sso/no-such-source/callback?state=forged`]) {
+    for (const url of [`${P}/auth/sso/no-such-source/start`, `${P}/auth/sso/no-such-source/callback?state=forged`, `${P}/auth/sso/no-such-source/continue?handle=forged`]) {
       const res = await m.request('GET', url, undefined, { token: null });
       expect(res.status).toBe(302);
       observed.push({ operation: operationOf('get', url), status: res.status, contentType: String((res.headers['content-type'] as string | undefined) ?? ''), body: undefined });
     }
+    // The SAML ACS, as an IdP's form posts it (a RelayState we never issued: refused, and sent to the console like every outcome).
+    const acs = `${P}/auth/sso/no-such-source/acs`;
+    const posted = await m.request('POST', acs, undefined, {
+      token: null,
+      rawBody: new URLSearchParams({ SAMLResponse: 'PHg+', RelayState: 'forged' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(posted.status).toBe(302);
+    observed.push({
+      operation: operationOf('post', acs),
+      status: posted.status,
+      contentType: String((posted.headers['content-type'] as string | undefined) ?? ''),
+      body: undefined,
+    });
+    // The SP metadata of a saml operator source (the certificate is only parsed, never used here).
+    const pki = await TestPki.create();
+    const cert = { pki, c: await pki.issue('idp', { subject: '/CN=conformance-idp', rsa: true }) };
+    const saml = await call('POST', `${P}/identity-sources`, {
+      name: `saml-${s()}`,
+      type: 'saml',
+      config: { idpEntityId: 'https://idp.example', ssoUrl: 'https://idp.example/sso', idpCertificates: [cert.c.cert] },
+      operatorLogin: { enabled: true, groupBindings: [{ group: 'staff', role: 'project-viewer', scope: 'system' }] },
+    });
+    await cert.pki.remove();
+    await call('GET', `${P}/auth/sso/${saml.name}/metadata`, undefined, { token: null });
+    await m.request('DELETE', `${P}/identity-sources/${saml.id}`);
     const admin = ((await m.request('GET', `${P}/users`)).body as { id: string; username: string }[]).find((u) => u.username === ADMIN.username)!;
     const handoff = randomBytes(32).toString('base64url');
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -402,7 +429,7 @@ describe('OpenAPI document against real responses', () => {
     const sent = observed.filter((o) => o.request !== undefined).map(({ operation, request }) => ({ operation, request }));
     const examples = Object.entries(document.paths).flatMap(([path, ops]) =>
       Object.entries(ops).flatMap(([method, op]) =>
-        ((op.requestBody?.content['application/json'].schema as { examples?: unknown[] })?.examples ?? []).map((request) => ({ operation: `${method} ${path}`, request })),
+        ((op.requestBody?.content['application/json']?.schema as { examples?: unknown[] })?.examples ?? []).map((request) => ({ operation: `${method} ${path}`, request })),
       ),
     );
     expect(examples.length).toBeGreaterThan(3);

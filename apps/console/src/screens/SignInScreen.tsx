@@ -14,13 +14,15 @@ interface SessionAnswer {
 export interface SsoSource {
   id: string;
   name: string;
-  type: string;
+  /** An OpenID Provider or a SAML 2.0 IdP: the Manager runs either protocol behind the same start link. */
+  type: 'oidc' | 'saml';
   displayName: string;
 }
 
 /**
  * Local sign-in, and a "Sign in with" link per operator SSO source. Those links are plain
- * navigations to the Manager, which sends the browser to the IdP and back to this screen with
+ * navigations to the Manager, which sends the browser to the IdP (an OpenID Provider or a SAML
+ * IdP, the same link either way) and back to this screen with
  * `?sso=complete`; the outcome (a session, or the refusal's detail) is then collected once with
  * POST /auth/sso/session — the Manager never puts a token in a URL.
  */

@@ -10,9 +10,11 @@ import { PasswordWorkLimiter } from './password-work-limiter';
 import { UpstreamPolicyCheck } from '../api-proxies/upstream-policy.check';
 import { FederatedOperators } from '../operator-sso/federated-operators';
 import { OperatorPasswordSources } from '../operator-sso/operator-password-sources';
-import { OidcOperatorSources } from '../operator-sso/oidc-operator-sources';
+import { ExternalOperatorSources } from '../operator-sso/external-operator-sources';
+import { OidcOperatorSso } from '../operator-sso/oidc-operator-sso';
 import { OperatorSsoController } from '../operator-sso/operator-sso.controller';
-import { OperatorSsoFlow } from '../operator-sso/operator-sso-flow';
+import { SamlOperatorSso } from '../operator-sso/saml-operator-sso';
+import { SsoAdmission } from '../operator-sso/sso-admission';
 import { SsoLoginStore } from '../operator-sso/sso-login-store';
 
 @Module({
@@ -21,9 +23,11 @@ import { SsoLoginStore } from '../operator-sso/sso-login-store';
     UpstreamPolicyCheck,
     OperatorPasswordSources,
     FederatedOperators,
-    OidcOperatorSources,
+    ExternalOperatorSources,
     SsoLoginStore,
-    OperatorSsoFlow,
+    SsoAdmission,
+    OidcOperatorSso,
+    SamlOperatorSso,
     PasswordWorkLimiter,
     PasswordHasher,
     LoginThrottle,

@@ -7,6 +7,8 @@ export interface RouteContract {
   summary: string;
   /** Request body schema: validates the body and documents it. */
   body?: z.ZodType;
+  /** A body posted by an HTML form (application/x-www-form-urlencoded), not JSON: its fields, documented; the handler reads them. */
+  form?: z.ZodObject;
   /** Path parameters that are not UUIDs (the default every `:…Id` is documented and checked as): their schemas. */
   pathParams?: Record<string, z.ZodString>;
   /** Query-string schema: validates and documents the query parameters. */
@@ -33,6 +35,8 @@ export const CONTRACT = Symbol('route-contract');
 export interface ContractRouteConfig {
   public?: boolean;
   bodyLimit?: number;
+  /** The form body parser serves this route only. */
+  form?: boolean;
 }
 
 /**
@@ -43,7 +47,9 @@ export const Contract = (contract: RouteContract) =>
   applyDecorators(
     SetMetadata(CONTRACT, contract),
     ...(contract.status ? [HttpCode(contract.status)] : []),
-    ...(contract.public || contract.bodyLimit ? [RouteConfig({ public: contract.public, bodyLimit: contract.bodyLimit } satisfies ContractRouteConfig)] : []),
+    ...(contract.public || contract.bodyLimit || contract.form
+      ? [RouteConfig({ public: contract.public, bodyLimit: contract.bodyLimit, form: contract.form !== undefined } satisfies ContractRouteConfig)]
+      : []),
   );
 
 /** The request body, validated by the schema named in the handler's @Contract. */

@@ -101,6 +101,7 @@ export function buildOpenApiDocument(routes: RouteInfo[]): z.infer<typeof openAp
       ...(contract.public ? { security: [] } : {}),
       ...(contract.readOnly ? { 'x-read-only': true } : {}),
       ...(contract.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(contract.body, 'input') } } } } : {}),
+      ...(contract.form ? { requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: toJsonSchema(contract.form, 'input') } } } } : {}),
       responses: {
         [status]: successResponse(contract),
         ...Object.fromEntries((contract.sameBodyStatuses ?? []).map((other) => [String(other), { ...successResponse(contract), description: 'Same body, another status' }])),

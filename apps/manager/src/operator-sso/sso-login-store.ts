@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createRedisClient } from '@idm/config-bus';
 import type Redis from 'ioredis';
+import type { ServiceProvider, SourceIdentity } from '@idm/identity-sources';
 import { createHash } from 'node:crypto';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { ProblemError } from '../problems/problem.error';
@@ -13,6 +14,24 @@ export interface PendingSsoLogin {
   /** The redirect_uri sent to the IdP: the code exchange must name the same. */
   redirectUri: string;
   /** SHA-256 of the browser binding cookie's value: the callback must come back with that cookie. */
+  browser: string;
+}
+
+/** A SAML AuthnRequest sent for an operator, kept under its RelayState until the IdP posts the Response to the ACS. */
+export interface PendingSamlLogin {
+  source: string;
+  /** The AuthnRequest's ID: the Response's InResponseTo must be exactly this. */
+  requestId: string;
+  /** Our entityID and ACS URL as the AuthnRequest named them (the Audience, Destination and Recipient required). */
+  sp: ServiceProvider;
+  /** SHA-256 of the browser binding cookie's value, checked when the browser comes back after the ACS. */
+  browser: string;
+}
+
+/** A Response the ACS verified, waiting for the same browser's top-level GET (its SameSite=Lax cookie is sent again). */
+export interface VerifiedSamlLogin {
+  source: string;
+  identity: SourceIdentity;
   browser: string;
 }
 
@@ -53,6 +72,23 @@ export class SsoLoginStore implements OnApplicationShutdown {
 
   takePending(state: string): Promise<PendingSsoLogin | null> {
     return this.take(`pending:${digest(state)}`);
+  }
+
+  savePendingSaml(relayState: string, login: PendingSamlLogin, ttlSeconds: number): Promise<void> {
+    return this.put(`saml:${digest(relayState)}`, login, ttlSeconds);
+  }
+
+  /** The RelayState's record, once: a replayed Response (on any Manager instance) finds nothing. */
+  takePendingSaml(relayState: string): Promise<PendingSamlLogin | null> {
+    return this.take(`saml:${digest(relayState)}`);
+  }
+
+  saveVerifiedSaml(handle: string, verified: VerifiedSamlLogin, ttlSeconds: number): Promise<void> {
+    return this.put(`saml-ok:${digest(handle)}`, verified, ttlSeconds);
+  }
+
+  takeVerifiedSaml(handle: string): Promise<VerifiedSamlLogin | null> {
+    return this.take(`saml-ok:${digest(handle)}`);
   }
 
   saveHandoff(key: string, handoff: SsoHandoff, ttlSeconds: number): Promise<void> {
