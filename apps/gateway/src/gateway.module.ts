@@ -16,7 +16,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { ProxyRequestHandler } from './proxy/proxy-request.handler';
 import { ClientIpResolver } from './http/client-ip';
 import { UpstreamPools } from './proxy/upstream-pools';
-import { createRateLimitRedis } from './rate-limit/rate-limit-redis';
+import { createRateLimitRedis, RATE_LIMIT_REDIS } from './rate-limit/rate-limit-redis';
 import { createServingDependencies, SERVING_DEPENDENCIES, type ServingDependencies } from './serving/serving-dependencies';
 import { jwksFetcherWith, RedisRateLimitStore, RedisTokenQuotaStore } from '@idm/policies';
 import { guardedConnector } from './proxy/upstream-connector';
@@ -31,8 +31,6 @@ import { AuthRecorder } from './auth-records/auth-recorder';
 import { AuthRecordFactory } from './auth-records/auth-record-factory';
 import { GatewayHeartbeat } from './presence/gateway-heartbeat';
 import { gatewayVersion } from './presence/gateway-version';
-
-const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
 
 /**
  * Wires the Gateway. The request-path classes are plain TypeScript built by factories here, so

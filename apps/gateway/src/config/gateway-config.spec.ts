@@ -14,6 +14,7 @@ describe('parseGatewayConfig', () => {
       redis: { mode: 'single', url: 'redis://127.0.0.1:6379' },
       logLevel: 'info',
       clientIp: { header: null, position: 'last', trustedProxies: [] },
+      clientRegistrationLimits: { perAddress: { limit: 20, windowSeconds: 60 }, perToken: { limit: 50, windowSeconds: 3600 } },
       rateLimit: { redis: { mode: 'single', url: 'redis://127.0.0.1:6379' }, timeoutMs: 250 },
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
       clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
@@ -104,6 +105,15 @@ describe('parseGatewayConfig', () => {
     const config = parseGatewayConfig({ GATEWAY_CLIENT_IP_HEADER: 'X-Forwarded-For', GATEWAY_CLIENT_IP_POSITION: 'first', GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, ::1' });
     expect(config.clientIp).toEqual({ header: 'x-forwarded-for', position: 'first', trustedProxies: ['10.0.0.0/8', '::1'] });
     expect(() => parseGatewayConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/33' })).toThrow(/GATEWAY_TRUSTED_PROXIES/);
+  });
+
+  it('reads the dynamic client registration limits as requests/seconds, and refuses anything else', () => {
+    expect(parseGatewayConfig({ DCR_RATE_LIMIT_PER_ADDRESS: '5/60', DCR_RATE_LIMIT_PER_TOKEN: '100/86400' }).clientRegistrationLimits).toEqual({
+      perAddress: { limit: 5, windowSeconds: 60 },
+      perToken: { limit: 100, windowSeconds: 86400 },
+    });
+    for (const bad of ['5', '0/60', '5/0', '5/86401', '-1/60', '5/60s', ' 5/60'])
+      expect(() => parseGatewayConfig({ DCR_RATE_LIMIT_PER_ADDRESS: bad })).toThrow(/DCR_RATE_LIMIT_PER_ADDRESS/);
   });
 
   it('reads the client timeouts and refuses a head timeout longer than the whole request', () => {

@@ -14,6 +14,15 @@ import type { BlockAlertSettings } from '../brute-force/block-alerts';
  * every offending variable, not just the first.
  */
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** `requests/seconds`, e.g. `20/60`: at most that many in any window of that length. */
+const perWindow = z
+  .string()
+  .regex(/^\d{1,6}\/\d{1,6}$/, 'must be requests/seconds, e.g. 20/60')
+  .transform((v) => {
+    const [limit, seconds] = v.split('/').map(Number);
+    return { limit, windowSeconds: seconds };
+  })
+  .refine((v) => v.limit >= 1 && v.windowSeconds >= 1 && v.windowSeconds <= 86_400, 'needs at least 1 request and a window of 1 s to 1 day');
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const envSchema = z.object({
@@ -69,6 +78,12 @@ const envSchema = z.object({
   RATE_LIMIT_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   /** A rate-limit check slower than this counts as "Redis unavailable" (the rule's fail open/closed applies). */
   RATE_LIMIT_TIMEOUT_MS: integer(1, 60_000).default(250),
+  /**
+   * Dynamic client registration (`/credential/register`, RFC 7591/7592) per client address and
+   * per initial access token, as `requests/seconds` (sliding windows shared by every Gateway).
+   */
+  DCR_RATE_LIMIT_PER_ADDRESS: perWindow.default({ limit: 20, windowSeconds: 60 }),
+  DCR_RATE_LIMIT_PER_TOKEN: perWindow.default({ limit: 50, windowSeconds: 3600 }),
   /** Largest request body forwarded upstream, in bytes (10 MiB: generous for APIs, bounded for abuse). */
   GATEWAY_BODY_LIMIT: integer(0, 1024 ** 3).default(10 * 1024 * 1024),
   ...redisTopologyEnv,
@@ -188,6 +203,12 @@ const envSchema = z.object({
 /** Every variable the Gateway reads: its README's configuration table is tested against this. */
 export const GATEWAY_VARIABLES: readonly string[] = [...Object.keys(envSchema.shape), ...UPSTREAM_POLICY_VARIABLES];
 
+/** At most `limit` requests in any `windowSeconds`. */
+export interface RequestWindow {
+  limit: number;
+  windowSeconds: number;
+}
+
 export type GatewayConfig = Readonly<{
   port: number;
   host: string;
@@ -216,6 +237,8 @@ export type GatewayConfig = Readonly<{
   bruteForce: Readonly<{ detectors: Readonly<BruteForceSettings>; alerts: Readonly<BlockAlertSettings> }>;
   /** CORS and client address rules of the `/credential` token endpoints. */
   tokenService: Readonly<{ cors: TokenCors; forwardedFor: ForwardedFor }>;
+  /** Dynamic client registration requests per client address and per initial access token (sliding windows). */
+  clientRegistrationLimits: Readonly<{ perAddress: RequestWindow; perToken: RequestWindow }>;
   /**
    * Which addresses proxies may connect to (UPSTREAM_ALLOW_INTERNAL, UPSTREAM_ALLOW, UPSTREAM_DENY,
    * the same variables and evaluator as the Manager's). This Gateway's listeners and Redis are
@@ -289,6 +312,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     tokenDpopNonceRequired: e.TOKEN_DPOP_NONCE_REQUIRED,
     bruteForce: parseBruteForce(e),
     tokenService,
+    clientRegistrationLimits: Object.freeze({ perAddress: e.DCR_RATE_LIMIT_PER_ADDRESS, perToken: e.DCR_RATE_LIMIT_PER_TOKEN }),
     upstreamPolicy,
     tls,
     gatewayId: e.GATEWAY_ID ?? `${hostname()}:${process.pid}`,

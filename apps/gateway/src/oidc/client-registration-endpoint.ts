@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { firstValueFrom, timeout } from 'rxjs';
 import type { Logger } from 'pino';
 import type { TokenClients } from '../serving/token-clients';
+import type { RegistrationRateLimit } from './registration-rate-limit';
 
 /** Client metadata is a few URIs and names (a JWKS at most); anything near this size is not metadata. */
 export const REGISTRATION_BODY_LIMIT = 64 * 1024;
@@ -24,6 +25,8 @@ export interface ClientRegistrationOptions {
   /** How long a registered, replaced or deleted client may take to reach (or leave) this Gateway's configuration before the answer goes out anyway. */
   publicationWaitMs: number;
   pollMs?: number;
+  /** Requests per client address and per initial access token; absent: not limited here. */
+  rateLimit?: { limit: RegistrationRateLimit; addressOf: (peer: string, headers: IncomingMessage['headers']) => string };
 }
 
 class RegistrationHttpError extends Error {
@@ -31,6 +34,8 @@ class RegistrationHttpError extends Error {
     readonly status: number,
     readonly code: string,
     description: string,
+    /** Members beside `error` and `error_description` (the rate limit's `limit`), and headers (its Retry-After). */
+    readonly extra: { body?: Record<string, unknown>; headers?: Record<string, string> } = {},
   ) {
     super(description);
   }
@@ -85,12 +90,15 @@ export class ClientRegistrationEndpoint {
   async handle(req: IncomingMessage, res: ServerResponse, issuer: string, subPath: string): Promise<void> {
     try {
       const operation = operationOf(req.method ?? 'GET', subPath);
+      const token = bearerOf(req.headers.authorization);
+      // Before the body is read or the Manager asked: a flood spends neither.
+      await this.admit(req, operation === 'register' ? token : null);
       const metadata = operation === 'register' || operation === 'replace' ? await jsonObjectOf(req) : null;
       const request: ClientRegistrationRequest = {
         environment: this.environment,
         operation,
         endpoint: `${issuer}/register`,
-        token: bearerOf(req.headers.authorization),
+        token,
         clientId: subPath === '' ? null : decodeURIComponent(subPath.slice(1)),
         metadata,
       };
@@ -99,8 +107,29 @@ export class ClientRegistrationEndpoint {
       write(res, reply.status, reply.body);
     } catch (err) {
       if (!(err instanceof RegistrationHttpError)) throw err;
-      write(res, err.status, { error: err.code, error_description: err.message });
+      write(res, err.status, { error: err.code, error_description: err.message, ...err.extra.body }, err.extra.headers);
     }
+  }
+
+  /** Counts the request against its address (and a registration against its initial access token); 429 with Retry-After once one is used up. */
+  private async admit(req: IncomingMessage, initialAccessToken: string | null): Promise<void> {
+    const limits = this.options.rateLimit;
+    if (!limits) return;
+    const address = limits.addressOf(req.socket.remoteAddress ?? '', req.headers) || 'unknown';
+    let verdict: Awaited<ReturnType<RegistrationRateLimit['check']>>;
+    try {
+      verdict = await limits.limit.check(address, initialAccessToken);
+    } catch (err) {
+      // Nothing registers uncounted: the store's outage is ours, answered as such.
+      this.log.warn({ err: { message: (err as Error).message } }, 'the client registration rate limit could not be checked');
+      throw new RegistrationHttpError(503, 'temporarily_unavailable', 'client registration is unavailable right now; try again');
+    }
+    if (verdict.allowed) return;
+    const what = verdict.scope === 'address' ? 'from this address' : 'with this initial access token';
+    throw new RegistrationHttpError(429, 'rate_limited', `too many client registration requests ${what}; try again in ${verdict.retryAfterSeconds} seconds`, {
+      body: { limit: verdict.scope },
+      headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+    });
   }
 
   private async ask(request: ClientRegistrationRequest): Promise<ClientRegistrationReply> {
@@ -177,9 +206,9 @@ function jsonObjectOf(req: IncomingMessage): Promise<Record<string, unknown>> {
 }
 
 /** RFC 7591 §3.2: JSON, never cached; a 401 says how to authenticate (RFC 6750 §3). */
-function write(res: ServerResponse, status: number, body: Record<string, unknown> | null): void {
+function write(res: ServerResponse, status: number, body: Record<string, unknown> | null, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
-  const headers: Record<string, string> = { 'cache-control': 'no-store', pragma: 'no-cache' };
+  const headers: Record<string, string> = { 'cache-control': 'no-store', pragma: 'no-cache', ...extraHeaders };
   // Only codes of ours reach this header (the Manager's reply is schema-checked, its error a fixed word).
   if (status === 401) headers['www-authenticate'] = `Bearer error="${typeof body?.error === 'string' && /^[a-z_]+$/.test(body.error) ? body.error : 'invalid_token'}"`;
   if (body === null) {

@@ -3,6 +3,9 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { createFailFastRedis } from '../config/fail-fast-redis';
 
+/** The rate-limit connection's provider token (the `rate-limit` policy's counters, dynamic client registration's). */
+export const RATE_LIMIT_REDIS = Symbol('RateLimitRedis');
+
 /**
  * A connection of its own for rate-limit counters, tuned for the request path: auto-pipelining
  * (concurrent requests share a write), no offline queue and a command timeout, so while Redis

@@ -27,6 +27,9 @@ import { loginAttemptRecorder } from '../oidc/login-records';
 import { OidcProvider } from '../oidc/oidc-provider';
 import { ClientKeySets } from '../oidc/client-key-sets';
 import { ClientRegistrationEndpoint } from '../oidc/client-registration-endpoint';
+import { RegistrationRateLimit } from '../oidc/registration-rate-limit';
+import { RATE_LIMIT_REDIS } from '../rate-limit/rate-limit-redis';
+import { RedisRateLimitStore } from '@idm/policies';
 import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
 import { UpstreamPolicy } from '@idm/domain';
 import { OidcStore } from '../oidc/oidc-store';
@@ -129,6 +132,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         factory: AuthRecordFactory,
         sources: GatewayIdentitySources,
         bus: ClientProxy,
+        rateLimitRedis: Redis,
       ) => {
         const keysLog = tokenLog.child({ component: 'oidc-client-keys' });
         const lastReport = new Map<string, number>();
@@ -160,6 +164,11 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           new ClientRegistrationEndpoint(bus, redis, () => active.current?.tokens.clients ?? null, config.environment, tokenLog.child({ component: 'client-registration' }), {
             timeoutMs: PROVISION_TIMEOUT_MS,
             publicationWaitMs: PUBLICATION_WAIT_MS,
+            // The rate-limit policy's store and connection, under keys of its own.
+            rateLimit: {
+              limit: new RegistrationRateLimit(new RedisRateLimitStore(rateLimitRedis, `{idm:rl:${config.environment}}:`), config.clientRegistrationLimits),
+              addressOf: failures.addressOf,
+            },
           }),
         );
         // Registration, verification and reset: pages here, decisions and writes the Manager's over the bus.
@@ -185,6 +194,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         AuthRecordFactory,
         GatewayIdentitySources,
         TOKEN_BUS,
+        RATE_LIMIT_REDIS,
       ],
     },
     {
