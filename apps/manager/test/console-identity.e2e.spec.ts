@@ -144,6 +144,12 @@ describe('the console: credential rules, token settings, identity sources and en
     await dialog.getByLabel('Service account password').fill(secret);
     await dialog.locator('#source-ldap_config_url').fill('ldap://ldap.example.org/ou=people'); // a path after the authority: refused
     await dialog.locator('#source-ldap_config_bind_dnTemplate').fill('uid={username},ou=people,dc=example,dc=org');
+    // The directory settings with defaults render from the schema too (left empty, the Manager's default applies): the group searches' page size.
+    await dialog.locator('#source-ldap_config_pageSize').waitFor();
+    await dialog.locator('#source-ldap_config_pageSize').fill('200');
+    // Referrals off unless switched on; the service account's pool size.
+    expect(await dialog.locator('#source-ldap_config_referrals_follow').isChecked()).toBe(false);
+    await dialog.locator('#source-ldap_config_pool_size').fill('2');
     await dialog.getByRole('button', { name: 'Create identity source' }).click();
     await dialog.getByRole('alert').filter({ hasText: 'Not done' }).waitFor();
     await fieldGroup(page, 'source-ldap_config_url')
@@ -158,7 +164,15 @@ describe('the console: credential rules, token settings, identity sources and en
     await row.getByRole('cell', { name: 'set', exact: true }).waitFor();
     await shot(page, '23-identity-sources');
     const [created] = await admin.call('GET', '/api/v1/identity-sources');
-    expect([created.type, created.projectId, created.hasSecret, created.config.url]).toEqual(['ldap', null, true, 'ldaps://ldap.example.org:636']);
+    expect([created.type, created.projectId, created.hasSecret, created.config.url, created.config.pageSize, created.config.pool.size, created.config.referrals.follow]).toEqual([
+      'ldap',
+      null,
+      true,
+      'ldaps://ldap.example.org:636',
+      200,
+      2,
+      false,
+    ]);
     expect(JSON.stringify(created)).not.toContain(secret);
 
     // Edit: the secret field starts empty (kept unless replaced); disabling is saved.

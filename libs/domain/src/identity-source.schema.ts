@@ -92,6 +92,17 @@ export const ldapSourceConfigSchema = z.strictObject({
       allowedHosts: z.array(ldapHostPort).max(20).default([]),
     })
     .default({ follow: false, allowedHosts: [] }),
+  /**
+   * Search-then-bind: up to `size` connections bound as the service account are kept for the
+   * user search (0: a new connection and service bind per login); one unused for
+   * idleTimeoutSeconds is closed. Users always bind on a connection of their own.
+   */
+  pool: z
+    .strictObject({
+      size: z.number().int().min(0).max(32).default(4),
+      idleTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+    })
+    .default({ size: 4, idleTimeoutSeconds: 60 }),
 });
 export type LdapSourceConfig = z.output<typeof ldapSourceConfigSchema>;
 

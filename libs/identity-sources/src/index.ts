@@ -7,6 +7,7 @@ export * from './ldap-escape';
 export * from './ldap-source';
 export * from './ldap-groups';
 export * from './ldap-referrals';
+export * from './ldap-pool';
 export * from './sql-password';
 export * from './sql-source';
 export * from './rest-source';

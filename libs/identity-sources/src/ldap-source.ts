@@ -4,6 +4,7 @@ import { AndFilter, Client, EqualityFilter, InvalidCredentialsError, type Entry,
 import { acceptableCredentials, SourceUnavailableError, withinTimeout, type IdentityChecker, type SourceAnswer, type SourceIdentity } from './identity-check';
 import { escapeDnValue, firstRdnValue } from './ldap-escape';
 import { entryValues, resolveGroupNames } from './ldap-groups';
+import { LdapConnectionPool } from './ldap-pool';
 import { parseReferral, referralAllowed } from './ldap-referrals';
 import type { EndpointGuard } from './upstream-guard';
 
@@ -23,18 +24,31 @@ const MAX_REFERRALS = 5;
  *  - search: as the service account, find exactly one user entry with an escaped equality
  *    filter (following search result references only when the source allows it, and only to
  *    the servers it lists), then bind as that entry.
- * The user's bind has a connection of its own (a bind changes a connection's identity, so it is
- * never shared between users); groups are read on it, from the entry's memberOf or by group
+ * The service account's searches run on a small pool of connections bound once (ldap-pool.ts);
+ * the user's bind has a connection of its own (a bind changes a connection's identity, so it is
+ * never shared between users, nor with the pool); groups are read on it, from the entry's memberOf or by group
  * search (nested groups and paging: ldap-groups.ts).
  */
 export class LdapSource implements IdentityChecker {
+  /** The service account's connections to the source's own server (search-then-bind with a pool size). */
+  private readonly pool: LdapConnectionPool | null;
+
   constructor(
     private readonly config: LdapSourceConfig,
     private readonly serviceSecret: string | null,
     private readonly timeoutMs: number,
     /** The upstream address policy a referred server is held to (the source's own server is the GuardedChecker's). */
     private readonly guard: EndpointGuard | null = null,
-  ) {}
+  ) {
+    const { pool, bind } = config;
+    this.pool =
+      bind.mode === 'search' && pool.size > 0 ? new LdapConnectionPool(() => this.serviceConnection(config.url), pool.size, pool.idleTimeoutSeconds * 1000, timeoutMs) : null;
+  }
+
+  /** How many service-account connections the pool opened (null: no pool): a count for tests and operators. */
+  get serviceConnectionsOpened(): number | null {
+    return this.pool?.opened ?? null;
+  }
 
   async check(username: string, password: string): Promise<SourceAnswer> {
     if (!acceptableCredentials(username, password)) return { outcome: 'rejected' };
@@ -57,7 +71,9 @@ export class LdapSource implements IdentityChecker {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
 
   /** A connection to the source's server or a referred one, TLS already up where the source asks for it. */
   private async open(url: string): Promise<Client> {
@@ -112,23 +128,26 @@ export class LdapSource implements IdentityChecker {
     return { entries: searchEntries.map((e) => e.dn), references: searchReferences };
   }
 
-  /** Work on a connection bound as the service account (anonymous when the source has no secret). */
+  /** Work on a connection bound as the service account (anonymous when the source has no secret): a pooled one for the source's own server. */
   private async asService<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = await this.open(url);
+    if (this.pool && url === this.config.url) return this.pool.use(work);
+    const client = await this.serviceConnection(url);
     try {
-      await this.serviceBind(client);
       return await work(client);
     } finally {
       await client.unbind().catch(() => undefined);
     }
   }
 
-  private async serviceBind(client: Client): Promise<void> {
+  private async serviceConnection(url: string): Promise<Client> {
+    const client = await this.open(url);
     const bind = this.config.bind;
-    if (bind.mode !== 'search' || this.serviceSecret === null) return;
+    if (bind.mode !== 'search' || this.serviceSecret === null) return client;
     try {
       await this.step('service bind', client.bind(bind.bindDn, this.serviceSecret));
+      return client;
     } catch (err) {
+      await client.unbind().catch(() => undefined);
       if (err instanceof InvalidCredentialsError) throw new SourceUnavailableError('source_misconfigured', `LDAP ${this.config.url}: the service account's bind was refused`);
       throw err;
     }

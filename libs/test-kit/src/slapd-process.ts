@@ -20,6 +20,8 @@ export interface SlapdOptions {
    * `sizelimit size.soft=5 size.hard=5 size.prtotal=unlimited` (paged searches still get everything).
    */
   databaseDirectives?: string[];
+  /** Serve cn=Monitor (readable by anyone): connection counters a spec compares before and after. */
+  monitor?: boolean;
 }
 
 /**
@@ -112,8 +114,17 @@ export class SlapdProcess {
       ...(this.options.databaseDirectives ?? []),
       'access to attrs=userPassword by anonymous auth by * none',
       'access to * by * read',
+      ...(this.options.monitor ? ['database monitor', 'access to * by * read'] : []),
       '',
     ].join('\n');
+  }
+
+  /** Connections the server accepted since it started (cn=Monitor; needs `monitor`), this reading's own included. */
+  totalConnections(): number {
+    const out = spawnSync('ldapsearch', ['-x', '-LLL', '-H', this.ldapUrl, '-b', 'cn=Total,cn=Connections,cn=Monitor', '-s', 'base', 'monitorCounter'], { encoding: 'utf8' });
+    const count = /^monitorCounter: (\d+)$/m.exec(out.stdout)?.[1];
+    if (out.status !== 0 || count === undefined) throw new Error(`reading cn=Monitor failed: ${out.stderr}`);
+    return Number(count);
   }
 
   async stop(): Promise<void> {
