@@ -26,7 +26,7 @@ import { runLifecycle } from './lib/run-lifecycle.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'apps/indexer/package.json'));
 const { Client } = require('pg');
-const { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM } = require('@idm/config-bus');
+const { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordEntryJson } = require('@idm/config-bus');
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const settings = {
   records: num('BENCH_RECORDS', 300_000),
@@ -50,14 +50,14 @@ async function admin(sql) {
   }
 }
 
-/** A record as a Gateway builds it (api-key decisions over a few proxies, credentials and addresses). */
-function record(i, now) {
+/** A record as a Gateway builds it (api-key decisions over a few proxies, credentials and addresses); an entry holds one Gateway's. */
+function record(i, now, gateway) {
   const denied = i % 5 === 0;
   return {
     id: randomUUID(),
     time: now - (i % 60_000),
     environment: 'bench',
-    gatewayId: `gw-${i % 4}`,
+    gatewayId: `gw-${gateway}`,
     proxyId: `proxy-${i % 20}`,
     proxyName: `orders-${i % 20}`,
     projectId: `project-${i % 5}`,
@@ -94,8 +94,9 @@ async function main() {
     const pipeline = redis.redis.pipeline();
     for (let e = 0; e < 20 && done < settings.records; e++) {
       const n = Math.min(500, settings.records - done);
-      const batch = Array.from({ length: n }, (_, k) => record(done + k, now));
-      pipeline.xadd(AUTH_RECORDS_STREAM, '*', AUTH_RECORDS_BATCH_FIELD, JSON.stringify(batch));
+      const batch = Array.from({ length: n }, (_, k) => record(done + k, now, e % 4));
+      // The entry format Gateways write (an envelope, positional rows).
+      pipeline.xadd(AUTH_RECORDS_STREAM, '*', AUTH_RECORDS_BATCH_FIELD, authRecordEntryJson(batch));
       pipeline.incrby(AUTH_RECORDS_QUEUED_KEY, n);
       done += n;
     }

@@ -1,4 +1,4 @@
-import { AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, EnvironmentConfigStore, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordEntrySchema, EnvironmentConfigStore, type AuthRecord } from '@idm/config-bus';
 import { generateApiKey, tokenSettingsSchema } from '@idm/domain';
 import { hash } from 'argon2';
 import Redis from 'ioredis';
@@ -114,7 +114,7 @@ describe('Gateway auth records (end to end)', () => {
   async function streamRecords(): Promise<{ records: AuthRecord[]; raw: string }> {
     const entries = await redis.xrange(AUTH_RECORDS_STREAM, '-', '+');
     const raw = entries.map(([, fields]) => fields[1]).join('\n');
-    return { records: entries.flatMap(([, fields]) => authRecordBatchSchema.parse(JSON.parse(fields[1]))), raw };
+    return { records: entries.flatMap(([, fields]) => authRecordEntrySchema.parse(JSON.parse(fields[1]))), raw };
   }
 
   it('queues one record per decision, with the presented name or key prefix and never the secret', async () => {

@@ -1,4 +1,4 @@
-import { AUTH_RECORDS_STREAM, authRecordBatchSchema, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_STREAM, authRecordEntrySchema, type AuthRecord } from '@idm/config-bus';
 import {
   box,
   configSnapshot,
@@ -328,7 +328,7 @@ describe('oidc policy: the Gateway as relying party (oidc-provider as the OP)', 
   /** The records in the stream of this request id (the Gateway sends them every 20 ms). */
   async function recordsOf(requestId: string, count: number): Promise<AuthRecord[]> {
     const read = async () =>
-      (await records.xrange(AUTH_RECORDS_STREAM, '-', '+')).flatMap(([, fields]) => authRecordBatchSchema.parse(JSON.parse(fields[1]))).filter((r) => r.requestId === requestId);
+      (await records.xrange(AUTH_RECORDS_STREAM, '-', '+')).flatMap(([, fields]) => authRecordEntrySchema.parse(JSON.parse(fields[1]))).filter((r) => r.requestId === requestId);
     return eventually(read, (found) => found.length >= count, { what: `${count} auth record(s) of ${requestId}` });
   }
 

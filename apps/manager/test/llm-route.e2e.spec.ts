@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { AUTH_RECORDS_STREAM, authRecordBatchSchema, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_STREAM, authRecordEntrySchema, type AuthRecord } from '@idm/config-bus';
 import { eventually, type AppProcess } from '@idm/test-kit';
 import type { AdminClient } from './support/admin-client';
 import { startCluster, type Cluster } from './support/cluster';
@@ -111,7 +111,7 @@ describe('LLM routes on two Gateways', () => {
   };
   /** Every auth record the Gateways queued so far (the stream the indexers read). */
   const authRecords = async (): Promise<AuthRecord[]> =>
-    (await redis.xrange(AUTH_RECORDS_STREAM, '-', '+')).flatMap(([, fields]) => authRecordBatchSchema.parse(JSON.parse(fields[1])));
+    (await redis.xrange(AUTH_RECORDS_STREAM, '-', '+')).flatMap(([, fields]) => authRecordEntrySchema.parse(JSON.parse(fields[1])));
   const raw = (method: string, path: string, body: unknown) =>
     fetch(`${cluster.manager.baseUrl}/api/v1${path}`, {
       method,

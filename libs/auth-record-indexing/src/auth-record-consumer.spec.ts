@@ -1,4 +1,4 @@
-import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_GROUP, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_GROUP, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordEntryJson, type AuthRecord } from '@idm/config-bus';
 import { eventually, freePort, RedisProcess } from '@idm/test-kit';
 import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -14,7 +14,9 @@ import { poolClient } from './sinks/sql-client';
  * acknowledged, entry 2 commits and A "crashes" before acknowledging it, entry 3 (read into the
  * freed slot) never reaches the database. Restarted under the same name, the indexer reads its
  * own unacknowledged entries (2 and 3, one page each) and writes them: every record stored once,
- * the queue empty. A real PostgreSQL (a database of the test's own) and a private Redis.
+ * the queue empty. A real PostgreSQL (a database of the test's own) and a private Redis. Entries
+ * 1 and 3 are in the format Gateways write (rows under an envelope), entry 2 in the one older
+ * Gateways wrote (record objects): both are indexed, in one write when read together.
  */
 const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PER_ENTRY = 40;
@@ -153,10 +155,10 @@ describe('an indexer with several reads in flight', () => {
     await sink.prepare();
     const entries = [1, 2, 3].map((entry) => Array.from({ length: PER_ENTRY }, (_, i) => record(entry, i)));
     const ids: string[] = [];
-    for (const batch of entries) {
+    for (const [n, batch] of entries.entries()) {
       const [[, id]] = (await redis
         .multi()
-        .xadd(AUTH_RECORDS_STREAM, '*', AUTH_RECORDS_BATCH_FIELD, JSON.stringify(batch))
+        .xadd(AUTH_RECORDS_STREAM, '*', AUTH_RECORDS_BATCH_FIELD, n === 1 ? JSON.stringify(batch) : authRecordEntryJson(batch))
         .incrby(AUTH_RECORDS_QUEUED_KEY, batch.length)
         .exec()) as [[null, string], [null, number]];
       ids.push(id);

@@ -1,4 +1,13 @@
-import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_GROUP, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, authRecordBatchSchema, refusalReason, type AuthRecord } from '@idm/config-bus';
+import {
+  AUTH_RECORDS_BATCH_FIELD,
+  AUTH_RECORDS_GROUP,
+  AUTH_RECORDS_QUEUED_KEY,
+  AUTH_RECORDS_STREAM,
+  authRecordEntryCount,
+  authRecordEntrySchema,
+  refusalReason,
+  type AuthRecord,
+} from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { AuthRecordSink } from './auth-record-sink';
 
@@ -165,16 +174,18 @@ export class AuthRecordConsumer {
 
   private async index(entries: StreamEntry[]): Promise<void> {
     const byId = new Map<string, AuthRecord>();
-    // The valid entries' own JSON text, joined into one array: a sink that takes JSON (PostgreSQL)
-    // is spared serializing again what it would get back byte for byte (ids may repeat; the sink's
-    // idempotency absorbs them as it absorbs redeliveries).
+    // The records as one JSON array of objects, for a sink that takes JSON (PostgreSQL's
+    // json_to_recordset): a format 1 entry's own text is that already and goes as it came; a
+    // format 2 entry (rows without keys, what Gateways write now) is serialized from its
+    // validated records. Ids may repeat; the sink's idempotency absorbs them as it absorbs
+    // redeliveries.
     const arrays: string[] = [];
     const counts: (string | number)[] = [];
     for (const [id, fields] of entries) {
-      const { batch, text } = this.recordsOf(id, fields);
+      const { batch, text, count } = this.recordsOf(id, fields);
       for (const record of batch) byId.set(record.id, record);
-      if (batch.length > 0) arrays.push(text.trim().slice(1, -1));
-      counts.push(id, this.queuedCountOf(fields, batch));
+      if (batch.length > 0) arrays.push(text !== null ? text.trim().slice(1, -1) : JSON.stringify(batch).slice(1, -1));
+      counts.push(id, count);
     }
     const records = [...byId.values()];
     const json = `[${arrays.join(',')}]`;
@@ -192,8 +203,13 @@ export class AuthRecordConsumer {
     this.indexed += records.length;
   }
 
-  /** A malformed entry is logged and acknowledged: no retry can fix it, and it must not block the stream. */
-  private recordsOf(id: string, fields: string[]): { batch: AuthRecord[]; text: string } {
+  /**
+   * An entry's records (either format), `text` when the entry is a JSON array of record objects
+   * (format 1), and `count`: what the Gateway counted in for it, also when it turned out
+   * malformed. A malformed entry is logged and acknowledged: no retry can fix it, and it must not
+   * block the stream.
+   */
+  private recordsOf(id: string, fields: string[]): { batch: AuthRecord[]; text: string | null; count: number } {
     const at = fields.indexOf(AUTH_RECORDS_BATCH_FIELD);
     const text = at >= 0 && at % 2 === 0 ? fields[at + 1] : '';
     let value: unknown;
@@ -202,22 +218,10 @@ export class AuthRecordConsumer {
     } catch {
       value = undefined;
     }
-    const parsed = authRecordBatchSchema.safeParse(value);
-    if (parsed.success) return { batch: parsed.data, text };
+    const parsed = authRecordEntrySchema.safeParse(value);
+    if (parsed.success) return { batch: parsed.data, text: Array.isArray(value) ? text : null, count: parsed.data.length };
     this.log.error({ entry: id, reason: value === undefined ? 'not JSON' : refusalReason(parsed.error) }, 'malformed auth record entry dropped');
-    return { batch: [], text };
-  }
-
-  /** What the Gateway counted in for this entry: its records, also when they turned out malformed. */
-  private queuedCountOf(fields: string[], records: AuthRecord[]): number {
-    if (records.length > 0) return records.length;
-    const at = fields.indexOf(AUTH_RECORDS_BATCH_FIELD);
-    try {
-      const value: unknown = JSON.parse(fields[at + 1]);
-      return Array.isArray(value) ? value.length : 0;
-    } catch {
-      return 0;
-    }
+    return { batch: [], text: null, count: authRecordEntryCount(value) };
   }
 
   private pause(): Promise<void> {

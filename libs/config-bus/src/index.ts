@@ -16,6 +16,7 @@ export * from './redis-outages';
 export * from './redis-client';
 export * from './redis-bus';
 export * from './auth-record.message';
+export * from './auth-record-entry';
 export * from './brute-force-block';
 export * from './brute-force.store';
 export * from './brute-force-settings';

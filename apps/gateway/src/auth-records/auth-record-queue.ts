@@ -36,8 +36,8 @@ export interface AuthRecordQueueCounters {
 type EnqueueRedis = Redis & { idmEnqueueAuthRecords(stream: string, queued: string, limit: number, count: number, batch: Buffer, channel: string): Promise<number> };
 
 /**
- * The durable path of the auth records: the request path only serializes the record into the
- * open batch (the listener; `AuthRecordBatches`, outside the JavaScript heap); a timer sends the
+ * The durable path of the auth records: the request path only serializes the record (a
+ * positional row, format 2 of `@idm/config-bus` auth-record-entry) into the open batch (the listener; `AuthRecordBatches`, outside the JavaScript heap); a timer sends the
  * batches to the Redis stream the indexers consume, as the JSON text they were written in. While
  * Redis is away the batches keep what they can (bounded) and the next tick retries; a batch whose
  * fate is unknown (a timeout) is sent again, the same bytes, which the sinks absorb (records carry
@@ -65,7 +65,7 @@ export class AuthRecordQueue {
       this.counters.dropped('buffer_full', 1);
       return;
     }
-    this.pending.add(JSON.stringify(record));
+    this.pending.add(record);
   };
 
   /** Records waiting in memory. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AUTH_RECORDS_LIVE_CHANNEL, authRecordBatchSchema, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_LIVE_CHANNEL, authRecordEntrySchema, type AuthRecord } from '@idm/config-bus';
 import { AUTH_ANALYTICS_BUCKETS, AUTH_ANALYTICS_MAX_BUCKETS, type AuthAnalytics, type AuthAnalyticsQuery, type AuthRecordFilter } from '@idm/domain';
 import { filter, from, ignoreElements, merge, mergeMap, switchMap, tap, timer, type Observable } from 'rxjs';
 import { PermissionService } from '../governance/permission.service';
@@ -110,7 +110,8 @@ export class AuthAnalyticsService {
 
   private parse(message: string): AuthRecord[] {
     try {
-      const parsed = authRecordBatchSchema.safeParse(JSON.parse(message));
+      // A Gateway's batch as it queued it (either entry format: rows under an envelope, or record objects).
+      const parsed = authRecordEntrySchema.safeParse(JSON.parse(message));
       if (parsed.success) return parsed.data;
     } catch {
       // fall through
