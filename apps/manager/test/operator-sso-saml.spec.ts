@@ -118,6 +118,10 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
     await samlSource(SOURCE, { description: 'Corporate SAML' });
     await samlSource(`disabled-${s}`, { enabled: false });
     await samlSource(`nologin-${s}`, { operatorLogin: null });
+    // For end users this source would accept a signed Response around an unsigned Assertion; for operators it may not.
+    await samlSource(`response-signed-${s}`, {
+      config: { idpEntityId: idp.entityId, ssoUrl: idp.ssoUrl, idpCertificates: [signer.cert], wantAssertionsSigned: false, wantResponseSigned: true },
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -312,6 +316,26 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
     expect(refused).toMatchObject({ status, type: expect.stringContaining('application/problem+json'), body: { code, detail: expect.any(String) } });
     expect(await operator(`${SOURCE}:mallory`)).toBeUndefined();
     expect(await operator(`${SOURCE}:out-mallory`)).toBeUndefined();
+  });
+
+  it('refuses an unsigned Assertion inside a Response the IdP signed, even from a source that only asks for a signed Response (operators need a signed Assertion)', async () => {
+    const source = `response-signed-${s}`;
+    const unsignedInside = async (login: string) => {
+      const { browser, request } = await start(new Browser(), source);
+      const bare = idp.assertion(responseTo(request, login)).replace(/<Signature[\s\S]*<\/Signature>/, '');
+      const { poster, res } = await postToAcs({ SAMLResponse: idp.signedResponse(responseTo(request, login), bare), RelayState: request.relayState }, source);
+      return { browser, poster, res };
+    };
+    const { poster, res } = await unsignedInside('mallory');
+    expect(await landAndCollect(poster, res)).toMatchObject({ status: 401, body: { code: 'saml_signature_invalid' } });
+    expect(await operator(`${source}:mallory`)).toBeUndefined();
+    // The same source with a signed Assertion in the signed Response: the Response signature is sound, only the Assertion's was missing.
+    const { browser, request } = await start(new Browser(), source);
+    const both = await postToAcs(
+      { SAMLResponse: idp.signedResponse(responseTo(request, 'erin'), idp.assertion(responseTo(request, 'erin'))), RelayState: request.relayState },
+      source,
+    );
+    expect(await landAndCollect(browser, await browser.get(locationOf(both.res, base)))).toMatchObject({ status: 200, body: { username: `${source}:erin` } });
   });
 
   it('refuses a Response answering another sign-in (its InResponseTo) posted with the RelayState of a second one', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import * as saml from 'saml';
+import { SignedXml } from 'xml-crypto';
 import type { TestCertificate } from '@idm/test-kit';
 
 /** What an SP's AuthnRequest (HTTP-Redirect binding) asked for. */
@@ -110,6 +111,27 @@ export class TestSamlIdp {
       `<saml:Issuer>${xmlEscape(this.entityId)}</saml:Issuer>` +
       `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>${assertions}</samlp:Response>`;
     return Buffer.from(xml, 'utf8').toString('base64');
+  }
+
+  /**
+   * The Response itself signed by the IdP (enveloped XML signature after its Issuer, xml-crypto),
+   * around the given assertions, which may be unsigned: "an unsigned Assertion in a signed Response".
+   */
+  signedResponse(o: ResponseOptions, assertions: string): string {
+    const xml = Buffer.from(this.response(o, assertions), 'base64').toString('utf8');
+    const signer = new SignedXml({
+      privateKey: this.signer.key,
+      publicCert: this.signer.cert,
+      signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+      canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+    });
+    signer.addReference({
+      xpath: "/*[local-name()='Response']",
+      transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+      digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+    });
+    signer.computeSignature(xml, { location: { reference: "/*[local-name()='Response']/*[local-name()='Issuer']", action: 'after' } });
+    return Buffer.from(signer.getSignedXml(), 'utf8').toString('base64');
   }
 
   stop(): Promise<void> {
