@@ -133,6 +133,19 @@ describe('federated end users (password grant and login page through identity so
     expect((await endUsers()).filter((u) => u.username === 'alice')).toHaveLength(1);
   });
 
+  it('answers a repeat login within the cache TTL at the Gateway alone: no provisioning round trip, so it works while the Manager is down; a wrong password does not', async () => {
+    expect((await passwordGrant('alice', 'alice-pass')).status).toBe(200);
+    await cluster.manager.stop();
+    try {
+      const res = await passwordGrant('alice', 'alice-pass');
+      expect(res.status).toBe(200);
+      expect(claimsOf(String(res.body.access_token))).toMatchObject({ username: 'alice', roles: ['admin', 'reader'] });
+      expect((await passwordGrant('alice', 'wrong-pass')).status).toBe(400);
+    } finally {
+      await cluster.restartManager();
+    }
+  });
+
   it('refuses a wrong password and LDAP filter injection with invalid_grant, provisioning nobody', async () => {
     for (const [username, password] of [
       ['alice', 'wrong-pass'],

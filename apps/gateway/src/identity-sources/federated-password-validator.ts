@@ -54,6 +54,13 @@ export class FederatedPasswordValidator implements EndUserPasswordValidator {
     const login = await this.sources.login(names, username, password);
     if (login.outcome === 'rejected') return { outcome: 'rejected' };
     if (login.outcome === 'unavailable') return { outcome: 'unavailable', code: login.code };
+    // A verification from the cache brings nothing new from the directory: the user it provisioned
+    // (linked to this source, with these roles) logs in without a round trip to the Manager. A
+    // fresh check always provisions, so the cache TTL bounds how stale groups and profile may be.
+    const provisioned = known && known.credential.username === login.identity.username && linkedTo === this.sources.idOf(login.source);
+    if (login.cached && provisioned && sameRoles(known.credential.roles, login.roles)) {
+      return isLoginAllowed(known, now) ? { outcome: 'verified', user: known } : { outcome: 'rejected', refused: accountRefusal(known) };
+    }
     return this.link(projectId, login.source, login.identity, login.roles, now);
   }
 
@@ -106,4 +113,8 @@ export class FederatedPasswordValidator implements EndUserPasswordValidator {
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 25));
     }
   }
+}
+
+function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return [...a].sort().join('\n') === [...b].sort().join('\n');
 }

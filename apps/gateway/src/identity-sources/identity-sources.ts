@@ -13,7 +13,8 @@ import {
 import { VerifiedCache } from './verified-cache';
 
 export type FederatedLogin =
-  | { outcome: 'verified'; source: string; identity: SourceIdentity; roles: string[] }
+  /** `cached`: the source's answer came from the verified cache (the directory was not asked this time). */
+  | { outcome: 'verified'; source: string; identity: SourceIdentity; roles: string[]; cached: boolean }
   | { outcome: 'rejected' }
   /** No source said yes and at least one could not answer: the caller reports this code (503), never "allow". */
   | { outcome: 'unavailable'; code: SourceFailureCode; source: string };
@@ -99,12 +100,12 @@ export class IdentitySources {
       const { definition, checker } = source;
       const key = VerifiedCache.key(definition.id, username, password);
       const cached = this.cache.get(key);
-      if (cached) return verified(definition, cached);
+      if (cached) return verified(definition, cached, true);
       try {
         const answer = await checker.check(username, password);
         if (answer.outcome === 'verified') {
           this.cache.remember(key, answer.identity, definition.cacheTtlSeconds);
-          return verified(definition, answer.identity);
+          return verified(definition, answer.identity, false);
         }
       } catch (err) {
         const failure = err instanceof SourceUnavailableError ? err : new SourceUnavailableError('source_unavailable', String(err));
@@ -121,7 +122,7 @@ export class IdentitySources {
 }
 
 /** Roles from the source's group -> role mapping (group names compared as the source spells them). */
-function verified(d: IdentitySourceDefinition, identity: SourceIdentity): FederatedLogin {
+function verified(d: IdentitySourceDefinition, identity: SourceIdentity, cached: boolean): FederatedLogin {
   const roles = [...new Set(identity.groups.flatMap((g) => d.roleMappings[g] ?? []))].sort();
-  return { outcome: 'verified', source: d.name, identity, roles };
+  return { outcome: 'verified', source: d.name, identity, roles, cached };
 }
