@@ -133,6 +133,25 @@ describe('identity sources: test connection and test login (Manager, slapd, Mari
     [connection, login, wrong].forEach(neverLeaks);
   });
 
+  it('LDAP: a source stored before the directory settings of #16 (no pageSize, referrals, pool in its config) still tests and logs in with their defaults', async () => {
+    const id = await create({
+      name: 'corp-old',
+      type: 'ldap',
+      config: { url: slapd.ldapsUrl, caPem, bind: { mode: 'search', bindDn: `uid=svc,${LDAP_PEOPLE}`, baseDn: LDAP_PEOPLE } },
+      secret: SVC_PASSWORD,
+    });
+    const pg = new Client({ connectionString: database.url });
+    await pg.connect();
+    try {
+      await pg.query(`UPDATE identity_sources SET config = config - 'pageSize' - 'referrals' - 'pool' WHERE id = $1`, [id]);
+      expect(Object.keys((await pg.query('SELECT config FROM identity_sources WHERE id = $1', [id])).rows[0].config)).not.toContain('pool');
+    } finally {
+      await pg.end();
+    }
+    expect(await test(id)).toMatchObject({ status: 200, body: { ok: true, outcome: 'reachable' } });
+    expect(await test(id, { username: 'bob', password: 'bob-pass' })).toMatchObject({ status: 200, body: { ok: true, outcome: 'verified' } });
+  });
+
   it('SQL (MariaDB): connects and runs the query; a wrong database password is a reason code, not a 500, without the password', async () => {
     expect(await test(ids.sql!)).toMatchObject({ status: 200, body: { ok: true, outcome: 'reachable' } });
     expect(await test(ids.sql!, { username: 'carol', password: 'carol-pass' })).toMatchObject({
