@@ -819,6 +819,28 @@ describe('APIops identity sources', () => {
     expect((await sourcesOf(a)).find((s: any) => s.name === direct).hasSecret).toBe(false);
   });
 
+  it("carries an LDAP source's directory settings (nested groups, page size, referrals, pool); a referral host the upstream policy refuses is refused", async () => {
+    const next = structuredClone((await exportOf(a)).body);
+    expect(next.identitySources[1].config).toMatchObject({ pageSize: 500, referrals: { follow: false, allowedHosts: [] }, pool: { size: 4, idleTimeoutSeconds: 60 } });
+    next.identitySources[1].config = {
+      ...next.identitySources[1].config,
+      groups: { mode: 'search', baseDn: 'ou=groups,dc=example,dc=org', memberAttribute: 'member', groupObjectClass: 'group', nameAttribute: 'cn', nested: 'inChain', maxDepth: 3 },
+      pageSize: 100,
+      referrals: { follow: true, allowedHosts: ['dc2.example.org:389'] },
+      pool: { size: 2, idleTimeoutSeconds: 30 },
+    };
+    expect(summary((await a.request('POST', '/api/v1/apiops/plan', { bundle: next })).body.changes)).toEqual([`update identity_source ${search} config`]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: next })).status).toBe(200);
+    expect((await exportOf(a)).body.identitySources[1].config).toEqual(next.identitySources[1].config);
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: next })).body.changes).toEqual([]);
+    const forbidden = structuredClone(next);
+    forbidden.identitySources[1].config.referrals.allowedHosts = ['169.254.169.254'];
+    const refused = await a.request('POST', '/api/v1/apiops/apply', { bundle: forbidden });
+    expect(refused.status).toBe(422);
+    expect(JSON.stringify(refused.body)).toContain('upstream_forbidden');
+    expect((await exportOf(a)).body.identitySources[1].config.referrals.allowedHosts).toEqual(['dc2.example.org:389']);
+  });
+
   it.each([
     ['a source listed twice', (x: any) => x.identitySources.push(x.identitySources[0]), 'bundle.identitySources.3', 400, 'invalid_bundle'],
     ['a search-bind source set to no secret', (x: any) => (x.identitySources[1].secret = null), 'bundle.identitySources.1.secret', 400, 'invalid_bundle'],
