@@ -156,22 +156,33 @@ describe('APIops', () => {
     const base = bundle({ project: { name }, teams: [], roles: [], proxies: [], credentials: [] });
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).status).toBe(200);
     const projectId = (await a.request('GET', '/api/v1/projects')).body.find((p: any) => p.name === name).id;
-    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: false });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: false, requireVerifiedEmail: false });
     const on = { ...base, endUserRegistration: { selfRegistration: true } };
     expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: on })).body.changes).toEqual([
       { op: 'update', kind: 'end_user_registration', name, fields: ['selfRegistration'] },
     ]);
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).status).toBe(200);
-    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true });
-    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: true });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true, requireVerifiedEmail: false });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: true, requireVerifiedEmail: false });
     // Left out: kept; the same value: nothing to do.
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).body.applied).toEqual([]);
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on })).body.applied).toEqual([]);
     const bad = await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...base, endUserRegistration: { selfRegistration: 'yes' } } });
     expect([bad.status, bad.body.code]).toEqual([400, 'invalid_bundle']);
-    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true, requireVerifiedEmail: false });
     const [audited] = (await a.request('GET', '/api/v1/audit?entityKind=end_user_registration&limit=1')).body.items;
     expect(audited).toMatchObject({ action: 'end_user_registration.create', actor: { source: 'apiops' }, entity: { id: projectId } });
+    // "Require a verified email to sign in" travels beside it: planned as that field, applied, audited, exported.
+    const verified = { ...base, endUserRegistration: { selfRegistration: true, requireVerifiedEmail: true } };
+    expect((await a.request('POST', '/api/v1/apiops/plan', { bundle: verified })).body.changes).toEqual([
+      { op: 'update', kind: 'end_user_registration', name, fields: ['requireVerifiedEmail'] },
+    ]);
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: verified })).status).toBe(200);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/end-user-registration`)).body).toEqual({ selfRegistration: true, requireVerifiedEmail: true });
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body.endUserRegistration).toEqual({ selfRegistration: true, requireVerifiedEmail: true });
+    const [updated] = (await a.request('GET', `/api/v1/audit?entityKind=end_user_registration&entityId=${projectId}&limit=1`)).body.items;
+    expect(updated).toMatchObject({ action: 'end_user_registration.update', actor: { source: 'apiops' }, diff: { requireVerifiedEmail: { old: false, new: true } } });
+    expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: verified })).body.applied).toEqual([]);
   });
 
   it('carries the dynamic client registration switch, and leaves clients that registered themselves (RFC 7591) out of export, updates and prune', async () => {

@@ -69,7 +69,8 @@ describe('end-user self-service pages (Gateway OP, Manager over the bus, real SM
     inbox = await SmtpInbox.start();
     cluster = await startCluster({
       environment: ENV,
-      gateways: [{}],
+      // The test is a trusted hop: a form may carry its own browser address (X-Forwarded-For), so one test's requests do not use up another's per-address limit.
+      gateways: [{ GATEWAY_CLIENT_IP_HEADER: 'x-forwarded-for', GATEWAY_TRUSTED_PROXIES: '127.0.0.1' }],
       managerEnv: { SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0', SMTP_URL: inbox.url, END_USER_PAGES_URL: PAGES },
     });
     issuer = `${cluster.gateways[0]!.baseUrl}/credential`;
@@ -242,4 +243,89 @@ describe('end-user self-service pages (Gateway OP, Manager over the bus, real SM
     expect(statuses).toEqual([200, 200, 200, 429]);
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
+  it('requires a verified email to sign in once the project says so: a resend form instead of a session (the same answer for any address), invalid_grant email_not_verified at both password grants; verified users and the switch off unaffected', async () => {
+    const email = `unv-${s}@example.org`;
+    await cluster.admin.endUsers.create(projectId, { username: `unv${s}`, password: 'unverified-pass-1', email });
+    await cluster.admin.endUsers.create(projectId, { username: `ver${s}`, password: 'verified-pass-1', email: `ver-${s}@example.org`, emailVerified: true });
+    const app = await createLoginClient(cluster, projectId, { name: `pw-${s}`, secret: 'pw-client-secret', settings: { grants: ['password'] } });
+    const passwordGrant = async (path: '/token' | '/jwt', username: string, password: string) => {
+      const res = await fetch(`${issuer}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app}:pw-client-secret`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, string> };
+    };
+    // Off (the default): the unverified user signs in and gets tokens.
+    await eventually(
+      () => signIn(`unv${s}`, 'unverified-pass-1'),
+      (r) => r.status === 303,
+      { what: 'the users and the client to reach the Gateway', timeoutMs: 60_000 },
+    );
+    expect((await passwordGrant('/token', `unv${s}`, 'unverified-pass-1')).status).toBe(200);
+
+    await cluster.admin.call('PUT', `/api/v1/projects/${projectId}/end-user-registration`, { selfRegistration: true, requireVerifiedEmail: true });
+    const refusedLogin = async () => {
+      const browser = new Browser();
+      const page = await loginPage(browser);
+      const res = await browser.postForm(`${issuer}/login`, { transaction: page.transaction, csrf: page.csrf, username: `unv${s}`, password: 'unverified-pass-1' });
+      return { browser, res, html: await res.text() };
+    };
+    // Each Gateway reads the switch at most a couple of seconds late.
+    const refused = await eventually(refusedLogin, (r) => r.res.status === 403, { what: 'the Gateway to apply the switch', timeoutMs: 30_000 });
+    expect(outcomeOf(refused.html)).toBe('email_not_verified');
+    expect(refused.res.headers.get('location')).toBeNull();
+    expect(refused.res.headers.get('set-cookie') ?? '').not.toMatch(/idm_session|idm_sso/i);
+    expect(refused.res.headers.get('x-frame-options')).toBe('DENY');
+    // The page names no address; its form asks for one.
+    expect(refused.html).not.toContain(email);
+    expect(refused.html).toContain(`action="${issuer}/resend-verification"`);
+    expect(await passwordGrant('/token', `unv${s}`, 'unverified-pass-1')).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: expect.stringContaining('(email_not_verified)') },
+    });
+    expect((await passwordGrant('/jwt', `unv${s}`, 'unverified-pass-1')).body.error_description).toContain('(email_not_verified)');
+    // A wrong password still reads as a wrong password: the state shows only to whoever knows the password.
+    expect((await passwordGrant('/token', `unv${s}`, 'wrong-password-1')).body.error_description).not.toContain('email_not_verified');
+    expect((await signIn(`unv${s}`, 'wrong-password-1')).status).toBe(401);
+    // Verified users are not held back, on either path.
+    expect((await signIn(`ver${s}`, 'verified-pass-1')).status).toBe(303);
+    expect((await passwordGrant('/jwt', `ver${s}`, 'verified-pass-1')).status).toBe(200);
+
+    // The resend form: the same answer for an unknown address and for the user's; only the user gets a mail.
+    const sentBefore = inbox.mails.length;
+    const resend = (address: string) =>
+      refused.browser.postForm(
+        `${issuer}/resend-verification`,
+        { transaction: field(refused.html, 'transaction'), csrf: field(refused.html, 'csrf'), email: address },
+        { 'x-forwarded-for': '198.51.100.77' },
+      );
+    const unknown = await resend(`nobody-${s}@example.org`);
+    const known = await resend(email);
+    expect([unknown.status, known.status]).toEqual([200, 200]);
+    const [unknownHtml, knownHtml] = [await unknown.text(), await known.text()];
+    expect(unknownHtml).toBe(knownHtml);
+    expect(outcomeOf(knownHtml)).toBe('accepted');
+    const mail = await mailTo(email);
+    expect(inbox.mails.slice(sentBefore).map((x) => x.to)).toEqual([[email]]);
+    // A forged form (no CSRF token of the login) sends nothing.
+    expect((await new Browser().postForm(`${issuer}/resend-verification`, { transaction: field(refused.html, 'transaction'), csrf: 'forged', email })).status).toBe(403);
+
+    // Confirmed through the new link: the same user signs in, and the password grant answers tokens.
+    const reader = new Browser();
+    const confirmHtml = await (await reader.get(onGateway(linkOf(mail)))).text();
+    const confirmed = await reader.postForm(`${issuer}/verify-email`, {
+      project: field(confirmHtml, 'project'),
+      token: field(confirmHtml, 'token'),
+      csrf: field(confirmHtml, 'csrf'),
+    });
+    expect(outcomeOf(await confirmed.text())).toBe('done');
+    await eventually(
+      () => signIn(`unv${s}`, 'unverified-pass-1'),
+      (r) => r.status === 303,
+      { what: 'the verified email to reach the Gateway', timeoutMs: 60_000 },
+    );
+    expect((await passwordGrant('/token', `unv${s}`, 'unverified-pass-1')).status).toBe(200);
+    await cluster.admin.call('PUT', `/api/v1/projects/${projectId}/end-user-registration`, { selfRegistration: true });
+  }, 240_000);
 });

@@ -6,6 +6,7 @@ import { EndUserSelfServiceController } from '../src/end-users/self-service/end-
 import { PasswordHasher } from '../src/auth/password-hasher';
 import { CredentialRepository } from '../src/repositories/credential.repository';
 import { SelfServiceRateLimit } from '../src/end-users/self-service/self-service-rate-limit';
+import { EndUserRegistrationRepository } from '../src/repositories/end-user-registration.repository';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { linkOf, SmtpInbox, type ReceivedMail } from './support/smtp-inbox';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -76,14 +77,17 @@ describe('end-user self-service (registration, verification, password reset)', (
   });
 
   it('keeps the switch per project: off by default, project:write to change it (403 for a viewer), audited; a bad body is 400 with nothing written', async () => {
-    expect((await m.request('GET', `/api/v1/projects/${project}/end-user-registration`)).body).toEqual({ selfRegistration: false });
+    expect((await m.request('GET', `/api/v1/projects/${project}/end-user-registration`)).body).toEqual({ selfRegistration: false, requireVerifiedEmail: false });
     expect(await register(`early-${s}@example.org`)).toEqual({ outcome: 'refused', code: 'registration_disabled' });
     const denied = await m.request('PUT', `/api/v1/projects/${project}/end-user-registration`, { selfRegistration: true }, { token: viewerToken });
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('permission_denied');
     const bad = await m.request('PUT', `/api/v1/projects/${project}/end-user-registration`, { selfRegistration: 'yes', extra: 1 });
     expect(bad.status).toBe(400);
-    expect((await m.request('GET', `/api/v1/projects/${project}/end-user-registration`, undefined, { token: viewerToken })).body).toEqual({ selfRegistration: false });
+    expect((await m.request('GET', `/api/v1/projects/${project}/end-user-registration`, undefined, { token: viewerToken })).body).toEqual({
+      selfRegistration: false,
+      requireVerifiedEmail: false,
+    });
     const on = await m.request('PUT', `/api/v1/projects/${project}/end-user-registration`, { selfRegistration: true });
     expect(on).toMatchObject({ status: 200, body: { selfRegistration: true } });
     expect(await ask({ action: 'status', projectId: project })).toEqual({ outcome: 'status', selfRegistration: true });
@@ -245,6 +249,47 @@ describe('end-user self-service (registration, verification, password reset)', (
     await m.request('PATCH', `/api/v1/projects/${project}/users/${user.id}`, { emailVerified: true });
     const already = await m.request('POST', `/api/v1/projects/${project}/users/${user.id}/verification-mail`);
     expect(already).toMatchObject({ status: 409, body: { code: 'email_already_verified' } });
+  });
+
+  it('keeps "require a verified email to sign in" beside the switch: additive (false when left out), audited, listed for the Gateways; a bad value is 400 with nothing written', async () => {
+    const url = `/api/v1/projects/${other}/end-user-registration`;
+    const required = () => m.app.get(EndUserRegistrationRepository).projectsRequiringVerifiedEmail();
+    expect((await m.request('PUT', url, { selfRegistration: false, requireVerifiedEmail: 'yes' })).status).toBe(400);
+    expect((await m.request('PUT', url, { selfRegistration: false, requireVerifiedEmail: true }, { token: viewerToken })).status).toBe(403);
+    expect((await m.request('GET', url)).body).toEqual({ selfRegistration: false, requireVerifiedEmail: false });
+    expect(await required()).not.toContain(other);
+    expect(await m.request('PUT', url, { selfRegistration: false, requireVerifiedEmail: true })).toMatchObject({
+      status: 200,
+      body: { selfRegistration: false, requireVerifiedEmail: true },
+    });
+    expect((await m.request('GET', url)).body).toEqual({ selfRegistration: false, requireVerifiedEmail: true });
+    expect(await required()).toContain(other);
+    expect(await required()).not.toContain(project);
+    const [audited] = (await m.request('GET', `/api/v1/audit?entityKind=end_user_registration&entityId=${other}&limit=1`)).body.items;
+    expect(audited).toMatchObject({ action: 'end_user_registration.create', diff: { requireVerifiedEmail: { new: true } } });
+    // A body without it (as before the field existed) turns it off, like any PUT.
+    expect((await m.request('PUT', url, { selfRegistration: false })).body).toEqual({ selfRegistration: false, requireVerifiedEmail: false });
+    expect(await required()).not.toContain(other);
+  });
+
+  it('resends a verification mail for an unverified address only, answering the same for unknown, verified and directory-less addresses (no enumeration)', async () => {
+    const from = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const resend = (email: string) => ask({ action: 'resend-verification', projectId: project, address: from, email });
+    const unverified = `ivy-${s}@example.org`;
+    const verified = `jon-${s}@example.org`;
+    await m.request('POST', `/api/v1/projects/${project}/users`, { username: `ivy${s}`, password: 'ivy-password-1', email: unverified });
+    await m.request('POST', `/api/v1/projects/${project}/users`, { username: `jon${s}`, password: 'jon-password-1', email: verified, emailVerified: true });
+    const sentBefore = inbox.mails.length;
+    for (const email of [`nobody-${s}@example.org`, verified, unverified]) expect(await resend(email)).toEqual({ outcome: 'accepted' });
+    const mail = await mailTo(unverified);
+    expect(mail.headers.get('subject')).toBe('Confirm your email address');
+    expect(await ask({ action: 'verify-email', projectId: project, address: from, token: tokenOf(mail) })).toEqual({ outcome: 'done' });
+    expect((await userOf(unverified))!.emailVerified).toBe(true);
+    // Verified now: asking again sends nothing more.
+    expect(await resend(unverified)).toEqual({ outcome: 'accepted' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(inbox.mails.slice(sentBefore).map((x) => x.to)).toEqual([[unverified]]);
+    expect(await resend(`ivy-${s}@example.org\r\nBcc: victim@example.org`)).toEqual({ outcome: 'refused', code: 'invalid_email' });
   });
 
   it('answers 503 mail_not_configured (and refuses registration as unavailable) when SMTP_URL is not set, never a crash', async () => {

@@ -222,7 +222,8 @@ const ROUTES: Route[] = [
     call: (i) => send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: false }),
     bad: (i) => [
       [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: 'yes' }), 400, 'validation_failed'],
-      [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: true, requireVerifiedEmail: true }), 400, 'validation_failed'],
+      [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: true, requireVerifiedEmail: 'yes' }), 400, 'validation_failed'],
+      [send('PUT', `/api/v1/projects/${i.project}/end-user-registration`, { selfRegistration: true, surprise: true }), 400, 'validation_failed'],
       garbled('PUT', `/api/v1/projects/${i.project}/end-user-registration`),
       ...ids404('PUT', (id) => `/api/v1/projects/${id}/end-user-registration`, 'project_not_found', { selfRegistration: true }),
     ],

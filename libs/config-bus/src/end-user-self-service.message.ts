@@ -9,6 +9,14 @@ import { z } from 'zod';
  */
 export const END_USER_SELF_SERVICE = 'end-users.self-service';
 
+/**
+ * Redis set of the projects whose end users must have a verified email to sign in (the switch
+ * `requireVerifiedEmail` of `/projects/{id}/end-user-registration`): the Manager rewrites it after
+ * every change and when it connects; the Gateways' login page and password grants read it for a
+ * user whose email is not verified.
+ */
+export const VERIFIED_EMAIL_PROJECTS_KEY = 'idm:end-users:verified-email-projects';
+
 const common = {
   projectId: z.string().min(1).max(64),
   address: z.string().min(1).max(64),
@@ -23,6 +31,8 @@ export const endUserSelfServiceRequestSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('status'), projectId: common.projectId }),
   z.object({ action: z.literal('register'), ...common, email, password }),
   z.object({ action: z.literal('request-reset'), ...common, email }),
+  /** A new verification mail for the account with this address, if it still needs one (the answer is the same either way). */
+  z.object({ action: z.literal('resend-verification'), ...common, email }),
   z.object({ action: z.literal('verify-email'), ...common, token }),
   z.object({ action: z.literal('reset-password'), ...common, token, password }),
 ]);

@@ -8,7 +8,7 @@ import type { AuthRecorder } from '../auth-records/auth-recorder';
 export const OIDC_LOGIN_POLICY = 'oidc-login';
 
 /** Why a login form's credentials were refused; the page says the same generic thing for all of them, the record tells them apart. */
-export type LoginRefusal = 'invalid_credentials' | 'account_locked' | 'account_disabled';
+export type LoginRefusal = 'invalid_credentials' | 'account_locked' | 'account_disabled' | 'email_not_verified';
 
 /** How one submitted login form ended. Never carries the password. */
 export type LoginResult =

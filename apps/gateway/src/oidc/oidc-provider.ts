@@ -43,6 +43,7 @@ import { isLoginAllowed, type EndUserPasswordValidator } from './end-user-passwo
 import { assertedClientId, assertionKid, inlineKeyNamed, JWT_BEARER_ASSERTION, verifyClientAssertion } from './client-assertion';
 import type { ClientKeyLookup, ClientKeySets } from './client-key-sets';
 import type { ClientRegistrationEndpoint } from './client-registration-endpoint';
+import type { VerifiedEmailRequirement } from './verified-email-requirement';
 import { mintIdToken } from './id-token';
 import { ExternalLoginFlow, type ExternalIdpFederation } from './external-login';
 import { formActionFor, withFormActions, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
@@ -107,6 +108,13 @@ export class OidcProvider {
 
   offerSelfService(pages: SelfServicePages): void {
     this.selfService = pages;
+  }
+
+  /** The projects' "require a verified email to sign in" switch (`verified-email-requirement.ts`); none until `requireVerifiedEmailWith`: not applied. */
+  private verifiedEmail: VerifiedEmailRequirement | null = null;
+
+  requireVerifiedEmailWith(requirement: VerifiedEmailRequirement): void {
+    this.verifiedEmail = requirement;
   }
 
   reportLoginsTo(hook: LoginAttemptHook): void {
@@ -535,6 +543,17 @@ export class OidcProvider {
       return again(401, GENERIC_LOGIN_ERROR);
     }
     const user = outcome.user;
+    // After the password: only someone who knows it learns the account waits for a confirmation (and the failure limits are not charged).
+    const unverified = await this.verifiedEmail?.refuses(user).catch(() => 'unknown' as const);
+    if (unverified === 'unknown') {
+      attempted({ outcome: 'unavailable', code: 'verified_email_unknown' });
+      return again(503, 'Sign-in is unavailable right now. Try again later.');
+    }
+    if (unverified) {
+      attempted({ outcome: 'rejected', reason: 'email_not_verified', credentialId: user.credential.id });
+      if (this.selfService) return this.selfService.emailNotVerified(res, issuer, transaction, pending.csrf);
+      return writeErrorPage(res, 403, 'email_not_verified', 'Confirm your email address through the link we mailed you, then sign in again.');
+    }
     attempted({ outcome: 'verified', credentialId: user.credential.id });
     await this.signIn(res, issuer, client, transaction, pending, cookies, user, now);
   }

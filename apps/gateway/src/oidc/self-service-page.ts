@@ -13,6 +13,8 @@ export interface SelfServiceForm {
   fields: { name: string; label: string; type: 'email' | 'password'; autocomplete: string; value?: string }[];
   button: string;
   intro?: string;
+  /** A stable code for scripts and tests on the intro (`data-outcome`), when the form answers something (a refused login). */
+  outcome?: string;
   error?: string | null;
 }
 
@@ -28,7 +30,7 @@ export function writeSelfServiceForm(res: ServerResponse, status: number, form: 
     .join('\n');
   const html = page(
     form.title,
-    `<h1>${escapeHtml(form.title)}</h1>${form.intro ? `<p>${escapeHtml(form.intro)}</p>` : ''}${form.error ? `<p class="error" role="alert">${escapeHtml(form.error)}</p>` : ''}
+    `<h1>${escapeHtml(form.title)}</h1>${form.intro ? `<p${form.outcome ? ` role="status" data-outcome="${escapeHtml(form.outcome)}"` : ''}>${escapeHtml(form.intro)}</p>` : ''}${form.error ? `<p class="error" role="alert">${escapeHtml(form.error)}</p>` : ''}
 <form method="post" action="${escapeHtml(form.action)}">${hidden}
 ${fields}
 <button type="submit">${escapeHtml(form.button)}</button></form>`,

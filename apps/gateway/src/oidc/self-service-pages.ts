@@ -117,6 +117,47 @@ export class SelfServicePages {
     this.answer(res, reply, 'Reset your password', 'Check your mail: if an account uses this address, we sent it a link to choose a new password.');
   }
 
+  /**
+   * What the login page answers a user whose password was right but whose email the project wants
+   * verified first (403): why, and a form for a new verification mail bound to the same login
+   * transaction. It names no address: the form asks for it, and its answer is the same for any.
+   */
+  emailNotVerified(res: ServerResponse, issuer: string, transaction: string, csrf: string): void {
+    this.resendForm(res, 403, issuer, transaction, csrf, null, 'email_not_verified');
+  }
+
+  /** GET: the form for a new verification mail; POST: the Manager mails one if an account with the address still needs it (the answer is the same either way). */
+  async resendVerification(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    if (req.method === 'GET') {
+      const login = await this.loginOf(req, res);
+      if (login) this.resendForm(res, 200, issuer, login.transaction, login.csrf, null);
+      return;
+    }
+    const read = await readTransactionForm(req, res, this.active, this.store, 'login');
+    if (!read) return;
+    const projectId = this.projectOf(read.pending.clientId);
+    if (!projectId) return writeErrorPage(res, 400, 'login_expired', LOGIN_EXPIRED);
+    const email = (read.form.get('email') ?? '').trim();
+    if (!EMAIL.test(email)) return this.resendForm(res, 400, issuer, read.transaction, read.pending.csrf, 'Enter a valid email address.');
+    const reply = await this.manager.ask({ action: 'resend-verification', projectId, address: this.address(req), email });
+    if (reply !== 'unavailable' && reply.outcome === 'refused' && reply.code === 'invalid_email')
+      return this.resendForm(res, 400, issuer, read.transaction, read.pending.csrf, 'Enter a valid email address.');
+    this.answer(res, reply, 'Confirm your email address', 'Check your mail: if an account with this address still needs confirming, we sent it a new link.');
+  }
+
+  private resendForm(res: ServerResponse, status: number, issuer: string, transaction: string, csrf: string, error: string | null, outcome?: string): void {
+    writeSelfServiceForm(res, status, {
+      title: 'Confirm your email address',
+      intro: 'This application needs a confirmed email address before you sign in. Open the link we mailed you, or enter your address to get a new one; then sign in again.',
+      outcome,
+      action: `${issuer}/resend-verification`,
+      hidden: { transaction, csrf },
+      fields: [{ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' }],
+      button: 'Send a new link',
+      error,
+    });
+  }
+
   /** The link of the verification mail. GET shows a button (a mail scanner's prefetch must not use the link up); POST confirms. */
   async verifyEmail(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
     const link = await this.linkOf(req, res);

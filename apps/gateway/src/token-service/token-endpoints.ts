@@ -13,6 +13,7 @@ import { mintJwt } from './jwt-minter';
 import { grantedScope } from './scope-resolution';
 import { metadataFor } from './owner-metadata';
 import type { EndUserPasswordValidator } from '../oidc/end-user-password-validator';
+import type { VerifiedEmailRequirement } from '../oidc/verified-email-requirement';
 import { authenticateClient, newGrant, requireGrant } from './token-grants';
 import type { TokenCallSubject } from '../auth-records/auth-record-factory';
 import { JWT_BEARER_GRANT, type JwtBearerGrant } from './jwt-bearer-grant';
@@ -49,6 +50,8 @@ export interface TokenServiceOptions {
   jwtBearer?: JwtBearerGrant;
   /** Resource owners of the password grant for clients that list identity sources (local and just-in-time provisioned end users). */
   owners?: EndUserPasswordValidator;
+  /** The projects' "require a verified email to sign in" switch, applied to the password grant's end users; absent: not applied. */
+  verifiedEmail?: VerifiedEmailRequirement;
 }
 
 export type TokenFormat = 'opaque' | 'jwt';
@@ -89,6 +92,17 @@ export class TokenEndpoints {
     return serving ? serving.tokens.proxyClients.cors : null;
   }
 
+  /**
+   * The password grant's end user, when the project requires a verified email: refused with the
+   * reason in the description (only a caller that knew the password gets this far, so it tells
+   * nothing about which accounts exist; not counted as a failed password).
+   */
+  private async requireVerifiedEmail(owner: TokenClient): Promise<void> {
+    const refuses = await this.options.verifiedEmail?.refuses(owner).catch(() => null);
+    if (refuses === null) throw new OAuthError('temporarily_unavailable', 'whether the user must have a verified email cannot be read right now (verified_email_unknown)', 503);
+    if (refuses) throw new OAuthError('invalid_grant', 'the resource owner has not verified their email address (email_not_verified)');
+  }
+
   async token(call: TokenCall, format: TokenFormat): Promise<Body> {
     // Its clients may be public (no secret): the OpenID Provider authenticates them its own way.
     if (call.params.get('grant_type') === 'authorization_code' && this.options.authorizationCode && format === 'opaque') {
@@ -116,6 +130,7 @@ export class TokenEndpoints {
       throw err;
     });
     if (call.subject && owner !== client) call.subject.credentialId = owner.credential.id;
+    if (grantType === 'password' && owner !== client) await this.requireVerifiedEmail(owner);
     const settings = client.settings;
     // RFC 6749 §4.4.3: no refresh token for client_credentials.
     const withRefresh = settings.refreshAllowed && grantType === 'password' && settings.grants.includes('refresh_token');

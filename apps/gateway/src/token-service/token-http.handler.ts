@@ -39,6 +39,7 @@ const OIDC_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/forgot-password': ['GET', 'POST'],
   '/verify-email': ['GET', 'POST'],
   '/reset-password': ['GET', 'POST'],
+  '/resend-verification': ['GET', 'POST'],
 };
 
 const SELF_SERVICE_PAGES: Readonly<Record<string, (pages: SelfServicePages, req: IncomingMessage, res: ServerResponse, issuer: string) => Promise<void>>> = {
@@ -46,6 +47,7 @@ const SELF_SERVICE_PAGES: Readonly<Record<string, (pages: SelfServicePages, req:
   '/forgot-password': (pages, req, res, issuer) => pages.forgotPassword(req, res, issuer),
   '/verify-email': (pages, req, res, issuer) => pages.verifyEmail(req, res, issuer),
   '/reset-password': (pages, req, res, issuer) => pages.resetPassword(req, res, issuer),
+  '/resend-verification': (pages, req, res, issuer) => pages.resendVerification(req, res, issuer),
 };
 
 /** Dynamic client registration (RFC 7591) and, below it, each registered client's configuration endpoint (RFC 7592). */

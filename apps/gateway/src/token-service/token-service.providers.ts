@@ -28,6 +28,7 @@ import { OidcProvider } from '../oidc/oidc-provider';
 import { ClientKeySets } from '../oidc/client-key-sets';
 import { ClientRegistrationEndpoint } from '../oidc/client-registration-endpoint';
 import { RegistrationRateLimit } from '../oidc/registration-rate-limit';
+import { VerifiedEmailRequirement } from '../oidc/verified-email-requirement';
 import { RATE_LIMIT_REDIS } from '../rate-limit/rate-limit-redis';
 import { RedisRateLimitStore } from '@idm/policies';
 import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
@@ -103,6 +104,8 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         ),
       inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
     },
+    // One per Gateway: the login page and both token services share its cached read.
+    { provide: VerifiedEmailRequirement, useFactory: (redis: Redis) => new VerifiedEmailRequirement(redis), inject: [TOKEN_REDIS] },
     { provide: TOKEN_FAILURES, useFactory: (bruteForce: ConfiguredBruteForce) => new ConfiguredFailureLimits(config, bruteForce.guard), inject: [ConfiguredBruteForce] },
     {
       provide: FEDERATED_END_USERS,
@@ -133,6 +136,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         sources: GatewayIdentitySources,
         bus: ClientProxy,
         rateLimitRedis: Redis,
+        verifiedEmail: VerifiedEmailRequirement,
       ) => {
         const keysLog = tokenLog.child({ component: 'oidc-client-keys' });
         const lastReport = new Map<string, number>();
@@ -156,6 +160,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           clientKeys,
         );
         provider.reportLoginsTo(loginAttemptRecorder(recorder, factory, failures.addressOf));
+        provider.requireVerifiedEmailWith(verifiedEmail);
         provider.bindTokensWith(new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired));
         // External IdPs (oidc identity sources) provision their users through the same linking as the password sources.
         provider.federateWith({ externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) });
@@ -195,6 +200,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         GatewayIdentitySources,
         TOKEN_BUS,
         RATE_LIMIT_REDIS,
+        VerifiedEmailRequirement,
       ],
     },
     {
@@ -207,6 +213,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         oidc: OidcProvider,
         owners: EndUserPasswordValidator,
         redis: Redis,
+        verifiedEmail: VerifiedEmailRequirement,
       ) =>
         new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, {
           surface: 'credential',
@@ -215,20 +222,28 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           binding: new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired),
           authorizationCode: oidc,
           owners,
+          verifiedEmail,
           // Spent assertion ids live beside the OpenID Provider's client assertions (one store, every Gateway).
           jwtBearer: new JwtBearerGrant(new OidcStore(redis, config.environment)),
         }),
-      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, OidcProvider, FEDERATED_END_USERS, TOKEN_REDIS],
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, OidcProvider, FEDERATED_END_USERS, TOKEN_REDIS, VerifiedEmailRequirement],
     },
     {
       provide: AUTH_TOKEN_ENDPOINTS,
-      useFactory: (active: ActiveConfiguration, store: GatewayTokenStore, serving: ServingDependencies, failures: ConfiguredFailureLimits) =>
+      useFactory: (
+        active: ActiveConfiguration,
+        store: GatewayTokenStore,
+        serving: ServingDependencies,
+        failures: ConfiguredFailureLimits,
+        verifiedEmail: VerifiedEmailRequirement,
+      ) =>
         new TokenEndpoints(active, store, serving.secrets, serving.passwordCache, config.environment, {
           surface: 'auth',
           failures,
           binding: new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired),
+          verifiedEmail,
         }),
-      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES],
+      inject: [ActiveConfiguration, GatewayTokenStore, SERVING_DEPENDENCIES, TOKEN_FAILURES, VerifiedEmailRequirement],
     },
     {
       provide: TokenHttpHandler,

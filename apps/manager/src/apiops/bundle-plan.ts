@@ -266,11 +266,11 @@ function planBruteForceSettings(bundle: ApiopsBundle, current: CurrentProject, p
   }
 }
 
-/** The self-registration switch: a bundle that leaves it out keeps it. */
+/** The self-registration and verified-email switches: a bundle that leaves them out keeps them (a left-out field of a given object is its default, as a PUT). */
 function planEndUserRegistration(bundle: ApiopsBundle, current: CurrentProject, plan: PlannedChange[]): void {
   const desired = bundle.endUserRegistration;
   if (desired === undefined) return;
-  const fields = changedFields(current.endUserRegistration, desired, ['selfRegistration']);
+  const fields = changedFields(current.endUserRegistration, desired, ['selfRegistration', 'requireVerifiedEmail']);
   if (fields.length) plan.push({ op: 'update', kind: 'end_user_registration', name: bundle.project.name, fields });
 }
 

@@ -105,7 +105,7 @@ export class ProjectStateReader {
         systemKeyManagers,
         identitySources: [],
         bruteForceSettings: null,
-        endUserRegistration: { selfRegistration: false },
+        endUserRegistration: { selfRegistration: false, requireVerifiedEmail: false },
         clientRegistration: { enabled: false },
         registeredClients: new Set(),
         references: referencesOf(systemKeyManagers, []),
@@ -168,7 +168,7 @@ export class ProjectStateReader {
 
   private async endUserRegistrationOf(projectId: string): Promise<EndUserRegistrationSettings> {
     const row = await this.endUserRegistration.find(projectId);
-    return row ? endUserRegistrationSettingsSchema.parse(row.settings) : { selfRegistration: false };
+    return row ? endUserRegistrationSettingsSchema.parse(row.settings) : { selfRegistration: false, requireVerifiedEmail: false };
   }
 
   private async bruteForceSettingsOf(projectId: string): Promise<ProjectBruteForceSettings | null> {

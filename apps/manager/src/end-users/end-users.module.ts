@@ -14,11 +14,22 @@ import { EndUserRegistrationSettingsService } from './self-service/end-user-regi
 import { EndUserSelfServiceController } from './self-service/end-user-self-service.controller';
 import { EndUserSelfService } from './self-service/end-user-self-service.service';
 import { SelfServiceStore } from './self-service/self-service-store';
+import { VerifiedEmailProjectsPublisher } from './self-service/verified-email-projects.publisher';
 
 @Module({
   imports: [AuthModule],
   controllers: [EndUsersController, EndUserProvisionController, OidcClientsController, EndUserRegistrationController, EndUserMailsController, EndUserSelfServiceController],
-  providers: [EndUsersService, FederatedEndUsers, OidcClientsService, EndUserMailer, EndUserMails, EndUserRegistrationSettingsService, EndUserSelfService, SelfServiceStore],
+  providers: [
+    EndUsersService,
+    FederatedEndUsers,
+    OidcClientsService,
+    EndUserMailer,
+    EndUserMails,
+    EndUserRegistrationSettingsService,
+    EndUserSelfService,
+    SelfServiceStore,
+    VerifiedEmailProjectsPublisher,
+  ],
   exports: [EndUserRegistrationSettingsService],
 })
 export class EndUsersModule {}

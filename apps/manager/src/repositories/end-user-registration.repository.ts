@@ -24,6 +24,15 @@ export class EndUserRegistrationRepository {
       .onConflictDoUpdate({ target: projectEndUserRegistration.projectId, set: { settings, updatedAt: new Date() } });
   }
 
+  /** The projects whose end users must have a verified email to sign in (what the Gateways read, through Redis). */
+  async projectsRequiringVerifiedEmail(): Promise<string[]> {
+    const rows = await this.database.db
+      .select({ projectId: projectEndUserRegistration.projectId })
+      .from(projectEndUserRegistration)
+      .where(sql`(${projectEndUserRegistration.settings} ->> 'requireVerifiedEmail') = 'true'`);
+    return rows.map((r) => r.projectId);
+  }
+
   /** The end user of the project with this email (case-insensitive, as the unique index compares). */
   async endUserByEmail(projectId: string, email: string, db: Reads = this.database.db): Promise<CredentialRow | undefined> {
     const [row] = await db

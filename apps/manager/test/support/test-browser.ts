@@ -6,8 +6,9 @@ export class Browser {
     return this.send(url, { method: 'GET' });
   }
 
-  postForm(url: string, form: Record<string, string>): Promise<Response> {
-    return this.send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  /** `headers`: extra request headers (e.g. an X-Forwarded-For a trusted hop would add). */
+  postForm(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    return this.send(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
   }
 
   /** A same-origin fetch() POST as a page's script sends it (Sec-Fetch-Site: same-origin), without a body. */

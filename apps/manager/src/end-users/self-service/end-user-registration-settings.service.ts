@@ -7,9 +7,9 @@ import { ProblemError } from '../../problems/problem.error';
 import { EndUserRegistrationRepository } from '../../repositories/end-user-registration.repository';
 import { ProjectRepository } from '../../repositories/project.repository';
 
-const OFF: EndUserRegistrationSettings = { selfRegistration: false };
+const OFF: EndUserRegistrationSettings = { selfRegistration: false, requireVerifiedEmail: false };
 
-/** A project's self-registration switch (project:read / project:write at the project), audited as `end_user_registration.*`. */
+/** A project's self-registration and verified-email switches (project:read / project:write at the project), audited as `end_user_registration.*`. */
 @Injectable()
 export class EndUserRegistrationSettingsService {
   constructor(

@@ -4,7 +4,7 @@ import { Contract, ContractBody } from '../../openapi/contract.decorator';
 import { IdPipe } from '../../problems/id.pipe';
 import { EndUserRegistrationSettingsService } from './end-user-registration-settings.service';
 
-/** Whether people may create their own account on the OpenID Provider's login page. */
+/** Whether people may create their own account on the OpenID Provider's login page, and whether they must confirm their email to sign in. */
 @Controller('api/v1/projects/:projectId/end-user-registration')
 export class EndUserRegistrationController {
   constructor(private readonly settings: EndUserRegistrationSettingsService) {}
@@ -17,7 +17,8 @@ export class EndUserRegistrationController {
 
   @Put()
   @Contract({
-    summary: 'Turn self-registration on or off: on, the login page offers "Create account" (a verification mail goes to the new address; needs SMTP_URL)',
+    summary:
+      'Turn self-registration on or off (on: the login page offers "Create account"; a verification mail goes to the new address; needs SMTP_URL), and whether signing in needs a verified email (requireVerifiedEmail, false when left out)',
     body: endUserRegistrationSettingsSchema,
     response: endUserRegistrationSettingsSchema,
   })

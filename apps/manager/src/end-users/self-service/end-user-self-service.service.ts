@@ -19,7 +19,7 @@ const auditRow = ({ digestHa1: _, ...c }: CredentialRow) => c;
 const ttlMinutes = (purpose: keyof typeof TOKEN_TTL_SECONDS) => TOKEN_TTL_SECONDS[purpose] / 60;
 
 type Register = Extract<EndUserSelfServiceRequest, { action: 'register' }>;
-type RequestReset = Extract<EndUserSelfServiceRequest, { action: 'request-reset' }>;
+type RequestReset = Extract<EndUserSelfServiceRequest, { action: 'request-reset' | 'resend-verification' }>;
 type VerifyEmail = Extract<EndUserSelfServiceRequest, { action: 'verify-email' }>;
 type ResetPassword = Extract<EndUserSelfServiceRequest, { action: 'reset-password' }>;
 
@@ -52,6 +52,7 @@ export class EndUserSelfService {
       case 'register':
         return this.register(request);
       case 'request-reset':
+      case 'resend-verification':
         return this.requestReset(request);
       case 'verify-email':
         return this.verifyEmail(request);
@@ -119,8 +120,17 @@ export class EndUserSelfService {
     const retryAfter = await this.store.rateLimit.hit(request.projectId, request.address, request.email);
     if (retryAfter !== null) return { outcome: 'rate_limited', retryAfterSeconds: retryAfter };
     // In the background: the answer takes the same time whether the account exists or not.
-    void this.sendReset(request.projectId, request.email).catch((err: unknown) => this.log.warn(`password reset mail failed: ${err instanceof Error ? err.message : String(err)}`));
+    const send = request.action === 'request-reset' ? this.sendReset(request.projectId, request.email) : this.resendVerification(request.projectId, request.email);
+    void send.catch((err: unknown) => this.log.warn(`${request.action} mail failed: ${err instanceof Error ? err.message : String(err)}`));
     return { outcome: 'accepted' };
+  }
+
+  /** A new verification link for a local, enabled account with this address that is not verified yet; none otherwise (nothing to confirm, or a directory's user). */
+  private async resendVerification(projectId: string, email: string): Promise<void> {
+    if (!z.uuid().safeParse(projectId).success) return;
+    const user = await this.registration.endUserByEmail(projectId, email);
+    if (!user || !user.enabled || !user.email || !user.endUser || user.endUser.emailVerified || user.endUser.identitySourceId) return;
+    await this.mail('verify-email', user);
   }
 
   /** A reset link for a local, enabled account with this address; none for unknown, disabled or directory-owned ones (their password is the directory's). */
