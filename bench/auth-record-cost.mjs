@@ -94,20 +94,24 @@ async function run(variant) {
   return (used.user + used.system) / (TICKS * PER_TICK);
 }
 
-const variants = process.env.BENCH_VARIANTS?.split(',') ?? ['none', 'factory', ...Object.keys(queues)];
-const results = Object.fromEntries(variants.map((v) => [v, []]));
-for (const v of variants) await run(v); // warm-up
-for (let r = 0; r < REPEATS; r++) for (const v of variants) results[v].push(await run(v));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const load = loadavg()
-  .map((x) => x.toFixed(1))
-  .join(' / ');
-console.log(`CPU µs per request (median of ${REPEATS}, ${TICKS} ticks of ${PER_TICK}), load average ${load}`);
-const base = results.none ? median(results.none) : 0;
-for (const v of variants) {
-  const share = results.none ? `  record's share ${(median(results[v]) - base).toFixed(2).padStart(6)}` : '';
-  console.log(`${v.padEnd(8)} ${median(results[v]).toFixed(2).padStart(7)}${share}   runs ${results[v].map((x) => x.toFixed(2)).join(' ')}`);
+// The private redis-server goes whatever happens (a failed run must not leave it behind).
+try {
+  const variants = process.env.BENCH_VARIANTS?.split(',') ?? ['none', 'factory', ...Object.keys(queues)];
+  const results = Object.fromEntries(variants.map((v) => [v, []]));
+  for (const v of variants) await run(v); // warm-up
+  for (let r = 0; r < REPEATS; r++) for (const v of variants) results[v].push(await run(v));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
+  console.log(`CPU µs per request (median of ${REPEATS}, ${TICKS} ticks of ${PER_TICK}), load average ${load}`);
+  const base = results.none ? median(results.none) : 0;
+  for (const v of variants) {
+    const share = results.none ? `  record's share ${(median(results[v]) - base).toFixed(2).padStart(6)}` : '';
+    console.log(`${v.padEnd(8)} ${median(results[v]).toFixed(2).padStart(7)}${share}   runs ${results[v].map((x) => x.toFixed(2)).join(' ')}`);
+  }
+} finally {
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
-await redis.stop();
-rmSync(dir, { recursive: true, force: true });
 if (sink < 0) console.log(sink);
