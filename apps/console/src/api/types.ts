@@ -289,8 +289,34 @@ export interface EndUser {
   roles: string[];
   enabled: boolean;
   locked: boolean;
+  /** The directory the user comes from (its password lives there); null for a user of the project itself. */
+  identitySource: { id: string; name: string } | null;
   lastLoginAt: string | null;
   createdAt: string;
+}
+
+/** What "send this user a mail" answers: the address it went to and until when its link works. */
+export interface EndUserMailSent {
+  sentTo: string;
+  expiresAt: string;
+}
+
+/** A project's initial access token for dynamic client registration (never the token itself, but its prefix). */
+export interface InitialAccessToken {
+  id: string;
+  projectId: string;
+  prefix: string;
+  description: string | null;
+  singleUse: boolean;
+  expiresAt: string;
+  usedAt: string | null;
+  registrations: number;
+  createdAt: string;
+}
+
+/** An initial access token as created: the token in clear, this once. */
+export interface CreatedInitialAccessToken extends InitialAccessToken {
+  token: string;
 }
 
 export type AuthOutcome = 'success' | 'denied' | 'throttled' | 'blocked';

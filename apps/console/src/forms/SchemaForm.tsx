@@ -24,6 +24,11 @@ interface Props {
    * untouched time rule is not sent half made.
    */
   showDefaults?: boolean;
+  /**
+   * The fields sit inside the caller's own <form> (its submit button saves them): rendered in a
+   * <div>, since a form inside a form is invalid HTML and Enter in a field would submit the inner one.
+   */
+  embedded?: boolean;
 }
 
 /**
@@ -33,7 +38,7 @@ interface Props {
  * property) gets it in the form with no console change; a reference to another entity is picked
  * by name (see pickers).
  */
-export function SchemaForm({ schema, value, onChange, serverErrors, idPrefix, showDefaults = false }: Props) {
+export function SchemaForm({ schema, value, onChange, serverErrors, idPrefix, showDefaults = false, embedded = false }: Props) {
   // Defaults are marked required after the shaping, which drops a `null` default the form cannot show.
   const shaped = useMemo(() => {
     const simple = formSchema(schema);
@@ -50,6 +55,7 @@ export function SchemaForm({ schema, value, onChange, serverErrors, idPrefix, sh
       validator={validator}
       widgets={widgets}
       idPrefix={idPrefix}
+      tagName={embedded ? 'div' : undefined}
       liveValidate
       experimental_defaultFormStateBehavior={{ emptyObjectFields: 'populateRequiredDefaults' }}
       showErrorList={false}

@@ -10,8 +10,8 @@ export interface Column<T> {
 
 interface Props<T> {
   title: string;
-  /** 2 when the panel is a whole screen, 3 (default) when it is a tab of one. */
-  level?: 2 | 3;
+  /** 2 when the panel is a whole screen, 3 (default) when it is a tab of one, 4 when a section of a tab. */
+  level?: 2 | 3 | 4;
   /** The table's accessible name (what a screen reader and the e2e tests call it). */
   label: string;
   rows: T[] | undefined;

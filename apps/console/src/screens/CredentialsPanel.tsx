@@ -1,4 +1,4 @@
-import { Alert, Button, Code, CopyButton, Group, Modal, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Code, Group, Modal, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
@@ -7,6 +7,7 @@ import type { Credential, IssuedApiKey } from '../api/types';
 import { usePermissions } from '../permissions/permissions';
 import { RowAction } from '../layout/EntityListPanel';
 import { KeysetPager } from '../layout/KeysetPager';
+import { ShownOnce } from '../layout/ShownOnce';
 import { CredentialRulesForm } from './credentials/CredentialRulesForm';
 import { OidcClientPanel } from './credentials/OidcClientPanel';
 import { TokenSettingsForm } from './credentials/TokenSettingsForm';
@@ -67,24 +68,18 @@ export function CredentialsPanel({ projectId }: { projectId: string }) {
         />
       </Modal>
       <Modal opened={shownKey !== null} onClose={() => setShownKey(null)} title="New API key" closeOnClickOutside={false}>
-        {shownKey && <ShownOnce username={shownKey.username} apiKey={shownKey.key} />}
+        {shownKey && <ShownKey username={shownKey.username} apiKey={shownKey.key} />}
       </Modal>
     </Stack>
   );
 }
 
 /** The key in clear, this once: the Manager keeps only its hash, and the console forgets it on close. */
-function ShownOnce({ username, apiKey }: { username: string; apiKey: IssuedApiKey }) {
+function ShownKey({ username, apiKey }: { username: string; apiKey: IssuedApiKey }) {
   return (
-    <Stack>
-      <Alert color="yellow" title="Copy it now">
-        This is the only time the key of {username} is shown. Store it where the application reads its secrets.
-      </Alert>
-      <Code block data-testid="issued-api-key">
-        {apiKey.key}
-      </Code>
-      <CopyButton value={apiKey.key}>{({ copied, copy }) => <Button onClick={copy}>{copied ? 'Copied' : 'Copy key'}</Button>}</CopyButton>
-    </Stack>
+    <ShownOnce value={apiKey.key} copyLabel="Copy key" testId="issued-api-key">
+      This is the only time the key of {username} is shown. Store it where the application reads its secrets.
+    </ShownOnce>
   );
 }
 

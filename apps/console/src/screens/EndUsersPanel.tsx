@@ -9,13 +9,15 @@ import { KeysetPager } from '../layout/KeysetPager';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, confirmDestructive, useAction, useEscapeUnderConfirmation } from './actions';
 import { EndUserConsents } from './EndUserConsents';
+import { useEndUserMails } from './EndUserMails';
 
 const PAGE = 50;
 
 /**
  * People who log in at the Gateway's login page (the project's OpenID Provider): searched and
  * paged by the server, created with a password, disabled or locked out, deleted after a confirmation;
- * the OIDC clients each consented to, revoked after a confirmation.
+ * the OIDC clients each consented to, revoked after a confirmation; sent the verification or
+ * password reset mail.
  */
 export function EndUsersPanel({ projectId }: { projectId: string }) {
   const [search, setSearch] = useState('');
@@ -30,6 +32,7 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
   const [consentsOf, setConsentsOf] = useState<EndUser | null>(null);
   const escape = useEscapeUnderConfirmation(consentsOf !== null, () => setConsentsOf(null));
   const action = useAction([['end-users', projectId]]);
+  const mails = useEndUserMails(projectId, action.run);
   const update = (user: EndUser, change: Partial<Pick<EndUser, 'enabled' | 'locked'>>) => void action.run(() => api('PATCH', `/projects/${projectId}/users/${user.id}`, change));
   const remove = (user: EndUser) =>
     confirmDestructive(
@@ -51,16 +54,19 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
       empty={term ? `No end user matches “${term}”.` : 'No end users yet. An end user logs in at the Gateway’s login page when an OIDC client of this project sends them there.'}
       create={writable ? { label: 'New end user', onClick: () => setCreating(true) } : undefined}
       toolbar={
-        <TextInput
-          label="Search"
-          description="Username, email or name"
-          value={search}
-          onChange={(e) => {
-            setSearch(e.currentTarget.value);
-            setCursors([]);
-          }}
-          maw={360}
-        />
+        <>
+          <TextInput
+            label="Search"
+            description="Username, email or name"
+            value={search}
+            onChange={(e) => {
+              setSearch(e.currentTarget.value);
+              setCursors([]);
+            }}
+            maw={360}
+          />
+          {mails.result}
+        </>
       }
       columns={[
         { header: 'Username', cell: (u) => u.username },
@@ -81,6 +87,7 @@ export function EndUsersPanel({ projectId }: { projectId: string }) {
           <RowAction label={`Consents of ${u.username}`} onClick={() => setConsentsOf(u)}>
             Consents
           </RowAction>
+          {writable && mails.buttons(u)}
           {writable && (
             <RowAction label={`Delete end user ${u.username}`} onClick={() => remove(u)} destructive>
               Delete

@@ -14,6 +14,7 @@ import { SecretsPanel } from './SecretsPanel';
 import { TeamsPanel } from './TeamsPanel';
 import { BruteForceSettingsPanel } from './project/BruteForceSettingsPanel';
 import { OidcClientsPanel } from './project/OidcClientsPanel';
+import { RegistrationPanel } from './project/RegistrationPanel';
 
 export function ProjectScreen() {
   const { projectId = '' } = useParams();
@@ -28,6 +29,7 @@ export function ProjectScreen() {
         { value: 'credentials', label: 'Credentials', panel: <CredentialsPanel projectId={projectId} /> },
         { value: 'end-users', label: 'End users', panel: <EndUsersPanel projectId={projectId} /> },
         { value: 'oidc-clients', label: 'OIDC clients', panel: <OidcClientsPanel projectId={projectId} /> },
+        { value: 'registration', label: 'Registration', panel: <RegistrationPanel projectId={projectId} /> },
         { value: 'requests', label: 'Requests', panel: <RequestsPanel projectId={projectId} /> },
         { value: 'secrets', label: 'Secrets', panel: <SecretsPanel projectId={projectId} /> },
         { value: 'teams', label: 'Teams', panel: <TeamsPanel projectId={projectId} /> },

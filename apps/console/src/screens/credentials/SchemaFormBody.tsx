@@ -43,7 +43,7 @@ export function SchemaFormBody({ contract, bodyPath, initial, save, saved, submi
       <Stack>
         {intro && <Text size="sm">{intro}</Text>}
         <ErrorAlert error={action.error} />
-        <SchemaForm idPrefix={idPrefix} schema={schema} value={value} onChange={setValue} serverErrors={errorTreeFor(issues, bodyPath)} />
+        <SchemaForm embedded idPrefix={idPrefix} schema={schema} value={value} onChange={setValue} serverErrors={errorTreeFor(issues, bodyPath)} />
         <Group>
           <Button type="submit">{submitLabel}</Button>
           {extraActions}

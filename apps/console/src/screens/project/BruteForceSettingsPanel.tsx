@@ -1,7 +1,7 @@
-import { Button, Stack, Table, Text, Title } from '@mantine/core';
+import { Button, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../../api/client';
-import { humanize } from '../../forms/schema-titles';
+import { SettingsTable } from '../../layout/SettingsTable';
 import { usePermissions } from '../../permissions/permissions';
 import { QueryState } from '../QueryState';
 import { ErrorAlert, confirmDestructive, useAction } from '../actions';
@@ -67,22 +67,10 @@ export function BruteForceSettingsPanel({ projectId }: { projectId: string }) {
 }
 
 function ReadOnlySettings({ settings }: { settings: Settings | null }) {
-  const entries = Object.entries(settings ?? {});
   return (
     <Stack gap="xs">
       <Text size="sm">You may look at these settings but not change them.</Text>
-      {entries.length > 0 && (
-        <Table aria-label="Brute-force settings" maw={520}>
-          <Table.Tbody>
-            {entries.map(([name, value]) => (
-              <Table.Tr key={name}>
-                <Table.Th scope="row">{humanize(name)}</Table.Th>
-                <Table.Td>{value}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
+      <SettingsTable label="Brute-force settings" settings={settings} />
     </Stack>
   );
 }
