@@ -45,6 +45,7 @@ export class GatewayModule implements OnApplicationShutdown {
     @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis,
     @Inject(GatewayKeyManagers) private readonly keyManagers: GatewayKeyManagers,
     @Inject(GatewayIdentitySources) private readonly identitySources: GatewayIdentitySources,
+    @Inject(SERVING_DEPENDENCIES) private readonly serving: ServingDependencies,
   ) {}
 
   static forRoot(config: GatewayConfig, log: Logger): DynamicModule {
@@ -192,6 +193,7 @@ export class GatewayModule implements OnApplicationShutdown {
     await this.pools.closeAll();
     await this.keyManagers.close();
     await this.identitySources.close();
+    await this.serving.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.rateLimitRedis.quit().catch(() => this.rateLimitRedis.disconnect());
   }

@@ -50,7 +50,12 @@ const now = () => Date.now() + clockSkewMs;
 async function startGateway(redis: Redis, records: Redis | null = null) {
   const metrics = new GatewayMetrics();
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, keepAliveTimeoutMs: 1000, connections: 4 }, LOOPBACK_ALLOWED);
-  const active = new ActiveConfiguration(pools, metrics, { secrets: box, oidcSessions: new RedisOidcSessionStore(redis, SESSION_PREFIX), now });
+  // As a Gateway process builds it: session reads cached, invalidated over the store's channel
+  // (a TTL of a minute here: a logout seen on the other Gateway is the invalidation's doing).
+  const invalidations = redis.duplicate();
+  invalidations.on('error', () => {});
+  const oidcSessions = new RedisOidcSessionStore(redis, SESSION_PREFIX, { subscriber: invalidations, ttlMs: 60_000 });
+  const active = new ActiveConfiguration(pools, metrics, { secrets: box, oidcSessions, now });
   let queue: AuthRecordQueue | null = null;
   let authRecords: { recorder: AuthRecorder; factory: AuthRecordFactory } | null = null;
   if (records !== null) {
@@ -65,7 +70,7 @@ async function startGateway(redis: Redis, records: Redis | null = null) {
   const server: Server = http.serverFactory((_req, res) => res.end('nest'));
   http.attach(handler.handle, (_req, res) => res.end('tokens'));
   const running = await listenOnLoopback(server);
-  return { url: running.url, active, close: async () => (await running.close(), await queue?.close(), await pools.closeAll()) };
+  return { url: running.url, active, close: async () => (await running.close(), await queue?.close(), await pools.closeAll(), oidcSessions.close(), invalidations.disconnect()) };
 }
 
 interface RunningProvider {

@@ -25,7 +25,18 @@ export interface ServingDependencies {
   senderConstraint: SenderConstraintStores;
   /** Sessions of the `oidc` policy (relying party): one store for every Gateway, so a session works on all and logout revokes it everywhere. */
   oidcSessions: OidcSessionStore;
+  /** Releases what these hold beyond the callers' connections (the oidc sessions' invalidation subscriber). */
+  close(): Promise<void>;
 }
+
+/**
+ * How long an `oidc` session read from Redis answers the same session's requests from memory
+ * (RedisOidcSessionStore). A logout, an expired or dropped session and a rewrite reach every
+ * Gateway's memory by a Redis message at once; this bounds only what a message lost on a
+ * connection not yet known dead could leave: a session ended elsewhere is honoured here at most
+ * this long after. A second keeps a busy session's Redis reads at one a second per Gateway.
+ */
+export const OIDC_SESSION_CACHE_MS = 1_000;
 
 /**
  * The Digest nonce key is derived alike by every Gateway of the installation (HKDF of the first
@@ -50,11 +61,18 @@ export function createServingDependencies(config: Pick<GatewayConfig, 'masterKey
   const nonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm digest nonce v1', 32));
   // Derived like the Digest key, under its own label: every Gateway accepts the DPoP nonces of the others.
   const dpopNonceKey = Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'idm dpop nonce v1', 32));
+  // A connection of its own: a subscribed connection sends no other command.
+  const invalidations = tokenRedis.duplicate();
+  const oidcSessions = new RedisOidcSessionStore(tokenRedis, `idm:oidc-rp:${config.environment}:`, { subscriber: invalidations, ttlMs: OIDC_SESSION_CACHE_MS });
   return {
     secrets: new SecretBox(keys),
     passwordCache: new PasswordVerificationCache(),
     digest: { nonceKey, nonceStore: new RedisDigestNonceStore(redis, `idm:digest-nc:${config.environment}:`) },
     senderConstraint: { replay: new DpopReplayCache(tokenRedis, `{idm:dpop:${config.environment}}`), nonces: new DpopNonces(dpopNonceKey) },
-    oidcSessions: new RedisOidcSessionStore(tokenRedis, `idm:oidc-rp:${config.environment}:`),
+    oidcSessions,
+    close: async () => {
+      oidcSessions.close();
+      await invalidations.quit().catch(() => invalidations.disconnect());
+    },
   };
 }

@@ -43,9 +43,14 @@ export class CookieSealer {
 
   /** null: not ours, tampered, sealed with a retired or unknown key, or not JSON. */
   open(name: string, sealed: string): Record<string, unknown> | null {
+    return this.openUntil(name, sealed)?.value ?? null;
+  }
+
+  /** `open`, with when the key it was sealed with retires (a caller keeping the value honours it too). */
+  openUntil(name: string, sealed: string): { value: Record<string, unknown>; retiresAt: number } | null {
     const id = `${name}\n${sealed}`;
     const hit = this.opened.get(id);
-    if (hit !== undefined) return hit.retiresAt > this.now() ? hit.value : null;
+    if (hit !== undefined) return hit.retiresAt > this.now() ? hit : null;
     const [version, kid, data, extra] = sealed.split('.');
     if (version !== 'v1' || data === undefined || extra !== undefined) return null;
     const now = this.now();
@@ -60,8 +65,9 @@ export class CookieSealer {
       const value: unknown = JSON.parse(plain);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
       if (this.opened.size >= OPENED_CACHE_SIZE) this.opened.delete(this.opened.keys().next().value!);
-      this.opened.set(id, { value: value as Record<string, unknown>, retiresAt: key.retiresAt });
-      return value as Record<string, unknown>;
+      const entry = { value: value as Record<string, unknown>, retiresAt: key.retiresAt };
+      this.opened.set(id, entry);
+      return entry;
     } catch {
       return null;
     }

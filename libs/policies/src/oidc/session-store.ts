@@ -10,8 +10,11 @@ export interface OidcSessionStore {
   create(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Rewrites a record that still exists; false when it is gone (a logout is never undone by a late write). */
   update(key: string, value: string, ttlMs: number): Promise<boolean>;
-  /** The record, or null when absent or expired. */
-  get(key: string): Promise<string | null>;
+  /**
+   * The record, or null when absent or expired. A store may answer from a short-lived copy that a
+   * write anywhere invalidates (RedisOidcSessionStore); `fresh` asks the shared store itself.
+   */
+  get(key: string, fresh?: boolean): Promise<string | null>;
   /** Deletes the record and returns what it held (null: there was none). */
   take(key: string): Promise<string | null>;
 }

@@ -38,6 +38,9 @@ export class SessionStoreUnavailable extends Error {
   }
 }
 
+/** Opened session records kept (one per session, the latest). */
+const OPENED_RECORDS = 2048;
+
 /** What the session cookie holds: a random session id, and the absolute end (checked before the store is asked). */
 interface CookieValue {
   s: string;
@@ -56,6 +59,17 @@ interface CookieValue {
 export class OidcSessions {
   /** Last-seen is written at most this often: idle timeouts are exact to within it, and a busy session costs one write a minute, not one per request. */
   private readonly touchIntervalMs: number;
+  /**
+   * Store keys of the cookies the sealer opened (its opened values come back, the same objects,
+   * for the same cookie text): no SHA-256 per request for a returning cookie.
+   */
+  private readonly keysOfCookies = new WeakMap<object, string>();
+  /**
+   * The record last opened under each key, with the sealed text it came from: the same text
+   * (the store's copy, or Redis' unchanged value) gives the same record without building the
+   * sealer's lookup key of a 2-3 KB text again. Bounded; shared values, never written to.
+   */
+  private readonly openedRecords = new Map<string, { sealed: string; record: SessionRecord; retiresAt: number }>();
 
   constructor(
     private readonly store: OidcSessionStore,
@@ -88,9 +102,15 @@ export class OidcSessions {
     if (found === 'ended') return 'ended';
     const { key } = found;
     const now = this.now();
-    const record = this.openRecord(key, await this.call(() => this.store.get(key)));
+    let record = this.openRecord(key, await this.call(() => this.store.get(key)));
     if (record === null) return 'ended';
-    if (record.exp <= now || now - record.seen > this.idleMs) {
+    const over = (r: SessionRecord) => r.exp <= now || now - r.seen > this.idleMs;
+    if (over(record)) {
+      // A copy the store kept may predate another Gateway's last-seen: ended only on what the store itself holds.
+      record = this.openRecord(key, await this.call(() => this.store.get(key, true)));
+      if (record === null) return 'ended';
+    }
+    if (over(record)) {
       await this.call(() => this.store.take(key));
       return 'ended';
     }
@@ -110,7 +130,7 @@ export class OidcSessions {
 
   /** Re-reads a session (another Gateway may have refreshed its tokens); null when it ended. */
   async reload(key: string): Promise<SessionRecord | null> {
-    return this.openRecord(key, await this.call(() => this.store.get(key)));
+    return this.openRecord(key, await this.call(() => this.store.get(key, true)));
   }
 
   /** Deletes the session the cookie refers to; returns its record (null: none, or already ended). */
@@ -131,7 +151,12 @@ export class OidcSessions {
     const value = this.sealer.open(this.cookieName, cookie) as Partial<CookieValue> | null;
     if (value === null || typeof value.s !== 'string' || typeof value.exp !== 'number') return null;
     if (value.exp <= this.now()) return 'ended';
-    return { key: this.keyOf(value.s) };
+    let key = this.keysOfCookies.get(value);
+    if (key === undefined) {
+      key = this.keyOf(value.s);
+      this.keysOfCookies.set(value, key);
+    }
+    return { key };
   }
 
   private keyOf(id: string): string {
@@ -144,9 +169,16 @@ export class OidcSessions {
 
   private openRecord(key: string, sealed: string | null): SessionRecord | null {
     if (sealed === null) return null;
-    const record = this.sealer.open(`session:${key}`, sealed) as SessionRecord | null;
-    if (record === null || typeof record.exp !== 'number' || typeof record.seen !== 'number' || record.c === null || typeof record.c !== 'object') return null;
-    return { ...record, tokens: record.tokens ?? {} };
+    const last = this.openedRecords.get(key);
+    // The sealer's rules still apply to a kept record: its key's retirement ends it.
+    if (last !== undefined && last.sealed === sealed && last.retiresAt > this.now()) return last.record;
+    const opened = this.sealer.openUntil(`session:${key}`, sealed);
+    const record = opened?.value as SessionRecord | undefined;
+    if (record === undefined || typeof record.exp !== 'number' || typeof record.seen !== 'number' || record.c === null || typeof record.c !== 'object') return null;
+    const kept = { ...record, tokens: record.tokens ?? {} };
+    if (this.openedRecords.size >= OPENED_RECORDS) this.openedRecords.delete(this.openedRecords.keys().next().value!);
+    this.openedRecords.set(key, { sealed, record: kept, retiresAt: opened!.retiresAt });
+    return kept;
   }
 
   private ttlOf(record: SessionRecord, now: number): number {
