@@ -149,6 +149,23 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
     action: 'identity_source.update',
     run: async (f) => f.m.request('PATCH', `${P}/identity-sources/${(await identitySource(f)).id}`, { secret: 'new-bind-password' }),
   },
+  [`post ${P}/identity-sources/{identitySourceId}/sync`]: {
+    action: 'identity_source.sync',
+    run: async (f) => {
+      // A search-bind source with sync settings and nobody provisioned yet: the run asks the directory nothing.
+      const created = (
+        await f.m.request('POST', `${P}/identity-sources`, {
+          name: `ids-sync-${f.s()}`,
+          type: 'ldap',
+          config: { url: 'ldap://ldap.example.org', bind: { mode: 'search', bindDn: 'uid=svc,dc=example,dc=org', baseDn: 'ou=people,dc=example,dc=org' } },
+          secret: 'bind-password',
+          sync: { enabled: false },
+        })
+      ).body;
+      await clearMarker(f.m);
+      return f.m.request('POST', `${P}/identity-sources/${created.id}/sync`);
+    },
+  },
   [`delete ${P}/identity-sources/{identitySourceId}`]: {
     action: 'identity_source.delete',
     run: async (f) => f.m.request('DELETE', `${P}/identity-sources/${(await identitySource(f)).id}`),

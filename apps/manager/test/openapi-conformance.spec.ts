@@ -226,6 +226,7 @@ describe('OpenAPI document against real responses', () => {
         query: 'SELECT pw AS password FROM users WHERE login = :username',
         passwordFormat: 'pbkdf2',
       },
+      sync: { enabled: false, intervalMinutes: 30, lookupQuery: 'SELECT 1 FROM users WHERE login = :username' },
     });
     await call('GET', `${P}/identity-sources`);
     await call('GET', `${P}/identity-sources/${ldapSource.id}`);
@@ -233,6 +234,8 @@ describe('OpenAPI document against real responses', () => {
     const tested = await call('POST', `${P}/identity-sources/${ldapSource.id}/test`, {});
     expect(tested).toMatchObject({ ok: false, step: 'connection', outcome: 'unavailable' });
     await call('PATCH', `${P}/identity-sources/${ldapSource.id}`, { enabled: false, secret: null, description: 'corporate directory' });
+    // Nobody provisioned yet: the sync asks the database nothing and reports so.
+    expect(await call('POST', `${P}/identity-sources/${sqlSource.id}/sync`)).toMatchObject({ checked: { endUsers: 0, operators: 0 }, disabled: { endUsers: [], operators: [] } });
     await call('DELETE', `${P}/identity-sources/${ldapSource.id}`);
     await call('DELETE', `${P}/identity-sources/${sqlSource.id}`);
 

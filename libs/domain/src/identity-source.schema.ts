@@ -124,7 +124,8 @@ const sqlQuery = z
   .refine((q) => [...q.matchAll(/(?<!:):([A-Za-z_]\w*)/g)].every((m) => m[1] === 'username'), ':username is the only parameter');
 
 export const sqlSourceConfigSchema = z.strictObject({
-  driver: z.enum(['postgres', 'mysql']),
+  /** postgres and mysql (MariaDB too) are tested against real servers; mssql (tedious) and oracle (oracledb thin mode, `database` = service name) share their code path. */
+  driver: z.enum(['postgres', 'mysql', 'mssql', 'oracle']),
   host: z.string().min(1).max(255),
   port: z.number().int().min(1).max(65535),
   database: z.string().min(1).max(128),
@@ -341,6 +342,20 @@ export const operatorLoginSchema = z.strictObject({
 });
 export type OperatorLogin = z.output<typeof operatorLoginSchema>;
 
+/**
+ * The optional periodic sync: every `intervalMinutes` one Manager asks the directory whether each
+ * end user and operator the source provisioned still exists, and disables those it no longer
+ * knows (never re-enabling anyone). Only a search-bind LDAP source (its service account searches)
+ * and an SQL source with `lookupQuery` (one SELECT with `:username`, a row when the user exists)
+ * can be asked; the Manager refuses it on any other with 422.
+ */
+export const identitySourceSyncSchema = z.strictObject({
+  enabled: z.boolean(),
+  intervalMinutes: z.number().int().min(5).max(10_080).default(60),
+  lookupQuery: sqlQuery.optional(),
+});
+export type IdentitySourceSync = z.output<typeof identitySourceSyncSchema>;
+
 const commonFields = {
   name: entityName,
   description: description.optional(),
@@ -354,6 +369,8 @@ const commonFields = {
   /** How long a successful check is remembered (0: never); failures are never cached. */
   cacheTtlSeconds: z.number().int().min(0).max(3600).default(60),
   enabled: z.boolean().default(true),
+  /** null: no periodic sync (removal from the directory then disables a user at its next login only). */
+  sync: identitySourceSyncSchema.nullable().default(null),
 };
 
 /** Only on the API's own create and update: a System source's operator login is no part of a project's bundle. */
@@ -413,6 +430,7 @@ export const updateIdentitySourceSchema = z.strictObject({
   cacheTtlSeconds: z.number().int().min(0).max(3600).optional(),
   enabled: z.boolean().optional(),
   operatorLogin: operatorLoginSchema.nullable().optional(),
+  sync: identitySourceSyncSchema.nullable().optional(),
 });
 export type UpdateIdentitySource = z.output<typeof updateIdentitySourceSchema>;
 
@@ -444,6 +462,7 @@ export const identitySourceSchema = z.object({
   cacheTtlSeconds: z.number().int(),
   enabled: z.boolean(),
   operatorLogin: operatorLoginSchema.nullable(),
+  sync: identitySourceSyncSchema.nullable(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -529,3 +548,15 @@ export const identitySourceTestResultSchema = z.object({
   durationMs: z.number().int(),
 });
 export type IdentitySourceTestResult = z.infer<typeof identitySourceTestResultSchema>;
+
+/** What a sync run did: who was asked about, who was disabled (end users) or signed out with their bindings dropped (operators). */
+export const identitySourceSyncReportSchema = z.object({
+  sourceId: entityId,
+  checked: z.object({ endUsers: z.number().int(), operators: z.number().int() }),
+  disabled: z.object({
+    endUsers: z.array(z.object({ id: entityId, username: z.string() })),
+    operators: z.array(z.object({ id: entityId, username: z.string() })),
+  }),
+  durationMs: z.number().int(),
+});
+export type IdentitySourceSyncReport = z.infer<typeof identitySourceSyncReportSchema>;

@@ -10,6 +10,8 @@ export * from './ldap-referrals';
 export * from './ldap-pool';
 export * from './sql-password';
 export * from './sql-source';
+export * from './sql-connection';
+export * from './directory-lookup';
 export * from './rest-source';
 export * from './oidc-idp';
 export * from './upstream-guard';

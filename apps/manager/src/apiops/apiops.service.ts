@@ -313,6 +313,7 @@ export class ApiopsService {
       timeoutMs: entry.timeoutMs,
       cacheTtlSeconds: entry.cacheTtlSeconds,
       enabled: entry.enabled,
+      sync: entry.sync,
       ...(fields.includes('config') ? { config: entry.config } : {}),
       ...(secret === undefined ? {} : { secret }),
     };

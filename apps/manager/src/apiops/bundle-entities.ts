@@ -89,7 +89,7 @@ export function changedKeyManagerSecrets(desired: BundleKeyManager, row: KeyMana
 }
 
 /** What a plan compares of an identity source besides its write-only secret. */
-export const IDENTITY_SOURCE_FIELDS = ['description', 'type', 'config', 'roleMappings', 'timeoutMs', 'cacheTtlSeconds', 'enabled'] as const;
+export const IDENTITY_SOURCE_FIELDS = ['description', 'type', 'config', 'roleMappings', 'timeoutMs', 'cacheTtlSeconds', 'enabled', 'sync'] as const;
 
 /**
  * A stored identity source as a bundle holds it: settings by value, the secret never — only
@@ -107,6 +107,7 @@ export function identitySourceEntry(r: IdentitySourceRow, secretNames: ReadonlyM
       timeoutMs: r.timeoutMs,
       cacheTtlSeconds: r.cacheTtlSeconds,
       enabled: r.enabled,
+      sync: r.sync ?? null,
       ...(r.secret === null ? { secret: null } : {}),
     }),
   );

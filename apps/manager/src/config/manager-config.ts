@@ -45,6 +45,8 @@ const managerConfigSchema = z.object({
     .default(8 * 3600),
   /** A rotated-in signing key is published this long before it signs (longer than config propagation). */
   SIGNING_KEY_ACTIVATION_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** How often the Manager looks for identity sources whose periodic sync is due (their own interval decides how often each runs). */
+  IDENTITY_SOURCE_SYNC_CHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /**
    * Which proxies in front may name the client in X-Forwarded-For (Fastify's `trustProxy`): unset
    * or `false` none (the socket peer is the client, what login and self-service throttling count

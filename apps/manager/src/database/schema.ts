@@ -10,6 +10,7 @@ import type {
   IdentitySourceConfig,
   IdentitySourceType,
   OperatorLogin,
+  IdentitySourceSync,
   Permission,
   ProjectSecretKind,
 } from '@idm/domain';
@@ -445,6 +446,8 @@ export const identitySources = pgTable(
     enabled: boolean('enabled').notNull().default(true),
     /** System sources only: whether and how its users log in to the Manager (null: they do not). */
     operatorLogin: jsonb('operator_login').$type<OperatorLogin>(),
+    /** The periodic sync's settings (null: none); see identitySourceSyncSchema. */
+    sync: jsonb('sync').$type<IdentitySourceSync>(),
     ...timestamps,
   },
   (t) => [index('identity_sources_project_idx').on(t.projectId)],

@@ -16,6 +16,7 @@ export function identitySourceView(r: IdentitySourceRow): IdentitySource {
     cacheTtlSeconds: r.cacheTtlSeconds,
     enabled: r.enabled,
     operatorLogin: r.operatorLogin ?? null,
+    sync: r.sync ?? null,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };

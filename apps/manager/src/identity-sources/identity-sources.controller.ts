@@ -2,6 +2,7 @@ import { Controller, Delete, Get, Param, Patch, Post } from '@nestjs/common';
 import {
   createIdentitySourceSchema,
   identitySourceSchema,
+  identitySourceSyncReportSchema,
   identitySourceTestResultSchema,
   identitySourceTestSchema,
   updateIdentitySourceSchema,
@@ -14,12 +15,14 @@ import { Contract, ContractBody } from '../openapi/contract.decorator';
 import { IdPipe } from '../problems/id.pipe';
 import { IdentitySourceTester } from './identity-source-tester';
 import { IdentitySourcesService } from './identity-sources.service';
+import { IdentitySourceSyncService } from './source-sync.service';
 
 @Controller('api/v1/identity-sources')
 export class IdentitySourcesController {
   constructor(
     private readonly sources: IdentitySourcesService,
     private readonly tester: IdentitySourceTester,
+    private readonly sync: IdentitySourceSyncService,
   ) {}
 
   @Get()
@@ -70,6 +73,17 @@ export class IdentitySourcesController {
   })
   test(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: IdentitySourceTest) {
     return this.tester.test(id, body);
+  }
+
+  @Post(':identitySourceId/sync')
+  @Contract({
+    summary:
+      'Sync an identity source now (LDAP search-bind or SQL with sync settings): every end user and operator it provisioned that the directory no longer knows is disabled (operators signed out, their bindings dropped); nobody is re-enabled. 503 with the source’s code when it cannot answer (nobody disabled), 409 sync_in_progress while another run holds it',
+    status: 200,
+    response: identitySourceSyncReportSchema,
+  })
+  syncNow(@Param('identitySourceId', IdPipe) id: string) {
+    return this.sync.syncNow(id);
   }
 
   @Delete(':identitySourceId')

@@ -23,6 +23,7 @@ import { OperatorRepository } from '../repositories/operator.repository';
 import { RoleBindingRepository } from '../repositories/role-binding.repository';
 import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { identitySourceView } from './identity-source.view';
+import { requireSyncable } from './identity-source-sync.check';
 import { SourceEndUsers } from './source-end-users';
 
 /**
@@ -69,6 +70,7 @@ export class IdentitySourcesService {
 
   async create(input: CreateIdentitySource): Promise<IdentitySource> {
     this.permissions.check('identity-source:write', { projectId: input.projectId });
+    requireSyncable(input.type, input.config, input.sync);
     await this.requireAllowedEndpoint(input.type, input.config);
     return this.changes.write(async (tx) => {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
@@ -87,6 +89,7 @@ export class IdentitySourcesService {
         cacheTtlSeconds: input.cacheTtlSeconds,
         enabled: input.enabled,
         operatorLogin: input.operatorLogin,
+        sync: input.sync,
       });
       return { result: identitySourceView(row), change: { action: 'create', entityKind: 'identity_source', entityId: row.id, projectId: row.projectId, before: null, after: row } };
     });
@@ -114,6 +117,9 @@ export class IdentitySourcesService {
       const secret = input.secret === undefined ? row.secret : input.secret === null ? null : this.secrets.seal(input.secret);
       await this.secretUse.require(tx, row.type, row.projectId, config, secret !== null);
       const operatorLogin = input.operatorLogin === undefined ? row.operatorLogin : input.operatorLogin;
+      const sync = input.sync === undefined ? row.sync : input.sync;
+      // Also when only the config changed: a switch to direct bind leaves nothing to sync with.
+      requireSyncable(row.type, config, sync);
       // Rechecked only when given: the saver answers for the grants they write, not for ones saved before.
       if (input.operatorLogin !== undefined) await this.operatorLogin.require(tx, row.projectId, operatorLogin);
       const updated = await this.sources.update(tx, id, {
@@ -126,6 +132,7 @@ export class IdentitySourcesService {
         cacheTtlSeconds: input.cacheTtlSeconds ?? row.cacheTtlSeconds,
         enabled: input.enabled ?? row.enabled,
         operatorLogin,
+        sync,
         updatedAt: new Date(),
       });
       return {

@@ -117,6 +117,26 @@ export class CredentialRepository extends ProjectEntityRepository<typeof credent
       .for('update');
   }
 
+  /** A page of a source's enabled end users by id (the periodic sync reads them without locks; each disabling locks its row). */
+  enabledEndUsersOfSourcePage(db: Reads, sourceId: string, afterId: string | null, limit: number): Promise<Pick<CredentialRow, 'id' | 'username'>[]> {
+    return db
+      .select({ id: credentials.id, username: credentials.username })
+      .from(credentials)
+      .where(and(eq(credentials.enabled, true), sql`${credentials.endUser} ->> 'identitySourceId' = ${sourceId}`, ...(afterId === null ? [] : [gt(credentials.id, afterId)])))
+      .orderBy(asc(credentials.id))
+      .limit(limit);
+  }
+
+  /** The end user, locked, while it is still enabled and still the source's (an operator may have changed it since it was read). */
+  async enabledEndUserOfSource(tx: Tx, id: string, sourceId: string): Promise<CredentialRow | undefined> {
+    const [row] = await tx
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.id, id), eq(credentials.enabled, true), sql`${credentials.endUser} ->> 'identitySourceId' = ${sourceId}`))
+      .for('update');
+    return row;
+  }
+
   /** Whether another end user of the project has this email (case-insensitive, as the unique index compares). */
   async endUserEmailTaken(db: Reads, projectId: string, email: string, exceptId: string | null): Promise<boolean> {
     const rows = await db

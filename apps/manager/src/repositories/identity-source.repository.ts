@@ -40,6 +40,15 @@ export class IdentitySourceRepository extends EntityRepository<typeof identitySo
       .orderBy(asc(identitySources.name));
   }
 
+  /** Enabled sources whose periodic sync is on (a short list, read at every scheduler tick). */
+  periodicallySynced(): Promise<IdentitySourceRow[]> {
+    return this.database.db
+      .select()
+      .from(identitySources)
+      .where(and(eq(identitySources.enabled, true), sql`(${identitySources.sync} ->> 'enabled') = 'true'`))
+      .orderBy(asc(identitySources.id));
+  }
+
   async findByName(name: string, db: Reads = this.database.db): Promise<IdentitySourceRow | undefined> {
     const [row] = await db.select().from(identitySources).where(eq(identitySources.name, name));
     return row;

@@ -47,6 +47,21 @@ export class OperatorRepository extends EntityRepository<typeof operators> {
     return rows.map((r) => r.id);
   }
 
+  /** The operators a source vouched for, with their subjects there (the periodic sync asks the directory about each). */
+  ofSource(db: Reads, sourceId: string): Promise<Pick<OperatorRow, 'id' | 'username' | 'subject'>[]> {
+    return db
+      .select({ id: operators.id, username: operators.username, subject: operators.subject })
+      .from(operators)
+      .where(eq(operators.sourceId, sourceId))
+      .orderBy(asc(operators.id));
+  }
+
+  /** Ends every session of the operator; how many there were. */
+  async closeSessionsOf(tx: Tx, operatorId: string): Promise<number> {
+    const closed = await tx.delete(operatorSessions).where(eq(operatorSessions.operatorId, operatorId)).returning({ tokenHash: operatorSessions.tokenHash });
+    return closed.length;
+  }
+
   /** Creates the operator, or sets the password of the one with that username. */
   async upsertPassword(tx: Tx, username: string, passwordHash: string): Promise<OperatorRow> {
     const [row] = await tx

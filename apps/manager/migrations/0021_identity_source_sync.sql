@@ -1,0 +1,1 @@
+ALTER TABLE "identity_sources" ADD COLUMN "sync" jsonb;
