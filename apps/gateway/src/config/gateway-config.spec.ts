@@ -19,6 +19,7 @@ describe('parseGatewayConfig', () => {
       upstream: { connectTimeoutMs: 5000, headersTimeoutMs: 30000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 4000, connections: 256 },
       clientTimeouts: { headersTimeoutMs: 10000, requestTimeoutMs: 60000, bodyTimeoutMs: 10000 },
       configPollIntervalMs: 5000,
+      externalLoginStartLimit: 30,
       heartbeatIntervalMs: 5000,
       shutdownTimeoutMs: 10000,
       masterKeys: null,

@@ -159,6 +159,8 @@ const envSchema = z.object({
    * shared jti replay cache alone.
    */
   TOKEN_DPOP_NONCE_REQUIRED: bool.default(false),
+  /** "Sign in with <source>" starts per client address per minute, across all Gateways (0: no limit). */
+  EXTERNAL_LOGIN_START_LIMIT: integer(0, 100_000).default(30),
   /**
    * CORS of the `/credential` token endpoints (the `/auth` ones take theirs from each proxy's
    * policy). Unset origins: no CORS headers, browsers on other origins cannot call them.
@@ -233,6 +235,8 @@ export type GatewayConfig = Readonly<{
   tokenLookupTimeoutMs: number;
   /** DPoP proofs at the token endpoints must carry the server nonce. */
   tokenDpopNonceRequired: boolean;
+  /** External-IdP login starts per client address per minute (0: unlimited). */
+  externalLoginStartLimit: number;
   /** The environment's brute-force detectors and where their blocks are alerted. */
   bruteForce: Readonly<{ detectors: Readonly<BruteForceSettings>; alerts: Readonly<BlockAlertSettings> }>;
   /** CORS and client address rules of the `/credential` token endpoints. */
@@ -310,6 +314,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     masterKeys,
     tokenLookupTimeoutMs: e.TOKEN_LOOKUP_TIMEOUT_MS,
     tokenDpopNonceRequired: e.TOKEN_DPOP_NONCE_REQUIRED,
+    externalLoginStartLimit: e.EXTERNAL_LOGIN_START_LIMIT,
     bruteForce: parseBruteForce(e),
     tokenService,
     clientRegistrationLimits: Object.freeze({ perAddress: e.DCR_RATE_LIMIT_PER_ADDRESS, perToken: e.DCR_RATE_LIMIT_PER_TOKEN }),

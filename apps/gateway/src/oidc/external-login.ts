@@ -9,6 +9,7 @@ import { formParameters, queryParameters } from '../token-service/token-paramete
 import { oidcClientOf, type OidcClient } from './authorization-request';
 import { cookiesOf, CSRF_COOKIE } from './cookies';
 import type { EndUserLogin } from './end-user-password-validator';
+import type { ExternalStartLimit } from './external-start-limit';
 import { writeErrorPage, writeRedirect } from './login-page';
 import type { LoginAttempt } from './login-records';
 import type { OidcStore, PendingAuthorization } from './oidc-store';
@@ -89,6 +90,7 @@ export class ExternalLoginFlow {
     private readonly log: Logger,
     private readonly loginTtlSeconds: number,
     private readonly clock: () => number,
+    private readonly startLimit?: ExternalStartLimit,
   ) {}
 
   /** The IdPs the client offers, in its order, with the origin of each (for the page's CSP). */
@@ -101,6 +103,12 @@ export class ExternalLoginFlow {
   }
 
   async start(req: IncomingMessage, res: ServerResponse, issuer: string): Promise<void> {
+    // Before the body is read: a flood costs one Redis round trip per request, nothing stored.
+    const wait = (await this.startLimit?.retryAfter(req)) ?? 0;
+    if (wait > 0) {
+      req.resume();
+      return writeErrorPage(res, 429, 'rate_limited', 'Too many sign-in attempts from your network. Wait a minute and try again.', { 'retry-after': String(wait) });
+    }
     const read = await readTransactionForm(req, res, this.active, this.store, 'login');
     if (read === null) return;
     const { serving, form, transaction, pending } = read;

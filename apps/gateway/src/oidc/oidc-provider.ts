@@ -45,6 +45,7 @@ import type { ClientKeyLookup, ClientKeySets } from './client-key-sets';
 import type { ClientRegistrationEndpoint } from './client-registration-endpoint';
 import type { VerifiedEmailRequirement } from './verified-email-requirement';
 import { mintIdToken } from './id-token';
+import type { ExternalStartLimit } from './external-start-limit';
 import { ExternalLoginFlow, type ExternalIdpFederation } from './external-login';
 import { formActionFor, withFormActions, writeConsentPage, writeConsentsPage, writeErrorPage, writeHtml, writeLoginPage, writeRedirect } from './login-page';
 import type { LoginAttemptHook, LoginResult } from './login-records';
@@ -142,8 +143,8 @@ export class OidcProvider {
   }
 
   /** Lets users sign in with the external IdPs (`oidc` identity sources) their client lists; none until called. */
-  federateWith(federation: ExternalIdpFederation): void {
-    this.external = new ExternalLoginFlow(this.active, this.store, federation, this, this.log, this.options.loginTtlSeconds, this.clock);
+  federateWith(federation: ExternalIdpFederation, startLimit?: ExternalStartLimit): void {
+    this.external = new ExternalLoginFlow(this.active, this.store, federation, this, this.log, this.options.loginTtlSeconds, this.clock, startLimit);
   }
 
   /** POST `/external/start` (a "Sign in with" button) and GET `/external/callback` (the IdP's answer): `external-login.ts`. */

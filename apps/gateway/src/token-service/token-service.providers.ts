@@ -35,6 +35,7 @@ import { DEFAULT_JWKS_TIMING } from '../issuers/jwks-cache';
 import { UpstreamPolicy } from '@idm/domain';
 import { OidcStore } from '../oidc/oidc-store';
 import { BusSelfServiceManager } from '../oidc/self-service-manager';
+import { ExternalStartLimit } from '../oidc/external-start-limit';
 import { SelfServicePages } from '../oidc/self-service-pages';
 
 export const TOKEN_REDIS = Symbol('TokenRedis');
@@ -163,7 +164,11 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
         provider.requireVerifiedEmailWith(verifiedEmail);
         provider.bindTokensWith(new TokenRequestBinding(serving.senderConstraint, config.tokenDpopNonceRequired));
         // External IdPs (oidc identity sources) provision their users through the same linking as the password sources.
-        provider.federateWith({ externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) });
+        // Their start is limited per client address across Gateways (EXTERNAL_LOGIN_START_LIMIT).
+        provider.federateWith(
+          { externalIdp: (name) => sources.externalIdp(name), link: (...args) => owners.link(...args) },
+          new ExternalStartLimit(redis, config.environment, config.externalLoginStartLimit, failures.addressOf, tokenLog.child({ component: 'oidc-external' })),
+        );
         // RFC 7591/7592: the Manager decides and writes (over the bus); the client reaches this Gateway by publication.
         provider.registerClientsWith(
           new ClientRegistrationEndpoint(bus, redis, () => active.current?.tokens.clients ?? null, config.environment, tokenLog.child({ component: 'client-registration' }), {
