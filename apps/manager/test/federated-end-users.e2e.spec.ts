@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { eventually, freePort, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki } from '@idm/test-kit';
+import { eventually, freePort, LDAP_PEOPLE, LDAP_SEED, SLAPD_ADMIN_DN, SlapdProcess, TestPki } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
 import { Browser, openLoginPage } from './support/test-browser';
@@ -54,7 +55,8 @@ describe('federated end users (password grant and login page through identity so
       environment: ENV,
       gateways: [{ IDM_MASTER_KEYS: MASTER_KEYS }],
       // The Manager indexes the auth records itself: the login page's attempts are read back through its analytics API.
-      managerEnv: { IDM_MASTER_KEYS: MASTER_KEYS, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0', AUTH_RECORDS_INDEXER: 'on' },
+      // The periodic sync looks for due sources every 2 s (each still runs once per its interval).
+      managerEnv: { IDM_MASTER_KEYS: MASTER_KEYS, SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '0', AUTH_RECORDS_INDEXER: 'on', IDENTITY_SOURCE_SYNC_CHECK_SECONDS: '2' },
     });
     const admin = cluster.admin;
     issuer = `${cluster.gateways[0]!.baseUrl}/credential`;
@@ -263,6 +265,63 @@ describe('federated end users (password grant and login page through identity so
     expect(refused.byReason.map((r: Counted) => r.reason)).toContain('invalid_credentials');
     expect(JSON.stringify(refused)).not.toContain('carol-pass');
   });
+  it('a user removed from the directory (ldapdelete) is refused at the next login, and the periodic sync disables it so the Gateway refuses its refresh token too; nothing is re-enabled', async () => {
+    /** Changes the directory as its admin with ldap-utils (what SlapdProcess seeds it with). */
+    const directory = (tool: 'ldapadd' | 'ldapdelete', input: string) => {
+      const run = spawnSync(tool, ['-x', '-H', slapd.ldapUrl, '-D', SLAPD_ADMIN_DN, '-w', slapd.adminPassword], { input, encoding: 'utf8', timeout: 30_000 });
+      if (run.status !== 0) throw new Error(`${tool} failed: ${run.stderr}`);
+    };
+    const dave = `dn: uid=dave,${LDAP_PEOPLE}\nobjectClass: inetOrgPerson\nuid: dave\ncn: Dave\nsn: Dave\nmail: dave@example.org\nuserPassword: dave-pass\n`;
+    const refresh = (token: string) => tokenCall(appId, { grant_type: 'refresh_token', refresh_token: token });
+    await cluster.admin.credentials.putTokenSettings(projectId, appId, {
+      grants: ['password', 'authorization_code', 'refresh_token'],
+      refreshAllowed: true,
+      oidc: { redirectUris: [RP] },
+      identitySources: [`corp-${s}`],
+    });
+    // No verified cache: every login asks the directory (what "the next login" means here).
+    await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { cacheTtlSeconds: 0 });
+    directory('ldapadd', dave);
+    const regrouped = await eventually(
+      () => passwordGrant('dave', 'dave-pass'),
+      (r) => r.status === 200 && typeof r.body.refresh_token === 'string',
+      { what: 'dave provisioned, refresh tokens allowed, the cache off', timeoutMs: 60_000 },
+    );
+    expect(await endUser('dave')).toMatchObject({ enabled: true, identitySource: { id: corpId } });
+
+    // Gone from the directory: the next login is refused; without a sync the end user and its refresh token live on.
+    directory('ldapdelete', `uid=dave,${LDAP_PEOPLE}\n`);
+    expect(await passwordGrant('dave', 'dave-pass')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const stillValid = await refresh(String(regrouped.body.refresh_token));
+    expect(stillValid.status).toBe(200);
+    expect(await endUser('dave')).toMatchObject({ enabled: true });
+
+    // The periodic sync (interval 5 min, looked for every 2 s) disables dave, as the system.
+    await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { sync: { enabled: true, intervalMinutes: 5 } });
+    const disabled = await eventually(
+      () => endUser('dave'),
+      (u) => u?.enabled === false,
+      { what: 'the periodic sync to disable dave', timeoutMs: 60_000 },
+    );
+    expect(await endUser('alice')).toMatchObject({ enabled: true });
+    const audit = (await cluster.admin.audit.query({ entityId: disabled!.id })).items;
+    expect(audit[0]).toMatchObject({ action: 'end_user.update', actor: expect.objectContaining({ type: 'system', name: `identity-source-sync:corp-${s}` }) });
+    // Published like any disabling: the Gateway refuses dave's refresh token.
+    await eventually(
+      () => refresh(String(stillValid.body.refresh_token)),
+      (r) => r.status === 400 && r.body.error === 'invalid_grant',
+      { what: "dave's refresh token refused once his disabling reaches the Gateway", timeoutMs: 60_000 },
+    );
+
+    // Back in the directory: no sync re-enables him (an operator does).
+    directory('ldapadd', dave);
+    const again = await cluster.admin.call('POST', `/api/v1/identity-sources/${corpId}/sync`);
+    expect(again.disabled).toEqual({ endUsers: [], operators: [] });
+    expect(await endUser('dave')).toMatchObject({ enabled: false });
+    expect(await passwordGrant('dave', 'dave-pass')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { sync: null, cacheTtlSeconds: 60 });
+  });
+
   it('pauses sign-ins through a disabled source (its users left as they are); deleting the source disables its users, audited, their refresh tokens refused', async () => {
     // A refreshable session of alice's from before: a deleted directory must not leave it alive.
     await cluster.admin.credentials.putTokenSettings(projectId, appId, {
