@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { eventually, freePort, LDAP_PEOPLE, LDAP_SEED, SLAPD_ADMIN_DN, SlapdProcess, TestPki } from '@idm/test-kit';
+import { eventually, freePort, LDAP_GROUPS, LDAP_PEOPLE, LDAP_SEED, SLAPD_ADMIN_DN, SlapdProcess, TestPki } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 import { addSigningKey, createDeployedProject, createLoginClient } from './support/login-cluster';
 import { Browser, openLoginPage } from './support/test-browser';
@@ -265,12 +265,13 @@ describe('federated end users (password grant and login page through identity so
     expect(refused.byReason.map((r: Counted) => r.reason)).toContain('invalid_credentials');
     expect(JSON.stringify(refused)).not.toContain('carol-pass');
   });
-  it('a user removed from the directory (ldapdelete) is refused at the next login, and the periodic sync disables it so the Gateway refuses its refresh token too; nothing is re-enabled', async () => {
+  it('re-login refreshes groups from the directory (ldapmodify); a user removed from it (ldapdelete) is refused at the next login, and the periodic sync disables it so the Gateway refuses its refresh token too; nothing is re-enabled', async () => {
     /** Changes the directory as its admin with ldap-utils (what SlapdProcess seeds it with). */
-    const directory = (tool: 'ldapadd' | 'ldapdelete', input: string) => {
+    const directory = (tool: 'ldapadd' | 'ldapmodify' | 'ldapdelete', input: string) => {
       const run = spawnSync(tool, ['-x', '-H', slapd.ldapUrl, '-D', SLAPD_ADMIN_DN, '-w', slapd.adminPassword], { input, encoding: 'utf8', timeout: 30_000 });
       if (run.status !== 0) throw new Error(`${tool} failed: ${run.stderr}`);
     };
+    const membership = (op: 'add' | 'delete', group: string) => `dn: cn=${group},${LDAP_GROUPS}\nchangetype: modify\n${op}: member\nmember: uid=dave,${LDAP_PEOPLE}\n`;
     const dave = `dn: uid=dave,${LDAP_PEOPLE}\nobjectClass: inetOrgPerson\nuid: dave\ncn: Dave\nsn: Dave\nmail: dave@example.org\nuserPassword: dave-pass\n`;
     const refresh = (token: string) => tokenCall(appId, { grant_type: 'refresh_token', refresh_token: token });
     await cluster.admin.credentials.putTokenSettings(projectId, appId, {
@@ -282,12 +283,21 @@ describe('federated end users (password grant and login page through identity so
     // No verified cache: every login asks the directory (what "the next login" means here).
     await cluster.admin.call('PATCH', `/api/v1/identity-sources/${corpId}`, { cacheTtlSeconds: 0 });
     directory('ldapadd', dave);
-    const regrouped = await eventually(
+    directory('ldapmodify', `${membership('add', 'admins')}\n${membership('add', 'staff')}`);
+    const rolesOf = (r: { body: Record<string, unknown> }) => claimsOf(String(r.body.access_token)).roles as string[];
+    const first = await eventually(
       () => passwordGrant('dave', 'dave-pass'),
       (r) => r.status === 200 && typeof r.body.refresh_token === 'string',
       { what: 'dave provisioned, refresh tokens allowed, the cache off', timeoutMs: 60_000 },
     );
-    expect(await endUser('dave')).toMatchObject({ enabled: true, identitySource: { id: corpId } });
+    // Both groups mapped (admins to 'owner' since the mapping changed above, staff to 'reader').
+    expect(rolesOf(first)).toEqual(['owner', 'reader']);
+    // Re-login follows the directory: a group left is a role lost.
+    directory('ldapmodify', membership('delete', 'admins'));
+    const regrouped = await passwordGrant('dave', 'dave-pass');
+    expect(regrouped.status).toBe(200);
+    expect(rolesOf(regrouped)).toEqual(['reader']);
+    expect(await endUser('dave')).toMatchObject({ enabled: true, roles: ['reader'], identitySource: { id: corpId } });
 
     // Gone from the directory: the next login is refused; without a sync the end user and its refresh token live on.
     directory('ldapdelete', `uid=dave,${LDAP_PEOPLE}\n`);

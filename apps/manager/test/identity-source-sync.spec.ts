@@ -164,13 +164,14 @@ describe('identity source sync', () => {
     expect(((await m.request('GET', '/api/v1/identity-sources')).body as any[]).map((x) => x.name)).toEqual([]);
 
     // A later switch to direct bind would leave the sync nothing to search with: refused, the source unchanged.
-    const id = made(await createSource({ name: 'switch', type: 'ldap', config: ldapConfig(), secret: SVC_PASSWORD, sync: { enabled: true } }));
+    const id = made(await createSource({ name: 'switch', type: 'ldap', config: ldapConfig(), secret: SVC_PASSWORD, roleMappings: { staff: ['reader'] }, sync: { enabled: true } }));
     const patched = await m.request('PATCH', `/api/v1/identity-sources/${id}`, {
       config: { url: slapd.ldapUrl, bind: { mode: 'direct', dnTemplate: `uid={username},${LDAP_PEOPLE}` } },
     });
     expect(patched).toMatchObject({ status: 422, body: { code: 'sync_needs_search_bind' } });
     expect((await m.request('GET', `/api/v1/identity-sources/${id}`)).body).toMatchObject({ config: { bind: { mode: 'search' } }, sync: { enabled: true, intervalMinutes: 60 } });
-    expect((await m.request('PATCH', `/api/v1/identity-sources/${id}`, { sync: null })).body.sync).toBeNull();
+    // An update that leaves the role mapping out keeps it (it once reset it to {}).
+    expect((await m.request('PATCH', `/api/v1/identity-sources/${id}`, { sync: null })).body).toMatchObject({ sync: null, roleMappings: { staff: ['reader'] } });
     expect(await syncNow(id)).toMatchObject({ status: 409, body: { code: 'sync_not_configured' } });
     await m.request('DELETE', `/api/v1/identity-sources/${id}`);
   });

@@ -320,7 +320,8 @@ export const samlSourceConfigSchema = z
 export type SamlSourceConfig = z.output<typeof samlSourceConfigSchema>;
 
 /** Source group -> credential roles. */
-export const roleMappingsSchema = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50)).default({});
+const roleMappingsValue = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50));
+export const roleMappingsSchema = roleMappingsValue.default({});
 
 /**
  * Operator single sign-on to the Manager through a System source: `enabled` lets its users log in
@@ -425,7 +426,8 @@ export const updateIdentitySourceSchema = z.strictObject({
   description: description.nullable().optional(),
   config: z.union([ldapSourceConfigSchema, sqlSourceConfigSchema, restSourceConfigSchema, oidcSourceConfigSchema, samlSourceConfigSchema]).optional(),
   secret: z.string().min(1).max(4096).nullable().optional(),
-  roleMappings: roleMappingsSchema.optional(),
+  // No default here: zod fills a default even under optional(), and an update that leaves the mapping out must keep it.
+  roleMappings: roleMappingsValue.optional(),
   timeoutMs: z.number().int().min(100).max(30_000).optional(),
   cacheTtlSeconds: z.number().int().min(0).max(3600).optional(),
   enabled: z.boolean().optional(),
