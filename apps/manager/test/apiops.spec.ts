@@ -185,7 +185,7 @@ describe('APIops', () => {
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: verified })).body.applied).toEqual([]);
   });
 
-  it('carries the dynamic client registration switch, and leaves clients that registered themselves (RFC 7591) out of export, updates and prune', async () => {
+  it('carries the dynamic client registration switch, and leaves clients that registered themselves (RFC 7591) and end users out of export, updates and prune', async () => {
     const name = `dcr-${suffix}`;
     const base = bundle({ project: { name }, teams: [], roles: [], proxies: [], credentials: [{ username: 'kept-by-bundle', password: 'kept-password-1' }] });
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: base })).status).toBe(200);
@@ -220,6 +220,9 @@ describe('APIops', () => {
     expect(registered.username).toMatch(/^dcr-/);
     // An operator-made credential the bundle does not list: what prune deletes (the control).
     expect((await a.request('POST', `/api/v1/projects/${projectId}/credentials`, { username: 'stray', password: 'stray-password-1' })).status).toBe(201);
+    // An end user (a person, not configuration): never exported, never pruned, never taken over.
+    const ada = await a.request('POST', `/api/v1/projects/${projectId}/users`, { username: 'ada', email: 'ada@example.com' });
+    expect(ada.status).toBe(201);
 
     const exported = (await a.request('GET', `/api/v1/projects/${projectId}/bundle`)).body;
     expect(exported.credentials.map((c: any) => c.username)).toEqual(['kept-by-bundle', 'stray']);
@@ -227,6 +230,7 @@ describe('APIops', () => {
     expect(pruning.body.changes).toEqual([{ op: 'delete', kind: 'credential', name: 'stray' }]);
     expect((await a.request('POST', '/api/v1/apiops/apply', { bundle: on, prune: true })).status).toBe(200);
     expect((await a.request('GET', `/api/v1/projects/${projectId}/credentials/${registered.id}`)).status).toBe(200);
+    expect((await a.request('GET', `/api/v1/projects/${projectId}/users/${ada.body.id}`)).status).toBe(200);
     // Its registration still works: the registrant reads it with its registration access token.
     const read = await a.app.get(ClientRegistrations).handle({
       environment: `prod-${suffix}`,
@@ -245,6 +249,8 @@ describe('APIops', () => {
     expect([takeover.status, takeover.body.code]).toEqual([400, 'invalid_bundle']);
     expect(takeover.body.errors).toEqual([{ path: 'bundle.credentials.1.username', message: expect.stringContaining('registered itself (RFC 7591)') }]);
     expect((await a.request('GET', `/api/v1/projects/${projectId}/credentials/${registered.id}`)).body.updatedAt).toBe(registered.updatedAt);
+    const userTakeover = await a.request('POST', '/api/v1/apiops/apply', { bundle: { ...on, credentials: [...on.credentials, { username: 'ada', password: 'taken-over-1' }] } });
+    expect(userTakeover.body.errors).toEqual([{ path: 'bundle.credentials.1.username', message: expect.stringContaining('an end user of the project') }]);
   });
 
   it('names a credential listed twice in a bundle', async () => {

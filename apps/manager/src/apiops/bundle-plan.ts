@@ -114,11 +114,8 @@ export function checkReferences(bundle: ApiopsBundle, current: CurrentProject, e
   bundle.credentials.forEach((c, i) => {
     checkTeam(c.team, `bundle.credentials.${i}.team`);
     const existing = currentCredentials.get(c.username);
-    if (current.registeredClients.has(c.username))
-      issues.push({
-        path: `bundle.credentials.${i}.username`,
-        message: `'${c.username}' is a client that registered itself (RFC 7591): its registrant manages it (RFC 7592), not bundles; leave it out`,
-      });
+    const outside = current.outsideBundles.get(c.username);
+    if (outside) issues.push({ path: `bundle.credentials.${i}.username`, message: `'${c.username}' is ${outside}; leave it out` });
     c.metadata.forEach((m, j) => {
       const kept = m.secret && existing?.metadata.some((e) => e.key === m.key && e.secret);
       if (m.value === undefined && !kept) issues.push({ path: `bundle.credentials.${i}.metadata.${j}.value`, message: m.secret ? 'a new secret entry needs a value' : 'required' });

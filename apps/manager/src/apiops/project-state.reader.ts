@@ -63,10 +63,13 @@ export interface CurrentProject {
   /** The project's dynamic client registration switch (off unless set). */
   clientRegistration: ClientRegistrationSettings;
   /**
-   * Usernames of the clients that registered themselves (RFC 7591). They are not in `credentials`:
-   * their registrants manage them (RFC 7592), so bundles neither export, change nor prune them.
+   * Credentials that are not configuration, by username, with why: clients that registered
+   * themselves (RFC 7591; their registrants manage them, RFC 7592) and end users (people who
+   * registered, were provisioned by an identity source or were added as users: their passwords
+   * and profiles are theirs). They are not in `credentials`, so bundles neither export, change
+   * nor prune them — an apply --prune would otherwise delete every user of the project.
    */
-  registeredClients: Set<string>;
+  outsideBundles: Map<string, string>;
   /** What proxies of this project may name: the project's own and the System key managers, and its secrets (id -> name). */
   references: ReferenceMap;
 }
@@ -107,7 +110,7 @@ export class ProjectStateReader {
         bruteForceSettings: null,
         endUserRegistration: { selfRegistration: false, requireVerifiedEmail: false },
         clientRegistration: { enabled: false },
-        registeredClients: new Set(),
+        outsideBundles: new Map(),
         references: referencesOf(systemKeyManagers, []),
       };
     const ownKeyManagers = allKeyManagers.filter((k) => k.projectId === project.id);
@@ -120,7 +123,12 @@ export class ProjectStateReader {
     const environmentNames = await this.proxies.environmentNamesOf(proxyRows.map((p) => p.id));
     const registeredIds = await this.clientRegistrations.registeredClientIds(project.id);
     const allCredentialRows = await this.credentials.listInProject(project.id);
-    const credentialRows = allCredentialRows.filter((c) => !registeredIds.has(c.id));
+    const outsideBundles = new Map<string, string>();
+    for (const c of allCredentialRows) {
+      if (registeredIds.has(c.id)) outsideBundles.set(c.username, 'a client that registered itself (RFC 7591): its registrant manages it (RFC 7592), not bundles');
+      else if (c.endUser !== null) outsideBundles.set(c.username, 'an end user of the project: managed under /projects/{id}/users and by the users themselves, not bundles');
+    }
+    const credentialRows = allCredentialRows.filter((c) => !outsideBundles.has(c.username));
     const tokenSettings = await this.credentials.tokenSettingsByCredential(project.id);
     return {
       project: { id: project.id, name: project.name, description: project.description },
@@ -161,7 +169,7 @@ export class ProjectStateReader {
       bruteForceSettings: await this.bruteForceSettingsOf(project.id),
       endUserRegistration: await this.endUserRegistrationOf(project.id),
       clientRegistration: { enabled: await this.clientRegistrations.enabled(project.id) },
-      registeredClients: new Set(allCredentialRows.filter((c) => registeredIds.has(c.id)).map((c) => c.username)),
+      outsideBundles,
       references,
     };
   }
