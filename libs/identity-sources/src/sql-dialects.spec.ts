@@ -70,7 +70,7 @@ async function closedPort(): Promise<number> {
 describe.each([
   ['mssql', 'MSSQL (tedious)'],
   ['oracle', 'Oracle (oracledb thin)'],
-] as const)('SQL source %s: a server that is not there never hangs a login', (driver) => {
+] as const)('SQL source %s: a server that is not there never hangs a login', (driver, _name) => {
   const sources: SqlSource[] = [];
   let silent: Server;
   let silentPort: number;
