@@ -346,7 +346,8 @@ describe('the console: credential rules, token settings, identity sources and en
       { what: 'the search answered by the server' },
     );
     await page.getByRole('textbox', { name: 'Search' }).fill('');
-    await page.getByRole('switch', { name: 'ada locked' }).click();
+    // By keyboard: a pointer click lands on the switch's track, drawn over the hidden input.
+    await page.getByRole('switch', { name: 'ada locked' }).press('Space');
     await eventually(
       async () => ((await admin.call('GET', `/api/v1/projects/${project.id}/users?search=ada`)) as { locked: boolean }[])[0].locked,
       (locked) => locked,
