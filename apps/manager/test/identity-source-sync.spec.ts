@@ -176,6 +176,35 @@ describe('identity source sync', () => {
     await m.request('DELETE', `/api/v1/identity-sources/${id}`);
   });
 
+  it('a run that finds more users gone than maxDisabledPerRun disables nobody: 409 sync_guard_tripped; with the limit raised it runs', async () => {
+    const project = (await m.request('POST', '/api/v1/projects', { name: `fedsync-guard-${s}` })).body.id as string;
+    const id = made(
+      await createSource({
+        name: 'guarded',
+        type: 'sql',
+        projectId: project,
+        config: sqlConfig('postgres'),
+        secret: DB_PASSWORD,
+        // As a wrong lookup would: zed1 and zed2 have no row, ann has one.
+        sync: { enabled: true, lookupQuery: 'SELECT 1 FROM app_users WHERE login = :username', maxDisabledPerRun: 1 },
+      }),
+    );
+    for (const name of ['ann', 'zed1', 'zed2']) await provision(id, name, project);
+    const enabled = async () => Object.fromEntries(((await m.request('GET', `/api/v1/projects/${project}/users`)).body as any[]).map((u) => [u.username, u.enabled]));
+    const tripped = await syncNow(id);
+    expect(tripped).toMatchObject({ status: 409, body: { code: 'sync_guard_tripped', detail: expect.stringContaining('2 users are no longer found') } });
+    expect(await enabled()).toEqual({ ann: true, zed1: true, zed2: true });
+    // The scheduled run is held back the same way.
+    expect((await m.app.get(IdentitySourceSyncScheduler).runDue()).filter((r) => r.sourceId === id)).toEqual([]);
+    expect(await enabled()).toEqual({ ann: true, zed1: true, zed2: true });
+    const raised = await m.request('PATCH', `/api/v1/identity-sources/${id}`, {
+      sync: { enabled: true, lookupQuery: 'SELECT 1 FROM app_users WHERE login = :username', maxDisabledPerRun: 2 },
+    });
+    expect(raised.status).toBe(200);
+    expect(await syncNow(id)).toMatchObject({ status: 200, body: { disabled: { endUsers: [expect.anything(), expect.anything()] } } });
+    expect(await enabled()).toEqual({ ann: true, zed1: false, zed2: false });
+  });
+
   it.each(['postgres', 'mysql'] as const)('%s: the lookup query decides who is gone; those are disabled, audited as the system, and never re-enabled', async (driver) => {
     const project = (await m.request('POST', '/api/v1/projects', { name: `fedsync-${driver}-${s}` })).body.id as string;
     // PostgreSQL's query also requires the row to be active: cat's row is there but inactive.

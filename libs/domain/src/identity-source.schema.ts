@@ -354,6 +354,11 @@ export const identitySourceSyncSchema = z.strictObject({
   enabled: z.boolean(),
   intervalMinutes: z.number().int().min(5).max(10_080).default(60),
   lookupQuery: sqlQuery.optional(),
+  /**
+   * A run that finds more users gone than this disables nobody (409/logged `sync_guard_tripped`):
+   * a lookup query or base DN that matches no one must not disable every user at once.
+   */
+  maxDisabledPerRun: z.number().int().min(1).max(1_000_000).default(100),
 });
 export type IdentitySourceSync = z.output<typeof identitySourceSyncSchema>;
 

@@ -36,6 +36,7 @@ export class IdentitySourceSyncService {
       if (err instanceof SyncBusyError) throw new ProblemError(409, 'sync_in_progress', 'A sync of this source is running', 'wait for it to end and try again');
       if (err instanceof SyncUnavailableError) {
         if (err.code === 'upstream_forbidden') throw new ProblemError(422, 'upstream_forbidden', 'The source’s address is not allowed', err.message);
+        if (err.code === 'sync_guard_tripped') throw new ProblemError(409, 'sync_guard_tripped', 'Too many users would be disabled', `nobody was disabled: ${err.message}`);
         throw new ProblemError(503, err.code, 'The identity source cannot be asked now', `nobody was disabled: ${err.message}`, undefined, undefined, { 'retry-after': '60' });
       }
       throw err;

@@ -13,6 +13,8 @@ import { RoleBindingRepository } from '../repositories/role-binding.repository';
 /** How many users are asked about per read of the database (and per directory connection). */
 const PAGE = 200;
 const auditRow = ({ digestHa1: _, ...c }: CredentialRow) => c;
+type Gone = { id: string; username: string };
+type GoneOperator = Awaited<ReturnType<OperatorRepository['ofSource']>>[number];
 
 /** The source cannot be asked now (down, slow, misconfigured, its address forbidden): nobody is concluded gone. */
 export class SyncUnavailableError extends Error {
@@ -67,14 +69,26 @@ export class IdentitySourceSyncRun {
     }
     const lookup = directoryLookupFor({ ...source, secret }, sync);
     const report: IdentitySourceSyncReport = { sourceId: source.id, checked: { endUsers: 0, operators: 0 }, disabled: { endUsers: [], operators: [] }, durationMs: 0 };
+    let goneEndUsers: Gone[];
+    let goneOperators: GoneOperator[];
     try {
-      await ActorContext.run(systemActor(`identity-source-sync:${source.name}`), async () => {
-        await this.syncEndUsers(source, lookup, report);
-        await this.syncOperators(source, lookup, report);
-      });
+      // Everyone is asked about before anyone is disabled, so the guard below sees the whole run.
+      goneEndUsers = await this.goneEndUsers(source, lookup, report);
+      goneOperators = await this.goneOperators(source, lookup, report);
     } finally {
       await lookup.close();
     }
+    const wouldDisable = goneEndUsers.length + goneOperators.length;
+    if (wouldDisable > sync.maxDisabledPerRun)
+      // A lookup query or base DN that matches nobody would otherwise disable every user at once.
+      throw new SyncUnavailableError(
+        'sync_guard_tripped',
+        `${wouldDisable} users are no longer found, more than maxDisabledPerRun (${sync.maxDisabledPerRun}); check the source's lookup, or raise the limit if they really left`,
+      );
+    await ActorContext.run(systemActor(`identity-source-sync:${source.name}`), async () => {
+      await this.disableEndUsers(source, goneEndUsers, report);
+      await this.signOutOperators(source, goneOperators, report);
+    });
     report.durationMs = Date.now() - started;
     const disabled = report.disabled.endUsers.length + report.disabled.operators.length;
     if (disabled > 0)
@@ -84,11 +98,12 @@ export class IdentitySourceSyncRun {
     return report;
   }
 
-  private async syncEndUsers(source: IdentitySourceRow, lookup: DirectoryLookup, report: IdentitySourceSyncReport): Promise<void> {
+  private async goneEndUsers(source: IdentitySourceRow, lookup: DirectoryLookup, report: IdentitySourceSyncReport): Promise<Gone[]> {
+    const found: Gone[] = [];
     let after: string | null = null;
     for (;;) {
       const page = await this.credentials.enabledEndUsersOfSourcePage(this.database.db, source.id, after, PAGE);
-      if (page.length === 0) return;
+      if (page.length === 0) return found;
       after = page[page.length - 1]!.id;
       report.checked.endUsers += page.length;
       const gone = new Set(
@@ -97,25 +112,30 @@ export class IdentitySourceSyncRun {
           page.map((u) => u.username),
         ),
       );
-      for (const user of page.filter((u) => gone.has(u.username))) {
-        const disabled = await this.changes.write(async (tx) => {
-          const row = await this.credentials.enabledEndUserOfSource(tx, user.id, source.id);
-          if (!row) return { result: false, change: null }; // disabled, moved or deleted meanwhile
-          const updated = await this.credentials.update(tx, row.id, { enabled: false, updatedAt: new Date() });
-          return {
-            result: true,
-            change: { action: 'update', entityKind: 'end_user', entityId: row.id, projectId: row.projectId, teamId: row.teamId, before: auditRow(row), after: auditRow(updated) },
-          };
-        });
-        if (disabled) report.disabled.endUsers.push({ id: user.id, username: user.username });
-      }
-      if (page.length < PAGE) return;
+      found.push(...page.filter((u) => gone.has(u.username)).map((u) => ({ id: u.id, username: u.username })));
+      if (page.length < PAGE) return found;
     }
   }
 
-  private async syncOperators(source: IdentitySourceRow, lookup: DirectoryLookup, report: IdentitySourceSyncReport): Promise<void> {
+  private async disableEndUsers(source: IdentitySourceRow, gone: Gone[], report: IdentitySourceSyncReport): Promise<void> {
+    for (const user of gone) {
+      const disabled = await this.changes.write(async (tx) => {
+        const row = await this.credentials.enabledEndUserOfSource(tx, user.id, source.id);
+        if (!row) return { result: false, change: null }; // disabled, moved or deleted meanwhile
+        const updated = await this.credentials.update(tx, row.id, { enabled: false, updatedAt: new Date() });
+        return {
+          result: true,
+          change: { action: 'update', entityKind: 'end_user', entityId: row.id, projectId: row.projectId, teamId: row.teamId, before: auditRow(row), after: auditRow(updated) },
+        };
+      });
+      if (disabled) report.disabled.endUsers.push({ id: user.id, username: user.username });
+    }
+  }
+
+  private async goneOperators(source: IdentitySourceRow, lookup: DirectoryLookup, report: IdentitySourceSyncReport): Promise<GoneOperator[]> {
     const operators = (await this.operators.ofSource(this.database.db, source.id)).filter((o) => o.subject !== null);
     report.checked.operators = operators.length;
+    const found: GoneOperator[] = [];
     for (let i = 0; i < operators.length; i += PAGE) {
       const page = operators.slice(i, i + PAGE);
       const gone = new Set(
@@ -124,32 +144,42 @@ export class IdentitySourceSyncRun {
           page.map((o) => o.subject!),
         ),
       );
-      for (const operator of page.filter((o) => gone.has(o.subject!))) {
-        const signedOut = await this.changes.write(async (tx) => {
-          const bindings = await this.bindings.ofUser(tx, operator.id);
-          const sessions = await this.operators.closeSessionsOf(tx, operator.id);
-          // Already signed out with nothing bound: a previous run did it, nothing to record.
-          if (bindings.length === 0 && sessions === 0) return { result: false, change: null };
-          await this.bindings.deleteByIds(
-            tx,
-            bindings.map((b) => b.id),
-          );
-          const key = (b: { roleId: string; scopeType: string; scopeId: string | null }) => `${b.roleId}|${b.scopeType}|${b.scopeId ?? ''}`;
-          const view = (list: string[], sessionCount: number) => ({
-            id: operator.id,
-            username: operator.username,
-            sourceId: source.id,
-            subject: operator.subject,
-            bindings: list,
-            sessions: sessionCount,
-          });
-          return {
-            result: true,
-            change: { action: 'update', entityKind: 'user', entityId: operator.id, projectId: null, before: view(bindings.map(key).sort(), sessions), after: view([], 0) },
-          };
+      found.push(...page.filter((o) => gone.has(o.subject!)));
+    }
+    // Operators have no enabled flag: one signed out by an earlier run, with nothing bound, has nothing left to lose.
+    const holding = await this.operators.holdingAccess(
+      this.database.db,
+      found.map((o) => o.id),
+    );
+    return found.filter((o) => holding.has(o.id));
+  }
+
+  private async signOutOperators(source: IdentitySourceRow, gone: GoneOperator[], report: IdentitySourceSyncReport): Promise<void> {
+    for (const operator of gone) {
+      const signedOut = await this.changes.write(async (tx) => {
+        const bindings = await this.bindings.ofUser(tx, operator.id);
+        const sessions = await this.operators.closeSessionsOf(tx, operator.id);
+        // Already signed out with nothing bound: a previous run did it, nothing to record.
+        if (bindings.length === 0 && sessions === 0) return { result: false, change: null };
+        await this.bindings.deleteByIds(
+          tx,
+          bindings.map((b) => b.id),
+        );
+        const key = (b: { roleId: string; scopeType: string; scopeId: string | null }) => `${b.roleId}|${b.scopeType}|${b.scopeId ?? ''}`;
+        const view = (list: string[], sessionCount: number) => ({
+          id: operator.id,
+          username: operator.username,
+          sourceId: source.id,
+          subject: operator.subject,
+          bindings: list,
+          sessions: sessionCount,
         });
-        if (signedOut) report.disabled.operators.push({ id: operator.id, username: operator.username });
-      }
+        return {
+          result: true,
+          change: { action: 'update', entityKind: 'user', entityId: operator.id, projectId: null, before: view(bindings.map(key).sort(), sessions), after: view([], 0) },
+        };
+      });
+      if (signedOut) report.disabled.operators.push({ id: operator.id, username: operator.username });
     }
   }
 

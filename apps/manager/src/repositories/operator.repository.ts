@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, gt, isNull, lt } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
 import { Database, type Reads, type Tx } from '../database/database';
-import { operators, operatorSessions } from '../database/schema';
+import { operators, operatorSessions, roleBindings } from '../database/schema';
 import { EntityRepository } from './entity.repository';
 
 export type OperatorRow = typeof operators.$inferSelect;
@@ -54,6 +54,17 @@ export class OperatorRepository extends EntityRepository<typeof operators> {
       .from(operators)
       .where(eq(operators.sourceId, sourceId))
       .orderBy(asc(operators.id));
+  }
+
+  /** Those of `ids` who still have a session or a binding of their own: what a sync would take from them. */
+  async holdingAccess(db: Reads, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const sessions = await db.select({ id: operatorSessions.operatorId }).from(operatorSessions).where(inArray(operatorSessions.operatorId, ids));
+    const bound = await db
+      .select({ id: roleBindings.subjectId })
+      .from(roleBindings)
+      .where(and(eq(roleBindings.subjectType, 'user'), inArray(roleBindings.subjectId, ids)));
+    return new Set([...sessions, ...bound].map((r) => r.id));
   }
 
   /** Ends every session of the operator; how many there were. */
