@@ -354,7 +354,11 @@ async function main(result) {
   // Pauses: GC pauses from --trace-gc (before ready = the cold start's load, after = serving),
   // event-loop delay from prom-client's monitor (its max is reset by each /metrics scrape).
   // The 10-credential reference Gateway under the same hot-path load says what the machine's load alone does.
-  for (const gw of [...gateways, reference]) await eventLoopMaxMs(gw);
+  // The first scrape's max covers each Gateway's cold start: the full load of every credential,
+  // streamed and compiled while the event loop keeps turning (issue #13: no stall over 50 ms).
+  const coldStartDelay = [];
+  for (const gw of gateways) coldStartDelay.push(await eventLoopMaxMs(gw));
+  await eventLoopMaxMs(reference);
   const hot = Math.ceil(N / 2); // a credential the changes below leave alone
   result.hotPath = await hotPath(
     { url: `${gateways[0].base}${big.basePath}/items`, key: keys.keyOf(hot), pid: gateways[0].pid },
@@ -379,6 +383,7 @@ async function main(result) {
     gcServing: gateways.map((gw) => gw.gc.longest(gw.readyMs)),
     gcColdStartCount: gateways.map((gw) => gw.gc.count(0, gw.readyMs)),
     gcServingCount: gateways.map((gw) => gw.gc.count(gw.readyMs)),
+    eventLoopColdStartMs: coldStartDelay,
     eventLoopHotPathMs: hotPathDelay,
     eventLoopChangesMs: changesDelay,
     reference: { gcColdStart: reference.gc.longest(0, reference.readyMs), gcServing: reference.gc.longest(reference.readyMs), eventLoopHotPathMs: referenceDelay },

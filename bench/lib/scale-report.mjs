@@ -86,6 +86,17 @@ export function scaleRows(r) {
       verdict(worstPause, worstPause < t.stallMs),
     ],
     [
+      'longest event-loop delay from start to the first scrape after ready: the full load (each Gateway)',
+      `< ${t.stallMs} ms`,
+      p.eventLoopColdStartMs ? `${p.eventLoopColdStartMs.map((x) => n(x, 1)).join(', ')} ms` : '–',
+      p.eventLoopColdStartMs
+        ? verdict(
+            Math.max(...p.eventLoopColdStartMs.map((x) => x ?? Infinity)),
+            p.eventLoopColdStartMs.every((x) => x != null && x < t.stallMs),
+          )
+        : '',
+    ],
+    [
       'longest event-loop delay while serving: hot path (Gateway 1) / changes (each Gateway)',
       `< ${t.stallMs} ms`,
       p.eventLoopChangesMs
