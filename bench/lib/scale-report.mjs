@@ -88,7 +88,9 @@ export function scaleRows(r) {
     [
       'longest event-loop delay from start to the first scrape after ready: the full load (each Gateway)',
       `< ${t.stallMs} ms`,
-      p.eventLoopColdStartMs ? `${p.eventLoopColdStartMs.map((x) => n(x, 1)).join(', ')} ms` : '–',
+      p.eventLoopColdStartMs
+        ? `${p.eventLoopColdStartMs.map((x) => n(x, 1)).join(', ')} ms${p.reference?.eventLoopColdStartMs != null ? `; 10-credential reference Gateway: ${n(p.reference.eventLoopColdStartMs, 1)} ms` : ''}`
+        : '–',
       p.eventLoopColdStartMs
         ? verdict(
             Math.max(...p.eventLoopColdStartMs.map((x) => x ?? Infinity)),
