@@ -276,7 +276,7 @@ describe('identity source sync', () => {
     await redis.del(`idm:identity-source-sync:running:${id}`);
     // A viewer of the project cannot make the Manager connect out and disable users.
     const viewer = await viewerToken(project);
-    expect(await syncNow(id, viewer)).toMatchObject({ status: 403 });
+    expect(await syncNow(id, viewer)).toMatchObject({ status: 403, body: { detail: expect.stringContaining('identity-source:write') } });
     expect(await syncNow('00000000-0000-0000-0000-000000000000')).toMatchObject({ status: 404 });
   });
 
