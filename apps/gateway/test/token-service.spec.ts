@@ -104,6 +104,22 @@ describe('token service handler (in process, real Redis)', () => {
     });
   });
 
+  it('revokes the JWT access tokens minted from a refresh family with it: on reuse of a spent refresh token and on its revocation', async () => {
+    const login = () => post('/credential/jwt', { grant_type: 'password', username: 'alice', password: 'alice-password' }).then((r) => r.body);
+    const first = await login();
+    const second = (await post('/credential/jwt', { grant_type: 'refresh_token', refresh_token: first.refresh_token })).body;
+    for (const jwt of [first.access_token, second.access_token]) expect(await introspect(jwt)).toMatchObject({ active: true, username: 'alice' });
+    expect(await post('/credential/jwt', { grant_type: 'refresh_token', refresh_token: first.refresh_token })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    for (const jwt of [first.access_token, second.access_token]) expect(await introspect(jwt)).toEqual({ active: false });
+
+    const other = await login();
+    const untouched = await login();
+    expect(await post('/credential/revoke', { token: other.refresh_token })).toEqual({ status: 200, body: {} });
+    expect(await introspect(other.access_token)).toEqual({ active: false });
+    // Another grant of the same user and client is not part of the family.
+    expect(await introspect(untouched.access_token)).toMatchObject({ active: true });
+  });
+
   it('revokes (RFC 7009): the token stops introspecting, and unknown tokens still answer 200', async () => {
     const { access_token } = (await post('/credential/token', { grant_type: 'client_credentials' })).body;
     expect(await post('/credential/revoke', { token: access_token })).toEqual({ status: 200, body: {} });

@@ -510,6 +510,36 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
       status: 400,
       body: { error: 'invalid_grant' },
     });
+    // The JWT access tokens of the family go with it, on every Gateway (they are verified offline: the revocation list carries them).
+    for (const g of gateways)
+      for (const token of [first.access_token, second.access_token])
+        await eventually(
+          () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${token}` } }),
+          (r) => r.status === 401,
+          { what: `${g.name} refuses the access tokens of a reused refresh family` },
+        );
+  });
+
+  it('revokes every token issued from a replayed code: the access token, the refresh token and the access tokens refreshed from it', async () => {
+    const flow = await start(spa, SPA, { scope: 'openid email offline_access' });
+    const done = await new Browser().login(flow.url, 'alice', 'alice-password-1');
+    const location = done.headers.get('location')!;
+    const first = await redeem(spa, location, flow);
+    const refreshed = await oidc.refreshTokenGrant(spa, first.refresh_token!);
+    expect((await oidc.fetchUserInfo(spa, refreshed.access_token, alice.id)).sub).toBe(alice.id);
+    const replay = await tokenCall({ grant_type: 'authorization_code', code: codeOf(location), redirect_uri: SPA, code_verifier: flow.verifier, client_id: spaId });
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await tokenCall({ grant_type: 'refresh_token', refresh_token: refreshed.refresh_token!, client_id: spaId })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
+    for (const g of gateways)
+      for (const token of [first.access_token, refreshed.access_token])
+        await eventually(
+          () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${token}` } }),
+          (r) => r.status === 401,
+          { what: `${g.name} refuses the access tokens of a replayed code's grant` },
+        );
   });
 
   it("answers a new ID token on refresh of an openid grant (OIDC Core §12.2): same subject, the login's auth_time, new iat and exp, no nonce", async () => {

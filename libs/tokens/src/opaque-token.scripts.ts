@@ -3,14 +3,24 @@ import { RedisScript } from './redis-script';
 /**
  * Token records are Redis hashes of string fields, so these scripts copy and update them without
  * decoding JSON in Lua. Each family has a set of its members' keys, living as long as its
- * longest-lived member, so one call can delete a whole family.
+ * longest-lived member, so one call can delete a whole family. Beside it, `<family>:jwts` is a
+ * sorted set of the JWT access tokens minted from the family (member `jti`, score `exp`): they are
+ * verified offline, so revoking the family hands their ids to the caller for the JWT revocation
+ * list.
  */
 
-/** Deletes every member of a family and the family set itself. */
+/**
+ * Deletes every member of a family, the family set and its JWT index; the JWTs' `jti, exp` pairs
+ * (flat) collect in `revokedJwts`.
+ */
 const REVOKE_FAMILY = `
+local revokedJwts = {}
 local function revokeFamily(familyKey)
   for _, key in ipairs(redis.call('SMEMBERS', familyKey)) do redis.call('DEL', key) end
   redis.call('DEL', familyKey)
+  local jwts = familyKey .. ':jwts'
+  for _, value in ipairs(redis.call('ZRANGE', jwts, 0, -1, 'WITHSCORES')) do revokedJwts[#revokedJwts + 1] = value end
+  redis.call('DEL', jwts)
 end
 `;
 
@@ -35,7 +45,7 @@ local familyKey = ARGV[1] .. r.familyId
 if r.used == '1' then
   revokeFamily(familyKey)
   redis.call('DEL', KEYS[1])
-  return {'reuse_detected', r.familyId}
+  return {'reuse_detected', r.familyId, revokedJwts}
 end
 local now = tonumber(ARGV[3])
 if tonumber(r.expiresAt) <= now then return {'unknown_token'} end
@@ -76,8 +86,8 @@ return {'rotated', redis.call('HGETALL', KEYS[2]), r.scope}
 
 /**
  * KEYS: the token. ARGV: family key prefix, '1' to revoke the whole family, client id ('' = any).
- * Returns {'revoked', familyId}, {'unknown_token'} or {'client_mismatch'}: the family id even of
- * an already used refresh token, so the caller can persist a family revocation.
+ * Returns {'revoked', familyId, revokedJwts}, {'unknown_token'} or {'client_mismatch'}: the family
+ * id even of an already used refresh token, so the caller can persist a family revocation.
  */
 export const REVOKE_TOKEN = new RedisScript(`${REVOKE_FAMILY}
 local fields = redis.call('HMGET', KEYS[1], 'familyId', 'clientId')
@@ -90,7 +100,7 @@ else
   redis.call('SREM', familyKey, KEYS[1])
 end
 redis.call('DEL', KEYS[1])
-return {'revoked', fields[1]}
+return {'revoked', fields[1], revokedJwts}
 `);
 
 /**
@@ -110,12 +120,33 @@ return 1
 
 /**
  * KEYS: the client's family index (a set of family ids). ARGV: family key prefix.
- * Revokes every family the client was issued (deletePrevious) and empties the index; returns the
- * revoked family ids so the caller can persist the revocations.
+ * Revokes every family the client was issued (deletePrevious) and empties the index; returns
+ * {revoked family ids, revokedJwts} so the caller can persist the revocations.
  */
 export const REVOKE_CLIENT_FAMILIES = new RedisScript(`${REVOKE_FAMILY}
 local families = redis.call('SMEMBERS', KEYS[1])
 for _, familyId in ipairs(families) do revokeFamily(ARGV[1] .. familyId) end
 redis.call('DEL', KEYS[1])
-return families
+return {families, revokedJwts}
+`);
+
+/** KEYS: a family set. Revokes the family (a replayed authorization code); returns revokedJwts. */
+export const REVOKE_WHOLE_FAMILY = new RedisScript(`${REVOKE_FAMILY}
+revokeFamily(KEYS[1])
+return revokedJwts
+`);
+
+/**
+ * KEYS: a family set, its JWT index. ARGV: jti, exp (epoch s), now (epoch s).
+ * Indexes a JWT minted from the family, pruning those that expired; 0 when the family is gone
+ * (revoked, or expired): in one step with the revocations above, so a JWT is either indexed
+ * before its family is revoked (and handed out then) or refused here.
+ */
+export const RECORD_JWT = new RedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3]) + 1
+if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+return 1
 `);

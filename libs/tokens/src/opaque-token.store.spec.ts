@@ -91,7 +91,7 @@ describe('OpaqueTokenStore on a real Redis', () => {
   it('names the family of a revoked refresh token, even one already used', async () => {
     const issued = await store.issue(grant, lifetimes);
     expect((await store.rotateRefresh(issued.refreshToken!, rotation)).outcome).toBe('rotated');
-    expect(await store.revokeInFamily(issued.refreshToken!, 'client-a')).toEqual({ result: 'revoked', familyId: issued.familyId });
+    expect(await store.revokeInFamily(issued.refreshToken!, 'client-a')).toEqual({ result: 'revoked', familyId: issued.familyId, revokedJwts: [] });
   });
 
   it('restores a lost refresh token from its record once, never over one Redis still holds', async () => {
@@ -147,10 +147,48 @@ describe('OpaqueTokenStore on a real Redis', () => {
     const issued = await store.issue(grant, lifetimes);
     const first = await store.rotateRefresh(issued.refreshToken!, rotation);
     if (first.outcome !== 'rotated') throw new Error('expected rotation');
-    expect(await store.rotateRefresh(issued.refreshToken!, rotation)).toEqual({ outcome: 'reuse_detected', familyId: issued.familyId });
+    expect(await store.rotateRefresh(issued.refreshToken!, rotation)).toEqual({ outcome: 'reuse_detected', familyId: issued.familyId, revokedJwts: [] });
     for (const token of [issued.accessToken, first.tokens.accessToken, first.tokens.refreshToken]) expect(await store.lookup(token)).toBeNull();
     expect(await store.rotateRefresh(first.tokens.refreshToken, rotation)).toEqual({ outcome: 'rejected', reason: 'unknown_token' });
     expect(await store.rotateRefresh(issued.refreshToken!, rotation)).toEqual({ outcome: 'rejected', reason: 'unknown_token' });
+  });
+
+  it('hands back the live JWTs minted from a family with every way of revoking it, and refuses to index one after', async () => {
+    const exp = (seconds: number) => Math.floor(now / 1000) + seconds;
+    const reused = await store.issue(grant, lifetimes);
+    expect(await store.recordJwt(reused.familyId, 'jti-expired', exp(-1))).toBe(true);
+    expect(await store.recordJwt(reused.familyId, 'jti-first', exp(300))).toBe(true);
+    const rotated = await store.rotateRefresh(reused.refreshToken!, rotation);
+    if (rotated.outcome !== 'rotated') throw new Error('expected rotation');
+    expect(await store.recordJwt(rotated.tokens.familyId, 'jti-second', exp(600))).toBe(true);
+    // Indexing prunes what expired; the spent refresh token presented again takes the live JWTs with the family.
+    expect(await store.rotateRefresh(reused.refreshToken!, rotation)).toEqual({
+      outcome: 'reuse_detected',
+      familyId: reused.familyId,
+      revokedJwts: [
+        { jti: 'jti-first', exp: exp(300) },
+        { jti: 'jti-second', exp: exp(600) },
+      ],
+    });
+    // Revoked first: a JWT minted concurrently is refused, not indexed into a family nobody will revoke again.
+    expect(await store.recordJwt(reused.familyId, 'jti-late', exp(300))).toBe(false);
+    expect(await redis.exists(`${keyPrefix}:family:${reused.familyId}:jwts`)).toBe(0);
+
+    const revoked = await store.issue(grant, lifetimes);
+    await store.recordJwt(revoked.familyId, 'jti-revoked', exp(300));
+    expect(await store.revokeInFamily(revoked.accessToken, 'client-a')).toEqual({ result: 'revoked', familyId: revoked.familyId, revokedJwts: [] });
+    expect(await store.revokeInFamily(revoked.refreshToken!, 'client-a')).toMatchObject({ revokedJwts: [{ jti: 'jti-revoked', exp: exp(300) }] });
+
+    const byId = await store.issue(grant, lifetimes);
+    await store.recordJwt(byId.familyId, 'jti-by-id', exp(300));
+    expect(await store.revokeFamily(byId.familyId)).toEqual([{ jti: 'jti-by-id', exp: exp(300) }]);
+    expect(await store.lookup(byId.refreshToken!)).toBeNull();
+    expect(await store.revokeFamily(byId.familyId)).toEqual([]);
+
+    const replaced = await store.issue({ ...grant, clientId: 'client-r' }, lifetimes, { replacePrevious: true });
+    await store.recordJwt(replaced.familyId, 'jti-replaced', exp(300));
+    const next = await store.issue({ ...grant, clientId: 'client-r' }, lifetimes, { replacePrevious: true });
+    expect(next).toMatchObject({ replacedFamilies: [replaced.familyId], replacedJwts: [{ jti: 'jti-replaced', exp: exp(300) }] });
   });
 
   it('lets exactly one of many concurrent rotations win', async () => {

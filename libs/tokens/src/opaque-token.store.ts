@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { OpaqueTokenGrant, OpaqueTokenKind, OpaqueTokenRecord } from './opaque-token.record';
-import { RESTORE_TOKEN, REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, ROTATE_REFRESH } from './opaque-token.scripts';
+import { RECORD_JWT, RESTORE_TOKEN, REVOKE_CLIENT_FAMILIES, REVOKE_TOKEN, REVOKE_WHOLE_FAMILY, ROTATE_REFRESH } from './opaque-token.scripts';
 import { TokenStoreUnavailable } from './token-store-unavailable';
 
 /**
@@ -29,9 +29,18 @@ export interface IssueOptions {
   replacePrevious?: boolean;
 }
 
+/** A JWT access token minted from a family (see `recordJwt`), handed back when the family is revoked. */
+export interface FamilyJwt {
+  jti: string;
+  /** Epoch seconds. */
+  exp: number;
+}
+
 export interface IssuedTokens {
   /** Families revoked by `replacePrevious`. */
   replacedFamilies?: string[];
+  /** The JWTs minted from the replaced families. */
+  replacedJwts?: FamilyJwt[];
   accessToken: string;
   accessTokenExpiresAt: number;
   refreshToken?: string;
@@ -58,8 +67,8 @@ export interface RotateRefreshRequest {
 export type RefreshRotation =
   /** `record` is the new access token's; `grantScope` the scope the new refresh token keeps. */
   | { outcome: 'rotated'; tokens: IssuedTokens & { refreshToken: string; refreshTokenExpiresAt: number }; record: OpaqueTokenRecord; grantScope: string }
-  /** The token had already been used: its whole family is now revoked. */
-  | { outcome: 'reuse_detected'; familyId: string }
+  /** The token had already been used: its whole family is now revoked, `revokedJwts` with it. */
+  | { outcome: 'reuse_detected'; familyId: string; revokedJwts: FamilyJwt[] }
   | { outcome: 'rejected'; reason: 'unknown_token' | 'client_mismatch' | 'refresh_limit_reached' | 'scope_not_granted' | 'binding_mismatch' };
 
 export type RevocationResult = 'revoked' | 'unknown_token' | 'client_mismatch';
@@ -95,7 +104,9 @@ export class OpaqueTokenStore {
     requireLifetime(lifetimes.accessTokenSeconds);
     if (lifetimes.refreshTokenSeconds !== undefined) requireLifetime(lifetimes.refreshTokenSeconds);
     const clientKey = options.replacePrevious ? this.clientFamiliesKey(grant) : undefined;
-    const replacedFamilies = clientKey ? ((await this.guard(() => REVOKE_CLIENT_FAMILIES.run(this.redis, [clientKey], [this.familyKey('')]))) as string[]) : undefined;
+    const [replacedFamilies, replacedJwts] = clientKey
+      ? ((await this.guard(() => REVOKE_CLIENT_FAMILIES.run(this.redis, [clientKey], [this.familyKey('')]))) as [string[], string[]])
+      : [];
     const now = this.nowSeconds();
     const familyId = randomBytes(16).toString('base64url');
     const base = { ...grantFields(grant), familyId, issuedAt: String(now), refreshCount: '0' };
@@ -121,6 +132,7 @@ export class OpaqueTokenStore {
     const failed = replies?.find(([error]) => error);
     if (!replies || failed) throw new TokenStoreUnavailable(failed?.[0] ?? new Error('transaction aborted'));
     if (replacedFamilies?.length) issued.replacedFamilies = replacedFamilies;
+    if (replacedJwts?.length) issued.replacedJwts = familyJwts(replacedJwts);
     return issued;
   }
 
@@ -141,13 +153,34 @@ export class OpaqueTokenStore {
     return (await this.revokeInFamily(token, clientId)).result;
   }
 
-  /** `revoke`, also naming the family of a revoked token (even of an already used refresh token). */
-  async revokeInFamily(token: string, clientId?: string): Promise<{ result: RevocationResult; familyId?: string }> {
+  /**
+   * `revoke`, also naming the family of a revoked token (even of an already used refresh token)
+   * and, when a refresh token took its family with it, the JWTs minted from that family.
+   */
+  async revokeInFamily(token: string, clientId?: string): Promise<{ result: RevocationResult; familyId?: string; revokedJwts?: FamilyJwt[] }> {
     const key = this.keyOf(token);
     if (!key) return { result: 'unknown_token' };
     const whole = kindOf(token) === 'refresh' ? '1' : '0';
-    const [result, familyId] = (await this.guard(() => REVOKE_TOKEN.run(this.redis, [key], [this.familyKey(''), whole, clientId ?? '']))) as [RevocationResult, string?];
-    return familyId === undefined ? { result } : { result, familyId };
+    const [result, familyId, jwts] = (await this.guard(() => REVOKE_TOKEN.run(this.redis, [key], [this.familyKey(''), whole, clientId ?? '']))) as [
+      RevocationResult,
+      string?,
+      string[]?,
+    ];
+    return familyId === undefined ? { result } : { result, familyId, revokedJwts: familyJwts(jwts ?? []) };
+  }
+
+  /** Revokes a whole family by its id (a replayed authorization code); returns the JWTs minted from it. */
+  async revokeFamily(familyId: string): Promise<FamilyJwt[]> {
+    return familyJwts((await this.guard(() => REVOKE_WHOLE_FAMILY.run(this.redis, [this.familyKey(familyId)], []))) as string[]);
+  }
+
+  /**
+   * Indexes a JWT access token minted from a family, so revoking the family hands it back; false
+   * when the family is already revoked (or expired): the caller must then revoke the JWT itself.
+   */
+  async recordJwt(familyId: string, jti: string, exp: number): Promise<boolean> {
+    const familyKey = this.familyKey(familyId);
+    return (await this.guard(() => RECORD_JWT.run(this.redis, [familyKey, `${familyKey}:jwts`], [jti, exp, this.nowSeconds()]))) === 1;
   }
 
   /**
@@ -191,8 +224,9 @@ export class OpaqueTokenStore {
       request.cnf?.['x5t#S256'] ?? '',
     ];
     const keys = [presentedKey, this.keyOf(accessToken)!, this.keyOf(nextRefreshToken)!];
-    const [outcome, detail, grantScope] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown, string];
-    if (outcome === 'reuse_detected') return { outcome, familyId: detail as string };
+    // The third element: the grant's scope when rotated, the revoked family's JWTs on reuse.
+    const [outcome, detail, third] = (await this.guard(() => ROTATE_REFRESH.run(this.redis, keys, args))) as [string, unknown, unknown];
+    if (outcome === 'reuse_detected') return { outcome, familyId: detail as string, revokedJwts: familyJwts(third as string[]) };
     if (outcome !== 'rotated') return { outcome: 'rejected', reason: outcome as Extract<RefreshRotation, { outcome: 'rejected' }>['reason'] };
     const record = toRecord('access', pairsToObject(detail as string[]))!;
     const tokens = {
@@ -202,7 +236,7 @@ export class OpaqueTokenStore {
       refreshTokenExpiresAt: now + request.refreshTokenSeconds,
       familyId: record.familyId,
     };
-    return { outcome: 'rotated', tokens, record, grantScope };
+    return { outcome: 'rotated', tokens, record, grantScope: third as string };
   }
 
   /** Redis key for a token, or null when the string cannot be one of our tokens. */
@@ -253,6 +287,13 @@ function grantFields(grant: OpaqueTokenGrant): Record<string, string> {
   if (grant.cnf?.['x5t#S256'] !== undefined) fields.cnfX5t = grant.cnf['x5t#S256'];
   if (grant.authTime !== undefined) fields.authTime = String(grant.authTime);
   return fields;
+}
+
+/** `jti, exp` pairs as a script returns them. */
+function familyJwts(flat: string[]): FamilyJwt[] {
+  const jwts: FamilyJwt[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) jwts.push({ jti: flat[i], exp: Number(flat[i + 1]) });
+  return jwts;
 }
 
 function pairsToObject(flat: string[]): Record<string, string> {

@@ -615,7 +615,10 @@ export class OidcProvider {
     }
     if (redemption.outcome === 'unknown') throw new OAuthError('invalid_grant', 'the code is invalid or expired');
     if (redemption.outcome === 'replayed') {
-      if (redemption.issued) await this.active.revokedJwts?.revoke(redemption.issued.jti, redemption.issued.exp);
+      // Every token issued from the code: its access token, and its refresh family (with the JWTs refreshed from it).
+      const issued = redemption.issued;
+      if (issued?.familyId) await this.refreshTokens.revokeFamily(issued.familyId);
+      if (issued) await this.active.revokedJwts?.revoke(issued.jti, issued.exp);
       throw new OAuthError('invalid_grant', 'the code was already used; the tokens issued from it are revoked');
     }
     const grant = redemption.grant;
@@ -630,10 +633,14 @@ export class OidcProvider {
     if (!owner || !isLoginAllowed(owner, now) || owner.credential.projectId !== client.credential.projectId)
       throw new OAuthError('invalid_grant', 'the user can no longer sign in');
     const minted = await this.accessToken(call.issuer, serving, client, owner, grant.scope, accessSeconds, now, cnf);
-    const issued = decodeJsonObject(minted.token.split('.')[1]);
-    const jti = typeof issued?.jti === 'string' ? issued.jti : '';
-    if (!(await this.store.recordIssued(code, jti, minted.expiresAt))) {
-      await this.active.revokedJwts?.revoke(jti, minted.expiresAt);
+    const refresh = grant.scope.split(' ').includes('offline_access') ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds, grant.authTime, cnf) : undefined;
+    // Indexed with its refresh family, so that a reuse of the refresh token revokes this access token too.
+    if (refresh && !(await this.refreshTokens.recordJwt(refresh.familyId, minted.jti, minted.expiresAt)))
+      throw new OAuthError('invalid_grant', 'the grant was revoked while the tokens were issued');
+    if (!(await this.store.recordIssued(code, minted.jti, minted.expiresAt, refresh?.familyId))) {
+      // A replay of the code came first: what was just issued is revoked before anyone sees it.
+      if (refresh) await this.refreshTokens.revokeFamily(refresh.familyId);
+      else await this.active.revokedJwts?.revoke(minted.jti, minted.expiresAt);
       throw new OAuthError('invalid_grant', 'the code was already used; the tokens issued from it are revoked');
     }
     const idToken = await mintIdToken(
@@ -650,16 +657,13 @@ export class OidcProvider {
       },
       now,
     );
-    const refreshToken = grant.scope.split(' ').includes('offline_access')
-      ? await this.issueRefreshToken(client, owner, grant.scope, accessSeconds, grant.authTime, cnf)
-      : undefined;
     return {
       access_token: minted.token,
       token_type: tokenTypeOf(cnf),
       expires_in: accessSeconds,
       id_token: idToken,
       scope: grant.scope,
-      ...(refreshToken !== undefined && { refresh_token: refreshToken }),
+      ...(refresh !== undefined && { refresh_token: refresh.token }),
     };
   }
 
@@ -710,6 +714,8 @@ export class OidcProvider {
       throw new OAuthError('invalid_grant', 'the user can no longer sign in');
     }
     const minted = await this.accessToken(call.issuer, serving, client, owner, rotation.record.scope, accessSeconds, now, cnf);
+    if (!(await this.refreshTokens.recordJwt(rotation.tokens.familyId, minted.jti, minted.expiresAt)))
+      throw new OAuthError('invalid_grant', 'the grant was revoked while the tokens were issued');
     // The grant's scope (the refresh token's), not a narrowed request's: the ID token is about the login, not the access token's reach.
     const openid = rotation.grantScope.split(' ').includes('openid') && rotation.record.authTime !== undefined;
     const idToken = openid
@@ -738,7 +744,7 @@ export class OidcProvider {
     };
   }
 
-  /** A refresh token for `offline_access`, when the client may refresh (else the scope was dropped at /authorize). */
+  /** A refresh token for `offline_access` and its family, when the client may refresh (else the scope was dropped at /authorize). */
   private async issueRefreshToken(
     client: OidcClient,
     owner: TokenClient,
@@ -746,7 +752,7 @@ export class OidcProvider {
     accessSeconds: number,
     authTime: number,
     cnf: TokenConfirmation | undefined,
-  ): Promise<string | undefined> {
+  ): Promise<{ token: string; familyId: string } | undefined> {
     if (!mayRefresh(client)) return undefined;
     // Bound like the access token (RFC 9449 §5): only the holder of the key refreshes it.
     const issued = await this.refreshTokens.issue(
@@ -761,7 +767,7 @@ export class OidcProvider {
       },
       { accessTokenSeconds: accessSeconds, refreshTokenSeconds: issuedLifetimeSeconds(client.settings.refreshTokenLifetime) },
     );
-    return issued.refreshToken;
+    return { token: issued.refreshToken!, familyId: issued.familyId };
   }
 
   private accessToken(

@@ -75,7 +75,10 @@ export interface SsoSession {
 
 /** The outcome of presenting a code: its grant, or a replay (with the access token issued from it, if any, to revoke). */
 export type CodeRedemption =
-  { outcome: 'redeemed'; grant: CodeGrant } | { outcome: 'replayed'; issued: { jti: string; exp: number } | null } | { outcome: 'dpop_mismatch' } | { outcome: 'unknown' };
+  | { outcome: 'redeemed'; grant: CodeGrant }
+  | { outcome: 'replayed'; issued: { jti: string; exp: number; familyId?: string } | null }
+  | { outcome: 'dpop_mismatch' }
+  | { outcome: 'unknown' };
 
 /** A pushed authorization request (RFC 9126): the client that pushed it and its parameters, as sent. */
 export interface PushedAuthorization {
@@ -100,9 +103,9 @@ const hashOf = (value: string): string => createHash('sha256').update(value).dig
  * when none was proved); otherwise it is left unspent, so whoever lacks the key cannot use up the
  * holder's code. Redeeming a code is one script: the code is deleted and a "used" marker written in its place
  * (kept as long as tokens issued from it may live), so a second redemption — concurrent or later —
- * finds the marker, flags it as replayed and gets the access token's id to revoke. The exchange
- * that won records its token's id with RECORD_ISSUED, which answers "replayed" when a replay came
- * first, so the winner revokes its own token too.
+ * finds the marker, flags it as replayed and gets the access token's id and the refresh family to
+ * revoke. The exchange that won records them with RECORD_ISSUED, which answers "replayed" when a
+ * replay came first, so the winner revokes its own tokens too.
  */
 const REDEEM = `
 local grant = redis.call('GET', KEYS[1])
@@ -138,6 +141,7 @@ if not used then return 'gone' end
 local marker = cjson.decode(used)
 marker.jti = ARGV[1]
 marker.exp = tonumber(ARGV[2])
+if ARGV[3] ~= '' then marker.familyId = ARGV[3] end
 redis.call('SET', KEYS[1], cjson.encode(marker), 'KEEPTTL')
 if marker.replayed then return 'replayed' end
 return 'ok'
@@ -214,15 +218,19 @@ export class OidcStore {
     if (outcome === 'dpop_mismatch') return { outcome };
     if (outcome === 'redeemed') return { outcome, grant: JSON.parse(value) as CodeGrant };
     if (outcome === 'replayed') {
-      const marker = JSON.parse(value) as { jti?: string; exp?: number };
-      return { outcome, issued: marker.jti !== undefined && marker.exp !== undefined ? { jti: marker.jti, exp: marker.exp } : null };
+      const marker = JSON.parse(value) as { jti?: string; exp?: number; familyId?: string };
+      return {
+        outcome,
+        issued:
+          marker.jti !== undefined && marker.exp !== undefined ? { jti: marker.jti, exp: marker.exp, ...(marker.familyId !== undefined && { familyId: marker.familyId }) } : null,
+      };
     }
     return { outcome: 'unknown' };
   }
 
-  /** Records the access token issued from a code; false when a replay of the code came first. */
-  async recordIssued(code: string, jti: string, exp: number): Promise<boolean> {
-    const answer = await this.guard(() => this.redis.eval(RECORD_ISSUED, 1, this.key('used', code), jti, String(exp)));
+  /** Records the access token (and refresh family) issued from a code; false when a replay of the code came first. */
+  async recordIssued(code: string, jti: string, exp: number, familyId = ''): Promise<boolean> {
+    const answer = await this.guard(() => this.redis.eval(RECORD_ISSUED, 1, this.key('used', code), jti, String(exp), familyId));
     return answer === 'ok';
   }
 

@@ -4,11 +4,13 @@ import type { OpaqueTokenLookup } from '@idm/policies';
 import {
   opaqueTokenRecordSchema,
   OpaqueTokenStore,
+  type FamilyJwt,
   type IssueOptions,
   type IssuedTokens,
   type OpaqueTokenGrant,
   type OpaqueTokenRecord,
   type RefreshRotation,
+  type RevokedJwtIds,
   type RotateRefreshRequest,
   type TokenLifetimes,
 } from '@idm/tokens';
@@ -27,6 +29,8 @@ import type { z } from 'zod';
  * is written back to Redis from its copy and then rotated as usual. A revoke always records a
  * revocation for the Manager, even of a token Redis no longer knows. Until the Manager has
  * written it, a short-lived tombstone in Redis keeps the fallback from resurrecting the token.
+ * JWT access tokens minted from a refresh family are indexed with it (`recordJwt`): revoking the
+ * family puts them on the environment's JWT revocation list, which every Gateway checks offline.
  */
 const TOMBSTONE_SECONDS = 3600;
 const ACCESS_TOKEN = /^idm_at_[A-Za-z0-9_-]{43}$/;
@@ -49,16 +53,31 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     private readonly environment: string,
     private readonly lookupTimeoutMs: number,
     private readonly log: Logger,
+    private readonly revokedJwts: Pick<RevokedJwtIds, 'revoke'> | null = null,
   ) {}
 
   async issue(grant: OpaqueTokenGrant, lifetimes: TokenLifetimes, options: IssueOptions = {}): Promise<IssuedTokens> {
     const issued = await this.store.issue(grant, lifetimes, options);
-    for (const familyId of issued.replacedFamilies ?? []) {
-      await this.tombstone(`family:${familyId}`);
-      await this.persist({ op: 'revoke-family', familyId });
-    }
+    for (const familyId of issued.replacedFamilies ?? []) await this.familyRevoked(familyId, []);
+    await this.revokeJwts(issued.replacedJwts ?? []);
     await this.persistIssued(grant, issued, 0);
     return issued;
+  }
+
+  /**
+   * Indexes a JWT access token minted from a family, so that revoking the family revokes it.
+   * False when the family was revoked first (a concurrent reuse or revocation): the JWT is
+   * revoked here then, and the caller must not hand it out.
+   */
+  async recordJwt(familyId: string, jti: string, exp: number): Promise<boolean> {
+    if (await this.store.recordJwt(familyId, jti, exp)) return true;
+    await this.revokeJwts([{ jti, exp }]);
+    return false;
+  }
+
+  /** Revokes a family by its id (a replayed authorization code): its refresh tokens and the JWTs minted from it. */
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.familyRevoked(familyId, await this.store.revokeFamily(familyId));
   }
 
   async lookup(token: string): Promise<OpaqueTokenRecord | null> {
@@ -77,8 +96,7 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
       await this.persist({ op: 'revoke', tokenHash: tokenHash(refreshToken) });
       await this.persistIssued(rotation.record, rotation.tokens, rotation.record.refreshCount, rotation.grantScope);
     } else if (rotation.outcome === 'reuse_detected') {
-      await this.tombstone(`family:${rotation.familyId}`);
-      await this.persist({ op: 'revoke-family', familyId: rotation.familyId });
+      await this.familyRevoked(rotation.familyId, rotation.revokedJwts);
     }
     return rotation;
   }
@@ -89,8 +107,9 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
    * the copy names one); only a copy that shows another client's token is left alone.
    */
   async revoke(token: string, clientId: string): Promise<void> {
-    const { result, familyId } = await this.store.revokeInFamily(token, clientId);
+    const { result, familyId, revokedJwts } = await this.store.revokeInFamily(token, clientId);
     if (result === 'client_mismatch') return;
+    await this.revokeJwts(revokedJwts ?? []);
     let family = token.startsWith('idm_rt_') ? familyId : undefined;
     if (result === 'unknown_token') {
       if (!ACCESS_TOKEN.test(token) && !REFRESH_TOKEN.test(token)) return;
@@ -178,6 +197,18 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
     } catch (err) {
       this.log.warn({ err: { message: (err as Error)?.message }, op: job.op }, 'token persistence job could not be queued');
     }
+  }
+
+  /** After Redis revoked a family: its durable copy too, and the JWTs minted from it on every Gateway. */
+  private async familyRevoked(familyId: string, jwts: FamilyJwt[]): Promise<void> {
+    await this.tombstone(`family:${familyId}`);
+    await this.persist({ op: 'revoke-family', familyId });
+    await this.revokeJwts(jwts);
+  }
+
+  /** Throws TokenStoreUnavailable when Redis cannot take them (answered 503: the client retries). */
+  private async revokeJwts(jwts: FamilyJwt[]): Promise<void> {
+    for (const { jti, exp } of jwts) await this.revokedJwts?.revoke(jti, exp);
   }
 
   private async tombstone(id: string): Promise<void> {

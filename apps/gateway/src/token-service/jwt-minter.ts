@@ -6,6 +6,13 @@ import { metadataFor } from './owner-metadata';
 /** Registered and token-service claims that neither jwtClaims nor metadata may overwrite. */
 const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'client_id', 'typ', 'proxy_id', 'cnf']);
 
+export interface MintedJwt {
+  token: string;
+  /** Its `jti` and `exp` (epoch seconds): what a revocation needs. */
+  jti: string;
+  expiresAt: number;
+}
+
 export interface MintRequest {
   issuer: string;
   client: AuthenticatedClient;
@@ -22,7 +29,7 @@ export interface MintRequest {
  * decided here only: registered claims, the client's `jwtClaims` choices taken from the owner
  * credential, and owner metadata flagged `includeInJwt` (secret values opened with the master key).
  */
-export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): Promise<{ token: string; expiresAt: number }> {
+export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, request: MintRequest, now: number): Promise<MintedJwt> {
   const algorithm = request.client.settings.signingAlgorithm;
   const signer = ring.signer(now, algorithm ?? undefined, request.lifetimeSeconds);
   if (!signer && algorithm)
@@ -43,6 +50,7 @@ export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, reque
     // email / fullName: credentials carry no such fields yet; nothing to copy.
   }
   const expiresAt = iat + request.lifetimeSeconds;
+  const jti = randomUUID();
   Object.assign(claims, {
     iss: request.issuer,
     sub: owner.credential.id,
@@ -50,11 +58,11 @@ export async function mintJwt(ring: SigningKeyRing, secrets: SecretOpener, reque
     iat,
     nbf: iat,
     exp: expiresAt,
-    jti: randomUUID(),
+    jti,
     client_id: client.credential.id,
     ...(client.proxyId !== undefined && { proxy_id: client.proxyId }),
     ...(request.scope !== '' && { scope: request.scope }),
     ...(request.cnf !== undefined && { cnf: request.cnf }),
   });
-  return { token: await signJwtAsync(claims, signer, { typ: ACCESS_TOKEN_TYPE }), expiresAt };
+  return { token: await signJwtAsync(claims, signer, { typ: ACCESS_TOKEN_TYPE }), jti, expiresAt };
 }

@@ -135,7 +135,7 @@ export class TokenEndpoints {
     // RFC 6749 §4.4.3: no refresh token for client_credentials.
     const withRefresh = settings.refreshAllowed && grantType === 'password' && settings.grants.includes('refresh_token');
     const accessSeconds = lifetimeOf(settings.accessTokenLifetime);
-    let refresh: { token?: string } = {};
+    let refresh: { token?: string; familyId?: string } = {};
     let access: { token: string; expiresIn: number };
     if (format === 'opaque' || withRefresh) {
       const issued = await this.store.issue(
@@ -153,10 +153,10 @@ export class TokenEndpoints {
         { accessTokenSeconds: accessSeconds, refreshTokenSeconds: withRefresh ? lifetimeOf(settings.refreshTokenLifetime) : undefined },
         { replacePrevious: settings.deletePrevious },
       );
-      refresh = { token: issued.refreshToken };
+      refresh = { token: issued.refreshToken, familyId: issued.familyId };
       access = { token: issued.accessToken, expiresIn: accessSeconds };
     }
-    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now, cnf);
+    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now, cnf, refresh.token === undefined ? undefined : refresh.familyId);
     return this.tokenResponse(access!, refresh.token, scope, owner, cnf);
   }
 
@@ -354,11 +354,25 @@ export class TokenEndpoints {
       await this.store.revoke(tokens.refreshToken, client.credential.id);
       throw new OAuthError('invalid_grant', 'the token owner can no longer obtain tokens');
     }
-    const access = format === 'jwt' ? await this.jwt(call, serving, client, owner, record.scope, now, cnf) : { token: tokens.accessToken, expiresIn: accessSeconds };
+    const access =
+      format === 'jwt' ? await this.jwt(call, serving, client, owner, record.scope, now, cnf, tokens.familyId) : { token: tokens.accessToken, expiresIn: accessSeconds };
     return this.tokenResponse(access, tokens.refreshToken, record.scope, owner, cnf);
   }
 
-  private async jwt(call: TokenCall, serving: ServingRevision, client: AuthenticatedClient, owner: TokenClient, scope: string, now: number, cnf: TokenConfirmation | undefined) {
+  /**
+   * `familyId`: the refresh family the JWT is minted from; it is indexed with it, so revoking the
+   * family (reuse, revocation, deletePrevious) revokes the JWT too.
+   */
+  private async jwt(
+    call: TokenCall,
+    serving: ServingRevision,
+    client: AuthenticatedClient,
+    owner: TokenClient,
+    scope: string,
+    now: number,
+    cnf: TokenConfirmation | undefined,
+    familyId?: string,
+  ) {
     const lifetime = lifetimeOf(client.settings.accessTokenLifetime);
     const minted = await mintJwt(
       serving.keyRing,
@@ -366,6 +380,8 @@ export class TokenEndpoints {
       { issuer: call.issuer, client, owner, scope, audience: audienceFor(serving, client, owner, call.params.get('resource')), lifetimeSeconds: lifetime, cnf },
       now,
     );
+    if (familyId !== undefined && !(await this.store.recordJwt(familyId, minted.jti, minted.expiresAt)))
+      throw new OAuthError('invalid_grant', 'the grant was revoked while the token was issued');
     return { token: minted.token, expiresIn: lifetime };
   }
 

@@ -93,7 +93,7 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
     },
     {
       provide: GatewayTokenStore,
-      useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy) =>
+      useFactory: (redis: Redis, queue: Queue<TokenPersistJob>, bus: ClientProxy, revocations: JwtRevocations) =>
         new GatewayTokenStore(
           new OpaqueTokenStore(redis, { keyPrefix: `{idm:tokens:${config.environment}}` }),
           redis,
@@ -102,8 +102,9 @@ export function tokenServiceProviders(config: GatewayConfig, log: Logger): Provi
           config.environment,
           config.tokenLookupTimeoutMs,
           tokenLog,
+          revocations.ids,
         ),
-      inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS],
+      inject: [TOKEN_REDIS, TOKEN_PERSIST, TOKEN_BUS, JwtRevocations],
     },
     // One per Gateway: the login page and both token services share its cached read.
     { provide: VerifiedEmailRequirement, useFactory: (redis: Redis) => new VerifiedEmailRequirement(redis), inject: [TOKEN_REDIS] },
