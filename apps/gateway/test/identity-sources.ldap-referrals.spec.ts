@@ -2,12 +2,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { LdapSourceConfig } from '@idm/domain';
 import { ldapSourceConfigSchema } from '@idm/domain';
 import { LdapSource, parseReferral, referralAllowed, type EndpointGuard } from '@idm/identity-sources';
-import { freePort, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki } from '@idm/test-kit';
+import { freePort, LDAP_GROUPS, LDAP_PEOPLE, LDAP_SEED, SlapdProcess, TestPki } from '@idm/test-kit';
 
 /**
  * Search result references against two real slapd servers: the source's directory holds two
  * referral entries under ou=people, one naming a second slapd (a branch office holding `erin`),
- * one naming a listener that counts the connections it gets (a server no one may be sent to).
+ * one naming a listener that counts the connections it gets (a server no one may be sent to),
+ * and one under ou=groups naming the branch's groups (where `branch-staff` lists frank, a person
+ * of the main directory only).
  */
 describe('LDAP source: referrals off, and on only to allowed hosts (two slapd servers)', () => {
   let main: SlapdProcess;
@@ -24,10 +26,13 @@ describe('LDAP source: referrals off, and on only to allowed hosts (two slapd se
     trap = createServer((s) => trapped.push(s));
     await new Promise<void>((resolve) => trap.listen(trapPort, '127.0.0.1', resolve));
     const erin = `dn: uid=erin,${LDAP_PEOPLE}\nobjectClass: inetOrgPerson\nuid: erin\ncn: Erin Branch\nsn: Branch\nmail: erin@branch.example.org\nuserPassword: erin-pass\n`;
-    branch = await SlapdProcess.start({ tls: server, seed: [LDAP_SEED, erin].join('\n') });
+    const branchStaff = `dn: cn=branch-staff,${LDAP_GROUPS}\nobjectClass: groupOfNames\ncn: branch-staff\nmember: uid=frank,${LDAP_PEOPLE}\n`;
+    branch = await SlapdProcess.start({ tls: server, seed: [LDAP_SEED, erin, branchStaff].join('\n') });
     main = await SlapdProcess.start({ tls: server, seed: LDAP_SEED });
     const referral = (ou: string, url: string) => `dn: ou=${ou},${LDAP_PEOPLE}\nobjectClass: referral\nobjectClass: extensibleObject\nou: ${ou}\nref: ${url}/${LDAP_PEOPLE}\n`;
     main.add([referral('branch', branch.ldapUrl), referral('elsewhere', `ldap://127.0.0.1:${trapPort}`)].join('\n'));
+    main.add(`dn: uid=frank,${LDAP_PEOPLE}\nobjectClass: inetOrgPerson\nuid: frank\ncn: Frank Main\nsn: Main\nuserPassword: frank-pass\n`);
+    main.add(`dn: ou=branch,${LDAP_GROUPS}\nobjectClass: referral\nobjectClass: extensibleObject\nou: branch\nref: ${branch.ldapUrl}/${LDAP_GROUPS}\n`);
   }, 240_000);
 
   afterAll(async () => {
@@ -37,10 +42,11 @@ describe('LDAP source: referrals off, and on only to allowed hosts (two slapd se
     await branch?.destroy();
   });
 
-  const source = (referrals?: { follow: boolean; allowedHosts: string[] }, guard: EndpointGuard | null = null) => {
+  const source = (referrals?: { follow: boolean; allowedHosts: string[] }, guard: EndpointGuard | null = null, groups: object = { mode: 'none' }) => {
     const config: LdapSourceConfig = ldapSourceConfigSchema.parse({
       url: main.ldapUrl,
       bind: { mode: 'search', bindDn: `uid=svc,${LDAP_PEOPLE}`, baseDn: LDAP_PEOPLE },
+      groups,
       ...(referrals ? { referrals } : {}),
     });
     return new LdapSource(config, 'svc-pass', 10_000, guard);
@@ -79,6 +85,18 @@ describe('LDAP source: referrals off, and on only to allowed hosts (two slapd se
     // Both references are allowed by the list (any port of 127.0.0.1) and refused by the policy: neither is connected to.
     expect(await source({ follow: true, allowedHosts: ['127.0.0.1'] }, policy).check('erin', 'erin-pass')).toEqual({ outcome: 'rejected' });
     expect(asked.sort()).toEqual([`127.0.0.1:${port}`, `127.0.0.1:${trapPort}`].sort());
+    expect(trapped).toHaveLength(0);
+  });
+
+  it("on: a group search follows its references too (a branch server's groups), off: it reads this server's groups only", async () => {
+    const groups = { mode: 'search', baseDn: LDAP_GROUPS };
+    const groupsOf = async (referrals?: { follow: boolean; allowedHosts: string[] }) => {
+      const answer = await source(referrals, null, groups).check('frank', 'frank-pass');
+      return answer.outcome === 'verified' ? answer.identity.groups : answer;
+    };
+    expect(await groupsOf()).toEqual([]);
+    expect(await groupsOf({ follow: true, allowedHosts: [`127.0.0.1:${new URL(branch.ldapUrl).port}`] })).toEqual(['branch-staff']);
+    expect(await groupsOf({ follow: true, allowedHosts: ['ldap.example.org'] })).toEqual([]);
     expect(trapped).toHaveLength(0);
   });
 

@@ -5,7 +5,7 @@ import { acceptableCredentials, SourceUnavailableError, withinTimeout, type Iden
 import { escapeDnValue, firstRdnValue } from './ldap-escape';
 import { entryValues, resolveGroupNames } from './ldap-groups';
 import { LdapConnectionPool } from './ldap-pool';
-import { parseReferral, referralAllowed } from './ldap-referrals';
+import { parseReferral, referralAllowed, type LdapReferral } from './ldap-referrals';
 import type { EndpointGuard } from './upstream-guard';
 
 /** Where a user's entry is: its DN and the server holding it (the source's, or one a followed referral named). */
@@ -108,19 +108,31 @@ export class LdapSource implements IdentityChecker {
     });
     const { entries, references } = await this.asService(this.config.url, (client) => this.userSearch(client, bind.baseDn, filter));
     const found: UserEntry[] = entries.map((dn) => ({ dn, url: this.config.url }));
-    const { follow, allowedHosts } = this.config.referrals;
-    if (follow) {
-      // One hop: what a referred server refers to in turn is not followed (no loops, no chains to unlisted servers).
-      const referrals = references.flatMap((uri) => parseReferral(uri) ?? []).filter((r) => referralAllowed(r, allowedHosts));
-      for (const referral of referrals.slice(0, MAX_REFERRALS)) {
-        if (found.length > 1) break;
-        if (this.guard && (await this.step('upstream policy check', this.guard(referral.host, referral.port))) !== null) continue;
-        const there = await this.asService(referral.url, (client) => this.userSearch(client, referral.baseDn ?? bind.baseDn, filter));
-        found.push(...there.entries.map((dn) => ({ dn, url: referral.url })));
-      }
+    if (found.length <= 1) {
+      const there = await this.followReferrals(references, (client, referral) =>
+        this.userSearch(client, referral.baseDn ?? bind.baseDn, filter).then((r) => r.entries.map((dn) => ({ dn, url: referral.url }))),
+      );
+      found.push(...there);
     }
-    // Without follow the references are dropped here, unread: the user is looked for in this server's entries only.
     return found.length === 1 ? found[0]! : null;
+  }
+
+  /**
+   * The search result references of a search, followed when the source says so: each to an
+   * allow-listed host the upstream address policy accepts, at most MAX_REFERRALS, bound there as
+   * the service account. One hop: what a referred server refers to in turn is not followed (no
+   * loops, no chains to unlisted servers). Without `follow` they are dropped unread.
+   */
+  private async followReferrals<T>(references: string[], search: (client: Client, referral: LdapReferral) => Promise<T[]>): Promise<T[]> {
+    const { follow, allowedHosts } = this.config.referrals;
+    if (!follow) return [];
+    const found: T[] = [];
+    const referrals = references.flatMap((uri) => parseReferral(uri) ?? []).filter((r) => referralAllowed(r, allowedHosts));
+    for (const referral of referrals.slice(0, MAX_REFERRALS)) {
+      if (this.guard && (await this.step('upstream policy check', this.guard(referral.host, referral.port))) !== null) continue;
+      found.push(...(await this.asService(referral.url, (client) => search(client, referral))));
+    }
+    return found;
   }
 
   private async userSearch(client: Client, baseDn: string, filter: Filter): Promise<{ entries: string[]; references: string[] }> {
@@ -173,13 +185,16 @@ export class LdapSource implements IdentityChecker {
 
   /**
    * A group search: with a page size, in pages (the paged-results control) until the server has
-   * no more, so its size limit bounds a page, not the answer; without one, as many as the server gives.
+   * no more, so its size limit bounds a page, not the answer; without one, as many as the server
+   * gives. Its references are followed like the user search's (groups held by a branch server).
    */
-  private async pagedSearch(client: Client, baseDn: string, filter: Filter, attributes: string[]): Promise<Entry[]> {
+  private async pagedSearch(client: Client, baseDn: string, filter: Filter, attributes: string[], referred = false): Promise<Entry[]> {
     const { pageSize } = this.config;
     const paged = pageSize > 0 ? { pageSize } : false;
-    const { searchEntries } = await this.step('group search', client.search(baseDn, { scope: 'sub', filter, attributes, paged }));
-    return searchEntries;
+    const { searchEntries, searchReferences } = await this.step('group search', client.search(baseDn, { scope: 'sub', filter, attributes, paged }));
+    if (referred) return searchEntries;
+    const there = await this.followReferrals(searchReferences, (other, referral) => this.pagedSearch(other, referral.baseDn ?? baseDn, filter, attributes, true));
+    return [...searchEntries, ...there];
   }
 
   private step<T>(name: string, work: Promise<T>): Promise<T> {
