@@ -43,8 +43,8 @@ describe('ProxyBruteForce', () => {
     clientIp: '10.0.0.1',
     ...d,
   });
-  const ctx = (clientIp: string, claimed: string | null) =>
-    Object.assign(createRequestContext({ method: 'GET', path: '/x', headers: {}, query: '', clientIp }), { claimedUsername: claimed });
+  const ctx = (clientIp: string, claimed: string | null, policy = 'basic-auth') =>
+    Object.assign(createRequestContext({ method: 'GET', path: '/x', headers: {}, query: '', clientIp }), { claimedUsername: claimed, policy });
   const counted = async () => (await redis.keys(`{idm:bf:${environment}}:n:*`)).length + (await redis.hlen(`{idm:bf:${environment}}:blocks`));
 
   beforeAll(async () => {
@@ -90,6 +90,8 @@ describe('ProxyBruteForce', () => {
     });
     expect(proxy.credentialRefusal(ctx('10.0.0.9', 'alice'), 'project-2', undefined)).toBeUndefined();
     expect(proxy.credentialRefusal(ctx('10.0.0.9', 'bob'), 'project-1', undefined)).toBeUndefined();
+    // An external IdP's user id (the oidc policy's claim) that happens to equal the locked username names no credential here.
+    expect(proxy.credentialRefusal(ctx('10.0.0.9', 'alice', 'oidc'), 'project-1', undefined)).toBeUndefined();
     expect(proxy.addressRefusal('10.0.0.1')).toBeNull();
   });
 

@@ -42,9 +42,14 @@ export class ProxyBruteForce {
     return verdict === null ? null : refusal(verdict);
   }
 
-  /** After the chain: a block of the credential the request authenticated as (or claimed to be) replaces the chain's answer. */
+  /**
+   * After the chain: a block of the credential the request authenticated as (or claimed to be)
+   * replaces the chain's answer. A claim counts only from a password policy: what another policy
+   * claims (the `oidc` policy's external user id) names no credential of the project, and must not
+   * be refused because a credential of that name is locked.
+   */
   credentialRefusal(ctx: RequestContext, projectId: string, decided: PolicyRejection | undefined): PolicyRejection | undefined {
-    const username = ctx.identity?.username ?? ctx.claimedUsername;
+    const username = ctx.identity?.username ?? (ctx.policy !== null && GUESSED_BY.has(ctx.policy) ? ctx.claimedUsername : null);
     if (username === null || this.guard.idle) return decided;
     const verdict = this.guard.blocked(credentialOf(projectId, username), ctx.clientIp);
     return verdict === null ? decided : refusal(verdict);
