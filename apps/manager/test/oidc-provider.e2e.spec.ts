@@ -100,6 +100,16 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
   const basic = `Basic ${Buffer.from(`${'placeholder'}:x`).toString('base64')}`;
   const webBasic = () => `Basic ${Buffer.from(`${webAppId}:${SECRET}`).toString('base64')}`;
   const codeOf = (location: string) => new URL(location).searchParams.get('code')!;
+  /** Every Gateway's /userinfo refuses each access token (a revocation reaches them over Redis). */
+  const refusedEverywhere = async (accessTokens: string[], what: string) => {
+    for (const g of gateways)
+      for (const token of accessTokens)
+        await eventually(
+          () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${token}` } }),
+          (r) => r.status === 401,
+          { what: `${g.name} refuses ${what}` },
+        );
+  };
   /** A fresh login of alice through the web app: its code (not redeemed) and the flow's PKCE values. */
   const freshCode = async (browser = new Browser()) => {
     const flow = await start(web, RP);
@@ -336,12 +346,7 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
       { authorization: webBasic() },
     );
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    for (const g of gateways)
-      await eventually(
-        () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } }),
-        (r) => r.status === 401,
-        { what: `${g.name} refuses the token of a replayed code` },
-      );
+    await refusedEverywhere([tokens.access_token], 'the token of a replayed code');
   });
 
   it('refuses the login form without its CSRF cookie or with a wrong token, and answers every bad login the same way', async () => {
@@ -511,13 +516,7 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
       body: { error: 'invalid_grant' },
     });
     // The JWT access tokens of the family go with it, on every Gateway (they are verified offline: the revocation list carries them).
-    for (const g of gateways)
-      for (const token of [first.access_token, second.access_token])
-        await eventually(
-          () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${token}` } }),
-          (r) => r.status === 401,
-          { what: `${g.name} refuses the access tokens of a reused refresh family` },
-        );
+    await refusedEverywhere([first.access_token, second.access_token], 'the access tokens of a reused refresh family');
   });
 
   it('revokes every token issued from a replayed code: the access token, the refresh token and the access tokens refreshed from it', async () => {
@@ -533,13 +532,7 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
       status: 400,
       body: { error: 'invalid_grant' },
     });
-    for (const g of gateways)
-      for (const token of [first.access_token, refreshed.access_token])
-        await eventually(
-          () => fetch(`${g.baseUrl}/credential/userinfo`, { headers: { authorization: `Bearer ${token}` } }),
-          (r) => r.status === 401,
-          { what: `${g.name} refuses the access tokens of a replayed code's grant` },
-        );
+    await refusedEverywhere([first.access_token, refreshed.access_token], "the access tokens of a replayed code's grant");
   });
 
   it("answers a new ID token on refresh of an openid grant (OIDC Core §12.2): same subject, the login's auth_time, new iat and exp, no nonce", async () => {
