@@ -778,6 +778,37 @@ describe('OpenID Provider (/credential) with openid-client, a Manager and two Ga
     }
   });
 
+  it("stops a locked user's access tokens on every Gateway at once: at jwt-auth, /userinfo and introspection; unlocked, they pass again", async () => {
+    const carol = await admin.endUsers.create(projectId, { username: 'carol', password: 'carol-password-1', email: 'carol@example.com', emailVerified: true });
+    const flow = await start(web, RP);
+    const tokens = await redeem(web, (await new Browser().login(flow.url, 'carol', 'carol-password-1')).headers.get('location')!, flow);
+    const call = (g: AppProcess) => fetch(`${g.baseUrl}/orders/list`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const introspect = () =>
+      fetch(`${issuer}/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: webBasic() },
+        body: new URLSearchParams({ token: tokens.access_token }).toString(),
+      }).then((r) => r.json());
+    for (const g of gateways) expect((await call(g)).status).toBe(200);
+    expect(await introspect()).toMatchObject({ active: true, sub: carol.id });
+    await admin.endUsers.update(projectId, carol.id, { locked: true });
+    for (const g of gateways)
+      await eventually(
+        () => call(g),
+        (r) => r.status === 401,
+        { what: `${g.name} refuses a locked user's token at jwt-auth` },
+      );
+    await refusedEverywhere([tokens.access_token], "a locked user's token at /userinfo");
+    expect(await introspect()).toEqual({ active: false });
+    await admin.endUsers.update(projectId, carol.id, { locked: false });
+    for (const g of gateways)
+      await eventually(
+        () => call(g),
+        (r) => r.status === 200,
+        { what: `${g.name} accepts the unlocked user's token` },
+      );
+  });
+
   it('logs out: the session ends on every Gateway, post-logout redirect only to a registered URI', async () => {
     const flow = await freshCode();
     const tokens = await redeem(web, flow.location, flow);

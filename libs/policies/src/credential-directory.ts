@@ -173,7 +173,9 @@ function compile(c: SnapshotCredential, rulesDeps: CredentialRulesDeps): Compile
     projectId: c.projectId,
     username: c.username,
     passwordHash: c.passwordHash,
-    enabled: c.enabled,
+    // A locked end user authenticates nowhere (login page, password grants, basic-auth, and the
+    // bearer tokens already issued to them at jwt-auth / oauth2-auth / introspection): as disabled.
+    enabled: c.enabled && c.endUser?.locked !== true,
     expiresAt: parseExpiry(c.expiresAt),
     rules: CredentialRules.compile(c.id, c.access ?? {}, rulesDeps),
     digestHa1: c.digestHa1 ?? null,
