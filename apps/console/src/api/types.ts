@@ -269,8 +269,25 @@ export interface IdentitySource {
   timeoutMs: number;
   cacheTtlSeconds: number;
   enabled: boolean;
+  /** The periodic sync's settings; null: none, and "sync now" is refused (the Manager accepts them only on a search-bind LDAP or an SQL source with a lookup query). */
+  sync: IdentitySourceSync | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface IdentitySourceSync {
+  enabled: boolean;
+  intervalMinutes: number;
+  lookupQuery?: string;
+  maxDisabledPerRun: number;
+}
+
+/** What one sync run did: who was asked about, and who was disabled (end users) or signed out (operators). */
+export interface IdentitySourceSyncReport {
+  sourceId: string;
+  checked: { endUsers: number; operators: number };
+  disabled: { endUsers: { id: string; username: string }[]; operators: { id: string; username: string }[] };
+  durationMs: number;
 }
 
 /** A person who logs in at the Gateway's login page: a credential of the project with a profile. */

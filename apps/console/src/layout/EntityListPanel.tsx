@@ -102,10 +102,22 @@ export function EntityListPanel<T>({
   );
 }
 
-/** A row action button, small and named for the row it acts on (`aria-label`), red when it destroys. */
-export function RowAction({ label, onClick, children, destructive = false }: { label: string; onClick: () => void; children: ReactNode; destructive?: boolean }) {
+/** A row action button, small and named for the row it acts on (`aria-label`), red when it destroys; `loading` while its call runs. */
+export function RowAction({
+  label,
+  onClick,
+  children,
+  destructive = false,
+  loading = false,
+}: {
+  label: string;
+  onClick: () => void;
+  children: ReactNode;
+  destructive?: boolean;
+  loading?: boolean;
+}) {
   return (
-    <Button size="compact-xs" variant="light" color={destructive ? 'red' : undefined} onClick={onClick} aria-label={label}>
+    <Button size="compact-xs" variant="light" color={destructive ? 'red' : undefined} onClick={onClick} aria-label={label} loading={loading}>
       {children}
     </Button>
   );

@@ -12,6 +12,7 @@ import { errorTreeFor } from '../forms/server-errors';
 import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, confirmDestructive, useAction } from './actions';
+import { canSync, useSyncNow } from './identity-sources/SourceSync';
 import { QueryState } from './QueryState';
 import { SharedSecretPicker } from './SharedSecretPicker';
 
@@ -65,7 +66,9 @@ export function IdentitySourcesScreen() {
   const projects = useQuery({ queryKey: ['projects'], queryFn: () => api<Project[]>('GET', '/projects') });
   const { can } = usePermissions();
   const [editing, setEditing] = useState<IdentitySource | 'new' | null>(null);
-  const action = useAction([['identity-sources']]);
+  // A sync may disable end users and sign operators out: their lists are read again after any action here.
+  const action = useAction([['identity-sources'], ['end-users'], ['users'], ['role-bindings']]);
+  const sync = useSyncNow(action);
   const projectName = (id: string | null) => (id ? (projects.data?.find((p) => p.id === id)?.name ?? id) : 'System');
   const remove = (source: IdentitySource) =>
     confirmDestructive(
@@ -112,8 +115,11 @@ export function IdentitySourcesScreen() {
         },
         { header: 'Secret', cell: (s) => (s.hasSecret ? 'set' : 'none') },
       ]}
-      actions={(s) => <SourceActions source={s} onEdit={() => setEditing(s)} onDelete={() => remove(s)} />}
+      actions={(s) => (
+        <SourceActions source={s} onEdit={() => setEditing(s)} onDelete={() => remove(s)} onSync={canSync(s) ? () => sync.start(s) : undefined} syncing={sync.running === s.id} />
+      )}
     >
+      {sync.report}
       <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === 'new' ? 'New identity source' : `Identity source ${editing?.name ?? ''}`} size="xl">
         {editing !== null && <SourceForm source={editing === 'new' ? null : editing} projects={projects.data ?? []} onDone={() => setEditing(null)} />}
       </Modal>
@@ -135,8 +141,11 @@ async function testConnection(source: IdentitySource): Promise<void> {
   }
 }
 
-/** Test, edit and delete, where the operator may write identity sources at the source's scope. */
-function SourceActions({ source, onEdit, onDelete }: { source: IdentitySource; onEdit: () => void; onDelete: () => void }) {
+/**
+ * Test, sync now (a source with sync settings only), edit and delete, where the operator may write
+ * identity sources at the source's scope (what the Manager asks of each).
+ */
+function SourceActions({ source, onEdit, onDelete, onSync, syncing }: { source: IdentitySource; onEdit: () => void; onDelete: () => void; onSync?: () => void; syncing: boolean }) {
   const { can } = usePermissions(source.projectId ? { projectId: source.projectId } : {});
   if (!can('identity-source:write')) return null;
   return (
@@ -144,6 +153,11 @@ function SourceActions({ source, onEdit, onDelete }: { source: IdentitySource; o
       <RowAction label={`Test connection of identity source ${source.name}`} onClick={() => void testConnection(source)}>
         Test connection
       </RowAction>
+      {onSync && (
+        <RowAction label={`Sync now: identity source ${source.name}`} onClick={onSync} loading={syncing}>
+          Sync now
+        </RowAction>
+      )}
       <RowAction label={`Edit identity source ${source.name}`} onClick={onEdit}>
         Edit
       </RowAction>
@@ -171,6 +185,7 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
             timeoutMs: source.timeoutMs,
             cacheTtlSeconds: source.cacheTtlSeconds,
             enabled: source.enabled,
+            sync: source.sync,
           }) as Record<string, unknown>,
         }
       : {},

@@ -108,18 +108,22 @@ export async function tabTo(page: Page, name: string): Promise<void> {
 
 /** A screen for `sidewaysScroll`: its name (the screenshot's), its path, and what to do there first (e.g. open a dialog). */
 export type NarrowScreen = [name: string, path: string, then?: (page: Page) => Promise<unknown>];
+/** A screen's name and how far it scrolls sideways; with a third entry, the text of each badge cut short there. */
+export type NarrowFit = [name: string, sideways: number] | [name: string, sideways: number, cutBadges: string[]];
 
 /**
- * Each screen on a narrow window (420 px unless `width` says; a phone is 390): how far it scrolls
- * sideways, or its open dialog sticks out or scrolls sideways (0 everywhere is the goal; a wide
- * table scrolls in its own box), with a screenshot.
+ * Each screen on a narrow window (420 px unless `width` says; a phone is 375 or 390): how far it
+ * scrolls sideways, or its open dialog sticks out or scrolls sideways (0 everywhere is the goal; a
+ * wide table scrolls in its own box), with a screenshot. A Mantine badge whose text is cut (an
+ * ellipsis, or clipped: its label or itself holds more than it shows) is named in a third entry,
+ * so `[name, 0]` says the screen fits and every badge on it reads whole.
  */
-export async function sidewaysScroll(browser: Browser, ui: string, signedIn: Page, screens: NarrowScreen[], width = 420): Promise<[string, number][]> {
+export async function sidewaysScroll(browser: Browser, ui: string, signedIn: Page, screens: NarrowScreen[], width = 420): Promise<NarrowFit[]> {
   const storage = await sessionOf(signedIn);
   const narrow = await browser.newContext({ viewport: { width, height: 860 } });
   await narrow.addInitScript((session) => sessionStorage.setItem('idm.session', session!), storage);
   const small = await narrow.newPage();
-  const found: [string, number][] = [];
+  const found: NarrowFit[] = [];
   for (const [name, path, then] of screens) {
     await small.goto(`${ui}${path}`);
     await small.getByRole('heading', { level: 2 }).first().waitFor();
@@ -128,18 +132,21 @@ export async function sidewaysScroll(browser: Browser, ui: string, signedIn: Pag
       await then(small);
       await small.getByRole('dialog').last().waitFor();
     }
-    found.push([
-      name,
-      await small.evaluate(() => {
-        const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
-        // A dialog is fixed to the viewport: it adds nothing to the page's width, so it is measured itself.
-        const dialogs = Array.from(document.querySelectorAll('[role="dialog"]')).map((d) => {
-          const box = d.getBoundingClientRect();
-          return Math.max(d.scrollWidth - d.clientWidth, Math.ceil(box.right - window.innerWidth), Math.ceil(-box.left));
-        });
-        return Math.max(page, 0, ...dialogs);
-      }),
-    ]);
+    const { sideways, cutBadges } = await small.evaluate(() => {
+      const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+      // A dialog is fixed to the viewport: it adds nothing to the page's width, so it is measured itself.
+      const dialogs = Array.from(document.querySelectorAll('[role="dialog"]')).map((d) => {
+        const box = d.getBoundingClientRect();
+        return Math.max(d.scrollWidth - d.clientWidth, Math.ceil(box.right - window.innerWidth), Math.ceil(-box.left));
+      });
+      const holdsMore = (el: Element) => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
+      const cut = Array.from(document.querySelectorAll('.mantine-Badge-root')).filter((badge) => {
+        const label = badge.querySelector('.mantine-Badge-label');
+        return holdsMore(badge) || (label !== null && holdsMore(label));
+      });
+      return { sideways: Math.max(page, 0, ...dialogs), cutBadges: cut.map((b) => b.textContent ?? '') };
+    });
+    found.push(cutBadges.length > 0 ? [name, sideways, cutBadges] : [name, sideways]);
     await shot(small, `narrow-${name}`);
   }
   await narrow.close();
