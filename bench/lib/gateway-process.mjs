@@ -41,7 +41,8 @@ export async function startGateway(
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_ENVIRONMENT: environment,
         REDIS_URL: redisUrl,
-        LOG_LEVEL: 'warn',
+        // BENCH_GATEWAY_LOG_LEVEL=info: every 'config applied' (mode, reason, changes replayed) in the kept logs
+        LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',
         NODE_ENV: 'production',
         UPSTREAM_ALLOW: '127.0.0.1',
         // The benches poll with keys that are not (or no longer) valid from one address, by design:

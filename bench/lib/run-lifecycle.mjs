@@ -10,7 +10,7 @@ import { killAllNow, stopAll } from './processes.mjs';
 export function runLifecycle({ prefix, maxSeconds, log, beforeStop = () => {} }) {
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   const deferred = [];
-  let keepTmp = false;
+  let keepTmp = process.env.BENCH_KEEP_LOGS === '1'; // the processes' logs of a run that did not fail, on request
   let interrupted = false; // Ctrl-C: whoever pressed it wants everything gone, logs included
 
   let cleaning = null;

@@ -108,6 +108,25 @@ describe('EnvironmentConfigStore on a real Redis', () => {
     expect((await store.load(environment))!.credentials).toEqual([]);
   });
 
+  it('replays a log longer than one read (it is read a few entries per round trip) whole and in order', async () => {
+    const long = new EnvironmentConfigStore(redis, 100);
+    const other = `${environment}-long`;
+    try {
+      expect(await long.replace(other, { epoch, revision: 1, signingKeys: [], chunks: chunks([proxy('a')], [credential('c1')]) })).toBe(true);
+      for (let r = 2; r <= 30; r++)
+        expect(await long.apply({ ...change(r, r - 1, { credentials: { upserted: [credential(`c${r}`)], removed: [`c${r - 1}`] } }), environment: other })).toBe(true);
+      const replay = (await long.changesSince(other, epoch, 1))!;
+      expect(replay.map((c) => [c.previousRevision, c.revision])).toEqual(Array.from({ length: 29 }, (_, i) => [i + 1, i + 2]));
+      expect(replay.map((c) => c.credentials.upserted[0].id)).toEqual(Array.from({ length: 29 }, (_, i) => `c${i + 2}`));
+      expect((await long.changesSince(other, epoch, 13))!.map((c) => c.revision)).toEqual(Array.from({ length: 17 }, (_, i) => i + 14));
+      expect(await long.changesSince(other, epoch, 30)).toEqual([]);
+      const loaded = (await long.load(other))!;
+      expect([loaded.revision, loaded.credentials.map((c) => c.id)]).toEqual([30, ['c30']]);
+    } finally {
+      await long.remove(other);
+    }
+  });
+
   it('refuses a change larger than one Lua call may carry', async () => {
     const many = Array.from({ length: MAX_ENTITIES_PER_CHANGE + 1 }, (_, i) => `r${i}`);
     await expect(store.apply(change(2, 1, { credentials: { upserted: [], removed: many } }))).rejects.toThrow(RangeError);

@@ -67,6 +67,12 @@ export const MAX_ENTITIES_PER_CHANGE = 2_000;
 const CHUNK = 1_000;
 /** Longest stretch of parsing between two yields while loading (the target is "no stall over 50 ms"). */
 const SLICE_MS = 5;
+/**
+ * Log entries read per round trip when replaying: an entry holds up to MAX_ENTITIES_PER_CHANGE
+ * entities, so a catch-up over thousands of them is never one multi-megabyte reply decoded and
+ * parsed in one turn of the event loop (issue #13: no stall over 50 ms).
+ */
+const LOG_PAGE = 8;
 /** Log entries kept per environment: a Gateway further behind than this reloads in full. */
 const DEFAULT_LOG_LENGTH = 10_000;
 /** A full load racing this many full replacements gives up (the caller retries later). */
@@ -256,18 +262,26 @@ export class EnvironmentConfigStore {
    * far (trimmed, restarted by a full replacement, or another epoch): then only a full load helps.
    */
   async changesSince(environment: string, epoch: string, revision: number): Promise<ConfigChangedMessage[] | null> {
-    const entries = await this.redis.xrange(environmentConfigKeys(environment).log, `${revision + 1}-0`, '+');
-    if (entries.length === 0) {
-      const head = await this.head(environment);
-      return head !== null && head.epoch === epoch && head.revision === revision ? [] : null;
-    }
+    const log = environmentConfigKeys(environment).log;
     const changes: ConfigChangedMessage[] = [];
     let previous = revision;
-    for (const [id, fields] of entries) {
-      const change = logEntryToChange(environment, Number(id.split('-')[0]), fields);
-      if (change === null || change.epoch !== epoch || change.previousRevision !== previous) return null;
-      changes.push(change);
-      previous = change.revision;
+    // An entry may hold MAX_ENTITIES_PER_CHANGE entities: the clock is read after each.
+    const slice = new Slice(1);
+    for (;;) {
+      // Page by page, parsed with yields: entries are the revision's own ids (`<revision>-1`).
+      const entries = await this.redis.xrange(log, `${previous + 1}-0`, '+', 'COUNT', LOG_PAGE);
+      for (const [id, fields] of entries) {
+        const change = logEntryToChange(environment, Number(id.split('-')[0]), fields);
+        if (change === null || change.epoch !== epoch || change.previousRevision !== previous) return null;
+        changes.push(change);
+        previous = change.revision;
+        if (slice.due()) await slice.next();
+      }
+      if (entries.length < LOG_PAGE) break;
+    }
+    if (changes.length === 0) {
+      const head = await this.head(environment);
+      return head !== null && head.epoch === epoch && head.revision === revision ? [] : null;
     }
     return changes;
   }
@@ -310,10 +324,19 @@ export class EnvironmentConfigStore {
       let keyManagers = snapshotKeyManagerSchema.array().parse(JSON.parse(keyManagersJson || '[]'));
       let identitySources = snapshotIdentitySourceSchema.array().parse(JSON.parse(identitySourcesJson || '[]'));
       let revision = head.revision;
+      // What was published during the read (a Manager reconciling: hundreds of pages at 1M),
+      // replayed with yields like the read itself: the sink is not served yet.
+      const slice = new Slice(64);
       for (const change of changes) {
         applyEntityChanges(proxies, change.proxies);
-        for (const id of change.credentials.removed) credentials.remove(id);
-        for (const credential of change.credentials.upserted) credentials.upsert(credential);
+        for (const id of change.credentials.removed) {
+          credentials.remove(id);
+          if (slice.due()) await slice.next();
+        }
+        for (const credential of change.credentials.upserted) {
+          credentials.upsert(credential);
+          if (slice.due()) await slice.next();
+        }
         signingKeys = change.signingKeys ?? signingKeys;
         keyManagers = change.keyManagers ?? keyManagers;
         identitySources = change.identitySources ?? identitySources;
@@ -430,6 +453,23 @@ export class EnvironmentConfigStore {
       }
       await yieldToEventLoop();
     } while (cursor !== '0');
+  }
+}
+
+/** Work with a yield to the event loop once per SLICE_MS: `due()` after each item (the clock is read every `checkEvery`), then `await next()` when true. */
+class Slice {
+  private start = performance.now();
+  private items = 0;
+
+  constructor(private readonly checkEvery: number) {}
+
+  due(): boolean {
+    return ++this.items % this.checkEvery === 0 && performance.now() - this.start >= SLICE_MS;
+  }
+
+  async next(): Promise<void> {
+    await yieldToEventLoop();
+    this.start = performance.now();
   }
 }
 

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { ActiveConfiguration } from '../serving/active-configuration';
+import { nextTurn } from '../serving/paced-steps';
 import type { ServingRevision } from '../serving/serving-revision';
 
 type ApplyMode = 'delta' | 'reload';
@@ -69,7 +70,12 @@ export class ConfigSync {
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(task).catch((err: unknown) => this.log.error({ err, environment: this.environment }, 'config sync failed; keeping the current config'));
+    // Each task in a turn of its own: chained promises alone would run every task queued during a
+    // full load (hundreds of messages while a Manager reconciles) back to back in one turn.
+    this.queue = this.queue
+      .then(nextTurn)
+      .then(task)
+      .catch((err: unknown) => this.log.error({ err, environment: this.environment }, 'config sync failed; keeping the current config'));
     return this.queue;
   }
 
@@ -107,7 +113,8 @@ export class ConfigSync {
         return;
       }
       if (changes !== null) {
-        if (changes.length > 0) this.applied(this.active.apply(changes), 'delta', { reason, replayed: changes.length });
+        // Slice by slice, a turn each: a replay may be hundreds of changes (ActiveConfiguration.applyPaced).
+        if (changes.length > 0) this.applied(await this.active.applyPaced(changes), 'delta', { reason, replayed: changes.length });
         return;
       }
     }

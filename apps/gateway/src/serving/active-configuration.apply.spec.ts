@@ -8,7 +8,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { UpstreamPools } from '../proxy/upstream-pools';
 import type { GatewayTokenStore } from '../token-service/gateway-token-store';
 import { TokenEndpoints, type TokenCall } from '../token-service/token-endpoints';
-import { ActiveConfiguration } from './active-configuration';
+import { ActiveConfiguration, APPLY_SLICE_ENTITIES, applySlices } from './active-configuration';
 
 const PASSWORD = 'correct horse battery';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -179,6 +179,48 @@ describe('ActiveConfiguration.apply: a change touches only the entries it names'
     active.apply([change(2, { signingKeys: [] })]);
     expect(active.current!.tokens.ownJwts.verify(access_token)).toMatchObject({ ok: false });
     expect(active.current!.routeOf('p-orders')).not.toBe(orders); // chains verify with the key ring: recompiled
+  });
+
+  it('a long replay (applyPaced) takes one slice of changes per turn of the event loop; every turn sees whole changes and the revision naming them', async () => {
+    const { active } = setup();
+    // Each change alone fills a slice: six turns at least, with the previous revisions served between.
+    const replay = Array.from({ length: 6 }, (_, c) =>
+      change(c + 2, {
+        credentials: { upserted: Array.from({ length: APPLY_SLICE_ENTITIES }, (_, i) => credential(`r${c}u${i}`, null)), removed: c === 3 ? ['c-bob'] : [] },
+        ...(c === 4 && { proxies: { upserted: [proxy('billing', 'api-key')], removed: [] } }),
+      }),
+    );
+    const seen = new Set<number>();
+    let torn: string | null = null;
+    let done = false;
+    const probe = () => {
+      const served = active.current!;
+      seen.add(served.revision);
+      // What each revision must show, whole: the first and last credential of every change up to it, bob until the 5th, billing from the 6th.
+      replay.forEach((c, n) => {
+        const applied = c.revision <= served.revision;
+        for (const i of [0, APPLY_SLICE_ENTITIES - 1])
+          if ((served.directory.findById(`c-r${n}u${i}`) !== undefined) !== applied) torn ??= `revision ${served.revision}: r${n}u${i}`;
+      });
+      if ((served.directory.findById('c-bob') !== undefined) !== served.revision < 5) torn ??= `revision ${served.revision}: bob`;
+      if ((served.route('/billing') !== undefined) !== served.revision >= 6) torn ??= `revision ${served.revision}: billing`;
+      if (!done) setImmediate(probe);
+    };
+    probe();
+    const last = await active.applyPaced(replay);
+    done = true;
+    expect(torn).toBeNull();
+    expect(last.revision).toBe(7);
+    expect(active.current).toBe(last);
+    // Served in between: the revisions of slices applied in turns of their own (not one at the end, as apply does).
+    expect([...seen].filter((r) => r > 1 && r < 7).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('groups a replay into slices of at most APPLY_SLICE_ENTITIES entities, in order, never splitting a change', () => {
+    const sized = (revision: number, n: number) => change(revision, { credentials: { upserted: [], removed: Array.from({ length: n }, (_, i) => `x${i}`) } });
+    const slices = [...applySlices([sized(2, 300), sized(3, 300), sized(4, 400), sized(5, 1), sized(6, 2000), sized(7, 10)])];
+    expect(slices.map((s) => s.map((c) => c.revision))).toEqual([[2, 3, 4], [5], [6], [7]]);
+    expect([...applySlices([])]).toEqual([]);
   });
 
   it('a full load of 200k credentials never blocks the event loop over 50 ms and serves the previous revision until it is complete', async () => {

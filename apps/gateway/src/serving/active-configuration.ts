@@ -18,10 +18,17 @@ import type { Pool } from 'undici';
 import type { GatewayIdentitySources } from '../identity-sources/gateway-identity-sources';
 import type { GatewayKeyManagers } from '../issuers/gateway-key-managers';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
-import { paced, runNow, runPaced, type Steps } from './paced-steps';
+import { nextTurn, paced, runNow, runPaced, type Steps } from './paced-steps';
 import type { ProxyRoute, ServingRevision } from './serving-revision';
 import { TokenClients } from './token-clients';
 import { buildTokenIndexes, type TokenIndexes } from './token-indexes';
+
+/**
+ * Entities (credentials and proxies added or removed) applied in one turn of the event loop by
+ * `applyPaced`, unless one change alone carries more (up to 2,000: a change is applied whole).
+ * ~1,000 credential upserts take ~15-20 ms on the bench machine (bench/README.md, #13).
+ */
+export const APPLY_SLICE_ENTITIES = 1_000;
 
 /** The upstream connection pools, one per origin (proxy/upstream-pools.ts). */
 export interface UpstreamPoolRegistry {
@@ -91,7 +98,10 @@ interface RouteView {
  * (`apply`) touches only what it names: credentials are upserted into / removed from the
  * directory in place; changed proxies are recompiled (the others keep their compiled chains) and
  * the router is rebuilt; new signing keys reopen the key ring and recompile every chain (rare).
- * Both run synchronously between requests, so no request sees half of a change; one already
+ * A change's entries are changed and published in one turn of the event loop, between requests,
+ * so no request sees half of a change (a replay of many changes, `applyPaced`, takes one slice of
+ * them per turn and publishes each slice's revision; routes it rebuilds are built in paced steps
+ * before, while the previous ones serve); one already
  * running keeps the directory entries and chains it holds (entries are replaced, never edited).
  * Callers run one change or load at a time (config-sync/ queues them).
  */
@@ -171,9 +181,35 @@ export class ActiveConfiguration {
   /**
    * Applies changes that follow the served revision, in order, touching only what they name
    * (each must be the successor of the one before; config-sync checks). Published as one
-   * revision: that of the last change.
+   * revision: that of the last change. All in one turn of the event loop: for a few changes
+   * (a delta from the bus); a replay of many goes through `applyPaced`.
    */
   apply(changes: readonly ConfigChangedMessage[]): ServingRevision {
+    return runNow(this.applySteps(changes));
+  }
+
+  /**
+   * `apply` for a replay of any length (a Gateway catching up from the change log, possibly
+   * hundreds of changes of up to 2,000 entities each while a Manager reconciles): the changes
+   * are applied in slices of at most APPLY_SLICE_ENTITIES entities (a change is never split),
+   * each published as the revision of its last change, with a turn of the event loop between
+   * two slices. So no turn applies more than one slice, and every request sees whole changes
+   * and the revision that says which (issue #13: no stall over 50 ms).
+   */
+  async applyPaced(changes: readonly ConfigChangedMessage[]): Promise<ServingRevision> {
+    let served = this.serving;
+    if (!served) throw new Error('no served revision to apply a change to');
+    let first = true;
+    for (const slice of applySlices(changes)) {
+      if (!first) await nextTurn();
+      first = false;
+      served = await runPaced(this.applySteps(slice));
+    }
+    return served;
+  }
+
+  /** The work of `apply`: the routes rebuilt in paced steps when proxies or keys changed, then the entries changed in place and the revision published, in one step. */
+  private *applySteps(changes: readonly ConfigChangedMessage[]): Steps<ServingRevision> {
     const served = this.serving;
     let foundation = this.foundation;
     let view = this.view;
@@ -186,8 +222,6 @@ export class ActiveConfiguration {
     let keyManagers: readonly SnapshotKeyManager[] | null = null;
     let identitySources: readonly SnapshotIdentitySource[] | null = null;
     for (const change of changes) {
-      for (const id of change.credentials.removed) foundation.directory.remove(id);
-      for (const credential of change.credentials.upserted) foundation.directory.upsert(credential);
       if (change.proxies.removed.length > 0 || change.proxies.upserted.length > 0) {
         // Copied, not edited: revisions already handed out keep their proxies.
         proxies ??= new Map(view.proxies);
@@ -200,7 +234,8 @@ export class ActiveConfiguration {
       identitySources = change.identitySources ?? identitySources;
     }
     if (signingKeys || keyManagers || identitySources) {
-      // Rare: every chain is recompiled against the new keys, key managers or identity sources.
+      // Rare: every chain is recompiled against the new keys, key managers or identity sources
+      // (paced under applyPaced: the previous chains serve meanwhile).
       foundation = this.foundationOf(
         served.environment,
         foundation.directory,
@@ -209,9 +244,15 @@ export class ActiveConfiguration {
         keyManagers ?? foundation.keyManagers,
         identitySources ?? foundation.identitySources,
       );
-      view = runNow(this.routeView(proxies ?? view.proxies, foundation, null));
+      view = yield* this.routeView(proxies ?? view.proxies, foundation, null);
     } else if (proxies) {
-      view = runNow(this.routeView(proxies, foundation, { previous: view, touched }));
+      view = yield* this.routeView(proxies, foundation, { previous: view, touched });
+    }
+    // Then, in the turn that publishes them, the entries (the routes above read the directory
+    // only when a request runs): a request sees the changes whole or not at all.
+    for (const change of changes) {
+      for (const id of change.credentials.removed) foundation.directory.remove(id);
+      for (const credential of change.credentials.upserted) foundation.directory.upsert(credential);
     }
     return this.publish({ environment: served.environment, epoch: last.epoch, revision: last.revision }, foundation, view);
   }
@@ -310,4 +351,23 @@ export class ActiveConfiguration {
     for (const r of previous?.routes.values() ?? []) if (!kept.has(seriesKey(r))) this.metrics.releaseProxy(r.proxy.name, r.proxy.basePath);
     this.pools.retainOnly(new Set([...view.routes.values()].map((r) => r.proxy.upstreamOrigin).filter(Boolean)));
   }
+}
+
+const entitiesOf = (c: ConfigChangedMessage) => c.credentials.upserted.length + c.credentials.removed.length + c.proxies.upserted.length + c.proxies.removed.length;
+
+/** Consecutive changes grouped up to APPLY_SLICE_ENTITIES entities (a bigger change alone). */
+export function* applySlices(changes: readonly ConfigChangedMessage[]): Generator<ConfigChangedMessage[]> {
+  let slice: ConfigChangedMessage[] = [];
+  let entities = 0;
+  for (const change of changes) {
+    const n = entitiesOf(change);
+    if (slice.length > 0 && entities + n > APPLY_SLICE_ENTITIES) {
+      yield slice;
+      slice = [];
+      entities = 0;
+    }
+    slice.push(change);
+    entities += n;
+  }
+  if (slice.length > 0) yield slice;
 }

@@ -29,11 +29,14 @@ export function runNow<T>(steps: Steps<T>): T {
   return step.value;
 }
 
+/** Resolves in a later turn of the event loop, after the timers, I/O and requests already due. */
+export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Lets the event loop run (timers, I/O, requests) between steps. */
 export async function runPaced<T>(steps: Steps<T>): Promise<T> {
   let step = steps.next();
   while (!step.done) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     step = steps.next();
   }
   return step.value;

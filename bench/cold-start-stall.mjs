@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// The cold-start stall of issue #13, reproduced on purpose (bench/README.md, "cold start while the
+// Manager reconciles"): scale.mjs starts its Gateways once the Manager's boot reconciliation has
+// published the last seeded credential, so whether a Gateway's full load overlaps the rest of the
+// reconciliation is luck. Here Gateway A starts as soon as the restarted Manager is ready (its
+// load races hundreds of published pages: the replay of the change log it then catches up with is
+// the path that stalled), Gateway B once everything is published. Each figure is the Gateway's
+// longest event-loop delay from its start to a /metrics scrape once the reconciliation is over
+// (prom-client's nodejs_eventloop_lag_max_seconds; target < 50 ms).
+//
+// Settings (env): BENCH_SCALE_CREDENTIALS=200000 BENCH_SCALE_PROXIES=2000 BENCH_MAX_SECONDS=1200
+//   BENCH_GATEWAY_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'), BENCH_KEEP_LOGS=1 and
+//   BENCH_GATEWAY_LOG_LEVEL=info (each 'config applied': mode, reason, changes replayed).
+//   BENCH_ROOT: the checkout whose built Manager and Gateway run (default: this one), to compare builds.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { answerStatus, closeFlipAgent } from './lib/answer-flip.mjs';
+import { startGateway } from './lib/gateway-process.mjs';
+import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
+import { startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { startPrivateRedis } from './lib/redis.mjs';
+import { runLifecycle } from './lib/run-lifecycle.mjs';
+import { API_KEY_HEADER, createEnvironment, seededKeys, seedRows } from './lib/scale-seed.mjs';
+
+const here = dirname(dirname(fileURLToPath(import.meta.url)));
+const root = resolve(process.env.BENCH_ROOT ?? here);
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const N = num('BENCH_SCALE_CREDENTIALS', 200_000);
+const P = num('BENCH_SCALE_PROXIES', 2_000);
+const QUIET_MS = 5_000; // after the last seeded credential is served: the reconciliation's removal pass and last page
+
+const log = (msg) => process.stderr.write(`[cold-start-stall ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const { tmp, defer, cleanup } = runLifecycle({ prefix: 'idm-stall-', maxSeconds: num('BENCH_MAX_SECONDS', 1200), log, beforeStop: closeFlipAgent });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Longest event-loop delay since the previous scrape (prom-client resets it on each), ms. */
+async function eventLoopMaxMs(gw) {
+  const text = await (await fetch(`${gw.base}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 10_000) / 10 : null;
+}
+
+async function waitForKey(url, key, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`key not accepted at ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function main() {
+  log(`root ${root}; N=${N}, P=${P}`);
+  const upstream = startProcess(process.execPath, [join(here, 'bench/upstream.mjs')], { logFile: join(tmp, 'upstream.log'), stdin: 'pipe' });
+  const upstreamUrl = `http://127.0.0.1:${await waitForPortLine(upstream)}`;
+  const redis = await startPrivateRedis(here, tmp);
+  defer(redis.stop);
+  const pg = postgres(here);
+  const db = await createDatabase(pg);
+  defer(() => db.drop());
+  const manager = await startManager(root, { databaseUrl: db.url, redisUrl: redis.url, logFile: join(tmp, 'manager.log'), readyTimeoutMs: 600_000 });
+  const keys = seededKeys();
+  const ctx = { api: manager.api, pg, databaseUrl: db.url, keys };
+  const environment = `stall-${Math.random().toString(16).slice(2, 8)}`;
+  const env = await createEnvironment(ctx, { environment, tag: 'a', upstreamUrl });
+  await seedRows(ctx, env, { proxies: P, firstCredential: 1, lastCredential: N });
+  log('seeded; restarting the Manager (its boot reconciliation publishes everything, page by page)');
+  await stopProcess(manager.child);
+  // Stopped with everything else at the end (processes.mjs tracks it).
+  await startManager(root, { databaseUrl: db.url, redisUrl: redis.url, logFile: join(tmp, 'manager-2.log'), readyTimeoutMs: 600_000 });
+
+  const start = (name) => startGateway(root, { environment, redisUrl: redis.url, logFile: join(tmp, `gateway-${name}.log`), readyTimeoutMs: 600_000, authRecords: false });
+  const a = await start('a');
+  log(`Gateway A (started during the reconciliation): ready after ${(a.readyMs / 1000).toFixed(1)} s`);
+  await waitForKey(`${a.base}${env.basePath}/items`, keys.keyOf(N), 600_000);
+  await sleep(QUIET_MS);
+  const stallA = await eventLoopMaxMs(a);
+  const b = await start('b');
+  log(`Gateway B (started onto the settled installation): ready after ${(b.readyMs / 1000).toFixed(1)} s`);
+  await waitForKey(`${b.base}${env.basePath}/items`, keys.keyOf(N), 60_000);
+  const stallB = await eventLoopMaxMs(b);
+  const line = `longest event-loop delay from start to after the reconciliation: Gateway A (during it) ${stallA} ms, Gateway B (after it) ${stallB} ms (target < 50 ms)`;
+  log(line);
+  process.stdout.write(`${JSON.stringify({ root, N, P, gatewayA: { readyMs: a.readyMs, eventLoopMaxMs: stallA }, gatewayB: { readyMs: b.readyMs, eventLoopMaxMs: stallB } })}\n`);
+}
+
+let code = 1;
+try {
+  await main();
+  code = 0;
+} catch (err) {
+  log(`run failed: ${err.stack ?? err.message}`);
+} finally {
+  await cleanup();
+}
+process.exit(code);
