@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { samlCertificatePem } from '@idm/identity-sources';
 import { eventually, TestPki, type TestCertificate } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
 import { TestSamlIdp, type AuthnRequest, type ResponseOptions } from './support/saml-idp';
@@ -87,6 +88,14 @@ describe('SAML 2.0 IdPs as identity sources (login page "Sign in with", just-in-
       config: { idpEntityId: idp.entityId, ssoUrl: idp.ssoUrl, idpCertificates: [signer.cert], spCertificate: sp.cert },
       secret: sp.key,
     });
+    // The same key, Assertions required encrypted to it.
+    await createSource({
+      name: `enc-${s}`,
+      type: 'saml',
+      projectId,
+      config: { idpEntityId: idp.entityId, ssoUrl: idp.ssoUrl, idpCertificates: [signer.cert], spCertificate: sp.cert, requireEncryptedAssertions: true },
+      secret: sp.key,
+    });
     // The project's credentials reach the environments its proxies are deployed to.
     await admin.proxies.create(projectId, {
       name: 'orders',
@@ -98,7 +107,11 @@ describe('SAML 2.0 IdPs as identity sources (login page "Sign in with", just-in-
     // A local end user named like an IdP account: the IdP must never take it over.
     await admin.endUsers.create(projectId, { username: 'bob', password: 'local-bob-password', email: 'bob-local@example.org' });
     appId = (await admin.credentials.create(projectId, { username: 'xsaml-app', password: SECRET, issueApiKey: false })).id;
-    await admin.credentials.putTokenSettings(projectId, appId, { grants: ['authorization_code'], oidc: { redirectUris: [RP] }, identitySources: [SOURCE, `signed-${s}`] });
+    await admin.credentials.putTokenSettings(projectId, appId, {
+      grants: ['authorization_code'],
+      oidc: { redirectUris: [RP] },
+      identitySources: [SOURCE, `signed-${s}`, `enc-${s}`],
+    });
     await eventually(
       async () => (await authorize(appId)).html,
       (html) => html.includes(`Sign in with ${SOURCE}`),
@@ -198,6 +211,66 @@ describe('SAML 2.0 IdPs as identity sources (login page "Sign in with", just-in-
     expect(metadata).toContain(sp.cert.split('\n')[1]!.slice(0, 40));
     const listed = JSON.stringify(await cluster.admin.call('GET', '/api/v1/identity-sources'));
     expect(listed).not.toContain(sp.key.split('\n')[1]!);
+  });
+
+  it('decrypts an Assertion the IdP encrypts to the certificate the SP metadata publishes for encryption: the user signs in; a plain one is still taken where encryption is not required', async () => {
+    const metadata = await (await fetch(`${issuer}/external/saml/signed-${s}/metadata`)).text();
+    const published = /<KeyDescriptor use="encryption">[\s\S]*?<ds:X509Certificate>([^<]+)<\/ds:X509Certificate>/.exec(metadata)?.[1];
+    expect(published?.replace(/\s+/g, '')).toBe(sp.cert.replace(/-----[^-]+-----|\s+/g, ''));
+    // Plain first (the IdP has not read our metadata yet): the source has the key but does not require encryption.
+    const plain = await started(`signed-${s}`);
+    const before = await postToAcs(plain.request.acsUrl, (await signInAtIdp(plain.toIdp, 'dave')).form);
+    expect((await plain.flow.browser.get(locationOf(before, issuer))).status).toBe(303);
+    // The IdP imports our metadata and encrypts from now on.
+    idp.encryptFor.set(`${issuer}/external/saml/signed-${s}/metadata`, samlCertificatePem(published!));
+    const { flow, toIdp, request } = await started(`signed-${s}`);
+    const { form } = await signInAtIdp(toIdp, 'erin');
+    const sent = Buffer.from(form.SAMLResponse, 'base64').toString('utf8');
+    expect(sent).toContain('EncryptedAssertion');
+    expect(sent).not.toContain('erin');
+    const acs = await postToAcs(request.acsUrl, form);
+    expect(acs.status).toBe(303);
+    const done = await flow.browser.get(locationOf(acs, issuer));
+    expect(done.status).toBe(303);
+    const tokens = await oidc.authorizationCodeGrant(flow.config, new URL(locationOf(done, issuer)), {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+      expectedNonce: flow.nonce,
+      idTokenExpected: true,
+    });
+    const erin = await endUser('erin');
+    expect(erin).toMatchObject({ email: 'erin@idp.example', identitySource: { name: `signed-${s}` } });
+    expect(tokens.claims()!.sub).toBe(erin!.id);
+  });
+
+  it.each<[string, string, number, string, (request: AuthnRequest) => Promise<string>]>([
+    ['a plain Assertion where encryption is required', 'enc', 401, 'saml_encryption_required', async (r) => idp.response(responseTo(r, 'mallory'))],
+    [
+      'an Assertion encrypted to another key',
+      'enc',
+      401,
+      'saml_decryption_failed',
+      async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: stranger.cert })),
+    ],
+    [
+      'an encrypted but unsigned Assertion',
+      'enc',
+      401,
+      'saml_signature_invalid',
+      async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: sp.cert, signed: false })),
+    ],
+    [
+      'an encrypted Assertion at a source without an SP key',
+      'plain',
+      401,
+      'saml_decryption_failed',
+      async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: sp.cert })),
+    ],
+  ])('refuses %s (%s source): %i %s, nobody provisioned', async (_what, which, status, code, post) => {
+    const { request } = await started(which === 'enc' ? `enc-${s}` : SOURCE);
+    const res = await postToAcs(request.acsUrl, { SAMLResponse: await post(request), RelayState: request.relayState });
+    expect({ status: res.status, code: errorCodeOf(await res.text()) }).toEqual({ status, code });
+    expect(await endUser('mallory')).toBeUndefined();
   });
 
   it('serves the SP metadata (entityID, ACS with HTTP-POST, signed assertions wanted)', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { samlCertificatePem } from '@idm/identity-sources';
 import { TestPki, type TestCertificate } from '@idm/test-kit';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { TestSamlIdp, type AuthnRequest, type ResponseOptions } from './support/saml-idp';
@@ -385,6 +386,147 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
     expect(await postRaw('application/x-www-form-urlencoded', 'SAMLResponse=a&SAMLResponse=b&RelayState=c')).toMatchObject({
       status: 400,
       body: { code: 'saml_response_missing' },
+    });
+  });
+
+  describe('encrypted Assertions (the SP key sealed as the source’s secret)', () => {
+    const ENC = `encrypted-${s}`;
+    /** The SP key pair of ENC: its private key is the secret, its certificate config.spCertificate. */
+    let sp: TestCertificate;
+    const encConfig = (extra: Record<string, unknown> = {}) => ({
+      idpEntityId: idp.entityId,
+      ssoUrl: idp.ssoUrl,
+      idpCertificates: [idp.certificate],
+      spCertificate: sp.cert,
+      requireEncryptedAssertions: true,
+      ...extra,
+    });
+    const operatorLogin = () => ({ enabled: true, groupBindings: [{ group: 'staff', role: 'project-viewer', scope: `project:${projectId}` }] });
+
+    beforeAll(async () => {
+      sp = await pki.issue('sp', { subject: '/CN=idm-operator-sp', rsa: true });
+      const res = await m.request('POST', '/api/v1/identity-sources', { name: ENC, type: 'saml', config: encConfig(), secret: sp.key, operatorLogin: operatorLogin() });
+      expect(res.status).toBe(201);
+      expect(JSON.stringify(res.body)).not.toContain(sp.key.split('\n')[1]!);
+    });
+
+    /** A Response for a fresh sign-in at ENC: the refusal the console would show. */
+    const refusedAtEnc = async (post: (request: AuthnRequest) => Promise<string>) => {
+      const { request } = await start(new Browser(), ENC);
+      const { poster, res } = await postToAcs({ SAMLResponse: await post(request), RelayState: request.relayState }, ENC);
+      return landAndCollect(poster, res);
+    };
+
+    it('publishes the SP certificate for encryption in the metadata; the IdP encrypts to it and the operator signs in', async () => {
+      const xml = await (await fetch(sso(`/${ENC}/metadata`))).text();
+      const published = /<KeyDescriptor use="encryption">[\s\S]*?<ds:X509Certificate>([^<]+)<\/ds:X509Certificate>/.exec(xml)?.[1];
+      expect(published).toBeDefined();
+      expect(published!.replace(/\s+/g, '')).toBe(sp.cert.replace(/-----[^-]+-----|\s+/g, ''));
+      expect(xml).toContain('<KeyDescriptor use="signing">');
+      // The IdP's administrator imports our metadata: from now on it encrypts to the certificate published there.
+      idp.encryptFor.set(sso(`/${ENC}/metadata`), samlCertificatePem(published!));
+      const { browser, toIdp } = await start(new Browser(), ENC);
+      const { form } = await signInAtIdp(toIdp, 'erin');
+      const sent = Buffer.from(form.SAMLResponse, 'base64').toString('utf8');
+      expect(sent).toContain('EncryptedAssertion');
+      expect(sent).not.toMatch(/<saml:Assertion[\s>]/);
+      expect(sent).not.toContain('erin');
+      const { res } = await postToAcs(form, ENC);
+      expect(res.status).toBe(302);
+      const session = await landAndCollect(browser, await browser.get(locationOf(res, base)));
+      expect(session).toMatchObject({ status: 200, body: { username: `${ENC}:erin` } });
+    });
+
+    it.each<[string, number, string, (request: AuthnRequest) => Promise<string>]>([
+      ['a plain (signed) Assertion where encryption is required', 401, 'saml_encryption_required', async (r) => idp.response(responseTo(r, 'mallory'))],
+      [
+        'an Assertion encrypted to another key',
+        401,
+        'saml_decryption_failed',
+        async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: stranger.cert })),
+      ],
+      [
+        'an encrypted but unsigned Assertion (anyone can encrypt to the published certificate)',
+        401,
+        'saml_signature_invalid',
+        async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: sp.cert, signed: false })),
+      ],
+      [
+        'an encrypted Assertion signed by another key',
+        401,
+        'saml_signature_invalid',
+        async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory', { signer: stranger }), { cert: sp.cert })),
+      ],
+      [
+        'an Assertion whose key is encrypted with RSA PKCS#1 v1.5 (Bleichenbacher-prone, refused)',
+        401,
+        'saml_decryption_failed',
+        async (r) =>
+          idp.response(
+            responseTo(r, 'mallory'),
+            await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: sp.cert, keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-1_5' }),
+          ),
+      ],
+      [
+        'signature wrapping: an encrypted unsigned Assertion for mallory next to the encrypted signed one for alice',
+        401,
+        'saml_signature_invalid',
+        async (r) =>
+          idp.response(
+            responseTo(r, 'mallory'),
+            (await idp.encryptedAssertion(responseTo(r, 'mallory'), { cert: sp.cert, signed: false })) + (await idp.encryptedAssertion(responseTo(r, 'alice'), { cert: sp.cert })),
+          ),
+      ],
+      [
+        'an encrypted Assertion for another Audience',
+        401,
+        'saml_audience_mismatch',
+        async (r) => idp.response(responseTo(r, 'mallory'), await idp.encryptedAssertion(responseTo(r, 'mallory', { audience: 'https://other-sp.example' }), { cert: sp.cert })),
+      ],
+      [
+        'a DTD with an external entity hidden inside the encryption (XXE)',
+        400,
+        'saml_xml_refused',
+        async (r) => {
+          const signed = idp.assertion(responseTo(r, 'mallory'));
+          const evil = `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>${signed}`;
+          return idp.response(responseTo(r, 'mallory'), await idp.encryptRaw(evil, sp.cert));
+        },
+      ],
+    ])('refuses %s: %i %s, nobody provisioned', async (_what, status, code, post) => {
+      expect(await refusedAtEnc(post)).toMatchObject({ status, type: expect.stringContaining('application/problem+json'), body: { code } });
+      expect(await operator(`${ENC}:mallory`)).toBeUndefined();
+    });
+
+    it('refuses an encrypted Assertion at a source without an SP key (saml_decryption_failed)', async () => {
+      const { request } = await start();
+      const encrypted = idp.response(responseTo(request, 'mallory'), await idp.encryptedAssertion(responseTo(request, 'mallory'), { cert: sp.cert }));
+      const { poster, res } = await postToAcs({ SAMLResponse: encrypted, RelayState: request.relayState });
+      expect(await landAndCollect(poster, res)).toMatchObject({ status: 401, body: { code: 'saml_decryption_failed' } });
+      expect(await operator(`${SOURCE}:mallory`)).toBeUndefined();
+    });
+
+    it('refuses on save an SP key that cannot work: encryption required without the key or certificate, a certificate of another key, a secret that is no key; removing the key while required', async () => {
+      const create = (name: string, body: Record<string, unknown>) => m.request('POST', '/api/v1/identity-sources', { name, type: 'saml', operatorLogin: null, ...body });
+      for (const [what, body, status, code, path] of [
+        ['no certificate', { config: encConfig({ spCertificate: undefined }), secret: sp.key }, 400, 'validation_failed', 'config.spCertificate'],
+        ['no key', { config: encConfig() }, 422, 'saml_sp_key_invalid', 'secret'],
+        ['the certificate of another key', { config: encConfig({ spCertificate: stranger.cert }), secret: sp.key }, 422, 'saml_sp_key_invalid', 'config.spCertificate'],
+        ['a secret that is no private key', { config: encConfig(), secret: 'hunter2' }, 422, 'saml_sp_key_invalid', 'secret'],
+      ] as const) {
+        const res = await create(`bad-${randomBytes(3).toString('hex')}`, body);
+        expect({ what, status: res.status, code: res.body.code, paths: (res.body.errors ?? []).map((e: { path: string }) => e.path) }).toEqual({
+          what,
+          status,
+          code,
+          paths: expect.arrayContaining([path]),
+        });
+        expect(JSON.stringify(res.body)).not.toContain('hunter2');
+      }
+      const id = ((await m.request('GET', '/api/v1/identity-sources')).body as Array<{ id: string; name: string }>).find((x) => x.name === ENC)!.id;
+      const removed = await m.request('PATCH', `/api/v1/identity-sources/${id}`, { secret: null });
+      expect({ status: removed.status, code: removed.body.code }).toEqual({ status: 422, code: 'saml_sp_key_invalid' });
+      expect((await m.request('GET', `/api/v1/identity-sources/${id}`)).body).toMatchObject({ hasSecret: true, config: { requireEncryptedAssertions: true } });
     });
   });
 });

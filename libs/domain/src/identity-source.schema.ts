@@ -282,7 +282,9 @@ const samlCertificate = z
  * Provider's login page ("Sign in with <name>"): the Gateway is the Service Provider, sends an
  * AuthnRequest by HTTP-Redirect and takes the IdP's Response at its ACS (HTTP-POST), verified with
  * @node-saml/node-saml against the IdP's signing certificates. Like `oidc` it checks no password.
- * The source's sealed `secret`, when set, is the SP's private key (PEM, RSA) signing AuthnRequests.
+ * The source's sealed `secret`, when set, is the SP's private key (PEM, RSA): it signs our
+ * AuthnRequests and decrypts EncryptedAssertions; its certificate (spCertificate) is published in
+ * our SP metadata for both uses.
  */
 export const samlSourceConfigSchema = z
   .strictObject({
@@ -294,8 +296,14 @@ export const samlSourceConfigSchema = z
     idpCertificates: z.array(samlCertificate).min(1).max(5),
     /** Our entityID at the IdP (the Audience required); default: `<Gateway issuer>/external/saml/<source name>/metadata`, the SP metadata URL. */
     spEntityId: z.string().min(1).max(1024).optional(),
-    /** The certificate of the SP signing key (the source's secret), published in our SP metadata for the IdP to check signed AuthnRequests. */
+    /** The certificate of the SP key (the source's secret), published in our SP metadata: the IdP checks signed AuthnRequests with it and encrypts Assertions to it. */
     spCertificate: samlCertificate.optional(),
+    /**
+     * Assertions must arrive encrypted to the SP key (EncryptedAssertion): a plain one is refused
+     * (saml_encryption_required). Needs the key (the secret) and spCertificate. Without it, an
+     * encrypted Assertion is still accepted whenever the source has the key.
+     */
+    requireEncryptedAssertions: z.boolean().default(false),
     /** The Assertion itself must be signed (the default and the safe choice); else the whole Response must be. */
     wantAssertionsSigned: z.boolean().default(true),
     wantResponseSigned: z.boolean().default(false),
@@ -316,6 +324,10 @@ export const samlSourceConfigSchema = z
   .refine((c) => c.wantAssertionsSigned || c.wantResponseSigned, {
     message: 'an unsigned Response and Assertion would let anyone in: want one of them signed',
     path: ['wantAssertionsSigned'],
+  })
+  .refine((c) => !c.requireEncryptedAssertions || c.spCertificate !== undefined, {
+    message: 'the IdP encrypts to the certificate our metadata publishes: give spCertificate (and the SP key as the secret)',
+    path: ['spCertificate'],
   });
 export type SamlSourceConfig = z.output<typeof samlSourceConfigSchema>;
 
@@ -419,8 +431,8 @@ export type BundleIdentitySource = z.output<typeof bundleIdentitySourceSchema>;
 export function identitySourceNeedsSecret(type: IdentitySourceType, config: IdentitySourceConfig): boolean {
   // A public client (PKCE only) needs none; a confidential one may take it from clientSecretId instead.
   if (type === 'oidc') return false;
-  // The SP signing key is optional: unsigned AuthnRequests are the common setup.
-  if (type === 'saml') return false;
+  // The SP key is optional (unsigned AuthnRequests, plain Assertions are the common setup), unless Assertions must come encrypted to it.
+  if (type === 'saml') return (config as SamlSourceConfig).requireEncryptedAssertions === true;
   if (type === 'rest') return (config as RestSourceConfig).secretHeader !== undefined;
   return type === 'sql' || (config as LdapSourceConfig).bind.mode === 'search';
 }

@@ -1,6 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { DOMParser } from '@xmldom/xmldom';
+import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { SAML, SamlStatusError, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
+import { decrypt } from 'xml-encryption';
 import type { SamlSourceConfig } from '@idm/domain';
 import { SourceUnavailableError, type IdentityChecker, type SourceAnswer, type SourceIdentity } from './identity-check';
 
@@ -8,7 +9,9 @@ import { SourceUnavailableError, type IdentityChecker, type SourceAnswer, type S
  * Why a SAML Response was refused (the error page's code): its signature does not verify with the
  * IdP's certificates (unsigned, another key, a wrapped assertion), it is outside its validity
  * window, for another Audience, sent to another Destination / Recipient, answers no request we
- * sent (unknown or reused InResponseTo, IdP-initiated), carries a DTD, or the IdP reported a failure.
+ * sent (unknown or reused InResponseTo, IdP-initiated), carries a DTD, or the IdP reported a failure;
+ * a plain Assertion where the source wants them encrypted, an EncryptedAssertion our SP key cannot
+ * open (encrypted to another key, no key, an insecure algorithm: RSA PKCS#1 v1.5, 3DES).
  */
 export type SamlLoginFailure =
   | 'saml_signature_invalid'
@@ -18,7 +21,9 @@ export type SamlLoginFailure =
   | 'saml_in_response_to_invalid'
   | 'saml_xml_refused'
   | 'saml_response_invalid'
-  | 'saml_idp_status';
+  | 'saml_idp_status'
+  | 'saml_encryption_required'
+  | 'saml_decryption_failed';
 
 export class SamlLoginError extends Error {
   constructor(
@@ -46,7 +51,9 @@ const MAX_RESPONSE_BYTES = 200_000;
  * XML signature with the IdP's certificates only, refuses a Response with more than one Assertion,
  * checks Issuer, Audience, NotBefore / NotOnOrAfter and InResponseTo). What it does not check we
  * do here: no DTD at all (XXE, entity expansion), the Response's Destination and the
- * SubjectConfirmationData's Recipient are our ACS URL.
+ * SubjectConfirmationData's Recipient are our ACS URL. An EncryptedAssertion is opened with the
+ * SP key first here (reason codes of its own, no DTD in what it hides, no insecure algorithm),
+ * then node-saml decrypts it again and verifies the Assertion inside like a plain one.
  *
  * InResponseTo is bound by the caller: `completeLogin` accepts exactly the request id it is given
  * (the one stored with the login transaction), so an unsolicited Response or one answering another
@@ -55,8 +62,8 @@ const MAX_RESPONSE_BYTES = 200_000;
 export class SamlIdpSource implements IdentityChecker {
   constructor(
     readonly config: SamlSourceConfig,
-    /** The SP's private key (PEM) signing AuthnRequests; null: they go unsigned. */
-    private readonly signingKey: string | null,
+    /** The SP's private key (PEM) signing AuthnRequests and decrypting Assertions; null: requests go unsigned, encrypted Assertions are refused. */
+    private readonly spKey: string | null,
   ) {}
 
   /** No password to check, no server to reach: "test connection" proves the certificates parse. */
@@ -81,6 +88,7 @@ export class SamlIdpSource implements IdentityChecker {
   /** The user the verified Response names, once every check passed and the required attributes hold. */
   async completeLogin(samlResponse: string, sp: ServiceProvider, requestId: string): Promise<SourceIdentity> {
     const xml = decodeResponse(samlResponse);
+    await this.requireReadableAssertion(xml);
     let profile: Profile | null;
     try {
       ({ profile } = await this.saml(sp, requestId, requestId).validatePostResponseAsync({ SAMLResponse: samlResponse }));
@@ -96,14 +104,48 @@ export class SamlIdpSource implements IdentityChecker {
     return identityOfProfile(this.config, profile);
   }
 
-  /** Our SP metadata for the IdP's administrator: entityID, ACS (HTTP-POST), signed assertions wanted, our signing certificate if any. */
+  /**
+   * Our SP metadata for the IdP's administrator: entityID, ACS (HTTP-POST), signed assertions
+   * wanted, and with the SP key our certificate twice: for signing (AuthnRequests) and for
+   * encryption (the IdP encrypts Assertions to it).
+   */
   metadata(sp: ServiceProvider): string {
-    // Our signing certificate is published only when we sign and it is configured (node-saml needs both, or neither).
-    const certificate = this.signingKey !== null && this.config.spCertificate !== undefined ? pemOf(this.config.spCertificate) : null;
-    return this.saml(sp, null, '_', certificate !== null).generateServiceProviderMetadata(null, certificate);
+    // The certificate is published only when the key is there too (node-saml needs both, or neither).
+    const certificate = this.spKey !== null && this.config.spCertificate !== undefined ? samlCertificatePem(this.config.spCertificate) : null;
+    return this.saml(sp, null, '_', certificate !== null ? this.spKey : null).generateServiceProviderMetadata(certificate, certificate);
   }
 
-  private saml(sp: ServiceProvider, expectedRequestId: string | null, requestId: string, signs = this.signingKey !== null): SAML {
+  /**
+   * The Response's Assertion as it arrived, before node-saml: plain where encryption is required
+   * is refused; an EncryptedAssertion must open with our key (secure algorithms only) and hide no DTD.
+   */
+  private async requireReadableAssertion(xml: string): Promise<void> {
+    const root = parseXml(xml)?.documentElement;
+    if (!root) throw new SamlLoginError('saml_response_invalid', 'the Response is not well-formed XML');
+    // By local name, as node-saml selects them: a namespace trick must not hide one from this check.
+    const children = Array.from(root.childNodes).filter((n): n is Element => n.nodeType === 1);
+    const plain = children.filter((e) => e.localName === 'Assertion').length;
+    const encrypted = children.filter((e) => e.localName === 'EncryptedAssertion');
+    if (this.config.requireEncryptedAssertions && plain > 0) throw new SamlLoginError('saml_encryption_required', 'the Assertion is not encrypted and the source requires it');
+    // More than one Assertion is node-saml's refusal (signature scope); one encrypted is opened here.
+    if (encrypted.length !== 1 || plain > 0) return;
+    if (this.spKey === null) throw new SamlLoginError('saml_decryption_failed', 'the Assertion is encrypted and the source has no SP key');
+    let opened: string;
+    try {
+      opened = await new Promise<string>((resolve, reject) =>
+        decrypt(
+          new XMLSerializer().serializeToString(encrypted[0]!),
+          { key: this.spKey!, disallowDecryptionWithInsecureAlgorithm: true, warnInsecureAlgorithm: false },
+          (err, result) => (err ? reject(err) : resolve(result)),
+        ),
+      );
+    } catch (err) {
+      throw new SamlLoginError('saml_decryption_failed', `the EncryptedAssertion does not open with the SP key: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (/<!DOCTYPE|<!ENTITY/i.test(opened)) throw new SamlLoginError('saml_xml_refused', 'the encrypted Assertion declares a DTD');
+  }
+
+  private saml(sp: ServiceProvider, expectedRequestId: string | null, requestId: string, key = this.spKey): SAML {
     return new SAML({
       entryPoint: this.config.ssoUrl,
       issuer: sp.entityId,
@@ -119,17 +161,17 @@ export class SamlIdpSource implements IdentityChecker {
       validateInResponseTo: ValidateInResponseTo.always,
       cacheProvider: exactly(expectedRequestId),
       generateUniqueId: () => requestId,
-      ...(signs && this.signingKey !== null && { privateKey: this.signingKey, signatureAlgorithm: 'sha256' as const }),
+      ...(key !== null && { privateKey: key, signatureAlgorithm: 'sha256' as const, decryptionPvk: key }),
     });
   }
 
   private certificates(): string[] {
-    return this.config.idpCertificates.map(pemOf);
+    return this.config.idpCertificates.map(samlCertificatePem);
   }
 }
 
 /** PEM with its armour whatever the admin pasted (a PEM, or the base64 body metadata carries). */
-function pemOf(certificate: string): string {
+export function samlCertificatePem(certificate: string): string {
   const body = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
   return `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
@@ -152,13 +194,18 @@ function decodeResponse(samlResponse: string): string {
   return xml;
 }
 
-function rootAttribute(xml: string, name: string): string | null {
+/** The parsed document (xmldom: no DTD ever reaches it, see decodeResponse), or null when it is not XML. */
+function parseXml(xml: string): Document | null {
   try {
-    const root = new DOMParser({ errorHandler: () => undefined }).parseFromString(xml, 'text/xml').documentElement;
-    return root?.hasAttribute(name) ? root.getAttribute(name) : null;
+    return new DOMParser({ errorHandler: () => undefined }).parseFromString(xml, 'text/xml');
   } catch {
     return null;
   }
+}
+
+function rootAttribute(xml: string, name: string): string | null {
+  const root = parseXml(xml)?.documentElement;
+  return root?.hasAttribute(name) ? root.getAttribute(name) : null;
 }
 
 /** Every SubjectConfirmationData's Recipient in the verified Assertion (as node-saml parsed it). */

@@ -62,6 +62,8 @@ const SAML_FAILURE_STATUS: Record<SamlLoginError['reason'], number> = {
   saml_response_invalid: 400,
   saml_xml_refused: 400,
   saml_idp_status: 401,
+  saml_encryption_required: 401,
+  saml_decryption_failed: 401,
   idp_claims_refused: 403,
 };
 

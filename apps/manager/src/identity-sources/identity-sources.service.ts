@@ -4,6 +4,7 @@ import {
   identitySourceEndpoint,
   ldapReferralEndpoints,
   type LdapSourceConfig,
+  type SamlSourceConfig,
   SecretBox,
   type CreateIdentitySource,
   type IdentitySource,
@@ -24,6 +25,7 @@ import { RoleBindingRepository } from '../repositories/role-binding.repository';
 import { IdentitySourceSecretCheck } from './identity-source-secret.check';
 import { identitySourceView } from './identity-source.view';
 import { requireSyncable } from './identity-source-sync.check';
+import { requireSamlSpKey } from './saml-sp-key.check';
 import { SourceEndUsers } from './source-end-users';
 
 /**
@@ -71,6 +73,7 @@ export class IdentitySourcesService {
   async create(input: CreateIdentitySource): Promise<IdentitySource> {
     this.permissions.check('identity-source:write', { projectId: input.projectId });
     requireSyncable(input.type, input.config, input.sync);
+    if (input.type === 'saml') requireSamlSpKey(input.config, input.secret ?? null);
     await this.requireAllowedEndpoint(input.type, input.config);
     return this.changes.write(async (tx) => {
       if (input.projectId !== null) await requireProject(tx, input.projectId);
@@ -116,6 +119,9 @@ export class IdentitySourcesService {
       if (input.name !== undefined && input.name !== row.name) await this.requireUniqueName(tx, input.name);
       const secret = input.secret === undefined ? row.secret : input.secret === null ? null : this.secrets.seal(input.secret);
       await this.secretUse.require(tx, row.type, row.projectId, config, secret !== null);
+      // The SP key and its certificate go together: checked whenever either may have changed.
+      if (row.type === 'saml' && (input.config !== undefined || input.secret !== undefined))
+        requireSamlSpKey(config as SamlSourceConfig, input.secret === undefined ? this.openedSecret(row) : input.secret);
       const operatorLogin = input.operatorLogin === undefined ? row.operatorLogin : input.operatorLogin;
       const sync = input.sync === undefined ? row.sync : input.sync;
       // Also when only the config changed: a switch to direct bind leaves nothing to sync with.
@@ -162,6 +168,16 @@ export class IdentitySourcesService {
       });
       await this.endUsers.disableAllOf(id);
     });
+  }
+
+  /** The stored secret in clear, to check it against a new config (a secret the master keys no longer open counts as none). */
+  private openedSecret(row: IdentitySourceRow): string | null {
+    if (row.secret === null) return null;
+    try {
+      return this.secrets.open(row.secret);
+    } catch {
+      return null;
+    }
   }
 
   private async find(id: string, db?: Reads, lock = false): Promise<IdentitySourceRow> {

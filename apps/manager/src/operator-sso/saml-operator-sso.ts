@@ -33,6 +33,16 @@ const SAML_PROBLEMS: Record<SamlLoginError['reason'], { status: number; title: s
   saml_response_invalid: { status: 400, title: 'The identity provider’s answer is malformed', detail: 'the SAML Response could not be read; start again' },
   saml_xml_refused: { status: 400, title: 'The identity provider’s answer is refused', detail: 'the SAML Response declares a DTD, which is never accepted; start again' },
   saml_idp_status: { status: 401, title: 'The identity provider did not sign you in', detail: 'the identity provider answered with an error status; start again' },
+  saml_encryption_required: {
+    status: 401,
+    title: 'The identity provider’s answer is not encrypted',
+    detail: 'this source accepts only SAML Assertions encrypted to the Manager’s key; start again',
+  },
+  saml_decryption_failed: {
+    status: 401,
+    title: 'The identity provider’s answer could not be decrypted',
+    detail: 'the SAML Assertion is not encrypted to this source’s key (or with an algorithm refused); start again',
+  },
   idp_claims_refused: { status: 403, title: 'Your account may not sign in here', detail: 'your account at the identity provider lacks an attribute this source requires' },
 };
 
