@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { HANDOFF_COOKIE } from '../src/operator-sso/sso-cookies';
 import { SsoLoginStore } from '../src/operator-sso/sso-login-store';
+import { TestPki } from '@idm/test-kit';
 import { seedBlocks } from './support/brute-force-blocks';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { SmtpInbox } from './support/smtp-inbox';
@@ -164,6 +165,32 @@ const RECIPES: Record<string, { action: string; run: Recipe }> = {
       ).body;
       await clearMarker(f.m);
       return f.m.request('POST', `${P}/identity-sources/${created.id}/sync`);
+    },
+  },
+  [`post ${P}/identity-sources/{identitySourceId}/saml-metadata`]: {
+    action: 'identity_source.update',
+    run: async (f) => {
+      const pki = await TestPki.create();
+      let cert: string;
+      try {
+        cert = (await pki.issue('idp', { subject: '/CN=audit-idp', rsa: true })).cert;
+      } finally {
+        await pki.remove();
+      }
+      const body = cert.replace(/-----[^-]+-----|\s+/g, '');
+      const created = (
+        await f.m.request('POST', `${P}/identity-sources`, {
+          name: `ids-saml-${f.s()}`,
+          type: 'saml',
+          config: { idpEntityId: 'urn:placeholder', ssoUrl: 'https://idp.invalid/sso', idpCertificates: [cert] },
+        })
+      ).body;
+      await clearMarker(f.m);
+      const metadataXml =
+        `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example.com/saml">` +
+        `<md:IdPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
+        `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/></md:IdPSSODescriptor></md:EntityDescriptor>`;
+      return f.m.request('POST', `${P}/identity-sources/${created.id}/saml-metadata`, { metadataXml });
     },
   },
   [`delete ${P}/identity-sources/{identitySourceId}`]: {

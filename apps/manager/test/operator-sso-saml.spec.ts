@@ -529,4 +529,92 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
       expect((await m.request('GET', `/api/v1/identity-sources/${id}`)).body).toMatchObject({ hasSecret: true, config: { requireEncryptedAssertions: true } });
     });
   });
+
+  describe('IdP metadata import (POST /identity-sources/{id}/saml-metadata)', () => {
+    const IMPORTED = `imported-${s}`;
+    let id: string;
+    const body = (cert: string) => cert.replace(/-----[^-]+-----|\s+/g, '');
+    /** The IdP's metadata as ADFS, Shibboleth or Keycloak publish it: an EntityDescriptor with an IdPSSODescriptor. */
+    const metadataOf = (o: { entityId?: string; sso?: string; keys?: string; binding?: string; descriptor?: string } = {}) =>
+      `<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${o.entityId ?? idp.entityId}">
+  <md:${o.descriptor ?? 'IdPSSODescriptor'} protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAuthnRequestsSigned="false">
+    ${o.keys ?? `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n${body(idp.certificate)}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`}
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body(stranger.cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${idp.ssoUrl}/post"/>
+    <md:SingleSignOnService Binding="${o.binding ?? 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect'}" Location="${o.sso ?? idp.ssoUrl}"/>
+  </md:${o.descriptor ?? 'IdPSSODescriptor'}>
+</md:EntityDescriptor>`;
+    const importInto = (sourceId: string, metadataXml: string) => m.request('POST', `/api/v1/identity-sources/${sourceId}/saml-metadata`, { metadataXml });
+
+    beforeAll(async () => {
+      // Created before the IdP is known (placeholders: another entity, another key): the import sets them.
+      const res = await m.request('POST', '/api/v1/identity-sources', {
+        name: IMPORTED,
+        type: 'saml',
+        config: { idpEntityId: 'urn:placeholder', ssoUrl: 'https://idp.invalid/sso', idpCertificates: [stranger.cert], requiredAttributes: { verified: ['yes'] } },
+        operatorLogin: { enabled: true, groupBindings: [{ group: 'staff', role: 'project-viewer', scope: `project:${projectId}` }] },
+      });
+      expect(res.status).toBe(201);
+      id = res.body.id;
+    });
+
+    it('takes the IdP’s entityID, HTTP-Redirect SSO URL and signing certificate (not the encryption one), keeps the rest, audits it; the operator then signs in through that IdP', async () => {
+      const res = await importInto(id, metadataOf());
+      expect(res.status).toBe(200);
+      expect(res.body.config).toMatchObject({ idpEntityId: idp.entityId, ssoUrl: idp.ssoUrl, idpCertificates: [body(idp.certificate)], requiredAttributes: { verified: ['yes'] } });
+      const audit = (await m.request('GET', `/api/v1/audit?entityId=${id}`)).body.items as Array<Record<string, any>>;
+      expect(audit.map((a) => a.action)).toContain('identity_source.update');
+      const { browser, toIdp } = await start(new Browser(), IMPORTED);
+      expect(toIdp.startsWith(`${idp.ssoUrl}?`)).toBe(true);
+      const { form } = await signInAtIdp(toIdp, 'frank');
+      const { res: acs } = await postToAcs(form, IMPORTED);
+      expect(await landAndCollect(browser, await browser.get(locationOf(acs, base)))).toMatchObject({ status: 200, body: { username: `${IMPORTED}:frank` } });
+    });
+
+    it.each<[string, number, string, () => string]>([
+      [
+        'a DTD with an external entity (XXE)',
+        400,
+        'saml_metadata_refused',
+        () => metadataOf().replace('<md:EntityDescriptor', '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><md:EntityDescriptor'),
+      ],
+      [
+        'entity expansion (billion laughs)',
+        400,
+        'saml_metadata_refused',
+        () => `<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>${metadataOf().replace(/^<\?xml[^>]*>/, '')}`,
+      ],
+      ['huge metadata', 400, 'validation_failed', () => metadataOf().replace('<md:NameIDFormat>', `<!--${'x'.repeat(600_000)}--><md:NameIDFormat>`)],
+      ['not well-formed XML', 400, 'saml_metadata_invalid', () => metadataOf().replace('</md:EntityDescriptor>', '')],
+      ['not XML at all', 400, 'saml_metadata_invalid', () => 'hello'],
+      ['an SP’s metadata (no IdPSSODescriptor)', 400, 'saml_metadata_invalid', () => metadataOf({ descriptor: 'SPSSODescriptor' })],
+      ['no signing certificate (only an encryption key)', 400, 'saml_metadata_invalid', () => metadataOf({ keys: '' })],
+      [
+        'a signing certificate that is not one',
+        400,
+        'saml_metadata_invalid',
+        () =>
+          metadataOf({
+            keys: '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>aGVsbG8=</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>',
+          }),
+      ],
+      ['no HTTP-Redirect SingleSignOnService', 400, 'saml_metadata_invalid', () => metadataOf({ binding: 'urn:oasis:names:tc:SAML:2.0:bindings:SOAP' })],
+      ['an SSO URL in plain http to a remote host', 400, 'validation_failed', () => metadataOf({ sso: 'http://idp.example.com/sso' })],
+    ])('refuses %s: %i %s, and the source is unchanged', async (_what, status, code, xml) => {
+      const before = (await m.request('GET', `/api/v1/identity-sources/${id}`)).body;
+      const res = await importInto(id, xml());
+      expect({ status: res.status, code: res.body.code, type: res.headers['content-type'] }).toEqual({ status, code, type: expect.stringContaining('application/problem+json') });
+      expect(JSON.stringify(res.body)).not.toContain('root:');
+      expect((await m.request('GET', `/api/v1/identity-sources/${id}`)).body).toEqual(before);
+    });
+
+    it('refuses metadata for a source of another type (422 identity_source_not_saml)', async () => {
+      const oidc = await m.request('POST', '/api/v1/identity-sources', { name: `oidc-${s}`, type: 'oidc', config: { issuer: 'https://idp.example.com', clientId: 'idm' } });
+      expect(oidc.status).toBe(201);
+      const res = await importInto(oidc.body.id, metadataOf());
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 422, code: 'identity_source_not_saml' });
+    });
+  });
 });

@@ -261,6 +261,18 @@ const ROUTES: Route[] = [
     ],
   },
   {
+    route: 'POST /identity-sources/{id}/saml-metadata',
+    permission: 'identity-source:write',
+    call: (i) => send('POST', `/api/v1/identity-sources/${i.identitySource}/saml-metadata`, { metadataXml: '<EntityDescriptor/>' }),
+    bad: (i) => [
+      // The fixture is an LDAP source: metadata is for saml sources only.
+      [send('POST', `/api/v1/identity-sources/${i.identitySource}/saml-metadata`, { metadataXml: '<EntityDescriptor/>' }), 422, 'identity_source_not_saml'],
+      [send('POST', `/api/v1/identity-sources/${i.identitySource}/saml-metadata`, {}), 400, 'validation_failed'],
+      garbled('POST', `/api/v1/identity-sources/${i.identitySource}/saml-metadata`),
+      ...ids404('POST', (id) => `/api/v1/identity-sources/${id}/saml-metadata`, 'identity_source_not_found', { metadataXml: '<EntityDescriptor/>' }),
+    ],
+  },
+  {
     route: 'POST /identity-sources/{id}/test',
     permission: 'identity-source:write',
     call: (i) => send('POST', `/api/v1/identity-sources/${i.identitySource}/test`, { username: 'alice', password: 'alice-pass' }),

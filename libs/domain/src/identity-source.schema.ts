@@ -331,6 +331,16 @@ export const samlSourceConfigSchema = z
   });
 export type SamlSourceConfig = z.output<typeof samlSourceConfigSchema>;
 
+/**
+ * An IdP's SAML 2.0 metadata (its EntityDescriptor) imported into a `saml` source: its entityID,
+ * SingleSignOnService for HTTP-Redirect and signing certificates replace the source's
+ * idpEntityId, ssoUrl and idpCertificates; the rest of its config is kept.
+ */
+export const samlMetadataImportSchema = z.strictObject({
+  metadataXml: z.string().min(1).max(500_000),
+});
+export type SamlMetadataImport = z.output<typeof samlMetadataImportSchema>;
+
 /** Source group -> credential roles. */
 const roleMappingsValue = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).max(50));
 export const roleMappingsSchema = roleMappingsValue.default({});

@@ -17,3 +17,4 @@ export * from './oidc-idp';
 export * from './upstream-guard';
 export * from './checker-for';
 export * from './saml-idp';
+export * from './saml-metadata';

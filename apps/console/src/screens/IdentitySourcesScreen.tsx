@@ -12,6 +12,7 @@ import { errorTreeFor } from '../forms/server-errors';
 import { EntityListPanel, RowAction } from '../layout/EntityListPanel';
 import { usePermissions } from '../permissions/permissions';
 import { ErrorAlert, confirmDestructive, useAction } from './actions';
+import { SamlMetadataImport } from './identity-sources/SamlMetadataImport';
 import { canSync, useSyncNow } from './identity-sources/SourceSync';
 import { QueryState } from './QueryState';
 import { SharedSecretPicker } from './SharedSecretPicker';
@@ -28,7 +29,7 @@ const SECRET_LABELS: Record<IdentitySourceType, string> = {
   sql: 'Database password',
   rest: 'API key (sent in the secret header)',
   oidc: 'Client secret (leave empty for a public client: PKCE only)',
-  saml: 'SP private key signing AuthnRequests (PEM, RSA; leave empty to send them unsigned)',
+  saml: 'SP private key (PEM, RSA): signs AuthnRequests and decrypts encrypted Assertions; leave empty for neither',
 };
 /** Chosen outside the generated form: the type and scope never change, the secret is write-only. */
 const HAND_MADE = ['type', 'projectId', 'secret'];
@@ -121,6 +122,7 @@ export function IdentitySourcesScreen() {
     >
       {sync.report}
       <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === 'new' ? 'New identity source' : `Identity source ${editing?.name ?? ''}`} size="xl">
+        {editing !== null && editing !== 'new' && editing.type === 'saml' && <SamlMetadataImport source={editing} onImported={() => setEditing(null)} />}
         {editing !== null && <SourceForm source={editing === 'new' ? null : editing} projects={projects.data ?? []} onDone={() => setEditing(null)} />}
       </Modal>
     </EntityListPanel>

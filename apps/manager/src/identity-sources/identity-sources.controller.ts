@@ -5,9 +5,11 @@ import {
   identitySourceSyncReportSchema,
   identitySourceTestResultSchema,
   identitySourceTestSchema,
+  samlMetadataImportSchema,
   updateIdentitySourceSchema,
   type CreateIdentitySource,
   type IdentitySourceTest,
+  type SamlMetadataImport,
   type UpdateIdentitySource,
 } from '@idm/domain';
 import { z } from 'zod';
@@ -60,6 +62,18 @@ export class IdentitySourcesController {
   })
   update(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: UpdateIdentitySource) {
     return this.sources.update(id, body);
+  }
+
+  @Post(':identitySourceId/saml-metadata')
+  @Contract({
+    summary:
+      'Import the IdP’s SAML 2.0 metadata into a saml source: its entityID, SingleSignOnService (HTTP-Redirect) and signing certificates replace config.idpEntityId, ssoUrl and idpCertificates (the rest kept); audited as an update. Metadata with a DTD or entity, too large (saml_metadata_refused), not well-formed, without one IdP, an HTTP-Redirect SSO URL or a signing certificate (saml_metadata_invalid) is a 400 and changes nothing; 422 identity_source_not_saml for another type',
+    body: samlMetadataImportSchema,
+    status: 200,
+    response: identitySourceSchema,
+  })
+  importSamlMetadata(@Param('identitySourceId', IdPipe) id: string, @ContractBody() body: SamlMetadataImport) {
+    return this.sources.importSamlMetadata(id, body.metadataXml);
   }
 
   @Post(':identitySourceId/test')
