@@ -121,6 +121,12 @@ describe('OpenAPI document against real responses', () => {
     });
     await cert.pki.remove();
     await call('GET', `${P}/auth/sso/${saml.name}/metadata`, undefined, { token: null });
+    // The IdP's metadata imported into it (the same certificate, another SSO URL).
+    const metadataXml =
+      `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example">` +
+      `<md:IdPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert.c.cert.replace(/-----[^-]+-----|\s+/g, '')}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
+      `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso/redirect"/></md:IdPSSODescriptor></md:EntityDescriptor>`;
+    expect(await call('POST', `${P}/identity-sources/${saml.id}/saml-metadata`, { metadataXml })).toMatchObject({ config: { ssoUrl: 'https://idp.example/sso/redirect' } });
     await m.request('DELETE', `${P}/identity-sources/${saml.id}`);
     const admin = ((await m.request('GET', `${P}/users`)).body as { id: string; username: string }[]).find((u) => u.username === ADMIN.username)!;
     const handoff = randomBytes(32).toString('base64url');
