@@ -94,7 +94,8 @@ export class ConfigSync {
       return;
     }
     if (current && message.previousRevision === current.revision) {
-      this.applied(this.active.apply([message]), 'delta');
+      // Paced too: a change of signing keys, key managers or identity sources recompiles every chain.
+      this.applied(await this.active.applyPaced([message]), 'delta');
       return;
     }
     return this.catchUp('gap', message);

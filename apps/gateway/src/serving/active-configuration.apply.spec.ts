@@ -216,6 +216,30 @@ describe('ActiveConfiguration.apply: a change touches only the entries it names'
     expect([...seen].filter((r) => r > 1 && r < 7).length).toBeGreaterThanOrEqual(4);
   });
 
+  it('new signing keys through applyPaced: every chain is recompiled over several turns, the previous chains serving until all are', async () => {
+    const { active } = setup();
+    const many = Array.from({ length: 3000 }, (_, i) => proxy(`p${i}`, 'api-key'));
+    active.apply([change(2, { proxies: { upserted: many, removed: [] } })]);
+    const before = active.current!;
+    const [first, lastProxy] = [before.routeOf('p-p0'), before.routeOf('p-p2999')];
+    let turnsBefore = 0;
+    let mixed = false;
+    let done = false;
+    const probe = () => {
+      const served = active.current!;
+      if (served === before) turnsBefore++;
+      else if (served.revision !== 3 || served.routeOf('p-p0') === first || served.routeOf('p-p2999') === lastProxy) mixed = true;
+      if (!done) setImmediate(probe);
+    };
+    setImmediate(probe);
+    const after = await active.applyPaced([change(3, { signingKeys: [] })]);
+    done = true;
+    expect(mixed).toBe(false);
+    expect(turnsBefore).toBeGreaterThan(1); // recompiling 3,002 chains left the event loop turning
+    expect(after.routeOf('p-p0')).not.toBe(first);
+    expect(after.routeOf('p-p2999')).not.toBe(lastProxy);
+  });
+
   it('groups a replay into slices of at most APPLY_SLICE_ENTITIES entities, in order, never splitting a change', () => {
     const sized = (revision: number, n: number) => change(revision, { credentials: { upserted: [], removed: Array.from({ length: n }, (_, i) => `x${i}`) } });
     const slices = [...applySlices([sized(2, 300), sized(3, 300), sized(4, 400), sized(5, 1), sized(6, 2000), sized(7, 10)])];
