@@ -14,7 +14,7 @@ describe('GatewayMetrics', () => {
     // A new revision asks again: the same series, counts carry on.
     metrics.forProxy('demo', '/demo').countResponse(201);
 
-    const text = await metrics.registry.metrics();
+    const text = await metrics.render();
     expect(text).toContain('# TYPE idm_gateway_requests_total counter');
     expect(text).toContain('idm_gateway_requests_total{proxy="demo",base_path="/demo",status_class="2xx"} 3');
     expect(text).toContain('idm_gateway_requests_total{proxy="demo",base_path="/demo",status_class="5xx"} 1');
@@ -27,6 +27,30 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('idm_gateway_upstream_duration_seconds_count{proxy="demo",base_path="/demo"} 3');
 
     metrics.releaseProxy('demo', '/demo');
-    expect(await metrics.registry.metrics()).not.toContain('base_path="/demo"');
+    expect(await metrics.render()).not.toContain('base_path="/demo"');
+  });
+
+  it('leaves out proxies that never answered, escapes label values, and yields to the event loop while rendering many', async () => {
+    const metrics = new GatewayMetrics();
+    for (let i = 0; i < 3_000; i++) metrics.forProxy(`proxy-${i}`, `/p${i}`).countResponse(200);
+    metrics.forProxy('idle', '/idle');
+    metrics.forProxy('odd "name"\\', '/a\nb').countResponse(404);
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const text = await metrics.render();
+    done = true;
+    // 3,001 series at 200 per turn: the request path got the loop back at least 15 times during one scrape.
+    expect(turns).toBeGreaterThanOrEqual(15);
+    expect(text).not.toContain('base_path="/idle"');
+    expect(text).toContain('idm_gateway_requests_total{proxy="odd \\"name\\"\\\\",base_path="/a\\nb",status_class="4xx"} 1');
+    expect(text).toContain('idm_gateway_requests_total{proxy="proxy-2999",base_path="/p2999",status_class="2xx"} 1');
+    // Each metric's HELP and TYPE once, before its samples.
+    expect(text.match(/# TYPE idm_gateway_requests_total counter/g)).toHaveLength(1);
+    expect(text.indexOf('# TYPE idm_gateway_upstream_duration_seconds histogram')).toBeGreaterThan(text.lastIndexOf('idm_gateway_requests_total{'));
   });
 });

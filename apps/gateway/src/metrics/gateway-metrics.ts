@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { ProxySeries, requestsMetric, upstreamDurationMetric } from './proxy-series';
+import { ProxySeries, renderProxySeries } from './proxy-series';
 
 /** Per-proxy metric handles, resolved at compile time so a request does no label lookup. */
 export interface ProxyMetrics {
@@ -58,9 +58,12 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    this.registry.registerMetric(requestsMetric(() => this.series.values()));
-    this.registry.registerMetric(upstreamDurationMetric(() => this.series.values()));
     this.unmatched = this.forProxy('', '');
+  }
+
+  /** The scrape: prom-client's registry (process, config, auth records, LLM), then every proxy's series. */
+  async render(): Promise<string> {
+    return (await this.registry.metrics()) + (await renderProxySeries(this.series.values()));
   }
 
   forProxy(name: string, basePath: string): ProxyMetrics {

@@ -9,6 +9,6 @@ export class MetricsController {
   @Get()
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     reply.header('content-type', this.metrics.registry.contentType);
-    return this.metrics.registry.metrics();
+    return this.metrics.render();
   }
 }

@@ -1,5 +1,3 @@
-import type { Metric, MetricObjectWithValues, MetricValue, MetricValueWithName } from 'prom-client';
-
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 
@@ -15,11 +13,20 @@ export class ProxySeries {
   readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
   latencyCount = 0;
+  /** `proxy="…",base_path="…"`, escaped once: a scrape only concatenates. */
+  readonly labels: string;
 
   constructor(
     readonly proxy: string,
     readonly basePath: string,
-  ) {}
+  ) {
+    this.labels = `proxy="${labelValue(proxy)}",base_path="${labelValue(basePath)}"`;
+  }
+
+  /** False until the proxy answered a request: an idle proxy's series are not exposed. */
+  get used(): boolean {
+    return this.latencyCount > 0 || this.responses.some((n) => n > 0);
+  }
 
   countResponse(status: number): void {
     const index = ((status / 100) | 0) - 1;
@@ -35,51 +42,42 @@ export class ProxySeries {
   }
 }
 
-type Series = () => Iterable<ProxySeries>;
+const REQUESTS = 'idm_gateway_requests_total';
+const UPSTREAM = 'idm_gateway_upstream_duration_seconds';
+/** Series rendered per event-loop turn: a scrape of 10,000 proxies must not hold the proxy path. */
+const SERIES_PER_TURN = 200;
 
-/** `idm_gateway_requests_total`, read from the series at scrape time (a prom-client Metric). */
-export function requestsMetric(series: Series): Metric {
-  const name = 'idm_gateway_requests_total';
-  const help = 'Proxied requests answered, by proxy and status class';
-  return scraped(name, help, 'counter', () => {
-    const values: MetricValue<string>[] = [];
-    for (const s of series()) {
-      STATUS_CLASSES.forEach((statusClass, i) => values.push({ labels: { proxy: s.proxy, base_path: s.basePath, status_class: statusClass }, value: s.responses[i] }));
+/**
+ * Prometheus text for the proxies' series: `idm_gateway_requests_total` (counter, by status class)
+ * and `idm_gateway_upstream_duration_seconds` (histogram). Written here rather than through
+ * prom-client, whose registry builds a labels object per sample and formats them all in one turn
+ * (1.1-1.5 s and 18 MB per scrape at 10,000 proxies): the label text is escaped once per series,
+ * proxies that never answered a request are left out, and the work yields every SERIES_PER_TURN
+ * series.
+ */
+export async function renderProxySeries(series: Iterable<ProxySeries>): Promise<string> {
+  const requests = [`# HELP ${REQUESTS} Proxied requests answered, by proxy and status class\n# TYPE ${REQUESTS} counter\n`];
+  const upstream = [`# HELP ${UPSTREAM} Time from sending the request upstream to receiving its response headers\n# TYPE ${UPSTREAM} histogram\n`];
+  let rendered = 0;
+  for (const s of [...series]) {
+    if (!s.used) continue;
+    let lines = '';
+    for (let i = 0; i < STATUS_CLASSES.length; i++) lines += `${REQUESTS}{${s.labels},status_class="${STATUS_CLASSES[i]}"} ${s.responses[i]}\n`;
+    requests.push(lines);
+    lines = '';
+    let cumulative = 0;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      cumulative += s.latency[i];
+      lines += `${UPSTREAM}_bucket{${s.labels},le="${LATENCY_BUCKETS[i]}"} ${cumulative}\n`;
     }
-    return values;
-  });
+    lines += `${UPSTREAM}_bucket{${s.labels},le="+Inf"} ${s.latencyCount}\n${UPSTREAM}_sum{${s.labels}} ${s.latencySum}\n${UPSTREAM}_count{${s.labels}} ${s.latencyCount}\n`;
+    upstream.push(lines);
+    if (++rendered % SERIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return requests.join('') + upstream.join('');
 }
 
-/** `idm_gateway_upstream_duration_seconds`, a Prometheus histogram built from the series. */
-export function upstreamDurationMetric(series: Series): Metric {
-  const name = 'idm_gateway_upstream_duration_seconds';
-  const help = 'Time from sending the request upstream to receiving its response headers';
-  return scraped(name, help, 'histogram', () => {
-    const values: MetricValueWithName<string>[] = [];
-    for (const s of series()) {
-      const labels = { proxy: s.proxy, base_path: s.basePath };
-      let cumulative = 0;
-      LATENCY_BUCKETS.forEach((le, i) => {
-        cumulative += s.latency[i];
-        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
-      });
-      values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: s.latencyCount });
-      values.push({ metricName: `${name}_sum`, labels, value: s.latencySum });
-      values.push({ metricName: `${name}_count`, labels, value: s.latencyCount });
-    }
-    return values;
-  });
-}
-
-function scraped(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue<string>[]): Metric {
-  const metric = {
-    name,
-    help,
-    type,
-    aggregator: 'sum',
-    get: (): Promise<MetricObjectWithValues<MetricValue<string>>> =>
-      Promise.resolve({ name, help, type, aggregator: 'sum', values: values() } as unknown as MetricObjectWithValues<MetricValue<string>>),
-    reset: () => undefined,
-  };
-  return metric as unknown as Metric;
+/** The text format's label value escaping: backslash, double quote, line feed. */
+function labelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
