@@ -155,10 +155,11 @@ describe('the console: syncing an identity source by hand in Chromium', () => {
     expect(await rita()).toMatchObject({ enabled: false });
     await page.keyboard.press('Escape');
     await report.waitFor({ state: 'hidden' });
-    // Editing the source shows its sync settings as stored (the form once showed none).
+    // Editing the source shows its sync and operator-login settings as stored (the form once showed neither).
     await page.getByRole('button', { name: 'Edit identity source staff-db' }).click();
     const form = page.getByRole('dialog', { name: 'Identity source staff-db' });
     expect([await form.locator('#source-sql_sync_lookupQuery').inputValue(), await form.locator('#source-sql_sync_maxDisabledPerRun').inputValue()]).toEqual([lookupQuery, '5']);
+    expect(await form.locator('#source-sql_operatorLogin_enabled').isChecked()).toBe(true);
     await page.keyboard.press('Escape');
     await form.waitFor({ state: 'hidden' });
 

@@ -271,6 +271,8 @@ export interface IdentitySource {
   enabled: boolean;
   /** The periodic sync's settings; null: none, and "sync now" is refused (the Manager accepts them only on a search-bind LDAP or an SQL source with a lookup query). */
   sync: IdentitySourceSync | null;
+  /** Operators may sign in to the Manager through the source; its groups bind Manager roles. Null: off. */
+  operatorLogin: { enabled: boolean; groupBindings: { group: string; role: string; scope: string }[] } | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -188,6 +188,7 @@ function SourceForm({ source, projects, onDone }: { source: IdentitySource | nul
             cacheTtlSeconds: source.cacheTtlSeconds,
             enabled: source.enabled,
             sync: source.sync,
+            operatorLogin: source.operatorLogin,
           }) as Record<string, unknown>,
         }
       : {},
