@@ -1,22 +1,9 @@
 import type { SnapshotCredential } from '@idm/config-bus';
-import { snapshotCredential } from '@idm/test-kit';
+import { snapshotCredential, snapshotEndUser } from '@idm/test-kit';
 import { CredentialDirectory } from './credential-directory';
 
 const credential = (id: string, username: string, keyHashes: string[], projectId = 'proj'): SnapshotCredential =>
   snapshotCredential({ id, projectId, username, apiKeys: keyHashes.map((hash, i) => ({ id: `${id}-k${i}`, prefix: 'idm_x', hash, expiresAt: null })) });
-
-const endUser: NonNullable<SnapshotCredential['endUser']> = {
-  email: 'alice@example.org',
-  emailVerified: true,
-  name: null,
-  givenName: null,
-  familyName: null,
-  locale: null,
-  pictureUrl: null,
-  attributes: {},
-  locked: false,
-  identitySourceId: null,
-};
 
 describe('CredentialDirectory: one credential at a time', () => {
   it('upsert replaces only that credential: its key hashes, name and id; the other entries are the same objects', () => {
@@ -69,9 +56,9 @@ describe('CredentialDirectory: compiled on lookup, a bounded number at a time', 
     expect(directory.findApiKey('h1')!.credential.enabled).toBe(false);
     expect(directory.findCredential('proj', 'alice')!.enabled).toBe(false);
     expect(directory.findById('c1')!.enabled).toBe(false);
-    directory.upsert({ ...credential('c1', 'alice', ['h1']), endUser: { ...endUser, locked: true } });
+    directory.upsert({ ...credential('c1', 'alice', ['h1']), endUser: snapshotEndUser({ locked: true }) });
     expect(directory.findById('c1')!.enabled).toBe(false); // a locked end user authenticates nowhere
-    directory.upsert({ ...credential('c1', 'alice', ['h1']), endUser: { ...endUser, locked: false } });
+    directory.upsert({ ...credential('c1', 'alice', ['h1']), endUser: snapshotEndUser() });
     expect(directory.findById('c1')!.enabled).toBe(true);
     directory.upsert(credential('c1', 'alice', ['h2'])); // key rotated
     expect(directory.findApiKey('h1')).toBeUndefined();

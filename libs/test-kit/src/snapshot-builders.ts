@@ -38,6 +38,23 @@ export function snapshotCredential(overrides: Partial<SnapshotCredential> & { id
   };
 }
 
+/** An end user's profile on a snapshot credential (`snapshotCredential({ endUser: snapshotEndUser({ locked: true }) })`). */
+export function snapshotEndUser(overrides: Partial<NonNullable<SnapshotCredential['endUser']>> = {}): NonNullable<SnapshotCredential['endUser']> {
+  return {
+    email: 'user@example.org',
+    emailVerified: true,
+    name: null,
+    givenName: null,
+    familyName: null,
+    locale: null,
+    pictureUrl: null,
+    attributes: {},
+    locked: false,
+    identitySourceId: null,
+    ...overrides,
+  };
+}
+
 export function configSnapshot(overrides: Partial<ConfigSnapshot> = {}): ConfigSnapshot {
   return {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,

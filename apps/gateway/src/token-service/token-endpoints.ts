@@ -156,7 +156,7 @@ export class TokenEndpoints {
       refresh = { token: issued.refreshToken, familyId: issued.familyId };
       access = { token: issued.accessToken, expiresIn: accessSeconds };
     }
-    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now, cnf, refresh.token === undefined ? undefined : refresh.familyId);
+    if (format === 'jwt') access = await this.jwt(call, serving, client, owner, scope, now, cnf, refresh.familyId);
     return this.tokenResponse(access!, refresh.token, scope, owner, cnf);
   }
 
