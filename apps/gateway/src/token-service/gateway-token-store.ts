@@ -109,7 +109,6 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
   async revoke(token: string, clientId: string): Promise<void> {
     const { result, familyId, revokedJwts } = await this.store.revokeInFamily(token, clientId);
     if (result === 'client_mismatch') return;
-    await this.revokeJwts(revokedJwts ?? []);
     let family = token.startsWith('idm_rt_') ? familyId : undefined;
     if (result === 'unknown_token') {
       if (!ACCESS_TOKEN.test(token) && !REFRESH_TOKEN.test(token)) return;
@@ -120,8 +119,9 @@ export class GatewayTokenStore implements OpaqueTokenLookup {
       family = copy?.kind === 'refresh' && copy.familyId ? copy.familyId : undefined;
       if (!family) return;
     }
-    await this.tombstone(family ? `family:${family}` : tokenHash(token));
-    await this.persist(family ? { op: 'revoke-family', familyId: family } : { op: 'revoke', tokenHash: tokenHash(token) });
+    if (family) return this.familyRevoked(family, revokedJwts ?? []);
+    await this.tombstone(tokenHash(token));
+    await this.persist({ op: 'revoke', tokenHash: tokenHash(token) });
   }
 
   private async durableCopy(token: string, kind: 'access' | 'refresh' = 'access'): Promise<OpaqueTokenRecord | null> {
