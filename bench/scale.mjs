@@ -113,12 +113,15 @@ async function waitForAcceptedKey(url, key, timeoutMs, manager) {
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
 }
 
-/** The Gateway's longest event-loop delay since the previous call (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape); ms. */
-async function eventLoopMaxMs(gw) {
+/** A gauge of the Gateway's /metrics, in ms. */
+async function gaugeMs(gw, name) {
   const text = await (await fetch(`${gw.base}/metrics`)).text();
-  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? ms1(Number(m[1]) * 1000) : null;
 }
+
+/** The Gateway's longest event-loop delay since the previous call (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape); ms. */
+const eventLoopMaxMs = (gw) => gaugeMs(gw, 'nodejs_eventloop_lag_max_seconds');
 
 async function checkAnswers(gw, basePath, goodKey, label) {
   const url = `${gw.base}${basePath}/items`;
@@ -356,6 +359,11 @@ async function main(result) {
   // The 10-credential reference Gateway under the same hot-path load says what the machine's load alone does.
   // The first scrape's max covers each Gateway's cold start: the full load of every credential,
   // streamed and compiled while the event loop keeps turning (issue #13: no stall over 50 ms).
+  // The figure of issue #13 ("no event-loop stall over 50 ms while compiling"): the Gateway's own
+  // measure of its full load, from the first read of the snapshot to the turn that published it.
+  const loadDelay = [];
+  for (const gw of gateways) loadDelay.push(await gaugeMs(gw, 'idm_gateway_config_load_longest_delay_seconds'));
+  const referenceLoadDelay = await gaugeMs(reference, 'idm_gateway_config_load_longest_delay_seconds');
   const coldStartDelay = [];
   for (const gw of gateways) coldStartDelay.push(await eventLoopMaxMs(gw));
   // The 10-credential reference Gateway's says how much of it is the boot itself, not the load.
@@ -384,10 +392,12 @@ async function main(result) {
     gcServing: gateways.map((gw) => gw.gc.longest(gw.readyMs)),
     gcColdStartCount: gateways.map((gw) => gw.gc.count(0, gw.readyMs)),
     gcServingCount: gateways.map((gw) => gw.gc.count(gw.readyMs)),
+    eventLoopFullLoadMs: loadDelay,
     eventLoopColdStartMs: coldStartDelay,
     eventLoopHotPathMs: hotPathDelay,
     eventLoopChangesMs: changesDelay,
     reference: {
+      eventLoopFullLoadMs: referenceLoadDelay,
       eventLoopColdStartMs: referenceColdStartDelay,
       gcColdStart: reference.gc.longest(0, reference.readyMs),
       gcServing: reference.gc.longest(reference.readyMs),

@@ -86,17 +86,27 @@ export function scaleRows(r) {
       verdict(worstPause, worstPause < t.stallMs),
     ],
     [
-      'longest event-loop delay from start to the first scrape after ready: the full load (each Gateway)',
+      'longest event-loop delay during the full load, read to published (each Gateway; its idm_gateway_config_load_longest_delay_seconds)',
       `< ${t.stallMs} ms`,
+      p.eventLoopFullLoadMs
+        ? `${p.eventLoopFullLoadMs.map((x) => n(x, 1)).join(', ')} ms${p.reference?.eventLoopFullLoadMs != null ? `; 10-credential reference Gateway: ${n(p.reference.eventLoopFullLoadMs, 1)} ms` : ''}`
+        : '–',
+      p.eventLoopFullLoadMs
+        ? verdict(
+            Math.max(...p.eventLoopFullLoadMs.map((x) => x ?? Infinity)),
+            p.eventLoopFullLoadMs.every((x) => x != null && x < t.stallMs),
+          )
+        : '',
+    ],
+    [
+      // Reported, no target: the window also holds the process's own start (Nest's bootstrap, the
+      // route table, the Redis connections), which a 10-credential Gateway has as well.
+      'longest event-loop delay from start to the first scrape after ready (prom-client, 10 ms timer; each Gateway)',
+      '',
       p.eventLoopColdStartMs
         ? `${p.eventLoopColdStartMs.map((x) => n(x, 1)).join(', ')} ms${p.reference?.eventLoopColdStartMs != null ? `; 10-credential reference Gateway: ${n(p.reference.eventLoopColdStartMs, 1)} ms` : ''}`
         : '–',
-      p.eventLoopColdStartMs
-        ? verdict(
-            Math.max(...p.eventLoopColdStartMs.map((x) => x ?? Infinity)),
-            p.eventLoopColdStartMs.every((x) => x != null && x < t.stallMs),
-          )
-        : '',
+      '',
     ],
     [
       'longest event-loop delay while serving: hot path (Gateway 1) / changes (each Gateway)',

@@ -32,6 +32,7 @@ interface Harness {
   environment: string;
   sync: ConfigSync;
   active: ActiveConfiguration;
+  metrics: GatewayMetrics;
   logs: any[];
   stop(): Promise<void>;
 }
@@ -52,6 +53,7 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
     environment,
     sync,
     active,
+    metrics,
     logs,
     stop: async () => {
       await sync.onApplicationShutdown();
@@ -97,6 +99,33 @@ describe('ConfigSync (real Redis)', () => {
     await store.write(snapshotOf(env, 1, ['/a']));
     await eventually(() => h.active.revision === 1, Boolean, { what: 'revision 1' });
     expect(h.active.current!.route('/a/x')?.proxy.id).toBe('a');
+  });
+
+  it('reports the longest event-loop delay of a full load, the turn that publishes it included', async () => {
+    const env = newEnvironment();
+    await store.write(snapshotOf(env, 1, ['/a']));
+    const h = await startSync(REDIS_URL, env, 60_000);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const longest = async () => (await h.metrics.registry.getSingleMetric('idm_gateway_config_load_longest_delay_seconds')!.get()).values[0].value;
+    const booted = await longest();
+    expect(booted).toBeGreaterThan(0);
+    expect(booted).toBeLessThan(0.06);
+    expect(h.logs.find((l) => l.msg === 'full load: longest event-loop delay')).toMatchObject({ revision: 1, longestDelayMs: Math.round(booted * 10_000) / 10 });
+
+    // A stall in the turn that publishes the next load (the revision gauge is set there): the
+    // figure must cover that turn, not stop at the one before it.
+    const setRevision = h.metrics.configRevision.set.bind(h.metrics.configRevision);
+    jest.spyOn(h.metrics.configRevision, 'set').mockImplementation((value: number) => {
+      const until = performance.now() + 80;
+      while (performance.now() < until);
+      setRevision(value);
+    });
+    await store.write(snapshotOf(env, 3, ['/b']));
+    await h.sync.onConfigChanged(diffSnapshots(snapshotOf(env, 2, ['/a']), snapshotOf(env, 3, ['/b'])));
+    expect(h.active.revision).toBe(3);
+    expect(await longest()).toBeGreaterThanOrEqual(0.08);
+    expect(h.logs.filter((l) => l.msg === 'config applied').at(-1)).toMatchObject({ revision: 3, mode: 'reload', reason: 'gap' });
   });
 
   it('applies the next revision in place, ignores stale and foreign messages, reloads on a gap', async () => {

@@ -9,7 +9,10 @@ export class BasePathRouter<T> {
 
   constructor(entries: Iterable<readonly [basePath: string, target: T]>) {
     this.byBasePath = new Map(entries);
-    this.maxDepth = Math.max(0, ...[...this.byBasePath.keys()].map(segmentCount));
+    // A loop, not Math.max(...spread): a spread of 100,000+ base paths overflows the call stack.
+    let maxDepth = 0;
+    for (const basePath of this.byBasePath.keys()) maxDepth = Math.max(maxDepth, segmentCount(basePath));
+    this.maxDepth = maxDepth;
   }
 
   match(path: string): T | undefined {

@@ -1,5 +1,6 @@
 import { configChangedMessageSchema, EnvironmentConfigStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
 import type Redis from 'ioredis';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { ActiveConfiguration } from '../serving/active-configuration';
@@ -123,24 +124,46 @@ export class ConfigSync {
   }
 
   private async reload(reason: string, trigger?: ConfigChangedMessage): Promise<void> {
+    // How long a request could wait while this load runs, reported with it (issue #13: a full
+    // load of a million credentials must not stall the event loop over 50 ms). A 1 ms timer, so
+    // the figure is the stall itself, not the stall plus up to a coarser timer's period.
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    try {
+      const served = await this.load(reason);
+      if (!served) return;
+      this.applied(served, 'reload', { reason, awaited: trigger?.revision });
+      // The histogram's timer runs after the turn that published the load (its due time is
+      // earlier than this one's): then its max covers that turn too.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const longestDelayMs = Math.round(delay.max / 1e5) / 10;
+      this.metrics.configLoadLongestDelay.set(longestDelayMs / 1000);
+      this.log.info({ environment: this.environment, revision: served.revision, longestDelayMs }, 'full load: longest event-loop delay');
+    } finally {
+      delay.disable();
+    }
+  }
+
+  /** The environment's whole configuration, read and built while the served one keeps serving; null when nothing new was published. */
+  private async load(reason: string): Promise<ServingRevision | null> {
     let loaded;
     try {
       // Credentials go straight into the new revision's directory as they are read.
       loaded = await this.store.loadInto(this.environment, () => this.active.newDirectory());
     } catch (err) {
-      if (err instanceof UnsupportedSnapshotVersionError) return this.refuse(err);
-      this.log.warn({ err, environment: this.environment, reason }, 'could not read the config snapshot; keeping the current config');
-      return;
+      if (err instanceof UnsupportedSnapshotVersionError) this.refuse(err);
+      else this.log.warn({ err, environment: this.environment, reason }, 'could not read the config snapshot; keeping the current config');
+      return null;
     }
     if (!loaded) {
       if (!this.warnedMissing) this.log.warn({ environment: this.environment }, 'no config snapshot in Redis yet; not ready, retrying');
       this.warnedMissing = true;
-      return;
+      return null;
     }
     const { snapshot, credentials } = loaded;
     const served = this.active.current;
     const sameEpoch = served?.epoch === snapshot.epoch;
-    if (sameEpoch && snapshot.revision === served.revision) return;
+    if (sameEpoch && snapshot.revision === served.revision) return null;
     if (served && !sameEpoch) {
       this.log.info(
         { environment: this.environment, epoch: snapshot.epoch, revision: snapshot.revision, servedEpoch: served.epoch, servedRevision: served.revision },
@@ -153,7 +176,7 @@ export class ConfigSync {
       );
     }
     // Built in slices: the previous revision keeps serving until the new one is complete.
-    this.applied(await this.active.load(snapshot, credentials), 'reload', { reason, awaited: trigger?.revision });
+    return this.active.load(snapshot, credentials);
   }
 
   private applied(served: ServingRevision, mode: ApplyMode, extra: Record<string, unknown> = {}): void {

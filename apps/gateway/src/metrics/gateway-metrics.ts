@@ -25,6 +25,16 @@ export class GatewayMetrics {
     labelNames: ['mode'] as const,
     registers: [this.registry],
   });
+  /**
+   * The longest event-loop delay of the last full load (reading the snapshot, filling the
+   * directory, compiling the routes), i.e. how long a request arriving then could wait at most
+   * (issue #13: under 50 ms at a million credentials). Set by ConfigSync when a load is applied.
+   */
+  readonly configLoadLongestDelay = new Gauge({
+    name: 'idm_gateway_config_load_longest_delay_seconds',
+    help: 'Longest event-loop delay during the last full configuration load',
+    registers: [this.registry],
+  });
   /** Rate-limit checks Redis did not answer; each was decided by the rule's fail-open/closed setting. */
   readonly rateLimitStoreErrors = new Counter({
     name: 'idm_gateway_rate_limit_store_errors_total',

@@ -17,7 +17,7 @@ import { SigningKeyRing, type KeyRingProblem, type RevokedJwtIds, type SecretOpe
 import type { Pool } from 'undici';
 import type { GatewayIdentitySources } from '../identity-sources/gateway-identity-sources';
 import type { GatewayKeyManagers } from '../issuers/gateway-key-managers';
-import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import type { GatewayMetrics, ProxyMetrics } from '../metrics/gateway-metrics';
 import { nextTurn, paced, runNow, runPaced, type Steps } from './paced-steps';
 import type { ProxyRoute, ServingRevision } from './serving-revision';
 import { TokenClients } from './token-clients';
@@ -290,13 +290,19 @@ export class ActiveConfiguration {
       const kept = reuse && !reuse.touched.has(proxy.id) ? reuse.previous.routes.get(proxy.id) : undefined;
       routes.set(proxy.id, kept ?? this.routeFor(foundation.compiler, proxy));
     });
+    // The router and the problems read every route (10,000 at scale): a turn of their own, not
+    // the last compile slice's nor the one that publishes.
+    yield;
+    const router = new BasePathRouter([...routes.values()].map((r) => [r.proxy.basePath, r] as const));
+    const problems = Object.freeze(compileProblems([...routes.values()].map((r) => r.proxy)));
+    yield;
     const { secrets = null, tokens = null } = this.deps;
     let tokenIndexes: TokenIndexes | undefined;
     return {
       proxies,
       routes,
-      router: new BasePathRouter([...routes.values()].map((r) => [r.proxy.basePath, r] as const)),
-      problems: Object.freeze(compileProblems([...routes.values()].map((r) => r.proxy))),
+      router,
+      problems,
       // Built on the first token call after a proxy or key change, then kept: a change (what
       // every proxied request waits on) pays nothing for them.
       tokens: () => (tokenIndexes ??= buildTokenIndexes(proxies, foundation.clients, foundation.keyRing, secrets, tokens?.revokedJwts ?? null)),
@@ -345,11 +351,20 @@ export class ActiveConfiguration {
     return ring;
   }
 
+  /**
+   * Drops the metric series and upstream pools no route of `view` uses. In the turn that
+   * publishes, so by identity (a route of the same name and base path holds the same series
+   * object, see GatewayMetrics.forProxy), not by building a key string per route.
+   */
   private releaseUnused(previous: RouteView | null, view: RouteView): void {
-    const seriesKey = (r: ProxyRoute) => `${r.proxy.name}\u0000${r.proxy.basePath}`;
-    const kept = new Set([...view.routes.values()].map(seriesKey));
-    for (const r of previous?.routes.values() ?? []) if (!kept.has(seriesKey(r))) this.metrics.releaseProxy(r.proxy.name, r.proxy.basePath);
-    this.pools.retainOnly(new Set([...view.routes.values()].map((r) => r.proxy.upstreamOrigin).filter(Boolean)));
+    const series = new Set<ProxyMetrics>();
+    const origins = new Set<string>();
+    for (const r of view.routes.values()) {
+      series.add(r.metrics);
+      if (r.proxy.upstreamOrigin) origins.add(r.proxy.upstreamOrigin);
+    }
+    for (const r of previous?.routes.values() ?? []) if (!series.has(r.metrics)) this.metrics.releaseProxy(r.proxy.name, r.proxy.basePath);
+    this.pools.retainOnly(origins);
   }
 }
 

@@ -10,6 +10,8 @@ describe('HashIndex', () => {
     expect(index.find(42, 7, (slot, wanted) => slot === wanted)).toBe(7);
     expect(index.find(42, 99, (slot, wanted) => slot === wanted)).toBe(-1);
     expect(index.find(43, null, all)).toBe(-1);
+    // Shards nothing was added to: found in none, removed from none.
+    expect([index.find(0xf0000000, null, all), index.slotsOf(0xf0000000), index.delete(0xf0000000, 1)]).toEqual([-1, [], false]);
   });
 
   it('finds entries stored after a removed one in the same probe run (tombstones), and reuses the position', () => {

@@ -2,7 +2,7 @@
 const EMPTY = -1;
 /** Marks a removed entry: a probe goes on past it, an insertion may reuse it. */
 const DELETED = -2;
-const SHARD_BITS = 4;
+const SHARD_BITS = 8;
 const MIN_CAPACITY = 64;
 
 /** 32-bit FNV-1a over the string's UTF-16 units; `seed` chains several strings into one key. Finish with `mixHash`. */
@@ -36,14 +36,23 @@ class Shard {
 }
 
 /**
+ * Where every shard starts: nothing is allocated for a shard until its first entry (a directory
+ * is 4 indexes of 256 shards; allocating 2,048 typed arrays up front took 10-25 ms of the turn
+ * that starts a full load). Never written: `add` replaces it first.
+ */
+const UNUSED = new Shard(MIN_CAPACITY);
+
+/**
  * A multimap from 32-bit key hashes to record slots, in typed arrays: a million entries are two
  * flat arrays per shard, nothing the garbage collector traces. It stores hashes, not keys, so a
  * lookup gets every slot stored under the hash and the caller keeps the one whose record holds
- * the key (`find`'s `matches`). Split into 16 shards by the hash's top bits: growing one rehashes
- * a 16th of the entries (from the stored hashes, no key is rehashed), so no growth step stalls.
+ * the key (`find`'s `matches`). Split into 256 shards by the hash's top bits: growing one rehashes
+ * a 256th of the entries (from the stored hashes, no key is rehashed), so no growth step stalls.
+ * (With 16, a million credentials grew each of the directory's four indexes 16 shards of 62,000
+ * entries at nearly the same count: 30-70 ms stalls in a full load, issue #13.)
  */
 export class HashIndex {
-  private readonly shards: Shard[] = Array.from({ length: 1 << SHARD_BITS }, () => new Shard(MIN_CAPACITY));
+  private readonly shards: Shard[] = new Array<Shard>(1 << SHARD_BITS).fill(UNUSED);
 
   get size(): number {
     let n = 0;
@@ -53,7 +62,7 @@ export class HashIndex {
 
   add(hash: number, slot: number): void {
     let shard = this.shards[hash >>> (32 - SHARD_BITS)];
-    if ((shard.used + 1) * 2 > shard.slots.length) shard = this.rehash(hash >>> (32 - SHARD_BITS), shard.live + 1);
+    if (shard === UNUSED || (shard.used + 1) * 2 > shard.slots.length) shard = this.rehash(hash >>> (32 - SHARD_BITS), shard.live + 1);
     const { hashes, slots, mask } = shard;
     let i = hash & mask;
     while (slots[i] >= 0) i = (i + 1) & mask;

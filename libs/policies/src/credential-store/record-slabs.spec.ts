@@ -48,11 +48,18 @@ describe('RecordSlabs', () => {
     expect(text(slabs, small)).toBe('small');
   });
 
-  it('grows its slot tables past their first size', () => {
-    const slabs = new RecordSlabs(4096);
-    const slots = Array.from({ length: 3000 }, (_, i) => put(slabs, `r${i}`));
-    expect(slabs.size).toBe(3000);
-    expect(text(slabs, slots[2999])).toBe('r2999');
-    expect(text(slabs, slots[0])).toBe('r0');
+  it('grows its slot tables page by page; records on every page survive frees, reuse and compaction', () => {
+    const slabs = new RecordSlabs(64 * 1024);
+    const n = 150_000; // past two pages of 65,536 slots
+    const slots = Array.from({ length: n }, (_, i) => put(slabs, `r${i}`));
+    expect(slabs.size).toBe(n);
+    expect([0, 65_535, 65_536, 131_072, n - 1].map((i) => text(slabs, slots[i]))).toEqual(['r0', 'r65535', 'r65536', 'r131072', `r${n - 1}`]);
+    // Free most records of the first two pages: their slabs compact, the survivors keep their slots.
+    for (let i = 0; i < 131_072; i++) if (i % 10 !== 0) slabs.free(slots[i]);
+    const reused = put(slabs, 'again');
+    expect(reused).toBeLessThan(131_072);
+    expect([65_530, 65_540, 131_070, n - 1].map((i) => text(slabs, slots[i]))).toEqual(['r65530', 'r65540', 'r131070', `r${n - 1}`]);
+    expect(text(slabs, reused)).toBe('again');
+    expect(slabs.size).toBe(n - 131_072 + Math.ceil(131_072 / 10) + 1);
   });
 });

@@ -4,6 +4,13 @@ const DEFAULT_SLAB_BYTES = 4 << 20;
 const HEADER = 8;
 /** offset of a slot that holds nothing. */
 const NOWHERE = 0xffffffff;
+/**
+ * Slots per page of the per-slot tables (slab, offset, length). Growing them adds a page and
+ * copies nothing: doubling one flat array of a million slots copied megabytes in one step, a
+ * stall the full load of a million credentials must not have (issue #13).
+ */
+const PAGE_BITS = 16;
+const IN_PAGE = (1 << PAGE_BITS) - 1;
 
 /**
  * Variable-length records in large Buffers (memory outside the V8 heap, bytes the garbage
@@ -20,9 +27,9 @@ export class RecordSlabs {
   private readonly live: number[] = [];
   private readonly freeSlabs: number[] = [];
   private current = -1;
-  private slabOf = new Uint32Array(1024);
-  private offsetOf = new Uint32Array(1024).fill(NOWHERE);
-  private lengthOf = new Uint32Array(1024);
+  private readonly slabPages: Uint32Array[] = [];
+  private readonly offsetPages: Uint32Array[] = [];
+  private readonly lengthPages: Uint32Array[] = [];
   private freeSlots = new Int32Array(1024);
   private freeCount = 0;
   private highWater = 0;
@@ -49,10 +56,10 @@ export class RecordSlabs {
   }
 
   free(slot: number): void {
-    const slab = this.slabOf[slot];
-    if (this.offsetOf[slot] === NOWHERE) throw new Error(`record slot ${slot} is not allocated`);
-    this.live[slab] -= this.lengthOf[slot] + HEADER;
-    this.offsetOf[slot] = NOWHERE;
+    const slab = this.slabOf(slot);
+    if (this.offsetOf(slot) === NOWHERE) throw new Error(`record slot ${slot} is not allocated`);
+    this.live[slab] -= this.length(slot) + HEADER;
+    this.offsetPages[slot >>> PAGE_BITS][slot & IN_PAGE] = NOWHERE;
     if (this.freeCount === this.freeSlots.length) this.freeSlots = grown(this.freeSlots, this.freeSlots.length * 2);
     this.freeSlots[this.freeCount++] = slot;
     this.count--;
@@ -60,25 +67,31 @@ export class RecordSlabs {
   }
 
   buffer(slot: number): Buffer {
-    return this.slabs[this.slabOf[slot]]!;
+    return this.slabs[this.slabOf(slot)]!;
   }
 
   /** Where the record's own bytes begin in `buffer(slot)`. */
   start(slot: number): number {
-    return this.offsetOf[slot] + HEADER;
+    return this.offsetOf(slot) + HEADER;
   }
 
   length(slot: number): number {
-    return this.lengthOf[slot];
+    return this.lengthPages[slot >>> PAGE_BITS][slot & IN_PAGE];
+  }
+
+  private slabOf(slot: number): number {
+    return this.slabPages[slot >>> PAGE_BITS][slot & IN_PAGE];
+  }
+
+  private offsetOf(slot: number): number {
+    return this.offsetPages[slot >>> PAGE_BITS][slot & IN_PAGE];
   }
 
   private newSlot(): number {
-    if (this.highWater === this.offsetOf.length) {
-      const capacity = this.offsetOf.length * 2;
-      this.slabOf = grown(this.slabOf, capacity);
-      this.lengthOf = grown(this.lengthOf, capacity);
-      this.offsetOf = grown(this.offsetOf, capacity);
-      this.offsetOf.fill(NOWHERE, this.highWater);
+    if ((this.highWater & IN_PAGE) === 0) {
+      this.slabPages.push(new Uint32Array(IN_PAGE + 1));
+      this.offsetPages.push(new Uint32Array(IN_PAGE + 1).fill(NOWHERE));
+      this.lengthPages.push(new Uint32Array(IN_PAGE + 1));
     }
     return this.highWater++;
   }
@@ -100,9 +113,10 @@ export class RecordSlabs {
     buffer.writeUInt32LE(length, offset + 4);
     this.written[slab] += needed;
     this.live[slab] += needed;
-    this.slabOf[slot] = slab;
-    this.offsetOf[slot] = offset;
-    this.lengthOf[slot] = length;
+    const page = slot >>> PAGE_BITS;
+    this.slabPages[page][slot & IN_PAGE] = slab;
+    this.offsetPages[page][slot & IN_PAGE] = offset;
+    this.lengthPages[page][slot & IN_PAGE] = length;
     if (needed > this.slabBytes) this.reclaim(slab); // its own slab is never the current one
   }
 
@@ -137,9 +151,9 @@ export class RecordSlabs {
       const slot = from.readUInt32LE(offset);
       const length = from.readUInt32LE(offset + 4);
       // Live when its slot still points here (a freed record's slot may since name another record).
-      if (slot < this.highWater && this.slabOf[slot] === slab && this.offsetOf[slot] === offset) {
+      if (slot < this.highWater && this.slabOf(slot) === slab && this.offsetOf(slot) === offset) {
         this.place(slot, length);
-        from.copy(this.slabs[this.slabOf[slot]]!, this.offsetOf[slot] + HEADER, offset + HEADER, offset + HEADER + length);
+        from.copy(this.buffer(slot), this.start(slot), offset + HEADER, offset + HEADER + length);
       }
       offset += length + HEADER;
     }
