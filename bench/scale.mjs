@@ -15,7 +15,7 @@
 //   BENCH_SCALE_REDIS_URL (use that Redis instead of a private redis-server; byte counts then
 //   include other clients' traffic) BENCH_GATEWAY_NODE_ARGS (after the production flags)
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,15 +113,25 @@ async function waitForAcceptedKey(url, key, timeoutMs, manager) {
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
 }
 
-/** A gauge of the Gateway's /metrics, in ms. */
-async function gaugeMs(gw, name) {
+/** Gauges (in seconds) of one scrape of the Gateway's /metrics, in ms; null where absent. */
+async function gaugesMs(gw, ...names) {
   const text = await (await fetch(`${gw.base}/metrics`)).text();
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? ms1(Number(m[1]) * 1000) : null;
+  return names.map((name) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? ms1(Number(m[1]) * 1000) : null;
+  });
 }
 
 /** The Gateway's longest event-loop delay since the previous call (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape); ms. */
-const eventLoopMaxMs = (gw) => gaugeMs(gw, 'nodejs_eventloop_lag_max_seconds');
+const eventLoopMaxMs = async (gw) => (await gaugesMs(gw, 'nodejs_eventloop_lag_max_seconds'))[0];
+/** Both measures of a cold start, from one scrape (a scrape resets prom-client's max). */
+const coldStartDelaysMs = (gw) => gaugesMs(gw, 'idm_gateway_config_load_longest_delay_seconds', 'nodejs_eventloop_lag_max_seconds');
+
+/** CPU time the hypervisor gave to other guests (steal) since boot, in USER_HZ ticks, and all ticks: a noisy-neighbour measure. */
+function cpuTicks() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+}
 
 async function checkAnswers(gw, basePath, goodKey, label) {
   const url = `${gw.base}${basePath}/items`;
@@ -361,13 +371,14 @@ async function main(result) {
   // streamed and compiled while the event loop keeps turning (issue #13: no stall over 50 ms).
   // The figure of issue #13 ("no event-loop stall over 50 ms while compiling"): the Gateway's own
   // measure of its full load, from the first read of the snapshot to the turn that published it.
-  const loadDelay = [];
-  for (const gw of gateways) loadDelay.push(await gaugeMs(gw, 'idm_gateway_config_load_longest_delay_seconds'));
-  const referenceLoadDelay = await gaugeMs(reference, 'idm_gateway_config_load_longest_delay_seconds');
-  const coldStartDelay = [];
-  for (const gw of gateways) coldStartDelay.push(await eventLoopMaxMs(gw));
-  // The 10-credential reference Gateway's says how much of it is the boot itself, not the load.
-  const referenceColdStartDelay = await eventLoopMaxMs(reference);
+  // The 10-credential reference Gateway's say how much of it is the machine and the boot, not the load.
+  const [loadDelay, coldStartDelay] = [[], []];
+  for (const gw of gateways) {
+    const [load, start] = await coldStartDelaysMs(gw);
+    loadDelay.push(load);
+    coldStartDelay.push(start);
+  }
+  const [referenceLoadDelay, referenceColdStartDelay] = await coldStartDelaysMs(reference);
   const hot = Math.ceil(N / 2); // a credential the changes below leave alone
   result.hotPath = await hotPath(
     { url: `${gateways[0].base}${big.basePath}/items`, key: keys.keyOf(hot), pid: gateways[0].pid },
@@ -423,6 +434,7 @@ const result = {
     loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
   },
+  cpuTicksAtStart: cpuTicks(),
   settings,
   pollPauseMs: POLL_PAUSE_MS,
   failures: {},
@@ -439,6 +451,8 @@ try {
 } finally {
   result.finishedAt = new Date().toISOString();
   result.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+  const ticks = cpuTicks();
+  result.stealPercent = Math.round(((ticks.steal - result.cpuTicksAtStart.steal) / Math.max(1, ticks.total - result.cpuTicksAtStart.total)) * 1000) / 10;
   await cleanup();
 }
 const table = scaleMarkdown(result);
@@ -451,7 +465,7 @@ if (process.env.BENCH_SCALE_README !== '0') {
   const m = result.machine;
   const header = [
     `**${process.env.BENCH_SCALE_LABEL ?? 'latest'}** — ${result.startedAt.slice(0, 16).replace('T', ' ')}-${result.finishedAt.slice(11, 16)} UTC, N = ${settings.credentials.toLocaleString('en-US')} credentials, P = ${settings.proxies.toLocaleString('en-US')} proxies;`,
-    `${m.cpus} vCPUs (${m.cpuModel}), ${Math.round(m.totalMemMb / 1024)} GB, load average ${m.loadavgAtStart.join(' ')} at start and ${result.loadavgAtEnd.join(' ')} at the end (shared with other engineers); Redis: ${result.redis ?? '–'}.`,
+    `${m.cpus} vCPUs (${m.cpuModel}), ${Math.round(m.totalMemMb / 1024)} GB, load average ${m.loadavgAtStart.join(' ')} at start and ${result.loadavgAtEnd.join(' ')} at the end, CPU steal ${result.stealPercent} % of the run (shared with other engineers and the hypervisor's other guests); Redis: ${result.redis ?? '–'}.`,
     ...(process.env.BENCH_SCALE_NOTE ? [process.env.BENCH_SCALE_NOTE] : []),
     // a failed publication is already in the table; other failures are said here
     ...(result.failures.run && !result.failures.publish ? [`Run stopped: ${result.failures.run.split('\n')[0].slice(0, 300)}`] : []),
