@@ -128,6 +128,43 @@ describe('ConfigSync (real Redis)', () => {
     expect(h.logs.filter((l) => l.msg === 'config applied').at(-1)).toMatchObject({ revision: 3, mode: 'reload', reason: 'gap' });
   });
 
+  it('holds no message that arrives during a full load: one catch-up from the change log covers them', async () => {
+    const env = newEnvironment();
+    // Big enough that the load is still reading when the changes below are published.
+    const others = Array.from({ length: 10_000 }, (_, i) => snapshotCredential({ id: `c${i + 1}`, projectId: 'p' }));
+    const revisions = [1, 2, 3, 4].map((revision) => ({
+      ...snapshotOf(env, revision, ['/a']),
+      credentials: [snapshotCredential({ id: 'c0', projectId: 'p', enabled: revision % 2 === 1 }), ...others],
+    }));
+    await store.write(revisions[0]);
+    const h = await startSync(REDIS_URL, env, 60_000);
+    harnesses.push(h);
+    // The load asks for its new directory once it has read the proxies: the changes are
+    // published (log + message, as the Manager does) from then on.
+    const arrived: Promise<void>[] = [];
+    const published = new Promise<void>((resolve, reject) => {
+      const newDirectory = h.active.newDirectory.bind(h.active);
+      jest.spyOn(h.active, 'newDirectory').mockImplementationOnce(() => {
+        (async () => {
+          for (let i = 1; i < revisions.length; i++) {
+            const change = diffSnapshots(revisions[i - 1], revisions[i])!;
+            if (!(await store.apply(change))) throw new Error(`revision ${i + 1} not applied`);
+            arrived.push(h.sync.onConfigChanged(change));
+          }
+        })().then(resolve, reject);
+        return newDirectory();
+      });
+    });
+    await published;
+    await Promise.all(arrived);
+    expect(h.active.revision).toBe(4);
+    expect(h.active.current!.directory.findById('c0')).toMatchObject({ enabled: false });
+    // One task for the three messages, and none of them handled one by one (they would have been
+    // stale once the load had replayed the log).
+    expect(new Set(arrived).size).toBe(1);
+    expect(h.logs.filter((l) => l.msg === 'ignoring stale config.changed')).toEqual([]);
+  });
+
   it('applies the next revision in place, ignores stale and foreign messages, reloads on a gap', async () => {
     const env = newEnvironment();
     const r1 = snapshotOf(env, 1, ['/a']);

@@ -28,6 +28,10 @@ export class ConfigSync {
   /** Epoch and revision of a snapshot we refused, so the poll does not retry (and log) it forever. */
   private refused: string | null = null;
   private warnedMissing = false;
+  /** A full load is running: messages arriving meanwhile are caught up with from the log afterwards, not queued. */
+  private loading = false;
+  /** The one catch-up queued for them, until it starts. */
+  private caughtUpAfterLoad: Promise<void> | null = null;
   private loggedProblems: ServingRevision['problems'] | null = null;
 
   constructor(
@@ -62,6 +66,16 @@ export class ConfigSync {
   /** Entry point of the `config.changed` event handler. Resolves when the change was handled. */
   onConfigChanged(payload: unknown): Promise<void> {
     this.metrics.configMessages.inc();
+    // A full load takes tens of seconds at a million credentials, and a Manager reconciling
+    // publishes hundreds of pages of 1,000 meanwhile: queued, each would keep its parsed change
+    // alive until the load ends (hundreds of MB the scavenges copy and promote: 50-90 ms pauses,
+    // issue #13). The change log has them all; one catch-up after the load replays them.
+    if (this.loading) {
+      return (this.caughtUpAfterLoad ??= this.enqueue(() => {
+        this.caughtUpAfterLoad = null;
+        return this.catchUp('changed-during-load');
+      }));
+    }
     return this.enqueue(() => this.handleChange(payload));
   }
 
@@ -129,6 +143,7 @@ export class ConfigSync {
     // the figure is the stall itself, not the stall plus up to a coarser timer's period.
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
+    this.loading = true;
     try {
       const served = await this.load(reason);
       if (!served) return;
@@ -140,6 +155,7 @@ export class ConfigSync {
       this.metrics.configLoadLongestDelay.set(longestDelayMs / 1000);
       this.log.info({ environment: this.environment, revision: served.revision, longestDelayMs }, 'full load: longest event-loop delay');
     } finally {
+      this.loading = false;
       delay.disable();
     }
   }
