@@ -5,7 +5,8 @@
 // `bench/cpu-profile-turns.mjs <profile> --gaps <file>` names the code that ran in each stall.
 import { writeFileSync } from 'node:fs';
 
-const file = process.env.LOOP_GAPS_FILE;
+// `%p` in the name becomes the process id (several processes of one run, e.g. two Gateways).
+const file = process.env.LOOP_GAPS_FILE?.replace('%p', String(process.pid));
 const overUs = Number(process.env.LOOP_GAPS_OVER_MS ?? 30) * 1000;
 if (file) {
   const gaps = [];
