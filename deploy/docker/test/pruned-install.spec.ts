@@ -32,8 +32,11 @@ describe('the image content: a pruned production install of each plane', () => {
 
   beforeAll(() => {
     for (const command of deployCommands()) {
-      // pnpm as the repository pins it, from the store the test command's install filled.
-      const line = command.replaceAll('/out', out).replace(/^pnpm (.*) deploy /, 'npx -y pnpm@9 $1 --offline deploy ');
+      // pnpm as the repository pins it, from the store the test command's install filled. Not
+      // --offline: a frozen-lockfile install into a filled store writes no registry metadata,
+      // and deploy resolves the workspace packages' dependencies again (ERR_PNPM_NO_OFFLINE_META
+      // on a machine whose metadata cache is empty); what is cached is still not fetched.
+      const line = command.replaceAll('/out', out).replace(/^pnpm (.*) deploy /, 'npx -y pnpm@9 $1 --prefer-offline deploy ');
       execFileSync('sh', ['-c', line], { cwd: REPO_ROOT, stdio: 'pipe', timeout: 300_000 });
     }
   }, 600_000);
