@@ -16,6 +16,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { answerStatus, closeFlipAgent } from './lib/answer-flip.mjs';
+import { gaugesMs } from './lib/gateway-gauges.mjs';
 import { startGateway } from './lib/gateway-process.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
 import { startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
@@ -34,17 +35,8 @@ const log = (msg) => process.stderr.write(`[cold-start-stall ${new Date().toISOS
 const { tmp, defer, cleanup } = runLifecycle({ prefix: 'idm-stall-', maxSeconds: num('BENCH_MAX_SECONDS', 1200), log, beforeStop: closeFlipAgent });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * From one scrape, ms: the longest event-loop delay since the previous scrape (prom-client resets
- * it on each), and the Gateway's own figure for its last full load (read to published).
- */
-async function delaysMs(gw) {
-  const text = await (await fetch(`${gw.base}/metrics`)).text();
-  return ['nodejs_eventloop_lag_max_seconds', 'idm_gateway_config_load_longest_delay_seconds'].map((name) => {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-    return m ? Math.round(Number(m[1]) * 10_000) / 10 : null;
-  });
-}
+/** From one scrape: the longest event-loop delay since the previous scrape (prom-client resets it on each) and the Gateway's own figure for its last full load (read to published), ms. */
+const delaysMs = (gw) => gaugesMs(gw.base, 'nodejs_eventloop_lag_max_seconds', 'idm_gateway_config_load_longest_delay_seconds');
 
 async function waitForKey(url, key, timeoutMs) {
   const deadline = performance.now() + timeoutMs;

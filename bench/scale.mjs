@@ -20,6 +20,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { answerStatus, closeFlipAgent, POLL_PAUSE_MS, waitForFlip } from './lib/answer-flip.mjs';
+import { gaugesMs } from './lib/gateway-gauges.mjs';
 import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
@@ -113,19 +114,10 @@ async function waitForAcceptedKey(url, key, timeoutMs, manager) {
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
 }
 
-/** Gauges (in seconds) of one scrape of the Gateway's /metrics, in ms; null where absent. */
-async function gaugesMs(gw, ...names) {
-  const text = await (await fetch(`${gw.base}/metrics`)).text();
-  return names.map((name) => {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-    return m ? ms1(Number(m[1]) * 1000) : null;
-  });
-}
-
 /** The Gateway's longest event-loop delay since the previous call (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape); ms. */
-const eventLoopMaxMs = async (gw) => (await gaugesMs(gw, 'nodejs_eventloop_lag_max_seconds'))[0];
+const eventLoopMaxMs = async (gw) => (await gaugesMs(gw.base, 'nodejs_eventloop_lag_max_seconds'))[0];
 /** Both measures of a cold start, from one scrape (a scrape resets prom-client's max). */
-const coldStartDelaysMs = (gw) => gaugesMs(gw, 'idm_gateway_config_load_longest_delay_seconds', 'nodejs_eventloop_lag_max_seconds');
+const coldStartDelaysMs = (gw) => gaugesMs(gw.base, 'idm_gateway_config_load_longest_delay_seconds', 'nodejs_eventloop_lag_max_seconds');
 
 /** CPU time the hypervisor gave to other guests (steal) since boot, in USER_HZ ticks, and all ticks: a noisy-neighbour measure. */
 function cpuTicks() {
