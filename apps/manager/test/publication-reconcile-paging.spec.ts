@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { PUBLICATION_LOCK_NAMESPACE, ConfigPublisher } from '../src/config-publisher/config-publisher';
-import { EnvironmentChanges } from '../src/config-publisher/environment-changes';
+import { CHANGE_ENTITIES, EnvironmentChanges } from '../src/config-publisher/environment-changes';
 import { EnvironmentEntities } from '../src/config-publisher/environment-entities';
 import type { Touched } from '../src/config-publisher/touched';
 import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
@@ -103,7 +103,11 @@ describe('config reconciliation, page by page', () => {
     expect(carrying.length).toBeGreaterThanOrEqual(3);
     expect(aliceAt).toBeGreaterThanOrEqual(0);
     expect(aliceAt).toBeLessThan(carrying.length - 1);
-    expect(carrying.every((m) => m.credentials.upserted.length <= 1_000)).toBe(true);
+    // Each page (1,000 rows) in pieces a Gateway parses and applies in a short turn.
+    expect(carrying.every((m) => m.credentials.upserted.length <= CHANGE_ENTITIES)).toBe(true);
+    expect(carrying.length).toBeGreaterThanOrEqual(SEEDED / CHANGE_ENTITIES);
+    // Revisions in a chain: each piece on top of the one before.
+    for (let i = 1; i < messages.length; i++) expect(messages[i].previousRevision).toBe(messages[i - 1].revision);
   }, 120_000);
 
   it('removes only what the database no longer shows, looking up again what the pages did not see', async () => {

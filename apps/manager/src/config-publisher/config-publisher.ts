@@ -15,7 +15,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { Database } from '../database/database';
 import { environments } from '../database/schema';
-import { EnvironmentChanges, isEmptyDelta, type Delta, type EnvironmentRef } from './environment-changes';
+import { changePieces, EnvironmentChanges, isEmptyDelta, type Delta, type EnvironmentRef } from './environment-changes';
 import { EnvironmentEntities, PAGE } from './environment-entities';
 import { mergeTouched, touchesNothing, touchEverything, type Touched } from './touched';
 
@@ -304,14 +304,21 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  /** The next revision of `env` with `delta`, on top of `previous`; null when Redis is elsewhere (nothing written). */
+  /**
+   * `delta` on top of `previous`, as one revision per piece of at most CHANGE_ENTITIES entities;
+   * the last revision, or null when Redis is elsewhere (the pieces before may be written: the
+   * caller replaces the environment whole).
+   */
   private async publishDelta(env: EnvironmentRef, epoch: string, previous: number, delta: Delta): Promise<number | null> {
-    const revision = await this.nextRevision(env.id);
-    const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...delta };
-    // Stored, logged and announced to the Gateways in one atomic call (each entity sent once).
-    if (!(await this.store.apply(message, { announce: configChangedChannel(env.name) }))) return null;
-    this.logger.log(`published ${message.environment} revision ${message.revision}`);
-    return revision;
+    for (const piece of changePieces(delta)) {
+      const revision = await this.nextRevision(env.id);
+      const message: ConfigChangedMessage = { environment: env.name, epoch, revision, previousRevision: previous, ...piece };
+      // Stored, logged and announced to the Gateways in one atomic call (each entity sent once).
+      if (!(await this.store.apply(message, { announce: configChangedChannel(env.name) }))) return null;
+      this.logger.log(`published ${message.environment} revision ${message.revision}`);
+      previous = revision;
+    }
+    return previous;
   }
 
   /** Writes the whole environment (chunked, swapped in atomically) and tells Gateways to reload. */
