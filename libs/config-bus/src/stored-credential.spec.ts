@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInThisContext } from 'node:vm';
 import { snapshotCredentialSchema } from './snapshot.schema';
 import { parseStoredCredential } from './stored-credential';
 
@@ -86,5 +88,33 @@ describe('parseStoredCredential', () => {
 
   it('refuses text that is not JSON', () => {
     expect(() => parseStoredCredential('{"id":')).toThrow(SyntaxError);
+  });
+
+  it("leaves a short username out of V8's string table, with the same value", () => {
+    // V8's own answer (natives syntax, enabled for this isolate): JSON.parse interns a value of 10 characters or fewer.
+    setFlagsFromString('--allow-natives-syntax');
+    const isInternalized = runInThisContext('(s) => %IsInternalizedString(s)') as (s: string) => boolean;
+    const json = JSON.stringify(stored({ username: 'c77412' }));
+    expect(isInternalized((JSON.parse(json) as { username: string }).username)).toBe(true);
+
+    const parsed = parseStoredCredential(json);
+    expect(parsed.username).toBe('c77412');
+    expect(isInternalized(parsed.username)).toBe(false);
+    expect(parsed).toEqual(withZod(json));
+  });
+
+  it('reads usernames with escapes, quotes, non-Latin text or none at all as JSON.parse does', () => {
+    for (const username of ['a"b\\c', '\u0000x', 'ünï', '𝒜', '', 'x'.repeat(40)]) {
+      const json = JSON.stringify(stored({ username }));
+      expect(parseStoredCredential(json)).toEqual(withZod(json));
+    }
+  });
+
+  it('reads a credential in another field order or layout as JSON.parse does', () => {
+    const { username, ...rest } = stored({ username: 'bob' });
+    const reordered = JSON.stringify({ username, ...rest });
+    expect(parseStoredCredential(reordered)).toEqual(withZod(reordered));
+    const spaced = JSON.stringify(stored(), null, 1);
+    expect(parseStoredCredential(spaced)).toEqual(withZod(spaced));
   });
 });
