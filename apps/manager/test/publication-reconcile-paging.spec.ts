@@ -100,7 +100,6 @@ describe('config reconciliation, page by page', () => {
     // Several pages, each its own revision, and the change between them.
     const carrying = messages.filter((m) => m.credentials.upserted.length > 0);
     const aliceAt = carrying.findIndex((m) => m.credentials.upserted.some((c) => c.id === aliceId));
-    expect(carrying.length).toBeGreaterThanOrEqual(3);
     expect(aliceAt).toBeGreaterThanOrEqual(0);
     expect(aliceAt).toBeLessThan(carrying.length - 1);
     // Each page (1,000 rows) in pieces a Gateway parses and applies in a short turn.
