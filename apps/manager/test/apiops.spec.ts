@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { policyTypes } from '@idm/policies/schemas';
 import { parse } from 'yaml';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { REPO_ROOT } from '@idm/test-kit';
+import { REPO_ROOT, TestPki } from '@idm/test-kit';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { ClientRegistrations } from '../src/client-registration/client-registrations.service';
 
@@ -929,6 +929,48 @@ describe('APIops identity sources', () => {
     expect(res.body.detail).toContain(`identity_source '${system}' (create)`);
     expect(await sourcesOf(a)).toEqual(before);
     expect((await a.request('DELETE', `/api/v1/identity-sources/${created.body.id}`)).status).toBe(204);
+  });
+
+  it('refuses a saml source that requires encrypted assertions without its SP certificate and key, naming what is missing, changing nothing', async () => {
+    const pki = await TestPki.create();
+    try {
+      const idp = await pki.issue('idp', { subject: '/CN=apiops-idp', rsa: true });
+      const sp = await pki.issue('sp', { subject: '/CN=apiops-sp', rsa: true });
+      const other = await pki.issue('other', { subject: '/CN=apiops-other', rsa: true });
+      const name = `saml-${suffix}`;
+      const config = { idpEntityId: 'https://idp.example.org', ssoUrl: 'https://idp.example.org/sso', idpCertificates: [idp.cert], requireEncryptedAssertions: true };
+      const applyWith = async (source: Record<string, unknown>) => {
+        const bundle = structuredClone((await exportOf(a)).body);
+        bundle.identitySources.push({ name, type: 'saml', ...source });
+        bundle.identitySources[1].roleMappings = { changed: ['x'] };
+        return a.request('POST', '/api/v1/apiops/apply', { bundle });
+      };
+      const before = await sourcesOf(a);
+
+      const noCertificate = await applyWith({ config });
+      expect(noCertificate.status).toBe(400);
+      expect(noCertificate.body.errors).toEqual([expect.objectContaining({ path: 'bundle.identitySources.3.config.spCertificate' })]);
+      // The key the assertions are encrypted to: an export never carries it, the apply must.
+      const noKey = await applyWith({ config: { ...config, spCertificate: sp.cert } });
+      expect(noKey.status).toBe(400);
+      expect(noKey.body.errors).toEqual([expect.objectContaining({ path: 'bundle.identitySources.3.secret' })]);
+      // A key the certificate is not of: the IdP would encrypt to a key the source does not hold.
+      const wrongKey = await applyWith({ config: { ...config, spCertificate: sp.cert }, secret: other.key });
+      expect(wrongKey.status).toBe(422);
+      expect(wrongKey.body.code).toBe('saml_sp_key_invalid');
+      expect(wrongKey.body.detail).toContain(`identity_source '${name}' (create)`);
+      expect(wrongKey.body.errors).toEqual([expect.objectContaining({ path: 'config.spCertificate' })]);
+      expect(JSON.stringify(wrongKey.body)).not.toContain('PRIVATE KEY');
+      expect(await sourcesOf(a)).toEqual(before);
+      // The same bundle with the SP's own key is planned as the create it is.
+      const bundle = structuredClone((await exportOf(a)).body);
+      bundle.identitySources.push({ name, type: 'saml', config: { ...config, spCertificate: sp.cert }, secret: sp.key });
+      const plan = await a.request('POST', '/api/v1/apiops/plan', { bundle });
+      expect(plan.status).toBe(200);
+      expect(summary(plan.body.changes)).toEqual([`create identity_source ${name}`]);
+    } finally {
+      await pki.remove();
+    }
   });
 
   it('carries an external OIDC IdP (type oidc) like the other sources: client secret sealed and withheld, re-applied as a no-op, refused behind basic-auth', async () => {
