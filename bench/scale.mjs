@@ -25,6 +25,7 @@ import { startGateway } from './lib/gateway-process.mjs';
 import { runAutocannon } from './lib/load.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
 import { percentile } from './lib/percentile.mjs';
+import { waitForSettledRevision } from './lib/settled-revision.mjs';
 import { startRedisMonitor } from './lib/redis-monitor.mjs';
 import { connectRedis, redisNetBytes, redisServerAvailable, redisUsedMemory, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
 import { rssKb, sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
@@ -314,8 +315,13 @@ async function main(result) {
   if (result.failures.publish) {
     throw new Error(`${result.failures.publish} (the Manager's whole output: ${join(tmp, 'manager-2.log')})`);
   }
-  result.publishMs = Math.round(performance.now() - t0);
-  log(`Manager restart -> seeded config on a Gateway: ${(result.publishMs / 1000).toFixed(1)} s`);
+  // The last seeded key lands at a random point of the reconciliation (it publishes in id
+  // order): its end is when the revision stops moving, and the Gateways below start after it.
+  const settled = await waitForSettledRevision(redis, environment, { timeoutMs: settings.publishTimeoutSec * 1000 });
+  const probeRevision = (await (await fetch(`${probe.base}/health/ready`)).json()).revision;
+  if (probeRevision !== settled.revision) throw new Error(`the probe Gateway serves revision ${probeRevision}, the Manager published ${settled.revision}`);
+  result.publishMs = Math.round(settled.at - t0);
+  log(`Manager restart -> seeded config on a Gateway: ${(result.publishMs / 1000).toFixed(1)} s (revision ${settled.revision})`);
   await probe.stop();
   // Storage of the installation (both environments; the reference one is 10 credentials).
   const [{ bytes }] = (await pg.query(db.url, 'SELECT pg_database_size(current_database()) AS bytes')).rows;

@@ -33,7 +33,7 @@ export function scaleRows(r) {
   const worstDelay = p.eventLoopChangesMs ? Math.max(p.eventLoopHotPathMs ?? 0, ...p.eventLoopChangesMs.map((x) => x ?? 0)) : null;
   return [
     ['seed with SQL (credentials + keys + proxies)', '', r.seedMs == null ? (r.failures?.seed ?? '–') : `${n(r.seedMs / 1000, 1)} s`, ''],
-    ['Manager restart -> seeded config applied on a running Gateway', '', r.publishMs == null ? (r.failures?.publish ?? '–') : `${n(r.publishMs / 1000, 1)} s`, ''],
+    ['Manager restart -> reconciliation published and served by a running Gateway', '', r.publishMs == null ? (r.failures?.publish ?? '–') : `${n(r.publishMs / 1000, 1)} s`, ''],
     [
       `credential change applied on both Gateways, p50 / p99 (${c.measured ?? 0} of ${r.settings.changes} changes)`,
       `p99 < ${t.changeAppliedP99Ms} ms`,

@@ -76,6 +76,15 @@ describe('ConfigSync (real Redis)', () => {
     return env;
   };
 
+  /** A sync started on `snapshot` (written first), stopped after the test, its boot load done. */
+  const bootedSync = async (snapshot: ConfigSnapshot, pollIntervalMs = 60_000): Promise<Harness> => {
+    await store.write(snapshot);
+    const h = await startSync(REDIS_URL, snapshot.environment, pollIntervalMs);
+    harnesses.push(h);
+    await eventually(() => h.active.revision === snapshot.revision, Boolean, { what: 'boot load' });
+    return h;
+  };
+
   beforeAll(() => {
     admin = new Redis(REDIS_URL);
     store = new EnvironmentConfigStore(admin);
@@ -103,10 +112,7 @@ describe('ConfigSync (real Redis)', () => {
 
   it('reports the longest event-loop delay of a full load, the turn that publishes it included', async () => {
     const env = newEnvironment();
-    await store.write(snapshotOf(env, 1, ['/a']));
-    const h = await startSync(REDIS_URL, env, 60_000);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const h = await bootedSync(snapshotOf(env, 1, ['/a']));
     const longest = async () => (await h.metrics.registry.getSingleMetric('idm_gateway_config_load_longest_delay_seconds')!.get()).values[0].value;
     const booted = await longest();
     expect(booted).toBeGreaterThan(0);
@@ -168,10 +174,7 @@ describe('ConfigSync (real Redis)', () => {
   it('applies the next revision in place, ignores stale and foreign messages, reloads on a gap', async () => {
     const env = newEnvironment();
     const r1 = snapshotOf(env, 1, ['/a']);
-    await store.write(r1);
-    const h = await startSync(REDIS_URL, env, 60_000);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const h = await bootedSync(r1);
 
     // Revision 2 is deliberately not written to Redis: the delta alone must be enough.
     const r2 = snapshotOf(env, 2, ['/a', '/b']);
@@ -214,10 +217,7 @@ describe('ConfigSync (real Redis)', () => {
     const env = newEnvironment();
     const credential = (id: string, enabled = true) => snapshotCredential({ id, projectId: 'p', enabled });
     const r1 = { ...snapshotOf(env, 1, ['/a', '/b']), credentials: [credential('c1'), credential('c2')] };
-    await store.write(r1);
-    const h = await startSync(REDIS_URL, env, 60_000);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const h = await bootedSync(r1);
     const untouched = h.active.current!.directory.findById('c2');
     const routeA = h.active.current!.routeOf('a');
 
@@ -244,10 +244,7 @@ describe('ConfigSync (real Redis)', () => {
 
   it('refuses a snapshot of an unknown schema version and keeps serving the old config', async () => {
     const env = newEnvironment();
-    await store.write(snapshotOf(env, 1, ['/a']));
-    const h = await startSync(REDIS_URL, env, 50);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const h = await bootedSync(snapshotOf(env, 1, ['/a']), 50);
 
     await store.write(snapshotOf(env, 2, ['/b']));
     await admin.hset(environmentConfigKeys(env).head, 'schemaVersion', String(SNAPSHOT_SCHEMA_VERSION + 1));
@@ -272,10 +269,7 @@ describe('ConfigSync (real Redis)', () => {
   it('moves to a new publication epoch (fresh or restored Manager database) even at a lower or equal revision', async () => {
     const env = newEnvironment();
     const old5 = snapshotOf(env, 5, ['/old']);
-    await store.write(old5);
-    const h = await startSync(REDIS_URL, env, 60_000);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 5, Boolean, { what: 'boot load' });
+    const h = await bootedSync(old5);
 
     // The message alone (no poll for a minute) must bring revision 2 of the new epoch in.
     const fresh = newPublicationEpoch(EPOCH);
@@ -290,10 +284,7 @@ describe('ConfigSync (real Redis)', () => {
 
   it('picks up a new epoch at the same revision number through the periodic check', async () => {
     const env = newEnvironment();
-    await store.write(snapshotOf(env, 3, ['/old']));
-    const h = await startSync(REDIS_URL, env, 100);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 3, Boolean, { what: 'boot load' });
+    const h = await bootedSync(snapshotOf(env, 3, ['/old']), 100);
     const restored = newPublicationEpoch(EPOCH);
     await store.write(snapshotOf(env, 3, ['/restored'], restored));
     await eventually(() => h.active.current!.epoch === restored, Boolean, { what: 'the new epoch via poll' });
@@ -302,10 +293,7 @@ describe('ConfigSync (real Redis)', () => {
 
   it('picks up a revision it was never told about through the periodic check', async () => {
     const env = newEnvironment();
-    await store.write(snapshotOf(env, 1, ['/a']));
-    const h = await startSync(REDIS_URL, env, 100);
-    harnesses.push(h);
-    await eventually(() => h.active.revision === 1, Boolean, { what: 'boot load' });
+    const h = await bootedSync(snapshotOf(env, 1, ['/a']), 100);
     await store.write(snapshotOf(env, 2, ['/b']));
     await eventually(() => h.active.revision === 2, Boolean, { what: 'revision 2 via poll' });
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'config applied', revision: 2, mode: 'reload', reason: 'poll' }));
