@@ -3,7 +3,8 @@ import * as oidc from 'openid-client';
 import { samlCertificatePem } from '@idm/identity-sources';
 import { eventually, TestPki, type TestCertificate } from '@idm/test-kit';
 import { startCluster, type Cluster } from './support/cluster';
-import { TestSamlIdp, type AuthnRequest, type ResponseOptions } from './support/saml-idp';
+import { hostileSamlCases, responseTo, type HostileSamlCase } from './support/hostile-saml-responses';
+import { TestSamlIdp, type AuthnRequest } from './support/saml-idp';
 import { Browser, errorCodeOf, locationOf } from './support/test-browser';
 
 const ENV = `xsaml-${randomBytes(3).toString('hex')}`;
@@ -171,15 +172,6 @@ describe('SAML 2.0 IdPs as identity sources (login page "Sign in with", just-in-
     return { action: /action="([^"]+)"/.exec(html)![1], form: { SAMLResponse: field('SAMLResponse'), RelayState: field('RelayState') } };
   }
 
-  /** A Response for the started login, as the IdP would sign it unless `changes` say otherwise. */
-  const responseTo = (request: AuthnRequest, login: string, changes: Partial<ResponseOptions> = {}): ResponseOptions => ({
-    login,
-    inResponseTo: request.id,
-    acsUrl: request.acsUrl,
-    audience: request.issuer,
-    ...changes,
-  });
-
   /** Posts a hostile Response for a fresh login: the ACS's status and reason code. */
   async function refusal(login: string, post: (request: AuthnRequest) => Record<string, string>) {
     const { request } = await started();
@@ -335,91 +327,9 @@ describe('SAML 2.0 IdPs as identity sources (login page "Sign in with", just-in-
     expect(await endUser('carol')).toBeUndefined();
   });
 
-  it.each<[string, number, string, (request: AuthnRequest) => Record<string, string>]>([
-    [
-      'an unsigned assertion',
-      401,
-      'saml_signature_invalid',
-      (r) => ({
-        SAMLResponse: idp.response(responseTo(r, 'mallory'), idp.assertion(responseTo(r, 'mallory')).replace(/<Signature[\s\S]*<\/Signature>/, '')),
-        RelayState: r.relayState,
-      }),
-    ],
-    [
-      'an assertion signed by another key',
-      401,
-      'saml_signature_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { signer: stranger })), RelayState: r.relayState }),
-    ],
-    [
-      'signature wrapping: an unsigned assertion for mallory next to the signed one for alice',
-      401,
-      'saml_signature_invalid',
-      (r) => {
-        const signed = idp.assertion(responseTo(r, 'alice'));
-        const forged = signed
-          .replace(/<Signature[\s\S]*<\/Signature>/, '')
-          .replace(/ID="[^"]+"/, 'ID="_evil"')
-          .replace(/>alice</, '>mallory<');
-        return { SAMLResponse: idp.response(responseTo(r, 'mallory'), forged + signed), RelayState: r.relayState };
-      },
-    ],
-    [
-      'an expired assertion (NotOnOrAfter passed)',
-      401,
-      'saml_response_expired',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { lifetimeSeconds: -600 })), RelayState: r.relayState }),
-    ],
-    [
-      'an assertion for another Audience',
-      401,
-      'saml_audience_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { audience: 'https://other-sp.example' })), RelayState: r.relayState }),
-    ],
-    [
-      'a Response to another Destination',
-      401,
-      'saml_destination_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { destination: 'https://other-sp.example/acs' })), RelayState: r.relayState }),
-    ],
-    [
-      'an assertion for another Recipient',
-      401,
-      'saml_destination_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { recipient: 'https://other-sp.example/acs' })), RelayState: r.relayState }),
-    ],
-    [
-      'an unknown InResponseTo',
-      401,
-      'saml_in_response_to_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: `_${randomBytes(20).toString('hex')}` })), RelayState: r.relayState }),
-    ],
-    [
-      'no InResponseTo (unsolicited) with a live RelayState',
-      401,
-      'saml_in_response_to_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: null })), RelayState: r.relayState }),
-    ],
-    ['IdP-initiated (no RelayState)', 400, 'unsolicited_response', (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: null })) })],
-    ['a RelayState we never issued', 400, 'login_expired', (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory')), RelayState: randomBytes(32).toString('base64url') })],
-    [
-      'a DTD with an external entity (XXE)',
-      400,
-      'saml_xml_refused',
-      (r) => {
-        const xml = Buffer.from(idp.response(responseTo(r, 'mallory')), 'base64').toString('utf8');
-        const evil = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>${xml.replace('<saml:Issuer>', '<saml:Issuer>&x;')}`;
-        return { SAMLResponse: Buffer.from(evil).toString('base64'), RelayState: r.relayState };
-      },
-    ],
-    [
-      'an account without the required attribute (verified)',
-      403,
-      'idp_claims_refused',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'out-mallory')), RelayState: r.relayState }),
-    ],
-    ['no SAMLResponse at all', 400, 'invalid_request', (r) => ({ RelayState: r.relayState })],
-  ])('refuses %s: %i %s, nobody provisioned', async (_what, status, code, post) => {
+  it.each<HostileSamlCase>(
+    hostileSamlCases(() => ({ idp, stranger }), { unsolicited: 'unsolicited_response', unknownRelayState: 'login_expired', missingResponse: 'invalid_request' }),
+  )('refuses %s: %i %s, nobody provisioned', async (_what, status, code, post) => {
     expect(await refusal('mallory', post)).toEqual({ status, code });
     expect(await endUser('mallory')).toBeUndefined();
     expect(await endUser('out-mallory')).toBeUndefined();

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { samlCertificatePem } from '@idm/identity-sources';
 import { TestPki, type TestCertificate } from '@idm/test-kit';
 import { ADMIN, startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { TestSamlIdp, type AuthnRequest, type ResponseOptions } from './support/saml-idp';
+import { hostileSamlCases, responseTo, type HostileSamlCase } from './support/hostile-saml-responses';
+import { TestSamlIdp, type AuthnRequest } from './support/saml-idp';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 import { Browser, locationOf } from './support/test-browser';
 
@@ -69,13 +70,6 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
     const { poster, res } = await postToAcs(post(request));
     return landAndCollect(poster, res);
   };
-  const responseTo = (request: AuthnRequest, login: string, changes: Partial<ResponseOptions> = {}): ResponseOptions => ({
-    login,
-    inResponseTo: request.id,
-    acsUrl: request.acsUrl,
-    audience: request.issuer,
-    ...changes,
-  });
   /** Through the real IdP as `login`, the ACS passed: the browser and its /continue URL. */
   const throughIdp = async (login: string) => {
     const { browser, toIdp } = await start();
@@ -210,102 +204,15 @@ describe('operator SSO through a SAML 2.0 IdP', () => {
     expect(await operator(`${SOURCE}:carol`)).toBeUndefined();
   });
 
-  it.each<[string, number, string, (request: AuthnRequest) => Record<string, string>]>([
-    [
-      'an unsigned assertion',
-      401,
-      'saml_signature_invalid',
-      (r) => ({
-        SAMLResponse: idp.response(responseTo(r, 'mallory'), idp.assertion(responseTo(r, 'mallory')).replace(/<Signature[\s\S]*<\/Signature>/, '')),
-        RelayState: r.relayState,
-      }),
-    ],
-    [
-      'an assertion signed by another key',
-      401,
-      'saml_signature_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { signer: stranger })), RelayState: r.relayState }),
-    ],
-    [
-      'signature wrapping: an unsigned assertion for mallory next to the signed one for alice',
-      401,
-      'saml_signature_invalid',
-      (r) => {
-        const signed = idp.assertion(responseTo(r, 'alice'));
-        const forged = signed
-          .replace(/<Signature[\s\S]*<\/Signature>/, '')
-          .replace(/ID="[^"]+"/, 'ID="_evil"')
-          .replace(/>alice</, '>mallory<');
-        return { SAMLResponse: idp.response(responseTo(r, 'mallory'), forged + signed), RelayState: r.relayState };
-      },
-    ],
-    [
-      'an expired assertion (NotOnOrAfter passed)',
-      401,
-      'saml_response_expired',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { lifetimeSeconds: -600 })), RelayState: r.relayState }),
-    ],
-    [
-      'an assertion for another Audience (the Gateway’s SP, say)',
-      401,
-      'saml_audience_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { audience: 'https://gateway.example/credential/external/saml/x/metadata' })), RelayState: r.relayState }),
-    ],
-    [
-      'a Response to another Destination',
-      401,
-      'saml_destination_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { destination: 'https://other-sp.example/acs' })), RelayState: r.relayState }),
-    ],
-    [
-      'an assertion for another Recipient',
-      401,
-      'saml_destination_mismatch',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { recipient: 'https://other-sp.example/acs' })), RelayState: r.relayState }),
-    ],
-    [
-      'a wrong InResponseTo',
-      401,
-      'saml_in_response_to_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: `_${randomBytes(20).toString('hex')}` })), RelayState: r.relayState }),
-    ],
-    [
-      'no InResponseTo (unsolicited) with a live RelayState',
-      401,
-      'saml_in_response_to_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: null })), RelayState: r.relayState }),
-    ],
-    ['IdP-initiated (no RelayState)', 400, 'saml_unsolicited', (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { inResponseTo: null })) })],
-    [
-      'a RelayState we never issued',
-      400,
-      'sso_state_invalid',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory')), RelayState: randomBytes(32).toString('base64url') }),
-    ],
-    [
-      'a DTD with an external entity (XXE)',
-      400,
-      'saml_xml_refused',
-      (r) => {
-        const xml = Buffer.from(idp.response(responseTo(r, 'mallory')), 'base64').toString('utf8');
-        const evil = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>${xml.replace('<saml:Issuer>', '<saml:Issuer>&x;')}`;
-        return { SAMLResponse: Buffer.from(evil).toString('base64'), RelayState: r.relayState };
-      },
-    ],
+  it.each<HostileSamlCase>([
+    ...hostileSamlCases(() => ({ idp, stranger }), { unsolicited: 'saml_unsolicited', unknownRelayState: 'sso_state_invalid', missingResponse: 'saml_response_missing' }),
     ['not XML at all', 400, 'saml_response_invalid', (r) => ({ SAMLResponse: Buffer.from('hello').toString('base64'), RelayState: r.relayState })],
-    [
-      'an account without the required attribute (verified)',
-      403,
-      'idp_claims_refused',
-      (r) => ({ SAMLResponse: idp.response(responseTo(r, 'out-mallory')), RelayState: r.relayState }),
-    ],
     [
       'an account whose groups are bound to no Manager role',
       403,
       'operator_no_role_binding',
       (r) => ({ SAMLResponse: idp.response(responseTo(r, 'mallory', { attributes: { groups: ['contractors'], verified: 'yes' } })), RelayState: r.relayState }),
     ],
-    ['no SAMLResponse at all', 400, 'saml_response_missing', (r) => ({ RelayState: r.relayState })],
   ])('refuses %s: %i %s, nobody provisioned', async (_what, status, code, post) => {
     let refused;
     if (code === 'operator_no_role_binding') {
