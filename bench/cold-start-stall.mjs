@@ -17,7 +17,7 @@
 //   BENCH_ROOT: the checkout whose built Manager and Gateway run (default: this one), to compare builds.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { answerStatus, closeFlipAgent } from './lib/answer-flip.mjs';
+import { closeFlipAgent, waitForAccepted } from './lib/answer-flip.mjs';
 import { gaugesMs } from './lib/gateway-gauges.mjs';
 import { startGateway } from './lib/gateway-process.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
@@ -34,19 +34,13 @@ const N = num('BENCH_SCALE_CREDENTIALS', 200_000);
 const P = num('BENCH_SCALE_PROXIES', 2_000);
 
 const log = (msg) => process.stderr.write(`[cold-start-stall ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const { tmp, defer, cleanup } = runLifecycle({ prefix: 'idm-stall-', maxSeconds: num('BENCH_MAX_SECONDS', 1200), log, beforeStop: closeFlipAgent });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { tmp, defer, runToExit } = runLifecycle({ prefix: 'idm-stall-', maxSeconds: num('BENCH_MAX_SECONDS', 1200), log, beforeStop: closeFlipAgent });
 
 /** From one scrape: the longest event-loop delay since the previous scrape (prom-client resets it on each) and the Gateway's own figure for its last full load (read to published), ms. */
 const delaysMs = (gw) => gaugesMs(gw.base, 'nodejs_eventloop_lag_max_seconds', 'idm_gateway_config_load_longest_delay_seconds');
 
 async function waitForKey(url, key, timeoutMs) {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`key not accepted at ${url} within ${timeoutMs / 1000} s`);
+  if (!(await waitForAccepted(url, { [API_KEY_HEADER]: key }, performance.now() + timeoutMs))) throw new Error(`key not accepted at ${url} within ${timeoutMs / 1000} s`);
 }
 
 async function main() {
@@ -92,13 +86,4 @@ async function main() {
   process.stdout.write(`${JSON.stringify({ root, N, P, revision: settled.revision, gatewayA: json(a, figures.a), gatewayM: json(m, figures.m), gatewayB: json(b, figures.b) })}\n`);
 }
 
-let code = 1;
-try {
-  await main();
-  code = 0;
-} catch (err) {
-  log(`run failed: ${err.stack ?? err.message}`);
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await runToExit(main);

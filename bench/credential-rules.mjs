@@ -88,15 +88,33 @@ async function startRulesGateway(name, access, upstreamPort, redis) {
   return { name, url, headers: { 'x-api-key': apiKey.key }, child, environment };
 }
 
-async function measure(target) {
+/** The Redis server's own CPU so far (INFO cpu, seconds): what serving the Gateway costs Redis (docs/scaling.md's sizing). */
+async function redisCpuSeconds(redis) {
+  const info = await redis.info('cpu');
+  const field = (name) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)[1]);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+async function measure(target, redis) {
   const load = { url: target.url, connections: settings.connections, headers: target.headers };
   await runAutocannon(root, { ...load, durationSec: settings.warmupSec });
   const sampler = sampleProcess(target.child.pid);
+  const redisBefore = await redisCpuSeconds(redis);
   const started = process.hrtime.bigint();
   const result = await runAutocannon(root, { ...load, durationSec: settings.durationSec });
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const s = sampler.stop();
-  return { rps: result.rps, valid: result.valid, invalidReason: result.invalidReason, cores: s.cpuSeconds / elapsed, maxRssMb: s.maxRssMb, p50: result.p50Ms, p99: result.p99Ms };
+  const redisUsPerRequest = (((await redisCpuSeconds(redis)) - redisBefore) * 1e6) / result.requests;
+  return {
+    rps: result.rps,
+    valid: result.valid,
+    invalidReason: result.invalidReason,
+    cores: s.cpuSeconds / elapsed,
+    maxRssMb: s.maxRssMb,
+    p50: result.p50Ms,
+    p99: result.p99Ms,
+    redisUsPerRequest,
+  };
 }
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -110,18 +128,23 @@ try {
   for (let r = 0; r < settings.rounds; r++) {
     for (const t of targets) {
       log(`round ${r + 1}: ${t.name}`);
-      results[t.name].push(await measure(t));
+      results[t.name].push(await measure(t, redis));
     }
   }
+  // µs of Redis CPU per request = cores of Redis per 1,000 requests/s, in thousandths.
+  const redisPerRequest = (name) => {
+    const us = median(results[name].filter((m) => m.valid).map((m) => m.redisUsPerRequest));
+    return `${us.toFixed(1)} µs (${(us / 1000).toFixed(3)} core per 1k RPS)`;
+  };
   const best = (name) => results[name].filter((m) => m.valid).sort((a, b) => b.rps - a.rps)[0];
   const base = best('api-key');
   const rules = best('api-key+acl+ip+rate-limit');
-  console.log('| target | RPS (best round) | Gateway CPU cores | RPS per core | max RSS MB | all rounds RPS |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| target | RPS (best round) | Gateway CPU cores | RPS per core | max RSS MB | Redis CPU per request (median) | all rounds RPS |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const t of targets) {
     const m = best(t.name);
     console.log(
-      `| ${t.name} | ${m ? Math.round(m.rps) : 'invalid'} | ${m?.cores.toFixed(2)} | ${m ? Math.round(m.rps / m.cores) : '-'} | ${m?.maxRssMb} | ${results[t.name].map((x) => `${Math.round(x.rps)}${x.valid ? '' : ' (invalid: ' + x.invalidReason + ')'}`).join(', ')} |`,
+      `| ${t.name} | ${m ? Math.round(m.rps) : 'invalid'} | ${m?.cores.toFixed(2)} | ${m ? Math.round(m.rps / m.cores) : '-'} | ${m?.maxRssMb} | ${redisPerRequest(t.name)} | ${results[t.name].map((x) => `${Math.round(x.rps)}${x.valid ? '' : ' (invalid: ' + x.invalidReason + ')'}`).join(', ')} |`,
     );
   }
   const paired = results['api-key'].map((a, i) => [a, results['api-key+acl+ip+rate-limit'][i]]).filter(([a, b]) => a.valid && b?.valid);

@@ -3,13 +3,13 @@
 // proxies written straight into a private redis-server as the Manager stores them
 // (EnvironmentConfigStore.replace, in chunks), then two Gateways started one after the other
 // (cold start, RSS, --trace-gc pauses), a 10-credential reference Gateway, the api-key hot path
-// with N vs 10 credentials (interleaved autocannon rounds), and C credential changes (disable one
+// with N vs 10 credentials (rounds loading both at once, lib/hot-path-ratio.mjs), and C credential changes (disable one
 // credential: EnvironmentConfigStore.apply + the `config.changed` event (on the environment's channel) as the Manager publishes
 // it) timed until both Gateways refuse its key. For the sizes where the Manager's own boot
 // publication does not finish on a loaded machine (1M). Prints one JSON object.
 //
 // Settings (env): BENCH_SCALE_CREDENTIALS=1000000 BENCH_SCALE_PROXIES=10000 BENCH_SCALE_CHANGES=200
-//   BENCH_SCALE_ROUNDS=4 BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_MAX_SECONDS=1800
+//   BENCH_SCALE_ROUNDS=8 BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2 BENCH_MAX_SECONDS=1800
 import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
@@ -17,11 +17,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeFlipAgent, waitForFlip } from './lib/answer-flip.mjs';
 import { startGateway } from './lib/gateway-process.mjs';
-import { runAutocannon } from './lib/load.mjs';
+import { hotPathRatio } from './lib/hot-path-ratio.mjs';
 import { percentile } from './lib/percentile.mjs';
 import { rssKb } from './lib/processes.mjs';
 import { startPrivateRedis } from './lib/redis.mjs';
-import { median } from './lib/report.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -30,7 +29,7 @@ const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dfl
 const N = num('BENCH_SCALE_CREDENTIALS', 1_000_000);
 const P = num('BENCH_SCALE_PROXIES', 10_000);
 const CHANGES = num('BENCH_SCALE_CHANGES', 200);
-const ROUNDS = num('BENCH_SCALE_ROUNDS', 4);
+const ROUNDS = num('BENCH_SCALE_ROUNDS', 8);
 const load = { connections: num('BENCH_CONNECTIONS', 50), durationSec: num('BENCH_DURATION', 4), warmupSec: num('BENCH_WARMUP', 2) };
 const HEADER = 'x-api-key';
 const SMALL = 10;
@@ -82,32 +81,6 @@ async function writeEnvironment(store, environment, { tag, first, last, upstream
   return { projectId, basePath: `/${tag}0` };
 }
 
-async function hotPath(big, small) {
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const round = {};
-    for (const [name, target] of i % 2 === 0
-      ? [
-          ['big', big],
-          ['small', small],
-        ]
-      : [
-          ['small', small],
-          ['big', big],
-        ]) {
-      const spec = { url: target.url, connections: load.connections, headers: { [HEADER]: target.key } };
-      await runAutocannon(root, { ...spec, durationSec: load.warmupSec });
-      const m = await runAutocannon(root, { ...spec, durationSec: load.durationSec });
-      if (!m.valid) throw new Error(`${name} load run invalid: ${m.invalidReason}`);
-      round[name] = m.rps;
-    }
-    round.ratio = Math.round((round.big / round.small) * 1000) / 1000;
-    log(`hot path round ${i + 1}/${ROUNDS}: ${round.big} vs ${round.small} req/s, ratio ${round.ratio}`);
-    rounds.push(round);
-  }
-  return { rounds, medianRatio: median(rounds.map((r) => r.ratio)) };
-}
-
 async function eventLoopMaxMs(gw) {
   const text = await (await fetch(`${gw.base}/metrics`)).text();
   const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
@@ -154,9 +127,13 @@ async function main(result) {
 
   for (const gw of [...gateways, reference]) await eventLoopMaxMs(gw);
   const hot = Math.ceil(N / 2);
-  result.hotPath = await hotPath({ url: `${gateways[0].base}${big.basePath}/items`, key: keyOf(hot) }, { url: `${reference.base}${ref.basePath}/items`, key: keyOf(N + 1) }).catch(
-    (err) => ({ failure: err.message }),
-  );
+  result.hotPath = await hotPathRatio(
+    root,
+    { url: `${gateways[0].base}${big.basePath}/items`, headers: { [HEADER]: keyOf(hot) }, pid: gateways[0].pid },
+    { url: `${reference.base}${ref.basePath}/items`, headers: { [HEADER]: keyOf(N + 1) }, pid: reference.pid },
+    { rounds: ROUNDS, ...load },
+    log,
+  ).catch((err) => ({ failure: err.message }));
   const hotDelay = await eventLoopMaxMs(gateways[0]);
   const refDelay = await eventLoopMaxMs(reference);
   await eventLoopMaxMs(gateways[1]);

@@ -9,7 +9,7 @@
 //
 // Settings (env): BENCH_SCALE_CREDENTIALS=1000000 BENCH_SCALE_PROXIES=10000 BENCH_SCALE_CHANGES=200
 //   BENCH_SCALE_CHANGE_BUDGET=300 (s for all changes) BENCH_SCALE_BULK=100000 BENCH_SCALE_BULK_TIMEOUT=600 (s)
-//   BENCH_SCALE_PUBLISH_TIMEOUT=600 (s) BENCH_SCALE_ROUNDS=4 BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2
+//   BENCH_SCALE_PUBLISH_TIMEOUT=600 (s) BENCH_SCALE_ROUNDS=8 BENCH_CONNECTIONS=50 BENCH_DURATION=4 BENCH_WARMUP=2
 //   BENCH_SCALE_LABEL=latest (the README block this run writes; BENCH_SCALE_README=0 writes none)
 //   BENCH_SCALE_NOTE='…' (a line for the README block, e.g. what else ran) BENCH_MAX_SECONDS=3600
 //   BENCH_SCALE_REDIS_URL (use that Redis instead of a private redis-server; byte counts then
@@ -19,18 +19,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { answerStatus, closeFlipAgent, POLL_PAUSE_MS, waitForFlip } from './lib/answer-flip.mjs';
+import { answerStatus, closeFlipAgent, POLL_PAUSE_MS, waitForAccepted, waitForFlip } from './lib/answer-flip.mjs';
 import { gaugesMs } from './lib/gateway-gauges.mjs';
 import { startGateway } from './lib/gateway-process.mjs';
-import { runAutocannon } from './lib/load.mjs';
+import { hotPathRatio } from './lib/hot-path-ratio.mjs';
 import { createDatabase, postgres, startManager } from './lib/manager-process.mjs';
 import { percentile } from './lib/percentile.mjs';
 import { waitForSettledRevision } from './lib/settled-revision.mjs';
 import { startRedisMonitor } from './lib/redis-monitor.mjs';
 import { connectRedis, redisNetBytes, redisServerAvailable, redisUsedMemory, removeKeysNaming, startPrivateRedis } from './lib/redis.mjs';
-import { rssKb, sampleProcess, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
+import { mainThreadSchedMs, rssKb, startProcess, stopProcess, waitForPortLine } from './lib/processes.mjs';
 import { runLifecycle } from './lib/run-lifecycle.mjs';
-import { median } from './lib/report.mjs';
 import { scaleMarkdown, writeScaleBlock } from './lib/scale-report.mjs';
 import { API_KEY_HEADER, createEnvironment, credentialIds, seededKeys, seedRows } from './lib/scale-seed.mjs';
 
@@ -44,7 +43,7 @@ const settings = {
   bulk: num('BENCH_SCALE_BULK', 100_000),
   bulkTimeoutSec: num('BENCH_SCALE_BULK_TIMEOUT', 600),
   publishTimeoutSec: num('BENCH_SCALE_PUBLISH_TIMEOUT', 600),
-  rounds: num('BENCH_SCALE_ROUNDS', 4),
+  rounds: num('BENCH_SCALE_ROUNDS', 8),
   connections: num('BENCH_CONNECTIONS', 50),
   durationSec: num('BENCH_DURATION', 4),
   warmupSec: num('BENCH_WARMUP', 2),
@@ -106,12 +105,8 @@ function watchOutput(child, re) {
  */
 async function waitForAcceptedKey(url, key, timeoutMs, manager) {
   const deferred = watchOutput(manager.child, /publication deferred: ?([^\n]{0,200})/);
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if ((await answerStatus(url, { [API_KEY_HEADER]: key }).catch(() => 0)) === 200) return null;
-    if (deferred()) return `the Manager could not publish: ${deferred().replace(/\\"/g, '"')}…`;
-    await sleep(100);
-  }
+  if (await waitForAccepted(url, { [API_KEY_HEADER]: key }, performance.now() + timeoutMs, deferred)) return null;
+  if (deferred()) return `the Manager could not publish: ${deferred().replace(/\\"/g, '"')}…`;
   return `seeded credentials not on a Gateway ${settings.publishTimeoutSec} s after the Manager restart`;
 }
 
@@ -133,36 +128,6 @@ async function checkAnswers(gw, basePath, goodKey, label) {
   if (good !== 200 || wrong !== 401) throw new Error(`${label}: a seeded key answered ${good} (want 200), a wrong key ${wrong} (want 401)`);
 }
 
-async function hotPath(big, small) {
-  const rounds = [];
-  for (let i = 0; i < settings.rounds; i++) {
-    const order =
-      i % 2 === 0
-        ? [
-            ['big', big],
-            ['small', small],
-          ]
-        : [
-            ['small', small],
-            ['big', big],
-          ];
-    const round = {};
-    for (const [name, target] of order) {
-      const load = { url: target.url, connections: settings.connections, headers: { [API_KEY_HEADER]: target.key } };
-      await runAutocannon(root, { ...load, durationSec: settings.warmupSec });
-      const sampler = sampleProcess(target.pid);
-      const m = await runAutocannon(root, { ...load, durationSec: settings.durationSec });
-      const s = sampler.stop();
-      if (!m.valid) throw new Error(`${name} Gateway load run invalid: ${m.invalidReason}`);
-      round[name] = { rps: m.rps, p99Ms: m.p99Ms, gatewayCpuSeconds: s.cpuSeconds };
-    }
-    round.ratio = Math.round((round.big.rps / round.small.rps) * 1000) / 1000;
-    log(`hot path round ${i + 1}/${settings.rounds}: ${round.big.rps} vs ${round.small.rps} req/s, ratio ${round.ratio}`);
-    rounds.push(round);
-  }
-  return { rounds, medianRatio: median(rounds.map((r) => r.ratio)) };
-}
-
 /** PATCH enabled=false of one credential at a time; applied = both Gateways answer it with 401. */
 async function credentialChanges(ctx, gateways, numbers) {
   const { api, redis, projectId, basePath, keys } = ctx;
@@ -174,30 +139,47 @@ async function credentialChanges(ctx, gateways, numbers) {
   const idle1 = await redisNetBytes(redis);
   const idleBytesPerMs = (idle1.input + idle1.output - idle0.input - idle0.output) / (performance.now() - idleStart);
 
+  const statuses = new Set();
+  /** Disables credential `g`: the PATCH's time (and without the Manager's waits for a CPU), and when both Gateways refuse its key (null: not within the timeout). */
+  const oneChange = async (g) => {
+    const sentAt = Date.now();
+    const t0 = performance.now();
+    const flips = gateways.map((gw) => waitForFlip(`${gw.base}${basePath}/items`, { [API_KEY_HEADER]: keys.keyOf(g) }, t0, t0 + CHANGE_TIMEOUT_MS));
+    const sched0 = mainThreadSchedMs(ctx.managerPid);
+    await api.call('PATCH', `/projects/${projectId}/credentials/${ids.get(g)}`, { enabled: false });
+    const changeApiMs = performance.now() - t0;
+    const apiOwnMs = changeApiMs - (mainThreadSchedMs(ctx.managerPid).waitedMs - sched0.waitedMs);
+    const seen = await Promise.all(flips);
+    seen.forEach((s) => statuses.add(s.status));
+    return { sentAt, apiMs: changeApiMs, apiOwnMs, appliedMs: seen.some((s) => s.ms === null) ? null : Math.max(...seen.map((s) => s.ms)) };
+  };
   const applied = [];
   const apiMs = [];
-  const statuses = new Set();
+  // Each PATCH less the time the Manager's main thread waited for a CPU meanwhile: what is left is the Manager's own.
+  const apiOwnMs = [];
+  // Wall-clock send times, to line the slow changes up with the processes' logs (--trace-gc, PostgreSQL's).
+  const sentAt = [];
   let failure = null;
+  // The first change after the Manager's restart runs cold code (JIT, first statements of their
+  // kind): timed, reported, and not one of the measured changes, as a load run has its warm-up.
+  const [warmUp, ...measured] = numbers;
+  const firstChange = await oneChange(warmUp);
   const before = await redisNetBytes(redis);
   const started = performance.now();
-  for (const g of numbers) {
+  for (const g of measured) {
     if (performance.now() - started > settings.changeBudgetSec * 1000) {
       failure = `stopped after the ${settings.changeBudgetSec} s budget`;
       break;
     }
-    const path = `/projects/${projectId}/credentials/${ids.get(g)}`;
-    const t0 = performance.now();
-    const deadline = t0 + CHANGE_TIMEOUT_MS;
-    const flips = gateways.map((gw) => waitForFlip(`${gw.base}${basePath}/items`, { [API_KEY_HEADER]: keys.keyOf(g) }, t0, deadline));
-    await api.call('PATCH', path, { enabled: false });
-    apiMs.push(performance.now() - t0);
-    const seen = await Promise.all(flips);
-    if (seen.some((s) => s.ms === null)) {
+    const change = await oneChange(g);
+    if (change.appliedMs === null) {
       failure = `change ${applied.length + 1} not applied on every Gateway within ${CHANGE_TIMEOUT_MS / 1000} s`;
       break;
     }
-    seen.forEach((s) => statuses.add(s.status));
-    applied.push(Math.max(...seen.map((s) => s.ms)));
+    apiMs.push(change.apiMs);
+    apiOwnMs.push(change.apiOwnMs);
+    sentAt.push(change.sentAt);
+    applied.push(change.appliedMs);
   }
   const elapsed = performance.now() - started;
   const after = await redisNetBytes(redis);
@@ -213,12 +195,16 @@ async function credentialChanges(ctx, gateways, numbers) {
     appliedP99Ms: ms1(percentile(applied, 0.99)),
     apiP50Ms: ms1(percentile(apiMs, 0.5)),
     apiP99Ms: ms1(percentile(apiMs, 0.99)),
+    apiOwnP50Ms: ms1(percentile(apiOwnMs, 0.5)),
+    apiOwnP99Ms: ms1(percentile(apiOwnMs, 0.99)),
+    firstChange: { apiMs: ms1(firstChange.apiMs), appliedMs: ms1(firstChange.appliedMs) },
     redisRawBytesPerChange: Math.round(raw / count),
     redisBytesPerChange: Math.round(Math.max(0, raw - idleBytesPerMs * elapsed) / count),
     redisIdleBytesPerSecond: Math.round(idleBytesPerMs * 1000),
     answersAfterChange: [...statuses],
     appliedMs: applied.map(ms1),
     apiMs: apiMs.map(ms1),
+    sentAt,
   };
 }
 
@@ -311,6 +297,7 @@ async function main(result) {
   await stopProcess(manager.child);
   manager = await startManager(root, { databaseUrl: db.url, redisUrl, logFile: join(tmp, 'manager-2.log'), readyTimeoutMs: settings.publishTimeoutSec * 1000 });
   ctx.api = manager.api;
+  result.managerSpawnedAt = manager.spawnedAt;
   result.failures.publish = (await waitForAcceptedKey(`${probe.base}${big.basePath}/items`, keys.keyOf(N), settings.publishTimeoutSec * 1000, manager)) ?? undefined;
   if (result.failures.publish) {
     throw new Error(`${result.failures.publish} (the Manager's whole output: ${join(tmp, 'manager-2.log')})`);
@@ -378,18 +365,22 @@ async function main(result) {
   }
   const [referenceLoadDelay, referenceColdStartDelay] = await coldStartDelaysMs(reference);
   const hot = Math.ceil(N / 2); // a credential the changes below leave alone
-  result.hotPath = await hotPath(
-    { url: `${gateways[0].base}${big.basePath}/items`, key: keys.keyOf(hot), pid: gateways[0].pid },
-    { url: `${reference.base}${ref.basePath}/items`, key: keys.keyOf(N + 1), pid: reference.pid },
+  result.hotPath = await hotPathRatio(
+    root,
+    { url: `${gateways[0].base}${big.basePath}/items`, headers: { [API_KEY_HEADER]: keys.keyOf(hot) }, pid: gateways[0].pid },
+    { url: `${reference.base}${ref.basePath}/items`, headers: { [API_KEY_HEADER]: keys.keyOf(N + 1) }, pid: reference.pid },
+    settings,
+    log,
   ).catch((err) => ({ failure: err.message }));
 
-  const changed = Array.from({ length: Math.min(settings.changes, N - 1) }, (_, i) => i + 1).filter((g) => g !== hot);
+  // One more than measured: the first is the warm-up (credentialChanges).
+  const changed = Array.from({ length: Math.min(settings.changes + 1, N - 1) }, (_, i) => i + 1).filter((g) => g !== hot);
   const hotPathDelay = await eventLoopMaxMs(gateways[0]);
   const referenceDelay = await eventLoopMaxMs(reference);
   await eventLoopMaxMs(gateways[1]);
-  result.changes = await credentialChanges({ ...ctx, api: manager.api, projectId: big.project.id, basePath: big.basePath }, gateways, changed);
+  result.changes = await credentialChanges({ ...ctx, api: manager.api, managerPid: manager.pid, projectId: big.project.id, basePath: big.basePath }, gateways, changed);
   const changesDelay = await Promise.all(gateways.map(eventLoopMaxMs));
-  const breakdown = Array.from({ length: Math.min(BREAKDOWN_CHANGES, Math.max(0, N - 1 - settings.changes)) }, (_, i) => settings.changes + 1 + i).filter((g) => g !== hot);
+  const breakdown = Array.from({ length: Math.min(BREAKDOWN_CHANGES, Math.max(0, N - 2 - settings.changes)) }, (_, i) => settings.changes + 2 + i).filter((g) => g !== hot);
   if (breakdown.length > 0)
     result.changes.bytesBreakdown = await changeBytesBreakdown(
       { ...ctx, redisUrl, api: manager.api, projectId: big.project.id, basePath: big.basePath },

@@ -46,7 +46,8 @@ function launch(name, script, extraEnv, nodeFlags = []) {
     prettyStream(child.stderr, process.stderr, name.split(' ')[0], { color: process.stderr.isTTY });
   }
   child.on('exit', (code, signal) => {
-    if (signal !== 'SIGTERM') {
+    // During a stop the apps exit as asked (the Gateway and the Manager with 0 after draining).
+    if (!stopping) {
       console.error(`${name} exited (${code ?? signal}); stopping the demo`);
       stopAll(1);
     }

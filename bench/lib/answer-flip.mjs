@@ -31,6 +31,18 @@ export async function waitForFlip(url, headers, since, deadline) {
   return { ms: null, status: null };
 }
 
+/**
+ * Polls until the answer is 200 (what the request carries is applied there): true, or false when
+ * `deadline` passes or `stop()` says there is no use waiting (checked between polls).
+ */
+export async function waitForAccepted(url, headers, deadline, stop = () => false) {
+  while (performance.now() < deadline && !stop()) {
+    if ((await status(url, headers).catch(() => 0)) === 200) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 export { status as answerStatus };
 
 export function closeFlipAgent() {

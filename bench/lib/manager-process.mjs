@@ -41,6 +41,8 @@ export async function startManager(root, { databaseUrl, redisUrl, logFile, env =
   const port = await freePort();
   // BENCH_MANAGER_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' for a profile of the Manager.
   const nodeArgs = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // --trace-gc stamps its lines with ms since the process started: spawnedAt puts them on the wall clock.
+  const spawnedAt = Date.now();
   const child = startProcess(process.execPath, [...nodeArgs, join(root, 'apps/manager/dist/main.js')], {
     cwd: join(root, 'apps/manager'),
     env: {
@@ -61,7 +63,7 @@ export async function startManager(root, { databaseUrl, redisUrl, logFile, env =
   const api = adminApi(`${base}/api/v1`);
   // Ready is not idle: at boot it publishes what differs (a million rows), so its first answers wait as long.
   await api.login('admin', ADMIN_PASSWORD, readyTimeoutMs);
-  return { child, pid: child.pid, api };
+  return { child, pid: child.pid, api, spawnedAt };
 }
 
 function adminApi(base) {

@@ -131,12 +131,31 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux x86_64/arm64
 
 /** utime + stime in seconds. */
 export function cpuSeconds(pid) {
+  const { userSeconds, systemSeconds } = processCounters(pid);
+  return userSeconds + systemSeconds;
+}
+
+/** CPU in user and kernel mode (seconds) and minor page faults so far, from /proc/<pid>/stat (zeros once it is gone). */
+export function processCounters(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { userSeconds: Number(fields[11]) / CLOCK_TICKS, systemSeconds: Number(fields[12]) / CLOCK_TICKS, minorFaults: Number(fields[7]) };
   } catch {
-    return 0;
+    return { userSeconds: 0, systemSeconds: 0, minorFaults: 0 };
+  }
+}
+
+/**
+ * How long the process's main thread has run on a CPU and waited for one, ms (the kernel's
+ * schedstat; zeros once it is gone). On 2 shared cores part of any latency is the second.
+ */
+export function mainThreadSchedMs(pid) {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ').map(Number);
+    return { ranMs: ran / 1e6, waitedMs: waited / 1e6 };
+  } catch {
+    return { ranMs: 0, waitedMs: 0 };
   }
 }
 

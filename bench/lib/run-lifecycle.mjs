@@ -50,6 +50,19 @@ export function runLifecycle({ prefix, maxSeconds, log, beforeStop = () => {} })
     tmp,
     cleanup,
     defer: (fn) => deferred.push(fn),
+    /** Runs the benchmark, says a failure, cleans up and exits: 0 when `main` resolved, 1 when it threw. */
+    runToExit: async (main) => {
+      let code = 1;
+      try {
+        await main();
+        code = 0;
+      } catch (err) {
+        log(`run failed: ${err.stack ?? err.message}`);
+      } finally {
+        await cleanup();
+      }
+      process.exit(code);
+    },
     /** A failure: keep the processes' logs for whoever reads the report. */
     keepLogs: () => {
       keepTmp = true;

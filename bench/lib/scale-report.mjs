@@ -37,13 +37,17 @@ export function scaleRows(r) {
     [
       `credential change applied on both Gateways, p50 / p99 (${c.measured ?? 0} of ${r.settings.changes} changes)`,
       `p99 < ${t.changeAppliedP99Ms} ms`,
-      c.appliedP50Ms == null ? (c.failure ?? '–') : `${n(c.appliedP50Ms, 1)} / ${n(c.appliedP99Ms, 1)} ms`,
+      c.appliedP50Ms == null
+        ? (c.failure ?? '–')
+        : `${n(c.appliedP50Ms, 1)} / ${n(c.appliedP99Ms, 1)} ms${c.firstChange ? `; the first change after the Manager's restart (warm-up, not counted): ${n(c.firstChange.appliedMs, 1)} ms, its PATCH ${n(c.firstChange.apiMs, 1)} ms` : ''}`,
       verdict(c.appliedP99Ms, c.appliedP99Ms < t.changeAppliedP99Ms && !c.failure),
     ],
     [
       'Manager API latency of that PATCH, p50 / p99',
       `p99 < ${t.changeApiP99Ms} ms`,
-      c.apiP50Ms == null ? '–' : `${n(c.apiP50Ms, 1)} / ${n(c.apiP99Ms, 1)} ms`,
+      c.apiP50Ms == null
+        ? '–'
+        : `${n(c.apiP50Ms, 1)} / ${n(c.apiP99Ms, 1)} ms${c.apiOwnP99Ms == null ? '' : `; less the Manager's waits for a CPU (schedstat): ${n(c.apiOwnP50Ms, 1)} / ${n(c.apiOwnP99Ms, 1)} ms`}`,
       verdict(c.apiP99Ms, c.apiP99Ms < t.changeApiP99Ms),
     ],
     [
@@ -66,7 +70,7 @@ export function scaleRows(r) {
     ],
     ['Gateway RSS per credential (vs the 10-credential Gateway)', '', g.bytesPerCredential == null ? '–' : `${n(g.bytesPerCredential)} B`, ''],
     [
-      `proxy hot path, api-key RPS with ${n(r.settings.credentials)} / with 10 credentials (median of ${h.rounds?.length ?? 0} rounds)`,
+      `proxy hot path, api-key RPS with ${n(r.settings.credentials)} / with 10 credentials (median of ${h.rounds?.length ?? 0} rounds${h.measured ? `, ${h.measured}` : ''})`,
       `>= ${t.hotPathRatio}`,
       h.medianRatio == null ? (h.failure ?? '–') : `${n(h.medianRatio, 3)} (${h.rounds.map((x) => `${n(x.big.rps)}/${n(x.small.rps)}`).join(', ')} req/s)`,
       verdict(h.medianRatio, h.medianRatio >= t.hotPathRatio),

@@ -47,8 +47,8 @@ export async function seedRows({ pg, databaseUrl, keys }, { environment, project
     INSERT INTO api_proxies (project_id, name, base_path, upstream_url, methods, policies)
       SELECT project_id, name || '-' || g, base_path || '-' || g, upstream_url, methods, policies
       FROM api_proxies, generate_series(1, ${proxies - 1}) g WHERE project_id = '${project.id}';
-    INSERT INTO proxy_deployments (proxy_id, environment_id)
-      SELECT p.id, e.id FROM api_proxies p, environments e WHERE p.project_id = '${project.id}' AND e.name = '${environment}'
+    INSERT INTO proxy_deployments (proxy_id, project_id, environment_id)
+      SELECT p.id, p.project_id, e.id FROM api_proxies p, environments e WHERE p.project_id = '${project.id}' AND e.name = '${environment}'
       ON CONFLICT DO NOTHING;
     INSERT INTO credentials (project_id, username)
       SELECT '${project.id}', 'c' || g FROM generate_series(${firstCredential}, ${lastCredential}) g;

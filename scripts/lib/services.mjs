@@ -50,6 +50,8 @@ export function startRedisServer(port, { detached = false } = {}) {
 export function aptInstall(packages) {
   if (process.getuid?.() !== 0 || !hasBinary('apt-get')) return false;
   console.log(`> apt-get install ${packages.join(' ')}`);
-  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  return spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  // A fresh machine may run apt itself (unattended upgrades): wait for its lock rather than fail.
+  const waitForLock = ['-o', 'DPkg::Lock::Timeout=300'];
+  spawnSync('apt-get', [...waitForLock, 'update', '-qq'], { stdio: 'inherit' });
+  return spawnSync('apt-get', [...waitForLock, 'install', '-y', '-qq', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
 }

@@ -63,6 +63,9 @@ async function startSync(url: string, environment: string, pollIntervalMs: numbe
   };
 }
 
+/** A change as the bus delivers it to the handler: the transport's event text. */
+const message = (data: unknown) => JSON.stringify({ pattern: 'config.changed', data });
+
 const applied = (h: Harness) => h.logs.filter((l) => l.msg === 'config applied').map((l) => ({ revision: l.revision, mode: l.mode }));
 
 describe('ConfigSync (real Redis)', () => {
@@ -128,7 +131,7 @@ describe('ConfigSync (real Redis)', () => {
       setRevision(value);
     });
     await store.write(snapshotOf(env, 3, ['/b']));
-    await h.sync.onConfigChanged(diffSnapshots(snapshotOf(env, 2, ['/a']), snapshotOf(env, 3, ['/b'])));
+    await h.sync.onConfigChanged(message(diffSnapshots(snapshotOf(env, 2, ['/a']), snapshotOf(env, 3, ['/b']))));
     expect(h.active.revision).toBe(3);
     expect(await longest()).toBeGreaterThanOrEqual(0.08);
     expect(h.logs.filter((l) => l.msg === 'config applied').at(-1)).toMatchObject({ revision: 3, mode: 'reload', reason: 'gap' });
@@ -155,8 +158,10 @@ describe('ConfigSync (real Redis)', () => {
           for (let i = 1; i < revisions.length; i++) {
             const change = diffSnapshots(revisions[i - 1], revisions[i])!;
             if (!(await store.apply(change))) throw new Error(`revision ${i + 1} not applied`);
-            arrived.push(h.sync.onConfigChanged(change));
+            arrived.push(h.sync.onConfigChanged(message(change)));
           }
+          // Not even parsed while the load runs: text that is no message goes unnoticed too.
+          arrived.push(h.sync.onConfigChanged('{"pattern":"config.changed","data":{'));
         })().then(resolve, reject);
         return newDirectory();
       });
@@ -169,6 +174,7 @@ describe('ConfigSync (real Redis)', () => {
     // stale once the load had replayed the log).
     expect(new Set(arrived).size).toBe(1);
     expect(h.logs.filter((l) => l.msg === 'ignoring stale config.changed')).toEqual([]);
+    expect(h.logs.filter((l) => /malformed config.changed/.test(l.msg))).toEqual([]);
   });
 
   it('applies the next revision in place, ignores stale and foreign messages, reloads on a gap', async () => {
@@ -178,31 +184,35 @@ describe('ConfigSync (real Redis)', () => {
 
     // Revision 2 is deliberately not written to Redis: the delta alone must be enough.
     const r2 = snapshotOf(env, 2, ['/a', '/b']);
-    await h.sync.onConfigChanged(diffSnapshots(r1, r2));
+    await h.sync.onConfigChanged(message(diffSnapshots(r1, r2)));
     expect(h.active.revision).toBe(2);
     expect(h.active.current!.route('/b')?.proxy.id).toBe('b');
 
-    await h.sync.onConfigChanged(diffSnapshots(r1, r2)); // replayed: stale
-    await h.sync.onConfigChanged({ ...diffSnapshots(r2, snapshotOf(env, 3, ['/c']))!, environment: 'someone-else' });
+    await h.sync.onConfigChanged(message(diffSnapshots(r1, r2))); // replayed: stale
+    await h.sync.onConfigChanged(message({ ...diffSnapshots(r2, snapshotOf(env, 3, ['/c']))!, environment: 'someone-else' }));
     expect(h.active.revision).toBe(2);
 
     // We missed revisions 3 and 4: the delta from 4 cannot apply, so the snapshot is reloaded.
     const r5 = snapshotOf(env, 5, ['/e']);
     await store.write(r5);
-    await h.sync.onConfigChanged(diffSnapshots(snapshotOf(env, 4, ['/d']), r5));
+    await h.sync.onConfigChanged(message(diffSnapshots(snapshotOf(env, 4, ['/d']), r5)));
     expect(h.active.revision).toBe(5);
     expect(h.active.current!.route('/a')).toBeUndefined();
     expect(h.active.current!.route('/e')?.proxy.id).toBe('e');
 
     // A payload that does not validate is never applied; it triggers a reload instead. So does
     // one with a field this Gateway does not know (stripping it would apply half a change).
-    await h.sync.onConfigChanged({ environment: env, revision: 6, previousRevision: 5, proxies: 'nope' });
-    await h.sync.onConfigChanged({ ...diffSnapshots(r5, snapshotOf(env, 6, ['/f']))!, rateLimits: [] });
+    await h.sync.onConfigChanged(message({ environment: env, revision: 6, previousRevision: 5, proxies: 'nope' }));
+    await h.sync.onConfigChanged(message({ ...diffSnapshots(r5, snapshotOf(env, 6, ['/f']))!, rateLimits: [] }));
+    // Text that is no message at all: the same.
+    await h.sync.onConfigChanged('{"pattern":"config.changed","data":{');
+    await h.sync.onConfigChanged('"just a string"');
     expect(h.active.revision).toBe(5);
+    expect(h.logs.filter((l) => /malformed config.changed/.test(l.msg))).toHaveLength(4);
 
     // Signing keys travel in the delta as a whole list and land in the served snapshot.
     const key = { kid: 'k1', algorithm: 'ES256', publicJwk: { kty: 'EC' }, privateKey: 'enc:v1:sealed', activatesAt: new Date().toISOString(), publishedUntil: null };
-    await h.sync.onConfigChanged(diffSnapshots(r5, { ...snapshotOf(env, 6, ['/e']), signingKeys: [key] }));
+    await h.sync.onConfigChanged(message(diffSnapshots(r5, { ...snapshotOf(env, 6, ['/e']), signingKeys: [key] })));
     expect(h.active.revision).toBe(6);
     expect(h.active.current!.signingKeys).toEqual([key]);
     expect(applied(h)).toEqual([
@@ -223,7 +233,7 @@ describe('ConfigSync (real Redis)', () => {
 
     const r2 = { ...r1, revision: 2, credentials: [credential('c1', false), credential('c2')] };
     expect(await store.apply(diffSnapshots(r1, r2)!)).toBe(true);
-    await h.sync.onConfigChanged(diffSnapshots(r1, r2));
+    await h.sync.onConfigChanged(message(diffSnapshots(r1, r2)));
     expect(h.active.current!.directory.findById('c1')).toMatchObject({ enabled: false });
     expect(h.active.current!.directory.findById('c2')).toBe(untouched);
     expect(h.active.current!.routeOf('a')).toBe(routeA);
@@ -233,7 +243,7 @@ describe('ConfigSync (real Redis)', () => {
     const r4 = { ...snapshotOf(env, 4, ['/a', '/b', '/c']), credentials: r3.credentials };
     expect(await store.apply(diffSnapshots(r2, r3)!)).toBe(true);
     expect(await store.apply(diffSnapshots(r3, r4)!)).toBe(true);
-    await h.sync.onConfigChanged(diffSnapshots(r3, r4));
+    await h.sync.onConfigChanged(message(diffSnapshots(r3, r4)));
     expect(h.active.revision).toBe(4);
     expect(applied(h).at(-1)).toEqual({ revision: 4, mode: 'delta' });
     expect(h.active.current!.directory.findById('c3')).toBeDefined();
@@ -248,14 +258,16 @@ describe('ConfigSync (real Redis)', () => {
 
     await store.write(snapshotOf(env, 2, ['/b']));
     await admin.hset(environmentConfigKeys(env).head, 'schemaVersion', String(SNAPSHOT_SCHEMA_VERSION + 1));
-    await h.sync.onConfigChanged({
-      environment: env,
-      epoch: EPOCH,
-      revision: 2,
-      previousRevision: 7,
-      proxies: { upserted: [], removed: [] },
-      credentials: { upserted: [], removed: [] },
-    });
+    await h.sync.onConfigChanged(
+      message({
+        environment: env,
+        epoch: EPOCH,
+        revision: 2,
+        previousRevision: 7,
+        proxies: { upserted: [], removed: [] },
+        credentials: { upserted: [], removed: [] },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 300)); // several poll rounds
     await h.sync.settled();
 
@@ -275,7 +287,7 @@ describe('ConfigSync (real Redis)', () => {
     const fresh = newPublicationEpoch(EPOCH);
     const new2 = snapshotOf(env, 2, ['/fresh'], fresh);
     expect(await store.write(new2)).toBe(true);
-    await h.sync.onConfigChanged(diffSnapshots(old5, new2));
+    await h.sync.onConfigChanged(message(diffSnapshots(old5, new2)));
     expect(h.active.current!).toMatchObject({ epoch: fresh, revision: 2 });
     expect(h.active.current!.route('/fresh')?.proxy.id).toBe('fresh');
     expect(h.active.current!.route('/old')).toBeUndefined();

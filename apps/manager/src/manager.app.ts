@@ -43,6 +43,8 @@ export async function createManagerApp(config: ManagerConfig, options: { logDest
   });
   // The bus side of the Manager: Gateways ask it for durable token copies (`tokens.lookup`).
   app.connectMicroservice({ strategy: new RedisBusServer(config.redis, 500) }, { inheritAppConfig: false });
-  app.enableShutdownHooks();
+  // After a signal's graceful close, exit (as the Gateway does) instead of re-raising the signal:
+  // 'exit' listeners run, so buffered logs, --cpu-prof profiles and diagnostics are written.
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

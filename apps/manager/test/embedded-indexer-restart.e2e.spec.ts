@@ -88,7 +88,8 @@ describe('embedded auth record indexer across a Manager restart', () => {
     for (let i = 0; i < REQUESTS / 3; i++) expect(await call()).toBe(200);
     const stopping = manager.stop();
     for (let i = 0; i < REQUESTS / 3; i++) expect(await call()).toBe(200);
-    await stopping;
+    // A graceful stop: the Manager closes and exits with 0 ('exit' listeners run), not killed by the signal.
+    expect(await stopping).toEqual({ code: 0, signal: null });
     for (let i = 0; i < REQUESTS / 3; i++) expect(await call()).toBe(200);
 
     await manager.start('/health/ready', 180_000);

@@ -62,4 +62,10 @@ describe('npm start indexes auth records on embedded PGlite (end to end)', () =>
     expect(analytics.byProxy.map((p: { proxyName: string }) => p.proxyName)).toContain('demo');
     expect(analytics.byReason.map((r: { reason: string | null }) => r.reason)).toContain('invalid_api_key');
   });
+
+  it('stops on SIGTERM: every app drains and exits, none reported as crashed, exit code 0', async () => {
+    // start.mjs gives its apps 10 s before it kills them; it is killed itself only past that.
+    expect(await start.stop('SIGTERM', 20_000)).toEqual({ code: 0, signal: null });
+    expect(start.output.join('')).not.toMatch(/exited \(.*\); stopping the demo/);
+  }, 60_000);
 });

@@ -51,3 +51,38 @@ export function encodeConfigChanged(pattern: string, change: ConfigChangedMessag
   put('}}');
   return { text: parts.join(''), proxies, credentials };
 }
+
+/** Longer than the string values V8's JSON.parse internalizes (kMaxInternalizedStringValueLength, 10). */
+export const UNINTERNED_PAD = ' '.repeat(11);
+/** A `username` key with a string value; inside a JSON string a quote is always escaped, so this matches keys only. */
+const USERNAME_KEY = /"username"\s*:\s*"/g;
+/** The key as JSON.stringify writes it (no whitespace). */
+const STRINGIFIED_USERNAME_KEY = '"username":"';
+
+/**
+ * The `data` of a `config.changed` message as the bus carries it (`encodeConfigChanged`), or
+ * undefined when the text is not such a message (the caller treats that as malformed). Parsed
+ * with every `username` value padded past the length V8 interns and the padding cut off again:
+ * a Manager reconciling a million credentials publishes a million unique usernames, and each one
+ * interned grew V8's string table, whose growth rehashes it whole in one step (the stall
+ * parseStoredCredential avoids on a full load, issue #13).
+ */
+export function decodeConfigChanged(text: string): unknown {
+  // Padded only when every username key is written the one way JSON.stringify writes it, so each padded value is un-padded, and nothing else is.
+  let otherwiseWritten = false;
+  const padded = text.replace(USERNAME_KEY, (key) => {
+    if (key !== STRINGIFIED_USERNAME_KEY) otherwiseWritten = true;
+    return `${key}${UNINTERNED_PAD}`;
+  });
+  let message: unknown;
+  try {
+    message = otherwiseWritten || padded === text ? JSON.parse(text) : JSON.parse(padded, unpadUsernames);
+  } catch {
+    return undefined;
+  }
+  return typeof message === 'object' && message !== null && 'data' in message ? message.data : undefined;
+}
+
+function unpadUsernames(key: string, value: unknown): unknown {
+  return key === 'username' && typeof value === 'string' ? value.slice(UNINTERNED_PAD.length) : value;
+}

@@ -22,6 +22,8 @@ const busConnection = (topology: RedisTopology, retry: (times: number) => number
   createRedisClient(topology, { lazyConnect: true, retryStrategy: (times) => retry(times) ?? null });
 
 export class RedisBusServer extends ServerRedis {
+  private readonly textHandlers = new Map<string, (text: string) => Promise<unknown>>();
+
   constructor(
     private readonly topology: RedisTopology,
     retryDelayMs = BUS_RETRY_DELAY_MS,
@@ -31,6 +33,24 @@ export class RedisBusServer extends ServerRedis {
 
   override createRedisClient(): Redis {
     return busConnection(this.topology, (times) => this.createRetryStrategy(times));
+  }
+
+  /**
+   * Hands the messages of `channel` to `handler` as the text received, not parsed: the transport
+   * parses every message in the turn it arrives, and a Gateway busy with a full load drops the
+   * `config.changed` messages that arrive meanwhile (one catch-up from the change log replaces
+   * them). A Manager reconciling a million credentials publishes thousands of them, each parsed
+   * for nothing (issue #13). The handler decides whether and when to parse (decodeConfigChanged).
+   */
+  addTextHandler(channel: string, handler: (text: string) => Promise<unknown>): void {
+    this.textHandlers.set(channel, handler);
+    // Registered with the transport too: it subscribes to its handlers' patterns, at start and after each reconnect.
+    this.addHandler(channel, () => Promise.resolve(), true);
+  }
+
+  override handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {
+    const text = this.textHandlers.get(channel);
+    return text ? text(buffer) : super.handleMessage(channel, buffer, pub, pattern);
   }
 
   /** A bus that cannot connect stops the boot: with the reason an operator can act on (a refused TLS certificate, say). */

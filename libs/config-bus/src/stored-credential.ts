@@ -1,3 +1,4 @@
+import { UNINTERNED_PAD as PAD } from './config-changed.wire';
 import { snapshotCredentialSchema, type SnapshotCredential } from './snapshot.schema';
 
 /**
@@ -21,8 +22,6 @@ export function parseStoredCredential(json: string): SnapshotCredential {
  * first); anywhere else a `"username":"` could be a nested object's key.
  */
 const USERNAME_VALUE_AT = /^\{"id":"[^"\\]*","projectId":"[^"\\]*","username":"/;
-/** Longer than the string values V8's JSON.parse internalizes (kMaxInternalizedStringValueLength, 10). */
-const PAD = ' '.repeat(11);
 
 /**
  * `JSON.parse(json)`, the username not internalized. V8 internalizes every string value of 10

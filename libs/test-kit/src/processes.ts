@@ -61,13 +61,14 @@ export class AppProcess {
     }
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Resolves with how the process ended (none when it was not running); SIGKILL after `graceMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
+    if (!child || child.exitCode !== null || child.signalCode !== null) return undefined;
+    return new Promise((resolve) => {
+      child.once('exit', (code, ended) => resolve({ code, signal: ended }));
       child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
     });
   }
 }

@@ -53,27 +53,40 @@ export function useAction(invalidate: readonly unknown[][]) {
  * threw away the dialog under a cancelled confirmation. This dialog closes on an Escape pressed
  * inside it, or with nothing focused (a removed row's button had the focus), never while a
  * confirmation is open over it — not even in the moment before the confirmation takes the focus.
+ * Whether one is open is decided when the key goes down, in a window capture listener added when
+ * this dialog opened (so before any confirmation's own): the confirmation closes in its listener,
+ * and the browser lets React re-render between listeners, so by the time the key reaches this
+ * dialog's handlers the render no longer shows the confirmation.
  */
 export function useEscapeUnderConfirmation(opened: boolean, onClose: () => void) {
   const confirming = useModals().modals.length > 0;
-  const close = useRef(onClose);
-  close.current = () => {
-    if (!confirming) onClose();
+  const latest = useRef({ confirming, onClose });
+  latest.current = { confirming, onClose };
+  const forConfirmation = useRef(new WeakSet<Event>());
+  const close = (event: Event) => {
+    if (!latest.current.confirming && !forConfirmation.current.has(event)) latest.current.onClose();
   };
   useEffect(() => {
     if (!opened) return;
-    const unfocused = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && !event.isComposing && event.target === document.body) close.current();
+    const claim = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && latest.current.confirming) forConfirmation.current.add(event);
     };
+    const unfocused = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && !event.isComposing && event.target === document.body) close(event);
+    };
+    window.addEventListener('keydown', claim, true);
     window.addEventListener('keydown', unfocused);
-    return () => window.removeEventListener('keydown', unfocused);
+    return () => {
+      window.removeEventListener('keydown', claim, true);
+      window.removeEventListener('keydown', unfocused);
+    };
   }, [opened]);
   return {
     closeOnEscape: false,
     onKeyDown: (event: ReactKeyboardEvent<HTMLElement>) => {
       // An open dropdown inside (a select) takes its own Escape, as Mantine's own handling allows.
       if (event.key !== 'Escape' || event.nativeEvent.isComposing || (event.target as HTMLElement).dataset?.mantineStopPropagation === 'true') return;
-      close.current();
+      close(event.nativeEvent);
     },
   };
 }

@@ -1,4 +1,11 @@
-import { configChangedMessageSchema, EnvironmentConfigStore, UnsupportedSnapshotVersionError, type ConfigChangedMessage, type ConfigHead } from '@idm/config-bus';
+import {
+  configChangedMessageSchema,
+  decodeConfigChanged,
+  EnvironmentConfigStore,
+  UnsupportedSnapshotVersionError,
+  type ConfigChangedMessage,
+  type ConfigHead,
+} from '@idm/config-bus';
 import type Redis from 'ioredis';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -63,20 +70,22 @@ export class ConfigSync {
     await this.queue;
   }
 
-  /** Entry point of the `config.changed` event handler. Resolves when the change was handled. */
-  onConfigChanged(payload: unknown): Promise<void> {
+  /** Entry point of the `config.changed` event handler, given the message's text. Resolves when the change was handled. */
+  onConfigChanged(text: string): Promise<void> {
     this.metrics.configMessages.inc();
     // A full load takes tens of seconds at a million credentials, and a Manager reconciling
     // publishes hundreds of pages of 1,000 meanwhile: queued, each would keep its parsed change
     // alive until the load ends (hundreds of MB the scavenges copy and promote: 50-90 ms pauses,
-    // issue #13). The change log has them all; one catch-up after the load replays them.
+    // issue #13). The change log has them all; one catch-up after the load replays them, and the
+    // messages are not even parsed.
     if (this.loading) {
       return (this.caughtUpAfterLoad ??= this.enqueue(() => {
         this.caughtUpAfterLoad = null;
         return this.catchUp('changed-during-load');
       }));
     }
-    return this.enqueue(() => this.handleChange(payload));
+    // Parsed in the handling turn, not the arrival's.
+    return this.enqueue(() => this.handleChange(decodeConfigChanged(text)));
   }
 
   /** Resolves once every change queued so far has been handled (for tests and shutdown). */

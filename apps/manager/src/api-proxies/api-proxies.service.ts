@@ -61,7 +61,7 @@ export class ApiProxiesService {
       const environmentIds = await this.resolveEnvironments(tx, input.environments);
       const { environments: _, ...fields } = input;
       const row = await this.proxies.insert(tx, { ...fields, projectId, policies });
-      await this.proxies.deploy(tx, row.id, environmentIds);
+      await this.proxies.deploy(tx, row, environmentIds);
       const [after] = await this.withEnvironments([row], tx);
       return { result: after, change: { action: 'create', entityKind: 'api_proxy', entityId: row.id, projectId, teamId: row.teamId, before: null, after: { ...after } } };
     });
@@ -97,7 +97,7 @@ export class ApiProxiesService {
         );
         await this.proxies.deploy(
           tx,
-          id,
+          row,
           environmentIds.filter((e) => !current.includes(e)),
         );
       }

@@ -9,6 +9,7 @@ import {
   apiProxies,
   credentials,
   credentialTokenSettings,
+  environmentProjects,
   environments,
   identitySources,
   keyManagers,
@@ -98,43 +99,34 @@ export class EnvironmentEntities {
   /** Projects with at least one proxy deployed in the environment: whose credentials its Gateways get. */
   async visibleProjects(environmentId: string, excludingProxies: string[] = []): Promise<Set<string>> {
     const rows = await this.database.db
-      .selectDistinct({ projectId: apiProxies.projectId })
+      .selectDistinct({ projectId: proxyDeployments.projectId })
       .from(proxyDeployments)
-      .innerJoin(apiProxies, eq(apiProxies.id, proxyDeployments.proxyId))
-      .where(and(eq(proxyDeployments.environmentId, environmentId), excludingProxies.length ? notInArray(apiProxies.id, excludingProxies) : undefined));
+      .where(and(eq(proxyDeployments.environmentId, environmentId), excludingProxies.length ? notInArray(proxyDeployments.proxyId, excludingProxies) : undefined));
     return new Set(rows.map((r) => r.projectId));
   }
 
   /**
    * Every environment, and whether it shows one of the given credentials' projects now (a proxy
    * of the project deployed there), in one statement: the credentials' projects are read once,
-   * then one EXISTS per project and environment, each stopping at the first deployed proxy.
+   * then looked up in environment_projects, whose size is projects x environments, never proxies.
    */
   async environmentsShowingCredentials(ids: string[]): Promise<{ id: string; name: string; shows: boolean }[]> {
     const { rows } = (await this.database.db.execute(sql`
-      WITH w AS MATERIALIZED (SELECT DISTINCT ${credentials.projectId} AS project_id FROM ${credentials} WHERE ${anyOf(credentials.id, ids)})
       SELECT e.id, e.name, EXISTS (
-        SELECT 1 FROM w WHERE EXISTS (
-          SELECT 1 FROM ${apiProxies} p JOIN ${proxyDeployments} d ON d.proxy_id = p.id AND d.environment_id = e.id
-          WHERE p.project_id = w.project_id)) AS shows
+        SELECT 1 FROM ${environmentProjects} ep
+        WHERE ep.environment_id = e.id AND ep.project_id IN (SELECT ${credentials.projectId} FROM ${credentials} WHERE ${anyOf(credentials.id, ids)})) AS shows
       FROM ${environments} e`)) as unknown as { rows: { id: string; name: string; shows: boolean }[] };
     return rows;
   }
 
-  /**
-   * Those of `projectIds` with at least one proxy deployed in the environment: one EXISTS per
-   * project, each stopping at the first deployed proxy (index on api_proxies' project, the
-   * deployments' primary key), so its cost does not grow with the environment's proxies.
-   */
+  /** Those of `projectIds` with at least one proxy deployed in the environment: one primary-key probe each. */
   async visibleAmong(environmentId: string, projectIds: string[]): Promise<Set<string>> {
     if (projectIds.length === 0) return new Set();
-    const { rows } = (await this.database.db.execute(sql`
-      SELECT w.project_id FROM unnest(${sql.param(projectIds)}::uuid[]) AS w(project_id)
-      WHERE EXISTS (
-        SELECT 1 FROM ${apiProxies} p JOIN ${proxyDeployments} d ON d.proxy_id = p.id AND d.environment_id = ${environmentId}
-        WHERE p.project_id = w.project_id
-      )`)) as unknown as { rows: { project_id: string }[] };
-    return new Set(rows.map((r) => r.project_id));
+    const rows = await this.database.db
+      .select({ projectId: environmentProjects.projectId })
+      .from(environmentProjects)
+      .where(and(eq(environmentProjects.environmentId, environmentId), anyOf(environmentProjects.projectId, projectIds)));
+    return new Set(rows.map((r) => r.projectId));
   }
 
   /** The given credentials (those that exist), or one page of the given projects' credentials after `afterId`. */
@@ -168,17 +160,14 @@ export class EnvironmentEntities {
       SELECT json_agg(json_build_object('id', k.id, 'prefix', k.prefix, 'hash', k.key_hash, 'expiresAt', k.expires_at::text) ORDER BY k.id)
       FROM ${apiKeys} k WHERE k.credential_id = ${credentials.id}), '[]'::json)`;
     // Uncorrelated (one InitPlan): the projects of the same page that the environment shows, each
-    // asked once (EXISTS stopping at the first deployed proxy), not once per credential. Inside,
-    // "credentials" names the subquery's own scan, so the page's condition applies to it.
+    // looked up once in environment_projects, not once per credential. Inside, "credentials"
+    // names the subquery's own scan, so the page's condition applies to it.
     const shown =
       environmentId === null
         ? sql<boolean>`true`
         : sql<boolean>`${credentials.projectId} = ANY(ARRAY(
-            SELECT w.project_id FROM (SELECT DISTINCT page.project_id FROM (
-              SELECT ${credentials.projectId} AS project_id FROM ${credentials} WHERE ${where} ORDER BY ${credentials.id} LIMIT ${limit}) page) w
-            WHERE EXISTS (
-              SELECT 1 FROM ${apiProxies} p JOIN ${proxyDeployments} d ON d.proxy_id = p.id AND d.environment_id = ${environmentId}
-              WHERE p.project_id = w.project_id)))`;
+            SELECT ep.project_id FROM ${environmentProjects} ep WHERE ep.environment_id = ${environmentId} AND ep.project_id IN (
+              SELECT ${credentials.projectId} FROM ${credentials} WHERE ${where} ORDER BY ${credentials.id} LIMIT ${limit})))`;
     const rows = await this.database.db
       .select({ c: credentials, keys, tokenSettings: credentialTokenSettings.settings, shown })
       .from(credentials)

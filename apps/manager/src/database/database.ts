@@ -20,6 +20,13 @@ export type Reads = Pick<Tx, 'select'>;
 const MIGRATIONS_FOLDER = join(__dirname, '..', '..', 'migrations');
 
 /**
+ * Server connections kept open while idle, and opened at boot. pg closes idle connections after
+ * 10 s, so an admin's first write after a quiet moment opened a new one and ran its statements on
+ * a cold backend: a p50 of ~80 ms, ~30 with warm connections (bench/README, "Warm connections").
+ */
+export const WARM_CONNECTIONS = 4;
+
+/**
  * The one connection to the system of record: a PostgreSQL server when DATABASE_URL is set,
  * otherwise PGlite (real Postgres compiled to WASM) in `dataDir`, so `npm start` needs no setup.
  */
@@ -34,12 +41,14 @@ export class Database {
 
   static async open(options: { url?: string; dataDir: string }): Promise<Database> {
     if (options.url) {
-      const pool = new Pool({ connectionString: options.url, max: 10 });
+      const pool = new Pool({ connectionString: options.url, max: 10, min: WARM_CONNECTIONS });
       // An idle connection the server closes (restart, failover, admin termination) must not crash
       // the process: the pool drops it and the next query opens a new one.
       pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`));
       const db = drizzlePg(pool, { schema }) as unknown as Db;
       await migratePg(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+      const warm = await Promise.all(Array.from({ length: WARM_CONNECTIONS }, () => pool.connect()));
+      for (const client of warm) client.release();
       return new Database(db, 'postgres', () => pool.end());
     }
     mkdirSync(options.dataDir, { recursive: true });

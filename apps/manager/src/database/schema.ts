@@ -130,11 +130,37 @@ export const proxyDeployments = pgTable(
     environmentId: uuid('environment_id')
       .notNull()
       .references(() => environments.id, { onDelete: 'restrict' }),
+    /** The proxy's project (a proxy never changes project): environment_projects' triggers need it when the proxy is already gone (a cascaded delete). */
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
     /** Start of this deployment: tokens issued through the proxy's policy before it are refused (undeploy ends them). */
     deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
   },
   // By environment: what the publisher pages through and joins on (the key starts with the proxy).
-  (t) => [primaryKey({ columns: [t.proxyId, t.environmentId] }), index('proxy_deployments_environment_idx').on(t.environmentId)],
+  // By project: the cascade of a project's deletion.
+  (t) => [
+    primaryKey({ columns: [t.proxyId, t.environmentId] }),
+    index('proxy_deployments_environment_idx').on(t.environmentId),
+    index('proxy_deployments_project_environment_idx').on(t.projectId, t.environmentId),
+  ],
+);
+
+/**
+ * How many proxies of each project are deployed in each environment, kept by triggers on
+ * proxy_deployments (migration 0022), never written by the application. Whether an environment
+ * shows a project's credentials is one primary-key probe here whatever the number of proxies: on
+ * proxy_deployments the planner walked every proxy of the project for each environment that did
+ * not show it (10-40 ms per credential change at 10,000 proxies).
+ */
+export const environmentProjects = pgTable(
+  'environment_projects',
+  {
+    projectId: uuid('project_id').notNull(),
+    environmentId: uuid('environment_id').notNull(),
+    proxies: integer('proxies').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.environmentId] })],
 );
 
 export const credentials = pgTable(

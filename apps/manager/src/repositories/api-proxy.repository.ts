@@ -75,8 +75,8 @@ export class ApiProxyRepository extends ProjectEntityRepository<typeof apiProxie
     return rows.map((d) => d.environmentId);
   }
 
-  async deploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
-    if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId, environmentId })));
+  async deploy(tx: Tx, proxy: Pick<ApiProxyRow, 'id' | 'projectId'>, environmentIds: string[]): Promise<void> {
+    if (environmentIds.length) await tx.insert(proxyDeployments).values(environmentIds.map((environmentId) => ({ proxyId: proxy.id, projectId: proxy.projectId, environmentId })));
   }
 
   async undeploy(tx: Tx, proxyId: string, environmentIds: string[]): Promise<void> {
