@@ -1,4 +1,4 @@
-import { EnvironmentConfigStore, GatewayPresenceStore } from '@idm/config-bus';
+import { closeRedis, EnvironmentConfigStore, GatewayPresenceStore } from '@idm/config-bus';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -194,7 +194,6 @@ export class GatewayModule implements OnApplicationShutdown {
     await this.keyManagers.close();
     await this.identitySources.close();
     await this.serving.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
-    await this.rateLimitRedis.quit().catch(() => this.rateLimitRedis.disconnect());
+    await Promise.all([this.redis, this.rateLimitRedis].map(closeRedis));
   }
 }

@@ -1,6 +1,6 @@
 import { ClientRedis, ServerRedis } from '@nestjs/microservices';
 import type Redis from 'ioredis';
-import { createRedisClient } from './redis-client';
+import { createRedisClient, settledWithin } from './redis-client';
 import { explainedRedisError } from './redis-outages';
 import type { RedisTopology } from './redis-topology';
 
@@ -53,6 +53,13 @@ export class RedisBusServer extends ServerRedis {
     return text ? text(buffer) : super.handleMessage(channel, buffer, pub, pattern);
   }
 
+  /** Nest's close waits for QUIT to be acknowledged; a Redis that stopped answering must not hold the shutdown. */
+  override async close(): Promise<void> {
+    const connections = [this.pubClient, this.subClient] as (Redis | null)[];
+    await settledWithin(super.close());
+    for (const redis of connections) redis?.disconnect();
+  }
+
   /** A bus that cannot connect stops the boot: with the reason an operator can act on (a refused TLS certificate, say). */
   override start(callback?: (err?: unknown) => void): void {
     super.start((err?: unknown) => {
@@ -72,5 +79,12 @@ export class RedisBusClient extends ClientRedis {
 
   override createClient(): Redis {
     return busConnection(this.topology, (times) => this.createRetryStrategy(times));
+  }
+
+  /** As RedisBusServer.close: bounded, then the connections are dropped. */
+  override async close(): Promise<void> {
+    const connections = [this.pubClient, this.subClient] as (Redis | null)[];
+    await settledWithin(super.close());
+    for (const redis of connections) redis?.disconnect();
   }
 }

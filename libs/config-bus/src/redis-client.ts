@@ -52,3 +52,30 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
     }
   }
 }
+
+/** How long a closing app waits on Redis (a QUIT acknowledged, a publication in flight). */
+export const REDIS_CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Waits for `work` to settle, but at most `waitMs`: a Redis that stopped answering (frozen,
+ * partitioned without a reset) never answers a QUIT or a command in flight, and a shutdown waiting
+ * on it would hold the process until its SIGKILL. The caller then drops the connections.
+ */
+export async function settledWithin(work: Promise<unknown>, waitMs = REDIS_CLOSE_WAIT_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+}
+
+/** Closes `redis` politely (QUIT: pending replies first), dropping the connection if Redis does not acknowledge in time. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  await settledWithin(redis.quit());
+  redis.disconnect();
+}
+
+/** A BullMQ Queue or Worker, closed like closeRedis: politely but bounded, then its connections are dropped. */
+export async function closeQueue(queue: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
+  await settledWithin(queue.close());
+  // Local (the sockets are dropped): nothing to wait for but its bookkeeping.
+  void queue.disconnect().catch(() => undefined);
+}

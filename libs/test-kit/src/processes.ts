@@ -105,6 +105,15 @@ export class RedisProcess {
     );
   }
 
+  /** Stops the server without closing its connections: they stay open and nothing is answered (a hung server, a partition that drops packets). */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     // Killed by a signal, a child's exitCode stays null: a second stop would wait for an exit long gone.

@@ -1,3 +1,4 @@
+import { closeRedis } from '@idm/config-bus';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -23,7 +24,7 @@ export class AuthRecordConnections implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue?.close();
-    await this.redis?.quit().catch(() => this.redis?.disconnect());
+    if (this.redis) await closeRedis(this.redis);
   }
 }
 

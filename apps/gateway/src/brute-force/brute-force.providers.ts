@@ -1,4 +1,4 @@
-import { BruteForceStore } from '@idm/config-bus';
+import { BruteForceStore, closeRedis } from '@idm/config-bus';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -42,6 +42,6 @@ export class ConfiguredBruteForce implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.mirror.stop();
     this.projectSettings.stop();
-    await Promise.all([this.subscriber, this.redis].map((r) => r.quit().catch(() => r.disconnect())));
+    await Promise.all([this.subscriber, this.redis].map(closeRedis));
   }
 }

@@ -1,4 +1,4 @@
-import type { GatewayPresence, GatewayPresenceStore } from '@idm/config-bus';
+import { settledWithin, type GatewayPresence, type GatewayPresenceStore } from '@idm/config-bus';
 import type { Logger } from 'pino';
 
 /** What the Gateway serves right now, read on each beat. */
@@ -53,8 +53,8 @@ export class GatewayHeartbeat {
   /** Before the connections close (onApplicationShutdown), so the withdrawal can still reach Redis. */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.beating;
-    await this.store.withdraw(this.settings.id).catch(() => undefined);
+    // Best effort and bounded: a Redis that stopped answering drops the entry by its TTL instead.
+    await settledWithin(this.beating.then(() => this.store.withdraw(this.settings.id)));
   }
 
   /** The report a beat at `now` sends (exposed for tests). */

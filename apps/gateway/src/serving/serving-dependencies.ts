@@ -1,3 +1,4 @@
+import { closeRedis } from '@idm/config-bus';
 import { SecretBox } from '@idm/domain';
 import { DEVELOPMENT_MASTER_KEY } from '@idm/platform';
 import { PasswordVerificationCache, RedisDigestNonceStore, RedisOidcSessionStore, type OidcSessionStore, type PolicyCompileDeps, type SenderConstraintStores } from '@idm/policies';
@@ -72,7 +73,7 @@ export function createServingDependencies(config: Pick<GatewayConfig, 'masterKey
     oidcSessions,
     close: async () => {
       oidcSessions.close();
-      await invalidations.quit().catch(() => invalidations.disconnect());
+      await closeRedis(invalidations);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { closeRedis } from '@idm/config-bus';
 import { RevokedJwtIds } from '@idm/tokens';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
@@ -34,7 +35,7 @@ export class JwtRevocations implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.ids.stop();
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await closeRedis(this.subscriber);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createRedisClient, EndUserLastLogins, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
+import { closeQueue, closeRedis, createRedisClient, EndUserLastLogins, RedisBusClient, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, type TokenPersistJob } from '@idm/config-bus';
 import { OpaqueTokenStore } from '@idm/tokens';
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
@@ -62,9 +62,7 @@ export class TokenServiceConnections implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    await this.bus.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.all([closeQueue(this.queue), this.bus.close(), closeRedis(this.redis)]);
   }
 }
 

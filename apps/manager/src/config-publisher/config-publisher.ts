@@ -6,6 +6,7 @@ import {
   newPublicationEpoch,
   RedisBusClient,
   reportRedisOutages,
+  settledWithin,
   type ConfigChangedMessage,
   type ConfigHead,
 } from '@idm/config-bus';
@@ -96,7 +97,9 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     this.closing = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.reconcileTimer);
-    await this.queue;
+    // A publication waiting on a Redis that stopped answering is dropped (disconnect rejects it):
+    // the change is committed, and the next reconciliation (any Manager's boot) publishes it.
+    await settledWithin(this.queue);
     if (this.reconciliation) this.endReconciliation(this.reconciliation);
     this.redis.disconnect();
     await this.bus.close();

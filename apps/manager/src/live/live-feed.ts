@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { createRedisClient } from '@idm/config-bus';
+import { closeRedis, createRedisClient } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import { Observable, share } from 'rxjs';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
@@ -47,7 +47,7 @@ export class LiveFeed implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    for (const redis of [this.subscriber, this.publisher]) await redis?.quit().catch(() => redis.disconnect());
+    await Promise.all([this.subscriber, this.publisher].filter((redis) => redis !== null).map(closeRedis));
   }
 
   private subscriberConnection(): Redis {

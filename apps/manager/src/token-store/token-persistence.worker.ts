@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { createRedisClient, refusalReason, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
+import { closeQueue, createRedisClient, refusalReason, TOKEN_PERSIST_PREFIX, TOKEN_PERSIST_QUEUE, tokenPersistJobSchema } from '@idm/config-bus';
 import { Worker } from 'bullmq';
 import { MANAGER_CONFIG, type ManagerConfig } from '../config/manager-config';
 import { OAuthTokenRepository } from '../repositories/oauth-token.repository';
@@ -26,7 +26,7 @@ export class TokenPersistenceWorker implements OnApplicationBootstrap, OnApplica
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    if (this.worker) await closeQueue(this.worker);
   }
 
   /**
