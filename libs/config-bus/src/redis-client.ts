@@ -73,7 +73,11 @@ export async function closeRedis(redis: Redis): Promise<void> {
   redis.disconnect();
 }
 
-/** A BullMQ Queue or Worker, closed like closeRedis: politely but bounded, then its connections are dropped. */
+/**
+ * A BullMQ Queue or Worker, closed like closeRedis: politely but bounded, then its connections are
+ * dropped. Bounded also because a Worker whose blocking connection is reconnecting (Redis down
+ * for longer than its blocking wait) never finishes close() (BullMQ issue 4656).
+ */
 export async function closeQueue(queue: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
   await settledWithin(queue.close());
   // Local (the sockets are dropped): nothing to wait for but its bookkeeping.
