@@ -1,13 +1,6 @@
-import Redis from 'ioredis';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { EnvironmentConfigStore } from '@idm/config-bus';
 import { PUBLICATION_LOCK_NAMESPACE } from '../src/config-publisher/config-publisher';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
-import { removeEnvironmentKeys } from './support/redis-keys';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { startTwoEnvironments, type TwoEnvironments } from './support/two-environments';
 
 /**
  * A credential change publishes only where it can matter: an environment that neither shows
@@ -16,32 +9,17 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * published as before.
  */
 describe('config publication of a credential change', () => {
-  const suffix = randomBytes(4).toString('hex');
-  const shown = `skip-a-${suffix}`;
-  const other = `skip-b-${suffix}`;
-  let database: TestDatabase;
-  let manager: InProcessManager;
-  let redis: Redis;
-  let sql: Client;
+  let fixture: TwoEnvironments;
+  let { suffix, shown, other, manager, redis, sql } = {} as TwoEnvironments;
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new Redis(REDIS_URL);
-    manager = await startInProcessManager(database);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
+    fixture = await startTwoEnvironments('skip');
+    ({ suffix, shown, other, manager, redis, sql } = fixture);
   }, 120_000);
 
-  afterAll(async () => {
-    await sql?.end();
-    await manager?.close();
-    await removeEnvironmentKeys(redis, shown, other);
-    redis.disconnect();
-    await database?.drop();
-  }, 60_000);
+  afterAll(() => fixture?.close(), 60_000);
 
   it('does not wait for an environment that neither shows nor holds the credential', async () => {
-    for (const name of [shown, other]) expect((await manager.request('POST', '/api/v1/environments', { name })).status).toBe(201);
     const projectId = (await manager.request('POST', '/api/v1/projects', { name: `proj-${suffix}` })).body.id;
     const proxy = { name: 'p', basePath: `/skip-${suffix}`, upstreamUrl: 'http://127.0.0.1:9', environments: [shown] };
     expect((await manager.request('POST', `/api/v1/projects/${projectId}/proxies`, proxy)).status).toBe(201);

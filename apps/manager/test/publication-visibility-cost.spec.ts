@@ -1,13 +1,6 @@
-import Redis from 'ioredis';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { EnvironmentConfigStore } from '@idm/config-bus';
-import { startInProcessManager, type InProcessManager } from './support/in-process-manager';
 import { countQueries, type QueryCounter, type SentStatement } from './support/query-counter';
-import { removeEnvironmentKeys } from './support/redis-keys';
-import { createTestDatabase, type TestDatabase } from './support/test-database';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { startTwoEnvironments, type TwoEnvironments } from './support/two-environments';
 
 /** Proxies of the credential's project: enough that a walk over them shows in the buffer counts. */
 const PROXIES = 3_000;
@@ -24,25 +17,16 @@ const BUFFERS_PER_STATEMENT = 100;
  * parameters the Manager sent: none may touch buffers in proportion to the project's proxies.
  */
 describe('a credential PATCH in a project of many proxies, with an environment that does not show it', () => {
-  const suffix = randomBytes(4).toString('hex');
-  const shown = `vc-a-${suffix}`;
-  const other = `vc-b-${suffix}`;
-  let database: TestDatabase;
-  let manager: InProcessManager;
-  let redis: Redis;
-  let sql: Client;
+  let fixture: TwoEnvironments;
+  let { suffix, shown, other, manager, redis, sql } = {} as TwoEnvironments;
   let counter: QueryCounter;
   let projectId: string;
   let credentialId: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    redis = new Redis(REDIS_URL);
     counter = countQueries();
-    manager = await startInProcessManager(database);
-    for (const name of [shown, other]) expect((await manager.request('POST', '/api/v1/environments', { name })).status).toBe(201);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
+    fixture = await startTwoEnvironments('vc');
+    ({ suffix, shown, other, manager, redis, sql } = fixture);
     // Two projects of PROXIES proxies each, one per environment, as at the bench: whichever side
     // the planner walks (the project's proxies or the environment's deployments), it is long.
     projectId = await projectDeployedIn(shown, 'a');
@@ -77,11 +61,7 @@ describe('a credential PATCH in a project of many proxies, with an environment t
 
   afterAll(async () => {
     counter?.restore();
-    await sql?.end();
-    await manager?.close();
-    await removeEnvironmentKeys(redis, shown, other);
-    redis.disconnect();
-    await database?.drop();
+    await fixture?.close();
   }, 60_000);
 
   const buffersOf = async ({ text, values }: SentStatement) => {
