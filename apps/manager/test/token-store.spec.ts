@@ -195,4 +195,27 @@ describe('durable token store', () => {
       expect(logs.slice(before).filter((line) => line.includes('malformed tokens.lookup request'))).toHaveLength(4);
     });
   });
+
+  // BullMQ's blocking connection once stayed "reconnecting" for good after an outage longer than
+  // its blocking wait (BullMQ issue 4585): the Manager would stop writing durable copies until restarted.
+  it("keeps persisting copies after Redis was down for longer than the worker's blocking wait", async () => {
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 8_000)); // drainDelay 5 s plus BullMQ's 1 s watchdog, and a margin
+    await redis.start(); // empty, as a Redis without persistence comes back
+    const access = `at_${randomBytes(16).toString('hex')}`;
+    const expiresAt = Date.now() + 60_000;
+    await queue.add('issue', { op: 'issue', tokenHash: hash(access), kind: 'access', environment, familyId: null, record: { subject: 'alice' }, expiresAt });
+    // Asked as a Gateway connecting after the outage would (this spec's Nest client does not reconnect).
+    const after = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: redis.port } });
+    try {
+      const found = await eventually(
+        () => firstValueFrom(after.send(TOKEN_LOOKUP, { tokenHash: hash(access), environment })),
+        (r) => r !== null,
+        { what: 'the copy written after the outage', timeoutMs: 30_000 },
+      );
+      expect(found).toMatchObject({ kind: 'access', record: { subject: 'alice' } });
+    } finally {
+      await after.close();
+    }
+  }, 60_000);
 });
