@@ -2,7 +2,7 @@ import { Alert, Text } from '@mantine/core';
 import { modals, useModals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from 'react';
 import { ApiError, describeError } from '../api/client';
 
 /** A failed call, said with the problem's detail (and its field findings), where the operator was acting. */
@@ -53,33 +53,31 @@ export function useAction(invalidate: readonly unknown[][]) {
  * threw away the dialog under a cancelled confirmation. This dialog closes on an Escape pressed
  * inside it, or with nothing focused (a removed row's button had the focus), never while a
  * confirmation is open over it — not even in the moment before the confirmation takes the focus.
- * Whether one is open is decided when the key goes down, in a window capture listener added when
- * this dialog opened (so before any confirmation's own): the confirmation closes in its listener,
- * and the browser lets React re-render between listeners, so by the time the key reaches this
- * dialog's handlers the render no longer shows the confirmation.
+ * A key pressed while a confirmation was open is the confirmation's, even when that confirmation
+ * has closed by the time the key reaches this dialog: the confirmations' window listener (the
+ * ModalsProvider's, registered when the page mounted, so before any of this dialog's) closes it,
+ * and the browser lets React re-render between listeners. So the key's time (`timeStamp`) is
+ * compared with when the last confirmation closed, both on the clock events are stamped with.
  */
 export function useEscapeUnderConfirmation(opened: boolean, onClose: () => void) {
   const confirming = useModals().modals.length > 0;
   const latest = useRef({ confirming, onClose });
   latest.current = { confirming, onClose };
-  const forConfirmation = useRef(new WeakSet<Event>());
+  const confirmationClosedAt = useRef(-Infinity);
+  // In the commit that removes the confirmation: before the key's later listeners run.
+  useLayoutEffect(() => {
+    if (!confirming) confirmationClosedAt.current = new Event('now').timeStamp;
+  }, [confirming]);
   const close = (event: Event) => {
-    if (!latest.current.confirming && !forConfirmation.current.has(event)) latest.current.onClose();
+    if (!latest.current.confirming && event.timeStamp > confirmationClosedAt.current) latest.current.onClose();
   };
   useEffect(() => {
     if (!opened) return;
-    const claim = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && latest.current.confirming) forConfirmation.current.add(event);
-    };
     const unfocused = (event: KeyboardEvent) => {
       if (event.key === 'Escape' && !event.isComposing && event.target === document.body) close(event);
     };
-    window.addEventListener('keydown', claim, true);
     window.addEventListener('keydown', unfocused);
-    return () => {
-      window.removeEventListener('keydown', claim, true);
-      window.removeEventListener('keydown', unfocused);
-    };
+    return () => window.removeEventListener('keydown', unfocused);
   }, [opened]);
   return {
     closeOnEscape: false,
