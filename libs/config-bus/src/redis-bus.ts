@@ -21,6 +21,15 @@ const transportOptions = (retryDelay: number) => ({ retryAttempts: Number.MAX_SA
 const busConnection = (topology: RedisTopology, retry: (times: number) => number | undefined | void): Redis =>
   createRedisClient(topology, { lazyConnect: true, retryStrategy: (times) => retry(times) ?? null });
 
+/**
+ * The transport's close, bounded: Nest's waits for each QUIT to be acknowledged, and a Redis that
+ * stopped answering must not hold the shutdown. Then the two connections are dropped.
+ */
+async function closedWithin(connections: (Redis | null)[], close: () => Promise<void>): Promise<void> {
+  await settledWithin(close());
+  for (const redis of connections) redis?.disconnect();
+}
+
 export class RedisBusServer extends ServerRedis {
   private readonly textHandlers = new Map<string, (text: string) => Promise<unknown>>();
 
@@ -53,11 +62,8 @@ export class RedisBusServer extends ServerRedis {
     return text ? text(buffer) : super.handleMessage(channel, buffer, pub, pattern);
   }
 
-  /** Nest's close waits for QUIT to be acknowledged; a Redis that stopped answering must not hold the shutdown. */
-  override async close(): Promise<void> {
-    const connections = [this.pubClient, this.subClient] as (Redis | null)[];
-    await settledWithin(super.close());
-    for (const redis of connections) redis?.disconnect();
+  override close(): Promise<void> {
+    return closedWithin([this.pubClient, this.subClient] as (Redis | null)[], () => super.close());
   }
 
   /** A bus that cannot connect stops the boot: with the reason an operator can act on (a refused TLS certificate, say). */
@@ -81,10 +87,7 @@ export class RedisBusClient extends ClientRedis {
     return busConnection(this.topology, (times) => this.createRetryStrategy(times));
   }
 
-  /** As RedisBusServer.close: bounded, then the connections are dropped. */
-  override async close(): Promise<void> {
-    const connections = [this.pubClient, this.subClient] as (Redis | null)[];
-    await settledWithin(super.close());
-    for (const redis of connections) redis?.disconnect();
+  override close(): Promise<void> {
+    return closedWithin([this.pubClient, this.subClient] as (Redis | null)[], () => super.close());
   }
 }

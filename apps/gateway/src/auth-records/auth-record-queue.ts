@@ -1,4 +1,4 @@
-import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_LIVE_CHANNEL, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, type AuthRecord } from '@idm/config-bus';
+import { AUTH_RECORDS_BATCH_FIELD, AUTH_RECORDS_LIVE_CHANNEL, AUTH_RECORDS_QUEUED_KEY, AUTH_RECORDS_STREAM, settledWithin, type AuthRecord } from '@idm/config-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { AuthRecordBatches } from './auth-record-batches';
@@ -87,7 +87,7 @@ export class AuthRecordQueue {
   async close(timeoutMs = 2_000): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    await Promise.race([this.flush(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    await settledWithin(this.flush(), timeoutMs);
   }
 
   private async drain(): Promise<void> {
