@@ -131,6 +131,18 @@ describe('rate limits (real Redis)', () => {
     expect((await call()).outcome).toBeUndefined();
   });
 
+  it('never asks a client to wait longer than the window, also when another Gateway counted an admission stamped after this request', async () => {
+    // Two Gateways take their clocks when a request arrives; the later one's admission can reach Redis first.
+    const access = { rateLimit: { limits: [{ limit: 1, windowSeconds: 10, algorithm: 'sliding' }] } };
+    const id = randomBytes(4).toString('hex');
+    const later = gateway({ id, access, now: () => 1_000_300 });
+    const earlier = gateway({ id, access, store: new RedisRateLimitStore(other, prefix), now: () => 1_000_000 });
+    expect((await later()).outcome).toBeUndefined();
+    const refused = (await earlier()).outcome!;
+    expect(refused).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(refused.headers!['retry-after']).toBe('10');
+  });
+
   it('quota per day gives quota_exceeded; a request refused by one counter is not charged to the others', async () => {
     const call = gateway({ access: { rateLimit: { limits: [{ limit: 100, windowSeconds: 60 }], quotas: [{ limit: 2, period: 'day' }] } }, now: () => Date.UTC(2025, 0, 1, 23, 0) });
     await call();

@@ -163,7 +163,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     const leases = exact ? [] : remote.map((i) => this.leases.find(counters[i].key, counters[i].limit));
     if (exact || leases.some((lease) => lease === undefined || lease.left === 0)) {
       giveBack(held);
-      return refused(index, resetMs);
+      // Never past the window: a sliding log's oldest admission may be stamped by another
+      // Gateway's clock after this request's `now` (it arrived later, reached Redis first).
+      return refused(index, Math.min(resetMs, c.window));
     }
     remote.forEach((i, k) => {
       held[i] = leases[k];
